@@ -1,0 +1,27 @@
+# srchain: `make demo` runs the local chain, `make test` runs the whole suite.
+# Both bootstrap .venv from nothing (scripts/bootstrap.sh).
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+BIN    := $(VENV)/bin
+
+.PHONY: all demo test lint unit bench clean
+
+all: test
+
+$(STAMP): pyproject.toml requirements.lock scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+
+demo: $(STAMP)
+	$(BIN)/srchain demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""SR-MPLS proxy for SR-unaware VNFs (static and per-flow dynamic)."""

@@ -1,0 +1,1 @@
+"""VNF micro-services of the reference chain (formatter, classifier, aggregator, attack mitigation) and the traffic generator."""
