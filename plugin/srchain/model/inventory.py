@@ -1,0 +1,158 @@
+"""The inventory: switches (with their ports and what each connects to), hosts, SR proxies, VNFs."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from srchain.model.spec import Name
+
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def _mac(v: str) -> str:
+    v = v.lower()
+    if not MAC_RE.match(v):
+        raise ValueError(f"'{v}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
+    return v
+
+
+Mac = Annotated[str, AfterValidator(_mac)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Peer(Strict):
+    """What a switch port connects to: exactly one of switch (+ its port), proxy, host."""
+
+    switch: Name | None = None
+    port: int | None = Field(None, ge=0, le=511)
+    proxy: Name | None = None
+    host: Name | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Peer:
+        kinds = [k for k in ("switch", "proxy", "host") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a peer is exactly one of 'switch' (with 'port'), 'proxy' or 'host'")
+        if self.switch is not None and self.port is None:
+            raise ValueError(f"peer switch '{self.switch}' needs the 'port' it connects to")
+        if self.switch is None and self.port is not None:
+            raise ValueError("'port' is only for a peer switch")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "switch" if self.switch else "proxy" if self.proxy else "host"
+
+    @property
+    def name(self) -> str:
+        return self.switch or self.proxy or self.host or ""
+
+
+class Port(Strict):
+    port: int = Field(ge=0, le=511, description="device port number")
+    mac: Mac
+    peer: Peer
+    interface: str | None = None  # Linux interface on the emulated target
+
+
+class Switch(Strict):
+    name: Name
+    grpc: str = Field(description="BF Runtime gRPC address host:port")
+    device_id: int = Field(0, ge=0)
+    program: str = "srchain_node"
+    ports: list[Port] = Field(min_length=1)
+
+    @field_validator("grpc")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"'{v}' is not a host:port address")
+        return v
+
+    def port_by_number(self, number: int) -> Port | None:
+        return next((p for p in self.ports if p.port == number), None)
+
+
+class Host(Strict):
+    name: Name
+    mac: Mac
+    ipv4: str
+
+    @field_validator("ipv4")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        try:
+            return str(ipaddress.IPv4Address(v))
+        except ValueError:
+            raise ValueError(f"'{v}' is not an IPv4 address") from None
+
+
+class Attachment(Strict):
+    """How the proxy reaches one VNF instance: a shared interface, one per direction, or an L3 next hop."""
+
+    vnf: Name
+    iface: str | None = None
+    iface_out: str | None = None  # proxy -> VNF
+    iface_in: str | None = None  # VNF -> proxy
+    next_hop: str | None = None
+    vlan: int | None = Field(None, ge=1, le=4094)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Attachment:
+        split = self.iface_out is not None or self.iface_in is not None
+        if split and (self.iface_out is None or self.iface_in is None):
+            raise ValueError("'iface_out' and 'iface_in' go together")
+        if split == (self.iface is not None):
+            raise ValueError("give either 'iface' (shared) or 'iface_out' + 'iface_in'")
+        if self.next_hop is not None:
+            try:
+                ipaddress.ip_address(self.next_hop)
+            except ValueError:
+                raise ValueError(f"next_hop '{self.next_hop}' is not an IP address") from None
+        return self
+
+    def params(self) -> dict[str, object]:
+        return self.model_dump(exclude_none=True)
+
+
+class Proxy(Strict):
+    name: Name
+    control: str = Field(description="control API: unix:/path.sock or 127.0.0.1:PORT")
+    sr_interface: str
+    mac: Mac  # of the SR-side interface: the next-hop MAC when a switch forwards to this proxy
+    attachments: list[Attachment] = Field(default_factory=list)
+
+    def attachment(self, vnf: str) -> Attachment | None:
+        return next((a for a in self.attachments if a.vnf == vnf), None)
+
+
+class Vnf(Strict):
+    name: Name
+    kind: str = Field(description="what the VNF does: formatter, classifier, aggregator, mitigation, ...")
+
+
+class Inventory(Strict):
+    switches: list[Switch] = Field(min_length=1)
+    hosts: list[Host] = Field(default_factory=list)
+    proxies: list[Proxy] = Field(default_factory=list)
+    vnfs: list[Vnf] = Field(default_factory=list)
+
+    def switch(self, name: str) -> Switch | None:
+        return next((s for s in self.switches if s.name == name), None)
+
+    def proxy(self, name: str) -> Proxy | None:
+        return next((p for p in self.proxies if p.name == name), None)
+
+    def host(self, name: str) -> Host | None:
+        return next((h for h in self.hosts if h.name == name), None)
+
+    def vnf(self, name: str) -> Vnf | None:
+        return next((v for v in self.vnfs if v.name == name), None)

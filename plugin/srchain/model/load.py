@@ -1,0 +1,236 @@
+"""Load a chain spec and an inventory, validate both, and check every reference between them.
+
+Every problem found becomes an `Issue` naming file, line, path and reason; all of them are reported
+together in one `SpecError`, so a user fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from srchain.model.errors import Issue, SpecError
+from srchain.model.inventory import Inventory
+from srchain.model.modules import MODULES, Traffic
+from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
+from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
+
+_UNION_TAGS = {"p4", "vnf"}  # discriminator tags pydantic inserts into error locations
+
+
+def _pydantic_issues(doc: YamlDoc, exc: ValidationError, prefix: Loc = ()) -> list[Issue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = (*prefix, *(p for p in err["loc"] if p not in _UNION_TAGS))
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        msg = msg.removeprefix("Value error, ")
+        issues.append(doc.issue(loc, msg))
+    return issues
+
+
+def _parse(doc: YamlDoc, model: type[BaseModel]) -> Any:
+    if not isinstance(doc.data, dict):
+        raise SpecError([Issue(doc.file, "", "the document must be a mapping", doc.line_of(()))])
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError(_pydantic_issues(doc, exc)) from None
+
+
+def load_spec(path: str | Path) -> tuple[ChainSpec, YamlDoc]:
+    doc = load_yaml(path)
+    return _parse(doc, ChainSpec), doc
+
+
+def load_inventory(path: str | Path) -> tuple[Inventory, YamlDoc]:
+    doc = load_yaml(path)
+    inv: Inventory = _parse(doc, Inventory)
+    issues = check_inventory(inv, doc)
+    if issues:
+        raise SpecError(issues)
+    return inv, doc
+
+
+def _duplicates(doc: YamlDoc, items: Iterable[tuple[Loc, str]], what: str) -> list[Issue]:
+    items = list(items)
+    counts = Counter(name for _, name in items)
+    return [doc.issue(loc, f"{what} '{name}' is defined more than once") for loc, name in items if counts[name] > 1]
+
+
+def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
+    issues: list[Issue] = []
+    issues += _duplicates(doc, ((("switches", i, "name"), s.name) for i, s in enumerate(inv.switches)), "switch")
+    issues += _duplicates(doc, ((("hosts", i, "name"), h.name) for i, h in enumerate(inv.hosts)), "host")
+    issues += _duplicates(doc, ((("proxies", i, "name"), p.name) for i, p in enumerate(inv.proxies)), "proxy")
+    issues += _duplicates(doc, ((("vnfs", i, "name"), v.name) for i, v in enumerate(inv.vnfs)), "VNF")
+    proxy_links: Counter[str] = Counter()
+    for si, sw in enumerate(inv.switches):
+        issues += _duplicates(
+            doc, ((("switches", si, "ports", pi, "port"), str(p.port)) for pi, p in enumerate(sw.ports)), "port"
+        )
+        for pi, port in enumerate(sw.ports):
+            loc: Loc = ("switches", si, "ports", pi, "peer")
+            peer = port.peer
+            if peer.switch is not None:
+                other = inv.switch(peer.switch)
+                if other is None:
+                    issues.append(doc.issue((*loc, "switch"), f"unknown switch '{peer.switch}'"))
+                    continue
+                back = other.port_by_number(peer.port or 0)
+                if back is None:
+                    issues.append(doc.issue((*loc, "port"), f"unknown port {peer.port} on switch '{peer.switch}'"))
+                elif back.peer.switch != sw.name or back.peer.port != port.port:
+                    issues.append(
+                        doc.issue(
+                            loc,
+                            f"link is one-sided: {peer.switch} port {peer.port} does not "
+                            f"connect back to {sw.name} port {port.port}",
+                        )
+                    )
+            elif peer.proxy is not None:
+                proxy_links[peer.proxy] += 1
+                if inv.proxy(peer.proxy) is None:
+                    issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{peer.proxy}'"))
+            elif peer.host is not None and inv.host(peer.host) is None:
+                issues.append(doc.issue((*loc, "host"), f"unknown host '{peer.host}'"))
+    for pi, px in enumerate(inv.proxies):
+        if proxy_links[px.name] != 1:
+            how = (
+                "not connected to any switch port"
+                if not proxy_links[px.name]
+                else (f"connected to {proxy_links[px.name]} switch ports; an SR proxy has one SR-side link")
+            )
+            issues.append(doc.issue(("proxies", pi, "name"), f"proxy '{px.name}' is {how}"))
+        issues += _duplicates(
+            doc,
+            ((("proxies", pi, "attachments", ai, "vnf"), a.vnf) for ai, a in enumerate(px.attachments)),
+            "attachment for VNF",
+        )
+        for ai, att in enumerate(px.attachments):
+            if inv.vnf(att.vnf) is None:
+                issues.append(doc.issue(("proxies", pi, "attachments", ai, "vnf"), f"unknown VNF '{att.vnf}'"))
+    return issues
+
+
+@dataclass(frozen=True)
+class ResolvedSegment:
+    """A chain segment with its defaults filled in and its references checked."""
+
+    index: int
+    name: str
+    kind: str  # "p4" | "vnf"
+    traffic: Traffic
+    spec: P4Segment | VnfSegment
+    params: BaseModel | None = None  # P4 module parameters
+
+    @property
+    def instances(self) -> list[str]:
+        return self.spec.instances if isinstance(self.spec, VnfSegment) else [self.name]
+
+    @property
+    def emits_reports(self) -> bool:
+        return isinstance(self.spec, P4Segment) and MODULES[self.spec.module].emits_reports
+
+    def takes(self, path: str) -> bool:
+        """Does this segment sit on the data path or on the report path ("data" | "reports")?"""
+        return self.traffic in (path, "both")
+
+
+@dataclass(frozen=True)
+class ChainModel:
+    spec: ChainSpec
+    inventory: Inventory
+    segments: list[ResolvedSegment]
+    spec_file: str
+    inventory_file: str
+
+
+def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[ResolvedSegment], list[Issue]]:
+    issues: list[Issue] = []
+    switches = ", ".join(s.name for s in inv.switches)
+    cls = spec.classifier
+    cls_switch = inv.switch(cls.switch)
+    if cls_switch is None:
+        issues.append(doc.issue(("classifier", "switch"), f"unknown switch '{cls.switch}' (inventory has: {switches})"))
+    issues += _duplicates(doc, ((("classifier", "rules", i, "name"), r.name) for i, r in enumerate(cls.rules)), "rule")
+    for i, rule in enumerate(cls.rules):
+        port = rule.match.ingress_port
+        if cls_switch is not None and port is not None and cls_switch.port_by_number(port) is None:
+            issues.append(
+                doc.issue(
+                    ("classifier", "rules", i, "match", "ingress_port"), f"unknown port {port} on switch '{cls.switch}'"
+                )
+            )
+
+    issues += _duplicates(doc, ((("segments", i, "name"), s.name) for i, s in enumerate(spec.segments)), "segment")
+    resolved: list[ResolvedSegment] = []
+    for i, seg in enumerate(spec.segments):
+        loc: Loc = ("segments", i)
+        if isinstance(seg, P4Segment):
+            if inv.switch(seg.switch) is None:
+                issues.append(doc.issue((*loc, "switch"), f"unknown switch '{seg.switch}' (inventory has: {switches})"))
+            info = MODULES.get(seg.module)
+            if info is None:
+                issues.append(
+                    doc.issue((*loc, "module"), f"unknown P4 module '{seg.module}' (known: {', '.join(MODULES)})")
+                )
+                continue
+            try:
+                params = info.params.model_validate(seg.params)
+            except ValidationError as exc:
+                issues += _pydantic_issues(doc, exc, (*loc, "params"))
+                continue
+            resolved.append(ResolvedSegment(i, seg.name, "p4", seg.traffic or info.default_traffic, seg, params))
+        else:
+            proxy = inv.proxy(seg.proxy)
+            if proxy is None:
+                known = ", ".join(p.name for p in inv.proxies) or "none"
+                issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{seg.proxy}' (inventory has: {known})"))
+            for j, inst in enumerate(seg.instances):
+                iloc = (*loc, "vnf", j) if isinstance(seg.vnf, list) else (*loc, "vnf")
+                if inv.vnf(inst) is None:
+                    issues.append(doc.issue(iloc, f"unknown VNF '{inst}'"))
+                elif proxy is not None and proxy.attachment(inst) is None:
+                    issues.append(doc.issue(iloc, f"VNF '{inst}' has no attachment on proxy '{proxy.name}'"))
+            resolved.append(ResolvedSegment(i, seg.name, "vnf", seg.traffic, seg))
+
+    # Report semantics: a report-taking segment needs an emitter before it, an emitter a taker after it.
+    seen_emitter = False
+    for rs in resolved:
+        if rs.traffic == "reports" and not seen_emitter:
+            issues.append(
+                doc.issue(
+                    ("segments", rs.index, "traffic"),
+                    f"segment '{rs.name}' takes reports but no report-emitting module (flow-features) comes before it",
+                )
+            )
+        if rs.emits_reports:
+            seen_emitter = True
+            if not any(later.takes("reports") for later in resolved if later.index > rs.index):
+                issues.append(
+                    doc.issue(
+                        ("segments", rs.index, "module"),
+                        f"segment '{rs.name}' emits feature reports but no later segment takes "
+                        "them (traffic: reports or both)",
+                    )
+                )
+    return resolved, issues
+
+
+def load_chain(spec_path: str | Path, inventory_path: str | Path) -> ChainModel:
+    """Load and check both files; raises SpecError with every issue found."""
+    inv, _ = load_inventory(inventory_path)
+    spec, doc = load_spec(spec_path)
+    segments, issues = check_chain(spec, inv, doc)
+    if issues:
+        raise SpecError(issues)
+    return ChainModel(spec, inv, segments, str(spec_path), str(inventory_path))

@@ -1,0 +1,175 @@
+"""The chain spec: which micro-services, in which order, for which traffic.
+
+Schema only; references to the inventory are checked in `srchain.model.load`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from srchain.model.modules import Traffic
+
+NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
+Name = Annotated[str, Field(pattern=NAME_RE)]
+MPLS_MAX_LABEL = (1 << 20) - 1
+RESERVED_LABELS = 16  # RFC 3032: labels 0-15 are reserved
+MAX_INSTANCES = 16  # load-balancing buckets of the P4 classifier (4 hash bits)
+
+PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SrBlock(Strict):
+    start: int = 16000
+    end: int = 23999
+
+    @model_validator(mode="after")
+    def _check(self) -> SrBlock:
+        if self.start < RESERVED_LABELS:
+            raise ValueError(f"start {self.start} is inside the reserved labels 0-15 (RFC 3032)")
+        if self.end > MPLS_MAX_LABEL:
+            raise ValueError(f"end {self.end} exceeds the largest MPLS label {MPLS_MAX_LABEL}")
+        if self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+
+class Ternary(Strict):
+    value: int = Field(ge=0, le=0xFFFF)
+    mask: int = Field(ge=0, le=0xFFFF)
+
+
+PortMatch = int | Ternary
+
+
+class Match(Strict):
+    """Ternary 5-tuple match. Omitted fields are wildcards."""
+
+    src: str | None = None  # IPv4 address or prefix
+    dst: str | None = None
+    protocol: int | str | None = None  # number or tcp/udp/icmp
+    src_port: PortMatch | None = None
+    dst_port: PortMatch | None = None
+    ingress_port: int | None = Field(None, ge=0, le=511)
+
+    @field_validator("src", "dst")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            net = ipaddress.IPv4Network(v, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"'{v}' is not an IPv4 address or prefix ({exc})") from None
+        return str(net)
+
+    @field_validator("protocol")
+    @classmethod
+    def _proto(cls, v: int | str | None) -> int | None:
+        if v is None or (isinstance(v, int) and 0 <= v <= 255):
+            return v
+        if isinstance(v, str) and v.lower() in PROTOCOLS:
+            return PROTOCOLS[v.lower()]
+        raise ValueError(f"protocol '{v}' is not a number 0-255 nor one of {', '.join(PROTOCOLS)}")
+
+    @field_validator("src_port", "dst_port")
+    @classmethod
+    def _port(cls, v: PortMatch | None) -> PortMatch | None:
+        if isinstance(v, int) and not 0 <= v <= 0xFFFF:
+            raise ValueError(f"port {v} out of range 0-65535")
+        if isinstance(v, Ternary) and v.value & ~v.mask:
+            raise ValueError(f"value {v.value:#x} has bits outside mask {v.mask:#x}")
+        return v
+
+
+class Rule(Strict):
+    name: Name
+    priority: int = Field(100, ge=0, le=65535, description="higher wins when rules overlap")
+    match: Match = Match()
+
+
+class Classifier(Strict):
+    switch: Name
+    rules: list[Rule] = Field(min_length=1)
+
+
+class P4Segment(Strict):
+    """A P4 module on a named switch."""
+
+    name: Name
+    switch: Name
+    module: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    traffic: Traffic | None = None  # default: the module's own (see srchain.model.modules)
+
+
+class VnfSegment(Strict):
+    """A VNF (one or more instances, per-flow load balanced) behind a named SR proxy."""
+
+    name: Name
+    vnf: Name | list[Name]
+    proxy: Name
+    behaviour: Literal["static", "dynamic"]
+    traffic: Literal["data", "reports"] = "data"
+    # dynamic behaviour only
+    return_match: Literal["same", "reverse", "either"] = "same"
+    miss_policy: Literal["drop", "fallback"] = "drop"
+    cache_size: int = Field(65536, ge=1, le=16_777_216)
+    idle_timeout_s: int = Field(300, ge=1, le=86400)
+
+    @property
+    def instances(self) -> list[str]:
+        return [self.vnf] if isinstance(self.vnf, str) else list(self.vnf)
+
+    @field_validator("vnf")
+    @classmethod
+    def _instances(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("needs at least one VNF instance")
+            if len(v) > MAX_INSTANCES:
+                raise ValueError(f"{len(v)} instances exceed the maximum of {MAX_INSTANCES} per segment")
+            if len(set(v)) != len(v):
+                raise ValueError("an instance is listed twice")
+        return v
+
+
+def _segment_kind(v: Any) -> str | None:
+    if isinstance(v, dict):
+        if "module" in v:
+            return "p4"
+        if "vnf" in v:
+            return "vnf"
+        return None
+    return "p4" if isinstance(v, P4Segment) else "vnf" if isinstance(v, VnfSegment) else None
+
+
+Segment = Annotated[
+    Annotated[P4Segment, Tag("p4")] | Annotated[VnfSegment, Tag("vnf")],
+    Discriminator(
+        _segment_kind,
+        custom_error_type="segment_kind",
+        custom_error_message="a segment needs either 'module' (a P4 module on a switch) "
+        "or 'vnf' (a VNF behind a proxy)",
+    ),
+]
+
+
+class ChainSpec(Strict):
+    chain: Name
+    description: str = ""
+    sr_block: SrBlock = SrBlock()
+    msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse")
+    ttl: int = Field(64, ge=2, le=255, description="MPLS TTL of pushed labels")
+    classifier: Classifier
+    segments: list[Segment] = Field(min_length=1)

@@ -1,0 +1,490 @@
+"""Chain model -> plan: SIDs, label stacks, and the exact entries of every switch and proxy.
+
+Order of work:
+1. the chain version (a new one when the spec's content changed) and the P4 module SIDs;
+2. VNF SIDs from the tail of the chain to its head, because a proxy SID's context is the stack it
+   restores, made of the SIDs after it: an unchanged tail keeps its SIDs, a changed one gets new
+   ones and the old ones stay installed until the old version drains (hitless change);
+3. the stacks: the data path pushed by the classifier, and one report path per report-emitting
+   module, each per load-balancing bucket; depth checked against the MSD;
+4. a walk of every stack hop by hop through the topology, which yields local_sid entries where a
+   label is this switch's own and sid_forward entries where it must travel on;
+5. classifier, report, mirror, queue-map, route, proxy SID and attachment entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from srchain.model.load import ChainModel, ResolvedSegment
+from srchain.model.modules import FlowFeaturesParams, PriorityParams
+from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
+from srchain.plan import tables as T
+from srchain.plan.model import Entry, Plan, SidInfo, Stack
+from srchain.plan.topology import Hop, Topology, Unreachable
+from srchain.sidstore import Allocation, SidStore
+
+
+class PlanError(Exception):
+    """The chain is valid YAML but cannot be realised on this inventory (depth, reachability, ...)."""
+
+
+def spec_digest(model: ChainModel) -> str:
+    body = model.spec.model_dump(mode="json", exclude={"description"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def lb_buckets(segments: list[ResolvedSegment]) -> int:
+    """Buckets the classifier spreads flows over: 1 without load balancing, else a power of two
+    that every instance count divides, or all 16 buckets (fair to within 1/16) when none does."""
+    counts = {len(s.instances) for s in segments}
+    top = max(counts)
+    if top == 1:
+        return 1
+    pow2 = 1 << (top - 1).bit_length()
+    if all(pow2 % c == 0 for c in counts):
+        return pow2
+    return 1 << T.LB_BUCKET_BITS
+
+
+def instance_for(seg: ResolvedSegment, bucket: int) -> str:
+    return seg.instances[bucket % len(seg.instances)]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who processes a label: a P4 module on a switch, or a VNF instance behind a proxy."""
+
+    seg: ResolvedSegment
+    instance: str
+
+    @property
+    def switch(self) -> str | None:
+        return self.seg.spec.switch if isinstance(self.seg.spec, P4Segment) else None
+
+    @property
+    def proxy(self) -> str | None:
+        return self.seg.spec.proxy if isinstance(self.seg.spec, VnfSegment) else None
+
+
+def _ternary_ip(prefix: str | None) -> dict[str, str]:
+    if prefix is None:
+        return {"value": "0.0.0.0", "mask": "0.0.0.0"}
+    net = ipaddress.IPv4Network(prefix)
+    return {"value": str(net.network_address), "mask": str(net.netmask)}
+
+
+def _ternary_int(v: int | Ternary | None, width: int) -> dict[str, int]:
+    if v is None:
+        return {"value": 0, "mask": 0}
+    if isinstance(v, Ternary):
+        return {"value": v.value, "mask": v.mask}
+    return {"value": v, "mask": (1 << width) - 1}
+
+
+def _bucket_key(buckets: list[int], total: int) -> dict[str, int]:
+    """Ternary match on the lb bucket: one entry per bucket, or a wildcard when all buckets agree."""
+    if len(buckets) == total:
+        return {"value": 0, "mask": 0}
+    assert len(buckets) == 1
+    return {"value": buckets[0], "mask": total - 1}
+
+
+def _push_params(ttl: int, labels: list[int]) -> dict[str, int]:
+    return {"ttl": ttl, **{f"label_{i}": label for i, label in enumerate(labels)}}
+
+
+def _group(stacks: dict[int, list[int]], total: int) -> list[tuple[list[int], list[int]]]:
+    """[(buckets, labels)]: one group when every bucket has the same stack, else one per bucket."""
+    distinct = {tuple(v) for v in stacks.values()}
+    if len(distinct) == 1:
+        return [(list(range(total)), stacks[0])]
+    return [([b], stacks[b]) for b in range(total)]
+
+
+class _Builder:
+    def __init__(self, model: ChainModel, tx: Allocation, version: int) -> None:
+        self.m = model
+        self.spec = model.spec
+        self.tx = tx
+        self.version = version
+        self.topo = Topology(model.inventory)
+        self.segments = model.segments
+        self.buckets = lb_buckets(self.segments)
+        self.sid: dict[tuple[str, str], int] = {}
+        self.sids: list[SidInfo] = []
+        self.owner: dict[int, Owner] = {}
+        self.entries: dict[tuple[str, str, str, str], Entry] = {}
+
+    # -- SIDs ---------------------------------------------------------------------------------
+    def _allocate(
+        self, seg: ResolvedSegment, instance: str, context: str, where: tuple[str, str], behaviour: str
+    ) -> None:
+        s = self.tx.sid(self.spec.chain, seg.name, instance, context, self.version, self.spec.sr_block)
+        self.sid[(seg.name, instance)] = s.label
+        self.owner[s.label] = Owner(seg, instance)
+        kind = "switch" if where[0] == "switch" else "proxy"
+        self.sids.append(SidInfo(seg.name, instance, s.label, kind, where[1], behaviour, s.since))
+
+    def _remaining(self, seg: ResolvedSegment, path: str, bucket: int) -> list[tuple[str, str]]:
+        """(segment, instance) of every later segment on `path` that a flow in `bucket` visits."""
+        return [
+            (later.name, instance_for(later, bucket))
+            for later in self.segments
+            if later.index > seg.index and later.takes(path)
+        ]
+
+    def _restore_paths(self, seg: ResolvedSegment, instance: str) -> list[list[tuple[str, str]]]:
+        """Distinct paths behind this instance, over the buckets that reach it (the proxy picks one per flow)."""
+        out: list[list[tuple[str, str]]] = []
+        for b in range(self.buckets):
+            rest = self._remaining(seg, seg.traffic, b)
+            if instance_for(seg, b) == instance and rest not in out:
+                out.append(rest)
+        return out
+
+    def restore_stacks(self, seg: ResolvedSegment, instance: str) -> list[list[int]]:
+        return [[self.sid[o] for o in path] for path in self._restore_paths(seg, instance)]
+
+    def allocate_sids(self) -> None:
+        """Contexts from the tail (a proxy SID's context names the contexts of what follows it), then
+        labels from the head, so a fresh chain reads in order."""
+        context: dict[tuple[str, str], str] = {}
+        for seg in reversed(self.segments):
+            spec = seg.spec
+            for inst in seg.instances:
+                if isinstance(spec, P4Segment):
+                    context[(seg.name, inst)] = f"p4/{spec.switch}/{spec.module}"
+                    continue
+                behind = [[[*o, context[o]] for o in path] for path in self._restore_paths(seg, inst)]
+                digest = hashlib.sha256(json.dumps(behind).encode()).hexdigest()[:16]
+                context[(seg.name, inst)] = f"proxy/{spec.proxy}/{spec.behaviour}/{seg.traffic}/restore={digest}"
+        for seg in self.segments:
+            spec = seg.spec
+            where = ("switch", spec.switch) if isinstance(spec, P4Segment) else ("proxy", spec.proxy)
+            behaviour = f"p4:{spec.module}" if isinstance(spec, P4Segment) else f"proxy:{spec.behaviour}"
+            for inst in seg.instances:
+                self._allocate(seg, inst, context[(seg.name, inst)], where, behaviour)
+
+    # -- stacks -------------------------------------------------------------------------------
+    def data_stacks(self) -> dict[int, list[int]]:
+        return {
+            b: [self.sid[(s.name, instance_for(s, b))] for s in self.segments if s.takes("data")]
+            for b in range(self.buckets)
+        }
+
+    def report_stacks(self, emitter: ResolvedSegment) -> dict[int, list[int]]:
+        return {b: [self.sid[o] for o in self._remaining(emitter, "reports", b)] for b in range(self.buckets)}
+
+    def check_depth(self, what: str, stacks: dict[int, list[int]]) -> None:
+        depth = max(len(v) for v in stacks.values())
+        if depth == 0:
+            raise PlanError(f"chain '{self.spec.chain}': the {what} has no segment")
+        if depth > self.spec.msd:
+            raise PlanError(
+                f"chain '{self.spec.chain}': the {what} needs a label stack of depth {depth}, "
+                f"more than the MSD {self.spec.msd}; shorten the chain or raise msd if every "
+                "switch parses that deep"
+            )
+
+    # -- entries ------------------------------------------------------------------------------
+    def add(self, entry: Entry) -> None:
+        old = self.entries.get(entry.identity)
+        if old is not None and old.content != entry.content:
+            raise PlanError(
+                f"conflicting entries on {entry.target_kind} '{entry.target}' table {entry.table} "
+                f"key {entry.key}: {old.action}{old.params} vs {entry.action}{entry.params}"
+            )
+        self.entries[entry.identity] = entry
+
+    def _forward(self, hop: Hop, label: int) -> None:
+        self.add(
+            Entry(
+                "switch",
+                hop.switch,
+                T.SID_FORWARD,
+                {"label": label},
+                T.SID_FORWARD_ACTION,
+                {"port": hop.port, "dst_mac": hop.dst_mac},
+                "sid_forward",
+                self.owner_since(label),
+            )
+        )
+
+    def owner_since(self, label: int) -> int:
+        return next(s.since for s in self.sids if s.sid == label)
+
+    def _local(self, switch: str, label: int, seg: ResolvedSegment) -> None:
+        assert isinstance(seg.spec, P4Segment)
+        params: dict[str, int] = {}
+        if isinstance(seg.params, FlowFeaturesParams):
+            params = {"report_every": seg.params.report_every}
+        for table in T.LOCAL_SID_TABLES:
+            self.add(
+                Entry(
+                    "switch",
+                    switch,
+                    table,
+                    {"label": label},
+                    T.LOCAL_SID_ACTION[seg.spec.module],
+                    params,
+                    "local_sid",
+                    self.owner_since(label),
+                )
+            )
+
+    def walk(
+        self, what: str, start: str, labels: list[int], first_hop: Callable[[Hop, int], None] | None = None
+    ) -> None:
+        """Follow a stack from switch `start`: pop local labels, forward the others toward their owner.
+        With `first_hop`, the first forward out of `start` is handed to it (a mirror session does it)."""
+        loc, local_run = start, 0
+        for i, label in enumerate(labels):
+            owner = self.owner[label]
+            while True:
+                if owner.switch == loc:
+                    if i == 0 and first_hop is not None:
+                        raise PlanError(
+                            f"chain '{self.spec.chain}': the {what} starts with '{owner.seg.name}' "
+                            f"on the same switch '{loc}' that emits it; the report must leave the "
+                            "switch first (reorder the segments)"
+                        )
+                    local_run += 1
+                    if local_run > T.MAX_LOCAL_POPS:
+                        raise PlanError(
+                            f"chain '{self.spec.chain}': the {what} pops {local_run} consecutive "
+                            f"local SIDs on switch '{loc}', more than the {T.MAX_LOCAL_POPS} a switch "
+                            "pops in one pass"
+                        )
+                    self._local(loc, label, owner.seg)
+                    break
+                target = owner.switch or self.topo.proxy_at[owner.proxy or ""].switch
+                try:
+                    hop = self.topo.proxy_at[owner.proxy or ""] if target == loc else self.topo.next_hop(loc, target)
+                except Unreachable as exc:
+                    raise PlanError(
+                        f"chain '{self.spec.chain}': the {what} cannot reach segment '{owner.seg.name}': {exc}"
+                    ) from None
+                if first_hop is not None and loc == start and i == 0:
+                    first_hop(hop, label)
+                else:
+                    self._forward(hop, label)
+                local_run = 0
+                if hop.peer_switch is None:  # delivered to the proxy, which returns to this same switch
+                    break
+                loc = hop.peer_switch
+
+    def classifier_entries(self, stacks: dict[int, list[int]]) -> None:
+        sw = self.spec.classifier.switch
+        for rule in self.spec.classifier.rules:
+            for buckets, labels in _group(stacks, self.buckets):
+                self.add(
+                    Entry(
+                        "switch",
+                        sw,
+                        T.CLASSIFIER,
+                        {
+                            **self._match_key(rule.match),
+                            "lb_bucket": _bucket_key(buckets, self.buckets),
+                            "$MATCH_PRIORITY": T.MATCH_PRIORITY_MAX - rule.priority,
+                        },
+                        T.CLASSIFIER_PUSH.format(n=len(labels)),
+                        _push_params(self.spec.ttl, labels),
+                        "classifier",
+                        self.version,
+                    )
+                )
+
+    @staticmethod
+    def _match_key(m: Match) -> dict[str, object]:
+        return {
+            "ig_port": _ternary_int(m.ingress_port, 9),
+            "src_addr": _ternary_ip(m.src),
+            "dst_addr": _ternary_ip(m.dst),
+            "protocol": _ternary_int(m.protocol if isinstance(m.protocol, int) else None, 8),
+            "src_port": _ternary_int(m.src_port, 16),
+            "dst_port": _ternary_int(m.dst_port, 16),
+        }
+
+    def report_entries(self, emitter: ResolvedSegment, stacks: dict[int, list[int]]) -> None:
+        assert isinstance(emitter.spec, P4Segment) and isinstance(emitter.params, FlowFeaturesParams)
+        sw, ff_sid = emitter.spec.switch, self.sid[(emitter.name, emitter.name)]
+        truncate = emitter.params.report_truncate
+        session_of: dict[int, list[int]] = {}
+        for buckets, labels in _group(stacks, self.buckets):
+
+            def mirror(hop: Hop, _label: int, buckets: list[int] = buckets) -> None:
+                session = T.MIRROR_SESSION_BASE + hop.port
+                self.add(
+                    Entry(
+                        "switch",
+                        sw,
+                        T.MIRROR_CFG,
+                        {"$sid": session},
+                        T.MIRROR_ACTION,
+                        {
+                            "$direction": "INGRESS",
+                            "$ucast_egress_port": hop.port,
+                            "$ucast_egress_port_valid": True,
+                            "$session_enable": True,
+                            "$max_pkt_len": truncate,
+                        },
+                        "mirror_session",
+                    )
+                )
+                session_of.update({b: [session] for b in buckets})
+
+            self.walk(f"report path of '{emitter.name}'", sw, labels, first_hop=mirror)
+            self.add(
+                Entry(
+                    "switch",
+                    sw,
+                    T.REPORT_ENCAP,
+                    {"sid": ff_sid, "lb_bucket": _bucket_key(buckets, self.buckets)},
+                    T.REPORT_PUSH.format(n=len(labels)),
+                    _push_params(self.spec.ttl, labels),
+                    "report_encap",
+                    self.version,
+                )
+            )
+        for buckets, (session,) in _group(session_of, self.buckets):
+            self.add(
+                Entry(
+                    "switch",
+                    sw,
+                    T.REPORT_SESSION,
+                    {"sid": ff_sid, "lb_bucket": _bucket_key(buckets, self.buckets)},
+                    T.REPORT_SESSION_ACTION,
+                    {"session": session},
+                    "report_session",
+                    self.version,
+                )
+            )
+
+    def queue_entries(self, seg: ResolvedSegment) -> None:
+        assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, PriorityParams)
+        label = self.sid[(seg.name, seg.name)]
+        for cls, qid in sorted(seg.params.queues.items()):
+            self.add(
+                Entry(
+                    "switch",
+                    seg.spec.switch,
+                    T.QUEUE_MAP,
+                    {"sid": label, "class_id": cls},
+                    T.QUEUE_MAP_ACTION,
+                    {"qid": qid},
+                    "queue_map",
+                    self.owner_since(label),
+                )
+            )
+
+    def route_entries(self) -> None:
+        """Plain IPv4 forwarding after the bottom label: a /32 route to every host on every switch."""
+        for sw in self.m.inventory.switches:
+            for host in self.m.inventory.hosts:
+                at = self.topo.host_at.get(host.name)
+                if at is None:
+                    continue
+                try:
+                    hop = at if at.switch == sw.name else self.topo.next_hop(sw.name, at.switch)
+                except Unreachable:
+                    continue
+                self.add(
+                    Entry(
+                        "switch",
+                        sw.name,
+                        T.ROUTES,
+                        {"dst_addr": {"value": host.ipv4, "prefix_len": 32}},
+                        T.ROUTE_ACTION,
+                        {"port": hop.port, "dst_mac": hop.dst_mac},
+                        "route",
+                    )
+                )
+
+    def proxy_entries(self) -> None:
+        for seg in self.segments:
+            spec = seg.spec
+            if not isinstance(spec, VnfSegment):
+                continue
+            proxy = self.m.inventory.proxy(spec.proxy)
+            assert proxy is not None
+            for inst in seg.instances:
+                label = self.sid[(seg.name, inst)]
+                restore = self.restore_stacks(seg, inst)
+                params: dict[str, object] = {"vnf": inst}
+                if spec.behaviour == "static":
+                    params |= {"restore": restore, "ttl": self.spec.ttl}
+                else:
+                    params |= {
+                        "return_match": spec.return_match,
+                        "miss_policy": spec.miss_policy,
+                        "cache_size": spec.cache_size,
+                        "idle_timeout_s": spec.idle_timeout_s,
+                    }
+                    if spec.miss_policy == "fallback":
+                        params["fallback"] = restore[0]
+                self.add(
+                    Entry(
+                        "proxy",
+                        proxy.name,
+                        T.PROXY_SID,
+                        {"sid": label},
+                        spec.behaviour,
+                        params,
+                        "proxy_sid",
+                        self.owner_since(label),
+                    )
+                )
+                att = proxy.attachment(inst)
+                assert att is not None
+                self.add(
+                    Entry(
+                        "proxy",
+                        proxy.name,
+                        T.PROXY_ATTACHMENT,
+                        {"vnf": inst},
+                        "attach",
+                        {k: v for k, v in att.params().items() if k != "vnf"},
+                        "attachment",
+                    )
+                )
+
+    def build(self) -> Plan:
+        self.allocate_sids()
+        data = self.data_stacks()
+        self.check_depth("data path", data)
+        stacks = [Stack("data", b, labels) for b, labels in _group(data, self.buckets)]
+        reports: list[tuple[ResolvedSegment, dict[int, list[int]]]] = []
+        for seg in self.segments:
+            if seg.emits_reports:
+                rs = self.report_stacks(seg)
+                self.check_depth(f"report path of '{seg.name}'", rs)
+                reports.append((seg, rs))
+                stacks += [Stack(f"reports:{seg.name}", b, labels) for b, labels in _group(rs, self.buckets)]
+        for buckets, labels in _group(data, self.buckets):
+            self.walk(
+                "data path" + (f" (bucket {buckets[0]})" if len(buckets) == 1 else ""),
+                self.spec.classifier.switch,
+                labels,
+            )
+        self.classifier_entries(data)
+        for seg, rs in reports:
+            self.report_entries(seg, rs)
+        for seg in self.segments:
+            if isinstance(seg.params, PriorityParams):
+                self.queue_entries(seg)
+        self.route_entries()
+        self.proxy_entries()
+        entries = sorted(self.entries.values(), key=lambda e: e.identity)
+        return Plan(self.spec.chain, self.version, spec_digest(self.m), self.buckets, self.sids, stacks, entries)
+
+
+def build_plan(model: ChainModel, store: SidStore) -> Plan:
+    """Allocate (or reuse) SIDs and compute every entry; all allocations commit together or not at all."""
+    with store.transaction() as tx:
+        version = tx.version_for(model.spec.chain, spec_digest(model))
+        return _Builder(model, tx, version).build()

@@ -1,0 +1,64 @@
+"""Where things are and how to reach them: the switch graph from the inventory's port peers."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from srchain.model.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Leave `switch` by `port`, rewriting the destination MAC to `dst_mac` (the peer's)."""
+
+    switch: str
+    port: int
+    dst_mac: str
+    peer_switch: str | None  # the switch the frame arrives at, None for a proxy or host
+
+
+class Unreachable(Exception):
+    pass
+
+
+class Topology:
+    def __init__(self, inv: Inventory) -> None:
+        self.inv = inv
+        # switch -> sorted list of (neighbour switch, hop); sorted so ties break the same way every time
+        self.links: dict[str, list[tuple[str, Hop]]] = {s.name: [] for s in inv.switches}
+        self.proxy_at: dict[str, Hop] = {}
+        self.host_at: dict[str, Hop] = {}
+        for sw in inv.switches:
+            for p in sw.ports:
+                peer = p.peer
+                if peer.switch is not None:
+                    other = inv.switch(peer.switch)
+                    back = other.port_by_number(peer.port) if other and peer.port is not None else None
+                    if back is not None:
+                        self.links[sw.name].append((peer.switch, Hop(sw.name, p.port, back.mac, peer.switch)))
+                elif peer.proxy is not None and (px := inv.proxy(peer.proxy)) is not None:
+                    self.proxy_at[px.name] = Hop(sw.name, p.port, px.mac, None)
+                elif peer.host is not None and (h := inv.host(peer.host)) is not None:
+                    self.host_at[h.name] = Hop(sw.name, p.port, h.mac, None)
+        for nbrs in self.links.values():
+            nbrs.sort(key=lambda n: (n[0], n[1].port))
+
+    def next_hop(self, src: str, dst: str) -> Hop:
+        """First hop of a shortest path from switch `src` to switch `dst` (BFS, ties by name then port)."""
+        if src == dst:
+            raise ValueError("next_hop to self")
+        first: dict[str, Hop] = {}
+        seen = {src}
+        queue: deque[str] = deque([src])
+        while queue:
+            cur = queue.popleft()
+            for nbr, hop in self.links[cur]:
+                if nbr in seen:
+                    continue
+                seen.add(nbr)
+                first[nbr] = first.get(cur, hop)
+                if nbr == dst:
+                    return first[nbr]
+                queue.append(nbr)
+        raise Unreachable(f"switch '{dst}' is not reachable from switch '{src}'")

@@ -1,0 +1,155 @@
+"""Persistent SID allocation and chain versions, in SQLite under the state directory.
+
+One row per allocated label. A SID is keyed by (chain, segment, instance, context): the context is
+what the SID's behaviour depends on (for a proxy SID, the stack it restores), so re-planning the same
+chain returns the same labels and a changed chain keeps every SID whose context did not change.
+Labels are unique across all chains (they share the network's label space) and never 0-15.
+Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so concurrent srchain processes
+serialise and never hand out the same label.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from srchain.model.spec import RESERVED_LABELS, SrBlock
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sids (
+    label    INTEGER PRIMARY KEY,
+    chain    TEXT NOT NULL,
+    segment  TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    context  TEXT NOT NULL,
+    since    INTEGER NOT NULL,          -- chain version that first used this SID
+    created  REAL NOT NULL,
+    UNIQUE (chain, segment, instance, context)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    chain    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    digest   TEXT NOT NULL,
+    created  REAL NOT NULL,
+    PRIMARY KEY (chain, version)
+);
+"""
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "srchain"
+
+
+class BlockExhausted(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Sid:
+    label: int
+    chain: str
+    segment: str
+    instance: str
+    context: str
+    since: int
+
+
+class SidStore:
+    def __init__(self, state_dir: str | Path | None = None) -> None:
+        self.dir = Path(state_dir) if state_dir else default_state_dir()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "sids.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SidStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Allocation]:
+        """All allocations of one plan happen in one transaction: all of them or none."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield Allocation(self._db)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def sids(self, chain: str | None = None) -> list[Sid]:
+        q = "SELECT label, chain, segment, instance, context, since FROM sids"
+        rows = self._db.execute(
+            q + (" WHERE chain = ? ORDER BY label" if chain else " ORDER BY label"), (chain,) if chain else ()
+        ).fetchall()
+        return [Sid(*r) for r in rows]
+
+    def release(self, chain: str, keep: set[int]) -> list[int]:
+        """Free the chain's SIDs not in `keep` (called once an apply has drained the old version)."""
+        with self.transaction():
+            gone = [
+                r[0] for r in self._db.execute("SELECT label FROM sids WHERE chain = ?", (chain,)) if r[0] not in keep
+            ]
+            self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in gone])
+        return gone
+
+
+class Allocation:
+    """Operations valid inside one write transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def version_for(self, chain: str, digest: str) -> int:
+        """The chain's version for this content: the latest one if unchanged, else a new one."""
+        row = self._db.execute(
+            "SELECT version, digest FROM versions WHERE chain = ? ORDER BY version DESC LIMIT 1", (chain,)
+        ).fetchone()
+        if row and row[1] == digest:
+            return int(row[0])
+        version = (int(row[0]) if row else 0) + 1
+        self._db.execute("INSERT INTO versions VALUES (?, ?, ?, ?)", (chain, version, digest, time.time()))
+        return version
+
+    def sid(self, chain: str, segment: str, instance: str, context: str, version: int, block: SrBlock) -> Sid:
+        key = (chain, segment, instance, context)
+        row = self._db.execute(
+            "SELECT label, since FROM sids WHERE chain = ? AND segment = ? AND instance = ? AND context = ?", key
+        ).fetchone()
+        if row:
+            return Sid(row[0], *key, since=row[1])
+        label = self._lowest_free(block)
+        if label is None:
+            used = self._db.execute(
+                "SELECT COUNT(*) FROM sids WHERE label BETWEEN ? AND ?", (block.start, block.end)
+            ).fetchone()[0]
+            raise BlockExhausted(
+                f"SR block {block.start}-{block.end} is exhausted: all {used} labels are allocated "
+                f"(chain '{chain}' needs one more for segment '{segment}', instance '{instance}')"
+            )
+        self._db.execute("INSERT INTO sids VALUES (?, ?, ?, ?, ?, ?, ?)", (label, *key, version, time.time()))
+        return Sid(label, *key, since=version)
+
+    def _lowest_free(self, block: SrBlock) -> int | None:
+        start = max(block.start, RESERVED_LABELS)
+        expected = start
+        for (label,) in self._db.execute(
+            "SELECT label FROM sids WHERE label BETWEEN ? AND ? ORDER BY label", (start, block.end)
+        ):
+            if label != expected:
+                return expected
+            expected += 1
+        return expected if expected <= block.end else None
