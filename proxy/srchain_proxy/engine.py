@@ -1,0 +1,370 @@
+"""Per-packet proxy logic over a receive buffer, rewriting frames in place.
+
+`Engine.from_sr` handles a frame from the SR side (pop the stack, hand the inner IP packet to the VNF);
+`Engine.from_vnf` handles a frame coming back from a VNF attachment (push the stack, back to the SR side).
+Both work on a bytearray region [start, end), write the new headers in place (the return direction needs
+HEADROOM bytes in front of `start` for the pushed stack) and leave the frame to send in [ostart, oend).
+Malformed input is counted per reason in `drops` and never raises.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .config import Attachment, SidEntry
+from .flowcache import FlowCache
+from .labels import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, encode_stack
+
+HEADROOM = 4 * 32 + 4  # room for the largest stack we push (32 labels), kept 8-byte friendly
+
+INBOUND_DROPS = ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
+                 "no_attachment", "no_neighbour")
+RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid")
+OTHER_DROPS = ("tx_error",)
+DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
+
+_U32 = struct.Struct("!I")
+_U16 = struct.Struct("!H")
+_PORTS = struct.Struct("!HH")
+_V4ADDR = struct.Struct("!II")
+_V6ADDR = struct.Struct("!16s16s")
+_PORT_PROTOS = frozenset((6, 17, 132))  # TCP, UDP, SCTP
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def eth_header(dst: str, src: str, ethertype: int) -> bytes:
+    return mac_bytes(dst) + mac_bytes(src) + _U16.pack(ethertype)
+
+
+def ip_end(buf: bytearray, p: int, e: int) -> int:
+    """End of the IP packet at p (trims link padding), or -1 when it is truncated or not IP."""
+    avail = e - p
+    if avail < 1:
+        return -1
+    ver = buf[p] >> 4
+    if ver == 4:
+        if avail < 20 or buf[p] & 0x0F < 5:
+            return -1
+        total = _U16.unpack_from(buf, p + 2)[0]
+        if total < (buf[p] & 0x0F) * 4 or total > avail:
+            return -1
+        return p + total
+    if ver == 6:
+        if avail < 40:
+            return -1
+        total = 40 + _U16.unpack_from(buf, p + 4)[0]
+        if total > avail:
+            return -1
+        return p + total
+    return -1
+
+
+def flow_key(buf: bytearray, p: int, e: int) -> tuple:
+    """5-tuple (proto, src, dst, sport, dport) of a validated IP packet; ports are 0 when absent."""
+    if buf[p] >> 4 == 4:
+        proto = buf[p + 9]
+        src, dst = _V4ADDR.unpack_from(buf, p + 12)
+        hl = (buf[p] & 0x0F) * 4
+        # later fragments carry no ports
+        if proto in _PORT_PROTOS and not (_U16.unpack_from(buf, p + 6)[0] & 0x1FFF) and p + hl + 4 <= e:
+            sport, dport = _PORTS.unpack_from(buf, p + hl)
+            return (proto, src, dst, sport, dport)
+        return (proto, src, dst, 0, 0)
+    proto = buf[p + 6]
+    src, dst = _V6ADDR.unpack_from(buf, p + 8)
+    if proto in _PORT_PROTOS and p + 44 <= e:
+        sport, dport = _PORTS.unpack_from(buf, p + 40)
+        return (proto, src, dst, sport, dport)
+    return (proto, src, dst, 0, 0)
+
+
+def reverse_key(key: tuple) -> tuple:
+    return (key[0], key[2], key[1], key[4], key[3])
+
+
+def stable_hash(key: tuple) -> int:
+    """Process-independent hash (Python's bytes hash is randomised per process)."""
+    proto, src, dst, sport, dport = key
+    if isinstance(src, bytes):
+        src = int.from_bytes(src, "big")
+        dst = int.from_bytes(dst, "big")
+    h = (src * 0x9E3779B1 + dst * 0x85EBCA6B + (sport << 16 | dport) * 0xC2B2AE35 + proto) & 0xFFFFFFFF
+    # murmur3 finaliser: spread every input bit over the low bits used by the modulo
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+class SidState:
+    """A SID's compiled form: pre-encoded stacks, its flow cache and its counters."""
+
+    __slots__ = ("att", "cache", "entry", "fallback", "hits", "misses", "nstacks", "return_match",
+                 "rx_bytes", "rx_pkts", "sid", "stacks", "tx_bytes", "tx_pkts")
+
+    def __init__(self, entry: SidEntry, cache: FlowCache | None) -> None:
+        self.entry = entry
+        self.sid = entry.sid
+        self.att: AttState | None = None
+        self.stacks = [encode_stack(s, ttl=entry.ttl) for s in entry.restore or []]
+        self.nstacks = len(self.stacks)
+        self.fallback = encode_stack(entry.fallback, ttl=entry.ttl) if entry.fallback else None
+        self.return_match = entry.return_match
+        self.cache = cache
+        self.rx_pkts = self.rx_bytes = self.tx_pkts = self.tx_bytes = 0
+        self.hits = self.misses = 0
+
+    def take_counters(self, old: SidState) -> None:
+        for name in ("rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "hits", "misses"):
+            setattr(self, name, getattr(old, name))
+
+
+class AttState:
+    """A VNF attachment: headers toward the VNF, the SIDs that return through it, the socket slot."""
+
+    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "static", "tx", "vnf")
+
+    def __init__(self, att: Attachment, smac: str, dmac: str | None) -> None:
+        self.att = att
+        self.vnf = att.vnf
+        self.smac = smac
+        self.dyn: list[SidState] = []
+        self.static: list[SidState] = []
+        self.pins: FlowCache | None = None  # flow -> static SID, used when several static SIDs share the VNF
+        self.tx = None  # send socket, filled in by the data path
+        self.dmac: str | None = None
+        self.hdr4 = self.hdr6 = b""
+        self.set_dmac(dmac)
+
+    def set_dmac(self, dmac: str | None) -> None:
+        if dmac is not None:
+            self.hdr4 = eth_header(dmac, self.smac, ETHERTYPE_IPV4)
+            self.hdr6 = eth_header(dmac, self.smac, ETHERTYPE_IPV6)
+        self.dmac = dmac  # set last: a non-None dmac means the headers are ready
+
+
+@dataclass
+class Tables:
+    sids: dict[int, SidState] = field(default_factory=dict)
+    atts: dict[str, AttState] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, sr_mac: str, sr_next_hop_mac: str, msd: int = 8) -> None:
+        self.msd = msd
+        self.sr_mpls = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_MPLS)
+        self.sr_ip4 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV4)
+        self.sr_ip6 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV6)
+        self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        self.sids: dict[int, SidState] = {}
+        self.atts: dict[str, AttState] = {}
+        self.ostart = 0
+        self.oend = 0
+
+    # ---- configuration -------------------------------------------------------------------------------
+
+    def build(self, sids: Iterable[SidEntry],
+              attachments: Iterable[tuple[Attachment, str, str | None]]) -> Tables:
+        """Compile entries into new tables; flow caches and counters of unchanged SIDs carry over.
+
+        attachments: (attachment, source MAC of its out interface, destination MAC or None if unresolved).
+        Raises ValueError naming the SID and field when an entry does not fit this proxy (e.g. > msd).
+        """
+        tables = Tables()
+        for att, smac, dmac in attachments:
+            old = self.atts.get(att.vnf)
+            if dmac is None and old is not None and old.att == att:
+                dmac = old.dmac  # keep a resolved neighbour across unrelated changes
+            st = AttState(att, smac, dmac)
+            tables.atts[att.vnf] = st
+        for entry in sids:
+            lists = [(f"restore[{i}]", s) for i, s in enumerate(entry.restore or [])]
+            lists += [("fallback", entry.fallback or [])]
+            for name, stack in lists:
+                if len(stack) > self.msd:
+                    raise ValueError(f"sids[{entry.sid}].{name}: {len(stack)} labels exceed msd {self.msd}")
+            old_st = self.sids.get(entry.sid)
+            cache = None
+            if entry.behaviour == "dynamic":
+                keep = (old_st is not None and old_st.cache is not None and old_st.entry.vnf == entry.vnf
+                        and old_st.entry.cache_size == entry.cache_size)
+                cache = old_st.cache if keep and old_st else FlowCache(entry.cache_size, entry.idle_timeout_s)
+                cache.idle = entry.idle_timeout_s
+            st = SidState(entry, cache)
+            if old_st is not None:
+                st.take_counters(old_st)
+            st.att = tables.atts.get(entry.vnf)
+            tables.sids[entry.sid] = st
+            if st.att is not None:
+                (st.att.dyn if cache is not None else st.att.static).append(st)
+        for att in tables.atts.values():
+            # newest version first: it serves returning packets nobody pinned
+            att.dyn.sort(key=lambda s: (s.entry.version, s.sid), reverse=True)
+            att.static.sort(key=lambda s: (s.entry.version, s.sid), reverse=True)
+            if len(att.static) > 1:
+                old = self.atts.get(att.vnf)
+                att.pins = old.pins if old is not None and old.pins is not None else FlowCache(65536, 300.0)
+        return tables
+
+    def install(self, tables: Tables) -> None:
+        # attachments first: a SID only points at attachments present in the same build
+        self.atts = tables.atts
+        self.sids = tables.sids
+
+    def expire(self, now: float) -> None:
+        for st in self.sids.values():
+            if st.cache is not None:
+                st.cache.expire(now)
+        for att in self.atts.values():
+            if att.pins is not None:
+                att.pins.expire(now)
+
+    # ---- data path -----------------------------------------------------------------------------------
+
+    def from_sr(self, buf: bytearray, s: int, e: int, now: float) -> AttState | None:
+        """Frame from the SR side in buf[s:e]. Returns the attachment to send buf[ostart:oend] to, or None."""
+        drops = self.drops
+        if e - s < 18:
+            drops["truncated"] += 1
+            return None
+        if buf[s + 12] != 0x88 or buf[s + 13] != 0x47:
+            drops["not_mpls"] += 1
+            return None
+        top = _U32.unpack_from(buf, s + 14)[0]
+        st = self.sids.get(top >> 12)
+        if st is None:
+            drops["unknown_sid"] += 1
+            return None
+        if top & 0xFF <= 1:
+            drops["ttl_expired"] += 1
+            return None
+        p = s + 14
+        for _ in range(self.msd):
+            if p + 4 > e:
+                drops["truncated"] += 1
+                return None
+            p += 4
+            if buf[p - 2] & 1:  # S bit: lowest bit of the entry's third byte
+                break
+        else:
+            drops["stack_too_deep"] += 1
+            return None
+        end = ip_end(buf, p, e)
+        if end < 0:
+            drops["not_ip" if p < e and buf[p] >> 4 not in (4, 6) else "truncated"] += 1
+            return None
+        att = st.att
+        if att is None:
+            drops["no_attachment"] += 1
+            return None
+        if att.dmac is None:
+            drops["no_neighbour"] += 1
+            return None
+        if st.cache is not None:
+            st.cache.learn(flow_key(buf, p, end), buf[s + 18:p], now)
+        elif att.pins is not None:
+            att.pins.learn(flow_key(buf, p, end), st, now)
+        buf[p - 14:p] = att.hdr4 if buf[p] >> 4 == 4 else att.hdr6
+        st.rx_pkts += 1
+        st.rx_bytes += e - s
+        self.ostart = p - 14
+        self.oend = end
+        return att
+
+    def from_vnf(self, att: AttState, buf: bytearray, s: int, e: int, now: float) -> bool:
+        """Frame from a VNF attachment in buf[s:e], HEADROOM free bytes before s.
+
+        Returns True when buf[ostart:oend] is to be sent to the SR side.
+        """
+        drops = self.drops
+        if e - s < 14:
+            drops["return_truncated"] += 1
+            return False
+        et = buf[s + 12] << 8 | buf[s + 13]
+        p = s + 14
+        if et == ETHERTYPE_IPV4:
+            want = 4
+        elif et == ETHERTYPE_IPV6:
+            want = 6
+        else:
+            drops["return_not_ip"] += 1
+            return False
+        if p < e and buf[p] >> 4 != want:
+            drops["return_not_ip"] += 1
+            return False
+        end = ip_end(buf, p, e)
+        if end < 0:
+            drops["return_truncated"] += 1
+            return False
+        st: SidState | None = None
+        stack = b""
+        key = None
+        if att.dyn:
+            key = flow_key(buf, p, end)
+            best = None
+            for d in att.dyn:
+                cache = d.cache
+                match = d.return_match
+                ent = cache.lookup(key, now) if match != "reverse" else None  # type: ignore[union-attr]
+                if ent is None and match != "same":
+                    ent = cache.lookup(reverse_key(key), now)  # type: ignore[union-attr]
+                if ent is not None:
+                    d.hits += 1
+                    if best is None or ent[1] > best[1][1]:
+                        best = (d, ent)
+                else:
+                    d.misses += 1
+            if best is not None:
+                st, stack = best[0], best[1][0]
+        if st is None and att.static:
+            st = att.static[0]
+            if att.pins is not None:
+                key = key or flow_key(buf, p, end)
+                ent = att.pins.lookup(key, now) or att.pins.lookup(reverse_key(key), now)
+                if ent is not None:
+                    st = ent[0]
+            if st.nstacks == 1:  # type: ignore[union-attr]
+                stack = st.stacks[0]  # type: ignore[union-attr]
+            else:
+                key = key or flow_key(buf, p, end)
+                stack = st.stacks[stable_hash(key) % st.nstacks]  # type: ignore[union-attr]
+        if st is None:
+            if not att.dyn:
+                drops["no_sid"] += 1
+                return False
+            d = att.dyn[0]
+            if d.fallback is None:
+                drops["flow_miss"] += 1
+                return False
+            st, stack = d, d.fallback
+        h = p - len(stack) - 14
+        if stack:
+            buf[h:h + 14] = self.sr_mpls
+            buf[h + 14:p] = stack
+        else:  # the proxy SID was the bottom label: the packet leaves as plain IP
+            buf[h:p] = self.sr_ip4 if buf[p] >> 4 == 4 else self.sr_ip6
+        st.tx_pkts += 1
+        st.tx_bytes += end - h
+        self.ostart = h
+        self.oend = end
+        return True
+
+    # ---- reporting -----------------------------------------------------------------------------------
+
+    def counters(self) -> dict:
+        sids = {}
+        for sid, st in sorted(self.sids.items()):
+            row = {"vnf": st.entry.vnf, "version": st.entry.version, "behaviour": st.entry.behaviour,
+                   "rx_packets": st.rx_pkts, "rx_bytes": st.rx_bytes,
+                   "tx_packets": st.tx_pkts, "tx_bytes": st.tx_bytes}
+            if st.cache is not None:
+                row["cache"] = {"entries": len(st.cache), "size": st.cache.size, "hits": st.hits,
+                                "misses": st.misses, "evictions": st.cache.evictions,
+                                "expired": st.cache.expired, "learned": st.cache.learned,
+                                "full": len(st.cache) >= st.cache.size}
+            sids[str(sid)] = row
+        return {"sids": sids, "drops": dict(self.drops), "drops_total": sum(self.drops.values())}

@@ -1,0 +1,227 @@
+"""Per-packet logic: static and dynamic round trips, TTL/TC/S rules, versions, drops by reason."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, inner_bytes, ip_frame, labels_of, mpls_frame, udp4, udp6
+from scapy.layers.inet import IP
+from scapy.layers.l2 import Ether
+
+from srchain_proxy.config import Attachment, SidEntry
+from srchain_proxy.engine import DROP_REASONS, HEADROOM, Engine
+
+
+def static(sid=16001, vnf="fmt", restore=((16002, 16004, 16005),), ttl=64, version=1) -> SidEntry:
+    return SidEntry(sid=sid, behaviour="static", vnf=vnf, restore=[list(r) for r in restore], ttl=ttl,
+                    version=version)
+
+
+def dynamic(sid=16002, vnf="fw", **kw) -> SidEntry:
+    return SidEntry(sid=sid, behaviour="dynamic", vnf=vnf, **kw)
+
+
+def make_engine(sids, vnfs=("fmt", "fw"), msd=8) -> Engine:
+    eng = Engine(SR_MAC, SW_MAC, msd=msd)
+    atts = [(Attachment(vnf=v, iface=f"pxv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(vnfs)]
+    eng.install(eng.build(sids, atts))
+    return eng
+
+
+def inbound(eng: Engine, frame: bytes, now=0.0):
+    buf = bytearray(frame)
+    att = eng.from_sr(buf, 0, len(buf), now)
+    return att, (bytes(buf[eng.ostart:eng.oend]) if att is not None else None)
+
+
+def back(eng: Engine, vnf: str, frame: bytes, now=0.0) -> bytes | None:
+    buf = bytearray(HEADROOM) + bytearray(frame)
+    ok = eng.from_vnf(eng.atts[vnf], buf, HEADROOM, len(buf), now)
+    return bytes(buf[eng.ostart:eng.oend]) if ok else None
+
+
+def test_static_round_trip_pops_all_and_pushes_configured_stack():
+    eng = make_engine([static(ttl=33)])
+    inner = udp4()
+    att, out = inbound(eng, mpls_frame([16001, 16002, 16004], inner, ttls=[9, 8, 7], tcs=[1, 2, 3]))
+    assert att is not None and att.vnf == "fmt"
+    eth = Ether(out)
+    assert (eth.dst, eth.src, eth.type) == (VNF_MAC, VNF_IF_MAC, 0x0800)
+    assert bytes(eth.payload) == bytes(inner)
+    reply = udp4(src="10.70.0.9", dst="10.80.0.5", sport=7000, dport=5555, payload=b"HELLO")
+    ret = back(eng, "fmt", ip_frame(reply))
+    eth = Ether(ret)
+    assert (eth.dst, eth.src, eth.type) == (SW_MAC, SR_MAC, 0x8847)
+    # static: configured TTL, TC 0, S only on the last label
+    assert labels_of(ret) == [(16002, 0, 0, 33), (16004, 0, 0, 33), (16005, 0, 1, 33)]
+    assert inner_bytes(ret) == bytes(reply)
+    c = eng.counters()["sids"]["16001"]
+    assert (c["rx_packets"], c["tx_packets"]) == (1, 1)
+    assert c["rx_bytes"] == len(mpls_frame([16001, 16002, 16004], inner))
+    assert c["tx_bytes"] == len(ret)
+
+
+def test_dynamic_restores_learned_stack_bit_exact_ipv4_and_ipv6():
+    eng = make_engine([dynamic()])
+    for inner in (udp4(), udp6()):
+        frame = mpls_frame([16002, 16004, 16005, 16009], inner, ttls=[50, 49, 48, 47], tcs=[4, 5, 6, 7])
+        att, out = inbound(eng, frame)
+        assert att is not None
+        assert Ether(out).type == (0x0800 if isinstance(inner, IP) else 0x86DD)
+        ret = back(eng, "fw", out.replace(VNF_IF_MAC.replace(":", "").encode(), b""))  # same bytes back
+        assert ret is not None
+        assert labels_of(ret) == [(16004, 5, 0, 49), (16005, 6, 0, 48), (16009, 7, 1, 47)]
+        assert ret[14:26] == frame[18:30]  # the remaining stack, byte for byte
+        assert inner_bytes(ret) == bytes(inner)
+
+
+@pytest.mark.parametrize(("match", "same_ok", "reverse_ok"),
+                         [("same", True, False), ("reverse", False, True), ("either", True, True)])
+def test_dynamic_return_match(match, same_ok, reverse_ok):
+    eng = make_engine([dynamic(return_match=match)])
+    inbound(eng, mpls_frame([16002, 16004], udp4()))
+    rev = udp4(src="10.70.0.9", dst="10.80.0.5", sport=7000, dport=5555)
+    assert (back(eng, "fw", ip_frame(udp4())) is not None) is same_ok
+    assert (back(eng, "fw", ip_frame(rev)) is not None) is reverse_ok
+
+
+def test_dynamic_miss_policy_drop_and_fallback():
+    eng = make_engine([dynamic()])
+    assert back(eng, "fw", ip_frame(udp4())) is None
+    assert eng.drops["flow_miss"] == 1
+    assert eng.counters()["sids"]["16002"]["cache"]["misses"] == 1
+    eng = make_engine([dynamic(miss_policy="fallback", fallback=[16007, 16008], ttl=20)])
+    ret = back(eng, "fw", ip_frame(udp4()))
+    assert labels_of(ret) == [(16007, 0, 0, 20), (16008, 0, 1, 20)]
+    assert eng.drops["flow_miss"] == 0
+
+
+def test_lru_bound_and_idle_expiry():
+    eng = make_engine([dynamic(cache_size=4, idle_timeout_s=10)])
+    for port in range(6):
+        inbound(eng, mpls_frame([16002, 16004], udp4(sport=1000 + port)), now=port)
+    cache = eng.sids[16002].cache
+    assert len(cache) == 4 and cache.evictions == 2
+    assert back(eng, "fw", ip_frame(udp4(sport=1000)), now=6) is None  # evicted (least recently used)
+    assert back(eng, "fw", ip_frame(udp4(sport=1005)), now=6) is not None
+    assert back(eng, "fw", ip_frame(udp4(sport=1002)), now=12.5) is None  # idle 10.5 s > 10 s
+    assert cache.expired == 1
+    eng.expire(now=15.5)  # 1003 and 1004 idle since 3 and 4; 1005 touched at 6
+    assert len(cache) == 1 and cache.expired == 3
+    assert eng.counters()["sids"]["16002"]["cache"]["full"] is False
+
+
+def test_multiple_chains_through_one_vnf_and_versions_coexist():
+    # two dynamic SIDs (chains A and B, or versions 1 and 2 of one chain) on the same VNF
+    eng = make_engine([dynamic(sid=16002, version=1), dynamic(sid=16012, version=2)])
+    inbound(eng, mpls_frame([16002, 16004, 16005], udp4(sport=1)))
+    inbound(eng, mpls_frame([16012, 16005, 16004], udp4(sport=2)))
+    assert [lab[0] for lab in labels_of(back(eng, "fw", ip_frame(udp4(sport=1))))] == [16004, 16005]
+    assert [lab[0] for lab in labels_of(back(eng, "fw", ip_frame(udp4(sport=2))))] == [16005, 16004]
+    c = eng.counters()["sids"]
+    assert (c["16002"]["tx_packets"], c["16012"]["tx_packets"]) == (1, 1)
+
+
+def test_static_versions_keep_old_stack_for_flows_that_entered_on_old_version():
+    eng = make_engine([static(sid=16001, version=1, restore=[[16002, 16003]]),
+                       static(sid=16011, version=2, restore=[[16003, 16002]])])
+    inbound(eng, mpls_frame([16001, 16002], udp4(sport=1)))  # in flight inside the VNF on version 1
+    inbound(eng, mpls_frame([16011, 16003], udp4(sport=2)))
+    reply = udp4(src="10.70.0.9", dst="10.80.0.5", sport=7000, dport=1)
+    assert [x[0] for x in labels_of(back(eng, "fmt", ip_frame(reply)))] == [16002, 16003]
+    # a packet the VNF generates on its own goes out on the newest version
+    assert [x[0] for x in labels_of(back(eng, "fmt", ip_frame(udp4(sport=9, dport=9))))] == [16003, 16002]
+
+
+def test_load_balancing_buckets_are_sticky_per_flow():
+    restore = [[16002, 16100 + i] for i in range(4)]
+    eng = make_engine([static(restore=restore)])
+    seen = set()
+    for port in range(64):
+        frame = ip_frame(udp4(sport=port))
+        first = labels_of(back(eng, "fmt", frame))
+        assert labels_of(back(eng, "fmt", frame)) == first
+        seen.add(first[1][0])
+    assert seen == {16100, 16101, 16102, 16103}
+
+
+def test_config_change_keeps_learned_flows_and_counters():
+    eng = make_engine([dynamic()])
+    inbound(eng, mpls_frame([16002, 16004], udp4()))
+    eng.install(eng.build([dynamic(), static()], [(Attachment(vnf="fw", iface="pxv1"), VNF_IF_MAC, VNF_MAC),
+                                                  (Attachment(vnf="fmt", iface="pxv0"), VNF_IF_MAC, VNF_MAC)]))
+    assert back(eng, "fw", ip_frame(udp4())) is not None
+    assert eng.counters()["sids"]["16002"]["rx_packets"] == 1
+
+
+def test_build_refuses_stack_deeper_than_msd():
+    eng = make_engine([], msd=3)
+    with pytest.raises(ValueError, match=r"sids\[16001\]\.restore\[0\]: 4 labels exceed msd 3"):
+        eng.build([static(restore=[[16, 17, 18, 19]])], [])
+    assert eng.sids == {}  # nothing half-applied
+
+
+def test_malformed_inbound_frames_dropped_by_reason():
+    eng = make_engine([static(), dynamic()], msd=4)
+    ip = udp4()
+    cases = {
+        "truncated": [b"\x00" * 10, mpls_frame([16001, 16002], ip)[:20], mpls_frame([16001], ip)[:30]],
+        "not_mpls": [ip_frame(ip)],
+        "unknown_sid": [mpls_frame([17000, 16002], ip)],
+        "ttl_expired": [mpls_frame([16001, 16002], ip, ttls=[1, 64]), mpls_frame([16002], ip, ttls=[0])],
+        "stack_too_deep": [mpls_frame([16001, 16, 17, 18, 19], ip)],
+        "not_ip": [mpls_frame([16001, 16002], b"\x00" * 40), mpls_frame([16001], b"\x51" * 30)],
+    }
+    for reason, frames in cases.items():
+        for frame in frames:
+            assert inbound(eng, frame)[0] is None, reason
+        assert eng.drops[reason] == len(frames), reason
+    eng2 = make_engine([static(vnf="other")])
+    assert inbound(eng2, mpls_frame([16001, 16002], ip))[0] is None
+    assert eng2.drops["no_attachment"] == 1
+
+
+def test_unresolved_next_hop_drops_with_reason():
+    eng = Engine(SR_MAC, SW_MAC)
+    eng.install(eng.build([static()], [(Attachment(vnf="fmt", iface="a", next_hop="10.0.0.2"), VNF_IF_MAC, None)]))
+    assert inbound(eng, mpls_frame([16001, 16002], udp4()))[0] is None
+    assert eng.drops["no_neighbour"] == 1
+
+
+def test_malformed_return_frames_dropped_by_reason():
+    eng = make_engine([static(), dynamic()])
+    arp = bytes.fromhex("ffffffffffff" + "020000000b02" + "0806") + b"\x00" * 28
+    assert back(eng, "fw", arp) is None and eng.drops["return_not_ip"] == 1
+    assert back(eng, "fw", ip_frame(udp4())[:30]) is None and eng.drops["return_truncated"] == 1
+    assert back(eng, "fmt", bytes.fromhex("02") * 10) is None and eng.drops["return_truncated"] == 2
+
+
+def test_random_frames_never_crash_and_every_frame_is_accounted():
+    """100,000 malformed frames: each one is either forwarded or dropped under exactly one reason."""
+    eng = make_engine([static(), dynamic(cache_size=128)], msd=4)
+    rng = random.Random(6)
+    good = mpls_frame([16001, 16002, 16004], udp4())
+    forwarded = 0
+    n = 100_000
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:  # random bytes
+            frame = rng.randbytes(rng.randrange(0, 120))
+        elif kind == 1:  # a valid frame cut short
+            frame = good[:rng.randrange(0, len(good))]
+        elif kind == 2:  # a valid frame with random bytes flipped in the MPLS/IP headers
+            frame = bytearray(good)
+            for _ in range(rng.randrange(1, 4)):
+                frame[rng.randrange(12, 50)] = rng.randrange(256)
+        else:  # MPLS ethertype, random label stack and payload
+            frame = bytes.fromhex("020000000a01020000000a028847") + rng.randbytes(rng.randrange(0, 80))
+        if inbound(eng, bytes(frame))[0] is not None:
+            forwarded += 1
+    counters = eng.counters()
+    rx = sum(row["rx_packets"] for row in counters["sids"].values())
+    assert rx == forwarded
+    assert counters["drops_total"] + forwarded == n
+    assert set(counters["drops"]) == set(DROP_REASONS)
+    # still forwarding afterwards
+    assert inbound(eng, good)[0] is not None
