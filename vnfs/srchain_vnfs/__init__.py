@@ -1,1 +1,4 @@
-"""VNF micro-services of the reference chain (formatter, classifier, aggregator, attack mitigation) and the traffic generator."""
+"""VNF micro-services of the reference chain and the traffic generator.
+
+Services: formatter, classifier, aggregator, attack mitigation; record layouts live in `srchain.records`.
+"""
