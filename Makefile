@@ -4,7 +4,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 BIN    := $(VENV)/bin
 
-.PHONY: all demo test lint unit bench clean
+.PHONY: all demo test lint unit bench clean model
 
 all: test
 
@@ -22,6 +22,9 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+model: $(STAMP)
+	$(BIN)/python -m srchain_vnfs.train
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Model files shipped with the classifier (produced by `make model`)."""
