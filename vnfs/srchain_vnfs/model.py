@@ -21,7 +21,7 @@ class ModelError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Tree:
+class Tree:
     feature: tuple[int, ...]  # -1 at leaves
     threshold: tuple[float, ...]
     left: tuple[int, ...]
@@ -33,7 +33,7 @@ class _Tree:
 class Forest:
     classes: tuple[int, ...]  # class id per probability column
     feature_names: tuple[str, ...]
-    trees: tuple[_Tree, ...]
+    trees: tuple[Tree, ...]
     meta: dict[str, Any]
 
     def predict_proba(self, x: tuple[float, ...] | list[float]) -> list[float]:
@@ -85,7 +85,7 @@ def parse_forest(text: str) -> Forest:
         names = tuple(str(n) for n in doc["feature_names"])
         trees = []
         for t in doc["trees"]:
-            tree = _Tree(
+            tree = Tree(
                 tuple(int(v) for v in t["feature"]),
                 tuple(float(v) for v in t["threshold"]),
                 tuple(int(v) for v in t["left"]),
@@ -103,7 +103,7 @@ def parse_forest(text: str) -> Forest:
     return Forest(classes, names, tuple(trees), dict(doc.get("meta", {})))
 
 
-def _check_tree(t: _Tree, n_features: int, n_classes: int) -> None:
+def _check_tree(t: Tree, n_features: int, n_classes: int) -> None:
     n = len(t.feature)
     if not n or not len(t.threshold) == len(t.left) == len(t.right) == n:
         raise ModelError("tree arrays differ in length")

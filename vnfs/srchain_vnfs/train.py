@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import precision_recall_fscore_support
-
 from srchain.records import TrafficClass
 
 from .features import FlowFeatureTable, Placement, session_reports
-from .model import Forest, _Tree
+from .model import Forest, Tree
 from .profiles import PROFILES, generate
 from .vectors import FEATURE_NAMES, SessionWindows
 
@@ -71,7 +70,7 @@ def export_forest(rf: RandomForestClassifier, meta: dict[str, object]) -> Forest
             _round(float(np.float32(v))) if f >= 0 else -2.0
             for f, v in zip(t.feature, t.threshold, strict=True)
         )
-        trees.append(_Tree(
+        trees.append(Tree(
             tuple(int(f) if f >= 0 else -1 for f in t.feature), thresholds,
             tuple(int(v) for v in t.children_left), tuple(int(v) for v in t.children_right), leaf_probs,
         ))  # fmt: skip
