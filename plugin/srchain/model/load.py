@@ -20,7 +20,7 @@ from srchain.model.modules import MODULES, Traffic
 from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
 from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
 
-_UNION_TAGS = {"p4", "vnf"}  # discriminator tags pydantic inserts into error locations
+_UNION_TAGS = {"P4Segment", "VnfSegment"}  # discriminator tags pydantic inserts into error locations
 
 
 def _pydantic_issues(doc: YamlDoc, exc: ValidationError, prefix: Loc = ()) -> list[Issue]:

@@ -147,15 +147,15 @@ class VnfSegment(Strict):
 def _segment_kind(v: Any) -> str | None:
     if isinstance(v, dict):
         if "module" in v:
-            return "p4"
+            return "P4Segment"
         if "vnf" in v:
-            return "vnf"
+            return "VnfSegment"
         return None
-    return "p4" if isinstance(v, P4Segment) else "vnf" if isinstance(v, VnfSegment) else None
+    return "P4Segment" if isinstance(v, P4Segment) else "VnfSegment" if isinstance(v, VnfSegment) else None
 
 
 Segment = Annotated[
-    Annotated[P4Segment, Tag("p4")] | Annotated[VnfSegment, Tag("vnf")],
+    Annotated[P4Segment, Tag("P4Segment")] | Annotated[VnfSegment, Tag("VnfSegment")],
     Discriminator(
         _segment_kind,
         custom_error_type="segment_kind",

@@ -467,7 +467,7 @@ class _Builder:
                 stacks += [Stack(f"reports:{seg.name}", b, labels) for b, labels in _group(rs, self.buckets)]
         for buckets, labels in _group(data, self.buckets):
             self.walk(
-                "data path" + (f" (bucket {buckets[0]})" if len(buckets) == 1 else ""),
+                "data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""),
                 self.spec.classifier.switch,
                 labels,
             )

@@ -1,0 +1,139 @@
+"""Human output of plans and diffs: rich tables, readable at a glance."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+
+from srchain.plan.model import DiffOp, Entry, Plan
+
+_PHASE_STYLE = {"install": "green", "flip": "yellow", "cleanup": "red"}
+_OP_MARK = {"add": "[green]+[/]", "modify": "[yellow]~[/]", "delete": "[red]-[/]"}
+
+
+def _short(name: str) -> str:
+    """'SwitchIngress.sr.sid_forward' -> 'sr.sid_forward' (the control prefix is always the same)."""
+    for prefix in ("SwitchIngress.", "SwitchEgress."):
+        if name.startswith(prefix):
+            return ("eg:" if prefix == "SwitchEgress." else "") + name.removeprefix(prefix)
+    return name
+
+
+def _field(value: Any) -> str | None:
+    """One key field, compactly: wildcards vanish, full masks show the value, IPv4 masks show a prefix."""
+    if not isinstance(value, dict):
+        return str(value)
+    if "prefix_len" in value:
+        return f"{value['value']}/{value['prefix_len']}"
+    v, m = value.get("value"), value.get("mask")
+    if m in (0, "0.0.0.0"):
+        return None
+    if isinstance(m, str):
+        net = ipaddress.IPv4Network(f"{v}/{m}", strict=False)
+        return str(net) if net.prefixlen < 32 else str(net.network_address)
+    if isinstance(m, int) and m & (m + 1) == 0:  # all-ones mask of its width
+        return str(v)
+    return f"{v}&&&{m:#x}" if isinstance(m, int) else f"{v}&&&{m}"
+
+
+def format_key(key: dict[str, Any]) -> str:
+    parts = []
+    for name, value in key.items():
+        if name == "$MATCH_PRIORITY":
+            parts.append(f"prio={value}")
+            continue
+        shown = _field(value)
+        if shown is not None:
+            parts.append(f"{name}={shown}")
+    return " ".join(parts) or "*"
+
+
+def format_params(params: dict[str, Any]) -> str:
+    labels = [v for k, v in params.items() if k.startswith("label_")]
+    rest = {k: v for k, v in params.items() if not k.startswith("label_")}
+    parts = [f"{k}={v}" for k, v in rest.items()]
+    if labels:
+        parts.insert(0, "[" + " ".join(str(x) for x in labels) + "]")
+    return " ".join(parts)
+
+
+def sids_table(plan: Plan) -> Table:
+    t = Table(title="SIDs", title_justify="left", expand=False)
+    for col in ("segment", "instance", "SID", "on", "behaviour", "since"):
+        t.add_column(col, justify="right" if col in ("SID", "since") else "left")
+    for s in plan.sids:
+        t.add_row(s.segment, s.instance, str(s.sid), f"{s.target_kind} {s.target}", s.behaviour, f"v{s.since}")
+    return t
+
+
+def stacks_table(plan: Plan) -> Table:
+    t = Table(title=f"Label stacks (top first; {plan.lb_buckets} load-balancing bucket(s))", title_justify="left")
+    t.add_column("path")
+    t.add_column("buckets")
+    t.add_column("stack")
+    t.add_column("depth", justify="right")
+    for s in plan.stacks:
+        buckets = "all" if len(s.buckets) == plan.lb_buckets else ",".join(map(str, s.buckets))
+        t.add_row(s.path, buckets, " ".join(map(str, s.labels)), str(len(s.labels)))
+    return t
+
+
+def entries_table(title: str, entries: list[Entry]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("table", "key", "action", "params", "ver"):
+        t.add_column(col, overflow="fold")
+    for e in entries:
+        t.add_row(
+            _short(e.table),
+            format_key(e.key),
+            _short(e.action),
+            format_params(e.params),
+            f"v{e.version}" if e.version else "",
+        )
+    return t
+
+
+def diff_table(ops: list[DiffOp]) -> Table:
+    t = Table(
+        title=f"Diff against the current state ({len(ops)} operation(s), make-before-break order)", title_justify="left"
+    )
+    for col in ("#", "phase", "op", "target", "table", "key", "action / params"):
+        t.add_column(col, overflow="fold")
+    for i, op in enumerate(ops, 1):
+        e = op.entry
+        what = f"{_short(e.action)} {format_params(e.params)}"
+        if op.previous is not None:
+            what = f"{_short(op.previous.action)} {format_params(op.previous.params)} → {what}"
+        style = _PHASE_STYLE[op.phase]
+        t.add_row(
+            str(i),
+            f"[{style}]{op.phase}[/]",
+            _OP_MARK[op.op],
+            f"{e.target_kind} {e.target}",
+            _short(e.table),
+            format_key(e.key),
+            what,
+        )
+    return t
+
+
+def render_plan(plan: Plan, console: Console, show_entries: bool = True) -> None:
+    head = (
+        f"chain [bold]{plan.chain}[/]  version [bold]v{plan.version}[/]  spec {plan.spec_digest}  "
+        f"{len(plan.sids)} SIDs  {len(plan.entries)} entries on {len(plan.targets())} targets"
+    )
+    console.print(Panel(head, title="srchain plan", expand=False))
+    console.print(Group(sids_table(plan), stacks_table(plan)))
+    if show_entries:
+        for kind, name in plan.targets():
+            entries = plan.entries_of(kind, name)
+            console.print(entries_table(f"{kind} {name} ({len(entries)} entries)", entries))
+    if plan.diff is not None:
+        if plan.diff:
+            console.print(diff_table(plan.diff))
+        else:
+            console.print("[green]No changes:[/] the current state already matches the plan.")
