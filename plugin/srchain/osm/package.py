@@ -1,0 +1,217 @@
+"""OSM packages: build them from a descriptor folder, and check built ones the way the NBI does.
+
+Format (osmclient `package-build`, NBI upload rules): a tar.gz whose members all sit under one top
+directory `<name>/`; exactly one descriptor (.yaml/.yml/.json) directly in it; `checksums.txt` with one
+`md5<TAB><name>/<path>` line per other file; the charms the descriptor names under `charms/<charm>/`;
+cloud-init files under `cloud_init/`. No absolute paths, no `..`, no links or devices.
+Builds are reproducible: sorted members, fixed mtime/owner, gzip without a timestamp.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from srchain.osm.charmmeta import find_charm
+from srchain.osm.day12 import as_list
+from srchain.osm.descriptors import DESCRIPTOR_SUFFIXES, Descriptor, collect, top_level_yaml
+from srchain.osm.findings import Finding, OsmToolError
+from srchain.osm.im import ImValidator
+from srchain.osm.validate import default_charm_roots, validate_descriptors
+
+CHECKSUMS = "checksums.txt"
+_SKIP = {"__pycache__", ".git", ".gitignore", ".pytest_cache", ".ruff_cache", "venv", ".venv"}
+
+
+def package_name(desc: Descriptor) -> str:
+    return f"{desc.ident}_{'vnf' if desc.kind == 'vnfd' else 'ns'}"
+
+
+def charm_names(desc: Descriptor) -> list[str]:
+    body = desc.body
+    blocks = []
+    if desc.kind == "vnfd":
+        for df in as_list(body.get("df")):
+            op = (df.get("lcm-operations-configuration") or {}).get("operate-vnf-op-config") or {}
+            blocks += as_list(op.get("day1-2"))
+    elif isinstance(body.get("ns-configuration"), dict):
+        blocks.append(body["ns-configuration"])
+    names = []
+    for b in blocks:
+        envs = [e.get("juju") or {} for e in as_list(b.get("execution-environment-list"))]
+        envs.append(b.get("juju") or {})
+        names += [str(e["charm"]) for e in envs if isinstance(e, dict) and e.get("charm")]
+    return sorted(set(names))
+
+
+def source_descriptor(folder: Path) -> Descriptor:
+    files = top_level_yaml(folder) if folder.is_dir() else []
+    descriptors, problems = collect(files)
+    if problems:
+        raise OsmToolError("; ".join(str(p) for p in problems))
+    if len(files) != 1 or len(descriptors) != 1:
+        names = ", ".join(p.name for p in files) or "none"
+        raise OsmToolError(f"{folder}: a package folder needs exactly one YAML file at its top, the descriptor "
+                           f"(OSM refuses more); found: {names}")
+    return Descriptor(descriptors[0].file, folder, descriptors[0].data)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, symlinks=False, dirs_exist_ok=True,
+                    ignore=lambda _d, names: [n for n in names if n in _SKIP or n.endswith(".pyc")])
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
+                  charm_roots: list[Path] | None = None, validate: bool = True) -> Path:
+    """Stage `folder` + its charms as `<name>/`, write checksums.txt, tar it into `out_dir/<name>.tar.gz`.
+
+    With `validate`, the staged package is validated first (every descriptor this folder references
+    must be valid on its own; NSD checks against VNFDs happen in `check_packages`)."""
+    desc = source_descriptor(folder)
+    roots = default_charm_roots() if charm_roots is None else charm_roots
+    name = package_name(desc)
+    with tempfile.TemporaryDirectory(prefix="srchain-pkg-") as tmp:
+        stage = Path(tmp) / name
+        _copy_tree(folder, stage)
+        for charm in charm_names(desc):
+            if (stage / "charms" / charm).exists() or (stage / "charms" / f"{charm}.charm").exists():
+                continue
+            location = find_charm(charm, roots)
+            if location is None:
+                raise OsmToolError(f"{desc.file}: charm '{charm}' not found under "
+                                   f"{', '.join(str(r) for r in roots) or '(no charm directories)'}")
+            if location.is_dir():
+                _copy_tree(location, stage / "charms" / charm)
+            else:
+                (stage / "charms").mkdir(exist_ok=True)
+                shutil.copy2(location, stage / "charms" / location.name)
+        (stage / CHECKSUMS).unlink(missing_ok=True)
+        if validate:
+            staged = Descriptor(stage / desc.file.name, stage, desc.data)
+            findings = validate_descriptors([staged], im, charm_roots=[])
+            # An NSD alone cannot see its VNFDs; that cross-check runs over the built set.
+            findings = [f for f in findings if f.rule not in ("nsd.vnfd-id",)]
+            if findings:
+                raise OsmToolError(f"{folder} is not valid; not building {name}:\n"
+                                   + "\n".join(str(f) for f in findings))
+        lines = [f"{_md5(p)}\t{name}/{p.relative_to(stage).as_posix()}" for p in _files(stage)]
+        (stage / CHECKSUMS).write_text("\n".join(lines) + "\n")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / f"{name}.tar.gz"
+        partial = out_dir / f".{name}.tar.gz.partial"
+        _write_tar(stage, name, partial)
+        os.replace(partial, target)  # readers never see a half-written package
+    return target
+
+
+def _write_tar(stage: Path, name: str, target: Path) -> None:
+    members = [stage, *sorted(stage.rglob("*"))]
+    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in members:
+            arcname = name if path == stage else f"{name}/{path.relative_to(stage).as_posix()}"
+            info = tar.gettarinfo(str(path), arcname)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            info.mode = 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+
+
+def check_layout(tar_path: Path) -> tuple[list[Finding], str | None]:
+    """The NBI's tar rules and checksums.txt; returns the findings and the top directory name."""
+    f = str(tar_path)
+    out: list[Finding] = []
+    try:
+        with tarfile.open(tar_path, "r:gz") as tar:
+            members = tar.getmembers()
+            contents = {m.name.rstrip("/"): tar.extractfile(m).read()  # type: ignore[union-attr]
+                        for m in members if m.isfile()}
+    except (tarfile.TarError, OSError, EOFError) as e:
+        return [Finding(f, "", "package.format", f"not a readable tar.gz: {e}")], None
+    tops = set()
+    for m in members:
+        p = PurePosixPath(m.name)
+        if p.is_absolute() or ".." in p.parts:
+            out.append(Finding(f, m.name, "package.layout", "absolute or '..' path"))
+        if not (m.isfile() or m.isdir()):
+            out.append(Finding(f, m.name, "package.layout", "only regular files and directories are allowed"))
+        if p.parts:
+            tops.add(p.parts[0])
+    if len(tops) != 1 or any(PurePosixPath(n).parts == (n,) for n in contents):
+        out.append(Finding(f, "", "package.layout",
+                           f"all files must be inside one top directory (found: {', '.join(sorted(tops)) or 'none'})"))
+        return out, None
+    top = next(iter(tops))
+    at_top = [n for n in contents
+              if len(PurePosixPath(n).parts) == 2 and PurePosixPath(n).suffix in DESCRIPTOR_SUFFIXES]
+    if len(at_top) != 1:
+        out.append(Finding(f, f"{top}/", "package.layout",
+                           f"exactly one descriptor (.yaml/.yml/.json) must sit directly in {top}/, "
+                           f"found {len(at_top)}: {', '.join(sorted(at_top)) or 'none'}"))
+    sums_name = f"{top}/{CHECKSUMS}"
+    if sums_name not in contents:
+        out.append(Finding(f, sums_name, "package.checksums", "checksums.txt is missing"))
+        return out, top
+    listed: dict[str, str] = {}
+    for n, line in enumerate(contents[sums_name].decode(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, path = line.partition("\t")
+        if not sep:
+            out.append(Finding(f, f"{sums_name}:{n}", "package.checksums", "line is not 'md5<TAB>path'"))
+            continue
+        listed[path.strip()] = digest.strip().lower()
+    for path, data in sorted(contents.items()):
+        if path == sums_name:
+            continue
+        actual = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if path not in listed:
+            out.append(Finding(f, path, "package.checksums", "file is not listed in checksums.txt"))
+        elif listed[path] != actual:
+            out.append(Finding(f, path, "package.checksums",
+                               f"md5 mismatch: checksums.txt says {listed[path]}, the file's is {actual}"))
+    for path in sorted(set(listed) - set(contents)):
+        out.append(Finding(f, path, "package.checksums", "listed in checksums.txt but not in the package"))
+    return out, top
+
+
+def check_packages(tar_paths: list[Path], im: ImValidator | None, extra: list[Descriptor] | None = None,
+                   **kwargs: object) -> list[Finding]:
+    """Layout of each package, then every descriptor inside, validated together (NSD vs VNFDs) against
+    the charms shipped in the packages only."""
+    out: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="srchain-pkgcheck-") as tmp:
+        descriptors: list[Descriptor] = list(extra or [])
+        for tar_path in tar_paths:
+            findings, top = check_layout(tar_path)
+            out += findings
+            if top is None or findings:
+                continue
+            dest = Path(tmp) / tar_path.name
+            with tarfile.open(tar_path, "r:gz") as tar:
+                tar.extractall(dest, filter="data")
+            found, problems = collect([dest / top])
+            out += problems
+            # Name findings after the package member, not the temporary extraction path.
+            descriptors += [Descriptor(d.file, d.root, d.data) for d in found]
+        findings = validate_descriptors(descriptors, im, charm_roots=[], **kwargs)  # type: ignore[arg-type]
+        out += [Finding(f.file.replace(tmp + "/", ""), f.path, f.rule, f.message) for f in findings]
+    return out
