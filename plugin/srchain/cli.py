@@ -18,7 +18,6 @@ from srchain.plan.render import render_plan
 from srchain.sidstore import BlockExhausted, SidStore, default_state_dir
 
 
-
 def make_console(stderr: bool = False) -> Console:
     """Wide output when piped (CI logs, files); the terminal's width otherwise."""
     probe = Console(stderr=stderr)
@@ -162,5 +161,7 @@ def demo(examples: str) -> None:
         current.write_text(json.dumps(first.to_json()))
         second = make_plan(str(ex / "cloud-gaming-mitigation.yaml"), str(inventory), state, str(current))
         render_plan(second, out, show_entries=False)
+
+
 if __name__ == "__main__":
     main()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from chainlib import EXAMPLES, INVENTORY, REFERENCE
-
 from srchain.model import SpecError, load_chain
 from srchain.plan import PlanError
 from srchain.sidstore import BlockExhausted, SidStore
@@ -102,13 +101,19 @@ def test_valid_examples_load() -> None:
 
 
 def test_cli_validate_exit_codes(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "srchain.cli", "chain", "validate", str(REFERENCE), "-i", str(INVENTORY)],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "srchain.cli", "chain", "validate", str(REFERENCE), "-i", str(INVENTORY)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "chain 'cloud-gaming', 5 segments, 6 instances" in ok.stdout
     bad = INVALID / "spec-unknown-switch.yaml"
-    res = subprocess.run([sys.executable, "-m", "srchain.cli", "chain", "validate", str(bad), "-i", str(INVENTORY)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "srchain.cli", "chain", "validate", str(bad), "-i", str(INVENTORY)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1
     assert f"{bad}:9: segments[0].switch: unknown switch 's9'" in res.stderr
     assert "nothing was planned" in res.stderr

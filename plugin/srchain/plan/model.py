@@ -150,11 +150,18 @@ def entries_from_state(state: dict[str, Any]) -> list[Entry]:
         raise ValueError("state has no 'targets' list")
     out = []
     for i, t in enumerate(targets):
-        try:
-            kind, name = t["kind"], t["name"]
-            if kind not in ("switch", "proxy"):
-                raise ValueError(f"kind '{kind}' is not switch or proxy")
-            out += [Entry.from_json(kind, name, e) for e in t.get("entries", [])]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"targets[{i}]: {exc!r}") from None
+        if not isinstance(t, dict):
+            raise ValueError(f"targets[{i}]: not a mapping")
+        kind, name = t.get("kind"), t.get("name")
+        if kind not in ("switch", "proxy"):
+            raise ValueError(f"targets[{i}].kind: '{kind}' is not switch or proxy")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"targets[{i}].name: missing")
+        for j, e in enumerate(t.get("entries", [])):
+            try:
+                out.append(Entry.from_json(kind, name, e))
+            except KeyError as exc:
+                raise ValueError(f"targets[{i}].entries[{j}]: missing field {exc}") from None
+            except TypeError:
+                raise ValueError(f"targets[{i}].entries[{j}]: not an entry mapping") from None
     return out
