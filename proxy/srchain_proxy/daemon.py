@@ -1,0 +1,151 @@
+"""The proxy daemon: owns the intended state (SIDs + attachments), applies it all-or-nothing, persists it."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from pathlib import Path
+
+from .config import Attachment, ProxyConfig, SidEntry, check_tables, save_state, state_path
+from .datapath import DataPath
+from .engine import Engine
+from .neighbour import resolve
+from .packetsock import iface_mac
+
+log = logging.getLogger(__name__)
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+class ProxyDaemon:
+    def __init__(self, cfg: ProxyConfig, config_path: str | Path) -> None:
+        self.cfg = cfg
+        self.state_file = state_path(cfg, config_path)
+        self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
+        self.datapath = DataPath(self.engine, cfg.sr_iface)
+        self.lock = threading.Lock()
+        self.sids: dict[int, SidEntry] = {}
+        self.atts: dict[str, Attachment] = {}
+        self.neigh: dict[tuple[str, str], str] = {}  # (ifname, ip) -> MAC
+        self.stop = threading.Event()
+        self._resolve_now = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.apply({s.sid: s for s in cfg.sids}, {a.vnf: a for a in cfg.attachments}, persist=False)
+
+    # ---- state changes -------------------------------------------------------------------------------
+
+    def apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment], persist: bool = True) -> None:
+        """Validate, compile, persist and install the whole new state, or raise ValueError and change nothing."""
+        with self.lock:
+            check_tables(list(sids.values()), list(atts.values()))
+            used: dict[str, str] = {self.cfg.sr_iface: "sr_iface"}
+            for att in atts.values():
+                for ifname in {att.in_ifname(), att.out_ifname()}:
+                    if ifname in used:
+                        raise ValueError(f"attachments[{att.vnf}].iface: {ifname} already used by {used[ifname]}")
+                    used[ifname] = f"attachment {att.vnf}"
+            rows = []
+            for att in atts.values():
+                try:
+                    smac = iface_mac(att.out_ifname())
+                except ValueError as exc:
+                    raise ValueError(f"attachments[{att.vnf}].iface: {exc}") from exc
+                rows.append((att, smac, self._dest_mac(att)))
+            tables = self.engine.build(sids.values(), rows)
+            prep = self.datapath.prepare(tables)
+            if persist:
+                save_state(self.state_file, list(sids.values()), list(atts.values()))
+            self.datapath.swap(prep)
+            self.sids, self.atts = dict(sids), dict(atts)
+        self._resolve_now.set()
+
+    def _dest_mac(self, att: Attachment) -> str | None:
+        if att.next_hop:
+            return self.neigh.get((att.out_ifname(), att.next_hop))
+        return att.mac or BROADCAST
+
+    # ---- neighbour resolution ------------------------------------------------------------------------
+
+    def _resolver(self) -> None:
+        """Resolve next hops that have no MAC yet; re-check resolved ones every 30 s."""
+        last_refresh = time.monotonic()
+        while not self.stop.is_set():
+            self._resolve_now.wait(1.0)
+            self._resolve_now.clear()
+            refresh = time.monotonic() - last_refresh > 30
+            if refresh:
+                last_refresh = time.monotonic()
+            for st in list(self.engine.atts.values()):
+                att = st.att
+                if not att.next_hop or (st.dmac is not None and not refresh):
+                    continue
+                ifname = att.out_ifname()
+                try:
+                    mac = resolve(ifname, att.next_hop, timeout=0.3)
+                except OSError as exc:
+                    log.warning("resolving %s on %s failed: %s", att.next_hop, ifname, exc)
+                    continue
+                if mac is not None and mac != st.dmac:
+                    log.info("next hop %s of %s is %s", att.next_hop, att.vnf, mac)
+                    self.neigh[(ifname, att.next_hop)] = mac
+                    st.set_dmac(mac)
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for target, name in ((self.datapath.run, "datapath"), (self._resolver, "resolver")):
+            args = (self.stop,) if target == self.datapath.run else ()
+            thread = threading.Thread(target=target, args=args, name=f"srchain-proxy-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self._resolve_now.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.datapath.close()
+
+    # ---- views ---------------------------------------------------------------------------------------
+
+    def attachment_view(self, vnf: str) -> dict:
+        att = self.atts[vnf]
+        st = self.engine.atts.get(vnf)
+        row = att.model_dump(exclude_none=True)
+        row["resolved_mac"] = st.dmac if st else None
+        row["ready"] = bool(st and st.dmac)
+        return row
+
+    def flows_view(self, sample: int = 20) -> dict:
+        now = time.monotonic()
+        out = {}
+        for sid, st in list(self.engine.sids.items()):
+            if st.cache is None:
+                continue
+            for _ in range(3):  # the data path may touch the cache while we copy it
+                try:
+                    items = list(st.cache.od.items())[-sample:]
+                    break
+                except RuntimeError:
+                    items = []
+            out[str(sid)] = {
+                "entries": len(st.cache), "size": st.cache.size, "idle_timeout_s": st.cache.idle,
+                "learned": st.cache.learned, "evictions": st.cache.evictions, "expired": st.cache.expired,
+                "recent": [{"flow": _flow_text(key), "stack": _stack_text(ent[0]),
+                            "idle_s": round(now - ent[1], 3)} for key, ent in reversed(items)],
+            }
+        return {"sids": out}
+
+
+def _flow_text(key: tuple) -> str:
+    proto, src, dst, sport, dport = key
+    a = ipaddress.ip_address(src)
+    b = ipaddress.ip_address(dst)
+    return f"{proto} {a}:{sport} -> {b}:{dport}"
+
+
+def _stack_text(stack: bytes) -> list[list[int]]:
+    return [[(w >> 12), (w >> 9) & 7, (w >> 8) & 1, w & 0xFF]
+            for w in (int.from_bytes(stack[i:i + 4], "big") for i in range(0, len(stack), 4))]

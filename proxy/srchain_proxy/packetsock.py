@@ -1,0 +1,52 @@
+"""AF_PACKET socket helpers (Linux)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from pathlib import Path
+
+ETH_P_ALL = 0x0003
+ETH_P_ARP = 0x0806
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+PACKET_QDISC_BYPASS = 20
+PACKET_IGNORE_OUTGOING = 23
+_STATS = struct.Struct("II")  # struct tpacket_stats {tp_packets, tp_drops}
+
+
+def iface_mac(ifname: str) -> str:
+    try:
+        return Path(f"/sys/class/net/{ifname}/address").read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"no such interface {ifname!r}") from exc
+
+
+def open_packet_socket(ifname: str, receive: bool = True, rcvbuf: int = 8 << 20) -> socket.socket:
+    """A non-blocking raw socket bound to ifname; receive=False gives a send-only socket.
+
+    Created with protocol 0 (receives nothing) and only then bound with ETH_P_ALL, so no frame from
+    another interface slips in between socket() and bind(). Our own transmissions are not looped back.
+    """
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        sock.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+        if receive:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, 33, rcvbuf)  # SO_RCVBUFFORCE (root)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        sock.bind((ifname, ETH_P_ALL if receive else 0))
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"cannot open a packet socket on {ifname!r}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def kernel_drops(sock: socket.socket) -> int:
+    """Frames the kernel dropped for this socket since the last call (the counter resets on read)."""
+    _packets, drops = _STATS.unpack(sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS.size))
+    return drops

@@ -1,0 +1,203 @@
+"""Network-namespace lab for the proxy tests: namespaces, veths, sockets inside a namespace, API client."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+CLONE_NEWNET = 0x40000000
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=30)
+
+
+def nsx(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh("ip", "netns", "exec", ns, *args, check=check)
+
+
+def add_netns(name: str) -> None:
+    sh("ip", "netns", "add", name)
+    # no IPv6 autoconf noise (router solicitations, DAD): frame counts in tests stay exact
+    for key in ("all", "default"):
+        nsx(name, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+        nsx(name, "sysctl", "-qw", f"net.ipv4.conf.{key}.send_redirects=0")
+    nsx(name, "ip", "link", "set", "lo", "up")
+
+
+def add_veth(ns_a: str, if_a: str, mac_a: str, ns_b: str, if_b: str, mac_b: str) -> None:
+    # created directly inside the namespaces: no name ever exists in the root namespace
+    sh("ip", "link", "add", if_a, "netns", ns_a, "address", mac_a, "type", "veth",
+       "peer", "name", if_b, "netns", ns_b, "address", mac_b)
+    for ns, ifname in ((ns_a, if_a), (ns_b, if_b)):
+        nsx(ns, "ip", "link", "set", ifname, "up")
+
+
+def del_netns(name: str) -> None:
+    sh("ip", "netns", "del", name, check=False)
+
+
+def packet_socket_in(ns: str, ifname: str) -> socket.socket:
+    """An AF_PACKET socket bound to ifname inside namespace ns (setns in a short-lived thread)."""
+    out: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {ns}")
+            finally:
+                os.close(fd)
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+            sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+            sock.bind((ifname, 3))
+            out["sock"] = sock
+        except Exception as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out["sock"]  # type: ignore[return-value]
+
+
+def drain(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            sock.recv(65535)
+
+
+def recv_frames(sock: socket.socket, count: int, timeout: float = 3.0, accept=None) -> list[bytes]:
+    """Up to count frames (those accept(frame) keeps) within timeout."""
+    frames: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < count and (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            frame = sock.recv(65535)
+        except TimeoutError:
+            break
+        if accept is None or accept(frame):
+            frames.append(frame)
+    return frames
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 10) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class Api:
+    def __init__(self, path: str, token: str) -> None:
+        self.path = path
+        self.token = token
+
+    def call(self, method: str, url: str, body=None, token: str | None = None) -> tuple[int, object]:
+        conn = UnixHTTPConnection(self.path)
+        headers = {"Content-Type": "application/json"}
+        tok = self.token if token is None else token
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        try:
+            data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
+            conn.request(method, url, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        ctype = resp.getheader("Content-Type", "")
+        return resp.status, (json.loads(raw) if ctype.startswith("application/json") else raw.decode())
+
+    def ok(self, method: str, url: str, body=None) -> object:
+        status, payload = self.call(method, url, body)
+        assert status == 200, (status, payload)
+        return payload
+
+
+class Daemon:
+    """`python -m srchain_proxy run` inside a namespace, stopped with SIGTERM."""
+
+    def __init__(self, ns: str, config: Path, log: Path, api: Api) -> None:
+        self.ns, self.config, self.log, self.api = ns, config, log, api
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, wait_ready: tuple[str, ...] = ()) -> None:
+        repo = Path(__file__).resolve().parents[2]
+        logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, str(repo / ".venv/bin/python"), "-m", "srchain_proxy", "run",
+             "--config", str(self.config)], stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"proxy exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                status, health = self.api.call("GET", "/v1/health")
+                if status == 200 and all(health["attachments"].get(v) for v in wait_ready):  # type: ignore[index]
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"proxy not ready: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=5)
+        self.proc = None
+        return code
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def spawn_in(ns: str, *args: str) -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if b"ready" not in line:
+            raise RuntimeError(f"{args} failed to start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
