@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 import click
 from rich.console import Console
@@ -76,7 +77,35 @@ def make_plan(spec: str, inventory: str, state_dir: str | None, current: str | N
     return plan
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """Sub-command groups that live in other rooms (proxy/, emulator/, vnfs/, plugin/srchain/osm) are
+    imported only when used, so one room's import cost or failure never slows or breaks another's."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "proxy": "srchain_proxy.cli:proxy_cli",
+        "switch": "srchain_emu.cli:switch_cli",
+        "p4": "srchain_emu.cli:p4_cli",
+        "vnf": "srchain_vnfs.cli:vnf_cli",
+        "package": "srchain.osm.cli:package_cli",
+        "osm": "srchain.osm.cli:osm_cli",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.LAZY:
+            return super().get_command(ctx, name)
+        module, attr = self.LAZY[name].split(":")
+        try:
+            cmd = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            reason = f"'{name}' is unavailable: {exc}"
+            return click.Command(name, help=reason, callback=lambda: fail(reason))
+        return cmd
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="srchain")
 def main() -> None:
     """srchain: SR-MPLS service chains across P4 switches and VNFs."""
