@@ -1,0 +1,1 @@
+"""P4_16 + TNA front end: preprocessor, lexer, parser (typed AST)."""

@@ -1,0 +1,257 @@
+"""A loaded P4 program: `Pipeline.process(port, frame)` runs ingress, the TM decision and egress.
+
+The split `ingress()` / `egress()` lets a traffic manager sit in between (queue depth and delay feed the
+egress intrinsic metadata); `process()` is both with an empty queue, for tests and simple use.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..frontend.errors import P4Error
+from ..frontend.parser import parse_text
+from ..frontend.preprocess import preprocess
+from . import runtime as R
+from .compiler import CompiledProgram, compile_program
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ToTM:
+    """A packet leaving ingress towards the traffic manager."""
+
+    port: int
+    frame: bytes
+    qid: int
+    bypass_egress: bool = False
+    mirrored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """A packet leaving the switch."""
+
+    port: int
+    frame: bytes
+    qid: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    name: str
+    fields: dict[str, int]
+
+
+def _last(stack):
+    if stack.ni == 0:
+        raise R.ParserReject("StackOutOfBounds")
+    return stack.h[stack.ni - 1]
+
+
+def _next(stack):
+    i = stack.ni
+    if i >= len(stack.h):
+        raise R.ParserReject("StackOutOfBounds")
+    stack.ni = i + 1
+    return stack.h[i]
+
+
+def _push_front(stack, n, _cls):
+    h = stack.h
+    for i in range(len(h) - 1, -1, -1):
+        if i >= n:
+            h[i]._copy(h[i - n])
+        else:
+            h[i]._v = False
+    stack.ni = min(stack.ni + n, len(h))
+
+
+def _pop_front(stack, n, _cls):
+    h = stack.h
+    size = len(h)
+    for i in range(size):
+        if i + n < size:
+            h[i]._copy(h[i + n])
+        else:
+            h[i]._v = False
+    stack.ni = max(stack.ni - n, 0)
+
+
+HELPERS = {
+    "PacketIn": R.PacketIn,
+    "ParserReject": R.ParserReject,
+    "ExitControl": R.ExitControl,
+    "hash_value": R.hash_value,
+    "_last": _last,
+    "_next": _next,
+    "_push_front": _push_front,
+    "_pop_front": _pop_front,
+    "_plen": 0,
+}
+
+
+def load_source(path: str | Path, include_dirs: list[str | Path] | None = None,
+                defines: dict[str, str] | None = None) -> str:  # fmt: skip
+    """Preprocessed program text (the emulator's 'program binary': self-contained, with #line markers)."""
+    return preprocess(path, include_dirs, defines)
+
+
+def compile_source(text: str, filename: str = "<program>") -> CompiledProgram:
+    return compile_program(parse_text(text, filename))
+
+
+class Pipeline:
+    def __init__(self, compiled: CompiledProgram, name: str = "program") -> None:
+        self.name = name
+        self.compiled = compiled
+        self.module: dict[str, object] = {**HELPERS, **compiled.env}
+        self.digest_buffer: list = []
+        self.mirror_buffer: list = []
+        self.module["_DIGESTS"] = self.digest_buffer
+        self.module["_MIRRORS"] = self.mirror_buffer
+        code = compile(compiled.source, f"<p4 program {name}>", "exec")
+        exec(code, self.module)
+        for setup in compiled.setups:
+            setup(self.module)
+        self._run_ingress = self.module["run_ingress"]
+        self._run_egress = self.module["run_egress"]
+        self.tables: dict[str, R.Table] = compiled.tables
+        self.registers: dict[str, R.RegisterArray] = compiled.registers
+        self.counters: dict[str, R.CounterArray] = compiled.counters
+        self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
+        self.mirror_sessions: dict[int, R.MirrorSession] = {}
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.digests: collections.deque[DigestMessage] = collections.deque(maxlen=65536)
+
+    # ------------------------------------------------------------ loading
+    @classmethod
+    def from_file(cls, path: str | Path, include_dirs: list[str | Path] | None = None,
+                  defines: dict[str, str] | None = None) -> Pipeline:  # fmt: skip
+        text = load_source(path, include_dirs, defines)
+        return cls(compile_source(text, str(path)), Path(path).stem)
+
+    @classmethod
+    def from_source(cls, text: str, name: str = "program") -> Pipeline:
+        """Load an already preprocessed program (e.g. the bundle pushed through BF Runtime)."""
+        return cls(compile_source(text, f"{name}.p4"), name)
+
+    # ------------------------------------------------------------ lookups
+    def table(self, name: str) -> R.Table:
+        return self.tables[self.resolve(name, self.tables)]
+
+    def register(self, name: str) -> R.RegisterArray:
+        return self.registers[self.resolve(name, self.registers)]
+
+    def counter(self, name: str) -> R.CounterArray:
+        return self.counters[self.resolve(name, self.counters)]
+
+    @staticmethod
+    def resolve(name: str, names: dict) -> str:
+        """Full name or any unique dotted suffix of it, as BF Runtime clients accept."""
+        if name in names:
+            return name
+        hits = [n for n in names if n.endswith("." + name)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise KeyError(f"no object named {name}")
+        raise KeyError(f"name {name} is ambiguous: {', '.join(sorted(hits))}")
+
+    def reset_state(self) -> None:
+        """Forget all control-plane and data-plane state (what a program push does)."""
+        for t in self.tables.values():
+            t.clear()
+            t.reset_default()
+        for r in self.registers.values():
+            r.reset()
+        for c in self.counters.values():
+            c.reset()
+        self.mirror_sessions.clear()
+        self.digests.clear()
+
+    # ------------------------------------------------------------ data plane
+    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+        self.stats["rx"] += 1
+        ts = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
+        self.digest_buffer.clear()
+        self.mirror_buffer.clear()
+        try:
+            tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, ts)
+        except R.ParserReject as exc:
+            self.stats[f"drop_parser_{exc.reason}"] += 1
+            return []
+        except Exception:  # a runtime fault in the program must never take the switch down
+            log.exception("ingress fault on port %d", port)
+            self.stats["drop_internal_error"] += 1
+            return []
+        for info, values in self.digest_buffer:
+            self.digests.append(DigestMessage(info.name, dict(zip((n for n, _ in info.fields), values, strict=True))))
+            self.stats["digests"] += 1
+        result: list[ToTM] = []
+        for sid, header in self.mirror_buffer:
+            session = self.mirror_sessions.get(sid)
+            if session is None or not session.enabled:
+                self.stats["mirror_no_session"] += 1
+                continue
+            copy = header + frame
+            if session.max_pkt_len:
+                copy = copy[: session.max_pkt_len]
+            result.append(ToTM(session.egress_port, copy, 0, mirrored=True))
+            self.stats["mirrored"] += 1
+        if dprsr.drop_ctl & 1:
+            self.stats["drop_ctl_ingress"] += 1
+        elif not tm._uset:
+            self.stats["drop_no_egress_port"] += 1
+        else:
+            result.insert(0, ToTM(tm.ucast_egress_port, out, tm.qid, bool(tm.bypass_egress)))
+        return result
+
+    def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
+               tstamp_ns: int | None = None) -> Emitted | None:  # fmt: skip
+        if item.bypass_egress:
+            self.stats["tx"] += 1
+            return Emitted(item.port, item.frame, item.qid)
+        ts = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
+        self.digest_buffer.clear()
+        self.mirror_buffer.clear()
+        try:
+            _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta, ts)
+        except R.ParserReject as exc:
+            self.stats[f"drop_egress_parser_{exc.reason}"] += 1
+            return None
+        except Exception:
+            log.exception("egress fault on port %d", item.port)
+            self.stats["drop_internal_error"] += 1
+            return None
+        if dprsr.drop_ctl & 1:
+            self.stats["drop_ctl_egress"] += 1
+            return None
+        self.stats["tx"] += 1
+        return Emitted(item.port, out, item.qid)
+
+    def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
+        out = []
+        for item in self.ingress(port, frame, tstamp_ns):
+            e = self.egress(item, tstamp_ns=tstamp_ns)
+            if e is not None:
+                out.append(e)
+        return out
+
+    def take_digests(self) -> list[DigestMessage]:
+        items = list(self.digests)
+        self.digests.clear()
+        return items
+
+
+def check_file(path: str | Path, include_dirs: list[str | Path] | None = None) -> list[P4Error]:
+    """Front end + compile without running: the errors (empty list when the program is fine)."""
+    try:
+        Pipeline.from_file(path, include_dirs)
+    except P4Error as exc:
+        return [exc]
+    return []

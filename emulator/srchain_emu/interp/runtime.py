@@ -1,0 +1,463 @@
+"""Runtime objects the compiled program calls into: packets, tables, registers, counters, hashes, checksums."""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+
+
+class ParserReject(Exception):
+    """The parser rejected the packet (explicit `reject` or a parser error such as PacketTooShort)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ExitControl(Exception):
+    """`exit;`: leave the enclosing top-level control."""
+
+
+class PacketIn:
+    __slots__ = ("data", "n", "off")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.off = 0
+        self.n = len(data)
+
+    def lookahead(self, nbits: int) -> int:
+        nbytes = (nbits + 7) // 8
+        end = self.off + nbytes
+        if end > self.n:
+            raise ParserReject("PacketTooShort")
+        return int.from_bytes(self.data[self.off : end], "big") >> (nbytes * 8 - nbits)
+
+    def advance(self, nbits: int) -> None:
+        if nbits % 8:
+            raise ParserReject("ParserInvalidArgument")
+        end = self.off + nbits // 8
+        if end > self.n:
+            raise ParserReject("PacketTooShort")
+        self.off = end
+
+
+class StackOutOfBounds(ParserReject):
+    def __init__(self) -> None:
+        super().__init__("StackOutOfBounds")
+
+
+# ---------------------------------------------------------------- tables
+
+
+class ConfigError(ValueError):
+    """A control-plane request that the program cannot accept (unknown field, value too wide, full, ...)."""
+
+
+@dataclass(slots=True)
+class ActionInfo:
+    name: str  # control-plane name, e.g. "SwitchIngress.hit"
+    fn: object  # the compiled action function
+    params: list[tuple[str, int]]  # action-data parameters (name, width)
+    scope: str = "TableAndDefault"  # TableAndDefault | TableOnly | DefaultOnly
+
+
+@dataclass(slots=True)
+class KeyInfo:
+    name: str
+    match_kind: str  # exact | ternary | lpm | range
+    width: int
+
+
+class Entry:
+    __slots__ = ("action", "args", "bytes", "fn", "hit", "key", "pkts", "priority")
+
+    def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
+        self.action = action
+        self.fn = action.fn
+        self.args = args
+        self.hit = hit
+        self.key = key
+        self.priority = priority
+        self.pkts = 0
+        self.bytes = 0
+
+    def count(self, nbytes: int) -> None:
+        self.pkts += 1
+        self.bytes += nbytes
+
+
+class Table:
+    """A match-action table. Keys are tuples of ints, one per key field, in declaration order.
+
+    Control-plane key specs per field: exact → value; ternary → (value, mask); lpm → (value, prefix_len);
+    range → (low, high). Ternary/range entries carry a priority: a LOWER number wins (TCAM order), and
+    const entries get their source order as priority.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        keys: list[KeyInfo],
+        actions: list[ActionInfo],
+        default: Entry,
+        size: int,
+        const_default: bool = False,
+        has_counter: bool = False,
+    ) -> None:
+        self.name = name
+        self.keys = keys
+        self.actions = {a.name: a for a in actions}
+        self.size = size
+        self.const_default = const_default
+        self.has_counter = has_counter
+        self.is_const = False
+        self.initial_default = default
+        self.default = default
+        self.cur: Entry = default
+        kinds = {k.match_kind for k in keys}
+        self.all_exact = kinds <= {"exact"}
+        self.lpm_index = next((i for i, k in enumerate(keys) if k.match_kind == "lpm"), -1)
+        self.prefix_mode = kinds <= {"exact", "lpm"} and sum(k.match_kind == "lpm" for k in keys) == 1
+        self.entries: dict[tuple, Entry] = {}  # normalised key spec -> entry (all modes)
+        self._exact: dict[tuple, Entry] = {}
+        self._by_prefix: dict[int, dict[tuple, Entry]] = {}
+        self._prefixes: list[int] = []
+        self._ordered: list[tuple[Entry, list]] = []
+
+    # -- data plane
+    def lookup(self, key: tuple) -> Entry:
+        if self.all_exact:
+            return self._exact.get(key, self.default)
+        if self.prefix_mode:
+            i = self.lpm_index
+            width = self.keys[i].width
+            for plen in self._prefixes:
+                mask = ((1 << plen) - 1) << (width - plen)
+                probe = (*key[:i], key[i] & mask, *key[i + 1:])
+                e = self._by_prefix[plen].get(probe)
+                if e is not None:
+                    return e
+            return self.default
+        for e, checks in self._ordered:
+            for i, kind, a, b in checks:
+                k = key[i]
+                if kind == 0:
+                    if k != a:
+                        break
+                elif kind == 1:
+                    if k & b != a:
+                        break
+                elif not a <= k <= b:
+                    break
+            else:
+                return e
+        return self.default
+
+    # -- control plane
+    def _normalise(self, spec: list) -> tuple:
+        if len(spec) != len(self.keys):
+            raise ConfigError(f"table {self.name}: expected {len(self.keys)} key fields, got {len(spec)}")
+        out = []
+        for k, v in zip(self.keys, spec, strict=True):
+            limit = 1 << k.width
+            if k.match_kind == "exact":
+                v = int(v)
+                if not 0 <= v < limit:
+                    raise ConfigError(f"table {self.name}: key {k.name} value {v} does not fit in {k.width} bits")
+                out.append(v)
+            elif k.match_kind == "ternary":
+                val, mask = (int(x) for x in v)
+                if not (0 <= val < limit and 0 <= mask < limit):
+                    raise ConfigError(f"table {self.name}: key {k.name} does not fit in {k.width} bits")
+                out.append((val & mask, mask))
+            elif k.match_kind == "lpm":
+                val, plen = (int(x) for x in v)
+                if not 0 <= plen <= k.width or not 0 <= val < limit:
+                    raise ConfigError(f"table {self.name}: key {k.name} bad prefix {val}/{plen}")
+                mask = ((1 << plen) - 1) << (k.width - plen)
+                out.append((val & mask, plen))
+            elif k.match_kind == "range":
+                lo, hi = (int(x) for x in v)
+                if not 0 <= lo <= hi < limit:
+                    raise ConfigError(f"table {self.name}: key {k.name} bad range {lo}..{hi}")
+                out.append((lo, hi))
+            else:
+                raise ConfigError(f"table {self.name}: match kind {k.match_kind} not supported")
+        return tuple(out)
+
+    def make_entry(self, action_name: str, data: dict[str, int] | tuple, *, default: bool = False) -> Entry:
+        action = self.actions.get(action_name)
+        if action is None:
+            raise ConfigError(f"table {self.name}: unknown action {action_name}")
+        if default and action.scope == "TableOnly":
+            raise ConfigError(f"table {self.name}: action {action_name} cannot be the default action")
+        if not default and action.scope == "DefaultOnly":
+            raise ConfigError(f"table {self.name}: action {action_name} is default-only")
+        if isinstance(data, tuple):
+            args = data
+        else:
+            unknown = set(data) - {p for p, _ in action.params}
+            if unknown:
+                raise ConfigError(f"table {self.name}: action {action_name} has no parameter {sorted(unknown)[0]}")
+            missing = [p for p, _ in action.params if p not in data]
+            if missing:
+                raise ConfigError(f"table {self.name}: action {action_name} needs parameter {missing[0]}")
+            args = tuple(int(data[p]) for p, _ in action.params)
+        for (pname, width), v in zip(action.params, args, strict=True):
+            if not 0 <= v < (1 << width):
+                raise ConfigError(f"table {self.name}: {action_name}.{pname}={v} does not fit in {width} bits")
+        return Entry(action, args, hit=not default)
+
+    def insert(self, spec: list, action_name: str, data: dict[str, int] | tuple, priority: int = 0) -> Entry:
+        if self.is_const:
+            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+        key = self._normalise(spec)
+        if key in self.entries:
+            raise ConfigError(f"table {self.name}: entry already exists")
+        if len(self.entries) >= self.size:
+            raise ConfigError(f"table {self.name} is full ({self.size} entries)")
+        entry = self.make_entry(action_name, data)
+        entry.key = key
+        entry.priority = priority
+        self._add(key, entry)
+        return entry
+
+    def modify(self, spec: list, action_name: str, data: dict[str, int] | tuple) -> Entry:
+        if self.is_const:
+            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+        key = self._normalise(spec)
+        old = self.entries.get(key)
+        if old is None:
+            raise ConfigError(f"table {self.name}: entry not found")
+        new = self.make_entry(action_name, data)
+        old.action, old.fn, old.args = new.action, new.fn, new.args
+        return old
+
+    def delete(self, spec: list) -> None:
+        if self.is_const:
+            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+        key = self._normalise(spec)
+        entry = self.entries.pop(key, None)
+        if entry is None:
+            raise ConfigError(f"table {self.name}: entry not found")
+        self._rebuild()
+
+    def clear(self) -> None:
+        if self.is_const:
+            return
+        self.entries.clear()
+        self._rebuild()
+
+    def get(self, spec: list) -> Entry | None:
+        return self.entries.get(self._normalise(spec))
+
+    def set_default(self, action_name: str, data: dict[str, int] | tuple) -> None:
+        if self.const_default:
+            raise ConfigError(f"table {self.name} has a const default action")
+        self.default = self.make_entry(action_name, data, default=True)
+
+    def reset_default(self) -> None:
+        self.default = self.initial_default
+
+    def _add(self, key: tuple, entry: Entry) -> None:
+        self.entries[key] = entry
+        if self.all_exact:
+            self._exact[key] = entry
+            return
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        if self.all_exact:
+            self._exact = dict(self.entries)
+            return
+        if self.prefix_mode:
+            i = self.lpm_index
+            by_prefix: dict[int, dict[tuple, Entry]] = {}
+            for key, e in self.entries.items():
+                plen = key[i][1]
+                probe = (*key[:i], key[i][0], *key[i + 1:])
+                by_prefix.setdefault(plen, {})[probe] = e
+            self._by_prefix = by_prefix
+            self._prefixes = sorted(by_prefix, reverse=True)
+            return
+        ordered = []
+        for key, e in self.entries.items():
+            checks = []
+            for i, (k, v) in enumerate(zip(self.keys, key, strict=True)):
+                if k.match_kind == "exact":
+                    checks.append((i, 0, v, 0))
+                elif k.match_kind == "ternary":
+                    if v[1]:
+                        checks.append((i, 1, v[0], v[1]))
+                elif k.match_kind == "lpm":
+                    mask = ((1 << v[1]) - 1) << (k.width - v[1])
+                    if mask:
+                        checks.append((i, 1, v[0], mask))
+                else:
+                    checks.append((i, 2, v[0], v[1]))
+            ordered.append((e, checks))
+        # Lower priority value first; among equal priorities, longer LPM prefixes first.
+        def rank(item: tuple[Entry, list]) -> tuple[int, int]:
+            e = item[0]
+            plen = e.key[self.lpm_index][1] if self.lpm_index >= 0 else 0
+            return (e.priority, -plen)
+
+        ordered.sort(key=rank)
+        self._ordered = ordered
+
+
+# ---------------------------------------------------------------- stateful externs
+
+
+@dataclass(slots=True)
+class RegisterArray:
+    name: str  # control-plane name, e.g. "pipe.SwitchIngress.reg"
+    size: int
+    fields: list[tuple[str, int]]  # (name, width); one entry for bit<W> registers
+    values: list = field(default_factory=list)  # ints (bit<W>) or generated struct objects
+    factory: object = None  # creates a struct value (None for bit<W>)
+    initial: tuple = ()
+
+    def reset(self) -> None:
+        if self.factory is None:
+            self.values = [self.initial[0] if self.initial else 0] * self.size
+        else:
+            self.values = []
+            for _ in range(self.size):
+                v = self.factory()  # type: ignore[operator]
+                for (fname, _), init in zip(self.fields, self.initial or (0,) * len(self.fields), strict=True):
+                    setattr(v, fname, init)
+                self.values.append(v)
+
+    def read(self, index: int) -> tuple[int, ...]:
+        self._check(index)
+        v = self.values[index]
+        if self.factory is None:
+            return (v,)
+        return tuple(getattr(v, f) for f, _ in self.fields)
+
+    def write(self, index: int, data: tuple[int, ...]) -> None:
+        self._check(index)
+        for (fname, width), x in zip(self.fields, data, strict=True):
+            if not 0 <= x < (1 << width):
+                raise ConfigError(f"register {self.name}: {fname}={x} does not fit in {width} bits")
+        if self.factory is None:
+            self.values[index] = data[0]
+        else:
+            for (fname, _), x in zip(self.fields, data, strict=True):
+                setattr(self.values[index], fname, x)
+
+    def _check(self, index: int) -> None:
+        if not 0 <= index < self.size:
+            raise ConfigError(f"register {self.name}: index {index} out of range 0..{self.size - 1}")
+
+
+@dataclass(slots=True)
+class CounterArray:
+    name: str
+    size: int
+    kind: str  # PACKETS | BYTES | PACKETS_AND_BYTES
+    pkts: list[int] = field(default_factory=list)
+    bytes: list[int] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.pkts = [0] * self.size
+        self.bytes = [0] * self.size
+
+    def count(self, index: int, nbytes: int) -> None:
+        index %= self.size
+        self.pkts[index] += 1
+        self.bytes[index] += nbytes
+
+
+@dataclass(slots=True)
+class DigestInfo:
+    name: str  # e.g. "pipe.SwitchIngressDeparser.digest_a"
+    fields: list[tuple[str, int]]
+
+
+@dataclass(slots=True)
+class MirrorSession:
+    egress_port: int
+    max_pkt_len: int = 0  # 0: no truncation
+    enabled: bool = True
+
+
+# ---------------------------------------------------------------- hashes and checksums
+
+
+def _crc16_table() -> list[int]:
+    # CRC-16 (ARC/IBM): polynomial 0x8005, reflected, init 0, xorout 0 — Tofino's HashAlgorithm_t.CRC16.
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC16 = _crc16_table()
+
+
+def crc16(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc = (crc >> 8) ^ _CRC16[(crc ^ b) & 0xFF]
+    return crc
+
+
+def crc32(data: bytes) -> int:
+    return binascii.crc32(data)
+
+
+def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
+    """Hash of the bit string `value` (nbits long, zero-padded on the left to whole bytes)."""
+    mask = (1 << out_width) - 1
+    if algo == "IDENTITY":
+        return value & mask
+    data = value.to_bytes((nbits + 7) // 8, "big")
+    if algo == "CRC16":
+        return crc16(data) & mask
+    return crc32(data) & mask
+
+
+def ones_complement_sum(value: int, nbits: int) -> int:
+    """16-bit ones'-complement sum of the bit string `value` (padded on the right to 16-bit words)."""
+    pad = (-nbits) % 16
+    value <<= pad
+    total = 0
+    nwords = (nbits + pad) // 16
+    for i in range(nwords):
+        total += (value >> (16 * (nwords - 1 - i))) & 0xFFFF
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+class ChecksumUnit:
+    """TNA `Checksum`: add/subtract fields, then verify() (sum is all ones) or get() (its complement)."""
+
+    __slots__ = ("total",)
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def add(self, value: int, nbits: int) -> None:
+        t = self.total + ones_complement_sum(value, nbits)
+        self.total = (t & 0xFFFF) + (t >> 16)
+
+    def subtract(self, value: int, nbits: int) -> None:
+        t = self.total + (~ones_complement_sum(value, nbits) & 0xFFFF)
+        self.total = (t & 0xFFFF) + (t >> 16)
+
+    def verify(self) -> bool:
+        return self.total == 0xFFFF
+
+    def get(self) -> int:
+        return ~self.total & 0xFFFF
+
+    @staticmethod
+    def update(value: int, nbits: int) -> int:
+        return ~ones_complement_sum(value, nbits) & 0xFFFF

@@ -1,0 +1,121 @@
+"""Semantic types of the supported subset (typedefs are resolved away)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class P4Type:
+    def __str__(self) -> str:  # used in error messages
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Bits(P4Type):
+    width: int
+    signed: bool = False
+
+    def __str__(self) -> str:
+        return f"{'int' if self.signed else 'bit'}<{self.width}>"
+
+
+@dataclass(frozen=True, slots=True)
+class InfInt(P4Type):
+    def __str__(self) -> str:
+        return "int"
+
+
+@dataclass(frozen=True, slots=True)
+class BoolT(P4Type):
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class VoidT(P4Type):
+    def __str__(self) -> str:
+        return "void"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorT(P4Type):
+    def __str__(self) -> str:
+        return "error"
+
+
+@dataclass(frozen=True, slots=True)
+class StringT(P4Type):
+    def __str__(self) -> str:
+        return "string"
+
+
+@dataclass(eq=False, slots=True)
+class StructT(P4Type):
+    name: str
+    fields: dict[str, P4Type]
+    is_header: bool = False
+    pyclass: str = ""  # name of the generated Python class
+
+    def __str__(self) -> str:
+        return f"{'header' if self.is_header else 'struct'} {self.name}"
+
+    @property
+    def bits(self) -> int:
+        total = 0
+        for t in self.fields.values():
+            if not isinstance(t, Bits):
+                return -1
+            total += t.width
+        return total
+
+
+@dataclass(eq=False, slots=True)
+class StackT(P4Type):
+    elem: StructT
+    size: int
+    pyclass: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.elem.name}[{self.size}]"
+
+
+@dataclass(eq=False, slots=True)
+class EnumT(P4Type):
+    name: str
+    members: list[str]
+    underlying: Bits | None = None
+    values: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"enum {self.name}"
+
+
+@dataclass(eq=False, slots=True)
+class ExternT(P4Type):
+    name: str
+    args: list[P4Type]
+
+    def __str__(self) -> str:
+        return f"extern {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class PacketT(P4Type):
+    direction: str  # "in" (packet_in) | "out" (packet_out)
+
+    def __str__(self) -> str:
+        return f"packet_{self.direction}"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchKindT(P4Type):
+    def __str__(self) -> str:
+        return "match_kind"
+
+
+def same_type(a: P4Type, b: P4Type) -> bool:
+    return a is b or a == b
+
+
+def mask(width: int) -> int:
+    return (1 << width) - 1
