@@ -143,13 +143,16 @@ def receive_cmd(listen: str, duration: float, count: int) -> None:
 @click.option("--max-reports", type=click.IntRange(1, 1_000_000), default=100_000, help="per session")
 @click.option("--rate", type=click.FloatRange(1, 100_000), default=2000.0, help="reports per second")
 @click.option("--report-every", type=click.IntRange(1, 65535), default=16)
+@click.option("--client-offset", type=click.IntRange(0, 60_000), default=0,
+              help="numbering of the client endpoints 10.77.x.y:1024+i (keeps runs apart)")  # fmt: skip
 def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float, max_packets: int,
-                max_reports: int, rate: float, report_every: int) -> None:  # fmt: skip
+                max_reports: int, rate: float, report_every: int, client_offset: int) -> None:  # fmt: skip
     """Replay generated sessions through the P4 flow-features model and send its feature reports."""
     placed = []
-    for i, profile in enumerate(profiles):
+    for n, profile in enumerate(profiles):
+        i = n + client_offset
         session = generate(profile, seed + i, duration, max_packets)
-        placed.append((session, Placement(ip_to_int(f"10.77.{i // 250}.{i % 250 + 2}"), 40000 + i,
+        placed.append((session, Placement(ip_to_int(f"10.77.{i // 250}.{i % 250 + 2}"), 1024 + i,
                                           ip_to_int("10.78.0.1"), 443)))  # fmt: skip
     table = FlowFeatureTable(report_every=report_every)
     sent: dict[str, dict[str, object]] = {}

@@ -148,6 +148,7 @@ class Mitigation(Daemon):
         a.bind((self.cfg.in_iface, 0))
         b.bind((self.cfg.out_iface, 0))
         for s in (a, b):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # absorb bursts between selects
             s.setblocking(False)
             self._sel.register(s, selectors.EVENT_READ)
         self._peer = {a: b, b: a}
