@@ -43,7 +43,7 @@ def test_package_layout_follows_osm_rules(built: list[Path]) -> None:
     top = "srchain-tofino-pnf_vnf"
     assert all(name.startswith(top + "/") for name in files)
     assert [n for n in files if n.count("/") == 1 and n.endswith(".yaml")] == [f"{top}/tofino-pnf_vnfd.yaml"]
-    assert f"{top}/charms/srchain-p4-switch/actions.yaml" in files
+    assert f"{top}/charms/srchain-p4-switch/charmcraft.yaml" in files
     assert f"{top}/charms/srchain-p4-switch/src/charm.py" in files
     lines = files[f"{top}/checksums.txt"].decode().splitlines()
     listed = dict(reversed(line.split("\t")) for line in lines)

@@ -1,6 +1,6 @@
 """Charm srchain-mitigation: proxy charm for the mitigation VM.
 
-Skeleton of the action contract: the actions (actions.yaml) match the descriptor's primitives exactly
+Skeleton of the action contract: the actions (charmcraft.yaml) match the descriptor's primitives exactly
 and `srchain package validate` checks that. The logic arrives with the srchain library vendored into the
 charm (next increment of issue 8); until then every action fails with a clear message, so OSM reports
 the operation as FAILED instead of pretending success.
@@ -18,7 +18,7 @@ class SrchainMitigationCharm(ops.CharmBase):
         super().__init__(framework)
         framework.observe(self.on.install, self._on_config)
         framework.observe(self.on.config_changed, self._on_config)
-        for name in self.meta.actions:  # exactly the actions declared in actions.yaml
+        for name in self.meta.actions:  # exactly the actions declared in charmcraft.yaml
             framework.observe(getattr(self.on, name.replace("-", "_") + "_action"), self._on_action)
 
     def _on_config(self, event: ops.EventBase) -> None:
