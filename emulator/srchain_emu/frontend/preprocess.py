@@ -70,8 +70,11 @@ def preprocess_text(
     defines: dict[str, str] | None = None,
 ) -> str:
     pp = _Preprocessor()
+    cwd_rule = pp.rewrite_paths[:1]
     for d in [*(include_dirs or []), P4INCLUDE]:
         pp.add_path(str(d))
+    # Show files under the working directory relative to it, everything else absolute (never `../..`).
+    pp.rewrite_paths = cwd_rule
     for name, value in (defines or {}).items():
         pp.define(f"{name} {value}")
     pp.parse(text, filename)

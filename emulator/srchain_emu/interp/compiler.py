@@ -274,6 +274,10 @@ class Compiler:
                 continue
             self.declare_top(d)
         if main is None:
+            # Still check every non-generic block, so `p4 check` reports real errors first.
+            for d in self.program.decls:
+                if isinstance(d, (A.ParserDecl, A.ControlDecl)) and not d.type_params:
+                    self.compile_block(d, [d.name])
             raise P4Error(self.last_loc(), "program has no 'main' instantiation (Switch(pipe) main;)")
         self.compile_main(main)
         source = "\n".join([*self.module, *self.post]) + "\n"
