@@ -2,6 +2,8 @@
 
 An OrderedDict kept in last-use order: a touch moves the key to the end, so the front holds the least
 recently used entry (evicted when full) and idle expiry only has to look at the front.
+Entries are immutable (value, last_seen) tuples of atomic objects: the cyclic GC untracks them, so a
+large cache adds nothing to garbage-collection pauses (which would show up as latency spikes).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ class FlowCache:
     __slots__ = ("evictions", "expired", "idle", "learned", "od", "size")
 
     def __init__(self, size: int, idle_s: float) -> None:
-        self.od: OrderedDict[Any, list[Any]] = OrderedDict()  # key -> [value, last_seen]
+        self.od: OrderedDict[Any, tuple[Any, float]] = OrderedDict()  # key -> (value, last_seen)
         self.size = size
         self.idle = idle_s
         self.evictions = 0
@@ -26,20 +28,18 @@ class FlowCache:
 
     def learn(self, key: Any, value: Any, now: float) -> None:
         od = self.od
-        ent = od.get(key)
-        if ent is not None:
-            ent[0] = value
-            ent[1] = now
+        if key in od:
+            od[key] = (value, now)
             od.move_to_end(key)
             return
         if len(od) >= self.size:
             od.popitem(last=False)
             self.evictions += 1
-        od[key] = [value, now]
+        od[key] = (value, now)
         self.learned += 1
 
-    def lookup(self, key: Any, now: float) -> list[Any] | None:
-        """Return the live [value, last_seen] entry and refresh it, or None (expired entries are removed)."""
+    def lookup(self, key: Any, now: float) -> tuple[Any, float] | None:
+        """Return the live (value, last_seen) entry and refresh it, or None (expired entries are removed)."""
         od = self.od
         ent = od.get(key)
         if ent is None:
@@ -48,7 +48,7 @@ class FlowCache:
             del od[key]
             self.expired += 1
             return None
-        ent[1] = now
+        od[key] = ent = (ent[0], now)
         od.move_to_end(key)
         return ent
 
@@ -65,7 +65,3 @@ class FlowCache:
             removed += 1
         self.expired += removed
         return removed
-
-    def remove_value(self, value: Any) -> None:
-        for key in [k for k, ent in self.od.items() if ent[0] is value]:
-            del self.od[key]

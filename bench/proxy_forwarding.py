@@ -1,0 +1,370 @@
+"""SR proxy forwarding bench: loss-free rate, added latency and memory, against a scapy proxy in the same run.
+
+Topology (network namespaces created and removed by this script):
+
+    pxg<pid> g0 ── sr0 pxq<pid> (proxy under test, CPU 1) vnf0 ── v0 pxr<pid> (sink)
+
+The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP frames into sr0; the proxy
+pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
+how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
+Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PY = str(REPO / ".venv/bin/python")
+PID = os.getpid()
+NS_G, NS_Q, NS_R = f"pxg{PID}", f"pxq{PID}", f"pxr{PID}"
+G_MAC, SR_MAC, VNF_MAC, V0_MAC = "02:00:00:00:0d:01", "02:00:00:00:0d:02", "02:00:00:00:0d:03", "02:00:00:00:0d:04"
+TOKEN = "bench-token-0123456789abcdef"
+MARK_PORT = 9999  # UDP destination port of latency probe frames
+SO_TIMESTAMPNS = 35  # Linux, not exported by the socket module
+
+
+def sh(*args: str, check: bool = True) -> str:
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=30).stdout
+
+
+def nsx(ns: str, *args: str) -> str:
+    return sh("ip", "netns", "exec", ns, *args)
+
+
+def mac(m: str) -> bytes:
+    return bytes.fromhex(m.replace(":", ""))
+
+
+def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A500005) -> bytearray:
+    """82 bytes: Ethernet 14 + 2 MPLS labels 8 + IPv4 20 + UDP 8 + 32 bytes payload."""
+    payload = b"x" * 32
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, 0x0A460009)
+    csum = sum(struct.unpack("!10H", ip))
+    csum = (csum & 0xFFFF) + (csum >> 16)
+    ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
+    mpls = struct.pack("!II", label << 12 | 64, 16004 << 12 | 0x100 | 64)
+    return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x88\x47" + mpls + ip + udp)
+
+
+def socket_in(ns: str, ifname: str, outgoing: bool = False) -> socket.socket:
+    out: dict = {}
+
+    def work() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            if libc.setns(fd, 0x40000000) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            os.close(fd)
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            if not outgoing:
+                s.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+            s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+            s.bind((ifname, 3))
+            out["s"] = s
+        except Exception as exc:
+            out["e"] = exc
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    if "e" in out:
+        raise out["e"]
+    return out["s"]
+
+
+def attach_port_filter(sock: socket.socket, offset: int, port: int) -> None:
+    """Classic BPF: keep only frames whose 16-bit word at offset equals port (the latency probes)."""
+    insns = [(0x28, 0, 0, offset), (0x15, 0, 1, port), (0x06, 0, 0, 0xFFFF), (0x06, 0, 0, 0)]
+    prog = b"".join(struct.pack("HBBI", *i) for i in insns)
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HL", len(insns), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, 26, fprog)  # SO_ATTACH_FILTER (the kernel copies the program)
+
+
+class Lab:
+    def __enter__(self) -> Lab:
+        for ns in (NS_G, NS_Q, NS_R):
+            sh("ip", "netns", "add", ns)
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+        for a, ia, ma, b, ib, mb in ((NS_G, "g0", G_MAC, NS_Q, "sr0", SR_MAC),
+                                     (NS_Q, "vnf0", VNF_MAC, NS_R, "v0", V0_MAC)):
+            sh("ip", "link", "add", ia, "netns", a, "address", ma, "type", "veth", "peer", "name", ib,
+               "netns", b, "address", mb)
+            nsx(a, "ip", "link", "set", ia, "up")
+            nsx(b, "ip", "link", "set", ib, "up")
+        self.tmp = Path(tempfile.mkdtemp(prefix="pxbench"))
+        (self.tmp / "token").write_text(TOKEN)
+        (self.tmp / "token").chmod(0o600)
+        self.gen = socket_in(NS_G, "g0")
+        self.gen.setblocking(True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gen.close()
+        for ns in (NS_G, NS_Q, NS_R):
+            sh("ip", "netns", "del", ns, check=False)
+
+    def sink_rx(self) -> int:
+        return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
+
+    def start_proxy(self) -> subprocess.Popen:
+        cfg = {"sr_iface": "sr0", "sr_next_hop_mac": G_MAC, "listen": f"unix:{self.tmp}/ctl.sock",
+               "token_file": str(self.tmp / "token"), "state_file": str(self.tmp / "state.json"),
+               "sids": [{"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]},
+                        {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}],
+               "attachments": [{"vnf": "sink", "iface": "vnf0", "mac": V0_MAC}]}
+        (self.tmp / "proxy.json").write_text(json.dumps(cfg))
+        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", "1", PY, "-m", "srchain_proxy",
+                                 "run", "--config", str(self.tmp / "proxy.json"), "--log-level", "warning"])
+        deadline = time.monotonic() + 15
+        while not (self.tmp / "ctl.sock").exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("proxy did not start")
+            time.sleep(0.1)
+        time.sleep(0.3)
+        return proc
+
+    def start_scapy_proxy(self) -> subprocess.Popen:
+        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", "1", PY, __file__,
+                                 "--scapy-proxy"], stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        if b"ready" not in proc.stdout.readline():
+            raise RuntimeError("scapy proxy did not start")
+        return proc
+
+
+def proxy_counters(lab: Lab) -> dict:
+    """The proxy's own view (kernel socket drops, send errors) to explain where frames were lost."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(str(lab.tmp / "ctl.sock"))
+        s.sendall(f"GET /v1/counters HTTP/1.0\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    except OSError:
+        return {}
+    finally:
+        s.close()
+    body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+    return {"kernel_drops": body["kernel_drops"], "tx_error": body["drops"]["tx_error"]}
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def send_paced(sock: socket.socket, frames: list[bytearray], rate: float, count: int,
+               mutate=None) -> tuple[int, float]:
+    """Send count frames (cycling through frames) at rate pps; returns (sent, achieved seconds)."""
+    send = sock.send
+    n = len(frames)
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < count:
+        due = min(count, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            f = frames[sent % n]
+            if mutate is not None:
+                mutate(f, sent)
+            send(f)
+            sent += 1
+    return sent, time.perf_counter() - t0
+
+
+def trial(lab: Lab, frames, rate: float, duration: float, mutate=None) -> tuple[int, int, float]:
+    before = lab.sink_rx()
+    sent, took = send_paced(lab.gen, frames, rate, int(rate * duration), mutate)
+    time.sleep(0.3)  # let queues drain
+    return sent, lab.sink_rx() - before, sent / took
+
+
+def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: int = 7, mutate=None) -> dict:
+    """Highest offered rate with zero loss (bisection between lo and hi)."""
+    best = {"rate_pps": 0.0, "sent": 0, "delivered": 0}
+    rate = hi  # first try the top of the range, then bisect
+    for _ in range(steps):
+        sent, got, achieved = trial(lab, frames, rate, duration, mutate)
+        ok = got >= sent
+        print(f"    offered {rate / 1000:8.1f} kpps (achieved {achieved / 1000:7.1f}): "
+              f"{got}/{sent} delivered {'ok' if ok else 'LOSS'} {proxy_counters(lab)}", flush=True)
+        if ok:
+            best = {"rate_pps": achieved, "sent": sent, "delivered": got}
+            if rate == hi:
+                break
+            lo = rate
+        else:
+            hi = rate
+        rate = (lo + hi) / 2
+    return best
+
+
+def latency(lab: Lab, frames, rate: float, seconds: float = 1.0) -> dict:
+    """Added latency proxy-in to VNF-side wire: kernel timestamps of probe frames on g0 (tx) and v0 (rx)."""
+    tap = socket_in(NS_G, "g0", outgoing=True)
+    sink = socket_in(NS_R, "v0")
+    attach_port_filter(tap, 14 + 8 + 20 + 2, MARK_PORT)
+    attach_port_filter(sink, 14 + 20 + 2, MARK_PORT)
+    for s in (tap, sink):
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    probe = frames[0][:]
+    struct.pack_into("!H", probe, 14 + 8 + 20 + 2, MARK_PORT)
+    seq_off = 14 + 8 + 28  # first payload bytes carry a sequence number
+
+    def mutate(f: bytearray, i: int) -> None:
+        if i % 100 == 0:
+            struct.pack_into("!I", probe, seq_off, i)
+            lab.gen.send(probe)
+
+    send_paced(lab.gen, frames, rate, int(rate * seconds), mutate)
+    time.sleep(0.3)
+
+    def stamps(sock: socket.socket, off: int) -> dict[int, int]:
+        out = {}
+        sock.setblocking(False)
+        while True:
+            try:
+                data, anc, _flags, _addr = sock.recvmsg(256, 256)
+            except BlockingIOError:
+                return out
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", raw[:16])
+                    out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
+
+    tx = stamps(tap, seq_off)
+    rx = stamps(sink, 14 + 28)
+    tap.close()
+    sink.close()
+    deltas = sorted((rx[k] - tx[k]) / 1000 for k in rx if k in tx)
+    if not deltas:
+        return {"probes": 0}
+    return {"probes": len(deltas), "lost": len(tx) - len(deltas), "p50_us": deltas[len(deltas) // 2],
+            "p99_us": deltas[min(len(deltas) - 1, int(len(deltas) * 0.99))]}
+
+
+def rss_kib(proc: subprocess.Popen) -> int:
+    # the daemon is the python child of `ip netns exec` (which execs, so same pid) under taskset (execs too)
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
+def many_flows(lab: Lab, proc: subprocess.Popen, flows: int, rate: float) -> list[tuple[int, int]]:
+    f = frame(16003)
+    points = []
+    step = max(flows // 5, 1)
+
+    def mutate(buf: bytearray, i: int) -> None:
+        struct.pack_into("!IH", buf, 14 + 8 + 12, 0x0B000000 + (i >> 16), i & 0xFFFF)  # src IP + sport
+
+    for start in range(0, flows, step):
+        def offset_mutate(buf: bytearray, i: int, start=start) -> None:
+            mutate(buf, start + i)
+        send_paced(lab.gen, [f], rate, min(step, flows - start), offset_mutate)
+        time.sleep(0.2)
+        points.append((start + step, rss_kib(proc)))
+        print(f"    {start + step:>9} flows sent: proxy RSS {points[-1][1] / 1024:.1f} MiB", flush=True)
+    return points
+
+
+def scapy_proxy() -> None:
+    """The baseline: sniff on sr0, strip the MPLS stack, sendp the inner packet on vnf0 (scapy does it all)."""
+    from scapy.all import conf, sniff
+    from scapy.contrib.mpls import MPLS
+    from scapy.layers.l2 import Ether
+
+    out = conf.L2socket(iface="vnf0")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def handle(pkt) -> None:
+        if MPLS in pkt and pkt[MPLS].label in (16001, 16003):
+            layer = pkt[MPLS]
+            while isinstance(layer, MPLS):
+                layer = layer.payload
+            out.send(Ether(dst=V0_MAC, src=VNF_MAC) / layer)
+
+    print("ready", flush=True)
+    sniff(iface="sr0", prn=handle, store=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
+    ap.add_argument("--flows", type=int, default=1_000_000, help="distinct flows for the memory run")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the scapy baseline (no ratio printed)")
+    ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.scapy_proxy:
+        scapy_proxy()
+        return
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    os.sched_setaffinity(0, {0})
+    results: dict = {}
+    with Lab() as lab:
+        if args.no_baseline:
+            results["scapy"] = {"rate_pps": 0.0}
+        else:
+            print("== scapy sniff/sendp proxy (baseline)", flush=True)
+            proc = lab.start_scapy_proxy()
+            try:
+                results["scapy"] = loss_free(lab, [frame(16001)], 0, 8000, min(args.duration, 2.0), steps=6)
+            finally:
+                stop(proc)
+        proc = lab.start_proxy()
+        try:
+            for mode, label in (("static", 16001), ("dynamic", 16003)):
+                print(f"== srchain-proxy {mode}", flush=True)
+                frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
+                res = loss_free(lab, frames, 0, 600_000, args.duration)
+                half = res["rate_pps"] / 2
+                res["latency_at_half_rate"] = latency(lab, frames, half)
+                res["latency_at_half_rate"]["rate_pps"] = half
+                print(f"    latency at {half / 1000:.1f} kpps: {res['latency_at_half_rate']}", flush=True)
+                results[mode] = res
+            print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
+            rate = max(results["dynamic"]["rate_pps"] * 0.8, 10_000)
+            results["rss_kib"] = many_flows(lab, proc, args.flows, rate)
+        finally:
+            stop(proc)
+    base = results["scapy"]["rate_pps"] or 1
+    print("\n== summary")
+    print(f"scapy baseline loss-free:  {results['scapy']['rate_pps'] / 1000:8.2f} kpps")
+    for mode in ("static", "dynamic"):
+        r = results[mode]
+        lat = r["latency_at_half_rate"]
+        print(f"srchain-proxy {mode:8s}:  {r['rate_pps'] / 1000:8.1f} kpps loss-free = "
+              f"{r['rate_pps'] / base:6.0f}x scapy; added latency p50 {lat.get('p50_us', float('nan')):.0f} us, "
+              f"p99 {lat.get('p99_us', float('nan')):.0f} us at {lat['rate_pps'] / 1000:.0f} kpps")
+    rss = results["rss_kib"]
+    print("RSS (MiB) after flows: " + ", ".join(f"{n}: {k / 1024:.1f}" for n, k in rss))
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
