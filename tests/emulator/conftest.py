@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from srchain_emu.interp.pipeline import Pipeline
 
 P4_DIR = Path(__file__).parent / "p4"
@@ -131,8 +130,3 @@ def snippet_path(tmp_path):
         return path
 
     return _write
-
-
-def template_line(marker: str) -> int:
-    """1-based line in the generated program where `marker` text is substituted (for error assertions)."""
-    return TEMPLATE.splitlines().index(next(ln for ln in TEMPLATE.splitlines() if marker in ln)) + 1

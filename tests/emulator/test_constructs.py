@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import data_fields, data_frame
-
 from srchain_emu.interp.pipeline import Pipeline
 
 
@@ -240,7 +239,11 @@ def test_ternary_priority_lpm_longest_prefix_and_range(build):
                 actions = { set_c; }
             }
         """,
-        apply="if (hdr.data.b == 0) { tern.apply(); } else if (hdr.data.b == 1) { lpm_t.apply(); } else { rng.apply(); }",
+        apply="""
+            if (hdr.data.b == 0) { tern.apply(); }
+            else if (hdr.data.b == 1) { lpm_t.apply(); }
+            else { rng.apply(); }
+        """,
     )
     tern = p.table("tern")
     tern.insert([(0x10, 0xF0)], "Ig.set_c", {"v": 1}, priority=10)

@@ -421,6 +421,8 @@ class Parser:
         if self.at_kw("action") or self.at_kw("table") or self.at_kw("state"):
             raise self.error(f"'{self.tok.value}' is not allowed here")
         if not self.starts_type(self.tok):
+            if self.tok.kind == "id" and (self.peek().kind == "id" or self.peek().is_op("<") or self.peek().is_op("(")):
+                raise self.error(f"unknown type '{self.tok.value}'")
             raise self.error(f"unsupported declaration starting with {self.describe(self.tok)}")
         loc = self.tok.loc
         typ = self.parse_type()
