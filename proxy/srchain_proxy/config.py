@@ -116,6 +116,7 @@ class ProxyConfig(_Strict):
     listen: str = "unix:/run/srchain-proxy.sock"
     token_file: str
     state_file: str | None = None  # where API changes persist; default "<config>.state.json"
+    io: Literal["ring", "socket"] = "ring"  # PACKET_MMAP rings, or one system call per frame (fallback)
     sids: list[SidEntry] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
 

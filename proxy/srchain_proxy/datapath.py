@@ -1,8 +1,8 @@
-"""The forwarding loop: AF_PACKET sockets, epoll, batched non-blocking receive, in-place rewrite, send.
+"""The forwarding loop: receive rings, epoll, in-place rewrite by the engine, batched sends.
 
-One thread owns the sockets' receive side and the engine's hot path. Configuration changes are prepared
-elsewhere (sockets opened, tables compiled) and handed over through `swap`, which the loop installs
-between batches, so a packet is always handled entirely by the old or entirely by the new tables.
+One thread owns the receive side and the engine's hot path. Configuration changes are prepared elsewhere
+(sockets and rings opened, tables compiled) and handed over through `swap`, which the loop installs between
+batches, so a packet is always handled entirely by the old or entirely by the new tables.
 """
 
 from __future__ import annotations
@@ -12,68 +12,87 @@ import logging
 import os
 import queue
 import select
-import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from .engine import HEADROOM, AttState, Engine, Tables
-from .packetsock import kernel_drops, open_packet_socket
+from .packetsock import kernel_drops
+from .rings import RingTx, RxRing, SocketRx, SocketTx
 
 log = logging.getLogger(__name__)
 
-BATCH = 256  # frames per socket per turn; bounds the time any one socket holds the loop
-BUF_SIZE = 65536 + HEADROOM
+BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
+IoMode = Literal["ring", "socket"]
 
 
 @dataclass
 class Prepared:
     tables: Tables
-    socks: dict[tuple[str, bool], socket.socket] = field(default_factory=dict)
+    rx: dict[str, Any] = field(default_factory=dict)  # ifname -> RxRing | SocketRx
+    tx: dict[str, Any] = field(default_factory=dict)  # ifname -> RingTx | SocketTx
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class DataPath:
-    def __init__(self, engine: Engine, sr_iface: str) -> None:
+    def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring") -> None:
         self.engine = engine
-        self.sr = open_packet_socket(sr_iface)
-        self.socks: dict[tuple[str, bool], socket.socket] = {}  # (ifname, receives) -> socket
-        self.rx_att: dict[int, tuple[socket.socket, AttState]] = {}
+        self.io = io
+        self.sr_iface = sr_iface
+        self.sr_rx = self._open_rx(sr_iface)
+        try:
+            self.sr_tx = self._open_tx(sr_iface)
+        except ValueError:
+            self.sr_rx.close()
+            raise
+        self.rx: dict[str, Any] = {}
+        self.tx: dict[str, Any] = {}
+        self.handlers: dict[int, tuple[Any, Callable]] = {}
         self.kernel_drops = 0
+        self.retired_errors = 0  # send errors and oversize frames of interfaces already closed
         self.running = False
+        self.now = time.monotonic()
         self._pending: queue.Queue[Prepared] = queue.Queue()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._ep = select.epoll()
-        self._ep.register(self.sr.fileno(), select.EPOLLIN)
+        self._ep.register(self.sr_rx.fileno(), select.EPOLLIN)
         self._ep.register(self._wake_r, select.EPOLLIN)
-        self._buf = bytearray(BUF_SIZE)
-        self._mv = memoryview(self._buf)
+        self._sr_handler = self._make_sr_handler()
+
+    def _open_rx(self, ifname: str) -> Any:
+        return RxRing(ifname, HEADROOM) if self.io == "ring" else SocketRx(ifname, HEADROOM)
+
+    def _open_tx(self, ifname: str) -> Any:
+        return RingTx(ifname) if self.io == "ring" else SocketTx(ifname)
 
     # ---- configuration (called from the control side) ------------------------------------------------
 
     def prepare(self, tables: Tables) -> Prepared:
-        """Open the sockets the new tables need (reusing current ones). Raises ValueError, opens nothing."""
+        """Open what the new tables need (reusing what is open). Raises ValueError and leaves nothing open."""
         prep = Prepared(tables)
-        opened = []
+        opened: list[Any] = []
         try:
             for att in tables.atts.values():
                 a = att.att
-                for key in {(a.in_ifname(), True), (a.out_ifname(), a.in_ifname() == a.out_ifname())}:
-                    if key not in prep.socks:
-                        sock = self.socks.get(key)
-                        if sock is None:
-                            sock = open_packet_socket(*key)
-                            opened.append(sock)
-                        prep.socks[key] = sock
+                rx_if, tx_if = a.in_ifname(), a.out_ifname()
+                if rx_if not in prep.rx:
+                    prep.rx[rx_if] = self.rx.get(rx_if) or self._track(opened, self._open_rx(rx_if))
+                if tx_if not in prep.tx:
+                    prep.tx[tx_if] = self.tx.get(tx_if) or self._track(opened, self._open_tx(tx_if))
+                att.tx = prep.tx[tx_if]
         except ValueError:
-            for sock in opened:
-                sock.close()
+            for obj in opened:
+                obj.close()
             raise
-        for att in tables.atts.values():
-            a = att.att
-            att.tx = prep.socks[(a.out_ifname(), a.in_ifname() == a.out_ifname())]
         return prep
+
+    @staticmethod
+    def _track(opened: list[Any], obj: Any) -> Any:
+        opened.append(obj)
+        return obj
 
     def swap(self, prep: Prepared, timeout: float = 5.0) -> None:
         if not self.running:  # before start (initial config) or after stop: nobody else touches the tables
@@ -85,47 +104,78 @@ class DataPath:
             raise TimeoutError("data path did not take the new configuration within 5 s")
 
     def _install(self, prep: Prepared) -> None:
-        for fd in list(self.rx_att):
+        for fd in list(self.handlers):
             self._ep.unregister(fd)
-        self.rx_att.clear()
+        self.handlers.clear()
         for att in prep.tables.atts.values():
-            sock = prep.socks[(att.att.in_ifname(), True)]
-            if sock.fileno() not in self.rx_att:
-                self.rx_att[sock.fileno()] = (sock, att)
-                self._ep.register(sock.fileno(), select.EPOLLIN)
+            rx = prep.rx[att.att.in_ifname()]
+            self.handlers[rx.fileno()] = (rx, self._make_vnf_handler(att, rx))
+            self._ep.register(rx.fileno(), select.EPOLLIN)
         self.engine.install(prep.tables)
-        for key, sock in self.socks.items():
-            if prep.socks.get(key) is not sock:
-                sock.close()
-        self.socks = prep.socks
+        for old, new in ((self.rx, prep.rx), (self.tx, prep.tx)):
+            for ifname, obj in old.items():
+                if new.get(ifname) is not obj:
+                    self.retired_errors += getattr(obj, "errors", 0) + getattr(obj, "oversize", 0)
+                    obj.close()
+        self.rx, self.tx = prep.rx, prep.tx
         prep.done.set()
+
+    # ---- per-frame handlers --------------------------------------------------------------------------
+
+    def _make_sr_handler(self) -> Callable:
+        eng = self.engine
+        from_sr = eng.from_sr
+        mv = self.sr_rx.view
+
+        def on_sr_frame(buf: Any, s: int, e: int) -> None:
+            att = from_sr(buf, s, e, self.now)
+            if att is not None:
+                att.tx.put(mv[eng.ostart:eng.oend])
+
+        return on_sr_frame
+
+    def _make_vnf_handler(self, att: AttState, rx: Any) -> Callable:
+        eng = self.engine
+        from_vnf = eng.from_vnf
+        put = self.sr_tx.put
+        mv = rx.view
+
+        def on_vnf_frame(buf: Any, s: int, e: int) -> None:
+            if from_vnf(att, buf, s, e, self.now):
+                put(mv[eng.ostart:eng.oend])
+
+        return on_vnf_frame
 
     # ---- the loop ------------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         next_housekeeping = 0.0
-        sr_fd = self.sr.fileno()
+        sr_fd = self.sr_rx.fileno()
         busy = False
         self.running = True
-        while not stop.is_set():
-            events = self._ep.poll(0 if busy else 0.2)
-            now = time.monotonic()
-            busy = False
-            for fd, _ev in events:
-                if fd == sr_fd:
-                    busy |= self._drain_sr(now)
-                elif fd == self._wake_r:
-                    self._take_pending()
-                else:
-                    entry = self.rx_att.get(fd)
-                    if entry is not None:
-                        busy |= self._drain_vnf(entry[0], entry[1], now)
-            if now >= next_housekeeping:
-                next_housekeeping = now + 1.0
-                self.engine.expire(now)
-                self._read_kernel_drops()
-        self.running = False
-        self._take_pending()
+        try:
+            while not stop.is_set():
+                events = self._ep.poll(0 if busy else 0.2)
+                self.now = now = time.monotonic()
+                busy = False
+                for fd, _ev in events:
+                    if fd == sr_fd:
+                        busy |= self.sr_rx.drain(self._sr_handler, BATCH)
+                    elif fd == self._wake_r:
+                        self._take_pending()
+                    else:
+                        entry = self.handlers.get(fd)
+                        if entry is not None:
+                            busy |= entry[0].drain(entry[1], BATCH)
+                self.sr_tx.flush()
+                for tx in self.tx.values():
+                    tx.flush()
+                if now >= next_housekeeping:
+                    next_housekeeping = now + 1.0
+                    self._housekeeping(now)
+        finally:
+            self.running = False
+            self._take_pending()
 
     def _take_pending(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -137,56 +187,21 @@ class DataPath:
                 return
             self._install(prep)
 
-    def _drain_sr(self, now: float) -> bool:
-        """Up to BATCH frames from the SR side. True when the socket may still hold frames."""
-        eng = self.engine
-        buf, mv = self._buf, self._mv
-        recv = self.sr.recv_into
-        from_sr = eng.from_sr
-        for _ in range(BATCH):
-            try:
-                n = recv(mv)
-            except BlockingIOError:
-                return False
-            att = from_sr(buf, 0, n, now)
-            if att is not None:
-                try:
-                    att.tx.send(mv[eng.ostart:eng.oend])  # type: ignore[union-attr]
-                except OSError:
-                    eng.drops["tx_error"] += 1
-        return True
-
-    def _drain_vnf(self, sock: socket.socket, att: AttState, now: float) -> bool:
-        eng = self.engine
-        buf, mv = self._buf, self._mv
-        into = mv[HEADROOM:]
-        recv = sock.recv_into
-        send = self.sr.send
-        from_vnf = eng.from_vnf
-        for _ in range(BATCH):
-            try:
-                n = recv(into)
-            except BlockingIOError:
-                return False
-            if from_vnf(att, buf, HEADROOM, HEADROOM + n, now):
-                try:
-                    send(mv[eng.ostart:eng.oend])
-                except OSError:
-                    eng.drops["tx_error"] += 1
-        return True
-
-    def _read_kernel_drops(self) -> None:
+    def _housekeeping(self, now: float) -> None:
+        self.engine.expire(now)
         try:
-            self.kernel_drops += kernel_drops(self.sr)
-            for sock, _att in self.rx_att.values():
-                self.kernel_drops += kernel_drops(sock)
+            self.kernel_drops += kernel_drops(self.sr_rx.sock)
+            for rx in self.rx.values():
+                self.kernel_drops += kernel_drops(rx.sock)
         except OSError as exc:
             log.debug("PACKET_STATISTICS failed: %s", exc)
+        drops = self.engine.drops
+        drops["tx_error"] = self.retired_errors + self.sr_tx.errors + sum(t.errors for t in self.tx.values())
+        drops["oversize"] = self.sr_rx.oversize + sum(r.oversize for r in self.rx.values())
 
     def close(self) -> None:
-        for sock in self.socks.values():
-            sock.close()
-        self.sr.close()
+        for obj in [*self.rx.values(), *self.tx.values(), self.sr_rx, self.sr_tx]:
+            obj.close()
         self._ep.close()
         os.close(self._wake_r)
         os.close(self._wake_w)

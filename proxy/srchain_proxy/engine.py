@@ -22,7 +22,7 @@ HEADROOM = 4 * 32 + 4  # room for the largest stack we push (32 labels), kept 8-
 INBOUND_DROPS = ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
                  "no_attachment", "no_neighbour")
 RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid")
-OTHER_DROPS = ("tx_error",)
+OTHER_DROPS = ("tx_error", "oversize")  # send failures; frames larger than a ring slot (2048 bytes)
 DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
 
 _U32 = struct.Struct("!I")
@@ -30,6 +30,7 @@ _U16 = struct.Struct("!H")
 _PORTS = struct.Struct("!HH")
 _V4ADDR = struct.Struct("!II")
 _V6ADDR = struct.Struct("!16s16s")
+_V4FAST = struct.Struct("!6xH1xB2xIIHH")  # flags+fragment offset, protocol, src, dst, ports (IHL 5)
 _PORT_PROTOS = frozenset((6, 17, 132))  # TCP, UDP, SCTP
 
 
@@ -66,6 +67,10 @@ def ip_end(buf: bytearray, p: int, e: int) -> int:
 
 def flow_key(buf: bytearray, p: int, e: int) -> tuple:
     """5-tuple (proto, src, dst, sport, dport) of a validated IP packet; ports are 0 when absent."""
+    if buf[p] == 0x45 and p + 24 <= e:  # IPv4 without options: one unpack
+        frag, proto, src, dst, sport, dport = _V4FAST.unpack_from(buf, p)
+        if proto in _PORT_PROTOS and not frag & 0x1FFF:
+            return (proto, src, dst, sport, dport)
     if buf[p] >> 4 == 4:
         proto = buf[p + 9]
         src, dst = _V4ADDR.unpack_from(buf, p + 12)
@@ -242,21 +247,29 @@ class Engine:
         if top & 0xFF <= 1:
             drops["ttl_expired"] += 1
             return None
-        p = s + 14
-        for _ in range(self.msd):
-            if p + 4 > e:
+        p = s + 18  # just after the top label
+        if not buf[s + 16] & 1:  # walk to the bottom of stack (S bit: lowest bit of an entry's third byte)
+            limit = s + 14 + 4 * self.msd
+            while True:
+                if p >= limit:
+                    drops["stack_too_deep"] += 1
+                    return None
+                if p + 4 > e:
+                    drops["truncated"] += 1
+                    return None
+                p += 4
+                if buf[p - 2] & 1:
+                    break
+        if e - p >= 20 and buf[p] == 0x45:  # the common case inline: IPv4 without options
+            end = p + (buf[p + 2] << 8 | buf[p + 3])
+            if end > e or end < p + 20:
                 drops["truncated"] += 1
                 return None
-            p += 4
-            if buf[p - 2] & 1:  # S bit: lowest bit of the entry's third byte
-                break
         else:
-            drops["stack_too_deep"] += 1
-            return None
-        end = ip_end(buf, p, e)
-        if end < 0:
-            drops["not_ip" if p < e and buf[p] >> 4 not in (4, 6) else "truncated"] += 1
-            return None
+            end = ip_end(buf, p, e)
+            if end < 0:
+                drops["not_ip" if p < e and buf[p] >> 4 not in (4, 6) else "truncated"] += 1
+                return None
         att = st.att
         if att is None:
             drops["no_attachment"] += 1

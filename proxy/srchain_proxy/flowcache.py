@@ -28,7 +28,10 @@ class FlowCache:
 
     def learn(self, key: Any, value: Any, now: float) -> None:
         od = self.od
-        if key in od:
+        ent = od.get(key)
+        if ent is not None:
+            if ent[1] == now and ent[0] == value:
+                return  # touched in this same batch already (callers pass one `now` per batch)
             od[key] = (value, now)
             od.move_to_end(key)
             return

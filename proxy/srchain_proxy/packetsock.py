@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 ETH_P_ALL = 0x0003
@@ -22,11 +23,13 @@ def iface_mac(ifname: str) -> str:
         raise ValueError(f"no such interface {ifname!r}") from exc
 
 
-def open_packet_socket(ifname: str, receive: bool = True, rcvbuf: int = 8 << 20) -> socket.socket:
+def open_packet_socket(ifname: str, receive: bool = True, rcvbuf: int = 8 << 20,
+                       setup: Callable[[socket.socket], None] | None = None) -> socket.socket:
     """A non-blocking raw socket bound to ifname; receive=False gives a send-only socket.
 
     Created with protocol 0 (receives nothing) and only then bound with ETH_P_ALL, so no frame from
-    another interface slips in between socket() and bind(). Our own transmissions are not looped back.
+    another interface slips in between socket() and bind(). Outgoing frames (ours or anyone's) are not
+    looped back. setup(sock) runs before bind (ring options must be set before binding).
     """
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     try:
@@ -38,6 +41,8 @@ def open_packet_socket(ifname: str, receive: bool = True, rcvbuf: int = 8 << 20)
             except OSError:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        if setup is not None:
+            setup(sock)
         sock.bind((ifname, ETH_P_ALL if receive else 0))
     except OSError as exc:
         sock.close()

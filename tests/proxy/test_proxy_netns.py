@@ -243,3 +243,18 @@ def test_malformed_flood_is_counted_and_daemon_keeps_forwarding(proxy):
     assert sum(drops[r] for r in INBOUND_DROPS) == n
     got = exchange(proxy, [good], 1)
     assert bytes(Ether(got[0]).getlayer(UDP).payload) == b"STILL HERE"
+
+
+def test_socket_io_fallback_round_trips(lab):
+    """io: socket (one system call per frame, no PACKET_MMAP ring) forwards the same way."""
+    lab.write_config([STATIC, DYNAMIC], io="socket")
+    lab.daemon.start(wait_ready=("fmt", "fw"))
+    drain(lab.sw)
+    try:
+        got = exchange(lab, [mpls_frame([16001, 16099], udp4(payload=b"plain")),
+                             mpls_frame([16003, 16004, 16005], udp4(sport=4242), tcs=[0, 2, 3])], 2)
+        stacks = sorted(tuple(labels_of(f)) for f in got)
+        assert stacks == sorted([((16002, 0, 0, 64), (16004, 0, 0, 64), (16005, 0, 1, 64)),
+                                 ((16004, 2, 0, 64), (16005, 3, 1, 64))])
+    finally:
+        assert lab.daemon.stop() == 0
