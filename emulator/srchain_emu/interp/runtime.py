@@ -54,6 +54,22 @@ class ConfigError(ValueError):
     """A control-plane request that the program cannot accept (unknown field, value too wide, full, ...)."""
 
 
+class EntryExists(ConfigError):
+    pass
+
+
+class EntryNotFound(ConfigError):
+    pass
+
+
+class TableFull(ConfigError):
+    pass
+
+
+class ConstTable(ConfigError):
+    pass
+
+
 @dataclass(slots=True)
 class ActionInfo:
     name: str  # control-plane name, e.g. "SwitchIngress.hit"
@@ -211,12 +227,12 @@ class Table:
 
     def insert(self, spec: list, action_name: str, data: dict[str, int] | tuple, priority: int = 0) -> Entry:
         if self.is_const:
-            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+            raise ConstTable(f"table {self.name} has const entries and cannot be modified")
         key = self._normalise(spec)
         if key in self.entries:
-            raise ConfigError(f"table {self.name}: entry already exists")
+            raise EntryExists(f"table {self.name}: entry already exists")
         if len(self.entries) >= self.size:
-            raise ConfigError(f"table {self.name} is full ({self.size} entries)")
+            raise TableFull(f"table {self.name} is full ({self.size} entries)")
         entry = self.make_entry(action_name, data)
         entry.key = key
         entry.priority = priority
@@ -225,22 +241,22 @@ class Table:
 
     def modify(self, spec: list, action_name: str, data: dict[str, int] | tuple) -> Entry:
         if self.is_const:
-            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+            raise ConstTable(f"table {self.name} has const entries and cannot be modified")
         key = self._normalise(spec)
         old = self.entries.get(key)
         if old is None:
-            raise ConfigError(f"table {self.name}: entry not found")
+            raise EntryNotFound(f"table {self.name}: entry not found")
         new = self.make_entry(action_name, data)
         old.action, old.fn, old.args = new.action, new.fn, new.args
         return old
 
     def delete(self, spec: list) -> None:
         if self.is_const:
-            raise ConfigError(f"table {self.name} has const entries and cannot be modified")
+            raise ConstTable(f"table {self.name} has const entries and cannot be modified")
         key = self._normalise(spec)
         entry = self.entries.pop(key, None)
         if entry is None:
-            raise ConfigError(f"table {self.name}: entry not found")
+            raise EntryNotFound(f"table {self.name}: entry not found")
         self._rebuild()
 
     def clear(self) -> None:
@@ -254,7 +270,7 @@ class Table:
 
     def set_default(self, action_name: str, data: dict[str, int] | tuple) -> None:
         if self.const_default:
-            raise ConfigError(f"table {self.name} has a const default action")
+            raise ConstTable(f"table {self.name} has a const default action")
         self.default = self.make_entry(action_name, data, default=True)
 
     def reset_default(self) -> None:

@@ -1,0 +1,695 @@
+"""BF Runtime gRPC server of the emulated Tofino (the semantics of reference/p4.md §1.4).
+
+Subscribe on StreamChannel, BIND before Read/Write, Get/SetForwardingPipelineConfig with
+WARM_INIT_STARTED/FINISHED pushed on the stream, Write INSERT/MODIFY/DELETE(empty key = all)/
+INSERT_OR_MODIFY with CONTINUE_ON_ERROR / ROLLBACK_ON_ERROR / DATAPLANE_ATOMIC, Read of one entry, all
+entries, default entries, registers and counters, digests pushed as DigestList and acked.
+The "program binary" is the emulator bundle (`tofino.bin` = preprocessed P4 source, see bundle.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from google.rpc import code_pb2, status_pb2
+from srchain.bfrt import bfruntime_pb2 as pb
+from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+
+from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID, bfrt_info
+from .bundle import load_binary
+from .frontend.errors import P4Error
+from .interp import runtime as R
+from .interp.pipeline import Emitted, Pipeline
+
+log = logging.getLogger(__name__)
+
+MIRROR_CFG = "$mirror.cfg"
+MIRROR_CFG_ID = 0x7F000001
+NON_P4_INFO = {
+    "tables": [
+        {
+            "name": MIRROR_CFG, "id": MIRROR_CFG_ID, "table_type": "MirrorCfg", "size": 1024,
+            "annotations": [], "depends_on": [], "has_const_default_action": False,
+            "key": [{"id": 1, "name": "$sid", "repeated": False, "annotations": [], "mandatory": True,
+                     "match_type": "Exact", "type": {"type": "uint16"}}],
+            "action_specs": [{"id": 1, "name": "$normal", "action_scope": "TableAndDefault", "annotations": [],
+                "data": [
+                    {"id": 1, "name": "$session_enable", "repeated": False, "mandatory": False,
+                     "read_only": False, "annotations": [], "type": {"type": "bool", "default_value": True}},
+                    {"id": 2, "name": "$direction", "repeated": False, "mandatory": True, "read_only": False,
+                     "annotations": [], "type": {"type": "string", "choices": ["INGRESS", "EGRESS", "BOTH"]}},
+                    {"id": 3, "name": "$ucast_egress_port", "repeated": False, "mandatory": False,
+                     "read_only": False, "annotations": [], "type": {"type": "uint32", "default_value": 0}},
+                    {"id": 4, "name": "$ucast_egress_port_valid", "repeated": False, "mandatory": False,
+                     "read_only": False, "annotations": [], "type": {"type": "bool", "default_value": False}},
+                    {"id": 5, "name": "$max_pkt_len", "repeated": False, "mandatory": False,
+                     "read_only": False, "annotations": [], "type": {"type": "uint16", "default_value": 16384}},
+                ]}],
+            "data": [], "supported_operations": [], "attributes": [],
+        }
+    ]
+}  # fmt: skip
+
+
+class RpcFailure(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _code_for(exc: Exception) -> grpc.StatusCode:
+    if isinstance(exc, RpcFailure):
+        return exc.code
+    if isinstance(exc, R.EntryExists):
+        return grpc.StatusCode.ALREADY_EXISTS
+    if isinstance(exc, R.EntryNotFound):
+        return grpc.StatusCode.NOT_FOUND
+    if isinstance(exc, R.TableFull):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if isinstance(exc, R.ConstTable):
+        return grpc.StatusCode.PERMISSION_DENIED
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _to_int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _to_bytes(v: int, width: int) -> bytes:
+    return v.to_bytes((width + 7) // 8, "big")
+
+
+@dataclass
+class _TableMap:
+    """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
+
+    kind: str  # match | register | counter | mirror
+    name: str
+    obj: object
+    key_ids: dict[int, str] = field(default_factory=dict)
+    action_ids: dict[int, str] = field(default_factory=dict)
+    action_names: dict[str, int] = field(default_factory=dict)
+    data_ids: dict[int, dict[int, str]] = field(default_factory=dict)  # action id -> field id -> name
+    reg_fields: dict[int, str] = field(default_factory=dict)
+
+
+class Program:
+    """A program pushed to the device: pipeline + the bf-rt.json served to clients + id maps."""
+
+    def __init__(self, name: str, pipeline: Pipeline, bfrt_json: bytes, profiles: list) -> None:
+        self.name = name
+        self.pipeline = pipeline
+        self.bfrt_json = bfrt_json
+        self.profiles = profiles
+        self.tables: dict[int, _TableMap] = {}
+        self.learn: dict[str, tuple[int, list[int]]] = {}
+        info = json.loads(bfrt_json)
+        for t in info.get("tables", []):
+            self.tables[t["id"]] = self._resolve(t)
+        for lf in info.get("learn_filters", []):
+            if lf["name"] not in pipeline.digest_infos:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"learn filter {lf['name']} is not in the program")
+            self.learn[lf["name"]] = (lf["id"], [f["id"] for f in lf["fields"]])
+        self.tables[MIRROR_CFG_ID] = _TableMap("mirror", MIRROR_CFG, None)
+
+    def _resolve(self, t: dict) -> _TableMap:
+        p = self.pipeline
+        name = t["name"]
+        ttype = t.get("table_type")
+        if ttype == "MatchAction_Direct" and name in p.tables:
+            m = _TableMap("match", name, p.tables[name])
+            m.key_ids = {k["id"]: k["name"] for k in t["key"]}
+            for a in t.get("action_specs", []):
+                m.action_ids[a["id"]] = a["name"]
+                m.action_names[a["name"]] = a["id"]
+                m.data_ids[a["id"]] = {d["id"]: d["name"] for d in a.get("data", [])}
+            return m
+        if ttype == "Register" and name in p.registers:
+            m = _TableMap("register", name, p.registers[name])
+            for d in t.get("data", []):
+                s = d["singleton"]
+                m.reg_fields[s["id"]] = s["name"].rsplit(".", 1)[-1]
+            return m
+        if ttype == "Counter" and name in p.counters:
+            return _TableMap("counter", name, p.counters[name])
+        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"bf-rt.json table {name} ({ttype}) is not in the program")
+
+
+@dataclass
+class _Client:
+    client_id: int
+    device_id: int
+    out: queue.Queue
+    learn: bool
+    bound: str | None = None
+
+
+class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
+    """The servicer; `serve()` below wraps it in a grpc.Server."""
+
+    def __init__(self, device_id: int = 0, token: str | None = None) -> None:
+        self.device_id = device_id
+        self.token = token
+        self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
+        self.programs: dict[str, Program] = {}
+        self.clients: dict[int, _Client] = {}
+        self.list_ids = itertools.count(1)
+        self.unacked: dict[tuple[int, int], int] = {}  # (digest_id, list_id) -> client id
+
+    # ------------------------------------------------------------ helpers
+    def _check_token(self, context: grpc.ServicerContext) -> None:
+        if self.token is None:
+            return
+        md = dict(context.invocation_metadata())
+        if md.get("x-srchain-token") != self.token:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong x-srchain-token")
+
+    def _guard(self, context: grpc.ServicerContext, fn: Callable[[], object]) -> object:
+        self._check_token(context)
+        try:
+            return fn()
+        except RpcFailure as exc:
+            context.abort(exc.code, exc.message)
+        except (R.ConfigError, P4Error) as exc:
+            context.abort(_code_for(exc), str(exc))
+        return None
+
+    def _bound_program(self, client_id: int, p4_name: str) -> Program:
+        client = self.clients.get(client_id)
+        if client is None or client.bound is None:
+            raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, f"client {client_id} is not bound to a program")
+        if p4_name and p4_name != client.bound:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"client {client_id} is bound to {client.bound}, not {p4_name}")  # fmt: skip
+        prog = self.programs.get(client.bound)
+        if prog is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"program {client.bound} is not loaded")
+        return prog
+
+    def _notify(self, client_id: int, msg: pb.StreamMessageResponse) -> None:
+        client = self.clients.get(client_id)
+        if client is not None:
+            client.out.put(msg)
+
+    # ------------------------------------------------------------ stream
+    def StreamChannel(self, request_iterator, context) -> Iterator[pb.StreamMessageResponse]:
+        self._check_token(context)
+        out: queue.Queue = queue.Queue()
+        state: dict[str, int] = {}
+        done = threading.Event()
+
+        def reader() -> None:
+            try:
+                for req in request_iterator:
+                    which = req.WhichOneof("update")
+                    if which == "subscribe":
+                        sub = req.subscribe
+                        resp = pb.StreamMessageResponse()
+                        resp.subscribe.CopyFrom(sub)
+                        if sub.device_id != self.device_id:
+                            resp.subscribe.status.CopyFrom(status_pb2.Status(
+                                code=code_pb2.NOT_FOUND, message=f"no device {sub.device_id}"))  # fmt: skip
+                        else:
+                            with self.lock:
+                                old = self.clients.get(req.client_id)
+                                self.clients[req.client_id] = _Client(
+                                    req.client_id, sub.device_id, out, sub.notifications.enable_learn_notifications,
+                                    old.bound if old else None)  # fmt: skip
+                            state["client"] = req.client_id
+                            resp.subscribe.status.CopyFrom(status_pb2.Status(code=code_pb2.OK))
+                        out.put(resp)
+                    elif which == "digest_ack":
+                        with self.lock:
+                            self.unacked.pop((req.digest_ack.digest_id, req.digest_ack.list_id), None)
+            except grpc.RpcError:
+                pass
+            finally:
+                done.set()
+
+        threading.Thread(target=reader, name="bfrt-stream-reader", daemon=True).start()
+        try:
+            while context.is_active():
+                try:
+                    yield out.get(timeout=0.1)
+                except queue.Empty:
+                    if done.is_set() and out.empty():
+                        break
+        finally:
+            cid = state.get("client")
+            with self.lock:
+                if cid is not None and self.clients.get(cid) is not None and self.clients[cid].out is out:
+                    del self.clients[cid]
+
+    # ------------------------------------------------------------ pipeline config
+    def SetForwardingPipelineConfig(self, request, context):
+        return self._guard(context, lambda: self._set_config(request))
+
+    def _set_config(self, req: pb.SetForwardingPipelineConfigRequest) -> pb.SetForwardingPipelineConfigResponse:
+        A = pb.SetForwardingPipelineConfigRequest
+        if req.device_id != self.device_id:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no device {req.device_id}")
+        with self.lock:
+            client = self.clients.get(req.client_id)
+            if client is None:
+                raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, f"client {req.client_id} has not subscribed")
+            if req.action == A.BIND:
+                if len(req.config) != 1:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "BIND takes exactly one config")
+                name = req.config[0].p4_name
+                if name not in self.programs:
+                    raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"program {name} is not loaded")
+                client.bound = name
+                return pb.SetForwardingPipelineConfigResponse()
+            if req.action == A.RECONCILE_AND_WARM_INIT_END:
+                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "RECONCILE_AND_WARM_INIT_END is not implemented")
+            if req.action == A.WARM_INIT_END:
+                self._push_warm(req.client_id, pb.WARM_INIT_FINISHED)
+                return pb.SetForwardingPipelineConfigResponse()
+            loaded = [self._load(cfg) for cfg in req.config]  # verify everything before changing anything
+            if not loaded:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "no config given")
+            if req.action == A.VERIFY:
+                return pb.SetForwardingPipelineConfigResponse()
+            # A push replaces the device's programs; all forwarding state starts empty.
+            self.programs = {p.name: p for p in loaded}
+            self._push_warm(req.client_id, pb.WARM_INIT_STARTED)
+            if req.action == A.VERIFY_AND_WARM_INIT_BEGIN_AND_END:
+                self._push_warm(req.client_id, pb.WARM_INIT_FINISHED)
+        return pb.SetForwardingPipelineConfigResponse(set_forwarding_pipeline_config_response_type=pb.WARM_INIT_STARTED)
+
+    def _push_warm(self, client_id: int, kind: int) -> None:
+        msg = pb.StreamMessageResponse()
+        msg.set_forwarding_pipeline_config_response.set_forwarding_pipeline_config_response_type = kind
+        self._notify(client_id, msg)
+
+    def _load(self, cfg: pb.ForwardingPipelineConfig) -> Program:
+        if not cfg.p4_name:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "config without p4_name")
+        if len(cfg.profiles) != 1:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the emulator runs one pipeline profile per program")
+        prof = cfg.profiles[0]
+        try:
+            pipeline = load_binary(prof.binary, cfg.p4_name)
+        except P4Error as exc:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"program {cfg.p4_name}: {exc}") from None
+        except UnicodeDecodeError:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"program {cfg.p4_name}: binary is not an emulator bundle") from None  # fmt: skip
+        info = cfg.bfruntime_info or json.dumps(bfrt_info(pipeline)).encode()
+        try:
+            return Program(cfg.p4_name, pipeline, info, [prof])
+        except (ValueError, KeyError) as exc:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"bad bf-rt.json for {cfg.p4_name}: {exc}") from None
+
+    def GetForwardingPipelineConfig(self, request, context):
+        def get() -> pb.GetForwardingPipelineConfigResponse:
+            if request.device_id != self.device_id:
+                raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no device {request.device_id}")
+            resp = pb.GetForwardingPipelineConfigResponse()
+            with self.lock:
+                for prog in self.programs.values():
+                    cfg = resp.config.add(p4_name=prog.name, bfruntime_info=prog.bfrt_json)
+                    for prof in prog.profiles:
+                        cfg.profiles.add().CopyFrom(prof)
+            resp.non_p4_config.bfruntime_info = json.dumps(NON_P4_INFO).encode()
+            return resp
+
+        return self._guard(context, get)
+
+    # ------------------------------------------------------------ write
+    def Write(self, request, context):
+        return self._guard(context, lambda: self._write(request))
+
+    def _write(self, req: pb.WriteRequest) -> pb.WriteResponse:
+        with self.lock:
+            prog = self._bound_program(req.client_id, req.p4_name)
+            atomic = req.atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC)
+            undo: list[Callable[[], None]] = []
+            errors: list[tuple[int, Exception]] = []
+            for i, upd in enumerate(req.updates):
+                try:
+                    self._apply(prog, upd, undo)
+                except (RpcFailure, R.ConfigError, ValueError, KeyError) as exc:
+                    errors.append((i, exc))
+                    if atomic:
+                        break
+            if errors:
+                if atomic:
+                    for fn in reversed(undo):
+                        fn()
+                i, exc = errors[0]
+                msg = "; ".join(f"update {j}: {e}" for j, e in errors)
+                if atomic:
+                    msg += " (batch rolled back)"
+                raise RpcFailure(_code_for(exc), msg)
+        return pb.WriteResponse()
+
+    def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]]) -> None:
+        if upd.entity.WhichOneof("entity") != "table_entry":
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry updates are supported")
+        te = upd.entity.table_entry
+        tm = prog.tables.get(te.table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
+        T = pb.Update
+        if upd.type not in (T.INSERT, T.MODIFY, T.DELETE, T.INSERT_OR_MODIFY):
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"update type {T.Type.Name(upd.type)} is not supported")
+        if tm.kind == "match":
+            self._apply_match(tm, te, upd.type, undo)
+        elif tm.kind == "register":
+            self._apply_register(tm, te, upd.type, undo)
+        elif tm.kind == "counter":
+            self._apply_counter(tm, te, upd.type, undo)
+        else:
+            self._apply_mirror(prog, te, upd.type, undo)
+
+    def _key_spec(self, tm: _TableMap, key: pb.TableKey) -> tuple[list, int]:
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        given: dict[str, object] = {}
+        priority = 0
+        for f in key.fields:
+            if f.field_id == MATCH_PRIORITY_ID:
+                priority = _to_int(f.exact.value)
+                continue
+            name = tm.key_ids.get(f.field_id)
+            if name is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no key field id {f.field_id}")
+            which = f.WhichOneof("match_type")
+            if which == "exact":
+                given[name] = _to_int(f.exact.value)
+            elif which == "ternary":
+                given[name] = (_to_int(f.ternary.value), _to_int(f.ternary.mask))
+            elif which == "lpm":
+                given[name] = (_to_int(f.lpm.value), f.lpm.prefix_len)
+            elif which == "range":
+                given[name] = (_to_int(f.range.low), _to_int(f.range.high))
+            else:
+                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"match type {which} is not supported")
+        spec = []
+        for k in table.keys:
+            if k.name not in given:
+                if k.match_kind == "ternary":
+                    given[k.name] = (0, 0)
+                elif k.match_kind == "range":
+                    given[k.name] = (0, (1 << k.width) - 1)
+                elif k.match_kind == "lpm":
+                    given[k.name] = (0, 0)
+                else:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: key field {k.name} missing")
+            spec.append(given[k.name])
+        return spec, priority
+
+    def _action_data(self, tm: _TableMap, data: pb.TableData) -> tuple[str, dict[str, int]]:
+        aname = tm.action_ids.get(data.action_id)
+        if aname is None:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no action id {data.action_id}")
+        ids = tm.data_ids[data.action_id]
+        values: dict[str, int] = {}
+        for f in data.fields:
+            fname = ids.get(f.field_id)
+            if fname is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                 f"table {tm.name}: action {aname} has no data field id {f.field_id}")  # fmt: skip
+            values[fname] = _to_int(f.stream)
+        return aname, values
+
+    def _apply_match(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        T = pb.Update
+        if te.is_default_entry:
+            old = table.default
+            if utype == T.DELETE:
+                table.reset_default()
+            else:
+                aname, values = self._action_data(tm, te.data)
+                table.set_default(aname, values)
+            undo.append(lambda: setattr(table, "default", old))
+            return
+        if utype == T.DELETE and not te.key.fields:
+            saved = dict(table.entries)
+            table.clear()
+            undo.append(lambda: self._restore(table, saved))
+            return
+        spec, priority = self._key_spec(tm, te.key)
+        if utype == T.DELETE:
+            key = table._normalise(spec)
+            old_entry = table.entries.get(key)
+            table.delete(spec)
+            undo.append(lambda: table._add(key, old_entry))
+            return
+        aname, values = self._action_data(tm, te.data)
+        existing = table.get(spec)
+        if utype == T.INSERT or (utype == T.INSERT_OR_MODIFY and existing is None):
+            entry = table.insert(spec, aname, values, priority)
+            undo.append(lambda: self._drop(table, entry.key))
+        else:
+            if existing is None:
+                table.modify(spec, aname, values)  # raises EntryNotFound
+                return
+            before = (existing.action, existing.fn, existing.args)
+            table.modify(spec, aname, values)
+            undo.append(lambda: self._set_entry(existing, before))
+
+    @staticmethod
+    def _restore(table: R.Table, saved: dict) -> None:
+        table.entries = dict(saved)
+        table._rebuild()
+
+    @staticmethod
+    def _drop(table: R.Table, key: tuple) -> None:
+        table.entries.pop(key, None)
+        table._rebuild()
+
+    @staticmethod
+    def _set_entry(entry: R.Entry, before: tuple) -> None:
+        entry.action, entry.fn, entry.args = before
+
+    def _index(self, te: pb.TableEntry, size: int, what: str) -> int:
+        if len(te.key.fields) != 1:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what} key is one index field")
+        idx = _to_int(te.key.fields[0].exact.value)
+        if idx >= size:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what} index {idx} out of range 0..{size - 1}")
+        return idx
+
+    def _apply_register(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+        reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
+        if utype == pb.Update.DELETE:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted")
+        idx = self._index(te, reg.size, f"register {reg.name}")
+        old = reg.read(idx)
+        current = dict(zip((n for n, _ in reg.fields), old, strict=True))
+        for f in te.data.fields:
+            fname = tm.reg_fields.get(f.field_id)
+            if fname is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
+            current[fname] = _to_int(f.stream)
+        reg.write(idx, tuple(current[n] for n, _ in reg.fields))
+        undo.append(lambda: reg.write(idx, old))
+
+    def _apply_counter(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+        c: R.CounterArray = tm.obj  # type: ignore[assignment]
+        idx = self._index(te, c.size, f"counter {c.name}")
+        old = (c.pkts[idx], c.bytes[idx])
+        for f in te.data.fields:
+            if f.field_id == COUNTER_PKTS_ID:
+                c.pkts[idx] = _to_int(f.stream)
+            elif f.field_id == COUNTER_BYTES_ID:
+                c.bytes[idx] = _to_int(f.stream)
+        undo.append(lambda: (c.pkts.__setitem__(idx, old[0]), c.bytes.__setitem__(idx, old[1])))
+
+    def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: int, undo: list) -> None:
+        sessions = prog.pipeline.mirror_sessions
+        if len(te.key.fields) != 1:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg key is $sid")
+        sid = _to_int(te.key.fields[0].exact.value)
+        old = sessions.get(sid)
+        if utype == pb.Update.DELETE:
+            if old is None:
+                raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
+            del sessions[sid]
+        else:
+            if utype == pb.Update.INSERT and old is not None:
+                raise R.EntryExists(f"$mirror.cfg: session {sid} exists")
+            if utype == pb.Update.MODIFY and old is None:
+                raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
+            s = R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True)
+            valid = False
+            for f in te.data.fields:
+                if f.field_id == 1:
+                    s.enabled = f.bool_val
+                elif f.field_id == 2 and f.str_val not in ("INGRESS", "BOTH"):
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the emulator mirrors in ingress only (I2E)")
+                elif f.field_id == 3:
+                    s.egress_port = _to_int(f.stream)
+                elif f.field_id == 4:
+                    valid = f.bool_val
+                elif f.field_id == 5:
+                    s.max_pkt_len = _to_int(f.stream)
+            if not valid:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg needs $ucast_egress_port_valid")
+            sessions[sid] = s
+        undo.append(lambda: sessions.__setitem__(sid, old) if old is not None else sessions.pop(sid, None))
+
+    # ------------------------------------------------------------ read
+    def Read(self, request, context):
+        resp = self._guard(context, lambda: self._read(request))
+        if resp is not None:
+            yield resp
+
+    def _read(self, req: pb.ReadRequest) -> pb.ReadResponse:
+        resp = pb.ReadResponse()
+        with self.lock:
+            prog = self._bound_program(req.client_id, req.p4_name)
+            for ent in req.entities:
+                if ent.WhichOneof("entity") != "table_entry":
+                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry reads are supported")
+                te = ent.table_entry
+                tm = prog.tables.get(te.table_id)
+                if tm is None:
+                    raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
+                for out in self._read_table(prog, tm, te):
+                    resp.entities.add().table_entry.CopyFrom(out)
+        return resp
+
+    def _read_table(self, prog: Program, tm: _TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+        if tm.kind == "match":
+            table: R.Table = tm.obj  # type: ignore[assignment]
+            if te.is_default_entry:
+                return [self._entry_msg(tm, te.table_id, table.default, None)]
+            if not te.key.fields:
+                return [self._entry_msg(tm, te.table_id, e, k) for k, e in table.entries.items()]
+            spec, _ = self._key_spec(tm, te.key)
+            entry = table.get(spec)
+            if entry is None:
+                raise R.EntryNotFound(f"table {tm.name}: entry not found")
+            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec))]
+        if tm.kind == "register":
+            reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
+            idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)
+            out = []
+            pipes = len(prog.profiles[0].pipe_scope) or 1
+            for i in idxs:
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
+                for fid, (_, val) in zip(sorted(tm.reg_fields), zip(reg.fields, reg.read(i), strict=True),
+                                         strict=True):  # fmt: skip
+                    # One value per pipe, as the SDE reports; the emulator's pipes share one state.
+                    msg.data.fields.add(field_id=fid).int_arr_val.val.extend([val] * pipes)
+                out.append(msg)
+            return out
+        if tm.kind == "counter":
+            c: R.CounterArray = tm.obj  # type: ignore[assignment]
+            idxs = [self._index(te, c.size, f"counter {c.name}")] if te.key.fields else range(c.size)
+            out = []
+            for i in idxs:
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
+                msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=c.bytes[i].to_bytes(8, "big"))
+                msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=c.pkts[i].to_bytes(8, "big"))
+                out.append(msg)
+            return out
+        out = []
+        for sid, s in sorted(prog.pipeline.mirror_sessions.items()):
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=1).exact.value = sid.to_bytes(2, "big")
+            msg.data.action_id = 1
+            msg.data.fields.add(field_id=1, bool_val=s.enabled)
+            msg.data.fields.add(field_id=2, str_val="INGRESS")
+            msg.data.fields.add(field_id=3, stream=s.egress_port.to_bytes(4, "big"))
+            msg.data.fields.add(field_id=4, bool_val=True)
+            msg.data.fields.add(field_id=5, stream=s.max_pkt_len.to_bytes(2, "big"))
+            out.append(msg)
+        return out
+
+    def _entry_msg(self, tm: _TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
+        if key is not None:
+            by_name = {v: k for k, v in tm.key_ids.items()}
+            for k, v in zip(table.keys, key, strict=True):
+                f = msg.key.fields.add(field_id=by_name[k.name])
+                if k.match_kind == "exact":
+                    f.exact.value = _to_bytes(v, k.width)
+                elif k.match_kind == "ternary":
+                    f.ternary.value, f.ternary.mask = _to_bytes(v[0], k.width), _to_bytes(v[1], k.width)
+                elif k.match_kind == "lpm":
+                    f.lpm.value, f.lpm.prefix_len = _to_bytes(v[0], k.width), v[1]
+                else:
+                    f.range.low, f.range.high = _to_bytes(v[0], k.width), _to_bytes(v[1], k.width)
+            if MATCH_PRIORITY_ID in tm.key_ids:
+                msg.key.fields.add(field_id=MATCH_PRIORITY_ID).exact.value = e.priority.to_bytes(4, "big")
+        aid = tm.action_names[e.action.name]
+        msg.data.action_id = aid
+        names = {v: k for k, v in tm.data_ids[aid].items()}
+        for (pname, width), val in zip(e.action.params, e.args, strict=True):
+            msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
+        if table.has_counter:
+            msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
+            msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
+        return msg
+
+    # ------------------------------------------------------------ data plane hook
+    def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
+        """Run one frame through the bound program(s) and push any digests to subscribed clients."""
+        with self.lock:
+            if not self.programs:
+                return []
+            prog = next(iter(self.programs.values()))
+            out = prog.pipeline.process(port, frame, tstamp_ns)
+            if prog.pipeline.digests:
+                self._push_digests(prog)
+        return out
+
+    def _push_digests(self, prog: Program) -> None:
+        msgs = prog.pipeline.take_digests()
+        by_filter: dict[str, list] = {}
+        for m in msgs:
+            by_filter.setdefault(m.name, []).append(m)
+        for name, items in by_filter.items():
+            digest_id, field_ids = prog.learn[name]
+            widths = dict(prog.pipeline.digest_infos[name].fields)
+            for client in list(self.clients.values()):
+                if client.bound != prog.name or not client.learn:
+                    continue
+                lst = pb.DigestList(digest_id=digest_id, list_id=next(self.list_ids))
+                for m in items:
+                    data = lst.data.add()
+                    for fid, (fname, val) in zip(field_ids, m.fields.items(), strict=True):
+                        data.fields.add(field_id=fid, stream=_to_bytes(val, widths[fname]))
+                self.unacked[(digest_id, lst.list_id)] = client.client_id
+                msg = pb.StreamMessageResponse()
+                msg.digest.CopyFrom(lst)
+                client.out.put(msg)
+
+
+def is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return address.startswith("unix:") or host in ("127.0.0.1", "localhost", "::1")
+
+
+def serve(address: str = "127.0.0.1:50052", device_id: int = 0, token: str | None = None,
+          allow_remote: bool = False) -> tuple[grpc.Server, BfRuntimeServer, int]:  # fmt: skip
+    """Start the server; returns (grpc server, servicer, bound port). Loopback/unix only unless allowed."""
+    if not allow_remote and not is_loopback(address):
+        raise ValueError(f"refusing to serve BF Runtime on {address}: only loopback or unix sockets by default")
+    servicer = BfRuntimeServer(device_id, token)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="bfrt"),
+        options=[("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)],
+    )
+    pb_grpc.add_BfRuntimeServicer_to_server(servicer, server)
+    port = server.add_insecure_port(address)
+    if port == 0 and not address.startswith("unix:"):
+        raise OSError(f"cannot bind BF Runtime server to {address}")
+    server.start()
+    return server, servicer, port

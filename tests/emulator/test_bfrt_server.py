@@ -1,0 +1,281 @@
+"""BF Runtime gRPC server, exercised through real gRPC on 127.0.0.1 with an ephemeral port."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+import grpc
+import pytest
+from conftest import P4_DIR
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from srchain.bfrt import bfruntime_pb2 as pb
+from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+from srchain_emu.bfrt_server import serve
+from srchain_emu.bundle import compile_to_dir
+
+SetReq = pb.SetForwardingPipelineConfigRequest
+
+
+class Session:
+    """A minimal BF Runtime client: one stream, subscribe, push, bind, write, read."""
+
+    def __init__(self, port: int, client_id: int = 0, metadata=()) -> None:
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = pb_grpc.BfRuntimeStub(self.channel)
+        self.client_id = client_id
+        self.md = list(metadata)
+        self.requests: queue.Queue = queue.Queue()
+        self.responses: queue.Queue = queue.Queue()
+        self.stream = self.stub.StreamChannel(iter(self.requests.get, None), metadata=self.md)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            for msg in self.stream:
+                self.responses.put(msg)
+        except grpc.RpcError as exc:
+            self.responses.put(exc)
+
+    def subscribe(self, learn: bool = True) -> pb.StreamMessageResponse:
+        req = pb.StreamMessageRequest(client_id=self.client_id)
+        req.subscribe.device_id = 0
+        req.subscribe.notifications.enable_learn_notifications = learn
+        self.requests.put(req)
+        return self.next()
+
+    def next(self, timeout: float = 5.0):
+        return self.responses.get(timeout=timeout)
+
+    def push(self, name: str, out_dir) -> None:
+        req = SetReq(device_id=0, client_id=self.client_id, action=SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END)
+        cfg = req.config.add(p4_name=name, bfruntime_info=(out_dir / "bf-rt.json").read_bytes())
+        cfg.profiles.add(profile_name="pipe", context=(out_dir / "pipe" / "context.json").read_bytes(),
+                         binary=(out_dir / "pipe" / "tofino.bin").read_bytes(), pipe_scope=[0, 1, 2, 3])
+        self.stub.SetForwardingPipelineConfig(req, metadata=self.md)
+
+    def bind(self, name: str) -> None:
+        req = SetReq(device_id=0, client_id=self.client_id, action=SetReq.BIND)
+        req.config.add(p4_name=name)
+        self.stub.SetForwardingPipelineConfig(req, metadata=self.md)
+
+    def info(self) -> dict:
+        resp = self.stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0),
+                                                     metadata=self.md)
+        assert json.loads(resp.non_p4_config.bfruntime_info)["tables"][0]["name"] == "$mirror.cfg"
+        return json.loads(resp.config[0].bfruntime_info)
+
+    def write(self, updates: list[pb.Update], atomicity=pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
+        req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
+        req.target.device_id = 0
+        self.stub.Write(req, metadata=self.md)
+
+    def read(self, entry: pb.TableEntry) -> list[pb.TableEntry]:
+        req = pb.ReadRequest(client_id=self.client_id)
+        req.entities.add().table_entry.CopyFrom(entry)
+        return [e.table_entry for r in self.stub.Read(req, metadata=self.md) for e in r.entities]
+
+    def close(self) -> None:
+        self.requests.put(None)
+        self.channel.close()
+
+
+def table(info: dict, suffix: str) -> dict:
+    return next(t for t in info["tables"] if t["name"].endswith(suffix))
+
+
+def action_id(t: dict, name: str) -> int:
+    return next(a["id"] for a in t["action_specs"] if a["name"] == name)
+
+
+def fwd_entry(t: dict, mac: int, port: int | None = None) -> pb.TableEntry:
+    e = pb.TableEntry(table_id=t["id"])
+    e.key.fields.add(field_id=1).exact.value = mac.to_bytes(6, "big")
+    if port is not None:
+        e.data.action_id = action_id(t, "SwitchIngress.hit")
+        e.data.fields.add(field_id=1, stream=port.to_bytes(2, "big"))
+    return e
+
+
+def update(kind: int, entry: pb.TableEntry) -> pb.Update:
+    u = pb.Update(type=kind)
+    u.entity.table_entry.CopyFrom(entry)
+    return u
+
+
+@pytest.fixture
+def server():
+    srv, servicer, port = serve("127.0.0.1:0")
+    try:
+        yield servicer, port
+    finally:
+        srv.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bundles")
+    for name in ("exact_forward", "flow_counter"):
+        compile_to_dir(P4_DIR / f"{name}.p4", base / name)
+    return base
+
+
+def test_session_push_bind_write_read_and_forward(server, bundles):
+    servicer, port = server
+    s = Session(port)
+    try:
+        # Before subscribing / binding nothing is allowed.
+        with pytest.raises(grpc.RpcError) as info:
+            s.bind("exact_forward")
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert s.subscribe().subscribe.status.code == 0
+        with pytest.raises(grpc.RpcError) as info:
+            s.bind("exact_forward")
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        s.push("exact_forward", bundles / "exact_forward")
+        kinds = [s.next().set_forwarding_pipeline_config_response.set_forwarding_pipeline_config_response_type
+                 for _ in range(2)]  # fmt: skip
+        assert kinds == [pb.WARM_INIT_STARTED, pb.WARM_INIT_FINISHED]
+        t = table(s.info(), "SwitchIngress.forward")
+        with pytest.raises(grpc.RpcError) as info:
+            s.write([update(pb.Update.INSERT, fwd_entry(t, 0x222222222222, 5))])
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "not bound" in info.value.details()
+        s.bind("exact_forward")
+        s.write([update(pb.Update.INSERT, fwd_entry(t, 0x222222222222, 5))])
+        frame = (Ether(dst="22:22:22:22:22:22") / IP() / UDP()).build()
+        assert [(o.port, o.frame) for o in servicer.process(1, frame)] == [(5, frame)]
+        # Read one entry (with its direct counter) and all entries.
+        (got,) = s.read(fwd_entry(t, 0x222222222222))
+        assert got.data.action_id == action_id(t, "SwitchIngress.hit")
+        fields = {f.field_id: f.stream for f in got.data.fields}
+        assert fields[1] == b"\x00\x05" and int.from_bytes(fields[65554], "big") == 1
+        # Errors carry the right status codes and change nothing.
+        with pytest.raises(grpc.RpcError) as info:
+            s.write([update(pb.Update.INSERT, fwd_entry(t, 0x222222222222, 6))])
+        assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        with pytest.raises(grpc.RpcError) as info:
+            s.write([update(pb.Update.MODIFY, fwd_entry(t, 0x1, 6))])
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as info:
+            s.write([update(pb.Update.INSERT, fwd_entry(t, 0x3, 600))])
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "does not fit in 9 bits" in info.value.details()
+        s.write([update(pb.Update.INSERT_OR_MODIFY, fwd_entry(t, 0x222222222222, 7))])
+        assert [o.port for o in servicer.process(1, frame)] == [7]
+        s.write([update(pb.Update.INSERT_OR_MODIFY, fwd_entry(t, 0x333333333333, 8))])
+        assert len(s.read(pb.TableEntry(table_id=t["id"]))) == 2
+        # DELETE with an empty key removes every entry.
+        s.write([update(pb.Update.DELETE, pb.TableEntry(table_id=t["id"]))])
+        assert s.read(pb.TableEntry(table_id=t["id"])) == []
+        assert servicer.process(1, frame) == []
+    finally:
+        s.close()
+
+
+def test_atomicity_rollback_vs_continue(server, bundles):
+    _, port = server
+    s = Session(port)
+    try:
+        s.subscribe()
+        s.push("exact_forward", bundles / "exact_forward")
+        s.next(), s.next()
+        s.bind("exact_forward")
+        t = table(s.info(), "SwitchIngress.forward")
+        batch = [update(pb.Update.INSERT, fwd_entry(t, 0xA, 1)), update(pb.Update.INSERT, fwd_entry(t, 0xB, 999))]
+        for mode in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC):
+            with pytest.raises(grpc.RpcError) as info:
+                s.write(batch, mode)
+            assert "rolled back" in info.value.details()
+            assert s.read(pb.TableEntry(table_id=t["id"])) == []
+        with pytest.raises(grpc.RpcError):
+            s.write(batch, pb.WriteRequest.CONTINUE_ON_ERROR)
+        (only,) = s.read(pb.TableEntry(table_id=t["id"]))
+        assert only.key.fields[0].exact.value == (0xA).to_bytes(6, "big")
+    finally:
+        s.close()
+
+
+def test_registers_and_digests_over_grpc(server, bundles):
+    servicer, port = server
+    s = Session(port, client_id=3)
+    try:
+        s.subscribe(learn=True)
+        s.push("flow_counter", bundles / "flow_counter")
+        s.next(), s.next()
+        s.bind("flow_counter")
+        info = s.info()
+        route = table(info, "SwitchIngress.route")
+        e = pb.TableEntry(table_id=route["id"])
+        f = e.key.fields.add(field_id=1)
+        f.lpm.value, f.lpm.prefix_len = bytes([10, 1, 0, 0]), 16
+        e.data.action_id = action_id(route, "SwitchIngress.set_port")
+        e.data.fields.add(field_id=1, stream=b"\x00\x03")
+        s.write([update(pb.Update.INSERT, e)])
+        frame = (Ether() / IP(src="10.0.0.1", dst="10.1.0.2") / UDP(sport=5, dport=6)).build()
+        for _ in range(4):
+            assert [o.port for o in servicer.process(1, frame)] == [3]
+        lf = info["learn_filters"][0]
+        counts = []
+        for _ in range(2):
+            msg = s.next()
+            assert msg.WhichOneof("update") == "digest" and msg.digest.digest_id == lf["id"]
+            (data,) = msg.digest.data
+            by_id = {fd.field_id: int.from_bytes(fd.stream, "big") for fd in data.fields}
+            counts.append(by_id[5])
+            ack = pb.StreamMessageRequest(client_id=3)
+            ack.digest_ack.digest_id, ack.digest_ack.list_id = msg.digest.digest_id, msg.digest.list_id
+            s.requests.put(ack)
+        assert counts == [1, 4]
+        reg = table(info, "SwitchIngress.flow_packets")
+        rows = [r for r in s.read(pb.TableEntry(table_id=reg["id"])) if r.data.fields[0].int_arr_val.val[0]]
+        assert len(rows) == 1 and list(rows[0].data.fields[0].int_arr_val.val) == [4, 4, 4, 4]
+        idx = int.from_bytes(rows[0].key.fields[0].exact.value, "big")
+        w = pb.TableEntry(table_id=reg["id"])
+        w.key.fields.add(field_id=1).exact.value = idx.to_bytes(4, "big")
+        w.data.fields.add(field_id=1, stream=(99).to_bytes(4, "big"))
+        s.write([update(pb.Update.MODIFY, w)])
+        servicer.process(1, frame)
+        (row,) = s.read(w)
+        assert list(row.data.fields[0].int_arr_val.val) == [100] * 4
+    finally:
+        s.close()
+
+
+def test_bad_program_push_is_rejected_and_keeps_the_old_one(server, bundles):
+    servicer, port = server
+    s = Session(port)
+    try:
+        s.subscribe()
+        s.push("exact_forward", bundles / "exact_forward")
+        s.next(), s.next()
+        req = SetReq(device_id=0, client_id=0, action=SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END)
+        cfg = req.config.add(p4_name="broken")
+        cfg.profiles.add(profile_name="pipe", binary=b'#line 1 "broken.p4"\nheader h { bit<7> x; }\n')
+        with pytest.raises(grpc.RpcError) as info:
+            s.stub.SetForwardingPipelineConfig(req)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "broken.p4:1: header h is 7 bits long" in info.value.details()
+        assert list(servicer.programs) == ["exact_forward"]
+    finally:
+        s.close()
+
+
+def test_token_and_loopback_only():
+    with pytest.raises(ValueError, match="only loopback"):
+        serve("0.0.0.0:0")
+    srv, _, port = serve("127.0.0.1:0", token="s3cret")
+    try:
+        ch = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = pb_grpc.BfRuntimeStub(ch)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0))
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        resp = stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0),
+                                                metadata=[("x-srchain-token", "s3cret")])  # fmt: skip
+        assert list(resp.config) == []
+        ch.close()
+    finally:
+        srv.stop(grace=None)
