@@ -391,32 +391,30 @@ class Compiler:
         raise P4Error(t.loc, f"unsupported type {type(t).__name__}")
 
     def gen_struct_class(self, st: StructT) -> None:
+        # Scalar fields default to class attributes, so creating an instance per packet costs only the
+        # nested headers/structs it owns (no __slots__: instance dicts are as fast and start empty).
         cls = self.uniq(("H_" if st.is_header else "S_") + st.name)
         st.pyclass = cls
         self.struct_types[st.name] = st
-        slots = list(st.fields)
-        if st.is_header:
-            slots.append("_v")
-        if "ucast_egress_port" in st.fields:
-            slots.append("_uset")  # set by any assignment to ucast_egress_port
         m = self.module
         m.append(f"class {cls}:")
-        m.append(f"    __slots__ = {tuple(slots)!r}")
-        m.append("    def __init__(self):")
         copy: list[str] = []
+        nested: list[str] = []
         for name, t in st.fields.items():
-            m.append(f"        self.{name} = {self.zero(t)}")
             if isinstance(t, (StructT, StackT)):
+                nested.append(f"        self.{name} = {self.zero(t)}")
                 copy.append(f"        self.{name}._copy(o.{name})")
             else:
+                m.append(f"    {name} = {self.zero(t)}")
                 copy.append(f"        self.{name} = o.{name}")
         if st.is_header:
-            m.append("        self._v = False")
+            m.append("    _v = False")
             copy.append("        self._v = o._v")
         if "ucast_egress_port" in st.fields:
-            m.append("        self._uset = False")
-        if len(m[-1]) and m[-1].endswith("__init__(self):"):
-            m.append("        pass")
+            m.append("    _uset = False")  # set by any assignment to ucast_egress_port
+        if nested:
+            m.append("    def __init__(self):")
+            m.extend(nested)
         m.append("    def _copy(self, o):")
         m.extend(copy or ["        pass"])
         if st.is_header:
@@ -940,7 +938,7 @@ class Compiler:
         fn = FnCtx("table")
         fn.lines.append(f"def {pyname}():")
         key = f"({', '.join(key_codes)},)" if key_codes else "()"
-        fn.emit(f"e = {objname}.lookup({key})")
+        fn.emit(f"e = {objname}._lookup({key})")
         if counter is not None:
             fn.emit(f"{objname}.cur = e")
         fn.emit("e.fn(*e.args)")

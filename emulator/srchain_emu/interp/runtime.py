@@ -137,24 +137,32 @@ class Table:
         self.prefix_mode = kinds <= {"exact", "lpm"} and sum(k.match_kind == "lpm" for k in keys) == 1
         self.entries: dict[tuple, Entry] = {}  # normalised key spec -> entry (all modes)
         self._exact: dict[tuple, Entry] = {}
-        self._by_prefix: dict[int, dict[tuple, Entry]] = {}
-        self._prefixes: list[int] = []
         self._ordered: list[tuple[Entry, list]] = []
-
-    # -- data plane
-    def lookup(self, key: tuple) -> Entry:
+        self._prefix_tables: list[tuple[int, dict[tuple, Entry]]] = []
         if self.all_exact:
-            return self._exact.get(key, self.default)
-        if self.prefix_mode:
-            i = self.lpm_index
-            width = self.keys[i].width
-            for plen in self._prefixes:
-                mask = ((1 << plen) - 1) << (width - plen)
-                probe = (*key[:i], key[i] & mask, *key[i + 1:])
-                e = self._by_prefix[plen].get(probe)
-                if e is not None:
-                    return e
-            return self.default
+            self._lookup = self._lookup_exact
+        elif self.prefix_mode:
+            self._lookup = self._lookup_prefix
+        else:
+            self._lookup = self._lookup_ordered
+
+    # -- data plane (lookup is rebound to the matcher of the table's key kinds)
+    def lookup(self, key: tuple) -> Entry:
+        return self._lookup(key)
+
+    def _lookup_exact(self, key: tuple) -> Entry:
+        return self._exact.get(key, self.default)
+
+    def _lookup_prefix(self, key: tuple) -> Entry:
+        i = self.lpm_index
+        head, k, tail = key[:i], key[i], key[i + 1 :]
+        for mask, table in self._prefix_tables:
+            e = table.get((*head, k & mask, *tail))
+            if e is not None:
+                return e
+        return self.default
+
+    def _lookup_ordered(self, key: tuple) -> Entry:
         for e, checks in self._ordered:
             for i, kind, a, b in checks:
                 k = key[i]
@@ -294,8 +302,8 @@ class Table:
                 plen = key[i][1]
                 probe = (*key[:i], key[i][0], *key[i + 1:])
                 by_prefix.setdefault(plen, {})[probe] = e
-            self._by_prefix = by_prefix
-            self._prefixes = sorted(by_prefix, reverse=True)
+            width = self.keys[i].width
+            self._prefix_tables = [(((1 << p) - 1) << (width - p), by_prefix[p]) for p in sorted(by_prefix, reverse=True)]
             return
         ordered = []
         for key, e in self.entries.items():
