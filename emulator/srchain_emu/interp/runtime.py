@@ -303,7 +303,9 @@ class Table:
                 probe = (*key[:i], key[i][0], *key[i + 1:])
                 by_prefix.setdefault(plen, {})[probe] = e
             width = self.keys[i].width
-            self._prefix_tables = [(((1 << p) - 1) << (width - p), by_prefix[p]) for p in sorted(by_prefix, reverse=True)]
+            self._prefix_tables = [
+                (((1 << p) - 1) << (width - p), by_prefix[p]) for p in sorted(by_prefix, reverse=True)
+            ]
             return
         ordered = []
         for key, e in self.entries.items():
