@@ -27,7 +27,7 @@ from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID, b
 from .bundle import load_binary
 from .frontend.errors import P4Error
 from .interp import runtime as R
-from .interp.pipeline import Emitted, Pipeline
+from .interp.pipeline import Emitted, Pipeline, ToTM
 
 log = logging.getLogger(__name__)
 
@@ -638,7 +638,29 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
         return msg
 
-    # ------------------------------------------------------------ data plane hook
+    # ------------------------------------------------------------ data plane hooks
+    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+        with self.lock:
+            if not self.programs:
+                return []
+            prog = next(iter(self.programs.values()))
+            out = prog.pipeline.ingress(port, frame, tstamp_ns)
+            if prog.pipeline.digests:
+                self._push_digests(prog)
+        return out
+
+    def egress(self, item: ToTM, enq_qdepth: int, deq_timedelta: int) -> Emitted | None:
+        with self.lock:
+            if not self.programs:
+                return None
+            return next(iter(self.programs.values())).pipeline.egress(item, enq_qdepth, deq_timedelta)
+
+    def install(self, name: str, pipeline: Pipeline) -> None:
+        """Load a program at start-up (what bf_switchd does with its conf file)."""
+        prof = pb.ForwardingPipelineConfig.Profile(profile_name=pipeline.compiled.pipe_name, pipe_scope=[0, 1, 2, 3])
+        with self.lock:
+            self.programs = {name: Program(name, pipeline, json.dumps(bfrt_info(pipeline)).encode(), [prof])}
+
     def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
         """Run one frame through the bound program(s) and push any digests to subscribed clients."""
         with self.lock:

@@ -55,14 +55,21 @@ control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
 }
 
 parser EgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out egress_intrinsic_metadata_t eg_intr_md) {
-    state start { pkt.extract(eg_intr_md); transition accept; }
+    state start { pkt.extract(eg_intr_md); transition eg_ethernet; }
+    state eg_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) { 0x88b5: eg_data; default: accept; }
+    }
+    state eg_data { pkt.extract(hdr.data); transition accept; }
 }
 
 control Eg(inout headers_t hdr, inout metadata_t md, in egress_intrinsic_metadata_t eg_intr_md,
            in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
            inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
            inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
-    apply { }
+    apply {
+@@EGRESS@@
+    }
 }
 
 control EgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
@@ -99,7 +106,7 @@ def data_fields(frame: bytes) -> tuple[int, int, int, int]:
 
 
 def program_text(apply: str = "", locals: str = "", parser: str = DEFAULT_PARSER, types: str = "",
-                 deparser: str = "", deparser_locals: str = "") -> str:  # fmt: skip
+                 deparser: str = "", deparser_locals: str = "", egress: str = "") -> str:  # fmt: skip
     return (
         TEMPLATE.replace("@@TYPES@@", types)
         .replace("@@PARSER@@", parser)
@@ -107,6 +114,7 @@ def program_text(apply: str = "", locals: str = "", parser: str = DEFAULT_PARSER
         .replace("@@APPLY@@", apply)
         .replace("@@DEPARSER_LOCALS@@", deparser_locals)
         .replace("@@DEPARSER@@", deparser)
+        .replace("@@EGRESS@@", egress)
     )
 
 

@@ -1,0 +1,103 @@
+"""Traffic manager: per egress port 8 queues served in strict priority, shaped by a token bucket.
+
+Queue depth is kept in 80-byte cells (Tofino's accounting unit) and handed to egress as enq_qdepth;
+the time a packet waited is handed over as deq_timedelta (ns).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+
+from .interp.pipeline import ToTM
+
+CELL = 80
+NUM_QUEUES = 8
+
+
+def cells(nbytes: int) -> int:
+    return (nbytes + CELL - 1) // CELL
+
+
+@dataclass
+class PortShaper:
+    rate_bps: int = 0  # 0: unshaped
+    burst_bytes: int = 16384
+    tokens: float = 16384.0
+    last: float = field(default_factory=time.monotonic)
+
+    def refill(self, now: float) -> None:
+        if self.rate_bps:
+            self.tokens = min(self.burst_bytes, self.tokens + (now - self.last) * self.rate_bps / 8)
+        self.last = now
+
+    def wait_for(self, nbytes: int) -> float:
+        """Seconds until `nbytes` may leave (0 when allowed now)."""
+        if not self.rate_bps or self.tokens >= min(nbytes, self.burst_bytes):
+            return 0.0
+        return (min(nbytes, self.burst_bytes) - self.tokens) * 8 / self.rate_bps
+
+
+@dataclass
+class _Queued:
+    item: ToTM
+    enq_ns: int
+    enq_depth: int
+
+
+class TrafficManager:
+    def __init__(self, queue_limit_cells: int = 8192) -> None:
+        self.queue_limit = queue_limit_cells
+        self.queues: dict[int, list[collections.deque[_Queued]]] = {}
+        self.depth: dict[tuple[int, int], int] = collections.defaultdict(int)
+        self.shapers: dict[int, PortShaper] = {}
+        self.drops: collections.Counter[tuple[int, int]] = collections.Counter()
+        self.pending = 0
+
+    def set_rate(self, port: int, rate_bps: int, burst_bytes: int = 16384) -> None:
+        self.shapers[port] = PortShaper(rate_bps, burst_bytes, float(burst_bytes))
+
+    def enqueue(self, item: ToTM, now_ns: int | None = None) -> bool:
+        """Queue a packet; False (and counted) when its queue is full (tail drop)."""
+        qid = item.qid % NUM_QUEUES
+        key = (item.port, qid)
+        size = cells(len(item.frame))
+        if self.depth[key] + size > self.queue_limit:
+            self.drops[key] += 1
+            return False
+        queues = self.queues.setdefault(item.port, [collections.deque() for _ in range(NUM_QUEUES)])
+        queues[qid].append(_Queued(item, time.monotonic_ns() if now_ns is None else now_ns, self.depth[key]))
+        self.depth[key] += size
+        self.pending += 1
+        return True
+
+    def dequeue(self, now: float | None = None) -> tuple[list[tuple[ToTM, int, int]], float]:
+        """Packets allowed out now as (item, enq_qdepth cells, deq_timedelta ns), and the seconds until
+        the next shaped packet may leave (0 when nothing is waiting)."""
+        now = time.monotonic() if now is None else now
+        now_ns = time.monotonic_ns()
+        out: list[tuple[ToTM, int, int]] = []
+        next_wait = 0.0
+        for port, queues in self.queues.items():
+            shaper = self.shapers.get(port)
+            if shaper is not None:
+                shaper.refill(now)
+            for qid in range(NUM_QUEUES - 1, -1, -1):  # strict priority: queue 7 first
+                q = queues[qid]
+                while q:
+                    head = q[0]
+                    n = len(head.item.frame)
+                    if shaper is not None:
+                        wait = shaper.wait_for(n)
+                        if wait > 0:
+                            next_wait = wait if next_wait == 0 else min(next_wait, wait)
+                            break
+                        shaper.tokens -= n
+                    q.popleft()
+                    self.depth[(port, qid)] -= cells(n)
+                    self.pending -= 1
+                    out.append((head.item, head.enq_depth, max(0, now_ns - head.enq_ns)))
+                if shaper is not None and q:
+                    break  # a shaped port blocked on a higher queue: lower queues wait too
+        return out, next_wait
