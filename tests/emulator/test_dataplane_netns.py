@@ -92,7 +92,7 @@ def test_strict_priority_shaping_and_queue_depth(switch_factory, tmp_path):
         egress="hdr.data.d = (bit<32>) eg_intr_md.enq_qdepth; hdr.data.c = (bit<16>) eg_intr_md.egress_qid;",
     ))  # fmt: skip
     # Port 1 shaped to 400 kbit/s with a small burst, so queues build up behind it.
-    dp, host = switch_factory(Pipeline.from_file(path), 2, rates={1: (400_000, 1500)})
+    _, host = switch_factory(Pipeline.from_file(path), 2, rates={1: (400_000, 1500)})
     low = [data_frame(0, i, tail=b"l" * 80) for i in range(60)]
     high = [data_frame(7, i, tail=b"h" * 80) for i in range(10)]
     for f in low:
