@@ -63,3 +63,52 @@ def compile_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str,
 @click.group("switch")
 def switch_cli() -> None:
     """Run the emulated Tofino switch."""
+
+
+@switch_cli.command("run")
+@click.option("--ports", "ports_file", required=True, type=click.Path(dir_okay=False),
+              help="SDE-style ports JSON (PortToIf / PortToVeth)")
+@click.option("--grpc", "grpc_addr", default="127.0.0.1:50052", show_default=True,
+              help="BF Runtime gRPC address (loopback or unix:PATH)")
+@click.option("--p4", "program", type=click.Path(dir_okay=False), help="P4 program to load at start-up")
+@click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
+@click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="require this token (x-srchain-token)")
+@click.option("--device-id", default=0, show_default=True)
+def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
+            defines: tuple[str, ...], token_file: str | None, device_id: int) -> None:  # fmt: skip
+    """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
+    import signal
+    import threading
+
+    from .bfrt_server import serve
+    from .interp.pipeline import Pipeline
+    from .ports import PortsError, load_ports
+    from .switch import DataPlane
+
+    try:
+        specs = load_ports(ports_file)
+        pipeline = Pipeline.from_file(program, list(include_dirs), _defines(defines)) if program else None
+        token = Path(token_file).read_text().strip() if token_file else None
+        server, servicer, port = serve(grpc_addr, device_id, token)
+    except (PortsError, P4Error, ValueError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if pipeline is not None:
+        servicer.install(Path(program).stem, pipeline)  # type: ignore[arg-type]
+    try:
+        dataplane = DataPlane(servicer, specs)
+    except OSError as exc:
+        server.stop(grace=None)
+        click.echo(f"error: cannot open ports: {exc}", err=True)
+        sys.exit(1)
+    dataplane.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"emulated Tofino: {len(specs)} ports, BF Runtime on {grpc_addr}"
+               + (f" (port {port})" if not grpc_addr.startswith("unix:") else "")
+               + (f", program {Path(program).stem}" if program else ""))  # fmt: skip
+    stop.wait()
+    dataplane.stop()
+    server.stop(grace=1)

@@ -1,0 +1,327 @@
+"""A small BF Runtime gRPC client over the project's proto subset (works with the emulator and, being
+wire-compatible, with bf_switchd). Tables, actions and fields are addressed by name; ids come from the
+bf-rt.json the switch serves. Names may be any unique dotted suffix (`forward`, `SwitchIngress.forward`).
+
+Key values per match type: exact → int; ternary → (value, mask); lpm → (value, prefix_len);
+range → (low, high). Data values are ints (bool/str for the fixed `$mirror.cfg` fields).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from . import bfruntime_pb2 as pb
+from . import bfruntime_pb2_grpc as pb_grpc
+
+SetReq = pb.SetForwardingPipelineConfigRequest
+
+
+class BfrtError(Exception):
+    pass
+
+
+def _width_bytes(ftype: dict) -> int:
+    t = ftype.get("type")
+    if t == "bytes":
+        return (int(ftype["width"]) + 7) // 8
+    return {"uint64": 8, "uint32": 4, "int32": 4, "uint16": 2, "uint8": 1}.get(t, 4)
+
+
+def _enc(value: int, ftype: dict) -> bytes:
+    return int(value).to_bytes(_width_bytes(ftype), "big")
+
+
+def _resolve(name: str, names: dict[str, dict]) -> dict:
+    if name in names:
+        return names[name]
+    hits = [n for n in names if n.endswith("." + name)]
+    if len(hits) != 1:
+        raise BfrtError(f"{'no' if not hits else 'ambiguous'} name {name!r}")
+    return names[hits[0]]
+
+
+@dataclass
+class Entry:
+    key: dict[str, object]
+    action: str | None
+    data: dict[str, object]
+    is_default: bool = False
+
+
+class BfrtClient:
+    def __init__(self, address: str, client_id: int = 0, device_id: int = 0, token: str | None = None,
+                 timeout: float = 10.0) -> None:  # fmt: skip
+        self.client_id = client_id
+        self.device_id = device_id
+        self.timeout = timeout
+        self.md = [("x-srchain-token", token)] if token else []
+        opts = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)]
+        self.channel = grpc.insecure_channel(address, options=opts)
+        self.stub = pb_grpc.BfRuntimeStub(self.channel)
+        self._requests: queue.Queue = queue.Queue()
+        self._stream_msgs: queue.Queue = queue.Queue()
+        self._digests: queue.Queue = queue.Queue()
+        self._info: dict | None = None
+        self._stream = self.stub.StreamChannel(iter(self._requests.get, None), metadata=self.md)
+        self._reader = threading.Thread(target=self._read_stream, name="bfrt-client-stream", daemon=True)
+        self._reader.start()
+
+    # ------------------------------------------------------------ session
+    def _read_stream(self) -> None:
+        try:
+            for msg in self._stream:
+                if msg.WhichOneof("update") == "digest":
+                    self._digests.put(msg.digest)
+                else:
+                    self._stream_msgs.put(msg)
+        except grpc.RpcError as exc:
+            self._stream_msgs.put(exc)
+
+    def _next_stream(self, what: str) -> pb.StreamMessageResponse:
+        try:
+            msg = self._stream_msgs.get(timeout=self.timeout)
+        except queue.Empty:
+            raise BfrtError(f"timed out waiting for {what}") from None
+        if isinstance(msg, grpc.RpcError):
+            raise BfrtError(f"stream closed: {msg.details()}")
+        return msg
+
+    def subscribe(self, learn: bool = True) -> None:
+        req = pb.StreamMessageRequest(client_id=self.client_id)
+        req.subscribe.device_id = self.device_id
+        req.subscribe.notifications.enable_learn_notifications = learn
+        self._requests.put(req)
+        msg = self._next_stream("the subscribe answer")
+        if msg.subscribe.status.code != 0:
+            raise BfrtError(f"subscribe refused: {msg.subscribe.status.message}")
+
+    def push_program(self, name: str, out_dir: str | Path, profile: str = "pipe") -> None:
+        """Load a compiled program (srchain p4 compile / bf-p4c layout) and wait for WARM_INIT_FINISHED."""
+        d = Path(out_dir)
+        req = SetReq(device_id=self.device_id, client_id=self.client_id,
+                     action=SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END)  # fmt: skip
+        cfg = req.config.add(p4_name=name, bfruntime_info=(d / "bf-rt.json").read_bytes())
+        cfg.profiles.add(profile_name=profile, context=(d / profile / "context.json").read_bytes(),
+                         binary=(d / profile / "tofino.bin").read_bytes(), pipe_scope=[0, 1, 2, 3])  # fmt: skip
+        self._call(self.stub.SetForwardingPipelineConfig, req)
+        while True:
+            msg = self._next_stream("WARM_INIT_FINISHED")
+            resp = msg.set_forwarding_pipeline_config_response
+            if resp.set_forwarding_pipeline_config_response_type == pb.WARM_INIT_FINISHED:
+                break
+        self._info = None
+
+    def bind(self, name: str) -> None:
+        req = SetReq(device_id=self.device_id, client_id=self.client_id, action=SetReq.BIND)
+        req.config.add(p4_name=name)
+        self._call(self.stub.SetForwardingPipelineConfig, req)
+        self._info = None
+
+    def info(self) -> dict:
+        if self._info is None:
+            resp = self._call(self.stub.GetForwardingPipelineConfig,
+                              pb.GetForwardingPipelineConfigRequest(device_id=self.device_id, client_id=self.client_id))
+            tables: dict[str, dict] = {}
+            learn: dict[str, dict] = {}
+            for cfg in resp.config:
+                doc = json.loads(cfg.bfruntime_info)
+                tables.update({t["name"]: t for t in doc.get("tables", [])})
+                learn.update({lf["name"]: lf for lf in doc.get("learn_filters", [])})
+            non_p4 = json.loads(resp.non_p4_config.bfruntime_info or b'{"tables": []}')
+            tables.update({t["name"]: t for t in non_p4.get("tables", [])})
+            self._info = {"tables": tables, "learn": learn}
+        return self._info
+
+    def table(self, name: str) -> dict:
+        return _resolve(name, self.info()["tables"])
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self.channel.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, metadata=self.md, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise BfrtError(f"{exc.code().name}: {exc.details()}") from None
+
+    # ------------------------------------------------------------ encoding
+    def _key(self, t: dict, key: dict[str, object], priority: int | None) -> pb.TableKey:
+        out = pb.TableKey()
+        fields = {k["name"]: k for k in t["key"]}
+        for name, value in key.items():
+            k = fields.get(name)
+            if k is None:
+                raise BfrtError(f"table {t['name']} has no key field {name}")
+            f = out.fields.add(field_id=k["id"])
+            mt = k["match_type"]
+            if mt == "Exact":
+                f.exact.value = _enc(value, k["type"])  # type: ignore[arg-type]
+            elif mt == "Ternary":
+                f.ternary.value, f.ternary.mask = (_enc(v, k["type"]) for v in value)  # type: ignore[union-attr]
+            elif mt == "LPM":
+                f.lpm.value = _enc(value[0], k["type"])  # type: ignore[index]
+                f.lpm.prefix_len = int(value[1])  # type: ignore[index]
+            elif mt == "Range":
+                f.range.low, f.range.high = (_enc(v, k["type"]) for v in value)  # type: ignore[union-attr]
+            else:
+                raise BfrtError(f"match type {mt} is not supported by this client")
+        if priority is not None:
+            f = out.fields.add(field_id=fields["$MATCH_PRIORITY"]["id"])
+            f.exact.value = int(priority).to_bytes(4, "big")
+        return out
+
+    def _data(self, t: dict, action: str | None, data: dict[str, object]) -> pb.TableData:
+        out = pb.TableData()
+        if action is not None:
+            spec = _resolve(action, {a["name"]: a for a in t.get("action_specs", [])})
+            out.action_id = spec["id"]
+            fields = {d["name"]: d for d in spec["data"]}
+        else:
+            fields = {d["singleton"]["name"]: d["singleton"] for d in t.get("data", []) if "singleton" in d}
+        for name, value in data.items():
+            d = fields.get(name)
+            if d is None:
+                raise BfrtError(f"table {t['name']} has no data field {name}")
+            f = out.fields.add(field_id=d["id"])
+            ftype = d["type"]["type"]
+            if ftype == "bool":
+                f.bool_val = bool(value)
+            elif ftype == "string":
+                f.str_val = str(value)
+            else:
+                f.stream = _enc(value, d["type"])  # type: ignore[arg-type]
+        return out
+
+    def _update(self, kind: int, table: str, key: dict | None, action: str | None, data: dict | None,
+                priority: int | None = None, default: bool = False) -> pb.Update:  # fmt: skip
+        t = self.table(table)
+        u = pb.Update(type=kind)
+        te = u.entity.table_entry
+        te.table_id = t["id"]
+        te.is_default_entry = default
+        if key:
+            te.key.CopyFrom(self._key(t, key, priority))
+        if action is not None or data:
+            te.data.CopyFrom(self._data(t, action, data or {}))
+        return u
+
+    # ------------------------------------------------------------ writes
+    def write(self, updates: list[pb.Update], atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
+        req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
+        req.target.device_id = self.device_id
+        req.target.pipe_id = 0xFFFF
+        self._call(self.stub.Write, req)
+
+    def insert(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
+               priority: int | None = None) -> None:  # fmt: skip
+        self.write([self._update(pb.Update.INSERT, table, key, action, data, priority)])
+
+    def modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
+               priority: int | None = None) -> None:  # fmt: skip
+        self.write([self._update(pb.Update.MODIFY, table, key, action, data, priority)])
+
+    def insert_or_modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
+                         priority: int | None = None) -> None:  # fmt: skip
+        self.write([self._update(pb.Update.INSERT_OR_MODIFY, table, key, action, data, priority)])
+
+    def delete(self, table: str, key: dict | None = None, priority: int | None = None) -> None:
+        """Delete one entry, or every entry when key is None."""
+        self.write([self._update(pb.Update.DELETE, table, key, None, None, priority)])
+
+    def set_default(self, table: str, action: str, data: dict | None = None) -> None:
+        self.write([self._update(pb.Update.MODIFY, table, None, action, data, default=True)])
+
+    def reset_default(self, table: str) -> None:
+        self.write([self._update(pb.Update.DELETE, table, None, None, None, default=True)])
+
+    def register_write(self, register: str, index: int, values: dict[str, int]) -> None:
+        t = self.table(register)
+        prefix = t["name"].split(".", 1)[1] + "."
+        data = {n if n.startswith(prefix) else prefix + n: v for n, v in values.items()}
+        self.write([self._update(pb.Update.MODIFY, register, {"$REGISTER_INDEX": index}, None, data)])
+
+    # ------------------------------------------------------------ reads
+    def entries(self, table: str, key: dict | None = None, default: bool = False,
+                priority: int | None = None) -> list[Entry]:  # fmt: skip
+        t = self.table(table)
+        req = pb.ReadRequest(client_id=self.client_id)
+        req.target.device_id = self.device_id
+        te = req.entities.add().table_entry
+        te.table_id = t["id"]
+        te.is_default_entry = default
+        if key:
+            te.key.CopyFrom(self._key(t, key, priority))
+        out = []
+        try:
+            for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout):
+                out.extend(self._decode(t, e.table_entry) for e in resp.entities)
+        except grpc.RpcError as exc:
+            raise BfrtError(f"{exc.code().name}: {exc.details()}") from None
+        return out
+
+    def _decode(self, t: dict, te: pb.TableEntry) -> Entry:
+        keys = {k["id"]: k for k in t["key"]}
+        key: dict[str, object] = {}
+        for f in te.key.fields:
+            k = keys[f.field_id]
+            which = f.WhichOneof("match_type")
+            if which == "exact":
+                key[k["name"]] = int.from_bytes(f.exact.value, "big")
+            elif which == "ternary":
+                key[k["name"]] = (int.from_bytes(f.ternary.value, "big"), int.from_bytes(f.ternary.mask, "big"))
+            elif which == "lpm":
+                key[k["name"]] = (int.from_bytes(f.lpm.value, "big"), f.lpm.prefix_len)
+            elif which == "range":
+                key[k["name"]] = (int.from_bytes(f.range.low, "big"), int.from_bytes(f.range.high, "big"))
+        action = None
+        names: dict[int, str] = {}
+        for a in t.get("action_specs", []):
+            if a["id"] == te.data.action_id:
+                action = a["name"]
+                names = {d["id"]: d["name"] for d in a["data"]}
+        for d in t.get("data", []):
+            if "singleton" in d:
+                names[d["singleton"]["id"]] = d["singleton"]["name"]
+        data: dict[str, object] = {}
+        for f in te.data.fields:
+            which = f.WhichOneof("value")
+            name = names.get(f.field_id, str(f.field_id))
+            if which == "stream":
+                data[name] = int.from_bytes(f.stream, "big")
+            elif which == "int_arr_val":
+                data[name] = list(f.int_arr_val.val)
+            elif which == "bool_val":
+                data[name] = f.bool_val
+            elif which == "str_val":
+                data[name] = f.str_val
+        return Entry(key, action, data, te.is_default_entry)
+
+    def register_read(self, register: str, index: int) -> dict[str, list[int]]:
+        """Values of one register cell, one per pipe, keyed by the short field name (e.g. f1)."""
+        (e,) = self.entries(register, {"$REGISTER_INDEX": index})
+        return {n.rsplit(".", 1)[-1]: v for n, v in e.data.items()}  # type: ignore[misc]
+
+    # ------------------------------------------------------------ digests
+    def digest(self, timeout: float = 5.0, ack: bool = True) -> tuple[str, list[dict[str, int]]]:
+        """Next digest list as (learn filter name, [field dict per digest]); acked unless ack=False."""
+        try:
+            dl = self._digests.get(timeout=timeout)
+        except queue.Empty:
+            raise BfrtError("no digest received") from None
+        lf = next((v for v in self.info()["learn"].values() if v["id"] == dl.digest_id), None)
+        if lf is None:
+            raise BfrtError(f"digest with unknown id {dl.digest_id}")
+        names = {f["id"]: f["name"] for f in lf["fields"]}
+        rows = [{names[f.field_id]: int.from_bytes(f.stream, "big") for f in d.fields} for d in dl.data]
+        if ack:
+            req = pb.StreamMessageRequest(client_id=self.client_id)
+            req.digest_ack.digest_id, req.digest_ack.list_id = dl.digest_id, dl.list_id
+            self._requests.put(req)
+        return lf["name"], rows
