@@ -49,6 +49,8 @@ def load_ports(path: str | Path) -> list[PortSpec]:
                 specs.append(PortSpec(int(e["device_port"]), f"veth{int(e['veth1'])}", int(e.get("rate_bps", 0))))
         else:
             raise PortsError(f"{path}: expected a PortToIf or PortToVeth list")
+    except PortsError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise PortsError(f"{path}: bad port entry: {exc}") from None
     seen: set[int] = set()

@@ -279,3 +279,48 @@ def test_token_and_loopback_only():
         ch.close()
     finally:
         srv.stop(grace=None)
+
+
+def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_path):
+    from srchain.bfrt.client import BfrtClient, BfrtError
+
+    servicer, port = server
+    prog = snippet_path(
+        types="header mirror_h { bit<8> kind; bit<8> tag; }",
+        locals="""
+            action set_c(bit<16> v) { hdr.data.c = v; }
+            table t { key = { hdr.data.b : exact; } actions = { set_c; NoAction; } default_action = NoAction; }
+        """,
+        apply="t.apply(); if (hdr.data.a == 1) { ig_dprsr_md.mirror_type = 1; }",
+        deparser_locals="Mirror() mirror;",
+        deparser="if (ig_dprsr_md.mirror_type == 1) { mirror.emit<mirror_h>(10w7, {8w0xEE, 8w0x01}); }",
+    )
+    compile_to_dir(prog, tmp_path / "snip")
+    c = BfrtClient(f"127.0.0.1:{port}")
+    try:
+        c.subscribe()
+        c.push_program("snippet", tmp_path / "snip")
+        c.bind("snippet")
+        c.insert("$mirror.cfg", {"$sid": 7}, "$normal", {"$direction": "INGRESS", "$ucast_egress_port": 3,
+                 "$ucast_egress_port_valid": True, "$session_enable": True, "$max_pkt_len": 30})  # fmt: skip
+        (sess,) = c.entries("$mirror.cfg")
+        assert sess.key == {"$sid": 7} and sess.data["$ucast_egress_port"] == 3
+        frame = bytes.fromhex("02000000000202000000000188b5") + bytes([1, 0, 0, 0]) + bytes(4) + b"m" * 40
+        out = servicer.process(0, frame)
+        assert [(o.port, len(o.frame)) for o in out] == [(1, len(frame)), (3, 30)]
+        assert out[1].frame == (b"\xee\x01" + frame)[:30]
+        # Default entries: set, read back, reset.
+        c.set_default("t", "Ig.set_c", {"v": 0x4242})
+        (d,) = c.entries("t", default=True)
+        assert d.is_default and d.action == "Ig.set_c" and d.data == {"v": 0x4242}
+        assert servicer.process(0, frame)[0].frame[16:18] == b"\x42\x42"
+        c.reset_default("t")
+        assert c.entries("t", default=True)[0].action == "NoAction"
+        with pytest.raises(BfrtError, match="no key field"):
+            c.insert("t", {"hdr.data.zz": 1}, "Ig.set_c", {"v": 1})
+        with pytest.raises(BfrtError, match="NOT_FOUND"):
+            c.delete("t", {"hdr.data.b": 5})
+        with pytest.raises(BfrtError, match="ambiguous|no name"):
+            c.table("nonexistent_table")
+    finally:
+        c.close()
