@@ -87,6 +87,8 @@ def test_line_markers_drive_locations():
          "table property 'idle_timeout' is not supported by the emulator"),
         ("locals", "table t { key = { hdr.data.a : selector; } actions = { NoAction; } }",
          "match kind 'selector' is not supported (exact, ternary, lpm, range)"),
+        ("locals", '@name(".fwd") table t { key = { hdr.data.a : exact; } actions = { NoAction; } }',
+         "@name on table t is not supported by the emulator"),
         ("apply", "hdr.data.a = hdr.data.c;", "type mismatch: expected bit<8>, got bit<16>"),
         ("apply", "hdr.data.a = hdr.data.a + hdr.data.c;", "operands of '+' have different types bit<8> and bit<16>"),
         ("apply", "hdr.data.zz = 1;", "header data_h has no field 'zz'"),

@@ -788,7 +788,14 @@ class Compiler:
         return int(v.const)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ actions
+    @staticmethod
+    def reject_renames(anns: list[A.Annotation], what: str, loc: Loc) -> None:
+        # bf-p4c renames control-plane objects with @name; silently keeping our name would break clients.
+        if any(a.name == "name" for a in anns):
+            raise P4Error(loc, f"@name on {what} is not supported by the emulator")
+
     def compile_action(self, d: A.ActionDecl, scope: Scope) -> ActionSym:
+        self.reject_renames(d.annotations, f"action {d.name}", d.loc)
         pyname = self.uniq(f"act_{self.block_prefix}_{d.name}")
         ascope = Scope(scope)
         params: list[tuple[str, str, P4Type]] = []
@@ -821,6 +828,7 @@ class Compiler:
 
     # ------------------------------------------------------------ tables
     def compile_table(self, d: A.TableDecl, scope: Scope) -> TableSym:
+        self.reject_renames(d.annotations, f"table {d.name}", d.loc)
         qual = f"{self.pipe_name}.{self.cp_prefix}.{d.name}"
         keys: list[R.KeyInfo] = []
         key_codes: list[str] = []
