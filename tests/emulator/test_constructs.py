@@ -316,3 +316,90 @@ control Module(inout headers_t hdr, out bit<8> seen) {
     p.table("Ig.m1.sid").insert([5], "Ig.m1.set_a", {"v": 0x11})
     p.table("Ig.m2.sid").insert([5], "Ig.m2.set_a", {"v": 0x22})
     assert run_data(p, 1, 5) == (0x22, 5, 0x0111, 0)
+
+
+def test_field_names_that_are_python_keywords(build):
+    p = build(
+        types="""
+            struct cls_t { bit<8> class; bit<8> from; bit<8> _v; }
+            header kw_h { bit<8> lambda; bit<8> pass; }
+        """,
+        locals="""
+            Register<cls_t, bit<4>>(4) reg;
+            RegisterAction<cls_t, bit<4>, bit<8>>(reg) upd = {
+                void apply(inout cls_t value, out bit<8> rv) { value.class = value.class + 1; rv = value.class; }
+            };
+        """,
+        apply="""
+            cls_t c = {hdr.data.a, 8w2, 8w3};
+            c.from = c.class + c.from + c._v;
+            hdr.data.b = c.from;
+            hdr.data.c = (bit<16>) upd.execute(1);
+        """,
+    )
+    assert run_data(p, 10) == (10, 15, 1, 0)
+    assert p.register("reg").read(1) == (1, 0, 0)
+
+
+def test_tm_decisions_bypass_egress_drops_and_no_port(build):
+    p = build(
+        apply="""
+            if (hdr.data.a == 1) { ig_tm_md.bypass_egress = 1; }
+            if (hdr.data.a == 2) { ig_dprsr_md.drop_ctl = 1; }
+            ig_tm_md.qid = 5;
+        """,
+        egress="hdr.data.b = 0xEE; if (hdr.data.a == 3) { eg_dprsr_md.drop_ctl = 1; }",
+    )
+    assert run_data(p, 1) == (1, 0, 0, 0)  # egress skipped: b untouched
+    assert run_data(p, 0) == (0, 0xEE, 0, 0)
+    assert p.process(0, data_frame(0))[0].qid == 5
+    assert p.process(0, data_frame(2)) == [] and p.stats["drop_ctl_ingress"] == 1
+    assert p.process(0, data_frame(3)) == [] and p.stats["drop_ctl_egress"] == 1
+
+
+def test_no_egress_port_means_drop(tmp_path):
+    from conftest import program_text
+
+    text = program_text().replace("        ig_tm_md.ucast_egress_port = 1;\n", "")
+    path = tmp_path / "noport.p4"
+    path.write_text(text)
+    p = Pipeline.from_file(path)
+    assert p.process(0, data_frame()) == []
+    assert p.stats["drop_no_egress_port"] == 1
+
+
+def test_switch_on_bit_value_and_exit_in_action(build):
+    p = build(
+        locals="action stop() { hdr.data.d = 1; exit; }",
+        apply="""
+            switch (hdr.data.a) {
+                1: { hdr.data.b = 10; }
+                2:
+                3: { hdr.data.b = 20; }
+                default: { hdr.data.b = 30; }
+            }
+            if (hdr.data.a == 9) { stop(); }
+            hdr.data.c = 7;
+        """,
+    )
+    assert [run_data(p, a)[1] for a in (1, 2, 3, 4)] == [10, 20, 20, 30]
+    assert run_data(p, 9) == (9, 30, 0, 1)  # exit inside the action skipped the rest of apply
+
+
+def test_table_size_is_enforced(build):
+    from srchain_emu.interp.runtime import TableFull
+
+    p = build(locals="""
+        action a() {}
+        table t { key = { hdr.data.a : exact; } actions = { a; } size = 2; }
+    """, apply="t.apply();")  # fmt: skip
+    t = p.table("t")
+    t.insert([1], "Ig.a", {})
+    t.insert([2], "Ig.a", {})
+    try:
+        t.insert([3], "Ig.a", {})
+    except TableFull as exc:
+        assert "is full (2 entries)" in str(exc)
+    else:
+        raise AssertionError("table accepted more entries than its size")
+    assert sorted(k[0] for k in t.entries) == [1, 2]

@@ -30,6 +30,7 @@ from .types import (
     StructT,
     VoidT,
     mask,
+    pyattr,
     same_type,
 )
 
@@ -400,7 +401,8 @@ class Compiler:
         m.append(f"class {cls}:")
         copy: list[str] = []
         nested: list[str] = []
-        for name, t in st.fields.items():
+        for p4name, t in st.fields.items():
+            name = pyattr(p4name)
             if isinstance(t, (StructT, StackT)):
                 nested.append(f"        self.{name} = {self.zero(t)}")
                 copy.append(f"        self.{name}._copy(o.{name})")
@@ -453,7 +455,8 @@ class Compiler:
         m.append("    pkt.off = e")
         shift = st.bits
         parts = []
-        for name, t in st.fields.items():
+        for p4name, t in st.fields.items():
+            name = pyattr(p4name)
             assert isinstance(t, Bits)
             shift -= t.width
             val = f"(v >> {shift})" if shift else "v"
@@ -1291,7 +1294,7 @@ class Compiler:
                 tmp = fn.temp()
                 fn.emit(f"{tmp} = {target.code}")
                 for (fname, ft), item in zip(t.fields.items(), expr.items, strict=True):
-                    self.assign_to(Value(f"{tmp}.{fname}", ft, lvalue=True), item, scope, item.loc)
+                    self.assign_to(Value(f"{tmp}.{pyattr(fname)}", ft, lvalue=True), item, scope, item.loc)
                 if t.is_header:
                     fn.emit(f"{tmp}._v = True")
                 return
@@ -1447,7 +1450,7 @@ class Compiler:
         if isinstance(t, StructT):
             if e.name not in t.fields:
                 raise P4Error(e.loc, f"{t} has no field '{e.name}'")
-            return Value(f"{base.code}.{e.name}", t.fields[e.name], lvalue=base.lvalue)
+            return Value(f"{base.code}.{pyattr(e.name)}", t.fields[e.name], lvalue=base.lvalue)
         if isinstance(t, StackT):
             if e.name == "last":
                 return Value(f"_last({base.code})", t.elem, lvalue=base.lvalue)
@@ -1699,7 +1702,7 @@ class Compiler:
         else:
             v = self.compile_expr(e, scope)
             if isinstance(v.type, StructT):
-                vals = [Value(f"{v.code}.{n}", ft) for n, ft in v.type.fields.items()]
+                vals = [Value(f"{v.code}.{pyattr(n)}", ft) for n, ft in v.type.fields.items()]
                 locs = [e.loc] * len(vals)
             else:
                 vals, locs = [v], [e.loc]
@@ -1779,7 +1782,7 @@ class Compiler:
         if isinstance(t, StructT):
             lines = []
             for n, ft in t.fields.items():
-                lines.extend(self.emit_lines(out, Value(f"{v.code}.{n}", ft), loc))
+                lines.extend(self.emit_lines(out, Value(f"{v.code}.{pyattr(n)}", ft), loc))
             return lines
         raise P4Error(loc, f"emit needs a header, header stack or struct of headers, not {t}")
 
@@ -1821,7 +1824,7 @@ class Compiler:
                 v = self.compile_expr(arg, scope)
                 if not same_type(v.type, dt):
                     raise P4Error(c.loc, f"pack needs a {dt.name}, not {v.type}")
-                vals = [f"{v.code}.{n}" for n in dt.fields]
+                vals = [f"{v.code}.{pyattr(n)}" for n in dt.fields]
             return Value(f"_DIGESTS.append(({x.pyname}, ({', '.join(vals)},)))", VoidT())
         if kind == "Mirror" and method == "emit":
             if not 1 <= len(c.args) <= 2:

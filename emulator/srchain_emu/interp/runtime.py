@@ -5,6 +5,8 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass, field
 
+from .types import pyattr
+
 
 class ParserReject(Exception):
     """The parser rejected the packet (explicit `reject` or a parser error such as PacketTooShort)."""
@@ -353,7 +355,7 @@ class RegisterArray:
             for _ in range(self.size):
                 v = self.factory()  # type: ignore[operator]
                 for (fname, _), init in zip(self.fields, self.initial or (0,) * len(self.fields), strict=True):
-                    setattr(v, fname, init)
+                    setattr(v, pyattr(fname), init)
                 self.values.append(v)
 
     def read(self, index: int) -> tuple[int, ...]:
@@ -361,7 +363,7 @@ class RegisterArray:
         v = self.values[index]
         if self.factory is None:
             return (v,)
-        return tuple(getattr(v, f) for f, _ in self.fields)
+        return tuple(getattr(v, pyattr(f)) for f, _ in self.fields)
 
     def write(self, index: int, data: tuple[int, ...]) -> None:
         self._check(index)
@@ -372,7 +374,7 @@ class RegisterArray:
             self.values[index] = data[0]
         else:
             for (fname, _), x in zip(self.fields, data, strict=True):
-                setattr(self.values[index], fname, x)
+                setattr(self.values[index], pyattr(fname), x)
 
     def _check(self, index: int) -> None:
         if not 0 <= index < self.size:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
+
+_RESERVED_ATTRS = frozenset({"_v", "_copy", "_uset"})
+
+
+def pyattr(name: str) -> str:
+    """Python attribute for a P4 field name (P4 allows `class`, `from`, ... which Python does not)."""
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED_ATTRS:
+        return name + "__"
+    return name
 
 
 class P4Type:
