@@ -3,13 +3,17 @@ outside the subset (never silently ignored)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from conftest import data_fields, data_frame, program_text
+from conftest import P4_DIR, data_fields, data_frame, program_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from srchain_emu.frontend.errors import P4Error
 from srchain_emu.frontend.lexer import tokenize
 from srchain_emu.frontend.parser import parse_text
 from srchain_emu.frontend.preprocess import preprocess
-from srchain_emu.interp.pipeline import Pipeline
+from srchain_emu.interp.pipeline import Pipeline, load_source
 
 
 def line_of(path, snippet: str) -> int:
@@ -109,3 +113,39 @@ def test_parse_error_reports_the_token(snippet_path):
     path = snippet_path(apply="hdr.data.a = ;")
     err = load_error(path)
     assert str(err) == f"{path}:{line_of(path, 'hdr.data.a = ;')}: expected an expression but found ';'"
+
+
+_SOURCES = [load_source(P4_DIR / f"{n}.p4") for n in ("flow_counter", "five_tables")]
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_INSERTS = ["1", "8w3", "true", "hdr", "{", "}", "(", ")", ";", "<", ">", "bit", "x", "apply", "_", "..", "&&&",
+            "error", "-", "~", "!", "++"]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 1), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 3), st.integers(0, 10**6),
+                                             st.sampled_from(_INSERTS)), min_size=1, max_size=3))  # fmt: skip
+def test_mutated_programs_fail_only_with_p4_errors(which, edits):
+    """Random token edits of real programs: either a clean P4Error or a program that runs without faults."""
+    lines = _SOURCES[which].split("\n")
+    for line_no, op, pos, new in edits:
+        i = line_no % len(lines)
+        toks = _TOKEN.findall(lines[i])
+        if lines[i].startswith("#line") or not toks:
+            continue
+        j = pos % len(toks)
+        if op == 0:
+            del toks[j]
+        elif op == 1:
+            toks.insert(j, new)
+        elif op == 2:
+            toks[j] = new
+        else:
+            toks[j], toks[-1] = toks[-1], toks[j]
+        lines[i] = " ".join(toks)
+    try:
+        p = Pipeline.from_source("\n".join(lines), "mutant")
+    except P4Error as exc:
+        assert re.match(r"^[^:]+:\d+: \S", str(exc)), str(exc)
+        return
+    p.process(1, bytes.fromhex("020000000002020000000001080045000030000000004011") + bytes(40))
+    assert p.stats["drop_internal_error"] == 0
