@@ -82,13 +82,17 @@ def run_cmd(service: str, config: Path) -> None:
     stop, ready = threading.Event(), threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=daemon.run, args=(stop, ready), daemon=True)
-    thread.start()
-    ready.wait(10)
-    health = daemon._http.server_address if daemon._http else None
-    click.echo(json.dumps({"service": service, "name": daemon.cfg.name, "health": list(health or [])}), err=True)
-    while thread.is_alive():
-        thread.join(0.5)
+
+    def announce() -> None:
+        if ready.wait(30) and daemon._http is not None:
+            health = list(daemon._http.server_address[:2])
+            click.echo(json.dumps({"service": service, "name": daemon.cfg.name, "health": health}), err=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    try:
+        daemon.run(stop, ready)  # main thread: signals interrupt the select loop directly
+    except OSError as exc:
+        raise click.ClickException(f"{service}: cannot open its sockets: {exc}") from exc
 
 
 @vnf_cli.group("trafficgen")
