@@ -75,7 +75,8 @@ def preprocess_text(
         pp.add_path(str(d))
     # Show files under the working directory relative to it, everything else absolute (never `../..`).
     pp.rewrite_paths = cwd_rule
-    for name, value in (defines or {}).items():
+    # What bf-p4c defines for a Tofino 1 build, so `#if __TARGET_TOFINO__ == 2` picks tna.p4.
+    for name, value in {"__TARGET_TOFINO__": "1", **(defines or {})}.items():
         pp.define(f"{name} {value}")
     pp.parse(text, filename)
     out = io.StringIO()
