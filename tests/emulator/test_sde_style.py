@@ -23,7 +23,8 @@ def test_exact_match_with_vlan_validity_key_and_bypass_egress():
     assert [(o.port, o.frame) for o in p.process(0, untagged)] == [(4, untagged)]
     assert p.process(0, (Ether(dst="22:22:22:22:22:22") / Dot1Q(vlan=11) / IP()).build()) == []
     assert p.stats["drop_ctl_ingress"] == 1
-    assert p.process(0, (Ether(dst="22:22:22:22:22:22", src="00:00:00:00:00:01", type=0x86DD) / (b"\x00" * 40)).build()) == []
+    ipv6 = Ether(dst="22:22:22:22:22:22", src="00:00:00:00:00:01", type=0x86DD) / (b"\x00" * 40)
+    assert p.process(0, ipv6.build()) == []
     assert p.stats["drop_parser_reject"] == 1
     tables = {t["name"]: t for t in bfrt_info(p)["tables"]}
     keys = [k["name"] for k in tables["pipe.SwitchIngress.forward"]["key"]]
