@@ -403,3 +403,19 @@ def test_table_size_is_enforced(build):
     else:
         raise AssertionError("table accepted more entries than its size")
     assert sorted(k[0] for k in t.entries) == [1, 2]
+
+
+def test_serializable_enum_fields_in_headers(build):
+    p = build(
+        types="""
+            enum bit<8> Kind { DATA = 1, REPORT = 2 }
+            header tag_h { Kind kind; bit<8> pad; }
+        """,
+        apply="""
+            if (hdr.data.a == 1) { hdr.data.b = (bit<8>) Kind.REPORT; }
+            Kind k = (Kind) hdr.data.a;
+            if (k == Kind.DATA) { hdr.data.c = 0x1111; }
+        """,
+    )
+    assert run_data(p, 1) == (1, 2, 0x1111, 0)
+    assert run_data(p, 2) == (2, 0, 0, 0)

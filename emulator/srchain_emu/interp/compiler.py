@@ -32,6 +32,7 @@ from .types import (
     mask,
     pyattr,
     same_type,
+    serial_bits,
 )
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
@@ -308,8 +309,9 @@ class Compiler:
                 ft = self.resolve_type(f.type, g)
                 if f.name in st.fields:
                     raise P4Error(f.loc, f"duplicate field '{f.name}' in {st}")
-                if st.is_header and not isinstance(ft, Bits):
-                    raise P4Error(f.loc, f"header field '{f.name}' must be bit<W> or int<W>, not {ft}")
+                if st.is_header and serial_bits(ft) is None:
+                    raise P4Error(f.loc, f"header field '{f.name}' must be bit<W>, int<W> or a serializable enum, "
+                                  f"not {ft}")  # fmt: skip
                 if isinstance(ft, (ExternT, PacketT)):
                     raise P4Error(f.loc, f"field '{f.name}' cannot have type {ft}")
                 st.fields[f.name] = ft
@@ -455,9 +457,10 @@ class Compiler:
         m.append("    pkt.off = e")
         shift = st.bits
         parts = []
-        for p4name, t in st.fields.items():
+        for p4name, ft in st.fields.items():
             name = pyattr(p4name)
-            assert isinstance(t, Bits)
+            t = serial_bits(ft)
+            assert t is not None
             shift -= t.width
             val = f"(v >> {shift})" if shift else "v"
             if shift + t.width < st.bits:
@@ -1709,11 +1712,12 @@ class Compiler:
         total = 0
         terms: list[tuple[str, int]] = []
         for v, loc in zip(vals, locs, strict=True):
+            b = serial_bits(v.type)
             if isinstance(v.type, BoolT):
                 terms.append((f"(1 if {v.code} else 0)", 1))
-            elif isinstance(v.type, Bits):
-                code = f"({v.code} & {mask(v.type.width):#x})" if v.type.signed else v.code
-                terms.append((code, v.type.width))
+            elif b is not None:
+                code = f"({v.code} & {mask(b.width):#x})" if b.signed else v.code
+                terms.append((code, b.width))
             else:
                 raise P4Error(loc, f"only bit<W> fields can be hashed/packed, not {v.type}")
         parts = []

@@ -73,9 +73,10 @@ class StructT(P4Type):
     def bits(self) -> int:
         total = 0
         for t in self.fields.values():
-            if not isinstance(t, Bits):
+            b = serial_bits(t)
+            if b is None:
                 return -1
-            total += t.width
+            total += b.width
         return total
 
 
@@ -121,6 +122,15 @@ class PacketT(P4Type):
 class MatchKindT(P4Type):
     def __str__(self) -> str:
         return "match_kind"
+
+
+def serial_bits(t: P4Type) -> Bits | None:
+    """The wire type of a header field: bit<W>/int<W> or a serializable enum's underlying type."""
+    if isinstance(t, Bits):
+        return t
+    if isinstance(t, EnumT) and t.underlying is not None:
+        return t.underlying
+    return None
 
 
 def same_type(a: P4Type, b: P4Type) -> bool:
