@@ -419,3 +419,15 @@ def test_serializable_enum_fields_in_headers(build):
     )
     assert run_data(p, 1) == (1, 2, 0x1111, 0)
     assert run_data(p, 2) == (2, 0, 0, 0)
+
+
+def test_egress_port_set_through_an_out_parameter(tmp_path):
+    from conftest import program_text
+
+    text = program_text(
+        locals="action pick(out PortId_t p) { p = 6; }",
+        apply="pick(ig_tm_md.ucast_egress_port);",
+    ).replace("        ig_tm_md.ucast_egress_port = 1;\n", "")
+    path = tmp_path / "outport.p4"
+    path.write_text(text)
+    assert [o.port for o in Pipeline.from_file(path).process(0, data_frame())] == [6]

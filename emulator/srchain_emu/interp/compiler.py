@@ -1665,6 +1665,8 @@ class Compiler:
     def assign_value(self, target: Value, code: str, scope: Scope, loc: Loc) -> None:
         self.note_global(target.code, scope)
         self.fn.emit(f"{target.code} = {code}")
+        if target.code.endswith(".ucast_egress_port"):
+            self.fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
 
     def call_verify(self, c: A.Call, scope: Scope) -> Value:
         if self.fn.kind != "state":
