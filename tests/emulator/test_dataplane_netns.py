@@ -9,9 +9,9 @@ import time
 
 import pytest
 from conftest import P4_DIR, data_fields, data_frame, program_text
-from netns import Netns
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.interp.pipeline import Pipeline
+from srchain_emu.netns import Netns
 from srchain_emu.ports import PortsError, PortSpec, load_ports, open_port_socket
 from srchain_emu.switch import DataPlane
 

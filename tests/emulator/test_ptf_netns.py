@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from conftest import P4_DIR
-from netns import Netns
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
+from srchain_emu.netns import Netns
 from srchain_emu.ports import PortSpec, open_port_socket
 from srchain_emu.switch import DataPlane
 

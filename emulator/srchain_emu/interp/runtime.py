@@ -88,7 +88,7 @@ class KeyInfo:
 
 
 class Entry:
-    __slots__ = ("action", "args", "bytes", "fn", "hit", "key", "pkts", "priority")
+    __slots__ = ("action", "args", "bytes", "fn", "hit", "key", "pkts", "priority", "rank")
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
         self.action = action
@@ -99,6 +99,7 @@ class Entry:
         self.priority = priority
         self.pkts = 0
         self.bytes = 0
+        self.rank = (priority, 0)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -141,12 +142,16 @@ class Table:
         self._exact: dict[tuple, Entry] = {}
         self._ordered: list[tuple[Entry, list]] = []
         self._prefix_tables: list[tuple[int, dict[tuple, Entry]]] = []
+        # Tuple-space search for ternary/lpm tables: one dict per distinct mask vector.
+        self._groups: list[tuple[tuple, dict[tuple, Entry], tuple]] = []
         if self.all_exact:
             self._lookup = self._lookup_exact
         elif self.prefix_mode:
             self._lookup = self._lookup_prefix
-        else:
+        elif "range" in kinds:
             self._lookup = self._lookup_ordered
+        else:
+            self._lookup = self._lookup_masked
 
     # -- data plane (lookup is rebound to the matcher of the table's key kinds)
     def lookup(self, key: tuple) -> Entry:
@@ -163,6 +168,16 @@ class Table:
             if e is not None:
                 return e
         return self.default
+
+    def _lookup_masked(self, key: tuple) -> Entry:
+        best = None
+        for masks, table, min_rank in self._groups:
+            if best is not None and best.rank <= min_rank:
+                break  # groups are sorted by the best rank they can offer
+            e = table.get(tuple([k & m for k, m in zip(key, masks, strict=False)]))
+            if e is not None and (best is None or e.rank < best.rank):
+                best = e
+        return best if best is not None else self.default
 
     def _lookup_ordered(self, key: tuple) -> Entry:
         for e, checks in self._ordered:
@@ -333,6 +348,25 @@ class Table:
 
         ordered.sort(key=rank)
         self._ordered = ordered
+        groups: dict[tuple, tuple[dict[tuple, Entry], list]] = {}
+        for e, _checks in ordered:  # best rank first, so the first entry kept per masked key wins
+            e.rank = rank((e, _checks))
+            masks = []
+            values = []
+            for k, v in zip(self.keys, e.key, strict=True):
+                if k.match_kind == "exact":
+                    masks.append((1 << k.width) - 1)
+                    values.append(v)
+                elif k.match_kind == "ternary":
+                    masks.append(v[1])
+                    values.append(v[0])
+                else:  # lpm (range tables use the ordered scan)
+                    masks.append(((1 << v[1]) - 1) << (k.width - v[1]) if k.match_kind == "lpm" else 0)
+                    values.append(v[0] if k.match_kind == "lpm" else 0)
+            table, ranks = groups.setdefault(tuple(masks), ({}, []))
+            table.setdefault(tuple(values), e)
+            ranks.append(e.rank)
+        self._groups = sorted(((m, t, min(r)) for m, (t, r) in groups.items()), key=lambda g: g[2])
 
 
 # ---------------------------------------------------------------- stateful externs

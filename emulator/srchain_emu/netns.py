@@ -1,4 +1,4 @@
-"""Network namespaces with veth pairs for the emulator's data-plane tests (prefix `em`, torn down always)."""
+"""Network namespaces with veth pairs for data-plane tests and benches (prefix `em`, always torn down)."""
 
 from __future__ import annotations
 
