@@ -97,7 +97,7 @@ def register_json(r: R.RegisterArray, ids: _Ids) -> dict:
         "annotations": [], "depends_on": [], "has_const_default_action": False,
         "key": [{"id": 1, "name": "$REGISTER_INDEX", "repeated": False, "annotations": [], "mandatory": True,
                  "match_type": "Exact", "type": {"type": "uint32"}}],
-        "data": data, "supported_operations": ["Sync"], "attributes": [],
+        "action_specs": [], "data": data, "supported_operations": ["Sync"], "attributes": [],
     }  # fmt: skip
 
 
@@ -112,6 +112,7 @@ def counter_json(c: R.CounterArray, ids: _Ids) -> dict:
         "annotations": [], "depends_on": [], "has_const_default_action": False,
         "key": [{"id": 1, "name": "$COUNTER_INDEX", "repeated": False, "annotations": [], "mandatory": True,
                  "match_type": "Exact", "type": {"type": "uint32"}}],
+        "action_specs": [],
         "data": [{"mandatory": False, "read_only": False,
                   "singleton": {"id": fid, "name": n, "repeated": False, "annotations": [],
                                 "type": {"type": "uint64", "default_value": 0}}} for fid, n in data],
