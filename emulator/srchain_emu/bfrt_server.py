@@ -9,6 +9,7 @@ The "program binary" is the emulator bundle (`tofino.bin` = preprocessed P4 sour
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import json
 import logging
@@ -170,7 +171,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if self.token is None:
             return
         md = dict(context.invocation_metadata())
-        if md.get("x-srchain-token") != self.token:
+        if not hmac.compare_digest(str(md.get("x-srchain-token", "")).encode(), self.token.encode()):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong x-srchain-token")
 
     def _guard(self, context: grpc.ServicerContext, fn: Callable[[], object]) -> object:
