@@ -8,7 +8,7 @@ import threading
 
 import grpc
 import pytest
-from conftest import P4_DIR
+from emu_helpers import P4_DIR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from srchain.bfrt import bfruntime_pb2 as pb

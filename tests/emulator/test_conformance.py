@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from conftest import P4_DIR
+from emu_helpers import P4_DIR
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP

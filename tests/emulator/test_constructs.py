@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import data_fields, data_frame
+from emu_helpers import data_fields, data_frame
 from srchain_emu.interp.pipeline import Pipeline
 
 
@@ -297,7 +297,7 @@ def test_const_entries_and_const_default(build):
 
 
 def test_sub_control_instances(tmp_path):
-    from conftest import program_text
+    from emu_helpers import program_text
 
     text = program_text(apply="m1.apply(hdr, md.a); m2.apply(hdr, md.b); hdr.data.c = md.a ++ md.b;",
                         locals="Module() m1; Module() m2;")
@@ -358,7 +358,7 @@ def test_tm_decisions_bypass_egress_drops_and_no_port(build):
 
 
 def test_no_egress_port_means_drop(tmp_path):
-    from conftest import program_text
+    from emu_helpers import program_text
 
     text = program_text().replace("        ig_tm_md.ucast_egress_port = 1;\n", "")
     path = tmp_path / "noport.p4"
@@ -422,7 +422,7 @@ def test_serializable_enum_fields_in_headers(build):
 
 
 def test_egress_port_set_through_an_out_parameter(tmp_path):
-    from conftest import program_text
+    from emu_helpers import program_text
 
     text = program_text(
         locals="action pick(out PortId_t p) { p = 6; }",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import binascii
 
-from conftest import data_fields, data_frame
+from emu_helpers import data_fields, data_frame
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from srchain_emu.interp import runtime as R
@@ -141,7 +141,7 @@ def test_mirror_i2e_with_session_and_truncation(build):
 
 
 def test_ipv4_checksum_verify_and_update(tmp_path):
-    from conftest import program_text
+    from emu_helpers import program_text
 
     parser = """
     state parse_ethernet {

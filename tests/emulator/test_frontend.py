@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import P4_DIR, data_fields, data_frame, program_text
+from emu_helpers import P4_DIR, data_fields, data_frame, program_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from srchain_emu.frontend.errors import P4Error

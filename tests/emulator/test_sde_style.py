@@ -3,7 +3,7 @@ BypassEgress, Empty egress blocks, pair registers with initial values) load and 
 
 from __future__ import annotations
 
-from conftest import P4_DIR
+from emu_helpers import P4_DIR
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Dot1Q, Ether
 from srchain_emu.bfrt_schema import bfrt_info

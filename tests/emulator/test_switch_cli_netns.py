@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import P4_DIR, data_frame
+from emu_helpers import P4_DIR, data_frame
 from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_emu.cli import switch_cli
 from srchain_emu.netns import Netns
