@@ -257,6 +257,9 @@ class Api:
     def counters(self, body: bytes) -> tuple[int, Any]:
         out = self.d.engine.counters()
         out["kernel_drops"] = self.d.datapath.kernel_drops
+        sr_rx = self.d.datapath.sr_rx
+        if hasattr(sr_rx, "state"):
+            out["sr_ring"] = sr_rx.state()
         return 200, out
 
     def flows(self, body: bytes) -> tuple[int, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import mmap
 import socket
 import struct
+import time
 from collections.abc import Callable
 
 from .packetsock import SOL_PACKET, open_packet_socket
@@ -56,9 +57,30 @@ class RxRing:
         self.view = memoryview(self.map)  # what senders slice frames from (no copy)
         self.i = 0
         self.oversize = 0
+        self.holes = 0
+        self._hole: tuple[int, float] | None = None  # (slot, first seen) of a suspected hole
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def _skip_hole(self, i: int) -> bool:
+        """Slot i is not ours yet but the next one is. Under overload the kernel can advance past a slot
+        it never hands over (seen on 6.x: status stays 0 while later slots are filled); waiting for it
+        would stall us until the ring wraps. A slot still being copied completes within microseconds, so
+        a slot that stays like this for 1 ms is skipped (if it completes later, we pick it up next lap).
+        """
+        if not self.map[((i + 1) % self.nr) * FRAME_SIZE] & TP_STATUS_USER:
+            self._hole = None
+            return False
+        now = time.monotonic()
+        if self._hole is None or self._hole[0] != i:
+            self._hole = (i, now)
+            return False
+        if now - self._hole[1] < 0.001:
+            return False
+        self._hole = None
+        self.holes += 1
+        return True
 
     def drain(self, handle: Callable[[mmap.mmap, int, int], None], budget: int) -> bool:
         """Call handle(ring, start, end) for up to budget ready frames. True if more may be waiting."""
@@ -71,7 +93,11 @@ class RxRing:
             while done < budget:
                 off = i * FRAME_SIZE
                 if not m[off] & TP_STATUS_USER:
-                    return False
+                    if self._skip_hole(i):
+                        i = i + 1 if i + 1 < nr else 0
+                        continue
+                    # a suspected hole keeps the loop polling (the socket stays readable) until decided
+                    return self._hole is not None
                 _status, length, snap, mac = unpack(m, off)
                 if snap == length:
                     handle(m, off + mac, off + mac + snap)
@@ -83,6 +109,12 @@ class RxRing:
             return True
         finally:
             self.i = i
+
+    def state(self) -> dict:
+        """Ring occupancy for diagnostics: our read index, frames waiting for us, status at the index."""
+        m = self.map
+        waiting = sum(1 for k in range(self.nr) if m[k * FRAME_SIZE] & TP_STATUS_USER)
+        return {"index": self.i, "waiting": waiting, "holes_skipped": self.holes}
 
     def close(self) -> None:
         self.view.release()
