@@ -37,13 +37,15 @@ pytestmark = [pytest.mark.netns,
 HERE = Path(__file__).parent
 VNFA_MAC, A_MAC = "02:00:00:00:0b:01", "02:00:00:00:0b:02"
 VNFB_MAC, B_MAC = "02:00:00:00:0c:01", "02:00:00:00:0c:02"
+VNFCO_MAC, C0_MAC = "02:00:00:00:0e:01", "02:00:00:00:0e:02"  # proxy -> VNF C (iface_out)
+VNFCI_MAC, C1_MAC = "02:00:00:00:0e:03", "02:00:00:00:0e:04"  # VNF C -> proxy (iface_in)
 TOKEN = "px-test-token-0123456789abcdef"
 
 
 class Lab:
     def __init__(self, tmp: Path) -> None:
         pid = os.getpid()
-        self.s, self.p, self.a, self.b = (f"px{x}{pid}" for x in "spab")
+        self.s, self.p, self.a, self.b, self.c = (f"px{x}{pid}" for x in "spabc")
         self.tmp = tmp
         self.sock_path = str(tmp / "ctl.sock")
         self.api = Api(self.sock_path, TOKEN)
@@ -51,11 +53,13 @@ class Lab:
         self.daemon = Daemon(self.p, self.config, tmp / "proxy.log", self.api)
 
     def build(self) -> None:
-        for ns in (self.s, self.p, self.a, self.b):
+        for ns in (self.s, self.p, self.a, self.b, self.c):
             add_netns(ns)
         add_veth(self.s, "sw0", SW_MAC, self.p, "sr0", SR_MAC)
         add_veth(self.p, "vnfa", VNFA_MAC, self.a, "eth0", A_MAC)
         add_veth(self.p, "vnfb", VNFB_MAC, self.b, "eth0", B_MAC)
+        add_veth(self.p, "vnfco", VNFCO_MAC, self.c, "eth0", C0_MAC)
+        add_veth(self.p, "vnfci", VNFCI_MAC, self.c, "eth1", C1_MAC)
         # VNF A: an IP host; replies toward 10.80/16 go to the proxy's MAC (its gateway)
         nsx(self.a, "ip", "addr", "add", "10.60.0.2/24", "dev", "eth0")
         nsx(self.a, "ip", "addr", "add", "10.70.0.9/32", "dev", "eth0")
@@ -70,7 +74,9 @@ class Lab:
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": SW_MAC, "msd": 8, "listen": f"unix:{self.sock_path}",
                "token_file": str(self.tmp / "token"), "sids": sids,
                "attachments": [{"vnf": "fmt", "iface": "vnfa", "next_hop": "10.60.0.2"},
-                               {"vnf": "fw", "iface": "vnfb", "next_hop": "10.61.0.2"}], **extra}
+                               {"vnf": "fw", "iface": "vnfb", "next_hop": "10.61.0.2"},
+                               {"vnf": "ids", "iface_out": "vnfco", "iface_in": "vnfci", "mac": C0_MAC}],
+               **extra}
         self.config.write_text(yaml.safe_dump(cfg))
         state = Path(f"{self.config}.state.json")
         if state.exists():
@@ -78,7 +84,7 @@ class Lab:
 
     def teardown(self) -> None:
         self.daemon.stop()
-        for ns in (self.s, self.p, self.a, self.b):
+        for ns in (self.s, self.p, self.a, self.b, self.c):
             del_netns(ns)
 
 
@@ -94,7 +100,8 @@ def lab(tmp_path_factory):
     try:
         lab.build()
         with spawn_in(lab.a, sys.executable, str(HERE / "vnf_upper.py"), "7000", "240"), \
-                spawn_in(lab.b, sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"):
+                spawn_in(lab.b, sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"), \
+                spawn_in(lab.c, sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240", "eth1", VNFCI_MAC):
             lab.sw = packet_socket_in(lab.s, "sw0")
             yield lab
             lab.sw.close()
@@ -152,6 +159,16 @@ def test_dynamic_round_trip_bit_exact_ipv4_ipv6(proxy):
     assert flows["entries"] == 21
 
 
+def test_one_interface_per_direction(proxy):
+    """Attachment with iface_out/iface_in and a fixed MAC: out through one port, back through the other."""
+    proxy.api.ok("PUT", "/v1/sids/16005", {**DYNAMIC, "sid": 16005, "vnf": "ids", "return_match": "either"})
+    sent = mpls_frame([16005, 16006, 16007], udp4(sport=5050), ttls=[9, 8, 7], tcs=[1, 2, 3])
+    got = exchange(proxy, [sent], 1)
+    assert labels_of(got[0]) == [(16006, 2, 0, 8), (16007, 3, 1, 7)]
+    assert inner_bytes(got[0]) == bytes(udp4(sport=5050))
+    assert proxy.api.ok("GET", "/v1/attachments/ids")["ready"] is True
+
+
 def test_chains_and_versions_share_one_vnf_via_api(proxy):
     # version 2 of the chain arrives through the API while version 1 flows are still cached
     proxy.api.ok("PUT", "/v1/sids/16013", {**DYNAMIC, "sid": 16013, "version": 2})
@@ -192,6 +209,7 @@ def test_api_auth_validation_and_atomic_batch(proxy):
     status, body = api.call("PUT", "/v1/attachments/bad", {"iface": "nosuch0"})
     assert status == 400 and "attachments[bad].iface" in body["error"] and "nosuch0" in body["error"]
     assert "bad" not in [a["vnf"] for a in api.ok("GET", "/v1/attachments")["attachments"]]
+    assert os.stat(proxy.sock_path).st_mode & 0o777 == 0o600  # control socket: owner only
     metrics = api.ok("GET", "/metrics")
     assert 'srchain_proxy_drops_total{reason="unknown_sid"}' in metrics
     assert 'srchain_proxy_sid_rx_packets_total{behaviour="static"' in metrics
