@@ -158,8 +158,10 @@ class Api:
     # ---- SIDs ----------------------------------------------------------------------------------------
 
     def health(self, body: bytes) -> tuple[int, Any]:
-        return 200, {"status": "ok", "sids": len(self.d.sids),
-                     "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)}}
+        alive = self.d.datapath_alive()
+        return (200 if alive else 503), {
+            "status": "ok" if alive else "data path stopped (see the proxy log)", "sids": len(self.d.sids),
+            "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)}}
 
     def list_sids(self, body: bytes) -> tuple[int, Any]:
         return 200, {"sids": [s.model_dump(exclude_none=True) for _, s in sorted(self.d.sids.items())]}

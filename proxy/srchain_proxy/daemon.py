@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import threading
@@ -95,11 +96,15 @@ class ProxyDaemon:
     # ---- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for target, name in ((self.datapath.run, "datapath"), (self._resolver, "resolver")):
-            args = (self.stop,) if target == self.datapath.run else ()
-            thread = threading.Thread(target=target, args=args, name=f"srchain-proxy-{name}", daemon=True)
+        # everything allocated so far (config, tables, libraries) is long-lived: keep it out of GC passes
+        gc.collect()
+        gc.freeze()
+        self._threads = [
+            threading.Thread(target=self.datapath.run, args=(self.stop,), name="srchain-proxy-datapath", daemon=True),
+            threading.Thread(target=self._resolver, name="srchain-proxy-resolver", daemon=True),
+        ]
+        for thread in self._threads:
             thread.start()
-            self._threads.append(thread)
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -109,6 +114,9 @@ class ProxyDaemon:
         self.datapath.close()
 
     # ---- views ---------------------------------------------------------------------------------------
+
+    def datapath_alive(self) -> bool:
+        return bool(self._threads) and self._threads[0].is_alive()
 
     def attachment_view(self, vnf: str) -> dict:
         att = self.atts[vnf]

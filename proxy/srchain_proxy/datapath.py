@@ -198,6 +198,7 @@ class DataPath:
         drops = self.engine.drops
         drops["tx_error"] = self.retired_errors + self.sr_tx.errors + sum(t.errors for t in self.tx.values())
         drops["oversize"] = self.sr_rx.oversize + sum(r.oversize for r in self.rx.values())
+        drops["internal_error"] = self.sr_rx.errors + sum(r.errors for r in self.rx.values())
 
     def close(self) -> None:
         for obj in [*self.rx.values(), *self.tx.values(), self.sr_rx, self.sr_tx]:

@@ -22,7 +22,8 @@ HEADROOM = 4 * 32 + 4  # room for the largest stack we push (32 labels), kept 8-
 INBOUND_DROPS = ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
                  "no_attachment", "no_neighbour")
 RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid")
-OTHER_DROPS = ("tx_error", "oversize")  # send failures; frames larger than a ring slot (2048 bytes)
+# send failures; frames larger than a ring slot (2048 bytes); frames a bug made us drop (logged)
+OTHER_DROPS = ("tx_error", "oversize", "internal_error")
 DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
 
 _U32 = struct.Struct("!I")

@@ -10,6 +10,7 @@ Send: frames are copied into a TX ring and flushed with one send() per batch.
 
 from __future__ import annotations
 
+import logging
 import mmap
 import socket
 import struct
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 
 from .packetsock import SOL_PACKET, open_packet_socket
+
+log = logging.getLogger(__name__)
 
 PACKET_RX_RING = 5
 PACKET_VERSION = 10
@@ -57,6 +60,7 @@ class RxRing:
         self.view = memoryview(self.map)  # what senders slice frames from (no copy)
         self.i = 0
         self.oversize = 0
+        self.errors = 0
         self.holes = 0
         self._hole: tuple[int, float] | None = None  # (slot, first seen) of a suspected hole
 
@@ -100,7 +104,11 @@ class RxRing:
                     return self._hole is not None
                 _status, length, snap, mac = unpack(m, off)
                 if snap == length:
-                    handle(m, off + mac, off + mac + snap)
+                    try:
+                        handle(m, off + mac, off + mac + snap)
+                    except Exception:  # a bug must cost one frame, not the loop (the frame is released below)
+                        self.errors += 1
+                        log_frame_error(self.errors)
                 else:
                     self.oversize += 1
                 m[off:off + 4] = _ZERO  # back to the kernel
@@ -122,6 +130,11 @@ class RxRing:
         self.sock.close()
 
 
+def log_frame_error(count: int) -> None:
+    if count == 1 or count % 10_000 == 0:
+        log.exception("internal error handling a frame (%d so far); frame dropped", count)
+
+
 class SocketRx:
     """Receive side without a ring: one recv_into per frame (fallback, io: socket)."""
 
@@ -131,6 +144,7 @@ class SocketRx:
         self.buf = bytearray(reserve + 65536)
         self.view = memoryview(self.buf)
         self.oversize = 0
+        self.errors = 0
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -145,7 +159,11 @@ class SocketRx:
                 n = recv(into)
             except BlockingIOError:
                 return False
-            handle(buf, start, start + n)
+            try:
+                handle(buf, start, start + n)
+            except Exception:
+                self.errors += 1
+                log_frame_error(self.errors)
         return True
 
     def close(self) -> None:

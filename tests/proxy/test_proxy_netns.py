@@ -278,24 +278,22 @@ def test_socket_io_fallback_round_trips(lab):
         assert lab.daemon.stop() == 0
 
 
-def test_rx_ring_skips_a_slot_the_kernel_never_hands_over():
-    """Under overload the kernel can move past a ring slot without ever marking it ready; the reader must
-    not wait for it (that stalled the whole proxy until the ring wrapped). Simulated by writing slot
-    statuses by hand on a quiet interface."""
+@pytest.fixture
+def quiet_ring():
+    """An RxRing on an interface nobody sends to (a veth left down) in a namespace of its own."""
+    import ctypes
     import threading
 
     from netlab import CLONE_NEWNET, add_netns, del_netns, nsx
-    from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER, RxRing
+    from srchain_proxy.rings import RxRing
 
     ns = f"pxh{os.getpid()}"
     add_netns(ns)
+    out = {}
     try:
-        nsx(ns, "ip", "link", "add", "q0", "type", "veth", "peer", "name", "q1")  # left down: quiet
-        out = {}
+        nsx(ns, "ip", "link", "add", "q0", "type", "veth", "peer", "name", "q1")
 
         def opener():
-            import ctypes
-
             fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
             ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET)
             os.close(fd)
@@ -304,16 +302,48 @@ def test_rx_ring_skips_a_slot_the_kernel_never_hands_over():
         t = threading.Thread(target=opener)
         t.start()
         t.join()
-        ring = out["ring"]
-        seen = []
-        ring.map[1 * FRAME_SIZE:1 * FRAME_SIZE + 4] = TP_STATUS_USER.to_bytes(4, "little")  # slot 1 ready
-        ring.map[1 * FRAME_SIZE + 8:1 * FRAME_SIZE + 14] = (60).to_bytes(4, "little") + (100).to_bytes(2, "little")
-        ring.map[1 * FRAME_SIZE + 4:1 * FRAME_SIZE + 8] = (60).to_bytes(4, "little")
-        assert ring.drain(lambda m, s, e: seen.append((s, e)), 10) is True  # slot 0 suspected: keep polling
-        assert seen == [] and ring.holes == 0
-        time.sleep(0.002)
-        assert ring.drain(lambda m, s, e: seen.append((s, e)), 10) is False
-        assert ring.holes == 1 and seen == [(FRAME_SIZE + 100, FRAME_SIZE + 160)] and ring.i == 2
-        ring.close()
+        yield out["ring"]
     finally:
+        if "ring" in out:
+            out["ring"].close()
         del_netns(ns)
+
+
+def _fake_frame(ring, slot: int, length: int = 60, mac: int = 100) -> None:
+    """Write a tpacket2 header by hand: status USER, tp_len = tp_snaplen = length, tp_mac = mac."""
+    from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER
+
+    off = slot * FRAME_SIZE
+    ring.map[off:off + 14] = (TP_STATUS_USER.to_bytes(4, "little") + length.to_bytes(4, "little")
+                              + length.to_bytes(4, "little") + mac.to_bytes(2, "little"))
+
+
+def test_rx_ring_skips_a_slot_the_kernel_never_hands_over(quiet_ring):
+    """Under overload the kernel can move past a ring slot without ever marking it ready; the reader must
+    not wait for it (that stalled the whole proxy until the ring wrapped). Simulated by hand."""
+    from srchain_proxy.rings import FRAME_SIZE
+
+    ring, seen = quiet_ring, []
+    _fake_frame(ring, 1)  # slot 0 stays the kernel's, slot 1 is ready
+    assert ring.drain(lambda m, s, e: seen.append((s, e)), 10) is True  # suspected hole: keep polling
+    assert seen == [] and ring.holes == 0
+    time.sleep(0.002)
+    assert ring.drain(lambda m, s, e: seen.append((s, e)), 10) is False
+    assert ring.holes == 1 and seen == [(FRAME_SIZE + 100, FRAME_SIZE + 160)] and ring.i == 2
+
+
+def test_rx_ring_survives_a_failing_handler(quiet_ring):
+    from srchain_proxy.rings import FRAME_SIZE
+
+    ring, seen = quiet_ring, []
+    _fake_frame(ring, 0)
+    _fake_frame(ring, 1)
+
+    def handler(m, s, e):
+        if s < FRAME_SIZE:
+            raise RuntimeError("boom")
+        seen.append(s)
+
+    assert ring.drain(handler, 10) is False
+    assert ring.errors == 1 and seen == [FRAME_SIZE + 100] and ring.i == 2
+    assert ring.map[0] == 0 and ring.map[FRAME_SIZE] == 0  # both slots handed back to the kernel
