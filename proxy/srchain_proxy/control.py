@@ -11,6 +11,7 @@ import socket
 import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import ValidationError
 
@@ -144,7 +145,7 @@ class Api:
             if m:
                 path_known = True
                 if verb == method:
-                    return fn(*m.groups(), body=body)
+                    return fn(*(unquote(g) for g in m.groups()), body=body)
         if path_known:
             raise ApiError(405, f"{method} not allowed on {path}")
         raise ApiError(404, f"no such resource {path}")
@@ -154,6 +155,8 @@ class Api:
             self.d.apply(sids, atts)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from exc
+        except OSError as exc:  # the state file could not be written: nothing was installed
+            raise ApiError(500, f"state_file: cannot persist the change ({exc.strerror or exc}); not applied") from exc
 
     # ---- SIDs ----------------------------------------------------------------------------------------
 

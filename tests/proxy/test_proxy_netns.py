@@ -359,3 +359,19 @@ def test_rx_ring_survives_a_failing_handler(quiet_ring):
     assert ring.drain(handler, 10) is False
     assert ring.errors == 1 and seen == [FRAME_SIZE + 100] and ring.i == 2
     assert ring.map[0] == 0 and ring.map[FRAME_SIZE] == 0  # both slots handed back to the kernel
+
+
+def test_change_that_cannot_be_persisted_is_not_applied(lab):
+    blocker = lab.tmp / "not-a-dir"
+    blocker.write_text("a file where the state directory should be")
+    lab.write_config([STATIC], state_file=str(blocker / "state.json"))
+    lab.daemon.start(wait_ready=("fmt",))
+    drain(lab.sw)
+    try:
+        status, body = lab.api.call("PUT", "/v1/sids/16003", DYNAMIC)
+        assert status == 500 and body["error"].startswith("state_file: cannot persist the change")
+        assert [s["sid"] for s in lab.api.ok("GET", "/v1/sids")["sids"]] == [16001]
+        assert exchange(lab, [mpls_frame([16003, 16004], udp4())], 1, timeout=0.5) == []
+        assert lab.api.ok("GET", "/v1/counters")["drops"]["unknown_sid"] == 1  # the old tables still rule
+    finally:
+        assert lab.daemon.stop() == 0
