@@ -24,7 +24,7 @@ from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
 from srchain.plan import tables as T
-from srchain.plan.model import Entry, Plan, SidInfo, Stack
+from srchain.plan.model import Entry, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
 
@@ -118,17 +118,18 @@ class _Builder:
         self.sid: dict[tuple[str, str], int] = {}
         self.sids: list[SidInfo] = []
         self.owner: dict[int, Owner] = {}
+        self.since: dict[int, int] = {}  # label -> chain version that first used it
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
 
     # -- SIDs ---------------------------------------------------------------------------------
     def _allocate(
-        self, seg: ResolvedSegment, instance: str, context: str, where: tuple[str, str], behaviour: str
+        self, seg: ResolvedSegment, instance: str, context: str, where: tuple[TargetKind, str], behaviour: str
     ) -> None:
         s = self.tx.sid(self.spec.chain, seg.name, instance, context, self.version, self.spec.sr_block)
         self.sid[(seg.name, instance)] = s.label
         self.owner[s.label] = Owner(seg, instance)
-        kind = "switch" if where[0] == "switch" else "proxy"
-        self.sids.append(SidInfo(seg.name, instance, s.label, kind, where[1], behaviour, s.since))
+        self.since[s.label] = s.since
+        self.sids.append(SidInfo(seg.name, instance, s.label, *where, behaviour, s.since))
 
     def _remaining(self, seg: ResolvedSegment, path: str, bucket: int) -> list[tuple[str, str]]:
         """(segment, instance) of every later segment on `path` that a flow in `bucket` visits."""
@@ -165,7 +166,9 @@ class _Builder:
                 context[(seg.name, inst)] = f"proxy/{spec.proxy}/{spec.behaviour}/{seg.traffic}/restore={digest}"
         for seg in self.segments:
             spec = seg.spec
-            where = ("switch", spec.switch) if isinstance(spec, P4Segment) else ("proxy", spec.proxy)
+            where: tuple[TargetKind, str] = (
+                ("switch", spec.switch) if isinstance(spec, P4Segment) else ("proxy", spec.proxy)
+            )
             behaviour = f"p4:{spec.module}" if isinstance(spec, P4Segment) else f"proxy:{spec.behaviour}"
             for inst in seg.instances:
                 self._allocate(seg, inst, context[(seg.name, inst)], where, behaviour)
@@ -211,12 +214,9 @@ class _Builder:
                 T.SID_FORWARD_ACTION,
                 {"port": hop.port, "dst_mac": hop.dst_mac},
                 "sid_forward",
-                self.owner_since(label),
+                self.since[label],
             )
         )
-
-    def owner_since(self, label: int) -> int:
-        return next(s.since for s in self.sids if s.sid == label)
 
     def _local(self, switch: str, label: int, seg: ResolvedSegment) -> None:
         assert isinstance(seg.spec, P4Segment)
@@ -233,7 +233,7 @@ class _Builder:
                     T.LOCAL_SID_ACTION[seg.spec.module],
                     params,
                     "local_sid",
-                    self.owner_since(label),
+                    self.since[label],
                 )
             )
 
@@ -378,7 +378,7 @@ class _Builder:
                     T.QUEUE_MAP_ACTION,
                     {"qid": qid},
                     "queue_map",
-                    self.owner_since(label),
+                    self.since[label],
                 )
             )
 
@@ -436,7 +436,7 @@ class _Builder:
                         spec.behaviour,
                         params,
                         "proxy_sid",
-                        self.owner_since(label),
+                        self.since[label],
                     )
                 )
                 att = proxy.attachment(inst)
