@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import Attachment, ProxyConfig, SidEntry, check_tables, save_state, state_path
 from .datapath import DataPath
-from .engine import Engine
+from .engine import Engine, split_key
 from .neighbour import resolve
 from .packetsock import iface_mac
 
@@ -148,7 +148,7 @@ class ProxyDaemon:
 
 
 def _flow_text(key: tuple) -> str:
-    proto, src, dst, sport, dport = key
+    proto, src, dst, sport, dport = split_key(key)
     a = ipaddress.ip_address(src)
     b = ipaddress.ip_address(dst)
     return f"{proto} {a}:{sport} -> {b}:{dport}"

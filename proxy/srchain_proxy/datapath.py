@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .engine import HEADROOM, AttState, Engine, Tables
+from .fastpath import sr_drain
 from .packetsock import kernel_drops
 from .rings import RingTx, RxRing, SocketRx, SocketTx
 
 log = logging.getLogger(__name__)
 
+# SR-side loops: "layered" = RxRing.drain + per-frame handler (reference); "python" = fastpath.sr_drain
+SR_VARIANTS = ("layered", "python")
 BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
 IoMode = Literal["ring", "socket"]
 
@@ -61,6 +64,7 @@ class DataPath:
         self._ep.register(self.sr_rx.fileno(), select.EPOLLIN)
         self._ep.register(self._wake_r, select.EPOLLIN)
         self._sr_handler = self._make_sr_handler()
+        self._sr_drain = sr_drainer(engine, self.sr_rx, self._sr_handler)
 
     def _open_rx(self, ifname: str) -> Any:
         return RxRing(ifname, HEADROOM) if self.io == "ring" else SocketRx(ifname, HEADROOM)
@@ -123,16 +127,7 @@ class DataPath:
     # ---- per-frame handlers --------------------------------------------------------------------------
 
     def _make_sr_handler(self) -> Callable:
-        eng = self.engine
-        from_sr = eng.from_sr
-        mv = self.sr_rx.view
-
-        def on_sr_frame(buf: Any, s: int, e: int) -> None:
-            att = from_sr(buf, s, e, self.now)
-            if att is not None:
-                att.tx.put(mv[eng.ostart:eng.oend])
-
-        return on_sr_frame
+        return sr_handler(self.engine, self.sr_rx, lambda: self.now)
 
     def _make_vnf_handler(self, att: AttState, rx: Any) -> Callable:
         eng = self.engine
@@ -160,7 +155,7 @@ class DataPath:
                 busy = False
                 for fd, _ev in events:
                     if fd == sr_fd:
-                        busy |= self.sr_rx.drain(self._sr_handler, BATCH)
+                        busy |= self._sr_drain(BATCH, now)
                     elif fd == self._wake_r:
                         self._take_pending()
                     else:
@@ -206,3 +201,23 @@ class DataPath:
         self._ep.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def sr_handler(eng: Engine, rx: Any, clock: Callable[[], float]) -> Callable:
+    """Per-frame handler for the SR side's receive ring: pop, then queue on the attachment's TX."""
+    from_sr = eng.from_sr
+    mv = rx.view
+
+    def on_sr_frame(buf: Any, s: int, e: int) -> None:
+        att = from_sr(buf, s, e, clock())
+        if att is not None:
+            att.tx.put(mv[eng.ostart:eng.oend])
+
+    return on_sr_frame
+
+
+def sr_drainer(eng: Engine, rx: Any, handler: Callable, variant: str = "python") -> Callable[[int, float], bool]:
+    """drain(budget, now) for the SR side: the inline fast path on a ring, else the layered reference."""
+    if variant == "python" and isinstance(rx, RxRing):
+        return lambda budget, now: sr_drain(eng, rx, handler, budget, now)
+    return lambda budget, now: rx.drain(handler, budget)

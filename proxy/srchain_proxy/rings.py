@@ -34,6 +34,7 @@ TX_DATA_OFFSET = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the k
 _REQ = struct.Struct("IIII")  # struct tpacket_req {block_size, block_nr, frame_size, frame_nr}
 _RXHDR = struct.Struct("III H")  # tpacket2_hdr: tp_status, tp_len, tp_snaplen, tp_mac
 _U32 = struct.Struct("I")
+_STATUS_LEN = struct.Struct("II")  # tpacket2_hdr: tp_status, tp_len
 _ZERO = bytes(4)
 FRAME_SIZE = 2048  # one page holds two frames; frames larger than this are truncated and dropped
 FRAMES_PER_BLOCK = 32
@@ -197,11 +198,12 @@ class RingTx:
             self.errors += 1
             return
         m[off + TX_DATA_OFFSET:off + TX_DATA_OFFSET + n] = data
-        _U32.pack_into(m, off + 4, n)  # tp_len
-        _U32.pack_into(m, off, TP_STATUS_SEND_REQUEST)
-        self.i = self.i + 1 if self.i + 1 < self.nr else 0
-        self.pending += 1
-        if self.pending >= 32:  # bound the delay a frame waits for its batch
+        # tp_status and tp_len in one store: the kernel reads the slot only in send(), at flush time
+        _STATUS_LEN.pack_into(m, off, TP_STATUS_SEND_REQUEST, n)
+        i = self.i + 1
+        self.i = i if i < self.nr else 0
+        self.pending = pending = self.pending + 1
+        if pending >= 32:  # bound the delay a frame waits for its batch
             self.flush()
 
     def _reclaim(self, off: int) -> bool:
