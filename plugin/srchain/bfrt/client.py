@@ -4,6 +4,11 @@ bf-rt.json the switch serves. Names may be any unique dotted suffix (`forward`, 
 
 Key values per match type: exact → int; ternary → (value, mask); lpm → (value, prefix_len);
 range → (low, high). Data values are ints (bool/str for the fixed `$mirror.cfg` fields).
+`$MATCH_PRIORITY` may be given as a key field or through `priority=`.
+
+Transport: plain TCP, a `unix:` path, or TLS (`TlsFiles`: CA, optional client cert/key). Calls that
+cannot change state twice (Read, Get, BIND, subscribe) are retried with exponential back-off while
+the switch is UNAVAILABLE; writes are not retried (a write may have landed; the caller decides).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +29,34 @@ SetReq = pb.SetForwardingPipelineConfigRequest
 
 
 class BfrtError(Exception):
-    pass
+    """A refused or failed call; `code` is the gRPC status name (UNAVAILABLE, ALREADY_EXISTS, ...)."""
+
+    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """TLS for a gRPC port behind TLS: the CA that signed the switch's certificate, and optionally a
+    client certificate + key (mutual TLS). `server_name` overrides the name checked in the certificate."""
+
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if (self.cert is None) != (self.key is None):
+            raise BfrtError("TLS client certificate and key go together")
+        return grpc.ssl_channel_credentials(
+            root_certificates=Path(self.ca).read_bytes(),
+            private_key=Path(self.key).read_bytes() if self.key else None,
+            certificate_chain=Path(self.cert).read_bytes() if self.cert else None,
+        )
+
+
+RETRYABLE = frozenset({"UNAVAILABLE"})
 
 
 def _width_bytes(ftype: dict) -> int:
@@ -34,7 +67,10 @@ def _width_bytes(ftype: dict) -> int:
 
 
 def _enc(value: int, ftype: dict) -> bytes:
-    return int(value).to_bytes(_width_bytes(ftype), "big")
+    try:
+        return int(value).to_bytes(_width_bytes(ftype), "big")
+    except OverflowError:
+        raise BfrtError(f"value {value} does not fit {ftype}", "INVALID_ARGUMENT") from None
 
 
 def _resolve(name: str, names: dict[str, dict]) -> dict:
@@ -56,14 +92,25 @@ class Entry:
 
 class BfrtClient:
     def __init__(self, address: str, client_id: int = 0, device_id: int = 0, token: str | None = None,
-                 timeout: float = 10.0) -> None:  # fmt: skip
+                 timeout: float = 10.0, tls: TlsFiles | None = None, retries: int = 3,
+                 backoff: float = 0.2) -> None:  # fmt: skip
+        self.address = address
         self.client_id = client_id
         self.device_id = device_id
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
         self.md = [("x-srchain-token", token)] if token else []
         opts = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)]
-        self.channel = grpc.insecure_channel(address, options=opts)
+        if tls is not None:
+            if tls.server_name:
+                opts.append(("grpc.ssl_target_name_override", tls.server_name))
+            self.channel = grpc.secure_channel(address, tls.credentials(), options=opts)
+        else:
+            self.channel = grpc.insecure_channel(address, options=opts)
         self.stub = pb_grpc.BfRuntimeStub(self.channel)
+        self._tables: dict[str, dict] = {}  # resolved name -> table (suffix lookups are O(tables))
+        self._codecs: dict[int, tuple[dict, dict]] = {}  # table id -> (key fields by name, actions by name)
         self._requests: queue.Queue = queue.Queue()
         self._stream_msgs: queue.Queue = queue.Queue()
         self._digests: queue.Queue = queue.Queue()
@@ -87,10 +134,30 @@ class BfrtClient:
         try:
             msg = self._stream_msgs.get(timeout=self.timeout)
         except queue.Empty:
-            raise BfrtError(f"timed out waiting for {what}") from None
+            raise BfrtError(f"timed out waiting for {what}", "DEADLINE_EXCEEDED") from None
         if isinstance(msg, grpc.RpcError):
-            raise BfrtError(f"stream closed: {msg.details()}")
+            raise BfrtError(f"stream closed: {msg.details()}", msg.code().name)
         return msg
+
+    @classmethod
+    def connect(cls, address: str, *, attempts: int = 5, backoff: float = 0.2, learn: bool = False,
+                **kwargs: object) -> BfrtClient:  # fmt: skip
+        """Open a session and subscribe, retrying with exponential back-off while the switch is not
+        answering (it may be starting). Raises BfrtError naming the address after the last attempt."""
+        delay = backoff
+        for attempt in range(1, attempts + 1):
+            client = cls(address, backoff=backoff, **kwargs)  # type: ignore[arg-type]
+            try:
+                client.subscribe(learn=learn)
+                return client
+            except BfrtError as exc:
+                client.close()
+                if attempt == attempts:
+                    raise BfrtError(f"{address}: no BF Runtime session after {attempts} attempts: {exc}",
+                                    "UNAVAILABLE") from None  # fmt: skip
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
 
     def subscribe(self, learn: bool = True) -> None:
         req = pb.StreamMessageRequest(client_id=self.client_id)
@@ -99,7 +166,7 @@ class BfrtClient:
         self._requests.put(req)
         msg = self._next_stream("the subscribe answer")
         if msg.subscribe.status.code != 0:
-            raise BfrtError(f"subscribe refused: {msg.subscribe.status.message}")
+            raise BfrtError(f"subscribe refused: {msg.subscribe.status.message}", "FAILED_PRECONDITION")
 
     def push_program(self, name: str, out_dir: str | Path, profile: str = "pipe") -> None:
         """Load a compiled program (srchain p4 compile / bf-p4c layout) and wait for WARM_INIT_FINISHED."""
@@ -109,19 +176,29 @@ class BfrtClient:
         cfg = req.config.add(p4_name=name, bfruntime_info=(d / "bf-rt.json").read_bytes())
         cfg.profiles.add(profile_name=profile, context=(d / profile / "context.json").read_bytes(),
                          binary=(d / profile / "tofino.bin").read_bytes(), pipe_scope=[0, 1, 2, 3])  # fmt: skip
-        self._call(self.stub.SetForwardingPipelineConfig, req)
+        self._call(self.stub.SetForwardingPipelineConfig, req, retry=False)
         while True:
             msg = self._next_stream("WARM_INIT_FINISHED")
             resp = msg.set_forwarding_pipeline_config_response
             if resp.set_forwarding_pipeline_config_response_type == pb.WARM_INIT_FINISHED:
                 break
-        self._info = None
+        self._forget_schema()
 
     def bind(self, name: str) -> None:
         req = SetReq(device_id=self.device_id, client_id=self.client_id, action=SetReq.BIND)
         req.config.add(p4_name=name)
         self._call(self.stub.SetForwardingPipelineConfig, req)
+        self._forget_schema()
+
+    def _forget_schema(self) -> None:
         self._info = None
+        self._tables.clear()
+        self._codecs.clear()
+
+    def pipeline(self) -> pb.GetForwardingPipelineConfigResponse:
+        """The device's loaded programs as served (p4_name, bf-rt.json, profiles)."""
+        return self._call(self.stub.GetForwardingPipelineConfig,
+                          pb.GetForwardingPipelineConfigRequest(device_id=self.device_id, client_id=self.client_id))
 
     def info(self) -> dict:
         if self._info is None:
@@ -139,26 +216,43 @@ class BfrtClient:
         return self._info
 
     def table(self, name: str) -> dict:
-        return _resolve(name, self.info()["tables"])
+        t = self._tables.get(name)
+        if t is None:
+            t = self._tables[name] = _resolve(name, self.info()["tables"])
+        return t
 
     def close(self) -> None:
         self._requests.put(None)
         self.channel.close()
 
-    def _call(self, method, request):
-        try:
-            return method(request, metadata=self.md, timeout=self.timeout)
-        except grpc.RpcError as exc:
-            raise BfrtError(f"{exc.code().name}: {exc.details()}") from None
+    def _call(self, method, request, retry: bool = True):
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return method(request, metadata=self.md, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                code = exc.code().name
+                if not retry or code not in RETRYABLE or attempt == self.retries:
+                    raise BfrtError(f"{code}: {exc.details()}", code) from None
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------ encoding
+    def _codec(self, t: dict) -> tuple[dict, dict]:
+        c = self._codecs.get(t["id"])
+        if c is None:
+            c = self._codecs[t["id"]] = ({k["name"]: k for k in t["key"]},
+                                         {a["name"]: a for a in t.get("action_specs", [])})  # fmt: skip
+        return c
+
     def _key(self, t: dict, key: dict[str, object], priority: int | None) -> pb.TableKey:
         out = pb.TableKey()
-        fields = {k["name"]: k for k in t["key"]}
+        fields = self._codec(t)[0]
         for name, value in key.items():
             k = fields.get(name)
             if k is None:
-                raise BfrtError(f"table {t['name']} has no key field {name}")
+                raise BfrtError(f"table {t['name']} has no key field {name}", "INVALID_ARGUMENT")
             f = out.fields.add(field_id=k["id"])
             mt = k["match_type"]
             if mt == "Exact":
@@ -171,7 +265,7 @@ class BfrtClient:
             elif mt == "Range":
                 f.range.low, f.range.high = (_enc(v, k["type"]) for v in value)  # type: ignore[union-attr]
             else:
-                raise BfrtError(f"match type {mt} is not supported by this client")
+                raise BfrtError(f"match type {mt} is not supported by this client", "UNIMPLEMENTED")
         if priority is not None:
             f = out.fields.add(field_id=fields["$MATCH_PRIORITY"]["id"])
             f.exact.value = int(priority).to_bytes(4, "big")
@@ -180,7 +274,7 @@ class BfrtClient:
     def _data(self, t: dict, action: str | None, data: dict[str, object]) -> pb.TableData:
         out = pb.TableData()
         if action is not None:
-            spec = _resolve(action, {a["name"]: a for a in t.get("action_specs", [])})
+            spec = _resolve(action, self._codec(t)[1])
             out.action_id = spec["id"]
             fields = {d["name"]: d for d in spec["data"]}
         else:
@@ -188,7 +282,7 @@ class BfrtClient:
         for name, value in data.items():
             d = fields.get(name)
             if d is None:
-                raise BfrtError(f"table {t['name']} has no data field {name}")
+                raise BfrtError(f"table {t['name']} has no data field {name}", "INVALID_ARGUMENT")
             f = out.fields.add(field_id=d["id"])
             ftype = d["type"]["type"]
             if ftype == "bool":
@@ -198,6 +292,12 @@ class BfrtClient:
             else:
                 f.stream = _enc(value, d["type"])  # type: ignore[arg-type]
         return out
+
+    def make_update(self, kind: int, table: str, key: dict | None, action: str | None = None,
+                    data: dict | None = None, priority: int | None = None,
+                    default: bool = False) -> pb.Update:  # fmt: skip
+        """One Update for `write()` (kind: pb.Update.INSERT/MODIFY/DELETE/INSERT_OR_MODIFY)."""
+        return self._update(kind, table, key, action, data, priority, default)
 
     def _update(self, kind: int, table: str, key: dict | None, action: str | None, data: dict | None,
                 priority: int | None = None, default: bool = False) -> pb.Update:  # fmt: skip
@@ -217,7 +317,7 @@ class BfrtClient:
         req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
         req.target.device_id = self.device_id
         req.target.pipe_id = 0xFFFF
-        self._call(self.stub.Write, req)
+        self._call(self.stub.Write, req, retry=False)
 
     def insert(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
                priority: int | None = None) -> None:  # fmt: skip
@@ -258,13 +358,22 @@ class BfrtClient:
         te.is_default_entry = default
         if key:
             te.key.CopyFrom(self._key(t, key, priority))
-        out = []
-        try:
-            for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout):
-                out.extend(self._decode(t, e.table_entry) for e in resp.entities)
-        except grpc.RpcError as exc:
-            raise BfrtError(f"{exc.code().name}: {exc.details()}") from None
-        return out
+        return [self._decode(t, te) for te in self.read(req)]
+
+    def read(self, req: pb.ReadRequest) -> list[pb.TableEntry]:
+        """Run a ReadRequest (retried while UNAVAILABLE); the table entries of every response."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return [e.table_entry for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout)
+                        for e in resp.entities]  # fmt: skip
+            except grpc.RpcError as exc:
+                code = exc.code().name
+                if code not in RETRYABLE or attempt == self.retries:
+                    raise BfrtError(f"{code}: {exc.details()}", code) from None
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
 
     def _decode(self, t: dict, te: pb.TableEntry) -> Entry:
         keys = {k["id"]: k for k in t["key"]}
@@ -314,7 +423,7 @@ class BfrtClient:
         try:
             dl = self._digests.get(timeout=timeout)
         except queue.Empty:
-            raise BfrtError("no digest received") from None
+            raise BfrtError("no digest received", "DEADLINE_EXCEEDED") from None
         lf = next((v for v in self.info()["learn"].values() if v["id"] == dl.digest_id), None)
         if lf is None:
             raise BfrtError(f"digest with unknown id {dl.digest_id}")

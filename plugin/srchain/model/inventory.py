@@ -62,12 +62,31 @@ class Port(Strict):
     interface: str | None = None  # Linux interface on the emulated target
 
 
+class Tls(Strict):
+    """TLS toward a gRPC port behind TLS: CA file, optional client certificate + key (mutual TLS)."""
+
+    ca: str
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None  # name to check in the switch's certificate, if not the address
+
+    @model_validator(mode="after")
+    def _pair(self) -> Tls:
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("'cert' and 'key' go together")
+        return self
+
+
 class Switch(Strict):
     name: Name
     grpc: str = Field(description="BF Runtime gRPC address host:port")
     device_id: int = Field(0, ge=0)
     program: str = "srchain_node"
     ports: list[Port] = Field(min_length=1)
+    # Optional, for `srchain chain apply` (paths relative to the inventory file):
+    artifacts: str | None = None  # compiled program dir (bf-rt.json, pipe/context.json, pipe/tofino.bin)
+    token_file: str | None = None  # x-srchain-token for the emulator's BF Runtime server
+    tls: Tls | None = None
 
     @field_validator("grpc")
     @classmethod
@@ -129,6 +148,7 @@ class Proxy(Strict):
     sr_interface: str
     mac: Mac  # of the SR-side interface: the next-hop MAC when a switch forwards to this proxy
     attachments: list[Attachment] = Field(default_factory=list)
+    token_file: str | None = None  # bearer token of the control API (relative to the inventory file)
 
     def attachment(self, vnf: str) -> Attachment | None:
         return next((a for a in self.attachments if a.vnf == vnf), None)

@@ -1,0 +1,334 @@
+"""Apply a plan to live targets, make-before-break; status, reconcile and delete of applied chains.
+
+apply: read what this chain's entries look like live → diff (plan.diff order) → (1) install on proxies
+then switches, (2) flip, (3) wait until the old version's counters stop moving (bounded), (4) cleanup.
+Consecutive operations on one target in one phase are one batch (one WriteRequest / one proxy batch).
+A failed batch: find out what of it landed (read back), undo everything this apply wrote in reverse
+order, and raise ApplyError naming target, table and entry. Only entries this chain recorded or plans
+are ever touched; entries another applied chain also records (shared routes, mirror sessions,
+attachments) are never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from srchain.apply.state import AppliedStore
+from srchain.plan.diff import diff
+from srchain.plan.model import DiffOp, Entry, Plan
+from srchain.targets.base import Driver, NKey, TargetError, describe
+
+TargetId = tuple[str, str]  # (kind, name)
+_PHASE = {"install": 0, "flip": 1, "cleanup": 2}
+
+
+class ApplyError(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    drain_timeout: float = 30.0  # give up waiting for the old version after this long (then clean up)
+    drain_interval: float = 0.5  # counters equal across one interval = drained
+    batch_size: int = 10_000  # operations per write request
+
+
+@dataclass
+class Result:
+    ops: list[DiffOp] = field(default_factory=list)
+    batches: int = 0
+    notes: list[str] = field(default_factory=list)
+    drained: bool | None = None  # None: nothing to drain
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Drivers:
+    """Opens one driver per target on first use (`factory(kind, name)`), prepares it once."""
+
+    def __init__(self, factory: Callable[[str, str], Driver], load_programs: bool = True) -> None:
+        self.factory = factory
+        self.load_programs = load_programs
+        self.open: dict[TargetId, Driver] = {}
+        self.notes: list[str] = []
+
+    def get(self, kind: str, name: str) -> Driver:
+        tid = (kind, name)
+        if tid not in self.open:
+            d = self.factory(kind, name)
+            self.open[tid] = d
+            self.notes += d.prepare()
+        return self.open[tid]
+
+    def close(self) -> None:
+        for d in self.open.values():
+            d.close()
+        self.open.clear()
+
+
+def _by_target(entries: Iterable[Entry]) -> dict[TargetId, list[Entry]]:
+    out: dict[TargetId, list[Entry]] = {}
+    for e in entries:
+        out.setdefault((e.target_kind, e.target), []).append(e)
+    return out
+
+
+def _inverse(op: DiffOp) -> DiffOp:
+    if op.op == "add":
+        return DiffOp("delete", op.phase, op.entry)
+    if op.op == "delete":
+        return DiffOp("add", op.phase, op.entry)
+    assert op.previous is not None
+    return DiffOp("modify", op.phase, op.previous, op.entry)
+
+
+class Controller:
+    def __init__(self, drivers: Drivers, store: AppliedStore, options: Options | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.drivers = drivers
+        self.store = store
+        self.options = options or Options()
+        self.clock = clock
+
+    # ------------------------------------------------------------ live state
+    def _live(self, entries: list[Entry]) -> dict[TargetId, dict[NKey, tuple[str, int | None]]]:
+        out = {}
+        for tid, es in _by_target(entries).items():
+            out[tid] = self.drivers.get(*tid).snapshot({e.table for e in es})
+        return out
+
+    def _shared(self, chain: str) -> set[tuple[str, str, str, str]]:
+        """Identities other applied chains record: never deleted on this chain's behalf."""
+        out: set[tuple[str, str, str, str]] = set()
+        for other in self.store.chains():
+            if other != chain:
+                out |= {e.identity for e in self.store.entries(other)}
+        return out
+
+    def _installed(self, wanted: list[Entry], recorded: list[Entry]) -> list[Entry]:
+        """This chain's entries as they are live: each live entry stands for the plan's or the recorded
+        entry whose content it has. A live entry with foreign content that this chain never recorded
+        belongs to someone else: refuse before writing anything."""
+        want = {e.identity: e for e in wanted}
+        rec = {e.identity: e for e in recorded}
+        live = self._live(list({**rec, **want}.values()))
+        out = []
+        for ident in {**rec, **want}:
+            w, r = want.get(ident), rec.get(ident)
+            e = w or r
+            assert e is not None
+            drv = self.drivers.get(e.target_kind, e.target)
+            nk = drv.norm(e)[0]
+            got = live[(e.target_kind, e.target)].get(nk)
+            if got is None:
+                continue
+            if w is not None and got[0] == drv.norm(w)[1]:
+                out.append(w)
+            elif r is not None:
+                out.append(r)  # recorded entry (possibly drifted): restore/replace it like the recorded one
+            else:
+                raise ApplyError(f"{describe(e)}: already present with other content ({got[0]}) and not "
+                                 "installed by this chain; nothing was changed")  # fmt: skip
+        return out
+
+    # ------------------------------------------------------------ execution
+    def _groups(self, ops: list[DiffOp]) -> list[list[DiffOp]]:
+        groups: list[list[DiffOp]] = []
+        for op in ops:
+            key = (op.phase, op.entry.target_kind, op.entry.target)
+            last = groups[-1] if groups else None
+            if last and (last[0].phase, last[0].entry.target_kind, last[0].entry.target) == key \
+                    and len(last) < self.options.batch_size:  # fmt: skip
+                last.append(op)
+            else:
+                groups.append([op])
+        return groups
+
+    def _landed(self, group: list[DiffOp]) -> list[DiffOp]:
+        """After a failed batch: the operations of it whose effect is visible on the target."""
+        e0 = group[0].entry
+        drv = self.drivers.get(e0.target_kind, e0.target)
+        live = drv.snapshot({op.entry.table for op in group})
+        out = []
+        for op in group:
+            nk, content = drv.norm(op.entry)
+            got = live.get(nk)
+            if (op.op == "delete" and got is None) or (op.op != "delete" and got is not None and got[0] == content):
+                out.append(op)
+        return out
+
+    def _run(self, ops: list[DiffOp], result: Result, drain_before_cleanup: bool, rollback: bool = True) -> None:
+        applied: list[DiffOp] = []
+        drained_done = False
+        t0 = self.clock()
+        for group in self._groups(ops):
+            phase = group[0].phase
+            if phase == "cleanup" and not drained_done:
+                drained_done = True
+                result.timings["install+flip_s"] = self.clock() - t0
+                if drain_before_cleanup:
+                    td = self.clock()
+                    result.drained = self._drain([op.entry for op in ops if op.phase == "cleanup"])
+                    result.timings["drain_s"] = self.clock() - td
+            e0 = group[0].entry
+            try:
+                self.drivers.get(e0.target_kind, e0.target).write(group)
+            except TargetError as exc:
+                with contextlib.suppress(TargetError):  # unreachable: nothing of that batch can be undone
+                    applied += self._landed(group)
+                raise ApplyError(self._failure(group, exc) + (self._rollback(applied) if rollback else "")) from None
+            applied += group
+            result.batches += 1
+        result.timings.setdefault("install+flip_s", self.clock() - t0)
+        result.timings["total_s"] = self.clock() - t0
+
+    @staticmethod
+    def _failure(group: list[DiffOp], exc: TargetError) -> str:
+        if exc.index is not None and 0 <= exc.index < len(group):
+            op = group[exc.index]
+            return f"{describe(op.entry)}: {op.op} failed: {exc.message}"
+        first = f"{group[0].op} {describe(group[0].entry)}"
+        return f"{exc.target}: a batch of {len(group)} ({first} ...) failed: {exc.message}"
+
+    def _rollback(self, applied: list[DiffOp]) -> str:
+        if not applied:
+            return "; nothing had been changed"
+        undo = [_inverse(op) for op in reversed(applied)]
+        failed = []
+        for group in self._groups_in_order(undo):
+            e0 = group[0].entry
+            try:
+                self.drivers.get(e0.target_kind, e0.target).write(group)
+            except TargetError as exc:
+                failed.append(f"{self._failure(group, exc)}")
+        if failed:
+            return (f"; ROLLBACK INCOMPLETE ({len(failed)} batch(es) failed: {'; '.join(failed)}): "
+                    "run `srchain chain reconcile`")
+        return f"; rolled back {len(applied)} operation(s): the previous version is in place"
+
+    def _groups_in_order(self, ops: list[DiffOp]) -> list[list[DiffOp]]:
+        groups: list[list[DiffOp]] = []
+        for op in ops:
+            if groups and (groups[-1][0].entry.target_kind, groups[-1][0].entry.target) == \
+                    (op.entry.target_kind, op.entry.target):  # fmt: skip
+                groups[-1].append(op)
+            else:
+                groups.append([op])
+        return groups
+
+    def _drain(self, entries: list[Entry]) -> bool:
+        """Wait until the packet counters of the entries about to be deleted stop moving."""
+        deadline = self.clock() + self.options.drain_timeout
+        by_target = _by_target(entries)
+        keys = {tid: {self.drivers.get(*tid).norm(e)[0] for e in es} for tid, es in by_target.items()}
+
+        def sample() -> dict[Any, int | None]:
+            out: dict[Any, int | None] = {}
+            for tid, es in by_target.items():
+                live = self.drivers.get(*tid).snapshot({e.table for e in es})
+                out.update({(tid, k): live.get(k, (None, None))[1] for k in keys[tid]})
+            return out
+
+        before = sample()
+        if all(v is None for v in before.values()):
+            return True  # nothing to watch (no counters on these entries)
+        while True:
+            time.sleep(min(self.options.drain_interval, max(0.0, deadline - self.clock())))
+            now = sample()
+            if now == before:
+                return True
+            if self.clock() >= deadline:
+                return False
+            before = now
+
+    # ------------------------------------------------------------ commands
+    def apply(self, plan: Plan) -> Result:
+        result = Result()
+        recorded = self.store.entries(plan.chain)
+        self._prepare({(e.target_kind, e.target) for e in plan.entries + recorded})
+        installed = self._installed(plan.entries, recorded)
+        shared = self._shared(plan.chain)
+        ops = [op for op in diff(plan.entries, installed) if not (op.op == "delete" and op.entry.identity in shared)]
+        result.ops = ops
+        self._run(ops, result, drain_before_cleanup=True)
+        self.store.save(plan)
+        result.notes = self.drivers.notes
+        if result.drained is False:
+            result.notes.append(f"the old version was still counting packets after {self.options.drain_timeout}s; "
+                                "cleaned up anyway")  # fmt: skip
+        return result
+
+    def _prepare(self, targets: set[TargetId]) -> None:
+        # Proxies first, then switches: a program push wipes a switch; do it only once every target answers.
+        for tid in sorted(targets, key=lambda t: (t[0] != "proxy", t)):
+            try:
+                self.drivers.get(*tid)
+            except TargetError as exc:
+                raise ApplyError(f"{exc}; nothing was changed") from None
+
+    def status(self, chain: str) -> dict[str, Any]:
+        """Per target: intended entries, how many are live as intended, which are missing or differ."""
+        recorded = self.store.entries(chain)
+        if not recorded and self.store.load(chain) is None:
+            raise ApplyError(f"chain {chain} has not been applied (no {self.store.path(chain)})")
+        report: dict[str, Any] = {}
+        for tid, es in sorted(_by_target(recorded).items()):
+            row: dict[str, Any] = {"intended": len(es), "ok": 0, "missing": [], "differs": []}
+            report[f"{tid[0]} {tid[1]}"] = row
+            try:
+                drv = self.drivers.get(*tid)
+                live = drv.snapshot({e.table for e in es})
+            except TargetError as exc:
+                row["error"] = str(exc)
+                continue
+            for e in es:
+                nk, content = drv.norm(e)
+                got = live.get(nk)
+                if got is None:
+                    row["missing"].append(describe(e))
+                elif got[0] != content:
+                    row["differs"].append(describe(e))
+                else:
+                    row["ok"] += 1
+        return report
+
+    def reconcile(self, chain: str) -> Result:
+        """Re-install the recorded state where it is missing or changed (after a target restart; a
+        switch that lost its program gets it pushed again first)."""
+        recorded = self.store.entries(chain)
+        if not recorded:
+            raise ApplyError(f"chain {chain} has not been applied (no {self.store.path(chain)})")
+        self._prepare({(e.target_kind, e.target) for e in recorded})
+        live = self._live(recorded)
+        ops = []
+        for e in recorded:
+            drv = self.drivers.get(e.target_kind, e.target)
+            nk, content = drv.norm(e)
+            got = live[(e.target_kind, e.target)].get(nk)
+            phase = "flip" if e.flips else "install"
+            if got is None:
+                ops.append(DiffOp("add", phase, e))
+            elif got[0] != content:
+                ops.append(DiffOp("modify", phase, e, e))
+        ops.sort(key=lambda op: (_PHASE[op.phase], op.entry.target_kind != "proxy", op.entry.identity))
+        result = Result(ops=ops)
+        self._run(ops, result, drain_before_cleanup=False, rollback=False)
+        result.notes = self.drivers.notes
+        return result
+
+    def delete(self, chain: str) -> Result:
+        """Remove every entry of the chain (flip entries first, drain, then the rest) and its record."""
+        recorded = self.store.entries(chain)
+        if self.store.load(chain) is None:
+            raise ApplyError(f"chain {chain} has not been applied (no {self.store.path(chain)})")
+        self._prepare({(e.target_kind, e.target) for e in recorded})
+        installed = self._installed([], recorded)
+        shared = self._shared(chain)
+        result = Result(ops=[op for op in diff([], installed) if op.entry.identity not in shared])
+        self._run(result.ops, result, drain_before_cleanup=True)
+        self.store.remove(chain)
+        result.notes = self.drivers.notes
+        return result

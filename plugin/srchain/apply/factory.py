@@ -1,0 +1,51 @@
+"""Drivers for the targets an inventory names (switch: BF Runtime session; proxy: control API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
+from srchain.model.inventory import Inventory
+from srchain.targets.base import Driver, TargetError
+from srchain.targets.loader import Bundle
+from srchain.targets.proxy import ProxyDriver
+from srchain.targets.switch import SwitchDriver
+
+
+def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, attempts: int = 3,
+                   client_id: int = 1) -> Callable[[str, str], Driver]:  # fmt: skip
+    """`factory(kind, name)`; relative paths in the inventory are relative to `base_dir` (its folder)."""
+    base = Path(base_dir)
+
+    def path(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else base / p
+
+    def make(kind: str, name: str) -> Driver:
+        if kind == "switch":
+            sw = inv.switch(name)
+            if sw is None:
+                raise TargetError(f"switch {name}", "not in the inventory")
+            try:
+                token = path(sw.token_file).read_text().strip() if sw.token_file else None
+            except OSError as exc:
+                raise TargetError(f"switch {name}", f"token_file {sw.token_file}: {exc.strerror}") from None
+            tls = None
+            if sw.tls is not None:
+                tls = TlsFiles(path(sw.tls.ca), path(sw.tls.cert) if sw.tls.cert else None,
+                               path(sw.tls.key) if sw.tls.key else None, sw.tls.server_name)  # fmt: skip
+            try:
+                client = BfrtClient.connect(sw.grpc, attempts=attempts, client_id=client_id, device_id=sw.device_id,
+                                            token=token, timeout=timeout, tls=tls)  # fmt: skip
+            except BfrtError as exc:
+                raise TargetError(f"switch {name}", str(exc), code=exc.code) from None
+            bundle = Bundle(sw.program, path(sw.artifacts)) if sw.artifacts else None
+            return SwitchDriver(name, client, sw.program, bundle)
+        px = inv.proxy(name)
+        if px is None:
+            raise TargetError(f"proxy {name}", "not in the inventory")
+        if px.token_file is None:
+            raise TargetError(f"proxy {name}", "no token_file in the inventory (the control API needs a token)")
+        return ProxyDriver.from_files(name, px.control, path(px.token_file), timeout)
+
+    return make

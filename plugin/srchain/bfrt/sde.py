@@ -1,0 +1,259 @@
+"""The SDE's `bfrt_grpc.client` vocabulary over the project's client, and the choice between the two.
+
+On a switch with the SDE, `load_gc()` returns the SDE's own module (`PYTHONPATH=$SDE_INSTALL/lib/
+python3.x/site-packages/tofino`); anywhere else it returns this module, which offers the same names
+(ClientInterface, Target, KeyTuple, DataTuple, bfrt_info_get → table_get → make_key/make_data,
+entry_add/entry_mod/entry_add_or_mod/entry_del/entry_get, default_entry_set) so code written against
+the SDE vocabulary runs unchanged against the emulator. Only the subset the project uses is here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import bfruntime_pb2 as pb
+from .client import BfrtClient, BfrtError
+
+SetReq = pb.SetForwardingPipelineConfigRequest
+BfruntimeRpcException = BfrtError  # the SDE's exception name
+
+
+def load_gc(prefer_sde: bool = True) -> ModuleType:
+    """The SDE's bfrt_grpc.client when importable (and preferred), else this module."""
+    if prefer_sde:
+        try:
+            return importlib.import_module("bfrt_grpc.client")
+        except ImportError:
+            pass
+    return importlib.import_module(__name__)
+
+
+def is_sde(gc: ModuleType) -> bool:
+    return gc.__name__ != __name__
+
+
+@dataclass
+class Target:
+    device_id: int = 0
+    pipe_id: int = 0xFFFF
+    direction: int = 0xFF
+    prsr_id: int = 0xFF
+
+
+@dataclass
+class KeyTuple:
+    name: str
+    value: Any = None
+    mask: Any = None
+    prefix_len: int | None = None
+    low: Any = None
+    high: Any = None
+    is_valid: bool | None = None
+
+
+@dataclass
+class DataTuple:
+    name: str
+    val: Any = None
+    float_val: float | None = None
+    str_val: str | None = None
+    int_arr_val: list[int] | None = None
+    bool_arr_val: list[bool] | None = None
+    bool_val: bool | None = None
+
+
+@dataclass
+class ForwardingConfig:
+    p4_name: str
+    bfrt_json_path: str
+    profile_info_list: list[ProfileInfo] = field(default_factory=list)
+
+
+@dataclass
+class ProfileInfo:
+    profile_name: str
+    context_json_path: str
+    binary_path: str
+    pipe_scope: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
+
+
+class _Key:
+    def __init__(self, fields: dict[str, object], kinds: dict[str, tuple[str, str]]) -> None:
+        self.fields = fields  # name -> int | (value, mask) | (value, prefix_len) | (low, high)
+        self.kinds = kinds  # name -> names of the pair's parts, as the SDE's to_dict() spells them
+
+    def to_dict(self) -> dict[str, dict[str, object]]:
+        out: dict[str, dict[str, object]] = {}
+        for name, v in self.fields.items():
+            parts = self.kinds.get(name, ("value", "mask"))
+            out[name] = {"value": v} if isinstance(v, int) else dict(zip(parts, v, strict=True))  # type: ignore[call-overload]
+        return out
+
+
+class _Data:
+    def __init__(self, action_name: str | None, fields: dict[str, object], is_default: bool = False) -> None:
+        self.action_name = action_name
+        self.fields = fields
+        self.is_default = is_default
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.fields, "action_name": self.action_name, "is_default_entry": self.is_default}
+
+
+class _TableInfo:
+    def __init__(self, table: dict) -> None:
+        self.table = table
+        self.annotations: dict[str, str] = {}
+
+    def key_field_annotation_add(self, field_name: str, annotation: str) -> None:
+        if annotation not in ("mac", "ipv4"):
+            raise BfrtError(f"annotation {annotation!r} is not supported (mac, ipv4)", "INVALID_ARGUMENT")
+        self.annotations[field_name] = annotation
+
+    def name_get(self) -> str:
+        return self.table["name"]
+
+
+def _scalar(v: Any, annotation: str | None) -> int:
+    if isinstance(v, str):
+        if annotation == "mac" or (annotation is None and v.count(":") == 5):
+            return int(v.replace(":", ""), 16)
+        return int(ipaddress.IPv4Address(v))
+    return int(v)
+
+
+class _Table:
+    def __init__(self, iface: ClientInterface, table: dict) -> None:
+        self._iface = iface
+        self._client = iface.client
+        self.info = _TableInfo(table)
+        self._match = {k["name"]: k["match_type"] for k in table["key"]}
+        pairs = {"LPM": ("value", "prefix_len"), "Range": ("low", "high")}
+        self._kinds = {n: pairs[mt] for n, mt in self._match.items() if mt in pairs}
+
+    def make_key(self, key_field_list: list[KeyTuple]) -> _Key:
+        fields: dict[str, object] = {}
+        for kt in key_field_list:
+            ann = self.info.annotations.get(kt.name)
+            mt = self._match.get(kt.name)
+            if mt is None:
+                raise BfrtError(f"table {self.info.name_get()} has no key field {kt.name}", "INVALID_ARGUMENT")
+            if mt == "Ternary":
+                fields[kt.name] = (_scalar(kt.value, ann), _scalar(kt.mask, ann))
+            elif mt == "LPM":
+                fields[kt.name] = (_scalar(kt.value, ann), int(kt.prefix_len or 0))
+            elif mt == "Range":
+                fields[kt.name] = (_scalar(kt.low, ann), _scalar(kt.high, ann))
+            else:
+                fields[kt.name] = _scalar(kt.value, ann)
+        return _Key(fields, self._kinds)
+
+    def make_data(self, data_field_list: list[DataTuple], action_name: str | None = None) -> _Data:
+        fields: dict[str, object] = {}
+        for dt in data_field_list:
+            value = next((v for v in (dt.val, dt.bool_val, dt.str_val, dt.float_val) if v is not None), None)
+            fields[dt.name] = _scalar(value, None) if dt.val is not None else value
+        return _Data(action_name, fields)
+
+    def _write(self, kind: int, key_list: list[_Key] | None, data_list: list[_Data] | None) -> None:
+        name = self.info.name_get()
+        keys = key_list or []
+        datas: list[_Data | None] = list(data_list) if data_list else [None] * len(keys)
+        if len(datas) != len(keys):
+            raise BfrtError(f"{name}: {len(keys)} keys but {len(datas)} data", "INVALID_ARGUMENT")
+        updates = [self._client.make_update(kind, name, k.fields, d.action_name if d else None, d.fields if d else None)
+                   for k, d in zip(keys, datas, strict=True)]  # fmt: skip
+        if not keys and kind == pb.Update.DELETE:
+            updates = [self._client.make_update(kind, name, None)]
+        self._client.write(updates)
+
+    def entry_add(self, target: Target, key_list: list[_Key] | None = None,
+                  data_list: list[_Data] | None = None) -> None:  # fmt: skip
+        self._write(pb.Update.INSERT, key_list, data_list)
+
+    def entry_mod(self, target: Target, key_list: list[_Key] | None = None,
+                  data_list: list[_Data] | None = None) -> None:  # fmt: skip
+        self._write(pb.Update.MODIFY, key_list, data_list)
+
+    def entry_add_or_mod(self, target: Target, key_list: list[_Key] | None = None,
+                         data_list: list[_Data] | None = None) -> None:  # fmt: skip
+        self._write(pb.Update.INSERT_OR_MODIFY, key_list, data_list)
+
+    def entry_del(self, target: Target, key_list: list[_Key] | None = None) -> None:
+        """Delete the given entries; with no keys, every entry (as the SDE does)."""
+        self._write(pb.Update.DELETE, key_list, None)
+
+    def entry_get(self, target: Target, key_list: list[_Key] | None = None,
+                  flags: dict | None = None) -> Iterator[tuple[_Data, _Key]]:  # fmt: skip
+        name = self.info.name_get()
+        for k in key_list or [None]:  # type: ignore[list-item]
+            for e in self._client.entries(name, k.fields if k is not None else None):
+                yield _Data(e.action, e.data, e.is_default), _Key(dict(e.key), self._kinds)
+
+    def default_entry_set(self, target: Target, data: _Data) -> None:
+        self._client.set_default(self.info.name_get(), data.action_name or "", data.fields)
+
+    def default_entry_reset(self, target: Target) -> None:
+        self._client.reset_default(self.info.name_get())
+
+
+class _BfRtInfo:
+    def __init__(self, iface: ClientInterface, p4_name: str) -> None:
+        self._iface = iface
+        self._p4_name = p4_name
+
+    def p4_name_get(self) -> str:
+        return self._p4_name
+
+    def table_name_list_get(self) -> list[str]:
+        return sorted(self._iface.client.info()["tables"])
+
+    def table_get(self, name: str) -> _Table:
+        return _Table(self._iface, self._iface.client.table(name))
+
+
+class ClientInterface:
+    """Session: channel, stream, subscribe (retried `num_tries` times, `timeout` apart)."""
+
+    def __init__(self, grpc_addr: str, client_id: int = 0, device_id: int = 0, notifications: Any = None,
+                 timeout: float = 1, num_tries: int = 5, perform_subscribe: bool = True,
+                 **kwargs: Any) -> None:  # fmt: skip
+        if perform_subscribe:
+            self.client = BfrtClient.connect(grpc_addr, attempts=num_tries, backoff=timeout, client_id=client_id,
+                                             device_id=device_id, **kwargs)  # fmt: skip
+        else:
+            self.client = BfrtClient(grpc_addr, client_id=client_id, device_id=device_id, **kwargs)
+
+    def bind_pipeline_config(self, p4_name: str) -> None:
+        self.client.bind(p4_name)
+
+    def bfrt_info_get(self, p4_name: str | None = None) -> _BfRtInfo:
+        names = [c.p4_name for c in self.client.pipeline().config]
+        if p4_name is None:
+            if not names:
+                raise BfrtError("no program is loaded", "NOT_FOUND")
+            p4_name = names[0]
+        elif p4_name not in names:
+            raise BfrtError(f"program {p4_name} is not loaded", "NOT_FOUND")
+        return _BfRtInfo(self, p4_name)
+
+    def send_set_forwarding_pipeline_config_request(self, action: int = SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END,
+                                                    base_path: str = "",
+                                                    forwarding_config_list: list[ForwardingConfig] | None = None,
+                                                    dev_init_mode: int = SetReq.FAST_RECONFIG) -> None:  # fmt: skip
+        if action != SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END or len(forwarding_config_list or []) != 1:
+            raise BfrtError("this client pushes one program with VERIFY_AND_WARM_INIT_BEGIN_AND_END", "UNIMPLEMENTED")
+        cfg = (forwarding_config_list or [])[0]
+        prof = cfg.profile_info_list[0]
+        if Path(prof.context_json_path).parent.parent != Path(cfg.bfrt_json_path).parent:
+            raise BfrtError("expects the bf-p4c layout: OUT/bf-rt.json, OUT/<profile>/context.json", "INVALID_ARGUMENT")
+        self.client.push_program(cfg.p4_name, Path(cfg.bfrt_json_path).parent, prof.profile_name)
+
+    def tear_down_stream(self) -> None:
+        self.client.close()

@@ -1,0 +1,186 @@
+"""An SR proxy as an apply target, over its control API (docs/proxy.md): HTTP/1.1 + JSON on a unix
+socket or loopback, bearer token.
+
+Plan tables: `sid` (key sid; action static|dynamic) → `PUT/DELETE` through `POST /v1/batch` (atomic);
+`attachment` (key vnf; action attach) → `PUT/DELETE /v1/attachments/{vnf}`, one request each.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from srchain.plan.model import DiffOp, Entry, canonical
+from srchain.targets.base import NKey, TargetError
+
+SID_FIELDS = {
+    "static": {"vnf": None, "restore": None, "ttl": 64},
+    "dynamic": {"vnf": None, "return_match": "same", "miss_policy": "drop", "fallback": None,
+                "cache_size": 65536, "idle_timeout_s": 300},
+}  # fmt: skip
+ATTACHMENT_FIELDS = ("iface", "iface_out", "iface_in", "next_hop", "mac", "vlan")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.path)
+        self.sock = s
+
+
+class ProxyApi:
+    """The control API client: `call(method, path, body)` → parsed JSON, errors as TargetError."""
+
+    def __init__(self, name: str, address: str, token: str, timeout: float = 5.0) -> None:
+        if not address.startswith("unix:"):
+            host = address.rsplit(":", 1)[0].strip("[]")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise TargetError(f"proxy {name}", f"control address {address} is not a unix socket or loopback")
+        self.name = name
+        self.address = address
+        self.token = token
+        self.timeout = timeout
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.address.startswith("unix:"):
+            return _UnixConnection(self.address[5:], self.timeout)
+        host, port = self.address.rsplit(":", 1)
+        return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        conn = self._connection()
+        headers = {"Authorization": f"Bearer {self.token}"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise TargetError(f"proxy {self.name}", f"{method} {path}: unreachable at {self.address}: {exc}",
+                              code="UNAVAILABLE", landed_unknown=method != "GET") from None  # fmt: skip
+        finally:
+            conn.close()
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = {"error": raw[:200].decode(errors="replace")}
+        if resp.status >= 300:
+            reason = doc.get("error", resp.reason) if isinstance(doc, dict) else resp.reason
+            raise TargetError(f"proxy {self.name}", f"{method} {path}: {resp.status} {reason}", code=str(resp.status))
+        return doc
+
+
+def _plain(v: Any) -> Any:
+    """JSON numbers as the proxy returns them: 300.0 and 300 are the same setting."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def sid_content(behaviour: str, fields: dict[str, Any]) -> str:
+    spec = SID_FIELDS.get(behaviour, {})
+    out = {k: _plain(fields.get(k, default)) for k, default in spec.items()}
+    return canonical([behaviour, {k: v for k, v in out.items() if v is not None}])
+
+
+def attachment_content(fields: dict[str, Any]) -> str:
+    return canonical(["attach", {k: fields[k] for k in ATTACHMENT_FIELDS if fields.get(k) is not None}])
+
+
+class ProxyDriver:
+    kind = "proxy"
+
+    def __init__(self, name: str, api: ProxyApi) -> None:
+        self.name = name
+        self.api = api
+
+    @classmethod
+    def from_files(cls, name: str, address: str, token_file: str | Path, timeout: float = 5.0) -> ProxyDriver:
+        try:
+            token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise TargetError(f"proxy {name}", f"token_file {token_file}: {exc.strerror}") from None
+        return cls(name, ProxyApi(name, address, token, timeout))
+
+    def prepare(self) -> list[str]:
+        health = self.api.call("GET", "/v1/health")
+        if health.get("status") != "ok":
+            raise TargetError(f"proxy {self.name}", f"not healthy: {health}")
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> dict[str, Any]:
+        return self.api.call("GET", "/v1/health")
+
+    def counters(self) -> dict[str, Any]:
+        return self.api.call("GET", "/v1/counters")
+
+    def norm(self, entry: Entry) -> tuple[NKey, str]:
+        if entry.table == "sid":
+            return ("sid", int(entry.key["sid"])), sid_content(entry.action, entry.params)
+        if entry.table == "attachment":
+            return ("attachment", str(entry.key["vnf"])), attachment_content(entry.params)
+        raise TargetError(f"proxy {self.name}", f"table {entry.table}: not a proxy table (sid, attachment)")
+
+    def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
+        out: dict[NKey, tuple[str, int | None]] = {}
+        if "sid" in tables:
+            counters = self.counters().get("sids", {})
+            for s in self.api.call("GET", "/v1/sids")["sids"]:
+                rx = counters.get(str(s["sid"]), {}).get("rx_packets")
+                out[("sid", int(s["sid"]))] = (sid_content(s["behaviour"], s), rx)
+        if "attachment" in tables:
+            for a in self.api.call("GET", "/v1/attachments")["attachments"]:
+                out[("attachment", a["vnf"])] = (attachment_content(a), None)
+        return out
+
+    def write(self, ops: list[DiffOp]) -> None:
+        """Attachments added/changed first, then every SID change in one atomic batch, then attachments
+        removed. A failure names the operation's index in `ops`."""
+        att_put = [(i, op) for i, op in enumerate(ops) if op.entry.table == "attachment" and op.op != "delete"]
+        att_del = [(i, op) for i, op in enumerate(ops) if op.entry.table == "attachment" and op.op == "delete"]
+        sids = [(i, op) for i, op in enumerate(ops) if op.entry.table == "sid"]
+        other = [i for i, op in enumerate(ops) if op.entry.table not in ("sid", "attachment")]
+        if other:
+            raise TargetError(f"proxy {self.name}", f"table {ops[other[0]].entry.table}: not a proxy table",
+                              index=other[0])  # fmt: skip
+        for i, op in att_put:
+            vnf = op.entry.key["vnf"]
+            self._one(i, "PUT", f"/v1/attachments/{vnf}", {"vnf": vnf, **op.entry.params})
+        if sids:
+            body: dict[str, list[Any]] = {"put": [], "delete": []}
+            where: dict[str, int] = {}
+            for i, op in sids:
+                sid = int(op.entry.key["sid"])
+                if op.op == "delete":
+                    where[f"delete[{len(body['delete'])}]"] = i
+                    body["delete"].append(sid)
+                else:
+                    where[f"put[{len(body['put'])}]"] = i
+                    version = op.entry.version if op.entry.version is not None else 1
+                    body["put"].append({"sid": sid, "behaviour": op.entry.action, "version": version,
+                                        **op.entry.params})  # fmt: skip
+            try:
+                self.api.call("POST", "/v1/batch", body)
+            except TargetError as exc:
+                index = next((i for w, i in where.items() if w in exc.message), sids[0][0] if len(sids) == 1 else None)
+                raise TargetError(f"proxy {self.name}", exc.message, index, exc.code, exc.landed_unknown) from None
+        for i, op in att_del:
+            self._one(i, "DELETE", f"/v1/attachments/{op.entry.key['vnf']}", None)
+
+    def _one(self, index: int, method: str, path: str, body: Any) -> None:
+        try:
+            self.api.call(method, path, body)
+        except TargetError as exc:
+            raise TargetError(f"proxy {self.name}", exc.message, index, exc.code, exc.landed_unknown) from None

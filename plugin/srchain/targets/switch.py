@@ -1,0 +1,130 @@
+"""A P4 switch as an apply target: plan entries ⇄ BF Runtime table entries.
+
+Plan values are IPv4/MAC strings, ints, ternary `{"value","mask"}` and LPM `{"value","prefix_len"}`;
+on the wire every value is an int (big-endian bytes). Ternary tables get `$MATCH_PRIORITY` 0 when the
+plan gives none (report_session, report encap: their entries never overlap). A batch is one
+WriteRequest with ROLLBACK_ON_ERROR: the switch applies all of it or nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from srchain.bfrt import bfruntime_pb2 as pb
+from srchain.bfrt.client import BfrtClient, BfrtError, _resolve
+from srchain.plan.model import DiffOp, Entry, canonical
+from srchain.targets.base import NKey, TargetError
+from srchain.targets.loader import Bundle, ensure_program
+
+COUNTER_PKTS = "$COUNTER_SPEC_PKTS"
+COUNTER_FIELDS = frozenset({COUNTER_PKTS, "$COUNTER_SPEC_BYTES"})
+MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+UPDATE_RE = re.compile(r"update (\d+):")
+UNSURE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN", "CANCELLED", "INTERNAL"})
+_KIND = {"add": pb.Update.INSERT, "modify": pb.Update.MODIFY, "delete": pb.Update.DELETE}
+
+
+def scalar(v: Any) -> Any:
+    """A plan value as written on the wire: IPv4 and MAC strings become ints; bools/other strings stay."""
+    if isinstance(v, (bool, int)):
+        return v
+    if isinstance(v, str):
+        if MAC_RE.match(v):
+            return int(v.replace(":", ""), 16)
+        try:
+            return int(ipaddress.IPv4Address(v))
+        except ValueError:
+            return v
+    raise ValueError(f"unsupported value {v!r}")
+
+
+class SwitchDriver:
+    kind = "switch"
+
+    def __init__(self, name: str, client: BfrtClient, program: str, bundle: Bundle | None = None) -> None:
+        self.name = name
+        self.client = client
+        self.program = program
+        self.bundle = bundle
+
+    # ------------------------------------------------------------ session
+    def prepare(self) -> list[str]:
+        try:
+            done = ensure_program(self.client, self.program, self.bundle)
+        except BfrtError as exc:
+            raise TargetError(f"switch {self.name}", f"program {self.program}: {exc}", code=exc.code) from None
+        return [] if done in ("bound", "already loaded") else [f"switch {self.name}: {done} program {self.program}"]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _table(self, table: str) -> dict:
+        try:
+            return self.client.table(table)
+        except BfrtError as exc:
+            raise TargetError(f"switch {self.name}", f"table {table}: {exc}", code="NOT_FOUND") from None
+
+    # ------------------------------------------------------------ plan entry -> wire form
+    def wire_key(self, entry: Entry) -> dict[str, Any]:
+        t = self._table(entry.table)
+        widths = {k["name"]: int(k["type"].get("width", 32)) for k in t["key"]}
+        out: dict[str, Any] = {}
+        for name, v in entry.key.items():
+            if isinstance(v, dict) and "mask" in v:
+                mask = scalar(v["mask"])
+                out[name] = (scalar(v["value"]) & mask, mask)
+            elif isinstance(v, dict) and "prefix_len" in v:
+                plen, width = int(v["prefix_len"]), widths.get(name, 32)
+                mask = ((1 << plen) - 1) << (width - plen) if plen else 0
+                out[name] = (scalar(v["value"]) & mask, plen)
+            else:
+                out[name] = scalar(v)
+        if "$MATCH_PRIORITY" in widths and "$MATCH_PRIORITY" not in out:
+            out["$MATCH_PRIORITY"] = 0
+        return out
+
+    def wire_data(self, entry: Entry) -> tuple[str, dict[str, Any]]:
+        t = self._table(entry.table)
+        try:
+            action = _resolve(entry.action, {a["name"]: a for a in t.get("action_specs", [])})["name"]
+        except BfrtError as exc:
+            raise TargetError(f"switch {self.name}", f"table {entry.table}: action {exc}", code="NOT_FOUND") from None
+        return action, {k: scalar(v) for k, v in entry.params.items()}
+
+    def norm(self, entry: Entry) -> tuple[NKey, str]:
+        action, data = self.wire_data(entry)
+        return (entry.table, canonical(sorted(self.wire_key(entry).items()))), canonical([action, data])
+
+    # ------------------------------------------------------------ reads
+    def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
+        out: dict[NKey, tuple[str, int | None]] = {}
+        for table in sorted(tables):
+            try:
+                rows = self.client.entries(table)
+            except BfrtError as exc:
+                raise TargetError(f"switch {self.name}", f"table {table}: read failed: {exc}", code=exc.code) from None
+            for e in rows:
+                data = {k: v for k, v in e.data.items() if k not in COUNTER_FIELDS}
+                pkts = e.data.get(COUNTER_PKTS)
+                key = canonical(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in e.key.items()))
+                out[(table, key)] = (canonical([e.action, data]), pkts if isinstance(pkts, int) else None)
+        return out
+
+    # ------------------------------------------------------------ writes
+    def write(self, ops: list[DiffOp]) -> None:
+        updates = []
+        for op in ops:
+            if op.op == "delete":
+                updates.append(self.client.make_update(_KIND["delete"], op.entry.table, self.wire_key(op.entry)))
+            else:
+                action, data = self.wire_data(op.entry)
+                updates.append(self.client.make_update(_KIND[op.op], op.entry.table, self.wire_key(op.entry),
+                                                       action, data))  # fmt: skip
+        try:
+            self.client.write(updates, pb.WriteRequest.ROLLBACK_ON_ERROR)
+        except BfrtError as exc:
+            m = UPDATE_RE.search(str(exc))
+            index = int(m.group(1)) if m else None
+            raise TargetError(f"switch {self.name}", str(exc), index, exc.code, exc.code in UNSURE) from None
