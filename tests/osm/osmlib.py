@@ -6,5 +6,5 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BROKEN = Path(__file__).parent / "broken"
-DATA = Path(__file__).parent / "data"
+NS_CONFIG = REPO / "nsd/cloud-gaming.ns-config.yaml"  # rendered from examples/ by `package render-nsd`
 SHARED = REPO.parent / "shared"  # the OSM IM YANG and tools live beside the checkout (in CI too)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from osmlib import BROKEN, DATA, REPO
+from osmlib import BROKEN, NS_CONFIG, REPO
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import load_switches
 from srchain.osm.validate import validate_paths
@@ -66,14 +66,14 @@ def test_placeholder_without_value_is_refused(im: ImValidator) -> None:
     report = validate_paths([REPO / "vnfd", REPO / "nsd"], im, params_path=params)
     assert [f.rule for f in report.findings] == ["placeholder"]
     f = report.findings[0]
-    assert f.file.endswith("tofino-pnf_vnfd.yaml")
+    assert f.file.endswith("tofino-s1_vnfd.yaml")
     assert f.path.endswith("initial-config-primitive[2].parameter[program].value")
-    assert f.message == (f"<p4_program> has no value for vnf-profile 'switch' of NSD 'srchain-cloud-gaming': add it to "
-                         f"additionalParamsForVnf[member-vnf-index=switch].additionalParams in {params}")
+    assert f.message == (f"<p4_program> has no value for vnf-profile 's1' of NSD 'srchain-cloud-gaming': add it to "
+                         f"additionalParamsForVnf[member-vnf-index=s1].additionalParams in {params}")
 
 
 def test_complete_params_cover_every_placeholder(im: ImValidator) -> None:
-    report = validate_paths([REPO / "vnfd", REPO / "nsd"], im, params_path=DATA / "ns-config.yaml")
+    report = validate_paths([REPO / "vnfd", REPO / "nsd"], im, params_path=NS_CONFIG)
     assert report.findings == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from osmlib import REPO, SHARED
+from osmlib import NS_CONFIG, REPO, SHARED
 from srchain.osm.descriptors import collect
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import load_switches
@@ -20,12 +20,12 @@ def test_all_descriptors_are_found() -> None:
     assert problems == []
     assert sorted(d.ident for d in found) == [
         "srchain-aggregator", "srchain-classifier", "srchain-cloud-gaming", "srchain-formatter",
-        "srchain-mitigation", "srchain-sr-proxy", "srchain-tofino-pnf",
+        "srchain-mitigation", "srchain-sr-proxy", "srchain-tofino-s1",
     ]
 
 
 def test_descriptors_pass_srchain_validate(im: ImValidator) -> None:
-    report = validate_paths(DESCRIPTOR_DIRS, im, params_path=REPO / "tests/osm/data/ns-config.yaml",
+    report = validate_paths(DESCRIPTOR_DIRS, im, params_path=NS_CONFIG,
                             switches=load_switches(REPO / "examples/inventory.yaml"))
     assert [str(f) for f in report.findings] == []
     assert len(report.descriptors) == 7

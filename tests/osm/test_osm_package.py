@@ -32,17 +32,17 @@ def test_every_package_is_built_and_passes_the_check(built: list[Path], im: ImVa
     assert sorted(p.name for p in built) == [
         "srchain-aggregator_vnf.tar.gz", "srchain-classifier_vnf.tar.gz", "srchain-cloud-gaming_ns.tar.gz",
         "srchain-formatter_vnf.tar.gz", "srchain-mitigation_vnf.tar.gz", "srchain-sr-proxy_vnf.tar.gz",
-        "srchain-tofino-pnf_vnf.tar.gz",
+        "srchain-tofino-s1_vnf.tar.gz",
     ]
     assert check_packages(built, im) == []
 
 
 def test_package_layout_follows_osm_rules(built: list[Path]) -> None:
-    pnf = next(p for p in built if p.name == "srchain-tofino-pnf_vnf.tar.gz")
+    pnf = next(p for p in built if p.name == "srchain-tofino-s1_vnf.tar.gz")
     files = _members(pnf)
-    top = "srchain-tofino-pnf_vnf"
+    top = "srchain-tofino-s1_vnf"
     assert all(name.startswith(top + "/") for name in files)
-    assert [n for n in files if n.count("/") == 1 and n.endswith(".yaml")] == [f"{top}/tofino-pnf_vnfd.yaml"]
+    assert [n for n in files if n.count("/") == 1 and n.endswith(".yaml")] == [f"{top}/tofino-s1_vnfd.yaml"]
     assert f"{top}/charms/srchain-p4-switch/charmcraft.yaml" in files
     assert f"{top}/charms/srchain-p4-switch/src/charm.py" in files
     lines = files[f"{top}/checksums.txt"].decode().splitlines()
@@ -72,7 +72,7 @@ def test_invalid_folder_is_not_built(tmp_path: Path, im: ImValidator) -> None:
 def test_folder_with_two_yaml_files_is_refused(tmp_path: Path, im: ImValidator) -> None:
     folder = tmp_path / "pkg"
     folder.mkdir()
-    (folder / "a_vnfd.yaml").write_text((REPO / "vnfd/tofino-pnf/tofino-pnf_vnfd.yaml").read_text())
+    (folder / "a_vnfd.yaml").write_text((REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_text())
     (folder / "notes.yaml").write_text("x: 1\n")
     with pytest.raises(OsmToolError, match=r"exactly one YAML file at its top.*a_vnfd\.yaml, notes\.yaml"):
         build_package(folder, tmp_path / "out", im)
@@ -91,7 +91,7 @@ def _sums(top: str, files: dict[str, bytes]) -> bytes:
     return "".join(f"{hashlib.md5(d).hexdigest()}\t{n}\n" for n, d in files.items()).encode()
 
 
-VNFD = (REPO / "vnfd/tofino-pnf/tofino-pnf_vnfd.yaml").read_bytes()
+VNFD = (REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_bytes()
 
 
 def test_checksum_mismatch_is_refused(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from srchain.model.load import load_inventory
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import REPO_ROOT, ImValidator
 from srchain.osm.package import build_package, check_packages
-from srchain.osm.pdu import DEFAULT_PDU_TYPE, PduError, pdu_descriptors, switches
+from srchain.osm.pdu import PduError, pdu_descriptors, switches
+from srchain.osm.render import RenderError, render_files
 from srchain.osm.validate import load_params, validate_paths
 
 _IM_YANG = click.option("--im-yang", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -98,6 +99,33 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
     _report(findings, len(built))
 
 
+@package_cli.command("render-nsd")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--inventory", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Root of the nsd/ and vnfd/ trees to write (default: the repository).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 if the files under --out differ from the rendering.")
+def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool) -> None:
+    """Render the chain's NS: nsd/<chain>/<chain>_nsd.yaml, vnfd/tofino-<switch>/ (one PNF VNFD per switch)
+    and nsd/<chain>.ns-config.yaml (the `osm ns-create --config_file` parameters)."""
+    root = out_root or REPO_ROOT
+    try:
+        rendered = render_files(spec, inventory)
+    except (SpecError, RenderError) as e:
+        raise click.ClickException(str(e)) from None
+    if check:
+        stale = rendered.stale(root)
+        for path in stale:
+            click.echo(f"{path}: differs from the rendering of {spec} + {inventory}")
+        if stale:
+            sys.exit(1)
+        click.echo(f"OK: the files under {root} are the rendering of {spec} + {inventory}")
+        return
+    for path in rendered.write(root):
+        click.echo(f"wrote {path}")
+
+
 @click.group("osm")
 def osm_cli() -> None:
     """OSM integration: PDU registration descriptors (more to come: onboard, ns-create, ns-action)."""
@@ -108,11 +136,12 @@ def osm_cli() -> None:
 @click.option("--vim-account", "vim_accounts", multiple=True,
               help="VIM account(s) the PDU is usable from (repeatable; OSM needs at least one at ns-create).")
 @click.option("--switch", "only", help="Only this switch (default: every switch in the inventory).")
-@click.option("--pdu-type", default=DEFAULT_PDU_TYPE, show_default=True,
-              help="PDU type; must equal the PNF VNFD's vdu pdu-type.")
+@click.option("--pdu-type", default=None,
+              help="PDU type; must equal the PNF VNFD's vdu pdu-type (default: srchain-tofino-<switch>, "
+                   "as `package render-nsd` writes it).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one <switch>_pdu.yaml per switch here instead of printing them.")
-def pdu_cmd(inventory: Path, vim_accounts: tuple[str, ...], only: str | None, pdu_type: str,
+def pdu_cmd(inventory: Path, vim_accounts: tuple[str, ...], only: str | None, pdu_type: str | None,
             out_dir: Path | None) -> None:
     """PDU descriptors for `osm pdu-create --descriptor_file` from the inventory's switches."""
     try:

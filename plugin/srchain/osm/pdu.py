@@ -2,7 +2,8 @@
 
 OSM instantiates the Tofino PNF VNFD on a registered PDU of the same `type` whose interface names
 include every interface the VNFD's VDU names. Generating both sides from the one inventory keeps the
-names in step. Naming contract (the PNF VNFD follows it):
+names in step. Naming contract (the PNF VNFDs rendered by `srchain.osm.render` follow it):
+  * type `srchain-tofino-<switch>`: one PNF VNFD per switch, so OSM binds each to exactly its switch;
   * `mgmt`: the BF Runtime gRPC address's host; this is `<rw_mgmt_ip>` for the switch charm;
   * `port<N>`: device port N of the inventory, with its MAC.
 OSM's PDU schema requires an `ip-address` on every interface, but a Tofino data port has none: we put
@@ -21,7 +22,11 @@ from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import load_inventory
 
-DEFAULT_PDU_TYPE = "srchain-tofino"
+PDU_TYPE_PREFIX = "srchain-tofino"
+
+
+def pdu_type_for(switch: str) -> str:
+    return f"{PDU_TYPE_PREFIX}-{switch}"
 
 
 class PduError(Exception):
@@ -52,19 +57,21 @@ def mgmt_address(sw: InventorySwitch) -> str:
         ) from None
 
 
-def switches(inventory: Inventory, pdu_type: str = DEFAULT_PDU_TYPE) -> list[Switch]:
+def switches(inventory: Inventory, pdu_type: str | None = None) -> list[Switch]:
+    """`pdu_type` None: each switch's own type, `srchain-tofino-<name>`."""
     return [
-        Switch(sw.name, pdu_type, frozenset({"mgmt", *(interface_name(p.port) for p in sw.ports)}))
+        Switch(sw.name, pdu_type or pdu_type_for(sw.name),
+               frozenset({"mgmt", *(interface_name(p.port) for p in sw.ports)}))
         for sw in inventory.switches
     ]
 
 
-def load_switches(path: Path, pdu_type: str = DEFAULT_PDU_TYPE) -> list[Switch]:
+def load_switches(path: Path, pdu_type: str | None = None) -> list[Switch]:
     inventory, _ = load_inventory(path)
     return switches(inventory, pdu_type)
 
 
-def pdu_descriptor(sw: InventorySwitch, vim_accounts: list[str], pdu_type: str = DEFAULT_PDU_TYPE,
+def pdu_descriptor(sw: InventorySwitch, vim_accounts: list[str], pdu_type: str | None = None,
                    shared: bool = False) -> dict[str, Any]:
     """The body of `osm pdu-create --descriptor_file` (NBI `pdu_new_schema`) for one switch."""
     mgmt = mgmt_address(sw)
@@ -74,7 +81,7 @@ def pdu_descriptor(sw: InventorySwitch, vim_accounts: list[str], pdu_type: str =
                            "mac-address": port.mac, "type": "underlay"})
     body: dict[str, Any] = {
         "name": sw.name,
-        "type": pdu_type,
+        "type": pdu_type or pdu_type_for(sw.name),
         "description": f"srchain P4 switch {sw.name} (BF Runtime gRPC {sw.grpc}, program {sw.program})",
         "shared": shared,
         "interfaces": interfaces,
@@ -84,7 +91,7 @@ def pdu_descriptor(sw: InventorySwitch, vim_accounts: list[str], pdu_type: str =
     return body
 
 
-def pdu_descriptors(inventory: Inventory, vim_accounts: list[str], pdu_type: str = DEFAULT_PDU_TYPE,
+def pdu_descriptors(inventory: Inventory, vim_accounts: list[str], pdu_type: str | None = None,
                     only: str | None = None) -> dict[str, dict[str, Any]]:
     chosen = [sw for sw in inventory.switches if only is None or sw.name == only]
     if not chosen:

@@ -1,0 +1,298 @@
+"""One chain spec + inventory -> the chain's OSM network service: an NSD, a PNF VNFD per switch and the
+`osm ns-create --config_file` parameters, rendered with the jinja2 templates in `templates/`.
+
+Naming contract (docs/osm.md):
+  * vnf-profile id (= member-vnf-index) = the inventory name of the switch, SR proxy or VNF instance;
+  * NSD id `srchain-<chain>`; PNF VNFD `srchain-tofino-<switch>` with pdu-type `srchain-tofino-<switch>`
+    (`srchain osm pdu` registers the switch with that type), one ext-cpd `port<N>-ext` per inventory port;
+  * virtual links: `mgmtnet`, `<proxy>-sr` (switch port <-> proxy), `<proxy>-vnfs` (proxy <-> its VNFs),
+    `host-<host>` (switch port <-> traffic host), `<a>p<N>-<b>p<M>` (switch <-> switch);
+  * additionalParamsForNs: `chain_spec` and `inventory` (the YAML texts, which the controller charm gets as
+    day-1 config); additionalParamsForVnf: every `<placeholder>` the VNFDs' primitives use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from srchain.model.inventory import Inventory
+from srchain.model.inventory import Switch as InventorySwitch
+from srchain.model.load import ChainModel, load_chain
+from srchain.model.spec import Match, P4Segment, Rule
+from srchain.osm.pdu import interface_name, pdu_type_for
+
+TEMPLATES = Path(__file__).parent / "templates"
+PROXY_VNFD = "srchain-sr-proxy"
+# Inventory VNF kind -> the VNFD (vnfd/) that runs it, and its data connection point.
+VNFD_BY_KIND = {
+    "formatter": "srchain-formatter",
+    "classifier": "srchain-classifier",
+    "aggregator": "srchain-aggregator",
+    "attack-mitigation": "srchain-mitigation",
+    "mitigation": "srchain-mitigation",
+}
+VNF_DATA_CPD = "data-ext"
+# Day-1 values of the VNF primitives that the chain spec does not carry (the services' own defaults).
+VNF_DEFAULTS: dict[str, dict[str, str]] = {
+    "srchain-formatter": {"formatter_window_reports": "4"},
+    "srchain-classifier": {"classifier_model": "default"},
+    "srchain-mitigation": {"mitigation_rate_pps": "10000", "mitigation_fan_in": "100"},
+}
+
+
+class RenderError(Exception):
+    """The chain cannot be expressed as an OSM network service; the message names what and why."""
+
+
+def nsd_id(chain: str) -> str:
+    return f"srchain-{chain}"
+
+
+def pnf_vnfd_id(switch: str) -> str:
+    return f"srchain-tofino-{switch}"
+
+
+@dataclass
+class Link:
+    id: str
+    description: str
+
+
+@dataclass
+class Profile:
+    id: str
+    vnfd_id: str
+    connectivity: list[tuple[str, list[str]]] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+
+    def connect(self, link: str, cpd: str) -> None:
+        for name, cpds in self.connectivity:
+            if name == link:
+                cpds.append(cpd)
+                return
+        self.connectivity.append((link, [cpd]))
+
+
+@dataclass
+class Rendered:
+    chain: str
+    nsd_text: str
+    pnf_texts: dict[str, str]  # switch name -> PNF VNFD text
+    params: dict[str, Any]  # the ns-create --config_file content
+
+    def files(self, root: Path) -> dict[Path, str]:
+        """`nsd/<chain>/<chain>_nsd.yaml`, `vnfd/tofino-<switch>/tofino-<switch>_vnfd.yaml` and
+        `nsd/<chain>.ns-config.yaml` under `root`, with their content."""
+        files = {root / "nsd" / self.chain / f"{self.chain}_nsd.yaml": self.nsd_text,
+                 root / "nsd" / f"{self.chain}.ns-config.yaml": params_text(self)}
+        for sw, text in self.pnf_texts.items():
+            files[root / "vnfd" / f"tofino-{sw}" / f"tofino-{sw}_vnfd.yaml"] = text
+        return files
+
+    def stale(self, root: Path) -> list[Path]:
+        """The files under `root` that are missing or differ from this rendering."""
+        return sorted(p for p, text in self.files(root).items() if not p.is_file() or p.read_text() != text)
+
+    def write(self, root: Path) -> list[Path]:
+        """Write `files(root)`; each file is replaced atomically."""
+        files = self.files(root)
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.partial")
+            tmp.write_text(text)
+            tmp.replace(path)
+        return sorted(files)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (the spec and inventory texts) as readable `|` blocks."""
+
+
+_BlockDumper.add_representer(
+    str, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|" if "\n" in v else None))
+
+
+def params_text(r: Rendered) -> str:
+    head = (f"# `osm ns-create --config_file` parameters for NSD {nsd_id(r.chain)}; rendered by "
+            "`srchain package render-nsd`.\n")
+    return head + yaml.dump(r.params, Dumper=_BlockDumper, sort_keys=False, width=100)
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    env.filters["j"] = lambda v: json.dumps(v)  # a JSON scalar is a valid, safely quoted YAML scalar
+    env.filters["basename"] = lambda v: Path(str(v)).name
+    return env
+
+
+def rule_text(rule: Rule) -> str:
+    m: Match = rule.match
+    parts = [f"{k}={getattr(m, k)}" for k in ("src", "dst", "protocol", "ingress_port") if getattr(m, k) is not None]
+    for k in ("src_port", "dst_port"):
+        v = getattr(m, k)
+        if v is not None:
+            parts.append(f"{k}={v}" if isinstance(v, int) else f"{k}={v.value:#x}/{v.mask:#x}")
+    return f"{rule.name}: " + (",".join(parts) or "any")
+
+
+def _switch_cpd(sw: InventorySwitch) -> str:
+    """Where a P4 module sits in the vnffgd: the switch's first fabric port (toward a switch or a proxy)."""
+    fabric = [p for p in sorted(sw.ports, key=lambda p: p.port) if p.peer.kind != "host"]
+    port = (fabric or sorted(sw.ports, key=lambda p: p.port))[0]
+    return f"{interface_name(port.port)}-ext"
+
+
+def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
+    inv = model.inventory
+    vnf_profiles: list[Profile] = []
+    proxies: list[str] = []
+    for seg in model.segments:
+        if seg.kind != "vnf":
+            continue
+        proxy = str(seg.spec.proxy)  # type: ignore[union-attr]  # a VNF segment
+        if proxy not in proxies:
+            proxies.append(proxy)
+        for inst in seg.instances:
+            vnf = inv.vnf(inst)
+            assert vnf is not None  # load_chain checked it
+            vnfd = VNFD_BY_KIND.get(vnf.kind)
+            if vnfd is None:
+                raise RenderError(f"{model.inventory_file}: VNF '{inst}' has kind '{vnf.kind}', which no srchain "
+                                  f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
+            if any(p.id == inst for p in vnf_profiles):
+                continue
+            p = Profile(inst, vnfd, params=dict(VNF_DEFAULTS.get(vnfd, {})))
+            p.connect("mgmtnet", "mgmt-ext")
+            p.connect(f"{proxy}-vnfs", VNF_DATA_CPD)
+            vnf_profiles.append(p)
+    return vnf_profiles, proxies
+
+
+def _link_id(a: str, pa: int, b: str, pb: int) -> str:
+    (x, px), (y, py) = sorted([(a, pa), (b, pb)])
+    return f"{x}p{px}-{y}p{py}"
+
+
+def _switch_profiles(inv: Inventory, links: dict[str, Link]) -> list[Profile]:
+    out = []
+    for sw in inv.switches:
+        p = Profile(sw.name, pnf_vnfd_id(sw.name),
+                    params={"bfrt_port": sw.grpc.rpartition(":")[2], "p4_program": sw.program,
+                            "device_id": str(sw.device_id)})
+        p.connect("mgmtnet", "mgmt-ext")
+        for port in sorted(sw.ports, key=lambda x: x.port):
+            peer = port.peer
+            if peer.kind == "host":
+                link = f"host-{peer.host}"
+                links.setdefault(link, Link(link, f"switch {sw.name} port {port.port} <-> host {peer.host}"))
+            elif peer.kind == "proxy":
+                link = f"{peer.proxy}-sr"
+                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
+                                                  f"SR proxy {peer.proxy}"))
+            else:
+                link = _link_id(sw.name, port.port, str(peer.switch), int(peer.port or 0))
+                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
+                                                  f"switch {peer.switch} port {peer.port}"))
+            p.connect(link, f"{interface_name(port.port)}-ext")
+        out.append(p)
+    return out
+
+
+def _proxy_profiles(model: ChainModel, proxies: list[str], instances: set[str],
+                    links: dict[str, Link]) -> list[Profile]:
+    inv = model.inventory
+    out = []
+    for name in proxies:
+        px = inv.proxy(name)
+        assert px is not None
+        sw, port = next(((s, p) for s in inv.switches for p in s.ports if p.peer.proxy == name), (None, None))
+        if sw is None or port is None:
+            raise RenderError(f"{model.inventory_file}: proxy '{name}' is not connected to any switch port")
+        attachments = [a.model_dump(exclude_none=True) for a in px.attachments if a.vnf in instances]
+        p = Profile(name, PROXY_VNFD, params={
+            "sr_iface": px.sr_interface, "sr_next_hop_mac": port.mac,
+            "vnf_attachments": json.dumps(attachments, separators=(",", ":"))})
+        p.connect("mgmtnet", "mgmt-ext")
+        p.connect(f"{name}-sr", "sr-ext")
+        p.connect(f"{name}-vnfs", "vnf-ext")
+        links.setdefault(f"{name}-vnfs", Link(f"{name}-vnfs", f"plain IP between SR proxy {name} and its VNFs"))
+        out.append(p)
+    return out
+
+
+def _positions(model: ChainModel, traffic: str) -> list[dict[str, Any]]:
+    inv = model.inventory
+    out = []
+    for seg in model.segments:
+        if not seg.takes(traffic):
+            continue
+        if isinstance(seg.spec, P4Segment):
+            sw = inv.switch(seg.spec.switch)
+            assert sw is not None
+            elements = [(sw.name, _switch_cpd(sw))]
+        else:
+            elements = [(inst, VNF_DATA_CPD) for inst in seg.instances]
+        out.append({"segment": seg.name, "elements": elements})
+    return out
+
+
+def _paths(model: ChainModel) -> list[dict[str, Any]]:
+    rules = "; ".join(rule_text(r) for r in model.spec.classifier.rules)
+    emitters = [s.name for s in model.segments if s.emits_reports]
+    candidates = [("data", f"classifier on {model.spec.classifier.switch}: {rules}"),
+                  ("reports", f"feature reports emitted by {', '.join(emitters)}")]
+    return [{"id": pid, "rule": rule, "positions": pos}
+            for pid, rule in candidates if (pos := _positions(model, pid))]
+
+
+def render(model: ChainModel) -> Rendered:
+    inv = model.inventory
+    vnf_profiles, proxies = _vnf_profiles(model)
+    links: dict[str, Link] = {}
+    switch_profiles = _switch_profiles(inv, links)
+    instances = {p.id for p in vnf_profiles}
+    proxy_profiles = _proxy_profiles(model, proxies, instances, links)
+    profiles = switch_profiles + proxy_profiles + vnf_profiles
+    seen: dict[str, str] = {}
+    for p in profiles:
+        if p.id in seen:
+            raise RenderError(f"{model.inventory_file}: '{p.id}' names both a {seen[p.id]} and a {p.vnfd_id}; "
+                              "vnf-profile ids (member-vnf-index) are the inventory names, so they must differ")
+        seen[p.id] = p.vnfd_id
+    members: list[str] = []
+    for seg in model.segments:
+        names = [str(seg.spec.switch)] if isinstance(seg.spec, P4Segment) else [*seg.instances]
+        if not isinstance(seg.spec, P4Segment):
+            names.insert(0, str(seg.spec.proxy))
+        members += [n for n in names if n not in members]
+    spec = model.spec
+    description = spec.description or f"srchain chain {spec.chain}"
+    env = _env()
+    nsd_text = env.get_template("nsd.yaml.j2").render(
+        nsd_id=nsd_id(spec.chain), chain=spec.chain, description=description,
+        spec_file=model.spec_file, inventory_file=model.inventory_file,
+        vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
+        profiles=profiles, fg_members=members, paths=_paths(model))
+    pnf = env.get_template("pnf_vnfd.yaml.j2")
+    pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
+                                     inventory_file=model.inventory_file,
+                                     ports=[interface_name(p.port) for p in sorted(sw.ports, key=lambda x: x.port)])
+                 for sw in inv.switches}
+    params = {
+        "additionalParamsForNs": {"chain_spec": Path(model.spec_file).read_text(),
+                                  "inventory": Path(model.inventory_file).read_text()},
+        "additionalParamsForVnf": [{"member-vnf-index": p.id, "additionalParams": p.params}
+                                   for p in profiles if p.params],
+    }
+    return Rendered(spec.chain, nsd_text, pnf_texts, params)
+
+
+def render_files(spec_path: Path, inventory_path: Path) -> Rendered:
+    return render(load_chain(spec_path, inventory_path))

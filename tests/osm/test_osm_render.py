@@ -1,0 +1,127 @@
+"""NSD rendering: one chain spec + inventory -> NSD, PNF VNFDs and ns-create parameters that pass OSM's
+IM validation and every referential rule; the committed reference NS is exactly the rendering."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from osmlib import REPO
+from srchain.osm.cli import osm_cli, package_cli
+from srchain.osm.im import ImValidator
+from srchain.osm.pdu import load_switches
+from srchain.osm.render import RenderError, render_files
+from srchain.osm.validate import validate_paths
+
+EXAMPLES = REPO / "examples"
+# The generic VNF VNFDs (the PNF VNFDs are rendered per switch, so they come from the rendering).
+VNF_VNFDS = [p for p in sorted((REPO / "vnfd").iterdir()) if p.is_dir() and not p.name.startswith("tofino-")]
+
+
+def test_committed_reference_ns_is_the_rendering() -> None:
+    rendered = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml")
+    assert rendered.stale(REPO) == []
+    result = CliRunner().invoke(package_cli, ["render-nsd", str(EXAMPLES / "cloud-gaming.yaml"), "--inventory",
+                                              str(EXAMPLES / "inventory.yaml"), "--check"])
+    assert result.exit_code == 0, result.output
+
+
+def _render_to(tmp: Path, spec: str, inventory: str) -> Path:
+    result = CliRunner().invoke(package_cli, ["render-nsd", str(EXAMPLES / spec), "--inventory",
+                                              str(EXAMPLES / inventory), "-o", str(tmp)])
+    assert result.exit_code == 0, result.output
+    return tmp
+
+
+@pytest.mark.parametrize(("spec", "inventory", "chain"), [
+    ("cloud-gaming.yaml", "inventory.yaml", "cloud-gaming"),
+    ("two-switch.yaml", "inventory-two-switch.yaml", "gaming-two-switch"),
+    ("cloud-gaming-mitigation.yaml", "inventory.yaml", "cloud-gaming"),
+])
+def test_rendered_ns_passes_im_and_every_rule(tmp_path: Path, im: ImValidator, spec: str, inventory: str,
+                                              chain: str) -> None:
+    out = _render_to(tmp_path, spec, inventory)
+    params = out / "nsd" / f"{chain}.ns-config.yaml"
+    report = validate_paths([out / "nsd", out / "vnfd", *VNF_VNFDS], im, params_path=params,
+                            switches=load_switches(EXAMPLES / inventory))
+    assert [str(f) for f in report.findings] == []
+    kinds = sorted(d.kind for d in report.descriptors)
+    assert kinds.count("nsd") == 1
+
+
+def test_two_switch_profiles_links_and_chain_order(tmp_path: Path) -> None:
+    out = _render_to(tmp_path, "two-switch.yaml", "inventory-two-switch.yaml")
+    nsd = yaml.safe_load((out / "nsd/gaming-two-switch/gaming-two-switch_nsd.yaml").read_text())["nsd"]["nsd"][0]
+    assert nsd["id"] == "srchain-gaming-two-switch"
+    profiles = {p["id"]: p["vnfd-id"] for p in nsd["df"][0]["vnf-profile"]}
+    assert profiles == {"s1": "srchain-tofino-s1", "s2": "srchain-tofino-s2", "px1": "srchain-sr-proxy",
+                        "formatter": "srchain-formatter", "classifier-a": "srchain-classifier",
+                        "aggregator": "srchain-aggregator"}
+    assert {v["id"] for v in nsd["virtual-link-desc"]} == {
+        "mgmtnet", "host-gaming-server", "host-gaming-client", "s1p8-s2p8", "px1-sr", "px1-vnfs"}
+    fg = nsd["vnffgd"][0]
+    assert fg["vnf-profile-id"] == ["s1", "px1", "formatter", "classifier-a", "aggregator", "s2"]
+    reports = next(p for p in fg["nfpd"] if p["id"] == "reports")
+    order = [pos["cp-profile-id"][0]["id"] for pos in reports["position-desc-id"]]
+    assert order == ["formatter", "classifier", "aggregator", "priority"]
+    pnf = yaml.safe_load((out / "vnfd/tofino-s2/tofino-s2_vnfd.yaml").read_text())["vnfd"]
+    assert pnf["vdu"][0]["pdu-type"] == "srchain-tofino-s2"
+    assert [c["id"] for c in pnf["ext-cpd"]] == ["mgmt-ext", "port4-ext", "port8-ext"]
+    params = yaml.safe_load((out / "nsd/gaming-two-switch.ns-config.yaml").read_text())
+    by_member = {v["member-vnf-index"]: v["additionalParams"] for v in params["additionalParamsForVnf"]}
+    assert by_member["s2"] == {"bfrt_port": "50053", "p4_program": "srchain_node", "device_id": "0"}
+    assert by_member["px1"]["sr_next_hop_mac"] == "02:00:00:00:02:04"
+    assert params["additionalParamsForNs"]["chain_spec"] == (EXAMPLES / "two-switch.yaml").read_text()
+
+
+def test_pdu_types_match_the_rendered_pnf_vnfds(tmp_path: Path) -> None:
+    out = _render_to(tmp_path / "r", "two-switch.yaml", "inventory-two-switch.yaml")
+    result = CliRunner().invoke(osm_cli, ["pdu", "--inventory", str(EXAMPLES / "inventory-two-switch.yaml"),
+                                          "--vim-account", "vim-1", "--out", str(tmp_path / "pdu")])
+    assert result.exit_code == 0, result.output
+    for sw in ("s1", "s2"):
+        pdu = yaml.safe_load((tmp_path / "pdu" / f"{sw}_pdu.yaml").read_text())
+        vdu = yaml.safe_load((out / f"vnfd/tofino-{sw}/tofino-{sw}_vnfd.yaml").read_text())["vnfd"]["vdu"][0]
+        assert pdu["type"] == vdu["pdu-type"] == f"srchain-tofino-{sw}"
+        wanted = {r["name"] for c in vdu["int-cpd"] for r in c["virtual-network-interface-requirement"]}
+        assert wanted == {i["name"] for i in pdu["interfaces"]}
+
+
+def test_check_reports_a_stale_file_and_writes_nothing(tmp_path: Path) -> None:
+    out = _render_to(tmp_path, "cloud-gaming.yaml", "inventory.yaml")
+    nsd = out / "nsd/cloud-gaming/cloud-gaming_nsd.yaml"
+    nsd.write_text(nsd.read_text().replace("px1-vnfs", "px1-vnf"))
+    edited = nsd.read_text()
+    result = CliRunner().invoke(package_cli, ["render-nsd", str(EXAMPLES / "cloud-gaming.yaml"), "--inventory",
+                                              str(EXAMPLES / "inventory.yaml"), "-o", str(out), "--check"])
+    assert result.exit_code == 1
+    assert f"{nsd}: differs from the rendering" in result.output
+    assert nsd.read_text() == edited
+
+
+def _copy_examples(tmp: Path, inventory_edit: tuple[str, str]) -> tuple[Path, Path]:
+    spec = shutil.copy(EXAMPLES / "cloud-gaming.yaml", tmp / "spec.yaml")
+    inv = tmp / "inv.yaml"
+    inv.write_text((EXAMPLES / "inventory.yaml").read_text().replace(*inventory_edit))
+    return Path(spec), inv
+
+
+def test_vnf_kind_without_vnfd_is_refused(tmp_path: Path) -> None:
+    spec, inv = _copy_examples(tmp_path, ("{name: aggregator, kind: aggregator}", "{name: aggregator, kind: dpi}"))
+    with pytest.raises(RenderError) as e:
+        render_files(spec, inv)
+    assert str(e.value).startswith(f"{inv}: VNF 'aggregator' has kind 'dpi', which no srchain VNFD runs")
+
+
+def test_name_clash_between_switch_and_proxy_is_refused(tmp_path: Path) -> None:
+    spec, inv = _copy_examples(tmp_path, ("name: px1", "name: s1"))
+    spec.write_text(spec.read_text().replace("proxy: px1", "proxy: s1"))
+    inv.write_text(inv.read_text().replace("{proxy: px1}", "{proxy: s1}"))
+    result = CliRunner().invoke(package_cli, ["render-nsd", str(spec), "--inventory", str(inv),
+                                              "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "'s1' names both a srchain-tofino-s1 and a srchain-sr-proxy" in result.output
+    assert not (tmp_path / "out").exists()  # nothing half-written
