@@ -54,10 +54,17 @@ def test_reference_plan_semantics(tmp_path: Path) -> None:
     assert entry(T.REPORT_SESSION, sid=ff, lb_bucket={"value": 0, "mask": 0}).params == {"session": 5}
     assert entry(T.REPORT_ENCAP, sid=ff, lb_bucket={"value": 1, "mask": 1}).params == {
         "ttl": 64,
+        "src_mac": "02:00:00:00:01:04",  # the switch port toward the proxy
+        "dst_mac": "02:00:00:00:40:01",  # the proxy
         "label_0": fmt,
         "label_1": clb,
         "label_2": agg,
         "label_3": prio,
+    }
+    assert entry(T.REPORT_ADDRESSES, sid=ff).params == {
+        "switch_id": 1,
+        "src_addr": "10.255.0.1",
+        "dst_addr": "10.255.0.2",
     }
     # classifier: higher spec priority -> lower BF Runtime $MATCH_PRIORITY
     rules = sorted((e for e in plan.entries if e.table == T.CLASSIFIER), key=lambda e: e.key["$MATCH_PRIORITY"])

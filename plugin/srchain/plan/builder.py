@@ -316,8 +316,10 @@ class _Builder:
         truncate = emitter.params.report_truncate
         session_of: dict[int, list[int]] = {}
         for buckets, labels in _group(stacks, self.buckets):
+            first: list[Hop] = []
 
-            def mirror(hop: Hop, _label: int, buckets: list[int] = buckets) -> None:
+            def mirror(hop: Hop, _label: int, buckets: list[int] = buckets, first: list[Hop] = first) -> None:
+                first.append(hop)
                 session = T.MIRROR_SESSION_BASE + hop.port
                 self.add(
                     Entry(
@@ -346,11 +348,32 @@ class _Builder:
                     T.REPORT_ENCAP,
                     {"sid": ff_sid, "lb_bucket": _bucket_key(buckets, self.buckets)},
                     T.REPORT_PUSH.format(n=len(labels)),
-                    _push_params(self.spec.ttl, labels),
+                    {
+                        "ttl": self.spec.ttl,
+                        "src_mac": self.topo.port_mac(sw, first[0].port),
+                        "dst_mac": first[0].dst_mac,
+                        **{f"label_{i}": label for i, label in enumerate(labels)},
+                    },
                     "report_encap",
                     self.version,
                 )
             )
+        self.add(
+            Entry(
+                "switch",
+                sw,
+                T.REPORT_ADDRESSES,
+                {"sid": ff_sid},
+                T.REPORT_ADDRESSES_ACTION,
+                {
+                    "switch_id": self.topo.switch_id(sw),
+                    "src_addr": str(emitter.params.report_src),
+                    "dst_addr": str(emitter.params.report_dst),
+                },
+                "report_addresses",
+                self.version,
+            )
+        )
         for buckets, (session,) in _group(session_of, self.buckets):
             self.add(
                 Entry(

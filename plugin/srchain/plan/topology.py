@@ -44,6 +44,17 @@ class Topology:
         for nbrs in self.links.values():
             nbrs.sort(key=lambda n: (n[0], n[1].port))
 
+    def port_mac(self, switch: str, port: int) -> str:
+        sw = self.inv.switch(switch)
+        p = sw.port_by_number(port) if sw else None
+        if p is None:
+            raise Unreachable(f"switch '{switch}' has no port {port}")
+        return p.mac
+
+    def switch_id(self, switch: str) -> int:
+        """The id a switch writes into its records: its 1-based position in the inventory."""
+        return 1 + [s.name for s in self.inv.switches].index(switch)
+
     def next_hop(self, src: str, dst: str) -> Hop:
         """First hop of a shortest path from switch `src` to switch `dst` (BFS, ties by name then port)."""
         if src == dst:

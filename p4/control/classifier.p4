@@ -1,0 +1,89 @@
+/* Classifier: plain IPv4 traffic that matches a rule gets its chain's label stack pushed.
+ * Table SwitchIngress.classifier.rules (ternary 5-tuple, ingress port, load-balancing bucket; the
+ * BF Runtime $MATCH_PRIORITY orders overlapping rules) -> push_<n>(ttl, label_0 (top) .. label_<n-1>). */
+#ifndef _SRCHAIN_CLASSIFIER_P4_
+#define _SRCHAIN_CLASSIFIER_P4_
+
+#include "../include/label_stack.p4"
+
+control Classifier(
+        inout headers_t hdr,
+        in ingress_metadata_t ig_md,
+        in ingress_intrinsic_metadata_t ig_intr_md) {
+    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) rule_counter;
+
+    action push_1(bit<8> ttl, sid_t label_0) {
+        hdr.mpls.push_front(1);
+        MPLS_LABEL(0, label_0, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_2(bit<8> ttl, sid_t label_0, sid_t label_1) {
+        hdr.mpls.push_front(2);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_3(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2) {
+        hdr.mpls.push_front(3);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_4(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3) {
+        hdr.mpls.push_front(4);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_5(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4) {
+        hdr.mpls.push_front(5);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_6(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5) {
+        hdr.mpls.push_front(6);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_7(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6) {
+        hdr.mpls.push_front(7);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
+        MPLS_LABEL(6, label_6, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+    action push_8(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6, sid_t label_7) {
+        hdr.mpls.push_front(8);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
+        MPLS_LABEL(6, label_6, 0) MPLS_LABEL(7, label_7, 1)
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+    }
+
+    action no_chain() {}
+
+    table rules {
+        key = {
+            ig_intr_md.ingress_port : ternary @name("ig_port");
+            hdr.ipv4.src_addr : ternary @name("src_addr");
+            hdr.ipv4.dst_addr : ternary @name("dst_addr");
+            hdr.ipv4.protocol : ternary @name("protocol");
+            ig_md.src_port : ternary @name("src_port");
+            ig_md.dst_port : ternary @name("dst_port");
+            ig_md.lb_bucket : ternary @name("lb_bucket");
+        }
+        actions = {
+            push_1; push_2; push_3; push_4; push_5; push_6; push_7; push_8;
+            @defaultonly no_chain;
+        }
+        const default_action = no_chain;
+        counters = rule_counter;
+        size = CLASSIFIER_SIZE;
+    }
+
+    apply {
+        rules.apply();
+    }
+}
+
+#endif

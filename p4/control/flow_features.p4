@@ -1,0 +1,305 @@
+/* flow-features module: per flow-direction statistics in hash-indexed registers, and a feature report
+ * (docs/records.md) every `report_every` packets of a slot.
+ *
+ * Slot = low 16 bits of CRC-32(key bytes ++ direction byte) (srchain.records.flow_slot with 2^16 slots).
+ * A 32-bit tag per slot (CRC-32 high half ++ CRC-16, lowest bit forced to 1 so 0 means "empty") tells the
+ * slot's owner from another flow hashing to it: a new owner restarts the statistics and its next report
+ * carries the collision flag. Each register is read and written by exactly one RegisterAction per
+ * packet, as a Tofino stage allows.
+ *
+ * The report itself is a mirrored copy (session from report_session, keyed by SID and load-balancing
+ * bucket) whose mirror header carries the record's fields; SwitchEgress.report turns it into
+ * IPv4/UDP with the record and the remaining chain's label stack. */
+#ifndef _SRCHAIN_FLOW_FEATURES_P4_
+#define _SRCHAIN_FLOW_FEATURES_P4_
+
+control FlowFeatures(
+        inout ingress_metadata_t ig_md,
+        in ingress_intrinsic_metadata_t ig_intr_md,
+        inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
+    Hash<bit<32>>(HashAlgorithm_t.CRC32) slot_hash;
+    Hash<bit<16>>(HashAlgorithm_t.CRC16) tag_hash;
+    /* Counter index 0: reports emitted; 1: report due but no mirror session for (SID, bucket). */
+    Counter<bit<32>, bit<1>>(2, CounterType_t.PACKETS) reports;
+
+    flow_slot_t slot;
+    bit<32> tag;
+    bit<8> owner;        /* 0 same flow, 1 empty slot taken, 2 slot taken over from another flow */
+    bool fresh;          /* statistics restart with this packet */
+    bool takeover;
+    bit<16> win;
+    bool window_start;
+    bool report_due;
+    bit<32> iat;
+    bit<48> ts;
+    bit<16> len;
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) owner_tag;
+    RegisterAction<bit<32>, flow_slot_t, bit<8>>(owner_tag) claim = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            if (value == tag) {
+                rv = 0;
+            } else if (value == 0) {
+                rv = 1;
+                value = tag;
+            } else {
+                rv = 2;
+                value = tag;
+            }
+        }
+    };
+
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) win_pkts;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) count_window = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            bit<16> w = 1;
+            if (!fresh) {
+                w = value + 1;
+            }
+            rv = w;
+            if (w >= ig_md.report_every) {
+                value = 0;
+            } else {
+                value = w;
+            }
+        }
+    };
+
+    Register<bit<8>, flow_slot_t>(FLOW_SLOTS, 0) collision;
+    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) track_collision = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            bit<8> c = value;
+            if (takeover) {
+                c = 1;
+            }
+            rv = c;
+            if (report_due) {
+                value = 0;
+            } else {
+                value = c;
+            }
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) pkt_count;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(pkt_count) count_packet = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = 1;
+            } else {
+                value = value + 1;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) byte_count;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(byte_count) count_bytes = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = (bit<32>)len;
+            } else {
+                value = value + (bit<32>)len;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) size_sum;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(size_sum) add_size = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (window_start) {
+                value = (bit<32>)len;
+            } else {
+                value = value + (bit<32>)len;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) size_min;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_min) min_size = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            if (window_start || len < value) {
+                value = len;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) size_max;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_max) max_size = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            if (window_start || len > value) {
+                value = len;
+            }
+            rv = value;
+        }
+    };
+
+    /* 48-bit timestamps as a 16-bit high and a 32-bit low register. */
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) first_seen_lo;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(first_seen_lo) first_lo = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = ts[31:0];
+            }
+            rv = value;
+        }
+    };
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) first_seen_hi;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(first_seen_hi) first_hi = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            if (fresh) {
+                value = ts[47:32];
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) last_seen_lo;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(last_seen_lo) swap_last_lo = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = value;
+            value = ts[31:0];
+        }
+    };
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) last_seen_hi;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(last_seen_hi) swap_last_hi = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            rv = value;
+            value = ts[47:32];
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_min;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_min) min_iat = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = IAT_NONE;
+            } else if (window_start || iat < value) {
+                value = iat;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_max;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_max) max_iat = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = 0;
+            } else if (window_start || iat > value) {
+                value = iat;
+            }
+            rv = value;
+        }
+    };
+
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_sum;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_sum) add_iat = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (fresh) {
+                value = 0;
+            } else if (window_start) {
+                value = iat;
+            } else {
+                value = value |+| iat;
+            }
+            rv = value;
+        }
+    };
+
+    /* Report sequence number of this switch. */
+    Register<bit<32>, bit<1>>(1, 0) report_seq;
+    RegisterAction<bit<32>, bit<1>, bit<32>>(report_seq) next_seq = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = value;
+            value = value + 1;
+        }
+    };
+
+    action set_report_session(MirrorId_t session) {
+        ig_md.report_session = session;
+        ig_dprsr_md.mirror_type = MIRROR_TYPE_REPORT;
+    }
+
+    action no_report_session() {}
+
+    table report_session {
+        key = {
+            ig_md.ff_sid : exact @name("sid");
+            ig_md.lb_bucket : ternary @name("lb_bucket");
+        }
+        actions = { set_report_session; @defaultonly no_report_session; }
+        const default_action = no_report_session;
+        size = REPORT_SESSIONS;
+    }
+
+    apply {
+        ig_md.report.setValid();  /* only emitted when mirror_type says so */
+        bit<32> h = slot_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                                   ig_md.key.protocol, ig_md.key.direction});
+        bit<16> h16 = tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                                    ig_md.key.protocol, ig_md.key.direction});
+        slot = h[15:0];
+        tag = h[31:16] ++ h16[15:1] ++ 1w1;
+        ts = ig_intr_md.ingress_mac_tstamp;
+        len = ig_md.ip_len;
+
+        owner = claim.execute(slot);
+        fresh = owner != 0;
+        takeover = owner == 2;
+        win = count_window.execute(slot);
+        window_start = win == 1;
+        report_due = win >= ig_md.report_every;
+
+        bit<32> last_lo = swap_last_lo.execute(slot);
+        bit<16> last_hi = swap_last_hi.execute(slot);
+        bit<48> gap = ts - (last_hi ++ last_lo);
+        if (gap[47:32] != 0) {
+            iat = 0xFFFFFFFF;
+        } else {
+            iat = gap[31:0];
+        }
+
+        ig_md.report.flags = 7w0 ++ ig_md.key.direction[0:0];
+        if (track_collision.execute(slot) != 0) {
+            ig_md.report.flags = ig_md.report.flags | 2;
+        }
+        ig_md.report.pkt_count = count_packet.execute(slot);
+        ig_md.report.byte_count = count_bytes.execute(slot);
+        ig_md.report.size_sum = add_size.execute(slot);
+        ig_md.report.size_min = min_size.execute(slot);
+        ig_md.report.size_max = max_size.execute(slot);
+        bit<32> first_l = first_lo.execute(slot);
+        bit<16> first_h = first_hi.execute(slot);
+        ig_md.report.iat_min = min_iat.execute(slot);
+        ig_md.report.iat_max = max_iat.execute(slot);
+        ig_md.report.iat_sum = add_iat.execute(slot);
+
+        if (report_due) {
+            report_session.apply();
+            if (ig_dprsr_md.mirror_type == MIRROR_TYPE_REPORT) {
+                reports.count(0);
+                ig_md.report.kind = PKT_REPORT_MIRROR;
+                ig_md.report.sid = ig_md.ff_sid;
+                ig_md.report.lb_bucket = ig_md.lb_bucket;
+                ig_md.report.protocol = ig_md.key.protocol;
+                ig_md.report.ip_a = ig_md.key.ip_a;
+                ig_md.report.ip_b = ig_md.key.ip_b;
+                ig_md.report.port_a = ig_md.key.port_a;
+                ig_md.report.port_b = ig_md.key.port_b;
+                ig_md.report.slot = 16w0 ++ slot;
+                ig_md.report.seq = next_seq.execute(0);
+                ig_md.report.win_pkts = win;
+                ig_md.report.first_seen_ns = first_h ++ first_l;
+                ig_md.report.last_seen_ns = ts;
+            } else {
+                reports.count(1);
+            }
+        }
+    }
+}
+
+#endif

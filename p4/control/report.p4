@@ -1,0 +1,154 @@
+/* Egress half of the flow-features module: a report mirror becomes a feature report frame
+ *   Ethernet | label stack (the rest of the chain) | IPv4 | UDP (dst 47001) | feature report v1
+ * SwitchEgress.report.encap (SID, bucket) -> push_<n>(ttl, src_mac, dst_mac, label_0 .. label_<n-1>)
+ * SwitchEgress.report.addresses (SID) -> set_addresses(switch_id, src_addr, dst_addr)
+ * A mirror without both entries is dropped (counted in SwitchEgress.report.unconfigured). */
+#ifndef _SRCHAIN_REPORT_P4_
+#define _SRCHAIN_REPORT_P4_
+
+#include "../include/label_stack.p4"
+
+control Report(
+        inout headers_t hdr,
+        in egress_metadata_t eg_md,
+        inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    Counter<bit<32>, bit<1>>(1, CounterType_t.PACKETS) unconfigured;
+
+    action push_1(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0) {
+        hdr.mpls.push_front(1);
+        MPLS_LABEL(0, label_0, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_2(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1) {
+        hdr.mpls.push_front(2);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_3(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2) {
+        hdr.mpls.push_front(3);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_4(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3) {
+        hdr.mpls.push_front(4);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_5(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4) {
+        hdr.mpls.push_front(5);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_6(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5) {
+        hdr.mpls.push_front(6);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_7(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6) {
+        hdr.mpls.push_front(7);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
+        MPLS_LABEL(6, label_6, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action push_8(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6, sid_t label_7) {
+        hdr.mpls.push_front(8);
+        MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
+        MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
+        MPLS_LABEL(6, label_6, 0) MPLS_LABEL(7, label_7, 1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+
+    action no_encap() {}
+
+    table encap {
+        key = {
+            eg_md.mirror.sid : exact @name("sid");
+            eg_md.mirror.lb_bucket : ternary @name("lb_bucket");
+        }
+        actions = {
+            push_1; push_2; push_3; push_4; push_5; push_6; push_7; push_8;
+            @defaultonly no_encap;
+        }
+        const default_action = no_encap;
+        size = REPORT_SESSIONS;
+    }
+
+    action set_addresses(bit<16> switch_id, ipv4_addr_t src_addr, ipv4_addr_t dst_addr) {
+        hdr.ipv4.setValid();
+        hdr.ipv4.version = 4;
+        hdr.ipv4.ihl = 5;
+        hdr.ipv4.diffserv = 0;
+        hdr.ipv4.total_len = 20 + 8 + FEATURE_REPORT_LEN;
+        hdr.ipv4.identification = 0;
+        hdr.ipv4.flags = 2;  /* don't fragment */
+        hdr.ipv4.frag_offset = 0;
+        hdr.ipv4.ttl = 64;
+        hdr.ipv4.protocol = IP_PROTO_UDP;
+        hdr.ipv4.src_addr = src_addr;
+        hdr.ipv4.dst_addr = dst_addr;
+        hdr.report.switch_id = switch_id;
+    }
+
+    action no_addresses() {}
+
+    table addresses {
+        key = { eg_md.mirror.sid : exact @name("sid"); }
+        actions = { set_addresses; @defaultonly no_addresses; }
+        const default_action = no_addresses;
+        size = REPORT_SESSIONS;
+    }
+
+    apply {
+        hdr.ethernet.setValid();
+        if (encap.apply().hit && addresses.apply().hit) {
+            hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+            hdr.l4.setValid();
+            hdr.l4.src_port = FEATURE_REPORT_PORT;
+            hdr.l4.dst_port = FEATURE_REPORT_PORT;
+            hdr.udp.setValid();
+            hdr.udp.length = 8 + FEATURE_REPORT_LEN;
+            hdr.udp.checksum = 0;  /* optional in IPv4 */
+            hdr.report.setValid();
+            hdr.report.magic = RECORD_MAGIC;
+            hdr.report.version = RECORD_VERSION;
+            hdr.report.rtype = RECORD_FEATURE_REPORT;
+            hdr.report.flags = eg_md.mirror.flags;
+            hdr.report.protocol = eg_md.mirror.protocol;
+            hdr.report.ip_a = eg_md.mirror.ip_a;
+            hdr.report.ip_b = eg_md.mirror.ip_b;
+            hdr.report.port_a = eg_md.mirror.port_a;
+            hdr.report.port_b = eg_md.mirror.port_b;
+            hdr.report.slot = eg_md.mirror.slot;
+            hdr.report.seq = eg_md.mirror.seq;
+            hdr.report.pkt_count = eg_md.mirror.pkt_count;
+            hdr.report.byte_count = eg_md.mirror.byte_count;
+            hdr.report.size_sum = eg_md.mirror.size_sum;
+            hdr.report.iat_min = eg_md.mirror.iat_min;
+            hdr.report.iat_max = eg_md.mirror.iat_max;
+            hdr.report.iat_sum = eg_md.mirror.iat_sum;
+            hdr.report.win_pkts = eg_md.mirror.win_pkts;
+            hdr.report.size_min = eg_md.mirror.size_min;
+            hdr.report.size_max = eg_md.mirror.size_max;
+            hdr.report.first_seen_ns = eg_md.mirror.first_seen_ns;
+            hdr.report.last_seen_ns = eg_md.mirror.last_seen_ns;
+            hdr.report.reserved = 0;
+        } else {
+            unconfigured.count(0);
+            eg_dprsr_md.drop_ctl = 1;
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,108 @@
+/* SR core: local SIDs and label forwarding.
+ * SwitchIngress.sr.local_sid_0 / local_sid_1 (exact on the top label; the same entries in both, so a
+ *   packet can pop two local SIDs in one pass): pop the label, remember which module runs.
+ * SwitchIngress.sr.sid_forward (exact on the top label): egress port + next-hop MAC.
+ * TTL: a pop copies the popped TTL - 1 into the label it exposes; a forwarded label loses 1. */
+#ifndef _SRCHAIN_SR_P4_
+#define _SRCHAIN_SR_P4_
+
+control SegmentRouting(
+        inout headers_t hdr,
+        inout ingress_metadata_t ig_md,
+        inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) local_counter_0;
+    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) local_counter_1;
+    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) forward_counter;
+
+    action pop() {
+        ig_md.next_ttl = hdr.mpls[0].ttl - 1;
+        hdr.mpls.pop_front(1);
+    }
+
+    action pop_flow_features(bit<16> report_every) {
+        ig_md.run_flow_features = true;
+        ig_md.ff_sid = hdr.mpls[0].label;
+        ig_md.report_every = report_every;
+        pop();
+    }
+
+    action pop_priority() {
+        ig_md.run_priority = true;
+        ig_md.prio_sid = hdr.mpls[0].label;
+        pop();
+    }
+
+    action not_local() {}
+
+    table local_sid_0 {
+        key = { hdr.mpls[0].label : exact @name("label"); }
+        actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
+        const default_action = not_local;
+        counters = local_counter_0;
+        size = LOCAL_SID_SIZE;
+    }
+
+    table local_sid_1 {
+        key = { hdr.mpls[0].label : exact @name("label"); }
+        actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
+        const default_action = not_local;
+        counters = local_counter_1;
+        size = LOCAL_SID_SIZE;
+    }
+
+    action forward(PortId_t port, mac_addr_t dst_mac) {
+        ig_tm_md.ucast_egress_port = port;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+
+    action unknown_label() {
+        ig_md.drop_reason = DROP_UNKNOWN_LABEL;
+    }
+
+    table sid_forward {
+        key = { hdr.mpls[0].label : exact @name("label"); }
+        actions = { forward; @defaultonly unknown_label; }
+        const default_action = unknown_label;
+        counters = forward_counter;
+        size = SID_FORWARD_SIZE;
+    }
+
+    /* After a pop: the exposed label inherits the TTL, or the packet is plain IPv4 again. */
+    action expose() {
+        hdr.mpls[0].ttl = ig_md.next_ttl;
+    }
+
+    apply {
+        if (hdr.mpls[0].ttl <= 1) {
+            ig_md.drop_reason = DROP_TTL_EXPIRED;
+        } else {
+            bool popped = false;
+            if (local_sid_0.apply().hit) {
+                popped = true;
+                if (hdr.mpls[0].isValid()) {
+                    expose();
+                    if (hdr.mpls[0].ttl <= 1) {
+                        ig_md.drop_reason = DROP_TTL_EXPIRED;
+                    } else if (local_sid_1.apply().hit) {
+                        if (hdr.mpls[0].isValid()) {
+                            expose();
+                        }
+                    }
+                }
+            }
+            if (ig_md.drop_reason == 0) {
+                if (hdr.mpls[0].isValid()) {
+                    if (sid_forward.apply().hit) {
+                        if (!popped) {
+                            hdr.mpls[0].ttl = hdr.mpls[0].ttl - 1;
+                        }
+                    }
+                } else {
+                    hdr.ethernet.ether_type = ETHERTYPE_IPV4;
+                }
+            }
+        }
+    }
+}
+
+#endif

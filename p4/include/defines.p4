@@ -1,0 +1,61 @@
+/* srchain SR node: sizes, constants and type names shared by every part of the program.
+ * Change a size here, not in a control; docs/p4.md lists the resource assumptions they imply. */
+#ifndef _SRCHAIN_DEFINES_P4_
+#define _SRCHAIN_DEFINES_P4_
+
+/* Maximum stack depth: labels the parser accepts. A deeper stack is dropped and counted. */
+#ifndef MSD
+#define MSD 8
+#endif
+
+#define CLASSIFIER_SIZE   1024
+#define LOCAL_SID_SIZE    256
+#define SID_FORWARD_SIZE  4096
+#define ROUTES_SIZE       4096
+#define REPORT_SESSIONS   256
+#define QUEUE_MAP_SIZE    256
+#define FLOW_SLOTS        65536   /* flow-features: one slot per flow direction */
+#define SESSION_SLOTS     65536   /* priority: one slot per session (both directions) */
+#define N_QUEUES          32      /* QueueId_t is 5 bits */
+
+typedef bit<48> mac_addr_t;
+typedef bit<32> ipv4_addr_t;
+typedef bit<20> sid_t;
+typedef bit<4>  lb_bucket_t;      /* 16 load-balancing buckets (plan/tables.py LB_BUCKET_BITS) */
+typedef bit<16> flow_slot_t;      /* FLOW_SLOTS = 2^16: the slot is the low 16 bits of the CRC-32 */
+typedef bit<8>  class_id_t;
+
+const bit<16> ETHERTYPE_IPV4 = 0x0800;
+const bit<16> ETHERTYPE_MPLS = 0x8847;
+const bit<8>  IP_PROTO_TCP = 6;
+const bit<8>  IP_PROTO_UDP = 17;
+
+/* Records (docs/records.md, srchain.records): common head and UDP ports. */
+const bit<16> RECORD_MAGIC = 0x5352;
+const bit<8>  RECORD_VERSION = 1;
+const bit<8>  RECORD_FEATURE_REPORT = 1;
+const bit<8>  RECORD_DECISION = 2;
+const bit<16> FEATURE_REPORT_PORT = 47001;
+const bit<16> DECISION_PORT = 47002;
+const bit<16> FEATURE_REPORT_LEN = 72;
+const bit<32> IAT_NONE = 0xFFFFFFFF;
+
+/* First byte of what egress sees after its intrinsic metadata: a bridged (normal) packet or a mirror. */
+const bit<8> PKT_BRIDGED = 0;
+const bit<8> PKT_REPORT_MIRROR = 1;
+const MirrorType_t MIRROR_TYPE_REPORT = 1;
+
+/* Drop reasons: the index into SwitchIngress.drops (a Counter read through BF Runtime). */
+typedef bit<4> drop_reason_t;
+const drop_reason_t DROP_STACK_TOO_DEEP = 1;  /* more than MSD labels */
+const drop_reason_t DROP_TTL_EXPIRED    = 2;  /* top label TTL <= 1 on arrival, or 0 after a pop */
+const drop_reason_t DROP_UNKNOWN_LABEL  = 3;  /* top label neither local nor forwardable */
+const drop_reason_t DROP_NO_ROUTE       = 4;  /* IPv4 destination without a route */
+const drop_reason_t DROP_IP_TTL         = 5;  /* IPv4 TTL <= 1 when routed */
+const drop_reason_t DROP_BAD_CHECKSUM   = 6;  /* IPv4 header checksum wrong */
+const drop_reason_t DROP_NOT_IPV4       = 7;  /* neither MPLS nor IPv4, or non-IPv4 below the bottom label */
+const drop_reason_t DROP_DECISION       = 8;  /* a decision record consumed by the priority module (not an error) */
+const drop_reason_t DROP_BAD_DECISION   = 9;  /* a record on a priority SID that is not a valid decision */
+#define DROP_REASONS 16
+
+#endif

@@ -1,0 +1,177 @@
+/* srchain SR node: packet headers, records, bridged and mirror headers, metadata. */
+#ifndef _SRCHAIN_HEADERS_P4_
+#define _SRCHAIN_HEADERS_P4_
+
+#include "defines.p4"
+
+header ethernet_h {
+    mac_addr_t dst_addr;
+    mac_addr_t src_addr;
+    bit<16> ether_type;
+}
+
+header mpls_h {
+    sid_t label;
+    bit<3> tc;
+    bit<1> bos;
+    bit<8> ttl;
+}
+
+header ipv4_h {
+    bit<4> version;
+    bit<4> ihl;
+    bit<8> diffserv;
+    bit<16> total_len;
+    bit<16> identification;
+    bit<3> flags;
+    bit<13> frag_offset;
+    bit<8> ttl;
+    bit<8> protocol;
+    bit<16> hdr_checksum;
+    ipv4_addr_t src_addr;
+    ipv4_addr_t dst_addr;
+}
+
+/* The first 4 bytes of TCP and UDP: all the flow key needs. */
+header l4_ports_h {
+    bit<16> src_port;
+    bit<16> dst_port;
+}
+
+header udp_rest_h {
+    bit<16> length;
+    bit<16> checksum;
+}
+
+/* Decision record v1 (36 bytes), aggregator -> priority module. */
+header decision_h {
+    bit<16> magic;
+    bit<8> version;
+    bit<8> rtype;
+    bit<8> flags;
+    bit<8> protocol;
+    bit<16> issuer_id;
+    ipv4_addr_t ip_a;
+    ipv4_addr_t ip_b;
+    bit<16> port_a;
+    bit<16> port_b;
+    class_id_t class_id;
+    bit<8> confidence;
+    bit<16> ttl_s;
+    bit<32> seq;
+    bit<48> issued_ns;
+    bit<16> reserved;
+}
+
+/* Feature report v1 (72 bytes), built in egress from the mirror header. */
+header feature_report_h {
+    bit<16> magic;
+    bit<8> version;
+    bit<8> rtype;
+    bit<8> flags;
+    bit<8> protocol;
+    bit<16> switch_id;
+    ipv4_addr_t ip_a;
+    ipv4_addr_t ip_b;
+    bit<16> port_a;
+    bit<16> port_b;
+    bit<32> slot;
+    bit<32> seq;
+    bit<32> pkt_count;
+    bit<32> byte_count;
+    bit<32> size_sum;
+    bit<32> iat_min;
+    bit<32> iat_max;
+    bit<32> iat_sum;
+    bit<16> win_pkts;
+    bit<16> size_min;
+    bit<16> size_max;
+    bit<48> first_seen_ns;
+    bit<48> last_seen_ns;
+    bit<16> reserved;
+}
+
+/* Ingress -> egress for normal packets: the kind byte and the ingress timestamp (queueing delay). */
+header bridged_h {
+    bit<8> kind;
+    bit<48> ingress_tstamp;
+}
+
+/* Ingress -> egress for a feature report: everything the record needs that egress cannot see. */
+header report_mirror_h {
+    bit<8> kind;
+    bit<4> _pad0;
+    sid_t sid;              /* the flow-features SID: key of SwitchEgress.report.* */
+    bit<4> _pad1;
+    lb_bucket_t lb_bucket;
+    bit<8> flags;
+    bit<8> protocol;
+    ipv4_addr_t ip_a;
+    ipv4_addr_t ip_b;
+    bit<16> port_a;
+    bit<16> port_b;
+    bit<32> slot;
+    bit<32> seq;
+    bit<32> pkt_count;
+    bit<32> byte_count;
+    bit<32> size_sum;
+    bit<32> iat_min;
+    bit<32> iat_max;
+    bit<32> iat_sum;
+    bit<16> win_pkts;
+    bit<16> size_min;
+    bit<16> size_max;
+    bit<48> first_seen_ns;
+    bit<48> last_seen_ns;
+}
+
+struct headers_t {
+    bridged_h bridged;
+    ethernet_h ethernet;
+    mpls_h[MSD] mpls;
+    ipv4_h ipv4;
+    l4_ports_h l4;
+    udp_rest_h udp;
+    decision_h decision;
+    feature_report_h report;
+}
+
+/* The canonical 5-tuple (docs/records.md): endpoint a is the lower (ip, port) pair. */
+struct flow_key_t {
+    ipv4_addr_t ip_a;
+    ipv4_addr_t ip_b;
+    bit<16> port_a;
+    bit<16> port_b;
+    bit<8> protocol;
+    bit<8> direction;       /* 1: the packet went a -> b */
+}
+
+struct ingress_metadata_t {
+    bool stack_too_deep;
+    bool checksum_err;
+    bool has_l4;
+    bit<16> src_port;       /* 0 when the packet has no TCP/UDP header */
+    bit<16> dst_port;
+    flow_key_t key;
+    bit<32> session_hash;   /* CRC-32 of the key bytes: session slot, lb bucket, priority tag */
+    lb_bucket_t lb_bucket;
+    bit<16> ip_len;
+    drop_reason_t drop_reason;
+    bit<8> next_ttl;        /* TTL for the label a pop exposes */
+    /* Set by SwitchIngress.sr when it pops a local SID: the modules to run. */
+    bool run_flow_features;
+    sid_t ff_sid;
+    bit<16> report_every;
+    bool run_priority;
+    sid_t prio_sid;
+    /* Set by the flow-features module for the deparser. */
+    MirrorId_t report_session;
+    report_mirror_h report;
+}
+
+struct egress_metadata_t {
+    bit<8> kind;
+    report_mirror_h mirror;
+}
+
+#endif

@@ -1,0 +1,210 @@
+/* srchain SR node: parsers and deparsers of both gresses. */
+#ifndef _SRCHAIN_PARSER_P4_
+#define _SRCHAIN_PARSER_P4_
+
+#include "headers.p4"
+
+#if MSD != 8
+#error "the ingress parser unrolls exactly 8 label states (parse_mpls_0..7): extend it with MSD"
+#endif
+
+parser SwitchIngressParser(
+        packet_in pkt,
+        out headers_t hdr,
+        out ingress_metadata_t ig_md,
+        out ingress_intrinsic_metadata_t ig_intr_md) {
+    Checksum() ipv4_checksum;
+
+    state start {
+        pkt.extract(ig_intr_md);
+        pkt.advance(PORT_METADATA_SIZE);
+        ig_md.stack_too_deep = false;
+        ig_md.checksum_err = false;
+        ig_md.has_l4 = false;
+        ig_md.src_port = 0;
+        ig_md.dst_port = 0;
+        transition parse_ethernet;
+    }
+
+    state parse_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_MPLS : parse_mpls_0;
+            ETHERTYPE_IPV4 : parse_ipv4;
+            default : accept;
+        }
+    }
+
+    /* Up to MSD labels, unrolled so that a deeper stack is flagged (and dropped and counted by the
+     * control) instead of being a parser error whose handling differs between targets. */
+    state parse_mpls_0 {
+        pkt.extract(hdr.mpls[0]);
+        transition select(hdr.mpls[0].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_1;
+        }
+    }
+    state parse_mpls_1 {
+        pkt.extract(hdr.mpls[1]);
+        transition select(hdr.mpls[1].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_2;
+        }
+    }
+    state parse_mpls_2 {
+        pkt.extract(hdr.mpls[2]);
+        transition select(hdr.mpls[2].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_3;
+        }
+    }
+    state parse_mpls_3 {
+        pkt.extract(hdr.mpls[3]);
+        transition select(hdr.mpls[3].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_4;
+        }
+    }
+    state parse_mpls_4 {
+        pkt.extract(hdr.mpls[4]);
+        transition select(hdr.mpls[4].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_5;
+        }
+    }
+    state parse_mpls_5 {
+        pkt.extract(hdr.mpls[5]);
+        transition select(hdr.mpls[5].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_6;
+        }
+    }
+    state parse_mpls_6 {
+        pkt.extract(hdr.mpls[6]);
+        transition select(hdr.mpls[6].bos) {
+            1 : parse_bottom;
+            default : parse_mpls_7;
+        }
+    }
+    state parse_mpls_7 {
+        pkt.extract(hdr.mpls[7]);
+        transition select(hdr.mpls[7].bos) {
+            1 : parse_bottom;
+            default : stack_too_deep;
+        }
+    }
+
+    state stack_too_deep {
+        ig_md.stack_too_deep = true;
+        transition accept;
+    }
+
+    state parse_bottom {
+        transition select(pkt.lookahead<bit<4>>()) {
+            4 : parse_ipv4;
+            default : accept;
+        }
+    }
+
+    state parse_ipv4 {
+        pkt.extract(hdr.ipv4);
+        ipv4_checksum.add(hdr.ipv4);
+        ig_md.checksum_err = !ipv4_checksum.verify();
+        transition select(hdr.ipv4.ihl, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (5, 0, IP_PROTO_UDP) : parse_udp;
+            (5, 0, IP_PROTO_TCP) : parse_tcp;
+            default : accept;
+        }
+    }
+
+    state parse_tcp {
+        pkt.extract(hdr.l4);
+        ig_md.has_l4 = true;
+        ig_md.src_port = hdr.l4.src_port;
+        ig_md.dst_port = hdr.l4.dst_port;
+        transition accept;
+    }
+
+    state parse_udp {
+        pkt.extract(hdr.l4);
+        pkt.extract(hdr.udp);
+        ig_md.has_l4 = true;
+        transition select(hdr.l4.dst_port) {
+            DECISION_PORT : parse_decision;
+            default : accept;
+        }
+    }
+
+    state parse_decision {
+        pkt.extract(hdr.decision);
+        transition accept;
+    }
+}
+
+control SwitchIngressDeparser(
+        packet_out pkt,
+        inout headers_t hdr,
+        in ingress_metadata_t ig_md,
+        in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
+    Checksum() ipv4_checksum;
+    Mirror() mirror;
+
+    apply {
+        /* The TTL decrement of a routed packet changed the header: recompute its checksum. */
+        hdr.ipv4.hdr_checksum = ipv4_checksum.update({
+            hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
+            hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
+            hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        if (ig_dprsr_md.mirror_type == MIRROR_TYPE_REPORT) {
+            mirror.emit<report_mirror_h>(ig_md.report_session, ig_md.report);
+        }
+        pkt.emit(hdr);
+    }
+}
+
+/* Egress sees a bridged packet (forwarded as is) or a report mirror (rebuilt into a feature report:
+ * the copy of the original frame that follows the mirror header stays as trailing bytes beyond the
+ * report's IPv4 total length, which receivers ignore). */
+parser SwitchEgressParser(
+        packet_in pkt,
+        out headers_t hdr,
+        out egress_metadata_t eg_md,
+        out egress_intrinsic_metadata_t eg_intr_md) {
+    state start {
+        pkt.extract(eg_intr_md);
+        transition select(pkt.lookahead<bit<8>>()) {
+            PKT_REPORT_MIRROR : parse_report_mirror;
+            default : parse_bridged;
+        }
+    }
+
+    state parse_bridged {
+        pkt.extract(hdr.bridged);
+        eg_md.kind = PKT_BRIDGED;
+        transition accept;
+    }
+
+    state parse_report_mirror {
+        pkt.extract(eg_md.mirror);
+        eg_md.kind = PKT_REPORT_MIRROR;
+        transition accept;
+    }
+}
+
+control SwitchEgressDeparser(
+        packet_out pkt,
+        inout headers_t hdr,
+        in egress_metadata_t eg_md,
+        in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    Checksum() ipv4_checksum;
+
+    apply {
+        hdr.ipv4.hdr_checksum = ipv4_checksum.update({
+            hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
+            hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
+            hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        pkt.emit(hdr);
+    }
+}
+
+#endif

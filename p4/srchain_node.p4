@@ -1,0 +1,139 @@
+/* srchain SR node for Tofino (TNA, P4_16): SR-MPLS service chaining with P4 micro-services.
+ *
+ *   ingress: parse (Ethernet, up to MSD labels, IPv4, TCP/UDP ports, decision records)
+ *            -> classifier (push a chain's stack on plain IPv4)
+ *            -> sr (pop up to two local SIDs, remember their modules)
+ *            -> modules: flow_features (per-flow registers, feature-report mirror), priority (class -> qid)
+ *            -> sid_forward by the top label, or ipv4 routes once the bottom label is gone
+ *   egress:  report mirrors -> feature report frames; other packets -> queueing-delay statistics
+ *
+ * The controller addresses the tables by the names listed in docs/p4.md and plugin/srchain/plan/tables.py.
+ * Build: p4/build (bf-p4c on an SDE host, or the emulator bundle). */
+#include <core.p4>
+#include <tna.p4>
+
+#include "include/defines.p4"
+#include "include/headers.p4"
+#include "include/parser.p4"
+#include "control/classifier.p4"
+#include "control/sr.p4"
+#include "control/ipv4.p4"
+#include "control/flow_features.p4"
+#include "control/priority.p4"
+#include "control/report.p4"
+#include "control/queue_stats.p4"
+
+control SwitchIngress(
+        inout headers_t hdr,
+        inout ingress_metadata_t ig_md,
+        in ingress_intrinsic_metadata_t ig_intr_md,
+        in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
+        inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
+        inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+    Hash<bit<32>>(HashAlgorithm_t.CRC32) session_hash;
+    Counter<bit<32>, drop_reason_t>(DROP_REASONS, CounterType_t.PACKETS) drops;
+
+    Classifier() classifier;
+    SegmentRouting() sr;
+    FlowFeatures() flow_features;
+    Priority() priority;
+    Ipv4Routing() ipv4;
+
+    /* The canonical 5-tuple (docs/records.md): a is the lower (address, port) pair. */
+    action key_a_to_b() {
+        ig_md.key.ip_a = hdr.ipv4.src_addr;
+        ig_md.key.ip_b = hdr.ipv4.dst_addr;
+        ig_md.key.port_a = ig_md.src_port;
+        ig_md.key.port_b = ig_md.dst_port;
+        ig_md.key.direction = 1;
+    }
+
+    action key_b_to_a() {
+        ig_md.key.ip_a = hdr.ipv4.dst_addr;
+        ig_md.key.ip_b = hdr.ipv4.src_addr;
+        ig_md.key.port_a = ig_md.dst_port;
+        ig_md.key.port_b = ig_md.src_port;
+        ig_md.key.direction = 0;
+    }
+
+    apply {
+        ig_md.drop_reason = 0;
+        ig_md.run_flow_features = false;
+        ig_md.run_priority = false;
+        hdr.bridged.setValid();
+        hdr.bridged.kind = PKT_BRIDGED;
+        hdr.bridged.ingress_tstamp = ig_intr_md.ingress_mac_tstamp;
+
+        if (ig_md.stack_too_deep) {
+            ig_md.drop_reason = DROP_STACK_TOO_DEEP;
+        } else if (hdr.ipv4.isValid() && ig_md.checksum_err) {
+            ig_md.drop_reason = DROP_BAD_CHECKSUM;
+        } else if (!hdr.ipv4.isValid() && !hdr.mpls[0].isValid()) {
+            ig_md.drop_reason = DROP_NOT_IPV4;
+        } else {
+            if (hdr.ipv4.isValid()) {
+                if (hdr.ipv4.src_addr < hdr.ipv4.dst_addr ||
+                        (hdr.ipv4.src_addr == hdr.ipv4.dst_addr && ig_md.src_port <= ig_md.dst_port)) {
+                    key_a_to_b();
+                } else {
+                    key_b_to_a();
+                }
+                ig_md.key.protocol = hdr.ipv4.protocol;
+                ig_md.session_hash = session_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a,
+                                                       ig_md.key.port_b, ig_md.key.protocol});
+                ig_md.lb_bucket = ig_md.session_hash[3:0];
+                ig_md.ip_len = hdr.ipv4.total_len;
+                if (!hdr.mpls[0].isValid()) {
+                    classifier.apply(hdr, ig_md, ig_intr_md);
+                }
+            }
+            if (hdr.mpls[0].isValid()) {
+                sr.apply(hdr, ig_md, ig_tm_md);
+            }
+            if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid()) {
+                if (!hdr.ipv4.isValid()) {
+                    ig_md.drop_reason = DROP_NOT_IPV4;  /* the bottom label carried no IPv4 packet */
+                }
+            }
+            if (ig_md.drop_reason == 0) {
+                if (ig_md.run_flow_features) {
+                    flow_features.apply(ig_md, ig_intr_md, ig_dprsr_md);
+                }
+                if (ig_md.run_priority) {
+                    priority.apply(hdr, ig_md, ig_tm_md);
+                }
+            }
+            if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid()) {
+                ipv4.apply(hdr, ig_md, ig_tm_md);
+            }
+        }
+        if (ig_md.drop_reason != 0) {
+            drops.count(ig_md.drop_reason);
+            ig_dprsr_md.drop_ctl = 1;
+        }
+    }
+}
+
+control SwitchEgress(
+        inout headers_t hdr,
+        inout egress_metadata_t eg_md,
+        in egress_intrinsic_metadata_t eg_intr_md,
+        in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
+        inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
+        inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+    Report() report;
+    QueueStats() queue_stats;
+
+    apply {
+        if (eg_md.kind == PKT_REPORT_MIRROR) {
+            report.apply(hdr, eg_md, eg_dprsr_md);
+        } else {
+            queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);
+            hdr.bridged.setInvalid();
+        }
+    }
+}
+
+Pipeline(SwitchIngressParser(), SwitchIngress(), SwitchIngressDeparser(),
+         SwitchEgressParser(), SwitchEgress(), SwitchEgressDeparser()) pipe;
+Switch(pipe) main;
