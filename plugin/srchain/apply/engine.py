@@ -49,18 +49,22 @@ class Result:
 class Drivers:
     """Opens one driver per target on first use (`factory(kind, name)`), prepares it once."""
 
-    def __init__(self, factory: Callable[[str, str], Driver], load_programs: bool = True) -> None:
+    def __init__(self, factory: Callable[[str, str], Driver]) -> None:
         self.factory = factory
-        self.load_programs = load_programs
         self.open: dict[TargetId, Driver] = {}
         self.notes: list[str] = []
 
-    def get(self, kind: str, name: str) -> Driver:
+    def get(self, kind: str, name: str, load: bool = True) -> Driver:
+        """The target's driver, prepared; `load=False` never pushes a program (read-only use)."""
         tid = (kind, name)
         if tid not in self.open:
             d = self.factory(kind, name)
+            try:
+                self.notes += d.prepare(load)
+            except TargetError:
+                d.close()
+                raise
             self.open[tid] = d
-            self.notes += d.prepare()
         return self.open[tid]
 
     def close(self) -> None:
@@ -187,8 +191,9 @@ class Controller:
 
     @staticmethod
     def _failure(group: list[DiffOp], exc: TargetError) -> str:
-        if exc.index is not None and 0 <= exc.index < len(group):
-            op = group[exc.index]
+        index = 0 if len(group) == 1 else exc.index
+        if index is not None and 0 <= index < len(group):
+            op = group[index]
             return f"{describe(op.entry)}: {op.op} failed: {exc.message}"
         first = f"{group[0].op} {describe(group[0].entry)}"
         return f"{exc.target}: a batch of {len(group)} ({first} ...) failed: {exc.message}"
@@ -279,7 +284,7 @@ class Controller:
             row: dict[str, Any] = {"intended": len(es), "ok": 0, "missing": [], "differs": []}
             report[f"{tid[0]} {tid[1]}"] = row
             try:
-                drv = self.drivers.get(*tid)
+                drv = self.drivers.get(*tid, load=False)
                 live = drv.snapshot({e.table for e in es})
             except TargetError as exc:
                 row["error"] = str(exc)

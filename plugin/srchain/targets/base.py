@@ -27,9 +27,9 @@ class Driver(Protocol):
     kind: str
     name: str
 
-    def prepare(self) -> list[str]:
-        """Connect; make sure the target runs what the entries need (switch: program loaded and bound).
-        Returns notes on what it did (e.g. 'pushed program srchain_node')."""
+    def prepare(self, load: bool = True) -> list[str]:
+        """Make sure the target runs what the entries need (switch: program loaded, when `load` and it
+        has artifacts; then bound). Returns notes on what it did (e.g. 'pushed program srchain_node')."""
         ...
 
     def norm(self, entry: Entry) -> tuple[NKey, str]:

@@ -111,7 +111,7 @@ class ProxyDriver:
             raise TargetError(f"proxy {name}", f"token_file {token_file}: {exc.strerror}") from None
         return cls(name, ProxyApi(name, address, token, timeout))
 
-    def prepare(self) -> list[str]:
+    def prepare(self, load: bool = True) -> list[str]:
         health = self.api.call("GET", "/v1/health")
         if health.get("status") != "ok":
             raise TargetError(f"proxy {self.name}", f"not healthy: {health}")

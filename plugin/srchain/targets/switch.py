@@ -50,9 +50,9 @@ class SwitchDriver:
         self.bundle = bundle
 
     # ------------------------------------------------------------ session
-    def prepare(self) -> list[str]:
+    def prepare(self, load: bool = True) -> list[str]:
         try:
-            done = ensure_program(self.client, self.program, self.bundle)
+            done = ensure_program(self.client, self.program, self.bundle if load else None)
         except BfrtError as exc:
             raise TargetError(f"switch {self.name}", f"program {self.program}: {exc}", code=exc.code) from None
         return [] if done in ("bound", "already loaded") else [f"switch {self.name}: {done} program {self.program}"]
