@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv/bin/python")
 PID = os.getpid()
-NS_G, NS_Q, NS_R = f"pxg{PID}", f"pxq{PID}", f"pxr{PID}"
+NS_G, NS_Q, NS_R = f"spg{PID}", f"spq{PID}", f"spr{PID}"
 G_MAC, SR_MAC, VNF_MAC, V0_MAC = "02:00:00:00:0d:01", "02:00:00:00:0d:02", "02:00:00:00:0d:03", "02:00:00:00:0d:04"
 TOKEN = "bench-token-0123456789abcdef"
 MARK_PORT = 9999  # UDP destination port of latency probe frames

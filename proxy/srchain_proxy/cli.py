@@ -59,8 +59,8 @@ def run(config_path: str, log_level: str) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     daemon.start()
-    log.info("proxy up: SR side %s, %d SIDs, %d attachments, control on %s",
-             cfg.sr_iface, len(daemon.sids), len(daemon.atts), cfg.listen)
+    log.info("proxy up: SR side %s, %d SIDs, %d attachments, control on %s, SR loop %s",
+             cfg.sr_iface, len(daemon.sids), len(daemon.atts), cfg.listen, daemon.datapath.variant)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -117,6 +117,8 @@ class ProxyConfig(_Strict):
     token_file: str
     state_file: str | None = None  # where API changes persist; default "<config>.state.json"
     io: Literal["ring", "socket"] = "ring"  # PACKET_MMAP rings, or one system call per frame (fallback)
+    # SR-side loop: compiled C for the common case when it builds (auto), required (compiled), or never
+    fast_path: Literal["auto", "compiled", "python"] = "auto"
     sids: list[SidEntry] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
 

@@ -164,7 +164,8 @@ class Api:
         alive = self.d.datapath_alive()
         return (200 if alive else 503), {
             "status": "ok" if alive else "data path stopped (see the proxy log)", "sids": len(self.d.sids),
-            "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)}}
+            "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)},
+            "sr_loop": self.d.datapath.variant}
 
     def list_sids(self, body: bytes) -> tuple[int, Any]:
         return 200, {"sids": [s.model_dump(exclude_none=True) for _, s in sorted(self.d.sids.items())]}

@@ -18,15 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
-from .fastpath import sr_drain
+from .fastpath import fast_table, sr_drain, sr_drain_compiled
 from .packetsock import kernel_drops
 from .rings import RingTx, RxRing, SocketRx, SocketTx
 
 log = logging.getLogger(__name__)
 
-# SR-side loops: "layered" = RxRing.drain + per-frame handler (reference); "python" = fastpath.sr_drain
-SR_VARIANTS = ("layered", "python")
+# SR-side loops: "layered" = RxRing.drain + per-frame handler (reference); "python" = fastpath.sr_drain;
+# "compiled" = fastpath.sr_drain_compiled (C for the common case, built on first use; see compiled.py)
+SR_VARIANTS = ("layered", "python", "compiled")
+FastPath = Literal["auto", "compiled", "python"]
 BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
 IoMode = Literal["ring", "socket"]
 
@@ -40,9 +43,13 @@ class Prepared:
 
 
 class DataPath:
-    def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring") -> None:
+    def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto") -> None:
         self.engine = engine
         self.io = io
+        # which SR-side loop: decided (and the compiled part built) before anything is opened
+        self.variant = choose_variant(fast_path) if io == "ring" else "layered"
+        if self.variant == "compiled" and compiled.load() is None:
+            raise ValueError(f"fast_path: compiled fast path unavailable: {compiled.unavailable()}")
         self.sr_iface = sr_iface
         self.sr_rx = self._open_rx(sr_iface)
         try:
@@ -64,7 +71,7 @@ class DataPath:
         self._ep.register(self.sr_rx.fileno(), select.EPOLLIN)
         self._ep.register(self._wake_r, select.EPOLLIN)
         self._sr_handler = self._make_sr_handler()
-        self._sr_drain = sr_drainer(engine, self.sr_rx, self._sr_handler)
+        self._sr_drain = sr_drainer(engine, self.sr_rx, self._sr_handler, self.variant)
 
     def _open_rx(self, ifname: str) -> Any:
         return RxRing(ifname, HEADROOM) if self.io == "ring" else SocketRx(ifname, HEADROOM)
@@ -116,6 +123,7 @@ class DataPath:
             self.handlers[rx.fileno()] = (rx, self._make_vnf_handler(att, rx))
             self._ep.register(rx.fileno(), select.EPOLLIN)
         self.engine.install(prep.tables)
+        self.engine.fast = fast_table(self.engine)
         for old, new in ((self.rx, prep.rx), (self.tx, prep.tx)):
             for ifname, obj in old.items():
                 if new.get(ifname) is not obj:
@@ -217,7 +225,19 @@ def sr_handler(eng: Engine, rx: Any, clock: Callable[[], float]) -> Callable:
 
 
 def sr_drainer(eng: Engine, rx: Any, handler: Callable, variant: str = "python") -> Callable[[int, float], bool]:
-    """drain(budget, now) for the SR side: the inline fast path on a ring, else the layered reference."""
-    if variant == "python" and isinstance(rx, RxRing):
+    """drain(budget, now) for the SR side. Raises RuntimeError for "compiled" when it cannot be built."""
+    if variant == "compiled" and isinstance(rx, RxRing):
+        mod = compiled.load()
+        if mod is None:
+            raise RuntimeError(f"compiled fast path unavailable: {compiled.unavailable()}")
+        return lambda budget, now: sr_drain_compiled(mod, eng, rx, handler, budget, now)
+    if variant in ("python", "compiled") and isinstance(rx, RxRing):
         return lambda budget, now: sr_drain(eng, rx, handler, budget, now)
     return lambda budget, now: rx.drain(handler, budget)
+
+
+def choose_variant(fast_path: FastPath) -> str:
+    """auto: compiled when it builds, else pure Python (logged once by compiled.load)."""
+    if fast_path == "auto":
+        return "compiled" if compiled.load() is not None else "python"
+    return fast_path

@@ -10,6 +10,7 @@ Malformed input is counted per reason in `drops` and never raises.
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,7 +113,7 @@ class SidState:
     """A SID's compiled form: pre-encoded stacks, its flow cache and its counters."""
 
     __slots__ = ("att", "cache", "entry", "fallback", "hits", "misses", "nstacks", "return_match",
-                 "rx_bytes", "rx_pkts", "sid", "stacks", "tx_bytes", "tx_pkts")
+                 "rx", "sid", "stacks", "tx_bytes", "tx_pkts")
 
     def __init__(self, entry: SidEntry, cache: FlowCache | None) -> None:
         self.entry = entry
@@ -123,11 +124,22 @@ class SidState:
         self.fallback = encode_stack(entry.fallback, ttl=entry.ttl) if entry.fallback else None
         self.return_match = entry.return_match
         self.cache = cache
-        self.rx_pkts = self.rx_bytes = self.tx_pkts = self.tx_bytes = 0
+        # [packets, bytes] from the SR side: an array so the compiled fast path can count in place
+        self.rx = array("Q", (0, 0))
+        self.tx_pkts = self.tx_bytes = 0
         self.hits = self.misses = 0
 
+    @property
+    def rx_pkts(self) -> int:
+        return self.rx[0]
+
+    @property
+    def rx_bytes(self) -> int:
+        return self.rx[1]
+
     def take_counters(self, old: SidState) -> None:
-        for name in ("rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "hits", "misses"):
+        self.rx = old.rx  # the same array: frames counted by a loop still holding the old tables are kept
+        for name in ("tx_pkts", "tx_bytes", "hits", "misses"):
             setattr(self, name, getattr(old, name))
 
 
@@ -172,6 +184,7 @@ class Engine:
         self.atts: dict[str, AttState] = {}
         self.ostart = 0
         self.oend = 0
+        self.fast: dict[int, tuple] = {}  # per-SID entries of the compiled loop (fastpath.fast_table)
 
     # ---- configuration -------------------------------------------------------------------------------
 
@@ -285,8 +298,9 @@ class Engine:
         elif att.pins is not None:
             att.pins.learn(flow_key(buf, p, end), st, now)
         buf[p - 14:p] = att.hdr4 if buf[p] >> 4 == 4 else att.hdr6
-        st.rx_pkts += 1
-        st.rx_bytes += e - s
+        rx = st.rx
+        rx[0] += 1
+        rx[1] += e - s
         self.ostart = p - 14
         self.oend = end
         return att

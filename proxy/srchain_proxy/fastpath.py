@@ -12,16 +12,20 @@ counters and cache contents.
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
 from typing import Any
 
 from .engine import Engine
-from .rings import FRAME_SIZE, TP_STATUS_USER, RxRing, log_frame_error
+from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, log_frame_error
+
+log = logging.getLogger(__name__)
 
 _RXHDR = struct.Struct("III H")  # tpacket2_hdr: tp_status, tp_len, tp_snaplen, tp_mac
 _ETH_TOP = struct.Struct("!12xHI")  # ethertype, first label stack entry
 _ZERO = bytes(4)
+_WHY_BUDGET, _WHY_NOT_READY, _WHY_SLOW, _WHY_ERROR = 0, 1, 2, 3  # as in _fastsr.c
 
 
 def sr_drain(eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], budget: int,
@@ -82,8 +86,9 @@ def sr_drain(eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], b
                                             cache.learn(key, value, now)
                                     if fast:
                                         m[p - 14:p] = att.hdr4
-                                        st.rx_pkts += 1
-                                        st.rx_bytes += snap
+                                        rx = st.rx
+                                        rx[0] += 1
+                                        rx[1] += snap
                                         att.tx.put(mv[p - 14:end])
                     if not fast:
                         slow(m, s, e)
@@ -96,3 +101,43 @@ def sr_drain(eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], b
         return True
     finally:
         ring.i = i
+
+
+def fast_table(eng: Engine) -> dict[int, tuple]:
+    """Per-SID entries for the compiled loop (layout in _fastsr.c). SIDs left out take the Python path:
+    no attachment, version pins (several static SIDs on one VNF), or a send side without a TX ring."""
+    table: dict[int, tuple] = {}
+    for sid, st in eng.sids.items():
+        att = st.att
+        tx = att.tx if att is not None else None
+        if att is None or att.pins is not None or not isinstance(tx, RingTx):
+            continue
+        od = st.cache.od if st.cache is not None else None
+        table[sid] = (att, od, st.rx, tx.map, tx.st, tx.nr, tx.sock.fileno())
+    return table
+
+
+def sr_drain_compiled(mod: Any, eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], budget: int,
+                      now: float) -> bool:
+    """As sr_drain, with the common case in C (mod = the _fastsr module); other frames go through sr_drain."""
+    drain_c = mod.drain
+    m = ring.map
+    nr = ring.nr
+    table = eng.fast
+    room = 4 * eng.msd
+    done = 0
+    while done < budget:
+        i, n, why, error = drain_c(m, ring.i, nr, budget - done, now, table, room)
+        ring.i = i
+        done += n
+        if why == _WHY_BUDGET:
+            return True
+        if why == _WHY_NOT_READY:  # empty, or a hole: the Python loop knows what to do
+            return sr_drain(eng, ring, slow, budget - done, now)
+        if why == _WHY_ERROR:
+            ring.errors += 1
+            log.error("compiled fast path failed on a frame (%d so far): %r; frame handled in Python",
+                      ring.errors, error)
+        sr_drain(eng, ring, slow, 1, now)  # the frame C left in place
+        done += 1
+    return True

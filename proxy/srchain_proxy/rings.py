@@ -15,6 +15,7 @@ import mmap
 import socket
 import struct
 import time
+from array import array
 from collections.abc import Callable
 
 from .packetsock import SOL_PACKET, open_packet_socket
@@ -183,27 +184,39 @@ class RingTx:
         self.nr = frames
         self.map = mmap.mmap(self.sock.fileno(), frames * FRAME_SIZE, mmap.MAP_SHARED,
                              mmap.PROT_READ | mmap.PROT_WRITE)
-        self.i = 0
-        self.pending = 0
-        self.errors = 0
+        # [next slot, frames waiting for send(), errors]: an array shared with the compiled fast path
+        self.st = array("q", (0, 0, 0))
+
+    @property
+    def i(self) -> int:
+        return self.st[0]
+
+    @property
+    def pending(self) -> int:
+        return self.st[1]
+
+    @property
+    def errors(self) -> int:
+        return self.st[2]
 
     def put(self, data: memoryview) -> None:
         m = self.map
-        off = self.i * FRAME_SIZE
+        st = self.st
+        off = st[0] * FRAME_SIZE
         n = len(data)
         if m[off] & 0xFF and not self._reclaim(off):
-            self.errors += 1  # ring full: the kernel has not sent the frames of a whole lap yet
+            st[2] += 1  # ring full: the kernel has not sent the frames of a whole lap yet
             return
         if n > FRAME_SIZE - TX_DATA_OFFSET:
-            self.errors += 1
+            st[2] += 1
             return
         m[off + TX_DATA_OFFSET:off + TX_DATA_OFFSET + n] = data
         # tp_status and tp_len in one store: the kernel reads the slot only in send(), at flush time
         _STATUS_LEN.pack_into(m, off, TP_STATUS_SEND_REQUEST, n)
-        i = self.i + 1
-        self.i = i if i < self.nr else 0
-        self.pending = pending = self.pending + 1
-        if pending >= 32:  # bound the delay a frame waits for its batch
+        i = st[0] + 1
+        st[0] = i if i < self.nr else 0
+        st[1] += 1
+        if st[1] >= 32:  # bound the delay a frame waits for its batch
             self.flush()
 
     def _reclaim(self, off: int) -> bool:
@@ -211,18 +224,19 @@ class RingTx:
         self.flush()
         status = _U32.unpack_from(self.map, off)[0]
         if status == TP_STATUS_WRONG_FORMAT:
-            self.errors += 1
+            self.st[2] += 1
             _U32.pack_into(self.map, off, 0)
             return True
         return status == 0
 
     def flush(self) -> None:
-        if self.pending:
-            self.pending = 0
+        st = self.st
+        if st[1]:
+            st[1] = 0
             try:
                 self.sock.send(b"", socket.MSG_DONTWAIT)
             except (BlockingIOError, OSError):
-                self.errors += 1
+                st[2] += 1
 
     def close(self) -> None:
         self.map.close()
