@@ -16,34 +16,40 @@ control Classifier(
         hdr.mpls.push_front(1);
         MPLS_LABEL(0, label_0, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_2(bit<8> ttl, sid_t label_0, sid_t label_1) {
         hdr.mpls.push_front(2);
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_3(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2) {
         hdr.mpls.push_front(3);
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_4(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3) {
         hdr.mpls.push_front(4);
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_5(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4) {
         hdr.mpls.push_front(5);
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_6(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5) {
         hdr.mpls.push_front(6);
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_7(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6) {
         hdr.mpls.push_front(7);
@@ -51,6 +57,7 @@ control Classifier(
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
         MPLS_LABEL(6, label_6, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
     action push_8(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6, sid_t label_7) {
         hdr.mpls.push_front(8);
@@ -58,6 +65,7 @@ control Classifier(
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
         MPLS_LABEL(6, label_6, 0) MPLS_LABEL(7, label_7, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+        rule_counter.count();
     }
 
     action no_chain() {}

@@ -13,6 +13,7 @@ control Ipv4Routing(
         ig_tm_md.ucast_egress_port = port;
         hdr.ethernet.dst_addr = dst_mac;
         hdr.ipv4.ttl = hdr.ipv4.ttl - 1;
+        route_counter.count();
     }
 
     action no_route() {

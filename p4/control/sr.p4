@@ -10,8 +10,8 @@ control SegmentRouting(
         inout headers_t hdr,
         inout ingress_metadata_t ig_md,
         inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
-    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) local_counter_0;
-    DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) local_counter_1;
+    /* The pop actions are shared by both local_sid tables, so those tables cannot carry direct counters
+     * (a TNA direct counter is counted by its own table's actions); forwarding is counted. */
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) forward_counter;
 
     action pop() {
@@ -38,7 +38,6 @@ control SegmentRouting(
         key = { hdr.mpls[0].label : exact @name("label"); }
         actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
         const default_action = not_local;
-        counters = local_counter_0;
         size = LOCAL_SID_SIZE;
     }
 
@@ -46,13 +45,13 @@ control SegmentRouting(
         key = { hdr.mpls[0].label : exact @name("label"); }
         actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
         const default_action = not_local;
-        counters = local_counter_1;
         size = LOCAL_SID_SIZE;
     }
 
     action forward(PortId_t port, mac_addr_t dst_mac) {
         ig_tm_md.ucast_egress_port = port;
         hdr.ethernet.dst_addr = dst_mac;
+        forward_counter.count();
     }
 
     action unknown_label() {
