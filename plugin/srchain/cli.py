@@ -113,7 +113,7 @@ def main() -> None:
 
 @main.group()
 def chain() -> None:
-    """Validate and plan chains."""
+    """Validate, plan and apply chains."""
 
 
 @chain.command()
@@ -151,6 +151,144 @@ def plan(spec: str, inventory: str, state_dir: str | None, as_json: bool, curren
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         render_plan(result, make_console())
+
+
+def _controller(inventory: str, state_dir: str | None, drain_timeout: float, drain_interval: float):
+    from srchain.apply import AppliedStore, Controller, Drivers, Options
+    from srchain.apply.factory import driver_factory
+    from srchain.model.load import load_inventory
+
+    try:
+        inv, _ = load_inventory(inventory)
+    except SpecError as exc:
+        refuse(exc)
+    drivers = Drivers(driver_factory(inv, Path(inventory).resolve().parent))
+    opts = Options(drain_timeout=drain_timeout, drain_interval=drain_interval)
+    return Controller(drivers, AppliedStore(state_dir), opts), drivers
+
+
+drain_opts = [
+    click.option("--drain-timeout", type=float, default=30.0, show_default=True,
+                 help="longest wait (s) for the old version's counters to stop moving before cleanup"),
+    click.option("--drain-interval", type=float, default=0.5, show_default=True,
+                 help="counters unchanged over this interval (s) = drained"),
+]  # fmt: skip
+
+
+def with_drain(f):
+    for opt in reversed(drain_opts):
+        f = opt(f)
+    return f
+
+
+def _report(result, what: str) -> None:
+    out = make_console()
+    for note in result.notes:
+        out.print(f"  {note}", highlight=False, soft_wrap=True)
+    counts = {k: sum(1 for op in result.ops if op.op == k) for k in ("add", "modify", "delete")}
+    timing = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items())
+    drained = "" if result.drained is None else f", drained: {'yes' if result.drained else 'NO (timeout)'}"
+    out.print(f"[green]ok[/] {what}: {counts['add']} added, {counts['modify']} modified, {counts['delete']} deleted "
+              f"in {result.batches} batch(es){drained}" + (f" ({timing})" if result.ops else ""),
+              highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@chain.command()
+@spec_arg
+@inventory_opt
+@state_opt
+@with_drain
+def apply(spec: str, inventory: str, state_dir: str | None, drain_timeout: float, drain_interval: float) -> None:
+    """Install the chain on its switches and proxies, make-before-break (docs/controller.md)."""
+    from srchain.apply import ApplyError
+
+    result_plan = make_plan(spec, inventory, state_dir, None)
+    ctl, drivers = _controller(inventory, state_dir, drain_timeout, drain_interval)
+    try:
+        result = ctl.apply(result_plan)
+    except ApplyError as exc:
+        fail(f"apply of chain '{result_plan.chain}' v{result_plan.version} failed: {exc}")
+    finally:
+        drivers.close()
+    with SidStore(state_dir) as store:
+        released = store.release(result_plan.chain, {s.sid for s in result_plan.sids})
+    _report(result, f"chain '{result_plan.chain}' v{result_plan.version} applied")
+    if released:
+        make_console().print(f"  released SIDs of the old version: {', '.join(map(str, released))}", highlight=False)
+
+
+@chain.command()
+@click.argument("chain_name")
+@inventory_opt
+@state_opt
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def status(chain_name: str, inventory: str, state_dir: str | None, as_json: bool) -> None:
+    """Live state vs the applied (intended) state, per target. Exit 2 when they differ."""
+    from srchain.apply import ApplyError
+
+    ctl, drivers = _controller(inventory, state_dir, 0, 0)
+    try:
+        report = ctl.status(chain_name)
+    except ApplyError as exc:
+        fail(str(exc))
+    finally:
+        drivers.close()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        out = make_console()
+        for target, row in report.items():
+            if "error" in row:
+                out.print(f"[red]{target}[/]: {row['error']}", highlight=False, soft_wrap=True)
+                continue
+            mark = "[green]in sync[/]" if row["ok"] == row["intended"] else "[yellow]drift[/]"
+            out.print(f"{target}: {mark} {row['ok']}/{row['intended']} entries", highlight=False)
+            for e in row["missing"]:
+                out.print(f"  missing  {e}", highlight=False, soft_wrap=True)
+            for e in row["differs"]:
+                out.print(f"  differs  {e}", highlight=False, soft_wrap=True)
+    if any("error" in r or r["ok"] != r["intended"] for r in report.values()):
+        sys.exit(2)
+
+
+@chain.command()
+@click.argument("chain_name")
+@inventory_opt
+@state_opt
+def reconcile(chain_name: str, inventory: str, state_dir: str | None) -> None:
+    """Re-install the applied state where it is missing or changed (after a switch or proxy restart)."""
+    from srchain.apply import ApplyError
+
+    ctl, drivers = _controller(inventory, state_dir, 0, 0)
+    try:
+        result = ctl.reconcile(chain_name)
+    except ApplyError as exc:
+        fail(f"reconcile of chain '{chain_name}' failed: {exc}")
+    finally:
+        drivers.close()
+    _report(result, f"chain '{chain_name}' reconciled")
+
+
+@chain.command()
+@click.argument("chain_name")
+@inventory_opt
+@state_opt
+@with_drain
+def delete(chain_name: str, inventory: str, state_dir: str | None, drain_timeout: float,
+           drain_interval: float) -> None:  # fmt: skip
+    """Remove the chain from every target (classifier first, drain, then the rest) and free its SIDs."""
+    from srchain.apply import ApplyError
+
+    ctl, drivers = _controller(inventory, state_dir, drain_timeout, drain_interval)
+    try:
+        result = ctl.delete(chain_name)
+    except ApplyError as exc:
+        fail(f"delete of chain '{chain_name}' failed: {exc}")
+    finally:
+        drivers.close()
+    with SidStore(state_dir) as store:
+        store.release(chain_name, set())
+    _report(result, f"chain '{chain_name}' deleted")
 
 
 @main.group()

@@ -1,0 +1,237 @@
+"""`srchain chain apply|status|reconcile|delete` on the reference chain: the SR node program
+(p4/srchain_node.p4) on an emulated switch over real gRPC, and a real srchain-proxy daemon (in a
+network namespace `sa<pid>`, control API on a unix socket with a token).
+
+Every check reads back every table of the switch and every SID/attachment of the proxy and compares
+them with the plan: nothing more, nothing less.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+from apply_helpers import REPO, Switch
+from click.testing import CliRunner
+from srchain.bfrt.client import BfrtClient
+from srchain.cli import main
+from srchain.model import load_chain
+from srchain.plan import build_plan
+from srchain.sidstore import SidStore
+from srchain.targets.proxy import ProxyApi, ProxyDriver
+from srchain.targets.switch import SwitchDriver
+from srchain_emu.bundle import compile_to_dir
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
+
+EX = REPO / "examples"
+NS = f"sa{os.getpid()}"
+TOKEN = "sa-apply-test-token-0123456789"
+IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg"]
+MIT_IFACES = ["px1-mit-o", "px1-mit-i"]
+
+
+def sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def add_ifaces(names: list[str]) -> None:
+    for name in names:
+        peer = f"q-{name}"
+        sh("ip", "-n", NS, "link", "add", name, "type", "veth", "peer", "name", peer)
+        for n in (name, peer):
+            sh("ip", "-n", NS, "link", "set", n, "up")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sa")
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    sh("ip", "netns", "add", NS)
+    proc = None
+    try:
+        add_ifaces(IFACES)
+        token = tmp / "px1.token"
+        token.write_text(TOKEN)
+        token.chmod(0o600)
+        sock = tmp / "px1.sock"
+        cfg = tmp / "px1.yaml"
+        cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04",
+                                       "listen": f"unix:{sock}", "token_file": str(token),
+                                       "state_file": str(tmp / "px1.state.json"), "io": "socket",
+                                       "attachments": [], "sids": []}))  # fmt: skip
+        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(["ip", "netns", "exec", NS, str(REPO / ".venv/bin/python"), "-m", "srchain_proxy",
+                                 "run", "--config", str(cfg)], stdout=log, stderr=log)  # fmt: skip
+        api = ProxyApi("px1", f"unix:{sock}", TOKEN)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                api.call("GET", "/v1/health")
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
+                time.sleep(0.1)
+        out = tmp / "node"
+        compile_to_dir(REPO / "p4" / "srchain_node.p4", out)
+        yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+
+
+@pytest.fixture
+def env(lab, tmp_path):
+    api = lab["api"]
+    sids = [s["sid"] for s in api.call("GET", "/v1/sids")["sids"]]
+    api.call("POST", "/v1/batch", {"delete": sids})
+    for a in api.call("GET", "/v1/attachments")["attachments"]:
+        api.call("DELETE", f"/v1/attachments/{a['vnf']}")
+    sw = Switch()
+    inv = yaml.safe_load((EX / "inventory.yaml").read_text())
+    inv["switches"][0].update(grpc=sw.address, artifacts=str(lab["artifacts"]))
+    inv["proxies"][0].update(control=f"unix:{lab['sock']}", token_file=str(lab["token"]))
+    inv_path = tmp_path / "inventory.yaml"
+    inv_path.write_text(yaml.safe_dump(inv))
+    try:
+        yield {"sw": sw, "inv": inv_path, "state": tmp_path / "state", "tmp": tmp_path, "api": api}
+    finally:
+        sw.stop()
+
+
+def cli(env, *args: str, spec: str | None = None):
+    extra = ["--inventory", str(env["inv"]), "--state-dir", str(env["state"])]
+    argv = ["chain", args[0], *( [spec] if spec else []), *args[1:], *extra]
+    if args[0] in ("apply", "delete"):
+        argv += ["--drain-interval", "0.05", "--drain-timeout", "2"]
+    return CliRunner().invoke(main, argv, catch_exceptions=False)
+
+
+def plan_for(env, spec: str):
+    with SidStore(env["state"]) as store:
+        return build_plan(load_chain(spec, env["inv"]), store)
+
+
+def assert_live_is(env, plan, tables: set[str] | None = None) -> None:
+    """Every table of the switch (the plan's, or `tables`) and the proxy holds exactly the plan's entries."""
+    sw = SwitchDriver("s1", BfrtClient.connect(env["sw"].address, client_id=5, timeout=5), "srchain_node")
+    px = ProxyDriver("px1", env["api"])
+    try:
+        sw.prepare(load=False)
+        for drv in (sw, px):
+            entries = plan.entries_of(drv.kind, drv.name)
+            read = {"sid", "attachment"} if drv.kind == "proxy" else {e.table for e in entries} | (tables or set())
+            live = drv.snapshot(read)
+            want = dict(drv.norm(e) for e in entries)
+            assert {k: v[0] for k, v in live.items()} == want, drv.name
+    finally:
+        sw.close()
+
+
+def spec_variant(env, name: str, edit) -> str:
+    doc = yaml.safe_load((EX / "cloud-gaming.yaml").read_text())
+    edit(doc)
+    p = env["tmp"] / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return str(p)
+
+
+def test_apply_reapply_insert_reorder_remove(lab, env):
+    ref = str(EX / "cloud-gaming.yaml")
+    r = cli(env, "apply", spec=ref)
+    assert r.exit_code == 0, r.output
+    assert "pushed program srchain_node" in r.output and "chain 'cloud-gaming' v1 applied" in r.output
+    assert_live_is(env, plan_for(env, ref))
+
+    r = cli(env, "apply", spec=ref)
+    assert r.exit_code == 0 and "0 added, 0 modified, 0 deleted in 0 batch(es)" in r.output, r.output
+
+    if not _has_mit():
+        add_ifaces(MIT_IFACES)
+    insert = str(EX / "cloud-gaming-mitigation.yaml")
+    r = cli(env, "apply", spec=insert)
+    assert r.exit_code == 0 and "v2 applied: 3 added, 2 modified, 0 deleted" in r.output, r.output
+    assert_live_is(env, plan_for(env, insert))
+
+    def swap(doc) -> None:  # reports: formatter, aggregator, classifier (instead of classifier, aggregator)
+        segs = doc["segments"]
+        segs[2], segs[3] = segs[3], segs[2]
+
+    reorder = spec_variant(env, "reorder", swap)
+    r = cli(env, "apply", spec=reorder)
+    assert r.exit_code == 0 and "v3 applied" in r.output, r.output
+    assert_live_is(env, plan_for(env, reorder))
+
+    r = cli(env, "apply", spec=ref)  # removes mitigation and restores the order
+    assert r.exit_code == 0 and "v4 applied" in r.output and "drained: yes" in r.output, r.output
+    assert "released SIDs" in r.output
+    assert_live_is(env, plan_for(env, ref))
+
+    r = cli(env, "status", "cloud-gaming")
+    assert r.exit_code == 0 and "switch s1: in sync" in r.output and "proxy px1: in sync" in r.output, r.output
+
+
+def _has_mit() -> bool:
+    return subprocess.run(["ip", "-n", NS, "link", "show", MIT_IFACES[0]], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_injected_switch_failure_leaves_the_old_chain(lab, env, nth):
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    v1 = plan_for(env, ref)
+    if not _has_mit():
+        add_ifaces(MIT_IFACES)
+    env["sw"].injector.arm(nth)
+    r = cli(env, "apply", spec=str(EX / "cloud-gaming-mitigation.yaml"))
+    assert r.exit_code == 1
+    assert "switch s1: table SwitchIngress." in r.output and "injected fault" in r.output, r.output
+    assert "rolled back" in r.output  # the proxy install (and, for nth=2, the switch install batch) were undone
+    assert_live_is(env, v1)
+
+
+def test_refusing_proxy_is_named_and_nothing_is_left(lab, env):
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    v1 = plan_for(env, ref)
+    doc = yaml.safe_load(env["inv"].read_text())
+    doc["proxies"][0]["attachments"][4] = {"vnf": "mitigation", "iface_out": "sa-nope-o", "iface_in": "sa-nope-i"}
+    env["inv"].write_text(yaml.safe_dump(doc))
+    r = cli(env, "apply", spec=str(EX / "cloud-gaming-mitigation.yaml"))
+    assert r.exit_code == 1
+    assert 'proxy px1: table attachment, entry {"vnf":"mitigation"}: add failed' in r.output, r.output
+    assert "nothing had been changed" in r.output
+    assert_live_is(env, v1)
+
+
+def test_switch_restart_status_then_reconcile(lab, env):
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    env["sw"].restart()
+    r = cli(env, "status", "cloud-gaming")
+    assert r.exit_code == 2 and "switch s1" in r.output and "not loaded" in r.output, r.output
+    r = cli(env, "reconcile", "cloud-gaming")
+    assert r.exit_code == 0 and "pushed program srchain_node" in r.output, r.output
+    assert_live_is(env, plan_for(env, ref))
+    assert cli(env, "status", "cloud-gaming").exit_code == 0
+
+
+def test_delete_removes_everything(lab, env):
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    v1 = plan_for(env, ref)
+    r = cli(env, "delete", "cloud-gaming")
+    assert r.exit_code == 0 and "deleted" in r.output, r.output
+    empty = type(v1)(v1.chain, v1.version, v1.spec_digest, 1, [], [], [])
+    assert_live_is(env, empty, {e.table for e in v1.entries_of("switch", "s1")})
+    assert env["api"].call("GET", "/v1/sids")["sids"] == []
