@@ -136,8 +136,9 @@ def sr_drain_compiled(mod: Any, eng: Engine, ring: RxRing, slow: Callable[[Any, 
             return sr_drain(eng, ring, slow, budget - done, now)
         if why == _WHY_ERROR:
             ring.errors += 1
-            log.error("compiled fast path failed on a frame (%d so far): %r; frame handled in Python",
-                      ring.errors, error)
+            if ring.errors == 1 or ring.errors % 10_000 == 0:  # a bug must not flood the log either
+                log.error("compiled fast path failed on a frame (%d so far): %r; frame handled in Python",
+                          ring.errors, error)
         sr_drain(eng, ring, slow, 1, now)  # the frame C left in place
         done += 1
     return True

@@ -1,0 +1,218 @@
+"""The SR-side loops give the same result: layered reference, inline Python, compiled C.
+
+Same frames (common case, new flows, changed stacks, every malformed kind, unresolved and missing
+attachments, version pins, random bytes) through each loop over the real ring classes in shared memory;
+what each sends, counts and caches must be identical. Plus the compiled part's build, fallback and errors.
+"""
+
+from __future__ import annotations
+
+import random
+import stat
+
+import pytest
+from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, mpls_frame, udp4, udp6
+from pxring import MemoryTx, memory_rx
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from srchain_proxy import compiled, datapath
+from srchain_proxy.config import Attachment, SidEntry
+from srchain_proxy.engine import Engine
+from srchain_proxy.fastpath import fast_table
+
+
+@pytest.fixture
+def fresh_compiled():
+    """compiled.load() remembers its outcome per process: start and end each test from scratch."""
+    saved = dict(compiled._loaded)
+    compiled._loaded.clear()
+    yield
+    compiled._loaded.clear()
+    compiled._loaded.update(saved)
+
+
+def make(variant: str, frames: list[bytes]):
+    eng = Engine(SR_MAC, SW_MAC, msd=4)
+    sids = [SidEntry(sid=16001, behaviour="static", vnf="fmt", restore=[[16002, 16003]]),
+            SidEntry(sid=16002, behaviour="dynamic", vnf="fw", cache_size=40, return_match="either"),
+            SidEntry(sid=16005, behaviour="static", vnf="ids", version=1, restore=[[16010]]),
+            SidEntry(sid=16006, behaviour="static", vnf="ids", version=2, restore=[[16011]]),
+            SidEntry(sid=16007, behaviour="static", vnf="nh", restore=[[16012]]),
+            SidEntry(sid=16008, behaviour="static", vnf="ghost", restore=[[16013]])]
+    atts = [(Attachment(vnf=v, iface=f"spv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(("fmt", "fw", "ids"))]
+    atts.append((Attachment(vnf="nh", iface="spv9", next_hop="10.9.9.9"), VNF_IF_MAC, None))  # unresolved
+    tables = eng.build(sids, atts)
+    txs = {}
+    for vnf, att in tables.atts.items():
+        att.tx = txs[vnf] = MemoryTx()
+    eng.install(tables)
+    eng.fast = fast_table(eng)
+    rx = memory_rx(frames, slots=4096)
+    calls = {"slow": 0}
+    clock = [0.0]  # the data path's `now` for the reference handler, as DataPath.now
+    handler = datapath.sr_handler(eng, rx, lambda: clock[0])
+
+    def slow(buf, s, e):
+        calls["slow"] += 1
+        handler(buf, s, e)
+
+    inner = datapath.sr_drainer(eng, rx, slow, variant)
+
+    def drain(budget: int, now: float) -> bool:
+        clock[0] = now
+        return inner(budget, now)
+
+    return eng, rx, txs, drain, calls
+
+
+def mixed_frames(n: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    kinds = []
+    for _ in range(n):
+        k = rng.random()
+        sport = rng.randrange(1000, 1080)  # 80 flows over a 40-entry cache: hits, misses, evictions
+        if k < 0.35:  # the common dynamic case; sometimes a different stack or TC/TTL for the same flow
+            tail = [16004, 16009] if rng.random() < 0.8 else [16009]
+            kinds.append(mpls_frame([16002, *tail], udp4(sport=sport), ttls=[64, rng.choice([63, 62]), 61]))
+        elif k < 0.5:
+            kinds.append(mpls_frame([16001, 16099], udp4(sport=sport, payload=b"s" * rng.randrange(0, 200))))
+        elif k < 0.55:
+            kinds.append(mpls_frame([16002, 16004], IP(src="10.1.0.1", dst="10.2.0.2") / TCP(sport=sport)))
+        elif k < 0.58:
+            kinds.append(mpls_frame([16002, 16004], IP(src="10.1.0.1", dst="10.2.0.2") / ICMP()))
+        elif k < 0.61:
+            kinds.append(mpls_frame([16002, 16004], IP(src="10.1.0.1", dst="10.2.0.2", flags=0, frag=10) / (b"x" * 8)))
+        elif k < 0.64:
+            kinds.append(mpls_frame([16002, 16004], IP(src="10.1.0.1", options=b"\x01" * 4) / UDP(sport=sport)))
+        elif k < 0.68:
+            kinds.append(mpls_frame([rng.choice([16001, 16002]), 16004], udp6(sport=sport)))
+        elif k < 0.72:
+            kinds.append(mpls_frame([rng.choice([16005, 16006]), 16004], udp4(sport=sport)))  # pinned
+        elif k < 0.75:
+            kinds.append(mpls_frame([rng.choice([16007, 16008]), 16004], udp4()))  # unresolved / no attachment
+        elif k < 0.78:
+            kinds.append(mpls_frame([17999, 16004], udp4()))  # not ours
+        elif k < 0.81:
+            kinds.append(mpls_frame([16001, 16004], udp4(), ttls=[rng.choice([0, 1]), 64]))
+        elif k < 0.84:
+            kinds.append(mpls_frame([16002, 17, 18, 19, 20, 21], udp4()))  # deeper than msd 4
+        elif k < 0.88:
+            good = mpls_frame([16002, 16004], udp4(sport=sport))
+            kinds.append(good[:rng.randrange(14, len(good) - 1)])  # truncated anywhere
+        elif k < 0.9:
+            kinds.append(mpls_frame([16001, 16004], udp4(payload=b"o" * 1990)))  # larger than a ring slot
+        elif k < 0.95:  # our SID, then garbage
+            kinds.append(mpls_frame([16002], b"")[:18] + rng.randbytes(rng.randrange(0, 80)))
+        else:
+            kinds.append(bytes.fromhex("02000000000a0102") + rng.randbytes(rng.randrange(6, 90)))
+    return kinds
+
+
+def run_variant(variant: str, frames: list[bytes]):
+    eng, rx, txs, drain, calls = make(variant, frames)
+    now = 0.0
+    pos = 0
+    rng = random.Random(7)
+    while pos < len(frames):  # uneven batches; time moves on between some of them
+        budget = rng.randrange(1, 40)
+        drain(budget, now)
+        pos += budget
+        if rng.random() < 0.5:
+            now += 0.25
+    sent = {vnf: tx.sent() for vnf, tx in txs.items()}
+    caches = {sid: list(st.cache.od.items()) for sid, st in eng.sids.items() if st.cache is not None}
+    return {"sent": sent, "counters": eng.counters(), "caches": caches, "oversize": rx.oversize,
+            "errors": rx.errors, "index": rx.i, "slow_calls": calls["slow"]}
+
+
+VARIANTS = [v for v in datapath.SR_VARIANTS if v != "compiled" or compiled.load() is not None]
+
+
+def test_every_loop_sends_counts_and_caches_the_same():
+    frames = mixed_frames(3000, seed=1)
+    ref = run_variant("layered", frames)
+    assert ref["errors"] == 0 and ref["index"] == 3000 % 4096
+    drops = ref["counters"]["drops"]
+    # the mix really covers every inbound reason and both behaviours
+    for reason in ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
+                   "no_attachment", "no_neighbour"):
+        assert drops[reason] > 0, reason
+    assert ref["counters"]["sids"]["16002"]["cache"]["evictions"] > 0
+    assert ref["oversize"] > 0 and sum(len(v) for v in ref["sent"].values()) > 1000
+    for variant in VARIANTS[1:]:
+        got = run_variant(variant, frames)
+        assert got["sent"] == ref["sent"], variant
+        assert got["counters"] == ref["counters"], variant
+        assert got["caches"] == ref["caches"], variant
+        assert (got["oversize"], got["errors"], got["index"]) == (ref["oversize"], 0, ref["index"]), variant
+        # the inline loops leave only the uncommon frames to the reference handler
+        assert got["slow_calls"] < ref["slow_calls"] / 2, variant
+
+
+def _needs_compiled():
+    mod = compiled.load()
+    if mod is None:
+        pytest.skip(f"compiled fast path cannot be built here: {compiled.unavailable()}")
+    return mod
+
+
+def test_compiled_loop_handles_the_common_case_itself_and_stops_at_anything_else():
+    mod = _needs_compiled()
+    common = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(10)]
+    frames = [*common, mpls_frame([17999, 16004], udp4()), *common]
+    eng, rx, txs, _drain, _calls = make("compiled", frames)
+    i, done, why, err = mod.drain(rx.map, 0, rx.nr, 100, 1.0, eng.fast, 4 * eng.msd)
+    assert (i, done, why, err) == (10, 10, mod.WHY_SLOW, None)  # stopped at the unknown SID, left in place
+    assert rx.map[10 * 2048] & 1 and not rx.map[9 * 2048] & 1
+    assert len(txs["fmt"].sent()) == 10 and eng.sids[16001].rx_pkts == 10
+    # a new dynamic flow is left to Python (it learns); once cached, C refreshes it
+    flow = mpls_frame([16002, 16004], udp4(sport=4242))
+    eng, rx, txs, drain, _calls = make("compiled", [flow, flow, flow])
+    assert mod.drain(rx.map, 0, rx.nr, 3, 1.0, eng.fast, 16)[1:3] == (0, mod.WHY_SLOW)
+    drain(1, 1.0)
+    assert mod.drain(rx.map, 1, rx.nr, 2, 2.0, eng.fast, 16)[1:3] == (2, mod.WHY_BUDGET)
+    (_key, (stack, seen)), = eng.sids[16002].cache.od.items()
+    assert (stack, seen) == (flow[18:22], 2.0) and len(txs["fw"].sent()) == 3
+
+
+def test_compiled_loop_error_costs_one_frame_count_not_the_loop(caplog):
+    _needs_compiled()
+    frames = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(5)]
+    eng, rx, txs, drain, _calls = make("compiled", frames)
+    eng.fast[16001] = (object(), *eng.fast[16001][1:])  # an attachment without .dmac: the C API call fails
+    assert drain(5, 1.0) is True and drain(5, 1.0) is False  # budget used up, then nothing more waiting
+    assert rx.errors == 5 and "compiled fast path failed" in caplog.text and "AttributeError" in caplog.text
+    assert len(txs["fmt"].sent()) == 5  # each of those frames still went through the Python path
+    assert eng.sids[16001].rx_pkts == 5
+
+
+def test_build_failure_falls_back_to_python_with_the_reason(tmp_path, monkeypatch, fresh_compiled):
+    monkeypatch.setenv("SRCHAIN_PROXY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", "/bin/false")
+    assert compiled.load() is None
+    assert "failed" in compiled.unavailable() and "/bin/false" in compiled.unavailable()
+    assert datapath.choose_variant("auto") == "python"
+    with pytest.raises(ValueError, match=r"^fast_path: compiled fast path unavailable: .*/bin/false"):
+        datapath.DataPath(Engine(SR_MAC, SW_MAC), "nosuch0", "ring", "compiled")
+    assert list((tmp_path / "cache").iterdir()) == []  # no half-built file left behind
+
+
+def test_cache_directory_writable_by_others_is_refused(tmp_path, monkeypatch, fresh_compiled):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    monkeypatch.setenv("SRCHAIN_PROXY_CACHE", str(cache))
+    assert compiled.load() is None and "writable by others" in compiled.unavailable()
+    cache.chmod(0o700)
+
+
+def test_build_into_a_fresh_cache_and_reuse(tmp_path, monkeypatch, fresh_compiled):
+    _needs_compiled()
+    compiled._loaded.clear()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SRCHAIN_PROXY_CACHE", str(cache))
+    mod = compiled.load()
+    assert mod is not None and mod.WHY_SLOW == 2
+    built = list(cache.iterdir())
+    assert len(built) == 1 and built[0].name.startswith("_fastsr-")
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert compiled.load() is mod  # once per process
