@@ -129,6 +129,8 @@ parser SwitchIngressParser(
         pkt.extract(hdr.l4);
         pkt.extract(hdr.udp);
         ig_md.has_l4 = true;
+        ig_md.src_port = hdr.l4.src_port;
+        ig_md.dst_port = hdr.l4.dst_port;
         transition select(hdr.l4.dst_port) {
             DECISION_PORT : parse_decision;
             default : accept;
