@@ -1,8 +1,13 @@
-"""`srchain package …` (build, validate) and `srchain osm …` (pdu) command groups."""
+"""`srchain package …` (build, validate, render-nsd) and `srchain osm …` (pdu, onboard, ns-create, ns-action,
+ns-status, nbi-standin) command groups."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -10,6 +15,7 @@ import yaml
 
 from srchain.model.errors import SpecError
 from srchain.model.load import load_inventory
+from srchain.osm import nbi
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import REPO_ROOT, ImValidator
 from srchain.osm.package import build_package, check_packages
@@ -128,7 +134,7 @@ def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bo
 
 @click.group("osm")
 def osm_cli() -> None:
-    """OSM integration: PDU registration descriptors (more to come: onboard, ns-create, ns-action)."""
+    """OSM integration: PDU descriptors, onboarding, NS creation, day-2 actions (osmclient or the NBI)."""
 
 
 @osm_cli.command("pdu")
@@ -158,3 +164,187 @@ def pdu_cmd(inventory: Path, vim_accounts: tuple[str, ...], only: str | None, pd
         target = out_dir / f"{name}_pdu.yaml"
         target.write_text(text)
         click.echo(f"wrote {target}  (osm pdu-create --descriptor_file {target})")
+
+
+_VIA = click.option("--via", type=click.Choice(["auto", "osmclient", "nbi"]), default="auto", show_default=True,
+                    help="auto: the `osm` CLI (osmclient) when installed, else OSM's NBI REST API.")
+_CREDS = click.option("--credentials", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="YAML with hostname, user, password (or password_file), project, ca_file, insecure. "
+                           "Default: OSM_HOSTNAME, OSM_USER, OSM_PASSWORD, OSM_PROJECT.")
+_DRY = click.option("--dry-run", is_flag=True, help="Print the equivalent `osm` commands; contact nothing.")
+_WAIT = click.option("--wait/--no-wait", default=True, show_default=True, help="Poll the operation until it ends.")
+_TIMEOUT = click.option("--timeout", type=click.FloatRange(1, 86400), default=600, show_default=True,
+                        help="Seconds to wait for the operation.")
+
+
+def _use_osmclient(via: str) -> bool:
+    found = shutil.which("osm") is not None and importlib.util.find_spec("osmclient") is not None
+    if via == "osmclient" and not found:
+        raise click.ClickException("--via osmclient: the `osm` command (osmclient) is not installed")
+    return via == "osmclient" or (via == "auto" and found)
+
+
+def _creds(path: Path | None) -> nbi.Credentials:
+    try:
+        return nbi.Credentials.load(path)
+    except (nbi.NbiError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _finish(client: nbi.NbiClient, op_id: str, wait: bool, timeout: float) -> None:
+    if not wait:
+        click.echo(f"operation {op_id}")
+        return
+    op = client.wait(op_id, timeout)
+    click.echo(f"operation {op_id}: {op.get('operationState')}: {op.get('detailed-status')}")
+    if op.get("operationState") != "COMPLETED":
+        sys.exit(1)
+
+
+@osm_cli.command("onboard")
+@click.argument("packages", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pdu", "pdus", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="PDU descriptor to register first (`srchain osm pdu --out`); repeatable.")
+@_VIA
+@_CREDS
+@_DRY
+def onboard_cmd(packages: tuple[Path, ...], pdus: tuple[Path, ...], via: str, credentials: Path | None,
+                dry_run: bool) -> None:
+    """Register PDUs, then onboard packages (*.tar.gz from `srchain package build`; VNFs before NSs)."""
+    try:
+        ordered = nbi.onboarding_order(list(packages))
+        commands = [nbi.cmd_pdu_create(p) for p in pdus] + [nbi.cmd_onboard(p) for p in ordered]
+        if dry_run:
+            for cmd in commands:
+                click.echo(nbi.shell(cmd))
+            return
+        creds = _creds(credentials)
+        if _use_osmclient(via):
+            for cmd in commands:
+                click.echo(nbi.run_osm(cmd, creds).strip())
+            return
+        client = nbi.NbiClient(creds)
+        for p in pdus:
+            click.echo(f"pdu {p.name}: {client.pdu_create(yaml.safe_load(p.read_text()))}")
+        for pkg in ordered:
+            click.echo(f"{pkg.name}: {client.onboard(pkg)}")
+    except (nbi.NbiError, OSError, yaml.YAMLError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@osm_cli.command("ns-create")
+@click.option("--ns-name", required=True)
+@click.option("--nsd-name", required=True, help="NSD id, e.g. srchain-cloud-gaming.")
+@click.option("--vim-account", required=True)
+@click.option("--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Instantiation parameters (`package render-nsd` writes nsd/<chain>.ns-config.yaml).")
+@_WAIT
+@_TIMEOUT
+@_VIA
+@_CREDS
+@_DRY
+def ns_create_cmd(ns_name: str, nsd_name: str, vim_account: str, config_file: Path | None, wait: bool,
+                  timeout: float, via: str, credentials: Path | None, dry_run: bool) -> None:
+    """Create and instantiate a network service."""
+    cmd = nbi.cmd_ns_create(ns_name, nsd_name, vim_account, config_file) + (["--wait"] if wait else [])
+    if dry_run:
+        click.echo(nbi.shell(cmd))
+        return
+    try:
+        config = load_params(config_file) if config_file else {}
+        creds = _creds(credentials)
+        if _use_osmclient(via):
+            click.echo(nbi.run_osm(cmd, creds, timeout).strip())
+            return
+        client = nbi.NbiClient(creds)
+        ns_id, op_id = client.ns_create(ns_name, nsd_name, vim_account, config)
+        click.echo(f"ns {ns_name}: {ns_id}")
+        _finish(client, op_id, wait, timeout)
+    except (nbi.NbiError, OsmToolError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@osm_cli.command("ns-action")
+@click.argument("ns_name")
+@click.option("--action-name", required=True, help="The primitive, e.g. show-chain or add-sid.")
+@click.option("--vnf-name", default=None, help="member-vnf-index (vnf-profile id); none: an NS-level primitive.")
+@click.option("--params", "params_text", default="{}", show_default=True, help="Parameters as YAML/JSON mapping.")
+@_WAIT
+@_TIMEOUT
+@_VIA
+@_CREDS
+@_DRY
+def ns_action_cmd(ns_name: str, action_name: str, vnf_name: str | None, params_text: str, wait: bool,
+                  timeout: float, via: str, credentials: Path | None, dry_run: bool) -> None:
+    """Run a day-2 primitive on a network service (NS-level, or on one VNF with --vnf-name)."""
+    try:
+        params = yaml.safe_load(params_text) or {}
+    except yaml.YAMLError as e:
+        raise click.ClickException(f"--params: not YAML: {e}") from None
+    if not isinstance(params, dict):
+        raise click.ClickException("--params: must be a mapping, e.g. '{spec: ...}'")
+    cmd = nbi.cmd_ns_action(ns_name, action_name, params, vnf_name, wait)
+    if dry_run:
+        click.echo(nbi.shell(cmd))
+        return
+    try:
+        creds = _creds(credentials)
+        if _use_osmclient(via):
+            click.echo(nbi.run_osm(cmd, creds, timeout).strip())
+            return
+        client = nbi.NbiClient(creds)
+        _finish(client, client.ns_action(ns_name, action_name, params, vnf_name), wait, timeout)
+    except nbi.NbiError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@osm_cli.command("ns-status")
+@click.argument("ns_name")
+@_VIA
+@_CREDS
+@_DRY
+def ns_status_cmd(ns_name: str, via: str, credentials: Path | None, dry_run: bool) -> None:
+    """The NS's state and its operations (state, detailed status)."""
+    commands = nbi.cmd_ns_status(ns_name)
+    if dry_run:
+        for cmd in commands:
+            click.echo(nbi.shell(cmd))
+        return
+    try:
+        creds = _creds(credentials)
+        if _use_osmclient(via):
+            for cmd in commands:
+                click.echo(nbi.run_osm(cmd, creds).strip())
+            return
+        status = nbi.NbiClient(creds).ns_status(ns_name)
+    except nbi.NbiError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"ns {status['name']} ({status['_id']}): {status['nsState']}")
+    for op in status["operations"]:
+        click.echo(f"  {op['lcmOperationType']:<12} {op['operationState']:<10} {op['_id']}  "
+                   f"{op.get('detailed-status', '')}")
+
+
+@osm_cli.command("nbi-standin")
+@click.option("--port", type=click.IntRange(0, 65535), default=9999, show_default=True)
+@click.option("--user", default="admin", show_default=True)
+@click.option("--password-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vim-account", "vim_accounts", multiple=True, default=["local-vim"], show_default=True)
+@_IM_YANG
+@click.option("--duration", type=click.FloatRange(1, 86400), default=3600, show_default=True,
+              help="Stop after this many seconds.")
+def nbi_standin_cmd(port: int, user: str, password_file: Path, vim_accounts: tuple[str, ...],
+                    im_yang: Path | None, duration: float) -> None:
+    """Run the local NBI stand-in on 127.0.0.1 (NOT OSM: it checks requests, deploys nothing)."""
+    from srchain.osm.nbi_standin import StandinNbi
+
+    password = password_file.read_text().strip()
+    standin = StandinNbi({user: password}, list(vim_accounts), im=_im(im_yang))
+    with standin.serve(port) as server:
+        click.echo(json.dumps({"url": server.url, "user": user, "vim_accounts": list(vim_accounts)}))
+        deadline = time.monotonic() + duration
+        try:
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass

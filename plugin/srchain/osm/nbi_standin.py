@@ -1,0 +1,503 @@
+"""A local stand-in for OSM's NBI (SOL005 subset), for tests and local trials. NOT OSM: no VIM, no LCM,
+no VCA; it enforces the NBI's request rules so a client that passes here speaks the NBI's language.
+
+What it enforces (each answered with the NBI's error shape `{"code", "status", "detail"}`):
+  * token auth: POST /osm/admin/v1/tokens with username/password; every other call needs
+    `Authorization: Bearer <token>` (401); tokens expire;
+  * package upload (vnf_packages_content, ns_descriptors_content): `Content-File-MD5` must match the body
+    (422), gzip tar layout: one top directory, exactly one descriptor YAML at its top, checksums.txt right
+    (422, the findings of `srchain.osm.package.check_layout`); OSM IM validation when given a validator;
+    the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409);
+  * PDU registration: `pdu_new_schema` (name, type, interfaces[name, mgmt, ip-address]) (422);
+  * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
+    vimAccountId, member-vnf-index = a vnf-profile; a free PDU of the right type and interface names for
+    every PNF (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
+  * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
+    instantiation, as LCM does); ns-action: the primitive and its mandatory parameters must exist in the
+    NSD (no member_vnf_index) or in that member's VNFD; the NS must be READY (409).
+An optional `on_action(ns_name, member, primitive, params) -> dict` runs the primitive for real (the demo
+uses it to call the charm library); without it an action completes with a "not executed" status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import secrets
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srchain.osm.day12 import as_list, primitives
+from srchain.osm.descriptors import Descriptor, collect
+from srchain.osm.findings import Finding
+from srchain.osm.im import ImValidator
+from srchain.osm.nsd_checks import check_placeholders, vnfd_blocks
+from srchain.osm.package import check_layout
+
+ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
+TOKEN_TTL_S = 3600
+MAX_BODY = 64 * 1024 * 1024
+
+
+class NbiFault(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _bad(detail: str) -> NbiFault:
+    return NbiFault(422, "UNPROCESSABLE_ENTITY", detail)
+
+
+def _type_name(v: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer"}.get(type(v), "value")
+
+
+def _check_fields(body: Any, where: str, required: dict[str, type | tuple[type, ...]],
+                  optional: dict[str, type | tuple[type, ...]]) -> None:
+    """A JSON-schema-like check with `additionalProperties: false`, as the NBI's schemas are."""
+    if not isinstance(body, dict):
+        raise _bad(f"{where}: must be an object, got {_type_name(body)}")
+    for key in sorted(set(body) - set(required) - set(optional)):
+        raise _bad(f"{where}: additional property '{key}' is not allowed")
+    for key in required:
+        if key not in body:
+            raise _bad(f"{where}: '{key}' is a required property")
+    for key, kind in {**required, **optional}.items():
+        if key in body and (not isinstance(body[key], kind) or (kind is int and isinstance(body[key], bool))):
+            raise _bad(f"{where}.{key}: {body[key]!r} is not of type {kind}")
+
+
+@dataclass
+class Operation:
+    id: str
+    ns_id: str
+    kind: str  # instantiate | action | terminate
+    params: dict[str, Any]
+    started: float
+    done_after: float
+    outcome: Callable[[], tuple[str, str]]  # -> (COMPLETED|FAILED, detailed-status), run once when due
+    state: str = "PROCESSING"
+    detail: str = "in progress"
+
+    def view(self) -> dict[str, Any]:
+        if self.state == "PROCESSING" and time.monotonic() >= self.done_after:
+            self.state, self.detail = self.outcome()
+        return {"_id": self.id, "id": self.id, "nsInstanceId": self.ns_id, "lcmOperationType": self.kind,
+                "operationState": self.state, "detailed-status": self.detail, "operationParams": self.params,
+                "startTime": self.started}
+
+
+@dataclass
+class NsInstance:
+    id: str
+    name: str
+    nsd: Descriptor
+    vnfds: dict[str, Descriptor]  # member-vnf-index -> VNFD
+    params: dict[str, Any]
+    pdus: list[str]
+    state: str = "BUILDING"
+    ops: list[str] = field(default_factory=list)
+
+
+class StandinNbi:
+    """The NBI's state and rules; `serve()` puts it on 127.0.0.1."""
+
+    def __init__(self, users: dict[str, str], vim_accounts: list[str], im: ImValidator | None = None,
+                 op_delay_s: float = 0.05, on_action: ActionHandler | None = None) -> None:
+        self.users = dict(users)
+        self.vims = {str(uuid.uuid4()): name for name in vim_accounts}
+        self.im = im
+        self.op_delay_s = op_delay_s
+        self.on_action = on_action
+        self.lock = threading.Lock()
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.vnfds: dict[str, Descriptor] = {}  # _id -> descriptor
+        self.nsds: dict[str, Descriptor] = {}
+        self.pdus: dict[str, dict[str, Any]] = {}
+        self.nss: dict[str, NsInstance] = {}
+        self.ops: dict[str, Operation] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="srchain-nbi-standin-")
+
+    # --- auth -------------------------------------------------------------------------------------
+    def new_token(self, body: Any) -> dict[str, Any]:
+        _check_fields(body, "token", {"username": str, "password": str}, {"project_id": str})
+        expected = self.users.get(body["username"])
+        if expected is None or not hmac.compare_digest(expected.encode(), body["password"].encode()):
+            raise NbiFault(401, "UNAUTHORIZED", "Invalid username or password")
+        token = secrets.token_urlsafe(24)
+        expires = time.time() + TOKEN_TTL_S
+        self.tokens[token] = (body["username"], expires)
+        return {"_id": token, "id": token, "expires": expires, "username": body["username"],
+                "project_id": body.get("project_id", "admin")}
+
+    def authorise(self, header: str | None) -> None:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NbiFault(401, "UNAUTHORIZED", "Not possible to get authorization token")
+        known = next((v for t, v in self.tokens.items() if hmac.compare_digest(t.encode(), token.encode())), None)
+        if known is None or known[1] < time.time():
+            raise NbiFault(401, "UNAUTHORIZED", "Invalid or expired token")
+
+    # --- packages ---------------------------------------------------------------------------------
+    def upload(self, kind: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        md5 = headers.get("content-file-md5")
+        if not md5:
+            raise _bad("Content-File-MD5 header is required for a package upload")
+        actual = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        if md5.strip().lower() != actual:
+            raise _bad(f"MD5 mismatch: Content-File-MD5 {md5.strip()} but the content's is {actual}")
+        if headers.get("content-type", "").split(";")[0].strip() not in ("application/gzip", "application/x-gzip"):
+            raise _bad("Content-Type must be application/gzip for a package (tar.gz)")
+        name = Path(headers.get("content-filename") or "package.tar.gz").name
+        work = Path(self._tmp.name) / str(uuid.uuid4())
+        work.mkdir()
+        tar_path = work / name
+        tar_path.write_bytes(body)
+        findings, top = check_layout(tar_path)
+        if findings or top is None:
+            raise _bad("package refused: " + "; ".join(_short(f) for f in findings))
+        with tarfile.open(tar_path, "r:gz") as tar:
+            tar.extractall(work / "x", filter="data")
+        found, problems = collect([work / "x" / top])
+        if problems or len(found) != 1:
+            raise _bad("package refused: " + ("; ".join(_short(p) for p in problems) or "no descriptor at its top"))
+        desc = found[0]
+        if desc.kind != kind:
+            raise _bad(f"package holds a {desc.kind}, but this endpoint takes a {kind}")
+        if self.im is not None:
+            errors = self.im.errors(desc.data)
+            if errors:
+                raise _bad(f"descriptor {desc.ident} is not valid OSM IM: " + "; ".join(errors))
+        with self.lock:
+            store = self.vnfds if kind == "vnfd" else self.nsds
+            if any(d.ident == desc.ident for d in store.values()):
+                raise NbiFault(409, "CONFLICT", f"{kind} with id '{desc.ident}' already exists")
+            if kind == "nsd":
+                onboarded = {d.ident for d in self.vnfds.values()}
+                missing = sorted({str(v) for v in as_list(desc.body.get("vnfd-id"))} - onboarded)
+                if missing:
+                    raise _bad(f"NSD '{desc.ident}' references VNFD(s) not onboarded: {', '.join(missing)}")
+            new_id = str(uuid.uuid4())
+            store[new_id] = desc
+        return {"id": new_id}
+
+    def list_descriptors(self, kind: str) -> list[dict[str, Any]]:
+        store = self.vnfds if kind == "vnfd" else self.nsds
+        return [{"_id": k, "id": d.ident, "name": d.body.get("name", d.ident),
+                 "product-name": d.body.get("product-name", d.ident)} for k, d in store.items()]
+
+    # --- PDUs -------------------------------------------------------------------------------------
+    def new_pdu(self, body: Any) -> dict[str, Any]:
+        _check_fields(body, "pdu", {"name": str, "type": str, "interfaces": list},
+                      {"vim_accounts": list, "vims": list, "shared": bool, "description": str})
+        if not body["interfaces"]:
+            raise _bad("pdu.interfaces: must have at least one item")
+        for i, itf in enumerate(body["interfaces"]):
+            _check_fields(itf, f"pdu.interfaces[{i}]", {"name": str, "mgmt": bool, "ip-address": str},
+                          {"type": str, "mac-address": str, "vim-network-name": str, "vim-network-id": str})
+            try:
+                ipaddress.ip_address(itf["ip-address"])
+            except ValueError:
+                raise _bad(f"pdu.interfaces[{i}].ip-address: '{itf['ip-address']}' is not an IP address") from None
+            if itf.get("type", "overlay") not in ("overlay", "underlay"):
+                raise _bad(f"pdu.interfaces[{i}].type: '{itf['type']}' is not one of overlay, underlay")
+        vims = [self._vim_id(v, "pdu.vim_accounts") for v in body.get("vim_accounts", [])]
+        with self.lock:
+            if any(p["name"] == body["name"] for p in self.pdus.values()):
+                raise NbiFault(409, "CONFLICT", f"pdu with name '{body['name']}' already exists")
+            new_id = str(uuid.uuid4())
+            self.pdus[new_id] = {**body, "_id": new_id, "vim_accounts": vims,
+                                 "_admin": {"operationalState": "ENABLED", "usageState": "NOT_IN_USE"}}
+        return {"id": new_id}
+
+    def _vim_id(self, ref: Any, where: str) -> str:
+        if not isinstance(ref, str):
+            raise _bad(f"{where}: {ref!r} is not of type string")
+        for vid, name in self.vims.items():
+            if ref in (vid, name):
+                return vid
+        raise _bad(f"{where}: VIM account '{ref}' not found")
+
+    # --- NS lifecycle -----------------------------------------------------------------------------
+    def ns_create(self, body: Any) -> dict[str, Any]:
+        _check_fields(body, "ns", {"nsName": str, "nsdId": str, "vimAccountId": str},
+                      {"nsDescription": (str, type(None)), "additionalParamsForNs": dict,
+                       "additionalParamsForVnf": list, "vld": list, "vnf": list, "ssh_keys": list,
+                       "timeout_ns_deploy": int, "wimAccountId": (str, bool, type(None)), "lcmOperationType": str,
+                       "nsInstanceId": str})
+        vim = self._vim_id(body["vimAccountId"], "ns.vimAccountId")
+        with self.lock:
+            nsd = self.nsds.get(body["nsdId"]) or next(
+                (d for d in self.nsds.values() if d.ident == body["nsdId"]), None)
+            if nsd is None:
+                raise _bad(f"ns.nsdId: NSD '{body['nsdId']}' not found")
+            if any(n.name == body["nsName"] for n in self.nss.values()):
+                raise NbiFault(409, "CONFLICT", f"NS with name '{body['nsName']}' already exists")
+            members: dict[str, Descriptor] = {}
+            by_ident = {d.ident: d for d in self.vnfds.values()}
+            for df in as_list(nsd.body.get("df")):
+                for vp in as_list(df.get("vnf-profile")):
+                    members[str(vp.get("id"))] = by_ident[str(vp.get("vnfd-id"))]
+            for i, v in enumerate(body.get("additionalParamsForVnf", [])):
+                _check_fields(v, f"ns.additionalParamsForVnf[{i}]", {"member-vnf-index": str},
+                              {"additionalParams": dict, "additionalParamsForVdu": list,
+                               "additionalParamsForKdu": list, "k8s-namespace": str, "config-units": int})
+                if v["member-vnf-index"] not in members:
+                    raise _bad(f"ns.additionalParamsForVnf[{i}].member-vnf-index: '{v['member-vnf-index']}' is "
+                               f"not a vnf-profile of NSD '{nsd.ident}' (known: {', '.join(members)})")
+            pdus = self._reserve_pdus(members, vim)
+            ns = NsInstance(str(uuid.uuid4()), body["nsName"], nsd, members, body, pdus)
+            self.nss[ns.id] = ns
+            op = self._operation(ns, "instantiate", body, lambda: self._instantiated(ns))
+        return {"id": ns.id, "nslcmop_id": op.id}
+
+    def _reserve_pdus(self, members: dict[str, Descriptor], vim: str) -> list[str]:
+        """NBI `_look_for_pdu`: same type, usable from the VIM account, free, interface names a superset."""
+        taken: list[str] = []
+        for member, vnfd in members.items():
+            for vdu in as_list(vnfd.body.get("vdu")):
+                ptype = vdu.get("pdu-type")
+                if not ptype:
+                    continue
+                names = {r.get("name") for c in as_list(vdu.get("int-cpd"))
+                         for r in as_list(c.get("virtual-network-interface-requirement"))}
+                pick = next((pid for pid, p in self.pdus.items() if pid not in taken and p["type"] == ptype
+                             and vim in p["vim_accounts"] and p["_admin"]["usageState"] == "NOT_IN_USE"
+                             and names <= {i["name"] for i in p["interfaces"]}), None)
+                if pick is None:
+                    raise _bad(f"No PDU of type '{ptype}' with interfaces {', '.join(sorted(names))} is free for "
+                               f"VIM account '{self.vims[vim]}' (vnf-profile '{member}', vdu '{vdu.get('id')}')")
+                taken.append(pick)
+        for pid in taken:
+            self.pdus[pid]["_admin"]["usageState"] = "IN_USE"
+        return taken
+
+    def _instantiated(self, ns: NsInstance) -> tuple[str, str]:
+        findings = check_placeholders(ns.nsd, {d.ident: d for d in ns.vnfds.values()}, ns.params,
+                                      "the instantiation parameters")
+        if findings:
+            ns.state = "BROKEN"
+            return "FAILED", "; ".join(f.message for f in findings)
+        ns.state = "READY"
+        return "COMPLETED", "Done (stand-in: day-1 primitives are not executed)"
+
+    def _operation(self, ns: NsInstance, kind: str, params: dict[str, Any],
+                   outcome: Callable[[], tuple[str, str]]) -> Operation:
+        now = time.monotonic()
+        op = Operation(str(uuid.uuid4()), ns.id, kind, params, time.time(), now + self.op_delay_s, outcome)
+        self.ops[op.id] = op
+        ns.ops.append(op.id)
+        return op
+
+    def _find_ns(self, ref: str) -> NsInstance:
+        ns = self.nss.get(ref) or next((n for n in self.nss.values() if n.name == ref), None)
+        if ns is None:
+            raise NbiFault(404, "NOT_FOUND", f"NS instance '{ref}' not found")
+        return ns
+
+    def ns_view(self, ref: str) -> dict[str, Any]:
+        with self.lock:
+            ns = self._find_ns(ref)
+            for op_id in ns.ops:
+                self.ops[op_id].view()  # advance due operations
+            return {"_id": ns.id, "id": ns.id, "name": ns.name, "nsd-id": ns.nsd.ident, "nsState": ns.state,
+                    "constituent-vnfr-ref": sorted(ns.vnfds), "operations": ns.ops}
+
+    def ns_list(self) -> list[dict[str, Any]]:
+        return [self.ns_view(i) for i in list(self.nss)]
+
+    def ns_action(self, ref: str, body: Any) -> dict[str, Any]:
+        _check_fields(body, "action", {"primitive": str, "primitive_params": dict},
+                      {"member_vnf_index": str, "vdu_id": str, "vdu_count_index": int, "kdu_name": str,
+                       "timeout_ns_action": int, "lcmOperationType": str, "nsInstanceId": str})
+        with self.lock:
+            ns = self._find_ns(ref)
+            for op_id in ns.ops:
+                self.ops[op_id].view()
+            if ns.state != "READY":
+                raise NbiFault(409, "CONFLICT", f"NS '{ns.name}' is {ns.state}, not READY")
+            member = body.get("member_vnf_index")
+            declared = self._primitive(ns, member, body["primitive"])
+            given = body["primitive_params"]
+            names = {str(p.get("name")) for p in declared}
+            for name in sorted(set(given) - names):
+                raise _bad(f"action.primitive_params: '{name}' is not a parameter of primitive "
+                           f"'{body['primitive']}' (parameters: {', '.join(sorted(names)) or 'none'})")
+            for p in declared:
+                if str(p.get("mandatory", "false")).lower() == "true" and p.get("name") not in given:
+                    raise _bad(f"action.primitive_params: mandatory parameter '{p.get('name')}' of primitive "
+                               f"'{body['primitive']}' is missing")
+            op = self._operation(ns, "action", body,
+                                 lambda: self._run_action(ns.name, member, body["primitive"], dict(given)))
+        return {"id": op.id}
+
+    def _primitive(self, ns: NsInstance, member: str | None, name: str) -> list[dict[str, Any]]:
+        if member is None:
+            config = ns.nsd.body.get("ns-configuration") or {}
+            blocks = [(config, "ns-configuration")] if isinstance(config, dict) else []
+            scope = f"NSD '{ns.nsd.ident}'"
+        else:
+            vnfd = ns.vnfds.get(member)
+            if vnfd is None:
+                raise _bad(f"action.member_vnf_index: '{member}' is not a vnf-profile of NS '{ns.name}' "
+                           f"(known: {', '.join(sorted(ns.vnfds))})")
+            blocks, scope = vnfd_blocks(vnfd), f"VNFD '{vnfd.ident}' (member '{member}')"
+        known = []
+        for block, path in blocks:
+            for prim in primitives(block, path):
+                if prim.kind == "config-primitive":
+                    known.append(prim.name)
+                    if prim.name == name:
+                        return prim.params
+        raise _bad(f"action.primitive: '{name}' is not a config-primitive of {scope} "
+                   f"(known: {', '.join(sorted(known)) or 'none'})")
+
+    def _run_action(self, ns_name: str, member: str | None, primitive: str,
+                    params: dict[str, Any]) -> tuple[str, str]:
+        if self.on_action is None:
+            return "COMPLETED", "Done (stand-in: the primitive was accepted, not executed)"
+        try:
+            result = self.on_action(ns_name, member, primitive, params)
+        except Exception as e:  # the primitive's failure is the operation's outcome, as in OSM
+            return "FAILED", f"{primitive}: {e}"
+        return "COMPLETED", json.dumps(result, sort_keys=True)
+
+    def ns_delete(self, ref: str) -> dict[str, Any]:
+        with self.lock:
+            ns = self._find_ns(ref)
+            for pid in ns.pdus:
+                self.pdus[pid]["_admin"]["usageState"] = "NOT_IN_USE"
+            del self.nss[ns.id]
+        return {"deleted": ns.id}
+
+    def op_view(self, op_id: str) -> dict[str, Any]:
+        with self.lock:
+            op = self.ops.get(op_id)
+            if op is None:
+                raise NbiFault(404, "NOT_FOUND", f"operation '{op_id}' not found")
+            return op.view()
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    def route(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        if method == "POST" and path == "/osm/admin/v1/tokens":
+            return 200, self.new_token(_decode(raw, headers))
+        self.authorise(headers.get("authorization"))
+        table: list[tuple[str, str, Callable[..., Any], int]] = [
+            ("GET", r"/osm/admin/v1/vim_accounts", lambda: [{"_id": k, "name": v} for k, v in self.vims.items()], 200),
+            ("POST", r"/osm/vnfpkgm/v1/vnf_packages_content", lambda: self.upload("vnfd", raw, headers), 201),
+            ("POST", r"/osm/nsd/v1/ns_descriptors_content", lambda: self.upload("nsd", raw, headers), 201),
+            ("GET", r"/osm/vnfpkgm/v1/vnf_packages", lambda: self.list_descriptors("vnfd"), 200),
+            ("GET", r"/osm/nsd/v1/ns_descriptors", lambda: self.list_descriptors("nsd"), 200),
+            ("POST", r"/osm/pdu/v1/pdu_descriptors", lambda: self.new_pdu(_decode(raw, headers)), 201),
+            ("GET", r"/osm/pdu/v1/pdu_descriptors", lambda: list(self.pdus.values()), 200),
+            ("POST", r"/osm/nslcm/v1/ns_instances_content", lambda: self.ns_create(_decode(raw, headers)), 201),
+            ("GET", r"/osm/nslcm/v1/ns_instances", self.ns_list, 200),
+            ("GET", r"/osm/nslcm/v1/ns_instances/([^/]+)", self.ns_view, 200),
+            ("DELETE", r"/osm/nslcm/v1/ns_instances_content/([^/]+)", self.ns_delete, 202),
+            ("POST", r"/osm/nslcm/v1/ns_instances/([^/]+)/action",
+             lambda ref: self.ns_action(ref, _decode(raw, headers)), 202),
+            ("GET", r"/osm/nslcm/v1/ns_lcm_op_occs/([^/]+)", self.op_view, 200),
+        ]
+        for m, pattern, handler, status in table:
+            match = re.fullmatch(pattern, path)
+            if match and m == method:
+                return status, handler(*match.groups())
+        raise NbiFault(404 if all(not re.fullmatch(p, path) for _, p, _, _ in table) else 405,
+                       "NOT_FOUND", f"{method} {path}: no such resource here")
+
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> StandinServer:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the NBI stand-in listens on loopback only, not {host}")
+        return StandinServer(self, host, port)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def _short(f: Finding) -> str:
+    return f"{f.path}: [{f.rule}] {f.message}" if f.path else f"[{f.rule}] {f.message}"
+
+
+def _decode(raw: bytes, headers: dict[str, str]) -> Any:
+    kind = headers.get("content-type", "application/json").split(";")[0].strip()
+    try:
+        if kind in ("application/yaml", "text/yaml", "application/x-yaml"):
+            return yaml.safe_load(raw.decode())
+        return json.loads(raw.decode() or "null")
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+        raise NbiFault(400, "BAD_REQUEST", f"body is not valid {kind}: {e}") from None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Http
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet: requests carry tokens in headers
+        return
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, {"code": "REQUEST_ENTITY_TOO_LARGE", "status": 413, "detail": "body too large"})
+            return
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            status, body = self.server.nbi.route(self.command, self.path.split("?")[0], headers, raw)
+        except NbiFault as f:
+            status, body = f.status, {"code": f.code, "status": f.status, "detail": f.detail}
+        self._send(status, body)
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
+
+
+class _Http(ThreadingHTTPServer):
+    daemon_threads = True
+    nbi: StandinNbi
+
+
+class StandinServer:
+    """A running stand-in: `url` is its base (http://127.0.0.1:PORT); use as a context manager."""
+
+    def __init__(self, nbi: StandinNbi, host: str, port: int) -> None:
+        self.nbi = nbi
+        self.httpd = _Http((host, port), _Handler)
+        self.httpd.nbi = nbi
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                       name="nbi-standin", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+        self.nbi.close()
+
+    def __enter__(self) -> StandinServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,347 @@
+"""`srchain osm onboard | ns-create | ns-action | ns-status` over real HTTP against the NBI stand-in
+(plugin/srchain/osm/nbi_standin.py, NOT OSM), and every rule the stand-in enforces."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from osmlib import NS_CONFIG, REPO
+from srchain.model.load import load_inventory
+from srchain.osm.cli import osm_cli
+from srchain.osm.im import ImValidator
+from srchain.osm.nbi import Credentials, NbiClient, NbiError
+from srchain.osm.nbi_standin import StandinNbi, StandinServer
+from srchain.osm.package import build_package
+from srchain.osm.pdu import pdu_descriptors
+
+PASSWORD = "s3cret-pass-word"
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("pkgs")
+    folders = [p for base in ("vnfd", "nsd") for p in sorted((REPO / base).iterdir()) if p.is_dir()]
+    built = [build_package(f, out, None, validate=False) for f in folders]
+    return {p.name.removesuffix(".tar.gz"): p for p in built}
+
+
+@pytest.fixture
+def server(im: ImValidator) -> Iterator[StandinServer]:
+    calls: list[tuple[str, str | None, str, dict[str, Any]]] = []
+
+    def on_action(ns: str, member: str | None, primitive: str, params: dict[str, Any]) -> dict[str, Any]:
+        calls.append((ns, member, primitive, params))
+        if primitive == "remove-segment":
+            raise RuntimeError(f"no segment named '{params['name']}'")
+        return {"output": f"{primitive} ran"}
+
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, op_delay_s=0.05, on_action=on_action)
+    with nbi.serve() as srv:
+        srv.calls = calls  # type: ignore[attr-defined]
+        yield srv
+
+
+def _client(server: StandinServer, password: str = PASSWORD) -> NbiClient:
+    return NbiClient(Credentials(server.url, "admin", password))
+
+
+def _env(server: StandinServer) -> dict[str, str]:
+    return {"OSM_HOSTNAME": server.url, "OSM_USER": "admin", "OSM_PASSWORD": PASSWORD, "OSM_PROJECT": "admin"}
+
+
+def _raw(server: StandinServer, method: str, path: str, body: bytes = b"",
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    host, port = server.httpd.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def _pdu_file(tmp: Path) -> Path:
+    inv, _ = load_inventory(REPO / "examples/inventory.yaml")
+    path = tmp / "s1_pdu.yaml"
+    path.write_text(yaml.safe_dump(pdu_descriptors(inv, ["vim-1"])["s1"]))
+    return path
+
+
+def _onboard_all(server: StandinServer, packages: dict[str, Path], tmp: Path, pdu: bool = True) -> None:
+    args = ["onboard", *map(str, packages.values()), "--via", "nbi"]
+    if pdu:
+        args += ["--pdu", str(_pdu_file(tmp))]
+    result = CliRunner().invoke(osm_cli, args, env=_env(server))
+    assert result.exit_code == 0, result.output
+
+
+def _ns_create(server: StandinServer, name: str = "cg", config: Path = NS_CONFIG) -> Any:
+    return CliRunner().invoke(osm_cli, ["ns-create", "--ns-name", name, "--nsd-name", "srchain-cloud-gaming",
+                                        "--vim-account", "vim-1", "--config-file", str(config), "--via", "nbi",
+                                        "--timeout", "10"], env=_env(server))
+
+
+def test_onboard_create_act_and_status_end_to_end(server: StandinServer, packages: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    created = _ns_create(server)
+    assert created.exit_code == 0, created.output
+    assert "COMPLETED: Done (stand-in: day-1 primitives are not executed)" in created.output
+    runner = CliRunner()
+    ns_action = runner.invoke(osm_cli, ["ns-action", "cg", "--action-name", "show-chain", "--via", "nbi"],
+                              env=_env(server))
+    assert ns_action.exit_code == 0, ns_action.output
+    assert 'COMPLETED: {"output": "show-chain ran"}' in ns_action.output
+    vnf_action = runner.invoke(osm_cli, ["ns-action", "cg", "--vnf-name", "px1", "--action-name", "remove-sid",
+                                         "--params", "{sid: 16001}", "--via", "nbi"], env=_env(server))
+    assert vnf_action.exit_code == 0, vnf_action.output
+    assert server.calls == [("cg", None, "show-chain", {}),  # type: ignore[attr-defined]
+                            ("cg", "px1", "remove-sid", {"sid": 16001})]
+    status = runner.invoke(osm_cli, ["ns-status", "cg", "--via", "nbi"], env=_env(server))
+    assert status.exit_code == 0, status.output
+    assert ": READY" in status.output.splitlines()[0]
+    assert [line.split()[0] for line in status.output.splitlines()[1:]] == ["instantiate", "action", "action"]
+    assert PASSWORD not in created.output + ns_action.output + status.output
+
+
+def test_failed_primitive_fails_the_operation_and_the_command(server: StandinServer, packages: dict[str, Path],
+                                                             tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    assert _ns_create(server).exit_code == 0
+    result = CliRunner().invoke(osm_cli, ["ns-action", "cg", "--action-name", "remove-segment", "--params",
+                                          "{name: ghost}", "--via", "nbi"], env=_env(server))
+    assert result.exit_code == 1
+    assert "FAILED: remove-segment: no segment named 'ghost'" in result.output
+
+
+@pytest.mark.parametrize(("args", "detail"), [
+    (["--action-name", "show-chains"], "'show-chains' is not a config-primitive of NSD 'srchain-cloud-gaming' "
+                                       "(known: add-segment, reconfigure-chain, remove-segment, show-chain)"),
+    (["--action-name", "reconfigure-chain"], "mandatory parameter 'spec' of primitive 'reconfigure-chain' is missing"),
+    (["--action-name", "show-chain", "--params", "{verbose: true}"],
+     "'verbose' is not a parameter of primitive 'show-chain' (parameters: none)"),
+    (["--vnf-name", "px9", "--action-name", "show-sids"], "'px9' is not a vnf-profile of NS 'cg'"),
+    (["--vnf-name", "px1", "--action-name", "load-model"], "'load-model' is not a config-primitive of VNFD "
+                                                           "'srchain-sr-proxy' (member 'px1')"),
+])
+def test_action_requests_are_checked_against_the_descriptors(server: StandinServer, packages: dict[str, Path],
+                                                             tmp_path: Path, args: list[str], detail: str) -> None:
+    _onboard_all(server, packages, tmp_path)
+    assert _ns_create(server).exit_code == 0
+    result = CliRunner().invoke(osm_cli, ["ns-action", "cg", *args, "--via", "nbi"], env=_env(server))
+    assert result.exit_code == 1
+    assert "422 UNPROCESSABLE_ENTITY" in result.output and detail in result.output
+    assert server.calls == []  # type: ignore[attr-defined]
+
+
+def test_ns_needs_a_free_pdu_and_releases_it_on_delete(server: StandinServer, packages: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path, pdu=False)
+    result = _ns_create(server)
+    assert result.exit_code == 1
+    assert ("No PDU of type 'srchain-tofino-s1' with interfaces mgmt, port1, port2, port3, port4 is free for "
+            "VIM account 'vim-1' (vnf-profile 's1', vdu 'tofino')") in result.output
+    assert server.nbi.nss == {}  # nothing created
+    client = _client(server)
+    client.pdu_create(yaml.safe_load(_pdu_file(tmp_path).read_text()))
+    assert _ns_create(server).exit_code == 0
+    second = _ns_create(server, name="cg2")
+    assert second.exit_code == 1 and "No PDU of type 'srchain-tofino-s1'" in second.output
+    assert [p["_admin"]["usageState"] for p in server.nbi.pdus.values()] == ["IN_USE"]
+    server.nbi.ns_delete("cg")
+    assert [p["_admin"]["usageState"] for p in server.nbi.pdus.values()] == ["NOT_IN_USE"]
+    assert _ns_create(server, name="cg2").exit_code == 0
+
+
+def test_missing_placeholder_fails_instantiation_and_blocks_actions(server: StandinServer,
+                                                                    packages: dict[str, Path], tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    config = yaml.safe_load(NS_CONFIG.read_text())
+    del config["additionalParamsForNs"]["chain_spec"]
+    broken = tmp_path / "config.yaml"
+    broken.write_text(yaml.safe_dump(config))
+    result = _ns_create(server, config=broken)
+    assert result.exit_code == 1
+    assert "FAILED: <chain_spec> has no value: add it to additionalParamsForNs" in result.output
+    action = CliRunner().invoke(osm_cli, ["ns-action", "cg", "--action-name", "show-chain", "--via", "nbi"],
+                                env=_env(server))
+    assert action.exit_code == 1 and "409 CONFLICT: NS 'cg' is BROKEN, not READY" in action.output
+
+
+def test_ns_create_schema(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    client = _client(server)
+    with pytest.raises(NbiError, match="ns: additional property 'additionalParamsForNS' is not allowed"):
+        client.ns_create("x", "srchain-cloud-gaming", "vim-1", {"additionalParamsForNS": {}})
+    with pytest.raises(NbiError, match=r"additionalParamsForVnf\[0\]: 'member-vnf-index' is a required property"):
+        client.ns_create("x", "srchain-cloud-gaming", "vim-1", {"additionalParamsForVnf": [{"additionalParams": {}}]})
+    with pytest.raises(NbiError, match="member-vnf-index: 'switch' is not a vnf-profile of NSD"):
+        client.ns_create("x", "srchain-cloud-gaming", "vim-1",
+                         {"additionalParamsForVnf": [{"member-vnf-index": "switch"}]})
+    with pytest.raises(NbiError, match="VIM account 'vim-9' not found"):
+        client.ns_create("x", "srchain-cloud-gaming", "vim-9", {})
+    assert server.nbi.nss == {}
+    assert all(p["_admin"]["usageState"] == "NOT_IN_USE" for p in server.nbi.pdus.values())
+
+
+def test_token_auth(server: StandinServer) -> None:
+    with pytest.raises(NbiError) as e:
+        _client(server, password="wrong-password").token()
+    assert str(e.value) == "OSM NBI POST /osm/admin/v1/tokens: 401 UNAUTHORIZED: Invalid username or password"
+    assert "wrong-password" not in str(e.value)
+    status, body = _raw(server, "GET", "/osm/nslcm/v1/ns_instances")
+    assert status == 401 and body["detail"] == "Not possible to get authorization token"
+    status, body = _raw(server, "GET", "/osm/nslcm/v1/ns_instances", headers={"Authorization": "Bearer forged"})
+    assert status == 401 and body["detail"] == "Invalid or expired token"
+    assert _client(server).token()
+
+
+def _upload(server: StandinServer, data: bytes, md5: str | None = None, kind: str = "vnf",
+            content_type: str = "application/gzip") -> tuple[int, dict[str, Any]]:
+    token = _client(server).token()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Content-Filename": "p.tar.gz"}
+    if md5 != "":
+        headers["Content-File-MD5"] = md5 or hashlib.md5(data, usedforsecurity=False).hexdigest()
+    path = "/osm/vnfpkgm/v1/vnf_packages_content" if kind == "vnf" else "/osm/nsd/v1/ns_descriptors_content"
+    return _raw(server, "POST", path, data, headers)
+
+
+def _tar(tmp: Path, files: dict[str, bytes]) -> bytes:
+    path = tmp / "pkg.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            src = tmp / "member"
+            src.write_bytes(data)
+            tar.add(src, arcname=name)
+    return path.read_bytes()
+
+
+def test_upload_rules(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
+    good = packages["srchain-sr-proxy_vnf"].read_bytes()
+    status, body = _upload(server, good, md5="0" * 32)
+    assert status == 422 and body["detail"].startswith("MD5 mismatch: Content-File-MD5 " + "0" * 32)
+    status, body = _upload(server, good, md5="")
+    assert status == 422 and body["detail"] == "Content-File-MD5 header is required for a package upload"
+    status, body = _upload(server, good, content_type="text/plain")
+    assert status == 422 and "Content-Type must be application/gzip" in body["detail"]
+    vnfd = (REPO / "vnfd/sr-proxy/sr-proxy_vnfd.yaml").read_bytes()
+    two_tops = _tar(tmp_path, {"a/x_vnfd.yaml": vnfd, "b/y.txt": b"y"})
+    status, body = _upload(server, two_tops)
+    assert status == 422 and "all files must be inside one top directory (found: a, b)" in body["detail"]
+    two_yaml = _tar(tmp_path, {"a/x_vnfd.yaml": vnfd, "a/y.yaml": b"k: v"})
+    status, body = _upload(server, two_yaml)
+    assert status == 422
+    assert "exactly one descriptor (.yaml/.yml/.json) must sit directly in a/, found 2" in body["detail"]
+    no_sums = _tar(tmp_path, {"a/x_vnfd.yaml": vnfd})
+    status, body = _upload(server, no_sums)
+    assert status == 422 and "[package.checksums] checksums.txt is missing" in body["detail"]
+    status, body = _upload(server, packages["srchain-cloud-gaming_ns"].read_bytes(), kind="ns")
+    assert status == 422 and body["detail"].startswith("NSD 'srchain-cloud-gaming' references VNFD(s) not onboarded: ")
+    status, body = _upload(server, good, kind="ns")
+    assert status == 422 and body["detail"] == "package holds a vnfd, but this endpoint takes a nsd"
+    assert server.nbi.vnfds == {} and server.nbi.nsds == {}  # nothing half-onboarded
+    status, body = _upload(server, good)
+    assert status == 201 and body["id"]
+    status, body = _upload(server, good)
+    assert status == 409 and body["detail"] == "vnfd with id 'srchain-sr-proxy' already exists"
+
+
+def test_upload_runs_osm_im_validation(server: StandinServer, tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    data = yaml.safe_load((REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_text())
+    data["vnfd"]["bogus-leaf"] = 1
+    (folder / "bad_vnfd.yaml").write_text(yaml.safe_dump(data))
+    pkg = build_package(folder, tmp_path / "out", None, validate=False)
+    status, body = _upload(server, pkg.read_bytes())
+    assert status == 422
+    assert body["detail"].startswith("descriptor srchain-tofino-s1 is not valid OSM IM: ")
+    assert "bogus-leaf" in body["detail"]
+
+
+@pytest.mark.parametrize(("pdu", "detail"), [
+    ({"name": "s1", "type": "t"}, "pdu: 'interfaces' is a required property"),
+    ({"name": "s1", "type": "t", "interfaces": [{"name": "mgmt", "mgmt": True}]},
+     "pdu.interfaces[0]: 'ip-address' is a required property"),
+    ({"name": "s1", "type": "t", "interfaces": [{"name": "mgmt", "mgmt": "yes", "ip-address": "10.0.0.1"}]},
+     "pdu.interfaces[0].mgmt: 'yes' is not of type"),
+    ({"name": "s1", "type": "t", "interfaces": [{"name": "mgmt", "mgmt": True, "ip-address": "ten"}]},
+     "pdu.interfaces[0].ip-address: 'ten' is not an IP address"),
+    ({"name": "s1", "type": "t", "interfaces": [{"name": "m", "mgmt": True, "ip-address": "10.0.0.1"}],
+      "vim_accounts": ["vim-7"]}, "pdu.vim_accounts: VIM account 'vim-7' not found"),
+])
+def test_pdu_schema(server: StandinServer, pdu: dict[str, Any], detail: str) -> None:
+    headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
+    status, body = _raw(server, "POST", "/osm/pdu/v1/pdu_descriptors", json.dumps(pdu).encode(), headers)
+    assert (status, body["code"]) == (422, "UNPROCESSABLE_ENTITY")
+    assert detail in body["detail"]
+    assert server.nbi.pdus == {}
+
+
+def test_client_resolves_vim_account_names(server: StandinServer) -> None:
+    pdu = {"name": "s1", "type": "t", "interfaces": [{"name": "m", "mgmt": True, "ip-address": "10.0.0.1"}]}
+    with pytest.raises(NbiError, match="VIM account 'vim-7' not found in OSM"):
+        _client(server).pdu_create({**pdu, "vim_accounts": ["vim-7"]})
+    _client(server).pdu_create({**pdu, "vim_accounts": ["vim-1"]})
+    assert [p["vim_accounts"] for p in server.nbi.pdus.values()] == [list(server.nbi.vims)]
+
+
+def test_dry_run_prints_the_osm_commands(packages: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    pkgs = [packages["srchain-cloud-gaming_ns"], packages["srchain-sr-proxy_vnf"]]
+    pdu = _pdu_file(tmp_path)
+    out = runner.invoke(osm_cli, ["onboard", *map(str, pkgs), "--pdu", str(pdu), "--dry-run"], env={})
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == [f"osm pdu-create --descriptor_file {pdu}",
+                                       f"osm vnfpkg-create {pkgs[1]}", f"osm nspkg-create {pkgs[0]}"]
+    out = runner.invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
+                                  "--vim-account", "vim-1", "--config-file", str(NS_CONFIG), "--dry-run"])
+    assert out.output.strip() == ("osm ns-create --ns_name cg --nsd_name srchain-cloud-gaming --vim_account vim-1 "
+                                  f"--config_file {NS_CONFIG} --wait")
+    out = runner.invoke(osm_cli, ["ns-action", "cg", "--vnf-name", "px1", "--action-name", "remove-sid",
+                                  "--params", "{sid: 16001}", "--dry-run"])
+    assert out.output.strip() == ("osm ns-action cg --action_name remove-sid --vnf_name px1 "
+                                  "--params '{\"sid\": 16001}' --wait")
+    out = runner.invoke(osm_cli, ["ns-status", "cg", "--dry-run"])
+    assert out.output.splitlines() == ["osm ns-show cg", "osm ns-op-list cg"]
+
+
+def test_credentials(tmp_path: Path) -> None:
+    with pytest.raises(NbiError, match="no OSM password: set OSM_PASSWORD"):
+        Credentials.load(env={"OSM_HOSTNAME": "10.0.0.1"})
+    creds = Credentials.load(env={"OSM_HOSTNAME": "10.0.0.1", "OSM_PASSWORD": "pw-123456"})
+    assert creds.url == "https://10.0.0.1:9999" and creds.user == "admin" and creds.project == "admin"
+    assert "pw-123456" not in repr(creds)
+    (tmp_path / "pw").write_text("from-file-pw\n")
+    f = tmp_path / "osm.yaml"
+    f.write_text(yaml.safe_dump({"hostname": "osm.example:8443", "user": "op", "password_file": str(tmp_path / "pw")}))
+    creds = Credentials.load(f, env={})
+    assert (creds.url, creds.user, creds.password) == ("https://osm.example:8443", "op", "from-file-pw")
+    result = CliRunner().invoke(osm_cli, ["ns-status", "cg", "--via", "nbi"], env={"OSM_HOSTNAME": "",
+                                                                                  "OSM_PASSWORD": ""})
+    assert result.exit_code == 1 and "no OSM hostname: set OSM_HOSTNAME" in result.output
+
+
+def test_unreachable_nbi_is_a_clear_error() -> None:
+    client = NbiClient(Credentials("http://127.0.0.1:9", "admin", PASSWORD), timeout_s=2)
+    with pytest.raises(NbiError, match=r"OSM NBI http://127.0.0.1:9 unreachable \(POST /osm/admin/v1/tokens\)"):
+        client.token()
+
+
+def test_standin_refuses_a_non_loopback_address() -> None:
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"])
+    try:
+        with pytest.raises(ValueError, match=r"loopback only, not 0\.0\.0\.0"):
+            nbi.serve(host="0.0.0.0")
+    finally:
+        nbi.close()
