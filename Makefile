@@ -4,7 +4,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 BIN    := $(VENV)/bin
 
-.PHONY: all demo test lint unit bench clean model
+.PHONY: all demo test lint unit bench clean model p4
 
 all: test
 
@@ -23,8 +23,11 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+p4: $(STAMP)
+	p4/build
+
 model: $(STAMP)
 	$(BIN)/python -m srchain_vnfs.train
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -1,0 +1,57 @@
+"""p4/build: the emulator bundle the loader pushes, the bf-p4c command for a real SDE, clear refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "p4" / "build"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BUILD), *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_emulator_bundle_has_the_contract_tables(tmp_path: Path) -> None:
+    res = run("--emulator", "-o", str(tmp_path / "b"))
+    assert res.returncode == 0, res.stderr
+    for f in ("bf-rt.json", "pipe/context.json", "pipe/tofino.bin", "srchain_node.conf"):
+        assert (tmp_path / "b" / f).is_file(), f
+    names = {t["name"] for t in json.loads((tmp_path / "b" / "bf-rt.json").read_text())["tables"]}
+    from srchain.plan import tables as T
+
+    wanted = {T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, T.REPORT_SESSION, T.REPORT_ENCAP,
+              T.REPORT_ADDRESSES, T.QUEUE_MAP}  # fmt: skip
+    assert {f"pipe.{n}" for n in wanted} <= names, sorted(names)
+
+
+def test_sde_command_line(tmp_path: Path) -> None:
+    res = run("--sde", "--dry-run", "-o", str(tmp_path), "-D", "MSD=8")
+    assert res.returncode == 0, res.stderr
+    line = res.stdout.splitlines()[1]
+    for flag in ("--target tofino", "--arch tna", f"--bf-rt-schema {tmp_path}/bf-rt.json", f"-o {tmp_path}",
+                 "-DMSD=8", "srchain_node.p4"):  # fmt: skip
+        assert flag in line, line
+    assert "p4c-gen-bfrt-conf --name srchain_node" in res.stdout
+
+
+def test_sde_build_without_a_compiler_is_refused(tmp_path: Path) -> None:
+    res = run("--sde", "-o", str(tmp_path), env={"BF_P4C": "/nonexistent/bf-p4c"})
+    assert res.returncode == 2
+    assert "no Tofino compiler '/nonexistent/bf-p4c'" in res.stderr
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_unknown_argument_is_refused() -> None:
+    res = run("--tofino3")
+    assert res.returncode == 2 and "unknown argument '--tofino3'" in res.stderr
+
+
+def test_msd_other_than_the_unrolled_parser_is_a_compile_error(tmp_path: Path) -> None:
+    res = run("--emulator", "-o", str(tmp_path / "b"), "-D", "MSD=9")
+    assert res.returncode != 0
+    assert "unrolls exactly 8 label states" in res.stderr + res.stdout
