@@ -8,6 +8,7 @@ The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP fr
 pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
+                                 [--fast-paths compiled,python]
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class Lab:
                "netns", b, "address", mb)
             nsx(a, "ip", "link", "set", ia, "up")
             nsx(b, "ip", "link", "set", ib, "up")
-        self.tmp = Path(tempfile.mkdtemp(prefix="pxbench"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))
         (self.tmp / "token").write_text(TOKEN)
         (self.tmp / "token").chmod(0o600)
         self.gen = socket_in(NS_G, "g0")
@@ -124,9 +125,12 @@ class Lab:
     def sink_rx(self) -> int:
         return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
 
-    def start_proxy(self) -> subprocess.Popen:
+    def start_proxy(self, fast_path: str = "auto") -> subprocess.Popen:
+        (self.tmp / "ctl.sock").unlink(missing_ok=True)
+        (self.tmp / "state.json").unlink(missing_ok=True)
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": G_MAC, "listen": f"unix:{self.tmp}/ctl.sock",
                "token_file": str(self.tmp / "token"), "state_file": str(self.tmp / "state.json"),
+               "fast_path": fast_path,
                "sids": [{"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]},
                         {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}],
                "attachments": [{"vnf": "sink", "iface": "vnf0", "mac": V0_MAC}]}
@@ -222,8 +226,13 @@ def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: in
     return best
 
 
-def latency(lab: Lab, frames, rate: float, seconds: float = 1.0) -> dict:
-    """Added latency proxy-in to VNF-side wire: kernel timestamps of probe frames on g0 (tx) and v0 (rx)."""
+def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float = 0.5) -> dict:
+    """Added latency proxy-in to VNF-side wire: kernel timestamps of probe frames on g0 (tx) and v0 (rx).
+
+    A warm-up at the same rate first (caches, ring pages, CPU frequency), then every 100th frame is a probe.
+    """
+    send_paced(lab.gen, frames, rate, int(rate * warmup))
+    time.sleep(0.2)
     tap = socket_in(NS_G, "g0", outgoing=True)
     sink = socket_in(NS_R, "v0")
     attach_port_filter(tap, 14 + 8 + 20 + 2, MARK_PORT)
@@ -262,8 +271,12 @@ def latency(lab: Lab, frames, rate: float, seconds: float = 1.0) -> dict:
     deltas = sorted((rx[k] - tx[k]) / 1000 for k in rx if k in tx)
     if not deltas:
         return {"probes": 0}
-    return {"probes": len(deltas), "lost": len(tx) - len(deltas), "p50_us": deltas[len(deltas) // 2],
-            "p99_us": deltas[min(len(deltas) - 1, int(len(deltas) * 0.99))]}
+    return {"probes": len(deltas), "lost": len(tx) - len(deltas), **percentiles(deltas), "deltas": deltas}
+
+
+def percentiles(deltas: list[float]) -> dict:
+    d = sorted(deltas)
+    return {"p50_us": round(d[len(d) // 2], 1), "p99_us": round(d[min(len(d) - 1, int(len(d) * 0.99))], 1)}
 
 
 def rss_kib(proc: subprocess.Popen) -> int:
@@ -317,6 +330,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
     ap.add_argument("--flows", type=int, default=1_000_000, help="distinct flows for the memory run")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scapy baseline (no ratio printed)")
+    ap.add_argument("--fast-paths", default="compiled,python",
+                    help="proxy SR loops to measure, in one run (fast_path config values)")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
@@ -339,37 +354,47 @@ def main() -> None:
                 results["scapy"] = loss_free(lab, [frame(16001)], 0, 8000, min(args.duration, 2.0), steps=6)
             finally:
                 stop(proc)
-        proc = lab.start_proxy()
-        try:
-            for mode, label in (("static", 16001), ("dynamic", 16003)):
-                print(f"== srchain-proxy {mode}", flush=True)
-                frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
-                res = loss_free(lab, frames, 0, 600_000, args.duration)
-                half = res["rate_pps"] / 2
-                runs = []
-                for _ in range(3):  # the machine is shared: report the median of three 1-second runs
-                    runs.append(latency(lab, frames, half))
-                    print(f"    latency at {half / 1000:.1f} kpps: {runs[-1]}", flush=True)
-                runs.sort(key=lambda r: r.get("p99_us", float("inf")))
-                res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs}
-                results[mode] = res
-            print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
-            rate = max(results["dynamic"]["rate_pps"] * 0.8, 10_000)
-            results["rss_kib"] = many_flows(lab, proc, args.flows, rate)
-        finally:
-            stop(proc)
+        for fast_path in args.fast_paths.split(","):
+            proc = lab.start_proxy(fast_path)
+            try:
+                for mode, label in (("static", 16001), ("dynamic", 16003)):
+                    name = f"{mode}/{fast_path}"
+                    print(f"== srchain-proxy {name}", flush=True)
+                    frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
+                    res = loss_free(lab, frames, 0, 600_000, args.duration)
+                    half = res["rate_pps"] / 2
+                    runs, pooled = [], []
+                    for _ in range(3):  # the machine is shared: three 3-second runs, each after a warm-up
+                        run = latency(lab, frames, half)
+                        pooled += run.pop("deltas", [])
+                        runs.append(run)
+                        print(f"    latency at {half / 1000:.1f} kpps: {run}", flush=True)
+                    runs.sort(key=lambda r: r.get("p99_us", float("inf")))
+                    res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
+                                                   "pooled": percentiles(pooled) if pooled else {}}
+                    results[name] = res
+                if fast_path == args.fast_paths.split(",")[0] and args.flows:
+                    print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
+                    rate = min(max(results[f"dynamic/{fast_path}"]["rate_pps"] * 0.8, 10_000), 200_000)
+                    results["rss_kib"] = many_flows(lab, proc, args.flows, rate)
+            finally:
+                stop(proc)
     base = results["scapy"]["rate_pps"] or 1
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
     print(f"load average before {' '.join(load_before)}, after {' '.join(results['load_after'])}")
     print(f"scapy baseline loss-free:  {results['scapy']['rate_pps'] / 1000:8.2f} kpps")
-    for mode in ("static", "dynamic"):
-        r = results[mode]
+    for name in [k for k in results if "/" in k]:
+        r = results[name]
         lat = r["latency_at_half_rate"]
-        print(f"srchain-proxy {mode:8s}:  {r['rate_pps'] / 1000:8.1f} kpps loss-free = "
-              f"{r['rate_pps'] / base:6.0f}x scapy; added latency p50 {lat.get('p50_us', float('nan')):.0f} us, "
-              f"p99 {lat.get('p99_us', float('nan')):.0f} us at {lat['rate_pps'] / 1000:.0f} kpps")
-    rss = results["rss_kib"]
+        pooled = lat["pooled"]
+        nan = float("nan")
+        print(f"srchain-proxy {name:17s}: {r['rate_pps'] / 1000:6.1f} kpps loss-free = "
+              f"{r['rate_pps'] / base:5.0f}x scapy; added latency at {lat['rate_pps'] / 1000:.0f} kpps: "
+              f"median run p50 {lat.get('p50_us', nan):.0f} / p99 {lat.get('p99_us', nan):.0f} us, "
+              f"all probes p50 {pooled.get('p50_us', nan):.0f} / p99 {pooled.get('p99_us', nan):.0f} us "
+              f"({sum(x.get('probes', 0) for x in lat['runs'])} probes)")
+    rss = results.get("rss_kib", [])
     print("RSS (MiB) after flows: " + ", ".join(f"{n}: {k / 1024:.1f}" for n, k in rss))
     print(json.dumps(results))
 

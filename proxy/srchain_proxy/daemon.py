@@ -25,7 +25,7 @@ class ProxyDaemon:
         self.cfg = cfg
         self.state_file = state_path(cfg, config_path)
         self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
-        self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path)
+        self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots)
         self.lock = threading.Lock()
         self.sids: dict[int, SidEntry] = {}
         self.atts: dict[str, Attachment] = {}

@@ -43,7 +43,8 @@ class Prepared:
 
 
 class DataPath:
-    def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto") -> None:
+    def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto",
+                 sr_ring_slots: int = 4096) -> None:
         self.engine = engine
         self.io = io
         # which SR-side loop: decided (and the compiled part built) before anything is opened
@@ -51,7 +52,7 @@ class DataPath:
         if self.variant == "compiled" and compiled.load() is None:
             raise ValueError(f"fast_path: compiled fast path unavailable: {compiled.unavailable()}")
         self.sr_iface = sr_iface
-        self.sr_rx = self._open_rx(sr_iface)
+        self.sr_rx = RxRing(sr_iface, HEADROOM, sr_ring_slots) if io == "ring" else SocketRx(sr_iface, HEADROOM)
         try:
             self.sr_tx = self._open_tx(sr_iface)
         except ValueError:

@@ -29,6 +29,7 @@ from netlab import (
 from pxlib import SR_MAC, SW_MAC, inner_bytes, labels_of, mpls_frame, udp4, udp6
 from scapy.layers.inet import UDP
 from scapy.layers.l2 import Ether
+from srchain_proxy import compiled
 from srchain_proxy.engine import INBOUND_DROPS
 
 pytestmark = [pytest.mark.netns,
@@ -45,7 +46,7 @@ TOKEN = "px-test-token-0123456789abcdef"
 class Lab:
     def __init__(self, tmp: Path) -> None:
         pid = os.getpid()
-        self.s, self.p, self.a, self.b, self.c = (f"px{x}{pid}" for x in "spabc")
+        self.s, self.p, self.a, self.b, self.c = (f"sp{x}{pid}" for x in "spabc")
         self.tmp = tmp
         self.sock_path = str(tmp / "ctl.sock")
         self.api = Api(self.sock_path, TOKEN)
@@ -99,7 +100,7 @@ def lab(tmp_path_factory):
     lab = Lab(tmp_path_factory.mktemp("pxlab"))
     try:
         lab.build()
-        with spawn_in(lab.a, sys.executable, str(HERE / "vnf_upper.py"), "7000", "240"), \
+        with spawn_in(lab.a, sys.executable, str(HERE / "vnf_upper.py"), "7000", "240", "10.70.0.9"), \
                 spawn_in(lab.b, sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"), \
                 spawn_in(lab.c, sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240", "eth1", VNFCI_MAC):
             lab.sw = packet_socket_in(lab.s, "sw0")
@@ -157,6 +158,49 @@ def test_dynamic_round_trip_bit_exact_ipv4_ipv6(proxy):
     assert labels_of(by_inner[bytes(udp6())]) == [(16007, 7, 1, 11)]
     flows = proxy.api.ok("GET", "/v1/flows")["sids"]["16003"]
     assert flows["entries"] == 21
+
+
+def test_static_ipv6_inner_and_compiled_loop_in_use(proxy):
+    """Inner IPv6 through a static SID (the dynamic SID of the same VNF misses, the static one answers)."""
+    proxy.api.ok("PUT", "/v1/sids/16041", {**STATIC, "sid": 16041, "vnf": "fw", "restore": [[16042, 16043]],
+                                           "ttl": 20})
+    inner = udp6(sport=6006, payload=b"six")
+    got = exchange(proxy, [mpls_frame([16041, 16099], inner, ttls=[9, 8])], 1)
+    assert labels_of(got[0]) == [(16042, 0, 0, 20), (16043, 0, 1, 20)]
+    assert inner_bytes(got[0]) == bytes(inner)
+    rows = proxy.api.ok("GET", "/v1/counters")["sids"]
+    assert (rows["16041"]["rx_packets"], rows["16041"]["tx_packets"]) == (1, 1)
+    assert rows["16003"]["cache"]["misses"] == 1  # the dynamic SID of that VNF was asked first
+    # the daemon runs the compiled SR loop when it can be built (fast_path: auto), else says why not
+    expected = "compiled" if compiled.load() is not None else "python"
+    assert proxy.api.ok("GET", "/v1/health")["sr_loop"] == expected
+
+
+def test_reverse_five_tuple_and_fallback_policy_with_a_real_udp_service(proxy):
+    """The UDP service answers with the reverse 5-tuple: `reverse` restores the learned stack; `same` misses,
+    and the miss policy decides (fallback stack, or drop), counted either way. L3 next hop resolved by ARP."""
+    api = proxy.api
+    dyn = {**DYNAMIC, "sid": 16051, "vnf": "fmt", "return_match": "reverse"}
+    api.ok("POST", "/v1/batch", {"put": [dyn], "delete": [16001]})  # no static SID left on this VNF
+    assert api.ok("GET", "/v1/attachments/fmt")["resolved_mac"] == A_MAC
+    request = udp4(src="10.80.0.5", dst="10.70.0.9", sport=5151, dport=7000, payload=b"rev")
+    got = exchange(proxy, [mpls_frame([16051, 16061, 16062], request, ttls=[40, 39, 38], tcs=[0, 1, 2])], 1)
+    assert got, api.ok("GET", "/v1/counters")
+    assert labels_of(got[0]) == [(16061, 1, 0, 39), (16062, 2, 1, 38)]
+    assert bytes(Ether(got[0]).getlayer(UDP).payload) == b"REV"
+
+    api.ok("PUT", "/v1/sids/16051", {**dyn, "return_match": "same", "miss_policy": "fallback",
+                                     "fallback": [16070, 16071], "ttl": 33})
+    got = exchange(proxy, [mpls_frame([16051, 16061], udp4(sport=5252, payload=b"fb"))], 1)
+    assert labels_of(got[0]) == [(16070, 0, 0, 33), (16071, 0, 1, 33)]
+    assert bytes(Ether(got[0]).getlayer(UDP).payload) == b"FB"
+
+    api.ok("PUT", "/v1/sids/16051", {**dyn, "return_match": "same", "miss_policy": "drop"})
+    assert exchange(proxy, [mpls_frame([16051, 16061], udp4(sport=5353))], 1, timeout=0.7) == []
+    counters = wait_for(lambda: (c := api.ok("GET", "/v1/counters"))["drops"]["flow_miss"] == 1 and c)
+    assert counters, api.ok("GET", "/v1/counters")
+    row = counters["sids"]["16051"]
+    assert (row["rx_packets"], row["tx_packets"], row["cache"]["hits"], row["cache"]["misses"]) == (3, 2, 1, 2)
 
 
 def test_one_interface_per_direction(proxy):
@@ -299,7 +343,7 @@ def quiet_ring():
     from netlab import CLONE_NEWNET, add_netns, del_netns, nsx
     from srchain_proxy.rings import RxRing
 
-    ns = f"pxh{os.getpid()}"
+    ns = f"sph{os.getpid()}"
     add_netns(ns)
     out = {}
     try:
