@@ -50,6 +50,14 @@ def test_listen_must_be_unix_or_loopback():
     assert ProxyConfig.model_validate({**BASE, "listen": "127.0.0.1:9000"}).listen == "127.0.0.1:9000"
 
 
+def test_data_path_settings_are_checked():
+    assert "fast_path: Input should be 'auto', 'compiled' or 'python'" in error_of(
+        ProxyConfig, {**BASE, "fast_path": "turbo"})
+    assert "sr_ring_slots: Input should be a multiple of 32" in error_of(ProxyConfig, {**BASE, "sr_ring_slots": 100})
+    cfg = ProxyConfig.model_validate(BASE)
+    assert (cfg.fast_path, cfg.sr_ring_slots) == ("auto", 16384)
+
+
 def test_duplicates_refused():
     sid = {"sid": 16001, "behaviour": "static", "vnf": "f", "restore": [[16002]]}
     assert "sids[16001]: duplicate SID" in error_of(ProxyConfig, {**BASE, "sids": [sid, sid]})
