@@ -18,6 +18,8 @@ from srchain.osm.nsd_checks import vnfd_blocks
 from srchain.osm.package import charm_names
 
 CHARMS = sorted(p for p in (REPO / "charms").iterdir() if p.is_dir())
+IMPLEMENTED = {"srchain-sr-proxy"}  # tested against the real daemon in test_osm_charm_sr_proxy.py
+SKELETONS = [c for c in CHARMS if c.name not in IMPLEMENTED]
 SSH = {"generate-ssh-key", "get-ssh-public-key", "verify-ssh-credentials"}
 
 
@@ -57,7 +59,7 @@ def test_every_charm_is_used_and_its_actions_are_the_primitives() -> None:
         assert actions - SSH == primitives[charm_dir.name], charm_dir.name
 
 
-@pytest.mark.parametrize("charm_dir", CHARMS, ids=lambda p: p.name)
+@pytest.mark.parametrize("charm_dir", SKELETONS, ids=lambda p: p.name)
 def test_config_gates_the_status(charm_dir: Path) -> None:
     ctx = testing.Context(_charm_class(charm_dir), charm_root=charm_dir)
     out = ctx.run(ctx.on.config_changed(), testing.State())
@@ -68,7 +70,7 @@ def test_config_gates_the_status(charm_dir: Path) -> None:
     assert out.unit_status == testing.ActiveStatus("configured")
 
 
-@pytest.mark.parametrize("charm_dir", CHARMS, ids=lambda p: p.name)
+@pytest.mark.parametrize("charm_dir", SKELETONS, ids=lambda p: p.name)
 def test_actions_fail_clearly_until_implemented(charm_dir: Path) -> None:
     ctx = testing.Context(_charm_class(charm_dir), charm_root=charm_dir)
     meta = load_charm(charm_dir)

@@ -140,3 +140,15 @@ def test_package_without_its_charm_is_refused(tmp_path: Path, im: ImValidator) -
     assert [f.rule for f in findings] == ["charm.present"]
     assert findings[0].file == "p.tar.gz/p/p_vnfd.yaml"
     assert "charm 'srchain-p4-switch' not found" in findings[0].message
+
+
+def test_charms_carry_the_vendored_library_and_pinned_dependencies(built: list[Path]) -> None:
+    files = _members(next(p for p in built if p.name == "srchain-sr-proxy_vnf.tar.gz"))
+    charm = "srchain-sr-proxy_vnf/charms/srchain-sr-proxy"
+    assert f"{charm}/lib/srchain/charms/sr_proxy.py" in files
+    assert f"{charm}/lib/srchain/targets/proxy.py" in files
+    assert not any("__pycache__" in n for n in files)
+    pins = files[f"{charm}/requirements.txt"].decode().split()
+    lock = set((REPO / "requirements.lock").read_text().split())
+    assert "ops==3.9.0" in pins and any(p.startswith("pydantic==") for p in pins)
+    assert set(pins) <= lock  # every pin is the project's locked version

@@ -25,6 +25,11 @@ from srchain.osm.im import ImValidator
 from srchain.osm.validate import default_charm_roots, validate_descriptors
 
 CHECKSUMS = "checksums.txt"
+LIBRARY = Path(__file__).resolve().parents[1]  # the srchain package, vendored into each charm's lib/
+LOCK = Path(__file__).resolve().parents[3] / "requirements.lock"
+# What the vendored library needs at charm runtime besides ops; charmcraft installs these pinned
+# versions into the charm's venv/ when packing (nothing is pip-installed when the charm runs).
+CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography")
 _SKIP = {"__pycache__", ".git", ".gitignore", ".pytest_cache", ".ruff_cache", "venv", ".venv"}
 
 
@@ -95,6 +100,7 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                                    f"{', '.join(str(r) for r in roots) or '(no charm directories)'}")
             if location.is_dir():
                 _copy_tree(location, stage / "charms" / charm)
+                vendor_library(stage / "charms" / charm)
             else:
                 (stage / "charms").mkdir(exist_ok=True)
                 shutil.copy2(location, stage / "charms" / location.name)
@@ -115,6 +121,25 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
         _write_tar(stage, name, partial)
         os.replace(partial, target)  # readers never see a half-written package
     return target
+
+
+def _pins() -> list[str]:
+    if not LOCK.is_file():
+        return []
+    wanted = {d.lower().replace("_", "-") for d in CHARM_DEPENDENCIES}
+    lines = [ln.strip() for ln in LOCK.read_text().splitlines() if "==" in ln and not ln.startswith("#")]
+    return [ln for ln in lines if ln.split("==")[0].strip().lower().replace("_", "-") in wanted]
+
+
+def vendor_library(charm_dir: Path) -> None:
+    """Copy the srchain library into `lib/srchain` (Juju's dispatch puts lib/ on PYTHONPATH) and pin its
+    dependencies in requirements.txt (from requirements.lock) for charmcraft to install at pack time."""
+    _copy_tree(LIBRARY, charm_dir / "lib" / "srchain")
+    req = charm_dir / "requirements.txt"
+    existing = [ln for ln in (req.read_text().splitlines() if req.is_file() else []) if ln.strip()]
+    names = {ln.split("==")[0].strip().lower() for ln in existing}
+    extra = [p for p in _pins() if p.split("==")[0].strip().lower() not in names]
+    req.write_text("\n".join(existing + extra) + "\n")
 
 
 def _write_tar(stage: Path, name: str, target: Path) -> None:

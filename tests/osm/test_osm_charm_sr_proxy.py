@@ -1,0 +1,159 @@
+"""The srchain-sr-proxy charm through ops.testing (Context/State), every action against a real
+srchain-proxy daemon running in a network namespace of its own (control API on a unix socket)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from ops import testing
+from osmlib import REPO, charm_class
+
+CHARM = REPO / "charms/srchain-sr-proxy"
+TOKEN = "so-charm-token-0123456789abcdef"
+NS = f"so{os.getpid()}"
+STATIC = {"sid": 16001, "behaviour": "static", "vnf": "fmt", "version": 2, "restore": [[16002, 16005]], "ttl": 64}
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("px")
+    sock = tmp / "px.sock"
+    (tmp / "token").write_text(TOKEN)
+    (tmp / "token").chmod(0o600)
+    (tmp / "px.yaml").write_text(yaml.safe_dump({
+        "sr_iface": "sr0", "sr_next_hop_mac": "02:00:00:00:0a:02", "listen": f"unix:{sock}",
+        "token_file": str(tmp / "token"), "io": "socket", "sids": [],
+        "attachments": [{"vnf": "fmt", "iface": "vnf0", "mac": "02:00:00:00:0b:02"}]}))
+    proc = None
+    try:
+        _sh("ip", "netns", "add", NS)
+        for a, b in (("sr0", "sw0"), ("vnf0", "fmt0"), ("vnf1", "cls0")):
+            _sh("ip", "link", "add", a, "netns", NS, "type", "veth", "peer", "name", b, "netns", NS)
+            for ifname in (a, b):
+                _sh("ip", "netns", "exec", NS, "ip", "link", "set", ifname, "up")
+        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
+                                 "--config", str(tmp / "px.yaml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while not sock.exists():
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "proxy exited"
+            assert time.monotonic() < deadline, "the proxy did not open its control socket in 15 s"
+            time.sleep(0.05)
+        yield f"unix:{sock}"
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        subprocess.run(["ip", "netns", "del", NS], check=False, capture_output=True, timeout=30)
+
+
+def _state(address: str, token: str = TOKEN, **kw: object) -> testing.State:
+    secret = testing.Secret(tracked_content={"token": token})
+    return testing.State(leader=True, secrets={secret}, config={"control-address": address,
+                                                                  "control-token": secret.id}, **kw)
+
+
+def _ctx() -> testing.Context:
+    return testing.Context(charm_class(CHARM), charm_root=CHARM)
+
+
+def _act(address: str, name: str, **params: object) -> object:
+    ctx = _ctx()
+    ctx.run(ctx.on.action(name, params=params), _state(address))
+    assert ctx.action_results is not None
+    return json.loads(ctx.action_results["output"])
+
+
+def _fail(address: str, name: str, **params: object) -> str:
+    ctx = _ctx()
+    with pytest.raises(testing.ActionFailed) as e:
+        ctx.run(ctx.on.action(name, params=params), _state(address))
+    return e.value.message
+
+
+def _sids(address: str) -> list[int]:
+    return [s["sid"] for s in _act(address, "show-sids")["sids"]]  # type: ignore[index]
+
+
+def test_day1_config_reaches_the_proxy(proxy: str) -> None:
+    ctx = _ctx()
+    out = ctx.run(ctx.on.config_changed(), _state(proxy))
+    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs")
+    out = ctx.run(ctx.on.config_changed(), testing.State(config={"control-address": proxy}))
+    assert out.unit_status == testing.BlockedStatus("control-token not set (a Juju secret with key 'token')")
+    out = ctx.run(ctx.on.config_changed(), _state(proxy, token="wrong-token-wrong-token"))
+    assert out.unit_status == testing.BlockedStatus("proxy sr-proxy: GET /v1/health: 401 missing or wrong bearer token")
+    out = ctx.run(ctx.on.config_changed(), _state("10.1.2.3:9000"))
+    assert out.unit_status.name == "blocked"
+    assert "is not a unix socket or loopback" in out.unit_status.message
+
+
+def test_add_show_and_remove_a_sid(proxy: str) -> None:
+    added = _act(proxy, "add-sid", entry=json.dumps(STATIC))
+    assert added["sid"] == 16001 and added["restore"] == [[16002, 16005]]  # type: ignore[index]
+    assert 16001 in _sids(proxy)
+    msg = _fail(proxy, "remove-sid", sid=16001, version=1)
+    assert msg == "sid 16001 has version 2, not 1; nothing removed"
+    assert 16001 in _sids(proxy)
+    assert _act(proxy, "remove-sid", sid=16001, version=2) == {"deleted": 16001}
+    assert 16001 not in _sids(proxy)
+    assert "404" in _fail(proxy, "remove-sid", sid=16001)
+
+
+def test_bad_sid_entry_is_refused_with_the_field_and_nothing_added(proxy: str) -> None:
+    before = _sids(proxy)
+    msg = _fail(proxy, "add-sid", entry=json.dumps({**STATIC, "sid": 16009, "restore": [[5]]}))
+    assert "400" in msg and "restore.0.0" in msg
+    assert _fail(proxy, "add-sid", entry="{not json") .startswith("entry: not JSON")
+    assert _fail(proxy, "add-sid", entry="[]") == "entry: must be a JSON object with an integer 'sid'"
+    assert _sids(proxy) == before
+
+
+def test_attach_is_all_or_nothing_and_detach(proxy: str) -> None:
+    bad = [{"vnf": "cls", "iface": "vnf1", "mac": "02:00:00:00:0c:02"}, {"vnf": "agg", "iface": "nosuch0"}]
+    msg = _fail(proxy, "attach-vnf", attachments=json.dumps(bad))
+    assert msg.startswith("attachments[1] (agg): proxy sr-proxy: PUT /v1/attachments/agg: 400")
+    assert msg.endswith("; nothing changed")
+    shown = _act(proxy, "show-counters")
+    assert "drops" in shown  # type: ignore[operator]
+    ctx = _ctx()
+    ctx.run(ctx.on.config_changed(), _state(proxy))
+    from srchain.targets.proxy import ProxyApi
+
+    api = ProxyApi("t", proxy, TOKEN)
+    assert sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"]) == ["fmt"]
+    assert _act(proxy, "attach-vnf", attachments=json.dumps(bad[:1])) == {"attached": ["cls"]}
+    assert sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"]) == ["cls", "fmt"]
+    _act(proxy, "detach-vnf", vnf="cls")
+    assert sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"]) == ["fmt"]
+
+
+def test_ssh_key_for_osm(proxy: str) -> None:
+    ctx = _ctx()
+    with pytest.raises(testing.ActionFailed) as e:
+        ctx.run(ctx.on.action("get-ssh-public-key"), _state(proxy))
+    assert e.value.message == "no SSH key yet: run generate-ssh-key first"
+    out = ctx.run(ctx.on.action("generate-ssh-key"), _state(proxy))
+    assert ctx.action_results == {"output": "generated"}
+    ctx.run(ctx.on.action("get-ssh-public-key"), out)
+    assert ctx.action_results is not None
+    assert ctx.action_results["pubkey"].startswith("ssh-ed25519 ")
+    assert "PRIVATE" not in json.dumps(ctx.action_results)
