@@ -1,6 +1,8 @@
 /* Egress queueing delay per (port, queue): what the priority module buys, measured by the switch.
- * delay = egress global timestamp - ingress MAC timestamp (bridged), clamped to 32 bits of ns.
- * Registers SwitchEgress.queue_stats.{packets,delay_sum,delay_max}, index = egress_port[3:0] ++ qid. */
+ * delay = egress global timestamp - ingress MAC timestamp (bridged).
+ * Registers SwitchEgress.queue_stats.{packets, delay_sum_us, delay_max}, index = egress_port[3:0] ++ qid:
+ * delay_sum_us adds the delay in 1.024 us units (ns >> 10, so the sum lasts hours, saturating);
+ * delay_max is in ns, clamped to 32 bits. */
 #ifndef _SRCHAIN_QUEUE_STATS_P4_
 #define _SRCHAIN_QUEUE_STATS_P4_
 
@@ -8,7 +10,8 @@ control QueueStats(
         in headers_t hdr,
         in egress_intrinsic_metadata_t eg_intr_md,
         in egress_intrinsic_metadata_from_parser_t eg_prsr_md) {
-    bit<32> delay;
+    bit<32> delay;      /* ns, clamped */
+    bit<32> delay_us;   /* 1.024 us units */
 
     Register<bit<32>, bit<9>>(512, 0) packets;
     RegisterAction<bit<32>, bit<9>, bit<32>>(packets) count_packet = {
@@ -16,10 +19,10 @@ control QueueStats(
             value = value + 1;
         }
     };
-    Register<bit<32>, bit<9>>(512, 0) delay_sum;
-    RegisterAction<bit<32>, bit<9>, bit<32>>(delay_sum) add_delay = {
+    Register<bit<32>, bit<9>>(512, 0) delay_sum_us;
+    RegisterAction<bit<32>, bit<9>, bit<32>>(delay_sum_us) add_delay = {
         void apply(inout bit<32> value) {
-            value = value |+| delay;
+            value = value |+| delay_us;
         }
     };
     Register<bit<32>, bit<9>>(512, 0) delay_max;
@@ -38,6 +41,7 @@ control QueueStats(
         } else {
             delay = d[31:0];
         }
+        delay_us = d[41:10];
         bit<9> index = eg_intr_md.egress_port[3:0] ++ eg_intr_md.egress_qid;
         count_packet.execute(index);
         add_delay.execute(index);

@@ -79,6 +79,6 @@ def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:
 
 
 def test_priority_under_a_shaped_port(tmp_path: Path, bundle: Path) -> None:
-    res = run_ptf(tmp_path, bundle, ["sr_node_modules.PrioritisedOvertakeBestEffort"], "q", shaped_bps=8_000_000)
+    res = run_ptf(tmp_path, bundle, ["sr_node_modules.PrioritisedOvertakeBestEffort"], "q", shaped_bps=2_000_000)
     assert_ran(res, 1)
     assert "skipped" not in res.stderr, res.stderr[-2000:]
