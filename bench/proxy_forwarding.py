@@ -8,7 +8,7 @@ The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP fr
 pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
-                                 [--fast-paths compiled,python]
+                                 [--fast-paths compiled,python] [--sched-fifo 50]
 """
 
 from __future__ import annotations
@@ -125,12 +125,12 @@ class Lab:
     def sink_rx(self) -> int:
         return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
 
-    def start_proxy(self, fast_path: str = "auto") -> subprocess.Popen:
+    def start_proxy(self, fast_path: str = "auto", sched_fifo: int = 0) -> subprocess.Popen:
         (self.tmp / "ctl.sock").unlink(missing_ok=True)
         (self.tmp / "state.json").unlink(missing_ok=True)
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": G_MAC, "listen": f"unix:{self.tmp}/ctl.sock",
                "token_file": str(self.tmp / "token"), "state_file": str(self.tmp / "state.json"),
-               "fast_path": fast_path,
+               "fast_path": fast_path, **({"sched_fifo": sched_fifo} if sched_fifo else {}),
                "sids": [{"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]},
                         {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}],
                "attachments": [{"vnf": "sink", "iface": "vnf0", "mac": V0_MAC}]}
@@ -145,8 +145,9 @@ class Lab:
         time.sleep(0.3)
         return proc
 
-    def start_scapy_proxy(self) -> subprocess.Popen:
-        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", "1", PY, __file__,
+    def start_scapy_proxy(self, sched_fifo: int = 0) -> subprocess.Popen:
+        rt = ["chrt", "-f", str(sched_fifo)] if sched_fifo else []  # same priority as the proxy under test
+        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, *rt, "taskset", "-c", "1", PY, __file__,
                                  "--scapy-proxy"], stdout=subprocess.PIPE)
         assert proc.stdout is not None
         if b"ready" not in proc.stdout.readline():
@@ -330,6 +331,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
     ap.add_argument("--flows", type=int, default=1_000_000, help="distinct flows for the memory run")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scapy baseline (no ratio printed)")
+    ap.add_argument("--sched-fifo", type=int, default=50,
+                    help="SCHED_FIFO priority of the proxy's data path and of the scapy baseline (0: normal)")
     ap.add_argument("--fast-paths", default="compiled,python",
                     help="proxy SR loops to measure, in one run (fast_path config values)")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
@@ -341,6 +344,7 @@ def main() -> None:
         print("proxy_forwarding: skipped, needs root (network namespaces)")
         return
     os.sched_setaffinity(0, {0})
+    print(f"proxies on CPU 1, {'SCHED_FIFO ' + str(args.sched_fifo) if args.sched_fifo else 'normal priority'}")
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average before: {' '.join(load_before)} (other work on this machine skews every number)")
     results: dict = {"load_before": load_before}
@@ -349,13 +353,13 @@ def main() -> None:
             results["scapy"] = {"rate_pps": 0.0}
         else:
             print("== scapy sniff/sendp proxy (baseline)", flush=True)
-            proc = lab.start_scapy_proxy()
+            proc = lab.start_scapy_proxy(args.sched_fifo)
             try:
                 results["scapy"] = loss_free(lab, [frame(16001)], 0, 8000, min(args.duration, 2.0), steps=6)
             finally:
                 stop(proc)
         for fast_path in args.fast_paths.split(","):
-            proc = lab.start_proxy(fast_path)
+            proc = lab.start_proxy(fast_path, args.sched_fifo)
             try:
                 for mode, label in (("static", 16001), ("dynamic", 16003)):
                     name = f"{mode}/{fast_path}"

@@ -58,7 +58,12 @@ def run(config_path: str, log_level: str) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    daemon.start()
+    try:
+        daemon.start()
+    except ValueError as exc:
+        server.server_close()
+        daemon.shutdown()
+        raise click.ClickException(str(exc)) from exc
     log.info("proxy up: SR side %s, %d SIDs, %d attachments, control on %s, SR loop %s",
              cfg.sr_iface, len(daemon.sids), len(daemon.atts), cfg.listen, daemon.datapath.variant)
     try:

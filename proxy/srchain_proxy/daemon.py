@@ -99,11 +99,30 @@ class ProxyDaemon:
         # everything allocated so far (config, tables, libraries) is long-lived: keep it out of GC passes
         gc.collect()
         gc.freeze()
+        started = threading.Event()
+        failure: list[ValueError] = []
+
+        def datapath_main() -> None:
+            try:
+                if self.cfg.sched_fifo:
+                    self.datapath.set_realtime(self.cfg.sched_fifo)
+            except ValueError as exc:
+                failure.append(exc)
+                return
+            finally:
+                started.set()
+            self.datapath.run(self.stop)
+
         self._threads = [
-            threading.Thread(target=self.datapath.run, args=(self.stop,), name="srchain-proxy-datapath", daemon=True),
+            threading.Thread(target=datapath_main, name="srchain-proxy-datapath", daemon=True),
             threading.Thread(target=self._resolver, name="srchain-proxy-resolver", daemon=True),
         ]
-        for thread in self._threads:
+        self._threads[0].start()
+        started.wait()
+        if failure:
+            self._threads = []
+            raise failure[0]
+        for thread in self._threads[1:]:
             thread.start()
 
     def shutdown(self) -> None:

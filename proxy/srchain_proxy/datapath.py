@@ -152,6 +152,13 @@ class DataPath:
 
     # ---- the loop ------------------------------------------------------------------------------------
 
+    def set_realtime(self, priority: int) -> None:
+        """SCHED_FIFO for the calling thread (the loop). Raises ValueError naming the setting."""
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # 0: this thread (Linux)
+        except OSError as exc:
+            raise ValueError(f"sched_fifo: cannot set real-time priority {priority}: {exc.strerror}") from exc
+
     def run(self, stop: threading.Event) -> None:
         next_housekeeping = 0.0
         sr_fd = self.sr_rx.fileno()

@@ -54,8 +54,9 @@ def test_data_path_settings_are_checked():
     assert "fast_path: Input should be 'auto', 'compiled' or 'python'" in error_of(
         ProxyConfig, {**BASE, "fast_path": "turbo"})
     assert "sr_ring_slots: Input should be a multiple of 32" in error_of(ProxyConfig, {**BASE, "sr_ring_slots": 100})
+    assert "sched_fifo: Input should be less than or equal to 99" in error_of(ProxyConfig, {**BASE, "sched_fifo": 100})
     cfg = ProxyConfig.model_validate(BASE)
-    assert (cfg.fast_path, cfg.sr_ring_slots) == ("auto", 16384)
+    assert (cfg.fast_path, cfg.sr_ring_slots, cfg.sched_fifo) == ("auto", 16384, None)
 
 
 def test_duplicates_refused():

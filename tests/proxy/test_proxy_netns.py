@@ -334,6 +334,22 @@ def test_socket_io_fallback_round_trips(lab):
         assert lab.daemon.stop() == 0
 
 
+def test_sched_fifo_puts_only_the_data_path_thread_on_real_time_priority(lab):
+    lab.write_config([STATIC], sched_fifo=10)
+    lab.daemon.start(wait_ready=("fmt",))
+    drain(lab.sw)
+    try:
+        policies = []
+        for task in Path(f"/proc/{lab.daemon.proc.pid}/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            policies.append((int(fields[38]), int(fields[37])))  # (policy, rt_priority): stat fields 41, 40
+        assert sorted(policies)[-1] == (1, 10) and [p for p, _ in policies].count(1) == 1  # SCHED_FIFO = 1
+        got = exchange(lab, [mpls_frame([16001, 16099], udp4(payload=b"rt"))], 1)
+        assert bytes(Ether(got[0]).getlayer(UDP).payload) == b"RT"
+    finally:
+        assert lab.daemon.stop() == 0
+
+
 @pytest.fixture
 def quiet_ring():
     """An RxRing on an interface nobody sends to (a veth left down) in a namespace of its own."""
