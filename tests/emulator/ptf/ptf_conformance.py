@@ -1,6 +1,10 @@
 """PTF tests for the two conformance programs; run by test_ptf_netns.py with
 `ptf --test-dir tests/emulator/ptf -i 0@IF0 -i 1@IF1 -i 2@IF2 --test-params "grpc_addr='unix:...';bundles='DIR'"`.
-The switch is programmed through the project's BF Runtime client (srchain.bfrt.client)."""
+The switch is programmed through the project's BF Runtime client (srchain.bfrt.client).
+
+Target-independent: nothing here depends on the emulator. With `target='emulator'` (the default) each test
+pushes its program's bundle; with any other target (`tofino-model`, `hw`) the program must already be
+loaded (`run_switchd.sh -p exact_forward`), and `ports='a,b,c'` maps PTF ports 0..2 to device ports."""
 
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ class _ProgramTest(BaseTest):
         self.dataplane.flush()
         self.client = BfrtClient(testutils.test_param_get("grpc_addr"), client_id=1)
         self.client.subscribe(learn=True)
-        self.client.push_program(self.program, f"{testutils.test_param_get('bundles')}/{self.program}")
+        if testutils.test_param_get("target", "emulator") == "emulator":
+            self.client.push_program(self.program, f"{testutils.test_param_get('bundles')}/{self.program}")
         self.client.bind(self.program)
+        self.ports = [int(p) for p in str(testutils.test_param_get("ports", "0,1,2")).split(",")]
 
     def tearDown(self) -> None:
         self.client.close()
@@ -32,7 +38,8 @@ class ExactForward(_ProgramTest):
 
     def runTest(self) -> None:
         c = self.client
-        c.insert("SwitchIngress.forward", {"hdr.ethernet.dst_addr": 0x222222222222}, "SwitchIngress.hit", {"port": 2})
+        c.insert("SwitchIngress.forward", {"hdr.ethernet.dst_addr": 0x222222222222}, "SwitchIngress.hit",
+                 {"port": self.ports[2]})  # fmt: skip
         pkt = testutils.simple_udp_packet(eth_dst="22:22:22:22:22:22", pktlen=100)
         testutils.send_packet(self, 0, pkt)
         testutils.verify_packet(self, pkt, 2)
@@ -40,7 +47,7 @@ class ExactForward(_ProgramTest):
         testutils.send_packet(self, 1, miss)
         testutils.verify_no_other_packets(self, timeout=0.5)
         (entry,) = c.entries("SwitchIngress.forward")
-        assert entry.action == "SwitchIngress.hit" and entry.data["port"] == 2, entry
+        assert entry.action == "SwitchIngress.hit" and entry.data["port"] == self.ports[2], entry
         assert entry.data["$COUNTER_SPEC_PKTS"] == 1, entry
         c.delete("SwitchIngress.forward")
         testutils.send_packet(self, 0, pkt)
@@ -53,7 +60,7 @@ class FlowCounter(_ProgramTest):
     def runTest(self) -> None:
         c = self.client
         c.insert("SwitchIngress.route", {"hdr.ipv4.dst_addr": (0x0A010000, 16)}, "SwitchIngress.set_port",
-                 {"port": 1})  # fmt: skip
+                 {"port": self.ports[1]})  # fmt: skip
         pkt = testutils.simple_udp_packet(ip_src="10.0.0.1", ip_dst="10.1.0.2", udp_sport=4000, udp_dport=53)
         for _ in range(4):
             testutils.send_packet(self, 0, pkt)
