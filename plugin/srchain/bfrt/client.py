@@ -319,6 +319,14 @@ class BfrtClient:
         req.target.pipe_id = 0xFFFF
         self._call(self.stub.Write, req, retry=False)
 
+    def write_async(self, updates: list[pb.Update],
+                    atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> grpc.Future:  # fmt: skip
+        """Send one WriteRequest without waiting (pipelining); `.result()` raises grpc.RpcError."""
+        req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
+        req.target.device_id = self.device_id
+        req.target.pipe_id = 0xFFFF
+        return self.stub.Write.future(req, metadata=self.md, timeout=self.timeout)
+
     def insert(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
                priority: int | None = None) -> None:  # fmt: skip
         self.write([self._update(pb.Update.INSERT, table, key, action, data, priority)])

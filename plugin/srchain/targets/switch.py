@@ -12,6 +12,8 @@ import ipaddress
 import re
 from typing import Any
 
+import grpc
+
 from srchain.bfrt import bfruntime_pb2 as pb
 from srchain.bfrt.client import BfrtClient, BfrtError, _resolve
 from srchain.plan.model import DiffOp, Entry, canonical
@@ -113,18 +115,39 @@ class SwitchDriver:
         return out
 
     # ------------------------------------------------------------ writes
-    def write(self, ops: list[DiffOp]) -> None:
-        updates = []
-        for op in ops:
-            if op.op == "delete":
-                updates.append(self.client.make_update(_KIND["delete"], op.entry.table, self.wire_key(op.entry)))
-            else:
-                action, data = self.wire_data(op.entry)
-                updates.append(self.client.make_update(_KIND[op.op], op.entry.table, self.wire_key(op.entry),
-                                                       action, data))  # fmt: skip
+    def write(self, ops: list[DiffOp], chunk: int = 500, in_flight: int = 2) -> None:
+        """Write `ops` as WriteRequests of `chunk` updates (each ROLLBACK_ON_ERROR), keeping up to
+        `in_flight` requests outstanding so encoding the next chunk overlaps the switch applying this
+        one. On failure, the index names the failed op; later chunks already sent may have landed
+        (the engine reads back what landed before it rolls back)."""
+        pending: list[tuple[int, grpc.Future]] = []
+        first_error: TargetError | None = None
         try:
-            self.client.write(updates, pb.WriteRequest.ROLLBACK_ON_ERROR)
-        except BfrtError as exc:
-            m = UPDATE_RE.search(str(exc))
-            index = int(m.group(1)) if m else None
-            raise TargetError(f"switch {self.name}", str(exc), index, exc.code, exc.code in UNSURE) from None
+            for start in range(0, len(ops), chunk):
+                updates = [self._encode(op) for op in ops[start:start + chunk]]
+                pending.append((start, self.client.write_async(updates, pb.WriteRequest.ROLLBACK_ON_ERROR)))
+                while len(pending) >= in_flight or (pending and start + chunk >= len(ops)):
+                    first_error = first_error or self._wait(*pending.pop(0))
+                if first_error is not None:
+                    break
+        finally:
+            for item in pending:
+                first_error = first_error or self._wait(*item)
+        if first_error is not None:
+            raise first_error
+
+    def _encode(self, op: DiffOp) -> pb.Update:
+        if op.op == "delete":
+            return self.client.make_update(_KIND["delete"], op.entry.table, self.wire_key(op.entry))
+        action, data = self.wire_data(op.entry)
+        return self.client.make_update(_KIND[op.op], op.entry.table, self.wire_key(op.entry), action, data)
+
+    def _wait(self, start: int, future: grpc.Future) -> TargetError | None:
+        try:
+            future.result()
+            return None
+        except grpc.RpcError as exc:
+            code, details = exc.code().name, exc.details() or ""
+            m = UPDATE_RE.search(details)
+            index = start + int(m.group(1)) if m else None
+            return TargetError(f"switch {self.name}", f"{code}: {details}", index, code, code in UNSURE)
