@@ -232,3 +232,30 @@ def test_write_failure_code_other_than_unavailable(env):
     with pytest.raises(ApplyError, match=r"PERMISSION_DENIED.*rolled back 30 operation"):
         controller().apply(plan_of(V2, version=2))
     assert live_forward(sw.address) == as_live(V1)
+
+
+def test_failure_in_a_later_chunk_of_a_big_batch_rolls_back_the_chunks_that_landed(env):
+    sw, _, controller = env
+    controller().apply(plan_of(V1))
+    c = BfrtClient.connect(sw.address, client_id=9, timeout=5)
+    c.bind("exact_forward")
+    foreign = {0x0A0000000000 + i: 3 for i in range(1024 - 41 - 700)}  # room for 700 more entries
+    c.write([c.make_update(1, FWD, {"hdr.ethernet.dst_addr": k}, "SwitchIngress.hit", {"port": 3}) for k in foreign])
+    c.close()
+    big = V1 + [fwd(1000 + i, 2, 2) for i in range(800)]  # 800 adds: chunks of 500 + 300; the 701st does not fit
+    with pytest.raises(ApplyError) as err:
+        controller().apply(plan_of(big, version=2))
+    assert "RESOURCE_EXHAUSTED" in str(err.value) and f'"{mac(1000 + 700)}"}}: add failed' in str(err.value)
+    assert "rolled back 500 operation(s)" in str(err.value)  # the first chunk had landed
+    assert live_forward(sw.address) == {**as_live(V1), **foreign}
+
+
+def test_batched_changes_are_what_the_data_plane_matches(env):
+    """Inserts and deletes in one Write: lookups afterwards follow the table exactly."""
+    sw, _, controller = env
+    controller().apply(plan_of(V1))
+    controller().apply(plan_of(V2, version=2))
+    for i in (1, 15, 45, 30, 100):
+        out = sw.servicer.process(0, _frame(mac(i)))
+        want = next((e.params["port"] for e in V2 if e.key["hdr.ethernet.dst_addr"] == mac(i)), None)
+        assert [o.port for o in out] == ([want] if want is not None else []), i
