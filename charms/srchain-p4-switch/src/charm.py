@@ -1,16 +1,17 @@
-"""Charm srchain-p4-switch: proxy charm for the Tofino PDU.
+"""Charm srchain-p4-switch: proxy charm for the Tofino PDU (BF Runtime gRPC).
 
-Skeleton of the action contract: the actions (charmcraft.yaml) match the descriptor's primitives exactly
-and `srchain package validate` checks that. The logic arrives with the srchain library vendored into the
-charm (next increment of issue 8); until then every action fails with a clear message, so OSM reports
-the operation as FAILED instead of pretending success.
+Thin by design: the logic is `srchain.charms.p4_switch` (vendored into lib/ by `srchain package build`);
+this file reads config and secrets, sets the status and maps each action to one library function.
 """
 
 from __future__ import annotations
 
-import ops
+from pathlib import Path
 
-REQUIRED_CONFIG = ('bfrt-address',)
+import ops
+from srchain.charms import ActionError
+from srchain.charms import p4_switch as lib
+from srchain.charms.ops_glue import action_name, run_action, secret_content
 
 
 class SrchainP4SwitchCharm(ops.CharmBase):
@@ -18,19 +19,37 @@ class SrchainP4SwitchCharm(ops.CharmBase):
         super().__init__(framework)
         framework.observe(self.on.install, self._on_config)
         framework.observe(self.on.config_changed, self._on_config)
-        for name in self.meta.actions:  # exactly the actions declared in charmcraft.yaml
+        for name in lib.ACTIONS:
             framework.observe(getattr(self.on, name.replace("-", "_") + "_action"), self._on_action)
 
+    def _settings(self) -> lib.SwitchSettings:
+        host = str(self.config.get("bfrt-address") or "")
+        if not host:
+            raise ActionError("bfrt-address not set")
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        token = secret_content(self, "bfrt-token", False, ("token",))
+        tls = secret_content(self, "bfrt-tls", False, ("ca",))
+        return lib.SwitchSettings(
+            name=str(self.config.get("switch-name") or ""), address=f"{host}:{self.config.get('bfrt-port')}",
+            device_id=int(self.config.get("device-id", 0)), artifacts_dir=Path(str(self.config.get("p4-artifacts"))),
+            state_dir=Path(str(self.config.get("state-dir"))), token=token["token"] if token else None, tls=tls)
+
     def _on_config(self, event: ops.EventBase) -> None:
-        missing = [k for k in REQUIRED_CONFIG if not self.config.get(k)]
-        if missing:
-            self.unit.status = ops.BlockedStatus(f"{', '.join(missing)} not set")
-        else:
-            self.unit.status = ops.ActiveStatus("configured")
+        try:
+            settings = self._settings()
+            plan = str(self.config.get("chain-plan") or "")
+            if plan:
+                r = lib.apply_chain(settings, plan)
+                self.unit.status = ops.ActiveStatus(f"switch {settings.name}: chain {r['chain']} v{r['version']} "
+                                                    f"applied ({r['entries']} entries)")
+            else:
+                self.unit.status = ops.ActiveStatus(lib.health(settings))
+        except ActionError as e:
+            self.unit.status = ops.BlockedStatus(str(e))
 
     def _on_action(self, event: ops.ActionEvent) -> None:
-        event.fail(f"{event.handle.kind.removesuffix('_action').replace('_', '-')}: not implemented yet "
-                   "(srchain issue 8, next increment)")
+        fn = lib.ACTIONS[action_name(event)]
+        run_action(event, lambda: fn(self._settings(), dict(event.params)))
 
 
 if __name__ == "__main__":  # pragma: no cover
