@@ -65,13 +65,13 @@ class Unit:
     def ctx(self) -> testing.Context:
         return testing.Context(charm_class(CHARM), charm_root=CHARM)
 
-    def act(self, name: str, **params: object) -> dict:
+    def act(self, name: str, /, **params: object) -> dict:
         ctx = self.ctx()
         ctx.run(ctx.on.action(name, params=params), self.state())
         assert ctx.action_results is not None
         return json.loads(ctx.action_results["output"])
 
-    def fail(self, name: str, **params: object) -> str:
+    def fail(self, name: str, /, **params: object) -> str:
         ctx = self.ctx()
         with pytest.raises(testing.ActionFailed) as e:
             ctx.run(ctx.on.action(name, params=params), self.state())

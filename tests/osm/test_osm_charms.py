@@ -18,7 +18,8 @@ from srchain.osm.nsd_checks import vnfd_blocks
 from srchain.osm.package import charm_names
 
 CHARMS = sorted(p for p in (REPO / "charms").iterdir() if p.is_dir())
-IMPLEMENTED = {"srchain-sr-proxy", "srchain-p4-switch"}  # tested against the real targets: test_osm_charm_*.py
+# tested against the real targets in test_osm_charm_*.py
+IMPLEMENTED = {"srchain-sr-proxy", "srchain-p4-switch", "srchain-controller"}
 SKELETONS = [c for c in CHARMS if c.name not in IMPLEMENTED]
 SSH = {"generate-ssh-key", "get-ssh-public-key", "verify-ssh-credentials"}
 

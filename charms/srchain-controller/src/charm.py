@@ -1,16 +1,17 @@
-"""Charm srchain-controller: NS-level proxy charm.
+"""Charm srchain-controller: the NS-level charm; plans and applies the chain across switches and proxies.
 
-Skeleton of the action contract: the actions (charmcraft.yaml) match the descriptor's primitives exactly
-and `srchain package validate` checks that. The logic arrives with the srchain library vendored into the
-charm (next increment of issue 8); until then every action fails with a clear message, so OSM reports
-the operation as FAILED instead of pretending success.
+Thin by design: the logic is `srchain.charms.controller` (vendored into lib/ by `srchain package build`);
+this file reads config and secrets, sets the status and maps each action to one library function.
 """
 
 from __future__ import annotations
 
-import ops
+from pathlib import Path
 
-REQUIRED_CONFIG = ('inventory',)
+import ops
+from srchain.charms import ActionError
+from srchain.charms import controller as lib
+from srchain.charms.ops_glue import action_name, run_action, secret_content
 
 
 class SrchainControllerCharm(ops.CharmBase):
@@ -18,19 +19,33 @@ class SrchainControllerCharm(ops.CharmBase):
         super().__init__(framework)
         framework.observe(self.on.install, self._on_config)
         framework.observe(self.on.config_changed, self._on_config)
-        for name in self.meta.actions:  # exactly the actions declared in charmcraft.yaml
+        self._actions = {
+            "reconfigure-chain": lambda s, p: lib.reconfigure_chain(s, str(p["spec"])),
+            "add-segment": lambda s, p: lib.add_segment(s, str(p["segment"]), p.get("after") or None),
+            "remove-segment": lambda s, p: lib.remove_segment(s, str(p["name"])),
+            "show-chain": lambda s, p: lib.show_chain(s),
+        }
+        for name in self._actions:
             framework.observe(getattr(self.on, name.replace("-", "_") + "_action"), self._on_action)
 
+    def _settings(self) -> lib.ControllerSettings:
+        inventory = str(self.config.get("inventory") or "")
+        if not inventory.strip():
+            raise ActionError("inventory not set")
+        tokens = secret_content(self, "target-tokens", False) or {}
+        return lib.ControllerSettings(Path(str(self.config.get("state-dir"))), inventory, tokens,
+                                      float(self.config.get("drain-timeout", 30.0)))
+
     def _on_config(self, event: ops.EventBase) -> None:
-        missing = [k for k in REQUIRED_CONFIG if not self.config.get(k)]
-        if missing:
-            self.unit.status = ops.BlockedStatus(f"{', '.join(missing)} not set")
-        else:
-            self.unit.status = ops.ActiveStatus("configured")
+        try:
+            line = lib.on_config(self._settings(), str(self.config.get("chain-spec") or ""))
+            self.unit.status = ops.ActiveStatus(line)
+        except ActionError as e:
+            self.unit.status = ops.BlockedStatus(str(e))
 
     def _on_action(self, event: ops.ActionEvent) -> None:
-        event.fail(f"{event.handle.kind.removesuffix('_action').replace('_', '-')}: not implemented yet "
-                   "(srchain issue 8, next increment)")
+        fn = self._actions[action_name(event)]
+        run_action(event, lambda: fn(self._settings(), dict(event.params)))
 
 
 if __name__ == "__main__":  # pragma: no cover

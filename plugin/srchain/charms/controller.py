@@ -1,0 +1,216 @@
+"""srchain-controller charm logic: the NS-level charm that computes and applies the chain.
+
+Day 1 (`config` with `inventory` + `chain-spec`, from `additionalParamsForNs`) plans the chain and
+applies it to every switch and proxy with `srchain.apply` (make-before-break); day 2 changes the running
+spec (`reconfigure-chain`, `add-segment`, `remove-segment`) the same way, or shows it (`show-chain`).
+
+State directory (charm config `state-dir`):
+  inventory.yaml       the inventory as configured, token_file fields pointing at tokens/ (0600)
+  spec.yaml            the spec that is applied now (replaced only after a successful apply)
+  pending/<action>.yaml  a candidate spec; error messages name this file, line and field
+  sids.sqlite, applied/<chain>.json   the SID store and applied state (as `srchain chain apply`)
+  config.json          digests of the configured spec and inventory last acted on
+A refused or failed change leaves spec.yaml and the targets as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
+from srchain.apply.factory import driver_factory
+from srchain.charms import ActionError
+from srchain.model import SpecError, load_chain, load_inventory
+from srchain.plan import PlanError, build_plan
+from srchain.sidstore import BlockExhausted, SidStore
+from srchain.targets.base import TargetError
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    state_dir: Path
+    inventory: str  # YAML text
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # "proxy-<name>" / "switch-<name>" -> token
+    drain_timeout: float = 30.0
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Atomically: a half-written spec or token is never read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _issues(exc: SpecError) -> str:
+    return "; ".join(str(i) for i in exc.issues)
+
+
+def write_inventory(s: ControllerSettings) -> Path:
+    """The configured inventory, with each target whose token is in the secret pointed at a 0600 file."""
+    try:
+        doc = yaml.safe_load(s.inventory)
+    except yaml.YAMLError as exc:
+        raise ActionError(f"inventory: not YAML ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ActionError("inventory: must be a YAML mapping (switches, hosts, proxies, vnfs)")
+    tokens = s.state_dir / "tokens"
+    for kind, key in (("switch", "switches"), ("proxy", "proxies")):
+        for target in doc.get(key) or []:
+            if isinstance(target, dict) and f"{kind}-{target.get('name')}" in s.tokens:
+                path = tokens / f"{kind}-{target['name']}.token"
+                _write(path, s.tokens[f"{kind}-{target['name']}"], 0o600)
+                target["token_file"] = str(path)
+    path = s.state_dir / "inventory.yaml"
+    _write(path, yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def current_spec(s: ControllerSettings) -> dict[str, Any] | None:
+    p = s.state_dir / "spec.yaml"
+    return yaml.safe_load(p.read_text()) if p.exists() else None
+
+
+def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, Any]:
+    """Validate, plan and apply `spec_text`; it becomes spec.yaml only when every target took it."""
+    inv = write_inventory(s)
+    candidate = s.state_dir / "pending" / f"{label}.yaml"
+    _write(candidate, spec_text)
+    running = current_spec(s)
+    keep = f"chain {running.get('chain')} stays as it was" if running else "nothing was applied"
+    try:
+        model = load_chain(candidate, inv)
+    except SpecError as exc:
+        raise ActionError(f"{_issues(exc)}; {keep}") from None
+    chain = model.spec.chain
+    if running and running.get("chain") != chain:
+        raise ActionError(f"{candidate}: chain: '{chain}' is not the running chain '{running.get('chain')}' "
+                          f"(this NS runs one chain); {keep}")  # fmt: skip
+    try:
+        with SidStore(s.state_dir) as store:
+            plan = build_plan(model, store)
+    except (PlanError, BlockExhausted) as exc:
+        raise ActionError(f"{candidate}: {exc}; {keep}") from None
+    drivers = Drivers(driver_factory(model.inventory, inv.parent))
+    interval = min(0.5, max(s.drain_timeout / 4, 0.01))
+    opts = Options(drain_timeout=s.drain_timeout, drain_interval=interval)
+    ctl = Controller(drivers, AppliedStore(s.state_dir), opts)
+    try:
+        result = ctl.apply(plan)
+    except (ApplyError, TargetError) as exc:
+        raise ActionError(f"apply of chain {chain} v{plan.version} failed: {exc}") from None
+    finally:
+        drivers.close()
+    with SidStore(s.state_dir) as store:
+        released = store.release(chain, {sid.sid for sid in plan.sids})
+    os.replace(candidate, s.state_dir / "spec.yaml")
+    counts = {k: sum(1 for op in result.ops if op.op == k) for k in ("add", "modify", "delete")}
+    return {"chain": chain, "version": plan.version, **counts, "batches": result.batches,
+            "drained": result.drained, "released_sids": released, "notes": result.notes,
+            "sids": {sid.instance: sid.sid for sid in plan.sids}}  # fmt: skip
+
+
+def on_config(s: ControllerSettings, chain_spec: str) -> str:
+    """Day 1 and every config change: apply the configured spec when it changed since last time; else
+    re-apply the running spec when the inventory changed; else nothing. Returns a status line."""
+    if not chain_spec.strip():
+        raise ActionError("chain-spec not set")
+    seen_path = s.state_dir / "config.json"
+    seen = json.loads(seen_path.read_text()) if seen_path.exists() else {}
+    now = {"spec": _digest(chain_spec), "inventory": _digest(s.inventory)}
+    running = s.state_dir / "spec.yaml"
+    if now["spec"] != seen.get("spec"):
+        r = apply_spec(s, chain_spec, "config")
+    elif now["inventory"] != seen.get("inventory") and running.exists():
+        r = apply_spec(s, running.read_text(), "config-inventory")
+    else:
+        spec = current_spec(s) or {}
+        applied = AppliedStore(s.state_dir).load(str(spec.get("chain"))) if spec.get("chain") else None
+        return f"chain {spec.get('chain')} v{applied['version'] if applied else '?'} running"
+    _write(seen_path, json.dumps(now))
+    return f"chain {r['chain']} v{r['version']} applied ({len(r['sids'])} SIDs)"
+
+
+def _running(s: ControllerSettings) -> dict[str, Any]:
+    spec = current_spec(s)
+    if spec is None:
+        raise ActionError("no chain is running yet (day-1 config with inventory and chain-spec first)")
+    return spec
+
+
+def reconfigure_chain(s: ControllerSettings, spec: str) -> dict[str, Any]:
+    return apply_spec(s, spec, "reconfigure-chain")
+
+
+def add_segment(s: ControllerSettings, segment: str, after: str | None) -> dict[str, Any]:
+    """Insert one segment (YAML, as in the chain spec) after segment `after` (empty: first)."""
+    spec = _running(s)
+    try:
+        seg = yaml.safe_load(segment)
+    except yaml.YAMLError as exc:
+        raise ActionError(f"segment: not YAML ({exc}); nothing was changed") from None
+    if not isinstance(seg, dict) or not isinstance(seg.get("name"), str):
+        raise ActionError("segment: must be a YAML mapping with a 'name' (a chain spec segment); nothing was changed")
+    names = [x.get("name") for x in spec.get("segments", [])]
+    if seg["name"] in names:
+        raise ActionError(f"segment: name '{seg['name']}' is already in the chain; nothing was changed")
+    if after and after not in names:
+        raise ActionError(f"after: no segment '{after}' in the chain (segments: {', '.join(names)}); "
+                          "nothing was changed")  # fmt: skip
+    at = names.index(after) + 1 if after else 0
+    spec["segments"] = [*spec["segments"][:at], seg, *spec["segments"][at:]]
+    return apply_spec(s, yaml.safe_dump(spec, sort_keys=False), "add-segment")
+
+
+def remove_segment(s: ControllerSettings, name: str) -> dict[str, Any]:
+    spec = _running(s)
+    names = [x.get("name") for x in spec.get("segments", [])]
+    if name not in names:
+        raise ActionError(f"name: no segment '{name}' in the chain (segments: {', '.join(names)}); "
+                          "nothing was changed")  # fmt: skip
+    spec["segments"] = [x for x in spec["segments"] if x.get("name") != name]
+    return apply_spec(s, yaml.safe_dump(spec, sort_keys=False), "remove-segment")
+
+
+def show_chain(s: ControllerSettings) -> dict[str, Any]:
+    """The running spec's segments with their SIDs, the version, and live vs applied per target."""
+    spec = _running(s)
+    chain = str(spec.get("chain"))
+    store = AppliedStore(s.state_dir)
+    applied = store.load(chain) or {}
+    sids: dict[str, list[int]] = {}
+    for sid in applied.get("sids", []):
+        sids.setdefault(sid["segment"], []).append(sid["sid"])
+    inv = write_inventory(s)
+    try:
+        inventory, _ = load_inventory(inv)
+    except SpecError as exc:
+        raise ActionError(_issues(exc)) from None
+    drivers = Drivers(driver_factory(inventory, inv.parent, attempts=1))
+    try:
+        status = Controller(drivers, store).status(chain)
+    except ApplyError as exc:
+        raise ActionError(str(exc)) from None
+    finally:
+        drivers.close()
+    targets = {t: ("in sync" if "error" not in r and r["ok"] == r["intended"] else r.get("error") or
+                   f"drift: {len(r['missing'])} missing, {len(r['differs'])} differ") for t, r in status.items()}
+    return {"chain": chain, "version": applied.get("version"),
+            "segments": [{"name": x.get("name"), "sids": sorted(sids.get(x.get("name"), []))}
+                         for x in spec.get("segments", [])],
+            "stacks": applied.get("stacks", []), "targets": targets}  # fmt: skip

@@ -1,0 +1,233 @@
+"""The srchain-controller NS charm through ops.testing (Context/State): day-1 config applies the reference
+chain, day-2 actions change it, to an emulated Tofino (real gRPC, p4/srchain_node.p4) and a real
+srchain-proxy daemon in a network namespace `so<pid>c` (control API on a unix socket, token from the
+charm's Juju secret). Every check reads the switch's and the proxy's tables back and compares them with
+the applied state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from ops import testing
+from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
+from osmlib import REPO, charm_class
+from srchain.apply import AppliedStore
+from srchain.bfrt.client import BfrtClient
+from srchain.plan.model import entries_from_state
+from srchain.targets.proxy import ProxyApi, ProxyDriver
+from srchain.targets.switch import SwitchDriver
+
+pytestmark = [pytest.mark.netns,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+
+CHARM = REPO / "charms/srchain-controller"
+EX = REPO / "examples"
+NS = f"so{os.getpid()}c"
+TOKEN = "so-controller-proxy-token-0123456789"
+IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg", "px1-mit-o", "px1-mit-i"]
+MITIGATION = "{name: mitigation, vnf: mitigation, proxy: px1, behaviour: dynamic, traffic: data}"
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("ctlpx")
+    sock, token = tmp / "px1.sock", tmp / "px1.token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    (tmp / "px1.yaml").write_text(yaml.safe_dump({
+        "sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04", "listen": f"unix:{sock}",
+        "token_file": str(token), "io": "socket", "attachments": [], "sids": []}))
+    proc = None
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
+    try:
+        _sh("ip", "netns", "add", NS)
+        for name in IFACES:
+            _sh("ip", "-n", NS, "link", "add", name, "type", "veth", "peer", "name", f"q-{name}")
+            for n in (name, f"q-{name}"):
+                _sh("ip", "-n", NS, "link", "set", n, "up")
+        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
+                                 "--config", str(tmp / "px1.yaml")], stdout=log, stderr=log)
+        api = ProxyApi("px1", f"unix:{sock}", TOKEN)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                api.call("GET", "/v1/health")
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
+                time.sleep(0.1)
+        yield {"api": api, "sock": sock}
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_artifacts(tmp_path_factory.mktemp("p4"))
+
+
+class Ns:
+    """The NS charm's unit: config as OSM sets it from additionalParamsForNs, + the token secret."""
+
+    def __init__(self, sw: EmulatedSwitch, proxy: dict, artifacts: Path, state: Path) -> None:
+        inv = yaml.safe_load((EX / "inventory.yaml").read_text())
+        inv["switches"][0].update(grpc=sw.address, artifacts=str(artifacts / PROGRAM))
+        inv["proxies"][0].update(control=f"unix:{proxy['sock']}")
+        self.secret = testing.Secret(tracked_content={"proxy-px1": TOKEN})
+        self.state_dir = state
+        self.config = {"inventory": yaml.safe_dump(inv), "chain-spec": (EX / "cloud-gaming.yaml").read_text(),
+                       "state-dir": str(state), "target-tokens": self.secret.id, "drain-timeout": 0.2}
+
+    def state(self, **config: object) -> testing.State:
+        return testing.State(leader=True, secrets={self.secret}, config={**self.config, **config})
+
+    def ctx(self) -> testing.Context:
+        return testing.Context(charm_class(CHARM), charm_root=CHARM)
+
+    def config_changed(self, **config: object) -> testing.StatusBase:
+        ctx = self.ctx()
+        return ctx.run(ctx.on.config_changed(), self.state(**config)).unit_status
+
+    def act(self, name: str, /, **params: object) -> dict:
+        ctx = self.ctx()
+        ctx.run(ctx.on.action(name, params=params), self.state())
+        assert ctx.action_results is not None
+        return json.loads(ctx.action_results["output"])
+
+    def fail(self, name: str, /, **params: object) -> str:
+        ctx = self.ctx()
+        with pytest.raises(testing.ActionFailed) as e:
+            ctx.run(ctx.on.action(name, params=params), self.state())
+        return e.value.message
+
+    def applied(self) -> dict:
+        doc = AppliedStore(self.state_dir).load("cloud-gaming")
+        assert doc is not None
+        return doc
+
+
+@pytest.fixture
+def ns(proxy: dict, artifacts: Path, tmp_path: Path) -> Iterator[Ns]:
+    api = proxy["api"]  # the proxy is shared by the module's tests: start each one empty
+    api.call("POST", "/v1/batch", {"delete": [s["sid"] for s in api.call("GET", "/v1/sids")["sids"]]})
+    for a in api.call("GET", "/v1/attachments")["attachments"]:
+        api.call("DELETE", f"/v1/attachments/{a['vnf']}")
+    sw = EmulatedSwitch()
+    try:
+        yield Ns(sw, proxy, artifacts, tmp_path / "state")
+    finally:
+        sw.stop()
+
+
+def assert_live_is_applied(ns: Ns, proxy: dict) -> dict:
+    """The switch's tables and the proxy's SIDs/attachments hold exactly the applied state's entries."""
+    doc = ns.applied()
+    entries = entries_from_state(doc)
+    address = yaml.safe_load(ns.config["inventory"])["switches"][0]["grpc"]
+    sw = SwitchDriver("s1", BfrtClient.connect(address, client_id=5, timeout=5), PROGRAM)
+    try:
+        sw.prepare(load=False)
+        for drv in (sw, ProxyDriver("px1", proxy["api"])):
+            mine = [e for e in entries if (e.target_kind, e.target) == (drv.kind, drv.name)]
+            tables = {"sid", "attachment"} if drv.kind == "proxy" else {e.table for e in mine}
+            live = {k: v[0] for k, v in drv.snapshot(tables).items()}
+            assert live == dict(drv.norm(e) for e in mine), drv.name
+    finally:
+        sw.close()
+    return doc
+
+
+def test_day1_applies_the_chain_once(ns: Ns, proxy: dict) -> None:
+    status = ns.config_changed()
+    v1 = assert_live_is_applied(ns, proxy)
+    assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(v1['sids'])} SIDs)")
+    assert (ns.state_dir / "spec.yaml").read_text() == ns.config["chain-spec"]
+    token = ns.state_dir / "tokens" / "proxy-px1.token"
+    assert token.read_text() == TOKEN and token.stat().st_mode & 0o777 == 0o600
+    assert TOKEN not in (ns.state_dir / "inventory.yaml").read_text()
+    assert ns.config_changed() == testing.ActiveStatus("chain cloud-gaming v1 running")  # unchanged config
+    shown = ns.act("show-chain")
+    assert shown["version"] == 1 and shown["targets"] == {"switch s1": "in sync", "proxy px1": "in sync"}
+    assert [s["name"] for s in shown["segments"]] == ["features", "formatter", "classifier", "aggregator",
+                                                      "priority"]
+    assert all(s["sids"] for s in shown["segments"])
+
+
+def test_day1_refusals_are_named(ns: Ns, proxy: dict) -> None:
+    assert ns.config_changed(inventory="") == testing.BlockedStatus("inventory not set")
+    assert ns.config_changed(**{"chain-spec": ""}) == testing.BlockedStatus("chain-spec not set")
+    status = ns.config_changed(**{"target-tokens": testing.Secret(tracked_content={"x": "y"}).id})
+    assert status == testing.BlockedStatus("target-tokens: the secret is not readable (granted to this application?)")
+    bad = ns.config["chain-spec"].replace("proxy: px1", "proxy: px9", 1)
+    status = ns.config_changed(**{"chain-spec": bad})
+    assert status.name == "blocked"
+    assert f"{ns.state_dir}/pending/config.yaml:" in status.message and "segments[1].proxy" in status.message
+    assert status.message.endswith("; nothing was applied"), status.message
+    assert proxy["api"].call("GET", "/v1/sids")["sids"] == []
+    assert not (ns.state_dir / "spec.yaml").exists()
+
+
+def test_day2_add_remove_reconfigure_and_refusals(ns: Ns, proxy: dict) -> None:
+    ns.config_changed()
+    v1 = assert_live_is_applied(ns, proxy)
+
+    r = ns.act("add-segment", segment=MITIGATION, after="features")
+    assert (r["version"], r["delete"]) == (2, 0) and r["add"] > 0 and "mitigation" in r["sids"]
+    v2 = assert_live_is_applied(ns, proxy)
+    assert [s["name"] for s in ns.act("show-chain")["segments"]][:3] == ["features", "mitigation", "formatter"]
+
+    # refused changes name file/field/reason and leave v2 applied, spec.yaml unchanged
+    spec_before = (ns.state_dir / "spec.yaml").read_text()
+    msg = ns.fail("reconfigure-chain", spec=ns.config["chain-spec"].replace("msd: 8", "msd: -3"))
+    assert msg.startswith(f"{ns.state_dir}/pending/reconfigure-chain.yaml:") and "msd" in msg, msg
+    assert msg.endswith("; chain cloud-gaming stays as it was"), msg
+    assert ns.fail("add-segment", segment=MITIGATION) == \
+        "segment: name 'mitigation' is already in the chain; nothing was changed"
+    assert ns.fail("add-segment", segment="{vnf: x}") == \
+        "segment: must be a YAML mapping with a 'name' (a chain spec segment); nothing was changed"
+    assert ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1}", after="nope").startswith(
+        "after: no segment 'nope' in the chain (segments: features, mitigation, formatter")
+    msg = ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1, behaviour: dynamic, traffic: data}")
+    assert "pending/add-segment.yaml" in msg and "spare" in msg, msg  # spare has no attachment on px1
+    assert ns.fail("remove-segment", name="nope").startswith("name: no segment 'nope' in the chain")
+    other = ns.config["chain-spec"].replace("chain: cloud-gaming", "chain: other")
+    assert "chain: 'other' is not the running chain 'cloud-gaming'" in ns.fail("reconfigure-chain", spec=other)
+    assert (ns.state_dir / "spec.yaml").read_text() == spec_before
+    assert assert_live_is_applied(ns, proxy)["version"] == v2["version"]
+
+    r = ns.act("remove-segment", name="mitigation")
+    assert r["version"] == 3 and r["delete"] > 0 and r["released_sids"]
+    v3 = assert_live_is_applied(ns, proxy)
+    assert sorted(s["sid"] for s in v3["sids"]) == sorted(s["sid"] for s in v1["sids"])  # same contexts, same SIDs
+
+    r = ns.act("reconfigure-chain", spec=(EX / "cloud-gaming-mitigation.yaml").read_text())
+    assert r["version"] == 4 and "mitigation" in r["sids"]
+    assert_live_is_applied(ns, proxy)
+
+
+def test_actions_before_day1_are_refused(ns: Ns) -> None:
+    msg = "no chain is running yet (day-1 config with inventory and chain-spec first)"
+    assert ns.fail("show-chain") == msg
+    assert ns.fail("remove-segment", name="features") == msg
+    assert ns.fail("add-segment", segment=MITIGATION) == msg
