@@ -235,3 +235,20 @@ def test_delete_removes_everything(lab, env):
     empty = type(v1)(v1.chain, v1.version, v1.spec_digest, 1, [], [], [])
     assert_live_is(env, empty, {e.table for e in v1.entries_of("switch", "s1")})
     assert env["api"].call("GET", "/v1/sids")["sids"] == []
+
+
+def test_proxy_that_lost_its_entries_is_reconciled(lab, env):
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    api = env["api"]
+    api.call("POST", "/v1/batch", {"delete": [s["sid"] for s in api.call("GET", "/v1/sids")["sids"]]})
+    api.call("DELETE", "/v1/attachments/formatter")
+    r = cli(env, "status", "cloud-gaming", "--json")
+    assert r.exit_code == 2, r.output
+    report = yaml.safe_load(r.output)
+    assert report["switch s1"]["ok"] == report["switch s1"]["intended"]
+    px = report["proxy px1"]
+    assert px["ok"] == px["intended"] - 5 and len(px["missing"]) == 5  # 4 SIDs + the formatter attachment
+    r = cli(env, "reconcile", "cloud-gaming")
+    assert r.exit_code == 0 and "5 added, 0 modified, 0 deleted" in r.output, r.output
+    assert_live_is(env, plan_for(env, ref))
