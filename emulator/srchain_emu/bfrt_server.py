@@ -27,6 +27,7 @@ from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID, bfrt_info
 from .bundle import load_binary
+from .device_tables import DeviceTables
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import Emitted, Pipeline, ToTM
@@ -166,6 +167,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         self.clients: dict[int, _Client] = {}
         self.list_ids = itertools.count(1)
         self.unacked: dict[tuple[int, int], int] = {}  # (digest_id, list_id) -> client id
+        self.device = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
 
     # ------------------------------------------------------------ helpers
     def _check_token(self, context: grpc.ServicerContext) -> None:
@@ -322,7 +324,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     cfg = resp.config.add(p4_name=prog.name, bfruntime_info=prog.bfrt_json)
                     for prof in prog.profiles:
                         cfg.profiles.add().CopyFrom(prof)
-            resp.non_p4_config.bfruntime_info = json.dumps(NON_P4_INFO).encode()
+            non_p4 = {"tables": NON_P4_INFO["tables"] + self.device.schemas()}
+            resp.non_p4_config.bfruntime_info = json.dumps(non_p4).encode()
             return resp
 
         return self._guard(context, get)
@@ -363,12 +366,15 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if upd.entity.WhichOneof("entity") != "table_entry":
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry updates are supported")
         te = upd.entity.table_entry
-        tm = prog.tables.get(te.table_id)
-        if tm is None:
-            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
         T = pb.Update
         if upd.type not in (T.INSERT, T.MODIFY, T.DELETE, T.INSERT_OR_MODIFY):
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"update type {T.Type.Name(upd.type)} is not supported")
+        if te.table_id in self.device.tables:
+            undo.append(self._apply_device(te, T.Type.Name(upd.type)))
+            return
+        tm = prog.tables.get(te.table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
         if tm.kind == "match":
             self._apply_match(tm, te, upd.type, undo)
         elif tm.kind == "register":
@@ -377,6 +383,37 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_counter(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
+
+    def _apply_device(self, te: pb.TableEntry, utype: str) -> Callable[[], None]:
+        table = self.device.tables[te.table_id]
+        if len(te.key.fields) != 1:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} key is {table.key_name}")
+        values: dict[int, object] = {}
+        for f in te.data.fields:
+            ftype = table.field_by_id(f.field_id).type
+            if ftype == "bool":
+                values[f.field_id] = f.bool_val
+            else:
+                values[f.field_id] = f.str_val if ftype == "string" else _to_int(f.stream)
+        return self.device.write(te.table_id, utype, _to_int(te.key.fields[0].exact.value), values)  # type: ignore[arg-type]
+
+    def _read_device(self, te: pb.TableEntry) -> list[pb.TableEntry]:
+        table = self.device.tables[te.table_id]
+        port = _to_int(te.key.fields[0].exact.value) if te.key.fields else None
+        out = []
+        for p, values in self.device.read(te.table_id, port):
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=1).exact.value = p.to_bytes(4, "big")
+            for fid, v in values.items():
+                ftype = table.field_by_id(fid).type
+                if ftype == "bool":
+                    msg.data.fields.add(field_id=fid, bool_val=bool(v))
+                elif ftype == "string":
+                    msg.data.fields.add(field_id=fid, str_val=str(v))
+                else:
+                    msg.data.fields.add(field_id=fid, stream=int(v).to_bytes(4, "big"))
+            out.append(msg)
+        return out
 
     def _key_spec(self, tm: _TableMap, key: pb.TableKey) -> tuple[list, int]:
         table: R.Table = tm.obj  # type: ignore[assignment]
@@ -560,6 +597,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 if ent.WhichOneof("entity") != "table_entry":
                     raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry reads are supported")
                 te = ent.table_entry
+                if te.table_id in self.device.tables:
+                    for out in self._read_device(te):
+                        resp.entities.add().table_entry.CopyFrom(out)
+                    continue
                 tm = prog.tables.get(te.table_id)
                 if tm is None:
                     raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")

@@ -21,14 +21,24 @@ class DataPlane:
         self.server = server
         self.tm = TrafficManager()
         self.sockets = sockets if sockets is not None else {p.device_port: open_port_socket(p.ifname) for p in ports}
-        for p in ports:
-            if p.rate_bps:
-                self.tm.set_rate(p.device_port, p.rate_bps, p.burst_bytes)
+        self.disabled: set[int] = set()  # ports whose $PORT_ENABLE is false
         self.by_fd = {s.fileno(): port for port, s in self.sockets.items()}
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.tx_errors = 0
         self.no_port = 0
+        self.port_down_drops = 0
+        # The fixed tables ($PORT, tf1.tm.port.*) act on this data plane; ports.json rates are their start.
+        server.device.attach(sorted(self.sockets), self.tm.set_rate, self._set_enabled)
+        for p in ports:
+            if p.rate_bps:
+                server.device.preset_rate(p.device_port, p.rate_bps, p.burst_bytes)
+
+    def _set_enabled(self, port: int, enabled: bool) -> None:
+        if enabled:
+            self.disabled.discard(port)
+        else:
+            self.disabled.add(port)
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.run, name="emu-dataplane", daemon=True)
@@ -63,6 +73,9 @@ class DataPlane:
                 return
             if addr[2] == PACKET_OUTGOING:
                 continue  # our own transmissions seen on the same interface
+            if port in self.disabled:
+                self.port_down_drops += 1
+                continue
             for item in self.server.ingress(port, frame):
                 self.tm.enqueue(item)
 
@@ -75,6 +88,9 @@ class DataPlane:
             sock = self.sockets.get(out.port)
             if sock is None:
                 self.no_port += 1
+                continue
+            if out.port in self.disabled:
+                self.port_down_drops += 1
                 continue
             try:
                 sock.send(out.frame)

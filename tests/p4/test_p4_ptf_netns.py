@@ -33,21 +33,16 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_ptf(
-    tmp_path: Path, bundle: Path, tests: list[str], tag: str, shaped_bps: int = 0
-) -> subprocess.CompletedProcess:
+def run_ptf(tmp_path: Path, bundle: Path, tests: list[str], tag: str) -> subprocess.CompletedProcess:
     sock_path = tmp_path / "bfrt.sock"
     with Netns(len(DEVICE_PORTS), tag=tag) as ns:
         server, servicer, _ = serve(f"unix:{sock_path}")
-        # PTF port 1 (device port 2) optionally shaped, so a queue builds up behind it
-        specs = [PortSpec(dev, ns.switch_ifs[i], rate_bps=shaped_bps if i == 1 else 0, burst_bytes=3000)
-                 for i, dev in enumerate(DEVICE_PORTS)]  # fmt: skip
+        specs = [PortSpec(dev, ns.switch_ifs[i]) for i, dev in enumerate(DEVICE_PORTS)]
         sockets = ns.run_inside(lambda: {s.device_port: open_port_socket(s.ifname) for s in specs})
         dp = DataPlane(servicer, specs, sockets)
         dp.start()
         try:
-            params = (f"grpc_addr='unix:{sock_path}';bundle='{bundle}';target='emulator';ports='1,2,3,4';"
-                      f"shaped='{1 if shaped_bps else 0}'")  # fmt: skip
+            params = f"grpc_addr='unix:{sock_path}';bundle='{bundle}';target='emulator';ports='1,2,3,4'"
             cmd = [
                 "ip", "netns", "exec", ns.name, str(PTF), "--test-dir", str(PTF_DIR),
                 "--log-file", str(tmp_path / "ptf.log"), "--test-params", params,
@@ -73,12 +68,4 @@ def test_sr_core_under_ptf(tmp_path: Path, bundle: Path) -> None:
 
 
 def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:
-    tests = ["sr_node_modules.FeatureReportEveryN", "sr_node_modules.CollisionsDetectedNotMixed",
-             "sr_node_modules.DecisionSetsQueue", "sr_node_modules.MalformedDecisionDropped"]  # fmt: skip
-    assert_ran(run_ptf(tmp_path, bundle, tests, "m"), 4)
-
-
-def test_priority_under_a_shaped_port(tmp_path: Path, bundle: Path) -> None:
-    res = run_ptf(tmp_path, bundle, ["sr_node_modules.PrioritisedOvertakeBestEffort"], "q", shaped_bps=2_000_000)
-    assert_ran(res, 1)
-    assert "skipped" not in res.stderr, res.stderr[-2000:]
+    assert_ran(run_ptf(tmp_path, bundle, ["sr_node_modules"], "m"), 5)
