@@ -386,8 +386,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     def _apply_device(self, te: pb.TableEntry, utype: str) -> Callable[[], None]:
         table = self.device.tables[te.table_id]
-        if len(te.key.fields) != 1:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} key is {table.key_name}")
+        key = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id))
+        if len(key) != len(table.key_names):
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} key is {', '.join(table.key_names)}")
         values: dict[int, object] = {}
         for f in te.data.fields:
             ftype = table.field_by_id(f.field_id).type
@@ -395,15 +396,16 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 values[f.field_id] = f.bool_val
             else:
                 values[f.field_id] = f.str_val if ftype == "string" else _to_int(f.stream)
-        return self.device.write(te.table_id, utype, _to_int(te.key.fields[0].exact.value), values)  # type: ignore[arg-type]
+        return self.device.write(te.table_id, utype, key, values)  # type: ignore[arg-type]
 
     def _read_device(self, te: pb.TableEntry) -> list[pb.TableEntry]:
         table = self.device.tables[te.table_id]
-        port = _to_int(te.key.fields[0].exact.value) if te.key.fields else None
+        want = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id)) or None
         out = []
-        for p, values in self.device.read(te.table_id, port):
+        for key, values in self.device.read(te.table_id, want):
             msg = pb.TableEntry(table_id=te.table_id)
-            msg.key.fields.add(field_id=1).exact.value = p.to_bytes(4, "big")
+            for i, k in enumerate(key):
+                msg.key.fields.add(field_id=i + 1).exact.value = k.to_bytes(4, "big")
             for fid, v in values.items():
                 ftype = table.field_by_id(fid).type
                 if ftype == "bool":

@@ -14,6 +14,7 @@ from .interp.pipeline import ToTM
 
 CELL = 80
 NUM_QUEUES = 8
+DEFAULT_ORDER = list(range(NUM_QUEUES - 1, -1, -1))  # queue 7 first
 
 
 def cells(nbytes: int) -> int:
@@ -54,6 +55,15 @@ class TrafficManager:
         self.shapers: dict[int, PortShaper] = {}
         self.drops: collections.Counter[tuple[int, int]] = collections.Counter()
         self.pending = 0
+        # per port: queue numbers in service order (strict priority); by default queue 7 first
+        self.priority: dict[tuple[int, int], int] = {}
+        self.order: dict[int, list[int]] = {}
+
+    def set_queue_priority(self, port: int, qid: int, priority: int) -> None:
+        """Strict-priority level of one queue (higher is served first; equal levels by queue number)."""
+        self.priority[(port, qid)] = priority
+        levels = [(self.priority.get((port, q), q), q) for q in range(NUM_QUEUES)]
+        self.order[port] = [q for _, q in sorted(levels, reverse=True)]
 
     def set_rate(self, port: int, rate_bps: int, burst_bytes: int = 16384) -> None:
         self.shapers[port] = PortShaper(rate_bps, burst_bytes, float(burst_bytes))
@@ -83,7 +93,7 @@ class TrafficManager:
             shaper = self.shapers.get(port)
             if shaper is not None:
                 shaper.refill(now)
-            for qid in range(NUM_QUEUES - 1, -1, -1):  # strict priority: queue 7 first
+            for qid in self.order.get(port, DEFAULT_ORDER):  # strict priority
                 q = queues[qid]
                 while q:
                     head = q[0]

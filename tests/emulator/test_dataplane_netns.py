@@ -90,15 +90,15 @@ def test_port_disabled_through_the_port_table_stops_the_port(switch_factory):
     pipe.table("forward").insert([0x020000000002], "SwitchIngress.hit", {"port": 2})
     dp, host = switch_factory(pipe, 3)
     frame = data_frame(1, 2, 3, 4, tail=b"z" * 40)
-    dp.server.device.write(0x7F000010, "MODIFY", 2, {3: False})  # $PORT: $PORT_ENABLE = false on the egress
+    dp.server.device.write(0x7F000010, "MODIFY", (2,), {3: False})  # $PORT: $PORT_ENABLE = false on the egress
     host[0].send(frame)
     assert recv_all(host[2], 1, timeout=0.5) == []
-    dp.server.device.write(0x7F000010, "MODIFY", 0, {3: False})  # and on the ingress port
+    dp.server.device.write(0x7F000010, "MODIFY", (0,), {3: False})  # and on the ingress port
     host[0].send(frame)
     time.sleep(0.2)
     assert dp.port_down_drops == 2
     for port in (0, 2):
-        dp.server.device.write(0x7F000010, "MODIFY", port, {3: True})
+        dp.server.device.write(0x7F000010, "MODIFY", (port,), {3: True})
     host[0].send(frame)
     assert recv_all(host[2], 1) == [frame]
 

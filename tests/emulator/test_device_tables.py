@@ -11,16 +11,17 @@ from srchain.bfrt import bfruntime_pb2 as pb
 from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
+from srchain_emu.interp.pipeline import ToTM
 from srchain_emu.tm import TrafficManager
 
-SHAPING, CFG = "tf1.tm.port.sched_shaping", "tf1.tm.port.sched_cfg"
+SHAPING, CFG, QUEUE = "tf1.tm.port.sched_shaping", "tf1.tm.port.sched_cfg", "tf1.tm.queue.sched_cfg"
 
 
 @pytest.fixture()
 def device(tmp_path):
     server, servicer, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
     tm, enabled = TrafficManager(), {}
-    servicer.device.attach([1, 2, 3], tm.set_rate, enabled.__setitem__)
+    servicer.device.attach([1, 2, 3], tm.set_rate, enabled.__setitem__, tm.set_queue_priority)
     compile_to_dir(P4_DIR / "exact_forward.p4", tmp_path / "b")
     c = BfrtClient(f"unix:{tmp_path / 'bfrt.sock'}", client_id=1)
     c.subscribe(learn=False)
@@ -42,7 +43,7 @@ def test_non_p4_info_lists_the_device_tables(device):
     c, *_ = device
     resp = c.stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0, client_id=1))
     names = [t["name"] for t in json.loads(resp.non_p4_config.bfruntime_info)["tables"]]
-    assert names == ["$mirror.cfg", "$PORT", CFG, SHAPING]
+    assert names == ["$mirror.cfg", "$PORT", CFG, SHAPING, QUEUE]
 
 
 def test_port_shaping_reaches_the_traffic_manager(device):
@@ -75,10 +76,12 @@ def test_port_enable_and_rows(device):
 @pytest.mark.parametrize(
     ("table", "key", "data", "code", "text"),
     [
-        ("$PORT", {"$DEV_PORT": 1}, {"$SPEED": "BF_SPEED_10G"}, "ALREADY_EXISTS", "$PORT: port 1 exists"),
-        ("$PORT", {"$DEV_PORT": 9}, {"$SPEED": "BF_SPEED_10G"}, "NOT_FOUND", "the device has no port 9"),
+        ("$PORT", {"$DEV_PORT": 1}, {"$SPEED": "BF_SPEED_10G"}, "ALREADY_EXISTS", "$PORT: $DEV_PORT 1 exists"),
+        ("$PORT", {"$DEV_PORT": 9}, {"$SPEED": "BF_SPEED_10G"}, "NOT_FOUND", "the device has no $DEV_PORT 9"),
         ("$PORT", {"$DEV_PORT": 2}, {"$SPEED": "BF_SPEED_3G"}, "INVALID_ARGUMENT", "$SPEED must be one of"),
         (SHAPING, {"dev_port": 1}, {"unit": "PPS"}, "INVALID_ARGUMENT", "shapes in BPS only"),
+        (QUEUE, {"pg_id": 1, "pg_queue": 3}, {"max_priority": 8}, "INVALID_ARGUMENT", "max_priority must be 0..7"),
+        (QUEUE, {"pg_id": 1, "pg_queue": 8}, {"max_priority": 1}, "NOT_FOUND", "no pg_id 1, pg_queue 8"),
     ],
 )
 def test_bad_writes_are_refused(device, table, key, data, code, text):
@@ -102,3 +105,19 @@ def test_failed_atomic_batch_leaves_the_shaper_as_it_was(device):
     assert rate(tm, 1) == 5_000_000
     (row,) = c.entries(SHAPING, {"dev_port": 1})
     assert (row.data["unit"], row.data["max_rate"]) == ("BPS", 5000)
+
+
+def test_queue_priority_changes_the_service_order(device):
+    c, _, tm, _ = device
+    rows = c.entries(QUEUE)
+    assert len(rows) == 3 * 8 and {r.data["max_priority"] for r in rows if r.key["pg_queue"] == 5} == {5}
+    c.modify(QUEUE, {"pg_id": 2, "pg_queue": 0}, None, {"max_priority": 7})
+    c.modify(QUEUE, {"pg_id": 2, "pg_queue": 7}, None, {"max_priority": 0})
+    assert tm.order[2][:2] == [0, 6] and tm.order[2][-1] == 7
+    for qid in (7, 0):  # queue 7 first in time; queue 0 must still leave first
+        tm.enqueue(ToTM(2, bytes([qid]) * 64, qid))
+    out, _ = tm.dequeue()
+    assert [item.qid for item, _, _ in out] == [0, 7]
+    c.delete(QUEUE, {"pg_id": 2, "pg_queue": 0})  # back to the default: priority = queue number
+    c.delete(QUEUE, {"pg_id": 2, "pg_queue": 7})
+    assert tm.order[2] == list(range(7, -1, -1))
