@@ -24,4 +24,4 @@ def charm_class(charm_dir: Path) -> type:
     sys.modules[spec.name] = module  # ops.testing finds the charm's source through its module
     spec.loader.exec_module(module)
     return next(v for v in vars(module).values()
-                if isinstance(v, type) and issubclass(v, ops.CharmBase) and v is not ops.CharmBase)
+                if isinstance(v, type) and issubclass(v, ops.CharmBase) and v.__module__ == module.__name__)

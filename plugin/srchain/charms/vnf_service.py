@@ -1,0 +1,213 @@
+"""Charm logic of the VNF micro-services (formatter, classifier, aggregator, mitigation): their day-1/2
+settings are keys of the service's YAML config (docs/vnfs.md), changed as a transaction:
+
+  read the config -> change the keys -> validate with the service's own config model (a refusal names
+  the field and writes nothing) -> write atomically, keeping the previous file -> restart the service
+  -> wait for its health endpoint; when it does not come back, put the previous file back and restart.
+
+The charm runs where the service runs (native charm on the VM; `restart-command` defaults to systemd).
+Running the same over SSH from a proxy charm is not implemented: with a remote `ssh-hostname` the
+actions refuse with a message saying so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shlex
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srchain.charms import ActionError
+
+LOCAL = {"", "localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True)
+class VnfSettings:
+    service: str  # formatter | classifier | aggregator | mitigation
+    config_path: Path
+    restart_command: str
+    ssh_hostname: str = ""
+    health_token: str | None = field(default=None, repr=False)
+    health_timeout: float = 20.0
+
+    def check_local(self) -> None:
+        if self.ssh_hostname not in LOCAL:
+            raise ActionError(f"ssh-hostname {self.ssh_hostname}: driving the service over SSH is not implemented; "
+                              "run this charm on the VM (native charm) or leave ssh-hostname empty")  # fmt: skip
+
+
+def _config_class(service: str) -> type:
+    from srchain_vnfs.aggregator import AggregatorConfig
+    from srchain_vnfs.classifier import ClassifierConfig
+    from srchain_vnfs.formatter import FormatterConfig
+    from srchain_vnfs.mitigation import MitigationConfig
+
+    return {"formatter": FormatterConfig, "classifier": ClassifierConfig, "aggregator": AggregatorConfig,
+            "mitigation": MitigationConfig}[service]  # fmt: skip
+
+
+def read_config(s: VnfSettings) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(s.config_path.read_text())
+    except OSError as exc:
+        raise ActionError(f"{s.config_path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ActionError(f"{s.config_path}: not YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ActionError(f"{s.config_path}: not a mapping")
+    return doc
+
+
+def _validate(s: VnfSettings, doc: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return _config_class(s.service).model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ActionError(f"{s.config_path}: {problems}; nothing was changed") from None
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def health(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
+    cfg = cfg or _validate(s, read_config(s))
+    if not cfg.http.port:
+        raise ActionError(f"{s.config_path}: http.port is 0 (ephemeral): set a fixed port so the health "
+                          "endpoint can be checked")  # fmt: skip
+    host = cfg.http.host if cfg.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    url = f"http://{host}:{cfg.http.port}/healthz"
+    req = urllib.request.Request(url)
+    if s.health_token:
+        req.add_header("Authorization", f"Bearer {s.health_token}")
+    try:
+        with urllib.request.urlopen(req, timeout=3) as resp:
+            return dict(json.loads(resp.read()))
+    except (OSError, ValueError) as exc:
+        raise ActionError(f"{s.service}: health endpoint {url} not answering: {exc}") from None
+
+
+def restart(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
+    """Run the restart command, then wait (bounded) for a fresh health answer."""
+    s.check_local()
+    try:
+        done = subprocess.run(shlex.split(s.restart_command), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ActionError(f"restart-command failed: {exc}") from None
+    if done.returncode != 0:
+        raise ActionError(f"restart-command exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    deadline = time.monotonic() + s.health_timeout
+    while True:
+        try:
+            return health(s, cfg)
+        except ActionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def change(s: VnfSettings, values: dict[str, Any]) -> dict[str, Any]:
+    """Set config keys, restart, check health; on a failed restart the previous config is restored."""
+    s.check_local()
+    before_text = s.config_path.read_text() if s.config_path.exists() else None
+    doc = read_config(s)
+    doc.update(values)
+    cfg = _validate(s, doc)
+    _write(s.config_path, yaml.safe_dump(doc, sort_keys=False))
+    try:
+        h = restart(s, cfg)
+    except ActionError as exc:
+        undo = "there was no previous config to put back"
+        if before_text is not None:
+            _write(s.config_path, before_text)
+            try:
+                restart(s)
+                undo = "the previous config is back and running"
+            except ActionError as again:
+                undo = f"the previous config is back but the service did not restart: {again}"
+        raise ActionError(f"{exc}; {undo}") from None
+    return {"service": s.service, "set": values, "status": h.get("status")}
+
+
+def show_counters(s: VnfSettings) -> dict[str, Any]:
+    s.check_local()
+    h = health(s)
+    return {"service": h.get("service"), "name": h.get("name"), "status": h.get("status"),
+            "uptime_s": h.get("uptime_s"), "counters": h.get("counters", {})}  # fmt: skip
+
+
+def _network(prefix: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(prefix, strict=False))
+    except ValueError as exc:
+        raise ActionError(f"prefix: '{prefix}' is not an IPv4 prefix ({exc}); nothing was changed") from None
+
+
+def allow_source(s: VnfSettings, prefix: str) -> dict[str, Any]:
+    net = _network(prefix)
+    allow = [str(n) for n in read_config(s).get("allow", [])]
+    if net in allow:
+        return {"service": s.service, "allow": allow, "changed": False}
+    return {**change(s, {"allow": [*allow, net]}), "changed": True}
+
+
+def disallow_source(s: VnfSettings, prefix: str) -> dict[str, Any]:
+    net = _network(prefix)
+    allow = [str(n) for n in read_config(s).get("allow", [])]
+    if net not in allow:
+        raise ActionError(f"prefix: {net} is not allow-listed (allow: {', '.join(allow) or 'none'}); "
+                          "nothing was changed")  # fmt: skip
+    return change(s, {"allow": [n for n in allow if n != net]})
+
+
+def not_exposed(what: str) -> Any:
+    raise ActionError(f"{what}: the service does not expose this (its health endpoint has counters only, "
+                      "docs/vnfs.md); see show-counters")  # fmt: skip
+
+
+# action name -> (service, params) -> result; the parameters are the VNFDs' primitives (docs/osm.md)
+ACTIONS: dict[str, dict[str, Any]] = {
+    "formatter": {
+        "set-window": lambda s, p: change(s, {"depth": int(p["window-reports"])}),
+    },
+    "classifier": {
+        "load-model": lambda s, p: change(s, {"model": str(p["model"])}),
+    },
+    "aggregator": {
+        "set-hysteresis": lambda s, p: change(s, {"agree": int(p["agree-windows"]),
+                                                  **({"idle_timeout_s": float(p["quiet-timeout-s"])}
+                                                     if p.get("quiet-timeout-s") is not None else {})}),
+        "show-decisions": lambda s, p: not_exposed("show-decisions"),
+    },
+    "mitigation": {
+        "set-thresholds": lambda s, p: change(s, {"max_pps": float(p["rate-pps"]), "max_fan_in": int(p["fan-in"])}),
+        "allow-source": lambda s, p: allow_source(s, str(p["prefix"])),
+        "disallow-source": lambda s, p: disallow_source(s, str(p["prefix"])),
+        "show-blocked": lambda s, p: not_exposed("show-blocked"),
+    },
+}
+COMMON: dict[str, Any] = {
+    "show-counters": lambda s, p: show_counters(s),
+    "restart-service": lambda s, p: {"service": s.service, "status": restart(s).get("status")},
+}
+
+
+def actions_for(service: str) -> dict[str, Any]:
+    return {**ACTIONS[service], **COMMON}
