@@ -117,3 +117,23 @@ def test_cli_validate_exit_codes(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert f"{bad}:9: segments[0].switch: unknown switch 's9'" in res.stderr
     assert "nothing was planned" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("address", "error"),
+    [
+        ("unix:/run/srchain/s1.sock", None),
+        ("[::1]:50052", None),
+        ("unix:run/s1.sock", "'unix:run/s1.sock' is not a unix:/absolute/path address"),
+        ("127.0.0.1:0", "'127.0.0.1:0' is not a host:port address"),
+    ],
+)
+def test_switch_grpc_addresses(tmp_path: Path, address: str, error: str | None) -> None:
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INVENTORY.read_text().replace("grpc: 127.0.0.1:50052", f'grpc: "{address}"'))
+    if error is None:
+        assert load_chain(REFERENCE, inv).inventory.switches[0].grpc == address
+        return
+    with pytest.raises(SpecError) as info:
+        load_chain(REFERENCE, inv)
+    assert f"switches[0].grpc: {error}" in str(info.value)

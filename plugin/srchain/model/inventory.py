@@ -79,7 +79,7 @@ class Tls(Strict):
 
 class Switch(Strict):
     name: Name
-    grpc: str = Field(description="BF Runtime gRPC address host:port")
+    grpc: str = Field(description="BF Runtime gRPC address: host:port, or unix:/path for a local emulator")
     device_id: int = Field(0, ge=0)
     program: str = "srchain_node"
     ports: list[Port] = Field(min_length=1)
@@ -91,6 +91,10 @@ class Switch(Strict):
     @field_validator("grpc")
     @classmethod
     def _addr(cls, v: str) -> str:
+        if v.startswith("unix:"):
+            if not v[len("unix:"):].startswith("/"):
+                raise ValueError(f"'{v}' is not a unix:/absolute/path address")
+            return v
         host, sep, port = v.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"'{v}' is not a host:port address")
