@@ -643,8 +643,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for i in idxs:
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
-                msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=c.bytes[i].to_bytes(8, "big"))
-                msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=c.pkts[i].to_bytes(8, "big"))
+                # only the fields the counter's type declares in bf-rt.json
+                if c.kind in ("BYTES", "PACKETS_AND_BYTES"):
+                    msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=c.bytes[i].to_bytes(8, "big"))
+                if c.kind in ("PACKETS", "PACKETS_AND_BYTES"):
+                    msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=c.pkts[i].to_bytes(8, "big"))
                 out.append(msg)
             return out
         out = []

@@ -13,6 +13,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from srchain.bfrt import bfruntime_pb2 as pb
 from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+from srchain.bfrt.client import BfrtClient
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 
@@ -282,7 +283,7 @@ def test_token_and_loopback_only():
 
 
 def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_path):
-    from srchain.bfrt.client import BfrtClient, BfrtError
+    from srchain.bfrt.client import BfrtError
 
     servicer, port = server
     prog = snippet_path(
@@ -324,3 +325,20 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
             c.table("nonexistent_table")
     finally:
         c.close()
+
+
+def test_indirect_counter_reads_carry_only_the_declared_fields(tmp_path):
+    """A PACKETS counter reads back as $COUNTER_SPEC_PKTS only (no undeclared bytes field)."""
+    server, _, _ = serve(f"unix:{tmp_path / 'n.sock'}")
+    out = tmp_path / "node"
+    compile_to_dir(P4_DIR.parents[2] / "p4" / "srchain_node.p4", out)
+    c = BfrtClient(f"unix:{tmp_path / 'n.sock'}", client_id=1)
+    try:
+        c.subscribe(learn=False)
+        c.push_program("srchain_node", out)
+        c.bind("srchain_node")
+        (row,) = c.entries("SwitchIngress.drops", {"$COUNTER_INDEX": 3})
+        assert row.data == {"$COUNTER_SPEC_PKTS": 0}
+    finally:
+        c.close()
+        server.stop(grace=None)

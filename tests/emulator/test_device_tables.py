@@ -121,3 +121,4 @@ def test_queue_priority_changes_the_service_order(device):
     c.delete(QUEUE, {"pg_id": 2, "pg_queue": 0})  # back to the default: priority = queue number
     c.delete(QUEUE, {"pg_id": 2, "pg_queue": 7})
     assert tm.order[2] == list(range(7, -1, -1))
+
