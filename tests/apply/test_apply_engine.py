@@ -12,11 +12,12 @@ import time
 
 import grpc
 import pytest
-from apply_helpers import FWD, Switch, as_live, bundle, fwd, live_forward, mac, plan_of, switch_factory
+from apply_helpers import FWD, HIT, Switch, as_live, bundle, fwd, live_forward, mac, plan_of, switch_factory
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.bfrt.client import BfrtClient
+from srchain.plan.model import Entry
 
 V1 = [fwd(i, 1 + i % 4) for i in range(1, 41)] + [fwd(100, 5, role="classifier")]
 # v2: 1..10 unchanged, 11..20 re-pointed, 21..40 gone, 41..60 new; the classifier entry moves.
@@ -259,3 +260,14 @@ def test_batched_changes_are_what_the_data_plane_matches(env):
         out = sw.servicer.process(0, _frame(mac(i)))
         want = next((e.params["port"] for e in V2 if e.key["hdr.ethernet.dst_addr"] == mac(i)), None)
         assert [o.port for o in out] == ([want] if want is not None else []), i
+
+
+def test_plan_for_a_table_the_program_lacks_is_refused_before_any_write(env):
+    sw, store, controller = env
+    controller().apply(plan_of(V1))
+    bad = Entry("switch", "s1", "SwitchIngress.no_such_table", {"label": 5}, HIT, {"port": 1}, "sid_forward", 2)
+    with pytest.raises(ApplyError) as err:
+        controller().apply(plan_of([*V1, bad], version=2))
+    assert "table SwitchIngress.no_such_table" in str(err.value) and "nothing was changed" in str(err.value)
+    assert live_forward(sw.address) == as_live(V1)
+    assert {e.identity for e in store.entries("t")} == {e.identity for e in V1}

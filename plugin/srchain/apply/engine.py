@@ -113,6 +113,12 @@ class Controller:
         return out
 
     def _installed(self, wanted: list[Entry], recorded: list[Entry]) -> list[Entry]:
+        try:
+            return self._installed_unchecked(wanted, recorded)
+        except TargetError as exc:  # a target that cannot be read, or lacks a table: nothing written yet
+            raise ApplyError(f"{exc}; nothing was changed") from None
+
+    def _installed_unchecked(self, wanted: list[Entry], recorded: list[Entry]) -> list[Entry]:
         """This chain's entries as they are live: each live entry stands for the plan's or the recorded
         entry whose content it has. A live entry with foreign content that this chain never recorded
         belongs to someone else: refuse before writing anything."""
