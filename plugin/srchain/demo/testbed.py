@@ -1,0 +1,328 @@
+"""The demo testbed: namespaces and veths, the emulated switch, the SR proxy and the VNFs as real
+processes, a generated inventory, and the chain applied through `srchain.apply` (the charms' code).
+
+Everything it creates is named `sd<pid>…` and removed by `close()` (also on errors and signals: use it
+as a context manager).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from srchain.demo import topology as topo
+from srchain.demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
+
+REPO = Path(__file__).resolve().parents[3]
+VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class Testbed:
+    def __init__(self, workdir: Path, *, port_rate_bps: int = 25_000_000, log: Log = _quiet,
+                 prefix: str | None = None) -> None:  # fmt: skip
+        self.workdir = workdir
+        self.port_rate_bps = port_rate_bps
+        self.log = log
+        self.prefix = prefix or f"sd{os.getpid()}"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.namespaces: list[str] = []
+        self.token = secrets.token_hex(16)
+        self.inventory = workdir / "inventory.yaml"
+        self.state_dir = workdir / "state"
+        self.switch_sock = workdir / "s1.sock"
+        self.proxy_sock = workdir / "px1.sock"
+        self.bundle = workdir / "srchain_node"
+        self.closed = False
+
+    # ------------------------------------------------------------------ names
+    def ns(self, role: str) -> str:
+        return f"{self.prefix}{role}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Testbed:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self._network()
+        self.log("network namespaces and links up")
+        from srchain_emu.bundle import compile_to_dir
+
+        compile_to_dir(REPO / "p4" / "srchain_node.p4", self.bundle)
+        self.start_switch()
+        self.start_proxy()
+        for vnf in topo.VNFS:
+            self.start_vnf(vnf)
+        self.wait_vnfs()
+        self._write_inventory()
+        self.log("switch, proxy and VNFs running")
+
+    def close(self) -> None:
+        """Stop every process this testbed started (by handle) and delete its namespaces. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for name in reversed(self.namespaces):
+            delete_netns(name)
+        for sock in (self.switch_sock, self.proxy_sock):
+            sock.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ network
+    def _add_ns(self, role: str) -> str:
+        name = self.ns(role)
+        if netns_exists(name):  # left over by a killed run of the same pid: ours by name
+            delete_netns(name)
+        sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        sh("ip", "netns", "exec", name, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+           "net.ipv6.conf.default.disable_ipv6=1")  # fmt: skip
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
+    def _veth(self, ns_a: str, if_a: str, mac_a: str, ns_b: str, if_b: str, mac_b: str) -> None:
+        sh("ip", "-n", ns_a, "link", "add", if_a, "address", mac_a, "type", "veth",
+           "peer", "name", if_b, "address", mac_b, "netns", ns_b)  # fmt: skip
+        sh("ip", "-n", ns_a, "link", "set", if_a, "up")
+        sh("ip", "-n", ns_b, "link", "set", if_b, "up")
+
+    def _network(self) -> None:
+        sw = self._add_ns("sw")
+        px = self._add_ns("px")
+        for host in topo.HOSTS:
+            ns = self._add_ns(host.role)
+            ifname, port_mac, _ = topo.SWITCH_PORTS[host.port]
+            self._veth(sw, ifname, port_mac, ns, "eth0", host.mac)
+            for addr in (host.ipv4, *host.extra):
+                sh("ip", "-n", ns, "addr", "add", f"{addr}/32", "dev", "eth0")
+            self._gateway(ns, topo.HOST_GATEWAY, port_mac)
+        ifname, port_mac, _ = topo.SWITCH_PORTS[4]
+        self._veth(sw, ifname, port_mac, px, topo.PROXY_SR_IF, topo.PROXY_MAC)
+        for vnf in topo.VNFS:
+            ns = self._add_ns(vnf.role)
+            self._veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
+            sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
+            self._gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
+            # The proxy resolves its next hop from the kernel table of its own namespace.
+            sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
+               "nud", "permanent")  # fmt: skip
+
+    @staticmethod
+    def _gateway(ns: str, gw: str, mac: str) -> None:
+        sh("ip", "-n", ns, "route", "add", gw, "dev", "eth0")
+        sh("ip", "-n", ns, "route", "add", "default", "via", gw, "dev", "eth0")
+        sh("ip", "-n", ns, "neigh", "replace", gw, "lladdr", mac, "dev", "eth0", "nud", "permanent")
+
+    # ------------------------------------------------------------------ processes
+    def spawn(self, key: str, role: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start `argv` inside namespace `role`; its output goes to logs/<key>.log."""
+        log = open(self.workdir / "logs" / f"{key}.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(role), *argv], stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+        log.close()
+        self.procs[key] = proc
+        return proc
+
+    def log_tail(self, key: str, n: int = 1500) -> str:
+        try:
+            return (self.workdir / "logs" / f"{key}.log").read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def check_running(self) -> None:
+        for key, proc in self.procs.items():
+            if key.startswith("agent-"):
+                continue
+            if proc.poll() is not None:
+                raise TestbedError(f"{key} exited with {proc.returncode}: {self.log_tail(key)}")
+
+    def _wait(self, what: str, key: str, ready: Callable[[], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if ready():
+                    return
+            except Exception:  # not up yet
+                pass
+            proc = self.procs.get(key)
+            if proc is not None and proc.poll() is not None:
+                raise TestbedError(f"{what} exited with {proc.returncode}: {self.log_tail(key)}")
+            if time.monotonic() > deadline:
+                raise TestbedError(f"{what} not ready after {timeout:.0f} s: {self.log_tail(key)}")
+            time.sleep(0.1)
+
+    def start_switch(self) -> None:
+        ports = []
+        for dev, (ifname, _mac, _peer) in topo.SWITCH_PORTS.items():
+            entry: dict[str, Any] = {"device_port": dev, "if": ifname}
+            if dev == topo.SHAPED_PORT:
+                entry |= {"rate_bps": self.port_rate_bps, "burst_bytes": 16384}
+            ports.append(entry)
+        ports_file = self.workdir / "ports.json"
+        ports_file.write_text(json.dumps({"PortToIf": ports}, indent=1))
+        self.switch_sock.unlink(missing_ok=True)
+        self.spawn("switch", "sw", [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
+                                    "--grpc", f"unix:{self.switch_sock}"])  # fmt: skip
+        self._wait("switch s1", "switch", self._switch_answers)
+
+    def _switch_answers(self) -> bool:
+        from srchain.bfrt.client import BfrtClient
+
+        if not self.switch_sock.exists():
+            return False
+        BfrtClient.connect(f"unix:{self.switch_sock}", attempts=1, client_id=9, timeout=2).close()
+        return True
+
+    def restart_switch(self) -> None:
+        """Stop the switch process and start a fresh one (empty: no program, no entries)."""
+        proc = self.procs.pop("switch")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        self.start_switch()
+
+    def start_proxy(self) -> None:
+        token = self.workdir / "px1.token"
+        token.write_text(self.token)
+        token.chmod(0o600)
+        cfg = self.workdir / "px1.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "sr_iface": topo.PROXY_SR_IF, "sr_next_hop_mac": topo.SWITCH_PORTS[4][1],
+            "listen": f"unix:{self.proxy_sock}", "token_file": str(token),
+            "state_file": str(self.workdir / "px1.state.json"), "attachments": [], "sids": [],
+        }))  # fmt: skip
+        self.proxy_sock.unlink(missing_ok=True)
+        self.spawn("proxy", "px", [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
+        self._wait("proxy px1", "proxy", lambda: self.proxy_api().call("GET", "/v1/health")["status"] == "ok")
+
+    def proxy_api(self) -> Any:
+        from srchain.targets.proxy import ProxyApi
+
+        return ProxyApi(topo.PROXY_NAME, f"unix:{self.proxy_sock}", self.token)
+
+    def start_vnf(self, vnf: topo.Vnf) -> None:
+        cfg = self.workdir / f"{vnf.name}.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "name": vnf.name, "listen": {"host": "0.0.0.0", "port": vnf.listen_port},
+            "next_hop": {"host": vnf.next_hop[0], "port": vnf.next_hop[1]},
+            "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
+        }))  # fmt: skip
+        self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
+                                        "--config", str(cfg)])  # fmt: skip
+
+    def wait_vnfs(self) -> None:
+        for vnf in topo.VNFS:
+            self._wait(vnf.name, vnf.name, lambda v=vnf: self.vnf_health(v.role)["status"] == "ok", timeout=30)
+
+    def restart_vnf(self, name: str) -> None:
+        vnf = next(v for v in topo.VNFS if v.name == name)
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=5)
+        self.start_vnf(vnf)
+        self._wait(vnf.name, vnf.name, lambda: self.vnf_health(vnf.role)["status"] == "ok", timeout=30)
+
+    def vnf_health(self, role: str) -> dict[str, Any]:
+        def get() -> dict[str, Any]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{VNF_HTTP_PORT}/healthz", timeout=2) as resp:
+                return json.loads(resp.read())
+
+        return run_in_netns(self.ns(role), get)
+
+    # ------------------------------------------------------------------ control plane
+    def _write_inventory(self) -> None:
+        ports = []
+        for dev, (ifname, mac, peer) in topo.SWITCH_PORTS.items():
+            if peer == "px":
+                ref: dict[str, str] = {"proxy": topo.PROXY_NAME}
+            else:
+                ref = {"host": next(h.name for h in topo.HOSTS if h.role == peer)}
+            ports.append({"port": dev, "mac": mac, "interface": ifname, "peer": ref})
+        attachments: list[dict[str, Any]] = [
+            {"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in topo.VNFS
+        ]
+        attachments.append({"vnf": "mitigation", "iface_out": topo.MITIGATION_IFS[0],
+                            "iface_in": topo.MITIGATION_IFS[1]})  # fmt: skip
+        inv = {
+            "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,
+                          "program": "srchain_node", "artifacts": str(self.bundle), "ports": ports}],
+            "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in topo.HOSTS],
+            "proxies": [{"name": topo.PROXY_NAME, "control": f"unix:{self.proxy_sock}",
+                         "token_file": str(self.workdir / "px1.token"), "sr_interface": topo.PROXY_SR_IF,
+                         "mac": topo.PROXY_MAC, "attachments": attachments}],
+            "vnfs": [{"name": v.name, "kind": v.kind} for v in topo.VNFS]
+                    + [{"name": "mitigation", "kind": "attack-mitigation"}],
+        }  # fmt: skip
+        self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
+
+    def apply(self, spec: str | Path, drain_timeout: float = 10.0, drain_interval: float = 0.3) -> Any:
+        """Plan `spec` against the generated inventory and apply it (make-before-break) with srchain.apply."""
+        from srchain.apply import AppliedStore, Controller, Drivers, Options
+        from srchain.apply.factory import driver_factory
+        from srchain.model import load_chain
+        from srchain.model.load import load_inventory
+        from srchain.plan import build_plan
+        from srchain.sidstore import SidStore
+
+        model = load_chain(str(spec), str(self.inventory))
+        with SidStore(self.state_dir) as store:
+            plan = build_plan(model, store)
+        inv, _ = load_inventory(str(self.inventory))
+        drivers = Drivers(driver_factory(inv, self.inventory.parent))
+        try:
+            ctl = Controller(drivers, AppliedStore(self.state_dir), Options(drain_timeout, drain_interval))
+            result = ctl.apply(plan)
+        finally:
+            drivers.close()
+        with SidStore(self.state_dir) as store:
+            store.release(plan.chain, {s.sid for s in plan.sids})
+        return plan, result
+
+    def reconcile(self, chain: str = "cloud-gaming") -> Any:
+        from srchain.apply import AppliedStore, Controller, Drivers
+        from srchain.apply.factory import driver_factory
+        from srchain.model.load import load_inventory
+
+        inv, _ = load_inventory(str(self.inventory))
+        drivers = Drivers(driver_factory(inv, self.inventory.parent))
+        try:
+            return Controller(drivers, AppliedStore(self.state_dir)).reconcile(chain)
+        finally:
+            drivers.close()
