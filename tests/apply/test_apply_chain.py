@@ -16,12 +16,15 @@ import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
+from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient
 from srchain.cli import main
 from srchain.model import load_chain
+from srchain.model.load import load_inventory
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore
 from srchain.targets.proxy import ProxyApi, ProxyDriver
+from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
 from srchain_emu.bundle import compile_to_dir
 
@@ -146,7 +149,13 @@ def spec_variant(env, name: str, edit) -> str:
     return str(p)
 
 
-def test_apply_reapply_insert_reorder_remove(lab, env):
+@pytest.mark.parametrize("backend", ["native", "sde"])
+def test_apply_reapply_insert_reorder_remove(lab, env, backend, monkeypatch):
+    # sde: entries through the SDE's bfrt_grpc vocabulary (the project's facade here, Intel's on a switch)
+    monkeypatch.setenv("SRCHAIN_BFRT_BACKEND", backend)
+    drv = driver_factory(load_inventory(env["inv"])[0], env["tmp"])("switch", "s1")
+    drv.close()
+    assert type(drv) is (SdeSwitchDriver if backend == "sde" else SwitchDriver)
     ref = str(EX / "cloud-gaming.yaml")
     r = cli(env, "apply", spec=ref)
     assert r.exit_code == 0, r.output
@@ -185,8 +194,9 @@ def _has_mit() -> bool:
     return subprocess.run(["ip", "-n", NS, "link", "show", MIT_IFACES[0]], capture_output=True).returncode == 0
 
 
-@pytest.mark.parametrize("nth", [1, 2])
-def test_injected_switch_failure_leaves_the_old_chain(lab, env, nth):
+@pytest.mark.parametrize(("nth", "backend"), [(1, "native"), (2, "native"), (2, "sde")])
+def test_injected_switch_failure_leaves_the_old_chain(lab, env, nth, backend, monkeypatch):
+    monkeypatch.setenv("SRCHAIN_BFRT_BACKEND", backend)
     ref = str(EX / "cloud-gaming.yaml")
     assert cli(env, "apply", spec=ref).exit_code == 0
     v1 = plan_for(env, ref)

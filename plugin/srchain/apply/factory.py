@@ -1,22 +1,37 @@
-"""Drivers for the targets an inventory names (switch: BF Runtime session; proxy: control API)."""
+"""Drivers for the targets an inventory names (switch: BF Runtime session; proxy: control API).
+
+Switch entries go through the SDE's own `bfrt_grpc.client` when it is importable (`bfrt_backend="auto"`,
+the default; `SRCHAIN_BFRT_BACKEND` overrides it), else through the project's client. `"sde"` forces the
+SDE vocabulary (over the project's facade when the SDE is absent: how the tests run it), `"native"` the
+project's client. The SDE client has no TLS or token options: a switch configured with either always
+uses the project's client.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
+from srchain.bfrt.sde import is_sde, load_gc
 from srchain.model.inventory import Inventory
 from srchain.targets.base import Driver, TargetError
 from srchain.targets.loader import Bundle
 from srchain.targets.proxy import ProxyDriver
+from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
+
+BACKENDS = ("auto", "sde", "native")
 
 
 def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, attempts: int = 3,
-                   client_id: int = 1) -> Callable[[str, str], Driver]:  # fmt: skip
+                   client_id: int = 1, bfrt_backend: str | None = None) -> Callable[[str, str], Driver]:  # fmt: skip
     """`factory(kind, name)`; relative paths in the inventory are relative to `base_dir` (its folder)."""
     base = Path(base_dir)
+    backend = bfrt_backend or os.environ.get("SRCHAIN_BFRT_BACKEND", "auto")
+    if backend not in BACKENDS:
+        raise ValueError(f"bfrt backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
 
     def path(p: str) -> Path:
         return Path(p) if Path(p).is_absolute() else base / p
@@ -40,6 +55,14 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
             except BfrtError as exc:
                 raise TargetError(f"switch {name}", str(exc), code=exc.code) from None
             bundle = Bundle(sw.program, path(sw.artifacts)) if sw.artifacts else None
+            gc = load_gc(prefer_sde=True)
+            if backend == "sde" or (backend == "auto" and is_sde(gc) and token is None and tls is None):
+                try:
+                    iface = gc.ClientInterface(sw.grpc, client_id=client_id + 1, device_id=sw.device_id)
+                except Exception as exc:  # the SDE's client raises its own exception types
+                    client.close()
+                    raise TargetError(f"switch {name}", f"bfrt_grpc: {exc}") from None
+                return SdeSwitchDriver(name, client, sw.program, bundle, gc, iface)
             return SwitchDriver(name, client, sw.program, bundle)
         px = inv.proxy(name)
         if px is None:
