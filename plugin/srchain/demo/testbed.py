@@ -118,6 +118,11 @@ class Testbed:
            "peer", "name", if_b, "address", mac_b, "netns", ns_b)  # fmt: skip
         sh("ip", "-n", ns_a, "link", "set", if_a, "up")
         sh("ip", "-n", ns_b, "link", "set", if_b, "up")
+        # veth hands locally sent UDP over with the checksum still to be filled in (TX offload); the switch
+        # and the proxy read frames raw from AF_PACKET and pass them on as they are, so the kernel must
+        # finish the checksum itself or every receiver drops the datagram (UdpInCsumErrors).
+        for ns, ifname in ((ns_a, if_a), (ns_b, if_b)):
+            sh("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
 
     def _network(self) -> None:
         sw = self._add_ns("sw")

@@ -1,0 +1,170 @@
+"""Traffic agent run inside a host namespace by the demo (`python -m srchain.demo.agent …`).
+
+`peer`   one endpoint of a session: records every probe that arrives (per-packet one-way delay, kernel
+         receive timestamps, JSON) and optionally sends its direction of a trafficgen profile from the
+         same socket, so both directions of the session share one 5-tuple;
+`blast`  constant-rate UDP (the background load that congests the shaped port).
+
+Every packet's payload starts with the trafficgen probe (stream, seq, send time). All loops are bounded
+by a duration and a packet count; the demo only points them at addresses inside its own namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from srchain.records import U48_MAX, Probe, RecordError, delta48
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+MAX_SECONDS = 600.0
+
+
+def _addr(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+def _wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+@click.group()
+def agent() -> None:
+    """Demo traffic agent (runs inside a namespace)."""
+
+
+@agent.command()
+@click.option("--to", "dest", required=True)
+@click.option("--src", required=True)
+@click.option("--stream", type=int, required=True)
+@click.option("--rate-pps", type=click.FloatRange(1, 200_000), required=True)
+@click.option("--size", type=click.IntRange(64, 1472), default=1372, help="UDP payload bytes")
+@click.option("--start-at", type=float, default=0.0)
+@click.option("--duration", type=click.FloatRange(0.1, MAX_SECONDS), default=10.0)
+def blast(dest: str, src: str, stream: int, rate_pps: float, size: int, start_at: float, duration: float) -> None:
+    """Constant-rate UDP, paced per millisecond tick."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    sock.bind(_addr(src))
+    to = _addr(dest)
+    total = int(rate_pps * duration)
+    _wait_until(start_at)
+    t0 = time.monotonic()
+    sent = errors = 0
+    while sent < total:
+        now = time.monotonic()
+        if now - t0 > duration + 1:
+            break
+        due = min(total, int((now - t0) * rate_pps) + 1)
+        while sent < due:
+            try:
+                sock.sendto(Probe(stream, sent, time.time_ns() & U48_MAX).pack(size), to)
+            except OSError:  # buffer full: counted, the seq is still used (shows as loss)
+                errors += 1
+            sent += 1
+        time.sleep(0.001)
+    sock.close()
+    click.echo(json.dumps({"stream": stream, "sent": sent, "errors": errors}))
+
+
+class Recorder:
+    """Every probe arriving on one socket: stream -> seq, send time (ns, wall clock), one-way delay (ns),
+    with the kernel's receive timestamp (so a busy receiver does not inflate the delay)."""
+
+    def __init__(self, sock: socket.socket, max_packets: int) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.settimeout(0.1)
+        self.sock = sock
+        self.max_packets = max_packets
+        self.streams: dict[int, dict[str, list[int]]] = {}
+        self.bad = 0
+        self.n = 0
+        self.stop = threading.Event()
+
+    def run(self, duration: float) -> None:
+        end = time.monotonic() + duration
+        while not self.stop.is_set() and self.n < self.max_packets and time.monotonic() < end:
+            try:
+                data, anc, _flags, _addr = self.sock.recvmsg(2048, 64)
+            except TimeoutError:
+                continue
+            except OSError:  # socket closed under us at the end
+                return
+            recv_ns = time.time_ns()
+            for level, kind, raw in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
+                    sec, nsec = struct.unpack("qq", raw[:16])
+                    recv_ns = sec * 1_000_000_000 + nsec
+            try:
+                probe = Probe.unpack(data)
+            except RecordError:
+                self.bad += 1
+                continue
+            delay = delta48(recv_ns & U48_MAX, probe.send_ns)
+            st = self.streams.setdefault(probe.stream_id, {"seq": [], "send_ns": [], "delay_ns": []})
+            st["seq"].append(probe.seq)
+            st["send_ns"].append(recv_ns - delay)
+            st["delay_ns"].append(delay)
+            self.n += 1
+
+    def write(self, out: Path, extra: dict[str, object]) -> None:
+        tmp = out.with_suffix(".tmp")
+        doc = {"streams": {str(k): v for k, v in self.streams.items()}, "bad": self.bad, **extra}
+        tmp.write_text(json.dumps(doc))
+        tmp.rename(out)
+
+
+@agent.command()
+@click.option("--bind", "bind_to", required=True, help="IP:PORT: receives here and sends from here")
+@click.option("--duration", type=click.FloatRange(0.1, MAX_SECONDS), required=True, help="recording time")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--max-packets", type=click.IntRange(1, 10_000_000), default=2_000_000)
+@click.option("--profile", default=None, help="also send one direction of this trafficgen profile")
+@click.option("--seed", type=int, default=0)
+@click.option("--to", "dest", default=None, help="IP:PORT of the peer")
+@click.option("--stream", type=int, default=1)
+@click.option("--upstream", is_flag=True, help="send the profile's client->server direction")
+@click.option("--start-at", type=float, default=0.0, help="wall-clock start of sending (time.time())")
+@click.option("--session-s", type=click.FloatRange(0.1, MAX_SECONDS), default=10.0)
+def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: str | None, seed: int,
+         dest: str | None, stream: int, upstream: bool, start_at: float, session_s: float) -> None:  # fmt: skip
+    """One endpoint of a session: records what arrives and (optionally) sends its direction of a profile
+    from the same socket, so both directions share one 5-tuple as in a real session."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(_addr(bind_to))
+    rec = Recorder(sock, max_packets)
+    signal.signal(signal.SIGTERM, lambda *_: rec.stop.set())
+    receiver = threading.Thread(target=rec.run, args=(duration,), daemon=True)
+    receiver.start()
+    stats: dict[str, object] = {}
+    if profile is not None and dest is not None:
+        from srchain_vnfs.profiles import generate
+        from srchain_vnfs.trafficgen import send_session
+
+        session = generate(profile, seed, session_s, 100_000)
+        _wait_until(start_at)
+        t0 = time.time()
+        stats = {"start": t0, **send_session(session, _addr(dest), stream, upstream=upstream,
+                                             deadline_s=session_s, sock=sock)}  # fmt: skip
+        click.echo(json.dumps({"stream": stream, **stats}))
+    receiver.join(duration + 1)
+    rec.stop.set()
+    receiver.join(1)
+    rec.write(out, {"sender": stats})
+    sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(agent())

@@ -1,0 +1,122 @@
+"""Reading the chain while it runs: switch counters and registers (BF Runtime), proxy SID counters
+(control API) and VNF counters (health endpoints), gathered into one per-hop view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from srchain.bfrt.client import BfrtClient
+from srchain.records import FlowKey, flow_slot, session_slot
+
+from . import topology as topo
+from .testbed import Testbed
+
+DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
+                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}  # fmt: skip
+SLOTS = 65536
+DELAY_UNIT_US = 1.024  # queue_stats.delay_sum_us counts 1.024 us units (docs/p4.md)
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    packets: int
+    delay_sum_us: float
+    delay_max_ns: int
+
+
+class SwitchReader:
+    """A read-only BF Runtime session on the emulated switch (its own client id)."""
+
+    def __init__(self, address: str, client_id: int = 11) -> None:
+        self.client = BfrtClient.connect(address, client_id=client_id, timeout=5, attempts=3)
+        self.client.bind("srchain_node")
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _counter(self, table: str) -> dict[int, int]:
+        return {int(e.key["$COUNTER_INDEX"]): int(e.data["$COUNTER_SPEC_PKTS"])  # type: ignore[call-overload]
+                for e in self.client.entries(table)}  # fmt: skip
+
+    def _reg(self, name: str, index: int) -> int:
+        return int(self.client.register_read(name, index)["f1"][0])
+
+    def counters(self) -> dict[str, Any]:
+        drops = self._counter("SwitchIngress.drops")
+        reports = self._counter("SwitchIngress.flow_features.reports")
+        events = self._counter("SwitchIngress.priority.events")
+        unconf = self._counter("SwitchEgress.report.unconfigured")
+        return {
+            "reports_mirrored": reports.get(0, 0), "reports_no_session": reports.get(1, 0),
+            "reports_unconfigured": unconf.get(0, 0),
+            "decisions_accepted": events.get(0, 0), "packets_prioritised": events.get(1, 0),
+            "drops": {DROP_REASONS.get(i, str(i)): n for i, n in drops.items() if n},
+        }  # fmt: skip
+
+    def queue(self, port: int, qid: int) -> QueueSample:
+        index = ((port & 0xF) << 5) | qid
+        return QueueSample(
+            self._reg("SwitchEgress.queue_stats.packets", index),
+            self._reg("SwitchEgress.queue_stats.delay_sum_us", index) * DELAY_UNIT_US,
+            self._reg("SwitchEgress.queue_stats.delay_max", index),
+        )
+
+    def session_class(self, key: FlowKey) -> int:
+        return self._reg("SwitchIngress.priority.session_class", session_slot(key, SLOTS))
+
+    def flow_packets(self, key: FlowKey, direction: int) -> int:
+        return self._reg("SwitchIngress.flow_features.pkt_count", flow_slot(key, direction, SLOTS))
+
+
+def udp_key(src: str, sport: int, dst: str, dport: int) -> tuple[FlowKey, int]:
+    return FlowKey.from_packet(src, sport, dst, dport, 17)
+
+
+def proxy_counters(tb: Testbed) -> dict[str, Any]:
+    """Per SID rx/tx (with the VNF it serves) and drops by reason."""
+    api = tb.proxy_api()
+    sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
+    raw = api.call("GET", "/v1/counters")
+    per_sid = {}
+    for sid, c in raw.get("sids", {}).items():
+        entry = sids.get(int(sid), {})
+        per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
+                             "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}  # fmt: skip
+    drops = {k: v for k, v in raw.get("drops", {}).items() if v}
+    return {"sids": per_sid, "drops": drops, "kernel_drops": raw.get("kernel_drops", 0)}
+
+
+def vnf_counters(tb: Testbed) -> dict[str, dict[str, int]]:
+    return {v.name: tb.vnf_health(v.role)["counters"] for v in topo.VNFS}
+
+
+def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
+    """The report path, hop by hop, in chain order: what each hop received and passed on."""
+    s = sw.counters()
+    px = proxy_counters(tb)
+    vc = vnf_counters(tb)
+    by_vnf: dict[str, dict[str, int]] = {}
+    for c in px["sids"].values():
+        agg = by_vnf.setdefault(c["vnf"], {"rx": 0, "tx": 0})
+        agg["rx"] += c["rx"]
+        agg["tx"] += c["tx"]
+
+    def vnf_row(name: str) -> list[dict[str, Any]]:
+        proxy = by_vnf.get(name, {"rx": 0, "tx": 0})
+        counts = vc.get(name, {})
+        drops = sum(v for k, v in counts.items() if k.startswith("dropped:"))
+        return [
+            {"hop": f"proxy px1 → {name}", "in": proxy["rx"], "out": proxy["rx"]},
+            {"hop": name, "in": counts.get("received", 0), "out": counts.get("sent", 0), "dropped": drops},
+            {"hop": f"proxy px1 ← {name}", "in": proxy["tx"], "out": proxy["tx"]},
+        ]
+
+    rows: list[dict[str, Any]] = [
+        {"hop": "s1 flow-features (reports)", "in": s["reports_mirrored"], "out": s["reports_mirrored"]},
+    ]
+    rows += vnf_row("formatter")
+    rows += vnf_row("classifier-a") + vnf_row("classifier-b")
+    rows += vnf_row("aggregator")
+    rows.append({"hop": "s1 priority (decisions)", "in": s["decisions_accepted"], "out": s["decisions_accepted"]})
+    return rows
