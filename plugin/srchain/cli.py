@@ -312,10 +312,23 @@ def sid_list(state_dir: str | None, chain_name: str | None) -> None:
 
 
 @main.command()
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default="results",
+              show_default=True, help="where demo-<timestamp>/ is written")
+@click.option("--session-s", type=click.FloatRange(2, 120), default=10.0, show_default=True,
+              help="length of the gaming and other sessions (s)")
+@click.option("--port-rate", "port_rate_mbps", type=click.FloatRange(1, 100), default=12.0, show_default=True,
+              help="shaped egress rate toward the gaming client (Mbit/s)")
+@click.option("--plan-only", is_flag=True, help="no testbed: validate and plan the chain and a day-2 insert")
 @click.option("--examples", type=click.Path(file_okay=False), default=str(EXAMPLES), show_default=True)
-def demo(examples: str) -> None:
-    """The local demo. For now: validate and plan the reference chain, then plan a day-2 change
-    (insert the attack-mitigation VNF) against it and show the make-before-break diff."""
+def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, examples: str) -> None:
+    """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
+    VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
+    if not plan_only:
+        from srchain.demo.run import run_demo
+        from srchain.demo.scenario import Settings
+
+        sys.exit(run_demo(make_console(), results_root, Settings(session_s=session_s),
+                          port_rate_bps=int(port_rate_mbps * 1e6)))  # fmt: skip
     ex = Path(examples)
     inventory = ex / "inventory.yaml"
     out = make_console()

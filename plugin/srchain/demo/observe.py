@@ -62,6 +62,11 @@ class SwitchReader:
             self._reg("SwitchEgress.queue_stats.delay_max", index),
         )
 
+    def reset_delay_sum(self, port: int, qid: int) -> None:
+        """The delay sum saturates at 2^32 units (~73 min of summed waiting: ~10 s of a full best-effort
+        queue at a few kpps), so the demo zeroes it whenever it has read a large value."""
+        self.client.register_write("SwitchEgress.queue_stats.delay_sum_us", ((port & 0xF) << 5) | qid, {"f1": 0})
+
     def session_class(self, key: FlowKey) -> int:
         return self._reg("SwitchIngress.priority.session_class", session_slot(key, SLOTS))
 

@@ -34,7 +34,7 @@ def _quiet(_: str) -> None:
 
 
 class Testbed:
-    def __init__(self, workdir: Path, *, port_rate_bps: int = 25_000_000, log: Log = _quiet,
+    def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
                  prefix: str | None = None) -> None:  # fmt: skip
         self.workdir = workdir
         self.port_rate_bps = port_rate_bps
