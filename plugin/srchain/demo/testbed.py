@@ -34,6 +34,7 @@ def _quiet(_: str) -> None:
 
 
 class Testbed:
+    __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
                  prefix: str | None = None) -> None:  # fmt: skip
         self.workdir = workdir
