@@ -59,11 +59,14 @@ class TlsFiles:
 RETRYABLE = frozenset({"UNAVAILABLE"})
 
 
+_FIXED_WIDTHS = {"uint64": 8, "uint32": 4, "int32": 4, "uint16": 2, "uint8": 1}
+
+
 def _width_bytes(ftype: dict) -> int:
     t = ftype.get("type")
     if t == "bytes":
         return (int(ftype["width"]) + 7) // 8
-    return {"uint64": 8, "uint32": 4, "int32": 4, "uint16": 2, "uint8": 1}.get(t, 4)
+    return _FIXED_WIDTHS.get(t, 4)  # type: ignore[arg-type]
 
 
 def _enc(value: int, ftype: dict) -> bytes:
@@ -111,6 +114,7 @@ class BfrtClient:
         self.stub = pb_grpc.BfRuntimeStub(self.channel)
         self._tables: dict[str, dict] = {}  # resolved name -> table (suffix lookups are O(tables))
         self._codecs: dict[int, tuple[dict, dict]] = {}  # table id -> (key fields by name, actions by name)
+        self._data_fields: dict[tuple[int, str | None], tuple[int, dict]] = {}  # -> (action id, fields by name)
         self._requests: queue.Queue = queue.Queue()
         self._stream_msgs: queue.Queue = queue.Queue()
         self._digests: queue.Queue = queue.Queue()
@@ -194,6 +198,7 @@ class BfrtClient:
         self._info = None
         self._tables.clear()
         self._codecs.clear()
+        self._data_fields.clear()
 
     def pipeline(self) -> pb.GetForwardingPipelineConfigResponse:
         """The device's loaded programs as served (p4_name, bf-rt.json, profiles)."""
@@ -273,12 +278,17 @@ class BfrtClient:
 
     def _data(self, t: dict, action: str | None, data: dict[str, object]) -> pb.TableData:
         out = pb.TableData()
+        cached = self._data_fields.get((t["id"], action))
+        if cached is None:
+            if action is not None:
+                spec = _resolve(action, self._codec(t)[1])
+                cached = spec["id"], {d["name"]: d for d in spec["data"]}
+            else:
+                cached = 0, {d["singleton"]["name"]: d["singleton"] for d in t.get("data", []) if "singleton" in d}
+            self._data_fields[(t["id"], action)] = cached
+        action_id, fields = cached
         if action is not None:
-            spec = _resolve(action, self._codec(t)[1])
-            out.action_id = spec["id"]
-            fields = {d["name"]: d for d in spec["data"]}
-        else:
-            fields = {d["singleton"]["name"]: d["singleton"] for d in t.get("data", []) if "singleton" in d}
+            out.action_id = action_id
         for name, value in data.items():
             d = fields.get(name)
             if d is None:

@@ -28,13 +28,24 @@ UNSURE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "UNKNOWN", "CANCELLED", 
 _KIND = {"add": pb.Update.INSERT, "modify": pb.Update.MODIFY, "delete": pb.Update.DELETE}
 
 
+def _dotted_quad(v: str) -> int | None:
+    parts = v.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
+        return None
+    a, b, c, d = (int(p) for p in parts)
+    return None if max(a, b, c, d) > 255 else (a << 24) | (b << 16) | (c << 8) | d
+
+
 def scalar(v: Any) -> Any:
     """A plan value as written on the wire: IPv4 and MAC strings become ints; bools/other strings stay."""
     if isinstance(v, (bool, int)):
         return v
     if isinstance(v, str):
-        if MAC_RE.match(v):
+        if len(v) == 17 and MAC_RE.match(v):
             return int(v.replace(":", ""), 16)
+        quad = _dotted_quad(v)  # the common case without ipaddress' slower parser
+        if quad is not None:
+            return quad
         try:
             return int(ipaddress.IPv4Address(v))
         except ValueError:
@@ -50,9 +61,11 @@ class SwitchDriver:
         self.client = client
         self.program = program
         self.bundle = bundle
+        self._key_widths: dict[str, dict[str, int]] = {}  # table -> key field widths (schema of the bound program)
 
     # ------------------------------------------------------------ session
     def prepare(self, load: bool = True) -> list[str]:
+        self._key_widths.clear()
         try:
             done = ensure_program(self.client, self.program, self.bundle if load else None)
         except BfrtError as exc:
@@ -69,9 +82,15 @@ class SwitchDriver:
             raise TargetError(f"switch {self.name}", f"table {table}: {exc}", code="NOT_FOUND") from None
 
     # ------------------------------------------------------------ plan entry -> wire form
+    def _widths(self, table: str) -> dict[str, int]:
+        widths = self._key_widths.get(table)
+        if widths is None:
+            t = self._table(table)
+            widths = self._key_widths[table] = {k["name"]: int(k["type"].get("width", 32)) for k in t["key"]}
+        return widths
+
     def wire_key(self, entry: Entry) -> dict[str, Any]:
-        t = self._table(entry.table)
-        widths = {k["name"]: int(k["type"].get("width", 32)) for k in t["key"]}
+        widths = self._widths(entry.table)
         out: dict[str, Any] = {}
         for name, v in entry.key.items():
             if isinstance(v, dict) and "mask" in v:
