@@ -38,7 +38,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sd-bench-") as tmp:
         for i in range(args.runs):
             with Testbed(Path(tmp) / f"tb{i}", port_rate_bps=int(args.port_rate_mbps * 1e6)) as tb:
-                tb.apply(REPO / "examples" / "demo-cloud-gaming.yaml")
+                tb.apply(REPO / "examples" / "cloud-gaming.yaml")
                 o = run(tb, Settings(session_s=args.session_s), Path(tmp) / f"run{i}", lambda *_: None,
                         lambda *_: None)  # fmt: skip
             d = o.delays

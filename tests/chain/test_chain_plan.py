@@ -68,14 +68,14 @@ def test_reference_plan_semantics(tmp_path: Path) -> None:
     }
     # classifier: higher spec priority -> lower BF Runtime $MATCH_PRIORITY
     rules = sorted((e for e in plan.entries if e.table == T.CLASSIFIER), key=lambda e: e.key["$MATCH_PRIORITY"])
-    assert [r.key["src_addr"]["value"] for r in rules] == ["10.0.1.0", "10.0.3.0"]
+    assert [r.key["src_addr"]["value"] for r in rules] == ["10.0.1.0", "10.0.2.0", "10.0.3.0"]
     assert rules[0].key["protocol"] == {"value": 17, "mask": 255}
     assert all(r.params == {"ttl": 64, "label_0": ff, "label_1": prio} for r in rules)
     # proxy: the static formatter restores one stack per downstream classifier instance
     px = {e.key.get("sid"): e for e in plan.entries_of("proxy", "px1") if e.table == T.PROXY_SID}
     assert px[fmt].params["restore"] == [[cla, agg, prio], [clb, agg, prio]]
     assert px[agg].params["restore"] == [[prio]] and px[agg].action == "static"
-    assert px[cla].action == "dynamic" and "restore" not in px[cla].params
+    assert px[cla].action == "static" and px[cla].params["restore"] == [[agg, prio]]  # the VNF sends new datagrams
     assert all(e.version == 1 for e in plan.entries if e.role in ("classifier", "proxy_sid", "local_sid"))
 
 
@@ -158,6 +158,7 @@ def test_insert_segment(tmp_path: Path) -> None:
         ("install", "add", "s1", T.SID_FORWARD),
         ("flip", "modify", "s1", T.CLASSIFIER),
         ("flip", "modify", "s1", T.CLASSIFIER),
+        ("flip", "modify", "s1", T.CLASSIFIER),
     ]
     flips = [o for o in diff(after.entries, before.entries) if o.phase == "flip"]
     assert all(o.entry.params["label_1"] == mit for o in flips)
@@ -171,6 +172,7 @@ def test_remove_segment(tmp_path: Path) -> None:
     without = plan_file(REFERENCE, tmp_path)
     assert without.version == with_mit.version + 1
     assert ops(without, with_mit.entries) == [
+        ("flip", "modify", "s1", T.CLASSIFIER),
         ("flip", "modify", "s1", T.CLASSIFIER),
         ("flip", "modify", "s1", T.CLASSIFIER),
         ("cleanup", "delete", "s1", T.SID_FORWARD),  # switches stop sending before the proxy forgets

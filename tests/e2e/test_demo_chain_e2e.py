@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.timeout(180),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
-SPEC = REPO / "examples" / "demo-cloud-gaming.yaml"
+SPEC = REPO / "examples" / "cloud-gaming.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from .netns import TestbedError
 from .scenario import Outcome, Settings, run
 from .testbed import REPO, Testbed
 
-DEMO_SPEC = REPO / "examples" / "demo-cloud-gaming.yaml"
+DEMO_SPEC = REPO / "examples" / "cloud-gaming.yaml"
 
 
 def _ms(v: float | None) -> str:
