@@ -8,7 +8,7 @@ The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP fr
 pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
-                                 [--fast-paths compiled,python] [--sched-fifo 50]
+                                 [--fast-paths compiled,python] [--sched-fifo 0]
 """
 
 from __future__ import annotations
@@ -331,7 +331,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
     ap.add_argument("--flows", type=int, default=1_000_000, help="distinct flows for the memory run")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scapy baseline (no ratio printed)")
-    ap.add_argument("--sched-fifo", type=int, default=50,
+    ap.add_argument("--sched-fifo", type=int, default=0,
                     help="SCHED_FIFO priority of the proxy's data path and of the scapy baseline (0: normal)")
     ap.add_argument("--fast-paths", default="compiled,python",
                     help="proxy SR loops to measure, in one run (fast_path config values)")
