@@ -1,6 +1,8 @@
 """The VNF charms through ops.testing: the formatter charm changes the config of a real formatter
 process (started by a restart command, as systemd would), checks its health endpoint, and restores
-the previous config when the service does not come back; validation refusals write nothing. The
+the previous config when the service does not come back; validation refusals write nothing. The same
+actions over SSH go through a real SSH server (tests/osm/osm_sshd.py): the OSM key flow, a pinned
+host key, and refusals (unpinned, wrong host key, wrong user key) that do nothing on the VM. The
 cloud-init configs of every VNF VM validate against the service's own config model."""
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 import yaml
 from ops import testing
+from osm_sshd import SshLab
 from osmlib import REPO, charm_class
+from srchain.charms import sshkeys
+from srchain.charms.transport import fingerprint
 from srchain_vnfs.cli import build_service
 
 SERVICES = ["formatter", "classifier", "aggregator", "mitigation"]
@@ -107,7 +113,7 @@ def test_formatter_day1_and_day2(formatter: dict) -> None:
     assert f["cfg"].read_text() == before
 
     msg = _fail(f, "show-counters", state=_state(f, **{"ssh-hostname": "10.0.0.5"}))
-    assert msg.startswith("ssh-hostname 10.0.0.5: driving the service over SSH is not implemented")
+    assert msg.startswith("no SSH key: run generate-ssh-key")  # over SSH, nothing to log in with yet
 
 
 def test_failed_restart_restores_the_previous_config(formatter: dict, tmp_path: Path) -> None:
@@ -140,3 +146,81 @@ def test_actions_that_cannot_be_done_say_so(tmp_path: Path) -> None:
         ctx.run(ctx.on.action("disallow-source", params={"prefix": "10.1.0.0/16"}),
                 testing.State(config={"service-config": str(cfg)}))
     assert e.value.message == "prefix: 10.1.0.0/16 is not allow-listed (allow: none); nothing was changed"
+
+
+HEALTH_TOKEN = "so-health-token-never-in-argv-0123"
+
+
+def _ssh_state(f: dict, lab: SshLab, private_key: str | None = None, base: testing.State | None = None,
+               **config: object) -> testing.State:
+    """Charm state that drives the formatter over SSH (`base`: a state holding the generated key)."""
+    health = testing.Secret(tracked_content={"token": HEALTH_TOKEN})
+    secrets = {health, *(base.secrets if base else ())}
+    cfg = {"service-config": str(f["cfg"]), "restart-command": f["restart"], "ssh-hostname": "127.0.0.1",
+           "ssh-port": lab.port, "ssh-host-key": lab.host_key_line(), "health-token": health.id}
+    if private_key is not None:
+        key = testing.Secret(tracked_content={"private-key": private_key})
+        secrets.add(key)
+        cfg["ssh-private-key"] = key.id
+    return testing.State(secrets=secrets, config={**cfg, **config})
+
+
+def _run(state: testing.State, name: str, /, **params: object) -> tuple[testing.State, dict]:
+    ctx = _ctx()
+    out = ctx.run(ctx.on.action(name, params=params), state)
+    assert ctx.action_results is not None
+    return out, dict(ctx.action_results)
+
+
+def test_formatter_over_ssh_with_the_osm_key_flow(formatter: dict, sshd: SshLab) -> None:
+    f = formatter
+    # OSM: generate-ssh-key, get-ssh-public-key, the key injected into the VM, then day-1 primitives
+    keyed, _ = _run(_ssh_state(f, sshd), "generate-ssh-key")
+    _, pub = _run(keyed, "get-ssh-public-key")
+    sshd.authorize(pub["pubkey"])
+    _, ok = _run(_ssh_state(f, sshd, base=keyed), "verify-ssh-credentials")
+    assert ok == {"output": f"ssh srchain@127.0.0.1:{sshd.port}: logged in, host key verified"}
+
+    _, res = _run(_ssh_state(f, sshd, base=keyed), "restart-service")
+    assert json.loads(res["output"]) == {"service": "formatter", "status": "ok"}
+    first = int(f["pid"].read_text())
+    _, res = _run(_ssh_state(f, sshd, base=keyed), "set-window", **{"window-reports": 8})
+    assert json.loads(res["output"]) == {"service": "formatter", "set": {"depth": 8}, "status": "ok"}
+    assert yaml.safe_load(f["cfg"].read_text())["depth"] == 8
+    assert f["cfg"].stat().st_mode & 0o777 == 0o644 and not Path(f"{f['cfg']}.tmp").exists()
+    assert int(f["pid"].read_text()) != first  # restarted on the "VM", through sudo
+    assert any(line.startswith("-n -- sh -c") and str(f["cfg"]) in line for line in sshd.sudo_log)  # the write
+    assert f"-n -- {f['restart']}" in sshd.sudo_log
+    assert any(c.startswith("python3 -c ") for c in sshd.commands)  # health checked on the VM
+    assert not any(HEALTH_TOKEN in c for c in sshd.commands) and HEALTH_TOKEN not in json.dumps(res)
+    ctx = _ctx()
+    out = ctx.run(ctx.on.config_changed(), _ssh_state(f, sshd, base=keyed))
+    assert out.unit_status == testing.ActiveStatus("formatter ok")
+
+
+def test_ssh_refusals_do_nothing_on_the_vm(formatter: dict, sshd: SshLab) -> None:
+    f = formatter
+    private, public = sshkeys.generate("unit")
+    sshd.authorize(public)
+    before = f["cfg"].read_text()
+    where = f"ssh srchain@127.0.0.1:{sshd.port}"
+
+    msg = _fail(f, "set-window", state=_ssh_state(f, sshd, private, **{"ssh-host-key": ""}), **{"window-reports": 8})
+    assert msg.startswith(f"{where}: ssh-host-key not set: pin the VM's host key")
+    other = paramiko.ECDSAKey.generate()
+    msg = _fail(f, "set-window", state=_ssh_state(f, sshd, private, **{"ssh-host-key": sshd.host_key_line(other)}),
+                **{"window-reports": 8})
+    assert msg == (f"{where}: host key mismatch: the VM presented {fingerprint(sshd.host_key)}, ssh-host-key pins "
+                   f"{fingerprint(other)}; refused, nothing was done")
+    msg = _fail(f, "set-window", state=_ssh_state(f, sshd, sshkeys.generate("stranger")[0]), **{"window-reports": 8})
+    assert msg.startswith(f"{where}: the VM refused this unit's SSH key")
+    msg = _fail(f, "set-window", state=_ssh_state(f, sshd, private, **{"ssh-host-key": "ssh-ed25519 !!!"}),
+                **{"window-reports": 8})
+    assert msg.startswith("ssh-host-key: line 1: not a valid ssh-ed25519 key")
+    assert sshd.commands == [] and f["cfg"].read_text() == before  # not one command reached the VM
+
+    ctx = _ctx()  # an unpinned VM blocks the unit at day 1, with the reason
+    out = ctx.run(ctx.on.config_changed(), _ssh_state(f, sshd, private, **{"ssh-host-key": ""}))
+    assert out.unit_status.name == "blocked" and "ssh-host-key not set" in out.unit_status.message
+    msg = _fail(f, "verify-ssh-credentials", state=_state(f))
+    assert msg == "ssh-hostname not set: this charm acts where it runs, there is no SSH to verify"

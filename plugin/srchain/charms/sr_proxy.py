@@ -1,35 +1,71 @@
 """srchain-sr-proxy charm logic: day-1 checks and day-2 actions on the SR proxy's control API
-(docs/proxy.md), through the same client the controller uses (`srchain.targets.proxy.ProxyApi`).
+(docs/proxy.md).
 
-The proxy listens on a unix socket or loopback; the charm reaches it where it runs (a native charm on
-the proxy VM, or a proxy charm given a forwarded socket). The bearer token comes from a Juju secret and
-is never part of a result, a status or a log line.
+The proxy serves the API on a unix socket or loopback of its VM only. A charm on the VM (local
+transport) uses the same client as the controller (`srchain.targets.proxy.ProxyApi`) with the token from
+a Juju secret. A proxy charm (OSM's VCA) reaches it over SSH: each request runs a small stdlib helper on
+the VM (`transport.HTTP_HELPER`) whose request, token included, travels on stdin; without a token
+secret the helper reads the token file the VM generated at first boot (under sudo), so the token never
+leaves the VM. The token is never part of a result, a status, an argv or a log line.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from srchain.charms import ActionError
+from srchain.charms.transport import LocalTransport, Transport
 from srchain.targets.base import TargetError
 from srchain.targets.proxy import ProxyApi
+
+NAME = "sr-proxy"
+
+
+class ControlApi(Protocol):
+    def call(self, method: str, path: str, body: Any = None) -> Any: ...
+
+
+class TransportApi:
+    """The control API through a transport (the VM over SSH); errors as the local client's TargetError."""
+
+    def __init__(self, transport: Transport, address: str, token: str | None, token_file: str | None,
+                 timeout: float = 5.0) -> None:  # fmt: skip
+        self.transport, self.address, self.timeout = transport, address, timeout
+        self._token, self._token_file = token, token_file
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            status, reason, doc = self.transport.http(self.address, method, path, body, self._token,
+                                                      None if self._token else self._token_file, self.timeout)
+        except ActionError as exc:
+            raise TargetError(f"proxy {NAME}", str(exc), code="UNAVAILABLE", landed_unknown=method != "GET") from None
+        if status >= 300:
+            why = doc.get("error", reason) if isinstance(doc, dict) else reason
+            raise TargetError(f"proxy {NAME}", f"{method} {path}: {status} {why}", code=str(status))
+        return doc
 
 
 @dataclass(frozen=True)
 class ProxySettings:
-    control_address: str  # unix:/path.sock or 127.0.0.1:PORT
-    token: str
+    control_address: str  # unix:/path.sock or 127.0.0.1:PORT, as seen on the proxy VM
+    token: str | None = field(default=None, repr=False)
+    transport: Transport = field(default_factory=LocalTransport)
+    token_file: str = "/etc/srchain/proxy.token"  # on the VM; used over SSH when no token secret is set
 
-    def api(self, timeout: float = 5.0) -> ProxyApi:
+    def api(self, timeout: float = 5.0) -> ControlApi:
+        if not isinstance(self.transport, LocalTransport):
+            return TransportApi(self.transport, self.control_address, self.token, self.token_file, timeout)
+        if not self.token:
+            raise ActionError("control-token not set (a Juju secret with key 'token')")
         try:
-            return ProxyApi("sr-proxy", self.control_address, self.token, timeout)
+            return ProxyApi(NAME, self.control_address, self.token, timeout)
         except TargetError as e:
             raise ActionError(str(e)) from None
 
 
-def _call(api: ProxyApi, method: str, path: str, body: Any = None) -> Any:
+def _call(api: ControlApi, method: str, path: str, body: Any = None) -> Any:
     try:
         return api.call(method, path, body)
     except TargetError as e:
@@ -43,11 +79,11 @@ def _json(text: str, param: str) -> Any:
         raise ActionError(f"{param}: not JSON ({e})") from None
 
 
-def health(api: ProxyApi) -> dict[str, Any]:
+def health(api: ControlApi) -> dict[str, Any]:
     return dict(_call(api, "GET", "/v1/health"))
 
 
-def add_sid(api: ProxyApi, entry: str) -> dict[str, Any]:
+def add_sid(api: ControlApi, entry: str) -> dict[str, Any]:
     """`entry`: one SID entry as JSON (the controller's contract, docs/proxy.md)."""
     body = _json(entry, "entry")
     if not isinstance(body, dict) or not isinstance(body.get("sid"), int):
@@ -55,7 +91,7 @@ def add_sid(api: ProxyApi, entry: str) -> dict[str, Any]:
     return dict(_call(api, "PUT", f"/v1/sids/{body['sid']}", body))
 
 
-def remove_sid(api: ProxyApi, sid: int, version: int | None = None) -> dict[str, Any]:
+def remove_sid(api: ControlApi, sid: int, version: int | None = None) -> dict[str, Any]:
     """Delete SID `sid`; with `version`, only if the installed entry has that version (a guard against
     removing a newer chain version by mistake)."""
     if version is not None:
@@ -65,7 +101,7 @@ def remove_sid(api: ProxyApi, sid: int, version: int | None = None) -> dict[str,
     return dict(_call(api, "DELETE", f"/v1/sids/{sid}"))
 
 
-def attach_vnf(api: ProxyApi, attachments: str) -> dict[str, Any]:
+def attach_vnf(api: ControlApi, attachments: str) -> dict[str, Any]:
     """`attachments`: a JSON list (or one object) of attachments with their `vnf`. All or nothing: when one
     is refused, the ones already installed by this call are put back as they were."""
     items = _json(attachments, "attachments")
@@ -85,7 +121,7 @@ def attach_vnf(api: ProxyApi, attachments: str) -> dict[str, Any]:
     return {"attached": done}
 
 
-def _restore(api: ProxyApi, done: list[str], before: dict[str, dict[str, Any]]) -> None:
+def _restore(api: ControlApi, done: list[str], before: dict[str, dict[str, Any]]) -> None:
     for vnf in reversed(done):
         old = before.get(vnf)
         if old is None:
@@ -95,13 +131,13 @@ def _restore(api: ProxyApi, done: list[str], before: dict[str, dict[str, Any]]) 
             api.call("PUT", f"/v1/attachments/{vnf}", keep)
 
 
-def detach_vnf(api: ProxyApi, vnf: str) -> dict[str, Any]:
+def detach_vnf(api: ControlApi, vnf: str) -> dict[str, Any]:
     return dict(_call(api, "DELETE", f"/v1/attachments/{vnf}") or {"detached": vnf})
 
 
-def show_sids(api: ProxyApi) -> dict[str, Any]:
+def show_sids(api: ControlApi) -> dict[str, Any]:
     return dict(_call(api, "GET", "/v1/sids"))
 
 
-def show_counters(api: ProxyApi) -> dict[str, Any]:
+def show_counters(api: ControlApi) -> dict[str, Any]:
     return dict(_call(api, "GET", "/v1/counters"))

@@ -5,21 +5,14 @@ settings are keys of the service's YAML config (docs/vnfs.md), changed as a tran
   the field and writes nothing) -> write atomically, keeping the previous file -> restart the service
   -> wait for its health endpoint; when it does not come back, put the previous file back and restart.
 
-The charm runs where the service runs (native charm on the VM; `restart-command` defaults to systemd).
-Running the same over SSH from a proxy charm is not implemented: with a remote `ssh-hostname` the
-actions refuse with a message saying so.
+Every step goes through a `Transport`: on the VM itself (native charm, tests) or over SSH to
+`ssh-hostname` (the proxy charm OSM runs in its Juju model), see `srchain.charms.transport`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
-import shlex
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +20,7 @@ from typing import Any
 import yaml
 
 from srchain.charms import ActionError
-
-LOCAL = {"", "localhost", "127.0.0.1", "::1"}
+from srchain.charms.transport import LocalTransport, Transport
 
 
 @dataclass(frozen=True)
@@ -36,14 +28,9 @@ class VnfSettings:
     service: str  # formatter | classifier | aggregator | mitigation
     config_path: Path
     restart_command: str
-    ssh_hostname: str = ""
+    transport: Transport = field(default_factory=LocalTransport)
     health_token: str | None = field(default=None, repr=False)
     health_timeout: float = 20.0
-
-    def check_local(self) -> None:
-        if self.ssh_hostname not in LOCAL:
-            raise ActionError(f"ssh-hostname {self.ssh_hostname}: driving the service over SSH is not implemented; "
-                              "run this charm on the VM (native charm) or leave ssh-hostname empty")  # fmt: skip
 
 
 def _config_class(service: str) -> type:
@@ -57,10 +44,11 @@ def _config_class(service: str) -> type:
 
 
 def read_config(s: VnfSettings) -> dict[str, Any]:
+    text = s.transport.read_file(str(s.config_path))
+    if text is None:
+        raise ActionError(f"{s.config_path}: cannot read: No such file or directory ({s.transport.where})")
     try:
-        doc = yaml.safe_load(s.config_path.read_text())
-    except OSError as exc:
-        raise ActionError(f"{s.config_path}: cannot read: {exc.strerror}") from None
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ActionError(f"{s.config_path}: not YAML: {exc}") from None
     if not isinstance(doc, dict):
@@ -78,41 +66,27 @@ def _validate(s: VnfSettings, doc: dict[str, Any]) -> Any:
         raise ActionError(f"{s.config_path}: {problems}; nothing was changed") from None
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def health(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
     cfg = cfg or _validate(s, read_config(s))
     if not cfg.http.port:
         raise ActionError(f"{s.config_path}: http.port is 0 (ephemeral): set a fixed port so the health "
                           "endpoint can be checked")  # fmt: skip
     host = cfg.http.host if cfg.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    url = f"http://{host}:{cfg.http.port}/healthz"
-    req = urllib.request.Request(url)
-    if s.health_token:
-        req.add_header("Authorization", f"Bearer {s.health_token}")
+    address = f"{host}:{cfg.http.port}"
     try:
-        with urllib.request.urlopen(req, timeout=3) as resp:
-            return dict(json.loads(resp.read()))
-    except (OSError, ValueError) as exc:
-        raise ActionError(f"{s.service}: health endpoint {url} not answering: {exc}") from None
+        status, reason, doc = s.transport.http(address, "GET", "/healthz", token=s.health_token, timeout=3)
+    except ActionError as exc:
+        raise ActionError(f"{s.service}: health endpoint http://{address}/healthz not answering: {exc}") from None
+    if status != 200 or not isinstance(doc, dict):
+        raise ActionError(f"{s.service}: health endpoint http://{address}/healthz answered {status} {reason}")
+    return dict(doc)
 
 
 def restart(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
     """Run the restart command, then wait (bounded) for a fresh health answer."""
-    s.check_local()
-    try:
-        done = subprocess.run(shlex.split(s.restart_command), capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ActionError(f"restart-command failed: {exc}") from None
-    if done.returncode != 0:
-        raise ActionError(f"restart-command exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    done = s.transport.run(s.restart_command, timeout=60)
+    if done.code != 0:
+        raise ActionError(f"restart-command exited {done.code}: {done.err.strip()[-300:]}")
     deadline = time.monotonic() + s.health_timeout
     while True:
         try:
@@ -125,18 +99,17 @@ def restart(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
 
 def change(s: VnfSettings, values: dict[str, Any]) -> dict[str, Any]:
     """Set config keys, restart, check health; on a failed restart the previous config is restored."""
-    s.check_local()
-    before_text = s.config_path.read_text() if s.config_path.exists() else None
+    before_text = s.transport.read_file(str(s.config_path))
     doc = read_config(s)
     doc.update(values)
     cfg = _validate(s, doc)
-    _write(s.config_path, yaml.safe_dump(doc, sort_keys=False))
+    s.transport.write_file(str(s.config_path), yaml.safe_dump(doc, sort_keys=False))
     try:
         h = restart(s, cfg)
     except ActionError as exc:
         undo = "there was no previous config to put back"
         if before_text is not None:
-            _write(s.config_path, before_text)
+            s.transport.write_file(str(s.config_path), before_text)
             try:
                 restart(s)
                 undo = "the previous config is back and running"
@@ -147,7 +120,6 @@ def change(s: VnfSettings, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def show_counters(s: VnfSettings) -> dict[str, Any]:
-    s.check_local()
     h = health(s)
     return {"service": h.get("service"), "name": h.get("name"), "status": h.get("status"),
             "uptime_s": h.get("uptime_s"), "counters": h.get("counters", {})}  # fmt: skip

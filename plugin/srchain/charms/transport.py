@@ -1,0 +1,337 @@
+"""Where a VM charm acts: on the machine it runs on (`LocalTransport`, a native charm or a test) or on the
+VM over SSH (`SshTransport`, the proxy charm OSM runs in its Juju model, reaching `ssh-hostname`).
+
+Both offer the same four operations the charm logic needs: read a file, write a file atomically (temp
+file + rename in the same directory), run a command, and make an HTTP request to a service that listens
+on the VM's loopback or a unix socket (the proxy's control API, a VNF's health endpoint).
+
+SSH rules: the VM's host key must be pinned (`ssh-host-key`; paramiko's RejectPolicy, never added
+automatically); the private key comes from a Juju secret and is only held in memory; secrets (bearer
+tokens) travel on the command's stdin, never in its argv, a result or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import http.client
+import io
+import json
+import os
+import shlex
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paramiko
+
+from srchain.charms import ActionError
+
+MISSING = 44  # exit code of the remote read when the file does not exist
+
+# Runs on the VM (python3 of the image, stdlib only): one HTTP request read from stdin as JSON
+# {address: "unix:/path" | "host:port", method, path, body?, token? | token_file?}; prints
+# {status, body}. The token never appears in argv (`ps` on the VM shows only this script).
+HTTP_HELPER = r"""
+import http.client, json, socket, sys
+r = json.load(sys.stdin)
+a = r["address"]
+class U(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(a[5:])
+if a.startswith("unix:"):
+    c = U("localhost", timeout=r["timeout"])
+else:
+    h, p = a.rsplit(":", 1)
+    c = http.client.HTTPConnection(h.strip("[]"), int(p), timeout=r["timeout"])
+tok = r.get("token")
+if r.get("token_file"):
+    tok = open(r["token_file"]).read().strip()
+hd = {"Authorization": "Bearer " + tok} if tok else {}
+b = None
+if r.get("body") is not None:
+    b = json.dumps(r["body"]).encode()
+    hd["Content-Type"] = "application/json"
+try:
+    c.request(r["method"], r["path"], body=b, headers=hd)
+    resp = c.getresponse()
+    raw = resp.read()
+except (OSError, http.client.HTTPException) as e:
+    print(json.dumps({"error": type(e).__name__ + ": " + str(e)}))
+    sys.exit(0)
+try:
+    doc = json.loads(raw) if raw else {}
+except ValueError:
+    doc = {"error": raw[:200].decode(errors="replace")}
+print(json.dumps({"status": resp.status, "reason": resp.reason, "body": doc}))
+"""
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+class Transport(Protocol):
+    where: str  # "local" or "ssh user@host:port", for messages
+
+    def read_file(self, path: str) -> str | None: ...  # None: no such file
+    def write_file(self, path: str, text: str, mode: int = 0o644) -> None: ...
+    def run(self, command: str, stdin: bytes = b"", timeout: float = 60.0, privileged: bool = True) -> Done: ...
+    def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
+             token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]: ...
+    def close(self) -> None: ...
+
+
+class LocalTransport:
+    """The charm runs on the VM itself."""
+
+    where = "local"
+
+    def read_file(self, path: str) -> str | None:
+        try:
+            with open(path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ActionError(f"{path}: cannot read: {exc.strerror}") from None
+
+    def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
+        tmp = f"{path}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ActionError(f"{path}: cannot write: {exc.strerror}") from None
+
+    def run(self, command: str, stdin: bytes = b"", timeout: float = 60.0, privileged: bool = True) -> Done:
+        try:
+            p = subprocess.run(shlex.split(command), input=stdin, capture_output=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+            raise ActionError(f"`{command}` failed: {exc}") from None
+        return Done(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+
+    def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
+             token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
+        if token_file:
+            token = (self.read_file(token_file) or "").strip()
+        if address.startswith("unix:"):
+            conn: http.client.HTTPConnection = _UnixHttp(address[5:], timeout)
+        else:
+            host, port = address.rsplit(":", 1)
+            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise ActionError(f"{method} {path}: unreachable at {address}: {exc}") from None
+        finally:
+            conn.close()
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = {"error": raw[:200].decode(errors="replace")}
+        return resp.status, resp.reason, doc
+
+    def close(self) -> None:
+        pass
+
+
+class _UnixHttp(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def _load_private_key(text: str) -> paramiko.PKey:
+    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return cls.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError, binascii.Error):
+            continue
+    raise ActionError("ssh private key: not an unencrypted OpenSSH/PEM Ed25519, ECDSA or RSA key")
+
+
+def parse_host_keys(text: str) -> list[paramiko.PKey]:
+    """`ssh-host-key`: one key a line, `TYPE BASE64 [comment]` (a .pub file) or a known_hosts line
+    `HOSTS TYPE BASE64`; the host patterns are ignored (the key is pinned for ssh-hostname)."""
+    keys = []
+    for n, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        at = 0 if _is_key_type(words[0]) else 1
+        if len(words) < at + 2 or not _is_key_type(words[at]):
+            raise ActionError(f"ssh-host-key: line {n}: expected 'TYPE BASE64' or a known_hosts line")
+        try:
+            keys.append(paramiko.PKey.from_type_string(words[at], base64.b64decode(words[at + 1])))
+        except (paramiko.SSHException, ValueError, binascii.Error) as exc:
+            raise ActionError(f"ssh-host-key: line {n}: not a valid {words[at]} key ({exc})") from None
+    if not keys:
+        raise ActionError("ssh-host-key: no key in it")
+    return keys
+
+
+def _is_key_type(word: str) -> bool:
+    return word.startswith(("ssh-", "ecdsa-sha2-", "sk-"))
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"{key.get_name()} SHA256:{digest}"
+
+
+@dataclass
+class SshTransport:
+    """The VM over SSH. `sudo`: privileged steps (writing a config, restarting a service, reading a
+    root-only token file) run as `sudo -n --` (the VM's login user has password-less sudo, cloud-init)."""
+
+    host: str
+    user: str
+    host_key: str  # the pinned key(s), `ssh-host-key`
+    private_key: str = field(repr=False)
+    port: int = 22
+    sudo: bool = True
+    timeout: float = 10.0
+    _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
+
+    @property
+    def where(self) -> str:
+        return f"ssh {self.user}@{self.host}:{self.port}"
+
+    def connect(self) -> paramiko.SSHClient:
+        if self._client is not None:
+            return self._client
+        if not self.host_key.strip():
+            raise ActionError(f"{self.where}: ssh-host-key not set: pin the VM's host key (its "
+                              "/etc/ssh/ssh_host_ed25519_key.pub, checked against the fingerprint cloud-init "
+                              "prints on the VM console); nothing was done")  # fmt: skip
+        pinned = parse_host_keys(self.host_key)
+        pkey = _load_private_key(self.private_key)
+        client = paramiko.SSHClient()
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        for key in pinned:
+            client.get_host_keys().add(name, key.get_name(), key)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        try:
+            client.connect(self.host, self.port, self.user, pkey=pkey, look_for_keys=False, allow_agent=False,
+                           timeout=self.timeout, banner_timeout=self.timeout, auth_timeout=self.timeout)
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise ActionError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
+                              f"ssh-host-key pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
+                              "nothing was done") from None  # fmt: skip
+        except paramiko.AuthenticationException:
+            client.close()
+            raise ActionError(f"{self.where}: the VM refused this unit's SSH key (is its public key, "
+                              "get-ssh-public-key, in the VM's authorized_keys?); nothing was done") from None
+        except paramiko.SSHException as exc:
+            client.close()
+            raise ActionError(f"{self.where}: {exc} (host key checked against ssh-host-key: "
+                              f"{', '.join(fingerprint(k) for k in pinned)}); nothing was done") from None
+        except OSError as exc:
+            client.close()
+            raise ActionError(f"{self.where}: cannot connect: {exc}; nothing was done") from None
+        self._client = client
+        return client
+
+    def _priv(self, argv: list[str]) -> str:
+        return shlex.join(["sudo", "-n", "--", *argv] if self.sudo else argv)
+
+    def run(self, command: str, stdin: bytes = b"", timeout: float = 60.0, privileged: bool = True) -> Done:
+        """Run `command` (split like a shell would, then quoted again: no shell expansion on the VM)."""
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ActionError(f"`{command}`: {exc}") from None
+        return self._exec(self._priv(argv) if privileged else shlex.join(argv), stdin, timeout)
+
+    def _exec(self, command: str, stdin: bytes, timeout: float) -> Done:
+        transport = self.connect().get_transport()
+        assert transport is not None
+        try:
+            chan = transport.open_session(timeout=self.timeout)
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout
+            while not (chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready()):
+                if chan.recv_ready():
+                    out += chan.recv(1 << 16)
+                elif chan.recv_stderr_ready():
+                    err += chan.recv_stderr(1 << 16)
+                elif time.monotonic() > deadline:
+                    chan.close()
+                    raise ActionError(f"{self.where}: command did not finish within {timeout:.0f}s")
+                else:
+                    time.sleep(0.005)
+            code = chan.recv_exit_status()
+            chan.close()
+        except (paramiko.SSHException, OSError) as exc:
+            raise ActionError(f"{self.where}: {exc}") from None
+        return Done(code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def read_file(self, path: str) -> str | None:
+        script = f'if [ -e "$1" ]; then exec cat -- "$1"; else exit {MISSING}; fi'
+        done = self._exec(self._priv(["sh", "-c", script, "read", path]), b"", self.timeout)
+        if done.code == MISSING:
+            return None
+        if done.code != 0:
+            raise ActionError(f"{self.where}: {path}: cannot read: {done.err.strip()[-300:]}")
+        return done.out
+
+    def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
+        """Temp file in the same directory, fsync, then rename: readers see the old or the new file."""
+        script = ('umask 077 && cat > "$1.tmp" && chmod "$2" "$1.tmp" && sync "$1.tmp" && mv -f -- "$1.tmp" "$1"'
+                  ' || { rm -f -- "$1.tmp"; exit 1; }')  # fmt: skip
+        done = self._exec(self._priv(["sh", "-c", script, "write", path, f"{mode:o}"]), text.encode(), self.timeout)
+        if done.code != 0:
+            raise ActionError(f"{self.where}: {path}: cannot write: {done.err.strip()[-300:]}")
+
+    def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
+             token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
+        request = {"address": address, "method": method, "path": path, "body": body, "token": token,
+                   "token_file": token_file, "timeout": timeout}  # fmt: skip
+        argv = ["python3", "-c", HTTP_HELPER]
+        command = self._priv(argv) if token_file else shlex.join(argv)  # a root-only token file needs sudo
+        done = self._exec(command, json.dumps(request).encode(), timeout + self.timeout)
+        try:
+            doc = json.loads(done.out)
+        except ValueError:
+            raise ActionError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
+                              f"{done.err.strip()[-300:]}") from None  # fmt: skip
+        if "error" in doc and "status" not in doc:
+            raise ActionError(f"{method} {path}: unreachable at {address} on {self.where}: {doc['error']}")
+        return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

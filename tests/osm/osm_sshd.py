@@ -1,0 +1,118 @@
+"""A real SSH server for the charm tests: paramiko's server side on 127.0.0.1 in this process. Each exec
+request runs the command with bash on this machine (the "VM" is this machine), inside a sandbox
+directory whose bin/ holds a `sudo` stand-in that logs and runs its command (no sudo package here).
+Every command that came over SSH is recorded, so tests can show an action really crossed SSH and what
+it put in argv (never a secret)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+SUDO = """#!/bin/sh
+echo "$*" >> "$(dirname "$0")/../sudo.log"
+[ "$1" = -n ] && shift
+[ "$1" = -- ] && shift
+exec "$@"
+"""
+
+
+class _Server(paramiko.ServerInterface):
+    def __init__(self, lab: SshLab) -> None:
+        self.lab = lab
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        ok = username == self.lab.user and any(key == k for k in self.lab.authorized)
+        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        self.lab.commands.append(command.decode())
+        threading.Thread(target=self.lab.execute, args=(channel, command.decode()), daemon=True).start()
+        return True
+
+
+@dataclass
+class SshLab:
+    root: Path
+    user: str = "srchain"
+    host_key: paramiko.PKey = field(default_factory=paramiko.ECDSAKey.generate)
+    authorized: list[paramiko.PKey] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    port: int = 0
+    _sock: socket.socket | None = None
+    _transports: list[paramiko.Transport] = field(default_factory=list)
+
+    def authorize(self, public_line: str) -> None:
+        """Add a `TYPE BASE64 [comment]` public key, as OSM injects get-ssh-public-key into the VM."""
+        kind, b64 = public_line.split()[:2]
+        self.authorized.append(paramiko.PKey.from_type_string(kind, base64.b64decode(b64)))
+
+    def host_key_line(self, key: paramiko.PKey | None = None) -> str:
+        k = key or self.host_key
+        return f"{k.get_name()} {k.get_base64()}"
+
+    @property
+    def sudo_log(self) -> list[str]:
+        p = self.root / "sudo.log"
+        return p.read_text().splitlines() if p.exists() else []
+
+    def execute(self, channel: paramiko.Channel, command: str) -> None:
+        env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}"}
+        data = bytearray()
+        while chunk := channel.recv(1 << 16):
+            data += chunk
+        try:
+            p = subprocess.run(["bash", "-c", command], input=bytes(data), capture_output=True, cwd=self.root,
+                               env=env, timeout=60)  # fmt: skip
+            out, err, code = p.stdout, p.stderr, p.returncode
+        except subprocess.TimeoutExpired:
+            out, err, code = b"", b"timed out in the test sshd", 124
+        channel.sendall(out)
+        channel.sendall_stderr(err)
+        channel.send_exit_status(code)
+        channel.close()
+
+    def start(self) -> SshLab:
+        (self.root / "bin").mkdir(parents=True, exist_ok=True)
+        (self.root / "bin/sudo").write_text(SUDO)
+        (self.root / "bin/sudo").chmod(0o755)
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            t = paramiko.Transport(conn)
+            t.add_server_key(self.host_key)
+            self._transports.append(t)
+            try:
+                t.start_server(server=_Server(self))
+            except (paramiko.SSHException, OSError, EOFError):
+                continue  # the client refused our host key and hung up: what the refusal tests expect
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        for t in self._transports:
+            t.close()
