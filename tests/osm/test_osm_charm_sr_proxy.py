@@ -13,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 import yaml
 from ops import testing
+from osm_sshd import SshLab
 from osmlib import REPO, charm_class
+from srchain.charms import sshkeys
 
 CHARM = REPO / "charms/srchain-sr-proxy"
 TOKEN = "so-charm-token-0123456789abcdef"
@@ -157,3 +159,34 @@ def test_ssh_key_for_osm(proxy: str) -> None:
     assert ctx.action_results is not None
     assert ctx.action_results["pubkey"].startswith("ssh-ed25519 ")
     assert "PRIVATE" not in json.dumps(ctx.action_results)
+
+
+def test_over_ssh_the_token_stays_on_the_vm(proxy: str, sshd: SshLab) -> None:
+    """Proxy charm in OSM's VCA: the control API is reached on the VM over SSH; without a control-token
+    secret the helper reads the VM's own token file (through sudo), so the token never leaves the VM."""
+    private, public = sshkeys.generate("unit")
+    sshd.authorize(public)
+    key = testing.Secret(tracked_content={"private-key": private})
+    token_file = proxy.removeprefix("unix:").rsplit("/", 1)[0] + "/token"
+    state = testing.State(leader=True, secrets={key}, config={
+        "control-address": proxy, "token-file": token_file, "ssh-hostname": "127.0.0.1", "ssh-port": sshd.port,
+        "ssh-host-key": sshd.host_key_line(), "ssh-private-key": key.id})
+    ctx = _ctx()
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs")
+    entry = {**STATIC, "sid": 16011}
+    ctx.run(ctx.on.action("add-sid", params={"entry": json.dumps(entry)}), state)
+    assert ctx.action_results is not None and json.loads(ctx.action_results["output"])["sid"] == 16011
+    assert 16011 in _sids(proxy)  # seen through the local client: the SSH request really landed
+    with pytest.raises(testing.ActionFailed) as e:
+        ctx.run(ctx.on.action("remove-sid", params={"sid": 16011, "version": 1}), state)
+    assert e.value.message == "sid 16011 has version 2, not 1; nothing removed"
+    ctx.run(ctx.on.action("remove-sid", params={"sid": 16011}), state)
+    assert 16011 not in _sids(proxy)
+    assert sshd.commands and all(c.startswith("sudo -n -- python3 -c ") for c in sshd.commands)
+    assert not any(TOKEN in c for c in sshd.commands)
+    wrong = testing.State(leader=True, secrets={key}, config={**state.config, "token-file": "/nonexistent/token"})
+    out = ctx.run(ctx.on.config_changed(), wrong)
+    assert out.unit_status == testing.BlockedStatus(
+        f"proxy sr-proxy: GET /v1/health on ssh srchain@127.0.0.1:{sshd.port}: cannot read token file "
+        "/nonexistent/token: No such file or directory")

@@ -51,7 +51,11 @@ else:
     c = http.client.HTTPConnection(h.strip("[]"), int(p), timeout=r["timeout"])
 tok = r.get("token")
 if r.get("token_file"):
-    tok = open(r["token_file"]).read().strip()
+    try:
+        tok = open(r["token_file"]).read().strip()
+    except OSError as e:
+        print(json.dumps({"error": "cannot read token file " + r["token_file"] + ": " + str(e.strerror)}))
+        sys.exit(0)
 hd = {"Authorization": "Bearer " + tok} if tok else {}
 b = None
 if r.get("body") is not None:
@@ -62,7 +66,7 @@ try:
     resp = c.getresponse()
     raw = resp.read()
 except (OSError, http.client.HTTPException) as e:
-    print(json.dumps({"error": type(e).__name__ + ": " + str(e)}))
+    print(json.dumps({"error": "unreachable at " + a + ": " + str(e)}))
     sys.exit(0)
 try:
     doc = json.loads(raw) if raw else {}
@@ -328,7 +332,7 @@ class SshTransport:
             raise ActionError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
                               f"{done.err.strip()[-300:]}") from None  # fmt: skip
         if "error" in doc and "status" not in doc:
-            raise ActionError(f"{method} {path}: unreachable at {address} on {self.where}: {doc['error']}")
+            raise ActionError(f"{method} {path} on {self.where}: {doc['error']}")
         return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")
 
     def close(self) -> None:
