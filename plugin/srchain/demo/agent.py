@@ -3,7 +3,9 @@
 `peer`   one endpoint of a session: records every probe that arrives (per-packet one-way delay, kernel
          receive timestamps, JSON) and optionally sends its direction of a trafficgen profile from the
          same socket, so both directions of the session share one 5-tuple;
-`blast`  constant-rate UDP (the background load that congests the shaped port).
+`blast`  constant-rate UDP (the background load that congests the shaped port);
+`stacks` captures the MPLS frames arriving on one interface and records, per probe of one UDP port, the
+         label stack it carried (the day-2 test's proof that no packet mixed two chain versions).
 
 Every packet's payload starts with the trafficgen probe (stream, seq, send time). All loops are bounded
 by a duration and a packet count; the demo only points them at addresses inside its own namespaces.
@@ -164,6 +166,82 @@ def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: st
     receiver.join(1)
     rec.write(out, {"sender": stats})
     sock.close()
+
+
+ETH_P_ALL = 0x0003
+ETH_MPLS = 0x8847
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+PACKET_OUTGOING = 4
+
+
+def parse_stack(frame: bytes, port: int) -> tuple[tuple[int, ...], Probe] | None:
+    """(labels, probe) of an MPLS frame carrying IPv4/UDP to `port` with a probe; None for anything else."""
+    if len(frame) < 18 or frame[12:14] != b"\x88\x47":
+        return None
+    labels: list[int] = []
+    off = 14
+    while off + 4 <= len(frame):
+        word = int.from_bytes(frame[off : off + 4], "big")
+        labels.append(word >> 12)
+        off += 4
+        if word & 0x100:  # bottom of stack
+            break
+    else:
+        return None
+    if off + 28 > len(frame) or frame[off] >> 4 != 4 or frame[off + 9] != 17:
+        return None
+    udp = off + (frame[off] & 0xF) * 4
+    if int.from_bytes(frame[udp + 2 : udp + 4], "big") != port:
+        return None
+    try:
+        return tuple(labels), Probe.unpack(frame[udp + 8 :])
+    except RecordError:
+        return None
+
+
+@agent.command()
+@click.option("--iface", required=True)
+@click.option("--port", type=int, required=True, help="UDP destination port of the probes to record")
+@click.option("--duration", type=click.FloatRange(0.1, MAX_SECONDS), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--max-frames", type=click.IntRange(1, 10_000_000), default=1_000_000)
+def stacks(iface: str, port: int, duration: float, out: Path, max_frames: int) -> None:
+    """Frames arriving on `iface` (not the ones sent from it): stack -> probe seqs, plus what the kernel
+    dropped for this socket (a capture that lost frames proves nothing, so the caller checks it)."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sock.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE (root): we may lag a burst
+    sock.bind((iface, 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    seen: dict[str, list[int]] = {}
+    other = frames = 0
+    end = time.monotonic() + duration
+    while frames < max_frames:
+        if stop.is_set() or time.monotonic() >= end:
+            sock.setblocking(False)  # told to stop: take what the kernel still holds, then finish
+        try:
+            frame, addr = sock.recvfrom(2048)
+        except TimeoutError:
+            continue
+        except BlockingIOError:
+            break
+        if addr[2] == PACKET_OUTGOING:
+            continue
+        frames += 1
+        parsed = parse_stack(frame, port)
+        if parsed is None:
+            other += 1
+            continue
+        labels, probe = parsed
+        seen.setdefault(",".join(map(str, labels)), []).append(probe.seq)
+    _packets, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    sock.close()
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"iface": iface, "stacks": seen, "other": other, "frames": frames,
+                               "kernel_drops": drops}))  # fmt: skip
+    tmp.rename(out)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class Testbed:
         self.start_proxy()
         for vnf in topo.VNFS:
             self.start_vnf(vnf)
+        self.start_mitigation()
         self.wait_vnfs()
         self._write_inventory()
         self.log("switch, proxy and VNFs running")
@@ -145,6 +146,12 @@ class Testbed:
             # The proxy resolves its next hop from the kernel table of its own namespace.
             sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
                "nud", "permanent")  # fmt: skip
+        mi = self._add_ns(topo.MITIGATION_ROLE)
+        for px_if, px_mac, mi_if, mi_mac in ((topo.MITIGATION_IFS[0], topo.MITIGATION_PROXY_MACS[0],
+                                              topo.MITIGATION_VNF_IFS[0], topo.MITIGATION_VNF_MACS[0]),
+                                             (topo.MITIGATION_IFS[1], topo.MITIGATION_PROXY_MACS[1],
+                                              topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):  # fmt: skip
+            self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
 
     @staticmethod
     def _gateway(ns: str, gw: str, mac: str) -> None:
@@ -253,17 +260,46 @@ class Testbed:
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
                                         "--config", str(cfg)])  # fmt: skip
 
-    def wait_vnfs(self) -> None:
-        for vnf in topo.VNFS:
-            self._wait(vnf.name, vnf.name, lambda v=vnf: self.vnf_health(v.role)["status"] == "ok", timeout=30)
+    def start_mitigation(self) -> None:
+        """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from
+        one source is legitimate here); its detection is tested in the VNF's own tests."""
+        cfg = self.workdir / "mitigation.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "name": topo.MITIGATION_NAME, "in_iface": topo.MITIGATION_VNF_IFS[0],
+            "out_iface": topo.MITIGATION_VNF_IFS[1], "max_pps": 1_000_000, "max_fan_in": 10_000,
+            "fan_in_source_pps": 1_000_000, "batch": 256,
+            "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
+        }))  # fmt: skip
+        self.spawn(topo.MITIGATION_NAME, topo.MITIGATION_ROLE, [sys.executable, "-m", "srchain_vnfs.cli", "run",
+                                                               "mitigation", "--config", str(cfg)])  # fmt: skip
 
-    def restart_vnf(self, name: str) -> None:
-        vnf = next(v for v in topo.VNFS if v.name == name)
+    def _vnf_roles(self) -> dict[str, str]:
+        return {v.name: v.role for v in topo.VNFS} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
+
+    def wait_vnf(self, name: str, timeout: float = 30) -> None:
+        role = self._vnf_roles()[name]
+        self._wait(name, name, lambda: self.vnf_health(role)["status"] == "ok", timeout=timeout)
+
+    def wait_vnfs(self) -> None:
+        for name in self._vnf_roles():
+            self.wait_vnf(name)
+
+    def kill_vnf(self, name: str) -> None:
+        """SIGKILL a VNF process (a crash: no clean shutdown) and wait until it is gone."""
         proc = self.procs.pop(name)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
-        self.start_vnf(vnf)
-        self._wait(vnf.name, vnf.name, lambda: self.vnf_health(vnf.role)["status"] == "ok", timeout=30)
+
+    def start_vnf_by_name(self, name: str) -> None:
+        if name == topo.MITIGATION_NAME:
+            self.start_mitigation()
+        else:
+            self.start_vnf(next(v for v in topo.VNFS if v.name == name))
+        self.wait_vnf(name)
+
+    def restart_vnf(self, name: str) -> None:
+        self.kill_vnf(name)
+        self.start_vnf_by_name(name)
 
     def vnf_health(self, role: str) -> dict[str, Any]:
         def get() -> dict[str, Any]:
@@ -284,7 +320,7 @@ class Testbed:
         attachments: list[dict[str, Any]] = [
             {"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in topo.VNFS
         ]
-        attachments.append({"vnf": "mitigation", "iface_out": topo.MITIGATION_IFS[0],
+        attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": topo.MITIGATION_IFS[0],
                             "iface_in": topo.MITIGATION_IFS[1]})  # fmt: skip
         inv = {
             "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,

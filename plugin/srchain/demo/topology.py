@@ -76,10 +76,15 @@ VNFS = (
         47004, ("10.255.0.1", 47002)),
 )  # fmt: skip
 
-# The attack-mitigation VNF (day 2): a bump in the wire with one interface per direction.
+# The attack-mitigation VNF (day 2): a bump in the wire with one interface per direction. The proxy sends
+# to it on px1-mit-o (broadcast MAC: no next hop, the VNF reads promiscuously) and takes frames back on
+# px1-mit-i; the VNF filters mit-in -> mit-out and forwards frames byte for byte.
+MITIGATION_NAME = "mitigation"
 MITIGATION_ROLE = "mi"
 MITIGATION_IFS = ("px1-mit-o", "px1-mit-i")  # proxy side: toward the VNF, back from the VNF
+MITIGATION_PROXY_MACS = ("02:00:00:00:41:05", "02:00:00:00:41:06")
 MITIGATION_VNF_IFS = ("mit-in", "mit-out")  # VNF side
+MITIGATION_VNF_MACS = ("02:00:00:00:50:05", "02:00:00:00:50:06")
 
 # Traffic ports on the hosts (UDP).
 GAMING_PORT = 5000

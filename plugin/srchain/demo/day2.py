@@ -1,0 +1,208 @@
+"""Day 2 under load: chained traffic with sequence numbers crosses the chain while the controller inserts the
+attack-mitigation VNF (`examples/cloud-gaming-mitigation.yaml`) and later removes it again (the reference
+chain). Measures loss, duplicates and reordering per flow at the receiver, the label stack of every probe
+on both SR wires of the proxy (switch -> proxy and proxy -> switch), and reads back what is live after
+each apply returned.
+
+The probe flow goes gaming server -> gaming client (rule `from-gaming-server`), so it is chained data
+traffic: v1 stack [features, priority] stays on the switch; v2 stack [features, mitigation, priority]
+takes the detour through the proxy and the mitigation VNF.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srchain.bfrt.client import BfrtClient
+
+from . import topology as topo
+from .netns import TestbedError
+from .testbed import REPO, Testbed
+
+REFERENCE = REPO / "examples" / "cloud-gaming.yaml"
+MITIGATION = REPO / "examples" / "cloud-gaming-mitigation.yaml"
+GS, GC = "10.0.1.10", "10.0.2.10"
+PROBE_PORT = 5004
+PROBE_STREAM = 40
+
+
+@dataclass
+class Day2Settings:
+    rate_pps: float = 10_000
+    duration_s: float = 8.0
+    insert_at_s: float = 2.0  # after the first probe is due
+    remove_at_s: float | None = 5.0  # back to the reference chain (None: keep the mitigation)
+    payload: int = 100  # UDP payload bytes (128-byte IPv4 packets)
+    drain_interval_s: float = 0.3
+
+
+@dataclass
+class ApplyRecord:
+    spec: str
+    version: int
+    at_s: float  # since the first probe was due
+    seconds: float
+    drained: bool | None
+    ops: int
+    live_after: dict[str, Any]
+
+
+@dataclass
+class Day2Outcome:
+    settings: dict[str, Any]
+    sent: int
+    send_errors: int
+    received: int
+    lost: int
+    duplicates: int
+    late: int  # packets that arrived after a higher sequence number of the same flow
+    late_seqs: list[int]
+    achieved_pps: float
+    applies: list[ApplyRecord]
+    stacks_to_proxy: dict[str, int]  # label stack (top first) -> probes seen switch -> proxy
+    stacks_from_proxy: dict[str, int]  # proxy -> switch
+    detour_seqs: dict[str, Any]  # the probes that went through the mitigation: range, contiguity
+    capture: dict[str, Any]
+    proxy: dict[str, Any] = field(default_factory=dict)
+    mitigation: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def live_state(tb: Testbed) -> dict[str, Any]:
+    """What the switch and the proxy hold now: SIDs in the switch's SR tables, the stacks its classifier
+    pushes, the proxy's SIDs (with version) and attachments."""
+    client = BfrtClient.connect(f"unix:{tb.switch_sock}", client_id=13, timeout=5, attempts=3)
+    try:
+        client.bind("srchain_node")
+        labels: dict[str, list[int]] = {}
+        for table in ("SwitchIngress.sr.sid_forward", "SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):
+            labels[table.rsplit(".", 1)[1]] = sorted(int(e.key["label"]) for e in client.entries(table))  # type: ignore[call-overload]
+        stacks = []
+        for e in client.entries("SwitchIngress.classifier.rules"):
+            stacks.append([int(e.data[k]) for k in sorted(e.data) if k.startswith("label_")])  # type: ignore[call-overload]
+    finally:
+        client.close()
+    api = tb.proxy_api()
+    sids = {int(s["sid"]): {"vnf": s.get("vnf"), "version": s.get("version")}
+            for s in api.call("GET", "/v1/sids")["sids"]}  # fmt: skip
+    atts = sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"])
+    return {"switch": labels, "classifier_stacks": sorted(stacks), "proxy_sids": sids, "proxy_attachments": atts}
+
+
+def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
+    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain.demo.agent", *args])
+
+
+def _wait_files(tb: Testbed, files: dict[str, Path], timeout: float) -> dict[str, dict[str, Any]]:
+    deadline = time.time() + timeout
+    while not all(f.exists() for f in files.values()):
+        if time.time() > deadline:
+            missing = [k for k, f in files.items() if not f.exists()]
+            raise TestbedError(f"agents wrote no results: {missing}: {tb.log_tail('agent-' + missing[0])}")
+        time.sleep(0.1)
+    return {k: json.loads(f.read_text()) for k, f in files.items()}
+
+
+def _sender_stats(tb: Testbed, key: str, timeout: float) -> dict[str, int]:
+    proc = tb.procs[f"agent-{key}"]
+    proc.wait(timeout=timeout)
+    lines = [ln for ln in tb.log_tail(f"agent-{key}", 4000).splitlines() if ln.startswith("{")]
+    if not lines:
+        raise TestbedError(f"blaster printed no result: {tb.log_tail(f'agent-{key}')}")
+    return json.loads(lines[-1])
+
+
+def order_stats(seqs: list[int]) -> tuple[int, list[int]]:
+    """Packets that arrived after a higher sequence number (per-flow reordering), and their seqs."""
+    late: list[int] = []
+    top = -1
+    for s in seqs:
+        if s < top:
+            late.append(s)
+        else:
+            top = s
+    return len(late), late
+
+
+def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: None) -> Day2Outcome:
+    """Run the probe flow and the two applies; the testbed must have the reference chain applied."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    listen = s.duration_s + 6
+    files = {"rx": out_dir / "day2-rx.json", "to_proxy": out_dir / "day2-to-proxy.json",
+             "from_proxy": out_dir / "day2-from-proxy.json"}  # fmt: skip
+    _agent(tb, "d2-rx", "gc", "peer", "--bind", f"{GC}:{PROBE_PORT}", "--duration", f"{listen:.1f}",
+           "--out", str(files["rx"]))  # fmt: skip
+    # Switch -> proxy frames arrive on px1-sr; proxy -> switch frames on the switch's port 4 (the proxy sends
+    # bypassing the qdisc, so a tap on its own side would not see them).
+    _agent(tb, "d2-cap-to", "px", "stacks", "--iface", topo.PROXY_SR_IF, "--port", str(PROBE_PORT),
+           "--duration", f"{listen:.1f}", "--out", str(files["to_proxy"]))  # fmt: skip
+    _agent(tb, "d2-cap-from", "sw", "stacks", "--iface", topo.SWITCH_PORTS[4][0], "--port", str(PROBE_PORT),
+           "--duration", f"{listen:.1f}", "--out", str(files["from_proxy"]))  # fmt: skip
+    t0 = time.time() + 2.5  # agents need a moment (Python imports)
+    _agent(tb, "d2-blast", "gs", "blast", "--to", f"{GC}:{PROBE_PORT}", "--src", f"{GS}:{PROBE_PORT}",
+           "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
+           "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")  # fmt: skip
+    applies: list[ApplyRecord] = []
+    steps = [(s.insert_at_s, MITIGATION)] + ([(s.remove_at_s, REFERENCE)] if s.remove_at_s is not None else [])
+    for at, spec in steps:
+        time.sleep(max(0.0, t0 + at - time.time()))
+        tb.check_running()
+        started = time.time()
+        plan, res = tb.apply(spec, drain_timeout=10.0, drain_interval=s.drain_interval_s)
+        took = time.time() - started
+        applies.append(ApplyRecord(spec.name, plan.version, started - t0, took, res.drained,
+                                   len(res.ops), live_state(tb)))  # fmt: skip
+        log(f"applied {spec.name} v{plan.version} at +{started - t0:.2f} s in {took:.2f} s")
+    sender = _sender_stats(tb, "d2-blast", timeout=max(5.0, t0 + s.duration_s + 5 - time.time()))
+    time.sleep(1.0)  # the last probes cross the switch
+    for key in ("d2-rx", "d2-cap-to", "d2-cap-from"):
+        tb.procs[f"agent-{key}"].terminate()
+    docs = _wait_files(tb, files, timeout=15)
+    st = docs["rx"]["streams"].get(str(PROBE_STREAM), {"seq": []})
+    seqs: list[int] = st["seq"]
+    counts = Counter(seqs)
+    sent = int(sender["sent"])
+    received = len(counts)
+    late, late_seqs = order_stats(seqs)
+    v2 = _mitigation_stack(applies)
+    detour = sorted(set(docs["to_proxy"]["stacks"].get(",".join(map(str, v2)), [])))
+    back = sorted(set(docs["from_proxy"]["stacks"].get(",".join(map(str, v2[1:])), [])))
+    contiguous = bool(detour) and detour[-1] - detour[0] + 1 == len(detour)
+    in_detour = set(detour)
+    # Per version, the flow must stay in order; across the flip a shorter new path may overtake the old one.
+    late_detour, _ = order_stats([q for q in seqs if q in in_detour])
+    late_direct, _ = order_stats([q for q in seqs if q not in in_detour])
+    from .observe import proxy_counters
+
+    return Day2Outcome(
+        settings=asdict(s), sent=sent, send_errors=int(sender.get("errors", 0)), received=received,
+        lost=sent - sum(1 for q in counts if 0 <= q < sent), duplicates=sum(n - 1 for n in counts.values()),
+        late=late, late_seqs=late_seqs[:50], achieved_pps=sent / s.duration_s, applies=applies,
+        stacks_to_proxy={k: len(v) for k, v in docs["to_proxy"]["stacks"].items()},
+        stacks_from_proxy={k: len(v) for k, v in docs["from_proxy"]["stacks"].items()},
+        detour_seqs={"first": detour[0] if detour else None, "last": detour[-1] if detour else None,
+                     "count": len(detour), "contiguous": contiguous, "returned_same": back == detour,
+                     "late_not_in_detour": sum(1 for q in late_seqs if q not in in_detour),
+                     "late_within_detour_path": late_detour, "late_within_direct_path": late_direct},
+        capture={k: {"frames": d["frames"], "other": d["other"], "kernel_drops": d["kernel_drops"]}
+                 for k, d in docs.items() if k != "rx"},
+        proxy=proxy_counters(tb), mitigation=tb.vnf_health(topo.MITIGATION_ROLE)["counters"],
+    )  # fmt: skip
+
+
+def _mitigation_stack(applies: list[ApplyRecord]) -> list[int]:
+    """The v2 stack as the proxy sees it (the switch popped the flow-features SID): from the read-back of
+    the insert, the classifier's stack without its first label."""
+    for a in applies:
+        stacks = [st for st in a.live_after["classifier_stacks"] if len(st) == 3]
+        if stacks:
+            return stacks[0][1:]
+    return []
