@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -152,3 +155,28 @@ def test_charms_carry_the_vendored_library_and_pinned_dependencies(built: list[P
     lock = set((REPO / "requirements.lock").read_text().split())
     assert "ops==3.9.0" in pins and any(p.startswith("pydantic==") for p in pins)
     assert set(pins) <= lock  # every pin is the project's locked version
+
+
+@pytest.mark.parametrize("service", ["formatter", "mitigation"])
+def test_vnf_charm_imports_resolve_from_its_lib(built: list[Path], tmp_path: Path, service: str) -> None:
+    """A built VNF charm carries srchain_vnfs too: its charm.py, and the service config model it loads,
+    import the project's code from the charm's lib/ only (as Juju's dispatch runs it)."""
+    with tarfile.open(next(p for p in built if p.name == f"srchain-{service}_vnf.tar.gz"), "r:gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    charm = tmp_path / f"srchain-{service}_vnf/charms/srchain-{service}"
+    assert (charm / f"lib/srchain_vnfs/{service}.py").is_file()
+    probe = ("import sys, charm\n"
+             "from srchain.charms import vnf_service\n"
+             f"vnf_service._config_class({service!r})\n"
+             "ours = {n: m.__file__ for n, m in sys.modules.items()\n"
+             "        if n.split('.')[0] in ('srchain', 'srchain_vnfs')}\n"
+             "assert 'srchain_vnfs.' + sys.argv[1] in ours, sorted(ours)\n"
+             "bad = [f for f in ours.values() if not f.startswith(sys.argv[2])]\n"
+             "assert not bad, bad\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe, service, str(charm / "lib")], cwd=charm, timeout=60,
+                          env={**os.environ, "PYTHONPATH": f"{charm / 'lib'}:{charm / 'src'}"},
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pins = (charm / "requirements.txt").read_text().split()
+    assert any(p.startswith("prometheus_client==") or p.startswith("prometheus-client==") for p in pins)
+    assert any(p.startswith("paramiko==") for p in pins)  # the SSH transport

@@ -9,10 +9,14 @@ Builds are reproducible: sorted members, fixed mtime/owner, gzip without a times
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -26,10 +30,12 @@ from srchain.osm.validate import default_charm_roots, validate_descriptors
 
 CHECKSUMS = "checksums.txt"
 LIBRARY = Path(__file__).resolve().parents[1]  # the srchain package, vendored into each charm's lib/
-LOCK = Path(__file__).resolve().parents[3] / "requirements.lock"
+REPO = Path(__file__).resolve().parents[3]
+LOCK = REPO / "requirements.lock"
+SOURCE_ROOTS = {REPO / d for d in ("plugin", "proxy", "emulator", "vnfs")}  # where pyproject finds packages
 # What the vendored library needs at charm runtime besides ops; charmcraft installs these pinned
 # versions into the charm's venv/ when packing (nothing is pip-installed when the charm runs).
-CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography")
+CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography", "bcrypt", "PyNaCl")
 _SKIP = {"__pycache__", ".git", ".gitignore", ".pytest_cache", ".ruff_cache", "venv", ".venv"}
 
 
@@ -123,22 +129,93 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
     return target
 
 
-def _pins() -> list[str]:
+def _pins(more: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
     if not LOCK.is_file():
         return []
-    wanted = {d.lower().replace("_", "-") for d in CHARM_DEPENDENCIES}
+    wanted = {d.lower().replace("_", "-") for d in (*CHARM_DEPENDENCIES, *more)}
     lines = [ln.strip() for ln in LOCK.read_text().splitlines() if "==" in ln and not ln.startswith("#")]
     return [ln for ln in lines if ln.split("==")[0].strip().lower().replace("_", "-") in wanted]
 
 
+def _first_party(name: str) -> Path | None:
+    """The folder of top-level package `name` when it is one of this project's (under the repository)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))).resolve()
+    return folder if folder.parent in SOURCE_ROOTS else None
+
+
+def _module_file(module: str) -> Path | None:
+    top, _, rest = module.partition(".")
+    root = _first_party(top)
+    if root is None:
+        return None
+    base = root.joinpath(*rest.split(".")) if rest else root
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def import_closure(sources: list[Path]) -> tuple[dict[str, Path], set[str]]:
+    """Every import (module level or inside functions) reachable from `sources` through this project's
+    packages: (first-party top-level package -> its folder, third-party top-level module names)."""
+    first: dict[str, Path] = {}
+    third: set[str] = set()
+    todo = [(p, "") for p in sources]
+    seen: set[Path] = set()
+    while todo:
+        path, package = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, base] if base else parts)
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if not top or top in sys.stdlib_module_names or top == "__future__":
+                    continue
+                root = _first_party(top)
+                if root is None:
+                    third.add(top)
+                    continue
+                first[top] = root
+                target = _module_file(name)
+                if target is not None:
+                    pkg = name if target.name == "__init__.py" else name.rpartition(".")[0]
+                    todo.append((target, pkg))
+    return first, third
+
+
+def _distributions(modules: set[str]) -> set[str]:
+    by_module = importlib.metadata.packages_distributions()
+    return {d.lower().replace("_", "-") for m in modules for d in by_module.get(m, [])}
+
+
 def vendor_library(charm_dir: Path) -> None:
-    """Copy the srchain library into `lib/srchain` (Juju's dispatch puts lib/ on PYTHONPATH) and pin its
-    dependencies in requirements.txt (from requirements.lock) for charmcraft to install at pack time."""
-    _copy_tree(LIBRARY, charm_dir / "lib" / "srchain")
+    """Copy the project's packages the charm's code imports (the import closure of `src/`: `srchain`, and
+    `srchain_vnfs` for the VNF charms) into `lib/` (Juju's dispatch puts lib/ on PYTHONPATH) and pin their
+    third-party dependencies in requirements.txt (from requirements.lock) for charmcraft's pack."""
+    first, third = import_closure(sorted((charm_dir / "src").rglob("*.py")))
+    first.setdefault("srchain", LIBRARY)
+    for name, folder in sorted(first.items()):
+        _copy_tree(folder, charm_dir / "lib" / name)
     req = charm_dir / "requirements.txt"
     existing = [ln for ln in (req.read_text().splitlines() if req.is_file() else []) if ln.strip()]
     names = {ln.split("==")[0].strip().lower() for ln in existing}
-    extra = [p for p in _pins() if p.split("==")[0].strip().lower() not in names]
+    extra = [p for p in _pins(_distributions(third)) if p.split("==")[0].strip().lower() not in names]
     req.write_text("\n".join(existing + extra) + "\n")
 
 
