@@ -61,7 +61,7 @@ def test_two_switch_profiles_links_and_chain_order(tmp_path: Path) -> None:
                         "formatter": "srchain-formatter", "classifier-a": "srchain-classifier",
                         "aggregator": "srchain-aggregator"}
     assert {v["id"] for v in nsd["virtual-link-desc"]} == {
-        "mgmtnet", "host-gaming-server", "host-gaming-client", "s1p8-s2p8", "px1-sr", "px1-vnfs"}
+        "mgmtnet", "host-gaming-server", "host-gaming-client", "s1p8-s2p8", "px1-sr", "px1-vnfs", "px1-vnfs-ret"}
     fg = nsd["vnffgd"][0]
     assert fg["vnf-profile-id"] == ["s1", "px1", "formatter", "classifier-a", "aggregator", "s2"]
     reports = next(p for p in fg["nfpd"] if p["id"] == "reports")
@@ -125,3 +125,25 @@ def test_name_clash_between_switch_and_proxy_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "'s1' names both a srchain-tofino-s1 and a srchain-sr-proxy" in result.output
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_mitigation_has_two_data_legs_on_the_proxy_links(tmp_path: Path) -> None:
+    """The mitigation service bridges in_iface -> out_iface (cloud-init: ens4, ens5): its VNFD declares both
+    legs, the NS puts the in leg on the proxy's VNF link and the out leg on the proxy's return link."""
+    out = _render_to(tmp_path, "cloud-gaming-mitigation.yaml", "inventory.yaml")
+    nsd = yaml.safe_load((out / "nsd/cloud-gaming/cloud-gaming_nsd.yaml").read_text())["nsd"]["nsd"][0]
+    conn = {p["id"]: {c["virtual-link-profile-id"]: [x["constituent-cpd-id"] for x in c["constituent-cpd-id"]]
+                      for c in p["virtual-link-connectivity"]} for p in nsd["df"][0]["vnf-profile"]}
+    assert conn["mitigation"] == {"mgmtnet": ["mgmt-ext"], "px1-vnfs": ["data-in-ext"],
+                                  "px1-vnfs-ret": ["data-out-ext"]}
+    assert conn["px1"]["px1-vnfs-ret"] == ["vnf-ret-ext"] and conn["formatter"]["px1-vnfs"] == ["data-ext"]
+    (data,) = [p for p in nsd["vnffgd"][0]["nfpd"] if p["id"] == "data"]
+    elements = [e for pos in data["position-desc-id"] for cp in pos["cp-profile-id"]
+                for e in cp["constituent-profile-elements"] if e["id"] == "mitigation"]
+    assert elements == [{"id": "mitigation", "cpd-id": "data-in-ext"}]
+    vnfd = yaml.safe_load((REPO / "vnfd/mitigation/mitigation_vnfd.yaml").read_text())["vnfd"]
+    positions = {c["id"]: c["virtual-network-interface-requirement"][0]["position"] for c in vnfd["vdu"][0]["int-cpd"]}
+    assert positions == {"mgmt-int": 1, "data-in-int": 2, "data-out-int": 3}  # ens3, ens4, ens5
+    init = yaml.safe_load((REPO / "vnfd/mitigation/cloud_init/mitigation-cloud-init.cfg").read_text())
+    (cfg,) = [yaml.safe_load(f["content"]) for f in init["write_files"] if f["path"].endswith("mitigation.yaml")]
+    assert (cfg["in_iface"], cfg["out_iface"]) == ("ens4", "ens5")

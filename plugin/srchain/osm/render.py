@@ -38,6 +38,8 @@ VNFD_BY_KIND = {
     "mitigation": "srchain-mitigation",
 }
 VNF_DATA_CPD = "data-ext"
+# VNFDs with two data legs: (in: on the proxy's `<proxy>-vnfs` link, out: on its `<proxy>-vnfs-ret` link).
+VNF_DATA_LEGS = {"srchain-mitigation": ("data-in-ext", "data-out-ext")}
 # Day-1 values of the VNF primitives that the chain spec does not carry (the services' own defaults).
 VNF_DEFAULTS: dict[str, dict[str, str]] = {
     "srchain-formatter": {"formatter_window_reports": "4"},
@@ -170,7 +172,11 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
                 continue
             p = Profile(inst, vnfd, params=dict(VNF_DEFAULTS.get(vnfd, {})))
             p.connect("mgmtnet", "mgmt-ext")
-            p.connect(f"{proxy}-vnfs", VNF_DATA_CPD)
+            if vnfd in VNF_DATA_LEGS:
+                p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
+                p.connect(f"{proxy}-vnfs-ret", VNF_DATA_LEGS[vnfd][1])
+            else:
+                p.connect(f"{proxy}-vnfs", VNF_DATA_CPD)
             vnf_profiles.append(p)
     return vnf_profiles, proxies
 
@@ -222,7 +228,10 @@ def _proxy_profiles(model: ChainModel, proxies: list[str], instances: set[str],
         p.connect("mgmtnet", "mgmt-ext")
         p.connect(f"{name}-sr", "sr-ext")
         p.connect(f"{name}-vnfs", "vnf-ext")
+        p.connect(f"{name}-vnfs-ret", "vnf-ret-ext")
         links.setdefault(f"{name}-vnfs", Link(f"{name}-vnfs", f"plain IP between SR proxy {name} and its VNFs"))
+        links.setdefault(f"{name}-vnfs-ret", Link(f"{name}-vnfs-ret", f"return leg of two-legged VNFs "
+                                                                      f"(mitigation) to SR proxy {name}"))
         out.append(p)
     return out
 
@@ -238,9 +247,15 @@ def _positions(model: ChainModel, traffic: str) -> list[dict[str, Any]]:
             assert sw is not None
             elements = [(sw.name, _switch_cpd(sw))]
         else:
-            elements = [(inst, VNF_DATA_CPD) for inst in seg.instances]
+            elements = [(inst, _vnf_in_cpd(inv, inst)) for inst in seg.instances]
         out.append({"segment": seg.name, "elements": elements})
     return out
+
+
+def _vnf_in_cpd(inv: Inventory, inst: str) -> str:
+    vnf = inv.vnf(inst)
+    vnfd = VNFD_BY_KIND.get(vnf.kind, "") if vnf else ""
+    return VNF_DATA_LEGS[vnfd][0] if vnfd in VNF_DATA_LEGS else VNF_DATA_CPD
 
 
 def _paths(model: ChainModel) -> list[dict[str, Any]]:
