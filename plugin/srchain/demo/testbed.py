@@ -357,6 +357,19 @@ class Testbed:
             store.release(plan.chain, {s.sid for s in plan.sids})
         return plan, result
 
+    def status(self, chain: str = "cloud-gaming") -> dict[str, Any]:
+        """The controller's status report: per target, recorded entries live as intended, missing, differing."""
+        from srchain.apply import AppliedStore, Controller, Drivers
+        from srchain.apply.factory import driver_factory
+        from srchain.model.load import load_inventory
+
+        inv, _ = load_inventory(str(self.inventory))
+        drivers = Drivers(driver_factory(inv, self.inventory.parent))
+        try:
+            return Controller(drivers, AppliedStore(self.state_dir)).status(chain)
+        finally:
+            drivers.close()
+
     def reconcile(self, chain: str = "cloud-gaming") -> Any:
         from srchain.apply import AppliedStore, Controller, Drivers
         from srchain.apply.factory import driver_factory
