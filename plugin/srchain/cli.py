@@ -319,16 +319,19 @@ def sid_list(state_dir: str | None, chain_name: str | None) -> None:
 @click.option("--port-rate", "port_rate_mbps", type=click.FloatRange(1, 100), default=12.0, show_default=True,
               help="shaped egress rate toward the gaming client (Mbit/s)")
 @click.option("--plan-only", is_flag=True, help="no testbed: validate and plan the chain and a day-2 insert")
+@click.option("--reconfigure", is_flag=True,
+              help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
 @click.option("--examples", type=click.Path(file_okay=False), default=str(EXAMPLES), show_default=True)
-def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, examples: str) -> None:
+def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, reconfigure: bool,
+         examples: str) -> None:  # fmt: skip
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
     if not plan_only:
         from srchain.demo.run import run_demo
         from srchain.demo.scenario import Settings
 
-        sys.exit(run_demo(make_console(), results_root, Settings(session_s=session_s),
-                          port_rate_bps=int(port_rate_mbps * 1e6)))  # fmt: skip
+        settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
+        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6)))
     ex = Path(examples)
     inventory = ex / "inventory.yaml"
     out = make_console()

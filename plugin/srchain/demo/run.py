@@ -50,6 +50,15 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     out.print(f"classes in the switch's priority register: {o.classes}", highlight=False)
     prio = o.timeline.get("prioritised")
     out.print(f"first gaming packet → prioritised: [bold]{_ms(None if prio is None else prio * 1000)} ms[/]")
+    change = o.extra.get("reconfigure")
+    if change:
+        per = ", ".join(f"{k} {v['received']} received / {v['lost']} lost / {v['late']} late"
+                        for k, v in change["streams"].items())  # fmt: skip
+        colour = "green" if change["lost"] == 0 and change["late"] == 0 else "red"
+        out.print(f"day 2, mitigation inserted live (v{change['version']}, apply {change['seconds']:.2f} s, "
+                  f"drained {change['drained']}): [{colour}]lost {change['lost']}, reordered {change['late']}[/] "
+                  f"across the change (packets sent ±1 s around it: {per}); mitigation passed "
+                  f"{change['mitigation'].get('passed', 0)}", highlight=False, soft_wrap=True)  # fmt: skip
     out.print(f"results: {result_dir}", highlight=False)
 
 
@@ -86,7 +95,9 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
         files = results.write(outcome, result_dir)
         print_outcome(out, outcome, result_dir)
         out.print(f"wrote {', '.join(f.name for f in files)}", highlight=False)
-        return 0 if outcome.classes.get("cloud_gaming") == 1 else 1
+        change = outcome.extra.get("reconfigure")
+        lossless = change is None or change["lost"] == 0
+        return 0 if outcome.classes.get("cloud_gaming") == 1 and lossless else 1
     except KeyboardInterrupt:
         out.print("[yellow]interrupted[/]: testbed torn down")
         return 130

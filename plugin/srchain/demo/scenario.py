@@ -15,13 +15,14 @@ from typing import Any
 from . import topology as topo
 from .netns import TestbedError
 from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, vnf_counters
-from .testbed import Testbed
+from .testbed import REPO, Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
 STREAM_GAMING, STREAM_GAMING_UP, STREAM_VOIP, STREAM_WEB, STREAM_BLAST = 1, 2, 3, 5, 9
 PAYLOAD = 1372  # blaster UDP payload: 1400-byte IPv4 packets
 Event = Callable[[str, float], None]
 Tick = Callable[[float, float], None]
+MITIGATION_SPEC = REPO / "examples" / "cloud-gaming-mitigation.yaml"
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Settings:
     load: float = 1.3  # background rate / shaped port rate
     gaming_seed: int = 25  # cloud_gaming seed 25: ~6.9 Mbit/s, ~710 pps downstream (below the port rate)
     poll_s: float = 0.2
+    reconfigure_at_s: float | None = None  # day 2 mid-scenario: insert the mitigation VNF (s after sessions start)
 
 
 @dataclass
@@ -134,6 +136,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
     q_prev = {0: sw.queue(topo.SHAPED_PORT, 0), 7: sw.queue(topo.SHAPED_PORT, 7)}
     end = t0 + s.warmup_s + s.session_s + 0.5
     blast_started = False
+    change: dict[str, Any] = {}
     while (now := time.time()) < end:
         tb.check_running()
         on_tick(max(0.0, now - t0), end - t0)
@@ -160,6 +163,10 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
                 cur = QueueSample(cur.packets, 0.0, cur.delay_max_ns)
             q_prev[q] = cur
         series.append(row)
+        if s.reconfigure_at_s is not None and not change and now >= start + s.reconfigure_at_s:
+            change = _reconfigure(tb)
+            on_event(f"day 2: mitigation inserted (v{change['version']}, {change['seconds']:.2f} s)",
+                     change["start"] - start)  # fmt: skip
         time.sleep(max(0.0, s.poll_s - (time.time() - now)))
     on_tick(end - t0, end - t0)
     # Let the queues drain and the recorders write their files.
@@ -197,14 +204,56 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         "web": _summary(stream_ms(rx, STREAM_WEB), sent.get("web-bg")),
         "background": _summary(stream_ms(rx, STREAM_BLAST), sent.get("blast")),
     }  # fmt: skip
+    extra: dict[str, Any] = {}
+    if change:
+        change["streams"] = {name: across_change(rx.get(str(sid), {}), change["start"], change["end"])
+                             for name, sid in (("cloud_gaming", STREAM_GAMING), ("cloud_gaming_up", STREAM_GAMING_UP))}
+        change["lost"] = sum(c["lost"] for c in change["streams"].values())
+        change["late"] = sum(c["late"] for c in change["streams"].values())
+        change["mitigation"] = tb.vnf_health(topo.MITIGATION_ROLE)["counters"]
+        timeline["reconfigured"] = change["start"] - first
+        extra["reconfigure"] = change
     time.sleep(0.5)  # the last reports reach the aggregator
     return Outcome(
         settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps},
         timeline=timeline, delays=delays, gaming_before_ms=before, gaming_after_ms=after,
         queue_series=series, hops=hops(tb, sw), switch=sw.counters(), proxy=proxy_counters(tb),
         vnfs=vnf_counters(tb), classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
-        extra={"queue_port2": {q: sw.queue(topo.SHAPED_PORT, q).__dict__ for q in (0, 7)}},
+        extra=extra | {"queue_port2": {q: sw.queue(topo.SHAPED_PORT, q).__dict__ for q in (0, 7)}},
     )  # fmt: skip
+
+
+CHANGE_MARGIN_S = 1.0  # packets sent this long before the change started or after it ended count as "across"
+
+
+def _reconfigure(tb: Testbed) -> dict[str, Any]:
+    """Apply the day-2 insert (make-before-break) while the traffic runs."""
+    started = time.time()
+    plan, res = tb.apply(MITIGATION_SPEC)
+    return {"spec": MITIGATION_SPEC.name, "version": plan.version, "start": started, "end": time.time(),
+            "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}  # fmt: skip
+
+
+def across_change(stream: dict[str, list[int]], t_start: float, t_end: float) -> dict[str, Any]:
+    """Loss and reordering of one flow among the packets sent from CHANGE_MARGIN_S before the change to
+    CHANGE_MARGIN_S after it. A lost packet is placed by the send time of the last packet received before
+    it in sequence order (its own send time is unknown: it never arrived)."""
+    lo, hi = t_start - CHANGE_MARGIN_S, t_end + CHANGE_MARGIN_S
+    seqs, sends = stream.get("seq", []), stream.get("send_ns", [])
+    sent_at = dict(zip(seqs, (t / 1e9 for t in sends), strict=True))
+    window = sorted(q for q, t in sent_at.items() if lo <= t <= hi)
+    lost = 0
+    if window:
+        got = set(sent_at)
+        lost = sum(1 for q in range(window[0], window[-1] + 1) if q not in got)
+    in_window = set(window)
+    late = top = 0
+    for q in (q for q in seqs if q in in_window):  # arrival order: a packet below the highest seen is late
+        if q < top:
+            late += 1
+        top = max(top, q)
+    return {"received": len(window), "lost": lost, "late": late,
+            "first_seq": window[0] if window else None, "last_seq": window[-1] if window else None}  # fmt: skip
 
 
 def _blast_sent(tb: Testbed) -> int:
