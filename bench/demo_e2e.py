@@ -1,13 +1,18 @@
 """The local chain end to end, measured (root; builds and removes its own `sd<pid>…` namespaces).
 
-    .venv/bin/python bench/demo_e2e.py [--runs 2] [--session-s 10]
+    .venv/bin/python bench/demo_e2e.py [--runs 2] [--session-s 10] [--day2-rates 4000,6000,8000]
 
-Per run: time from the gaming session's first packet (its send time, from the probe) to the moment the
-switch's priority register holds class 1 for the session (polled every 0.2 s, so up to 0.2 s late), and
-one-way delays (kernel receive timestamps) on the congested port. The baseline in the same run is the
-best-effort treatment the gaming flow gets without the chain's decision: the VoIP session and the
-background load crossing the same shaped port during the same period, and the gaming flow's own packets
-sent before its decision landed (few, since detection is fast). Ratio = baseline p99 / prioritised p99.
+Per scenario run (congested port, `srchain demo --reconfigure --twin`):
+- time from the gaming session's first packet (its send time, from the probe) to class 1 in the switch's
+  priority register (polled every 0.2 s, so up to 0.2 s late);
+- one-way delays (kernel receive timestamps) on the congested port. Baseline in the same run: the *twin*,
+  the same gaming downstream (same profile and seed, same start) sent from 10.0.4.10, which no classifier
+  rule matches, so it crosses the same port best effort; also the VoIP session (best effort, same period).
+  Ratio = twin p99 / prioritised p99;
+- loss and reordering of the gaming session (both directions, packets sent ±1 s around it) while the
+  mitigation VNF is inserted live mid-session.
+Then per day-2 rate: a sequence-numbered chained probe flow while the mitigation is inserted and removed
+again (make-before-break both times): lost, duplicated, reordered packets, and what the apply took.
 """
 
 from __future__ import annotations
@@ -20,8 +25,49 @@ import tempfile
 import time
 from pathlib import Path
 
+from srchain.demo.day2 import Day2Settings, run_day2
 from srchain.demo.scenario import Settings, run
 from srchain.demo.testbed import REPO, Testbed
+
+
+def scenario_run(tmp: Path, i: int, session_s: float, port_rate_bps: int) -> dict:
+    with Testbed(tmp / f"tb{i}", port_rate_bps=port_rate_bps) as tb:
+        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        s = Settings(session_s=session_s, twin=True, reconfigure_at_s=session_s / 2)
+        o = run(tb, s, tmp / f"run{i}", lambda *_: None, lambda *_: None)
+    d = o.delays
+    prio, twin = d["cloud_gaming_after"]["p99_ms"], d["cloud_gaming_twin_after"]["p99_ms"]
+    voip = d["voip_after"]["p99_ms"]
+    change = o.extra.get("reconfigure", {})
+    return {
+        "run": i, "to_prioritised_s": o.timeline["prioritised"], "class": o.classes,
+        "gaming_after": d["cloud_gaming_after"], "twin_same_period": d["cloud_gaming_twin_after"],
+        "voip_same_period": d["voip_after"], "background": d["background"],
+        "ratio_p99_twin_over_prioritised": twin / prio if twin and prio else None,
+        "ratio_p99_voip_over_prioritised": voip / prio if voip and prio else None,
+        "reconfigure": {k: change.get(k) for k in ("version", "seconds", "lost", "late", "streams")},
+        "queue_stats_port2": o.extra["queue_port2"], "load_avg": os.getloadavg()[0],
+    }  # fmt: skip
+
+
+# Day-2 modes: the live change, and two baselines without any change during the traffic (the reference chain
+# throughout; the mitigation chain throughout, applied before the first probe).
+MODES = {"live insert+remove": (1.5, 4.0), "baseline: reference": (None, None), "baseline: mitigation": (-2.0, None)}
+
+
+def day2_run(tmp: Path, rate: float, mode: str) -> dict:
+    insert_at, remove_at = MODES[mode]
+    name = f"d2-{int(rate)}-{list(MODES).index(mode)}"
+    with Testbed(tmp / name, port_rate_bps=400_000_000) as tb:
+        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        o = run_day2(tb, Day2Settings(rate_pps=rate, duration_s=7.0, insert_at_s=insert_at, remove_at_s=remove_at),
+                     tmp / name)  # fmt: skip
+    return {"rate_pps": rate, "mode": mode, "sent": o.sent, "lost": o.lost, "duplicates": o.duplicates,
+            "late": o.late, "late_not_in_detour": o.detour_seqs["late_not_in_detour"],
+            "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy,
+            "capture_drops": sum(c["kernel_drops"] for c in o.capture.values()),
+            "applies_s": [round(a.seconds, 3) for a in o.applies], "drained": [a.drained for a in o.applies],
+            "load_avg": os.getloadavg()[0]}  # fmt: skip
 
 
 def main() -> int:
@@ -29,39 +75,37 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--session-s", type=float, default=10.0)
     ap.add_argument("--port-rate-mbps", type=float, default=12.0)
+    ap.add_argument("--day2-rates", default="4000", help="comma-separated probe rates (pps) for day-2 runs")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/demo_e2e.py needs root (network namespaces); skipped")
         return 0
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    rows = []
+    rows, d2 = [], []
     with tempfile.TemporaryDirectory(prefix="sd-bench-") as tmp:
         for i in range(args.runs):
-            with Testbed(Path(tmp) / f"tb{i}", port_rate_bps=int(args.port_rate_mbps * 1e6)) as tb:
-                tb.apply(REPO / "examples" / "cloud-gaming.yaml")
-                o = run(tb, Settings(session_s=args.session_s), Path(tmp) / f"run{i}", lambda *_: None,
-                        lambda *_: None)  # fmt: skip
-            d = o.delays
-            base = d["voip_after"]["p99_ms"]
-            prio = d["cloud_gaming_after"]["p99_ms"]
-            row = {
-                "run": i, "to_prioritised_s": o.timeline["prioritised"], "class": o.classes,
-                "gaming_after": d["cloud_gaming_after"], "gaming_before": d["cloud_gaming_before"],
-                "voip_same_period": d["voip_after"], "background": d["background"],
-                "ratio_p99_besteffort_over_prioritised": (base / prio) if base and prio else None,
-                "queue_stats_port2": o.extra["queue_port2"], "load_avg": os.getloadavg()[0],
-            }  # fmt: skip
-            rows.append(row)
-            print(json.dumps(row))
+            rows.append(scenario_run(Path(tmp), i, args.session_s, int(args.port_rate_mbps * 1e6)))
+            print(json.dumps(rows[-1]))
             time.sleep(1)
-    print("\nrun | first packet -> prioritised (s) | gaming p50/p99 prioritised (ms) | best-effort voip p50/p99 (ms) "
-          "| background p50/p99 (ms) | ratio p99")  # fmt: skip
+        for rate in (float(r) for r in args.day2_rates.split(",") if r):
+            for mode in MODES:
+                d2.append(day2_run(Path(tmp), rate, mode))
+                print(json.dumps(d2[-1]))
+                time.sleep(1)
+    print("\nrun | first packet -> prioritised (s) | gaming p50/p99 prioritised (ms) | twin outside the chain p50/p99 "
+          "(ms) | voip p50/p99 (ms) | ratio p99 twin/prio | live insert: lost / late (gaming, ±1 s)")  # fmt: skip
     for r in rows:
-        g, v, b = r["gaming_after"], r["voip_same_period"], r["background"]
+        g, t, v, c = r["gaming_after"], r["twin_same_period"], r["voip_same_period"], r["reconfigure"]
+        ratio = r["ratio_p99_twin_over_prioritised"]
         print(f"{r['run']} | {r['to_prioritised_s']:.2f} | {g['p50_ms']:.1f} / {g['p99_ms']:.1f} | "
-              f"{v['p50_ms']:.1f} / {v['p99_ms']:.1f} | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} | "
-              f"{r['ratio_p99_besteffort_over_prioritised']:.1f}")  # fmt: skip
-    ok = all(r["class"]["cloud_gaming"] == 1 for r in rows)
+              f"{t['p50_ms']:.1f} / {t['p99_ms']:.1f} | {v['p50_ms']:.1f} / {v['p99_ms']:.1f} | "
+              f"{ratio:.1f} | {c['lost']} / {c['late']}")  # fmt: skip
+    if d2:
+        print("\nday-2 rate (pps) | mode | sent | lost | duplicates | late (all detoured?) | detoured | applies (s)")
+        for r in d2:
+            print(f"{r['rate_pps']:.0f} | {r['mode']} | {r['sent']} | {r['lost']} | {r['duplicates']} | {r['late']} "
+                  f"({r['late_not_in_detour'] == 0}) | {r['detoured']} | {r['applies_s']}")
+    ok = all(r["class"]["cloud_gaming"] == 1 and r["reconfigure"]["lost"] == 0 for r in rows)
     return 0 if ok else 1
 
 

@@ -36,7 +36,7 @@ PROBE_STREAM = 40
 class Day2Settings:
     rate_pps: float = 10_000
     duration_s: float = 8.0
-    insert_at_s: float = 2.0  # after the first probe is due
+    insert_at_s: float | None = 2.0  # after the first probe is due (< 0: before the traffic; None: never)
     remove_at_s: float | None = 5.0  # back to the reference chain (None: keep the mitigation)
     payload: int = 100  # UDP payload bytes (128-byte IPv4 packets)
     drain_interval_s: float = 0.3
@@ -151,7 +151,7 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
            "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
            "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")  # fmt: skip
     applies: list[ApplyRecord] = []
-    steps = [(s.insert_at_s, MITIGATION)] + ([(s.remove_at_s, REFERENCE)] if s.remove_at_s is not None else [])
+    steps = [(at, spec) for at, spec in ((s.insert_at_s, MITIGATION), (s.remove_at_s, REFERENCE)) if at is not None]
     for at, spec in steps:
         time.sleep(max(0.0, t0 + at - time.time()))
         tb.check_running()

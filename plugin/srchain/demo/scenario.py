@@ -18,7 +18,8 @@ from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, v
 from .testbed import REPO, Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
-STREAM_GAMING, STREAM_GAMING_UP, STREAM_VOIP, STREAM_WEB, STREAM_BLAST = 1, 2, 3, 5, 9
+STREAM_GAMING, STREAM_GAMING_UP, STREAM_VOIP, STREAM_WEB, STREAM_BLAST, STREAM_TWIN = 1, 2, 3, 5, 9, 11
+TWIN_PORT = 5007
 PAYLOAD = 1372  # blaster UDP payload: 1400-byte IPv4 packets
 Event = Callable[[str, float], None]
 Tick = Callable[[float, float], None]
@@ -32,6 +33,7 @@ class Settings:
     load: float = 1.3  # background rate / shaped port rate
     gaming_seed: int = 25  # cloud_gaming seed 25: ~6.9 Mbit/s, ~710 pps downstream (below the port rate)
     poll_s: float = 0.2
+    twin: bool = False  # also replay the gaming downstream from an address no classifier rule matches
     reconfigure_at_s: float | None = None  # day 2 mid-scenario: insert the mitigation VNF (s after sessions start)
 
 
@@ -98,6 +100,13 @@ def start_traffic(tb: Testbed, s: Settings, t0: float, out_dir: Path) -> float:
                 "--to", f"{pip}:{pport}", "--stream", str(stream), "--start-at", f"{start:.3f}",
                 "--session-s", f"{s.session_s:.2f}"]  # fmt: skip
         _agent(tb, key, role, *args, *(["--upstream"] if up else []))
+    if s.twin:  # the same gaming downstream (same profile and seed), outside the chain: the baseline
+        _agent(tb, "twin-gc", "gc", "peer", "--bind", f"{GC}:{TWIN_PORT}", "--duration", rec,
+               "--out", str(out_dir / "rx-twin-gc.json"))  # fmt: skip
+        _agent(tb, "twin-bg", "bg", "peer", "--bind", f"{topo.BLASTER_SRC}:{TWIN_PORT}", "--duration", rec,
+               "--out", str(out_dir / "rx-twin-bg.json"), "--profile", "cloud_gaming", "--seed",
+               str(s.gaming_seed), "--to", f"{GC}:{TWIN_PORT}", "--stream", str(STREAM_TWIN),
+               "--start-at", f"{start:.3f}", "--session-s", f"{s.session_s:.2f}")  # fmt: skip
     bp = topo.BLAST_PORT
     _agent(tb, "blast-gc", "gc", "peer", "--bind", f"{GC}:{bp}", "--duration", rec,
            "--out", str(out_dir / "rx-blast-gc.json"))  # fmt: skip
@@ -171,7 +180,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
     on_tick(end - t0, end - t0)
     # Let the queues drain and the recorders write their files.
     deadline = time.time() + 15
-    keys = [p[0] for p in PEERS] + ["blast-gc"]
+    keys = [p[0] for p in PEERS] + ["blast-gc"] + (["twin-gc", "twin-bg"] if s.twin else [])
     files = {k: out_dir / f"rx-{k}.json" for k in keys}
     while not all(f.exists() for f in files.values()):
         if time.time() > deadline:
@@ -204,6 +213,9 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         "web": _summary(stream_ms(rx, STREAM_WEB), sent.get("web-bg")),
         "background": _summary(stream_ms(rx, STREAM_BLAST), sent.get("blast")),
     }  # fmt: skip
+    if s.twin:
+        delays["cloud_gaming_twin"] = _summary(stream_ms(rx, STREAM_TWIN), sent.get("twin-bg"))
+        delays["cloud_gaming_twin_after"] = _summary(stream_ms(rx, STREAM_TWIN, t_prio)) if t_prio else _summary([])
     extra: dict[str, Any] = {}
     if change:
         change["streams"] = {name: across_change(rx.get(str(sid), {}), change["start"], change["end"])
