@@ -112,8 +112,8 @@ def stable_hash(key: tuple[int, bytes]) -> int:
 class SidState:
     """A SID's compiled form: pre-encoded stacks, its flow cache and its counters."""
 
-    __slots__ = ("att", "cache", "entry", "fallback", "hits", "misses", "nstacks", "return_match",
-                 "rx", "sid", "stacks", "tx_bytes", "tx_pkts")
+    __slots__ = ("att", "cache", "entry", "fallback", "lookups", "nstacks", "return_match",
+                 "rx", "sid", "stacks", "txc")
 
     def __init__(self, entry: SidEntry, cache: FlowCache | None) -> None:
         self.entry = entry
@@ -126,8 +126,10 @@ class SidState:
         self.cache = cache
         # [packets, bytes] from the SR side: an array so the compiled fast path can count in place
         self.rx = array("Q", (0, 0))
-        self.tx_pkts = self.tx_bytes = 0
-        self.hits = self.misses = 0
+        # [packets, bytes] back to the SR side and cache [hits, misses]: arrays too, so that a new version of
+        # the tables shares them and a loop still holding the old tables never loses a count
+        self.txc = array("Q", (0, 0))
+        self.lookups = array("Q", (0, 0))
 
     @property
     def rx_pkts(self) -> int:
@@ -137,10 +139,25 @@ class SidState:
     def rx_bytes(self) -> int:
         return self.rx[1]
 
+    @property
+    def tx_pkts(self) -> int:
+        return self.txc[0]
+
+    @property
+    def tx_bytes(self) -> int:
+        return self.txc[1]
+
+    @property
+    def hits(self) -> int:
+        return self.lookups[0]
+
+    @property
+    def misses(self) -> int:
+        return self.lookups[1]
+
     def take_counters(self, old: SidState) -> None:
-        self.rx = old.rx  # the same array: frames counted by a loop still holding the old tables are kept
-        for name in ("tx_pkts", "tx_bytes", "hits", "misses"):
-            setattr(self, name, getattr(old, name))
+        # the same arrays: frames counted by a loop still holding the old tables are kept
+        self.rx, self.txc, self.lookups = old.rx, old.txc, old.lookups
 
 
 class AttState:
@@ -343,11 +360,11 @@ class Engine:
                 if ent is None and match != "same":
                     ent = cache.lookup(reverse_key(key), now)  # type: ignore[union-attr]
                 if ent is not None:
-                    d.hits += 1
+                    d.lookups[0] += 1
                     if best is None or ent[1] > best[1][1]:
                         best = (d, ent)
                 else:
-                    d.misses += 1
+                    d.lookups[1] += 1
             if best is not None:
                 st, stack = best[0], best[1][0]
         if st is None and att.static:
@@ -377,8 +394,9 @@ class Engine:
             buf[h + 14:p] = stack
         else:  # the proxy SID was the bottom label: the packet leaves as plain IP
             buf[h:p] = self.sr_ip4 if buf[p] >> 4 == 4 else self.sr_ip6
-        st.tx_pkts += 1
-        st.tx_bytes += end - h
+        txc = st.txc
+        txc[0] += 1
+        txc[1] += end - h
         self.ostart = h
         self.oend = end
         return True
