@@ -226,13 +226,28 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         timeline["reconfigured"] = change["start"] - first
         extra["reconfigure"] = change
     time.sleep(0.5)  # the last reports reach the aggregator
+    vnfs, switch = settled_counters(tb, sw)
     return Outcome(
         settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps},
         timeline=timeline, delays=delays, gaming_before_ms=before, gaming_after_ms=after,
-        queue_series=series, hops=hops(tb, sw), switch=sw.counters(), proxy=proxy_counters(tb),
-        vnfs=vnf_counters(tb), classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
+        queue_series=series, hops=hops(tb, sw), switch=switch, proxy=proxy_counters(tb),
+        vnfs=vnfs, classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
         extra=extra | {"queue_port2": {q: sw.queue(topo.SHAPED_PORT, q).__dict__ for q in (0, 7)}},
     )  # fmt: skip
+
+
+def settled_counters(tb: Testbed, sw: SwitchReader, timeout: float = 3.0) -> tuple[dict, dict]:
+    """VNF and switch counters from one quiet moment of the report path: a decision still on its way from
+    the aggregator to the switch would otherwise show as sent but not accepted. A decision that never
+    arrives shows as that difference after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        vnfs, switch = vnf_counters(tb), sw.counters()
+        quiet = vnfs == vnf_counters(tb)
+        agreed = switch.get("decisions_accepted") == vnfs.get("aggregator", {}).get("sent")
+        if (quiet and agreed) or time.monotonic() > deadline:
+            return vnfs, switch
+        time.sleep(0.1)
 
 
 CHANGE_MARGIN_S = 1.0  # packets sent this long before the change started or after it ended count as "across"
