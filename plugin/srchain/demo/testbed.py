@@ -37,18 +37,18 @@ class Testbed:
     __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
                  prefix: str | None = None) -> None:  # fmt: skip
-        self.workdir = workdir
+        self.workdir = workdir.resolve()  # absolute: socket paths go into the inventory (unix:/abs/path)
         self.port_rate_bps = port_rate_bps
         self.log = log
         self.prefix = prefix or f"sd{os.getpid()}"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.namespaces: list[str] = []
         self.token = secrets.token_hex(16)
-        self.inventory = workdir / "inventory.yaml"
-        self.state_dir = workdir / "state"
-        self.switch_sock = workdir / "s1.sock"
-        self.proxy_sock = workdir / "px1.sock"
-        self.bundle = workdir / "srchain_node"
+        self.inventory = self.workdir / "inventory.yaml"
+        self.state_dir = self.workdir / "state"
+        self.switch_sock = self.workdir / "s1.sock"
+        self.proxy_sock = self.workdir / "px1.sock"
+        self.bundle = self.workdir / "srchain_node"
         self.closed = False
 
     # ------------------------------------------------------------------ names
