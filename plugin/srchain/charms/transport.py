@@ -20,15 +20,15 @@ import io
 import json
 import os
 import shlex
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import paramiko
 
 from srchain.charms import ActionError
+from srchain.localhttp import connection
+from srchain.sshexec import ExecTimeout, exec_command
 
 MISSING = 44  # exit code of the remote read when the file does not exist
 
@@ -131,11 +131,7 @@ class LocalTransport:
              token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
         if token_file:
             token = (self.read_file(token_file) or "").strip()
-        if address.startswith("unix:"):
-            conn: http.client.HTTPConnection = _UnixHttp(address[5:], timeout)
-        else:
-            host, port = address.rsplit(":", 1)
-            conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        conn = connection(address, timeout)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         payload = None
         if body is not None:
@@ -157,18 +153,6 @@ class LocalTransport:
 
     def close(self) -> None:
         pass
-
-
-class _UnixHttp(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
 
 
 def _load_private_key(text: str) -> paramiko.PKey:
@@ -278,26 +262,9 @@ class SshTransport:
         transport = self.connect().get_transport()
         assert transport is not None
         try:
-            chan = transport.open_session(timeout=self.timeout)
-            chan.settimeout(timeout)
-            chan.exec_command(command)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
-            out, err = bytearray(), bytearray()
-            deadline = time.monotonic() + timeout
-            while not (chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready()):
-                if chan.recv_ready():
-                    out += chan.recv(1 << 16)
-                elif chan.recv_stderr_ready():
-                    err += chan.recv_stderr(1 << 16)
-                elif time.monotonic() > deadline:
-                    chan.close()
-                    raise ActionError(f"{self.where}: command did not finish within {timeout:.0f}s")
-                else:
-                    time.sleep(0.005)
-            code = chan.recv_exit_status()
-            chan.close()
+            code, out, err = exec_command(transport, command, stdin, timeout, open_timeout=self.timeout)
+        except ExecTimeout:
+            raise ActionError(f"{self.where}: command did not finish within {timeout:.0f}s") from None
         except (paramiko.SSHException, OSError) as exc:
             raise ActionError(f"{self.where}: {exc}") from None
         return Done(code, out.decode(errors="replace"), err.decode(errors="replace"))

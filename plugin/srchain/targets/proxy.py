@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
+from srchain.localhttp import connection
 from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.targets.base import NKey, TargetError
 
@@ -22,18 +22,6 @@ SID_FIELDS = {
                 "cache_size": 65536, "idle_timeout_s": 300},
 }  # fmt: skip
 ATTACHMENT_FIELDS = ("iface", "iface_out", "iface_in", "next_hop", "mac", "vlan")
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
 
 
 class ProxyApi:
@@ -49,14 +37,8 @@ class ProxyApi:
         self.token = token
         self.timeout = timeout
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self.address.startswith("unix:"):
-            return _UnixConnection(self.address[5:], self.timeout)
-        host, port = self.address.rsplit(":", 1)
-        return http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout)
-
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        conn = self._connection()
+        conn = connection(self.address, self.timeout)
         headers = {"Authorization": f"Bearer {self.token}"}
         payload = None
         if body is not None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import paramiko
 
+from srchain.sshexec import ExecTimeout, exec_command
+
 DEFAULT_COMMAND = "bf-p4c --target tofino --arch tna --bf-rt-schema {out}/bf-rt.json -o {out} {program}"
 
 
@@ -56,30 +58,16 @@ class SshBuild:
         return client
 
     def _run(self, client: paramiko.SSHClient, command: str, stdin: bytes = b"") -> bytes:
-        chan = client.get_transport().open_session(timeout=30)  # type: ignore[union-attr]
-        chan.settimeout(self.timeout)
-        chan.exec_command(command)
-        if stdin:
-            chan.sendall(stdin)
-        chan.shutdown_write()
-        out, err = bytearray(), bytearray()
-        deadline = time.monotonic() + self.timeout
-        while not (chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready()):
-            if chan.recv_ready():
-                out += chan.recv(1 << 16)
-            elif chan.recv_stderr_ready():
-                err += chan.recv_stderr(1 << 16)
-            elif time.monotonic() > deadline:
-                chan.close()
-                raise BuildError(f"{self.host}: `{command}` did not finish within {self.timeout:.0f}s")
-            else:
-                time.sleep(0.01)
-        code = chan.recv_exit_status()
-        chan.close()
+        transport = client.get_transport()
+        assert transport is not None
+        try:
+            code, out, err = exec_command(transport, command, stdin, self.timeout, poll=0.01)
+        except ExecTimeout:
+            raise BuildError(f"{self.host}: `{command}` did not finish within {self.timeout:.0f}s") from None
         if code != 0:
             tail = err.decode(errors="replace").strip()[-2000:] or out.decode(errors="replace").strip()[-2000:]
             raise BuildError(f"{self.host}: `{command}` exited {code}: {tail}")
-        return bytes(out)
+        return out
 
     def build(self, source_dir: Path, program: str, local_out: Path) -> Path:
         """Upload `source_dir`, compile `program` (relative to it), fetch the output into `local_out`."""
