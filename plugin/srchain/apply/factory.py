@@ -55,8 +55,9 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
             except BfrtError as exc:
                 raise TargetError(f"switch {name}", str(exc), code=exc.code) from None
             bundle = Bundle(sw.program, path(sw.artifacts)) if sw.artifacts else None
-            gc = load_gc(prefer_sde=True)
-            if backend == "sde" or (backend == "auto" and is_sde(gc) and token is None and tls is None):
+            gc = load_gc(prefer_sde=True) if backend != "native" else None  # no import attempt when native
+            if gc is not None and (backend == "sde" or (backend == "auto" and is_sde(gc) and token is None
+                                                        and tls is None)):  # fmt: skip
                 try:
                     iface = gc.ClientInterface(sw.grpc, client_id=client_id + 1, device_id=sw.device_id)
                 except Exception as exc:  # the SDE's client raises its own exception types
