@@ -164,9 +164,10 @@ def _load_private_key(text: str) -> paramiko.PKey:
     raise ActionError("ssh private key: not an unencrypted OpenSSH/PEM Ed25519, ECDSA or RSA key")
 
 
-def parse_host_keys(text: str) -> list[paramiko.PKey]:
+def parse_host_keys(text: str, source: str = "ssh-host-key") -> list[paramiko.PKey]:
     """`ssh-host-key`: one key a line, `TYPE BASE64 [comment]` (a .pub file) or a known_hosts line
-    `HOSTS TYPE BASE64`; the host patterns are ignored (the key is pinned for ssh-hostname)."""
+    `HOSTS TYPE BASE64`; the host patterns are ignored (the key is pinned for ssh-hostname).
+    `source` names the setting in messages (a charm option or an inventory field)."""
     keys = []
     for n, line in enumerate(text.splitlines(), 1):
         words = line.split()
@@ -174,13 +175,13 @@ def parse_host_keys(text: str) -> list[paramiko.PKey]:
             continue
         at = 0 if _is_key_type(words[0]) else 1
         if len(words) < at + 2 or not _is_key_type(words[at]):
-            raise ActionError(f"ssh-host-key: line {n}: expected 'TYPE BASE64' or a known_hosts line")
+            raise ActionError(f"{source}: line {n}: expected 'TYPE BASE64' or a known_hosts line")
         try:
             keys.append(paramiko.PKey.from_type_string(words[at], base64.b64decode(words[at + 1])))
         except (paramiko.SSHException, ValueError, binascii.Error) as exc:
-            raise ActionError(f"ssh-host-key: line {n}: not a valid {words[at]} key ({exc})") from None
+            raise ActionError(f"{source}: line {n}: not a valid {words[at]} key ({exc})") from None
     if not keys:
-        raise ActionError("ssh-host-key: no key in it")
+        raise ActionError(f"{source}: no key in it")
     return keys
 
 
@@ -205,6 +206,10 @@ class SshTransport:
     port: int = 22
     sudo: bool = True
     timeout: float = 10.0
+    # How messages name the pinned key and the login key: the charm's options by default; the controller's
+    # proxy driver names the inventory fields instead.
+    host_key_source: str = "ssh-host-key"
+    key_refused_hint: str = "is its public key, get-ssh-public-key, in the VM's authorized_keys?"
     _client: paramiko.SSHClient | None = field(default=None, init=False, repr=False)
 
     @property
@@ -218,7 +223,7 @@ class SshTransport:
             raise ActionError(f"{self.where}: ssh-host-key not set: pin the VM's host key (its "
                               "/etc/ssh/ssh_host_ed25519_key.pub, checked against the fingerprint cloud-init "
                               "prints on the VM console); nothing was done")  # fmt: skip
-        pinned = parse_host_keys(self.host_key)
+        pinned = parse_host_keys(self.host_key, self.host_key_source)
         pkey = _load_private_key(self.private_key)
         client = paramiko.SSHClient()
         name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
@@ -231,15 +236,15 @@ class SshTransport:
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise ActionError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
-                              f"ssh-host-key pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
+                              f"{self.host_key_source} pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
                               "nothing was done") from None  # fmt: skip
         except paramiko.AuthenticationException:
             client.close()
-            raise ActionError(f"{self.where}: the VM refused this unit's SSH key (is its public key, "
-                              "get-ssh-public-key, in the VM's authorized_keys?); nothing was done") from None
+            raise ActionError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
+                              "nothing was done") from None
         except paramiko.SSHException as exc:
             client.close()
-            raise ActionError(f"{self.where}: {exc} (host key checked against ssh-host-key: "
+            raise ActionError(f"{self.where}: {exc} (host key checked against {self.host_key_source}: "
                               f"{', '.join(fingerprint(k) for k in pinned)}); nothing was done") from None
         except OSError as exc:
             client.close()

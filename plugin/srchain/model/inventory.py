@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from typing import Annotated
@@ -146,13 +148,84 @@ class Attachment(Strict):
         return self.model_dump(exclude_none=True)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _host_key_lines(text: str) -> str:
+    """The syntax of a pinned host key (`TYPE BASE64 [comment]` or a known_hosts line `HOSTS TYPE BASE64`);
+    the key itself is parsed when connecting."""
+    keys = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        at = 0 if _key_type(words[0]) else 1
+        if len(words) < at + 2 or not _key_type(words[at]):
+            raise ValueError(f"line {n}: expected 'TYPE BASE64' (a .pub file) or a known_hosts line")
+        try:
+            base64.b64decode(words[at + 1], validate=True)
+        except (ValueError, binascii.Error):
+            raise ValueError(f"line {n}: the key of type {words[at]} is not base64") from None
+        keys += 1
+    if not keys:
+        raise ValueError("no key in it: pin the proxy VM's host key (its /etc/ssh/ssh_host_*_key.pub)")
+    return text
+
+
+def _key_type(word: str) -> bool:
+    return word.startswith(("ssh-", "ecdsa-sha2-", "sk-"))
+
+
+class ProxySsh(Strict):
+    """A proxy on another machine: the controller logs in over SSH (host key pinned, never learnt) and
+    runs each control-API request on that machine against `control` (docs/controller.md)."""
+
+    host: str = Field(min_length=1, description="the proxy VM's address (OSM: its management IP)")
+    port: int = Field(22, ge=1, le=65535)
+    user: str = Field("srchain", min_length=1)
+    host_key: Annotated[str, AfterValidator(_host_key_lines)]  # pinned: `TYPE BASE64` or known_hosts line(s)
+    key_file: str | None = None  # private key (relative to the inventory file); the controller charm sets it
+    token_file: str | None = None  # the control token ON THE VM, read there (the token never leaves the VM)
+    sudo: bool = True  # read `token_file` as `sudo -n --` (root-only file)
+
+    @field_validator("host", "user")
+    @classmethod
+    def _word(cls, v: str) -> str:
+        if any(c.isspace() for c in v) or v.startswith("-"):
+            raise ValueError(f"'{v}' is not a host or user name")
+        return v
+
+    @field_validator("token_file")
+    @classmethod
+    def _abs(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith("/"):
+            raise ValueError(f"'{v}' is not an absolute path on the proxy's machine")
+        return v
+
+
 class Proxy(Strict):
     name: Name
-    control: str = Field(description="control API: unix:/path.sock or 127.0.0.1:PORT")
+    control: str = Field(description="control API: unix:/path.sock or 127.0.0.1:PORT (on the proxy's machine)")
     sr_interface: str
     mac: Mac  # of the SR-side interface: the next-hop MAC when a switch forwards to this proxy
     attachments: list[Attachment] = Field(default_factory=list)
     token_file: str | None = None  # bearer token of the control API (relative to the inventory file)
+    ssh: ProxySsh | None = None  # reach `control` on the proxy's machine over SSH
+
+    @model_validator(mode="after")
+    def _control(self) -> Proxy:
+        if self.ssh is None:
+            return self
+        c = self.control
+        if c.startswith("unix:"):
+            if not c[len("unix:"):].startswith("/"):
+                raise ValueError(f"control '{c}' is not a unix:/absolute/path address")
+        elif c.rsplit(":", 1)[0].strip("[]") not in LOOPBACK or not c.rsplit(":", 1)[-1].isdigit():
+            raise ValueError(f"control '{c}' must be unix:/path or 127.0.0.1:PORT on the proxy's machine "
+                             "(with 'ssh' the request runs there)")  # fmt: skip
+        if self.token_file is not None and self.ssh.token_file is not None:
+            raise ValueError("give the control token as 'token_file' (here) or 'ssh.token_file' (on the VM), not both")
+        return self
 
     def attachment(self, vnf: str) -> Attachment | None:
         return next((a for a in self.attachments if a.vnf == vnf), None)

@@ -1,6 +1,11 @@
 """An SR proxy as an apply target, over its control API (docs/proxy.md): HTTP/1.1 + JSON on a unix
 socket or loopback, bearer token.
 
+A proxy on another machine (inventory `ssh`): one SSH connection per driver (= per apply), host key
+pinned (paramiko RejectPolicy), and each request runs on that machine through the charm transport's
+stdlib helper against the same unix socket/loopback address; the token travels on the helper's stdin
+or is read on the VM (`ssh.token_file`), never in argv or a log.
+
 Plan tables: `sid` (key sid; action static|dynamic) → `PUT/DELETE` through `POST /v1/batch` (atomic);
 `attachment` (key vnf; action attach) → `PUT/DELETE /v1/attachments/{vnf}`, one request each.
 """
@@ -9,12 +14,18 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srchain.localhttp import connection
+from srchain.model.inventory import LOOPBACK, Inventory, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
-from srchain.targets.base import NKey, TargetError
+from srchain.targets.base import Driver, NKey, TargetError
+
+if TYPE_CHECKING:
+    from srchain.charms.transport import SshTransport
 
 SID_FIELDS = {
     "static": {"vnf": None, "restore": None, "ttl": 64},
@@ -24,20 +35,59 @@ SID_FIELDS = {
 ATTACHMENT_FIELDS = ("iface", "iface_out", "iface_in", "next_hop", "mac", "vlan")
 
 
+@dataclass
+class SshRoute:
+    """How to reach a remote proxy's control address: the SSH session, and where its token lives on the
+    VM when the controller does not hold it (`token_file`, read there with sudo)."""
+
+    transport: SshTransport
+    token_file: str | None = None
+
+
 class ProxyApi:
     """The control API client: `call(method, path, body)` → parsed JSON, errors as TargetError."""
 
-    def __init__(self, name: str, address: str, token: str, timeout: float = 5.0) -> None:
-        if not address.startswith("unix:"):
+    def __init__(self, name: str, address: str, token: str | None, timeout: float = 5.0,
+                 ssh: SshRoute | None = None) -> None:  # fmt: skip
+        if ssh is None and not address.startswith("unix:"):
             host = address.rsplit(":", 1)[0].strip("[]")
-            if host not in ("127.0.0.1", "localhost", "::1"):
-                raise TargetError(f"proxy {name}", f"control address {address} is not a unix socket or loopback")
+            if host not in LOOPBACK:
+                raise TargetError(f"proxy {name}", f"control address {address} is not a unix socket or loopback "
+                                  "(a proxy on another machine: give its 'ssh' in the inventory)")  # fmt: skip
         self.name = name
         self.address = address
         self.token = token
         self.timeout = timeout
+        self.ssh = ssh
+
+    @property
+    def where(self) -> str:
+        return f"{self.address} via {self.ssh.transport.where}" if self.ssh else self.address
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
+        status, reason, doc = self._over_ssh(method, path, body) if self.ssh else self._local(method, path, body)
+        if status >= 300:
+            reason = doc.get("error", reason) if isinstance(doc, dict) else reason
+            raise TargetError(f"proxy {self.name}", f"{method} {path}: {status} {reason}", code=str(status))
+        return doc
+
+    def _over_ssh(self, method: str, path: str, body: Any) -> tuple[int, str, Any]:
+        from srchain.charms import ActionError
+
+        assert self.ssh is not None
+        t = self.ssh.transport
+        try:
+            t.connect()  # refusals (host key, login key) happen here, before any request left
+        except ActionError as exc:
+            raise TargetError(f"proxy {self.name}", str(exc), code="UNAVAILABLE") from None
+        try:
+            return t.http(self.address, method, path, body, token=self.token,
+                          token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)  # fmt: skip
+        except ActionError as exc:
+            raise TargetError(f"proxy {self.name}", f"{method} {path}: {exc}", code="UNAVAILABLE",
+                              landed_unknown=method != "GET") from None  # fmt: skip
+
+    def _local(self, method: str, path: str, body: Any) -> tuple[int, str, Any]:
         conn = connection(self.address, self.timeout)
         headers = {"Authorization": f"Bearer {self.token}"}
         payload = None
@@ -57,10 +107,11 @@ class ProxyApi:
             doc = json.loads(raw) if raw else {}
         except ValueError:
             doc = {"error": raw[:200].decode(errors="replace")}
-        if resp.status >= 300:
-            reason = doc.get("error", resp.reason) if isinstance(doc, dict) else resp.reason
-            raise TargetError(f"proxy {self.name}", f"{method} {path}: {resp.status} {reason}", code=str(resp.status))
-        return doc
+        return resp.status, resp.reason, doc
+
+    def close(self) -> None:
+        if self.ssh is not None:
+            self.ssh.transport.close()
 
 
 def _plain(v: Any) -> Any:
@@ -100,7 +151,7 @@ class ProxyDriver:
         return []
 
     def close(self) -> None:
-        pass
+        self.api.close()
 
     def health(self) -> dict[str, Any]:
         return self.api.call("GET", "/v1/health")
@@ -166,3 +217,51 @@ class ProxyDriver:
             self.api.call(method, path, body)
         except TargetError as exc:
             raise TargetError(f"proxy {self.name}", exc.message, index, exc.code, exc.landed_unknown) from None
+
+
+def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10.0) -> ProxyDriver:
+    """The driver for inventory proxy `px`: local control address, or over SSH when `px.ssh` is set.
+    Relative paths (`token_file`, `ssh.key_file`) are relative to `base_dir` (the inventory's folder)."""
+
+    def path(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else Path(base_dir) / p
+
+    if px.ssh is None:
+        if px.token_file is None:
+            raise TargetError(f"proxy {name}", "no token_file in the inventory (the control API needs a token)")
+        return ProxyDriver.from_files(name, px.control, path(px.token_file), timeout)
+    from srchain.charms.transport import SshTransport
+
+    ssh = px.ssh
+    token = None
+    if px.token_file is not None:
+        try:
+            token = path(px.token_file).read_text().strip()
+        except OSError as exc:
+            raise TargetError(f"proxy {name}", f"token_file {px.token_file}: {exc.strerror}") from None
+    elif ssh.token_file is None:
+        raise TargetError(f"proxy {name}", "no control token: give 'token_file' (on this machine) or "
+                          "'ssh.token_file' (on the proxy's machine)")  # fmt: skip
+    if ssh.key_file is None:
+        raise TargetError(f"proxy {name}", f"ssh.key_file not set: the private key that logs in to "
+                          f"{ssh.user}@{ssh.host} (controller charm: key 'ssh-private-key' of target-tokens)")
+    try:
+        key = path(ssh.key_file).read_text()
+    except OSError as exc:
+        raise TargetError(f"proxy {name}", f"ssh.key_file {ssh.key_file}: {exc.strerror}") from None
+    transport = SshTransport(ssh.host, ssh.user, ssh.host_key, key, ssh.port, ssh.sudo, timeout,
+                             host_key_source=f"proxies[{name}].ssh.host_key",
+                             key_refused_hint=f"is the public half of ssh.key_file {ssh.key_file} in "
+                                              f"{ssh.user}'s authorized_keys there?")  # fmt: skip
+    return ProxyDriver(name, ProxyApi(name, px.control, token, timeout, SshRoute(transport, ssh.token_file)))
+
+
+def route_proxies(factory: Callable[[str, str], Driver], inventory: Inventory, base_dir: str | Path,
+                  timeout: float = 10.0) -> Callable[[str, str], Driver]:  # fmt: skip
+    """Wrap an apply factory so every proxy goes through `proxy_driver` (SSH-aware); other kinds as before."""
+
+    def make(kind: str, name: str) -> Driver:
+        px = inventory.proxy(name) if kind == "proxy" else None
+        return proxy_driver(name, px, base_dir, timeout) if px is not None else factory(kind, name)
+
+    return make
