@@ -14,13 +14,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 import yaml
 from ops import testing
+from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
 from osmlib import REPO, charm_class
 from srchain.apply import AppliedStore
 from srchain.bfrt.client import BfrtClient
+from srchain.charms import sshkeys
+from srchain.charms.transport import fingerprint
 from srchain.plan.model import entries_from_state
 from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain.targets.switch import SwitchDriver
@@ -70,7 +74,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
                 time.sleep(0.1)
-        yield {"api": api, "sock": sock}
+        yield {"api": api, "sock": sock, "token": token}
     finally:
         if proc is not None:
             proc.terminate()
@@ -231,3 +235,35 @@ def test_actions_before_day1_are_refused(ns: Ns) -> None:
     assert ns.fail("show-chain") == msg
     assert ns.fail("remove-segment", name="features") == msg
     assert ns.fail("add-segment", segment=MITIGATION) == msg
+
+
+def test_controller_on_the_vca_reaches_the_proxy_over_ssh(ns: Ns, proxy: dict, sshd: SshLab) -> None:
+    """No co-location: the inventory's `ssh` block names the proxy VM (pinned host key); the login key
+    comes from the target-tokens secret; the proxy's token stays on the VM (`ssh.token_file`)."""
+    private, public = sshkeys.generate("srchain-controller")
+    sshd.authorize(public)
+    inv = yaml.safe_load(ns.config["inventory"])
+    inv["proxies"][0]["ssh"] = {"host": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key_line(),
+                                "token_file": str(proxy["token"])}
+    ns.secret = testing.Secret(tracked_content={"ssh-private-key": private})  # no proxy token at all
+    ns.config.update({"inventory": yaml.safe_dump(inv), "target-tokens": ns.secret.id})
+    status = ns.config_changed()
+    v1 = assert_live_is_applied(ns, proxy)
+    assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(v1['sids'])} SIDs)")
+    assert sshd.commands and all(c.startswith("sudo -n -- python3 -c ") for c in sshd.commands)
+    assert not any(TOKEN in c for c in sshd.commands)
+    key = ns.state_dir / "tokens" / "ssh.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE" not in (ns.state_dir / "inventory.yaml").read_text()
+    assert ns.act("show-chain")["targets"] == {"switch s1": "in sync", "proxy px1": "in sync"}
+
+    # the VM presents another key than the one pinned: refused before any request, v1 stays
+    other = paramiko.ECDSAKey.generate()
+    inv["proxies"][0]["ssh"]["host_key"] = sshd.host_key_line(other)
+    sent = len(sshd.commands)
+    ns.config["inventory"] = yaml.safe_dump(inv)
+    msg = ns.fail("add-segment", segment=MITIGATION, after="features")
+    assert (f"host key mismatch: the VM presented {fingerprint(sshd.host_key)}, proxies[px1].ssh.host_key pins "
+            f"{fingerprint(other)}; refused, nothing was done") in msg, msg
+    assert len(sshd.commands) == sent  # nothing ran on the VM
+    assert assert_live_is_applied(ns, proxy)["version"] == 1

@@ -5,7 +5,8 @@ applies it to every switch and proxy with `srchain.apply` (make-before-break); d
 spec (`reconfigure-chain`, `add-segment`, `remove-segment`) the same way, or shows it (`show-chain`).
 
 State directory (charm config `state-dir`):
-  inventory.yaml       the inventory as configured, token_file fields pointing at tokens/ (0600)
+  inventory.yaml       the inventory as configured, token_file fields pointing at tokens/ (0600), and
+                       ssh.key_file of SSH-reached proxies at tokens/ssh.key (0600) when the secret has one
   spec.yaml            the spec that is applied now (replaced only after a successful apply)
   pending/<action>.yaml  a candidate spec; error messages name this file, line and field
   sids.sqlite, applied/<chain>.json   the SID store and applied state (as `srchain chain apply`)
@@ -31,13 +32,17 @@ from srchain.model import SpecError, load_chain, load_inventory
 from srchain.plan import PlanError, build_plan
 from srchain.sidstore import BlockExhausted, SidStore
 from srchain.targets.base import TargetError
+from srchain.targets.proxy import route_proxies
+
+SSH_KEY = "ssh-private-key"  # key of the target-tokens secret: logs in to proxies reached over SSH
 
 
 @dataclass(frozen=True)
 class ControllerSettings:
     state_dir: Path
     inventory: str  # YAML text
-    tokens: dict[str, str] = field(default_factory=dict, repr=False)  # "proxy-<name>" / "switch-<name>" -> token
+    # "proxy-<name>" / "switch-<name>" -> token; "ssh-private-key" -> key for proxies with an `ssh` block
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
     drain_timeout: float = 30.0
 
 
@@ -76,6 +81,13 @@ def write_inventory(s: ControllerSettings) -> Path:
                 path = tokens / f"{kind}-{target['name']}.token"
                 _write(path, s.tokens[f"{kind}-{target['name']}"], 0o600)
                 target["token_file"] = str(path)
+    if s.tokens.get(SSH_KEY):
+        key = tokens / "ssh.key"
+        _write(key, s.tokens[SSH_KEY].strip() + "\n", 0o600)
+        for target in doc.get("proxies") or []:
+            ssh = target.get("ssh") if isinstance(target, dict) else None
+            if isinstance(ssh, dict) and not ssh.get("key_file"):
+                ssh["key_file"] = str(key)
     path = s.state_dir / "inventory.yaml"
     _write(path, yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -106,7 +118,7 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
             plan = build_plan(model, store)
     except (PlanError, BlockExhausted) as exc:
         raise ActionError(f"{candidate}: {exc}; {keep}") from None
-    drivers = Drivers(driver_factory(model.inventory, inv.parent))
+    drivers = Drivers(route_proxies(driver_factory(model.inventory, inv.parent), model.inventory, inv.parent))
     interval = min(0.5, max(s.drain_timeout / 4, 0.01))
     opts = Options(drain_timeout=s.drain_timeout, drain_interval=interval)
     ctl = Controller(drivers, AppliedStore(s.state_dir), opts)
@@ -201,7 +213,7 @@ def show_chain(s: ControllerSettings) -> dict[str, Any]:
         inventory, _ = load_inventory(inv)
     except SpecError as exc:
         raise ActionError(_issues(exc)) from None
-    drivers = Drivers(driver_factory(inventory, inv.parent, attempts=1))
+    drivers = Drivers(route_proxies(driver_factory(inventory, inv.parent, attempts=1), inventory, inv.parent))
     try:
         status = Controller(drivers, store).status(chain)
     except ApplyError as exc:
