@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
 import threading
@@ -52,6 +53,21 @@ class DataPlane:
             s.close()
 
     def run(self) -> None:
+        path = os.environ.get("SRCHAIN_EMU_PROFILE")  # opt-in: cProfile stats of this thread, for bench/
+        if not path:
+            self._loop()
+            return
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            self._loop()
+        finally:
+            prof.disable()
+            prof.dump_stats(path)
+
+    def _loop(self) -> None:
         fds = list(self.by_fd)
         wait = 0.05
         while not self.stop_event.is_set():

@@ -48,6 +48,7 @@ ROLES = {
     "egress": ["hdr", "md", "eg_intr_md", "eg_prsr_md", "eg_dprsr_md", "eg_oport_md"],
     "egress_deparser": ["pkt", "hdr", "md", "eg_dprsr_md", "eg_intr_md", "eg_prsr_md"],
 }
+INTRINSIC_HEADERS = ("ingress_intrinsic_metadata_t", "egress_intrinsic_metadata_t")
 ROLE_TYPES = {
     "ig_intr_md": "ingress_intrinsic_metadata_t",
     "ig_tm_md": "ingress_intrinsic_metadata_for_tm_t",
@@ -205,6 +206,18 @@ class CompiledProgram:
     setups: list[Callable[[dict], None]]
     pipe_name: str
     has_egress: bool = True
+
+
+def header_shifts(st: StructT) -> dict[str, int]:
+    """Bit position (from the right) of each field of a header when serialised."""
+    out = {}
+    shift = st.bits
+    for p4name, ft in st.fields.items():
+        t = serial_bits(ft)
+        assert t is not None
+        shift -= t.width
+        out[pyattr(p4name)] = shift
+    return out
 
 
 def _ident(text: str) -> str:
@@ -421,6 +434,19 @@ class Compiler:
             m.extend(nested)
         m.append("    def _copy(self, o):")
         m.extend(copy or ["        pass"])
+        # Back to a fresh instance's state without allocating: scalars fall back to the class defaults when
+        # the instance dict forgets them; nested objects are kept and reset themselves.
+        m.append("    def _reset(self):")
+        names = [pyattr(n) for n, t in st.fields.items() if isinstance(t, (StructT, StackT))]
+        if not names:
+            m.append("        self.__dict__.clear()")
+        else:
+            m.append("        d = self.__dict__")
+            m.append(f"        keep = ({', '.join(f'd[{n!r}]' for n in names)},)")
+            m.append("        d.clear()")
+            for i, n in enumerate(names):
+                m.append(f"        d[{n!r}] = keep[{i}]")
+                m.append(f"        keep[{i}]._reset()")
         if st.is_header:
             self.gen_header_io(st)
 
@@ -443,6 +469,10 @@ class Compiler:
         m.append("        for a, b in zip(self.h, o.h):")
         m.append("            a._copy(b)")
         m.append("        self.ni = o.ni")
+        m.append("    def _reset(self):")
+        m.append("        for x in self.h:")
+        m.append("            x._reset()")
+        m.append("        self.ni = 0")
         return cls
 
     def gen_header_io(self, st: StructT) -> None:
@@ -450,6 +480,12 @@ class Compiler:
         m = self.module
         m.append(f"def ext_{st.pyclass}(pkt, h):")
         m.append("    o = pkt.off")
+        if st.name in INTRINSIC_HEADERS:
+            # The driver put this very object's bytes at offset 0: parsing them back changes nothing.
+            m.append("    if o == 0 and h is pkt.intr:")
+            m.append(f"        pkt.off = {nbytes}")
+            m.append("        h._v = True")
+            m.append("        return")
         m.append(f"    e = o + {nbytes}")
         m.append("    if e > pkt.n:")
         m.append("        raise ParserReject('PacketTooShort')")
@@ -480,6 +516,11 @@ class Compiler:
         m.append(f"        out.append(({' | '.join(terms) or '0'}).to_bytes({nbytes}, 'big'))")
         m.append(f"def bytes_{st.pyclass}(h):")
         m.append(f"    return ({' | '.join(terms) or '0'}).to_bytes({nbytes}, 'big')")
+        # a whole header stack in one call (the valid elements, in order)
+        m.append(f"def emits_{st.pyclass}(out, hs):")
+        m.append("    for h in hs:")
+        m.append("        if h._v:")
+        m.append(f"            out.append(({' | '.join(terms) or '0'}).to_bytes({nbytes}, 'big'))")
 
     # ------------------------------------------------------------ main / pipeline
     def compile_main(self, main: A.Instantiation) -> None:
@@ -559,32 +600,42 @@ class Compiler:
             if role.startswith(pre):
                 objs[role] = f"{self.struct_types[tname].pyclass}()"
         intr = f"{pre}_intr_md"
-        intr_cls = self.struct_types[ROLE_TYPES[intr]].pyclass
         if g == "ingress":
             fn.lines.append("def run_ingress(frame, port, tstamp):")
         else:
             fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp):")
         fn.emit("global _plen")
         fn.emit("_plen = len(frame)")
+        # One set of per-packet objects per gress, reset for each packet (run_ingress/run_egress are not
+        # re-entered: the pipeline runs one packet at a time).
         for role, ctor in objs.items():
-            fn.emit(f"r_{role} = {ctor}")
+            keep = f"_R{pre}_{role}"
+            self.module.append(f"{keep} = {ctor}")
+            fn.emit(f"r_{role} = {keep}")
+            fn.emit(f"r_{role}._reset()")
+        shifts = header_shifts(self.struct_types[ROLE_TYPES[intr]])
         if g == "ingress":
             fn.emit(f"r_{intr}.ingress_port = port")
-            fn.emit(f"r_{intr}.ingress_mac_tstamp = tstamp & 0xffffffffffff")
+            fn.emit(f"r_{intr}.ingress_mac_tstamp = ts48 = tstamp & 0xffffffffffff")
             fn.emit(f"r_{intr}._v = True")
-            fn.emit("r_ig_prsr_md.global_tstamp = tstamp & 0xffffffffffff")
-            fn.emit(f"pkt = PacketIn(bytes_{intr_cls}(r_{intr}) + bytes(8) + frame)")
+            fn.emit("r_ig_prsr_md.global_tstamp = ts48")
+            nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
+            packed = f"((port << {shifts['ingress_port']}) | (ts48 << {shifts['ingress_mac_tstamp']}))"
+            fn.emit(f"pkt = PacketIn({packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame)")
         else:
-            fn.emit(f"r_{intr}.egress_port = port")
-            fn.emit(f"r_{intr}.egress_qid = qid")
-            fn.emit(f"r_{intr}.enq_qdepth = enq_qdepth & 0x7ffff")
-            fn.emit(f"r_{intr}.deq_qdepth = enq_qdepth & 0x7ffff")
-            fn.emit(f"r_{intr}.deq_timedelta = deq_timedelta & 0x3ffff")
-            fn.emit(f"r_{intr}.enq_tstamp = tstamp & 0x3ffff")
-            fn.emit(f"r_{intr}.pkt_length = len(frame) & 0xffff")
+            fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
+                      "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
+                      "pkt_length": "len(frame) & 0xffff"}  # fmt: skip
+            fn.emit("qd = enq_qdepth & 0x7ffff")
+            terms = []
+            for name, val in fields.items():
+                fn.emit(f"r_{intr}.{name} = f_{name} = {val}")
+                terms.append(f"(f_{name} << {shifts[name]})")
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_eg_prsr_md.global_tstamp = tstamp & 0xffffffffffff")
-            fn.emit(f"pkt = PacketIn(bytes_{intr_cls}(r_{intr}) + frame)")
+            nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
+            fn.emit(f"pkt = PacketIn(({' | '.join(terms)}).to_bytes({nbytes}, 'big') + frame)")
+        fn.emit(f"pkt.intr = r_{intr}")
         fn.emit("out = []")
         for role in (f"{g}_parser", g, f"{g}_deparser"):
             bfn, params = blocks[role]
@@ -1784,7 +1835,7 @@ class Compiler:
         if isinstance(t, StructT) and t.is_header:
             return [f"emit_{t.pyclass}({out}, {v.code})"]
         if isinstance(t, StackT):
-            return [f"for _h in {v.code}.h: emit_{t.elem.pyclass}({out}, _h)"]
+            return [f"emits_{t.elem.pyclass}({out}, {v.code}.h)"]
         if isinstance(t, StructT):
             lines = []
             for n, ft in t.fields.items():

@@ -21,7 +21,7 @@ from .compiler import CompiledProgram, compile_program
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs a setattr call per field, per packet
 class ToTM:
     """A packet leaving ingress towards the traffic manager."""
 
@@ -32,7 +32,7 @@ class ToTM:
     mirrored: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Emitted:
     """A packet leaving the switch."""
 
@@ -62,23 +62,26 @@ def _next(stack):
 
 
 def _push_front(stack, n, _cls):
+    # Rotate the element objects instead of copying fields: the n elements pushed out at the back come
+    # back in front, invalid (field values of an invalid header are undefined in P4).
     h = stack.h
-    for i in range(len(h) - 1, -1, -1):
-        if i >= n:
-            h[i]._copy(h[i - n])
-        else:
-            h[i]._v = False
+    n = min(n, len(h))
+    moved = h[len(h) - n :]
+    del h[len(h) - n :]
+    for x in moved:
+        x._v = False
+    h[0:0] = moved
     stack.ni = min(stack.ni + n, len(h))
 
 
 def _pop_front(stack, n, _cls):
     h = stack.h
-    size = len(h)
-    for i in range(size):
-        if i + n < size:
-            h[i]._copy(h[i + n])
-        else:
-            h[i]._v = False
+    n = min(n, len(h))
+    moved = h[:n]
+    del h[:n]
+    for x in moved:
+        x._v = False
+    h.extend(moved)
     stack.ni = max(stack.ni - n, 0)
 
 

@@ -21,12 +21,13 @@ class ExitControl(Exception):
 
 
 class PacketIn:
-    __slots__ = ("data", "n", "off")
+    __slots__ = ("data", "intr", "n", "off")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.off = 0
         self.n = len(data)
+        self.intr: object = None  # the intrinsic-metadata header whose bytes the driver put at offset 0
 
     def lookahead(self, nbits: int) -> int:
         nbytes = (nbits + 7) // 8
@@ -106,6 +107,9 @@ class Entry:
         self.bytes += nbytes
 
 
+MEMO_LIMIT = 65536  # distinct keys remembered per LPM/ternary/range table before the memo starts over
+
+
 class Table:
     """A match-action table. Keys are tuples of ints, one per key field, in declaration order.
 
@@ -144,14 +148,17 @@ class Table:
         self._prefix_tables: list[tuple[int, dict[tuple, Entry]]] = []
         # Tuple-space search for ternary/lpm tables: one dict per distinct mask vector.
         self._groups: list[tuple[tuple, dict[tuple, Entry], tuple]] = []
+        self._memo: dict[tuple, Entry | None] = {}
         if self.all_exact:
             self._lookup = self._lookup_exact
-        elif self.prefix_mode:
-            self._lookup = self._lookup_prefix
-        elif "range" in kinds:
-            self._lookup = self._lookup_ordered
         else:
-            self._lookup = self._lookup_masked
+            if self.prefix_mode:
+                self._slow_lookup = self._lookup_prefix
+            elif "range" in kinds:
+                self._slow_lookup = self._lookup_ordered
+            else:
+                self._slow_lookup = self._lookup_masked
+            self._lookup = self._lookup_memo
 
     # -- data plane (lookup is rebound to the matcher of the table's key kinds)
     def lookup(self, key: tuple) -> Entry:
@@ -159,6 +166,19 @@ class Table:
 
     def _lookup_exact(self, key: tuple) -> Entry:
         return self._exact.get(key, self.default)
+
+    def _lookup_memo(self, key: tuple) -> Entry:
+        # LPM/ternary results per key, until the entries change (_rebuild clears it). Misses are kept as
+        # None so a changed default action is always read fresh.
+        memo = self._memo
+        try:
+            e = memo[key]
+        except KeyError:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            e = self._slow_lookup(key)
+            memo[key] = e = None if e is self.default else e
+        return self.default if e is None else e
 
     def _lookup_prefix(self, key: tuple) -> Entry:
         i = self.lpm_index
@@ -309,6 +329,7 @@ class Table:
         self._rebuild()
 
     def _rebuild(self) -> None:
+        self._memo = {}
         if self.all_exact:
             self._exact = dict(self.entries)
             return
@@ -461,12 +482,29 @@ def _crc16_table() -> list[int]:
 
 
 _CRC16 = _crc16_table()
+_CRC16_WORD: list[int] = []  # 16 bits at a time (built on first use: 64k entries)
+
+
+def _crc16_word_table() -> list[int]:
+    t = _CRC16
+    out = []
+    for x in range(65536):
+        c = (x >> 8) ^ t[x & 0xFF]
+        out.append((c >> 8) ^ t[c & 0xFF])
+    return out
 
 
 def crc16(data: bytes) -> int:
+    # A reflected 16-bit CRC consumes a little-endian 16-bit word in one table step: crc = W[crc ^ word].
+    if not _CRC16_WORD:
+        _CRC16_WORD.extend(_crc16_word_table())
+    w = _CRC16_WORD
     crc = 0
-    for b in data:
-        crc = (crc >> 8) ^ _CRC16[(crc ^ b) & 0xFF]
+    n = len(data) & ~1
+    for i in range(0, n, 2):
+        crc = w[crc ^ data[i] ^ (data[i + 1] << 8)]
+    if n < len(data):
+        crc = (crc >> 8) ^ _CRC16[(crc ^ data[n]) & 0xFF]
     return crc
 
 
@@ -474,28 +512,35 @@ def crc32(data: bytes) -> int:
     return binascii.crc32(data)
 
 
+_HASH_MEMO: dict[tuple[str, int, int, int], int] = {}
+
+
 def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
     """Hash of the bit string `value` (nbits long, zero-padded on the left to whole bytes)."""
+    key = (algo, value, nbits, out_width)
+    h = _HASH_MEMO.get(key)  # a pure function of its arguments; packets of one flow hash the same key
+    if h is not None:
+        return h
     mask = (1 << out_width) - 1
     if algo == "IDENTITY":
-        return value & mask
-    data = value.to_bytes((nbits + 7) // 8, "big")
-    if algo == "CRC16":
-        return crc16(data) & mask
-    return crc32(data) & mask
+        h = value & mask
+    else:
+        data = value.to_bytes((nbits + 7) // 8, "big")
+        h = (crc16(data) if algo == "CRC16" else binascii.crc32(data)) & mask
+    if len(_HASH_MEMO) >= MEMO_LIMIT:
+        _HASH_MEMO.clear()
+    _HASH_MEMO[key] = h
+    return h
 
 
 def ones_complement_sum(value: int, nbits: int) -> int:
-    """16-bit ones'-complement sum of the bit string `value` (padded on the right to 16-bit words)."""
-    pad = (-nbits) % 16
-    value <<= pad
-    total = 0
-    nwords = (nbits + pad) // 16
-    for i in range(nwords):
-        total += (value >> (16 * (nwords - 1 - i))) & 0xFFFF
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    """16-bit ones'-complement sum of the bit string `value` (padded on the right to 16-bit words).
+
+    2^16 = 1 (mod 0xFFFF), so the end-around-carry sum of the words is `value mod 0xFFFF`, except that a
+    non-zero input never sums to 0 but to 0xFFFF (negative zero)."""
+    value <<= (-nbits) % 16
+    r = value % 0xFFFF
+    return r if r or not value else 0xFFFF
 
 
 class ChecksumUnit:
