@@ -145,6 +145,7 @@ def live_proxy(env: dict[str, Any]) -> dict[Any, str]:
 def test_apply_over_ssh_lands_everything_and_the_token_stays_on_the_vm(env: dict[str, Any]) -> None:
     inv = write_inventory(env)
     plan = plan_for(env, inv)
+    connections = len(env["sshd"]._transports)
     ctl, drivers = controller(env, inv)
     try:
         result = ctl.apply(plan)
@@ -156,7 +157,7 @@ def test_apply_over_ssh_lands_everything_and_the_token_stays_on_the_vm(env: dict
     sshd: SshLab = env["sshd"]
     assert sshd.commands and all(c.startswith("sudo -n -- python3 -c ") for c in sshd.commands)
     assert not any(TOKEN in c for c in sshd.commands)  # read on the VM, never in argv
-    assert len(sshd._transports) == 1  # one SSH connection for the whole apply
+    assert len(sshd._transports) == connections + 1  # one SSH connection for the whole apply
 
     ctl, drivers = controller(env, inv)  # again: idempotent, and status says in sync over SSH
     try:
@@ -222,13 +223,8 @@ def test_refused_login_key_changes_nothing(env: dict[str, Any]) -> None:
     assert "nothing was done" in msg and "PRIVATE" not in msg
 
 
-@pytest.mark.parametrize(("host_key", "reason"), [
-    (None, "required field is missing"),
-    ("", "no key in it: pin the proxy VM's host key"),
-    ("ssh-ed25519", "line 1: expected 'TYPE BASE64'"),
-])  # fmt: skip
-def test_host_key_unset_or_malformed_is_an_inventory_error(env: dict[str, Any], host_key: str | None,
-                                                           reason: str) -> None:  # fmt: skip
+@pytest.mark.parametrize("host_key", [None, ""])
+def test_unpinned_host_key_refuses_to_connect(env: dict[str, Any], host_key: str | None) -> None:
     inv = write_inventory(env)
     doc = yaml.safe_load(inv.read_text())
     if host_key is None:
@@ -236,6 +232,20 @@ def test_host_key_unset_or_malformed_is_an_inventory_error(env: dict[str, Any], 
     else:
         doc["proxies"][0]["ssh"]["host_key"] = host_key
     inv.write_text(yaml.safe_dump(doc, sort_keys=False))
+    connections = len(env["sshd"]._transports)
+    msg = _refused(env, inv)
+    assert (f"proxy px1: ssh srchain@127.0.0.1:{env['sshd'].port}: proxies[px1].ssh.host_key not set: pin the "
+            "VM's host key") in msg and "nothing was done" in msg, msg  # fmt: skip
+    assert len(env["sshd"]._transports) == connections  # it did not even connect
+
+
+@pytest.mark.parametrize(("host_key", "reason"), [
+    ("# only a comment", "no key in it, only comments: pin the proxy VM's host key"),
+    ("ssh-ed25519", "line 1: expected 'TYPE BASE64'"),
+    ("ssh-ed25519 !!!", "line 1: the key of type ssh-ed25519 is not base64"),
+])  # fmt: skip
+def test_malformed_host_key_is_an_inventory_error(env: dict[str, Any], host_key: str, reason: str) -> None:
+    inv = write_inventory(env, host_key=host_key)
     with pytest.raises(SpecError) as e:
         load_inventory(inv)
     assert str(e.value).startswith(f"{inv}:") and f": proxies[0].ssh.host_key: {reason}" in str(e.value)

@@ -238,15 +238,26 @@ def test_actions_before_day1_are_refused(ns: Ns) -> None:
 
 
 def test_controller_on_the_vca_reaches_the_proxy_over_ssh(ns: Ns, proxy: dict, sshd: SshLab) -> None:
-    """No co-location: the inventory's `ssh` block names the proxy VM (pinned host key); the login key
-    comes from the target-tokens secret; the proxy's token stays on the VM (`ssh.token_file`)."""
+    """No co-location: the inventory's `ssh` block names the proxy VM; its host key is pinned after boot
+    (`proxy-host-keys`); the login key comes from the target-tokens secret; the proxy's token stays on
+    the VM (`ssh.token_file`)."""
     private, public = sshkeys.generate("srchain-controller")
     sshd.authorize(public)
     inv = yaml.safe_load(ns.config["inventory"])
-    inv["proxies"][0]["ssh"] = {"host": "127.0.0.1", "port": sshd.port, "host_key": sshd.host_key_line(),
-                                "token_file": str(proxy["token"])}
+    inv["proxies"][0]["ssh"] = {"host": "127.0.0.1", "port": sshd.port, "token_file": str(proxy["token"])}
     ns.secret = testing.Secret(tracked_content={"ssh-private-key": private})  # no proxy token at all
     ns.config.update({"inventory": yaml.safe_dump(inv), "target-tokens": ns.secret.id})
+
+    # day 1 at ns-create: the VM's host key is not known yet -> Blocked, nothing applied, nothing sent
+    status = ns.config_changed()
+    assert status.name == "blocked" and (f"proxy px1: ssh srchain@127.0.0.1:{sshd.port}: proxies[px1].ssh.host_key "
+                                         "not set: pin the VM's host key") in status.message, status.message
+    assert sshd.commands == [] and proxy["api"].call("GET", "/v1/sids")["sids"] == []
+    assert ns.config_changed(**{"proxy-host-keys": f"px9: {sshd.host_key_line()}"}) == testing.BlockedStatus(
+        "proxy-host-keys: px9: not a proxy with 'ssh' in the inventory (those are: px1)")
+
+    # the operator pins the key read on the VM console: the chain comes up
+    ns.config["proxy-host-keys"] = yaml.safe_dump({"px1": sshd.host_key_line()})
     status = ns.config_changed()
     v1 = assert_live_is_applied(ns, proxy)
     assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(v1['sids'])} SIDs)")
@@ -259,9 +270,8 @@ def test_controller_on_the_vca_reaches_the_proxy_over_ssh(ns: Ns, proxy: dict, s
 
     # the VM presents another key than the one pinned: refused before any request, v1 stays
     other = paramiko.ECDSAKey.generate()
-    inv["proxies"][0]["ssh"]["host_key"] = sshd.host_key_line(other)
+    ns.config["proxy-host-keys"] = yaml.safe_dump({"px1": sshd.host_key_line(other)})
     sent = len(sshd.commands)
-    ns.config["inventory"] = yaml.safe_dump(inv)
     msg = ns.fail("add-segment", segment=MITIGATION, after="features")
     assert (f"host key mismatch: the VM presented {fingerprint(sshd.host_key)}, proxies[px1].ssh.host_key pins "
             f"{fingerprint(other)}; refused, nothing was done") in msg, msg

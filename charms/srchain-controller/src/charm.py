@@ -34,7 +34,8 @@ class SrchainControllerCharm(ops.CharmBase):
             raise ActionError("inventory not set")
         tokens = secret_content(self, "target-tokens", False) or {}
         return lib.ControllerSettings(Path(str(self.config.get("state-dir"))), inventory, tokens,
-                                      float(self.config.get("drain-timeout", 30.0)))
+                                      float(self.config.get("drain-timeout", 30.0)),
+                                      str(self.config.get("proxy-host-keys") or ""))
 
     def _on_config(self, event: ops.EventBase) -> None:
         try:

@@ -44,6 +44,7 @@ class ControllerSettings:
     # "proxy-<name>" / "switch-<name>" -> token; "ssh-private-key" -> key for proxies with an `ssh` block
     tokens: dict[str, str] = field(default_factory=dict, repr=False)
     drain_timeout: float = 30.0
+    proxy_host_keys: str = ""  # YAML {proxy name: pinned host key}, set after the VMs booted
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -75,6 +76,7 @@ def write_inventory(s: ControllerSettings) -> Path:
     if not isinstance(doc, dict):
         raise ActionError("inventory: must be a YAML mapping (switches, hosts, proxies, vnfs)")
     tokens = s.state_dir / "tokens"
+    pins = _host_keys(s.proxy_host_keys, doc)
     for kind, key in (("switch", "switches"), ("proxy", "proxies")):
         for target in doc.get(key) or []:
             if isinstance(target, dict) and f"{kind}-{target.get('name')}" in s.tokens:
@@ -88,9 +90,30 @@ def write_inventory(s: ControllerSettings) -> Path:
             ssh = target.get("ssh") if isinstance(target, dict) else None
             if isinstance(ssh, dict) and not ssh.get("key_file"):
                 ssh["key_file"] = str(key)
+    for target in doc.get("proxies") or []:
+        if isinstance(target, dict) and isinstance(target.get("ssh"), dict) and target.get("name") in pins:
+            target["ssh"]["host_key"] = pins[target["name"]]
     path = s.state_dir / "inventory.yaml"
     _write(path, yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def _host_keys(text: str, doc: dict[str, Any]) -> dict[str, str]:
+    """`proxy-host-keys`: {proxy: key}; a name that is not an SSH-reached proxy of the inventory is refused."""
+    if not text.strip():
+        return {}
+    try:
+        pins = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ActionError(f"proxy-host-keys: not YAML ({exc})") from None
+    if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
+        raise ActionError("proxy-host-keys: must be a mapping proxy name -> host key ('TYPE BASE64')")
+    ssh = {p.get("name") for p in doc.get("proxies") or [] if isinstance(p, dict) and isinstance(p.get("ssh"), dict)}
+    unknown = sorted(str(n) for n in pins if n not in ssh)
+    if unknown:
+        raise ActionError(f"proxy-host-keys: {', '.join(unknown)}: not a proxy with 'ssh' in the inventory "
+                          f"(those are: {', '.join(sorted(map(str, ssh))) or 'none'})")  # fmt: skip
+    return {str(k): v for k, v in pins.items()}
 
 
 def current_spec(s: ControllerSettings) -> dict[str, Any] | None:

@@ -220,7 +220,7 @@ class SshTransport:
         if self._client is not None:
             return self._client
         if not self.host_key.strip():
-            raise ActionError(f"{self.where}: ssh-host-key not set: pin the VM's host key (its "
+            raise ActionError(f"{self.where}: {self.host_key_source} not set: pin the VM's host key (its "
                               "/etc/ssh/ssh_host_ed25519_key.pub, checked against the fingerprint cloud-init "
                               "prints on the VM console); nothing was done")  # fmt: skip
         pinned = parse_host_keys(self.host_key, self.host_key_source)

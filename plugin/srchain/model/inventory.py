@@ -151,9 +151,12 @@ class Attachment(Strict):
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _host_key_lines(text: str) -> str:
+def _host_key_lines(text: str | None) -> str | None:
     """The syntax of a pinned host key (`TYPE BASE64 [comment]` or a known_hosts line `HOSTS TYPE BASE64`);
-    the key itself is parsed when connecting."""
+    the key itself is parsed when connecting. Unset (None or blank) is valid here: the VM's key is known
+    only after it booted, and an apply refuses to connect until it is pinned."""
+    if text is None or not text.strip():
+        return None
     keys = 0
     for n, line in enumerate(text.splitlines(), 1):
         words = line.split()
@@ -168,7 +171,7 @@ def _host_key_lines(text: str) -> str:
             raise ValueError(f"line {n}: the key of type {words[at]} is not base64") from None
         keys += 1
     if not keys:
-        raise ValueError("no key in it: pin the proxy VM's host key (its /etc/ssh/ssh_host_*_key.pub)")
+        raise ValueError("no key in it, only comments: pin the proxy VM's host key (its /etc/ssh/ssh_host_*_key.pub)")
     return text
 
 
@@ -183,7 +186,8 @@ class ProxySsh(Strict):
     host: str = Field(min_length=1, description="the proxy VM's address (OSM: its management IP)")
     port: int = Field(22, ge=1, le=65535)
     user: str = Field("srchain", min_length=1)
-    host_key: Annotated[str, AfterValidator(_host_key_lines)]  # pinned: `TYPE BASE64` or known_hosts line(s)
+    # pinned: `TYPE BASE64` or known_hosts line(s); unset until the VM booted (then every apply refuses)
+    host_key: Annotated[str | None, AfterValidator(_host_key_lines)] = None
     key_file: str | None = None  # private key (relative to the inventory file); the controller charm sets it
     token_file: str | None = None  # the control token ON THE VM, read there (the token never leaves the VM)
     sudo: bool = True  # read `token_file` as `sudo -n --` (root-only file)

@@ -249,7 +249,7 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
         key = path(ssh.key_file).read_text()
     except OSError as exc:
         raise TargetError(f"proxy {name}", f"ssh.key_file {ssh.key_file}: {exc.strerror}") from None
-    transport = SshTransport(ssh.host, ssh.user, ssh.host_key, key, ssh.port, ssh.sudo, timeout,
+    transport = SshTransport(ssh.host, ssh.user, ssh.host_key or "", key, ssh.port, ssh.sudo, timeout,
                              host_key_source=f"proxies[{name}].ssh.host_key",
                              key_refused_hint=f"is the public half of ssh.key_file {ssh.key_file} in "
                                               f"{ssh.user}'s authorized_keys there?")  # fmt: skip
