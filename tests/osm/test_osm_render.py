@@ -40,6 +40,8 @@ def _render_to(tmp: Path, spec: str, inventory: str) -> Path:
     ("cloud-gaming.yaml", "inventory.yaml", "cloud-gaming"),
     ("two-switch.yaml", "inventory-two-switch.yaml", "gaming-two-switch"),
     ("cloud-gaming-mitigation.yaml", "inventory.yaml", "cloud-gaming"),
+    ("cloud-gaming.yaml", "inventory-osm.yaml", "cloud-gaming"),
+    ("cloud-gaming-mitigation.yaml", "inventory-osm.yaml", "cloud-gaming"),
 ])
 def test_rendered_ns_passes_im_and_every_rule(tmp_path: Path, im: ImValidator, spec: str, inventory: str,
                                               chain: str) -> None:
@@ -147,3 +149,23 @@ def test_mitigation_has_two_data_legs_on_the_proxy_links(tmp_path: Path) -> None
     init = yaml.safe_load((REPO / "vnfd/mitigation/cloud_init/mitigation-cloud-init.cfg").read_text())
     (cfg,) = [yaml.safe_load(f["content"]) for f in init["write_files"] if f["path"].endswith("mitigation.yaml")]
     assert (cfg["in_iface"], cfg["out_iface"]) == ("ens4", "ens5")
+
+
+def test_osm_inventory_names_the_vm_interfaces_and_pins_the_proxy_mgmt_ip(tmp_path: Path) -> None:
+    """examples/inventory-osm.yaml: the proxy's interfaces are the ones the sr-proxy VNFD gives its VM, the
+    controller reaches it over SSH, and ns-create fixes its management IP to the inventory's ssh.host."""
+    out = _render_to(tmp_path, "cloud-gaming-mitigation.yaml", "inventory-osm.yaml")
+    params = yaml.safe_load((out / "nsd/cloud-gaming.ns-config.yaml").read_text())
+    assert params["vld"] == [{"name": "mgmtnet", "vnfd-connection-point-ref": [
+        {"member-vnf-index-ref": "px1", "vnfd-connection-point-ref": "mgmt-ext", "ip-address": "10.0.0.21"}]}]
+    px1 = next(v["additionalParams"] for v in params["additionalParamsForVnf"] if v["member-vnf-index"] == "px1")
+    assert px1["sr_iface"] == "ens4"
+    attachments = {a["vnf"]: a for a in yaml.safe_load(px1["vnf_attachments"])}
+    assert attachments["mitigation"] == {"vnf": "mitigation", "iface_out": "ens5", "iface_in": "ens6"}
+    assert {a.get("iface") for v, a in attachments.items() if v != "mitigation"} == {"ens5"}
+    inv = yaml.safe_load(params["additionalParamsForNs"]["inventory"])
+    assert inv["proxies"][0]["ssh"] == {"host": "10.0.0.21", "user": "srchain",
+                                        "token_file": "/etc/srchain/proxy.token"}
+    # the local testbed's inventory has no SSH proxy: no vld parameter
+    local = _render_to(tmp_path / "local", "cloud-gaming.yaml", "inventory.yaml")
+    assert "vld" not in yaml.safe_load((local / "nsd/cloud-gaming.ns-config.yaml").read_text())

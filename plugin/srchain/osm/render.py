@@ -8,7 +8,8 @@ Naming contract (docs/osm.md):
   * virtual links: `mgmtnet`, `<proxy>-sr` (switch port <-> proxy), `<proxy>-vnfs` (proxy <-> its VNFs),
     `host-<host>` (switch port <-> traffic host), `<a>p<N>-<b>p<M>` (switch <-> switch);
   * additionalParamsForNs: `chain_spec` and `inventory` (the YAML texts, which the controller charm gets as
-    day-1 config); additionalParamsForVnf: every `<placeholder>` the VNFDs' primitives use.
+    day-1 config); additionalParamsForVnf: every `<placeholder>` the VNFDs' primitives use; `vld`: the
+    management IP of each SR proxy the controller reaches over SSH (= its inventory `ssh.host`).
 """
 
 from __future__ import annotations
@@ -306,6 +307,12 @@ def render(model: ChainModel) -> Rendered:
         "additionalParamsForVnf": [{"member-vnf-index": p.id, "additionalParams": p.params}
                                    for p in profiles if p.params],
     }
+    # A proxy the controller reaches over SSH gets the management address the inventory names (OSM's
+    # instantiation-time `vld` ip-address), so the inventory given at ns-create is right for the VM.
+    fixed = [{"member-vnf-index-ref": px.name, "vnfd-connection-point-ref": "mgmt-ext", "ip-address": px.ssh.host}
+             for px in inv.proxies if px.ssh is not None and px.name in {p.id for p in profiles}]  # fmt: skip
+    if fixed:
+        params["vld"] = [{"name": "mgmtnet", "vnfd-connection-point-ref": fixed}]
     return Rendered(spec.chain, nsd_text, pnf_texts, params)
 
 
