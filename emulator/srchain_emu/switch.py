@@ -1,4 +1,4 @@
-"""The emulated switch's data plane loop: ports (AF_PACKET) -> ingress -> TM -> egress -> ports."""
+"""The emulated switch's data plane loop: ports (PACKET_MMAP rings) -> ingress -> TM -> egress -> ports."""
 
 from __future__ import annotations
 
@@ -7,30 +7,37 @@ import os
 import select
 import socket
 import threading
+import time
 
 from .bfrt_server import BfRuntimeServer
-from .ports import PACKET_OUTGOING, PortSpec, open_port_socket
+from .portio import Port, SocketPort, open_port
+from .ports import PortSpec
 from .tm import TrafficManager
 
 log = logging.getLogger(__name__)
-MAX_FRAME = 16384
+BATCH = 64  # frames per port per wake-up: bounds how long one port holds the loop
 
 
 class DataPlane:
     def __init__(self, server: BfRuntimeServer, ports: list[PortSpec],
-                 sockets: dict[int, socket.socket] | None = None) -> None:  # fmt: skip
+                 sockets: dict[int, socket.socket | Port] | None = None, io: str = "ring") -> None:  # fmt: skip
+        """`sockets`: already open ports (plain AF_PACKET sockets are wrapped); otherwise each port is opened
+        on its interface (PACKET_MMAP rings, or plain sockets with io="socket")."""
         self.server = server
         self.tm = TrafficManager()
-        self.sockets = sockets if sockets is not None else {p.device_port: open_port_socket(p.ifname) for p in ports}
+        if sockets is None:
+            self.ports: dict[int, Port] = {p.device_port: open_port(p.ifname, io) for p in ports}
+        else:
+            self.ports = {n: SocketPort(s) if isinstance(s, socket.socket) else s for n, s in sockets.items()}
         self.disabled: set[int] = set()  # ports whose $PORT_ENABLE is false
-        self.by_fd = {s.fileno(): port for port, s in self.sockets.items()}
+        self.by_fd = {s.fileno(): port for port, s in self.ports.items()}
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.tx_errors = 0
+        self._tx_errors = 0
         self.no_port = 0
         self.port_down_drops = 0
         # The fixed tables ($PORT, tf1.tm.port.*) act on this data plane; ports.json rates are their start.
-        server.device.attach(sorted(self.sockets), self.tm.set_rate, self._set_enabled, self.tm.set_queue_priority)
+        server.device.attach(sorted(self.ports), self.tm.set_rate, self._set_enabled, self.tm.set_queue_priority)
         for p in ports:
             if p.rate_bps:
                 server.device.preset_rate(p.device_port, p.rate_bps, p.burst_bytes)
@@ -49,8 +56,13 @@ class DataPlane:
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
-        for s in self.sockets.values():
+        for s in self.ports.values():
             s.close()
+
+    @property
+    def oversize(self) -> int:
+        """Frames dropped for not fitting a ring slot (received or to send)."""
+        return sum(p.oversize for p in self.ports.values())
 
     def run(self) -> None:
         path = os.environ.get("SRCHAIN_EMU_PROFILE")  # opt-in: cProfile stats of this thread, for bench/
@@ -78,41 +90,40 @@ class DataPlane:
 
     def _receive(self, fd: int) -> None:
         port = self.by_fd[fd]
-        sock = self.sockets[port]
-        for _ in range(64):  # bounded batch per wake-up
-            try:
-                frame, addr = sock.recvfrom(MAX_FRAME)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                log.warning("receive on port %d failed: %s", port, exc)
-                return
-            if addr[2] == PACKET_OUTGOING:
-                continue  # our own transmissions seen on the same interface
-            if port in self.disabled:
-                self.port_down_drops += 1
-                continue
-            for item in self.server.ingress(port, frame):
-                self.tm.enqueue(item)
+        frames = self.ports[port].receive(BATCH)
+        if not frames:
+            return
+        if port in self.disabled:
+            self.port_down_drops += len(frames)
+            return
+        ingress, enqueue = self.server.ingress, self.tm.enqueue
+        for frame in frames:
+            for item in ingress(port, frame):
+                enqueue(item, time.monotonic_ns())
+
+    @property
+    def tx_errors(self) -> int:
+        return self._tx_errors + sum(p.tx_errors for p in self.ports.values())
 
     def _transmit(self) -> float:
         ready, next_wait = self.tm.dequeue()
+        used: set[int] = set()
+        egress = self.server.egress
         for item, depth, delta in ready:
-            out = self.server.egress(item, depth, delta)
+            out = egress(item, depth, delta)
             if out is None:
                 continue
-            sock = self.sockets.get(out.port)
-            if sock is None:
+            p = self.ports.get(out.port)
+            if p is None:
                 self.no_port += 1
                 continue
             if out.port in self.disabled:
                 self.port_down_drops += 1
                 continue
-            try:
-                sock.send(out.frame)
-            except OSError as exc:
-                self.tx_errors += 1
-                log.warning("transmit on port %d failed: %s", out.port, exc)
+            p.send(out.frame)
+            used.add(out.port)
+        for n in used:
+            self.ports[n].flush()
         if next_wait > 0:
             return min(next_wait, 0.05)
         return 0.05 if self.tm.pending == 0 else 0.0

@@ -40,17 +40,12 @@ class PortShaper:
         return (min(nbytes, self.burst_bytes) - self.tokens) * 8 / self.rate_bps
 
 
-@dataclass
-class _Queued:
-    item: ToTM
-    enq_ns: int
-    enq_depth: int
-
-
 class TrafficManager:
     def __init__(self, queue_limit_cells: int = 8192) -> None:
         self.queue_limit = queue_limit_cells
-        self.queues: dict[int, list[collections.deque[_Queued]]] = {}
+        # per port 8 queues of (packet, enqueue time ns, queue depth in cells at enqueue): plain tuples, as
+        # one object per packet is all the TM should cost
+        self.queues: dict[int, list[collections.deque[tuple[ToTM, int, int]]]] = {}
         self.depth: dict[tuple[int, int], int] = collections.defaultdict(int)
         self.shapers: dict[int, PortShaper] = {}
         self.drops: collections.Counter[tuple[int, int]] = collections.Counter()
@@ -77,8 +72,9 @@ class TrafficManager:
             self.drops[key] += 1
             return False
         queues = self.queues.setdefault(item.port, [collections.deque() for _ in range(NUM_QUEUES)])
-        queues[qid].append(_Queued(item, time.monotonic_ns() if now_ns is None else now_ns, self.depth[key]))
-        self.depth[key] += size
+        depth = self.depth[key]
+        queues[qid].append((item, time.monotonic_ns() if now_ns is None else now_ns, depth))
+        self.depth[key] = depth + size
         self.pending += 1
         return True
 
@@ -96,8 +92,8 @@ class TrafficManager:
             for qid in self.order.get(port, DEFAULT_ORDER):  # strict priority
                 q = queues[qid]
                 while q:
-                    head = q[0]
-                    n = len(head.item.frame)
+                    head_item, enq_ns, enq_depth = q[0]
+                    n = len(head_item.frame)
                     if shaper is not None:
                         wait = shaper.wait_for(n)
                         if wait > 0:
@@ -107,7 +103,7 @@ class TrafficManager:
                     q.popleft()
                     self.depth[(port, qid)] -= cells(n)
                     self.pending -= 1
-                    out.append((head.item, head.enq_depth, max(0, now_ns - head.enq_ns)))
+                    out.append((head_item, enq_depth, max(0, now_ns - enq_ns)))
                 if shaper is not None and q:
                     break  # a shaped port blocked on a higher queue: lower queues wait too
         return out, next_wait

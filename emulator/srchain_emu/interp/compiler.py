@@ -220,6 +220,15 @@ def header_shifts(st: StructT) -> dict[str, int]:
     return out
 
 
+def pack_expr(parts: list[tuple[str, Bits, int]], obj: str) -> str:
+    """The int a header serialises to, from (field, type, shift) of its fields, read from `obj`."""
+    terms = []
+    for name, t, sh in parts:
+        f = f"{obj}.{name}" if not t.signed else f"({obj}.{name} & {hex(mask(t.width))})"
+        terms.append(f"({f} << {sh})" if sh else f)
+    return " | ".join(terms) or "0"
+
+
 def _ident(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", text)
 
@@ -257,6 +266,7 @@ class Compiler:
         self.setups: list[Callable[[dict], None]] = []
         self.errors_list: list[str] = []
         self.struct_types: dict[str, StructT] = {}
+        self.header_pack: dict[str, tuple[str, int]] = {}  # header class -> (packing expression of `_e`, bytes)
         self.stack_classes: dict[tuple[str, int], str] = {}
         self.checksums_by_block: dict[str, list[str]] = {}
         self.fn: FnCtx = FnCtx("driver")
@@ -437,16 +447,27 @@ class Compiler:
         # Back to a fresh instance's state without allocating: scalars fall back to the class defaults when
         # the instance dict forgets them; nested objects are kept and reset themselves.
         m.append("    def _reset(self):")
-        names = [pyattr(n) for n, t in st.fields.items() if isinstance(t, (StructT, StackT))]
-        if not names:
+        nested_t = {pyattr(n): t for n, t in st.fields.items() if isinstance(t, (StructT, StackT))}
+        if not nested_t:
             m.append("        self.__dict__.clear()")
         else:
             m.append("        d = self.__dict__")
-            m.append(f"        keep = ({', '.join(f'd[{n!r}]' for n in names)},)")
-            m.append("        d.clear()")
-            for i, n in enumerate(names):
-                m.append(f"        d[{n!r}] = keep[{i}]")
-                m.append(f"        keep[{i}]._reset()")
+            names = list(nested_t)
+            if len(names) < len(st.fields):  # scalars too: forget them, keep the nested objects
+                m.append(f"        keep = ({', '.join(f'd[{n!r}]' for n in names)},)")
+                m.append("        d.clear()")
+                for i, n in enumerate(names):
+                    m.append(f"        d[{n!r}] = keep[{i}]")
+            for n, t in nested_t.items():  # leaves inline: a method call per header costs more than the clear
+                if isinstance(t, StackT):
+                    m.append(f"        k = d[{n!r}]")
+                    m.append("        for x in k.h:")
+                    m.append("            x.__dict__.clear()")
+                    m.append("        k.ni = 0")
+                elif any(isinstance(ft, (StructT, StackT)) for ft in t.fields.values()):
+                    m.append(f"        d[{n!r}]._reset()")
+                else:
+                    m.append(f"        d[{n!r}].__dict__.clear()")
         if st.is_header:
             self.gen_header_io(st)
 
@@ -513,6 +534,7 @@ class Compiler:
         for name, t, sh in parts:
             f = f"h.{name}" if not t.signed else f"(h.{name} & {hex(mask(t.width))})"
             terms.append(f"({f} << {sh})" if sh else f)
+        self.header_pack[st.pyclass] = (pack_expr(parts, "_e"), nbytes)
         m.append(f"        out.append(({' | '.join(terms) or '0'}).to_bytes({nbytes}, 'big'))")
         m.append(f"def bytes_{st.pyclass}(h):")
         m.append(f"    return ({' | '.join(terms) or '0'}).to_bytes({nbytes}, 'big')")
@@ -1003,7 +1025,10 @@ class Compiler:
         fn = FnCtx("table")
         fn.lines.append(f"def {pyname}():")
         key = f"({', '.join(key_codes)},)" if key_codes else "()"
-        fn.emit(f"e = {objname}._lookup({key})")
+        if tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
+            fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
+        else:
+            fn.emit(f"e = {objname}._lookup({key})")
         if counter is not None:
             fn.emit(f"{objname}.cur = e")
         fn.emit("e.fn(*e.args)")
@@ -1833,7 +1858,9 @@ class Compiler:
     def emit_lines(self, out: str, v: Value, loc: Loc) -> list[str]:
         t = v.type
         if isinstance(t, StructT) and t.is_header:
-            return [f"emit_{t.pyclass}({out}, {v.code})"]
+            # inline: one deparser emits a dozen headers per packet, most of them invalid
+            packed, nbytes = self.header_pack[t.pyclass]
+            return [f"if (_e := {v.code})._v: {out}.append(({packed}).to_bytes({nbytes}, 'big'))"]
         if isinstance(t, StackT):
             return [f"emits_{t.elem.pyclass}({out}, {v.code}.h)"]
         if isinstance(t, StructT):
