@@ -125,17 +125,19 @@ class Lab:
     def sink_rx(self) -> int:
         return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
 
-    def start_proxy(self, fast_path: str = "auto", sched_fifo: int = 0) -> subprocess.Popen:
+    def start_proxy(self, fast_path: str = "auto", sched_fifo: int = 0, extra: dict | None = None,
+                    cpus: str = "1") -> subprocess.Popen:
+        """The daemon in NS_Q under `taskset -c cpus`; extra: more config keys (e.g. spin_us, workers)."""
         (self.tmp / "ctl.sock").unlink(missing_ok=True)
         (self.tmp / "state.json").unlink(missing_ok=True)
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": G_MAC, "listen": f"unix:{self.tmp}/ctl.sock",
                "token_file": str(self.tmp / "token"), "state_file": str(self.tmp / "state.json"),
-               "fast_path": fast_path, **({"sched_fifo": sched_fifo} if sched_fifo else {}),
+               "fast_path": fast_path, **({"sched_fifo": sched_fifo} if sched_fifo else {}), **(extra or {}),
                "sids": [{"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]},
                         {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}],
                "attachments": [{"vnf": "sink", "iface": "vnf0", "mac": V0_MAC}]}
         (self.tmp / "proxy.json").write_text(json.dumps(cfg))
-        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", "1", PY, "-m", "srchain_proxy",
+        proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", cpus, PY, "-m", "srchain_proxy",
                                  "run", "--config", str(self.tmp / "proxy.json"), "--log-level", "warning"])
         deadline = time.monotonic() + 15
         while not (self.tmp / "ctl.sock").exists():

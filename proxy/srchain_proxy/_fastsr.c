@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define FRAME_SIZE 2048
 #define TX_DATA_OFFSET 32
@@ -285,8 +286,345 @@ static PyObject *drain(PyObject *self, PyObject *args) {
     return Py_BuildValue("nniO", i, done, why, Py_None);
 }
 
+/* ---- the return direction (VNF -> SR) ----------------------------------------------------------------
+ *
+ * ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error), as drain() but for one attachment's
+ * receive ring. entry (fastpath.return_entry):
+ *   (kind, od | None, match, idle_s, head bytes, head_ip4 bytes, txc array('Q') [packets, bytes],
+ *    lookups array('Q') [hits, misses], tx_map, tx_state array('q'), tx_slots, tx_fd)
+ * kind 0 (one static SID, one stack): push head (Ethernet to the switch + the encoded stack).
+ * kind 1 (one dynamic SID): look the flow up (match: 1 same, 2 reverse, 3 either); a live hit pushes
+ *   Ethernet + the learned stack (head_ip4 when it is empty), refreshes the entry and counts a hit.
+ * The common case: Ethernet + IPv4 without options, total length within the frame; for kind 1 a
+ * TCP/UDP/SCTP packet that is not a later fragment, and a cached flow that has not expired. Anything else
+ * (misses, expiry, IPv6, non-IP, a full TX ring) stops the loop untouched (SLOW) and Python's
+ * Engine.from_vnf handles it, so misses, policies and drop reasons stay written once.
+ */
+static PyObject *flow_key4(const uint8_t *ip, int reverse) {
+    uint8_t k[12];
+    if (reverse) {
+        memcpy(k, ip + 16, 4);
+        memcpy(k + 4, ip + 12, 4);
+        memcpy(k + 8, ip + 22, 2);
+        memcpy(k + 10, ip + 20, 2);
+    } else {
+        memcpy(k, ip + 12, 12);
+    }
+    PyObject *addr = PyBytes_FromStringAndSize((const char *)k, 12);
+    if (!addr)
+        return NULL;
+    PyObject *key = PyTuple_New(2);
+    if (!key) {
+        Py_DECREF(addr);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, PyLong_FromLong(ip[9]));  /* small int: cached, cannot fail */
+    PyTuple_SET_ITEM(key, 1, addr);
+    return key;
+}
+
+/* A live cached entry for key: 1 (new reference in *ent), 0 absent, 2 present but not usable here
+ * (expired, or not the shape we write), -1 error. */
+static int live_entry(PyObject *od, PyObject *key, double now, double idle, PyObject **ent) {
+    PyObject *e = PyDict_GetItemWithError(od, key);
+    if (!e)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(e, 0))
+        || !PyFloat_Check(PyTuple_GET_ITEM(e, 1)))
+        return 2;
+    if (now - PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(e, 1)) > idle)
+        return 2;  /* expired: Python removes and counts it */
+    *ent = Py_NewRef(e);
+    return 1;
+}
+
+/* od[key] = (value, now); od.move_to_end(key) -- exactly what FlowCache.lookup does on a hit. */
+static int touch(PyObject *od, PyObject *key, PyObject *value, double now) {
+    PyObject *nt = PyFloat_FromDouble(now);
+    if (!nt)
+        return -1;
+    PyObject *nent = PyTuple_Pack(2, value, nt);
+    Py_DECREF(nt);
+    if (!nent || PyObject_SetItem(od, key, nent) < 0) {
+        Py_XDECREF(nent);
+        return -1;
+    }
+    Py_DECREF(nent);
+    PyObject *r = PyObject_CallMethodOneArg(od, s_move_to_end, key);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+typedef struct {
+    long kind, match;
+    double idle;
+    PyObject *od;
+    const uint8_t *head, *head4;
+    Py_ssize_t head_len, head4_len;
+    Py_buffer txc, lookups, txmap, txst;
+    Py_ssize_t txnr;
+    int fd;
+} ret_t;
+
+static int ret_open(ret_t *r, PyObject *entry) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 12) {
+        PyErr_SetString(PyExc_ValueError, "return entry: expected a 12-tuple");
+        return -1;
+    }
+    r->kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+    r->match = PyLong_AsLong(PyTuple_GET_ITEM(entry, 2));
+    r->idle = PyFloat_AsDouble(PyTuple_GET_ITEM(entry, 3));
+    r->txnr = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 10));
+    r->fd = (int)PyLong_AsLong(PyTuple_GET_ITEM(entry, 11));
+    if (PyErr_Occurred())
+        return -1;
+    r->od = PyTuple_GET_ITEM(entry, 1);
+    PyObject *h = PyTuple_GET_ITEM(entry, 4), *h4 = PyTuple_GET_ITEM(entry, 5);
+    if (!PyBytes_Check(h) || !PyBytes_Check(h4) || (r->kind == 1 && !PyDict_Check(r->od))
+        || (r->kind != 0 && r->kind != 1)) {
+        PyErr_SetString(PyExc_ValueError, "return entry: bad kind, cache or headers");
+        return -1;
+    }
+    r->head = (const uint8_t *)PyBytes_AS_STRING(h);
+    r->head_len = PyBytes_GET_SIZE(h);
+    r->head4 = (const uint8_t *)PyBytes_AS_STRING(h4);
+    r->head4_len = PyBytes_GET_SIZE(h4);
+    Py_buffer *bufs[4] = {&r->txc, &r->lookups, &r->txmap, &r->txst};
+    int idx[4] = {6, 7, 8, 9};
+    for (int k = 0; k < 4; k++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, idx[k]), bufs[k], PyBUF_WRITABLE) < 0) {
+            while (k--)
+                PyBuffer_Release(bufs[k]);
+            return -1;
+        }
+    }
+    if (r->txc.len < 16 || r->lookups.len < 16 || r->txst.len < 24 || r->txnr <= 0
+        || r->txnr * FRAME_SIZE > r->txmap.len) {
+        for (int k = 0; k < 4; k++)
+            PyBuffer_Release(bufs[k]);
+        PyErr_SetString(PyExc_ValueError, "return entry: counters or TX ring too short");
+        return -1;
+    }
+    return 0;
+}
+
+static void ret_close(ret_t *r) {
+    PyBuffer_Release(&r->txc);
+    PyBuffer_Release(&r->lookups);
+    PyBuffer_Release(&r->txmap);
+    PyBuffer_Release(&r->txst);
+}
+
+/* One returning frame: 1 sent, 0 not the common case (untouched), -1 Python error. */
+static int ret_one(uint8_t *slot, double now, ret_t *r) {
+    uint32_t len, snap;
+    uint16_t mac;
+    memcpy(&len, slot + 4, 4);
+    memcpy(&snap, slot + 8, 4);
+    memcpy(&mac, slot + 12, 2);
+    if (snap != len || snap < 34 || (Py_ssize_t)mac + snap > FRAME_SIZE)
+        return 0;
+    const uint8_t *f = slot + mac;
+    const uint8_t *ip = f + 14;
+    if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45)
+        return 0;
+    Py_ssize_t total = ip[2] << 8 | ip[3];
+    if (total < 20 || total > (Py_ssize_t)snap - 14)
+        return 0;
+    int64_t *txst = r->txst.buf;
+    if (txst[0] < 0 || txst[0] >= r->txnr)
+        return 0;
+    uint8_t *tx = (uint8_t *)r->txmap.buf + txst[0] * FRAME_SIZE;
+    if (__atomic_load_n((uint32_t *)tx, __ATOMIC_ACQUIRE) != 0)
+        return 0;  /* TX slot still the kernel's: Python's put reclaims and counts */
+    PyObject *stack = NULL;  /* kind 1: the learned stack (new reference) */
+    const uint8_t *head = r->head, *push = NULL;
+    Py_ssize_t head_len = r->head_len, push_len = 0;
+    if (r->kind == 1) {
+        if (total < 24 || !(ip[9] == 6 || ip[9] == 17 || ip[9] == 132) || (ip[6] & 0x1F) || ip[7])
+            return 0;
+        PyObject *key = NULL, *ent = NULL;
+        int got = 0;
+        for (int reverse = 0; reverse < 2 && got == 0; reverse++) {
+            if (!(r->match & (reverse ? 2 : 1)))
+                continue;
+            key = flow_key4(ip, reverse);
+            if (!key)
+                return -1;
+            got = live_entry(r->od, key, now, r->idle, &ent);
+            if (got != 1)
+                Py_CLEAR(key);
+        }
+        if (got != 1)
+            return got < 0 ? -1 : 0;  /* a miss or an expired flow: Python's policy */
+        stack = Py_NewRef(PyTuple_GET_ITEM(ent, 0));
+        Py_DECREF(ent);
+        if (14 + PyBytes_GET_SIZE(stack) + total > FRAME_SIZE - TX_DATA_OFFSET) {
+            Py_DECREF(key);
+            Py_DECREF(stack);
+            return 0;
+        }
+        int rc = touch(r->od, key, stack, now);
+        Py_DECREF(key);
+        if (rc < 0) {
+            Py_DECREF(stack);
+            return -1;
+        }
+        ((uint64_t *)r->lookups.buf)[0] += 1;
+        push = (const uint8_t *)PyBytes_AS_STRING(stack);
+        push_len = PyBytes_GET_SIZE(stack);
+        if (push_len == 0) {  /* the proxy SID was the bottom label: back as plain IPv4 */
+            head = r->head4;
+            head_len = r->head4_len;
+        }
+    } else if (head_len + total > FRAME_SIZE - TX_DATA_OFFSET) {
+        return 0;
+    }
+    Py_ssize_t n = head_len + push_len + total;
+    memcpy(tx + TX_DATA_OFFSET, head, head_len);
+    if (push_len)
+        memcpy(tx + TX_DATA_OFFSET + head_len, push, push_len);
+    memcpy(tx + TX_DATA_OFFSET + head_len + push_len, ip, total);
+    Py_XDECREF(stack);
+    uint32_t n32 = (uint32_t)n;
+    memcpy(tx + 4, &n32, 4);
+    __atomic_store_n((uint32_t *)tx, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    uint64_t *txc = r->txc.buf;
+    txc[0] += 1;
+    txc[1] += n;
+    txst[0] = txst[0] + 1 < r->txnr ? txst[0] + 1 : 0;
+    if (++txst[1] >= TX_BATCH) {
+        txst[1] = 0;
+        if (send(r->fd, NULL, 0, MSG_DONTWAIT) < 0)
+            txst[2] += 1;
+    }
+    return 1;
+}
+
+static PyObject *ret_drain(PyObject *self, PyObject *args) {
+    Py_buffer ring;
+    Py_ssize_t i, nr, budget;
+    double now;
+    PyObject *entry;
+    if (!PyArg_ParseTuple(args, "w*nnndO", &ring, &i, &nr, &budget, &now, &entry))
+        return NULL;
+    if (nr <= 0 || i < 0 || i >= nr || nr * FRAME_SIZE > ring.len) {
+        PyBuffer_Release(&ring);
+        PyErr_SetString(PyExc_ValueError, "ring index or size out of range");
+        return NULL;
+    }
+    ret_t r;
+    if (ret_open(&r, entry) < 0) {
+        PyBuffer_Release(&ring);
+        return NULL;
+    }
+    Py_ssize_t done = 0;
+    int why = WHY_BUDGET;
+    PyObject *exc = NULL;
+    while (done < budget) {
+        uint8_t *slot = (uint8_t *)ring.buf + i * FRAME_SIZE;
+        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
+            why = WHY_NOT_READY;
+            break;
+        }
+        int rc = ret_one(slot, now, &r);
+        if (rc < 0) {
+            PyObject *etype, *etb;
+            PyErr_Fetch(&etype, &exc, &etb);
+            PyErr_NormalizeException(&etype, &exc, &etb);
+            Py_XDECREF(etype);
+            Py_XDECREF(etb);
+            why = WHY_ERROR;
+            break;
+        }
+        if (rc == 0) {
+            why = WHY_SLOW;
+            break;
+        }
+        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
+        i = i + 1 < nr ? i + 1 : 0;
+        done++;
+    }
+    ret_close(&r);
+    PyBuffer_Release(&ring);
+    PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
+    Py_XDECREF(exc);
+    return out;
+}
+
+/* spin(watch, ns) -> index of the first ready ring, or -1 after ns nanoseconds.
+ * watch: sequence of (ring buffer, byte offset of the slot to watch). Busy-polls the slots' status words
+ * without the GIL (the control thread runs meanwhile), so a data path with traffic never sleeps and is
+ * never woken up; the caller bounds ns (spin_us) so an idle proxy goes back to epoll. */
+#define SPIN_MAX 16
+static PyObject *spin(PyObject *self, PyObject *args) {
+    PyObject *watch;
+    long long ns;
+    if (!PyArg_ParseTuple(args, "OL", &watch, &ns))
+        return NULL;
+    PyObject *seq = PySequence_Fast(watch, "spin: watch must be a sequence");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > SPIN_MAX) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "spin: too many rings");
+        return NULL;
+    }
+    Py_buffer bufs[SPIN_MAX];
+    const uint32_t *words[SPIN_MAX];
+    Py_ssize_t got = 0;
+    for (; got < n; got++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, got);
+        PyObject *obj;
+        Py_ssize_t off;
+        if (!PyArg_ParseTuple(item, "On", &obj, &off) || PyObject_GetBuffer(obj, &bufs[got], PyBUF_SIMPLE) < 0)
+            goto fail;
+        if (off < 0 || off % 4 || off + 4 > bufs[got].len) {
+            PyBuffer_Release(&bufs[got]);
+            PyErr_SetString(PyExc_ValueError, "spin: slot offset out of range");
+            goto fail;
+        }
+        words[got] = (const uint32_t *)((const uint8_t *)bufs[got].buf + off);
+    }
+    Py_ssize_t ready = -1;
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long deadline = (long long)t.tv_sec * 1000000000LL + t.tv_nsec + ns;
+    for (;;) {
+        for (Py_ssize_t k = 0; k < n; k++)
+            if (__atomic_load_n(words[k], __ATOMIC_ACQUIRE) & TP_STATUS_USER) {
+                ready = k;
+                break;
+            }
+        if (ready >= 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((long long)t.tv_sec * 1000000000LL + t.tv_nsec >= deadline)
+            break;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n; k++)
+        PyBuffer_Release(&bufs[k]);
+    Py_DECREF(seq);
+    return PyLong_FromSsize_t(ready);
+fail:
+    for (Py_ssize_t k = 0; k < got; k++)
+        PyBuffer_Release(&bufs[k]);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"drain", drain, METH_VARARGS, "drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)"},
+    {"ret_drain", ret_drain, METH_VARARGS, "ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error)"},
+    {"spin", spin, METH_VARARGS, "spin(watch, ns) -> index of the first ready (buffer, offset), or -1"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -124,6 +124,14 @@ class ProxyConfig(_Strict):
     # real-time priority (SCHED_FIFO 1-99) for the data-path thread, so other jobs on its CPU cannot delay
     # frames; needs root or CAP_SYS_NICE. The loop sleeps in epoll when idle; the kernel keeps 5 % for others.
     sched_fifo: int | None = Field(default=None, ge=1, le=99)
+    # busy-poll the receive rings this long after the last frame before sleeping in epoll: while traffic
+    # flows the data path is never woken up (a wake-up of an idle vCPU costs 10 us to several ms here)
+    spin_us: int = Field(default=100, ge=0, le=100_000)
+    # CPUs the data-path thread may run on (sched_setaffinity); default: inherit the process's
+    cpus: list[Annotated[int, Field(ge=0, le=4095)]] | None = Field(default=None, min_length=1)
+    # nice value of the data-path thread (-20..19; below 0 needs root or CAP_SYS_NICE): a larger CFS share on
+    # a CPU shared with other work, without SCHED_FIFO's starving of the kernel's softirq thread
+    nice: int | None = Field(default=None, ge=-20, le=19)
     sids: list[SidEntry] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
 

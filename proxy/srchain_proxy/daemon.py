@@ -18,6 +18,15 @@ from .packetsock import iface_mac
 log = logging.getLogger(__name__)
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+DATAPATH_COMM = "srchain-dp"  # the data-path thread's kernel name (top -H, /proc/<pid>/task/*/comm)
+
+
+def name_thread(name: str) -> None:
+    """Give the calling thread a kernel-visible name (Python's thread names stay inside Python)."""
+    try:
+        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
+    except OSError as exc:
+        log.debug("cannot name thread %s: %s", name, exc)
 
 
 class ProxyDaemon:
@@ -25,7 +34,8 @@ class ProxyDaemon:
         self.cfg = cfg
         self.state_file = state_path(cfg, config_path)
         self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
-        self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots)
+        self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots,
+                                 cfg.spin_us)
         self.lock = threading.Lock()
         self.sids: dict[int, SidEntry] = {}
         self.atts: dict[str, Attachment] = {}
@@ -103,7 +113,12 @@ class ProxyDaemon:
         failure: list[ValueError] = []
 
         def datapath_main() -> None:
+            name_thread(DATAPATH_COMM)
             try:
+                if self.cfg.nice is not None:
+                    self.datapath.set_nice(self.cfg.nice)
+                if self.cfg.cpus:
+                    self.datapath.set_cpus(self.cfg.cpus)
                 if self.cfg.sched_fifo:
                     self.datapath.set_realtime(self.cfg.sched_fifo)
             except ValueError as exc:

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
-from .fastpath import fast_table, sr_drain, sr_drain_compiled
+from .fastpath import fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
 from .packetsock import kernel_drops
-from .rings import RingTx, RxRing, SocketRx, SocketTx
+from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,9 @@ class Prepared:
 
 class DataPath:
     def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto",
-                 sr_ring_slots: int = 4096) -> None:
+                 sr_ring_slots: int = 4096, spin_us: int = 0) -> None:
         self.engine = engine
+        self.spin_ns = spin_us * 1000
         self.io = io
         # which SR-side loop: decided (and the compiled part built) before anything is opened
         self.variant = choose_variant(fast_path) if io == "ring" else "layered"
@@ -73,6 +74,9 @@ class DataPath:
         self._ep.register(self._wake_r, select.EPOLLIN)
         self._sr_handler = self._make_sr_handler()
         self._sr_drain = sr_drainer(engine, self.sr_rx, self._sr_handler, self.variant)
+        # busy poll before sleeping: C without the GIL when the compiled part loaded, else Python
+        mod = compiled.load() if self.variant == "compiled" else None
+        self._spin_c = mod.spin if mod is not None and hasattr(mod, "spin") else None
 
     def _open_rx(self, ifname: str) -> Any:
         return RxRing(ifname, HEADROOM) if self.io == "ring" else SocketRx(ifname, HEADROOM)
@@ -119,12 +123,12 @@ class DataPath:
         for fd in list(self.handlers):
             self._ep.unregister(fd)
         self.handlers.clear()
-        for att in prep.tables.atts.values():
-            rx = prep.rx[att.att.in_ifname()]
-            self.handlers[rx.fileno()] = (rx, self._make_vnf_handler(att, rx))
-            self._ep.register(rx.fileno(), select.EPOLLIN)
         self.engine.install(prep.tables)
         self.engine.fast = fast_table(self.engine)
+        for att in prep.tables.atts.values():
+            rx = prep.rx[att.att.in_ifname()]
+            self.handlers[rx.fileno()] = (rx, self._make_vnf_drain(att, rx))
+            self._ep.register(rx.fileno(), select.EPOLLIN)
         for old, new in ((self.rx, prep.rx), (self.tx, prep.tx)):
             for ifname, obj in old.items():
                 if new.get(ifname) is not obj:
@@ -137,6 +141,15 @@ class DataPath:
 
     def _make_sr_handler(self) -> Callable:
         return sr_handler(self.engine, self.sr_rx, lambda: self.now)
+
+    def _make_vnf_drain(self, att: AttState, rx: Any) -> Callable[[int], bool]:
+        """drain(budget) for an attachment's ring: compiled common case when the SR loop is compiled."""
+        handler = self._make_vnf_handler(att, rx)
+        mod = compiled.load() if self.variant == "compiled" and isinstance(rx, RxRing) else None
+        entry = return_entry(self.engine, att, self.sr_tx) if mod is not None else None
+        if mod is not None and entry is not None:
+            return lambda budget: vnf_drain_compiled(mod, rx, entry, handler, budget, self.now)
+        return lambda budget: rx.drain(handler, budget)
 
     def _make_vnf_handler(self, att: AttState, rx: Any) -> Callable:
         eng = self.engine
@@ -159,6 +172,36 @@ class DataPath:
         except OSError as exc:
             raise ValueError(f"sched_fifo: cannot set real-time priority {priority}: {exc.strerror}") from exc
 
+    def set_nice(self, nice: int) -> None:
+        """Nice value of the calling thread (Linux: per thread). Raises ValueError naming the setting."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError as exc:
+            raise ValueError(f"nice: cannot set {nice}: {exc.strerror}") from exc
+
+    def set_cpus(self, cpus: list[int]) -> None:
+        """Pin the calling thread (the loop) to cpus. Raises ValueError naming the setting."""
+        try:
+            os.sched_setaffinity(0, set(cpus))  # 0: this thread (Linux)
+        except OSError as exc:
+            allowed = sorted(os.sched_getaffinity(0))
+            raise ValueError(f"cpus: cannot run on {cpus} (allowed here: {allowed}): {exc.strerror}") from exc
+
+    def _rings_ready(self) -> bool:
+        """Busy-poll the receive rings for up to spin_ns; True as soon as a frame waits in one of them."""
+        rings = [r for r in (self.sr_rx, *self.rx.values()) if isinstance(r, RxRing)]
+        if not rings:
+            return False
+        if self._spin_c is not None and len(rings) <= 16:
+            return self._spin_c([(r.map, r.i * FRAME_SIZE) for r in rings], self.spin_ns) >= 0
+        deadline = time.monotonic_ns() + self.spin_ns
+        clock = time.monotonic_ns
+        while clock() < deadline:
+            for r in rings:
+                if r.map[r.i * FRAME_SIZE] & TP_STATUS_USER:
+                    return True
+        return False
+
     def run(self, stop: threading.Event) -> None:
         next_housekeeping = 0.0
         sr_fd = self.sr_rx.fileno()
@@ -166,7 +209,10 @@ class DataPath:
         self.running = True
         try:
             while not stop.is_set():
-                events = self._ep.poll(0 if busy else 0.2)
+                # idle: spin on the rings first (bounded), so frames that follow closely are taken without
+                # a sleep and a wake-up; epoll only sleeps once the rings stayed empty for spin_us
+                ready = busy or (self.spin_ns and self._rings_ready())
+                events = self._ep.poll(0 if ready else 0.2)
                 self.now = now = time.monotonic()
                 busy = False
                 for fd, _ev in events:
@@ -177,7 +223,7 @@ class DataPath:
                     else:
                         entry = self.handlers.get(fd)
                         if entry is not None:
-                            busy |= entry[0].drain(entry[1], BATCH)
+                            busy |= entry[1](BATCH)
                 self.sr_tx.flush()
                 for tx in self.tx.values():
                     tx.flush()

@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from .engine import Engine
+from .engine import AttState, Engine
 from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, log_frame_error
 
 log = logging.getLogger(__name__)
@@ -140,5 +140,51 @@ def sr_drain_compiled(mod: Any, eng: Engine, ring: RxRing, slow: Callable[[Any, 
                 log.error("compiled fast path failed on a frame (%d so far): %r; frame handled in Python",
                           ring.errors, error)
         sr_drain(eng, ring, slow, 1, now)  # the frame C left in place
+        done += 1
+    return True
+
+
+_MATCH = {"same": 1, "reverse": 2, "either": 3}
+
+
+def return_entry(eng: Engine, att: AttState, sr_tx: Any) -> tuple | None:
+    """The compiled return loop's view of one attachment (layout in _fastsr.c), or None when every frame
+    of it goes through Engine.from_vnf: several dynamic SIDs (the most recent hit wins), several static
+    SIDs (pins) or stacks (hash buckets), or a send side without a TX ring."""
+    if not isinstance(sr_tx, RingTx):
+        return None
+    tx = (sr_tx.map, sr_tx.st, sr_tx.nr, sr_tx.sock.fileno())
+    if len(att.dyn) == 1:
+        d = att.dyn[0]
+        assert d.cache is not None
+        return (1, d.cache.od, _MATCH[d.return_match], float(d.cache.idle), eng.sr_mpls, eng.sr_ip4,
+                d.txc, d.lookups, *tx)
+    if not att.dyn and len(att.static) == 1 and att.static[0].nstacks == 1:
+        st = att.static[0]
+        return (0, None, 0, 0.0, eng.sr_mpls + st.stacks[0], b"", st.txc, st.lookups, *tx)
+    return None
+
+
+def vnf_drain_compiled(mod: Any, ring: RxRing, entry: tuple, slow: Callable[[Any, int, int], None],
+                       budget: int, now: float) -> bool:
+    """Drain one attachment's ring: the common case in C, every other frame through `slow` (from_vnf)."""
+    ret_drain = mod.ret_drain
+    m = ring.map
+    nr = ring.nr
+    done = 0
+    while done < budget:
+        i, n, why, error = ret_drain(m, ring.i, nr, budget - done, now, entry)
+        ring.i = i
+        done += n
+        if why == _WHY_BUDGET:
+            return True
+        if why == _WHY_NOT_READY:  # empty, or a hole: the ring's own walk knows what to do
+            return ring.drain(slow, budget - done)
+        if why == _WHY_ERROR:
+            ring.errors += 1
+            if ring.errors == 1 or ring.errors % 10_000 == 0:
+                log.error("compiled return path failed on a frame (%d so far): %r; frame handled in Python",
+                          ring.errors, error)
+        ring.drain(slow, 1)  # the frame C left in place
         done += 1
     return True

@@ -55,8 +55,13 @@ def test_data_path_settings_are_checked():
         ProxyConfig, {**BASE, "fast_path": "turbo"})
     assert "sr_ring_slots: Input should be a multiple of 32" in error_of(ProxyConfig, {**BASE, "sr_ring_slots": 100})
     assert "sched_fifo: Input should be less than or equal to 99" in error_of(ProxyConfig, {**BASE, "sched_fifo": 100})
+    assert "spin_us: Input should be greater than or equal to 0" in error_of(ProxyConfig, {**BASE, "spin_us": -1})
+    assert "nice: Input should be greater than or equal to -20" in error_of(ProxyConfig, {**BASE, "nice": -21})
+    assert "cpus: List should have at least 1 item" in error_of(ProxyConfig, {**BASE, "cpus": []})
+    assert "cpus.1: Input should be greater than or equal to 0" in error_of(ProxyConfig, {**BASE, "cpus": [0, -1]})
     cfg = ProxyConfig.model_validate(BASE)
     assert (cfg.fast_path, cfg.sr_ring_slots, cfg.sched_fifo) == ("auto", 16384, None)
+    assert (cfg.spin_us, cfg.cpus, cfg.nice) == (100, None, None)
 
 
 def test_duplicates_refused():

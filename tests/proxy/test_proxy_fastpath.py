@@ -216,3 +216,29 @@ def test_build_into_a_fresh_cache_and_reuse(tmp_path, monkeypatch, fresh_compile
     assert len(built) == 1 and built[0].name.startswith("_fastsr-")
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert compiled.load() is mod  # once per process
+
+
+def test_spin_returns_the_ready_ring_and_gives_up_after_its_bound():
+    import mmap
+    import threading
+    import time
+
+    mod = _needs_compiled()
+    a, b = mmap.mmap(-1, 4 * 2048), mmap.mmap(-1, 4 * 2048)
+    t0 = time.monotonic()
+    assert mod.spin([(a, 0), (b, 2048)], 20_000_000) == -1  # nothing ready: back after the 20 ms bound
+    assert 0.019 <= time.monotonic() - t0 < 1.0
+    b[2048] = 1  # TP_STATUS_USER on the watched slot of the second ring
+    assert mod.spin([(a, 0), (b, 2048)], 10**9) == 1
+    # the spin runs without the GIL: a Python thread can hand over a frame meanwhile
+    a[4096] = 0
+    setter = threading.Timer(0.05, lambda: a.__setitem__(4096, 1))
+    setter.start()
+    t0 = time.monotonic()
+    assert mod.spin([(a, 4096)], 5 * 10**9) == 0
+    assert time.monotonic() - t0 < 2.0
+    setter.join()
+    with pytest.raises(ValueError, match="spin: slot offset out of range"):
+        mod.spin([(a, 4 * 2048)], 1000)
+    with pytest.raises(ValueError, match="spin: too many rings"):
+        mod.spin([(a, 0)] * 17, 1000)

@@ -355,6 +355,45 @@ def test_sched_fifo_puts_only_the_data_path_thread_on_real_time_priority(lab):
         assert lab.daemon.stop() == 0
 
 
+def _datapath_task(pid: int) -> Path:
+    tasks = [t for t in Path(f"/proc/{pid}/task").iterdir() if (t / "comm").read_text().strip() == "srchain-dp"]
+    assert len(tasks) == 1, "exactly one thread is named srchain-dp"
+    return tasks[0]
+
+
+@pytest.mark.parametrize("fast_path", ["compiled", "python"])
+def test_data_path_thread_spins_bounded_and_takes_nice_and_cpus(lab, fast_path):
+    if fast_path == "compiled" and compiled.load() is None:
+        pytest.skip(f"compiled fast path cannot be built here: {compiled.unavailable()}")
+    cpu = max(os.sched_getaffinity(0))
+    lab.write_config([STATIC], spin_us=2000, nice=-5, cpus=[cpu], fast_path=fast_path)
+    lab.daemon.start(wait_ready=("fmt",))
+    drain(lab.sw)
+    try:
+        task = _datapath_task(lab.daemon.proc.pid)
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        assert int(fields[16]) == -5  # stat field 19: nice, of the data-path thread only
+        allowed = [ln for ln in (task / "status").read_text().splitlines() if ln.startswith("Cpus_allowed_list")]
+        assert allowed == [f"Cpus_allowed_list:\t{cpu}"]
+        got = exchange(lab, [mpls_frame([16001, 16099], udp4(payload=b"spin"))], 1)
+        assert got and bytes(Ether(got[0]).getlayer(UDP).payload) == b"SPIN"
+        # idle: the spin is bounded (2 ms after the last frame, then epoll sleeps): little CPU over 1 s
+        time.sleep(0.3)
+        before = int((task / "schedstat").read_text().split()[0])
+        time.sleep(1.0)
+        busy_s = (int((task / "schedstat").read_text().split()[0]) - before) / 1e9
+        assert busy_s < 0.2, f"data path used {busy_s:.3f} s of CPU in 1 s while idle"
+    finally:
+        assert lab.daemon.stop() == 0
+
+
+def test_cpus_outside_the_allowed_set_refuse_to_start(lab):
+    lab.write_config([STATIC], cpus=[4095])
+    with pytest.raises(RuntimeError, match=r"(?s)proxy exited 1: .*Error: cpus: cannot run on \[4095\] \(allowed here: \["):
+        lab.daemon.start()
+    lab.daemon.proc = None
+
+
 @pytest.fixture
 def quiet_ring():
     """An RxRing on an interface nobody sends to (a veth left down) in a namespace of its own."""
