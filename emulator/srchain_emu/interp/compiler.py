@@ -1777,6 +1777,27 @@ class Compiler:
 
     def concat(self, e: A.Expr, scope: Scope) -> tuple[str, int]:
         """A list `{a, b}` or a header/struct value as one bit string: (code, width)."""
+        terms = self.concat_terms(e, scope)
+        total = 0
+        parts = []
+        for code, w in reversed(terms):
+            parts.append(f"({code} << {total})" if total else code)
+            total += w
+        return ("(" + " | ".join(reversed(parts)) + ")" if parts else "0"), total
+
+    def ones_sum(self, e: A.Expr, scope: Scope) -> str:
+        """The 16-bit ones'-complement sum of `concat(e)` without building the wide int: 2^16 = 1 (mod 0xFFFF),
+        so a field at bit position p (after padding to whole words) adds field << (p % 16) to a small sum."""
+        terms = self.concat_terms(e, scope)
+        width = sum(w for _, w in terms)
+        pos = (-width) % 16
+        parts = []
+        for code, w in reversed(terms):
+            parts.append(f"({code} << {pos % 16})" if pos % 16 else code)
+            pos += w
+        return f"ones_fold({' + '.join(reversed(parts)) or '0'})"
+
+    def concat_terms(self, e: A.Expr, scope: Scope) -> list[tuple[str, int]]:
         if isinstance(e, A.ListExpr):
             vals = [self.compile_expr(i, scope) for i in e.items]
             locs = [i.loc for i in e.items]
@@ -1787,7 +1808,6 @@ class Compiler:
                 locs = [e.loc] * len(vals)
             else:
                 vals, locs = [v], [e.loc]
-        total = 0
         terms: list[tuple[str, int]] = []
         for v, loc in zip(vals, locs, strict=True):
             b = serial_bits(v.type)
@@ -1798,11 +1818,7 @@ class Compiler:
                 terms.append((code, b.width))
             else:
                 raise P4Error(loc, f"only bit<W> fields can be hashed/packed, not {v.type}")
-        parts = []
-        for code, w in reversed(terms):
-            parts.append(f"({code} << {total})" if total else code)
-            total += w
-        return ("(" + " | ".join(reversed(parts)) + ")" if parts else "0"), total
+        return terms
 
     def call_value_method(self, c: A.Call, obj: Value, method: str, scope: Scope, as_stmt: bool) -> Value:
         t = obj.type
@@ -1926,15 +1942,15 @@ class Compiler:
             return Value(f"_MIRRORS.append(({sid.code}, {code}.to_bytes({width // 8}, 'big')))", VoidT())
         if kind == "Checksum":
             if method in ("add", "subtract") and len(c.args) == 1:
-                code, width = self.concat(c.args[0], scope)
-                return Value(f"{x.pyname}.{method}({code}, {width})", VoidT())
+                self.concat(c.args[0], scope)  # checks the operand
+                return Value(f"{x.pyname}.{method}_sum({self.ones_sum(c.args[0], scope)})", VoidT())
             if method == "verify" and not c.args:
                 return Value(f"{x.pyname}.verify()", BoolT())
             if method == "get" and not c.args:
                 return Value(f"{x.pyname}.get()", Bits(16))
             if method == "update" and len(c.args) == 1:
-                code, width = self.concat(c.args[0], scope)
-                return Value(f"{x.pyname}.update({code}, {width})", Bits(16))
+                self.concat(c.args[0], scope)
+                return Value(f"(~{self.ones_sum(c.args[0], scope)} & 0xffff)", Bits(16))
         raise P4Error(c.loc, f"{kind} has no method '{method}' with these arguments")
 
 

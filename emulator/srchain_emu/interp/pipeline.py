@@ -90,6 +90,7 @@ HELPERS = {
     "ParserReject": R.ParserReject,
     "ExitControl": R.ExitControl,
     "hash_value": R.hash_value,
+    "ones_fold": R.ones_fold,
     "_last": _last,
     "_next": _next,
     "_push_front": _push_front,

@@ -543,6 +543,13 @@ def ones_complement_sum(value: int, nbits: int) -> int:
     return r if r or not value else 0xFFFF
 
 
+def ones_fold(total: int) -> int:
+    """ones_complement_sum of a bit string, given any non-negative int congruent to it mod 0xFFFF that is 0
+    exactly when the string is all zeros (the generated code passes a sum of shifted fields)."""
+    r = total % 0xFFFF
+    return r if r or not total else 0xFFFF
+
+
 class ChecksumUnit:
     """TNA `Checksum`: add/subtract fields, then verify() (sum is all ones) or get() (its complement)."""
 
@@ -557,6 +564,14 @@ class ChecksumUnit:
 
     def subtract(self, value: int, nbits: int) -> None:
         t = self.total + (~ones_complement_sum(value, nbits) & 0xFFFF)
+        self.total = (t & 0xFFFF) + (t >> 16)
+
+    def add_sum(self, ones: int) -> None:
+        t = self.total + ones
+        self.total = (t & 0xFFFF) + (t >> 16)
+
+    def subtract_sum(self, ones: int) -> None:
+        t = self.total + (~ones & 0xFFFF)
         self.total = (t & 0xFFFF) + (t >> 16)
 
     def verify(self) -> bool:
