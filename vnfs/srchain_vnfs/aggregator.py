@@ -2,14 +2,19 @@
 
 A session changes class only after `agree` consecutive confident labels name the new class; a session that
 sends no label for `idle_timeout_s` goes back to best effort (class 0, one decision) and is forgotten.
+
+Refresh: a live session holding a class other than best effort gets its decision sent again every
+`refresh_s` (at most `refresh_max` per tick), so a switch that lost its priority registers (restart +
+reconcile) learns the class again without waiting for a change. `GET /decisions` lists the sessions.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field
 from srchain.records import (
@@ -21,6 +26,7 @@ from srchain.records import (
     FlowKey,
     TrafficClass,
     WindowLabel,
+    int_to_ip,
 )
 
 from .service import Endpoint, UdpService, UdpServiceConfig
@@ -33,6 +39,9 @@ class _State:
     streak: int = 0
     confidence_sum: float = 0.0
     last_label: float = 0.0
+    decided: float | None = None  # when `current` was decided (None: never, best effort by default)
+    emitted: float = 0.0  # when its decision was last sent (a change or a refresh)
+    confidence: float = 1.0  # of the decision for `current`
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +93,20 @@ class Hysteresis:
             return None
         change = Change(key, class_id, state.confidence_sum / state.streak)
         state.current, state.candidate, state.streak, state.confidence_sum = class_id, -1, 0, 0.0
+        state.decided, state.emitted, state.confidence = now, now, change.confidence
         return change
+
+    def refresh(self, now: float, every_s: float, limit: int) -> list[Change]:
+        """The decisions of live sessions holding a class other than best effort, last sent `every_s` or
+        more ago: at most `limit`, oldest label activity first (the rest are due at the next call)."""
+        out: list[Change] = []
+        for key, state in self.sessions.items():
+            if state.current != TrafficClass.BEST_EFFORT and now - state.emitted >= every_s:
+                state.emitted = now
+                out.append(Change(key, state.current, state.confidence))
+                if len(out) >= limit:
+                    break
+        return out
 
     def expire(self, now: float) -> list[Change]:
         """Forget quiet sessions; those holding a class get one change back to best effort."""
@@ -106,6 +128,9 @@ class AggregatorConfig(UdpServiceConfig):
     decision_ttl_s: int = Field(default=0, ge=0, le=0xFFFF)
     max_sessions: int = Field(default=100_000, ge=1)
     issuer_id: int = Field(default=0, ge=0, le=0xFFFF)
+    refresh_s: float = Field(default=2.0, ge=0, le=3600)  # 0 = decisions only on a change
+    refresh_max: int = Field(default=1000, ge=1, le=100_000)  # decisions re-sent per tick, at most
+    show_max: int = Field(default=1000, ge=1, le=100_000)  # sessions listed by GET /decisions
 
 
 class Aggregator(UdpService):
@@ -117,13 +142,13 @@ class Aggregator(UdpService):
         self.logic = Hysteresis(cfg.agree, cfg.min_confidence, cfg.idle_timeout_s, cfg.max_sessions)
         self.seq = 0
 
-    def decision(self, change: Change) -> bytes:
+    def decision(self, change: Change, event: str = "decision") -> bytes:
         rec = DecisionRecord(
             change.key, change.class_id, self.seq, self.cfg.issuer_id, min(255, round(change.confidence * 255)),
             self.cfg.decision_ttl_s, time.time_ns() & U48_MAX,
         )  # fmt: skip
         self.seq = (self.seq + 1) & U32_MAX
-        self.count(f"decision:{change.class_id}")
+        self.count(f"{event}:{change.class_id}")  # decision:N = changes; refresh:N = the same decision again
         return rec.pack()
 
     def handle(self, data: bytes) -> Iterable[bytes]:
@@ -136,4 +161,43 @@ class Aggregator(UdpService):
         changes = self.logic.expire(now)
         if changes:
             self.emit(self.decision(c) for c in changes)
+        if self.cfg.refresh_s > 0:
+            again = self.logic.refresh(now, self.cfg.refresh_s, self.cfg.refresh_max)
+            if again:
+                self.emit(self.decision(c, "refresh") for c in again)
         self.sessions_gauge.set(len(self.logic.sessions))
+
+    def views(self) -> dict[str, Callable[[], Any]]:
+        return {"/decisions": self.decisions}
+
+    def decisions(self) -> dict[str, Any]:
+        """Every tracked session (up to `show_max`, most recently labelled first): its class, since when,
+        and the label streak in progress."""
+        now = time.monotonic()
+        with self.state_lock:
+            rows = [(k, s.current, s.decided, s.last_label, s.candidate, s.streak, s.confidence)
+                    for k, s in self.logic.sessions.items()]
+        by_class: dict[str, int] = {}
+        for row in rows:
+            name = _class_name(row[1])
+            by_class[name] = by_class.get(name, 0) + 1
+        out = []
+        for key, current, decided, last, candidate, streak, confidence in reversed(rows[-self.cfg.show_max:]):
+            out.append({
+                "flow": {"ip_a": int_to_ip(key.ip_a), "port_a": key.port_a, "ip_b": int_to_ip(key.ip_b),
+                         "port_b": key.port_b, "proto": key.proto},
+                "class": current, "class_name": _class_name(current),
+                "age_s": None if decided is None else round(now - decided, 3),
+                "confidence": round(confidence, 3) if decided is not None else None,
+                "last_label_age_s": round(now - last, 3),
+                "candidate": None if candidate < 0 else candidate, "streak": streak,
+            })  # fmt: skip
+        return {"sessions": len(rows), "by_class": by_class, "shown": len(out), "refresh_s": self.cfg.refresh_s,
+                "idle_timeout_s": self.cfg.idle_timeout_s, "decisions": out}  # fmt: skip
+
+
+def _class_name(class_id: int) -> str:
+    try:
+        return TrafficClass(class_id).name.lower()
+    except ValueError:
+        return f"class_{class_id}"

@@ -5,7 +5,8 @@ Detection works on fixed windows of `window_s` seconds (what a switch register r
 - fan-in rule: when more than `max_fan_in` distinct sources hit one destination in a window, every source
   sending it more than `fan_in_source_pps` is blocked too (a distributed flood of individually slow sources).
 Allow-listed networks are never blocked. Non-IPv4 frames (ARP, ...) pass unchanged; malformed IPv4 frames
-are counted and dropped. Frames are forwarded byte for byte.
+are counted and dropped. Frames are forwarded byte for byte. `GET /blocked` lists the blocked sources with
+the rule that blocked them and what they sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import selectors
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -42,6 +45,19 @@ class _Window:
     sources_of: dict[int, set[int]]
 
 
+@dataclass(slots=True)
+class Block:
+    """Why and since when a source is blocked, and what it sent: in the window that blocked it, then while
+    blocked (dropped)."""
+
+    reason: str  # Verdict.RATE | Verdict.FAN_IN
+    since: float
+    until: float
+    window_packets: int  # the source's packets in the window that blocked it (all destinations)
+    destination: int  # the destination of the packet that tripped the rule
+    dropped: int = 0  # packets dropped since
+
+
 class FloodDetector:
     """Pure detection logic, clock passed in."""
 
@@ -57,7 +73,7 @@ class FloodDetector:
         self.block_s = block_s
         self.allow = [(int(n.network_address), int(n.netmask)) for n in (allow or [])]
         self.max_sources = max_sources
-        self.blocked: dict[int, float] = {}  # source -> blocked until
+        self.blocked: dict[int, Block] = {}  # source -> why, until when
         self.overflow = 0  # packets not tracked because the tables were full
         self._w = _Window(0.0, {}, {}, {})
 
@@ -67,15 +83,16 @@ class FloodDetector:
     def _roll(self, now: float) -> None:
         if now - self._w.start >= self.window_s:
             self._w = _Window(now, {}, {}, {})
-            self.blocked = {s: t for s, t in self.blocked.items() if t > now}
+            self.blocked = {s: b for s, b in self.blocked.items() if b.until > now}
 
     def verdict(self, src: int, dst: int, now: float) -> str:
         if self.allowed(src):
             return Verdict.ALLOWED
         self._roll(now)
-        until = self.blocked.get(src)
-        if until is not None:
-            if until > now:
+        block = self.blocked.get(src)
+        if block is not None:
+            if block.until > now:
+                block.dropped += 1
                 return Verdict.BLOCKED
             del self.blocked[src]
         w = self._w
@@ -87,10 +104,10 @@ class FloodDetector:
         sources = w.sources_of.setdefault(dst, set())
         sources.add(src)
         if n > self.max_pkts:
-            self.blocked[src] = now + self.block_s
+            self.blocked[src] = Block(Verdict.RATE, now, now + self.block_s, n, dst, 1)
             return Verdict.RATE
         if len(sources) > self.max_fan_in and pair > self.fan_in_pkts:
-            self.blocked[src] = now + self.block_s
+            self.blocked[src] = Block(Verdict.FAN_IN, now, now + self.block_s, n, dst, 1)
             return Verdict.FAN_IN
         return Verdict.PASS
 
@@ -193,3 +210,28 @@ class Mitigation(Daemon):
 
     def on_tick(self, now: float) -> None:
         self.sessions_gauge.set(len(self.detector.blocked))
+
+    def views(self) -> dict[str, Callable[[], Any]]:
+        return {"/blocked": self.blocked_sources}
+
+    def blocked_sources(self) -> dict[str, Any]:
+        """Sources blocked now (most recently blocked first), with the rule and their packet counts."""
+        now = time.monotonic()
+        with self.state_lock:
+            rows = [(s, b.reason, b.since, b.until, b.window_packets, b.destination, b.dropped)
+                    for s, b in self.detector.blocked.items()]
+        live = sorted((r for r in rows if r[3] > now), key=lambda r: -r[2])
+        d = self.detector
+        return {
+            "blocked": [{"source": str(ipaddress.IPv4Address(src)), "reason": reason,
+                         "since_s": round(now - since, 3), "remaining_s": round(until - now, 3),
+                         "window_packets": pkts, "destination": str(ipaddress.IPv4Address(dst)),
+                         "dropped": dropped}
+                        for src, reason, since, until, pkts, dst, dropped in live],
+            "count": len(live),
+            "thresholds": {"max_pps": self.cfg.max_pps, "max_fan_in": d.max_fan_in,
+                           "fan_in_source_pps": self.cfg.fan_in_source_pps, "window_s": d.window_s,
+                           "block_s": d.block_s},
+            "allow": [str(n) for n in self.cfg.allow],
+            "untracked_packets": d.overflow,
+        }  # fmt: skip

@@ -11,7 +11,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +109,7 @@ class Daemon:
         self._token = cfg.http.token_file.read_text().strip() if cfg.http.token_file else None
         self._http: ThreadingHTTPServer | None = None
         self._sel = selectors.DefaultSelector()
+        self.state_lock = threading.Lock()  # held by the loop while it handles input or ticks (see views)
 
     # -- counters -------------------------------------------------------------------------------------
     def count(self, event: str, n: int = 1) -> None:
@@ -119,6 +120,12 @@ class Daemon:
             self._sent.inc(n)
         elif event.startswith("dropped:"):
             self._dropped.labels(**self._labels, reason=event.removeprefix("dropped:")).inc(n)
+
+    def views(self) -> dict[str, Callable[[], Any]]:
+        """Read-only JSON endpoints of the service beyond /healthz and /metrics (path -> producer). They run
+        on the HTTP thread; the loop changes the state only while holding `state_lock` (once per batch of
+        input), so a producer that copies the state under that lock sees it whole."""
+        return {}
 
     def health(self) -> dict[str, Any]:
         return {
@@ -141,6 +148,8 @@ class Daemon:
                     self._reply(200, "application/json", json.dumps(daemon.health()).encode())
                 elif self.path == "/metrics":
                     self._reply(200, CONTENT_TYPE_LATEST, generate_latest(daemon.registry))
+                elif (view := daemon.views().get(self.path)) is not None:
+                    self._reply(200, "application/json", json.dumps(view()).encode())
                 else:
                     self._reply(404, "text/plain", b"not found\n")
 
@@ -188,10 +197,12 @@ class Daemon:
         try:
             while not stop.is_set():
                 for key, _ in self._sel.select(timeout=self.cfg.tick_s):
-                    self.on_readable(key.fileobj)  # type: ignore[arg-type]
+                    with self.state_lock:
+                        self.on_readable(key.fileobj)  # type: ignore[arg-type]
                 now = time.monotonic()
                 if now >= next_tick:
-                    self.on_tick(now)
+                    with self.state_lock:
+                        self.on_tick(now)
                     next_tick = now + self.cfg.tick_s
         finally:
             self.close()

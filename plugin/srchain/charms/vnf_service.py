@@ -67,6 +67,11 @@ def _validate(s: VnfSettings, doc: dict[str, Any]) -> Any:
 
 
 def health(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
+    return _get(s, "/healthz", cfg)
+
+
+def _get(s: VnfSettings, path: str, cfg: Any | None = None) -> dict[str, Any]:
+    """GET `path` of the service's health/control endpoint (its config's `http`), as JSON."""
     cfg = cfg or _validate(s, read_config(s))
     if not cfg.http.port:
         raise ActionError(f"{s.config_path}: http.port is 0 (ephemeral): set a fixed port so the health "
@@ -74,11 +79,14 @@ def health(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
     host = cfg.http.host if cfg.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
     address = f"{host}:{cfg.http.port}"
     try:
-        status, reason, doc = s.transport.http(address, "GET", "/healthz", token=s.health_token, timeout=3)
+        status, reason, doc = s.transport.http(address, "GET", path, token=s.health_token, timeout=3)
     except ActionError as exc:
-        raise ActionError(f"{s.service}: health endpoint http://{address}/healthz not answering: {exc}") from None
+        raise ActionError(f"{s.service}: health endpoint http://{address}{path} not answering: {exc}") from None
+    if status == 404 and path != "/healthz":
+        raise ActionError(f"{s.service}: http://{address}{path} is not served (a service older than this charm? "
+                          "docs/vnfs.md)")  # fmt: skip
     if status != 200 or not isinstance(doc, dict):
-        raise ActionError(f"{s.service}: health endpoint http://{address}/healthz answered {status} {reason}")
+        raise ActionError(f"{s.service}: health endpoint http://{address}{path} answered {status} {reason}")
     return dict(doc)
 
 
@@ -149,11 +157,6 @@ def disallow_source(s: VnfSettings, prefix: str) -> dict[str, Any]:
     return change(s, {"allow": [n for n in allow if n != net]})
 
 
-def not_exposed(what: str) -> Any:
-    raise ActionError(f"{what}: the service does not expose this (its health endpoint has counters only, "
-                      "docs/vnfs.md); see show-counters")  # fmt: skip
-
-
 # action name -> (service, params) -> result; the parameters are the VNFDs' primitives (docs/osm.md)
 ACTIONS: dict[str, dict[str, Any]] = {
     "formatter": {
@@ -166,13 +169,13 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "set-hysteresis": lambda s, p: change(s, {"agree": int(p["agree-windows"]),
                                                   **({"idle_timeout_s": float(p["quiet-timeout-s"])}
                                                      if p.get("quiet-timeout-s") is not None else {})}),
-        "show-decisions": lambda s, p: not_exposed("show-decisions"),
+        "show-decisions": lambda s, p: _get(s, "/decisions"),
     },
     "mitigation": {
         "set-thresholds": lambda s, p: change(s, {"max_pps": float(p["rate-pps"]), "max_fan_in": int(p["fan-in"])}),
         "allow-source": lambda s, p: allow_source(s, str(p["prefix"])),
         "disallow-source": lambda s, p: disallow_source(s, str(p["prefix"])),
-        "show-blocked": lambda s, p: not_exposed("show-blocked"),
+        "show-blocked": lambda s, p: _get(s, "/blocked"),
     },
 }
 COMMON: dict[str, Any] = {
