@@ -389,7 +389,8 @@ def test_data_path_thread_spins_bounded_and_takes_nice_and_cpus(lab, fast_path):
 
 def test_cpus_outside_the_allowed_set_refuse_to_start(lab):
     lab.write_config([STATIC], cpus=[4095])
-    with pytest.raises(RuntimeError, match=r"(?s)proxy exited 1: .*Error: cpus: cannot run on \[4095\] \(allowed here: \["):
+    refused = r"(?s)proxy exited 1: .*Error: cpus: cannot run on \[4095\] \(allowed here: \["
+    with pytest.raises(RuntimeError, match=refused):
         lab.daemon.start()
     lab.daemon.proc = None
 
