@@ -6,19 +6,31 @@
   flow again and a new gaming session is detected and prioritised;
 - the emulated switch is restarted (empty: no program, no entries): status reports every switch entry
   missing, data traffic meanwhile is lost, reconcile restores every entry and the traffic, and a new
-  gaming session is prioritised again.
+  gaming session is prioritised again;
+- a gaming session prioritised before a switch restart, still running, is prioritised again within a
+  bound after the reconcile through the aggregator's decision refresh (no class change needed).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
 from srchain.demo.day2 import live_state
 from srchain.demo.netns import netns_exists
-from srchain.demo.observe import proxy_counters
-from srchain.demo.probes import finish_probe, formatter_role, gaming_prioritised, snmp, start_probe
+from srchain.demo.observe import SwitchReader, proxy_counters, udp_key
+from srchain.demo.probes import (
+    GC,
+    GS,
+    START_DELAY_S,
+    finish_probe,
+    formatter_role,
+    gaming_prioritised,
+    snmp,
+    start_probe,
+)
 from srchain.demo.testbed import REPO, Testbed
 
 pytestmark = [
@@ -28,6 +40,8 @@ pytestmark = [
 ]
 RATE = 1000  # chained probes/s: a report every 32 packets of the flow, ~31 reports/s to the formatter
 FORMATTER_SID_VNF = "formatter"
+# the aggregator's default refresh_s (2 s) + a report-path round (formatter, classifier, aggregator) + polling
+REFRESH_BOUND_S = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +133,50 @@ def test_switch_restarted_then_reconciled(testbed):
     assert any(flow.send_time(q) > t_reconciled + 0.5 for q in res.seqs)
     t = gaming_prioritised(tb, "sr-game", work / "sr", port=5006)
     assert t is not None and t <= 4.0, t
+
+
+def test_prioritised_session_regains_its_class_after_switch_restart(testbed):
+    """A gaming session prioritised before the switch restarts is prioritised again after the reconcile,
+    while it keeps running: the aggregator re-sends the decision of a live session every `refresh_s`
+    (docs/vnfs.md), so no class change is needed for the switch's priority register to learn it again."""
+    tb, work = testbed
+    out = work / "rg"
+    out.mkdir(parents=True, exist_ok=True)
+    port, duration = 5008, 24.0
+    start = time.time() + START_DELAY_S
+    for side, (me, peer), up in (("gs", (GS, GC), False), ("gc", (GC, GS), True)):
+        args = ["peer", "--bind", f"{me}:{port}", "--duration", f"{duration + 2:.1f}", "--out",
+                str(out / f"rx-{side}.json"), "--profile", "cloud_gaming", "--seed", "26", "--to", f"{peer}:{port}",
+                "--stream", "1" if side == "gs" else "2", "--start-at", f"{start:.3f}", "--session-s",
+                f"{duration:.1f}", *(["--upstream"] if up else [])]  # fmt: skip
+        tb.spawn(f"agent-rg-{side}", side, [sys.executable, "-m", "srchain.demo.agent", *args])
+    key, _ = udp_key(GS, port, GC, port)
+
+    def prioritised_within(bound_s: float) -> float | None:
+        t0 = time.time()
+        sw = SwitchReader(f"unix:{tb.switch_sock}", client_id=15)
+        try:
+            while time.time() < t0 + bound_s:
+                if sw.session_class(key) == 1:
+                    return time.time() - t0
+                time.sleep(0.1)
+            return None
+        finally:
+            sw.close()
+
+    try:
+        time.sleep(max(0.0, start - time.time()))
+        assert prioritised_within(6.0) is not None, "the session was not prioritised before the restart"
+        before = tb.vnf_health("ag")["counters"]
+        tb.restart_switch()  # registers empty: the session's class is gone from the switch
+        rec = tb.reconcile()
+        assert any("pushed" in n for n in rec.notes), rec.notes
+        t = prioritised_within(REFRESH_BOUND_S)
+        after = tb.vnf_health("ag")["counters"]
+    finally:
+        for side in ("gs", "gc"):
+            tb.procs[f"agent-rg-{side}"].terminate()
+    assert t is not None, f"not prioritised again within {REFRESH_BOUND_S} s of the reconcile: {after}"
+    # regained through a refresh of the same decision, not through a new change of class
+    assert after.get("refresh:1", 0) > before.get("refresh:1", 0), (before, after)
+    assert after.get("decision:1", 0) == before.get("decision:1", 0), (before, after)
