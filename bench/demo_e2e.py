@@ -55,19 +55,36 @@ def scenario_run(tmp: Path, i: int, session_s: float, port_rate_bps: int) -> dic
 MODES = {"live insert+remove": (1.5, 4.0), "baseline: reference": (None, None), "baseline: mitigation": (-2.0, None)}
 
 
+def cpu_seconds(tb: Testbed) -> dict[str, float]:
+    """User+system CPU seconds of each testbed process so far (`ip netns exec` execs, so the pid is the program)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for key, proc in tb.procs.items():
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[key] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def day2_run(tmp: Path, rate: float, mode: str) -> dict:
     insert_at, remove_at = MODES[mode]
     name = f"d2-{int(rate)}-{list(MODES).index(mode)}"
     with Testbed(tmp / name, port_rate_bps=400_000_000) as tb:
         tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        cpu0, t0 = cpu_seconds(tb), time.monotonic()
         o = run_day2(tb, Day2Settings(rate_pps=rate, duration_s=7.0, insert_at_s=insert_at, remove_at_s=remove_at),
                      tmp / name)  # fmt: skip
+        cpu1, wall = cpu_seconds(tb), time.monotonic() - t0
+    # share of one core per process while the probe flow ran (the run also spans agent start-up and drain)
+    cpu = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu1 if k in cpu0 and cpu1[k] > cpu0[k]}
     return {"rate_pps": rate, "mode": mode, "sent": o.sent, "lost": o.lost, "duplicates": o.duplicates,
             "late": o.late, "late_not_in_detour": o.detour_seqs["late_not_in_detour"],
             "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy,
             "capture_drops": sum(c["kernel_drops"] for c in o.capture.values()),
             "applies_s": [round(a.seconds, 3) for a in o.applies], "drained": [a.drained for a in o.applies],
-            "load_avg": os.getloadavg()[0]}  # fmt: skip
+            "cpu_cores": cpu, "load_avg": os.getloadavg()[0]}  # fmt: skip
 
 
 def main() -> int:

@@ -701,6 +701,34 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 self._push_digests(prog)
         return out
 
+    def ingress_many(self, port: int, frames: list[bytes]) -> list[ToTM]:
+        """ingress() for a batch of frames from one port, under one lock acquisition (a write waits for
+        the batch, never sees half of a packet)."""
+        out: list[ToTM] = []
+        with self.lock:
+            if not self.programs:
+                return out
+            prog = next(iter(self.programs.values()))
+            run = prog.pipeline.ingress
+            for frame in frames:
+                out.extend(run(port, frame))
+            if prog.pipeline.digests:
+                self._push_digests(prog)
+        return out
+
+    def egress_many(self, items: list[tuple[ToTM, int, int]]) -> list[Emitted]:
+        """egress() for the packets the traffic manager released, (item, enq_qdepth, deq_timedelta) each."""
+        out: list[Emitted] = []
+        with self.lock:
+            if not self.programs:
+                return out
+            run = next(iter(self.programs.values())).pipeline.egress
+            for item, depth, delta in items:
+                e = run(item, depth, delta)
+                if e is not None:
+                    out.append(e)
+        return out
+
     def egress(self, item: ToTM, enq_qdepth: int, deq_timedelta: int) -> Emitted | None:
         with self.lock:
             if not self.programs:

@@ -33,7 +33,6 @@ class DataPlane:
         self.by_fd = {s.fileno(): port for port, s in self.ports.items()}
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self._tx_errors = 0
         self.no_port = 0
         self.port_down_drops = 0
         # The fixed tables ($PORT, tf1.tm.port.*) act on this data plane; ports.json rates are their start.
@@ -96,23 +95,18 @@ class DataPlane:
         if port in self.disabled:
             self.port_down_drops += len(frames)
             return
-        ingress, enqueue = self.server.ingress, self.tm.enqueue
-        for frame in frames:
-            for item in ingress(port, frame):
-                enqueue(item, time.monotonic_ns())
+        enqueue, now = self.tm.enqueue, time.monotonic_ns
+        for item in self.server.ingress_many(port, frames):
+            enqueue(item, now())
 
     @property
     def tx_errors(self) -> int:
-        return self._tx_errors + sum(p.tx_errors for p in self.ports.values())
+        return sum(p.tx_errors for p in self.ports.values())
 
     def _transmit(self) -> float:
         ready, next_wait = self.tm.dequeue()
         used: set[int] = set()
-        egress = self.server.egress
-        for item, depth, delta in ready:
-            out = egress(item, depth, delta)
-            if out is None:
-                continue
+        for out in self.server.egress_many(ready) if ready else ():
             p = self.ports.get(out.port)
             if p is None:
                 self.no_port += 1

@@ -71,7 +71,9 @@ class TrafficManager:
         if self.depth[key] + size > self.queue_limit:
             self.drops[key] += 1
             return False
-        queues = self.queues.setdefault(item.port, [collections.deque() for _ in range(NUM_QUEUES)])
+        queues = self.queues.get(item.port)
+        if queues is None:
+            queues = self.queues[item.port] = [collections.deque() for _ in range(NUM_QUEUES)]
         depth = self.depth[key]
         queues[qid].append((item, time.monotonic_ns() if now_ns is None else now_ns, depth))
         self.depth[key] = depth + size
