@@ -65,6 +65,17 @@ def test_a_change_counts_as_the_last_emission() -> None:
     assert [(c.class_id) for c in h.refresh(5.0, every_s=2.0, limit=5)] == [VIDEO]
 
 
+def test_sessions_back_to_best_effort_or_evicted_are_not_refreshed() -> None:
+    h = Hysteresis(agree=1, idle_timeout_s=100, max_sessions=2)
+    k1, k2, k3 = (FlowKey(A, B, port, 9, 17) for port in (1, 2, 3))
+    h.observe(k1, GAMING, 1.0, 0.0)
+    h.observe(k2, GAMING, 1.0, 0.0)
+    assert h.observe(k2, BE, 1.0, 1.0) is not None  # agreed back to best effort: nothing to hold
+    h.observe(k3, VIDEO, 1.0, 1.0)  # the table is full: k1 (least recently labelled) is evicted
+    assert h.evicted == 1 and list(h.held) == [k3]
+    assert [(c.key, c.class_id) for c in h.refresh(10.0, every_s=2.0, limit=10)] == [(k3, VIDEO)]
+
+
 # --- the daemons --------------------------------------------------------------------------------------
 
 

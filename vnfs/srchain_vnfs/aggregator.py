@@ -64,6 +64,9 @@ class Hysteresis:
         self.max_sessions = max_sessions
         self.evicted = 0
         self.sessions: OrderedDict[FlowKey, _State] = OrderedDict()
+        # sessions holding a class other than best effort, least recently emitted first: what refresh()
+        # walks, so a refresh costs what it sends, not the size of the table
+        self.held: OrderedDict[FlowKey, None] = OrderedDict()
 
     def class_of(self, key: FlowKey) -> int:
         state = self.sessions.get(key)
@@ -73,7 +76,8 @@ class Hysteresis:
         state = self.sessions.get(key)
         if state is None:
             if len(self.sessions) >= self.max_sessions:
-                self.sessions.popitem(last=False)  # least recently labelled
+                old, _ = self.sessions.popitem(last=False)  # least recently labelled
+                self.held.pop(old, None)
                 self.evicted += 1
             state = self.sessions[key] = _State()
         else:
@@ -94,18 +98,25 @@ class Hysteresis:
         change = Change(key, class_id, state.confidence_sum / state.streak)
         state.current, state.candidate, state.streak, state.confidence_sum = class_id, -1, 0, 0.0
         state.decided, state.emitted, state.confidence = now, now, change.confidence
+        if class_id == TrafficClass.BEST_EFFORT:
+            self.held.pop(key, None)
+        else:
+            self.held[key] = None
+            self.held.move_to_end(key)
         return change
 
     def refresh(self, now: float, every_s: float, limit: int) -> list[Change]:
         """The decisions of live sessions holding a class other than best effort, last sent `every_s` or
-        more ago: at most `limit`, oldest label activity first (the rest are due at the next call)."""
+        more ago: at most `limit`, the longest unsent first (the rest are due at the next call)."""
         out: list[Change] = []
-        for key, state in self.sessions.items():
-            if state.current != TrafficClass.BEST_EFFORT and now - state.emitted >= every_s:
-                state.emitted = now
-                out.append(Change(key, state.current, state.confidence))
-                if len(out) >= limit:
-                    break
+        while self.held and len(out) < limit:
+            key = next(iter(self.held))
+            state = self.sessions[key]
+            if now - state.emitted < every_s:
+                break  # ordered by emission time: none after this one is due either
+            state.emitted = now
+            self.held.move_to_end(key)
+            out.append(Change(key, state.current, state.confidence))
         return out
 
     def expire(self, now: float) -> list[Change]:
@@ -113,6 +124,7 @@ class Hysteresis:
         changes = []
         for key in [k for k, s in self.sessions.items() if now - s.last_label >= self.idle_timeout_s]:
             state = self.sessions.pop(key)
+            self.held.pop(key, None)
             if state.current != TrafficClass.BEST_EFFORT:
                 changes.append(Change(key, TrafficClass.BEST_EFFORT, 1.0))
         return changes
