@@ -40,7 +40,7 @@ def run(config_path: str, log_level: str) -> None:
     try:
         cfg = load_config(config_path)
         token = read_token(cfg.token_file)
-        daemon = ProxyDaemon(cfg, config_path)
+        daemon = ProxyDaemon(cfg, config_path, log_level)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -72,3 +72,19 @@ def run(config_path: str, log_level: str) -> None:
         server.server_close()
         daemon.shutdown()
         log.info("proxy stopped")
+
+
+@proxy_cli.command("worker", hidden=True, help="A data-path worker started by the daemon (workers: N).")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--index", type=click.IntRange(1, 15), required=True)
+@click.option("--fanout-base", type=click.IntRange(0, 65535), required=True)
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def worker(config_path: str, index: int, fanout_base: int, log_level: str) -> None:
+    from .workers import worker_main
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format=f"%(asctime)s %(levelname)s %(name)s[worker {index}]: %(message)s")
+    try:
+        sys.exit(worker_main(config_path, index, fanout_base))
+    except ValueError as exc:
+        raise click.ClickException(f"worker {index}: {exc}") from exc

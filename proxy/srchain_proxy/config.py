@@ -125,13 +125,17 @@ class ProxyConfig(_Strict):
     # frames; needs root or CAP_SYS_NICE. The loop sleeps in epoll when idle; the kernel keeps 5 % for others.
     sched_fifo: int | None = Field(default=None, ge=1, le=99)
     # busy-poll the receive rings this long after the last frame before sleeping in epoll: while traffic
-    # flows the data path is never woken up (a wake-up of an idle vCPU costs 10 us to several ms here)
-    spin_us: int = Field(default=100, ge=0, le=100_000)
-    # CPUs the data-path thread may run on (sched_setaffinity); default: inherit the process's
+    # flows the data path is not woken up per frame. Off by default: it pays on a CPU of the proxy's own
+    # (with `cpus`), it costs everyone else on a shared one (see docs/proxy.md, latency)
+    spin_us: int = Field(default=0, ge=0, le=100_000)
+    # CPUs the data-path thread may run on (sched_setaffinity); with workers, worker k gets cpus[k % len]
     cpus: list[Annotated[int, Field(ge=0, le=4095)]] | None = Field(default=None, min_length=1)
     # nice value of the data-path thread (-20..19; below 0 needs root or CAP_SYS_NICE): a larger CFS share on
     # a CPU shared with other work, without SCHED_FIFO's starving of the kernel's softirq thread
     nice: int | None = Field(default=None, ge=-20, le=19)
+    # data-path workers (processes), each with its own rings in a PACKET_FANOUT group per interface and its
+    # own flow caches; the steering keeps a flow and its reverse on one worker (fanout.py). Needs io: ring
+    workers: int = Field(default=1, ge=1, le=16)
     sids: list[SidEntry] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
 
@@ -153,6 +157,8 @@ class ProxyConfig(_Strict):
     @model_validator(mode="after")
     def _refs(self) -> ProxyConfig:
         check_tables(self.sids, self.attachments)
+        if self.workers > 1 and self.io != "ring":
+            raise ValueError("workers: several workers need io: ring (PACKET_FANOUT on the rings)")
         return self
 
 

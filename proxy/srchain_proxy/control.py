@@ -121,7 +121,7 @@ class Api:
 
     def __init__(self, daemon: ProxyDaemon) -> None:
         self.d = daemon
-        self.registry = make_registry(daemon.engine, lambda: daemon.datapath.kernel_drops)
+        self.registry = make_registry(daemon.counters)
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         routes = [
@@ -165,7 +165,8 @@ class Api:
         return (200 if alive else 503), {
             "status": "ok" if alive else "data path stopped (see the proxy log)", "sids": len(self.d.sids),
             "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)},
-            "sr_loop": self.d.datapath.variant}
+            "sr_loop": self.d.datapath.variant,
+            **({"workers": self.d.workers.status()} if self.d.workers.workers else {})}
 
     def list_sids(self, body: bytes) -> tuple[int, Any]:
         return 200, {"sids": [s.model_dump(exclude_none=True) for _, s in sorted(self.d.sids.items())]}
@@ -261,12 +262,7 @@ class Api:
     # ---- observation ---------------------------------------------------------------------------------
 
     def counters(self, body: bytes) -> tuple[int, Any]:
-        out = self.d.engine.counters()
-        out["kernel_drops"] = self.d.datapath.kernel_drops
-        sr_rx = self.d.datapath.sr_rx
-        if hasattr(sr_rx, "state"):
-            out["sr_ring"] = sr_rx.state()
-        return 200, out
+        return 200, self.d.counters()
 
     def flows(self, body: bytes) -> tuple[int, Any]:
         return 200, self.d.flows_view()

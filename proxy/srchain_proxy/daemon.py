@@ -14,6 +14,7 @@ from .datapath import DataPath
 from .engine import Engine, split_key
 from .neighbour import resolve
 from .packetsock import iface_mac
+from .workers import WorkerError, WorkerSet, merge_counters, merge_flows, pid_base, state_message
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,18 @@ def name_thread(name: str) -> None:
 
 
 class ProxyDaemon:
-    def __init__(self, cfg: ProxyConfig, config_path: str | Path) -> None:
+    def __init__(self, cfg: ProxyConfig, config_path: str | Path, log_level: str = "info") -> None:
         self.cfg = cfg
+        self.config_path = str(config_path)
+        self.log_level = log_level
         self.state_file = state_path(cfg, config_path)
         self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
+        # several workers: this process is worker 0 and joins every fanout group first (workers.py)
+        self.fanout_base = pid_base() if cfg.workers > 1 else None
+        self.workers = WorkerSet()
+        self._rows: list[tuple[Attachment, str, str | None]] = []
         self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots,
-                                 cfg.spin_us)
+                                 cfg.spin_us, self.fanout_base)
         self.lock = threading.Lock()
         self.sids: dict[int, SidEntry] = {}
         self.atts: dict[str, Attachment] = {}
@@ -70,6 +77,8 @@ class ProxyDaemon:
                 save_state(self.state_file, list(sids.values()), list(atts.values()))
             self.datapath.swap(prep)
             self.sids, self.atts = dict(sids), dict(atts)
+            self._rows = rows
+            self.workers.apply(self._state())
         self._resolve_now.set()
 
     def _dest_mac(self, att: Attachment) -> str | None:
@@ -102,6 +111,7 @@ class ProxyDaemon:
                     log.info("next hop %s of %s is %s", att.next_hop, att.vnf, mac)
                     self.neigh[(ifname, att.next_hop)] = mac
                     st.set_dmac(mac)
+                    self.workers.neigh(att.vnf, mac)
 
     # ---- lifecycle -----------------------------------------------------------------------------------
 
@@ -118,7 +128,7 @@ class ProxyDaemon:
                 if self.cfg.nice is not None:
                     self.datapath.set_nice(self.cfg.nice)
                 if self.cfg.cpus:
-                    self.datapath.set_cpus(self.cfg.cpus)
+                    self.datapath.set_cpus(self.cfg.cpus[:1] if self.cfg.workers > 1 else self.cfg.cpus)
                 if self.cfg.sched_fifo:
                     self.datapath.set_realtime(self.cfg.sched_fifo)
             except ValueError as exc:
@@ -137,10 +147,21 @@ class ProxyDaemon:
         if failure:
             self._threads = []
             raise failure[0]
+        if self.fanout_base is not None:
+            with self.lock:
+                try:
+                    self.workers.start(self.cfg.workers, self.config_path, self.fanout_base, self._state(),
+                                       self.log_level)
+                except WorkerError as exc:
+                    self.stop.set()
+                    self._threads[0].join(timeout=5)
+                    self._threads = []
+                    raise ValueError(f"workers: {exc}") from exc
         for thread in self._threads[1:]:
             thread.start()
 
     def shutdown(self) -> None:
+        self.workers.stop()
         self.stop.set()
         self._resolve_now.set()
         for thread in self._threads:
@@ -150,7 +171,32 @@ class ProxyDaemon:
     # ---- views ---------------------------------------------------------------------------------------
 
     def datapath_alive(self) -> bool:
-        return bool(self._threads) and self._threads[0].is_alive()
+        return (bool(self._threads) and self._threads[0].is_alive()
+                and all(w["alive"] for w in self.workers.status()))
+
+    def _state(self) -> dict:
+        """What the child workers install: the SIDs and the attachments with the MACs resolved so far."""
+        rows = [(a, smac, st.dmac if (st := self.engine.atts.get(a.vnf)) is not None else dmac)
+                for a, smac, dmac in self._rows]
+        return state_message(list(self.sids.values()), rows)
+
+    def counters(self) -> dict:
+        """/v1/counters: this process's loop, plus every child worker's, summed."""
+        mine = self.engine.counters()
+        mine["kernel_drops"] = self.datapath.kernel_drops
+        if hasattr(self.datapath.sr_rx, "state"):
+            mine["sr_ring"] = self.datapath.sr_rx.state()
+        if not self.workers.workers:
+            return mine
+        reports = self.workers.reports()
+        parts = [mine, *(r["counters"] for r in reports)]
+        out = merge_counters(parts)
+        out["sr_ring"] = mine.get("sr_ring")
+        out["workers"] = [{"rx_packets": sum(row["rx_packets"] for row in p["sids"].values()),
+                           "tx_packets": sum(row["tx_packets"] for row in p["sids"].values()),
+                           "drops_total": p["drops_total"], "kernel_drops": p["kernel_drops"],
+                           "sr_ring": p.get("sr_ring")} for p in parts]
+        return out
 
     def attachment_view(self, vnf: str) -> dict:
         att = self.atts[vnf]
@@ -161,24 +207,32 @@ class ProxyDaemon:
         return row
 
     def flows_view(self, sample: int = 20) -> dict:
-        now = time.monotonic()
-        out = {}
-        for sid, st in list(self.engine.sids.items()):
-            if st.cache is None:
-                continue
-            for _ in range(3):  # the data path may touch the cache while we copy it
-                try:
-                    items = list(st.cache.od.items())[-sample:]
-                    break
-                except RuntimeError:
-                    items = []
-            out[str(sid)] = {
-                "entries": len(st.cache), "size": st.cache.size, "idle_timeout_s": st.cache.idle,
-                "learned": st.cache.learned, "evictions": st.cache.evictions, "expired": st.cache.expired,
-                "recent": [{"flow": _flow_text(key), "stack": _stack_text(ent[0]),
-                            "idle_s": round(now - ent[1], 3)} for key, ent in reversed(items)],
-            }
-        return {"sids": out}
+        mine = engine_flows(self.engine, sample)
+        if not self.workers.workers:
+            return mine
+        return merge_flows([mine, *(r["flows"] for r in self.workers.reports())], sample)
+
+
+def engine_flows(engine: Engine, sample: int = 20) -> dict:
+    """/v1/flows for one engine: per dynamic SID the cache summary and the most recent flows."""
+    now = time.monotonic()
+    out = {}
+    for sid, st in list(engine.sids.items()):
+        if st.cache is None:
+            continue
+        for _ in range(3):  # the data path may touch the cache while we copy it
+            try:
+                items = list(st.cache.od.items())[-sample:]
+                break
+            except RuntimeError:
+                items = []
+        out[str(sid)] = {
+            "entries": len(st.cache), "size": st.cache.size, "idle_timeout_s": st.cache.idle,
+            "learned": st.cache.learned, "evictions": st.cache.evictions, "expired": st.cache.expired,
+            "recent": [{"flow": _flow_text(key), "stack": _stack_text(ent[0]),
+                        "idle_s": round(now - ent[1], 3)} for key, ent in reversed(items)],
+        }
+    return {"sids": out}
 
 
 def _flow_text(key: tuple) -> str:

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,16 +45,20 @@ class Prepared:
 
 class DataPath:
     def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto",
-                 sr_ring_slots: int = 4096, spin_us: int = 0) -> None:
+                 sr_ring_slots: int = 4096, spin_us: int = 0, fanout_base: int | None = None) -> None:
+        """fanout_base: with several workers, every receive ring joins the fanout group
+        fanout_group(fanout_base, interface) (fanout.py); None: one worker, no fanout."""
         self.engine = engine
         self.spin_ns = spin_us * 1000
+        self.fanout_base = fanout_base
         self.io = io
         # which SR-side loop: decided (and the compiled part built) before anything is opened
         self.variant = choose_variant(fast_path) if io == "ring" else "layered"
         if self.variant == "compiled" and compiled.load() is None:
             raise ValueError(f"fast_path: compiled fast path unavailable: {compiled.unavailable()}")
         self.sr_iface = sr_iface
-        self.sr_rx = RxRing(sr_iface, HEADROOM, sr_ring_slots) if io == "ring" else SocketRx(sr_iface, HEADROOM)
+        self.sr_rx = (RxRing(sr_iface, HEADROOM, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
+                      else SocketRx(sr_iface, HEADROOM))
         try:
             self.sr_tx = self._open_tx(sr_iface)
         except ValueError:
@@ -78,8 +83,18 @@ class DataPath:
         mod = compiled.load() if self.variant == "compiled" else None
         self._spin_c = mod.spin if mod is not None and hasattr(mod, "spin") else None
 
+    def _fanout(self, ifname: str) -> tuple[int, int] | None:
+        if self.fanout_base is None:
+            return None
+        try:
+            return fanout_group(self.fanout_base, ifname), self.engine.msd
+        except OSError as exc:
+            raise ValueError(f"cannot open a packet socket on {ifname!r}: {exc.strerror or exc}") from exc
+
     def _open_rx(self, ifname: str) -> Any:
-        return RxRing(ifname, HEADROOM) if self.io == "ring" else SocketRx(ifname, HEADROOM)
+        if self.io == "ring":
+            return RxRing(ifname, HEADROOM, fanout=self._fanout(ifname))
+        return SocketRx(ifname, HEADROOM)
 
     def _open_tx(self, ifname: str) -> Any:
         return RingTx(ifname) if self.io == "ring" else SocketTx(ifname)
@@ -288,6 +303,12 @@ def sr_drainer(eng: Engine, rx: Any, handler: Callable, variant: str = "python")
     if variant in ("python", "compiled") and isinstance(rx, RxRing):
         return lambda budget, now: sr_drain(eng, rx, handler, budget, now)
     return lambda budget, now: rx.drain(handler, budget)
+
+
+def fanout_group(base: int, ifname: str) -> int:
+    """The PACKET_FANOUT group id of an interface: the same in every worker of one daemon (base is the
+    daemon's), different per interface (socket.if_nametoindex in the caller's namespace)."""
+    return (base + socket.if_nametoindex(ifname)) & 0xFFFF
 
 
 def choose_variant(fast_path: FastPath) -> str:

@@ -7,15 +7,15 @@ from collections.abc import Callable, Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .engine import Engine
-
 
 class ProxyCollector:
-    def __init__(self, engine: Engine, kernel_drops: Callable[[], int]) -> None:
-        self.engine = engine
-        self.kernel_drops = kernel_drops
+    """Reads the daemon's /v1/counters view at scrape time (summed over the workers when there are several)."""
+
+    def __init__(self, counters: Callable[[], dict]) -> None:
+        self.counters = counters
 
     def collect(self) -> Iterator[Metric]:
+        now = self.counters()
         labels = ["sid", "vnf", "version", "behaviour"]
         fams = {name: CounterMetricFamily(f"srchain_proxy_sid_{name}", help_, labels=labels) for name, help_ in (
             ("rx_packets", "Packets received from the SR side for this SID"),
@@ -29,22 +29,21 @@ class ProxyCollector:
             ("expired", "Flows removed after their idle timeout"))}
         entries = GaugeMetricFamily("srchain_proxy_cache_entries", "Flows in the cache", labels=["sid"])
         full = GaugeMetricFamily("srchain_proxy_cache_full", "1 when the flow cache is at capacity", labels=["sid"])
-        for sid, st in list(self.engine.sids.items()):
-            values = [str(sid), st.entry.vnf, str(st.entry.version), st.entry.behaviour]
+        for sid, row in now["sids"].items():
+            values = [sid, row["vnf"], str(row["version"]), row["behaviour"]]
             for name, fam in fams.items():
-                fam.add_metric(values, getattr(st, name.replace("packets", "pkts")))
-            if st.cache is not None:
-                cache["hits"].add_metric([str(sid)], st.hits)
-                cache["misses"].add_metric([str(sid)], st.misses)
-                cache["evictions"].add_metric([str(sid)], st.cache.evictions)
-                cache["expired"].add_metric([str(sid)], st.cache.expired)
-                entries.add_metric([str(sid)], len(st.cache))
-                full.add_metric([str(sid)], float(len(st.cache) >= st.cache.size))
+                fam.add_metric(values, row[name])
+            if "cache" in row:
+                c = row["cache"]
+                for name in ("hits", "misses", "evictions", "expired"):
+                    cache[name].add_metric([sid], c[name])
+                entries.add_metric([sid], c["entries"])
+                full.add_metric([sid], float(c["full"]))
         drops = CounterMetricFamily("srchain_proxy_drops", "Frames dropped, by reason", labels=["reason"])
-        for reason, count in self.engine.drops.items():
+        for reason, count in now["drops"].items():
             drops.add_metric([reason], count)
         kern = CounterMetricFamily("srchain_proxy_kernel_drops", "Frames the kernel dropped (socket full)")
-        kern.add_metric([], self.kernel_drops())
+        kern.add_metric([], now["kernel_drops"])
         yield from fams.values()
         yield from cache.values()
         yield entries
@@ -57,7 +56,7 @@ def metrics_text(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def make_registry(engine: Engine, kernel_drops: Callable[[], int]) -> CollectorRegistry:
+def make_registry(counters: Callable[[], dict]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProxyCollector(engine, kernel_drops))  # type: ignore[arg-type]
+    registry.register(ProxyCollector(counters))  # type: ignore[arg-type]
     return registry

@@ -49,13 +49,22 @@ def _ring(sock: socket.socket, which: int, frames: int) -> None:
 class RxRing:
     """Receive side of one interface, TPACKET_V2 ring."""
 
-    def __init__(self, ifname: str, reserve: int, frames: int = 4096) -> None:
+    def __init__(self, ifname: str, reserve: int, frames: int = 4096, fanout: tuple[int, int] | None = None) -> None:
+        """fanout: (group, msd) to join the interface's PACKET_FANOUT group with the proxy's steering."""
         def setup(sock: socket.socket) -> None:
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
             sock.setsockopt(SOL_PACKET, PACKET_RESERVE, reserve)
             _ring(sock, PACKET_RX_RING, frames)
 
         self.sock = open_packet_socket(ifname, receive=True, setup=setup)
+        if fanout is not None:
+            from .fanout import join  # only workers need it
+
+            try:
+                join(self.sock, *fanout)
+            except ValueError:
+                self.sock.close()
+                raise
         self.nr = frames
         self.map = mmap.mmap(self.sock.fileno(), frames * FRAME_SIZE, mmap.MAP_SHARED,
                              mmap.PROT_READ | mmap.PROT_WRITE)

@@ -61,7 +61,7 @@ def test_data_path_settings_are_checked():
     assert "cpus.1: Input should be greater than or equal to 0" in error_of(ProxyConfig, {**BASE, "cpus": [0, -1]})
     cfg = ProxyConfig.model_validate(BASE)
     assert (cfg.fast_path, cfg.sr_ring_slots, cfg.sched_fifo) == ("auto", 16384, None)
-    assert (cfg.spin_us, cfg.cpus, cfg.nice) == (100, None, None)
+    assert (cfg.spin_us, cfg.cpus, cfg.nice, cfg.workers) == (0, None, None, 1)
 
 
 def test_duplicates_refused():

@@ -355,6 +355,45 @@ def test_sched_fifo_puts_only_the_data_path_thread_on_real_time_priority(lab):
         assert lab.daemon.stop() == 0
 
 
+def test_two_workers_forward_and_count_exactly(lab):
+    """workers: 2 -- flows spread over both, each returning packet meets the flow cache that learned it."""
+    lab.write_config([STATIC, DYNAMIC], workers=2)
+    lab.daemon.start(wait_ready=("fmt", "fw"))
+    drain(lab.sw)
+    try:
+        health = lab.api.ok("GET", "/v1/health")
+        assert [w["alive"] for w in health["workers"]] == [True]  # the children; this process is worker 0
+        dyn = [mpls_frame([16003, 16004, 16005], udp4(sport=41000 + i), ttls=[30, 29, 28], tcs=[3, 5, 6])
+               for i in range(64)]
+        static = [mpls_frame([16001, 16099], udp4(sport=42000 + i, payload=b"w%d" % i)) for i in range(64)]
+        got = exchange(lab, dyn + static, 128, timeout=5)
+        assert len(got) == 128, lab.api.ok("GET", "/v1/counters")
+        by_inner = {inner_bytes(f): f for f in got}
+        for frame in dyn:  # the reflector passes it unchanged: the learned stack comes back bit-exact
+            assert labels_of(by_inner[frame[26:]]) == [(16004, 5, 0, 29), (16005, 6, 1, 28)]
+        counters = lab.api.ok("GET", "/v1/counters")
+        rows = counters["sids"]
+        assert (rows["16003"]["rx_packets"], rows["16003"]["tx_packets"]) == (64, 64)
+        assert (rows["16001"]["rx_packets"], rows["16001"]["tx_packets"]) == (64, 64)
+        assert (rows["16003"]["cache"]["hits"], rows["16003"]["cache"]["misses"]) == (64, 0)
+        assert rows["16003"]["cache"]["entries"] == 64
+        drops = {k: v for k, v in counters["drops"].items() if v and k != "return_not_ip"}  # the VNFs' ARP
+        assert drops == {} and counters["drops_total"] == sum(counters["drops"].values())
+        per_worker = [w["rx_packets"] for w in counters["workers"]]
+        assert len(per_worker) == 2 and min(per_worker) > 0 and sum(per_worker) == 128, per_worker
+        assert lab.api.ok("GET", "/v1/flows")["sids"]["16003"]["entries"] == 64
+        status, text = lab.api.call("GET", "/metrics")
+        assert status == 200
+        assert 'srchain_proxy_sid_rx_packets_total{behaviour="dynamic",sid="16003",version="1",vnf="fw"} 64.0' in text
+        # a change through the API reaches every worker
+        lab.api.ok("PUT", "/v1/sids/16041", {**STATIC, "sid": 16041, "vnf": "fw", "restore": [[16042]]})
+        got = exchange(lab, [mpls_frame([16041, 16099], udp4(sport=43000 + i)) for i in range(32)], 32)
+        assert len(got) == 32 and all(labels_of(f) == [(16042, 0, 1, 64)] for f in got)
+        assert lab.api.ok("GET", "/v1/counters")["sids"]["16041"]["tx_packets"] == 32
+    finally:
+        assert lab.daemon.stop() == 0, lab.daemon.log.read_text()[-2000:]
+
+
 def _datapath_task(pid: int) -> Path:
     tasks = [t for t in Path(f"/proc/{pid}/task").iterdir() if (t / "comm").read_text().strip() == "srchain-dp"]
     assert len(tasks) == 1, "exactly one thread is named srchain-dp"
