@@ -33,6 +33,8 @@ PID = os.getpid()
 NS_G, NS_Q, NS_R = f"spg{PID}", f"spq{PID}", f"spr{PID}"
 G_MAC, SR_MAC, VNF_MAC, V0_MAC = "02:00:00:00:0d:01", "02:00:00:00:0d:02", "02:00:00:00:0d:03", "02:00:00:00:0d:04"
 TOKEN = "bench-token-0123456789abcdef"
+STATIC_SID = {"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]}
+DYNAMIC_SID = {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}
 MARK_PORT = 9999  # UDP destination port of latency probe frames
 SO_TIMESTAMPNS = 35  # Linux, not exported by the socket module
 
@@ -61,7 +63,9 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
     return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x88\x47" + mpls + ip + udp)
 
 
-def socket_in(ns: str, ifname: str, outgoing: bool = False) -> socket.socket:
+def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True) -> socket.socket:
+    """An AF_PACKET socket on ifname in namespace ns; receive=False: send-only (bound to protocol 0, so the
+    kernel queues nothing to it: a generator must not pay for the traffic coming the other way)."""
     out: dict = {}
 
     def work() -> None:
@@ -76,7 +80,7 @@ def socket_in(ns: str, ifname: str, outgoing: bool = False) -> socket.socket:
                 s.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
             s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-            s.bind((ifname, 3))
+            s.bind((ifname, 3 if receive else 0))
             out["s"] = s
         except Exception as exc:
             out["e"] = exc
@@ -113,28 +117,34 @@ class Lab:
         self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))
         (self.tmp / "token").write_text(TOKEN)
         (self.tmp / "token").chmod(0o600)
-        self.gen = socket_in(NS_G, "g0")
+        self.gen = socket_in(NS_G, "g0", receive=False)
         self.gen.setblocking(True)
+        self.ret = socket_in(NS_R, "v0", receive=False)  # the "VNF" sending back toward the proxy (return direction)
+        self.ret.setblocking(True)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.gen.close()
+        self.ret.close()
         for ns in (NS_G, NS_Q, NS_R):
             sh("ip", "netns", "del", ns, check=False)
 
     def sink_rx(self) -> int:
         return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
 
+    def source_rx(self) -> int:
+        """Frames the proxy sent back to the SR side (return direction), as g0 counts them."""
+        return int(nsx(NS_G, "cat", "/sys/class/net/g0/statistics/rx_packets"))
+
     def start_proxy(self, fast_path: str = "auto", sched_fifo: int = 0, extra: dict | None = None,
-                    cpus: str = "1") -> subprocess.Popen:
+                    cpus: str = "1", sids: list | None = None) -> subprocess.Popen:
         """The daemon in NS_Q under `taskset -c cpus`; extra: more config keys (e.g. spin_us, workers)."""
         (self.tmp / "ctl.sock").unlink(missing_ok=True)
         (self.tmp / "state.json").unlink(missing_ok=True)
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": G_MAC, "listen": f"unix:{self.tmp}/ctl.sock",
                "token_file": str(self.tmp / "token"), "state_file": str(self.tmp / "state.json"),
                "fast_path": fast_path, **({"sched_fifo": sched_fifo} if sched_fifo else {}), **(extra or {}),
-               "sids": [{"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]},
-                        {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}],
+               "sids": sids if sids is not None else [STATIC_SID, DYNAMIC_SID],
                "attachments": [{"vnf": "sink", "iface": "vnf0", "mac": V0_MAC}]}
         (self.tmp / "proxy.json").write_text(json.dumps(cfg))
         proc = subprocess.Popen(["ip", "netns", "exec", NS_Q, "taskset", "-c", cpus, PY, "-m", "srchain_proxy",
@@ -202,19 +212,22 @@ def send_paced(sock: socket.socket, frames: list[bytearray], rate: float, count:
     return sent, time.perf_counter() - t0
 
 
-def trial(lab: Lab, frames, rate: float, duration: float, mutate=None) -> tuple[int, int, float]:
-    before = lab.sink_rx()
-    sent, took = send_paced(lab.gen, frames, rate, int(rate * duration), mutate)
+def trial(lab: Lab, frames, rate: float, duration: float, mutate=None, back: bool = False) -> tuple[int, int, float]:
+    """back: the return direction (frames from the VNF side, counted where the SR side receives them)."""
+    count = lab.source_rx if back else lab.sink_rx
+    before = count()
+    sent, took = send_paced(lab.ret if back else lab.gen, frames, rate, int(rate * duration), mutate)
     time.sleep(0.3)  # let queues drain
-    return sent, lab.sink_rx() - before, sent / took
+    return sent, count() - before, sent / took
 
 
-def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: int = 7, mutate=None) -> dict:
+def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: int = 7, mutate=None,
+              back: bool = False) -> dict:
     """Highest offered rate with zero loss (bisection between lo and hi)."""
     best = {"rate_pps": 0.0, "sent": 0, "delivered": 0}
     rate = hi  # first try the top of the range, then bisect
     for _ in range(steps):
-        sent, got, achieved = trial(lab, frames, rate, duration, mutate)
+        sent, got, achieved = trial(lab, frames, rate, duration, mutate, back)
         ok = got >= sent
         print(f"    offered {rate / 1000:8.1f} kpps (achieved {achieved / 1000:7.1f}): "
               f"{got}/{sent} delivered {'ok' if ok else 'LOSS'} {proxy_counters(lab)}", flush=True)
@@ -308,6 +321,31 @@ def many_flows(lab: Lab, proc: subprocess.Popen, flows: int, rate: float) -> lis
     return points
 
 
+def return_frame(sport: int) -> bytearray:
+    """What a VNF sends back to the proxy: 60 bytes Eth/IPv4/UDP (the proxy pushes the stack: 64 or 68)."""
+    f = frame(16001, sport=sport)
+    return bytearray(mac(VNF_MAC) + mac(V0_MAC) + b"\x08\x00" + f[22:])
+
+
+def return_direction(lab: Lab, fast_path: str, duration: float) -> dict:
+    """VNF -> SR loss-free rate, one SID per run (static: push the configured stack; dynamic: the stack
+    learned from 64 inbound flows first, return_match same)."""
+    out = {}
+    for mode, sid in (("static", STATIC_SID), ("dynamic", DYNAMIC_SID)):
+        proc = lab.start_proxy(fast_path, sids=[sid])
+        try:
+            if mode == "dynamic":
+                send_paced(lab.gen, [frame(16003, sport=1000 + i) for i in range(64)], 10_000, 64)
+                time.sleep(0.3)
+            name = f"return {mode}/{fast_path}"
+            print(f"== srchain-proxy {name}", flush=True)
+            out[name] = loss_free(lab, [return_frame(1000 + i) for i in range(64)], 0, 600_000, duration,
+                                  back=True)
+        finally:
+            stop(proc)
+    return out
+
+
 def scapy_proxy() -> None:
     """The baseline: sniff on sr0, strip the MPLS stack, sendp the inner packet on vnf0 (scapy does it all)."""
     from scapy.all import conf, sniff
@@ -337,6 +375,13 @@ def main() -> None:
                     help="SCHED_FIFO priority of the proxy's data path and of the scapy baseline (0: normal)")
     ap.add_argument("--fast-paths", default="compiled,python",
                     help="proxy SR loops to measure, in one run (fast_path config values)")
+    ap.add_argument("--workers", default="1",
+                    help="worker counts to measure (comma list); > 1: compiled loop, proxy on CPUs 0,1 "
+                         "(worker 0 on CPU 1, worker 1 on CPU 0 with the generator)")
+    ap.add_argument("--no-latency", action="store_true",
+                    help="skip the latency runs (bench/proxy_latency.py is the precise method)")
+    ap.add_argument("--return-direction", action="store_true",
+                    help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
@@ -360,14 +405,20 @@ def main() -> None:
                 results["scapy"] = loss_free(lab, [frame(16001)], 0, 8000, min(args.duration, 2.0), steps=6)
             finally:
                 stop(proc)
-        for fast_path in args.fast_paths.split(","):
-            proc = lab.start_proxy(fast_path, args.sched_fifo)
+        setups = [(fp, 1) for fp in args.fast_paths.split(",")]
+        setups += [("compiled", int(w)) for w in args.workers.split(",") if int(w) > 1]
+        for fast_path, workers in setups:
+            extra = {"workers": workers, "cpus": [1, 0]} if workers > 1 else None
+            proc = lab.start_proxy(fast_path, args.sched_fifo, extra=extra, cpus="0,1" if workers > 1 else "1")
             try:
                 for mode, label in (("static", 16001), ("dynamic", 16003)):
-                    name = f"{mode}/{fast_path}"
+                    name = f"{mode}/{fast_path}" + (f"x{workers}" if workers > 1 else "")
                     print(f"== srchain-proxy {name}", flush=True)
                     frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
                     res = loss_free(lab, frames, 0, 600_000, args.duration)
+                    results[name] = res
+                    if args.no_latency:
+                        continue
                     half = res["rate_pps"] / 2
                     runs, pooled = [], []
                     for _ in range(3):  # the machine is shared: three 3-second runs, each after a warm-up
@@ -378,13 +429,15 @@ def main() -> None:
                     runs.sort(key=lambda r: r.get("p99_us", float("inf")))
                     res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
                                                    "pooled": percentiles(pooled) if pooled else {}}
-                    results[name] = res
-                if fast_path == args.fast_paths.split(",")[0] and args.flows:
+                if fast_path == args.fast_paths.split(",")[0] and workers == 1 and args.flows:
                     print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
                     rate = min(max(results[f"dynamic/{fast_path}"]["rate_pps"] * 0.8, 10_000), 200_000)
                     results["rss_kib"] = many_flows(lab, proc, args.flows, rate)
             finally:
                 stop(proc)
+        if args.return_direction:
+            for fast_path in args.fast_paths.split(","):
+                results.update(return_direction(lab, fast_path, args.duration))
     base = results["scapy"]["rate_pps"] or 1
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
@@ -392,11 +445,14 @@ def main() -> None:
     print(f"scapy baseline loss-free:  {results['scapy']['rate_pps'] / 1000:8.2f} kpps")
     for name in [k for k in results if "/" in k]:
         r = results[name]
+        print(f"srchain-proxy {name:24s}: {r['rate_pps'] / 1000:6.1f} kpps loss-free = "
+              f"{r['rate_pps'] / base:5.0f}x scapy")
+        if "latency_at_half_rate" not in r:
+            continue
         lat = r["latency_at_half_rate"]
         pooled = lat["pooled"]
         nan = float("nan")
-        print(f"srchain-proxy {name:17s}: {r['rate_pps'] / 1000:6.1f} kpps loss-free = "
-              f"{r['rate_pps'] / base:5.0f}x scapy; added latency at {lat['rate_pps'] / 1000:.0f} kpps: "
+        print(f"    added latency at {lat['rate_pps'] / 1000:.0f} kpps: "
               f"median run p50 {lat.get('p50_us', nan):.0f} / p99 {lat.get('p99_us', nan):.0f} us, "
               f"all probes p50 {pooled.get('p50_us', nan):.0f} / p99 {pooled.get('p99_us', nan):.0f} us "
               f"({sum(x.get('probes', 0) for x in lat['runs'])} probes)")

@@ -197,7 +197,7 @@ def floors(lab: Lab, frames_by_mode: dict, rates: list[float], args) -> dict:
        "netns", NS_R, "address", V0_MAC)
     nsx(NS_G, "ip", "link", "set", "gf0", "up")
     nsx(NS_R, "ip", "link", "set", "rf0", "up")
-    gen = socket_in(NS_G, "gf0")
+    gen = socket_in(NS_G, "gf0", receive=False)
     gen.setblocking(True)
     taps = {"g": (tap(NS_G, "gf0", MPLS_PORT_OFF, outgoing=True), MPLS_SEQ_OFF),
             "r": (tap(NS_R, "rf0", MPLS_PORT_OFF), MPLS_SEQ_OFF)}
