@@ -81,8 +81,10 @@ def day2_run(tmp: Path, rate: float, mode: str) -> dict:
     cpu = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu1 if k in cpu0 and cpu1[k] > cpu0[k]}
     return {"rate_pps": rate, "mode": mode, "sent": o.sent, "lost": o.lost, "duplicates": o.duplicates,
             "late": o.late, "late_not_in_detour": o.detour_seqs["late_not_in_detour"],
-            "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy,
+            "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy, "stacks_from_proxy": o.stacks_from_proxy,
             "capture_drops": sum(c["kernel_drops"] for c in o.capture.values()),
+            "receiver_drops": o.receiver_kernel_drops, "proxy_drops": o.proxy.get("drops"),
+            "proxy_kernel_drops": o.proxy.get("kernel_drops"), "mitigation": o.mitigation,
             "applies_s": [round(a.seconds, 3) for a in o.applies], "drained": [a.drained for a in o.applies],
             "cpu_cores": cpu, "load_avg": os.getloadavg()[0]}  # fmt: skip
 

@@ -701,6 +701,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 self._push_digests(prog)
         return out
 
+    def stats(self) -> dict[str, int]:
+        """The bound program's data-plane counters (rx, tx, drops by reason)."""
+        with self.lock:
+            return dict(next(iter(self.programs.values())).pipeline.stats) if self.programs else {}
+
     def ingress_many(self, port: int, frames: list[bytes]) -> list[ToTM]:
         """ingress() for a batch of frames from one port, under one lock acquisition (a write waits for
         the batch, never sees half of a packet)."""

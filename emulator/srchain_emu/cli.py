@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -111,4 +112,5 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
                + (f", program {Path(program).stem}" if program else ""))  # fmt: skip
     stop.wait()
     dataplane.stop()
+    click.echo(f"data plane counters: {json.dumps(dataplane.final_counters, sort_keys=True)}")
     server.stop(grace=1)

@@ -14,6 +14,7 @@ import socket
 import struct
 from typing import Protocol
 
+from srchain_proxy.packetsock import kernel_drops
 from srchain_proxy.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx, RxRing
 
 from .ports import PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_OUTGOING, SOL_PACKET
@@ -29,6 +30,7 @@ class Port(Protocol):
     tx_errors: int
 
     def fileno(self) -> int: ...
+    def rx_drops(self) -> int: ...
     def receive(self, budget: int) -> list[bytes]: ...
     def send(self, frame: bytes) -> None: ...
     def flush(self) -> None: ...
@@ -42,6 +44,12 @@ class SocketPort:
         self.sock = sock
         self.oversize = 0
         self.tx_errors = 0
+        self._drops = 0
+
+    def rx_drops(self) -> int:
+        """Frames the kernel dropped because we did not read them in time (socket buffer full), so far."""
+        self._drops += kernel_drops(self.sock)
+        return self._drops
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -88,12 +96,18 @@ class RingPort:
             self.rx.close()
             raise
         self.oversize = 0
+        self._drops = 0
         self._frames: list[bytes] = []
         self._take = self._frames.append
 
     @property
     def tx_errors(self) -> int:
         return self.tx.errors
+
+    def rx_drops(self) -> int:
+        """Frames the kernel dropped because the RX ring was full, so far."""
+        self._drops += kernel_drops(self.rx.sock)
+        return self._drops
 
     def fileno(self) -> int:
         return self.rx.fileno()

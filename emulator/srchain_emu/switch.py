@@ -33,6 +33,7 @@ class DataPlane:
         self.by_fd = {s.fileno(): port for port, s in self.ports.items()}
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
+        self.final_counters: dict[str, object] = {}
         self.no_port = 0
         self.port_down_drops = 0
         # The fixed tables ($PORT, tf1.tm.port.*) act on this data plane; ports.json rates are their start.
@@ -55,8 +56,19 @@ class DataPlane:
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
+        self.final_counters = self.counters()  # the sockets are gone after this
         for s in self.ports.values():
             s.close()
+
+    def counters(self) -> dict[str, object]:
+        """Where frames were lost, for the operator: per port kernel RX drops (we fell behind), TM tail drops,
+        frames too large for a ring slot, send errors, and the pipeline's own counters."""
+        return {
+            "rx_drops": {n: p.rx_drops() for n, p in self.ports.items()},
+            "tm_drops": {f"{port}/{q}": n for (port, q), n in self.tm.drops.items()},
+            "oversize": self.oversize, "tx_errors": self.tx_errors, "no_port": self.no_port,
+            "port_down_drops": self.port_down_drops, "pipeline": self.server.stats(),
+        }  # fmt: skip
 
     @property
     def oversize(self) -> int:

@@ -1896,9 +1896,18 @@ class Compiler:
         if kind == "Hash" and method == "get":
             if len(c.args) != 1:
                 raise P4Error(c.loc, "get(data) takes one argument")
-            code, width = self.concat(c.args[0], scope)
-            return Value(f"hash_value({x.extra['algo']!r}, {code}, {width}, {x.extra['width']})",
-                         Bits(x.extra["width"]))  # fmt: skip
+            self.concat(c.args[0], scope)  # checks the operand
+            # Memoised per call site on the field values (a flow hashes the same key on every packet), so a
+            # hit costs a small tuple instead of building the wide concatenation.
+            terms = self.concat_terms(c.args[0], scope)
+            shifts, pos = [], 0
+            for _code, w in reversed(terms):
+                shifts.append(pos)
+                pos += w
+            memo = self.put_env("_HM", {})
+            key = f"({', '.join(code for code, _ in terms)},)" if terms else "()"
+            call = f"hash_site({memo}, _k, {x.extra['algo']!r}, {tuple(reversed(shifts))!r}, {pos}, {x.extra['width']})"
+            return Value(f"(_h if (_h := {memo}.get(_k := {key})) is not None else {call})", Bits(x.extra["width"]))
         if kind == "Counter" and method == "count":
             if len(c.args) != 1:
                 raise P4Error(c.loc, "count(index) takes one argument")

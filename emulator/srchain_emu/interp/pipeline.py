@@ -91,6 +91,7 @@ HELPERS = {
     "ExitControl": R.ExitControl,
     "hash_value": R.hash_value,
     "ones_fold": R.ones_fold,
+    "hash_site": R.hash_site,
     "_last": _last,
     "_next": _next,
     "_push_front": _push_front,

@@ -533,6 +533,19 @@ def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
     return h
 
 
+def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str, shifts: tuple[int, ...], nbits: int,
+              out_width: int) -> int:  # fmt: skip
+    """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values."""
+    value = 0
+    for f, s in zip(fields, shifts, strict=True):
+        value |= f << s
+    h = hash_value(algo, value, nbits, out_width)
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[fields] = h
+    return h
+
+
 def ones_complement_sum(value: int, nbits: int) -> int:
     """16-bit ones'-complement sum of the bit string `value` (padded on the right to 16-bit words).
 

@@ -71,6 +71,7 @@ class Day2Outcome:
     capture: dict[str, Any]
     proxy: dict[str, Any] = field(default_factory=dict)
     mitigation: dict[str, int] = field(default_factory=dict)
+    receiver_kernel_drops: int = 0  # probes the receiving host's kernel dropped (its socket buffer was full)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,6 +196,7 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
         capture={k: {"frames": d["frames"], "other": d["other"], "kernel_drops": d["kernel_drops"]}
                  for k, d in docs.items() if k != "rx"},
         proxy=proxy_counters(tb), mitigation=tb.vnf_health(topo.MITIGATION_ROLE)["counters"],
+        receiver_kernel_drops=int(docs["rx"].get("kernel_drops", 0)),
     )  # fmt: skip
 
 
