@@ -628,22 +628,33 @@ class Compiler:
             fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp):")
         fn.emit("global _plen")
         fn.emit("_plen = len(frame)")
-        # One set of per-packet objects per gress, reset for each packet (run_ingress/run_egress are not
-        # re-entered: the pipeline runs one packet at a time).
+        # One set of per-packet objects per gress, reset for each packet, and the blocks' parameters bound to
+        # them once, here at load time (run_ingress/run_egress are not re-entered: one packet at a time, and
+        # whole-struct assignments copy into these objects rather than rebinding).
+        keep = {role: f"_R{pre}_{role}" for role in objs}
+        keep["pkt"], keep["out"] = f"_R{pre}_pkt", f"_R{pre}_out"
         for role, ctor in objs.items():
-            keep = f"_R{pre}_{role}"
-            self.module.append(f"{keep} = {ctor}")
-            fn.emit(f"r_{role} = {keep}")
+            self.module.append(f"{keep[role]} = {ctor}")
+        self.module.append(f"{keep['pkt']} = PacketIn(b'')")
+        self.module.append(f"{keep['out']} = []")
+        for role in (f"{g}_parser", g, f"{g}_deparser"):
+            _bfn, params = blocks[role]
+            for (_, gname, _), r in zip(params, ROLES[role], strict=False):
+                src = ("out" if role.endswith("deparser") else "pkt") if r == "pkt" else r
+                self.module.append(f"{gname} = {keep[src]}")
+        for role in objs:
+            fn.emit(f"r_{role} = {keep[role]}")
             fn.emit(f"r_{role}._reset()")
         shifts = header_shifts(self.struct_types[ROLE_TYPES[intr]])
+        nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
+        fn.emit(f"pkt = {keep['pkt']}")
         if g == "ingress":
             fn.emit(f"r_{intr}.ingress_port = port")
             fn.emit(f"r_{intr}.ingress_mac_tstamp = ts48 = tstamp & 0xffffffffffff")
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_ig_prsr_md.global_tstamp = ts48")
-            nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
             packed = f"((port << {shifts['ingress_port']}) | (ts48 << {shifts['ingress_mac_tstamp']}))"
-            fn.emit(f"pkt = PacketIn({packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame)")
+            fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
@@ -655,16 +666,14 @@ class Compiler:
                 terms.append(f"(f_{name} << {shifts[name]})")
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_eg_prsr_md.global_tstamp = tstamp & 0xffffffffffff")
-            nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
-            fn.emit(f"pkt = PacketIn(({' | '.join(terms)}).to_bytes({nbytes}, 'big') + frame)")
+            fn.emit(f"pkt.data = data = ({' | '.join(terms)}).to_bytes({nbytes}, 'big') + frame")
+        fn.emit("pkt.n = len(data)")
+        fn.emit("pkt.off = 0")
         fn.emit(f"pkt.intr = r_{intr}")
-        fn.emit("out = []")
+        fn.emit(f"out = {keep['out']}")
+        fn.emit("out.clear()")
         for role in (f"{g}_parser", g, f"{g}_deparser"):
-            bfn, params = blocks[role]
-            for (_, gname, _), r in zip(params, ROLES[role], strict=False):
-                src = ("out" if role.endswith("deparser") else "pkt") if r == "pkt" else f"r_{r}"
-                fn.globals.add(gname)
-                fn.emit(f"{gname} = {src}")
+            bfn, _params = blocks[role]
             if role == g:
                 fn.emit("try:")
                 fn.emit(f"    {bfn}()")
@@ -673,7 +682,7 @@ class Compiler:
             else:
                 fn.emit(f"{bfn}()")
         tm = "r_ig_tm_md" if g == "ingress" else "r_eg_oport_md"
-        fn.emit(f"return {tm}, r_{pre}_dprsr_md, b''.join(out) + pkt.data[pkt.off:]")
+        fn.emit(f"return {tm}, r_{pre}_dprsr_md, b''.join(out) + data[pkt.off:]")
         self.flush_fn(fn)
 
     # ------------------------------------------------------------ blocks

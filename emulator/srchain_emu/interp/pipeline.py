@@ -181,62 +181,70 @@ class Pipeline:
 
     # ------------------------------------------------------------ data plane
     def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
-        self.stats["rx"] += 1
-        ts = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
-        self.digest_buffer.clear()
-        self.mirror_buffer.clear()
+        stats = self.stats
+        stats["rx"] += 1
+        digests, mirrors = self.digest_buffer, self.mirror_buffer
+        if digests:
+            digests.clear()
+        if mirrors:
+            mirrors.clear()
         try:
-            tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, ts)
+            tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, time.monotonic_ns() if tstamp_ns is None
+                                               else tstamp_ns)  # fmt: skip
         except R.ParserReject as exc:
-            self.stats[f"drop_parser_{exc.reason}"] += 1
+            stats[f"drop_parser_{exc.reason}"] += 1
             return []
         except Exception:  # a runtime fault in the program must never take the switch down
             log.exception("ingress fault on port %d", port)
-            self.stats["drop_internal_error"] += 1
+            stats["drop_internal_error"] += 1
             return []
-        for info, values in self.digest_buffer:
+        if dprsr.drop_ctl & 1:
+            stats["drop_ctl_ingress"] += 1
+            result: list[ToTM] = []
+        elif not tm._uset:
+            stats["drop_no_egress_port"] += 1
+            result = []
+        else:
+            result = [ToTM(tm.ucast_egress_port, out, tm.qid, bool(tm.bypass_egress))]
+        for info, values in digests:
             self.digests.append(DigestMessage(info.name, dict(zip((n for n, _ in info.fields), values, strict=True))))
-            self.stats["digests"] += 1
-        result: list[ToTM] = []
-        for sid, header in self.mirror_buffer:
+            stats["digests"] += 1
+        for sid, header in mirrors:
             session = self.mirror_sessions.get(sid)
             if session is None or not session.enabled:
-                self.stats["mirror_no_session"] += 1
+                stats["mirror_no_session"] += 1
                 continue
             copy = header + frame
             if session.max_pkt_len:
                 copy = copy[: session.max_pkt_len]
             result.append(ToTM(session.egress_port, copy, 0, mirrored=True))
-            self.stats["mirrored"] += 1
-        if dprsr.drop_ctl & 1:
-            self.stats["drop_ctl_ingress"] += 1
-        elif not tm._uset:
-            self.stats["drop_no_egress_port"] += 1
-        else:
-            result.insert(0, ToTM(tm.ucast_egress_port, out, tm.qid, bool(tm.bypass_egress)))
+            stats["mirrored"] += 1
         return result
 
     def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
                tstamp_ns: int | None = None) -> Emitted | None:  # fmt: skip
+        stats = self.stats
         if item.bypass_egress:
-            self.stats["tx"] += 1
+            stats["tx"] += 1
             return Emitted(item.port, item.frame, item.qid)
-        ts = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
-        self.digest_buffer.clear()
-        self.mirror_buffer.clear()
+        if self.digest_buffer:
+            self.digest_buffer.clear()
+        if self.mirror_buffer:
+            self.mirror_buffer.clear()
         try:
-            _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta, ts)
+            _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta,
+                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns)  # fmt: skip
         except R.ParserReject as exc:
-            self.stats[f"drop_egress_parser_{exc.reason}"] += 1
+            stats[f"drop_egress_parser_{exc.reason}"] += 1
             return None
         except Exception:
             log.exception("egress fault on port %d", item.port)
-            self.stats["drop_internal_error"] += 1
+            stats["drop_internal_error"] += 1
             return None
         if dprsr.drop_ctl & 1:
-            self.stats["drop_ctl_egress"] += 1
+            stats["drop_ctl_egress"] += 1
             return None
-        self.stats["tx"] += 1
+        stats["tx"] += 1
         return Emitted(item.port, out, item.qid)
 
     def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
