@@ -144,6 +144,28 @@ def schedstat(task: Path | None) -> tuple[int, int, int]:
     return (int(a), int(b), int(c))
 
 
+def cpu_ticks(cpu: int) -> tuple[int, int]:
+    """(busy, all) jiffies of one CPU from /proc/stat (busy = everything but idle and iowait)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            v = [int(x) for x in line.split()[1:]]
+            return sum(v) - v[3] - v[4], sum(v)
+    return 0, 0
+
+
+def ksoftirqd(cpu: int) -> Path | None:
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == f"ksoftirqd/{cpu}":
+                return proc
+        except OSError:
+            continue
+    return None
+
+
+KSOFTIRQD1 = ksoftirqd(1)
+
+
 def one_run(gen: socket.socket, frames: list[bytearray], rate: float, seconds: float, every: int,
             taps: dict[str, tuple[socket.socket, int]], pairs: dict[str, tuple[str, str]],
             task: Path | None = None) -> dict:
@@ -153,15 +175,18 @@ def one_run(gen: socket.socket, frames: list[bytearray], rate: float, seconds: f
         _flush(s)
     probe = frames[0][:]
     struct.pack_into("!H", probe, MPLS_PORT_OFF, MARK_PORT)
-    s0 = schedstat(task)
+    s0, k0, c0 = schedstat(task), schedstat(KSOFTIRQD1), cpu_ticks(1)
     took = paced(gen, frames, probe, rate, int(rate * seconds), every)
-    s1 = schedstat(task)
+    s1, k1, c1 = schedstat(task), schedstat(KSOFTIRQD1), cpu_ticks(1)
     time.sleep(0.3)
     got = {name: stamps(s, off) for name, (s, off) in taps.items()}
     out: dict = {"achieved_kpps": round(rate * seconds / took / 1000, 1)}
     if task is not None:  # the data-path thread during the run: its CPU share, its wait for a CPU, wake-ups
         out["dp"] = {"cpu": round((s1[0] - s0[0]) / 1e9 / took, 3), "waiting": round((s1[1] - s0[1]) / 1e9 / took, 3),
-                     "sched_in_per_s": round((s1[2] - s0[2]) / took)}
+                     "sched_in_per_s": round((s1[2] - s0[2]) / took),
+                     # CPU 1 as a whole (the proxy's CPU) and the kernel's deferred softirq thread on it
+                     "cpu1_busy": round((c1[0] - c0[0]) / max(c1[1] - c0[1], 1), 3),
+                     "ksoftirqd1": round((k1[0] - k0[0]) / 1e9 / took, 3)}
     for label, (a, b) in pairs.items():
         d = [(got[b][k] - got[a][k]) / 1000 for k in got[b] if k in got[a]]
         out[label] = pct(d)
@@ -296,7 +321,9 @@ def main() -> None:
         dps = [run["dp"] for run in r["runs"] if "dp" in run]
         dp = (f" | data path: cpu {sum(d['cpu'] for d in dps) / len(dps):.2f}, waiting for a CPU "
               f"{sum(d['waiting'] for d in dps) / len(dps):.3f}, sched-ins/s "
-              f"{sum(d['sched_in_per_s'] for d in dps) / len(dps):.0f}") if dps else ""
+              f"{sum(d['sched_in_per_s'] for d in dps) / len(dps):.0f}, CPU 1 busy "
+              f"{sum(d['cpu1_busy'] for d in dps) / len(dps):.2f}, ksoftirqd/1 "
+              f"{sum(d['ksoftirqd1'] for d in dps) / len(dps):.3f}") if dps else ""
         for label in ("proxy", "path"):
             if label in r:
                 x = r[label]
