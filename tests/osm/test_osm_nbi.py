@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -345,3 +346,33 @@ def test_standin_refuses_a_non_loopback_address() -> None:
             nbi.serve(host="0.0.0.0")
     finally:
         nbi.close()
+
+
+def test_ns_create_with_the_osm_inventory_fixes_the_proxy_mgmt_ip(server: StandinServer, packages: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """The rendering for examples/inventory-osm.yaml (an SSH-reached proxy) is accepted as is; its `vld`
+    parameter is checked against the NSD like the NBI does, and a wrong one reserves nothing."""
+    from srchain.osm.cli import package_cli
+
+    rendered = CliRunner().invoke(package_cli, ["render-nsd", str(REPO / "examples/cloud-gaming.yaml"), "--inventory",
+                                                str(REPO / "examples/inventory-osm.yaml"), "-o", str(tmp_path / "r")])
+    assert rendered.exit_code == 0, rendered.output
+    _onboard_all(server, packages, tmp_path)
+    config = tmp_path / "r/nsd/cloud-gaming.ns-config.yaml"
+    assert yaml.safe_load(config.read_text())["vld"][0]["vnfd-connection-point-ref"][0]["ip-address"] == "10.0.0.21"
+    client = _client(server)
+    ref = {"member-vnf-index-ref": "px1", "vnfd-connection-point-ref": "mgmt-ext", "ip-address": "10.0.0.21"}
+    for vld, detail in (
+        ({"name": "nope", "vnfd-connection-point-ref": [ref]}, "ns.vld[0].name: 'nope' is not a virtual link"),
+        ({"name": "px1-sr", "vnfd-connection-point-ref": [ref]},
+         "ns.vld[0].vnfd-connection-point-ref[0]: member 'px1' connection point 'mgmt-ext' is not on virtual link "
+         "'px1-sr'"),
+        ({"name": "mgmtnet", "vnfd-connection-point-ref": [{**ref, "ip-address": "10.0.0.300"}]},
+         "ns.vld[0].vnfd-connection-point-ref[0].ip-address: '10.0.0.300' is not an IP address"),
+    ):  # fmt: skip
+        with pytest.raises(NbiError, match=re.escape(detail)):
+            client.ns_create("x", "srchain-cloud-gaming", "vim-1", {"vld": [vld]})
+    assert server.nbi.nss == {}
+    assert all(p["_admin"]["usageState"] == "NOT_IN_USE" for p in server.nbi.pdus.values())
+    created = _ns_create(server, config=config)
+    assert created.exit_code == 0 and "COMPLETED" in created.output, created.output

@@ -10,7 +10,9 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409);
   * PDU registration: `pdu_new_schema` (name, type, interfaces[name, mgmt, ip-address]) (422);
   * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
-    vimAccountId, member-vnf-index = a vnf-profile; a free PDU of the right type and interface names for
+    vimAccountId, member-vnf-index = a vnf-profile; `vld[].name` = a virtual link of the NSD and each
+    `vnfd-connection-point-ref` a (member, ext-cpd) the NSD connects to it, `ip-address` an IP; a free PDU
+    of the right type and interface names for
     every PNF (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
     instantiation, as LCM does); ns-action: the primitive and its mandatory parameters must exist in the
@@ -60,6 +62,37 @@ class NbiFault(Exception):
 
 def _bad(detail: str) -> NbiFault:
     return NbiFault(422, "UNPROCESSABLE_ENTITY", detail)
+
+
+def _check_vlds(nsd: Descriptor, vlds: list[Any]) -> None:
+    """`vld` of ns_instantiate: the link must be the NSD's; a fixed address goes to a connection point the
+    NSD attaches to that link (member vnf-profile + its ext-cpd), as LCM applies it to that port."""
+    links = [str(v.get("id")) for v in as_list(nsd.body.get("virtual-link-desc"))]
+    attached: set[tuple[str, str, str]] = set()
+    for df in as_list(nsd.body.get("df")):
+        for vp in as_list(df.get("vnf-profile")):
+            for conn in as_list(vp.get("virtual-link-connectivity")):
+                for cp in as_list(conn.get("constituent-cpd-id")):
+                    attached.add((str(conn.get("virtual-link-profile-id")), str(cp.get("constituent-base-element-id")),
+                                  str(cp.get("constituent-cpd-id"))))  # fmt: skip
+    for i, vld in enumerate(vlds):
+        where = f"ns.vld[{i}]"
+        _check_fields(vld, where, {"name": str}, {"vim-network-name": (str, dict), "vim-network-id": (str, dict),
+                                                  "ip-profile": dict, "vnfd-connection-point-ref": list})  # fmt: skip
+        if vld["name"] not in links:
+            raise _bad(f"{where}.name: '{vld['name']}' is not a virtual link of NSD '{nsd.ident}'")
+        for j, ref in enumerate(vld.get("vnfd-connection-point-ref", [])):
+            at = f"{where}.vnfd-connection-point-ref[{j}]"
+            _check_fields(ref, at, {"member-vnf-index-ref": str, "vnfd-connection-point-ref": str},
+                          {"ip-address": str})  # fmt: skip
+            if (vld["name"], ref["member-vnf-index-ref"], ref["vnfd-connection-point-ref"]) not in attached:
+                raise _bad(f"{at}: member '{ref['member-vnf-index-ref']}' connection point "
+                           f"'{ref['vnfd-connection-point-ref']}' is not on virtual link '{vld['name']}'")
+            if "ip-address" in ref:
+                try:
+                    ipaddress.ip_address(ref["ip-address"])
+                except ValueError:
+                    raise _bad(f"{at}.ip-address: '{ref['ip-address']}' is not an IP address") from None
 
 
 def _type_name(v: Any) -> str:
@@ -259,6 +292,7 @@ class StandinNbi:
                 if v["member-vnf-index"] not in members:
                     raise _bad(f"ns.additionalParamsForVnf[{i}].member-vnf-index: '{v['member-vnf-index']}' is "
                                f"not a vnf-profile of NSD '{nsd.ident}' (known: {', '.join(members)})")
+            _check_vlds(nsd, body.get("vld", []))
             pdus = self._reserve_pdus(members, vim)
             ns = NsInstance(str(uuid.uuid4()), body["nsName"], nsd, members, body, pdus)
             self.nss[ns.id] = ns
