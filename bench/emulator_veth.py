@@ -24,6 +24,7 @@ from scapy.layers.l2 import Ether
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns
+from srchain_emu.portio import open_port
 from srchain_emu.ports import PACKET_OUTGOING, PortSpec, open_port_socket
 from srchain_emu.switch import DataPlane
 
@@ -123,12 +124,8 @@ def main() -> None:
         base_rate, base_n = offer_and_count(host[0], host[2], batch, args.frames, window)
         relay.stop.set()
         relay.thread.join()
-        time.sleep(0.2)
-        while True:  # drain leftovers before the measured run
-            try:
-                host[2].recvfrom(2048)
-            except BlockingIOError:
-                break
+        for s in sw.values():
+            s.close()
         pipe = Pipeline.from_file(P4 / "five_tables.p4")
         setup_five(pipe)
         pipe.table("port_bd").insert([0], "SwitchIngress.set_bd", {"bd": 10})
@@ -137,15 +134,26 @@ def main() -> None:
             pipe.table("nexthop").insert([n], "SwitchIngress.forward", {"port": 2, "dmac": 0x02})
         server = BfRuntimeServer()
         server.install("five_tables", pipe)
-        dp = DataPlane(server, [PortSpec(i, s) for i, s in enumerate(ns.switch_ifs)], sw)
-        dp.start()
-        rate, n = offer_and_count(host[0], host[2], batch, args.frames, window)
-        dp.stop()
+        results = {}
+        for io in ("socket", "ring"):  # the switch's port I/O: one syscall per frame, or PACKET_MMAP rings
+            time.sleep(0.2)
+            while True:  # drain leftovers before the measured run
+                try:
+                    host[2].recvfrom(2048)
+                except BlockingIOError:
+                    break
+            ports = ns.run_inside(lambda io=io: {i: open_port(s, io) for i, s in enumerate(ns.switch_ifs)})
+            dp = DataPlane(server, [PortSpec(i, s) for i, s in enumerate(ns.switch_ifs)], ports)
+            dp.start()
+            results[io] = offer_and_count(host[0], host[2], batch, args.frames, window)
+            dp.stop()
         for s in host:
             s.close()
-    print(f"{args.size}-byte frames, {args.frames} offered: emulator (5-table program) {rate:8.0f} pps delivered "
-          f"({n} received) | baseline python relay {base_rate:8.0f} pps ({base_n} received) | "
-          f"ratio {rate / base_rate:.2f}")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.size}-byte frames, {args.frames} offered; "
+          f"baseline python relay {base_rate:8.0f} pps ({base_n} received)")
+    for io, (rate, n) in results.items():
+        print(f"emulator (5-table program), {io:6s} I/O: {rate:8.0f} pps delivered ({n} received) | "
+              f"ratio to relay {rate / base_rate:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
