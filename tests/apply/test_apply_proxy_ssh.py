@@ -250,3 +250,20 @@ def test_malformed_host_key_is_an_inventory_error(env: dict[str, Any], host_key:
         load_inventory(inv)
     assert str(e.value).startswith(f"{inv}:") and f": proxies[0].ssh.host_key: {reason}" in str(e.value)
     assert env["sshd"].commands == [] and live_proxy(env) == {}
+
+
+def test_control_socket_missing_on_the_vm_is_named_and_changes_nothing(env: dict[str, Any]) -> None:
+    inv = write_inventory(env)
+    doc = yaml.safe_load(inv.read_text())
+    doc["proxies"][0]["control"] = "unix:/nonexistent/so-proxy.sock"
+    inv.write_text(yaml.safe_dump(doc, sort_keys=False))
+    before = live_proxy(env)
+    ctl, drivers = controller(env, inv)
+    try:
+        with pytest.raises((ApplyError, TargetError)) as e:
+            ctl.apply(plan_for(env, inv))
+    finally:
+        drivers.close()
+    assert (f"proxy px1: GET /v1/health on ssh srchain@127.0.0.1:{env['sshd'].port}: unreachable at "
+            "unix:/nonexistent/so-proxy.sock") in str(e.value), str(e.value)
+    assert live_proxy(env) == before and len(env["sshd"].commands) == 1  # the health check, nothing after it

@@ -60,10 +60,6 @@ class ProxyApi:
         self.timeout = timeout
         self.ssh = ssh
 
-    @property
-    def where(self) -> str:
-        return f"{self.address} via {self.ssh.transport.where}" if self.ssh else self.address
-
     def call(self, method: str, path: str, body: Any = None) -> Any:
         status, reason, doc = self._over_ssh(method, path, body) if self.ssh else self._local(method, path, body)
         if status >= 300:
@@ -84,8 +80,8 @@ class ProxyApi:
             return t.http(self.address, method, path, body, token=self.token,
                           token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)  # fmt: skip
         except ActionError as exc:
-            raise TargetError(f"proxy {self.name}", f"{method} {path}: {exc}", code="UNAVAILABLE",
-                              landed_unknown=method != "GET") from None  # fmt: skip
+            msg = str(exc) if str(exc).startswith(f"{method} {path}") else f"{method} {path}: {exc}"
+            raise TargetError(f"proxy {self.name}", msg, code="UNAVAILABLE", landed_unknown=method != "GET") from None
 
     def _local(self, method: str, path: str, body: Any) -> tuple[int, str, Any]:
         conn = connection(self.address, self.timeout)
