@@ -76,8 +76,10 @@ def switch_cli() -> None:
 @click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="require this token (x-srchain-token)")
 @click.option("--device-id", default=0, show_default=True)
+@click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
+              envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
-            defines: tuple[str, ...], token_file: str | None, device_id: int) -> None:  # fmt: skip
+            defines: tuple[str, ...], token_file: str | None, device_id: int, io: str) -> None:  # fmt: skip
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
@@ -98,7 +100,7 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     if pipeline is not None:
         servicer.install(Path(program).stem, pipeline)  # type: ignore[arg-type]
     try:
-        dataplane = DataPlane(servicer, specs)
+        dataplane = DataPlane(servicer, specs, io=io)
     except OSError as exc:
         server.stop(grace=None)
         click.echo(f"error: cannot open ports: {exc}", err=True)

@@ -4,11 +4,13 @@ The rings are the proxy's (`srchain_proxy.rings`, TPACKET_V2): received frames a
 without a system call each, and sent frames are copied into a TX ring and handed to the kernel with one
 send() per batch. Fewer system calls matter less than fewer wake-ups: every send() on a veth runs the
 receiver's side in our time slice and may hand the CPU to the woken receiver before we continue.
-Frames longer than a ring slot (FRAME_SIZE - 32 = 2016 bytes) are dropped and counted (`oversize`).
+Frames longer than the egress interface's MTU (+ Ethernet header) are dropped and counted (`oversize`), as
+a switch port does; so are received frames longer than a ring slot (FRAME_SIZE - 32 = 2016 bytes).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import socket
 import struct
@@ -23,10 +25,19 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 16384
 RX_RING_FRAMES = 16384  # per port: 32 MB of ring; ~1.6 s of 10 kpps (a day-2 detour doubles the work per packet)
 MAX_RING_FRAME = FRAME_SIZE - TX_DATA_OFFSET
+SIOCGIFMTU = 0x8921
+ETH_HLEN = 14
+
+
+def max_frame(sock: socket.socket, ifname: str) -> int:
+    """Largest frame the interface sends: its MTU plus the Ethernet header (asked through `sock`, so it is the
+    interface of the socket's network namespace)."""
+    req = struct.pack("16si", ifname.encode()[:15], 0)
+    return struct.unpack("16si", fcntl.ioctl(sock.fileno(), SIOCGIFMTU, req))[1] + ETH_HLEN
 
 
 class Port(Protocol):
-    oversize: int
+    oversize: int  # frames longer than the egress MTU (or a ring slot): dropped and counted, as a switch does
     tx_errors: int
 
     def fileno(self) -> int: ...
@@ -45,6 +56,7 @@ class SocketPort:
         self.oversize = 0
         self.tx_errors = 0
         self._drops = 0
+        self.max_frame = max_frame(sock, sock.getsockname()[0])
 
     def rx_drops(self) -> int:
         """Frames the kernel dropped because we did not read them in time (socket buffer full), so far."""
@@ -70,11 +82,15 @@ class SocketPort:
         return out
 
     def send(self, frame: bytes) -> None:
+        if len(frame) > self.max_frame:
+            self.oversize += 1
+            return
         try:
             self.sock.send(frame)
         except OSError as exc:
             self.tx_errors += 1
-            log.warning("transmit failed: %s", exc)
+            if self.tx_errors == 1 or self.tx_errors % 10_000 == 0:  # not a log line per frame
+                log.warning("transmit failed (%d so far): %s", self.tx_errors, exc)
 
     def flush(self) -> None:
         return None
@@ -97,12 +113,19 @@ class RingPort:
             raise
         self.oversize = 0
         self._drops = 0
+        # A frame the kernel refuses (longer than the MTU) would stop the TX ring at that slot (TPACKET without
+        # PACKET_LOSS) until it is reclaimed a lap later, sending everything after it a lap late: never queue one.
+        self.max_frame = min(max_frame(self.tx.sock, ifname), MAX_RING_FRAME)
         self._frames: list[bytes] = []
         self._take = self._frames.append
 
     @property
     def tx_errors(self) -> int:
         return self.tx.errors
+
+    @property
+    def rx_oversize(self) -> int:
+        return self.rx.oversize
 
     def rx_drops(self) -> int:
         """Frames the kernel dropped because the RX ring was full, so far."""
@@ -120,11 +143,10 @@ class RingPort:
         out = self._frames
         self._frames = []
         self._take = self._frames.append
-        self.oversize = self.rx.oversize
         return out
 
     def send(self, frame: bytes) -> None:
-        if len(frame) > MAX_RING_FRAME:
+        if len(frame) > self.max_frame:
             self.oversize += 1
             return
         self.tx.put(frame)  # type: ignore[arg-type]  # bytes slice-assigns like a memoryview

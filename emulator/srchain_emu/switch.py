@@ -67,12 +67,13 @@ class DataPlane:
             "rx_drops": {n: p.rx_drops() for n, p in self.ports.items()},
             "tm_drops": {f"{port}/{q}": n for (port, q), n in self.tm.drops.items()},
             "oversize": self.oversize, "tx_errors": self.tx_errors, "no_port": self.no_port,
+            "rx_oversize": sum(getattr(p, "rx_oversize", 0) for p in self.ports.values()),
             "port_down_drops": self.port_down_drops, "pipeline": self.server.stats(),
         }  # fmt: skip
 
     @property
     def oversize(self) -> int:
-        """Frames dropped for not fitting a ring slot (received or to send)."""
+        """Frames dropped for being longer than the egress port's MTU (+ Ethernet header)."""
         return sum(p.oversize for p in self.ports.values())
 
     def run(self) -> None:
