@@ -28,7 +28,7 @@ from srchain.model.load import load_inventory
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore
 from srchain.targets.base import TargetError
-from srchain.targets.proxy import ProxyApi, ProxyDriver, route_proxies
+from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain_emu.bundle import compile_to_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
@@ -129,7 +129,7 @@ def write_inventory(env: dict[str, Any], **ssh: Any) -> Path:
 
 def controller(env: dict[str, Any], inv_path: Path) -> tuple[Controller, Drivers]:
     inv, _ = load_inventory(inv_path)
-    drivers = Drivers(route_proxies(driver_factory(inv, inv_path.parent), inv, inv_path.parent))
+    drivers = Drivers(driver_factory(inv, inv_path.parent))  # the CLI's factory: SSH per the inventory
     return Controller(drivers, AppliedStore(env["state"]), Options(drain_timeout=2, drain_interval=0.05)), drivers
 
 

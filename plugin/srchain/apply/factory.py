@@ -18,7 +18,7 @@ from srchain.bfrt.sde import is_sde, load_gc
 from srchain.model.inventory import Inventory
 from srchain.targets.base import Driver, TargetError
 from srchain.targets.loader import Bundle
-from srchain.targets.proxy import ProxyDriver
+from srchain.targets.proxy import proxy_driver
 from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
 
@@ -68,8 +68,6 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
         px = inv.proxy(name)
         if px is None:
             raise TargetError(f"proxy {name}", "not in the inventory")
-        if px.token_file is None:
-            raise TargetError(f"proxy {name}", "no token_file in the inventory (the control API needs a token)")
-        return ProxyDriver.from_files(name, px.control, path(px.token_file), timeout)
+        return proxy_driver(name, px, base, timeout)  # local control address, or over SSH (`ssh:`)
 
     return make

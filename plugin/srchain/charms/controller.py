@@ -32,7 +32,6 @@ from srchain.model import SpecError, load_chain, load_inventory
 from srchain.plan import PlanError, build_plan
 from srchain.sidstore import BlockExhausted, SidStore
 from srchain.targets.base import TargetError
-from srchain.targets.proxy import route_proxies
 
 SSH_KEY = "ssh-private-key"  # key of the target-tokens secret: logs in to proxies reached over SSH
 
@@ -141,7 +140,7 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
             plan = build_plan(model, store)
     except (PlanError, BlockExhausted) as exc:
         raise ActionError(f"{candidate}: {exc}; {keep}") from None
-    drivers = Drivers(route_proxies(driver_factory(model.inventory, inv.parent), model.inventory, inv.parent))
+    drivers = Drivers(driver_factory(model.inventory, inv.parent))
     interval = min(0.5, max(s.drain_timeout / 4, 0.01))
     opts = Options(drain_timeout=s.drain_timeout, drain_interval=interval)
     ctl = Controller(drivers, AppliedStore(s.state_dir), opts)
@@ -236,7 +235,7 @@ def show_chain(s: ControllerSettings) -> dict[str, Any]:
         inventory, _ = load_inventory(inv)
     except SpecError as exc:
         raise ActionError(_issues(exc)) from None
-    drivers = Drivers(route_proxies(driver_factory(inventory, inv.parent, attempts=1), inventory, inv.parent))
+    drivers = Drivers(driver_factory(inventory, inv.parent, attempts=1))
     try:
         status = Controller(drivers, store).status(chain)
     except ApplyError as exc:

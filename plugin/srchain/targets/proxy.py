@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srchain.localhttp import connection
-from srchain.model.inventory import LOOPBACK, Inventory, Proxy
+from srchain.model.inventory import LOOPBACK, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
-from srchain.targets.base import Driver, NKey, TargetError
+from srchain.targets.base import NKey, TargetError
 
 if TYPE_CHECKING:
     from srchain.charms.transport import SshTransport
@@ -251,13 +250,3 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
                                               f"{ssh.user}'s authorized_keys there?")  # fmt: skip
     return ProxyDriver(name, ProxyApi(name, px.control, token, timeout, SshRoute(transport, ssh.token_file)))
 
-
-def route_proxies(factory: Callable[[str, str], Driver], inventory: Inventory, base_dir: str | Path,
-                  timeout: float = 10.0) -> Callable[[str, str], Driver]:  # fmt: skip
-    """Wrap an apply factory so every proxy goes through `proxy_driver` (SSH-aware); other kinds as before."""
-
-    def make(kind: str, name: str) -> Driver:
-        px = inventory.proxy(name) if kind == "proxy" else None
-        return proxy_driver(name, px, base_dir, timeout) if px is not None else factory(kind, name)
-
-    return make
