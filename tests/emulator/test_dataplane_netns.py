@@ -12,6 +12,7 @@ from emu_helpers import P4_DIR, data_fields, data_frame, program_text
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns
+from srchain_emu.portio import RingPort
 from srchain_emu.ports import PortsError, PortSpec, load_ports, open_port_socket
 from srchain_emu.switch import DataPlane
 
@@ -38,12 +39,18 @@ def recv_all(sock: socket.socket, want: int, timeout: float = 3.0, match=lambda 
 def switch_factory():
     made: list[tuple[DataPlane, Netns, list[socket.socket]]] = []
 
-    def make(pipeline: Pipeline, nports: int, rates: dict[int, tuple[int, int]] | None = None):
+    def make(pipeline: Pipeline, nports: int, rates: dict[int, tuple[int, int]] | None = None, io: str = "socket",
+             mtu: dict[int, int] | None = None):  # fmt: skip
         ns = Netns(nports).__enter__()
+        for port, value in (mtu or {}).items():
+            ns.exec("ip", "link", "set", ns.switch_ifs[port], "mtu", str(value))
         specs = [PortSpec(i, ns.switch_ifs[i], *(rates or {}).get(i, (0, 16384))) for i in range(nports)]
         server = BfRuntimeServer()
         server.install("prog", pipeline)
-        sw_socks = ns.run_inside(lambda: {s.device_port: open_port_socket(s.ifname) for s in specs})
+        if io == "socket":
+            sw_socks = ns.run_inside(lambda: {s.device_port: open_port_socket(s.ifname) for s in specs})
+        else:  # what `srchain switch run` uses: PACKET_MMAP rings
+            sw_socks = ns.run_inside(lambda: {s.device_port: RingPort(s.ifname) for s in specs})
         host = ns.run_inside(lambda: [open_port_socket(h) for h in ns.host_ifs])
         dp = DataPlane(server, specs, sw_socks)
         dp.start()
@@ -83,6 +90,25 @@ def test_exact_forward_over_veth(switch_factory):
     time.sleep(0.2)
     assert recv_all(host[0], 1, timeout=0.2) == [] and recv_all(host[2], 1, timeout=0.2) == []
     assert dp.server.programs["prog"].pipeline.stats["drop_parser_PacketTooShort"] == 1
+
+
+def test_ring_ports_drop_frames_over_the_egress_mtu_and_keep_the_rest_in_order(switch_factory):
+    """A frame the egress interface cannot carry is dropped and counted, like a switch port does; queued on
+    the TX ring it would stop the ring at its slot and send the frames after it a ring lap late."""
+    pipe = Pipeline.from_file(P4_DIR / "exact_forward.p4")
+    pipe.table("forward").insert([0x020000000002], "SwitchIngress.hit", {"port": 2})
+    dp, host = switch_factory(pipe, 3, io="ring", mtu={2: 1000})
+    big = data_frame(1, 0, tail=b"b" * 1100)  # fits the ingress port (1500), not the egress (1000 + 14)
+    small = [data_frame(2, i, tail=b"s" * 40) for i in range(50)]
+    host[0].send(big)
+    for f in small:
+        host[0].send(f)
+    got = recv_all(host[2], 51, timeout=3.0, match=lambda f: f[12:14] == b"\x88\xb5")
+    assert got == small  # all of them, in order, and not the big one
+    c = dp.counters()
+    assert c["oversize"] == 1 and c["tx_errors"] == 0, c
+    assert c["rx_drops"] == {0: 0, 1: 0, 2: 0}, c
+    assert c["pipeline"]["rx"] == 51 and c["pipeline"]["tx"] == 51, c  # the pipeline forwarded it; the port refused
 
 
 def test_port_disabled_through_the_port_table_stops_the_port(switch_factory):

@@ -68,3 +68,34 @@ def test_lookup_matches_reference(kinds, data):
         key = tuple(data.draw(st.integers(0, 255)) for _ in kinds)
         got, want = table.lookup(key), reference(table, key)
         assert got is want, (kinds, key, got.key, want.key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["exact", "ternary", "lpm", "range"]), min_size=1, max_size=3).filter(
+        lambda ks: ks.count("lpm") <= 1 and ks != ["exact"] * len(ks)
+    ),
+    st.data(),
+)
+def test_lookup_memo_follows_every_change(kinds, data):
+    """LPM/ternary/range results are memoised per key: every insert, delete, clear and default change must
+    show in the very next lookup of a key looked up before."""
+    table = make_table(kinds)
+    probes = [tuple(data.draw(st.integers(0, 255)) for _ in kinds) for _ in range(6)]
+    specs: list[list] = []
+    for step in range(12):
+        op = data.draw(st.sampled_from(["insert", "insert", "delete", "default", "clear"]))
+        if op == "insert":
+            spec = [data.draw(spec_strategy[k]) for k in kinds]
+            with contextlib.suppress(R.EntryExists):
+                table.insert(spec, "set", {"v": step}, priority=data.draw(st.integers(0, 1000)))
+                specs.append(spec)
+        elif op == "delete" and specs:
+            table.delete(specs.pop(data.draw(st.integers(0, len(specs) - 1))))
+        elif op == "default":
+            table.set_default("set", {"v": 1000 + step})
+        elif op == "clear":
+            table.clear()
+            specs.clear()
+        for key in probes:
+            assert table.lookup(key) is reference(table, key), (op, kinds, key)
