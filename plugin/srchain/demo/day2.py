@@ -22,7 +22,7 @@ from typing import Any
 from srchain.bfrt.client import BfrtClient
 
 from . import topology as topo
-from .netns import TestbedError
+from .netns import TestbedError, sh
 from .testbed import REPO, Testbed
 
 REFERENCE = REPO / "examples" / "cloud-gaming.yaml"
@@ -121,6 +121,25 @@ def _sender_stats(tb: Testbed, key: str, timeout: float) -> dict[str, int]:
     return json.loads(lines[-1])
 
 
+def _rx_packets(tb: Testbed, role: str) -> int:
+    doc = json.loads(sh("ip", "-n", tb.ns(role), "-j", "-s", "link", "show", "dev", "eth0"))
+    return int(doc[0]["stats64"]["rx"]["packets"])
+
+
+def _wait_quiet(tb: Testbed, role: str, quiet_s: float = 0.5, max_s: float = 8.0) -> None:
+    """Until the host's interface received nothing for `quiet_s` (bounded by `max_s`): a packet that
+    arrives late is delayed, not lost, and the receiver must still be listening when it does."""
+    deadline = time.monotonic() + max_s
+    last, since = _rx_packets(tb, role), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _rx_packets(tb, role)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+
+
 def order_stats(seqs: list[int]) -> tuple[int, list[int]]:
     """Packets that arrived after a higher sequence number (per-flow reordering), and their seqs."""
     late: list[int] = []
@@ -136,7 +155,7 @@ def order_stats(seqs: list[int]) -> tuple[int, list[int]]:
 def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: None) -> Day2Outcome:
     """Run the probe flow and the two applies; the testbed must have the reference chain applied."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    listen = s.duration_s + 6
+    listen = s.duration_s + 12  # agents start ~2.5 s early; then up to 8 s for the last probes (_wait_quiet)
     files = {"rx": out_dir / "day2-rx.json", "to_proxy": out_dir / "day2-to-proxy.json",
              "from_proxy": out_dir / "day2-from-proxy.json"}  # fmt: skip
     _agent(tb, "d2-rx", "gc", "peer", "--bind", f"{GC}:{PROBE_PORT}", "--duration", f"{listen:.1f}",
@@ -163,7 +182,7 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
                                    len(res.ops), live_state(tb)))  # fmt: skip
         log(f"applied {spec.name} v{plan.version} at +{started - t0:.2f} s in {took:.2f} s")
     sender = _sender_stats(tb, "d2-blast", timeout=max(5.0, t0 + s.duration_s + 5 - time.time()))
-    time.sleep(1.0)  # the last probes cross the switch
+    _wait_quiet(tb, "gc")  # the last probes cross the chain (a switch that fell behind drains its rings)
     for key in ("d2-rx", "d2-cap-to", "d2-cap-from"):
         tb.procs[f"agent-{key}"].terminate()
     docs = _wait_files(tb, files, timeout=15)
