@@ -70,7 +70,7 @@ def cpu_seconds(tb: Testbed) -> dict[str, float]:
 
 def day2_run(tmp: Path, rate: float, mode: str) -> dict:
     insert_at, remove_at = MODES[mode]
-    name = f"d2-{int(rate)}-{list(MODES).index(mode)}"
+    name = f"d2-{int(rate)}-{list(MODES).index(mode)}-{time.monotonic_ns()}"  # unique: a rate may be repeated
     with Testbed(tmp / name, port_rate_bps=400_000_000) as tb:
         tb.apply(REPO / "examples" / "cloud-gaming.yaml")
         cpu0, t0 = cpu_seconds(tb), time.monotonic()
@@ -81,7 +81,8 @@ def day2_run(tmp: Path, rate: float, mode: str) -> dict:
     cpu = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu1 if k in cpu0 and cpu1[k] > cpu0[k]}
     return {"rate_pps": rate, "mode": mode, "sent": o.sent, "lost": o.lost, "duplicates": o.duplicates,
             "late": o.late, "late_not_in_detour": o.detour_seqs["late_not_in_detour"],
-            "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy, "stacks_from_proxy": o.stacks_from_proxy,
+            "detoured": o.detour_seqs["count"], "stacks_to_proxy": o.stacks_to_proxy,
+            "stacks_from_proxy": o.stacks_from_proxy,
             "capture_drops": sum(c["kernel_drops"] for c in o.capture.values()),
             "receiver_drops": o.receiver_kernel_drops, "proxy_drops": o.proxy.get("drops"),
             "proxy_kernel_drops": o.proxy.get("kernel_drops"), "mitigation": o.mitigation,

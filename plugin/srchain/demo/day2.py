@@ -158,6 +158,8 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     listen = s.duration_s + 12  # agents start ~2.5 s early; then up to 8 s for the last probes (_wait_quiet)
     files = {"rx": out_dir / "day2-rx.json", "to_proxy": out_dir / "day2-to-proxy.json",
              "from_proxy": out_dir / "day2-from-proxy.json"}  # fmt: skip
+    for f in files.values():  # a result left by an earlier run in the same directory must not be read as ours
+        f.unlink(missing_ok=True)
     _agent(tb, "d2-rx", "gc", "peer", "--bind", f"{GC}:{PROBE_PORT}", "--duration", f"{listen:.1f}",
            "--out", str(files["rx"]))  # fmt: skip
     # Switch -> proxy frames arrive on px1-sr; proxy -> switch frames on the switch's port 4 (the proxy sends
