@@ -44,8 +44,9 @@ def sr_drain(eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], b
         while done < budget:
             off = i * FRAME_SIZE
             if not m[off] & TP_STATUS_USER:
-                if ring._skip_hole(i):
-                    i = i + 1 if i + 1 < nr else 0
+                skip = ring._skip_hole(i)
+                if skip:
+                    i = (i + skip) % nr
                     continue
                 return ring._hole is not None
             _status, length, snap, mac = unpack(m, off)

@@ -78,24 +78,43 @@ class RxRing:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def _skip_hole(self, i: int) -> bool:
-        """Slot i is not ours yet but the next one is. Under overload the kernel can advance past a slot
-        it never hands over (seen on 6.x: status stays 0 while later slots are filled); waiting for it
-        would stall us until the ring wraps. A slot still being copied completes within microseconds, so
-        a slot that stays like this for 1 ms is skipped (if it completes later, we pick it up next lap).
+    _stuck: tuple[int, float] | None = None  # (slot, since) while slot i stays empty with nothing behind it
+
+    def _skip_hole(self, i: int) -> int:
+        """Slot i is not ours yet: how many slots to skip (0: wait for it).
+
+        Under overload the kernel can advance past slots it never hands over (seen on 6.x: status stays 0
+        while later slots are filled); waiting for them would stall us until the ring wraps -- and with a
+        full ring it never wraps (every new frame is dropped). A slot still being copied completes within
+        microseconds, so a slot that stays like this for 1 ms is skipped (if it completes later, we pick it
+        up next lap). One empty slot with a frame right behind it is checked on every call; a longer run of
+        empty slots shows as the same slot staying empty while the loop is called again (epoll says frames
+        are waiting), and then the ring is scanned once per ms for the next frame.
         """
-        if not self.map[((i + 1) % self.nr) * FRAME_SIZE] & TP_STATUS_USER:
+        m = self.map
+        nr = self.nr
+        if not m[((i + 1) % nr) * FRAME_SIZE] & TP_STATUS_USER:
             self._hole = None
-            return False
+            now = time.monotonic()
+            stuck = self._stuck
+            if stuck is None or stuck[0] != i:
+                self._stuck = (i, now)
+                return 0
+            if now - stuck[1] < 0.001:
+                return 0
+            self._stuck = (i, now)  # scan at most once per ms
+            ahead = next((k for k in range(2, nr) if m[((i + k) % nr) * FRAME_SIZE] & TP_STATUS_USER), 0)
+            self.holes += ahead
+            return ahead
         now = time.monotonic()
         if self._hole is None or self._hole[0] != i:
             self._hole = (i, now)
-            return False
+            return 0
         if now - self._hole[1] < 0.001:
-            return False
+            return 0
         self._hole = None
         self.holes += 1
-        return True
+        return 1
 
     def drain(self, handle: Callable[[mmap.mmap, int, int], None], budget: int) -> bool:
         """Call handle(ring, start, end) for up to budget ready frames. True if more may be waiting."""
@@ -108,8 +127,9 @@ class RxRing:
             while done < budget:
                 off = i * FRAME_SIZE
                 if not m[off] & TP_STATUS_USER:
-                    if self._skip_hole(i):
-                        i = i + 1 if i + 1 < nr else 0
+                    skip = self._skip_hole(i)
+                    if skip:
+                        i = (i + skip) % nr
                         continue
                     # a suspected hole keeps the loop polling (the socket stays readable) until decided
                     return self._hole is not None

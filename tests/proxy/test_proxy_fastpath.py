@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import stat
+import time
 
 import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, mpls_frame, udp4, udp6
@@ -242,3 +243,19 @@ def test_spin_returns_the_ready_ring_and_gives_up_after_its_bound():
         mod.spin([(a, 4 * 2048)], 1000)
     with pytest.raises(ValueError, match="spin: too many rings"):
         mod.spin([(a, 0)] * 17, 1000)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_loop_gets_past_a_run_of_empty_slots(variant):
+    """Slots 0-2 never handed over, the rest full: each loop skips them after 1 ms instead of stalling."""
+    frames = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(64)]
+    eng, rx, txs, drain, _calls = make(variant, frames)
+    for slot in range(3):
+        rx.map[slot * 2048] = 0
+    assert drain(16, 1.0) is False and txs["fmt"].sent() == []
+    deadline = time.monotonic() + 1.0
+    while rx.holes == 0 and time.monotonic() < deadline:
+        drain(16, 1.0)
+    assert rx.holes == 3
+    drain(64, 1.0)
+    assert len(txs["fmt"].sent()) == 61 and eng.sids[16001].rx_pkts == 61

@@ -488,6 +488,22 @@ def test_rx_ring_skips_a_slot_the_kernel_never_hands_over(quiet_ring):
     assert ring.holes == 1 and seen == [(FRAME_SIZE + 100, FRAME_SIZE + 160)] and ring.i == 2
 
 
+def test_rx_ring_skips_a_run_of_slots_the_kernel_never_hands_over(quiet_ring):
+    """Three empty slots, then frames, the rest of the ring full: the bench's overload stalled the proxy
+    for good this way (the ring never wrapped, the kernel dropped every new frame). Skipped after 1 ms."""
+    from srchain_proxy.rings import FRAME_SIZE
+
+    ring, seen = quiet_ring, []
+    for slot in range(3, ring.nr):
+        _fake_frame(ring, slot)
+    handle = lambda m, s, e: seen.append(s // FRAME_SIZE)  # noqa: E731
+    assert ring.drain(handle, 10) is False and seen == []  # no frame right behind: wait (epoll calls again)
+    deadline = time.monotonic() + 1.0
+    while not seen and time.monotonic() < deadline:  # the loop keeps calling while frames are waiting
+        ring.drain(handle, 10)
+    assert seen == list(range(3, 13)) and ring.holes == 3 and ring.i == 13
+
+
 def test_rx_ring_survives_a_failing_handler(quiet_ring):
     from srchain_proxy.rings import FRAME_SIZE
 
