@@ -5,7 +5,7 @@ again (make-before-break both times). Every probe's label stack is captured on b
 Rate: 10 kpps, the issue's figure. The emulated switch (Python) runs every detoured packet through its
 pipeline twice; on this 2-core machine, shared with the proxy, the mitigation, two captures and the agents,
 it carries 10 kpps on the direct path and falls somewhat short of it through the detour, so during the
-2.5-s detour its RX rings (16k frames per port, docs/emulator.md) hold the backlog and nothing is lost.
+2.5-s detour its RX rings (32k frames per port, docs/emulator.md) hold the backlog and nothing is lost.
 """
 
 from __future__ import annotations
