@@ -95,6 +95,7 @@ def test_valid_examples_load() -> None:
     for spec, inv in [
         (REFERENCE, INVENTORY),
         (EXAMPLES / "cloud-gaming-mitigation.yaml", INVENTORY),
+        (EXAMPLES / "cloud-gaming-mitigation-first.yaml", INVENTORY),
         (EXAMPLES / "two-switch.yaml", EXAMPLES / "inventory-two-switch.yaml"),
     ]:
         assert load_chain(spec, inv).segments

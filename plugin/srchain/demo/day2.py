@@ -1,12 +1,14 @@
 """Day 2 under load: chained traffic with sequence numbers crosses the chain while the controller inserts the
-attack-mitigation VNF (`examples/cloud-gaming-mitigation.yaml`) and later removes it again (the reference
+attack-mitigation VNF (`examples/cloud-gaming-mitigation.yaml`), optionally reorders it in front of the
+flow-features module (`examples/cloud-gaming-mitigation-first.yaml`), and later removes it again (the reference
 chain). Measures loss, duplicates and reordering per flow at the receiver, the label stack of every probe
 on both SR wires of the proxy (switch -> proxy and proxy -> switch), and reads back what is live after
 each apply returned.
 
 The probe flow goes gaming server -> gaming client (rule `from-gaming-server`), so it is chained data
 traffic: v1 stack [features, priority] stays on the switch; v2 stack [features, mitigation, priority]
-takes the detour through the proxy and the mitigation VNF.
+takes the detour through the proxy and the mitigation VNF; the reordered stack [mitigation, features,
+priority] takes it too, but reaches the proxy with all three labels.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .testbed import REPO, Testbed
 
 REFERENCE = REPO / "examples" / "cloud-gaming.yaml"
 MITIGATION = REPO / "examples" / "cloud-gaming-mitigation.yaml"
+MITIGATION_FIRST = REPO / "examples" / "cloud-gaming-mitigation-first.yaml"
 GS, GC = "10.0.1.10", "10.0.2.10"
 PROBE_PORT = 5004
 PROBE_STREAM = 40
@@ -37,6 +40,7 @@ class Day2Settings:
     rate_pps: float = 10_000
     duration_s: float = 8.0
     insert_at_s: float | None = 2.0  # after the first probe is due (< 0: before the traffic; None: never)
+    reorder_at_s: float | None = None  # mitigation moved in front of flow-features (None: never)
     remove_at_s: float | None = 5.0  # back to the reference chain (None: keep the mitigation)
     payload: int = 100  # UDP payload bytes (128-byte IPv4 packets)
     drain_interval_s: float = 0.3
@@ -67,7 +71,8 @@ class Day2Outcome:
     applies: list[ApplyRecord]
     stacks_to_proxy: dict[str, int]  # label stack (top first) -> probes seen switch -> proxy
     stacks_from_proxy: dict[str, int]  # proxy -> switch
-    detour_seqs: dict[str, Any]  # the probes that went through the mitigation: range, contiguity
+    detour_seqs: dict[str, Any]  # the probes that went through the mitigation (any version): range, contiguity
+    detours: list[dict[str, Any]]  # per detoured version, in apply order: stack seen by the proxy, its probes
     capture: dict[str, Any]
     proxy: dict[str, Any] = field(default_factory=dict)
     mitigation: dict[str, int] = field(default_factory=dict)
@@ -173,7 +178,8 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
            "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
            "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")  # fmt: skip
     applies: list[ApplyRecord] = []
-    steps = [(at, spec) for at, spec in ((s.insert_at_s, MITIGATION), (s.remove_at_s, REFERENCE)) if at is not None]
+    changes = ((s.insert_at_s, MITIGATION), (s.reorder_at_s, MITIGATION_FIRST), (s.remove_at_s, REFERENCE))
+    steps = [(at, spec) for at, spec in changes if at is not None]
     for at, spec in steps:
         time.sleep(max(0.0, t0 + at - time.time()))
         tb.check_running()
@@ -194,10 +200,9 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     sent = int(sender["sent"])
     received = len(counts)
     late, late_seqs = order_stats(seqs)
-    v2 = _mitigation_stack(applies)
-    detour = sorted(set(docs["to_proxy"]["stacks"].get(",".join(map(str, v2)), [])))
-    back = sorted(set(docs["from_proxy"]["stacks"].get(",".join(map(str, v2[1:])), [])))
-    contiguous = bool(detour) and detour[-1] - detour[0] + 1 == len(detour)
+    detours = _detours(applies, docs["to_proxy"]["stacks"], docs["from_proxy"]["stacks"])
+    detour = sorted(q for d in detours for q in d.pop("seqs"))
+    contiguous = bool(detour) and detour[-1] - detour[0] + 1 == len(detour) == len(set(detour))
     in_detour = set(detour)
     # Per version, the flow must stay in order; across the flip a shorter new path may overtake the old one.
     late_detour, _ = order_stats([q for q in seqs if q in in_detour])
@@ -209,9 +214,10 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
         lost=sent - sum(1 for q in counts if 0 <= q < sent), duplicates=sum(n - 1 for n in counts.values()),
         late=late, late_seqs=late_seqs[:50], achieved_pps=sent / s.duration_s, applies=applies,
         stacks_to_proxy={k: len(v) for k, v in docs["to_proxy"]["stacks"].items()},
-        stacks_from_proxy={k: len(v) for k, v in docs["from_proxy"]["stacks"].items()},
+        stacks_from_proxy={k: len(v) for k, v in docs["from_proxy"]["stacks"].items()}, detours=detours,
         detour_seqs={"first": detour[0] if detour else None, "last": detour[-1] if detour else None,
-                     "count": len(detour), "contiguous": contiguous, "returned_same": back == detour,
+                     "count": len(detour), "contiguous": contiguous,
+                     "returned_same": all(d["returned_same"] for d in detours),
                      "late_not_in_detour": sum(1 for q in late_seqs if q not in in_detour),
                      "late_within_detour_path": late_detour, "late_within_direct_path": late_direct},
         capture={k: {"frames": d["frames"], "other": d["other"], "kernel_drops": d["kernel_drops"]}
@@ -221,11 +227,24 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     )  # fmt: skip
 
 
-def _mitigation_stack(applies: list[ApplyRecord]) -> list[int]:
-    """The v2 stack as the proxy sees it (the switch popped the flow-features SID): from the read-back of
-    the insert, the classifier's stack without its first label."""
+def _detours(applies: list[ApplyRecord], to_proxy: dict[str, list[int]],
+             from_proxy: dict[str, list[int]]) -> list[dict[str, Any]]:  # fmt: skip
+    """Per apply whose classifier stacks leave the switch (3 labels), the stack as the proxy sees it (the
+    switch pops its own leading SIDs: flow-features when it comes first) and the probes captured with it
+    on each SR wire of the proxy."""
+    out: list[dict[str, Any]] = []
     for a in applies:
         stacks = [st for st in a.live_after["classifier_stacks"] if len(st) == 3]
-        if stacks:
-            return stacks[0][1:]
-    return []
+        if not stacks:
+            continue
+        local = set(a.live_after["switch"]["local_sid_0"]) | set(a.live_after["switch"]["local_sid_1"])
+        stack = list(stacks[0])
+        while stack and stack[0] in local:
+            stack.pop(0)
+        seqs = sorted(set(to_proxy.get(",".join(map(str, stack)), [])))
+        back = sorted(set(from_proxy.get(",".join(map(str, stack[1:])), [])))
+        out.append({"version": a.version, "stack": stack, "seqs": seqs, "count": len(seqs),
+                    "first": seqs[0] if seqs else None, "last": seqs[-1] if seqs else None,
+                    "contiguous": bool(seqs) and seqs[-1] - seqs[0] + 1 == len(seqs),
+                    "returned_same": back == seqs})  # fmt: skip
+    return out
