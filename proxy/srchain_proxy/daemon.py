@@ -12,7 +12,7 @@ from pathlib import Path
 from .config import Attachment, ProxyConfig, SidEntry, check_tables, save_state, state_path
 from .datapath import DataPath
 from .engine import Engine, split_key
-from .neighbour import resolve
+from .neighbour import kernel_neighbour, resolve
 from .packetsock import iface_mac
 from .workers import WorkerError, WorkerSet, merge_counters, merge_flows, pid_base, state_message
 
@@ -83,7 +83,12 @@ class ProxyDaemon:
 
     def _dest_mac(self, att: Attachment) -> str | None:
         if att.next_hop:
-            return self.neigh.get((att.out_ifname(), att.next_hop))
+            key = (att.out_ifname(), att.next_hop)
+            if key not in self.neigh:  # what the kernel already knows, now: no drops while the resolver wakes
+                found = kernel_neighbour(*key)
+                if found is not None:
+                    self.neigh[key] = found
+            return self.neigh.get(key)
         return att.mac or BROADCAST
 
     # ---- neighbour resolution ------------------------------------------------------------------------

@@ -245,6 +245,14 @@ class Testbed:
         self.spawn("proxy", "px", [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
         self._wait("proxy px1", "proxy", lambda: self.proxy_api().call("GET", "/v1/health")["status"] == "ok")
 
+    def restart_proxy(self) -> None:
+        """SIGKILL the proxy (a crash: nothing flushed) and start it again from the same config; it reloads
+        what the controller applied from its state file (persisted atomically on every change)."""
+        proc = self.procs.pop("proxy")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=5)
+        self.start_proxy()
+
     def proxy_api(self) -> Any:
         from srchain.targets.proxy import ProxyApi
 
