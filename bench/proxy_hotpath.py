@@ -23,7 +23,7 @@ from srchain_proxy import datapath
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import HEADROOM, Engine
 from srchain_proxy.fastpath import fast_table
-from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing
+from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
 
 SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC = "02:00:00:00:0d:02", "02:00:00:00:0d:01", "02:00:00:00:0d:03", "02:00:00:00:0d:04"
 SLOTS = 4096
@@ -66,7 +66,7 @@ class FakeTx(RingTx):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # the compiled loop's send() goes here
         self.nr = SLOTS
         self.map = mmap.mmap(-1, self.nr * FRAME_SIZE)
-        self.st = array("q", (0, 0, 0))
+        self.st = array("q", (0, 0, 0, FRAME_SIZE - TX_DATA_OFFSET))  # [slot, pending, errors, max frame]
         self.sent = 0
         self.c = 0  # next slot to collect
 

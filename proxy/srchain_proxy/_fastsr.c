@@ -24,6 +24,11 @@
 
 #define FRAME_SIZE 2048
 #define TX_DATA_OFFSET 32
+
+/* txst = [next slot, pending, errors, longest frame the interface sends (its MTU + 14)] */
+static inline Py_ssize_t tx_limit(const int64_t *txst) {
+    return txst[3] > 0 && txst[3] < FRAME_SIZE - TX_DATA_OFFSET ? (Py_ssize_t)txst[3] : FRAME_SIZE - TX_DATA_OFFSET;
+}
 #define TP_STATUS_USER 1u
 #define TP_STATUS_SEND_REQUEST 1u
 #define TX_BATCH 32
@@ -62,7 +67,7 @@ static int cur_acquire(cur_t *c, PyObject *entry) {
         PyBuffer_Release(&c->txmap);
         return -1;
     }
-    if (c->rx.len < 16 || c->txst.len < 24) {
+    if (c->rx.len < 16 || c->txst.len < 32) {
         PyBuffer_Release(&c->rx);
         PyBuffer_Release(&c->txmap);
         PyBuffer_Release(&c->txst);
@@ -210,9 +215,9 @@ static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room
         return 0;
     }
     uint8_t *tx = (uint8_t *)c->txmap.buf + txst[0] * FRAME_SIZE;
-    if (__atomic_load_n((uint32_t *)tx, __ATOMIC_ACQUIRE) != 0 || n > FRAME_SIZE - TX_DATA_OFFSET) {
+    if (__atomic_load_n((uint32_t *)tx, __ATOMIC_ACQUIRE) != 0 || n > tx_limit(txst)) {
         Py_DECREF(hdr);
-        return 0;  /* TX slot still the kernel's (or a rejected frame): Python's put reclaims and counts */
+        return 0;  /* TX slot still the kernel's (or a rejected frame), or over the MTU: Python's put counts */
     }
     if (od != Py_None) {
         int r = refresh_flow(od, ip, f + 18, p - 18, now);
@@ -400,7 +405,7 @@ static int ret_open(ret_t *r, PyObject *entry) {
             return -1;
         }
     }
-    if (r->txc.len < 16 || r->lookups.len < 16 || r->txst.len < 24 || r->txnr <= 0
+    if (r->txc.len < 16 || r->lookups.len < 16 || r->txst.len < 32 || r->txnr <= 0
         || r->txnr * FRAME_SIZE > r->txmap.len) {
         for (int k = 0; k < 4; k++)
             PyBuffer_Release(bufs[k]);
@@ -461,7 +466,7 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
             return got < 0 ? -1 : 0;  /* a miss or an expired flow: Python's policy */
         stack = Py_NewRef(PyTuple_GET_ITEM(ent, 0));
         Py_DECREF(ent);
-        if (14 + PyBytes_GET_SIZE(stack) + total > FRAME_SIZE - TX_DATA_OFFSET) {
+        if (14 + PyBytes_GET_SIZE(stack) + total > tx_limit(txst)) {
             Py_DECREF(key);
             Py_DECREF(stack);
             return 0;
@@ -479,7 +484,7 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
             head = r->head4;
             head_len = r->head4_len;
         }
-    } else if (head_len + total > FRAME_SIZE - TX_DATA_OFFSET) {
+    } else if (head_len + total > tx_limit(txst)) {
         return 0;
     }
     Py_ssize_t n = head_len + push_len + total;

@@ -10,6 +10,7 @@ Send: frames are copied into a TX ring and flushed with one send() per batch.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import mmap
 import socket
@@ -26,6 +27,8 @@ PACKET_RX_RING = 5
 PACKET_VERSION = 10
 PACKET_RESERVE = 12
 PACKET_TX_RING = 13
+PACKET_LOSS = 14
+SIOCGIFMTU = 0x8921
 TPACKET_V2 = 1
 TP_STATUS_USER = 1
 TP_STATUS_SEND_REQUEST = 1
@@ -39,6 +42,16 @@ _STATUS_LEN = struct.Struct("II")  # tpacket2_hdr: tp_status, tp_len
 _ZERO = bytes(4)
 FRAME_SIZE = 2048  # one page holds two frames; frames larger than this are truncated and dropped
 FRAMES_PER_BLOCK = 32
+
+
+def _max_frame(sock: socket.socket, ifname: str) -> int:
+    """The longest Ethernet frame `ifname` sends: its MTU (asked through the socket, so in the socket's own
+    network namespace) plus the 14-byte header."""
+    try:
+        ifr = fcntl.ioctl(sock.fileno(), SIOCGIFMTU, struct.pack("16si12x", ifname.encode(), 0))
+    except OSError:
+        return FRAME_SIZE - TX_DATA_OFFSET
+    return struct.unpack_from("16si", ifr)[1] + 14
 
 
 def _ring(sock: socket.socket, which: int, frames: int) -> None:
@@ -207,14 +220,18 @@ class RingTx:
     def __init__(self, ifname: str, frames: int = 1024) -> None:
         def setup(sock: socket.socket) -> None:
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+            # A frame the kernel refuses (e.g. longer than the MTU) is skipped, not left as WRONG_FORMAT:
+            # without this the kernel stops at that slot and every later frame waits a whole ring lap.
+            sock.setsockopt(SOL_PACKET, PACKET_LOSS, 1)
             _ring(sock, PACKET_TX_RING, frames)
 
         self.sock = open_packet_socket(ifname, receive=False, setup=setup)
         self.nr = frames
         self.map = mmap.mmap(self.sock.fileno(), frames * FRAME_SIZE, mmap.MAP_SHARED,
                              mmap.PROT_READ | mmap.PROT_WRITE)
-        # [next slot, frames waiting for send(), errors]: an array shared with the compiled fast path
-        self.st = array("q", (0, 0, 0))
+        # [next slot, frames waiting for send(), errors, longest frame the interface sends]: an array shared
+        # with the compiled fast path, which leaves longer frames to put() (counted as tx errors)
+        self.st = array("q", (0, 0, 0, min(FRAME_SIZE - TX_DATA_OFFSET, _max_frame(self.sock, ifname))))
 
     @property
     def i(self) -> int:
@@ -236,8 +253,8 @@ class RingTx:
         if m[off] & 0xFF and not self._reclaim(off):
             st[2] += 1  # ring full: the kernel has not sent the frames of a whole lap yet
             return
-        if n > FRAME_SIZE - TX_DATA_OFFSET:
-            st[2] += 1
+        if n > st[3]:
+            st[2] += 1  # longer than the interface's MTU allows: the kernel would refuse it
             return
         m[off + TX_DATA_OFFSET:off + TX_DATA_OFFSET + n] = data
         # tp_status and tp_len in one store: the kernel reads the slot only in send(), at flush time

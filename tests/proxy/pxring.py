@@ -41,7 +41,7 @@ class MemoryTx(RingTx):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.nr = slots
         self.map = mmap.mmap(-1, slots * FRAME_SIZE)
-        self.st = array("q", (0, 0, 0))
+        self.st = array("q", (0, 0, 0, FRAME_SIZE - TX_DATA_OFFSET))  # [slot, pending, errors, max frame]
         self.next = 0
 
     def flush(self) -> None:

@@ -394,8 +394,15 @@ def test_two_workers_forward_and_count_exactly(lab):
         assert lab.daemon.stop() == 0, lab.daemon.log.read_text()[-2000:]
 
 
+def _comm(task: Path) -> str | None:
+    try:
+        return (task / "comm").read_text().strip()
+    except FileNotFoundError:  # a short-lived thread (the control API's) ended between listing and reading
+        return None
+
+
 def _datapath_task(pid: int) -> Path:
-    tasks = [t for t in Path(f"/proc/{pid}/task").iterdir() if (t / "comm").read_text().strip() == "srchain-dp"]
+    tasks = [t for t in Path(f"/proc/{pid}/task").iterdir() if _comm(t) == "srchain-dp"]
     assert len(tasks) == 1, "exactly one thread is named srchain-dp"
     return tasks[0]
 
