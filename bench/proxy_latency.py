@@ -270,6 +270,9 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=20, help="one probe per this many frames")
     ap.add_argument("--fast-path", default="compiled")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--sink-rps", action="store_true",
+                    help="steer the sink's receive processing (v0) to CPU 0 with RPS, as a NIC's TX would take it "
+                         "off the proxy's CPU (the v0 timestamp stays the proxy's send: taken before the queue)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy_latency: skipped, needs root (network namespaces)")
@@ -283,6 +286,8 @@ def main() -> None:
     frames_by_mode = {m: [frame(label, sport=1000 + i) for i in range(64)]
                       for m, label in (("static", 16001), ("dynamic", 16003))}
     with Lab() as lab:
+        if args.sink_rps:  # `ip netns exec` mounts the namespace's own /sys
+            nsx(NS_R, "sh", "-c", "echo 1 > /sys/class/net/v0/queues/rx-0/rps_cpus")
         if not args.no_floor:
             results.update(floors(lab, frames_by_mode, rates, args))
         taps = {"g": (tap(NS_G, "g0", MPLS_PORT_OFF, outgoing=True), MPLS_SEQ_OFF),
