@@ -11,10 +11,12 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -46,8 +48,8 @@ def del_netns(name: str) -> None:
     sh("ip", "netns", "del", name, check=False)
 
 
-def packet_socket_in(ns: str, ifname: str) -> socket.socket:
-    """An AF_PACKET socket bound to ifname inside namespace ns (setns in a short-lived thread)."""
+def call_in_netns(ns: str, fn: Callable[[], T]) -> T:
+    """fn() run in namespace ns (setns in a short-lived thread): sockets it opens stay in that namespace."""
     out: dict[str, object] = {}
 
     def work() -> None:
@@ -59,11 +61,7 @@ def packet_socket_in(ns: str, ifname: str) -> socket.socket:
                     raise OSError(ctypes.get_errno(), f"setns {ns}")
             finally:
                 os.close(fd)
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-            sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
-            sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
-            sock.bind((ifname, 3))
-            out["sock"] = sock
+            out["value"] = fn()
         except Exception as exc:
             out["error"] = exc
 
@@ -72,7 +70,20 @@ def packet_socket_in(ns: str, ifname: str) -> socket.socket:
     thread.join()
     if "error" in out:
         raise out["error"]  # type: ignore[misc]
-    return out["sock"]  # type: ignore[return-value]
+    return out["value"]  # type: ignore[return-value]
+
+
+def packet_socket_in(ns: str, ifname: str) -> socket.socket:
+    """An AF_PACKET socket bound to ifname inside namespace ns."""
+
+    def open_socket() -> socket.socket:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+        sock.bind((ifname, 3))
+        return sock
+
+    return call_in_netns(ns, open_socket)
 
 
 def drain(sock: socket.socket) -> None:

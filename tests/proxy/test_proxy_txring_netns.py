@@ -7,10 +7,9 @@ kernel skip any it still refuses (e.g. one the compiled loop queued)."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from netlab import add_netns, add_veth, del_netns, packet_socket_in, recv_frames
+from netlab import add_netns, add_veth, call_in_netns, del_netns, packet_socket_in, recv_frames
 from srchain_proxy.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx
 
 pytestmark = [pytest.mark.netns,
@@ -25,39 +24,12 @@ def frame(seq: int, size: int) -> bytes:
     return head + seq.to_bytes(4, "big") + bytes(size - len(head) - 4)
 
 
-def ring_in(ns: str, ifname: str) -> RingTx:
-    """A RingTx opened inside namespace ns (the socket keeps the namespace it was created in)."""
-    import ctypes
-
-    out: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, 0x40000000) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {ns}")
-            finally:
-                os.close(fd)
-            out["tx"] = RingTx(ifname, frames=256)
-        except Exception as exc:
-            out["error"] = exc
-
-    t = threading.Thread(target=work)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]  # type: ignore[misc]
-    return out["tx"]  # type: ignore[return-value]
-
-
 @pytest.fixture
 def link():
     add_netns(NS)
     try:
         add_veth(NS, "tx0", SRC, NS, "rx0", DST)
-        tx = ring_in(NS, "tx0")
+        tx = call_in_netns(NS, lambda: RingTx("tx0", frames=256))  # the socket keeps the namespace
         rx = packet_socket_in(NS, "rx0")
         try:
             yield tx, rx
