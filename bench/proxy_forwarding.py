@@ -102,6 +102,21 @@ def attach_port_filter(sock: socket.socket, offset: int, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, 26, fprog)  # SO_ATTACH_FILTER (the kernel copies the program)
 
 
+def stamps(sock: socket.socket, off: int) -> dict[int, int]:
+    """Sequence number (32 bits at off) -> kernel receive time (ns) of every queued probe."""
+    out: dict[int, int] = {}
+    sock.setblocking(False)
+    while True:
+        try:
+            data, anc, _flags, _addr = sock.recvmsg(256, 256)
+        except BlockingIOError:
+            return out
+        for level, kind, raw in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", raw[:16])
+                out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
+
+
 class Lab:
     def __enter__(self) -> Lab:
         for ns in (NS_G, NS_Q, NS_R):
@@ -266,19 +281,6 @@ def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float =
 
     send_paced(lab.gen, frames, rate, int(rate * seconds), mutate)
     time.sleep(0.3)
-
-    def stamps(sock: socket.socket, off: int) -> dict[int, int]:
-        out = {}
-        sock.setblocking(False)
-        while True:
-            try:
-                data, anc, _flags, _addr = sock.recvmsg(256, 256)
-            except BlockingIOError:
-                return out
-            for level, kind, raw in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("qq", raw[:16])
-                    out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
 
     tx = stamps(tap, seq_off)
     rx = stamps(sink, 14 + 28)

@@ -50,6 +50,7 @@ from proxy_forwarding import (  # a sibling bench script, not a package
     nsx,
     sh,
     socket_in,
+    stamps,
     stop,
 )
 
@@ -68,21 +69,6 @@ VARIANTS: dict[str, tuple[dict, str]] = {
     "spin-nice": ({"spin_us": 100, "nice": -10}, "1"),
     "samecpu": ({"spin_us": 0}, "0"),  # proxy on the generator's CPU (no cross-CPU wake-up, shares a core)
 }
-
-
-def stamps(sock: socket.socket, off: int) -> dict[int, int]:
-    """Sequence number -> kernel receive time (ns) of every queued probe."""
-    out: dict[int, int] = {}
-    sock.setblocking(False)
-    while True:
-        try:
-            data, anc, _flags, _addr = sock.recvmsg(128, 256)
-        except BlockingIOError:
-            return out
-        for level, kind, raw in anc:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                sec, nsec = struct.unpack("qq", raw[:16])
-                out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
 
 
 def tap(ns: str, ifname: str, port_off: int, outgoing: bool = False) -> socket.socket:
