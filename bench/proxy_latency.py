@@ -177,6 +177,12 @@ def one_run(gen: socket.socket, frames: list[bytearray], rate: float, seconds: f
         d = [(got[b][k] - got[a][k]) / 1000 for k in got[b] if k in got[a]]
         out[label] = pct(d)
         out[label]["lost"] = len(got[a]) - len(d)
+    arrive = got.get("q") or got.get("r")
+    if arrive:  # how late each probe reached the proxy against a perfectly paced schedule (µs): the
+        # generator catching up after a stall sends a burst, which then queues in the proxy's ring
+        late = {k: t - k * 1e9 / rate for k, t in arrive.items()}
+        base = min(late.values())
+        out["arrival_lag"] = pct([(v - base) / 1000 for v in late.values()])
     return out
 
 
