@@ -22,10 +22,10 @@ from apply_helpers import REPO, Switch
 from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.apply.factory import driver_factory
 from srchain.charms import sshkeys
-from srchain.charms.transport import fingerprint
 from srchain.model import SpecError, load_chain
 from srchain.model.load import load_inventory
 from srchain.plan import build_plan
+from srchain.remote import fingerprint
 from srchain.sidstore import SidStore
 from srchain.targets.base import TargetError
 from srchain.targets.proxy import ProxyApi, ProxyDriver

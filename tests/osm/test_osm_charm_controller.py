@@ -24,8 +24,8 @@ from osmlib import REPO, charm_class
 from srchain.apply import AppliedStore
 from srchain.bfrt.client import BfrtClient
 from srchain.charms import sshkeys
-from srchain.charms.transport import fingerprint
 from srchain.plan.model import entries_from_state
+from srchain.remote import fingerprint
 from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain.targets.switch import SwitchDriver
 

@@ -23,7 +23,7 @@ from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
 from srchain.charms import sshkeys
-from srchain.charms.transport import fingerprint
+from srchain.remote import fingerprint
 from srchain_vnfs.cli import build_service
 
 SERVICES = ["formatter", "classifier", "aggregator", "mitigation"]

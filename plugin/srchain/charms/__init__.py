@@ -4,6 +4,8 @@ Every action function takes the action's parameters as OSM passes them (strings 
 returns a JSON-serialisable result; it raises `ActionError` with a message naming the parameter and the
 reason, which the charm turns into `event.fail(...)` (OSM marks the operation FAILED)."""
 
+from srchain.remote import RemoteError
 
-class ActionError(Exception):
-    """An action that cannot be done; the message is shown to the OSM user as is."""
+# An action that cannot be done; the message is shown to the OSM user as is. The transports' failures
+# (srchain.remote) are of the same kind and already phrased for the operator, so one class serves both.
+ActionError = RemoteError

@@ -11,7 +11,7 @@ from typing import Any
 import ops
 
 from srchain.charms import ActionError, sshkeys
-from srchain.charms.transport import LocalTransport, SshTransport, Transport
+from srchain.remote import LocalTransport, SshTransport, Transport
 
 
 def secret_content(charm: ops.CharmBase, option: str, required: bool,
@@ -47,7 +47,7 @@ def run_action(event: ops.ActionEvent, fn: Callable[[], Any]) -> None:
     event.set_results({"output": json.dumps(result, sort_keys=True)})
 
 
-# --- where a VM charm acts: local, or the VM over SSH (srchain.charms.transport) ---------------------
+# --- where a VM charm acts: local, or the VM over SSH (srchain.remote) ---------------------
 
 SSH_KEY_LABEL = "ssh-key"  # the unit secret generate-ssh-key fills (OSM injects its public half)
 

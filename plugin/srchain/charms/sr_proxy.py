@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from srchain.charms import ActionError
-from srchain.charms.transport import LocalTransport, Transport
+from srchain.remote import LocalTransport, Transport
 from srchain.targets.base import TargetError
 from srchain.targets.proxy import ProxyApi
 

@@ -6,7 +6,7 @@ settings are keys of the service's YAML config (docs/vnfs.md), changed as a tran
   -> wait for its health endpoint; when it does not come back, put the previous file back and restart.
 
 Every step goes through a `Transport`: on the VM itself (native charm, tests) or over SSH to
-`ssh-hostname` (the proxy charm OSM runs in its Juju model), see `srchain.charms.transport`.
+`ssh-hostname` (the proxy charm OSM runs in its Juju model), see `srchain.remote`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from srchain.charms import ActionError
-from srchain.charms.transport import LocalTransport, Transport
+from srchain.remote import LocalTransport, Transport
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from srchain.model.inventory import LOOPBACK, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.targets.base import NKey, TargetError
 
-if TYPE_CHECKING:
-    from srchain.charms.transport import SshTransport
+if TYPE_CHECKING:  # paramiko loads only when a proxy is reached over SSH
+    from srchain.remote import SshTransport
 
 SID_FIELDS = {
     "static": {"vnf": None, "restore": None, "ttl": 64},
@@ -67,18 +67,18 @@ class ProxyApi:
         return doc
 
     def _over_ssh(self, method: str, path: str, body: Any) -> tuple[int, str, Any]:
-        from srchain.charms import ActionError
+        from srchain.remote import RemoteError
 
         assert self.ssh is not None
         t = self.ssh.transport
         try:
             t.connect()  # refusals (host key, login key) happen here, before any request left
-        except ActionError as exc:
+        except RemoteError as exc:
             raise TargetError(f"proxy {self.name}", str(exc), code="UNAVAILABLE") from None
         try:
             return t.http(self.address, method, path, body, token=self.token,
                           token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)  # fmt: skip
-        except ActionError as exc:
+        except RemoteError as exc:
             msg = str(exc) if str(exc).startswith(f"{method} {path}") else f"{method} {path}: {exc}"
             raise TargetError(f"proxy {self.name}", msg, code="UNAVAILABLE", landed_unknown=method != "GET") from None
 
@@ -225,7 +225,7 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
         if px.token_file is None:
             raise TargetError(f"proxy {name}", "no token_file in the inventory (the control API needs a token)")
         return ProxyDriver.from_files(name, px.control, path(px.token_file), timeout)
-    from srchain.charms.transport import SshTransport
+    from srchain.remote import SshTransport
 
     ssh = px.ssh
     token = None

@@ -1,5 +1,6 @@
-"""Where a VM charm acts: on the machine it runs on (`LocalTransport`, a native charm or a test) or on the
-VM over SSH (`SshTransport`, the proxy charm OSM runs in its Juju model, reaching `ssh-hostname`).
+"""Where srchain acts on a machine: the one it runs on (`LocalTransport`: a native charm, a test) or another
+one over SSH (`SshTransport`: the proxy charms OSM runs in its Juju model reaching `ssh-hostname`, and the
+controller's proxy driver reaching an SR proxy's control socket, `srchain.targets.proxy`).
 
 Both offer the same four operations the charm logic needs: read a file, write a file atomically (temp
 file + rename in the same directory), run a command, and make an HTTP request to a service that listens
@@ -26,9 +27,14 @@ from typing import Any, Protocol
 
 import paramiko
 
-from srchain.charms import ActionError
 from srchain.localhttp import connection
 from srchain.sshexec import ExecTimeout, exec_command
+
+
+class RemoteError(Exception):
+    """A remote operation that cannot be done; the message is for the operator as is (the charms raise the
+    same class as `srchain.charms.RemoteError`, which OSM shows as the action's failure)."""
+
 
 MISSING = 44  # exit code of the remote read when the file does not exist
 
@@ -106,7 +112,7 @@ class LocalTransport:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise ActionError(f"{path}: cannot read: {exc.strerror}") from None
+            raise RemoteError(f"{path}: cannot read: {exc.strerror}") from None
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
         tmp = f"{path}.tmp"
@@ -118,13 +124,13 @@ class LocalTransport:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            raise ActionError(f"{path}: cannot write: {exc.strerror}") from None
+            raise RemoteError(f"{path}: cannot write: {exc.strerror}") from None
 
     def run(self, command: str, stdin: bytes = b"", timeout: float = 60.0, privileged: bool = True) -> Done:
         try:
             p = subprocess.run(shlex.split(command), input=stdin, capture_output=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-            raise ActionError(f"`{command}` failed: {exc}") from None
+            raise RemoteError(f"`{command}` failed: {exc}") from None
         return Done(p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
 
     def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
@@ -142,7 +148,7 @@ class LocalTransport:
             resp = conn.getresponse()
             raw = resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            raise ActionError(f"{method} {path}: unreachable at {address}: {exc}") from None
+            raise RemoteError(f"{method} {path}: unreachable at {address}: {exc}") from None
         finally:
             conn.close()
         try:
@@ -161,7 +167,7 @@ def _load_private_key(text: str) -> paramiko.PKey:
             return cls.from_private_key(io.StringIO(text))
         except (paramiko.SSHException, ValueError, binascii.Error):
             continue
-    raise ActionError("ssh private key: not an unencrypted OpenSSH/PEM Ed25519, ECDSA or RSA key")
+    raise RemoteError("ssh private key: not an unencrypted OpenSSH/PEM Ed25519, ECDSA or RSA key")
 
 
 def parse_host_keys(text: str, source: str = "ssh-host-key") -> list[paramiko.PKey]:
@@ -175,13 +181,13 @@ def parse_host_keys(text: str, source: str = "ssh-host-key") -> list[paramiko.PK
             continue
         at = 0 if _is_key_type(words[0]) else 1
         if len(words) < at + 2 or not _is_key_type(words[at]):
-            raise ActionError(f"{source}: line {n}: expected 'TYPE BASE64' or a known_hosts line")
+            raise RemoteError(f"{source}: line {n}: expected 'TYPE BASE64' or a known_hosts line")
         try:
             keys.append(paramiko.PKey.from_type_string(words[at], base64.b64decode(words[at + 1])))
         except (paramiko.SSHException, ValueError, binascii.Error) as exc:
-            raise ActionError(f"{source}: line {n}: not a valid {words[at]} key ({exc})") from None
+            raise RemoteError(f"{source}: line {n}: not a valid {words[at]} key ({exc})") from None
     if not keys:
-        raise ActionError(f"{source}: no key in it")
+        raise RemoteError(f"{source}: no key in it")
     return keys
 
 
@@ -220,7 +226,7 @@ class SshTransport:
         if self._client is not None:
             return self._client
         if not self.host_key.strip():
-            raise ActionError(f"{self.where}: {self.host_key_source} not set: pin the VM's host key (its "
+            raise RemoteError(f"{self.where}: {self.host_key_source} not set: pin the VM's host key (its "
                               "/etc/ssh/ssh_host_ed25519_key.pub, checked against the fingerprint cloud-init "
                               "prints on the VM console); nothing was done")  # fmt: skip
         pinned = parse_host_keys(self.host_key, self.host_key_source)
@@ -235,20 +241,20 @@ class SshTransport:
                            timeout=self.timeout, banner_timeout=self.timeout, auth_timeout=self.timeout)
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise ActionError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
+            raise RemoteError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
                               f"{self.host_key_source} pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
                               "nothing was done") from None  # fmt: skip
         except paramiko.AuthenticationException:
             client.close()
-            raise ActionError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
+            raise RemoteError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
                               "nothing was done") from None
         except paramiko.SSHException as exc:
             client.close()
-            raise ActionError(f"{self.where}: {exc} (host key checked against {self.host_key_source}: "
+            raise RemoteError(f"{self.where}: {exc} (host key checked against {self.host_key_source}: "
                               f"{', '.join(fingerprint(k) for k in pinned)}); nothing was done") from None
         except OSError as exc:
             client.close()
-            raise ActionError(f"{self.where}: cannot connect: {exc}; nothing was done") from None
+            raise RemoteError(f"{self.where}: cannot connect: {exc}; nothing was done") from None
         self._client = client
         return client
 
@@ -260,7 +266,7 @@ class SshTransport:
         try:
             argv = shlex.split(command)
         except ValueError as exc:
-            raise ActionError(f"`{command}`: {exc}") from None
+            raise RemoteError(f"`{command}`: {exc}") from None
         return self._exec(self._priv(argv) if privileged else shlex.join(argv), stdin, timeout)
 
     def _exec(self, command: str, stdin: bytes, timeout: float) -> Done:
@@ -269,9 +275,9 @@ class SshTransport:
         try:
             code, out, err = exec_command(transport, command, stdin, timeout, open_timeout=self.timeout)
         except ExecTimeout:
-            raise ActionError(f"{self.where}: command did not finish within {timeout:.0f}s") from None
+            raise RemoteError(f"{self.where}: command did not finish within {timeout:.0f}s") from None
         except (paramiko.SSHException, OSError) as exc:
-            raise ActionError(f"{self.where}: {exc}") from None
+            raise RemoteError(f"{self.where}: {exc}") from None
         return Done(code, out.decode(errors="replace"), err.decode(errors="replace"))
 
     def read_file(self, path: str) -> str | None:
@@ -280,7 +286,7 @@ class SshTransport:
         if done.code == MISSING:
             return None
         if done.code != 0:
-            raise ActionError(f"{self.where}: {path}: cannot read: {done.err.strip()[-300:]}")
+            raise RemoteError(f"{self.where}: {path}: cannot read: {done.err.strip()[-300:]}")
         return done.out
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
@@ -289,7 +295,7 @@ class SshTransport:
                   ' || { rm -f -- "$1.tmp"; exit 1; }')  # fmt: skip
         done = self._exec(self._priv(["sh", "-c", script, "write", path, f"{mode:o}"]), text.encode(), self.timeout)
         if done.code != 0:
-            raise ActionError(f"{self.where}: {path}: cannot write: {done.err.strip()[-300:]}")
+            raise RemoteError(f"{self.where}: {path}: cannot write: {done.err.strip()[-300:]}")
 
     def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
              token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
@@ -301,10 +307,10 @@ class SshTransport:
         try:
             doc = json.loads(done.out)
         except ValueError:
-            raise ActionError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
+            raise RemoteError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
                               f"{done.err.strip()[-300:]}") from None  # fmt: skip
         if "error" in doc and "status" not in doc:
-            raise ActionError(f"{method} {path} on {self.where}: {doc['error']}")
+            raise RemoteError(f"{method} {path} on {self.where}: {doc['error']}")
         return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")
 
     def close(self) -> None:
