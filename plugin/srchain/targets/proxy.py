@@ -13,12 +13,11 @@ Plan tables: `sid` (key sid; action static|dynamic) → `PUT/DELETE` through `PO
 from __future__ import annotations
 
 import http.client
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srchain.localhttp import connection
+from srchain.localhttp import request_json
 from srchain.model.inventory import LOOPBACK, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.targets.base import NKey, TargetError
@@ -83,26 +82,11 @@ class ProxyApi:
             raise TargetError(f"proxy {self.name}", msg, code="UNAVAILABLE", landed_unknown=method != "GET") from None
 
     def _local(self, method: str, path: str, body: Any) -> tuple[int, str, Any]:
-        conn = connection(self.address, self.timeout)
-        headers = {"Authorization": f"Bearer {self.token}"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
         try:
-            conn.request(method, path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
+            return request_json(self.address, method, path, body, self.token, self.timeout)
         except (OSError, http.client.HTTPException) as exc:
             raise TargetError(f"proxy {self.name}", f"{method} {path}: unreachable at {self.address}: {exc}",
                               code="UNAVAILABLE", landed_unknown=method != "GET") from None  # fmt: skip
-        finally:
-            conn.close()
-        try:
-            doc = json.loads(raw) if raw else {}
-        except ValueError:
-            doc = {"error": raw[:200].decode(errors="replace")}
-        return resp.status, resp.reason, doc
 
     def close(self) -> None:
         if self.ssh is not None:
