@@ -27,13 +27,14 @@ from typing import Any, Protocol
 
 import paramiko
 
-from srchain.localhttp import connection
+from srchain.hostkeys import host_key_fields
+from srchain.localhttp import request_json
 from srchain.sshexec import ExecTimeout, exec_command
 
 
 class RemoteError(Exception):
     """A remote operation that cannot be done; the message is for the operator as is (the charms raise the
-    same class as `srchain.charms.RemoteError`, which OSM shows as the action's failure)."""
+    same class as `srchain.charms.ActionError`, which OSM shows as the action's failure)."""
 
 
 MISSING = 44  # exit code of the remote read when the file does not exist
@@ -137,25 +138,10 @@ class LocalTransport:
              token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
         if token_file:
             token = (self.read_file(token_file) or "").strip()
-        conn = connection(address, timeout)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
         try:
-            conn.request(method, path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
+            return request_json(address, method, path, body, token, timeout)
         except (OSError, http.client.HTTPException) as exc:
             raise RemoteError(f"{method} {path}: unreachable at {address}: {exc}") from None
-        finally:
-            conn.close()
-        try:
-            doc = json.loads(raw) if raw else {}
-        except ValueError:
-            doc = {"error": raw[:200].decode(errors="replace")}
-        return resp.status, resp.reason, doc
 
     def close(self) -> None:
         pass
@@ -174,25 +160,19 @@ def parse_host_keys(text: str, source: str = "ssh-host-key") -> list[paramiko.PK
     """`ssh-host-key`: one key a line, `TYPE BASE64 [comment]` (a .pub file) or a known_hosts line
     `HOSTS TYPE BASE64`; the host patterns are ignored (the key is pinned for ssh-hostname).
     `source` names the setting in messages (a charm option or an inventory field)."""
+    try:
+        fields = host_key_fields(text)
+    except ValueError as exc:
+        raise RemoteError(f"{source}: {exc}") from None
     keys = []
-    for n, line in enumerate(text.splitlines(), 1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        at = 0 if _is_key_type(words[0]) else 1
-        if len(words) < at + 2 or not _is_key_type(words[at]):
-            raise RemoteError(f"{source}: line {n}: expected 'TYPE BASE64' or a known_hosts line")
+    for n, kind, b64 in fields:
         try:
-            keys.append(paramiko.PKey.from_type_string(words[at], base64.b64decode(words[at + 1])))
+            keys.append(paramiko.PKey.from_type_string(kind, base64.b64decode(b64)))
         except (paramiko.SSHException, ValueError, binascii.Error) as exc:
-            raise RemoteError(f"{source}: line {n}: not a valid {words[at]} key ({exc})") from None
+            raise RemoteError(f"{source}: line {n}: not a valid {kind} key ({exc})") from None
     if not keys:
         raise RemoteError(f"{source}: no key in it")
     return keys
-
-
-def _is_key_type(word: str) -> bool:
-    return word.startswith(("ssh-", "ecdsa-sha2-", "sk-"))
 
 
 def fingerprint(key: paramiko.PKey) -> str:

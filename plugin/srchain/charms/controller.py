@@ -30,6 +30,7 @@ from srchain.apply.factory import driver_factory
 from srchain.charms import ActionError
 from srchain.model import SpecError, load_chain, load_inventory
 from srchain.plan import PlanError, build_plan
+from srchain.remote import LocalTransport
 from srchain.sidstore import BlockExhausted, SidStore
 from srchain.targets.base import TargetError
 
@@ -49,13 +50,7 @@ class ControllerSettings:
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     """Atomically: a half-written spec or token is never read."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    LocalTransport().write_file(str(path), text, mode)
 
 
 def _digest(text: str) -> str:

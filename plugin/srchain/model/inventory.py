@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from srchain.hostkeys import host_key_fields
 from srchain.model.spec import Name
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -157,26 +158,15 @@ def _host_key_lines(text: str | None) -> str | None:
     only after it booted, and an apply refuses to connect until it is pinned."""
     if text is None or not text.strip():
         return None
-    keys = 0
-    for n, line in enumerate(text.splitlines(), 1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        at = 0 if _key_type(words[0]) else 1
-        if len(words) < at + 2 or not _key_type(words[at]):
-            raise ValueError(f"line {n}: expected 'TYPE BASE64' (a .pub file) or a known_hosts line")
+    fields = host_key_fields(text)
+    for n, kind, b64 in fields:
         try:
-            base64.b64decode(words[at + 1], validate=True)
+            base64.b64decode(b64, validate=True)
         except (ValueError, binascii.Error):
-            raise ValueError(f"line {n}: the key of type {words[at]} is not base64") from None
-        keys += 1
-    if not keys:
+            raise ValueError(f"line {n}: the key of type {kind} is not base64") from None
+    if not fields:
         raise ValueError("no key in it, only comments: pin the proxy VM's host key (its /etc/ssh/ssh_host_*_key.pub)")
     return text
-
-
-def _key_type(word: str) -> bool:
-    return word.startswith(("ssh-", "ecdsa-sha2-", "sk-"))
 
 
 class ProxySsh(Strict):
