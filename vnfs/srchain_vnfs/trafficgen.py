@@ -8,6 +8,7 @@ and stop at a deadline; use only loopback or addresses inside namespaces the cal
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,8 +20,10 @@ IP_UDP_HEADERS = 28  # IPv4 (20) + UDP (8): profile sizes are IPv4 total length
 
 
 def send_session(session: Session, dest: tuple[str, int], stream_id: int, upstream: bool = False,
-                 deadline_s: float = 60.0, sock: socket.socket | None = None) -> dict[str, int]:  # fmt: skip
-    """Send one direction of `session` to `dest`; returns {'sent', 'bytes', 'late'} counts."""
+                 deadline_s: float = 60.0, sock: socket.socket | None = None,
+                 stop: threading.Event | None = None) -> dict[str, int]:  # fmt: skip
+    """Send one direction of `session` to `dest` until its end, `deadline_s` or `stop` is set; returns
+    {'sent', 'bytes', 'late'} counts."""
     own = sock is None
     s = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sent = nbytes = late = 0
@@ -31,7 +34,7 @@ def send_session(session: Session, dest: tuple[str, int], stream_id: int, upstre
                 continue
             due = start + event.ts_ns / 1e9
             now = time.monotonic()
-            if now - start > deadline_s:
+            if now - start > deadline_s or (stop is not None and stop.is_set()):
                 break
             if due > now:
                 time.sleep(due - now)

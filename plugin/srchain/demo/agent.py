@@ -157,7 +157,7 @@ def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: st
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(_addr(bind_to))
     rec = Recorder(sock, max_packets)
-    signal.signal(signal.SIGTERM, lambda *_: rec.stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: rec.stop.set())  # stops receiving and sending
     receiver = threading.Thread(target=rec.run, args=(duration,), daemon=True)
     receiver.start()
     stats: dict[str, object] = {}
@@ -169,7 +169,7 @@ def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: st
         _wait_until(start_at)
         t0 = time.time()
         stats = {"start": t0, **send_session(session, _addr(dest), stream, upstream=upstream,
-                                             deadline_s=session_s, sock=sock)}  # fmt: skip
+                                             deadline_s=session_s, sock=sock, stop=rec.stop)}  # fmt: skip
         click.echo(json.dumps({"stream": stream, **stats}))
     receiver.join(duration + 1)
     rec.stop.set()
