@@ -18,21 +18,18 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import pytest
 from srchain.demo.day2 import live_state
 from srchain.demo.netns import netns_exists
-from srchain.demo.observe import SwitchReader, proxy_counters, udp_key
+from srchain.demo.observe import proxy_counters
 from srchain.demo.probes import (
-    GC,
-    GS,
-    START_DELAY_S,
     finish_probe,
     formatter_role,
     gaming_prioritised,
     snmp,
+    start_gaming,
     start_probe,
 )
 from srchain.demo.testbed import REPO, Testbed
@@ -146,40 +143,19 @@ def test_prioritised_session_regains_its_class_after_switch_restart(testbed):
     tb, work = testbed
     out = work / "rg"
     out.mkdir(parents=True, exist_ok=True)
-    port, duration = 5008, 24.0
-    start = time.time() + START_DELAY_S
-    for side, (me, peer), up in (("gs", (GS, GC), False), ("gc", (GC, GS), True)):
-        args = ["peer", "--bind", f"{me}:{port}", "--duration", f"{duration + 2:.1f}", "--out",
-                str(out / f"rx-{side}.json"), "--profile", "cloud_gaming", "--seed", "26", "--to", f"{peer}:{port}",
-                "--stream", "1" if side == "gs" else "2", "--start-at", f"{start:.3f}", "--session-s",
-                f"{duration:.1f}", *(["--upstream"] if up else [])]  # fmt: skip
-        tb.spawn(f"agent-rg-{side}", side, [sys.executable, "-m", "srchain.demo.agent", *args])
-    key, _ = udp_key(GS, port, GC, port)
-
-    def prioritised_within(bound_s: float) -> float | None:
-        t0 = time.time()
-        sw = SwitchReader(f"unix:{tb.switch_sock}", client_id=15)
-        try:
-            while time.time() < t0 + bound_s:
-                if sw.session_class(key) == 1:
-                    return time.time() - t0
-                time.sleep(0.1)
-            return None
-        finally:
-            sw.close()
-
+    session = start_gaming(tb, "rg", out, port=5008, session_s=24.0, seed=26)
     try:
-        time.sleep(max(0.0, start - time.time()))
-        assert prioritised_within(6.0) is not None, "the session was not prioritised before the restart"
+        time.sleep(max(0.0, session.start - time.time()))
+        assert session.prioritised_within(6.0, since=time.time()) is not None, \
+            "the session was not prioritised before the restart"
         before = tb.vnf_health("ag")["counters"]
         tb.restart_switch()  # registers empty: the session's class is gone from the switch
         rec = tb.reconcile()
         assert any("pushed" in n for n in rec.notes), rec.notes
-        t = prioritised_within(REFRESH_BOUND_S)
+        t = session.prioritised_within(REFRESH_BOUND_S, since=time.time(), client_id=15)
         after = tb.vnf_health("ag")["counters"]
     finally:
-        for side in ("gs", "gc"):
-            tb.procs[f"agent-rg-{side}"].terminate()
+        session.stop()
     assert t is not None, f"not prioritised again within {REFRESH_BOUND_S} s of the reconcile: {after}"
     # regained through a refresh of the same decision, not through a new change of class
     assert after.get("refresh:1", 0) > before.get("refresh:1", 0), (before, after)
@@ -218,7 +194,7 @@ def test_proxy_killed_and_restarted_under_detoured_traffic(testbed):
     # counted them on the mitigation's SID (its counters started at zero).
     assert mit1["passed"] - mit0["passed"] >= RATE, (mit0, mit1)
     mit_sid = next(c for c in px["sids"].values() if c["vnf"] == "mitigation")
-    assert mit_sid["rx"] >= RATE and mit_sid["tx"] >= mit_sid["rx"] - 5, mit_sid
+    assert mit_sid["rx"] >= RATE and mit_sid["tx"] >= mit_sid["rx"] - 5, (mit_sid, px)
     # Packets still inside the VNF at the kill came back to an empty flow cache: counted, never forwarded
     # wrongly; nothing else was dropped.
     assert set(px["drops"]) <= {"flow_miss"} and px["drops"].get("flow_miss", 0) <= 64, px["drops"]

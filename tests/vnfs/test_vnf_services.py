@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,22 +21,9 @@ from srchain_vnfs.formatter import Formatter, FormatterConfig
 from srchain_vnfs.profiles import generate
 from srchain_vnfs.service import ConfigError, Daemon, Endpoint, UdpService, load_config
 from srchain_vnfs.trafficgen import ProbeReceiver, send_session
+from vnflab import running
 
 LOOP = "127.0.0.1"
-
-
-@contextmanager
-def running(daemon: Daemon) -> Iterator[Daemon]:
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=daemon.run, args=(stop, ready), daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(5), "service did not start"
-        yield daemon
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive()
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:

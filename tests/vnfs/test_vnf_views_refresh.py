@@ -10,8 +10,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from srchain.records import DecisionRecord, FlowKey, TrafficClass, WindowLabel, 
 from srchain_vnfs.aggregator import Aggregator, AggregatorConfig, Hysteresis
 from srchain_vnfs.mitigation import Mitigation, MitigationConfig, Verdict
 from srchain_vnfs.service import Daemon, Endpoint
+from vnflab import running
 
 LOOP = "127.0.0.1"
 A, B = ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10")
@@ -77,20 +76,6 @@ def test_sessions_back_to_best_effort_or_evicted_are_not_refreshed() -> None:
 
 
 # --- the daemons --------------------------------------------------------------------------------------
-
-
-@contextmanager
-def running(daemon: Daemon) -> Iterator[Daemon]:
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=daemon.run, args=(stop, ready), daemon=True)
-    thread.start()
-    try:
-        assert ready.wait(5), "service did not start"
-        yield daemon
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive()
 
 
 def _get(daemon: Daemon, path: str) -> dict:

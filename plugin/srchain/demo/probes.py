@@ -74,28 +74,53 @@ def finish_probe(tb: Testbed, flow: ProbeFlow) -> ProbeResult:
     return ProbeResult(int(json.loads(lines[-1])["sent"]), doc["streams"].get("41", {"seq": []})["seq"])
 
 
-def gaming_prioritised(tb: Testbed, key: str, out_dir: Path, port: int, timeout_s: float = 6.0) -> float | None:
-    """Start a cloud-gaming session (both directions, one 5-tuple) on `port` and poll the switch's priority
-    register; seconds from the session's start to class 1, or None when it did not happen in time."""
-    start = time.time() + START_DELAY_S
-    session = f"{timeout_s + 1:.1f}"
-    for side, role, (me, peer), up in (("gs", "gs", (GS, GC), False), ("gc", "gc", (GC, GS), True)):
-        _agent(tb, f"{key}-{side}", role, "peer", "--bind", f"{me}:{port}", "--duration", f"{timeout_s + 5:.1f}",
-               "--out", str(out_dir / f"rx-{key}-{side}.json"), "--profile", "cloud_gaming", "--seed", "25",
-               "--to", f"{peer}:{port}", "--stream", "1" if side == "gs" else "2", "--start-at", f"{start:.3f}",
-               "--session-s", session, *(["--upstream"] if up else []))  # fmt: skip
-    flow_key, _ = udp_key(GS, port, GC, port)
-    sw = SwitchReader(f"unix:{tb.switch_sock}", client_id=14)
-    try:
-        while time.time() < start + timeout_s:
-            if sw.session_class(flow_key) == 1:
-                return time.time() - start
-            time.sleep(0.1)
-        return None
-    finally:
-        sw.close()
+@dataclass
+class GamingSession:
+    """A cloud-gaming session (both directions, one 5-tuple) between the gaming hosts, run by two agents."""
+
+    tb: Testbed
+    key: str
+    start: float  # when the first packet is due (time.time())
+    flow_key: int
+
+    def prioritised_within(self, bound_s: float, since: float | None = None, client_id: int = 14) -> float | None:
+        """Poll the switch's priority register: seconds from `since` (default: the session's start) to class 1,
+        or None when it did not happen by `since + bound_s`."""
+        t0 = self.start if since is None else since
+        sw = SwitchReader(f"unix:{self.tb.switch_sock}", client_id=client_id)
+        try:
+            while time.time() < t0 + bound_s:
+                if sw.session_class(self.flow_key) == 1:
+                    return time.time() - t0
+                time.sleep(0.1)
+            return None
+        finally:
+            sw.close()
+
+    def stop(self) -> None:
         for side in ("gs", "gc"):
-            tb.procs[f"agent-{key}-{side}"].terminate()
+            self.tb.procs[f"agent-{self.key}-{side}"].terminate()
+
+
+def start_gaming(tb: Testbed, key: str, out_dir: Path, port: int, session_s: float, seed: int = 25) -> GamingSession:
+    """Start a cloud-gaming session of `session_s` seconds on `port` (agents `agent-{key}-gs|gc`)."""
+    start = time.time() + START_DELAY_S
+    for side, (me, peer), up in (("gs", (GS, GC), False), ("gc", (GC, GS), True)):
+        _agent(tb, f"{key}-{side}", side, "peer", "--bind", f"{me}:{port}", "--duration", f"{session_s + 4:.1f}",
+               "--out", str(out_dir / f"rx-{key}-{side}.json"), "--profile", "cloud_gaming", "--seed", str(seed),
+               "--to", f"{peer}:{port}", "--stream", "1" if side == "gs" else "2", "--start-at", f"{start:.3f}",
+               "--session-s", f"{session_s:.1f}", *(["--upstream"] if up else []))  # fmt: skip
+    return GamingSession(tb, key, start, udp_key(GS, port, GC, port)[0])
+
+
+def gaming_prioritised(tb: Testbed, key: str, out_dir: Path, port: int, timeout_s: float = 6.0) -> float | None:
+    """Start a cloud-gaming session on `port` and poll the switch's priority register; seconds from the
+    session's start to class 1, or None when it did not happen in time."""
+    session = start_gaming(tb, key, out_dir, port, session_s=timeout_s + 1)
+    try:
+        return session.prioritised_within(timeout_s)
+    finally:
+        session.stop()
 
 
 def snmp(tb: Testbed, role: str, proto: str, field: str) -> int:

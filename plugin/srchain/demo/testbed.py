@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -344,48 +345,39 @@ class Testbed:
 
     def apply(self, spec: str | Path, drain_timeout: float = 10.0, drain_interval: float = 0.3) -> Any:
         """Plan `spec` against the generated inventory and apply it (make-before-break) with srchain.apply."""
-        from srchain.apply import AppliedStore, Controller, Drivers, Options
-        from srchain.apply.factory import driver_factory
+        from srchain.apply import Options
         from srchain.model import load_chain
-        from srchain.model.load import load_inventory
         from srchain.plan import build_plan
         from srchain.sidstore import SidStore
 
         model = load_chain(str(spec), str(self.inventory))
         with SidStore(self.state_dir) as store:
             plan = build_plan(model, store)
-        inv, _ = load_inventory(str(self.inventory))
-        drivers = Drivers(driver_factory(inv, self.inventory.parent))
-        try:
-            ctl = Controller(drivers, AppliedStore(self.state_dir), Options(drain_timeout, drain_interval))
+        with self._controller(Options(drain_timeout, drain_interval)) as ctl:
             result = ctl.apply(plan)
-        finally:
-            drivers.close()
         with SidStore(self.state_dir) as store:
             store.release(plan.chain, {s.sid for s in plan.sids})
         return plan, result
 
+    @contextmanager
+    def _controller(self, options: Any = None) -> Iterator[Any]:
+        """The controller over the generated inventory's targets (the CLI's factory), closed afterwards."""
+        from srchain.apply import AppliedStore, Controller, Drivers
+        from srchain.apply.factory import driver_factory
+        from srchain.model.load import load_inventory
+
+        inv, _ = load_inventory(str(self.inventory))
+        drivers = Drivers(driver_factory(inv, self.inventory.parent))
+        try:
+            yield Controller(drivers, AppliedStore(self.state_dir), options)
+        finally:
+            drivers.close()
+
     def status(self, chain: str = "cloud-gaming") -> dict[str, Any]:
         """The controller's status report: per target, recorded entries live as intended, missing, differing."""
-        from srchain.apply import AppliedStore, Controller, Drivers
-        from srchain.apply.factory import driver_factory
-        from srchain.model.load import load_inventory
-
-        inv, _ = load_inventory(str(self.inventory))
-        drivers = Drivers(driver_factory(inv, self.inventory.parent))
-        try:
-            return Controller(drivers, AppliedStore(self.state_dir)).status(chain)
-        finally:
-            drivers.close()
+        with self._controller() as ctl:
+            return ctl.status(chain)
 
     def reconcile(self, chain: str = "cloud-gaming") -> Any:
-        from srchain.apply import AppliedStore, Controller, Drivers
-        from srchain.apply.factory import driver_factory
-        from srchain.model.load import load_inventory
-
-        inv, _ = load_inventory(str(self.inventory))
-        drivers = Drivers(driver_factory(inv, self.inventory.parent))
-        try:
-            return Controller(drivers, AppliedStore(self.state_dir)).reconcile(chain)
-        finally:
-            drivers.close()
+        with self._controller() as ctl:
+            return ctl.reconcile(chain)
