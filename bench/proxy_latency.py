@@ -71,6 +71,9 @@ VARIANTS: dict[str, tuple[dict, str]] = {
 }
 
 
+SINK_L2_MAC = "02:00:00:00:0d:05"  # --sink l2: v0's own address; the proxy keeps sending to V0_MAC
+
+
 def tap(ns: str, ifname: str, port_off: int, outgoing: bool = False) -> socket.socket:
     s = socket_in(ns, ifname, outgoing=outgoing)
     attach_port_filter(s, port_off, MARK_PORT)
@@ -265,6 +268,10 @@ def main() -> None:
     ap.add_argument("--sink-rps", action="store_true",
                     help="steer the sink's receive processing (v0) to CPU 0 with RPS, as a NIC's TX would take it "
                          "off the proxy's CPU (the v0 timestamp stays the proxy's send: taken before the queue)")
+    ap.add_argument("--sink", choices=("l2", "ip"), default="l2",
+                    help="l2: the sink (v0) owns another MAC, so the proxy's frames stop at its L2 right after the "
+                         "tap; ip: v0 owns the attachment's MAC and routes every frame (a per-packet dst freed "
+                         "through RCU), work veth charges to the proxy's CPU (see docs/proxy.md, run I)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy_latency: skipped, needs root (network namespaces)")
@@ -278,6 +285,8 @@ def main() -> None:
     frames_by_mode = {m: [frame(label, sport=1000 + i) for i in range(64)]
                       for m, label in (("static", 16001), ("dynamic", 16003))}
     with Lab() as lab:
+        if args.sink == "l2":
+            nsx(NS_R, "ip", "link", "set", "v0", "address", SINK_L2_MAC)
         if args.sink_rps:  # `ip netns exec` mounts the namespace's own /sys
             nsx(NS_R, "sh", "-c", "echo 1 > /sys/class/net/v0/queues/rx-0/rps_cpus")
         if not args.no_floor:

@@ -33,7 +33,8 @@ static inline Py_ssize_t tx_limit(const int64_t *txst) {
 #define TP_STATUS_SEND_REQUEST 1u
 #define TX_BATCH 32
 
-enum { WHY_BUDGET = 0, WHY_NOT_READY = 1, WHY_SLOW = 2, WHY_ERROR = 3 };
+enum { WHY_BUDGET = 0, WHY_NOT_READY = 1, WHY_SLOW = 2, WHY_ERROR = 3,
+       /* cycle() only */ WHY_IDLE = 4, WHY_SLICE = 5, WHY_WAKE = 6, WHY_HOLE = 7 };
 
 static PyObject *s_move_to_end, *s_dmac, *s_hdr4;
 
@@ -244,6 +245,49 @@ static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room
     return 1;
 }
 
+/* Take an exception raised by the C API as a value (PyErr_Fetch: Python 3.11 has no
+ * PyErr_GetRaisedException). */
+static PyObject *fetch_exc(void) {
+    PyObject *etype, *exc, *etb;
+    PyErr_Fetch(&etype, &exc, &etb);
+    PyErr_NormalizeException(&etype, &exc, &etb);
+    Py_XDECREF(etype);
+    Py_XDECREF(etb);
+    return exc;
+}
+
+/* Walk up to budget ready slots of the SR ring from *pi (updated). Returns frames done; *why as drain();
+ * on WHY_ERROR *exc holds the exception (new reference) and the frame stays in place. */
+static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now,
+                          PyObject *table, Py_ssize_t stack_room, int *why, PyObject **exc) {
+    cur_t c = {0};
+    Py_ssize_t i = *pi, done = 0;
+    *why = WHY_BUDGET;
+    while (done < budget) {
+        uint8_t *slot = ring + i * FRAME_SIZE;
+        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
+            *why = WHY_NOT_READY;
+            break;
+        }
+        int r = one(slot, now, table, stack_room, &c);
+        if (r < 0) {
+            *exc = fetch_exc();
+            *why = WHY_ERROR;
+            break;
+        }
+        if (r == 0) {
+            *why = WHY_SLOW;
+            break;
+        }
+        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
+        i = i + 1 < nr ? i + 1 : 0;
+        done++;
+    }
+    cur_release(&c);
+    *pi = i;
+    return done;
+}
+
 static PyObject *drain(PyObject *self, PyObject *args) {
     Py_buffer ring;
     Py_ssize_t i, nr, budget, stack_room;
@@ -256,39 +300,14 @@ static PyObject *drain(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "ring index or size out of range");
         return NULL;
     }
-    cur_t c = {0};
-    Py_ssize_t done = 0;
-    int why = WHY_BUDGET;
-    while (done < budget) {
-        uint8_t *slot = (uint8_t *)ring.buf + i * FRAME_SIZE;
-        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-            why = WHY_NOT_READY;
-            break;
-        }
-        int r = one(slot, now, table, stack_room, &c);
-        if (r < 0) {  /* report where we are with the error: Python logs it and handles this frame itself */
-            PyObject *etype, *exc, *etb;  /* PyErr_Fetch: Python 3.11 has no PyErr_GetRaisedException */
-            PyErr_Fetch(&etype, &exc, &etb);
-            PyErr_NormalizeException(&etype, &exc, &etb);
-            Py_XDECREF(etype);
-            Py_XDECREF(etb);
-            cur_release(&c);
-            PyBuffer_Release(&ring);
-            PyObject *out = Py_BuildValue("nniO", i, done, WHY_ERROR, exc ? exc : Py_None);
-            Py_XDECREF(exc);
-            return out;
-        }
-        if (r == 0) {
-            why = WHY_SLOW;
-            break;
-        }
-        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
-        i = i + 1 < nr ? i + 1 : 0;
-        done++;
-    }
-    cur_release(&c);
+    int why;
+    PyObject *exc = NULL;
+    Py_ssize_t done = sr_walk(ring.buf, nr, &i, budget, now, table, stack_room, &why, &exc);
     PyBuffer_Release(&ring);
-    return Py_BuildValue("nniO", i, done, why, Py_None);
+    /* on an error: where we are and the exception; Python logs it and handles that frame itself */
+    PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
+    Py_XDECREF(exc);
+    return out;
 }
 
 /* ---- the return direction (VNF -> SR) ----------------------------------------------------------------
@@ -508,6 +527,35 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     return 1;
 }
 
+/* As sr_walk, for one attachment's receive ring (r opened by ret_open). */
+static Py_ssize_t ret_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now, ret_t *r,
+                           int *why, PyObject **exc) {
+    Py_ssize_t i = *pi, done = 0;
+    *why = WHY_BUDGET;
+    while (done < budget) {
+        uint8_t *slot = ring + i * FRAME_SIZE;
+        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
+            *why = WHY_NOT_READY;
+            break;
+        }
+        int rc = ret_one(slot, now, r);
+        if (rc < 0) {
+            *exc = fetch_exc();
+            *why = WHY_ERROR;
+            break;
+        }
+        if (rc == 0) {
+            *why = WHY_SLOW;
+            break;
+        }
+        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
+        i = i + 1 < nr ? i + 1 : 0;
+        done++;
+    }
+    *pi = i;
+    return done;
+}
+
 static PyObject *ret_drain(PyObject *self, PyObject *args) {
     Py_buffer ring;
     Py_ssize_t i, nr, budget;
@@ -525,33 +573,9 @@ static PyObject *ret_drain(PyObject *self, PyObject *args) {
         PyBuffer_Release(&ring);
         return NULL;
     }
-    Py_ssize_t done = 0;
-    int why = WHY_BUDGET;
+    int why;
     PyObject *exc = NULL;
-    while (done < budget) {
-        uint8_t *slot = (uint8_t *)ring.buf + i * FRAME_SIZE;
-        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-            why = WHY_NOT_READY;
-            break;
-        }
-        int rc = ret_one(slot, now, &r);
-        if (rc < 0) {
-            PyObject *etype, *etb;
-            PyErr_Fetch(&etype, &exc, &etb);
-            PyErr_NormalizeException(&etype, &exc, &etb);
-            Py_XDECREF(etype);
-            Py_XDECREF(etb);
-            why = WHY_ERROR;
-            break;
-        }
-        if (rc == 0) {
-            why = WHY_SLOW;
-            break;
-        }
-        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
-        i = i + 1 < nr ? i + 1 : 0;
-        done++;
-    }
+    Py_ssize_t done = ret_walk(ring.buf, nr, &i, budget, now, &r, &why, &exc);
     ret_close(&r);
     PyBuffer_Release(&ring);
     PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
@@ -626,10 +650,237 @@ fail:
     return NULL;
 }
 
+/* ---- the whole loop (cycle) ---------------------------------------------------------------------------
+ *
+ * cycle(jobs, pos, txs, attn, spin_ns, slice_ns) -> (job, why, frames forwarded in C)
+ *   Runs the data path's turns without coming back to Python: walk every receive ring (the SR ring with
+ *   sr_walk, attachments with ret_walk), flush every TX ring with pending frames, again, for as long as
+ *   there is traffic that C handles. At small batches (a few frames a turn) the Python turn around two C
+ *   calls -- epoll, the drain wrappers, flush(), the clock -- cost more than the frames themselves.
+ * jobs: sequence of (kind, ring mmap, slots, arg): kind 0 the SR ring (arg (table, stack_room) as for
+ *   drain), 1 an attachment's ring with a compiled return entry (arg as for ret_drain), 2 a ring only
+ *   Python handles (arg None).
+ * pos: array('q'), each job's read index (read and written). txs: sequence of (tx_state array('q'), fd).
+ * attn: array('q') [flag]: the control side sets it before writing the wake-up pipe.
+ * Returns, after flushing every TX ring:
+ *   (k, SLOW | ERROR) job k's next frame is not the common case (or the C API failed on it), untouched;
+ *   (k, SLOW) for a kind-2 job with a frame; (k, HOLE) job k's slot is empty with a frame right behind it
+ *   (Python's ring walk decides about holes); (-1, WAKE) attn set; (-1, SLICE) slice_ns passed (Python's
+ *   housekeeping and stop flag); (-1, IDLE) every ring stayed empty for spin_ns (0: at once). The rings'
+ *   empty/full checks and the spin run without the GIL; so do the flushes (the kernel's veth work). */
+#define CYCLE_BUDGET 64  /* frames per ring per turn */
+
+static inline long long mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);  /* time.monotonic()'s clock: flow timestamps stay comparable */
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static inline int slot_ready(const uint8_t *ring, Py_ssize_t i) {
+    return (__atomic_load_n((const uint32_t *)(ring + i * FRAME_SIZE), __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
+typedef struct {
+    long kind;
+    Py_buffer ring;
+    Py_ssize_t nr, room;
+    PyObject *table;
+    ret_t ret;
+    int opened;  /* 1: ring buffer held, 2: ret too */
+} job_t;
+
+typedef struct {
+    Py_buffer st;
+    int fd;
+} txj_t;
+
+static void flush_all(txj_t *tx, Py_ssize_t ntx) {
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t t = 0; t < ntx; t++) {
+        int64_t *st = tx[t].st.buf;
+        if (st[1]) {
+            st[1] = 0;
+            if (send(tx[t].fd, NULL, 0, MSG_DONTWAIT) < 0)
+                st[2] += 1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+}
+
+static int job_open(job_t *j, PyObject *item) {
+    PyObject *ring, *arg;
+    if (!PyArg_ParseTuple(item, "lOnO", &j->kind, &ring, &j->nr, &arg))
+        return -1;
+    if (PyObject_GetBuffer(ring, &j->ring, PyBUF_WRITABLE) < 0)
+        return -1;
+    j->opened = 1;
+    if (j->nr <= 0 || j->nr * FRAME_SIZE > j->ring.len) {
+        PyErr_SetString(PyExc_ValueError, "cycle: ring size out of range");
+        return -1;
+    }
+    if (j->kind == 0) {
+        if (!PyArg_ParseTuple(arg, "O!n", &PyDict_Type, &j->table, &j->room))
+            return -1;
+    } else if (j->kind == 1) {
+        if (ret_open(&j->ret, arg) < 0)
+            return -1;
+        j->opened = 2;
+    } else if (j->kind != 2) {
+        PyErr_SetString(PyExc_ValueError, "cycle: job kind must be 0, 1 or 2");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *cycle(PyObject *self, PyObject *args) {
+    PyObject *jobs_in, *txs_in;
+    Py_buffer pos, attn;
+    long long spin_ns, slice_ns;
+    if (!PyArg_ParseTuple(args, "Ow*Ow*LL", &jobs_in, &pos, &txs_in, &attn, &spin_ns, &slice_ns))
+        return NULL;
+    PyObject *out = NULL, *jseq = NULL, *tseq = NULL;
+    job_t *jobs = NULL;
+    txj_t *tx = NULL;
+    Py_ssize_t nj = 0, ntx = 0, k = -1, total = 0;
+    int why = WHY_IDLE;
+    jseq = PySequence_Fast(jobs_in, "cycle: jobs must be a sequence");
+    tseq = jseq ? PySequence_Fast(txs_in, "cycle: txs must be a sequence") : NULL;
+    if (!tseq)
+        goto fail;
+    nj = PySequence_Fast_GET_SIZE(jseq);
+    ntx = PySequence_Fast_GET_SIZE(tseq);
+    jobs = PyMem_Calloc(nj ? nj : 1, sizeof(job_t));
+    tx = PyMem_Calloc(ntx ? ntx : 1, sizeof(txj_t));
+    if (!jobs || !tx) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (pos.len < nj * 8 || attn.len < 8) {
+        PyErr_SetString(PyExc_ValueError, "cycle: pos or attn too short");
+        goto fail;
+    }
+    int64_t *pi = pos.buf;
+    for (Py_ssize_t j = 0; j < nj; j++) {
+        if (job_open(&jobs[j], PySequence_Fast_GET_ITEM(jseq, j)) < 0)
+            goto fail;
+        if (pi[j] < 0 || pi[j] >= jobs[j].nr) {
+            PyErr_SetString(PyExc_ValueError, "cycle: ring index out of range");
+            goto fail;
+        }
+    }
+    for (Py_ssize_t t = 0; t < ntx; t++) {
+        PyObject *st;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(tseq, t), "Oi", &st, &tx[t].fd))
+            goto fail;
+        if (PyObject_GetBuffer(st, &tx[t].st, PyBUF_WRITABLE) < 0) {
+            tx[t].fd = -1;  /* not held: not released below */
+            goto fail;
+        }
+        if (tx[t].st.len < 32) {
+            PyErr_SetString(PyExc_ValueError, "cycle: TX state too short");
+            ntx = t + 1;
+            goto fail;
+        }
+    }
+    volatile int64_t *flag = attn.buf;
+    long long deadline = mono_ns() + slice_ns;
+    for (;;) {
+        long long t_ns = mono_ns();
+        double now = (double)t_ns / 1e9;
+        int work = 0;
+        for (Py_ssize_t j = 0; j < nj; j++) {
+            job_t *jb = &jobs[j];
+            uint8_t *ring = jb->ring.buf;
+            Py_ssize_t i = pi[j];
+            if (!slot_ready(ring, i)) {
+                if (slot_ready(ring, i + 1 < jb->nr ? i + 1 : 0)) {
+                    k = j;
+                    why = WHY_HOLE;
+                    goto done;
+                }
+                continue;
+            }
+            if (jb->kind == 2) {
+                k = j;
+                why = WHY_SLOW;
+                goto done;
+            }
+            int w;
+            PyObject *exc = NULL;
+            Py_ssize_t n = jb->kind == 0
+                ? sr_walk(ring, jb->nr, &i, CYCLE_BUDGET, now, jb->table, jb->room, &w, &exc)
+                : ret_walk(ring, jb->nr, &i, CYCLE_BUDGET, now, &jb->ret, &w, &exc);
+            pi[j] = i;
+            work |= n > 0;
+            total += n;
+            if (w == WHY_SLOW || w == WHY_ERROR) {
+                Py_XDECREF(exc);  /* Python's drain meets it again on that frame, and logs it there */
+                k = j;
+                why = w;
+                goto done;
+            }
+        }
+        flush_all(tx, ntx);
+        if (*flag) {
+            why = WHY_WAKE;
+            goto done;
+        }
+        if (mono_ns() >= deadline) {
+            why = WHY_SLICE;
+            goto done;
+        }
+        if (work)
+            continue;
+        if (spin_ns <= 0) {
+            why = WHY_IDLE;
+            goto done;
+        }
+        int ready = 0;  /* spin without the GIL until a frame, the flag or spin_ns (not cut by the slice: an
+                         * idle loop must end in IDLE, i.e. epoll, even when spin_ns exceeds slice_ns) */
+        Py_BEGIN_ALLOW_THREADS
+        long long until = mono_ns() + spin_ns;
+        while (!ready && !*flag) {
+            for (Py_ssize_t j = 0; j < nj && !ready; j++)
+                ready = slot_ready(jobs[j].ring.buf, pi[j]);
+            if (ready || mono_ns() >= until)
+                break;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        Py_END_ALLOW_THREADS
+        if (!ready && !*flag) {
+            why = WHY_IDLE;
+            goto done;
+        }
+    }
+done:
+    flush_all(tx, ntx);
+    out = Py_BuildValue("nin", k, why, total);
+fail:
+    for (Py_ssize_t j = 0; jobs && j < nj; j++) {
+        if (jobs[j].opened == 2)
+            ret_close(&jobs[j].ret);
+        if (jobs[j].opened)
+            PyBuffer_Release(&jobs[j].ring);
+    }
+    for (Py_ssize_t t = 0; tx && t < ntx; t++)
+        if (tx[t].st.obj)
+            PyBuffer_Release(&tx[t].st);
+    PyMem_Free(jobs);
+    PyMem_Free(tx);
+    Py_XDECREF(jseq);
+    Py_XDECREF(tseq);
+    PyBuffer_Release(&pos);
+    PyBuffer_Release(&attn);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"drain", drain, METH_VARARGS, "drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)"},
     {"ret_drain", ret_drain, METH_VARARGS, "ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error)"},
     {"spin", spin, METH_VARARGS, "spin(watch, ns) -> index of the first ready (buffer, offset), or -1"},
+    {"cycle", cycle, METH_VARARGS, "cycle(jobs, pos, txs, attn, spin_ns, slice_ns) -> (job, why, done)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -645,7 +896,11 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
     if (m && (PyModule_AddIntConstant(m, "WHY_BUDGET", WHY_BUDGET) < 0
               || PyModule_AddIntConstant(m, "WHY_NOT_READY", WHY_NOT_READY) < 0
               || PyModule_AddIntConstant(m, "WHY_SLOW", WHY_SLOW) < 0
-              || PyModule_AddIntConstant(m, "WHY_ERROR", WHY_ERROR) < 0)) {
+              || PyModule_AddIntConstant(m, "WHY_ERROR", WHY_ERROR) < 0
+              || PyModule_AddIntConstant(m, "WHY_IDLE", WHY_IDLE) < 0
+              || PyModule_AddIntConstant(m, "WHY_SLICE", WHY_SLICE) < 0
+              || PyModule_AddIntConstant(m, "WHY_WAKE", WHY_WAKE) < 0
+              || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,13 +15,14 @@ import select
 import socket
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
-from .fastpath import fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
+from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
 from .packetsock import kernel_drops
 from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 SR_VARIANTS = ("layered", "python", "compiled")
 FastPath = Literal["auto", "compiled", "python"]
 BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
+CYCLE_SLICE_NS = 1_000_000  # the compiled loop comes back to Python at least this often while busy
 IoMode = Literal["ring", "socket"]
 
 
@@ -66,7 +68,7 @@ class DataPath:
             raise
         self.rx: dict[str, Any] = {}
         self.tx: dict[str, Any] = {}
-        self.handlers: dict[int, tuple[Any, Callable]] = {}
+        self.handlers: dict[int, tuple[Any, Callable[[int], bool], tuple | None]] = {}  # fd -> rx, drain, entry
         self.kernel_drops = 0
         self.retired_errors = 0  # send errors and oversize frames of interfaces already closed
         self.running = False
@@ -82,6 +84,15 @@ class DataPath:
         # busy poll before sleeping: C without the GIL when the compiled part loaded, else Python
         mod = compiled.load() if self.variant == "compiled" else None
         self._spin_c = mod.spin if mod is not None and hasattr(mod, "spin") else None
+        # the whole turn in C while C handles the traffic (_fastsr.c cycle): jobs rebuilt on each install
+        self._cycle = mod.cycle if mod is not None and isinstance(self.sr_rx, RxRing) else None
+        self._attn = array("q", [0])  # set by swap() before the wake-up write: cycle() returns at once
+        self._jobs: list[tuple] = []
+        self._job_rings: list[RxRing] = []
+        self._job_drains: list[Callable[[], bool]] = []
+        self._pos = array("q")
+        self._txs: list[tuple] = []
+        self._build_jobs()
 
     def _fanout(self, ifname: str) -> tuple[int, int] | None:
         if self.fanout_base is None:
@@ -130,6 +141,7 @@ class DataPath:
             self._install(prep)
             return
         self._pending.put(prep)
+        self._attn[0] = 1
         os.write(self._wake_w, b"x")
         if not prep.done.wait(timeout):
             raise TimeoutError("data path did not take the new configuration within 5 s")
@@ -142,7 +154,7 @@ class DataPath:
         self.engine.fast = fast_table(self.engine)
         for att in prep.tables.atts.values():
             rx = prep.rx[att.att.in_ifname()]
-            self.handlers[rx.fileno()] = (rx, self._make_vnf_drain(att, rx))
+            self.handlers[rx.fileno()] = (rx, *self._make_vnf_drain(att, rx))
             self._ep.register(rx.fileno(), select.EPOLLIN)
         for old, new in ((self.rx, prep.rx), (self.tx, prep.tx)):
             for ifname, obj in old.items():
@@ -150,21 +162,49 @@ class DataPath:
                     self.retired_errors += getattr(obj, "errors", 0) + getattr(obj, "oversize", 0)
                     obj.close()
         self.rx, self.tx = prep.rx, prep.tx
+        self._build_jobs()
         prep.done.set()
+
+    def _build_jobs(self) -> None:
+        """What cycle() walks: the SR ring, then each attachment's ring (compiled return entry, or Python's)."""
+        if self._cycle is None:
+            return
+        eng = self.engine
+        jobs: list[tuple] = [(0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd))]
+        rings: list[RxRing] = [self.sr_rx]
+        drains: list[Callable[[], bool]] = [lambda: self._sr_drain(BATCH, self.now)]
+        for rx, drain, entry in self.handlers.values():
+            if not isinstance(rx, RxRing):
+                self._cycle_off("an attachment without a receive ring")
+                return
+            jobs.append((1, rx.map, rx.nr, entry) if entry is not None else (2, rx.map, rx.nr, None))
+            rings.append(rx)
+            drains.append(lambda drain=drain: drain(BATCH))
+        txs = [self.sr_tx, *self.tx.values()]
+        if not all(isinstance(t, RingTx) for t in txs):
+            self._cycle_off("a send side without a TX ring")
+            return
+        self._jobs, self._job_rings, self._job_drains = jobs, rings, drains
+        self._pos = array("q", bytes(8 * len(jobs)))
+        self._txs = [(t.st, t.sock.fileno()) for t in txs]
+
+    def _cycle_off(self, why: str) -> None:
+        log.info("compiled loop off (%s): turns run in Python", why)
+        self._cycle = None
 
     # ---- per-frame handlers --------------------------------------------------------------------------
 
     def _make_sr_handler(self) -> Callable:
         return sr_handler(self.engine, self.sr_rx, lambda: self.now)
 
-    def _make_vnf_drain(self, att: AttState, rx: Any) -> Callable[[int], bool]:
-        """drain(budget) for an attachment's ring: compiled common case when the SR loop is compiled."""
+    def _make_vnf_drain(self, att: AttState, rx: Any) -> tuple[Callable[[int], bool], tuple | None]:
+        """drain(budget) for an attachment's ring, and its compiled return entry (None: Python's walk)."""
         handler = self._make_vnf_handler(att, rx)
         mod = compiled.load() if self.variant == "compiled" and isinstance(rx, RxRing) else None
         entry = return_entry(self.engine, att, self.sr_tx) if mod is not None else None
         if mod is not None and entry is not None:
-            return lambda budget: vnf_drain_compiled(mod, rx, entry, handler, budget, self.now)
-        return lambda budget: rx.drain(handler, budget)
+            return lambda budget: vnf_drain_compiled(mod, rx, entry, handler, budget, self.now), entry
+        return lambda budget: rx.drain(handler, budget), None
 
     def _make_vnf_handler(self, att: AttState, rx: Any) -> Callable:
         eng = self.engine
@@ -217,24 +257,47 @@ class DataPath:
                     return True
         return False
 
+    def _run_cycle(self) -> tuple[bool, bool]:
+        """One call of the compiled loop; handles what sent it back. Returns (frames may be waiting, C saw
+        nothing at all): in the latter case a readable ring is one for Python's walk (a hole, say)."""
+        rings, pos = self._job_rings, self._pos
+        for k, ring in enumerate(rings):
+            pos[k] = ring.i
+        k, why, done = self._cycle(self._jobs, pos, self._txs, self._attn, self.spin_ns, CYCLE_SLICE_NS)
+        for j, ring in enumerate(rings):
+            ring.i = pos[j]
+        self.now = time.monotonic()
+        if k >= 0:  # a frame (or a hole) of job k that Python's walk handles: then back into C
+            self._job_drains[k]()
+            return True, False
+        return why != WHY_IDLE, done == 0
+
     def run(self, stop: threading.Event) -> None:
         next_housekeeping = 0.0
         sr_fd = self.sr_rx.fileno()
         busy = False
+        python_walks = True  # whether readable rings go through the Python drains after epoll
         self.running = True
         try:
             while not stop.is_set():
-                # idle: spin on the rings first (bounded), so frames that follow closely are taken without
-                # a sleep and a wake-up; epoll only sleeps once the rings stayed empty for spin_us
-                ready = busy or (self.spin_ns and self._rings_ready())
+                if self._cycle is not None:
+                    # C runs the turns (and its own bounded spin) until Python is needed; what epoll then
+                    # reports readable is C's again, unless C found nothing to do at all
+                    ready, python_walks = self._run_cycle()
+                else:
+                    # idle: spin on the rings first (bounded), so frames that follow closely are taken without
+                    # a sleep and a wake-up; epoll only sleeps once the rings stayed empty for spin_us
+                    ready = busy or (self.spin_ns and self._rings_ready())
                 events = self._ep.poll(0 if ready else 0.2)
                 self.now = now = time.monotonic()
                 busy = False
                 for fd, _ev in events:
-                    if fd == sr_fd:
-                        busy |= self._sr_drain(BATCH, now)
-                    elif fd == self._wake_r:
+                    if fd == self._wake_r:
                         self._take_pending()
+                    elif not python_walks:
+                        continue
+                    elif fd == sr_fd:
+                        busy |= self._sr_drain(BATCH, now)
                     else:
                         entry = self.handlers.get(fd)
                         if entry is not None:
@@ -250,6 +313,7 @@ class DataPath:
             self._take_pending()
 
     def _take_pending(self) -> None:
+        self._attn[0] = 0  # before reading the queue: a swap after this sets it again
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_r, 4096)
         while True:

@@ -26,6 +26,7 @@ _RXHDR = struct.Struct("III H")  # tpacket2_hdr: tp_status, tp_len, tp_snaplen, 
 _ETH_TOP = struct.Struct("!12xHI")  # ethertype, first label stack entry
 _ZERO = bytes(4)
 _WHY_BUDGET, _WHY_NOT_READY, _WHY_SLOW, _WHY_ERROR = 0, 1, 2, 3  # as in _fastsr.c
+WHY_IDLE = 4  # _fastsr.c cycle(): every ring stayed empty
 
 
 def sr_drain(eng: Engine, ring: RxRing, slow: Callable[[Any, int, int], None], budget: int,
