@@ -117,7 +117,17 @@ def stamps(sock: socket.socket, off: int) -> dict[int, int]:
                 out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
 
 
+SINK_L2_MAC = "02:00:00:00:0d:05"  # sink "l2": v0's own address, while the proxy keeps sending to V0_MAC
+SINK_HELP = ("l2 (default): the sink (v0) owns another MAC, so the proxy's frames stop at its L2 right after the "
+             "counters and taps, as a NIC's transmit would end for the proxy; ip: v0 owns the attachment's MAC and "
+             "routes every frame (a dst per packet, freed through RCU in ksoftirqd), work that veth charges to the "
+             "proxy's CPU (docs/proxy.md, run I)")
+
+
 class Lab:
+    def __init__(self, sink: str = "l2") -> None:
+        self.sink = sink
+
     def __enter__(self) -> Lab:
         for ns in (NS_G, NS_Q, NS_R):
             sh("ip", "netns", "add", ns)
@@ -129,6 +139,8 @@ class Lab:
                "netns", b, "address", mb)
             nsx(a, "ip", "link", "set", ia, "up")
             nsx(b, "ip", "link", "set", ib, "up")
+        if self.sink == "l2":
+            nsx(NS_R, "ip", "link", "set", "v0", "address", SINK_L2_MAC)
         self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))
         (self.tmp / "token").write_text(TOKEN)
         (self.tmp / "token").chmod(0o600)
@@ -384,6 +396,7 @@ def main() -> None:
                     help="skip the latency runs (bench/proxy_latency.py is the precise method)")
     ap.add_argument("--return-direction", action="store_true",
                     help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
+    ap.add_argument("--sink", choices=("l2", "ip"), default="l2", help=SINK_HELP)
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
@@ -397,7 +410,7 @@ def main() -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average before: {' '.join(load_before)} (other work on this machine skews every number)")
     results: dict = {"load_before": load_before}
-    with Lab() as lab:
+    with Lab(args.sink) as lab:
         if args.no_baseline:
             results["scapy"] = {"rate_pps": 0.0}
         else:

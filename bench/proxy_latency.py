@@ -42,6 +42,7 @@ from proxy_forwarding import (  # a sibling bench script, not a package
     NS_G,
     NS_Q,
     NS_R,
+    SINK_HELP,
     SO_TIMESTAMPNS,
     V0_MAC,
     Lab,
@@ -69,9 +70,6 @@ VARIANTS: dict[str, tuple[dict, str]] = {
     "spin-nice": ({"spin_us": 100, "nice": -10}, "1"),
     "samecpu": ({"spin_us": 0}, "0"),  # proxy on the generator's CPU (no cross-CPU wake-up, shares a core)
 }
-
-
-SINK_L2_MAC = "02:00:00:00:0d:05"  # --sink l2: v0's own address; the proxy keeps sending to V0_MAC
 
 
 def tap(ns: str, ifname: str, port_off: int, outgoing: bool = False) -> socket.socket:
@@ -268,10 +266,7 @@ def main() -> None:
     ap.add_argument("--sink-rps", action="store_true",
                     help="steer the sink's receive processing (v0) to CPU 0 with RPS, as a NIC's TX would take it "
                          "off the proxy's CPU (the v0 timestamp stays the proxy's send: taken before the queue)")
-    ap.add_argument("--sink", choices=("l2", "ip"), default="l2",
-                    help="l2: the sink (v0) owns another MAC, so the proxy's frames stop at its L2 right after the "
-                         "tap; ip: v0 owns the attachment's MAC and routes every frame (a per-packet dst freed "
-                         "through RCU), work veth charges to the proxy's CPU (see docs/proxy.md, run I)")
+    ap.add_argument("--sink", choices=("l2", "ip"), default="l2", help=SINK_HELP)
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy_latency: skipped, needs root (network namespaces)")
@@ -284,9 +279,7 @@ def main() -> None:
     results: dict = {"load_before": load_before, "args": vars(args)}
     frames_by_mode = {m: [frame(label, sport=1000 + i) for i in range(64)]
                       for m, label in (("static", 16001), ("dynamic", 16003))}
-    with Lab() as lab:
-        if args.sink == "l2":
-            nsx(NS_R, "ip", "link", "set", "v0", "address", SINK_L2_MAC)
+    with Lab(args.sink) as lab:
         if args.sink_rps:  # `ip netns exec` mounts the namespace's own /sys
             nsx(NS_R, "sh", "-c", "echo 1 > /sys/class/net/v0/queues/rx-0/rps_cpus")
         if not args.no_floor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import stat
 import time
+from array import array
 
 import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, mpls_frame, udp4, udp6
@@ -259,3 +260,68 @@ def test_every_loop_gets_past_a_run_of_empty_slots(variant):
     assert rx.holes == 3
     drain(64, 1.0)
     assert len(txs["fmt"].sent()) == 61 and eng.sids[16001].rx_pkts == 61
+
+
+def _cycle_args(eng, rx, txs, extra_jobs=()):
+    jobs = [(0, rx.map, rx.nr, (eng.fast, 4 * eng.msd)), *extra_jobs]
+    pos = array("q", [rx.i] + [0] * len(extra_jobs))
+    return jobs, pos, [(tx.st, tx.sock.fileno()) for tx in txs.values()], array("q", [0])
+
+
+def test_cycle_runs_the_turns_in_c_and_comes_back_only_for_python_work():
+    mod = _needs_compiled()
+    common = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(10)]
+    frames = [*common, mpls_frame([17999, 16004], udp4()), *common[:5]]
+    eng, rx, txs, drain, calls = make("compiled", frames)
+    jobs, pos, tx, attn = _cycle_args(eng, rx, txs)
+    # C forwards the common case and stops, untouched, at the frame only Python handles (an unknown SID)
+    assert mod.cycle(jobs, pos, tx, attn, 0, 10**9) == (0, mod.WHY_SLOW, 10)
+    assert pos[0] == 10 and rx.map[10 * 2048] & 1 and len(txs["fmt"].sent()) == 10
+    rx.i = pos[0]
+    drain(1, 1.0)  # Python's walk: counted as unknown_sid
+    assert calls["slow"] == 1 and eng.counters()["drops"]["unknown_sid"] == 1
+    pos[0] = rx.i
+    assert mod.cycle(jobs, pos, tx, attn, 0, 10**9) == (-1, mod.WHY_IDLE, 5)  # empty, no spin: back at once
+    assert pos[0] == 16 and len(txs["fmt"].sent()) == 5 and eng.sids[16001].rx_pkts == 15
+    # a hole (this slot empty, the next one full) is for Python's walk to decide about
+    hole = memory_rx([], slots=64)
+    hole.map[1 * 2048] = 1
+    assert mod.cycle(*_cycle_args(eng, hole, txs), 0, 10**9)[:2] == (0, mod.WHY_HOLE)
+    # a ring without a compiled entry (kind 2) with a frame in it: Python's
+    py = memory_rx([common[0]], slots=64)
+    jobs2, pos2, tx2, attn2 = _cycle_args(eng, memory_rx([], slots=64), txs, [(2, py.map, py.nr, None)])
+    assert mod.cycle(jobs2, pos2, tx2, attn2, 0, 10**9) == (1, mod.WHY_SLOW, 0)
+
+
+def test_cycle_spins_without_the_gil_and_returns_for_the_control_side_and_the_slice():
+    import threading
+
+    mod = _needs_compiled()
+    frames = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(200)]
+    eng, rx, txs, _drain, _calls = make("compiled", frames)
+    jobs, pos, tx, attn = _cycle_args(eng, rx, txs)
+    # slice 0: back to Python after the first turn (at most 64 frames a ring), whatever is still waiting
+    k, why, done = mod.cycle(jobs, pos, tx, attn, 0, 0)
+    assert (k, why) == (-1, mod.WHY_SLICE) and done == pos[0] == 64
+    # the control side's flag: back after the turn in progress
+    attn[0] = 1
+    assert mod.cycle(jobs, pos, tx, attn, 0, 10**9) == (-1, mod.WHY_WAKE, 64)
+    attn[0] = 0
+    assert mod.cycle(jobs, pos, tx, attn, 0, 10**9) == (-1, mod.WHY_IDLE, 72)
+    assert len(txs["fmt"].sent()) == 200
+    # idle: spins for spin_ns without the GIL (this thread hands a frame over meanwhile), then IDLE
+    late = memory_rx([frames[0]], slots=64)
+    late.map[0] = 0
+    jobs, pos, tx, attn = _cycle_args(eng, late, txs)
+    setter = threading.Timer(0.05, lambda: late.map.__setitem__(0, 1))
+    setter.start()
+    t0 = time.monotonic()
+    assert mod.cycle(jobs, pos, tx, attn, 300_000_000, 10**9) == (-1, mod.WHY_IDLE, 1)
+    assert 0.3 <= time.monotonic() - t0 < 2.0  # the spin restarts after the frame: 300 ms of nothing
+    setter.join()
+    assert len(txs["fmt"].sent()) == 1
+    with pytest.raises(ValueError, match="cycle: job kind must be 0, 1 or 2"):
+        mod.cycle([(5, late.map, late.nr, None)], pos, tx, attn, 0, 0)
+    pos[0] = 64
+    with pytest.raises(ValueError, match="cycle: ring index out of range"):
+        mod.cycle(jobs, pos, tx, attn, 0, 0)
