@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from proxy_forwarding import (  # a sibling bench script, not a package
     G_MAC,
     MARK_PORT,
+    MAX_BURST,
     NS_G,
     NS_Q,
     NS_R,
@@ -49,6 +50,7 @@ from proxy_forwarding import (  # a sibling bench script, not a package
     attach_port_filter,
     frame,
     nsx,
+    send_paced,
     sh,
     socket_in,
     stamps,
@@ -81,23 +83,18 @@ def tap(ns: str, ifname: str, port_off: int, outgoing: bool = False) -> socket.s
 
 
 def paced(gen: socket.socket, frames: list[bytearray], probe: bytearray | None, rate: float, count: int,
-          every: int) -> float:
-    """Send count frames at rate pps, every `every`-th one the probe carrying its index. Returns seconds."""
-    send = gen.send
+          every: int, slips: list[tuple[int, float]] | None = None) -> float:
+    """Send count frames at rate pps, every `every`-th one the probe carrying its index; no catch-up bursts
+    beyond MAX_BURST frames (proxy_forwarding.send_paced). Returns seconds."""
     n = len(frames)
-    clock = time.perf_counter
-    t0 = clock()
-    sent = 0
-    while sent < count:
-        due = min(count, int((clock() - t0) * rate) + 1)
-        while sent < due:
-            if probe is not None and sent % every == 0:
-                struct.pack_into("!I", probe, MPLS_SEQ_OFF, sent)
-                send(probe)
-            else:
-                send(frames[sent % n])
-            sent += 1
-    return clock() - t0
+
+    def pick(i: int) -> bytearray:
+        if probe is not None and i % every == 0:
+            struct.pack_into("!I", probe, MPLS_SEQ_OFF, i)
+            return probe
+        return frames[i % n]
+
+    return send_paced(gen, frames, rate, count, max_burst=MAX_BURST, slips=slips, pick=pick)[1]
 
 
 def pct(d: list[float]) -> dict:
@@ -163,11 +160,13 @@ def one_run(gen: socket.socket, frames: list[bytearray], rate: float, seconds: f
     probe = frames[0][:]
     struct.pack_into("!H", probe, MPLS_PORT_OFF, MARK_PORT)
     s0, k0, c0 = schedstat(task), schedstat(KSOFTIRQD1), cpu_ticks(1)
-    took = paced(gen, frames, probe, rate, int(rate * seconds), every)
+    slips: list[tuple[int, float]] = []
+    took = paced(gen, frames, probe, rate, int(rate * seconds), every, slips)
     s1, k1, c1 = schedstat(task), schedstat(KSOFTIRQD1), cpu_ticks(1)
     time.sleep(0.3)
     got = {name: stamps(s, off) for name, (s, off) in taps.items()}
-    out: dict = {"achieved_kpps": round(rate * seconds / took / 1000, 1)}
+    out: dict = {"achieved_kpps": round(rate * seconds / took / 1000, 1),
+                 "slips": {"n": len(slips), "ms": round(sum(s for _k, s in slips) * 1000, 1)}}
     if task is not None:  # the data-path thread during the run: its CPU share, its wait for a CPU, wake-ups
         out["dp"] = {"cpu": round((s1[0] - s0[0]) / 1e9 / took, 3), "waiting": round((s1[1] - s0[1]) / 1e9 / took, 3),
                      "sched_in_per_s": round((s1[2] - s0[2]) / took),
@@ -179,9 +178,15 @@ def one_run(gen: socket.socket, frames: list[bytearray], rate: float, seconds: f
         out[label] = pct(d)
         out[label]["lost"] = len(got[a]) - len(d)
     arrive = got.get("q") or got.get("r")
-    if arrive:  # how late each probe reached the proxy against a perfectly paced schedule (µs): the
-        # generator catching up after a stall sends a burst, which then queues in the proxy's ring
-        late = {k: t - k * 1e9 / rate for k, t in arrive.items()}
+    if arrive:  # how late each probe reached the proxy against the paced schedule (µs, slips included): a
+        # burst from the generator (up to MAX_BURST frames) queues in the proxy's ring
+        shift = {}
+        acc, queue = 0.0, list(slips)
+        for k in sorted(arrive):
+            while queue and queue[0][0] <= k:
+                acc += queue.pop(0)[1]
+            shift[k] = acc
+        late = {k: t - (k / rate + shift[k]) * 1e9 for k, t in arrive.items()}
         base = min(late.values())
         out["arrival_lag"] = pct([(v - base) / 1000 for v in late.values()])
     return out
