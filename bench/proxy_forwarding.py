@@ -55,7 +55,7 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
     """82 bytes: Ethernet 14 + 2 MPLS labels 8 + IPv4 20 + UDP 8 + 32 bytes payload."""
     payload = b"x" * 32
     udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, 0x0A460009)
+    ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, 0x0A460009)  # to SINK_IP
     csum = sum(struct.unpack("!10H", ip))
     csum = (csum & 0xFFFF) + (csum >> 16)
     ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
@@ -63,9 +63,9 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
     return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x88\x47" + mpls + ip + udp)
 
 
-def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True) -> socket.socket:
-    """An AF_PACKET socket on ifname in namespace ns; receive=False: send-only (bound to protocol 0, so the
-    kernel queues nothing to it: a generator must not pay for the traffic coming the other way)."""
+def in_netns(ns: str, make):
+    """make() run in network namespace ns (a short-lived thread enters it), its result returned: sockets
+    keep the namespace they were created in."""
     out: dict = {}
 
     def work() -> None:
@@ -75,13 +75,7 @@ def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True
             if libc.setns(fd, 0x40000000) != 0:
                 raise OSError(ctypes.get_errno(), "setns")
             os.close(fd)
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-            if not outgoing:
-                s.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
-            s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-            s.bind((ifname, 3 if receive else 0))
-            out["s"] = s
+            out["r"] = make()
         except Exception as exc:
             out["e"] = exc
 
@@ -90,7 +84,23 @@ def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True
     t.join()
     if "e" in out:
         raise out["e"]
-    return out["s"]
+    return out["r"]
+
+
+def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True) -> socket.socket:
+    """An AF_PACKET socket on ifname in namespace ns; receive=False: send-only (bound to protocol 0, so the
+    kernel queues nothing to it: a generator must not pay for the traffic coming the other way)."""
+
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        if not outgoing:
+            s.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        s.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        s.bind((ifname, 3 if receive else 0))
+        return s
+
+    return in_netns(ns, make)
 
 
 def attach_port_filter(sock: socket.socket, offset: int, port: int) -> None:
@@ -117,11 +127,14 @@ def stamps(sock: socket.socket, off: int) -> dict[int, int]:
                 out[struct.unpack_from("!I", data, off)[0]] = sec * 1_000_000_000 + nsec
 
 
+SINK_IP, SINK_PORT = "10.70.0.9", 7000  # the inner destination of frame(); sink "vnf" owns and binds it
 SINK_L2_MAC = "02:00:00:00:0d:05"  # sink "l2": v0's own address, while the proxy keeps sending to V0_MAC
-SINK_HELP = ("l2 (default): the sink (v0) owns another MAC, so the proxy's frames stop at its L2 right after the "
-             "counters and taps, as a NIC's transmit would end for the proxy; ip: v0 owns the attachment's MAC and "
-             "routes every frame (a dst per packet, freed through RCU in ksoftirqd), work that veth charges to the "
-             "proxy's CPU (docs/proxy.md, run I)")
+SINK_HELP = ("what receives the proxy's frames on v0, work that veth charges to the proxy's CPU (docs/proxy.md, "
+             "run I). l2 (default): v0 owns another MAC, so the frames stop at its L2 right after the counters and "
+             "taps, as a NIC's transmit would end for the proxy; vnf: a VNF host, v0 owns the inner destination "
+             "address and a UDP socket is bound to the port (never read: once its buffer is full the frames are "
+             "dropped there); ip: v0 owns the attachment's MAC but not the address, so every frame is routed and "
+             "refused (forwarding off): a dst allocated per packet and freed through RCU in ksoftirqd")
 
 
 class Lab:
@@ -141,6 +154,16 @@ class Lab:
             nsx(b, "ip", "link", "set", ib, "up")
         if self.sink == "l2":
             nsx(NS_R, "ip", "link", "set", "v0", "address", SINK_L2_MAC)
+        self.vnf_sock = None
+        if self.sink == "vnf":
+            nsx(NS_R, "ip", "addr", "add", f"{SINK_IP}/24", "dev", "v0")
+
+            def bound() -> socket.socket:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind((SINK_IP, SINK_PORT))
+                return s
+
+            self.vnf_sock = in_netns(NS_R, bound)
         self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))
         (self.tmp / "token").write_text(TOKEN)
         (self.tmp / "token").chmod(0o600)
@@ -151,6 +174,12 @@ class Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.vnf_sock is not None:  # show that the frames reached the VNF host's UDP layer
+            udp = [ln.split() for ln in nsx(NS_R, "cat", "/proc/net/snmp").splitlines() if ln.startswith("Udp:")]
+            counts = dict(zip(udp[0][1:], udp[1][1:], strict=True))
+            print(f"sink vnf: UDP InDatagrams {counts['InDatagrams']}, RcvbufErrors {counts['RcvbufErrors']}, "
+                  f"NoPorts {counts['NoPorts']}", flush=True)
+            self.vnf_sock.close()
         self.gen.close()
         self.ret.close()
         for ns in (NS_G, NS_Q, NS_R):
@@ -340,7 +369,7 @@ def rss_kib(proc: subprocess.Popen) -> int:
 def many_flows(lab: Lab, proc: subprocess.Popen, flows: int, rate: float) -> list[tuple[int, int]]:
     f = frame(16003)
     points = []
-    step = max(flows // 5, 1)
+    step = max(flows // 10, 1)
 
     def mutate(buf: bytearray, i: int) -> None:
         struct.pack_into("!IH", buf, 14 + 8 + 12, 0x0B000000 + (i >> 16), i & 0xFFFF)  # src IP + sport
@@ -416,7 +445,7 @@ def main() -> None:
                     help="skip the latency runs (bench/proxy_latency.py is the precise method)")
     ap.add_argument("--return-direction", action="store_true",
                     help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
-    ap.add_argument("--sink", choices=("l2", "ip"), default="l2", help=SINK_HELP)
+    ap.add_argument("--sink", choices=("l2", "vnf", "ip"), default="l2", help=SINK_HELP)
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:

@@ -271,7 +271,7 @@ def main() -> None:
     ap.add_argument("--sink-rps", action="store_true",
                     help="steer the sink's receive processing (v0) to CPU 0 with RPS, as a NIC's TX would take it "
                          "off the proxy's CPU (the v0 timestamp stays the proxy's send: taken before the queue)")
-    ap.add_argument("--sink", choices=("l2", "ip"), default="l2", help=SINK_HELP)
+    ap.add_argument("--sink", choices=("l2", "vnf", "ip"), default="l2", help=SINK_HELP)
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy_latency: skipped, needs root (network namespaces)")
