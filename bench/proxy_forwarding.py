@@ -502,15 +502,15 @@ def main() -> None:
         if args.return_direction:
             for fast_path in args.fast_paths.split(","):
                 results.update(return_direction(lab, fast_path, args.duration))
-    base = results["scapy"]["rate_pps"] or 1
+    base = results["scapy"]["rate_pps"]
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
     print(f"load average before {' '.join(load_before)}, after {' '.join(results['load_after'])}")
-    print(f"scapy baseline loss-free:  {results['scapy']['rate_pps'] / 1000:8.2f} kpps")
+    print(f"scapy baseline loss-free:  {base / 1000:8.2f} kpps" if base else "scapy baseline: not run")
     for name in [k for k in results if "/" in k]:
         r = results[name]
-        print(f"srchain-proxy {name:24s}: {r['rate_pps'] / 1000:6.1f} kpps loss-free = "
-              f"{r['rate_pps'] / base:5.0f}x scapy")
+        ratio = f" = {r['rate_pps'] / base:5.0f}x scapy" if base else ""
+        print(f"srchain-proxy {name:24s}: {r['rate_pps'] / 1000:6.1f} kpps loss-free{ratio}")
         if "latency_at_half_rate" not in r:
             continue
         lat = r["latency_at_half_rate"]
