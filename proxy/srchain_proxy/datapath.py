@@ -257,50 +257,50 @@ class DataPath:
                     return True
         return False
 
-    def _run_cycle(self) -> tuple[bool, bool]:
-        """One call of the compiled loop; handles what sent it back. Returns (frames may be waiting, C saw
-        nothing at all): in the latter case a readable ring is one for Python's walk (a hole, say)."""
+    def _run_cycle(self) -> bool:
+        """One call of the compiled loop; handles what sent it back. True if frames may be waiting."""
         rings, pos = self._job_rings, self._pos
         for k, ring in enumerate(rings):
             pos[k] = ring.i
-        k, why, done = self._cycle(self._jobs, pos, self._txs, self._attn, self.spin_ns, CYCLE_SLICE_NS)
+        k, why, _done = self._cycle(self._jobs, pos, self._txs, self._attn, self.spin_ns, CYCLE_SLICE_NS)
         for j, ring in enumerate(rings):
             ring.i = pos[j]
         self.now = time.monotonic()
         if k >= 0:  # a frame (or a hole) of job k that Python's walk handles: then back into C
             self._job_drains[k]()
-            return True, False
-        return why != WHY_IDLE, done == 0
+            return True
+        return why != WHY_IDLE
+
+    def _python_walks(self, ring: Any) -> bool:
+        """Whether a ring epoll reports readable goes through Python's drain: always without the compiled
+        loop; with it, only when the slot at the read index is empty (C takes ready slots): a run of slots
+        the kernel never handed over, which only Python's walk (RxRing._skip_hole) gets past."""
+        return self._cycle is None or not ring.map[ring.i * FRAME_SIZE] & TP_STATUS_USER
 
     def run(self, stop: threading.Event) -> None:
         next_housekeeping = 0.0
         sr_fd = self.sr_rx.fileno()
         busy = False
-        python_walks = True  # whether readable rings go through the Python drains after epoll
         self.running = True
         try:
             while not stop.is_set():
-                if self._cycle is not None:
-                    # C runs the turns (and its own bounded spin) until Python is needed; what epoll then
-                    # reports readable is C's again, unless C found nothing to do at all
-                    ready, python_walks = self._run_cycle()
-                else:
-                    # idle: spin on the rings first (bounded), so frames that follow closely are taken without
-                    # a sleep and a wake-up; epoll only sleeps once the rings stayed empty for spin_us
-                    ready = busy or (self.spin_ns and self._rings_ready())
+                # compiled: C runs the turns (and its own bounded spin) until Python is needed. Else, when
+                # idle, spin on the rings first (bounded), so frames that follow closely are taken without a
+                # sleep and a wake-up; epoll only sleeps once the rings stayed empty for spin_us
+                ready = (self._run_cycle() if self._cycle is not None
+                         else busy or (self.spin_ns and self._rings_ready()))
                 events = self._ep.poll(0 if ready else 0.2)
                 self.now = now = time.monotonic()
                 busy = False
                 for fd, _ev in events:
-                    if fd == self._wake_r:
+                    if fd == sr_fd:
+                        if self._python_walks(self.sr_rx):
+                            busy |= self._sr_drain(BATCH, now)
+                    elif fd == self._wake_r:
                         self._take_pending()
-                    elif not python_walks:
-                        continue
-                    elif fd == sr_fd:
-                        busy |= self._sr_drain(BATCH, now)
                     else:
                         entry = self.handlers.get(fd)
-                        if entry is not None:
+                        if entry is not None and self._python_walks(entry[0]):
                             busy |= entry[1](BATCH)
                 self.sr_tx.flush()
                 for tx in self.tx.values():
