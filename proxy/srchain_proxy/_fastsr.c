@@ -256,11 +256,14 @@ static PyObject *fetch_exc(void) {
     return exc;
 }
 
-/* Walk up to budget ready slots of the SR ring from *pi (updated). Returns frames done; *why as drain();
- * on WHY_ERROR *exc holds the exception (new reference) and the frame stays in place. */
-static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now,
-                          PyObject *table, Py_ssize_t stack_room, int *why, PyObject **exc) {
-    cur_t c = {0};
+/* One frame's work: 1 forwarded, 0 not the common case (left untouched), -1 Python error. */
+typedef int (*frame_fn)(uint8_t *slot, double now, void *ctx);
+
+/* Walk up to budget ready slots of a receive ring from *pi (updated), fn on each. Returns frames done;
+ * *why: BUDGET, NOT_READY (empty slot), SLOW (fn left the frame to Python), ERROR (*exc holds the
+ * exception, a new reference; the frame stays in place). */
+static Py_ssize_t walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now, frame_fn fn,
+                       void *ctx, int *why, PyObject **exc) {
     Py_ssize_t i = *pi, done = 0;
     *why = WHY_BUDGET;
     while (done < budget) {
@@ -269,7 +272,7 @@ static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize
             *why = WHY_NOT_READY;
             break;
         }
-        int r = one(slot, now, table, stack_room, &c);
+        int r = fn(slot, now, ctx);
         if (r < 0) {
             *exc = fetch_exc();
             *why = WHY_ERROR;
@@ -283,8 +286,27 @@ static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize
         i = i + 1 < nr ? i + 1 : 0;
         done++;
     }
-    cur_release(&c);
     *pi = i;
+    return done;
+}
+
+typedef struct {
+    PyObject *table;
+    Py_ssize_t room;
+    cur_t cur;
+} sr_ctx_t;
+
+static int sr_frame(uint8_t *slot, double now, void *ctx) {
+    sr_ctx_t *c = ctx;
+    return one(slot, now, c->table, c->room, &c->cur);
+}
+
+/* The SR ring: walk() with one() (the SID entry's buffers held across frames, released at the end). */
+static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now,
+                          PyObject *table, Py_ssize_t stack_room, int *why, PyObject **exc) {
+    sr_ctx_t c = {table, stack_room, {0}};
+    Py_ssize_t done = walk(ring, nr, pi, budget, now, sr_frame, &c, why, exc);
+    cur_release(&c.cur);
     return done;
 }
 
@@ -527,33 +549,14 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     return 1;
 }
 
-/* As sr_walk, for one attachment's receive ring (r opened by ret_open). */
+static int ret_frame(uint8_t *slot, double now, void *ctx) {
+    return ret_one(slot, now, ctx);
+}
+
+/* An attachment's receive ring (r opened by ret_open): walk() with ret_one(). */
 static Py_ssize_t ret_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now, ret_t *r,
                            int *why, PyObject **exc) {
-    Py_ssize_t i = *pi, done = 0;
-    *why = WHY_BUDGET;
-    while (done < budget) {
-        uint8_t *slot = ring + i * FRAME_SIZE;
-        if (!(__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-            *why = WHY_NOT_READY;
-            break;
-        }
-        int rc = ret_one(slot, now, r);
-        if (rc < 0) {
-            *exc = fetch_exc();
-            *why = WHY_ERROR;
-            break;
-        }
-        if (rc == 0) {
-            *why = WHY_SLOW;
-            break;
-        }
-        __atomic_store_n((uint32_t *)slot, 0u, __ATOMIC_RELEASE);  /* back to the kernel */
-        i = i + 1 < nr ? i + 1 : 0;
-        done++;
-    }
-    *pi = i;
-    return done;
+    return walk(ring, nr, pi, budget, now, ret_frame, r, why, exc);
 }
 
 static PyObject *ret_drain(PyObject *self, PyObject *args) {
@@ -695,6 +698,11 @@ typedef struct {
 } txj_t;
 
 static void flush_all(txj_t *tx, Py_ssize_t ntx) {
+    int any = 0;  /* release the GIL only for real work: another thread may hold it a while once it has it */
+    for (Py_ssize_t t = 0; t < ntx && !any; t++)
+        any = ((int64_t *)tx[t].st.buf)[1] != 0;
+    if (!any)
+        return;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t t = 0; t < ntx; t++) {
         int64_t *st = tx[t].st.buf;
