@@ -40,6 +40,7 @@ VNFA_MAC, A_MAC = "02:00:00:00:0b:01", "02:00:00:00:0b:02"
 VNFB_MAC, B_MAC = "02:00:00:00:0c:01", "02:00:00:00:0c:02"
 VNFCO_MAC, C0_MAC = "02:00:00:00:0e:01", "02:00:00:00:0e:02"  # proxy -> VNF C (iface_out)
 VNFCI_MAC, C1_MAC = "02:00:00:00:0e:03", "02:00:00:00:0e:04"  # VNF C -> proxy (iface_in)
+VNFV_MAC, V_MAC = "02:00:00:00:0e:05", "02:00:00:00:0e:06"  # the "VLAN 100" attachment (test_vlan_...)
 TOKEN = "px-test-token-0123456789abcdef"
 
 
@@ -542,3 +543,22 @@ def test_change_that_cannot_be_persisted_is_not_applied(lab):
         assert lab.api.ok("GET", "/v1/counters")["drops"]["unknown_sid"] == 1  # the old tables still rule
     finally:
         assert lab.daemon.stop() == 0
+
+
+def test_vlan_attachment_uses_the_sub_interface_by_name(proxy):
+    """`vlan: N` on `iface: X` makes the proxy send and receive on the kernel sub-interface `X.N`. This
+    kernel has no 8021q module, so the sub-interface here is a veth named like one: what is exercised is
+    the proxy's side (naming, rings, both directions, counters); tagging is the kernel's."""
+    add_veth(proxy.p, "vnfv.100", VNFV_MAC, proxy.c, "eth2", V_MAC)
+    try:
+        with spawn_in(proxy.c, sys.executable, str(HERE / "vnf_reflect.py"), "eth2", "60"):
+            proxy.api.ok("PUT", "/v1/attachments/vl", {"vnf": "vl", "iface": "vnfv", "vlan": 100, "mac": V_MAC})
+            proxy.api.ok("PUT", "/v1/sids/16071", {**STATIC, "sid": 16071, "vnf": "vl", "restore": [[16072]]})
+            assert proxy.api.ok("GET", "/v1/attachments/vl")["ready"] is True
+            got = exchange(proxy, [mpls_frame([16071, 16099], udp4(sport=7100 + i)) for i in range(3)], 3)
+            assert sorted(Ether(f).getlayer(UDP).sport for f in got) == [7100, 7101, 7102]
+            assert all(labels_of(f) == [(16072, 0, 1, 64)] for f in got)
+            row = proxy.api.ok("GET", "/v1/counters")["sids"]["16071"]
+            assert (row["rx_packets"], row["tx_packets"]) == (3, 3)
+    finally:
+        nsx(proxy.p, "ip", "link", "del", "vnfv.100", check=False)
