@@ -1,7 +1,10 @@
-"""Next-hop MAC resolution: the kernel neighbour table first, then an ARP probe of our own.
+"""Next-hop MAC resolution: the kernel neighbour table first, then a probe of our own (ARP or NDP).
 
-The proxy's VNF-side interfaces need no IP address: the probe uses sender address 0.0.0.0 (RFC 5227),
-which Linux and most stacks answer directly to the probing MAC.
+The proxy's VNF-side interfaces need no IP address. The ARP probe uses sender address 0.0.0.0 (RFC 5227),
+which Linux and most stacks answer directly to the probing MAC. The IPv6 probe is a Neighbor Solicitation
+(RFC 4861) from the link-local address derived from the interface's MAC (EUI-64), with our MAC in the
+source link-layer option, to the target's solicited-node multicast group; the Neighbor Advertisement comes
+back to our MAC whether or not the kernel configured that address on the interface.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from pathlib import Path
 
 from .packetsock import ETH_P_ARP, iface_mac
+
+ETH_P_IPV6 = 0x86DD
 
 
 def kernel_neighbour(ifname: str, ip: str) -> str | None:
@@ -59,8 +64,62 @@ def arp_probe(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
     return None
 
 
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(int.from_bytes(data[k:k + 2], "big") for k in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def link_local(mac: bytes) -> bytes:
+    """fe80::/64 with the modified EUI-64 interface identifier of mac (RFC 4291, appendix A)."""
+    return bytes.fromhex("fe80000000000000") + bytes([mac[0] ^ 0x02]) + mac[1:3] + b"\xff\xfe" + mac[3:6]
+
+
+def solicitation(mac: bytes, target: bytes) -> bytes:
+    """An Ethernet frame carrying a Neighbor Solicitation for target from mac (link-local source)."""
+    src = link_local(mac)
+    group = bytes.fromhex("ff0200000000000000000001ff") + target[13:]  # solicited-node multicast
+    body = bytes([135, 0, 0, 0]) + b"\x00" * 4 + target + bytes([1, 1]) + mac  # NS + source link-layer opt.
+    pseudo = src + group + len(body).to_bytes(4, "big") + b"\x00\x00\x00\x3a"
+    csum = _checksum(pseudo + body)
+    body = body[:2] + csum.to_bytes(2, "big") + body[4:]
+    ip6 = b"\x60\x00\x00\x00" + len(body).to_bytes(2, "big") + bytes([58, 255]) + src + group
+    return b"\x33\x33" + group[12:] + mac + ETH_P_IPV6.to_bytes(2, "big") + ip6 + body
+
+
+def ndp_probe(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
+    """Send one Neighbor Solicitation for ip on ifname; the advertising MAC within timeout, or None."""
+    mac = bytes.fromhex(iface_mac(ifname).replace(":", ""))
+    target = ipaddress.IPv6Address(ip).packed
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6)) as sock:
+        sock.bind((ifname, ETH_P_IPV6))
+        sock.send(solicitation(mac, target))
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                frame = sock.recv(256)
+            except TimeoutError:
+                break
+            # ICMPv6 (next header 58) Neighbor Advertisement (136) for our target: its target link-layer
+            # option if present, else the frame's source MAC
+            if len(frame) < 78 or frame[20] != 58 or frame[54] != 136 or frame[62:78] != target:
+                continue
+            opts = frame[78:]
+            while len(opts) >= 8 and opts[1]:
+                if opts[0] == 2:
+                    return opts[2:8].hex(":")
+                opts = opts[8 * opts[1]:]
+            return frame[6:12].hex(":")
+    return None
+
+
 def resolve(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
     found = kernel_neighbour(ifname, ip)
-    if found is None and ipaddress.ip_address(ip).version == 4:
-        found = arp_probe(ifname, ip, timeout)
+    if found is None:
+        probe = arp_probe if ipaddress.ip_address(ip).version == 4 else ndp_probe
+        found = probe(ifname, ip, timeout)
     return found

@@ -562,3 +562,20 @@ def test_vlan_attachment_uses_the_sub_interface_by_name(proxy):
             assert (row["rx_packets"], row["tx_packets"]) == (3, 3)
     finally:
         nsx(proxy.p, "ip", "link", "del", "vnfv.100", check=False)
+
+
+def test_ipv6_next_hop_resolved_by_our_own_neighbor_solicitation(proxy):
+    """An IPv6 next hop that is in no neighbour table (the proxy's interface has IPv6 off): the proxy's
+    Neighbor Solicitation finds the VNF's MAC, then frames flow both ways."""
+    nsx(proxy.b, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0")
+    nsx(proxy.b, "ip", "-6", "addr", "add", "fd61::2/64", "dev", "eth0", "nodad")
+    try:
+        proxy.api.ok("PUT", "/v1/attachments/fw", {"vnf": "fw", "iface": "vnfb", "next_hop": "fd61::2"})
+        assert wait_for(lambda: proxy.api.ok("GET", "/v1/attachments/fw")["ready"], timeout=5)
+        assert proxy.api.ok("GET", "/v1/attachments/fw")["resolved_mac"] == B_MAC
+        proxy.api.ok("PUT", "/v1/sids/16081", {**STATIC, "sid": 16081, "vnf": "fw", "restore": [[16082]]})
+        got = exchange(proxy, [mpls_frame([16081, 16099], udp4(sport=8100))], 1)
+        assert labels_of(got[0]) == [(16082, 0, 1, 64)] and Ether(got[0]).getlayer(UDP).sport == 8100
+    finally:
+        nsx(proxy.b, "ip", "-6", "addr", "del", "fd61::2/64", "dev", "eth0", check=False)
+        nsx(proxy.b, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")
