@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .packetsock import ETH_P_ARP, iface_mac
@@ -42,26 +43,38 @@ def kernel_neighbour(ifname: str, ip: str) -> str | None:
     return None
 
 
+def _ask(ifname: str, proto: int, request: bytes, answer: Callable[[bytes], str | None],
+         timeout: float) -> str | None:
+    """Send request on ifname (a raw socket of ethertype proto) and return the first answer(frame) that is
+    not None within timeout."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto)) as sock:
+        sock.bind((ifname, proto))
+        sock.send(request)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                found = answer(sock.recv(256))
+            except TimeoutError:
+                break
+            if found is not None:
+                return found
+    return None
+
+
 def arp_probe(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
     """Send one ARP request for ip on ifname and wait up to timeout for the reply's sender MAC."""
     mac = bytes.fromhex(iface_mac(ifname).replace(":", ""))
     target = socket.inet_aton(ip)
     request = (b"\xff" * 6 + mac + ETH_P_ARP.to_bytes(2, "big")
                + bytes.fromhex("0001080006040001") + mac + b"\x00" * 4 + b"\x00" * 6 + target)
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as sock:
-        sock.bind((ifname, ETH_P_ARP))
-        sock.send(request)
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                frame = sock.recv(128)
-            except TimeoutError:
-                break
-            # ARP reply (op 2) whose sender protocol address is the target
-            if len(frame) >= 42 and frame[20:22] == b"\x00\x02" and frame[28:32] == target:
-                return frame[22:28].hex(":")
-    return None
+
+    def reply(frame: bytes) -> str | None:  # ARP reply (op 2) whose sender protocol address is the target
+        if len(frame) >= 42 and frame[20:22] == b"\x00\x02" and frame[28:32] == target:
+            return frame[22:28].hex(":")
+        return None
+
+    return _ask(ifname, ETH_P_ARP, request, reply, timeout)
 
 
 def _checksum(data: bytes) -> int:
@@ -94,27 +107,20 @@ def ndp_probe(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
     """Send one Neighbor Solicitation for ip on ifname; the advertising MAC within timeout, or None."""
     mac = bytes.fromhex(iface_mac(ifname).replace(":", ""))
     target = ipaddress.IPv6Address(ip).packed
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IPV6)) as sock:
-        sock.bind((ifname, ETH_P_IPV6))
-        sock.send(solicitation(mac, target))
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                frame = sock.recv(256)
-            except TimeoutError:
-                break
-            # ICMPv6 (next header 58) Neighbor Advertisement (136) for our target: its target link-layer
-            # option if present, else the frame's source MAC
-            if len(frame) < 78 or frame[20] != 58 or frame[54] != 136 or frame[62:78] != target:
-                continue
-            opts = frame[78:]
-            while len(opts) >= 8 and opts[1]:
-                if opts[0] == 2:
-                    return opts[2:8].hex(":")
-                opts = opts[8 * opts[1]:]
-            return frame[6:12].hex(":")
-    return None
+
+    def advert(frame: bytes) -> str | None:
+        # ICMPv6 (next header 58) Neighbor Advertisement (136) for our target: its target link-layer option
+        # if present, else the frame's source MAC
+        if len(frame) < 78 or frame[20] != 58 or frame[54] != 136 or frame[62:78] != target:
+            return None
+        opts = frame[78:]
+        while len(opts) >= 8 and opts[1]:
+            if opts[0] == 2:
+                return opts[2:8].hex(":")
+            opts = opts[8 * opts[1]:]
+        return frame[6:12].hex(":")
+
+    return _ask(ifname, ETH_P_IPV6, solicitation(mac, target), advert, timeout)
 
 
 def resolve(ifname: str, ip: str, timeout: float = 0.5) -> str | None:
