@@ -166,13 +166,16 @@ class DataPath:
         prep.done.set()
 
     def _build_jobs(self) -> None:
-        """What cycle() walks: the SR ring, then each attachment's ring (compiled return entry, or Python's)."""
+        """What cycle() walks, in this order: each attachment's ring (compiled return entry, or Python's),
+        then the SR ring. Returns first: a frame back from a VNF went into it before anything still waiting
+        on the SR side, so its stack is chosen first (with several static SIDs on one VNF, an inbound frame
+        of the same flow under a new chain version re-pins the flow)."""
         if self._cycle is None:
             return
         eng = self.engine
-        jobs: list[tuple] = [(0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd))]
-        rings: list[RxRing] = [self.sr_rx]
-        drains: list[Callable[[], bool]] = [lambda: self._sr_drain(BATCH, self.now)]
+        jobs: list[tuple] = []
+        rings: list[RxRing] = []
+        drains: list[Callable[[], bool]] = []
         for rx, drain, entry in self.handlers.values():
             if not isinstance(rx, RxRing):
                 self._cycle_off("an attachment without a receive ring")
@@ -180,6 +183,9 @@ class DataPath:
             jobs.append((1, rx.map, rx.nr, entry) if entry is not None else (2, rx.map, rx.nr, None))
             rings.append(rx)
             drains.append(lambda drain=drain: drain(BATCH))
+        jobs.append((0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd)))
+        rings.append(self.sr_rx)
+        drains.append(lambda: self._sr_drain(BATCH, self.now))
         txs = [self.sr_tx, *self.tx.values()]
         if not all(isinstance(t, RingTx) for t in txs):
             self._cycle_off("a send side without a TX ring")
@@ -290,6 +296,7 @@ class DataPath:
                 ready = (self._run_cycle() if self._cycle is not None
                          else busy or (self.spin_ns and self._rings_ready()))
                 events = self._ep.poll(0 if ready else 0.2)
+                events.sort(key=lambda ev: ev[0] == sr_fd)  # returns first (see _build_jobs)
                 self.now = now = time.monotonic()
                 busy = False
                 for fd, _ev in events:
