@@ -199,12 +199,15 @@ class Mitigation(Daemon):
                 return
             if addr[2] == PACKET_OUTGOING:  # our own transmissions on this interface
                 continue
-            self.count("received")
-            if sock is self._filtered and not self.filter(frame, time.monotonic()):
+            # received/sent: the filtered direction (in_iface -> out_iface), what the chain sends through us;
+            # the reverse direction is passed unfiltered and counted apart
+            forward = sock is self._filtered
+            self.count("received" if forward else "reverse_received")
+            if forward and not self.filter(frame, time.monotonic()):
                 continue
             try:
                 out.send(frame)
-                self.count("sent")
+                self.count("sent" if forward else "reverse_sent")
             except OSError as exc:
                 self.count(f"dropped:send_{exc.errno}")
 
