@@ -310,6 +310,23 @@ static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize
     return done;
 }
 
+/* drain()/ret_drain() arguments: 1 (ring released, ValueError set) when the index or size is off. */
+static int ring_bad(Py_buffer *ring, Py_ssize_t i, Py_ssize_t nr) {
+    if (nr > 0 && i >= 0 && i < nr && nr * FRAME_SIZE <= ring->len)
+        return 0;
+    PyBuffer_Release(ring);
+    PyErr_SetString(PyExc_ValueError, "ring index or size out of range");
+    return 1;
+}
+
+/* (i, done, why, error): on an error, where we are and the exception (reference taken over); Python logs
+ * it and handles that frame itself. */
+static PyObject *walk_result(Py_ssize_t i, Py_ssize_t done, int why, PyObject *exc) {
+    PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
+    Py_XDECREF(exc);
+    return out;
+}
+
 static PyObject *drain(PyObject *self, PyObject *args) {
     Py_buffer ring;
     Py_ssize_t i, nr, budget, stack_room;
@@ -317,19 +334,13 @@ static PyObject *drain(PyObject *self, PyObject *args) {
     PyObject *table;
     if (!PyArg_ParseTuple(args, "w*nnndO!n", &ring, &i, &nr, &budget, &now, &PyDict_Type, &table, &stack_room))
         return NULL;
-    if (nr <= 0 || i < 0 || i >= nr || nr * FRAME_SIZE > ring.len) {
-        PyBuffer_Release(&ring);
-        PyErr_SetString(PyExc_ValueError, "ring index or size out of range");
+    if (ring_bad(&ring, i, nr))
         return NULL;
-    }
     int why;
     PyObject *exc = NULL;
     Py_ssize_t done = sr_walk(ring.buf, nr, &i, budget, now, table, stack_room, &why, &exc);
     PyBuffer_Release(&ring);
-    /* on an error: where we are and the exception; Python logs it and handles that frame itself */
-    PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
-    Py_XDECREF(exc);
-    return out;
+    return walk_result(i, done, why, exc);
 }
 
 /* ---- the return direction (VNF -> SR) ----------------------------------------------------------------
@@ -566,11 +577,8 @@ static PyObject *ret_drain(PyObject *self, PyObject *args) {
     PyObject *entry;
     if (!PyArg_ParseTuple(args, "w*nnndO", &ring, &i, &nr, &budget, &now, &entry))
         return NULL;
-    if (nr <= 0 || i < 0 || i >= nr || nr * FRAME_SIZE > ring.len) {
-        PyBuffer_Release(&ring);
-        PyErr_SetString(PyExc_ValueError, "ring index or size out of range");
+    if (ring_bad(&ring, i, nr))
         return NULL;
-    }
     ret_t r;
     if (ret_open(&r, entry) < 0) {
         PyBuffer_Release(&ring);
@@ -581,9 +589,7 @@ static PyObject *ret_drain(PyObject *self, PyObject *args) {
     Py_ssize_t done = ret_walk(ring.buf, nr, &i, budget, now, &r, &why, &exc);
     ret_close(&r);
     PyBuffer_Release(&ring);
-    PyObject *out = Py_BuildValue("nniO", i, done, why, exc ? exc : Py_None);
-    Py_XDECREF(exc);
-    return out;
+    return walk_result(i, done, why, exc);
 }
 
 /* spin(watch, ns) -> index of the first ready ring, or -1 after ns nanoseconds.
