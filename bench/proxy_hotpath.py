@@ -17,6 +17,7 @@ import statistics
 import struct
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 from srchain_proxy import datapath
@@ -86,18 +87,8 @@ class FakeTx(RingTx):
             self.collect()
 
 
-def run(label: int, n_frames: int, variant: str) -> tuple[float, int]:
-    eng = Engine(SR_MAC, SW_MAC)
-    sids = [SidEntry(sid=16001, behaviour="static", vnf="sink", restore=[[16002]]),
-            SidEntry(sid=16003, behaviour="dynamic", vnf="sink", cache_size=65536)]
-    tables = eng.build(sids, [(Attachment(vnf="sink", iface="vnf0", mac=VNF_MAC), VNF_IF_MAC, VNF_MAC)])
-    tx = FakeTx()
-    tables.atts["sink"].tx = tx
-    eng.install(tables)
-    eng.fast = fast_table(eng)
-    rx = fake_rx([frame(label, 1000 + i) for i in range(64)])
-    handler = datapath.sr_handler(eng, rx, lambda: now)
-    drain = datapath.sr_drainer(eng, rx, handler, variant)
+def timed_laps(rx, tx: FakeTx, drain: Callable[[int, float], object], n_frames: int, drops: dict) -> tuple[float, int]:
+    """Refill the ring and drain it (drain(budget, now)) until n_frames went through; ns per frame."""
     done = 0
     busy = 0.0
     now = 0.0
@@ -110,8 +101,29 @@ def run(label: int, n_frames: int, variant: str) -> tuple[float, int]:
         tx.collect()
         busy += time.perf_counter() - t0
         done += SLOTS
-    assert tx.sent == done, (tx.sent, done, eng.drops)
+    assert tx.sent == done, (tx.sent, done, drops)
     return busy / done * 1e9, done
+
+
+def run(label: int, n_frames: int, variant: str) -> tuple[float, int]:
+    eng = Engine(SR_MAC, SW_MAC)
+    sids = [SidEntry(sid=16001, behaviour="static", vnf="sink", restore=[[16002]]),
+            SidEntry(sid=16003, behaviour="dynamic", vnf="sink", cache_size=65536)]
+    tables = eng.build(sids, [(Attachment(vnf="sink", iface="vnf0", mac=VNF_MAC), VNF_IF_MAC, VNF_MAC)])
+    tx = FakeTx()
+    tables.atts["sink"].tx = tx
+    eng.install(tables)
+    eng.fast = fast_table(eng)
+    rx = fake_rx([frame(label, 1000 + i) for i in range(64)])
+    clock = [0.0]  # the data path's `now` for the reference handler, as DataPath.now
+    handler = datapath.sr_handler(eng, rx, lambda: clock[0])
+    inner = datapath.sr_drainer(eng, rx, handler, variant)
+
+    def drain(budget: int, now: float) -> None:
+        clock[0] = now
+        inner(budget, now)
+
+    return timed_laps(rx, tx, drain, n_frames, eng.drops)
 
 
 def ip_frame(sport: int) -> bytes:
@@ -135,11 +147,11 @@ def run_return(mode: str, n_frames: int, variant: str) -> tuple[float, int]:
             eng.from_sr(f, 0, len(f), 0.0)
     rx = fake_rx([ip_frame(1000 + i) for i in range(64)])
     sr_tx = FakeTx()
-    now = 0.0
+    clock = [0.0]
     mv = rx.view
 
     def handler(buf, s, e) -> None:
-        if eng.from_vnf(att, buf, s, e, now):
+        if eng.from_vnf(att, buf, s, e, clock[0]):
             sr_tx.put(mv[eng.ostart:eng.oend])
 
     if variant == "compiled":
@@ -150,24 +162,14 @@ def run_return(mode: str, n_frames: int, variant: str) -> tuple[float, int]:
         entry = return_entry(eng, att, sr_tx)
         assert mod is not None and entry is not None
 
-        def drain(budget: int) -> bool:
-            return vnf_drain_compiled(mod, rx, entry, handler, budget, now)
+        def drain(budget: int, now: float) -> None:
+            clock[0] = now
+            vnf_drain_compiled(mod, rx, entry, handler, budget, now)
     else:
-        def drain(budget: int) -> bool:
-            return rx.drain(handler, budget)
-    done = 0
-    busy = 0.0
-    while done < n_frames:
-        arm(rx)
-        now += 0.001
-        t0 = time.perf_counter()
-        for _ in range(SLOTS // datapath.BATCH):
-            drain(datapath.BATCH)
-        sr_tx.collect()
-        busy += time.perf_counter() - t0
-        done += SLOTS
-    assert sr_tx.sent == done, (sr_tx.sent, done, eng.drops)
-    return busy / done * 1e9, done
+        def drain(budget: int, now: float) -> None:
+            clock[0] = now
+            rx.drain(handler, budget)
+    return timed_laps(rx, sr_tx, drain, n_frames, eng.drops)
 
 
 def main() -> None:

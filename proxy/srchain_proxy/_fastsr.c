@@ -33,6 +33,20 @@ static inline Py_ssize_t tx_limit(const int64_t *txst) {
 #define TP_STATUS_SEND_REQUEST 1u
 #define TX_BATCH 32
 
+/* Hand a filled TX slot (n bytes of frame) to the kernel: length, then status in one release store; next
+ * slot; one send() per TX_BATCH frames (the rest at the end of the turn). txst as tx_limit's. */
+static inline void tx_commit(uint8_t *tx, Py_ssize_t n, int64_t *txst, Py_ssize_t txnr, int fd) {
+    uint32_t n32 = (uint32_t)n;
+    memcpy(tx + 4, &n32, 4);
+    __atomic_store_n((uint32_t *)tx, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+    txst[0] = txst[0] + 1 < txnr ? txst[0] + 1 : 0;
+    if (++txst[1] >= TX_BATCH) {
+        txst[1] = 0;
+        if (send(fd, NULL, 0, MSG_DONTWAIT) < 0)
+            txst[2] += 1;
+    }
+}
+
 enum { WHY_BUDGET = 0, WHY_NOT_READY = 1, WHY_SLOW = 2, WHY_ERROR = 3,
        /* cycle() only */ WHY_IDLE = 4, WHY_SLICE = 5, WHY_WAKE = 6, WHY_HOLE = 7 };
 
@@ -230,18 +244,10 @@ static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room
     memcpy(f + p - 14, PyBytes_AS_STRING(hdr), 14);
     Py_DECREF(hdr);
     memcpy(tx + TX_DATA_OFFSET, f + p - 14, n);
-    uint32_t n32 = (uint32_t)n;
-    memcpy(tx + 4, &n32, 4);
-    __atomic_store_n((uint32_t *)tx, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
     uint64_t *rx = c->rx.buf;
     rx[0] += 1;
     rx[1] += snap;
-    txst[0] = txst[0] + 1 < txnr ? txst[0] + 1 : 0;
-    if (++txst[1] >= TX_BATCH) {
-        txst[1] = 0;
-        if (send(fd, NULL, 0, MSG_DONTWAIT) < 0)
-            txst[2] += 1;
-    }
+    tx_commit(tx, n, txst, txnr, fd);
     return 1;
 }
 
@@ -545,18 +551,10 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
         memcpy(tx + TX_DATA_OFFSET + head_len, push, push_len);
     memcpy(tx + TX_DATA_OFFSET + head_len + push_len, ip, total);
     Py_XDECREF(stack);
-    uint32_t n32 = (uint32_t)n;
-    memcpy(tx + 4, &n32, 4);
-    __atomic_store_n((uint32_t *)tx, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
     uint64_t *txc = r->txc.buf;
     txc[0] += 1;
     txc[1] += n;
-    txst[0] = txst[0] + 1 < r->txnr ? txst[0] + 1 : 0;
-    if (++txst[1] >= TX_BATCH) {
-        txst[1] = 0;
-        if (send(r->fd, NULL, 0, MSG_DONTWAIT) < 0)
-            txst[2] += 1;
-    }
+    tx_commit(tx, n, txst, r->txnr, r->fd);
     return 1;
 }
 
