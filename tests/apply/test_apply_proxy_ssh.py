@@ -193,14 +193,20 @@ def _refused(env: dict[str, Any], inv: Path) -> str:
     api.call("POST", "/v1/batch", {"put": [{"sid": 16900, "behaviour": "static", "vnf": "formatter",
                                             "version": 1, "restore": [[16901]]}]})  # fmt: skip
     before = live_proxy(env)
+    error = _apply_error(env, inv)
+    assert live_proxy(env) == before  # nothing applied, nothing removed
+    assert env["sshd"].commands == []  # no command ever reached the "VM"
+    return error
+
+
+def _apply_error(env: dict[str, Any], inv: Path) -> str:
+    """Apply the plan for inv, which must fail; the error's text."""
     ctl, drivers = controller(env, inv)
     try:
         with pytest.raises((ApplyError, TargetError)) as e:
             ctl.apply(plan_for(env, inv))
     finally:
         drivers.close()
-    assert live_proxy(env) == before  # nothing applied, nothing removed
-    assert env["sshd"].commands == []  # no command ever reached the "VM"
     return str(e.value)
 
 
@@ -258,12 +264,7 @@ def test_control_socket_missing_on_the_vm_is_named_and_changes_nothing(env: dict
     doc["proxies"][0]["control"] = "unix:/nonexistent/so-proxy.sock"
     inv.write_text(yaml.safe_dump(doc, sort_keys=False))
     before = live_proxy(env)
-    ctl, drivers = controller(env, inv)
-    try:
-        with pytest.raises((ApplyError, TargetError)) as e:
-            ctl.apply(plan_for(env, inv))
-    finally:
-        drivers.close()
+    error = _apply_error(env, inv)
     assert (f"proxy px1: GET /v1/health on ssh srchain@127.0.0.1:{env['sshd'].port}: unreachable at "
-            "unix:/nonexistent/so-proxy.sock") in str(e.value), str(e.value)
+            "unix:/nonexistent/so-proxy.sock") in error, error
     assert live_proxy(env) == before and len(env["sshd"].commands) == 1  # the health check, nothing after it
