@@ -16,6 +16,7 @@ import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
+from proclib import stop
 from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient
 from srchain.cli import main
@@ -85,11 +86,7 @@ def lab(tmp_path_factory):
         yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
 
 

@@ -33,6 +33,7 @@ from srchain_emu.bundle import compile_to_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
 from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
+from proclib import stop
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
@@ -91,12 +92,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     finally:
         sshd.stop()
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc)
         subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
 
 

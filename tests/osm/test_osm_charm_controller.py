@@ -21,6 +21,7 @@ from ops import testing
 from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
 from osmlib import REPO, charm_class
+from proclib import stop
 from srchain.apply import AppliedStore
 from srchain.bfrt.client import BfrtClient
 from srchain.charms import sshkeys
@@ -77,12 +78,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield {"api": api, "sock": sock, "token": token}
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc)
         subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
 
 

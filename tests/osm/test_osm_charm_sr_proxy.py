@@ -15,6 +15,7 @@ import yaml
 from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
+from proclib import stop
 from srchain.charms import sshkeys
 
 CHARM = REPO / "charms/srchain-sr-proxy"
@@ -58,12 +59,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"unix:{sock}"
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc)
         subprocess.run(["ip", "netns", "del", NS], check=False, capture_output=True, timeout=30)
 
 

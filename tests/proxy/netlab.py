@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from proclib import stop
+
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
@@ -177,12 +179,7 @@ class Daemon:
     def stop(self) -> int:
         if self.proc is None:
             return 0
-        self.proc.terminate()
-        try:
-            code = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(timeout=5)
+        code = stop(self.proc)
         self.proc = None
         return code
 
@@ -206,9 +203,4 @@ def spawn_in(ns: str, *args: str) -> Iterator[subprocess.Popen]:
             raise RuntimeError(f"{args} failed to start: {proc.stderr.read().decode() if proc.stderr else ''}")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc, timeout=5)
