@@ -16,6 +16,7 @@ import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
+from nslib import add_veths, sh
 from proclib import stop
 from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient
@@ -39,18 +40,6 @@ IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg"]
 MIT_IFACES = ["px1-mit-o", "px1-mit-i"]
 
 
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True)
-
-
-def add_ifaces(names: list[str]) -> None:
-    for name in names:
-        peer = f"q-{name}"
-        sh("ip", "-n", NS, "link", "add", name, "type", "veth", "peer", "name", peer)
-        for n in (name, peer):
-            sh("ip", "-n", NS, "link", "set", n, "up")
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sa")
@@ -58,7 +47,7 @@ def lab(tmp_path_factory):
     sh("ip", "netns", "add", NS)
     proc = None
     try:
-        add_ifaces(IFACES)
+        add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         token = tmp / "px1.token"
         token.write_text(TOKEN)
         token.chmod(0o600)
@@ -163,7 +152,7 @@ def test_apply_reapply_insert_reorder_remove(lab, env, backend, monkeypatch):
     assert r.exit_code == 0 and "0 added, 0 modified, 0 deleted in 0 batch(es)" in r.output, r.output
 
     if not _has_mit():
-        add_ifaces(MIT_IFACES)
+        add_veths(NS, ((n, f"q-{n}") for n in MIT_IFACES))
     insert = str(EX / "cloud-gaming-mitigation.yaml")
     r = cli(env, "apply", spec=insert)
     assert r.exit_code == 0 and "v2 applied: 3 added, 3 modified, 0 deleted" in r.output, r.output
@@ -198,7 +187,7 @@ def test_injected_switch_failure_leaves_the_old_chain(lab, env, nth, backend, mo
     assert cli(env, "apply", spec=ref).exit_code == 0
     v1 = plan_for(env, ref)
     if not _has_mit():
-        add_ifaces(MIT_IFACES)
+        add_veths(NS, ((n, f"q-{n}") for n in MIT_IFACES))
     env["sw"].injector.arm(nth)
     r = cli(env, "apply", spec=str(EX / "cloud-gaming-mitigation.yaml"))
     assert r.exit_code == 1

@@ -32,6 +32,7 @@ from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain_emu.bundle import compile_to_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
+from nslib import add_veths, sh
 from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
 from proclib import stop
 
@@ -44,10 +45,6 @@ TOKEN = "so-ssh-apply-token-0123456789abcdef"
 IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg"]
 
 
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("so-ssh")
@@ -56,10 +53,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     sshd = SshLab(tmp / "vm")
     try:
         sh("ip", "netns", "add", NS)
-        for name in IFACES:
-            sh("ip", "-n", NS, "link", "add", name, "type", "veth", "peer", "name", f"q-{name}")
-            for n in (name, f"q-{name}"):
-                sh("ip", "-n", NS, "link", "set", n, "up")
+        add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         vm = tmp / "vm-etc"  # what lives on the proxy's machine: its token and its control socket
         vm.mkdir()
         (vm / "proxy.token").write_text(TOKEN)

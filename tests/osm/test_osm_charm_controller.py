@@ -17,6 +17,7 @@ from pathlib import Path
 import paramiko
 import pytest
 import yaml
+from nslib import add_veths, sh
 from ops import testing
 from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
@@ -41,10 +42,6 @@ IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg", "px1-mit-o", "px
 MITIGATION = "{name: mitigation, vnf: mitigation, proxy: px1, behaviour: dynamic, traffic: data}"
 
 
-def _sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("ctlpx")
@@ -57,11 +54,8 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     proc = None
     subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
     try:
-        _sh("ip", "netns", "add", NS)
-        for name in IFACES:
-            _sh("ip", "-n", NS, "link", "add", name, "type", "veth", "peer", "name", f"q-{name}")
-            for n in (name, f"q-{name}"):
-                _sh("ip", "-n", NS, "link", "set", n, "up")
+        sh("ip", "netns", "add", NS)
+        add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
                                  "--config", str(tmp / "px1.yaml")], stdout=log, stderr=log)

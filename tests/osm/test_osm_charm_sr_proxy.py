@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
+from nslib import add_veths, sh
 from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
@@ -27,10 +28,6 @@ pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
 
 
-def _sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("px")
@@ -43,11 +40,8 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "attachments": [{"vnf": "fmt", "iface": "vnf0", "mac": "02:00:00:00:0b:02"}]}))
     proc = None
     try:
-        _sh("ip", "netns", "add", NS)
-        for a, b in (("sr0", "sw0"), ("vnf0", "fmt0"), ("vnf1", "cls0")):
-            _sh("ip", "link", "add", a, "netns", NS, "type", "veth", "peer", "name", b, "netns", NS)
-            for ifname in (a, b):
-                _sh("ip", "netns", "exec", NS, "ip", "link", "set", ifname, "up")
+        sh("ip", "netns", "add", NS)
+        add_veths(NS, (("sr0", "sw0"), ("vnf0", "fmt0"), ("vnf1", "cls0")))
         proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
                                  "--config", str(tmp / "px.yaml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
