@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from srchain.apply import AppliedStore, Controller, Drivers, Options
 from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from srchain.demo.day2 import Day2Settings, run_day2
-from srchain.demo.scenario import Settings, run
-from srchain.demo.testbed import REPO, Testbed
+from srchain_demo.day2 import Day2Settings, run_day2
+from srchain_demo.scenario import Settings, run
+from srchain_demo.testbed import REPO, Testbed
 
 
 def scenario_run(tmp: Path, i: int, session_s: float, port_rate_bps: int) -> dict:

@@ -33,6 +33,7 @@ from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+
 from srchain.bfrt.client import BfrtClient
 from srchain.model import load_chain
 from srchain.plan import build_plan

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain_emu.interp.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

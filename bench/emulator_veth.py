@@ -21,12 +21,14 @@ from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns
 from srchain_emu.portio import open_port
-from srchain_emu.ports import PACKET_OUTGOING, PortSpec, open_port_socket
+from srchain_emu.ports import PortSpec, open_port_socket
 from srchain_emu.switch import DataPlane
+from srchain_net.packetsock import PACKET_OUTGOING
 
 sys.path.insert(0, str(Path(__file__).parent))
 from emulator_pps import P4, setup_five

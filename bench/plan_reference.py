@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import yaml
+
 from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore

@@ -23,9 +23,10 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from srchain_net.netns import run_in_netns
 
 REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv/bin/python")
@@ -64,27 +65,9 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
 
 
 def in_netns(ns: str, make):
-    """make() run in network namespace ns (a short-lived thread enters it), its result returned: sockets
-    keep the namespace they were created in."""
-    out: dict = {}
-
-    def work() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-            if libc.setns(fd, 0x40000000) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-            os.close(fd)
-            out["r"] = make()
-        except Exception as exc:
-            out["e"] = exc
-
-    t = threading.Thread(target=work)
-    t.start()
-    t.join()
-    if "e" in out:
-        raise out["e"]
-    return out["r"]
+    """make() run in network namespace ns, its result returned: sockets keep the namespace they were
+    created in."""
+    return run_in_netns(ns, make, timeout=None)
 
 
 def socket_in(ns: str, ifname: str, outgoing: bool = False, receive: bool = True) -> socket.socket:

@@ -20,11 +20,11 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
+from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
 from srchain_proxy import datapath
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import HEADROOM, Engine
 from srchain_proxy.fastpath import fast_table
-from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
 
 SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC = "02:00:00:00:0d:02", "02:00:00:00:0d:01", "02:00:00:00:0d:03", "02:00:00:00:0d:04"
 SLOTS = 4096

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from srchain.records import FeatureReport, FeatureVector, WindowLabel, ip_to_int
+from srchain_contracts.records import FeatureReport, FeatureVector, WindowLabel, ip_to_int
 from srchain_vnfs.aggregator import Aggregator, AggregatorConfig
 from srchain_vnfs.classifier import Classifier, ClassifierConfig
 from srchain_vnfs.features import FlowFeatureTable, Placement, session_reports

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.rpc import code_pb2, status_pb2
-from srchain.bfrt import bfruntime_pb2 as pb
-from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID, bfrt_info
 from .bundle import load_binary

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from srchain_net.netns import run_in_netns
+
 _T = TypeVar("_T")
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def sh(*args: str) -> None:
@@ -47,22 +45,4 @@ class Netns:
 
     def run_inside(self, fn: Callable[[], _T]) -> _T:
         """Call fn in a thread that entered the namespace (sockets it creates stay in the namespace)."""
-        box: dict[str, object] = {}
-
-        def target() -> None:
-            fd = os.open(f"/var/run/netns/{self.name}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns failed")
-                box["value"] = fn()
-            except BaseException as exc:  # handed back to the caller
-                box["error"] = exc
-            finally:
-                os.close(fd)
-
-        t = threading.Thread(target=target)
-        t.start()
-        t.join(timeout=20)
-        if "error" in box:
-            raise box["error"]  # type: ignore[misc]
-        return box["value"]  # type: ignore[return-value]
+        return run_in_netns(self.name, fn)

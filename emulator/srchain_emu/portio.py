@@ -1,6 +1,6 @@
 """Frame I/O of one switch port: PACKET_MMAP rings by default, plain AF_PACKET sockets as the fallback.
 
-The rings are the proxy's (`srchain_proxy.rings`, TPACKET_V2): received frames are read from shared memory
+The rings are the proxy's (`srchain_net.rings`, TPACKET_V2): received frames are read from shared memory
 without a system call each, and sent frames are copied into a TX ring and handed to the kernel with one
 send() per batch. Fewer system calls matter less than fewer wake-ups: every send() on a veth runs the
 receiver's side in our time slice and may hand the CPU to the woken receiver before we continue.
@@ -16,10 +16,8 @@ import socket
 import struct
 from typing import Protocol
 
-from srchain_proxy.packetsock import kernel_drops
-from srchain_proxy.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx, RxRing
-
-from .ports import PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_OUTGOING, SOL_PACKET
+from srchain_net.packetsock import PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_OUTGOING, SOL_PACKET, kernel_drops
+from srchain_net.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx, RxRing
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 16384

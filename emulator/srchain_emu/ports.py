@@ -14,11 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_ADD_MEMBERSHIP = 1
-PACKET_MR_PROMISC = 1
-PACKET_OUTGOING = 4
+from srchain_net.packetsock import ETH_P_ALL, PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, SOL_PACKET
 
 
 @dataclass(frozen=True)

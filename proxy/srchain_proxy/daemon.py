@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import gc
-import ipaddress
 import logging
 import threading
 import time
 from pathlib import Path
 
+from srchain_net.packetsock import iface_mac
+
 from .config import Attachment, ProxyConfig, SidEntry, check_tables, save_state, state_path
 from .datapath import DataPath
-from .engine import Engine, split_key
+from .engine import Engine
+from .flowview import engine_flows
 from .neighbour import kernel_neighbour, resolve
-from .packetsock import iface_mac
+from .threadname import DATAPATH_COMM, name_thread
 from .workers import WorkerError, WorkerSet, merge_counters, merge_flows, pid_base, state_message
 
 log = logging.getLogger(__name__)
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-DATAPATH_COMM = "srchain-dp"  # the data-path thread's kernel name (top -H, /proc/<pid>/task/*/comm)
-
-
-def name_thread(name: str) -> None:
-    """Give the calling thread a kernel-visible name (Python's thread names stay inside Python)."""
-    try:
-        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
-    except OSError as exc:
-        log.debug("cannot name thread %s: %s", name, exc)
-
-
 class ProxyDaemon:
     def __init__(self, cfg: ProxyConfig, config_path: str | Path, log_level: str = "info") -> None:
         self.cfg = cfg
@@ -216,37 +207,3 @@ class ProxyDaemon:
         if not self.workers.workers:
             return mine
         return merge_flows([mine, *(r["flows"] for r in self.workers.reports())], sample)
-
-
-def engine_flows(engine: Engine, sample: int = 20) -> dict:
-    """/v1/flows for one engine: per dynamic SID the cache summary and the most recent flows."""
-    now = time.monotonic()
-    out = {}
-    for sid, st in list(engine.sids.items()):
-        if st.cache is None:
-            continue
-        for _ in range(3):  # the data path may touch the cache while we copy it
-            try:
-                items = list(st.cache.od.items())[-sample:]
-                break
-            except RuntimeError:
-                items = []
-        out[str(sid)] = {
-            "entries": len(st.cache), "size": st.cache.size, "idle_timeout_s": st.cache.idle,
-            "learned": st.cache.learned, "evictions": st.cache.evictions, "expired": st.cache.expired,
-            "recent": [{"flow": _flow_text(key), "stack": _stack_text(ent[0]),
-                        "idle_s": round(now - ent[1], 3)} for key, ent in reversed(items)],
-        }
-    return {"sids": out}
-
-
-def _flow_text(key: tuple) -> str:
-    proto, src, dst, sport, dport = split_key(key)
-    a = ipaddress.ip_address(src)
-    b = ipaddress.ip_address(dst)
-    return f"{proto} {a}:{sport} -> {b}:{dport}"
-
-
-def _stack_text(stack: bytes) -> list[list[int]]:
-    return [[(w >> 12), (w >> 9) & 7, (w >> 8) & 1, w & 0xFF]
-            for w in (int.from_bytes(stack[i:i + 4], "big") for i in range(0, len(stack), 4))]

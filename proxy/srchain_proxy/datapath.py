@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from srchain_net.packetsock import kernel_drops
+from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
+
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
 from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
-from .packetsock import kernel_drops
-from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, log_frame_error
+
 from .engine import AttState, Engine
-from .rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, log_frame_error
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .packetsock import ETH_P_ARP, iface_mac
+from srchain_net.packetsock import ETH_P_ARP, iface_mac
 
 ETH_P_IPV6 = 0x86DD
 

@@ -24,10 +24,13 @@ import sys
 import threading
 from typing import Any
 
+from srchain_net.packetsock import iface_mac
+
 from .config import Attachment, SidEntry, load_config
 from .datapath import DataPath
 from .engine import Engine
-from .packetsock import iface_mac
+from .flowview import engine_flows
+from .threadname import DATAPATH_COMM, name_thread
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +179,6 @@ def merge_flows(parts: list[dict], sample: int = 20) -> dict:
 
 def worker_main(config_path: str, index: int, fanout_base: int) -> int:
     """A child worker: data path only; state comes from the daemon on stdin, answers go to stdout."""
-    from .daemon import DATAPATH_COMM, engine_flows, name_thread  # the daemon module imports us
-
     cfg = load_config(config_path)
     engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
     dp = DataPath(engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots, cfg.spin_us, fanout_base)

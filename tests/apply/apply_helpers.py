@@ -11,12 +11,13 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
-from srchain.bfrt import bfruntime_pb2 as pb
-from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+
 from srchain.bfrt.client import BfrtClient
 from srchain.plan.model import Entry, Plan
 from srchain.targets.loader import Bundle
 from srchain.targets.switch import SwitchDriver
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.bundle import compile_to_dir
 

@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
 from srchain.bfrt import sde
 from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
 from srchain.targets.loader import Bundle, ensure_program

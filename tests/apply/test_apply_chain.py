@@ -16,6 +16,7 @@ import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
+
 from nslib import add_veths, sh
 from proclib import stop
 from srchain.apply.factory import driver_factory

@@ -15,6 +15,7 @@ import pytest
 from apply_helpers import FWD, HIT, Switch, as_live, bundle, fwd, live_forward, mac, plan_of, switch_factory
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.bfrt.client import BfrtClient
 from srchain.plan.model import Entry

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from apply_helpers import REPO, Switch
+
 from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.apply.factory import driver_factory
 from srchain.charms import sshkeys
@@ -32,8 +33,9 @@ from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain_emu.bundle import compile_to_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
-from nslib import add_veths, sh
 from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
+
+from nslib import add_veths, sh
 from proclib import stop
 
 pytestmark = [pytest.mark.netns,

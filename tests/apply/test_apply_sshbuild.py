@@ -11,6 +11,7 @@ from pathlib import Path
 import paramiko
 import pytest
 from apply_helpers import EMU_P4, REPO, Switch
+
 from srchain.bfrt.client import BfrtClient
 from srchain.targets.loader import Bundle, ensure_program
 from srchain.targets.sshbuild import BuildError, SshBuild

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from chainlib import EXAMPLES, INVENTORY, REFERENCE, ops, plan_file, sid_of, write_variant
+
 from srchain.model import load_chain
 from srchain.plan import Plan, PlanError, build_plan, diff
 from srchain.plan import tables as T

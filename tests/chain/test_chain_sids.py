@@ -13,6 +13,7 @@ import pytest
 from chainlib import INVENTORY, REFERENCE, plan_file, sid_of, write_variant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from srchain.model.spec import SrBlock
 from srchain.sidstore import BlockExhausted, SidStore
 

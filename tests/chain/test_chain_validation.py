@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from chainlib import EXAMPLES, INVENTORY, REFERENCE
+
 from srchain.model import SpecError, load_chain
 from srchain.plan import PlanError
 from srchain.sidstore import BlockExhausted, SidStore

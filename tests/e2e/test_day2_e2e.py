@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from srchain.demo.day2 import Day2Settings, live_state, run_day2
-from srchain.demo.netns import netns_exists
-from srchain.demo.testbed import REPO, Testbed
+
+from srchain_demo.day2 import Day2Settings, live_state, run_day2
+from srchain_demo.netns import netns_exists
+from srchain_demo.testbed import REPO, Testbed
 
 pytestmark = [
     pytest.mark.netns,

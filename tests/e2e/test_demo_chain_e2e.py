@@ -13,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from srchain.demo.netns import netns_exists
-from srchain.demo.scenario import Settings, run
-from srchain.demo.testbed import REPO, Testbed
+
+from srchain_demo.netns import netns_exists
+from srchain_demo.scenario import Settings, run
+from srchain_demo.testbed import REPO, Testbed
 
 pytestmark = [
     pytest.mark.netns,

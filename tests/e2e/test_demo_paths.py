@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srchain.demo.testbed import Testbed
+from srchain_demo.testbed import Testbed
 
 
 def test_relative_workdir_gives_absolute_paths(tmp_path: Path, monkeypatch) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from srchain.demo.netns import netns_exists
-from srchain.demo.scenario import Settings, run
-from srchain.demo.testbed import REPO, Testbed
+
+from srchain_demo.netns import netns_exists
+from srchain_demo.scenario import Settings, run
+from srchain_demo.testbed import REPO, Testbed
 
 pytestmark = [
     pytest.mark.netns,

@@ -21,10 +21,11 @@ import os
 import time
 
 import pytest
-from srchain.demo.day2 import live_state
-from srchain.demo.netns import netns_exists
-from srchain.demo.observe import proxy_counters
-from srchain.demo.probes import (
+
+from srchain_demo.day2 import live_state
+from srchain_demo.netns import netns_exists
+from srchain_demo.observe import proxy_counters
+from srchain_demo.probes import (
     finish_probe,
     formatter_role,
     gaming_prioritised,
@@ -32,7 +33,7 @@ from srchain.demo.probes import (
     start_gaming,
     start_probe,
 )
-from srchain.demo.testbed import REPO, Testbed
+from srchain_demo.testbed import REPO, Testbed
 
 pytestmark = [
     pytest.mark.netns,

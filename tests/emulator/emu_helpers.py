@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from srchain_emu.interp.pipeline import Pipeline
 
 P4_DIR = Path(__file__).parent / "p4"

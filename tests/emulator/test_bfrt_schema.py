@@ -6,6 +6,7 @@ import json
 
 from click.testing import CliRunner
 from emu_helpers import P4_DIR, data_frame
+
 from srchain_emu.bfrt_schema import bfrt_info
 from srchain_emu.bundle import compile_to_dir, load_dir
 from srchain_emu.cli import p4_cli

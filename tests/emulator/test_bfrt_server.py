@@ -11,9 +11,10 @@ import pytest
 from emu_helpers import P4_DIR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
-from srchain.bfrt import bfruntime_pb2 as pb
-from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+
 from srchain.bfrt.client import BfrtClient
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 

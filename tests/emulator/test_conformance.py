@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Pipeline
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from emu_helpers import data_fields, data_frame
+
 from srchain_emu.interp.pipeline import Pipeline
 
 

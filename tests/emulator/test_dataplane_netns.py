@@ -9,6 +9,7 @@ import time
 
 import pytest
 from emu_helpers import P4_DIR, data_fields, data_frame, program_text
+
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns

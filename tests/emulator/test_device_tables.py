@@ -7,8 +7,9 @@ import json
 
 import pytest
 from emu_helpers import P4_DIR
-from srchain.bfrt import bfruntime_pb2 as pb
+
 from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.interp.pipeline import ToTM

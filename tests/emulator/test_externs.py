@@ -7,6 +7,7 @@ import binascii
 from emu_helpers import data_fields, data_frame
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Pipeline
 

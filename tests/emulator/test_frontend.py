@@ -9,6 +9,7 @@ import pytest
 from emu_helpers import P4_DIR, data_fields, data_frame, program_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from srchain_emu.frontend.errors import P4Error
 from srchain_emu.frontend.lexer import tokenize
 from srchain_emu.frontend.parser import parse_text

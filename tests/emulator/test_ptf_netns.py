@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from emu_helpers import P4_DIR
+
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.netns import Netns

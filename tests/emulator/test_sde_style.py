@@ -6,6 +6,7 @@ from __future__ import annotations
 from emu_helpers import P4_DIR
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Dot1Q, Ether
+
 from srchain_emu.bfrt_schema import bfrt_info
 from srchain_emu.interp.pipeline import Pipeline
 

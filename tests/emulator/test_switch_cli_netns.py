@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from emu_helpers import P4_DIR, data_frame
+from test_dataplane_netns import recv_all
+
 from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_emu.cli import switch_cli
 from srchain_emu.netns import Netns
 from srchain_emu.ports import open_port_socket
-from test_dataplane_netns import recv_all
 
 SRCHAIN = Path(sys.executable).parent / "srchain"
 

@@ -6,6 +6,7 @@ import contextlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from srchain_emu.interp import runtime as R
 
 

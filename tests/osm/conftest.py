@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 from osm_sshd import SshLab
+
 from srchain.osm.im import ImValidator
 
 

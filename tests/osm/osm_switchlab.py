@@ -9,8 +9,9 @@ from pathlib import Path
 
 import grpc
 from osmlib import REPO
-from srchain.bfrt import bfruntime_pb2_grpc as pb_grpc
+
 from srchain.bfrt.client import BfrtClient
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.bundle import compile_to_dir
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from osmlib import BROKEN, NS_CONFIG, REPO
+
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import load_switches
 from srchain.osm.validate import validate_paths

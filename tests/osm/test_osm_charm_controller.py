@@ -17,11 +17,12 @@ from pathlib import Path
 import paramiko
 import pytest
 import yaml
-from nslib import add_veths, sh
 from ops import testing
 from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
 from osmlib import REPO, charm_class
+
+from nslib import add_veths, sh
 from proclib import stop
 from srchain.apply import AppliedStore
 from srchain.bfrt.client import BfrtClient

@@ -15,6 +15,7 @@ from osmlib import REPO, charm_class
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
 from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore

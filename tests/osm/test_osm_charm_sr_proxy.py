@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from nslib import add_veths, sh
 from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
+
+from nslib import add_veths, sh
 from proclib import stop
 from srchain.charms import sshkeys
 

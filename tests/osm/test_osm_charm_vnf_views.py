@@ -21,7 +21,8 @@ import pytest
 import yaml
 from ops import testing
 from osmlib import REPO, charm_class
-from srchain.records import FlowKey, TrafficClass, WindowLabel, ip_to_int
+
+from srchain_contracts.records import FlowKey, TrafficClass, WindowLabel, ip_to_int
 
 KEY = FlowKey(ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10"), 5000, 5000, 17)
 PFX = f"so{os.getpid()}"

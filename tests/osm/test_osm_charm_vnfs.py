@@ -22,6 +22,7 @@ import yaml
 from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
+
 from srchain.charms import sshkeys
 from srchain.remote import fingerprint
 from srchain_vnfs.cli import build_service

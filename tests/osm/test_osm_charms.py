@@ -4,6 +4,7 @@ charm's behaviour is tested against the real targets in test_osm_charm_*.py)."""
 from __future__ import annotations
 
 from osmlib import REPO
+
 from srchain.osm.charmmeta import load_charm
 from srchain.osm.descriptors import collect
 from srchain.osm.nsd_checks import vnfd_blocks

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 from osmlib import BROKEN, NS_CONFIG, REPO
+
 from srchain.osm.cli import osm_cli, package_cli
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from osmlib import NS_CONFIG, REPO, SHARED
+
 from srchain.osm.descriptors import collect
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import load_switches

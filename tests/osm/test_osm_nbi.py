@@ -16,6 +16,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from osmlib import NS_CONFIG, REPO
+
 from srchain.model.load import load_inventory
 from srchain.osm.cli import osm_cli
 from srchain.osm.im import ImValidator

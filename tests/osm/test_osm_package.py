@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from osmlib import REPO
+
 from srchain.osm.findings import OsmToolError
 from srchain.osm.im import ImValidator
 from srchain.osm.package import build_package, check_layout, check_packages

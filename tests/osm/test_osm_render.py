@@ -10,6 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from osmlib import REPO
+
 from srchain.osm.cli import osm_cli, package_cli
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import load_switches

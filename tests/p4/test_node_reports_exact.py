@@ -12,7 +12,8 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from srchain.records import U32_MAX, FeatureReport, FlowKey, flow_slot
+
+from srchain_contracts.records import U32_MAX, FeatureReport, FlowKey, flow_slot
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_vnfs.features import FlowFeatureTable

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.netns import Netns

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import json
-import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from proclib import stop
+from srchain_net.netns import run_in_netns
+from srchain_net.packetsock import PACKET_IGNORE_OUTGOING, SOL_PACKET
 
-CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
 
@@ -51,28 +49,8 @@ def del_netns(name: str) -> None:
 
 
 def call_in_netns(ns: str, fn: Callable[[], T]) -> T:
-    """fn() run in namespace ns (setns in a short-lived thread): sockets it opens stay in that namespace."""
-    out: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {ns}")
-            finally:
-                os.close(fd)
-            out["value"] = fn()
-        except Exception as exc:
-            out["error"] = exc
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    if "error" in out:
-        raise out["error"]  # type: ignore[misc]
-    return out["value"]  # type: ignore[return-value]
+    """fn() run in namespace ns: sockets it opens stay in that namespace."""
+    return run_in_netns(ns, fn, timeout=None)
 
 
 def packet_socket_in(ns: str, ifname: str) -> socket.socket:
@@ -80,7 +58,7 @@ def packet_socket_in(ns: str, ifname: str) -> socket.socket:
 
     def open_socket() -> socket.socket:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-        sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
         sock.bind((ifname, 3))
         return sock

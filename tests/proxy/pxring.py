@@ -8,8 +8,8 @@ import socket
 import struct
 from array import array
 
+from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
 from srchain_proxy.engine import HEADROOM
-from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
 
 MAC_OFFSET = 32 + HEADROOM  # where the kernel puts a frame in a slot with PACKET_RESERVE = HEADROOM
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from pydantic import ValidationError
+
 from srchain_proxy.cli import proxy_cli
 from srchain_proxy.config import Attachment, ProxyConfig, SidEntry, describe_error, load_config, save_state
 

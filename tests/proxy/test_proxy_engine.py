@@ -8,6 +8,7 @@ import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, inner_bytes, ip_frame, labels_of, mpls_frame, udp4, udp6
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
+
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import DROP_REASONS, HEADROOM, Engine
 

@@ -16,6 +16,7 @@ import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, mpls_frame, udp4, udp6
 from pxring import MemoryTx, memory_rx
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+
 from srchain_proxy import compiled, datapath
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import Engine

@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from srchain_proxy.labels import LabelEntry, decode_stack, encode_entries, encode_stack, pack_entry, unpack_entry
 
 entries = st.builds(LabelEntry, label=st.integers(0, 2**20 - 1), tc=st.integers(0, 7),

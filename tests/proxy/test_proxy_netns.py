@@ -29,6 +29,7 @@ from netlab import (
 from pxlib import SR_MAC, SW_MAC, inner_bytes, labels_of, mpls_frame, udp4, udp6
 from scapy.layers.inet import UDP
 from scapy.layers.l2 import Ether
+
 from srchain_proxy import compiled
 from srchain_proxy.engine import INBOUND_DROPS
 
@@ -445,37 +446,26 @@ def test_cpus_outside_the_allowed_set_refuse_to_start(lab):
 @pytest.fixture
 def quiet_ring():
     """An RxRing on an interface nobody sends to (a veth left down) in a namespace of its own."""
-    import ctypes
-    import threading
+    from netlab import add_netns, call_in_netns, del_netns, nsx
 
-    from netlab import CLONE_NEWNET, add_netns, del_netns, nsx
-    from srchain_proxy.rings import RxRing
+    from srchain_net.rings import RxRing
 
     ns = f"sph{os.getpid()}"
     add_netns(ns)
-    out = {}
+    ring = None
     try:
         nsx(ns, "ip", "link", "add", "q0", "type", "veth", "peer", "name", "q1")
-
-        def opener():
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-            ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET)
-            os.close(fd)
-            out["ring"] = RxRing("q0", reserve=64, frames=64)
-
-        t = threading.Thread(target=opener)
-        t.start()
-        t.join()
-        yield out["ring"]
+        ring = call_in_netns(ns, lambda: RxRing("q0", reserve=64, frames=64))
+        yield ring
     finally:
-        if "ring" in out:
-            out["ring"].close()
+        if ring is not None:
+            ring.close()
         del_netns(ns)
 
 
 def _fake_frame(ring, slot: int, length: int = 60, mac: int = 100) -> None:
     """Write a tpacket2 header by hand: status USER, tp_len = tp_snaplen = length, tp_mac = mac."""
-    from srchain_proxy.rings import FRAME_SIZE, TP_STATUS_USER
+    from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER
 
     off = slot * FRAME_SIZE
     ring.map[off:off + 14] = (TP_STATUS_USER.to_bytes(4, "little") + length.to_bytes(4, "little")
@@ -485,7 +475,7 @@ def _fake_frame(ring, slot: int, length: int = 60, mac: int = 100) -> None:
 def test_rx_ring_skips_a_slot_the_kernel_never_hands_over(quiet_ring):
     """Under overload the kernel can move past a ring slot without ever marking it ready; the reader must
     not wait for it (that stalled the whole proxy until the ring wrapped). Simulated by hand."""
-    from srchain_proxy.rings import FRAME_SIZE
+    from srchain_net.rings import FRAME_SIZE
 
     ring, seen = quiet_ring, []
     _fake_frame(ring, 1)  # slot 0 stays the kernel's, slot 1 is ready
@@ -499,7 +489,7 @@ def test_rx_ring_skips_a_slot_the_kernel_never_hands_over(quiet_ring):
 def test_rx_ring_skips_a_run_of_slots_the_kernel_never_hands_over(quiet_ring):
     """Three empty slots, then frames, the rest of the ring full: the bench's overload stalled the proxy
     for good this way (the ring never wrapped, the kernel dropped every new frame). Skipped after 1 ms."""
-    from srchain_proxy.rings import FRAME_SIZE
+    from srchain_net.rings import FRAME_SIZE
 
     ring, seen = quiet_ring, []
     for slot in range(3, ring.nr):
@@ -513,7 +503,7 @@ def test_rx_ring_skips_a_run_of_slots_the_kernel_never_hands_over(quiet_ring):
 
 
 def test_rx_ring_survives_a_failing_handler(quiet_ring):
-    from srchain_proxy.rings import FRAME_SIZE
+    from srchain_net.rings import FRAME_SIZE
 
     ring, seen = quiet_ring, []
     _fake_frame(ring, 0)

@@ -18,6 +18,7 @@ from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, ip_frame, mpls_frame, udp
 from pxring import MemoryTx, memory_rx
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
+
 from srchain_proxy import compiled, datapath
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import Engine

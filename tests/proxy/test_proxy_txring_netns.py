@@ -10,7 +10,8 @@ import os
 
 import pytest
 from netlab import add_netns, add_veth, call_in_netns, del_netns, packet_socket_in, recv_frames
-from srchain_proxy.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx
+
+from srchain_net.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip

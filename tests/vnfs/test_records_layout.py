@@ -8,7 +8,8 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from srchain.records import (
+
+from srchain_contracts.records import (
     MAGIC,
     U48_MAX,
     VERSION,

@@ -7,7 +7,8 @@ import itertools
 import statistics
 
 import pytest
-from srchain.records import IAT_NONE, U32_MAX, FeatureReport, FlowKey, TrafficClass, ip_to_int
+
+from srchain_contracts.records import IAT_NONE, U32_MAX, FeatureReport, FlowKey, TrafficClass, ip_to_int
 from srchain_vnfs.aggregator import Hysteresis
 from srchain_vnfs.features import FlowFeatureTable, Placement, session_reports
 from srchain_vnfs.mitigation import FloodDetector, Verdict, frame_addresses

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from srchain.records import DecisionRecord, TrafficClass, ip_to_int
+from vnflab import running
+
+from srchain_contracts.records import DecisionRecord, TrafficClass, ip_to_int
 from srchain_vnfs.aggregator import Aggregator, AggregatorConfig
 from srchain_vnfs.classifier import Classifier, ClassifierConfig
 from srchain_vnfs.cli import vnf_cli
@@ -21,7 +23,6 @@ from srchain_vnfs.formatter import Formatter, FormatterConfig
 from srchain_vnfs.profiles import generate
 from srchain_vnfs.service import ConfigError, Daemon, Endpoint, UdpService, load_config
 from srchain_vnfs.trafficgen import ProbeReceiver, send_session
-from vnflab import running
 
 LOOP = "127.0.0.1"
 

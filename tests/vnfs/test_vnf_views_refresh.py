@@ -13,11 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from srchain.records import DecisionRecord, FlowKey, TrafficClass, WindowLabel, ip_to_int
+from vnflab import running
+
+from srchain_contracts.records import DecisionRecord, FlowKey, TrafficClass, WindowLabel, ip_to_int
 from srchain_vnfs.aggregator import Aggregator, AggregatorConfig, Hysteresis
 from srchain_vnfs.mitigation import Mitigation, MitigationConfig, Verdict
 from srchain_vnfs.service import Daemon, Endpoint
-from vnflab import running
 
 LOOP = "127.0.0.1"
 A, B = ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10")

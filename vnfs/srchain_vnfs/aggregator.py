@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field
-from srchain.records import (
+
+from srchain_contracts.records import (
     DECISION_PORT,
     U32_MAX,
     U48_MAX,

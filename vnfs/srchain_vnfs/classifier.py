@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import Field
-from srchain.records import FEATURE_VECTOR_PORT, WINDOW_LABEL_PORT, FeatureVector, WindowLabel
+
+from srchain_contracts.records import FEATURE_VECTOR_PORT, WINDOW_LABEL_PORT, FeatureVector, WindowLabel
 
 from .model import Forest, load_forest
 from .service import Endpoint, UdpService, UdpServiceConfig

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import click
-from srchain.records import (
+
+from srchain_contracts.records import (
     FEATURE_REPORT_PORT,
     PROBE_PORT,
     DecisionRecord,

@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from srchain.records import IAT_NONE, U32_MAX, U48_MAX, FeatureReport, FlowKey, flow_slot
+from srchain_contracts.records import IAT_NONE, U32_MAX, U48_MAX, FeatureReport, FlowKey, flow_slot
 
 from .profiles import Session
 

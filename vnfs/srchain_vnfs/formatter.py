@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import Field
-from srchain.records import FEATURE_REPORT_PORT, FEATURE_VECTOR_PORT, U32_MAX, FeatureReport, FeatureVector
+
+from srchain_contracts.records import FEATURE_REPORT_PORT, FEATURE_VECTOR_PORT, U32_MAX, FeatureReport, FeatureVector
 
 from .service import Endpoint, UdpService, UdpServiceConfig
 from .vectors import SessionWindows

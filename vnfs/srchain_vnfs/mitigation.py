@@ -22,11 +22,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .service import Daemon, ServiceConfig
+from srchain_net.packetsock import ETH_P_ALL, ETH_P_IP, PACKET_OUTGOING
 
-ETH_P_ALL = 0x0003
-ETH_P_IP = 0x0800
-PACKET_OUTGOING = 4
+from .service import Daemon, ServiceConfig
 
 
 class Verdict:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from srchain.records import PROTO_TCP, PROTO_UDP, TrafficClass
+from srchain_contracts.records import PROTO_TCP, PROTO_UDP, TrafficClass
 
 NS = 1_000_000_000
 MSS_PKT = 1500  # full-size TCP packet (IPv4 total length)

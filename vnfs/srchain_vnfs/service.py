@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import yaml
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from srchain.records import RecordError
+
+from srchain_contracts.records import RecordError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from srchain.records import U48_MAX, Probe, RecordError, delta48
+from srchain_contracts.records import U48_MAX, Probe, RecordError, delta48
 
 from .profiles import Session
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import precision_recall_fscore_support
-from srchain.records import TrafficClass
+
+from srchain_contracts.records import TrafficClass
 
 from .features import FlowFeatureTable, Placement, session_reports
 from .model import Forest, Tree

@@ -12,7 +12,7 @@ import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from srchain.records import IAT_NONE, PROTO_UDP, FeatureReport, FlowKey
+from srchain_contracts.records import IAT_NONE, PROTO_UDP, FeatureReport, FlowKey
 
 _DIRECTION_FEATURES = (
     "mean_size", "size_min", "size_max", "mean_iat", "iat_min", "iat_max", "pps", "bps",

@@ -6,6 +6,7 @@ Thin by design: the logic is `srchain.charms.vnf_service` (vendored into lib/ by
 from __future__ import annotations
 
 import ops
+
 from srchain.charms.vnf_charm import VnfCharm
 
 

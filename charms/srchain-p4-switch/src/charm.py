@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ops
+
 from srchain.charms import ActionError
 from srchain.charms import p4_switch as lib
 from srchain.charms.ops_glue import action_name, run_action, secret_content

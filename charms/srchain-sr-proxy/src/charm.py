@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ops
+
 from srchain.charms import ActionError
 from srchain.charms import sr_proxy as lib
 from srchain.charms.ops_glue import SshCharm, action_name, make_transport, run_action, secret_content

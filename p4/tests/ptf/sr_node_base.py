@@ -24,6 +24,7 @@ from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
+
 from srchain.bfrt.client import BfrtClient
 
 PROGRAM = "srchain_node"
@@ -148,7 +149,7 @@ class SrNodeTest(BaseTest):
 
 def decision_record(src: str, sport: int, dst: str, dport: int, proto: int, class_id: int, seq: int = 1) -> bytes:
     """A decision record v1 (docs/records.md) for the session of this packet 5-tuple."""
-    from srchain.records import DecisionRecord, FlowKey
+    from srchain_contracts.records import DecisionRecord, FlowKey
 
     key, _direction = FlowKey.from_packet(src, sport, dst, dport, proto)
     return DecisionRecord(key, issuer_id=7, class_id=class_id, confidence=255, ttl_s=0, seq=seq,

@@ -1,4 +1,1 @@
-"""BF Runtime gRPC: the project's wire-compatible subset of bfruntime.proto and its generated stubs.
-
-`bfruntime_pb2*.py` are generated (committed) by `.venv/bin/python -m srchain.bfrt.generate`.
-"""
+"""The controller's BF Runtime gRPC client (the protocol itself is the leaf `srchain_contracts.bfrt`)."""

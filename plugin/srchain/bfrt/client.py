@@ -22,8 +22,8 @@ from pathlib import Path
 
 import grpc
 
-from . import bfruntime_pb2 as pb
-from . import bfruntime_pb2_grpc as pb_grpc
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 SetReq = pb.SetForwardingPipelineConfigRequest
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import bfruntime_pb2 as pb
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+
 from .client import BfrtClient, BfrtError
 
 SetReq = pb.SetForwardingPipelineConfigRequest

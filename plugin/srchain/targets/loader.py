@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from srchain.bfrt import bfruntime_pb2 as pb
 from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from typing import Any
 
 import grpc
 
-from srchain.bfrt import bfruntime_pb2 as pb
 from srchain.bfrt.client import BfrtClient, BfrtError, _resolve
 from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.targets.base import NKey, TargetError
 from srchain.targets.loader import Bundle, ensure_program
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 
 COUNTER_PKTS = "$COUNTER_SPEC_PKTS"
 COUNTER_FIELDS = frozenset({COUNTER_PKTS, "$COUNTER_SPEC_BYTES"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ptf
 from ptf import testutils
 from ptf.base_tests import BaseTest
+
 from srchain.bfrt.client import BfrtClient
 
 

@@ -42,7 +42,7 @@ class ProbeResult:
 
 
 def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
-    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain.demo.agent", *args])
+    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain_demo.agent", *args])
 
 
 def start_probe(tb: Testbed, key: str, out_dir: Path, port: int, rate_pps: float, duration_s: float) -> ProbeFlow:

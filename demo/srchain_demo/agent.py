@@ -1,4 +1,4 @@
-"""Traffic agent run inside a host namespace by the demo (`python -m srchain.demo.agent …`).
+"""Traffic agent run inside a host namespace by the demo (`python -m srchain_demo.agent …`).
 
 `peer`   one endpoint of a session: records every probe that arrives (per-packet one-way delay, kernel
          receive timestamps, JSON) and optionally sends its direction of a trafficgen profile from the
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import click
 
-from srchain.records import U48_MAX, Probe, RecordError, delta48
+from srchain_contracts.records import U48_MAX, Probe, RecordError, delta48
+from srchain_net.packetsock import ETH_P_ALL, PACKET_OUTGOING, PACKET_STATISTICS, SOL_PACKET
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 SO_RXQ_OVFL = 40  # ancillary data: datagrams the kernel dropped on this socket so far (buffer full)
@@ -178,11 +179,7 @@ def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: st
     sock.close()
 
 
-ETH_P_ALL = 0x0003
 ETH_MPLS = 0x8847
-SOL_PACKET = 263
-PACKET_STATISTICS = 6
-PACKET_OUTGOING = 4
 
 
 def parse_stack(frame: bytes, port: int) -> tuple[tuple[int, ...], Probe] | None:

@@ -8,8 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
+ETH_P_MPLS_UC = 0x8847
 SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_OUTGOING = 4  # sockaddr_ll.sll_pkttype of a frame this host sent
 PACKET_STATISTICS = 6
 PACKET_QDISC_BYPASS = 20
 PACKET_IGNORE_OUTGOING = 23

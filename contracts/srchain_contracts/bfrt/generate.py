@@ -1,6 +1,6 @@
 """Regenerate bfruntime_pb2.py / bfruntime_pb2_grpc.py from bfruntime.proto (run after editing the proto).
 
-    .venv/bin/python -m srchain.bfrt.generate
+    .venv/bin/python -m srchain_contracts.bfrt.generate
 """
 
 from __future__ import annotations

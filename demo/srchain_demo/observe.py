@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srchain.bfrt.client import BfrtClient
-from srchain.records import FlowKey, flow_slot, session_slot
+from srchain_contracts.records import FlowKey, flow_slot, session_slot
 
 from . import topology as topo
 from .testbed import Testbed

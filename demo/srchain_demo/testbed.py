@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
-from srchain.demo import topology as topo
-from srchain.demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
+from srchain_demo import topology as topo
+from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
 Log = Callable[[str], None]
 

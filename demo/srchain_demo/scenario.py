@@ -74,7 +74,7 @@ def _summary(delays_ms: list[float], expected: int | None = None) -> dict[str, A
 
 
 def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
-    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain.demo.agent", *args])
+    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain_demo.agent", *args])
 
 
 # Session endpoints: (key, namespace role, bind, peer, stream, profile, seed, upstream). The client side

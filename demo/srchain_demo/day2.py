@@ -104,7 +104,7 @@ def live_state(tb: Testbed) -> dict[str, Any]:
 
 
 def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
-    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain.demo.agent", *args])
+    tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain_demo.agent", *args])
 
 
 def _wait_files(tb: Testbed, files: dict[str, Path], timeout: float) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,50 @@
+"""`srchain demo`: the local end-to-end demo (registered lazily by `srchain.cli`, which never imports this room)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from srchain.cli import make_console, make_plan
+from srchain.plan.render import render_plan
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@click.command()
+@click.option("--results", "results_root", type=click.Path(file_okay=False, path_type=Path), default="results",
+              show_default=True, help="where demo-<timestamp>/ is written")
+@click.option("--session-s", type=click.FloatRange(2, 120), default=10.0, show_default=True,
+              help="length of the gaming and other sessions (s)")
+@click.option("--port-rate", "port_rate_mbps", type=click.FloatRange(1, 100), default=12.0, show_default=True,
+              help="shaped egress rate toward the gaming client (Mbit/s)")
+@click.option("--plan-only", is_flag=True, help="no testbed: validate and plan the chain and a day-2 insert")
+@click.option("--reconfigure", is_flag=True,
+              help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
+@click.option("--examples", type=click.Path(file_okay=False), default=str(EXAMPLES), show_default=True)
+def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, reconfigure: bool,
+         examples: str) -> None:  # fmt: skip
+    """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
+    VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
+    if not plan_only:
+        from srchain_demo.run import run_demo
+        from srchain_demo.scenario import Settings
+
+        settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
+        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6)))
+    ex = Path(examples)
+    inventory = ex / "inventory.yaml"
+    out = make_console()
+    with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state:
+        out.rule("1. the reference chain: validate and plan")
+        first = make_plan(str(ex / "cloud-gaming.yaml"), str(inventory), state, None)
+        render_plan(first, out)
+        out.rule("2. day 2: insert attack mitigation on the data path, planned against step 1")
+        current = Path(state) / "installed.json"
+        current.write_text(json.dumps(first.to_json()))
+        second = make_plan(str(ex / "cloud-gaming-mitigation.yaml"), str(inventory), state, str(current))
+        render_plan(second, out, show_entries=False)
