@@ -32,7 +32,8 @@ CHECKSUMS = "checksums.txt"
 LIBRARY = Path(__file__).resolve().parents[1]  # the srchain package, vendored into each charm's lib/
 REPO = Path(__file__).resolve().parents[3]
 LOCK = REPO / "requirements.lock"
-SOURCE_ROOTS = {REPO / d for d in ("contracts", "net", "plugin", "proxy", "emulator", "vnfs", "demo")}  # where pyproject finds packages
+# where pyproject finds packages
+SOURCE_ROOTS = {REPO / d for d in ("contracts", "net", "plugin", "proxy", "emulator", "vnfs", "demo")}
 # What the vendored library needs at charm runtime besides ops; charmcraft installs these pinned
 # versions into the charm's venv/ when packing (nothing is pip-installed when the charm runs).
 CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography", "bcrypt", "PyNaCl")
