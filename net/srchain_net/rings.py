@@ -62,19 +62,19 @@ def _ring(sock: socket.socket, which: int, frames: int) -> None:
 class RxRing:
     """Receive side of one interface, TPACKET_V2 ring."""
 
-    def __init__(self, ifname: str, reserve: int, frames: int = 4096, fanout: tuple[int, int] | None = None) -> None:
-        """fanout: (group, msd) to join the interface's PACKET_FANOUT group with the proxy's steering."""
+    def __init__(self, ifname: str, reserve: int, frames: int = 4096,
+                 join: Callable[[socket.socket], None] | None = None) -> None:
+        """join: called on the bound socket before the ring is mapped (the proxy's workers join their
+        PACKET_FANOUT group there); a ValueError from it closes the socket and propagates."""
         def setup(sock: socket.socket) -> None:
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
             sock.setsockopt(SOL_PACKET, PACKET_RESERVE, reserve)
             _ring(sock, PACKET_RX_RING, frames)
 
         self.sock = open_packet_socket(ifname, receive=True, setup=setup)
-        if fanout is not None:
-            from .fanout import join  # only workers need it
-
+        if join is not None:
             try:
-                join(self.sock, *fanout)
+                join(self.sock)
             except ValueError:
                 self.sock.close()
                 raise

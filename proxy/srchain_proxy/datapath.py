@@ -25,6 +25,7 @@ from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, Socket
 
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
+from .fanout import join
 from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
 
 log = logging.getLogger(__name__)
@@ -95,17 +96,19 @@ class DataPath:
         self._txs: list[tuple] = []
         self._build_jobs()
 
-    def _fanout(self, ifname: str) -> tuple[int, int] | None:
+    def _fanout(self, ifname: str) -> Callable[[socket.socket], None] | None:
+        """How a ring on `ifname` joins this worker's PACKET_FANOUT group (None: a single data path)."""
         if self.fanout_base is None:
             return None
         try:
-            return fanout_group(self.fanout_base, ifname), self.engine.msd
+            group, msd = fanout_group(self.fanout_base, ifname), self.engine.msd
         except OSError as exc:
             raise ValueError(f"cannot open a packet socket on {ifname!r}: {exc.strerror or exc}") from exc
+        return lambda sock: join(sock, group, msd)
 
     def _open_rx(self, ifname: str) -> Any:
         if self.io == "ring":
-            return RxRing(ifname, HEADROOM, fanout=self._fanout(ifname))
+            return RxRing(ifname, HEADROOM, join=self._fanout(ifname))
         return SocketRx(ifname, HEADROOM)
 
     def _open_tx(self, ifname: str) -> Any:
