@@ -71,7 +71,7 @@ class Switch:
     def _start(self) -> None:
         self.servicer = BfRuntimeServer(0)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), interceptors=[self.injector],
-                                  options=OPTS)  # fmt: skip
+                                  options=OPTS)
         pb_grpc.add_BfRuntimeServicer_to_server(self.servicer, self.server)
         if self.credentials is not None:
             self.port = self.server.add_secure_port(f"127.0.0.1:{self.port}", self.credentials)

@@ -32,7 +32,7 @@ from srchain.targets.switch import SwitchDriver
 from srchain_emu.bundle import compile_to_dir
 
 pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
 
 EX = REPO / "examples"
 NS = f"sa{os.getpid()}"
@@ -57,10 +57,10 @@ def lab(tmp_path_factory):
         cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04",
                                        "listen": f"unix:{sock}", "token_file": str(token),
                                        "state_file": str(tmp / "px1.state.json"), "io": "socket",
-                                       "attachments": [], "sids": []}))  # fmt: skip
+                                       "attachments": [], "sids": []}))
         log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(["ip", "netns", "exec", NS, str(REPO / ".venv/bin/python"), "-m", "srchain_proxy",
-                                 "run", "--config", str(cfg)], stdout=log, stderr=log)  # fmt: skip
+                                 "run", "--config", str(cfg)], stdout=log, stderr=log)
         api = ProxyApi("px1", f"unix:{sock}", TOKEN)
         deadline = time.monotonic() + 15
         while True:

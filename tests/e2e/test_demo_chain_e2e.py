@@ -35,7 +35,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory):
         tb.start()
         plan, result = tb.apply(SPEC)
         o = run(tb, Settings(warmup_s=1.5, session_s=6.0), work / "run", lambda n, t: events.append((n, t)),
-                lambda *_: None)  # fmt: skip
+                lambda *_: None)
         yield {"o": o, "plan": plan, "result": result, "events": events, "tb": tb}
     finally:
         tb.close()

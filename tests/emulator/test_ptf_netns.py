@@ -33,12 +33,12 @@ def test_conformance_programs_under_ptf(tmp_path):
         server, servicer, _ = serve(f"unix:{sock_path}")
         specs = [PortSpec(i, ns.switch_ifs[i]) for i in range(3)]
         dp = DataPlane(servicer, specs, ns.run_inside(lambda: {s.device_port: open_port_socket(s.ifname)
-                                                              for s in specs}))  # fmt: skip
+                                                              for s in specs}))
         dp.start()
         try:
             cmd = ["ip", "netns", "exec", ns.name, str(PTF), "--test-dir", str(Path(__file__).parent / "ptf"),
                    "--log-file", str(tmp_path / "ptf.log"),
-                   "--test-params", f"grpc_addr='unix:{sock_path}';bundles='{bundles}'"]  # fmt: skip
+                   "--test-params", f"grpc_addr='unix:{sock_path}';bundles='{bundles}'"]
             for i, h in enumerate(ns.host_ifs):
                 cmd += ["--interface", f"{i}@{h}"]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)

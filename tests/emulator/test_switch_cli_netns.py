@@ -50,7 +50,7 @@ def test_switch_run_process_forwards(tmp_path):
             ["ip", "netns", "exec", ns.name, str(SRCHAIN), "switch", "run", "--ports", str(ports),
              "--grpc", f"unix:{sock}", "--p4", str(P4_DIR / "exact_forward.p4")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        )
         host = []
         client = None
         try:

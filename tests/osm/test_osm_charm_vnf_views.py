@@ -39,7 +39,7 @@ def service(tmp_path: Path, name: str, cfg: dict) -> Iterator[dict]:
     """The service's YAML config (a fixed loopback health port) and a restart script that (re)starts it."""
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, "http": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_STREAM)},
-                                    **cfg}))  # fmt: skip
+                                    **cfg}))
     pid = tmp_path / "pid"
     script = tmp_path / "restart.sh"
     script.write_text(f"""#!/bin/sh
@@ -67,7 +67,7 @@ def _act(svc: dict, name: str) -> dict:
 def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: Path) -> None:
     listen = _free_port(socket.SOCK_DGRAM)
     cfg = {"listen": {"port": listen}, "next_hop": {"port": _free_port(socket.SOCK_DGRAM)}, "agree": 2,
-           "refresh_s": 0.5}  # fmt: skip
+           "refresh_s": 0.5}
     with service(tmp_path, "aggregator", cfg) as agg:
         assert _act(agg, "restart-service") == {"service": "aggregator", "status": "ok"}
         assert _act(agg, "show-decisions")["sessions"] == 0
@@ -110,7 +110,7 @@ def veths() -> Iterator[tuple[str, str, str]]:
 def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str, str, str]) -> None:
     in_if, out_if, sender = veths
     cfg = {"in_iface": in_if, "out_iface": out_if, "max_pps": 20, "window_s": 1.0, "block_s": 60,
-           "allow": ["10.9.0.0/16"]}  # fmt: skip
+           "allow": ["10.9.0.0/16"]}
     with service(tmp_path, "mitigation", cfg) as mit:
         subprocess.run([mit["restart"]], check=True, timeout=30)  # as systemd would start it (no such action)
         deadline = time.monotonic() + 15
@@ -122,7 +122,7 @@ def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str
                 assert time.monotonic() < deadline, (tmp_path / "log").read_text()[-2000:]
                 time.sleep(0.1)
         ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, socket.inet_aton("10.66.0.9"),
-                         socket.inet_aton("10.0.2.10"))  # fmt: skip
+                         socket.inet_aton("10.0.2.10"))
         frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + b"\x00" * 8
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as tx:
             tx.bind((sender, 0))

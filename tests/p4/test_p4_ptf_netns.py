@@ -47,7 +47,7 @@ def run_ptf(tmp_path: Path, bundle: Path, tests: list[str], tag: str) -> subproc
             cmd = [
                 "ip", "netns", "exec", ns.name, str(PTF), "--test-dir", str(PTF_DIR),
                 "--log-file", str(tmp_path / "ptf.log"), "--test-params", params,
-            ]  # fmt: skip
+            ]
             for i, h in enumerate(ns.host_ifs):
                 cmd += ["--interface", f"{i}@{h}"]
             res = subprocess.run(cmd + tests, capture_output=True, text=True, timeout=240, cwd=tmp_path)

@@ -47,7 +47,7 @@ class Procs:
     def start(self, name: str, *args: str) -> subprocess.Popen[str]:
         err = open(self.tmp / f"{name}.err", "w")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns, PY, "-m", "srchain_vnfs.cli", *args],
-                                stdout=subprocess.PIPE, stderr=err, text=True)  # fmt: skip
+                                stdout=subprocess.PIPE, stderr=err, text=True)
         self.procs.append((proc, err))
         return proc
 
@@ -62,7 +62,7 @@ class Procs:
 
     def nsrun(self, *args: str, timeout: float = 60) -> str:
         res = subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True,
-                             timeout=timeout)  # fmt: skip
+                             timeout=timeout)
         assert res.returncode == 0, res.stderr
         return res.stdout
 
@@ -98,14 +98,14 @@ def test_chain_in_netns_decides_per_scripted_session(netns: str, tmp_path: Path)
         # Gaming: only the first 10 reports of each session are sent -> detection within 10 reports.
         gaming = json.loads(procs.nsrun(PY, "-m", "srchain_vnfs.cli", "trafficgen", "reports",
                                         "--profile", "cloud_gaming", "--profile", "cloud_gaming",
-                                        "--max-reports", "10", "--seed", "40"))  # fmt: skip
+                                        "--max-reports", "10", "--seed", "40"))
         others = json.loads(procs.nsrun(PY, "-m", "srchain_vnfs.cli", "trafficgen", "reports",
                                         "--profile", "video_streaming", "--profile", "video_streaming",
                                         "--profile", "bulk", "--profile", "bulk", "--seed", "50",
-                                        "--client-offset", "10", "--rate", "4000"))  # fmt: skip
+                                        "--client-offset", "10", "--rate", "4000"))
         # Garbage to the formatter: counted and dropped, the service keeps running.
         procs.nsrun(PY, "-c", "import socket; s=socket.socket(2,2); [s.sendto(b'\\x53\\x52\\x01\\x01junk', "
-                    "('127.0.0.1', 47001)) for _ in range(5)]")  # fmt: skip
+                    "('127.0.0.1', 47001)) for _ in range(5)]")
         out, _ = sink.communicate(timeout=60)
         port = health["formatter"]["health"][1]  # type: ignore[index]
         fmt_health = json.loads(procs.nsrun(PY, "-c", HEALTH.format(port=port)))
@@ -178,7 +178,7 @@ def test_mitigation_drops_only_the_flooding_source(netns: str, tmp_path: Path) -
             _ip("-n", netns, "link", "set", dev, "up")
     cfg = tmp_path / "mitigation.yaml"
     cfg.write_text("in_iface: vnA1\nout_iface: vnB1\nmax_pps: 20\nmax_fan_in: 50\nfan_in_source_pps: 1000\n"
-                   "window_s: 5\nblock_s: 30\nallow: [192.168.0.0/16]\n")  # fmt: skip
+                   "window_s: 5\nblock_s: 30\nallow: [192.168.0.0/16]\n")
     procs = Procs(netns, tmp_path)
     try:
         procs.start("mitigation", "run", "mitigation", "--config", str(cfg))

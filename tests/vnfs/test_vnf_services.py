@@ -65,7 +65,7 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
     sink.settimeout(0.05)
     ep = lambda port: Endpoint(host=LOOP, port=port)  # noqa: E731
     agg = Aggregator(AggregatorConfig(listen=ep(0), next_hop=ep(sink.getsockname()[1]), agree=3,
-                                      idle_timeout_s=1.0, tick_s=0.05, decision_ttl_s=30))  # fmt: skip
+                                      idle_timeout_s=1.0, tick_s=0.05, decision_ttl_s=30))
     decisions: list[DecisionRecord] = []
 
     def drain() -> None:
@@ -82,7 +82,7 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
                 fmt = Formatter(FormatterConfig(listen=ep(0), next_hop=ep(_bound(cls))))
                 with running(fmt), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
                     garbage = [b"", b"\x53", b"hello world" * 3, bytes(72),
-                               b"\x53\x52\x02\x01" + bytes(68), b"\x53\x52\x01\x02" + bytes(68)]  # fmt: skip
+                               b"\x53\x52\x02\x01" + bytes(68), b"\x53\x52\x01\x02" + bytes(68)]
                     for g in garbage:
                         for port in (_bound(fmt), _bound(cls), _bound(agg)):
                             tx.sendto(g, (LOOP, port))
@@ -103,7 +103,7 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
                 for d in (fmt, cls, agg):
                     drops = {k: v for k, v in d.counts.items() if k.startswith("dropped:")}
                     assert drops == {"dropped:truncated": 2, "dropped:bad_magic": 2, "dropped:wrong_version": 1,
-                                     "dropped:wrong_type": 1}, d.counts  # fmt: skip
+                                     "dropped:wrong_type": 1}, d.counts
     finally:
         sink.close()
     by_profile: dict[str, list[int]] = {}
@@ -120,7 +120,7 @@ def test_health_and_metrics_need_the_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     cfg = FormatterConfig.model_validate({"listen": {"port": 0}, "next_hop": {"port": 9},
-                                          "http": {"port": 0, "token_file": str(token)}})  # fmt: skip
+                                          "http": {"port": 0, "token_file": str(token)}})
     fmt = Formatter(cfg)
     with running(fmt), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         tx.sendto(b"\x53\x52\x01", (LOOP, _bound(fmt)))
