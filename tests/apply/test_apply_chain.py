@@ -31,8 +31,7 @@ from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
 from srchain_emu.bundle import compile_to_dir
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 EX = REPO / "examples"
 NS = f"sa{os.getpid()}"

@@ -38,8 +38,7 @@ from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
 from nslib import add_veths, sh
 from proclib import stop
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 EX = REPO / "examples"
 NS = f"so{os.getpid()}s"

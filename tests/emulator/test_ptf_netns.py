@@ -3,7 +3,6 @@ project's BF Runtime client (unix-socket gRPC), with the emulated switch running
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ from srchain_emu.switch import DataPlane
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET"),
 ]
 PTF = Path(sys.executable).parent / "ptf"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -40,7 +39,6 @@ def test_switch_run_refuses_non_loopback_grpc(tmp_path):
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET")
 def test_switch_run_process_forwards(tmp_path):
     sock = tmp_path / "bfrt.sock"
     with Netns(3, tag="c") as ns:

@@ -32,8 +32,7 @@ from srchain.remote import fingerprint
 from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain.targets.switch import SwitchDriver
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 CHARM = REPO / "charms/srchain-controller"
 EX = REPO / "examples"

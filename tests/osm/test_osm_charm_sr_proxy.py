@@ -25,8 +25,7 @@ TOKEN = "so-charm-token-0123456789abcdef"
 NS = f"so{os.getpid()}"
 STATIC = {"sid": 16001, "behaviour": "static", "vnf": "fmt", "version": 2, "restore": [[16002, 16005]], "ttl": 64}
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,6 @@ def veths() -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for veth and raw sockets")
 def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str, str, str]) -> None:
     in_if, out_if, sender = veths
     cfg = {"in_iface": in_if, "out_iface": out_if, "max_pps": 20, "window_s": 1.0, "block_s": 60,

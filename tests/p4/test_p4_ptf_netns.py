@@ -3,7 +3,6 @@ namespace, the switch in this process, BF Runtime over a unix socket, `ptf` run 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from srchain_emu.switch import DataPlane
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
 PTF = Path(sys.executable).parent / "ptf"
