@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient
 from srchain.cli import main
@@ -43,10 +42,7 @@ MIT_IFACES = ["px1-mit-o", "px1-mit-i"]
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sa")
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    sh("ip", "netns", "add", NS)
-    proc = None
-    try:
+    with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         token = tmp / "px1.token"
         token.write_text(TOKEN)
@@ -57,26 +53,11 @@ def lab(tmp_path_factory):
                                        "listen": f"unix:{sock}", "token_file": str(token),
                                        "state_file": str(tmp / "px1.state.json"), "io": "socket",
                                        "attachments": [], "sids": []}))
-        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, str(REPO / ".venv/bin/python"), "-m", "srchain_proxy",
-                                 "run", "--config", str(cfg)], stdout=log, stderr=log)
         api = ProxyApi("px1", f"unix:{sock}", TOKEN)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                api.call("GET", "/v1/health")
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
-                time.sleep(0.1)
-        out = tmp / "node"
-        compile_to_dir(REPO / "p4" / "srchain_node.p4", out)
-        yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
-    finally:
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        with running_proxy(NS, cfg, tmp / "px1.log", ready=lambda: api.call("GET", "/v1/health")):
+            out = tmp / "node"
+            compile_to_dir(REPO / "p4" / "srchain_node.p4", out)
+            yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
 
 
 @pytest.fixture

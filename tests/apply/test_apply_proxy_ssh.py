@@ -9,9 +9,7 @@ Refusals (host key unset/malformed, wrong host key, login key refused) change no
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,8 @@ from srchain_emu.bundle import compile_to_dir
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
 from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 
 pytestmark = pytest.mark.netns
 
@@ -49,11 +47,8 @@ IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg"]
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("so-ssh")
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    proc = None
     sshd = SshLab(tmp / "vm")
-    try:
-        sh("ip", "netns", "add", NS)
+    with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         vm = tmp / "vm-etc"  # what lives on the proxy's machine: its token and its control socket
         vm.mkdir()
@@ -64,31 +59,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04",
                                        "listen": f"unix:{sock}", "token_file": str(vm / "proxy.token"),
                                        "io": "socket", "attachments": [], "sids": []}))
-        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
-                                 "--config", str(cfg)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 15
-        while not sock.exists():
-            assert proc.poll() is None, (tmp / "px1.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the proxy did not open its control socket in 15 s"
-            time.sleep(0.05)
-        sshd.start()
-        private, public = sshkeys.generate("controller")
-        sshd.authorize(public)
-        key = tmp / "controller_ed25519"
-        key.write_text(private)
-        key.chmod(0o600)
-        artifacts = tmp / "node"
-        compile_to_dir(REPO / "p4" / "srchain_node.p4", artifacts)
-        # the test's own view of the proxy (never used by the code under test)
-        local = ProxyApi("px1", f"unix:{sock}", TOKEN)
-        yield {"tmp": tmp, "sock": sock, "vm_token": vm / "proxy.token", "sshd": sshd, "key": key,
-               "artifacts": artifacts, "local": local}
-    finally:
-        sshd.stop()
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
+        with running_proxy(NS, cfg, tmp / "px1.log"):
+            try:
+                sshd.start()
+                private, public = sshkeys.generate("controller")
+                sshd.authorize(public)
+                key = tmp / "controller_ed25519"
+                key.write_text(private)
+                key.chmod(0o600)
+                artifacts = tmp / "node"
+                compile_to_dir(REPO / "p4" / "srchain_node.p4", artifacts)
+                # the test's own view of the proxy (never used by the code under test)
+                local = ProxyApi("px1", f"unix:{sock}", TOKEN)
+                yield {"tmp": tmp, "sock": sock, "vm_token": vm / "proxy.token", "sshd": sshd, "key": key,
+                       "artifacts": artifacts, "local": local}
+            finally:
+                sshd.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_emu.cli import switch_cli
 from srchain_emu.netns import Netns
 from srchain_emu.ports import open_port_socket
+from waiting import wait_until
 
 SRCHAIN = Path(sys.executable).parent / "srchain"
 
@@ -52,10 +52,12 @@ def test_switch_run_process_forwards(tmp_path):
         host = []
         client = None
         try:
-            deadline = time.monotonic() + 30
-            while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.05)
-            assert sock.exists(), proc.communicate(timeout=5)
+
+            def serving() -> bool:
+                assert proc.poll() is None, proc.communicate(timeout=5)
+                return sock.exists()
+
+            wait_until(serving, 30, what="`srchain switch run` opens its gRPC socket")
             client = BfrtClient(f"unix:{sock}")
             client.subscribe()
             client.bind("exact_forward")  # loaded at start-up with --p4: no push needed

@@ -13,7 +13,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ops import testing
 from osmlib import REPO, charm_class
 
 from srchain_contracts.records import FlowKey, TrafficClass, WindowLabel, ip_to_int
+from waiting import wait_until
 
 KEY = FlowKey(ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10"), 5000, 5000, 17)
 PFX = f"so{os.getpid()}"
@@ -75,9 +75,8 @@ def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: P
             for seq in range(2):
                 label = WindowLabel(KEY, TrafficClass.CLOUD_GAMING, seq, confidence=255)
                 tx.sendto(label.pack(), ("127.0.0.1", listen))
-        deadline = time.monotonic() + 5
-        while (shown := _act(agg, "show-decisions"))["sessions"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        shown = wait_until(lambda: (d := _act(agg, "show-decisions"))["sessions"] and d, 5,
+                           what="the aggregator shows a session")
     assert shown["by_class"] == {"cloud_gaming": 1} and shown["refresh_s"] == 0.5
     (row,) = shown["decisions"]
     assert row["flow"] == {"ip_a": "10.0.1.10", "port_a": 5000, "ip_b": "10.0.2.10", "port_b": 5000, "proto": 17}
@@ -112,14 +111,9 @@ def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str
            "allow": ["10.9.0.0/16"]}
     with service(tmp_path, "mitigation", cfg) as mit:
         subprocess.run([mit["restart"]], check=True, timeout=30)  # as systemd would start it (no such action)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert _act(mit, "show-blocked")["blocked"] == []
-                break
-            except testing.ActionFailed:
-                assert time.monotonic() < deadline, (tmp_path / "log").read_text()[-2000:]
-                time.sleep(0.1)
+        up = wait_until(lambda: _act(mit, "show-blocked"), 15, interval=0.1, ignore=(testing.ActionFailed,),
+                        what=f"the mitigation answers show-blocked (its log: {tmp_path / 'log'})")
+        assert up["blocked"] == []
         ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, socket.inet_aton("10.66.0.9"),
                          socket.inet_aton("10.0.2.10"))
         frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + b"\x00" * 8
@@ -127,9 +121,8 @@ def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str
             tx.bind((sender, 0))
             for _ in range(100):  # within well under a second: 100 > 20 pps
                 tx.send(frame)
-        deadline = time.monotonic() + 5
-        while not (shown := _act(mit, "show-blocked"))["blocked"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        shown = wait_until(lambda: (b := _act(mit, "show-blocked"))["blocked"] and b, 5,
+                           what="the mitigation blocks the flooding source")
         counters = _act(mit, "show-counters")["counters"]
     (row,) = shown["blocked"]
     assert (row["source"], row["reason"], row["destination"], row["window_packets"]) == ("10.66.0.9", "rate",

@@ -12,11 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from waiting import wait_until
 
 pytestmark = pytest.mark.netns
 
@@ -51,13 +52,11 @@ class Procs:
         return proc
 
     def wait_ready(self, name: str, timeout: float = 20) -> dict[str, object]:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for line in (self.tmp / f"{name}.err").read_text().splitlines():
-                if line.startswith("{"):
-                    return json.loads(line)
-            time.sleep(0.05)
-        raise AssertionError(f"{name} not ready: {(self.tmp / f'{name}.err').read_text()}")
+        """The JSON health line the service writes to stderr once it serves."""
+        err = self.tmp / f"{name}.err"
+        line = wait_until(lambda: next((ln for ln in err.read_text().splitlines() if ln.startswith("{")), None),
+                          timeout, what=f"{name} ready (its stderr: {err})")
+        return json.loads(line)
 
     def nsrun(self, *args: str, timeout: float = 60) -> str:
         res = subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True,
