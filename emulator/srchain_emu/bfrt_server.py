@@ -1,4 +1,5 @@
-"""BF Runtime gRPC server of the emulated Tofino (the semantics of reference/p4.md §1.4).
+"""BF Runtime gRPC server of the emulated Tofino: the `BfRuntime` service of
+contracts/srchain_contracts/bfrt/bfruntime.proto as the SDE serves it (docs/emulator.md, "BF Runtime").
 
 Subscribe on StreamChannel, BIND before Read/Write, Get/SetForwardingPipelineConfig with
 WARM_INIT_STARTED/FINISHED pushed on the stream, Write INSERT/MODIFY/DELETE(empty key = all)/
