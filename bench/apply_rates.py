@@ -70,11 +70,11 @@ def entries(n: int) -> list[Entry]:
     half = n // 2
     out = [Entry("switch", "s1", TABLES[0], {"label": 16 + i}, "SwitchIngress.sr.forward",
                  {"port": 1 + i % 8, "dst_mac": f"02:00:00:00:{i >> 8 & 0xFF:02x}:{i & 0xFF:02x}"}, "sid_forward", 1)
-           for i in range(half)]  # fmt: skip
+           for i in range(half)]
     out += [Entry("switch", "s1", TABLES[1], {"dst_addr": {"value": f"10.{i >> 8 & 0xFF}.{i & 0xFF}.0",
                                                              "prefix_len": 24}},
                   "SwitchIngress.ipv4.route", {"port": 1 + i % 8, "dst_mac": "02:00:00:00:00:01"}, "route", None)
-            for i in range(n - half)]  # fmt: skip
+            for i in range(n - half)]
     return out
 
 
@@ -120,9 +120,9 @@ def start_proxy(tmp: Path, ns: str) -> tuple[subprocess.Popen, Path, Path]:
     cfg = tmp / "px1.yaml"
     cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04", "io": "socket",
                                    "listen": f"unix:{sock}", "token_file": str(token), "attachments": [], "sids": [],
-                                   "state_file": str(tmp / "px1.state.json")}))  # fmt: skip
+                                   "state_file": str(tmp / "px1.state.json")}))
     proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "srchain_proxy", "run", "--config",
-                             str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                             str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while not sock.exists():
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -153,12 +153,12 @@ def bench_chain(tmp: Path, artifacts: Path, rounds: int) -> None:
                 inventory, _ = load_inventory(inv_path)
 
                 def run(spec: Path, first: bool, inv_path=inv_path, state=state, inventory=inventory,
-                        batch_size=batch_size) -> tuple[float, float]:  # fmt: skip
+                        batch_size=batch_size) -> tuple[float, float]:
                     with SidStore(state) as store:
                         plan = build_plan(load_chain(spec, inv_path), store)
                     drivers = Drivers(driver_factory(inventory, tmp))
                     ctl = Controller(drivers, AppliedStore(state), Options(drain_interval=0.05, drain_timeout=2,
-                                                                           batch_size=batch_size))  # fmt: skip
+                                                                           batch_size=batch_size))
                     t = time.perf_counter()
                     res = ctl.apply(plan)
                     total = time.perf_counter() - t
@@ -181,7 +181,7 @@ def bench_chain(tmp: Path, artifacts: Path, rounds: int) -> None:
                     api.call("DELETE", f"/v1/attachments/{a['vnf']}")
         for name, values in rows.items():
             print(f"{name}: median {statistics.median(values) * 1000:.1f} ms over {len(values)} "
-                  f"(min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f})")  # fmt: skip
+                  f"(min {min(values) * 1000:.1f}, max {max(values) * 1000:.1f})")
         for what in ("reference chain, cold switch (push + bind + entries)",
                      "reorder classifier/aggregator, drain excluded"):
             b = statistics.median(rows[f"{what}, batched"])

@@ -47,7 +47,7 @@ def scenario_run(tmp: Path, i: int, session_s: float, port_rate_bps: int) -> dic
         "ratio_p99_voip_over_prioritised": voip / prio if voip and prio else None,
         "reconfigure": {k: change.get(k) for k in ("version", "seconds", "lost", "late", "streams")},
         "queue_stats_port2": o.extra["queue_port2"], "load_avg": os.getloadavg()[0],
-    }  # fmt: skip
+    }
 
 
 # Day-2 modes: the live change, and two baselines without any change during the traffic (the reference chain
@@ -75,7 +75,7 @@ def day2_run(tmp: Path, rate: float, mode: str) -> dict:
         tb.apply(REPO / "examples" / "cloud-gaming.yaml")
         cpu0, t0 = cpu_seconds(tb), time.monotonic()
         o = run_day2(tb, Day2Settings(rate_pps=rate, duration_s=7.0, insert_at_s=insert_at, remove_at_s=remove_at),
-                     tmp / name)  # fmt: skip
+                     tmp / name)
         cpu1, wall = cpu_seconds(tb), time.monotonic() - t0
     # share of one core per process while the probe flow ran (the run also spans agent start-up and drain)
     cpu = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu1 if k in cpu0 and cpu1[k] > cpu0[k]}
@@ -87,7 +87,7 @@ def day2_run(tmp: Path, rate: float, mode: str) -> dict:
             "receiver_drops": o.receiver_kernel_drops, "proxy_drops": o.proxy.get("drops"),
             "proxy_kernel_drops": o.proxy.get("kernel_drops"), "mitigation": o.mitigation,
             "applies_s": [round(a.seconds, 3) for a in o.applies], "drained": [a.drained for a in o.applies],
-            "cpu_cores": cpu, "load_avg": os.getloadavg()[0]}  # fmt: skip
+            "cpu_cores": cpu, "load_avg": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -113,13 +113,13 @@ def main() -> int:
                 print(json.dumps(d2[-1]))
                 time.sleep(1)
     print("\nrun | first packet -> prioritised (s) | gaming p50/p99 prioritised (ms) | twin outside the chain p50/p99 "
-          "(ms) | voip p50/p99 (ms) | ratio p99 twin/prio | live insert: lost / late (gaming, ±1 s)")  # fmt: skip
+          "(ms) | voip p50/p99 (ms) | ratio p99 twin/prio | live insert: lost / late (gaming, ±1 s)")
     for r in rows:
         g, t, v, c = r["gaming_after"], r["twin_same_period"], r["voip_same_period"], r["reconfigure"]
         ratio = r["ratio_p99_twin_over_prioritised"]
         print(f"{r['run']} | {r['to_prioritised_s']:.2f} | {g['p50_ms']:.1f} / {g['p99_ms']:.1f} | "
               f"{t['p50_ms']:.1f} / {t['p99_ms']:.1f} | {v['p50_ms']:.1f} / {v['p99_ms']:.1f} | "
-              f"{ratio:.1f} | {c['lost']} / {c['late']}")  # fmt: skip
+              f"{ratio:.1f} | {c['lost']} / {c['late']}")
     if d2:
         print("\nday-2 rate (pps) | mode | sent | lost | duplicates | late (all detoured?) | detoured | applies (s)")
         for r in d2:

@@ -59,7 +59,7 @@ def chain_switch(tmp: Path) -> tuple[object, Pipeline, dict[str, int]]:
     compile_to_dir(ROOT / "p4" / "srchain_node.p4", tmp / "bundle")
     server, servicer, port = serve("127.0.0.1:0")
     drv = SwitchDriver("s1", BfrtClient.connect(f"127.0.0.1:{port}", client_id=1, timeout=30), "srchain_node",
-                       Bundle("srchain_node", tmp / "bundle"))  # fmt: skip
+                       Bundle("srchain_node", tmp / "bundle"))
     drv.prepare()
     drv.write([DiffOp("add", "install", e) for e in plan.entries if e.target_kind == "switch"])
     drv.close()
@@ -128,7 +128,7 @@ def baseline() -> tuple[Pipeline, list[tuple[int, bytes]]]:
     p = Pipeline.from_file(ROOT / "tests" / "emulator" / "p4" / "exact_forward.p4")
     p.table("forward").insert([0xAA], "SwitchIngress.hit", {"port": 2})
     f = bytes(Ether(dst="00:00:00:00:00:aa", src="00:00:00:00:00:01") / IP(src="10.0.1.10", dst="10.0.2.10")
-              / UDP(sport=40000, dport=5000) / Raw(bytes(100)))  # fmt: skip
+              / UDP(sport=40000, dport=5000) / Raw(bytes(100)))
     return p, [(1, f)] * 64
 
 

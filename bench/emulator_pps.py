@@ -74,7 +74,7 @@ def main() -> None:
     passthru = Pipeline.from_file(P4 / "exact_forward.p4")
     passthru.table("forward").insert([0xAA], "SwitchIngress.hit", {"port": 2})
     print(f"program load (five_tables.p4: preprocess+parse+check+codegen): "
-          f"median {statistics.median(loads) * 1000:.1f} ms over {len(loads)} loads")  # fmt: skip
+          f"median {statistics.median(loads) * 1000:.1f} ms over {len(loads)} loads")
     for size in (64, 128):
         frames = [frame(size, i) for i in range(256)]
         out = five.process(1, frames[0], 0)
@@ -82,7 +82,7 @@ def main() -> None:
         pps = measure(five, frames, args.seconds)
         base = measure(passthru, frames, args.seconds)
         print(f"{size:4d}-byte frames: 5-table program {pps:9.0f} pps | baseline 1-table program "
-              f"{base:9.0f} pps | ratio {pps / base:.2f}")  # fmt: skip
+              f"{base:9.0f} pps | ratio {pps / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def frames(size: int) -> list[bytes]:
     out = []
     for i in range(64):
         raw = (Ether(dst="00:00:00:00:00:aa", src="00:00:00:00:00:01") /
-               IP(src=f"10.0.{i}.1", dst="10.1.7.9") / UDP(sport=1000 + i, dport=80)).build()  # fmt: skip
+               IP(src=f"10.0.{i}.1", dst="10.1.7.9") / UDP(sport=1000 + i, dport=80)).build()
         out.append(raw + bytes(max(0, size - len(raw))))
     return out
 
@@ -155,7 +155,7 @@ def main() -> None:
           f"baseline python relay {base_rate:8.0f} pps ({base_n} received)")
     for io, (rate, n) in results.items():
         print(f"emulator (5-table program), {io:6s} I/O: {rate:8.0f} pps delivered ({n} received) | "
-              f"ratio to relay {rate / base_rate:.2f}")  # fmt: skip
+              f"ratio to relay {rate / base_rate:.2f}")
 
 
 if __name__ == "__main__":

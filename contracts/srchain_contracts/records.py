@@ -231,7 +231,7 @@ class FeatureReport:
             self.iat_min, self.iat_max, self.iat_sum,
             self.win_pkts, self.size_min, self.size_max,
             *_split48(self.first_seen_ns), *_split48(self.last_seen_ns), 0,
-        )  # fmt: skip
+        )
 
     @classmethod
     def unpack(cls, data: bytes | memoryview) -> Self:
@@ -240,19 +240,19 @@ class FeatureReport:
             _m, _v, _t, flags, proto, switch_id, ip_a, ip_b, port_a, port_b,
             slot, seq, pkt_count, byte_count, size_sum, iat_min, iat_max, iat_sum,
             win_pkts, size_min, size_max, first_hi, first_lo, last_hi, last_lo, _reserved,
-        ) = cls.STRUCT.unpack_from(data)  # fmt: skip
+        ) = cls.STRUCT.unpack_from(data)
         return cls(
             FlowKey(ip_a, ip_b, port_a, port_b, proto), flags & FLAG_DIRECTION, bool(flags & FLAG_COLLISION),
             switch_id, slot, seq, pkt_count, byte_count, size_sum, iat_min, iat_max, iat_sum,
             win_pkts, size_min, size_max, (first_hi << 32) | first_lo, (last_hi << 32) | last_lo,
-        )  # fmt: skip
+        )
 
 
 _REPORT_WIDTHS = (
     ("direction", 1), ("switch_id", 16), ("slot", 32), ("seq", 32), ("pkt_count", 32), ("byte_count", 32),
     ("size_sum", 32), ("iat_min", 32), ("iat_max", 32), ("iat_sum", 32), ("win_pkts", 16),
     ("size_min", 16), ("size_max", 16), ("first_seen_ns", 48), ("last_seen_ns", 48),
-)  # fmt: skip
+)
 assert FeatureReport.STRUCT.size == FeatureReport.SIZE
 
 
@@ -284,14 +284,14 @@ class DecisionRecord:
     def pack(self) -> bytes:
         self.key.validate()
         for name, bits in (("class_id", 8), ("seq", 32), ("issuer_id", 16), ("confidence", 8),
-                           ("ttl_s", 16), ("issued_ns", 48)):  # fmt: skip
+                           ("ttl_s", 16), ("issued_ns", 48)):
             _check_range(name, int(getattr(self, name)), bits)
         k = self.key
         return self.STRUCT.pack(
             MAGIC, VERSION, self.RECORD_TYPE, 0, k.proto, self.issuer_id,
             k.ip_a, k.ip_b, k.port_a, k.port_b,
             self.class_id, self.confidence, self.ttl_s, self.seq, *_split48(self.issued_ns), 0,
-        )  # fmt: skip
+        )
 
     @classmethod
     def unpack(cls, data: bytes | memoryview) -> Self:
@@ -299,7 +299,7 @@ class DecisionRecord:
         (
             _m, _v, _t, _flags, proto, issuer_id, ip_a, ip_b, port_a, port_b,
             class_id, confidence, ttl_s, seq, ts_hi, ts_lo, _reserved,
-        ) = cls.STRUCT.unpack_from(data)  # fmt: skip
+        ) = cls.STRUCT.unpack_from(data)
         return cls(
             FlowKey(ip_a, ip_b, port_a, port_b, proto), class_id, seq, issuer_id, confidence, ttl_s,
             (ts_hi << 32) | ts_lo,
@@ -347,7 +347,7 @@ class FeatureVector:
         head = _VECTOR_HEAD.pack(
             MAGIC, VERSION, self.RECORD_TYPE, 0, k.proto, self.source_id, k.ip_a, k.ip_b, k.port_a, k.port_b,
             self.seq, *_split48(self.last_seen_ns), len(self.values),
-        )  # fmt: skip
+        )
         return head + struct.pack(f">{len(self.values)}f", *self.values)
 
     @classmethod
@@ -355,7 +355,7 @@ class FeatureVector:
         check_header(data, cls.RECORD_TYPE, cls.HEAD_SIZE)
         (
             _m, _v, _t, _flags, proto, source_id, ip_a, ip_b, port_a, port_b, seq, ts_hi, ts_lo, n,
-        ) = _VECTOR_HEAD.unpack_from(data)  # fmt: skip
+        ) = _VECTOR_HEAD.unpack_from(data)
         if n > MAX_VECTOR_VALUES:
             raise RecordError(RecordErrorReason.BAD_VALUE, f"{n} values > {MAX_VECTOR_VALUES}")
         need = cls.HEAD_SIZE + 4 * n
@@ -395,7 +395,7 @@ class Probe:
         head = self.STRUCT.pack(
             MAGIC, VERSION, self.RECORD_TYPE, self.stream_id, self.seq, *_split48(self.send_ns),
             self.class_id, self.direction,
-        )  # fmt: skip
+        )
         return head + bytes(max(0, total_len - self.SIZE))
 
     @classmethod

@@ -134,7 +134,7 @@ class Recorder:
     def write(self, out: Path, extra: dict[str, object]) -> None:
         tmp = out.with_suffix(".tmp")
         doc = {"streams": {str(k): v for k, v in self.streams.items()}, "bad": self.bad,
-               "kernel_drops": self.kernel_drops, **extra}  # fmt: skip
+               "kernel_drops": self.kernel_drops, **extra}
         tmp.write_text(json.dumps(doc))
         tmp.rename(out)
 
@@ -152,7 +152,7 @@ class Recorder:
 @click.option("--start-at", type=float, default=0.0, help="wall-clock start of sending (time.time())")
 @click.option("--session-s", type=click.FloatRange(0.1, MAX_SECONDS), default=10.0)
 def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: str | None, seed: int,
-         dest: str | None, stream: int, upstream: bool, start_at: float, session_s: float) -> None:  # fmt: skip
+         dest: str | None, stream: int, upstream: bool, start_at: float, session_s: float) -> None:
     """One endpoint of a session: records what arrives and (optionally) sends its direction of a profile
     from the same socket, so both directions share one 5-tuple as in a real session."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -170,7 +170,7 @@ def peer(bind_to: str, duration: float, out: Path, max_packets: int, profile: st
         _wait_until(start_at)
         t0 = time.time()
         stats = {"start": t0, **send_session(session, _addr(dest), stream, upstream=upstream,
-                                             deadline_s=session_s, sock=sock, stop=rec.stop)}  # fmt: skip
+                                             deadline_s=session_s, sock=sock, stop=rec.stop)}
         click.echo(json.dumps({"stream": stream, **stats}))
     receiver.join(duration + 1)
     rec.stop.set()
@@ -247,7 +247,7 @@ def stacks(iface: str, port: int, duration: float, out: Path, max_frames: int) -
     sock.close()
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({"iface": iface, "stacks": seen, "other": other, "frames": frames,
-                               "kernel_drops": drops}))  # fmt: skip
+                               "kernel_drops": drops}))
     tmp.rename(out)
 
 

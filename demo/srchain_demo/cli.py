@@ -27,7 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
 @click.option("--examples", type=click.Path(file_okay=False), default=str(EXAMPLES), show_default=True)
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, reconfigure: bool,
-         examples: str) -> None:  # fmt: skip
+         examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
     if not plan_only:

@@ -98,7 +98,7 @@ def live_state(tb: Testbed) -> dict[str, Any]:
         client.close()
     api = tb.proxy_api()
     sids = {int(s["sid"]): {"vnf": s.get("vnf"), "version": s.get("version")}
-            for s in api.call("GET", "/v1/sids")["sids"]}  # fmt: skip
+            for s in api.call("GET", "/v1/sids")["sids"]}
     atts = sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"])
     return {"switch": labels, "classifier_stacks": sorted(stacks), "proxy_sids": sids, "proxy_attachments": atts}
 
@@ -162,21 +162,21 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     out_dir.mkdir(parents=True, exist_ok=True)
     listen = s.duration_s + 12  # agents start ~2.5 s early; then up to 8 s for the last probes (_wait_quiet)
     files = {"rx": out_dir / "day2-rx.json", "to_proxy": out_dir / "day2-to-proxy.json",
-             "from_proxy": out_dir / "day2-from-proxy.json"}  # fmt: skip
+             "from_proxy": out_dir / "day2-from-proxy.json"}
     for f in files.values():  # a result left by an earlier run in the same directory must not be read as ours
         f.unlink(missing_ok=True)
     _agent(tb, "d2-rx", "gc", "peer", "--bind", f"{GC}:{PROBE_PORT}", "--duration", f"{listen:.1f}",
-           "--out", str(files["rx"]))  # fmt: skip
+           "--out", str(files["rx"]))
     # Switch -> proxy frames arrive on px1-sr; proxy -> switch frames on the switch's port 4 (the proxy sends
     # bypassing the qdisc, so a tap on its own side would not see them).
     _agent(tb, "d2-cap-to", "px", "stacks", "--iface", topo.PROXY_SR_IF, "--port", str(PROBE_PORT),
-           "--duration", f"{listen:.1f}", "--out", str(files["to_proxy"]))  # fmt: skip
+           "--duration", f"{listen:.1f}", "--out", str(files["to_proxy"]))
     _agent(tb, "d2-cap-from", "sw", "stacks", "--iface", topo.SWITCH_PORTS[4][0], "--port", str(PROBE_PORT),
-           "--duration", f"{listen:.1f}", "--out", str(files["from_proxy"]))  # fmt: skip
+           "--duration", f"{listen:.1f}", "--out", str(files["from_proxy"]))
     t0 = time.time() + 2.5  # agents need a moment (Python imports)
     _agent(tb, "d2-blast", "gs", "blast", "--to", f"{GC}:{PROBE_PORT}", "--src", f"{GS}:{PROBE_PORT}",
            "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
-           "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")  # fmt: skip
+           "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")
     applies: list[ApplyRecord] = []
     changes = ((s.insert_at_s, MITIGATION), (s.reorder_at_s, MITIGATION_FIRST), (s.remove_at_s, REFERENCE))
     steps = [(at, spec) for at, spec in changes if at is not None]
@@ -187,7 +187,7 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
         plan, res = tb.apply(spec, drain_timeout=10.0, drain_interval=s.drain_interval_s)
         took = time.time() - started
         applies.append(ApplyRecord(spec.name, plan.version, started - t0, took, res.drained,
-                                   len(res.ops), live_state(tb)))  # fmt: skip
+                                   len(res.ops), live_state(tb)))
         log(f"applied {spec.name} v{plan.version} at +{started - t0:.2f} s in {took:.2f} s")
     sender = _sender_stats(tb, "d2-blast", timeout=max(5.0, t0 + s.duration_s + 5 - time.time()))
     _wait_quiet(tb, "gc")  # the last probes cross the chain (a switch that fell behind drains its rings)
@@ -224,11 +224,11 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
                  for k, d in docs.items() if k != "rx"},
         proxy=proxy_counters(tb), mitigation=tb.vnf_health(topo.MITIGATION_ROLE)["counters"],
         receiver_kernel_drops=int(docs["rx"].get("kernel_drops", 0)),
-    )  # fmt: skip
+    )
 
 
 def _detours(applies: list[ApplyRecord], to_proxy: dict[str, list[int]],
-             from_proxy: dict[str, list[int]]) -> list[dict[str, Any]]:  # fmt: skip
+             from_proxy: dict[str, list[int]]) -> list[dict[str, Any]]:
     """Per apply whose classifier stacks leave the switch (3 labels), the stack as the proxy sees it (the
     switch pops its own leading SIDs: flow-features when it comes first) and the probes captured with it
     on each SR wire of the proxy."""
@@ -246,5 +246,5 @@ def _detours(applies: list[ApplyRecord], to_proxy: dict[str, list[int]],
         out.append({"version": a.version, "stack": stack, "seqs": seqs, "count": len(seqs),
                     "first": seqs[0] if seqs else None, "last": seqs[-1] if seqs else None,
                     "contiguous": bool(seqs) and seqs[-1] - seqs[0] + 1 == len(seqs),
-                    "returned_same": back == seqs})  # fmt: skip
+                    "returned_same": back == seqs})
     return out

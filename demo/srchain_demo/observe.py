@@ -13,7 +13,7 @@ from . import topology as topo
 from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
-                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}  # fmt: skip
+                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
 SLOTS = 65536
 DELAY_UNIT_US = 1.024  # queue_stats.delay_sum_us counts 1.024 us units (docs/p4.md)
 
@@ -37,7 +37,7 @@ class SwitchReader:
 
     def _counter(self, table: str) -> dict[int, int]:
         return {int(e.key["$COUNTER_INDEX"]): int(e.data["$COUNTER_SPEC_PKTS"])  # type: ignore[call-overload]
-                for e in self.client.entries(table)}  # fmt: skip
+                for e in self.client.entries(table)}
 
     def _reg(self, name: str, index: int) -> int:
         return int(self.client.register_read(name, index)["f1"][0])
@@ -52,7 +52,7 @@ class SwitchReader:
             "reports_unconfigured": unconf.get(0, 0),
             "decisions_accepted": events.get(0, 0), "packets_prioritised": events.get(1, 0),
             "drops": {DROP_REASONS.get(i, str(i)): n for i, n in drops.items() if n},
-        }  # fmt: skip
+        }
 
     def queue(self, port: int, qid: int) -> QueueSample:
         index = ((port & 0xF) << 5) | qid
@@ -87,7 +87,7 @@ def proxy_counters(tb: Testbed) -> dict[str, Any]:
     for sid, c in raw.get("sids", {}).items():
         entry = sids.get(int(sid), {})
         per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
-                             "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}  # fmt: skip
+                             "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
     drops = {k: v for k, v in raw.get("drops", {}).items() if v}
     return {"sids": per_sid, "drops": drops, "kernel_drops": raw.get("kernel_drops", 0)}
 

@@ -49,10 +49,10 @@ def start_probe(tb: Testbed, key: str, out_dir: Path, port: int, rate_pps: float
     out_dir.mkdir(parents=True, exist_ok=True)
     flow = ProbeFlow(key, port, rate_pps, duration_s, time.time() + START_DELAY_S, out_dir / f"rx-{key}.json")
     _agent(tb, f"{key}-rx", "gc", "peer", "--bind", f"{GC}:{port}", "--duration", f"{duration_s + 8:.1f}",
-           "--out", str(flow.out))  # fmt: skip
+           "--out", str(flow.out))
     _agent(tb, f"{key}-tx", "gs", "blast", "--to", f"{GC}:{port}", "--src", f"{GS}:{port}", "--stream", "41",
            "--rate-pps", f"{rate_pps:.1f}", "--size", "100", "--start-at", f"{flow.t0:.3f}",
-           "--duration", f"{duration_s:.2f}")  # fmt: skip
+           "--duration", f"{duration_s:.2f}")
     return flow
 
 
@@ -109,7 +109,7 @@ def start_gaming(tb: Testbed, key: str, out_dir: Path, port: int, session_s: flo
         _agent(tb, f"{key}-{side}", side, "peer", "--bind", f"{me}:{port}", "--duration", f"{session_s + 4:.1f}",
                "--out", str(out_dir / f"rx-{key}-{side}.json"), "--profile", "cloud_gaming", "--seed", str(seed),
                "--to", f"{peer}:{port}", "--stream", "1" if side == "gs" else "2", "--start-at", f"{start:.3f}",
-               "--session-s", f"{session_s:.1f}", *(["--upstream"] if up else []))  # fmt: skip
+               "--session-s", f"{session_s:.1f}", *(["--upstream"] if up else []))
     return GamingSession(tb, key, start, udp_key(GS, port, GC, port)[0])
 
 
@@ -127,7 +127,7 @@ def snmp(tb: Testbed, role: str, proto: str, field: str) -> int:
     """A kernel counter of a namespace from /proc/net/snmp, e.g. ("Udp", "NoPorts"): datagrams dropped for
     lack of a listening socket; ("Icmp", "OutDestUnreachs"): the port-unreachable errors sent for them."""
     rows = [ln.split() for ln in sh("ip", "netns", "exec", tb.ns(role), "cat", "/proc/net/snmp").splitlines()
-            if ln.startswith(f"{proto}:")]  # fmt: skip
+            if ln.startswith(f"{proto}:")]
     return int(rows[1][rows[0].index(field)])
 
 

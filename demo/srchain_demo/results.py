@@ -20,7 +20,7 @@ def write(outcome: Outcome, out_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, values in (("before prioritisation", outcome.gaming_before_ms),
-                          ("after prioritisation", outcome.gaming_after_ms)):  # fmt: skip
+                          ("after prioritisation", outcome.gaming_after_ms)):
         if values:
             xs = sorted(values)
             ys = [(i + 1) / len(xs) for i in range(len(xs))]

@@ -36,7 +36,7 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     for key, label in (("cloud_gaming_before", "before prioritisation"),
                        ("cloud_gaming_after", "after prioritisation"),
                        ("voip_after", "voip (not prioritised), same period"),
-                       ("background", "background (best effort)")):  # fmt: skip
+                       ("background", "background (best effort)")):
         d = o.delays[key]
         t.add_row(label, str(d["packets"]), _ms(d["p50_ms"]), _ms(d["p99_ms"]))
     out.print(t)
@@ -53,12 +53,12 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     change = o.extra.get("reconfigure")
     if change:
         per = ", ".join(f"{k} {v['received']} received / {v['lost']} lost / {v['late']} late"
-                        for k, v in change["streams"].items())  # fmt: skip
+                        for k, v in change["streams"].items())
         colour = "green" if change["lost"] == 0 and change["late"] == 0 else "red"
         out.print(f"day 2, mitigation inserted live (v{change['version']}, apply {change['seconds']:.2f} s, "
                   f"drained {change['drained']}): [{colour}]lost {change['lost']}, reordered {change['late']}[/] "
                   f"across the change (packets sent ±1 s around it: {per}); mitigation passed "
-                  f"{change['mitigation'].get('passed', 0)}", highlight=False, soft_wrap=True)  # fmt: skip
+                  f"{change['mitigation'].get('passed', 0)}", highlight=False, soft_wrap=True)
     out.print(f"results: {result_dir}", highlight=False)
 
 
@@ -81,7 +81,7 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
                 prog.update(task, description="applying the chain")
                 plan, res = tb.apply(DEMO_SPEC)
                 note(f"[green]chain up[/]: '{plan.chain}' v{plan.version}, {len(res.ops)} entries "
-                     f"(switch s1 + proxy px1) via srchain.apply")  # fmt: skip
+                     f"(switch s1 + proxy px1) via srchain.apply")
                 prog.update(task, description="scenario", total=1.0, completed=0)
 
                 def event(name: str, t: float) -> None:

@@ -66,7 +66,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def _summary(delays_ms: list[float], expected: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"packets": len(delays_ms), "p50_ms": percentile(delays_ms, 50),
-                           "p99_ms": percentile(delays_ms, 99)}  # fmt: skip
+                           "p99_ms": percentile(delays_ms, 99)}
     if expected is not None:
         out["expected"] = expected
         out["lost"] = expected - len(delays_ms)
@@ -86,7 +86,7 @@ PEERS = (
     ("voip-gc", "gc", (GC, topo.VOIP_PORT), (BG, topo.VOIP_PORT), STREAM_VOIP + 1, "voip", 0, True),
     ("web-bg", "bg", (BG, topo.WEB_PORT), (GC, topo.WEB_PORT), STREAM_WEB, "web", 0, False),
     ("web-gc", "gc", (GC, topo.WEB_PORT), (BG, topo.WEB_PORT), STREAM_WEB + 1, "web", 0, True),
-)  # fmt: skip
+)
 
 
 def start_traffic(tb: Testbed, s: Settings, t0: float, out_dir: Path) -> float:
@@ -98,22 +98,22 @@ def start_traffic(tb: Testbed, s: Settings, t0: float, out_dir: Path) -> float:
         args = ["peer", "--bind", f"{ip}:{port}", "--duration", rec, "--out", str(out_dir / f"rx-{key}.json"),
                 "--profile", profile, "--seed", str(s.gaming_seed if seed is None else seed),
                 "--to", f"{pip}:{pport}", "--stream", str(stream), "--start-at", f"{start:.3f}",
-                "--session-s", f"{s.session_s:.2f}"]  # fmt: skip
+                "--session-s", f"{s.session_s:.2f}"]
         _agent(tb, key, role, *args, *(["--upstream"] if up else []))
     if s.twin:  # the same gaming downstream (same profile and seed), outside the chain: the baseline
         _agent(tb, "twin-gc", "gc", "peer", "--bind", f"{GC}:{TWIN_PORT}", "--duration", rec,
-               "--out", str(out_dir / "rx-twin-gc.json"))  # fmt: skip
+               "--out", str(out_dir / "rx-twin-gc.json"))
         _agent(tb, "twin-bg", "bg", "peer", "--bind", f"{topo.BLASTER_SRC}:{TWIN_PORT}", "--duration", rec,
                "--out", str(out_dir / "rx-twin-bg.json"), "--profile", "cloud_gaming", "--seed",
                str(s.gaming_seed), "--to", f"{GC}:{TWIN_PORT}", "--stream", str(STREAM_TWIN),
-               "--start-at", f"{start:.3f}", "--session-s", f"{s.session_s:.2f}")  # fmt: skip
+               "--start-at", f"{start:.3f}", "--session-s", f"{s.session_s:.2f}")
     bp = topo.BLAST_PORT
     _agent(tb, "blast-gc", "gc", "peer", "--bind", f"{GC}:{bp}", "--duration", rec,
-           "--out", str(out_dir / "rx-blast-gc.json"))  # fmt: skip
+           "--out", str(out_dir / "rx-blast-gc.json"))
     rate = s.load * tb.port_rate_bps / ((PAYLOAD + 28) * 8)
     _agent(tb, "blast", "bg", "blast", "--to", f"{GC}:{bp}", "--src", f"{topo.BLASTER_SRC}:{bp}", "--stream",
            str(STREAM_BLAST), "--rate-pps", f"{rate:.1f}", "--size", str(PAYLOAD), "--start-at", f"{t0:.3f}",
-           "--duration", f"{total:.2f}")  # fmt: skip
+           "--duration", f"{total:.2f}")
     return start
 
 
@@ -175,7 +175,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         if s.reconfigure_at_s is not None and not change and now >= start + s.reconfigure_at_s:
             change = _reconfigure(tb)
             on_event(f"day 2: mitigation inserted (v{change['version']}, {change['seconds']:.2f} s)",
-                     change["start"] - start)  # fmt: skip
+                     change["start"] - start)
         time.sleep(max(0.0, s.poll_s - (time.time() - now)))
     on_tick(end - t0, end - t0)
     # Let the queues drain and the recorders write their files.
@@ -212,7 +212,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         "voip_after": _summary(stream_ms(rx, STREAM_VOIP, t_prio)) if t_prio else _summary([]),
         "web": _summary(stream_ms(rx, STREAM_WEB), sent.get("web-bg")),
         "background": _summary(stream_ms(rx, STREAM_BLAST), sent.get("blast")),
-    }  # fmt: skip
+    }
     if s.twin:
         delays["cloud_gaming_twin"] = _summary(stream_ms(rx, STREAM_TWIN), sent.get("twin-bg"))
         delays["cloud_gaming_twin_after"] = _summary(stream_ms(rx, STREAM_TWIN, t_prio)) if t_prio else _summary([])
@@ -233,7 +233,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         queue_series=series, hops=hops(tb, sw), switch=switch, proxy=proxy_counters(tb),
         vnfs=vnfs, classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
         extra=extra | {"queue_port2": {q: sw.queue(topo.SHAPED_PORT, q).__dict__ for q in (0, 7)}},
-    )  # fmt: skip
+    )
 
 
 def settled_counters(tb: Testbed, sw: SwitchReader, timeout: float = 3.0) -> tuple[dict, dict]:
@@ -258,7 +258,7 @@ def _reconfigure(tb: Testbed) -> dict[str, Any]:
     started = time.time()
     plan, res = tb.apply(MITIGATION_SPEC)
     return {"spec": MITIGATION_SPEC.name, "version": plan.version, "start": started, "end": time.time(),
-            "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}  # fmt: skip
+            "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}
 
 
 def across_change(stream: dict[str, list[int]], t_start: float, t_end: float) -> dict[str, Any]:
@@ -280,7 +280,7 @@ def across_change(stream: dict[str, list[int]], t_start: float, t_end: float) ->
             late += 1
         top = max(top, q)
     return {"received": len(window), "lost": lost, "late": late,
-            "first_seq": window[0] if window else None, "last_seq": window[-1] if window else None}  # fmt: skip
+            "first_seq": window[0] if window else None, "last_seq": window[-1] if window else None}
 
 
 def _blast_sent(tb: Testbed) -> int:

@@ -37,7 +37,7 @@ def _quiet(_: str) -> None:
 class Testbed:
     __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
-                 prefix: str | None = None) -> None:  # fmt: skip
+                 prefix: str | None = None) -> None:
         self.workdir = workdir.resolve()  # absolute: socket paths go into the inventory (unix:/abs/path)
         self.port_rate_bps = port_rate_bps
         self.log = log
@@ -112,13 +112,13 @@ class Testbed:
         sh("ip", "netns", "add", name)
         self.namespaces.append(name)
         sh("ip", "netns", "exec", name, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
-           "net.ipv6.conf.default.disable_ipv6=1")  # fmt: skip
+           "net.ipv6.conf.default.disable_ipv6=1")
         sh("ip", "-n", name, "link", "set", "lo", "up")
         return name
 
     def _veth(self, ns_a: str, if_a: str, mac_a: str, ns_b: str, if_b: str, mac_b: str) -> None:
         sh("ip", "-n", ns_a, "link", "add", if_a, "address", mac_a, "type", "veth",
-           "peer", "name", if_b, "address", mac_b, "netns", ns_b)  # fmt: skip
+           "peer", "name", if_b, "address", mac_b, "netns", ns_b)
         sh("ip", "-n", ns_a, "link", "set", if_a, "up")
         sh("ip", "-n", ns_b, "link", "set", if_b, "up")
         # veth hands locally sent UDP over with the checksum still to be filled in (TX offload); the switch
@@ -146,12 +146,12 @@ class Testbed:
             self._gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
             # The proxy resolves its next hop from the kernel table of its own namespace.
             sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
-               "nud", "permanent")  # fmt: skip
+               "nud", "permanent")
         mi = self._add_ns(topo.MITIGATION_ROLE)
         for px_if, px_mac, mi_if, mi_mac in ((topo.MITIGATION_IFS[0], topo.MITIGATION_PROXY_MACS[0],
                                               topo.MITIGATION_VNF_IFS[0], topo.MITIGATION_VNF_MACS[0]),
                                              (topo.MITIGATION_IFS[1], topo.MITIGATION_PROXY_MACS[1],
-                                              topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):  # fmt: skip
+                                              topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):
             self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
 
     @staticmethod
@@ -166,7 +166,7 @@ class Testbed:
         log = open(self.workdir / "logs" / f"{key}.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(role), *argv], stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         log.close()
         self.procs[key] = proc
         return proc
@@ -210,7 +210,7 @@ class Testbed:
         ports_file.write_text(json.dumps({"PortToIf": ports}, indent=1))
         self.switch_sock.unlink(missing_ok=True)
         self.spawn("switch", "sw", [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
-                                    "--grpc", f"unix:{self.switch_sock}"])  # fmt: skip
+                                    "--grpc", f"unix:{self.switch_sock}"])
         self._wait("switch s1", "switch", self._switch_answers)
 
     def _switch_answers(self) -> bool:
@@ -241,7 +241,7 @@ class Testbed:
             "sr_iface": topo.PROXY_SR_IF, "sr_next_hop_mac": topo.SWITCH_PORTS[4][1],
             "listen": f"unix:{self.proxy_sock}", "token_file": str(token),
             "state_file": str(self.workdir / "px1.state.json"), "attachments": [], "sids": [],
-        }))  # fmt: skip
+        }))
         self.proxy_sock.unlink(missing_ok=True)
         self.spawn("proxy", "px", [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
         self._wait("proxy px1", "proxy", lambda: self.proxy_api().call("GET", "/v1/health")["status"] == "ok")
@@ -265,9 +265,9 @@ class Testbed:
             "name": vnf.name, "listen": {"host": "0.0.0.0", "port": vnf.listen_port},
             "next_hop": {"host": vnf.next_hop[0], "port": vnf.next_hop[1]},
             "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
-        }))  # fmt: skip
+        }))
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
-                                        "--config", str(cfg)])  # fmt: skip
+                                        "--config", str(cfg)])
 
     def start_mitigation(self) -> None:
         """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from
@@ -278,9 +278,9 @@ class Testbed:
             "out_iface": topo.MITIGATION_VNF_IFS[1], "max_pps": 1_000_000, "max_fan_in": 10_000,
             "fan_in_source_pps": 1_000_000, "batch": 256,
             "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
-        }))  # fmt: skip
+        }))
         self.spawn(topo.MITIGATION_NAME, topo.MITIGATION_ROLE, [sys.executable, "-m", "srchain_vnfs.cli", "run",
-                                                               "mitigation", "--config", str(cfg)])  # fmt: skip
+                                                               "mitigation", "--config", str(cfg)])
 
     def _vnf_roles(self) -> dict[str, str]:
         return {v.name: v.role for v in topo.VNFS} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
@@ -330,7 +330,7 @@ class Testbed:
             {"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in topo.VNFS
         ]
         attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": topo.MITIGATION_IFS[0],
-                            "iface_in": topo.MITIGATION_IFS[1]})  # fmt: skip
+                            "iface_in": topo.MITIGATION_IFS[1]})
         inv = {
             "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,
                           "program": "srchain_node", "artifacts": str(self.bundle), "ports": ports}],
@@ -340,7 +340,7 @@ class Testbed:
                          "mac": topo.PROXY_MAC, "attachments": attachments}],
             "vnfs": [{"name": v.name, "kind": v.kind} for v in topo.VNFS]
                     + [{"name": "mitigation", "kind": "attack-mitigation"}],
-        }  # fmt: skip
+        }
         self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
 
     def apply(self, spec: str | Path, drain_timeout: float = 10.0, drain_interval: float = 0.3) -> Any:

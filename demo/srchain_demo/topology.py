@@ -74,7 +74,7 @@ VNFS = (
     # Decision records: any destination works, the priority SID below them is what matters.
     Vnf("aggregator", "aggregator", "ag", "10.255.0.4", "02:00:00:00:50:04", "px1-agg", "02:00:00:00:41:04",
         47004, ("10.255.0.1", 47002)),
-)  # fmt: skip
+)
 
 # The attack-mitigation VNF (day 2): a bump in the wire with one interface per direction. The proxy sends
 # to it on px1-mit-o (broadcast MAC: no next hop, the VNF reads promiscuously) and takes frames back on

@@ -46,7 +46,7 @@ def _bytes(width: int) -> dict:
 
 def _field(fid: int, name: str, ftype: dict, *, mandatory: bool, repeated: bool = False) -> dict:
     return {"id": fid, "name": name, "repeated": repeated, "mandatory": mandatory, "read_only": False,
-            "annotations": [], "type": ftype}  # fmt: skip
+            "annotations": [], "type": ftype}
 
 
 def _strip_pipe(qual: str) -> str:
@@ -57,11 +57,11 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
     keys = []
     for i, k in enumerate(t.keys, start=1):
         keys.append({"id": i, "name": k.name, "repeated": False, "annotations": [], "mandatory": False,
-                     "match_type": MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})  # fmt: skip
+                     "match_type": MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})
     if any(k.match_kind in ("ternary", "range") for k in t.keys):
         keys.append({"id": MATCH_PRIORITY_ID, "name": "$MATCH_PRIORITY", "repeated": False, "annotations": [],
                      "mandatory": False, "match_type": "Exact",
-                     "type": {"type": "uint32", "default_value": 0}})  # fmt: skip
+                     "type": {"type": "uint32", "default_value": 0}})
     specs = []
     for a in t.actions.values():
         data = [_field(j, n, _bytes(w), mandatory=True) for j, (n, w) in enumerate(a.params, start=1)]
@@ -69,20 +69,20 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
         if a.scope == "TableOnly":
             anns = [{"name": "@tableonly"}]
         specs.append({"id": ids.get(ID_ACTION, a.name), "name": a.name, "action_scope": a.scope,
-                      "annotations": anns, "data": data})  # fmt: skip
+                      "annotations": anns, "data": data})
     data = []
     if t.has_counter:
         for fid, name in ((COUNTER_BYTES_ID, "$COUNTER_SPEC_BYTES"), (COUNTER_PKTS_ID, "$COUNTER_SPEC_PKTS")):
             data.append({"mandatory": False, "read_only": False,
                          "singleton": {"id": fid, "name": name, "repeated": False, "annotations": [],
-                                       "type": {"type": "uint64", "default_value": 0}}})  # fmt: skip
+                                       "type": {"type": "uint64", "default_value": 0}}})
     return {
         "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": "MatchAction_Direct", "size": t.size,
         "annotations": [], "depends_on": [], "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
         "supported_operations": ["SyncCounters"] if t.has_counter else [],
         "attributes": ["EntryScope"],
-    }  # fmt: skip
+    }
 
 
 def register_json(r: R.RegisterArray, ids: _Ids) -> dict:
@@ -91,14 +91,14 @@ def register_json(r: R.RegisterArray, ids: _Ids) -> dict:
     for i, (fname, width) in enumerate(r.fields, start=1):
         data.append({"mandatory": False, "read_only": False,
                      "singleton": {"id": i, "name": f"{prefix}.{fname}", "repeated": True, "annotations": [],
-                                   "type": _bytes(width)}})  # fmt: skip
+                                   "type": _bytes(width)}})
     return {
         "name": r.name, "id": ids.get(ID_REGISTER, r.name), "table_type": "Register", "size": r.size,
         "annotations": [], "depends_on": [], "has_const_default_action": False,
         "key": [{"id": 1, "name": "$REGISTER_INDEX", "repeated": False, "annotations": [], "mandatory": True,
                  "match_type": "Exact", "type": {"type": "uint32"}}],
         "action_specs": [], "data": data, "supported_operations": ["Sync"], "attributes": [],
-    }  # fmt: skip
+    }
 
 
 def counter_json(c: R.CounterArray, ids: _Ids) -> dict:
@@ -117,12 +117,12 @@ def counter_json(c: R.CounterArray, ids: _Ids) -> dict:
                   "singleton": {"id": fid, "name": n, "repeated": False, "annotations": [],
                                 "type": {"type": "uint64", "default_value": 0}}} for fid, n in data],
         "supported_operations": ["Sync"], "attributes": [],
-    }  # fmt: skip
+    }
 
 
 def digest_json(d: R.DigestInfo, ids: _Ids) -> dict:
     fields = [{"id": i, "name": n, "repeated": False, "annotations": [], "type": _bytes(w)}
-              for i, (n, w) in enumerate(d.fields, start=1)]  # fmt: skip
+              for i, (n, w) in enumerate(d.fields, start=1)]
     return {"name": d.name, "id": ids.get(ID_DIGEST, d.name), "annotations": [], "fields": fields}
 
 

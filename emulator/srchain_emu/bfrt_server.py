@@ -1,4 +1,5 @@
-"""BF Runtime gRPC server of the emulated Tofino (the semantics of reference/p4.md §1.4).
+"""BF Runtime gRPC server of the emulated Tofino: the `BfRuntime` service of
+contracts/srchain_contracts/bfrt/bfruntime.proto as the SDE serves it (docs/emulator.md, "BF Runtime").
 
 Subscribe on StreamChannel, BIND before Read/Write, Get/SetForwardingPipelineConfig with
 WARM_INIT_STARTED/FINISHED pushed on the stream, Write INSERT/MODIFY/DELETE(empty key = all)/
@@ -60,7 +61,7 @@ NON_P4_INFO = {
             "data": [], "supported_operations": [], "attributes": [],
         }
     ]
-}  # fmt: skip
+}
 
 
 class RpcFailure(Exception):
@@ -194,7 +195,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, f"client {client_id} is not bound to a program")
         if p4_name and p4_name != client.bound:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"client {client_id} is bound to {client.bound}, not {p4_name}")  # fmt: skip
+                             f"client {client_id} is bound to {client.bound}, not {p4_name}")
         prog = self.programs.get(client.bound)
         if prog is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"program {client.bound} is not loaded")
@@ -222,13 +223,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                         resp.subscribe.CopyFrom(sub)
                         if sub.device_id != self.device_id:
                             resp.subscribe.status.CopyFrom(status_pb2.Status(
-                                code=code_pb2.NOT_FOUND, message=f"no device {sub.device_id}"))  # fmt: skip
+                                code=code_pb2.NOT_FOUND, message=f"no device {sub.device_id}"))
                         else:
                             with self.lock:
                                 old = self.clients.get(req.client_id)
                                 self.clients[req.client_id] = _Client(
                                     req.client_id, sub.device_id, out, sub.notifications.enable_learn_notifications,
-                                    old.bound if old else None)  # fmt: skip
+                                    old.bound if old else None)
                             state["client"] = req.client_id
                             resp.subscribe.status.CopyFrom(status_pb2.Status(code=code_pb2.OK))
                         out.put(resp)
@@ -308,7 +309,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"program {cfg.p4_name}: {exc}") from None
         except UnicodeDecodeError:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"program {cfg.p4_name}: binary is not an emulator bundle") from None  # fmt: skip
+                             f"program {cfg.p4_name}: binary is not an emulator bundle") from None
         info = cfg.bfruntime_info or json.dumps(bfrt_info(pipeline)).encode()
         try:
             return Program(cfg.p4_name, pipeline, info, [prof])
@@ -464,7 +465,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             fname = ids.get(f.field_id)
             if fname is None:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                                 f"table {tm.name}: action {aname} has no data field id {f.field_id}")  # fmt: skip
+                                 f"table {tm.name}: action {aname} has no data field id {f.field_id}")
             values[fname] = _to_int(f.stream)
         return aname, values
 
@@ -632,7 +633,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
                 for fid, (_, val) in zip(sorted(tm.reg_fields), zip(reg.fields, reg.read(i), strict=True),
-                                         strict=True):  # fmt: skip
+                                         strict=True):
                     # One value per pipe, as the SDE reports; the emulator's pipes share one state.
                     msg.data.fields.add(field_id=fid).int_arr_val.val.extend([val] * pipes)
                 out.append(msg)
@@ -807,7 +808,7 @@ def is_loopback(address: str) -> bool:
 
 
 def serve(address: str = "127.0.0.1:50052", device_id: int = 0, token: str | None = None,
-          allow_remote: bool = False) -> tuple[grpc.Server, BfRuntimeServer, int]:  # fmt: skip
+          allow_remote: bool = False) -> tuple[grpc.Server, BfRuntimeServer, int]:
     """Start the server; returns (grpc server, servicer, bound port). Loopback/unix only unless allowed."""
     if not allow_remote and not is_loopback(address):
         raise ValueError(f"refusing to serve BF Runtime on {address}: only loopback or unix sockets by default")

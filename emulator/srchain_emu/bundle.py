@@ -31,7 +31,7 @@ def manifest(name: str, source: str, pipe_name: str) -> dict:
 
 
 def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[str | Path] | None = None,
-                   defines: dict[str, str] | None = None) -> Path:  # fmt: skip
+                   defines: dict[str, str] | None = None) -> Path:
     """Check and compile `program`; write the artifacts; return the bf-rt.json path. Raises P4Error."""
     program = Path(program)
     name = program.stem
@@ -43,7 +43,7 @@ def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[
     bfrt_path = out / "bf-rt.json"
     bfrt_path.write_text(json.dumps(bfrt_info(pipeline), indent=2) + "\n")
     (pipe_dir / "context.json").write_text(json.dumps(manifest(name, source, pipeline.compiled.pipe_name),
-                                                      indent=2) + "\n")  # fmt: skip
+                                                      indent=2) + "\n")
     (pipe_dir / "tofino.bin").write_text(source)
     conf = {
         "chip_list": [{"chip_family": "tofino", "instance": 0}],
@@ -53,7 +53,7 @@ def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[
                               "context": f"{pipeline.compiled.pipe_name}/context.json",
                               "config": f"{pipeline.compiled.pipe_name}/tofino.bin",
                               "pipe_scope": [0, 1, 2, 3], "path": "."}]}]}],
-    }  # fmt: skip
+    }
     (out / f"{name}.conf").write_text(json.dumps(conf, indent=2) + "\n")
     return bfrt_path
 

@@ -41,7 +41,7 @@ def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, .
         sys.exit(1)
     dt = (time.perf_counter() - t0) * 1000
     click.echo(f"{program}: ok ({len(p.tables)} tables, {len(p.registers)} registers, "
-               f"{len(p.digest_infos)} digests; {dt:.0f} ms)")  # fmt: skip
+               f"{len(p.digest_infos)} digests; {dt:.0f} ms)")
 
 
 @p4_cli.command("compile")
@@ -79,7 +79,7 @@ def switch_cli() -> None:
 @click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
               envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
-            defines: tuple[str, ...], token_file: str | None, device_id: int, io: str) -> None:  # fmt: skip
+            defines: tuple[str, ...], token_file: str | None, device_id: int, io: str) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
@@ -111,7 +111,7 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"emulated Tofino: {len(specs)} ports, BF Runtime on {grpc_addr}"
                + (f" (port {port})" if not grpc_addr.startswith("unix:") else "")
-               + (f", program {Path(program).stem}" if program else ""))  # fmt: skip
+               + (f", program {Path(program).stem}" if program else ""))
     stop.wait()
     dataplane.stop()
     click.echo(f"data plane counters: {json.dumps(dataplane.final_counters, sort_keys=True)}")

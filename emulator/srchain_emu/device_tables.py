@@ -23,7 +23,7 @@ from .interp import runtime as R
 
 Value = int | bool | str
 SPEEDS = ("BF_SPEED_1G", "BF_SPEED_10G", "BF_SPEED_25G", "BF_SPEED_40G", "BF_SPEED_50G", "BF_SPEED_100G",
-          "BF_SPEED_200G", "BF_SPEED_400G")  # fmt: skip
+          "BF_SPEED_200G", "BF_SPEED_400G")
 FECS = ("BF_FEC_TYP_NONE", "BF_FEC_TYP_FIRECODE", "BF_FEC_TYP_REED_SOLOMON")
 
 
@@ -73,7 +73,7 @@ class FixedTable:
                      "match_type": "Exact", "type": {"type": "uint32"}} for i, n in enumerate(self.key_names)],
             "action_specs": [], "data": [f.json() for f in self.fields],
             "supported_operations": [], "attributes": [],
-        }  # fmt: skip
+        }
 
     def defaults(self, key: tuple[int, ...]) -> dict[str, Value]:
         row = {f.name: f.default for f in self.fields}
@@ -93,19 +93,19 @@ PORT = FixedTable("$PORT", 0x7F000010, "PortConfigure", ("$DEV_PORT",), (
     Field(1, "$SPEED", "string", "BF_SPEED_10G", SPEEDS),
     Field(2, "$FEC", "string", "BF_FEC_TYP_NONE", FECS),
     Field(3, "$PORT_ENABLE", "bool", True),
-))  # fmt: skip
+))
 SCHED_CFG = FixedTable("tf1.tm.port.sched_cfg", 0x7F000011, "TmPortSchedCfg", ("dev_port",), (
     Field(1, "max_rate_enable", "bool", False),
-))  # fmt: skip
+))
 SCHED_SHAPING = FixedTable("tf1.tm.port.sched_shaping", 0x7F000012, "TmPortSchedShaping", ("dev_port",), (
     Field(1, "unit", "string", "BPS", ("BPS", "PPS")),
     Field(2, "provisioning", "string", "UPPER", ("UPPER", "LOWER", "MIN_ERROR")),
     Field(3, "max_rate", "uint32", 0),
     Field(4, "max_burst_size", "uint32", 16384),
-))  # fmt: skip
+))
 QUEUE_SCHED = FixedTable(QUEUE_SCHED_NAME, 0x7F000013, "TmQueueSchedCfg", ("pg_id", "pg_queue"), (
     Field(1, "max_priority", "uint32", 0),
-))  # fmt: skip
+))
 TEMPLATES = (PORT, SCHED_CFG, SCHED_SHAPING, QUEUE_SCHED)
 
 
@@ -125,7 +125,7 @@ class DeviceTables:
 
     def attach(self, ports: list[int], set_rate: Callable[[int, int, int], None],
                set_enabled: Callable[[int, bool], None],
-               set_queue_priority: Callable[[int, int, int], None] | None = None) -> None:  # fmt: skip
+               set_queue_priority: Callable[[int, int, int], None] | None = None) -> None:
         """Called by the data plane: its ports get rows, and changes reach its traffic manager."""
         self.set_rate, self.set_enabled = set_rate, set_enabled
         if set_queue_priority is not None:

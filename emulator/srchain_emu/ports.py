@@ -39,7 +39,7 @@ def load_ports(path: str | Path) -> list[PortSpec]:
         if "PortToIf" in doc:
             for e in doc["PortToIf"]:
                 specs.append(PortSpec(int(e["device_port"]), str(e["if"]), int(e.get("rate_bps", 0)),
-                                      int(e.get("burst_bytes", 16384))))  # fmt: skip
+                                      int(e.get("burst_bytes", 16384))))
         elif "PortToVeth" in doc:
             for e in doc["PortToVeth"]:
                 specs.append(PortSpec(int(e["device_port"]), f"veth{int(e['veth1'])}", int(e.get("rate_bps", 0))))

@@ -20,7 +20,7 @@ BATCH = 64  # frames per port per wake-up: bounds how long one port holds the lo
 
 class DataPlane:
     def __init__(self, server: BfRuntimeServer, ports: list[PortSpec],
-                 sockets: dict[int, socket.socket | Port] | None = None, io: str = "ring") -> None:  # fmt: skip
+                 sockets: dict[int, socket.socket | Port] | None = None, io: str = "ring") -> None:
         """`sockets`: already open ports (plain AF_PACKET sockets are wrapped); otherwise each port is opened
         on its interface (PACKET_MMAP rings, or plain sockets with io="socket")."""
         self.server = server
@@ -69,7 +69,7 @@ class DataPlane:
             "oversize": self.oversize, "tx_errors": self.tx_errors, "no_port": self.no_port,
             "rx_oversize": sum(getattr(p, "rx_oversize", 0) for p in self.ports.values()),
             "port_down_drops": self.port_down_drops, "pipeline": self.server.stats(),
-        }  # fmt: skip
+        }
 
     @property
     def oversize(self) -> int:

@@ -171,7 +171,7 @@ drain_opts = [
                  help="longest wait (s) for the old version's counters to stop moving before cleanup"),
     click.option("--drain-interval", type=float, default=0.5, show_default=True,
                  help="counters unchanged over this interval (s) = drained"),
-]  # fmt: skip
+]
 
 
 def with_drain(f):
@@ -189,7 +189,7 @@ def _report(result, what: str) -> None:
     drained = "" if result.drained is None else f", drained: {'yes' if result.drained else 'NO (timeout)'}"
     out.print(f"[green]ok[/] {what}: {counts['add']} added, {counts['modify']} modified, {counts['delete']} deleted "
               f"in {result.batches} batch(es){drained}" + (f" ({timing})" if result.ops else ""),
-              highlight=False, soft_wrap=True)  # fmt: skip
+              highlight=False, soft_wrap=True)
 
 
 @chain.command()
@@ -274,7 +274,7 @@ def reconcile(chain_name: str, inventory: str, state_dir: str | None) -> None:
 @state_opt
 @with_drain
 def delete(chain_name: str, inventory: str, state_dir: str | None, drain_timeout: float,
-           drain_interval: float) -> None:  # fmt: skip
+           drain_interval: float) -> None:
     """Remove the chain from every target (classifier first, drain, then the rest) and free its SIDs."""
     from srchain.apply import ApplyError
 

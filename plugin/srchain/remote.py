@@ -208,7 +208,7 @@ class SshTransport:
         if not self.host_key.strip():
             raise RemoteError(f"{self.where}: {self.host_key_source} not set: pin the VM's host key (its "
                               "/etc/ssh/ssh_host_ed25519_key.pub, checked against the fingerprint cloud-init "
-                              "prints on the VM console); nothing was done")  # fmt: skip
+                              "prints on the VM console); nothing was done")
         pinned = parse_host_keys(self.host_key, self.host_key_source)
         pkey = _load_private_key(self.private_key)
         client = paramiko.SSHClient()
@@ -223,7 +223,7 @@ class SshTransport:
             client.close()
             raise RemoteError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
                               f"{self.host_key_source} pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
-                              "nothing was done") from None  # fmt: skip
+                              "nothing was done") from None
         except paramiko.AuthenticationException:
             client.close()
             raise RemoteError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
@@ -272,7 +272,7 @@ class SshTransport:
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
         """Temp file in the same directory, fsync, then rename: readers see the old or the new file."""
         script = ('umask 077 && cat > "$1.tmp" && chmod "$2" "$1.tmp" && sync "$1.tmp" && mv -f -- "$1.tmp" "$1"'
-                  ' || { rm -f -- "$1.tmp"; exit 1; }')  # fmt: skip
+                  ' || { rm -f -- "$1.tmp"; exit 1; }')
         done = self._exec(self._priv(["sh", "-c", script, "write", path, f"{mode:o}"]), text.encode(), self.timeout)
         if done.code != 0:
             raise RemoteError(f"{self.where}: {path}: cannot write: {done.err.strip()[-300:]}")
@@ -280,7 +280,7 @@ class SshTransport:
     def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
              token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
         request = {"address": address, "method": method, "path": path, "body": body, "token": token,
-                   "token_file": token_file, "timeout": timeout}  # fmt: skip
+                   "token_file": token_file, "timeout": timeout}
         argv = ["python3", "-c", HTTP_HELPER]
         command = self._priv(argv) if token_file else shlex.join(argv)  # a root-only token file needs sudo
         done = self._exec(command, json.dumps(request).encode(), timeout + self.timeout)
@@ -288,7 +288,7 @@ class SshTransport:
             doc = json.loads(done.out)
         except ValueError:
             raise RemoteError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
-                              f"{done.err.strip()[-300:]}") from None  # fmt: skip
+                              f"{done.err.strip()[-300:]}") from None
         if "error" in doc and "status" not in doc:
             raise RemoteError(f"{method} {path} on {self.where}: {doc['error']}")
         return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")

@@ -12,7 +12,7 @@ class ExecTimeout(Exception):
 
 
 def exec_command(transport: paramiko.Transport, command: str, stdin: bytes, timeout: float,
-                 open_timeout: float = 30.0, poll: float = 0.005) -> tuple[int, bytes, bytes]:  # fmt: skip
+                 open_timeout: float = 30.0, poll: float = 0.005) -> tuple[int, bytes, bytes]:
     """Run `command` on the remote side; raises ExecTimeout after `timeout` s, paramiko/OS errors as they are."""
     chan = transport.open_session(timeout=open_timeout)
     chan.settimeout(timeout)

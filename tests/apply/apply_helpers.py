@@ -7,25 +7,22 @@ with an optional fault injector, compiled bundles, and small synthetic plans.
 from __future__ import annotations
 
 import threading
-from concurrent import futures
 from pathlib import Path
 
 import grpc
 
+from labs import GrpcSwitch
 from srchain.bfrt.client import BfrtClient
 from srchain.plan.model import Entry, Plan
 from srchain.targets.loader import Bundle
 from srchain.targets.switch import SwitchDriver
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
-from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
-from srchain_emu.bfrt_server import BfRuntimeServer
 from srchain_emu.bundle import compile_to_dir
 
 REPO = Path(__file__).resolve().parents[2]
 EMU_P4 = REPO / "tests" / "emulator" / "p4"
 FWD = "SwitchIngress.forward"
 HIT = "SwitchIngress.hit"
-OPTS = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)]
 
 
 class FailNthWrite(grpc.ServerInterceptor):
@@ -59,37 +56,13 @@ class FailNthWrite(grpc.ServerInterceptor):
         return continuation(details)
 
 
-class Switch:
-    """An emulated switch served over real gRPC; `restart()` gives a fresh, empty device on the same port."""
+class Switch(GrpcSwitch):
+    """An emulated switch served over real gRPC with a fault injector (`injector.arm(n)`);
+    `restart()` gives a fresh, empty device on the same port."""
 
     def __init__(self, port: int = 0, credentials: grpc.ServerCredentials | None = None) -> None:
         self.injector = FailNthWrite()
-        self.credentials = credentials
-        self.port = port
-        self._start()
-
-    def _start(self) -> None:
-        self.servicer = BfRuntimeServer(0)
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), interceptors=[self.injector],
-                                  options=OPTS)  # fmt: skip
-        pb_grpc.add_BfRuntimeServicer_to_server(self.servicer, self.server)
-        if self.credentials is not None:
-            self.port = self.server.add_secure_port(f"127.0.0.1:{self.port}", self.credentials)
-        else:
-            self.port = self.server.add_insecure_port(f"127.0.0.1:{self.port}")
-        assert self.port
-        self.server.start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.stop(grace=None).wait(5)
-
-    def restart(self) -> None:
-        self.stop()
-        self._start()
+        super().__init__(port, credentials=credentials, interceptors=[self.injector])
 
 
 def bundle(program: str, out: Path) -> Bundle:

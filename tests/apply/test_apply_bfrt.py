@@ -103,7 +103,7 @@ def _cert(subject: str, issuer_key, issuer_name, key, ca: bool, san: str | None 
     b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
          .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))  # fmt: skip
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     if san:
         b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
     return b.sign(issuer_key, hashes.SHA256())
@@ -119,7 +119,7 @@ def _pki(d, name: str) -> tuple:
         cert = _cert(who, ca_key, ca_name, key, False, san)
         files[who] = (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()),
-                      cert.public_bytes(serialization.Encoding.PEM))  # fmt: skip
+                      cert.public_bytes(serialization.Encoding.PEM))
         for part, data in zip(("key", "crt"), files[who], strict=True):
             (d / f"{name}-{who}.{part}").write_bytes(data)
     ca_pem = ca.public_bytes(serialization.Encoding.PEM)
@@ -134,11 +134,11 @@ def test_tls_mutual_and_wrong_ca_refused(tmp_path):
     sw = Switch(credentials=creds)
     try:
         tls = TlsFiles(tmp_path / "good-ca.crt", tmp_path / "good-client.crt", tmp_path / "good-client.key",
-                       server_name="switch.test")  # fmt: skip
+                       server_name="switch.test")
         c = BfrtClient.connect(sw.address, tls=tls, timeout=5)
         c.close()
         wrong_ca = TlsFiles(tmp_path / "evil-ca.crt", tmp_path / "good-client.crt", tmp_path / "good-client.key",
-                            server_name="switch.test")  # fmt: skip
+                            server_name="switch.test")
         with pytest.raises(BfrtError, match=r"no BF Runtime session after 2 attempts") as err:
             BfrtClient.connect(sw.address, tls=wrong_ca, attempts=2, backoff=0.05, timeout=2)
         assert err.value.code == "UNAVAILABLE"

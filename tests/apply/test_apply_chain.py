@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 import yaml
 from apply_helpers import REPO, Switch
 from click.testing import CliRunner
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 from srchain.apply.factory import driver_factory
 from srchain.bfrt.client import BfrtClient
 from srchain.cli import main
@@ -31,8 +30,7 @@ from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
 from srchain_emu.bundle import compile_to_dir
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
+pytestmark = pytest.mark.netns
 
 EX = REPO / "examples"
 NS = f"sa{os.getpid()}"
@@ -44,10 +42,7 @@ MIT_IFACES = ["px1-mit-o", "px1-mit-i"]
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sa")
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    sh("ip", "netns", "add", NS)
-    proc = None
-    try:
+    with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         token = tmp / "px1.token"
         token.write_text(TOKEN)
@@ -57,27 +52,12 @@ def lab(tmp_path_factory):
         cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04",
                                        "listen": f"unix:{sock}", "token_file": str(token),
                                        "state_file": str(tmp / "px1.state.json"), "io": "socket",
-                                       "attachments": [], "sids": []}))  # fmt: skip
-        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, str(REPO / ".venv/bin/python"), "-m", "srchain_proxy",
-                                 "run", "--config", str(cfg)], stdout=log, stderr=log)  # fmt: skip
+                                       "attachments": [], "sids": []}))
         api = ProxyApi("px1", f"unix:{sock}", TOKEN)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                api.call("GET", "/v1/health")
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
-                time.sleep(0.1)
-        out = tmp / "node"
-        compile_to_dir(REPO / "p4" / "srchain_node.p4", out)
-        yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
-    finally:
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+        with running_proxy(NS, cfg, tmp / "px1.log", ready=lambda: api.call("GET", "/v1/health")):
+            out = tmp / "node"
+            compile_to_dir(REPO / "p4" / "srchain_node.p4", out)
+            yield {"tmp": tmp, "api": api, "sock": sock, "token": token, "artifacts": out}
 
 
 @pytest.fixture

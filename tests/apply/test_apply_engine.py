@@ -23,7 +23,7 @@ from srchain.plan.model import Entry
 V1 = [fwd(i, 1 + i % 4) for i in range(1, 41)] + [fwd(100, 5, role="classifier")]
 # v2: 1..10 unchanged, 11..20 re-pointed, 21..40 gone, 41..60 new; the classifier entry moves.
 V2 = ([fwd(i, 1 + i % 4) for i in range(1, 11)] + [fwd(i, 9, 2) for i in range(11, 21)]
-      + [fwd(i, 6, 2) for i in range(41, 61)] + [fwd(100, 7, 2, role="classifier")])  # fmt: skip
+      + [fwd(i, 6, 2) for i in range(41, 61)] + [fwd(100, 7, 2, role="classifier")])
 
 
 @pytest.fixture

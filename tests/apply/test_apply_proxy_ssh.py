@@ -9,9 +9,7 @@ Refusals (host key unset/malformed, wrong host key, login key refused) change no
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,11 +33,10 @@ from srchain_emu.bundle import compile_to_dir
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "osm"))
 from osm_sshd import SshLab  # the test SSH server lives with the OSM tests
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
+pytestmark = pytest.mark.netns
 
 EX = REPO / "examples"
 NS = f"so{os.getpid()}s"
@@ -50,11 +47,8 @@ IFACES = ["px1-sr", "px1-fmt", "px1-cla", "px1-clb", "px1-agg"]
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("so-ssh")
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    proc = None
     sshd = SshLab(tmp / "vm")
-    try:
-        sh("ip", "netns", "add", NS)
+    with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         vm = tmp / "vm-etc"  # what lives on the proxy's machine: its token and its control socket
         vm.mkdir()
@@ -64,32 +58,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         cfg = vm / "proxy.yaml"
         cfg.write_text(yaml.safe_dump({"sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04",
                                        "listen": f"unix:{sock}", "token_file": str(vm / "proxy.token"),
-                                       "io": "socket", "attachments": [], "sids": []}))  # fmt: skip
-        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
-                                 "--config", str(cfg)], stdout=log, stderr=log)  # fmt: skip
-        deadline = time.monotonic() + 15
-        while not sock.exists():
-            assert proc.poll() is None, (tmp / "px1.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the proxy did not open its control socket in 15 s"
-            time.sleep(0.05)
-        sshd.start()
-        private, public = sshkeys.generate("controller")
-        sshd.authorize(public)
-        key = tmp / "controller_ed25519"
-        key.write_text(private)
-        key.chmod(0o600)
-        artifacts = tmp / "node"
-        compile_to_dir(REPO / "p4" / "srchain_node.p4", artifacts)
-        # the test's own view of the proxy (never used by the code under test)
-        local = ProxyApi("px1", f"unix:{sock}", TOKEN)
-        yield {"tmp": tmp, "sock": sock, "vm_token": vm / "proxy.token", "sshd": sshd, "key": key,
-               "artifacts": artifacts, "local": local}  # fmt: skip
-    finally:
-        sshd.stop()
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
+                                       "io": "socket", "attachments": [], "sids": []}))
+        with running_proxy(NS, cfg, tmp / "px1.log"):
+            try:
+                sshd.start()
+                private, public = sshkeys.generate("controller")
+                sshd.authorize(public)
+                key = tmp / "controller_ed25519"
+                key.write_text(private)
+                key.chmod(0o600)
+                artifacts = tmp / "node"
+                compile_to_dir(REPO / "p4" / "srchain_node.p4", artifacts)
+                # the test's own view of the proxy (never used by the code under test)
+                local = ProxyApi("px1", f"unix:{sock}", TOKEN)
+                yield {"tmp": tmp, "sock": sock, "vm_token": vm / "proxy.token", "sshd": sshd, "key": key,
+                       "artifacts": artifacts, "local": local}
+            finally:
+                sshd.stop()
 
 
 @pytest.fixture
@@ -111,7 +96,7 @@ def write_inventory(env: dict[str, Any], **ssh: Any) -> Path:
     inv = yaml.safe_load((EX / "inventory.yaml").read_text())
     inv["switches"][0].update(grpc=env["sw"].address, artifacts=str(env["artifacts"]))
     block = {"host": "127.0.0.1", "port": sshd.port, "user": sshd.user, "host_key": sshd.host_key_line(),
-             "key_file": str(env["key"]), "token_file": str(env["vm_token"])}  # fmt: skip
+             "key_file": str(env["key"]), "token_file": str(env["vm_token"])}
     block.update(ssh)
     inv["proxies"][0].update(control=f"unix:{env['sock']}", ssh={k: v for k, v in block.items() if v is not None})
     path = env["dir"] / "inventory.yaml"
@@ -183,7 +168,7 @@ def test_token_from_the_controller_travels_on_stdin_only(env: dict[str, Any]) ->
 def _refused(env: dict[str, Any], inv: Path) -> str:
     api: ProxyApi = env["local"]
     api.call("POST", "/v1/batch", {"put": [{"sid": 16900, "behaviour": "static", "vnf": "formatter",
-                                            "version": 1, "restore": [[16901]]}]})  # fmt: skip
+                                            "version": 1, "restore": [[16901]]}]})
     before = live_proxy(env)
     error = _apply_error(env, inv)
     assert live_proxy(env) == before  # nothing applied, nothing removed
@@ -209,7 +194,7 @@ def test_wrong_host_key_is_refused_naming_both_fingerprints(env: dict[str, Any])
     other = paramiko.ECDSAKey.generate()
     msg = _refused(env, write_inventory(env, host_key=sshd.host_key_line(other)))
     assert (f"host key mismatch: the VM presented {fingerprint(sshd.host_key)}, proxies[px1].ssh.host_key pins "
-            f"{fingerprint(other)}; refused, nothing was done") in msg  # fmt: skip
+            f"{fingerprint(other)}; refused, nothing was done") in msg
 
 
 def test_refused_login_key_changes_nothing(env: dict[str, Any]) -> None:
@@ -233,7 +218,7 @@ def test_unpinned_host_key_refuses_to_connect(env: dict[str, Any], host_key: str
     connections = len(env["sshd"]._transports)
     msg = _refused(env, inv)
     assert (f"proxy px1: ssh srchain@127.0.0.1:{env['sshd'].port}: proxies[px1].ssh.host_key not set: pin the "
-            "VM's host key") in msg and "nothing was done" in msg, msg  # fmt: skip
+            "VM's host key") in msg and "nothing was done" in msg, msg
     assert len(env["sshd"]._transports) == connections  # it did not even connect
 
 
@@ -241,7 +226,7 @@ def test_unpinned_host_key_refuses_to_connect(env: dict[str, Any], host_key: str
     ("# only a comment", "no key in it, only comments: pin the proxy VM's host key"),
     ("ssh-ed25519", "line 1: expected 'TYPE BASE64'"),
     ("ssh-ed25519 !!!", "line 1: the key of type ssh-ed25519 is not base64"),
-])  # fmt: skip
+])
 def test_malformed_host_key_is_an_inventory_error(env: dict[str, Any], host_key: str, reason: str) -> None:
     inv = write_inventory(env, host_key=host_key)
     with pytest.raises(SpecError) as e:

@@ -39,7 +39,7 @@ class _Server(paramiko.ServerInterface):
 
 def _exec(channel: paramiko.Channel, command: str) -> None:
     proc = subprocess.Popen(["bash", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+                            stderr=subprocess.PIPE)
     data = bytearray()
     while chunk := channel.recv(1 << 16):
         data += chunk
@@ -92,7 +92,7 @@ def _known_hosts(path: Path, port: int, key: paramiko.PKey) -> Path:
 def test_build_over_ssh_fetches_a_bundle_the_switch_loads(sshd):
     kh = _known_hosts(sshd["tmp"] / "known_hosts", sshd["port"], sshd["host_key"])
     b = SshBuild("127.0.0.1", "builder", kh, sshd["key"], sshd["port"], command=COMPILE,
-                 remote_root=str(sshd["tmp"] / "remote"))  # fmt: skip
+                 remote_root=str(sshd["tmp"] / "remote"))
     out = b.build(EMU_P4, "exact_forward.p4", sshd["tmp"] / "fetched")
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} >= {
         "bf-rt.json", "pipe/context.json", "pipe/tofino.bin"}
@@ -125,7 +125,7 @@ def test_compiler_error_is_reported_with_its_output(sshd, tmp_path):
     (src / "bad.p4").write_text("#include <core.p4>\ncontrol {\n")
     kh = _known_hosts(sshd["tmp"] / "known_hosts", sshd["port"], sshd["host_key"])
     b = SshBuild("127.0.0.1", "builder", kh, sshd["key"], sshd["port"], command=COMPILE,
-                 remote_root=str(sshd["tmp"] / "remote"))  # fmt: skip
+                 remote_root=str(sshd["tmp"] / "remote"))
     with pytest.raises(BuildError, match=r"exited 1: .*bad\.p4:2"):
         b.build(src, "bad.p4", tmp_path / "out")
     assert not (tmp_path / "out").exists()

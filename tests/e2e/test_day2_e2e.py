@@ -22,7 +22,6 @@ from srchain_demo.testbed import REPO, Testbed
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
 RATE = 10_000
 

@@ -21,7 +21,6 @@ from srchain_demo.testbed import REPO, Testbed
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
 SPEC = REPO / "examples" / "cloud-gaming.yaml"
 
@@ -35,7 +34,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory):
         tb.start()
         plan, result = tb.apply(SPEC)
         o = run(tb, Settings(warmup_s=1.5, session_s=6.0), work / "run", lambda n, t: events.append((n, t)),
-                lambda *_: None)  # fmt: skip
+                lambda *_: None)
         yield {"o": o, "plan": plan, "result": result, "events": events, "tb": tb}
     finally:
         tb.close()

@@ -17,7 +17,6 @@ from srchain_demo.testbed import REPO, Testbed
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
 
 

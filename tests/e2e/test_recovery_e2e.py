@@ -38,7 +38,6 @@ from srchain_demo.testbed import REPO, Testbed
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
 RATE = 1000  # chained probes/s: a report every 32 packets of the flow, ~31 reports/s to the formatter
 FORMATTER_SID_VNF = "formatter"

@@ -110,7 +110,7 @@ def data_fields(frame: bytes) -> tuple[int, int, int, int]:
 
 
 def program_text(apply: str = "", locals: str = "", parser: str = DEFAULT_PARSER, types: str = "",
-                 deparser: str = "", deparser_locals: str = "", egress: str = "") -> str:  # fmt: skip
+                 deparser: str = "", deparser_locals: str = "", egress: str = "") -> str:
     return (
         TEMPLATE.replace("@@TYPES@@", types)
         .replace("@@PARSER@@", parser)

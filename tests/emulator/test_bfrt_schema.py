@@ -49,14 +49,14 @@ def test_registers_lpm_and_learn_filters():
     (lf,) = info["learn_filters"]
     assert lf["name"] == "pipe.SwitchIngressDeparser.flow_digest"
     assert [(f["name"], f["type"]["width"]) for f in lf["fields"]] == [
-        ("src_addr", 32), ("dst_addr", 32), ("src_port", 16), ("dst_port", 16), ("count", 32)]  # fmt: skip
+        ("src_addr", 32), ("dst_addr", 32), ("src_port", 16), ("dst_port", 16), ("count", 32)]
 
 
 def test_ternary_tables_get_match_priority(build):
     p = build(locals="""
         action a() {}
         table t { key = { hdr.data.a : ternary; } actions = { a; } }
-    """, apply="t.apply();")  # fmt: skip
+    """, apply="t.apply();")
     keys = [k["name"] for k in by_name(bfrt_info(p))["pipe.Ig.t"]["key"]]
     assert keys == ["hdr.data.a", "$MATCH_PRIORITY"]
 

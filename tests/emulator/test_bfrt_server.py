@@ -138,7 +138,7 @@ def test_session_push_bind_write_read_and_forward(server, bundles):
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
         s.push("exact_forward", bundles / "exact_forward")
         kinds = [s.next().set_forwarding_pipeline_config_response.set_forwarding_pipeline_config_response_type
-                 for _ in range(2)]  # fmt: skip
+                 for _ in range(2)]
         assert kinds == [pb.WARM_INIT_STARTED, pb.WARM_INIT_FINISHED]
         t = table(s.info(), "SwitchIngress.forward")
         with pytest.raises(grpc.RpcError) as info:
@@ -276,7 +276,7 @@ def test_token_and_loopback_only():
             stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0))
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
         resp = stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0),
-                                                metadata=[("x-srchain-token", "s3cret")])  # fmt: skip
+                                                metadata=[("x-srchain-token", "s3cret")])
         assert list(resp.config) == []
         ch.close()
     finally:
@@ -304,7 +304,7 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
         c.push_program("snippet", tmp_path / "snip")
         c.bind("snippet")
         c.insert("$mirror.cfg", {"$sid": 7}, "$normal", {"$direction": "INGRESS", "$ucast_egress_port": 3,
-                 "$ucast_egress_port_valid": True, "$session_enable": True, "$max_pkt_len": 30})  # fmt: skip
+                 "$ucast_egress_port_valid": True, "$session_enable": True, "$max_pkt_len": 30})
         (sess,) = c.entries("$mirror.cfg")
         assert sess.key == {"$sid": 7} and sess.data["$ucast_egress_port"] == 3
         frame = bytes.fromhex("02000000000202000000000188b5") + bytes([1, 0, 0, 0]) + bytes(4) + b"m" * 40

@@ -20,7 +20,7 @@ FLOW = P4_DIR / "flow_counter.p4"
 
 def udp(src="10.0.0.1", dst="10.1.0.2", sport=1234, dport=80, payload=b"x" * 18, eth_dst="22:22:22:22:22:22"):
     return (Ether(dst=eth_dst, src="00:00:00:00:00:01") / IP(src=src, dst=dst) /
-            UDP(sport=sport, dport=dport) / payload).build()  # fmt: skip
+            UDP(sport=sport, dport=dport) / payload).build()
 
 
 def test_exact_forward_hits_misses_and_counts():

@@ -393,7 +393,7 @@ def test_table_size_is_enforced(build):
     p = build(locals="""
         action a() {}
         table t { key = { hdr.data.a : exact; } actions = { a; } size = 2; }
-    """, apply="t.apply();")  # fmt: skip
+    """, apply="t.apply();")
     t = p.table("t")
     t.insert([1], "Ig.a", {})
     t.insert([2], "Ig.a", {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import time
@@ -19,7 +18,6 @@ from srchain_emu.switch import DataPlane
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET"),
 ]
 
 
@@ -41,7 +39,7 @@ def switch_factory():
     made: list[tuple[DataPlane, Netns, list[socket.socket]]] = []
 
     def make(pipeline: Pipeline, nports: int, rates: dict[int, tuple[int, int]] | None = None, io: str = "socket",
-             mtu: dict[int, int] | None = None):  # fmt: skip
+             mtu: dict[int, int] | None = None):
         ns = Netns(nports).__enter__()
         for port, value in (mtu or {}).items():
             ns.exec("ip", "link", "set", ns.switch_ifs[port], "mtu", str(value))
@@ -135,7 +133,7 @@ def test_strict_priority_shaping_and_queue_depth(switch_factory, tmp_path):
     path.write_text(program_text(
         apply="ig_tm_md.ucast_egress_port = 1; ig_tm_md.qid = (QueueId_t) hdr.data.a[2:0];",
         egress="hdr.data.d = (bit<32>) eg_intr_md.enq_qdepth; hdr.data.c = (bit<16>) eg_intr_md.egress_qid;",
-    ))  # fmt: skip
+    ))
     # Port 1 shaped to 400 kbit/s with a small burst, so queues build up behind it.
     _, host = switch_factory(Pipeline.from_file(path), 2, rates={1: (400_000, 1500)})
     low = [data_frame(0, i, tail=b"l" * 80) for i in range(60)]

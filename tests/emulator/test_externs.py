@@ -165,7 +165,7 @@ def test_ipv4_checksum_verify_and_update(tmp_path):
             hdr.ipv4.ttl, hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});""",
     ).replace("parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress_intrinsic_metadata_t "
               "ig_intr_md) {", "parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, "
-              "out ingress_intrinsic_metadata_t ig_intr_md) {\n    Checksum() ck;")  # fmt: skip
+              "out ingress_intrinsic_metadata_t ig_intr_md) {\n    Checksum() ck;")
     path = tmp_path / "ck.p4"
     path.write_text(text)
     p = Pipeline.from_file(path)

@@ -69,7 +69,7 @@ def test_literals_widths_and_bases():
     toks = tokenize("8w255 16w0x800 0b1010 0o17 4s3 1_000 32w0xFFFF_FFFF")
     vals = [(t.value.value, t.value.width, t.value.signed) for t in toks if t.kind == "int"]
     assert vals == [(255, 8, False), (0x800, 16, False), (10, None, False), (15, None, False), (3, 4, True),
-                    (1000, None, False), (0xFFFFFFFF, 32, False)]  # fmt: skip
+                    (1000, None, False), (0xFFFFFFFF, 32, False)]
     with pytest.raises(P4Error, match=r"x\.p4:1: integer literal 256 does not fit in 8 bits"):
         tokenize("8w256", "x.p4")
 
@@ -119,12 +119,12 @@ def test_parse_error_reports_the_token(snippet_path):
 _SOURCES = [load_source(P4_DIR / f"{n}.p4") for n in ("flow_counter", "five_tables")]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _INSERTS = ["1", "8w3", "true", "hdr", "{", "}", "(", ")", ";", "<", ">", "bit", "x", "apply", "_", "..", "&&&",
-            "error", "-", "~", "!", "++"]  # fmt: skip
+            "error", "-", "~", "!", "++"]
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 1), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 3), st.integers(0, 10**6),
-                                             st.sampled_from(_INSERTS)), min_size=1, max_size=3))  # fmt: skip
+                                             st.sampled_from(_INSERTS)), min_size=1, max_size=3))
 def test_mutated_programs_fail_only_with_p4_errors(which, edits):
     """Random token edits of real programs: either a clean P4Error or a program that runs without faults."""
     lines = _SOURCES[which].split("\n")

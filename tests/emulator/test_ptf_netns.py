@@ -3,7 +3,6 @@ project's BF Runtime client (unix-socket gRPC), with the emulated switch running
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ from srchain_emu.switch import DataPlane
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET"),
 ]
 PTF = Path(sys.executable).parent / "ptf"
 
@@ -33,12 +31,12 @@ def test_conformance_programs_under_ptf(tmp_path):
         server, servicer, _ = serve(f"unix:{sock_path}")
         specs = [PortSpec(i, ns.switch_ifs[i]) for i in range(3)]
         dp = DataPlane(servicer, specs, ns.run_inside(lambda: {s.device_port: open_port_socket(s.ifname)
-                                                              for s in specs}))  # fmt: skip
+                                                              for s in specs}))
         dp.start()
         try:
             cmd = ["ip", "netns", "exec", ns.name, str(PTF), "--test-dir", str(Path(__file__).parent / "ptf"),
                    "--log-file", str(tmp_path / "ptf.log"),
-                   "--test-params", f"grpc_addr='unix:{sock_path}';bundles='{bundles}'"]  # fmt: skip
+                   "--test-params", f"grpc_addr='unix:{sock_path}';bundles='{bundles}'"]
             for i, h in enumerate(ns.host_ifs):
                 cmd += ["--interface", f"{i}@{h}"]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)

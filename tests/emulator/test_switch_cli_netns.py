@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_emu.cli import switch_cli
 from srchain_emu.netns import Netns
 from srchain_emu.ports import open_port_socket
+from waiting import wait_until
 
 SRCHAIN = Path(sys.executable).parent / "srchain"
 
@@ -40,7 +39,6 @@ def test_switch_run_refuses_non_loopback_grpc(tmp_path):
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET")
 def test_switch_run_process_forwards(tmp_path):
     sock = tmp_path / "bfrt.sock"
     with Netns(3, tag="c") as ns:
@@ -50,14 +48,16 @@ def test_switch_run_process_forwards(tmp_path):
             ["ip", "netns", "exec", ns.name, str(SRCHAIN), "switch", "run", "--ports", str(ports),
              "--grpc", f"unix:{sock}", "--p4", str(P4_DIR / "exact_forward.p4")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        )
         host = []
         client = None
         try:
-            deadline = time.monotonic() + 30
-            while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.05)
-            assert sock.exists(), proc.communicate(timeout=5)
+
+            def serving() -> bool:
+                assert proc.poll() is None, proc.communicate(timeout=5)
+                return sock.exists()
+
+            wait_until(serving, 30, what="`srchain switch run` opens its gRPC socket")
             client = BfrtClient(f"unix:{sock}")
             client.subscribe()
             client.bind("exact_forward")  # loaded at start-up with --p4: no push needed

@@ -76,7 +76,7 @@ class SshLab:
             data += chunk
         try:
             p = subprocess.run(["bash", "-c", command], input=bytes(data), capture_output=True, cwd=self.root,
-                               env=env, timeout=60)  # fmt: skip
+                               env=env, timeout=60)
             out, err, code = p.stdout, p.stderr, p.returncode
         except subprocess.TimeoutExpired:
             out, err, code = b"", b"timed out in the test sshd", 124

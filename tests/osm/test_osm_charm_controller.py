@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +19,8 @@ from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
 from osmlib import REPO, charm_class
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 from srchain.apply import AppliedStore
 from srchain.bfrt.client import BfrtClient
 from srchain.charms import sshkeys
@@ -32,8 +29,7 @@ from srchain.remote import fingerprint
 from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain.targets.switch import SwitchDriver
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 CHARM = REPO / "charms/srchain-controller"
 EX = REPO / "examples"
@@ -52,29 +48,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (tmp / "px1.yaml").write_text(yaml.safe_dump({
         "sr_iface": "px1-sr", "sr_next_hop_mac": "02:00:00:00:01:04", "listen": f"unix:{sock}",
         "token_file": str(token), "io": "socket", "attachments": [], "sids": []}))
-    proc = None
-    subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
-    try:
-        sh("ip", "netns", "add", NS)
+    api = ProxyApi("px1", f"unix:{sock}", TOKEN)
+    with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
-        log = open(tmp / "px1.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
-                                 "--config", str(tmp / "px1.yaml")], stdout=log, stderr=log)
-        api = ProxyApi("px1", f"unix:{sock}", TOKEN)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                api.call("GET", "/v1/health")
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp / "px1.log").read_text()[-2000:]) from None
-                time.sleep(0.1)
-        yield {"api": api, "sock": sock, "token": token}
-    finally:
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
+        with running_proxy(NS, tmp / "px1.yaml", tmp / "px1.log", ready=lambda: api.call("GET", "/v1/health")):
+            yield {"api": api, "sock": sock, "token": token}
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,8 +13,8 @@ from ops import testing
 from osm_sshd import SshLab
 from osmlib import REPO, charm_class
 
-from nslib import add_veths, sh
-from proclib import stop
+from labs import running_proxy
+from nslib import add_veths, namespace
 from srchain.charms import sshkeys
 
 CHARM = REPO / "charms/srchain-sr-proxy"
@@ -25,8 +22,7 @@ TOKEN = "so-charm-token-0123456789abcdef"
 NS = f"so{os.getpid()}"
 STATIC = {"sid": 16001, "behaviour": "static", "vnf": "fmt", "version": 2, "restore": [[16002, 16005]], "ttl": 64}
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 
 @pytest.fixture(scope="module")
@@ -39,23 +35,10 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "sr_iface": "sr0", "sr_next_hop_mac": "02:00:00:00:0a:02", "listen": f"unix:{sock}",
         "token_file": str(tmp / "token"), "io": "socket", "sids": [],
         "attachments": [{"vnf": "fmt", "iface": "vnf0", "mac": "02:00:00:00:0b:02"}]}))
-    proc = None
-    try:
-        sh("ip", "netns", "add", NS)
+    with namespace(NS):
         add_veths(NS, (("sr0", "sw0"), ("vnf0", "fmt0"), ("vnf1", "cls0")))
-        proc = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-m", "srchain_proxy", "run",
-                                 "--config", str(tmp / "px.yaml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while not sock.exists():
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "proxy exited"
-            assert time.monotonic() < deadline, "the proxy did not open its control socket in 15 s"
-            time.sleep(0.05)
-        yield f"unix:{sock}"
-    finally:
-        if proc is not None:
-            stop(proc)
-        subprocess.run(["ip", "netns", "del", NS], check=False, capture_output=True, timeout=30)
+        with running_proxy(NS, tmp / "px.yaml", tmp / "px.log"):
+            yield f"unix:{sock}"
 
 
 def _state(address: str, token: str = TOKEN, **kw: object) -> testing.State:

@@ -13,7 +13,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ops import testing
 from osmlib import REPO, charm_class
 
 from srchain_contracts.records import FlowKey, TrafficClass, WindowLabel, ip_to_int
+from waiting import wait_until
 
 KEY = FlowKey(ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10"), 5000, 5000, 17)
 PFX = f"so{os.getpid()}"
@@ -39,7 +39,7 @@ def service(tmp_path: Path, name: str, cfg: dict) -> Iterator[dict]:
     """The service's YAML config (a fixed loopback health port) and a restart script that (re)starts it."""
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({"name": name, "http": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_STREAM)},
-                                    **cfg}))  # fmt: skip
+                                    **cfg}))
     pid = tmp_path / "pid"
     script = tmp_path / "restart.sh"
     script.write_text(f"""#!/bin/sh
@@ -67,7 +67,7 @@ def _act(svc: dict, name: str) -> dict:
 def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: Path) -> None:
     listen = _free_port(socket.SOCK_DGRAM)
     cfg = {"listen": {"port": listen}, "next_hop": {"port": _free_port(socket.SOCK_DGRAM)}, "agree": 2,
-           "refresh_s": 0.5}  # fmt: skip
+           "refresh_s": 0.5}
     with service(tmp_path, "aggregator", cfg) as agg:
         assert _act(agg, "restart-service") == {"service": "aggregator", "status": "ok"}
         assert _act(agg, "show-decisions")["sessions"] == 0
@@ -75,9 +75,8 @@ def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: P
             for seq in range(2):
                 label = WindowLabel(KEY, TrafficClass.CLOUD_GAMING, seq, confidence=255)
                 tx.sendto(label.pack(), ("127.0.0.1", listen))
-        deadline = time.monotonic() + 5
-        while (shown := _act(agg, "show-decisions"))["sessions"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        shown = wait_until(lambda: (d := _act(agg, "show-decisions"))["sessions"] and d, 5,
+                           what="the aggregator shows a session")
     assert shown["by_class"] == {"cloud_gaming": 1} and shown["refresh_s"] == 0.5
     (row,) = shown["decisions"]
     assert row["flow"] == {"ip_a": "10.0.1.10", "port_a": 5000, "ip_b": "10.0.2.10", "port_b": 5000, "proto": 17}
@@ -106,31 +105,24 @@ def veths() -> Iterator[tuple[str, str, str]]:
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for veth and raw sockets")
 def test_show_blocked_names_the_flooding_source(tmp_path: Path, veths: tuple[str, str, str]) -> None:
     in_if, out_if, sender = veths
     cfg = {"in_iface": in_if, "out_iface": out_if, "max_pps": 20, "window_s": 1.0, "block_s": 60,
-           "allow": ["10.9.0.0/16"]}  # fmt: skip
+           "allow": ["10.9.0.0/16"]}
     with service(tmp_path, "mitigation", cfg) as mit:
         subprocess.run([mit["restart"]], check=True, timeout=30)  # as systemd would start it (no such action)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert _act(mit, "show-blocked")["blocked"] == []
-                break
-            except testing.ActionFailed:
-                assert time.monotonic() < deadline, (tmp_path / "log").read_text()[-2000:]
-                time.sleep(0.1)
+        up = wait_until(lambda: _act(mit, "show-blocked"), 15, interval=0.1, ignore=(testing.ActionFailed,),
+                        what=f"the mitigation answers show-blocked (its log: {tmp_path / 'log'})")
+        assert up["blocked"] == []
         ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, socket.inet_aton("10.66.0.9"),
-                         socket.inet_aton("10.0.2.10"))  # fmt: skip
+                         socket.inet_aton("10.0.2.10"))
         frame = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + ip + b"\x00" * 8
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as tx:
             tx.bind((sender, 0))
             for _ in range(100):  # within well under a second: 100 > 20 pps
                 tx.send(frame)
-        deadline = time.monotonic() + 5
-        while not (shown := _act(mit, "show-blocked"))["blocked"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        shown = wait_until(lambda: (b := _act(mit, "show-blocked"))["blocked"] and b, 5,
+                           what="the mitigation blocks the flooding source")
         counters = _act(mit, "show-counters")["counters"]
     (row,) = shown["blocked"]
     assert (row["source"], row["reason"], row["destination"], row["window_packets"]) == ("10.66.0.9", "rate",

@@ -370,7 +370,7 @@ def test_ns_create_with_the_osm_inventory_fixes_the_proxy_mgmt_ip(server: Standi
          "'px1-sr'"),
         ({"name": "mgmtnet", "vnfd-connection-point-ref": [{**ref, "ip-address": "10.0.0.300"}]},
          "ns.vld[0].vnfd-connection-point-ref[0].ip-address: '10.0.0.300' is not an IP address"),
-    ):  # fmt: skip
+    ):
         with pytest.raises(NbiError, match=re.escape(detail)):
             client.ns_create("x", "srchain-cloud-gaming", "vim-1", {"vld": [vld]})
     assert server.nbi.nss == {}

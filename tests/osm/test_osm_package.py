@@ -173,10 +173,10 @@ def test_vnf_charm_imports_resolve_from_its_lib(built: list[Path], tmp_path: Pat
              "        if n.split('.')[0] in ('srchain', 'srchain_vnfs')}\n"
              "assert 'srchain_vnfs.' + sys.argv[1] in ours, sorted(ours)\n"
              "bad = [f for f in ours.values() if not f.startswith(sys.argv[2])]\n"
-             "assert not bad, bad\n")  # fmt: skip
+             "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", probe, service, str(charm / "lib")], cwd=charm, timeout=60,
                           env={**os.environ, "PYTHONPATH": f"{charm / 'lib'}:{charm / 'src'}"},
-                          capture_output=True, text=True)  # fmt: skip
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     pins = (charm / "requirements.txt").read_text().split()
     assert any(p.startswith("prometheus_client==") or p.startswith("prometheus-client==") for p in pins)

@@ -35,16 +35,16 @@ def node(compiled: Pipeline, report_every: int) -> Pipeline:
     p = compiled
     p.reset_state()  # tables, registers, counters, mirror sessions
     p.table("classifier.rules").insert([(0, 0)] * 7, "SwitchIngress.classifier.push_1",
-                                       {"ttl": 64, "label_0": SID_FF}, 10)  # fmt: skip
+                                       {"ttl": 64, "label_0": SID_FF}, 10)
     for t in ("sr.local_sid_0", "sr.local_sid_1"):
         p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"report_every": report_every})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": 2, "dst_mac": 0x0200000000AA})
     p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_session",
-                                                   {"session": 9})  # fmt: skip
+                                                   {"session": 9})
     p.table("report.encap").insert([SID_FF, (0, 0)], "SwitchEgress.report.push_1",
-                                   {"ttl": 64, "src_mac": 1, "dst_mac": 2, "label_0": 16001})  # fmt: skip
+                                   {"ttl": 64, "src_mac": 1, "dst_mac": 2, "label_0": 16001})
     p.table("report.addresses").insert([SID_FF], "SwitchEgress.report.set_addresses",
-                                       {"switch_id": SWITCH_ID, "src_addr": 1, "dst_addr": 2})  # fmt: skip
+                                       {"switch_id": SWITCH_ID, "src_addr": 1, "dst_addr": 2})
     p.mirror_sessions[9] = R.MirrorSession(egress_port=REPORT_PORT, max_pkt_len=128)
     return p
 
@@ -120,7 +120,7 @@ def test_random_workload_matches_the_model(compiled: Pipeline) -> None:
     rng = random.Random(4)
     r = Replay(node(compiled, 5), 5)
     flows = [(f"10.0.{rng.randrange(1, 4)}.{rng.randrange(1, 250)}", rng.randrange(1024, 65535),
-              f"10.1.0.{rng.randrange(1, 250)}", rng.choice([53, 443, 3074, 27015])) for _ in range(40)]  # fmt: skip
+              f"10.1.0.{rng.randrange(1, 250)}", rng.choice([53, 443, 3074, 27015])) for _ in range(40)]
     ts = 10**12
     for _ in range(1500):
         src, sport, dst, dport = rng.choice(flows)

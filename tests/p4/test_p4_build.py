@@ -13,7 +13,7 @@ BUILD = ROOT / "p4" / "build"
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(BUILD), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+                          env={**os.environ, **(env or {})})
 
 
 def test_emulator_bundle_has_the_contract_tables(tmp_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_emulator_bundle_has_the_contract_tables(tmp_path: Path) -> None:
     from srchain.plan import tables as T
 
     wanted = {T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, T.REPORT_SESSION, T.REPORT_ENCAP,
-              T.REPORT_ADDRESSES, T.QUEUE_MAP}  # fmt: skip
+              T.REPORT_ADDRESSES, T.QUEUE_MAP}
     assert {f"pipe.{n}" for n in wanted} <= names, sorted(names)
 
 
@@ -34,7 +34,7 @@ def test_sde_command_line(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     line = res.stdout.splitlines()[1]
     for flag in ("--target tofino", "--arch tna", f"--bf-rt-schema {tmp_path}/bf-rt.json", f"-o {tmp_path}",
-                 "-DMSD=8", "srchain_node.p4"):  # fmt: skip
+                 "-DMSD=8", "srchain_node.p4"):
         assert flag in line, line
     assert "p4c-gen-bfrt-conf --name srchain_node" in res.stdout
 

@@ -3,7 +3,6 @@ namespace, the switch in this process, BF Runtime over a unix socket, `ptf` run 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from srchain_emu.switch import DataPlane
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces and AF_PACKET"),
 ]
 ROOT = Path(__file__).resolve().parents[2]
 PTF = Path(sys.executable).parent / "ptf"
@@ -47,7 +45,7 @@ def run_ptf(tmp_path: Path, bundle: Path, tests: list[str], tag: str) -> subproc
             cmd = [
                 "ip", "netns", "exec", ns.name, str(PTF), "--test-dir", str(PTF_DIR),
                 "--log-file", str(tmp_path / "ptf.log"), "--test-params", params,
-            ]  # fmt: skip
+            ]
             for i, h in enumerate(ns.host_ifs):
                 cmd += ["--interface", f"{i}@{h}"]
             res = subprocess.run(cmd + tests, capture_output=True, text=True, timeout=240, cwd=tmp_path)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from labs import start_proxy, wait_proxy_ready
 from proclib import stop
 from srchain_net.netns import run_in_netns
 from srchain_net.packetsock import PACKET_IGNORE_OUTGOING, SOL_PACKET
@@ -134,25 +135,14 @@ class Daemon:
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait_ready: tuple[str, ...] = ()) -> None:
-        repo = Path(__file__).resolve().parents[2]
-        logf = open(self.log, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, str(repo / ".venv/bin/python"), "-m", "srchain_proxy", "run",
-             "--config", str(self.config)], stdout=logf, stderr=logf)
-        logf.close()
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"proxy exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                status, health = self.api.call("GET", "/v1/health")
-                if status == 200 and all(health["attachments"].get(v) for v in wait_ready):  # type: ignore[index]
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"proxy not ready: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        """Start it and wait until health answers 200 with every attachment in wait_ready ready."""
+
+        def healthy() -> bool:
+            status, health = self.api.call("GET", "/v1/health")
+            return status == 200 and all(health["attachments"].get(v) for v in wait_ready)  # type: ignore[index]
+
+        self.proc = start_proxy(self.ns, self.config, self.log)
+        wait_proxy_ready(self.proc, self.config, self.log, ready=healthy)
 
     def stop(self) -> int:
         if self.proc is None:
@@ -160,15 +150,6 @@ class Daemon:
         code = stop(self.proc)
         self.proc = None
         return code
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 @contextlib.contextmanager

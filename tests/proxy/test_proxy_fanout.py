@@ -18,8 +18,7 @@ from scapy.layers.inet import IP, TCP
 
 from srchain_proxy import fanout
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 FLOWS = 64
 

@@ -24,7 +24,6 @@ from netlab import (
     packet_socket_in,
     recv_frames,
     spawn_in,
-    wait_for,
 )
 from pxlib import SR_MAC, SW_MAC, inner_bytes, labels_of, mpls_frame, udp4, udp6
 from scapy.layers.inet import UDP
@@ -32,9 +31,9 @@ from scapy.layers.l2 import Ether
 
 from srchain_proxy import compiled
 from srchain_proxy.engine import INBOUND_DROPS
+from waiting import wait_until
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]
+pytestmark = pytest.mark.netns
 
 HERE = Path(__file__).parent
 VNFA_MAC, A_MAC = "02:00:00:00:0b:01", "02:00:00:00:0b:02"
@@ -199,8 +198,8 @@ def test_reverse_five_tuple_and_fallback_policy_with_a_real_udp_service(proxy):
 
     api.ok("PUT", "/v1/sids/16051", {**dyn, "return_match": "same", "miss_policy": "drop"})
     assert exchange(proxy, [mpls_frame([16051, 16061], udp4(sport=5353))], 1, timeout=0.7) == []
-    counters = wait_for(lambda: (c := api.ok("GET", "/v1/counters"))["drops"]["flow_miss"] == 1 and c)
-    assert counters, api.ok("GET", "/v1/counters")
+    counters = wait_until(lambda: (c := api.ok("GET", "/v1/counters"))["drops"]["flow_miss"] == 1 and c, 5,
+                          what="the dropped miss counted under flow_miss")
     row = counters["sids"]["16051"]
     assert (row["rx_packets"], row["tx_packets"], row["cache"]["hits"], row["cache"]["misses"]) == (3, 2, 1, 2)
 
@@ -233,7 +232,8 @@ def test_lru_bound_and_idle_expiry_in_daemon(proxy):
         assert len(exchange(proxy, [mpls_frame([16003, 16004], udp4(sport=3000 + i))], 1)) == 1
     flows = proxy.api.ok("GET", "/v1/flows")["sids"]["16003"]
     assert (flows["entries"], flows["evictions"]) == (4, 2)
-    assert wait_for(lambda: proxy.api.ok("GET", "/v1/flows")["sids"]["16003"]["entries"] == 0, timeout=5)
+    wait_until(lambda: proxy.api.ok("GET", "/v1/flows")["sids"]["16003"]["entries"] == 0, 5,
+               what="the idle flows expire")
     assert proxy.api.ok("GET", "/v1/flows")["sids"]["16003"]["expired"] == 4
 
 
@@ -307,8 +307,7 @@ def test_malformed_flood_is_counted_and_daemon_keeps_forwarding(proxy):
         c = proxy.api.ok("GET", "/v1/counters")
         return c if sum(c["drops"][r] for r in INBOUND_DROPS) + c["kernel_drops"] >= n else None
 
-    counters = wait_for(settled, timeout=30, interval=0.2)
-    assert counters, proxy.api.ok("GET", "/v1/counters")
+    counters = wait_until(settled, 30, interval=0.2, what=f"all {n} malformed frames counted")
     drops = counters["drops"]
     assert counters["kernel_drops"] == 0 and drops["internal_error"] == 0
     for reason in ("unknown_sid", "stack_too_deep", "not_ip", "ttl_expired"):
@@ -496,9 +495,12 @@ def test_rx_ring_skips_a_run_of_slots_the_kernel_never_hands_over(quiet_ring):
         _fake_frame(ring, slot)
     handle = lambda m, s, e: seen.append(s // FRAME_SIZE)  # noqa: E731
     assert ring.drain(handle, 10) is False and seen == []  # no frame right behind: wait (epoll calls again)
-    deadline = time.monotonic() + 1.0
-    while not seen and time.monotonic() < deadline:  # the loop keeps calling while frames are waiting
+
+    def drained() -> list[int]:  # the loop keeps calling while frames are waiting
         ring.drain(handle, 10)
+        return seen
+
+    wait_until(drained, 1.0, interval=0, what="frames past the holes")
     assert seen == list(range(3, 13)) and ring.holes == 3 and ring.i == 13
 
 
@@ -561,7 +563,7 @@ def test_ipv6_next_hop_resolved_by_our_own_neighbor_solicitation(proxy):
     nsx(proxy.b, "ip", "-6", "addr", "add", "fd61::2/64", "dev", "eth0", "nodad")
     try:
         proxy.api.ok("PUT", "/v1/attachments/fw", {"vnf": "fw", "iface": "vnfb", "next_hop": "fd61::2"})
-        assert wait_for(lambda: proxy.api.ok("GET", "/v1/attachments/fw")["ready"], timeout=5)
+        wait_until(lambda: proxy.api.ok("GET", "/v1/attachments/fw")["ready"], 5, what="attachment fw ready")
         assert proxy.api.ok("GET", "/v1/attachments/fw")["resolved_mac"] == B_MAC
         proxy.api.ok("PUT", "/v1/sids/16081", {**STATIC, "sid": 16081, "vnf": "fw", "restore": [[16082]]})
         got = exchange(proxy, [mpls_frame([16081, 16099], udp4(sport=8100))], 1)

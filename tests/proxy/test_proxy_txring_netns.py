@@ -13,8 +13,7 @@ from netlab import add_netns, add_veth, call_in_netns, del_netns, packet_socket_
 
 from srchain_net.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")]  # fmt: skip
+pytestmark = pytest.mark.netns
 
 NS = f"sp{os.getpid()}t"
 SRC, DST = "02:00:00:00:77:01", "02:00:00:00:77:02"

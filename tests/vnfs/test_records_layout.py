@@ -36,7 +36,7 @@ def _report(**over: object) -> FeatureReport:
         key=KEY, direction=DIR, collision=False, switch_id=7, slot=65535, seq=9, pkt_count=32,
         byte_count=40000, size_sum=20000, iat_min=1000, iat_max=16_000_000, iat_sum=30_000_000,
         win_pkts=16, size_min=60, size_max=1400, first_seen_ns=1 << 40, last_seen_ns=(1 << 40) + 5,
-    )  # fmt: skip
+    )
     fields.update(over)
     return FeatureReport(**fields)  # type: ignore[arg-type]
 
@@ -162,7 +162,7 @@ keys = st.builds(
 reports = st.builds(
     FeatureReport, keys, st.integers(0, 1), st.booleans(), u16, u32, u32, u32, u32, u32, u32, u32, u32,
     u16, u16, u16, u48, u48,
-)  # fmt: skip
+)
 
 
 @given(reports)

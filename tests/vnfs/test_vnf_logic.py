@@ -120,7 +120,7 @@ def test_shipped_model_separates_gaming_from_video_and_bulk() -> None:
 
 def test_training_is_reproducible() -> None:
     cfg = TrainConfig(seed=3, sessions_per_profile=2, held_out_per_profile=1, duration_s=2.0, max_packets=800,
-                      trees=3, max_depth=4)  # fmt: skip
+                      trees=3, max_depth=4)
     first, scores = train(cfg)
     assert first.to_json() == train(cfg)[0].to_json()
     assert set(scores) == {"cloud_gaming", "video", "web", "voip", "bulk"}
@@ -136,7 +136,7 @@ def test_training_is_reproducible() -> None:
          ' "threshold": [0, 0, 0], "left": [1, -1, -1], "right": [2, -1, -1], "leaf_probs": {}}]}',
          "node 0 points outside"),
     ],
-)  # fmt: skip
+)
 def test_bad_model_files_are_refused(text: str, message: str) -> None:
     with pytest.raises(ModelError, match=message):
         parse_forest(text)
@@ -195,7 +195,7 @@ def test_rate_rule_blocks_a_flooding_source_until_block_expires() -> None:
 
 def test_fan_in_rule_and_allow_list() -> None:
     d = FloodDetector(max_pps=1000, max_fan_in=3, fan_in_source_pps=2, window_s=1.0, block_s=5.0,
-                      allow=[ipaddress.IPv4Network("192.168.0.0/24")])  # fmt: skip
+                      allow=[ipaddress.IPv4Network("192.168.0.0/24")])
     sources = [ip_to_int(f"10.9.0.{i}") for i in range(1, 6)]
     for s in sources:  # 5 sources, 2 packets each: under the per-source threshold
         assert d.verdict(s, B, 0.1) == Verdict.PASS
@@ -212,6 +212,6 @@ def test_frame_parsing_refuses_malformed_ipv4() -> None:
     assert frame_addresses(eth + b"\x08\x00" + ip) == (A, B)
     assert frame_addresses(eth + b"\x08\x06" + bytes(28)) is None  # ARP passes
     for frame, msg in ((eth, "truncated ethernet"), (eth + b"\x08\x00" + ip[:10], "truncated ipv4"),
-                       (eth + b"\x08\x00" + b"\x65" + ip[1:], "bad ipv4")):  # fmt: skip
+                       (eth + b"\x08\x00" + b"\x65" + ip[1:], "bad ipv4")):
         with pytest.raises(ValueError, match=msg):
             frame_addresses(frame)

@@ -12,17 +12,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from waiting import wait_until
+
 pytestmark = pytest.mark.netns
 
 PY = sys.executable
 HEALTH = "import urllib.request as u, sys; sys.stdout.write(u.urlopen('http://127.0.0.1:{port}/healthz').read().decode())"
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 
 
 def _ip(*args: str) -> None:
@@ -47,22 +47,20 @@ class Procs:
     def start(self, name: str, *args: str) -> subprocess.Popen[str]:
         err = open(self.tmp / f"{name}.err", "w")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns, PY, "-m", "srchain_vnfs.cli", *args],
-                                stdout=subprocess.PIPE, stderr=err, text=True)  # fmt: skip
+                                stdout=subprocess.PIPE, stderr=err, text=True)
         self.procs.append((proc, err))
         return proc
 
     def wait_ready(self, name: str, timeout: float = 20) -> dict[str, object]:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for line in (self.tmp / f"{name}.err").read_text().splitlines():
-                if line.startswith("{"):
-                    return json.loads(line)
-            time.sleep(0.05)
-        raise AssertionError(f"{name} not ready: {(self.tmp / f'{name}.err').read_text()}")
+        """The JSON health line the service writes to stderr once it serves."""
+        err = self.tmp / f"{name}.err"
+        line = wait_until(lambda: next((ln for ln in err.read_text().splitlines() if ln.startswith("{")), None),
+                          timeout, what=f"{name} ready (its stderr: {err})")
+        return json.loads(line)
 
     def nsrun(self, *args: str, timeout: float = 60) -> str:
         res = subprocess.run(["ip", "netns", "exec", self.ns, *args], capture_output=True, text=True,
-                             timeout=timeout)  # fmt: skip
+                             timeout=timeout)
         assert res.returncode == 0, res.stderr
         return res.stdout
 
@@ -80,7 +78,6 @@ class Procs:
         return codes
 
 
-@ROOT_ONLY
 def test_chain_in_netns_decides_per_scripted_session(netns: str, tmp_path: Path) -> None:
     configs = {
         "formatter": "listen: {port: 47001}\nnext_hop: {port: 47003}\n",
@@ -98,14 +95,14 @@ def test_chain_in_netns_decides_per_scripted_session(netns: str, tmp_path: Path)
         # Gaming: only the first 10 reports of each session are sent -> detection within 10 reports.
         gaming = json.loads(procs.nsrun(PY, "-m", "srchain_vnfs.cli", "trafficgen", "reports",
                                         "--profile", "cloud_gaming", "--profile", "cloud_gaming",
-                                        "--max-reports", "10", "--seed", "40"))  # fmt: skip
+                                        "--max-reports", "10", "--seed", "40"))
         others = json.loads(procs.nsrun(PY, "-m", "srchain_vnfs.cli", "trafficgen", "reports",
                                         "--profile", "video_streaming", "--profile", "video_streaming",
                                         "--profile", "bulk", "--profile", "bulk", "--seed", "50",
-                                        "--client-offset", "10", "--rate", "4000"))  # fmt: skip
+                                        "--client-offset", "10", "--rate", "4000"))
         # Garbage to the formatter: counted and dropped, the service keeps running.
         procs.nsrun(PY, "-c", "import socket; s=socket.socket(2,2); [s.sendto(b'\\x53\\x52\\x01\\x01junk', "
-                    "('127.0.0.1', 47001)) for _ in range(5)]")  # fmt: skip
+                    "('127.0.0.1', 47001)) for _ in range(5)]")
         out, _ = sink.communicate(timeout=60)
         port = health["formatter"]["health"][1]  # type: ignore[index]
         fmt_health = json.loads(procs.nsrun(PY, "-c", HEALTH.format(port=port)))
@@ -170,7 +167,6 @@ print(__import__("json").dumps(got))
 """
 
 
-@ROOT_ONLY
 def test_mitigation_drops_only_the_flooding_source(netns: str, tmp_path: Path) -> None:
     for a, b in (("vnA0", "vnA1"), ("vnB0", "vnB1")):
         _ip("-n", netns, "link", "add", a, "type", "veth", "peer", "name", b)
@@ -178,7 +174,7 @@ def test_mitigation_drops_only_the_flooding_source(netns: str, tmp_path: Path) -
             _ip("-n", netns, "link", "set", dev, "up")
     cfg = tmp_path / "mitigation.yaml"
     cfg.write_text("in_iface: vnA1\nout_iface: vnB1\nmax_pps: 20\nmax_fan_in: 50\nfan_in_source_pps: 1000\n"
-                   "window_s: 5\nblock_s: 30\nallow: [192.168.0.0/16]\n")  # fmt: skip
+                   "window_s: 5\nblock_s: 30\nallow: [192.168.0.0/16]\n")
     procs = Procs(netns, tmp_path)
     try:
         procs.start("mitigation", "run", "mitigation", "--config", str(cfg))

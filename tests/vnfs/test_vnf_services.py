@@ -7,7 +7,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,9 @@ from srchain_vnfs.formatter import Formatter, FormatterConfig
 from srchain_vnfs.profiles import generate
 from srchain_vnfs.service import ConfigError, Daemon, Endpoint, UdpService, load_config
 from srchain_vnfs.trafficgen import ProbeReceiver, send_session
+from waiting import wait_until
 
 LOOP = "127.0.0.1"
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def _bound(d: Daemon) -> int:
@@ -65,7 +56,7 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
     sink.settimeout(0.05)
     ep = lambda port: Endpoint(host=LOOP, port=port)  # noqa: E731
     agg = Aggregator(AggregatorConfig(listen=ep(0), next_hop=ep(sink.getsockname()[1]), agree=3,
-                                      idle_timeout_s=1.0, tick_s=0.05, decision_ttl_s=30))  # fmt: skip
+                                      idle_timeout_s=1.0, tick_s=0.05, decision_ttl_s=30))
     decisions: list[DecisionRecord] = []
 
     def drain() -> None:
@@ -82,7 +73,7 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
                 fmt = Formatter(FormatterConfig(listen=ep(0), next_hop=ep(_bound(cls))))
                 with running(fmt), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
                     garbage = [b"", b"\x53", b"hello world" * 3, bytes(72),
-                               b"\x53\x52\x02\x01" + bytes(68), b"\x53\x52\x01\x02" + bytes(68)]  # fmt: skip
+                               b"\x53\x52\x02\x01" + bytes(68), b"\x53\x52\x01\x02" + bytes(68)]
                     for g in garbage:
                         for port in (_bound(fmt), _bound(cls), _bound(agg)):
                             tx.sendto(g, (LOOP, port))
@@ -93,17 +84,20 @@ def test_chain_over_loopback_detects_gaming_and_survives_garbage(tmp_path: Path)
                         tx.sendto(rep, (LOOP, _bound(fmt)))
                         if i % 20 == 19:
                             time.sleep(0.005)  # keep loopback buffers from overflowing
-                    wait_for(lambda: fmt.counts.get("sent", 0) == len(reports))
-                    wait_for(lambda: agg.counts.get("received", 0) == len(reports) + len(garbage))
+                    wait_until(lambda: fmt.counts.get("sent", 0) == len(reports), 10, interval=0.02,
+                               what="formatter sent every report")
+                    wait_until(lambda: agg.counts.get("received", 0) == len(reports) + len(garbage), 10, interval=0.02,
+                               what="aggregator received every report and the garbage")
                     # Quiet: after idle_timeout_s every classified session goes back to best effort.
-                    wait_for(lambda: (drain(), any(d.class_id == 0 for d in decisions))[1], timeout=5)
+                    wait_until(lambda: (drain(), any(d.class_id == 0 for d in decisions))[1], 5, interval=0.02,
+                               what="a session back to best effort")
                     time.sleep(0.3)
                     drain()
                 # Every service counted each bad datagram by reason and kept serving.
                 for d in (fmt, cls, agg):
                     drops = {k: v for k, v in d.counts.items() if k.startswith("dropped:")}
                     assert drops == {"dropped:truncated": 2, "dropped:bad_magic": 2, "dropped:wrong_version": 1,
-                                     "dropped:wrong_type": 1}, d.counts  # fmt: skip
+                                     "dropped:wrong_type": 1}, d.counts
     finally:
         sink.close()
     by_profile: dict[str, list[int]] = {}
@@ -120,11 +114,12 @@ def test_health_and_metrics_need_the_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("s3cret\n")
     cfg = FormatterConfig.model_validate({"listen": {"port": 0}, "next_hop": {"port": 9},
-                                          "http": {"port": 0, "token_file": str(token)}})  # fmt: skip
+                                          "http": {"port": 0, "token_file": str(token)}})
     fmt = Formatter(cfg)
     with running(fmt), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         tx.sendto(b"\x53\x52\x01", (LOOP, _bound(fmt)))
-        wait_for(lambda: fmt.counts.get("dropped:truncated") == 1)
+        wait_until(lambda: fmt.counts.get("dropped:truncated") == 1, 10, interval=0.02,
+                   what="the truncated datagram counted")
         assert fmt._http is not None
         base = f"http://{LOOP}:{fmt._http.server_address[1]}"
         with pytest.raises(urllib.error.HTTPError) as err:

@@ -103,7 +103,7 @@ def test_aggregator_refreshes_a_live_session_and_shows_it(refresh_s: float) -> N
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind((LOOP, 0))
     cfg = AggregatorConfig(listen=Endpoint(port=0), next_hop=Endpoint(port=sink.getsockname()[1]), agree=2,
-                           idle_timeout_s=3.0, refresh_s=refresh_s, tick_s=0.05)  # fmt: skip
+                           idle_timeout_s=3.0, refresh_s=refresh_s, tick_s=0.05)
     try:
         with running(Aggregator(cfg)) as agg, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
             assert isinstance(agg, Aggregator)
@@ -139,7 +139,7 @@ def test_aggregator_refreshes_a_live_session_and_shows_it(refresh_s: float) -> N
 
 def test_aggregator_decisions_view_is_bounded_while_the_table_changes() -> None:
     cfg = AggregatorConfig(listen=Endpoint(port=0), next_hop=Endpoint(port=9), agree=5, show_max=10,
-                           refresh_s=0, tick_s=0.05)  # fmt: skip
+                           refresh_s=0, tick_s=0.05)
     agg = Aggregator(cfg)
     stop = threading.Event()
 
@@ -174,7 +174,7 @@ def test_mitigation_blocked_view_over_http(tmp_path: Path) -> None:
     token.write_text("so-view-token")
     cfg = MitigationConfig(in_iface="x0", out_iface="x1", max_pps=5, window_s=1.0, block_s=30, max_fan_in=2,
                            fan_in_source_pps=1, allow=["10.9.0.0/16"],
-                           http={"port": 0, "token_file": str(token)})  # fmt: skip
+                           http={"port": 0, "token_file": str(token)})
     m = Mitigation(cfg)  # no sockets opened: the filter and the view are exercised directly
     now = time.monotonic()
     verdicts = [m.filter(_frame("10.66.0.9"), now) for _ in range(20)]  # 5 pass, the 6th blocks, 14 dropped

@@ -56,7 +56,7 @@ class Hysteresis:
     """Pure decision logic, clock passed in, so tests drive time explicitly."""
 
     def __init__(self, agree: int = 3, min_confidence: float = 0.5, idle_timeout_s: float = 5.0,
-                 max_sessions: int = 100_000) -> None:  # fmt: skip
+                 max_sessions: int = 100_000) -> None:
         if agree < 1 or not 0 <= min_confidence <= 1 or idle_timeout_s <= 0 or max_sessions < 1:
             raise ValueError("agree >= 1, 0 <= min_confidence <= 1, idle_timeout_s > 0, max_sessions >= 1")
         self.agree = agree
@@ -159,7 +159,7 @@ class Aggregator(UdpService):
         rec = DecisionRecord(
             change.key, change.class_id, self.seq, self.cfg.issuer_id, min(255, round(change.confidence * 255)),
             self.cfg.decision_ttl_s, time.time_ns() & U48_MAX,
-        )  # fmt: skip
+        )
         self.seq = (self.seq + 1) & U32_MAX
         self.count(f"{event}:{change.class_id}")  # decision:N = changes; refresh:N = the same decision again
         return rec.pack()
@@ -204,9 +204,9 @@ class Aggregator(UdpService):
                 "confidence": round(confidence, 3) if decided is not None else None,
                 "last_label_age_s": round(now - last, 3),
                 "candidate": None if candidate < 0 else candidate, "streak": streak,
-            })  # fmt: skip
+            })
         return {"sessions": len(rows), "by_class": by_class, "shown": len(out), "refresh_s": self.cfg.refresh_s,
-                "idle_timeout_s": self.cfg.idle_timeout_s, "decisions": out}  # fmt: skip
+                "idle_timeout_s": self.cfg.idle_timeout_s, "decisions": out}
 
 
 def _class_name(class_id: int) -> str:

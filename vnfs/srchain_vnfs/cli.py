@@ -117,7 +117,7 @@ def profiles_cmd() -> None:
 @click.option("--stream-id", type=click.IntRange(0, 0xFFFFFFFF), default=1)
 @click.option("--downstream/--upstream", default=True, help="which direction of the profile to send")
 def send_cmd(profile: str, dest: str, seed: int, duration: float, max_packets: int, stream_id: int,
-             downstream: bool) -> None:  # fmt: skip
+             downstream: bool) -> None:
     """Send one direction of a generated session as UDP probes, paced in real time."""
     session = generate(profile, seed, duration, max_packets)
     stats = send_session(session, _endpoint(dest), stream_id, upstream=not downstream, deadline_s=duration + 1)
@@ -140,7 +140,7 @@ def receive_cmd(listen: str, duration: float, count: int) -> None:
 
 @trafficgen.command("reports")
 @click.option("--profile", "profiles", multiple=True, type=click.Choice(list(PROFILES)), required=True,
-              help="one session per occurrence, interleaved in time")  # fmt: skip
+              help="one session per occurrence, interleaved in time")
 @click.option("--to", "dest", default=f"127.0.0.1:{FEATURE_REPORT_PORT}", show_default=True)
 @click.option("--seed", type=int, default=0)
 @click.option("--duration", type=click.FloatRange(0.1, 600.0), default=10.0, help="session length, seconds")
@@ -149,16 +149,16 @@ def receive_cmd(listen: str, duration: float, count: int) -> None:
 @click.option("--rate", type=click.FloatRange(1, 100_000), default=2000.0, help="reports per second")
 @click.option("--report-every", type=click.IntRange(1, 65535), default=16)
 @click.option("--client-offset", type=click.IntRange(0, 60_000), default=0,
-              help="numbering of the client endpoints 10.77.x.y:1024+i (keeps runs apart)")  # fmt: skip
+              help="numbering of the client endpoints 10.77.x.y:1024+i (keeps runs apart)")
 def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float, max_packets: int,
-                max_reports: int, rate: float, report_every: int, client_offset: int) -> None:  # fmt: skip
+                max_reports: int, rate: float, report_every: int, client_offset: int) -> None:
     """Replay generated sessions through the P4 flow-features model and send its feature reports."""
     placed = []
     for n, profile in enumerate(profiles):
         i = n + client_offset
         session = generate(profile, seed + i, duration, max_packets)
         placed.append((session, Placement(ip_to_int(f"10.77.{i // 250}.{i % 250 + 2}"), 1024 + i,
-                                          ip_to_int("10.78.0.1"), 443)))  # fmt: skip
+                                          ip_to_int("10.78.0.1"), 443)))
     table = FlowFeatureTable(report_every=report_every)
     sent: dict[str, dict[str, object]] = {}
     target = _endpoint(dest)
@@ -185,7 +185,7 @@ def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float
 @click.option("--listen", default="127.0.0.1:47002", show_default=True)
 @click.option("--duration", type=click.FloatRange(0.01, MAX_DURATION_S), default=10.0, help="max seconds")
 @click.option("--idle", type=click.FloatRange(0.01, MAX_DURATION_S), default=None,
-              help="stop after this many seconds without a datagram (after the first one)")  # fmt: skip
+              help="stop after this many seconds without a datagram (after the first one)")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="touched once listening")
 def sink_cmd(listen: str, duration: float, idle: float | None, ready_file: Path | None) -> None:
     """Capture decision records / window labels; print one JSON line each (bad datagrams: counted)."""
@@ -213,7 +213,7 @@ def sink_cmd(listen: str, duration: float, idle: float | None, ready_file: Path 
         click.echo(json.dumps({
             "type": kind.name.lower(), "key": str(rec.key), "class_id": rec.class_id, "seq": rec.seq,
             "confidence": rec.confidence, "ttl_s": rec.ttl_s, "src": int_to_ip(rec.key.ip_a),
-        }))  # fmt: skip
+        }))
         sys.stdout.flush()
     sock.close()
     click.echo(json.dumps({"done": True, "bad": bad}))

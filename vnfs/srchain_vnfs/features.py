@@ -21,7 +21,7 @@ class _Slot:
     __slots__ = (
         "byte_count", "collision", "first_seen", "iat_max", "iat_min", "iat_sum", "last_seen", "owner",
         "pkt_count", "size_max", "size_min", "size_sum", "win_pkts",
-    )  # fmt: skip
+    )
 
     def __init__(self, owner: tuple[FlowKey, int], ts: int, collision: bool) -> None:
         self.owner = owner
@@ -84,7 +84,7 @@ class FlowFeatureTable:
             key, direction, slot.collision, self.switch_id, index, self.seq, slot.pkt_count, slot.byte_count,
             slot.size_sum, slot.iat_min, slot.iat_max, slot.iat_sum, slot.win_pkts, slot.size_min,
             slot.size_max, slot.first_seen, slot.last_seen,
-        )  # fmt: skip
+        )
         self.seq = (self.seq + 1) & U32_MAX
         slot.collision = False
         slot.reset_window()

@@ -61,7 +61,7 @@ class FloodDetector:
 
     def __init__(self, max_pps: float, max_fan_in: int, fan_in_source_pps: float, window_s: float = 1.0,
                  block_s: float = 10.0, allow: list[ipaddress.IPv4Network] | None = None,
-                 max_sources: int = 100_000) -> None:  # fmt: skip
+                 max_sources: int = 100_000) -> None:
         if max_pps <= 0 or max_fan_in < 1 or fan_in_source_pps <= 0 or window_s <= 0 or block_s <= 0:
             raise ValueError("thresholds, window_s and block_s must be positive")
         self.max_pkts = max_pps * window_s
@@ -153,7 +153,7 @@ class Mitigation(Daemon):
     def __init__(self, cfg: MitigationConfig) -> None:
         super().__init__(cfg)
         self.detector = FloodDetector(cfg.max_pps, cfg.max_fan_in, cfg.fan_in_source_pps, cfg.window_s,
-                                      cfg.block_s, cfg.allow, cfg.max_sources)  # fmt: skip
+                                      cfg.block_s, cfg.allow, cfg.max_sources)
         self._peer: dict[socket.socket, socket.socket] = {}
         self._filtered: socket.socket | None = None
 
@@ -235,4 +235,4 @@ class Mitigation(Daemon):
                            "block_s": d.block_s},
             "allow": [str(n) for n in self.cfg.allow],
             "untracked_packets": d.overflow,
-        }  # fmt: skip
+        }

@@ -99,14 +99,14 @@ class Daemon:
         self.counts: dict[str, int] = {}
         labels = {"service": self.kind, "instance": cfg.name}
         self._received = Counter("srchain_vnf_received", "datagrams/frames received", list(labels),
-                                 registry=self.registry).labels(**labels)  # fmt: skip
+                                 registry=self.registry).labels(**labels)
         self._sent = Counter("srchain_vnf_sent", "datagrams/frames sent", list(labels),
-                             registry=self.registry).labels(**labels)  # fmt: skip
+                             registry=self.registry).labels(**labels)
         self._dropped = Counter("srchain_vnf_dropped", "input dropped, by reason", [*labels, "reason"],
-                                registry=self.registry)  # fmt: skip
+                                registry=self.registry)
         self._labels = labels
         self.sessions_gauge = Gauge("srchain_vnf_sessions", "sessions/sources tracked", list(labels),
-                                    registry=self.registry).labels(**labels)  # fmt: skip
+                                    registry=self.registry).labels(**labels)
         self._token = cfg.http.token_file.read_text().strip() if cfg.http.token_file else None
         self._http: ThreadingHTTPServer | None = None
         self._sel = selectors.DefaultSelector()
@@ -132,7 +132,7 @@ class Daemon:
         return {
             "status": "ok", "service": self.kind, "name": self.cfg.name,
             "uptime_s": round(time.monotonic() - self.started, 3), "counters": dict(sorted(self.counts.items())),
-        }  # fmt: skip
+        }
 
     # -- health / metrics endpoint --------------------------------------------------------------------
     def start_http(self) -> tuple[str, int]:

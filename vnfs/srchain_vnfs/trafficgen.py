@@ -21,7 +21,7 @@ IP_UDP_HEADERS = 28  # IPv4 (20) + UDP (8): profile sizes are IPv4 total length
 
 def send_session(session: Session, dest: tuple[str, int], stream_id: int, upstream: bool = False,
                  deadline_s: float = 60.0, sock: socket.socket | None = None,
-                 stop: threading.Event | None = None) -> dict[str, int]:  # fmt: skip
+                 stop: threading.Event | None = None) -> dict[str, int]:
     """Send one direction of `session` to `dest` until its end, `deadline_s` or `stop` is set; returns
     {'sent', 'bytes', 'late'} counts."""
     own = sock is None
@@ -41,7 +41,7 @@ def send_session(session: Session, dest: tuple[str, int], stream_id: int, upstre
             elif now - due > 0.001:
                 late += 1
             payload = Probe(stream_id, sent, time.time_ns() & U48_MAX, int(session.class_id),
-                            1 if upstream else 0).pack(event.size - IP_UDP_HEADERS)  # fmt: skip
+                            1 if upstream else 0).pack(event.size - IP_UDP_HEADERS)
             s.sendto(payload, dest)
             sent += 1
             nbytes += len(payload)
@@ -125,7 +125,7 @@ class ProbeReceiver:
                 "reordered": st.reordered,
                 "delay_us": {"min": st.delay_min_ns / 1e3, "mean": st.delay_sum_ns / st.received / 1e3,
                              "max": st.delay_max_ns / 1e3},
-            }  # fmt: skip
+            }
         return {"streams": streams, "bad": self.bad, "duplicates": self.duplicates}
 
     def close(self) -> None:

@@ -74,7 +74,7 @@ def export_forest(rf: RandomForestClassifier, meta: dict[str, object]) -> Forest
         trees.append(Tree(
             tuple(int(f) if f >= 0 else -1 for f in t.feature), thresholds,
             tuple(int(v) for v in t.children_left), tuple(int(v) for v in t.children_right), leaf_probs,
-        ))  # fmt: skip
+        ))
     return Forest(tuple(int(c) for c in rf.classes_), FEATURE_NAMES, tuple(trees), meta)
 
 
@@ -87,7 +87,7 @@ def train(cfg: TrainConfig) -> tuple[Forest, dict[str, dict[str, float]]]:
     rf = RandomForestClassifier(
         n_estimators=cfg.trees, max_depth=cfg.max_depth, min_samples_leaf=cfg.min_samples_leaf,
         class_weight="balanced", random_state=cfg.seed, n_jobs=1,
-    )  # fmt: skip
+    )
     rf.fit(x_train, y_train)
     scores: dict[str, dict[str, float]] = {}
     forest = export_forest(rf, {})
@@ -98,7 +98,7 @@ def train(cfg: TrainConfig) -> tuple[Forest, dict[str, dict[str, float]]]:
         scores[TrafficClass(c).name.lower()] = {
             "precision": round(float(prec[i]), 4), "recall": round(float(rec[i]), 4),
             "f1": round(float(f1[i]), 4), "support": int(support[i]),
-        }  # fmt: skip
+        }
     meta = {
         "trained_by": "python -m srchain_vnfs.train (make model)",
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},

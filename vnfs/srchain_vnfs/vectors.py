@@ -17,7 +17,7 @@ from srchain_contracts.records import IAT_NONE, PROTO_UDP, FeatureReport, FlowKe
 _DIRECTION_FEATURES = (
     "mean_size", "size_min", "size_max", "mean_iat", "iat_min", "iat_max", "pps", "bps",
     "window_iat_spread", "last_mean_iat", "last_iat_max",
-)  # fmt: skip
+)
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"heavy_{n}" for n in _DIRECTION_FEATURES),
     *(f"light_{n}" for n in _DIRECTION_FEATURES),
@@ -61,7 +61,7 @@ def _direction(reports: deque[FeatureReport]) -> _DirectionStats:
         _lg(size_total / pkts if pkts else 0), min(r.size_min for r in reports) / 1500,
         max(r.size_max for r in reports) / 1500, _lg(mean_iat), _lg(iat_min), _lg(iat_max), _lg(pps), _lg(bps),
         spread, _lg(last_mean), _lg(last.iat_max),
-    )  # fmt: skip
+    )
     return _DirectionStats(values, bps / 8, pps)
 
 
@@ -118,5 +118,5 @@ class SessionWindows:
                 *light.values, 1.0,
                 light.pkts_per_s / heavy.pkts_per_s if heavy.pkts_per_s else 0.0,
                 _lg(heavy.bytes_per_s) - _lg(light.bytes_per_s),
-            )  # fmt: skip
+            )
         return (*heavy.values, *tail, 1.0 if key.proto == PROTO_UDP else 0.0)

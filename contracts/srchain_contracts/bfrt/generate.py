@@ -32,7 +32,7 @@ def main() -> None:
     text = grpc_file.read_text()
     # Package-relative import, as the SDE's build does with sed.
     text = re.sub(r"^import bfruntime_pb2 as bfruntime__pb2", "from . import bfruntime_pb2 as bfruntime__pb2",
-                  text, flags=re.M)  # fmt: skip
+                  text, flags=re.M)
     grpc_file.write_text(text)
 
 

@@ -36,7 +36,7 @@ from .types import (
 )
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
-                     "Checksum"}  # fmt: skip
+                     "Checksum"}
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
 
 # Roles of the parameters of the six TNA blocks, by position (trailing ones are @optional).
@@ -309,7 +309,7 @@ class Compiler:
         return CompiledProgram(
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.pipe_name,
-        )  # fmt: skip
+        )
 
     def last_loc(self) -> Loc:
         return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
@@ -334,7 +334,7 @@ class Compiler:
                     raise P4Error(f.loc, f"duplicate field '{f.name}' in {st}")
                 if st.is_header and serial_bits(ft) is None:
                     raise P4Error(f.loc, f"header field '{f.name}' must be bit<W>, int<W> or a serializable enum, "
-                                  f"not {ft}")  # fmt: skip
+                                  f"not {ft}")
                 if isinstance(ft, (ExternT, PacketT)):
                     raise P4Error(f.loc, f"field '{f.name}' cannot have type {ft}")
                 st.fields[f.name] = ft
@@ -658,7 +658,7 @@ class Compiler:
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
-                      "pkt_length": "len(frame) & 0xffff"}  # fmt: skip
+                      "pkt_length": "len(frame) & 0xffff"}
             fn.emit("qd = enq_qdepth & 0x7ffff")
             terms = []
             for name, val in fields.items():
@@ -1013,7 +1013,7 @@ class Compiler:
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tinfo = R.Table(qual, keys, infos, None, size, const_default=d.default_is_const,  # type: ignore[arg-type]
-                        has_counter=counter is not None)  # fmt: skip
+                        has_counter=counter is not None)
         self.env[objname] = tinfo
         self.tables[qual] = tinfo
         self.table_actions[qual] = infos
@@ -1348,7 +1348,7 @@ class Compiler:
                 elif isinstance(v.type, ActionRunT):
                     if not isinstance(label, A.Name) or label.name not in v.type.table.actions:
                         raise P4Error(case.loc, f"switch label must be an action of table "
-                                      f"{v.type.table.decl.name}")  # fmt: skip
+                                      f"{v.type.table.decl.name}")
                     pending.append(f"{t} is {v.type.table.actions[label.name].pyname}")
                 elif isinstance(v.type, (Bits, EnumT)):
                     pending.append(f"{t} == {self.const_of(label, v.type, scope)}")
@@ -1621,7 +1621,7 @@ class Compiler:
                 "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b,
                 "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b, ">": lambda: a > b,
                 "<=": lambda: a <= b, ">=": lambda: a >= b,
-            }.get(op)  # fmt: skip
+            }.get(op)
             if res is None:
                 raise P4Error(e.loc, f"operator '{op}' is not supported on integer literals")
             c = res()
@@ -1937,7 +1937,7 @@ class Compiler:
                 if len(arg.items) != len(dt.fields):
                     raise P4Error(c.loc, f"digest {dt.name} has {len(dt.fields)} fields, got {len(arg.items)}")
                 vals = [self.coerce(self.compile_expr(i, scope), ft, i.loc).code
-                        for i, ft in zip(arg.items, dt.fields.values(), strict=True)]  # fmt: skip
+                        for i, ft in zip(arg.items, dt.fields.values(), strict=True)]
             else:
                 v = self.compile_expr(arg, scope)
                 if not same_type(v.type, dt):

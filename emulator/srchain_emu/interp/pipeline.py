@@ -101,7 +101,7 @@ HELPERS = {
 
 
 def load_source(path: str | Path, include_dirs: list[str | Path] | None = None,
-                defines: dict[str, str] | None = None) -> str:  # fmt: skip
+                defines: dict[str, str] | None = None) -> str:
     """Preprocessed program text (the emulator's 'program binary': self-contained, with #line markers)."""
     return preprocess(path, include_dirs, defines)
 
@@ -136,7 +136,7 @@ class Pipeline:
     # ------------------------------------------------------------ loading
     @classmethod
     def from_file(cls, path: str | Path, include_dirs: list[str | Path] | None = None,
-                  defines: dict[str, str] | None = None) -> Pipeline:  # fmt: skip
+                  defines: dict[str, str] | None = None) -> Pipeline:
         text = load_source(path, include_dirs, defines)
         return cls(compile_source(text, str(path)), Path(path).stem)
 
@@ -190,7 +190,7 @@ class Pipeline:
             mirrors.clear()
         try:
             tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, time.monotonic_ns() if tstamp_ns is None
-                                               else tstamp_ns)  # fmt: skip
+                                               else tstamp_ns)
         except R.ParserReject as exc:
             stats[f"drop_parser_{exc.reason}"] += 1
             return []
@@ -222,7 +222,7 @@ class Pipeline:
         return result
 
     def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
-               tstamp_ns: int | None = None) -> Emitted | None:  # fmt: skip
+               tstamp_ns: int | None = None) -> Emitted | None:
         stats = self.stats
         if item.bypass_egress:
             stats["tx"] += 1
@@ -233,7 +233,7 @@ class Pipeline:
             self.mirror_buffer.clear()
         try:
             _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta,
-                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns)  # fmt: skip
+                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns)
         except R.ParserReject as exc:
             stats[f"drop_egress_parser_{exc.reason}"] += 1
             return None

@@ -534,7 +534,7 @@ def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
 
 
 def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str, shifts: tuple[int, ...], nbits: int,
-              out_width: int) -> int:  # fmt: skip
+              out_width: int) -> int:
     """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values."""
     value = 0
     for f, s in zip(fields, shifts, strict=True):

@@ -61,14 +61,14 @@ def mpls_stack(labels: list[int], ttls: list[int] | int = TTL) -> Packet:
 
 def udp_packet(src: str = "10.0.1.10", dst: str = "10.0.2.10", sport: int = 5000, dport: int = 6000,
                size: int = 100, ttl: int = 64, eth_dst: str = SWITCH_MAC,
-               eth_src: str = HOST_MAC[0]) -> Packet:  # fmt: skip
+               eth_src: str = HOST_MAC[0]) -> Packet:
     """An Ethernet/IPv4/UDP frame of `size` bytes (without FCS)."""
     head = Ether(dst=eth_dst, src=eth_src) / IP(src=src, dst=dst, ttl=ttl, id=1) / UDP(sport=sport, dport=dport)
     return head / Raw(b"\x00" * max(0, size - len(head)))
 
 
 def labelled(labels: list[int], inner: Packet, ttls: list[int] | int = TTL, eth_dst: str = SWITCH_MAC,
-             eth_src: str = HOST_MAC[3]) -> Packet:  # fmt: skip
+             eth_src: str = HOST_MAC[3]) -> Packet:
     """`inner` (an Ethernet frame) with the label stack inserted after its Ethernet header."""
     return Ether(dst=eth_dst, src=eth_src, type=0x8847) / mpls_stack(labels, ttls) / inner.payload
 
@@ -98,7 +98,7 @@ class SrNodeTest(BaseTest):
 
     # -- table helpers -----------------------------------------------------------------------
     def add(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-            priority: int | None = None) -> None:  # fmt: skip
+            priority: int | None = None) -> None:
         self.c.insert(table, key, action, data or {}, priority=priority)
         if table not in self.written:
             self.written.append(table)
@@ -112,20 +112,20 @@ class SrNodeTest(BaseTest):
 
     def sid_forward(self, sid: int, ptf_port: int) -> None:
         self.add("SwitchIngress.sr.sid_forward", {"label": sid}, "SwitchIngress.sr.forward",
-                 {"port": self.dev(ptf_port), "dst_mac": mac(HOST_MAC[ptf_port])})  # fmt: skip
+                 {"port": self.dev(ptf_port), "dst_mac": mac(HOST_MAC[ptf_port])})
 
     def route(self, prefix: str, plen: int, ptf_port: int) -> None:
         self.add("SwitchIngress.ipv4.routes", {"dst_addr": (ip(prefix), plen)}, "SwitchIngress.ipv4.route",
-                 {"port": self.dev(ptf_port), "dst_mac": mac(HOST_MAC[ptf_port])})  # fmt: skip
+                 {"port": self.dev(ptf_port), "dst_mac": mac(HOST_MAC[ptf_port])})
 
     def classify(self, labels: list[int], src: str = "0.0.0.0", src_mask: str = "0.0.0.0", protocol: int = 0,
-                 protocol_mask: int = 0, priority: int = 100) -> None:  # fmt: skip
+                 protocol_mask: int = 0, priority: int = 100) -> None:
         key = {"ig_port": (0, 0), "src_addr": (ip(src), ip(src_mask)), "dst_addr": (0, 0),
                "protocol": (protocol, protocol_mask), "src_port": (0, 0), "dst_port": (0, 0),
-               "lb_bucket": (0, 0)}  # fmt: skip
+               "lb_bucket": (0, 0)}
         data = {"ttl": TTL, **{f"label_{i}": label for i, label in enumerate(labels)}}
         self.add("SwitchIngress.classifier.rules", key, f"SwitchIngress.classifier.push_{len(labels)}", data,
-                 priority=priority)  # fmt: skip
+                 priority=priority)
 
     # -- counters ----------------------------------------------------------------------------
     def counter(self, name: str, index: int) -> int:
@@ -153,7 +153,7 @@ def decision_record(src: str, sport: int, dst: str, dport: int, proto: int, clas
 
     key, _direction = FlowKey.from_packet(src, sport, dst, dport, proto)
     return DecisionRecord(key, issuer_id=7, class_id=class_id, confidence=255, ttl_s=0, seq=seq,
-                          issued_ns=123).pack()  # fmt: skip
+                          issued_ns=123).pack()
 
 
 def udp_payload(frame: bytes, labels: int) -> bytes:

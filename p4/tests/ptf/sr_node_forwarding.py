@@ -67,7 +67,7 @@ class PushByClassifier(SrNodeTest):
 
     def runTest(self) -> None:
         self.classify([SID_REMOTE[0], SID_REMOTE[1], SID_REMOTE[2]], src="10.0.1.0", src_mask="255.255.255.0",
-                      protocol=17, protocol_mask=0xFF)  # fmt: skip
+                      protocol=17, protocol_mask=0xFF)
         self.sid_forward(SID_REMOTE[0], 3)
         self.route("10.0.0.0", 8, 1)
         pkt = udp_packet(src="10.0.1.10")
@@ -75,7 +75,7 @@ class PushByClassifier(SrNodeTest):
         # pushed with TTL 64 each; the top label is then forwarded (TTL - 1)
         expected = Ether(dst=HOST_MAC[3], src=HOST_MAC[0], type=0x8847)
         expected = labelled([SID_REMOTE[0], SID_REMOTE[1], SID_REMOTE[2]], pkt, ttls=[TTL - 1, TTL, TTL],
-                            eth_dst=HOST_MAC[3], eth_src=HOST_MAC[0])  # fmt: skip
+                            eth_dst=HOST_MAC[3], eth_src=HOST_MAC[0])
         self.expect(expected, 3)
         other = udp_packet(src="10.0.9.10", ttl=20)
         self.send(0, other)

@@ -91,7 +91,7 @@ def _inverse(op: DiffOp) -> DiffOp:
 
 class Controller:
     def __init__(self, drivers: Drivers, store: AppliedStore, options: Options | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.drivers = drivers
         self.store = store
         self.options = options or Options()
@@ -141,7 +141,7 @@ class Controller:
                 out.append(r)  # recorded entry (possibly drifted): restore/replace it like the recorded one
             else:
                 raise ApplyError(f"{describe(e)}: already present with other content ({got[0]}) and not "
-                                 "installed by this chain; nothing was changed")  # fmt: skip
+                                 "installed by this chain; nothing was changed")
         return out
 
     # ------------------------------------------------------------ execution
@@ -151,7 +151,7 @@ class Controller:
             key = (op.phase, op.entry.target_kind, op.entry.target)
             last = groups[-1] if groups else None
             if last and (last[0].phase, last[0].entry.target_kind, last[0].entry.target) == key \
-                    and len(last) < self.options.batch_size:  # fmt: skip
+                    and len(last) < self.options.batch_size:
                 last.append(op)
             else:
                 groups.append([op])
@@ -224,7 +224,7 @@ class Controller:
         groups: list[list[DiffOp]] = []
         for op in ops:
             if groups and (groups[-1][0].entry.target_kind, groups[-1][0].entry.target) == \
-                    (op.entry.target_kind, op.entry.target):  # fmt: skip
+                    (op.entry.target_kind, op.entry.target):
                 groups[-1].append(op)
             else:
                 groups.append([op])
@@ -269,7 +269,7 @@ class Controller:
         result.notes = self.drivers.notes
         if result.drained is False:
             result.notes.append(f"the old version was still counting packets after {self.options.drain_timeout}s; "
-                                "cleaned up anyway")  # fmt: skip
+                                "cleaned up anyway")
         return result
 
     def _prepare(self, targets: set[TargetId]) -> None:

@@ -26,7 +26,7 @@ BACKENDS = ("auto", "sde", "native")
 
 
 def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, attempts: int = 3,
-                   client_id: int = 1, bfrt_backend: str | None = None) -> Callable[[str, str], Driver]:  # fmt: skip
+                   client_id: int = 1, bfrt_backend: str | None = None) -> Callable[[str, str], Driver]:
     """`factory(kind, name)`; relative paths in the inventory are relative to `base_dir` (its folder)."""
     base = Path(base_dir)
     backend = bfrt_backend or os.environ.get("SRCHAIN_BFRT_BACKEND", "auto")
@@ -48,16 +48,16 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
             tls = None
             if sw.tls is not None:
                 tls = TlsFiles(path(sw.tls.ca), path(sw.tls.cert) if sw.tls.cert else None,
-                               path(sw.tls.key) if sw.tls.key else None, sw.tls.server_name)  # fmt: skip
+                               path(sw.tls.key) if sw.tls.key else None, sw.tls.server_name)
             try:
                 client = BfrtClient.connect(sw.grpc, attempts=attempts, client_id=client_id, device_id=sw.device_id,
-                                            token=token, timeout=timeout, tls=tls)  # fmt: skip
+                                            token=token, timeout=timeout, tls=tls)
             except BfrtError as exc:
                 raise TargetError(f"switch {name}", str(exc), code=exc.code) from None
             bundle = Bundle(sw.program, path(sw.artifacts)) if sw.artifacts else None
             gc = load_gc(prefer_sde=True) if backend != "native" else None  # no import attempt when native
             if gc is not None and (backend == "sde" or (backend == "auto" and is_sde(gc) and token is None
-                                                        and tls is None)):  # fmt: skip
+                                                        and tls is None)):
                 try:
                     iface = gc.ClientInterface(sw.grpc, client_id=client_id + 1, device_id=sw.device_id)
                 except Exception as exc:  # the SDE's client raises its own exception types

@@ -96,7 +96,7 @@ class Entry:
 class BfrtClient:
     def __init__(self, address: str, client_id: int = 0, device_id: int = 0, token: str | None = None,
                  timeout: float = 10.0, tls: TlsFiles | None = None, retries: int = 3,
-                 backoff: float = 0.2) -> None:  # fmt: skip
+                 backoff: float = 0.2) -> None:
         self.address = address
         self.client_id = client_id
         self.device_id = device_id
@@ -145,7 +145,7 @@ class BfrtClient:
 
     @classmethod
     def connect(cls, address: str, *, attempts: int = 5, backoff: float = 0.2, learn: bool = False,
-                **kwargs: object) -> BfrtClient:  # fmt: skip
+                **kwargs: object) -> BfrtClient:
         """Open a session and subscribe, retrying with exponential back-off while the switch is not
         answering (it may be starting). Raises BfrtError naming the address after the last attempt."""
         delay = backoff
@@ -158,7 +158,7 @@ class BfrtClient:
                 client.close()
                 if attempt == attempts:
                     raise BfrtError(f"{address}: no BF Runtime session after {attempts} attempts: {exc}",
-                                    "UNAVAILABLE") from None  # fmt: skip
+                                    "UNAVAILABLE") from None
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
@@ -176,10 +176,10 @@ class BfrtClient:
         """Load a compiled program (srchain p4 compile / bf-p4c layout) and wait for WARM_INIT_FINISHED."""
         d = Path(out_dir)
         req = SetReq(device_id=self.device_id, client_id=self.client_id,
-                     action=SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END)  # fmt: skip
+                     action=SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END)
         cfg = req.config.add(p4_name=name, bfruntime_info=(d / "bf-rt.json").read_bytes())
         cfg.profiles.add(profile_name=profile, context=(d / profile / "context.json").read_bytes(),
-                         binary=(d / profile / "tofino.bin").read_bytes(), pipe_scope=[0, 1, 2, 3])  # fmt: skip
+                         binary=(d / profile / "tofino.bin").read_bytes(), pipe_scope=[0, 1, 2, 3])
         self._call(self.stub.SetForwardingPipelineConfig, req, retry=False)
         while True:
             msg = self._next_stream("WARM_INIT_FINISHED")
@@ -248,7 +248,7 @@ class BfrtClient:
         c = self._codecs.get(t["id"])
         if c is None:
             c = self._codecs[t["id"]] = ({k["name"]: k for k in t["key"]},
-                                         {a["name"]: a for a in t.get("action_specs", [])})  # fmt: skip
+                                         {a["name"]: a for a in t.get("action_specs", [])})
         return c
 
     def _key(self, t: dict, key: dict[str, object], priority: int | None) -> pb.TableKey:
@@ -305,12 +305,12 @@ class BfrtClient:
 
     def make_update(self, kind: int, table: str, key: dict | None, action: str | None = None,
                     data: dict | None = None, priority: int | None = None,
-                    default: bool = False) -> pb.Update:  # fmt: skip
+                    default: bool = False) -> pb.Update:
         """One Update for `write()` (kind: pb.Update.INSERT/MODIFY/DELETE/INSERT_OR_MODIFY)."""
         return self._update(kind, table, key, action, data, priority, default)
 
     def _update(self, kind: int, table: str, key: dict | None, action: str | None, data: dict | None,
-                priority: int | None = None, default: bool = False) -> pb.Update:  # fmt: skip
+                priority: int | None = None, default: bool = False) -> pb.Update:
         t = self.table(table)
         u = pb.Update(type=kind)
         te = u.entity.table_entry
@@ -330,7 +330,7 @@ class BfrtClient:
         self._call(self.stub.Write, req, retry=False)
 
     def write_async(self, updates: list[pb.Update],
-                    atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> grpc.Future:  # fmt: skip
+                    atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> grpc.Future:
         """Send one WriteRequest without waiting (pipelining); `.result()` raises grpc.RpcError."""
         req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
         req.target.device_id = self.device_id
@@ -338,15 +338,15 @@ class BfrtClient:
         return self.stub.Write.future(req, metadata=self.md, timeout=self.timeout)
 
     def insert(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-               priority: int | None = None) -> None:  # fmt: skip
+               priority: int | None = None) -> None:
         self.write([self._update(pb.Update.INSERT, table, key, action, data, priority)])
 
     def modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-               priority: int | None = None) -> None:  # fmt: skip
+               priority: int | None = None) -> None:
         self.write([self._update(pb.Update.MODIFY, table, key, action, data, priority)])
 
     def insert_or_modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-                         priority: int | None = None) -> None:  # fmt: skip
+                         priority: int | None = None) -> None:
         self.write([self._update(pb.Update.INSERT_OR_MODIFY, table, key, action, data, priority)])
 
     def delete(self, table: str, key: dict | None = None, priority: int | None = None) -> None:
@@ -367,7 +367,7 @@ class BfrtClient:
 
     # ------------------------------------------------------------ reads
     def entries(self, table: str, key: dict | None = None, default: bool = False,
-                priority: int | None = None) -> list[Entry]:  # fmt: skip
+                priority: int | None = None) -> list[Entry]:
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
@@ -384,7 +384,7 @@ class BfrtClient:
         for attempt in range(self.retries + 1):
             try:
                 return [e.table_entry for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout)
-                        for e in resp.entities]  # fmt: skip
+                        for e in resp.entities]
             except grpc.RpcError as exc:
                 code = exc.code().name
                 if code not in RETRYABLE or attempt == self.retries:

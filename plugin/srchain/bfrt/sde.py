@@ -169,21 +169,21 @@ class _Table:
         if len(datas) != len(keys):
             raise BfrtError(f"{name}: {len(keys)} keys but {len(datas)} data", "INVALID_ARGUMENT")
         updates = [self._client.make_update(kind, name, k.fields, d.action_name if d else None, d.fields if d else None)
-                   for k, d in zip(keys, datas, strict=True)]  # fmt: skip
+                   for k, d in zip(keys, datas, strict=True)]
         if not keys and kind == pb.Update.DELETE:
             updates = [self._client.make_update(kind, name, None)]
         self._client.write(updates)
 
     def entry_add(self, target: Target, key_list: list[_Key] | None = None,
-                  data_list: list[_Data] | None = None) -> None:  # fmt: skip
+                  data_list: list[_Data] | None = None) -> None:
         self._write(pb.Update.INSERT, key_list, data_list)
 
     def entry_mod(self, target: Target, key_list: list[_Key] | None = None,
-                  data_list: list[_Data] | None = None) -> None:  # fmt: skip
+                  data_list: list[_Data] | None = None) -> None:
         self._write(pb.Update.MODIFY, key_list, data_list)
 
     def entry_add_or_mod(self, target: Target, key_list: list[_Key] | None = None,
-                         data_list: list[_Data] | None = None) -> None:  # fmt: skip
+                         data_list: list[_Data] | None = None) -> None:
         self._write(pb.Update.INSERT_OR_MODIFY, key_list, data_list)
 
     def entry_del(self, target: Target, key_list: list[_Key] | None = None) -> None:
@@ -191,7 +191,7 @@ class _Table:
         self._write(pb.Update.DELETE, key_list, None)
 
     def entry_get(self, target: Target, key_list: list[_Key] | None = None,
-                  flags: dict | None = None) -> Iterator[tuple[_Data, _Key]]:  # fmt: skip
+                  flags: dict | None = None) -> Iterator[tuple[_Data, _Key]]:
         name = self.info.name_get()
         for k in key_list or [None]:  # type: ignore[list-item]
             for e in self._client.entries(name, k.fields if k is not None else None):
@@ -224,10 +224,10 @@ class ClientInterface:
 
     def __init__(self, grpc_addr: str, client_id: int = 0, device_id: int = 0, notifications: Any = None,
                  timeout: float = 1, num_tries: int = 5, perform_subscribe: bool = True,
-                 **kwargs: Any) -> None:  # fmt: skip
+                 **kwargs: Any) -> None:
         if perform_subscribe:
             self.client = BfrtClient.connect(grpc_addr, attempts=num_tries, backoff=timeout, client_id=client_id,
-                                             device_id=device_id, **kwargs)  # fmt: skip
+                                             device_id=device_id, **kwargs)
         else:
             self.client = BfrtClient(grpc_addr, client_id=client_id, device_id=device_id, **kwargs)
 
@@ -247,7 +247,7 @@ class ClientInterface:
     def send_set_forwarding_pipeline_config_request(self, action: int = SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END,
                                                     base_path: str = "",
                                                     forwarding_config_list: list[ForwardingConfig] | None = None,
-                                                    dev_init_mode: int = SetReq.FAST_RECONFIG) -> None:  # fmt: skip
+                                                    dev_init_mode: int = SetReq.FAST_RECONFIG) -> None:
         if action != SetReq.VERIFY_AND_WARM_INIT_BEGIN_AND_END or len(forwarding_config_list or []) != 1:
             raise BfrtError("this client pushes one program with VERIFY_AND_WARM_INIT_BEGIN_AND_END", "UNIMPLEMENTED")
         cfg = (forwarding_config_list or [])[0]

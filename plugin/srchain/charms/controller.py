@@ -106,7 +106,7 @@ def _host_keys(text: str, doc: dict[str, Any]) -> dict[str, str]:
     unknown = sorted(str(n) for n in pins if n not in ssh)
     if unknown:
         raise ActionError(f"proxy-host-keys: {', '.join(unknown)}: not a proxy with 'ssh' in the inventory "
-                          f"(those are: {', '.join(sorted(map(str, ssh))) or 'none'})")  # fmt: skip
+                          f"(those are: {', '.join(sorted(map(str, ssh))) or 'none'})")
     return {str(k): v for k, v in pins.items()}
 
 
@@ -129,7 +129,7 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
     chain = model.spec.chain
     if running and running.get("chain") != chain:
         raise ActionError(f"{candidate}: chain: '{chain}' is not the running chain '{running.get('chain')}' "
-                          f"(this NS runs one chain); {keep}")  # fmt: skip
+                          f"(this NS runs one chain); {keep}")
     try:
         with SidStore(s.state_dir) as store:
             plan = build_plan(model, store)
@@ -151,7 +151,7 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
     counts = {k: sum(1 for op in result.ops if op.op == k) for k in ("add", "modify", "delete")}
     return {"chain": chain, "version": plan.version, **counts, "batches": result.batches,
             "drained": result.drained, "released_sids": released, "notes": result.notes,
-            "sids": {sid.instance: sid.sid for sid in plan.sids}}  # fmt: skip
+            "sids": {sid.instance: sid.sid for sid in plan.sids}}
 
 
 def on_config(s: ControllerSettings, chain_spec: str) -> str:
@@ -200,7 +200,7 @@ def add_segment(s: ControllerSettings, segment: str, after: str | None) -> dict[
         raise ActionError(f"segment: name '{seg['name']}' is already in the chain; nothing was changed")
     if after and after not in names:
         raise ActionError(f"after: no segment '{after}' in the chain (segments: {', '.join(names)}); "
-                          "nothing was changed")  # fmt: skip
+                          "nothing was changed")
     at = names.index(after) + 1 if after else 0
     spec["segments"] = [*spec["segments"][:at], seg, *spec["segments"][at:]]
     return apply_spec(s, yaml.safe_dump(spec, sort_keys=False), "add-segment")
@@ -211,7 +211,7 @@ def remove_segment(s: ControllerSettings, name: str) -> dict[str, Any]:
     names = [x.get("name") for x in spec.get("segments", [])]
     if name not in names:
         raise ActionError(f"name: no segment '{name}' in the chain (segments: {', '.join(names)}); "
-                          "nothing was changed")  # fmt: skip
+                          "nothing was changed")
     spec["segments"] = [x for x in spec["segments"] if x.get("name") != name]
     return apply_spec(s, yaml.safe_dump(spec, sort_keys=False), "remove-segment")
 
@@ -242,4 +242,4 @@ def show_chain(s: ControllerSettings) -> dict[str, Any]:
     return {"chain": chain, "version": applied.get("version"),
             "segments": [{"name": x.get("name"), "sids": sorted(sids.get(x.get("name"), []))}
                          for x in spec.get("segments", [])],
-            "stacks": applied.get("stacks", []), "targets": targets}  # fmt: skip
+            "stacks": applied.get("stacks", []), "targets": targets}

@@ -32,7 +32,7 @@ from srchain.targets.switch import SwitchDriver
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Index of SwitchIngress.drops = drop reason (p4/include/defines.p4).
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
-                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}  # fmt: skip
+                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
 PKTS, BYTES = "$COUNTER_SPEC_PKTS", "$COUNTER_SPEC_BYTES"
 
 
@@ -85,7 +85,7 @@ def connect(s: SwitchSettings) -> BfrtClient:
     with _tls_files(s.tls) as tls:
         try:
             return BfrtClient.connect(s.address, attempts=s.attempts, client_id=1, device_id=s.device_id,
-                                      token=s.token, timeout=s.timeout, tls=tls)  # fmt: skip
+                                      token=s.token, timeout=s.timeout, tls=tls)
         except BfrtError as exc:
             raise ActionError(f"switch {s.name}: {exc}") from None
 
@@ -108,7 +108,7 @@ def _bound(client: BfrtClient, s: SwitchSettings) -> str:
     names = _loaded(client)
     if len(names) != 1:
         raise ActionError(f"switch {s.name}: {'no P4 program is loaded' if not names else 'several programs'}"
-                          f" ({', '.join(names) or 'none'}); run load-p4-program first")  # fmt: skip
+                          f" ({', '.join(names) or 'none'}); run load-p4-program first")
     client.bind(names[0])
     return names[0]
 
@@ -130,12 +130,12 @@ def bundle_for(s: SwitchSettings, program: str) -> Bundle:
     missing = [str(p) for p in b.files() if not p.is_file()]
     if missing:
         raise ActionError(f"program: no compiled artifacts for {program} (missing {', '.join(missing)}); "
-                          "put bf-p4c's output (or `srchain p4 compile`'s) there")  # fmt: skip
+                          "put bf-p4c's output (or `srchain p4 compile`'s) there")
     return b
 
 
 def _controller(s: SwitchSettings, client: BfrtClient, program: str, bundle: Bundle | None,
-                drain_timeout: float) -> Controller:  # fmt: skip
+                drain_timeout: float) -> Controller:
     def factory(kind: str, name: str) -> Driver:
         if (kind, name) != ("switch", s.name):
             raise TargetError(f"{kind} {name}", f"this charm manages switch {s.name} only")
@@ -163,7 +163,7 @@ def load_program(s: SwitchSettings, program: str) -> dict[str, Any]:
                     r = _controller(s, client, program, None, 0).reconcile(chain)
                 except ApplyError as exc:
                     raise ActionError(f"program {program} pushed, but re-installing chain {chain} failed: {exc}") \
-                        from None  # fmt: skip
+                        from None
                 restored[chain] = len(r.ops)
             if restored:
                 out["reinstalled"] = restored
@@ -191,9 +191,9 @@ def parse_plan(text: str, switch: str) -> Plan:
     if not mine:
         names = sorted({e.target for e in entries if e.target_kind == "switch"})
         raise ActionError(f"plan: targets: no entries for switch {switch} (the plan's switches: "
-                          f"{', '.join(names) or 'none'})")  # fmt: skip
+                          f"{', '.join(names) or 'none'})")
     return Plan(doc["chain"], doc["version"], str(doc.get("spec_digest", "")), int(doc.get("lb_buckets", 1)),
-                [], [], mine)  # fmt: skip
+                [], [], mine)
 
 
 def apply_chain(s: SwitchSettings, plan_text: str, drain_timeout: float = 10.0) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def apply_chain(s: SwitchSettings, plan_text: str, drain_timeout: float = 10.0) 
             raise ActionError(f"apply-chain {plan.chain} v{plan.version}: {exc}") from None
     counts = {k: sum(1 for op in r.ops if op.op == k) for k in ("add", "modify", "delete")}
     return {"chain": plan.chain, "version": plan.version, "entries": len(plan.entries), **counts,
-            "batches": r.batches, "drained": r.drained}  # fmt: skip
+            "batches": r.batches, "drained": r.drained}
 
 
 def _plain(v: object) -> object:
@@ -231,7 +231,7 @@ def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
                 wanted = [client.table(table)["name"].removeprefix("pipe.")]
             except BfrtError:
                 raise ActionError(f"table: '{table}' is not a table of {program} (tables: {', '.join(names)})") \
-                    from None  # fmt: skip
+                    from None
         else:
             wanted = names
         out: dict[str, Any] = {}
@@ -241,7 +241,7 @@ def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
             except BfrtError as exc:
                 raise ActionError(f"table {name}: read failed: {exc}") from None
             out[name] = [{"key": {k: _plain(v) for k, v in e.key.items()}, "action": e.action,
-                          "data": {k: _plain(v) for k, v in e.data.items()}} for e in rows]  # fmt: skip
+                          "data": {k: _plain(v) for k, v in e.data.items()}} for e in rows]
     return {"program": program, "tables": out}
 
 
@@ -267,7 +267,7 @@ def counters(s: SwitchSettings) -> dict[str, Any]:
                     else:
                         indirect[name] = {str(i): n for i, n in sorted(cells.items()) if n}
                 elif t.get("table_type", "").startswith("MatchAction") and any(
-                        d.get("singleton", {}).get("name") == PKTS for d in t.get("data", [])):  # fmt: skip
+                        d.get("singleton", {}).get("name") == PKTS for d in t.get("data", [])):
                     rows = client.entries(name)
                     direct[name] = {"entries": len(rows), "packets": sum(int(e.data.get(PKTS, 0)) for e in rows)}  # type: ignore[call-overload]
         except BfrtError as exc:

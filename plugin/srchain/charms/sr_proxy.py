@@ -31,7 +31,7 @@ class TransportApi:
     """The control API through a transport (the VM over SSH); errors as the local client's TargetError."""
 
     def __init__(self, transport: Transport, address: str, token: str | None, token_file: str | None,
-                 timeout: float = 5.0) -> None:  # fmt: skip
+                 timeout: float = 5.0) -> None:
         self.transport, self.address, self.timeout = transport, address, timeout
         self._token, self._token_file = token, token_file
 

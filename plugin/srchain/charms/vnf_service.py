@@ -40,7 +40,7 @@ def _config_class(service: str) -> type:
     from srchain_vnfs.mitigation import MitigationConfig
 
     return {"formatter": FormatterConfig, "classifier": ClassifierConfig, "aggregator": AggregatorConfig,
-            "mitigation": MitigationConfig}[service]  # fmt: skip
+            "mitigation": MitigationConfig}[service]
 
 
 def read_config(s: VnfSettings) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def _get(s: VnfSettings, path: str, cfg: Any | None = None) -> dict[str, Any]:
     cfg = cfg or _validate(s, read_config(s))
     if not cfg.http.port:
         raise ActionError(f"{s.config_path}: http.port is 0 (ephemeral): set a fixed port so the health "
-                          "endpoint can be checked")  # fmt: skip
+                          "endpoint can be checked")
     host = cfg.http.host if cfg.http.host not in ("0.0.0.0", "::") else "127.0.0.1"
     address = f"{host}:{cfg.http.port}"
     try:
@@ -84,7 +84,7 @@ def _get(s: VnfSettings, path: str, cfg: Any | None = None) -> dict[str, Any]:
         raise ActionError(f"{s.service}: health endpoint http://{address}{path} not answering: {exc}") from None
     if status == 404 and path != "/healthz":
         raise ActionError(f"{s.service}: http://{address}{path} is not served (a service older than this charm? "
-                          "docs/vnfs.md)")  # fmt: skip
+                          "docs/vnfs.md)")
     if status != 200 or not isinstance(doc, dict):
         raise ActionError(f"{s.service}: health endpoint http://{address}{path} answered {status} {reason}")
     return dict(doc)
@@ -130,7 +130,7 @@ def change(s: VnfSettings, values: dict[str, Any]) -> dict[str, Any]:
 def show_counters(s: VnfSettings) -> dict[str, Any]:
     h = health(s)
     return {"service": h.get("service"), "name": h.get("name"), "status": h.get("status"),
-            "uptime_s": h.get("uptime_s"), "counters": h.get("counters", {})}  # fmt: skip
+            "uptime_s": h.get("uptime_s"), "counters": h.get("counters", {})}
 
 
 def _network(prefix: str) -> str:
@@ -153,7 +153,7 @@ def disallow_source(s: VnfSettings, prefix: str) -> dict[str, Any]:
     allow = [str(n) for n in read_config(s).get("allow", [])]
     if net not in allow:
         raise ActionError(f"prefix: {net} is not allow-listed (allow: {', '.join(allow) or 'none'}); "
-                          "nothing was changed")  # fmt: skip
+                          "nothing was changed")
     return change(s, {"allow": [n for n in allow if n != net]})
 
 

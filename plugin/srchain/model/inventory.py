@@ -216,7 +216,7 @@ class Proxy(Strict):
                 raise ValueError(f"control '{c}' is not a unix:/absolute/path address")
         elif c.rsplit(":", 1)[0].strip("[]") not in LOOPBACK or not c.rsplit(":", 1)[-1].isdigit():
             raise ValueError(f"control '{c}' must be unix:/path or 127.0.0.1:PORT on the proxy's machine "
-                             "(with 'ssh' the request runs there)")  # fmt: skip
+                             "(with 'ssh' the request runs there)")
         if self.token_file is not None and self.ssh.token_file is not None:
             raise ValueError("give the control token as 'token_file' (here) or 'ssh.token_file' (on the VM), not both")
         return self

@@ -74,17 +74,17 @@ def _check_vlds(nsd: Descriptor, vlds: list[Any]) -> None:
             for conn in as_list(vp.get("virtual-link-connectivity")):
                 for cp in as_list(conn.get("constituent-cpd-id")):
                     attached.add((str(conn.get("virtual-link-profile-id")), str(cp.get("constituent-base-element-id")),
-                                  str(cp.get("constituent-cpd-id"))))  # fmt: skip
+                                  str(cp.get("constituent-cpd-id"))))
     for i, vld in enumerate(vlds):
         where = f"ns.vld[{i}]"
         _check_fields(vld, where, {"name": str}, {"vim-network-name": (str, dict), "vim-network-id": (str, dict),
-                                                  "ip-profile": dict, "vnfd-connection-point-ref": list})  # fmt: skip
+                                                  "ip-profile": dict, "vnfd-connection-point-ref": list})
         if vld["name"] not in links:
             raise _bad(f"{where}.name: '{vld['name']}' is not a virtual link of NSD '{nsd.ident}'")
         for j, ref in enumerate(vld.get("vnfd-connection-point-ref", [])):
             at = f"{where}.vnfd-connection-point-ref[{j}]"
             _check_fields(ref, at, {"member-vnf-index-ref": str, "vnfd-connection-point-ref": str},
-                          {"ip-address": str})  # fmt: skip
+                          {"ip-address": str})
             if (vld["name"], ref["member-vnf-index-ref"], ref["vnfd-connection-point-ref"]) not in attached:
                 raise _bad(f"{at}: member '{ref['member-vnf-index-ref']}' connection point "
                            f"'{ref['vnfd-connection-point-ref']}' is not on virtual link '{vld['name']}'")

@@ -310,7 +310,7 @@ def render(model: ChainModel) -> Rendered:
     # A proxy the controller reaches over SSH gets the management address the inventory names (OSM's
     # instantiation-time `vld` ip-address), so the inventory given at ns-create is right for the VM.
     fixed = [{"member-vnf-index-ref": px.name, "vnfd-connection-point-ref": "mgmt-ext", "ip-address": px.ssh.host}
-             for px in inv.proxies if px.ssh is not None and px.name in {p.id for p in profiles}]  # fmt: skip
+             for px in inv.proxies if px.ssh is not None and px.name in {p.id for p in profiles}]
     if fixed:
         params["vld"] = [{"name": "mgmtnet", "vnfd-connection-point-ref": fixed}]
     return Rendered(spec.chain, nsd_text, pnf_texts, params)

@@ -14,7 +14,7 @@ class TargetError(Exception):
     failed, when the target said so; `landed_unknown` means the write may or may not have happened."""
 
     def __init__(self, target: str, message: str, index: int | None = None, code: str = "UNKNOWN",
-                 landed_unknown: bool = False) -> None:  # fmt: skip
+                 landed_unknown: bool = False) -> None:
         super().__init__(f"{target}: {message}")
         self.target = target
         self.message = message

@@ -31,7 +31,7 @@ class Bundle:
         missing = [str(p) for p in self.files() if not p.is_file()]
         if missing:
             raise BfrtError(f"program {self.name}: artifact bundle incomplete, missing {', '.join(missing)}",
-                            "INVALID_ARGUMENT")  # fmt: skip
+                            "INVALID_ARGUMENT")
 
     def digest(self) -> str:
         self.check()
@@ -71,7 +71,7 @@ def ensure_program(client: BfrtClient, name: str, bundle: Bundle | None) -> str:
         if current is None:
             loaded = ", ".join(configs) or "none"
             raise BfrtError(f"program {name} is not loaded (loaded: {loaded}) and no artifacts are configured",
-                            "NOT_FOUND")  # fmt: skip
+                            "NOT_FOUND")
         client.bind(name)
         return "bound"
     wanted = bundle.digest()

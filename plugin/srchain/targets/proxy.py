@@ -29,7 +29,7 @@ SID_FIELDS = {
     "static": {"vnf": None, "restore": None, "ttl": 64},
     "dynamic": {"vnf": None, "return_match": "same", "miss_policy": "drop", "fallback": None,
                 "cache_size": 65536, "idle_timeout_s": 300},
-}  # fmt: skip
+}
 ATTACHMENT_FIELDS = ("iface", "iface_out", "iface_in", "next_hop", "mac", "vlan")
 
 
@@ -46,12 +46,12 @@ class ProxyApi:
     """The control API client: `call(method, path, body)` → parsed JSON, errors as TargetError."""
 
     def __init__(self, name: str, address: str, token: str | None, timeout: float = 5.0,
-                 ssh: SshRoute | None = None) -> None:  # fmt: skip
+                 ssh: SshRoute | None = None) -> None:
         if ssh is None and not address.startswith("unix:"):
             host = address.rsplit(":", 1)[0].strip("[]")
             if host not in LOOPBACK:
                 raise TargetError(f"proxy {name}", f"control address {address} is not a unix socket or loopback "
-                                  "(a proxy on another machine: give its 'ssh' in the inventory)")  # fmt: skip
+                                  "(a proxy on another machine: give its 'ssh' in the inventory)")
         self.name = name
         self.address = address
         self.token = token
@@ -76,7 +76,7 @@ class ProxyApi:
             raise TargetError(f"proxy {self.name}", str(exc), code="UNAVAILABLE") from None
         try:
             return t.http(self.address, method, path, body, token=self.token,
-                          token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)  # fmt: skip
+                          token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)
         except RemoteError as exc:
             msg = str(exc) if str(exc).startswith(f"{method} {path}") else f"{method} {path}: {exc}"
             raise TargetError(f"proxy {self.name}", msg, code="UNAVAILABLE", landed_unknown=method != "GET") from None
@@ -86,7 +86,7 @@ class ProxyApi:
             return request_json(self.address, method, path, body, self.token, self.timeout)
         except (OSError, http.client.HTTPException) as exc:
             raise TargetError(f"proxy {self.name}", f"{method} {path}: unreachable at {self.address}: {exc}",
-                              code="UNAVAILABLE", landed_unknown=method != "GET") from None  # fmt: skip
+                              code="UNAVAILABLE", landed_unknown=method != "GET") from None
 
     def close(self) -> None:
         if self.ssh is not None:
@@ -166,7 +166,7 @@ class ProxyDriver:
         other = [i for i, op in enumerate(ops) if op.entry.table not in ("sid", "attachment")]
         if other:
             raise TargetError(f"proxy {self.name}", f"table {ops[other[0]].entry.table}: not a proxy table",
-                              index=other[0])  # fmt: skip
+                              index=other[0])
         for i, op in att_put:
             vnf = op.entry.key["vnf"]
             self._one(i, "PUT", f"/v1/attachments/{vnf}", {"vnf": vnf, **op.entry.params})
@@ -182,7 +182,7 @@ class ProxyDriver:
                     where[f"put[{len(body['put'])}]"] = i
                     version = op.entry.version if op.entry.version is not None else 1
                     body["put"].append({"sid": sid, "behaviour": op.entry.action, "version": version,
-                                        **op.entry.params})  # fmt: skip
+                                        **op.entry.params})
             try:
                 self.api.call("POST", "/v1/batch", body)
             except TargetError as exc:
@@ -220,7 +220,7 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
             raise TargetError(f"proxy {name}", f"token_file {px.token_file}: {exc.strerror}") from None
     elif ssh.token_file is None:
         raise TargetError(f"proxy {name}", "no control token: give 'token_file' (on this machine) or "
-                          "'ssh.token_file' (on the proxy's machine)")  # fmt: skip
+                          "'ssh.token_file' (on the proxy's machine)")
     if ssh.key_file is None:
         raise TargetError(f"proxy {name}", f"ssh.key_file not set: the private key that logs in to "
                           f"{ssh.user}@{ssh.host} (controller charm: key 'ssh-private-key' of target-tokens)")
@@ -231,6 +231,6 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
     transport = SshTransport(ssh.host, ssh.user, ssh.host_key or "", key, ssh.port, ssh.sudo, timeout,
                              host_key_source=f"proxies[{name}].ssh.host_key",
                              key_refused_hint=f"is the public half of ssh.key_file {ssh.key_file} in "
-                                              f"{ssh.user}'s authorized_keys there?")  # fmt: skip
+                                              f"{ssh.user}'s authorized_keys there?")
     return ProxyDriver(name, ProxyApi(name, px.control, token, timeout, SshRoute(transport, ssh.token_file)))
 

@@ -28,7 +28,7 @@ DATA_META = frozenset({"action_name", "is_default_entry"})
 
 class SdeSwitchDriver(SwitchDriver):
     def __init__(self, name: str, client: BfrtClient, program: str, bundle: Bundle | None, gc: ModuleType,
-                 iface: Any) -> None:  # fmt: skip
+                 iface: Any) -> None:
         super().__init__(name, client, program, bundle)
         self.gc = gc
         self.iface = iface
@@ -134,7 +134,7 @@ class SdeSwitchDriver(SwitchDriver):
         while start < len(ops):
             end = start + 1
             while (end < len(ops) and end - start < chunk and ops[end].op == ops[start].op
-                   and ops[end].entry.table == ops[start].entry.table):  # fmt: skip
+                   and ops[end].entry.table == ops[start].entry.table):
                 end += 1
             self._write_run(ops[start:end], start)
             start = end

@@ -47,11 +47,11 @@ class SshBuild:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(self.host, self.port, self.user, key_filename=str(self.key_file) if self.key_file else None,
-                           look_for_keys=False, allow_agent=False, timeout=30)  # fmt: skip
+                           look_for_keys=False, allow_agent=False, timeout=30)
         except paramiko.SSHException as exc:
             client.close()
             raise BuildError(f"ssh {self.user}@{self.host}:{self.port}: {exc} (host key checked against "
-                             f"{self.known_hosts}; add it there after verifying it)") from None  # fmt: skip
+                             f"{self.known_hosts}; add it there after verifying it)") from None
         except OSError as exc:
             client.close()
             raise BuildError(f"ssh {self.user}@{self.host}:{self.port}: {exc}") from None
@@ -83,7 +83,7 @@ class SshBuild:
         client = self._connect()
         try:
             self._run(client, f"mkdir -p {shlex.quote(src)} {shlex.quote(out)} && tar xf - -C {shlex.quote(src)}",
-                      buf.getvalue())  # fmt: skip
+                      buf.getvalue())
             self._run(client, cmd)
             blob = self._run(client, f"tar cf - -C {shlex.quote(out)} .")
             self._run(client, f"rm -rf {shlex.quote(work)}")

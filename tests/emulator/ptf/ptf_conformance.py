@@ -40,7 +40,7 @@ class ExactForward(_ProgramTest):
     def runTest(self) -> None:
         c = self.client
         c.insert("SwitchIngress.forward", {"hdr.ethernet.dst_addr": 0x222222222222}, "SwitchIngress.hit",
-                 {"port": self.ports[2]})  # fmt: skip
+                 {"port": self.ports[2]})
         pkt = testutils.simple_udp_packet(eth_dst="22:22:22:22:22:22", pktlen=100)
         testutils.send_packet(self, 0, pkt)
         testutils.verify_packet(self, pkt, 2)
@@ -61,7 +61,7 @@ class FlowCounter(_ProgramTest):
     def runTest(self) -> None:
         c = self.client
         c.insert("SwitchIngress.route", {"hdr.ipv4.dst_addr": (0x0A010000, 16)}, "SwitchIngress.set_port",
-                 {"port": self.ports[1]})  # fmt: skip
+                 {"port": self.ports[1]})
         pkt = testutils.simple_udp_packet(ip_src="10.0.0.1", ip_dst="10.1.0.2", udp_sport=4000, udp_dport=53)
         for _ in range(4):
             testutils.send_packet(self, 0, pkt)
@@ -72,7 +72,7 @@ class FlowCounter(_ProgramTest):
             assert name.endswith("flow_digest"), name
             (row,) = rows
             assert (row["src_addr"], row["dst_addr"], row["src_port"], row["dst_port"]) == (
-                0x0A000001, 0x0A010002, 4000, 53), row  # fmt: skip
+                0x0A000001, 0x0A010002, 4000, 53), row
             counts.append(row["count"])
         assert counts == [1, 4], counts
         nonzero = [e for e in c.entries("SwitchIngress.flow_packets") if any(any(v) for v in e.data.values())]
