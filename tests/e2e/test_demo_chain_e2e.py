@@ -16,14 +16,15 @@ import pytest
 
 from srchain_demo.netns import netns_exists
 from srchain_demo.scenario import Settings, run
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.shipped import REFERENCE_SPEC
+from srchain_demo.testbed import Testbed
 
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces, veth and raw sockets"),
 ]
-SPEC = REPO / "examples" / "cloud-gaming.yaml"
+SPEC = REFERENCE_SPEC
 
 
 @pytest.fixture(scope="module")
