@@ -16,7 +16,7 @@ from srchain.osm.im import YANG_ENV, ImValidator
 
 
 def test_validate_build_validate_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO / "charms")  # defaults: vnfd/, nsd/ and charms/ of the checkout it runs in
+    monkeypatch.chdir(REPO / "charms")  # defaults: vnfd/, nsd/ and charms/ of the checkout it runs in (above)
     runner = CliRunner()
     ok = runner.invoke(package_cli, ["validate", "--params", str(NS_CONFIG),
                                      "--inventory", str(REPO / "examples/inventory.yaml")])
