@@ -11,8 +11,7 @@ import click
 
 from srchain.cli import make_console, make_plan
 from srchain.plan.render import render_plan
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE_SPEC
 
 
 @click.command()
@@ -25,7 +24,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 @click.option("--plan-only", is_flag=True, help="no testbed: validate and plan the chain and a day-2 insert")
 @click.option("--reconfigure", is_flag=True,
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
-@click.option("--examples", type=click.Path(file_okay=False), default=str(EXAMPLES), show_default=True)
+@click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
+              help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
+                   f"{INVENTORY.name} (default: the copies shipped with srchain)")
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, reconfigure: bool,
          examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
@@ -37,14 +38,14 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
         settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
         sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6)))
     ex = Path(examples)
-    inventory = ex / "inventory.yaml"
+    inventory = ex / INVENTORY.name
     out = make_console()
     with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state:
         out.rule("1. the reference chain: validate and plan")
-        first = make_plan(str(ex / "cloud-gaming.yaml"), str(inventory), state, None)
+        first = make_plan(str(ex / REFERENCE_SPEC.name), str(inventory), state, None)
         render_plan(first, out)
         out.rule("2. day 2: insert attack mitigation on the data path, planned against step 1")
         current = Path(state) / "installed.json"
         current.write_text(json.dumps(first.to_json()))
-        second = make_plan(str(ex / "cloud-gaming-mitigation.yaml"), str(inventory), state, str(current))
+        second = make_plan(str(ex / MITIGATION_SPEC.name), str(inventory), state, str(current))
         render_plan(second, out, show_entries=False)

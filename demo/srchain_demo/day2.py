@@ -25,11 +25,9 @@ from srchain.bfrt.client import BfrtClient
 
 from . import topology as topo
 from .netns import TestbedError, sh
-from .testbed import REPO, Testbed
+from .shipped import MITIGATION_FIRST_SPEC, MITIGATION_SPEC, REFERENCE_SPEC
+from .testbed import Testbed
 
-REFERENCE = REPO / "examples" / "cloud-gaming.yaml"
-MITIGATION = REPO / "examples" / "cloud-gaming-mitigation.yaml"
-MITIGATION_FIRST = REPO / "examples" / "cloud-gaming-mitigation-first.yaml"
 GS, GC = "10.0.1.10", "10.0.2.10"
 PROBE_PORT = 5004
 PROBE_STREAM = 40
@@ -178,7 +176,8 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
            "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
            "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")
     applies: list[ApplyRecord] = []
-    changes = ((s.insert_at_s, MITIGATION), (s.reorder_at_s, MITIGATION_FIRST), (s.remove_at_s, REFERENCE))
+    changes = ((s.insert_at_s, MITIGATION_SPEC), (s.reorder_at_s, MITIGATION_FIRST_SPEC),
+               (s.remove_at_s, REFERENCE_SPEC))
     steps = [(at, spec) for at, spec in changes if at is not None]
     for at, spec in steps:
         time.sleep(max(0.0, t0 + at - time.time()))

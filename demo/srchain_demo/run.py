@@ -16,9 +16,8 @@ from rich.table import Table
 from . import results
 from .netns import TestbedError
 from .scenario import Outcome, Settings, run
-from .testbed import REPO, Testbed
-
-DEMO_SPEC = REPO / "examples" / "cloud-gaming.yaml"
+from .shipped import REFERENCE_SPEC
+from .testbed import Testbed
 
 
 def _ms(v: float | None) -> str:
@@ -79,7 +78,7 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
 
             with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps) as tb:
                 prog.update(task, description="applying the chain")
-                plan, res = tb.apply(DEMO_SPEC)
+                plan, res = tb.apply(REFERENCE_SPEC)
                 note(f"[green]chain up[/]: '{plan.chain}' v{plan.version}, {len(res.ops)} entries "
                      f"(switch s1 + proxy px1) via srchain.apply")
                 prog.update(task, description="scenario", total=1.0, completed=0)

@@ -15,7 +15,8 @@ from typing import Any
 from . import topology as topo
 from .netns import TestbedError
 from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, vnf_counters
-from .testbed import REPO, Testbed
+from .shipped import MITIGATION_SPEC
+from .testbed import Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
 STREAM_GAMING, STREAM_GAMING_UP, STREAM_VOIP, STREAM_WEB, STREAM_BLAST, STREAM_TWIN = 1, 2, 3, 5, 9, 11
@@ -23,7 +24,6 @@ TWIN_PORT = 5007
 PAYLOAD = 1372  # blaster UDP payload: 1400-byte IPv4 packets
 Event = Callable[[str, float], None]
 Tick = Callable[[float, float], None]
-MITIGATION_SPEC = REPO / "examples" / "cloud-gaming-mitigation.yaml"
 
 
 @dataclass

@@ -24,8 +24,8 @@ import yaml
 
 from srchain_demo import topology as topo
 from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
+from srchain_demo.shipped import P4_PROGRAM
 
-REPO = Path(__file__).resolve().parents[2]
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
 Log = Callable[[str], None]
 
@@ -75,7 +75,7 @@ class Testbed:
         self.log("network namespaces and links up")
         from srchain_emu.bundle import compile_to_dir
 
-        compile_to_dir(REPO / "p4" / "srchain_node.p4", self.bundle)
+        compile_to_dir(P4_PROGRAM, self.bundle)
         self.start_switch()
         self.start_proxy()
         for vnf in topo.VNFS:

@@ -17,7 +17,8 @@ import pytest
 
 from srchain_demo.day2 import Day2Settings, live_state, run_day2
 from srchain_demo.netns import netns_exists
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.shipped import REFERENCE_SPEC
+from srchain_demo.testbed import Testbed
 
 pytestmark = [
     pytest.mark.netns,
@@ -32,7 +33,7 @@ def day2(tmp_path_factory: pytest.TempPathFactory):
     tb = Testbed(work / "testbed", port_rate_bps=400_000_000, prefix=f"sd{os.getpid()}d")
     try:
         tb.start()
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        tb.apply(REFERENCE_SPEC)
         before = live_state(tb)
         settings = Day2Settings(rate_pps=RATE, duration_s=7.0, insert_at_s=1.5, reorder_at_s=3.0, remove_at_s=4.5)
         o = run_day2(tb, settings, work / "run")

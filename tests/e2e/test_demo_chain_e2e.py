@@ -16,13 +16,14 @@ import pytest
 
 from srchain_demo.netns import netns_exists
 from srchain_demo.scenario import Settings, run
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.shipped import REFERENCE_SPEC
+from srchain_demo.testbed import Testbed
 
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.timeout(180),
 ]
-SPEC = REPO / "examples" / "cloud-gaming.yaml"
+SPEC = REFERENCE_SPEC
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import pytest
 
 from srchain_demo.netns import netns_exists
 from srchain_demo.scenario import Settings, run
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.shipped import REFERENCE_SPEC
+from srchain_demo.testbed import Testbed
 
 pytestmark = [
     pytest.mark.netns,
@@ -27,7 +28,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory):
     tb = Testbed(work / "testbed", prefix=f"sd{os.getpid()}c")
     try:
         tb.start()
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        tb.apply(REFERENCE_SPEC)
         settings = Settings(warmup_s=1.5, session_s=6.0, reconfigure_at_s=3.0)
         o = run(tb, settings, work / "run", lambda n, t: events.append((n, t)), lambda *_: None)
         yield {"o": o, "events": events}

@@ -33,7 +33,8 @@ from srchain_demo.probes import (
     start_gaming,
     start_probe,
 )
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.shipped import MITIGATION_SPEC, REFERENCE_SPEC
+from srchain_demo.testbed import Testbed
 
 pytestmark = [
     pytest.mark.netns,
@@ -51,7 +52,7 @@ def testbed(tmp_path_factory: pytest.TempPathFactory):
     tb = Testbed(work / "testbed", port_rate_bps=100_000_000, prefix=f"sd{os.getpid()}r")
     try:
         tb.start()
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        tb.apply(REFERENCE_SPEC)
         yield tb, work
     finally:
         tb.close()
@@ -164,7 +165,7 @@ def test_prioritised_session_regains_its_class_after_switch_restart(testbed):
 
 def test_proxy_killed_and_restarted_under_detoured_traffic(testbed):
     tb, work = testbed
-    tb.apply(REPO / "examples" / "cloud-gaming-mitigation.yaml")
+    tb.apply(MITIGATION_SPEC)
     try:
         before = live_state(tb)
         flow = start_probe(tb, "pk", work / "pk", port=5009, rate_pps=RATE, duration_s=6.0)
@@ -179,7 +180,7 @@ def test_proxy_killed_and_restarted_under_detoured_traffic(testbed):
         mit1 = tb.vnf_health("mi")["counters"]
         after = live_state(tb)
     finally:
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")  # the module's other tests expect the reference chain
+        tb.apply(REFERENCE_SPEC)  # the module's other tests expect the reference chain
 
     # The restarted proxy holds exactly what the controller applied (no reconcile): status is in sync.
     assert after == before

@@ -1,16 +1,31 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from osm_sshd import SshLab
+from osmlib import REPO, SHARED
 
-from srchain.osm.im import ImValidator
+from srchain.osm.im import YANG_ENV, ImValidator
+
+# The suite validates against the shared OSM IM copy beside the checkout (a user installs osm_im or passes
+# --im-yang); set here, so the CLI runs and subprocesses of these tests see it too.
+os.environ.setdefault(YANG_ENV, str(SHARED / "osm-im" / "yang"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _in_the_checkout() -> Iterator[None]:
+    """The OSM commands default to the charms/, vnfd/ and nsd/ of the checkout they run in: this one,
+    wherever pytest was started (session scope: the module fixtures that build packages need it too)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO)
+        yield
 
 
 @pytest.fixture(scope="session")
 def im() -> ImValidator:
-    return ImValidator()  # default: ../shared/osm-im/yang
+    return ImValidator()
 
 
 @pytest.fixture

@@ -16,16 +16,17 @@ import yaml
 from srchain.model.errors import SpecError
 from srchain.model.load import load_inventory
 from srchain.osm import nbi
+from srchain.osm.checkout import require_checkout
 from srchain.osm.findings import Finding, OsmToolError
-from srchain.osm.im import REPO_ROOT, ImValidator
+from srchain.osm.im import ImValidator
 from srchain.osm.package import build_package, check_packages
 from srchain.osm.pdu import PduError, pdu_descriptors, switches
 from srchain.osm.render import RenderError, render_files
 from srchain.osm.validate import load_params, validate_paths
 
 _IM_YANG = click.option("--im-yang", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                        help="OSM IM YANG directory (sol006/ + augments/). Default: ../shared/osm-im/yang "
-                             "when present, else an installed osm_im package.")
+                        help="OSM IM YANG directory (sol006/ + augments/, or an OSM IM checkout). Default: "
+                             "$SRCHAIN_OSM_IM_YANG, else OSM's installed osm_im package.")
 
 
 def _im(im_yang: Path | None) -> ImValidator:
@@ -33,6 +34,14 @@ def _im(im_yang: Path | None) -> ImValidator:
         return ImValidator(im_yang)
     except OsmToolError as e:
         raise click.ClickException(str(e)) from None
+
+
+def _checkout_dirs(*names: str, instead: str) -> list[Path]:
+    try:
+        root = require_checkout(instead)
+    except OsmToolError as e:
+        raise click.ClickException(str(e)) from None
+    return [root / n for n in names]
 
 
 def _report(findings: list[Finding], checked: int) -> None:
@@ -60,9 +69,10 @@ def validate_cmd(paths: tuple[Path, ...], im_yang: Path | None, params_path: Pat
                  inventory: Path | None) -> None:
     """Validate descriptors, package folders and built packages (*.tar.gz) together.
 
-    Default PATHS: vnfd/ and nsd/ of the repository. Exit status 1 when anything is invalid."""
+    Default PATHS: vnfd/ and nsd/ of the checkout it runs in. Exit status 1 when anything is invalid."""
     im = _im(im_yang)
-    targets = list(paths) or [REPO_ROOT / "vnfd", REPO_ROOT / "nsd"]
+    targets = list(paths) or _checkout_dirs("vnfd", "nsd", instead="pass the descriptors, folders or packages "
+                                                                   "to validate")
     tars = [p for p in targets if p.is_file() and p.name.endswith(".tar.gz")]
     tars += [t for p in targets if p.is_dir() for t in sorted(p.glob("*.tar.gz"))]
     others = [p for p in targets if p not in tars]
@@ -81,20 +91,23 @@ def validate_cmd(paths: tuple[Path, ...], im_yang: Path | None, params_path: Pat
 @package_cli.command("build")
 @click.argument("folders", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory (default: packages/ of the repository).")
+              help="Output directory (default: packages/ of the checkout it runs in).")
 @click.option("--charms", "charm_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Where the charms named by the descriptors live (default: charms/ of the repository).")
+              help="Where the charms named by the descriptors live (default: charms/ of the checkout).")
 @click.option("--skip-validation", is_flag=True, help="Build even if the descriptor is invalid.")
 @_IM_YANG
 def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path | None, skip_validation: bool,
               im_yang: Path | None) -> None:
-    """Build OSM tar.gz packages from package folders (default: every folder in vnfd/ and nsd/)."""
+    """Build OSM tar.gz packages from package folders (default: every folder in vnfd/ and nsd/ of the
+    checkout it runs in). Outside a checkout, pass the folders, --charms and --out."""
     im = None if skip_validation else _im(im_yang)
-    chosen = list(folders) or sorted(p for base in ("vnfd", "nsd") for p in (REPO_ROOT / base).iterdir()
-                                     if p.is_dir() and not p.name.startswith("."))
-    out = out_dir or REPO_ROOT / "packages"
     built = []
     try:
+        chosen = list(folders) or sorted(
+            p for base in _checkout_dirs("vnfd", "nsd", instead="pass the package folders to build "
+                                                                "(e.g. vnfd/formatter), --charms and --out")
+            for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        out = out_dir or _checkout_dirs("packages", instead="pass --out DIR (where the packages go)")[0]
         for folder in chosen:
             built.append(build_package(folder, out, im, [charm_dir] if charm_dir else None,
                                        validate=not skip_validation))
@@ -109,13 +122,14 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--inventory", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Root of the nsd/ and vnfd/ trees to write (default: the repository).")
+              help="Root of the nsd/ and vnfd/ trees to write (default: the checkout it runs in).")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 if the files under --out differ from the rendering.")
 def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool) -> None:
     """Render the chain's NS: nsd/<chain>/<chain>_nsd.yaml, vnfd/tofino-<switch>/ (one PNF VNFD per switch)
     and nsd/<chain>.ns-config.yaml (the `osm ns-create --config_file` parameters)."""
-    root = out_root or REPO_ROOT
+    root = out_root or _checkout_dirs(".", instead="pass -o/--out DIR (the root of the nsd/ and vnfd/ trees "
+                                                   "to write)")[0]
     try:
         rendered = render_files(spec, inventory)
     except (SpecError, RenderError) as e:

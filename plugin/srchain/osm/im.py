@@ -4,6 +4,10 @@ OSM (`osm_im.validation`, `osm package-validate`, the NBI) loads a descriptor in
 generated from its YANG (ETSI SOL006 v2.6.1 + OSM's augments) with `skip_unknown=False`. That rejects
 unknown keys, wrong types, bad enums/patterns and list keys, and nothing more (no leafref, mandatory,
 must). We generate the same classes once per YANG content into a cache directory keyed by its hash.
+
+Where the IM comes from, first found wins: an explicit YANG directory (`--im-yang DIR`), the directory
+in $SRCHAIN_OSM_IM_YANG, OSM's own installed `osm_im` package (its generated bindings). Nothing is looked
+up relative to this file or the current directory (the test suite sets the variable to its shared copy).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from srchain.osm.findings import OsmToolError
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+YANG_ENV = "SRCHAIN_OSM_IM_YANG"
 BINDINGS = ("etsi_nfv_vnfd", "etsi_nfv_nsd")
 
 
@@ -57,15 +61,6 @@ class YangTree:
         for f in self.files():
             h.update(f.name.encode() + b"\0" + f.read_bytes())
         return h.hexdigest()[:16]
-
-
-def default_yang_dir() -> Path | None:
-    """`../shared/osm-im/yang` seen from the current directory or from the repository root."""
-    for base in (Path.cwd(), REPO_ROOT):
-        candidate = (base / ".." / "shared" / "osm-im" / "yang").resolve()
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 def cache_root() -> Path:
@@ -114,12 +109,17 @@ class ImValidator:
     """Validates descriptor dicts against the OSM IM. Bindings are loaded once per instance."""
 
     def __init__(self, yang_dir: Path | None = None) -> None:
+        """`yang_dir`: the YANG to use; None: $SRCHAIN_OSM_IM_YANG, else the installed osm_im package."""
         self.source: str
         self._modules: dict[str, ModuleType] = {}
-        if yang_dir is None:
-            yang_dir = default_yang_dir()
+        origin = "--im-yang"
+        if yang_dir is None and os.environ.get(YANG_ENV):
+            yang_dir, origin = Path(os.environ[YANG_ENV]), f"${YANG_ENV}"
         if yang_dir is not None:
-            tree = YangTree.at(Path(yang_dir))
+            try:
+                tree = YangTree.at(Path(yang_dir))
+            except OsmToolError as e:
+                raise OsmToolError(f"{origin}: {e}") from None
             target = cache_root() / tree.digest()
             if not all((target / f"{n}.py").is_file() for n in BINDINGS):
                 _generate(tree, target)
@@ -133,8 +133,9 @@ class ImValidator:
             self.source = "installed osm_im package"
             return
         raise OsmToolError(
-            "no OSM IM YANG available: pass --im-yang DIR (a directory with sol006/ and augments/, such as "
-            "../shared/osm-im/yang) or install OSM's osm_im package"
+            "no OSM IM to validate against: install OSM's IM package (osm_im, from OSM's IM repository "
+            f"https://osm.etsi.org/gitlab/osm/im), or pass --im-yang DIR or set {YANG_ENV}=DIR (DIR: a directory "
+            "with sol006/ and augments/, or an OSM IM checkout)"
         )
 
     def errors(self, data: dict[str, Any]) -> list[str]:

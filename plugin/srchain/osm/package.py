@@ -10,6 +10,7 @@ Builds are reproducible: sorted members, fixed mtime/owner, gzip without a times
 from __future__ import annotations
 
 import ast
+import functools
 import gzip
 import hashlib
 import importlib.metadata
@@ -19,6 +20,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from srchain.osm.charmmeta import find_charm
@@ -29,11 +31,10 @@ from srchain.osm.im import ImValidator
 from srchain.osm.validate import default_charm_roots, validate_descriptors
 
 CHECKSUMS = "checksums.txt"
+DISTRIBUTION = "srchain"  # this project's distribution: its import packages are the ones vendored
 LIBRARY = Path(__file__).resolve().parents[1]  # the srchain package, vendored into each charm's lib/
-REPO = Path(__file__).resolve().parents[3]
-LOCK = REPO / "requirements.lock"
-# where pyproject finds packages
-SOURCE_ROOTS = {REPO / d for d in ("contracts", "net", "plugin", "proxy", "emulator", "vnfs", "demo")}
+# The project's requirements.lock, shipped inside this package (a link to the repository's in a checkout).
+LOCK = resources.files("srchain.osm") / "requirements.lock"
 # What the vendored library needs at charm runtime besides ops; charmcraft installs these pinned
 # versions into the charm's venv/ when packing (nothing is pip-installed when the charm runs).
 CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography", "bcrypt", "PyNaCl")
@@ -104,7 +105,8 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
             location = find_charm(charm, roots)
             if location is None:
                 raise OsmToolError(f"{desc.file}: charm '{charm}' not found under "
-                                   f"{', '.join(str(r) for r in roots) or '(no charm directories)'}")
+                                   f"{', '.join(str(r) for r in roots) or '(no charm directories)'}; "
+                                   "pass --charms DIR (the project's charms/)")
             if location.is_dir():
                 _copy_tree(location, stage / "charms" / charm)
                 vendor_library(stage / "charms" / charm)
@@ -132,22 +134,30 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
 
 def _pins(more: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
     if not LOCK.is_file():
-        return []
+        raise OsmToolError(f"{LOCK} is missing: this srchain install is incomplete (reinstall it); the charms' "
+                           "dependencies are pinned from it")
     wanted = {d.lower().replace("_", "-") for d in (*CHARM_DEPENDENCIES, *more)}
     lines = [ln.strip() for ln in LOCK.read_text().splitlines() if "==" in ln and not ln.startswith("#")]
     return [ln for ln in lines if ln.split("==")[0].strip().lower().replace("_", "-") in wanted]
 
 
+@functools.cache
+def _project_packages() -> frozenset[str]:
+    """The top-level import packages of this project's distribution (installed or editable)."""
+    return frozenset(m for m, dists in importlib.metadata.packages_distributions().items() if DISTRIBUTION in dists)
+
+
 def _first_party(name: str) -> Path | None:
-    """The folder of top-level package `name` when it is one of this project's (under the repository)."""
+    """The folder of top-level package `name` when it is one of this project's."""
+    if name not in _project_packages():
+        return None
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))).resolve()
-    return folder if folder.parent in SOURCE_ROOTS else None
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def _module_file(module: str) -> Path | None:

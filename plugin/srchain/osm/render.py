@@ -1,5 +1,5 @@
 """One chain spec + inventory -> the chain's OSM network service: an NSD, a PNF VNFD per switch and the
-`osm ns-create --config_file` parameters, rendered with the jinja2 templates in `templates/`.
+`osm ns-create --config_file` parameters, rendered with the jinja2 templates in `templates/` (package data).
 
 Naming contract (docs/osm.md):
   * vnf-profile id (= member-vnf-index) = the inventory name of the switch, SR proxy or VNF instance;
@@ -28,7 +28,6 @@ from srchain.model.load import ChainModel, load_chain
 from srchain.model.spec import Match, P4Segment, Rule
 from srchain.osm.pdu import interface_name, pdu_type_for
 
-TEMPLATES = Path(__file__).parent / "templates"
 PROXY_VNFD = "srchain-sr-proxy"
 # Inventory VNF kind -> the VNFD (vnfd/) that runs it, and its data connection point.
 VNFD_BY_KIND = {
@@ -128,7 +127,7 @@ def params_text(r: Rendered) -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("srchain.osm", "templates"), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=False)
     env.filters["j"] = lambda v: json.dumps(v)  # a JSON scalar is a valid, safely quoted YAML scalar
     env.filters["basename"] = lambda v: Path(str(v)).name

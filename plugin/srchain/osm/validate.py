@@ -29,18 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srchain.osm.checkout import find_checkout
 from srchain.osm.day12 import CharmCache
 from srchain.osm.descriptors import Descriptor, collect, read_yaml
 from srchain.osm.findings import Finding, OsmToolError
-from srchain.osm.im import REPO_ROOT, ImValidator
+from srchain.osm.im import ImValidator
 from srchain.osm.nsd_checks import check_nsd, check_placeholders
 from srchain.osm.pdu import Switch
 from srchain.osm.vnfd_checks import check_vnfd
 
 
 def default_charm_roots() -> list[Path]:
-    """Charms outside a package: the repository's charms/ (where the package builder takes them from)."""
-    return [REPO_ROOT / "charms"] if (REPO_ROOT / "charms").is_dir() else []
+    """Charms outside a package: charms/ of the checkout this runs in (where the package builder takes them
+    from); none outside a checkout."""
+    root = find_checkout()
+    return [root / "charms"] if root is not None else []
 
 
 @dataclass
