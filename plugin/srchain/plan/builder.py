@@ -194,6 +194,11 @@ class _Builder:
                 f"more than the MSD {self.spec.msd}; shorten the chain or raise msd if every "
                 "switch parses that deep"
             )
+        if depth > T.MAX_PUSH:
+            raise PlanError(
+                f"chain '{self.spec.chain}': the {what} needs a label stack of depth {depth}, "
+                f"more than the {T.MAX_PUSH} labels the P4 program pushes (push_1 .. push_{T.MAX_PUSH})"
+            )
 
     # -- entries ------------------------------------------------------------------------------
     def add(self, entry: Entry) -> None:
