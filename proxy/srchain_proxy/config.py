@@ -21,6 +21,7 @@ from srchain_contracts.proxy_api import Attachment, SidEntry, check_ifname, chec
 __all__ = ["Attachment", "ProxyConfig", "SidEntry", "check_tables", "describe_error", "load_config",
            "save_state", "state_path"]  # fmt: skip
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # paramiko loads only when a proxy is reached over SSH
     from srchain.remote import SshTransport
 
 
-
 @dataclass
 class SshRoute:
     """How to reach a remote proxy's control address: the SSH session, and where its token lives on the
