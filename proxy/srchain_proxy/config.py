@@ -1,112 +1,29 @@
-"""Proxy configuration: SID entries, VNF attachments and daemon settings (the controller contract).
+"""Proxy configuration: daemon settings, and the SID entries and VNF attachments it starts with.
 
-Validation errors name the field and the reason; `describe_error` turns a pydantic error into that message.
+The entries' schema is the controller contract, defined once in `srchain_contracts.proxy_api` (re-exported
+here for the proxy's modules). Validation errors name the field and the reason; `describe_error` turns a
+pydantic error into that message.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .labels import FIRST_UNRESERVED, MAX_LABEL
+from srchain_contracts.proxy_api import Attachment, SidEntry, check_ifname, check_mac
 
-Label = Annotated[int, Field(ge=FIRST_UNRESERVED, le=MAX_LABEL)]
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
-
-
-def _check_mac(value: str | None) -> str | None:
-    if value is not None and not _MAC.match(value):
-        raise ValueError(f"{value!r} is not a MAC address like 02:00:00:00:00:01")
-    return value.lower() if value else value
-
-
-def _check_ifname(value: str | None) -> str | None:
-    if value is not None and not _IFNAME.match(value):
-        raise ValueError(f"{value!r} is not an interface name (1-15 chars of A-Za-z0-9_.@-)")
-    return value
+__all__ = ["Attachment", "ProxyConfig", "SidEntry", "check_tables", "describe_error", "load_config",
+           "save_state", "state_path"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SidEntry(_Strict):
-    sid: Label
-    behaviour: Literal["static", "dynamic"]
-    vnf: str = Field(min_length=1, max_length=64)
-    version: int = Field(default=1, ge=0)
-    # static
-    restore: list[list[Label]] | None = None
-    ttl: int = Field(default=64, ge=1, le=255)
-    # dynamic
-    return_match: Literal["same", "reverse", "either"] = "same"
-    miss_policy: Literal["drop", "fallback"] = "drop"
-    fallback: list[Label] | None = None
-    cache_size: int = Field(default=65536, ge=1, le=16_000_000)
-    idle_timeout_s: float = Field(default=300, gt=0, le=86400)
-
-    @model_validator(mode="after")
-    def _behaviour_fields(self) -> SidEntry:
-        if self.behaviour == "static":
-            if not self.restore:
-                raise ValueError("restore: a static SID needs at least one label list")
-            if any(not stack for stack in self.restore):
-                raise ValueError("restore: label lists must not be empty")
-        if self.behaviour == "dynamic" and self.miss_policy == "fallback" and not self.fallback:
-            raise ValueError("fallback: miss_policy 'fallback' needs a non-empty fallback label list")
-        return self
-
-
-class Attachment(_Strict):
-    vnf: str = Field(min_length=1, max_length=64)
-    iface: str | None = None
-    iface_out: str | None = None
-    iface_in: str | None = None
-    next_hop: str | None = None
-    mac: str | None = None  # destination MAC when there is no next_hop (default: broadcast, for L2 VNFs)
-    vlan: int | None = Field(default=None, ge=1, le=4094)
-
-    _ifn = field_validator("iface", "iface_out", "iface_in")(_check_ifname)
-    _mac = field_validator("mac")(_check_mac)
-
-    @field_validator("next_hop")
-    @classmethod
-    def _ip(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ipaddress.ip_address(value)
-            except ValueError as exc:
-                raise ValueError(f"{value!r} is not an IP address") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _ifaces(self) -> Attachment:
-        if self.iface and (self.iface_in or self.iface_out):
-            raise ValueError("iface: give either iface (shared) or iface_out + iface_in, not both")
-        if not self.iface and not (self.iface_in and self.iface_out):
-            raise ValueError("iface: give iface (shared) or both iface_out and iface_in")
-        if self.next_hop and self.mac:
-            raise ValueError("mac: give either next_hop (resolved) or mac, not both")
-        return self
-
-    def out_ifname(self) -> str:
-        return self._sub(self.iface_out or self.iface or "")
-
-    def in_ifname(self) -> str:
-        return self._sub(self.iface_in or self.iface or "")
-
-    def _sub(self, base: str) -> str:
-        # VLAN attachments use the kernel sub-interface "<iface>.<vlan>" (created by the operator).
-        return f"{base}.{self.vlan}" if self.vlan else base
 
 
 class ProxyConfig(_Strict):
@@ -139,8 +56,8 @@ class ProxyConfig(_Strict):
     sids: list[SidEntry] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
 
-    _ifn = field_validator("sr_iface")(_check_ifname)
-    _mac = field_validator("sr_next_hop_mac")(_check_mac)
+    _ifn = field_validator("sr_iface")(check_ifname)
+    _mac = field_validator("sr_next_hop_mac")(check_mac)
 
     @field_validator("listen")
     @classmethod
@@ -198,13 +115,21 @@ def load_config(path: str | Path) -> ProxyConfig:
         data = json.loads(state.read_text())
         try:
             cfg = cfg.model_copy(update={
-                "sids": [SidEntry.model_validate(s) for s in data.get("sids", [])],
+                "sids": [SidEntry.model_validate(_whole_seconds(s)) for s in data.get("sids", [])],
                 "attachments": [Attachment.model_validate(a) for a in data.get("attachments", [])],
             })
             check_tables(cfg.sids, cfg.attachments)
         except ValidationError as exc:
             raise ValueError(f"{state}: {describe_error(exc)}") from exc
     return cfg
+
+
+def _whole_seconds(raw: Any) -> Any:
+    """State files written before `idle_timeout_s` became whole seconds hold e.g. 300.0: read it as 300."""
+    timeout = raw.get("idle_timeout_s") if isinstance(raw, dict) else None
+    if isinstance(timeout, float) and timeout.is_integer():
+        return {**raw, "idle_timeout_s": int(timeout)}
+    return raw
 
 
 def state_path(cfg: ProxyConfig, config_path: str | Path) -> Path:

@@ -15,7 +15,9 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from .config import Attachment, SidEntry, describe_error
+from srchain_contracts.proxy_api import Attachment, SidEntry
+
+from .config import describe_error
 from .daemon import ProxyDaemon
 from .metrics import make_registry, metrics_text
 

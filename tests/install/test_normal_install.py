@@ -33,7 +33,7 @@ class Installed:
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(list(args), cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+                              timeout=timeout)
 
 
 def _source_copy(dst: Path) -> Path:
@@ -56,7 +56,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     source = _source_copy(tmp / "src")
     wheels = tmp / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(wheels), str(source)], check=True, capture_output=True, timeout=180)  # fmt: skip
+                    str(wheels), str(source)], check=True, capture_output=True, timeout=180)
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -65,7 +65,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (site / "_srchain_test_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
                     "--no-index", *map(str, wheels.glob("srchain-*.whl"))], check=True, capture_output=True,
-                   timeout=180)  # fmt: skip
+                   timeout=180)
     cwd = tmp / "elsewhere"
     cwd.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -79,7 +79,7 @@ def test_the_installed_packages_are_the_wheel_not_the_checkout(installed: Instal
              "for name in ('srchain', 'srchain_demo', 'srchain_emu', 'srchain_vnfs', 'srchain_contracts'):\n"
              "    print(importlib.import_module(name).__file__)\n"
              "from srchain_demo.shipped import P4_PROGRAM, INVENTORY\n"
-             "print(P4_PROGRAM); print(INVENTORY)\n")  # fmt: skip
+             "print(P4_PROGRAM); print(INVENTORY)\n")
     done = installed.run(str(installed.venv / "bin" / "python"), "-c", probe)
     assert done.returncode == 0, done.stderr
     paths = [Path(p) for p in done.stdout.split()]
@@ -110,7 +110,7 @@ def test_package_build_with_explicit_inputs(installed: Installed) -> None:
     assert Path(yang, "sol006").is_dir(), f"the OSM IM YANG is needed: set {YANG_ENV} (tests/osm/conftest.py)"
     installed.env[YANG_ENV] = yang
     done = installed.run("srchain", "package", "build", str(REPO / "vnfd" / "formatter"),
-                         "--charms", str(REPO / "charms"), "--out", "pkgs")  # fmt: skip
+                         "--charms", str(REPO / "charms"), "--out", "pkgs")
     assert done.returncode == 0, done.stdout + done.stderr
     target = installed.cwd / "pkgs" / "srchain-formatter_vnf.tar.gz"
     assert done.stdout.splitlines() == [f"built {Path('pkgs') / target.name}", "OK: 1 item(s) valid"]

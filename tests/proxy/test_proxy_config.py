@@ -87,6 +87,20 @@ def test_state_file_is_written_atomically_and_overrides_config(tmp_path):
         load_config(cfg_path)
 
 
+def test_state_file_with_float_idle_timeout_still_loads(tmp_path):
+    # state files written while idle_timeout_s was a float hold 300.0; the contract now takes whole seconds
+    cfg_path = tmp_path / "proxy.yaml"
+    cfg_path.write_text(yaml.safe_dump(BASE))
+    state = tmp_path / "proxy.yaml.state.json"
+    dynamic = {"sid": 16009, "behaviour": "dynamic", "vnf": "g"}
+    state.write_text(json.dumps({"sids": [{**dynamic, "idle_timeout_s": 300.0}]}))
+    [entry] = load_config(cfg_path).sids
+    assert entry.idle_timeout_s == 300 and isinstance(entry.idle_timeout_s, int)
+    state.write_text(json.dumps({"sids": [{**dynamic, "idle_timeout_s": 0.5}]}))
+    with pytest.raises(ValueError, match=r"state\.json: idle_timeout_s: Input should be a valid integer"):
+        load_config(cfg_path)
+
+
 def test_check_command(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(BASE))

@@ -30,7 +30,7 @@ A, B = "10.80.0.5", "10.70.0.9"
 def engine(vnf: str, return_match: str):
     eng = Engine(SR_MAC, SW_MAC, msd=4)
     sids = [SidEntry(sid=16001, behaviour="static", vnf="fmt", restore=[[16002, 16003]], ttl=17),
-            SidEntry(sid=16002, behaviour="dynamic", vnf="fw", cache_size=40, idle_timeout_s=0.6,
+            SidEntry(sid=16002, behaviour="dynamic", vnf="fw", cache_size=40, idle_timeout_s=1,
                      return_match=return_match, miss_policy="fallback", fallback=[16020]),
             SidEntry(sid=16003, behaviour="dynamic", vnf="fw2", return_match=return_match),
             SidEntry(sid=16004, behaviour="dynamic", vnf="fw2", return_match=return_match)]
@@ -118,7 +118,7 @@ def run(variant: str, vnf: str, return_match: str, n: int = 3000, seed: int = 11
         drain(budget)
         pos += budget
         if rng.random() < 0.4:
-            now[0] += 0.25  # entries idle for > 0.6 s expire on lookup
+            now[0] += 0.4  # entries idle for > 1 s expire on lookup
     caches = {sid: list(st.cache.od.items()) for sid, st in eng.sids.items() if st.cache is not None}
     return {"sent": sr_tx.sent(), "counters": eng.counters(), "caches": caches, "index": rx.i,
             "oversize": rx.oversize, "errors": rx.errors,

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from srchain.hostkeys import host_key_fields
 from srchain.model.spec import Name
+from srchain_contracts import proxy_api as px
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -121,32 +122,11 @@ class Host(Strict):
             raise ValueError(f"'{v}' is not an IPv4 address") from None
 
 
-class Attachment(Strict):
-    """How the proxy reaches one VNF instance: a shared interface, one per direction, or an L3 next hop."""
+class Attachment(px.Attachment):
+    """How the proxy reaches one VNF instance: the proxy's attachment (`srchain_contracts.proxy_api`, the
+    planner copies it into the proxy's `attachment` entry), its `vnf` an inventory VNF name."""
 
     vnf: Name
-    iface: str | None = None
-    iface_out: str | None = None  # proxy -> VNF
-    iface_in: str | None = None  # VNF -> proxy
-    next_hop: str | None = None
-    vlan: int | None = Field(None, ge=1, le=4094)
-
-    @model_validator(mode="after")
-    def _shape(self) -> Attachment:
-        split = self.iface_out is not None or self.iface_in is not None
-        if split and (self.iface_out is None or self.iface_in is None):
-            raise ValueError("'iface_out' and 'iface_in' go together")
-        if split == (self.iface is not None):
-            raise ValueError("give either 'iface' (shared) or 'iface_out' + 'iface_in'")
-        if self.next_hop is not None:
-            try:
-                ipaddress.ip_address(self.next_hop)
-            except ValueError:
-                raise ValueError(f"next_hop '{self.next_hop}' is not an IP address") from None
-        return self
-
-    def params(self) -> dict[str, object]:
-        return self.model_dump(exclude_none=True)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -11,11 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from srchain.model.modules import Traffic
+from srchain_contracts import proxy_api as px
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_RE)]
-MPLS_MAX_LABEL = (1 << 20) - 1
-RESERVED_LABELS = 16  # RFC 3032: labels 0-15 are reserved
+MPLS_MAX_LABEL = px.MAX_LABEL
+RESERVED_LABELS = px.FIRST_UNRESERVED_LABEL  # RFC 3032: labels 0-15 are reserved
 MAX_INSTANCES = 16  # load-balancing buckets of the P4 classifier (4 hash bits)
 
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17}
@@ -114,18 +115,21 @@ class P4Segment(Strict):
 
 
 class VnfSegment(Strict):
-    """A VNF (one or more instances, per-flow load balanced) behind a named SR proxy."""
+    """A VNF (one or more instances, per-flow load balanced) behind a named SR proxy.
+
+    The proxy-facing fields keep the wire names, types, limits and defaults of the proxy's SID entry
+    (`srchain_contracts.proxy_api`): what plans here, the proxy accepts."""
 
     name: Name
     vnf: Name | list[Name]
     proxy: Name
-    behaviour: Literal["static", "dynamic"]
+    behaviour: px.Behaviour
     traffic: Literal["data", "reports"] = "data"
     # dynamic behaviour only
-    return_match: Literal["same", "reverse", "either"] = "same"
-    miss_policy: Literal["drop", "fallback"] = "drop"
-    cache_size: int = Field(65536, ge=1, le=16_777_216)
-    idle_timeout_s: int = Field(300, ge=1, le=86400)
+    return_match: px.ReturnMatch = "same"
+    miss_policy: px.MissPolicy = "drop"
+    cache_size: px.CacheSize = px.CACHE_SIZE_DEFAULT
+    idle_timeout_s: px.IdleTimeout = px.IDLE_TIMEOUT_DEFAULT_S
 
     @property
     def instances(self) -> list[str]:
@@ -170,6 +174,7 @@ class ChainSpec(Strict):
     description: str = ""
     sr_block: SrBlock = SrBlock()
     msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse")
-    ttl: int = Field(64, ge=2, le=255, description="MPLS TTL of pushed labels")
+    # pushed by the switches (classifier, reports) and restored by static proxy SIDs: the proxy's TTL type
+    ttl: px.Ttl = Field(px.TTL_DEFAULT, description="MPLS TTL of pushed labels")
     classifier: Classifier
     segments: list[Segment] = Field(min_length=1)

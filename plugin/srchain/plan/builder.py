@@ -27,6 +27,7 @@ from srchain.plan import tables as T
 from srchain.plan.model import Entry, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
+from srchain_contracts import proxy_api as px
 
 
 class PlanError(Exception):
@@ -192,6 +193,11 @@ class _Builder:
                 f"chain '{self.spec.chain}': the {what} needs a label stack of depth {depth}, "
                 f"more than the MSD {self.spec.msd}; shorten the chain or raise msd if every "
                 "switch parses that deep"
+            )
+        if depth > T.MAX_PUSH:
+            raise PlanError(
+                f"chain '{self.spec.chain}': the {what} needs a label stack of depth {depth}, "
+                f"more than the {T.MAX_PUSH} labels the P4 program pushes (push_1 .. push_{T.MAX_PUSH})"
             )
 
     # -- entries ------------------------------------------------------------------------------
@@ -438,18 +444,14 @@ class _Builder:
             for inst in seg.instances:
                 label = self.sid[(seg.name, inst)]
                 restore = self.restore_stacks(seg, inst)
-                params: dict[str, object] = {"vnf": inst}
+                # through the proxy's own model: an entry the proxy would refuse fails here, at plan time
                 if spec.behaviour == "static":
-                    params |= {"restore": restore, "ttl": self.spec.ttl}
+                    wire = px.SidEntry(sid=label, behaviour="static", vnf=inst, restore=restore, ttl=self.spec.ttl)
                 else:
-                    params |= {
-                        "return_match": spec.return_match,
-                        "miss_policy": spec.miss_policy,
-                        "cache_size": spec.cache_size,
-                        "idle_timeout_s": spec.idle_timeout_s,
-                    }
-                    if spec.miss_policy == "fallback":
-                        params["fallback"] = restore[0]
+                    fallback = restore[0] if spec.miss_policy == "fallback" else None
+                    wire = px.SidEntry(sid=label, behaviour="dynamic", vnf=inst, return_match=spec.return_match,
+                                       miss_policy=spec.miss_policy, cache_size=spec.cache_size,
+                                       idle_timeout_s=spec.idle_timeout_s, fallback=fallback)
                 self.add(
                     Entry(
                         "proxy",
@@ -457,7 +459,7 @@ class _Builder:
                         T.PROXY_SID,
                         {"sid": label},
                         spec.behaviour,
-                        params,
+                        wire.params(),
                         "proxy_sid",
                         self.since[label],
                     )
@@ -471,7 +473,7 @@ class _Builder:
                         T.PROXY_ATTACHMENT,
                         {"vnf": inst},
                         "attach",
-                        {k: v for k, v in att.params().items() if k != "vnf"},
+                        att.params(),
                         "attachment",
                     )
                 )

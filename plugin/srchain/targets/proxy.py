@@ -21,16 +21,10 @@ from srchain.localhttp import request_json
 from srchain.model.inventory import LOOPBACK, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.targets.base import NKey, TargetError
+from srchain_contracts import proxy_api as px
 
 if TYPE_CHECKING:  # paramiko loads only when a proxy is reached over SSH
     from srchain.remote import SshTransport
-
-SID_FIELDS = {
-    "static": {"vnf": None, "restore": None, "ttl": 64},
-    "dynamic": {"vnf": None, "return_match": "same", "miss_policy": "drop", "fallback": None,
-                "cache_size": 65536, "idle_timeout_s": 300},
-}
-ATTACHMENT_FIELDS = ("iface", "iface_out", "iface_in", "next_hop", "mac", "vlan")
 
 
 @dataclass
@@ -99,13 +93,14 @@ def _plain(v: Any) -> Any:
 
 
 def sid_content(behaviour: str, fields: dict[str, Any]) -> str:
-    spec = SID_FIELDS.get(behaviour, {})
-    out = {k: _plain(fields.get(k, default)) for k, default in spec.items()}
+    """What a SID entry does, with the proxy's defaults filled in: a plan entry and the proxy's answer for
+    the same SID compare equal whether or not a default was spelled out."""
+    out = {k: _plain(fields.get(k, default)) for k, default in px.sid_defaults(behaviour).items()}
     return canonical([behaviour, {k: v for k, v in out.items() if v is not None}])
 
 
 def attachment_content(fields: dict[str, Any]) -> str:
-    return canonical(["attach", {k: fields[k] for k in ATTACHMENT_FIELDS if fields.get(k) is not None}])
+    return canonical(["attach", {k: fields[k] for k in px.ATTACHMENT_FIELDS if fields.get(k) is not None}])
 
 
 class ProxyDriver:

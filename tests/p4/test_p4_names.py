@@ -1,0 +1,113 @@
+"""The controller's P4 names are the compiled program's: srchain.plan.p4names is what `p4/gen-constants`
+generates from a fresh compile, and every entry the planner writes fits every profile's bf-rt.json (table,
+action, key and data field names, and widths)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from srchain.model import load_chain
+from srchain.plan import build_plan
+from srchain.plan import tables as T
+from srchain.plan.gen_p4names import render, schema
+from srchain.sidstore import SidStore
+from srchain.targets.switch import scalar
+from srchain_contracts import proxy_api as px
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = ROOT / "plugin" / "srchain" / "plan" / "p4names.py"
+EXAMPLES = ROOT / "examples"
+# The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): its only define is MSD, and the
+# parser unrolls exactly 8 labels (another MSD is a compile error, tests/p4/test_p4_build.py). A new profile
+# goes here; p4names.py is generated from the first.
+PROFILES = {"msd8": ["MSD=8"]}
+SPECS = [  # (spec, inventory): every example chain
+    ("cloud-gaming.yaml", "inventory.yaml"),
+    ("cloud-gaming-mitigation.yaml", "inventory.yaml"),
+    ("cloud-gaming-mitigation-first.yaml", "inventory.yaml"),
+    ("two-switch.yaml", "inventory-two-switch.yaml"),
+]
+
+
+@cache
+def compiled(profile: str, out: Path) -> dict[str, Any]:
+    defines = [arg for d in PROFILES[profile] for arg in ("-D", d)]
+    res = subprocess.run([str(ROOT / "p4" / "build"), "--emulator", "-o", str(out / profile), *defines],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return json.loads((out / profile / "bf-rt.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("p4")
+
+
+def test_committed_names_are_generated_from_the_program(out: Path) -> None:
+    first = next(iter(PROFILES))
+    assert render(compiled(first, out)) == GENERATED.read_text(), "P4 names changed: run p4/gen-constants"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_name_the_planner_uses_is_in_the_program(profile: str, out: Path) -> None:
+    keys, actions = schema(compiled(profile, out))
+    for table in (T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, T.REPORT_SESSION, T.REPORT_ENCAP,
+                  T.REPORT_ADDRESSES, T.QUEUE_MAP):
+        assert table in actions, table
+    for table in T.LOCAL_SID_TABLES:
+        assert set(T.LOCAL_SID_ACTION.values()) <= set(actions[table])
+    # one push action per depth up to the parser's MSD, labels as wide as an MPLS label
+    assert T.MAX_PUSH == 8
+    for n in range(1, T.MAX_PUSH + 1):
+        labels = {f"label_{i}": 20 for i in range(n)}
+        assert actions[T.CLASSIFIER][T.CLASSIFIER_PUSH.format(n=n)] == {"ttl": 8, **labels}
+        assert actions[T.REPORT_ENCAP][T.REPORT_PUSH.format(n=n)] == {"ttl": 8, "src_mac": 48, "dst_mac": 48,
+                                                                      **labels}
+    assert T.CLASSIFIER_PUSH.format(n=T.MAX_PUSH + 1) not in actions[T.CLASSIFIER]
+    assert (1 << keys[T.SID_FORWARD]["label"][1]) - 1 == px.MAX_LABEL
+    assert 1 << keys[T.CLASSIFIER]["lb_bucket"][1] == 1 << T.LB_BUCKET_BITS == 16
+
+
+def _fits(value: Any, width: int) -> bool:
+    if isinstance(value, dict) and set(value) == {"value", "mask"}:
+        return _fits(value["value"], width) and _fits(value["mask"], width)
+    if isinstance(value, dict) and set(value) == {"value", "prefix_len"}:
+        return _fits(value["value"], width) and 0 <= value["prefix_len"] <= width
+    wire = scalar(value)
+    return isinstance(wire, int) and not isinstance(wire, bool) and wire >= 0 and (width == 0 or wire >> width == 0)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(("spec", "inventory"), SPECS, ids=[s for s, _ in SPECS])
+def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str, out: Path, tmp_path: Path) -> None:
+    keys, actions = schema(compiled(profile, out))
+    with SidStore(tmp_path) as store:
+        plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
+    checked = 0
+    for e in plan.entries:
+        if e.target_kind != "switch" or e.table == T.MIRROR_CFG:  # $mirror.cfg: the SDE's fixed table
+            continue
+        where = f"{e.table} {e.key}"
+        assert e.table in actions, f"{where}: no such table"
+        # the switch driver writes $MATCH_PRIORITY 0 when a ternary entry has none
+        assert set(e.key) | {"$MATCH_PRIORITY"} >= set(keys[e.table]) >= set(e.key), f"{where}: keys {keys[e.table]}"
+        assert all(_fits(v, keys[e.table][k][1]) for k, v in e.key.items()), f"{where}: a key does not fit"
+        assert e.action in actions[e.table], f"{where}: no action {e.action}"
+        data = actions[e.table][e.action]
+        assert set(e.params) == set(data), f"{where}: {e.action} takes {sorted(data)}"
+        assert all(_fits(v, data[k]) for k, v in e.params.items()), f"{where}: {e.params} does not fit {data}"
+        checked += 1
+    assert checked > 10
+
+
+def test_names_that_collide_as_constants_are_refused() -> None:
+    table = {"key": [], "action_specs": [{"name": "A.b_c", "data": []}]}
+    with pytest.raises(ValueError, match=re.escape("'A.b.c' and 'A.b_c' give the same constant A_B_C")):
+        render({"tables": [{"name": "pipe.A.b.c", **table}]})
