@@ -896,7 +896,12 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastsr", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods};
+
+/* sha256 of this file, passed by setup.py: the loader refuses a build older than the source beside it */
+#ifndef FASTSR_SOURCE_SHA256
+#define FASTSR_SOURCE_SHA256 "unknown"
+#endif
 
 PyMODINIT_FUNC PyInit__fastsr(void) {
     s_move_to_end = PyUnicode_InternFromString("move_to_end");
@@ -912,7 +917,8 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
               || PyModule_AddIntConstant(m, "WHY_IDLE", WHY_IDLE) < 0
               || PyModule_AddIntConstant(m, "WHY_SLICE", WHY_SLICE) < 0
               || PyModule_AddIntConstant(m, "WHY_WAKE", WHY_WAKE) < 0
-              || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0)) {
+              || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0
+              || PyModule_AddStringConstant(m, "SOURCE_SHA256", FASTSR_SOURCE_SHA256) < 0)) {
         Py_DECREF(m);
         return NULL;
     }
