@@ -1,4 +1,5 @@
-/* Compiled SR-side fast path: the same common case as fastpath.sr_drain, in C.
+/* Compiled fast path (srchain_proxy._fastsr, built by setup.py): the common case of Engine.from_sr and
+ * Engine.from_vnf, in C; everything else is left to them (the Python reference, fastpath.py).
  *
  * drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)
  *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (MPLS, top

@@ -25,13 +25,13 @@ from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, Socket
 
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
-from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
+from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain_compiled, vnf_drain_compiled
 
 log = logging.getLogger(__name__)
 
-# SR-side loops: "layered" = RxRing.drain + per-frame handler (reference); "python" = fastpath.sr_drain;
+# SR-side loops: "python" = RxRing.drain + per-frame handler -> Engine.from_sr (the reference);
 # "compiled" = fastpath.sr_drain_compiled (the common case in C, built at install time; see compiled.py)
-SR_VARIANTS = ("layered", "python", "compiled")
+SR_VARIANTS = ("python", "compiled")
 FastPath = Literal["auto", "compiled", "python"]
 BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
 CYCLE_SLICE_NS = 1_000_000  # the compiled loop comes back to Python at least this often while busy
@@ -371,8 +371,6 @@ def sr_drainer(eng: Engine, rx: Any, handler: Callable, variant: str = "python")
         if mod is None:
             raise RuntimeError(f"compiled fast path unavailable: {compiled.unavailable()}")
         return lambda budget, now: sr_drain_compiled(mod, eng, rx, handler, budget, now)
-    if variant == "python" and isinstance(rx, RxRing):
-        return lambda budget, now: sr_drain(eng, rx, handler, budget, now)
     return lambda budget, now: rx.drain(handler, budget)
 
 
