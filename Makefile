@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 
 all: test
 
-$(STAMP): pyproject.toml requirements.lock scripts/bootstrap.sh
+$(STAMP): pyproject.toml setup.py requirements.lock scripts/bootstrap.sh proxy/srchain_proxy/_fastsr.c
 	@scripts/bootstrap.sh
 
 demo: $(STAMP)

@@ -4,7 +4,7 @@ The real RX/TX ring classes run over anonymous shared memory instead of a packet
 filled with tpacket2 frames (82-byte Eth/MPLS(2 labels)/IPv4/UDP over 64 flows, as in proxy_forwarding.py),
 the data path drains it, the TX ring "flush" hands the slots straight back. This isolates the Python (or
 compiled) per-frame work from veth and the machine's other load, so variants can be compared within one run.
-Both directions: SR -> VNF (three loops) and VNF -> SR (the Python path and the compiled return loop).
+Both directions, each as the Python reference (ring walk -> Engine.from_sr / from_vnf) and the compiled loop.
 Run:  .venv/bin/python bench/proxy_hotpath.py [--frames 200000] [--repeat 5]
 """
 

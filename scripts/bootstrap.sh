@@ -37,6 +37,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.lock ruff==0.17.5
-.venv/bin/python -m pip install -q --no-deps -e .
+# the proxy's C fast path is built in place (setup.py); here a failed build fails the bootstrap, with the
+# compiler's message, instead of leaving the proxy on its pure-Python loop
+SRCHAIN_FASTSR=required .venv/bin/python -m pip install -q --no-deps -e .
+.venv/bin/python -c 'import sys; from srchain_proxy import compiled; sys.exit(compiled.unavailable())'
 touch .venv/.installed
-echo "bootstrap: .venv ready"
+echo "bootstrap: .venv ready; proxy $(.venv/bin/srchain-proxy --version | tail -1)"

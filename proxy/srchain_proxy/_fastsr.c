@@ -1,4 +1,5 @@
-/* Compiled SR-side fast path: the same common case as fastpath.sr_drain, in C.
+/* Compiled fast path (srchain_proxy._fastsr, built by setup.py): the common case of Engine.from_sr and
+ * Engine.from_vnf, in C; everything else is left to them (the Python reference, fastpath.py).
  *
  * drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)
  *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (MPLS, top
@@ -896,7 +897,12 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastsr", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods};
+
+/* sha256 of this file, passed by setup.py: the loader refuses a build older than the source beside it */
+#ifndef FASTSR_SOURCE_SHA256
+#define FASTSR_SOURCE_SHA256 "unknown"
+#endif
 
 PyMODINIT_FUNC PyInit__fastsr(void) {
     s_move_to_end = PyUnicode_InternFromString("move_to_end");
@@ -912,7 +918,8 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
               || PyModule_AddIntConstant(m, "WHY_IDLE", WHY_IDLE) < 0
               || PyModule_AddIntConstant(m, "WHY_SLICE", WHY_SLICE) < 0
               || PyModule_AddIntConstant(m, "WHY_WAKE", WHY_WAKE) < 0
-              || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0)) {
+              || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0
+              || PyModule_AddStringConstant(m, "SOURCE_SHA256", FASTSR_SOURCE_SHA256) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

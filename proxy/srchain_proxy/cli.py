@@ -6,13 +6,31 @@ import logging
 import signal
 import sys
 import threading
+from importlib.metadata import PackageNotFoundError, version
 
 import click
 
 from .config import load_config
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: the release and the SR loop `fast_path: auto` runs on this machine (compiled or Python, why)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from . import compiled
+
+    try:
+        release = version("srchain")
+    except PackageNotFoundError:
+        release = "unknown (not installed)"
+    click.echo(f"srchain-proxy {release}")
+    click.echo(f"fast path: {compiled.describe()}")
+    ctx.exit()
+
+
 @click.group("proxy", help="SR-MPLS proxy for SR-unaware VNFs (static and per-flow dynamic).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the SR loop in use (compiled fast path or Python, and why), then exit.")
 def proxy_cli() -> None:
     pass
 
@@ -20,11 +38,15 @@ def proxy_cli() -> None:
 @proxy_cli.command("check", help="Validate a config file (and its persisted state) without starting.")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, exists=True))
 def check(config_path: str) -> None:
+    from .datapath import choose_variant
+
     try:
         cfg = load_config(config_path)
+        loop, _why = choose_variant(cfg.fast_path, cfg.io)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"ok: {len(cfg.sids)} SIDs, {len(cfg.attachments)} attachments, SR side {cfg.sr_iface}")
+    click.echo(f"ok: {len(cfg.sids)} SIDs, {len(cfg.attachments)} attachments, SR side {cfg.sr_iface}, "
+               f"SR loop {loop}")
 
 
 @proxy_cli.command("run", help="Run the proxy: data path, neighbour resolver and control API.")

@@ -1,102 +1,59 @@
-"""The optional compiled fast path: _fastsr.c built with the system C compiler on first use, then cached.
+"""The compiled fast path: the C extension srchain_proxy._fastsr, built when srchain is installed (setup.py).
 
-Nothing to install beyond a C compiler and the Python headers (Debian: gcc, python3-dev; both in
-scripts/bootstrap.sh). The shared object is cached under $SRCHAIN_PROXY_CACHE, else
-$XDG_CACHE_HOME/srchain-proxy, else ~/.cache/srchain-proxy, named after a hash of the source and the
-interpreter, so an edited source or another Python rebuilds. The directory must be ours and not writable by
-others (we load code from it). When anything is missing the proxy runs the pure-Python loop and says why.
+pip builds it when a C compiler and the Python headers are there and installs srchain without it
+otherwise; nothing is compiled at run time. Running without it is never silent: `fast_path: auto` logs a
+WARNING with the reason, `fast_path: compiled` refuses to start, and `srchain-proxy --version`, the metric
+srchain_proxy_fast_path_info and GET /v1/health name the loop in use (datapath.choose_variant).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import importlib.machinery
-import importlib.util
-import logging
-import os
-import shutil
-import stat
-import subprocess
-import sys
-import sysconfig
-import tempfile
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-log = logging.getLogger(__name__)
-
+MODULE = "srchain_proxy._fastsr"
 SOURCE = Path(__file__).with_name("_fastsr.c")
-_loaded: dict[str, ModuleType | str] = {}  # "module" -> module, or "error" -> why it is unavailable
+HOW_TO_BUILD = ("to build it: install a C compiler and the Python headers (Debian: apt-get install gcc python3-dev) "
+                "and reinstall srchain (pip install --force-reinstall --no-deps <srchain>; "
+                "source tree: make .venv/.installed)")
+HOW_TO_REBUILD = "to rebuild it: make .venv/.installed (or pip install --no-deps -e .)"
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("SRCHAIN_PROXY_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "srchain-proxy"
+@dataclass(frozen=True)
+class Probe:
+    module: ModuleType | None
+    why_not: str | None = None  # set when module is None: what is wrong, and how to fix it
 
 
-def _check_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.stat()
-    if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise RuntimeError(f"{path} is not owned by us or is writable by others; refusing to load code from it")
-
-
-def _target() -> Path:
-    tag = hashlib.sha256(SOURCE.read_bytes() + sys.version.encode() + sys.executable.encode()).hexdigest()[:16]
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    return cache_dir() / f"_fastsr-{tag}{suffix}"
-
-
-def build(target: Path) -> None:
-    include = sysconfig.get_paths()["include"]
-    if not Path(include, "Python.h").exists():
-        raise RuntimeError(f"Python headers not found in {include} (Debian: apt-get install python3-dev)")
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        raise RuntimeError("no C compiler (Debian: apt-get install gcc)")
-    fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
-    os.close(fd)
+@functools.cache
+def probe() -> Probe:
+    """Import the extension once per process and say whether it can be used."""
     try:
-        cmd = [cc, "-O2", "-shared", "-fPIC", "-fno-strict-aliasing", "-Wall", f"-I{include}", str(SOURCE),
-               "-o", tmp]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()[-800:]}")
-        os.replace(tmp, target)  # atomic: a concurrent build by another process is harmless
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        module = importlib.import_module(MODULE)
+    except ImportError as exc:
+        return Probe(None, f"{MODULE} is not installed ({exc}); {HOW_TO_BUILD}")
+    # in a source tree (editable install) the build sits next to its source: an edit since then would run
+    # old C against new Python tables, so a build of another version of the source is not used
+    if SOURCE.exists() and getattr(module, "SOURCE_SHA256", None) != hashlib.sha256(SOURCE.read_bytes()).hexdigest():
+        return Probe(None, f"{module.__file__} was built from another version of {SOURCE}; {HOW_TO_REBUILD}")
+    return Probe(module)
 
 
 def load() -> ModuleType | None:
-    """The compiled module, building it if needed; None (and `unavailable()` says why) when it cannot be."""
-    if "module" in _loaded:
-        return _loaded["module"]  # type: ignore[return-value]
-    if "error" in _loaded:
-        return None
-    try:
-        _check_dir(cache_dir())
-        target = _target()
-        if not target.exists():
-            log.info("building the compiled fast path into %s", target)
-            build(target)
-        spec = importlib.util.spec_from_file_location("_fastsr", target)
-        if spec is None or spec.loader is None:
-            raise RuntimeError(f"cannot load {target}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except (OSError, RuntimeError, ImportError, subprocess.SubprocessError) as exc:
-        _loaded["error"] = str(exc)
-        log.warning("compiled fast path unavailable, using the pure-Python loop: %s", exc)
-        return None
-    _loaded["module"] = module
-    return module
+    """The compiled module, or None (then `unavailable()` says why)."""
+    return probe().module
 
 
 def unavailable() -> str | None:
-    """Why the compiled fast path is not in use (after load() returned None), else None."""
-    err = _loaded.get("error")
-    return err if isinstance(err, str) else None
+    """Why the compiled module cannot be used, with what to do about it; None when it can."""
+    return probe().why_not
+
+
+def describe() -> str:
+    """The SR loop `fast_path: auto` runs here, as `srchain-proxy --version` prints it."""
+    mod = load()
+    return f"compiled ({MODULE} from {mod.__file__})" if mod is not None else f"python ({unavailable()})"

@@ -123,7 +123,7 @@ class Api:
 
     def __init__(self, daemon: ProxyDaemon) -> None:
         self.d = daemon
-        self.registry = make_registry(daemon.counters)
+        self.registry = make_registry(daemon.counters, (daemon.datapath.variant, daemon.datapath.variant_detail))
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         routes = [
@@ -167,7 +167,7 @@ class Api:
         return (200 if alive else 503), {
             "status": "ok" if alive else "data path stopped (see the proxy log)", "sids": len(self.d.sids),
             "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)},
-            "sr_loop": self.d.datapath.variant,
+            "sr_loop": self.d.datapath.variant, "sr_loop_detail": self.d.datapath.variant_detail,
             **({"workers": self.d.workers.status()} if self.d.workers.workers else {})}
 
     def list_sids(self, body: bytes) -> tuple[int, Any]:

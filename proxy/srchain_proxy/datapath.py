@@ -26,13 +26,13 @@ from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, Socket
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
 from .fanout import join
-from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain, sr_drain_compiled, vnf_drain_compiled
+from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain_compiled, vnf_drain_compiled
 
 log = logging.getLogger(__name__)
 
-# SR-side loops: "layered" = RxRing.drain + per-frame handler (reference); "python" = fastpath.sr_drain;
-# "compiled" = fastpath.sr_drain_compiled (C for the common case, built on first use; see compiled.py)
-SR_VARIANTS = ("layered", "python", "compiled")
+# SR-side loops: "python" = RxRing.drain + per-frame handler -> Engine.from_sr (the reference);
+# "compiled" = fastpath.sr_drain_compiled (the common case in C, built at install time; see compiled.py)
+SR_VARIANTS = ("python", "compiled")
 FastPath = Literal["auto", "compiled", "python"]
 BATCH = 256  # frames per interface per turn; bounds the time one interface holds the loop
 CYCLE_SLICE_NS = 1_000_000  # the compiled loop comes back to Python at least this often while busy
@@ -56,10 +56,8 @@ class DataPath:
         self.spin_ns = spin_us * 1000
         self.fanout_base = fanout_base
         self.io = io
-        # which SR-side loop: decided (and the compiled part built) before anything is opened
-        self.variant = choose_variant(fast_path) if io == "ring" else "layered"
-        if self.variant == "compiled" and compiled.load() is None:
-            raise ValueError(f"fast_path: compiled fast path unavailable: {compiled.unavailable()}")
+        # which SR-side loop, and why: decided before anything is opened
+        self.variant, self.variant_detail = choose_variant(fast_path, io)
         self.sr_iface = sr_iface
         self.sr_rx = (RxRing(sr_iface, HEADROOM, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
                       else SocketRx(sr_iface, HEADROOM))
@@ -369,14 +367,13 @@ def sr_handler(eng: Engine, rx: Any, clock: Callable[[], float]) -> Callable:
 
 
 def sr_drainer(eng: Engine, rx: Any, handler: Callable, variant: str = "python") -> Callable[[int, float], bool]:
-    """drain(budget, now) for the SR side. Raises RuntimeError for "compiled" when it cannot be built."""
+    """drain(budget, now) for the SR side: the compiled loop, or the ring's walk with the reference handler.
+    Raises RuntimeError for "compiled" when the extension cannot be used."""
     if variant == "compiled" and isinstance(rx, RxRing):
         mod = compiled.load()
         if mod is None:
             raise RuntimeError(f"compiled fast path unavailable: {compiled.unavailable()}")
         return lambda budget, now: sr_drain_compiled(mod, eng, rx, handler, budget, now)
-    if variant in ("python", "compiled") and isinstance(rx, RxRing):
-        return lambda budget, now: sr_drain(eng, rx, handler, budget, now)
     return lambda budget, now: rx.drain(handler, budget)
 
 
@@ -386,8 +383,22 @@ def fanout_group(base: int, ifname: str) -> int:
     return (base + socket.if_nametoindex(ifname)) & 0xFFFF
 
 
-def choose_variant(fast_path: FastPath) -> str:
-    """auto: compiled when it builds, else pure Python (logged once by compiled.load)."""
-    if fast_path == "auto":
-        return "compiled" if compiled.load() is not None else "python"
-    return fast_path
+def choose_variant(fast_path: FastPath, io: IoMode = "ring") -> tuple[str, str]:
+    """The SR-side loop to run ("compiled" or "python") and why. auto: compiled when the extension is
+    installed, else Python with a WARNING naming the reason. Raises ValueError (one line: what is missing,
+    how to fix it) when `fast_path: compiled` cannot run."""
+    if fast_path == "python":
+        return "python", "fast_path: python"
+    if io != "ring":
+        if fast_path == "compiled":
+            raise ValueError("fast_path: compiled needs io: ring (the compiled loop walks the receive rings); "
+                             "set io: ring, or fast_path: auto")
+        return "python", f"io: {io}"
+    mod = compiled.load()
+    if mod is not None:
+        return "compiled", f"{compiled.MODULE} from {mod.__file__}"
+    why = compiled.unavailable()
+    if fast_path == "compiled":
+        raise ValueError(f"fast_path: compiled, but {why}; or set fast_path: auto")
+    log.warning("fast_path: auto: running the pure-Python SR loop, several times slower: %s", why)
+    return "python", str(why)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 
 class ProxyCollector:
     """Reads the daemon's /v1/counters view at scrape time (summed over the workers when there are several)."""
 
-    def __init__(self, counters: Callable[[], dict]) -> None:
+    def __init__(self, counters: Callable[[], dict], sr_loop: tuple[str, str]) -> None:
         self.counters = counters
+        self.sr_loop = sr_loop  # (loop, why): DataPath.variant, DataPath.variant_detail
 
     def collect(self) -> Iterator[Metric]:
         now = self.counters()
@@ -50,13 +51,17 @@ class ProxyCollector:
         yield full
         yield drops
         yield kern
+        loop, why = self.sr_loop
+        info = InfoMetricFamily("srchain_proxy_fast_path", "The SR-side loop in use: compiled (C) or python, and why")
+        info.add_metric([], {"path": loop, "detail": why})
+        yield info
 
 
 def metrics_text(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def make_registry(counters: Callable[[], dict]) -> CollectorRegistry:
+def make_registry(counters: Callable[[], dict], sr_loop: tuple[str, str]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProxyCollector(counters))  # type: ignore[arg-type]
+    registry.register(ProxyCollector(counters, sr_loop))  # type: ignore[arg-type]
     return registry

@@ -72,7 +72,7 @@ def _sids(address: str) -> list[int]:
 def test_day1_config_reaches_the_proxy(proxy: str) -> None:
     ctx = _ctx()
     out = ctx.run(ctx.on.config_changed(), _state(proxy))
-    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs")
+    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs, SR loop python")
     out = ctx.run(ctx.on.config_changed(), testing.State(config={"control-address": proxy}))
     assert out.unit_status == testing.BlockedStatus("control-token not set (a Juju secret with key 'token')")
     out = ctx.run(ctx.on.config_changed(), _state(proxy, token="wrong-token-wrong-token"))
@@ -147,7 +147,7 @@ def test_over_ssh_the_token_stays_on_the_vm(proxy: str, sshd: SshLab) -> None:
         "ssh-host-key": sshd.host_key_line(), "ssh-private-key": key.id})
     ctx = _ctx()
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs")
+    assert out.unit_status == testing.ActiveStatus(f"proxy ok: {len(_sids(proxy))} SIDs, SR loop python")
     entry = {**STATIC, "sid": 16011}
     ctx.run(ctx.on.action("add-sid", params={"entry": json.dumps(entry)}), state)
     assert ctx.action_results is not None and json.loads(ctx.action_results["output"])["sid"] == 16011

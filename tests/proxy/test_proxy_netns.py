@@ -172,9 +172,13 @@ def test_static_ipv6_inner_and_compiled_loop_in_use(proxy):
     rows = proxy.api.ok("GET", "/v1/counters")["sids"]
     assert (rows["16041"]["rx_packets"], rows["16041"]["tx_packets"]) == (1, 1)
     assert rows["16003"]["cache"]["misses"] == 1  # the dynamic SID of that VNF was asked first
-    # the daemon runs the compiled SR loop when it can be built (fast_path: auto), else says why not
-    expected = "compiled" if compiled.load() is not None else "python"
-    assert proxy.api.ok("GET", "/v1/health")["sr_loop"] == expected
+    # the daemon runs the compiled SR loop (fast_path: auto, the extension built at install) and says so
+    health = proxy.api.ok("GET", "/v1/health")
+    module = compiled.load()
+    assert module is not None, compiled.unavailable()
+    detail = f"srchain_proxy._fastsr from {module.__file__}"
+    assert (health["sr_loop"], health["sr_loop_detail"]) == ("compiled", detail)
+    assert f'srchain_proxy_fast_path_info{{detail="{detail}",path="compiled"}} 1.0' in proxy.api.ok("GET", "/metrics")
 
 
 def test_reverse_five_tuple_and_fallback_policy_with_a_real_udp_service(proxy):
@@ -410,8 +414,6 @@ def _datapath_task(pid: int) -> Path:
 
 @pytest.mark.parametrize("fast_path", ["compiled", "python"])
 def test_data_path_thread_spins_bounded_and_takes_nice_and_cpus(lab, fast_path):
-    if fast_path == "compiled" and compiled.load() is None:
-        pytest.skip(f"compiled fast path cannot be built here: {compiled.unavailable()}")
     cpu = max(os.sched_getaffinity(0))
     lab.write_config([STATIC], spin_us=2000, nice=-5, cpus=[cpu], fast_path=fast_path)
     lab.daemon.start(wait_ready=("fmt",))

@@ -50,7 +50,9 @@ class SrchainSrProxyCharm(SshCharm):
         except ActionError as e:
             self.unit.status = ops.BlockedStatus(str(e))
             return
-        self.unit.status = ops.ActiveStatus(f"proxy {h.get('status')}: {h.get('sids')} SIDs")
+        # the SR loop (compiled or python) shown, so a proxy on the slow Python loop is seen in `juju status`
+        self.unit.status = ops.ActiveStatus(f"proxy {h.get('status')}: {h.get('sids')} SIDs, "
+                                            f"SR loop {h.get('sr_loop')}")
 
     def _run(self, event: ops.ActionEvent) -> None:
         fn = self._actions[action_name(event)]
