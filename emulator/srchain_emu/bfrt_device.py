@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .bfrt_schema import bfrt_info
 from .bundle import load_binary
@@ -52,7 +53,7 @@ class TableMap:
 class Program:
     """A program pushed to the device: pipeline + the bf-rt.json served to clients + id maps."""
 
-    def __init__(self, name: str, pipeline: Pipeline, bfrt_json: bytes, profiles: list[object]) -> None:
+    def __init__(self, name: str, pipeline: Pipeline, bfrt_json: bytes, profiles: list[Any]) -> None:
         self.name = name
         self.pipeline = pipeline
         self.bfrt_json = bfrt_json
@@ -102,7 +103,7 @@ class Device:
         self.on_digests: Callable[[Program, list[DigestMessage]], None] = lambda prog, msgs: None
 
     # ------------------------------------------------------------ programs
-    def load(self, name: str, binary: bytes, bfrt_json: bytes | None, profiles: list[object]) -> Program:
+    def load(self, name: str, binary: bytes, bfrt_json: bytes | None, profiles: list[Any]) -> Program:
         """A program from its binary, checked but not installed."""
         try:
             pipeline = load_binary(binary, name)
@@ -121,7 +122,7 @@ class Device:
         with self.lock:
             self.programs = {p.name: p for p in programs}
 
-    def install(self, name: str, pipeline: Pipeline, profiles: list[object]) -> None:
+    def install(self, name: str, pipeline: Pipeline, profiles: list[Any]) -> None:
         """Load a program at start-up (what bf_switchd does with its conf file)."""
         prog = Program(name, pipeline, json.dumps(bfrt_info(pipeline)).encode(), profiles)
         self.replace([prog])
@@ -248,7 +249,11 @@ def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | N
         c.pkts[idx] = pkts
     if nbytes is not None:
         c.bytes[idx] = nbytes
-    return lambda: (c.pkts.__setitem__(idx, old[0]), c.bytes.__setitem__(idx, old[1]))  # type: ignore[func-returns-value]
+
+    def undo() -> None:
+        c.pkts[idx], c.bytes[idx] = old
+
+    return undo
 
 
 def write_mirror(sessions: dict[int, R.MirrorSession], sid: int, mode: str,
@@ -266,7 +271,14 @@ def write_mirror(sessions: dict[int, R.MirrorSession], sid: int, mode: str,
         if mode == "MODIFY" and old is None:
             raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
         sessions[sid] = session()
-    return lambda: sessions.__setitem__(sid, old) if old is not None else sessions.pop(sid, None)  # type: ignore[func-returns-value]
+
+    def undo() -> None:
+        if old is not None:
+            sessions[sid] = old
+        else:
+            sessions.pop(sid, None)
+
+    return undo
 
 
 def _restore(table: R.Table, saved: dict[tuple[object, ...], R.Entry]) -> None:

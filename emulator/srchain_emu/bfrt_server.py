@@ -314,11 +314,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if atomic:
                 for fn in reversed(undo):
                     fn()
-            i, exc = errors[0]
             msg = "; ".join(f"update {j}: {e}" for j, e in errors)
             if atomic:
                 msg += " (batch rolled back)"
-            raise RpcFailure(_code_for(exc), msg)
+            raise RpcFailure(_code_for(errors[0][1]), msg)
         return pb.WriteResponse()
 
     def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]]) -> None:

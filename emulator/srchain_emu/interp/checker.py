@@ -8,6 +8,7 @@ every expression and declaration, per block instance. It writes no Python: that 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc, P4Error
@@ -399,7 +400,7 @@ class Checker:
         v = self.coerce(self.check_expr(e, scope), t, e.loc)
         if v.const is None:
             raise P4Error(e.loc, "keyset values must be compile-time constants")
-        return int(v.const)  # type: ignore[call-overload]
+        return int(cast(int, v.const))
 
     # ------------------------------------------------------------ actions
     @staticmethod
@@ -1024,13 +1025,14 @@ class Checker:
             right = self.coerce(right, left.type, e.right.loc) if isinstance(left.type, Bits) else right
         if not same_type(left.type, right.type):
             raise P4Error(e.loc, f"operands of '{op}' have different types {left.type} and {right.type}")
-        t = left.type
+        ct = left.type
         if op in ("==", "!="):
-            if isinstance(t, (StructT, StackT, ExternT, RefT)):
-                raise P4Error(e.loc, f"cannot compare values of type {t}")
+            if isinstance(ct, (StructT, StackT, ExternT, RefT)):
+                raise P4Error(e.loc, f"cannot compare values of type {ct}")
             return self.fold(BoolT(), _INT_OPS[op], left, right)
-        if not isinstance(t, Bits):
-            raise P4Error(e.loc, f"operator '{op}' needs bit<W> or int<W> operands, not {t}")
+        if not isinstance(ct, Bits):
+            raise P4Error(e.loc, f"operator '{op}' needs bit<W> or int<W> operands, not {ct}")
+        t = ct
         if op in ("<", ">", "<=", ">=", "&", "|", "^"):
             return self.fold(BoolT() if op in ("<", ">", "<=", ">=") else t, _INT_OPS[op], left, right)
         bt = t

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
@@ -452,11 +453,10 @@ class Generator:
         for ld in decl.locals:
             if isinstance(ld, A.VarDecl):
                 self.gen_type(ld.type)
-                sym = self.ann[id(ld)]
-                assert isinstance(sym, VarSym)
-                sym.code = self.uniq(f"{self.block_prefix}__{ld.name}")
-                inits.append((sym, ld.init, ld.loc))
-                self.module.append(f"{sym.code} = {self.zero(sym.type)}")
+                var = self.var(ld)
+                var.code = self.uniq(f"{self.block_prefix}__{ld.name}")
+                inits.append((var, ld.init, ld.loc))
+                self.module.append(f"{var.code} = {self.zero(var.type)}")
             elif isinstance(ld, A.ConstDecl):
                 self.gen_type(ld.type)
             elif isinstance(ld, A.ActionDecl):
@@ -464,9 +464,9 @@ class Generator:
             elif isinstance(ld, A.TableDecl):
                 self.gen_table(ld)
             elif isinstance(ld, A.Instantiation):
-                sym = self.gen_instantiation(ld)
-                if isinstance(sym, ExternSym) and sym.kind == "Checksum":
-                    checksums.append(sym.pyname)
+                inst = self.gen_instantiation(ld)
+                if isinstance(inst, ExternSym) and inst.kind == "Checksum":
+                    checksums.append(inst.pyname)
         kind = "parser" if isinstance(decl, A.ParserDecl) else "control"
         fname = self.uniq(f"{'prs' if kind == 'parser' else 'ctl'}_{self.block_prefix}")
         block.fn = fname
@@ -587,7 +587,7 @@ class Generator:
         return f"{s.code} == {self.const_of(item, s.type)}"
 
     def const_of(self, e: A.Expr, t: P4Type) -> int:
-        return int(self.coerce(self.expr(e), t).const)  # type: ignore[call-overload]
+        return int(cast(int, self.coerce(self.expr(e), t).const))
 
     # ------------------------------------------------------------ actions
     def gen_action(self, d: A.ActionDecl) -> None:
@@ -639,7 +639,7 @@ class Generator:
         def setup(module: dict[str, object], t: R.Table = tinfo, infos: list[R.ActionInfo] = sym.infos,
                   dname: str = sym.default_name, dargs: tuple[int, ...] = sym.default_args) -> None:  # fmt: skip
             for info in infos:
-                info.fn = module[pynames[info.name]]  # type: ignore[assignment]
+                info.fn = module[pynames[info.name]]
             t.initial_default = t.default = t.cur = t.make_entry(dname, dargs, default=True)
             for spec, aname, args, prio in const_entries:
                 t.insert(spec, aname, args, prio)
@@ -680,7 +680,12 @@ class Generator:
         self.registers[x.qual] = reg
         if isinstance(t, StructT):
             cls = t.pyclass
-            self.setups.append(lambda m, reg=reg, cls=cls: (setattr(reg, "factory", m[cls]), reg.reset()))  # type: ignore[misc]
+
+            def setup(m: dict[str, object], reg: R.RegisterArray = reg, cls: str = cls) -> None:
+                reg.factory = m[cls]
+                reg.reset()
+
+            self.setups.append(setup)
         else:
             reg.reset()
 
@@ -962,18 +967,18 @@ class Generator:
             lb, rb = left.type, right.type
             assert isinstance(lb, Bits) and isinstance(rb, Bits)
             rcode = f"({right.code} & {mask(rb.width):#x})" if rb.signed else right.code
-            t = Bits(lb.width + rb.width, lb.signed)
+            cat = Bits(lb.width + rb.width, lb.signed)
             lcode = f"({left.code} & {mask(lb.width):#x})" if lb.signed else left.code
             code = f"(({lcode} << {rb.width}) | {rcode})"
-            return Value(wrap(code, t) if t.signed else code, t)
+            return Value(wrap(code, cat) if cat.signed else code, cat)
         if isinstance(left.type, InfInt):
             left = self.coerce(left, right.type) if isinstance(right.type, Bits) else left
         if isinstance(right.type, InfInt):
             right = self.coerce(right, left.type) if isinstance(left.type, Bits) else right
-        t = left.type
         lc, rc = left.code, right.code
         if op in ("==", "!=", "<", ">", "<=", ">=", "&", "|", "^"):
             return Value(f"({lc} {op} {rc})", a.type)
+        t = left.type
         assert isinstance(t, Bits)
         if op in ("+", "-", "*"):
             return Value(wrap(f"{lc} {op} {rc}", t), t)
