@@ -6,11 +6,12 @@ WARM_INIT_STARTED/FINISHED pushed on the stream, Write INSERT/MODIFY/DELETE(empt
 INSERT_OR_MODIFY with CONTINUE_ON_ERROR / ROLLBACK_ON_ERROR / DATAPLANE_ATOMIC, Read of one entry, all
 entries, default entries, registers and counters, digests pushed as DigestList and acked.
 The "program binary" is the emulator bundle (`tofino.bin` = preprocessed P4 source, see bundle.py).
+This module is the protocol (sessions, stream, request decoding/encoding, token, status codes); the device
+it drives (programs, tables' state, packet path) is bfrt_device.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import itertools
 import json
@@ -19,7 +20,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 from google.rpc import code_pb2, status_pb2
@@ -27,17 +28,15 @@ from google.rpc import code_pb2, status_pb2
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
-from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID, bfrt_info
-from .bundle import load_binary
-from .device_tables import DeviceTables
+from . import bfrt_device as D
+from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
+from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID
 from .frontend.errors import P4Error
 from .interp import runtime as R
-from .interp.pipeline import Emitted, Pipeline, ToTM
+from .interp.pipeline import DigestMessage, Pipeline
 
 log = logging.getLogger(__name__)
 
-MIRROR_CFG = "$mirror.cfg"
-MIRROR_CFG_ID = 0x7F000001
 NON_P4_INFO = {
     "tables": [
         {
@@ -74,6 +73,8 @@ class RpcFailure(Exception):
 def _code_for(exc: Exception) -> grpc.StatusCode:
     if isinstance(exc, RpcFailure):
         return exc.code
+    if isinstance(exc, DeviceError):
+        return grpc.StatusCode[exc.code]
     if isinstance(exc, R.EntryExists):
         return grpc.StatusCode.ALREADY_EXISTS
     if isinstance(exc, R.EntryNotFound):
@@ -94,66 +95,10 @@ def _to_bytes(v: int, width: int) -> bytes:
 
 
 @dataclass
-class _TableMap:
-    """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
-
-    kind: str  # match | register | counter | mirror
-    name: str
-    obj: object
-    key_ids: dict[int, str] = field(default_factory=dict)
-    action_ids: dict[int, str] = field(default_factory=dict)
-    action_names: dict[str, int] = field(default_factory=dict)
-    data_ids: dict[int, dict[int, str]] = field(default_factory=dict)  # action id -> field id -> name
-    reg_fields: dict[int, str] = field(default_factory=dict)
-
-
-class Program:
-    """A program pushed to the device: pipeline + the bf-rt.json served to clients + id maps."""
-
-    def __init__(self, name: str, pipeline: Pipeline, bfrt_json: bytes, profiles: list) -> None:
-        self.name = name
-        self.pipeline = pipeline
-        self.bfrt_json = bfrt_json
-        self.profiles = profiles
-        self.tables: dict[int, _TableMap] = {}
-        self.learn: dict[str, tuple[int, list[int]]] = {}
-        info = json.loads(bfrt_json)
-        for t in info.get("tables", []):
-            self.tables[t["id"]] = self._resolve(t)
-        for lf in info.get("learn_filters", []):
-            if lf["name"] not in pipeline.digest_infos:
-                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"learn filter {lf['name']} is not in the program")
-            self.learn[lf["name"]] = (lf["id"], [f["id"] for f in lf["fields"]])
-        self.tables[MIRROR_CFG_ID] = _TableMap("mirror", MIRROR_CFG, None)
-
-    def _resolve(self, t: dict) -> _TableMap:
-        p = self.pipeline
-        name = t["name"]
-        ttype = t.get("table_type")
-        if ttype == "MatchAction_Direct" and name in p.tables:
-            m = _TableMap("match", name, p.tables[name])
-            m.key_ids = {k["id"]: k["name"] for k in t["key"]}
-            for a in t.get("action_specs", []):
-                m.action_ids[a["id"]] = a["name"]
-                m.action_names[a["name"]] = a["id"]
-                m.data_ids[a["id"]] = {d["id"]: d["name"] for d in a.get("data", [])}
-            return m
-        if ttype == "Register" and name in p.registers:
-            m = _TableMap("register", name, p.registers[name])
-            for d in t.get("data", []):
-                s = d["singleton"]
-                m.reg_fields[s["id"]] = s["name"].rsplit(".", 1)[-1]
-            return m
-        if ttype == "Counter" and name in p.counters:
-            return _TableMap("counter", name, p.counters[name])
-        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"bf-rt.json table {name} ({ttype}) is not in the program")
-
-
-@dataclass
 class _Client:
     client_id: int
     device_id: int
-    out: queue.Queue
+    out: queue.Queue[pb.StreamMessageResponse]
     learn: bool
     bound: str | None = None
 
@@ -164,12 +109,29 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def __init__(self, device_id: int = 0, token: str | None = None) -> None:
         self.device_id = device_id
         self.token = token
-        self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
-        self.programs: dict[str, Program] = {}
+        self.dev = Device()
+        self.dev.on_digests = self._push_digests
+        self.lock = self.dev.lock  # guards programs, all pipeline state and the sessions below
+        self.device = self.dev.tables  # $PORT, tf1.tm.port.*: device state that outlives program pushes
         self.clients: dict[int, _Client] = {}
         self.list_ids = itertools.count(1)
         self.unacked: dict[tuple[int, int], int] = {}  # (digest_id, list_id) -> client id
-        self.device = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
+        # The packet path is the device's (bound, not wrapped: the data plane calls these per batch).
+        self.ingress = self.dev.ingress
+        self.ingress_many = self.dev.ingress_many
+        self.egress = self.dev.egress
+        self.egress_many = self.dev.egress_many
+        self.process = self.dev.process
+        self.stats = self.dev.stats
+
+    @property
+    def programs(self) -> dict[str, Program]:
+        return self.dev.programs
+
+    def install(self, name: str, pipeline: Pipeline) -> None:
+        """Load a program at start-up (what bf_switchd does with its conf file)."""
+        prof = pb.ForwardingPipelineConfig.Profile(profile_name=pipeline.compiled.pipe_name, pipe_scope=[0, 1, 2, 3])
+        self.dev.install(name, pipeline, [prof])
 
     # ------------------------------------------------------------ helpers
     def _check_token(self, context: grpc.ServicerContext) -> None:
@@ -183,8 +145,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         self._check_token(context)
         try:
             return fn()
-        except RpcFailure as exc:
-            context.abort(exc.code, exc.message)
+        except (RpcFailure, DeviceError) as exc:
+            context.abort(_code_for(exc), exc.message)
         except (R.ConfigError, P4Error) as exc:
             context.abort(_code_for(exc), str(exc))
         return None
@@ -285,8 +247,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "no config given")
             if req.action == A.VERIFY:
                 return pb.SetForwardingPipelineConfigResponse()
-            # A push replaces the device's programs; all forwarding state starts empty.
-            self.programs = {p.name: p for p in loaded}
+            self.dev.replace(loaded)
             self._push_warm(req.client_id, pb.WARM_INIT_STARTED)
             if req.action == A.VERIFY_AND_WARM_INIT_BEGIN_AND_END:
                 self._push_warm(req.client_id, pb.WARM_INIT_FINISHED)
@@ -303,18 +264,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if len(cfg.profiles) != 1:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the emulator runs one pipeline profile per program")
         prof = cfg.profiles[0]
-        try:
-            pipeline = load_binary(prof.binary, cfg.p4_name)
-        except P4Error as exc:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"program {cfg.p4_name}: {exc}") from None
-        except UnicodeDecodeError:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"program {cfg.p4_name}: binary is not an emulator bundle") from None
-        info = cfg.bfruntime_info or json.dumps(bfrt_info(pipeline)).encode()
-        try:
-            return Program(cfg.p4_name, pipeline, info, [prof])
-        except (ValueError, KeyError) as exc:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"bad bf-rt.json for {cfg.p4_name}: {exc}") from None
+        return self.dev.load(cfg.p4_name, prof.binary, cfg.bfruntime_info or None, [prof])
 
     def GetForwardingPipelineConfig(self, request, context):
         def get() -> pb.GetForwardingPipelineConfigResponse:
@@ -339,8 +289,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def _write(self, req: pb.WriteRequest) -> pb.WriteResponse:
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
-            with _one_rebuild_per_batch(prog, req):
+            with D.one_rebuild_per_batch(self._match_tables(prog, req)):
                 return self._write_locked(prog, req)
+
+    @staticmethod
+    def _match_tables(prog: Program, req: pb.WriteRequest) -> list[R.Table]:
+        tables: list[R.Table] = []
+        for upd in req.updates:
+            tm = prog.tables.get(upd.entity.table_entry.table_id)
+            if tm is not None and tm.kind == "match" and tm.obj not in tables:
+                tables.append(tm.obj)  # type: ignore[arg-type]
+        return tables
 
     def _write_locked(self, prog: Program, req: pb.WriteRequest) -> pb.WriteResponse:
         atomic = req.atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC)
@@ -357,11 +316,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if atomic:
                 for fn in reversed(undo):
                     fn()
-            i, exc = errors[0]
             msg = "; ".join(f"update {j}: {e}" for j, e in errors)
             if atomic:
                 msg += " (batch rolled back)"
-            raise RpcFailure(_code_for(exc), msg)
+            raise RpcFailure(_code_for(errors[0][1]), msg)
         return pb.WriteResponse()
 
     def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]]) -> None:
@@ -419,7 +377,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _key_spec(self, tm: _TableMap, key: pb.TableKey) -> tuple[list, int]:
+    def _key_spec(self, tm: TableMap, key: pb.TableKey) -> tuple[list, int]:
         table: R.Table = tm.obj  # type: ignore[assignment]
         given: dict[str, object] = {}
         priority = 0
@@ -455,7 +413,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             spec.append(given[k.name])
         return spec, priority
 
-    def _action_data(self, tm: _TableMap, data: pb.TableData) -> tuple[str, dict[str, int]]:
+    def _action_data(self, tm: TableMap, data: pb.TableData) -> tuple[str, dict[str, int]]:
         aname = tm.action_ids.get(data.action_id)
         if aname is None:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no action id {data.action_id}")
@@ -469,56 +427,27 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             values[fname] = _to_int(f.stream)
         return aname, values
 
-    def _apply_match(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+    def _apply_match(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
         table: R.Table = tm.obj  # type: ignore[assignment]
         T = pb.Update
         if te.is_default_entry:
-            old = table.default
-            if utype == T.DELETE:
-                table.reset_default()
-            else:
-                aname, values = self._action_data(tm, te.data)
-                table.set_default(aname, values)
-            undo.append(lambda: setattr(table, "default", old))
+            action: str | None = None
+            values: dict[str, int] = {}
+            if utype != T.DELETE:
+                action, values = self._action_data(tm, te.data)
+            undo.append(D.set_default(table, action, values))
             return
         if utype == T.DELETE and not te.key.fields:
-            saved = dict(table.entries)
-            table.clear()
-            undo.append(lambda: self._restore(table, saved))
+            undo.append(D.clear(table))
             return
         spec, priority = self._key_spec(tm, te.key)
         if utype == T.DELETE:
-            key = table._normalise(spec)
-            old_entry = table.entries.get(key)
-            table.delete(spec)
-            undo.append(lambda: table._add(key, old_entry))
+            undo.append(D.delete(table, spec))
             return
         aname, values = self._action_data(tm, te.data)
-        existing = table.get(spec)
-        if utype == T.INSERT or (utype == T.INSERT_OR_MODIFY and existing is None):
-            entry = table.insert(spec, aname, values, priority)
-            undo.append(lambda: self._drop(table, entry.key))
-        else:
-            if existing is None:
-                table.modify(spec, aname, values)  # raises EntryNotFound
-                return
-            before = (existing.action, existing.fn, existing.args)
-            table.modify(spec, aname, values)
-            undo.append(lambda: self._set_entry(existing, before))
-
-    @staticmethod
-    def _restore(table: R.Table, saved: dict) -> None:
-        table.entries = dict(saved)
-        table._rebuild()
-
-    @staticmethod
-    def _drop(table: R.Table, key: tuple) -> None:
-        table.entries.pop(key, None)
-        table._rebuild()
-
-    @staticmethod
-    def _set_entry(entry: R.Entry, before: tuple) -> None:
-        entry.action, entry.fn, entry.args = before
+        done = D.write_entry(table, spec, priority, aname, values, T.Type.Name(utype))
+        if done is not None:
+            undo.append(done)
 
     def _index(self, te: pb.TableEntry, size: int, what: str) -> int:
         if len(te.key.fields) != 1:
@@ -528,47 +457,36 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what} index {idx} out of range 0..{size - 1}")
         return idx
 
-    def _apply_register(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+    def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
         reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
         if utype == pb.Update.DELETE:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted")
         idx = self._index(te, reg.size, f"register {reg.name}")
-        old = reg.read(idx)
-        current = dict(zip((n for n, _ in reg.fields), old, strict=True))
+        fields: dict[str, int] = {}
         for f in te.data.fields:
             fname = tm.reg_fields.get(f.field_id)
             if fname is None:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
-            current[fname] = _to_int(f.stream)
-        reg.write(idx, tuple(current[n] for n, _ in reg.fields))
-        undo.append(lambda: reg.write(idx, old))
+            fields[fname] = _to_int(f.stream)
+        undo.append(D.write_register(reg, idx, fields))
 
-    def _apply_counter(self, tm: _TableMap, te: pb.TableEntry, utype: int, undo: list) -> None:
+    def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
         idx = self._index(te, c.size, f"counter {c.name}")
-        old = (c.pkts[idx], c.bytes[idx])
+        pkts = nbytes = None
         for f in te.data.fields:
             if f.field_id == COUNTER_PKTS_ID:
-                c.pkts[idx] = _to_int(f.stream)
+                pkts = _to_int(f.stream)
             elif f.field_id == COUNTER_BYTES_ID:
-                c.bytes[idx] = _to_int(f.stream)
-        undo.append(lambda: (c.pkts.__setitem__(idx, old[0]), c.bytes.__setitem__(idx, old[1])))
+                nbytes = _to_int(f.stream)
+        undo.append(D.write_counter(c, idx, pkts, nbytes))
 
-    def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: int, undo: list) -> None:
-        sessions = prog.pipeline.mirror_sessions
+    def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
         if len(te.key.fields) != 1:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg key is $sid")
         sid = _to_int(te.key.fields[0].exact.value)
-        old = sessions.get(sid)
-        if utype == pb.Update.DELETE:
-            if old is None:
-                raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
-            del sessions[sid]
-        else:
-            if utype == pb.Update.INSERT and old is not None:
-                raise R.EntryExists(f"$mirror.cfg: session {sid} exists")
-            if utype == pb.Update.MODIFY and old is None:
-                raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
+
+        def session() -> R.MirrorSession:
             s = R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True)
             valid = False
             for f in te.data.fields:
@@ -584,8 +502,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     s.max_pkt_len = _to_int(f.stream)
             if not valid:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg needs $ucast_egress_port_valid")
-            sessions[sid] = s
-        undo.append(lambda: sessions.__setitem__(sid, old) if old is not None else sessions.pop(sid, None))
+            return s
+
+        undo.append(D.write_mirror(prog.pipeline.mirror_sessions, sid, pb.Update.Type.Name(utype), session))
 
     # ------------------------------------------------------------ read
     def Read(self, request, context):
@@ -612,7 +531,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     resp.entities.add().table_entry.CopyFrom(out)
         return resp
 
-    def _read_table(self, prog: Program, tm: _TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+    def _read_table(self, prog: Program, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
         if tm.kind == "match":
             table: R.Table = tm.obj  # type: ignore[assignment]
             if te.is_default_entry:
@@ -665,7 +584,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _entry_msg(self, tm: _TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
+    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
         if key is not None:
@@ -692,76 +611,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
         return msg
 
-    # ------------------------------------------------------------ data plane hooks
-    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
-        with self.lock:
-            if not self.programs:
-                return []
-            prog = next(iter(self.programs.values()))
-            out = prog.pipeline.ingress(port, frame, tstamp_ns)
-            if prog.pipeline.digests:
-                self._push_digests(prog)
-        return out
-
-    def stats(self) -> dict[str, int]:
-        """The bound program's data-plane counters (rx, tx, drops by reason)."""
-        with self.lock:
-            return dict(next(iter(self.programs.values())).pipeline.stats) if self.programs else {}
-
-    def ingress_many(self, port: int, frames: list[bytes]) -> list[ToTM]:
-        """ingress() for a batch of frames from one port, under one lock acquisition (a write waits for
-        the batch, never sees half of a packet)."""
-        out: list[ToTM] = []
-        with self.lock:
-            if not self.programs:
-                return out
-            prog = next(iter(self.programs.values()))
-            run = prog.pipeline.ingress
-            for frame in frames:
-                out.extend(run(port, frame))
-            if prog.pipeline.digests:
-                self._push_digests(prog)
-        return out
-
-    def egress_many(self, items: list[tuple[ToTM, int, int]]) -> list[Emitted]:
-        """egress() for the packets the traffic manager released, (item, enq_qdepth, deq_timedelta) each."""
-        out: list[Emitted] = []
-        with self.lock:
-            if not self.programs:
-                return out
-            run = next(iter(self.programs.values())).pipeline.egress
-            for item, depth, delta in items:
-                e = run(item, depth, delta)
-                if e is not None:
-                    out.append(e)
-        return out
-
-    def egress(self, item: ToTM, enq_qdepth: int, deq_timedelta: int) -> Emitted | None:
-        with self.lock:
-            if not self.programs:
-                return None
-            return next(iter(self.programs.values())).pipeline.egress(item, enq_qdepth, deq_timedelta)
-
-    def install(self, name: str, pipeline: Pipeline) -> None:
-        """Load a program at start-up (what bf_switchd does with its conf file)."""
-        prof = pb.ForwardingPipelineConfig.Profile(profile_name=pipeline.compiled.pipe_name, pipe_scope=[0, 1, 2, 3])
-        with self.lock:
-            self.programs = {name: Program(name, pipeline, json.dumps(bfrt_info(pipeline)).encode(), [prof])}
-
-    def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
-        """Run one frame through the bound program(s) and push any digests to subscribed clients."""
-        with self.lock:
-            if not self.programs:
-                return []
-            prog = next(iter(self.programs.values()))
-            out = prog.pipeline.process(port, frame, tstamp_ns)
-            if prog.pipeline.digests:
-                self._push_digests(prog)
-        return out
-
-    def _push_digests(self, prog: Program) -> None:
-        msgs = prog.pipeline.take_digests()
-        by_filter: dict[str, list] = {}
+    # ------------------------------------------------------------ digests
+    def _push_digests(self, prog: Program, msgs: list[DigestMessage]) -> None:
+        """DigestLists to the clients bound to `prog` that enabled learn notifications (device lock held)."""
+        by_filter: dict[str, list[DigestMessage]] = {}
         for m in msgs:
             by_filter.setdefault(m.name, []).append(m)
         for name, items in by_filter.items():
@@ -779,27 +632,6 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg = pb.StreamMessageResponse()
                 msg.digest.CopyFrom(lst)
                 client.out.put(msg)
-
-
-@contextlib.contextmanager
-def _one_rebuild_per_batch(prog: Program, req: pb.WriteRequest) -> Iterator[None]:
-    """Tables rebuild their lookup structures after a change (ternary/LPM: every insert; exact: every
-    delete), which is O(entries); inside one Write the rebuild runs once per touched table at the end
-    instead, so a batch of n entries costs O(n) rather than O(n²). Safe: the server lock is held for
-    the whole batch, so no packet is looked up in between."""
-    tables = []
-    for upd in req.updates:
-        tm = prog.tables.get(upd.entity.table_entry.table_id)
-        if tm is not None and tm.kind == "match" and tm.obj not in tables:
-            tables.append(tm.obj)
-    for t in tables:
-        t._rebuild = lambda: None  # instance attribute shadows the method until the batch ends
-    try:
-        yield
-    finally:
-        for t in tables:
-            del t._rebuild
-            t._rebuild()
 
 
 def is_loopback(address: str) -> bool:

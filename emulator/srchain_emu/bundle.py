@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .bfrt_schema import bfrt_info
 from .interp.pipeline import Pipeline, load_source
+from .interp.target import DEFAULT_TARGET
 
 BUNDLE_FORMAT = "srchain-emu-p4-source/1"
 
@@ -31,12 +32,12 @@ def manifest(name: str, source: str, pipe_name: str) -> dict:
 
 
 def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[str | Path] | None = None,
-                   defines: dict[str, str] | None = None) -> Path:
+                   defines: dict[str, str] | None = None, target_model: str = DEFAULT_TARGET) -> Path:
     """Check and compile `program`; write the artifacts; return the bf-rt.json path. Raises P4Error."""
     program = Path(program)
     name = program.stem
     source = load_source(program, include_dirs, defines)
-    pipeline = Pipeline.from_source(source, name)
+    pipeline = Pipeline.from_source(source, name, target_model)
     out = Path(out_dir)
     pipe_dir = out / pipeline.compiled.pipe_name
     pipe_dir.mkdir(parents=True, exist_ok=True)
@@ -59,9 +60,11 @@ def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[
 
 
 def load_binary(binary: bytes | str, name: str) -> Pipeline:
-    """Load a program from its binary (tofino.bin content). Raises P4Error for a bad program."""
+    """Load a program from its binary (tofino.bin content). Raises P4Error for a bad program.
+
+    No target model: like a Tofino, the device runs what the compiler (`srchain p4 compile`) accepted."""
     text = binary.decode() if isinstance(binary, bytes) else binary
-    return Pipeline.from_source(text, name)
+    return Pipeline.from_source(text, name, target_model="none")
 
 
 def load_dir(out_dir: str | Path) -> Pipeline:

@@ -10,6 +10,12 @@ from pathlib import Path
 import click
 
 from .frontend.errors import P4Error
+from .interp.target import DEFAULT_TARGET, TARGET_MODELS
+
+# bf-p4c's refusals that the emulator could run anyway: `none` checks the emulator's subset only.
+target_model_option = click.option(
+    "--target-model", type=click.Choice(TARGET_MODELS), default=DEFAULT_TARGET, show_default=True,
+    help="refuse what this target's compiler refuses (tofino1: bf-p4c for a Tofino 1)")
 
 
 def _defines(values: tuple[str, ...]) -> dict[str, str]:
@@ -29,13 +35,14 @@ def p4_cli() -> None:
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
 @click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
-def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...]) -> None:
+@target_model_option
+def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], target_model: str) -> None:
     """Parse and check PROGRAM; errors print as file:line: message (exit 1)."""
     from .interp.pipeline import Pipeline
 
     t0 = time.perf_counter()
     try:
-        p = Pipeline.from_file(program, list(include_dirs), _defines(defines))
+        p = Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model)
     except P4Error as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -49,12 +56,14 @@ def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, .
 @click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
 @click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
 @click.option("-o", "out_dir", required=True, type=click.Path(file_okay=False), help="output directory")
-def compile_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], out_dir: str) -> None:
+@target_model_option
+def compile_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], out_dir: str,
+                target_model: str) -> None:
     """Compile PROGRAM into OUT/: bf-rt.json, pipe/context.json, pipe/tofino.bin, NAME.conf."""
     from .bundle import compile_to_dir
 
     try:
-        path = compile_to_dir(program, out_dir, list(include_dirs), _defines(defines))
+        path = compile_to_dir(program, out_dir, list(include_dirs), _defines(defines), target_model)
     except P4Error as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -74,12 +83,14 @@ def switch_cli() -> None:
 @click.option("--p4", "program", type=click.Path(dir_okay=False), help="P4 program to load at start-up")
 @click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
 @click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
+@target_model_option
 @click.option("--token-file", type=click.Path(dir_okay=False), help="require this token (x-srchain-token)")
 @click.option("--device-id", default=0, show_default=True)
 @click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
               envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
-            defines: tuple[str, ...], token_file: str | None, device_id: int, io: str) -> None:
+            defines: tuple[str, ...], target_model: str, token_file: str | None, device_id: int,
+            io: str) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
@@ -91,7 +102,8 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
 
     try:
         specs = load_ports(ports_file)
-        pipeline = Pipeline.from_file(program, list(include_dirs), _defines(defines)) if program else None
+        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model)
+                    if program else None)
         token = Path(token_file).read_text().strip() if token_file else None
         server, servicer, port = serve(grpc_addr, device_id, token)
     except (PortsError, P4Error, ValueError, OSError) as exc:

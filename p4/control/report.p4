@@ -112,7 +112,14 @@ control Report(
 
     apply {
         hdr.ethernet.setValid();
-        if (encap.apply().hit && addresses.apply().hit) {
+        /* one table application per expression (bf-p4c): addresses only when encap hit, as `&&` did */
+        bool configured = false;
+        if (encap.apply().hit) {
+            if (addresses.apply().hit) {
+                configured = true;
+            }
+        }
+        if (configured) {
             hdr.ethernet.ether_type = ETHERTYPE_MPLS;
             hdr.l4.setValid();
             hdr.l4.src_port = FEATURE_REPORT_PORT;

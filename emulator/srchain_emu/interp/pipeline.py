@@ -17,6 +17,7 @@ from ..frontend.parser import parse_text
 from ..frontend.preprocess import preprocess
 from . import runtime as R
 from .compiler import CompiledProgram, compile_program
+from .target import DEFAULT_TARGET
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,8 @@ def load_source(path: str | Path, include_dirs: list[str | Path] | None = None,
     return preprocess(path, include_dirs, defines)
 
 
-def compile_source(text: str, filename: str = "<program>") -> CompiledProgram:
-    return compile_program(parse_text(text, filename))
+def compile_source(text: str, filename: str = "<program>", target_model: str = DEFAULT_TARGET) -> CompiledProgram:
+    return compile_program(parse_text(text, filename), target_model)
 
 
 class Pipeline:
@@ -136,14 +137,14 @@ class Pipeline:
     # ------------------------------------------------------------ loading
     @classmethod
     def from_file(cls, path: str | Path, include_dirs: list[str | Path] | None = None,
-                  defines: dict[str, str] | None = None) -> Pipeline:
+                  defines: dict[str, str] | None = None, target_model: str = DEFAULT_TARGET) -> Pipeline:
         text = load_source(path, include_dirs, defines)
-        return cls(compile_source(text, str(path)), Path(path).stem)
+        return cls(compile_source(text, str(path), target_model), Path(path).stem)
 
     @classmethod
-    def from_source(cls, text: str, name: str = "program") -> Pipeline:
+    def from_source(cls, text: str, name: str = "program", target_model: str = DEFAULT_TARGET) -> Pipeline:
         """Load an already preprocessed program (e.g. the bundle pushed through BF Runtime)."""
-        return cls(compile_source(text, f"{name}.p4"), name)
+        return cls(compile_source(text, f"{name}.p4", target_model), name)
 
     # ------------------------------------------------------------ lookups
     def table(self, name: str) -> R.Table:

@@ -1,0 +1,311 @@
+"""The emulated device behind BF Runtime: loaded programs, their tables' state, and the packet path.
+
+No gRPC or protobuf here: the servicer (bfrt_server.py) decodes requests into the plain values these
+methods take, and maps DeviceError codes (named like gRPC status codes) back onto the wire. One lock covers
+every table change and every packet batch, so the data plane never sees half a write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bfrt_schema import bfrt_info
+from .bundle import load_binary
+from .device_tables import DeviceTables
+from .frontend.errors import P4Error
+from .interp import runtime as R
+from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
+
+MIRROR_CFG = "$mirror.cfg"
+MIRROR_CFG_ID = 0x7F000001
+
+Undo = Callable[[], None]
+
+
+class DeviceError(Exception):
+    """A refused request; `code` is the name of the gRPC status code the servicer answers with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class TableMap:
+    """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
+
+    kind: str  # match | register | counter | mirror
+    name: str
+    obj: object
+    key_ids: dict[int, str] = field(default_factory=dict)
+    action_ids: dict[int, str] = field(default_factory=dict)
+    action_names: dict[str, int] = field(default_factory=dict)
+    data_ids: dict[int, dict[int, str]] = field(default_factory=dict)  # action id -> field id -> name
+    reg_fields: dict[int, str] = field(default_factory=dict)
+
+
+class Program:
+    """A program pushed to the device: pipeline + the bf-rt.json served to clients + id maps."""
+
+    def __init__(self, name: str, pipeline: Pipeline, bfrt_json: bytes, profiles: list[Any]) -> None:
+        self.name = name
+        self.pipeline = pipeline
+        self.bfrt_json = bfrt_json
+        self.profiles = profiles  # the servicer's pipeline profiles, served back as they came
+        self.tables: dict[int, TableMap] = {}
+        self.learn: dict[str, tuple[int, list[int]]] = {}
+        info = json.loads(bfrt_json)
+        for t in info.get("tables", []):
+            self.tables[t["id"]] = self._resolve(t)
+        for lf in info.get("learn_filters", []):
+            if lf["name"] not in pipeline.digest_infos:
+                raise DeviceError("INVALID_ARGUMENT", f"learn filter {lf['name']} is not in the program")
+            self.learn[lf["name"]] = (lf["id"], [f["id"] for f in lf["fields"]])
+        self.tables[MIRROR_CFG_ID] = TableMap("mirror", MIRROR_CFG, None)
+
+    def _resolve(self, t: dict[str, object]) -> TableMap:
+        p = self.pipeline
+        name: str = t["name"]  # type: ignore[assignment]
+        ttype = t.get("table_type")
+        if ttype == "MatchAction_Direct" and name in p.tables:
+            m = TableMap("match", name, p.tables[name])
+            m.key_ids = {k["id"]: k["name"] for k in t["key"]}  # type: ignore[attr-defined]
+            for a in t.get("action_specs", []):  # type: ignore[attr-defined]
+                m.action_ids[a["id"]] = a["name"]
+                m.action_names[a["name"]] = a["id"]
+                m.data_ids[a["id"]] = {d["id"]: d["name"] for d in a.get("data", [])}
+            return m
+        if ttype == "Register" and name in p.registers:
+            m = TableMap("register", name, p.registers[name])
+            for d in t.get("data", []):  # type: ignore[attr-defined]
+                s = d["singleton"]
+                m.reg_fields[s["id"]] = s["name"].rsplit(".", 1)[-1]
+            return m
+        if ttype == "Counter" and name in p.counters:
+            return TableMap("counter", name, p.counters[name])
+        raise DeviceError("INVALID_ARGUMENT", f"bf-rt.json table {name} ({ttype}) is not in the program")
+
+
+class Device:
+    """Programs, fixed device tables and the data-plane hooks of one emulated Tofino."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
+        self.programs: dict[str, Program] = {}
+        self.tables = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
+        # Called under the lock with each batch of digests a packet path produced (the servicer sends them).
+        self.on_digests: Callable[[Program, list[DigestMessage]], None] = lambda prog, msgs: None
+
+    # ------------------------------------------------------------ programs
+    def load(self, name: str, binary: bytes, bfrt_json: bytes | None, profiles: list[Any]) -> Program:
+        """A program from its binary, checked but not installed."""
+        try:
+            pipeline = load_binary(binary, name)
+        except P4Error as exc:
+            raise DeviceError("INVALID_ARGUMENT", f"program {name}: {exc}") from None
+        except UnicodeDecodeError:
+            raise DeviceError("INVALID_ARGUMENT", f"program {name}: binary is not an emulator bundle") from None
+        info = bfrt_json or json.dumps(bfrt_info(pipeline)).encode()
+        try:
+            return Program(name, pipeline, info, profiles)
+        except (ValueError, KeyError) as exc:
+            raise DeviceError("INVALID_ARGUMENT", f"bad bf-rt.json for {name}: {exc}") from None
+
+    def replace(self, programs: Iterable[Program]) -> None:
+        """A push replaces the device's programs; all forwarding state starts empty."""
+        with self.lock:
+            self.programs = {p.name: p for p in programs}
+
+    def install(self, name: str, pipeline: Pipeline, profiles: list[Any]) -> None:
+        """Load a program at start-up (what bf_switchd does with its conf file)."""
+        prog = Program(name, pipeline, json.dumps(bfrt_info(pipeline)).encode(), profiles)
+        self.replace([prog])
+
+    # ------------------------------------------------------------ packet path
+    def _digests(self, prog: Program) -> None:
+        self.on_digests(prog, prog.pipeline.take_digests())
+
+    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+        with self.lock:
+            if not self.programs:
+                return []
+            prog = next(iter(self.programs.values()))
+            out = prog.pipeline.ingress(port, frame, tstamp_ns)
+            if prog.pipeline.digests:
+                self._digests(prog)
+        return out
+
+    def stats(self) -> dict[str, int]:
+        """The bound program's data-plane counters (rx, tx, drops by reason)."""
+        with self.lock:
+            return dict(next(iter(self.programs.values())).pipeline.stats) if self.programs else {}
+
+    def ingress_many(self, port: int, frames: list[bytes]) -> list[ToTM]:
+        """ingress() for a batch of frames from one port, under one lock acquisition (a write waits for
+        the batch, never sees half of a packet)."""
+        out: list[ToTM] = []
+        with self.lock:
+            if not self.programs:
+                return out
+            prog = next(iter(self.programs.values()))
+            run = prog.pipeline.ingress
+            for frame in frames:
+                out.extend(run(port, frame))
+            if prog.pipeline.digests:
+                self._digests(prog)
+        return out
+
+    def egress_many(self, items: list[tuple[ToTM, int, int]]) -> list[Emitted]:
+        """egress() for the packets the traffic manager released, (item, enq_qdepth, deq_timedelta) each."""
+        out: list[Emitted] = []
+        with self.lock:
+            if not self.programs:
+                return out
+            run = next(iter(self.programs.values())).pipeline.egress
+            for item, depth, delta in items:
+                e = run(item, depth, delta)
+                if e is not None:
+                    out.append(e)
+        return out
+
+    def egress(self, item: ToTM, enq_qdepth: int, deq_timedelta: int) -> Emitted | None:
+        with self.lock:
+            if not self.programs:
+                return None
+            return next(iter(self.programs.values())).pipeline.egress(item, enq_qdepth, deq_timedelta)
+
+    def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
+        """Run one frame through the bound program(s) and hand any digests to `on_digests`."""
+        with self.lock:
+            if not self.programs:
+                return []
+            prog = next(iter(self.programs.values()))
+            out = prog.pipeline.process(port, frame, tstamp_ns)
+            if prog.pipeline.digests:
+                self._digests(prog)
+        return out
+
+
+# ---------------------------------------------------------------- tables' state (callers hold the lock)
+# Each change returns the function that undoes it (ROLLBACK_ON_ERROR / DATAPLANE_ATOMIC batches).
+
+
+def set_default(table: R.Table, action: str | None, values: dict[str, int]) -> Undo:
+    """`action` None resets the default action."""
+    old = table.default
+    if action is None:
+        table.reset_default()
+    else:
+        table.set_default(action, values)
+    return lambda: setattr(table, "default", old)
+
+
+def clear(table: R.Table) -> Undo:
+    saved = dict(table.entries)
+    table.clear()
+    return lambda: _restore(table, saved)
+
+
+def delete(table: R.Table, spec: list[object]) -> Undo:
+    key = table._normalise(spec)
+    old_entry = table.entries.get(key)
+    table.delete(spec)
+    return lambda: table._add(key, old_entry)  # type: ignore[arg-type]
+
+
+def write_entry(table: R.Table, spec: list[object], priority: int, action: str, values: dict[str, int],
+                mode: str) -> Undo | None:
+    """INSERT, MODIFY or INSERT_OR_MODIFY one entry."""
+    existing = table.get(spec)
+    if mode == "INSERT" or (mode == "INSERT_OR_MODIFY" and existing is None):
+        entry = table.insert(spec, action, values, priority)
+        return lambda: _drop(table, entry.key)
+    if existing is None:
+        table.modify(spec, action, values)  # raises EntryNotFound
+        return None
+    before = (existing.action, existing.fn, existing.args)
+    table.modify(spec, action, values)
+    return lambda: _set_entry(existing, before)
+
+
+def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Undo:
+    """Sets the given fields of one register cell, keeping the others."""
+    old = reg.read(idx)
+    current = dict(zip((n for n, _ in reg.fields), old, strict=True))
+    current.update(fields)
+    reg.write(idx, tuple(current[n] for n, _ in reg.fields))
+    return lambda: reg.write(idx, old)
+
+
+def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None) -> Undo:
+    old = (c.pkts[idx], c.bytes[idx])
+    if pkts is not None:
+        c.pkts[idx] = pkts
+    if nbytes is not None:
+        c.bytes[idx] = nbytes
+
+    def undo() -> None:
+        c.pkts[idx], c.bytes[idx] = old
+
+    return undo
+
+
+def write_mirror(sessions: dict[int, R.MirrorSession], sid: int, mode: str,
+                 session: Callable[[], R.MirrorSession]) -> Undo:
+    """INSERT, MODIFY, INSERT_OR_MODIFY or DELETE one mirror session; `session()` decodes the new one (after
+    the existence checks, whose errors come first)."""
+    old = sessions.get(sid)
+    if mode == "DELETE":
+        if old is None:
+            raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
+        del sessions[sid]
+    else:
+        if mode == "INSERT" and old is not None:
+            raise R.EntryExists(f"$mirror.cfg: session {sid} exists")
+        if mode == "MODIFY" and old is None:
+            raise R.EntryNotFound(f"$mirror.cfg: no session {sid}")
+        sessions[sid] = session()
+
+    def undo() -> None:
+        if old is not None:
+            sessions[sid] = old
+        else:
+            sessions.pop(sid, None)
+
+    return undo
+
+
+def _restore(table: R.Table, saved: dict[tuple[object, ...], R.Entry]) -> None:
+    table.entries = dict(saved)
+    table._rebuild()
+
+
+def _drop(table: R.Table, key: tuple[object, ...]) -> None:
+    table.entries.pop(key, None)
+    table._rebuild()
+
+
+def _set_entry(entry: R.Entry, before: tuple[object, object, object]) -> None:
+    entry.action, entry.fn, entry.args = before  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def one_rebuild_per_batch(tables: list[R.Table]) -> Iterator[None]:
+    """Tables rebuild their lookup structures after a change (ternary/LPM: every insert; exact: every
+    delete), which is O(entries); inside one Write the rebuild runs once per touched table at the end
+    instead, so a batch of n entries costs O(n) rather than O(n²). Safe: the device lock is held for
+    the whole batch, so no packet is looked up in between."""
+    for t in tables:
+        t._rebuild = lambda: None  # type: ignore[method-assign]  # shadows the method until the batch ends
+    try:
+        yield
+    finally:
+        for t in tables:
+            del t._rebuild
+            t._rebuild()

@@ -1,0 +1,1296 @@
+"""Semantic checks: scopes, name resolution, types, the supported subset and the externs' signatures.
+
+Walks the typed AST once, in source order, and raises P4Error with the original file and line for the first
+thing outside the supported subset. What it learns goes into a CheckedProgram (checked.py): the annotation of
+every expression and declaration, per block instance. It writes no Python: that is codegen.py's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+from ..frontend import ast as A
+from ..frontend.errors import Loc, P4Error
+from . import runtime as R
+from .checked import (
+    ROLE_TYPES,
+    ROLES,
+    ActionRunT,
+    ActionSym,
+    Annotations,
+    CheckedBlock,
+    CheckedProgram,
+    ConstSym,
+    DeclSym,
+    ExternSym,
+    InstanceSym,
+    Param,
+    RefT,
+    Scope,
+    TableResT,
+    TableSym,
+    Typed,
+    TypeSym,
+    VarSym,
+    expr_text,
+    py_ident,
+)
+from .types import (
+    Bits,
+    BoolT,
+    EnumT,
+    ErrorT,
+    ExternT,
+    InfInt,
+    MatchKindT,
+    P4Type,
+    PacketT,
+    StackT,
+    StringT,
+    StructT,
+    VoidT,
+    mask,
+    same_type,
+    serial_bits,
+)
+
+SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
+                     "Checksum"}
+MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
+
+ExternHandler = Callable[[A.Instantiation, Scope, ExternT, list[P4Type], list[A.Expr], str, str], ExternSym]
+
+
+def wrap_const(c: int, t: Bits) -> int:
+    """`c` wrapped to the range of `t` (what every generated operation that can overflow does)."""
+    c &= mask(t.width)
+    if t.signed and c >> (t.width - 1):
+        c -= 1 << t.width
+    return c
+
+
+def _div(a: int, b: int) -> int:
+    return a // b if b else 0
+
+
+_INT_OPS: dict[str, Callable[[int, int], object]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": _div, "%": lambda a, b: a % b if b else 0,
+    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
+}
+
+
+class Checker:
+    def __init__(self, program: A.Program) -> None:
+        self.program = program
+        self.globals = Scope()
+        self.errors_list: list[str] = []
+        self.top: Annotations = {}
+        self.ann = self.top  # the annotations of the block instance being checked
+        self.blocks: list[CheckedBlock] = []
+        # What the generated function being checked will be: return/exit/next/verify depend on it.
+        self.kind = "driver"  # action | control | state | regaction | driver
+        self.cp_prefix = ""  # control-plane name prefix of the current block, e.g. "SwitchIngress"
+        self.pipe_name = "pipe"
+
+    # ------------------------------------------------------------ entry
+    def check(self) -> CheckedProgram:
+        main: A.Instantiation | None = None
+        for d in self.program.decls:
+            if isinstance(d, A.Instantiation) and d.name == "main":
+                main = d
+                continue
+            self.declare_top(d)
+        if main is None:
+            # Still check every non-generic block, so `p4 check` reports real errors first.
+            for d in self.program.decls:
+                if isinstance(d, (A.ParserDecl, A.ControlDecl)) and not d.type_params:
+                    self.check_block(d, [d.name])
+            raise P4Error(self.last_loc(), "program has no 'main' instantiation (Switch(pipe) main;)")
+        roles, gress_types = self.check_main(main)
+        return CheckedProgram(self.program, self.top, self.blocks, roles, gress_types, self.errors_list,
+                              self.pipe_name)
+
+    def last_loc(self) -> Loc:
+        return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
+
+    def declare_top(self, d: A.Decl) -> None:
+        g = self.globals
+        if isinstance(d, A.ConstDecl):
+            t = self.resolve_type(d.type, g)
+            v = self.coerce(self.check_expr(d.value, g), t, d.loc)
+            if v.const is None:
+                raise P4Error(d.loc, f"constant '{d.name}' is not a compile-time value")
+            g.define(d.name, ConstSym(v.const, t), d.loc)
+        elif isinstance(d, A.TypedefDecl):
+            g.define(d.name, TypeSym(self.resolve_type(d.type, g)), d.loc)
+        elif isinstance(d, (A.HeaderDecl, A.StructDecl)):
+            st = StructT(d.name, {}, isinstance(d, A.HeaderDecl))
+            g.define(d.name, TypeSym(st), d.loc)
+            self.ann[id(d)] = st
+            for f in d.fields:
+                ft = self.resolve_type(f.type, g)
+                if f.name in st.fields:
+                    raise P4Error(f.loc, f"duplicate field '{f.name}' in {st}")
+                if st.is_header and serial_bits(ft) is None:
+                    raise P4Error(f.loc, f"header field '{f.name}' must be bit<W>, int<W> or a serializable enum, "
+                                  f"not {ft}")
+                if isinstance(ft, (ExternT, PacketT)):
+                    raise P4Error(f.loc, f"field '{f.name}' cannot have type {ft}")
+                st.fields[f.name] = ft
+            if st.is_header and st.bits % 8:
+                raise P4Error(d.loc, f"header {d.name} is {st.bits} bits long, not a multiple of 8")
+        elif isinstance(d, A.EnumDecl):
+            et = EnumT(d.name, d.members)
+            if d.underlying is not None:
+                ut = self.resolve_type(d.underlying, g)
+                if not isinstance(ut, Bits):
+                    raise P4Error(d.loc, "enum underlying type must be bit<W> or int<W>")
+                et.underlying = ut
+                for m, e in zip(d.members, d.values, strict=True):
+                    v = self.coerce(self.check_expr(e, g), ut, e.loc)
+                    et.values[m] = int(v.const)  # type: ignore[call-overload]
+            else:
+                et.values = {m: i for i, m in enumerate(d.members)}
+            g.define(d.name, TypeSym(et), d.loc)
+        elif isinstance(d, A.ErrorDecl):
+            for m in d.members:
+                if m not in self.errors_list:
+                    self.errors_list.append(m)
+        elif isinstance(d, A.MatchKindDecl):
+            for m in d.members:
+                g.names[m] = ConstSym(m, MatchKindT())
+        elif isinstance(d, (A.ExternDecl, A.ExternFuncDecl, A.BlockTypeDecl, A.ParserDecl, A.ControlDecl)):
+            g.define(d.name, DeclSym(d), d.loc)
+        elif isinstance(d, A.ActionDecl):
+            self.cp_prefix = ""
+            self.check_action(d, g)
+        elif isinstance(d, A.Instantiation):
+            g.define(d.name, DeclSym(d), d.loc)
+        else:
+            raise P4Error(d.loc, f"unsupported declaration {type(d).__name__}")
+
+    # ------------------------------------------------------------ types
+    def resolve_type(self, t: A.TypeRef, scope: Scope) -> P4Type:
+        if isinstance(t, A.BitsType):
+            w = self.check_expr(t.width, scope)
+            if not isinstance(w.const, int) or isinstance(w.const, bool) or w.const <= 0:
+                raise P4Error(t.loc, "width of bit<W>/int<W> must be a positive compile-time integer")
+            return Bits(w.const, t.signed)
+        if isinstance(t, A.BoolType):
+            return BoolT()
+        if isinstance(t, A.VoidType):
+            return VoidT()
+        if isinstance(t, A.ErrorType):
+            return ErrorT()
+        if isinstance(t, A.StackType):
+            elem = self.resolve_type(t.elem, scope)
+            if not (isinstance(elem, StructT) and elem.is_header):
+                raise P4Error(t.loc, f"header stack elements must be headers, not {elem}")
+            n = self.check_expr(t.size, scope)
+            if not isinstance(n.const, int) or n.const <= 0:
+                raise P4Error(t.loc, "header stack size must be a positive compile-time integer")
+            st = StackT(elem, n.const)
+            self.ann[id(t)] = st  # the generator declares its class here
+            return st
+        if isinstance(t, A.NamedType):
+            if t.name == "packet_in":
+                return PacketT("in")
+            if t.name == "packet_out":
+                return PacketT("out")
+            sym = scope.lookup(t.name)
+            if isinstance(sym, TypeSym):
+                if t.args:
+                    raise P4Error(t.loc, f"type {t.name} takes no type arguments")
+                return sym.type
+            if isinstance(sym, DeclSym) and isinstance(sym.decl, A.ExternDecl):
+                return ExternT(t.name, [self.resolve_type(a, scope) for a in t.args])
+            if isinstance(sym, DeclSym):
+                return ExternT(t.name, [])
+            raise P4Error(t.loc, f"unknown type '{t.name}'")
+        if isinstance(t, A.DontCareType):
+            raise P4Error(t.loc, "'_' is not supported as a type here")
+        raise P4Error(t.loc, f"unsupported type {type(t).__name__}")
+
+    # ------------------------------------------------------------ main / pipeline
+    def check_main(self, main: A.Instantiation) -> tuple[dict[str, CheckedBlock], dict[str, dict[str, P4Type]]]:
+        g = self.globals
+        if not (isinstance(main.type, A.NamedType) and main.type.name == "Switch"):
+            raise P4Error(main.loc, "'main' must be a Switch(...) instantiation")
+        if len(main.args) != 1:
+            raise P4Error(main.loc, "the emulator supports exactly one pipeline: Switch(pipe) main;")
+        arg = main.args[0]
+        if not isinstance(arg, A.Name):
+            raise P4Error(arg.loc, "Switch argument must name a Pipeline instance")
+        sym = g.lookup(arg.name)
+        if not (isinstance(sym, DeclSym) and isinstance(sym.decl, A.Instantiation)):
+            raise P4Error(arg.loc, f"'{arg.name}' is not a Pipeline instance")
+        pipe = sym.decl
+        if not (isinstance(pipe.type, A.NamedType) and pipe.type.name == "Pipeline"):
+            raise P4Error(pipe.loc, "the Switch argument must be a Pipeline(...) instantiation")
+        if len(pipe.args) != 6:
+            raise P4Error(pipe.loc, "Pipeline takes 6 blocks (ingress parser/control/deparser, egress ...)")
+        self.pipe_name = pipe.name
+        blocks: dict[str, CheckedBlock] = {}
+        for role, a in zip(ROLES, pipe.args, strict=True):
+            decl = self.block_arg(a, g)
+            expect_parser = role.endswith("_parser")
+            if expect_parser != isinstance(decl, A.ParserDecl):
+                raise P4Error(a.loc, f"{role.replace('_', ' ')} must be a {'parser' if expect_parser else 'control'}")
+            block = self.check_block(decl, [decl.name])
+            if len(block.params) > len(ROLES[role]):
+                raise P4Error(decl.loc, f"{decl.name} has more parameters than the TNA {role} signature")
+            for (_, _, t), r, p in zip(block.params, ROLES[role], decl.params, strict=False):
+                self.check_role_type(r, t, p)
+            blocks[role] = block
+        gress_types: dict[str, dict[str, P4Type]] = {}
+        for gress in ("ingress", "egress"):
+            types: dict[str, P4Type] = {}
+            for role in (f"{gress}_parser", gress, f"{gress}_deparser"):
+                for (_, _, t), r in zip(blocks[role].params, ROLES[role], strict=False):
+                    if r in ("hdr", "md"):
+                        if r in types and not same_type(types[r], t):
+                            raise P4Error(pipe.loc, f"{gress} blocks disagree on the {r} type: {types[r]} vs {t}")
+                        types[r] = t
+            gress_types[gress] = types
+        return blocks, gress_types
+
+    def check_role_type(self, role: str, t: P4Type, p: A.Param) -> None:
+        if role == "pkt":
+            if not isinstance(t, PacketT):
+                raise P4Error(p.loc, f"parameter '{p.name}' must be packet_in/packet_out")
+        elif role in ROLE_TYPES:
+            if not (isinstance(t, StructT) and t.name == ROLE_TYPES[role]):
+                raise P4Error(p.loc, f"parameter '{p.name}' must have type {ROLE_TYPES[role]}")
+        elif not isinstance(t, StructT):
+            raise P4Error(p.loc, f"parameter '{p.name}' must be a struct or header type")
+
+    def block_arg(self, a: A.Expr, scope: Scope) -> A.ParserDecl | A.ControlDecl:
+        if isinstance(a, A.Call) and isinstance(a.func, A.Name) and not a.args:
+            sym = scope.lookup(a.func.name)
+            if isinstance(sym, DeclSym) and isinstance(sym.decl, (A.ParserDecl, A.ControlDecl)):
+                return sym.decl
+        if isinstance(a, A.Name):
+            sym = scope.lookup(a.name)
+            if isinstance(sym, DeclSym) and isinstance(sym.decl, A.Instantiation):
+                t = sym.decl.type
+                inner = scope.lookup(t.name) if isinstance(t, A.NamedType) else None
+                if isinstance(inner, DeclSym) and isinstance(inner.decl, (A.ParserDecl, A.ControlDecl)):
+                    return inner.decl
+        raise P4Error(a.loc, "Pipeline arguments must be parser/control instantiations such as MyIngress()")
+
+    # ------------------------------------------------------------ blocks
+    def check_block(self, decl: A.ParserDecl | A.ControlDecl, path: list[str]) -> CheckedBlock:
+        """Check one instance of a parser/control (its own annotations: tables and externs are per instance)."""
+        if decl.type_params:
+            raise P4Error(decl.loc, f"generic {type(decl).__name__[:-4].lower()} '{decl.name}' is not supported")
+        if decl.ctor_params:
+            raise P4Error(decl.loc, f"constructor parameters of '{decl.name}' are not supported")
+        saved = (self.cp_prefix, self.ann)
+        block = CheckedBlock(decl, path)
+        self.blocks.append(block)
+        self.cp_prefix = ".".join(path)
+        self.ann = block.ann
+        scope = Scope(self.globals)
+        for p in decl.params:
+            t = self.resolve_type(p.type, scope)
+            sym = VarSym(t, readonly=p.direction == "in")
+            self.ann[id(p)] = sym
+            block.params.append((p.direction, sym, t))
+            scope.define(p.name, sym, p.loc)
+        inits: list[tuple[A.VarDecl, P4Type]] = []
+        for ld in decl.locals:
+            if isinstance(ld, A.VarDecl):
+                t = self.resolve_type(ld.type, scope)
+                sym = VarSym(t)
+                self.ann[id(ld)] = sym
+                scope.define(ld.name, sym, ld.loc)
+                inits.append((ld, t))
+            elif isinstance(ld, A.ConstDecl):
+                t = self.resolve_type(ld.type, scope)
+                v = self.coerce(self.check_expr(ld.value, scope), t, ld.loc)
+                if v.const is None:
+                    raise P4Error(ld.loc, f"constant '{ld.name}' is not a compile-time value")
+                scope.define(ld.name, ConstSym(v.const, t), ld.loc)
+            elif isinstance(ld, A.ActionDecl):
+                self.check_action(ld, scope)
+            elif isinstance(ld, A.TableDecl):
+                self.check_table(ld, scope)
+            elif isinstance(ld, A.Instantiation):
+                self.check_instantiation(ld, scope, path)
+            else:
+                raise P4Error(ld.loc, f"unsupported declaration inside {decl.name}")
+        self.kind = "control"  # the block's function: variable initialisers and the apply body
+        for vd, t in inits:
+            if vd.init is None:
+                continue
+            if isinstance(t, (StructT, StackT)):
+                self.assign_to(Typed(t, lvalue=True), vd.init, scope, vd.loc)
+            else:
+                self.coerce(self.check_expr(vd.init, scope), t, vd.loc)
+        if isinstance(decl, A.ParserDecl):
+            self.check_states(decl, scope)
+            self.kind = "control"
+        else:
+            self.check_block_stmt(decl.apply, scope)
+        self.cp_prefix, self.ann = saved
+        return block
+
+    def check_states(self, decl: A.ParserDecl, scope: Scope) -> None:
+        names: set[str] = set()
+        for st in decl.states:
+            if st.name in names or st.name in ("accept", "reject"):
+                raise P4Error(st.loc, f"state '{st.name}' declared twice")
+            names.add(st.name)
+        if "start" not in names:
+            raise P4Error(decl.loc, f"parser {decl.name} has no start state")
+        for st in decl.states:
+            self.kind = "state"
+            sscope = Scope(scope)
+            for s in st.stmts:
+                self.check_stmt(s, sscope)
+            tr = st.transition
+            if tr is None:
+                pass
+            elif tr.select is None:
+                self.check_goto(tr.state, names, tr.loc)  # type: ignore[arg-type]
+            else:
+                self.check_select(tr, sscope, names)
+
+    @staticmethod
+    def check_goto(state: str, names: set[str], loc: Loc) -> None:
+        if state not in ("accept", "reject") and state not in names:
+            raise P4Error(loc, f"unknown parser state '{state}'")
+
+    def check_select(self, tr: A.Transition, scope: Scope, names: set[str]) -> None:
+        sel: list[P4Type] = []
+        for e in tr.select or []:
+            v = self.check_expr(e, scope)
+            t = Bits(1) if isinstance(v.type, BoolT) else v.type
+            if not isinstance(t, (Bits, EnumT)):
+                raise P4Error(e.loc, f"select expression must be bit<W>, not {t}")
+            sel.append(t)
+        for case in tr.cases:
+            if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Default):
+                items: list[A.Expr] = [case.keyset[0]] * len(sel)
+            else:
+                items = case.keyset
+            if len(items) != len(sel):
+                raise P4Error(case.loc, f"keyset has {len(items)} values but select has {len(sel)}")
+            for item, t in zip(items, sel, strict=True):
+                self.check_keyset(item, t, scope)
+            self.check_goto(case.state, names, case.loc)
+
+    def check_keyset(self, item: A.Expr, t: P4Type, scope: Scope) -> None:
+        if isinstance(item, A.Default):
+            return
+        if isinstance(item, A.Mask):
+            self.const_of(item.value, t, scope)
+            self.const_of(item.mask, t, scope)
+        elif isinstance(item, A.Range):
+            self.const_of(item.low, t, scope)
+            self.const_of(item.high, t, scope)
+        else:
+            self.const_of(item, t, scope)
+
+    def const_of(self, e: A.Expr, t: P4Type, scope: Scope) -> int:
+        v = self.coerce(self.check_expr(e, scope), t, e.loc)
+        if v.const is None:
+            raise P4Error(e.loc, "keyset values must be compile-time constants")
+        return int(cast(int, v.const))
+
+    # ------------------------------------------------------------ actions
+    @staticmethod
+    def reject_renames(anns: list[A.Annotation], what: str, loc: Loc) -> None:
+        # bf-p4c renames control-plane objects with @name; silently keeping our name would break clients.
+        if any(a.name == "name" for a in anns):
+            raise P4Error(loc, f"@name on {what} is not supported by the emulator")
+
+    def check_action(self, d: A.ActionDecl, scope: Scope) -> ActionSym:
+        self.reject_renames(d.annotations, f"action {d.name}", d.loc)
+        ascope = Scope(scope)
+        params: list[tuple[str, str, P4Type]] = []
+        for p in d.params:
+            t = self.resolve_type(p.type, ascope)
+            if not isinstance(t, (Bits, BoolT)) and p.direction == "":
+                raise P4Error(p.loc, f"action data parameter '{p.name}' must be bit<W> or bool, not {t}")
+            if isinstance(t, (StructT, StackT, ExternT, PacketT)):
+                raise P4Error(p.loc, f"action parameter '{p.name}' of type {t} is not supported")
+            params.append((p.direction, p.name, t))
+            psym = VarSym(t, readonly=p.direction == "in")
+            self.ann[id(p)] = psym
+            ascope.define(p.name, psym, p.loc)
+        cp_name = f"{self.cp_prefix}.{d.name}" if self.cp_prefix else d.name
+        sym = ActionSym(d, cp_name, params)
+        self.ann[id(d)] = sym
+        scope.define(d.name, sym, d.loc)
+        saved = self.kind
+        self.kind = "action"
+        self.check_block_stmt(d.body, ascope)
+        self.kind = saved
+        return sym
+
+    # ------------------------------------------------------------ tables
+    def check_table(self, d: A.TableDecl, scope: Scope) -> TableSym:
+        self.reject_renames(d.annotations, f"table {d.name}", d.loc)
+        qual = f"{self.pipe_name}.{self.cp_prefix}.{d.name}"
+        keys: list[R.KeyInfo] = []
+        for k in d.keys:
+            if k.match_kind not in MATCH_KINDS:
+                raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range)")
+            v = self.check_expr(k.expr, scope)
+            if isinstance(v.type, BoolT):
+                width = 1
+            elif isinstance(v.type, Bits):
+                width = v.type.width
+            elif isinstance(v.type, EnumT) and v.type.underlying is not None:
+                width = v.type.underlying.width
+            else:
+                raise P4Error(k.loc, f"table key must be bit<W>, bool or a serializable enum, not {v.type}")
+            kname = expr_text(k.expr)
+            for ann in k.annotations:
+                if ann.name == "name" and ann.args and isinstance(ann.args[0], A.StringConst):
+                    kname = ann.args[0].value
+            keys.append(R.KeyInfo(kname, k.match_kind, width))
+        if sum(k.match_kind == "lpm" for k in keys) > 1:
+            raise P4Error(d.loc, f"table {d.name} has more than one lpm key")
+        actions: dict[str, ActionSym] = {}
+        infos: list[R.ActionInfo] = []
+        for ref in d.actions:
+            sym = scope.lookup(ref.name.lstrip("."))
+            if not isinstance(sym, ActionSym):
+                raise P4Error(ref.loc, f"'{ref.name}' is not an action")
+            if ref.args:
+                raise P4Error(ref.loc, "binding action arguments in the actions list is not supported")
+            if any(dirn for dirn, _, _ in sym.params):
+                raise P4Error(ref.loc, f"action {ref.name} has directional parameters; tables need data-only actions")
+            scope_name = "TableAndDefault"
+            for ann in ref.annotations:
+                if ann.name == "defaultonly":
+                    scope_name = "DefaultOnly"
+                elif ann.name == "tableonly":
+                    scope_name = "TableOnly"
+            actions[ref.name.lstrip(".")] = sym
+            widths = [(n, t.width if isinstance(t, Bits) else 1) for _, n, t in sym.params]
+            infos.append(R.ActionInfo(sym.cp_name, None, widths, scope_name))
+        size = 512
+        if d.size is not None:
+            sv = self.check_expr(d.size, scope)
+            if not isinstance(sv.const, int) or sv.const <= 0:
+                raise P4Error(d.size.loc, "table size must be a positive compile-time integer")
+            size = sv.const
+        counter: ExternSym | None = None
+        if d.counters is not None:
+            cs = self.lookup_ref(d.counters, scope)
+            if not (isinstance(cs, ExternSym) and cs.kind == "DirectCounter"):
+                raise P4Error(d.counters.loc, "'counters' must name a DirectCounter")
+            if cs.extra.get("table"):
+                raise P4Error(d.counters.loc, "a DirectCounter can be attached to one table only")
+            cs.extra["table"] = qual
+            counter = cs
+        default_ref = d.default_action
+        default_args: tuple[int, ...] = ()
+        if default_ref is not None:
+            dsym = actions.get(default_ref.name.lstrip("."))
+            if dsym is None:
+                raise P4Error(default_ref.loc, f"default action '{default_ref.name}' is not in the actions list")
+            default_args = self.action_const_args(dsym, default_ref, scope)
+            default_name = dsym.cp_name
+        else:
+            no_action = self.globals.lookup("NoAction")
+            if not isinstance(no_action, ActionSym):
+                raise P4Error(d.loc, "NoAction is not declared (include core.p4)")
+            default_name = "NoAction"
+            if "NoAction" not in actions:
+                infos.append(R.ActionInfo("NoAction", None, [], "DefaultOnly"))
+                actions["NoAction"] = no_action
+        const_entries: list[tuple[list[object], str, tuple[int, ...], int]] = []
+        for i, ce in enumerate(d.entries or []):
+            items = ce.keyset
+            if len(items) == 1 and isinstance(items[0], A.Default) and len(keys) != 1:
+                items = items * len(keys)
+            if len(items) != len(keys):
+                raise P4Error(ce.loc, f"entry has {len(items)} key values but table has {len(keys)} keys")
+            spec = [self.const_key(item, k, scope) for item, k in zip(items, keys, strict=True)]
+            asym = actions.get(ce.action.name.lstrip("."))
+            if asym is None:
+                raise P4Error(ce.action.loc, f"entry action '{ce.action.name}' is not in the actions list")
+            args = self.action_const_args(asym, ce.action, scope)
+            const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
+        tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries)
+        self.ann[id(d)] = tsym
+        scope.define(d.name, tsym, d.loc)
+        return tsym
+
+    def const_key(self, item: A.Expr, k: R.KeyInfo, scope: Scope) -> object:
+        t = Bits(k.width)
+        if isinstance(item, A.Default):
+            if k.match_kind == "exact":
+                raise P4Error(item.loc, f"'_' cannot match exact key {k.name}")
+            return (0, 0) if k.match_kind in ("ternary", "lpm") else (0, mask(k.width))
+        if isinstance(item, A.Mask):
+            v, m = self.const_of(item.value, t, scope), self.const_of(item.mask, t, scope)
+            if k.match_kind == "ternary":
+                return (v, m)
+            if k.match_kind == "lpm":
+                plen = bin(m).count("1")
+                if m != (mask(plen) << (k.width - plen)):
+                    raise P4Error(item.loc, f"mask {m:#x} is not a prefix for lpm key {k.name}")
+                return (v, plen)
+            raise P4Error(item.loc, f"'&&&' cannot be used with {k.match_kind} key {k.name}")
+        if isinstance(item, A.Range):
+            if k.match_kind != "range":
+                raise P4Error(item.loc, f"'..' cannot be used with {k.match_kind} key {k.name}")
+            return (self.const_of(item.low, t, scope), self.const_of(item.high, t, scope))
+        v = self.const_of(item, t, scope)
+        return {"exact": v, "ternary": (v, mask(k.width)), "lpm": (v, k.width), "range": (v, v)}[k.match_kind]
+
+    def action_const_args(self, sym: ActionSym, ref: A.ActionRef, scope: Scope) -> tuple[int, ...]:
+        if len(ref.args) != len(sym.params):
+            raise P4Error(ref.loc, f"action {ref.name} takes {len(sym.params)} arguments, {len(ref.args)} given")
+        out = []
+        for (_, pname, t), a in zip(sym.params, ref.args, strict=True):
+            v = self.coerce(self.check_expr(a, scope), t, a.loc)
+            if v.const is None:
+                raise P4Error(a.loc, f"argument '{pname}' must be a compile-time constant here")
+            out.append(int(v.const))  # type: ignore[call-overload]
+        return tuple(out)
+
+    # ------------------------------------------------------------ instantiations
+    def check_instantiation(self, d: A.Instantiation, scope: Scope, path: list[str]) -> object:
+        if not isinstance(d.type, A.NamedType):
+            raise P4Error(d.loc, "unsupported instantiation")
+        tname = d.type.name
+        sym = scope.lookup(tname)
+        if isinstance(sym, DeclSym) and isinstance(sym.decl, (A.ParserDecl, A.ControlDecl)):
+            if d.args:
+                raise P4Error(d.loc, "constructor arguments for parser/control instances are not supported")
+            saved_kind = self.kind
+            block = self.check_block(sym.decl, [*path, d.name])
+            self.kind = saved_kind
+            inst = InstanceSym(sym.decl, block)
+            self.ann[id(d)] = inst
+            scope.define(d.name, inst, d.loc)
+            return inst
+        if not (isinstance(sym, DeclSym) and isinstance(sym.decl, A.ExternDecl)):
+            raise P4Error(d.loc, f"unknown type '{tname}' in instantiation")
+        if tname not in SUPPORTED_EXTERNS:
+            raise P4Error(d.loc, f"extern {tname} is not supported by the emulator")
+        targs = [self.resolve_type(a, scope) for a in d.type.args]
+        et = ExternT(tname, targs)
+        qual = f"{self.pipe_name}.{'.'.join(path)}.{d.name}"
+        cpq = f"{'.'.join(path)}.{d.name}"
+        handler: ExternHandler = getattr(self, f"inst_{tname}")
+        esym = handler(d, scope, et, targs, d.args, qual, cpq)
+        self.ann[id(d)] = esym
+        scope.define(d.name, esym, d.loc)
+        return esym
+
+    def want_args(self, d: A.Instantiation, n: tuple[int, ...], targs: list[P4Type], nt: int) -> None:
+        if len(d.args) not in n:
+            raise P4Error(d.loc, f"{d.type.name}: wrong number of constructor arguments")  # type: ignore[attr-defined]
+        if len(targs) != nt:
+            raise P4Error(d.loc, f"{d.type.name} needs {nt} type argument(s)")  # type: ignore[attr-defined]
+
+    def enum_arg(self, e: A.Expr, scope: Scope, enum: str) -> str:
+        v = self.check_expr(e, scope)
+        if not (isinstance(v.type, EnumT) and v.type.name == enum):
+            raise P4Error(e.loc, f"expected a {enum} value")
+        return next(m for m, i in v.type.values.items() if i == v.const)
+
+    def inst_Register(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                      args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1, 2), targs, 2)
+        t, it = targs
+        size = self.check_expr(args[0], scope)
+        if not isinstance(size.const, int) or size.const <= 0:
+            raise P4Error(args[0].loc, "register size must be a positive compile-time integer")
+        if isinstance(t, Bits):
+            fields = [("f1", t.width)]
+        elif isinstance(t, StructT) and not t.is_header and all(isinstance(f, Bits) for f in t.fields.values()):
+            fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        else:
+            raise P4Error(d.loc, f"register value type must be bit<W> or a struct of bit<W>, not {t}")
+        if not isinstance(it, Bits):
+            raise P4Error(d.loc, "register index type must be bit<W>")
+        initial: tuple[int, ...] = ()
+        if len(args) == 2:
+            if isinstance(args[1], A.ListExpr) and isinstance(t, StructT):
+                initial = tuple(self.const_of(a, ft, scope) for a, ft in zip(args[1].items, t.fields.values(),
+                                                                           strict=True))
+            else:
+                initial = (self.const_of(args[1], t, scope),)
+        return ExternSym("Register", et, qual, cpq, {"value_type": t, "index_type": it, "size": size.const,
+                                                     "fields": fields, "initial": initial})
+
+    def inst_RegisterAction(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                            args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 3)
+        t, _it, u = targs
+        rsym = self.lookup_ref(args[0], scope)
+        if not (isinstance(rsym, ExternSym) and rsym.kind == "Register"):
+            raise P4Error(args[0].loc, "RegisterAction argument must be a Register")
+        if not same_type(rsym.extra["value_type"], t):  # type: ignore[arg-type]
+            raise P4Error(d.loc, f"RegisterAction value type {t} differs from the register's")
+        applies = [f for f in d.initializer if f.name == "apply"]
+        if len(applies) != 1 or len(d.initializer) != 1:
+            raise P4Error(d.loc, "RegisterAction needs exactly one 'apply' function")
+        ap = applies[0]
+        if not 1 <= len(ap.params) <= 2:
+            raise P4Error(ap.loc, "RegisterAction apply takes (inout T value[, out U rv])")
+        rscope = Scope(scope)
+        value = VarSym(t)
+        self.ann[id(ap.params[0])] = value
+        rscope.define(ap.params[0].name, value, ap.params[0].loc)
+        if len(ap.params) == 2:
+            ut = self.resolve_type(ap.params[1].type, rscope)
+            if not same_type(ut, u):
+                raise P4Error(ap.params[1].loc, f"rv type {ut} differs from the RegisterAction's {u}")
+            rv = VarSym(u)
+            self.ann[id(ap.params[1])] = rv
+            rscope.define(ap.params[1].name, rv, ap.params[1].loc)
+        saved = self.kind
+        self.kind = "regaction"
+        self.check_block_stmt(ap.body, rscope)
+        self.kind = saved
+        return ExternSym("RegisterAction", et, qual, cpq, {"rv_type": u, "index_type": rsym.extra["index_type"],
+                                                           "register": rsym, "apply": ap})
+
+    def inst_Hash(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 1)
+        if not isinstance(targs[0], Bits):
+            raise P4Error(d.loc, "Hash output type must be bit<W>")
+        algo = self.enum_arg(args[0], scope, "HashAlgorithm_t")
+        if algo not in ("CRC16", "CRC32", "IDENTITY"):
+            raise P4Error(args[0].loc, f"hash algorithm {algo} is not supported (CRC16, CRC32, IDENTITY)")
+        return ExternSym("Hash", et, qual, cpq, {"algo": algo, "width": targs[0].width})
+
+    def inst_Counter(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (2,), targs, 2)
+        size = self.check_expr(args[0], scope)
+        if not isinstance(size.const, int) or size.const <= 0:
+            raise P4Error(args[0].loc, "counter size must be a positive compile-time integer")
+        kind = self.enum_arg(args[1], scope, "CounterType_t")
+        return ExternSym("Counter", et, qual, cpq, {"size": size.const, "kind": kind})
+
+    def inst_DirectCounter(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 1)
+        kind = self.enum_arg(args[0], scope, "CounterType_t")
+        return ExternSym("DirectCounter", et, qual, cpq, {"kind": kind})
+
+    def inst_Digest(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                    args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0,), targs, 1)
+        t = targs[0]
+        if not (isinstance(t, StructT) and all(isinstance(f, Bits) for f in t.fields.values())):
+            raise P4Error(d.loc, "Digest type must be a struct of bit<W> fields")
+        fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        return ExternSym("Digest", et, qual, cpq, {"type": t, "fields": fields})
+
+    def inst_Mirror(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                    args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1), targs, 0)
+        return ExternSym("Mirror", et, qual, cpq)
+
+    def inst_Checksum(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                      args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0,), targs, 0)
+        return ExternSym("Checksum", et, qual, cpq)
+
+    def lookup_ref(self, e: A.Expr, scope: Scope) -> object:
+        if isinstance(e, A.Name):
+            sym = scope.lookup(e.name)
+            if sym is None:
+                raise P4Error(e.loc, f"unknown name '{e.name}'")
+            return sym
+        raise P4Error(e.loc, "expected a name")
+
+    # ------------------------------------------------------------ statements
+    def check_block_stmt(self, b: A.Block, scope: Scope) -> None:
+        inner = Scope(scope)
+        for s in b.stmts:
+            self.check_stmt(s, inner)
+
+    def check_stmt(self, s: A.Stmt, scope: Scope) -> None:
+        if isinstance(s, A.Block):
+            self.check_block_stmt(s, scope)
+        elif isinstance(s, A.Empty):
+            pass
+        elif isinstance(s, A.Assign) and isinstance(s.target, A.Slice):
+            self.check_assign_slice(s.target, s.value, scope)
+        elif isinstance(s, A.Assign):
+            self.assign_to(self.check_expr(s.target, scope), s.value, scope, s.loc)
+        elif isinstance(s, A.CallStmt):
+            self.check_call(s.call, scope, as_stmt=True)
+        elif isinstance(s, A.If):
+            c = self.check_expr(s.cond, scope)
+            if not isinstance(c.type, BoolT):
+                raise P4Error(s.cond.loc, f"if condition must be bool, not {c.type}")
+            self.check_stmt(s.then, Scope(scope))
+            if s.other is not None:
+                self.check_stmt(s.other, Scope(scope))
+        elif isinstance(s, A.VarDecl):
+            t = self.resolve_type(s.type, scope)
+            if s.is_const:
+                v = self.coerce(self.check_expr(s.init, scope), t, s.loc)  # type: ignore[arg-type]
+                if v.const is None:
+                    raise P4Error(s.loc, f"constant '{s.name}' is not a compile-time value")
+                scope.define(s.name, ConstSym(v.const, t), s.loc)
+                return
+            sym = VarSym(t)
+            self.ann[id(s)] = sym
+            scope.define(s.name, sym, s.loc)  # before the initialiser, as the generated code has it
+            if isinstance(t, (StructT, StackT)):
+                if s.init is not None:
+                    self.assign_to(Typed(t, lvalue=True), s.init, scope, s.loc)
+            elif s.init is not None:
+                self.coerce(self.check_expr(s.init, scope), t, s.loc)
+        elif isinstance(s, A.Switch):
+            self.check_switch(s, scope)
+        elif isinstance(s, A.Return):
+            if self.kind == "action":
+                if s.value is not None:
+                    raise P4Error(s.loc, "actions cannot return a value")
+            elif self.kind == "control":
+                pass
+            elif self.kind == "regaction":
+                if s.value is not None:
+                    raise P4Error(s.loc, "RegisterAction apply returns through its out parameter")
+            else:
+                raise P4Error(s.loc, "return is not allowed here")
+        elif isinstance(s, A.Exit):
+            if self.kind not in ("action", "control"):
+                raise P4Error(s.loc, "exit is only allowed in controls and actions")
+        else:
+            raise P4Error(s.loc, f"unsupported statement {type(s).__name__}")
+
+    def check_switch(self, s: A.Switch, scope: Scope) -> None:
+        v = self.check_expr(s.expr, scope)
+        pending = False
+        seen_default = False
+        for case in s.cases:
+            for label in case.labels:
+                if label is None:
+                    seen_default = True
+                elif isinstance(v.type, ActionRunT):
+                    if not isinstance(label, A.Name) or label.name not in v.type.table.actions:
+                        raise P4Error(case.loc, f"switch label must be an action of table "
+                                      f"{v.type.table.decl.name}")
+                elif isinstance(v.type, (Bits, EnumT)):
+                    self.const_of(label, v.type, scope)
+                else:
+                    raise P4Error(s.expr.loc, f"cannot switch on {v.type}")
+                pending = True
+            if case.body is None:
+                continue
+            self.check_block_stmt(case.body, scope)
+            pending = False
+        if pending and not seen_default:
+            raise P4Error(s.loc, "switch ends with labels that have no body")
+
+    def assign_to(self, target: Typed, expr: A.Expr, scope: Scope, loc: Loc) -> None:
+        if not target.lvalue:
+            raise P4Error(loc, "cannot assign to this expression")
+        t = target.type
+        if isinstance(t, (StructT, StackT)):
+            if isinstance(expr, A.ListExpr):
+                if not isinstance(t, StructT):
+                    raise P4Error(loc, "cannot initialise a header stack from a list")
+                if len(expr.items) != len(t.fields):
+                    raise P4Error(loc, f"{t} has {len(t.fields)} fields, list has {len(expr.items)}")
+                for ft, item in zip(t.fields.values(), expr.items, strict=True):
+                    self.assign_to(Typed(ft, lvalue=True), item, scope, item.loc)
+                return
+            v = self.check_expr(expr, scope)
+            if not same_type(v.type, t):
+                raise P4Error(loc, f"cannot assign {v.type} to {t}")
+            return
+        self.coerce(self.check_expr(expr, scope), t, loc)
+
+    def check_assign_slice(self, target: A.Slice, expr: A.Expr, scope: Scope) -> None:
+        base = self.check_expr(target.base, scope)
+        if not base.lvalue or not isinstance(base.type, Bits) or base.type.signed:
+            raise P4Error(target.loc, "slice assignment needs a writable bit<W> value")
+        hi, lo = self.check_expr(target.hi, scope).const, self.check_expr(target.lo, scope).const
+        if not (isinstance(hi, int) and isinstance(lo, int)) or not 0 <= lo <= hi < base.type.width:
+            raise P4Error(target.loc, f"slice [{hi}:{lo}] is not valid for {base.type}")
+        self.coerce(self.check_expr(expr, scope), Bits(hi - lo + 1), target.loc)
+
+    # ------------------------------------------------------------ expressions
+    def coerce(self, v: Typed, t: P4Type, loc: Loc) -> Typed:
+        if same_type(v.type, t):
+            return v
+        if isinstance(v.type, InfInt) and isinstance(t, Bits):
+            if v.const is None:
+                raise P4Error(loc, f"cannot use a non-constant integer as {t}")
+            return Typed(t, wrap_const(int(v.const), t))  # type: ignore[call-overload]
+        if isinstance(v.type, InfInt) and isinstance(t, EnumT) and t.underlying is not None:
+            raise P4Error(loc, f"cannot assign an integer to {t} without a cast")
+        raise P4Error(loc, f"type mismatch: expected {t}, got {v.type}")
+
+    @staticmethod
+    def fold(t: P4Type, op: Callable[..., object], *vals: Typed) -> Typed:
+        """A constant when every operand is one (what the generated expression would evaluate to)."""
+        if all(v.const is not None for v in vals):
+            return Typed(t, op(*(v.const for v in vals)))
+        return Typed(t)
+
+    def check_expr(self, e: A.Expr, scope: Scope) -> Typed:
+        v = self._expr(e, scope)
+        self.ann[id(e)] = v
+        return v
+
+    def _expr(self, e: A.Expr, scope: Scope) -> Typed:
+        if isinstance(e, A.IntConst):
+            if e.width is not None:
+                return Typed(Bits(e.width, e.signed), e.value)
+            return Typed(InfInt(), e.value)
+        if isinstance(e, A.BoolConst):
+            return Typed(BoolT(), e.value)
+        if isinstance(e, A.StringConst):
+            return Typed(StringT(), e.value)
+        if isinstance(e, A.Name):
+            return self.check_name(e, scope)
+        if isinstance(e, A.Member):
+            return self.check_member(e, scope)
+        if isinstance(e, A.Index):
+            base = self.check_expr(e.base, scope)
+            if not isinstance(base.type, StackT):
+                raise P4Error(e.loc, f"cannot index {base.type}")
+            idx = self.check_expr(e.index, scope)
+            if not isinstance(idx.const, int):
+                raise P4Error(e.index.loc, "header stack index must be a compile-time constant")
+            if not 0 <= idx.const < base.type.size:
+                raise P4Error(e.index.loc, f"index {idx.const} out of bounds for {base.type}")
+            return Typed(base.type.elem, lvalue=base.lvalue)
+        if isinstance(e, A.Slice):
+            base = self.check_expr(e.base, scope)
+            if not isinstance(base.type, Bits):
+                raise P4Error(e.loc, f"cannot slice {base.type}")
+            hi, lo = self.check_expr(e.hi, scope).const, self.check_expr(e.lo, scope).const
+            if not (isinstance(hi, int) and isinstance(lo, int)) or not 0 <= lo <= hi < base.type.width:
+                raise P4Error(e.loc, f"slice [{hi}:{lo}] is not valid for {base.type}")
+            w = hi - lo + 1
+            return self.fold(Bits(w), lambda b: (b >> lo) & mask(w), base)
+        if isinstance(e, A.Unary):
+            return self.check_unary(e, scope)
+        if isinstance(e, A.Binary):
+            return self.check_binary(e, scope)
+        if isinstance(e, A.Ternary):
+            c = self.check_expr(e.cond, scope)
+            if not isinstance(c.type, BoolT):
+                raise P4Error(e.cond.loc, "condition of ?: must be bool")
+            a, b = self.check_expr(e.then, scope), self.check_expr(e.other, scope)
+            if isinstance(a.type, InfInt):
+                a = self.coerce(a, b.type, e.loc)
+            if isinstance(b.type, InfInt):
+                b = self.coerce(b, a.type, e.loc)
+            if not same_type(a.type, b.type):
+                raise P4Error(e.loc, f"branches of ?: have different types {a.type} and {b.type}")
+            return self.fold(a.type, lambda cv, av, bv: av if cv else bv, c, a, b)
+        if isinstance(e, A.Cast):
+            return self.check_cast(e, scope)
+        if isinstance(e, A.Call):
+            return self.check_call(e, scope, as_stmt=False)
+        if isinstance(e, A.ListExpr):
+            raise P4Error(e.loc, "a list expression is not allowed here")
+        if isinstance(e, (A.Mask, A.Range, A.Default)):
+            raise P4Error(e.loc, "a keyset expression is not allowed here")
+        raise P4Error(e.loc, f"unsupported expression {type(e).__name__}")
+
+    def check_name(self, e: A.Name, scope: Scope) -> Typed:
+        if e.name == "error":
+            return Typed(RefT("error"))
+        sym = scope.lookup(e.name)
+        if sym is None:
+            raise P4Error(e.loc, f"unknown name '{e.name}'")
+        if isinstance(sym, VarSym):
+            return Typed(sym.type, lvalue=not sym.readonly, sym=sym)
+        if isinstance(sym, ConstSym):
+            return Typed(sym.type, sym.value)
+        return Typed(RefT(sym))
+
+    def check_member(self, e: A.Member, scope: Scope) -> Typed:
+        base = self.check_expr(e.base, scope)
+        t = base.type
+        if isinstance(t, RefT):
+            if t.sym == "error":
+                if e.name not in self.errors_list:
+                    raise P4Error(e.loc, f"unknown error '{e.name}'")
+                return Typed(ErrorT(), self.errors_list.index(e.name))
+            if isinstance(t.sym, TypeSym) and isinstance(t.sym.type, EnumT):
+                et = t.sym.type
+                if e.name not in et.values:
+                    raise P4Error(e.loc, f"enum {et.name} has no member '{e.name}'")
+                return Typed(et, et.values[e.name])
+            return Typed(RefT((t.sym, e.name)))
+        if isinstance(t, StructT) and t.is_header and e.name in ("isValid", "setValid", "setInvalid"):
+            return Typed(RefT((base, e.name)))
+        if isinstance(t, StructT):
+            if e.name not in t.fields:
+                raise P4Error(e.loc, f"{t} has no field '{e.name}'")
+            return Typed(t.fields[e.name], lvalue=base.lvalue)
+        if isinstance(t, StackT):
+            if e.name == "last":
+                return Typed(t.elem, lvalue=base.lvalue)
+            if e.name == "next":
+                if self.kind != "state":
+                    raise P4Error(e.loc, "'next' is only allowed in parsers")
+                return Typed(t.elem, lvalue=base.lvalue)
+            if e.name == "size":
+                return Typed(Bits(32), t.size)
+            if e.name == "lastIndex":
+                return Typed(Bits(32))
+            return Typed(RefT((base, e.name)))
+        if isinstance(t, TableResT):
+            if e.name in ("hit", "miss"):
+                return Typed(BoolT())
+            if e.name == "action_run":
+                return Typed(ActionRunT(t.table))
+            raise P4Error(e.loc, f"table apply result has no member '{e.name}'")
+        if isinstance(t, (PacketT, ExternT, StructT)):
+            return Typed(RefT((base, e.name)))
+        raise P4Error(e.loc, f"{t} has no member '{e.name}'")
+
+    def check_unary(self, e: A.Unary, scope: Scope) -> Typed:
+        v = self.check_expr(e.operand, scope)
+        if e.op == "!":
+            if not isinstance(v.type, BoolT):
+                raise P4Error(e.loc, f"'!' needs a bool, not {v.type}")
+            return self.fold(BoolT(), lambda x: not x, v)
+        if isinstance(v.type, InfInt):
+            c = int(v.const)  # type: ignore[call-overload]
+            return Typed(InfInt(), -c if e.op == "-" else ~c)
+        if not isinstance(v.type, Bits):
+            raise P4Error(e.loc, f"'{e.op}' needs bit<W> or int<W>, not {v.type}")
+        t = v.type
+        if e.op == "~":
+            return self.fold(t, (lambda x: ~x) if t.signed else (lambda x: x ^ mask(t.width)), v)
+        return self.fold(t, lambda x: wrap_const(-x, t), v)
+
+    def check_binary(self, e: A.Binary, scope: Scope) -> Typed:
+        op = e.op
+        left, right = self.check_expr(e.left, scope), self.check_expr(e.right, scope)
+        if op in ("&&", "||"):
+            for v, side in ((left, e.left), (right, e.right)):
+                if not isinstance(v.type, BoolT):
+                    raise P4Error(side.loc, f"'{op}' needs bool operands, not {v.type}")
+            if op == "&&":
+                return self.fold(BoolT(), lambda a, b: a and b, left, right)
+            return self.fold(BoolT(), lambda a, b: a or b, left, right)
+        if op in ("<<", ">>"):
+            if not isinstance(right.type, (Bits, InfInt)) or (isinstance(right.type, Bits) and right.type.signed):
+                raise P4Error(e.right.loc, "shift amount must be an unsigned integer")
+            if isinstance(left.type, InfInt):
+                if left.const is None or right.const is None:
+                    raise P4Error(e.loc, "shift of an integer literal needs a width (e.g. 8w1)")
+                a, b = int(left.const), int(right.const)  # type: ignore[call-overload]
+                return Typed(InfInt(), a << b if op == "<<" else a >> b)
+            if not isinstance(left.type, Bits):
+                raise P4Error(e.left.loc, f"cannot shift {left.type}")
+            lt = left.type
+            if op == "<<":
+                return self.fold(lt, lambda a, b: wrap_const(a << b, lt), left, right)
+            return self.fold(lt, lambda a, b: a >> b, left, right)
+        if op == "++":
+            if not (isinstance(left.type, Bits) and isinstance(right.type, Bits)):
+                raise P4Error(e.loc, "'++' needs bit<W> operands of known width")
+            lt, rt = left.type, right.type
+            t = Bits(lt.width + rt.width, lt.signed)
+
+            def concat(a: int, b: int) -> int:
+                a = a & mask(lt.width) if lt.signed else a
+                b = b & mask(rt.width) if rt.signed else b
+                c = (a << rt.width) | b
+                return wrap_const(c, t) if t.signed else c
+
+            return self.fold(t, concat, left, right)
+        # Arithmetic, bitwise and comparisons: both sides must have the same type (literals adapt).
+        if isinstance(left.type, InfInt) and isinstance(right.type, InfInt):
+            a, b = int(left.const), int(right.const)  # type: ignore[call-overload]
+            res = _INT_OPS.get(op)
+            if res is None:
+                raise P4Error(e.loc, f"operator '{op}' is not supported on integer literals")
+            c = res(a, b)
+            return Typed(BoolT() if isinstance(c, bool) else InfInt(), c)
+        if isinstance(left.type, InfInt):
+            left = self.coerce(left, right.type, e.left.loc) if isinstance(right.type, Bits) else left
+        if isinstance(right.type, InfInt):
+            right = self.coerce(right, left.type, e.right.loc) if isinstance(left.type, Bits) else right
+        if not same_type(left.type, right.type):
+            raise P4Error(e.loc, f"operands of '{op}' have different types {left.type} and {right.type}")
+        ct = left.type
+        if op in ("==", "!="):
+            if isinstance(ct, (StructT, StackT, ExternT, RefT)):
+                raise P4Error(e.loc, f"cannot compare values of type {ct}")
+            return self.fold(BoolT(), _INT_OPS[op], left, right)
+        if not isinstance(ct, Bits):
+            raise P4Error(e.loc, f"operator '{op}' needs bit<W> or int<W> operands, not {ct}")
+        t = ct
+        if op in ("<", ">", "<=", ">=", "&", "|", "^"):
+            return self.fold(BoolT() if op in ("<", ">", "<=", ">=") else t, _INT_OPS[op], left, right)
+        bt = t
+        if op in ("+", "-", "*"):
+            raw = _INT_OPS[op]
+            return self.fold(bt, lambda a, b: wrap_const(raw(a, b), bt), left, right)  # type: ignore[arg-type]
+        if op in ("/", "%"):
+            if t.signed:
+                raise P4Error(e.loc, f"'{op}' on signed values is not supported")
+            return self.fold(t, _INT_OPS[op], left, right)
+        if op in ("|+|", "|-|"):
+            lo, hi = ((-(1 << (t.width - 1)), (1 << (t.width - 1)) - 1) if t.signed else (0, mask(t.width)))
+            sign = 1 if op == "|+|" else -1
+            return self.fold(t, lambda a, b: min(max(a + sign * b, lo), hi), left, right)
+        raise P4Error(e.loc, f"unsupported operator '{op}'")
+
+    def check_cast(self, e: A.Cast, scope: Scope) -> Typed:
+        t = self.resolve_type(e.type, scope)
+        v = self.check_expr(e.expr, scope)
+        s = v.type
+        if same_type(s, t):
+            return v
+        if isinstance(t, Bits):
+            if isinstance(s, InfInt):
+                return self.coerce(v, t, e.loc)
+            if isinstance(s, BoolT):
+                if t.width != 1:
+                    raise P4Error(e.loc, "bool can only be cast to bit<1>")
+                return self.fold(t, lambda x: 1 if x else 0, v)
+            if isinstance(s, EnumT) and s.underlying is not None:
+                s = s.underlying
+                v = Typed(s, v.const)
+                if same_type(s, t):
+                    return v
+            if isinstance(s, Bits):
+                if not t.signed and not s.signed and t.width >= s.width:
+                    return Typed(t, v.const)
+                return self.fold(t, lambda x: wrap_const(x, t), v)
+        if isinstance(t, BoolT) and isinstance(s, Bits) and s.width == 1 and not s.signed:
+            return self.fold(t, lambda x: x == 1, v)
+        if isinstance(t, EnumT) and t.underlying is not None and isinstance(s, (Bits, InfInt)):
+            inner = self.coerce(v, t.underlying, e.loc) if isinstance(s, InfInt) else v
+            if not same_type(inner.type, t.underlying):
+                raise P4Error(e.loc, f"cannot cast {s} to {t}")
+            return Typed(t, inner.const)
+        raise P4Error(e.loc, f"cannot cast {s} to {t}")
+
+    # ------------------------------------------------------------ calls
+    def check_call(self, c: A.Call, scope: Scope, as_stmt: bool) -> Typed:
+        v = self._call(c, scope, as_stmt)
+        self.ann[id(c)] = v
+        return v
+
+    def _call(self, c: A.Call, scope: Scope, as_stmt: bool) -> Typed:
+        f = self.check_expr(c.func, scope)
+        if not isinstance(f.type, RefT):
+            raise P4Error(c.loc, "this expression cannot be called")
+        target = f.type.sym
+        if isinstance(target, ActionSym):
+            if not as_stmt:
+                raise P4Error(c.loc, "actions can only be called as statements")
+            self.args_for(c, target.params, scope)
+            return Typed(VoidT())
+        if isinstance(target, DeclSym) and isinstance(target.decl, A.ExternFuncDecl):
+            if target.decl.name == "verify":
+                return self.check_verify(c, scope)
+            raise P4Error(c.loc, f"extern function {target.decl.name} is not supported")
+        if isinstance(target, tuple):
+            obj, method = target
+            if isinstance(obj, Typed):
+                return self.check_value_method(c, obj, method, scope, as_stmt)
+            if isinstance(obj, TableSym):
+                if method != "apply" or c.args:
+                    raise P4Error(c.loc, f"tables only have apply(), not {method}")
+                return Typed(TableResT(obj))
+            if isinstance(obj, InstanceSym):
+                if method != "apply":
+                    raise P4Error(c.loc, f"'{obj.decl.name}' instances only have apply()")
+                # parameters are named as the generated globals they are passed in (error messages)
+                names = [py_ident(f"{'_'.join(obj.block.path)}__{p.name}") for p in obj.decl.params]
+                self.args_for(c, [(d, n, t) for (d, _, t), n in zip(obj.block.params, names, strict=True)], scope)
+                if isinstance(obj.decl, A.ControlDecl) and self.kind == "state":
+                    raise P4Error(c.loc, "controls cannot be applied from a parser")
+                if isinstance(obj.decl, A.ParserDecl) and self.kind != "state":
+                    raise P4Error(c.loc, "parsers can only be applied from a parser state")
+                return Typed(VoidT())
+            if isinstance(obj, ExternSym):
+                return self.check_extern_call(c, obj, method, scope)
+        raise P4Error(c.loc, "this expression cannot be called")
+
+    def args_for(self, c: A.Call, params: list[tuple[str, str, P4Type]], scope: Scope) -> None:
+        if len(c.args) != len(params):
+            raise P4Error(c.loc, f"expected {len(params)} arguments, got {len(c.args)}")
+        for (direction, name, t), a in zip(params, c.args, strict=True):
+            if isinstance(a, A.ListExpr) and isinstance(t, StructT):
+                raise P4Error(a.loc, "list arguments are not supported here")
+            v = self.check_expr(a, scope)
+            if direction in ("out", "inout") and not v.lvalue:
+                raise P4Error(a.loc, f"argument for {direction} parameter '{name}' must be assignable")
+            if direction in ("", "in"):
+                self.coerce(v, t, a.loc)
+            elif not same_type(v.type, t):
+                raise P4Error(a.loc, f"type mismatch: expected {t}, got {v.type}")
+
+    def check_verify(self, c: A.Call, scope: Scope) -> Typed:
+        if self.kind != "state":
+            raise P4Error(c.loc, "verify() is only allowed in parsers")
+        if len(c.args) != 2:
+            raise P4Error(c.loc, "verify(condition, error) takes 2 arguments")
+        cond = self.check_expr(c.args[0], scope)
+        err = self.check_expr(c.args[1], scope)
+        if not isinstance(cond.type, BoolT) or not isinstance(err.type, ErrorT):
+            raise P4Error(c.loc, "verify(bool, error) has the wrong argument types")
+        return Typed(VoidT())
+
+    def concat_width(self, e: A.Expr, scope: Scope) -> int:
+        """Checks a list `{a, b}` or a header/struct value used as one bit string; returns its width."""
+        if isinstance(e, A.ListExpr):
+            vals = [(self.check_expr(i, scope).type, i.loc) for i in e.items]
+        else:
+            t = self.check_expr(e, scope).type
+            vals = [(ft, e.loc) for ft in t.fields.values()] if isinstance(t, StructT) else [(t, e.loc)]
+        width = 0
+        for vt, loc in vals:
+            b = serial_bits(vt)
+            if isinstance(vt, BoolT):
+                width += 1
+            elif b is not None:
+                width += b.width
+            else:
+                raise P4Error(loc, f"only bit<W> fields can be hashed/packed, not {vt}")
+        return width
+
+    def check_value_method(self, c: A.Call, obj: Typed, method: str, scope: Scope, as_stmt: bool) -> Typed:
+        t = obj.type
+        if isinstance(t, StructT) and t.is_header:
+            if method == "isValid" and not c.args:
+                return Typed(BoolT())
+            if method in ("setValid", "setInvalid") and not c.args and as_stmt:
+                if not obj.lvalue:
+                    raise P4Error(c.loc, f"cannot {method} a read-only header")
+                return Typed(VoidT())
+        if isinstance(t, StackT) and method in ("push_front", "pop_front") and as_stmt:
+            if len(c.args) != 1:
+                raise P4Error(c.loc, f"{method} takes one argument")
+            n = self.check_expr(c.args[0], scope).const
+            if not isinstance(n, int) or n <= 0:
+                raise P4Error(c.loc, f"{method} count must be a positive compile-time integer")
+            return Typed(VoidT())
+        if isinstance(t, PacketT) and t.direction == "in":
+            if self.kind != "state":
+                raise P4Error(c.loc, f"packet_in.{method} is only allowed in parser states")
+            if method == "extract":
+                if len(c.args) != 1:
+                    raise P4Error(c.loc, "extract with a variable-size argument is not supported")
+                h = self.check_expr(c.args[0], scope)
+                if not (isinstance(h.type, StructT) and h.type.is_header) or not h.lvalue:
+                    raise P4Error(c.loc, "extract needs a writable header")
+                return Typed(VoidT())
+            if method == "lookahead":
+                if len(c.type_args) != 1 or c.args:
+                    raise P4Error(c.loc, "lookahead<T>() needs one type argument")
+                lt = self.resolve_type(c.type_args[0], scope)
+                if not isinstance(lt, Bits) or lt.signed:
+                    raise P4Error(c.loc, "lookahead is supported for bit<W> only")
+                return Typed(lt)
+            if method == "advance":
+                n2 = self.check_expr(c.args[0], scope) if len(c.args) == 1 else None
+                if n2 is None or not isinstance(n2.type, (Bits, InfInt)):
+                    raise P4Error(c.loc, "advance(bits) takes one integer argument")
+                return Typed(VoidT())
+            if method == "length":
+                return Typed(Bits(32))
+        if isinstance(t, PacketT) and t.direction == "out" and method == "emit":
+            if len(c.args) != 1:
+                raise P4Error(c.loc, "emit takes one argument")
+            self.check_emit(self.check_expr(c.args[0], scope).type, c.loc)
+            return Typed(VoidT())
+        raise P4Error(c.loc, f"{t} has no method '{method}' (or it is not supported here)")
+
+    def check_emit(self, t: P4Type, loc: Loc) -> None:
+        if (isinstance(t, StructT) and t.is_header) or isinstance(t, StackT):
+            return
+        if isinstance(t, StructT):
+            for ft in t.fields.values():
+                self.check_emit(ft, loc)
+            return
+        raise P4Error(loc, f"emit needs a header, header stack or struct of headers, not {t}")
+
+    def check_extern_call(self, c: A.Call, x: ExternSym, method: str, scope: Scope) -> Typed:
+        kind = x.kind
+        if kind == "RegisterAction" and method == "execute":
+            if len(c.args) != 1:
+                raise P4Error(c.loc, "execute(index) takes one argument")
+            self.coerce(self.check_expr(c.args[0], scope), x.extra["index_type"], c.args[0].loc)  # type: ignore[arg-type]
+            return Typed(x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "Hash" and method == "get":
+            if len(c.args) != 1:
+                raise P4Error(c.loc, "get(data) takes one argument")
+            self.concat_width(c.args[0], scope)
+            return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind == "Counter" and method == "count":
+            if len(c.args) != 1:
+                raise P4Error(c.loc, "count(index) takes one argument")
+            idx = self.check_expr(c.args[0], scope)
+            if not isinstance(idx.type, (Bits, InfInt)):
+                raise P4Error(c.loc, "counter index must be bit<W>")
+            return Typed(VoidT())
+        if kind == "DirectCounter" and method == "count":
+            if self.kind != "action":
+                raise P4Error(c.loc, "a DirectCounter can only be counted from an action of its table")
+            return Typed(VoidT())
+        if kind == "Digest" and method == "pack":
+            if len(c.args) != 1:
+                raise P4Error(c.loc, "pack(data) takes one argument")
+            dt: StructT = x.extra["type"]  # type: ignore[assignment]
+            arg = c.args[0]
+            if isinstance(arg, A.ListExpr):
+                if len(arg.items) != len(dt.fields):
+                    raise P4Error(c.loc, f"digest {dt.name} has {len(dt.fields)} fields, got {len(arg.items)}")
+                for i, ft in zip(arg.items, dt.fields.values(), strict=True):
+                    self.coerce(self.check_expr(i, scope), ft, i.loc)
+            else:
+                v = self.check_expr(arg, scope)
+                if not same_type(v.type, dt):
+                    raise P4Error(c.loc, f"pack needs a {dt.name}, not {v.type}")
+            return Typed(VoidT())
+        if kind == "Mirror" and method == "emit":
+            if not 1 <= len(c.args) <= 2:
+                raise P4Error(c.loc, "emit(session_id[, header]) takes one or two arguments")
+            self.coerce(self.check_expr(c.args[0], scope), Bits(10), c.args[0].loc)
+            if len(c.args) == 1:
+                return Typed(VoidT())
+            width = self.concat_width(c.args[1], scope)
+            if c.type_args:
+                ht = self.resolve_type(c.type_args[0], scope)
+                if not isinstance(ht, StructT) or ht.bits != width:
+                    raise P4Error(c.loc, f"mirror data does not match {ht}")
+            if width % 8:
+                raise P4Error(c.loc, "mirror header must be a whole number of bytes")
+            return Typed(VoidT())
+        if kind == "Checksum":
+            if method in ("add", "subtract") and len(c.args) == 1:
+                self.concat_width(c.args[0], scope)
+                return Typed(VoidT())
+            if method == "verify" and not c.args:
+                return Typed(BoolT())
+            if method == "get" and not c.args:
+                return Typed(Bits(16))
+            if method == "update" and len(c.args) == 1:
+                self.concat_width(c.args[0], scope)
+                return Typed(Bits(16))
+        raise P4Error(c.loc, f"{kind} has no method '{method}' with these arguments")
+
+
+def check_program(program: A.Program) -> CheckedProgram:
+    """Check `program` (P4Error with file:line on the first problem) and return its annotations."""
+    return Checker(program).check()
+
+
+__all__ = ["Checker", "Param", "check_program", "wrap_const"]

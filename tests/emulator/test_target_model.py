@@ -1,0 +1,80 @@
+"""The target-model pass between the checker and the code generator (interp/target.py)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from emu_helpers import data_fields, data_frame, program_text
+
+from srchain_emu.cli import p4_cli
+from srchain_emu.frontend.errors import P4Error
+from srchain_emu.frontend.parser import parse_text
+from srchain_emu.interp.checker import check_program
+from srchain_emu.interp.pipeline import Pipeline, load_source
+from srchain_emu.interp.target import Diagnostic, check_target
+
+TWO_TABLES = """
+    action set_b(bit<8> v) { hdr.data.b = v; }
+    table a { key = { hdr.data.a : exact; } actions = { set_b; NoAction; } default_action = NoAction; }
+    table b { key = { hdr.data.a : exact; } actions = { set_b; NoAction; } default_action = NoAction; }
+"""
+BOTH_HIT = """
+        if (a.apply().hit &&
+            b.apply().hit) { hdr.data.d = 1; }
+"""
+SECOND = "            b.apply().hit) { hdr.data.d = 1; }"
+APPLY_LINE = program_text(locals=TWO_TABLES, apply=BOTH_HIT).splitlines().index(SECOND) + 1
+
+
+def test_tofino1_refuses_two_table_applications_in_one_expression(tmp_path):
+    path = tmp_path / "two.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=BOTH_HIT))
+    with pytest.raises(P4Error) as info:
+        Pipeline.from_file(path)  # tofino1 is the default
+    assert str(info.value) == f"{path}:{APPLY_LINE}: a and b: multiple table applications in one expression"
+
+
+def test_target_none_runs_it_with_short_circuit(tmp_path):
+    path = tmp_path / "two.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=BOTH_HIT))
+    p = Pipeline.from_file(path, target_model="none")
+    p.table("Ig.a").insert([1], "Ig.set_b", {"v": 5})
+    p.table("Ig.b").insert([1], "Ig.set_b", {"v": 6})
+    p.table("Ig.b").insert([2], "Ig.set_b", {"v": 7})
+    assert data_fields(p.process(0, data_frame(1))[0].frame) == (1, 6, 0, 1)
+    assert data_fields(p.process(0, data_frame(2))[0].frame) == (2, 0, 0, 0)  # a missed: b not applied
+
+
+def test_check_target_returns_diagnostics_on_the_checked_program(tmp_path):
+    path = tmp_path / "two.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=BOTH_HIT))
+    program = parse_text(load_source(path), str(path))
+    checked = check_program(program)
+    diags = check_target(checked, "tofino1")
+    assert [(d.loc.line, d.message) for d in diags] == [
+        (APPLY_LINE, "a and b: multiple table applications in one expression")]
+    assert isinstance(diags[0], Diagnostic)
+    assert check_target(checked, "none") == []
+    with pytest.raises(ValueError, match="unknown target model"):
+        check_target(checked, "tofino9")
+
+
+def test_one_application_per_expression_is_accepted(tmp_path):
+    apply = """
+        if (a.apply().hit) { if (b.apply().miss) { hdr.data.d = 2; } }
+        switch (a.apply().action_run) { set_b: { hdr.data.c = 1; } default: {} }
+    """
+    path = tmp_path / "one.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=apply))
+    Pipeline.from_file(path)
+
+
+def test_cli_target_model_option(tmp_path):
+    path = tmp_path / "two.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=BOTH_HIT))
+    res = CliRunner().invoke(p4_cli, ["check", str(path)])
+    assert res.exit_code == 1
+    assert f"{path}:{APPLY_LINE}: a and b: multiple table applications in one expression" in res.output
+    res = CliRunner().invoke(p4_cli, ["compile", str(path), "--target-model", "none", "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "bf-rt.json").exists()
