@@ -71,16 +71,17 @@ def read_current(path: str | Path) -> list[Entry]:
 
 class ChainService:
     def __init__(self, inventory: str | Path, state_dir: str | Path | None = None, *,
-                 options: Options | None = None, connect: Connect = driver_factory, clock: Clock | None = None,
+                 options: Options | None = None, connect: Connect | None = None, clock: Clock | None = None,
                  lock_wait: float = 120.0) -> None:  # fmt: skip
-        """Loads and checks the inventory (SpecError with every issue); `lock_wait`: how long a writer
-        waits for another process that is changing the same chain."""
+        """Loads and checks the inventory (SpecError with every issue). `connect`: how targets are
+        reached (default: `driver_factory`, BF Runtime and the proxy control API); `lock_wait`: how long
+        a writer waits for another process that is changing the same chain."""
         self.inventory_file = Path(inventory)
         self.inventory, _ = load_inventory(self.inventory_file)
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.applied = AppliedStore(self.state_dir)
         self.options = options or Options()
-        self.connect = connect
+        self.connect = connect or driver_factory
         self.clock = clock or SystemClock()
         self.lock_wait = lock_wait
 
