@@ -70,6 +70,8 @@ def read_current(path: str | Path) -> list[Entry]:
 
 
 class ChainService:
+    """The lifecycle of the chains of one inventory and one state directory (see the module docstring)."""
+
     def __init__(self, inventory: str | Path, state_dir: str | Path | None = None, *,
                  options: Options | None = None, connect: Connect | None = None, clock: Clock | None = None,
                  lock_wait: float = 120.0) -> None:  # fmt: skip
