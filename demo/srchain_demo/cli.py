@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import click
 
-from srchain.cli import make_console, make_plan
+from srchain.cli import chain_service, make_console, reported
 from srchain.plan.render import render_plan
 from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE_SPEC
 
@@ -40,12 +39,11 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
     ex = Path(examples)
     inventory = ex / INVENTORY.name
     out = make_console()
-    with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state:
+    with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state, reported():
         out.rule("1. the reference chain: validate and plan")
-        first = make_plan(str(ex / REFERENCE_SPEC.name), str(inventory), state, None)
+        service = chain_service(str(inventory), state)
+        first = service.plan(service.load(ex / REFERENCE_SPEC.name))
         render_plan(first, out)
         out.rule("2. day 2: insert attack mitigation on the data path, planned against step 1")
-        current = Path(state) / "installed.json"
-        current.write_text(json.dumps(first.to_json()))
-        second = make_plan(str(ex / MITIGATION_SPEC.name), str(inventory), state, str(current))
+        second = service.plan(service.load(ex / MITIGATION_SPEC.name), current=first.entries)
         render_plan(second, out, show_entries=False)

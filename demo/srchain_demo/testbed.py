@@ -15,16 +15,20 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from srchain_demo import topology as topo
 from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
 from srchain_demo.shipped import P4_PROGRAM
+
+if TYPE_CHECKING:
+    from srchain.apply import Options, Result
+    from srchain.chains import ChainService
+    from srchain.plan import Plan
 
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
 Log = Callable[[str], None]
@@ -343,41 +347,25 @@ class Testbed:
         }
         self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
 
-    def apply(self, spec: str | Path, drain_timeout: float = 10.0, drain_interval: float = 0.3) -> Any:
-        """Plan `spec` against the generated inventory and apply it (make-before-break) with srchain.apply."""
+    def apply(self, spec: str | Path, drain_timeout: float = 10.0,
+              drain_interval: float = 0.3) -> tuple[Plan, Result]:
+        """Plan `spec` against the generated inventory and apply it (make-before-break), as `srchain chain
+        apply` does: (plan, engine result)."""
         from srchain.apply import Options
-        from srchain.model import load_chain
-        from srchain.plan import build_plan
-        from srchain.sidstore import SidStore
 
-        model = load_chain(str(spec), str(self.inventory))
-        with SidStore(self.state_dir) as store:
-            plan = build_plan(model, store)
-        with self._controller(Options(drain_timeout, drain_interval)) as ctl:
-            result = ctl.apply(plan)
-        with SidStore(self.state_dir) as store:
-            store.release(plan.chain, {s.sid for s in plan.sids})
-        return plan, result
+        service = self._service(Options(drain_timeout, drain_interval))
+        done = service.apply(service.load(spec))
+        return done.plan, done.result
 
-    @contextmanager
-    def _controller(self, options: Any = None) -> Iterator[Any]:
-        """The controller over the generated inventory's targets (the CLI's factory), closed afterwards."""
-        from srchain.apply import AppliedStore, Controller, Drivers
-        from srchain.apply.factory import driver_factory
-        from srchain.model.load import load_inventory
+    def _service(self, options: Options | None = None) -> ChainService:
+        """The chain service over the generated inventory and this testbed's state directory."""
+        from srchain.chains import ChainService
 
-        inv, _ = load_inventory(str(self.inventory))
-        drivers = Drivers(driver_factory(inv, self.inventory.parent))
-        try:
-            yield Controller(drivers, AppliedStore(self.state_dir), options)
-        finally:
-            drivers.close()
+        return ChainService(self.inventory, self.state_dir, options=options)
 
     def status(self, chain: str = "cloud-gaming") -> dict[str, Any]:
         """The controller's status report: per target, recorded entries live as intended, missing, differing."""
-        with self._controller() as ctl:
-            return ctl.status(chain)
+        return self._service().status(chain)
 
-    def reconcile(self, chain: str = "cloud-gaming") -> Any:
-        with self._controller() as ctl:
-            return ctl.reconcile(chain)
+    def reconcile(self, chain: str = "cloud-gaming") -> Result:
+        return self._service().reconcile(chain).result

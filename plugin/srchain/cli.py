@@ -5,17 +5,21 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from pathlib import Path
-from typing import ClassVar, NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import click
 from rich.console import Console
 
+from srchain.errors import SrchainError
 from srchain.model import SpecError, load_chain
-from srchain.plan import PlanError, build_plan, diff, entries_from_state
-from srchain.plan.model import Plan
 from srchain.plan.render import render_plan
-from srchain.sidstore import BlockExhausted, SidStore, default_state_dir
+from srchain.sidstore import SidStore, default_state_dir
+
+if TYPE_CHECKING:
+    from srchain.apply import Result
+    from srchain.chains import ChainService
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -47,32 +51,35 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def refuse(exc: SpecError) -> NoReturn:
-    for issue in exc.issues:
+def refuse(exc: SpecError, nothing: str = "nothing was planned") -> NoReturn:
+    for issue in exc.lines():
         err.print(f"[red]error:[/] {issue}", highlight=False, soft_wrap=True)
-    err.print(f"{len(exc.issues)} error(s); nothing was planned.", highlight=False)
+    err.print(f"{len(exc.issues)} error(s); {nothing}.", highlight=False)
     sys.exit(1)
 
 
-def make_plan(spec: str, inventory: str, state_dir: str | None, current: str | None) -> Plan:
-    """Validate, allocate, plan, and diff against `current` when given; exits with clear errors."""
-    installed = None
-    if current is not None:
-        try:
-            installed = entries_from_state(json.loads(Path(current).read_text()))
-        except (OSError, ValueError) as exc:
-            fail(f"{current}: not a usable current state: {exc}")
+@contextmanager
+def reported(nothing: str = "nothing was planned") -> Iterator[None]:
+    """An expected failure (any SrchainError) becomes `error: ...` lines and exit status 1, never a
+    traceback; `nothing` ends the summary of refused input files (what was therefore not done)."""
     try:
-        model = load_chain(spec, inventory)
-        with SidStore(state_dir) as store:
-            plan = build_plan(model, store)
+        yield
     except SpecError as exc:
-        refuse(exc)
-    except (PlanError, BlockExhausted) as exc:
-        fail(f"{spec}: {exc}")
-    if installed is not None:
-        plan.diff = diff(plan.entries, installed)
-    return plan
+        refuse(exc, nothing)
+    except SrchainError as exc:
+        for line in exc.lines():
+            err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def chain_service(inventory: str, state_dir: str | None, drain_timeout: float = 30.0,
+                  drain_interval: float = 0.5) -> ChainService:
+    """The service over `inventory` (loaded and checked here: SpecError) and the state directory."""
+    from srchain.apply import Options
+    from srchain.chains import ChainService
+
+    return ChainService(inventory, state_dir, options=Options(drain_timeout=drain_timeout,
+                                                              drain_interval=drain_interval))
 
 
 class LazyGroup(click.Group):
@@ -145,25 +152,16 @@ def validate(spec: str, inventory: str) -> None:
 )
 def plan(spec: str, inventory: str, state_dir: str | None, as_json: bool, current: str | None) -> None:
     """Allocate SIDs and compute every table entry of every switch and proxy."""
-    result = make_plan(spec, inventory, state_dir, current)
+    from srchain.chains import read_current
+
+    with reported():
+        installed = read_current(current) if current is not None else None
+        service = chain_service(inventory, state_dir)
+        result = service.plan(service.load(spec), installed)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         render_plan(result, make_console())
-
-
-def _controller(inventory: str, state_dir: str | None, drain_timeout: float, drain_interval: float):
-    from srchain.apply import AppliedStore, Controller, Drivers, Options
-    from srchain.apply.factory import driver_factory
-    from srchain.model.load import load_inventory
-
-    try:
-        inv, _ = load_inventory(inventory)
-    except SpecError as exc:
-        refuse(exc)
-    drivers = Drivers(driver_factory(inv, Path(inventory).resolve().parent))
-    opts = Options(drain_timeout=drain_timeout, drain_interval=drain_interval)
-    return Controller(drivers, AppliedStore(state_dir), opts), drivers
 
 
 drain_opts = [
@@ -180,7 +178,7 @@ def with_drain(f):
     return f
 
 
-def _report(result, what: str) -> None:
+def _report(result: Result, what: str) -> None:
     out = make_console()
     for note in result.notes:
         out.print(f"  {note}", highlight=False, soft_wrap=True)
@@ -199,21 +197,13 @@ def _report(result, what: str) -> None:
 @with_drain
 def apply(spec: str, inventory: str, state_dir: str | None, drain_timeout: float, drain_interval: float) -> None:
     """Install the chain on its switches and proxies, make-before-break (docs/controller.md)."""
-    from srchain.apply import ApplyError
-
-    result_plan = make_plan(spec, inventory, state_dir, None)
-    ctl, drivers = _controller(inventory, state_dir, drain_timeout, drain_interval)
-    try:
-        result = ctl.apply(result_plan)
-    except ApplyError as exc:
-        fail(f"apply of chain '{result_plan.chain}' v{result_plan.version} failed: {exc}")
-    finally:
-        drivers.close()
-    with SidStore(state_dir) as store:
-        released = store.release(result_plan.chain, {s.sid for s in result_plan.sids})
-    _report(result, f"chain '{result_plan.chain}' v{result_plan.version} applied")
-    if released:
-        make_console().print(f"  released SIDs of the old version: {', '.join(map(str, released))}", highlight=False)
+    with reported("nothing was applied"):
+        service = chain_service(inventory, state_dir, drain_timeout, drain_interval)
+        done = service.apply(service.load(spec))
+    _report(done.result, f"chain '{done.chain}' v{done.plan.version} applied")
+    if done.released:
+        make_console().print(f"  released SIDs of the old version: {', '.join(map(str, done.released))}",
+                             highlight=False)
 
 
 @chain.command()
@@ -223,15 +213,8 @@ def apply(spec: str, inventory: str, state_dir: str | None, drain_timeout: float
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def status(chain_name: str, inventory: str, state_dir: str | None, as_json: bool) -> None:
     """Live state vs the applied (intended) state, per target. Exit 2 when they differ."""
-    from srchain.apply import ApplyError
-
-    ctl, drivers = _controller(inventory, state_dir, 0, 0)
-    try:
-        report = ctl.status(chain_name)
-    except ApplyError as exc:
-        fail(str(exc))
-    finally:
-        drivers.close()
+    with reported("nothing was read"):
+        report = chain_service(inventory, state_dir).status(chain_name)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -256,16 +239,9 @@ def status(chain_name: str, inventory: str, state_dir: str | None, as_json: bool
 @state_opt
 def reconcile(chain_name: str, inventory: str, state_dir: str | None) -> None:
     """Re-install the applied state where it is missing or changed (after a switch or proxy restart)."""
-    from srchain.apply import ApplyError
-
-    ctl, drivers = _controller(inventory, state_dir, 0, 0)
-    try:
-        result = ctl.reconcile(chain_name)
-    except ApplyError as exc:
-        fail(f"reconcile of chain '{chain_name}' failed: {exc}")
-    finally:
-        drivers.close()
-    _report(result, f"chain '{chain_name}' reconciled")
+    with reported("nothing was changed"):
+        done = chain_service(inventory, state_dir).reconcile(chain_name)
+    _report(done.result, f"chain '{chain_name}' reconciled")
 
 
 @chain.command()
@@ -276,18 +252,9 @@ def reconcile(chain_name: str, inventory: str, state_dir: str | None) -> None:
 def delete(chain_name: str, inventory: str, state_dir: str | None, drain_timeout: float,
            drain_interval: float) -> None:
     """Remove the chain from every target (classifier first, drain, then the rest) and free its SIDs."""
-    from srchain.apply import ApplyError
-
-    ctl, drivers = _controller(inventory, state_dir, drain_timeout, drain_interval)
-    try:
-        result = ctl.delete(chain_name)
-    except ApplyError as exc:
-        fail(f"delete of chain '{chain_name}' failed: {exc}")
-    finally:
-        drivers.close()
-    with SidStore(state_dir) as store:
-        store.release(chain_name, set())
-    _report(result, f"chain '{chain_name}' deleted")
+    with reported("nothing was changed"):
+        done = chain_service(inventory, state_dir, drain_timeout, drain_interval).delete(chain_name)
+    _report(done.result, f"chain '{chain_name}' deleted")
 
 
 @main.group()

@@ -27,12 +27,13 @@ from typing import Any, Protocol
 
 import paramiko
 
+from srchain.errors import SrchainError
 from srchain.hostkeys import host_key_fields
 from srchain.localhttp import request_json
 from srchain.sshexec import ExecTimeout, exec_command
 
 
-class RemoteError(Exception):
+class RemoteError(SrchainError):
     """A remote operation that cannot be done; the message is for the operator as is (the charms raise the
     same class as `srchain.charms.ActionError`, which OSM shows as the action's failure)."""
 

@@ -6,6 +6,11 @@ chain returns the same labels and a changed chain keeps every SID whose context 
 Labels are unique across all chains (they share the network's label space) and never 0-15.
 Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so concurrent srchain processes
 serialise and never hand out the same label.
+
+A plan's allocations commit when it is built (a plan shown is a plan reserved); each transaction
+records what it added (`Allocation.added`), so an apply that failed and left the targets as they were
+can give those labels and that version back (`SidStore.undo`), and a successful one frees the labels
+its chain no longer uses (`SidStore.release`). `srchain.chains.ChainService` does both.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from srchain.errors import SrchainError
 from srchain.model.spec import RESERVED_LABELS, SrBlock
 
 SCHEMA = """
@@ -46,8 +52,16 @@ def default_state_dir() -> Path:
     return Path(base) / "srchain"
 
 
-class BlockExhausted(Exception):
+class BlockExhausted(SrchainError):
     pass
+
+
+@dataclass
+class Added:
+    """What one allocation transaction created: new labels, and new (chain, version) rows."""
+
+    labels: list[int] = field(default_factory=list)
+    versions: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,12 @@ class SidStore:
         ).fetchall()
         return [Sid(*r) for r in rows]
 
+    def undo(self, added: Added) -> None:
+        """Give back what one transaction allocated (its apply failed and changed nothing)."""
+        with self.transaction():
+            self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in added.labels])
+            self._db.executemany("DELETE FROM versions WHERE chain = ? AND version = ?", added.versions)
+
     def release(self, chain: str, keep: set[int]) -> list[int]:
         """Free the chain's SIDs not in `keep` (called once an apply has drained the old version)."""
         with self.transaction():
@@ -112,6 +132,7 @@ class Allocation:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self.added = Added()
 
     def version_for(self, chain: str, digest: str) -> int:
         """The chain's version for this content: the latest one if unchanged, else a new one."""
@@ -122,6 +143,7 @@ class Allocation:
             return int(row[0])
         version = (int(row[0]) if row else 0) + 1
         self._db.execute("INSERT INTO versions VALUES (?, ?, ?, ?)", (chain, version, digest, time.time()))
+        self.added.versions.append((chain, version))
         return version
 
     def sid(self, chain: str, segment: str, instance: str, context: str, version: int, block: SrBlock) -> Sid:
@@ -141,6 +163,7 @@ class Allocation:
                 f"(chain '{chain}' needs one more for segment '{segment}', instance '{instance}')"
             )
         self._db.execute("INSERT INTO sids VALUES (?, ?, ?, ?, ?, ?, ?)", (label, *key, version, time.time()))
+        self.added.labels.append(label)
         return Sid(label, *key, since=version)
 
     def _lowest_free(self, block: SrBlock) -> int | None:

@@ -6,8 +6,10 @@ import time
 
 import paramiko
 
+from srchain.errors import SrchainError
 
-class ExecTimeout(Exception):
+
+class ExecTimeout(SrchainError):
     pass
 
 

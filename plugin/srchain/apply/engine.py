@@ -3,31 +3,61 @@
 apply: read what this chain's entries look like live → diff (plan.diff order) → (1) install on proxies
 then switches, (2) flip, (3) wait until the old version's counters stop moving (bounded), (4) cleanup.
 Consecutive operations on one target in one phase are one batch (one WriteRequest / one proxy batch).
-A failed batch: find out what of it landed (read back), undo everything this apply wrote in reverse
-order, and raise ApplyError naming target, table and entry. Only entries this chain recorded or plans
-are ever touched; entries another applied chain also records (shared routes, mirror sessions,
-attachments) are never deleted.
+A failed batch (or counters that cannot be read while draining): find out what of it landed (read
+back), undo everything this apply wrote in reverse order, and raise ApplyError naming target, table and
+entry. A driver's TargetError never leaves this module: every command turns it into an ApplyError.
+Only entries this chain recorded or plans are ever touched; entries another applied chain also records
+(shared routes, mirror sessions, attachments) are never deleted. Time (timings, the drain's waits)
+comes from an injectable `Clock`, so tests drain without sleeping.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from srchain.apply.state import AppliedStore
+from srchain.errors import SrchainError
 from srchain.plan.diff import diff
-from srchain.plan.model import DiffOp, Entry, Plan
+from srchain.plan.model import DiffOp, Entry, Plan, canonical
 from srchain.targets.base import Driver, NKey, TargetError, describe
 
 TargetId = tuple[str, str]  # (kind, name)
 _PHASE = {"install": 0, "flip": 1, "cleanup": 2}
 
 
-class ApplyError(Exception):
-    pass
+class ApplyError(SrchainError):
+    """An apply, reconcile or delete that did not complete; the message says what failed and what was
+    done about it. `unchanged`: the targets are as they were before the call (nothing was written, or
+    everything written was undone); False when a rollback was incomplete or could not be checked."""
+
+    def __init__(self, message: str, *, unchanged: bool = True, target: str | None = None,
+                 table: str | None = None, entry: str | None = None, code: str | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(message, target=target, table=table, entry=entry, code=code, reason=reason)
+        self.unchanged = unchanged
+
+    @classmethod
+    def before_any_write(cls, exc: TargetError) -> ApplyError:
+        return cls(f"{exc}; nothing was changed", **exc.details())
+
+
+class Clock(Protocol):
+    """Where the engine reads time and waits (the drain): `SystemClock`, or a test's fake."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @dataclass
@@ -91,11 +121,11 @@ def _inverse(op: DiffOp) -> DiffOp:
 
 class Controller:
     def __init__(self, drivers: Drivers, store: AppliedStore, options: Options | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock | None = None) -> None:
         self.drivers = drivers
         self.store = store
         self.options = options or Options()
-        self.clock = clock
+        self.clock = clock or SystemClock()
 
     # ------------------------------------------------------------ live state
     def _live(self, entries: list[Entry]) -> dict[TargetId, dict[NKey, tuple[str, int | None]]]:
@@ -116,7 +146,7 @@ class Controller:
         try:
             return self._installed_unchecked(wanted, recorded)
         except TargetError as exc:  # a target that cannot be read, or lacks a table: nothing written yet
-            raise ApplyError(f"{exc}; nothing was changed") from None
+            raise ApplyError.before_any_write(exc) from None
 
     def _installed_unchecked(self, wanted: list[Entry], recorded: list[Entry]) -> list[Entry]:
         """This chain's entries as they are live: each live entry stands for the plan's or the recorded
@@ -141,7 +171,8 @@ class Controller:
                 out.append(r)  # recorded entry (possibly drifted): restore/replace it like the recorded one
             else:
                 raise ApplyError(f"{describe(e)}: already present with other content ({got[0]}) and not "
-                                 "installed by this chain; nothing was changed")
+                                 "installed by this chain; nothing was changed", target=f"{e.target_kind} {e.target}",
+                                 table=e.table, entry=canonical(e.key), reason="installed by someone else")
         return out
 
     # ------------------------------------------------------------ execution
@@ -173,40 +204,66 @@ class Controller:
     def _run(self, ops: list[DiffOp], result: Result, drain_before_cleanup: bool, rollback: bool = True) -> None:
         applied: list[DiffOp] = []
         drained_done = False
-        t0 = self.clock()
+        t0 = self.clock.now()
         for group in self._groups(ops):
             phase = group[0].phase
             if phase == "cleanup" and not drained_done:
                 drained_done = True
-                result.timings["install+flip_s"] = self.clock() - t0
+                result.timings["install+flip_s"] = self.clock.now() - t0
                 if drain_before_cleanup:
-                    td = self.clock()
-                    result.drained = self._drain([op.entry for op in ops if op.phase == "cleanup"])
-                    result.timings["drain_s"] = self.clock() - td
+                    td = self.clock.now()
+                    try:
+                        result.drained = self._drain([op.entry for op in ops if op.phase == "cleanup"])
+                    except TargetError as exc:  # the old version's state is unknown: back to it, cleanup undone
+                        raise self._abort(f"{exc.target}: reading the counters to drain the old version "
+                                          f"failed: {exc.message}", exc, applied, True, rollback) from None
+                    result.timings["drain_s"] = self.clock.now() - td
             e0 = group[0].entry
             try:
                 self.drivers.get(e0.target_kind, e0.target).write(group)
             except TargetError as exc:
-                with contextlib.suppress(TargetError):  # unreachable: nothing of that batch can be undone
+                known = True
+                try:
                     applied += self._landed(group)
-                raise ApplyError(self._failure(group, exc) + (self._rollback(applied) if rollback else "")) from None
+                except TargetError:  # unreachable: nothing of that batch can be undone
+                    known = False
+                raise self._abort(self._failure(group, exc), exc, applied, known, rollback, group) from None
             applied += group
             result.batches += 1
-        result.timings.setdefault("install+flip_s", self.clock() - t0)
-        result.timings["total_s"] = self.clock() - t0
+        result.timings.setdefault("install+flip_s", self.clock.now() - t0)
+        result.timings["total_s"] = self.clock.now() - t0
+
+    def _abort(self, what: str, exc: TargetError, applied: list[DiffOp], landed_known: bool, rollback: bool,
+               group: list[DiffOp] | None = None) -> ApplyError:
+        """The error for a failed run, after undoing what it wrote (when `rollback`)."""
+        complete = True
+        if rollback:
+            text, complete = self._rollback(applied)
+            what += text
+        unchanged = landed_known and complete and (rollback or not applied)
+        op = self._failed_op(group, exc) if group else None
+        if op is None:
+            return ApplyError(what, unchanged=unchanged, **exc.details())
+        return ApplyError(what, unchanged=unchanged, target=f"{op.entry.target_kind} {op.entry.target}",
+                          table=op.entry.table, entry=canonical(op.entry.key), code=exc.code, reason=exc.message)
 
     @staticmethod
-    def _failure(group: list[DiffOp], exc: TargetError) -> str:
+    def _failed_op(group: list[DiffOp], exc: TargetError) -> DiffOp | None:
         index = 0 if len(group) == 1 else exc.index
-        if index is not None and 0 <= index < len(group):
-            op = group[index]
+        return group[index] if index is not None and 0 <= index < len(group) else None
+
+    @classmethod
+    def _failure(cls, group: list[DiffOp], exc: TargetError) -> str:
+        op = cls._failed_op(group, exc)
+        if op is not None:
             return f"{describe(op.entry)}: {op.op} failed: {exc.message}"
         first = f"{group[0].op} {describe(group[0].entry)}"
         return f"{exc.target}: a batch of {len(group)} ({first} ...) failed: {exc.message}"
 
-    def _rollback(self, applied: list[DiffOp]) -> str:
+    def _rollback(self, applied: list[DiffOp]) -> tuple[str, bool]:
+        """Undo `applied` in reverse order: (what to add to the message, whether all of it was undone)."""
         if not applied:
-            return "; nothing had been changed"
+            return "; nothing had been changed", True
         undo = [_inverse(op) for op in reversed(applied)]
         failed = []
         for group in self._groups_in_order(undo):
@@ -217,8 +274,8 @@ class Controller:
                 failed.append(f"{self._failure(group, exc)}")
         if failed:
             return (f"; ROLLBACK INCOMPLETE ({len(failed)} batch(es) failed: {'; '.join(failed)}): "
-                    "run `srchain chain reconcile`")
-        return f"; rolled back {len(applied)} operation(s): the previous version is in place"
+                    "run `srchain chain reconcile`"), False
+        return f"; rolled back {len(applied)} operation(s): the previous version is in place", True
 
     def _groups_in_order(self, ops: list[DiffOp]) -> list[list[DiffOp]]:
         groups: list[list[DiffOp]] = []
@@ -232,7 +289,7 @@ class Controller:
 
     def _drain(self, entries: list[Entry]) -> bool:
         """Wait until the packet counters of the entries about to be deleted stop moving."""
-        deadline = self.clock() + self.options.drain_timeout
+        deadline = self.clock.now() + self.options.drain_timeout
         by_target = _by_target(entries)
         keys = {tid: {self.drivers.get(*tid).norm(e)[0] for e in es} for tid, es in by_target.items()}
 
@@ -247,11 +304,11 @@ class Controller:
         if all(v is None for v in before.values()):
             return True  # nothing to watch (no counters on these entries)
         while True:
-            time.sleep(min(self.options.drain_interval, max(0.0, deadline - self.clock())))
+            self.clock.sleep(min(self.options.drain_interval, max(0.0, deadline - self.clock.now())))
             now = sample()
             if now == before:
                 return True
-            if self.clock() >= deadline:
+            if self.clock.now() >= deadline:
                 return False
             before = now
 
@@ -278,7 +335,7 @@ class Controller:
             try:
                 self.drivers.get(*tid)
             except TargetError as exc:
-                raise ApplyError(f"{exc}; nothing was changed") from None
+                raise ApplyError.before_any_write(exc) from None
 
     def status(self, chain: str) -> dict[str, Any]:
         """Per target: intended entries, how many are live as intended, which are missing or differ."""
@@ -313,7 +370,10 @@ class Controller:
         if not recorded:
             raise ApplyError(f"chain {chain} has not been applied (no {self.store.path(chain)})")
         self._prepare({(e.target_kind, e.target) for e in recorded})
-        live = self._live(recorded)
+        try:
+            live = self._live(recorded)
+        except TargetError as exc:
+            raise ApplyError.before_any_write(exc) from None
         ops = []
         for e in recorded:
             drv = self.drivers.get(e.target_kind, e.target)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
 from srchain.bfrt.sde import is_sde, load_gc
+from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.targets.base import Driver, TargetError
 from srchain.targets.loader import Bundle
@@ -31,7 +32,7 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
     base = Path(base_dir)
     backend = bfrt_backend or os.environ.get("SRCHAIN_BFRT_BACKEND", "auto")
     if backend not in BACKENDS:
-        raise ValueError(f"bfrt backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise SrchainError(f"bfrt backend (SRCHAIN_BFRT_BACKEND) must be one of {', '.join(BACKENDS)}, not {backend!r}")
 
     def path(p: str) -> Path:
         return Path(p) if Path(p).is_absolute() else base / p

@@ -13,11 +13,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from srchain.errors import SrchainError
 from srchain.plan.model import Entry, Plan, entries_from_state
 from srchain.sidstore import default_state_dir
 
 FORMAT = "srchain.applied/v1"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class StateError(SrchainError, ValueError):
+    """A chain name that cannot be a file name, or an applied-state file that cannot be read."""
 
 
 class AppliedStore:
@@ -27,21 +32,27 @@ class AppliedStore:
 
     def path(self, chain: str) -> Path:
         if not _SAFE.match(chain):
-            raise ValueError(f"chain name {chain!r} cannot be a file name")
+            raise StateError(f"chain name {chain!r} cannot be a file name")
         return self.dir / f"{chain}.json"
 
     def load(self, chain: str) -> dict[str, Any] | None:
         p = self.path(chain)
         if not p.exists():
             return None
-        doc = json.loads(p.read_text())
-        if doc.get("format") != FORMAT:
-            raise ValueError(f"{p}: not a {FORMAT} document")
+        try:
+            doc = json.loads(p.read_text())
+        except (OSError, ValueError) as exc:
+            raise StateError(f"{p}: unreadable: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise StateError(f"{p}: not a {FORMAT} document")
         return doc
 
     def entries(self, chain: str) -> list[Entry]:
         doc = self.load(chain)
-        return entries_from_state(doc) if doc else []
+        try:
+            return entries_from_state(doc) if doc else []
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"{self.path(chain)}: not a usable applied state: {exc}") from None
 
     def chains(self) -> list[str]:
         return sorted(p.stem for p in self.dir.glob("*.json")) if self.dir.exists() else []

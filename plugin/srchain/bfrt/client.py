@@ -22,13 +22,14 @@ from pathlib import Path
 
 import grpc
 
+from srchain.errors import SrchainError
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 SetReq = pb.SetForwardingPipelineConfigRequest
 
 
-class BfrtError(Exception):
+class BfrtError(SrchainError):
     """A refused or failed call; `code` is the gRPC status name (UNAVAILABLE, ALREADY_EXISTS, ...)."""
 
     def __init__(self, message: str, code: str = "UNKNOWN") -> None:

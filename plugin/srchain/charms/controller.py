@@ -11,28 +11,31 @@ State directory (charm config `state-dir`):
   pending/<action>.yaml  a candidate spec; error messages name this file, line and field
   sids.sqlite, applied/<chain>.json   the SID store and applied state (as `srchain chain apply`)
   config.json          digests of the configured spec and inventory last acted on
-A refused or failed change leaves spec.yaml and the targets as they were.
+A refused or failed change leaves spec.yaml and the targets as they were. The lifecycle itself is
+`srchain.chains.ChainService`, as for the CLI; its errors (SrchainError) become the action's failure
+in one place, `_failure`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
+from srchain.apply import AppliedStore, ApplyError, Options
 from srchain.apply.factory import driver_factory
+from srchain.chains import ChainService
 from srchain.charms import ActionError
-from srchain.model import SpecError, load_chain, load_inventory
-from srchain.plan import PlanError, build_plan
+from srchain.errors import SrchainError
 from srchain.remote import LocalTransport
-from srchain.sidstore import BlockExhausted, SidStore
-from srchain.targets.base import TargetError
 
 SSH_KEY = "ssh-private-key"  # key of the target-tokens secret: logs in to proxies reached over SSH
 
@@ -57,8 +60,18 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _issues(exc: SpecError) -> str:
-    return "; ".join(str(i) for i in exc.issues)
+@contextmanager
+def _failure(suffix: str = "") -> Iterator[None]:
+    """The one place a library error becomes the action's failure: its lines joined with '; ', then
+    `suffix` (what stays in place) unless the targets may have changed (an incomplete rollback says so
+    itself). ActionErrors are already phrased for the action: as they are."""
+    try:
+        yield
+    except ActionError:
+        raise
+    except SrchainError as exc:
+        changed = isinstance(exc, ApplyError) and not exc.unchanged
+        raise ActionError("; ".join(exc.lines()) + ("" if changed else suffix)) from None
 
 
 def write_inventory(s: ControllerSettings) -> Path:
@@ -122,35 +135,20 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
     _write(candidate, spec_text)
     running = current_spec(s)
     keep = f"chain {running.get('chain')} stays as it was" if running else "nothing was applied"
-    try:
-        model = load_chain(candidate, inv)
-    except SpecError as exc:
-        raise ActionError(f"{_issues(exc)}; {keep}") from None
-    chain = model.spec.chain
-    if running and running.get("chain") != chain:
-        raise ActionError(f"{candidate}: chain: '{chain}' is not the running chain '{running.get('chain')}' "
-                          f"(this NS runs one chain); {keep}")
-    try:
-        with SidStore(s.state_dir) as store:
-            plan = build_plan(model, store)
-    except (PlanError, BlockExhausted) as exc:
-        raise ActionError(f"{candidate}: {exc}; {keep}") from None
-    drivers = Drivers(driver_factory(model.inventory, inv.parent))
     interval = min(0.5, max(s.drain_timeout / 4, 0.01))
-    opts = Options(drain_timeout=s.drain_timeout, drain_interval=interval)
-    ctl = Controller(drivers, AppliedStore(s.state_dir), opts)
-    try:
-        result = ctl.apply(plan)
-    except (ApplyError, TargetError) as exc:
-        raise ActionError(f"apply of chain {chain} v{plan.version} failed: {exc}") from None
-    finally:
-        drivers.close()
-    with SidStore(s.state_dir) as store:
-        released = store.release(chain, {sid.sid for sid in plan.sids})
+    with _failure(f"; {keep}"):
+        service = ChainService(inv, s.state_dir, options=Options(drain_timeout=s.drain_timeout,
+                                                                 drain_interval=interval))
+        model = service.load(candidate)
+        if running and running.get("chain") != model.spec.chain:
+            raise ActionError(f"{candidate}: chain: '{model.spec.chain}' is not the running chain "
+                              f"'{running.get('chain')}' (this NS runs one chain); {keep}")
+        done = service.apply(model)
+    plan, result = done.plan, done.result
     os.replace(candidate, s.state_dir / "spec.yaml")
     counts = {k: sum(1 for op in result.ops if op.op == k) for k in ("add", "modify", "delete")}
-    return {"chain": chain, "version": plan.version, **counts, "batches": result.batches,
-            "drained": result.drained, "released_sids": released, "notes": result.notes,
+    return {"chain": done.chain, "version": plan.version, **counts, "batches": result.batches,
+            "drained": result.drained, "released_sids": done.released, "notes": result.notes,
             "sids": {sid.instance: sid.sid for sid in plan.sids}}
 
 
@@ -226,17 +224,8 @@ def show_chain(s: ControllerSettings) -> dict[str, Any]:
     for sid in applied.get("sids", []):
         sids.setdefault(sid["segment"], []).append(sid["sid"])
     inv = write_inventory(s)
-    try:
-        inventory, _ = load_inventory(inv)
-    except SpecError as exc:
-        raise ActionError(_issues(exc)) from None
-    drivers = Drivers(driver_factory(inventory, inv.parent, attempts=1))
-    try:
-        status = Controller(drivers, store).status(chain)
-    except ApplyError as exc:
-        raise ActionError(str(exc)) from None
-    finally:
-        drivers.close()
+    with _failure():
+        status = ChainService(inv, s.state_dir, connect=functools.partial(driver_factory, attempts=1)).status(chain)
     targets = {t: ("in sync" if "error" not in r and r["ok"] == r["intended"] else r.get("error") or
                    f"drift: {len(r['missing'])} missing, {len(r['differs'])} differ") for t, r in status.items()}
     return {"chain": chain, "version": applied.get("version"),

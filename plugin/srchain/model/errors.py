@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from srchain.errors import SrchainError
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -18,12 +20,15 @@ class Issue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(SrchainError):
     """A chain spec or inventory was refused; `issues` lists every reason found."""
 
     def __init__(self, issues: Iterable[Issue]) -> None:
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
+
+    def lines(self) -> list[str]:
+        return [str(i) for i in self.issues]
 
 
 def format_path(loc: Iterable[str | int]) -> str:

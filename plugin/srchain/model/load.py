@@ -229,6 +229,11 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
 def load_chain(spec_path: str | Path, inventory_path: str | Path) -> ChainModel:
     """Load and check both files; raises SpecError with every issue found."""
     inv, _ = load_inventory(inventory_path)
+    return load_chain_on(spec_path, inv, inventory_path)
+
+
+def load_chain_on(spec_path: str | Path, inv: Inventory, inventory_path: str | Path) -> ChainModel:
+    """The spec checked against an inventory already loaded (from `inventory_path`)."""
     spec, doc = load_spec(spec_path)
     segments, issues = check_chain(spec, inv, doc)
     if issues:

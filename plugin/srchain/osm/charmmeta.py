@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from srchain.errors import SrchainError
+
 
 @dataclass(frozen=True)
 class ActionParam:
@@ -37,7 +39,7 @@ class CharmMeta:
     config_options: dict[str, str | None]  # option -> type
 
 
-class CharmProblem(Exception):
+class CharmProblem(SrchainError):
     """The charm exists but is unusable (no metadata, no code, unreadable YAML)."""
 
 

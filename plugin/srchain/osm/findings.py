@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from srchain.errors import SrchainError
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -17,5 +19,5 @@ class Finding:
         return f"{where}: [{self.rule}] {self.message}"
 
 
-class OsmToolError(Exception):
+class OsmToolError(SrchainError):
     """An environment or usage problem (no YANG, unreadable file): not a finding about a descriptor."""

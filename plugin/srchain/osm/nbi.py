@@ -24,13 +24,14 @@ from typing import Any
 
 import yaml
 
+from srchain.errors import SrchainError
 from srchain.osm.package import check_layout
 
 DEFAULT_PORT = 9999  # OSM's NBI
 FINAL_STATES = {"COMPLETED", "FAILED", "PARTIALLY_COMPLETED", "FAILED_TEMP"}
 
 
-class NbiError(Exception):
+class NbiError(SrchainError):
     """OSM refused a request or could not be reached; the message names the call and OSM's reason."""
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from srchain.errors import SrchainError
 from srchain.osm.day12 import as_list, primitives
 from srchain.osm.descriptors import Descriptor, collect
 from srchain.osm.findings import Finding
@@ -54,7 +55,7 @@ TOKEN_TTL_S = 3600
 MAX_BODY = 64 * 1024 * 1024
 
 
-class NbiFault(Exception):
+class NbiFault(SrchainError):
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail

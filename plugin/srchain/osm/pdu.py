@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import load_inventory
@@ -29,7 +30,7 @@ def pdu_type_for(switch: str) -> str:
     return f"{PDU_TYPE_PREFIX}-{switch}"
 
 
-class PduError(Exception):
+class PduError(SrchainError):
     """The inventory cannot be turned into PDU descriptors; the message says why."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import ChainModel, load_chain
@@ -48,7 +49,7 @@ VNF_DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 
-class RenderError(Exception):
+class RenderError(SrchainError):
     """The chain cannot be expressed as an OSM network service; the message names what and why."""
 
 

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
@@ -30,7 +31,7 @@ from srchain.sidstore import Allocation, SidStore
 from srchain_contracts import proxy_api as px
 
 
-class PlanError(Exception):
+class PlanError(SrchainError):
     """The chain is valid YAML but cannot be realised on this inventory (depth, reachability, ...)."""
 
 
@@ -511,5 +512,10 @@ class _Builder:
 def build_plan(model: ChainModel, store: SidStore) -> Plan:
     """Allocate (or reuse) SIDs and compute every entry; all allocations commit together or not at all."""
     with store.transaction() as tx:
-        version = tx.version_for(model.spec.chain, spec_digest(model))
-        return _Builder(model, tx, version).build()
+        return plan_in(model, tx)
+
+
+def plan_in(model: ChainModel, tx: Allocation) -> Plan:
+    """The plan, allocating inside the caller's transaction (which then knows what it added)."""
+    version = tx.version_for(model.spec.chain, spec_digest(model))
+    return _Builder(model, tx, version).build()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 
 
@@ -18,7 +19,7 @@ class Hop:
     peer_switch: str | None  # the switch the frame arrives at, None for a proxy or host
 
 
-class Unreachable(Exception):
+class Unreachable(SrchainError):
     pass
 
 

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from srchain.errors import SrchainError
 from srchain.plan.model import DiffOp, Entry
 
 NKey = tuple[str, Any]  # (table, normalised key): how a driver matches a plan entry with a live one
 
 
-class TargetError(Exception):
+class TargetError(SrchainError):
     """A target refused or did not answer. `index` is the position in the batch of the operation that
-    failed, when the target said so; `landed_unknown` means the write may or may not have happened."""
+    failed, when the target said so; `landed_unknown` means the write may or may not have happened.
+    Drivers raise it; the apply engine turns it into an ApplyError before it reaches a caller."""
 
     def __init__(self, target: str, message: str, index: int | None = None, code: str = "UNKNOWN",
                  landed_unknown: bool = False) -> None:
-        super().__init__(f"{target}: {message}")
-        self.target = target
+        super().__init__(f"{target}: {message}", target=target, code=code, reason=message)
+        self.target: str = target
+        self.code: str = code
         self.message = message
         self.index = index
-        self.code = code
         self.landed_unknown = landed_unknown
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import paramiko
 
+from srchain.errors import SrchainError
 from srchain.sshexec import ExecTimeout, exec_command
 
 DEFAULT_COMMAND = "bf-p4c --target tofino --arch tna --bf-rt-schema {out}/bf-rt.json -o {out} {program}"
 
 
-class BuildError(Exception):
+class BuildError(SrchainError):
     pass
 
 
