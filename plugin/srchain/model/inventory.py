@@ -145,7 +145,8 @@ class Attachment(Strict):
                 raise ValueError(f"next_hop '{self.next_hop}' is not an IP address") from None
         return self
 
-    def params(self) -> dict[str, object]:
+    def params(self) -> dict[str, str | int]:
+        """The set fields (all are text or numbers), as a proxy attachment entry's params."""
         return self.model_dump(exclude_none=True)
 
 
