@@ -1,7 +1,7 @@
 """Several data-path workers: worker 0 is the daemon's own loop, workers 1..N-1 are child processes.
 
 Each worker has its own receive rings, joined to one PACKET_FANOUT group per interface with the proxy's
-steering program (fanout.py: a flow and its reverse reach the same worker), its own TX rings and its own
+steering program (srchain_net/fanout.py: a flow and its reverse reach the same worker), its own TX rings and its own
 flow caches. Processes, not threads: the loops hold the GIL, so threads would share one core.
 
 The daemon stays the only control plane: it validates, persists and installs a change in worker 0, then

@@ -24,7 +24,7 @@ import ctypes
 import socket
 import struct
 
-from srchain_net.packetsock import SOL_PACKET
+from .packetsock import SOL_PACKET
 
 PACKET_FANOUT = 18
 PACKET_FANOUT_DATA = 22
