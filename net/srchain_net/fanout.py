@@ -84,7 +84,7 @@ def steering_program(msd: int) -> list[Insn]:
     return prog
 
 
-def _fprog(prog: list[Insn]) -> tuple[bytes, ctypes.Array]:
+def _fprog(prog: list[Insn]) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
     raw = b"".join(struct.pack("HBBI", *insn) for insn in prog)
     buf = ctypes.create_string_buffer(raw, len(raw))
     return struct.pack("HL", len(prog), ctypes.addressof(buf)), buf  # keep buf alive until setsockopt

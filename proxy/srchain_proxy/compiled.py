@@ -73,8 +73,9 @@ def build(target: Path) -> None:
 
 def load() -> ModuleType | None:
     """The compiled module, building it if needed; None (and `unavailable()` says why) when it cannot be."""
-    if "module" in _loaded:
-        return _loaded["module"]  # type: ignore[return-value]
+    loaded = _loaded.get("module")
+    if isinstance(loaded, ModuleType):
+        return loaded
     if "error" in _loaded:
         return None
     try:

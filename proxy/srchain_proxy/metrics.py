@@ -58,5 +58,5 @@ def metrics_text(registry: CollectorRegistry) -> bytes:
 
 def make_registry(counters: Callable[[], dict]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProxyCollector(counters))  # type: ignore[arg-type]
+    registry.register(ProxyCollector(counters))
     return registry

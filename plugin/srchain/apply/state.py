@@ -35,7 +35,7 @@ class AppliedStore:
         if not p.exists():
             return None
         doc = json.loads(p.read_text())
-        if doc.get("format") != FORMAT:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError(f"{p}: not a {FORMAT} document")
         return doc
 
