@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar, cast
 
 from srchain.bfrt.errors import BfrtError
 
-_FIXED_BITS = {"uint64": 64, "uint32": 32, "int32": 32, "uint16": 16, "uint8": 8, "bool": 1}
+_FIXED_BITS = {"uint64": 64, "uint32": 32, "int32": 32, "uint16": 16, "uint8": 8, "bool": 1, "string": 0}
 _DEFAULT_BITS = 32  # a fixed type this client does not know: encoded as 4 bytes
 
 
@@ -31,7 +31,7 @@ class FieldType:
     """A field's bf-rt.json `type`: `bytes` (with a bit width), a fixed-width int, `bool` or `string`."""
 
     name: str
-    width: int  # bits
+    width: int  # bits (0 for string)
 
     @property
     def byte_width(self) -> int:
@@ -77,9 +77,10 @@ def resolve(name: str, items: Mapping[str, Named], what: str) -> Named:
     if name in items:
         return items[name]
     hits = [n for n in items if n.endswith("." + name)]
-    if len(hits) != 1:
-        choices = ", ".join(sorted(hits)) if hits else "none matches"
-        raise SchemaError(f"{'no' if not hits else 'ambiguous'} name {name!r} among the {what} ({choices})")
+    if not hits:
+        raise SchemaError(f"no name {name!r} among the {what}")
+    if len(hits) > 1:
+        raise SchemaError(f"ambiguous name {name!r} among the {what}: {', '.join(sorted(hits))}")
     return items[hits[0]]
 
 
@@ -179,32 +180,43 @@ def _mapping(value: object, where: str) -> JsonObject:
     return cast(JsonObject, value)
 
 
+def _where(doc: JsonObject) -> str:
+    name = doc.get("name")
+    return f"bf-rt.json {name}" if isinstance(name, str) else "bf-rt.json"
+
+
 def _list(doc: JsonObject, key: str) -> list[object]:
     value = doc.get(key, [])
     if not isinstance(value, list):
-        raise SchemaError(f"bf-rt.json {doc.get('name', '?')}: '{key}' is not a list", "INVALID_ARGUMENT")
+        raise SchemaError(f"{_where(doc)}: '{key}' is not a list", "INVALID_ARGUMENT")
     return value
 
 
 def _str(doc: JsonObject, key: str) -> str:
     value = doc.get(key)
     if not isinstance(value, str):
-        raise SchemaError(f"bf-rt.json {doc.get('name', '?')}: '{key}' missing or not a string", "INVALID_ARGUMENT")
+        raise SchemaError(f"{_where(doc)}: '{key}' missing or not a string", "INVALID_ARGUMENT")
     return value
 
 
 def _int(doc: JsonObject, key: str) -> int:
     value = doc.get(key)
     if not isinstance(value, int):
-        raise SchemaError(f"bf-rt.json {doc.get('name', '?')}: '{key}' missing or not an integer", "INVALID_ARGUMENT")
+        raise SchemaError(f"{_where(doc)}: '{key}' missing or not an integer", "INVALID_ARGUMENT")
     return value
 
 
 def _field_type(doc: JsonObject) -> FieldType:
-    t = _mapping(doc.get("type"), f"bf-rt.json field {doc.get('name', '?')}: type")
-    name = _str(t, "type")
+    where = f"{_where(doc)}: type"
+    t = _mapping(doc.get("type"), where)
+    name = t.get("type")
+    if not isinstance(name, str):
+        raise SchemaError(f"{where}: no type name", "INVALID_ARGUMENT")
     if name == "bytes":
-        return FieldType(name, _int(t, "width"))
+        width = t.get("width")
+        if not isinstance(width, int):
+            raise SchemaError(f"{where}: bytes without a width", "INVALID_ARGUMENT")
+        return FieldType(name, width)
     return FieldType(name, _FIXED_BITS.get(name, _DEFAULT_BITS))
 
 
