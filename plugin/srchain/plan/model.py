@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, TypeAlias, TypedDict, cast, final
+from typing import Literal, TypeAlias, TypedDict, cast, final
 
 from srchain.plan.tables import FLIP_ROLES
 
@@ -111,7 +111,7 @@ class Entry:
         }
 
     @classmethod
-    def from_json(cls, kind: TargetKind, target: str, d: Mapping[str, Any]) -> Entry:
+    def from_json(cls, kind: TargetKind, target: str, d: Mapping[str, object]) -> Entry:
         """An entry of a plan's or a state's JSON: KeyError for a missing field, TypeError for a value of
         the wrong kind, ValueError for a key field outside the plan format."""
         table, key, action, params = d["table"], d["key"], d["action"], d.get("params", {})
@@ -200,7 +200,7 @@ class Plan:
         return out
 
 
-def entries_from_state(state: Mapping[str, Any]) -> list[Entry]:
+def entries_from_state(state: Mapping[str, object]) -> list[Entry]:
     """Installed entries, as data: a state document or a previous plan (both carry `targets`)."""
     targets = state.get("targets")
     if not isinstance(targets, list):
