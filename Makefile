@@ -4,7 +4,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 BIN    := $(VENV)/bin
 
-.PHONY: all demo test lint unit bench clean model p4
+.PHONY: all demo test lint typecheck unit bench clean model p4
 
 all: test
 
@@ -18,7 +18,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+# mypy over every room (pyproject [tool.mypy]: strict on srchain, srchain_contracts, srchain_net).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -31,4 +35,4 @@ model: $(STAMP)
 	$(BIN)/python -m srchain_vnfs.train
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build

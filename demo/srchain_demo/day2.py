@@ -88,10 +88,10 @@ def live_state(tb: Testbed) -> dict[str, Any]:
         client.bind("srchain_node")
         labels: dict[str, list[int]] = {}
         for table in ("SwitchIngress.sr.sid_forward", "SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):
-            labels[table.rsplit(".", 1)[1]] = sorted(int(e.key["label"]) for e in client.entries(table))  # type: ignore[call-overload]
+            labels[table.rsplit(".", 1)[1]] = sorted(e.key_int("label") for e in client.entries(table))
         stacks = []
         for e in client.entries("SwitchIngress.classifier.rules"):
-            stacks.append([int(e.data[k]) for k in sorted(e.data) if k.startswith("label_")])  # type: ignore[call-overload]
+            stacks.append([e.data_int(k) for k in sorted(e.data) if k.startswith("label_")])
     finally:
         client.close()
     api = tb.proxy_api()

@@ -36,8 +36,7 @@ class SwitchReader:
         self.client.close()
 
     def _counter(self, table: str) -> dict[int, int]:
-        return {int(e.key["$COUNTER_INDEX"]): int(e.data["$COUNTER_SPEC_PKTS"])  # type: ignore[call-overload]
-                for e in self.client.entries(table)}
+        return {e.key_int("$COUNTER_INDEX"): e.data_int("$COUNTER_SPEC_PKTS") for e in self.client.entries(table)}
 
     def _reg(self, name: str, index: int) -> int:
         return int(self.client.register_read(name, index)["f1"][0])

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from srchain_contracts.records import FlowKey
+
 from . import topology as topo
 from .netns import TestbedError, sh
 from .observe import SwitchReader, udp_key
@@ -81,7 +83,7 @@ class GamingSession:
     tb: Testbed
     key: str
     start: float  # when the first packet is due (time.time())
-    flow_key: int
+    flow_key: FlowKey
 
     def prioritised_within(self, bound_s: float, since: float | None = None, client_id: int = 14) -> float | None:
         """Poll the switch's priority register: seconds from `since` (default: the session's start) to class 1,

@@ -193,7 +193,8 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
     rx_up = rx
     t_prio = marks["prioritised"]
     game = rx.get(str(STREAM_GAMING), {"send_ns": [], "delay_ns": []})
-    before, after = [], []
+    before: list[float] = []
+    after: list[float] = []
     for sent_ns, d in zip(game["send_ns"], game["delay_ns"], strict=True):
         (after if t_prio is not None and sent_ns / 1e9 >= t_prio else before).append(d / 1e6)
     first = min(game["send_ns"]) / 1e9 if game["send_ns"] else start

@@ -28,6 +28,7 @@ from google.rpc import code_pb2, status_pb2
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
+
 from . import bfrt_device as D
 from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
 from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID
@@ -36,6 +37,7 @@ from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Pipeline
 
 log = logging.getLogger(__name__)
+UpdateType = pb.Update.Type.ValueType  # int at run time; mypy-protobuf's distinct enum type for the checker
 
 NON_P4_INFO = {
     "tables": [
@@ -253,7 +255,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 self._push_warm(req.client_id, pb.WARM_INIT_FINISHED)
         return pb.SetForwardingPipelineConfigResponse(set_forwarding_pipeline_config_response_type=pb.WARM_INIT_STARTED)
 
-    def _push_warm(self, client_id: int, kind: int) -> None:
+    def _push_warm(self, client_id: int, kind: pb.SetForwardingPipelineConfigResponseType.ValueType) -> None:
         msg = pb.StreamMessageResponse()
         msg.set_forwarding_pipeline_config_response.set_forwarding_pipeline_config_response_type = kind
         self._notify(client_id, msg)
@@ -427,7 +429,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             values[fname] = _to_int(f.stream)
         return aname, values
 
-    def _apply_match(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
+    def _apply_match(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         table: R.Table = tm.obj  # type: ignore[assignment]
         T = pb.Update
         if te.is_default_entry:
@@ -457,7 +459,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what} index {idx} out of range 0..{size - 1}")
         return idx
 
-    def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
+    def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
         if utype == pb.Update.DELETE:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted")
@@ -470,7 +472,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             fields[fname] = _to_int(f.stream)
         undo.append(D.write_register(reg, idx, fields))
 
-    def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
+    def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
         idx = self._index(te, c.size, f"counter {c.name}")
         pkts = nbytes = None
@@ -481,7 +483,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 nbytes = _to_int(f.stream)
         undo.append(D.write_counter(c, idx, pkts, nbytes))
 
-    def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: int, undo: list[D.Undo]) -> None:
+    def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         if len(te.key.fields) != 1:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg key is $sid")
         sid = _to_int(te.key.fields[0].exact.value)

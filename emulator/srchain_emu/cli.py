@@ -109,8 +109,8 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     except (PortsError, P4Error, ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    if pipeline is not None:
-        servicer.install(Path(program).stem, pipeline)  # type: ignore[arg-type]
+    if program and pipeline is not None:
+        servicer.install(Path(program).stem, pipeline)
     try:
         dataplane = DataPlane(servicer, specs, io=io)
     except OSError as exc:

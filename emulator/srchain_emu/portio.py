@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import mmap
 import socket
 import struct
 from typing import Protocol
@@ -36,7 +37,9 @@ def max_frame(sock: socket.socket, ifname: str) -> int:
 
 class Port(Protocol):
     oversize: int  # frames longer than the egress MTU (or a ring slot): dropped and counted, as a switch does
-    tx_errors: int
+
+    @property
+    def tx_errors(self) -> int: ...
 
     def fileno(self) -> int: ...
     def rx_drops(self) -> int: ...
@@ -133,8 +136,8 @@ class RingPort:
     def fileno(self) -> int:
         return self.rx.fileno()
 
-    def _handle(self, ring: object, start: int, end: int) -> None:
-        self._take(ring[start:end])  # type: ignore[index]
+    def _handle(self, ring: mmap.mmap, start: int, end: int) -> None:
+        self._take(ring[start:end])
 
     def receive(self, budget: int) -> list[bytes]:
         self.rx.drain(self._handle, budget)
@@ -147,7 +150,7 @@ class RingPort:
         if len(frame) > self.max_frame:
             self.oversize += 1
             return
-        self.tx.put(frame)  # type: ignore[arg-type]  # bytes slice-assigns like a memoryview
+        self.tx.put(frame)
 
     def flush(self) -> None:
         self.tx.flush()

@@ -40,22 +40,21 @@ def enter_netns(name: str) -> None:
 def run_in_netns(name: str, fn: Callable[[], T], timeout: float | None = 20) -> T:
     """fn() called in a thread that entered namespace `name`; its result or its exception comes back.
     NetnsCallTimeout when it has not finished within `timeout` seconds (None: wait for it)."""
-    box: dict[str, object] = {}
+    results: list[T] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
             enter_netns(name)
-            box["value"] = fn()
+            results.append(fn())
         except BaseException as exc:  # handed back to the caller
-            box["error"] = exc
+            errors.append(exc)
 
     thread = threading.Thread(target=target, daemon=True, name=f"netns-{name}")
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
         raise NetnsCallTimeout(f"call inside namespace {name} did not finish within {timeout} s")
-    if "error" in box:
-        error = box["error"]
-        assert isinstance(error, BaseException)
-        raise error
-    return box["value"]  # type: ignore[return-value]  # set whenever no error was
+    if errors:
+        raise errors[0]
+    return results[0]

@@ -59,4 +59,4 @@ def open_packet_socket(ifname: str, receive: bool = True, rcvbuf: int = 8 << 20,
 def kernel_drops(sock: socket.socket) -> int:
     """Frames the kernel dropped for this socket since the last call (the counter resets on read)."""
     _packets, drops = _STATS.unpack(sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, _STATS.size))
-    return drops
+    return int(drops)

@@ -51,7 +51,8 @@ def _max_frame(sock: socket.socket, ifname: str) -> int:
         ifr = fcntl.ioctl(sock.fileno(), SIOCGIFMTU, struct.pack("16si12x", ifname.encode(), 0))
     except OSError:
         return FRAME_SIZE - TX_DATA_OFFSET
-    return struct.unpack_from("16si", ifr)[1] + 14
+    mtu: int = struct.unpack_from("16si", ifr)[1]
+    return mtu + 14
 
 
 def _ring(sock: socket.socket, which: int, frames: int) -> None:
@@ -162,7 +163,7 @@ class RxRing:
         finally:
             self.i = i
 
-    def state(self) -> dict:
+    def state(self) -> dict[str, int]:
         """Ring occupancy for diagnostics: our read index, frames waiting for us, status at the index."""
         m = self.map
         waiting = sum(1 for k in range(self.nr) if m[k * FRAME_SIZE] & TP_STATUS_USER)
@@ -245,7 +246,7 @@ class RingTx:
     def errors(self) -> int:
         return self.st[2]
 
-    def put(self, data: memoryview) -> None:
+    def put(self, data: bytes | memoryview) -> None:
         m = self.map
         st = self.st
         off = st[0] * FRAME_SIZE
@@ -268,7 +269,7 @@ class RingTx:
     def _reclaim(self, off: int) -> bool:
         """The slot is still owned by the kernel: flush and look again; drop a rejected frame's slot."""
         self.flush()
-        status = _U32.unpack_from(self.map, off)[0]
+        status: int = _U32.unpack_from(self.map, off)[0]
         if status == TP_STATUS_WRONG_FORMAT:
             self.st[2] += 1
             _U32.pack_into(self.map, off, 0)
@@ -298,7 +299,7 @@ class SocketTx:
         self.errors = 0
         self.pending = 0
 
-    def put(self, data: memoryview) -> None:
+    def put(self, data: bytes | memoryview) -> None:
         try:
             self.send(data)
         except OSError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 
@@ -108,6 +108,8 @@ class LazyGroup(click.Group):
         except (ImportError, AttributeError) as exc:
             reason = f"'{name}' is unavailable: {exc}"
             return click.Command(name, help=reason, callback=lambda: fail(reason))
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{self.LAZY[name]} is not a click command")
         return cmd
 
 
@@ -172,7 +174,7 @@ drain_opts = [
 ]
 
 
-def with_drain(f):
+def with_drain(f: Callable[..., None]) -> Callable[..., None]:
     for opt in reversed(drain_opts):
         f = opt(f)
     return f

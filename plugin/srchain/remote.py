@@ -92,7 +92,8 @@ class Done:
 
 
 class Transport(Protocol):
-    where: str  # "local" or "ssh user@host:port", for messages
+    @property
+    def where(self) -> str: ...  # "local" or "ssh user@host:port", for messages
 
     def read_file(self, path: str) -> str | None: ...  # None: no such file
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None: ...

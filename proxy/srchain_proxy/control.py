@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import socketserver
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -33,7 +34,7 @@ class ApiError(Exception):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _ServerMixin  # type: ignore[assignment]
+    server: _ServerMixin  # type: ignore[assignment]  # only ever served by our servers, which carry api and token
     protocol_version = "HTTP/1.1"
     server_version = "srchain-proxy"
 
@@ -106,7 +107,7 @@ class _TcpServer6(_TcpServer):
 class _UnixServer(_ServerMixin, socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
-    def get_request(self):  # type: ignore[no-untyped-def]
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         conn, _ = super().get_request()
         return conn, ("unix", 0)  # BaseHTTPRequestHandler expects a (host, port) client address
 
@@ -126,7 +127,7 @@ class Api:
         self.registry = make_registry(daemon.counters, (daemon.datapath.variant, daemon.datapath.variant_detail))
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        routes = [
+        routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/v1/health", self.health),
             ("GET", r"/v1/sids", self.list_sids),
             ("GET", r"/v1/sids/(\d+)", self.get_sid),

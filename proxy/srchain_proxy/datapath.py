@@ -8,6 +8,7 @@ batches, so a packet is always handled entirely by the old or entirely by the ne
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -20,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from srchain_net.fanout import join
 from srchain_net.packetsock import kernel_drops
 from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
 
 from . import compiled
 from .engine import HEADROOM, AttState, Engine, Tables
-from .fanout import join
 from .fastpath import WHY_IDLE, fast_table, return_entry, sr_drain_compiled, vnf_drain_compiled
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,10 @@ class DataPath:
                 return
             jobs.append((1, rx.map, rx.nr, entry) if entry is not None else (2, rx.map, rx.nr, None))
             rings.append(rx)
-            drains.append(lambda drain=drain: drain(BATCH))
+            drains.append(functools.partial(drain, BATCH))
+        if not isinstance(self.sr_rx, RxRing):
+            self._cycle_off("the SR side without a receive ring")
+            return
         jobs.append((0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd)))
         rings.append(self.sr_rx)
         drains.append(lambda: self._sr_drain(BATCH, self.now))
@@ -270,6 +274,7 @@ class DataPath:
         rings, pos = self._job_rings, self._pos
         for k, ring in enumerate(rings):
             pos[k] = ring.i
+        assert self._cycle is not None  # only called while the compiled loop is on
         k, why, _done = self._cycle(self._jobs, pos, self._txs, self._attn, self.spin_ns, CYCLE_SLICE_NS)
         for j, ring in enumerate(rings):
             ring.i = pos[j]
@@ -361,6 +366,7 @@ def sr_handler(eng: Engine, rx: Any, clock: Callable[[], float]) -> Callable:
     def on_sr_frame(buf: Any, s: int, e: int) -> None:
         att = from_sr(buf, s, e, clock())
         if att is not None:
+            assert att.tx is not None  # from_sr returns only attachments that can send
             att.tx.put(mv[eng.ostart:eng.oend])
 
     return on_sr_frame

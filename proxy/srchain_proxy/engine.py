@@ -213,12 +213,11 @@ class Engine:
         Raises ValueError naming the SID and field when an entry does not fit this proxy (e.g. > msd).
         """
         tables = Tables()
-        for att, smac, dmac in attachments:
-            old = self.atts.get(att.vnf)
-            if dmac is None and old is not None and old.att == att:
+        for attachment, smac, dmac in attachments:
+            old = self.atts.get(attachment.vnf)
+            if dmac is None and old is not None and old.att == attachment:
                 dmac = old.dmac  # keep a resolved neighbour across unrelated changes
-            st = AttState(att, smac, dmac)
-            tables.atts[att.vnf] = st
+            tables.atts[attachment.vnf] = AttState(attachment, smac, dmac)
         for entry in sids:
             lists = [(f"restore[{i}]", s) for i, s in enumerate(entry.restore or [])]
             lists += [("fallback", entry.fallback or [])]
@@ -230,7 +229,8 @@ class Engine:
             if entry.behaviour == "dynamic":
                 keep = (old_st is not None and old_st.cache is not None and old_st.entry.vnf == entry.vnf
                         and old_st.entry.cache_size == entry.cache_size)
-                cache = old_st.cache if keep and old_st else FlowCache(entry.cache_size, entry.idle_timeout_s)
+                reused = old_st.cache if keep and old_st is not None else None
+                cache = reused if reused is not None else FlowCache(entry.cache_size, entry.idle_timeout_s)
                 cache.idle = entry.idle_timeout_s
             st = SidState(entry, cache)
             if old_st is not None:
@@ -354,11 +354,12 @@ class Engine:
             key = flow_key(buf, p, end)
             best = None
             for d in att.dyn:
-                cache = d.cache
+                # dyn holds dynamic SIDs only, which always have a cache (no check on the per-packet path)
+                cache: FlowCache = d.cache  # type: ignore[assignment]
                 match = d.return_match
-                ent = cache.lookup(key, now) if match != "reverse" else None  # type: ignore[union-attr]
+                ent = cache.lookup(key, now) if match != "reverse" else None
                 if ent is None and match != "same":
-                    ent = cache.lookup(reverse_key(key), now)  # type: ignore[union-attr]
+                    ent = cache.lookup(reverse_key(key), now)
                 if ent is not None:
                     d.lookups[0] += 1
                     if best is None or ent[1] > best[1][1]:
@@ -374,11 +375,11 @@ class Engine:
                 ent = att.pins.lookup(key, now) or att.pins.lookup(reverse_key(key), now)
                 if ent is not None:
                     st = ent[0]
-            if st.nstacks == 1:  # type: ignore[union-attr]
-                stack = st.stacks[0]  # type: ignore[union-attr]
+            if st.nstacks == 1:
+                stack = st.stacks[0]
             else:
                 key = key or flow_key(buf, p, end)
-                stack = st.stacks[stable_hash(key) % st.nstacks]  # type: ignore[union-attr]
+                stack = st.stacks[stable_hash(key) % st.nstacks]
         if st is None:
             if not att.dyn:
                 drops["no_sid"] += 1

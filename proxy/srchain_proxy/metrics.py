@@ -63,5 +63,5 @@ def metrics_text(registry: CollectorRegistry) -> bytes:
 
 def make_registry(counters: Callable[[], dict], sr_loop: tuple[str, str]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ProxyCollector(counters, sr_loop))  # type: ignore[arg-type]
+    registry.register(ProxyCollector(counters, sr_loop))
     return registry

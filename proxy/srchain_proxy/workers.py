@@ -1,7 +1,7 @@
 """Several data-path workers: worker 0 is the daemon's own loop, workers 1..N-1 are child processes.
 
 Each worker has its own receive rings, joined to one PACKET_FANOUT group per interface with the proxy's
-steering program (fanout.py: a flow and its reverse reach the same worker), its own TX rings and its own
+steering program (srchain_net/fanout.py: a flow and its reverse reach the same worker), its own TX rings and its own
 flow caches. Processes, not threads: the loops hold the GIL, so threads would share one core.
 
 The daemon stays the only control plane: it validates, persists and installs a change in worker 0, then
@@ -25,6 +25,7 @@ import threading
 from typing import Any
 
 from srchain_net.packetsock import iface_mac
+from srchain_net.rings import RxRing
 
 from .config import Attachment, SidEntry, load_config
 from .datapath import DataPath
@@ -218,7 +219,7 @@ def worker_main(config_path: str, index: int, fanout_base: int) -> int:
         if op == "report":
             counters = engine.counters()
             counters["kernel_drops"] = dp.kernel_drops
-            counters["sr_ring"] = dp.sr_rx.state()
+            counters["sr_ring"] = dp.sr_rx.state() if isinstance(dp.sr_rx, RxRing) else {}  # workers need io: ring
             return {"counters": counters, "flows": engine_flows(engine),
                     "alive": thread is not None and thread.is_alive()}
         if op == "stop":

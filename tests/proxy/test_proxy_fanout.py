@@ -16,7 +16,7 @@ from netlab import add_netns, add_veth, del_netns, packet_socket_in
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, ip_frame, mpls_frame, udp4, udp6
 from scapy.layers.inet import IP, TCP
 
-from srchain_proxy import fanout
+from srchain_net import fanout
 
 pytestmark = pytest.mark.netns
 

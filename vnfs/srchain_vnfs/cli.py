@@ -13,7 +13,9 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import click
 
@@ -37,6 +39,11 @@ from .trafficgen import ProbeReceiver, send_session
 MAX_DURATION_S = 600.0
 
 
+class _Sent(TypedDict):
+    profile: str
+    reports: int
+
+
 def _endpoint(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     try:
@@ -55,14 +62,13 @@ def build_service(kind: str, config: Path) -> Daemon:
     from .formatter import Formatter, FormatterConfig
     from .mitigation import Mitigation, MitigationConfig
 
-    table = {
-        "formatter": (Formatter, FormatterConfig),
-        "classifier": (Classifier, ClassifierConfig),
-        "aggregator": (Aggregator, AggregatorConfig),
-        "mitigation": (Mitigation, MitigationConfig),
+    builders: dict[str, Callable[[], Daemon]] = {
+        "formatter": lambda: Formatter(load_config(FormatterConfig, config)),
+        "classifier": lambda: Classifier(load_config(ClassifierConfig, config)),
+        "aggregator": lambda: Aggregator(load_config(AggregatorConfig, config)),
+        "mitigation": lambda: Mitigation(load_config(MitigationConfig, config)),
     }
-    service_cls, config_cls = table[kind]
-    return service_cls(load_config(config_cls, config))  # type: ignore[arg-type]
+    return builders[kind]()
 
 
 @click.group()
@@ -160,7 +166,7 @@ def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float
         placed.append((session, Placement(ip_to_int(f"10.77.{i // 250}.{i % 250 + 2}"), 1024 + i,
                                           ip_to_int("10.78.0.1"), 443)))
     table = FlowFeatureTable(report_every=report_every)
-    sent: dict[str, dict[str, object]] = {}
+    sent: dict[str, _Sent] = {}
     target = _endpoint(dest)
     gap = 1.0 / rate
     deadline = time.monotonic() + MAX_DURATION_S
@@ -168,7 +174,7 @@ def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float
         next_send = time.monotonic()
         for report, session in session_reports(placed, table):
             entry = sent.setdefault(str(report.key), {"profile": session.profile, "reports": 0})
-            if int(entry["reports"]) >= max_reports:  # type: ignore[call-overload]
+            if entry["reports"] >= max_reports:
                 continue
             now = time.monotonic()
             if now > deadline:
@@ -177,7 +183,7 @@ def reports_cmd(profiles: tuple[str, ...], dest: str, seed: int, duration: float
                 time.sleep(next_send - now)
             next_send = max(next_send + gap, now)
             sock.sendto(report.pack(), target)
-            entry["reports"] = int(entry["reports"]) + 1  # type: ignore[call-overload]
+            entry["reports"] += 1
     click.echo(json.dumps(sent))
 
 

@@ -12,7 +12,6 @@ the rule that blocked them and what they sent.
 from __future__ import annotations
 
 import ipaddress
-import selectors
 import socket
 import struct
 import time
@@ -165,7 +164,7 @@ class Mitigation(Daemon):
         for s in (a, b):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # absorb bursts between selects
             s.setblocking(False)
-            self._sel.register(s, selectors.EVENT_READ)
+            self.watch(s)
         self._peer = {a: b, b: a}
         self._filtered = a
 

@@ -110,6 +110,7 @@ class Daemon:
         self._token = cfg.http.token_file.read_text().strip() if cfg.http.token_file else None
         self._http: ThreadingHTTPServer | None = None
         self._sel = selectors.DefaultSelector()
+        self._watched: dict[int, socket.socket] = {}  # fd -> socket registered with _sel
         self.state_lock = threading.Lock()  # held by the loop while it handles input or ticks (see views)
 
     # -- counters -------------------------------------------------------------------------------------
@@ -172,7 +173,7 @@ class Daemon:
 
     # -- loop ---------------------------------------------------------------------------------------------
     def open(self) -> None:
-        """Open sockets and register them with `self._sel` (subclasses)."""
+        """Open sockets and `watch` them (subclasses)."""
 
     def on_readable(self, sock: socket.socket) -> None:
         raise NotImplementedError
@@ -180,10 +181,16 @@ class Daemon:
     def on_tick(self, now: float) -> None:
         """Periodic work (timeouts), called at least every `tick_s`."""
 
+    def watch(self, sock: socket.socket) -> None:
+        """Hand `sock` to on_readable whenever it has input; closed by close()."""
+        self._sel.register(sock, selectors.EVENT_READ)
+        self._watched[sock.fileno()] = sock
+
     def close(self) -> None:
-        for key in list(self._sel.get_map().values()):
-            self._sel.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
+        for sock in self._watched.values():
+            self._sel.unregister(sock)
+            sock.close()
+        self._watched.clear()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -199,7 +206,7 @@ class Daemon:
             while not stop.is_set():
                 for key, _ in self._sel.select(timeout=self.cfg.tick_s):
                     with self.state_lock:
-                        self.on_readable(key.fileobj)  # type: ignore[arg-type]
+                        self.on_readable(self._watched[key.fd])
                 now = time.monotonic()
                 if now >= next_tick:
                     with self.state_lock:
@@ -233,7 +240,7 @@ class UdpService(Daemon):
         sock.setblocking(False)
         self.sock = sock
         self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sel.register(sock, selectors.EVENT_READ)
+        self.watch(sock)
 
     @property
     def bound(self) -> tuple[str, int]:

@@ -30,6 +30,11 @@ class Token:
     def is_kw(self, kw: str) -> bool:
         return self.kind == "kw" and self.value == kw
 
+    def int_lit(self) -> IntLit:
+        """The literal of an "int" token."""
+        assert isinstance(self.value, IntLit), f"{self.kind} token {self.value!r} is not an integer literal"
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class IntLit:

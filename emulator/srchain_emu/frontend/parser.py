@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from . import ast as A
 from .errors import Loc, P4Error
-from .lexer import IntLit, Token, tokenize
+from .lexer import Token, tokenize
 
 _T = TypeVar("_T")
 
@@ -52,7 +52,7 @@ class Parser:
         return P4Error((tok or self.tok).loc, message)
 
     def describe(self, t: Token) -> str:
-        return "end of input" if t.kind == "eof" else repr(str(t.value) if t.kind != "int" else t.value.value)
+        return "end of input" if t.kind == "eof" else repr(str(t.value) if t.kind != "int" else t.int_lit().value)
 
     def at_op(self, op: str) -> bool:
         return self.tok.kind == "op" and self.tok.value == op
@@ -844,7 +844,7 @@ class Parser:
         loc = t.loc
         if t.kind == "int":
             self.advance()
-            lit: IntLit = t.value  # type: ignore[assignment]
+            lit = t.int_lit()
             return A.IntConst(loc, lit.value, lit.width, lit.signed)
         if t.kind == "str":
             self.advance()

@@ -26,18 +26,18 @@ class _Preprocessor(pcpp.Preprocessor):
         self.errors.append(P4Error(Loc(file or "<input>", line or 0), f"preprocessor: {msg}"))
         self.return_code += 1
 
-    def on_include_not_found(self, is_malformed, is_system_include, curdir, includepath):  # type: ignore[override]
+    def on_include_not_found(self, is_malformed, is_system_include, curdir, includepath):
         d = self.lastdirective
         loc = Loc(d.source, d.lineno) if d is not None else Loc("<input>", 0)
         raise P4Error(loc, f"include file not found: {includepath}")
 
-    def on_unknown_macro_in_defined_expr(self, tok):  # type: ignore[override]
+    def on_unknown_macro_in_defined_expr(self, tok):
         return False  # `#if defined(X)` with X unknown is simply false, as in cpp.
 
-    def on_unknown_macro_in_expr(self, ident):  # type: ignore[override]
+    def on_unknown_macro_in_expr(self, ident):
         return 0  # `#if X` with X undefined evaluates to 0, as in cpp.
 
-    def on_directive_unknown(self, directive, toks, ifpassthru, precedingtoks):  # type: ignore[override]
+    def on_directive_unknown(self, directive, toks, ifpassthru, precedingtoks):
         name = directive.value
         if name == "pragma" or name == "warning":
             return True  # compiler hints and warnings carry no meaning for the emulator

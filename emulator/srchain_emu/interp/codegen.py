@@ -682,7 +682,9 @@ class Generator:
             cls = t.pyclass
 
             def setup(m: dict[str, object], reg: R.RegisterArray = reg, cls: str = cls) -> None:
-                reg.factory = m[cls]
+                factory = m[cls]  # the generated struct class of the register's cells
+                assert callable(factory)
+                reg.factory = factory
                 reg.reset()
 
             self.setups.append(setup)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from ..frontend.errors import P4Error
 from ..frontend.parser import parse_text
@@ -124,8 +126,9 @@ class Pipeline:
         exec(code, self.module)
         for setup in compiled.setups:
             setup(self.module)
-        self._run_ingress = self.module["run_ingress"]
-        self._run_egress = self.module["run_egress"]
+        # Functions of the generated source: (frame, port, ...) -> (metadata, deparser metadata, frame out).
+        self._run_ingress = cast(Callable[..., Any], self.module["run_ingress"])
+        self._run_egress = cast(Callable[..., Any], self.module["run_egress"])
         self.tables: dict[str, R.Table] = compiled.tables
         self.registers: dict[str, R.RegisterArray] = compiled.registers
         self.counters: dict[str, R.CounterArray] = compiled.counters

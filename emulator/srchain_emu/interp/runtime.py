@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .types import pyattr
@@ -219,7 +220,7 @@ class Table:
     def _normalise(self, spec: list) -> tuple:
         if len(spec) != len(self.keys):
             raise ConfigError(f"table {self.name}: expected {len(self.keys)} key fields, got {len(spec)}")
-        out = []
+        out: list[int | tuple[int, int]] = []
         for k, v in zip(self.keys, spec, strict=True):
             limit = 1 << k.width
             if k.match_kind == "exact":
@@ -399,7 +400,7 @@ class RegisterArray:
     size: int
     fields: list[tuple[str, int]]  # (name, width); one entry for bit<W> registers
     values: list = field(default_factory=list)  # ints (bit<W>) or generated struct objects
-    factory: object = None  # creates a struct value (None for bit<W>)
+    factory: Callable[[], object] | None = None  # creates a struct value (None for bit<W>)
     initial: tuple = ()
 
     def reset(self) -> None:
@@ -408,7 +409,7 @@ class RegisterArray:
         else:
             self.values = []
             for _ in range(self.size):
-                v = self.factory()  # type: ignore[operator]
+                v = self.factory()
                 for (fname, _), init in zip(self.fields, self.initial or (0,) * len(self.fields), strict=True):
                     setattr(v, pyattr(fname), init)
                 self.values.append(v)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from srchain.apply.state import AppliedStore
 from srchain.errors import SrchainError
 from srchain.plan.diff import diff
-from srchain.plan.model import DiffOp, Entry, Plan, canonical
+from srchain.plan.model import DiffOp, Entry, Phase, Plan, canonical
 from srchain.targets.base import Driver, NKey, TargetError, describe
 
 TargetId = tuple[str, str]  # (kind, name)
@@ -379,7 +379,7 @@ class Controller:
             drv = self.drivers.get(e.target_kind, e.target)
             nk, content = drv.norm(e)
             got = live[(e.target_kind, e.target)].get(nk)
-            phase = "flip" if e.flips else "install"
+            phase: Phase = "flip" if e.flips else "install"
             if got is None:
                 ops.append(DiffOp("add", phase, e))
             elif got[0] != content:

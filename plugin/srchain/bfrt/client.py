@@ -1,6 +1,7 @@
 """A small BF Runtime gRPC client over the project's proto subset (works with the emulator and, being
 wire-compatible, with bf_switchd). Tables, actions and fields are addressed by name; ids come from the
-bf-rt.json the switch serves. Names may be any unique dotted suffix (`forward`, `SwitchIngress.forward`).
+bf-rt.json the switch serves, parsed into typed objects (`schema()`, `table()`: srchain.bfrt.schema).
+Names may be any unique dotted suffix (`forward`, `SwitchIngress.forward`).
 
 Key values per match type: exact → int; ternary → (value, mask); lpm → (value, prefix_len);
 range → (low, high). Data values are ints (bool/str for the fixed `$mirror.cfg` fields).
@@ -13,28 +14,30 @@ the switch is UNAVAILABLE; writes are not retried (a write may have landed; the 
 
 from __future__ import annotations
 
-import json
+import operator
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsIndex, TypeVar
 
 import grpc
 
-from srchain.errors import SrchainError
+from srchain.bfrt.errors import BfrtError
+from srchain.bfrt.schema import DataField, FieldType, Schema, TableInfo
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
+__all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireData", "WireKey", "WireRead"]
+
 SetReq = pb.SetForwardingPipelineConfigRequest
-
-
-class BfrtError(SrchainError):
-    """A refused or failed call; `code` is the gRPC status name (UNAVAILABLE, ALREADY_EXISTS, ...)."""
-
-    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
-        super().__init__(message)
-        self.code = code
+WireKey = int | tuple[int, int]  # exact: int; ternary: (value, mask); lpm: (value, prefix_len); range: (low, high)
+WireData = int | bool | str  # bool/str only for fields of that type ($mirror.cfg)
+WireRead = WireData | list[int]  # a register cell reads back one value per pipe
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
 
 
 @dataclass(frozen=True)
@@ -60,38 +63,47 @@ class TlsFiles:
 RETRYABLE = frozenset({"UNAVAILABLE"})
 
 
-_FIXED_WIDTHS = {"uint64": 8, "uint32": 4, "int32": 4, "uint16": 2, "uint8": 1}
+def _int(value: object, field: str) -> int:
+    if not isinstance(value, SupportsIndex):  # ints (and numpy ints), not floats or strings
+        raise BfrtError(f"field {field}: {value!r} is not an integer", "INVALID_ARGUMENT")
+    return operator.index(value)
 
 
-def _width_bytes(ftype: dict) -> int:
-    t = ftype.get("type")
-    if t == "bytes":
-        return (int(ftype["width"]) + 7) // 8
-    return _FIXED_WIDTHS.get(t, 4)  # type: ignore[arg-type]
-
-
-def _enc(value: int, ftype: dict) -> bytes:
+def _enc(value: object, ftype: FieldType, field: str) -> bytes:
+    number = _int(value, field)
     try:
-        return int(value).to_bytes(_width_bytes(ftype), "big")
+        return number.to_bytes(ftype.byte_width, "big")
     except OverflowError:
-        raise BfrtError(f"value {value} does not fit {ftype}", "INVALID_ARGUMENT") from None
+        raise BfrtError(f"field {field}: value {number} does not fit {ftype.width} bits", "INVALID_ARGUMENT") \
+            from None
 
 
-def _resolve(name: str, names: dict[str, dict]) -> dict:
-    if name in names:
-        return names[name]
-    hits = [n for n in names if n.endswith("." + name)]
-    if len(hits) != 1:
-        raise BfrtError(f"{'no' if not hits else 'ambiguous'} name {name!r}")
-    return names[hits[0]]
+def _pair(value: object, field: str, match_type: str) -> tuple[object, object]:
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise BfrtError(f"key field {field} ({match_type}) takes a pair, got {value!r}", "INVALID_ARGUMENT")
+    return value[0], value[1]
 
 
 @dataclass
 class Entry:
-    key: dict[str, object]
+    key: dict[str, WireKey]
     action: str | None
-    data: dict[str, object]
+    data: dict[str, WireRead]
     is_default: bool = False
+
+    def key_int(self, name: str) -> int:
+        """An exact key field's value (`$COUNTER_INDEX`, a label, ...)."""
+        value = self.key[name]
+        if not isinstance(value, int):
+            raise BfrtError(f"key field {name} is {value!r}, not an exact value")
+        return value
+
+    def data_int(self, name: str, default: int | None = None) -> int:
+        """An integer data field's value (`default` when the entry has no such field)."""
+        value = self.data.get(name, default)
+        if not isinstance(value, int):
+            raise BfrtError(f"data field {name} is {value!r}, not an integer")
+        return value
 
 
 class BfrtClient:
@@ -104,8 +116,9 @@ class BfrtClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self.md = [("x-srchain-token", token)] if token else []
-        opts = [("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)]
+        self.md: tuple[tuple[str, str], ...] = (("x-srchain-token", token),) if token else ()
+        opts: list[tuple[str, int | str]] = [("grpc.max_send_message_length", 1 << 30),
+                                             ("grpc.max_receive_message_length", 1 << 30)]
         if tls is not None:
             if tls.server_name:
                 opts.append(("grpc.ssl_target_name_override", tls.server_name))
@@ -113,13 +126,12 @@ class BfrtClient:
         else:
             self.channel = grpc.insecure_channel(address, options=opts)
         self.stub = pb_grpc.BfRuntimeStub(self.channel)
-        self._tables: dict[str, dict] = {}  # resolved name -> table (suffix lookups are O(tables))
-        self._codecs: dict[int, tuple[dict, dict]] = {}  # table id -> (key fields by name, actions by name)
-        self._data_fields: dict[tuple[int, str | None], tuple[int, dict]] = {}  # -> (action id, fields by name)
-        self._requests: queue.Queue = queue.Queue()
-        self._stream_msgs: queue.Queue = queue.Queue()
-        self._digests: queue.Queue = queue.Queue()
-        self._info: dict | None = None
+        self._schema: Schema | None = None
+        self._tables: dict[str, TableInfo] = {}  # name as asked -> table (suffix lookups are O(tables))
+        self._data_fields: dict[tuple[int, str | None], tuple[int, dict[str, DataField]]] = {}  # -> (action id, fields)
+        self._requests: queue.Queue[pb.StreamMessageRequest | None] = queue.Queue()
+        self._stream_msgs: queue.Queue[pb.StreamMessageResponse | grpc.RpcError] = queue.Queue()
+        self._digests: queue.Queue[pb.DigestList] = queue.Queue()
         self._stream = self.stub.StreamChannel(iter(self._requests.get, None), metadata=self.md)
         self._reader = threading.Thread(target=self._read_stream, name="bfrt-client-stream", daemon=True)
         self._reader.start()
@@ -146,12 +158,14 @@ class BfrtClient:
 
     @classmethod
     def connect(cls, address: str, *, attempts: int = 5, backoff: float = 0.2, learn: bool = False,
-                **kwargs: object) -> BfrtClient:
+                client_id: int = 0, device_id: int = 0, token: str | None = None, timeout: float = 10.0,
+                tls: TlsFiles | None = None, retries: int = 3) -> BfrtClient:
         """Open a session and subscribe, retrying with exponential back-off while the switch is not
         answering (it may be starting). Raises BfrtError naming the address after the last attempt."""
         delay = backoff
         for attempt in range(1, attempts + 1):
-            client = cls(address, backoff=backoff, **kwargs)  # type: ignore[arg-type]
+            client = cls(address, client_id=client_id, device_id=device_id, token=token, timeout=timeout, tls=tls,
+                         retries=retries, backoff=backoff)
             try:
                 client.subscribe(learn=learn)
                 return client
@@ -196,9 +210,8 @@ class BfrtClient:
         self._forget_schema()
 
     def _forget_schema(self) -> None:
-        self._info = None
+        self._schema = None
         self._tables.clear()
-        self._codecs.clear()
         self._data_fields.clear()
 
     def pipeline(self) -> pb.GetForwardingPipelineConfigResponse:
@@ -206,32 +219,26 @@ class BfrtClient:
         return self._call(self.stub.GetForwardingPipelineConfig,
                           pb.GetForwardingPipelineConfigRequest(device_id=self.device_id, client_id=self.client_id))
 
-    def info(self) -> dict:
-        if self._info is None:
-            resp = self._call(self.stub.GetForwardingPipelineConfig,
-                              pb.GetForwardingPipelineConfigRequest(device_id=self.device_id, client_id=self.client_id))
-            tables: dict[str, dict] = {}
-            learn: dict[str, dict] = {}
-            for cfg in resp.config:
-                doc = json.loads(cfg.bfruntime_info)
-                tables.update({t["name"]: t for t in doc.get("tables", [])})
-                learn.update({lf["name"]: lf for lf in doc.get("learn_filters", [])})
-            non_p4 = json.loads(resp.non_p4_config.bfruntime_info or b'{"tables": []}')
-            tables.update({t["name"]: t for t in non_p4.get("tables", [])})
-            self._info = {"tables": tables, "learn": learn}
-        return self._info
+    def schema(self) -> Schema:
+        """Tables and learn filters of the loaded programs and the device's non-P4 tables ($mirror.cfg)."""
+        if self._schema is None:
+            resp = self.pipeline()
+            documents = [cfg.bfruntime_info for cfg in resp.config]
+            self._schema = Schema.parse([*documents, resp.non_p4_config.bfruntime_info or b'{"tables": []}'])
+        return self._schema
 
-    def table(self, name: str) -> dict:
+    def table(self, name: str) -> TableInfo:
+        """A table by full name or unique dotted suffix; BfrtError (NOT_FOUND) naming it when there is none."""
         t = self._tables.get(name)
         if t is None:
-            t = self._tables[name] = _resolve(name, self.info()["tables"])
+            t = self._tables[name] = self.schema().table(name)
         return t
 
     def close(self) -> None:
         self._requests.put(None)
         self.channel.close()
 
-    def _call(self, method, request, retry: bool = True):
+    def _call(self, method: grpc.UnaryUnaryMultiCallable[_Req, _Resp], request: _Req, retry: bool = True) -> _Resp:
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
@@ -245,77 +252,64 @@ class BfrtClient:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------ encoding
-    def _codec(self, t: dict) -> tuple[dict, dict]:
-        c = self._codecs.get(t["id"])
-        if c is None:
-            c = self._codecs[t["id"]] = ({k["name"]: k for k in t["key"]},
-                                         {a["name"]: a for a in t.get("action_specs", [])})
-        return c
-
-    def _key(self, t: dict, key: dict[str, object], priority: int | None) -> pb.TableKey:
+    def _key(self, t: TableInfo, key: Mapping[str, WireKey], priority: int | None) -> pb.TableKey:
         out = pb.TableKey()
-        fields = self._codec(t)[0]
         for name, value in key.items():
-            k = fields.get(name)
-            if k is None:
-                raise BfrtError(f"table {t['name']} has no key field {name}", "INVALID_ARGUMENT")
-            f = out.fields.add(field_id=k["id"])
-            mt = k["match_type"]
+            k = t.key_field(name)
+            f = out.fields.add(field_id=k.id)
+            mt = k.match_type
             if mt == "Exact":
-                f.exact.value = _enc(value, k["type"])  # type: ignore[arg-type]
+                f.exact.value = _enc(value, k.type, name)
             elif mt == "Ternary":
-                f.ternary.value, f.ternary.mask = (_enc(v, k["type"]) for v in value)  # type: ignore[union-attr]
+                v, mask = _pair(value, name, mt)
+                f.ternary.value, f.ternary.mask = _enc(v, k.type, name), _enc(mask, k.type, name)
             elif mt == "LPM":
-                f.lpm.value = _enc(value[0], k["type"])  # type: ignore[index]
-                f.lpm.prefix_len = int(value[1])  # type: ignore[index]
+                v, prefix_len = _pair(value, name, mt)
+                f.lpm.value, f.lpm.prefix_len = _enc(v, k.type, name), _int(prefix_len, name)
             elif mt == "Range":
-                f.range.low, f.range.high = (_enc(v, k["type"]) for v in value)  # type: ignore[union-attr]
+                low, high = _pair(value, name, mt)
+                f.range.low, f.range.high = _enc(low, k.type, name), _enc(high, k.type, name)
             else:
                 raise BfrtError(f"match type {mt} is not supported by this client", "UNIMPLEMENTED")
         if priority is not None:
-            f = out.fields.add(field_id=fields["$MATCH_PRIORITY"]["id"])
+            f = out.fields.add(field_id=t.key_field("$MATCH_PRIORITY").id)
             f.exact.value = int(priority).to_bytes(4, "big")
         return out
 
-    def _data(self, t: dict, action: str | None, data: dict[str, object]) -> pb.TableData:
+    def _data(self, t: TableInfo, action: str | None, data: Mapping[str, WireData]) -> pb.TableData:
         out = pb.TableData()
-        cached = self._data_fields.get((t["id"], action))
+        cached = self._data_fields.get((t.id, action))
         if cached is None:
             if action is not None:
-                spec = _resolve(action, self._codec(t)[1])
-                cached = spec["id"], {d["name"]: d for d in spec["data"]}
+                spec = t.action(action)
+                cached = spec.id, {p.name: p for p in spec.params}
             else:
-                cached = 0, {d["singleton"]["name"]: d["singleton"] for d in t.get("data", []) if "singleton" in d}
-            self._data_fields[(t["id"], action)] = cached
+                cached = 0, {d.name: d for d in t.data}
+            self._data_fields[(t.id, action)] = cached
         action_id, fields = cached
         if action is not None:
             out.action_id = action_id
         for name, value in data.items():
             d = fields.get(name)
             if d is None:
-                raise BfrtError(f"table {t['name']} has no data field {name}", "INVALID_ARGUMENT")
-            f = out.fields.add(field_id=d["id"])
-            ftype = d["type"]["type"]
-            if ftype == "bool":
+                raise BfrtError(f"table {t.name} has no data field {name}", "INVALID_ARGUMENT")
+            f = out.fields.add(field_id=d.id)
+            if d.type.name == "bool":
                 f.bool_val = bool(value)
-            elif ftype == "string":
+            elif d.type.name == "string":
                 f.str_val = str(value)
             else:
-                f.stream = _enc(value, d["type"])  # type: ignore[arg-type]
+                f.stream = _enc(value, d.type, name)
         return out
 
-    def make_update(self, kind: int, table: str, key: dict | None, action: str | None = None,
-                    data: dict | None = None, priority: int | None = None,
+    def make_update(self, kind: pb.Update.Type.ValueType, table: str, key: Mapping[str, WireKey] | None,
+                    action: str | None = None, data: Mapping[str, WireData] | None = None, priority: int | None = None,
                     default: bool = False) -> pb.Update:
         """One Update for `write()` (kind: pb.Update.INSERT/MODIFY/DELETE/INSERT_OR_MODIFY)."""
-        return self._update(kind, table, key, action, data, priority, default)
-
-    def _update(self, kind: int, table: str, key: dict | None, action: str | None, data: dict | None,
-                priority: int | None = None, default: bool = False) -> pb.Update:
         t = self.table(table)
         u = pb.Update(type=kind)
         te = u.entity.table_entry
-        te.table_id = t["id"]
+        te.table_id = t.id
         te.is_default_entry = default
         if key:
             te.key.CopyFrom(self._key(t, key, priority))
@@ -324,56 +318,59 @@ class BfrtClient:
         return u
 
     # ------------------------------------------------------------ writes
-    def write(self, updates: list[pb.Update], atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
+    def _write_request(self, updates: list[pb.Update], atomicity: pb.WriteRequest.Atomicity.ValueType) \
+            -> pb.WriteRequest:
         req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
         req.target.device_id = self.device_id
         req.target.pipe_id = 0xFFFF
-        self._call(self.stub.Write, req, retry=False)
+        return req
+
+    def write(self, updates: list[pb.Update],
+              atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
+        self._call(self.stub.Write, self._write_request(updates, atomicity), retry=False)
 
     def write_async(self, updates: list[pb.Update],
-                    atomicity: int = pb.WriteRequest.CONTINUE_ON_ERROR) -> grpc.Future:
+                    atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR) \
+            -> grpc.Future[pb.WriteResponse]:
         """Send one WriteRequest without waiting (pipelining); `.result()` raises grpc.RpcError."""
-        req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
-        req.target.device_id = self.device_id
-        req.target.pipe_id = 0xFFFF
-        return self.stub.Write.future(req, metadata=self.md, timeout=self.timeout)
+        return self.stub.Write.future(self._write_request(updates, atomicity), metadata=self.md, timeout=self.timeout)
 
-    def insert(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-               priority: int | None = None) -> None:
-        self.write([self._update(pb.Update.INSERT, table, key, action, data, priority)])
+    def insert(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
+               data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
+        self.write([self.make_update(pb.Update.INSERT, table, key, action, data, priority)])
 
-    def modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-               priority: int | None = None) -> None:
-        self.write([self._update(pb.Update.MODIFY, table, key, action, data, priority)])
+    def modify(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
+               data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
+        self.write([self.make_update(pb.Update.MODIFY, table, key, action, data, priority)])
 
-    def insert_or_modify(self, table: str, key: dict, action: str | None = None, data: dict | None = None,
-                         priority: int | None = None) -> None:
-        self.write([self._update(pb.Update.INSERT_OR_MODIFY, table, key, action, data, priority)])
+    def insert_or_modify(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
+                         data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
+        self.write([self.make_update(pb.Update.INSERT_OR_MODIFY, table, key, action, data, priority)])
 
-    def delete(self, table: str, key: dict | None = None, priority: int | None = None) -> None:
+    def delete(self, table: str, key: Mapping[str, WireKey] | None = None, priority: int | None = None) -> None:
         """Delete one entry, or every entry when key is None."""
-        self.write([self._update(pb.Update.DELETE, table, key, None, None, priority)])
+        self.write([self.make_update(pb.Update.DELETE, table, key, None, None, priority)])
 
-    def set_default(self, table: str, action: str, data: dict | None = None) -> None:
-        self.write([self._update(pb.Update.MODIFY, table, None, action, data, default=True)])
+    def set_default(self, table: str, action: str, data: Mapping[str, WireData] | None = None) -> None:
+        self.write([self.make_update(pb.Update.MODIFY, table, None, action, data, default=True)])
 
     def reset_default(self, table: str) -> None:
-        self.write([self._update(pb.Update.DELETE, table, None, None, None, default=True)])
+        self.write([self.make_update(pb.Update.DELETE, table, None, None, None, default=True)])
 
     def register_write(self, register: str, index: int, values: dict[str, int]) -> None:
         t = self.table(register)
-        prefix = t["name"].split(".", 1)[1] + "."
-        data = {n if n.startswith(prefix) else prefix + n: v for n, v in values.items()}
-        self.write([self._update(pb.Update.MODIFY, register, {"$REGISTER_INDEX": index}, None, data)])
+        prefix = t.name.split(".", 1)[1] + "."
+        data: dict[str, WireData] = {n if n.startswith(prefix) else prefix + n: v for n, v in values.items()}
+        self.write([self.make_update(pb.Update.MODIFY, register, {"$REGISTER_INDEX": index}, None, data)])
 
     # ------------------------------------------------------------ reads
-    def entries(self, table: str, key: dict | None = None, default: bool = False,
+    def entries(self, table: str, key: Mapping[str, WireKey] | None = None, default: bool = False,
                 priority: int | None = None) -> list[Entry]:
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
         te = req.entities.add().table_entry
-        te.table_id = t["id"]
+        te.table_id = t.id
         te.is_default_entry = default
         if key:
             te.key.CopyFrom(self._key(t, key, priority))
@@ -394,47 +391,45 @@ class BfrtClient:
             delay *= 2
         raise AssertionError("unreachable")
 
-    def _decode(self, t: dict, te: pb.TableEntry) -> Entry:
-        keys = {k["id"]: k for k in t["key"]}
-        key: dict[str, object] = {}
-        for f in te.key.fields:
-            k = keys[f.field_id]
-            which = f.WhichOneof("match_type")
-            if which == "exact":
-                key[k["name"]] = int.from_bytes(f.exact.value, "big")
-            elif which == "ternary":
-                key[k["name"]] = (int.from_bytes(f.ternary.value, "big"), int.from_bytes(f.ternary.mask, "big"))
-            elif which == "lpm":
-                key[k["name"]] = (int.from_bytes(f.lpm.value, "big"), f.lpm.prefix_len)
-            elif which == "range":
-                key[k["name"]] = (int.from_bytes(f.range.low, "big"), int.from_bytes(f.range.high, "big"))
-        action = None
-        names: dict[int, str] = {}
-        for a in t.get("action_specs", []):
-            if a["id"] == te.data.action_id:
-                action = a["name"]
-                names = {d["id"]: d["name"] for d in a["data"]}
-        for d in t.get("data", []):
-            if "singleton" in d:
-                names[d["singleton"]["id"]] = d["singleton"]["name"]
-        data: dict[str, object] = {}
-        for f in te.data.fields:
-            which = f.WhichOneof("value")
-            name = names.get(f.field_id, str(f.field_id))
-            if which == "stream":
-                data[name] = int.from_bytes(f.stream, "big")
-            elif which == "int_arr_val":
-                data[name] = list(f.int_arr_val.val)
-            elif which == "bool_val":
-                data[name] = f.bool_val
-            elif which == "str_val":
-                data[name] = f.str_val
-        return Entry(key, action, data, te.is_default_entry)
+    def _decode(self, t: TableInfo, te: pb.TableEntry) -> Entry:
+        key: dict[str, WireKey] = {}
+        for kf in te.key.fields:
+            name = t.key_field_by_id(kf.field_id).name
+            match = kf.WhichOneof("match_type")
+            if match == "exact":
+                key[name] = int.from_bytes(kf.exact.value, "big")
+            elif match == "ternary":
+                key[name] = (int.from_bytes(kf.ternary.value, "big"), int.from_bytes(kf.ternary.mask, "big"))
+            elif match == "lpm":
+                key[name] = (int.from_bytes(kf.lpm.value, "big"), kf.lpm.prefix_len)
+            elif match == "range":
+                key[name] = (int.from_bytes(kf.range.low, "big"), int.from_bytes(kf.range.high, "big"))
+        spec = t.action_by_id(te.data.action_id)
+        names = {p.id: p.name for p in spec.params} if spec is not None else {}
+        names.update({d.id: d.name for d in t.data})
+        data: dict[str, WireRead] = {}
+        for df in te.data.fields:
+            value = df.WhichOneof("value")
+            name = names.get(df.field_id, str(df.field_id))
+            if value == "stream":
+                data[name] = int.from_bytes(df.stream, "big")
+            elif value == "int_arr_val":
+                data[name] = list(df.int_arr_val.val)
+            elif value == "bool_val":
+                data[name] = df.bool_val
+            elif value == "str_val":
+                data[name] = df.str_val
+        return Entry(key, spec.name if spec is not None else None, data, te.is_default_entry)
 
     def register_read(self, register: str, index: int) -> dict[str, list[int]]:
         """Values of one register cell, one per pipe, keyed by the short field name (e.g. f1)."""
         (e,) = self.entries(register, {"$REGISTER_INDEX": index})
-        return {n.rsplit(".", 1)[-1]: v for n, v in e.data.items()}  # type: ignore[misc]
+        out: dict[str, list[int]] = {}
+        for name, value in e.data.items():
+            if not isinstance(value, list):
+                raise BfrtError(f"register {register}: field {name} read back {value!r}, not one value per pipe")
+            out[name.rsplit(".", 1)[-1]] = value
+        return out
 
     # ------------------------------------------------------------ digests
     def digest(self, timeout: float = 5.0, ack: bool = True) -> tuple[str, list[dict[str, int]]]:
@@ -443,13 +438,11 @@ class BfrtClient:
             dl = self._digests.get(timeout=timeout)
         except queue.Empty:
             raise BfrtError("no digest received", "DEADLINE_EXCEEDED") from None
-        lf = next((v for v in self.info()["learn"].values() if v["id"] == dl.digest_id), None)
-        if lf is None:
-            raise BfrtError(f"digest with unknown id {dl.digest_id}")
-        names = {f["id"]: f["name"] for f in lf["fields"]}
+        lf = self.schema().learn_filter_by_id(dl.digest_id)
+        names = {f.id: f.name for f in lf.fields}
         rows = [{names[f.field_id]: int.from_bytes(f.stream, "big") for f in d.fields} for d in dl.data]
         if ack:
             req = pb.StreamMessageRequest(client_id=self.client_id)
             req.digest_ack.digest_id, req.digest_ack.list_id = dl.digest_id, dl.list_id
             self._requests.put(req)
-        return lf["name"], rows
+        return lf.name, rows

@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, SupportsInt
 
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 
-from .client import BfrtClient, BfrtError
+from .client import BfrtClient, BfrtError, WireData, WireKey, WireRead
+from .schema import TableInfo
 
 SetReq = pb.SetForwardingPipelineConfigRequest
 BfruntimeRpcException = BfrtError  # the SDE's exception name
@@ -85,20 +86,20 @@ class ProfileInfo:
 
 
 class _Key:
-    def __init__(self, fields: dict[str, object], kinds: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, fields: dict[str, WireKey], kinds: dict[str, tuple[str, str]]) -> None:
         self.fields = fields  # name -> int | (value, mask) | (value, prefix_len) | (low, high)
         self.kinds = kinds  # name -> names of the pair's parts, as the SDE's to_dict() spells them
 
-    def to_dict(self) -> dict[str, dict[str, object]]:
-        out: dict[str, dict[str, object]] = {}
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
         for name, v in self.fields.items():
             parts = self.kinds.get(name, ("value", "mask"))
-            out[name] = {"value": v} if isinstance(v, int) else dict(zip(parts, v, strict=True))  # type: ignore[call-overload]
+            out[name] = {"value": v} if isinstance(v, int) else dict(zip(parts, v, strict=True))
         return out
 
 
 class _Data:
-    def __init__(self, action_name: str | None, fields: dict[str, object], is_default: bool = False) -> None:
+    def __init__(self, action_name: str | None, fields: dict[str, WireRead], is_default: bool = False) -> None:
         self.action_name = action_name
         self.fields = fields
         self.is_default = is_default
@@ -106,9 +107,19 @@ class _Data:
     def to_dict(self) -> dict[str, object]:
         return {**self.fields, "action_name": self.action_name, "is_default_entry": self.is_default}
 
+    def writable(self) -> dict[str, WireData]:
+        """The fields as a write takes them (a register cell read back per pipe cannot be written as is)."""
+        out: dict[str, WireData] = {}
+        for name, v in self.fields.items():
+            if isinstance(v, list):
+                raise BfrtError(f"data field {name}: {v!r} is one value per pipe; write a single value",
+                                "INVALID_ARGUMENT")
+            out[name] = v
+        return out
+
 
 class _TableInfo:
-    def __init__(self, table: dict) -> None:
+    def __init__(self, table: TableInfo) -> None:
         self.table = table
         self.annotations: dict[str, str] = {}
 
@@ -118,28 +129,30 @@ class _TableInfo:
         self.annotations[field_name] = annotation
 
     def name_get(self) -> str:
-        return self.table["name"]
+        return self.table.name
 
 
-def _scalar(v: Any, annotation: str | None) -> int:
+def _scalar(v: object, annotation: str | None) -> int:
     if isinstance(v, str):
         if annotation == "mac" or (annotation is None and v.count(":") == 5):
             return int(v.replace(":", ""), 16)
         return int(ipaddress.IPv4Address(v))
+    if not isinstance(v, SupportsInt):
+        raise BfrtError(f"{v!r} is not a number, a MAC or an IPv4 address", "INVALID_ARGUMENT")
     return int(v)
 
 
 class _Table:
-    def __init__(self, iface: ClientInterface, table: dict) -> None:
+    def __init__(self, iface: ClientInterface, table: TableInfo) -> None:
         self._iface = iface
         self._client = iface.client
         self.info = _TableInfo(table)
-        self._match = {k["name"]: k["match_type"] for k in table["key"]}
+        self._match = {k.name: k.match_type for k in table.keys}
         pairs = {"LPM": ("value", "prefix_len"), "Range": ("low", "high")}
         self._kinds = {n: pairs[mt] for n, mt in self._match.items() if mt in pairs}
 
     def make_key(self, key_field_list: list[KeyTuple]) -> _Key:
-        fields: dict[str, object] = {}
+        fields: dict[str, WireKey] = {}
         for kt in key_field_list:
             ann = self.info.annotations.get(kt.name)
             mt = self._match.get(kt.name)
@@ -156,19 +169,27 @@ class _Table:
         return _Key(fields, self._kinds)
 
     def make_data(self, data_field_list: list[DataTuple], action_name: str | None = None) -> _Data:
-        fields: dict[str, object] = {}
+        fields: dict[str, WireRead] = {}
         for dt in data_field_list:
-            value = next((v for v in (dt.val, dt.bool_val, dt.str_val, dt.float_val) if v is not None), None)
-            fields[dt.name] = _scalar(value, None) if dt.val is not None else value
+            if dt.val is not None:
+                fields[dt.name] = _scalar(dt.val, None)
+            elif dt.bool_val is not None:
+                fields[dt.name] = dt.bool_val
+            elif dt.str_val is not None:
+                fields[dt.name] = dt.str_val
+            else:
+                raise BfrtError(f"data field {dt.name}: no val, bool_val or str_val given", "INVALID_ARGUMENT")
         return _Data(action_name, fields)
 
-    def _write(self, kind: int, key_list: list[_Key] | None, data_list: list[_Data] | None) -> None:
+    def _write(self, kind: pb.Update.Type.ValueType, key_list: list[_Key] | None,
+               data_list: list[_Data] | None) -> None:
         name = self.info.name_get()
         keys = key_list or []
         datas: list[_Data | None] = list(data_list) if data_list else [None] * len(keys)
         if len(datas) != len(keys):
             raise BfrtError(f"{name}: {len(keys)} keys but {len(datas)} data", "INVALID_ARGUMENT")
-        updates = [self._client.make_update(kind, name, k.fields, d.action_name if d else None, d.fields if d else None)
+        updates = [self._client.make_update(kind, name, k.fields, d.action_name if d else None,
+                                            d.writable() if d else None)
                    for k, d in zip(keys, datas, strict=True)]
         if not keys and kind == pb.Update.DELETE:
             updates = [self._client.make_update(kind, name, None)]
@@ -191,14 +212,15 @@ class _Table:
         self._write(pb.Update.DELETE, key_list, None)
 
     def entry_get(self, target: Target, key_list: list[_Key] | None = None,
-                  flags: dict | None = None) -> Iterator[tuple[_Data, _Key]]:
+                  flags: dict[str, object] | None = None) -> Iterator[tuple[_Data, _Key]]:
         name = self.info.name_get()
-        for k in key_list or [None]:  # type: ignore[list-item]
+        keys: list[_Key | None] = list(key_list) if key_list else [None]
+        for k in keys:
             for e in self._client.entries(name, k.fields if k is not None else None):
                 yield _Data(e.action, e.data, e.is_default), _Key(dict(e.key), self._kinds)
 
     def default_entry_set(self, target: Target, data: _Data) -> None:
-        self._client.set_default(self.info.name_get(), data.action_name or "", data.fields)
+        self._client.set_default(self.info.name_get(), data.action_name or "", data.writable())
 
     def default_entry_reset(self, target: Target) -> None:
         self._client.reset_default(self.info.name_get())
@@ -213,7 +235,7 @@ class _BfRtInfo:
         return self._p4_name
 
     def table_name_list_get(self) -> list[str]:
-        return sorted(self._iface.client.info()["tables"])
+        return sorted(self._iface.client.schema().tables)
 
     def table_get(self, name: str) -> _Table:
         return _Table(self._iface, self._iface.client.table(name))

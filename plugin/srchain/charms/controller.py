@@ -91,12 +91,12 @@ def write_inventory(s: ControllerSettings) -> Path:
                 _write(path, s.tokens[f"{kind}-{target['name']}"], 0o600)
                 target["token_file"] = str(path)
     if s.tokens.get(SSH_KEY):
-        key = tokens / "ssh.key"
-        _write(key, s.tokens[SSH_KEY].strip() + "\n", 0o600)
+        key_file = tokens / "ssh.key"
+        _write(key_file, s.tokens[SSH_KEY].strip() + "\n", 0o600)
         for target in doc.get("proxies") or []:
             ssh = target.get("ssh") if isinstance(target, dict) else None
             if isinstance(ssh, dict) and not ssh.get("key_file"):
-                ssh["key_file"] = str(key)
+                ssh["key_file"] = str(key_file)
     for target in doc.get("proxies") or []:
         if isinstance(target, dict) and isinstance(target.get("ssh"), dict) and target.get("name") in pins:
             target["ssh"]["host_key"] = pins[target["name"]]

@@ -216,9 +216,8 @@ def _plain(v: object) -> object:
 
 
 def _match_tables(client: BfrtClient) -> list[str]:
-    tables = client.info()["tables"]
-    return sorted(n.removeprefix("pipe.") for n, t in tables.items()
-                  if t.get("table_type", "").startswith("MatchAction"))
+    tables = client.schema().tables
+    return sorted(n.removeprefix("pipe.") for n, t in tables.items() if t.is_match_action)
 
 
 def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
@@ -228,7 +227,7 @@ def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
         names = _match_tables(client)
         if table:
             try:
-                wanted = [client.table(table)["name"].removeprefix("pipe.")]
+                wanted = [client.table(table).name.removeprefix("pipe.")]
             except BfrtError:
                 raise ActionError(f"table: '{table}' is not a table of {program} (tables: {', '.join(names)})") \
                     from None
@@ -246,7 +245,7 @@ def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
 
 
 def _cells(client: BfrtClient, name: str) -> dict[int, int]:
-    return {int(e.key["$COUNTER_INDEX"]): int(e.data.get(PKTS, 0)) for e in client.entries(name)}  # type: ignore[call-overload, arg-type]
+    return {e.key_int("$COUNTER_INDEX"): e.data_int(PKTS, 0) for e in client.entries(name)}
 
 
 def counters(s: SwitchSettings) -> dict[str, Any]:
@@ -254,22 +253,21 @@ def counters(s: SwitchSettings) -> dict[str, Any]:
     and, per match-action table with direct counters, its entries' packet total."""
     with session(s) as client:
         program = _bound(client, s)
-        tables: dict[str, dict] = client.info()["tables"]
+        tables = client.schema().tables
         indirect: dict[str, Any] = {}
         direct: dict[str, Any] = {}
         try:
             for full, t in sorted(tables.items()):
                 name = full.removeprefix("pipe.")
-                if t.get("table_type") == "Counter":
+                if t.table_type == "Counter":
                     cells = _cells(client, name)
                     if name == "SwitchIngress.drops":
                         indirect[name] = {DROP_REASONS.get(i, str(i)): n for i, n in sorted(cells.items()) if n}
                     else:
                         indirect[name] = {str(i): n for i, n in sorted(cells.items()) if n}
-                elif t.get("table_type", "").startswith("MatchAction") and any(
-                        d.get("singleton", {}).get("name") == PKTS for d in t.get("data", [])):
+                elif t.is_match_action and any(d.name == PKTS for d in t.data):
                     rows = client.entries(name)
-                    direct[name] = {"entries": len(rows), "packets": sum(int(e.data.get(PKTS, 0)) for e in rows)}  # type: ignore[call-overload]
+                    direct[name] = {"entries": len(rows), "packets": sum(e.data_int(PKTS, 0) for e in rows)}
         except BfrtError as exc:
             raise ActionError(f"switch {s.name}: counter read failed: {exc}") from None
     return {"program": program, "counters": indirect, "tables": direct}

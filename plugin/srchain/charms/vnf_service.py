@@ -15,12 +15,15 @@ import ipaddress
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from srchain.charms import ActionError
 from srchain.remote import LocalTransport, Transport
+
+if TYPE_CHECKING:
+    from srchain_vnfs.service import ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,15 @@ class VnfSettings:
     health_timeout: float = 20.0
 
 
-def _config_class(service: str) -> type:
+def _config_class(service: str) -> type[ServiceConfig]:
     from srchain_vnfs.aggregator import AggregatorConfig
     from srchain_vnfs.classifier import ClassifierConfig
     from srchain_vnfs.formatter import FormatterConfig
     from srchain_vnfs.mitigation import MitigationConfig
 
-    return {"formatter": FormatterConfig, "classifier": ClassifierConfig, "aggregator": AggregatorConfig,
-            "mitigation": MitigationConfig}[service]
+    classes: dict[str, type[ServiceConfig]] = {"formatter": FormatterConfig, "classifier": ClassifierConfig,
+                                               "aggregator": AggregatorConfig, "mitigation": MitigationConfig}
+    return classes[service]
 
 
 def read_config(s: VnfSettings) -> dict[str, Any]:
@@ -56,7 +60,7 @@ def read_config(s: VnfSettings) -> dict[str, Any]:
     return doc
 
 
-def _validate(s: VnfSettings, doc: dict[str, Any]) -> Any:
+def _validate(s: VnfSettings, doc: dict[str, Any]) -> ServiceConfig:
     from pydantic import ValidationError
 
     try:
@@ -66,11 +70,11 @@ def _validate(s: VnfSettings, doc: dict[str, Any]) -> Any:
         raise ActionError(f"{s.config_path}: {problems}; nothing was changed") from None
 
 
-def health(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
+def health(s: VnfSettings, cfg: ServiceConfig | None = None) -> dict[str, Any]:
     return _get(s, "/healthz", cfg)
 
 
-def _get(s: VnfSettings, path: str, cfg: Any | None = None) -> dict[str, Any]:
+def _get(s: VnfSettings, path: str, cfg: ServiceConfig | None = None) -> dict[str, Any]:
     """GET `path` of the service's health/control endpoint (its config's `http`), as JSON."""
     cfg = cfg or _validate(s, read_config(s))
     if not cfg.http.port:
@@ -90,7 +94,7 @@ def _get(s: VnfSettings, path: str, cfg: Any | None = None) -> dict[str, Any]:
     return dict(doc)
 
 
-def restart(s: VnfSettings, cfg: Any | None = None) -> dict[str, Any]:
+def restart(s: VnfSettings, cfg: ServiceConfig | None = None) -> dict[str, Any]:
     """Run the restart command, then wait (bounded) for a fresh health answer."""
     done = s.transport.run(s.restart_command, timeout=60)
     if done.code != 0:

@@ -102,11 +102,11 @@ def check_block(file: str, block: dict[str, Any], path: str, charm_roots: list[P
 
     if ((block.get("config-access") or {}).get("ssh-access") or {}).get("required"):
         # OSM asks the charm for a key pair and injects the public key into the VM.
-        for ee_id, meta in loaded.items():
+        for ee_id, env_charm in loaded.items():
             for needed in SSH_KEY_ACTIONS:
-                if meta is not None and needed not in meta.actions:
+                if env_charm is not None and needed not in env_charm.actions:
                     out.append(Finding(file, f"{path}.config-access.ssh-access", "charm.ssh-access",
-                                       f"ssh-access is required but charm '{meta.name}' (environment '{ee_id}') "
+                                       f"ssh-access is required but charm '{env_charm.name}' (environment '{ee_id}') "
                                        f"has no '{needed}' action, which OSM calls to set up the VM's SSH key"))
 
     for prim in primitives(block, path):
@@ -122,9 +122,9 @@ def check_block(file: str, block: dict[str, Any], path: str, charm_roots: list[P
             out.append(Finding(file, f"{prim.path}.execution-environment-ref", "day1-2.ee-ref",
                                f"'{ref}' is not an execution environment here (known: {_names(environments)})"))
             continue
-        meta = loaded.get(str(ref))
-        if meta is not None:
-            out.extend(_against_charm(file, prim, meta))
+        prim_charm = loaded.get(str(ref))
+        if prim_charm is not None:
+            out.extend(_against_charm(file, prim, prim_charm))
     return out
 
 

@@ -20,14 +20,17 @@ import shutil
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from srchain.osm.charmmeta import find_charm
 from srchain.osm.day12 import as_list
 from srchain.osm.descriptors import DESCRIPTOR_SUFFIXES, Descriptor, collect, top_level_yaml
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
+from srchain.osm.pdu import Switch
 from srchain.osm.validate import default_charm_roots, validate_descriptors
 
 CHECKSUMS = "checksums.txt"
@@ -132,7 +135,7 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
     return target
 
 
-def _pins(more: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+def _pins(more: Iterable[str] = ()) -> list[str]:
     if not LOCK.is_file():
         raise OsmToolError(f"{LOCK} is missing: this srchain install is incomplete (reinstall it); the charms' "
                            "dependencies are pinned from it")
@@ -248,6 +251,13 @@ def _write_tar(stage: Path, name: str, target: Path) -> None:
                 tar.addfile(info)
 
 
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    f = tar.extractfile(member)
+    if f is None:
+        raise tarfile.TarError(f"{member.name}: no content")
+    return f.read()
+
+
 def check_layout(tar_path: Path) -> tuple[list[Finding], str | None]:
     """The NBI's tar rules and checksums.txt; returns the findings and the top directory name."""
     f = str(tar_path)
@@ -255,8 +265,7 @@ def check_layout(tar_path: Path) -> tuple[list[Finding], str | None]:
     try:
         with tarfile.open(tar_path, "r:gz") as tar:
             members = tar.getmembers()
-            contents = {m.name.rstrip("/"): tar.extractfile(m).read()  # type: ignore[union-attr]
-                        for m in members if m.isfile()}
+            contents = {m.name.rstrip("/"): _member_bytes(tar, m) for m in members if m.isfile()}
     except (tarfile.TarError, OSError, EOFError) as e:
         return [Finding(f, "", "package.format", f"not a readable tar.gz: {e}")], None
     tops = set()
@@ -307,7 +316,8 @@ def check_layout(tar_path: Path) -> tuple[list[Finding], str | None]:
 
 
 def check_packages(tar_paths: list[Path], im: ImValidator | None, extra: list[Descriptor] | None = None,
-                   **kwargs: object) -> list[Finding]:
+                   params: dict[str, Any] | None = None, params_file: str = "the ns-create parameters",
+                   switches: list[Switch] | None = None) -> list[Finding]:
     """Layout of each package, then every descriptor inside, validated together (NSD vs VNFDs) against
     the charms shipped in the packages only."""
     out: list[Finding] = []
@@ -325,6 +335,7 @@ def check_packages(tar_paths: list[Path], im: ImValidator | None, extra: list[De
             out += problems
             # Name findings after the package member, not the temporary extraction path.
             descriptors += [Descriptor(d.file, d.root, d.data) for d in found]
-        findings = validate_descriptors(descriptors, im, charm_roots=[], **kwargs)  # type: ignore[arg-type]
+        findings = validate_descriptors(descriptors, im, charm_roots=[], params=params, params_file=params_file,
+                                        switches=switches)
         out += [Finding(f.file.replace(tmp + "/", ""), f.path, f.rule, f.message) for f in findings]
     return out

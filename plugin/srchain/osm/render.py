@@ -26,7 +26,7 @@ from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import ChainModel, load_chain
-from srchain.model.spec import Match, P4Segment, Rule
+from srchain.model.spec import Match, P4Segment, Rule, VnfSegment
 from srchain.osm.pdu import interface_name, pdu_type_for
 
 PROXY_VNFD = "srchain-sr-proxy"
@@ -157,9 +157,9 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     vnf_profiles: list[Profile] = []
     proxies: list[str] = []
     for seg in model.segments:
-        if seg.kind != "vnf":
+        if not isinstance(seg.spec, VnfSegment):
             continue
-        proxy = str(seg.spec.proxy)  # type: ignore[union-attr]  # a VNF segment
+        proxy = seg.spec.proxy
         if proxy not in proxies:
             proxies.append(proxy)
         for inst in seg.instances:

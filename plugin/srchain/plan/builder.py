@@ -25,7 +25,8 @@ from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
 from srchain.plan import tables as T
-from srchain.plan.model import Entry, Plan, SidInfo, Stack, TargetKind
+from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
+from srchain.plan.model import Ternary as TernaryKey
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
 from srchain_contracts import proxy_api as px
@@ -73,14 +74,14 @@ class Owner:
         return self.seg.spec.proxy if isinstance(self.seg.spec, VnfSegment) else None
 
 
-def _ternary_ip(prefix: str | None) -> dict[str, str]:
+def _ternary_ip(prefix: str | None) -> TernaryKey:
     if prefix is None:
         return {"value": "0.0.0.0", "mask": "0.0.0.0"}
     net = ipaddress.IPv4Network(prefix)
     return {"value": str(net.network_address), "mask": str(net.netmask)}
 
 
-def _ternary_int(v: int | Ternary | None, width: int) -> dict[str, int]:
+def _ternary_int(v: int | Ternary | None, width: int) -> TernaryKey:
     if v is None:
         return {"value": 0, "mask": 0}
     if isinstance(v, Ternary):
@@ -88,7 +89,7 @@ def _ternary_int(v: int | Ternary | None, width: int) -> dict[str, int]:
     return {"value": v, "mask": (1 << width) - 1}
 
 
-def _bucket_key(buckets: list[int], total: int) -> dict[str, int]:
+def _bucket_key(buckets: list[int], total: int) -> TernaryKey:
     """Ternary match on the lb bucket: one entry per bucket, or a wildcard when all buckets agree."""
     if len(buckets) == total:
         return {"value": 0, "mask": 0}
@@ -96,7 +97,7 @@ def _bucket_key(buckets: list[int], total: int) -> dict[str, int]:
     return {"value": buckets[0], "mask": total - 1}
 
 
-def _push_params(ttl: int, labels: list[int]) -> dict[str, int]:
+def _push_params(ttl: int, labels: list[int]) -> Params:
     return {"ttl": ttl, **{f"label_{i}": label for i, label in enumerate(labels)}}
 
 
@@ -227,7 +228,7 @@ class _Builder:
 
     def _local(self, switch: str, label: int, seg: ResolvedSegment) -> None:
         assert isinstance(seg.spec, P4Segment)
-        params: dict[str, int] = {}
+        params: Params = {}
         if isinstance(seg.params, FlowFeaturesParams):
             params = {"report_every": seg.params.report_every}
         for table in T.LOCAL_SID_TABLES:
@@ -307,7 +308,7 @@ class _Builder:
                 )
 
     @staticmethod
-    def _match_key(m: Match) -> dict[str, object]:
+    def _match_key(m: Match) -> Key:
         return {
             "ig_port": _ternary_int(m.ingress_port, 9),
             "src_addr": _ternary_ip(m.src),

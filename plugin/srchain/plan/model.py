@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal, TypeAlias, TypedDict, cast, final
 
 from srchain.plan.tables import FLIP_ROLES
 
@@ -12,9 +13,52 @@ PLAN_FORMAT = "srchain.plan/v1"
 TargetKind = Literal["switch", "proxy"]
 Phase = Literal["install", "flip", "cleanup"]
 
+# A JSON value, as the plan's params carry them (a static proxy SID's `restore` is a list of label stacks).
+# Read-only containers, so a list[list[int]] is one.
+JsonValue: TypeAlias = "bool | int | float | str | Sequence[JsonValue] | Mapping[str, JsonValue] | None"
+Scalar: TypeAlias = int | str  # a number, or an IPv4 / MAC address as text
 
-def canonical(obj: Any) -> str:
+
+@final
+class Ternary(TypedDict):
+    """A ternary key field: `{"value": ..., "mask": ...}` in the plan's JSON."""
+
+    value: Scalar
+    mask: Scalar
+
+
+@final
+class Lpm(TypedDict):
+    """A longest-prefix key field: `{"value": ..., "prefix_len": ...}` in the plan's JSON."""
+
+    value: Scalar
+    prefix_len: int
+
+
+KeyValue: TypeAlias = Scalar | Ternary | Lpm
+Key: TypeAlias = dict[str, KeyValue]
+Params: TypeAlias = dict[str, JsonValue]
+
+
+def canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool)
+
+
+def key_value(name: str, value: object) -> KeyValue:
+    """A key field's value read from JSON, checked against the plan format (ValueError naming the field)."""
+    if _scalar(value):
+        return cast(Scalar, value)
+    if isinstance(value, dict) and _scalar(value.get("value")):
+        if set(value) == {"value", "mask"} and _scalar(value["mask"]):
+            return cast(Ternary, value)
+        if set(value) == {"value", "prefix_len"} and type(value["prefix_len"]) is int:
+            return cast(Lpm, value)
+    raise ValueError(f"key field {name}: {value!r} is not a number, an address, {{value, mask}} or "
+                     "{value, prefix_len}")
 
 
 @dataclass(frozen=True)
@@ -24,9 +68,9 @@ class Entry:
     target_kind: TargetKind
     target: str
     table: str
-    key: dict[str, Any]
+    key: Key
     action: str
-    params: dict[str, Any]
+    params: Params
     role: str
     version: int | None = None  # chain version that introduced it; None for infrastructure entries
 
@@ -42,7 +86,21 @@ class Entry:
     def flips(self) -> bool:
         return self.role in FLIP_ROLES
 
-    def to_json(self) -> dict[str, Any]:
+    def key_int(self, name: str) -> int:
+        """An exact key field that is a number (a SID, a label)."""
+        value = self.key[name]
+        if not isinstance(value, int):
+            raise ValueError(f"{self.table}: key field {name} is {value!r}, not a number")
+        return value
+
+    def key_str(self, name: str) -> str:
+        """An exact key field that is text (a VNF instance name)."""
+        value = self.key[name]
+        if not isinstance(value, str):
+            raise ValueError(f"{self.table}: key field {name} is {value!r}, not text")
+        return value
+
+    def to_json(self) -> dict[str, object]:
         return {
             "table": self.table,
             "key": self.key,
@@ -53,17 +111,16 @@ class Entry:
         }
 
     @classmethod
-    def from_json(cls, kind: TargetKind, target: str, d: dict[str, Any]) -> Entry:
-        return cls(
-            kind,
-            target,
-            d["table"],
-            d["key"],
-            d["action"],
-            d.get("params", {}),
-            d.get("role", "unknown"),
-            d.get("version"),
-        )
+    def from_json(cls, kind: TargetKind, target: str, d: Mapping[str, object]) -> Entry:
+        """An entry of a plan's or a state's JSON: KeyError for a missing field, TypeError for a value of
+        the wrong kind, ValueError for a key field outside the plan format."""
+        table, key, action, params = d["table"], d["key"], d["action"], d.get("params", {})
+        role, version = d.get("role", "unknown"), d.get("version")
+        if not (isinstance(table, str) and isinstance(action, str) and isinstance(role, str)):
+            raise TypeError("table, action and role are text")
+        if not (isinstance(key, dict) and isinstance(params, dict)) or not (version is None or type(version) is int):
+            raise TypeError("key and params are mappings, version a number or null")
+        return cls(kind, target, table, {k: key_value(k, v) for k, v in key.items()}, action, params, role, version)
 
 
 @dataclass(frozen=True)
@@ -91,8 +148,8 @@ class DiffOp:
     entry: Entry
     previous: Entry | None = None  # for modify
 
-    def to_json(self) -> dict[str, Any]:
-        d = {
+    def to_json(self) -> dict[str, object]:
+        d: dict[str, object] = {
             "op": self.op,
             "phase": self.phase,
             "target": {"kind": self.entry.target_kind, "name": self.entry.target},
@@ -124,8 +181,8 @@ class Plan:
     def entries_of(self, kind: TargetKind, name: str) -> list[Entry]:
         return [e for e in self.entries if e.target_kind == kind and e.target == name]
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "format": PLAN_FORMAT,
             "chain": self.chain,
             "version": self.version,
@@ -143,7 +200,7 @@ class Plan:
         return out
 
 
-def entries_from_state(state: dict[str, Any]) -> list[Entry]:
+def entries_from_state(state: Mapping[str, object]) -> list[Entry]:
     """Installed entries, as data: a state document or a previous plan (both carry `targets`)."""
     targets = state.get("targets")
     if not isinstance(targets, list):
@@ -164,4 +221,6 @@ def entries_from_state(state: dict[str, Any]) -> list[Entry]:
                 raise ValueError(f"targets[{i}].entries[{j}]: missing field {exc}") from None
             except TypeError:
                 raise ValueError(f"targets[{i}].entries[{j}]: not an entry mapping") from None
+            except ValueError as exc:
+                raise ValueError(f"targets[{i}].entries[{j}]: {exc}") from None
     return out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from srchain.plan.model import DiffOp, Entry, Plan
+from srchain.plan.model import DiffOp, Entry, Key, KeyValue, Params, Plan
 
 _PHASE_STYLE = {"install": "green", "flip": "yellow", "cleanup": "red"}
 _OP_MARK = {"add": "[green]+[/]", "modify": "[yellow]~[/]", "delete": "[red]-[/]"}
@@ -23,13 +22,13 @@ def _short(name: str) -> str:
     return name
 
 
-def _field(value: Any) -> str | None:
+def _field(value: KeyValue) -> str | None:
     """One key field, compactly: wildcards vanish, full masks show the value, IPv4 masks show a prefix."""
     if not isinstance(value, dict):
         return str(value)
     if "prefix_len" in value:
         return f"{value['value']}/{value['prefix_len']}"
-    v, m = value.get("value"), value.get("mask")
+    v, m = value["value"], value["mask"]
     if m in (0, "0.0.0.0"):
         return None
     if isinstance(m, str):
@@ -40,7 +39,7 @@ def _field(value: Any) -> str | None:
     return f"{v}&&&{m:#x}" if isinstance(m, int) else f"{v}&&&{m}"
 
 
-def format_key(key: dict[str, Any]) -> str:
+def format_key(key: Key) -> str:
     parts = []
     for name, value in key.items():
         if name == "$MATCH_PRIORITY":
@@ -52,7 +51,7 @@ def format_key(key: dict[str, Any]) -> str:
     return " ".join(parts) or "*"
 
 
-def format_params(params: dict[str, Any]) -> str:
+def format_params(params: Params) -> str:
     labels = [v for k, v in params.items() if k.startswith("label_")]
     rest = {k: v for k, v in params.items() if not k.startswith("label_")}
     parts = [f"{k}={v}" for k, v in rest.items()]

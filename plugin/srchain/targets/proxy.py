@@ -128,16 +128,22 @@ class ProxyDriver:
         self.api.close()
 
     def health(self) -> dict[str, Any]:
-        return self.api.call("GET", "/v1/health")
+        return self._document("/v1/health")
 
     def counters(self) -> dict[str, Any]:
-        return self.api.call("GET", "/v1/counters")
+        return self._document("/v1/counters")
+
+    def _document(self, path: str) -> dict[str, Any]:
+        doc = self.api.call("GET", path)
+        if not isinstance(doc, dict):
+            raise TargetError(f"proxy {self.name}", f"GET {path}: not a JSON object: {str(doc)[:200]}")
+        return doc
 
     def norm(self, entry: Entry) -> tuple[NKey, str]:
         if entry.table == "sid":
-            return ("sid", int(entry.key["sid"])), sid_content(entry.action, entry.params)
+            return ("sid", entry.key_int("sid")), sid_content(entry.action, entry.params)
         if entry.table == "attachment":
-            return ("attachment", str(entry.key["vnf"])), attachment_content(entry.params)
+            return ("attachment", entry.key_str("vnf")), attachment_content(entry.params)
         raise TargetError(f"proxy {self.name}", f"table {entry.table}: not a proxy table (sid, attachment)")
 
     def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
@@ -169,7 +175,7 @@ class ProxyDriver:
             body: dict[str, list[Any]] = {"put": [], "delete": []}
             where: dict[str, int] = {}
             for i, op in sids:
-                sid = int(op.entry.key["sid"])
+                sid = op.entry.key_int("sid")
                 if op.op == "delete":
                     where[f"delete[{len(body['delete'])}]"] = i
                     body["delete"].append(sid)

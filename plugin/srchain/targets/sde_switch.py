@@ -78,7 +78,7 @@ class SdeSwitchDriver(SwitchDriver):
 
     def _match(self, t: Any, name: str) -> str:
         schema = self._table(t.info.name_get())
-        return next((k["match_type"] for k in schema["key"] if k["name"] == name), "Exact")
+        return next((k.match_type for k in schema.keys if k.name == name), "Exact")
 
     def _data(self, t: Any, action: str, data: dict[str, Any]) -> Any:
         dts = []

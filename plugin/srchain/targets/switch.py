@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
 
 import grpc
 
-from srchain.bfrt.client import BfrtClient, BfrtError, _resolve
-from srchain.plan.model import DiffOp, Entry, canonical
+from srchain.bfrt.client import BfrtClient, BfrtError, WireData, WireKey
+from srchain.bfrt.schema import TableInfo
+from srchain.plan.model import DiffOp, Entry, JsonValue, canonical
 from srchain.targets.base import NKey, TargetError
 from srchain.targets.loader import Bundle, ensure_program
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
@@ -36,7 +36,7 @@ def _dotted_quad(v: str) -> int | None:
     return None if max(a, b, c, d) > 255 else (a << 24) | (b << 16) | (c << 8) | d
 
 
-def scalar(v: Any) -> Any:
+def scalar(v: JsonValue) -> WireData:
     """A plan value as written on the wire: IPv4 and MAC strings become ints; bools/other strings stay."""
     if isinstance(v, (bool, int)):
         return v
@@ -75,7 +75,7 @@ class SwitchDriver:
     def close(self) -> None:
         self.client.close()
 
-    def _table(self, table: str) -> dict:
+    def _table(self, table: str) -> TableInfo:
         try:
             return self.client.table(table)
         except BfrtError as exc:
@@ -86,30 +86,37 @@ class SwitchDriver:
         widths = self._key_widths.get(table)
         if widths is None:
             t = self._table(table)
-            widths = self._key_widths[table] = {k["name"]: int(k["type"].get("width", 32)) for k in t["key"]}
+            widths = self._key_widths[table] = {k.name: k.width for k in t.keys}
         return widths
 
-    def wire_key(self, entry: Entry) -> dict[str, Any]:
+    def _number(self, entry: Entry, field: str, v: JsonValue) -> int:
+        n = scalar(v)
+        if isinstance(n, str):
+            raise TargetError(f"switch {self.name}", f"table {entry.table}: key field {field}: {v!r} is not a number, "
+                              "an IPv4 or a MAC address", code="INVALID_ARGUMENT")
+        return int(n)
+
+    def wire_key(self, entry: Entry) -> dict[str, WireKey]:
         widths = self._widths(entry.table)
-        out: dict[str, Any] = {}
+        out: dict[str, WireKey] = {}
         for name, v in entry.key.items():
-            if isinstance(v, dict) and "mask" in v:
-                mask = scalar(v["mask"])
-                out[name] = (scalar(v["value"]) & mask, mask)
-            elif isinstance(v, dict) and "prefix_len" in v:
-                plen, width = int(v["prefix_len"]), widths.get(name, 32)
+            if not isinstance(v, dict):
+                out[name] = self._number(entry, name, v)
+            elif "mask" in v:  # ternary
+                mask = self._number(entry, name, v["mask"])
+                out[name] = (self._number(entry, name, v["value"]) & mask, mask)
+            else:  # lpm
+                plen, width = v["prefix_len"], widths.get(name, 32)
                 mask = ((1 << plen) - 1) << (width - plen) if plen else 0
-                out[name] = (scalar(v["value"]) & mask, plen)
-            else:
-                out[name] = scalar(v)
+                out[name] = (self._number(entry, name, v["value"]) & mask, plen)
         if "$MATCH_PRIORITY" in widths and "$MATCH_PRIORITY" not in out:
             out["$MATCH_PRIORITY"] = 0
         return out
 
-    def wire_data(self, entry: Entry) -> tuple[str, dict[str, Any]]:
+    def wire_data(self, entry: Entry) -> tuple[str, dict[str, WireData]]:
         t = self._table(entry.table)
         try:
-            action = _resolve(entry.action, {a["name"]: a for a in t.get("action_specs", [])})["name"]
+            action = t.action(entry.action).name
         except BfrtError as exc:
             raise TargetError(f"switch {self.name}", f"table {entry.table}: action {exc}", code="NOT_FOUND") from None
         return action, {k: scalar(v) for k, v in entry.params.items()}
@@ -139,7 +146,7 @@ class SwitchDriver:
         `in_flight` requests outstanding so encoding the next chunk overlaps the switch applying this
         one. On failure, the index names the failed op; later chunks already sent may have landed
         (the engine reads back what landed before it rolls back)."""
-        pending: list[tuple[int, grpc.Future]] = []
+        pending: list[tuple[int, grpc.Future[pb.WriteResponse]]] = []
         first_error: TargetError | None = None
         try:
             for start in range(0, len(ops), chunk):
@@ -161,7 +168,7 @@ class SwitchDriver:
         action, data = self.wire_data(op.entry)
         return self.client.make_update(_KIND[op.op], op.entry.table, self.wire_key(op.entry), action, data)
 
-    def _wait(self, start: int, future: grpc.Future) -> TargetError | None:
+    def _wait(self, start: int, future: grpc.Future[pb.WriteResponse]) -> TargetError | None:
         try:
             future.result()
             return None

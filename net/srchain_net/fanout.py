@@ -24,7 +24,7 @@ import ctypes
 import socket
 import struct
 
-from srchain_net.packetsock import SOL_PACKET
+from .packetsock import SOL_PACKET
 
 PACKET_FANOUT = 18
 PACKET_FANOUT_DATA = 22
@@ -84,7 +84,7 @@ def steering_program(msd: int) -> list[Insn]:
     return prog
 
 
-def _fprog(prog: list[Insn]) -> tuple[bytes, ctypes.Array]:
+def _fprog(prog: list[Insn]) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
     raw = b"".join(struct.pack("HBBI", *insn) for insn in prog)
     buf = ctypes.create_string_buffer(raw, len(raw))
     return struct.pack("HL", len(prog), ctypes.addressof(buf)), buf  # keep buf alive until setsockopt
