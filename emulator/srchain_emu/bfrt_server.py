@@ -21,13 +21,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import grpc
 from google.rpc import code_pb2, status_pb2
 
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
-
 
 from . import bfrt_device as D
 from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
@@ -37,7 +37,7 @@ from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Pipeline
 
 log = logging.getLogger(__name__)
-UpdateType = pb.Update.Type.ValueType  # int at run time; mypy-protobuf's distinct enum type for the checker
+UpdateType: TypeAlias = pb.Update.Type.ValueType  # int at run time; mypy-protobuf's enum type for the checker
 
 NON_P4_INFO = {
     "tables": [
