@@ -1,6 +1,7 @@
 """Time to validate and plan the reference chain (the controller's first step of every apply).
 
-Baseline measured in the same run: parsing the two YAML files alone. Prints medians and the ratio.
+Baseline measured in the same run: parsing the two YAML files alone. Prints medians and the ratio; also
+the same plan through `srchain.chains.ChainService` (the CLI's path: inventory parsed once, chain lock).
 Usage: .venv/bin/python bench/plan_reference.py [--runs N]
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from srchain.chains import ChainService
 from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore
@@ -48,7 +50,16 @@ def main() -> None:
         t_plan = timed(plan, runs)
         t_yaml = timed(parse_only, runs)
         entries = len(build_plan(load_chain(SPEC, INVENTORY), store).entries)
+    with tempfile.TemporaryDirectory() as state:
+        service = ChainService(INVENTORY, state)  # what `srchain chain plan|apply` runs: inventory parsed once
+        service.plan(service.load(SPEC))
+
+        def service_plan() -> None:
+            service.plan(service.load(SPEC))
+
+        t_service = timed(service_plan, runs)
     print(f"validate+plan reference chain: {t_plan * 1e3:.2f} ms median over {runs} runs ({entries} entries)")
+    print(f"  through ChainService:        {t_service * 1e3:.2f} ms (spec load + plan under the chain lock)")
     print(f"baseline, YAML parse only:     {t_yaml * 1e3:.2f} ms")
     print(f"ratio plan/parse:              {t_plan / t_yaml:.1f}x")
 
