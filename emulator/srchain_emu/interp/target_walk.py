@@ -136,3 +136,28 @@ def field_path(e: A.Expr) -> tuple[A.Name, str] | None:
     if not isinstance(e, A.Name):
         return None
     return e, ".".join([e.name, *reversed(parts)])
+
+
+def source_text(e: A.Expr) -> str:
+    """Source-like text of an expression, for messages (`!ipv4_checksum.verify()`)."""
+    if isinstance(e, A.Name):
+        return e.name
+    if isinstance(e, A.Member):
+        return f"{source_text(e.base)}.{e.name}"
+    if isinstance(e, A.IntConst):
+        return str(e.value)
+    if isinstance(e, A.BoolConst):
+        return "true" if e.value else "false"
+    if isinstance(e, A.Call):
+        return f"{source_text(e.func)}({', '.join(source_text(a) for a in e.args)})"
+    if isinstance(e, A.Unary):
+        return f"{e.op}{source_text(e.operand)}"
+    if isinstance(e, A.Binary):
+        return f"{source_text(e.left)} {e.op} {source_text(e.right)}"
+    if isinstance(e, A.Slice):
+        return f"{source_text(e.base)}[{source_text(e.hi)}:{source_text(e.lo)}]"
+    if isinstance(e, A.Index):
+        return f"{source_text(e.base)}[{source_text(e.index)}]"
+    if isinstance(e, A.Cast):
+        return f"(cast){source_text(e.expr)}"
+    return "..."
