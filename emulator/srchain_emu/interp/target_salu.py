@@ -265,7 +265,8 @@ def salu_exclusive_assignments(checked: CheckedProgram) -> Iterator[Diagnostic]:
                 continue
             clash = next((loc for p, loc in earlier if p == () or path == () or p == path), None)
             if clash is not None:
-                name = field_path(target)[1] if field_path(target) else "a value"  # type: ignore[index]
+                path_text = field_path(target)
+                name = path_text[1] if path_text is not None else "a value"
                 yield Diagnostic(s.loc, f"two or more assignments of {name} inside the register action {site.name} "
                                         f"(lines {clash.line} and {s.loc.line}) are not mutually exclusive: "
                                         "expression too complex for register action (bf-p4c "
@@ -313,8 +314,8 @@ def executions(ann: Annotations, apply: A.Block) -> Iterator[tuple[ExternSym, A.
     def in_expr(e: A.Expr, path: Path) -> Iterator[tuple[ExternSym, A.Call, Path]]:
         for x in subexpressions(e):
             ra = register_action_call(ann, x)
-            if ra is not None:
-                yield ra, x, path  # type: ignore[misc]
+            if ra is not None and isinstance(x, A.Call):
+                yield ra, x, path
             table = table_apply_call(ann, x)
             if table is not None:
                 for name, action in table.actions.items():
