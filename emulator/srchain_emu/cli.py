@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .frontend.errors import P4Error
-from .interp.target import DEFAULT_TARGET, TARGET_MODELS
+from .interp.target import DEFAULT_TARGET, TARGET_MODELS, TargetRefusal
 
 # bf-p4c's refusals that the emulator could run anyway: `none` checks the emulator's subset only.
 target_model_option = click.option(
@@ -43,6 +43,10 @@ def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, .
     t0 = time.perf_counter()
     try:
         p = Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model)
+    except TargetRefusal as exc:
+        for d in exc.diagnostics:  # every refusal at once: a redesign sees the whole list
+            click.echo(f"{d.loc}: {d.message}", err=True)
+        sys.exit(1)
     except P4Error as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

@@ -7,6 +7,11 @@
  * carries the collision flag. Each register is read and written by exactly one RegisterAction per
  * packet, as a Tofino stage allows.
  *
+ * Every RegisterAction fits a Tofino 1 stateful ALU (`srchain p4 check`, target model tofino1): at most two
+ * PHV inputs per register, two comparisons, each value assigned once per condition. What does not fit is
+ * computed before the access in ordinary control code: the window limit, the IAT each statistic folds in
+ * (IAT_NONE or 0 on a fresh slot), and the choice between restarting and counting the window.
+ *
  * The report itself is a mirrored copy (session from report_session, keyed by SID and load-balancing
  * bucket) whose mirror header carries the record's fields; SwitchEgress.report turns it into
  * IPv4/UDP with the record and the remaining chain's label stack. */
@@ -28,9 +33,12 @@ control FlowFeatures(
     bool fresh;          /* statistics restart with this packet */
     bool takeover;
     bit<16> win;
+    bit<16> win_limit;   /* report_every - 1, saturating: the count before the window's last packet */
     bool window_start;
     bool report_due;
     bit<32> iat;
+    bit<32> iat_for_min; /* the IAT the minimum folds in: IAT_NONE on a fresh slot */
+    bit<32> iat_for_max; /* the IAT the maximum and sum fold in: 0 on a fresh slot */
     bit<48> ts;
     bit<16> len;
 
@@ -50,33 +58,38 @@ control FlowFeatures(
     };
 
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) win_pkts;
-    RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) count_window = {
+    /* A fresh slot: this packet is the window's first (and its last when report_every <= 1). */
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) restart_window = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            bit<16> w = 1;
-            if (!fresh) {
-                w = value + 1;
-            }
-            rv = w;
-            if (w >= ig_md.report_every) {
+            if (win_limit == 0) {
                 value = 0;
             } else {
-                value = w;
+                value = 1;
+            }
+            rv = 1;
+        }
+    };
+    /* The same flow: one more packet; the window closes when the count before it reached win_limit. */
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) count_window = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            rv = value + 1;
+            if (value >= win_limit) {
+                value = 0;
+            } else {
+                value = value + 1;
             }
         }
     };
 
     Register<bit<8>, flow_slot_t>(FLOW_SLOTS, 0) collision;
+    /* Returns the flag before this packet; the control ORs in this packet's takeover. */
     RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) track_collision = {
         void apply(inout bit<8> value, out bit<8> rv) {
-            bit<8> c = value;
-            if (takeover) {
-                c = 1;
-            }
-            rv = c;
+            rv = value;
             if (report_due) {
                 value = 0;
-            } else {
-                value = c;
+            } else if (takeover) {
+                value = 1;
             }
         }
     };
@@ -175,10 +188,8 @@ control FlowFeatures(
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_min;
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_min) min_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = IAT_NONE;
-            } else if (window_start || iat < value) {
-                value = iat;
+            if (window_start || iat_for_min < value) {  /* a fresh slot starts a window */
+                value = iat_for_min;
             }
             rv = value;
         }
@@ -187,10 +198,8 @@ control FlowFeatures(
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_max;
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_max) max_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = 0;
-            } else if (window_start || iat > value) {
-                value = iat;
+            if (window_start || iat_for_max > value) {
+                value = iat_for_max;
             }
             rv = value;
         }
@@ -199,12 +208,10 @@ control FlowFeatures(
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_sum;
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_sum) add_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = 0;
-            } else if (window_start) {
-                value = iat;
+            if (window_start) {
+                value = iat_for_max;
             } else {
-                value = value |+| iat;
+                value = value |+| iat_for_max;
             }
             rv = value;
         }
@@ -250,7 +257,12 @@ control FlowFeatures(
         owner = claim.execute(slot);
         fresh = owner != 0;
         takeover = owner == 2;
-        win = count_window.execute(slot);
+        win_limit = ig_md.report_every |-| 1;
+        if (fresh) {
+            win = restart_window.execute(slot);
+        } else {
+            win = count_window.execute(slot);
+        }
         window_start = win == 1;
         report_due = win >= ig_md.report_every;
 
@@ -262,9 +274,17 @@ control FlowFeatures(
         } else {
             iat = gap[31:0];
         }
+        if (fresh) {
+            iat_for_min = IAT_NONE;
+            iat_for_max = 0;
+        } else {
+            iat_for_min = iat;
+            iat_for_max = iat;
+        }
 
         ig_md.report.flags = 7w0 ++ ig_md.key.direction[0:0];
-        if (track_collision.execute(slot) != 0) {
+        bit<8> collided = track_collision.execute(slot);
+        if (takeover || collided != 0) {
             ig_md.report.flags = ig_md.report.flags | 2;
         }
         ig_md.report.pkt_count = count_packet.execute(slot);

@@ -2,7 +2,10 @@
  * SwitchIngress.sr.local_sid_0 / local_sid_1 (exact on the top label; the same entries in both, so a
  *   packet can pop two local SIDs in one pass): pop the label, remember which module runs.
  * SwitchIngress.sr.sid_forward (exact on the top label): egress port + next-hop MAC.
- * TTL: a pop copies the popped TTL - 1 into the label it exposes; a forwarded label loses 1. */
+ * TTL (RFC 3032, one hop per label processed): processing a label sends its TTL - 1 onward, so a label
+ *   processed with TTL <= 1 is dropped (ttl_expired). A pop copies the popped TTL - 1 into the label it
+ *   exposes, which then leaves without a further decrement (the pop was this hop's); a forwarded label
+ *   loses 1. So the top label is checked on arrival, and a second pop checks the TTL it exposed. */
 #ifndef _SRCHAIN_SR_P4_
 #define _SRCHAIN_SR_P4_
 
@@ -79,11 +82,12 @@ control SegmentRouting(
             if (local_sid_0.apply().hit) {
                 popped = true;
                 if (hdr.mpls[0].isValid()) {
-                    expose();
-                    if (hdr.mpls[0].ttl <= 1) {
-                        ig_md.drop_reason = DROP_TTL_EXPIRED;
-                    } else if (local_sid_1.apply().hit) {
-                        if (hdr.mpls[0].isValid()) {
+                    expose();  /* TTL >= 1: the arrival check saw >= 2; forwarded as it is */
+                    if (local_sid_1.apply().hit) {
+                        if (ig_md.next_ttl == 0) {
+                            /* the exposed label was processed with TTL 1: it would leave with 0 */
+                            ig_md.drop_reason = DROP_TTL_EXPIRED;
+                        } else if (hdr.mpls[0].isValid()) {
                             expose();
                         }
                     }

@@ -109,7 +109,7 @@ parser SwitchIngressParser(
     state parse_ipv4 {
         pkt.extract(hdr.ipv4);
         ipv4_checksum.add(hdr.ipv4);
-        ig_md.checksum_err = !ipv4_checksum.verify();
+        ig_md.checksum_err = ipv4_checksum.verify();  /* a Tofino's verify() is the error bit */
         transition select(hdr.ipv4.ihl, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
             (5, 0, IP_PROTO_UDP) : parse_udp;
             (5, 0, IP_PROTO_TCP) : parse_tcp;

@@ -126,10 +126,10 @@ def program_text(apply: str = "", locals: str = "", parser: str = DEFAULT_PARSER
 def build(tmp_path):
     """build(apply=..., locals=..., ...) -> Pipeline loaded from a real file (so errors carry a path)."""
 
-    def _build(**parts: str) -> Pipeline:
+    def _build(target_model: str = "tofino1", **parts: str) -> Pipeline:
         path = tmp_path / "snippet.p4"
         path.write_text(program_text(**parts))
-        return Pipeline.from_file(path)
+        return Pipeline.from_file(path, target_model=target_model)
 
     return _build
 

@@ -77,7 +77,7 @@ def test_flow_counter_rejects_malformed_and_counts_them():
     bad_csum[24] ^= 0xFF
     cases = {
         "drop_parser_PacketTooShort": good[:20],
-        "drop_parser_ParserInvalidArgument": bytes(bad_csum),
+        "drop_ctl_ingress": bytes(bad_csum),  # the parser's checksum error bit, dropped by ingress
         "drop_parser_reject": (Ether() / (b"\x00" * 40)).build(),  # not IPv4: the program rejects it
     }
     for reason, frame in cases.items():

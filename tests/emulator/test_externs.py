@@ -152,13 +152,13 @@ def test_ipv4_checksum_verify_and_update(tmp_path):
     state parse_ipv4 {
         pkt.extract(hdr.ipv4);
         ck.add(hdr.ipv4);
-        md.flag = ck.verify();
+        md.flag = ck.verify();  // the error bit
         transition accept;
     }
     """
     text = program_text(
         parser=parser,
-        apply="if (!md.flag) { ig_dprsr_md.drop_ctl = 1; } hdr.ipv4.ttl = hdr.ipv4.ttl - 1;",
+        apply="if (md.flag) { ig_dprsr_md.drop_ctl = 1; } hdr.ipv4.ttl = hdr.ipv4.ttl - 1;",
         deparser_locals="Checksum() upd;",
         deparser="""hdr.ipv4.hdr_checksum = upd.update({hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv,
             hdr.ipv4.total_len, hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset,

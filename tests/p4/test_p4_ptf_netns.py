@@ -63,7 +63,7 @@ def assert_ran(res: subprocess.CompletedProcess, n: int) -> None:
 
 def test_sr_core_under_ptf(tmp_path: Path, bundle: Path) -> None:
     res = run_ptf(tmp_path, bundle, ["sr_node_forwarding"], "f")
-    assert_ran(res, 8)
+    assert_ran(res, 9)
 
 
 def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from ..frontend import ast as A
 from .checker import check_program
 from .codegen import CompiledProgram, generate
-from .target import DEFAULT_TARGET, check_target
+from .target import DEFAULT_TARGET, TargetRefusal, check_target
 
 
 def compile_program(program: A.Program, target_model: str = DEFAULT_TARGET) -> CompiledProgram:
     checked = check_program(program)
     diagnostics = check_target(checked, target_model)
     if diagnostics:
-        raise diagnostics[0].error()
+        raise TargetRefusal(diagnostics)
     return generate(checked)
 
 

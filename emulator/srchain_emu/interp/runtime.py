@@ -565,7 +565,8 @@ def ones_fold(total: int) -> int:
 
 
 class ChecksumUnit:
-    """TNA `Checksum`: add/subtract fields, then verify() (sum is all ones) or get() (its complement)."""
+    """TNA `Checksum`: add/subtract fields, then verify() (the error bit: the sum is not all ones, as on a
+    Tofino, SDE `tna_checksum.p4`) or get() (the sum's complement)."""
 
     __slots__ = ("total",)
 
@@ -589,7 +590,7 @@ class ChecksumUnit:
         self.total = (t & 0xFFFF) + (t >> 16)
 
     def verify(self) -> bool:
-        return self.total == 0xFFFF
+        return self.total != 0xFFFF
 
     def get(self) -> int:
         return ~self.total & 0xFFFF

@@ -128,7 +128,7 @@ extern Checksum {
     Checksum();
     void add<T>(in T data);
     void subtract<T>(in T data);
-    bool verify();
+    bool verify();  /* true when the checksum is wrong (the parser's error bit) */
     bit<16> get();
     bit<16> update<T>(in T data);
 }

@@ -117,6 +117,25 @@ class TtlExpiry(SrNodeTest):
         self.expect(labelled([SID_REMOTE[0]], inner, ttls=1, eth_dst=HOST_MAC[1]), 1)
 
 
+class TtlAtEachExposure(SrNodeTest):
+    """RFC 3032: a pop is the hop's TTL decrement. A TTL-2 label popped once leaves with TTL 1; a label exposed
+    with TTL 1 that is itself local (popped again, bottom or not) would leave with 0: dropped and counted."""
+
+    def runTest(self) -> None:
+        self.sid_forward(SID_REMOTE[0], 1)
+        self.local_sid(SID_PRIO, "pop_priority")
+        inner = udp_packet()
+        self.send(0, labelled([SID_PRIO, SID_REMOTE[0]], inner, ttls=[2, 64]))
+        self.expect(labelled([SID_REMOTE[0]], inner, ttls=1, eth_dst=HOST_MAC[1]), 1)
+        self.send(0, labelled([SID_PRIO, SID_PRIO, SID_REMOTE[0]], inner, ttls=[3, 64, 64]))
+        self.expect(labelled([SID_REMOTE[0]], inner, ttls=1, eth_dst=HOST_MAC[1]), 1)
+        before = self.drops(DROP_TTL_EXPIRED)
+        self.send(0, labelled([SID_PRIO, SID_PRIO, SID_REMOTE[0]], inner, ttls=[2, 64, 64]))
+        self.send(0, labelled([SID_PRIO, SID_PRIO], inner, ttls=[2, 64]))
+        testutils.verify_no_other_packets(self, timeout=0.5)
+        assert self.drops(DROP_TTL_EXPIRED) == before + 2
+
+
 class UnknownLabel(SrNodeTest):
     """A top label that is neither local nor forwardable is dropped and counted."""
 

@@ -18,6 +18,7 @@ struct metadata_t {
     bit<32> flow_count;
     bit<16> l4_src;
     bit<16> l4_dst;
+    bool checksum_err;
 }
 
 struct flow_digest_t {
@@ -50,7 +51,7 @@ parser SwitchIngressParser(
     state parse_ipv4 {
         pkt.extract(hdr.ipv4);
         ipv4_checksum.add(hdr.ipv4);
-        verify(ipv4_checksum.verify(), error.ParserInvalidArgument);
+        ig_md.checksum_err = ipv4_checksum.verify();  /* the error bit, as SDE tna_checksum.p4 reads it */
         transition select(hdr.ipv4.ihl, hdr.ipv4.protocol) {
             (5, 17) : parse_udp;
             (5, _) : accept;
@@ -94,7 +95,9 @@ control SwitchIngress(
     }
 
     apply {
-        if (hdr.ipv4.isValid()) {
+        if (ig_md.checksum_err) {
+            ig_intr_md_for_dprsr.drop_ctl = 1;  /* bad IPv4 checksum */
+        } else if (hdr.ipv4.isValid()) {
             ig_md.flow_index = flow_hash.get({hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
                                               ig_md.l4_src, ig_md.l4_dst});
             ig_md.flow_count = count_packet.execute(ig_md.flow_index);

@@ -79,7 +79,7 @@ class FlowCounter(_ProgramTest):
         assert len(nonzero) == 1, len(nonzero)
         idx = nonzero[0].key["$REGISTER_INDEX"]
         assert c.register_read("SwitchIngress.flow_packets", idx) == {"f1": [4, 4, 4, 4]}
-        # Malformed frame: bad IPv4 checksum -> rejected by the parser, nothing forwarded.
+        # Malformed frame: bad IPv4 checksum -> the parser's error bit, dropped by ingress, nothing forwarded.
         bad = testutils.simple_udp_packet(ip_src="10.0.0.1", ip_dst="10.1.0.2")
         bad["IP"].chksum = 0x1234
         testutils.send_packet(self, 0, bad)
