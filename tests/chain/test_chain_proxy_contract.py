@@ -7,6 +7,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ class _Daemon:
     def __init__(self) -> None:
         self.sids: dict[int, Any] = {}
         self.atts: dict[str, Any] = {}
+        self.datapath = SimpleNamespace(variant="python", variant_detail="no data path (contract test)")
 
     def apply(self, sids: dict[int, Any], atts: dict[str, Any]) -> None:
         self.sids, self.atts = sids, atts

@@ -1,0 +1,328 @@
+"""The control API's HTTP/1.1 server: h11 parses, one asyncio thread does the I/O, a few threads answer.
+
+h11 is sans-IO: it parses what it is given and nothing is read unless this module reads it. That is
+what lets a request be judged on its head alone: the bearer token, then the body's framing (a
+Content-Length, at most `max_body`) are checked before one byte of the body is taken from the socket;
+a refused request gets its answer and the connection is closed. Every phase has a deadline (the head,
+the body, sending the answer), so a client that stalls costs a coroutine for `timeout_s`, never a thread.
+Open connections are bounded (`max_connections`, beyond it a 503 at once) and the listen backlog is
+deep enough for a burst. Why h11 rather than an ASGI server, and the limits: docs/proxy.md ("Limits").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import h11
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 << 10
+# After an error answer to a request whose body was not read: drop what the client still sends, for this
+# long and up to this much, so its write does not fail before it reads the answer; then close.
+LINGER_S = 1.0
+LINGER_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body: int = 4 << 20
+    max_head: int = 16 << 10  # request line + headers
+    timeout_s: float = 10.0  # each: the request head, the body, sending the answer
+    backlog: int = 1024  # a burst of connects waits in the kernel instead of being refused
+    max_connections: int = 256  # open at once; one more gets a 503 (and fewer than the default 1024 fds)
+    threads: int = 4  # answering requests (state changes serialise on the daemon's lock anyway)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+# (method, path without the query, body) -> the answer; runs on one of the server's threads
+Handler = Callable[[str, str, bytes], Reply]
+
+
+class ClientGone(Exception):
+    """The client hung up or stopped taking the answer; the message says when, for one log line."""
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": " ".join(message.split())}).encode() + b"\n"  # one line, whatever it holds
+
+
+class ControlServer:
+    """Serves `handler` on a bound socket (unix or TCP) with a bearer token, until shutdown()."""
+
+    def __init__(self, sock: socket.socket, token: bytes, handler: Handler, limits: Limits | None = None) -> None:
+        self.sock = sock
+        self.token = token
+        self.handler = handler
+        self.limits = limits or Limits()
+        self.open = 0
+        self.lingering = 0
+        self.pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="srchain-proxy-api")
+        self._stop_requested = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        sock.listen(self.limits.backlog)
+
+    def serve_forever(self) -> None:
+        asyncio.run(self._serve())
+
+    def shutdown(self) -> None:
+        """Stop serve_forever (from another thread or a signal handler); it returns soon after."""
+        self._stop_requested = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(wake.set)
+
+    def server_close(self) -> None:
+        self.sock.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self) -> None:
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self._stop_requested:
+            return
+        limit = self.limits.max_head
+        if self.sock.family == socket.AF_UNIX:
+            server = await asyncio.start_unix_server(self._client, sock=self.sock, limit=limit,
+                                                     backlog=self.limits.backlog)
+        else:
+            server = await asyncio.start_server(self._client, sock=self.sock, limit=limit,
+                                                backlog=self.limits.backlog)
+        async with server:
+            await self._wake.wait()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(self, reader, writer)
+        try:
+            if self.open >= self.limits.max_connections:
+                await client.refuse_busy()
+                return
+            self.open += 1
+            try:
+                await client.serve()
+            finally:
+                self.open -= 1
+        except ClientGone as exc:
+            log.info("api: %s %s", client.peer, exc)
+        except Exception:  # a bug here must not take the server down; the connection goes
+            log.exception("api: %s: connection failed", client.peer)
+        finally:
+            writer.close()
+
+    def authorised(self, request: h11.Request) -> bool:
+        values = [v for name, v in request.headers if name == b"authorization"]
+        if len(values) != 1:
+            return False
+        scheme, _, token = values[0].partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.token)
+
+
+class _Client:
+    """One connection: requests one after the other (keep-alive), each within the limits."""
+
+    def __init__(self, server: ControlServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.limits = server.limits
+        self.reader = reader
+        self.writer = writer
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
+        self.peer = _describe_peer(writer.get_extra_info("socket"))
+        self.loop = asyncio.get_running_loop()
+        self.received = 0  # bytes of the current request so far
+        self.eof = False
+        self.served = 0
+
+    async def serve(self) -> None:
+        while await self._one_request():
+            self.served += 1
+            self.conn.start_next_cycle()
+
+    async def refuse_busy(self) -> None:
+        log.warning("api: %s refused: %d connections open (the limit)", self.peer, self.server.open)
+        await self._answer_and_close(503, f"busy: {self.server.open} connections open, try again",
+                                     [(b"Retry-After", b"1")])
+
+    async def _one_request(self) -> bool:
+        """Read, judge and answer one request; True when the connection stays open for the next one."""
+        timeout = self.limits.timeout_s
+        self.received = 0
+        try:
+            event = await self._next_event(self.loop.time() + timeout)
+        except TimeoutError:
+            if self.received == 0 and self.served:
+                return False  # an idle kept-alive connection: closed without a word
+            log.info("api: %s sent no complete request head within %g s: closed", self.peer, timeout)
+            await self._answer_and_close(408, f"request head: not complete within {timeout:g} s")
+            return False
+        except h11.RemoteProtocolError as exc:
+            if self.eof:
+                raise ClientGone("hung up in the middle of a request head") from None
+            log.debug("api: %s: %d request head: %s", self.peer, exc.error_status_hint, exc)
+            await self._answer_and_close(exc.error_status_hint, f"request head: {exc}")
+            return False
+        if isinstance(event, h11.ConnectionClosed):
+            return False
+        assert isinstance(event, h11.Request), event  # h11: the first event of a request is its head
+        method, path = event.method.decode("ascii"), event.target.decode("ascii").split("?", 1)[0]
+        what = f"{method} {path}"
+        refusal = self._judge_head(event)
+        if refusal is not None:
+            status, message, headers = refusal
+            log.debug("api: %s %s: %d %s", self.peer, what, status, message)
+            await self._answer_and_close(status, message, headers)
+            return False
+        if self.conn.they_are_waiting_for_100_continue:
+            await self._send(h11.InformationalResponse(status_code=100, headers=[]), what)
+        try:
+            body = await self._read_body(self.loop.time() + timeout)
+        except TimeoutError:
+            log.info("api: %s %s: body not complete within %g s: closed", self.peer, what, timeout)
+            await self._answer_and_close(408, f"request body: not complete within {timeout:g} s")
+            return False
+        except h11.RemoteProtocolError as exc:
+            if self.eof:
+                raise ClientGone(f"hung up in the middle of the body of {what}") from None
+            await self._answer_and_close(exc.error_status_hint, f"request body: {exc}")
+            return False
+        reply = await self.loop.run_in_executor(self.server.pool, self.server.handler, method, path, body)
+        log.debug("api: %s %s: %d", self.peer, what, reply.status)
+        await self._respond(reply.status, reply.body, reply.content_type, [], what)
+        return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+
+    def _judge_head(self, request: h11.Request) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        """Refuse on the head alone: token first, then the body's framing. None: read the body."""
+        if not self.server.authorised(request):
+            return 401, "missing or wrong bearer token", [(b"WWW-Authenticate", b'Bearer realm="srchain-proxy"')]
+        headers = dict(request.headers)  # h11 lowercases the names and refuses conflicting Content-Lengths
+        if b"transfer-encoding" in headers:
+            return 411, "request body: give a Content-Length (no Transfer-Encoding)", []
+        length = headers.get(b"content-length")
+        if length is None:
+            if request.method in (b"PUT", b"POST"):
+                return 411, f"request body: {request.method.decode()} needs a Content-Length", []
+            return None
+        if int(length) > self.limits.max_body:  # h11 checked: 1 to 20 digits
+            return 413, f"request body: {int(length)} bytes, at most {self.limits.max_body}", []
+        return None
+
+    async def _next_event(self, deadline: float) -> h11.Event | type[h11.PAUSED]:
+        async with asyncio.timeout_at(deadline):
+            while True:
+                event = self.conn.next_event()
+                if event is not h11.NEED_DATA:
+                    return event
+                data = await self._read()
+                self.received += len(data)
+                self.conn.receive_data(data)
+
+    async def _read_body(self, deadline: float) -> bytes:
+        body = bytearray()
+        while True:
+            event = await self._next_event(deadline)
+            if isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return bytes(body)
+            else:  # h11 yields only Data then EndOfMessage for a request body
+                raise h11.RemoteProtocolError(f"unexpected {type(event).__name__}")
+
+    async def _read(self) -> bytes:
+        try:
+            data = await self.reader.read(READ_CHUNK)
+        except ConnectionError:
+            raise ClientGone("hung up (connection reset) while sending a request") from None
+        self.eof = not data
+        return data
+
+    async def _respond(self, status: int, body: bytes, ctype: str, headers: list[tuple[bytes, bytes]],
+                       what: str) -> None:
+        head = [(b"Content-Type", ctype.encode()), (b"Content-Length", str(len(body)).encode()), *headers]
+        reason = HTTPStatus(status).phrase.encode()
+        await self._send(h11.Response(status_code=status, headers=head, reason=reason), what)
+        await self._send(h11.Data(data=body), what)
+        await self._send(h11.EndOfMessage(), what)
+
+    async def _send(self, event: h11.Event, what: str) -> None:
+        data = self.conn.send(event)
+        if not data:
+            return
+        try:
+            self.writer.write(data)
+            async with asyncio.timeout(self.limits.timeout_s):
+                await self.writer.drain()
+        except ConnectionError:
+            raise ClientGone(f"hung up before the answer to {what} was sent") from None
+        except TimeoutError:
+            raise ClientGone(f"took no answer to {what} within {self.limits.timeout_s:g} s: closed") from None
+
+    async def _answer_and_close(self, status: int, message: str,
+                                headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """An error answer, then the connection closes; what the client still sends is dropped (bounded)."""
+        try:
+            await self._respond(status, error_body(message), "application/json",
+                                [(b"Connection", b"close"), *(headers or [])], f"a refused request ({status})")
+        except h11.LocalProtocolError:  # h11 cannot frame an answer in this state: just close
+            return
+        await self._linger()
+
+    async def _linger(self) -> None:
+        if self.server.lingering >= self.limits.max_connections:
+            return  # a flood: close at once
+        self.server.lingering += 1
+        try:
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            dropped = 0
+            async with asyncio.timeout(LINGER_S):
+                while dropped < LINGER_BYTES:
+                    data = await self.reader.read(READ_CHUNK)
+                    if not data:
+                        break
+                    dropped += len(data)
+        except (TimeoutError, ConnectionError, OSError):
+            pass
+        finally:
+            self.server.lingering -= 1
+
+
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def _describe_peer(sock: socket.socket | None) -> str:
+    """`pid P uid U` on a unix socket (who is calling), `host:port` on TCP."""
+    if sock is None:
+        return "client"
+    try:
+        if sock.family == socket.AF_UNIX:
+            pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+            return f"pid {pid} uid {uid}"
+        host, port = sock.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "client"
+
+
+def start_in_thread(server: ControlServer) -> threading.Thread:
+    """serve_forever on a daemon thread (tests, embedding)."""
+    thread = threading.Thread(target=server.serve_forever, name="srchain-proxy-api", daemon=True)
+    thread.start()
+    return thread
