@@ -164,7 +164,7 @@ class _Client:
     async def _one_request(self) -> bool:
         """Read, judge and answer one request; True when the connection stays open for the next one."""
         timeout = self.limits.timeout_s
-        self.received = 0
+        self.received = len(self.conn.trailing_data[0])  # what the last request's reads took of this one
         try:
             event = await self._next_event(self.loop.time() + timeout)
         except TimeoutError:
@@ -176,8 +176,10 @@ class _Client:
         except h11.RemoteProtocolError as exc:
             if self.eof:
                 raise ClientGone("hung up in the middle of a request head") from None
-            log.debug("api: %s: %d request head: %s", self.peer, exc.error_status_hint, exc)
-            await self._answer_and_close(exc.error_status_hint, f"request head: {exc}")
+            status = exc.error_status_hint
+            why = f"longer than {self.limits.max_head} bytes" if status == 431 else str(exc)  # h11: "buffer"
+            log.debug("api: %s: %d request head: %s", self.peer, status, why)
+            await self._answer_and_close(status, f"request head: {why}")
             return False
         if isinstance(event, h11.ConnectionClosed):
             return False
@@ -193,7 +195,7 @@ class _Client:
         if self.conn.they_are_waiting_for_100_continue:
             await self._send(h11.InformationalResponse(status_code=100, headers=[]), what)
         try:
-            body = await self._read_body(self.loop.time() + timeout)
+            body = await self._read_body(_content_length(event), self.loop.time() + timeout)
         except TimeoutError:
             log.info("api: %s %s: body not complete within %g s: closed", self.peer, what, timeout)
             await self._answer_and_close(408, f"request body: not complete within {timeout:g} s")
@@ -215,29 +217,31 @@ class _Client:
         headers = dict(request.headers)  # h11 lowercases the names and refuses conflicting Content-Lengths
         if b"transfer-encoding" in headers:
             return 411, "request body: give a Content-Length (no Transfer-Encoding)", []
-        length = headers.get(b"content-length")
-        if length is None:
+        if b"content-length" not in headers:
             if request.method in (b"PUT", b"POST"):
                 return 411, f"request body: {request.method.decode()} needs a Content-Length", []
             return None
-        if int(length) > self.limits.max_body:  # h11 checked: 1 to 20 digits
-            return 413, f"request body: {int(length)} bytes, at most {self.limits.max_body}", []
+        if (length := _content_length(request)) > self.limits.max_body:
+            return 413, f"request body: {length} bytes, at most {self.limits.max_body}", []
         return None
 
-    async def _next_event(self, deadline: float) -> h11.Event | type[h11.PAUSED]:
+    async def _next_event(self, deadline: float, body_left: int | None = None) -> h11.Event | type[h11.PAUSED]:
+        """The next h11 event, reading no further than needed: for a head at most max_head + 1 bytes (so h11
+        sees an over-long head as one, 431, even when it arrives at once), for a body what is left of it."""
         async with asyncio.timeout_at(deadline):
             while True:
                 event = self.conn.next_event()
                 if event is not h11.NEED_DATA:
                     return event
-                data = await self._read()
+                wanted = self.limits.max_head + 1 - self.received if body_left is None else body_left
+                data = await self._read(max(1, min(READ_CHUNK, wanted)))
                 self.received += len(data)
                 self.conn.receive_data(data)
 
-    async def _read_body(self, deadline: float) -> bytes:
+    async def _read_body(self, length: int, deadline: float) -> bytes:
         body = bytearray()
         while True:
-            event = await self._next_event(deadline)
+            event = await self._next_event(deadline, body_left=length - len(body))
             if isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
@@ -245,9 +249,9 @@ class _Client:
             else:  # h11 yields only Data then EndOfMessage for a request body
                 raise h11.RemoteProtocolError(f"unexpected {type(event).__name__}")
 
-    async def _read(self) -> bytes:
+    async def _read(self, size: int) -> bytes:
         try:
-            data = await self.reader.read(READ_CHUNK)
+            data = await self.reader.read(size)
         except ConnectionError:
             raise ClientGone("hung up (connection reset) while sending a request") from None
         self.eof = not data
@@ -302,6 +306,11 @@ class _Client:
             pass
         finally:
             self.server.lingering -= 1
+
+
+def _content_length(request: h11.Request) -> int:
+    """The declared body length (0 without one); h11 has checked it is 1 to 20 digits, one value."""
+    return next((int(v) for name, v in request.headers if name == b"content-length"), 0)
 
 
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
