@@ -193,7 +193,7 @@ class _Client:
             await self._answer_and_close(status, message, headers)
             return False
         if self.conn.they_are_waiting_for_100_continue:
-            await self._send(h11.InformationalResponse(status_code=100, headers=[]), what)
+            await self._send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"), what)
         try:
             body = await self._read_body(_content_length(event), self.loop.time() + timeout)
         except TimeoutError:
