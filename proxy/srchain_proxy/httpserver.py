@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import cast
 
 import h11
 
@@ -232,7 +233,7 @@ class _Client:
             while True:
                 event = self.conn.next_event()
                 if event is not h11.NEED_DATA:
-                    return event
+                    return cast("h11.Event | type[h11.PAUSED]", event)  # `is not` does not narrow a type[]
                 wanted = self.limits.max_head + 1 - self.received if body_left is None else body_left
                 data = await self._read(max(1, min(READ_CHUNK, wanted)))
                 self.received += len(data)
