@@ -221,7 +221,7 @@ def entry(**fields: object) -> bytes:
 
 @pytest.mark.parametrize(("body", "error"), [
     (b'{"behaviour": "static", "vnf": "\xff\xfe"}', "body: not UTF-8 (byte 0xff at offset 32)"),
-    (b"[" * 50_000 + b"]" * 50_000, "body: nested deeper than 32 levels (at offset 32)"),
+    (b"[" * 50_000 + b"]" * 50_000, "body: nested deeper than 32 levels"),
     (entry(ttl=0).replace(b'"ttl": 0', b'"ttl": ' + b"1" * 5000), "body: integer of 5000 digits (at most 20)"),
     (entry(ttl=0).replace(b'"ttl": 0', b'"ttl": NaN'), "body: NaN is not JSON"),
     (entry(ttl=True), "sids[16001].ttl: Input should be a valid integer"),

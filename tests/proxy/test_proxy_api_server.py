@@ -120,8 +120,11 @@ def test_bounded_json_accepts(body: bytes, value: object) -> None:
 
 
 @pytest.mark.parametrize(("body", "error"), [
-    (b"[" * 33 + b"]" * 33, "body: nested deeper than 32 levels (at offset 32)"),
-    (b'{"a": ' * 40_000, "body: nested deeper than 32 levels (at offset 192)"),
+    (b"[" * 33 + b"]" * 33, "body: nested deeper than 32 levels"),
+    (b'{"a": ' * 40_000, "body: nested deeper than 32 levels"),
+    (b"[" * 4_000_000, "body: nested deeper than 32 levels"),
+    (b"[" + b"[]," * 100_000 + b"[" * 40 + b"]" * 41, "body: nested deeper than 32 levels"),
+    (b"]" + b"[" * 40, "body: invalid JSON (Expecting value at line 1 column 1)"),  # not JSON before it is deep
     (b"1" * 21, "body: integer of 21 digits (at most 20)"),
     (b"-" + b"1" * 4301, "body: integer of 4301 digits (at most 20)"),
     (b"1." + b"5" * 40, "body: number of 42 characters (at most 32)"),
