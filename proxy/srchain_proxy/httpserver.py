@@ -16,6 +16,7 @@ import contextlib
 import hmac
 import json
 import logging
+import resource
 import socket
 import struct
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import cast
+from typing import Any, cast
 
 import h11
 
@@ -73,13 +74,14 @@ class ControlServer:
         self.token = token
         self.handler = handler
         self.limits = limits or Limits()
-        self.open = 0
-        self.lingering = 0
+        self.max_connections = _fit_fd_limit(self.limits.max_connections)
+        self.open = 0  # connections being served (the ones refused with a 503 are not)
         self.pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="srchain-proxy-api")
         self._stop_requested = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         sock.listen(self.limits.backlog)
+        sock.setblocking(False)
 
     def serve_forever(self) -> None:
         asyncio.run(self._serve())
@@ -99,22 +101,49 @@ class ControlServer:
     async def _serve(self) -> None:
         self._wake = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(_log_loop_error)
         if self._stop_requested:
             return
-        limit = self.limits.max_head
-        if self.sock.family == socket.AF_UNIX:
-            server = await asyncio.start_unix_server(self._client, sock=self.sock, limit=limit,
-                                                     backlog=self.limits.backlog)
-        else:
-            server = await asyncio.start_server(self._client, sock=self.sock, limit=limit,
-                                                backlog=self.limits.backlog)
-        async with server:
-            await self._wake.wait()
+        clients: set[asyncio.Task[None]] = set()
+        accepting = asyncio.create_task(self._accept(clients))
+        await self._wake.wait()
+        accepting.cancel()
+        for task in clients:
+            task.cancel()
+        await asyncio.gather(accepting, *clients, return_exceptions=True)
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, clients: set[asyncio.Task[None]]) -> None:
+        """One connection at a time, and only while a file descriptor is budgeted for it: the served ones
+        and as many being refused (503) or lingering. Past that, a burst waits in the listen backlog."""
+        slots = asyncio.Semaphore(2 * self.max_connections)
+        loop = asyncio.get_running_loop()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            clients.discard(task)
+            slots.release()
+
+        while True:
+            await slots.acquire()
+            try:
+                conn, _ = await loop.sock_accept(self.sock)
+            except OSError as exc:  # out of file descriptors after all (something else took them)
+                slots.release()
+                log.warning("api: accept failed (%s); trying again in 1 s", exc.strerror or exc)
+                await asyncio.sleep(1)
+                continue
+            task = asyncio.create_task(self._client(conn))
+            clients.add(task)
+            task.add_done_callback(finished)
+
+    async def _client(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=self.limits.max_head)
+        except OSError:
+            conn.close()
+            return
         client = _Client(self, reader, writer)
         try:
-            if self.open >= self.limits.max_connections:
+            if self.open >= self.max_connections:
                 await client.refuse_busy()
                 return
             self.open += 1
@@ -290,10 +319,7 @@ class _Client:
         await self._linger()
 
     async def _linger(self) -> None:
-        if self.server.lingering >= self.limits.max_connections:
-            return  # a flood: close at once
-        self.server.lingering += 1
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError, OSError):
             if self.writer.can_write_eof():
                 self.writer.write_eof()
             dropped = 0
@@ -303,10 +329,27 @@ class _Client:
                     if not data:
                         break
                     dropped += len(data)
-        except (TimeoutError, ConnectionError, OSError):
-            pass
-        finally:
-            self.server.lingering -= 1
+
+
+FD_RESERVE = 256  # the daemon's own descriptors: packet sockets and rings, the state file, workers' pipes
+
+
+def _fit_fd_limit(wanted: int) -> int:
+    """Connections the process's descriptor limit allows: twice (served + refused or lingering) plus the
+    daemon's own must fit, else asyncio would fail accept() with EMFILE."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or 2 * wanted + FD_RESERVE <= soft:
+        return wanted
+    fitted = max(4, (soft - FD_RESERVE) // 2)
+    log.warning("api: serving %d connections at once, not %d: the file descriptor limit is %d (ulimit -n)",
+                fitted, wanted, soft)
+    return fitted
+
+
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's own troubles (e.g. accept() out of file descriptors: it retries in a second) in one line;
+    errors of this module's code are caught and logged where they happen."""
+    log.warning("api: %s: %r", context.get("message", "event loop error"), context.get("exception"))
 
 
 def _content_length(request: h11.Request) -> int:

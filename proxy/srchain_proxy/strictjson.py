@@ -61,10 +61,11 @@ def _check_depth(body: bytes) -> None:
     depth = 0
     for start in range(0, len(brackets), _CHUNK):  # by chunks: a deep or broken start ends it early
         depths = list(accumulate(map(_STEP.__getitem__, brackets[start:start + _CHUNK]), initial=depth))
-        if max(depths) > MAX_DEPTH:
+        broken = min(depths) < 0  # a closing bracket too many: json.loads stops there (steps of 1: at -1)
+        if max(depths[:depths.index(-1)] if broken else depths) > MAX_DEPTH:
             raise JsonRefused(f"body: nested deeper than {MAX_DEPTH} levels")
-        if min(depths) < 0:
-            return  # a closing bracket too many: json.loads stops there with its message
+        if broken:
+            return
         depth = depths[-1]
 
 

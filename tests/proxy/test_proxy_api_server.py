@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from srchain_proxy import strictjson
 from srchain_proxy.httpserver import ControlServer, Limits, Reply, start_in_thread
@@ -137,3 +139,26 @@ def test_bounded_json_refuses(body: bytes, error: str) -> None:
     with pytest.raises(strictjson.JsonRefused) as refused:
         strictjson.loads(body)
     assert str(refused.value) == error
+
+
+def _depth_json_would_reach(text: bytes) -> int:
+    """The reference: the running depth up to the first closing bracket too many (json stops there)."""
+    depth = deepest = 0
+    for ch in text:
+        depth += {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(ch, 0)
+        if depth < 0:
+            break
+        deepest = max(deepest, depth)
+    return deepest
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b"[]", b"1,"]), max_size=200), st.integers(0, 40))
+def test_the_depth_check_matches_the_running_depth(parts: list[bytes], extra: int) -> None:
+    text = b"[" * extra + b"".join(parts) + b"]" * extra
+    try:
+        strictjson._check_depth(text)
+        refused = False
+    except strictjson.JsonRefused:
+        refused = True
+    assert refused == (_depth_json_would_reach(text) > strictjson.MAX_DEPTH)
