@@ -5,8 +5,9 @@ what lets a request be judged on its head alone: the bearer token, then the body
 Content-Length, at most `max_body`) are checked before one byte of the body is taken from the socket;
 a refused request gets its answer and the connection is closed. Every phase has a deadline (the head,
 the body, sending the answer), so a client that stalls costs a coroutine for `timeout_s`, never a thread.
-Open connections are bounded (`max_connections`, beyond it a 503 at once) and the listen backlog is
-deep enough for a burst. Why h11 rather than an ASGI server, and the limits: docs/proxy.md ("Limits").
+Open connections are bounded (`max_connections`, beyond it a 503 at once; as many again being refused,
+beyond that new ones wait in the listen backlog), and so are the bodies held at once. Why h11 rather
+than an ASGI server, and the limits: docs/proxy.md ("Limits").
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Limits:
     backlog: int = 1024  # a burst of connects waits in the kernel instead of being refused
     max_connections: int = 256  # open at once; one more gets a 503 (and fewer than the default 1024 fds)
     threads: int = 4  # answering requests (state changes serialise on the daemon's lock anyway)
+    max_body_bytes_in_flight: int = 32 << 20  # all connections' bodies being read or handled, together
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ControlServer:
         self.limits = limits or Limits()
         self.max_connections = _fit_fd_limit(self.limits.max_connections)
         self.open = 0  # connections being served (the ones refused with a 503 are not)
+        self.body_bytes = 0  # the Content-Lengths of the bodies being read or handled now
         self.pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="srchain-proxy-api")
         self._stop_requested = False
         self._wake: asyncio.Event | None = None
@@ -222,20 +225,25 @@ class _Client:
             log.debug("api: %s %s: %d %s", self.peer, what, status, message)
             await self._answer_and_close(status, message, headers)
             return False
-        if self.conn.they_are_waiting_for_100_continue:
-            await self._send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"), what)
+        length = _content_length(event)
+        self.server.body_bytes += length  # held until the answer is computed
         try:
-            body = await self._read_body(_content_length(event), self.loop.time() + timeout)
-        except TimeoutError:
-            log.info("api: %s %s: body not complete within %g s: closed", self.peer, what, timeout)
-            await self._answer_and_close(408, f"request body: not complete within {timeout:g} s")
-            return False
-        except h11.RemoteProtocolError as exc:
-            if self.eof:
-                raise ClientGone(f"hung up in the middle of the body of {what}") from None
-            await self._answer_and_close(exc.error_status_hint, f"request body: {exc}")
-            return False
-        reply = await self.loop.run_in_executor(self.server.pool, self.server.handler, method, path, body)
+            if self.conn.they_are_waiting_for_100_continue:
+                await self._send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"), what)
+            try:
+                body = await self._read_body(length, self.loop.time() + timeout)
+            except TimeoutError:
+                log.info("api: %s %s: body not complete within %g s: closed", self.peer, what, timeout)
+                await self._answer_and_close(408, f"request body: not complete within {timeout:g} s")
+                return False
+            except h11.RemoteProtocolError as exc:
+                if self.eof:
+                    raise ClientGone(f"hung up in the middle of the body of {what}") from None
+                await self._answer_and_close(exc.error_status_hint, f"request body: {exc}")
+                return False
+            reply = await self.loop.run_in_executor(self.server.pool, self.server.handler, method, path, body)
+        finally:
+            self.server.body_bytes -= length
         log.debug("api: %s %s: %d", self.peer, what, reply.status)
         await self._respond(reply.status, reply.body, reply.content_type, [], what)
         return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
@@ -253,6 +261,9 @@ class _Client:
             return None
         if (length := _content_length(request)) > self.limits.max_body:
             return 413, f"request body: {length} bytes, at most {self.limits.max_body}", []
+        if self.server.body_bytes + length > self.limits.max_body_bytes_in_flight:
+            return 503, f"busy: {self.server.body_bytes} bytes of request bodies in flight, try again", \
+                [(b"Retry-After", b"1")]
         return None
 
     async def _next_event(self, deadline: float, body_left: int | None = None) -> h11.Event | type[h11.PAUSED]:

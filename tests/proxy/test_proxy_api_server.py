@@ -4,6 +4,7 @@ The daemon under abuse: test_proxy_api_abuse.py."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from srchain_proxy import strictjson
 from srchain_proxy.httpserver import ControlServer, Limits, Reply, start_in_thread
+from waiting import wait_until
 
 TOKEN = b"server-test-token-0123456789"
 AUTH = b"Authorization: Bearer " + TOKEN + b"\r\n"
@@ -35,8 +37,8 @@ class Served:
         return s
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+@contextlib.contextmanager
+def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
     path = tmp_path / "api.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(str(path))
@@ -46,13 +48,21 @@ def served(tmp_path: Path) -> Iterator[Served]:
         box[0].bodies.append(body)
         return Reply(200, json.dumps({"method": method, "path": target, "length": len(body)}).encode())
 
-    server = ControlServer(sock, TOKEN, handler, Limits(timeout_s=1.0, max_connections=3))
+    server = ControlServer(sock, TOKEN, handler, limits)
     box.append(Served(path, server, start_in_thread(server)))
-    yield box[0]
-    server.shutdown()
-    box[0].thread.join(5)
-    server.server_close()
+    try:
+        yield box[0]
+    finally:
+        server.shutdown()
+        box[0].thread.join(5)
+        server.server_close()
     assert not box[0].thread.is_alive()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path, Limits(timeout_s=1.0, max_connections=3)) as s:
+        yield s
 
 
 def answer(sock: socket.socket, timeout: float = 3.0) -> tuple[int, dict[str, str], object]:
@@ -79,6 +89,24 @@ def test_one_connection_over_the_limit_gets_a_clean_503(served: Served, caplog: 
     with served.connect() as again:  # the held ones are gone: served again
         again.sendall(b"GET /v1/health HTTP/1.1\r\nHost: p\r\n" + AUTH + b"\r\n")
         assert answer(again)[0] == 200
+
+
+def test_bodies_held_at_once_are_bounded(tmp_path: Path) -> None:
+    with serving(tmp_path, Limits(timeout_s=2.0, max_body_bytes_in_flight=100)) as served, \
+            served.connect() as slow, served.connect() as other:
+        slow.sendall(b"PUT /v1/a HTTP/1.1\r\nHost: p\r\n" + AUTH + b"Content-Length: 80\r\n\r\n" + b"x" * 10)
+        wait_until(lambda: served.server.body_bytes == 80, timeout=2, what="the slow body is being read")
+        other.sendall(b"PUT /v1/b HTTP/1.1\r\nHost: p\r\n" + AUTH + b"Content-Length: 30\r\n\r\n" + b"y" * 30)
+        status, headers, doc = answer(other)
+        assert (status, headers["retry-after"], doc) == (503, "1", {
+            "error": "busy: 80 bytes of request bodies in flight, try again"})
+        with served.connect() as small:
+            small.sendall(b"PUT /v1/c HTTP/1.1\r\nHost: p\r\n" + AUTH + b"Content-Length: 20\r\n\r\n" + b"z" * 20)
+            assert answer(small)[0] == 200
+        slow.sendall(b"x" * 70)
+        assert answer(slow)[2] == {"method": "PUT", "path": "/v1/a", "length": 80}
+        assert served.server.body_bytes == 0
+    assert served.bodies == [b"z" * 20, b"x" * 80]
 
 
 def test_expect_100_continue_is_answered_only_for_an_authorised_head(served: Served) -> None:
