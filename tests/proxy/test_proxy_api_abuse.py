@@ -316,7 +316,7 @@ def test_stalled_clients_are_cut_off_and_hold_nobody_up(unix_proxy: Proxy) -> No
     try:
         started = time.monotonic()
         assert unix_proxy.api.ok("GET", "/v1/health")["status"] == "ok"  # type: ignore[union-attr, index]
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 1.0
         for sock, error in ((silent, "request head: not complete within 1 s"),
                             (half_head, "request head: not complete within 1 s"),
                             (half_body, "request body: not complete within 1 s")):
