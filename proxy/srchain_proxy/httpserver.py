@@ -21,6 +21,7 @@ import resource
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ class ControlServer:
         self.max_connections = _fit_fd_limit(self.limits.max_connections)
         self.open = 0  # connections being served (the ones refused with a 503 are not)
         self.body_bytes = 0  # the Content-Lengths of the bodies being read or handled now
+        self._refused = 0
+        self._refusal_logged = -1.0
         self.pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="srchain-proxy-api")
         self._stop_requested = False
         self._wake: asyncio.Event | None = None
@@ -161,6 +164,15 @@ class ControlServer:
         finally:
             writer.close()
 
+    def note_refusal(self, peer: str) -> None:
+        """One WARNING a second at most for refusals at the connection limit: a flood must not flood the log."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= 1.0:
+            log.warning("api: %d connection(s) refused (latest: %s): %d open, the limit", self._refused, peer,
+                        self.open)
+            self._refused, self._refusal_logged = 0, now
+
     def authorised(self, request: h11.Request) -> bool:
         values = [v for name, v in request.headers if name == b"authorization"]
         if len(values) != 1:
@@ -190,7 +202,7 @@ class _Client:
             self.conn.start_next_cycle()
 
     async def refuse_busy(self) -> None:
-        log.warning("api: %s refused: %d connections open (the limit)", self.peer, self.server.open)
+        self.server.note_refusal(self.peer)
         await self._answer_and_close(503, f"busy: {self.server.open} connections open, try again",
                                      [(b"Retry-After", b"1")])
 
