@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -73,7 +74,7 @@ class Api:
         self.registry = make_registry(daemon.counters, (daemon.datapath.variant, daemon.datapath.variant_detail))
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        routes = [
+        routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/v1/health", self.health),
             ("GET", r"/v1/sids", self.list_sids),
             ("GET", r"/v1/sids/([^/]+)", self.get_sid),

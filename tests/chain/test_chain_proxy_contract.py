@@ -37,7 +37,7 @@ class _Daemon:
     def __init__(self) -> None:
         self.sids: dict[int, Any] = {}
         self.atts: dict[str, Any] = {}
-        self.datapath = SimpleNamespace(variant="python", variant_detail="no data path (contract test)")
+        self.datapath = SimpleNamespace(variant="python", variant_detail="no data path in this test")
 
     def apply(self, sids: dict[int, Any], atts: dict[str, Any]) -> None:
         self.sids, self.atts = sids, atts
