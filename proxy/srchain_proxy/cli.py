@@ -55,6 +55,7 @@ def check(config_path: str) -> None:
 def run(config_path: str, log_level: str) -> None:
     from .control import make_server, read_token
     from .daemon import ProxyDaemon
+    from .httpserver import Limits
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,7 +67,7 @@ def run(config_path: str, log_level: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        server = make_server(daemon, cfg.listen, token)
+        server = make_server(daemon, cfg.listen, token, Limits(timeout_s=cfg.api_timeout_s))
     except (OSError, ValueError) as exc:
         daemon.shutdown()
         raise click.ClickException(f"listen: cannot serve on {cfg.listen}: {exc}") from exc
@@ -89,7 +90,7 @@ def run(config_path: str, log_level: str) -> None:
     log.info("proxy up: SR side %s, %d SIDs, %d attachments, control on %s, SR loop %s",
              cfg.sr_iface, len(daemon.sids), len(daemon.atts), cfg.listen, daemon.datapath.variant)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve_forever()
     finally:
         server.server_close()
         daemon.shutdown()

@@ -32,6 +32,8 @@ class ProxyConfig(_Strict):
     msd: int = Field(default=8, ge=1, le=32)
     listen: str = "unix:/run/srchain-proxy.sock"
     token_file: str
+    # control API: each of a request's head, its body and the sending of its answer must finish within this
+    api_timeout_s: float = Field(default=10.0, gt=0, le=300)
     state_file: str | None = None  # where API changes persist; default "<config>.state.json"
     io: Literal["ring", "socket"] = "ring"  # PACKET_MMAP rings, or one system call per frame (fallback)
     # SR-side loop: compiled C for the common case when it builds (auto), required (compiled), or never

@@ -1,30 +1,33 @@
-"""Control API: HTTP/JSON on a unix socket or loopback, `Authorization: Bearer <token>` on every request."""
+"""Control API: HTTP/JSON on a unix socket or loopback, `Authorization: Bearer <token>` on every request.
+
+The routes and their answers; the HTTP side (token, limits, timeouts) is httpserver.py, the JSON bodies'
+bounds strictjson.py.
+"""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
 import re
 import socket
-import socketserver
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from srchain_contracts.proxy_api import Attachment, SidEntry
+from srchain_contracts.proxy_api import FIRST_UNRESERVED_LABEL, MAX_LABEL, Attachment, SidEntry
 
+from . import strictjson
 from .config import describe_error
 from .daemon import ProxyDaemon
+from .httpserver import ControlServer, Limits, Reply, error_body
 from .metrics import make_registry, metrics_text
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 4 << 20
+_SID_TEXT = re.compile(r"[0-9]{1,7}")  # labels have at most 7 digits (2^20 - 1 = 1048575)
 
 
 class ApiError(Exception):
@@ -33,90 +36,34 @@ class ApiError(Exception):
         self.status = status
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _ServerMixin  # type: ignore[assignment]  # only ever served by our servers, which carry api and token
-    protocol_version = "HTTP/1.1"
-    server_version = "srchain-proxy"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("api: " + format, *args)
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        try:
-            body = self._read_body()
-            if not self._authorised():
-                raise ApiError(401, "missing or wrong bearer token")
-            status, payload = self.server.api.handle(method, self.path.split("?", 1)[0], body)
-        except ApiError as exc:
-            status, payload = exc.status, {"error": str(exc)}
-        except Exception:
-            log.exception("api: %s %s failed", method, self.path)
-            status, payload = 500, {"error": "internal error, see the proxy log"}
-        if isinstance(payload, bytes):
-            self._send(status, payload, "text/plain; version=0.0.4; charset=utf-8")
-        else:
-            self._send(status, json.dumps(payload, indent=1).encode() + b"\n", "application/json")
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise ApiError(413, f"body larger than {MAX_BODY} bytes")
-        return self.rfile.read(length) if length else b""
-
-    def _authorised(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.server.token)
-
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        if status == 401:
-            self.send_header("WWW-Authenticate", 'Bearer realm="srchain-proxy"')
-        self.end_headers()
-        self.wfile.write(body)
-
-
-class _ServerMixin:
-    api: Api
-    token: bytes
-
-
-class _TcpServer(_ServerMixin, ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _TcpServer6(_TcpServer):
-    address_family = socket.AF_INET6
-
-
-class _UnixServer(_ServerMixin, socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        conn, _ = super().get_request()
-        return conn, ("unix", 0)  # BaseHTTPRequestHandler expects a (host, port) client address
+def respond(api: Api, method: str, path: str, body: bytes) -> Reply:
+    """The server's handler: the API's answer as JSON (Prometheus text for /metrics); a client error is a
+    4xx with a one-line reason, only a fault of the proxy's own is a 500 (and its traceback is logged)."""
+    try:
+        status, payload = api.handle(method, path, body)
+    except ApiError as exc:
+        return Reply(exc.status, error_body(str(exc)))
+    except Exception:
+        log.exception("api: %s %s failed", method, path)
+        return Reply(500, error_body("internal error, see the proxy log"))
+    if isinstance(payload, bytes):
+        return Reply(status, payload, "text/plain; version=0.0.4; charset=utf-8")
+    return Reply(status, json.dumps(payload, indent=1).encode() + b"\n")
 
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body or b"null")
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"body: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+        return strictjson.loads(body)
+    except strictjson.JsonRefused as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _path_sid(raw: str) -> int:
+    """A SID in a path: decimal, within the label range (checked on the text: no int() of a long one)."""
+    if not _SID_TEXT.fullmatch(raw) or not FIRST_UNRESERVED_LABEL <= int(raw) <= MAX_LABEL:
+        shown = raw if len(raw) <= 24 else f"{raw[:20]}... ({len(raw)} characters)"
+        raise ApiError(400, f"sids[{shown}]: not a label ({FIRST_UNRESERVED_LABEL}..{MAX_LABEL})")
+    return int(raw)
 
 
 class Api:
@@ -130,9 +77,9 @@ class Api:
         routes: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
             ("GET", r"/v1/health", self.health),
             ("GET", r"/v1/sids", self.list_sids),
-            ("GET", r"/v1/sids/(\d+)", self.get_sid),
-            ("PUT", r"/v1/sids/(\d+)", self.put_sid),
-            ("DELETE", r"/v1/sids/(\d+)", self.delete_sid),
+            ("GET", r"/v1/sids/([^/]+)", self.get_sid),
+            ("PUT", r"/v1/sids/([^/]+)", self.put_sid),
+            ("DELETE", r"/v1/sids/([^/]+)", self.delete_sid),
             ("POST", r"/v1/batch", self.batch),
             ("GET", r"/v1/attachments", self.list_atts),
             ("GET", r"/v1/attachments/([^/]+)", self.get_att),
@@ -175,7 +122,7 @@ class Api:
         return 200, {"sids": [s.model_dump(exclude_none=True) for _, s in sorted(self.d.sids.items())]}
 
     def get_sid(self, sid: str, body: bytes) -> tuple[int, Any]:
-        entry = self.d.sids.get(int(sid))
+        entry = self.d.sids.get(_path_sid(sid))
         if entry is None:
             raise ApiError(404, f"sids[{sid}]: no such SID")
         return 200, entry.model_dump(exclude_none=True)
@@ -185,16 +132,17 @@ class Api:
         if not isinstance(raw, dict):
             raise ApiError(400, f"{where}: must be a JSON object")
         try:
-            return SidEntry.model_validate(raw)
+            return SidEntry.model_validate(raw, strict=True)
         except ValidationError as exc:
             raise ApiError(400, describe_error(exc, where)) from exc
 
     def put_sid(self, sid: str, body: bytes) -> tuple[int, Any]:
+        label = _path_sid(sid)
         raw = _json(body)
         if isinstance(raw, dict):
-            raw.setdefault("sid", int(sid))
-            if raw["sid"] != int(sid):
-                raise ApiError(400, f"sids[{sid}].sid: body says {raw['sid']}, path says {sid}")
+            raw.setdefault("sid", label)
+            if type(raw["sid"]) is not int or raw["sid"] != label:
+                raise ApiError(400, f"sids[{sid}].sid: body says {raw['sid']!r}, path says {sid}")
         entry = self._parse_sid(raw, f"sids[{sid}]")
         with_new = dict(self.d.sids)
         with_new[entry.sid] = entry
@@ -202,11 +150,12 @@ class Api:
         return 200, entry.model_dump(exclude_none=True)
 
     def delete_sid(self, sid: str, body: bytes) -> tuple[int, Any]:
-        if int(sid) not in self.d.sids:
+        label = _path_sid(sid)
+        if label not in self.d.sids:
             raise ApiError(404, f"sids[{sid}]: no such SID")
-        rest = {k: v for k, v in self.d.sids.items() if k != int(sid)}
+        rest = {k: v for k, v in self.d.sids.items() if k != label}
         self._apply(rest, self.d.atts)
-        return 200, {"deleted": int(sid)}
+        return 200, {"deleted": label}
 
     def batch(self, body: bytes) -> tuple[int, Any]:
         raw = _json(body)
@@ -217,7 +166,7 @@ class Api:
             raise ApiError(400, "body: put and delete must be lists")
         sids = dict(self.d.sids)
         for i, sid in enumerate(deletes):
-            if not isinstance(sid, int) or sid not in sids:
+            if type(sid) is not int or sid not in sids:  # not isinstance: JSON true is no SID
                 raise ApiError(400, f"delete[{i}]: no such SID {sid!r}")
             del sids[sid]
         seen: set[int] = set()
@@ -248,7 +197,7 @@ class Api:
         if raw["vnf"] != vnf:
             raise ApiError(400, f"attachments[{vnf}].vnf: body says {raw['vnf']!r}, path says {vnf!r}")
         try:
-            att = Attachment.model_validate(raw)
+            att = Attachment.model_validate(raw, strict=True)
         except ValidationError as exc:
             raise ApiError(400, describe_error(exc, f"attachments[{vnf}]")) from exc
         atts = dict(self.d.atts)
@@ -286,22 +235,31 @@ def read_token(path: str) -> bytes:
     return token
 
 
-def make_server(daemon: ProxyDaemon, listen: str, token: bytes) -> socketserver.BaseServer:
-    server: _TcpServer | _UnixServer
+def make_server(daemon: ProxyDaemon, listen: str, token: bytes, limits: Limits | None = None) -> ControlServer:
+    """The control server bound to `listen` (unix:/path, created owner-only, or a loopback host:port)."""
+    sock: socket.socket
     if listen.startswith("unix:"):
         path = listen[5:]
         if os.path.exists(path):
             os.unlink(path)  # stale socket from a previous run
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            server = _UnixServer(path, _Handler)
+            sock.bind(path)
+        except OSError:
+            sock.close()
+            raise
         finally:
             os.umask(old)
     else:
         host, _, port = listen.rpartition(":")
         host = host.strip("[]")
-        cls = _TcpServer6 if ":" in host else _TcpServer
-        server = cls((host, int(port)), _Handler)
-    server.api = Api(daemon)
-    server.token = token
-    return server
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, int(port)))
+        except OSError:
+            sock.close()
+            raise
+    api = Api(daemon)
+    return ControlServer(sock, token, lambda method, path, body: respond(api, method, path, body), limits)
