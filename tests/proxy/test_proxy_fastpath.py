@@ -152,16 +152,16 @@ def test_compiled_loop_handles_the_common_case_itself_and_stops_at_anything_else
     common = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(10)]
     frames = [*common, mpls_frame([17999, 16004], udp4()), *common]
     eng, rx, txs, _drain, _calls = make("compiled", frames)
-    i, done, why, err = mod.drain(rx.map, 0, rx.nr, 100, 1.0, eng.fast, 4 * eng.msd)
+    i, done, why, err = mod.drain(rx.map, 0, rx.nr, 100, 1.0, eng.fast, 4 * eng.msd, eng.sr_tag)
     assert (i, done, why, err) == (10, 10, mod.WHY_SLOW, None)  # stopped at the unknown SID, left in place
     assert rx.map[10 * 2048] & 1 and not rx.map[9 * 2048] & 1
     assert len(txs["fmt"].sent()) == 10 and eng.sids[16001].rx_pkts == 10
     # a new dynamic flow is left to Python (it learns); once cached, C refreshes it
     flow = mpls_frame([16002, 16004], udp4(sport=4242))
     eng, rx, txs, drain, _calls = make("compiled", [flow, flow, flow])
-    assert mod.drain(rx.map, 0, rx.nr, 3, 1.0, eng.fast, 16)[1:3] == (0, mod.WHY_SLOW)
+    assert mod.drain(rx.map, 0, rx.nr, 3, 1.0, eng.fast, 16, 0)[1:3] == (0, mod.WHY_SLOW)
     drain(1, 1.0)
-    assert mod.drain(rx.map, 1, rx.nr, 2, 2.0, eng.fast, 16)[1:3] == (2, mod.WHY_BUDGET)
+    assert mod.drain(rx.map, 1, rx.nr, 2, 2.0, eng.fast, 16, 0)[1:3] == (2, mod.WHY_BUDGET)
     (_key, (stack, seen)), = eng.sids[16002].cache.od.items()
     assert (stack, seen) == (flow[18:22], 2.0) and len(txs["fw"].sent()) == 3
 
@@ -223,7 +223,7 @@ def test_every_loop_gets_past_a_run_of_empty_slots(variant):
 
 
 def _cycle_args(eng, rx, txs, extra_jobs=()):
-    jobs = [(0, rx.map, rx.nr, (eng.fast, 4 * eng.msd)), *extra_jobs]
+    jobs = [(0, rx.map, rx.nr, (eng.fast, 4 * eng.msd, eng.sr_tag)), *extra_jobs]
     pos = array("q", [rx.i] + [0] * len(extra_jobs))
     return jobs, pos, [(tx.st, tx.sock.fileno()) for tx in txs.values()], array("q", [0])
 
