@@ -257,7 +257,7 @@ def _meta(pkttype: int = PACKET_HOST, tpid: int = 0, tci: int = 0) -> int:
 
 
 def _sr_verdict(eng: Engine, frame: bytes, meta: int) -> str:
-    """"forwarded", or the one drop reason the frame was counted under."""
+    """Either "forwarded" or the one drop reason the frame was counted under."""
     before = dict(eng.drops)
     att = eng.from_sr(bytearray(frame), 0, len(frame), 0.0, meta)
     grew = [r for r in eng.drops if eng.drops[r] != before[r]]
