@@ -303,8 +303,9 @@ class Engine:
         """Frame from the SR side in buf[s:e], link facts `meta` (rings.link_meta; 0: untagged, to us).
         Returns the attachment to send buf[ostart:oend] to, or None."""
         drops = self.drops
-        if meta & LINK_MASK != self.sr_tag:
-            drops[link_drop(meta, self.sr_tag)] += 1
+        tag = self.sr_tag
+        if meta != tag and meta & LINK_MASK != tag:  # the first compare settles the common case
+            drops[link_drop(meta, tag)] += 1
             return None
         if e - s < 18:
             drops["truncated"] += 1
