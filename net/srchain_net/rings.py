@@ -25,7 +25,7 @@ import time
 from array import array
 from collections.abc import Callable
 
-from .packetsock import PACKET_HOST, SOL_PACKET, open_packet_socket
+from .packetsock import SOL_PACKET, open_packet_socket
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,8 @@ class RxRing:
         nr = self.nr
         i = self.i
         unpack = _RXHDR.unpack_from
+        pkttype_at = SLL_PKTTYPE_OFFSET
+        vlan_valid = TP_STATUS_VLAN_VALID
         done = 0
         try:
             while done < budget:
@@ -190,9 +192,8 @@ class RxRing:
                     # a suspected hole keeps the loop polling (the socket stays readable) until decided
                     return self._hole is not None
                 status, length, snap, mac, tci, tpid = unpack(m, off)
-                pkttype = m[off + SLL_PKTTYPE_OFFSET]
-                self.meta = (0 if pkttype == PACKET_HOST and not status & TP_STATUS_VLAN_VALID
-                             else link_meta(status, tci, tpid, pkttype))
+                pkttype = m[off + pkttype_at]
+                self.meta = link_meta(status, tci, tpid, pkttype) if pkttype or status & vlan_valid else 0
                 if snap == length:
                     try:
                         handle(m, off + mac, off + mac + snap)
