@@ -21,6 +21,7 @@ does not parse IPv6), in both directions, so every flow still has one worker.
 from __future__ import annotations
 
 import ctypes
+import errno
 import socket
 import struct
 
@@ -30,6 +31,9 @@ PACKET_FANOUT = 18
 PACKET_FANOUT_DATA = 22
 PACKET_FANOUT_HASH = 0
 PACKET_FANOUT_CBPF = 6
+# the group skips frames this host sends (a group ignores its members' PACKET_IGNORE_OUTGOING): without it
+# the rings see e.g. the resolver's ARP probes. Kernels before it refuse the flag (EINVAL): joined without
+PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000
 SO_ATTACH_FILTER_MAX = 4096  # BPF_MAXINSNS
 
 # classic BPF opcodes (linux/filter.h)
@@ -94,7 +98,13 @@ def join(sock: socket.socket, group: int, msd: int) -> None:
     """Join fanout group `group` (0..65535) of the socket's interface with the proxy's steering program.
     The socket must be bound. Raises ValueError with the kernel's reason."""
     try:
-        sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF) | PACKET_FANOUT_CBPF << 16)
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF)
+                            | (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF) | PACKET_FANOUT_CBPF << 16)
         fprog, _keep = _fprog(steering_program(msd))
         sock.setsockopt(SOL_PACKET, PACKET_FANOUT_DATA, fprog)
     except OSError as exc:

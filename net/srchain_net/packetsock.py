@@ -14,7 +14,12 @@ ETH_P_MPLS_UC = 0x8847
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
-PACKET_OUTGOING = 4  # sockaddr_ll.sll_pkttype of a frame this host sent
+# sockaddr_ll.sll_pkttype: whom a received frame's destination MAC addressed (linux/if_packet.h)
+PACKET_HOST = 0  # this interface's own MAC
+PACKET_BROADCAST = 1
+PACKET_MULTICAST = 2
+PACKET_OTHERHOST = 3  # another host's unicast MAC (seen on veth, bridges and promiscuous NICs)
+PACKET_OUTGOING = 4  # a frame this host sent
 PACKET_STATISTICS = 6
 PACKET_QDISC_BYPASS = 20
 PACKET_IGNORE_OUTGOING = 23

@@ -6,6 +6,12 @@ so the proxy can push a label stack in place. TPACKET_V2 rather than V3: V3 hand
 at a time (when full or after a timeout of >= 1 ms), which adds up to that timeout to the latency at low
 rates; V2 hands over every frame at once.
 Send: frames are copied into a TX ring and flushed with one send() per batch.
+
+Link facts: besides the frame, the kernel reports what the frame looked like on the wire and is gone from
+it -- an outer VLAN tag it took off (tpacket2_hdr.tp_vlan_tci/tp_vlan_tpid with TP_STATUS_VLAN_VALID; the
+kernel strips the outer 802.1Q/802.1ad tag before any packet socket sees the frame, offload or not) and
+whom the destination MAC addressed (sockaddr_ll.sll_pkttype after the header: this host, broadcast,
+multicast or another host). Both rings hand them over per frame as one int, `meta` (see link_meta).
 """
 
 from __future__ import annotations
@@ -33,15 +39,45 @@ TPACKET_V2 = 1
 TP_STATUS_USER = 1
 TP_STATUS_SEND_REQUEST = 1
 TP_STATUS_WRONG_FORMAT = 4
+TP_STATUS_VLAN_VALID = 0x10  # tp_vlan_tci holds the outer tag the kernel took off the frame
+TP_STATUS_VLAN_TPID_VALID = 0x40  # tp_vlan_tpid holds that tag's TPID (0x8100 802.1Q, 0x88a8 802.1ad)
+PACKET_AUXDATA = 8  # recvmsg ancillary data with the same facts, for sockets without a ring
 TX_DATA_OFFSET = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where the kernel reads TX frame data
+TPACKET2_HDRLEN = 52  # TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) + sizeof(struct sockaddr_ll)
+SLL_PKTTYPE_OFFSET = 32 + 10  # sockaddr_ll follows the 32-byte tpacket2_hdr; sll_pkttype is its 11th byte
+ETH_HLEN = 14
+VLAN_HLEN = 4  # an 802.1Q tag written into a frame we send
 
 _REQ = struct.Struct("IIII")  # struct tpacket_req {block_size, block_nr, frame_size, frame_nr}
-_RXHDR = struct.Struct("III H")  # tpacket2_hdr: tp_status, tp_len, tp_snaplen, tp_mac
+# tpacket2_hdr: tp_status, tp_len, tp_snaplen, tp_mac, (tp_net, tp_sec, tp_nsec), tp_vlan_tci, tp_vlan_tpid
+_RXHDR = struct.Struct("IIIH10xHH")
+_AUXDATA = struct.Struct("IIIHHHH")  # struct tpacket_auxdata
 _U32 = struct.Struct("I")
 _STATUS_LEN = struct.Struct("II")  # tpacket2_hdr: tp_status, tp_len
 _ZERO = bytes(4)
-FRAME_SIZE = 2048  # one page holds two frames; frames larger than this are truncated and dropped
+FRAME_SIZE = 2048  # one page holds two frames; a frame longer than rx_max_frame(reserve) is dropped
 FRAMES_PER_BLOCK = 32
+
+
+def rx_frame_offset(reserve: int) -> int:
+    """Where the kernel writes an Ethernet frame in an RX slot (tp_mac), as net/packet/af_packet.c does:
+    the network header at TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + reserve, the 14-byte header before it."""
+    return (TPACKET2_HDRLEN + 16 + 15) // 16 * 16 + reserve - ETH_HLEN
+
+
+def rx_max_frame(reserve: int) -> int:
+    """The longest frame an RX slot holds whole: the rest of the 2048-byte slot after the kernel's header,
+    its alignment and `reserve` (1982 bytes with no reserve, 1850 with the proxy's 132-byte headroom)."""
+    return FRAME_SIZE - rx_frame_offset(reserve)
+
+
+def link_meta(status: int, tci: int, tpid: int, pkttype: int) -> int:
+    """What the kernel reported about a frame, as one int: pkttype << 32 | tag, where tag is
+    TPID << 16 | TCI of the outer VLAN tag it took off, 0 when there was none (a kernel that does not
+    report the TPID means 802.1Q). 0 therefore means: untagged, sent to this host's MAC."""
+    if not status & TP_STATUS_VLAN_VALID:
+        return pkttype << 32
+    return pkttype << 32 | (tpid if status & TP_STATUS_VLAN_TPID_VALID else 0x8100) << 16 | tci
 
 
 def _max_frame(sock: socket.socket, ifname: str) -> int:
@@ -83,7 +119,13 @@ class RxRing:
         self.map = mmap.mmap(self.sock.fileno(), frames * FRAME_SIZE, mmap.MAP_SHARED,
                              mmap.PROT_READ | mmap.PROT_WRITE)
         self.view = memoryview(self.map)  # what senders slice frames from (no copy)
+        self.max_frame = rx_max_frame(reserve)
+        link_frame = _max_frame(self.sock, ifname)
+        if link_frame > self.max_frame:
+            log.warning("%s: its MTU lets frames of up to %d bytes through, a receive slot holds %d: "
+                        "longer frames are dropped and counted as oversize", ifname, link_frame, self.max_frame)
         self.i = 0
+        self.meta = 0  # link_meta() of the frame being handled, read by handlers during drain()
         self.oversize = 0
         self.errors = 0
         self.holes = 0
@@ -131,11 +173,14 @@ class RxRing:
         return 1
 
     def drain(self, handle: Callable[[mmap.mmap, int, int], None], budget: int) -> bool:
-        """Call handle(ring, start, end) for up to budget ready frames. True if more may be waiting."""
+        """Call handle(ring, start, end) for up to budget ready frames, with `self.meta` set to the frame's
+        link_meta(). True if more may be waiting."""
         m = self.map
         nr = self.nr
         i = self.i
         unpack = _RXHDR.unpack_from
+        pkttype_at = SLL_PKTTYPE_OFFSET
+        vlan_valid = TP_STATUS_VLAN_VALID
         done = 0
         try:
             while done < budget:
@@ -147,7 +192,9 @@ class RxRing:
                         continue
                     # a suspected hole keeps the loop polling (the socket stays readable) until decided
                     return self._hole is not None
-                _status, length, snap, mac = unpack(m, off)
+                status, length, snap, mac, tci, tpid = unpack(m, off)
+                pkttype = m[off + pkttype_at]
+                self.meta = link_meta(status, tci, tpid, pkttype) if pkttype or status & vlan_valid else 0
                 if snap == length:
                     try:
                         handle(m, off + mac, off + mac + snap)
@@ -167,7 +214,7 @@ class RxRing:
         """Ring occupancy for diagnostics: our read index, frames waiting for us, status at the index."""
         m = self.map
         waiting = sum(1 for k in range(self.nr) if m[k * FRAME_SIZE] & TP_STATUS_USER)
-        return {"index": self.i, "waiting": waiting, "holes_skipped": self.holes}
+        return {"index": self.i, "waiting": waiting, "holes_skipped": self.holes, "max_frame": self.max_frame}
 
     def close(self) -> None:
         self.view.release()
@@ -181,13 +228,16 @@ def log_frame_error(count: int) -> None:
 
 
 class SocketRx:
-    """Receive side without a ring: one recv_into per frame (fallback, io: socket)."""
+    """Receive side without a ring: one recvmsg_into per frame (fallback, io: socket); `meta` as RxRing's,
+    from the sender's address (pkttype) and the PACKET_AUXDATA message (VLAN tag)."""
 
     def __init__(self, ifname: str, reserve: int) -> None:
-        self.sock = open_packet_socket(ifname, receive=True)
+        self.sock = open_packet_socket(
+            ifname, receive=True, setup=lambda sock: sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1))
         self.reserve = reserve
         self.buf = bytearray(reserve + 65536)
         self.view = memoryview(self.buf)
+        self.meta = 0
         self.oversize = 0
         self.errors = 0
 
@@ -195,15 +245,22 @@ class SocketRx:
         return self.sock.fileno()
 
     def drain(self, handle: Callable[[bytearray, int, int], None], budget: int) -> bool:
-        recv = self.sock.recv_into
-        into = self.view[self.reserve:]
+        recv = self.sock.recvmsg_into
+        into = [self.view[self.reserve:]]
+        space = socket.CMSG_SPACE(_AUXDATA.size)
         buf = self.buf
         start = self.reserve
         for _ in range(budget):
             try:
-                n = recv(into)
+                n, ancillary, _flags, addr = recv(into, space)
             except BlockingIOError:
                 return False
+            meta = addr[2] << 32  # (ifname, protocol, pkttype, hatype, address)
+            for level, kind, data in ancillary:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(data) >= _AUXDATA.size:
+                    status, _len, _snap, _mac, _net, tci, tpid = _AUXDATA.unpack_from(data)
+                    meta = link_meta(status, tci, tpid, addr[2])
+            self.meta = meta
             try:
                 handle(buf, start, start + n)
             except Exception:
@@ -218,7 +275,8 @@ class SocketRx:
 class RingTx:
     """Send side of one interface: copy into a TPACKET_V2 TX ring, flush with one send()."""
 
-    def __init__(self, ifname: str, frames: int = 1024) -> None:
+    def __init__(self, ifname: str, frames: int = 1024, tagged: bool = False) -> None:
+        """tagged: the frames carry an 802.1Q tag inline, which the kernel allows on top of the MTU."""
         def setup(sock: socket.socket) -> None:
             sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
             # A frame the kernel refuses (e.g. longer than the MTU) is skipped, not left as WRONG_FORMAT:
@@ -232,7 +290,8 @@ class RingTx:
                              mmap.PROT_READ | mmap.PROT_WRITE)
         # [next slot, frames waiting for send(), errors, longest frame the interface sends]: an array shared
         # with the compiled fast path, which leaves longer frames to put() (counted as tx errors)
-        self.st = array("q", (0, 0, 0, min(FRAME_SIZE - TX_DATA_OFFSET, _max_frame(self.sock, ifname))))
+        link_frame = _max_frame(self.sock, ifname) + (VLAN_HLEN if tagged else 0)
+        self.st = array("q", (0, 0, 0, min(FRAME_SIZE - TX_DATA_OFFSET, link_frame)))
 
     @property
     def i(self) -> int:

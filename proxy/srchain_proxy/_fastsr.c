@@ -1,8 +1,9 @@
 /* Compiled fast path (srchain_proxy._fastsr, built by setup.py): the common case of Engine.from_sr and
  * Engine.from_vnf, in C; everything else is left to them (the Python reference, fastpath.py).
  *
- * drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)
- *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (MPLS, top
+ * drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)
+ *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (the link
+ *   facts the kernel reported -- see slot_link -- equal to `tag`: to our MAC, untagged or with the SR VLAN; MPLS, top
  *   label in `table` with TTL > 1, bottom of stack within stack_room bytes, IPv4 without options, a ready
  *   attachment, a free TX slot and, for dynamic SIDs, a TCP/UDP/SCTP non-fragment of a flow already in the
  *   cache) is popped, learned (cache refresh), copied into the attachment's TX ring and released. It stops
@@ -32,7 +33,29 @@ static inline Py_ssize_t tx_limit(const int64_t *txst) {
 }
 #define TP_STATUS_USER 1u
 #define TP_STATUS_SEND_REQUEST 1u
+#define TP_STATUS_VLAN_VALID 0x10u
+#define TP_STATUS_VLAN_TPID_VALID 0x40u
+#define SLL_PKTTYPE 42  /* sockaddr_ll.sll_pkttype: the sockaddr_ll follows the 32-byte tpacket2_hdr */
+#define PACKET_BROADCAST 1ull
 #define TX_BATCH 32
+
+/* What the kernel reported about the frame in slot, as srchain_net.rings.link_meta masked with
+ * engine.LINK_MASK: sll_pkttype << 32 | TPID << 16 | VLAN ID of the outer tag it took off (0 untagged, the
+ * priority bits left out). 0: untagged, to our own MAC. */
+static inline uint64_t slot_link(const uint8_t *slot) {
+    uint32_t status;
+    memcpy(&status, slot, 4);
+    uint64_t link = (uint64_t)slot[SLL_PKTTYPE] << 32;
+    if (status & TP_STATUS_VLAN_VALID) {
+        uint16_t tci, tpid;
+        memcpy(&tci, slot + 24, 2);
+        memcpy(&tpid, slot + 26, 2);
+        if (!(status & TP_STATUS_VLAN_TPID_VALID))
+            tpid = 0x8100;
+        link |= (uint64_t)tpid << 16 | (tci & 0x0FFFu);
+    }
+    return link;
+}
 
 /* Hand a filled TX slot (n bytes of frame) to the kernel: length, then status in one release store; next
  * slot; one send() per TX_BATCH frames (the rest at the end of the turn). txst as tx_limit's. */
@@ -156,9 +179,11 @@ out:
 }
 
 /* One frame: 1 forwarded, 0 not the common case (untouched), -1 Python error. */
-static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room, cur_t *c) {
+static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room, uint64_t tag, cur_t *c) {
     uint32_t len, snap;
     uint16_t mac;
+    if (slot_link(slot) != tag)
+        return 0;  /* another VLAN, or not to our MAC: Python counts why */
     memcpy(&len, slot + 4, 4);
     memcpy(&snap, slot + 8, 4);
     memcpy(&mac, slot + 12, 2);
@@ -300,18 +325,19 @@ static Py_ssize_t walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t 
 typedef struct {
     PyObject *table;
     Py_ssize_t room;
+    uint64_t tag;
     cur_t cur;
 } sr_ctx_t;
 
 static int sr_frame(uint8_t *slot, double now, void *ctx) {
     sr_ctx_t *c = ctx;
-    return one(slot, now, c->table, c->room, &c->cur);
+    return one(slot, now, c->table, c->room, c->tag, &c->cur);
 }
 
 /* The SR ring: walk() with one() (the SID entry's buffers held across frames, released at the end). */
 static Py_ssize_t sr_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssize_t budget, double now,
-                          PyObject *table, Py_ssize_t stack_room, int *why, PyObject **exc) {
-    sr_ctx_t c = {table, stack_room, {0}};
+                          PyObject *table, Py_ssize_t stack_room, uint64_t tag, int *why, PyObject **exc) {
+    sr_ctx_t c = {table, stack_room, tag, {0}};
     Py_ssize_t done = walk(ring, nr, pi, budget, now, sr_frame, &c, why, exc);
     cur_release(&c.cur);
     return done;
@@ -339,13 +365,15 @@ static PyObject *drain(PyObject *self, PyObject *args) {
     Py_ssize_t i, nr, budget, stack_room;
     double now;
     PyObject *table;
-    if (!PyArg_ParseTuple(args, "w*nnndO!n", &ring, &i, &nr, &budget, &now, &PyDict_Type, &table, &stack_room))
+    unsigned long long tag;
+    if (!PyArg_ParseTuple(args, "w*nnndO!nK", &ring, &i, &nr, &budget, &now, &PyDict_Type, &table, &stack_room,
+                          &tag))
         return NULL;
     if (ring_bad(&ring, i, nr))
         return NULL;
     int why;
     PyObject *exc = NULL;
-    Py_ssize_t done = sr_walk(ring.buf, nr, &i, budget, now, table, stack_room, &why, &exc);
+    Py_ssize_t done = sr_walk(ring.buf, nr, &i, budget, now, table, stack_room, tag, &why, &exc);
     PyBuffer_Release(&ring);
     return walk_result(i, done, why, exc);
 }
@@ -355,11 +383,12 @@ static PyObject *drain(PyObject *self, PyObject *args) {
  * ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error), as drain() but for one attachment's
  * receive ring. entry (fastpath.return_entry):
  *   (kind, od | None, match, idle_s, head bytes, head_ip4 bytes, txc array('Q') [packets, bytes],
- *    lookups array('Q') [hits, misses], tx_map, tx_state array('q'), tx_slots, tx_fd)
+ *    lookups array('Q') [hits, misses], tx_map, tx_state array('q'), tx_slots, tx_fd, broadcast)
  * kind 0 (one static SID, one stack): push head (Ethernet to the switch + the encoded stack).
  * kind 1 (one dynamic SID): look the flow up (match: 1 same, 2 reverse, 3 either); a live hit pushes
  *   Ethernet + the learned stack (head_ip4 when it is empty), refreshes the entry and counts a hit.
- * The common case: Ethernet + IPv4 without options, total length within the frame; for kind 1 a
+ * The common case: untagged, to our MAC (or to the broadcast MAC when `broadcast`: the VNF gets broadcast
+ * frames from us), Ethernet + IPv4 without options, total length within the frame; for kind 1 a
  * TCP/UDP/SCTP packet that is not a later fragment, and a cached flow that has not expired. Anything else
  * (misses, expiry, IPv6, non-IP, a full TX ring) stops the loop untouched (SLOW) and Python's
  * Engine.from_vnf handles it, so misses, policies and drop reasons stay written once.
@@ -430,11 +459,12 @@ typedef struct {
     Py_buffer txc, lookups, txmap, txst;
     Py_ssize_t txnr;
     int fd;
+    int broadcast;  /* frames to the broadcast MAC are the VNF's too */
 } ret_t;
 
 static int ret_open(ret_t *r, PyObject *entry) {
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 12) {
-        PyErr_SetString(PyExc_ValueError, "return entry: expected a 12-tuple");
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 13) {
+        PyErr_SetString(PyExc_ValueError, "return entry: expected a 13-tuple");
         return -1;
     }
     r->kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
@@ -442,7 +472,8 @@ static int ret_open(ret_t *r, PyObject *entry) {
     r->idle = PyFloat_AsDouble(PyTuple_GET_ITEM(entry, 3));
     r->txnr = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 10));
     r->fd = (int)PyLong_AsLong(PyTuple_GET_ITEM(entry, 11));
-    if (PyErr_Occurred())
+    r->broadcast = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 12));
+    if (r->broadcast < 0 || PyErr_Occurred())
         return -1;
     r->od = PyTuple_GET_ITEM(entry, 1);
     PyObject *h = PyTuple_GET_ITEM(entry, 4), *h4 = PyTuple_GET_ITEM(entry, 5);
@@ -490,6 +521,9 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     memcpy(&mac, slot + 12, 2);
     if (snap != len || snap < 34 || (Py_ssize_t)mac + snap > FRAME_SIZE)
         return 0;
+    uint64_t link = slot_link(slot);
+    if (link && !(link == PACKET_BROADCAST << 32 && r->broadcast))
+        return 0;  /* tagged, or not to our MAC: Python counts why */
     const uint8_t *f = slot + mac;
     const uint8_t *ip = f + 14;
     if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45)
@@ -525,7 +559,7 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
             return got < 0 ? -1 : 0;  /* a miss or an expired flow: Python's policy */
         stack = Py_NewRef(PyTuple_GET_ITEM(ent, 0));
         Py_DECREF(ent);
-        if (14 + PyBytes_GET_SIZE(stack) + total > tx_limit(txst)) {
+        if (head_len + PyBytes_GET_SIZE(stack) + total > tx_limit(txst)) {  /* head4 is as long as head */
             Py_DECREF(key);
             Py_DECREF(stack);
             return 0;
@@ -665,7 +699,7 @@ fail:
  *   sr_walk, attachments with ret_walk), flush every TX ring with pending frames, again, for as long as
  *   there is traffic that C handles. At small batches (a few frames a turn) the Python turn around two C
  *   calls -- epoll, the drain wrappers, flush(), the clock -- cost more than the frames themselves.
- * jobs: sequence of (kind, ring mmap, slots, arg): kind 0 the SR ring (arg (table, stack_room) as for
+ * jobs: sequence of (kind, ring mmap, slots, arg): kind 0 the SR ring (arg (table, stack_room, tag) as for
  *   drain), 1 an attachment's ring with a compiled return entry (arg as for ret_drain), 2 a ring only
  *   Python handles (arg None).
  * pos: array('q'), each job's read index (read and written). txs: sequence of (tx_state array('q'), fd).
@@ -692,6 +726,7 @@ typedef struct {
     long kind;
     Py_buffer ring;
     Py_ssize_t nr, room;
+    unsigned long long tag;
     PyObject *table;
     ret_t ret;
     int opened;  /* 1: ring buffer held, 2: ret too */
@@ -732,7 +767,7 @@ static int job_open(job_t *j, PyObject *item) {
         return -1;
     }
     if (j->kind == 0) {
-        if (!PyArg_ParseTuple(arg, "O!n", &PyDict_Type, &j->table, &j->room))
+        if (!PyArg_ParseTuple(arg, "O!nK", &PyDict_Type, &j->table, &j->room, &j->tag))
             return -1;
     } else if (j->kind == 1) {
         if (ret_open(&j->ret, arg) < 0)
@@ -821,7 +856,7 @@ static PyObject *cycle(PyObject *self, PyObject *args) {
             int w;
             PyObject *exc = NULL;
             Py_ssize_t n = jb->kind == 0
-                ? sr_walk(ring, jb->nr, &i, CYCLE_BUDGET, now, jb->table, jb->room, &w, &exc)
+                ? sr_walk(ring, jb->nr, &i, CYCLE_BUDGET, now, jb->table, jb->room, jb->tag, &w, &exc)
                 : ret_walk(ring, jb->nr, &i, CYCLE_BUDGET, now, &jb->ret, &w, &exc);
             pi[j] = i;
             work |= n > 0;
@@ -890,7 +925,8 @@ fail:
 }
 
 static PyMethodDef methods[] = {
-    {"drain", drain, METH_VARARGS, "drain(ring, i, nr, budget, now, table, stack_room) -> (i, done, why, error)"},
+    {"drain", drain, METH_VARARGS,
+     "drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)"},
     {"ret_drain", ret_drain, METH_VARARGS, "ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error)"},
     {"spin", spin, METH_VARARGS, "spin(watch, ns) -> index of the first ready (buffer, offset), or -1"},
     {"cycle", cycle, METH_VARARGS, "cycle(jobs, pos, txs, attn, spin_ns, slice_ns) -> (job, why, done)"},

@@ -28,6 +28,9 @@ class _Strict(BaseModel):
 
 class ProxyConfig(_Strict):
     sr_iface: str
+    # the SR side's VLAN: frames from the switch must carry this 802.1Q ID (any other tag, and no tag, is
+    # refused and counted as `vlan`), frames to the switch get it; None: untagged (a tagged frame is refused)
+    sr_vlan: int | None = Field(default=None, ge=1, le=4094, strict=True)
     sr_next_hop_mac: str
     msd: int = Field(default=8, ge=1, le=32)
     listen: str = "unix:/run/srchain-proxy.sock"

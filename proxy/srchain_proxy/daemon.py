@@ -27,13 +27,13 @@ class ProxyDaemon:
         self.config_path = str(config_path)
         self.log_level = log_level
         self.state_file = state_path(cfg, config_path)
-        self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
+        self.engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd, cfg.sr_vlan)
         # several workers: this process is worker 0 and joins every fanout group first (workers.py)
         self.fanout_base = pid_base() if cfg.workers > 1 else None
         self.workers = WorkerSet()
         self._rows: list[tuple[Attachment, str, str | None]] = []
         self.datapath = DataPath(self.engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots,
-                                 cfg.spin_us, self.fanout_base)
+                                 cfg.spin_us, self.fanout_base, cfg.sr_vlan)
         self.lock = threading.Lock()
         self.sids: dict[int, SidEntry] = {}
         self.atts: dict[str, Attachment] = {}

@@ -50,7 +50,8 @@ class Prepared:
 
 class DataPath:
     def __init__(self, engine: Engine, sr_iface: str, io: IoMode = "ring", fast_path: FastPath = "auto",
-                 sr_ring_slots: int = 4096, spin_us: int = 0, fanout_base: int | None = None) -> None:
+                 sr_ring_slots: int = 4096, spin_us: int = 0, fanout_base: int | None = None,
+                 sr_vlan: int | None = None) -> None:
         """fanout_base: with several workers, every receive ring joins the fanout group
         fanout_group(fanout_base, interface) (fanout.py); None: one worker, no fanout."""
         self.engine = engine
@@ -60,10 +61,12 @@ class DataPath:
         # which SR-side loop, and why: decided before anything is opened
         self.variant, self.variant_detail = choose_variant(fast_path, io)
         self.sr_iface = sr_iface
-        self.sr_rx = (RxRing(sr_iface, HEADROOM, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
-                      else SocketRx(sr_iface, HEADROOM))
+        # no headroom on the SR side: the pop rewrites inside the frame, so a slot holds 132 bytes more of it
+        self.sr_rx = (RxRing(sr_iface, 0, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
+                      else SocketRx(sr_iface, 0))
         try:
-            self.sr_tx = self._open_tx(sr_iface)
+            # frames to the switch carry the SR VLAN's tag (Engine.sr_mpls)
+            self.sr_tx = RingTx(sr_iface, tagged=sr_vlan is not None) if io == "ring" else SocketTx(sr_iface)
         except ValueError:
             self.sr_rx.close()
             raise
@@ -189,7 +192,7 @@ class DataPath:
         if not isinstance(self.sr_rx, RxRing):
             self._cycle_off("the SR side without a receive ring")
             return
-        jobs.append((0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd)))
+        jobs.append((0, self.sr_rx.map, self.sr_rx.nr, (eng.fast, 4 * eng.msd, eng.sr_tag)))
         rings.append(self.sr_rx)
         drains.append(lambda: self._sr_drain(BATCH, self.now))
         txs = [self.sr_tx, *self.tx.values()]
@@ -225,7 +228,7 @@ class DataPath:
         mv = rx.view
 
         def on_vnf_frame(buf: Any, s: int, e: int) -> None:
-            if from_vnf(att, buf, s, e, self.now):
+            if from_vnf(att, buf, s, e, self.now, rx.meta):
                 put(mv[eng.ostart:eng.oend])
 
         return on_vnf_frame
@@ -364,7 +367,7 @@ def sr_handler(eng: Engine, rx: Any, clock: Callable[[], float]) -> Callable:
     mv = rx.view
 
     def on_sr_frame(buf: Any, s: int, e: int) -> None:
-        att = from_sr(buf, s, e, clock())
+        att = from_sr(buf, s, e, clock(), rx.meta)
         if att is not None:
             assert att.tx is not None  # from_sr returns only attachments that can send
             att.tx.put(mv[eng.ostart:eng.oend])

@@ -5,6 +5,12 @@
 Both work on a bytearray region [start, end), write the new headers in place (the return direction needs
 HEADROOM bytes in front of `start` for the pushed stack) and leave the frame to send in [ostart, oend).
 Malformed input is counted per reason in `drops` and never raises.
+
+Link rules first (docs/proxy.md, "VLAN and MAC rules"): each frame comes with `meta`, what the kernel
+reported about it (srchain_net.rings.link_meta: the outer VLAN tag it took off, whom the destination MAC
+addressed). The SR side takes frames to its own MAC, untagged, or tagged with exactly `sr_vlan`;
+attachments take untagged frames to their own MAC (and broadcast ones when the proxy sends that VNF
+broadcast frames). Everything else is counted under `vlan`, `foreign_mac` or `multicast`.
 """
 
 from __future__ import annotations
@@ -15,15 +21,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from srchain_net.packetsock import PACKET_BROADCAST, PACKET_MULTICAST
+
 from .config import Attachment, SidEntry
 from .flowcache import FlowCache
 from .labels import ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, encode_stack
 
-HEADROOM = 4 * 32 + 4  # room for the largest stack we push (32 labels), kept 8-byte friendly
+HEADROOM = 4 * 32 + 4  # room for the largest stack we push (32 labels) and the SR side's 4-byte VLAN tag
 
 INBOUND_DROPS = ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
-                 "no_attachment", "no_neighbour")
-RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid")
+                 "no_attachment", "no_neighbour", "vlan", "foreign_mac", "multicast")
+RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid", "return_vlan", "return_foreign_mac",
+                "return_multicast")
 # send failures; frames larger than a ring slot (2048 bytes); frames a bug made us drop (logged)
 OTHER_DROPS = ("tx_error", "oversize", "internal_error")
 DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
@@ -32,14 +41,34 @@ _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
 _NO_PORTS = bytes(4)
 _PORT_PROTOS = frozenset((6, 17, 132))  # TCP, UDP, SCTP
+ETHERTYPE_VLAN = 0x8100
+# a VLAN tag still in the frame: the kernel takes the outer one off, so this is a second (inner) one
+_VLAN_TPIDS = frozenset((ETHERTYPE_VLAN, 0x88A8, 0x9100))
+# the part of a frame's meta the rules look at: pkttype, TPID and VLAN ID (priority and DEI bits do not count)
+LINK_MASK = 0xFF_FFFF_0FFF
+BROADCAST_META = PACKET_BROADCAST << 32  # untagged, to the broadcast MAC
+
+
+def vlan_tag(vlan: int | None) -> int:
+    """The masked meta of an accepted frame: 0 (untagged) or an 802.1Q tag with VLAN ID `vlan`."""
+    return ETHERTYPE_VLAN << 16 | vlan if vlan else 0
+
+
+def link_drop(meta: int, tag: int) -> str:
+    """Why a frame whose meta broke the rules is dropped: its tag is not `tag`, else its destination MAC."""
+    if meta & 0xFFFF0FFF != tag:
+        return "vlan"
+    return "multicast" if meta >> 32 in (PACKET_BROADCAST, PACKET_MULTICAST) else "foreign_mac"
 
 
 def mac_bytes(mac: str) -> bytes:
     return bytes.fromhex(mac.replace(":", ""))
 
 
-def eth_header(dst: str, src: str, ethertype: int) -> bytes:
-    return mac_bytes(dst) + mac_bytes(src) + _U16.pack(ethertype)
+def eth_header(dst: str, src: str, ethertype: int, vlan: int | None = None) -> bytes:
+    """Ethernet header; with `vlan`, an 802.1Q tag (priority 0) before the ethertype."""
+    tag = _U16.pack(ETHERTYPE_VLAN) + _U16.pack(vlan) if vlan else b""
+    return mac_bytes(dst) + mac_bytes(src) + tag + _U16.pack(ethertype)
 
 
 def ip_end(buf: bytearray, p: int, e: int) -> int:
@@ -163,7 +192,7 @@ class SidState:
 class AttState:
     """A VNF attachment: headers toward the VNF, the SIDs that return through it, the socket slot."""
 
-    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "static", "tx", "vnf")
+    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "static", "takes_broadcast", "tx", "vnf")
 
     def __init__(self, att: Attachment, smac: str, dmac: str | None) -> None:
         self.att = att
@@ -173,6 +202,9 @@ class AttState:
         self.static: list[SidState] = []
         self.pins: FlowCache | None = None  # flow -> static SID, used when several static SIDs share the VNF
         self.tx = None  # send socket, filled in by the data path
+        # without next_hop or mac the proxy sends the VNF broadcast frames (L2 VNFs): a VNF that passes them
+        # through sends them back to the broadcast MAC
+        self.takes_broadcast = att.next_hop is None and att.mac is None
         self.dmac: str | None = None
         self.hdr4 = self.hdr6 = b""
         self.set_dmac(dmac)
@@ -191,11 +223,15 @@ class Tables:
 
 
 class Engine:
-    def __init__(self, sr_mac: str, sr_next_hop_mac: str, msd: int = 8) -> None:
+    def __init__(self, sr_mac: str, sr_next_hop_mac: str, msd: int = 8, sr_vlan: int | None = None) -> None:
+        """sr_vlan: the SR side's VLAN (802.1Q ID): frames from the switch must carry it, frames to the
+        switch get it; None: untagged."""
         self.msd = msd
-        self.sr_mpls = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_MPLS)
-        self.sr_ip4 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV4)
-        self.sr_ip6 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV6)
+        self.sr_tag = vlan_tag(sr_vlan)
+        # headers of frames back to the switch: 14 bytes, or 18 with the VLAN tag
+        self.sr_mpls = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_MPLS, sr_vlan)
+        self.sr_ip4 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV4, sr_vlan)
+        self.sr_ip6 = eth_header(sr_next_hop_mac, sr_mac, ETHERTYPE_IPV6, sr_vlan)
         self.drops: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self.sids: dict[int, SidState] = {}
         self.atts: dict[str, AttState] = {}
@@ -263,14 +299,19 @@ class Engine:
 
     # ---- data path -----------------------------------------------------------------------------------
 
-    def from_sr(self, buf: bytearray, s: int, e: int, now: float) -> AttState | None:
-        """Frame from the SR side in buf[s:e]. Returns the attachment to send buf[ostart:oend] to, or None."""
+    def from_sr(self, buf: bytearray, s: int, e: int, now: float, meta: int = 0) -> AttState | None:
+        """Frame from the SR side in buf[s:e], link facts `meta` (rings.link_meta; 0: untagged, to us).
+        Returns the attachment to send buf[ostart:oend] to, or None."""
         drops = self.drops
+        tag = self.sr_tag
+        if meta != tag and meta & LINK_MASK != tag:  # the first compare settles the common case
+            drops[link_drop(meta, tag)] += 1
+            return None
         if e - s < 18:
             drops["truncated"] += 1
             return None
         if buf[s + 12] != 0x88 or buf[s + 13] != 0x47:
-            drops["not_mpls"] += 1
+            drops["vlan" if buf[s + 12] << 8 | buf[s + 13] in _VLAN_TPIDS else "not_mpls"] += 1
             return None
         top = _U32.unpack_from(buf, s + 14)[0]
         st = self.sids.get(top >> 12)
@@ -322,12 +363,16 @@ class Engine:
         self.oend = end
         return att
 
-    def from_vnf(self, att: AttState, buf: bytearray, s: int, e: int, now: float) -> bool:
-        """Frame from a VNF attachment in buf[s:e], HEADROOM free bytes before s.
+    def from_vnf(self, att: AttState, buf: bytearray, s: int, e: int, now: float, meta: int = 0) -> bool:
+        """Frame from a VNF attachment in buf[s:e], HEADROOM free bytes before s, link facts `meta` (as
+        from_sr's). Attachments take no tag: a VLAN attachment's sub-interface has already consumed its own.
 
         Returns True when buf[ostart:oend] is to be sent to the SR side.
         """
         drops = self.drops
+        if meta and not (meta == BROADCAST_META and att.takes_broadcast):
+            drops["return_" + link_drop(meta, 0)] += 1
+            return False
         if e - s < 14:
             drops["return_truncated"] += 1
             return False
@@ -338,7 +383,7 @@ class Engine:
         elif et == ETHERTYPE_IPV6:
             want = 6
         else:
-            drops["return_not_ip"] += 1
+            drops["return_vlan" if et in _VLAN_TPIDS else "return_not_ip"] += 1
             return False
         if p < e and buf[p] >> 4 != want:
             drops["return_not_ip"] += 1
@@ -389,10 +434,11 @@ class Engine:
                 drops["flow_miss"] += 1
                 return False
             st, stack = d, d.fallback
-        h = p - len(stack) - 14
+        head = self.sr_mpls
+        h = p - len(stack) - len(head)
         if stack:
-            buf[h:h + 14] = self.sr_mpls
-            buf[h + 14:p] = stack
+            buf[h:h + len(head)] = head
+            buf[h + len(head):p] = stack
         else:  # the proxy SID was the bottom label: the packet leaves as plain IP
             buf[h:p] = self.sr_ip4 if buf[p] >> 4 == 4 else self.sr_ip6
         txc = st.txc

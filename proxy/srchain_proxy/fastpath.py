@@ -44,7 +44,8 @@ def sr_drain_compiled(mod: Any, eng: Engine, ring: RxRing, slow: Callable[[Any, 
     drain_c = mod.drain
     table = eng.fast
     room = 4 * eng.msd
-    return _drain_compiled(lambda m, i, nr, n: drain_c(m, i, nr, n, now, table, room), ring, slow, budget,
+    tag = eng.sr_tag
+    return _drain_compiled(lambda m, i, nr, n: drain_c(m, i, nr, n, now, table, room, tag), ring, slow, budget,
                            "compiled fast path")
 
 
@@ -57,7 +58,7 @@ def return_entry(eng: Engine, att: AttState, sr_tx: Any) -> tuple | None:
     SIDs (pins) or stacks (hash buckets), or a send side without a TX ring."""
     if not isinstance(sr_tx, RingTx):
         return None
-    tx = (sr_tx.map, sr_tx.st, sr_tx.nr, sr_tx.sock.fileno())
+    tx = (sr_tx.map, sr_tx.st, sr_tx.nr, sr_tx.sock.fileno(), att.takes_broadcast)
     if len(att.dyn) == 1:
         d = att.dyn[0]
         assert d.cache is not None

@@ -181,8 +181,9 @@ def merge_flows(parts: list[dict], sample: int = 20) -> dict:
 def worker_main(config_path: str, index: int, fanout_base: int) -> int:
     """A child worker: data path only; state comes from the daemon on stdin, answers go to stdout."""
     cfg = load_config(config_path)
-    engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd)
-    dp = DataPath(engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots, cfg.spin_us, fanout_base)
+    engine = Engine(iface_mac(cfg.sr_iface), cfg.sr_next_hop_mac, cfg.msd, cfg.sr_vlan)
+    dp = DataPath(engine, cfg.sr_iface, cfg.io, cfg.fast_path, cfg.sr_ring_slots, cfg.spin_us, fanout_base,
+                  cfg.sr_vlan)
     stop = threading.Event()
     thread: threading.Thread | None = None
     out = sys.stdout.buffer

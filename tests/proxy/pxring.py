@@ -8,14 +8,31 @@ import socket
 import struct
 from array import array
 
-from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, TX_DATA_OFFSET, RingTx, RxRing
+from srchain_net.packetsock import PACKET_HOST
+from srchain_net.rings import (
+    FRAME_SIZE,
+    SLL_PKTTYPE_OFFSET,
+    TP_STATUS_USER,
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    TX_DATA_OFFSET,
+    RingTx,
+    RxRing,
+    rx_frame_offset,
+    rx_max_frame,
+)
 from srchain_proxy.engine import HEADROOM
 
-MAC_OFFSET = 32 + HEADROOM  # where the kernel puts a frame in a slot with PACKET_RESERVE = HEADROOM
+# what the kernel reported about a frame: (sll_pkttype, TPID, TCI) of the outer tag it took off (TPID 0: none)
+Link = tuple[int, int, int]
+TO_US: Link = (PACKET_HOST, 0, 0)
 
 
-def memory_rx(frames: list[bytes], slots: int | None = None) -> RxRing:
-    """An RxRing whose slots hold frames, handed over to user space as the kernel does."""
+def memory_rx(frames: list[bytes], slots: int | None = None, reserve: int = HEADROOM,
+              links: list[Link] | None = None) -> RxRing:
+    """An RxRing whose slots hold frames, laid out and handed over to user space as the kernel does with
+    PACKET_RESERVE = reserve (the SR ring has none, attachments HEADROOM): a frame longer than the slot
+    holds is cut (tp_snaplen < tp_len); links[k], the link facts of frame k (default TO_US)."""
     slots = slots or max(64, len(frames))
     ring = RxRing.__new__(RxRing)
     ring.sock = None
@@ -23,13 +40,19 @@ def memory_rx(frames: list[bytes], slots: int | None = None) -> RxRing:
     ring.map = mmap.mmap(-1, slots * FRAME_SIZE)
     ring.view = memoryview(ring.map)
     ring.i = 0
+    ring.meta = 0
+    ring.max_frame = rx_max_frame(reserve)
     ring.oversize = ring.errors = ring.holes = 0
     ring._hole = None
+    mac = rx_frame_offset(reserve)
     for k, f in enumerate(frames):
         off = k * FRAME_SIZE
-        snap = min(len(f), FRAME_SIZE - MAC_OFFSET)
-        ring.map[off + MAC_OFFSET:off + MAC_OFFSET + snap] = f[:snap]
-        struct.pack_into("IIIH", ring.map, off, TP_STATUS_USER, len(f), snap, MAC_OFFSET)
+        snap = min(len(f), FRAME_SIZE - mac)
+        ring.map[off + mac:off + mac + snap] = f[:snap]
+        pkttype, tpid, tci = links[k] if links else TO_US
+        status = TP_STATUS_USER | (TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID if tpid else 0)
+        struct.pack_into("IIIH10xHH", ring.map, off, status, len(f), snap, mac, tci, tpid)
+        ring.map[off + SLL_PKTTYPE_OFFSET] = pkttype
     return ring
 
 

@@ -110,3 +110,13 @@ def test_check_command(tmp_path):
     bad.write_text(yaml.safe_dump({**BASE, "msd": 0}))
     result = CliRunner().invoke(proxy_cli, ["check", "--config", str(bad)])
     assert result.exit_code == 1 and "msd: Input should be greater than or equal to 1" in result.output
+
+
+@pytest.mark.parametrize("value", [0, 4095, True, "100", 100.0])
+def test_sr_vlan_is_a_strict_vlan_id(value):
+    assert error_of(ProxyConfig, {**BASE, "sr_vlan": value}).startswith("sr_vlan: ")
+
+
+def test_sr_vlan_defaults_to_untagged():
+    assert ProxyConfig.model_validate(BASE).sr_vlan is None
+    assert ProxyConfig.model_validate({**BASE, "sr_vlan": 4094}).sr_vlan == 4094

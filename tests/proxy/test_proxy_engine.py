@@ -9,6 +9,14 @@ from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, inner_bytes, ip_frame, la
 from scapy.layers.inet import IP
 from scapy.layers.l2 import Ether
 
+from srchain_net.packetsock import PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST
+from srchain_net.rings import (
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    link_meta,
+    rx_frame_offset,
+    rx_max_frame,
+)
 from srchain_proxy.config import Attachment, SidEntry
 from srchain_proxy.engine import DROP_REASONS, HEADROOM, Engine
 
@@ -239,3 +247,103 @@ def test_counts_made_by_the_old_tables_after_a_rebuild_are_kept():
     row = eng.counters()["sids"]["16002"]
     assert (row["rx_packets"], row["tx_packets"]) == (1, 1)
     assert (row["cache"]["hits"], row["cache"]["misses"]) == (1, 1)
+
+
+# ---- VLAN and MAC rules (docs/proxy.md): meta is what the kernel reported (srchain_net.rings.link_meta) ----
+
+def _meta(pkttype: int = PACKET_HOST, tpid: int = 0, tci: int = 0) -> int:
+    status = TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID if tpid else 0
+    return link_meta(status, tci, tpid, pkttype)
+
+
+def _sr_verdict(eng: Engine, frame: bytes, meta: int) -> str:
+    """Either "forwarded" or the one drop reason the frame was counted under."""
+    before = dict(eng.drops)
+    att = eng.from_sr(bytearray(frame), 0, len(frame), 0.0, meta)
+    grew = [r for r in eng.drops if eng.drops[r] != before[r]]
+    assert len(grew) == (att is None), grew
+    return "forwarded" if att is not None else grew[0]
+
+
+DOT1Q, QINQ = 0x8100, 0x88A8
+
+
+@pytest.mark.parametrize("meta,reason", [
+    (_meta(tpid=DOT1Q, tci=1), "vlan"), (_meta(tpid=DOT1Q, tci=100), "vlan"), (_meta(tpid=DOT1Q, tci=4094), "vlan"),
+    (_meta(tpid=QINQ, tci=100), "vlan"), (_meta(tpid=DOT1Q, tci=5 << 13), "vlan"),  # priority tag, VLAN 0
+    (link_meta(TP_STATUS_VLAN_VALID, 100, 0, PACKET_HOST), "vlan"),  # a kernel that gives no TPID: 802.1Q
+    (_meta(PACKET_OTHERHOST, DOT1Q, 100), "vlan"),  # another VLAN's frame, whoever it is for
+    (_meta(PACKET_OTHERHOST), "foreign_mac"), (_meta(PACKET_BROADCAST), "multicast"),
+    (_meta(PACKET_MULTICAST), "multicast"), (_meta(), "forwarded")])
+def test_untagged_sr_side_takes_only_untagged_frames_to_its_own_mac(meta, reason):
+    eng = make_engine([static()])
+    assert _sr_verdict(eng, mpls_frame([16001, 16002], udp4()), meta) == reason
+
+
+@pytest.mark.parametrize("meta,reason", [
+    (_meta(tpid=DOT1Q, tci=100), "forwarded"), (_meta(tpid=DOT1Q, tci=7 << 13 | 1 << 12 | 100), "forwarded"),
+    (_meta(), "vlan"), (_meta(tpid=DOT1Q, tci=101), "vlan"), (_meta(tpid=DOT1Q, tci=100 | 1 << 11), "vlan"),
+    (_meta(tpid=QINQ, tci=100), "vlan"), (_meta(PACKET_OTHERHOST, DOT1Q, 100), "foreign_mac"),
+    (_meta(PACKET_BROADCAST, DOT1Q, 100), "multicast")])
+def test_sr_vlan_is_matched_exactly_priority_bits_aside(meta, reason):
+    eng = Engine(SR_MAC, SW_MAC, sr_vlan=100)
+    eng.install(eng.build([static()], [(Attachment(vnf="fmt", iface="pxv0"), VNF_IF_MAC, VNF_MAC)]))
+    assert _sr_verdict(eng, mpls_frame([16001, 16002], udp4()), meta) == reason
+
+
+def test_a_tag_left_inside_the_frame_counts_as_vlan_not_as_another_protocol():
+    """The kernel takes off the outer tag only: behind an accepted one (or none) another may follow."""
+    mpls = mpls_frame([16001, 16002], udp4())
+    for tpid in (DOT1Q, QINQ, 0x9100):
+        inline = mpls[:12] + tpid.to_bytes(2, "big") + (200).to_bytes(2, "big") + mpls[12:]
+        assert _sr_verdict(make_engine([static()]), inline, 0) == "vlan"
+        tagged = Engine(SR_MAC, SW_MAC, sr_vlan=100)
+        tagged.install(tagged.build([static()], [(Attachment(vnf="fmt", iface="pxv0"), VNF_IF_MAC, VNF_MAC)]))
+        assert _sr_verdict(tagged, inline, _meta(tpid=DOT1Q, tci=100)) == "vlan"
+    eng = make_engine([static()])
+    buf = bytearray(HEADROOM) + bytearray(ip_frame(udp4())[:12] + b"\x81\x00\x00\x07" + ip_frame(udp4())[12:])
+    assert not eng.from_vnf(eng.atts["fmt"], buf, HEADROOM, len(buf), 0.0) and eng.drops["return_vlan"] == 1
+
+
+def test_frames_back_to_a_tagged_sr_side_carry_its_vlan():
+    eng = Engine(SR_MAC, SW_MAC, sr_vlan=4094)
+    atts = [(Attachment(vnf=v, iface=f"pxv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(("fmt", "fw"))]
+    eng.install(eng.build([static(restore=((16002, 16004),)), dynamic()], atts))
+    ret = back(eng, "fmt", ip_frame(udp4()))
+    eth = Ether(ret)
+    assert (eth.dst, eth.src, eth.type, eth.payload.vlan, eth.payload.prio, eth.payload.type) == (
+        SW_MAC, SR_MAC, DOT1Q, 4094, 0, 0x8847)
+    assert labels_of(bytes(Ether(dst=SW_MAC, src=SR_MAC, type=0x8847)) + ret[18:]) == [(16002, 0, 0, 64),
+                                                                                       (16004, 0, 1, 64)]
+    # the proxy SID was the bottom label: back as plain IP, tagged too
+    buf = bytearray(mpls_frame([16002], udp4()))
+    assert eng.from_sr(buf, 0, len(buf), 0.0, _meta(tpid=DOT1Q, tci=4094)) is not None
+    ret = back(eng, "fw", ip_frame(udp4()))
+    assert ret[12:18] == b"\x81\x00\x0f\xfe\x08\x00" and ret[18:] == bytes(udp4())
+
+
+@pytest.mark.parametrize("meta,l3,l2", [
+    (_meta(), "forwarded", "forwarded"), (_meta(PACKET_BROADCAST), "return_multicast", "forwarded"),
+    (_meta(PACKET_MULTICAST), "return_multicast", "return_multicast"),
+    (_meta(PACKET_OTHERHOST), "return_foreign_mac", "return_foreign_mac"),
+    (_meta(tpid=DOT1Q, tci=100), "return_vlan", "return_vlan"), (_meta(tpid=QINQ, tci=9), "return_vlan", "return_vlan"),
+    (_meta(PACKET_BROADCAST, DOT1Q, 0), "return_vlan", "return_vlan")])
+def test_attachments_take_untagged_frames_to_their_mac_and_broadcast_only_from_l2_vnfs(meta, l3, l2):
+    """An L3 VNF (next hop or MAC) sends back to our MAC; a VNF we send broadcast frames to (neither) may
+    pass them back unchanged, to the broadcast MAC. No tag: a VLAN attachment's sub-interface took its own."""
+    eng = Engine(SR_MAC, SW_MAC)
+    eng.install(eng.build([static(vnf="l3"), static(sid=16003, vnf="l2")],
+                          [(Attachment(vnf="l3", iface="pxv0", mac=VNF_MAC), VNF_IF_MAC, VNF_MAC),
+                           (Attachment(vnf="l2", iface="pxv1"), VNF_IF_MAC, "ff:ff:ff:ff:ff:ff")]))
+    for vnf, want in (("l3", l3), ("l2", l2)):
+        before = dict(eng.drops)
+        buf = bytearray(HEADROOM) + bytearray(ip_frame(udp4()))
+        ok = eng.from_vnf(eng.atts[vnf], buf, HEADROOM, len(buf), 0.0, meta)
+        grew = [r for r in eng.drops if eng.drops[r] != before[r]]
+        assert ("forwarded" if ok else grew[0]) == want and len(grew) == (not ok), (vnf, grew)
+
+
+def test_ring_slot_holds_a_frame_up_to_its_documented_size():
+    """2048-byte slot - the kernel's header and sockaddr_ll, aligned (80) + reserve, + the 14-byte header."""
+    assert (rx_max_frame(0), rx_max_frame(HEADROOM)) == (1982, 1850)
+    assert rx_frame_offset(0) + rx_max_frame(0) == 2048

@@ -1,9 +1,10 @@
 """The SR-side loops give the same result: the compiled C loop against the Python reference.
 
 Same frames (common case, new flows, changed stacks, every malformed kind, unresolved and missing
-attachments, version pins, random bytes) through each loop over the real ring classes in shared memory;
-what each sends, counts and caches must be identical. Plus the C loop's errors, spin and cycle; the
-choice of loop (test_proxy_fastpath_choice.py) is tested apart.
+attachments, version pins, random bytes, frames that just fit a ring slot and just do not, VLAN tags the
+kernel took off or left inline, frames to other MACs) through each loop over the real ring classes in
+shared memory, untagged and with an SR VLAN; what each sends, counts and caches must be identical. Plus
+the C loop's errors, spin and cycle; the choice of loop (test_proxy_fastpath_choice.py) is tested apart.
 """
 
 from __future__ import annotations
@@ -14,18 +15,23 @@ from array import array
 
 import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, mpls_frame, udp4, udp6
-from pxring import MemoryTx, memory_rx
+from pxring import TO_US, Link, MemoryTx, memory_rx
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.l2 import Dot1Q, Ether
 
+from srchain_net.packetsock import PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST
+from srchain_net.rings import rx_max_frame
 from srchain_proxy import compiled, datapath
 from srchain_proxy.config import Attachment, SidEntry
-from srchain_proxy.engine import Engine
+from srchain_proxy.engine import INBOUND_DROPS, Engine
 from srchain_proxy.fastpath import fast_table
 from waiting import wait_until
 
+SR_MAX = rx_max_frame(0)  # the SR ring has no headroom: 1982 bytes fit a slot
 
-def make(variant: str, frames: list[bytes]):
-    eng = Engine(SR_MAC, SW_MAC, msd=4)
+
+def make(variant: str, frames: list[bytes], links: list[Link] | None = None, sr_vlan: int | None = None):
+    eng = Engine(SR_MAC, SW_MAC, msd=4, sr_vlan=sr_vlan)
     sids = [SidEntry(sid=16001, behaviour="static", vnf="fmt", restore=[[16002, 16003]]),
             SidEntry(sid=16002, behaviour="dynamic", vnf="fw", cache_size=40, return_match="either"),
             SidEntry(sid=16005, behaviour="static", vnf="ids", version=1, restore=[[16010]]),
@@ -40,7 +46,7 @@ def make(variant: str, frames: list[bytes]):
         att.tx = txs[vnf] = MemoryTx()
     eng.install(tables)
     eng.fast = fast_table(eng)
-    rx = memory_rx(frames, slots=4096)
+    rx = memory_rx(frames, slots=4096, reserve=0, links=links)
     calls = {"slow": 0}
     clock = [0.0]  # the data path's `now` for the reference handler, as DataPath.now
     handler = datapath.sr_handler(eng, rx, lambda: clock[0])
@@ -94,6 +100,12 @@ def mixed_frames(n: int, seed: int) -> list[bytes]:
             kinds.append(good[:rng.randrange(14, len(good) - 1)])  # truncated anywhere
         elif k < 0.9:
             kinds.append(mpls_frame([16001, 16004], udp4(payload=b"o" * 1990)))  # larger than a ring slot
+        elif k < 0.91:  # as long as a slot holds (forwarded: in C for the static SID), or one byte longer
+            size = SR_MAX + rng.choice([0, 0, 1])
+            kinds.append(mpls_frame([rng.choice([16001, 16002]), 16004], udp4(sport=sport, payload=b"n" * (size - 50))))
+        elif k < 0.92:  # a second VLAN tag still in the frame (the kernel takes off only the outer one)
+            kinds.append(bytes(Ether(dst=SR_MAC, src=SW_MAC) / Dot1Q(vlan=rng.choice([100, 200]), type=0x8847))
+                         + mpls_frame([16001, 16004], udp4())[14:])
         elif k < 0.95:  # our SID, then garbage
             kinds.append(mpls_frame([16002], b"")[:18] + rng.randbytes(rng.randrange(0, 80)))
         else:
@@ -101,8 +113,30 @@ def mixed_frames(n: int, seed: int) -> list[bytes]:
     return kinds
 
 
-def run_variant(variant: str, frames: list[bytes]):
-    eng, rx, txs, drain, calls = make(variant, frames)
+def link_mix(n: int, seed: int, sr_vlan: int | None) -> list[Link]:
+    """What the kernel reports about each frame: mostly what this SR side takes (to our MAC, untagged or
+    tagged with the SR VLAN, priority bits set or not), else every way of being refused."""
+    rng = random.Random(seed)
+    ours = (PACKET_HOST, 0x8100, sr_vlan) if sr_vlan else TO_US
+    refused = [(PACKET_HOST, 0x8100, 1), (PACKET_HOST, 0x8100, 4094), (PACKET_HOST, 0x88A8, sr_vlan or 100),
+               (PACKET_HOST, 0x8100, 5 << 13), (PACKET_OTHERHOST, *ours[1:]), (PACKET_BROADCAST, *ours[1:]),
+               (PACKET_MULTICAST, *ours[1:]), (PACKET_OTHERHOST, 0x8100, 300)]
+    if sr_vlan:
+        refused += [TO_US, (PACKET_HOST, 0x8100, sr_vlan + 1), (PACKET_HOST, 0x8100, sr_vlan | 0x1000)]
+    out: list[Link] = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.1:
+            out.append(rng.choice(refused))
+        elif sr_vlan and r < 0.2:
+            out.append((PACKET_HOST, 0x8100, rng.randrange(8) << 13 | sr_vlan))  # priority bits do not count
+        else:
+            out.append(ours)
+    return out
+
+
+def run_variant(variant: str, frames: list[bytes], links: list[Link] | None = None, sr_vlan: int | None = None):
+    eng, rx, txs, drain, calls = make(variant, frames, links, sr_vlan)
     now = 0.0
     pos = 0
     rng = random.Random(7)
@@ -118,26 +152,31 @@ def run_variant(variant: str, frames: list[bytes]):
             "errors": rx.errors, "index": rx.i, "slow_calls": calls["slow"]}
 
 
-def test_compiled_loop_sends_counts_and_caches_like_the_reference():
+@pytest.mark.parametrize("sr_vlan", [None, 100])
+def test_compiled_loop_sends_counts_and_caches_like_the_reference(sr_vlan):
     _needs_compiled()
     frames = mixed_frames(3000, seed=1)
-    ref = run_variant("python", frames)
+    links = link_mix(3000, seed=2, sr_vlan=sr_vlan)
+    ref = run_variant("python", frames, links, sr_vlan)
     assert ref["errors"] == 0 and ref["index"] == 3000 % 4096
     drops = ref["counters"]["drops"]
     # the mix really covers every inbound reason and both behaviours
-    for reason in ("truncated", "not_mpls", "unknown_sid", "ttl_expired", "stack_too_deep", "not_ip",
-                   "no_attachment", "no_neighbour"):
+    for reason in INBOUND_DROPS:
         assert drops[reason] > 0, reason
     assert ref["counters"]["sids"]["16002"]["cache"]["evictions"] > 0
-    assert ref["oversize"] > 0 and sum(len(v) for v in ref["sent"].values()) > 1000
+    assert ref["oversize"] == sum(len(f) > SR_MAX for f in frames) > 0
+    assert sum(len(v) for v in ref["sent"].values()) > 1000
+    # a frame as long as the slot holds went through, popped (two labels less)
+    assert SR_MAX - 8 in {len(f) for f in ref["sent"]["fmt"]}
     assert ref["slow_calls"] == 3000 - ref["oversize"]  # the reference handles every frame itself
-    got = run_variant("compiled", frames)
+    got = run_variant("compiled", frames, links, sr_vlan)
     assert got["sent"] == ref["sent"]
     assert got["counters"] == ref["counters"]
     assert got["caches"] == ref["caches"]
     assert (got["oversize"], got["errors"], got["index"]) == (ref["oversize"], 0, ref["index"])
-    # C forwarded the common case itself (new flows of this mix, 80 over a 40-entry cache, go to Python)
-    assert ref["slow_calls"] - got["slow_calls"] > 800
+    # C forwarded the common case itself (new flows of this mix, 80 over a 40-entry cache, and refused
+    # link facts go to Python)
+    assert ref["slow_calls"] - got["slow_calls"] > 700
 
 
 def _needs_compiled():
@@ -152,16 +191,16 @@ def test_compiled_loop_handles_the_common_case_itself_and_stops_at_anything_else
     common = [mpls_frame([16001, 16099], udp4(sport=i)) for i in range(10)]
     frames = [*common, mpls_frame([17999, 16004], udp4()), *common]
     eng, rx, txs, _drain, _calls = make("compiled", frames)
-    i, done, why, err = mod.drain(rx.map, 0, rx.nr, 100, 1.0, eng.fast, 4 * eng.msd)
+    i, done, why, err = mod.drain(rx.map, 0, rx.nr, 100, 1.0, eng.fast, 4 * eng.msd, eng.sr_tag)
     assert (i, done, why, err) == (10, 10, mod.WHY_SLOW, None)  # stopped at the unknown SID, left in place
     assert rx.map[10 * 2048] & 1 and not rx.map[9 * 2048] & 1
     assert len(txs["fmt"].sent()) == 10 and eng.sids[16001].rx_pkts == 10
     # a new dynamic flow is left to Python (it learns); once cached, C refreshes it
     flow = mpls_frame([16002, 16004], udp4(sport=4242))
     eng, rx, txs, drain, _calls = make("compiled", [flow, flow, flow])
-    assert mod.drain(rx.map, 0, rx.nr, 3, 1.0, eng.fast, 16)[1:3] == (0, mod.WHY_SLOW)
+    assert mod.drain(rx.map, 0, rx.nr, 3, 1.0, eng.fast, 16, 0)[1:3] == (0, mod.WHY_SLOW)
     drain(1, 1.0)
-    assert mod.drain(rx.map, 1, rx.nr, 2, 2.0, eng.fast, 16)[1:3] == (2, mod.WHY_BUDGET)
+    assert mod.drain(rx.map, 1, rx.nr, 2, 2.0, eng.fast, 16, 0)[1:3] == (2, mod.WHY_BUDGET)
     (_key, (stack, seen)), = eng.sids[16002].cache.od.items()
     assert (stack, seen) == (flow[18:22], 2.0) and len(txs["fw"].sent()) == 3
 
@@ -223,7 +262,7 @@ def test_every_loop_gets_past_a_run_of_empty_slots(variant):
 
 
 def _cycle_args(eng, rx, txs, extra_jobs=()):
-    jobs = [(0, rx.map, rx.nr, (eng.fast, 4 * eng.msd)), *extra_jobs]
+    jobs = [(0, rx.map, rx.nr, (eng.fast, 4 * eng.msd, eng.sr_tag)), *extra_jobs]
     pos = array("q", [rx.i] + [0] * len(extra_jobs))
     return jobs, pos, [(tx.st, tx.sock.fileno()) for tx in txs.values()], array("q", [0])
 

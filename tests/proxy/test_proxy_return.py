@@ -1,9 +1,11 @@
 """The VNF -> SR direction: the compiled return loop against Engine.from_vnf (the reference), bit-exact.
 
 Same returning frames (cached flows both ways, misses, expired flows, a stack learned at the bottom of
-stack, TCP, ICMP, fragments, options, IPv6, ARP, truncated, padded and random frames) through the Python
-ring walk and through the compiled loop, over the real ring classes in shared memory, with flows learned
-and time moving between uneven batches: what each sends, counts and caches must be identical.
+stack, TCP, ICMP, fragments, options, IPv6, ARP, truncated, padded and random frames, frames that just
+fit a ring slot and just do not, VLAN tags the kernel took off or left inline, frames to other MACs and to
+the broadcast MAC) through the Python ring walk and through the compiled loop, over the real ring classes
+in shared memory, with flows learned and time moving between uneven batches: what each sends, counts and
+caches must be identical.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import struct
 
 import pytest
 from pxlib import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, ip_frame, mpls_frame, udp4, udp6
-from pxring import MemoryTx, memory_rx
+from pxring import TO_US, Link, MemoryTx, memory_rx
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.l2 import ARP, Ether
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 
+from srchain_net.packetsock import PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST
+from srchain_net.rings import rx_max_frame
 from srchain_proxy import compiled, datapath
 from srchain_proxy.config import Attachment, SidEntry
-from srchain_proxy.engine import Engine
+from srchain_proxy.engine import HEADROOM, RETURN_DROPS, Engine
 from srchain_proxy.fastpath import fast_table, return_entry, vnf_drain_compiled
 
 A, B = "10.80.0.5", "10.70.0.9"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+ATT_MAX = rx_max_frame(HEADROOM)  # attachments' rings keep headroom for the push: 1850 bytes fit a slot
 
 
 def engine(vnf: str, return_match: str):
@@ -34,7 +40,10 @@ def engine(vnf: str, return_match: str):
                      return_match=return_match, miss_policy="fallback", fallback=[16020]),
             SidEntry(sid=16003, behaviour="dynamic", vnf="fw2", return_match=return_match),
             SidEntry(sid=16004, behaviour="dynamic", vnf="fw2", return_match=return_match)]
-    atts = [(Attachment(vnf=v, iface=f"spv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(("fmt", "fw", "fw2"))]
+    # fmt: an L3 VNF at a known MAC; fw, fw2: neither next hop nor MAC, so they get (and may send back)
+    # frames to the broadcast MAC
+    atts = [(Attachment(vnf="fmt", iface="spv0", mac=VNF_MAC), VNF_IF_MAC, VNF_MAC),
+            *((Attachment(vnf=v, iface=f"spv{i}"), VNF_IF_MAC, BROADCAST) for i, v in ((1, "fw"), (2, "fw2")))]
     tables = eng.build(sids, atts)
     for att in tables.atts.values():
         att.tx = MemoryTx()
@@ -84,20 +93,35 @@ def returning(rng: random.Random) -> bytes:
         return ip_frame(udp4(src=A, dst=B, sport=sport)) + b"\0" * rng.randrange(1, 30)  # link padding
     if k < 0.92:
         return ip_frame(udp4(src=A, dst=B, sport=sport, payload=b"o" * 1990))  # larger than a ring slot
+    if k < 0.93:  # as long as a slot holds, or one byte longer
+        size = ATT_MAX + rng.choice([0, 0, 1])
+        return ip_frame(udp4(src=A, dst=B, sport=sport, payload=b"n" * (size - 42)))
+    if k < 0.94:  # a second VLAN tag still in the frame (the kernel takes off only the outer one)
+        return bytes(Ether(dst=VNF_IF_MAC, src=VNF_MAC) / Dot1Q(vlan=7) / udp4(src=A, dst=B, sport=sport))
     if k < 0.95:
         return ip_frame(IP(src=A, dst=B, len=rng.choice([10, 19, 4000])) / UDP(sport=sport))  # bad length
     return bytes.fromhex(VNF_IF_MAC.replace(":", "") + "02000000000b") + rng.randbytes(rng.randrange(0, 80))
 
 
+def return_links(n: int, seed: int) -> list[Link]:
+    """What the kernel reports about each returning frame: mostly untagged to our MAC, else tagged, to
+    another MAC, multicast or broadcast (taken from a VNF we send broadcast frames to, refused otherwise)."""
+    rng = random.Random(seed)
+    refused = [(PACKET_HOST, 0x8100, 100), (PACKET_HOST, 0x88A8, 4094), (PACKET_HOST, 0x8100, 3 << 13),
+               (PACKET_OTHERHOST, 0, 0), (PACKET_MULTICAST, 0, 0), (PACKET_BROADCAST, 0x8100, 5)]
+    return [rng.choice(refused) if r < 0.06 else (PACKET_BROADCAST, 0, 0) if r < 0.1 else TO_US
+            for r in (rng.random() for _ in range(n))]
+
+
 def run(variant: str, vnf: str, return_match: str, n: int = 3000, seed: int = 11):
     eng, att = engine(vnf, return_match)
     frames = list(returning_frames(n, seed))
-    rx = memory_rx(frames, slots=4096)
+    rx = memory_rx(frames, slots=4096, links=return_links(n, seed))
     sr_tx = MemoryTx()
     now = [0.0]
 
     def handler(buf, s, e):
-        if eng.from_vnf(att, buf, s, e, now[0]):
+        if eng.from_vnf(att, buf, s, e, now[0], rx.meta):
             sr_tx.put(rx.view[eng.ostart:eng.oend])
 
     entry = return_entry(eng, att, sr_tx)
@@ -139,6 +163,16 @@ def test_compiled_return_loop_sends_counts_and_caches_like_the_reference(vnf, re
     ref = run("python", vnf, return_match)
     got = run("compiled", vnf, return_match)
     assert len(ref["sent"]) > 500, "the mix must exercise the common case"
+    drops = ref["counters"]["drops"]
+    for reason in RETURN_DROPS:  # every reason but the ones this attachment cannot have
+        assert drops[reason] > 0 or reason in {"fmt": ("flow_miss", "no_sid"), "fw": ("flow_miss", "no_sid")}[vnf]
+    frames = returning_frames(3000, 11)
+    assert ref["oversize"] == sum(len(f) > ATT_MAX for f in frames) > 0
+    assert ATT_MAX + 8 in {len(f) for f in ref["sent"]} or vnf == "fw"  # fmt pushes two labels
+    # multicast frames are refused; broadcast ones too, except from fw, which gets broadcast frames from us
+    whole = [link for f, link in zip(frames, return_links(3000, 11), strict=True) if len(f) <= ATT_MAX]
+    multicast = whole.count((PACKET_MULTICAST, 0, 0)) + (whole.count((PACKET_BROADCAST, 0, 0)) if vnf == "fmt" else 0)
+    assert drops["return_multicast"] == multicast
     for key in ("counters", "caches", "index", "oversize", "errors", "expired"):
         assert got[key] == ref[key], key
     assert got["sent"] == ref["sent"]

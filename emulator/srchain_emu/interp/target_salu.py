@@ -320,9 +320,9 @@ def executions(ann: Annotations, apply: A.Block) -> Iterator[tuple[ExternSym, A.
             if table is not None:
                 for name, action in table.actions.items():
                     yield from in_stmt(action.decl.body, (*path, (id(x), name)))
-            action = action_call(ann, x)
-            if action is not None:
-                yield from in_stmt(action.decl.body, path)
+            called = action_call(ann, x)
+            if called is not None:
+                yield from in_stmt(called.decl.body, path)
 
     def in_stmt(s: A.Stmt, path: Path) -> Iterator[tuple[ExternSym, A.Call, Path]]:
         if isinstance(s, A.Block):
