@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
 _NO_PORTS = bytes(4)
+RUN_RESIDENCE_S = 0.2  # how long a VNF may hold a pinned flow's frames before a newer version's run takes over
 _PORT_PROTOS = frozenset((6, 17, 132))  # TCP, UDP, SCTP
 ETHERTYPE_VLAN = 0x8100
 # a VLAN tag still in the frame: the kernel takes the outer one off, so this is a second (inner) one
@@ -187,6 +189,43 @@ class SidState:
     def take_counters(self, old: SidState) -> None:
         # the same arrays: frames counted by a loop still holding the old tables are kept
         self.rx, self.txc, self.lookups = old.rx, old.txc, old.lookups
+
+
+class VersionRuns:
+    """A pinned flow's frames sent to the VNF, as runs of one static SID each, oldest first, with how many
+    of each run have not come back yet. A VNF that keeps a flow's order returns them in that order, so a
+    frame coming back takes the SID it left under, not the flow's newest: during a chain change a frame
+    still inside the VNF (or still in our TX ring) when the flow's first new-version frame arrives keeps
+    its old version's stack. A run the VNF dropped frames of would hold the head forever: after
+    RUN_RESIDENCE_S without a frame sent on it, a newer run takes over."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self, st: SidState, now: float) -> None:
+        self.runs: deque[list[Any]] = deque([[st, 1, now]])  # [SidState, frames not back yet, last sent]
+
+    def sent(self, st: SidState, now: float) -> None:
+        last = self.runs[-1]
+        if last[0].sid == st.sid:  # the same SID across table rebuilds (a rebuild makes new SidStates)
+            last[0], last[2] = st, now
+            last[1] += 1
+        else:
+            self.runs.append([st, 1, now])
+
+    def returned(self, now: float) -> SidState:
+        runs = self.runs
+        while len(runs) > 1 and (runs[0][1] <= 0 or now - runs[0][2] > RUN_RESIDENCE_S):
+            runs.popleft()
+        head = runs[0]
+        if head[1] > 0:  # frames the VNF makes itself count against nothing
+            head[1] -= 1
+        st: SidState = head[0]
+        return st
+
+    @property
+    def latest(self) -> SidState:
+        st: SidState = self.runs[-1][0]
+        return st
 
 
 class AttState:
@@ -354,7 +393,12 @@ class Engine:
         if st.cache is not None:
             st.cache.learn(flow_key(buf, p, end), bytes(buf[s + 18:p]), now)
         elif att.pins is not None:
-            att.pins.learn(flow_key(buf, p, end), st, now)
+            key = flow_key(buf, p, end)
+            pinned = att.pins.lookup(key, now)
+            if pinned is None:
+                att.pins.learn(key, VersionRuns(st, now), now)
+            else:
+                pinned[0].sent(st, now)
         buf[p - 14:p] = att.hdr4 if buf[p] >> 4 == 4 else att.hdr6
         rx = st.rx
         rx[0] += 1
@@ -417,9 +461,13 @@ class Engine:
             st = att.static[0]
             if att.pins is not None:
                 key = key or flow_key(buf, p, end)
-                ent = att.pins.lookup(key, now) or att.pins.lookup(reverse_key(key), now)
-                if ent is not None:
-                    st = ent[0]
+                ent = att.pins.lookup(key, now)
+                if ent is not None:  # the flow's own direction: in the order its frames went in
+                    st = ent[0].returned(now)
+                else:
+                    ent = att.pins.lookup(reverse_key(key), now)
+                    if ent is not None:  # its reverse direction, made by the VNF: the flow's newest version
+                        st = ent[0].latest
             if st.nstacks == 1:
                 stack = st.stacks[0]
             else:

@@ -347,3 +347,30 @@ def test_ring_slot_holds_a_frame_up_to_its_documented_size():
     """2048-byte slot - the kernel's header and sockaddr_ll, aligned (80) + reserve, + the 14-byte header."""
     assert (rx_max_frame(0), rx_max_frame(HEADROOM)) == (1982, 1850)
     assert rx_frame_offset(0) + rx_max_frame(0) == 2048
+
+
+def test_static_versions_label_returns_in_the_order_the_flow_went_in():
+    # a chain change mid-flow: frames still inside the VNF when the flow's first version-2 frame arrives
+    # come back with version 1's stack, later ones with version 2's, however the turns interleave
+    eng = make_engine([static(sid=16001, version=1, restore=[[16002, 16003]]),
+                       static(sid=16011, version=2, restore=[[16003, 16002]])])
+    for _ in range(3):
+        inbound(eng, mpls_frame([16001, 16002], udp4(sport=1)), now=1.0)  # v1: three frames in the VNF
+    inbound(eng, mpls_frame([16011, 16003], udp4(sport=1)), now=1.0)  # the flip: v2's first frame
+    inbound(eng, mpls_frame([16011, 16003], udp4(sport=1)), now=1.0)
+    tops = [labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=1.01))[0][0] for _ in range(5)]
+    assert tops == [16002, 16002, 16002, 16003, 16003]
+    # more returns than went in (frames the VNF made): the newest version, no underflow
+    assert labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=1.02))[0][0] == 16003
+
+
+def test_static_versions_a_run_the_vnf_dropped_gives_way_after_the_residence_bound():
+    from srchain_proxy.engine import RUN_RESIDENCE_S
+
+    eng = make_engine([static(sid=16001, version=1, restore=[[16002, 16003]]),
+                       static(sid=16011, version=2, restore=[[16003, 16002]])])
+    for _ in range(2):
+        inbound(eng, mpls_frame([16001, 16002], udp4(sport=1)), now=1.0)  # the VNF drops both
+    inbound(eng, mpls_frame([16011, 16003], udp4(sport=1)), now=1.0)
+    late = 1.0 + RUN_RESIDENCE_S + 0.01
+    assert labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=late))[0][0] == 16003
