@@ -255,16 +255,18 @@ control FlowFeatures(
         len = ig_md.ip_len;
 
         owner = claim.execute(slot);
-        fresh = owner != 0;
-        takeover = owner == 2;
+        /* bool locals from if/else: bf-p4c has no ALU move of a comparison result ("source of modify_field
+           invalid", instruction selection); a gateway sets them instead */
+        if (owner != 0) { fresh = true; } else { fresh = false; }
+        if (owner == 2) { takeover = true; } else { takeover = false; }
         win_limit = ig_md.report_every |-| 1;
         if (fresh) {
             win = restart_window.execute(slot);
         } else {
             win = count_window.execute(slot);
         }
-        window_start = win == 1;
-        report_due = win >= ig_md.report_every;
+        if (win == 1) { window_start = true; } else { window_start = false; }
+        if (win >= ig_md.report_every) { report_due = true; } else { report_due = false; }
 
         bit<32> last_lo = swap_last_lo.execute(slot);
         bit<16> last_hi = swap_last_hi.execute(slot);
