@@ -66,10 +66,10 @@ def test_three_phv_inputs_are_refused(tmp_path):
 
 
 def test_two_phv_inputs_and_constants_are_accepted(tmp_path):
-    body = """            if (md.flag) { value = md.x; } else { value = value + md.x + 3; }
-            rv = value;"""
+    body = """            if (md.flag) { value = md.x; } else { value = value + md.x; }
+            rv = value + 3;"""
     path, _ = write(tmp_path, register(body), apply="        md.x = 5;\n" + EXECUTE)
-    assert run(path) == [8, 16, 24]  # md.flag is false: value += 5 + 3
+    assert run(path) == [8, 13, 18]  # md.flag is false: value += 5, out value + 3
 
 
 def test_phv_inputs_are_counted_per_register_across_its_actions(tmp_path):
@@ -115,33 +115,43 @@ def test_two_comparison_units_with_a_negation_sharing_one_are_accepted(tmp_path)
 
 @pytest.mark.parametrize(("expr", "what"), [
     ("value * 3", "'*'"), ("value / 3", "'/'"), ("value % 3", "'%'"),
-    ("value << md.a", "a shift by a variable amount ('<<')"),
+    ("value << md.a", "a shift ('<<')"), ("value << 1", "a shift ('<<')"),
 ])
 def test_operators_the_salu_lacks_are_refused(tmp_path, expr, what):
     path, text = write(tmp_path, register(f"            value = {expr};  // op\n            rv = value;"))
     assert refusals(path) == [
         f"{path}:{line_of(text, '// op')}: RegisterAction ra: {what}: expression too complex for register action "
-        "(bf-p4c mau/stateful_alu.cpp: the stateful ALU adds, subtracts, takes min/max, does bitwise operations "
-        "and constant shifts)"]
+        "(bf-p4c mau/stateful_alu.cpp: the stateful ALU adds, subtracts, takes min/max and does bitwise "
+        "operations)"]
 
 
-def test_add_saturate_bitwise_and_constant_shift_are_accepted(tmp_path):
-    body = "            value = ((value << 1) | 1) |+| (bit<32>)md.a;\n            rv = value;"
+def test_add_saturate_and_bitwise_are_accepted(tmp_path):
+    body = """            if (hdr.data.b == 0) { value = value |+| (bit<32>)hdr.data.a; } else { value = value | 6; }
+            rv = value;"""
     path, _ = write(tmp_path, register(body))
-    assert run(path) == [1, 3, 7]
+    assert run(path, b=0) == [1, 2, 3]
+    assert run(path, b=1) == [6, 6, 6]
+
+
+def test_two_alu_operations_in_one_statement_are_refused(tmp_path):
+    body = "            value = value + md.x + 3;  // two\n            rv = value;"
+    path, text = write(tmp_path, register(body))
+    assert refusals(path) == [
+        f"{path}:{line_of(text, '// two')}: RegisterAction ra: You can only have more than one binary operator "
+        "in a statement if the outer one is | (bf-p4c mau/stateful_alu.cpp: one ALU operation per statement)"]
 
 
 # ---------------------------------------------------------------- register cells
 
 
-@pytest.mark.parametrize(("cell", "shown"), [("bit<64>", "bit<64>"), ("wide3_t", "struct wide3_t")])
+@pytest.mark.parametrize(("cell", "shown"), [("bit<24>", "bit<24>"), ("wide3_t", "struct wide3_t")])
 def test_cells_wider_than_the_alu_are_refused(tmp_path, cell, shown):
     body = "            rv = 1;"
     path, text = write(tmp_path, register(body, cell=cell))
     assert refusals(path) == [
         f"{path}:{line_of(text, 'Register<' + cell)}: Ig.r: register cell {shown} does not fit the stateful ALU "
-        "(bf-p4c mau/stateful_alu.cpp: one value of at most 32 bits or a pair of two equal halves of at most "
-        "32 bits)"]
+        "(bf-p4c mau/stateful_alu.cpp: bit<1>, bit/int<8|16|32>, bit<64>, or a struct of one or two fields of one "
+        "bit/int<8|16|32> type)"]
 
 
 def test_a_pair_of_32_bit_halves_is_accepted(tmp_path):

@@ -2,7 +2,7 @@
 
 A register lives in one stateful ALU (SALU) in one stage. On a Tofino 1 that ALU reads at most two PHV
 fields from the input crossbar, has two comparison units feeding its predicates, a low and a high ALU of at
-most 32 bits that add, subtract (also saturating), take min/max, do bitwise operations and constant shifts,
+most 32 bits that add, subtract (also saturating), take min/max and do bitwise operations (no shifts),
 and runs one instruction per packet. Each rule names the bf-p4c source it mirrors (p4lang/p4c,
 `backends/tofino/bf-p4c/`) in its docstring and its message; the wording follows bf-p4c's where it has one.
 """
@@ -183,8 +183,9 @@ def salu_comparison_units(checked: CheckedProgram) -> Iterator[Diagnostic]:
 
 
 def salu_operators(checked: CheckedProgram) -> Iterator[Diagnostic]:
-    """bf-p4c mau/stateful_alu.cpp: the SALU adds, subtracts (also saturating), takes min/max, does bitwise
-    operations and constant shifts; `*`, `/`, `%` and shifts by a variable amount have no instruction."""
+    """bf-p4c mau/stateful_alu.cpp: the SALU adds, subtracts (also saturating), takes min/max and does bitwise
+    operations; `*`, `/`, `%` and shifts have no instruction (bf-p4c refuses even `value << 1`: checked
+    against bf-p4c 1.2.5.16 on 2026-12-02)."""
     for site in register_actions(checked):
         for s in statements(site.body):
             for e in expressions(s):
@@ -193,34 +194,66 @@ def salu_operators(checked: CheckedProgram) -> Iterator[Diagnostic]:
                         continue
                     if x.op in ("*", "/", "%"):
                         what = f"'{x.op}'"
-                    elif x.op in ("<<", ">>") and not site.is_const(x.right):
-                        what = f"a shift by a variable amount ('{x.op}')"
+                    elif x.op in ("<<", ">>"):
+                        what = f"a shift ('{x.op}')"
                     else:
                         continue
                     yield Diagnostic(x.loc, f"RegisterAction {site.name}: {what}: expression too complex for "
                                             "register action (bf-p4c mau/stateful_alu.cpp: the stateful ALU adds, "
-                                            "subtracts, takes min/max, does bitwise operations and constant "
-                                            "shifts)")
+                                            "subtracts, takes min/max and does bitwise operations)")
+
+
+def _alu_width(width: int) -> bool:
+    return width in (8, 16, ALU_BITS)  # a power of two from 8 to the ALU's width
 
 
 def cell_fits(t: object) -> bool:
+    """bf-p4c's register element types (mau/stateful_alu.cpp, the register type check): bit<1>; bit/int of
+    8, 16 or 32 bits; 64 bits (both halves, dual mode); a struct of one or two fields of one such type."""
     if isinstance(t, Bits):
-        return t.width <= ALU_BITS
-    if isinstance(t, StructT) and len(t.fields) == 2:
-        a, b = t.fields.values()
-        return isinstance(a, Bits) and isinstance(b, Bits) and a.width == b.width <= ALU_BITS
+        return t.width in (1, 2 * ALU_BITS) or _alu_width(t.width)
+    if isinstance(t, StructT) and len(t.fields) in (1, 2):
+        types = list(t.fields.values())
+        return all(isinstance(f, Bits) and f == types[0] and _alu_width(f.width) for f in types)
     return False
 
 
 def salu_register_cells(checked: CheckedProgram) -> Iterator[Diagnostic]:
-    """bf-p4c mau/stateful_alu.cpp: a Tofino 1 register cell is one value of at most 32 bits or a pair of two
-    equal halves of at most 32 bits (the SALU's low and high ALU)."""
+    """bf-p4c mau/stateful_alu.cpp: what a Tofino 1 register cell can be (cell_fits)."""
     for _block, decl, sym in block_externs(checked, "Register"):
         t = sym.extra["value_type"]
         if not cell_fits(t):
             yield Diagnostic(decl.loc, f"{sym.cpq}: register cell {t} does not fit the stateful ALU (bf-p4c "
-                                       f"mau/stateful_alu.cpp: one value of at most {ALU_BITS} bits or a pair of "
-                                       f"two equal halves of at most {ALU_BITS} bits)")
+                                       "mau/stateful_alu.cpp: bit<1>, bit/int<8|16|32>, bit<64>, or a struct "
+                                       "of one or two fields of one bit/int<8|16|32> type)")
+
+
+_ALU_OPS = frozenset(("+", "|+|", "-", "|-|", "&"))  # where bf-p4c checks for a complex instruction
+_COMPLEX_OPERANDS = frozenset(("+", "|+|", "-", "|-|", "&", "|", "^", "/", "%"))
+
+
+def _complex_operand(e: A.Expr) -> bool:
+    return (isinstance(e, A.Binary) and e.op in _COMPLEX_OPERANDS) or (isinstance(e, A.Unary) and e.op == "-")
+
+
+def salu_complex_instructions(checked: CheckedProgram) -> Iterator[Diagnostic]:
+    """bf-p4c mau/stateful_alu.cpp (CreateSaluInstruction::isComplexInstruction): one ALU operation per
+    statement: `+`, `|+|`, `-`, `|-|` or `&` with an operand that is itself such an operation (or `|`, `^`,
+    `/`, `%`, a negation) is refused; only `|` may join two operations, and only as the whole value written
+    to the register cell."""
+    for site in register_actions(checked):
+        for s in statements(site.body):
+            top_or = s.value if isinstance(s, A.Assign) and site.sym_of(s.target) is site.value else None
+            for e in expressions(s):
+                for x in subexpressions(e):
+                    if not isinstance(x, A.Binary) or site.is_const(x):
+                        continue
+                    if not (x.op in _ALU_OPS or (x.op == "|" and x is not top_or)):
+                        continue
+                    if _complex_operand(x.left) or _complex_operand(x.right):
+                        yield Diagnostic(x.loc, f"RegisterAction {site.name}: You can only have more than one "
+                                                "binary operator in a statement if the outer one is | (bf-p4c "
+                                                "mau/stateful_alu.cpp: one ALU operation per statement)")
 
 
 # ---------------------------------------------------------------- locals and assignments
@@ -374,6 +407,7 @@ SALU_RULES: list[Callable[[CheckedProgram], Iterator[Diagnostic]]] = [
     salu_phv_inputs,
     salu_comparison_units,
     salu_operators,
+    salu_complex_instructions,
     salu_exclusive_assignments,
     salu_local_kinds,
     salu_one_access_per_packet,
