@@ -117,14 +117,18 @@ class Checker:
     def last_loc(self) -> Loc:
         return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
 
+    def define_const(self, d: A.ConstDecl, scope: Scope) -> None:
+        """A `const` declaration: its value must be known at compile time."""
+        t = self.resolve_type(d.type, scope)
+        v = self.coerce(self.check_expr(d.value, scope), t, d.loc)
+        if v.const is None:
+            raise P4Error(d.loc, f"constant '{d.name}' is not a compile-time value")
+        scope.define(d.name, ConstSym(v.const, t), d.loc)
+
     def declare_top(self, d: A.Decl) -> None:
         g = self.globals
         if isinstance(d, A.ConstDecl):
-            t = self.resolve_type(d.type, g)
-            v = self.coerce(self.check_expr(d.value, g), t, d.loc)
-            if v.const is None:
-                raise P4Error(d.loc, f"constant '{d.name}' is not a compile-time value")
-            g.define(d.name, ConstSym(v.const, t), d.loc)
+            self.define_const(d, g)
         elif isinstance(d, A.TypedefDecl):
             g.define(d.name, TypeSym(self.resolve_type(d.type, g)), d.loc)
         elif isinstance(d, (A.HeaderDecl, A.StructDecl)):
@@ -310,11 +314,7 @@ class Checker:
                 scope.define(ld.name, sym, ld.loc)
                 inits.append((ld, t))
             elif isinstance(ld, A.ConstDecl):
-                t = self.resolve_type(ld.type, scope)
-                v = self.coerce(self.check_expr(ld.value, scope), t, ld.loc)
-                if v.const is None:
-                    raise P4Error(ld.loc, f"constant '{ld.name}' is not a compile-time value")
-                scope.define(ld.name, ConstSym(v.const, t), ld.loc)
+                self.define_const(ld, scope)
             elif isinstance(ld, A.ActionDecl):
                 self.check_action(ld, scope)
             elif isinstance(ld, A.TableDecl):
