@@ -56,6 +56,18 @@ control SwitchIngress(
         ig_md.key.direction = 0;
     }
 
+    /* src < dst as gateways allow it: src is the lower address when min(src, dst) ^ src == 0 */
+    action order_lows() {
+        ig_md.order.ip_low = min(hdr.ipv4.src_addr, hdr.ipv4.dst_addr);
+        ig_md.order.port_low = min(ig_md.src_port, ig_md.dst_port);
+        ig_md.order.ip_diff = hdr.ipv4.src_addr ^ hdr.ipv4.dst_addr;
+    }
+
+    action order_diffs() {
+        ig_md.order.src_ip_not_low = ig_md.order.ip_low ^ hdr.ipv4.src_addr;
+        ig_md.order.src_port_not_low = ig_md.order.port_low ^ ig_md.src_port;
+    }
+
     apply {
         ig_md.drop_reason = 0;
         ig_md.run_flow_features = false;
@@ -72,8 +84,17 @@ control SwitchIngress(
             ig_md.drop_reason = DROP_NOT_IPV4;
         } else {
             if (hdr.ipv4.isValid()) {
-                if (hdr.ipv4.src_addr < hdr.ipv4.dst_addr ||
-                        (hdr.ipv4.src_addr == hdr.ipv4.dst_addr && ig_md.src_port <= ig_md.dst_port)) {
+                /* a gateway compares a field with a constant only (bf-p4c mau/gateway.cpp): order by
+                   min() in actions, then test the differences against zero */
+                order_lows();
+                order_diffs();
+                if (ig_md.order.ip_diff == 0) {
+                    if (ig_md.order.src_port_not_low == 0) {
+                        key_a_to_b();
+                    } else {
+                        key_b_to_a();
+                    }
+                } else if (ig_md.order.src_ip_not_low == 0) {
                     key_a_to_b();
                 } else {
                     key_b_to_a();

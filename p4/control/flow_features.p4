@@ -226,6 +226,41 @@ control FlowFeatures(
         }
     };
 
+    /* Each Hash.get in its own action: an action takes at most 32 bits of hash/immediate data (bf-p4c
+       mau/action_format.cpp, the immediate pathway). */
+    bit<32> h;
+    bit<16> h16;
+    action hash_slot() {
+        h = slot_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                           ig_md.key.protocol, ig_md.key.direction});
+    }
+    action hash_tag() {
+        h16 = tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                            ig_md.key.protocol, ig_md.key.direction});
+    }
+
+    bit<16> shortfall;   /* report_every - win, saturating: 0 once the window is full */
+    action window_shortfall() {
+        shortfall = ig_md.report_every |-| win;
+    }
+
+    bit<16> last_hi;
+    bit<32> last_lo;
+    bit<16> hi_gap;
+    bit<32> lo_gap;
+    bit<32> lo_low;      /* min(lo_gap, ts_lo) */
+    bit<32> borrowed;    /* non-zero when the low half borrowed */
+    action gap_halves() {
+        hi_gap = ts[47:32] - last_hi;
+        lo_gap = ts[31:0] - last_lo;
+    }
+    action gap_borrow_low() {
+        lo_low = min(lo_gap, ts[31:0]);
+    }
+    action gap_borrow() {
+        borrowed = lo_low ^ lo_gap;
+    }
+
     action set_report_session(MirrorId_t session) {
         ig_md.report_session = session;
         ig_dprsr_md.mirror_type = MIRROR_TYPE_REPORT;
@@ -245,10 +280,8 @@ control FlowFeatures(
 
     apply {
         ig_md.report.setValid();  /* only emitted when mirror_type says so */
-        bit<32> h = slot_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
-                                   ig_md.key.protocol, ig_md.key.direction});
-        bit<16> h16 = tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
-                                    ig_md.key.protocol, ig_md.key.direction});
+        hash_slot();
+        hash_tag();
         slot = h[15:0];
         tag = h[31:16] ++ h16[15:1] ++ 1w1;
         ts = ig_intr_md.ingress_mac_tstamp;
@@ -266,15 +299,29 @@ control FlowFeatures(
             win = count_window.execute(slot);
         }
         if (win == 1) { window_start = true; } else { window_start = false; }
-        if (win >= ig_md.report_every) { report_due = true; } else { report_due = false; }
+        window_shortfall();  /* a gateway compares with a constant only: win >= report_every as 0 shortfall */
+        if (shortfall == 0) { report_due = true; } else { report_due = false; }
 
-        bit<32> last_lo = swap_last_lo.execute(slot);
-        bit<16> last_hi = swap_last_hi.execute(slot);
-        bit<48> gap = ts - (last_hi ++ last_lo);
-        if (gap[47:32] != 0) {
-            iat = 0xFFFFFFFF;
+        bit<32> last_lo_now = swap_last_lo.execute(slot);
+        bit<16> last_hi_now = swap_last_hi.execute(slot);
+        /* the 48-bit gap ts - last in 32-bit halves: bf-p4c cannot allocate 48-bit arithmetic on a copy of
+           the intrinsic timestamp. The gap fits 32 bits when the high halves are equal, or one apart with a
+           borrow out of the low half (ts_lo < last_lo, i.e. lo_gap > ts_lo: min(lo_gap, ts_lo) != lo_gap). */
+        last_hi = last_hi_now;
+        last_lo = last_lo_now;
+        gap_halves();
+        gap_borrow_low();
+        gap_borrow();
+        if (hi_gap == 0) {
+            iat = lo_gap;
+        } else if (hi_gap == 1) {
+            if (borrowed != 0) {
+                iat = lo_gap;
+            } else {
+                iat = 0xFFFFFFFF;
+            }
         } else {
-            iat = gap[31:0];
+            iat = 0xFFFFFFFF;
         }
         if (fresh) {
             iat_for_min = IAT_NONE;

@@ -58,14 +58,28 @@ control Priority(
         size = QUEUE_MAP_SIZE;
     }
 
+    /* One Hash.get per action: an action takes at most 32 bits of hash/immediate data (bf-p4c). */
+    bit<32> h;
+    bit<16> h16;
+    action hash_decision() {
+        h = decision_hash.get({hdr.decision.ip_a, hdr.decision.ip_b, hdr.decision.port_a, hdr.decision.port_b,
+                               hdr.decision.protocol});
+    }
+    action hash_decision_tag() {
+        h16 = decision_tag_hash.get({hdr.decision.ip_a, hdr.decision.ip_b, hdr.decision.port_a,
+                                     hdr.decision.port_b, hdr.decision.protocol});
+    }
+    action hash_session_tag() {
+        h16 = session_tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                                    ig_md.key.protocol});
+    }
+
     apply {
         if (hdr.decision.isValid()) {
             if (hdr.decision.magic == RECORD_MAGIC && hdr.decision.version == RECORD_VERSION &&
                     hdr.decision.rtype == RECORD_DECISION) {
-                bit<32> h = decision_hash.get({hdr.decision.ip_a, hdr.decision.ip_b, hdr.decision.port_a,
-                                               hdr.decision.port_b, hdr.decision.protocol});
-                bit<16> h16 = decision_tag_hash.get({hdr.decision.ip_a, hdr.decision.ip_b, hdr.decision.port_a,
-                                                     hdr.decision.port_b, hdr.decision.protocol});
+                hash_decision();
+                hash_decision_tag();
                 tag = h[31:16] ++ h16[15:1] ++ 1w1;
                 write_tag.execute(h[15:0]);
                 write_class.execute(h[15:0]);
@@ -75,8 +89,7 @@ control Priority(
                 ig_md.drop_reason = DROP_BAD_DECISION;
             }
         } else if (hdr.ipv4.isValid()) {
-            bit<16> h16 = session_tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a,
-                                                ig_md.key.port_b, ig_md.key.protocol});
+            hash_session_tag();
             bit<16> slot = ig_md.session_hash[15:0];
             tag = ig_md.session_hash[31:16] ++ h16[15:1] ++ 1w1;
             bit<32> owner = read_tag.execute(slot);

@@ -1,8 +1,8 @@
 /* Egress queueing delay per (port, queue): what the priority module buys, measured by the switch.
  * delay = egress global timestamp - ingress MAC timestamp (bridged).
  * Registers SwitchEgress.queue_stats.{packets, delay_sum_us, delay_max}, index = egress_port[3:0] ++ qid:
- * delay_sum_us adds the delay in 1.024 us units (ns >> 10, so the sum lasts hours, saturating);
- * delay_max is in ns, clamped to 32 bits. */
+ * delay_sum_us adds the delay in 1.024 us units (egress us - ingress us, each ns >> 10, so the sum lasts
+ * hours, saturating); delay_max is in ns (32-bit difference of the timestamps' low halves). */
 #ifndef _SRCHAIN_QUEUE_STATS_P4_
 #define _SRCHAIN_QUEUE_STATS_P4_
 
@@ -12,6 +12,16 @@ control QueueStats(
         in egress_intrinsic_metadata_from_parser_t eg_prsr_md) {
     bit<32> delay;      /* ns, clamped */
     bit<32> delay_us;   /* 1.024 us units */
+    /* ns >> 10 without a shifter: a hash unit in IDENTITY mode selects bits 41..10 of a timestamp */
+    Hash<bit<32>>(HashAlgorithm_t.IDENTITY) now_us;
+    Hash<bit<32>>(HashAlgorithm_t.IDENTITY) ingress_us;
+    bit<32> ingress_us_value;
+    action ingress_in_us() {
+        ingress_us_value = ingress_us.get({hdr.bridged.ingress_tstamp[41:10]});
+    }
+    action delay_in_us() {
+        delay_us = now_us.get({eg_prsr_md.global_tstamp[41:10]}) - ingress_us_value;
+    }
 
     Register<bit<32>, bit<9>>(512, 0) packets;
     RegisterAction<bit<32>, bit<9>, bit<32>>(packets) count_packet = {
@@ -35,13 +45,11 @@ control QueueStats(
     };
 
     apply {
-        bit<48> d = eg_prsr_md.global_tstamp - hdr.bridged.ingress_tstamp;
-        if (d[47:32] != 0) {
-            delay = 0xFFFFFFFF;
-        } else {
-            delay = d[31:0];
-        }
-        delay_us = d[41:10];
+        /* 32-bit: bf-p4c cannot allocate 48-bit arithmetic on the intrinsic timestamps, nor shift a computed
+           value in the action that computes it; a TM holds a packet for milliseconds, far below 2^32 ns */
+        delay = eg_prsr_md.global_tstamp[31:0] - hdr.bridged.ingress_tstamp[31:0];
+        ingress_in_us();
+        delay_in_us();
         bit<9> index = eg_intr_md.egress_port[3:0] ++ eg_intr_md.egress_qid;
         count_packet.execute(index);
         add_delay.execute(index);

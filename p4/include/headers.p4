@@ -146,6 +146,15 @@ struct flow_key_t {
     bit<8> direction;       /* 1: the packet went a -> b */
 }
 
+/* The canonical order's intermediate values: a gateway tests a field against a constant only. */
+struct key_order_t {
+    ipv4_addr_t ip_low;         /* min(src, dst) */
+    bit<16> port_low;           /* min(src_port, dst_port) */
+    bit<32> ip_diff;            /* src ^ dst: 0 when both addresses are equal */
+    bit<32> src_ip_not_low;     /* 0 when src is the lower address */
+    bit<16> src_port_not_low;   /* 0 when src_port is the lower port */
+}
+
 struct ingress_metadata_t {
     bool stack_too_deep;
     bool checksum_err;
@@ -153,6 +162,7 @@ struct ingress_metadata_t {
     bit<16> src_port;       /* 0 when the packet has no TCP/UDP header */
     bit<16> dst_port;
     flow_key_t key;
+    key_order_t order;
     bit<32> session_hash;   /* CRC-32 of the key bytes: session slot, lb bucket, priority tag */
     lb_bucket_t lb_bucket;
     bit<16> ip_len;

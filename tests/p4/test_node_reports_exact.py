@@ -130,3 +130,15 @@ def test_random_workload_matches_the_model(compiled: Pipeline) -> None:
         r.packet(ts, src, sport, dst, dport, rng.randrange(64, 1500))
     assert len(r.expected) > 200
     assert r.switch == r.expected
+
+
+def test_canonical_order_with_equal_addresses_follows_the_ports(compiled: Pipeline) -> None:
+    # the key order is built from min() and XOR tests (a gateway compares a field with a constant only):
+    # equal addresses leave the order to the ports, in both directions, and to the model's rule
+    r = Replay(node(compiled, 1), 1)
+    r.packet(1_000, "10.0.0.7", 7000, "10.0.0.7", 53, 100)
+    r.packet(2_000, "10.0.0.7", 53, "10.0.0.7", 7000, 100)
+    r.packet(3_000, "10.0.0.9", 80, "10.0.0.7", 9000, 100)
+    assert r.switch == r.expected and len(r.switch) == 3
+    assert [(x.key.port_a, x.key.port_b, x.direction) for x in r.switch[:2]] == [(53, 7000, 0), (53, 7000, 1)]
+    assert (r.switch[2].key.ip_a, r.switch[2].direction) == (ip("10.0.0.7"), 0)

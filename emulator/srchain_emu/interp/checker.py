@@ -1099,6 +1099,8 @@ class Checker:
         if isinstance(target, DeclSym) and isinstance(target.decl, A.ExternFuncDecl):
             if target.decl.name == "verify":
                 return self.check_verify(c, scope)
+            if target.decl.name in ("min", "max"):
+                return self.check_min_max(c, target.decl.name, scope)
             raise P4Error(c.loc, f"extern function {target.decl.name} is not supported")
         if isinstance(target, tuple):
             obj, method = target
@@ -1147,6 +1149,17 @@ class Checker:
         if not isinstance(cond.type, BoolT) or not isinstance(err.type, ErrorT):
             raise P4Error(c.loc, "verify(bool, error) has the wrong argument types")
         return Typed(VoidT())
+
+    def check_min_max(self, c: A.Call, name: str, scope: Scope) -> Typed:
+        """TNA's `T min<T>(in T, in T)` / `max`: one ALU instruction (minu/maxu) on two unsigned values."""
+        if len(c.args) != 2:
+            raise P4Error(c.loc, f"{name}(a, b) takes 2 arguments")
+        a, b = (self.check_expr(x, scope) for x in c.args)
+        t = a.type if isinstance(a.type, Bits) else b.type
+        if not isinstance(t, Bits) or t.signed:
+            raise P4Error(c.loc, f"{name}() needs bit<W> arguments, got {a.type} and {b.type}")
+        a, b = self.coerce(a, t, c.args[0].loc), self.coerce(b, t, c.args[1].loc)
+        return self.fold(t, min if name == "min" else max, a, b)
 
     def concat_width(self, e: A.Expr, scope: Scope) -> int:
         """Checks a list `{a, b}` or a header/struct value used as one bit string; returns its width."""

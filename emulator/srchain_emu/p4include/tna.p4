@@ -124,6 +124,10 @@ struct egress_intrinsic_metadata_for_output_port_t {
     bit<1> force_tx_error;
 }
 
+/* One ALU instruction each (minu/maxu); bf-p4c's tofino1_base.p4 declares the same. */
+extern T max<T>(in T t1, in T t2);
+extern T min<T>(in T t1, in T t2);
+
 extern Checksum {
     Checksum();
     void add<T>(in T data);
