@@ -11,6 +11,7 @@ import click
 
 from .frontend.errors import P4Error
 from .interp.target import DEFAULT_TARGET, TARGET_MODELS, TargetRefusal
+from .interp.target_resources import TARGETS
 
 # bf-p4c's refusals that the emulator could run anyway: `none` checks the emulator's subset only.
 target_model_option = click.option(
@@ -36,10 +37,18 @@ def p4_cli() -> None:
 @click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
 @click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
 @target_model_option
-def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], target_model: str) -> None:
+@click.option("--resources", is_flag=True,
+              help="also print the stage/PHV estimate (stage -> tables, memories); exit 1 when it does not fit")
+@click.option("--target", "target", type=click.Choice(sorted(TARGETS)), default="tofino1", show_default=True,
+              help="the device of the --resources estimate (stages and per-stage limits)")
+def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], target_model: str,
+              resources: bool, target: str) -> None:
     """Parse and check PROGRAM; errors print as file:line: message (exit 1)."""
     from .interp.pipeline import Pipeline
 
+    if resources:
+        _resources(program, include_dirs, defines, target_model, target)
+        return
     t0 = time.perf_counter()
     try:
         p = Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model)
@@ -53,6 +62,33 @@ def check_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, .
     dt = (time.perf_counter() - t0) * 1000
     click.echo(f"{program}: ok ({len(p.tables)} tables, {len(p.registers)} registers, "
                f"{len(p.digest_infos)} digests; {dt:.0f} ms)")
+
+
+def _resources(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], target_model: str,
+               target: str) -> None:
+    """`check --resources`: the target model's refusals, then the estimate (interp/target_resources.py). Only
+    here does the stage limit refuse a program (exit 1)."""
+    from .frontend.parser import parse_text
+    from .interp.checker import check_program
+    from .interp.pipeline import load_source
+    from .interp.target import check_target
+    from .interp.target_resources import estimate
+
+    try:
+        checked = check_program(parse_text(load_source(program, list(include_dirs), _defines(defines)), program))
+    except P4Error as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    refusals = check_target(checked, target_model)
+    for d in refusals:
+        click.echo(f"{d.loc}: {d.message}", err=True)
+    est = estimate(checked, target)
+    click.echo(est.report())
+    why = est.refusal()
+    if why:
+        click.echo(f"{program}: {why}", err=True)
+    if why or refusals:
+        sys.exit(1)
 
 
 @p4_cli.command("compile")
