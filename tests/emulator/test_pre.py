@@ -198,3 +198,48 @@ def test_a_program_push_starts_the_pre_empty(switch, tmp_path):
     c.bind("mcast_clone")
     assert c.entries(NODE) == [] and c.entries(MGID) == []
     assert copies(servicer, frame(5)) == [(1, 0)]
+
+
+@pytest.mark.netns
+def test_copies_leave_through_the_traffic_manager_on_veth_ports():
+    """The whole switch (AF_PACKET rings → ingress → PRE → TM → egress → ports) in a network namespace: the
+    unicast copy and each multicast copy arrive on their own interface, stamped with their RID."""
+    import select
+    import time
+
+    from srchain_emu.bfrt_server import BfRuntimeServer
+    from srchain_emu.interp.pipeline import Pipeline
+    from srchain_emu.netns import Netns
+    from srchain_emu.portio import RingPort
+    from srchain_emu.ports import PortSpec, open_port_socket
+    from srchain_emu.pre import PRE_MGID_ID, PRE_NODE_ID
+    from srchain_emu.switch import DataPlane
+
+    with Netns(5) as ns:
+        specs = [PortSpec(i, ns.switch_ifs[i]) for i in range(5)]
+        server = BfRuntimeServer()
+        server.install("prog", Pipeline.from_file(P4_DIR / "mcast_clone.p4"))
+        pre = server.programs["prog"].pre
+        pre.write(PRE_NODE_ID, "INSERT", 1, {"$MULTICAST_RID": 7, "$DEV_PORT": [2, 3]})
+        pre.write(PRE_NODE_ID, "INSERT", 2, {"$MULTICAST_RID": 9, "$DEV_PORT": [4]})
+        pre.write(PRE_MGID_ID, "INSERT", 5, {"$MULTICAST_NODE_ID": [1, 2], "$MULTICAST_NODE_L1_XID_VALID": [False] * 2,
+                                             "$MULTICAST_NODE_L1_XID": [0, 0]})
+        ports = ns.run_inside(lambda: {s.device_port: RingPort(s.ifname) for s in specs})
+        hosts = ns.run_inside(lambda: [open_port_socket(h) for h in ns.host_ifs])
+        dp = DataPlane(server, specs, ports)
+        dp.start()
+        try:
+            hosts[0].send(frame(5))
+            got: dict[int, list[int]] = {}
+            deadline = time.monotonic() + 3
+            while sum(map(len, got.values())) < 4 and time.monotonic() < deadline:
+                ready, _, _ = select.select(hosts[1:], [], [], 0.05)
+                for s in ready:
+                    f, addr = s.recvfrom(16384)
+                    if addr[2] != 4 and f[12:14] == b"\x88\xb5":  # not our own outgoing frames
+                        got.setdefault(hosts.index(s), []).append(int.from_bytes(f[20:22], "big"))
+            assert got == {1: [0], 2: [7], 3: [7], 4: [9]}
+        finally:
+            dp.stop()
+            for s in hosts:
+                s.close()
