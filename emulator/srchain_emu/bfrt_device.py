@@ -20,6 +20,7 @@ from .device_tables import DeviceTables
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
+from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
 
 MIRROR_CFG = "$mirror.cfg"
 MIRROR_CFG_ID = 0x7F000001
@@ -40,7 +41,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | mirror
+    kind: str  # match | register | counter | mirror | pre
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -68,6 +69,11 @@ class Program:
                 raise DeviceError("INVALID_ARGUMENT", f"learn filter {lf['name']} is not in the program")
             self.learn[lf["name"]] = (lf["id"], [f["id"] for f in lf["fields"]])
         self.tables[MIRROR_CFG_ID] = TableMap("mirror", MIRROR_CFG, None)
+        # The PRE's state belongs to the program, as the SDE keeps it in the program's device state
+        # (bf_rt_pre_table_impl.cpp: bfRtDeviceStateGet(dev_id, prog_name)->preState); a push starts it empty.
+        self.pre = Pre(pipeline.mcast_groups)
+        self.tables[PRE_MGID_ID] = TableMap("pre", PRE_MGID, self.pre)
+        self.tables[PRE_NODE_ID] = TableMap("pre", PRE_NODE, self.pre)
 
     def _resolve(self, t: dict[str, object]) -> TableMap:
         p = self.pipeline

@@ -35,6 +35,9 @@ from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Pipeline
+from .pre import BOOL_ARRAYS, FIELDS
+from .pre import SCHEMAS as PRE_SCHEMAS
+from .pre import Unsupported as PreUnsupported
 
 log = logging.getLogger(__name__)
 UpdateType: TypeAlias = pb.Update.Type.ValueType  # int at run time; mypy-protobuf's enum type for the checker
@@ -85,6 +88,8 @@ def _code_for(exc: Exception) -> grpc.StatusCode:
         return grpc.StatusCode.RESOURCE_EXHAUSTED
     if isinstance(exc, R.ConstTable):
         return grpc.StatusCode.PERMISSION_DENIED
+    if isinstance(exc, PreUnsupported):
+        return grpc.StatusCode.UNIMPLEMENTED
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -278,7 +283,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     cfg = resp.config.add(p4_name=prog.name, bfruntime_info=prog.bfrt_json)
                     for prof in prog.profiles:
                         cfg.profiles.add().CopyFrom(prof)
-            non_p4 = {"tables": NON_P4_INFO["tables"] + self.device.schemas()}
+            non_p4 = {"tables": [*NON_P4_INFO["tables"], *self.device.schemas(), *PRE_SCHEMAS]}
             resp.non_p4_config.bfruntime_info = json.dumps(non_p4).encode()
             return resp
 
@@ -343,6 +348,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_register(tm, te, upd.type, undo)
         elif tm.kind == "counter":
             self._apply_counter(tm, te, upd.type, undo)
+        elif tm.kind == "pre":
+            self._apply_pre(prog, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -508,6 +515,59 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
         undo.append(D.write_mirror(prog.pipeline.mirror_sessions, sid, pb.Update.Type.Name(utype), session))
 
+    @staticmethod
+    def _pre_key(te: pb.TableEntry, name: str) -> int | None:
+        if not te.key.fields:
+            return None
+        if len(te.key.fields) != 1 or te.key.fields[0].field_id != 1 or te.key.fields[0].WhichOneof("match_type") \
+                != "exact":
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{name} key is one exact field (id 1)")
+        return _to_int(te.key.fields[0].exact.value)
+
+    def _apply_pre(self, prog: Program, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        """`$pre.node` / `$pre.mgid`: array fields come as int_arr_val / bool_arr_val, the RID as a stream
+        (bfruntime.proto DataField; field types of bf_rt_pre_tf1.json)."""
+        fields = FIELDS[te.table_id]
+        name = prog.tables[te.table_id].name
+        if te.is_default_entry:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{name} has no default entry")
+        values: dict[str, int | list[int] | list[bool]] = {}
+        for f in te.data.fields:
+            fname = fields.get(f.field_id)
+            if fname is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: no data field id {f.field_id}")
+            which = f.WhichOneof("value")
+            want = "bool_arr_val" if fname in BOOL_ARRAYS else "stream" if fname == "$MULTICAST_RID" else "int_arr_val"
+            if which != want:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{name}: {fname} takes {want}, not {which}")
+            if which == "bool_arr_val":
+                values[fname] = list(f.bool_arr_val.val)
+            elif which == "int_arr_val":
+                values[fname] = list(f.int_arr_val.val)
+            else:
+                values[fname] = _to_int(f.stream)
+        pre = prog.pre
+        undo.append(pre.write(te.table_id, pb.Update.Type.Name(utype), self._pre_key(te, name), values))
+
+    def _read_pre(self, prog: Program, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+        by_name = {n: i for i, n in FIELDS[te.table_id].items()}
+        out = []
+        for key, values in prog.pre.read(te.table_id, self._pre_key(te, tm.name)):
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=1).exact.value = key.to_bytes(2 if tm.name == "$pre.mgid" else 4, "big")
+            for fname, v in values.items():
+                f = msg.data.fields.add(field_id=by_name[fname])
+                if isinstance(v, int):
+                    f.stream = v.to_bytes(2, "big")  # $MULTICAST_RID, uint16
+                elif fname in BOOL_ARRAYS:
+                    f.bool_arr_val.SetInParent()
+                    f.bool_arr_val.val.extend(bool(x) for x in v)
+                else:
+                    f.int_arr_val.SetInParent()
+                    f.int_arr_val.val.extend(v)
+            out.append(msg)
+        return out
+
     # ------------------------------------------------------------ read
     def Read(self, request, context):
         resp = self._guard(context, lambda: self._read(request))
@@ -559,6 +619,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     msg.data.fields.add(field_id=fid).int_arr_val.val.extend([val] * pipes)
                 out.append(msg)
             return out
+        if tm.kind == "pre":
+            return self._read_pre(prog, tm, te)
         if tm.kind == "counter":
             c: R.CounterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, c.size, f"counter {c.name}")] if te.key.fields else range(c.size)

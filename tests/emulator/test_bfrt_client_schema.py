@@ -142,3 +142,33 @@ def test_client_refuses_a_value_of_the_wrong_kind_before_anything_is_sent(client
         (2, "SwitchIngress.hit", 3, 0)
     with pytest.raises(BfrtError, match=r"^data field nope is None, not an integer$"):
         row.data_int("nope")
+
+
+def test_client_encodes_lists_as_int_and_bool_arrays(tmp_path) -> None:
+    """Repeated fields (the SDE's $pre.* tables) take lists: int_arr_val, or bool_arr_val for a bool field; an
+    empty list is still a value (the oneof is set); lists for single fields and wrong elements are refused."""
+    rep = {"repeated": True}
+    doc = {"tables": [{"name": "$pre.x", "id": 7, "table_type": "PreMgid",
+                       "key": [_field(1, "$MGID", {"type": "uint16"}, match_type="Exact")],
+                       "data": [{"singleton": _field(1, "$IDS", {"type": "uint32"}, **rep)},
+                                {"singleton": _field(2, "$VALID", {"type": "bool"}, **rep)},
+                                {"singleton": _field(3, "$XID", {"type": "uint16"}, **rep)},
+                                {"singleton": _field(4, "$RID", {"type": "uint16"})}]}]}
+    c = BfrtClient(f"unix:{tmp_path / 'nobody.sock'}")  # make_update needs only the schema
+    try:
+        c._schema = Schema.parse([json.dumps(doc)])
+        u = c.make_update(0, "$pre.x", {"$MGID": 5}, None,
+                          {"$IDS": [1, 2], "$VALID": [True, False], "$XID": [], "$RID": 3})
+        f = {x.field_id: x for x in u.entity.table_entry.data.fields}
+        assert list(f[1].int_arr_val.val) == [1, 2] and list(f[2].bool_arr_val.val) == [True, False]
+        assert f[3].WhichOneof("value") == "int_arr_val" and list(f[3].int_arr_val.val) == []
+        assert f[4].stream == b"\x00\x03"
+        for data, message in [({"$RID": [3]}, r"^field \$RID takes a single value, not a list$"),
+                              ({"$XID": [1 << 16]}, r"^field \$XID: value 65536 does not fit 16 bits$"),
+                              ({"$VALID": [1]}, r"^field \$VALID: 1 is not a bool$"),
+                              ({"$IDS": ["a"]}, r"^field \$IDS: 'a' is not an integer$")]:
+            with pytest.raises(BfrtError, match=message) as exc:
+                c.make_update(0, "$pre.x", {"$MGID": 5}, None, data)
+            assert exc.value.code == "INVALID_ARGUMENT"
+    finally:
+        c.close()

@@ -44,7 +44,7 @@ def test_non_p4_info_lists_the_device_tables(device):
     c, *_ = device
     resp = c.stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0, client_id=1))
     names = [t["name"] for t in json.loads(resp.non_p4_config.bfruntime_info)["tables"]]
-    assert names == ["$mirror.cfg", "$PORT", CFG, SHAPING, QUEUE]
+    assert names == ["$mirror.cfg", "$PORT", CFG, SHAPING, QUEUE, "$pre.mgid", "$pre.node"]
 
 
 def test_port_shaping_reaches_the_traffic_manager(device):

@@ -368,7 +368,7 @@ class Generator:
         if g == "ingress":
             fn.lines.append("def run_ingress(frame, port, tstamp):")
         else:
-            fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp):")
+            fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0):")
         fn.emit("global _plen")
         fn.emit("_plen = len(frame)")
         # One set of per-packet objects per gress, reset for each packet, and the blocks' parameters bound to
@@ -400,7 +400,7 @@ class Generator:
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
-                      "pkt_length": "len(frame) & 0xffff"}
+                      "pkt_length": "len(frame) & 0xffff", "egress_rid": "rid & 0xffff"}
             fn.emit("qd = enq_qdepth & 0x7ffff")
             terms = []
             for name, val in fields.items():

@@ -33,6 +33,7 @@ class ToTM:
     qid: int
     bypass_egress: bool = False
     mirrored: bool = False
+    rid: int = 0  # the replication id egress sees (eg_intr_md.egress_rid): a multicast copy's node RID
 
 
 @dataclass(slots=True)
@@ -134,6 +135,8 @@ class Pipeline:
         self.counters: dict[str, R.CounterArray] = compiled.counters
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
+        # The PRE's replication lists, MGID -> ((port, rid, l1 xid or -1), ...), written by srchain_emu.pre.
+        self.mcast_groups: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
         self.digests: collections.deque[DigestMessage] = collections.deque(maxlen=65536)
 
@@ -181,6 +184,7 @@ class Pipeline:
         for c in self.counters.values():
             c.reset()
         self.mirror_sessions.clear()
+        self.mcast_groups.clear()
         self.digests.clear()
 
     # ------------------------------------------------------------ data plane
@@ -202,14 +206,15 @@ class Pipeline:
             log.exception("ingress fault on port %d", port)
             stats["drop_internal_error"] += 1
             return []
-        if dprsr.drop_ctl & 1:
+        if dprsr.drop_ctl & 1:  # drops the unicast and every multicast copy; mirrors below still go
             stats["drop_ctl_ingress"] += 1
             result: list[ToTM] = []
-        elif not tm._uset:
-            stats["drop_no_egress_port"] += 1
-            result = []
         else:
-            result = [ToTM(tm.ucast_egress_port, out, tm.qid, bool(tm.bypass_egress))]
+            result = [ToTM(tm.ucast_egress_port, out, tm.qid, bool(tm.bypass_egress))] if tm._uset else []
+            if tm.mcast_grp_a or tm.mcast_grp_b:
+                self._replicate(tm, out, result)
+            elif not result:
+                stats["drop_no_egress_port"] += 1
         for info, values in digests:
             self.digests.append(DigestMessage(info.name, dict(zip((n for n, _ in info.fields), values, strict=True))))
             stats["digests"] += 1
@@ -225,6 +230,27 @@ class Pipeline:
             stats["mirrored"] += 1
         return result
 
+    def _replicate(self, tm: Any, out: bytes, result: list[ToTM]) -> None:
+        """The PRE: one copy per port of each node of `mcast_grp_a` and of `mcast_grp_b` (0 = none), each with
+        its node's RID; a node whose L1 XID is valid and equals `level1_exclusion_id` is skipped. The TM
+        sends these besides the unicast copy (Tofino TM; srchain_emu/pre.py for the tables)."""
+        stats = self.stats
+        qid, bypass, xid = tm.qid, bool(tm.bypass_egress), tm.level1_exclusion_id
+        for mgid in (tm.mcast_grp_a, tm.mcast_grp_b):
+            if not mgid:
+                continue
+            copies = self.mcast_groups.get(mgid)
+            if copies is None:
+                stats["mcast_unknown_mgid"] += 1
+                continue
+            n = 0
+            for port, rid, l1_xid in copies:
+                if l1_xid == xid:
+                    continue
+                result.append(ToTM(port, out, qid, bypass, rid=rid))
+                n += 1
+            stats["mcast_copies"] += n
+
     def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
                tstamp_ns: int | None = None) -> Emitted | None:
         stats = self.stats
@@ -237,7 +263,7 @@ class Pipeline:
             self.mirror_buffer.clear()
         try:
             _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta,
-                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns)
+                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns, item.rid)
         except R.ParserReject as exc:
             stats[f"drop_egress_parser_{exc.reason}"] += 1
             return None

@@ -4,7 +4,9 @@ bf-rt.json the switch serves, parsed into typed objects (`schema()`, `table()`: 
 Names may be any unique dotted suffix (`forward`, `SwitchIngress.forward`).
 
 Key values per match type: exact → int; ternary → (value, mask); lpm → (value, prefix_len);
-range → (low, high). Data values are ints (bool/str for the fixed `$mirror.cfg` fields).
+range → (low, high). Data values are ints (bool/str for the fixed `$mirror.cfg` fields); a repeated field
+(`$pre.node`/`$pre.mgid` arrays) takes a list: `int_arr_val`, or `bool_arr_val` for a bool field, and reads
+back as a list.
 `$MATCH_PRIORITY` may be given as a key field or through `priority=`.
 
 Transport: plain TCP, a `unix:` path, or TLS (`TlsFiles`: CA, optional client cert/key). Calls that
@@ -30,12 +32,14 @@ from srchain.bfrt.schema import DataField, FieldType, Schema, TableInfo
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
-__all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireData", "WireKey", "WireRead"]
+__all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireArray", "WireData", "WireKey", "WireRead", "WireScalar"]
 
 SetReq = pb.SetForwardingPipelineConfigRequest
 WireKey = int | tuple[int, int]  # exact: int; ternary: (value, mask); lpm: (value, prefix_len); range: (low, high)
-WireData = int | bool | str  # bool/str only for fields of that type ($mirror.cfg)
-WireRead = WireData | list[int]  # a register cell reads back one value per pipe
+WireArray = list[int] | list[bool]  # a repeated field: int_arr_val, or bool_arr_val for a bool field ($pre.*)
+WireScalar = int | bool | str  # bool/str only for fields of that type ($mirror.cfg)
+WireData = WireScalar | WireArray
+WireRead = WireData  # a register cell reads back one value per pipe (a list[int])
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 
@@ -80,6 +84,27 @@ def _enc(value: object, ftype: FieldType, field: str) -> bytes:
             from None
 
 
+def _enc_array(f: pb.DataField, values: list[int] | list[bool], d: DataField, field: str) -> None:
+    """A repeated field's list: bool_arr_val for a bool field, else int_arr_val (uint32 elements, each checked
+    against the field's width). The oneof is set even for an empty list (an empty array is a value)."""
+    if not d.repeated:
+        raise BfrtError(f"field {field} takes a single value, not a list", "INVALID_ARGUMENT")
+    if d.type.name == "bool":
+        bad = [v for v in values if type(v) is not bool]
+        if bad:
+            raise BfrtError(f"field {field}: {bad[0]!r} is not a bool", "INVALID_ARGUMENT")
+        f.bool_arr_val.SetInParent()
+        f.bool_arr_val.val.extend(bool(v) for v in values)
+        return
+    width = min(d.type.width, 32)  # IntArray is repeated uint32
+    numbers = [_int(v, field) for v in values]
+    for n in numbers:
+        if not 0 <= n < 1 << width:
+            raise BfrtError(f"field {field}: value {n} does not fit {width} bits", "INVALID_ARGUMENT")
+    f.int_arr_val.SetInParent()
+    f.int_arr_val.val.extend(numbers)
+
+
 def _pair(value: object, field: str, match_type: str) -> tuple[object, object]:
     if not isinstance(value, tuple | list) or len(value) != 2:
         raise BfrtError(f"key field {field} ({match_type}) takes a pair, got {value!r}", "INVALID_ARGUMENT")
@@ -99,6 +124,20 @@ class Entry:
         if not isinstance(value, int):
             raise BfrtError(f"key field {name} is {value!r}, not an exact value")
         return value
+
+    def data_ints(self, name: str) -> list[int]:
+        """An int array data field's values (`$DEV_PORT`, `$MULTICAST_NODE_ID`, a register cell per pipe)."""
+        value = self.data.get(name)
+        if not isinstance(value, list) or not all(type(v) is int for v in value):
+            raise BfrtError(f"data field {name} is {value!r}, not an integer array")
+        return [int(v) for v in value]
+
+    def data_bools(self, name: str) -> list[bool]:
+        """A bool array data field's values (`$MULTICAST_NODE_L1_XID_VALID`)."""
+        value = self.data.get(name)
+        if not isinstance(value, list) or not all(type(v) is bool for v in value):
+            raise BfrtError(f"data field {name} is {value!r}, not a bool array")
+        return [bool(v) for v in value]
 
     def data_int(self, name: str, default: int | None = None) -> int:
         """An integer data field's value (`default` when the entry has no such field)."""
@@ -296,7 +335,9 @@ class BfrtClient:
             if d is None:
                 raise BfrtError(f"table {t.name} has no data field {name}", "INVALID_ARGUMENT")
             f = out.fields.add(field_id=d.id)
-            if d.type.name == "bool":
+            if isinstance(value, list):
+                _enc_array(f, value, d, name)
+            elif d.type.name == "bool":
                 f.bool_val = bool(value)
             elif d.type.name == "string":
                 f.str_val = str(value)
@@ -417,6 +458,8 @@ class BfrtClient:
                 data[name] = int.from_bytes(df.stream, "big")
             elif value == "int_arr_val":
                 data[name] = list(df.int_arr_val.val)
+            elif value == "bool_arr_val":
+                data[name] = list(df.bool_arr_val.val)
             elif value == "bool_val":
                 data[name] = df.bool_val
             elif value == "str_val":
@@ -430,7 +473,7 @@ class BfrtClient:
         for name, value in e.data.items():
             if not isinstance(value, list):
                 raise BfrtError(f"register {register}: field {name} read back {value!r}, not one value per pipe")
-            out[name.rsplit(".", 1)[-1]] = value
+            out[name.rsplit(".", 1)[-1]] = e.data_ints(name)
         return out
 
     # ------------------------------------------------------------ digests

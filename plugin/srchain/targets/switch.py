@@ -13,7 +13,7 @@ import re
 
 import grpc
 
-from srchain.bfrt.client import BfrtClient, BfrtError, WireData, WireKey
+from srchain.bfrt.client import BfrtClient, BfrtError, WireData, WireKey, WireScalar
 from srchain.bfrt.schema import TableInfo
 from srchain.plan.model import DiffOp, Entry, JsonValue, canonical
 from srchain.targets.base import NKey, TargetError
@@ -36,7 +36,7 @@ def _dotted_quad(v: str) -> int | None:
     return None if max(a, b, c, d) > 255 else (a << 24) | (b << 16) | (c << 8) | d
 
 
-def scalar(v: JsonValue) -> WireData:
+def scalar(v: JsonValue) -> WireScalar:
     """A plan value as written on the wire: IPv4 and MAC strings become ints; bools/other strings stay."""
     if isinstance(v, (bool, int)):
         return v
