@@ -1187,6 +1187,11 @@ class Generator:
             for _code, w in reversed(terms):
                 shifts.append(pos)
                 pos += w
+            if x.extra["algo"] == "IDENTITY":
+                # the bits themselves (a timestamp slice changes on every packet: a memo would only miss)
+                bits = " | ".join(f"(({code}) << {sh})" for (code, _w), sh in zip(terms, reversed(shifts),
+                                                                                 strict=True)) or "0"
+                return Value(f"(({bits}) & {(1 << x.extra['width']) - 1})", Bits(x.extra["width"]))  # type: ignore[arg-type, operator]
             memo = self.put_env("_HM", {})
             key = f"({', '.join(code for code, _ in terms)},)" if terms else "()"
             call = f"hash_site({memo}, _k, {x.extra['algo']!r}, {tuple(reversed(shifts))!r}, {pos}, {x.extra['width']})"
