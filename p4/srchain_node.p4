@@ -3,9 +3,10 @@
  *   ingress: parse (Ethernet, up to MSD labels, IPv4, TCP/UDP ports, decision records)
  *            -> classifier (push a chain's stack on plain IPv4)
  *            -> sr (pop up to two local SIDs, remember their modules)
- *            -> modules: flow_features (per-flow registers, feature-report mirror), priority (class -> qid)
+ *            -> modules: flow_features (per-flow registers, feature report by a PRE copy), priority (class -> qid)
  *            -> sid_forward by the top label, or ipv4 routes once the bottom label is gone
- *   egress:  report mirrors -> feature report frames; other packets -> queueing-delay statistics
+ *   egress:  report copies (egress_rid REPORT_RID) -> feature report frames; other packets -> queueing-delay
+ *            statistics
  *
  * The controller addresses the tables by the names listed in docs/p4.md and plugin/srchain/plan/tables.py.
  * Build: p4/build (bf-p4c on an SDE host, or the emulator bundle). */
@@ -118,7 +119,7 @@ control SwitchIngress(
             }
             if (ig_md.drop_reason == 0) {
                 if (ig_md.run_flow_features) {
-                    flow_features.apply(ig_md, ig_intr_md, ig_dprsr_md);
+                    flow_features.apply(hdr, ig_md, ig_intr_md, ig_tm_md);
                 }
                 if (ig_md.run_priority) {
                     priority.apply(hdr, ig_md, ig_tm_md);
@@ -130,7 +131,12 @@ control SwitchIngress(
         }
         if (ig_md.drop_reason != 0) {
             drops.count(ig_md.drop_reason);
-            ig_dprsr_md.drop_ctl = 1;
+            if (hdr.report.isValid()) {
+                /* drop_ctl would drop the PRE's report copy too: egress drops the data copy instead */
+                hdr.bridged.kind = PKT_REPORT_DATA_DROPPED;
+            } else {
+                ig_dprsr_md.drop_ctl = 1;
+            }
         }
     }
 }
@@ -146,11 +152,15 @@ control SwitchEgress(
     QueueStats() queue_stats;
 
     apply {
-        if (eg_md.kind == PKT_REPORT_MIRROR) {
-            report.apply(hdr, eg_md, eg_dprsr_md);
+        if (eg_md.trunc.isValid()) {
+            /* a finished report, truncated: out as it is */
+        } else if (hdr.report.isValid() && eg_intr_md.egress_rid == REPORT_RID) {
+            report.apply(hdr, eg_md, eg_intr_md, eg_dprsr_md);
+        } else if (hdr.bridged.kind == PKT_REPORT_DATA_DROPPED) {
+            eg_dprsr_md.drop_ctl = 1;
         } else {
             queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);
-            hdr.bridged.setInvalid();
+            hdr.report.setInvalid();  /* the data copy of a packet that carried a report */
         }
     }
 }

@@ -47,7 +47,7 @@ class SwitchReader:
         events = self._counter("SwitchIngress.priority.events")
         unconf = self._counter("SwitchEgress.report.unconfigured")
         return {
-            "reports_mirrored": reports.get(0, 0), "reports_no_session": reports.get(1, 0),
+            "reports_sent": reports.get(0, 0), "reports_no_group": reports.get(1, 0),
             "reports_unconfigured": unconf.get(0, 0),
             "decisions_accepted": events.get(0, 0), "packets_prioritised": events.get(1, 0),
             "drops": {DROP_REASONS.get(i, str(i)): n for i, n in drops.items() if n},
@@ -117,7 +117,7 @@ def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
         ]
 
     rows: list[dict[str, Any]] = [
-        {"hop": "s1 flow-features (reports)", "in": s["reports_mirrored"], "out": s["reports_mirrored"]},
+        {"hop": "s1 flow-features (reports)", "in": s["reports_sent"], "out": s["reports_sent"]},
     ]
     rows += vnf_row("formatter")
     rows += vnf_row("classifier-a") + vnf_row("classifier-b")

@@ -103,6 +103,7 @@ class Device:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
+        self.egress_mirrored: list[ToTM] = []  # E2E copies from egress_many, for the switch loop to queue
         self.programs: dict[str, Program] = {}
         self.tables = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
         # Called under the lock with each batch of digests a packet path produced (the servicer sends them).
@@ -173,12 +174,20 @@ class Device:
         with self.lock:
             if not self.programs:
                 return out
-            run = next(iter(self.programs.values())).pipeline.egress
+            pipeline = next(iter(self.programs.values())).pipeline
+            run = pipeline.egress
             for item, depth, delta in items:
                 e = run(item, depth, delta)
                 if e is not None:
                     out.append(e)
+            if pipeline.egress_mirrors:
+                self.egress_mirrored.extend(pipeline.take_egress_mirrors())
         return out
+
+    def take_egress_mirrors(self) -> list[ToTM]:
+        """E2E copies egress made (egress_many): the switch loop queues them in the traffic manager."""
+        items, self.egress_mirrored = self.egress_mirrored, []
+        return items
 
     def egress(self, item: ToTM, enq_qdepth: int, deq_timedelta: int) -> Emitted | None:
         with self.lock:

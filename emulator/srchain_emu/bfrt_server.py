@@ -128,6 +128,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         self.ingress_many = self.dev.ingress_many
         self.egress = self.dev.egress
         self.egress_many = self.dev.egress_many
+        self.take_egress_mirrors = self.dev.take_egress_mirrors
         self.process = self.dev.process
         self.stats = self.dev.stats
 
@@ -501,8 +502,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for f in te.data.fields:
                 if f.field_id == 1:
                     s.enabled = f.bool_val
-                elif f.field_id == 2 and f.str_val not in ("INGRESS", "BOTH"):
-                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the emulator mirrors in ingress only (I2E)")
+                elif f.field_id == 2:
+                    if f.str_val not in ("INGRESS", "EGRESS", "BOTH"):
+                        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                         f"$direction {f.str_val!r}: INGRESS, EGRESS or BOTH")
+                    s.direction = f.str_val
                 elif f.field_id == 3:
                     s.egress_port = _to_int(f.stream)
                 elif f.field_id == 4:
@@ -641,7 +645,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.key.fields.add(field_id=1).exact.value = sid.to_bytes(2, "big")
             msg.data.action_id = 1
             msg.data.fields.add(field_id=1, bool_val=s.enabled)
-            msg.data.fields.add(field_id=2, str_val="INGRESS")
+            msg.data.fields.add(field_id=2, str_val=s.direction)
             msg.data.fields.add(field_id=3, stream=s.egress_port.to_bytes(4, "big"))
             msg.data.fields.add(field_id=4, bool_val=True)
             msg.data.fields.add(field_id=5, stream=s.max_pkt_len.to_bytes(2, "big"))

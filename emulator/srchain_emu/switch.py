@@ -119,7 +119,14 @@ class DataPlane:
     def _transmit(self) -> float:
         ready, next_wait = self.tm.dequeue()
         used: set[int] = set()
-        for out in self.server.egress_many(ready) if ready else ():
+        outs = self.server.egress_many(ready) if ready else []
+        mirrored = self.server.take_egress_mirrors() if ready else []
+        if mirrored:  # E2E copies: back through the traffic manager to egress
+            enqueue, now = self.tm.enqueue, time.monotonic_ns
+            for item in mirrored:
+                enqueue(item, now())
+            next_wait = 0.0
+        for out in outs:
             p = self.ports.get(out.port)
             if p is None:
                 self.no_port += 1

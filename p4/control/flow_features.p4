@@ -12,19 +12,23 @@
  * computed before the access in ordinary control code: the window limit, the IAT each statistic folds in
  * (IAT_NONE or 0 on a fresh slot), and the choice between restarting and counting the window.
  *
- * The report itself is a mirrored copy (session from report_session, keyed by SID and load-balancing
- * bucket) whose mirror header carries the record's fields; SwitchEgress.report turns it into
- * IPv4/UDP with the record and the remaining chain's label stack. */
+ * The report: the record's fields go straight into hdr.report, which the ingress deparser emits in front of
+ * the packet with the report's key (SID, load-balancing bucket); report_session (keyed by both) names the
+ * multicast group whose node ($pre.node, RID REPORT_RID) is the report port. The PRE makes that copy besides
+ * the unicast one; SwitchEgress.report turns it into IPv4/UDP with the record and the remaining chain's
+ * label stack. (A mirror could not carry it: bf-p4c caps a Tofino 1 mirror field list at 48 bytes, the
+ * record is 69; a multicast copy carries bridged headers of any size.) */
 #ifndef _SRCHAIN_FLOW_FEATURES_P4_
 #define _SRCHAIN_FLOW_FEATURES_P4_
 
 control FlowFeatures(
+        inout headers_t hdr,
         inout ingress_metadata_t ig_md,
         in ingress_intrinsic_metadata_t ig_intr_md,
-        inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
+        inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
     Hash<bit<32>>(HashAlgorithm_t.CRC32) slot_hash;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) tag_hash;
-    /* Counter index 0: reports emitted; 1: report due but no mirror session for (SID, bucket). */
+    /* Counter index 0: reports emitted; 1: report due but no report group for (SID, bucket). */
     Counter<bit<32>, bit<1>>(2, CounterType_t.PACKETS) reports;
 
     flow_slot_t slot;
@@ -261,25 +265,28 @@ control FlowFeatures(
         borrowed = lo_low ^ lo_gap;
     }
 
-    action set_report_session(MirrorId_t session) {
-        ig_md.report_session = session;
-        ig_dprsr_md.mirror_type = MIRROR_TYPE_REPORT;
+    action set_report_group(MulticastGroupId_t group) {
+        ig_tm_md.mcast_grp_a = group;
+        hdr.bridged.kind = PKT_REPORT;
+        hdr.report_key.setValid();
+        hdr.report_key.sid = ig_md.ff_sid;
+        hdr.report_key.lb_bucket = ig_md.lb_bucket;
+        hdr.report.setValid();
     }
 
-    action no_report_session() {}
+    action no_report_group() {}
 
     table report_session {
         key = {
             ig_md.ff_sid : exact @name("sid");
             ig_md.lb_bucket : ternary @name("lb_bucket");
         }
-        actions = { set_report_session; @defaultonly no_report_session; }
-        const default_action = no_report_session;
+        actions = { set_report_group; @defaultonly no_report_group; }
+        const default_action = no_report_group;
         size = REPORT_SESSIONS;
     }
 
     apply {
-        ig_md.report.setValid();  /* only emitted when mirror_type says so */
         hash_slot();
         hash_tag();
         slot = h[15:0];
@@ -331,39 +338,35 @@ control FlowFeatures(
             iat_for_max = iat;
         }
 
-        ig_md.report.flags = 7w0 ++ ig_md.key.direction[0:0];
+        hdr.report.flags = 7w0 ++ ig_md.key.direction[0:0];
         bit<8> collided = track_collision.execute(slot);
         if (takeover || collided != 0) {
-            ig_md.report.flags = ig_md.report.flags | 2;
+            hdr.report.flags = hdr.report.flags | 2;
         }
-        ig_md.report.pkt_count = count_packet.execute(slot);
-        ig_md.report.byte_count = count_bytes.execute(slot);
-        ig_md.report.size_sum = add_size.execute(slot);
-        ig_md.report.size_min = min_size.execute(slot);
-        ig_md.report.size_max = max_size.execute(slot);
+        hdr.report.pkt_count = count_packet.execute(slot);
+        hdr.report.byte_count = count_bytes.execute(slot);
+        hdr.report.size_sum = add_size.execute(slot);
+        hdr.report.size_min = min_size.execute(slot);
+        hdr.report.size_max = max_size.execute(slot);
         bit<32> first_l = first_lo.execute(slot);
         bit<16> first_h = first_hi.execute(slot);
-        ig_md.report.iat_min = min_iat.execute(slot);
-        ig_md.report.iat_max = max_iat.execute(slot);
-        ig_md.report.iat_sum = add_iat.execute(slot);
+        hdr.report.iat_min = min_iat.execute(slot);
+        hdr.report.iat_max = max_iat.execute(slot);
+        hdr.report.iat_sum = add_iat.execute(slot);
 
         if (report_due) {
-            report_session.apply();
-            if (ig_dprsr_md.mirror_type == MIRROR_TYPE_REPORT) {
+            if (report_session.apply().hit) {
                 reports.count(0);
-                ig_md.report.kind = PKT_REPORT_MIRROR;
-                ig_md.report.sid = ig_md.ff_sid;
-                ig_md.report.lb_bucket = ig_md.lb_bucket;
-                ig_md.report.protocol = ig_md.key.protocol;
-                ig_md.report.ip_a = ig_md.key.ip_a;
-                ig_md.report.ip_b = ig_md.key.ip_b;
-                ig_md.report.port_a = ig_md.key.port_a;
-                ig_md.report.port_b = ig_md.key.port_b;
-                ig_md.report.slot = 16w0 ++ slot;
-                ig_md.report.seq = next_seq.execute(0);
-                ig_md.report.win_pkts = win;
-                ig_md.report.first_seen_ns = first_h ++ first_l;
-                ig_md.report.last_seen_ns = ts;
+                hdr.report.protocol = ig_md.key.protocol;
+                hdr.report.ip_a = ig_md.key.ip_a;
+                hdr.report.ip_b = ig_md.key.ip_b;
+                hdr.report.port_a = ig_md.key.port_a;
+                hdr.report.port_b = ig_md.key.port_b;
+                hdr.report.slot = 16w0 ++ slot;
+                hdr.report.seq = next_seq.execute(0);
+                hdr.report.win_pkts = win;
+                hdr.report.first_seen_ns = first_h ++ first_l;
+                hdr.report.last_seen_ns = ts;
             } else {
                 reports.count(1);
             }

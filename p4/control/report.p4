@@ -1,8 +1,10 @@
-/* Egress half of the flow-features module: a report mirror becomes a feature report frame
+/* Egress half of the flow-features module: the PRE's report copy becomes a feature report frame
  *   Ethernet | label stack (the rest of the chain) | IPv4 | UDP (dst 47001) | feature report v1
+ * (the record itself was filled in ingress and arrives parsed in hdr.report; the original frame follows as
+ * trailing bytes beyond the IPv4 total length)
  * SwitchEgress.report.encap (SID, bucket) -> push_<n>(ttl, src_mac, dst_mac, label_0 .. label_<n-1>)
  * SwitchEgress.report.addresses (SID) -> set_addresses(switch_id, src_addr, dst_addr)
- * A mirror without both entries is dropped (counted in SwitchEgress.report.unconfigured). */
+ * A report copy without both entries is dropped (counted in SwitchEgress.report.unconfigured). */
 #ifndef _SRCHAIN_REPORT_P4_
 #define _SRCHAIN_REPORT_P4_
 
@@ -10,7 +12,8 @@
 
 control Report(
         inout headers_t hdr,
-        in egress_metadata_t eg_md,
+        inout egress_metadata_t eg_md,
+        in egress_intrinsic_metadata_t eg_intr_md,
         inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
     Counter<bit<32>, bit<1>>(1, CounterType_t.PACKETS) unconfigured;
 
@@ -74,8 +77,8 @@ control Report(
 
     table encap {
         key = {
-            eg_md.mirror.sid : exact @name("sid");
-            eg_md.mirror.lb_bucket : ternary @name("lb_bucket");
+            hdr.report_key.sid : exact @name("sid");
+            hdr.report_key.lb_bucket : ternary @name("lb_bucket");
         }
         actions = {
             push_1; push_2; push_3; push_4; push_5; push_6; push_7; push_8;
@@ -104,10 +107,18 @@ control Report(
     action no_addresses() {}
 
     table addresses {
-        key = { eg_md.mirror.sid : exact @name("sid"); }
+        key = { hdr.report_key.sid : exact @name("sid"); }
         actions = { set_addresses; @defaultonly no_addresses; }
         const default_action = no_addresses;
         size = REPORT_SESSIONS;
+    }
+
+    /* Out only as its truncated E2E mirror (same port): this copy still carries the whole data frame. */
+    action truncate() {
+        eg_md.report_session = REPORT_SESSION_BASE + (bit<10>)eg_intr_md.egress_port;
+        eg_md.trunc_kind = PKT_REPORT_TRUNCATED;
+        eg_dprsr_md.mirror_type = MIRROR_TYPE_REPORT;
+        eg_dprsr_md.drop_ctl = 1;
     }
 
     apply {
@@ -127,30 +138,11 @@ control Report(
             hdr.udp.setValid();
             hdr.udp.length = 8 + FEATURE_REPORT_LEN;
             hdr.udp.checksum = 0;  /* optional in IPv4 */
-            hdr.report.setValid();
             hdr.report.magic = RECORD_MAGIC;
             hdr.report.version = RECORD_VERSION;
             hdr.report.rtype = RECORD_FEATURE_REPORT;
-            hdr.report.flags = eg_md.mirror.flags;
-            hdr.report.protocol = eg_md.mirror.protocol;
-            hdr.report.ip_a = eg_md.mirror.ip_a;
-            hdr.report.ip_b = eg_md.mirror.ip_b;
-            hdr.report.port_a = eg_md.mirror.port_a;
-            hdr.report.port_b = eg_md.mirror.port_b;
-            hdr.report.slot = eg_md.mirror.slot;
-            hdr.report.seq = eg_md.mirror.seq;
-            hdr.report.pkt_count = eg_md.mirror.pkt_count;
-            hdr.report.byte_count = eg_md.mirror.byte_count;
-            hdr.report.size_sum = eg_md.mirror.size_sum;
-            hdr.report.iat_min = eg_md.mirror.iat_min;
-            hdr.report.iat_max = eg_md.mirror.iat_max;
-            hdr.report.iat_sum = eg_md.mirror.iat_sum;
-            hdr.report.win_pkts = eg_md.mirror.win_pkts;
-            hdr.report.size_min = eg_md.mirror.size_min;
-            hdr.report.size_max = eg_md.mirror.size_max;
-            hdr.report.first_seen_ns = eg_md.mirror.first_seen_ns;
-            hdr.report.last_seen_ns = eg_md.mirror.last_seen_ns;
             hdr.report.reserved = 0;
+            truncate();
         } else {
             unconfigured.count(0);
             eg_dprsr_md.drop_ctl = 1;

@@ -40,10 +40,21 @@ const bit<16> DECISION_PORT = 47002;
 const bit<16> FEATURE_REPORT_LEN = 72;
 const bit<32> IAT_NONE = 0xFFFFFFFF;
 
-/* First byte of what egress sees after its intrinsic metadata: a bridged (normal) packet or a mirror. */
+/* The bridged header's kind: what follows it. A packet with a feature report due carries the report's key and
+ * record after the bridged header; the packet replication engine copies it (mcast_grp_a, RID REPORT_RID) to the
+ * report port while the unicast copy goes on: egress builds the report from the copy with REPORT_RID and
+ * strips both headers from the other. */
 const bit<8> PKT_BRIDGED = 0;
-const bit<8> PKT_REPORT_MIRROR = 1;
+const bit<8> PKT_REPORT = 1;               /* report attached, the data copy goes on */
+const bit<8> PKT_REPORT_DATA_DROPPED = 2;  /* report attached, ingress dropped the data: egress drops it */
+const bit<16> REPORT_RID = 0xFEED;         /* the $pre.node RID of report copies (plan/tables.py REPORT_RID) */
+/* The finished report leaves as an E2E mirror of itself, truncated by its session ($mirror.cfg EGRESS, id
+ * REPORT_SESSION_BASE + port, max_pkt_len plan/tables.py REPORT_TRUNCATE): a Tofino 1 cannot cut a packet's
+ * tail otherwise, and the report copy still holds the whole data frame behind the record. The copy comes
+ * back to egress behind a one-byte mirror header of kind PKT_REPORT_TRUNCATED and leaves unchanged. */
+const bit<8> PKT_REPORT_TRUNCATED = 3;
 const MirrorType_t MIRROR_TYPE_REPORT = 1;
+const bit<10> REPORT_SESSION_BASE = 1;
 
 /* Drop reasons: the index into SwitchIngress.drops (a Counter read through BF Runtime). */
 typedef bit<4> drop_reason_t;

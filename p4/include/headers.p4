@@ -1,4 +1,4 @@
-/* srchain SR node: packet headers, records, bridged and mirror headers, metadata. */
+/* srchain SR node: packet headers, records, bridged headers, metadata. */
 #ifndef _SRCHAIN_HEADERS_P4_
 #define _SRCHAIN_HEADERS_P4_
 
@@ -63,7 +63,8 @@ header decision_h {
     bit<16> reserved;
 }
 
-/* Feature report v1 (72 bytes), built in egress from the mirror header. */
+/* Feature report v1 (72 bytes): filled by the flow-features module in ingress, bridged to egress (which adds
+ * the switch id and the record head), sent after the report's IPv4/UDP headers. */
 header feature_report_h {
     bit<16> magic;
     bit<8> version;
@@ -97,36 +98,21 @@ header bridged_h {
     bit<48> ingress_tstamp;
 }
 
-/* Ingress -> egress for a feature report: everything the record needs that egress cannot see. */
-header report_mirror_h {
-    bit<8> kind;
-    bit<4> _pad0;
-    sid_t sid;              /* the flow-features SID: key of SwitchEgress.report.* */
-    bit<4> _pad1;
+/* Ingress -> egress with a report: the key of SwitchEgress.report.* (the flow-features SID and LB bucket). */
+header report_key_h {
+    sid_t sid;
     lb_bucket_t lb_bucket;
-    bit<8> flags;
-    bit<8> protocol;
-    ipv4_addr_t ip_a;
-    ipv4_addr_t ip_b;
-    bit<16> port_a;
-    bit<16> port_b;
-    bit<32> slot;
-    bit<32> seq;
-    bit<32> pkt_count;
-    bit<32> byte_count;
-    bit<32> size_sum;
-    bit<32> iat_min;
-    bit<32> iat_max;
-    bit<32> iat_sum;
-    bit<16> win_pkts;
-    bit<16> size_min;
-    bit<16> size_max;
-    bit<48> first_seen_ns;
-    bit<48> last_seen_ns;
 }
 
+/* E2E mirror header of a truncated report (egress metadata: never emitted). */
+header report_trunc_h {
+    bit<8> kind;
+}
+
+/* Ingress deparser order: bridged, report_key, report, then the packet; egress: the packet, then report. */
 struct headers_t {
     bridged_h bridged;
+    report_key_h report_key;
     ethernet_h ethernet;
     mpls_h[MSD] mpls;
     ipv4_h ipv4;
@@ -174,14 +160,12 @@ struct ingress_metadata_t {
     bit<16> report_every;
     bool run_priority;
     sid_t prio_sid;
-    /* Set by the flow-features module for the deparser. */
-    MirrorId_t report_session;
-    report_mirror_h report;
 }
 
 struct egress_metadata_t {
-    bit<8> kind;
-    report_mirror_h mirror;
+    report_trunc_h trunc;       /* valid on the truncated copy of a finished report */
+    MirrorId_t report_session;  /* E2E session of the report's port */
+    bit<8> trunc_kind;          /* the mirror header's value: a Tofino 1 mirror field list takes no constants */
 }
 
 #endif

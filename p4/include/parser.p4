@@ -149,7 +149,6 @@ control SwitchIngressDeparser(
         in ingress_metadata_t ig_md,
         in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Checksum() ipv4_checksum;
-    Mirror() mirror;
 
     apply {
         /* The TTL decrement of a routed packet changed the header: recompute its checksum. */
@@ -157,16 +156,23 @@ control SwitchIngressDeparser(
             hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
             hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
             hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
-        if (ig_dprsr_md.mirror_type == MIRROR_TYPE_REPORT) {
-            mirror.emit<report_mirror_h>(ig_md.report_session, ig_md.report);
-        }
-        pkt.emit(hdr);
+        /* the report (when one is due) rides in front of the packet, after the bridged header */
+        pkt.emit(hdr.bridged);
+        pkt.emit(hdr.report_key);
+        pkt.emit(hdr.report);
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.mpls);
+        pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.l4);
+        pkt.emit(hdr.udp);
+        pkt.emit(hdr.decision);
     }
 }
 
-/* Egress sees a bridged packet (forwarded as is) or a report mirror (rebuilt into a feature report:
- * the copy of the original frame that follows the mirror header stays as trailing bytes beyond the
- * report's IPv4 total length, which receivers ignore). */
+/* Egress sees what the ingress deparser emitted: the bridged header, with a report due also the report's key
+ * and record, then the packet (left unparsed: egress forwards it as is, or keeps it as trailing bytes of a
+ * report, beyond the report's IPv4 total length, which receivers ignore). Both copies of a packet with a
+ * report (the unicast one and the PRE's report copy) parse the same; egress tells them by egress_rid. */
 parser SwitchEgressParser(
         packet_in pkt,
         out headers_t hdr,
@@ -175,20 +181,28 @@ parser SwitchEgressParser(
     state start {
         pkt.extract(eg_intr_md);
         transition select(pkt.lookahead<bit<8>>()) {
-            PKT_REPORT_MIRROR : parse_report_mirror;
+            PKT_REPORT_TRUNCATED : parse_truncated;
             default : parse_bridged;
         }
     }
 
-    state parse_bridged {
-        pkt.extract(hdr.bridged);
-        eg_md.kind = PKT_BRIDGED;
+    state parse_truncated {
+        pkt.extract(eg_md.trunc);  /* the report frame follows, left as it is */
         transition accept;
     }
 
-    state parse_report_mirror {
-        pkt.extract(eg_md.mirror);
-        eg_md.kind = PKT_REPORT_MIRROR;
+    state parse_bridged {
+        pkt.extract(hdr.bridged);
+        transition select(hdr.bridged.kind) {
+            PKT_REPORT : parse_report;
+            PKT_REPORT_DATA_DROPPED : parse_report;
+            default : accept;
+        }
+    }
+
+    state parse_report {
+        pkt.extract(hdr.report_key);
+        pkt.extract(hdr.report);
         transition accept;
     }
 }
@@ -199,13 +213,24 @@ control SwitchEgressDeparser(
         in egress_metadata_t eg_md,
         in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
     Checksum() ipv4_checksum;
+    Mirror() mirror;
 
     apply {
         hdr.ipv4.hdr_checksum = ipv4_checksum.update({
             hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
             hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
             hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
-        pkt.emit(hdr);
+        if (eg_dprsr_md.mirror_type == MIRROR_TYPE_REPORT) {
+            mirror.emit<report_trunc_h>(eg_md.report_session, {eg_md.trunc_kind});
+        }
+        /* the bridged header and the report's key end here; the record follows the report's UDP header */
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.mpls);
+        pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.l4);
+        pkt.emit(hdr.udp);
+        pkt.emit(hdr.decision);
+        pkt.emit(hdr.report);
     }
 }
 

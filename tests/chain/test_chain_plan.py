@@ -47,12 +47,19 @@ def test_reference_plan_semantics(tmp_path: Path) -> None:
         assert entry(table, label=ff).action == "SwitchIngress.sr.pop_flow_features"
         assert entry(table, label=ff).params == {"report_every": 32}
         assert entry(table, label=prio).action == "SwitchIngress.sr.pop_priority"
-    # VNF SIDs leave s1 on the proxy port with the proxy's MAC; the formatter's SID leaves by mirror session
+    # VNF SIDs leave s1 on the proxy port with the proxy's MAC; the formatter's SID leaves by the PRE's report group
     for label in (cla, clb, agg):
         assert entry(T.SID_FORWARD, label=label).params == {"port": 4, "dst_mac": "02:00:00:00:40:01"}
     assert (T.SID_FORWARD, json.dumps({"label": fmt})) not in s1
-    assert entry(T.MIRROR_CFG, **{"$sid": 5}).params["$ucast_egress_port"] == 4
-    assert entry(T.REPORT_SESSION, sid=ff, lb_bucket={"value": 0, "mask": 0}).params == {"session": 5}
+    assert entry(T.PRE_NODE, **{"$MULTICAST_NODE_ID": 5}).params == {
+        "$MULTICAST_RID": T.REPORT_RID, "$MULTICAST_LAG_ID": [], "$DEV_PORT": [4]}
+    assert entry(T.PRE_MGID, **{"$MGID": 5}).params == {
+        "$MULTICAST_NODE_ID": [5], "$MULTICAST_NODE_L1_XID_VALID": [False], "$MULTICAST_NODE_L1_XID": [0],
+        "$MULTICAST_ECMP_ID": [], "$MULTICAST_ECMP_L1_XID_VALID": [], "$MULTICAST_ECMP_L1_XID": []}
+    assert entry(T.MIRROR_CFG, **{"$sid": 5}).params == {
+        "$direction": "EGRESS", "$ucast_egress_port": 4, "$ucast_egress_port_valid": True, "$session_enable": True,
+        "$max_pkt_len": 1 + 14 + 4 * 8 + 20 + 8 + 72}  # the report, truncated behind its one-byte mirror header
+    assert entry(T.REPORT_SESSION, sid=ff, lb_bucket={"value": 0, "mask": 0}).params == {"group": 5}
     assert entry(T.REPORT_ENCAP, sid=ff, lb_bucket={"value": 1, "mask": 1}).params == {
         "ttl": 64,
         "src_mac": "02:00:00:00:01:04",  # the switch port toward the proxy
@@ -88,8 +95,8 @@ def test_two_switch_chain_forwards_across_the_link(tmp_path: Path) -> None:
     assert s1[(T.SID_FORWARD, prio)].params == {"port": 8, "dst_mac": "02:00:00:00:02:08"}  # towards s2
     assert s2[(T.SID_FORWARD, fmt)].params == {"port": 4, "dst_mac": "02:00:00:00:40:01"}  # s2 -> proxy
     assert (T.LOCAL_SID_TABLES[0], prio) in s2 and (T.LOCAL_SID_TABLES[0], prio) not in s1
-    mirror = next(e for e in plan.entries_of("switch", "s1") if e.table == T.MIRROR_CFG)
-    assert mirror.params["$ucast_egress_port"] == 8, "reports leave s1 towards s2"
+    node = next(e for e in plan.entries_of("switch", "s1") if e.table == T.PRE_NODE)
+    assert node.params["$DEV_PORT"] == [8], "reports leave s1 towards s2"
     route = next(e for e in plan.entries_of("switch", "s2") if e.table == T.ROUTES)
     assert route.params["port"] == 8
 

@@ -50,9 +50,9 @@ def test_chain_applied_through_the_controller(outcome):
 
 def test_every_report_crosses_every_hop_in_order(outcome):
     o = outcome["o"]
-    mirrored = o.switch["reports_mirrored"]
+    mirrored = o.switch["reports_sent"]
     assert mirrored > 50, o.switch
-    assert o.switch["reports_no_session"] == 0 and o.switch["reports_unconfigured"] == 0, o.switch
+    assert o.switch["reports_no_group"] == 0 and o.switch["reports_unconfigured"] == 0, o.switch
     by_vnf: dict[str, dict[str, int]] = {}
     for c in o.proxy["sids"].values():
         row = by_vnf.setdefault(c["vnf"], {"rx": 0, "tx": 0})

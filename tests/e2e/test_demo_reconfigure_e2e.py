@@ -65,7 +65,7 @@ def test_report_path_unbroken_through_the_change(outcome):
     Proxy tx counters are not compared here: they can miss a few frames counted during a proxy
     configuration change (docs/demo.md, gaps found); rx counters and the VNFs' own counters are exact."""
     o = outcome["o"]
-    mirrored = o.switch["reports_mirrored"]
+    mirrored = o.switch["reports_sent"]
     assert mirrored > 50, o.switch
     v = o.vnfs
     fm_rx = next(c["rx"] for c in o.proxy["sids"].values() if c["vnf"] == "formatter")

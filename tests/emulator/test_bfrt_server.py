@@ -293,9 +293,10 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
             action set_c(bit<16> v) { hdr.data.c = v; }
             table t { key = { hdr.data.b : exact; } actions = { set_c; NoAction; } default_action = NoAction; }
         """,
-        apply="t.apply(); if (hdr.data.a == 1) { ig_dprsr_md.mirror_type = 1; }",
+        # a Tofino mirror field list takes fields, not constants (session id included): metadata carries them
+        apply="t.apply(); if (hdr.data.a == 1) { ig_dprsr_md.mirror_type = 1; md.a = 0xEE; md.b = 0x01; md.c = 7; }",
         deparser_locals="Mirror() mirror;",
-        deparser="if (ig_dprsr_md.mirror_type == 1) { mirror.emit<mirror_h>(10w7, {8w0xEE, 8w0x01}); }",
+        deparser="if (ig_dprsr_md.mirror_type == 1) { mirror.emit<mirror_h>(md.c[9:0], {md.a, md.b}); }",
     )
     compile_to_dir(prog, tmp_path / "snip")
     c = BfrtClient(f"127.0.0.1:{port}")

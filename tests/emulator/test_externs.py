@@ -130,9 +130,9 @@ def test_digest_from_deparser(build):
 def test_mirror_i2e_with_session_and_truncation(build):
     p = build(
         types="header mirror_h { bit<8> kind; bit<8> tag; }",
-        apply="if (hdr.data.a == 1) { ig_dprsr_md.mirror_type = 1; md.b = 0x77; }",
+        apply="if (hdr.data.a == 1) { ig_dprsr_md.mirror_type = 1; md.a = 0xEE; md.b = 0x77; md.c = 5; }",
         deparser_locals="Mirror() mirror;",
-        deparser="if (ig_dprsr_md.mirror_type == 1) { mirror.emit<mirror_h>(10w5, {8w0xEE, md.b}); }",
+        deparser="if (ig_dprsr_md.mirror_type == 1) { mirror.emit<mirror_h>(md.c[9:0], {md.a, md.b}); }",
     )
     frame = data_frame(1, tail=b"x" * 40)
     assert len(p.process(0, frame)) == 1

@@ -10,6 +10,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
+from srchain.plan.tables import REPORT_RID, REPORT_SESSION_BASE, REPORT_TRUNCATE
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Emitted, Pipeline
 
@@ -32,14 +33,16 @@ def node() -> Pipeline:
         p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"report_every": 1})
     for vnf, port in ((VNF_A, PORT_A), (VNF_B, PORT_B)):
         p.table("sr.sid_forward").insert([vnf], "SwitchIngress.sr.forward", {"port": port, "dst_mac": 0x0200000000BB})
-    p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_session",
-                                                   {"session": 9})
+    p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_group",
+                                                   {"group": 9})
     for bucket, label in ((0, REPORT_A), (1, REPORT_B)):
         p.table("report.encap").insert([SID_FF, (bucket, 1)], "SwitchEgress.report.push_1",
                                        {"ttl": 64, "src_mac": 1, "dst_mac": 2, "label_0": label})
     p.table("report.addresses").insert([SID_FF], "SwitchEgress.report.set_addresses",
                                        {"switch_id": 1, "src_addr": 1, "dst_addr": 2})
-    p.mirror_sessions[9] = R.MirrorSession(egress_port=REPORT_PORT, max_pkt_len=128)
+    p.mcast_groups[9] = ((REPORT_PORT, REPORT_RID, -1),)  # $pre.mgid 9 -> one node: the report port
+    p.mirror_sessions[REPORT_SESSION_BASE + REPORT_PORT] = R.MirrorSession(  # E2E: the report, truncated
+        egress_port=REPORT_PORT, max_pkt_len=REPORT_TRUNCATE, direction="EGRESS")
     return p
 
 

@@ -13,6 +13,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from srchain.plan.tables import REPORT_RID, REPORT_SESSION_BASE, REPORT_TRUNCATE
 from srchain_contracts.records import U32_MAX, FeatureReport, FlowKey, flow_slot
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Pipeline
@@ -33,19 +34,21 @@ def compiled() -> Pipeline:
 
 def node(compiled: Pipeline, report_every: int) -> Pipeline:
     p = compiled
-    p.reset_state()  # tables, registers, counters, mirror sessions
+    p.reset_state()  # tables, registers, counters, PRE groups
     p.table("classifier.rules").insert([(0, 0)] * 7, "SwitchIngress.classifier.push_1",
                                        {"ttl": 64, "label_0": SID_FF}, 10)
     for t in ("sr.local_sid_0", "sr.local_sid_1"):
         p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"report_every": report_every})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": 2, "dst_mac": 0x0200000000AA})
-    p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_session",
-                                                   {"session": 9})
+    p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_group",
+                                                   {"group": 9})
     p.table("report.encap").insert([SID_FF, (0, 0)], "SwitchEgress.report.push_1",
                                    {"ttl": 64, "src_mac": 1, "dst_mac": 2, "label_0": 16001})
     p.table("report.addresses").insert([SID_FF], "SwitchEgress.report.set_addresses",
                                        {"switch_id": SWITCH_ID, "src_addr": 1, "dst_addr": 2})
-    p.mirror_sessions[9] = R.MirrorSession(egress_port=REPORT_PORT, max_pkt_len=128)
+    p.mcast_groups[9] = ((REPORT_PORT, REPORT_RID, -1),)  # $pre.mgid 9 -> one node: the report port
+    p.mirror_sessions[REPORT_SESSION_BASE + REPORT_PORT] = R.MirrorSession(  # E2E: the report, truncated
+        egress_port=REPORT_PORT, max_pkt_len=REPORT_TRUNCATE, direction="EGRESS")
     return p
 
 
@@ -68,6 +71,8 @@ class Replay:
         f = frame(src, sport, dst, dport, size)
         for out in self.p.process(1, f, tstamp_ns=ts):
             if out.port == REPORT_PORT:
+                # the finished report's E2E copy, cut behind its one-byte mirror header (one label here)
+                assert len(out.frame) == min(REPORT_TRUNCATE - 1, len(f) + 14 + 4 + 28 + 72), len(out.frame)
                 self.switch.append(FeatureReport.unpack(out.frame[14 + 4 + 28 :]))
             else:
                 assert out.port == 2

@@ -135,6 +135,7 @@ class Pipeline:
         self.counters: dict[str, R.CounterArray] = compiled.counters
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
+        self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
         # The PRE's replication lists, MGID -> ((port, rid, l1 xid or -1), ...), written by srchain_emu.pre.
         self.mcast_groups: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
@@ -184,6 +185,7 @@ class Pipeline:
         for c in self.counters.values():
             c.reset()
         self.mirror_sessions.clear()
+        self.egress_mirrors.clear()
         self.mcast_groups.clear()
         self.digests.clear()
 
@@ -218,17 +220,23 @@ class Pipeline:
         for info, values in digests:
             self.digests.append(DigestMessage(info.name, dict(zip((n for n, _ in info.fields), values, strict=True))))
             stats["digests"] += 1
+        self._mirror(mirrors, frame, "INGRESS", result)  # I2E copies the packet as it arrived
+        return result
+
+    def _mirror(self, mirrors: list[tuple[int, bytes]], packet: bytes, direction: str, result: list[ToTM]) -> None:
+        """One copy per Mirror.emit: the mirror header, then `packet` (I2E: the frame as received; E2E: the
+        egress deparser's output), truncated to the session's max_pkt_len, to the session's port."""
+        stats = self.stats
         for sid, header in mirrors:
             session = self.mirror_sessions.get(sid)
-            if session is None or not session.enabled:
+            if session is None or not session.enabled or session.direction not in (direction, "BOTH"):
                 stats["mirror_no_session"] += 1
                 continue
-            copy = header + frame
+            copy = header + packet
             if session.max_pkt_len:
                 copy = copy[: session.max_pkt_len]
             result.append(ToTM(session.egress_port, copy, 0, mirrored=True))
-            stats["mirrored"] += 1
-        return result
+            stats["mirrored" if direction == "INGRESS" else "mirrored_e2e"] += 1
 
     def _replicate(self, tm: Any, out: bytes, result: list[ToTM]) -> None:
         """The PRE: one copy per port of each node of `mcast_grp_a` and of `mcast_grp_b` (0 = none), each with
@@ -271,18 +279,28 @@ class Pipeline:
             log.exception("egress fault on port %d", item.port)
             stats["drop_internal_error"] += 1
             return None
-        if dprsr.drop_ctl & 1:
+        if self.mirror_buffer and not dprsr.drop_ctl & 4:  # drop_ctl[2] disables mirroring
+            self._mirror(self.mirror_buffer, out, "EGRESS", self.egress_mirrors)
+        if dprsr.drop_ctl & 1:  # the packet itself; an E2E copy above still goes
             stats["drop_ctl_egress"] += 1
             return None
         stats["tx"] += 1
         return Emitted(item.port, out, item.qid)
 
+    def take_egress_mirrors(self) -> list[ToTM]:
+        """E2E copies made by egress since the last call: the traffic manager queues them for egress again."""
+        items, self.egress_mirrors = self.egress_mirrors, []
+        return items
+
     def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
         out = []
-        for item in self.ingress(port, frame, tstamp_ns):
-            e = self.egress(item, tstamp_ns=tstamp_ns)
-            if e is not None:
-                out.append(e)
+        todo = self.ingress(port, frame, tstamp_ns)
+        while todo:
+            for item in todo:
+                e = self.egress(item, tstamp_ns=tstamp_ns)
+                if e is not None:
+                    out.append(e)
+            todo = self.take_egress_mirrors()  # E2E copies pass egress again
         return out
 
     def take_digests(self) -> list[DigestMessage]:

@@ -466,6 +466,7 @@ class MirrorSession:
     egress_port: int
     max_pkt_len: int = 0  # 0: no truncation
     enabled: bool = True
+    direction: str = "BOTH"  # $mirror.cfg $direction: INGRESS (I2E), EGRESS (E2E) or BOTH
 
 
 # ---------------------------------------------------------------- hashes and checksums

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from ..frontend import ast as A
 from ..frontend.errors import Loc
 from .checked import CheckedProgram, TableResT, Typed
+from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
 from .target_salu import SALU_RULES
@@ -58,6 +59,6 @@ def one_table_apply_per_expression(checked: CheckedProgram) -> Iterator[Diagnost
 __all__ = ["DEFAULT_TARGET", "RULES", "TARGET_MODELS", "Diagnostic", "TargetRefusal", "check_target"]
 
 RULES: dict[str, list[Rule]] = {
-    "tofino1": [one_table_apply_per_expression, *SALU_RULES, *PARSER_RULES, *GATEWAY_RULES],
+    "tofino1": [one_table_apply_per_expression, *SALU_RULES, *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
     "none": [],
 }

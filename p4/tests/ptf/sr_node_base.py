@@ -92,7 +92,11 @@ class SrNodeTest(BaseTest):
     def tearDown(self) -> None:
         for table in reversed(self.written):
             with contextlib.suppress(Exception):
-                self.c.delete(table)
+                if table.startswith("$pre."):  # the SDE's PRE tables delete by key only ($pre.mgid before nodes)
+                    for e in self.c.entries(table):
+                        self.c.delete(table, e.key)
+                else:
+                    self.c.delete(table)
         self.c.close()
         BaseTest.tearDown(self)
 

@@ -7,7 +7,7 @@ A failed batch (or counters that cannot be read while draining): find out what o
 back), undo everything this apply wrote in reverse order, and raise ApplyError naming target, table and
 entry. A driver's TargetError never leaves this module: every command turns it into an ApplyError.
 Only entries this chain recorded or plans are ever touched; entries another applied chain also records
-(shared routes, mirror sessions, attachments) are never deleted. Time (timings, the drain's waits)
+(shared routes, report groups, attachments) are never deleted. Time (timings, the drain's waits)
 comes from an injectable `Clock`, so tests drain without sleeping.
 """
 
@@ -22,6 +22,7 @@ from srchain.apply.state import AppliedStore
 from srchain.errors import SrchainError
 from srchain.plan.diff import diff
 from srchain.plan.model import DiffOp, Entry, Phase, Plan, canonical
+from srchain.plan.tables import write_rank
 from srchain.targets.base import Driver, NKey, TargetError, describe
 
 TargetId = tuple[str, str]  # (kind, name)
@@ -384,7 +385,8 @@ class Controller:
                 ops.append(DiffOp("add", phase, e))
             elif got[0] != content:
                 ops.append(DiffOp("modify", phase, e, e))
-        ops.sort(key=lambda op: (_PHASE[op.phase], op.entry.target_kind != "proxy", op.entry.identity))
+        ops.sort(key=lambda op: (_PHASE[op.phase], op.entry.target_kind != "proxy", write_rank(op.entry.table, op.op),
+                                 op.entry.identity))
         result = Result(ops=ops)
         self._run(ops, result, drain_before_cleanup=False, rollback=False)
         result.notes = self.drivers.notes

@@ -108,14 +108,9 @@ class _Data:
         return {**self.fields, "action_name": self.action_name, "is_default_entry": self.is_default}
 
     def writable(self) -> dict[str, WireData]:
-        """The fields as a write takes them (a register cell read back per pipe cannot be written as is)."""
-        out: dict[str, WireData] = {}
-        for name, v in self.fields.items():
-            if isinstance(v, list):
-                raise BfrtError(f"data field {name}: {v!r} is one value per pipe; write a single value",
-                                "INVALID_ARGUMENT")
-            out[name] = v
-        return out
+        """The fields as a write takes them. A list is an array field's value (`$pre.*`); the client refuses it
+        for a single-valued field (a register cell read back per pipe cannot be written as is)."""
+        return dict(self.fields)
 
 
 class _TableInfo:
@@ -177,8 +172,13 @@ class _Table:
                 fields[dt.name] = dt.bool_val
             elif dt.str_val is not None:
                 fields[dt.name] = dt.str_val
+            elif dt.int_arr_val is not None:
+                fields[dt.name] = [int(x) for x in dt.int_arr_val]
+            elif dt.bool_arr_val is not None:
+                fields[dt.name] = [bool(x) for x in dt.bool_arr_val]
             else:
-                raise BfrtError(f"data field {dt.name}: no val, bool_val or str_val given", "INVALID_ARGUMENT")
+                raise BfrtError(f"data field {dt.name}: no val, bool_val, str_val, int_arr_val or bool_arr_val given",
+                                "INVALID_ARGUMENT")
         return _Data(action_name, fields)
 
     def _write(self, kind: pb.Update.Type.ValueType, key_list: list[_Key] | None,

@@ -18,9 +18,6 @@ Traffic = Literal["data", "reports", "both"]
 class FlowFeaturesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     report_every: int = Field(32, ge=1, le=65535, description="emit a feature report every N packets of a flow")
-    report_truncate: int = Field(
-        128, ge=96, le=1024, description="bytes kept of the mirrored copy (its 69-byte mirror header included)"
-    )
     report_src: IPv4Address = Field(IPv4Address("10.255.0.1"), description="source address of feature reports")
     report_dst: IPv4Address = Field(
         IPv4Address("10.255.0.2"), description="destination address of feature reports (where the formatter listens)"

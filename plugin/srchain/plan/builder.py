@@ -9,7 +9,7 @@ Order of work:
    module, each per load-balancing bucket; depth checked against the MSD;
 4. a walk of every stack hop by hop through the topology, which yields local_sid entries where a
    label is this switch's own and sid_forward entries where it must travel on;
-5. classifier, report, mirror, queue-map, route, proxy SID and attachment entries.
+5. classifier, report (with its PRE node and group), queue-map, route, proxy SID and attachment entries.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class _Builder:
         self, what: str, start: str, labels: list[int], first_hop: Callable[[Hop, int], None] | None = None
     ) -> None:
         """Follow a stack from switch `start`: pop local labels, forward the others toward their owner.
-        With `first_hop`, the first forward out of `start` is handed to it (a mirror session does it)."""
+        With `first_hop`, the first forward out of `start` is handed to it (the report group is made there)."""
         loc, local_run = start, 0
         for i, label in enumerate(labels):
             owner = self.owner[label]
@@ -321,34 +321,63 @@ class _Builder:
     def report_entries(self, emitter: ResolvedSegment, stacks: dict[int, list[int]]) -> None:
         assert isinstance(emitter.spec, P4Segment) and isinstance(emitter.params, FlowFeaturesParams)
         sw, ff_sid = emitter.spec.switch, self.sid[(emitter.name, emitter.name)]
-        truncate = emitter.params.report_truncate
-        session_of: dict[int, list[int]] = {}
+        group_of: dict[int, list[int]] = {}
         for buckets, labels in _group(stacks, self.buckets):
             first: list[Hop] = []
 
-            def mirror(hop: Hop, _label: int, buckets: list[int] = buckets, first: list[Hop] = first) -> None:
+            def report_group(hop: Hop, _label: int, buckets: list[int] = buckets, first: list[Hop] = first) -> None:
                 first.append(hop)
-                session = T.MIRROR_SESSION_BASE + hop.port
+                group = T.REPORT_GROUP_BASE + hop.port  # one group (and node) per report port, shared
+                self.add(
+                    Entry(
+                        "switch",
+                        sw,
+                        T.PRE_NODE,
+                        {"$MULTICAST_NODE_ID": group},
+                        T.PRE_ACTION,
+                        {"$MULTICAST_RID": T.REPORT_RID, "$MULTICAST_LAG_ID": [], "$DEV_PORT": [hop.port]},
+                        "report_node",
+                    )
+                )
+                self.add(
+                    Entry(
+                        "switch",
+                        sw,
+                        T.PRE_MGID,
+                        {"$MGID": group},
+                        T.PRE_ACTION,
+                        {
+                            "$MULTICAST_NODE_ID": [group],
+                            "$MULTICAST_NODE_L1_XID_VALID": [False],
+                            "$MULTICAST_NODE_L1_XID": [0],
+                            # read back with the group: no ECMP members (bf_rt_pre_tf1.json fields 4-6)
+                            "$MULTICAST_ECMP_ID": [],
+                            "$MULTICAST_ECMP_L1_XID_VALID": [],
+                            "$MULTICAST_ECMP_L1_XID": [],
+                        },
+                        "report_group",
+                    )
+                )
                 self.add(
                     Entry(
                         "switch",
                         sw,
                         T.MIRROR_CFG,
-                        {"$sid": session},
+                        {"$sid": T.REPORT_SESSION_BASE + hop.port},
                         T.MIRROR_ACTION,
                         {
-                            "$direction": "INGRESS",
+                            "$direction": "EGRESS",
                             "$ucast_egress_port": hop.port,
                             "$ucast_egress_port_valid": True,
                             "$session_enable": True,
-                            "$max_pkt_len": truncate,
+                            "$max_pkt_len": T.REPORT_TRUNCATE,
                         },
-                        "mirror_session",
+                        "report_truncate",
                     )
                 )
-                session_of.update({b: [session] for b in buckets})
+                group_of.update({b: [group] for b in buckets})
 
-            self.walk(f"report path of '{emitter.name}'", sw, labels, first_hop=mirror)
+            self.walk(f"report path of '{emitter.name}'", sw, labels, first_hop=report_group)
             self.add(
                 Entry(
                     "switch",
@@ -382,7 +411,7 @@ class _Builder:
                 self.version,
             )
         )
-        for buckets, (session,) in _group(session_of, self.buckets):
+        for buckets, (group,) in _group(group_of, self.buckets):
             self.add(
                 Entry(
                     "switch",
@@ -390,7 +419,7 @@ class _Builder:
                     T.REPORT_SESSION,
                     {"sid": ff_sid, "lb_bucket": _bucket_key(buckets, self.buckets)},
                     T.REPORT_SESSION_ACTION,
-                    {"session": session},
+                    {"group": group},
                     "report_session",
                     self.version,
                 )

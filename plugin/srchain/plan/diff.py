@@ -13,6 +13,7 @@ tag is bookkeeping and never causes a write on its own.
 from __future__ import annotations
 
 from srchain.plan.model import DiffOp, Entry, Phase
+from srchain.plan.tables import write_rank
 
 _PHASE_ORDER: dict[Phase, int] = {"install": 0, "flip": 1, "cleanup": 2}
 _KIND_ORDER = {"proxy": 0, "switch": 1}
@@ -34,10 +35,11 @@ def diff(wanted: list[Entry], installed: list[Entry]) -> list[DiffOp]:
         if ident not in want:
             ops.append(DiffOp("delete", "flip" if old.flips else "cleanup", old))
 
-    def order(op: DiffOp) -> tuple[int, int, int, tuple[str, str, str, str]]:
+    def order(op: DiffOp) -> tuple[int, int, int, int, tuple[str, str, str, str]]:
         kind = _KIND_ORDER[op.entry.target_kind]
         if op.phase == "cleanup":  # switches stop sending before proxies forget
             kind = 1 - kind
-        return (_PHASE_ORDER[op.phase], kind, _OP_ORDER[op.op], op.entry.identity)
+        return (_PHASE_ORDER[op.phase], kind, _OP_ORDER[op.op], write_rank(op.entry.table, op.op),
+                op.entry.identity)
 
     return sorted(ops, key=order)

@@ -46,13 +46,13 @@ SWITCH_INGRESS_FLOW_FEATURES_IAT_MIN: Final = "SwitchIngress.flow_features.iat_m
 SWITCH_INGRESS_FLOW_FEATURES_IAT_SUM: Final = "SwitchIngress.flow_features.iat_sum"
 SWITCH_INGRESS_FLOW_FEATURES_LAST_SEEN_HI: Final = "SwitchIngress.flow_features.last_seen_hi"
 SWITCH_INGRESS_FLOW_FEATURES_LAST_SEEN_LO: Final = "SwitchIngress.flow_features.last_seen_lo"
-SWITCH_INGRESS_FLOW_FEATURES_NO_REPORT_SESSION: Final = "SwitchIngress.flow_features.no_report_session"
+SWITCH_INGRESS_FLOW_FEATURES_NO_REPORT_GROUP: Final = "SwitchIngress.flow_features.no_report_group"
 SWITCH_INGRESS_FLOW_FEATURES_OWNER_TAG: Final = "SwitchIngress.flow_features.owner_tag"
 SWITCH_INGRESS_FLOW_FEATURES_PKT_COUNT: Final = "SwitchIngress.flow_features.pkt_count"
 SWITCH_INGRESS_FLOW_FEATURES_REPORT_SEQ: Final = "SwitchIngress.flow_features.report_seq"
 SWITCH_INGRESS_FLOW_FEATURES_REPORT_SESSION: Final = "SwitchIngress.flow_features.report_session"
 SWITCH_INGRESS_FLOW_FEATURES_REPORTS: Final = "SwitchIngress.flow_features.reports"
-SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_SESSION: Final = "SwitchIngress.flow_features.set_report_session"
+SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_GROUP: Final = "SwitchIngress.flow_features.set_report_group"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MAX: Final = "SwitchIngress.flow_features.size_max"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MIN: Final = "SwitchIngress.flow_features.size_min"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_SUM: Final = "SwitchIngress.flow_features.size_sum"
@@ -313,8 +313,8 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.classifier.no_chain": {},
     },
     "SwitchIngress.flow_features.report_session": {
-        "SwitchIngress.flow_features.set_report_session": {"session": 10},
-        "SwitchIngress.flow_features.no_report_session": {},
+        "SwitchIngress.flow_features.set_report_group": {"group": 16},
+        "SwitchIngress.flow_features.no_report_group": {},
     },
     "SwitchIngress.ipv4.routes": {
         "SwitchIngress.ipv4.route": {"port": 9, "dst_mac": 48},

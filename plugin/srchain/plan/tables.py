@@ -22,24 +22,45 @@ SID_FORWARD = P.SWITCH_INGRESS_SR_SID_FORWARD  # exact label -> egress port + ne
 SID_FORWARD_ACTION = P.SWITCH_INGRESS_SR_FORWARD  # data: port, dst_mac
 ROUTES = P.SWITCH_INGRESS_IPV4_ROUTES  # lpm dst_addr, after the bottom label is popped
 ROUTE_ACTION = P.SWITCH_INGRESS_IPV4_ROUTE  # data: port, dst_mac
-REPORT_SESSION = P.SWITCH_INGRESS_FLOW_FEATURES_REPORT_SESSION  # (flow-features SID, lb bucket) -> mirror session
-REPORT_SESSION_ACTION = P.SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_SESSION  # data: session
+REPORT_SESSION = P.SWITCH_INGRESS_FLOW_FEATURES_REPORT_SESSION  # (flow-features SID, lb bucket) -> report group
+REPORT_SESSION_ACTION = P.SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_GROUP  # data: group (a multicast group id)
 REPORT_ENCAP = P.SWITCH_EGRESS_REPORT_ENCAP  # (flow-features SID, lb bucket) -> push the report stack
 REPORT_PUSH = "SwitchEgress.report.push_{n}"  # data: ttl, src_mac, dst_mac, label_0 .. label_{n-1}
 REPORT_ADDRESSES = P.SWITCH_EGRESS_REPORT_ADDRESSES  # flow-features SID -> the report's IPv4 addresses
 REPORT_ADDRESSES_ACTION = P.SWITCH_EGRESS_REPORT_SET_ADDRESSES  # data: switch_id, src_addr, dst_addr
 QUEUE_MAP = P.SWITCH_INGRESS_PRIORITY_QUEUE_MAP  # (priority SID, class id) -> qid
 QUEUE_MAP_ACTION = P.SWITCH_INGRESS_PRIORITY_SET_QID  # data: qid
-MIRROR_CFG = "$mirror.cfg"  # fixed (non-P4) table of the SDE
+# Fixed (non-P4) tables of the SDE's packet replication engine (bf_rt_pre_tf1.json): the report copy of a
+# packet goes to the multicast group of its report port, whose one node has RID REPORT_RID.
+PRE_NODE = "$pre.node"  # key $MULTICAST_NODE_ID; data $MULTICAST_RID, $MULTICAST_LAG_ID[], $DEV_PORT[]
+PRE_MGID = "$pre.mgid"  # key $MGID; data $MULTICAST_NODE_ID[], $MULTICAST_NODE_L1_XID_VALID[], $MULTICAST_NODE_L1_XID[]
+PRE_ACTION = ""  # the PRE tables have no actions
+REPORT_RID = 0xFEED  # p4/include/defines.p4 REPORT_RID: egress builds a report from a copy with this RID
+# The finished report leaves as an E2E mirror of itself, truncated to the report (defines.p4): the session of
+# a report port is REPORT_SESSION_BASE + port, direction EGRESS.
+MIRROR_CFG = "$mirror.cfg"
 MIRROR_ACTION = "$normal"
+REPORT_SESSION_BASE = 1
 
 MAX_LOCAL_POPS = len(LOCAL_SID_TABLES)  # local SIDs a packet can pop in one pass through a switch
 LB_BUCKET_BITS = P.KEYS[CLASSIFIER]["lb_bucket"][1]  # the SR node hashes the 5-tuple into 2^bits buckets
 # The deepest stack a switch can push (one push_<n> action per depth, n = 1..MSD of the compiled program).
 MAX_PUSH = min(sum(a.startswith(push.format(n="")) for a in P.ACTIONS[table])
                for table, push in ((CLASSIFIER, CLASSIFIER_PUSH), (REPORT_ENCAP, REPORT_PUSH)))
+# Bytes kept of a report: the mirror header, Ethernet, the deepest report stack, IPv4, UDP, the record.
+REPORT_TRUNCATE = 1 + 14 + 4 * MAX_PUSH + 20 + 8 + 72
 MATCH_PRIORITY_MAX = 65535  # BF Runtime: a lower $MATCH_PRIORITY wins; spec priority: higher wins
-MIRROR_SESSION_BASE = 1  # report mirror session id = base + egress port
+REPORT_GROUP_BASE = 1  # report multicast group id (and its node id) = base + the report port
+# Tables whose entries other entries of the same phase name (an MGID names its nodes): written first,
+# deleted last (the SDE refuses an MGID whose node does not exist yet).
+WRITE_RANK = {PRE_NODE: 0, PRE_MGID: 1}  # $mirror.cfg sessions stand alone (default rank)
+WRITE_RANK_DEFAULT = 2
+
+
+def write_rank(table: str, op: str) -> int:
+    """Order of an operation on `table` among the same phase's operations of one kind."""
+    rank = WRITE_RANK.get(table, WRITE_RANK_DEFAULT)
+    return -rank if op == "delete" else rank
 
 # --- SR proxy (proxy/) ------------------------------------------------------------------------
 PROXY_SID = "sid"  # key: sid; action: static | dynamic

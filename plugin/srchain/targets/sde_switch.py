@@ -80,10 +80,14 @@ class SdeSwitchDriver(SwitchDriver):
         schema = self._table(t.info.name_get())
         return next((k.match_type for k in schema.keys if k.name == name), "Exact")
 
-    def _data(self, t: Any, action: str, data: dict[str, Any]) -> Any:
+    def _data(self, t: Any, action: str | None, data: dict[str, Any]) -> Any:
         dts = []
         for name, v in data.items():
-            if isinstance(v, bool):
+            if isinstance(v, list) and v and all(isinstance(x, bool) for x in v):
+                dts.append(self.gc.DataTuple(name, bool_arr_val=v))
+            elif isinstance(v, list):
+                dts.append(self.gc.DataTuple(name, int_arr_val=v))
+            elif isinstance(v, bool):
                 dts.append(self.gc.DataTuple(name, bool_val=v))
             elif isinstance(v, str):
                 dts.append(self.gc.DataTuple(name, str_val=v))

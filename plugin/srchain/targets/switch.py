@@ -53,6 +53,18 @@ def scalar(v: JsonValue) -> WireScalar:
     raise ValueError(f"unsupported value {v!r}")
 
 
+def data_value(v: JsonValue) -> WireData:
+    """A plan data value on the wire: a scalar, or an int/bool array (`$pre.*` fields)."""
+    if isinstance(v, list):
+        if all(isinstance(x, bool) for x in v) and v:
+            return [bool(x) for x in v]
+        items = [scalar(x) for x in v]
+        if not all(type(x) is int for x in items):
+            raise ValueError(f"unsupported array {v!r}: numbers or bools only")
+        return [int(x) for x in items]
+    return scalar(v)
+
+
 class SwitchDriver:
     kind = "switch"
 
@@ -113,13 +125,19 @@ class SwitchDriver:
             out["$MATCH_PRIORITY"] = 0
         return out
 
-    def wire_data(self, entry: Entry) -> tuple[str, dict[str, WireData]]:
+    def wire_data(self, entry: Entry) -> tuple[str | None, dict[str, WireData]]:
         t = self._table(entry.table)
+        action: str | None = None  # a table without actions ($pre.*): data only
+        if entry.action:
+            try:
+                action = t.action(entry.action).name
+            except BfrtError as exc:
+                raise TargetError(f"switch {self.name}", f"table {entry.table}: action {exc}",
+                                  code="NOT_FOUND") from None
         try:
-            action = t.action(entry.action).name
-        except BfrtError as exc:
-            raise TargetError(f"switch {self.name}", f"table {entry.table}: action {exc}", code="NOT_FOUND") from None
-        return action, {k: scalar(v) for k, v in entry.params.items()}
+            return action, {k: data_value(v) for k, v in entry.params.items()}
+        except ValueError as exc:
+            raise TargetError(f"switch {self.name}", f"table {entry.table}: {exc}", code="INVALID_ARGUMENT") from None
 
     def norm(self, entry: Entry) -> tuple[NKey, str]:
         action, data = self.wire_data(entry)
