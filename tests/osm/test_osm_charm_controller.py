@@ -183,6 +183,12 @@ def test_day2_add_remove_reconfigure_and_refusals(ns: Ns, proxy: dict) -> None:
         "after: no segment 'nope' in the chain (segments: features, mitigation, formatter")
     msg = ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1, behaviour: dynamic, traffic: data}")
     assert "pending/add-segment.yaml" in msg and "spare" in msg, msg  # spare has no attachment on px1
+    # '-' is the NSD's default-value, which OSM's LCM passes when the operator gives no `after`: first
+    msg = ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1, behaviour: dynamic, traffic: data}",
+                  after="-")
+    assert "pending/add-segment.yaml" in msg, msg
+    pending = yaml.safe_load((ns.state_dir / "pending/add-segment.yaml").read_text())
+    assert [s["name"] for s in pending["segments"]][:2] == ["y", "features"]
     assert ns.fail("remove-segment", name="nope").startswith("name: no segment 'nope' in the chain")
     other = ns.config["chain-spec"].replace("chain: cloud-gaming", "chain: other")
     assert "chain: 'other' is not the running chain 'cloud-gaming'" in ns.fail("reconfigure-chain", spec=other)

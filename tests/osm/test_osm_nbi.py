@@ -108,7 +108,7 @@ def test_onboard_create_act_and_status_end_to_end(server: StandinServer, package
                                          "--params", "{sid: 16001}", "--via", "nbi"], env=_env(server))
     assert vnf_action.exit_code == 0, vnf_action.output
     assert server.calls == [("cg", None, "show-chain", {}),  # type: ignore[attr-defined]
-                            ("cg", "px1", "remove-sid", {"sid": 16001})]
+                            ("cg", "px1", "remove-sid", {"sid": 16001, "version": -1})]
     status = runner.invoke(osm_cli, ["ns-status", "cg", "--via", "nbi"], env=_env(server))
     assert status.exit_code == 0, status.output
     assert ": READY" in status.output.splitlines()[0]
@@ -126,23 +126,74 @@ def test_failed_primitive_fails_the_operation_and_the_command(server: StandinSer
     assert "FAILED: remove-segment: no segment named 'ghost'" in result.output
 
 
-@pytest.mark.parametrize(("args", "detail"), [
-    (["--action-name", "show-chains"], "'show-chains' is not a config-primitive of NSD 'srchain-cloud-gaming' "
-                                       "(known: add-segment, reconfigure-chain, remove-segment, show-chain)"),
-    (["--action-name", "reconfigure-chain"], "mandatory parameter 'spec' of primitive 'reconfigure-chain' is missing"),
-    (["--action-name", "show-chain", "--params", "{verbose: true}"],
-     "'verbose' is not a parameter of primitive 'show-chain' (parameters: none)"),
-    (["--vnf-name", "px9", "--action-name", "show-sids"], "'px9' is not a vnf-profile of NS 'cg'"),
-    (["--vnf-name", "px1", "--action-name", "load-model"], "'load-model' is not a config-primitive of VNFD "
-                                                           "'srchain-sr-proxy' (member 'px1')"),
+@pytest.mark.parametrize(("args", "status", "detail"), [
+    # the NBI's own texts (NBI instance_topics.py NsLcmOpTopic._check_action_ns_operation)
+    (["--action-name", "show-chains"], "400 BAD_REQUEST", "Invalid primitive 'show-chains' is not present at vnfd/nsd"),
+    (["--action-name", "reconfigure-chain"], "400 BAD_REQUEST",
+     "Needed parameter spec not provided for primitive 'reconfigure-chain'"),
+    (["--action-name", "show-chain", "--params", "{verbose: true}"], "400 BAD_REQUEST",
+     "parameter/s '['verbose']' not present at vnfd /nsd for primitive 'show-chain'"),
+    (["--vnf-name", "px9", "--action-name", "show-sids"], "400 BAD_REQUEST",
+     "Invalid parameter member_vnf_index='px9' is not one of the nsd:constituent-vnfd"),
+    (["--vnf-name", "px1", "--action-name", "load-model"], "400 BAD_REQUEST",
+     "Invalid primitive 'load-model' is not present at vnfd/nsd"),
+    # LCM calls it after `config` (ssh-access); it is no config-primitive, so no ns-action reaches it
+    (["--vnf-name", "formatter", "--action-name", "verify-ssh-credentials"], "400 BAD_REQUEST",
+     "Invalid primitive 'verify-ssh-credentials' is not present at vnfd/nsd"),
 ])
 def test_action_requests_are_checked_against_the_descriptors(server: StandinServer, packages: dict[str, Path],
-                                                             tmp_path: Path, args: list[str], detail: str) -> None:
+                                                             tmp_path: Path, args: list[str], status: str,
+                                                             detail: str) -> None:
     _onboard_all(server, packages, tmp_path)
     assert _ns_create(server).exit_code == 0
     result = CliRunner().invoke(osm_cli, ["ns-action", "cg", *args, "--via", "nbi"], env=_env(server))
     assert result.exit_code == 1
-    assert "422 UNPROCESSABLE_ENTITY" in result.output and detail in result.output
+    assert f"{status}: {detail}" in result.output, result.output
+    assert server.calls == []  # type: ignore[attr-defined]
+
+
+def _standin_ns(server: StandinServer, packages: dict[str, Path], tmp: Path) -> str:
+    _onboard_all(server, packages, tmp)
+    assert _ns_create(server).exit_code == 0
+    return next(iter(server.nbi.nss))
+
+
+@pytest.mark.parametrize(("member", "primitive", "params", "passed"), [
+    # optional parameters left out: the NBI accepts the call, LCM passes the default-value to the charm
+    ("px1", "remove-sid", {"sid": 16001}, {"sid": 16001, "version": -1}),
+    ("s1", "show-tables", {}, {"table": "*"}),
+    (None, "add-segment", {"segment": "{name: m}"}, {"segment": "{name: m}", "after": "-"}),
+    ("aggregator", "set-hysteresis", {"agree-windows": "3"}, {"agree-windows": 3, "quiet-timeout-s": 30}),
+    ("px1", "remove-sid", {"sid": 16001, "version": 2}, {"sid": 16001, "version": 2}),
+])
+def test_optional_parameters_take_their_default_value(server: StandinServer, packages: dict[str, Path],
+                                                      tmp_path: Path, member: str | None, primitive: str,
+                                                      params: dict[str, Any], passed: dict[str, Any]) -> None:
+    _standin_ns(server, packages, tmp_path)
+    client = _client(server)
+    op = client.wait(client.ns_action("cg", primitive, params, member), 10)
+    assert op["operationState"] == "COMPLETED", op
+    assert server.calls == [("cg", member, primitive, passed)]  # type: ignore[attr-defined]
+
+
+def test_every_action_needs_primitive_params(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
+    ns_id = _standin_ns(server, packages, tmp_path)
+    token = _client(server).token()
+    status, body = _raw(server, "POST", f"/osm/nslcm/v1/ns_instances/{ns_id}/action",
+                        json.dumps({"primitive": "show-chain"}).encode(),
+                        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert status == 422 and body["detail"] == "action: 'primitive_params' is a required property", body
+    assert server.calls == []  # type: ignore[attr-defined]
+
+
+def test_an_integer_parameter_that_is_no_integer_fails_the_operation(server: StandinServer,
+                                                                     packages: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    _standin_ns(server, packages, tmp_path)
+    client = _client(server)
+    op = client.wait(client.ns_action("cg", "remove-sid", {"sid": "x"}, "px1"), 10)  # NBI accepts, LCM converts
+    assert (op["operationState"], op["detailed-status"]) == ("FAILED", "Parameter sid of primitive remove-sid "
+                                                                       "must be integer")
     assert server.calls == []  # type: ignore[attr-defined]
 
 

@@ -184,8 +184,13 @@ def reconfigure_chain(s: ControllerSettings, spec: str) -> dict[str, Any]:
     return apply_spec(s, spec, "reconfigure-chain")
 
 
+FIRST = "-"  # add-segment's `after` default-value in the NSD (not a segment name): OSM passes it when not given
+
+
 def add_segment(s: ControllerSettings, segment: str, after: str | None) -> dict[str, Any]:
-    """Insert one segment (YAML, as in the chain spec) after segment `after` (empty: first)."""
+    """Insert one segment (YAML, as in the chain spec) after segment `after` (None, '' or '-': first)."""
+    if after == FIRST:
+        after = None
     spec = _running(s)
     try:
         seg = yaml.safe_load(segment)

@@ -15,8 +15,11 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     of the right type and interface names for
     every PNF (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
-    instantiation, as LCM does); ns-action: the primitive and its mandatory parameters must exist in the
-    NSD (no member_vnf_index) or in that member's VNFD; the NS must be READY (409).
+    instantiation, as LCM does); ns-action as NBI `NsLcmOpTopic._check_action_ns_operation` checks it (the
+    config-primitive in the NSD's ns-configuration, or in the member VNFD's day1-2 entry with the VNFD's id;
+    every parameter without a non-empty default-value given, whatever `mandatory` says; none undeclared;
+    400 with the NBI's texts), then the parameters LCM would pass (`_map_primitive_params`); the NS must be
+    READY (409).
 An optional `on_action(ns_name, member, primitive, params) -> dict` runs the primitive for real (the demo
 uses it to call the charm library); without it an action completes with a "not executed" status.
 """
@@ -43,11 +46,11 @@ from typing import Any
 import yaml
 
 from srchain.errors import SrchainError
-from srchain.osm.day12 import as_list, primitives
+from srchain.osm.day12 import Primitive, as_list, primitives
 from srchain.osm.descriptors import Descriptor, collect
 from srchain.osm.findings import Finding
 from srchain.osm.im import ImValidator
-from srchain.osm.nsd_checks import check_placeholders, vnfd_blocks
+from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
 
 ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
@@ -357,58 +360,63 @@ class StandinNbi:
 
     def ns_action(self, ref: str, body: Any) -> dict[str, Any]:
         _check_fields(body, "action", {"primitive": str, "primitive_params": dict},
-                      {"member_vnf_index": str, "vdu_id": str, "vdu_count_index": int, "kdu_name": str,
-                       "timeout_ns_action": int, "lcmOperationType": str, "nsInstanceId": str})
+                      {"member_vnf_index": str, "vnf_member_index": str, "vdu_id": str, "vdu_count_index": int,
+                       "kdu_name": str, "timeout_ns_action": int, "lcmOperationType": str, "nsInstanceId": str})
         with self.lock:
             ns = self._find_ns(ref)
             for op_id in ns.ops:
                 self.ops[op_id].view()
             if ns.state != "READY":
                 raise NbiFault(409, "CONFLICT", f"NS '{ns.name}' is {ns.state}, not READY")
-            member = body.get("member_vnf_index")
-            declared = self._primitive(ns, member, body["primitive"])
+            member = body.get("member_vnf_index") or body.get("vnf_member_index")
+            prim = self._primitive(ns, member, body["primitive"])
             given = body["primitive_params"]
-            names = {str(p.get("name")) for p in declared}
-            for name in sorted(set(given) - names):
-                raise _bad(f"action.primitive_params: '{name}' is not a parameter of primitive "
-                           f"'{body['primitive']}' (parameters: {', '.join(sorted(names)) or 'none'})")
-            for p in declared:
-                if str(p.get("mandatory", "false")).lower() == "true" and p.get("name") not in given:
-                    raise _bad(f"action.primitive_params: mandatory parameter '{p.get('name')}' of primitive "
-                               f"'{body['primitive']}' is missing")
+            # NBI instance_topics.py NsLcmOpTopic._check_action_ns_operation: a parameter is optional only with a
+            # non-empty default-value (`mandatory` is not read); an undeclared one is refused.
+            rest = dict(given)
+            for p in prim.params:
+                if rest.pop(str(p.get("name")), _MISSING) is _MISSING and not p.get("default-value"):
+                    raise NbiFault(400, "BAD_REQUEST", f"Needed parameter {p.get('name')} not provided for "
+                                                       f"primitive '{prim.name}'")
+            if rest:
+                raise NbiFault(400, "BAD_REQUEST", f"parameter/s '{list(rest)}' not present at vnfd /nsd for "
+                                                   f"primitive '{prim.name}'")
             op = self._operation(ns, "action", body,
-                                 lambda: self._run_action(ns.name, member, body["primitive"], dict(given)))
+                                 lambda: self._run_action(ns.name, member, prim, dict(given)))
         return {"id": op.id}
 
-    def _primitive(self, ns: NsInstance, member: str | None, name: str) -> list[dict[str, Any]]:
+    def _primitive(self, ns: NsInstance, member: str | None, name: str) -> Primitive:
+        """The config-primitive as NBI `_check_action_ns_operation` finds it: the NSD's ns-configuration, or the
+        day1-2 entry of the member's VNFD whose id is the VNFD's id, in its first df."""
         if member is None:
-            config = ns.nsd.body.get("ns-configuration") or {}
-            blocks = [(config, "ns-configuration")] if isinstance(config, dict) else []
-            scope = f"NSD '{ns.nsd.ident}'"
+            config = ns.nsd.body.get("ns-configuration")
+            block, path = (config if isinstance(config, dict) else {}), "ns-configuration"
         else:
             vnfd = ns.vnfds.get(member)
             if vnfd is None:
-                raise _bad(f"action.member_vnf_index: '{member}' is not a vnf-profile of NS '{ns.name}' "
-                           f"(known: {', '.join(sorted(ns.vnfds))})")
-            blocks, scope = vnfd_blocks(vnfd), f"VNFD '{vnfd.ident}' (member '{member}')"
-        known = []
-        for block, path in blocks:
-            for prim in primitives(block, path):
-                if prim.kind == "config-primitive":
-                    known.append(prim.name)
-                    if prim.name == name:
-                        return prim.params
-        raise _bad(f"action.primitive: '{name}' is not a config-primitive of {scope} "
-                   f"(known: {', '.join(sorted(known)) or 'none'})")
+                raise NbiFault(400, "BAD_REQUEST", f"Invalid parameter member_vnf_index='{member}' is not one of "
+                                                   "the nsd:constituent-vnfd")
+            dfs = as_list(vnfd.body.get("df"))
+            op = ((dfs[0].get("lcm-operations-configuration") or {}).get("operate-vnf-op-config") or {}) if dfs else {}
+            block = next((b for b in as_list(op.get("day1-2")) if b.get("id") == vnfd.ident), {})
+            path = f"day1-2[{vnfd.ident}]"
+        for prim in primitives(block, path):
+            if prim.kind == "config-primitive" and prim.name == name:
+                return prim
+        raise NbiFault(400, "BAD_REQUEST", f"Invalid primitive '{name}' is not present at vnfd/nsd")
 
-    def _run_action(self, ns_name: str, member: str | None, primitive: str,
-                    params: dict[str, Any]) -> tuple[str, str]:
+    def _run_action(self, ns_name: str, member: str | None, prim: Primitive,
+                    given: dict[str, Any]) -> tuple[str, str]:
+        try:
+            params = _lcm_params(prim, given)
+        except ValueError as e:  # LCM fails the operation, the NBI had accepted it
+            return "FAILED", str(e)
         if self.on_action is None:
             return "COMPLETED", "Done (stand-in: the primitive was accepted, not executed)"
         try:
-            result = self.on_action(ns_name, member, primitive, params)
+            result = self.on_action(ns_name, member, prim.name, params)
         except Exception as e:  # the primitive's failure is the operation's outcome, as in OSM
-            return "FAILED", f"{primitive}: {e}"
+            return "FAILED", f"{prim.name}: {e}"
         return "COMPLETED", json.dumps(result, sort_keys=True)
 
     def ns_delete(self, ref: str) -> dict[str, Any]:
@@ -461,6 +469,29 @@ class StandinNbi:
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+
+_MISSING = object()
+
+
+def _lcm_params(prim: Primitive, given: dict[str, Any]) -> dict[str, Any]:
+    """What LCM hands the charm (LCM ns.py NsLcm._map_primitive_params): the given value, else the parameter's
+    `value` or `default-value`; mappings/lists as flow YAML; INTEGER as int, BOOLEAN as bool."""
+    out: dict[str, Any] = {}
+    for p in prim.params:
+        name = str(p.get("name"))
+        value: Any = given[name] if name in given else p.get("value", p.get("default-value"))
+        if isinstance(value, (dict, list, tuple)):
+            value = yaml.safe_dump(value, default_flow_style=True, width=256)
+        if p.get("data-type") == "INTEGER":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"Parameter {name} of primitive {prim.name} must be integer") from None
+        elif p.get("data-type") == "BOOLEAN":
+            value = str(value).lower() != "false"
+        out[name] = value
+    return out
 
 
 def _short(f: Finding) -> str:
