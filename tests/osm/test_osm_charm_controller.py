@@ -161,6 +161,29 @@ def test_day1_refusals_are_named(ns: Ns, proxy: dict) -> None:
     assert not (ns.state_dir / "spec.yaml").exists()
 
 
+def test_ns_config_info_from_osm_is_accepted_and_reported(ns: Ns, proxy: dict) -> None:
+    # LCM adds ns_config_info (JSON) to the NS charm's `config` primitive; N2VC applies it as application config
+    info = json.dumps({"osm-config-mapping": {"s1": "tofino-s1-a", "px1": "sr-proxy-b", "classifier-a.vm.0": "c-c"}})
+    status = ns.config_changed(ns_config_info=info)
+    assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(ns.applied()['sids'])} SIDs)")
+    ns.config["ns_config_info"] = info
+    assert ns.act("show-chain")["osm-applications"] == {"classifier-a.vm.0": "c-c", "px1": "sr-proxy-b",
+                                                        "s1": "tofino-s1-a"}
+    ns.config["ns_config_info"] = ""  # the default: not under OSM, nothing reported
+    assert "osm-applications" not in ns.act("show-chain")
+
+
+@pytest.mark.parametrize(("info", "reason"), [
+    ("{osm-config-mapping", "ns_config_info: not JSON (Expecting property name enclosed in double quotes: "),
+    ('{"osm-config-mapping": ["px1"]}', 'ns_config_info: must be {"osm-config-mapping": {"<member>": '),
+])
+def test_malformed_ns_config_info_blocks_and_applies_nothing(ns: Ns, proxy: dict, info: str, reason: str) -> None:
+    status = ns.config_changed(ns_config_info=info)
+    assert status.name == "blocked" and status.message.startswith(reason), status
+    assert not (ns.state_dir / "spec.yaml").exists()
+    assert proxy["api"].call("GET", "/v1/sids")["sids"] == []
+
+
 def test_day2_add_remove_reconfigure_and_refusals(ns: Ns, proxy: dict) -> None:
     ns.config_changed()
     v1 = assert_live_is_applied(ns, proxy)
