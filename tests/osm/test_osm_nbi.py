@@ -24,6 +24,7 @@ from srchain.osm.nbi import Credentials, NbiClient, NbiError
 from srchain.osm.nbi_standin import StandinNbi, StandinServer
 from srchain.osm.package import build_package
 from srchain.osm.pdu import pdu_descriptors
+from srchain.osm.validate import load_params
 
 PASSWORD = "s3cret-pass-word"
 
@@ -226,9 +227,41 @@ def test_missing_placeholder_fails_instantiation_and_blocks_actions(server: Stan
     result = _ns_create(server, config=broken)
     assert result.exit_code == 1
     assert "FAILED: <chain_spec> has no value: add it to additionalParamsForNs" in result.output
+    assert server.nbi.ns_view("cg")["nsState"] == "BROKEN"
+    # the NBI refuses actions only while NOT_INSTANTIATED: a BROKEN NS takes them (e.g. to repair it)
     action = CliRunner().invoke(osm_cli, ["ns-action", "cg", "--action-name", "show-chain", "--via", "nbi"],
                                 env=_env(server))
-    assert action.exit_code == 1 and "409 CONFLICT: NS 'cg' is BROKEN, not READY" in action.output
+    assert action.exit_code == 0 and 'COMPLETED: {"output": "show-chain ran"}' in action.output, action.output
+
+
+def test_actions_are_refused_while_not_instantiated(im: ImValidator, packages: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, op_delay_s=3600)  # LCM has not started instantiating
+    with nbi.serve() as srv:
+        _onboard_all(srv, packages, tmp_path)
+        client = _client(srv)
+        ns_id, _ = client.ns_create("cg", "srchain-cloud-gaming", "vim-1", load_params(NS_CONFIG))
+        assert nbi.ns_view("cg")["_admin"] == {"nsState": "NOT_INSTANTIATED"}
+        with pytest.raises(NbiError, match=f"409 CONFLICT: ns_instance '{ns_id}' cannot be 'action' because it "
+                                           "is not instantiated"):
+            client.ns_action("cg", "show-chain", {})
+
+
+def test_ns_status_reads_operations_from_ns_lcm_op_occs(server: StandinServer, packages: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    assert _ns_create(server).exit_code == 0
+    client = _client(server)
+    client.wait(client.ns_action("cg", "show-chain", {}), 10)
+    cg = client.ns_id("cg")
+    record = client._request("GET", f"/osm/nslcm/v1/ns_instances/{cg}")
+    assert "operations" not in record  # as a real NS record: the operations are ns_lcm_op_occs
+    ops = client._request("GET", f"/osm/nslcm/v1/ns_lcm_op_occs?nsInstanceId={cg}")
+    assert [(o["lcmOperationType"], o["operationState"], o["nsInstanceId"]) for o in ops] == [
+        ("instantiate", "COMPLETED", cg), ("action", "COMPLETED", cg)]
+    assert client._request("GET", "/osm/nslcm/v1/ns_lcm_op_occs?nsInstanceId=other") == []
+    status = client.ns_status("cg")
+    assert [o["_id"] for o in status["operations"]] == [o["_id"] for o in ops]
 
 
 def test_ns_create_schema(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
@@ -331,7 +364,7 @@ def test_upload_runs_osm_im_validation(server: StandinServer, tmp_path: Path) ->
     ({"name": "s1", "type": "t", "interfaces": [{"name": "mgmt", "mgmt": True, "ip-address": "ten"}]},
      "pdu.interfaces[0].ip-address: 'ten' is not an IP address"),
     ({"name": "s1", "type": "t", "interfaces": [{"name": "m", "mgmt": True, "ip-address": "10.0.0.1"}],
-      "vim_accounts": ["vim-7"]}, "pdu.vim_accounts: VIM account 'vim-7' not found"),
+      "vim_accounts": [7]}, "pdu.vim_accounts[0]: 7 is not of type string"),
 ])
 def test_pdu_schema(server: StandinServer, pdu: dict[str, Any], detail: str) -> None:
     headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
@@ -347,6 +380,39 @@ def test_client_resolves_vim_account_names(server: StandinServer) -> None:
         _client(server).pdu_create({**pdu, "vim_accounts": ["vim-7"]})
     _client(server).pdu_create({**pdu, "vim_accounts": ["vim-1"]})
     assert [p["vim_accounts"] for p in server.nbi.pdus.values()] == [list(server.nbi.vims)]
+
+
+def test_a_pdu_registered_with_a_vim_name_never_matches(server: StandinServer, packages: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path, pdu=False)
+    pdu = yaml.safe_load(_pdu_file(tmp_path).read_text())
+    headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
+    status, _ = _raw(server, "POST", "/osm/pdu/v1/pdu_descriptors", json.dumps(pdu).encode(), headers)
+    assert status == 201  # the NBI stores vim_accounts as given ...
+    assert [p["vim_accounts"] for p in server.nbi.pdus.values()] == [["vim-1"]]
+    result = _ns_create(server)  # ... and looks PDUs up by the VIM account's id
+    assert result.exit_code == 1 and "No PDU of type 'srchain-tofino-s1'" in result.output
+
+
+def test_osmclient_path_registers_pdus_with_vim_account_ids(server: StandinServer, packages: dict[str, Path],
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[list[str], Any]] = []
+
+    def fake_osm(cmd: list[str], creds: Credentials, timeout_s: float = 600) -> str:
+        descriptor = yaml.safe_load(Path(cmd[-1]).read_text()) if cmd[1] == "pdu-create" else None
+        sent.append((cmd[:2], descriptor))
+        return "ok"
+
+    monkeypatch.setattr("srchain.osm.cli._use_osmclient", lambda via: True)
+    monkeypatch.setattr("srchain.osm.nbi.run_osm", fake_osm)
+    pdu_file = _pdu_file(tmp_path)
+    result = CliRunner().invoke(osm_cli, ["onboard", str(packages["srchain-formatter_vnf"]), "--pdu", str(pdu_file),
+                                          "--via", "osmclient"], env=_env(server))
+    assert result.exit_code == 0, result.output
+    assert sent[0][0] == ["osm", "pdu-create"] and sent[0][1]["vim_accounts"] == list(server.nbi.vims)
+    assert sent[0][1] == {**yaml.safe_load(pdu_file.read_text()), "vim_accounts": list(server.nbi.vims)}
+    assert sent[1] == (["osm", "vnfpkg-create"], None)
+    assert yaml.safe_load(pdu_file.read_text())["vim_accounts"] == ["vim-1"]  # the operator's file is unchanged
 
 
 def test_dry_run_prints_the_osm_commands(packages: dict[str, Path], tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -233,11 +234,19 @@ def onboard_cmd(packages: tuple[Path, ...], pdus: tuple[Path, ...], via: str, cr
                 click.echo(nbi.shell(cmd))
             return
         creds = _creds(credentials)
-        if _use_osmclient(via):
-            for cmd in commands:
-                click.echo(nbi.run_osm(cmd, creds).strip())
-            return
         client = nbi.NbiClient(creds)
+        if _use_osmclient(via):
+            # osmclient sends the descriptor's vim_accounts as they are, and OSM matches PDUs by VIM account id:
+            # the names are resolved here (GET vim_accounts on the same NBI) into a copy it is given instead
+            with tempfile.TemporaryDirectory(prefix="srchain-pdu-") as tmp:
+                for p in pdus:
+                    with_ids = Path(tmp) / p.name
+                    with_ids.write_text(yaml.safe_dump(client.vim_ids(yaml.safe_load(p.read_text())),
+                                                       sort_keys=False))
+                    click.echo(nbi.run_osm(nbi.cmd_pdu_create(with_ids), creds).strip())
+            for pkg in ordered:
+                click.echo(nbi.run_osm(nbi.cmd_onboard(pkg), creds).strip())
+            return
         for p in pdus:
             click.echo(f"pdu {p.name}: {client.pdu_create(yaml.safe_load(p.read_text()))}")
         for pkg in ordered:

@@ -12,14 +12,16 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
   * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
     vimAccountId, member-vnf-index = a vnf-profile; `vld[].name` = a virtual link of the NSD and each
     `vnfd-connection-point-ref` a (member, ext-cpd) the NSD connects to it, `ip-address` an IP; a free PDU
-    of the right type and interface names for
-    every PNF (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
+    of the right type and interface names for every PNF whose `vim_accounts` hold the VIM account's id, as
+    stored (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
-    instantiation, as LCM does); ns-action as NBI `NsLcmOpTopic._check_action_ns_operation` checks it (the
-    config-primitive in the NSD's ns-configuration, or in the member VNFD's day1-2 entry with the VNFD's id;
-    every parameter without a non-empty default-value given, whatever `mandatory` says; none undeclared;
-    400 with the NBI's texts), then the parameters LCM would pass (`_map_primitive_params`); the NS must be
-    READY (409).
+    instantiation, as LCM does), listed by `ns_lcm_op_occs?nsInstanceId=` (the NS record lists none);
+    ns-action as NBI `NsLcmOpTopic._check_action_ns_operation` checks it (the config-primitive in the NSD's
+    ns-configuration, or in the member VNFD's day1-2 entry with the VNFD's id; every parameter without a
+    non-empty default-value given, whatever `mandatory` says; none undeclared; 400 with the NBI's texts),
+    then the parameters LCM would pass (`_map_primitive_params`); refused (409) only while the NS is
+    NOT_INSTANTIATED (`_admin.nsState`, before LCM starts the instantiation), as the NBI does: a BROKEN NS
+    still takes actions.
 An optional `on_action(ns_name, member, primitive, params) -> dict` runs the primitive for real (the demo
 uses it to call the charm library); without it an action completes with a "not executed" status.
 """
@@ -36,6 +38,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,7 +149,8 @@ class NsInstance:
     vnfds: dict[str, Descriptor]  # member-vnf-index -> VNFD
     params: dict[str, Any]
     pdus: list[str]
-    state: str = "BUILDING"
+    state: str = "BUILDING"  # nsState: BUILDING, READY, BROKEN (LCM's)
+    admin_state: str = "NOT_INSTANTIATED"  # _admin.nsState: LCM sets INSTANTIATED as instantiation starts
     ops: list[str] = field(default_factory=list)
 
 
@@ -252,7 +256,10 @@ class StandinNbi:
                 raise _bad(f"pdu.interfaces[{i}].ip-address: '{itf['ip-address']}' is not an IP address") from None
             if itf.get("type", "overlay") not in ("overlay", "underlay"):
                 raise _bad(f"pdu.interfaces[{i}].type: '{itf['type']}' is not one of overlay, underlay")
-        vims = [self._vim_id(v, "pdu.vim_accounts") for v in body.get("vim_accounts", [])]
+        vims = body.get("vim_accounts", [])
+        for i, v in enumerate(vims):  # NBI pdu_new_schema: names; stored as given, matched against the VIM
+            if not isinstance(v, str):  # account's id at ns-create (NsrTopic._look_for_pdu)
+                raise _bad(f"pdu.vim_accounts[{i}]: {v!r} is not of type string")
         with self.lock:
             if any(p["name"] == body["name"] for p in self.pdus.values()):
                 raise NbiFault(409, "CONFLICT", f"pdu with name '{body['name']}' already exists")
@@ -325,6 +332,7 @@ class StandinNbi:
         return taken
 
     def _instantiated(self, ns: NsInstance) -> tuple[str, str]:
+        ns.admin_state = "INSTANTIATED"  # LCM ns.py NsLcm.instantiate, before it deploys anything
         findings = check_placeholders(ns.nsd, {d.ident: d for d in ns.vnfds.values()}, ns.params,
                                       "the instantiation parameters")
         if findings:
@@ -352,8 +360,9 @@ class StandinNbi:
             ns = self._find_ns(ref)
             for op_id in ns.ops:
                 self.ops[op_id].view()  # advance due operations
+            # a real NS record lists no operations: they are ns_lcm_op_occs?nsInstanceId=<id>
             return {"_id": ns.id, "id": ns.id, "name": ns.name, "nsd-id": ns.nsd.ident, "nsState": ns.state,
-                    "constituent-vnfr-ref": sorted(ns.vnfds), "operations": ns.ops}
+                    "_admin": {"nsState": ns.admin_state}, "constituent-vnfr-ref": sorted(ns.vnfds)}
 
     def ns_list(self) -> list[dict[str, Any]]:
         return [self.ns_view(i) for i in list(self.nss)]
@@ -366,8 +375,9 @@ class StandinNbi:
             ns = self._find_ns(ref)
             for op_id in ns.ops:
                 self.ops[op_id].view()
-            if ns.state != "READY":
-                raise NbiFault(409, "CONFLICT", f"NS '{ns.name}' is {ns.state}, not READY")
+            if ns.admin_state == "NOT_INSTANTIATED":  # NBI NsLcmOpTopic.new: the only state it refuses
+                raise NbiFault(409, "CONFLICT", f"ns_instance '{ns.id}' cannot be 'action' because it is not "
+                                                "instantiated")
             member = body.get("member_vnf_index") or body.get("vnf_member_index")
             prim = self._primitive(ns, member, body["primitive"])
             given = body["primitive_params"]
@@ -432,10 +442,20 @@ class StandinNbi:
             op = self.ops.get(op_id)
             if op is None:
                 raise NbiFault(404, "NOT_FOUND", f"operation '{op_id}' not found")
+            ns = self.nss.get(op.ns_id)
+            for earlier in ns.ops[:ns.ops.index(op_id)] if ns else []:  # LCM runs an NS's operations in order
+                self.ops[earlier].view()
             return op.view()
 
+    def op_list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """GET ns_lcm_op_occs[?nsInstanceId=ID] (osmclient `ns-op-list`), oldest first."""
+        with self.lock:
+            wanted = set(query.get("nsInstanceId", []))
+            return [self.ops[o].view() for ns in self.nss.values() if not wanted or ns.id in wanted for o in ns.ops]
+
     # --- HTTP ------------------------------------------------------------------------------------
-    def route(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+    def route(self, method: str, path: str, headers: dict[str, str], raw: bytes,
+              query: dict[str, list[str]] | None = None) -> tuple[int, Any]:
         if method == "POST" and path == "/osm/admin/v1/tokens":
             return 200, self.new_token(_decode(raw, headers))
         self.authorise(headers.get("authorization"))
@@ -453,6 +473,7 @@ class StandinNbi:
             ("DELETE", r"/osm/nslcm/v1/ns_instances_content/([^/]+)", self.ns_delete, 202),
             ("POST", r"/osm/nslcm/v1/ns_instances/([^/]+)/action",
              lambda ref: self.ns_action(ref, _decode(raw, headers)), 202),
+            ("GET", r"/osm/nslcm/v1/ns_lcm_op_occs", lambda: self.op_list(query or {}), 200),
             ("GET", r"/osm/nslcm/v1/ns_lcm_op_occs/([^/]+)", self.op_view, 200),
         ]
         for m, pattern, handler, status in table:
@@ -523,7 +544,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            status, body = self.server.nbi.route(self.command, self.path.split("?")[0], headers, raw)
+            path, _, query = self.path.partition("?")
+            status, body = self.server.nbi.route(self.command, path, headers, raw, urllib.parse.parse_qs(query))
         except NbiFault as f:
             status, body = f.status, {"code": f.code, "status": f.status, "detail": f.detail}
         self._send(status, body)
