@@ -24,6 +24,7 @@ from srchain.osm.nbi import Credentials, NbiClient, NbiError
 from srchain.osm.nbi_standin import StandinNbi, StandinServer
 from srchain.osm.package import build_package
 from srchain.osm.pdu import pdu_descriptors
+from srchain.osm.render import render_files
 from srchain.osm.validate import load_params
 
 PASSWORD = "s3cret-pass-word"
@@ -278,6 +279,35 @@ def test_ns_create_schema(server: StandinServer, packages: dict[str, Path], tmp_
         client.ns_create("x", "srchain-cloud-gaming", "vim-9", {})
     assert server.nbi.nss == {}
     assert all(p["_admin"]["usageState"] == "NOT_IN_USE" for p in server.nbi.pdus.values())
+
+
+@pytest.mark.parametrize(("release", "refused_release", "detail"), [
+    # the 2025 NBI (NsdTopic.validate_vnffgd_data) subscripts nfp-position-element-id: without it, Python's error
+    (16, 14, "400 BAD_REQUEST: 'NoneType' object is not subscriptable"),
+    # the Release 14/15 IM has no nfp-position-element
+    (14, 16, "422 UNPROCESSABLE_ENTITY: descriptor srchain-cloud-gaming is not valid OSM IM: OSM IM (pyangbind) "
+             "rejects it: List specified that did not exist"),
+])
+def test_each_nbi_release_takes_its_own_nsd_rendering(im: ImValidator, packages: dict[str, Path], tmp_path: Path,
+                                                      release: int, refused_release: int, detail: str) -> None:
+    def ns_package(osm_release: int) -> Path:
+        root = tmp_path / f"r{osm_release}"
+        render_files(REPO / "examples/cloud-gaming.yaml", REPO / "examples/inventory.yaml", osm_release).write(root)
+        return build_package(root / "nsd/cloud-gaming", tmp_path / f"p{osm_release}", None, [REPO / "charms"],
+                             validate=False)
+
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, osm_release=release)
+    with nbi.serve() as srv:
+        client = _client(srv)
+        for name, pkg in packages.items():
+            if name.endswith("_vnf"):
+                client.onboard(pkg)
+        with pytest.raises(NbiError) as refused:
+            client.onboard(ns_package(refused_release))
+        assert detail in str(refused.value)
+        assert nbi.nsds == {}
+        client.onboard(ns_package(release))
+        assert [d.ident for d in nbi.nsds.values()] == ["srchain-cloud-gaming"]
 
 
 def test_token_auth(server: StandinServer) -> None:

@@ -7,7 +7,8 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
   * package upload (vnf_packages_content, ns_descriptors_content): `Content-File-MD5` must match the body
     (422), gzip tar layout: one top directory, exactly one descriptor YAML at its top, checksums.txt right
     (422, the findings of `srchain.osm.package.check_layout`); OSM IM validation when given a validator;
-    the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409);
+    the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409); as the
+    NBI of `osm_release` 16+, the vnffgd's nfp-position-element ids (NsdTopic.validate_vnffgd_data);
   * PDU registration: `pdu_new_schema` (name, type, interfaces[name, mgmt, ip-address]) (422);
   * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
     vimAccountId, member-vnf-index = a vnf-profile; `vld[].name` = a virtual link of the NSD and each
@@ -55,6 +56,7 @@ from srchain.osm.findings import Finding
 from srchain.osm.im import ImValidator
 from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
+from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE
 
 ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
 TOKEN_TTL_S = 3600
@@ -158,7 +160,9 @@ class StandinNbi:
     """The NBI's state and rules; `serve()` puts it on 127.0.0.1."""
 
     def __init__(self, users: dict[str, str], vim_accounts: list[str], im: ImValidator | None = None,
-                 op_delay_s: float = 0.05, on_action: ActionHandler | None = None) -> None:
+                 op_delay_s: float = 0.05, on_action: ActionHandler | None = None,
+                 osm_release: int = DEFAULT_OSM_RELEASE) -> None:
+        self.osm_release = osm_release  # which NBI it behaves as: the vnffgd check (render.NFP_POSITIONS_SINCE)
         self.users = dict(users)
         self.vims = {str(uuid.uuid4()): name for name in vim_accounts}
         self.im = im
@@ -219,10 +223,15 @@ class StandinNbi:
         desc = found[0]
         if desc.kind != kind:
             raise _bad(f"package holds a {desc.kind}, but this endpoint takes a {kind}")
+        newer = kind == "nsd" and self.osm_release >= NFP_POSITIONS_SINCE
         if self.im is not None:
-            errors = self.im.errors(desc.data)
+            # the IM given is the one of Releases 14/15; as a newer NBI, the keys its IM added are taken out first
+            errors = self.im.errors(_without_nfp_positions(desc.data) if newer else desc.data)
             if errors:
                 raise _bad(f"descriptor {desc.ident} is not valid OSM IM: " + "; ".join(errors))
+        if newer:
+            for fg in as_list(desc.body.get("vnffgd")):
+                _check_vnffgd(fg)
         with self.lock:
             store = self.vnfds if kind == "vnfd" else self.nsds
             if any(d.ident == desc.ident for d in store.values()):
@@ -493,6 +502,31 @@ class StandinNbi:
 
 
 _MISSING = object()
+
+
+def _without_nfp_positions(data: Any) -> Any:
+    """A copy without `nfp-position-element` / `nfp-position-element-id` (in the IM after Release 15 only)."""
+    if isinstance(data, dict):
+        return {k: _without_nfp_positions(v) for k, v in data.items()
+                if k not in ("nfp-position-element", "nfp-position-element-id")}
+    if isinstance(data, list):
+        return [_without_nfp_positions(v) for v in data]
+    return data
+
+
+def _check_vnffgd(fg: dict[str, Any]) -> None:
+    """As NBI descriptor_topics.py NsdTopic.validate_vnffgd_data (2025) checks the positions: every nfpd
+    position-desc-id's `nfp-position-element-id[0]` is an `nfp-position-element` of the vnffgd. Without the key
+    that NBI fails on subscripting None, answered as 400 with Python's message, as it does."""
+    known = [p.get("id") for p in as_list(fg.get("nfp-position-element")) if isinstance(p, dict)]
+    for nfpd in as_list(fg.get("nfpd")):
+        for position in as_list(nfpd.get("position-desc-id")):
+            ids = position.get("nfp-position-element-id") if isinstance(position, dict) else None
+            if not isinstance(ids, list):
+                raise NbiFault(400, "BAD_REQUEST", "'NoneType' object is not subscriptable")
+            if not ids or ids[0] not in known:
+                raise _bad(f"Error at vnffgd nfpd[id='{nfpd.get('id')}']:nfp-position-element-id="
+                           f"'{ids[0] if ids else ''}' does not match any nfp-position-element")
 
 
 def _lcm_params(prim: Primitive, given: dict[str, Any]) -> dict[str, Any]:
