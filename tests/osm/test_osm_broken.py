@@ -26,6 +26,8 @@ CASES = {
     "charm-present": ("charm.present", "charm 'srchain-missing-charm' not found"),
     "charm-action": ("charm.action", "'add-sids' is not an action of charm 'srchain-sr-proxy'"),
     "charm-param": ("charm.param", "action 'add-sid' of charm 'srchain-sr-proxy' takes no parameter 'entries'"),
+    "charm-param-default": ("charm.param", "optional parameter 'version' of action 'remove-sid' has no default-value: "
+                                           "OSM requires it on every call"),
     "charm-config": ("charm.config", "charm 'srchain-sr-proxy' has no config option 'ssh-host'"),
     "ssh-access": ("charm.ssh-access", "has no 'generate-ssh-key' action"),
     "cloud-init": ("cloud-init.file", "'missing.cfg' is missing: OSM reads it from cloud_init/missing.cfg"),

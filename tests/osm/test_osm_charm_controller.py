@@ -161,6 +161,29 @@ def test_day1_refusals_are_named(ns: Ns, proxy: dict) -> None:
     assert not (ns.state_dir / "spec.yaml").exists()
 
 
+def test_ns_config_info_from_osm_is_accepted_and_reported(ns: Ns, proxy: dict) -> None:
+    # LCM adds ns_config_info (JSON) to the NS charm's `config` primitive; N2VC applies it as application config
+    info = json.dumps({"osm-config-mapping": {"s1": "tofino-s1-a", "px1": "sr-proxy-b", "classifier-a.vm.0": "c-c"}})
+    status = ns.config_changed(ns_config_info=info)
+    assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(ns.applied()['sids'])} SIDs)")
+    ns.config["ns_config_info"] = info
+    assert ns.act("show-chain")["osm-applications"] == {"classifier-a.vm.0": "c-c", "px1": "sr-proxy-b",
+                                                        "s1": "tofino-s1-a"}
+    ns.config["ns_config_info"] = ""  # the default: not under OSM, nothing reported
+    assert "osm-applications" not in ns.act("show-chain")
+
+
+@pytest.mark.parametrize(("info", "reason"), [
+    ("{osm-config-mapping", "ns_config_info: not JSON (Expecting property name enclosed in double quotes: "),
+    ('{"osm-config-mapping": ["px1"]}', 'ns_config_info: must be {"osm-config-mapping": {"<member>": '),
+])
+def test_malformed_ns_config_info_blocks_and_applies_nothing(ns: Ns, proxy: dict, info: str, reason: str) -> None:
+    status = ns.config_changed(ns_config_info=info)
+    assert status.name == "blocked" and status.message.startswith(reason), status
+    assert not (ns.state_dir / "spec.yaml").exists()
+    assert proxy["api"].call("GET", "/v1/sids")["sids"] == []
+
+
 def test_day2_add_remove_reconfigure_and_refusals(ns: Ns, proxy: dict) -> None:
     ns.config_changed()
     v1 = assert_live_is_applied(ns, proxy)
@@ -183,6 +206,12 @@ def test_day2_add_remove_reconfigure_and_refusals(ns: Ns, proxy: dict) -> None:
         "after: no segment 'nope' in the chain (segments: features, mitigation, formatter")
     msg = ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1, behaviour: dynamic, traffic: data}")
     assert "pending/add-segment.yaml" in msg and "spare" in msg, msg  # spare has no attachment on px1
+    # '-' is the NSD's default-value, which OSM's LCM passes when the operator gives no `after`: first
+    msg = ns.fail("add-segment", segment="{name: y, vnf: spare, proxy: px1, behaviour: dynamic, traffic: data}",
+                  after="-")
+    assert "pending/add-segment.yaml" in msg, msg
+    pending = yaml.safe_load((ns.state_dir / "pending/add-segment.yaml").read_text())
+    assert [s["name"] for s in pending["segments"]][:2] == ["y", "features"]
     assert ns.fail("remove-segment", name="nope").startswith("name: no segment 'nope' in the chain")
     other = ns.config["chain-spec"].replace("chain: cloud-gaming", "chain: other")
     assert "chain: 'other' is not the running chain 'cloud-gaming'" in ns.fail("reconfigure-chain", spec=other)

@@ -195,6 +195,7 @@ def test_show_tables(unit: Unit, plans: dict[str, dict]) -> None:
     assert every["program"] == PROGRAM
     assert FWD in every["tables"] and "SwitchIngress.classifier.rules" in every["tables"]
     assert {e["key"]["label"] for e in every["tables"][FWD]} == set(_planned(plans["v1"]))
+    assert unit.act("show-tables", table="*") == every  # the PNF VNFD's default-value, as OSM passes it
     one = unit.act("show-tables", table="sid_forward")
     assert list(one["tables"]) == [FWD] and one["tables"][FWD] == every["tables"][FWD]
     msg = unit.fail("show-tables", table="nosuch")

@@ -92,6 +92,10 @@ def test_add_show_and_remove_a_sid(proxy: str) -> None:
     assert _act(proxy, "remove-sid", sid=16001, version=2) == {"deleted": 16001}
     assert 16001 not in _sids(proxy)
     assert "404" in _fail(proxy, "remove-sid", sid=16001)
+    _act(proxy, "add-sid", entry=json.dumps(STATIC))
+    # -1 is the VNFD's default-value, which OSM's LCM passes when the operator gives no version: any version
+    assert _act(proxy, "remove-sid", sid=16001, version=-1) == {"deleted": 16001}
+    assert 16001 not in _sids(proxy)
 
 
 def test_bad_sid_entry_is_refused_with_the_field_and_nothing_added(proxy: str) -> None:

@@ -24,6 +24,8 @@ from srchain.osm.nbi import Credentials, NbiClient, NbiError
 from srchain.osm.nbi_standin import StandinNbi, StandinServer
 from srchain.osm.package import build_package
 from srchain.osm.pdu import pdu_descriptors
+from srchain.osm.render import render_files
+from srchain.osm.validate import load_params
 
 PASSWORD = "s3cret-pass-word"
 
@@ -108,7 +110,7 @@ def test_onboard_create_act_and_status_end_to_end(server: StandinServer, package
                                          "--params", "{sid: 16001}", "--via", "nbi"], env=_env(server))
     assert vnf_action.exit_code == 0, vnf_action.output
     assert server.calls == [("cg", None, "show-chain", {}),  # type: ignore[attr-defined]
-                            ("cg", "px1", "remove-sid", {"sid": 16001})]
+                            ("cg", "px1", "remove-sid", {"sid": 16001, "version": -1})]
     status = runner.invoke(osm_cli, ["ns-status", "cg", "--via", "nbi"], env=_env(server))
     assert status.exit_code == 0, status.output
     assert ": READY" in status.output.splitlines()[0]
@@ -126,23 +128,74 @@ def test_failed_primitive_fails_the_operation_and_the_command(server: StandinSer
     assert "FAILED: remove-segment: no segment named 'ghost'" in result.output
 
 
-@pytest.mark.parametrize(("args", "detail"), [
-    (["--action-name", "show-chains"], "'show-chains' is not a config-primitive of NSD 'srchain-cloud-gaming' "
-                                       "(known: add-segment, reconfigure-chain, remove-segment, show-chain)"),
-    (["--action-name", "reconfigure-chain"], "mandatory parameter 'spec' of primitive 'reconfigure-chain' is missing"),
-    (["--action-name", "show-chain", "--params", "{verbose: true}"],
-     "'verbose' is not a parameter of primitive 'show-chain' (parameters: none)"),
-    (["--vnf-name", "px9", "--action-name", "show-sids"], "'px9' is not a vnf-profile of NS 'cg'"),
-    (["--vnf-name", "px1", "--action-name", "load-model"], "'load-model' is not a config-primitive of VNFD "
-                                                           "'srchain-sr-proxy' (member 'px1')"),
+@pytest.mark.parametrize(("args", "status", "detail"), [
+    # the NBI's own texts (NBI instance_topics.py NsLcmOpTopic._check_action_ns_operation)
+    (["--action-name", "show-chains"], "400 BAD_REQUEST", "Invalid primitive 'show-chains' is not present at vnfd/nsd"),
+    (["--action-name", "reconfigure-chain"], "400 BAD_REQUEST",
+     "Needed parameter spec not provided for primitive 'reconfigure-chain'"),
+    (["--action-name", "show-chain", "--params", "{verbose: true}"], "400 BAD_REQUEST",
+     "parameter/s '['verbose']' not present at vnfd /nsd for primitive 'show-chain'"),
+    (["--vnf-name", "px9", "--action-name", "show-sids"], "400 BAD_REQUEST",
+     "Invalid parameter member_vnf_index='px9' is not one of the nsd:constituent-vnfd"),
+    (["--vnf-name", "px1", "--action-name", "load-model"], "400 BAD_REQUEST",
+     "Invalid primitive 'load-model' is not present at vnfd/nsd"),
+    # LCM calls it after `config` (ssh-access); it is no config-primitive, so no ns-action reaches it
+    (["--vnf-name", "formatter", "--action-name", "verify-ssh-credentials"], "400 BAD_REQUEST",
+     "Invalid primitive 'verify-ssh-credentials' is not present at vnfd/nsd"),
 ])
 def test_action_requests_are_checked_against_the_descriptors(server: StandinServer, packages: dict[str, Path],
-                                                             tmp_path: Path, args: list[str], detail: str) -> None:
+                                                             tmp_path: Path, args: list[str], status: str,
+                                                             detail: str) -> None:
     _onboard_all(server, packages, tmp_path)
     assert _ns_create(server).exit_code == 0
     result = CliRunner().invoke(osm_cli, ["ns-action", "cg", *args, "--via", "nbi"], env=_env(server))
     assert result.exit_code == 1
-    assert "422 UNPROCESSABLE_ENTITY" in result.output and detail in result.output
+    assert f"{status}: {detail}" in result.output, result.output
+    assert server.calls == []  # type: ignore[attr-defined]
+
+
+def _standin_ns(server: StandinServer, packages: dict[str, Path], tmp: Path) -> str:
+    _onboard_all(server, packages, tmp)
+    assert _ns_create(server).exit_code == 0
+    return next(iter(server.nbi.nss))
+
+
+@pytest.mark.parametrize(("member", "primitive", "params", "passed"), [
+    # optional parameters left out: the NBI accepts the call, LCM passes the default-value to the charm
+    ("px1", "remove-sid", {"sid": 16001}, {"sid": 16001, "version": -1}),
+    ("s1", "show-tables", {}, {"table": "*"}),
+    (None, "add-segment", {"segment": "{name: m}"}, {"segment": "{name: m}", "after": "-"}),
+    ("aggregator", "set-hysteresis", {"agree-windows": "3"}, {"agree-windows": 3, "quiet-timeout-s": 30}),
+    ("px1", "remove-sid", {"sid": 16001, "version": 2}, {"sid": 16001, "version": 2}),
+])
+def test_optional_parameters_take_their_default_value(server: StandinServer, packages: dict[str, Path],
+                                                      tmp_path: Path, member: str | None, primitive: str,
+                                                      params: dict[str, Any], passed: dict[str, Any]) -> None:
+    _standin_ns(server, packages, tmp_path)
+    client = _client(server)
+    op = client.wait(client.ns_action("cg", primitive, params, member), 10)
+    assert op["operationState"] == "COMPLETED", op
+    assert server.calls == [("cg", member, primitive, passed)]  # type: ignore[attr-defined]
+
+
+def test_every_action_needs_primitive_params(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
+    ns_id = _standin_ns(server, packages, tmp_path)
+    token = _client(server).token()
+    status, body = _raw(server, "POST", f"/osm/nslcm/v1/ns_instances/{ns_id}/action",
+                        json.dumps({"primitive": "show-chain"}).encode(),
+                        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert status == 422 and body["detail"] == "action: 'primitive_params' is a required property", body
+    assert server.calls == []  # type: ignore[attr-defined]
+
+
+def test_an_integer_parameter_that_is_no_integer_fails_the_operation(server: StandinServer,
+                                                                     packages: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    _standin_ns(server, packages, tmp_path)
+    client = _client(server)
+    op = client.wait(client.ns_action("cg", "remove-sid", {"sid": "x"}, "px1"), 10)  # NBI accepts, LCM converts
+    assert (op["operationState"], op["detailed-status"]) == ("FAILED", "Parameter sid of primitive remove-sid "
+                                                                       "must be integer")
     assert server.calls == []  # type: ignore[attr-defined]
 
 
@@ -175,9 +228,41 @@ def test_missing_placeholder_fails_instantiation_and_blocks_actions(server: Stan
     result = _ns_create(server, config=broken)
     assert result.exit_code == 1
     assert "FAILED: <chain_spec> has no value: add it to additionalParamsForNs" in result.output
+    assert server.nbi.ns_view("cg")["nsState"] == "BROKEN"
+    # the NBI refuses actions only while NOT_INSTANTIATED: a BROKEN NS takes them (e.g. to repair it)
     action = CliRunner().invoke(osm_cli, ["ns-action", "cg", "--action-name", "show-chain", "--via", "nbi"],
                                 env=_env(server))
-    assert action.exit_code == 1 and "409 CONFLICT: NS 'cg' is BROKEN, not READY" in action.output
+    assert action.exit_code == 0 and 'COMPLETED: {"output": "show-chain ran"}' in action.output, action.output
+
+
+def test_actions_are_refused_while_not_instantiated(im: ImValidator, packages: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, op_delay_s=3600)  # LCM has not started instantiating
+    with nbi.serve() as srv:
+        _onboard_all(srv, packages, tmp_path)
+        client = _client(srv)
+        ns_id, _ = client.ns_create("cg", "srchain-cloud-gaming", "vim-1", load_params(NS_CONFIG))
+        assert nbi.ns_view("cg")["_admin"] == {"nsState": "NOT_INSTANTIATED"}
+        with pytest.raises(NbiError, match=f"409 CONFLICT: ns_instance '{ns_id}' cannot be 'action' because it "
+                                           "is not instantiated"):
+            client.ns_action("cg", "show-chain", {})
+
+
+def test_ns_status_reads_operations_from_ns_lcm_op_occs(server: StandinServer, packages: dict[str, Path],
+                                                       tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    assert _ns_create(server).exit_code == 0
+    client = _client(server)
+    client.wait(client.ns_action("cg", "show-chain", {}), 10)
+    cg = client.ns_id("cg")
+    record = client._request("GET", f"/osm/nslcm/v1/ns_instances/{cg}")
+    assert "operations" not in record  # as a real NS record: the operations are ns_lcm_op_occs
+    ops = client._request("GET", f"/osm/nslcm/v1/ns_lcm_op_occs?nsInstanceId={cg}")
+    assert [(o["lcmOperationType"], o["operationState"], o["nsInstanceId"]) for o in ops] == [
+        ("instantiate", "COMPLETED", cg), ("action", "COMPLETED", cg)]
+    assert client._request("GET", "/osm/nslcm/v1/ns_lcm_op_occs?nsInstanceId=other") == []
+    status = client.ns_status("cg")
+    assert [o["_id"] for o in status["operations"]] == [o["_id"] for o in ops]
 
 
 def test_ns_create_schema(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
@@ -194,6 +279,35 @@ def test_ns_create_schema(server: StandinServer, packages: dict[str, Path], tmp_
         client.ns_create("x", "srchain-cloud-gaming", "vim-9", {})
     assert server.nbi.nss == {}
     assert all(p["_admin"]["usageState"] == "NOT_IN_USE" for p in server.nbi.pdus.values())
+
+
+@pytest.mark.parametrize(("release", "refused_release", "detail"), [
+    # the 2025 NBI (NsdTopic.validate_vnffgd_data) subscripts nfp-position-element-id: without it, Python's error
+    (16, 14, "400 BAD_REQUEST: 'NoneType' object is not subscriptable"),
+    # the Release 14/15 IM has no nfp-position-element
+    (14, 16, "422 UNPROCESSABLE_ENTITY: descriptor srchain-cloud-gaming is not valid OSM IM: OSM IM (pyangbind) "
+             "rejects it: List specified that did not exist"),
+])
+def test_each_nbi_release_takes_its_own_nsd_rendering(im: ImValidator, packages: dict[str, Path], tmp_path: Path,
+                                                      release: int, refused_release: int, detail: str) -> None:
+    def ns_package(osm_release: int) -> Path:
+        root = tmp_path / f"r{osm_release}"
+        render_files(REPO / "examples/cloud-gaming.yaml", REPO / "examples/inventory.yaml", osm_release).write(root)
+        return build_package(root / "nsd/cloud-gaming", tmp_path / f"p{osm_release}", None, [REPO / "charms"],
+                             validate=False)
+
+    nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, osm_release=release)
+    with nbi.serve() as srv:
+        client = _client(srv)
+        for name, pkg in packages.items():
+            if name.endswith("_vnf"):
+                client.onboard(pkg)
+        with pytest.raises(NbiError) as refused:
+            client.onboard(ns_package(refused_release))
+        assert detail in str(refused.value)
+        assert nbi.nsds == {}
+        client.onboard(ns_package(release))
+        assert [d.ident for d in nbi.nsds.values()] == ["srchain-cloud-gaming"]
 
 
 def test_token_auth(server: StandinServer) -> None:
@@ -280,7 +394,7 @@ def test_upload_runs_osm_im_validation(server: StandinServer, tmp_path: Path) ->
     ({"name": "s1", "type": "t", "interfaces": [{"name": "mgmt", "mgmt": True, "ip-address": "ten"}]},
      "pdu.interfaces[0].ip-address: 'ten' is not an IP address"),
     ({"name": "s1", "type": "t", "interfaces": [{"name": "m", "mgmt": True, "ip-address": "10.0.0.1"}],
-      "vim_accounts": ["vim-7"]}, "pdu.vim_accounts: VIM account 'vim-7' not found"),
+      "vim_accounts": [7]}, "pdu.vim_accounts[0]: 7 is not of type string"),
 ])
 def test_pdu_schema(server: StandinServer, pdu: dict[str, Any], detail: str) -> None:
     headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
@@ -296,6 +410,39 @@ def test_client_resolves_vim_account_names(server: StandinServer) -> None:
         _client(server).pdu_create({**pdu, "vim_accounts": ["vim-7"]})
     _client(server).pdu_create({**pdu, "vim_accounts": ["vim-1"]})
     assert [p["vim_accounts"] for p in server.nbi.pdus.values()] == [list(server.nbi.vims)]
+
+
+def test_a_pdu_registered_with_a_vim_name_never_matches(server: StandinServer, packages: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path, pdu=False)
+    pdu = yaml.safe_load(_pdu_file(tmp_path).read_text())
+    headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
+    status, _ = _raw(server, "POST", "/osm/pdu/v1/pdu_descriptors", json.dumps(pdu).encode(), headers)
+    assert status == 201  # the NBI stores vim_accounts as given ...
+    assert [p["vim_accounts"] for p in server.nbi.pdus.values()] == [["vim-1"]]
+    result = _ns_create(server)  # ... and looks PDUs up by the VIM account's id
+    assert result.exit_code == 1 and "No PDU of type 'srchain-tofino-s1'" in result.output
+
+
+def test_osmclient_path_registers_pdus_with_vim_account_ids(server: StandinServer, packages: dict[str, Path],
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[list[str], Any]] = []
+
+    def fake_osm(cmd: list[str], creds: Credentials, timeout_s: float = 600) -> str:
+        descriptor = yaml.safe_load(Path(cmd[-1]).read_text()) if cmd[1] == "pdu-create" else None
+        sent.append((cmd[:2], descriptor))
+        return "ok"
+
+    monkeypatch.setattr("srchain.osm.cli._use_osmclient", lambda via: True)
+    monkeypatch.setattr("srchain.osm.nbi.run_osm", fake_osm)
+    pdu_file = _pdu_file(tmp_path)
+    result = CliRunner().invoke(osm_cli, ["onboard", str(packages["srchain-formatter_vnf"]), "--pdu", str(pdu_file),
+                                          "--via", "osmclient"], env=_env(server))
+    assert result.exit_code == 0, result.output
+    assert sent[0][0] == ["osm", "pdu-create"] and sent[0][1]["vim_accounts"] == list(server.nbi.vims)
+    assert sent[0][1] == {**yaml.safe_load(pdu_file.read_text()), "vim_accounts": list(server.nbi.vims)}
+    assert sent[1] == (["osm", "vnfpkg-create"], None)
+    assert yaml.safe_load(pdu_file.read_text())["vim_accounts"] == ["vim-1"]  # the operator's file is unchanged
 
 
 def test_dry_run_prints_the_osm_commands(packages: dict[str, Path], tmp_path: Path) -> None:

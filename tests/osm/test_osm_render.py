@@ -55,6 +55,50 @@ def test_rendered_ns_passes_im_and_every_rule(tmp_path: Path, im: ImValidator, s
     assert kinds.count("nsd") == 1
 
 
+def _vnffgd(rendered_nsd: str) -> dict:
+    return yaml.safe_load(rendered_nsd)["nsd"]["nsd"][0]["vnffgd"][0]
+
+
+def test_vnffgd_is_rendered_per_osm_release(tmp_path: Path, im: ImValidator) -> None:
+    """14/15: no nfp-position-element (their IM, ../shared/osm-im, refuses it); 16+: every position-desc-id names
+    one (NBI NsdTopic.validate_vnffgd_data reads nfp-position-element-id[0]). Otherwise the same NSD."""
+    old = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml")
+    new = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=16)
+    release15 = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=15)
+    assert yaml.safe_load(release15.nsd_text) == yaml.safe_load(old.nsd_text)
+    fg_old, fg_new = _vnffgd(old.nsd_text), _vnffgd(new.nsd_text)
+    assert "nfp-position-element" not in fg_old
+    assert all("nfp-position-element-id" not in pos for nfpd in fg_old["nfpd"] for pos in nfpd["position-desc-id"])
+    elements = [e["id"] for e in fg_new["nfp-position-element"]]
+    refs = [(nfpd["id"], pos["id"], pos["nfp-position-element-id"]) for nfpd in fg_new["nfpd"]
+            for pos in nfpd["position-desc-id"]]
+    assert refs == [("data", "1", ["data-1"]), ("data", "2", ["data-2"]), ("reports", "1", ["reports-1"]),
+                    ("reports", "2", ["reports-2"]), ("reports", "3", ["reports-3"]), ("reports", "4", ["reports-4"])]
+    assert elements == [r[2][0] for r in refs]
+    stripped = {**fg_new, "nfpd": [{**nfpd, "position-desc-id": [
+        {k: v for k, v in pos.items() if k != "nfp-position-element-id"} for pos in nfpd["position-desc-id"]]}
+        for nfpd in fg_new["nfpd"]]}
+    del stripped["nfp-position-element"]
+    assert stripped == fg_old
+    # the Release 14/15 IM: the old rendering passes, the new one is refused for exactly those keys
+    assert im.errors(yaml.safe_load(old.nsd_text)) == []
+    assert im.errors(yaml.safe_load(new.nsd_text)) == ["OSM IM (pyangbind) rejects it: List specified that did not "
+                                                       "exist"]  # pyangbind's words for nfp-position-element
+    nsd_old, nsd_new = (yaml.safe_load(r.nsd_text)["nsd"]["nsd"][0] for r in (old, new))
+    assert {**nsd_new, "vnffgd": None} == {**nsd_old, "vnffgd": None}  # nothing else differs
+
+
+def test_render_nsd_osm_release_option(tmp_path: Path) -> None:
+    args = ["render-nsd", str(EXAMPLES / "cloud-gaming.yaml"), "--inventory", str(EXAMPLES / "inventory.yaml")]
+    result = CliRunner().invoke(package_cli, [*args, "-o", str(tmp_path), "--osm-release", "16"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "nsd/cloud-gaming/cloud-gaming_nsd.yaml").read_text()
+    assert "# For OSM Release 16 and later (render-nsd --osm-release 16)" in text and "nfp-position-element:" in text
+    stale = CliRunner().invoke(package_cli, [*args, "-o", str(tmp_path), "--check"])  # default: 14
+    assert stale.exit_code == 1 and "cloud-gaming_nsd.yaml: differs from the rendering" in stale.output
+    assert CliRunner().invoke(package_cli, [*args, "--osm-release", "13"]).exit_code == 2
+
+
 def test_two_switch_profiles_links_and_chain_order(tmp_path: Path) -> None:
     out = _render_to(tmp_path, "two-switch.yaml", "inventory-two-switch.yaml")
     nsd = yaml.safe_load((out / "nsd/gaming-two-switch/gaming-two-switch_nsd.yaml").read_text())["nsd"]["nsd"][0]

@@ -24,7 +24,7 @@ class SrchainControllerCharm(ops.CharmBase):
             "reconfigure-chain": lambda s, p: lib.reconfigure_chain(s, str(p["spec"])),
             "add-segment": lambda s, p: lib.add_segment(s, str(p["segment"]), p.get("after") or None),
             "remove-segment": lambda s, p: lib.remove_segment(s, str(p["name"])),
-            "show-chain": lambda s, p: lib.show_chain(s),
+            "show-chain": lambda s, p: {**lib.show_chain(s), **self._osm_applications()},
         }
         for name in self._actions:
             framework.observe(getattr(self.on, name.replace("-", "_") + "_action"), self._on_action)
@@ -38,8 +38,13 @@ class SrchainControllerCharm(ops.CharmBase):
                                       float(self.config.get("drain-timeout", 30.0)),
                                       str(self.config.get("proxy-host-keys") or ""))
 
+    def _osm_applications(self) -> dict[str, dict[str, str]]:
+        apps = lib.osm_applications(str(self.config.get("ns_config_info") or ""))
+        return {"osm-applications": apps} if apps else {}
+
     def _on_config(self, event: ops.EventBase) -> None:
         try:
+            self._osm_applications()  # a malformed ns_config_info blocks before anything is applied
             line = lib.on_config(self._settings(), str(self.config.get("chain-spec") or ""))
             self.unit.status = ops.ActiveStatus(line)
         except ActionError as e:

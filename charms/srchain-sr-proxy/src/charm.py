@@ -24,7 +24,8 @@ class SrchainSrProxyCharm(SshCharm):
         framework.observe(self.on.config_changed, self._on_config)
         self._actions: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
             "add-sid": lambda api, p: lib.add_sid(api, p["entry"]),
-            "remove-sid": lambda api, p: lib.remove_sid(api, int(p["sid"]), p.get("version")),
+            "remove-sid": lambda api, p: lib.remove_sid(api, int(p["sid"]),
+                                                      None if p.get("version") is None else int(p["version"])),
             "attach-vnf": lambda api, p: lib.attach_vnf(api, p["attachments"]),
             "detach-vnf": lambda api, p: lib.detach_vnf(api, p["vnf"]),
             "show-sids": lambda api, p: lib.show_sids(api),

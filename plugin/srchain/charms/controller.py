@@ -152,6 +152,28 @@ def apply_spec(s: ControllerSettings, spec_text: str, label: str) -> dict[str, A
             "sids": {sid.instance: sid.sid for sid in plan.sids}}
 
 
+def osm_applications(ns_config_info: str) -> dict[str, str]:
+    """The Juju application of each VNF (or VDU replica) of the NS, from the `ns_config_info` config OSM gives the
+    NS charm: LCM adds it to the NS-level `config` primitive (LCM ns.py `NsLcm._map_primitive_params`, built by
+    `_get_ns_config_info` and JSON-encoded in `instantiate_N2VC`'s day-1 loop) and N2VC applies `config` as
+    application config (`N2VCJujuConnector.exec_primitive` -> `Libjuju.configure_application`). Its form:
+    `{"osm-config-mapping": {"<member-vnf-index>": app, "<member>.<vdu-id>.<replica>": app}}`. Empty (the
+    default; not under OSM): {}."""
+    if not ns_config_info.strip():
+        return {}
+    try:
+        doc = json.loads(ns_config_info)
+    except ValueError as exc:
+        raise ActionError(f"ns_config_info: not JSON ({exc}); OSM's LCM writes "
+                          '{"osm-config-mapping": {...}}') from None
+    mapping = doc.get("osm-config-mapping") if isinstance(doc, dict) else None
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                for k, v in mapping.items()):
+        raise ActionError('ns_config_info: must be {"osm-config-mapping": {"<member>": "<application>", ...}}, '
+                          "as OSM's LCM writes it")
+    return dict(sorted(mapping.items()))
+
+
 def on_config(s: ControllerSettings, chain_spec: str) -> str:
     """Day 1 and every config change: apply the configured spec when it changed since last time; else
     re-apply the running spec when the inventory changed; else nothing. Returns a status line."""
@@ -184,8 +206,13 @@ def reconfigure_chain(s: ControllerSettings, spec: str) -> dict[str, Any]:
     return apply_spec(s, spec, "reconfigure-chain")
 
 
+FIRST = "-"  # add-segment's `after` default-value in the NSD (not a segment name): OSM passes it when not given
+
+
 def add_segment(s: ControllerSettings, segment: str, after: str | None) -> dict[str, Any]:
-    """Insert one segment (YAML, as in the chain spec) after segment `after` (empty: first)."""
+    """Insert one segment (YAML, as in the chain spec) after segment `after` (None, '' or '-': first)."""
+    if after == FIRST:
+        after = None
     spec = _running(s)
     try:
         seg = yaml.safe_load(segment)

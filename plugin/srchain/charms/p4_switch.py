@@ -220,8 +220,13 @@ def _match_tables(client: BfrtClient) -> list[str]:
     return sorted(n.removeprefix("pipe.") for n, t in tables.items() if t.is_match_action)
 
 
+ALL_TABLES = "*"  # show-tables' `table` default-value in the PNF VNFD: OSM passes it when the operator gives none
+
+
 def show_tables(s: SwitchSettings, table: str | None = None) -> dict[str, Any]:
-    """Entries of one match-action table (short or full BF Runtime name) or of all of them."""
+    """Entries of one match-action table (short or full BF Runtime name) or of all of them (None, '' or '*')."""
+    if table == ALL_TABLES:
+        table = None
     with session(s) as client:
         program = _bound(client, s)
         names = _match_tables(client)

@@ -91,10 +91,13 @@ def add_sid(api: ControlApi, entry: str) -> dict[str, Any]:
     return dict(_call(api, "PUT", f"/v1/sids/{body['sid']}", body))
 
 
+ANY_VERSION = -1  # remove-sid's `version` default-value in the VNFD: OSM passes it when the operator gives none
+
+
 def remove_sid(api: ControlApi, sid: int, version: int | None = None) -> dict[str, Any]:
-    """Delete SID `sid`; with `version`, only if the installed entry has that version (a guard against
-    removing a newer chain version by mistake)."""
-    if version is not None:
+    """Delete SID `sid`; with `version` (not None/ANY_VERSION), only if the installed entry has that version (a
+    guard against removing a newer chain version by mistake)."""
+    if version is not None and version != ANY_VERSION:
         current = _call(api, "GET", f"/v1/sids/{sid}")
         if current.get("version") != version:
             raise ActionError(f"sid {sid} has version {current.get('version')}, not {version}; nothing removed")

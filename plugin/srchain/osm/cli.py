@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
 from srchain.osm.package import build_package, check_packages
 from srchain.osm.pdu import PduError, pdu_descriptors, switches
-from srchain.osm.render import RenderError, render_files
+from srchain.osm.render import DEFAULT_OSM_RELEASE, OSM_RELEASES, RenderError, render_files
 from srchain.osm.validate import load_params, validate_paths
 
 _IM_YANG = click.option("--im-yang", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -125,13 +126,17 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
               help="Root of the nsd/ and vnfd/ trees to write (default: the checkout it runs in).")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 if the files under --out differ from the rendering.")
-def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool) -> None:
+@click.option("--osm-release", type=click.IntRange(OSM_RELEASES.start, OSM_RELEASES.stop - 1),
+              default=DEFAULT_OSM_RELEASE, show_default=True,
+              help="Target OSM release: 14/15 (vnffgd without nfp-position-element, which their IM refuses) or "
+                   "16+ (with it, which their NBI requires).")
+def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool, osm_release: int) -> None:
     """Render the chain's NS: nsd/<chain>/<chain>_nsd.yaml, vnfd/tofino-<switch>/ (one PNF VNFD per switch)
     and nsd/<chain>.ns-config.yaml (the `osm ns-create --config_file` parameters)."""
     root = out_root or _checkout_dirs(".", instead="pass -o/--out DIR (the root of the nsd/ and vnfd/ trees "
                                                    "to write)")[0]
     try:
-        rendered = render_files(spec, inventory)
+        rendered = render_files(spec, inventory, osm_release)
     except (SpecError, RenderError) as e:
         raise click.ClickException(str(e)) from None
     if check:
@@ -233,11 +238,19 @@ def onboard_cmd(packages: tuple[Path, ...], pdus: tuple[Path, ...], via: str, cr
                 click.echo(nbi.shell(cmd))
             return
         creds = _creds(credentials)
-        if _use_osmclient(via):
-            for cmd in commands:
-                click.echo(nbi.run_osm(cmd, creds).strip())
-            return
         client = nbi.NbiClient(creds)
+        if _use_osmclient(via):
+            # osmclient sends the descriptor's vim_accounts as they are, and OSM matches PDUs by VIM account id:
+            # the names are resolved here (GET vim_accounts on the same NBI) into a copy it is given instead
+            with tempfile.TemporaryDirectory(prefix="srchain-pdu-") as tmp:
+                for p in pdus:
+                    with_ids = Path(tmp) / p.name
+                    with_ids.write_text(yaml.safe_dump(client.vim_ids(yaml.safe_load(p.read_text())),
+                                                       sort_keys=False))
+                    click.echo(nbi.run_osm(nbi.cmd_pdu_create(with_ids), creds).strip())
+            for pkg in ordered:
+                click.echo(nbi.run_osm(nbi.cmd_onboard(pkg), creds).strip())
+            return
         for p in pdus:
             click.echo(f"pdu {p.name}: {client.pdu_create(yaml.safe_load(p.read_text()))}")
         for pkg in ordered:
@@ -347,13 +360,16 @@ def ns_status_cmd(ns_name: str, via: str, credentials: Path | None, dry_run: boo
 @_IM_YANG
 @click.option("--duration", type=click.FloatRange(1, 86400), default=3600, show_default=True,
               help="Stop after this many seconds.")
+@click.option("--osm-release", type=click.IntRange(OSM_RELEASES.start, OSM_RELEASES.stop - 1),
+              default=DEFAULT_OSM_RELEASE, show_default=True,
+              help="Behave as this release's NBI (16+: the vnffgd needs nfp-position-element ids).")
 def nbi_standin_cmd(port: int, user: str, password_file: Path, vim_accounts: tuple[str, ...],
-                    im_yang: Path | None, duration: float) -> None:
+                    im_yang: Path | None, duration: float, osm_release: int) -> None:
     """Run the local NBI stand-in on 127.0.0.1 (NOT OSM: it checks requests, deploys nothing)."""
     from srchain.osm.nbi_standin import StandinNbi
 
     password = password_file.read_text().strip()
-    standin = StandinNbi({user: password}, list(vim_accounts), im=_im(im_yang))
+    standin = StandinNbi({user: password}, list(vim_accounts), im=_im(im_yang), osm_release=osm_release)
     with standin.serve(port) as server:
         click.echo(json.dumps({"url": server.url, "user": user, "vim_accounts": list(vim_accounts)}))
         deadline = time.monotonic() + duration

@@ -159,6 +159,19 @@ def _against_charm(file: str, prim: Primitive, charm: CharmMeta) -> list[Finding
             out.append(Finding(file, ppath, "charm.param",
                                f"data-type {dtype} does not match type '{ap.type}' of parameter '{pname}' "
                                f"in action '{action.name}'"))
+        if prim.kind == "config-primitive" and pname not in action.required and not p.get("default-value"):
+            # NBI instance_topics.py NsLcmOpTopic._check_action_ns_operation refuses a call without every parameter
+            # that has no non-empty default-value (`mandatory` is not read); LCM passes the default when not given.
+            out.append(Finding(file, ppath, "charm.param",
+                               f"optional parameter '{pname}' of action '{action.name}' has no default-value: OSM "
+                               "requires it on every call (mandatory: false is ignored); give it a default-value "
+                               "the charm takes as 'not given'"))
+        elif dtype == "INTEGER" and p.get("default-value") is not None:
+            try:
+                int(p["default-value"])
+            except (TypeError, ValueError):
+                out.append(Finding(file, ppath, "charm.param",
+                                   f"default-value {p['default-value']!r} is not an INTEGER (LCM converts it)"))
     for missing in sorted(action.required - given):
         out.append(Finding(file, prim.path, "charm.param",
                            f"action '{action.name}' of charm '{charm.name}' requires parameter '{missing}', "

@@ -208,10 +208,7 @@ class NbiClient:
         return str(answer["id"])
 
     def pdu_create(self, descriptor: dict[str, Any]) -> str:
-        body = dict(descriptor)
-        if "vim_accounts" in body:
-            body["vim_accounts"] = [self._vim_id(v) for v in body["vim_accounts"]]
-        return str(self._request("POST", "/osm/pdu/v1/pdu_descriptors", body=body)["id"])
+        return str(self._request("POST", "/osm/pdu/v1/pdu_descriptors", body=self.vim_ids(descriptor))["id"])
 
     def _vim_id(self, name: str) -> str:
         for vim in self._request("GET", "/osm/admin/v1/vim_accounts"):
@@ -260,6 +257,19 @@ class NbiClient:
             time.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
 
     def ns_status(self, ns_name: str) -> dict[str, Any]:
-        ns = dict(self._request("GET", f"/osm/nslcm/v1/ns_instances/{self.ns_id(ns_name)}"))
-        ns["operations"] = [self.operation(o) for o in ns.get("operations", [])]
+        """The NS record plus `operations`: its ns_lcm_op_occs, oldest first (as osmclient `ns-op-list` reads them,
+        `GET ns_lcm_op_occs?nsInstanceId=<id>`; a real NS record carries no operation list)."""
+        ns_id = self.ns_id(ns_name)
+        ns = dict(self._request("GET", f"/osm/nslcm/v1/ns_instances/{ns_id}"))
+        ops = self._request("GET", "/osm/nslcm/v1/ns_lcm_op_occs?" + urllib.parse.urlencode({"nsInstanceId": ns_id}))
+        ns["operations"] = sorted((dict(o) for o in ops if isinstance(o, dict)),
+                                  key=lambda o: float(o.get("startTime") or 0))
         return ns
+
+    def vim_ids(self, descriptor: dict[str, Any]) -> dict[str, Any]:
+        """The PDU descriptor with `vim_accounts` as ids: OSM stores them as given and matches a PDU against the
+        VIM account's id at ns-create (NBI instance_topics.py NsrTopic._look_for_pdu), so a name never matches."""
+        body = dict(descriptor)
+        if "vim_accounts" in body:
+            body["vim_accounts"] = [self._vim_id(v) for v in body["vim_accounts"]]
+        return body

@@ -7,16 +7,22 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
   * package upload (vnf_packages_content, ns_descriptors_content): `Content-File-MD5` must match the body
     (422), gzip tar layout: one top directory, exactly one descriptor YAML at its top, checksums.txt right
     (422, the findings of `srchain.osm.package.check_layout`); OSM IM validation when given a validator;
-    the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409);
+    the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409); as the
+    NBI of `osm_release` 16+, the vnffgd's nfp-position-element ids (NsdTopic.validate_vnffgd_data);
   * PDU registration: `pdu_new_schema` (name, type, interfaces[name, mgmt, ip-address]) (422);
   * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
     vimAccountId, member-vnf-index = a vnf-profile; `vld[].name` = a virtual link of the NSD and each
     `vnfd-connection-point-ref` a (member, ext-cpd) the NSD connects to it, `ip-address` an IP; a free PDU
-    of the right type and interface names for
-    every PNF (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
+    of the right type and interface names for every PNF whose `vim_accounts` hold the VIM account's id, as
+    stored (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
-    instantiation, as LCM does); ns-action: the primitive and its mandatory parameters must exist in the
-    NSD (no member_vnf_index) or in that member's VNFD; the NS must be READY (409).
+    instantiation, as LCM does), listed by `ns_lcm_op_occs?nsInstanceId=` (the NS record lists none);
+    ns-action as NBI `NsLcmOpTopic._check_action_ns_operation` checks it (the config-primitive in the NSD's
+    ns-configuration, or in the member VNFD's day1-2 entry with the VNFD's id; every parameter without a
+    non-empty default-value given, whatever `mandatory` says; none undeclared; 400 with the NBI's texts),
+    then the parameters LCM would pass (`_map_primitive_params`); refused (409) only while the NS is
+    NOT_INSTANTIATED (`_admin.nsState`, before LCM starts the instantiation), as the NBI does: a BROKEN NS
+    still takes actions.
 An optional `on_action(ns_name, member, primitive, params) -> dict` runs the primitive for real (the demo
 uses it to call the charm library); without it an action completes with a "not executed" status.
 """
@@ -33,6 +39,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,12 +50,13 @@ from typing import Any
 import yaml
 
 from srchain.errors import SrchainError
-from srchain.osm.day12 import as_list, primitives
+from srchain.osm.day12 import Primitive, as_list, primitives
 from srchain.osm.descriptors import Descriptor, collect
 from srchain.osm.findings import Finding
 from srchain.osm.im import ImValidator
-from srchain.osm.nsd_checks import check_placeholders, vnfd_blocks
+from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
+from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE
 
 ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
 TOKEN_TTL_S = 3600
@@ -143,7 +151,8 @@ class NsInstance:
     vnfds: dict[str, Descriptor]  # member-vnf-index -> VNFD
     params: dict[str, Any]
     pdus: list[str]
-    state: str = "BUILDING"
+    state: str = "BUILDING"  # nsState: BUILDING, READY, BROKEN (LCM's)
+    admin_state: str = "NOT_INSTANTIATED"  # _admin.nsState: LCM sets INSTANTIATED as instantiation starts
     ops: list[str] = field(default_factory=list)
 
 
@@ -151,7 +160,9 @@ class StandinNbi:
     """The NBI's state and rules; `serve()` puts it on 127.0.0.1."""
 
     def __init__(self, users: dict[str, str], vim_accounts: list[str], im: ImValidator | None = None,
-                 op_delay_s: float = 0.05, on_action: ActionHandler | None = None) -> None:
+                 op_delay_s: float = 0.05, on_action: ActionHandler | None = None,
+                 osm_release: int = DEFAULT_OSM_RELEASE) -> None:
+        self.osm_release = osm_release  # which NBI it behaves as: the vnffgd check (render.NFP_POSITIONS_SINCE)
         self.users = dict(users)
         self.vims = {str(uuid.uuid4()): name for name in vim_accounts}
         self.im = im
@@ -212,10 +223,15 @@ class StandinNbi:
         desc = found[0]
         if desc.kind != kind:
             raise _bad(f"package holds a {desc.kind}, but this endpoint takes a {kind}")
+        newer = kind == "nsd" and self.osm_release >= NFP_POSITIONS_SINCE
         if self.im is not None:
-            errors = self.im.errors(desc.data)
+            # the IM given is the one of Releases 14/15; as a newer NBI, the keys its IM added are taken out first
+            errors = self.im.errors(_without_nfp_positions(desc.data) if newer else desc.data)
             if errors:
                 raise _bad(f"descriptor {desc.ident} is not valid OSM IM: " + "; ".join(errors))
+        if newer:
+            for fg in as_list(desc.body.get("vnffgd")):
+                _check_vnffgd(fg)
         with self.lock:
             store = self.vnfds if kind == "vnfd" else self.nsds
             if any(d.ident == desc.ident for d in store.values()):
@@ -249,7 +265,10 @@ class StandinNbi:
                 raise _bad(f"pdu.interfaces[{i}].ip-address: '{itf['ip-address']}' is not an IP address") from None
             if itf.get("type", "overlay") not in ("overlay", "underlay"):
                 raise _bad(f"pdu.interfaces[{i}].type: '{itf['type']}' is not one of overlay, underlay")
-        vims = [self._vim_id(v, "pdu.vim_accounts") for v in body.get("vim_accounts", [])]
+        vims = body.get("vim_accounts", [])
+        for i, v in enumerate(vims):  # NBI pdu_new_schema: names; stored as given, matched against the VIM
+            if not isinstance(v, str):  # account's id at ns-create (NsrTopic._look_for_pdu)
+                raise _bad(f"pdu.vim_accounts[{i}]: {v!r} is not of type string")
         with self.lock:
             if any(p["name"] == body["name"] for p in self.pdus.values()):
                 raise NbiFault(409, "CONFLICT", f"pdu with name '{body['name']}' already exists")
@@ -322,6 +341,7 @@ class StandinNbi:
         return taken
 
     def _instantiated(self, ns: NsInstance) -> tuple[str, str]:
+        ns.admin_state = "INSTANTIATED"  # LCM ns.py NsLcm.instantiate, before it deploys anything
         findings = check_placeholders(ns.nsd, {d.ident: d for d in ns.vnfds.values()}, ns.params,
                                       "the instantiation parameters")
         if findings:
@@ -349,66 +369,73 @@ class StandinNbi:
             ns = self._find_ns(ref)
             for op_id in ns.ops:
                 self.ops[op_id].view()  # advance due operations
+            # a real NS record lists no operations: they are ns_lcm_op_occs?nsInstanceId=<id>
             return {"_id": ns.id, "id": ns.id, "name": ns.name, "nsd-id": ns.nsd.ident, "nsState": ns.state,
-                    "constituent-vnfr-ref": sorted(ns.vnfds), "operations": ns.ops}
+                    "_admin": {"nsState": ns.admin_state}, "constituent-vnfr-ref": sorted(ns.vnfds)}
 
     def ns_list(self) -> list[dict[str, Any]]:
         return [self.ns_view(i) for i in list(self.nss)]
 
     def ns_action(self, ref: str, body: Any) -> dict[str, Any]:
         _check_fields(body, "action", {"primitive": str, "primitive_params": dict},
-                      {"member_vnf_index": str, "vdu_id": str, "vdu_count_index": int, "kdu_name": str,
-                       "timeout_ns_action": int, "lcmOperationType": str, "nsInstanceId": str})
+                      {"member_vnf_index": str, "vnf_member_index": str, "vdu_id": str, "vdu_count_index": int,
+                       "kdu_name": str, "timeout_ns_action": int, "lcmOperationType": str, "nsInstanceId": str})
         with self.lock:
             ns = self._find_ns(ref)
             for op_id in ns.ops:
                 self.ops[op_id].view()
-            if ns.state != "READY":
-                raise NbiFault(409, "CONFLICT", f"NS '{ns.name}' is {ns.state}, not READY")
-            member = body.get("member_vnf_index")
-            declared = self._primitive(ns, member, body["primitive"])
+            if ns.admin_state == "NOT_INSTANTIATED":  # NBI NsLcmOpTopic.new: the only state it refuses
+                raise NbiFault(409, "CONFLICT", f"ns_instance '{ns.id}' cannot be 'action' because it is not "
+                                                "instantiated")
+            member = body.get("member_vnf_index") or body.get("vnf_member_index")
+            prim = self._primitive(ns, member, body["primitive"])
             given = body["primitive_params"]
-            names = {str(p.get("name")) for p in declared}
-            for name in sorted(set(given) - names):
-                raise _bad(f"action.primitive_params: '{name}' is not a parameter of primitive "
-                           f"'{body['primitive']}' (parameters: {', '.join(sorted(names)) or 'none'})")
-            for p in declared:
-                if str(p.get("mandatory", "false")).lower() == "true" and p.get("name") not in given:
-                    raise _bad(f"action.primitive_params: mandatory parameter '{p.get('name')}' of primitive "
-                               f"'{body['primitive']}' is missing")
+            # NBI instance_topics.py NsLcmOpTopic._check_action_ns_operation: a parameter is optional only with a
+            # non-empty default-value (`mandatory` is not read); an undeclared one is refused.
+            rest = dict(given)
+            for p in prim.params:
+                if rest.pop(str(p.get("name")), _MISSING) is _MISSING and not p.get("default-value"):
+                    raise NbiFault(400, "BAD_REQUEST", f"Needed parameter {p.get('name')} not provided for "
+                                                       f"primitive '{prim.name}'")
+            if rest:
+                raise NbiFault(400, "BAD_REQUEST", f"parameter/s '{list(rest)}' not present at vnfd /nsd for "
+                                                   f"primitive '{prim.name}'")
             op = self._operation(ns, "action", body,
-                                 lambda: self._run_action(ns.name, member, body["primitive"], dict(given)))
+                                 lambda: self._run_action(ns.name, member, prim, dict(given)))
         return {"id": op.id}
 
-    def _primitive(self, ns: NsInstance, member: str | None, name: str) -> list[dict[str, Any]]:
+    def _primitive(self, ns: NsInstance, member: str | None, name: str) -> Primitive:
+        """The config-primitive as NBI `_check_action_ns_operation` finds it: the NSD's ns-configuration, or the
+        day1-2 entry of the member's VNFD whose id is the VNFD's id, in its first df."""
         if member is None:
-            config = ns.nsd.body.get("ns-configuration") or {}
-            blocks = [(config, "ns-configuration")] if isinstance(config, dict) else []
-            scope = f"NSD '{ns.nsd.ident}'"
+            config = ns.nsd.body.get("ns-configuration")
+            block, path = (config if isinstance(config, dict) else {}), "ns-configuration"
         else:
             vnfd = ns.vnfds.get(member)
             if vnfd is None:
-                raise _bad(f"action.member_vnf_index: '{member}' is not a vnf-profile of NS '{ns.name}' "
-                           f"(known: {', '.join(sorted(ns.vnfds))})")
-            blocks, scope = vnfd_blocks(vnfd), f"VNFD '{vnfd.ident}' (member '{member}')"
-        known = []
-        for block, path in blocks:
-            for prim in primitives(block, path):
-                if prim.kind == "config-primitive":
-                    known.append(prim.name)
-                    if prim.name == name:
-                        return prim.params
-        raise _bad(f"action.primitive: '{name}' is not a config-primitive of {scope} "
-                   f"(known: {', '.join(sorted(known)) or 'none'})")
+                raise NbiFault(400, "BAD_REQUEST", f"Invalid parameter member_vnf_index='{member}' is not one of "
+                                                   "the nsd:constituent-vnfd")
+            dfs = as_list(vnfd.body.get("df"))
+            op = ((dfs[0].get("lcm-operations-configuration") or {}).get("operate-vnf-op-config") or {}) if dfs else {}
+            block = next((b for b in as_list(op.get("day1-2")) if b.get("id") == vnfd.ident), {})
+            path = f"day1-2[{vnfd.ident}]"
+        for prim in primitives(block, path):
+            if prim.kind == "config-primitive" and prim.name == name:
+                return prim
+        raise NbiFault(400, "BAD_REQUEST", f"Invalid primitive '{name}' is not present at vnfd/nsd")
 
-    def _run_action(self, ns_name: str, member: str | None, primitive: str,
-                    params: dict[str, Any]) -> tuple[str, str]:
+    def _run_action(self, ns_name: str, member: str | None, prim: Primitive,
+                    given: dict[str, Any]) -> tuple[str, str]:
+        try:
+            params = _lcm_params(prim, given)
+        except ValueError as e:  # LCM fails the operation, the NBI had accepted it
+            return "FAILED", str(e)
         if self.on_action is None:
             return "COMPLETED", "Done (stand-in: the primitive was accepted, not executed)"
         try:
-            result = self.on_action(ns_name, member, primitive, params)
+            result = self.on_action(ns_name, member, prim.name, params)
         except Exception as e:  # the primitive's failure is the operation's outcome, as in OSM
-            return "FAILED", f"{primitive}: {e}"
+            return "FAILED", f"{prim.name}: {e}"
         return "COMPLETED", json.dumps(result, sort_keys=True)
 
     def ns_delete(self, ref: str) -> dict[str, Any]:
@@ -424,10 +451,20 @@ class StandinNbi:
             op = self.ops.get(op_id)
             if op is None:
                 raise NbiFault(404, "NOT_FOUND", f"operation '{op_id}' not found")
+            ns = self.nss.get(op.ns_id)
+            for earlier in ns.ops[:ns.ops.index(op_id)] if ns else []:  # LCM runs an NS's operations in order
+                self.ops[earlier].view()
             return op.view()
 
+    def op_list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """GET ns_lcm_op_occs[?nsInstanceId=ID] (osmclient `ns-op-list`), oldest first."""
+        with self.lock:
+            wanted = set(query.get("nsInstanceId", []))
+            return [self.ops[o].view() for ns in self.nss.values() if not wanted or ns.id in wanted for o in ns.ops]
+
     # --- HTTP ------------------------------------------------------------------------------------
-    def route(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+    def route(self, method: str, path: str, headers: dict[str, str], raw: bytes,
+              query: dict[str, list[str]] | None = None) -> tuple[int, Any]:
         if method == "POST" and path == "/osm/admin/v1/tokens":
             return 200, self.new_token(_decode(raw, headers))
         self.authorise(headers.get("authorization"))
@@ -445,6 +482,7 @@ class StandinNbi:
             ("DELETE", r"/osm/nslcm/v1/ns_instances_content/([^/]+)", self.ns_delete, 202),
             ("POST", r"/osm/nslcm/v1/ns_instances/([^/]+)/action",
              lambda ref: self.ns_action(ref, _decode(raw, headers)), 202),
+            ("GET", r"/osm/nslcm/v1/ns_lcm_op_occs", lambda: self.op_list(query or {}), 200),
             ("GET", r"/osm/nslcm/v1/ns_lcm_op_occs/([^/]+)", self.op_view, 200),
         ]
         for m, pattern, handler, status in table:
@@ -461,6 +499,54 @@ class StandinNbi:
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+
+_MISSING = object()
+
+
+def _without_nfp_positions(data: Any) -> Any:
+    """A copy without `nfp-position-element` / `nfp-position-element-id` (in the IM after Release 15 only)."""
+    if isinstance(data, dict):
+        return {k: _without_nfp_positions(v) for k, v in data.items()
+                if k not in ("nfp-position-element", "nfp-position-element-id")}
+    if isinstance(data, list):
+        return [_without_nfp_positions(v) for v in data]
+    return data
+
+
+def _check_vnffgd(fg: dict[str, Any]) -> None:
+    """As NBI descriptor_topics.py NsdTopic.validate_vnffgd_data (2025) checks the positions: every nfpd
+    position-desc-id's `nfp-position-element-id[0]` is an `nfp-position-element` of the vnffgd. Without the key
+    that NBI fails on subscripting None, answered as 400 with Python's message, as it does."""
+    known = [p.get("id") for p in as_list(fg.get("nfp-position-element")) if isinstance(p, dict)]
+    for nfpd in as_list(fg.get("nfpd")):
+        for position in as_list(nfpd.get("position-desc-id")):
+            ids = position.get("nfp-position-element-id") if isinstance(position, dict) else None
+            if not isinstance(ids, list):
+                raise NbiFault(400, "BAD_REQUEST", "'NoneType' object is not subscriptable")
+            if not ids or ids[0] not in known:
+                raise _bad(f"Error at vnffgd nfpd[id='{nfpd.get('id')}']:nfp-position-element-id="
+                           f"'{ids[0] if ids else ''}' does not match any nfp-position-element")
+
+
+def _lcm_params(prim: Primitive, given: dict[str, Any]) -> dict[str, Any]:
+    """What LCM hands the charm (LCM ns.py NsLcm._map_primitive_params): the given value, else the parameter's
+    `value` or `default-value`; mappings/lists as flow YAML; INTEGER as int, BOOLEAN as bool."""
+    out: dict[str, Any] = {}
+    for p in prim.params:
+        name = str(p.get("name"))
+        value: Any = given[name] if name in given else p.get("value", p.get("default-value"))
+        if isinstance(value, (dict, list, tuple)):
+            value = yaml.safe_dump(value, default_flow_style=True, width=256)
+        if p.get("data-type") == "INTEGER":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"Parameter {name} of primitive {prim.name} must be integer") from None
+        elif p.get("data-type") == "BOOLEAN":
+            value = str(value).lower() != "false"
+        out[name] = value
+    return out
 
 
 def _short(f: Finding) -> str:
@@ -492,7 +578,8 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            status, body = self.server.nbi.route(self.command, self.path.split("?")[0], headers, raw)
+            path, _, query = self.path.partition("?")
+            status, body = self.server.nbi.route(self.command, path, headers, raw, urllib.parse.parse_qs(query))
         except NbiFault as f:
             status, body = f.status, {"code": f.code, "status": f.status, "detail": f.detail}
         self._send(status, body)

@@ -39,6 +39,13 @@ VNFD_BY_KIND = {
     "mitigation": "srchain-mitigation",
 }
 VNF_DATA_CPD = "data-ext"
+# The vnffgd differs per OSM release: the 2025 NBI (descriptor_topics.py NsdTopic.validate_vnffgd_data, called from
+# _validate_input_new) reads `nfp-position-element-id[0]` of every nfpd position-desc-id and looks it up in the
+# vnffgd's `nfp-position-element` list ('NoneType' object is not subscriptable without it), while the IM of
+# Releases 14/15 (../shared/osm-im, IM ef549b0) refuses both keys. So the NSD is rendered for one release.
+OSM_RELEASES = range(14, 19)
+DEFAULT_OSM_RELEASE = 14  # 14 and 15: no nfp-position-element; 16 and later: with it
+NFP_POSITIONS_SINCE = 16
 # VNFDs with two data legs: (in: on the proxy's `<proxy>-vnfs` link, out: on its `<proxy>-vnfs-ret` link).
 VNF_DATA_LEGS = {"srchain-mitigation": ("data-in-ext", "data-out-ext")}
 # Day-1 values of the VNF primitives that the chain spec does not carry (the services' own defaults).
@@ -268,7 +275,11 @@ def _paths(model: ChainModel) -> list[dict[str, Any]]:
             for pid, rule in candidates if (pos := _positions(model, pid))]
 
 
-def render(model: ChainModel) -> Rendered:
+def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
+    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it)."""
+    if osm_release not in OSM_RELEASES:
+        raise RenderError(f"OSM release {osm_release}: not one this rendering knows "
+                          f"({OSM_RELEASES.start}-{OSM_RELEASES.stop - 1})")
     inv = model.inventory
     vnf_profiles, proxies = _vnf_profiles(model)
     links: dict[str, Link] = {}
@@ -295,7 +306,8 @@ def render(model: ChainModel) -> Rendered:
         nsd_id=nsd_id(spec.chain), chain=spec.chain, description=description,
         spec_file=model.spec_file, inventory_file=model.inventory_file,
         vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
-        profiles=profiles, fg_members=members, paths=_paths(model))
+        profiles=profiles, fg_members=members, paths=_paths(model), osm_release=osm_release,
+        nfp_positions=osm_release >= NFP_POSITIONS_SINCE)
     pnf = env.get_template("pnf_vnfd.yaml.j2")
     pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
                                      inventory_file=model.inventory_file,
@@ -316,5 +328,5 @@ def render(model: ChainModel) -> Rendered:
     return Rendered(spec.chain, nsd_text, pnf_texts, params)
 
 
-def render_files(spec_path: Path, inventory_path: Path) -> Rendered:
-    return render(load_chain(spec_path, inventory_path))
+def render_files(spec_path: Path, inventory_path: Path, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
+    return render(load_chain(spec_path, inventory_path), osm_release)
