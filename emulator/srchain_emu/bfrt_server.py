@@ -32,6 +32,8 @@ from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 from . import bfrt_device as D
 from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
 from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID
+from .device_tables import Unsupported as DeviceUnsupported
+from .device_tables import Value as DeviceValue
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Pipeline
@@ -88,9 +90,12 @@ def _code_for(exc: Exception) -> grpc.StatusCode:
         return grpc.StatusCode.RESOURCE_EXHAUSTED
     if isinstance(exc, R.ConstTable):
         return grpc.StatusCode.PERMISSION_DENIED
-    if isinstance(exc, PreUnsupported):
+    if isinstance(exc, PreUnsupported | DeviceUnsupported):
         return grpc.StatusCode.UNIMPLEMENTED
     return grpc.StatusCode.INVALID_ARGUMENT
+
+
+_BYTES = {"uint8": 1, "uint16": 2, "uint32": 4}
 
 
 def _to_int(b: bytes) -> int:
@@ -315,7 +320,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         errors: list[tuple[int, Exception]] = []
         for i, upd in enumerate(req.updates):
             try:
-                self._apply(prog, upd, undo)
+                self._apply(prog, upd, undo, req.target.pipe_id)
             except (RpcFailure, R.ConfigError, ValueError, KeyError) as exc:
                 errors.append((i, exc))
                 if atomic:
@@ -330,7 +335,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(_code_for(errors[0][1]), msg)
         return pb.WriteResponse()
 
-    def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]]) -> None:
+    def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]], pipe: int = 0xFFFF) -> None:
         if upd.entity.WhichOneof("entity") != "table_entry":
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry updates are supported")
         te = upd.entity.table_entry
@@ -338,7 +343,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if upd.type not in (T.INSERT, T.MODIFY, T.DELETE, T.INSERT_OR_MODIFY):
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"update type {T.Type.Name(upd.type)} is not supported")
         if te.table_id in self.device.tables:
-            undo.append(self._apply_device(te, T.Type.Name(upd.type)))
+            undo.append(self._apply_device(te, T.Type.Name(upd.type), pipe))
             return
         tm = prog.tables.get(te.table_id)
         if tm is None:
@@ -354,36 +359,59 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
-    def _apply_device(self, te: pb.TableEntry, utype: str) -> Callable[[], None]:
+    def _apply_device(self, te: pb.TableEntry, utype: str, pipe: int) -> Callable[[], None]:
+        """A fixed table's update; `pipe` is the request's target pipe_id (the TM queue tables need one)."""
         table = self.device.tables[te.table_id]
-        key = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id))
-        if len(key) != len(table.key_names):
+        if te.is_default_entry:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} has no default entry")
+        ids = {k.id for k in table.keys}
+        for kf in te.key.fields:
+            if kf.field_id not in ids or kf.WhichOneof("match_type") != "exact":
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name}: no exact key field id {kf.field_id}")
+        key = tuple(_to_int(kf.exact.value) for kf in sorted(te.key.fields, key=lambda kf: kf.field_id))
+        if key and len(key) != len(table.keys):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} key is {', '.join(table.key_names)}")
-        values: dict[int, object] = {}
+        values: dict[int, DeviceValue] = {}
         for f in te.data.fields:
-            ftype = table.field_by_id(f.field_id).type
-            if ftype == "bool":
+            ftype = table.field_by_id(f.field_id)
+            which = f.WhichOneof("value")
+            if ftype.repeated:
+                values[f.field_id] = list(f.int_arr_val.val)
+            elif ftype.type == "bool":
                 values[f.field_id] = f.bool_val
+            elif ftype.type == "string":
+                values[f.field_id] = f.str_val
+            elif which != "stream":
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                 f"{table.name}: {ftype.name} takes stream, not {which}")
             else:
-                values[f.field_id] = f.str_val if ftype == "string" else _to_int(f.stream)
-        return self.device.write(te.table_id, utype, key, values)  # type: ignore[arg-type]
+                values[f.field_id] = _to_int(f.stream)
+        return self.device.write(te.table_id, utype, key, values, pipe)
 
-    def _read_device(self, te: pb.TableEntry) -> list[pb.TableEntry]:
+    def _read_device(self, te: pb.TableEntry, pipe: int) -> list[pb.TableEntry]:
         table = self.device.tables[te.table_id]
         want = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id)) or None
         out = []
-        for key, values in self.device.read(te.table_id, want):
+        try:
+            rows = self.device.read(te.table_id, want, pipe)
+        except ValueError as exc:  # a bad pipe or key (R.EntryNotFound is a ConfigError: NOT_FOUND)
+            raise RpcFailure(_code_for(exc), str(exc)) from None
+        for key, values in rows:
             msg = pb.TableEntry(table_id=te.table_id)
-            for i, k in enumerate(key):
-                msg.key.fields.add(field_id=i + 1).exact.value = k.to_bytes(4, "big")
+            for k, kv in zip(table.keys, key, strict=True):
+                msg.key.fields.add(field_id=k.id).exact.value = kv.to_bytes(_BYTES[k.type], "big")
             for fid, v in values.items():
-                ftype = table.field_by_id(fid).type
-                if ftype == "bool":
-                    msg.data.fields.add(field_id=fid, bool_val=bool(v))
-                elif ftype == "string":
-                    msg.data.fields.add(field_id=fid, str_val=str(v))
+                fdef = table.field_by_id(fid)
+                if isinstance(v, list):
+                    f = msg.data.fields.add(field_id=fid)
+                    f.int_arr_val.SetInParent()
+                    f.int_arr_val.val.extend(v)
+                elif isinstance(v, bool):
+                    msg.data.fields.add(field_id=fid, bool_val=v)
+                elif isinstance(v, str):
+                    msg.data.fields.add(field_id=fid, str_val=v)
                 else:
-                    msg.data.fields.add(field_id=fid, stream=int(v).to_bytes(4, "big"))
+                    msg.data.fields.add(field_id=fid, stream=v.to_bytes(_BYTES[fdef.type], "big"))
             out.append(msg)
         return out
 
@@ -587,7 +615,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry reads are supported")
                 te = ent.table_entry
                 if te.table_id in self.device.tables:
-                    for out in self._read_device(te):
+                    for out in self._read_device(te, req.target.pipe_id):
                         resp.entities.add().table_entry.CopyFrom(out)
                     continue
                 tm = prog.tables.get(te.table_id)

@@ -36,8 +36,8 @@ class DataPlane:
         self.final_counters: dict[str, object] = {}
         self.no_port = 0
         self.port_down_drops = 0
-        # The fixed tables ($PORT, tf1.tm.port.*) act on this data plane; ports.json rates are their start.
-        server.device.attach(sorted(self.ports), self.tm.set_rate, self._set_enabled, self.tm.set_queue_priority)
+        # The fixed tables ($PORT, tf1.tm.*) act on this data plane; ports.json rates are their start.
+        server.device.attach(sorted(self.ports), self.tm.set_rate, self._set_enabled, self.tm.set_queue)
         for p in ports:
             if p.rate_bps:
                 server.device.preset_rate(p.device_port, p.rate_bps, p.burst_bytes)

@@ -1,4 +1,16 @@
-"""Traffic manager: per egress port 8 queues served in strict priority, shaped by a token bucket.
+"""Traffic manager: per egress port 8 queues, scheduled as a Tofino 1 schedules them, shaped by token buckets.
+
+Scheduling follows the SDE's queue scheduler model (`tf1.tm.queue.sched_cfg`, device_tables.py): a queue is
+served by its `max_priority` level, higher levels first (strict priority between levels); queues of one
+level share by DWRR with their `dwrr_weight`. The default is the SDE's for Tofino 1
+(`tm_tofino_default.c` `bf_tm_tofino_set_sch_default_for_q`): every queue at priority 0, weight 1023, so
+the queues of a port share it round robin by bytes; strict priority exists only where configured. A queue
+with `scheduling_enable` false is not served; one with a max rate (`max_rate_enable` +
+`tf1.tm.queue.sched_shaping`) is skipped while its token bucket is empty (the others go on: work
+conserving). The port's own token bucket (`tf1.tm.port.sched_*`) gates the whole port. DWRR: each visit
+credits a queue `max(64, dwrr_weight)` bytes (the emulator's quantum: weights are relative; the hardware's
+quantum is not in the SDE), and a queue sends while its head fits in its credit; an emptied queue loses
+its credit. Not modelled: the guaranteed (min) rate and its priority (refused by device_tables.py).
 
 Queue depth is kept in 80-byte cells (Tofino's accounting unit) and handed to egress as enq_qdepth;
 the time a packet waited is handed over as deq_timedelta (ns).
@@ -10,11 +22,13 @@ import collections
 import time
 from dataclasses import dataclass, field
 
+from .device_tables import QueueSched
 from .interp.pipeline import ToTM
 
 CELL = 80
 NUM_QUEUES = 8
-DEFAULT_ORDER = list(range(NUM_QUEUES - 1, -1, -1))  # queue 7 first
+MIN_QUANTUM = 64
+DEFAULT_SCHED = QueueSched()
 
 
 def cells(nbytes: int) -> int:
@@ -40,6 +54,31 @@ class PortShaper:
         return (min(nbytes, self.burst_bytes) - self.tokens) * 8 / self.rate_bps
 
 
+class _PortSched:
+    """Per port: the queues' configuration, DWRR credits and the queue each level is visiting."""
+
+    def __init__(self) -> None:
+        self.conf = [DEFAULT_SCHED] * NUM_QUEUES
+        self.levels: list[tuple[int, list[int]]] = []  # (level, queues) highest first
+        self.credit = [0] * NUM_QUEUES
+        self.visiting: dict[int, int] = {}  # level -> queue being visited (its credit already granted)
+        self.shapers: dict[int, PortShaper] = {}  # queue -> max-rate token bucket
+        self.update()
+
+    def update(self) -> None:
+        by_level: dict[int, list[int]] = {}
+        for q, c in enumerate(self.conf):
+            if c.enabled:
+                by_level.setdefault(c.priority, []).append(q)
+        self.levels = sorted(by_level.items(), reverse=True)
+        self.visiting = {lv: qs[0] for lv, qs in self.levels if self.visiting.get(lv) in qs}
+        self.shapers = {q: self.shapers.get(q) or PortShaper(c.max_rate_bps, c.max_burst_bytes,
+                                                             float(c.max_burst_bytes))
+                        for q, c in enumerate(self.conf) if c.max_rate_bps}
+        for q, s in self.shapers.items():
+            s.rate_bps, s.burst_bytes = self.conf[q].max_rate_bps, self.conf[q].max_burst_bytes
+
+
 class TrafficManager:
     def __init__(self, queue_limit_cells: int = 8192) -> None:
         self.queue_limit = queue_limit_cells
@@ -50,21 +89,22 @@ class TrafficManager:
         self.shapers: dict[int, PortShaper] = {}
         self.drops: collections.Counter[tuple[int, int]] = collections.Counter()
         self.pending = 0
-        # per port: queue numbers in service order (strict priority); by default queue 7 first
-        self.priority: dict[tuple[int, int], int] = {}
-        self.order: dict[int, list[int]] = {}
+        self.sched: dict[int, _PortSched] = {}
 
-    def set_queue_priority(self, port: int, qid: int, priority: int) -> None:
-        """Strict-priority level of one queue (higher is served first; equal levels by queue number)."""
-        self.priority[(port, qid)] = priority
-        levels = [(self.priority.get((port, q), q), q) for q in range(NUM_QUEUES)]
-        self.order[port] = [q for _, q in sorted(levels, reverse=True)]
+    def set_queue(self, port: int, qid: int, conf: QueueSched) -> None:
+        """One queue's scheduling (from `tf1.tm.queue.sched_cfg` / `sched_shaping`)."""
+        ps = self.sched.get(port)
+        if ps is None:
+            ps = self.sched[port] = _PortSched()
+        ps.conf[qid % NUM_QUEUES] = conf
+        ps.update()
 
     def set_rate(self, port: int, rate_bps: int, burst_bytes: int = 16384) -> None:
         self.shapers[port] = PortShaper(rate_bps, burst_bytes, float(burst_bytes))
 
     def enqueue(self, item: ToTM, now_ns: int | None = None) -> bool:
-        """Queue a packet; False (and counted) when its queue is full (tail drop)."""
+        """Queue a packet; False (and counted) when its queue is full (tail drop). Logical qid i goes to port
+        queue i % 8, the SDE's default ingress qid map (device_tables.py)."""
         qid = item.qid % NUM_QUEUES
         key = (item.port, qid)
         size = cells(len(item.frame))
@@ -74,11 +114,49 @@ class TrafficManager:
         queues = self.queues.get(item.port)
         if queues is None:
             queues = self.queues[item.port] = [collections.deque() for _ in range(NUM_QUEUES)]
+            self.sched.setdefault(item.port, _PortSched())
         depth = self.depth[key]
         queues[qid].append((item, time.monotonic_ns() if now_ns is None else now_ns, depth))
         self.depth[key] = depth + size
         self.pending += 1
         return True
+
+    @staticmethod
+    def _pick(ps: _PortSched, queues: list[collections.deque[tuple[ToTM, int, int]]], now: float) \
+            -> tuple[int | None, float]:
+        """The queue whose head goes next (None: nothing may go now) and the shortest wait of a queue
+        held back by its max rate (0: none)."""
+        wait = 0.0
+        for level, qs in ps.levels:
+            ready = []
+            for q in qs:
+                if not queues[q]:
+                    continue
+                shaper = ps.shapers.get(q)
+                if shaper is not None:
+                    shaper.refill(now)
+                    w = shaper.wait_for(len(queues[q][0][0].frame))
+                    if w > 0:
+                        wait = w if wait == 0 else min(wait, w)
+                        continue
+                ready.append(q)
+            if not ready:
+                continue
+            cur = ps.visiting.get(level)
+            if cur in ready and len(queues[cur][0][0].frame) <= ps.credit[cur]:
+                return cur, wait
+            # next queue of this level in round-robin order after the one visited; each visit grants a quantum
+            start = qs.index(cur) + 1 if cur in qs else 0
+            order = [qs[(start + i) % len(qs)] for i in range(len(qs))]
+            while True:
+                for q in order:
+                    if q not in ready:
+                        continue
+                    ps.credit[q] += max(MIN_QUANTUM, ps.conf[q].weight)
+                    ps.visiting[level] = q
+                    if len(queues[q][0][0].frame) <= ps.credit[q]:
+                        return q, wait
+        return None, wait
 
     def dequeue(self, now: float | None = None) -> tuple[list[tuple[ToTM, int, int]], float]:
         """Packets allowed out now as (item, enq_qdepth cells, deq_timedelta ns), and the seconds until
@@ -91,21 +169,30 @@ class TrafficManager:
             shaper = self.shapers.get(port)
             if shaper is not None:
                 shaper.refill(now)
-            for qid in self.order.get(port, DEFAULT_ORDER):  # strict priority
+            ps = self.sched[port]
+            while True:
+                qid, wait = self._pick(ps, queues, now)
+                if wait > 0:
+                    next_wait = wait if next_wait == 0 else min(next_wait, wait)
+                if qid is None:
+                    break
                 q = queues[qid]
-                while q:
-                    head_item, enq_ns, enq_depth = q[0]
-                    n = len(head_item.frame)
-                    if shaper is not None:
-                        wait = shaper.wait_for(n)
-                        if wait > 0:
-                            next_wait = wait if next_wait == 0 else min(next_wait, wait)
-                            break
-                        shaper.tokens -= n
-                    q.popleft()
-                    self.depth[(port, qid)] -= cells(n)
-                    self.pending -= 1
-                    out.append((head_item, enq_depth, max(0, now_ns - enq_ns)))
-                if shaper is not None and q:
-                    break  # a shaped port blocked on a higher queue: lower queues wait too
+                head_item, enq_ns, enq_depth = q[0]
+                n = len(head_item.frame)
+                if shaper is not None:
+                    w = shaper.wait_for(n)
+                    if w > 0:  # the port's rate: nothing else leaves this port now either
+                        next_wait = w if next_wait == 0 else min(next_wait, w)
+                        break
+                    shaper.tokens -= n
+                qshaper = ps.shapers.get(qid)
+                if qshaper is not None:
+                    qshaper.tokens -= n
+                ps.credit[qid] -= n
+                q.popleft()
+                if not q:
+                    ps.credit[qid] = 0
+                self.depth[(port, qid)] -= cells(n)
+                self.pending -= 1
+                out.append((head_item, enq_depth, max(0, now_ns - enq_ns)))
         return out, next_wait

@@ -229,3 +229,40 @@ def test_proxy_that_lost_its_entries_is_reconciled(lab, env):
     r = cli(env, "reconcile", "cloud-gaming")
     assert r.exit_code == 0 and "5 added, 0 modified, 0 deleted" in r.output, r.output
     assert_live_is(env, plan_for(env, ref))
+
+
+def test_tm_queue_rows_applied_read_back_and_drift_reported(lab, env):
+    """The priority segment's TM scheduling (tf1.tm.queue.sched_cfg, srchain.plan.tm) goes with the chain: queue 7
+    of every port s1 sends by gets max_priority 7 in its pipe; a drifted row shows in status (differs), a row
+    reset to the SDE's default shows as missing, reconcile writes both back, delete restores the defaults."""
+    ref = str(EX / "cloud-gaming.yaml")
+    assert cli(env, "apply", spec=ref).exit_code == 0
+    tm = [e for e in plan_for(env, ref).entries_of("switch", "s1") if e.role == "tm_queue"]
+    routed = {e.params["port"] for e in plan_for(env, ref).entries_of("switch", "s1") if "port" in e.params}
+    assert len(tm) == len(routed) and {e.params["max_priority"] for e in tm} == {"7"}
+    c = BfrtClient.connect(env["sw"].address, client_id=6, timeout=5)
+    try:
+        c.bind("srchain_node")
+        for port in routed:  # the planner's mapping is the switch's own (tf1.tm.port.cfg)
+            (cfg,) = c.entries("tf1.tm.port.cfg", {"dev_port": port})
+            key = {"pipe": port >> 7, "pg_id": cfg.data["pg_id"], "pg_queue": cfg.data["egress_qid_queues"][7]}
+            assert any(e.key == key for e in tm), (port, key)
+        first, second = tm[0].key, tm[1].key
+        c.modify("tf1.tm.queue.sched_cfg", {"pg_id": first["pg_id"], "pg_queue": first["pg_queue"]}, None,
+                 {"max_priority": "3"}, pipe=0)
+        c.modify("tf1.tm.queue.sched_cfg", {"pg_id": second["pg_id"], "pg_queue": second["pg_queue"]}, None,
+                 {"max_priority": "LOW"}, pipe=0)
+        r = cli(env, "status", "cloud-gaming", "--json")
+        assert r.exit_code == 2, r.output
+        row = yaml.safe_load(r.output)["switch s1"]
+        assert row["differs"] == [f"switch s1: table tf1.tm.queue.sched_cfg, entry "
+                                  f"{{\"pg_id\":{first['pg_id']},\"pg_queue\":{first['pg_queue']},\"pipe\":0}}"]
+        assert len(row["missing"]) == 1 and "tf1.tm.queue.sched_cfg" in row["missing"][0], row
+        r = cli(env, "reconcile", "cloud-gaming")
+        assert r.exit_code == 0 and "1 added, 1 modified, 0 deleted" in r.output, r.output
+        assert cli(env, "status", "cloud-gaming").exit_code == 0
+        assert cli(env, "delete", "cloud-gaming").exit_code == 0
+        rows = c.entries("tf1.tm.queue.sched_cfg", pipe=0)
+        assert {r.data["max_priority"] for r in rows} == {"LOW"}
+    finally:
+        c.close()

@@ -10,6 +10,7 @@ import pytest
 from emu_helpers import P4_DIR, data_fields, data_frame, program_text
 
 from srchain_emu.bfrt_server import BfRuntimeServer
+from srchain_emu.device_tables import QUEUE_SCHED, port_queue
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns
 from srchain_emu.portio import RingPort
@@ -135,7 +136,10 @@ def test_strict_priority_shaping_and_queue_depth(switch_factory, tmp_path):
         egress="hdr.data.d = (bit<32>) eg_intr_md.enq_qdepth; hdr.data.c = (bit<16>) eg_intr_md.egress_qid;",
     ))
     # Port 1 shaped to 400 kbit/s with a small burst, so queues build up behind it.
-    _, host = switch_factory(Pipeline.from_file(path), 2, rates={1: (400_000, 1500)})
+    dp, host = switch_factory(Pipeline.from_file(path), 2, rates={1: (400_000, 1500)})
+    # Strict priority for queue 7 of port 1, as a controller configures it (the Tofino default is DWRR).
+    pipe, pg_id, pg_queue = port_queue(1, 7)
+    dp.server.device.write(QUEUE_SCHED.id, "MODIFY", (pg_id, pg_queue), {4: "7"}, pipe)  # max_priority
     low = [data_frame(0, i, tail=b"l" * 80) for i in range(60)]
     high = [data_frame(7, i, tail=b"h" * 80) for i in range(10)]
     for f in low:

@@ -16,6 +16,7 @@ import pytest
 from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.plan import tables as T
+from srchain.plan import tm as TM
 from srchain.plan.gen_p4names import render, schema
 from srchain.sidstore import SidStore
 from srchain.targets.switch import scalar
@@ -92,7 +93,8 @@ def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str
         plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
     checked = 0
     for e in plan.entries:
-        if e.target_kind != "switch" or e.table in (T.PRE_NODE, T.PRE_MGID, T.MIRROR_CFG):  # the SDE's fixed tables
+        fixed = (T.PRE_NODE, T.PRE_MGID, T.MIRROR_CFG, *TM.TABLES)  # the SDE's fixed tables
+        if e.target_kind != "switch" or e.table in fixed:
             continue
         where = f"{e.table} {e.key}"
         assert e.table in actions, f"{where}: no such table"
@@ -111,3 +113,23 @@ def test_names_that_collide_as_constants_are_refused() -> None:
     table = {"key": [], "action_specs": [{"name": "A.b_c", "data": []}]}
     with pytest.raises(ValueError, match=re.escape("'A.b.c' and 'A.b_c' give the same constant A_B_C")):
         render({"tables": [{"name": "pipe.A.b.c", **table}]})
+
+
+@pytest.mark.parametrize(("spec", "inventory"), SPECS, ids=[s for s, _ in SPECS])
+def test_planned_tm_rows_fit_the_sdes_tm_table(spec: str, inventory: str, tmp_path: Path) -> None:
+    """TM rows: every writable field of tf1.tm.queue.sched_cfg (ids and types of the SDE's bf_rt_tm_tf1.json, as
+    the emulator serves them), values within their choices and widths, keys within a Tofino 1 pipe."""
+    from srchain_emu.device_tables import QUEUE_SCHED
+
+    with SidStore(tmp_path) as store:
+        plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
+    rows = [e for e in plan.entries if e.table in TM.TABLES]
+    assert rows, "a priority segment plans its TM rows"
+    fields = {f.name: f for f in QUEUE_SCHED.fields}
+    for e in rows:
+        assert e.table == QUEUE_SCHED.name and e.action == ""
+        assert set(e.params) == set(fields), e.params
+        for name, v in e.params.items():
+            assert fields[name].check(e.table, v) == v  # type, width and choices
+        assert set(e.key) == {"pipe", *QUEUE_SCHED.key_names} and 0 <= e.key_int("pipe") < 4
+        assert all(0 <= e.key_int(k.name) < k.limit for k in QUEUE_SCHED.keys), e.key

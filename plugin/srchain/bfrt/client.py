@@ -65,6 +65,7 @@ class TlsFiles:
 
 
 RETRYABLE = frozenset({"UNAVAILABLE"})
+PIPE_ALL = 0xFFFF  # BF Runtime target pipe_id for all pipes (BF_DEV_PIPE_ALL)
 
 
 def _int(value: object, field: str) -> int:
@@ -361,38 +362,44 @@ class BfrtClient:
         return u
 
     # ------------------------------------------------------------ writes
-    def _write_request(self, updates: list[pb.Update], atomicity: pb.WriteRequest.Atomicity.ValueType) \
-            -> pb.WriteRequest:
+    def _write_request(self, updates: list[pb.Update], atomicity: pb.WriteRequest.Atomicity.ValueType,
+                       pipe: int = PIPE_ALL) -> pb.WriteRequest:
         req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
         req.target.device_id = self.device_id
-        req.target.pipe_id = 0xFFFF
+        req.target.pipe_id = pipe
         return req
 
     def write(self, updates: list[pb.Update],
-              atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
-        self._call(self.stub.Write, self._write_request(updates, atomicity), retry=False)
+              atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR,
+              pipe: int = PIPE_ALL) -> None:
+        """One WriteRequest; `pipe` is its target's pipe_id (all pipes by default; the SDE's TM queue tables
+        take one pipe)."""
+        self._call(self.stub.Write, self._write_request(updates, atomicity, pipe), retry=False)
 
     def write_async(self, updates: list[pb.Update],
-                    atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR) \
-            -> grpc.Future[pb.WriteResponse]:
+                    atomicity: pb.WriteRequest.Atomicity.ValueType = pb.WriteRequest.CONTINUE_ON_ERROR,
+                    pipe: int = PIPE_ALL) -> grpc.Future[pb.WriteResponse]:
         """Send one WriteRequest without waiting (pipelining); `.result()` raises grpc.RpcError."""
-        return self.stub.Write.future(self._write_request(updates, atomicity), metadata=self.md, timeout=self.timeout)
+        return self.stub.Write.future(self._write_request(updates, atomicity, pipe), metadata=self.md,
+                                      timeout=self.timeout)
 
     def insert(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
                data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
         self.write([self.make_update(pb.Update.INSERT, table, key, action, data, priority)])
 
     def modify(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
-               data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
-        self.write([self.make_update(pb.Update.MODIFY, table, key, action, data, priority)])
+               data: Mapping[str, WireData] | None = None, priority: int | None = None,
+               pipe: int = PIPE_ALL) -> None:
+        self.write([self.make_update(pb.Update.MODIFY, table, key, action, data, priority)], pipe=pipe)
 
     def insert_or_modify(self, table: str, key: Mapping[str, WireKey], action: str | None = None,
                          data: Mapping[str, WireData] | None = None, priority: int | None = None) -> None:
         self.write([self.make_update(pb.Update.INSERT_OR_MODIFY, table, key, action, data, priority)])
 
-    def delete(self, table: str, key: Mapping[str, WireKey] | None = None, priority: int | None = None) -> None:
+    def delete(self, table: str, key: Mapping[str, WireKey] | None = None, priority: int | None = None,
+               pipe: int = PIPE_ALL) -> None:
         """Delete one entry, or every entry when key is None."""
-        self.write([self.make_update(pb.Update.DELETE, table, key, None, None, priority)])
+        self.write([self.make_update(pb.Update.DELETE, table, key, None, None, priority)], pipe=pipe)
 
     def set_default(self, table: str, action: str, data: Mapping[str, WireData] | None = None) -> None:
         self.write([self.make_update(pb.Update.MODIFY, table, None, action, data, default=True)])
@@ -408,10 +415,13 @@ class BfrtClient:
 
     # ------------------------------------------------------------ reads
     def entries(self, table: str, key: Mapping[str, WireKey] | None = None, default: bool = False,
-                priority: int | None = None) -> list[Entry]:
+                priority: int | None = None, pipe: int | None = None) -> list[Entry]:
+        """Read entries (`pipe`: the target's pipe_id; unset, as before, reads pipe 0's view)."""
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
+        if pipe is not None:
+            req.target.pipe_id = pipe
         te = req.entities.add().table_entry
         te.table_id = t.id
         te.is_default_entry = default

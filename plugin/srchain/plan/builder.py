@@ -9,7 +9,8 @@ Order of work:
    module, each per load-balancing bucket; depth checked against the MSD;
 4. a walk of every stack hop by hop through the topology, which yields local_sid entries where a
    label is this switch's own and sid_forward entries where it must travel on;
-5. classifier, report (with its PRE node and group), queue-map, route, proxy SID and attachment entries.
+5. classifier, report (with its PRE node and group and truncating mirror), queue-map, route, TM queue, proxy
+   SID and attachment entries.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
 from srchain.plan import tables as T
+from srchain.plan import tm as TM
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.model import Ternary as TernaryKey
 from srchain.plan.topology import Hop, Topology, Unreachable
@@ -442,6 +444,21 @@ class _Builder:
                 )
             )
 
+    def tm_entries(self, seg: ResolvedSegment) -> None:
+        """The TM scheduling the priority module relies on (srchain.plan.tm): on every port its switch sends
+        the chain's packets by (SID forwarding and routes, planned before this), each queue its `queues:`
+        map uses gets strict priority over queue 0, at a level equal to the queue number (queue 7 first).
+        Infrastructure entries (no version): chains that share a port and a queue share the row."""
+        assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, PriorityParams)
+        sw = seg.spec.switch
+        qids = sorted({q for q in seg.params.queues.values() if q != 0})
+        ports = sorted({p for e in self.entries.values() if e.target == sw and e.target_kind == "switch"
+                        and e.table in (T.SID_FORWARD, T.ROUTES) and isinstance(p := e.params.get("port"), int)})
+        for port in ports:
+            for qid in qids:
+                self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, qid), "",
+                               {**TM.QUEUE_SCHED_DEFAULTS, "max_priority": TM.priority_name(qid)}, "tm_queue"))
+
     def route_entries(self) -> None:
         """Plain IPv4 forwarding after the bottom label: a /32 route to every host on every switch."""
         for sw in self.m.inventory.switches:
@@ -534,6 +551,9 @@ class _Builder:
             if isinstance(seg.params, PriorityParams):
                 self.queue_entries(seg)
         self.route_entries()
+        for seg in self.segments:
+            if isinstance(seg.params, PriorityParams):
+                self.tm_entries(seg)
         self.proxy_entries()
         entries = sorted(self.entries.values(), key=lambda e: e.identity)
         return Plan(self.spec.chain, self.version, spec_digest(self.m), self.buckets, self.sids, stacks, entries)

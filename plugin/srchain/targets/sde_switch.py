@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from srchain.bfrt.client import BfrtClient
+from srchain.plan import tm as TM
 from srchain.plan.model import DiffOp, canonical
 from srchain.targets.base import NKey, TargetError
 from srchain.targets.loader import Bundle
@@ -97,8 +98,8 @@ class SdeSwitchDriver(SwitchDriver):
 
     # ------------------------------------------------------------ reads
     def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
-        out: dict[NKey, tuple[str, int | None]] = {}
-        for table in sorted(tables):
+        out: dict[NKey, tuple[str, int | None]] = super().snapshot(tables & TM.TABLES)
+        for table in sorted(tables - TM.TABLES):
             t = self._sde_table(table)
             try:
                 rows = list(t.entry_get(self.target, None, {"from_hw": True}))
@@ -140,7 +141,14 @@ class SdeSwitchDriver(SwitchDriver):
             while (end < len(ops) and end - start < chunk and ops[end].op == ops[start].op
                    and ops[end].entry.table == ops[start].entry.table):
                 end += 1
-            self._write_run(ops[start:end], start)
+            if ops[start].entry.table in TM.TABLES:
+                try:
+                    SwitchDriver.write(self, ops[start:end])
+                except TargetError as exc:
+                    exc.index = None if exc.index is None else exc.index + start
+                    raise
+            else:
+                self._write_run(ops[start:end], start)
             start = end
 
     def _write_run(self, run: list[DiffOp], start: int) -> None:

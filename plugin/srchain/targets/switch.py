@@ -4,6 +4,11 @@ Plan values are IPv4/MAC strings, ints, ternary `{"value","mask"}` and LPM `{"va
 on the wire every value is an int (big-endian bytes). Ternary tables get `$MATCH_PRIORITY` 0 when the
 plan gives none (report_session, report encap: their entries never overlap). A batch is one
 WriteRequest with ROLLBACK_ON_ERROR: the switch applies all of it or nothing.
+
+The SDE's TM queue tables (srchain.plan.tm) are fixed: every row exists, MODIFY is the only write, and a
+row is addressed within one pipe (the request's target pipe_id, the plan key's `pipe`). So a TM entry is
+"present" when its row differs from the SDE's defaults; adding or changing one is a MODIFY of the whole
+row, removing one a MODIFY back to the defaults; their updates go in requests of their own, one per pipe.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import re
 
 import grpc
 
-from srchain.bfrt.client import BfrtClient, BfrtError, WireData, WireKey, WireScalar
+from srchain.bfrt.client import PIPE_ALL, BfrtClient, BfrtError, WireData, WireKey, WireScalar
 from srchain.bfrt.schema import TableInfo
+from srchain.plan import tm as TM
 from srchain.plan.model import DiffOp, Entry, JsonValue, canonical
 from srchain.targets.base import NKey, TargetError
 from srchain.targets.loader import Bundle, ensure_program
@@ -140,13 +146,65 @@ class SwitchDriver:
             raise TargetError(f"switch {self.name}", f"table {entry.table}: {exc}", code="INVALID_ARGUMENT") from None
 
     def norm(self, entry: Entry) -> tuple[NKey, str]:
+        if entry.table in TM.TABLES:
+            return self._tm_norm(entry)
         action, data = self.wire_data(entry)
         return (entry.table, canonical(sorted(self.wire_key(entry).items()))), canonical([action, data])
+
+    # ------------------------------------------------------------ TM fixed tables
+    @staticmethod
+    def _tm_row(entry: Entry) -> dict[str, JsonValue]:
+        return {**TM.DEFAULTS[entry.table], **entry.params}
+
+    def _tm_norm(self, entry: Entry) -> tuple[NKey, str]:
+        return (entry.table, canonical(sorted(entry.key.items()))), canonical(["", self._tm_row(entry)])
+
+    @staticmethod
+    def _tm_pipe(op: DiffOp) -> int | None:
+        """The pipe a TM operation's request targets (None: not a TM table, all pipes)."""
+        if op.entry.table not in TM.TABLES:
+            return None
+        pipe = op.entry.key.get(TM.PIPE)
+        if not isinstance(pipe, int):
+            raise TargetError("switch", f"table {op.entry.table}: key {canonical(op.entry.key)} has no {TM.PIPE}",
+                              code="INVALID_ARGUMENT")
+        return pipe
+
+    def _tm_update(self, op: DiffOp) -> pb.Update:
+        e = op.entry
+        row = TM.DEFAULTS[e.table] if op.op == "delete" else self._tm_row(e)
+        key: dict[str, WireKey] = {k: e.key_int(k) for k in e.key if k != TM.PIPE}
+        data: dict[str, WireData] = {k: v for k, v in row.items() if isinstance(v, bool | int | str)}
+        return self.client.make_update(pb.Update.MODIFY, e.table, key, None, data)
+
+    def _tm_snapshot(self, table: str) -> dict[NKey, tuple[str, int | None]]:
+        """Rows that differ from the SDE's defaults, in every pipe the switch has (a pipe it lacks answers
+        INVALID_ARGUMENT, as the SDE's singlePipe_validate does)."""
+        defaults = TM.DEFAULTS[table]
+        out: dict[NKey, tuple[str, int | None]] = {}
+        for pipe in range(TM.PIPES):
+            try:
+                rows = self.client.entries(table, pipe=pipe)
+            except BfrtError as exc:
+                if pipe > 0 and exc.code == "INVALID_ARGUMENT":
+                    break
+                raise TargetError(f"switch {self.name}", f"table {table} pipe {pipe}: read failed: {exc}",
+                                  code=exc.code) from None
+            for e in rows:
+                row = {k: e.data.get(k) for k in defaults}
+                if row == defaults:
+                    continue
+                key = {TM.PIPE: pipe, **{k: v for k, v in e.key.items() if isinstance(v, int)}}
+                out[(table, canonical(sorted(key.items())))] = (canonical(["", row]), None)
+        return out
 
     # ------------------------------------------------------------ reads
     def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
         out: dict[NKey, tuple[str, int | None]] = {}
         for table in sorted(tables):
+            if table in TM.TABLES:
+                out.update(self._tm_snapshot(table))
+                continue
             try:
                 rows = self.client.entries(table)
             except BfrtError as exc:
@@ -167,10 +225,11 @@ class SwitchDriver:
         pending: list[tuple[int, grpc.Future[pb.WriteResponse]]] = []
         first_error: TargetError | None = None
         try:
-            for start in range(0, len(ops), chunk):
-                updates = [self._encode(op) for op in ops[start:start + chunk]]
-                pending.append((start, self.client.write_async(updates, pb.WriteRequest.ROLLBACK_ON_ERROR)))
-                while len(pending) >= in_flight or (pending and start + chunk >= len(ops)):
+            for start, end, pipe in self._requests(ops, chunk):
+                updates = [self._encode(op) for op in ops[start:end]]
+                pending.append((start, self.client.write_async(updates, pb.WriteRequest.ROLLBACK_ON_ERROR,
+                                                               PIPE_ALL if pipe is None else pipe)))
+                while len(pending) >= in_flight or (pending and end >= len(ops)):
                     first_error = first_error or self._wait(*pending.pop(0))
                 if first_error is not None:
                     break
@@ -180,7 +239,20 @@ class SwitchDriver:
         if first_error is not None:
             raise first_error
 
+    def _requests(self, ops: list[DiffOp], chunk: int) -> list[tuple[int, int, int | None]]:
+        """(start, end, pipe) of each WriteRequest: at most `chunk` updates, one target pipe each (TM rows)."""
+        out: list[tuple[int, int, int | None]] = []
+        for i, op in enumerate(ops):
+            pipe = self._tm_pipe(op)
+            if out and out[-1][2] == pipe and out[-1][1] == i and i - out[-1][0] < chunk:
+                out[-1] = (out[-1][0], i + 1, pipe)
+            else:
+                out.append((i, i + 1, pipe))
+        return out
+
     def _encode(self, op: DiffOp) -> pb.Update:
+        if op.entry.table in TM.TABLES:
+            return self._tm_update(op)
         if op.op == "delete":
             return self.client.make_update(_KIND["delete"], op.entry.table, self.wire_key(op.entry))
         action, data = self.wire_data(op.entry)
