@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
-from .checked import CheckedProgram, TableResT, Typed
+from .checked import Annotations, CheckedProgram, TableResT, Typed
 from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
@@ -56,9 +56,37 @@ def one_table_apply_per_expression(checked: CheckedProgram) -> Iterator[Diagnost
                                                       "in one expression")
 
 
+def applied_table(ann: Annotations, e: A.Expr) -> str | None:
+    """The table `e` applies, when `e` is `t.apply()`."""
+    a = ann.get(id(e))
+    if isinstance(e, A.Call) and isinstance(a, Typed) and isinstance(a.type, TableResT):
+        return a.type.table.decl.name
+    return None
+
+
+def table_apply_alone_in_its_if(checked: CheckedProgram) -> Iterator[Diagnostic]:
+    """bf-p4c common/extract_maupipe.cpp: a condition on a table's result is the table's own branch, so
+    `if (t.apply().hit)` (or `.miss`, or negated) must stand alone: `x && t.apply().hit` is refused."""
+    for ann, body in control_bodies(checked):
+        for s in statements(body):
+            if not isinstance(s, A.If):
+                continue
+            applies = [(x, t) for x in subexpressions(s.cond) if (t := applied_table(ann, x)) is not None]
+            if len(applies) != 1:
+                continue  # none, or several: one_table_apply_per_expression reports those
+            (call, table), = applies
+            cond = s.cond.operand if isinstance(s.cond, A.Unary) and s.cond.op == "!" else s.cond
+            if isinstance(cond, A.Member) and cond.name in ("hit", "miss") and cond.base is call:
+                continue
+            yield Diagnostic(call.loc, f"{table}.apply() in complex context not yet supported -- must be in an "
+                                       "'if' by itself, not combined with other operations with &&/|| (bf-p4c "
+                                       "common/extract_maupipe.cpp)")
+
+
 __all__ = ["DEFAULT_TARGET", "RULES", "TARGET_MODELS", "Diagnostic", "TargetRefusal", "check_target"]
 
 RULES: dict[str, list[Rule]] = {
-    "tofino1": [one_table_apply_per_expression, *SALU_RULES, *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
+    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, *SALU_RULES, *PARSER_RULES,
+                *GATEWAY_RULES, *FIELD_LIST_RULES],
     "none": [],
 }
