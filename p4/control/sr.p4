@@ -65,19 +65,16 @@ control SegmentRouting(
         size = SID_FORWARD_SIZE;
     }
 
+    /* A pop hands the popped TTL - 1 to the label it exposes (written before the stack moves up; on a stack
+       with nothing below, the write lands on an invalid header and is dropped with it). */
     action pop_one() {
-        ig_md.next_ttl = hdr.mpls[0].ttl - 1;
+        hdr.mpls[1].ttl = hdr.mpls[0].ttl - 1;
         hdr.mpls.pop_front(1);
     }
 
     action pop_two() {
-        ig_md.next_ttl = hdr.mpls[0].ttl - 2;
+        hdr.mpls[2].ttl = hdr.mpls[0].ttl - 2;
         hdr.mpls.pop_front(2);
-    }
-
-    /* After a pop: the exposed label inherits the TTL. */
-    action expose() {
-        hdr.mpls[0].ttl = ig_md.next_ttl;
     }
 
     apply {
@@ -100,10 +97,7 @@ control SegmentRouting(
                     /* the second label was processed with TTL 1: it would leave with 0 */
                     ig_md.drop_reason = DROP_TTL_EXPIRED;
                 } else {
-                    pop_two();
-                }
-                if (hdr.mpls[0].isValid()) {
-                    expose();  /* TTL >= 1: forwarded as it is */
+                    pop_two();  /* the exposed label (TTL >= 1) is forwarded as it is */
                 }
             }
             if (ig_md.drop_reason == 0) {
