@@ -19,6 +19,7 @@ control SegmentRouting(
      * (a TNA direct counter is counted by its own table's actions); forwarding is counted. */
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) forward_counter;
 
+#if SRCHAIN_LOCAL_MODULES
     /* A local SID's module: set in the lookup stage; the pops follow once both lookups are known. */
     action pop_flow_features(sid_t sid, bit<16> report_every) {
         ig_md.run_flow_features = true;
@@ -35,17 +36,34 @@ control SegmentRouting(
 
     table local_sid_0 {
         key = { hdr.mpls[0].label : exact @name("label"); }
-        actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
+        actions = {
+#if SRCHAIN_FLOW_FEATURES
+            pop_flow_features;
+#endif
+#if SRCHAIN_PRIORITY
+            pop_priority;
+#endif
+            @defaultonly not_local;
+        }
         const default_action = not_local;
         size = LOCAL_SID_SIZE;
     }
 
     table local_sid_1 {
         key = { hdr.mpls[1].label : exact @name("label"); }
-        actions = { pop_flow_features; pop_priority; @defaultonly not_local; }
+        actions = {
+#if SRCHAIN_FLOW_FEATURES
+            pop_flow_features;
+#endif
+#if SRCHAIN_PRIORITY
+            pop_priority;
+#endif
+            @defaultonly not_local;
+        }
         const default_action = not_local;
         size = LOCAL_SID_SIZE;
     }
+#endif
 
     action forward(PortId_t port, mac_addr_t dst_mac) {
         ig_tm_md.ucast_egress_port = port;
@@ -65,6 +83,7 @@ control SegmentRouting(
         size = SID_FORWARD_SIZE;
     }
 
+#if SRCHAIN_LOCAL_MODULES
     /* A pop hands the popped TTL - 1 to the label it exposes (written before the stack moves up; on a stack
        with nothing below, the write lands on an invalid header and is dropped with it). */
     action pop_one() {
@@ -76,12 +95,14 @@ control SegmentRouting(
         hdr.mpls[2].ttl = hdr.mpls[0].ttl - 2;
         hdr.mpls.pop_front(2);
     }
+#endif
 
     apply {
         if (hdr.mpls[0].ttl <= 1) {
             ig_md.drop_reason = DROP_TTL_EXPIRED;
         } else {
             bool popped = false;
+#if SRCHAIN_LOCAL_MODULES
             if (local_sid_0.apply().hit) {
                 popped = true;
                 /* a table applies alone in its `if` (bf-p4c common/extract_maupipe.cpp) */
@@ -100,6 +121,7 @@ control SegmentRouting(
                     pop_two();  /* the exposed label (TTL >= 1) is forwarded as it is */
                 }
             }
+#endif
             if (ig_md.drop_reason == 0) {
                 if (hdr.mpls[0].isValid()) {
                     if (sid_forward.apply().hit) {

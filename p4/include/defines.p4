@@ -3,6 +3,16 @@
 #ifndef _SRCHAIN_DEFINES_P4_
 #define _SRCHAIN_DEFINES_P4_
 
+/* Build profile: the modules compiled in (p4/build --profile; docs/p4.md "Profiles"). `full` has both; a
+ * Tofino 1 fits only the SR core today (bf-p4c: 12 stages; with the modules 25). */
+#ifndef SRCHAIN_FLOW_FEATURES
+#define SRCHAIN_FLOW_FEATURES 1
+#endif
+#ifndef SRCHAIN_PRIORITY
+#define SRCHAIN_PRIORITY 1
+#endif
+#define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY)
+
 /* Maximum stack depth: labels the parser accepts. A deeper stack is dropped and counted. */
 #ifndef MSD
 #define MSD 8
