@@ -12,12 +12,20 @@ from collections.abc import Callable, Iterator
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
-from .checked import Annotations, CheckedProgram, TableResT, Typed
+from .checked import CheckedProgram, TableResT, Typed
 from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
 from .target_salu import SALU_RULES
-from .target_walk import Diagnostic, TargetRefusal, control_bodies, expressions, statements, subexpressions
+from .target_walk import (
+    Diagnostic,
+    TargetRefusal,
+    control_bodies,
+    expressions,
+    statements,
+    subexpressions,
+    table_apply_call,
+)
 
 TARGET_MODELS = ("tofino1", "none")
 DEFAULT_TARGET = "tofino1"
@@ -56,14 +64,6 @@ def one_table_apply_per_expression(checked: CheckedProgram) -> Iterator[Diagnost
                                                       "in one expression")
 
 
-def applied_table(ann: Annotations, e: A.Expr) -> str | None:
-    """The table `e` applies, when `e` is `t.apply()`."""
-    a = ann.get(id(e))
-    if isinstance(e, A.Call) and isinstance(a, Typed) and isinstance(a.type, TableResT):
-        return a.type.table.decl.name
-    return None
-
-
 def table_apply_alone_in_its_if(checked: CheckedProgram) -> Iterator[Diagnostic]:
     """bf-p4c common/extract_maupipe.cpp: a condition on a table's result is the table's own branch, so
     `if (t.apply().hit)` (or `.miss`, or negated) must stand alone: `x && t.apply().hit` is refused."""
@@ -71,7 +71,7 @@ def table_apply_alone_in_its_if(checked: CheckedProgram) -> Iterator[Diagnostic]
         for s in statements(body):
             if not isinstance(s, A.If):
                 continue
-            applies = [(x, t) for x in subexpressions(s.cond) if (t := applied_table(ann, x)) is not None]
+            applies = [(x, t.decl.name) for x in subexpressions(s.cond) if (t := table_apply_call(ann, x)) is not None]
             if len(applies) != 1:
                 continue  # none, or several: one_table_apply_per_expression reports those
             (call, table), = applies
