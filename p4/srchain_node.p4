@@ -35,7 +35,10 @@ control SwitchIngress(
         in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
         inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
         inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
-    Hash<bit<32>>(HashAlgorithm_t.CRC32) session_hash;
+    /* Both directions of a session land in the same load-balancing bucket (bf-p4c: CRC with paired inputs). */
+    @symmetric("hdr.ipv4.src_addr", "hdr.ipv4.dst_addr")
+    @symmetric("ig_md.src_port", "ig_md.dst_port")
+    Hash<lb_bucket_t>(HashAlgorithm_t.CRC32) lb_hash;
     Counter<bit<32>, drop_reason_t>(DROP_REASONS, CounterType_t.PACKETS) drops;
 
     Classifier() classifier;
@@ -47,6 +50,11 @@ control SwitchIngress(
     Priority() priority;
 #endif
     Ipv4Routing() ipv4;
+
+    action hash_lb() {
+        ig_md.lb_bucket = lb_hash.get({hdr.ipv4.src_addr, hdr.ipv4.dst_addr, ig_md.src_port, ig_md.dst_port,
+                                       hdr.ipv4.protocol});
+    }
 
     /* The canonical 5-tuple (docs/records.md): a is the lower (address, port) pair. */
     action key_a_to_b() {
@@ -77,78 +85,77 @@ control SwitchIngress(
         ig_md.order.src_port_not_low = ig_md.order.port_low ^ ig_md.src_port;
     }
 
+    action drop_for(drop_reason_t reason) {
+        ig_md.drop_reason = reason;
+    }
+
+    /* A flat sequence of short gated steps in stage order (see control/sr.p4 on Tofino 1's next-table chains):
+       each module's steps are gated by its own run flag, so the modules share stages. */
     apply {
-        ig_md.drop_reason = 0;
-        ig_md.run_flow_features = false;
-        ig_md.run_priority = false;
         hdr.bridged.setValid();
         hdr.bridged.kind = PKT_BRIDGED;
         hdr.bridged.ingress_tstamp = ig_intr_md.ingress_mac_tstamp;
 
+        /* stage 0: what the parser found; the load-balancing bucket */
         if (ig_md.stack_too_deep) {
-            ig_md.drop_reason = DROP_STACK_TOO_DEEP;
+            drop_for(DROP_STACK_TOO_DEEP);
         } else if (hdr.ipv4.isValid() && ig_md.checksum_err) {
-            ig_md.drop_reason = DROP_BAD_CHECKSUM;
+            drop_for(DROP_BAD_CHECKSUM);
         } else if (!hdr.ipv4.isValid() && !hdr.mpls[0].isValid()) {
-            ig_md.drop_reason = DROP_NOT_IPV4;
-        } else {
-            if (hdr.ipv4.isValid()) {
-                /* a gateway compares a field with a constant only (bf-p4c mau/gateway.cpp): order by
-                   min() in actions, then test the differences against zero */
-                order_lows();
-                order_diffs();
-                if (ig_md.order.ip_diff == 0) {
-                    if (ig_md.order.src_port_not_low == 0) {
-                        key_a_to_b();
-                    } else {
-                        key_b_to_a();
-                    }
-                } else if (ig_md.order.src_ip_not_low == 0) {
+            drop_for(DROP_NOT_IPV4);
+        } else if (hdr.mpls[0].isValid() && hdr.mpls[0].ttl <= 1) {
+            drop_for(DROP_TTL_EXPIRED);
+        }
+        if (hdr.ipv4.isValid()) {
+            hash_lb();
+            order_lows();
+            ig_md.key.protocol = hdr.ipv4.protocol;
+        }
+        /* stage 1 */
+        if (hdr.ipv4.isValid()) {
+            order_diffs();
+        }
+        if (ig_md.drop_reason == 0 && hdr.ipv4.isValid() && !hdr.mpls[0].isValid()) {
+            classifier.apply(hdr, ig_md, ig_intr_md);
+        }
+        /* stage 2: the canonical order; a gateway compares a field with a constant only (bf-p4c
+           mau/gateway.cpp), so the order is read from min() and XOR above */
+        if (hdr.ipv4.isValid()) {
+            if (ig_md.order.ip_diff == 0) {
+                if (ig_md.order.src_port_not_low == 0) {
                     key_a_to_b();
                 } else {
                     key_b_to_a();
                 }
-                ig_md.key.protocol = hdr.ipv4.protocol;
-                ig_md.session_hash = session_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a,
-                                                       ig_md.key.port_b, ig_md.key.protocol});
-                ig_md.lb_bucket = ig_md.session_hash[3:0];
-                ig_md.ip_len = hdr.ipv4.total_len;
-                if (!hdr.mpls[0].isValid()) {
-                    classifier.apply(hdr, ig_md, ig_intr_md);
-                }
+            } else if (ig_md.order.src_ip_not_low == 0) {
+                key_a_to_b();
+            } else {
+                key_b_to_a();
             }
-            if (hdr.mpls[0].isValid()) {
-                sr.apply(hdr, ig_md, ig_tm_md);
-            }
-            if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid()) {
-                if (!hdr.ipv4.isValid()) {
-                    ig_md.drop_reason = DROP_NOT_IPV4;  /* the bottom label carried no IPv4 packet */
-                }
-            }
-            if (ig_md.drop_reason == 0) {
+        }
+        /* stages 2-4: local SIDs, pops, forwarding */
+        sr.apply(hdr, ig_md, ig_tm_md);
+        /* the modules, from stage 4 (their steps are gated inside) */
 #if SRCHAIN_FLOW_FEATURES
-                if (ig_md.run_flow_features) {
-                    flow_features.apply(hdr, ig_md, ig_intr_md, ig_tm_md);
-                }
+        flow_features.apply(hdr, ig_md, ig_intr_md, ig_tm_md);
 #endif
 #if SRCHAIN_PRIORITY
-                if (ig_md.run_priority) {
-                    priority.apply(hdr, ig_md, ig_tm_md);
-                }
+        priority.apply(hdr, ig_md, ig_tm_md);
 #endif
-            }
-            if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid()) {
-                ipv4.apply(hdr, ig_md, ig_tm_md);
-            }
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
+            drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
+        }
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid()) {
+            ipv4.apply(hdr, ig_md, ig_tm_md);
         }
         if (ig_md.drop_reason != 0) {
             drops.count(ig_md.drop_reason);
-            if (hdr.report.isValid()) {
-                /* drop_ctl would drop the PRE's report copy too: egress drops the data copy instead */
-                hdr.bridged.kind = PKT_REPORT_DATA_DROPPED;
-            } else {
-                ig_dprsr_md.drop_ctl = 1;
-            }
+        }
+        if (ig_md.drop_reason != 0 && hdr.report.isValid()) {
+            /* drop_ctl would drop the PRE's report copy too: egress drops the data copy instead */
+            hdr.bridged.kind = PKT_REPORT_DATA_DROPPED;
+        } else if (ig_md.drop_reason != 0) {
+            ig_dprsr_md.drop_ctl = 1;
         }
     }
 }

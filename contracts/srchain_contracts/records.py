@@ -162,6 +162,12 @@ class FlowKey:
         )
 
 
+# Register sizes of the switch's modules (p4/include/defines.p4 FLOW_SLOTS / SESSION_SLOTS; tests/p4 checks them
+# against the compiled program). Flow slots are 2^15 so that flow-features fits a Tofino 1's 12 stages.
+FLOW_SLOTS = 1 << 15
+SESSION_SLOTS = 1 << 16
+
+
 def flow_slot(key: FlowKey, direction: int, slots: int) -> int:
     """Register index of one direction of a flow: CRC-32 (IEEE) over key bytes + direction byte, mod slots."""
     return zlib.crc32(key.key_bytes() + bytes((direction & 1,))) % slots

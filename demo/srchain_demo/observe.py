@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from srchain.bfrt.client import BfrtClient
-from srchain_contracts.records import FlowKey, flow_slot, session_slot
+from srchain_contracts.records import FLOW_SLOTS, SESSION_SLOTS, FlowKey, flow_slot, session_slot
 
 from . import topology as topo
 from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
                 6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
-SLOTS = 65536
 DELAY_UNIT_US = 1.024  # queue_stats.delay_sum_us counts 1.024 us units (docs/p4.md)
 
 
@@ -67,10 +66,10 @@ class SwitchReader:
         self.client.register_write("SwitchEgress.queue_stats.delay_sum_us", (port << 5) | qid, {"f1": 0})
 
     def session_class(self, key: FlowKey) -> int:
-        return self._reg("SwitchIngress.priority.session_class", session_slot(key, SLOTS))
+        return self._reg("SwitchIngress.priority.session_class", session_slot(key, SESSION_SLOTS))
 
     def flow_packets(self, key: FlowKey, direction: int) -> int:
-        return self._reg("SwitchIngress.flow_features.pkt_count", flow_slot(key, direction, SLOTS))
+        return self._reg("SwitchIngress.flow_features.pkt_count", flow_slot(key, direction, FLOW_SLOTS))
 
 
 def udp_key(src: str, sport: int, dst: str, dport: int) -> tuple[FlowKey, int]:

@@ -8,9 +8,11 @@
  * packet, as a Tofino stage allows.
  *
  * Every RegisterAction fits a Tofino 1 stateful ALU (`srchain p4 check`, target model tofino1): at most two
- * PHV inputs per register, two comparisons, each value assigned once per condition. What does not fit is
- * computed before the access in ordinary control code: the window limit, the IAT each statistic folds in
- * (IAT_NONE or 0 on a fresh slot), and the choice between restarting and counting the window.
+ * PHV inputs per register, two comparisons, each value assigned once per condition. A statistic that restarts
+ * (fresh slot, new window) or folds the packet in has one RegisterAction per case, chosen by a gateway on the
+ * step before; the IAT each statistic folds in (IAT_NONE or 0 on a fresh slot) is chosen the same way.
+ * The steps (claim -> window -> statistics -> report) are each gated by run_flow_features on their own, so the
+ * priority module's steps share their stages (control/sr.p4 on Tofino 1's next-table chains).
  *
  * The report: the record's fields go straight into hdr.report, which the ingress deparser emits in front of
  * the packet with the report's key (SID, load-balancing bucket); report_session (keyed by both) names the
@@ -34,17 +36,12 @@ control FlowFeatures(
     flow_slot_t slot;
     bit<32> tag;
     bit<8> owner;        /* 0 same flow, 1 empty slot taken, 2 slot taken over from another flow */
-    bool fresh;          /* statistics restart with this packet */
-    bool takeover;
-    bit<16> win;
-    bit<16> win_limit;   /* report_every - 1, saturating: the count before the window's last packet */
-    bool window_start;
-    bool report_due;
-    bit<32> iat;
-    bit<32> iat_for_min; /* the IAT the minimum folds in: IAT_NONE on a fresh slot */
-    bit<32> iat_for_max; /* the IAT the maximum and sum fold in: 0 on a fresh slot */
-    bit<48> ts;
-    bit<16> len;
+    bit<8> due;          /* 1: this packet closes its window (a report is due) */
+    bit<32> iat;         /* this packet's inter-arrival time, clamped to 2^32 - 1 (not on a fresh slot) */
+    bit<32> lo_gap;      /* ts[31:0] - last[31:0], mod 2^32 */
+    bit<8> borrowed;     /* 1 when that subtraction borrowed (ts[31:0] < last[31:0]) */
+    bit<16> hi_gap;      /* ts[47:32] - last[47:32], mod 2^16 */
+    bit<8> collided;
 
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) owner_tag;
     RegisterAction<bit<32>, flow_slot_t, bit<8>>(owner_tag) claim = {
@@ -61,11 +58,13 @@ control FlowFeatures(
         }
     };
 
+    /* Window packet count. A fresh slot: this packet is the window's first (and its last when
+       report_every <= 1). The same flow: one more; the window closes when the count before it reaches
+       report_every - 1. Returns the count with this packet. */
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) win_pkts;
-    /* A fresh slot: this packet is the window's first (and its last when report_every <= 1). */
     RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) restart_window = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            if (win_limit == 0) {
+            if (ig_md.report_every <= 1) {
                 value = 0;
             } else {
                 value = 1;
@@ -73,11 +72,10 @@ control FlowFeatures(
             rv = 1;
         }
     };
-    /* The same flow: one more packet; the window closes when the count before it reached win_limit. */
     RegisterAction<bit<16>, flow_slot_t, bit<16>>(win_pkts) count_window = {
         void apply(inout bit<16> value, out bit<16> rv) {
             rv = value + 1;
-            if (value >= win_limit) {
+            if (value + 1 >= ig_md.report_every) {
                 value = 0;
             } else {
                 value = value + 1;
@@ -85,70 +83,130 @@ control FlowFeatures(
         }
     };
 
+    /* The same count again, returning whether this packet closes the window (1) instead of the count: a
+       stateful ALU returns one value, and the report decision cannot wait for a comparison of the count. */
+    Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) win_pkts_due;
+    RegisterAction<bit<16>, flow_slot_t, bit<8>>(win_pkts_due) restart_window_due = {
+        void apply(inout bit<16> value, out bit<8> rv) {
+            if (ig_md.report_every <= 1) {
+                value = 0;
+                rv = 1;
+            } else {
+                value = 1;
+                rv = 0;
+            }
+        }
+    };
+    RegisterAction<bit<16>, flow_slot_t, bit<8>>(win_pkts_due) count_window_due = {
+        void apply(inout bit<16> value, out bit<8> rv) {
+            if (value + 1 >= ig_md.report_every) {
+                value = 0;
+                rv = 1;
+            } else {
+                value = value + 1;
+                rv = 0;
+            }
+        }
+    };
+
+    /* The collision flag, stored as the record's flag bit (FLAG_COLLISION = 2): returns it as it stands for
+       this packet's report; a report clears it, a takeover sets it. */
     Register<bit<8>, flow_slot_t>(FLOW_SLOTS, 0) collision;
-    /* Returns the flag before this packet; the control ORs in this packet's takeover. */
-    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) track_collision = {
+    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) read_clear_collision = {
         void apply(inout bit<8> value, out bit<8> rv) {
             rv = value;
-            if (report_due) {
-                value = 0;
-            } else if (takeover) {
-                value = 1;
-            }
+            value = 0;
+        }
+    };
+    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) takeover_clear_collision = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = 2;
+            value = 0;
+        }
+    };
+    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) set_collision = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = 2;
+            value = 2;
+        }
+    };
+    RegisterAction<bit<8>, flow_slot_t, bit<8>>(collision) read_collision = {
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = value;
         }
     };
 
+    /* Each statistic restarts (a fresh slot, or a new window) or folds this packet in: one RegisterAction per
+       case, chosen by a gateway, so none needs the choice as an input. */
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) pkt_count;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(pkt_count) restart_packets = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = 1;
+            rv = 1;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(pkt_count) count_packet = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = 1;
-            } else {
-                value = value + 1;
-            }
+            value = value + 1;
             rv = value;
         }
     };
 
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) byte_count;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(byte_count) restart_bytes = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = (bit<32>)hdr.ipv4.total_len;
+            rv = value;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(byte_count) count_bytes = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = (bit<32>)len;
-            } else {
-                value = value + (bit<32>)len;
-            }
+            value = value + (bit<32>)hdr.ipv4.total_len;
             rv = value;
         }
     };
 
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) size_sum;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(size_sum) restart_size_sum = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = (bit<32>)hdr.ipv4.total_len;
+            rv = value;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(size_sum) add_size = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (window_start) {
-                value = (bit<32>)len;
-            } else {
-                value = value + (bit<32>)len;
-            }
+            value = value + (bit<32>)hdr.ipv4.total_len;
             rv = value;
         }
     };
 
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) size_min;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_min) restart_size_min = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            value = hdr.ipv4.total_len;
+            rv = value;
+        }
+    };
     RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_min) min_size = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            if (window_start || len < value) {
-                value = len;
+            if (hdr.ipv4.total_len < value) {
+                value = hdr.ipv4.total_len;
             }
             rv = value;
         }
     };
 
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) size_max;
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_max) restart_size_max = {
+        void apply(inout bit<16> value, out bit<16> rv) {
+            value = hdr.ipv4.total_len;
+            rv = value;
+        }
+    };
     RegisterAction<bit<16>, flow_slot_t, bit<16>>(size_max) max_size = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            if (window_start || len > value) {
-                value = len;
+            if (hdr.ipv4.total_len > value) {
+                value = hdr.ipv4.total_len;
             }
             rv = value;
         }
@@ -156,67 +214,120 @@ control FlowFeatures(
 
     /* 48-bit timestamps as a 16-bit high and a 32-bit low register. */
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) first_seen_lo;
-    RegisterAction<bit<32>, flow_slot_t, bit<32>>(first_seen_lo) first_lo = {
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(first_seen_lo) restart_first_lo = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (fresh) {
-                value = ts[31:0];
-            }
+            value = ig_intr_md.ingress_mac_tstamp[31:0];
+            rv = value;
+        }
+    };
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(first_seen_lo) read_first_lo = {
+        void apply(inout bit<32> value, out bit<32> rv) {
             rv = value;
         }
     };
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) first_seen_hi;
-    RegisterAction<bit<16>, flow_slot_t, bit<16>>(first_seen_hi) first_hi = {
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(first_seen_hi) restart_first_hi = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            if (fresh) {
-                value = ts[47:32];
-            }
+            value = ig_intr_md.ingress_mac_tstamp[47:32];
+            rv = value;
+        }
+    };
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(first_seen_hi) read_first_hi = {
+        void apply(inout bit<16> value, out bit<16> rv) {
             rv = value;
         }
     };
 
+    /* The last arrival: each register returns this packet's gap to it and keeps this packet's time. The low
+       half is held twice, once for the gap and once for its borrow: a stateful ALU returns one value. */
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) last_seen_lo;
-    RegisterAction<bit<32>, flow_slot_t, bit<32>>(last_seen_lo) swap_last_lo = {
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(last_seen_lo) gap_lo = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            rv = value;
-            value = ts[31:0];
+            rv = ig_intr_md.ingress_mac_tstamp[31:0] - value;
+            value = ig_intr_md.ingress_mac_tstamp[31:0];
+        }
+    };
+    Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) last_seen_lo_borrow;
+    RegisterAction<bit<32>, flow_slot_t, bit<8>>(last_seen_lo_borrow) gap_borrow = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            if (ig_intr_md.ingress_mac_tstamp[31:0] < value) {
+                rv = 1;
+            } else {
+                rv = 0;
+            }
+            value = ig_intr_md.ingress_mac_tstamp[31:0];
         }
     };
     Register<bit<16>, flow_slot_t>(FLOW_SLOTS, 0) last_seen_hi;
-    RegisterAction<bit<16>, flow_slot_t, bit<16>>(last_seen_hi) swap_last_hi = {
+    RegisterAction<bit<16>, flow_slot_t, bit<16>>(last_seen_hi) gap_hi = {
         void apply(inout bit<16> value, out bit<16> rv) {
-            rv = value;
-            value = ts[47:32];
+            rv = ig_intr_md.ingress_mac_tstamp[47:32] - value;
+            value = ig_intr_md.ingress_mac_tstamp[47:32];
         }
     };
 
+    /* The window's IATs: a fresh slot restarts them empty (min IAT_NONE, max and sum 0), a new window with
+       this packet's IAT, any other packet folds its IAT in. */
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_min;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_min) empty_iat_min = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = IAT_NONE;
+            rv = IAT_NONE;
+        }
+    };
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_min) restart_iat_min = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = iat;
+            rv = value;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_min) min_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (window_start || iat_for_min < value) {  /* a fresh slot starts a window */
-                value = iat_for_min;
+            if (iat < value) {
+                value = iat;
             }
             rv = value;
         }
     };
 
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_max;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_max) empty_iat_max = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = 0;
+            rv = 0;
+        }
+    };
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_max) restart_iat_max = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = iat;
+            rv = value;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_max) max_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (window_start || iat_for_max > value) {
-                value = iat_for_max;
+            if (iat > value) {
+                value = iat;
             }
             rv = value;
         }
     };
 
     Register<bit<32>, flow_slot_t>(FLOW_SLOTS, 0) iat_sum;
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_sum) empty_iat_sum = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = 0;
+            rv = 0;
+        }
+    };
+    RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_sum) restart_iat_sum = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = iat;
+            rv = value;
+        }
+    };
     RegisterAction<bit<32>, flow_slot_t, bit<32>>(iat_sum) add_iat = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (window_start) {
-                value = iat_for_max;
-            } else {
-                value = value |+| iat_for_max;
-            }
+            value = value |+| iat;
             rv = value;
         }
     };
@@ -243,26 +354,13 @@ control FlowFeatures(
                             ig_md.key.protocol, ig_md.key.direction});
     }
 
-    bit<16> shortfall;   /* report_every - win, saturating: 0 once the window is full */
-    action window_shortfall() {
-        shortfall = ig_md.report_every |-| win;
+    /* The IAT: the 48-bit gap ts - last when it fits 32 bits ((hi_gap - borrow) mod 2^16 == 0), else 2^32 - 1
+       (docs/records.md). */
+    action iat_gap() {
+        iat = lo_gap;
     }
-
-    bit<16> last_hi;
-    bit<32> last_lo;
-    bit<16> hi_gap;
-    bit<32> lo_gap;
-    bit<32> lo_low;      /* min(lo_gap, ts_lo) */
-    bit<32> borrowed;    /* non-zero when the low half borrowed */
-    action gap_halves() {
-        hi_gap = ts[47:32] - last_hi;
-        lo_gap = ts[31:0] - last_lo;
-    }
-    action gap_borrow_low() {
-        lo_low = min(lo_gap, ts[31:0]);
-    }
-    action gap_borrow() {
-        borrowed = lo_low ^ lo_gap;
+    action iat_saturated() {
+        iat = 0xFFFFFFFF;
     }
 
     action set_report_group(MulticastGroupId_t group) {
@@ -272,9 +370,31 @@ control FlowFeatures(
         hdr.report_key.sid = ig_md.ff_sid;
         hdr.report_key.lb_bucket = ig_md.lb_bucket;
         hdr.report.setValid();
+        reports.count(0);
+        hdr.report.seq = next_seq.execute(0);
     }
 
-    action no_report_group() {}
+    action no_report_group() {
+        reports.count(1);
+    }
+
+    /* The flags as constants by a gateway: an OR would need its own instruction in a container the record's
+       other fields share (bf-p4c: one instruction type per container and action). */
+    action flags_b_to_a() { hdr.report.flags = 0; }
+    action flags_a_to_b() { hdr.report.flags = FLAG_DIRECTION; }
+    action flags_b_to_a_collided() { hdr.report.flags = FLAG_COLLISION; }
+    action flags_a_to_b_collided() { hdr.report.flags = FLAG_DIRECTION | FLAG_COLLISION; }
+
+    /* The record's other fields, in the stage after (harmless when no group made the record valid). */
+    action report_fields() {
+        hdr.report.protocol = ig_md.key.protocol;
+        hdr.report.ip_a = ig_md.key.ip_a;
+        hdr.report.ip_b = ig_md.key.ip_b;
+        hdr.report.port_a = ig_md.key.port_a;
+        hdr.report.port_b = ig_md.key.port_b;
+        hdr.report.slot = 17w0 ++ slot;
+        hdr.report.last_seen_ns = ig_intr_md.ingress_mac_tstamp;
+    }
 
     table report_session {
         key = {
@@ -286,90 +406,125 @@ control FlowFeatures(
         size = REPORT_SESSIONS;
     }
 
+    /* Each step gated by run_flow_features on its own (control/sr.p4: no long gated block on Tofino 1). */
     apply {
+        /* step 0: the slot and tag, as soon as the key is known (ungated: a hash costs no state) */
         hash_slot();
         hash_tag();
-        slot = h[15:0];
+        slot = h[14:0];
         tag = h[31:16] ++ h16[15:1] ++ 1w1;
-        ts = ig_intr_md.ingress_mac_tstamp;
-        len = ig_md.ip_len;
 
-        owner = claim.execute(slot);
-        /* bool locals from if/else: bf-p4c has no ALU move of a comparison result ("source of modify_field
-           invalid", instruction selection); a gateway sets them instead */
-        if (owner != 0) { fresh = true; } else { fresh = false; }
-        if (owner == 2) { takeover = true; } else { takeover = false; }
-        win_limit = ig_md.report_every |-| 1;
-        if (fresh) {
-            win = restart_window.execute(slot);
+        /* step 1: the slot's owner; the gaps to the last arrival */
+        if (ig_md.run_flow_features) {
+            owner = claim.execute(slot);
+        }
+        if (ig_md.run_flow_features) {
+            lo_gap = gap_lo.execute(slot);
+        }
+        if (ig_md.run_flow_features) {
+            borrowed = gap_borrow.execute(slot);
+        }
+        if (ig_md.run_flow_features) {
+            hi_gap = gap_hi.execute(slot);
+        }
+        /* step 2: restart or count, by owner */
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.win_pkts = restart_window.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.win_pkts = count_window.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            due = restart_window_due.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            due = count_window_due.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.pkt_count = restart_packets.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.pkt_count = count_packet.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.byte_count = restart_bytes.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.byte_count = count_bytes.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.first_seen_ns[31:0] = restart_first_lo.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.first_seen_ns[31:0] = read_first_lo.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.first_seen_ns[47:32] = restart_first_hi.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.first_seen_ns[47:32] = read_first_hi.execute(slot);
+        }
+        if (hi_gap == 0 && borrowed == 0) {
+            iat_gap();
+        } else if (hi_gap == 1 && borrowed == 1) {
+            iat_gap();
         } else {
-            win = count_window.execute(slot);
+            iat_saturated();
         }
-        if (win == 1) { window_start = true; } else { window_start = false; }
-        window_shortfall();  /* a gateway compares with a constant only: win >= report_every as 0 shortfall */
-        if (shortfall == 0) { report_due = true; } else { report_due = false; }
-
-        bit<32> last_lo_now = swap_last_lo.execute(slot);
-        bit<16> last_hi_now = swap_last_hi.execute(slot);
-        /* the 48-bit gap ts - last in 32-bit halves: bf-p4c cannot allocate 48-bit arithmetic on a copy of
-           the intrinsic timestamp. The gap fits 32 bits when the high halves are equal, or one apart with a
-           borrow out of the low half (ts_lo < last_lo, i.e. lo_gap > ts_lo: min(lo_gap, ts_lo) != lo_gap). */
-        last_hi = last_hi_now;
-        last_lo = last_lo_now;
-        gap_halves();
-        gap_borrow_low();
-        gap_borrow();
-        if (hi_gap == 0) {
-            iat = lo_gap;
-        } else if (hi_gap == 1) {
-            if (borrowed != 0) {
-                iat = lo_gap;
-            } else {
-                iat = 0xFFFFFFFF;
-            }
-        } else {
-            iat = 0xFFFFFFFF;
+        /* step 3: the window's statistics, restarted on its first packet */
+        if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.size_sum = restart_size_sum.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.size_sum = add_size.execute(slot);
         }
-        if (fresh) {
-            iat_for_min = IAT_NONE;
-            iat_for_max = 0;
-        } else {
-            iat_for_min = iat;
-            iat_for_max = iat;
+        if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.size_min = restart_size_min.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.size_min = min_size.execute(slot);
         }
-
-        hdr.report.flags = 7w0 ++ ig_md.key.direction[0:0];
-        bit<8> collided = track_collision.execute(slot);
-        if (takeover || collided != 0) {
-            hdr.report.flags = hdr.report.flags | 2;
+        if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.size_max = restart_size_max.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.size_max = max_size.execute(slot);
         }
-        hdr.report.pkt_count = count_packet.execute(slot);
-        hdr.report.byte_count = count_bytes.execute(slot);
-        hdr.report.size_sum = add_size.execute(slot);
-        hdr.report.size_min = min_size.execute(slot);
-        hdr.report.size_max = max_size.execute(slot);
-        bit<32> first_l = first_lo.execute(slot);
-        bit<16> first_h = first_hi.execute(slot);
-        hdr.report.iat_min = min_iat.execute(slot);
-        hdr.report.iat_max = max_iat.execute(slot);
-        hdr.report.iat_sum = add_iat.execute(slot);
-
-        if (report_due) {
-            if (report_session.apply().hit) {
-                reports.count(0);
-                hdr.report.protocol = ig_md.key.protocol;
-                hdr.report.ip_a = ig_md.key.ip_a;
-                hdr.report.ip_b = ig_md.key.ip_b;
-                hdr.report.port_a = ig_md.key.port_a;
-                hdr.report.port_b = ig_md.key.port_b;
-                hdr.report.slot = 16w0 ++ slot;
-                hdr.report.seq = next_seq.execute(0);
-                hdr.report.win_pkts = win;
-                hdr.report.first_seen_ns = first_h ++ first_l;
-                hdr.report.last_seen_ns = ts;
-            } else {
-                reports.count(1);
-            }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.iat_min = empty_iat_min.execute(slot);
+        } else if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.iat_min = restart_iat_min.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.iat_min = min_iat.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.iat_max = empty_iat_max.execute(slot);
+        } else if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.iat_max = restart_iat_max.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.iat_max = max_iat.execute(slot);
+        }
+        if (ig_md.run_flow_features && owner != 0) {
+            hdr.report.iat_sum = empty_iat_sum.execute(slot);
+        } else if (ig_md.run_flow_features && hdr.report.win_pkts == 1) {
+            hdr.report.iat_sum = restart_iat_sum.execute(slot);
+        } else if (ig_md.run_flow_features) {
+            hdr.report.iat_sum = add_iat.execute(slot);
+        }
+        /* step 4: a full window reports; the collision flag goes with it */
+        if (ig_md.run_flow_features && due == 1 && owner == 2) {
+            collided = takeover_clear_collision.execute(slot);
+        } else if (ig_md.run_flow_features && due == 1) {
+            collided = read_clear_collision.execute(slot);
+        } else if (ig_md.run_flow_features && owner == 2) {
+            collided = set_collision.execute(slot);
+        }
+        if (ig_md.run_flow_features && due == 1) {
+            report_session.apply();
+        }
+        /* step 5: the record's other fields */
+        if (ig_md.run_flow_features && due == 1) {
+            report_fields();
+        }
+        if (ig_md.run_flow_features && due == 1 && ig_md.key.direction == 1 && collided != 0) {
+            flags_a_to_b_collided();
+        } else if (ig_md.run_flow_features && due == 1 && collided != 0) {
+            flags_b_to_a_collided();
+        } else if (ig_md.run_flow_features && due == 1 && ig_md.key.direction == 1) {
+            flags_a_to_b();
+        } else if (ig_md.run_flow_features && due == 1) {
+            flags_b_to_a();
         }
     }
 }

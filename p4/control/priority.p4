@@ -11,6 +11,7 @@ control Priority(
         inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
     Hash<bit<32>>(HashAlgorithm_t.CRC32) decision_hash;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) decision_tag_hash;
+    Hash<bit<32>>(HashAlgorithm_t.CRC32) session_hash;
     Hash<bit<16>>(HashAlgorithm_t.CRC16) session_tag_hash;
     /* Index 0: decisions accepted; 1: data packets that found their session's class. */
     Counter<bit<32>, bit<1>>(2, CounterType_t.PACKETS) events;
@@ -69,35 +70,66 @@ control Priority(
         h16 = decision_tag_hash.get({hdr.decision.ip_a, hdr.decision.ip_b, hdr.decision.port_a,
                                      hdr.decision.port_b, hdr.decision.protocol});
     }
+    /* One counting site: bf-p4c refuses a Counter used by tables it cannot prove mutually exclusive. */
+    bit<1> event;
+    bit<1> counted;
+    /* The data packet's session: its canonical key (SwitchIngress), hashed as the decision's is. */
+    bit<32> sh;
+    bit<16> sh16;
+    action hash_session() {
+        sh = session_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                               ig_md.key.protocol});
+    }
     action hash_session_tag() {
-        h16 = session_tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
-                                    ig_md.key.protocol});
+        sh16 = session_tag_hash.get({ig_md.key.ip_a, ig_md.key.ip_b, ig_md.key.port_a, ig_md.key.port_b,
+                                     ig_md.key.protocol});
     }
 
+    action decision_taken() {
+        event = 0;
+        counted = 1;
+        ig_md.drop_reason = DROP_DECISION;
+    }
+    action class_found() {
+        event = 1;
+        counted = 1;
+    }
+    action bad_decision() {
+        ig_md.drop_reason = DROP_BAD_DECISION;
+    }
+
+    bit<32> owner;
+
+    /* Each step gated on its own (control/sr.p4: no long gated block on Tofino 1). */
     apply {
-        if (hdr.decision.isValid()) {
-            if (hdr.decision.magic == RECORD_MAGIC && hdr.decision.version == RECORD_VERSION &&
-                    hdr.decision.rtype == RECORD_DECISION) {
-                hash_decision();
-                hash_decision_tag();
-                tag = h[31:16] ++ h16[15:1] ++ 1w1;
-                write_tag.execute(h[15:0]);
-                write_class.execute(h[15:0]);
-                events.count(0);
-                ig_md.drop_reason = DROP_DECISION;
-            } else {
-                ig_md.drop_reason = DROP_BAD_DECISION;
-            }
-        } else if (hdr.ipv4.isValid()) {
+        counted = 0;
+        if (hdr.ipv4.isValid()) {
+            hash_session();
             hash_session_tag();
-            bit<16> slot = ig_md.session_hash[15:0];
-            tag = ig_md.session_hash[31:16] ++ h16[15:1] ++ 1w1;
-            bit<32> owner = read_tag.execute(slot);
-            class_id = read_class.execute(slot);
-            if (owner == tag) {
-                events.count(1);
-                queue_map.apply();
-            }
+        }
+        if (ig_md.run_priority && hdr.decision.isValid()) {
+            hash_decision();
+            hash_decision_tag();
+        }
+        if (ig_md.run_priority && hdr.decision.isValid() && hdr.decision.magic == RECORD_MAGIC &&
+                hdr.decision.version == RECORD_VERSION && hdr.decision.rtype == RECORD_DECISION) {
+            tag = h[31:16] ++ h16[15:1] ++ 1w1;
+            write_tag.execute(h[15:0]);
+            write_class.execute(h[15:0]);
+            decision_taken();
+        } else if (ig_md.run_priority && hdr.decision.isValid()) {
+            bad_decision();
+        } else if (ig_md.run_priority && hdr.ipv4.isValid()) {
+            tag = sh[31:16] ++ sh16[15:1] ++ 1w1;
+            owner = read_tag.execute(sh[15:0]);
+            class_id = read_class.execute(sh[15:0]);
+        }
+        if (ig_md.run_priority && !hdr.decision.isValid() && hdr.ipv4.isValid() && owner == tag) {
+            class_found();
+            queue_map.apply();
+        }
+        if (counted == 1) {
+            events.count(event);
         }
     }
 }

@@ -1,13 +1,18 @@
 /* SR core: local SIDs and label forwarding.
  * SwitchIngress.sr.local_sid_0 (exact on the top label) and local_sid_1 (exact on the label below it; the
- *   same entries in both): looked up in one stage, so a packet can pop two local SIDs in one pass without
- *   a lookup after a pop (bf-p4c placed the pop-then-lookup chain in 13 stages, one over a Tofino 1's 12).
- *   An entry names its module and carries its own SID as action data (the module's key).
+ *   planner writes the same SIDs in both, with pop_* actions in the first and second_* in the second): looked
+ *   up side by side in one stage, each into its own metadata (ig_md.ls0 / ls1), so a packet can pop two local
+ *   SIDs in one pass without a lookup after a pop. The next stage decides: the top local -> pop it; the label
+ *   below local too -> pop both; each popped SID's module runs with that SID as its key.
  * SwitchIngress.sr.sid_forward (exact on the top label after the pops): egress port + next-hop MAC.
  * TTL (RFC 3032, one hop per label processed): processing a label sends its TTL - 1 onward, so a label
  *   processed with TTL <= 1 is dropped (ttl_expired). A pop copies the popped TTL - 1 into the label it
  *   exposes, which then leaves without a further decrement (the pop was this hop's); a forwarded label
- *   loses 1. So the top label is checked on arrival, and a second pop checks the TTL it exposed (top - 1). */
+ *   loses 1. So the top label is checked on arrival (SwitchIngress), and a second pop checks the TTL the first
+ *   exposed (top - 1 <= 1, i.e. top == 2).
+ * Tofino 1 layout (bf-p4c): the apply body is a flat sequence of short gated steps, written in stage order. A
+ * gated block spanning stages would hold every later step behind its last stage (no long branches on
+ * Tofino 1: a table's next table lies in a later stage), which is what put the modules one after another. */
 #ifndef _SRCHAIN_SR_P4_
 #define _SRCHAIN_SR_P4_
 
@@ -20,16 +25,27 @@ control SegmentRouting(
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) forward_counter;
 
 #if SRCHAIN_LOCAL_MODULES
-    /* A local SID's module: set in the lookup stage; the pops follow once both lookups are known. */
+    /* The lookups only record what they found; the pops and the modules follow in the next stage. */
     action pop_flow_features(sid_t sid, bit<16> report_every) {
-        ig_md.run_flow_features = true;
-        ig_md.ff_sid = sid;
-        ig_md.report_every = report_every;
+        ig_md.ls0.module = LOCAL_FLOW_FEATURES;
+        ig_md.ls0.sid = sid;
+        ig_md.ls0.report_every = report_every;
     }
 
     action pop_priority(sid_t sid) {
-        ig_md.run_priority = true;
-        ig_md.prio_sid = sid;
+        ig_md.ls0.module = LOCAL_PRIORITY;
+        ig_md.ls0.sid = sid;
+    }
+
+    action second_flow_features(sid_t sid, bit<16> report_every) {
+        ig_md.ls1.module = LOCAL_FLOW_FEATURES;
+        ig_md.ls1.sid = sid;
+        ig_md.ls1.report_every = report_every;
+    }
+
+    action second_priority(sid_t sid) {
+        ig_md.ls1.module = LOCAL_PRIORITY;
+        ig_md.ls1.sid = sid;
     }
 
     action not_local() {}
@@ -53,21 +69,41 @@ control SegmentRouting(
         key = { hdr.mpls[1].label : exact @name("label"); }
         actions = {
 #if SRCHAIN_FLOW_FEATURES
-            pop_flow_features;
+            second_flow_features;
 #endif
 #if SRCHAIN_PRIORITY
-            pop_priority;
+            second_priority;
 #endif
             @defaultonly not_local;
         }
         const default_action = not_local;
         size = LOCAL_SID_SIZE;
     }
+
+    action flow_features_first() {
+        ig_md.run_flow_features = true;
+        ig_md.ff_sid = ig_md.ls0.sid;
+        ig_md.report_every = ig_md.ls0.report_every;
+    }
+    action flow_features_second() {
+        ig_md.run_flow_features = true;
+        ig_md.ff_sid = ig_md.ls1.sid;
+        ig_md.report_every = ig_md.ls1.report_every;
+    }
+    action priority_first() {
+        ig_md.run_priority = true;
+        ig_md.prio_sid = ig_md.ls0.sid;
+    }
+    action priority_second() {
+        ig_md.run_priority = true;
+        ig_md.prio_sid = ig_md.ls1.sid;
+    }
 #endif
 
     action forward(PortId_t port, mac_addr_t dst_mac) {
         ig_tm_md.ucast_egress_port = port;
         hdr.ethernet.dst_addr = dst_mac;
+        hdr.mpls[0].ttl = hdr.mpls[0].ttl - ig_md.ttl_dec;
         forward_counter.count();
     }
 
@@ -89,50 +125,67 @@ control SegmentRouting(
     action pop_one() {
         hdr.mpls[1].ttl = hdr.mpls[0].ttl - 1;
         hdr.mpls.pop_front(1);
+        ig_md.ttl_dec = 0;
     }
 
     action pop_two() {
         hdr.mpls[2].ttl = hdr.mpls[0].ttl - 2;
         hdr.mpls.pop_front(2);
+        ig_md.ttl_dec = 0;
+    }
+
+    action second_ttl_expired() {
+        ig_md.drop_reason = DROP_TTL_EXPIRED;
     }
 #endif
 
+    action bottom_popped() {
+        hdr.ethernet.ether_type = ETHERTYPE_IPV4;
+    }
+
+    /* Called with drop_reason 0 after the arrival checks (TTL <= 1 on the top label among them). */
     apply {
-        if (hdr.mpls[0].ttl <= 1) {
-            ig_md.drop_reason = DROP_TTL_EXPIRED;
-        } else {
-            bool popped = false;
 #if SRCHAIN_LOCAL_MODULES
-            if (local_sid_0.apply().hit) {
-                popped = true;
-                /* a table applies alone in its `if` (bf-p4c common/extract_maupipe.cpp) */
-                bool second = false;
-                if (hdr.mpls[1].isValid()) {
-                    if (local_sid_1.apply().hit) {
-                        second = true;
-                    }
-                }
-                if (!second) {
-                    pop_one();
-                } else if (hdr.mpls[0].ttl == 2) {
-                    /* the second label was processed with TTL 1: it would leave with 0 */
-                    ig_md.drop_reason = DROP_TTL_EXPIRED;
-                } else {
-                    pop_two();  /* the exposed label (TTL >= 1) is forwarded as it is */
-                }
-            }
+        /* stage A: both lookups, side by side */
+        if (ig_md.drop_reason == 0 && hdr.mpls[0].isValid()) {
+            local_sid_0.apply();
+        }
+        if (ig_md.drop_reason == 0 && hdr.mpls[1].isValid()) {
+            local_sid_1.apply();
+        }
+        /* stage A + 1: the modules to run, each from the first table that names it (before the pops in program
+           order: these read the TTL as it arrived, and may share the pops' stage) */
+#if SRCHAIN_FLOW_FEATURES
+        if (ig_md.ls0.module == LOCAL_FLOW_FEATURES && (ig_md.ls1.module == LOCAL_NONE || hdr.mpls[0].ttl != 2)) {
+            flow_features_first();
+        } else if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module == LOCAL_FLOW_FEATURES &&
+                   hdr.mpls[0].ttl != 2) {
+            flow_features_second();
+        }
 #endif
-            if (ig_md.drop_reason == 0) {
-                if (hdr.mpls[0].isValid()) {
-                    if (sid_forward.apply().hit) {
-                        if (!popped) {
-                            hdr.mpls[0].ttl = hdr.mpls[0].ttl - 1;
-                        }
-                    }
-                } else {
-                    hdr.ethernet.ether_type = ETHERTYPE_IPV4;
-                }
-            }
+#if SRCHAIN_PRIORITY
+        if (ig_md.ls0.module == LOCAL_PRIORITY && (ig_md.ls1.module == LOCAL_NONE || hdr.mpls[0].ttl != 2)) {
+            priority_first();
+        } else if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module == LOCAL_PRIORITY &&
+                   hdr.mpls[0].ttl != 2) {
+            priority_second();
+        }
+#endif
+        /* and the pops (the label below counts only under a local top) */
+        if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module != LOCAL_NONE && hdr.mpls[0].ttl == 2) {
+            second_ttl_expired();  /* the second label was processed with TTL 1: it would leave with 0 */
+        } else if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module != LOCAL_NONE) {
+            pop_two();
+        } else if (ig_md.ls0.module != LOCAL_NONE) {
+            pop_one();
+        }
+#endif
+        /* stage A + 2: forward by the top label left, or hand the packet to IPv4 */
+        if (ig_md.drop_reason == 0 && hdr.mpls[0].isValid()) {
+            sid_forward.apply();
+        }
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ethernet.ether_type == ETHERTYPE_MPLS) {
+            bottom_popped();
         }
     }
 }

@@ -24,7 +24,7 @@
 #define ROUTES_SIZE       4096
 #define REPORT_SESSIONS   256
 #define QUEUE_MAP_SIZE    256
-#define FLOW_SLOTS        65536   /* flow-features: one slot per flow direction */
+#define FLOW_SLOTS        32768   /* flow-features: one slot per flow direction (2^15: see docs/p4.md "Stages") */
 #define SESSION_SLOTS     65536   /* priority: one slot per session (both directions) */
 #define N_QUEUES          32      /* QueueId_t is 5 bits */
 #define QUEUE_STATS_SIZE  16384   /* egress_port (9 bits) ++ qid (5 bits) */
@@ -33,7 +33,7 @@ typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
 typedef bit<20> sid_t;
 typedef bit<4>  lb_bucket_t;      /* 16 load-balancing buckets (plan/tables.py LB_BUCKET_BITS) */
-typedef bit<16> flow_slot_t;      /* FLOW_SLOTS = 2^16: the slot is the low 16 bits of the CRC-32 */
+typedef bit<15> flow_slot_t;      /* FLOW_SLOTS = 2^15: the slot is the low 15 bits of the CRC-32 */
 typedef bit<8>  class_id_t;
 typedef bit<14> queue_index_t;    /* queue_stats: egress_port ++ qid */
 
@@ -51,6 +51,13 @@ const bit<16> FEATURE_REPORT_PORT = 47001;
 const bit<16> DECISION_PORT = 47002;
 const bit<16> FEATURE_REPORT_LEN = 72;
 const bit<32> IAT_NONE = 0xFFFFFFFF;
+const bit<8>  FLAG_DIRECTION = 1;          /* feature report flags (docs/records.md) */
+const bit<8>  FLAG_COLLISION = 2;
+
+/* A local SID's module (ingress_metadata_t.ls0/ls1.module). */
+const bit<8> LOCAL_NONE = 0;
+const bit<8> LOCAL_FLOW_FEATURES = 1;
+const bit<8> LOCAL_PRIORITY = 2;
 
 /* The bridged header's kind: what follows it. A packet with a feature report due carries the report's key and
  * record after the bridged header; the packet replication engine copies it (mcast_grp_a, RID REPORT_RID) to the

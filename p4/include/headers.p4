@@ -141,6 +141,13 @@ struct key_order_t {
     bit<16> src_port_not_low;   /* 0 when src_port is the lower port */
 }
 
+/* What SwitchIngress.sr.local_sid_0/1 found: LOCAL_* code, the SID and the module's parameter. */
+struct local_sid_t {
+    bit<8> module;
+    sid_t sid;
+    bit<16> report_every;
+}
+
 struct ingress_metadata_t {
     bool stack_too_deep;
     bool checksum_err;
@@ -149,11 +156,12 @@ struct ingress_metadata_t {
     bit<16> dst_port;
     flow_key_t key;
     key_order_t order;
-    bit<32> session_hash;   /* CRC-32 of the key bytes: session slot, lb bucket, priority tag */
-    lb_bucket_t lb_bucket;
-    bit<16> ip_len;
+    lb_bucket_t lb_bucket;  /* symmetric CRC-32 of the 5-tuple, low 4 bits: both directions agree */
     drop_reason_t drop_reason;
-    /* Set by SwitchIngress.sr when it pops a local SID: the modules to run. */
+    local_sid_t ls0;        /* the top label's local SID, if any */
+    local_sid_t ls1;        /* the label below it, if local too */
+    bit<8> ttl_dec;         /* what forwarding takes off the top label: 1, or 0 after a pop (the pop was the hop) */
+    /* Set once the pops are decided: the modules to run. */
     bool run_flow_features;
     sid_t ff_sid;
     bit<16> report_every;

@@ -23,6 +23,13 @@ parser SwitchIngressParser(
         ig_md.has_l4 = false;
         ig_md.src_port = 0;
         ig_md.dst_port = 0;
+        /* what the control tests before any table writes it (a Tofino's metadata starts undefined) */
+        ig_md.drop_reason = 0;
+        ig_md.ttl_dec = 1;
+        ig_md.ls0.module = LOCAL_NONE;
+        ig_md.ls1.module = LOCAL_NONE;
+        ig_md.run_flow_features = false;
+        ig_md.run_priority = false;
         transition parse_ethernet;
     }
 

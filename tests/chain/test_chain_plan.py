@@ -42,12 +42,12 @@ def test_reference_plan_semantics(tmp_path: Path) -> None:
     def entry(table: str, **key: object) -> Entry:
         return s1[(table, json.dumps(key, sort_keys=True))]
 
-    # local SIDs: features and priority pop on s1, in both lookups of the pass
-    for table in T.LOCAL_SID_TABLES:
-        assert entry(table, label=ff).action == "SwitchIngress.sr.pop_flow_features"
+    # local SIDs: features and priority pop on s1, in both lookups of the pass (pop_* on top, second_* below)
+    for table, kind in zip(T.LOCAL_SID_TABLES, ("pop", "second"), strict=True):
+        assert entry(table, label=ff).action == f"SwitchIngress.sr.{kind}_flow_features"
         assert entry(table, label=ff).params == {"sid": ff, "report_every": 32}
         assert entry(table, label=prio).params == {"sid": prio}
-        assert entry(table, label=prio).action == "SwitchIngress.sr.pop_priority"
+        assert entry(table, label=prio).action == f"SwitchIngress.sr.{kind}_priority"
     # VNF SIDs leave s1 on the proxy port with the proxy's MAC; the formatter's SID leaves by the PRE's report group
     for label in (cla, clb, agg):
         assert entry(T.SID_FORWARD, label=label).params == {"port": 4, "dst_mac": "02:00:00:00:40:01"}

@@ -14,7 +14,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from srchain.plan.tables import REPORT_RID, REPORT_SESSION_BASE, REPORT_TRUNCATE
-from srchain_contracts.records import U32_MAX, FeatureReport, FlowKey, flow_slot
+from srchain_contracts.records import FLOW_SLOTS, U32_MAX, FeatureReport, FlowKey, flow_slot
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_vnfs.features import FlowFeatureTable
@@ -37,8 +37,8 @@ def node(compiled: Pipeline, report_every: int) -> Pipeline:
     p.reset_state()  # tables, registers, counters, PRE groups
     p.table("classifier.rules").insert([(0, 0)] * 7, "SwitchIngress.classifier.push_1",
                                        {"ttl": 64, "label_0": SID_FF}, 10)
-    for t in ("sr.local_sid_0", "sr.local_sid_1"):
-        p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"sid": SID_FF, "report_every": report_every})
+    for t, action in (("sr.local_sid_0", "pop_flow_features"), ("sr.local_sid_1", "second_flow_features")):
+        p.table(t).insert([SID_FF], f"SwitchIngress.sr.{action}", {"sid": SID_FF, "report_every": report_every})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": 2, "dst_mac": 0x0200000000AA})
     p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_group",
                                                    {"group": 9})
@@ -106,10 +106,10 @@ def test_both_directions_have_their_own_slot(compiled: Pipeline) -> None:
 
 def test_collisions_restart_statistics_and_flag_the_report(compiled: Pipeline) -> None:
     key, direction = FlowKey.from_packet("10.0.1.10", 5001, "10.0.2.10", 6000, 17)
-    slot = flow_slot(key, direction, 1 << 16)
+    slot = flow_slot(key, direction, FLOW_SLOTS)
 
     def slot_of(sport: int) -> int:
-        return flow_slot(*FlowKey.from_packet("10.0.1.10", sport, "10.0.2.10", 6000, 17), 1 << 16)
+        return flow_slot(*FlowKey.from_packet("10.0.1.10", sport, "10.0.2.10", 6000, 17), FLOW_SLOTS)
 
     other = next(p for p in range(6001, 65536) if slot_of(p) == slot)
     r = Replay(node(compiled, 3), 3)

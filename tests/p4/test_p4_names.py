@@ -63,7 +63,7 @@ def test_every_name_the_planner_uses_is_in_the_program(profile: str, out: Path) 
                   T.REPORT_ADDRESSES, T.QUEUE_MAP):
         assert table in actions, table
     for table in T.LOCAL_SID_TABLES:
-        assert set(T.LOCAL_SID_ACTION.values()) <= set(actions[table])
+        assert set(T.LOCAL_SID_ACTIONS[table].values()) <= set(actions[table])
     # one push action per depth up to the parser's MSD, labels as wide as an MPLS label
     assert T.MAX_PUSH == 8
     for n in range(1, T.MAX_PUSH + 1):

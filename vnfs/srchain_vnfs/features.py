@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from srchain_contracts.records import IAT_NONE, U32_MAX, U48_MAX, FeatureReport, FlowKey, flow_slot
+from srchain_contracts.records import FLOW_SLOTS, IAT_NONE, U32_MAX, U48_MAX, FeatureReport, FlowKey, flow_slot
 
 from .profiles import Session
 
@@ -45,7 +45,7 @@ class _Slot:
 class FlowFeatureTable:
     """The register arrays of the flow-features module, as plain Python."""
 
-    def __init__(self, switch_id: int = 1, slots: int = 1 << 16, report_every: int = 16) -> None:
+    def __init__(self, switch_id: int = 1, slots: int = FLOW_SLOTS, report_every: int = 16) -> None:
         if not 1 <= report_every <= 0xFFFF:
             raise ValueError(f"report_every must be 1..65535, got {report_every}")
         self.switch_id = switch_id

@@ -111,8 +111,10 @@ class SrNodeTest(BaseTest):
         return self.ports[ptf_port]
 
     def local_sid(self, sid: int, action: str, data: dict | None = None) -> None:
-        for table in ("SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):  # the SID is its own data
-            self.add(table, {"label": sid}, f"SwitchIngress.sr.{action}", {"sid": sid, **(data or {})})
+        """The SID in both lookups (top label, label below), pop_<module> and second_<module>; its own data."""
+        module = action.removeprefix("pop_")
+        for table, name in (("SwitchIngress.sr.local_sid_0", action), ("SwitchIngress.sr.local_sid_1", f"second_{module}")):
+            self.add(table, {"label": sid}, f"SwitchIngress.sr.{name}", {"sid": sid, **(data or {})})
 
     def sid_forward(self, sid: int, ptf_port: int) -> None:
         self.add("SwitchIngress.sr.sid_forward", {"label": sid}, "SwitchIngress.sr.forward",

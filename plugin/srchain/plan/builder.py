@@ -240,7 +240,7 @@ class _Builder:
                     switch,
                     table,
                     {"label": label},
-                    T.LOCAL_SID_ACTION[seg.spec.module],
+                    T.LOCAL_SID_ACTIONS[table][seg.spec.module],
                     params,
                     "local_sid",
                     self.since[label],

@@ -46,6 +46,7 @@ SWITCH_INGRESS_FLOW_FEATURES_IAT_MIN: Final = "SwitchIngress.flow_features.iat_m
 SWITCH_INGRESS_FLOW_FEATURES_IAT_SUM: Final = "SwitchIngress.flow_features.iat_sum"
 SWITCH_INGRESS_FLOW_FEATURES_LAST_SEEN_HI: Final = "SwitchIngress.flow_features.last_seen_hi"
 SWITCH_INGRESS_FLOW_FEATURES_LAST_SEEN_LO: Final = "SwitchIngress.flow_features.last_seen_lo"
+SWITCH_INGRESS_FLOW_FEATURES_LAST_SEEN_LO_BORROW: Final = "SwitchIngress.flow_features.last_seen_lo_borrow"
 SWITCH_INGRESS_FLOW_FEATURES_NO_REPORT_GROUP: Final = "SwitchIngress.flow_features.no_report_group"
 SWITCH_INGRESS_FLOW_FEATURES_OWNER_TAG: Final = "SwitchIngress.flow_features.owner_tag"
 SWITCH_INGRESS_FLOW_FEATURES_PKT_COUNT: Final = "SwitchIngress.flow_features.pkt_count"
@@ -57,6 +58,7 @@ SWITCH_INGRESS_FLOW_FEATURES_SIZE_MAX: Final = "SwitchIngress.flow_features.size
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MIN: Final = "SwitchIngress.flow_features.size_min"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_SUM: Final = "SwitchIngress.flow_features.size_sum"
 SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS: Final = "SwitchIngress.flow_features.win_pkts"
+SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS_DUE: Final = "SwitchIngress.flow_features.win_pkts_due"
 SWITCH_INGRESS_IPV4_NO_ROUTE: Final = "SwitchIngress.ipv4.no_route"
 SWITCH_INGRESS_IPV4_ROUTE: Final = "SwitchIngress.ipv4.route"
 SWITCH_INGRESS_IPV4_ROUTES: Final = "SwitchIngress.ipv4.routes"
@@ -72,6 +74,8 @@ SWITCH_INGRESS_SR_LOCAL_SID_1: Final = "SwitchIngress.sr.local_sid_1"
 SWITCH_INGRESS_SR_NOT_LOCAL: Final = "SwitchIngress.sr.not_local"
 SWITCH_INGRESS_SR_POP_FLOW_FEATURES: Final = "SwitchIngress.sr.pop_flow_features"
 SWITCH_INGRESS_SR_POP_PRIORITY: Final = "SwitchIngress.sr.pop_priority"
+SWITCH_INGRESS_SR_SECOND_FLOW_FEATURES: Final = "SwitchIngress.sr.second_flow_features"
+SWITCH_INGRESS_SR_SECOND_PRIORITY: Final = "SwitchIngress.sr.second_priority"
 SWITCH_INGRESS_SR_SID_FORWARD: Final = "SwitchIngress.sr.sid_forward"
 SWITCH_INGRESS_SR_UNKNOWN_LABEL: Final = "SwitchIngress.sr.unknown_label"
 
@@ -137,6 +141,9 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.flow_features.last_seen_lo": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchIngress.flow_features.last_seen_lo_borrow": {
+        "$REGISTER_INDEX": ("Exact", 0),
+    },
     "SwitchIngress.flow_features.owner_tag": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
@@ -164,6 +171,9 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
         "$REGISTER_INDEX": ("Exact", 0),
     },
     "SwitchIngress.flow_features.win_pkts": {
+        "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchIngress.flow_features.win_pkts_due": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
     "SwitchIngress.ipv4.routes": {
@@ -330,8 +340,8 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.sr.not_local": {},
     },
     "SwitchIngress.sr.local_sid_1": {
-        "SwitchIngress.sr.pop_flow_features": {"sid": 20, "report_every": 16},
-        "SwitchIngress.sr.pop_priority": {"sid": 20},
+        "SwitchIngress.sr.second_flow_features": {"sid": 20, "report_every": 16},
+        "SwitchIngress.sr.second_priority": {"sid": 20},
         "SwitchIngress.sr.not_local": {},
     },
     "SwitchIngress.sr.sid_forward": {

@@ -13,10 +13,18 @@ from srchain.plan import p4names as P
 # --- P4 SR node (p4/) -------------------------------------------------------------------------
 CLASSIFIER = P.SWITCH_INGRESS_CLASSIFIER_RULES  # ternary 5-tuple (+ingress port, lb bucket) -> push stack
 CLASSIFIER_PUSH = "SwitchIngress.classifier.push_{n}"  # data: ttl, label_0 (top) .. label_{n-1} (bottom)
-LOCAL_SID_TABLES = (P.SWITCH_INGRESS_SR_LOCAL_SID_0, P.SWITCH_INGRESS_SR_LOCAL_SID_1)  # same entries in both
-LOCAL_SID_ACTION = {
-    "flow-features": P.SWITCH_INGRESS_SR_POP_FLOW_FEATURES,  # data: report_every
-    "priority": P.SWITCH_INGRESS_SR_POP_PRIORITY,
+# The same SIDs in both, looked up side by side (top label, label below): each table has its own actions, which
+# record what the lookup found in their own metadata (p4/control/sr.p4).
+LOCAL_SID_TABLES = (P.SWITCH_INGRESS_SR_LOCAL_SID_0, P.SWITCH_INGRESS_SR_LOCAL_SID_1)
+LOCAL_SID_ACTIONS = {
+    P.SWITCH_INGRESS_SR_LOCAL_SID_0: {
+        "flow-features": P.SWITCH_INGRESS_SR_POP_FLOW_FEATURES,  # data: sid, report_every
+        "priority": P.SWITCH_INGRESS_SR_POP_PRIORITY,  # data: sid
+    },
+    P.SWITCH_INGRESS_SR_LOCAL_SID_1: {
+        "flow-features": P.SWITCH_INGRESS_SR_SECOND_FLOW_FEATURES,
+        "priority": P.SWITCH_INGRESS_SR_SECOND_PRIORITY,
+    },
 }
 SID_FORWARD = P.SWITCH_INGRESS_SR_SID_FORWARD  # exact label -> egress port + next-hop MAC
 SID_FORWARD_ACTION = P.SWITCH_INGRESS_SR_FORWARD  # data: port, dst_mac
