@@ -113,7 +113,8 @@ class SrNodeTest(BaseTest):
     def local_sid(self, sid: int, action: str, data: dict | None = None) -> None:
         """The SID in both lookups (top label, label below), pop_<module> and second_<module>; its own data."""
         module = action.removeprefix("pop_")
-        for table, name in (("SwitchIngress.sr.local_sid_0", action), ("SwitchIngress.sr.local_sid_1", f"second_{module}")):
+        names = (("SwitchIngress.sr.local_sid_0", action), ("SwitchIngress.sr.local_sid_1", f"second_{module}"))
+        for table, name in names:
             self.add(table, {"label": sid}, f"SwitchIngress.sr.{name}", {"sid": sid, **(data or {})})
 
     def sid_forward(self, sid: int, ptf_port: int) -> None:
