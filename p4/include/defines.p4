@@ -4,7 +4,7 @@
 #define _SRCHAIN_DEFINES_P4_
 
 /* Build profile: the modules compiled in (p4/build --profile; docs/p4.md "Profiles"). `full` has both; a
- * Tofino 1 fits only the SR core today (bf-p4c 1.2.5.16: tofino1-core 9 stages; full 25 of 12). */
+ * bf-p4c 1.2.5.16 (9.13.4) fits `full` in a Tofino 1's 12 stages (docs/p4.md "Stages on a Tofino 1"). */
 #ifndef SRCHAIN_FLOW_FEATURES
 #define SRCHAIN_FLOW_FEATURES 1
 #endif

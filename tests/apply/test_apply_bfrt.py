@@ -175,9 +175,10 @@ def test_connect_retries_with_backoff_until_the_switch_answers():
 
 
 def test_a_failed_request_among_several_raises_and_waits_for_the_others(tmp_path):
-    """SwitchDriver.write with several WriteRequests in flight: the first fails, the second is still
-    waited for (it lands), and the error comes back — it used to spin forever (`first or wait()`
-    short-circuits the wait that pops the pending request)."""
+    """SwitchDriver.write with several WriteRequests in flight (one table, one kind): the first fails, the
+    second is still waited for (it lands), and the error comes back — it used to spin forever (`first or
+    wait()` short-circuits the wait that pops the pending request). A request of another table or kind waits
+    for the ones before it: after a failure it is not sent (requests in flight may land in either order)."""
     from srchain.plan.model import DiffOp, Entry
     from srchain.targets.base import TargetError
     from srchain.targets.switch import SwitchDriver
@@ -193,25 +194,35 @@ def test_a_failed_request_among_several_raises_and_waits_for_the_others(tmp_path
         group = Entry("switch", "s1", "$pre.mgid", {"$MGID": 5}, "", {
             "$MULTICAST_NODE_ID": [5], "$MULTICAST_NODE_L1_XID_VALID": [False], "$MULTICAST_NODE_L1_XID": [0]},
             "report_group")  # names node 5, which does not exist: refused
-        route = Entry("switch", "s1", "SwitchIngress.ipv4.routes",
-                      {"dst_addr": {"value": "10.0.0.1", "prefix_len": 32}}, "SwitchIngress.ipv4.route",
-                      {"port": 2, "dst_mac": "02:00:00:00:00:02"}, "route")
-        raised: list[BaseException] = []
+        def route(addr: str) -> Entry:
+            return Entry("switch", "s1", "SwitchIngress.ipv4.routes", {"dst_addr": {"value": addr, "prefix_len": 32}},
+                         "SwitchIngress.ipv4.route", {"port": 2, "dst_mac": "02:00:00:00:00:02"}, "route")
 
-        def write() -> None:
-            try:
-                drv.write([DiffOp("add", "install", group), DiffOp("add", "install", route)], chunk=1)
-            except BaseException as exc:
-                raised.append(exc)
+        def write(ops: list[DiffOp]) -> list[BaseException]:
+            raised: list[BaseException] = []
 
-        t = threading.Thread(target=write, daemon=True)  # a spinning write must not hang the suite
-        t.start()
-        t.join(timeout=20)
-        assert not t.is_alive(), "write() did not return"
+            def run() -> None:
+                try:
+                    drv.write(ops, chunk=1)
+                except BaseException as exc:
+                    raised.append(exc)
+
+            t = threading.Thread(target=run, daemon=True)  # a spinning write must not hang the suite
+            t.start()
+            t.join(timeout=20)
+            assert not t.is_alive(), "write() did not return"
+            return raised
+
+        raised = write([DiffOp("add", "install", group), DiffOp("add", "install", route("10.0.0.1"))])
         assert len(raised) == 1 and isinstance(raised[0], TargetError), raised
         assert "$pre.mgid" in str(raised[0]) and "node id 5" in str(raised[0]), str(raised[0])
+        assert drv.client.entries("SwitchIngress.ipv4.routes") == [], "another table waits: not sent after a failure"
+
+        drv.write([DiffOp("add", "install", route("10.0.0.1"))])
+        raised = write([DiffOp("add", "install", route("10.0.0.1")), DiffOp("add", "install", route("10.0.0.2"))])
+        assert len(raised) == 1 and isinstance(raised[0], TargetError) and "ALREADY_EXISTS" in str(raised[0]), raised
         routes = drv.client.entries("SwitchIngress.ipv4.routes")
-        assert len(routes) == 1, "the second request was sent and waited for: it landed"
+        assert len(routes) == 2, "the second request of the same table was in flight and waited for: it landed"
     finally:
         drv.close()
         server.stop(0)

@@ -225,7 +225,19 @@ class SwitchDriver:
         pending: list[tuple[int, grpc.Future[pb.WriteResponse]]] = []
         first_error: TargetError | None = None
         try:
+            previous: tuple[str, str] | None = None
             for start, end, pipe in self._requests(ops, chunk):
+                # Requests in flight together may be applied in either order (concurrent RPCs; the emulator's
+                # server ran a later chunk first under load). Only chunks of one table and one kind, whose keys
+                # are distinct, overlap; before anything else (PRE nodes before the groups naming them, adds
+                # before modifies) the earlier requests must have landed.
+                kind = (ops[start].entry.table, ops[start].op)
+                if previous is not None and (previous != kind or (ops[end - 1].entry.table, ops[end - 1].op) != kind):
+                    while pending and first_error is None:
+                        first_error = self._wait(*pending.pop(0))
+                    if first_error is not None:
+                        break
+                previous = (ops[end - 1].entry.table, ops[end - 1].op)
                 updates = [self._encode(op) for op in ops[start:end]]
                 pending.append((start, self.client.write_async(updates, pb.WriteRequest.ROLLBACK_ON_ERROR,
                                                                PIPE_ALL if pipe is None else pipe)))
