@@ -101,6 +101,7 @@ HELPERS = {
     "_push_front": _push_front,
     "_pop_front": _pop_front,
     "_plen": 0,
+    "_tnow": 0,
 }
 
 
