@@ -91,7 +91,7 @@ def test_line_markers_drive_locations():
         ("locals", "table t { key = { hdr.data.a : exact; } actions = { NoAction; } idle_timeout = true; }",
          "table property 'idle_timeout' is not supported by the emulator"),
         ("locals", "table t { key = { hdr.data.a : selector; } actions = { NoAction; } }",
-         "'selector' keys need 'implementation = <ActionSelector>'"),
+         "table t: 'selector' keys need 'implementation = <ActionSelector>'"),
         ("locals", '@name(".fwd") table t { key = { hdr.data.a : exact; } actions = { NoAction; } }',
          "@name on table t is not supported by the emulator"),
         ("apply", "hdr.data.a = hdr.data.c;", "type mismatch: expected bit<8>, got bit<16>"),
