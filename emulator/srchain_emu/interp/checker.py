@@ -643,7 +643,7 @@ class Checker:
             return args
         if len(named) != len(args):
             raise P4Error(loc, "named and positional arguments cannot be mixed")
-        given = {a.name: a.value for a in named}  # type: ignore[union-attr]
+        given = {a.name: a.value for a in named if isinstance(a, A.NamedArg)}
         if len(given) != len(named):
             raise P4Error(loc, "an argument is named twice")
         for m in decl.methods:
