@@ -633,6 +633,8 @@ class Generator:
         assert isinstance(sym, TableSym)
         key_codes: list[str] = []
         for k in d.keys:
+            if k.match_kind == "selector":  # the selector's hash input, not part of the match key
+                continue
             v = self.expr(k.expr)
             if isinstance(v.type, Bits) and v.type.signed:
                 v = Value(f"({v.code} & {mask(v.type.width)})", Bits(v.type.width))
