@@ -153,7 +153,7 @@ def test_action_profile_members_are_shared_by_entries(sw):
         c.delete("Ig.plain_ap", {"$ACTION_MEMBER_ID": 1})
     with pytest.raises(BfrtError, match="NOT_FOUND"):
         c.insert("Ig.prof", {"hdr.data.b": 5}, None, {"$ACTION_MEMBER_ID": 99})
-    with pytest.raises(BfrtError, match="no name 'Ig.set_c' among the actions"):  # no action specs: indirect
+    with pytest.raises(BfrtError, match=r"no name 'Ig\.set_c' among the actions"):  # no action specs: indirect
         c.insert("Ig.prof", {"hdr.data.b": 6}, "Ig.set_c", {"v": 1})
     c.delete("Ig.prof")
     c.delete("Ig.plain_ap", {"$ACTION_MEMBER_ID": 1})
