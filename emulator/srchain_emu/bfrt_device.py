@@ -41,7 +41,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | mirror | pre
+    kind: str  # match | register | counter | meter | profile | selector | mirror | pre
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -79,7 +79,8 @@ class Program:
         p = self.pipeline
         name: str = t["name"]  # type: ignore[assignment]
         ttype = t.get("table_type")
-        if ttype == "MatchAction_Direct" and name in p.tables:
+        if ttype in ("MatchAction_Direct", "MatchAction_Indirect", "MatchAction_Indirect_Selector") \
+                and name in p.tables:
             m = TableMap("match", name, p.tables[name])
             m.key_ids = {k["id"]: k["name"] for k in t["key"]}  # type: ignore[attr-defined]
             for a in t.get("action_specs", []):  # type: ignore[attr-defined]
@@ -95,6 +96,17 @@ class Program:
             return m
         if ttype == "Counter" and name in p.counters:
             return TableMap("counter", name, p.counters[name])
+        if ttype == "Meter" and name in p.meters:
+            return TableMap("meter", name, p.meters[name])
+        if ttype == "Selector" and name in p.selectors:
+            return TableMap("selector", name, p.selectors[name])
+        if ttype == "Action" and name in p.profiles:
+            m = TableMap("profile", name, p.profiles[name])
+            for a in t.get("action_specs", []):  # type: ignore[attr-defined]
+                m.action_ids[a["id"]] = a["name"]
+                m.action_names[a["name"]] = a["id"]
+                m.data_ids[a["id"]] = {d["id"]: d["name"] for d in a.get("data", [])}
+            return m
         raise DeviceError("INVALID_ARGUMENT", f"bf-rt.json table {name} ({ttype}) is not in the program")
 
 
@@ -247,6 +259,91 @@ def write_entry(table: R.Table, spec: list[object], priority: int, action: str, 
     before = (existing.action, existing.fn, existing.args)
     table.modify(spec, action, values)
     return lambda: _set_entry(existing, before)
+
+
+def write_indirect(table: R.Table, spec: list[object], priority: int, entry: R.Entry, mode: str) -> Undo:
+    """INSERT, MODIFY or INSERT_OR_MODIFY one entry of an indirect table (`entry` from entry_for)."""
+    existing = table.get(spec)
+    if mode == "INSERT" or (mode == "INSERT_OR_MODIFY" and existing is None):
+        new = table.insert_entry(spec, entry, priority)
+        return lambda: _drop(table, new.key)
+    if existing is None:
+        raise R.EntryNotFound(f"table {table.name}: entry not found")
+    before = (existing.action, existing.fn, existing.args, existing.member, existing.group)
+    existing.action, existing.fn, existing.args = entry.action, entry.fn, entry.args
+    existing.member, existing.group = entry.member, entry.group
+
+    def undo() -> None:
+        existing.action, existing.fn, existing.args, existing.member, existing.group = before
+
+    return undo
+
+
+def set_counts(entry: R.Entry, pkts: int, nbytes: int) -> None:
+    entry.pkts, entry.bytes = pkts, nbytes
+
+
+def set_entry_meter(entry: R.Entry, spec: tuple[int, int, int, int] | None, packets: bool) -> Undo:
+    """A DirectMeter's spec written with a match entry (None: no $METER_SPEC_* field given: unchanged)."""
+    old = entry.meter
+    if spec is not None:
+        entry.meter = R.MeterState(spec, packets)
+    return lambda: setattr(entry, "meter", old)
+
+
+def write_meter(m: R.MeterArray, idx: int | None, spec: tuple[int, int, int, int] | None) -> Undo:
+    """One cell's spec (idx None: every cell); spec None resets to the default (unlimited) spec."""
+    idxs = range(m.size) if idx is None else [idx]
+    old = {i: m.cells[i] for i in idxs}
+    for i in idxs:
+        m.cells[i] = R.MeterState(spec, m.packets) if spec is not None else R.MeterState(packets=m.packets)
+
+    def undo() -> None:
+        for i, c in old.items():
+            m.cells[i] = c
+
+    return undo
+
+
+def write_member(p: R.ActionProfile, mid: int, action: str | None, values: dict[str, int], mode: str) -> Undo:
+    """INSERT / MODIFY / INSERT_OR_MODIFY / DELETE (action None) of an action profile member."""
+    if mode == "DELETE":
+        old = p.delete_member(mid)
+        return lambda: p.members.__setitem__(mid, old)
+    assert action is not None
+    if mode == "INSERT" or (mode == "INSERT_OR_MODIFY" and mid not in p.members):
+        p.add_member(mid, action, values)
+        return lambda: _forget(p.members, mid)
+    cur = p.members.get(mid)
+    if cur is None:
+        raise R.EntryNotFound(f"action profile {p.name}: no member {mid}")
+    before = (cur.action, cur.fn, cur.args)
+    p.modify_member(mid, action, values)
+    return lambda: p.set_member(mid, before)
+
+
+def _forget(d: dict[int, Any], k: int) -> None:
+    d.pop(k, None)
+
+
+def write_group(sel: R.ActionSelector, gid: int, members: list[int] | None, status: list[bool] | None,
+                max_size: int | None, mode: str) -> Undo:
+    """INSERT / MODIFY / INSERT_OR_MODIFY / DELETE (members None) of a selector group."""
+    old = sel.groups.get(gid)
+    saved = (list(old.members), list(old.status)) if old is not None else None
+    if mode == "DELETE":
+        g = sel.delete_group(gid)
+        return lambda: sel.groups.__setitem__(gid, g)
+    sel.write_group(gid, members or [], status, max_size, mode)
+    if old is None:
+        return lambda: _forget(sel.groups, gid)
+
+    def undo() -> None:
+        assert saved is not None and old is not None
+        old.members, old.status = saved
+        old.refresh()
+
+    return undo
 
 
 def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Undo:

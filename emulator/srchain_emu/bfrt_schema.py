@@ -15,10 +15,23 @@ ID_ACTION = 0x01
 ID_COUNTER = 0x12
 ID_REGISTER = 0x16
 ID_DIGEST = 0x17
+ID_ACTION_PROFILE = 0x11
+ID_METER = 0x14
 
+# Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
 MATCH_PRIORITY_ID = 65537
+ACTION_MEMBER_ID = 65539
+SELECTOR_GROUP_ID = 65540
+ACTION_MEMBER_STATUS_ID = 65564
+MAX_GROUP_SIZE_ID = 65565
+METER_SPEC_IDS = {"BYTES": (65545, 65546, 65547, 65548), "PACKETS": (65549, 65550, 65551, 65552)}
+METER_SPEC_NAMES = {"BYTES": ("$METER_SPEC_CIR_KBPS", "$METER_SPEC_PIR_KBPS", "$METER_SPEC_CBS_KBITS",
+                              "$METER_SPEC_PBS_KBITS"),
+                    "PACKETS": ("$METER_SPEC_CIR_PPS", "$METER_SPEC_PIR_PPS", "$METER_SPEC_CBS_PKTS",
+                                "$METER_SPEC_PBS_PKTS")}
 COUNTER_BYTES_ID = 65553
 COUNTER_PKTS_ID = 65554
+METER_INDEX_ID = 65555
 MATCH_TYPES = {"exact": "Exact", "ternary": "Ternary", "lpm": "LPM", "range": "Range"}
 
 
@@ -53,6 +66,17 @@ def _strip_pipe(qual: str) -> str:
     return qual.split(".", 1)[1] if "." in qual else qual
 
 
+def _singleton(fid: int, name: str, ftype: dict, *, mandatory: bool = False, repeated: bool = False) -> dict:
+    return {"mandatory": mandatory, "read_only": False,
+            "singleton": {"id": fid, "name": name, "repeated": repeated, "annotations": [], "type": ftype}}
+
+
+def meter_spec_data(unit: str) -> list[dict]:
+    """The four $METER_SPEC_* data fields of a meter (bf-p4c bfruntime.cpp addMeterDataFields)."""
+    return [_singleton(fid, name, {"type": "uint64", "default_value": R.METER_UNSET})
+            for fid, name in zip(METER_SPEC_IDS[unit], METER_SPEC_NAMES[unit], strict=True)]
+
+
 def table_json(t: R.Table, ids: _Ids) -> dict:
     keys = []
     for i, k in enumerate(t.keys, start=1):
@@ -63,25 +87,77 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
                      "mandatory": False, "match_type": "Exact",
                      "type": {"type": "uint32", "default_value": 0}})
     specs = []
-    for a in t.actions.values():
-        data = [_field(j, n, _bytes(w), mandatory=True) for j, (n, w) in enumerate(a.params, start=1)]
+    for a in t.actions.values() if t.profile is None else ():
+        adata = [_field(j, n, _bytes(w), mandatory=True) for j, (n, w) in enumerate(a.params, start=1)]
         anns = [{"name": "@defaultonly"}] if a.scope == "DefaultOnly" else []
         if a.scope == "TableOnly":
             anns = [{"name": "@tableonly"}]
         specs.append({"id": ids.get(ID_ACTION, a.name), "name": a.name, "action_scope": a.scope,
-                      "annotations": anns, "data": data})
-    data = []
+                      "annotations": anns, "data": adata})
+    data: list[dict] = []
+    ttype, depends = "MatchAction_Direct", []
+    member = {"id": ACTION_MEMBER_ID, "name": "$ACTION_MEMBER_ID", "repeated": False, "annotations": [],
+              "type": {"type": "uint32"}}
+    if t.selector is not None:
+        ttype = "MatchAction_Indirect_Selector"
+        depends = [ids.get(ID_ACTION_PROFILE, t.selector.name), ids.get(ID_ACTION_PROFILE, t.selector.profile.name)]
+        data.append({"mandatory": True, "read_only": False, "oneof": [
+            member, {"id": SELECTOR_GROUP_ID, "name": "$SELECTOR_GROUP_ID", "repeated": False, "annotations": [],
+                     "type": {"type": "uint32"}}]})
+    elif t.profile is not None:
+        ttype = "MatchAction_Indirect"
+        depends = [ids.get(ID_ACTION_PROFILE, t.profile.name)]
+        data.append({"mandatory": True, "read_only": False, "singleton": member})
     if t.has_counter:
         for fid, name in ((COUNTER_BYTES_ID, "$COUNTER_SPEC_BYTES"), (COUNTER_PKTS_ID, "$COUNTER_SPEC_PKTS")):
-            data.append({"mandatory": False, "read_only": False,
-                         "singleton": {"id": fid, "name": name, "repeated": False, "annotations": [],
-                                       "type": {"type": "uint64", "default_value": 0}}})
+            data.append(_singleton(fid, name, {"type": "uint64", "default_value": 0}))
+    if t.meter_unit is not None:
+        data += meter_spec_data(t.meter_unit)
     return {
-        "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": "MatchAction_Direct", "size": t.size,
-        "annotations": [], "depends_on": [], "has_const_default_action": t.const_default,
+        "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": ttype, "size": t.size,
+        "annotations": [], "depends_on": depends, "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
         "supported_operations": ["SyncCounters"] if t.has_counter else [],
-        "attributes": ["EntryScope"],
+        "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"],
+    }
+
+
+def _index_key(fid: int, name: str) -> list[dict]:
+    return [{"id": fid, "name": name, "repeated": False, "annotations": [], "mandatory": True,
+             "match_type": "Exact", "type": {"type": "uint32"}}]
+
+
+def meter_json(m: R.MeterArray, ids: _Ids) -> dict:
+    return {
+        "name": m.name, "id": ids.get(ID_METER, m.name), "table_type": "Meter", "size": m.size,
+        "annotations": [], "depends_on": [], "key": _index_key(METER_INDEX_ID, "$METER_INDEX"),
+        "data": meter_spec_data(m.unit), "supported_operations": [], "attributes": ["MeterByteCountAdjust"],
+        "action_specs": [],
+    }
+
+
+def profile_json(p: R.ActionProfile, ids: _Ids) -> dict:
+    specs = [{"id": ids.get(ID_ACTION, a.name), "name": a.name, "action_scope": "TableAndDefault",
+              "annotations": [], "data": [_field(j, n, _bytes(w), mandatory=True)
+                                          for j, (n, w) in enumerate(a.params, start=1)]}
+             for a in p.actions.values()]
+    return {
+        "name": p.name, "id": ids.get(ID_ACTION_PROFILE, p.name), "table_type": "Action", "size": p.size,
+        "annotations": [], "depends_on": [], "key": _index_key(ACTION_MEMBER_ID, "$ACTION_MEMBER_ID"),
+        "action_specs": specs, "data": [], "supported_operations": [], "attributes": [],
+    }
+
+
+def selector_json(s: R.ActionSelector, ids: _Ids) -> dict:
+    return {
+        "name": s.name, "id": ids.get(ID_ACTION_PROFILE, s.name), "table_type": "Selector", "size": s.num_groups,
+        "annotations": [], "depends_on": [ids.get(ID_ACTION_PROFILE, s.profile.name)],
+        "key": _index_key(SELECTOR_GROUP_ID, "$SELECTOR_GROUP_ID"),
+        "data": [_singleton(ACTION_MEMBER_ID, "$ACTION_MEMBER_ID", {"type": "uint32"}, repeated=True),
+                 _singleton(ACTION_MEMBER_STATUS_ID, "$ACTION_MEMBER_STATUS", {"type": "bool"}, repeated=True),
+                 _singleton(MAX_GROUP_SIZE_ID, "$MAX_GROUP_SIZE",
+                            {"type": "uint32", "default_value": s.max_group_size})],
+        "supported_operations": [], "attributes": [], "action_specs": [],
     }
 
 
@@ -132,5 +208,8 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables = [table_json(t, ids) for t in pipeline.tables.values()]
     tables += [register_json(r, ids) for r in pipeline.registers.values()]
     tables += [counter_json(c, ids) for c in pipeline.counters.values()]
+    tables += [meter_json(m, ids) for m in pipeline.meters.values()]
+    tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
+    tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
     learn = [digest_json(d, ids) for d in pipeline.digest_infos.values()]
     return {"schema_version": "1.0.0", "tables": tables, "learn_filters": learn}

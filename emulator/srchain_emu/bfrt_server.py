@@ -31,7 +31,16 @@ from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from . import bfrt_device as D
 from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
-from .bfrt_schema import COUNTER_BYTES_ID, COUNTER_PKTS_ID, MATCH_PRIORITY_ID
+from .bfrt_schema import (
+    ACTION_MEMBER_ID,
+    ACTION_MEMBER_STATUS_ID,
+    COUNTER_BYTES_ID,
+    COUNTER_PKTS_ID,
+    MATCH_PRIORITY_ID,
+    MAX_GROUP_SIZE_ID,
+    METER_SPEC_IDS,
+    SELECTOR_GROUP_ID,
+)
 from .device_tables import Unsupported as DeviceUnsupported
 from .device_tables import Value as DeviceValue
 from .frontend.errors import P4Error
@@ -356,6 +365,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_counter(tm, te, upd.type, undo)
         elif tm.kind == "pre":
             self._apply_pre(prog, te, upd.type, undo)
+        elif tm.kind == "meter":
+            self._apply_meter(tm, te, upd.type, undo)
+        elif tm.kind == "profile":
+            self._apply_profile(tm, te, upd.type, undo)
+        elif tm.kind == "selector":
+            self._apply_selector(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -451,6 +466,31 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             spec.append(given[k.name])
         return spec, priority
 
+    @staticmethod
+    def _fixed_fields(data: pb.TableData, fids: set[int]) -> tuple[dict[int, int], pb.TableData]:
+        """The $-fields among `fids` (their values) and the rest of `data` (action data)."""
+        fixed: dict[int, int] = {}
+        rest = pb.TableData(action_id=data.action_id)
+        for f in data.fields:
+            if f.field_id in fids:
+                fixed[f.field_id] = _to_int(f.stream)
+            else:
+                rest.fields.add().CopyFrom(f)
+        return fixed, rest
+
+    @staticmethod
+    def _meter_spec(unit: str, fixed: dict[int, int], what: str) -> tuple[int, int, int, int] | None:
+        """The four $METER_SPEC_* values (unset ones at the schema's default, unlimited), or None if none given."""
+        ids = METER_SPEC_IDS[unit]
+        if not any(i in fixed for i in ids):
+            return None
+        spec = tuple(fixed.get(i, R.METER_UNSET) for i in ids)
+        cir, pir = spec[0], spec[1]
+        if pir < cir:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"{what}: peak rate {pir} is below the committed rate {cir} (RFC 2698 needs PIR >= CIR)")
+        return spec  # type: ignore[return-value]
+
     def _action_data(self, tm: TableMap, data: pb.TableData) -> tuple[str, dict[str, int]]:
         aname = tm.action_ids.get(data.action_id)
         if aname is None:
@@ -471,6 +511,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if te.is_default_entry:
             action: str | None = None
             values: dict[str, int] = {}
+            if utype != T.DELETE and table.profile is not None:
+                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED,
+                                 f"table {tm.name}: setting the default entry of an indirect table is not supported "
+                                 "by the emulator (the program's default action stays)")
             if utype != T.DELETE:
                 action, values = self._action_data(tm, te.data)
             undo.append(D.set_default(table, action, values))
@@ -482,10 +526,110 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if utype == T.DELETE:
             undo.append(D.delete(table, spec))
             return
+        fids = {COUNTER_BYTES_ID, COUNTER_PKTS_ID}
+        if table.meter_unit is not None:
+            fids |= set(METER_SPEC_IDS[table.meter_unit])
+        if table.profile is not None:
+            fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
+        fixed, data = self._fixed_fields(te.data, fids)
+        if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
+        mode = T.Type.Name(utype)
+        if table.profile is not None:
+            undo.append(D.write_indirect(table, spec, priority, self._indirect_entry(tm, table, fixed, data), mode))
+        else:
+            done = D.write_entry(table, spec, priority, *self._action_data(tm, data), mode)
+            if done is not None:
+                undo.append(done)
+        entry = table.get(spec)
+        assert entry is not None
+        if table.meter_unit is not None:
+            mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
+            undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+        if COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed:
+            old = (entry.pkts, entry.bytes)
+            entry.pkts = fixed.get(COUNTER_PKTS_ID, entry.pkts)
+            entry.bytes = fixed.get(COUNTER_BYTES_ID, entry.bytes)
+            undo.append(lambda: D.set_counts(entry, *old))
+
+    @staticmethod
+    def _indirect_entry(tm: TableMap, table: R.Table, fixed: dict[int, int], data: pb.TableData) -> R.Entry:
+        """The entry an indirect table's data names: $ACTION_MEMBER_ID or (selector tables) $SELECTOR_GROUP_ID."""
+        if data.fields or data.action_id:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"table {tm.name} is indirect: its data is $ACTION_MEMBER_ID"
+                             + (" or $SELECTOR_GROUP_ID" if table.selector is not None else "")
+                             + ", not an action")
+        has_m, has_g = ACTION_MEMBER_ID in fixed, SELECTOR_GROUP_ID in fixed
+        if has_g and table.selector is None:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no selector")
+        if has_m == has_g:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"table {tm.name}: give exactly one of $ACTION_MEMBER_ID"
+                             + (", $SELECTOR_GROUP_ID" if table.selector is not None else ""))
+        assert table.profile is not None
+        if has_m:
+            return table.profile.entry_for(fixed[ACTION_MEMBER_ID])
+        assert table.selector is not None
+        return table.selector.entry_for(fixed[SELECTOR_GROUP_ID])
+
+    def _apply_meter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        m: R.MeterArray = tm.obj  # type: ignore[assignment]
+        if utype == pb.Update.DELETE:
+            if te.key.fields:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"meter {m.name}: cells cannot be deleted "
+                                 "(DELETE without a key resets every cell)")
+            undo.append(D.write_meter(m, None, None))
+            return
+        idx = self._index(te, m.size, f"meter {m.name}")
+        fixed, rest = self._fixed_fields(te.data, set(METER_SPEC_IDS[m.unit]))
+        if rest.fields:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"meter {m.name}: no data field {rest.fields[0].field_id}")
+        undo.append(D.write_meter(m, idx, self._meter_spec(m.unit, fixed, f"meter {m.name}")))
+
+    def _apply_profile(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        p: R.ActionProfile = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            for mid in sorted(p.members):
+                undo.append(D.write_member(p, mid, None, {}, "DELETE"))
+            return
+        mid = self._index(te, 1 << 32, f"action profile {p.name}")
+        if mode == "DELETE":
+            undo.append(D.write_member(p, mid, None, {}, mode))
+            return
         aname, values = self._action_data(tm, te.data)
-        done = D.write_entry(table, spec, priority, aname, values, T.Type.Name(utype))
-        if done is not None:
-            undo.append(done)
+        undo.append(D.write_member(p, mid, aname, values, mode))
+
+    def _apply_selector(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        sel: R.ActionSelector = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            for gid in sorted(sel.groups):
+                undo.append(D.write_group(sel, gid, None, None, None, "DELETE"))
+            return
+        gid = self._index(te, 1 << 32, f"selector {sel.name}")
+        if mode == "DELETE":
+            undo.append(D.write_group(sel, gid, None, None, None, mode))
+            return
+        members: list[int] = []
+        status: list[bool] | None = None
+        max_size: int | None = None
+        for f in te.data.fields:
+            which = f.WhichOneof("value")
+            if f.field_id == ACTION_MEMBER_ID and which == "int_arr_val":
+                members = list(f.int_arr_val.val)
+            elif f.field_id == ACTION_MEMBER_STATUS_ID and which == "bool_arr_val":
+                status = list(f.bool_arr_val.val)
+            elif f.field_id == MAX_GROUP_SIZE_ID and which == "stream":
+                max_size = _to_int(f.stream)
+            else:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                 f"selector {sel.name}: no data field {f.field_id} as {which} "
+                                 "($ACTION_MEMBER_ID int_arr_val, $ACTION_MEMBER_STATUS bool_arr_val, "
+                                 "$MAX_GROUP_SIZE stream)")
+        undo.append(D.write_group(sel, gid, members, status, max_size, mode))
 
     def _index(self, te: pb.TableEntry, size: int, what: str) -> int:
         if len(te.key.fields) != 1:
@@ -653,6 +797,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return out
         if tm.kind == "pre":
             return self._read_pre(prog, tm, te)
+        if tm.kind in ("meter", "profile", "selector"):
+            return self._read_indexed(tm, te)
         if tm.kind == "counter":
             c: R.CounterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, c.size, f"counter {c.name}")] if te.key.fields else range(c.size)
@@ -680,6 +826,62 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
+    def _read_indexed(self, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+        """Meter cells, action profile members and selector groups: one (by key) or all."""
+        out = []
+        if tm.kind == "meter":
+            m: R.MeterArray = tm.obj  # type: ignore[assignment]
+            idxs = [self._index(te, m.size, f"meter {m.name}")] if te.key.fields else list(range(m.size))
+            for i in idxs:
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=te.key.fields[0].field_id if te.key.fields else 65555).exact.value = \
+                    i.to_bytes(4, "big")
+                for fid, v in zip(METER_SPEC_IDS[m.unit], m.cells[i].spec, strict=True):
+                    msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
+                out.append(msg)
+            return out
+        if tm.kind == "profile":
+            p: R.ActionProfile = tm.obj  # type: ignore[assignment]
+            if te.key.fields:
+                mid = self._index(te, 1 << 32, f"action profile {p.name}")
+                if mid not in p.members:
+                    raise R.EntryNotFound(f"action profile {p.name}: no member {mid}")
+                mids = [mid]
+            else:
+                mids = sorted(p.members)
+            for mid in mids:
+                e = p.members[mid]
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=ACTION_MEMBER_ID).exact.value = mid.to_bytes(4, "big")
+                aid = tm.action_names[e.action.name]
+                msg.data.action_id = aid
+                names = {v: k for k, v in tm.data_ids[aid].items()}
+                for (pname, width), val in zip(e.action.params, e.args, strict=True):
+                    msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
+                out.append(msg)
+            return out
+        sel: R.ActionSelector = tm.obj  # type: ignore[assignment]
+        if te.key.fields:
+            gid = self._index(te, 1 << 32, f"selector {sel.name}")
+            if gid not in sel.groups:
+                raise R.EntryNotFound(f"selector {sel.name}: no group {gid}")
+            gids = [gid]
+        else:
+            gids = sorted(sel.groups)
+        for gid in gids:
+            g = sel.groups[gid]
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=SELECTOR_GROUP_ID).exact.value = gid.to_bytes(4, "big")
+            f = msg.data.fields.add(field_id=ACTION_MEMBER_ID)
+            f.int_arr_val.SetInParent()
+            f.int_arr_val.val.extend(g.members)
+            f = msg.data.fields.add(field_id=ACTION_MEMBER_STATUS_ID)
+            f.bool_arr_val.SetInParent()
+            f.bool_arr_val.val.extend(g.status)
+            msg.data.fields.add(field_id=MAX_GROUP_SIZE_ID, stream=g.max_size.to_bytes(4, "big"))
+            out.append(msg)
+        return out
+
     def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
@@ -697,11 +899,21 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     f.range.low, f.range.high = _to_bytes(v[0], k.width), _to_bytes(v[1], k.width)
             if MATCH_PRIORITY_ID in tm.key_ids:
                 msg.key.fields.add(field_id=MATCH_PRIORITY_ID).exact.value = e.priority.to_bytes(4, "big")
-        aid = tm.action_names[e.action.name]
-        msg.data.action_id = aid
-        names = {v: k for k, v in tm.data_ids[aid].items()}
-        for (pname, width), val in zip(e.action.params, e.args, strict=True):
-            msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
+        if e.member is not None:
+            msg.data.fields.add(field_id=ACTION_MEMBER_ID, stream=e.member.to_bytes(4, "big"))
+        elif e.group is not None:
+            gid = next(i for i, g in table.selector.groups.items() if g is e.group)  # type: ignore[union-attr]
+            msg.data.fields.add(field_id=SELECTOR_GROUP_ID, stream=gid.to_bytes(4, "big"))
+        elif e.action.name in tm.action_names:  # (an indirect table's P4 default action has no id to show)
+            aid = tm.action_names[e.action.name]
+            msg.data.action_id = aid
+            names = {v: k for k, v in tm.data_ids[aid].items()}
+            for (pname, width), val in zip(e.action.params, e.args, strict=True):
+                msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
+        if table.meter_unit is not None and key is not None:
+            spec = e.meter.spec if e.meter is not None else (R.METER_UNSET,) * 4
+            for fid, v in zip(METER_SPEC_IDS[table.meter_unit], spec, strict=True):
+                msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
         if table.has_counter:
             msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))

@@ -135,6 +135,12 @@ class Call(Expr):
 
 
 @dataclass(slots=True)
+class NamedArg(Expr):  # `name = value` in an argument list (resolved against the callee's parameter names)
+    name: str
+    value: Expr
+
+
+@dataclass(slots=True)
 class ListExpr(Expr):
     items: list[Expr]
 
@@ -381,6 +387,8 @@ class TableDecl(Decl):
     size: Expr | None
     counters: Expr | None
     annotations: list[Annotation] = field(default_factory=list)
+    meters: Expr | None = None  # `meters = m;` (a DirectMeter)
+    implementation: Expr | None = None  # `implementation = p;` (an ActionProfile or ActionSelector)
 
 
 @dataclass(slots=True)

@@ -569,6 +569,7 @@ class Parser:
         default_const = False
         entries: list[A.ConstEntry] | None = None
         size = counters = None
+        extra: dict[str, A.Expr] = {}
         seen: set[str] = set()
         while not self.accept_op("}"):
             self.parse_annotations("property")
@@ -633,9 +634,14 @@ class Parser:
                 self.expect_op("=")
                 counters = self.parse_expr()
                 self.expect_op(";")
+            elif prop in ("meters", "implementation"):
+                self.expect_op("=")
+                extra[prop] = self.parse_expr()
+                self.expect_op(";")
             else:
                 raise self.error(f"table property '{prop}' is not supported by the emulator", ptok)
-        return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns)
+        return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns,
+                           meters=extra.get("meters"), implementation=extra.get("implementation"))
 
     def parse_action_ref(self, anns: list[A.Annotation]) -> A.ActionRef:
         loc = self.tok.loc
@@ -801,6 +807,10 @@ class Parser:
         while not self.at_op(")"):
             if self.tok.kind == "id" and self.tok.value == "_" :
                 args.append(A.Default(self.advance().loc))
+            elif self.tok.kind == "id" and self.peek().is_op("="):
+                ntok = self.advance()
+                self.advance()
+                args.append(A.NamedArg(ntok.loc, str(ntok.value), self.parse_expr()))
             else:
                 args.append(self.parse_expr())
             if not self.accept_op(","):

@@ -88,6 +88,9 @@ class TableSym:
     const_entries: list[tuple[list[object], str, tuple[int, ...], int]]
     pyname: str = ""  # the generated apply function
     objname: str = ""  # the runtime Table object in the module globals
+    meter: ExternSym | None = None  # `meters = m` (a DirectMeter)
+    impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
+    selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 
 
 @dataclass(eq=False)

@@ -59,7 +59,8 @@ from .types import (
 )
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
-                     "Checksum"}
+                     "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random"}
+METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
 
 ExternHandler = Callable[[A.Instantiation, Scope, ExternT, list[P4Type], list[A.Expr], str, str], ExternSym]
@@ -441,7 +442,12 @@ class Checker:
         self.reject_renames(d.annotations, f"table {d.name}", d.loc)
         qual = f"{self.pipe_name}.{self.cp_prefix}.{d.name}"
         keys: list[R.KeyInfo] = []
+        selector_keys: list[A.Expr] = []
         for k in d.keys:
+            if k.match_kind == "selector":
+                self.concat_width(k.expr, scope)
+                selector_keys.append(k.expr)
+                continue
             if k.match_kind not in MATCH_KINDS:
                 raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range)")
             v = self.check_expr(k.expr, scope)
@@ -494,6 +500,29 @@ class Checker:
                 raise P4Error(d.counters.loc, "a DirectCounter can be attached to one table only")
             cs.extra["table"] = qual
             counter = cs
+        meter: ExternSym | None = None
+        if d.meters is not None:
+            ms = self.lookup_ref(d.meters, scope)
+            if not (isinstance(ms, ExternSym) and ms.kind == "DirectMeter"):
+                raise P4Error(d.meters.loc, "'meters' must name a DirectMeter")
+            if ms.extra.get("table"):
+                raise P4Error(d.meters.loc, "a DirectMeter can be attached to one table only")
+            ms.extra["table"] = qual
+            meter = ms
+        impl: ExternSym | None = None
+        if d.implementation is not None:
+            impl_sym = self.lookup_ref(d.implementation, scope)
+            if not (isinstance(impl_sym, ExternSym) and impl_sym.kind in ("ActionProfile", "ActionSelector")):
+                raise P4Error(d.implementation.loc, "'implementation' must name an ActionProfile or ActionSelector")
+            impl = impl_sym
+            if d.entries is not None:
+                raise P4Error(d.loc, f"table {d.name}: const entries in a table with an action profile are not "
+                                     "supported by the emulator")
+        if selector_keys and (impl is None or impl.kind != "ActionSelector"):
+            raise P4Error(d.loc, f"table {d.name}: 'selector' keys need 'implementation = <ActionSelector>'")
+        if impl is not None and impl.kind == "ActionSelector" and not selector_keys:
+            raise P4Error(d.loc, f"table {d.name}: a table with an ActionSelector needs 'selector' keys "
+                                 "(the selector's hash input)")
         default_ref = d.default_action
         default_args: tuple[int, ...] = ()
         if default_ref is not None:
@@ -523,7 +552,16 @@ class Checker:
                 raise P4Error(ce.action.loc, f"entry action '{ce.action.name}' is not in the actions list")
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
-        tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries)
+        tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
+                        meter=meter, impl=impl, selector_keys=selector_keys)
+        if impl is not None:
+            profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
+            assert isinstance(profile, ExternSym)
+            prof_actions: dict[str, tuple[ActionSym, list[tuple[str, int]]]] = profile.extra["actions"]  # type: ignore[assignment]
+            for a in infos:
+                sym_a = next(x for x in actions.values() if x.cp_name == a.name)
+                prof_actions.setdefault(a.name, (sym_a, list(a.params)))
+            profile.extra["tables"].append(qual)  # type: ignore[attr-defined]
         self.ann[id(d)] = tsym
         scope.define(d.name, tsym, d.loc)
         return tsym
@@ -589,11 +627,45 @@ class Checker:
         cpq = f"{'.'.join(path)}.{d.name}"
         if tname != "Hash":
             HS.refuse_symmetric(d)
+        d.args[:] = self.positional_args(d.args, sym.decl, tname, d.loc)
         handler: ExternHandler = getattr(self, f"inst_{tname}")
         esym = handler(d, scope, et, targs, d.args, qual, cpq)
         self.ann[id(d)] = esym
         scope.define(d.name, esym, d.loc)
         return esym
+
+    def positional_args(self, args: list[A.Expr], decl: A.ExternDecl, method: str, loc: Loc) -> list[A.Expr]:
+        """`args` in declaration order: named arguments (`size = 1024`) are matched by name against the
+        overloads of `method` (the extern's name for its constructor) declared in tna.p4; an @optional
+        parameter left out must come after every given one."""
+        named = [a for a in args if isinstance(a, A.NamedArg)]
+        if not named:
+            return args
+        if len(named) != len(args):
+            raise P4Error(loc, "named and positional arguments cannot be mixed")
+        given = {a.name: a.value for a in named if isinstance(a, A.NamedArg)}
+        if len(given) != len(named):
+            raise P4Error(loc, "an argument is named twice")
+        for m in decl.methods:
+            if m.name != method:
+                continue
+            pnames = [p.name for p in m.params]
+            if not set(given) <= set(pnames):
+                continue
+            out: list[A.Expr] = []
+            missing = False
+            for p in m.params:
+                if p.name in given:
+                    if missing:
+                        break
+                    out.append(given[p.name])
+                elif any(a.name == "optional" for a in p.annotations):
+                    missing = True
+                else:
+                    break
+            else:
+                return out
+        raise P4Error(loc, f"{decl.name}.{method} has no overload with the parameters {', '.join(given)}")
 
     def want_args(self, d: A.Instantiation, n: tuple[int, ...], targs: list[P4Type], nt: int) -> None:
         if len(d.args) not in n:
@@ -704,6 +776,73 @@ class Checker:
                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (0, 1), targs, 0)
         return ExternSym("Mirror", et, qual, cpq)
+
+    def const_u(self, e: A.Expr, scope: Scope, what: str, width: int = 32, positive: bool = False) -> int:
+        v = self.check_expr(e, scope)
+        if not isinstance(v.const, int) or isinstance(v.const, bool) or not 0 <= v.const < (1 << width) \
+                or (positive and v.const <= 0):
+            raise P4Error(e.loc, f"{what} must be a {'positive ' if positive else ''}compile-time integer "
+                                 f"that fits in {width} bits")
+        return v.const
+
+    def meter_colors(self, args: list[A.Expr], scope: Scope) -> dict[int, int]:
+        """MeterColor_t code -> the value execute() returns: the constructor's (red, yellow, green) or the codes."""
+        if not args:
+            return {c: c for c in METER_COLORS.values()}
+        red, yellow, green = (self.const_u(a, scope, "a meter colour value", 8) for a in args)
+        return {METER_COLORS["RED"]: red, METER_COLORS["YELLOW"]: yellow, METER_COLORS["GREEN"]: green}
+
+    def inst_Meter(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (2, 5), targs, 1)
+        if not isinstance(targs[0], Bits):
+            raise P4Error(d.loc, "Meter index type must be bit<W>")
+        size = self.const_u(args[0], scope, "meter size", positive=True)
+        unit = self.enum_arg(args[1], scope, "MeterType_t")
+        return ExternSym("Meter", et, qual, cpq, {"size": size, "unit": unit, "index_type": targs[0],
+                                                  "colors": self.meter_colors(args[2:], scope)})
+
+    def inst_DirectMeter(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                         args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1, 4), targs, 0)
+        unit = self.enum_arg(args[0], scope, "MeterType_t")
+        return ExternSym("DirectMeter", et, qual, cpq, {"unit": unit, "colors": self.meter_colors(args[1:], scope)})
+
+    def inst_ActionProfile(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 0)
+        size = self.const_u(args[0], scope, "action profile size", positive=True)
+        return ExternSym("ActionProfile", et, qual, cpq, {"size": size, "actions": {}, "tables": []})
+
+    def inst_ActionSelector(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                            args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (3, 4, 5, 6), targs, 0)
+        if len(args) in (3, 4):
+            raise P4Error(d.loc, "ActionSelector(size, hash, mode) without an ActionProfile is deprecated TNA and "
+                                 "not supported by the emulator: declare an ActionProfile and pass it first")
+        if len(args) == 6:
+            raise P4Error(args[3].loc, "an ActionSelector with a member-status Register is not supported by the "
+                                       "emulator (the data plane does not change member status)")
+        prof = self.lookup_ref(args[0], scope)
+        if not (isinstance(prof, ExternSym) and prof.kind == "ActionProfile"):
+            raise P4Error(args[0].loc, "ActionSelector's first argument must be an ActionProfile")
+        h = self.lookup_ref(args[1], scope)
+        if not (isinstance(h, ExternSym) and h.kind == "Hash"):
+            raise P4Error(args[1].loc, "ActionSelector's second argument must be a Hash")
+        if h.extra["symmetric"]:
+            raise P4Error(args[1].loc, "a @symmetric Hash as a selector's hash is not supported by the emulator")
+        mode = self.enum_arg(args[2], scope, "SelectorMode_t")
+        max_group = self.const_u(args[3], scope, "max group size", positive=True)
+        groups = self.const_u(args[4], scope, "number of groups", positive=True)
+        return ExternSym("ActionSelector", et, qual, cpq, {"profile": prof, "hash": h, "mode": mode,
+                                                           "max_group_size": max_group, "num_groups": groups})
+
+    def inst_Random(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                    args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0,), targs, 1)
+        if not isinstance(targs[0], Bits) or targs[0].signed:
+            raise P4Error(d.loc, "Random's type must be bit<W>")
+        return ExternSym("Random", et, qual, cpq, {"width": targs[0].width})
 
     def inst_Checksum(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                       args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
@@ -854,6 +993,9 @@ class Checker:
         return v
 
     def _expr(self, e: A.Expr, scope: Scope) -> Typed:
+        if isinstance(e, A.NamedArg):
+            raise P4Error(e.loc, f"named argument '{e.name} = ...' is only supported for extern constructors and "
+                                 "methods")
         if isinstance(e, A.IntConst):
             if e.width is not None:
                 return Typed(Bits(e.width, e.signed), e.value)
@@ -1244,6 +1386,15 @@ class Checker:
 
     def check_extern_call(self, c: A.Call, x: ExternSym, method: str, scope: Scope) -> Typed:
         kind = x.kind
+        decl = self.globals.lookup(x.type.name)
+        if isinstance(decl, DeclSym) and isinstance(decl.decl, A.ExternDecl):
+            c.args[:] = self.positional_args(c.args, decl.decl, method, c.loc)
+        if kind in ("Meter", "DirectMeter") and method == "execute":
+            return self.check_meter_execute(c, x, scope)
+        if kind == "Random" and method == "get" and not c.args:
+            return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind in ("ActionProfile", "ActionSelector"):
+            raise P4Error(c.loc, f"{kind} has no methods; attach it with 'implementation ='")
         if kind == "RegisterAction" and method == "execute":
             if len(c.args) != 1:
                 raise P4Error(c.loc, "execute(index) takes one argument")
@@ -1304,11 +1455,37 @@ class Checker:
                 return Typed(BoolT())
             if method == "get" and not c.args:
                 return Typed(Bits(16))
-            if method == "update" and len(c.args) == 1:
+            if method == "update" and len(c.args) in (1, 2):
                 self.concat_width(c.args[0], scope)
+                if len(c.args) == 2:
+                    z = self.check_expr(c.args[1], scope)
+                    if not (isinstance(z.type, BoolT) and isinstance(z.const, bool)):
+                        raise P4Error(c.args[1].loc, "zeros_as_ones must be a compile-time bool")
                 return Typed(Bits(16))
         raise P4Error(c.loc, f"{kind} has no method '{method}' with these arguments")
 
+
+    def check_meter_execute(self, c: A.Call, x: ExternSym, scope: Scope) -> Typed:
+        """Meter.execute(index[, color][, adjust_byte_count]) / DirectMeter.execute([color][, adjust_byte_count])."""
+        args = list(c.args)
+        if x.kind == "Meter":
+            if not args:
+                raise P4Error(c.loc, "Meter.execute(index[, color][, adjust_byte_count]) needs an index")
+            self.coerce(self.check_expr(args[0], scope), x.extra["index_type"], args[0].loc)  # type: ignore[arg-type]
+            args = args[1:]
+        elif self.kind != "action":
+            raise P4Error(c.loc, "a DirectMeter can only be executed from an action of its table")
+        if len(args) > 2:
+            raise P4Error(c.loc, "too many arguments to execute")
+        if args:
+            v = self.check_expr(args[0], scope)
+            if isinstance(v.type, EnumT) and v.type.name == "MeterColor_t":
+                args = args[1:]
+            elif len(args) == 2:
+                raise P4Error(args[0].loc, "the colour argument must be a MeterColor_t")
+        if args:
+            self.coerce(self.check_expr(args[0], scope), Bits(32), args[0].loc)
+        return Typed(Bits(8))
 
     def symmetric_site(self, c: A.Call, x: ExternSym, scope: Scope) -> HS.SymPairs:
         """The @symmetric pairs of one Hash.get call, as indexes into its field list."""

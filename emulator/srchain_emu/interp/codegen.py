@@ -9,6 +9,7 @@ meets has been checked (an AssertionError here is a bug in the checker or in thi
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,9 @@ class CompiledProgram:
     setups: list[Callable[[dict[str, object]], None]]
     pipe_name: str
     has_egress: bool = True
+    meters: dict[str, R.MeterArray] = field(default_factory=dict)
+    profiles: dict[str, R.ActionProfile] = field(default_factory=dict)
+    selectors: dict[str, R.ActionSelector] = field(default_factory=dict)
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -150,6 +154,10 @@ class Generator:
         self.stack_classes: dict[tuple[str, int], str] = {}
         self.fn: FnCtx = FnCtx("driver")
         self.block_prefix = ""
+        self.meters: dict[str, R.MeterArray] = {}
+        self.profiles: dict[str, R.ActionProfile] = {}
+        self.selectors: dict[str, R.ActionSelector] = {}
+        self.uses_clock = False  # a meter reads the packet's timestamp (the driver then keeps it in _tnow)
 
     # ------------------------------------------------------------ naming
     def uniq(self, base: str) -> str:
@@ -182,7 +190,8 @@ class Generator:
         source = "\n".join([*self.module, *self.post]) + "\n"
         return CompiledProgram(
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
-            self.setups, self.checked.pipe_name,
+            self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
+            selectors=self.selectors,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -369,8 +378,13 @@ class Generator:
             fn.lines.append("def run_ingress(frame, port, tstamp):")
         else:
             fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0):")
-        fn.emit("global _plen")
-        fn.emit("_plen = len(frame)")
+        if self.uses_clock:
+            fn.emit("global _plen, _tnow")
+            fn.emit("_plen = len(frame)")
+            fn.emit("_tnow = tstamp")
+        else:
+            fn.emit("global _plen")
+            fn.emit("_plen = len(frame)")
         # One set of per-packet objects per gress, reset for each packet, and the blocks' parameters bound to
         # them once, here at load time (run_ingress/run_egress are not re-entered: one packet at a time, and
         # whole-struct assignments copy into these objects rather than rebinding).
@@ -619,6 +633,8 @@ class Generator:
         assert isinstance(sym, TableSym)
         key_codes: list[str] = []
         for k in d.keys:
+            if k.match_kind == "selector":  # the selector's hash input, not part of the match key
+                continue
             v = self.expr(k.expr)
             if isinstance(v.type, Bits) and v.type.signed:
                 v = Value(f"({v.code} & {mask(v.type.width)})", Bits(v.type.width))
@@ -626,12 +642,31 @@ class Generator:
         objname = sym.objname = self.uniq(f"T_{self.block_prefix}_{d.name}")
         pyname = sym.pyname = self.uniq(f"tbl_{self.block_prefix}_{d.name}")
         tinfo = R.Table(sym.qual, sym.keys, sym.infos, None, sym.size, const_default=d.default_is_const,  # type: ignore[arg-type]
-                        has_counter=sym.counter is not None)
+                        has_counter=sym.counter is not None,
+                        meter_unit=str(sym.meter.extra["unit"]) if sym.meter is not None else None)
         self.env[objname] = tinfo
         self.tables[sym.qual] = tinfo
         self.table_actions[sym.qual] = sym.infos
         if sym.counter is not None:
             self.env[sym.counter.pyname].table = tinfo  # type: ignore[attr-defined]
+        if sym.meter is not None:
+            self.env[sym.meter.pyname].table = tinfo  # type: ignore[attr-defined]
+        hash_code = ""
+        if sym.impl is not None:
+            if sym.impl.kind == "ActionSelector":
+                sel = self.env[sym.impl.pyname]
+                assert isinstance(sel, R.ActionSelector)
+                tinfo.selector, tinfo.profile = sel, sel.profile
+                sel.tables.append(tinfo)
+                h: ExternSym = sym.impl.extra["hash"]  # type: ignore[assignment]
+                loc = sym.selector_keys[0].loc
+                code, width = self.concat(A.ListExpr(loc, list(sym.selector_keys)))
+                hash_code = f"hash_value({h.extra['algo']!r}, {code}, {width}, {h.extra['width']})"
+            else:
+                prof = self.env[sym.impl.pyname]
+                assert isinstance(prof, R.ActionProfile)
+                tinfo.profile = prof
+            tinfo.profile.tables.append(tinfo)
         pynames = {a.cp_name: a.pyname for a in sym.actions.values()}
         is_const = d.entries is not None
         const_entries = sym.const_entries
@@ -653,8 +688,18 @@ class Generator:
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")
-        if sym.counter is not None:
+        if sym.counter is not None or sym.meter is not None:
             fn.emit(f"{objname}.cur = e")
+        if hash_code:
+            # An entry naming a selector group runs the member the hash of the `selector` keys picks; a group
+            # without an active member runs the table's default action.
+            fn.emit("g = e.group")
+            fn.emit("if g is not None:")
+            fn.emit(f"    m = g.pick({hash_code})")
+            fn.emit("    if m is None:")
+            fn.emit(f"        m = {objname}.default")
+            fn.emit("    m.fn(*m.args)")
+            fn.emit("    return m")
         fn.emit("e.fn(*e.args)")
         fn.emit("return e")
         self.flush_fn(fn)
@@ -731,6 +776,41 @@ class Generator:
 
     def inst_DirectCounter(self, x: ExternSym) -> None:
         x.pyname = self.put_env(f"DC_{x.cpq}", _Direct())
+
+    def inst_Meter(self, x: ExternSym) -> None:
+        m = R.MeterArray(x.qual, x.extra["size"], str(x.extra["unit"]), x.extra["colors"])  # type: ignore[arg-type]
+        self.meters[x.qual] = m
+        x.pyname = self.put_env(f"MTR_{x.cpq}", m)
+
+    def inst_DirectMeter(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"DM_{x.cpq}", R.DirectMeter(str(x.extra["unit"]), x.extra["colors"]))  # type: ignore[arg-type]
+
+    def profile_actions(self, x: ExternSym) -> R.ActionProfile:
+        acts: dict[str, tuple[ActionSym, list[tuple[str, int]]]] = x.extra["actions"]  # type: ignore[assignment]
+        infos = [R.ActionInfo(name, None, params) for name, (_, params) in acts.items()]
+        prof = R.ActionProfile(x.qual, x.extra["size"], infos)  # type: ignore[arg-type]
+
+        def setup(m: dict[str, object], infos: list[R.ActionInfo] = infos) -> None:
+            for info in infos:
+                info.fn = m[acts[info.name][0].pyname]
+
+        self.setups.append(setup)
+        self.profiles[x.qual] = prof
+        return prof
+
+    def inst_ActionProfile(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"AP_{x.cpq}", self.profile_actions(x))
+
+    def inst_ActionSelector(self, x: ExternSym) -> None:
+        psym: ExternSym = x.extra["profile"]  # type: ignore[assignment]
+        prof = self.env[psym.pyname]
+        assert isinstance(prof, R.ActionProfile)
+        sel = R.ActionSelector(x.qual, prof, x.extra["num_groups"], x.extra["max_group_size"])  # type: ignore[arg-type]
+        self.selectors[x.qual] = sel
+        x.pyname = self.put_env(f"AS_{x.cpq}", sel)
+
+    def inst_Random(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"RND_{x.cpq}", random.Random())
 
     def inst_Digest(self, x: ExternSym) -> None:
         info = R.DigestInfo(x.qual, x.extra["fields"])  # type: ignore[arg-type]
@@ -1202,6 +1282,27 @@ class Generator:
             return Value(f"{x.pyname}.count({self.expr(c.args[0]).code}, _plen)", VoidT())
         if kind == "DirectCounter":
             return Value(f"{x.pyname}.table.cur.count(_plen)", VoidT())
+        if kind in ("Meter", "DirectMeter"):
+            self.uses_clock = True
+            args = list(c.args)
+            parts = []
+            if kind == "Meter":
+                parts.append(self.coerce(self.expr(args[0]), x.extra["index_type"]).code)  # type: ignore[arg-type]
+                args = args[1:]
+            pre = "0"
+            if args:
+                t0 = self.typed(args[0]).type
+                if isinstance(t0, EnumT) and t0.name == "MeterColor_t":
+                    pre = self.expr(args[0]).code
+                    args = args[1:]
+            nbytes = "_plen"
+            if args:  # adjust_byte_count: a signed 32-bit amount subtracted from the length
+                adj = self.coerce(self.expr(args[0]), Bits(32)).code
+                nbytes = f"(_plen - ((({adj}) ^ 0x80000000) - 0x80000000))"
+            parts += [nbytes, "_tnow", pre]
+            return Value(f"{x.pyname}.execute({', '.join(parts)})", Bits(8))
+        if kind == "Random":
+            return Value(f"{x.pyname}.getrandbits({x.extra['width']})", Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Digest":
             dt: StructT = x.extra["type"]  # type: ignore[assignment]
             arg = c.args[0]
@@ -1226,7 +1327,10 @@ class Generator:
             return Value(f"{x.pyname}.verify()", BoolT())
         if method == "get":
             return Value(f"{x.pyname}.get()", Bits(16))
-        return Value(f"(~{self.ones_sum(c.args[0])} & 0xffff)", Bits(16))
+        code = f"(~{self.ones_sum(c.args[0])} & 0xffff)"
+        if len(c.args) == 2 and self.typed(c.args[1]).const:  # zeros_as_ones: a computed 0 is sent as 0xFFFF
+            code = f"({code} or 0xffff)"
+        return Value(code, Bits(16))
 
 
 def generate(checked: CheckedProgram) -> CompiledProgram:

@@ -101,6 +101,7 @@ HELPERS = {
     "_push_front": _push_front,
     "_pop_front": _pop_front,
     "_plen": 0,
+    "_tnow": 0,
 }
 
 
@@ -133,6 +134,9 @@ class Pipeline:
         self.tables: dict[str, R.Table] = compiled.tables
         self.registers: dict[str, R.RegisterArray] = compiled.registers
         self.counters: dict[str, R.CounterArray] = compiled.counters
+        self.meters: dict[str, R.MeterArray] = compiled.meters
+        self.profiles: dict[str, R.ActionProfile] = compiled.profiles
+        self.selectors: dict[str, R.ActionSelector] = compiled.selectors
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -163,6 +167,15 @@ class Pipeline:
     def counter(self, name: str) -> R.CounterArray:
         return self.counters[self.resolve(name, self.counters)]
 
+    def meter(self, name: str) -> R.MeterArray:
+        return self.meters[self.resolve(name, self.meters)]
+
+    def action_profile(self, name: str) -> R.ActionProfile:
+        return self.profiles[self.resolve(name, self.profiles)]
+
+    def selector(self, name: str) -> R.ActionSelector:
+        return self.selectors[self.resolve(name, self.selectors)]
+
     @staticmethod
     def resolve(name: str, names: dict) -> str:
         """Full name or any unique dotted suffix of it, as BF Runtime clients accept."""
@@ -184,6 +197,12 @@ class Pipeline:
             r.reset()
         for c in self.counters.values():
             c.reset()
+        for m in self.meters.values():
+            m.reset()
+        for s in self.selectors.values():
+            s.groups.clear()
+        for p in self.profiles.values():
+            p.members.clear()
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()

@@ -90,7 +90,8 @@ class KeyInfo:
 
 
 class Entry:
-    __slots__ = ("action", "args", "bytes", "fn", "hit", "key", "pkts", "priority", "rank")
+    __slots__ = ("action", "args", "bytes", "fn", "group", "hit", "key", "member", "meter", "pkts", "priority",
+                 "rank")
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
         self.action = action
@@ -102,6 +103,9 @@ class Entry:
         self.pkts = 0
         self.bytes = 0
         self.rank = (priority, 0)
+        self.member: int | None = None  # an indirect table's entry: the action profile member it runs
+        self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
+        self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -128,8 +132,12 @@ class Table:
         size: int,
         const_default: bool = False,
         has_counter: bool = False,
+        meter_unit: str | None = None,
     ) -> None:
         self.name = name
+        self.meter_unit = meter_unit  # a DirectMeter's MeterType_t (its spec is entry data), or None
+        self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
+        self.selector: ActionSelector | None = None  # ... or selector groups
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -285,6 +293,20 @@ class Table:
         self._add(key, entry)
         return entry
 
+    def insert_entry(self, spec: list, entry: Entry, priority: int = 0) -> Entry:
+        """Insert a prepared entry (an indirect table's: ActionProfile/ActionSelector.entry_for)."""
+        if self.is_const:
+            raise ConstTable(f"table {self.name} has const entries and cannot be modified")
+        key = self._normalise(spec)
+        if key in self.entries:
+            raise EntryExists(f"table {self.name}: entry already exists")
+        if len(self.entries) >= self.size:
+            raise TableFull(f"table {self.name} is full ({self.size} entries)")
+        entry.key = key
+        entry.priority = priority
+        self._add(key, entry)
+        return entry
+
     def modify(self, spec: list, action_name: str, data: dict[str, int] | tuple) -> Entry:
         if self.is_const:
             raise ConstTable(f"table {self.name} has const entries and cannot be modified")
@@ -389,6 +411,265 @@ class Table:
             table.setdefault(tuple(values), e)
             ranks.append(e.rank)
         self._groups = sorted(((m, t, min(r)) for m, (t, r) in groups.items()), key=lambda g: g[2])
+
+
+# ---------------------------------------------------------------- action profiles and selectors
+
+
+def _no_action(*_args: object) -> None:
+    return None
+
+
+class ActionProfile:
+    """TNA ActionProfile: members ($ACTION_MEMBER_ID -> an action and its data) that the entries of its
+    tables point at. A member's change shows in every entry that runs it."""
+
+    def __init__(self, name: str, size: int, actions: list[ActionInfo]) -> None:
+        self.name = name
+        self.size = size
+        self.actions = {a.name: a for a in actions}
+        self.members: dict[int, Entry] = {}
+        self.tables: list[Table] = []
+        self.selectors: list[ActionSelector] = []
+
+    def _entry(self, action_name: str, data: dict[str, int] | tuple) -> Entry:
+        action = self.actions.get(action_name)
+        if action is None:
+            raise ConfigError(f"action profile {self.name}: unknown action {action_name}")
+        probe = Table(self.name, [], [action], Entry(action, (), False), 1)
+        e = probe.make_entry(action_name, data)
+        return e
+
+    def add_member(self, mid: int, action_name: str, data: dict[str, int] | tuple) -> Entry:
+        if mid in self.members:
+            raise EntryExists(f"action profile {self.name}: member {mid} exists")
+        if len(self.members) >= self.size:
+            raise TableFull(f"action profile {self.name} is full ({self.size} members)")
+        e = self.members[mid] = self._entry(action_name, data)
+        return e
+
+    def modify_member(self, mid: int, action_name: str, data: dict[str, int] | tuple) -> None:
+        old = self.members.get(mid)
+        if old is None:
+            raise EntryNotFound(f"action profile {self.name}: no member {mid}")
+        new = self._entry(action_name, data)
+        self.set_member(mid, (new.action, new.fn, new.args))
+
+    def set_member(self, mid: int, state: tuple) -> None:
+        """Replace member `mid`'s (action, fn, args) in place, in the member and in every entry running it."""
+        m = self.members[mid]
+        m.action, m.fn, m.args = state
+        for t in self.tables:
+            for e in t.entries.values():
+                if e.member == mid:
+                    e.action, e.fn, e.args = state
+            if t.default.member == mid:
+                t.default.action, t.default.fn, t.default.args = state
+
+    def users(self, mid: int) -> str | None:
+        """What still points at member `mid` (the SDE refuses to delete a member in use), or None."""
+        for t in self.tables:
+            if any(e.member == mid for e in t.entries.values()) or t.default.member == mid:
+                return f"an entry of {t.name}"
+        for s in self.selectors:
+            for gid, g in s.groups.items():
+                if mid in g.members:
+                    return f"group {gid} of {s.name}"
+        return None
+
+    def delete_member(self, mid: int) -> Entry:
+        if mid not in self.members:
+            raise EntryNotFound(f"action profile {self.name}: no member {mid}")
+        user = self.users(mid)
+        if user is not None:
+            raise ConfigError(f"action profile {self.name}: member {mid} is used by {user}")
+        return self.members.pop(mid)
+
+    def entry_for(self, mid: int) -> Entry:
+        """A match entry that runs member `mid`."""
+        m = self.members.get(mid)
+        if m is None:
+            raise EntryNotFound(f"action profile {self.name}: no member {mid}")
+        e = Entry(m.action, m.args, hit=True)
+        e.member = mid
+        return e
+
+
+class SelectorGroup:
+    """One $SELECTOR_GROUP_ID: its members in order, each with its $ACTION_MEMBER_STATUS."""
+
+    __slots__ = ("active", "max_size", "members", "profile", "status")
+
+    def __init__(self, profile: ActionProfile, max_size: int) -> None:
+        self.profile = profile
+        self.max_size = max_size
+        self.members: list[int] = []
+        self.status: list[bool] = []
+        self.active: list[Entry] = []
+
+    def set(self, members: list[int], status: list[bool]) -> None:
+        if len(members) > self.max_size:
+            raise ConfigError(f"selector group has {len(members)} members, more than its $MAX_GROUP_SIZE "
+                              f"{self.max_size}")
+        if len(set(members)) != len(members):
+            raise ConfigError("a member appears twice in a selector group")
+        for mid in members:
+            if mid not in self.profile.members:
+                raise EntryNotFound(f"action profile {self.profile.name}: no member {mid}")
+        self.members, self.status = list(members), list(status)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.active = [self.profile.members[m] for m, on in zip(self.members, self.status, strict=True) if on]
+
+    def pick(self, h: int) -> Entry | None:
+        """The member the selector's hash `h` chooses among the active ones (None: no active member)."""
+        act = self.active
+        return act[h % len(act)] if act else None
+
+
+class ActionSelector:
+    """TNA ActionSelector: groups of its profile's members; an entry pointing at a group runs the member
+    picked by the hash of the table's `selector` keys."""
+
+    def __init__(self, name: str, profile: ActionProfile, num_groups: int, max_group_size: int) -> None:
+        self.name = name
+        self.profile = profile
+        self.num_groups = num_groups
+        self.max_group_size = max_group_size
+        self.groups: dict[int, SelectorGroup] = {}
+        self.tables: list[Table] = []
+        profile.selectors.append(self)
+
+    def write_group(self, gid: int, members: list[int], status: list[bool] | None, max_size: int | None,
+                    mode: str) -> SelectorGroup:
+        """INSERT / MODIFY / INSERT_OR_MODIFY of a group (status defaults to all active)."""
+        g = self.groups.get(gid)
+        if mode == "INSERT" and g is not None:
+            raise EntryExists(f"selector {self.name}: group {gid} exists")
+        if mode == "MODIFY" and g is None:
+            raise EntryNotFound(f"selector {self.name}: no group {gid}")
+        if status is None:
+            status = [True] * len(members)
+        if len(status) != len(members):
+            raise ConfigError(f"selector {self.name}: {len(members)} member ids but {len(status)} member statuses")
+        if g is None:
+            if len(self.groups) >= self.num_groups:
+                raise TableFull(f"selector {self.name} is full ({self.num_groups} groups)")
+            size = self.max_group_size if max_size is None else max_size
+            if not 0 < size <= self.max_group_size:
+                raise ConfigError(f"selector {self.name}: $MAX_GROUP_SIZE {size} is not in 1..{self.max_group_size}")
+            new = SelectorGroup(self.profile, size)
+            new.set(members, status)
+            self.groups[gid] = new
+            return new
+        if max_size is not None and max_size != g.max_size:
+            raise ConfigError(f"selector {self.name}: $MAX_GROUP_SIZE of group {gid} cannot change "
+                              f"({g.max_size})")
+        g.set(members, status)
+        return g
+
+    def delete_group(self, gid: int) -> SelectorGroup:
+        g = self.groups.get(gid)
+        if g is None:
+            raise EntryNotFound(f"selector {self.name}: no group {gid}")
+        for t in self.tables:
+            if any(e.group is g for e in t.entries.values()) or t.default.group is g:
+                raise ConfigError(f"selector {self.name}: group {gid} is used by an entry of {t.name}")
+        return self.groups.pop(gid)
+
+    def entry_for(self, gid: int) -> Entry:
+        g = self.groups.get(gid)
+        if g is None:
+            raise EntryNotFound(f"selector {self.name}: no group {gid}")
+        e = Entry(ActionInfo("$SELECTOR_GROUP", _no_action, []), (), hit=True)
+        e.group = g
+        return e
+
+
+# ---------------------------------------------------------------- meters
+
+METER_UNSET = (1 << 64) - 1  # bf-rt.json's default for every $METER_SPEC_* field
+GREEN, YELLOW, RED = 0, 1, 3  # MeterColor_t
+
+
+class MeterState:
+    """One meter cell: a two-rate three-colour marker (RFC 2698 trTCM), on Tofino's clock (the packet's
+    timestamp, ns). Rates and bursts in bytes (or packets) per ns and bytes (packets): the BF Runtime spec
+    $METER_SPEC_CIR_KBPS/PIR_KBPS (kbit/s) and CBS_KBITS/PBS_KBITS (kbit) for BYTES meters, CIR_PPS/PIR_PPS and
+    CBS_PKTS/PBS_PKTS for PACKETS meters. Both buckets start full."""
+
+    __slots__ = ("cbs", "cir", "last", "pbs", "pir", "spec", "tc", "tp")
+
+    def __init__(self, spec: tuple[int, int, int, int] = (METER_UNSET,) * 4, packets: bool = False) -> None:
+        self.set_spec(spec, packets)
+
+    def set_spec(self, spec: tuple[int, int, int, int], packets: bool) -> None:
+        cir, pir, cbs, pbs = spec
+        self.spec = spec
+        if packets:
+            self.cir, self.pir, self.cbs, self.pbs = cir / 1e9, pir / 1e9, float(cbs), float(pbs)
+        else:  # kbit/s -> bytes/ns, kbit -> bytes
+            self.cir, self.pir, self.cbs, self.pbs = cir / 8e6, pir / 8e6, cbs * 125.0, pbs * 125.0
+        self.tc, self.tp = self.cbs, self.pbs
+        self.last: int | None = None
+
+    def color(self, now: int, n: float, pre: int = GREEN) -> int:
+        """RFC 2698 section 3: colour-blind when `pre` is GREEN, else colour-aware."""
+        last = self.last
+        if last is not None and now > last:
+            dt = now - last
+            tc = self.tc + self.cir * dt
+            tp = self.tp + self.pir * dt
+            self.tc = tc if tc < self.cbs else self.cbs
+            self.tp = tp if tp < self.pbs else self.pbs
+        if last is None or now > last:
+            self.last = now
+        if pre == RED or self.tp < n:
+            return RED
+        if pre == YELLOW or self.tc < n:
+            self.tp -= n
+            return YELLOW
+        self.tp -= n
+        self.tc -= n
+        return GREEN
+
+
+class MeterArray:
+    """TNA Meter: `size` cells, each a MeterState; execute() returns the colour as the program declared it."""
+
+    def __init__(self, name: str, size: int, unit: str, colors: dict[int, int]) -> None:
+        self.name = name
+        self.size = size
+        self.unit = unit  # BYTES | PACKETS
+        self.packets = unit == "PACKETS"
+        self.colors = colors
+        self.cells: list[MeterState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.cells = [MeterState(packets=self.packets) for _ in range(self.size)]
+
+    def execute(self, index: int, nbytes: int, now: int, pre: int = GREEN) -> int:
+        cell = self.cells[index % self.size]
+        return self.colors[cell.color(now, 1 if self.packets else nbytes, pre)]
+
+
+class DirectMeter:
+    """TNA DirectMeter: one MeterState per entry of its table (Entry.meter), run on the entry just looked up."""
+
+    def __init__(self, unit: str, colors: dict[int, int]) -> None:
+        self.unit = unit
+        self.packets = unit == "PACKETS"
+        self.colors = colors
+        self.table: Table | None = None
+
+    def execute(self, nbytes: int, now: int, pre: int = GREEN) -> int:
+        e = self.table.cur  # type: ignore[union-attr]
+        m = e.meter
+        if m is None:
+            return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
+        return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
 
 
 # ---------------------------------------------------------------- stateful externs

@@ -30,6 +30,8 @@ match_kind {
 }
 
 enum MeterType_t { PACKETS, BYTES }
+enum bit<8> MeterColor_t { GREEN = 8w0, YELLOW = 8w1, RED = 8w3 }
+enum SelectorMode_t { FAIR, RESILIENT }
 enum CounterType_t { PACKETS, BYTES, PACKETS_AND_BYTES }
 enum HashAlgorithm_t { IDENTITY, RANDOM, CRC8, CRC16, CRC32, CRC64, CUSTOM }
 
@@ -134,7 +136,7 @@ extern Checksum {
     void subtract<T>(in T data);
     bool verify();  /* true when the checksum is wrong (the parser's error bit) */
     bit<16> get();
-    bit<16> update<T>(in T data);
+    bit<16> update<T>(in T data, @optional in bool zeros_as_ones);  /* zeros_as_ones: 0 is sent as 0xFFFF */
 }
 
 extern Hash<W> {
@@ -161,6 +163,40 @@ extern RegisterAction<T, I, U> {
     RegisterAction(Register<T, I> reg);
     U execute(in I index);
     abstract void apply(inout T value, out U rv);
+}
+
+/* Two-rate three-colour meters (RFC 2698); rates and bursts are BF Runtime data ($METER_SPEC_*). */
+extern Meter<I> {
+    Meter(bit<32> size, MeterType_t type);
+    Meter(bit<32> size, MeterType_t type, bit<8> red, bit<8> yellow, bit<8> green);
+    bit<8> execute(in I index, in MeterColor_t color, @optional in bit<32> adjust_byte_count);
+    bit<8> execute(in I index, @optional in bit<32> adjust_byte_count);
+}
+
+extern DirectMeter {
+    DirectMeter(MeterType_t type);
+    DirectMeter(MeterType_t type, bit<8> red, bit<8> yellow, bit<8> green);
+    bit<8> execute(in MeterColor_t color, @optional in bit<32> adjust_byte_count);
+    bit<8> execute(@optional in bit<32> adjust_byte_count);
+}
+
+/* Members (and, for a selector, groups) are BF Runtime tables; a table names one with `implementation =`. */
+extern ActionProfile {
+    ActionProfile(bit<32> size);
+}
+
+extern ActionSelector {
+    ActionSelector(ActionProfile action_profile, Hash<_> hash, SelectorMode_t mode,
+                   bit<32> max_group_size, bit<32> num_groups);
+    ActionSelector(ActionProfile action_profile, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg,
+                   bit<32> max_group_size, bit<32> num_groups);
+    ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode);
+    ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
+}
+
+extern Random<W> {
+    Random();
+    W get();
 }
 
 extern Digest<T> {

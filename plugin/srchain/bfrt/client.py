@@ -322,9 +322,9 @@ class BfrtClient:
         out = pb.TableData()
         cached = self._data_fields.get((t.id, action))
         if cached is None:
-            if action is not None:
+            if action is not None:  # the action's parameters, and the table's own fields ($METER_SPEC_*, ...)
                 spec = t.action(action)
-                cached = spec.id, {p.name: p for p in spec.params}
+                cached = spec.id, {**{d.name: d for d in t.data}, **{p.name: p for p in spec.params}}
             else:
                 cached = 0, {d.name: d for d in t.data}
             self._data_fields[(t.id, action)] = cached

@@ -237,9 +237,13 @@ def _table(doc: JsonObject) -> TableInfo:
         actions.append(ActionInfo(_str(a, "name"), _int(a, "id"), params))
     data = []
     for d in _list(doc, "data"):
-        singleton = _mapping(d, f"table {name}: data field").get("singleton")
+        entry = _mapping(d, f"table {name}: data field")
+        singleton = entry.get("singleton")
         if singleton is not None:  # containers (SDE-only fixed tables) are not used by this client
             data.append(_data_field(_mapping(singleton, f"table {name}: data field")))
+        # a oneof: e.g. $ACTION_MEMBER_ID | $SELECTOR_GROUP_ID of a selector table's entries
+        for choice in _list(entry, "oneof") if "oneof" in entry else ():
+            data.append(_data_field(_mapping(choice, f"table {name}: data field")))
     table_type = doc.get("table_type", "")
     return TableInfo(name, _int(doc, "id"), table_type if isinstance(table_type, str) else "", tuple(keys),
                      tuple(actions), tuple(data))
