@@ -31,11 +31,8 @@ PASSWORD = "s3cret-pass-word"
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("pkgs")
-    folders = [p for base in ("vnfd", "nsd") for p in sorted((REPO / base).iterdir()) if p.is_dir()]
-    built = [build_package(f, out, None, validate=False) for f in folders]
-    return {p.name.removesuffix(".tar.gz"): p for p in built}
+def packages(built_packages: list[Path]) -> dict[str, Path]:
+    return {p.name.removesuffix(".tar.gz"): p for p in built_packages}  # built once per session (conftest)
 
 
 @pytest.fixture

@@ -18,13 +18,10 @@ from srchain.osm.findings import OsmToolError
 from srchain.osm.im import ImValidator
 from srchain.osm.package import build_package, check_layout, check_packages
 
-FOLDERS = sorted([*(REPO / "vnfd").iterdir(), *(REPO / "nsd").iterdir()])
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, im: ImValidator) -> list[Path]:
-    out = tmp_path_factory.mktemp("pkgs")
-    return [build_package(folder, out, im) for folder in FOLDERS if folder.is_dir()]
+def built(built_packages: list[Path]) -> list[Path]:
+    return built_packages  # every folder of vnfd/ and nsd/ (conftest)
 
 
 def _members(tar_path: Path) -> dict[str, bytes]:
