@@ -37,7 +37,7 @@ from scapy.packet import Raw
 from srchain.bfrt.client import BfrtClient
 from srchain.model import load_chain
 from srchain.plan import build_plan
-from srchain.plan.model import DiffOp
+from srchain.plan.diff import diff
 from srchain.sidstore import SidStore
 from srchain.targets.loader import Bundle
 from srchain.targets.switch import SwitchDriver
@@ -61,7 +61,7 @@ def chain_switch(tmp: Path) -> tuple[object, Pipeline, dict[str, int]]:
     drv = SwitchDriver("s1", BfrtClient.connect(f"127.0.0.1:{port}", client_id=1, timeout=30), "srchain_node",
                        Bundle("srchain_node", tmp / "bundle"))
     drv.prepare()
-    drv.write([DiffOp("add", "install", e) for e in plan.entries if e.target_kind == "switch"])
+    drv.write(diff([e for e in plan.entries if e.target_kind == "switch"], []))  # the engine's order
     drv.close()
     pipeline = next(iter(servicer.programs.values())).pipeline
     return server, pipeline, sids

@@ -19,9 +19,13 @@
 #include "control/classifier.p4"
 #include "control/sr.p4"
 #include "control/ipv4.p4"
+#if SRCHAIN_FLOW_FEATURES
 #include "control/flow_features.p4"
-#include "control/priority.p4"
 #include "control/report.p4"
+#endif
+#if SRCHAIN_PRIORITY
+#include "control/priority.p4"
+#endif
 #include "control/queue_stats.p4"
 
 control SwitchIngress(
@@ -36,8 +40,12 @@ control SwitchIngress(
 
     Classifier() classifier;
     SegmentRouting() sr;
+#if SRCHAIN_FLOW_FEATURES
     FlowFeatures() flow_features;
+#endif
+#if SRCHAIN_PRIORITY
     Priority() priority;
+#endif
     Ipv4Routing() ipv4;
 
     /* The canonical 5-tuple (docs/records.md): a is the lower (address, port) pair. */
@@ -118,12 +126,16 @@ control SwitchIngress(
                 }
             }
             if (ig_md.drop_reason == 0) {
+#if SRCHAIN_FLOW_FEATURES
                 if (ig_md.run_flow_features) {
                     flow_features.apply(hdr, ig_md, ig_intr_md, ig_tm_md);
                 }
+#endif
+#if SRCHAIN_PRIORITY
                 if (ig_md.run_priority) {
                     priority.apply(hdr, ig_md, ig_tm_md);
                 }
+#endif
             }
             if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid()) {
                 ipv4.apply(hdr, ig_md, ig_tm_md);
@@ -148,14 +160,18 @@ control SwitchEgress(
         in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
         inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
         inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+#if SRCHAIN_FLOW_FEATURES
     Report() report;
+#endif
     QueueStats() queue_stats;
 
     apply {
         if (eg_md.trunc.isValid()) {
             /* a finished report, truncated: out as it is */
+#if SRCHAIN_FLOW_FEATURES
         } else if (hdr.report.isValid() && eg_intr_md.egress_rid == REPORT_RID) {
             report.apply(hdr, eg_md, eg_intr_md, eg_dprsr_md);
+#endif
         } else if (hdr.bridged.kind == PKT_REPORT_DATA_DROPPED) {
             eg_dprsr_md.drop_ctl = 1;
         } else {

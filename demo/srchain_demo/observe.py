@@ -54,7 +54,7 @@ class SwitchReader:
         }
 
     def queue(self, port: int, qid: int) -> QueueSample:
-        index = ((port & 0xF) << 5) | qid
+        index = (port << 5) | qid  # p4/control/queue_stats.p4: egress_port ++ qid
         return QueueSample(
             self._reg("SwitchEgress.queue_stats.packets", index),
             self._reg("SwitchEgress.queue_stats.delay_sum_us", index) * DELAY_UNIT_US,
@@ -64,7 +64,7 @@ class SwitchReader:
     def reset_delay_sum(self, port: int, qid: int) -> None:
         """The delay sum saturates at 2^32 units (~73 min of summed waiting: ~10 s of a full best-effort
         queue at a few kpps), so the demo zeroes it whenever it has read a large value."""
-        self.client.register_write("SwitchEgress.queue_stats.delay_sum_us", ((port & 0xF) << 5) | qid, {"f1": 0})
+        self.client.register_write("SwitchEgress.queue_stats.delay_sum_us", (port << 5) | qid, {"f1": 0})
 
     def session_class(self, key: FlowKey) -> int:
         return self._reg("SwitchIngress.priority.session_class", session_slot(key, SLOTS))

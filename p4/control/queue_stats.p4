@@ -1,6 +1,6 @@
 /* Egress queueing delay per (port, queue): what the priority module buys, measured by the switch.
  * delay = egress global timestamp - ingress MAC timestamp (bridged).
- * Registers SwitchEgress.queue_stats.{packets, delay_sum_us, delay_max}, index = egress_port[3:0] ++ qid:
+ * Registers SwitchEgress.queue_stats.{packets, delay_sum_us, delay_max}, index = egress_port ++ qid (9 + 5 bits):
  * delay_sum_us adds the delay in 1.024 us units (egress us - ingress us, each ns >> 10, so the sum lasts
  * hours, saturating); delay_max is in ns (32-bit difference of the timestamps' low halves). */
 #ifndef _SRCHAIN_QUEUE_STATS_P4_
@@ -23,20 +23,20 @@ control QueueStats(
         delay_us = now_us.get({eg_prsr_md.global_tstamp[41:10]}) - ingress_us_value;
     }
 
-    Register<bit<32>, bit<9>>(512, 0) packets;
-    RegisterAction<bit<32>, bit<9>, bit<32>>(packets) count_packet = {
+    Register<bit<32>, queue_index_t>(QUEUE_STATS_SIZE, 0) packets;
+    RegisterAction<bit<32>, queue_index_t, bit<32>>(packets) count_packet = {
         void apply(inout bit<32> value) {
             value = value + 1;
         }
     };
-    Register<bit<32>, bit<9>>(512, 0) delay_sum_us;
-    RegisterAction<bit<32>, bit<9>, bit<32>>(delay_sum_us) add_delay = {
+    Register<bit<32>, queue_index_t>(QUEUE_STATS_SIZE, 0) delay_sum_us;
+    RegisterAction<bit<32>, queue_index_t, bit<32>>(delay_sum_us) add_delay = {
         void apply(inout bit<32> value) {
             value = value |+| delay_us;
         }
     };
-    Register<bit<32>, bit<9>>(512, 0) delay_max;
-    RegisterAction<bit<32>, bit<9>, bit<32>>(delay_max) max_delay = {
+    Register<bit<32>, queue_index_t>(QUEUE_STATS_SIZE, 0) delay_max;
+    RegisterAction<bit<32>, queue_index_t, bit<32>>(delay_max) max_delay = {
         void apply(inout bit<32> value) {
             if (delay > value) {
                 value = delay;
@@ -50,7 +50,8 @@ control QueueStats(
         delay = eg_prsr_md.global_tstamp[31:0] - hdr.bridged.ingress_tstamp[31:0];
         ingress_in_us();
         delay_in_us();
-        bit<9> index = eg_intr_md.egress_port[3:0] ++ eg_intr_md.egress_qid;
+        /* the whole device port: a real Tofino's ports are 0-71, 128-199, 256-327, 384-455 (4 pipes) */
+        queue_index_t index = eg_intr_md.egress_port ++ eg_intr_md.egress_qid;
         count_packet.execute(index);
         add_delay.execute(index);
         max_delay.execute(index);

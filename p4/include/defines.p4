@@ -3,6 +3,16 @@
 #ifndef _SRCHAIN_DEFINES_P4_
 #define _SRCHAIN_DEFINES_P4_
 
+/* Build profile: the modules compiled in (p4/build --profile; docs/p4.md "Profiles"). `full` has both; a
+ * Tofino 1 fits only the SR core today (bf-p4c 1.2.5.16: tofino1-core 9 stages; full 25 of 12). */
+#ifndef SRCHAIN_FLOW_FEATURES
+#define SRCHAIN_FLOW_FEATURES 1
+#endif
+#ifndef SRCHAIN_PRIORITY
+#define SRCHAIN_PRIORITY 1
+#endif
+#define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY)
+
 /* Maximum stack depth: labels the parser accepts. A deeper stack is dropped and counted. */
 #ifndef MSD
 #define MSD 8
@@ -17,6 +27,7 @@
 #define FLOW_SLOTS        65536   /* flow-features: one slot per flow direction */
 #define SESSION_SLOTS     65536   /* priority: one slot per session (both directions) */
 #define N_QUEUES          32      /* QueueId_t is 5 bits */
+#define QUEUE_STATS_SIZE  16384   /* egress_port (9 bits) ++ qid (5 bits) */
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
@@ -24,6 +35,7 @@ typedef bit<20> sid_t;
 typedef bit<4>  lb_bucket_t;      /* 16 load-balancing buckets (plan/tables.py LB_BUCKET_BITS) */
 typedef bit<16> flow_slot_t;      /* FLOW_SLOTS = 2^16: the slot is the low 16 bits of the CRC-32 */
 typedef bit<8>  class_id_t;
+typedef bit<14> queue_index_t;    /* queue_stats: egress_port ++ qid */
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_MPLS = 0x8847;

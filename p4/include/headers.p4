@@ -153,7 +153,6 @@ struct ingress_metadata_t {
     lb_bucket_t lb_bucket;
     bit<16> ip_len;
     drop_reason_t drop_reason;
-    bit<8> next_ttl;        /* TTL for the label a pop exposes */
     /* Set by SwitchIngress.sr when it pops a local SID: the modules to run. */
     bool run_flow_features;
     sid_t ff_sid;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,6 +19,8 @@ from cryptography.x509.oid import NameOID
 from srchain.bfrt import sde
 from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
 from srchain.targets.loader import Bundle, ensure_program
+
+ROOT_P4 = Path(__file__).resolve().parents[2] / "p4" / "srchain_node.p4"
 
 
 @pytest.fixture
@@ -169,3 +172,46 @@ def test_connect_retries_with_backoff_until_the_switch_answers():
         timer.join()
         for s in late:
             s.stop()
+
+
+def test_a_failed_request_among_several_raises_and_waits_for_the_others(tmp_path):
+    """SwitchDriver.write with several WriteRequests in flight: the first fails, the second is still
+    waited for (it lands), and the error comes back — it used to spin forever (`first or wait()`
+    short-circuits the wait that pops the pending request)."""
+    from srchain.plan.model import DiffOp, Entry
+    from srchain.targets.base import TargetError
+    from srchain.targets.switch import SwitchDriver
+    from srchain_emu.bfrt_server import serve
+    from srchain_emu.bundle import compile_to_dir
+
+    compile_to_dir(ROOT_P4, tmp_path / "bundle")
+    server, _servicer, port = serve("127.0.0.1:0")
+    drv = SwitchDriver("s1", BfrtClient.connect(f"127.0.0.1:{port}", client_id=1, timeout=30), "srchain_node",
+                       Bundle("srchain_node", tmp_path / "bundle"))
+    try:
+        drv.prepare()
+        group = Entry("switch", "s1", "$pre.mgid", {"$MGID": 5}, "", {
+            "$MULTICAST_NODE_ID": [5], "$MULTICAST_NODE_L1_XID_VALID": [False], "$MULTICAST_NODE_L1_XID": [0]},
+            "report_group")  # names node 5, which does not exist: refused
+        route = Entry("switch", "s1", "SwitchIngress.ipv4.routes",
+                      {"dst_addr": {"value": "10.0.0.1", "prefix_len": 32}}, "SwitchIngress.ipv4.route",
+                      {"port": 2, "dst_mac": "02:00:00:00:00:02"}, "route")
+        raised: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                drv.write([DiffOp("add", "install", group), DiffOp("add", "install", route)], chunk=1)
+            except BaseException as exc:
+                raised.append(exc)
+
+        t = threading.Thread(target=write, daemon=True)  # a spinning write must not hang the suite
+        t.start()
+        t.join(timeout=20)
+        assert not t.is_alive(), "write() did not return"
+        assert len(raised) == 1 and isinstance(raised[0], TargetError), raised
+        assert "$pre.mgid" in str(raised[0]) and "node id 5" in str(raised[0]), str(raised[0])
+        routes = drv.client.entries("SwitchIngress.ipv4.routes")
+        assert len(routes) == 1, "the second request was sent and waited for: it landed"
+    finally:
+        drv.close()
+        server.stop(0)

@@ -45,7 +45,8 @@ def test_reference_plan_semantics(tmp_path: Path) -> None:
     # local SIDs: features and priority pop on s1, in both lookups of the pass
     for table in T.LOCAL_SID_TABLES:
         assert entry(table, label=ff).action == "SwitchIngress.sr.pop_flow_features"
-        assert entry(table, label=ff).params == {"report_every": 32}
+        assert entry(table, label=ff).params == {"sid": ff, "report_every": 32}
+        assert entry(table, label=prio).params == {"sid": prio}
         assert entry(table, label=prio).action == "SwitchIngress.sr.pop_priority"
     # VNF SIDs leave s1 on the proxy port with the proxy's MAC; the formatter's SID leaves by the PRE's report group
     for label in (cla, clb, agg):

@@ -78,3 +78,29 @@ def test_cli_target_model_option(tmp_path):
     res = CliRunner().invoke(p4_cli, ["compile", str(path), "--target-model", "none", "-o", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "bf-rt.json").exists()
+
+
+@pytest.mark.parametrize("cond", ["hdr.data.b == 1 && a.apply().hit", "a.apply().hit || hdr.data.b == 1",
+                                  "!(a.apply().hit && hdr.data.b == 1)"])
+def test_tofino1_refuses_a_table_application_combined_with_other_operations(tmp_path, cond):
+    # bf-p4c 1.2.5.16 refused `hdr.mpls[1].isValid() && local_sid_1.apply().hit` in p4/control/sr.p4 with this
+    apply = f"        if ({cond}) {{  // here\n            hdr.data.d = 1;\n        }}\n"
+    path = tmp_path / "complex.p4"
+    text = program_text(locals=TWO_TABLES, apply=apply)
+    path.write_text(text)
+    (line,) = [i + 1 for i, s in enumerate(text.splitlines()) if "// here" in s]
+    with pytest.raises(P4Error) as info:
+        Pipeline.from_file(path)
+    assert str(info.value) == (f"{path}:{line}: a.apply() in complex context not yet supported -- must be in an 'if' "
+                               "by itself, not combined with other operations with &&/|| (bf-p4c "
+                               "common/extract_maupipe.cpp)")
+    Pipeline.from_file(path, target_model="none")
+
+
+@pytest.mark.parametrize("cond", ["a.apply().hit", "!a.apply().hit", "a.apply().miss"])
+def test_a_table_application_alone_in_its_if_is_accepted(tmp_path, cond):
+    apply = (f"        if (hdr.data.b == 1) {{\n            if ({cond}) {{\n                hdr.data.d = 1;\n"
+             "            }\n        }\n")
+    path = tmp_path / "alone.p4"
+    path.write_text(program_text(locals=TWO_TABLES, apply=apply))
+    Pipeline.from_file(path)

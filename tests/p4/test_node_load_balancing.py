@@ -30,7 +30,7 @@ def node() -> Pipeline:
         p.table("classifier.rules").insert([(0, 0)] * 6 + [(bucket, 1)], "SwitchIngress.classifier.push_2",
                                            {"ttl": 64, "label_0": SID_FF, "label_1": vnf}, 10)
     for t in ("sr.local_sid_0", "sr.local_sid_1"):
-        p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"report_every": 1})
+        p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"sid": SID_FF, "report_every": 1})
     for vnf, port in ((VNF_A, PORT_A), (VNF_B, PORT_B)):
         p.table("sr.sid_forward").insert([vnf], "SwitchIngress.sr.forward", {"port": port, "dst_mac": 0x0200000000BB})
     p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_group",

@@ -38,7 +38,7 @@ def node(compiled: Pipeline, report_every: int) -> Pipeline:
     p.table("classifier.rules").insert([(0, 0)] * 7, "SwitchIngress.classifier.push_1",
                                        {"ttl": 64, "label_0": SID_FF}, 10)
     for t in ("sr.local_sid_0", "sr.local_sid_1"):
-        p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"report_every": report_every})
+        p.table(t).insert([SID_FF], "SwitchIngress.sr.pop_flow_features", {"sid": SID_FF, "report_every": report_every})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": 2, "dst_mac": 0x0200000000AA})
     p.table("flow_features.report_session").insert([SID_FF, (0, 0)], "SwitchIngress.flow_features.set_report_group",
                                                    {"group": 9})

@@ -51,3 +51,33 @@ def test_msd_other_than_the_unrolled_parser_is_a_compile_error(tmp_path: Path) -
     res = run("--emulator", "-o", str(tmp_path / "b"), "-D", "MSD=9")
     assert res.returncode != 0
     assert "unrolls exactly 8 label states" in res.stderr + res.stdout
+
+
+def tables_of(bundle: Path) -> set[str]:
+    return {t["name"] for t in json.loads((bundle / "bf-rt.json").read_text())["tables"]}
+
+
+def test_tofino1_core_profile_has_the_sr_core_and_no_module(tmp_path: Path) -> None:
+    # the profile bf-p4c 1.2.5.16 assembles for a Tofino 1 (12 stages, docs/p4.md "Profiles")
+    res = run("--emulator", "--profile", "tofino1-core", "-o", str(tmp_path / "core"))
+    assert res.returncode == 0, res.stderr
+    full = run("--emulator", "-o", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr
+    core, every = tables_of(tmp_path / "core"), tables_of(tmp_path / "full")
+    for name in ("classifier.rules", "sr.sid_forward", "ipv4.routes", "queue_stats.packets"):
+        assert any(t.endswith(name) for t in core), name
+    gone = {t for t in every - core if not t.startswith("$")}
+    assert gone and all(any(m in t for m in ("flow_features", "priority", "report", "local_sid")) for t in gone), gone
+    assert not any("flow_features" in t or "priority" in t or "local_sid" in t for t in core), core
+
+
+def test_sde_command_line_of_a_profile(tmp_path: Path) -> None:
+    res = run("--sde", "--dry-run", "--profile", "tofino1-core", "-o", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "-DSRCHAIN_FLOW_FEATURES=0 -DSRCHAIN_PRIORITY=0" in res.stdout.splitlines()[1]
+
+
+def test_unknown_profile_is_refused(tmp_path: Path) -> None:
+    res = run("--emulator", "--profile", "tofino9", "-o", str(tmp_path / "x"))
+    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core)" in res.stderr
+    assert not (tmp_path / "x").exists()

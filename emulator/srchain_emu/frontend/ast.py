@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import Loc
+from .errors import NOLOC, Loc
 
 # ---------------------------------------------------------------- types (syntax)
 
@@ -230,6 +230,7 @@ class VarDecl(Stmt):
 class Annotation:
     name: str
     args: list[Expr]
+    loc: Loc = NOLOC
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from . import ast as A
+from .annotations import check_annotation, check_pragma
 from .errors import Loc, P4Error
 from .lexer import Token, tokenize
 
@@ -111,18 +112,37 @@ class Parser:
             decls.append(self.parse_top_decl())
         return A.Program(decls)
 
-    def parse_annotations(self) -> list[A.Annotation]:
+    def parse_annotations(self, position: str) -> list[A.Annotation]:
+        """The annotations before a construct at `position` (see annotations.check_annotation)."""
+        return self.check_annotations(self.read_annotations(), position)
+
+    @staticmethod
+    def check_annotations(anns: list[A.Annotation], position: str) -> list[A.Annotation]:
+        for a in anns:
+            check_annotation(a.name, position, a.loc)
+        return anns
+
+    def read_annotations(self) -> list[A.Annotation]:
+        """The annotations before a construct, unchecked; `@pragma` lines are checked and consumed here."""
         anns: list[A.Annotation] = []
         while self.at_op("@"):
-            self.advance()
+            at = self.advance()
             t = self.advance()
             if t.kind not in ("id", "kw"):
                 raise self.error("expected annotation name", t)
             name = str(t.value)
+            if name == "pragma":  # `@pragma name tokens...` up to the end of the line
+                p = self.advance()
+                if p.kind not in ("id", "kw") or p.loc != t.loc:
+                    raise self.error("expected a pragma name after @pragma", p)
+                check_pragma(str(p.value), p.loc)
+                while self.tok.kind != "eof" and self.tok.loc == p.loc:
+                    self.advance()
+                continue
             args: list[A.Expr] = []
             if self.at_op("(") and self.tok.loc == t.loc:
                 args = self.parse_annotation_body()
-            anns.append(A.Annotation(name, args))
+            anns.append(A.Annotation(name, args, at.loc))
         return anns
 
     def parse_annotation_body(self) -> list[A.Expr]:
@@ -150,8 +170,12 @@ class Parser:
             return []
 
     def parse_top_decl(self) -> A.Decl:
-        anns = self.parse_annotations()
+        anns = self.read_annotations()
         t = self.tok
+        if t.kind == "kw" and t.value in ("parser", "control", "action"):
+            self.check_annotations(anns, str(t.value))
+        else:
+            self.check_annotations(anns, "instance" if self.starts_type(t) else "declaration")
         if t.kind == "kw":
             kw = t.value
             if kw == "const":
@@ -203,7 +227,7 @@ class Parser:
         self.expect_op("{")
         fields: list[A.FieldDecl] = []
         while not self.accept_op("}"):
-            self.parse_annotations()
+            self.parse_annotations("field")
             floc = self.tok.loc
             ftype = self.parse_type()
             fname = self.expect_name("field name")
@@ -258,7 +282,7 @@ class Parser:
         self.expect_op("(")
         params: list[A.Param] = []
         while not self.at_op(")"):
-            anns = self.parse_annotations()
+            anns = self.parse_annotations("parameter")
             loc = self.tok.loc
             direction = ""
             if self.tok.kind == "kw" and self.tok.value in ("in", "out", "inout"):
@@ -310,7 +334,7 @@ class Parser:
         self.expect_op("{")
         methods: list[A.MethodDecl] = []
         while not self.accept_op("}"):
-            self.parse_annotations()
+            self.parse_annotations("method")
             loc = self.tok.loc
             abstract = False
             if self.tok.kind == "id" and self.tok.value == "abstract":
@@ -388,8 +412,9 @@ class Parser:
         local_decls: list = []
         states: list[A.StateDecl] = []
         while not self.accept_op("}"):
-            lanns = self.parse_annotations()
+            lanns = self.read_annotations()
             if self.at_kw("state"):
+                self.check_annotations(lanns, "state")
                 states.append(self.parse_state())
             elif self.at_kw("value_set"):
                 raise self.error("value_set is not supported by the emulator")
@@ -403,11 +428,11 @@ class Parser:
         while not self.at_kw("apply"):
             if self.tok.kind == "eof" or self.at_op("}"):
                 raise self.error(f"control {name} has no apply block")
-            lanns = self.parse_annotations()
+            lanns = self.read_annotations()
             if self.at_kw("action"):
-                local_decls.append(self.parse_action(lanns))
+                local_decls.append(self.parse_action(self.check_annotations(lanns, "action")))
             elif self.at_kw("table"):
-                local_decls.append(self.parse_table(lanns))
+                local_decls.append(self.parse_table(self.check_annotations(lanns, "table")))
             else:
                 local_decls.append(self.parse_local_decl(lanns))
         self.expect_kw("apply")
@@ -416,7 +441,9 @@ class Parser:
         return A.ControlDecl(loc, name, tparams, params, ctor, local_decls, body, anns)
 
     def parse_local_decl(self, anns: list[A.Annotation]) -> A.Decl | A.VarDecl:
+        """A parser/control local; `anns` are still unchecked."""
         if self.at_kw("const"):
+            self.check_annotations(anns, "declaration")
             return self.parse_const()
         if self.at_kw("action") or self.at_kw("table") or self.at_kw("state"):
             raise self.error(f"'{self.tok.value}' is not allowed here")
@@ -427,7 +454,8 @@ class Parser:
         loc = self.tok.loc
         typ = self.parse_type()
         if self.at_op("("):
-            return self.finish_instantiation(loc, typ, anns)
+            return self.finish_instantiation(loc, typ, self.check_annotations(anns, "instance"))
+        self.check_annotations(anns, "declaration")
         name = self.expect_name("variable name")
         init = self.parse_expr() if self.accept_op("=") else None
         self.expect_op(";")
@@ -449,7 +477,7 @@ class Parser:
         if self.accept_op("="):
             self.expect_op("{")
             while not self.accept_op("}"):
-                self.parse_annotations()
+                self.parse_annotations("method")
                 floc = self.tok.loc
                 ret = self.parse_type()
                 fname = str(self.advance().value)
@@ -543,7 +571,7 @@ class Parser:
         size = counters = None
         seen: set[str] = set()
         while not self.accept_op("}"):
-            self.parse_annotations()
+            self.parse_annotations("property")
             is_const = False
             if self.at_kw("const"):
                 self.advance()
@@ -561,14 +589,14 @@ class Parser:
                     kexpr = self.parse_expr()
                     self.expect_op(":")
                     kind = self.expect_name("match kind")
-                    kanns = self.parse_annotations()
+                    kanns = self.parse_annotations("key")
                     self.expect_op(";")
                     keys.append(A.KeyElement(kloc, kexpr, kind, kanns))
             elif prop == "actions":
                 self.expect_op("=")
                 self.expect_op("{")
                 while not self.accept_op("}"):
-                    aanns = self.parse_annotations()
+                    aanns = self.parse_annotations("table action")
                     actions.append(self.parse_action_ref(aanns))
                     self.expect_op(";")
             elif prop == "default_action":
@@ -581,7 +609,7 @@ class Parser:
                 self.expect_op("{")
                 entries = []
                 while not self.accept_op("}"):
-                    self.parse_annotations()
+                    self.parse_annotations("entry")
                     eloc = self.tok.loc
                     prio = None
                     if self.tok.kind == "id" and self.tok.value == "priority" and self.peek().is_op("="):
@@ -688,7 +716,7 @@ class Parser:
         return A.Block(loc, stmts)
 
     def parse_stmt(self) -> A.Stmt:
-        self.parse_annotations()
+        self.parse_annotations("statement")
         t = self.tok
         loc = t.loc
         if t.is_op("{"):

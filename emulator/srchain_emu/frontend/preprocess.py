@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pcpp
 
+from .annotations import check_pragma
 from .errors import Loc, P4Error
 
 P4INCLUDE = Path(__file__).resolve().parent.parent / "p4include"
@@ -39,8 +40,15 @@ class _Preprocessor(pcpp.Preprocessor):
 
     def on_directive_unknown(self, directive, toks, ifpassthru, precedingtoks):
         name = directive.value
-        if name == "pragma" or name == "warning":
-            return True  # compiler hints and warnings carry no meaning for the emulator
+        if name == "warning":
+            return True  # a warning carries no meaning for the emulator
+        if name == "pragma":  # a bf-p4c hint: only the documented no-effect ones pass (annotations.py)
+            words = [t.value for t in toks if t.value.strip()]
+            loc = Loc(directive.source or "<input>", directive.lineno or 0)
+            if not words:
+                raise P4Error(loc, "#pragma without a name")
+            check_pragma(words[0], loc)
+            return True
         if name == "error":
             text = "".join(t.value for t in toks).strip()
             self.on_error(directive.source, directive.lineno, f"#error {text}")

@@ -12,6 +12,9 @@ from typing import cast
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc, P4Error
+from ..frontend.lexer import tokenize
+from ..frontend.parser import Parser
+from . import hash_symmetric as HS
 from . import runtime as R
 from .checked import (
     ROLE_TYPES,
@@ -568,6 +571,7 @@ class Checker:
         if isinstance(sym, DeclSym) and isinstance(sym.decl, (A.ParserDecl, A.ControlDecl)):
             if d.args:
                 raise P4Error(d.loc, "constructor arguments for parser/control instances are not supported")
+            HS.refuse_symmetric(d)
             saved_kind = self.kind
             block = self.check_block(sym.decl, [*path, d.name])
             self.kind = saved_kind
@@ -583,6 +587,8 @@ class Checker:
         et = ExternT(tname, targs)
         qual = f"{self.pipe_name}.{'.'.join(path)}.{d.name}"
         cpq = f"{'.'.join(path)}.{d.name}"
+        if tname != "Hash":
+            HS.refuse_symmetric(d)
         handler: ExternHandler = getattr(self, f"inst_{tname}")
         esym = handler(d, scope, et, targs, d.args, qual, cpq)
         self.ann[id(d)] = esym
@@ -667,7 +673,8 @@ class Checker:
         algo = self.enum_arg(args[0], scope, "HashAlgorithm_t")
         if algo not in ("CRC16", "CRC32", "IDENTITY"):
             raise P4Error(args[0].loc, f"hash algorithm {algo} is not supported (CRC16, CRC32, IDENTITY)")
-        return ExternSym("Hash", et, qual, cpq, {"algo": algo, "width": targs[0].width})
+        return ExternSym("Hash", et, qual, cpq, {"algo": algo, "width": targs[0].width,
+                                                 "symmetric": HS.declared_pairs(d), "sym_sites": {}})
 
     def inst_Counter(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                      args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
@@ -1246,6 +1253,8 @@ class Checker:
             if len(c.args) != 1:
                 raise P4Error(c.loc, "get(data) takes one argument")
             self.concat_width(c.args[0], scope)
+            if x.extra["symmetric"]:
+                x.extra["sym_sites"][id(c)] = self.symmetric_site(c, x, scope)  # type: ignore[index]
             return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Counter" and method == "count":
             if len(c.args) != 1:
@@ -1301,8 +1310,36 @@ class Checker:
         raise P4Error(c.loc, f"{kind} has no method '{method}' with these arguments")
 
 
+    def symmetric_site(self, c: A.Call, x: ExternSym, scope: Scope) -> HS.SymPairs:
+        """The @symmetric pairs of one Hash.get call, as indexes into its field list."""
+        arg = c.args[0]
+        if isinstance(arg, A.ListExpr):
+            items = [(expr_text(i) if isinstance(i, (A.Name, A.Member, A.Index)) else "",
+                      self.check_expr(i, scope).type) for i in arg.items]
+        else:
+            t = self.check_expr(arg, scope).type
+            base = expr_text(arg) if isinstance(arg, (A.Name, A.Member, A.Index)) else ""
+            items = ([(f"{base}.{n}" if base else "", ft) for n, ft in t.fields.items()] if isinstance(t, StructT)
+                     else [(base, t)])
+        widths = [1 if isinstance(t, BoolT) else cast(Bits, serial_bits(t)).width for _, t in items]
+
+        def is_field(text: str) -> bool:
+            try:
+                e = Parser(tokenize(text, c.loc.file)).parse_expr()
+                return isinstance(e, (A.Name, A.Member, A.Index)) and isinstance(
+                    self.check_expr(e, scope).type, (Bits, BoolT))
+            except P4Error:
+                return False
+
+        return HS.site_pairs(x.extra["symmetric"], [n for n, _ in items], widths,  # type: ignore[arg-type]
+                             str(x.extra["algo"]), c.loc, is_field)
+
+
 def check_program(program: A.Program) -> CheckedProgram:
     """Check `program` (P4Error with file:line on the first problem) and return its annotations."""
+    for d in program.decls:
+        if isinstance(d, A.Instantiation):
+            HS.refuse_symmetric(d, "@symmetric is only supported on a Hash instance declared in a control")
     return Checker(program).check()
 
 

@@ -1194,7 +1194,9 @@ class Generator:
                 return Value(f"(({bits}) & {(1 << x.extra['width']) - 1})", Bits(x.extra["width"]))  # type: ignore[arg-type, operator]
             memo = self.put_env("_HM", {})
             key = f"({', '.join(code for code, _ in terms)},)" if terms else "()"
-            call = f"hash_site({memo}, _k, {x.extra['algo']!r}, {tuple(reversed(shifts))!r}, {pos}, {x.extra['width']})"
+            sym = x.extra["sym_sites"].get(id(c), ())  # type: ignore[attr-defined]
+            call = (f"hash_site({memo}, _k, {x.extra['algo']!r}, {tuple(reversed(shifts))!r}, {pos}, {x.extra['width']}"
+                    + (f", {sym!r})" if sym else ")"))
             return Value(f"(_h if (_h := {memo}.get(_k := {key})) is not None else {call})", Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Counter":
             return Value(f"{x.pyname}.count({self.expr(c.args[0]).code}, _plen)", VoidT())

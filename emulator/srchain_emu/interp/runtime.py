@@ -536,10 +536,20 @@ def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
 
 
 def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str, shifts: tuple[int, ...], nbits: int,
-              out_width: int) -> int:
-    """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values."""
+              out_width: int, sym: tuple[tuple[int, int], ...] = ()) -> int:
+    """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values.
+
+    `sym` lists the @symmetric pairs (i, j), i < j: as bf-p4c lays out the CRC input (hash_symmetric.py), entry i
+    counts as zeros and entry j as (i XOR j), so swapping the two values gives the same hash."""
+    vals = fields
+    if sym:
+        lst = list(fields)
+        for i, j in sym:
+            lst[j] ^= lst[i]
+            lst[i] = 0
+        vals = tuple(lst)
     value = 0
-    for f, s in zip(fields, shifts, strict=True):
+    for f, s in zip(vals, shifts, strict=True):
         value |= f << s
     h = hash_value(algo, value, nbits, out_width)
     if len(memo) >= MEMO_LIMIT:

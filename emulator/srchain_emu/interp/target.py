@@ -17,7 +17,15 @@ from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
 from .target_salu import SALU_RULES
-from .target_walk import Diagnostic, TargetRefusal, control_bodies, expressions, statements, subexpressions
+from .target_walk import (
+    Diagnostic,
+    TargetRefusal,
+    control_bodies,
+    expressions,
+    statements,
+    subexpressions,
+    table_apply_call,
+)
 
 TARGET_MODELS = ("tofino1", "none")
 DEFAULT_TARGET = "tofino1"
@@ -56,9 +64,29 @@ def one_table_apply_per_expression(checked: CheckedProgram) -> Iterator[Diagnost
                                                       "in one expression")
 
 
+def table_apply_alone_in_its_if(checked: CheckedProgram) -> Iterator[Diagnostic]:
+    """bf-p4c common/extract_maupipe.cpp: a condition on a table's result is the table's own branch, so
+    `if (t.apply().hit)` (or `.miss`, or negated) must stand alone: `x && t.apply().hit` is refused."""
+    for ann, body in control_bodies(checked):
+        for s in statements(body):
+            if not isinstance(s, A.If):
+                continue
+            applies = [(x, t.decl.name) for x in subexpressions(s.cond) if (t := table_apply_call(ann, x)) is not None]
+            if len(applies) != 1:
+                continue  # none, or several: one_table_apply_per_expression reports those
+            (call, table), = applies
+            cond = s.cond.operand if isinstance(s.cond, A.Unary) and s.cond.op == "!" else s.cond
+            if isinstance(cond, A.Member) and cond.name in ("hit", "miss") and cond.base is call:
+                continue
+            yield Diagnostic(call.loc, f"{table}.apply() in complex context not yet supported -- must be in an "
+                                       "'if' by itself, not combined with other operations with &&/|| (bf-p4c "
+                                       "common/extract_maupipe.cpp)")
+
+
 __all__ = ["DEFAULT_TARGET", "RULES", "TARGET_MODELS", "Diagnostic", "TargetRefusal", "check_target"]
 
 RULES: dict[str, list[Rule]] = {
-    "tofino1": [one_table_apply_per_expression, *SALU_RULES, *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
+    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, *SALU_RULES, *PARSER_RULES,
+                *GATEWAY_RULES, *FIELD_LIST_RULES],
     "none": [],
 }

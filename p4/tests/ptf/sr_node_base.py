@@ -111,8 +111,8 @@ class SrNodeTest(BaseTest):
         return self.ports[ptf_port]
 
     def local_sid(self, sid: int, action: str, data: dict | None = None) -> None:
-        for table in ("SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):
-            self.add(table, {"label": sid}, f"SwitchIngress.sr.{action}", data)
+        for table in ("SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):  # the SID is its own data
+            self.add(table, {"label": sid}, f"SwitchIngress.sr.{action}", {"sid": sid, **(data or {})})
 
     def sid_forward(self, sid: int, ptf_port: int) -> None:
         self.add("SwitchIngress.sr.sid_forward", {"label": sid}, "SwitchIngress.sr.forward",

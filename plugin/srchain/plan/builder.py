@@ -230,9 +230,9 @@ class _Builder:
 
     def _local(self, switch: str, label: int, seg: ResolvedSegment) -> None:
         assert isinstance(seg.spec, P4Segment)
-        params: Params = {}
+        params: Params = {"sid": label}  # the module's key: both lookups of a pass carry the SID as data
         if isinstance(seg.params, FlowFeaturesParams):
-            params = {"report_every": seg.params.report_every}
+            params["report_every"] = seg.params.report_every
         for table in T.LOCAL_SID_TABLES:
             self.add(
                 Entry(

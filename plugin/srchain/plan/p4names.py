@@ -325,13 +325,13 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.priority.default_queue": {},
     },
     "SwitchIngress.sr.local_sid_0": {
-        "SwitchIngress.sr.pop_flow_features": {"report_every": 16},
-        "SwitchIngress.sr.pop_priority": {},
+        "SwitchIngress.sr.pop_flow_features": {"sid": 20, "report_every": 16},
+        "SwitchIngress.sr.pop_priority": {"sid": 20},
         "SwitchIngress.sr.not_local": {},
     },
     "SwitchIngress.sr.local_sid_1": {
-        "SwitchIngress.sr.pop_flow_features": {"report_every": 16},
-        "SwitchIngress.sr.pop_priority": {},
+        "SwitchIngress.sr.pop_flow_features": {"sid": 20, "report_every": 16},
+        "SwitchIngress.sr.pop_priority": {"sid": 20},
         "SwitchIngress.sr.not_local": {},
     },
     "SwitchIngress.sr.sid_forward": {

@@ -230,12 +230,14 @@ class SwitchDriver:
                 pending.append((start, self.client.write_async(updates, pb.WriteRequest.ROLLBACK_ON_ERROR,
                                                                PIPE_ALL if pipe is None else pipe)))
                 while len(pending) >= in_flight or (pending and end >= len(ops)):
-                    first_error = first_error or self._wait(*pending.pop(0))
+                    error = self._wait(*pending.pop(0))  # always waited: `a or f()` would skip it and spin
+                    first_error = first_error or error
                 if first_error is not None:
                     break
         finally:
             for item in pending:
-                first_error = first_error or self._wait(*item)
+                error = self._wait(*item)
+                first_error = first_error or error
         if first_error is not None:
             raise first_error
 
