@@ -33,11 +33,22 @@ import yaml
 
 from srchain.osm.findings import OsmToolError
 
-DISPATCH = """#!/bin/sh
-
-JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:venv \\
+DISPATCH_EXEC = """JUJU_DISPATCH_PATH="${JUJU_DISPATCH_PATH:-$0}" PYTHONPATH=lib:venv \\
   exec ./src/charm.py
-"""  # charmcraft's charm plugin writes this (const.DISPATCH_CONTENT), byte for byte
+"""  # the last line of charmcraft's charm-plugin dispatch (const.DISPATCH_CONTENT), byte for byte
+# Before it, a check of the machine's Python: OSM's N2VC creates proxy-charm machines with the series libjuju's
+# create_machine defaults to (bionic, Python 3.6) unless told otherwise, and there the charm would die on an
+# import or syntax error; instead the unit says why (docs/osm.md, "Supported OSM, Juju and Ubuntu").
+DISPATCH_GUARD = """#!/bin/sh
+# srchain: the charm's code and venv/ are built for {base} (Python {python}).
+if ! python3 -c 'import sys; sys.exit(sys.version_info[:2] != ({major}, {minor}))' 2>/dev/null; then
+  msg="this charm needs {base} (Python {python}); this machine has $(python3 -V 2>&1 | head -n 1)"
+  juju-log -l ERROR "$msg" 2>/dev/null
+  status-set blocked "$msg" 2>/dev/null
+  exit 1
+fi
+
+"""
 ENTRYPOINT = "src/charm.py"
 # Keys of a unified charmcraft.yaml that go to metadata.yaml (charmcraft const.CHARM_METADATA_KEYS);
 # `title` and `links` are renamed to their legacy metadata.yaml names on the way.
@@ -48,6 +59,11 @@ LINKS = {"documentation": "docs", "issues": "issues", "contact": "maintainers", 
 # The Python of each base (the interpreter Juju's machine runs dispatch with) and its glibc (newest
 # manylinux tag a wheel may carry to load there).
 BASE_PYTHON = {"ubuntu@20.04": ("3.8", 31), "ubuntu@22.04": ("3.10", 35), "ubuntu@24.04": ("3.12", 39)}
+# Where the project's lock (made for its own Python, 3.11) pins a release that does not install on a charm
+# base's Python, the pin the charm's venv uses instead; every other pin is the lock's.
+PYTHON_PINS = {"3.10": {"pycparser": "pycparser==3.11"}}  # pycparser 3.12 requires Python >= 3.11
+# Option types a charm's config.yaml may use: the ones Juju 2.9 (OSM's VCA) accepts; `secret` is Juju 3.x only.
+CONFIG_TYPES = ("string", "int", "float", "boolean")
 ARCH_PLATFORM = {"amd64": "x86_64", "arm64": "aarch64"}
 MANIFEST_HEAD = {"charmcraft-version": "srchain package build (charmcraft 3 layout)",
                  "charmcraft-started-at": "1970-01-01T00:00:00Z"}  # fixed: builds are reproducible
@@ -122,8 +138,30 @@ def meta_files(craft: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
     if craft.get("actions"):
         out["actions.yaml"] = craft["actions"]
     if craft.get("config"):
+        options = (craft["config"] or {}).get("options") or {}
+        bad = [f"{name} ({(spec or {}).get('type')})" for name, spec in options.items()
+               if (spec or {}).get("type") not in CONFIG_TYPES]
+        if bad:
+            raise OsmToolError(f"{where}: config option types Juju 2.9 (OSM's VCA) refuses: {', '.join(bad)}; use "
+                               f"one of {', '.join(CONFIG_TYPES)} (a secret: a string holding its URI, docs/osm.md)")
         out["config.yaml"] = craft["config"]
     return out
+
+
+def charm_lock(lock: str, python: str) -> str:
+    """The project's lock with the pins of `PYTHON_PINS[python]` in place of its own."""
+    pins = PYTHON_PINS.get(python, {})
+    lines = []
+    for line in lock.splitlines():
+        name = _norm(line) if "==" in line and not line.startswith("#") else None
+        swap = next((pin for dist, pin in pins.items() if name == _norm(dist)), None)
+        lines.append(swap or line)
+    return "\n".join(lines) + "\n"
+
+
+def dispatch_script(target: CharmTarget) -> str:
+    major, minor = target.python.split(".")
+    return DISPATCH_GUARD.format(base=target.base, python=target.python, major=major, minor=minor) + DISPATCH_EXEC
 
 
 def venv_cache_root() -> Path:
@@ -144,9 +182,12 @@ def _installed(venv: Path) -> list[str]:
 
 
 def build_venv(requirements: list[str], lock: str, target: CharmTarget, cache: Path | None = None) -> Path:
-    """`requirements` and their dependencies, every version the lock's, installed with `pip install --target`
+    """`requirements` and their dependencies, every version the lock's (`PYTHON_PINS` for the target's Python
+    where the lock's release does not install there), installed with `pip install --target`
     for `target` (wheels only; the configured package index). Cached by content: a second charm with the same
     set, or a second build, copies the cached tree."""
+    lock = charm_lock(lock, target.python)
+    requirements = charm_lock("\n".join(requirements), target.python).split()
     key = hashlib.sha256("\n".join([*sorted(requirements), lock, repr(target)]).encode()).hexdigest()[:24]
     root = cache or venv_cache_root()
     done = root / key
@@ -193,8 +234,11 @@ def _link_tree(src: Path, dst: Path) -> None:
 
 
 def make_deployable(charm_dir: Path, requirements: list[str], lock: str, python: str | None = None,
-                    cache: Path | None = None) -> CharmTarget:
-    """Turn a staged charm source (charmcraft.yaml, src/, lib/) into the directory charmcraft would pack."""
+                    cache: Path | None = None, venv: bool = True) -> CharmTarget:
+    """Turn a staged charm source (charmcraft.yaml, src/, lib/) into the directory charmcraft would pack.
+
+    `venv=False` leaves venv/ out (requirements.txt then lists the charm's direct pins): every other file is
+    the same. Such a charm does not deploy; it is for checks that do not need the dependencies (the tests)."""
     where = str(charm_dir.name)
     craft = yaml.safe_load((charm_dir / "charmcraft.yaml").read_text()) or {}
     entry = charm_dir / ENTRYPOINT
@@ -203,12 +247,16 @@ def make_deployable(charm_dir: Path, requirements: list[str], lock: str, python:
                            "as charmcraft requires)")
     for name, content in meta_files(craft, where).items():
         (charm_dir / name).write_text(yaml.safe_dump(content, sort_keys=False, default_flow_style=False))
-    dispatch = charm_dir / "dispatch"
-    dispatch.write_text(DISPATCH)
-    dispatch.chmod(0o755)
     target = charm_target(craft, where, python)
-    venv = build_venv(requirements, lock, target, cache)
+    dispatch = charm_dir / "dispatch"
+    dispatch.write_text(dispatch_script(target))
+    dispatch.chmod(0o755)
     shutil.rmtree(charm_dir / "venv", ignore_errors=True)
-    _link_tree(venv, charm_dir / "venv")
-    (charm_dir / "requirements.txt").write_text((venv / ".complete").read_text())
+    if not venv:
+        pins = charm_lock("\n".join(requirements), target.python).split()
+        (charm_dir / "requirements.txt").write_text("\n".join(pins) + "\n")
+        return target
+    built = build_venv(requirements, lock, target, cache)
+    _link_tree(built, charm_dir / "venv")
+    (charm_dir / "requirements.txt").write_text((built / ".complete").read_text())
     return target

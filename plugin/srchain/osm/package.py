@@ -97,12 +97,13 @@ def _files(root: Path) -> list[Path]:
 
 def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                   charm_roots: list[Path] | None = None, validate: bool = True, charm_python: str | None = None,
-                  venv_cache: Path | None = None) -> Path:
+                  venv_cache: Path | None = None, venv: bool = True) -> Path:
     """Stage `folder` + its charms as `<name>/`, write checksums.txt, tar it into `out_dir/<name>.tar.gz`.
 
     A charm given as a source directory becomes the deployable directory charmcraft would pack
     (`srchain.osm.charmbuild`): metadata/actions/config/manifest YAML, dispatch, lib/ and a venv/ built for
-    the charm base's Python (or `charm_python`). With `validate`, the staged package is validated first
+    the charm base's Python (or `charm_python`; `venv=False`: without venv/, not deployable, for checks that
+    need no dependencies). With `validate`, the staged package is validated first
     (every descriptor this folder references must be valid on its own; NSD checks against VNFDs happen in
     `check_packages`)."""
     desc = source_descriptor(folder)
@@ -120,9 +121,7 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                                    f"{', '.join(str(r) for r in roots) or '(no charm directories)'}; "
                                    "pass --charms DIR (the project's charms/)")
             if location.is_dir():
-                _copy_tree(location, stage / "charms" / charm)
-                pins = vendor_library(stage / "charms" / charm)
-                make_deployable(stage / "charms" / charm, pins, LOCK.read_text(), charm_python, venv_cache)
+                stage_charm(location, stage / "charms" / charm, charm_python, venv_cache, venv)
             else:
                 (stage / "charms").mkdir(exist_ok=True)
                 shutil.copy2(location, stage / "charms" / location.name)
@@ -143,6 +142,16 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
         _write_tar(stage, name, partial)
         os.replace(partial, target)  # readers never see a half-written package
     return target
+
+
+def stage_charm(source: Path, dest: Path, charm_python: str | None = None, venv_cache: Path | None = None,
+                venv: bool = True) -> Path:
+    """The deployable charm directory of charm source `source` at `dest` (what a package carries under
+    `charms/<name>/`): the source, the vendored project packages in lib/, the files charmcraft packs, venv/."""
+    _copy_tree(source, dest)
+    pins = vendor_library(dest)
+    make_deployable(dest, pins, LOCK.read_text(), charm_python, venv_cache, venv)
+    return dest
 
 
 def _pins(more: Iterable[str] = ()) -> list[str]:
