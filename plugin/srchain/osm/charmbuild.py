@@ -8,8 +8,10 @@ controller; Juju then runs `dispatch`. So a package ships, per charm, the direct
 plugin would pack (docs/osm.md, "What a package's charm holds"):
 
 - `metadata.yaml`, `actions.yaml`, `config.yaml`: split out of the unified `charmcraft.yaml` as
-  charmcraft does (metadata keys; `actions`; `config`); `manifest.yaml` with the `bases` Juju reads;
-- `dispatch`: charmcraft's charm-plugin script (`PYTHONPATH=lib:venv exec ./src/charm.py`);
+  charmcraft does (metadata keys; `actions`; `config`, whose option types must be ones Juju 2.9 accepts);
+  `manifest.yaml` with the `bases` Juju 2.9 and 3.x read (charm format 2; no `series` in metadata.yaml);
+- `dispatch`: charmcraft's charm-plugin script (`PYTHONPATH=lib:venv exec ./src/charm.py`), after a check
+  that the machine's Python is the base's (else the unit is Blocked saying which base it needs);
 - `src/`, `lib/` (the vendored project packages), `venv/`: the pinned dependencies installed with
   `pip install --target` for the base's Python (wheels only), `requirements.txt` listing exactly them.
 
