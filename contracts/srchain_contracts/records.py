@@ -16,7 +16,10 @@ import ipaddress
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; the charms run this module on Ubuntu 22.04's Python 3.10
+    from typing import Self  # novermin: annotations only, never imported at run time
 
 MAGIC = 0x5352  # "SR"
 VERSION = 1
@@ -54,12 +57,21 @@ class TrafficClass(enum.IntEnum):
     BULK = 5
 
 
-class RecordErrorReason(enum.StrEnum):
+class RecordErrorReason(str, enum.Enum):  # noqa: UP042 -- enum.StrEnum is 3.11+, see the docstring
+    """Why a datagram is refused. A `str` enum whose str() is its value, as `enum.StrEnum` (3.11+) would be:
+    this module also runs in the charms on Ubuntu 22.04's Python 3.10 (docs/osm.md)."""
+
     TRUNCATED = "truncated"
     BAD_MAGIC = "bad magic"
     WRONG_VERSION = "wrong version"
     WRONG_TYPE = "wrong type"
     BAD_VALUE = "bad value"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 class RecordError(ValueError):

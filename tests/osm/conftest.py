@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from osm_sshd import SshLab
 from osmlib import REPO, SHARED
 
 from srchain.osm.im import YANG_ENV, ImValidator
+from srchain.osm.package import build_package
 
 # The suite validates against the shared OSM IM copy beside the checkout (a user installs osm_im or passes
 # --im-yang); set here, so the CLI runs and subprocesses of these tests see it too.
@@ -36,3 +38,12 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshLab]:
         yield lab
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope="session")
+def built_packages(tmp_path_factory: pytest.TempPathFactory, im: ImValidator) -> list[Path]:
+    """Every package of vnfd/ and nsd/, built once per session: validated, charms complete except venv/ (their
+    dependencies, ~55 MB each; test_osm_charm_deployable.py builds and checks those, once)."""
+    out = tmp_path_factory.mktemp("pkgs")
+    folders = sorted(p for base in ("vnfd", "nsd") for p in (REPO / base).iterdir() if p.is_dir())
+    return [build_package(folder, out, im, venv=False) for folder in folders]

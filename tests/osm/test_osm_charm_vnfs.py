@@ -225,3 +225,62 @@ def test_ssh_refusals_do_nothing_on_the_vm(formatter: dict, sshd: SshLab) -> Non
     assert out.unit_status.name == "blocked" and "ssh-host-key not set" in out.unit_status.message
     msg = _fail(f, "verify-ssh-credentials", state=_state(f))
     assert msg == "ssh-hostname not set: this charm acts where it runs, there is no SSH to verify"
+
+
+# --- Juju without secrets (2.9: OSM's VCA) -----------------------------------------------------------------
+
+def _ctx_on(juju_version: str) -> testing.Context:
+    return testing.Context(charm_class(REPO / "charms/srchain-formatter"), charm_root=REPO / "charms/srchain-formatter",
+                           juju_version=juju_version)
+
+
+def _run_on(juju_version: str, state: testing.State, name: str, /, **params: object) -> tuple[testing.State, dict]:
+    ctx = _ctx_on(juju_version)
+    out = ctx.run(ctx.on.action(name, params=params), state)
+    assert ctx.action_results is not None
+    return out, dict(ctx.action_results)
+
+
+def test_formatter_over_ssh_on_juju_29_keeps_its_key_and_token_without_secrets(formatter: dict,
+                                                                               sshd: SshLab) -> None:
+    """Juju 2.9 has no secrets: the generated key lives in the unit's stored state (no secret is created),
+    the health token comes inline from config, and the whole OSM key flow still works."""
+    f = formatter
+    cfg = {"service-config": str(f["cfg"]), "restart-command": f["restart"], "ssh-hostname": "127.0.0.1",
+           "ssh-port": sshd.port, "ssh-host-key": sshd.host_key_line(), "health-token": f"token: {HEALTH_TOKEN}"}
+    keyed, res = _run_on("2.9.43", testing.State(config=cfg), "generate-ssh-key")
+    assert res == {"output": "generated (kept in the unit's state: this Juju has no secrets)"}
+    assert keyed.secrets == frozenset()  # nothing asked of Juju's (absent) secret store
+    (stored,) = [s for s in keyed.stored_states if s.name == "_unit_key_store"]
+    assert set(stored.content["ssh_key"]) == {"private-key", "public-key"}
+    _, pub = _run_on("2.9.43", keyed, "get-ssh-public-key")
+    assert pub["pubkey"] == stored.content["ssh_key"]["public-key"]
+    sshd.authorize(pub["pubkey"])
+    _, ok = _run_on("2.9.43", keyed, "verify-ssh-credentials")
+    assert ok == {"output": f"ssh srchain@127.0.0.1:{sshd.port}: logged in, host key verified"}
+    _, res = _run_on("2.9.43", keyed, "set-window", **{"window-reports": 6})
+    assert json.loads(res["output"]) == {"service": "formatter", "set": {"depth": 6}, "status": "ok"}
+    assert not any(HEALTH_TOKEN in c for c in sshd.commands)  # the inline token travels on stdin, as before
+
+
+@pytest.mark.parametrize(("juju_version", "value", "message"), [
+    ("2.9.43", "secret:d0ns1d7mp25c77ed3ktg", "health-token: Juju 2.9.43 has no user secrets: give the key(s) token "
+                                              "inline as YAML (docs/osm.md, Secrets)"),
+    ("3.2.4", "secret:d0ns1d7mp25c77ed3ktg", "health-token: Juju 3.2.4 has no user secrets: give the key(s) token "
+                                             "inline as YAML (docs/osm.md, Secrets)"),
+    ("3.6.14", f"token: {HEALTH_TOKEN}", "health-token: Juju 3.6.14 has secrets: put the value in one (juju "
+                                         "add-secret, juju grant-secret) and set its URI (secret:...); inline "
+                                         "content is refused here"),
+    ("2.9.43", f"[{HEALTH_TOKEN}]", "health-token: not a YAML mapping of key: value (the secret's content inline, "
+                                    "for a Juju without user secrets)"),
+    ("2.9.43", f"token: '{HEALTH_TOKEN}", "health-token: not a YAML mapping of key: value (the secret's content "
+                                          "inline, for a Juju without user secrets)"),
+    ("2.9.43", "tok: x", "health-token: the secret has no 'token' key"),
+])
+def test_a_secret_option_takes_what_this_juju_has(formatter: dict, juju_version: str, value: str,
+                                                  message: str) -> None:
+    ctx = _ctx_on(juju_version)
+    with pytest.raises(testing.ActionFailed) as e:
+        ctx.run(ctx.on.action("show-counters"), _state(formatter, **{"health-token": value}))
+    assert e.value.message == message
+    assert HEALTH_TOKEN not in e.value.message  # never the content

@@ -22,7 +22,7 @@ def test_validate_build_validate_round_trip(tmp_path: Path, monkeypatch: pytest.
                                      "--inventory", str(REPO / "examples/inventory.yaml")])
     assert ok.exit_code == 0, ok.output
     assert ok.output.strip() == "OK: 7 item(s) valid"
-    built = runner.invoke(package_cli, ["build", "--out", str(tmp_path)])
+    built = runner.invoke(package_cli, ["build", "--out", str(tmp_path), "--no-venv"])  # venv/: charm_deployable
     assert built.exit_code == 0, built.output
     assert len(list(tmp_path.glob("*.tar.gz"))) == 7
     again = runner.invoke(package_cli, ["validate", str(tmp_path), "--params", str(NS_CONFIG)])
@@ -51,7 +51,7 @@ def test_outside_a_checkout_a_charm_needs_charms_dir(tmp_path: Path, monkeypatch
     assert "charm 'srchain-formatter' not found under (no charm directories); pass --charms DIR" in result.output
     assert not (tmp_path / "pkgs").exists() or list((tmp_path / "pkgs").iterdir()) == []
     built = CliRunner().invoke(package_cli, ["build", str(REPO / "vnfd/formatter"), "--out", "pkgs",
-                                             "--charms", str(REPO / "charms")])
+                                             "--charms", str(REPO / "charms"), "--no-venv"])
     assert built.exit_code == 0, built.output
     assert [p.name for p in (tmp_path / "pkgs").iterdir()] == ["srchain-formatter_vnf.tar.gz"]
 

@@ -31,11 +31,8 @@ PASSWORD = "s3cret-pass-word"
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("pkgs")
-    folders = [p for base in ("vnfd", "nsd") for p in sorted((REPO / base).iterdir()) if p.is_dir()]
-    built = [build_package(f, out, None, validate=False) for f in folders]
-    return {p.name.removesuffix(".tar.gz"): p for p in built}
+def packages(built_packages: list[Path]) -> dict[str, Path]:
+    return {p.name.removesuffix(".tar.gz"): p for p in built_packages}  # built once per session (conftest)
 
 
 @pytest.fixture
@@ -294,7 +291,7 @@ def test_each_nbi_release_takes_its_own_nsd_rendering(im: ImValidator, packages:
         root = tmp_path / f"r{osm_release}"
         render_files(REPO / "examples/cloud-gaming.yaml", REPO / "examples/inventory.yaml", osm_release).write(root)
         return build_package(root / "nsd/cloud-gaming", tmp_path / f"p{osm_release}", None, [REPO / "charms"],
-                             validate=False)
+                             validate=False, venv=False)
 
     nbi = StandinNbi({"admin": PASSWORD}, ["vim-1"], im=im, osm_release=release)
     with nbi.serve() as srv:
@@ -378,7 +375,7 @@ def test_upload_runs_osm_im_validation(server: StandinServer, tmp_path: Path) ->
     data = yaml.safe_load((REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_text())
     data["vnfd"]["bogus-leaf"] = 1
     (folder / "bad_vnfd.yaml").write_text(yaml.safe_dump(data))
-    pkg = build_package(folder, tmp_path / "out", None, validate=False)
+    pkg = build_package(folder, tmp_path / "out", None, validate=False, venv=False)
     status, body = _upload(server, pkg.read_bytes())
     assert status == 422
     assert body["detail"].startswith("descriptor srchain-tofino-s1 is not valid OSM IM: ")

@@ -18,13 +18,10 @@ from srchain.osm.findings import OsmToolError
 from srchain.osm.im import ImValidator
 from srchain.osm.package import build_package, check_layout, check_packages
 
-FOLDERS = sorted([*(REPO / "vnfd").iterdir(), *(REPO / "nsd").iterdir()])
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, im: ImValidator) -> list[Path]:
-    out = tmp_path_factory.mktemp("pkgs")
-    return [build_package(folder, out, im) for folder in FOLDERS if folder.is_dir()]
+def built(built_packages: list[Path]) -> list[Path]:
+    return built_packages  # every folder of vnfd/ and nsd/ (conftest)
 
 
 def _members(tar_path: Path) -> dict[str, bytes]:
@@ -59,15 +56,15 @@ def test_package_layout_follows_osm_rules(built: list[Path]) -> None:
 
 
 def test_builds_are_reproducible(tmp_path: Path, im: ImValidator) -> None:
-    a = build_package(REPO / "vnfd/sr-proxy", tmp_path / "a", im)
-    b = build_package(REPO / "vnfd/sr-proxy", tmp_path / "b", im)
+    a = build_package(REPO / "vnfd/sr-proxy", tmp_path / "a", im, venv=False)  # with venv/: test_osm_charm_deployable
+    b = build_package(REPO / "vnfd/sr-proxy", tmp_path / "b", im, venv=False)
     assert a.read_bytes() == b.read_bytes()
 
 
 def test_invalid_folder_is_not_built(tmp_path: Path, im: ImValidator) -> None:
     out = tmp_path / "out"
     with pytest.raises(OsmToolError) as e:
-        build_package(REPO / "tests/osm/broken/charm-action", out, im)
+        build_package(REPO / "tests/osm/broken/charm-action", out, im, venv=False)
     assert "is not valid; not building srchain-sr-proxy_vnf" in str(e.value)
     assert "[charm.action] 'add-sids' is not an action of charm 'srchain-sr-proxy'" in str(e.value)
     assert not out.exists() or list(out.iterdir()) == []  # nothing half-written
@@ -79,7 +76,7 @@ def test_folder_with_two_yaml_files_is_refused(tmp_path: Path, im: ImValidator) 
     (folder / "a_vnfd.yaml").write_text((REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_text())
     (folder / "notes.yaml").write_text("x: 1\n")
     with pytest.raises(OsmToolError, match=r"exactly one YAML file at its top.*a_vnfd\.yaml, notes\.yaml"):
-        build_package(folder, tmp_path / "out", im)
+        build_package(folder, tmp_path / "out", im, venv=False)
 
 
 def _tar(path: Path, files: dict[str, bytes]) -> Path:

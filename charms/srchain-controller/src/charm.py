@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Charm srchain-controller: the NS-level charm; plans and applies the chain across switches and proxies.
 
 Thin by design: the logic is `srchain.charms.controller` (vendored into lib/ by `srchain package build`);

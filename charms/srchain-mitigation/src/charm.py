@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Charm srchain-mitigation: day-1/2 settings of the mitigation VNF (its YAML config + service restart + health).
 
 Thin by design: the logic is `srchain.charms.vnf_service` (vendored into lib/ by `srchain package build`).

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Charm srchain-p4-switch: proxy charm for the Tofino PDU (BF Runtime gRPC).
 
 Thin by design: the logic is `srchain.charms.p4_switch` (vendored into lib/ by `srchain package build`);

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Charm srchain-sr-proxy: day-1 checks and day-2 actions on the SR proxy's control API.
 
 Thin by design: each action maps to one function of `srchain.charms.sr_proxy` (vendored into lib/ by

@@ -96,9 +96,11 @@ def validate_cmd(paths: tuple[Path, ...], im_yang: Path | None, params_path: Pat
 @click.option("--charms", "charm_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Where the charms named by the descriptors live (default: charms/ of the checkout).")
 @click.option("--skip-validation", is_flag=True, help="Build even if the descriptor is invalid.")
+@click.option("--no-venv", is_flag=True,
+              help="Leave the charms' venv/ (their dependencies) out: quicker, for validation only; does NOT deploy.")
 @_IM_YANG
 def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path | None, skip_validation: bool,
-              im_yang: Path | None) -> None:
+              no_venv: bool, im_yang: Path | None) -> None:
     """Build OSM tar.gz packages from package folders (default: every folder in vnfd/ and nsd/ of the
     checkout it runs in). Outside a checkout, pass the folders, --charms and --out."""
     im = None if skip_validation else _im(im_yang)
@@ -111,7 +113,7 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
         out = out_dir or _checkout_dirs("packages", instead="pass --out DIR (where the packages go)")[0]
         for folder in chosen:
             built.append(build_package(folder, out, im, [charm_dir] if charm_dir else None,
-                                       validate=not skip_validation))
+                                       validate=not skip_validation, venv=not no_venv))
             click.echo(f"built {built[-1]}")
         findings = [] if skip_validation else check_packages(built, im)
     except OsmToolError as e:

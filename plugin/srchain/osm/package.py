@@ -4,7 +4,8 @@ Format (osmclient `package-build`, NBI upload rules): a tar.gz whose members all
 directory `<name>/`; exactly one descriptor (.yaml/.yml/.json) directly in it; `checksums.txt` with one
 `md5<TAB><name>/<path>` line per other file; the charms the descriptor names under `charms/<charm>/`;
 cloud-init files under `cloud_init/`. No absolute paths, no `..`, no links or devices.
-Builds are reproducible: sorted members, fixed mtime/owner, gzip without a timestamp.
+Builds are reproducible: sorted members, fixed mtime (1980-01-02: libjuju zips charm directories)/owner,
+gzip without a timestamp.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from srchain.osm.charmbuild import make_deployable
 from srchain.osm.charmmeta import find_charm
 from srchain.osm.day12 import as_list
 from srchain.osm.descriptors import DESCRIPTOR_SUFFIXES, Descriptor, collect, top_level_yaml
@@ -41,6 +43,9 @@ LOCK = resources.files("srchain.osm") / "requirements.lock"
 # What the vendored library needs at charm runtime besides ops; charmcraft installs these pinned
 # versions into the charm's venv/ when packing (nothing is pip-installed when the charm runs).
 CHARM_DEPENDENCIES = ("pydantic", "pydantic-core", "PyYAML", "grpcio", "protobuf", "cryptography", "bcrypt", "PyNaCl")
+# Member mtime: fixed (reproducible builds) and not before 1980: the NBI extracts packages keeping mtimes and
+# libjuju zips a charm directory (zipfile: "ZIP does not support timestamps before 1980") to deploy it.
+MEMBER_MTIME = 315_619_200  # 1980-01-02T00:00:00Z
 _SKIP = {"__pycache__", ".git", ".gitignore", ".pytest_cache", ".ruff_cache", "venv", ".venv"}
 
 
@@ -91,11 +96,16 @@ def _files(root: Path) -> list[Path]:
 
 
 def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
-                  charm_roots: list[Path] | None = None, validate: bool = True) -> Path:
+                  charm_roots: list[Path] | None = None, validate: bool = True, charm_python: str | None = None,
+                  venv_cache: Path | None = None, venv: bool = True) -> Path:
     """Stage `folder` + its charms as `<name>/`, write checksums.txt, tar it into `out_dir/<name>.tar.gz`.
 
-    With `validate`, the staged package is validated first (every descriptor this folder references
-    must be valid on its own; NSD checks against VNFDs happen in `check_packages`)."""
+    A charm given as a source directory becomes the deployable directory charmcraft would pack
+    (`srchain.osm.charmbuild`): metadata/actions/config/manifest YAML, dispatch, lib/ and a venv/ built for
+    the charm base's Python (or `charm_python`; `venv=False`: without venv/, not deployable, for checks that
+    need no dependencies). With `validate`, the staged package is validated first
+    (every descriptor this folder references must be valid on its own; NSD checks against VNFDs happen in
+    `check_packages`)."""
     desc = source_descriptor(folder)
     roots = default_charm_roots() if charm_roots is None else charm_roots
     name = package_name(desc)
@@ -111,8 +121,7 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                                    f"{', '.join(str(r) for r in roots) or '(no charm directories)'}; "
                                    "pass --charms DIR (the project's charms/)")
             if location.is_dir():
-                _copy_tree(location, stage / "charms" / charm)
-                vendor_library(stage / "charms" / charm)
+                stage_charm(location, stage / "charms" / charm, charm_python, venv_cache, venv)
             else:
                 (stage / "charms").mkdir(exist_ok=True)
                 shutil.copy2(location, stage / "charms" / location.name)
@@ -133,6 +142,16 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
         _write_tar(stage, name, partial)
         os.replace(partial, target)  # readers never see a half-written package
     return target
+
+
+def stage_charm(source: Path, dest: Path, charm_python: str | None = None, venv_cache: Path | None = None,
+                venv: bool = True) -> Path:
+    """The deployable charm directory of charm source `source` at `dest` (what a package carries under
+    `charms/<name>/`): the source, the vendored project packages in lib/, the files charmcraft packs, venv/."""
+    _copy_tree(source, dest)
+    pins = vendor_library(dest)
+    make_deployable(dest, pins, LOCK.read_text(), charm_python, venv_cache, venv)
+    return dest
 
 
 def _pins(more: Iterable[str] = ()) -> list[str]:
@@ -218,10 +237,10 @@ def _distributions(modules: set[str]) -> set[str]:
     return {d.lower().replace("_", "-") for m in modules for d in by_module.get(m, [])}
 
 
-def vendor_library(charm_dir: Path) -> None:
+def vendor_library(charm_dir: Path) -> list[str]:
     """Copy the project's packages the charm's code imports (the import closure of `src/`: `srchain`, and
     `srchain_vnfs` for the VNF charms) into `lib/` (Juju's dispatch puts lib/ on PYTHONPATH) and pin their
-    third-party dependencies in requirements.txt (from requirements.lock) for charmcraft's pack."""
+    third-party dependencies in requirements.txt (from requirements.lock); returns those pins."""
     first, third = import_closure(sorted((charm_dir / "src").rglob("*.py")))
     first.setdefault("srchain", LIBRARY)
     for name, folder in sorted(first.items()):
@@ -231,18 +250,23 @@ def vendor_library(charm_dir: Path) -> None:
     names = {ln.split("==")[0].strip().lower() for ln in existing}
     extra = [p for p in _pins(_distributions(third)) if p.split("==")[0].strip().lower() not in names]
     req.write_text("\n".join(existing + extra) + "\n")
+    return existing + extra
 
 
 def _write_tar(stage: Path, name: str, target: Path) -> None:
     members = [stage, *sorted(stage.rglob("*"))]
-    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+    # compresslevel 6 (gzip's default): a third of level 9's time on the charms' venv/ for the same size
+    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                  compresslevel=6) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in members:
             arcname = name if path == stage else f"{name}/{path.relative_to(stage).as_posix()}"
             info = tar.gettarinfo(str(path), arcname)
+            if path.is_file():  # a venv/ file hard-linked from the build cache is still a regular member
+                info.type, info.size, info.linkname = tarfile.REGTYPE, path.stat().st_size, ""
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            info.mtime = 0
+            info.mtime = MEMBER_MTIME
             info.mode = 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644
             if path.is_file():
                 with open(path, "rb") as fh:
