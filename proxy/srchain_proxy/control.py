@@ -125,7 +125,10 @@ class Api:
     def _apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment],
                srv6: dict[str, Srv6SidEntry] | None = None) -> None:
         try:
-            self.d.apply(sids, atts, srv6)
+            if srv6 is None:  # labels and attachments only: the SRv6 SIDs stay as they are
+                self.d.apply(sids, atts)
+            else:
+                self.d.apply(sids, atts, srv6)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from exc
         except OSError as exc:  # the state file could not be written: nothing was installed
@@ -202,8 +205,9 @@ class Api:
                 raise ApiError(400, f"put[{i}].sid: {entry.sid} appears twice in the batch")
             seen.add(entry.sid)
             sids[entry.sid] = entry
-        srv6 = dict(self.d.srv6)
+        srv6 = dict(self.d.srv6) if puts6 or deletes6 else None
         for i, raw_sid in enumerate(deletes6):
+            assert srv6 is not None
             sid6 = _path_srv6(raw_sid, f"srv6_delete[{i}]") if isinstance(raw_sid, str) else None
             if sid6 is None or sid6 not in srv6:
                 raise ApiError(400, f"srv6_delete[{i}]: no such SID {raw_sid!r}")
@@ -214,10 +218,11 @@ class Api:
             if entry6.sid in seen6:
                 raise ApiError(400, f"srv6_put[{i}].sid: {entry6.sid} appears twice in the batch")
             seen6.add(entry6.sid)
+            assert srv6 is not None
             srv6[entry6.sid] = entry6
         self._apply(sids, self.d.atts, srv6)
         answer: dict[str, Any] = {"put": sorted(seen), "delete": deletes, "sids": len(sids)}
-        if puts6 or deletes6:
+        if srv6 is not None:
             answer.update({"srv6_put": sorted(seen6), "srv6_delete": deletes6, "srv6_sids": len(srv6)})
         return 200, answer
 
