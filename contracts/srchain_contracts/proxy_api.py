@@ -167,3 +167,95 @@ class Attachment(_Contract):
 
 
 ATTACHMENT_FIELDS = tuple(name for name in Attachment.model_fields if name != "vnf")
+
+
+# ---- SRv6 (issue 19): proxy SIDs that are IPv6 addresses -------------------------------------------------
+# The behaviours of draft-ietf-spring-sr-service-programming §6: End.AS (static), End.AD (dynamic), End.AM
+# (masquerading). docs/proxy.md ("SRv6") has what each does with a packet and every counter.
+
+Srv6Behaviour = Literal["end.as", "end.ad", "end.am"]
+# End.AD's cache: "iface" is the draft's C(IFACE-IN), one learned header per VNF attachment and SID (the
+# last packet in wins); "flow" is per inner 5-tuple, VPP's End.AD.Flow and the SR-MPLS dynamic SID's cache.
+Srv6CacheKey = Literal["iface", "flow"]
+HOP_LIMIT_MIN, HOP_LIMIT_MAX = 2, 255  # a restored header with hop limit 1 dies at the next router
+# A rebuilt SRH must fit in front of the VNF's packet in the attachment ring's headroom (engine.HEADROOM,
+# 132 bytes): outer IPv6 (40) + SRH (8 + 16 a segment) + the SR side's VLAN tag (4) -> 5 segments.
+SRV6_SEGMENTS_MAX = 5
+
+Srv6HopLimit = Annotated[int, Strict(), Field(ge=HOP_LIMIT_MIN, le=HOP_LIMIT_MAX)]
+Srv6SegmentsLeft = Annotated[int, Strict(), Field(ge=0, le=SRV6_SEGMENTS_MAX - 1)]
+
+SRV6_BEHAVIOUR_FIELDS: dict[str, tuple[str, ...]] = {
+    "end.as": ("vnf", "source", "segments", "segments_left", "hop_limit"),
+    "end.ad": ("vnf", "cache_key", "return_match", "cache_size", "idle_timeout_s"),
+    "end.am": ("vnf",),
+}
+
+
+def check_srv6_address(value: str, where: str = "") -> str:
+    """A unicast IPv6 address in its compressed form (one spelling per address: the entry's key)."""
+    try:
+        addr = ipaddress.IPv6Address(value)
+    except ValueError:
+        raise ValueError(f"{where}{value!r} is not an IPv6 address") from None
+    if addr.is_multicast or addr.is_unspecified or addr.is_loopback or addr.ipv4_mapped is not None:
+        raise ValueError(f"{where}{value!r} is not a unicast IPv6 address usable as a SID")
+    return addr.compressed
+
+
+class Srv6SidEntry(_Contract):
+    """One SRv6 proxy SID: what the proxy does with a packet whose IPv6 destination is this address."""
+
+    sid: str
+    behaviour: Srv6Behaviour
+    vnf: VnfName
+    version: Version = 1
+    # end.as: the outer IPv6 source and the segment lists to re-encapsulate with, each in travel order
+    # (first = the next segment after the proxy, as `ip -6 route ... encap seg6 ... segs A,B`), one per
+    # load-balancing bucket; segments_left of the rebuilt SRH (default: the list's length - 1, DA = first)
+    source: str | None = None
+    segments: list[list[str]] | None = None
+    segments_left: Srv6SegmentsLeft | None = None
+    hop_limit: Srv6HopLimit = TTL_DEFAULT
+    # end.ad
+    cache_key: Srv6CacheKey = "iface"
+    return_match: ReturnMatch = "same"
+    cache_size: CacheSize = CACHE_SIZE_DEFAULT
+    idle_timeout_s: IdleTimeout = IDLE_TIMEOUT_DEFAULT_S
+
+    @field_validator("sid", "source")
+    @classmethod
+    def _addr(cls, value: str | None) -> str | None:
+        return None if value is None else check_srv6_address(value)
+
+    @field_validator("segments")
+    @classmethod
+    def _segs(cls, value: list[list[str]] | None) -> list[list[str]] | None:
+        if value is None:
+            return None
+        out = []
+        for i, seglist in enumerate(value):
+            if not seglist:
+                raise ValueError(f"segments[{i}]: a segment list must not be empty")
+            if len(seglist) > SRV6_SEGMENTS_MAX:
+                raise ValueError(f"segments[{i}]: {len(seglist)} segments exceed {SRV6_SEGMENTS_MAX}")
+            out.append([check_srv6_address(s, f"segments[{i}]: ") for s in seglist])
+        return out
+
+    @model_validator(mode="after")
+    def _behaviour_fields(self) -> Srv6SidEntry:
+        if self.behaviour == "end.as":
+            if not self.segments:
+                raise ValueError("segments: an end.as SID needs at least one segment list")
+            if self.source is None:
+                raise ValueError("source: an end.as SID needs the outer IPv6 source address")
+            if self.segments_left is not None:
+                for i, seglist in enumerate(self.segments):
+                    if self.segments_left >= len(seglist):
+                        raise ValueError(f"segments_left: {self.segments_left} needs more than the "
+                                         f"{len(seglist)} segments of segments[{i}]")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The behaviour's fields that are set, as a planner writes them."""
+        return {k: v for k in SRV6_BEHAVIOUR_FIELDS[self.behaviour] if (v := getattr(self, k)) is not None}

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from srchain_contracts.proxy_api import Attachment, SidEntry, check_ifname, check_mac
+from srchain_contracts.proxy_api import Attachment, SidEntry, Srv6SidEntry, check_ifname, check_mac
 
-__all__ = ["Attachment", "ProxyConfig", "SidEntry", "check_tables", "describe_error", "load_config",
+__all__ = ["Attachment", "ProxyConfig", "SidEntry", "Srv6SidEntry", "check_tables", "describe_error", "load_config",
            "save_state", "state_path"]
 
 
@@ -59,6 +60,7 @@ class ProxyConfig(_Strict):
     # own flow caches; the steering keeps a flow and its reverse on one worker (fanout.py). Needs io: ring
     workers: int = Field(default=1, ge=1, le=16)
     sids: list[SidEntry] = Field(default_factory=list)
+    srv6_sids: list[Srv6SidEntry] = Field(default_factory=list)  # SRv6 proxy SIDs (End.AS/AD/AM), srv6.py
     attachments: list[Attachment] = Field(default_factory=list)
 
     _ifn = field_validator("sr_iface")(check_ifname)
@@ -78,18 +80,23 @@ class ProxyConfig(_Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> ProxyConfig:
-        check_tables(self.sids, self.attachments)
+        check_tables(self.sids, self.attachments, self.srv6_sids)
         if self.workers > 1 and self.io != "ring":
             raise ValueError("workers: several workers need io: ring (PACKET_FANOUT on the rings)")
         return self
 
 
-def check_tables(sids: list[SidEntry], attachments: list[Attachment]) -> None:
+def check_tables(sids: list[SidEntry], attachments: list[Attachment], srv6: Sequence[Srv6SidEntry] = ()) -> None:
     seen: set[int] = set()
     for entry in sids:
         if entry.sid in seen:
             raise ValueError(f"sids[{entry.sid}]: duplicate SID")
         seen.add(entry.sid)
+    seen6: set[str] = set()
+    for entry6 in srv6:
+        if entry6.sid in seen6:  # compressed form: one spelling per address
+            raise ValueError(f"srv6_sids[{entry6.sid}]: duplicate SID")
+        seen6.add(entry6.sid)
     names = [a.vnf for a in attachments]
     if len(names) != len(set(names)):
         raise ValueError("attachments: duplicate vnf name")
@@ -122,8 +129,9 @@ def load_config(path: str | Path) -> ProxyConfig:
             cfg = cfg.model_copy(update={
                 "sids": [SidEntry.model_validate(_whole_seconds(s)) for s in data.get("sids", [])],
                 "attachments": [Attachment.model_validate(a) for a in data.get("attachments", [])],
+                "srv6_sids": [Srv6SidEntry.model_validate(s) for s in data.get("srv6_sids", [])],
             })
-            check_tables(cfg.sids, cfg.attachments)
+            check_tables(cfg.sids, cfg.attachments, cfg.srv6_sids)
         except ValidationError as exc:
             raise ValueError(f"{state}: {describe_error(exc)}") from exc
     return cfg
@@ -141,12 +149,16 @@ def state_path(cfg: ProxyConfig, config_path: str | Path) -> Path:
     return Path(cfg.state_file) if cfg.state_file else Path(f"{config_path}.state.json")
 
 
-def save_state(path: Path, sids: list[SidEntry], attachments: list[Attachment]) -> None:
+def save_state(path: Path, sids: list[SidEntry], attachments: list[Attachment],
+               srv6: list[Srv6SidEntry] | None = None) -> None:
     """Write atomically: temp file in the same directory, fsync, rename, fsync the directory."""
-    body = json.dumps({
+    state: dict[str, Any] = {
         "sids": [s.model_dump(exclude_none=True) for s in sorted(sids, key=lambda s: s.sid)],
         "attachments": [a.model_dump(exclude_none=True) for a in sorted(attachments, key=lambda a: a.vnf)],
-    }, indent=1).encode()
+    }
+    if srv6:
+        state["srv6_sids"] = [s.model_dump(exclude_none=True) for s in sorted(srv6, key=lambda s: s.sid)]
+    body = json.dumps(state, indent=1).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -17,7 +17,14 @@ from urllib.parse import unquote
 
 from pydantic import ValidationError
 
-from srchain_contracts.proxy_api import FIRST_UNRESERVED_LABEL, MAX_LABEL, Attachment, SidEntry
+from srchain_contracts.proxy_api import (
+    FIRST_UNRESERVED_LABEL,
+    MAX_LABEL,
+    Attachment,
+    SidEntry,
+    Srv6SidEntry,
+    check_srv6_address,
+)
 
 from . import strictjson
 from .config import describe_error
@@ -66,6 +73,17 @@ def _path_sid(raw: str) -> int:
     return int(raw)
 
 
+def _path_srv6(raw: str, where: str = "") -> str:
+    """An SRv6 SID in a path or a body: an IPv6 address (at most 45 characters), as its compressed form."""
+    shown = raw if len(raw) <= 48 else f"{raw[:44]}... ({len(raw)} characters)"
+    if len(raw) > 45:
+        raise ApiError(400, f"{where or f'srv6_sids[{shown}]'}: not an IPv6 address")
+    try:
+        return check_srv6_address(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"{where or f'srv6_sids[{shown}]'}: {exc}") from None
+
+
 class Api:
     """Routes requests onto the daemon. Every change goes through ProxyDaemon.apply (all or nothing)."""
 
@@ -80,6 +98,10 @@ class Api:
             ("GET", r"/v1/sids/([^/]+)", self.get_sid),
             ("PUT", r"/v1/sids/([^/]+)", self.put_sid),
             ("DELETE", r"/v1/sids/([^/]+)", self.delete_sid),
+            ("GET", r"/v1/srv6/sids", self.list_srv6),
+            ("GET", r"/v1/srv6/sids/([^/]+)", self.get_srv6),
+            ("PUT", r"/v1/srv6/sids/([^/]+)", self.put_srv6),
+            ("DELETE", r"/v1/srv6/sids/([^/]+)", self.delete_srv6),
             ("POST", r"/v1/batch", self.batch),
             ("GET", r"/v1/attachments", self.list_atts),
             ("GET", r"/v1/attachments/([^/]+)", self.get_att),
@@ -100,9 +122,13 @@ class Api:
             raise ApiError(405, f"{method} not allowed on {path}")
         raise ApiError(404, f"no such resource {path}")
 
-    def _apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment]) -> None:
+    def _apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment],
+               srv6: dict[str, Srv6SidEntry] | None = None) -> None:
         try:
-            self.d.apply(sids, atts)
+            if srv6 is None:  # labels and attachments only: the SRv6 SIDs stay as they are
+                self.d.apply(sids, atts)
+            else:
+                self.d.apply(sids, atts, srv6)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from exc
         except OSError as exc:  # the state file could not be written: nothing was installed
@@ -114,6 +140,7 @@ class Api:
         alive = self.d.datapath_alive()
         return (200 if alive else 503), {
             "status": "ok" if alive else "data path stopped (see the proxy log)", "sids": len(self.d.sids),
+            "srv6_sids": len(self.d.srv6),
             "attachments": {v: self.d.attachment_view(v)["ready"] for v in sorted(self.d.atts)},
             "sr_loop": self.d.datapath.variant, "sr_loop_detail": self.d.datapath.variant_detail,
             **({"workers": self.d.workers.status()} if self.d.workers.workers else {})}
@@ -159,11 +186,13 @@ class Api:
 
     def batch(self, body: bytes) -> tuple[int, Any]:
         raw = _json(body)
-        if not isinstance(raw, dict) or set(raw) - {"put", "delete"}:
-            raise ApiError(400, 'body: expected {"put": [entries], "delete": [sids]}')
+        if not isinstance(raw, dict) or set(raw) - {"put", "delete", "srv6_put", "srv6_delete"}:
+            raise ApiError(400, 'body: expected {"put": [entries], "delete": [sids], '
+                                '"srv6_put": [SRv6 entries], "srv6_delete": [SRv6 SIDs]}')
         puts, deletes = raw.get("put", []), raw.get("delete", [])
-        if not isinstance(puts, list) or not isinstance(deletes, list):
-            raise ApiError(400, "body: put and delete must be lists")
+        puts6, deletes6 = raw.get("srv6_put", []), raw.get("srv6_delete", [])
+        if not all(isinstance(x, list) for x in (puts, deletes, puts6, deletes6)):
+            raise ApiError(400, "body: put, delete, srv6_put and srv6_delete must be lists")
         sids = dict(self.d.sids)
         for i, sid in enumerate(deletes):
             if type(sid) is not int or sid not in sids:  # not isinstance: JSON true is no SID
@@ -176,8 +205,67 @@ class Api:
                 raise ApiError(400, f"put[{i}].sid: {entry.sid} appears twice in the batch")
             seen.add(entry.sid)
             sids[entry.sid] = entry
-        self._apply(sids, self.d.atts)
-        return 200, {"put": sorted(seen), "delete": deletes, "sids": len(sids)}
+        srv6 = dict(self.d.srv6) if puts6 or deletes6 else None
+        for i, raw_sid in enumerate(deletes6):
+            assert srv6 is not None
+            sid6 = _path_srv6(raw_sid, f"srv6_delete[{i}]") if isinstance(raw_sid, str) else None
+            if sid6 is None or sid6 not in srv6:
+                raise ApiError(400, f"srv6_delete[{i}]: no such SID {raw_sid!r}")
+            del srv6[sid6]
+        seen6: set[str] = set()
+        for i, raw_entry in enumerate(puts6):
+            entry6 = self._parse_srv6(raw_entry, f"srv6_put[{i}]")
+            if entry6.sid in seen6:
+                raise ApiError(400, f"srv6_put[{i}].sid: {entry6.sid} appears twice in the batch")
+            seen6.add(entry6.sid)
+            assert srv6 is not None
+            srv6[entry6.sid] = entry6
+        self._apply(sids, self.d.atts, srv6)
+        answer: dict[str, Any] = {"put": sorted(seen), "delete": deletes, "sids": len(sids)}
+        if srv6 is not None:
+            answer.update({"srv6_put": sorted(seen6), "srv6_delete": deletes6, "srv6_sids": len(srv6)})
+        return 200, answer
+
+    # ---- SRv6 SIDs (the same shape as the labels', keyed by the SID's compressed IPv6 form) -------------
+
+    def list_srv6(self, body: bytes) -> tuple[int, Any]:
+        return 200, {"srv6_sids": [s.model_dump(exclude_none=True) for _, s in sorted(self.d.srv6.items())]}
+
+    def get_srv6(self, sid: str, body: bytes) -> tuple[int, Any]:
+        entry = self.d.srv6.get(_path_srv6(sid))
+        if entry is None:
+            raise ApiError(404, f"srv6_sids[{sid}]: no such SID")
+        return 200, entry.model_dump(exclude_none=True)
+
+    @staticmethod
+    def _parse_srv6(raw: Any, where: str) -> Srv6SidEntry:
+        if not isinstance(raw, dict):
+            raise ApiError(400, f"{where}: must be a JSON object")
+        try:
+            return Srv6SidEntry.model_validate(raw, strict=True)
+        except ValidationError as exc:
+            raise ApiError(400, describe_error(exc, where)) from exc
+
+    def put_srv6(self, sid: str, body: bytes) -> tuple[int, Any]:
+        key = _path_srv6(sid)
+        raw = _json(body)
+        if isinstance(raw, dict):
+            raw.setdefault("sid", key)
+            same = isinstance(raw["sid"], str) and _path_srv6(raw["sid"], f"srv6_sids[{sid}].sid") == key
+            if not same:
+                raise ApiError(400, f"srv6_sids[{sid}].sid: body says {raw['sid']!r}, path says {sid}")
+        entry = self._parse_srv6(raw, f"srv6_sids[{sid}]")
+        srv6 = dict(self.d.srv6)
+        srv6[entry.sid] = entry
+        self._apply(self.d.sids, self.d.atts, srv6)
+        return 200, entry.model_dump(exclude_none=True)
+
+    def delete_srv6(self, sid: str, body: bytes) -> tuple[int, Any]:
+        key = _path_srv6(sid)
+        if key not in self.d.srv6:
+            raise ApiError(404, f"srv6_sids[{sid}]: no such SID")
+        self._apply(self.d.sids, self.d.atts, {k: v for k, v in self.d.srv6.items() if k != key})
+        return 200, {"deleted": key}
 
     # ---- attachments ---------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from srchain_net.packetsock import iface_mac
 
-from .config import Attachment, ProxyConfig, SidEntry, check_tables, save_state, state_path
+from . import srv6 as srv6mod
+from .config import Attachment, ProxyConfig, SidEntry, Srv6SidEntry, check_tables, save_state, state_path
 from .datapath import DataPath
 from .engine import Engine
 from .flowview import engine_flows
@@ -37,18 +38,23 @@ class ProxyDaemon:
         self.lock = threading.Lock()
         self.sids: dict[int, SidEntry] = {}
         self.atts: dict[str, Attachment] = {}
+        self.srv6: dict[str, Srv6SidEntry] = {}
         self.neigh: dict[tuple[str, str], str] = {}  # (ifname, ip) -> MAC
         self.stop = threading.Event()
         self._resolve_now = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.apply({s.sid: s for s in cfg.sids}, {a.vnf: a for a in cfg.attachments}, persist=False)
+        self.apply({s.sid: s for s in cfg.sids}, {a.vnf: a for a in cfg.attachments},
+                   {s.sid: s for s in cfg.srv6_sids}, persist=False)
 
     # ---- state changes -------------------------------------------------------------------------------
 
-    def apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment], persist: bool = True) -> None:
-        """Validate, compile, persist and install the whole new state, or raise ValueError and change nothing."""
+    def apply(self, sids: dict[int, SidEntry], atts: dict[str, Attachment],
+              srv6: dict[str, Srv6SidEntry] | None = None, persist: bool = True) -> None:
+        """Validate, compile, persist and install the whole new state, or raise ValueError and change nothing.
+        srv6: the SRv6 SIDs (None: keep the current ones)."""
         with self.lock:
-            check_tables(list(sids.values()), list(atts.values()))
+            srv6 = self.srv6 if srv6 is None else srv6
+            check_tables(list(sids.values()), list(atts.values()), list(srv6.values()))
             used: dict[str, str] = {self.cfg.sr_iface: "sr_iface"}
             for att in atts.values():
                 for ifname in {att.in_ifname(), att.out_ifname()}:
@@ -63,11 +69,12 @@ class ProxyDaemon:
                     raise ValueError(f"attachments[{att.vnf}].iface: {exc}") from exc
                 rows.append((att, smac, self._dest_mac(att)))
             tables = self.engine.build(sids.values(), rows)
+            srv6mod.build(self.engine, tables, srv6.values())
             prep = self.datapath.prepare(tables)
             if persist:
-                save_state(self.state_file, list(sids.values()), list(atts.values()))
+                save_state(self.state_file, list(sids.values()), list(atts.values()), list(srv6.values()))
             self.datapath.swap(prep)
-            self.sids, self.atts = dict(sids), dict(atts)
+            self.sids, self.atts, self.srv6 = dict(sids), dict(atts), dict(srv6)
             self._rows = rows
             self.workers.apply(self._state())
         self._resolve_now.set()
@@ -174,7 +181,7 @@ class ProxyDaemon:
         """What the child workers install: the SIDs and the attachments with the MACs resolved so far."""
         rows = [(a, smac, st.dmac if (st := self.engine.atts.get(a.vnf)) is not None else dmac)
                 for a, smac, dmac in self._rows]
-        return state_message(list(self.sids.values()), rows)
+        return state_message(list(self.sids.values()), rows, list(self.srv6.values()))
 
     def counters(self) -> dict:
         """/v1/counters: this process's loop, plus every child worker's, summed."""

@@ -226,6 +226,17 @@ class DataPath:
         from_vnf = eng.from_vnf
         put = self.sr_tx.put
         mv = rx.view
+        if att.srv6:  # an attachment of SRv6 SIDs (srv6.py): True = in place, bytes = a copy to send
+            srv6 = eng.srv6
+
+            def on_srv6_frame(buf: Any, s: int, e: int) -> None:
+                out = srv6.from_vnf(eng, att, buf, s, e, self.now, rx.meta)
+                if out is True:
+                    put(mv[eng.ostart:eng.oend])
+                elif out:
+                    put(out)
+
+            return on_srv6_frame
 
         def on_vnf_frame(buf: Any, s: int, e: int) -> None:
             if from_vnf(att, buf, s, e, self.now, rx.meta):

@@ -36,7 +36,16 @@ RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid", "ret
                 "return_multicast")
 # send failures; frames larger than a ring slot (2048 bytes); frames a bug made us drop (logged)
 OTHER_DROPS = ("tx_error", "oversize", "internal_error")
-DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS
+# SRv6 SIDs (srv6.py): inbound IPv6 frames, and frames back from attachments that serve SRv6 SIDs (these
+# also use return_truncated, return_not_ip, no_sid, no_attachment, no_neighbour and the link rules' reasons)
+SRV6_INBOUND_DROPS = ("srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh",
+                      "srv6_bad_srh", "srv6_fragment", "srv6_sl_zero", "srv6_inner_type")
+SRV6_RETURN_DROPS = ("srv6_flow_miss", "srv6_return_sl_zero", "srv6_return_unknown_sid", "srv6_return_hop_limit",
+                     "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment", "srv6_return_ext_header")
+SRV6_DROPS = SRV6_INBOUND_DROPS + SRV6_RETURN_DROPS
+DROP_REASONS = INBOUND_DROPS + RETURN_DROPS + OTHER_DROPS + SRV6_DROPS
+# things seen on SRv6 frames that are not drops: an HMAC TLV (carried, not checked), extension headers walked
+SRV6_EVENTS = ("hmac_tlv", "ext_headers_before_srh", "dest_opts_after_srh")
 
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
@@ -231,7 +240,8 @@ class VersionRuns:
 class AttState:
     """A VNF attachment: headers toward the VNF, the SIDs that return through it, the socket slot."""
 
-    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "static", "takes_broadcast", "tx", "vnf")
+    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "srv6", "static", "takes_broadcast", "tx",
+                 "vnf")
 
     def __init__(self, att: Attachment, smac: str, dmac: str | None) -> None:
         self.att = att
@@ -240,6 +250,7 @@ class AttState:
         self.dyn: list[SidState] = []
         self.static: list[SidState] = []
         self.pins: FlowCache | None = None  # flow -> static SID, used when several static SIDs share the VNF
+        self.srv6: list[Any] = []  # SRv6 SIDs returning through it (srv6.Srv6State; never mixed with dyn/static)
         self.tx = None  # send socket, filled in by the data path
         # without next_hop or mac the proxy sends the VNF broadcast frames (L2 VNFs): a VNF that passes them
         # through sends them back to the broadcast MAC
@@ -259,6 +270,7 @@ class AttState:
 class Tables:
     sids: dict[int, SidState] = field(default_factory=dict)
     atts: dict[str, AttState] = field(default_factory=dict)
+    srv6: Any = None  # srv6.Srv6 when there are SRv6 SIDs (filled in by srv6.build)
 
 
 class Engine:
@@ -277,6 +289,8 @@ class Engine:
         self.ostart = 0
         self.oend = 0
         self.fast: dict[int, tuple] = {}  # per-SID entries of the compiled loop (fastpath.fast_table)
+        self.srv6: Any = None  # srv6.Srv6: the SRv6 SIDs (this module does not import srv6.py)
+        self.srv6_events: dict[str, int] = dict.fromkeys(SRV6_EVENTS, 0)
 
     # ---- configuration -------------------------------------------------------------------------------
 
@@ -327,6 +341,7 @@ class Engine:
         # attachments first: a SID only points at attachments present in the same build
         self.atts = tables.atts
         self.sids = tables.sids
+        self.srv6 = tables.srv6
 
     def expire(self, now: float) -> None:
         for st in self.sids.values():
@@ -335,6 +350,8 @@ class Engine:
         for att in self.atts.values():
             if att.pins is not None:
                 att.pins.expire(now)
+        if self.srv6 is not None:
+            self.srv6.expire(now)
 
     # ---- data path -----------------------------------------------------------------------------------
 
@@ -350,6 +367,8 @@ class Engine:
             drops["truncated"] += 1
             return None
         if buf[s + 12] != 0x88 or buf[s + 13] != 0x47:
+            if buf[s + 12] == 0x86 and buf[s + 13] == 0xDD and self.srv6 is not None:
+                return self.srv6.from_sr(self, buf, s, e, now)  # srv6.Srv6.from_sr
             drops["vlan" if buf[s + 12] << 8 | buf[s + 13] in _VLAN_TPIDS else "not_mpls"] += 1
             return None
         top = _U32.unpack_from(buf, s + 14)[0]
@@ -510,4 +529,9 @@ class Engine:
                                 "expired": st.cache.expired, "learned": st.cache.learned,
                                 "full": len(st.cache) >= st.cache.size}
             sids[str(sid)] = row
-        return {"sids": sids, "drops": dict(self.drops), "drops_total": sum(self.drops.values())}
+        out = {"sids": sids, "drops": dict(self.drops), "drops_total": sum(self.drops.values())}
+        if self.srv6 is not None:
+            out.update(self.srv6.counters())
+        else:
+            out.update({"srv6_sids": {}, "srv6_events": dict(self.srv6_events)})
+        return out

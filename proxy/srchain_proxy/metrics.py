@@ -30,7 +30,7 @@ class ProxyCollector:
             ("expired", "Flows removed after their idle timeout"))}
         entries = GaugeMetricFamily("srchain_proxy_cache_entries", "Flows in the cache", labels=["sid"])
         full = GaugeMetricFamily("srchain_proxy_cache_full", "1 when the flow cache is at capacity", labels=["sid"])
-        for sid, row in now["sids"].items():
+        for sid, row in [*now["sids"].items(), *now.get("srv6_sids", {}).items()]:  # labels, then SRv6 SIDs
             values = [sid, row["vnf"], str(row["version"]), row["behaviour"]]
             for name, fam in fams.items():
                 fam.add_metric(values, row[name])
@@ -43,6 +43,10 @@ class ProxyCollector:
         drops = CounterMetricFamily("srchain_proxy_drops", "Frames dropped, by reason", labels=["reason"])
         for reason, count in now["drops"].items():
             drops.add_metric([reason], count)
+        events = CounterMetricFamily("srchain_proxy_srv6_events", "SRv6 frames with something noted but not "
+                                     "dropped for it (HMAC TLV carried, extension headers walked)", labels=["event"])
+        for event, count in now.get("srv6_events", {}).items():
+            events.add_metric([event], count)
         kern = CounterMetricFamily("srchain_proxy_kernel_drops", "Frames the kernel dropped (socket full)")
         kern.add_metric([], now["kernel_drops"])
         yield from fams.values()
@@ -50,6 +54,7 @@ class ProxyCollector:
         yield entries
         yield full
         yield drops
+        yield events
         yield kern
         loop, why = self.sr_loop
         info = InfoMetricFamily("srchain_proxy_fast_path", "The SR-side loop in use: compiled (C) or python, and why")

@@ -27,7 +27,8 @@ from typing import Any
 from srchain_net.packetsock import iface_mac
 from srchain_net.rings import RxRing
 
-from .config import Attachment, SidEntry, load_config
+from . import srv6 as srv6mod
+from .config import Attachment, SidEntry, Srv6SidEntry, load_config
 from .datapath import DataPath
 from .engine import Engine
 from .flowview import engine_flows
@@ -145,9 +146,17 @@ def merge_counters(parts: list[dict]) -> dict:
     """Sum per-worker /v1/counters bodies: per SID packets, bytes and cache counters, drops, kernel drops.
     Cache `entries` and `size` are summed too (each worker has a cache of `cache_size` flows)."""
     first = parts[0]
+    out = {name: _merge_sids(parts, name) for name in ("sids", "srv6_sids")}
+    drops = {reason: sum(p["drops"].get(reason, 0) for p in parts) for reason in first["drops"]}
+    events = {name: sum(p.get("srv6_events", {}).get(name, 0) for p in parts) for name in first.get("srv6_events", {})}
+    return {**out, "drops": drops, "drops_total": sum(drops.values()), "srv6_events": events,
+            "kernel_drops": sum(p.get("kernel_drops", 0) for p in parts)}
+
+
+def _merge_sids(parts: list[dict], name: str) -> dict[str, dict]:
     sids: dict[str, dict] = {}
     for part in parts:
-        for sid, row in part["sids"].items():
+        for sid, row in part.get(name, {}).items():
             acc = sids.setdefault(sid, {k: v for k, v in row.items() if k != "cache"} | {
                 "rx_packets": 0, "rx_bytes": 0, "tx_packets": 0, "tx_bytes": 0})
             for key in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"):
@@ -156,10 +165,11 @@ def merge_counters(parts: list[dict]) -> dict:
                 cache = acc.setdefault("cache", {"entries": 0, "size": 0, "hits": 0, "misses": 0, "evictions": 0,
                                                  "expired": 0, "learned": 0, "full": False})
                 for key, value in row["cache"].items():
-                    cache[key] = (cache[key] or value) if key == "full" else cache[key] + value
-    drops = {reason: sum(p["drops"].get(reason, 0) for p in parts) for reason in first["drops"]}
-    return {"sids": sids, "drops": drops, "drops_total": sum(drops.values()),
-            "kernel_drops": sum(p.get("kernel_drops", 0) for p in parts)}
+                    if key == "key":  # an SRv6 End.AD cache's kind (iface | flow)
+                        cache[key] = value
+                    else:
+                        cache[key] = (cache[key] or value) if key == "full" else cache[key] + value
+    return sids
 
 
 def merge_flows(parts: list[dict], sample: int = 20) -> dict:
@@ -205,7 +215,9 @@ def worker_main(config_path: str, index: int, fanout_base: int) -> int:
         if op == "apply":
             sids = [SidEntry.model_validate(s) for s in msg["sids"]]
             rows = [(Attachment.model_validate(a), smac, dmac) for a, smac, dmac in msg["atts"]]
-            dp.swap(dp.prepare(engine.build(sids, rows)))
+            tables = engine.build(sids, rows)
+            srv6mod.build(engine, tables, [Srv6SidEntry.model_validate(s) for s in msg.get("srv6", [])])
+            dp.swap(dp.prepare(tables))
             if thread is None:
                 gc.collect()
                 gc.freeze()
@@ -252,5 +264,7 @@ def pid_base() -> int:
     return (os.getpid() * 64) & 0xFFFF
 
 
-def state_message(sids: list[SidEntry], rows: list[tuple[Attachment, str, str | None]]) -> dict[str, Any]:
-    return {"sids": [s.model_dump() for s in sids], "atts": [[a.model_dump(), smac, dmac] for a, smac, dmac in rows]}
+def state_message(sids: list[SidEntry], rows: list[tuple[Attachment, str, str | None]],
+                  srv6: list[Srv6SidEntry] | None = None) -> dict[str, Any]:
+    return {"sids": [s.model_dump() for s in sids], "atts": [[a.model_dump(), smac, dmac] for a, smac, dmac in rows],
+            "srv6": [s.model_dump() for s in srv6 or []]}
