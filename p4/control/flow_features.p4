@@ -408,9 +408,12 @@ control FlowFeatures(
 
     /* Each step gated by run_flow_features on its own (control/sr.p4: no long gated block on Tofino 1). */
     apply {
-        /* step 0: the slot and tag, as soon as the key is known (ungated: a hash costs no state) */
-        hash_slot();
-        hash_tag();
+        /* step 0: the slot and tag, as soon as the key is known and a local SID was found (the module's own flag
+           comes a stage later; the emulator skips the hashes for every other packet) */
+        if (ig_md.ls0.module != LOCAL_NONE) {
+            hash_slot();
+            hash_tag();
+        }
         slot = h[14:0];
         tag = h[31:16] ++ h16[15:1] ++ 1w1;
 

@@ -103,7 +103,7 @@ control Priority(
     /* Each step gated on its own (control/sr.p4: no long gated block on Tofino 1). */
     apply {
         counted = 0;
-        if (hdr.ipv4.isValid()) {
+        if (ig_md.ls0.module != LOCAL_NONE && hdr.ipv4.isValid()) {  /* a local SID was found (see flow_features) */
             hash_session();
             hash_session_tag();
         }
