@@ -97,6 +97,38 @@ def test_a_gateway_reading_a_written_field_adds_a_stage(tmp_path):
     assert [n.name for n in e.critical("ingress")] == ["Ig.ta", "cond_prog47"]
 
 
+def two_chains(nested: bool) -> str:
+    """Two independent chains of 4 dependent tables, each step gated: one `if` around each chain (nested) or
+    one around each table (flat)."""
+    loc = "".join(f"    bit<8> {c}{i};\n" for c in "ab" for i in range(1, 5))
+    for c, out in (("a", "hdr.data.a"), ("b", "hdr.data.b")):
+        for i in range(1, 5):
+            src = "hdr.data.c" if i == 1 else f"{c}{i - 1}"
+            dst = out if i == 4 else f"{c}{i}"
+            loc += (f"    action s{c}{i}(bit<8> x) {{ {dst} = x; }}\n"
+                    f"    table t{c}{i} {{ key = {{ {src} : exact; }} actions = {{ s{c}{i}; }} size = 16; }}\n")
+    if nested:
+        apply = "".join(f"if (hdr.data.d == {k}) {{ " + " ".join(f"t{c}{i}.apply();" for i in range(1, 5)) + " }\n"
+                        for k, c in ((1, "a"), (2, "b")))
+    else:
+        apply = "".join(f"if (hdr.data.d == {k}) {{ t{c}{i}.apply(); }}\n" for c, k in (("a", 1), ("b", 2))
+                        for i in range(1, 5))
+    return program_text(locals=loc, apply=apply)
+
+
+def test_a_multi_stage_block_holds_later_steps_on_tofino1_only(tmp_path):
+    """Tofino 1 has no long branches: a gated block spanning stages holds the later steps of its sequence at
+    its last stage. bf-p4c 9.13.4 on the same shape: nested 7 stages (the second chain starts in the first's
+    last stage), flat 4 (docs/p4.md "Stages on a Tofino 1")."""
+    nested = est(tmp_path, two_chains(nested=True))
+    assert nested.min_stages("ingress") == 7 and nested.total_stages == 7
+    crit = nested.critical("ingress")
+    assert [n.name for n in crit] == ["Ig.ta1", "Ig.ta2", "Ig.ta3", "Ig.tb1", "Ig.tb2", "Ig.tb3", "Ig.tb4"]
+    assert crit[3].via_kind == "next-table order" and crit[3].via is not None and crit[3].via.name == "Ig.ta4"
+    assert est(tmp_path, two_chains(nested=False)).total_stages == 4
+    assert est(tmp_path, two_chains(nested=True), "tofino2").total_stages == 4  # long branches (mau/jbay)
+
+
 def test_zeroing_metadata_first_is_no_write(tmp_path):
     """phv/auto_init_metadata.h: `md.a = 0` before any write is dropped (SDE tna_digest: 3 stages, not 4)."""
     loc = """

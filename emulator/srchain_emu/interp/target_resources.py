@@ -1,6 +1,6 @@
 """Stage and PHV estimate of a checked program on a Tofino: the table dependency graph, a greedy placement.
 
-A lower bound of what bf-p4c allocates (p4lang/p4c `backends/tofino/bf-p4c`, p4c 1.2.5.16). Each table, each
+An estimate of what bf-p4c allocates (p4lang/p4c `backends/tofino/bf-p4c`, p4c 1.2.5.16). Each table, each
 gateway (`if` condition) and each run of apply-block statements (bf-p4c's synthesized `tbl_…` action
 tables) is a node of one gress. Between two nodes of a gress that are not mutually exclusive, in program
 order (mau/table_dependency_graph.h, dependencies_t):
@@ -9,13 +9,19 @@ order (mau/table_dependency_graph.h, dependencies_t):
   input, action operand) what the earlier writes: the later one sits at least one stage later;
 * output (OUTPUT): both write one field: one stage later too;
 * anti (ANTI_*) and control (CONTROL_*: a gateway, a table's hit/miss/action_run): same stage allowed
-  (mau/table_dependency_graph.cpp, is_anti_edge/is_ctrl_edge add no stage).
+  (mau/table_dependency_graph.cpp, is_anti_edge/is_ctrl_edge add no stage);
+* next-table order (Tofino 1, no long branches): a gated block whose own dependencies span stages holds every
+  later step of the same sequence at or after its last stage, whatever their data dependencies: a table's
+  next table lies in a later stage (`long_branch` exists from Tofino 2 on, mau/tofino vs mau/jbay). Checked
+  with bf-p4c 9.13.4: two 4-table chains, each under its own `if`, take 7 stages; each table under its own
+  `if`, 4. Blocks of one stage hold nothing (bf-p4c reorders independent steps of a sequence).
 
 The longest chain is the minimum number of stages of a gress. The placement then fills stages greedily, in
 dependency order, within the per-stage limits of mau/tofino/memories.h and mau/tofino/memories.cpp
 (`mem_info::constraint_check`); ingress and egress share each stage's resources. Memories are estimated from
 table sizes and widths (mau/tofino/memories.cpp `mems_needed`): bf-p4c's real layouts (hash ways, packing,
-action-data formats, input-crossbar bytes) only ever need more, so the estimate is a lower bound.
+action-data formats, input-crossbar bytes) only ever need more; the next-table rule can hold a block that
+bf-p4c would reorder, so the estimate is neither a lower nor an upper bound (docs/emulator.md).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class TargetSpec:
     # specs/phv_spec.cpp: containers per size (MAU groups x containers per group) and tagalong bits
     phv_containers: tuple[tuple[int, int], ...] = ((8, 64), (16, 96), (32, 64))
     tagalong_bits: int = 0
+    long_branches: bool = False  # mau/jbay (Tofino 2) has long branches; Tofino 1 chains next tables forward
 
     @property
     def phv_bits(self) -> int:
@@ -73,7 +80,7 @@ class TargetSpec:
 # shared by Tofino 1 and 2 ("this code is shared for Tofino and JBay").
 TARGETS: dict[str, TargetSpec] = {
     "tofino1": TargetSpec("tofino1", stages=12, tagalong_bits=2048),
-    "tofino2": TargetSpec("tofino2", stages=20, phv_containers=((8, 80), (16, 120), (32, 80))),
+    "tofino2": TargetSpec("tofino2", stages=20, phv_containers=((8, 80), (16, 120), (32, 80)), long_branches=True),
 }
 SRAM_WORD = 128  # bits of one SRAM row (memories.h: 1024 x 128)
 SRAM_DEPTH = 1024
@@ -108,6 +115,8 @@ class Node:
     stage: int = -1
     via: Node | None = None  # the predecessor that sets min_stage (the critical chain)
     via_kind: str = ""
+    floor: int = 0  # the stage a multi-stage block before it in its sequence holds it at (Tofino 1)
+    floor_via: Node | None = None
 
     # ---- memories (mau/tofino/memories.cpp find_mem_and_bus_info, mems_needed)
     @property
@@ -523,7 +532,9 @@ def exclusive(a: Node, b: Node) -> bool:
 
 def dependencies(nodes: list[Node]) -> None:
     """Longest-path stage minimum per node (mau/table_dependency_graph.cpp: data dependencies add a stage,
-    anti and control dependencies none)."""
+    anti and control dependencies none), from each node's floor (a next-table hold, see `place_held`)."""
+    for v in nodes:
+        v.min_stage, v.via, v.via_kind = v.floor, v.floor_via, "next-table order" if v.floor_via else ""
     for j, v in enumerate(nodes):
         ctl = {id(c) for c in v.controllers}
         for u in nodes[:j]:
@@ -542,6 +553,49 @@ def dependencies(nodes: list[Node]) -> None:
                 v.min_stage, v.via, v.via_kind = u.min_stage + weight, u, kind
             elif weight > 0 and v.via is None:
                 v.via, v.via_kind = u, kind
+
+
+@dataclass
+class Block:
+    """The nodes under one branch point (an `if`/`switch`/table-hit arm set) and the sequence it sits in."""
+
+    point: int
+    prefix: tuple[tuple[int, int], ...]  # the branch choices that lead to the sequence holding the block
+    members: list[Node] = field(default_factory=list)
+
+    def encloses(self, v: Node) -> bool:
+        """`v` is a later step of the sequence that holds the block (not inside it)."""
+        n = len(self.prefix)
+        return v.path[:n] == self.prefix and (len(v.path) == n or v.path[n][0] != self.point)
+
+
+def blocks(nodes: list[Node]) -> list[Block]:
+    out: dict[tuple[str, int], Block] = {}
+    for n in nodes:
+        for i, (point, _) in enumerate(n.path):
+            out.setdefault((n.gress, point), Block(point, n.path[:i])).members.append(n)
+    return list(out.values())
+
+
+def next_table_holds(nodes: list[Node], spec: TargetSpec) -> dict[int, list[Block]]:
+    """For each node, the blocks before it in its sequence that can hold it (see the module doc), if the
+    target has no long branches."""
+    holds: dict[int, list[Block]] = {id(n): [] for n in nodes}
+    if spec.long_branches:
+        return holds
+    for b in blocks(nodes):
+        last = max(u.order for u in b.members)
+        for v in nodes:
+            if v.order > last and v.gress == b.members[0].gress and b.encloses(v):
+                holds[id(v)].append(b)
+    return holds
+
+
+def held_at(b: Block) -> int | None:
+    """The last stage of a block placed over more than one stage (its gateways go with their tables), else
+    None: a one-stage block holds nothing."""
+    placed = {u.stage for u in b.members if u.kind != "gateway" and u.stage >= 0}
+    return max(placed) if len(placed) > 1 else None
 
 
 def chain(n: Node) -> list[Node]:
@@ -702,6 +756,7 @@ def place(nodes: list[Node], spec: TargetSpec) -> list[StageUse]:
     reg_stage: dict[str, int] = {}
     for n in sorted(nodes, key=lambda n: (n.min_stage, n.gress != "ingress", n.order)):
         st = max((u.stage + w for u, w in preds[id(n)]), default=0)
+        st = max(st, n.floor)
         st = max([st, *(reg_stage[r] for r in n.registers if r in reg_stage)])
         while True:
             while len(stages) <= st:
@@ -713,6 +768,29 @@ def place(nodes: list[Node], spec: TargetSpec) -> list[StageUse]:
         n.stage = st
         for r in n.registers:
             reg_stage.setdefault(r, st)
+    return stages
+
+
+def place_held(nodes: list[Node], spec: TargetSpec) -> list[StageUse]:
+    """Dependencies and placement, repeated while a multi-stage block holds a later step of its sequence below
+    the block's last stage (Tofino 1's next-table order): that step's floor rises to it and everything after
+    it follows. Floors only rise, each at most to the last stage used: bounded."""
+    holds = next_table_holds(nodes, spec)
+    stages: list[StageUse] = []
+    for _ in range(len(nodes) + 1):
+        for n in nodes:
+            n.stage = -1
+        dependencies(nodes)
+        stages = place(nodes, spec)
+        raised = False
+        for v in nodes:
+            for b in holds[id(v)]:
+                at = held_at(b)
+                if at is not None and at > v.floor and at > v.stage:
+                    v.floor, raised = at, True
+                    v.floor_via = max((u for u in b.members if u.stage == at), key=lambda u: u.order)
+        if not raised:
+            break
     return stages
 
 
@@ -775,8 +853,7 @@ def estimate(checked: CheckedProgram, target: str = "tofino1") -> ResourceEstima
     for i, n in enumerate(nodes):
         n.order = i
     remove_metadata_inits(nodes)
-    dependencies(nodes)
-    stages = place(nodes, spec)
+    stages = place_held(nodes, spec)
     phv = {g: phv_bits(checked, nodes, g, p) for g, p in GRESSES if g in checked.roles}
     return ResourceEstimate(spec, nodes, stages, phv)
 
