@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from srchain.plan import Plan
 
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
+FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports)
 Log = Callable[[str], None]
 
 
@@ -265,11 +266,16 @@ class Testbed:
 
     def start_vnf(self, vnf: topo.Vnf) -> None:
         cfg = self.workdir / f"{vnf.name}.yaml"
-        cfg.write_text(yaml.safe_dump({
+        conf: dict[str, Any] = {
             "name": vnf.name, "listen": {"host": "0.0.0.0", "port": vnf.listen_port},
             "next_hop": {"host": vnf.next_hop[0], "port": vnf.next_hop[1]},
             "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
-        }))
+        }
+        if vnf.kind == "formatter":
+            # one source port per session: the proxy's per-flow choice between the classifier instances then
+            # splits sessions (a single port would send every session to one instance)
+            conf["source_ports"] = FORMATTER_SOURCE_PORTS
+        cfg.write_text(yaml.safe_dump(conf))
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
                                         "--config", str(cfg)])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 
 from pydantic import Field
@@ -37,3 +38,8 @@ class Formatter(UdpService):
         vec = FeatureVector(report.key, self.seq, report.last_seen_ns, values, self.cfg.source_id)
         self.seq = (self.seq + 1) & U32_MAX
         return (vec.pack(),)
+
+    def flow_of(self, payload: bytes) -> int:
+        """A vector's session (its flow key): one source port per session, so the classifier instance a
+        per-flow balancer picks sees all of a session's vectors."""
+        return zlib.crc32(FeatureVector.unpack(payload).key.key_bytes())

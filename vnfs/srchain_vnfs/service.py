@@ -221,6 +221,10 @@ class UdpServiceConfig(ServiceConfig):
     next_hop: Endpoint
     batch: int = Field(default=64, ge=1, le=4096)
     rcvbuf_bytes: int = Field(default=4 << 20, ge=65536)
+    # Output sockets, each on its own source port; a payload's flow (flow_of) picks one, so a per-flow balancer
+    # downstream (the SR proxy's choice among a segment's instances) keeps one session's records together
+    # and spreads sessions over the instances. 1: one socket, every payload from the same port.
+    source_ports: int = Field(default=1, ge=1, le=64)
 
 
 class UdpService(Daemon):
@@ -232,6 +236,7 @@ class UdpService(Daemon):
         super().__init__(cfg)
         self.sock: socket.socket | None = None
         self.out: socket.socket | None = None
+        self.outs: list[socket.socket] = []
 
     def open(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -239,7 +244,13 @@ class UdpService(Daemon):
         sock.bind(self.cfg.listen.addr)
         sock.setblocking(False)
         self.sock = sock
-        self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.outs = []
+        for _ in range(self.cfg.source_ports):
+            out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if self.cfg.source_ports > 1:
+                out.bind(("0.0.0.0", 0))  # its own source port from the start (an unbound one gets it on send)
+            self.outs.append(out)
+        self.out = self.outs[0]
         self.watch(sock)
 
     @property
@@ -251,11 +262,18 @@ class UdpService(Daemon):
     def handle(self, data: bytes) -> Iterable[bytes]:
         raise NotImplementedError
 
+    def flow_of(self, payload: bytes) -> int:
+        """The flow an output payload belongs to (only asked with several source ports): payloads of one flow
+        leave from one source port."""
+        return 0
+
     def emit(self, payloads: Iterable[bytes]) -> None:
         assert self.out is not None
+        n = len(self.outs)
         for payload in payloads:
+            out = self.out if n == 1 else self.outs[self.flow_of(payload) % n]
             try:
-                self.out.sendto(payload, self.cfg.next_hop.addr)
+                out.sendto(payload, self.cfg.next_hop.addr)
                 self.count("sent")
             except OSError as exc:  # next hop down / buffer full: count, keep serving
                 self.count(f"dropped:send_{exc.errno}")
@@ -283,7 +301,8 @@ class UdpService(Daemon):
             self.process(data)
 
     def close(self) -> None:
-        if self.out is not None:
-            self.out.close()
-            self.out = None
+        for out in self.outs:
+            out.close()
+        self.outs = []
+        self.out = None
         super().close()
