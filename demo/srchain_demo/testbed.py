@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from srchain.plan import Plan
 
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
-FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports)
+FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports), fixed
+FORMATTER_SOURCE_PORT_BASE = 47100  # ports: the same split of sessions over the classifiers on every run
 Log = Callable[[str], None]
 
 
@@ -274,7 +275,7 @@ class Testbed:
         if vnf.kind == "formatter":
             # one source port per session: the proxy's per-flow choice between the classifier instances then
             # splits sessions (a single port would send every session to one instance)
-            conf["source_ports"] = FORMATTER_SOURCE_PORTS
+            conf["source_ports"], conf["source_port_base"] = FORMATTER_SOURCE_PORTS, FORMATTER_SOURCE_PORT_BASE
         cfg.write_text(yaml.safe_dump(conf))
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
                                         "--config", str(cfg)])

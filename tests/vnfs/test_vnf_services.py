@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from vnflab import running
 
-from srchain_contracts.records import DecisionRecord, TrafficClass, ip_to_int
+from srchain_contracts.records import DecisionRecord, FeatureVector, TrafficClass, ip_to_int
 from srchain_vnfs.aggregator import Aggregator, AggregatorConfig
 from srchain_vnfs.classifier import Classifier, ClassifierConfig
 from srchain_vnfs.cli import vnf_cli
@@ -167,3 +167,31 @@ def test_trafficgen_measures_loss_and_delay_on_loopback() -> None:
     stream = summary["streams"]["7"]  # type: ignore[index]
     assert sent["sent"] > 10 and stream["received"] == sent["sent"] and stream["lost"] == 0
     assert 0 <= stream["delay_us"]["min"] < 100_000 and summary["bad"] == 1
+
+
+def test_source_ports_keep_a_session_on_one_port_and_spread_sessions() -> None:
+    """With several source ports the formatter sends each session's vectors from one port (a per-flow balancer
+    downstream keeps the session on one instance) and different sessions from different ports."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # all of them queue before the reads
+    sink.bind((LOOP, 0))
+    sink.settimeout(5)
+    try:
+        fmt = Formatter(FormatterConfig(listen=Endpoint(host=LOOP, port=0),
+                                        next_hop=Endpoint(host=LOOP, port=sink.getsockname()[1]), source_ports=4))
+        reports, _ = _reports(["cloud_gaming", "video_streaming", "bulk", "voip", "web", "web"], {})
+        reports = reports[:300]
+        with running(fmt), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for i, rep in enumerate(reports):
+                tx.sendto(rep, (LOOP, _bound(fmt)))
+                if i % 20 == 19:
+                    time.sleep(0.005)
+            ports: dict[str, set[int]] = {}
+            for _ in range(len(reports)):
+                data, (_, port) = sink.recvfrom(65535)
+                ports.setdefault(str(FeatureVector.unpack(data).key), set()).add(port)
+        assert len(ports) >= 4 and all(len(p) == 1 for p in ports.values()), ports
+        assert len(set().union(*ports.values())) > 1, ports  # sessions spread over the sockets
+        assert len(fmt.outs) == 0  # closed with the daemon
+    finally:
+        sink.close()

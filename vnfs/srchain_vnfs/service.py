@@ -225,6 +225,9 @@ class UdpServiceConfig(ServiceConfig):
     # downstream (the SR proxy's choice among a segment's instances) keeps one session's records together
     # and spreads sessions over the instances. 1: one socket, every payload from the same port.
     source_ports: int = Field(default=1, ge=1, le=64)
+    # first of the source ports (consecutive; 0: ephemeral ones): fixed ports make the balancer's split of the
+    # sessions the same from run to run
+    source_port_base: int = Field(default=0, ge=0, le=65535 - 64)
 
 
 class UdpService(Daemon):
@@ -247,8 +250,10 @@ class UdpService(Daemon):
         self.outs = []
         for _ in range(self.cfg.source_ports):
             out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            if self.cfg.source_ports > 1:
-                out.bind(("0.0.0.0", 0))  # its own source port from the start (an unbound one gets it on send)
+            if self.cfg.source_ports > 1 or self.cfg.source_port_base:
+                # its own source port from the start (an unbound socket gets one on its first send)
+                port = self.cfg.source_port_base + len(self.outs) if self.cfg.source_port_base else 0
+                out.bind(("0.0.0.0", port))
             self.outs.append(out)
         self.out = self.outs[0]
         self.watch(sock)
