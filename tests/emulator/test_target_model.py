@@ -104,3 +104,51 @@ def test_a_table_application_alone_in_its_if_is_accepted(tmp_path, cond):
     path = tmp_path / "alone.p4"
     path.write_text(program_text(locals=TWO_TABLES, apply=apply))
     Pipeline.from_file(path)
+
+
+BOOL_FROM_COMPARISON = """
+        bool big = hdr.data.a == 1;
+        set_a.apply();
+        if (big) { hdr.data.d = 1; }
+"""
+BOOL_FOLDED = """
+        bool big = hdr.data.a == 1;
+        set_b.apply();
+        if (big) { hdr.data.d = 1; }
+"""
+BOOL_FROM_IF = """
+        bool big;
+        if (hdr.data.a == 1) { big = true; } else { big = false; }
+        set_a.apply();
+        if (big) { hdr.data.d = 1; }
+"""
+SETTERS = """
+    action seta(bit<8> v) { hdr.data.a = v; }
+    action setb(bit<8> v) { hdr.data.b = v; }
+    table set_a { key = { hdr.data.c : exact; } actions = { seta; NoAction; } default_action = NoAction; }
+    table set_b { key = { hdr.data.c : exact; } actions = { setb; NoAction; } default_action = NoAction; }
+"""
+
+
+def test_tofino1_refuses_a_bool_assigned_from_a_comparison_whose_operand_changes(tmp_path):
+    """bf-p4c 9.13.4: `source of modify_field invalid` when a table's action writes an operand before the use
+    (and after a plain assignment of it); accepted when nothing writes the operands (p4c folds the local)."""
+    text = program_text(locals=SETTERS, apply=BOOL_FROM_COMPARISON)
+    path = tmp_path / "cmp.p4"
+    path.write_text(text)
+    line = text.splitlines().index("        bool big = hdr.data.a == 1;") + 1
+    with pytest.raises(P4Error) as info:
+        Pipeline.from_file(path)
+    assert str(info.value).startswith(f"{path}:{line}: source of modify_field invalid: hdr.data.a == 1 is a "
+                                      "comparison or logic result"), str(info.value)
+    assert "bf-p4c mau/instruction_selection.cpp" in str(info.value)
+    path.write_text(program_text(locals=SETTERS, apply=BOOL_FOLDED))
+    Pipeline.from_file(path)  # set_b writes no operand: folded into the condition
+
+
+def test_a_bool_set_by_an_if_is_accepted(tmp_path):
+    path = tmp_path / "if.p4"
+    path.write_text(program_text(locals=SETTERS, apply=BOOL_FROM_IF))
+    p = Pipeline.from_file(path)
+    assert data_fields(p.process(0, data_frame(1))[0].frame)[3] == 1
+    assert data_fields(p.process(0, data_frame(2))[0].frame)[3] == 0

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
-from .checked import CheckedProgram, TableResT, Typed
+from .checked import Annotations, CheckedProgram, TableResT, Typed
 from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
@@ -20,8 +20,11 @@ from .target_salu import SALU_RULES
 from .target_walk import (
     Diagnostic,
     TargetRefusal,
+    action_call,
     control_bodies,
     expressions,
+    field_path,
+    source_text,
     statements,
     subexpressions,
     table_apply_call,
@@ -83,10 +86,82 @@ def table_apply_alone_in_its_if(checked: CheckedProgram) -> Iterator[Diagnostic]
                                        "common/extract_maupipe.cpp)")
 
 
+_COMPARISONS = ("==", "!=", "<", ">", "<=", ">=", "&&", "||")
+
+
+def _comparison(e: A.Expr | None) -> bool:
+    return (isinstance(e, A.Binary) and e.op in _COMPARISONS) or (isinstance(e, A.Unary) and e.op == "!")
+
+
+def _fields(e: A.Expr) -> set[str]:
+    """The fields `e` reads, whole paths only (`hdr.data.a`, not also its bases `hdr.data` and `hdr`)."""
+    paths = {fp[1] for x in subexpressions(e) if (fp := field_path(x)) is not None}
+    return {p for p in paths if not any(q.startswith(p + ".") for q in paths)}
+
+
+def _overlap(a: set[str], b: set[str]) -> bool:
+    return any(x == y or x.startswith(y + ".") or y.startswith(x + ".") for x in a for y in b)
+
+
+def _assigned(body: A.Stmt) -> set[str]:
+    out: set[str] = set()
+    for s in statements(body):
+        if isinstance(s, A.Assign):
+            t = s.target.base if isinstance(s.target, (A.Slice, A.Index)) else s.target
+            if (fp := field_path(t)) is not None:
+                out.add(fp[1])
+    return out
+
+
+def _writes(ann: Annotations, s: A.Stmt) -> set[str]:
+    """Fields statement `s` itself writes: its assignment, and the actions it runs (directly or by a table)."""
+    out = _assigned(s) if isinstance(s, A.Assign) else set()
+    for e in expressions(s):
+        for x in subexpressions(e):
+            if (a := action_call(ann, x)) is not None:
+                out |= _assigned(a.decl.body)
+            elif (t := table_apply_call(ann, x)) is not None:
+                for act in t.actions.values():
+                    out |= _assigned(act.decl.body)
+    return out
+
+
+def bool_from_a_comparison(checked: CheckedProgram) -> Iterator[Diagnostic]:
+    """bf-p4c mau/instruction_selection.cpp: an assignment is a `set` of a PHV field, action data or a
+    constant; a comparison or logic result is none of them ("source of modify_field invalid"). p4c folds an
+    apply-block local into the conditions that use it, unless something writes the comparison's operands
+    before a use; an action (or a metadata field) keeps the assignment. A gateway computes it instead: `if (c)
+    { b = true; } else { b = false; }`. Checked with bf-p4c 9.13.4: refused after a write of an operand (an
+    assignment or a table's action), accepted when nothing writes them before the use."""
+    for ann, body in control_bodies(checked):
+        flat = list(statements(body))
+        in_action = body is not None and not any(
+            isinstance(b.decl, A.ControlDecl) and b.decl.apply is body for b in checked.blocks)
+        for i, s in enumerate(flat):
+            value = s.value if isinstance(s, A.Assign) else s.init if isinstance(s, A.VarDecl) else None
+            if not _comparison(value) or (isinstance(s, A.VarDecl) and s.is_const):
+                continue
+            assert value is not None
+            local = s.name if isinstance(s, A.VarDecl) else (
+                s.target.name if isinstance(s, A.Assign) and isinstance(s.target, A.Name) else None)
+            kept = in_action or local is None
+            if not kept:
+                operands = _fields(value)
+                uses = [j for j in range(i + 1, len(flat)) if any(
+                    isinstance(x, A.Name) and x.name == local for e in expressions(flat[j])
+                    for x in subexpressions(e))]
+                kept = bool(uses) and any(_overlap(_writes(ann, flat[k]), operands) for k in range(i + 1, max(uses)))
+            if kept:
+                yield Diagnostic(value.loc, f"source of modify_field invalid: {source_text(value)} is a comparison "
+                                            "or logic result, which no ALU instruction moves (its operands change "
+                                            "before its use, or it is set in an action); set the bool in an if/else "
+                                            "instead (bf-p4c mau/instruction_selection.cpp)")
+
+
 __all__ = ["DEFAULT_TARGET", "RULES", "TARGET_MODELS", "Diagnostic", "TargetRefusal", "check_target"]
 
 RULES: dict[str, list[Rule]] = {
-    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, *SALU_RULES, *PARSER_RULES,
-                *GATEWAY_RULES, *FIELD_LIST_RULES],
+    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, bool_from_a_comparison, *SALU_RULES,
+                *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
     "none": [],
 }

@@ -86,6 +86,12 @@ def computed(ann: Annotations, e: A.Expr) -> bool:
                for x in subexpressions(e))
 
 
+def is_condition(e: A.Expr) -> bool:
+    """A comparison or a logic combination of them: what a gateway evaluates."""
+    return (isinstance(e, A.Binary) and e.op in (*RELATIONS, *EQUALITIES, "&&", "||")) or (
+        isinstance(e, A.Unary) and e.op == "!")
+
+
 class GatewayCheck:
     """One condition, walked the way bf-p4c lowers it into a gateway."""
 
@@ -111,6 +117,9 @@ class GatewayCheck:
         root = e.base if isinstance(e, A.Slice) else e
         if isinstance(root, A.Name) and root.name in self.locals:
             values = self.locals[root.name]
+            if len(values) == 1 and root is e and is_condition(values[0]):
+                self.cond(values[0])  # a bool local from a comparison: p4c folds the comparison in
+                return True
             if len(values) == 1 and computed(self.ann, values[0]):
                 self.found.append(Diagnostic(e.loc, f"condition expression too complex: {root.name} = "
                                                     f"{source_text(values[0])} is folded into the condition "
