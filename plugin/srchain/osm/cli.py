@@ -16,7 +16,7 @@ import yaml
 
 from srchain.model.errors import SpecError
 from srchain.model.load import load_inventory
-from srchain.osm import nbi
+from srchain.osm import nbi, ns_hostkeys
 from srchain.osm.checkout import require_checkout
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
@@ -278,18 +278,25 @@ def ns_create_cmd(ns_name: str, nsd_name: str, vim_account: str, config_file: Pa
     cmd = nbi.cmd_ns_create(ns_name, nsd_name, vim_account, config_file) + (["--wait"] if wait else [])
     if dry_run:
         click.echo(nbi.shell(cmd))
+        if config_file and ns_hostkeys.wants_keys(load_params(config_file)):
+            click.echo("# with a host key pair generated per VM member at ns-create, in a private copy of the "
+                       "config file (docs/osm.md, Day 1 unattended)")
         return
     try:
-        config = load_params(config_file) if config_file else {}
+        config, public = ns_hostkeys.with_host_keys(load_params(config_file) if config_file else {})
         creds = _creds(credentials)
+        for member, key in sorted(public.items()):
+            click.echo(f"host key of {member}: {ns_hostkeys.fingerprint(key)} (generated for this instantiation)")
         if _use_osmclient(via):
-            click.echo(nbi.run_osm(cmd, creds, timeout).strip())
+            with ns_hostkeys.private_file(config) as private:
+                private_cmd = nbi.cmd_ns_create(ns_name, nsd_name, vim_account, private if config_file else None)
+                click.echo(nbi.run_osm(private_cmd + (["--wait"] if wait else []), creds, timeout).strip())
             return
         client = nbi.NbiClient(creds)
         ns_id, op_id = client.ns_create(ns_name, nsd_name, vim_account, config)
         click.echo(f"ns {ns_name}: {ns_id}")
         _finish(client, op_id, wait, timeout)
-    except (nbi.NbiError, OsmToolError) as e:
+    except (nbi.NbiError, OsmToolError, ns_hostkeys.HostKeyError) as e:
         raise click.ClickException(str(e)) from None
 
 

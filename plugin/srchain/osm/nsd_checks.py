@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from srchain.osm import ns_hostkeys
 from srchain.osm.day12 import CharmCache, as_list, check_block, primitives
 from srchain.osm.descriptors import Descriptor
 from srchain.osm.findings import Finding
@@ -122,13 +123,21 @@ def vnfd_blocks(vnfd: Descriptor) -> list[tuple[dict[str, Any], str]]:
     return blocks
 
 
+def _with_generated(have: set[str]) -> set[str]:
+    return have | ns_hostkeys.GENERATED_PER_VNF if ns_hostkeys.KEY_TYPE in have else have
+
+
 def check_placeholders(nsd: Descriptor, vnfds: dict[str, Descriptor], params: dict[str, Any],
                        params_file: str) -> list[Finding]:
     """Every `<name>` a primitive uses has a value in the ns-create parameters (`--config` YAML)."""
     out: list[Finding] = []
-    ns_params = set((params.get("additionalParamsForNs") or {}).keys())
-    per_vnf = {str(v.get("member-vnf-index")): set((v.get("additionalParams") or {}).keys())
+    # What `srchain osm ns-create` generates (ns_hostkeys): a host key pair for a member with the marker, and
+    # the SSH proxies' public keys for the NS charm when any member has it.
+    per_vnf = {str(v.get("member-vnf-index")): _with_generated(set((v.get("additionalParams") or {}).keys()))
                for v in as_list(params.get("additionalParamsForVnf")) if isinstance(v, dict)}
+    ns_params = set((params.get("additionalParamsForNs") or {}).keys())
+    if any(ns_hostkeys.KEY_TYPE in have for have in per_vnf.values()):
+        ns_params |= ns_hostkeys.GENERATED_PER_NS
     config = nsd.body.get("ns-configuration")
     if isinstance(config, dict):
         for name, where in _placeholders(config, f"nsd.nsd[{nsd.ident}].ns-configuration"):

@@ -27,6 +27,7 @@ from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import ChainModel, load_chain
 from srchain.model.spec import Match, P4Segment, Rule, VnfSegment
+from srchain.osm import ns_hostkeys
 from srchain.osm.pdu import interface_name, pdu_type_for
 
 PROXY_VNFD = "srchain-sr-proxy"
@@ -54,6 +55,9 @@ VNF_DEFAULTS: dict[str, dict[str, str]] = {
     "srchain-classifier": {"classifier_model": "default"},
     "srchain-mitigation": {"mitigation_rate_pps": "10000", "mitigation_fan_in": "100"},
 }
+
+# Every VM member asks `srchain osm ns-create` for a host key generated at instantiation (ns_hostkeys).
+VM_HOST_KEY = {ns_hostkeys.KEY_TYPE: "ed25519"}
 
 
 class RenderError(SrchainError):
@@ -178,7 +182,7 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
                                   f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
             if any(p.id == inst for p in vnf_profiles):
                 continue
-            p = Profile(inst, vnfd, params=dict(VNF_DEFAULTS.get(vnfd, {})))
+            p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY})
             p.connect("mgmtnet", "mgmt-ext")
             if vnfd in VNF_DATA_LEGS:
                 p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
@@ -232,7 +236,7 @@ def _proxy_profiles(model: ChainModel, proxies: list[str], instances: set[str],
         attachments = [a.model_dump(exclude_none=True) for a in px.attachments if a.vnf in instances]
         p = Profile(name, PROXY_VNFD, params={
             "sr_iface": px.sr_interface, "sr_next_hop_mac": port.mac,
-            "vnf_attachments": json.dumps(attachments, separators=(",", ":"))})
+            "vnf_attachments": json.dumps(attachments, separators=(",", ":")), **VM_HOST_KEY})
         p.connect("mgmtnet", "mgmt-ext")
         p.connect(f"{name}-sr", "sr-ext")
         p.connect(f"{name}-vnfs", "vnf-ext")
@@ -307,7 +311,8 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendere
         spec_file=model.spec_file, inventory_file=model.inventory_file,
         vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
         profiles=profiles, fg_members=members, paths=_paths(model), osm_release=osm_release,
-        nfp_positions=osm_release >= NFP_POSITIONS_SINCE)
+        nfp_positions=osm_release >= NFP_POSITIONS_SINCE,
+        proxy_host_keys=any(px.ssh is not None and px.name in proxies for px in inv.proxies))
     pnf = env.get_template("pnf_vnfd.yaml.j2")
     pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
                                      inventory_file=model.inventory_file,
