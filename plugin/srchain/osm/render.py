@@ -28,7 +28,7 @@ from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import ChainModel, load_chain
 from srchain.model.spec import Match, P4Segment, Rule, VnfSegment
 from srchain.osm import ns_hostkeys
-from srchain.osm.pdu import interface_name, pdu_type_for
+from srchain.osm.pdu import interface_name, pdu_type_for, port_link, vim_network_name
 
 PROXY_VNFD = "srchain-sr-proxy"
 # Inventory VNF kind -> the VNFD (vnfd/) that runs it, and its data connection point.
@@ -76,6 +76,7 @@ def pnf_vnfd_id(switch: str) -> str:
 class Link:
     id: str
     description: str
+    vim_network: str | None = None  # a link with a switch port: the VIM network the port is wired to
 
 
 @dataclass
@@ -193,11 +194,6 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     return vnf_profiles, proxies
 
 
-def _link_id(a: str, pa: int, b: str, pb: int) -> str:
-    (x, px), (y, py) = sorted([(a, pa), (b, pb)])
-    return f"{x}p{px}-{y}p{py}"
-
-
 def _switch_profiles(inv: Inventory, links: dict[str, Link]) -> list[Profile]:
     out = []
     for sw in inv.switches:
@@ -207,17 +203,14 @@ def _switch_profiles(inv: Inventory, links: dict[str, Link]) -> list[Profile]:
         p.connect("mgmtnet", "mgmt-ext")
         for port in sorted(sw.ports, key=lambda x: x.port):
             peer = port.peer
+            link = port_link(sw.name, port)
             if peer.kind == "host":
-                link = f"host-{peer.host}"
-                links.setdefault(link, Link(link, f"switch {sw.name} port {port.port} <-> host {peer.host}"))
+                what = f"switch {sw.name} port {port.port} <-> host {peer.host}"
             elif peer.kind == "proxy":
-                link = f"{peer.proxy}-sr"
-                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
-                                                  f"SR proxy {peer.proxy}"))
+                what = f"SR-MPLS link: switch {sw.name} port {port.port} <-> SR proxy {peer.proxy}"
             else:
-                link = _link_id(sw.name, port.port, str(peer.switch), int(peer.port or 0))
-                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
-                                                  f"switch {peer.switch} port {peer.port}"))
+                what = f"SR-MPLS link: switch {sw.name} port {port.port} <-> switch {peer.switch} port {peer.port}"
+            links.setdefault(link, Link(link, what, vim_network_name(link)))
             p.connect(link, f"{interface_name(port.port)}-ext")
         out.append(p)
     return out
