@@ -122,7 +122,8 @@ def test_two_switch_profiles_links_and_chain_order(tmp_path: Path) -> None:
     assert [c["id"] for c in pnf["ext-cpd"]] == ["mgmt-ext", "port4-ext", "port8-ext"]
     params = yaml.safe_load((out / "nsd/gaming-two-switch.ns-config.yaml").read_text())
     by_member = {v["member-vnf-index"]: v["additionalParams"] for v in params["additionalParamsForVnf"]}
-    assert by_member["s2"] == {"bfrt_port": "50053", "p4_program": "srchain_node", "device_id": "0"}
+    assert by_member["s2"] == {"bfrt_port": "50053", "p4_program": "srchain_node", "device_id": "0",
+                               "p4_program_digest": "from-package"}
     assert by_member["px1"]["sr_next_hop_mac"] == "02:00:00:00:02:04"
     assert params["additionalParamsForNs"]["chain_spec"] == (EXAMPLES / "two-switch.yaml").read_text()
 

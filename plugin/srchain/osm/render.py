@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from srchain.bfrt.client import BfrtError
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
@@ -29,6 +30,7 @@ from srchain.model.load import ChainModel, load_chain
 from srchain.model.spec import Match, P4Segment, Rule, VnfSegment
 from srchain.osm import ns_hostkeys
 from srchain.osm.pdu import interface_name, pdu_type_for, port_link, vim_network_name
+from srchain.targets.loader import Bundle
 
 PROXY_VNFD = "srchain-sr-proxy"
 # Inventory VNF kind -> the VNFD (vnfd/) that runs it, and its data connection point.
@@ -40,6 +42,7 @@ VNFD_BY_KIND = {
     "mitigation": "srchain-mitigation",
 }
 VNF_DATA_CPD = "data-ext"
+FROM_PACKAGE = "from-package"  # load-p4-program digest: the one the package build recorded (p4_switch)
 # The vnffgd differs per OSM release: the 2025 NBI (descriptor_topics.py NsdTopic.validate_vnffgd_data, called from
 # _validate_input_new) reads `nfp-position-element-id[0]` of every nfpd position-desc-id and looks it up in the
 # vnffgd's `nfp-position-element` list ('NoneType' object is not subscriptable without it), while the IM of
@@ -194,12 +197,13 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     return vnf_profiles, proxies
 
 
-def _switch_profiles(inv: Inventory, links: dict[str, Link]) -> list[Profile]:
+def _switch_profiles(inv: Inventory, links: dict[str, Link], p4_digests: dict[str, str]) -> list[Profile]:
     out = []
     for sw in inv.switches:
         p = Profile(sw.name, pnf_vnfd_id(sw.name),
                     params={"bfrt_port": sw.grpc.rpartition(":")[2], "p4_program": sw.program,
-                            "device_id": str(sw.device_id)})
+                            "device_id": str(sw.device_id),
+                            "p4_program_digest": p4_digests.get(sw.program, FROM_PACKAGE)})
         p.connect("mgmtnet", "mgmt-ext")
         for port in sorted(sw.ports, key=lambda x: x.port):
             peer = port.peer
@@ -272,15 +276,18 @@ def _paths(model: ChainModel) -> list[dict[str, Any]]:
             for pid, rule in candidates if (pos := _positions(model, pid))]
 
 
-def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
-    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it)."""
+def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
+           p4_digests: dict[str, str] | None = None) -> Rendered:
+    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it).
+    `p4_digests` ({program: sha256:<hex>}): the digest each switch's load-p4-program requires of the bundle
+    shipped in its charm; a program without one gets `from-package` (the digest the package build recorded)."""
     if osm_release not in OSM_RELEASES:
         raise RenderError(f"OSM release {osm_release}: not one this rendering knows "
                           f"({OSM_RELEASES.start}-{OSM_RELEASES.stop - 1})")
     inv = model.inventory
     vnf_profiles, proxies = _vnf_profiles(model)
     links: dict[str, Link] = {}
-    switch_profiles = _switch_profiles(inv, links)
+    switch_profiles = _switch_profiles(inv, links, p4_digests or {})
     instances = {p.id for p in vnf_profiles}
     proxy_profiles = _proxy_profiles(model, proxies, instances, links)
     profiles = switch_profiles + proxy_profiles + vnf_profiles
@@ -326,5 +333,14 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendere
     return Rendered(spec.chain, nsd_text, pnf_texts, params)
 
 
-def render_files(spec_path: Path, inventory_path: Path, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
-    return render(load_chain(spec_path, inventory_path), osm_release)
+def render_files(spec_path: Path, inventory_path: Path, osm_release: int = DEFAULT_OSM_RELEASE,
+                 p4_bundles: list[Path] | None = None) -> Rendered:
+    """`p4_bundles`: compiled bundles (DIR named after the program) whose digests the NS config names."""
+    digests = {}
+    for d in p4_bundles or []:
+        b = Bundle(d.name, d)
+        try:
+            digests[b.name] = f"sha256:{b.digest()}"
+        except BfrtError as exc:
+            raise RenderError(f"--p4-bundle {d}: {exc}") from None
+    return render(load_chain(spec_path, inventory_path), osm_release, digests)
