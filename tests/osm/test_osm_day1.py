@@ -79,7 +79,7 @@ def test_cloud_init_installs_exactly_the_generated_key(vnfd: str, instantiation:
     member = {"sr-proxy": "px1", "classifier": "classifier-a"}.get(vnfd, vnfd)
     if member not in instantiation["vnf"]:  # not in the reference chain: the parameters render-nsd gives it
         alone, public = ns_hostkeys.with_host_keys({"additionalParamsForVnf": [{"member-vnf-index": member,
-            "additionalParams": {**VNF_DEFAULTS[f"srchain-{vnfd}"], **VM_HOST_KEY}}]})
+            "additionalParams": {**VNF_DEFAULTS[f"srchain-{vnfd}"], **VM_HOST_KEY, "vlan_netplan": "{version: 2}"}}]})
         instantiation = {"vnf": {member: alone["additionalParamsForVnf"][0]["additionalParams"]}, "public": public}
     params = instantiation["vnf"][member]
     text = (REPO / f"vnfd/{vnfd}/cloud_init/{vnfd}-cloud-init.cfg").read_text()

@@ -123,6 +123,24 @@ def vnfd_blocks(vnfd: Descriptor) -> list[tuple[dict[str, Any], str]]:
     return blocks
 
 
+JINJA_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _cloud_init_variables(vnfd: Descriptor) -> list[tuple[str, str]]:
+    """The jinja2 variables of each VDU's cloud-init-file (LCM renders it with the member's parameters,
+    StrictUndefined), with where the VDU names the file."""
+    found = []
+    for i, vdu in enumerate(as_list(vnfd.body.get("vdu"))):
+        name = vdu.get("cloud-init-file") if isinstance(vdu, dict) else None
+        path = vnfd.root / "cloud_init" / str(name) if name else None
+        if path is None or not path.is_file():
+            continue  # rule cloud-init.file reports a missing file
+        for var in sorted(set(JINJA_VARIABLE.findall(path.read_text()))):
+            if var != "OSM":
+                found.append((var, f"vnfd.vdu[{vdu.get('id', i)}].cloud-init-file"))
+    return found
+
+
 def _with_generated(have: set[str]) -> set[str]:
     return have | ns_hostkeys.GENERATED_PER_VNF if ns_hostkeys.KEY_TYPE in have else have
 
@@ -150,6 +168,13 @@ def check_placeholders(nsd: Descriptor, vnfds: dict[str, Descriptor], params: di
             if vnfd is None:
                 continue
             have = per_vnf.get(member, set()) | BUILTIN_PLACEHOLDERS
+            for name, where in _cloud_init_variables(vnfd):
+                if name not in have:
+                    out.append(Finding(str(vnfd.file), where, "placeholder",
+                                       f"{{{{ {name} }}}} in the cloud-init has no value for vnf-profile '{member}' of "
+                                       f"NSD '{nsd.ident}' (LCM stops the instantiation): add it to "
+                                       f"additionalParamsForVnf[member-vnf-index={member}].additionalParams in "
+                                       f"{params_file}"))
             for block, path in vnfd_blocks(vnfd):
                 for name, where in _placeholders(block, path):
                     if name not in have:

@@ -15,6 +15,7 @@ Naming contract (docs/osm.md):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ VNFD_BY_KIND = {
     "mitigation": "srchain-mitigation",
 }
 VNF_DATA_CPD = "data-ext"
+SAFE_IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,13}$")
 FROM_PACKAGE = "from-package"  # load-p4-program digest: the one the package build recorded (p4_switch)
 # The vnffgd differs per OSM release: the 2025 NBI (descriptor_topics.py NsdTopic.validate_vnffgd_data, called from
 # _validate_input_new) reads `nfp-position-element-id[0]` of every nfpd position-desc-id and looks it up in the
@@ -59,6 +61,9 @@ VNF_DEFAULTS: dict[str, dict[str, str]] = {
     "srchain-mitigation": {"mitigation_rate_pps": "10000", "mitigation_fan_in": "100"},
 }
 
+# The VNF VMs' data interface (VNFD `data`, position 2) and the proxy VM's VDU and SR interface (VNFD names).
+VNF_DATA_IFACE = "ens4"
+PROXY_VDU, PROXY_SR_IFACE = "proxy-vm", "sr"
 # Every VM member asks `srchain osm ns-create` for a host key generated at instantiation (ns_hostkeys).
 VM_HOST_KEY = {ns_hostkeys.KEY_TYPE: "ed25519"}
 
@@ -167,6 +172,26 @@ def _switch_cpd(sw: InventorySwitch) -> str:
     return f"{interface_name(port.port)}-ext"
 
 
+def vlan_netplan(vlans: list[tuple[str, int]]) -> str:
+    """The `network:` value of the VMs' cloud-init netplan file for 802.1Q sub-interfaces `<iface>.<vlan>` (a YAML
+    flow mapping without quotes: LCM's jinja2 autoescaping would change quotes). The parent is declared (netplan
+    needs a vlan's `link` in its configuration) without settings, so cloud-init's own stay as they are."""
+    for iface, vlan in vlans:
+        if not SAFE_IFACE.match(iface) or not 1 <= vlan <= 4094:
+            raise RenderError(f"VLAN attachment {iface}.{vlan}: not an interface name and 802.1Q VLAN ID")
+    if not vlans:
+        return "{version: 2}"
+    parents = ", ".join(f"{i}: {{}}" for i in sorted({i for i, _ in vlans}))
+    subs = ", ".join(f"{i}.{v}: {{id: {v}, link: {i}}}" for i, v in sorted(set(vlans)))
+    return f"{{version: 2, ethernets: {{{parents}}}, vlans: {{{subs}}}}}"
+
+
+def _vnf_vlan(inv: Inventory, inst: str) -> list[tuple[str, int]]:
+    """The VLAN a one-legged VNF instance is attached by: its data interface then carries the same tag."""
+    return [(VNF_DATA_IFACE, int(a.vlan)) for px in inv.proxies for a in px.attachments
+            if a.vnf == inst and a.vlan]
+
+
 def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     inv = model.inventory
     vnf_profiles: list[Profile] = []
@@ -186,7 +211,8 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
                                   f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
             if any(p.id == inst for p in vnf_profiles):
                 continue
-            p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY})
+            p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY,
+                                            "vlan_netplan": vlan_netplan(_vnf_vlan(inv, inst))})
             p.connect("mgmtnet", "mgmt-ext")
             if vnfd in VNF_DATA_LEGS:
                 p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
@@ -233,7 +259,9 @@ def _proxy_profiles(model: ChainModel, proxies: list[str], instances: set[str],
         attachments = [a.model_dump(exclude_none=True) for a in px.attachments if a.vnf in instances]
         p = Profile(name, PROXY_VNFD, params={
             "sr_iface": px.sr_interface, "sr_next_hop_mac": port.mac,
-            "vnf_attachments": json.dumps(attachments, separators=(",", ":")), **VM_HOST_KEY})
+            "vnf_attachments": json.dumps(attachments, separators=(",", ":")), **VM_HOST_KEY,
+            "vlan_netplan": vlan_netplan([(str(a.iface), int(a.vlan)) for a in px.attachments
+                                          if a.vnf in instances and a.iface and a.vlan])})
         p.connect("mgmtnet", "mgmt-ext")
         p.connect(f"{name}-sr", "sr-ext")
         p.connect(f"{name}-vnfs", "vnf-ext")
@@ -330,6 +358,10 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
              for px in inv.proxies if px.ssh is not None and px.name in {p.id for p in profiles}]
     if fixed:
         params["vld"] = [{"name": "mgmtnet", "vnfd-connection-point-ref": fixed}]
+    # The SR proxy VM's SR-side port gets the inventory's MAC (ns-create `vnf[].vdu[].interface[].mac-address`:
+    # NBI marks it fixed-mac, RO creates the port with it), so the switch's next hop is right from day 1.
+    params["vnf"] = [{"member-vnf-index": px.name, "vdu": [{"id": PROXY_VDU, "interface": [
+        {"name": PROXY_SR_IFACE, "mac-address": px.mac}]}]} for px in inv.proxies if px.name in proxies]
     return Rendered(spec.chain, nsd_text, pnf_texts, params)
 
 
