@@ -543,3 +543,28 @@ def test_ns_create_sends_a_host_key_per_vm_member_and_prints_only_fingerprints(
     dry = CliRunner().invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
                                        "--vim-account", "vim-1", "--config-file", str(NS_CONFIG), "--dry-run"])
     assert dry.exit_code == 0 and "host key pair generated per VM member at ns-create" in dry.output
+
+
+def test_ns_create_via_osmclient_hands_the_keys_over_in_a_private_file_it_removes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_osm(cmd: list[str], creds: Credentials, timeout_s: float = 600) -> str:
+        path = Path(cmd[cmd.index("--config_file") + 1])
+        seen.update(cmd=cmd, path=path, mode=path.stat().st_mode & 0o777, dir_mode=path.parent.stat().st_mode & 0o777,
+                    params=yaml.safe_load(path.read_text()))
+        return "ns-id-1"
+
+    monkeypatch.setattr("srchain.osm.cli._use_osmclient", lambda via: True)
+    monkeypatch.setattr("srchain.osm.nbi.run_osm", fake_osm)
+    result = CliRunner().invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
+                                          "--vim-account", "vim-1", "--config-file", str(NS_CONFIG),
+                                          "--via", "osmclient"], env={"OSM_HOSTNAME": "http://127.0.0.1:1",
+                                                                      "OSM_PASSWORD": PASSWORD})
+    assert result.exit_code == 0, result.output
+    assert seen["path"] != NS_CONFIG and not seen["path"].exists()  # a private copy, gone afterwards
+    assert (seen["mode"], seen["dir_mode"]) == (0o600, 0o700)
+    (px1,) = [m["additionalParams"] for m in seen["params"]["additionalParamsForVnf"] if m["member-vnf-index"] == "px1"]
+    assert px1["ssh_host_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert not any("PRIVATE" in part for part in seen["cmd"]) and "PRIVATE KEY" not in result.output
+    assert "ns-id-1" in result.output
