@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from osm_sshd import SshLab
 from osmlib import REPO, SHARED
 
@@ -47,3 +52,33 @@ def built_packages(tmp_path_factory: pytest.TempPathFactory, im: ImValidator) ->
     out = tmp_path_factory.mktemp("pkgs")
     folders = sorted(p for base in ("vnfd", "nsd") for p in (REPO / base).iterdir() if p.is_dir())
     return [build_package(folder, out, im, venv=False) for folder in folders]
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def formatter(tmp_path: Path) -> Iterator[dict]:
+    """A formatter config on free loopback ports and a restart script that (re)starts the real service."""
+    cfg = tmp_path / "formatter.yaml"
+    http = _free_port(socket.SOCK_STREAM)
+    cfg.write_text(yaml.safe_dump({"name": "formatter", "http": {"host": "127.0.0.1", "port": http},
+                                   "listen": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)},
+                                   "next_hop": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)}}))
+    pid = tmp_path / "pid"
+    script = tmp_path / "restart.sh"
+    script.write_text(f"""#!/bin/sh
+[ -f {pid} ] && kill $(cat {pid}) 2>/dev/null && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done
+{sys.executable} -m srchain_vnfs.cli run formatter --config {cfg} >>{tmp_path}/log 2>&1 &
+echo $! > {pid}
+""")
+    script.chmod(0o755)
+    try:
+        yield {"cfg": cfg, "restart": str(script), "pid": pid}
+    finally:
+        if pid.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid.read_text()), signal.SIGTERM)

@@ -5,21 +5,29 @@ real p4/srchain_node.p4 program."""
 from __future__ import annotations
 
 import json
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from ops import testing
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
-from osmlib import REPO, charm_class
+from osmlib import NS_CONFIG, REPO, charm_class
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
+from srchain.bfrt.client import BfrtClient
+from srchain.charms.p4_switch import bundle_digest
 from srchain.model import load_chain
+from srchain.osm.im import ImValidator
+from srchain.osm.package import build_package, ship_p4_bundles
+from srchain.osm.render import render_files
 from srchain.plan import build_plan
 from srchain.plan import tm as TM
 from srchain.sidstore import SidStore
+from srchain.targets.loader import Bundle
 
 CHARM = REPO / "charms/srchain-p4-switch"
 EX = REPO / "examples"
@@ -29,7 +37,11 @@ FWD = "SwitchIngress.sr.sid_forward"
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compile_artifacts(tmp_path_factory.mktemp("p4"))
+    """The program as `package build --p4-bundle` ships it: <dir>/srchain_node/{bf-rt.json,pipe/...,DIGEST}."""
+    built = compile_artifacts(tmp_path_factory.mktemp("p4"))
+    shipped = tmp_path_factory.mktemp("shipped") / "p4"
+    ship_p4_bundles([built / PROGRAM], shipped)
+    return shipped
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +183,7 @@ def test_push_of_a_new_program_reinstalls_the_applied_chain(sw: EmulatedSwitch, 
     binary = rebuilt / PROGRAM / "pipe" / "tofino.bin"  # the emulator's "binary" is the P4 source
     binary.write_bytes(binary.read_bytes() + b"\n// rebuilt\n")
     other = Unit(sw, rebuilt, Path(unit.config["state-dir"]))
-    r = other.act("load-p4-program", program=PROGRAM)
+    r = other.act("load-p4-program", program=PROGRAM, digest=bundle_digest(Bundle(PROGRAM, rebuilt / PROGRAM)))
     # the TM's queue rows are device state, which a program push leaves in place (tf1.tm.*): not reinstalled
     n1 = sum(1 for t in plans["v1"]["targets"] if t["name"] == "s1"
              for e in t["entries"] if e["table"] not in TM.TABLES)
@@ -222,3 +234,75 @@ def test_counters_count_real_packets(sw: EmulatedSwitch, unit: Unit, plans: dict
     assert after["counters"]["SwitchIngress.drops"] == {"unknown_label": 1, "ttl_expired": 1}
     assert after["tables"][FWD]["packets"] == 1
     assert after["tables"][FWD]["entries"] == len(_planned(plans["v1"]))
+
+
+# --- issue 17 item 7: the bundle travels in the PNF package and is checked against the NS config ------------------
+
+def _loaded(sw: EmulatedSwitch) -> list[str]:
+    c = BfrtClient.connect(sw.address, client_id=9, timeout=5, token=TOKEN)
+    try:
+        return [cfg.p4_name for cfg in c.pipeline().config]
+    finally:
+        c.close()
+
+
+def test_the_pnf_package_ships_the_bundle_and_the_charm_loads_it_only_with_the_named_digest(
+        sw: EmulatedSwitch, tmp_path: Path, im: ImValidator) -> None:
+    built = compile_artifacts(tmp_path / "build")
+    pkg = build_package(REPO / "vnfd/tofino-s1", tmp_path / "pkgs", im, venv=False, p4_bundles=[built / PROGRAM])
+    with tarfile.open(pkg) as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    charm = tmp_path / "x" / "srchain-tofino-s1_vnf" / "charms" / "srchain-p4-switch"
+    shipped = charm / "p4" / PROGRAM
+    assert sorted(str(f.relative_to(shipped)) for f in shipped.rglob("*") if f.is_file()) == \
+        ["DIGEST", "bf-rt.json", "pipe/context.json", "pipe/tofino.bin"]
+    digest = bundle_digest(Bundle(PROGRAM, built / PROGRAM))
+    assert (shipped / "DIGEST").read_text() == digest + "\n"
+    sums = (tmp_path / "x" / "srchain-tofino-s1_vnf" / "checksums.txt").read_text()
+    assert f"srchain-tofino-s1_vnf/charms/srchain-p4-switch/p4/{PROGRAM}/pipe/tofino.bin" in sums
+
+    # what the NS config names: render-nsd --p4-bundle puts the same digest there; the day-1 primitive passes it
+    params = render_files(EX / "cloud-gaming.yaml", EX / "inventory.yaml", p4_bundles=[built / PROGRAM]).params
+    (s1,) = [m["additionalParams"] for m in params["additionalParamsForVnf"] if m["member-vnf-index"] == "s1"]
+    assert s1["p4_program_digest"] == digest
+    committed = yaml.safe_load(NS_CONFIG.read_text())["additionalParamsForVnf"][0]["additionalParams"]
+    assert committed["p4_program_digest"] == "from-package"  # without a bundle: the digest the build recorded
+    pnf = yaml.safe_load((REPO / "vnfd/tofino-s1/tofino-s1_vnfd.yaml").read_text())["vnfd"]
+    day1 = pnf["df"][0]["lcm-operations-configuration"]["operate-vnf-op-config"]["day1-2"][0]
+    (load,) = [p for p in day1["initial-config-primitive"] if p["name"] == "load-p4-program"]
+    assert {"name": "digest", "data-type": "STRING", "value": "<p4_program_digest>"} in load["parameter"]
+
+    host, port = sw.address.rsplit(":", 1)
+    secret = testing.Secret(tracked_content={"token": TOKEN})
+    state = testing.State(leader=True, secrets={secret}, config={  # p4-artifacts unset: the charm's own p4/
+        "bfrt-address": host, "bfrt-port": int(port), "switch-name": "s1", "state-dir": str(tmp_path / "state"),
+        "bfrt-token": secret.id})
+
+    def act(**params: object) -> dict:
+        ctx = testing.Context(charm_class(charm), charm_root=charm)
+        ctx.run(ctx.on.action("load-p4-program", params={"program": PROGRAM, **params}), state)
+        assert ctx.action_results is not None
+        return json.loads(ctx.action_results["output"])
+
+    def refused(**params: object) -> str:
+        ctx = testing.Context(charm_class(charm), charm_root=charm)
+        with pytest.raises(testing.ActionFailed) as e:
+            ctx.run(ctx.on.action("load-p4-program", params={"program": PROGRAM, **params}), state)
+        return e.value.message
+
+    other = "sha256:" + "0" * 64
+    assert refused(digest=other) == (f"program {PROGRAM}: the bundle at {shipped} has digest {digest}, the NS config "
+                                     f"(load-p4-program digest) names {other}; refused, nothing was loaded")
+    assert refused(digest="md5:abc") == ("digest: 'md5:abc' (the NS config (load-p4-program digest)) is not "
+                                         "sha256:<64 hex digits> or from-package; nothing was loaded")
+    binary = shipped / "pipe" / "tofino.bin"
+    original = binary.read_bytes()
+    binary.write_bytes(original + b"\n// changed after the build\n")  # the shipped bundle is not what was built
+    tampered = bundle_digest(Bundle(PROGRAM, shipped))
+    assert refused() == (f"program {PROGRAM}: the bundle at {shipped} has digest {tampered}, the package's "
+                         f"{shipped / 'DIGEST'} names {digest}; refused, nothing was loaded")
+    assert _loaded(sw) == []  # nothing reached the switch
+    binary.write_bytes(original)
+    assert act(digest=digest) == {"program": PROGRAM, "result": "pushed", "digest": digest}
+    assert _loaded(sw) == [PROGRAM]
+    assert act()["result"] == "already loaded"  # from-package: the recorded DIGEST

@@ -7,13 +7,8 @@ cloud-init configs of every VNF VM validate against the service's own config mod
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import socket
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import paramiko
@@ -42,30 +37,6 @@ def test_cloud_init_config_is_valid_for_the_service(service: str, tmp_path: Path
     (content,) = [f["content"] for f in doc["write_files"] if f["path"] == f"/etc/srchain/{service}.yaml"]
     (tmp_path / "c.yaml").write_text(content)
     assert build_service(service, tmp_path / "c.yaml").cfg.http.port == 9100
-
-
-@pytest.fixture
-def formatter(tmp_path: Path) -> Iterator[dict]:
-    """A formatter config on free loopback ports and a restart script that (re)starts the real service."""
-    cfg = tmp_path / "formatter.yaml"
-    http = _free_port(socket.SOCK_STREAM)
-    cfg.write_text(yaml.safe_dump({"name": "formatter", "http": {"host": "127.0.0.1", "port": http},
-                                   "listen": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)},
-                                   "next_hop": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)}}))
-    pid = tmp_path / "pid"
-    script = tmp_path / "restart.sh"
-    script.write_text(f"""#!/bin/sh
-[ -f {pid} ] && kill $(cat {pid}) 2>/dev/null && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done
-{sys.executable} -m srchain_vnfs.cli run formatter --config {cfg} >>{tmp_path}/log 2>&1 &
-echo $! > {pid}
-""")
-    script.chmod(0o755)
-    try:
-        yield {"cfg": cfg, "restart": str(script), "pid": pid}
-    finally:
-        if pid.exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
 
 
 def _ctx() -> testing.Context:

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from osmlib import NS_CONFIG, REPO
 
 from srchain.model.load import load_inventory
+from srchain.osm import ns_hostkeys
 from srchain.osm.cli import osm_cli
 from srchain.osm.im import ImValidator
 from srchain.osm.nbi import Credentials, NbiClient, NbiError
@@ -452,8 +453,10 @@ def test_dry_run_prints_the_osm_commands(packages: dict[str, Path], tmp_path: Pa
                                        f"osm vnfpkg-create {pkgs[1]}", f"osm nspkg-create {pkgs[0]}"]
     out = runner.invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
                                   "--vim-account", "vim-1", "--config-file", str(NS_CONFIG), "--dry-run"])
-    assert out.output.strip() == ("osm ns-create --ns_name cg --nsd_name srchain-cloud-gaming --vim_account vim-1 "
-                                  f"--config_file {NS_CONFIG} --wait")
+    assert out.output.splitlines() == [
+        f"osm ns-create --ns_name cg --nsd_name srchain-cloud-gaming --vim_account vim-1 --config_file {NS_CONFIG} "
+        "--wait", "# with a host key pair generated per VM member at ns-create, in a private copy of the config file "
+        "(docs/osm.md, Day 1 unattended)"]
     out = runner.invoke(osm_cli, ["ns-action", "cg", "--vnf-name", "px1", "--action-name", "remove-sid",
                                   "--params", "{sid: 16001}", "--dry-run"])
     assert out.output.strip() == ("osm ns-action cg --action_name remove-sid --vnf_name px1 "
@@ -521,3 +524,47 @@ def test_ns_create_with_the_osm_inventory_fixes_the_proxy_mgmt_ip(server: Standi
     assert all(p["_admin"]["usageState"] == "NOT_IN_USE" for p in server.nbi.pdus.values())
     created = _ns_create(server, config=config)
     assert created.exit_code == 0 and "COMPLETED" in created.output, created.output
+
+
+def test_ns_create_sends_a_host_key_per_vm_member_and_prints_only_fingerprints(
+        server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
+    _onboard_all(server, packages, tmp_path)
+    created = _ns_create(server)
+    assert created.exit_code == 0, created.output
+    (ns,) = server.nbi.nss.values()
+    sent = {m["member-vnf-index"]: m["additionalParams"] for m in ns.params["additionalParamsForVnf"]}
+    vms = {"px1", "formatter", "classifier-a", "classifier-b", "aggregator"}
+    assert {m for m, p in sent.items() if "ssh_host_key" in p} == vms  # the switch (a PDU) gets none
+    for member in sorted(vms):
+        assert f"host key of {member}: {ns_hostkeys.fingerprint(sent[member]['ssh_host_key_pub'])}" in created.output
+        assert sent[member]["ssh_host_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----\\n")
+    assert "PRIVATE KEY" not in created.output and "ssh_host_key" not in NS_CONFIG.read_text().replace(
+        "ssh_host_key_type", "")  # the committed parameters hold no key
+    dry = CliRunner().invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
+                                       "--vim-account", "vim-1", "--config-file", str(NS_CONFIG), "--dry-run"])
+    assert dry.exit_code == 0 and "host key pair generated per VM member at ns-create" in dry.output
+
+
+def test_ns_create_via_osmclient_hands_the_keys_over_in_a_private_file_it_removes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_osm(cmd: list[str], creds: Credentials, timeout_s: float = 600) -> str:
+        path = Path(cmd[cmd.index("--config_file") + 1])
+        seen.update(cmd=cmd, path=path, mode=path.stat().st_mode & 0o777, dir_mode=path.parent.stat().st_mode & 0o777,
+                    params=yaml.safe_load(path.read_text()))
+        return "ns-id-1"
+
+    monkeypatch.setattr("srchain.osm.cli._use_osmclient", lambda via: True)
+    monkeypatch.setattr("srchain.osm.nbi.run_osm", fake_osm)
+    result = CliRunner().invoke(osm_cli, ["ns-create", "--ns-name", "cg", "--nsd-name", "srchain-cloud-gaming",
+                                          "--vim-account", "vim-1", "--config-file", str(NS_CONFIG),
+                                          "--via", "osmclient"], env={"OSM_HOSTNAME": "http://127.0.0.1:1",
+                                                                      "OSM_PASSWORD": PASSWORD})
+    assert result.exit_code == 0, result.output
+    assert seen["path"] != NS_CONFIG and not seen["path"].exists()  # a private copy, gone afterwards
+    assert (seen["mode"], seen["dir_mode"]) == (0o600, 0o700)
+    (px1,) = [m["additionalParams"] for m in seen["params"]["additionalParamsForVnf"] if m["member-vnf-index"] == "px1"]
+    assert px1["ssh_host_key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert not any("PRIVATE" in part for part in seen["cmd"]) and "PRIVATE KEY" not in result.output
+    assert "ns-id-1" in result.output

@@ -3,13 +3,16 @@ IM validation and every referential rule; the committed reference NS is exactly 
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from osmlib import REPO
+from osmlib import REPO, SHARED
 
 from srchain.osm.cli import osm_cli, package_cli
 from srchain.osm.im import ImValidator
@@ -119,7 +122,8 @@ def test_two_switch_profiles_links_and_chain_order(tmp_path: Path) -> None:
     assert [c["id"] for c in pnf["ext-cpd"]] == ["mgmt-ext", "port4-ext", "port8-ext"]
     params = yaml.safe_load((out / "nsd/gaming-two-switch.ns-config.yaml").read_text())
     by_member = {v["member-vnf-index"]: v["additionalParams"] for v in params["additionalParamsForVnf"]}
-    assert by_member["s2"] == {"bfrt_port": "50053", "p4_program": "srchain_node", "device_id": "0"}
+    assert by_member["s2"] == {"bfrt_port": "50053", "p4_program": "srchain_node", "device_id": "0",
+                               "p4_program_digest": "from-package"}
     assert by_member["px1"]["sr_next_hop_mac"] == "02:00:00:00:02:04"
     assert params["additionalParamsForNs"]["chain_spec"] == (EXAMPLES / "two-switch.yaml").read_text()
 
@@ -214,3 +218,38 @@ def test_osm_inventory_names_the_vm_interfaces_and_pins_the_proxy_mgmt_ip(tmp_pa
     # the local testbed's inventory has no SSH proxy: no vld parameter
     local = _render_to(tmp_path / "local", "cloud-gaming.yaml", "inventory.yaml")
     assert "vld" not in yaml.safe_load((local / "nsd/cloud-gaming.ns-config.yaml").read_text())
+
+
+def test_pnf_data_ports_name_their_vim_networks_on_both_sides(tmp_path: Path) -> None:
+    """Issue 17 item 6: every data port of a PDU names the VIM network it is wired to, the NSD's link that the
+    PNF's port is on names the same network (so RO attaches the VMs there), and a data port's IP is its own
+    link-local address, never the management IP. OSM's own check (osm-im-validate) accepts the rendering."""
+    out = _render_to(tmp_path / "r", "two-switch.yaml", "inventory-two-switch.yaml")
+    result = CliRunner().invoke(osm_cli, ["pdu", "--inventory", str(EXAMPLES / "inventory-two-switch.yaml"),
+                                          "--vim-account", "vim-1", "--out", str(tmp_path / "pdu")])
+    assert result.exit_code == 0, result.output
+    nsd = yaml.safe_load((out / "nsd/gaming-two-switch/gaming-two-switch_nsd.yaml").read_text())["nsd"]["nsd"][0]
+    vim_net = {vl["id"]: vl.get("vim-network-name") for vl in nsd["virtual-link-desc"]}
+    on_link = {(p["id"], c["constituent-cpd-id"]): vlc["virtual-link-profile-id"]
+               for p in nsd["df"][0]["vnf-profile"] for vlc in p["virtual-link-connectivity"]
+               for c in vlc["constituent-cpd-id"]}
+    seen = set()
+    for sw in ("s1", "s2"):
+        pdu = yaml.safe_load((tmp_path / "pdu" / f"{sw}_pdu.yaml").read_text())
+        mgmt, *ports = pdu["interfaces"]
+        assert mgmt == {"name": "mgmt", "mgmt": True, "ip-address": "127.0.0.1", "type": "overlay"}
+        for itf in ports:
+            link = on_link[(sw, f"{itf['name']}-ext")]
+            assert itf["vim-network-name"] == vim_net[link] == f"srchain-{link}"
+            ip = ipaddress.ip_address(itf["ip-address"])
+            assert ip.is_link_local and ip != ipaddress.ip_address(mgmt["ip-address"])
+            mac = bytes(int(x, 16) for x in itf["mac-address"].split(":"))
+            assert ip.packed[8:] == bytes([mac[0] ^ 2, *mac[1:3], 0xFF, 0xFE, *mac[3:]])  # EUI-64 of its MAC
+            seen.add(link)
+    assert seen == {"px1-sr", "s1p8-s2p8", "host-gaming-server", "host-gaming-client"}
+    # links without a switch port stay OSM's to create; the mgmt network is the VIM's management network
+    assert vim_net["px1-vnfs"] is None and vim_net["mgmtnet"] == "mgmt"
+    run = subprocess.run([sys.executable, str(SHARED / "tools/osm-im-validate"), str(out / "nsd"), str(out / "vnfd"),
+                          *map(str, VNF_VNFDS)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert " 0 invalid" in run.stdout

@@ -31,9 +31,11 @@ class SrchainP4SwitchCharm(ops.CharmBase):
         host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         token = secret_content(self, "bfrt-token", False, ("token",))
         tls = secret_content(self, "bfrt-tls", False, ("ca",))
+        artifacts = str(self.config.get("p4-artifacts") or "")  # empty: the bundles shipped in this charm
+        artifacts_dir = Path(artifacts) if artifacts else self.charm_dir / lib.SHIPPED_DIR
         return lib.SwitchSettings(
             name=str(self.config.get("switch-name") or ""), address=f"{host}:{self.config.get('bfrt-port')}",
-            device_id=int(self.config.get("device-id", 0)), artifacts_dir=Path(str(self.config.get("p4-artifacts"))),
+            device_id=int(self.config.get("device-id", 0)), artifacts_dir=artifacts_dir,
             state_dir=Path(str(self.config.get("state-dir"))), token=token["token"] if token else None, tls=tls)
 
     def _on_config(self, event: ops.EventBase) -> None:

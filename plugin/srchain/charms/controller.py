@@ -47,7 +47,7 @@ class ControllerSettings:
     # "proxy-<name>" / "switch-<name>" -> token; "ssh-private-key" -> key for proxies with an `ssh` block
     tokens: dict[str, str] = field(default_factory=dict, repr=False)
     drain_timeout: float = 30.0
-    proxy_host_keys: str = ""  # YAML {proxy name: pinned host key}, set after the VMs booted
+    proxy_host_keys: str = ""  # YAML {proxy name: pinned host key}: the NS config, from srchain osm ns-create
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:

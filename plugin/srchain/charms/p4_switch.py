@@ -30,6 +30,13 @@ from srchain.targets.loader import Bundle, ensure_program
 from srchain.targets.switch import SwitchDriver
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# P4 bundles shipped in the charm (srchain package build --p4-bundle): <charm>/p4/<program>/{bf-rt.json,pipe/...}
+# and the digest the build recorded, <program>/DIGEST. OSM's N2VC deploys the charm directory as it is in the
+# package and passes Juju no resources, so the charm directory is how a bundle reaches the charm's machine.
+SHIPPED_DIR = "p4"
+DIGEST_FILE = "DIGEST"
+FROM_PACKAGE = "from-package"  # load-p4-program digest: the DIGEST the package build recorded
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Index of SwitchIngress.drops = drop reason (p4/include/defines.p4).
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
                 6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
@@ -43,7 +50,7 @@ class SwitchSettings:
     name: str  # the inventory name of the switch (a plan's target name)
     address: str  # host:port of BF Runtime gRPC
     device_id: int = 0
-    artifacts_dir: Path = Path("/var/lib/srchain/p4")  # holds <program>/bf-rt.json, <program>/pipe/...
+    artifacts_dir: Path = Path("/var/lib/srchain/p4")  # holds <program>/bf-rt.json, <program>/pipe/... (charm: p4/)
     state_dir: Path = Path("/var/lib/srchain/p4-switch")
     token: str | None = field(default=None, repr=False)
     tls: dict[str, str] | None = field(default=None, repr=False)  # ca, cert, key (PEM texts), server-name
@@ -145,16 +152,44 @@ def _controller(s: SwitchSettings, client: BfrtClient, program: str, bundle: Bun
     return Controller(Drivers(factory), AppliedStore(s.state_dir), opts)
 
 
-def load_program(s: SwitchSettings, program: str) -> dict[str, Any]:
-    """Make `program` run on the switch. A push wipes every table, so the chains this charm applied
-    are re-installed right after it (reconcile); loading what already runs changes nothing."""
+def bundle_digest(b: Bundle) -> str:
+    """`sha256:<hex>` of a bundle (targets.loader: canonical bf-rt.json, each profile's context and binary)."""
+    return f"sha256:{b.digest()}"
+
+
+def verify_bundle(b: Bundle, expected: str) -> str:
+    """The bundle's digest, when it is the one `expected` names (`sha256:<hex>`, or FROM_PACKAGE: the DIGEST the
+    package build recorded beside it); else ActionError naming both digests."""
+    source = "the NS config (load-p4-program digest)"
+    if expected == FROM_PACKAGE:
+        recorded = b.root / DIGEST_FILE
+        if not recorded.is_file():
+            raise ActionError(f"program {b.name}: digest {FROM_PACKAGE}, but {recorded} does not exist (a bundle "
+                              "shipped by srchain package build --p4-bundle has one); give the digest; nothing was "
+                              "loaded")
+        expected, source = recorded.read_text().strip(), f"the package's {recorded}"
+    if not DIGEST_RE.match(expected):
+        raise ActionError(f"digest: '{expected[:80]}' ({source}) is not sha256:<64 hex digits> or {FROM_PACKAGE}; "
+                          "nothing was loaded")
+    actual = bundle_digest(b)
+    if actual != expected:
+        raise ActionError(f"program {b.name}: the bundle at {b.root} has digest {actual}, {source} names "
+                          f"{expected}; refused, nothing was loaded")
+    return actual
+
+
+def load_program(s: SwitchSettings, program: str, digest: str = FROM_PACKAGE) -> dict[str, Any]:
+    """Make `program` run on the switch, from a bundle whose digest is the one `digest` names (checked before
+    anything reaches the switch). A push wipes every table, so the chains this charm applied are re-installed
+    right after it (reconcile); loading what already runs changes nothing."""
     b = bundle_for(s, program)
+    actual = verify_bundle(b, digest.strip() or FROM_PACKAGE)
     with session(s) as client:
         try:
             done = ensure_program(client, program, b)
         except BfrtError as exc:
             raise ActionError(f"switch {s.name}: program {program}: {exc}") from None
-        out: dict[str, Any] = {"program": program, "result": done, "digest": b.digest()[:16]}
+        out: dict[str, Any] = {"program": program, "result": done, "digest": actual}
         if done == "pushed":
             store = AppliedStore(s.state_dir)
             restored = {}
@@ -280,7 +315,7 @@ def counters(s: SwitchSettings) -> dict[str, Any]:
 
 Action = Callable[[SwitchSettings, dict[str, Any]], Any]
 ACTIONS: dict[str, Action] = {
-    "load-p4-program": lambda s, p: load_program(s, str(p["program"])),
+    "load-p4-program": lambda s, p: load_program(s, str(p["program"]), str(p.get("digest") or FROM_PACKAGE)),
     "apply-chain": lambda s, p: apply_chain(s, str(p["plan"])),
     "show-tables": lambda s, p: show_tables(s, p.get("table") or None),
     "counters": lambda s, p: counters(s),

@@ -16,7 +16,7 @@ import yaml
 
 from srchain.model.errors import SpecError
 from srchain.model.load import load_inventory
-from srchain.osm import nbi
+from srchain.osm import nbi, ns_hostkeys
 from srchain.osm.checkout import require_checkout
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
@@ -99,8 +99,12 @@ def validate_cmd(paths: tuple[Path, ...], im_yang: Path | None, params_path: Pat
 @click.option("--no-venv", is_flag=True,
               help="Leave the charms' venv/ (their dependencies) out: quicker, for validation only; does NOT deploy.")
 @_IM_YANG
+@click.option("--p4-bundle", "p4_bundles", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A compiled P4 bundle to ship in the P4 switch charm (DIR named after the program: bf-rt.json, "
+                   "pipe/context.json, pipe/tofino.bin; e.g. p4/build/srchain_node). Repeatable.")
 def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path | None, skip_validation: bool,
-              no_venv: bool, im_yang: Path | None) -> None:
+              no_venv: bool, im_yang: Path | None, p4_bundles: tuple[Path, ...]) -> None:
     """Build OSM tar.gz packages from package folders (default: every folder in vnfd/ and nsd/ of the
     checkout it runs in). Outside a checkout, pass the folders, --charms and --out."""
     im = None if skip_validation else _im(im_yang)
@@ -113,7 +117,7 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
         out = out_dir or _checkout_dirs("packages", instead="pass --out DIR (where the packages go)")[0]
         for folder in chosen:
             built.append(build_package(folder, out, im, [charm_dir] if charm_dir else None,
-                                       validate=not skip_validation, venv=not no_venv))
+                                       validate=not skip_validation, venv=not no_venv, p4_bundles=p4_bundles))
             click.echo(f"built {built[-1]}")
         findings = [] if skip_validation else check_packages(built, im)
     except OsmToolError as e:
@@ -132,13 +136,18 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
               default=DEFAULT_OSM_RELEASE, show_default=True,
               help="Target OSM release: 14/15 (vnffgd without nfp-position-element, which their IM refuses) or "
                    "16+ (with it, which their NBI requires).")
-def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool, osm_release: int) -> None:
+@click.option("--p4-bundle", "p4_bundles", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The compiled P4 bundle the switches' charms ship (as given to package build --p4-bundle): its "
+                   "digest goes into the NS config, and load-p4-program refuses a bundle with another one.")
+def render_nsd_cmd(spec: Path, inventory: Path, out_root: Path | None, check: bool, osm_release: int,
+                   p4_bundles: tuple[Path, ...]) -> None:
     """Render the chain's NS: nsd/<chain>/<chain>_nsd.yaml, vnfd/tofino-<switch>/ (one PNF VNFD per switch)
     and nsd/<chain>.ns-config.yaml (the `osm ns-create --config_file` parameters)."""
     root = out_root or _checkout_dirs(".", instead="pass -o/--out DIR (the root of the nsd/ and vnfd/ trees "
                                                    "to write)")[0]
     try:
-        rendered = render_files(spec, inventory, osm_release)
+        rendered = render_files(spec, inventory, osm_release, list(p4_bundles))
     except (SpecError, RenderError) as e:
         raise click.ClickException(str(e)) from None
     if check:
@@ -278,18 +287,25 @@ def ns_create_cmd(ns_name: str, nsd_name: str, vim_account: str, config_file: Pa
     cmd = nbi.cmd_ns_create(ns_name, nsd_name, vim_account, config_file) + (["--wait"] if wait else [])
     if dry_run:
         click.echo(nbi.shell(cmd))
+        if config_file and ns_hostkeys.wants_keys(load_params(config_file)):
+            click.echo("# with a host key pair generated per VM member at ns-create, in a private copy of the "
+                       "config file (docs/osm.md, Day 1 unattended)")
         return
     try:
-        config = load_params(config_file) if config_file else {}
+        config, public = ns_hostkeys.with_host_keys(load_params(config_file) if config_file else {})
         creds = _creds(credentials)
+        for member, key in sorted(public.items()):
+            click.echo(f"host key of {member}: {ns_hostkeys.fingerprint(key)} (generated for this instantiation)")
         if _use_osmclient(via):
-            click.echo(nbi.run_osm(cmd, creds, timeout).strip())
+            with ns_hostkeys.private_file(config) as private:
+                private_cmd = nbi.cmd_ns_create(ns_name, nsd_name, vim_account, private if config_file else None)
+                click.echo(nbi.run_osm(private_cmd + (["--wait"] if wait else []), creds, timeout).strip())
             return
         client = nbi.NbiClient(creds)
         ns_id, op_id = client.ns_create(ns_name, nsd_name, vim_account, config)
         click.echo(f"ns {ns_name}: {ns_id}")
         _finish(client, op_id, wait, timeout)
-    except (nbi.NbiError, OsmToolError) as e:
+    except (nbi.NbiError, OsmToolError, ns_hostkeys.HostKeyError) as e:
         raise click.ClickException(str(e)) from None
 
 

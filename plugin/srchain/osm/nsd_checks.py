@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from srchain.osm import ns_hostkeys
 from srchain.osm.day12 import CharmCache, as_list, check_block, primitives
 from srchain.osm.descriptors import Descriptor
 from srchain.osm.findings import Finding
@@ -122,13 +123,39 @@ def vnfd_blocks(vnfd: Descriptor) -> list[tuple[dict[str, Any], str]]:
     return blocks
 
 
+JINJA_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _cloud_init_variables(vnfd: Descriptor) -> list[tuple[str, str]]:
+    """The jinja2 variables of each VDU's cloud-init-file (LCM renders it with the member's parameters,
+    StrictUndefined), with where the VDU names the file."""
+    found = []
+    for i, vdu in enumerate(as_list(vnfd.body.get("vdu"))):
+        name = vdu.get("cloud-init-file") if isinstance(vdu, dict) else None
+        path = vnfd.root / "cloud_init" / str(name) if name else None
+        if path is None or not path.is_file():
+            continue  # rule cloud-init.file reports a missing file
+        for var in sorted(set(JINJA_VARIABLE.findall(path.read_text()))):
+            if var != "OSM":
+                found.append((var, f"vnfd.vdu[{vdu.get('id', i)}].cloud-init-file"))
+    return found
+
+
+def _with_generated(have: set[str]) -> set[str]:
+    return have | ns_hostkeys.GENERATED_PER_VNF if ns_hostkeys.KEY_TYPE in have else have
+
+
 def check_placeholders(nsd: Descriptor, vnfds: dict[str, Descriptor], params: dict[str, Any],
                        params_file: str) -> list[Finding]:
     """Every `<name>` a primitive uses has a value in the ns-create parameters (`--config` YAML)."""
     out: list[Finding] = []
-    ns_params = set((params.get("additionalParamsForNs") or {}).keys())
-    per_vnf = {str(v.get("member-vnf-index")): set((v.get("additionalParams") or {}).keys())
+    # What `srchain osm ns-create` generates (ns_hostkeys): a host key pair for a member with the marker, and
+    # the SSH proxies' public keys for the NS charm when any member has it.
+    per_vnf = {str(v.get("member-vnf-index")): _with_generated(set((v.get("additionalParams") or {}).keys()))
                for v in as_list(params.get("additionalParamsForVnf")) if isinstance(v, dict)}
+    ns_params = set((params.get("additionalParamsForNs") or {}).keys())
+    if any(ns_hostkeys.KEY_TYPE in have for have in per_vnf.values()):
+        ns_params |= ns_hostkeys.GENERATED_PER_NS
     config = nsd.body.get("ns-configuration")
     if isinstance(config, dict):
         for name, where in _placeholders(config, f"nsd.nsd[{nsd.ident}].ns-configuration"):
@@ -141,6 +168,13 @@ def check_placeholders(nsd: Descriptor, vnfds: dict[str, Descriptor], params: di
             if vnfd is None:
                 continue
             have = per_vnf.get(member, set()) | BUILTIN_PLACEHOLDERS
+            for name, where in _cloud_init_variables(vnfd):
+                if name not in have:
+                    out.append(Finding(str(vnfd.file), where, "placeholder",
+                                       f"{{{{ {name} }}}} in the cloud-init has no value for vnf-profile '{member}' of "
+                                       f"NSD '{nsd.ident}' (LCM stops the instantiation): add it to "
+                                       f"additionalParamsForVnf[member-vnf-index={member}].additionalParams in "
+                                       f"{params_file}"))
             for block, path in vnfd_blocks(vnfd):
                 for name, where in _placeholders(block, path):
                     if name not in have:

@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from srchain.charms.p4_switch import DIGEST_FILE, SHIPPED_DIR
 from srchain.osm.charmbuild import make_deployable
 from srchain.osm.charmmeta import find_charm
 from srchain.osm.day12 import as_list
@@ -34,6 +35,11 @@ from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
 from srchain.osm.pdu import Switch
 from srchain.osm.validate import default_charm_roots, validate_descriptors
+from srchain.targets.loader import Bundle
+
+# The charm that loads P4 programs; its bundles go to its p4/ (srchain.charms.p4_switch): OSM's N2VC deploys the
+# charm directory and passes Juju no resources, so the bundle travels in it.
+P4_CHARM = "srchain-p4-switch"
 
 CHECKSUMS = "checksums.txt"
 DISTRIBUTION = "srchain"  # this project's distribution: its import packages are the ones vendored
@@ -95,15 +101,38 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def ship_p4_bundles(bundles: Iterable[Path], p4_dir: Path) -> dict[str, str]:
+    """Copy each compiled bundle (`DIR` named after its program: bf-rt.json, pipe/context.json, pipe/tofino.bin,
+    bf-p4c's or `srchain p4 compile`'s output) to `p4_dir/<program>/` with its digest in `DIGEST`
+    (`sha256:<hex>`, targets.loader's fingerprint); returns {program: digest}. An incomplete bundle stops it."""
+    shipped: dict[str, str] = {}
+    for src in bundles:
+        b = Bundle(src.name, src)
+        missing = [str(f) for f in b.files() if not f.is_file()]
+        if missing:
+            raise OsmToolError(f"--p4-bundle {src}: not a compiled bundle (missing {', '.join(missing)})")
+        if b.name in shipped:
+            raise OsmToolError(f"--p4-bundle {src}: a bundle for program {b.name} is already given")
+        dest = p4_dir / b.name
+        for f in b.files():
+            target = dest / f.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+        shipped[b.name] = f"sha256:{Bundle(b.name, dest).digest()}"
+        (dest / DIGEST_FILE).write_text(shipped[b.name] + "\n")
+    return shipped
+
+
 def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                   charm_roots: list[Path] | None = None, validate: bool = True, charm_python: str | None = None,
-                  venv_cache: Path | None = None, venv: bool = True) -> Path:
+                  venv_cache: Path | None = None, venv: bool = True, p4_bundles: Iterable[Path] = ()) -> Path:
     """Stage `folder` + its charms as `<name>/`, write checksums.txt, tar it into `out_dir/<name>.tar.gz`.
 
     A charm given as a source directory becomes the deployable directory charmcraft would pack
     (`srchain.osm.charmbuild`): metadata/actions/config/manifest YAML, dispatch, lib/ and a venv/ built for
     the charm base's Python (or `charm_python`; `venv=False`: without venv/, not deployable, for checks that
-    need no dependencies). With `validate`, the staged package is validated first
+    need no dependencies). `p4_bundles` go into the P4 switch charm's p4/ (a package without that charm
+    ignores them). With `validate`, the staged package is validated first
     (every descriptor this folder references must be valid on its own; NSD checks against VNFDs happen in
     `check_packages`)."""
     desc = source_descriptor(folder)
@@ -125,6 +154,8 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
             else:
                 (stage / "charms").mkdir(exist_ok=True)
                 shutil.copy2(location, stage / "charms" / location.name)
+        if (stage / "charms" / P4_CHARM).is_dir():
+            ship_p4_bundles(p4_bundles, stage / "charms" / P4_CHARM / SHIPPED_DIR)
         (stage / CHECKSUMS).unlink(missing_ok=True)
         if validate:
             staged = Descriptor(stage / desc.file.name, stage, desc.data)

@@ -6,9 +6,13 @@ names in step. Naming contract (the PNF VNFDs rendered by `srchain.osm.render` f
   * type `srchain-tofino-<switch>`: one PNF VNFD per switch, so OSM binds each to exactly its switch;
   * `mgmt`: the BF Runtime gRPC address's host; this is `<rw_mgmt_ip>` for the switch charm;
   * `port<N>`: device port N of the inventory, with its MAC.
-OSM's PDU schema requires an `ip-address` on every interface, but a Tofino data port has none: we put
-the switch's management address there and mark the port `type: underlay` (OSM only uses the mgmt
-interface's address, as `<rw_mgmt_ip>`).
+  * `vim-network-name` of a data port: the VIM network the port is wired to, `srchain-<link>` where <link> is
+    the NSD virtual link the inventory puts the port on (`<proxy>-sr`, `host-<host>`, `<a>p<N>-<b>p<M>`); the
+    rendered NSD names the same network on that link, so RO attaches the VMs there instead of creating an
+    isolated network (NBI `NsrTopic._look_for_pdu` also turns the PDU's name into the link's `vld` parameter).
+OSM's PDU schema requires an `ip-address` on every interface, but a Tofino data port has no IP: a data port
+gets its IPv6 link-local address derived from its MAC (EUI-64), which names that port and no other, never the
+management address; the port is `type: underlay`. OSM uses only the mgmt interface's address (`<rw_mgmt_ip>`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
+from srchain.model.inventory import Port as InventoryPort
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import load_inventory
 
@@ -45,6 +50,34 @@ class Switch:
 
 def interface_name(port: int) -> str:
     return f"port{port}"
+
+
+def link_id(a: str, pa: int, b: str, pb: int) -> str:
+    """A switch-to-switch link's NSD virtual link id, the same from either end."""
+    (x, px), (y, py) = sorted([(a, pa), (b, pb)])
+    return f"{x}p{px}-{y}p{py}"
+
+
+def port_link(switch: str, port: InventoryPort) -> str:
+    """The NSD virtual link a switch port is on (srchain.osm.render's naming contract)."""
+    peer = port.peer
+    if peer.kind == "host":
+        return f"host-{peer.host}"
+    if peer.kind == "proxy":
+        return f"{peer.proxy}-sr"
+    return link_id(switch, port.port, str(peer.switch), int(peer.port or 0))
+
+
+def vim_network_name(link: str) -> str:
+    """The VIM network a data link is wired to (a provider network the site creates with this name)."""
+    return f"srchain-{link}"
+
+
+def link_local(mac: str) -> str:
+    """The IPv6 link-local address of a port with this MAC (modified EUI-64, RFC 4291 appendix A)."""
+    b = bytes(int(x, 16) for x in mac.split(":"))
+    eui = bytes([b[0] ^ 0x02, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]])
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
 
 
 def mgmt_address(sw: InventorySwitch) -> str:
@@ -78,8 +111,9 @@ def pdu_descriptor(sw: InventorySwitch, vim_accounts: list[str], pdu_type: str |
     mgmt = mgmt_address(sw)
     interfaces: list[dict[str, Any]] = [{"name": "mgmt", "mgmt": True, "ip-address": mgmt, "type": "overlay"}]
     for port in sorted(sw.ports, key=lambda p: p.port):
-        interfaces.append({"name": interface_name(port.port), "mgmt": False, "ip-address": mgmt,
-                           "mac-address": port.mac, "type": "underlay"})
+        interfaces.append({"name": interface_name(port.port), "mgmt": False, "ip-address": link_local(port.mac),
+                           "mac-address": port.mac, "type": "underlay",
+                           "vim-network-name": vim_network_name(port_link(sw.name, port))})
     body: dict[str, Any] = {
         "name": sw.name,
         "type": pdu_type or pdu_type_for(sw.name),

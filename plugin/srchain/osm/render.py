@@ -15,6 +15,7 @@ Naming contract (docs/osm.md):
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,15 @@ from typing import Any
 import jinja2
 import yaml
 
+from srchain.bfrt.client import BfrtError
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.inventory import Switch as InventorySwitch
 from srchain.model.load import ChainModel, load_chain
 from srchain.model.spec import Match, P4Segment, Rule, VnfSegment
-from srchain.osm.pdu import interface_name, pdu_type_for
+from srchain.osm import ns_hostkeys
+from srchain.osm.pdu import interface_name, pdu_type_for, port_link, vim_network_name
+from srchain.targets.loader import Bundle
 
 PROXY_VNFD = "srchain-sr-proxy"
 # Inventory VNF kind -> the VNFD (vnfd/) that runs it, and its data connection point.
@@ -39,6 +43,8 @@ VNFD_BY_KIND = {
     "mitigation": "srchain-mitigation",
 }
 VNF_DATA_CPD = "data-ext"
+SAFE_IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,13}$")
+FROM_PACKAGE = "from-package"  # load-p4-program digest: the one the package build recorded (p4_switch)
 # The vnffgd differs per OSM release: the 2025 NBI (descriptor_topics.py NsdTopic.validate_vnffgd_data, called from
 # _validate_input_new) reads `nfp-position-element-id[0]` of every nfpd position-desc-id and looks it up in the
 # vnffgd's `nfp-position-element` list ('NoneType' object is not subscriptable without it), while the IM of
@@ -54,6 +60,12 @@ VNF_DEFAULTS: dict[str, dict[str, str]] = {
     "srchain-classifier": {"classifier_model": "default"},
     "srchain-mitigation": {"mitigation_rate_pps": "10000", "mitigation_fan_in": "100"},
 }
+
+# The VNF VMs' data interface (VNFD `data`, position 2) and the proxy VM's VDU and SR interface (VNFD names).
+VNF_DATA_IFACE = "ens4"
+PROXY_VDU, PROXY_SR_IFACE = "proxy-vm", "sr"
+# Every VM member asks `srchain osm ns-create` for a host key generated at instantiation (ns_hostkeys).
+VM_HOST_KEY = {ns_hostkeys.KEY_TYPE: "ed25519"}
 
 
 class RenderError(SrchainError):
@@ -72,6 +84,7 @@ def pnf_vnfd_id(switch: str) -> str:
 class Link:
     id: str
     description: str
+    vim_network: str | None = None  # a link with a switch port: the VIM network the port is wired to
 
 
 @dataclass
@@ -159,6 +172,26 @@ def _switch_cpd(sw: InventorySwitch) -> str:
     return f"{interface_name(port.port)}-ext"
 
 
+def vlan_netplan(vlans: list[tuple[str, int]]) -> str:
+    """The `network:` value of the VMs' cloud-init netplan file for 802.1Q sub-interfaces `<iface>.<vlan>` (a YAML
+    flow mapping without quotes: LCM's jinja2 autoescaping would change quotes). The parent is declared (netplan
+    needs a vlan's `link` in its configuration) without settings, so cloud-init's own stay as they are."""
+    for iface, vlan in vlans:
+        if not SAFE_IFACE.match(iface) or not 1 <= vlan <= 4094:
+            raise RenderError(f"VLAN attachment {iface}.{vlan}: not an interface name and 802.1Q VLAN ID")
+    if not vlans:
+        return "{version: 2}"
+    parents = ", ".join(f"{i}: {{}}" for i in sorted({i for i, _ in vlans}))
+    subs = ", ".join(f"{i}.{v}: {{id: {v}, link: {i}}}" for i, v in sorted(set(vlans)))
+    return f"{{version: 2, ethernets: {{{parents}}}, vlans: {{{subs}}}}}"
+
+
+def _vnf_vlan(inv: Inventory, inst: str) -> list[tuple[str, int]]:
+    """The VLAN a one-legged VNF instance is attached by: its data interface then carries the same tag."""
+    return [(VNF_DATA_IFACE, int(a.vlan)) for px in inv.proxies for a in px.attachments
+            if a.vnf == inst and a.vlan]
+
+
 def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     inv = model.inventory
     vnf_profiles: list[Profile] = []
@@ -178,7 +211,8 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
                                   f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
             if any(p.id == inst for p in vnf_profiles):
                 continue
-            p = Profile(inst, vnfd, params=dict(VNF_DEFAULTS.get(vnfd, {})))
+            p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY,
+                                            "vlan_netplan": vlan_netplan(_vnf_vlan(inv, inst))})
             p.connect("mgmtnet", "mgmt-ext")
             if vnfd in VNF_DATA_LEGS:
                 p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
@@ -189,31 +223,24 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
     return vnf_profiles, proxies
 
 
-def _link_id(a: str, pa: int, b: str, pb: int) -> str:
-    (x, px), (y, py) = sorted([(a, pa), (b, pb)])
-    return f"{x}p{px}-{y}p{py}"
-
-
-def _switch_profiles(inv: Inventory, links: dict[str, Link]) -> list[Profile]:
+def _switch_profiles(inv: Inventory, links: dict[str, Link], p4_digests: dict[str, str]) -> list[Profile]:
     out = []
     for sw in inv.switches:
         p = Profile(sw.name, pnf_vnfd_id(sw.name),
                     params={"bfrt_port": sw.grpc.rpartition(":")[2], "p4_program": sw.program,
-                            "device_id": str(sw.device_id)})
+                            "device_id": str(sw.device_id),
+                            "p4_program_digest": p4_digests.get(sw.program, FROM_PACKAGE)})
         p.connect("mgmtnet", "mgmt-ext")
         for port in sorted(sw.ports, key=lambda x: x.port):
             peer = port.peer
+            link = port_link(sw.name, port)
             if peer.kind == "host":
-                link = f"host-{peer.host}"
-                links.setdefault(link, Link(link, f"switch {sw.name} port {port.port} <-> host {peer.host}"))
+                what = f"switch {sw.name} port {port.port} <-> host {peer.host}"
             elif peer.kind == "proxy":
-                link = f"{peer.proxy}-sr"
-                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
-                                                  f"SR proxy {peer.proxy}"))
+                what = f"SR-MPLS link: switch {sw.name} port {port.port} <-> SR proxy {peer.proxy}"
             else:
-                link = _link_id(sw.name, port.port, str(peer.switch), int(peer.port or 0))
-                links.setdefault(link, Link(link, f"SR-MPLS link: switch {sw.name} port {port.port} <-> "
-                                                  f"switch {peer.switch} port {peer.port}"))
+                what = f"SR-MPLS link: switch {sw.name} port {port.port} <-> switch {peer.switch} port {peer.port}"
+            links.setdefault(link, Link(link, what, vim_network_name(link)))
             p.connect(link, f"{interface_name(port.port)}-ext")
         out.append(p)
     return out
@@ -232,7 +259,9 @@ def _proxy_profiles(model: ChainModel, proxies: list[str], instances: set[str],
         attachments = [a.model_dump(exclude_none=True) for a in px.attachments if a.vnf in instances]
         p = Profile(name, PROXY_VNFD, params={
             "sr_iface": px.sr_interface, "sr_next_hop_mac": port.mac,
-            "vnf_attachments": json.dumps(attachments, separators=(",", ":"))})
+            "vnf_attachments": json.dumps(attachments, separators=(",", ":")), **VM_HOST_KEY,
+            "vlan_netplan": vlan_netplan([(str(a.iface), int(a.vlan)) for a in px.attachments
+                                          if a.vnf in instances and a.iface and a.vlan])})
         p.connect("mgmtnet", "mgmt-ext")
         p.connect(f"{name}-sr", "sr-ext")
         p.connect(f"{name}-vnfs", "vnf-ext")
@@ -275,15 +304,18 @@ def _paths(model: ChainModel) -> list[dict[str, Any]]:
             for pid, rule in candidates if (pos := _positions(model, pid))]
 
 
-def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
-    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it)."""
+def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
+           p4_digests: dict[str, str] | None = None) -> Rendered:
+    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it).
+    `p4_digests` ({program: sha256:<hex>}): the digest each switch's load-p4-program requires of the bundle
+    shipped in its charm; a program without one gets `from-package` (the digest the package build recorded)."""
     if osm_release not in OSM_RELEASES:
         raise RenderError(f"OSM release {osm_release}: not one this rendering knows "
                           f"({OSM_RELEASES.start}-{OSM_RELEASES.stop - 1})")
     inv = model.inventory
     vnf_profiles, proxies = _vnf_profiles(model)
     links: dict[str, Link] = {}
-    switch_profiles = _switch_profiles(inv, links)
+    switch_profiles = _switch_profiles(inv, links, p4_digests or {})
     instances = {p.id for p in vnf_profiles}
     proxy_profiles = _proxy_profiles(model, proxies, instances, links)
     profiles = switch_profiles + proxy_profiles + vnf_profiles
@@ -307,7 +339,8 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendere
         spec_file=model.spec_file, inventory_file=model.inventory_file,
         vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
         profiles=profiles, fg_members=members, paths=_paths(model), osm_release=osm_release,
-        nfp_positions=osm_release >= NFP_POSITIONS_SINCE)
+        nfp_positions=osm_release >= NFP_POSITIONS_SINCE,
+        proxy_host_keys=any(px.ssh is not None and px.name in proxies for px in inv.proxies))
     pnf = env.get_template("pnf_vnfd.yaml.j2")
     pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
                                      inventory_file=model.inventory_file,
@@ -325,8 +358,21 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendere
              for px in inv.proxies if px.ssh is not None and px.name in {p.id for p in profiles}]
     if fixed:
         params["vld"] = [{"name": "mgmtnet", "vnfd-connection-point-ref": fixed}]
+    # The SR proxy VM's SR-side port gets the inventory's MAC (ns-create `vnf[].vdu[].interface[].mac-address`:
+    # NBI marks it fixed-mac, RO creates the port with it), so the switch's next hop is right from day 1.
+    params["vnf"] = [{"member-vnf-index": px.name, "vdu": [{"id": PROXY_VDU, "interface": [
+        {"name": PROXY_SR_IFACE, "mac-address": px.mac}]}]} for px in inv.proxies if px.name in proxies]
     return Rendered(spec.chain, nsd_text, pnf_texts, params)
 
 
-def render_files(spec_path: Path, inventory_path: Path, osm_release: int = DEFAULT_OSM_RELEASE) -> Rendered:
-    return render(load_chain(spec_path, inventory_path), osm_release)
+def render_files(spec_path: Path, inventory_path: Path, osm_release: int = DEFAULT_OSM_RELEASE,
+                 p4_bundles: list[Path] | None = None) -> Rendered:
+    """`p4_bundles`: compiled bundles (DIR named after the program) whose digests the NS config names."""
+    digests = {}
+    for d in p4_bundles or []:
+        b = Bundle(d.name, d)
+        try:
+            digests[b.name] = f"sha256:{b.digest()}"
+        except BfrtError as exc:
+            raise RenderError(f"--p4-bundle {d}: {exc}") from None
+    return render(load_chain(spec_path, inventory_path), osm_release, digests)
