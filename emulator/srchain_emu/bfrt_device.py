@@ -41,7 +41,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | meter | profile | selector | mirror | pre
+    kind: str  # match | register | counter | meter | profile | selector | mirror | pre | portmd
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -100,6 +100,10 @@ class Program:
             return TableMap("meter", name, p.meters[name])
         if ttype == "Selector" and name in p.selectors:
             return TableMap("selector", name, p.selectors[name])
+        if ttype == "PortMetadata" and name == p.port_metadata.name:
+            m = TableMap("portmd", name, p.port_metadata)
+            m.reg_fields = {d["singleton"]["id"]: d["singleton"]["name"] for d in t.get("data", [])}  # type: ignore[attr-defined]
+            return m
         if ttype == "Action" and name in p.profiles:
             m = TableMap("profile", name, p.profiles[name])
             for a in t.get("action_specs", []):  # type: ignore[attr-defined]
@@ -353,6 +357,22 @@ def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Un
     current.update(fields)
     reg.write(idx, tuple(current[n] for n, _ in reg.fields))
     return lambda: reg.write(idx, old)
+
+
+def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | None) -> Undo:
+    """Set (fields) or remove (None: zeros again) one port's phase-0 data."""
+    before = pm.values.get(port)
+    if fields is None:
+        pm.values.pop(port, None)
+    else:
+        pm.write(port, fields)
+
+    def undo() -> None:
+        if before is None:
+            pm.values.pop(port, None)
+        else:
+            pm.values[port] = before
+    return undo
 
 
 def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None) -> Undo:

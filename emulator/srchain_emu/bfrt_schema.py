@@ -17,6 +17,7 @@ ID_REGISTER = 0x16
 ID_DIGEST = 0x17
 ID_ACTION_PROFILE = 0x11
 ID_METER = 0x14
+ID_PORT_METADATA = 0x90  # bf-p4c's $PORT_METADATA ids carry this prefix (e.g. 0x909b7958)
 
 # Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
 MATCH_PRIORITY_ID = 65537
@@ -32,6 +33,9 @@ METER_SPEC_NAMES = {"BYTES": ("$METER_SPEC_CIR_KBPS", "$METER_SPEC_PIR_KBPS", "$
 COUNTER_BYTES_ID = 65553
 COUNTER_PKTS_ID = 65554
 METER_INDEX_ID = 65555
+PORT_METADATA_PORT_ID = 65575  # $PORT_METADATA key ig_intr_md.ingress_port
+PORT_METADATA_DEFAULT_ID = 65576  # $DEFAULT_FIELD: the whole phase-0 value
+PORT_METADATA_SIZE = 288  # bf-p4c's size for Tofino 1 (4 pipes x 72 ports)
 MATCH_TYPES = {"exact": "Exact", "ternary": "Ternary", "lpm": "LPM", "range": "Range"}
 
 
@@ -196,6 +200,22 @@ def counter_json(c: R.CounterArray, ids: _Ids) -> dict:
     }
 
 
+def port_metadata_json(pm: R.PortMetadata, ids: _Ids) -> dict:
+    """bf-p4c's PortMetadata table: the port_metadata_unpack struct's fields (ids 1.., mandatory), or one
+    64-bit `$DEFAULT_FIELD` when the program does not unpack a struct."""
+    if pm.fields:
+        data = [_singleton(i, n, _bytes(w), mandatory=True) for i, (n, w) in enumerate(pm.fields, start=1)]
+    else:
+        data = [_singleton(PORT_METADATA_DEFAULT_ID, "$DEFAULT_FIELD", _bytes(R.PORT_METADATA_BYTES * 8))]
+    return {
+        "name": pm.name, "id": ids.get(ID_PORT_METADATA, pm.name), "table_type": "PortMetadata",
+        "size": PORT_METADATA_SIZE, "annotations": [], "depends_on": [],
+        "key": [{"id": PORT_METADATA_PORT_ID, "name": "ig_intr_md.ingress_port", "repeated": False,
+                 "annotations": [], "mandatory": True, "match_type": "Exact", "type": _bytes(9)}],
+        "data": data, "supported_operations": [], "attributes": [],
+    }
+
+
 def digest_json(d: R.DigestInfo, ids: _Ids) -> dict:
     fields = [{"id": i, "name": n, "repeated": False, "annotations": [], "type": _bytes(w)}
               for i, (n, w) in enumerate(d.fields, start=1)]
@@ -211,5 +231,7 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [meter_json(m, ids) for m in pipeline.meters.values()]
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
+    if pipeline.port_metadata.read:  # bf-p4c lists it always; a program that only advances past has no use for it
+        tables.append(port_metadata_json(pipeline.port_metadata, ids))
     learn = [digest_json(d, ids) for d in pipeline.digest_infos.values()]
     return {"schema_version": "1.0.0", "tables": tables, "learn_filters": learn}

@@ -39,6 +39,7 @@ from .bfrt_schema import (
     MATCH_PRIORITY_ID,
     MAX_GROUP_SIZE_ID,
     METER_SPEC_IDS,
+    PORT_METADATA_PORT_ID,
     SELECTOR_GROUP_ID,
 )
 from .device_tables import Unsupported as DeviceUnsupported
@@ -371,6 +372,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_profile(tm, te, upd.type, undo)
         elif tm.kind == "selector":
             self._apply_selector(tm, te, upd.type, undo)
+        elif tm.kind == "portmd":
+            self._apply_port_metadata(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -652,6 +655,57 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             fields[fname] = _to_int(f.stream)
         undo.append(D.write_register(reg, idx, fields))
 
+    def _apply_port_metadata(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        pm: R.PortMetadata = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            for port in sorted(pm.values):
+                undo.append(D.write_port_metadata(pm, port, None))
+            return
+        if len(te.key.fields) != 1 or te.key.fields[0].field_id != PORT_METADATA_PORT_ID:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: the key is ig_intr_md.ingress_port")
+        port = _to_int(te.key.fields[0].exact.value)
+        if port >= 512:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: port {port} is not a 9-bit port")
+        exists = port in pm.values
+        if mode == "DELETE" or (mode == "MODIFY" and not exists):
+            if not exists:
+                raise R.EntryNotFound(f"{pm.name}: no entry for port {port}")
+            undo.append(D.write_port_metadata(pm, port, None))
+            return
+        if mode == "INSERT" and exists:
+            raise R.EntryExists(f"{pm.name}: port {port} already has an entry")
+        fields: dict[str, int] = {}
+        for f in te.data.fields:
+            fname = tm.reg_fields.get(f.field_id)
+            if fname is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: no data field {f.field_id}")
+            fields[fname] = _to_int(f.stream)
+        missing = [n for n, _ in pm.fields if n not in fields]
+        if missing:  # bf-rt.json marks every field of the struct mandatory
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: missing data field(s) {', '.join(missing)}")
+        undo.append(D.write_port_metadata(pm, port, fields))
+
+    def _read_port_metadata(self, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+        pm: R.PortMetadata = tm.obj  # type: ignore[assignment]
+        if te.key.fields:
+            port = _to_int(te.key.fields[0].exact.value)
+            if port not in pm.values:
+                raise R.EntryNotFound(f"{pm.name}: no entry for port {port}")
+            ports = [port]
+        else:
+            ports = sorted(pm.values)
+        ids = {n: fid for fid, n in tm.reg_fields.items()}
+        widths = dict(pm.fields) or {"$DEFAULT_FIELD": R.PORT_METADATA_BYTES * 8}
+        out = []
+        for port in ports:
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=PORT_METADATA_PORT_ID).exact.value = port.to_bytes(2, "big")
+            for name, v in pm.get(port).items():
+                msg.data.fields.add(field_id=ids[name], stream=_to_bytes(v, widths[name]))
+            out.append(msg)
+        return out
+
     def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
         idx = self._index(te, c.size, f"counter {c.name}")
@@ -797,6 +851,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return out
         if tm.kind == "pre":
             return self._read_pre(prog, tm, te)
+        if tm.kind == "portmd":
+            return self._read_port_metadata(tm, te)
         if tm.kind in ("meter", "profile", "selector"):
             return self._read_indexed(tm, te)
         if tm.kind == "counter":

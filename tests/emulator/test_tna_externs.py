@@ -238,13 +238,12 @@ def test_bfrt_json_shapes_of_the_new_tables():
 # ---------------------------------------------------------------- Intel's TNA examples
 
 EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))
-ACCEPTED = {"tna_action_profile", "tna_action_selector", "tna_bridged_md", "tna_checksum", "tna_counter",
-            "tna_digest", "tna_dkm", "tna_exact_match", "tna_field_slice", "tna_meter_bytecount_adjust",
-            "tna_operations", "tna_port_metadata", "tna_ports", "tna_random", "tna_range_match", "tna_snapshot",
-            "tna_symmetric_hash"}
+ACCEPTED = {"tna_32q_multiprogram", "tna_action_profile", "tna_action_selector", "tna_bridged_md", "tna_checksum",
+            "tna_counter", "tna_digest", "tna_dkm", "tna_exact_match", "tna_field_slice",
+            "tna_meter_bytecount_adjust", "tna_operations", "tna_port_metadata", "tna_port_metadata_extern",
+            "tna_ports", "tna_random", "tna_range_match", "tna_snapshot", "tna_symmetric_hash"}
 REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one it meets)
     "tna_32q_2pipe": "the emulator supports exactly one pipeline",
-    "tna_32q_multiprogram": "unknown name 'port_metadata_unpack'",
     "tna_alpm": "unknown type 'Alpm'",
     "tna_custom_hash": "unknown type 'CRCPolynomial'",
     "tna_dyn_hashing": "hash algorithm CRC64 is not supported",
@@ -254,7 +253,6 @@ REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one i
     "tna_mirror": "is 19 bits long, not a multiple of 8",
     "tna_multicast": "unknown type 'L2ExclusionId_t'",
     "tna_pktgen": "unknown type 'pktgen_timer_header_t'",
-    "tna_port_metadata_extern": "unknown name 'port_metadata_unpack'",
     "tna_proxy_hash": "table property 'proxy_hash' is not supported",
     "tna_pvs": "value_set is not supported",
     "tna_register": "unknown type 'RegisterParam'",
@@ -274,7 +272,7 @@ def test_the_acceptance_list_covers_every_example():
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} not installed")
     assert {p.name for p in EXAMPLES.glob("tna_*")} == ACCEPTED | set(REFUSED)
-    assert len(ACCEPTED) == 17
+    assert len(ACCEPTED) == 19
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED | set(REFUSED)))
@@ -285,6 +283,10 @@ def test_intel_tna_example_is_accepted_or_refused_with_its_reason(name):
     out = CliRunner().invoke(p4_cli, ["check", "-I", str(path.parent), "-I", str(EXAMPLES), str(path)])
     if name in ACCEPTED:
         assert out.exit_code == 0, out.output
+        if name == "tna_32q_multiprogram":  # and the other pipe's program
+            b = EXAMPLES / name / "program_b" / f"{name}_b.p4"
+            out_b = CliRunner().invoke(p4_cli, ["check", "-I", str(b.parent), "-I", str(EXAMPLES), str(b)])
+            assert out_b.exit_code == 0, out_b.output
         info = bfrt_info(Pipeline.from_file(path, [path.parent, EXAMPLES]))
         assert json.dumps(info)  # answers bfrt_info_get
     else:
@@ -294,6 +296,11 @@ def test_intel_tna_example_is_accepted_or_refused_with_its_reason(name):
 
 # bf-rt.json fields as bf-p4c 1.2.5.16 writes them for the same examples (type, key and data ids/names)
 BF_P4C_SHAPES = {
+    ("tna_port_metadata_extern", "pipe.SwitchIngressParser.$PORT_METADATA"): (
+        "PortMetadata", [(65575, "ig_intr_md.ingress_port")],
+        [(1, "field1"), (2, "field2"), (3, "field3"), (4, "field4")]),
+    ("tna_port_metadata", "pipe.SwitchIngressParser.$PORT_METADATA"): (
+        "PortMetadata", [(65575, "ig_intr_md.ingress_port")], [(65576, "$DEFAULT_FIELD")]),
     ("tna_action_selector", "pipe.SwitchIngress.forward"): (
         "MatchAction_Indirect_Selector", [(1, "ig_intr_md.ingress_port")],
         [(65539, "$ACTION_MEMBER_ID"), (65540, "$SELECTOR_GROUP_ID")]),

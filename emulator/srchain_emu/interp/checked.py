@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..frontend import ast as A
 from ..frontend.errors import Loc, P4Error
 from . import runtime as R
-from .types import ExternT, P4Type
+from .types import ExternT, P4Type, StructT
 
 # Roles of the parameters of the six TNA blocks, by position (trailing ones are @optional).
 ROLES = {
@@ -173,6 +173,16 @@ class CheckedBlock:
 
 
 @dataclass
+class PortMetadataInfo:
+    """The ingress parser's `$PORT_METADATA` table: its bf-rt name, port_metadata_unpack's T (None: the one
+    `$DEFAULT_FIELD`), and whether the program reads the phase-0 bits at all (not when it only advances past)."""
+
+    name: str
+    type: StructT | None
+    read: bool
+
+
+@dataclass
 class CheckedProgram:
     program: A.Program
     top: Annotations  # top-level declarations (types, constants, actions)
@@ -181,6 +191,7 @@ class CheckedProgram:
     gress_types: dict[str, dict[str, P4Type]]  # gress -> {"hdr": ..., "md": ...}
     errors: list[str]
     pipe_name: str
+    port_metadata: PortMetadataInfo
 
 
 def expr_text(e: A.Expr) -> str:

@@ -29,6 +29,7 @@ from .checked import (
     ExternSym,
     InstanceSym,
     Param,
+    PortMetadataInfo,
     RefT,
     Scope,
     TableResT,
@@ -60,6 +61,7 @@ from .types import (
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random"}
+PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
 
@@ -99,6 +101,11 @@ class Checker:
         self.kind = "driver"  # action | control | state | regaction | driver
         self.cp_prefix = ""  # control-plane name prefix of the current block, e.g. "SwitchIngress"
         self.pipe_name = "pipe"
+        # port_metadata_unpack<T>(pkt): T, and every call site (block path, loc); advance(PORT_METADATA_SIZE)'s
+        # block paths (a program that only skips the phase-0 bits never reads $PORT_METADATA)
+        self.port_md_type: StructT | None = None
+        self.port_md_sites: list[tuple[str, Loc]] = []
+        self.port_md_skips: list[str] = []
 
     # ------------------------------------------------------------ entry
     def check(self) -> CheckedProgram:
@@ -115,8 +122,14 @@ class Checker:
                     self.check_block(d, [d.name])
             raise P4Error(self.last_loc(), "program has no 'main' instantiation (Switch(pipe) main;)")
         roles, gress_types = self.check_main(main)
+        ig_parser = roles["ingress_parser"].path[0]
+        for path, loc in self.port_md_sites:
+            if path.split(".")[0] != ig_parser:
+                raise P4Error(loc, "port_metadata_unpack is only available in the ingress parser (phase 0)")
+        reads = bool(self.port_md_sites) or not any(p.split(".")[0] == ig_parser for p in self.port_md_skips)
+        port_md = PortMetadataInfo(f"{self.pipe_name}.{ig_parser}.$PORT_METADATA", self.port_md_type, reads)
         return CheckedProgram(self.program, self.top, self.blocks, roles, gress_types, self.errors_list,
-                              self.pipe_name)
+                              self.pipe_name, port_md)
 
     def last_loc(self) -> Loc:
         return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
@@ -1250,6 +1263,8 @@ class Checker:
                 return self.check_verify(c, scope)
             if target.decl.name in ("min", "max"):
                 return self.check_min_max(c, target.decl.name, scope)
+            if target.decl.name == "port_metadata_unpack":
+                return self.check_port_metadata_unpack(c, scope)
             raise P4Error(c.loc, f"extern function {target.decl.name} is not supported")
         if isinstance(target, tuple):
             obj, method = target
@@ -1298,6 +1313,35 @@ class Checker:
         if not isinstance(cond.type, BoolT) or not isinstance(err.type, ErrorT):
             raise P4Error(c.loc, "verify(bool, error) has the wrong argument types")
         return Typed(VoidT())
+
+    def check_port_metadata_unpack(self, c: A.Call, scope: Scope) -> Typed:
+        """`T port_metadata_unpack<T>(packet_in pkt)`: T (bit fields, at most PORT_METADATA_SIZE bits) from the
+        phase-0 bits of the ingress port; one T per program (its fields are the $PORT_METADATA data fields)."""
+        if self.kind != "state":
+            raise P4Error(c.loc, "port_metadata_unpack is only allowed in parser states")
+        if len(c.type_args) != 1 or len(c.args) != 1:
+            raise P4Error(c.loc, "port_metadata_unpack<T>(pkt) needs its type argument T and the packet_in")
+        pkt = self.check_expr(c.args[0], scope)
+        if not (isinstance(pkt.type, PacketT) and pkt.type.direction == "in"):
+            raise P4Error(c.args[0].loc, "port_metadata_unpack's argument must be the parser's packet_in")
+        t = self.resolve_type(c.type_args[0], scope)
+        if not isinstance(t, StructT):
+            raise P4Error(c.loc, f"port_metadata_unpack<T>: T must be a struct or header, not {t}")
+        width = 0
+        for fname, ft in t.fields.items():
+            b = serial_bits(ft)
+            if b is None or isinstance(ft, BoolT):
+                raise P4Error(c.loc, f"port_metadata_unpack<{t.name}>: field {fname} is not bit<W>")
+            width += b.width
+        if width > PORT_METADATA_BITS:
+            raise P4Error(c.loc, f"port_metadata_unpack<{t.name}>: {width} bits, more than PORT_METADATA_SIZE "
+                                 f"({PORT_METADATA_BITS})")
+        if self.port_md_type is not None and not same_type(self.port_md_type, t):
+            raise P4Error(c.loc, f"port_metadata_unpack is used with {self.port_md_type} and {t}: the emulator "
+                                 "(like bf-rt.json's one $PORT_METADATA table) takes one layout")
+        self.port_md_type = t
+        self.port_md_sites.append((self.cp_prefix, c.loc))
+        return Typed(t)
 
     def check_min_max(self, c: A.Call, name: str, scope: Scope) -> Typed:
         """TNA's `T min<T>(in T, in T)` / `max`: one ALU instruction (minu/maxu) on two unsigned values."""
@@ -1365,6 +1409,8 @@ class Checker:
                 n2 = self.check_expr(c.args[0], scope) if len(c.args) == 1 else None
                 if n2 is None or not isinstance(n2.type, (Bits, InfInt)):
                     raise P4Error(c.loc, "advance(bits) takes one integer argument")
+                if n2.const == PORT_METADATA_BITS:
+                    self.port_md_skips.append(self.cp_prefix)
                 return Typed(VoidT())
             if method == "length":
                 return Typed(Bits(32))

@@ -101,6 +101,7 @@ class CompiledProgram:
     meters: dict[str, R.MeterArray] = field(default_factory=dict)
     profiles: dict[str, R.ActionProfile] = field(default_factory=dict)
     selectors: dict[str, R.ActionSelector] = field(default_factory=dict)
+    port_metadata: R.PortMetadata = field(default_factory=lambda: R.PortMetadata("", []))
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -158,6 +159,10 @@ class Generator:
         self.profiles: dict[str, R.ActionProfile] = {}
         self.selectors: dict[str, R.ActionSelector] = {}
         self.uses_clock = False  # a meter reads the packet's timestamp (the driver then keeps it in _tnow)
+        pmi = checked.port_metadata
+        fields = [(n, serial_bits(ft).width) for n, ft in pmi.type.fields.items()] if pmi.type else []  # type: ignore[union-attr]
+        self.port_metadata = R.PortMetadata(pmi.name, fields, pmi.read)
+        self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
 
     # ------------------------------------------------------------ naming
     def uniq(self, base: str) -> str:
@@ -191,7 +196,7 @@ class Generator:
         return CompiledProgram(
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
-            selectors=self.selectors,
+            selectors=self.selectors, port_metadata=self.port_metadata,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -410,7 +415,12 @@ class Generator:
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_ig_prsr_md.global_tstamp = ts48")
             packed = f"((port << {shifts['ingress_port']}) | (ts48 << {shifts['ingress_mac_tstamp']}))"
-            fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
+            if self.checked.port_metadata.read:  # the phase-0 bits of the port ($PORT_METADATA), zeros if unset
+                self.env["_PORTMD"] = self.port_metadata.values
+                self.env["_PM0"] = bytes(R.PORT_METADATA_BYTES)
+                fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + _PORTMD.get(port, _PM0) + frame")
+            else:  # the program only advances past them
+                fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
@@ -1108,6 +1118,8 @@ class Generator:
                 t = self.typed(c).type
                 a, b = (self.coerce(self.expr(x), t) for x in c.args)
                 return Value(f"{name}({a.code}, {b.code})", t)
+            if name == "port_metadata_unpack":
+                return self.call_port_metadata_unpack(c)
             return self.call_verify(c)
         assert isinstance(sym, tuple) and isinstance(c.func, A.Member)
         obj, method = sym
@@ -1146,6 +1158,39 @@ class Generator:
         self.fn.emit(f"{target.code} = {code}")
         if target.code.endswith(".ucast_egress_port"):
             self.fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
+
+    def call_port_metadata_unpack(self, c: A.Call) -> Value:
+        """A fresh T from the next PORT_METADATA_SIZE bits (the port's phase-0 data), which it consumes."""
+        t = self.typed(c).type
+        assert isinstance(t, StructT)
+        fname = self.pmd_fns.get(t.pyclass)
+        if fname is None:
+            fname = self.pmd_fns[t.pyclass] = self.uniq(f"pmd_{t.pyclass}")
+            nbits = R.PORT_METADATA_BYTES * 8
+            m = self.module
+            m.append(f"def {fname}(pkt):")
+            m.append("    o = pkt.off")
+            m.append(f"    e = o + {R.PORT_METADATA_BYTES}")
+            m.append("    if e > pkt.n:")
+            m.append("        raise ParserReject('PacketTooShort')")
+            m.append("    v = int.from_bytes(pkt.data[o:e], 'big')")
+            m.append("    pkt.off = e")
+            m.append(f"    h = {t.pyclass}()")
+            pos = nbits
+            for p4name, ft in t.fields.items():
+                b = serial_bits(ft)
+                assert b is not None
+                pos -= b.width
+                val = f"((v >> {pos}) & {hex(mask(b.width))})"
+                if b.signed:
+                    half = 1 << (b.width - 1)
+                    val = f"(({val} + {half}) & {hex(mask(b.width))}) - {half}"
+                m.append(f"    h.{pyattr(p4name)} = {val}")
+            if t.is_header:
+                m.append("    h._v = True")
+            m.append("    return h")
+        pkt = self.expr(c.args[0])
+        return Value(f"{fname}({pkt.code})", t)
 
     def call_verify(self, c: A.Call) -> Value:
         cond = self.expr(c.args[0])

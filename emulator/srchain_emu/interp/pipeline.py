@@ -137,6 +137,7 @@ class Pipeline:
         self.meters: dict[str, R.MeterArray] = compiled.meters
         self.profiles: dict[str, R.ActionProfile] = compiled.profiles
         self.selectors: dict[str, R.ActionSelector] = compiled.selectors
+        self.port_metadata: R.PortMetadata = compiled.port_metadata
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -203,6 +204,7 @@ class Pipeline:
             s.groups.clear()
         for p in self.profiles.values():
             p.members.clear()
+        self.port_metadata.values.clear()
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()

@@ -742,6 +742,42 @@ class DigestInfo:
     fields: list[tuple[str, int]]
 
 
+PORT_METADATA_BYTES = 8  # PORT_METADATA_SIZE (Tofino 1: 64 bits)
+
+
+class PortMetadata:
+    """`<ingress parser>.$PORT_METADATA`: the phase-0 bytes the ingress parser sees after the intrinsic metadata,
+    per ingress port (all zero until written). `fields` is port_metadata_unpack's struct (name, width), MSB
+    first; empty when the program does not unpack it (bf-rt.json then has the one `$DEFAULT_FIELD`)."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], read: bool = True) -> None:
+        self.name = name
+        self.fields = fields
+        self.read = read  # False: the program only advances past the phase-0 bits (no bf-rt.json table)
+        self.values: dict[int, bytes] = {}  # port -> PORT_METADATA_BYTES bytes; the generated driver reads it
+
+    def write(self, port: int, fields: dict[str, int]) -> None:
+        """`fields`: the struct's fields by name, or {"$DEFAULT_FIELD": the whole 64-bit value}."""
+        if "$DEFAULT_FIELD" in fields:
+            value = fields["$DEFAULT_FIELD"]
+        else:
+            value, pos = 0, PORT_METADATA_BYTES * 8
+            for name, width in self.fields:
+                pos -= width
+                value |= (fields.get(name, 0) & ((1 << width) - 1)) << pos
+        self.values[port] = (value & ((1 << (PORT_METADATA_BYTES * 8)) - 1)).to_bytes(PORT_METADATA_BYTES, "big")
+
+    def get(self, port: int) -> dict[str, int]:
+        value = int.from_bytes(self.values.get(port, bytes(PORT_METADATA_BYTES)), "big")
+        if not self.fields:
+            return {"$DEFAULT_FIELD": value}
+        out, pos = {}, PORT_METADATA_BYTES * 8
+        for name, width in self.fields:
+            pos -= width
+            out[name] = (value >> pos) & ((1 << width) - 1)
+        return out
+
+
 @dataclass(slots=True)
 class MirrorSession:
     egress_port: int

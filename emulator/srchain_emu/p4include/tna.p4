@@ -130,6 +130,10 @@ struct egress_intrinsic_metadata_for_output_port_t {
 extern T max<T>(in T t1, in T t2);
 extern T min<T>(in T t1, in T t2);
 
+/* The ingress parser's phase-0 data: PORT_METADATA_SIZE bits per ingress port, written through BF Runtime
+ * (`<ingress parser>.$PORT_METADATA`); T's fields are its first bits. Consumes PORT_METADATA_SIZE bits. */
+extern T port_metadata_unpack<T>(packet_in pkt);
+
 extern Checksum {
     Checksum();
     void add<T>(in T data);

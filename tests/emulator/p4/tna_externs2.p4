@@ -1,0 +1,58 @@
+/* srchain emulator test program: the second part of issue 16's TNA constructs, each driven through BF Runtime
+ * by tests/emulator/test_tna_externs2.py.  Every packet goes to port 1.
+ *   data.a == 1: the port's phase-0 data (port_metadata_unpack) into data.e
+ */
+#include <core.p4>
+#include <tna.p4>
+
+header ethernet_h { bit<48> dst; bit<48> src; bit<16> ether_type; }
+header data_h { bit<8> a; bit<8> b; bit<16> c; bit<32> d; bit<64> e; }
+struct headers_t { ethernet_h ethernet; data_h data; }
+struct port_md_t { bit<16> f1; bit<24> f2; bit<16> f3; bit<8> f4; }
+struct metadata_t { port_md_t pm; }
+
+parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress_intrinsic_metadata_t ig_intr_md) {
+    state start {
+        pkt.extract(ig_intr_md);
+        md.pm = port_metadata_unpack<port_md_t>(pkt);
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) { 0x88b5: parse_data; default: accept; }
+    }
+    state parse_data { pkt.extract(hdr.data); transition accept; }
+}
+
+control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metadata_t ig_intr_md,
+           in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
+           inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
+           inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+    apply {
+        ig_tm_md.ucast_egress_port = 1;
+        if (hdr.data.a == 1) {
+            hdr.data.e = md.pm.f1 ++ md.pm.f2 ++ md.pm.f3 ++ md.pm.f4;
+        }
+    }
+}
+
+control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
+                   in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
+    apply { pkt.emit(hdr); }
+}
+
+parser EgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out egress_intrinsic_metadata_t eg_intr_md) {
+    state start { pkt.extract(eg_intr_md); transition accept; }
+}
+
+control Eg(inout headers_t hdr, inout metadata_t md, in egress_intrinsic_metadata_t eg_intr_md,
+           in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
+           inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
+           inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+    apply { }
+}
+
+control EgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
+                   in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    apply { pkt.emit(hdr); }
+}
+
+Pipeline(IgParser(), Ig(), IgDeparser(), EgParser(), Eg(), EgDeparser()) pipe;
+Switch(pipe) main;
