@@ -17,6 +17,7 @@ ID_REGISTER = 0x16
 ID_DIGEST = 0x17
 ID_ACTION_PROFILE = 0x11
 ID_METER = 0x14
+ID_REGISTER_PARAM = 0x8D  # bf-p4c's RegisterParam ids carry this prefix (e.g. 0x8db44dd5)
 ID_PORT_METADATA = 0x90  # bf-p4c's $PORT_METADATA ids carry this prefix (e.g. 0x909b7958)
 
 # Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
@@ -117,12 +118,36 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
             data.append(_singleton(fid, name, {"type": "uint64", "default_value": 0}))
     if t.meter_unit is not None:
         data += meter_spec_data(t.meter_unit)
+    ops = ["SyncCounters"] if t.has_counter else []
+    if t.dreg is not None:  # after the action parameters' ids, as bf-p4c numbers them
+        prefix = _strip_pipe(t.dreg.name)
+        for fid, (fname, width) in direct_register_ids(t).items():
+            data.append({"mandatory": True, "read_only": False, "singleton": {
+                "id": fid, "name": f"{prefix}.{fname}", "repeated": False,
+                "annotations": [{"name": "$bfrt_field_class", "value": "register_data"}], "type": _bytes(width)}})
+        ops.append("SyncRegisters")
     return {
         "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": ttype, "size": t.size,
         "annotations": [], "depends_on": depends, "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
-        "supported_operations": ["SyncCounters"] if t.has_counter else [],
+        "supported_operations": ops,
         "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"],
+    }
+
+
+def direct_register_ids(t: R.Table) -> dict[int, tuple[str, int]]:
+    """A DirectRegister's data field ids in its table: after the largest action's parameters (bf-p4c)."""
+    assert t.dreg is not None
+    first = 1 + max((len(a.params) for a in t.actions.values()), default=0)
+    return {first + i: f for i, f in enumerate(t.dreg.fields)}
+
+
+def register_param_json(rp: R.RegisterParam, ids: _Ids) -> dict:
+    return {
+        "name": rp.name, "id": ids.get(ID_REGISTER_PARAM, rp.name), "table_type": "RegisterParam", "size": 1,
+        "annotations": [], "depends_on": [ids.get(ID_REGISTER, r) for r in rp.registers], "key": [],
+        "data": [_singleton(1, "value", {**_bytes(rp.width), "default_value": rp.initial}, mandatory=True)],
+        "attributes": [], "supported_operations": [],
     }
 
 
@@ -231,6 +256,7 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [meter_json(m, ids) for m in pipeline.meters.values()]
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
+    tables += [register_param_json(rp, ids) for rp in pipeline.reg_params.values()]
     if pipeline.port_metadata.read:  # bf-p4c lists it always; a program that only advances past has no use for it
         tables.append(port_metadata_json(pipeline.port_metadata, ids))
     learn = [digest_json(d, ids) for d in pipeline.digest_infos.values()]

@@ -374,6 +374,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_selector(tm, te, upd.type, undo)
         elif tm.kind == "portmd":
             self._apply_port_metadata(tm, te, upd.type, undo)
+        elif tm.kind == "regparam":
+            self._apply_register_param(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -534,6 +536,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             fids |= set(METER_SPEC_IDS[table.meter_unit])
         if table.profile is not None:
             fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
+        fids |= set(tm.reg_fields)
         fixed, data = self._fixed_fields(te.data, fids)
         if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
@@ -549,6 +552,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.meter_unit is not None:
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
             undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+        if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
+            undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
+                                                                    if f in fixed}))
         if COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed:
             old = (entry.pkts, entry.bytes)
             entry.pkts = fixed.get(COUNTER_PKTS_ID, entry.pkts)
@@ -654,6 +660,23 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
             fields[fname] = _to_int(f.stream)
         undo.append(D.write_register(reg, idx, fields))
+
+    def _apply_register_param(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        """A RegisterParam is a keyless table: its default entry holds `value` (SDE default_entry_set/reset)."""
+        rp: R.RegisterParam = tm.obj  # type: ignore[assignment]
+        if te.key.fields:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name} has no key (write its default entry)")
+        if utype == pb.Update.DELETE:
+            undo.append(D.write_register_param(rp, None))
+            return
+        value: int | None = None
+        for f in te.data.fields:
+            if f.field_id != 1:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name}: no data field {f.field_id}")
+            value = _to_int(f.stream)
+        if value is None or value >= 1 << rp.width:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name}: `value` (bit<{rp.width}>) is mandatory")
+        undo.append(D.write_register_param(rp, value))
 
     def _apply_port_metadata(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         pm: R.PortMetadata = tm.obj  # type: ignore[assignment]
@@ -829,12 +852,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if te.is_default_entry:
                 return [self._entry_msg(tm, te.table_id, table.default, None)]
             if not te.key.fields:
-                return [self._entry_msg(tm, te.table_id, e, k) for k, e in table.entries.items()]
+                pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
+                return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()]
             spec, _ = self._key_spec(tm, te.key)
             entry = table.get(spec)
             if entry is None:
                 raise R.EntryNotFound(f"table {tm.name}: entry not found")
-            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec))]
+            pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
+            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes)]
         if tm.kind == "register":
             reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)
@@ -853,6 +878,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return self._read_pre(prog, tm, te)
         if tm.kind == "portmd":
             return self._read_port_metadata(tm, te)
+        if tm.kind == "regparam":
+            rp: R.RegisterParam = tm.obj  # type: ignore[assignment]
+            msg = pb.TableEntry(table_id=te.table_id, is_default_entry=True)
+            msg.data.fields.add(field_id=1, stream=_to_bytes(rp.value, rp.width))
+            return [msg]
         if tm.kind in ("meter", "profile", "selector"):
             return self._read_indexed(tm, te)
         if tm.kind == "counter":
@@ -938,7 +968,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
+    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None, pipes: int = 1) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
         if key is not None:
@@ -973,6 +1003,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.has_counter:
             msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
+        if table.dreg is not None and key is not None:
+            # one value per pipe, as the SDE reports register data; the emulator's pipes share one state
+            for fid, v in zip(sorted(tm.reg_fields), table.dreg.read(e), strict=True):
+                msg.data.fields.add(field_id=fid).int_arr_val.val.extend([v] * pipes)
         return msg
 
     # ------------------------------------------------------------ digests

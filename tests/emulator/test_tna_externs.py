@@ -241,7 +241,7 @@ EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studi
 ACCEPTED = {"tna_32q_multiprogram", "tna_action_profile", "tna_action_selector", "tna_bridged_md", "tna_checksum",
             "tna_counter", "tna_digest", "tna_dkm", "tna_exact_match", "tna_field_slice",
             "tna_meter_bytecount_adjust", "tna_operations", "tna_port_metadata", "tna_port_metadata_extern",
-            "tna_ports", "tna_random", "tna_range_match", "tna_snapshot", "tna_symmetric_hash"}
+            "tna_ports", "tna_random", "tna_range_match", "tna_register", "tna_snapshot", "tna_symmetric_hash"}
 REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one it meets)
     "tna_32q_2pipe": "the emulator supports exactly one pipeline",
     "tna_alpm": "unknown type 'Alpm'",
@@ -255,7 +255,6 @@ REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one i
     "tna_pktgen": "unknown type 'pktgen_timer_header_t'",
     "tna_proxy_hash": "table property 'proxy_hash' is not supported",
     "tna_pvs": "value_set is not supported",
-    "tna_register": "unknown type 'RegisterParam'",
     "tna_resubmit": "unknown type 'Resubmit'",
     "tna_ternary_match": "unknown type 'Atcam'",
     "tna_timestamp": "unknown type 'ptp_metadata_t'",
@@ -272,7 +271,7 @@ def test_the_acceptance_list_covers_every_example():
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} not installed")
     assert {p.name for p in EXAMPLES.glob("tna_*")} == ACCEPTED | set(REFUSED)
-    assert len(ACCEPTED) == 19
+    assert len(ACCEPTED) == 20
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED | set(REFUSED)))
@@ -296,6 +295,10 @@ def test_intel_tna_example_is_accepted_or_refused_with_its_reason(name):
 
 # bf-rt.json fields as bf-p4c 1.2.5.16 writes them for the same examples (type, key and data ids/names)
 BF_P4C_SHAPES = {
+    ("tna_register", "pipe.SwitchIngress.reg_match_dir"): (
+        "MatchAction_Direct", [(1, "hdr.ethernet.src_addr")],
+        [(1, "SwitchIngress.test_reg_dir.first"), (2, "SwitchIngress.test_reg_dir.second")]),
+    ("tna_register", "pipe.SwitchIngress.test_asn"): ("RegisterParam", [], [(1, "value")]),
     ("tna_port_metadata_extern", "pipe.SwitchIngressParser.$PORT_METADATA"): (
         "PortMetadata", [(65575, "ig_intr_md.ingress_port")],
         [(1, "field1"), (2, "field2"), (3, "field3"), (4, "field4")]),

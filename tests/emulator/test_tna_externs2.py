@@ -132,3 +132,94 @@ def test_port_metadata_unpack_only_in_the_ingress_parser(tmp_path):
         "state start { pkt.extract(eg_intr_md); md.pm = port_metadata_unpack<port_md_t>(pkt); transition accept; }")
     with pytest.raises(P4Error, match="only available in the ingress parser"):
         load(tmp_path, src)
+
+
+# ---------------------------------------------------------------- RegisterParam, DirectRegister, Register.read/write
+
+
+def d_of(out) -> int:
+    return int.from_bytes(out.frame[18:22], "big")
+
+
+def test_register_params_are_read_by_the_register_action(sw):
+    c, servicer = sw
+    assert c.entries("Ig.add", default=True)[0].data == {"value": 1}
+    olds = [d_of(run(servicer, frame(2, b=3))) for _ in range(3)]
+    assert olds == [7, 107, 207]  # second += 100 per packet while below cap (1000)
+    assert c.register_read("Ig.reg", 3) == {"first": [8] * 4, "second": [307] * 4}  # first += add (1)
+    c.set_default("Ig.add", None, {"value": 10})  # type: ignore[arg-type]
+    c.set_default("Ig.cap", None, {"value": 300})  # type: ignore[arg-type]
+    assert c.entries("Ig.cap", default=True)[0].data == {"value": 300}
+    assert [d_of(run(servicer, frame(2, b=3))) for _ in range(2)] == [307, 307]  # capped: second stays
+    assert c.register_read("Ig.reg", 3) == {"first": [28] * 4, "second": [307] * 4}
+    c.reset_default("Ig.add")
+    c.reset_default("Ig.cap")
+    assert c.entries("Ig.add", default=True)[0].data == {"value": 1}
+    run(servicer, frame(2, b=3))
+    assert c.register_read("Ig.reg", 3) == {"first": [29] * 4, "second": [407] * 4}
+
+
+def test_direct_register_cell_per_entry_written_and_read_with_the_entry(sw):
+    c, servicer = sw
+    c.insert("Ig.dtab", {"hdr.data.b": 1}, "Ig.dcount")
+    c.insert("Ig.dtab", {"hdr.data.b": 2}, "Ig.dcount_p", {"v": 5, "w": 6, "Ig.dreg.first": 1000,
+                                                         "Ig.dreg.second": 2000})
+    assert [d_of(run(servicer, frame(3, b=1))) for _ in range(3)] == [2, 102, 202]  # from the initial {1, 2}
+    o = run(servicer, frame(3, b=2))
+    assert (d_of(o), c_of(o)) == (2000, 11)
+    (row,) = c.entries("Ig.dtab", {"hdr.data.b": 1})
+    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([4] * 4, [302] * 4)
+    (row,) = c.entries("Ig.dtab", {"hdr.data.b": 2})
+    assert row.data == {"v": 5, "w": 6, "Ig.dreg.first": [1001] * 4, "Ig.dreg.second": [2100] * 4}
+    c.modify("Ig.dtab", {"hdr.data.b": 1}, "Ig.dcount", {"Ig.dreg.second": 0})
+    assert d_of(run(servicer, frame(3, b=1))) == 0
+    (row,) = c.entries("Ig.dtab", {"hdr.data.b": 1})
+    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([5] * 4, [100] * 4)
+    c.delete("Ig.dtab", {"hdr.data.b": 1})
+    c.insert("Ig.dtab", {"hdr.data.b": 1}, "Ig.dcount")
+    assert d_of(run(servicer, frame(3, b=1))) == 2  # a new entry starts from the initial value
+
+
+def test_register_read_write_outside_a_register_action(sw):
+    c, servicer = sw
+    run(servicer, frame(4, b=6, d=0xCAFE))
+    assert d_of(run(servicer, frame(4, b=7))) == 0xCAFE
+    assert c.register_read("Ig.plain", 6) == {"f1": [0xCAFE] * 4}
+    c.register_write("Ig.plain", 6, {"f1": 42})
+    assert d_of(run(servicer, frame(4, b=7))) == 42
+
+
+def test_register_tables_shape_matches_bf_p4c():
+    info = bfrt_info(Pipeline.from_file(P4_DIR / "tna_externs2.p4"))
+    tables = {t["name"]: t for t in info["tables"]}
+    add, reg = tables["pipe.Ig.add"], tables["pipe.Ig.reg"]
+    assert (add["table_type"], add["size"], add["key"], add["depends_on"]) == ("RegisterParam", 1, [], [reg["id"]])
+    (d,) = add["data"]
+    assert (d["singleton"]["id"], d["singleton"]["name"], d["singleton"]["type"], d["mandatory"]) == (
+        1, "value", {"type": "bytes", "width": 32, "default_value": 1}, True)
+    dtab = tables["pipe.Ig.dtab"]
+    # register fields are numbered after the largest action's parameters (dcount_p has 2), as bf-p4c does
+    assert [(x["singleton"]["id"], x["singleton"]["name"], x["singleton"]["annotations"]) for x in dtab["data"]] == [
+        (3, "Ig.dreg.first", [{"name": "$bfrt_field_class", "value": "register_data"}]),
+        (4, "Ig.dreg.second", [{"name": "$bfrt_field_class", "value": "register_data"}])]
+    assert dtab["supported_operations"] == ["SyncRegisters"]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("dtab.apply();", "hdr.data.d = dreg_step.execute();", "only be executed from an action of its table"),
+    ("    Register<bit<32>, bit<8>>(16) plain;",
+     "    Register<bit<32>, bit<8>>(16) plain;\n    table other { key = { hdr.data.c : exact; } "
+     "actions = { dcount; } }",
+     "action Ig.dcount of table other executes a DirectRegisterAction of Ig.dreg"),
+    ("action dcount() { hdr.data.d = dreg_step.execute(); }",
+     "action dcount() { hdr.data.d = dreg_step.execute(); }\n    action x() { hdr.data.d = add.read(); }",
+     "only available inside a RegisterAction"),
+    ("Register<bit<32>, bit<8>>(16) plain;", "Register<pair, bit<8>>(16) plain;",
+     "struct-valued register is not supported"),
+])
+def test_register_refusals(tmp_path, old, new, message):
+    src = (P4_DIR / "tna_externs2.p4").read_text()
+    assert old in src
+    with pytest.raises(P4Error, match=message) as exc:
+        load(tmp_path, src.replace(old, new))
+    assert "t.p4:" in str(exc.value)

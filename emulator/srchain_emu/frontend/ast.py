@@ -389,6 +389,7 @@ class TableDecl(Decl):
     annotations: list[Annotation] = field(default_factory=list)
     meters: Expr | None = None  # `meters = m;` (a DirectMeter)
     implementation: Expr | None = None  # `implementation = p;` (an ActionProfile or ActionSelector)
+    registers: Expr | None = None  # `registers = r;` (a DirectRegister)
 
 
 @dataclass(slots=True)

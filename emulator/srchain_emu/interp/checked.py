@@ -89,6 +89,7 @@ class TableSym:
     pyname: str = ""  # the generated apply function
     objname: str = ""  # the runtime Table object in the module globals
     meter: ExternSym | None = None  # `meters = m` (a DirectMeter)
+    dreg: ExternSym | None = None  # `registers = r` (a DirectRegister)
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 

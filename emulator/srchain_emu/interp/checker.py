@@ -60,7 +60,8 @@ from .types import (
 )
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
-                     "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random"}
+                     "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
+                     "RegisterParam", "DirectRegister", "DirectRegisterAction"}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -106,6 +107,9 @@ class Checker:
         self.port_md_type: StructT | None = None
         self.port_md_sites: list[tuple[str, Loc]] = []
         self.port_md_skips: list[str] = []
+        self.cur_action: ActionSym | None = None
+        self.action_dregs: dict[int, list[tuple[ExternSym, Loc]]] = {}  # id(ActionSym) -> DirectRegisters it runs
+        self.cur_register: ExternSym | None = None  # the (Direct)Register of the RegisterAction being checked
 
     # ------------------------------------------------------------ entry
     def check(self) -> CheckedProgram:
@@ -444,10 +448,10 @@ class Checker:
         sym = ActionSym(d, cp_name, params)
         self.ann[id(d)] = sym
         scope.define(d.name, sym, d.loc)
-        saved = self.kind
-        self.kind = "action"
+        saved = self.kind, self.cur_action
+        self.kind, self.cur_action = "action", sym
         self.check_block_stmt(d.body, ascope)
-        self.kind = saved
+        self.kind, self.cur_action = saved
         return sym
 
     # ------------------------------------------------------------ tables
@@ -522,6 +526,20 @@ class Checker:
                 raise P4Error(d.meters.loc, "a DirectMeter can be attached to one table only")
             ms.extra["table"] = qual
             meter = ms
+        dreg: ExternSym | None = None
+        if d.registers is not None:
+            rs = self.lookup_ref(d.registers, scope)
+            if not (isinstance(rs, ExternSym) and rs.kind == "DirectRegister"):
+                raise P4Error(d.registers.loc, "'registers' must name a DirectRegister")
+            if rs.extra.get("table"):
+                raise P4Error(d.registers.loc, "a DirectRegister can be attached to one table only")
+            rs.extra["table"] = qual
+            dreg = rs
+        for act in actions.values():
+            for rs2, loc in self.action_dregs.get(id(act), []):
+                if rs2 is not dreg:
+                    raise P4Error(loc, f"action {act.cp_name} of table {d.name} executes a DirectRegisterAction of "
+                                       f"{rs2.cpq}, which is not the table's 'registers'")
         impl: ExternSym | None = None
         if d.implementation is not None:
             impl_sym = self.lookup_ref(d.implementation, scope)
@@ -566,7 +584,7 @@ class Checker:
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
-                        meter=meter, impl=impl, selector_keys=selector_keys)
+                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg)
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)
@@ -692,6 +710,18 @@ class Checker:
             raise P4Error(e.loc, f"expected a {enum} value")
         return next(m for m, i in v.type.values.items() if i == v.const)
 
+    def register_fields(self, t: P4Type, loc: Loc) -> list[tuple[str, int]]:
+        if isinstance(t, Bits):
+            return [("f1", t.width)]
+        if isinstance(t, StructT) and not t.is_header and all(isinstance(f, Bits) for f in t.fields.values()):
+            return [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        raise P4Error(loc, f"register value type must be bit<W> or a struct of bit<W>, not {t}")
+
+    def register_initial(self, arg: A.Expr, t: P4Type, scope: Scope) -> tuple[int, ...]:
+        if isinstance(arg, A.ListExpr) and isinstance(t, StructT):
+            return tuple(self.const_of(a, ft, scope) for a, ft in zip(arg.items, t.fields.values(), strict=True))
+        return (self.const_of(arg, t, scope),)
+
     def inst_Register(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                       args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (1, 2), targs, 2)
@@ -699,23 +729,32 @@ class Checker:
         size = self.check_expr(args[0], scope)
         if not isinstance(size.const, int) or size.const <= 0:
             raise P4Error(args[0].loc, "register size must be a positive compile-time integer")
-        if isinstance(t, Bits):
-            fields = [("f1", t.width)]
-        elif isinstance(t, StructT) and not t.is_header and all(isinstance(f, Bits) for f in t.fields.values()):
-            fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
-        else:
-            raise P4Error(d.loc, f"register value type must be bit<W> or a struct of bit<W>, not {t}")
+        fields = self.register_fields(t, d.loc)
         if not isinstance(it, Bits):
             raise P4Error(d.loc, "register index type must be bit<W>")
-        initial: tuple[int, ...] = ()
-        if len(args) == 2:
-            if isinstance(args[1], A.ListExpr) and isinstance(t, StructT):
-                initial = tuple(self.const_of(a, ft, scope) for a, ft in zip(args[1].items, t.fields.values(),
-                                                                           strict=True))
-            else:
-                initial = (self.const_of(args[1], t, scope),)
+        initial = self.register_initial(args[1], t, scope) if len(args) == 2 else ()
         return ExternSym("Register", et, qual, cpq, {"value_type": t, "index_type": it, "size": size.const,
                                                      "fields": fields, "initial": initial})
+
+    def inst_DirectRegister(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                            args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        """One cell per entry of the table naming it with `registers =`."""
+        self.want_args(d, (0, 1), targs, 1)
+        t = targs[0]
+        fields = self.register_fields(t, d.loc)
+        initial = self.register_initial(args[0], t, scope) if args else ()
+        return ExternSym("DirectRegister", et, qual, cpq, {"value_type": t, "fields": fields, "initial": initial,
+                                                           "table": ""})
+
+    def inst_RegisterParam(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        """A run-time parameter (BF Runtime table of one value) that RegisterActions read."""
+        self.want_args(d, (1,), targs, 1)
+        t = targs[0]
+        if not isinstance(t, Bits) or t.signed:
+            raise P4Error(d.loc, f"RegisterParam's type must be bit<W>, not {t}")
+        initial = self.const_of(args[0], t, scope)
+        return ExternSym("RegisterParam", et, qual, cpq, {"width": t.width, "initial": initial, "registers": []})
 
     def inst_RegisterAction(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                             args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
@@ -724,14 +763,31 @@ class Checker:
         rsym = self.lookup_ref(args[0], scope)
         if not (isinstance(rsym, ExternSym) and rsym.kind == "Register"):
             raise P4Error(args[0].loc, "RegisterAction argument must be a Register")
+        ap = self.check_register_apply(d, rsym, t, u, scope)
+        return ExternSym("RegisterAction", et, qual, cpq, {"rv_type": u, "index_type": rsym.extra["index_type"],
+                                                           "register": rsym, "apply": ap})
+
+    def inst_DirectRegisterAction(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 2)
+        t, u = targs
+        rsym = self.lookup_ref(args[0], scope)
+        if not (isinstance(rsym, ExternSym) and rsym.kind == "DirectRegister"):
+            raise P4Error(args[0].loc, "DirectRegisterAction argument must be a DirectRegister")
+        ap = self.check_register_apply(d, rsym, t, u, scope)
+        return ExternSym("DirectRegisterAction", et, qual, cpq, {"rv_type": u, "register": rsym, "apply": ap})
+
+    def check_register_apply(self, d: A.Instantiation, rsym: ExternSym, t: P4Type, u: P4Type,
+                             scope: Scope) -> A.FunctionDecl:
+        kind = d.type.name  # type: ignore[attr-defined]
         if not same_type(rsym.extra["value_type"], t):  # type: ignore[arg-type]
-            raise P4Error(d.loc, f"RegisterAction value type {t} differs from the register's")
+            raise P4Error(d.loc, f"{kind} value type {t} differs from the register's")
         applies = [f for f in d.initializer if f.name == "apply"]
         if len(applies) != 1 or len(d.initializer) != 1:
-            raise P4Error(d.loc, "RegisterAction needs exactly one 'apply' function")
+            raise P4Error(d.loc, f"{kind} needs exactly one 'apply' function")
         ap = applies[0]
         if not 1 <= len(ap.params) <= 2:
-            raise P4Error(ap.loc, "RegisterAction apply takes (inout T value[, out U rv])")
+            raise P4Error(ap.loc, f"{kind} apply takes (inout T value[, out U rv])")
         rscope = Scope(scope)
         value = VarSym(t)
         self.ann[id(ap.params[0])] = value
@@ -739,16 +795,15 @@ class Checker:
         if len(ap.params) == 2:
             ut = self.resolve_type(ap.params[1].type, rscope)
             if not same_type(ut, u):
-                raise P4Error(ap.params[1].loc, f"rv type {ut} differs from the RegisterAction's {u}")
+                raise P4Error(ap.params[1].loc, f"rv type {ut} differs from the {kind}'s {u}")
             rv = VarSym(u)
             self.ann[id(ap.params[1])] = rv
             rscope.define(ap.params[1].name, rv, ap.params[1].loc)
-        saved = self.kind
-        self.kind = "regaction"
+        saved = self.kind, self.cur_register
+        self.kind, self.cur_register = "regaction", rsym
         self.check_block_stmt(ap.body, rscope)
-        self.kind = saved
-        return ExternSym("RegisterAction", et, qual, cpq, {"rv_type": u, "index_type": rsym.extra["index_type"],
-                                                           "register": rsym, "apply": ap})
+        self.kind, self.cur_register = saved
+        return ap
 
     def inst_Hash(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
@@ -1441,6 +1496,33 @@ class Checker:
             return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind in ("ActionProfile", "ActionSelector"):
             raise P4Error(c.loc, f"{kind} has no methods; attach it with 'implementation ='")
+        if kind == "RegisterParam" and method == "read" and not c.args:
+            if self.kind != "regaction" or self.cur_register is None:
+                raise P4Error(c.loc, "RegisterParam.read() is only available inside a RegisterAction's apply "
+                                     "(as in bf-p4c)")
+            regs: list[str] = x.extra["registers"]  # type: ignore[assignment]
+            if self.cur_register.qual not in regs:
+                regs.append(self.cur_register.qual)
+            return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind == "DirectRegisterAction" and method == "execute" and not c.args:
+            if self.kind != "action" or self.cur_action is None:
+                raise P4Error(c.loc, "a DirectRegisterAction can only be executed from an action of its table")
+            self.action_dregs.setdefault(id(self.cur_action), []).append((x.extra["register"], c.loc))  # type: ignore[arg-type]
+            return Typed(x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "Register" and method in ("read", "write"):
+            t = x.extra["value_type"]
+            if not isinstance(t, Bits):
+                raise P4Error(c.loc, f"Register.{method} of a struct-valued register is not supported by the "
+                                     "emulator (use a RegisterAction)")
+            if self.kind not in ("action", "control"):
+                raise P4Error(c.loc, f"Register.{method} is only available in a control or action")
+            if len(c.args) != (1 if method == "read" else 2):
+                raise P4Error(c.loc, "read(index) / write(index, value)")
+            self.coerce(self.check_expr(c.args[0], scope), x.extra["index_type"], c.args[0].loc)  # type: ignore[arg-type]
+            if method == "read":
+                return Typed(t)
+            self.coerce(self.check_expr(c.args[1], scope), t, c.args[1].loc)
+            return Typed(VoidT())
         if kind == "RegisterAction" and method == "execute":
             if len(c.args) != 1:
                 raise P4Error(c.loc, "execute(index) takes one argument")

@@ -102,6 +102,7 @@ class CompiledProgram:
     profiles: dict[str, R.ActionProfile] = field(default_factory=dict)
     selectors: dict[str, R.ActionSelector] = field(default_factory=dict)
     port_metadata: R.PortMetadata = field(default_factory=lambda: R.PortMetadata("", []))
+    reg_params: dict[str, R.RegisterParam] = field(default_factory=dict)
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -162,6 +163,7 @@ class Generator:
         pmi = checked.port_metadata
         fields = [(n, serial_bits(ft).width) for n, ft in pmi.type.fields.items()] if pmi.type else []  # type: ignore[union-attr]
         self.port_metadata = R.PortMetadata(pmi.name, fields, pmi.read)
+        self.reg_params: dict[str, R.RegisterParam] = {}
         self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
 
     # ------------------------------------------------------------ naming
@@ -196,7 +198,7 @@ class Generator:
         return CompiledProgram(
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
-            selectors=self.selectors, port_metadata=self.port_metadata,
+            selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -661,6 +663,10 @@ class Generator:
             self.env[sym.counter.pyname].table = tinfo  # type: ignore[attr-defined]
         if sym.meter is not None:
             self.env[sym.meter.pyname].table = tinfo  # type: ignore[attr-defined]
+        if sym.dreg is not None:
+            dreg = self.env[sym.dreg.pyname]
+            assert isinstance(dreg, R.DirectRegister)
+            dreg.table, tinfo.dreg = tinfo, dreg
         hash_code = ""
         if sym.impl is not None:
             if sym.impl.kind == "ActionSelector":
@@ -698,7 +704,7 @@ class Generator:
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")
-        if sym.counter is not None or sym.meter is not None:
+        if sym.counter is not None or sym.meter is not None or sym.dreg is not None:
             fn.emit(f"{objname}.cur = e")
         if hash_code:
             # An entry naming a selector group runs the member the hash of the `selector` keys picks; a group
@@ -747,15 +753,31 @@ class Generator:
             reg.reset()
 
     def inst_RegisterAction(self, x: ExternSym) -> None:
-        ap: A.FunctionDecl = x.extra["apply"]  # type: ignore[assignment]
         rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
-        u: P4Type = x.extra["rv_type"]  # type: ignore[assignment]
         x.pyname = self.uniq(f"ra_{x.cpq}")
         fn = FnCtx("regaction")
         fn.lines.append(f"def {x.pyname}(index):")
         reg = rsym.pyname
         fn.emit(f"i = index % {rsym.extra['size']}")
         fn.emit(f"value = {reg}.values[i]")
+        self.register_apply(x, fn, f"{reg}.values[i] = value")
+
+    def inst_DirectRegisterAction(self, x: ExternSym) -> None:
+        """The cell of the entry its table just matched (made from the initial value on first use)."""
+        rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
+        x.pyname = self.uniq(f"dra_{x.cpq}")
+        fn = FnCtx("regaction")
+        fn.lines.append(f"def {x.pyname}():")
+        fn.emit(f"e = {rsym.pyname}.table.cur")
+        fn.emit("value = e.reg")
+        fn.emit("if value is None:")
+        fn.emit(f"    value = e.reg = {rsym.pyname}.fresh()")
+        self.register_apply(x, fn, "e.reg = value")
+
+    def register_apply(self, x: ExternSym, fn: FnCtx, store: str) -> None:
+        ap: A.FunctionDecl = x.extra["apply"]  # type: ignore[assignment]
+        rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
+        u: P4Type = x.extra["rv_type"]  # type: ignore[assignment]
         self.var(ap.params[0]).code = "value"
         if len(ap.params) == 2:
             self.gen_type(ap.params[1].type)
@@ -765,10 +787,29 @@ class Generator:
         self.fn = fn
         self.gen_block_stmt(ap.body)
         if not isinstance(rsym.extra["value_type"], StructT):
-            fn.emit(f"{reg}.values[i] = value")
+            fn.emit(store)
         fn.emit("return rv")
         self.flush_fn(fn)
         self.fn = saved
+
+    def inst_DirectRegister(self, x: ExternSym) -> None:
+        t = x.extra["value_type"]
+        dreg = R.DirectRegister(x.qual, x.extra["fields"], x.extra["initial"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DREG_{x.cpq}", dreg)
+        if isinstance(t, StructT):
+            cls = t.pyclass
+
+            def setup(m: dict[str, object], dreg: R.DirectRegister = dreg, cls: str = cls) -> None:
+                factory = m[cls]
+                assert callable(factory)
+                dreg.factory = factory
+
+            self.setups.append(setup)
+
+    def inst_RegisterParam(self, x: ExternSym) -> None:
+        param = R.RegisterParam(x.qual, x.extra["width"], x.extra["initial"], x.extra["registers"])  # type: ignore[arg-type]
+        self.reg_params[x.qual] = param
+        x.pyname = self.put_env(f"RP_{x.cpq}", param)
 
     def var(self, node: object) -> VarSym:
         sym = self.ann[id(node)]
@@ -1304,6 +1345,17 @@ class Generator:
         if kind == "RegisterAction":
             idx = self.coerce(self.expr(c.args[0]), x.extra["index_type"])  # type: ignore[arg-type]
             return Value(f"{x.pyname}({idx.code})", x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "DirectRegisterAction":
+            return Value(f"{x.pyname}()", x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "RegisterParam":
+            return Value(f"{x.pyname}.value", Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind == "Register":  # read(index) / write(index, value) of a bit<W> register
+            idx = self.coerce(self.expr(c.args[0]), x.extra["index_type"])  # type: ignore[arg-type]
+            cell = f"{x.pyname}.values[({idx.code}) % {x.extra['size']}]"
+            if method == "read":
+                return Value(cell, x.extra["value_type"])  # type: ignore[arg-type]
+            v = self.coerce(self.expr(c.args[1]), x.extra["value_type"])  # type: ignore[arg-type]
+            return Value(f"{cell} = {v.code}", VoidT())
         if kind == "Hash":
             # Memoised per call site on the field values (a flow hashes the same key on every packet), so a
             # hit costs a small tuple instead of building the wide concatenation.

@@ -138,6 +138,7 @@ class Pipeline:
         self.profiles: dict[str, R.ActionProfile] = compiled.profiles
         self.selectors: dict[str, R.ActionSelector] = compiled.selectors
         self.port_metadata: R.PortMetadata = compiled.port_metadata
+        self.reg_params: dict[str, R.RegisterParam] = compiled.reg_params
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -205,6 +206,8 @@ class Pipeline:
         for p in self.profiles.values():
             p.members.clear()
         self.port_metadata.values.clear()
+        for rp in self.reg_params.values():
+            rp.value = rp.initial
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()

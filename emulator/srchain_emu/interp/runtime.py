@@ -91,7 +91,7 @@ class KeyInfo:
 
 class Entry:
     __slots__ = ("action", "args", "bytes", "fn", "group", "hit", "key", "member", "meter", "pkts", "priority",
-                 "rank")
+                 "rank", "reg")
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
         self.action = action
@@ -106,6 +106,7 @@ class Entry:
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
         self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
+        self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -138,6 +139,7 @@ class Table:
         self.meter_unit = meter_unit  # a DirectMeter's MeterType_t (its spec is entry data), or None
         self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
         self.selector: ActionSelector | None = None  # ... or selector groups
+        self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -716,6 +718,56 @@ class RegisterArray:
     def _check(self, index: int) -> None:
         if not 0 <= index < self.size:
             raise ConfigError(f"register {self.name}: index {index} out of range 0..{self.size - 1}")
+
+
+class DirectRegister:
+    """`DirectRegister<T>`: a cell per entry of its table (Entry.reg, made on first use or written with the entry)."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], initial: tuple) -> None:
+        self.name = name
+        self.fields = fields
+        self.initial = initial or (0,) * len(fields)
+        self.factory: Callable[[], object] | None = None  # the struct's class (None for bit<W>)
+        self.table: Table | None = None
+
+    def fresh(self) -> object:
+        if self.factory is None:
+            return self.initial[0]
+        v = self.factory()
+        for (fname, _), init in zip(self.fields, self.initial, strict=True):
+            setattr(v, pyattr(fname), init)
+        return v
+
+    def read(self, entry: Entry) -> tuple[int, ...]:
+        v = entry.reg if entry.reg is not None else self.fresh()
+        if self.factory is None:
+            return (v,)  # type: ignore[return-value]
+        return tuple(getattr(v, pyattr(f)) for f, _ in self.fields)
+
+    def write(self, entry: Entry, data: dict[str, int]) -> None:
+        """Fields by name (missing ones keep their value, or the initial one)."""
+        for fname, width in self.fields:
+            if not 0 <= data.get(fname, 0) < (1 << width):
+                raise ConfigError(f"register {self.name}: {fname}={data[fname]} does not fit in {width} bits")
+        if self.factory is None:
+            entry.reg = data.get(self.fields[0][0], self.read(entry)[0])
+            return
+        v = entry.reg if entry.reg is not None else self.fresh()
+        for fname, _ in self.fields:
+            if fname in data:
+                setattr(v, pyattr(fname), data[fname])
+        entry.reg = v
+
+
+class RegisterParam:
+    """`RegisterParam<bit<W>>(initial)`: one run-time value RegisterActions read (BF Runtime table `value`)."""
+
+    def __init__(self, name: str, width: int, initial: int, registers: list[str]) -> None:
+        self.name = name
+        self.width = width
+        self.initial = initial
+        self.value = initial
+        self.registers = registers  # the registers whose RegisterActions read it (bf-rt.json depends_on)
 
 
 @dataclass(slots=True)

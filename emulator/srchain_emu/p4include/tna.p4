@@ -161,6 +161,26 @@ extern DirectCounter<W> {
 extern Register<T, I> {
     Register(bit<32> size);
     Register(bit<32> size, T initial_value);
+    T read(in I index);  /* bit<W> registers, outside a RegisterAction */
+    void write(in I index, in T value);
+}
+
+/* One cell per entry of the table that names it with `registers =`. */
+extern DirectRegister<T> {
+    DirectRegister();
+    DirectRegister(T initial_value);
+}
+
+extern DirectRegisterAction<T, U> {
+    DirectRegisterAction(DirectRegister<T> reg);
+    U execute();
+    abstract void apply(inout T value, @optional out U rv);
+}
+
+/* A run-time value (BF Runtime table, field `value`) that RegisterActions read. */
+extern RegisterParam<T> {
+    RegisterParam(T initial_value);
+    T read();
 }
 
 extern RegisterAction<T, I, U> {

@@ -1,6 +1,10 @@
 /* srchain emulator test program: the second part of issue 16's TNA constructs, each driven through BF Runtime
  * by tests/emulator/test_tna_externs2.py.  Every packet goes to port 1.
  *   data.a == 1: the port's phase-0 data (port_metadata_unpack) into data.e
+ *   data.a == 2: RegisterAction on `reg` cell data.b: first += param `add`, second += 100 while below param `cap`;
+ *                the old second into data.d
+ *   data.a == 3: table `dtab` (key data.b) with a DirectRegister: first += 1, second += 100, old second into data.d
+ *   data.a == 4: Register.write(data.b, data.d) when data.b is even, else data.d = Register.read(data.b - 1)
  */
 #include <core.p4>
 #include <tna.p4>
@@ -10,6 +14,7 @@ header data_h { bit<8> a; bit<8> b; bit<16> c; bit<32> d; bit<64> e; }
 struct headers_t { ethernet_h ethernet; data_h data; }
 struct port_md_t { bit<16> f1; bit<24> f2; bit<16> f3; bit<8> f4; }
 struct metadata_t { port_md_t pm; }
+struct pair { bit<32> first; bit<32> second; }
 
 parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress_intrinsic_metadata_t ig_intr_md) {
     state start {
@@ -25,10 +30,52 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
            in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
            inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
            inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+    Register<pair, bit<8>>(size = 16, initial_value = {5, 7}) reg;
+    RegisterParam<bit<32>>(1) add;
+    RegisterParam<bit<32>>(1000) cap;
+    RegisterAction<pair, bit<8>, bit<32>>(reg) reg_step = {
+        void apply(inout pair value, out bit<32> rv) {
+            rv = value.second;
+            value.first = value.first + add.read();
+            if (value.second < cap.read()) {
+                value.second = value.second + 100;
+            }
+        }
+    };
+
+    DirectRegister<pair>({1, 2}) dreg;
+    DirectRegisterAction<pair, bit<32>>(dreg) dreg_step = {
+        void apply(inout pair value, out bit<32> rv) {
+            rv = value.second;
+            value.first = value.first + 1;
+            value.second = value.second + 100;
+        }
+    };
+    action dcount() { hdr.data.d = dreg_step.execute(); }
+    action dcount_p(bit<16> v, bit<8> w) { hdr.data.d = dreg_step.execute(); hdr.data.c = v + (bit<16>)w; }
+    table dtab {
+        key = { hdr.data.b : exact; }
+        actions = { dcount; dcount_p; }
+        registers = dreg;
+        size = 64;
+    }
+
+    Register<bit<32>, bit<8>>(16) plain;
+
     apply {
         ig_tm_md.ucast_egress_port = 1;
         if (hdr.data.a == 1) {
             hdr.data.e = md.pm.f1 ++ md.pm.f2 ++ md.pm.f3 ++ md.pm.f4;
+        } else if (hdr.data.a == 2) {
+            hdr.data.d = reg_step.execute(hdr.data.b);
+        } else if (hdr.data.a == 3) {
+            dtab.apply();
+        } else if (hdr.data.a == 4) {
+            if (hdr.data.b[0:0] == 0) {
+                plain.write(hdr.data.b, hdr.data.d);
+            } else {
+                hdr.data.d = plain.read(hdr.data.b - 1);
+            }
         }
     }
 }
