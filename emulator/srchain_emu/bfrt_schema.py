@@ -86,7 +86,7 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
     keys = []
     for i, k in enumerate(t.keys, start=1):
         keys.append({"id": i, "name": k.name, "repeated": False, "annotations": [], "mandatory": False,
-                     "match_type": MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})
+                     "match_type": k.bfrt_match or MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})
     if any(k.match_kind in ("ternary", "range") for k in t.keys):
         keys.append({"id": MATCH_PRIORITY_ID, "name": "$MATCH_PRIORITY", "repeated": False, "annotations": [],
                      "mandatory": False, "match_type": "Exact",

@@ -223,3 +223,62 @@ def test_register_refusals(tmp_path, old, new, message):
     with pytest.raises(P4Error, match=message) as exc:
         load(tmp_path, src.replace(old, new))
     assert "t.p4:" in str(exc.value)
+
+
+# ---------------------------------------------------------------- Alpm, Atcam
+
+
+def test_alpm_table_is_longest_prefix_match_per_exact_key(sw):
+    c, servicer = sw
+    c.insert("Ig.alpm_t", {"hdr.data.b": 1, "hdr.data.d": (0x0A000000, 8)}, "Ig.set_c", {"v": 8})
+    c.insert("Ig.alpm_t", {"hdr.data.b": 1, "hdr.data.d": (0x0A010000, 16)}, "Ig.set_c", {"v": 16})
+    c.insert("Ig.alpm_t", {"hdr.data.b": 2, "hdr.data.d": (0, 0)}, "Ig.set_c", {"v": 99})
+    assert c_of(run(servicer, frame(5, b=1, d=0x0A010203))) == 16
+    assert c_of(run(servicer, frame(5, b=1, d=0x0A020203))) == 8
+    assert c_of(run(servicer, frame(5, b=1, d=0x0B000001))) == 0  # miss: NoAction
+    assert c_of(run(servicer, frame(5, b=2, d=0x0A010203))) == 99  # the other exact key's default route
+    c.delete("Ig.alpm_t", {"hdr.data.b": 1, "hdr.data.d": (0x0A010000, 16)})
+    assert c_of(run(servicer, frame(5, b=1, d=0x0A010203))) == 8
+    (row,) = c.entries("Ig.alpm_t", {"hdr.data.b": 1, "hdr.data.d": (0x0A000000, 8)})
+    assert row.data == {"v": 8}
+
+
+def test_atcam_matches_ternary_within_the_entrys_partition(sw):
+    c, servicer = sw
+    key = "hdr.data.b"
+    c.insert("Ig.atcam_t", {key: 1, "hdr.data.d": (0x0A000000, 0xFF000000)}, "Ig.set_c", {"v": 10}, priority=5)
+    c.insert("Ig.atcam_t", {key: 1, "hdr.data.d": (0x0A000001, 0xFF0000FF)}, "Ig.set_c", {"v": 11}, priority=1)
+    c.insert("Ig.atcam_t", {key: 2, "hdr.data.d": (0, 0)}, "Ig.set_c", {"v": 20}, priority=0)
+    assert c_of(run(servicer, frame(6, b=1, d=0x0A000001))) == 11  # both match in partition 1: priority 1 wins
+    assert c_of(run(servicer, frame(6, b=1, d=0x0A000002))) == 10
+    assert c_of(run(servicer, frame(6, b=2, d=0x0A000001))) == 20  # partition 2's catch-all, not partition 1's
+    assert c_of(run(servicer, frame(6, b=3, d=0x0A000001))) == 0  # an empty partition: miss
+    rows = c.entries("Ig.atcam_t")
+    assert sorted((r.key[key], r.data["v"]) for r in rows) == [(1, 10), (1, 11), (2, 20)]
+
+
+def test_alpm_and_atcam_tables_shape_matches_bf_p4c():
+    info = bfrt_info(Pipeline.from_file(P4_DIR / "tna_externs2.p4"))
+    tables = {t["name"]: t for t in info["tables"]}
+    a, t = tables["pipe.Ig.alpm_t"], tables["pipe.Ig.atcam_t"]
+    assert (a["table_type"], [(k["id"], k["name"], k["match_type"]) for k in a["key"]]) == (
+        "MatchAction_Direct", [(1, "hdr.data.b", "Exact"), (2, "hdr.data.d", "LPM")])
+    assert (t["table_type"], [(k["id"], k["name"], k["match_type"]) for k in t["key"]]) == (
+        "MatchAction_Direct", [(1, "hdr.data.b", "ATCAM"), (2, "hdr.data.d", "Ternary"),
+                               (65537, "$MATCH_PRIORITY", "Exact")])
+    assert a["attributes"] == t["attributes"] == ["EntryScope"]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("key = { hdr.data.b : exact; hdr.data.d : lpm; }", "key = { hdr.data.b : exact; hdr.data.d : ternary; }",
+     "an Alpm table needs one lpm key"),
+    ("key = { hdr.data.b : atcam_partition_index; hdr.data.d : ternary; }",
+     "key = { hdr.data.b : exact; hdr.data.d : ternary; }", "an Atcam table needs one atcam_partition_index key"),
+    ("        atcam = atcam;\n", "", "an atcam_partition_index key needs 'atcam = <Atcam>'"),
+])
+def test_alpm_atcam_refusals(tmp_path, old, new, message):
+    src = (P4_DIR / "tna_externs2.p4").read_text()
+    assert old in src
+    with pytest.raises(P4Error, match=message) as exc:
+        load(tmp_path, src.replace(old, new))
+    assert "t.p4:" in str(exc.value)

@@ -61,7 +61,7 @@ from .types import (
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
-                     "RegisterParam", "DirectRegister", "DirectRegisterAction"}
+                     "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam"}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -430,6 +430,41 @@ class Checker:
         if any(a.name == "name" for a in anns):
             raise P4Error(loc, f"@name on {what} is not supported by the emulator")
 
+    def check_algo_table(self, d: A.TableDecl, keys: list[R.KeyInfo], ref: A.Expr | None, scope: Scope) -> None:
+        """Alpm / Atcam implementations: the SDE lays the entries out in partitions, the lookup stays longest-prefix
+        (Alpm) / ternary within the entry's partition (Atcam: the atcam_partition_index key, matched exactly)."""
+        partition = [k for k in keys if k.bfrt_match == "ATCAM"]
+        kind = ""
+        if ref is not None:
+            algo = self.lookup_ref(ref, scope)
+            if not (isinstance(algo, ExternSym) and algo.kind in ("Alpm", "Atcam")):
+                raise P4Error(ref.loc, "'alpm' / 'atcam' must name an Alpm / Atcam")
+            kind = algo.kind
+        alpm_keys_ok = [k.match_kind for k in keys].count("lpm") == 1 and all(
+            k.match_kind in ("exact", "lpm") and not k.bfrt_match for k in keys)
+        if kind == "Alpm" and not alpm_keys_ok:
+            raise P4Error(d.loc, f"table {d.name}: an Alpm table needs one lpm key and exact keys besides")
+        if kind == "Atcam":
+            if len(partition) != 1:
+                raise P4Error(d.loc, f"table {d.name}: an Atcam table needs one atcam_partition_index key")
+            if any(k.match_kind == "range" for k in keys):
+                raise P4Error(d.loc, f"table {d.name}: range keys in an Atcam table are not supported")
+        elif partition:
+            raise P4Error(d.loc, f"table {d.name}: an atcam_partition_index key needs 'atcam = <Atcam>'")
+
+    def inst_Alpm(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1, 2, 3, 4), targs, 0)
+        what = ("number_partitions", "subtrees_per_partition", "atcam_subset_width", "shift_granularity")
+        return ExternSym("Alpm", et, qual, cpq, {w: self.const_u(a, scope, w) for w, a in zip(what, args,
+                                                                                              strict=False)})
+
+    def inst_Atcam(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1), targs, 0)
+        return ExternSym("Atcam", et, qual, cpq, {"number_partitions": self.const_u(args[0], scope, "partitions")
+                                                  if args else 1024})
+
     def check_action(self, d: A.ActionDecl, scope: Scope) -> ActionSym:
         self.reject_renames(d.annotations, f"action {d.name}", d.loc)
         ascope = Scope(scope)
@@ -465,8 +500,9 @@ class Checker:
                 self.concat_width(k.expr, scope)
                 selector_keys.append(k.expr)
                 continue
-            if k.match_kind not in MATCH_KINDS:
-                raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range)")
+            if k.match_kind not in MATCH_KINDS and k.match_kind != "atcam_partition_index":
+                raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range, "
+                                     "atcam_partition_index)")
             v = self.check_expr(k.expr, scope)
             if isinstance(v.type, BoolT):
                 width = 1
@@ -480,7 +516,10 @@ class Checker:
             for ann in k.annotations:
                 if ann.name == "name" and ann.args and isinstance(ann.args[0], A.StringConst):
                     kname = ann.args[0].value
-            keys.append(R.KeyInfo(kname, k.match_kind, width))
+            if k.match_kind == "atcam_partition_index":  # an ATCAM entry matches its own partition only
+                keys.append(R.KeyInfo(kname, "exact", width, "ATCAM"))
+            else:
+                keys.append(R.KeyInfo(kname, k.match_kind, width))
         if sum(k.match_kind == "lpm" for k in keys) > 1:
             raise P4Error(d.loc, f"table {d.name} has more than one lpm key")
         actions: dict[str, ActionSym] = {}
@@ -541,7 +580,12 @@ class Checker:
                     raise P4Error(loc, f"action {act.cp_name} of table {d.name} executes a DirectRegisterAction of "
                                        f"{rs2.cpq}, which is not the table's 'registers'")
         impl: ExternSym | None = None
-        if d.implementation is not None:
+        algo_ref = d.algo
+        named = self.lookup_ref(d.implementation, scope) if d.implementation is not None else None
+        if isinstance(named, ExternSym) and named.kind in ("Alpm", "Atcam"):
+            algo_ref = d.implementation
+        self.check_algo_table(d, keys, algo_ref, scope)
+        if d.implementation is not None and algo_ref is not d.implementation:
             impl_sym = self.lookup_ref(d.implementation, scope)
             if not (isinstance(impl_sym, ExternSym) and impl_sym.kind in ("ActionProfile", "ActionSelector")):
                 raise P4Error(d.implementation.loc, "'implementation' must name an ActionProfile or ActionSelector")

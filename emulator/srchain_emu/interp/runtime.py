@@ -87,6 +87,7 @@ class KeyInfo:
     name: str
     match_kind: str  # exact | ternary | lpm | range
     width: int
+    bfrt_match: str = ""  # bf-rt.json's match_type when it is not the match kind's (ATCAM: an exact partition index)
 
 
 class Entry:

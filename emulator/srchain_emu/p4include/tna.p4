@@ -218,6 +218,17 @@ extern ActionSelector {
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
 }
 
+/* Table implementations (`implementation =`, or `alpm =` / `atcam =`): the SDE partitions the entries; lookups
+ * stay longest-prefix (Alpm) and ternary within the entry's atcam_partition_index (Atcam). */
+extern Atcam {
+    Atcam(@optional bit<32> number_partitions);
+}
+
+extern Alpm {
+    Alpm(@optional bit<32> number_partitions, @optional bit<32> subtrees_per_partition,
+         @optional bit<32> atcam_subset_width, @optional bit<32> shift_granularity);
+}
+
 extern Random<W> {
     Random();
     W get();

@@ -300,7 +300,7 @@ class BfrtClient:
             k = t.key_field(name)
             f = out.fields.add(field_id=k.id)
             mt = k.match_type
-            if mt == "Exact":
+            if mt in ("Exact", "ATCAM"):  # an ATCAM partition index is an exact value
                 f.exact.value = _enc(value, k.type, name)
             elif mt == "Ternary":
                 v, mask = _pair(value, name, mt)

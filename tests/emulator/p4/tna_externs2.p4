@@ -5,6 +5,8 @@
  *                the old second into data.d
  *   data.a == 3: table `dtab` (key data.b) with a DirectRegister: first += 1, second += 100, old second into data.d
  *   data.a == 4: Register.write(data.b, data.d) when data.b is even, else data.d = Register.read(data.b - 1)
+ *   data.a == 5: table `alpm_t` (Alpm: data.b exact, data.d lpm) sets data.c
+ *   data.a == 6: table `atcam_t` (Atcam: partition index data.b, data.d ternary) sets data.c
  */
 #include <core.p4>
 #include <tna.p4>
@@ -62,6 +64,22 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
 
     Register<bit<32>, bit<8>>(16) plain;
 
+    action set_c(bit<16> v) { hdr.data.c = v; }
+    Alpm(number_partitions = 16, subtrees_per_partition = 2) alpm;
+    table alpm_t {
+        key = { hdr.data.b : exact; hdr.data.d : lpm; }
+        actions = { set_c; NoAction; }
+        size = 1024;
+        implementation = alpm;
+    }
+    Atcam(16) atcam;
+    table atcam_t {
+        key = { hdr.data.b : atcam_partition_index; hdr.data.d : ternary; }
+        actions = { set_c; NoAction; }
+        size = 1024;
+        atcam = atcam;
+    }
+
     apply {
         ig_tm_md.ucast_egress_port = 1;
         if (hdr.data.a == 1) {
@@ -76,6 +94,10 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
             } else {
                 hdr.data.d = plain.read(hdr.data.b - 1);
             }
+        } else if (hdr.data.a == 5) {
+            alpm_t.apply();
+        } else if (hdr.data.a == 6) {
+            atcam_t.apply();
         }
     }
 }
