@@ -42,7 +42,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | meter | profile | selector | mirror | pre | portmd | regparam
+    kind: str  # match | register | counter | meter | profile | selector | mirror | pre | portmd | regparam | lpf | wred
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -105,6 +105,10 @@ class Program:
             return TableMap("meter", name, p.meters[name])
         if ttype == "Selector" and name in p.selectors:
             return TableMap("selector", name, p.selectors[name])
+        if ttype == "Lpf" and name in p.lpfs:
+            return TableMap("lpf", name, p.lpfs[name])
+        if ttype == "Wred" and name in p.wreds:
+            return TableMap("wred", name, p.wreds[name])
         if ttype == "RegisterParam" and name in p.reg_params:
             return TableMap("regparam", name, p.reg_params[name])
         if ttype == "PortMetadata" and name == p.port_metadata.name:
@@ -364,6 +368,25 @@ def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Un
     current.update(fields)
     reg.write(idx, tuple(current[n] for n, _ in reg.fields))
     return lambda: reg.write(idx, old)
+
+
+def write_filter_spec(cells: list[Any], idx: int, spec: tuple) -> Undo:
+    """Set one LPF / WRED cell's spec (its state restarts)."""
+    before = cells[idx]
+    cells[idx] = type(before)(spec)
+
+    def undo() -> None:
+        cells[idx] = before
+    return undo
+
+
+def set_entry_filter(entry: R.Entry, cell: R.LpfState | R.WredState | None) -> Undo:
+    before = entry.filt
+    entry.filt = cell
+
+    def undo() -> None:
+        entry.filt = before
+    return undo
 
 
 def write_register_param(rp: R.RegisterParam, value: int | None) -> Undo:

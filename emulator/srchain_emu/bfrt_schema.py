@@ -6,6 +6,7 @@ Ids are stable: a type prefix in the top byte and 24 bits of a hash of the quali
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from .interp import runtime as R
 from .interp.pipeline import Pipeline
@@ -34,6 +35,18 @@ METER_SPEC_NAMES = {"BYTES": ("$METER_SPEC_CIR_KBPS", "$METER_SPEC_PIR_KBPS", "$
 COUNTER_BYTES_ID = 65553
 COUNTER_PKTS_ID = 65554
 METER_INDEX_ID = 65555
+LPF_INDEX_ID = 65560
+WRED_INDEX_ID = 65561
+# (id, name, bf-rt type) of the LPF / WRED spec fields (bf-p4c bfruntime.cpp addLpfDataFields / addWredDataFields)
+SpecFields = tuple[tuple[int, str, dict[str, Any]], ...]
+LPF_SPEC: SpecFields = ((65567, "$LPF_SPEC_TYPE", {"type": "string", "choices": ["RATE", "SAMPLE"]}),
+            (65568, "$LPF_SPEC_GAIN_TIME_CONSTANT_NS", {"type": "float"}),
+            (65569, "$LPF_SPEC_DECAY_TIME_CONSTANT_NS", {"type": "float"}),
+            (65570, "$LPF_SPEC_OUT_SCALE_DOWN_FACTOR", {"type": "uint32"}))
+WRED_SPEC: SpecFields = ((65571, "$WRED_SPEC_TIME_CONSTANT_NS", {"type": "float"}),
+             (65572, "$WRED_SPEC_MIN_THRESH_CELLS", {"type": "uint32"}),
+             (65573, "$WRED_SPEC_MAX_THRESH_CELLS", {"type": "uint32"}),
+             (65574, "$WRED_SPEC_MAX_PROBABILITY", {"type": "float"}))
 PORT_METADATA_PORT_ID = 65575  # $PORT_METADATA key ig_intr_md.ingress_port
 PORT_METADATA_DEFAULT_ID = 65576  # $DEFAULT_FIELD: the whole phase-0 value
 PORT_METADATA_SIZE = 288  # bf-p4c's size for Tofino 1 (4 pipes x 72 ports)
@@ -118,6 +131,9 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
             data.append(_singleton(fid, name, {"type": "uint64", "default_value": 0}))
     if t.meter_unit is not None:
         data += meter_spec_data(t.meter_unit)
+    if t.dfilter is not None:
+        data += [_singleton(fid, n, ft, mandatory=True) for fid, n, ft in
+                 (LPF_SPEC if t.dfilter.kind == "Lpf" else WRED_SPEC)]
     ops = ["SyncCounters"] if t.has_counter else []
     if t.dreg is not None:  # after the action parameters' ids, as bf-p4c numbers them
         prefix = _strip_pipe(t.dreg.name)
@@ -140,6 +156,17 @@ def direct_register_ids(t: R.Table) -> dict[int, tuple[str, int]]:
     assert t.dreg is not None
     first = 1 + max((len(a.params) for a in t.actions.values()), default=0)
     return {first + i: f for i, f in enumerate(t.dreg.fields)}
+
+
+def filter_json(f: R.LpfArray | R.WredArray, ids: _Ids) -> dict:
+    lpf = isinstance(f, R.LpfArray)
+    return {
+        "name": f.name, "id": ids.get(ID_METER, f.name), "table_type": "Lpf" if lpf else "Wred", "size": f.size,
+        "annotations": [], "depends_on": [],
+        "key": _index_key(LPF_INDEX_ID, "$LPF_INDEX") if lpf else _index_key(WRED_INDEX_ID, "$WRED_INDEX"),
+        "data": [_singleton(fid, n, ft, mandatory=True) for fid, n, ft in (LPF_SPEC if lpf else WRED_SPEC)],
+        "supported_operations": [], "attributes": [], "action_specs": [],
+    }
 
 
 def register_param_json(rp: R.RegisterParam, ids: _Ids) -> dict:
@@ -257,6 +284,8 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
     tables += [register_param_json(rp, ids) for rp in pipeline.reg_params.values()]
+    tables += [filter_json(lpf, ids) for lpf in pipeline.lpfs.values()]
+    tables += [filter_json(wred, ids) for wred in pipeline.wreds.values()]
     if pipeline.port_metadata.read:  # bf-p4c lists it always; a program that only advances past has no use for it
         tables.append(port_metadata_json(pipeline.port_metadata, ids))
     learn = [digest_json(d, ids) for d in pipeline.digest_infos.values()]

@@ -36,11 +36,15 @@ from .bfrt_schema import (
     ACTION_MEMBER_STATUS_ID,
     COUNTER_BYTES_ID,
     COUNTER_PKTS_ID,
+    LPF_INDEX_ID,
+    LPF_SPEC,
     MATCH_PRIORITY_ID,
     MAX_GROUP_SIZE_ID,
     METER_SPEC_IDS,
     PORT_METADATA_PORT_ID,
     SELECTOR_GROUP_ID,
+    WRED_INDEX_ID,
+    WRED_SPEC,
 )
 from .device_tables import Unsupported as DeviceUnsupported
 from .device_tables import Value as DeviceValue
@@ -376,6 +380,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_port_metadata(tm, te, upd.type, undo)
         elif tm.kind == "regparam":
             self._apply_register_param(tm, te, upd.type, undo)
+        elif tm.kind in ("lpf", "wred"):
+            self._apply_filter(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -537,6 +543,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.profile is not None:
             fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
         fids |= set(tm.reg_fields)
+        filt_fields: dict[int, pb.DataField] = {}
+        if table.dfilter is not None:  # the filter spec: floats and strings, taken out before the integer fields
+            spec_ids = {fid for fid, _, _ in (LPF_SPEC if table.dfilter.kind == "Lpf" else WRED_SPEC)}
+            filt_fields = {f.field_id: f for f in te.data.fields if f.field_id in spec_ids}
+            kept = pb.TableData(action_id=te.data.action_id)
+            kept.fields.extend(f for f in te.data.fields if f.field_id not in spec_ids)
+            te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         fixed, data = self._fixed_fields(te.data, fids)
         if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
@@ -552,6 +565,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.meter_unit is not None:
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
             undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+        if table.dfilter is not None and filt_fields:
+            lpf = table.dfilter.kind == "Lpf"
+            fspec = self._filter_spec(lpf, filt_fields, f"table {tm.name}")
+            undo.append(D.set_entry_filter(entry, R.LpfState(fspec) if lpf else R.WredState(fspec)))
         if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
             undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
                                                                     if f in fixed}))
@@ -660,6 +677,54 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
             fields[fname] = _to_int(f.stream)
         undo.append(D.write_register(reg, idx, fields))
+
+    @staticmethod
+    def _filter_spec(lpf: bool, fields: dict[int, pb.DataField], what: str) -> tuple:
+        """An LPF / WRED spec from its four $*_SPEC_* fields (all mandatory, as bf-rt.json says)."""
+        spec_ids = LPF_SPEC if lpf else WRED_SPEC
+        missing = [n for fid, n, _ in spec_ids if fid not in fields]
+        if missing:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: missing {', '.join(missing)}")
+        out: list[object] = []
+        for fid, n, ft in spec_ids:
+            f = fields[fid]
+            if ft["type"] == "string":
+                if f.str_val not in ft["choices"]:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {n} must be one of {ft['choices']}")
+                out.append(f.str_val)
+            elif ft["type"] == "float":
+                if f.float_val < 0:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {n} must not be negative")
+                out.append(f.float_val)
+            else:
+                out.append(_to_int(f.stream))
+        if not lpf and (out[1] > out[2] or not 0.0 <= out[3] <= 1.0):  # type: ignore[operator]
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"{what}: needs min threshold <= max threshold and a probability in [0, 1]")
+        return tuple(out)
+
+    @staticmethod
+    def _filter_fields(msg: pb.TableData, lpf: bool, spec: tuple) -> None:
+        for (fid, _n, ft), v in zip(LPF_SPEC if lpf else WRED_SPEC, spec, strict=True):
+            if ft["type"] == "string":
+                msg.fields.add(field_id=fid, str_val=v)
+            elif ft["type"] == "float":
+                msg.fields.add(field_id=fid, float_val=v)
+            else:
+                msg.fields.add(field_id=fid, stream=int(v).to_bytes(4, "big"))
+
+    def _apply_filter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
+        lpf = tm.kind == "lpf"
+        unset = R.LPF_UNSET if lpf else R.WRED_UNSET
+        if utype == pb.Update.DELETE:
+            idxs = [self._index(te, f.size, f.name)] if te.key.fields else range(f.size)
+            for i in idxs:
+                undo.append(D.write_filter_spec(f.cells, i, unset))
+            return
+        idx = self._index(te, f.size, f.name)
+        undo.append(D.write_filter_spec(f.cells, idx, self._filter_spec(lpf, {x.field_id: x for x in te.data.fields},
+                                                                          f"{f.name}[{idx}]")))
 
     def _apply_register_param(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         """A RegisterParam is a keyless table: its default entry holds `value` (SDE default_entry_set/reset)."""
@@ -878,6 +943,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return self._read_pre(prog, tm, te)
         if tm.kind == "portmd":
             return self._read_port_metadata(tm, te)
+        if tm.kind in ("lpf", "wred"):
+            f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
+            idxs = [self._index(te, f.size, f.name)] if te.key.fields else list(range(f.size))
+            out = []
+            for i in idxs:
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=LPF_INDEX_ID if tm.kind == "lpf" else WRED_INDEX_ID).exact.value = \
+                    i.to_bytes(4, "big")
+                self._filter_fields(msg.data, tm.kind == "lpf", f.cells[i].spec)
+                out.append(msg)
+            return out
         if tm.kind == "regparam":
             rp: R.RegisterParam = tm.obj  # type: ignore[assignment]
             msg = pb.TableEntry(table_id=te.table_id, is_default_entry=True)
@@ -1003,6 +1079,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.has_counter:
             msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
+        if table.dfilter is not None and key is not None:
+            lpf = table.dfilter.kind == "Lpf"
+            self._filter_fields(msg.data, lpf, e.filt.spec if e.filt is not None else
+                                (R.LPF_UNSET if lpf else R.WRED_UNSET))
         if table.dreg is not None and key is not None:
             # one value per pipe, as the SDE reports register data; the emulator's pipes share one state
             for fid, v in zip(sorted(tm.reg_fields), table.dreg.read(e), strict=True):

@@ -240,22 +240,20 @@ def test_bfrt_json_shapes_of_the_new_tables():
 EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))
 ACCEPTED = {"tna_32q_multiprogram", "tna_action_profile", "tna_action_selector", "tna_alpm", "tna_bridged_md",
             "tna_checksum", "tna_counter", "tna_digest", "tna_dkm", "tna_exact_match", "tna_field_slice",
-            "tna_lpm_match", "tna_meter_bytecount_adjust", "tna_operations", "tna_port_metadata",
-            "tna_port_metadata_extern", "tna_ports", "tna_random", "tna_range_match", "tna_register",
-            "tna_snapshot", "tna_symmetric_hash"}
+            "tna_lpm_match", "tna_meter_bytecount_adjust", "tna_meter_lpf_wred", "tna_operations",
+            "tna_port_metadata", "tna_port_metadata_extern", "tna_ports", "tna_random", "tna_range_match",
+            "tna_register", "tna_snapshot", "tna_symmetric_hash", "tna_ternary_match"}
 REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one it meets)
     "tna_32q_2pipe": "the emulator supports exactly one pipeline",
     "tna_custom_hash": "unknown type 'CRCPolynomial'",
     "tna_dyn_hashing": "hash algorithm CRC64 is not supported",
     "tna_idletimeout": "table property 'idle_timeout' is not supported",
-    "tna_meter_lpf_wred": "unknown type 'Lpf'",
     "tna_mirror": "is 19 bits long, not a multiple of 8",
     "tna_multicast": "unknown type 'L2ExclusionId_t'",
     "tna_pktgen": "unknown type 'pktgen_timer_header_t'",
     "tna_proxy_hash": "table property 'proxy_hash' is not supported",
     "tna_pvs": "value_set is not supported",
     "tna_resubmit": "unknown type 'Resubmit'",
-    "tna_ternary_match": "unknown type 'DirectLpf'",
     "tna_timestamp": "unknown type 'ptp_metadata_t'",
 }
 
@@ -270,7 +268,7 @@ def test_the_acceptance_list_covers_every_example():
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} not installed")
     assert {p.name for p in EXAMPLES.glob("tna_*")} == ACCEPTED | set(REFUSED)
-    assert len(ACCEPTED) == 22
+    assert len(ACCEPTED) == 24
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED | set(REFUSED)))
@@ -294,6 +292,17 @@ def test_intel_tna_example_is_accepted_or_refused_with_its_reason(name):
 
 # bf-rt.json fields as bf-p4c 1.2.5.16 writes them for the same examples (type, key and data ids/names)
 BF_P4C_SHAPES = {
+    ("tna_ternary_match", "pipe.SwitchIngress.forward_atcam"): (
+        "MatchAction_Direct", [(1, "ig_md.partition.partition_index"), (2, "hdr.ipv4.dst_addr"),
+                               (65537, "$MATCH_PRIORITY")], []),
+    ("tna_meter_lpf_wred", "pipe.SwitchIngress.simple_wred"): (
+        "Wred", [(65561, "$WRED_INDEX")],
+        [(65571, "$WRED_SPEC_TIME_CONSTANT_NS"), (65572, "$WRED_SPEC_MIN_THRESH_CELLS"),
+         (65573, "$WRED_SPEC_MAX_THRESH_CELLS"), (65574, "$WRED_SPEC_MAX_PROBABILITY")]),
+    ("tna_meter_lpf_wred", "pipe.SwitchIngress.direct_lpf_match_tbl"): (
+        "MatchAction_Direct", [(1, "hdr.ipv4.dst_addr")],
+        [(65567, "$LPF_SPEC_TYPE"), (65568, "$LPF_SPEC_GAIN_TIME_CONSTANT_NS"),
+         (65569, "$LPF_SPEC_DECAY_TIME_CONSTANT_NS"), (65570, "$LPF_SPEC_OUT_SCALE_DOWN_FACTOR")]),
     ("tna_alpm", "pipe.SwitchIngress.ipv6_subset_key"): (
         "MatchAction_Direct", [(1, "vrf"), (2, "hdr.ipv6.dst_addr[127:64]")], []),
     ("tna_lpm_match", "pipe.SwitchIngress.alpm_forward"): (

@@ -4,6 +4,8 @@ The Intel examples' acceptance list stays in test_tna_externs.py."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from emu_helpers import P4_DIR
 
@@ -18,8 +20,8 @@ ETH = bytes.fromhex("020000000002" "020000000001" "88b5")
 PM = "IgParser.$PORT_METADATA"
 
 
-def frame(a: int, b: int = 0, d: int = 0, size: int = 100) -> bytes:
-    head = ETH + bytes([a, b, 0, 0]) + d.to_bytes(4, "big") + bytes(8)
+def frame(a: int, b: int = 0, d: int = 0, size: int = 100, c: int = 0) -> bytes:
+    head = ETH + bytes([a, b]) + c.to_bytes(2, "big") + d.to_bytes(4, "big") + bytes(8)
     return head + bytes(size - len(head))
 
 
@@ -282,3 +284,123 @@ def test_alpm_atcam_refusals(tmp_path, old, new, message):
     with pytest.raises(P4Error, match=message) as exc:
         load(tmp_path, src.replace(old, new))
     assert "t.p4:" in str(exc.value)
+
+
+# ---------------------------------------------------------------- Lpf, Wred
+
+US = 1000  # ns
+
+
+def lpf_spec(kind: str, gain: float, decay: float, scale: int = 0) -> dict:
+    return {"$LPF_SPEC_TYPE": kind, "$LPF_SPEC_GAIN_TIME_CONSTANT_NS": gain,
+            "$LPF_SPEC_DECAY_TIME_CONSTANT_NS": decay, "$LPF_SPEC_OUT_SCALE_DOWN_FACTOR": scale}
+
+
+def wred_spec(tc: float, lo: int, hi: int, p: float) -> dict:
+    return {"$WRED_SPEC_TIME_CONSTANT_NS": tc, "$WRED_SPEC_MIN_THRESH_CELLS": lo,
+            "$WRED_SPEC_MAX_THRESH_CELLS": hi, "$WRED_SPEC_MAX_PROBABILITY": p}
+
+
+def test_lpf_sample_mode_follows_the_time_constants(sw):
+    c, servicer = sw
+    c.modify("Ig.lpf", {"$LPF_INDEX": 2}, None, lpf_spec("SAMPLE", 1000.0, 1000.0))
+    (row,) = c.entries("Ig.lpf", {"$LPF_INDEX": 2})
+    assert row.data == lpf_spec("SAMPLE", 1000.0, 1000.0)
+
+    def lpf(x: int, t: int) -> int:
+        return c_of(run(servicer, frame(7, b=2, c=x), t=t))
+
+    assert lpf(1000, 0) == 1000  # the first sample
+    assert lpf(0, 1000) == 367  # one time constant later: 1000 * e^-1
+    assert lpf(0, 2000) == 135  # 1000 * e^-2
+    assert lpf(1000, 2000) == 135  # no time passed: no change
+    # rising with gain time constant 0 follows at once, falling decays over 4 us; output scaled down by 2^2
+    c.modify("Ig.lpf", {"$LPF_INDEX": 2}, None, lpf_spec("SAMPLE", 0.0, 4000.0, 2))
+    assert lpf(4000, 0) == 1000
+    assert lpf(0, 4000) == 367
+    # an unconfigured cell passes its input through
+    assert c_of(run(servicer, frame(7, b=3, c=1234))) == 1234
+
+
+def test_lpf_rate_mode_settles_at_input_per_sample_over_one_minus_decay(sw):
+    c, servicer = sw
+    c.modify("Ig.lpf", {"$LPF_INDEX": 1}, None, lpf_spec("RATE", 1_000_000.0, 1_000_000.0))
+    out = [c_of(run(servicer, frame(7, b=1, c=1000), t=i * 100 * US)) for i in range(120)]
+    assert out == sorted(out) and out[0] == 1000
+    assert abs(out[-1] - 1000 / (1 - math.exp(-0.1))) <= 1  # 10508: 12 time constants later
+
+
+def test_direct_lpf_spec_is_entry_data(sw):
+    c, servicer = sw
+    c.insert("Ig.dlpf_t", {"hdr.data.b": 1}, "Ig.dl", lpf_spec("SAMPLE", 1000.0, 1000.0))
+    c.insert("Ig.dlpf_t", {"hdr.data.b": 2}, "Ig.dl")
+    assert c_of(run(servicer, frame(8, b=1, c=1000), t=0)) == 1000
+    assert c_of(run(servicer, frame(8, b=1, c=0), t=1000)) == 367
+    assert c_of(run(servicer, frame(8, b=2, c=77), t=1000)) == 77  # no spec: no filtering
+    (row,) = c.entries("Ig.dlpf_t", {"hdr.data.b": 1})
+    assert row.data == lpf_spec("SAMPLE", 1000.0, 1000.0)
+    (row,) = c.entries("Ig.dlpf_t", {"hdr.data.b": 2})
+    assert row.data == lpf_spec("RATE", 0.0, 0.0)
+    with pytest.raises(BfrtError, match="LPF_SPEC_TYPE"):
+        c.insert("Ig.dlpf_t", {"hdr.data.b": 3}, "Ig.dl", {**lpf_spec("SAMPLE", 1.0, 1.0), "$LPF_SPEC_TYPE": "X"})
+
+
+def test_wred_drops_between_thresholds_with_the_configured_probability(sw):
+    c, servicer = sw
+
+    def wred(x: int, t: int = 0, b: int = 4) -> int:
+        return d_of(run(servicer, frame(9, b=b, c=x), t=t))
+
+    assert {wred(5000) for _ in range(20)} == {0}  # unconfigured: never drops
+    c.modify("Ig.wred", {"$WRED_INDEX": 4}, None, wred_spec(0.0, 100, 200, 0.5))
+    assert {wred(50) for _ in range(50)} == {0}
+    assert {wred(250) for _ in range(50)} == {1}
+    drops = sum(wred(150) for _ in range(2000))  # p = 0.5 * (150 - 100) / (200 - 100) = 0.25
+    assert 400 <= drops <= 600
+    # with a time constant the average moves toward the input: a burst right after a quiet period is kept
+    c.modify("Ig.wred", {"$WRED_INDEX": 5}, None, wred_spec(1000.0, 100, 200, 1.0))
+    assert wred(0, 0, 5) == 0
+    assert wred(1000, 10, 5) == 0  # average ~ 1000 * (1 - e^-0.01) = 10
+    assert wred(1000, 10_000, 5) == 1  # 10 time constants later: ~1000
+    with pytest.raises(BfrtError, match="probability"):
+        c.modify("Ig.wred", {"$WRED_INDEX": 4}, None, wred_spec(0.0, 100, 200, 1.5))
+
+
+def test_direct_wred_spec_is_entry_data(sw):
+    c, servicer = sw
+    c.insert("Ig.dwred_t", {"hdr.data.b": 1}, "Ig.dw", wred_spec(0.0, 10, 20, 1.0))
+    c.insert("Ig.dwred_t", {"hdr.data.b": 2}, "Ig.dw")
+    assert d_of(run(servicer, frame(10, b=1, c=30))) == 1
+    assert d_of(run(servicer, frame(10, b=1, c=5))) == 0
+    assert d_of(run(servicer, frame(10, b=2, c=30))) == 0  # no spec: never drops
+    (row,) = c.entries("Ig.dwred_t", {"hdr.data.b": 1})
+    assert row.data == wred_spec(0.0, 10, 20, 1.0)
+
+
+def test_lpf_wred_tables_shape_matches_bf_p4c():
+    info = bfrt_info(Pipeline.from_file(P4_DIR / "tna_externs2.p4"))
+    tables = {t["name"]: t for t in info["tables"]}
+
+    def shape(t):
+        return (t["table_type"], [(k["id"], k["name"]) for k in t["key"]],
+                [(d["singleton"]["id"], d["singleton"]["name"], d["singleton"]["type"]["type"], d["mandatory"])
+                 for d in t["data"]])
+
+    lpf_data = [(65567, "$LPF_SPEC_TYPE", "string", True), (65568, "$LPF_SPEC_GAIN_TIME_CONSTANT_NS", "float", True),
+                (65569, "$LPF_SPEC_DECAY_TIME_CONSTANT_NS", "float", True),
+                (65570, "$LPF_SPEC_OUT_SCALE_DOWN_FACTOR", "uint32", True)]
+    wred_data = [(65571, "$WRED_SPEC_TIME_CONSTANT_NS", "float", True),
+                 (65572, "$WRED_SPEC_MIN_THRESH_CELLS", "uint32", True),
+                 (65573, "$WRED_SPEC_MAX_THRESH_CELLS", "uint32", True),
+                 (65574, "$WRED_SPEC_MAX_PROBABILITY", "float", True)]
+    assert shape(tables["pipe.Ig.lpf"]) == ("Lpf", [(65560, "$LPF_INDEX")], lpf_data)
+    assert shape(tables["pipe.Ig.wred"]) == ("Wred", [(65561, "$WRED_INDEX")], wred_data)
+    assert shape(tables["pipe.Ig.dlpf_t"]) == ("MatchAction_Direct", [(1, "hdr.data.b")], lpf_data)
+    assert shape(tables["pipe.Ig.dwred_t"]) == ("MatchAction_Direct", [(1, "hdr.data.b")], wred_data)
+    assert tables["pipe.Ig.lpf"]["data"][0]["singleton"]["type"]["choices"] == ["RATE", "SAMPLE"]
+
+
+def test_direct_filter_outside_its_table_is_refused(tmp_path):
+    src = (P4_DIR / "tna_externs2.p4").read_text().replace("dwred_t.apply();", "hdr.data.c = dlpf.execute(1);")
+    with pytest.raises(P4Error, match="DirectLpf can only be executed from an action of its table"):
+        load(tmp_path, src)

@@ -634,7 +634,7 @@ class Parser:
                 self.expect_op("=")
                 counters = self.parse_expr()
                 self.expect_op(";")
-            elif prop in ("meters", "implementation", "registers", "alpm", "atcam"):
+            elif prop in ("meters", "implementation", "registers", "alpm", "atcam", "filters"):
                 self.expect_op("=")
                 extra["algo" if prop in ("alpm", "atcam") else prop] = self.parse_expr()
                 self.expect_op(";")
@@ -642,7 +642,7 @@ class Parser:
                 raise self.error(f"table property '{prop}' is not supported by the emulator", ptok)
         return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns,
                            meters=extra.get("meters"), implementation=extra.get("implementation"),
-                           registers=extra.get("registers"), algo=extra.get("algo"))
+                           registers=extra.get("registers"), algo=extra.get("algo"), filters=extra.get("filters"))
 
     def parse_action_ref(self, anns: list[A.Annotation]) -> A.ActionRef:
         loc = self.tok.loc

@@ -90,6 +90,7 @@ class TableSym:
     objname: str = ""  # the runtime Table object in the module globals
     meter: ExternSym | None = None  # `meters = m` (a DirectMeter)
     dreg: ExternSym | None = None  # `registers = r` (a DirectRegister)
+    dfilter: ExternSym | None = None  # `filters = f` naming a DirectLpf / DirectWred
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 

@@ -61,7 +61,8 @@ from .types import (
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
-                     "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam"}
+                     "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam",
+                     "Lpf", "DirectLpf", "Wred", "DirectWred"}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -452,6 +453,39 @@ class Checker:
         elif partition:
             raise P4Error(d.loc, f"table {d.name}: an atcam_partition_index key needs 'atcam = <Atcam>'")
 
+    def filter_type(self, d: A.Instantiation, t: P4Type) -> int:
+        if not isinstance(t, Bits) or t.signed:
+            raise P4Error(d.loc, f"{d.type.name}'s value type must be bit<W>, not {t}")  # type: ignore[attr-defined]
+        return t.width
+
+    def inst_Lpf(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                 args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 2)
+        return ExternSym("Lpf", et, qual, cpq, {"width": self.filter_type(d, targs[0]), "index_type": targs[1],
+                                                "size": self.const_u(args[0], scope, "Lpf size", positive=True)})
+
+    def inst_DirectLpf(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                       args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0,), targs, 1)
+        return ExternSym("DirectLpf", et, qual, cpq, {"width": self.filter_type(d, targs[0]), "table": ""})
+
+    def inst_Wred(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (3,), targs, 2)
+        return ExternSym("Wred", et, qual, cpq, {
+            "width": self.filter_type(d, targs[0]), "index_type": targs[1],
+            "size": self.const_u(args[0], scope, "Wred size", positive=True),
+            "drop": self.const_u(args[1], scope, "drop_value", 8), "no_drop": self.const_u(args[2], scope,
+                                                                                           "no_drop_value", 8)})
+
+    def inst_DirectWred(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                        args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (2,), targs, 1)
+        return ExternSym("DirectWred", et, qual, cpq, {
+            "width": self.filter_type(d, targs[0]), "table": "",
+            "drop": self.const_u(args[0], scope, "drop_value", 8), "no_drop": self.const_u(args[1], scope,
+                                                                                           "no_drop_value", 8)})
+
     def inst_Alpm(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (0, 1, 2, 3, 4), targs, 0)
@@ -574,11 +608,23 @@ class Checker:
                 raise P4Error(d.registers.loc, "a DirectRegister can be attached to one table only")
             rs.extra["table"] = qual
             dreg = rs
+        dfilter: ExternSym | None = None
+        if d.filters is not None:
+            fs = self.lookup_ref(d.filters, scope)
+            if not (isinstance(fs, ExternSym) and fs.kind in ("Lpf", "Wred", "DirectLpf", "DirectWred")):
+                raise P4Error(d.filters.loc, "'filters' must name an Lpf, Wred, DirectLpf or DirectWred")
+            if fs.kind.startswith("Direct"):
+                if fs.extra.get("table"):
+                    raise P4Error(d.filters.loc, f"a {fs.kind} can be attached to one table only")
+                fs.extra["table"] = qual
+                dfilter = fs
         for act in actions.values():
             for rs2, loc in self.action_dregs.get(id(act), []):
-                if rs2 is not dreg:
-                    raise P4Error(loc, f"action {act.cp_name} of table {d.name} executes a DirectRegisterAction of "
-                                       f"{rs2.cpq}, which is not the table's 'registers'")
+                if rs2 is not dreg and rs2 is not dfilter:
+                    what = "DirectRegisterAction of" if rs2.kind == "DirectRegister" else rs2.kind
+                    prop = "registers" if rs2.kind == "DirectRegister" else "filters"
+                    raise P4Error(loc, f"action {act.cp_name} of table {d.name} executes a {what} "
+                                       f"{rs2.cpq}, which is not the table's '{prop}'")
         impl: ExternSym | None = None
         algo_ref = d.algo
         named = self.lookup_ref(d.implementation, scope) if d.implementation is not None else None
@@ -628,7 +674,7 @@ class Checker:
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
-                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg)
+                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter)
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)
@@ -1548,6 +1594,18 @@ class Checker:
             if self.cur_register.qual not in regs:
                 regs.append(self.cur_register.qual)
             return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind in ("Lpf", "Wred", "DirectLpf", "DirectWred") and method == "execute":
+            direct = kind.startswith("Direct")
+            if len(c.args) != (1 if direct else 2):
+                raise P4Error(c.loc, f"{kind}.execute({'val' if direct else 'val, index'})")
+            self.coerce(self.check_expr(c.args[0], scope), Bits(x.extra["width"]), c.args[0].loc)  # type: ignore[arg-type]
+            if not direct:
+                self.coerce(self.check_expr(c.args[1], scope), x.extra["index_type"], c.args[1].loc)  # type: ignore[arg-type]
+            elif self.kind != "action" or self.cur_action is None:
+                raise P4Error(c.loc, f"a {kind} can only be executed from an action of its table")
+            else:
+                self.action_dregs.setdefault(id(self.cur_action), []).append((x, c.loc))
+            return Typed(Bits(x.extra["width"] if kind.endswith("Lpf") else 8))  # type: ignore[arg-type]
         if kind == "DirectRegisterAction" and method == "execute" and not c.args:
             if self.kind != "action" or self.cur_action is None:
                 raise P4Error(c.loc, "a DirectRegisterAction can only be executed from an action of its table")

@@ -103,6 +103,8 @@ class CompiledProgram:
     selectors: dict[str, R.ActionSelector] = field(default_factory=dict)
     port_metadata: R.PortMetadata = field(default_factory=lambda: R.PortMetadata("", []))
     reg_params: dict[str, R.RegisterParam] = field(default_factory=dict)
+    lpfs: dict[str, R.LpfArray] = field(default_factory=dict)
+    wreds: dict[str, R.WredArray] = field(default_factory=dict)
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -164,6 +166,8 @@ class Generator:
         fields = [(n, serial_bits(ft).width) for n, ft in pmi.type.fields.items()] if pmi.type else []  # type: ignore[union-attr]
         self.port_metadata = R.PortMetadata(pmi.name, fields, pmi.read)
         self.reg_params: dict[str, R.RegisterParam] = {}
+        self.lpfs: dict[str, R.LpfArray] = {}
+        self.wreds: dict[str, R.WredArray] = {}
         self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
 
     # ------------------------------------------------------------ naming
@@ -199,6 +203,7 @@ class Generator:
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
+            lpfs=self.lpfs, wreds=self.wreds,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -663,6 +668,10 @@ class Generator:
             self.env[sym.counter.pyname].table = tinfo  # type: ignore[attr-defined]
         if sym.meter is not None:
             self.env[sym.meter.pyname].table = tinfo  # type: ignore[attr-defined]
+        if sym.dfilter is not None:
+            filt = self.env[sym.dfilter.pyname]
+            assert isinstance(filt, R.DirectFilter)
+            filt.table, tinfo.dfilter = tinfo, filt
         if sym.dreg is not None:
             dreg = self.env[sym.dreg.pyname]
             assert isinstance(dreg, R.DirectRegister)
@@ -704,7 +713,7 @@ class Generator:
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")
-        if sym.counter is not None or sym.meter is not None or sym.dreg is not None:
+        if sym.counter is not None or sym.meter is not None or sym.dreg is not None or sym.dfilter is not None:
             fn.emit(f"{objname}.cur = e")
         if hash_code:
             # An entry naming a selector group runs the member the hash of the `selector` keys picks; a group
@@ -805,6 +814,23 @@ class Generator:
                 dreg.factory = factory
 
             self.setups.append(setup)
+
+    def inst_Lpf(self, x: ExternSym) -> None:
+        lpf = R.LpfArray(x.qual, x.extra["size"], x.extra["width"])  # type: ignore[arg-type]
+        self.lpfs[x.qual] = lpf
+        x.pyname = self.put_env(f"LPF_{x.cpq}", lpf)
+
+    def inst_Wred(self, x: ExternSym) -> None:
+        wred = R.WredArray(x.qual, x.extra["size"], x.extra["drop"], x.extra["no_drop"])  # type: ignore[arg-type]
+        self.wreds[x.qual] = wred
+        x.pyname = self.put_env(f"WRED_{x.cpq}", wred)
+
+    def inst_DirectLpf(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"DLPF_{x.cpq}", R.DirectFilter("Lpf", x.extra["width"]))  # type: ignore[arg-type]
+
+    def inst_DirectWred(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"DWRED_{x.cpq}", R.DirectFilter("Wred", x.extra["width"], x.extra["drop"],  # type: ignore[arg-type]
+                                                                 x.extra["no_drop"]))  # type: ignore[arg-type]
 
     def inst_Alpm(self, x: ExternSym) -> None:
         pass  # a table layout: the table's own matcher does the lookup
@@ -1353,6 +1379,13 @@ class Generator:
             return Value(f"{x.pyname}({idx.code})", x.extra["rv_type"])  # type: ignore[arg-type]
         if kind == "DirectRegisterAction":
             return Value(f"{x.pyname}()", x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind in ("Lpf", "Wred", "DirectLpf", "DirectWred"):
+            self.uses_clock = True
+            vcode = self.coerce(self.expr(c.args[0]), Bits(x.extra["width"])).code  # type: ignore[arg-type]
+            icode = "" if kind.startswith("Direct") else \
+                ", " + self.coerce(self.expr(c.args[1]), x.extra["index_type"]).code  # type: ignore[arg-type]
+            return Value(f"{x.pyname}.execute({vcode}{icode}, _tnow)", Bits(x.extra["width"] if kind.endswith("Lpf")  # type: ignore[arg-type]
+                                                                         else 8))
         if kind == "RegisterParam":
             return Value(f"{x.pyname}.value", Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Register":  # read(index) / write(index, value) of a bit<W> register

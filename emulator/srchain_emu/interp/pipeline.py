@@ -139,6 +139,8 @@ class Pipeline:
         self.selectors: dict[str, R.ActionSelector] = compiled.selectors
         self.port_metadata: R.PortMetadata = compiled.port_metadata
         self.reg_params: dict[str, R.RegisterParam] = compiled.reg_params
+        self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
+        self.wreds: dict[str, R.WredArray] = compiled.wreds
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -208,6 +210,10 @@ class Pipeline:
         self.port_metadata.values.clear()
         for rp in self.reg_params.values():
             rp.value = rp.initial
+        for lpf in self.lpfs.values():
+            lpf.reset()
+        for wred in self.wreds.values():
+            wred.reset()
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import binascii
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -91,8 +93,22 @@ class KeyInfo:
 
 
 class Entry:
-    __slots__ = ("action", "args", "bytes", "fn", "group", "hit", "key", "member", "meter", "pkts", "priority",
-                 "rank", "reg")
+    __slots__ = (
+        "action",
+        "args",
+        "bytes",
+        "filt",
+        "fn",
+        "group",
+        "hit",
+        "key",
+        "member",
+        "meter",
+        "pkts",
+        "priority",
+        "rank",
+        "reg",
+    )
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
         self.action = action
@@ -108,6 +124,7 @@ class Entry:
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
         self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
         self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
+        self.filt: LpfState | WredState | None = None  # a DirectLpf's / DirectWred's cell (None: no spec written)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -141,6 +158,7 @@ class Table:
         self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
         self.selector: ActionSelector | None = None  # ... or selector groups
         self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
+        self.dfilter: DirectFilter | None = None  # `filters =` naming a DirectLpf / DirectWred
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -673,6 +691,134 @@ class DirectMeter:
         if m is None:
             return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
         return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
+
+
+# ---------------------------------------------------------------- low-pass filters and WRED
+
+LPF_UNSET = ("RATE", 0.0, 0.0, 0)  # an LPF cell nobody configured: time constants 0, i.e. no filtering
+WRED_UNSET = (0.0, 0, 0, 0.0)  # a WRED cell nobody configured: never drops (below)
+
+
+class LpfState:
+    """One low-pass filter cell on the packet clock (ns), after the SDE's LPF spec ($LPF_SPEC_*):
+    SAMPLE: y += (x - y) * (1 - exp(-dt / tau)), tau the gain time constant while x >= y (rising) and the decay
+    time constant while x < y; RATE: a leaky accumulator, y = y * exp(-dt / tau) + x (tau: gain, or decay when x
+    is below y), whose steady state is the input's rate times tau per unit of time. The output is y shifted right
+    by the out scale-down factor, saturated to the output width. The first sample starts from 0 with dt infinite
+    (SAMPLE: y = x). Not bit-exact with Tofino's fixed-point filter."""
+
+    __slots__ = ("decay", "gain", "last", "scale", "spec", "type", "y")
+
+    def __init__(self, spec: tuple[str, float, float, int] = LPF_UNSET) -> None:
+        self.set_spec(spec)
+
+    def set_spec(self, spec: tuple[str, float, float, int]) -> None:
+        self.spec = spec
+        self.type, self.gain, self.decay, self.scale = spec
+        self.y = 0.0
+        self.last: int | None = None
+
+    def run(self, x: int, now: int, width: int) -> int:
+        last = self.last
+        dt = math.inf if last is None else max(now - last, 0)
+        self.last = now if last is None or now > last else last
+        y = self.y
+        tau = self.gain if x >= y else self.decay
+        keep = math.exp(-dt / tau) if tau > 0 else 0.0
+        y = self.y = x + (y - x) * keep if self.type == "SAMPLE" else y * keep + x
+        out = int(y) >> self.scale
+        top = (1 << width) - 1
+        return out if out < top else top
+
+
+class WredState:
+    """One WRED cell ($WRED_SPEC_*): avg += (x - avg) * (1 - exp(-dt / tau)) on the packet clock; below the min
+    threshold nothing is dropped, at or above the max threshold everything is, in between with probability
+    max_probability * (avg - min) / (max - min) (Python's random). An unconfigured cell never drops. The
+    average's fixed-point precision and Tofino's random source are not modelled."""
+
+    __slots__ = ("avg", "last", "max_p", "max_t", "min_t", "spec", "tau")
+
+    def __init__(self, spec: tuple[float, int, int, float] = WRED_UNSET) -> None:
+        self.set_spec(spec)
+
+    def set_spec(self, spec: tuple[float, int, int, float]) -> None:
+        self.spec = spec
+        self.tau, self.min_t, self.max_t, self.max_p = spec
+        self.avg = 0.0
+        self.last: int | None = None
+
+    def drop(self, x: int, now: int, rng: random.Random) -> bool:
+        if self.spec == WRED_UNSET:
+            return False
+        last = self.last
+        dt = math.inf if last is None else max(now - last, 0)
+        self.last = now if last is None or now > last else last
+        keep = math.exp(-dt / self.tau) if self.tau > 0 else 0.0
+        avg = self.avg = x + (self.avg - x) * keep
+        if avg < self.min_t:
+            return False
+        if avg >= self.max_t:
+            return True
+        return rng.random() < self.max_p * (avg - self.min_t) / (self.max_t - self.min_t)
+
+
+class LpfArray:
+    """TNA Lpf<T, I>(size): `size` cells; execute(val, index) returns the filtered value (T's width)."""
+
+    def __init__(self, name: str, size: int, width: int) -> None:
+        self.name = name
+        self.size = size
+        self.width = width
+        self.cells: list[LpfState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.cells = [LpfState() for _ in range(self.size)]
+
+    def execute(self, x: int, index: int, now: int) -> int:
+        return self.cells[index % self.size].run(x, now, self.width)
+
+
+class WredArray:
+    """TNA Wred<T, I>(size, drop_value, no_drop_value): execute(val, index) returns drop_value or no_drop_value."""
+
+    def __init__(self, name: str, size: int, drop_value: int, no_drop_value: int) -> None:
+        self.name = name
+        self.size = size
+        self.drop_value, self.no_drop_value = drop_value, no_drop_value
+        self.rng = random.Random(0)
+        self.cells: list[WredState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.cells = [WredState() for _ in range(self.size)]
+
+    def execute(self, x: int, index: int, now: int) -> int:
+        return self.drop_value if self.cells[index % self.size].drop(x, now, self.rng) else self.no_drop_value
+
+
+class DirectFilter:
+    """DirectLpf / DirectWred: the cell of the entry its table just matched (Entry.filt, written with the entry;
+    an entry without a spec filters nothing / never drops)."""
+
+    def __init__(self, kind: str, width: int, drop_value: int = 0, no_drop_value: int = 0) -> None:
+        self.kind = kind  # Lpf | Wred
+        self.width = width
+        self.drop_value, self.no_drop_value = drop_value, no_drop_value
+        self.rng = random.Random(0)
+        self.table: Table | None = None
+
+    def execute(self, x: int, now: int) -> int:
+        e = self.table.cur  # type: ignore[union-attr]
+        cell = e.filt
+        if self.kind == "Lpf":
+            if cell is None:
+                cell = e.filt = LpfState()
+            return cell.run(x, now, self.width)  # type: ignore[union-attr]
+        if cell is None:
+            return self.no_drop_value
+        return self.drop_value if cell.drop(x, now, self.rng) else self.no_drop_value  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- stateful externs

@@ -218,6 +218,27 @@ extern ActionSelector {
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
 }
 
+/* Low-pass filters and WRED: specs are BF Runtime data ($LPF_SPEC_*, $WRED_SPEC_*), on the packet clock. */
+extern Lpf<T, I> {
+    Lpf(bit<32> size);
+    T execute(in T val, in I index);
+}
+
+extern DirectLpf<T> {
+    DirectLpf();
+    T execute(in T val);
+}
+
+extern Wred<T, I> {
+    Wred(bit<32> size, bit<8> drop_value, bit<8> no_drop_value);
+    bit<8> execute(in T val, in I index);
+}
+
+extern DirectWred<T> {
+    DirectWred(bit<8> drop_value, bit<8> no_drop_value);
+    bit<8> execute(in T val);
+}
+
 /* Table implementations (`implementation =`, or `alpm =` / `atcam =`): the SDE partitions the entries; lookups
  * stay longest-prefix (Alpm) and ternary within the entry's atcam_partition_index (Atcam). */
 extern Atcam {

@@ -7,6 +7,8 @@
  *   data.a == 4: Register.write(data.b, data.d) when data.b is even, else data.d = Register.read(data.b - 1)
  *   data.a == 5: table `alpm_t` (Alpm: data.b exact, data.d lpm) sets data.c
  *   data.a == 6: table `atcam_t` (Atcam: partition index data.b, data.d ternary) sets data.c
+ *   data.a == 7: data.c = Lpf cell data.b filtering data.c;  8: the same through table `dlpf_t` (DirectLpf)
+ *   data.a == 9: data.d = Wred cell data.b on data.c (1: drop, 0: keep); 10: through table `dwred_t` (DirectWred)
  */
 #include <core.p4>
 #include <tna.p4>
@@ -72,6 +74,25 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
         size = 1024;
         implementation = alpm;
     }
+    Lpf<bit<16>, bit<8>>(8) lpf;
+    DirectLpf<bit<16>>() dlpf;
+    action dl() { hdr.data.c = dlpf.execute(hdr.data.c); }
+    table dlpf_t {
+        key = { hdr.data.b : exact; }
+        actions = { dl; }
+        filters = dlpf;
+        size = 16;
+    }
+    Wred<bit<16>, bit<8>>(8, 1, 0) wred;
+    DirectWred<bit<16>>(1, 0) dwred;
+    action dw() { hdr.data.d = (bit<32>)dwred.execute(hdr.data.c); }
+    table dwred_t {
+        key = { hdr.data.b : exact; }
+        actions = { dw; }
+        filters = dwred;
+        size = 16;
+    }
+
     Atcam(16) atcam;
     table atcam_t {
         key = { hdr.data.b : atcam_partition_index; hdr.data.d : ternary; }
@@ -98,6 +119,14 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
             alpm_t.apply();
         } else if (hdr.data.a == 6) {
             atcam_t.apply();
+        } else if (hdr.data.a == 7) {
+            hdr.data.c = lpf.execute(hdr.data.c, hdr.data.b);
+        } else if (hdr.data.a == 8) {
+            dlpf_t.apply();
+        } else if (hdr.data.a == 9) {
+            hdr.data.d = (bit<32>)wred.execute(hdr.data.c, hdr.data.b);
+        } else if (hdr.data.a == 10) {
+            dwred_t.apply();
         }
     }
 }
