@@ -62,7 +62,7 @@ from .types import (
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
                      "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam",
-                     "Lpf", "DirectLpf", "Wred", "DirectWred"}
+                     "Lpf", "DirectLpf", "Wred", "DirectWred", "CRCPolynomial"}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -486,6 +486,25 @@ class Checker:
             "drop": self.const_u(args[0], scope, "drop_value", 8), "no_drop": self.const_u(args[1], scope,
                                                                                            "no_drop_value", 8)})
 
+    def inst_CRCPolynomial(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (6,), targs, 1)
+        t = targs[0]
+        if not isinstance(t, Bits) or t.signed or not 1 <= t.width <= 64:
+            raise P4Error(d.loc, f"CRCPolynomial's type must be bit<W>, W at most 64, not {t}")
+        w = t.width
+        coeff, init, xor = (self.const_of(a, t, scope) for a in (args[0], args[4], args[5]))
+        flags = []
+        for a, what in zip(args[1:4], ("reversed", "msb", "extended"), strict=True):
+            v = self.check_expr(a, scope)
+            if not isinstance(v.const, bool):
+                raise P4Error(a.loc, f"CRCPolynomial's {what} must be a compile-time bool")
+            flags.append(v.const)
+        if not coeff & 1:  # bf-utils verify_algorithm: "polynomial must be odd"
+            raise P4Error(args[0].loc, f"CRCPolynomial coefficient {coeff:#x} must be odd (as bf-p4c requires)")
+        params: R.CrcParams = (w, coeff, flags[0], flags[1], flags[2], init, xor)
+        return ExternSym("CRCPolynomial", et, qual, cpq, {"params": params})
+
     def inst_Alpm(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (0, 1, 2, 3, 4), targs, 0)
@@ -897,12 +916,21 @@ class Checker:
 
     def inst_Hash(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
-        self.want_args(d, (1,), targs, 1)
+        self.want_args(d, (1, 2), targs, 1)
         if not isinstance(targs[0], Bits):
             raise P4Error(d.loc, "Hash output type must be bit<W>")
-        algo = self.enum_arg(args[0], scope, "HashAlgorithm_t")
-        if algo not in ("CRC16", "CRC32", "IDENTITY"):
-            raise P4Error(args[0].loc, f"hash algorithm {algo} is not supported (CRC16, CRC32, IDENTITY)")
+        algo_name = self.enum_arg(args[0], scope, "HashAlgorithm_t")
+        algo: str | R.CrcParams = algo_name
+        if algo_name not in ("CRC8", "CRC16", "CRC32", "CRC64", "IDENTITY", "CUSTOM"):
+            raise P4Error(args[0].loc, f"hash algorithm {algo_name} is not supported (CRC8, CRC16, CRC32, CRC64, "
+                                       "IDENTITY, CUSTOM with a CRCPolynomial)")
+        if (algo_name == "CUSTOM") != (len(args) == 2):
+            raise P4Error(d.loc, "a CRCPolynomial goes with HashAlgorithm_t.CUSTOM, and CUSTOM needs one")
+        if len(args) == 2:
+            poly = self.lookup_ref(args[1], scope)
+            if not (isinstance(poly, ExternSym) and poly.kind == "CRCPolynomial"):
+                raise P4Error(args[1].loc, "Hash's second argument must be a CRCPolynomial")
+            algo = poly.extra["params"]  # type: ignore[assignment]
         return ExternSym("Hash", et, qual, cpq, {"algo": algo, "width": targs[0].width,
                                                  "symmetric": HS.declared_pairs(d), "sym_sites": {}})
 

@@ -832,6 +832,9 @@ class Generator:
         x.pyname = self.put_env(f"DWRED_{x.cpq}", R.DirectFilter("Wred", x.extra["width"], x.extra["drop"],  # type: ignore[arg-type]
                                                                  x.extra["no_drop"]))  # type: ignore[arg-type]
 
+    def inst_CRCPolynomial(self, x: ExternSym) -> None:
+        pass  # its parameters are the Hash's algorithm
+
     def inst_Alpm(self, x: ExternSym) -> None:
         pass  # a table layout: the table's own matcher does the lookup
 

@@ -1030,10 +1030,72 @@ def crc32(data: bytes) -> int:
     return binascii.crc32(data)
 
 
-_HASH_MEMO: dict[tuple[str, int, int, int], int] = {}
+# A CRC as bf-utils' dynamic_hash models Tofino's (bfn_hash_algorithm.cpp): (width, poly without its top bit,
+# reversed, msb, extend, init, final xor); reversed CRCs keep the register reflected and load `init` as it is.
+CrcParams = tuple[int, int, bool, bool, bool, int, int]
+# The standard HashAlgorithm_t CRCs as bf-p4c names them (mau/hash_function.cpp -> bf-utils standard_crc_algs)
+STANDARD_CRCS: dict[str, CrcParams] = {
+    "CRC8": (8, 0x07, False, False, False, 0, 0),  # crc_8
+    "CRC64": (64, 0x42F0E1EBA9EA3693, False, False, False, 0, 0),  # crc_64 (CRC-64/ECMA-182)
+}
+_CRC_TABLES: dict[tuple[int, int, bool], list[int]] = {}
 
 
-def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
+def _reflect(v: int, width: int) -> int:
+    return int(f"{v:0{width}b}"[::-1], 2)
+
+
+def crc_custom(params: CrcParams, data: bytes, out_width: int) -> int:
+    """The CRC of `data` with `params`, cut or widened to `out_width` bits: the low bits (msb: the high bits) of a
+    wider CRC; a narrower one repeated (extend) or zero-extended."""
+    width, poly, rev, msb, extend, init, xorout = params
+    mask = (1 << width) - 1
+    key = (width, poly, rev)
+    table = _CRC_TABLES.get(key)
+    if table is None:
+        table = []
+        if rev:
+            rpoly = _reflect(poly, width)
+            for b in range(256):
+                c = b
+                for _ in range(8):
+                    c = (c >> 1) ^ rpoly if c & 1 else c >> 1
+                table.append(c)
+        else:
+            top = 1 << (width - 1)
+            for b in range(256):
+                c = b << (width - 8) if width >= 8 else b >> (8 - width)
+                for _ in range(8 if width >= 8 else width):
+                    c = ((c << 1) ^ poly) & mask if c & top else (c << 1) & mask
+                table.append(c)
+        _CRC_TABLES[key] = table
+    crc = init & mask
+    if rev:
+        for b in data:
+            crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+    elif width >= 8:
+        for b in data:
+            crc = ((crc << 8) & mask) ^ table[((crc >> (width - 8)) ^ b) & 0xFF]
+    else:  # narrower than a byte: bit by bit
+        for b in data:
+            for i in range(7, -1, -1):
+                fb = ((crc >> (width - 1)) ^ (b >> i)) & 1
+                crc = ((crc << 1) & mask) ^ (poly if fb else 0)
+    crc ^= xorout & mask
+    if out_width < width:
+        return crc >> (width - out_width) if msb else crc & ((1 << out_width) - 1)
+    if out_width > width and extend:
+        rep = crc
+        for _ in range(out_width // width):
+            rep = (rep << width) | crc
+        return rep & ((1 << out_width) - 1)
+    return crc
+
+
+_HASH_MEMO: dict[tuple[object, int, int, int], int] = {}
+
+
+def hash_value(algo: str | CrcParams, value: int, nbits: int, out_width: int) -> int:
     """Hash of the bit string `value` (nbits long, zero-padded on the left to whole bytes)."""
     key = (algo, value, nbits, out_width)
     h = _HASH_MEMO.get(key)  # a pure function of its arguments; packets of one flow hash the same key
@@ -1044,15 +1106,20 @@ def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
         h = value & mask
     else:
         data = value.to_bytes((nbits + 7) // 8, "big")
-        h = (crc16(data) if algo == "CRC16" else binascii.crc32(data)) & mask
+        if algo == "CRC16":
+            h = crc16(data) & mask
+        elif algo == "CRC32":
+            h = binascii.crc32(data) & mask
+        else:  # a CRCPolynomial's parameters, or CRC8 / CRC64
+            h = crc_custom(STANDARD_CRCS[algo] if isinstance(algo, str) else algo, data, out_width)
     if len(_HASH_MEMO) >= MEMO_LIMIT:
         _HASH_MEMO.clear()
     _HASH_MEMO[key] = h
     return h
 
 
-def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str, shifts: tuple[int, ...], nbits: int,
-              out_width: int, sym: tuple[tuple[int, int], ...] = ()) -> int:
+def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str | CrcParams, shifts: tuple[int, ...],
+              nbits: int, out_width: int, sym: tuple[tuple[int, int], ...] = ()) -> int:
     """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values.
 
     `sym` lists the @symmetric pairs (i, j), i < j: as bf-p4c lays out the CRC input (hash_symmetric.py), entry i

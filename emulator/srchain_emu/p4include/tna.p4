@@ -143,8 +143,15 @@ extern Checksum {
     bit<16> update<T>(in T data, @optional in bool zeros_as_ones);  /* zeros_as_ones: 0 is sent as 0xFFFF */
 }
 
+/* A CRC for Hash(HashAlgorithm_t.CUSTOM, poly): coeff without its top bit, reflected in and out, the CRC's high
+ * bits when the hash is narrower (msb), repeated when it is wider (extended), initial register, final xor. */
+extern CRCPolynomial<T> {
+    CRCPolynomial(T coeff, bool reversed, bool msb, bool extended, T init, T xor);
+}
+
 extern Hash<W> {
     Hash(HashAlgorithm_t algo);
+    Hash(HashAlgorithm_t algo, CRCPolynomial<_> poly);
     W get<D>(in D data);
 }
 

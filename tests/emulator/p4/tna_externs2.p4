@@ -9,6 +9,9 @@
  *   data.a == 6: table `atcam_t` (Atcam: partition index data.b, data.d ternary) sets data.c
  *   data.a == 7: data.c = Lpf cell data.b filtering data.c;  8: the same through table `dlpf_t` (DirectLpf)
  *   data.a == 9: data.d = Wred cell data.b on data.c (1: drop, 0: keep); 10: through table `dwred_t` (DirectWred)
+ *   data.a == 11..15: CRCs of the 9 bytes {data.e, data.b}: 11: CRC-32C into data.d; 12: CRC-16/CCITT-FALSE into
+ *                data.c; 13: CCITT extended to 32 bits into data.d; 14: CCITT's msb byte into data.c; 15: CRC8 into
+ *                data.c (one Hash.get per branch: the immediate pathway takes 32 bits of hash per action)
  */
 #include <core.p4>
 #include <tna.p4>
@@ -93,6 +96,17 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
         size = 16;
     }
 
+    CRCPolynomial<bit<32>>(32w0x1EDC6F41, true, false, false, 32w0xFFFFFFFF, 32w0xFFFFFFFF) crc32c_poly;
+    Hash<bit<32>>(HashAlgorithm_t.CUSTOM, crc32c_poly) crc32c;
+    CRCPolynomial<bit<16>>(16w0x1021, false, false, false, 16w0xFFFF, 16w0) ccitt_poly;
+    Hash<bit<16>>(HashAlgorithm_t.CUSTOM, ccitt_poly) ccitt;
+    CRCPolynomial<bit<16>>(coeff = 16w0x1021, reversed = false, msb = false, extended = true, init = 16w0xFFFF,
+                           xor = 16w0) ccitt_ext_poly;
+    Hash<bit<32>>(HashAlgorithm_t.CUSTOM, ccitt_ext_poly) ccitt_ext;
+    CRCPolynomial<bit<16>>(16w0x1021, false, true, false, 16w0xFFFF, 16w0) ccitt_msb_poly;
+    Hash<bit<8>>(HashAlgorithm_t.CUSTOM, ccitt_msb_poly) ccitt_msb;
+    Hash<bit<8>>(HashAlgorithm_t.CRC8) crc8;
+
     Atcam(16) atcam;
     table atcam_t {
         key = { hdr.data.b : atcam_partition_index; hdr.data.d : ternary; }
@@ -127,6 +141,16 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
             hdr.data.d = (bit<32>)wred.execute(hdr.data.c, hdr.data.b);
         } else if (hdr.data.a == 10) {
             dwred_t.apply();
+        } else if (hdr.data.a == 11) {
+            hdr.data.d = crc32c.get({hdr.data.e, hdr.data.b});
+        } else if (hdr.data.a == 12) {
+            hdr.data.c = ccitt.get({hdr.data.e, hdr.data.b});
+        } else if (hdr.data.a == 13) {
+            hdr.data.d = ccitt_ext.get({hdr.data.e, hdr.data.b});
+        } else if (hdr.data.a == 14) {
+            hdr.data.c = (bit<16>)ccitt_msb.get({hdr.data.e, hdr.data.b});
+        } else if (hdr.data.a == 15) {
+            hdr.data.c = (bit<16>)crc8.get({hdr.data.e, hdr.data.b});
         }
     }
 }
