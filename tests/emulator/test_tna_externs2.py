@@ -5,6 +5,8 @@ The Intel examples' acceptance list stays in test_tna_externs.py."""
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 from emu_helpers import P4_DIR
@@ -480,3 +482,72 @@ def test_custom_hash_refusals(tmp_path, old, new, message):
     with pytest.raises(P4Error, match=message) as exc:
         load(tmp_path, src.replace(old, new))
     assert "t.p4:" in str(exc.value)
+
+
+# ---------------------------------------------------------------- Resubmit
+
+
+def test_resubmit_runs_ingress_again_on_the_packet_as_it_arrived_with_the_resubmit_data(sw):
+    c, servicer = sw
+    c.insert(PM, {"ig_intr_md.ingress_port": 4}, None, {"f1": 1, "f2": 2, "f3": 3, "f4": 4})
+    before = servicer.dev.stats().get("resubmitted", 0)
+    o = run(servicer, frame(16, b=5, e=0x1111), port=4)
+    # first pass' write (0xBAD) is gone; the second pass saw flag 1, v = 15, and no phase-0 data
+    assert (c_of(o), d_of(o), e_of(o)) == (15, 1, 0)
+    assert servicer.dev.stats()["resubmitted"] == before + 1
+    # a packet that never writes resubmit_type is not resubmitted, even where an emit would run for type 0
+    run(servicer, frame(1), port=4)
+    assert servicer.dev.stats()["resubmitted"] == before + 1
+
+
+def test_resubmit_happens_once_and_only_for_a_matching_type(sw):
+    _c, servicer = sw
+    o = run(servicer, frame(17, d=0))
+    assert d_of(o) == 2  # the second pass (flag 1) ran on the original d = 0; its resubmit was not done
+    stats = servicer.dev.stats()
+    assert stats["resubmitted"] == 1 and stats["resubmit_again_ignored"] == 1
+    assert d_of(run(servicer, frame(18))) == 0  # type 2: no Resubmit emits for it
+    assert servicer.dev.stats()["resubmitted"] == 1
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("    Resubmit(3) resubmit3;", "    Resubmit(3) resubmit3;\n    Digest<port_md_t>() dg;",
+     "a Digest beside a Resubmit in the ingress deparser is not supported"),
+    ("header resub_h { bit<8> kind; bit<16> v; }", "header resub_h { bit<8> kind; bit<16> v; bit<48> w; }",
+     "resubmit data is 72 bits"),
+])
+def test_resubmit_refusals(tmp_path, old, new, message):
+    src = (P4_DIR / "tna_externs2.p4").read_text()
+    assert old in src
+    with pytest.raises(P4Error, match=message) as exc:
+        load(tmp_path, src.replace(old, new))
+    assert "t.p4:" in str(exc.value)
+
+
+EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))
+
+
+def test_intel_tna_resubmit_example_passes_its_data_to_the_second_pass(tmp_path):
+    """Intel's tna_resubmit through BF Runtime: pass one (keyed by the port's phase-0 data) resubmits with type A's
+    data, pass two matches it and counts; the packet goes back out of its port, unmodified (bypass egress)."""
+    path = EXAMPLES / "tna_resubmit" / "tna_resubmit.p4"
+    if not path.exists():
+        pytest.skip(f"{path} not installed")
+    srv, servicer, port = serve("127.0.0.1:0")
+    compile_to_dir(path, tmp_path / "out", [path.parent, EXAMPLES])
+    c = BfrtClient(f"127.0.0.1:{port}")
+    try:
+        c.subscribe(learn=False)
+        c.push_program("tna_resubmit", tmp_path / "out")
+        c.bind("tna_resubmit")
+        c.insert("SwitchIngressParser.$PORT_METADATA", {"ig_intr_md.ingress_port": 3}, None, {"f1": 11, "f2": 22})
+        c.insert("SwitchIngress.pass_one", {"port": 3, "f1": 11, "f2": 22}, "SwitchIngress.resub_a",
+                 {"f1": 1, "f2": 2, "f3": 3, "more_data": 0})
+        c.insert("SwitchIngress.pass_two_type_a", {"md.a.f1": 1, "md.a.f2": 2, "md.a.f3": 3}, "SwitchIngress.okay_a")
+        pkt = bytes.fromhex("00aabbccddee" "001122334455" "0800") + bytes(50)
+        (o,) = servicer.process(3, pkt, 0)
+        assert (o.port, o.frame) == (3, pkt)  # pass one zeroed the source MAC; pass two started from the original
+        assert [e.data["$COUNTER_SPEC_PKTS"] for e in c.entries("SwitchIngress.cntr")] == [1, 1, 0, 0]
+    finally:
+        c.close()
+        srv.stop(grace=None)

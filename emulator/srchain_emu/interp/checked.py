@@ -194,6 +194,7 @@ class CheckedProgram:
     errors: list[str]
     pipe_name: str
     port_metadata: PortMetadataInfo
+    resubmit: bool = False  # a Resubmit in the ingress deparser (the driver then takes resubmit data)
 
 
 def expr_text(e: A.Expr) -> str:

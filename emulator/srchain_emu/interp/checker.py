@@ -62,7 +62,7 @@ from .types import (
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
                      "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam",
-                     "Lpf", "DirectLpf", "Wred", "DirectWred", "CRCPolynomial"}
+                     "Lpf", "DirectLpf", "Wred", "DirectWred", "CRCPolynomial", "Resubmit"}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -109,6 +109,8 @@ class Checker:
         self.port_md_sites: list[tuple[str, Loc]] = []
         self.port_md_skips: list[str] = []
         self.cur_action: ActionSym | None = None
+        self.resubmit_sites: list[tuple[str, Loc]] = []  # Resubmit instances (block path) and the other deparser
+        self.deparser_emits: list[tuple[str, str, Loc]] = []  # externs that a resubmitted pass would have to order
         self.action_dregs: dict[int, list[tuple[ExternSym, Loc]]] = {}  # id(ActionSym) -> DirectRegisters it runs
         self.cur_register: ExternSym | None = None  # the (Direct)Register of the RegisterAction being checked
 
@@ -131,10 +133,19 @@ class Checker:
         for path, loc in self.port_md_sites:
             if path.split(".")[0] != ig_parser:
                 raise P4Error(loc, "port_metadata_unpack is only available in the ingress parser (phase 0)")
+        ig_deparser = roles["ingress_deparser"].path[0]
+        for path, loc in self.resubmit_sites:
+            if path.split(".")[0] != ig_deparser:
+                raise P4Error(loc, "Resubmit is only available in the ingress deparser")
+        if self.resubmit_sites:
+            for path, kind, loc in self.deparser_emits:
+                if path.split(".")[0] == ig_deparser:
+                    raise P4Error(loc, f"a {kind} beside a Resubmit in the ingress deparser is not supported by the "
+                                       "emulator (what a resubmitted packet's first pass emits is not modelled)")
         reads = bool(self.port_md_sites) or not any(p.split(".")[0] == ig_parser for p in self.port_md_skips)
         port_md = PortMetadataInfo(f"{self.pipe_name}.{ig_parser}.$PORT_METADATA", self.port_md_type, reads)
         return CheckedProgram(self.program, self.top, self.blocks, roles, gress_types, self.errors_list,
-                              self.pipe_name, port_md)
+                              self.pipe_name, port_md, bool(self.resubmit_sites))
 
     def last_loc(self) -> Loc:
         return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
@@ -951,6 +962,7 @@ class Checker:
 
     def inst_Digest(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.deparser_emits.append((self.cp_prefix, "Digest", d.loc))
         self.want_args(d, (0,), targs, 1)
         t = targs[0]
         if not (isinstance(t, StructT) and all(isinstance(f, Bits) for f in t.fields.values())):
@@ -961,7 +973,15 @@ class Checker:
     def inst_Mirror(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (0, 1), targs, 0)
+        self.deparser_emits.append((self.cp_prefix, "Mirror", d.loc))
         return ExternSym("Mirror", et, qual, cpq)
+
+    def inst_Resubmit(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                      args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1), targs, 0)
+        self.resubmit_sites.append((self.cp_prefix, d.loc))
+        rtype = self.const_u(args[0], scope, "resubmit type", 3) if args else None
+        return ExternSym("Resubmit", et, qual, cpq, {"type": rtype})
 
     def const_u(self, e: A.Expr, scope: Scope, what: str, width: int = 32, positive: bool = False) -> int:
         v = self.check_expr(e, scope)
@@ -1690,6 +1710,15 @@ class Checker:
                 v = self.check_expr(arg, scope)
                 if not same_type(v.type, dt):
                     raise P4Error(c.loc, f"pack needs a {dt.name}, not {v.type}")
+            return Typed(VoidT())
+        if kind == "Resubmit" and method == "emit":
+            if len(c.args) > 1:
+                raise P4Error(c.loc, "Resubmit.emit([hdr]) takes at most one argument")
+            if c.args:
+                width = self.concat_width(c.args[0], scope)
+                if width > PORT_METADATA_BITS or width % 8:
+                    raise P4Error(c.loc, f"resubmit data is {width} bits; Tofino 1 carries whole bytes, at most "
+                                         f"{PORT_METADATA_BITS} bits")
             return Typed(VoidT())
         if kind == "Mirror" and method == "emit":
             if not 1 <= len(c.args) <= 2:

@@ -105,6 +105,7 @@ class CompiledProgram:
     reg_params: dict[str, R.RegisterParam] = field(default_factory=dict)
     lpfs: dict[str, R.LpfArray] = field(default_factory=dict)
     wreds: dict[str, R.WredArray] = field(default_factory=dict)
+    resubmit: bool = False  # run_ingress takes resubmit data; the deparser appends to _RESUB
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -203,7 +204,7 @@ class Generator:
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
-            lpfs=self.lpfs, wreds=self.wreds,
+            lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -259,6 +260,8 @@ class Generator:
             copy.append("        self._v = o._v")
         if "ucast_egress_port" in st.fields:
             m.append("    _uset = False")  # set by any assignment to ucast_egress_port
+        if "resubmit_type" in st.fields and self.checked.resubmit:
+            m.append("    _rset = False")  # set by any assignment to resubmit_type (the deparser's valid bit)
         if nested:
             m.append("    def __init__(self):")
             m.extend(nested)
@@ -387,7 +390,8 @@ class Generator:
                 objs[role] = f"{self.struct_types[tname].pyclass}()"
         intr = f"{pre}_intr_md"
         if g == "ingress":
-            fn.lines.append("def run_ingress(frame, port, tstamp):")
+            fn.lines.append("def run_ingress(frame, port, tstamp, resub=None):" if self.checked.resubmit
+                            else "def run_ingress(frame, port, tstamp):")
         else:
             fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0):")
         if self.uses_clock:
@@ -422,12 +426,21 @@ class Generator:
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_ig_prsr_md.global_tstamp = ts48")
             packed = f"((port << {shifts['ingress_port']}) | (ts48 << {shifts['ingress_mac_tstamp']}))"
+            if self.checked.resubmit:  # a resubmitted pass: resubmit_flag 1, the resubmit data for the phase-0 bits
+                fn.emit("if resub is not None:")
+                fn.emit(f"    r_{intr}.resubmit_flag = 1")
+                fn.emit(f"    pkt.data = data = ({packed} | {1 << shifts['resubmit_flag']}).to_bytes({nbytes}, 'big') "
+                        "+ resub + frame")
+                fn.emit("else:")
+                ind = "    "
+            else:
+                ind = ""
             if self.checked.port_metadata.read:  # the phase-0 bits of the port ($PORT_METADATA), zeros if unset
                 self.env["_PORTMD"] = self.port_metadata.values
                 self.env["_PM0"] = bytes(R.PORT_METADATA_BYTES)
-                fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + _PORTMD.get(port, _PM0) + frame")
+                fn.emit(f"{ind}pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + _PORTMD.get(port, _PM0) + frame")
             else:  # the program only advances past them
-                fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
+                fn.emit(f"{ind}pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
@@ -906,6 +919,9 @@ class Generator:
     def inst_Mirror(self, x: ExternSym) -> None:
         pass
 
+    def inst_Resubmit(self, x: ExternSym) -> None:
+        pass  # emit() appends to _RESUB, the pipeline resubmits
+
     def inst_Checksum(self, x: ExternSym) -> None:
         x.pyname = self.put_env(f"CK_{x.cpq}", R.ChecksumUnit())
 
@@ -1027,6 +1043,8 @@ class Generator:
         fn.emit(f"{target.code} = {v.code}")
         if target.code.endswith(".ucast_egress_port"):
             fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
+        if target.code.endswith(".resubmit_type") and self.checked.resubmit:
+            fn.emit(f"{target.code[: -len('.resubmit_type')]}._rset = True")
 
     def assign_slice(self, target: A.Slice, expr: A.Expr) -> None:
         base = self.expr(target.base)
@@ -1234,6 +1252,8 @@ class Generator:
         self.fn.emit(f"{target.code} = {code}")
         if target.code.endswith(".ucast_egress_port"):
             self.fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
+        if target.code.endswith(".resubmit_type") and self.checked.resubmit:
+            self.fn.emit(f"{target.code[: -len('.resubmit_type')]}._rset = True")
 
     def call_port_metadata_unpack(self, c: A.Call) -> Value:
         """A fresh T from the next PORT_METADATA_SIZE bits (the port's phase-0 data), which it consumes."""
@@ -1451,6 +1471,11 @@ class Generator:
                 v = self.expr(arg)
                 vals = [f"{v.code}.{pyattr(n)}" for n in dt.fields]
             return Value(f"_DIGESTS.append(({x.pyname}, ({', '.join(vals)},)))", VoidT())
+        if kind == "Resubmit":  # (the Resubmit's type or None, the data); the fields whether the header is valid or not
+            if not c.args:
+                return Value(f"_RESUB.append(({x.extra['type']!r}, b''))", VoidT())
+            code, width = self.concat(c.args[0])
+            return Value(f"_RESUB.append(({x.extra['type']!r}, ({code}).to_bytes({width // 8}, 'big')))", VoidT())
         if kind == "Mirror":
             sid = self.coerce(self.expr(c.args[0]), Bits(10))
             if len(c.args) == 1:

@@ -225,6 +225,15 @@ extern ActionSelector {
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
 }
 
+/* Resubmit from the ingress deparser: the packet as it arrived goes through ingress once more, resubmit_flag 1 and
+ * the data (at most 64 bits) in place of the port metadata. Resubmit(type) fires when resubmit_type == type. */
+extern Resubmit {
+    Resubmit();
+    Resubmit(ResubmitType_t resubmit_type);
+    void emit();
+    void emit<T>(in T hdr);
+}
+
 /* Low-pass filters and WRED: specs are BF Runtime data ($LPF_SPEC_*, $WRED_SPEC_*), on the packet clock. */
 extern Lpf<T, I> {
     Lpf(bit<32> size);

@@ -12,6 +12,10 @@
  *   data.a == 11..15: CRCs of the 9 bytes {data.e, data.b}: 11: CRC-32C into data.d; 12: CRC-16/CCITT-FALSE into
  *                data.c; 13: CCITT extended to 32 bits into data.d; 14: CCITT's msb byte into data.c; 15: CRC8 into
  *                data.c (one Hash.get per branch: the immediate pathway takes 32 bits of hash per action)
+ *   data.a == 16: first pass: data.c = 0xBAD (lost), resubmit (type 1) with {7, data.b * 3}; second pass:
+ *                data.c = the resubmitted v, data.d = resubmit_flag, data.e = the phase-0 data (none: 0)
+ *   data.a == 17: resubmit type 3 on every pass (Resubmit(3).emit()): only once; data.d = resubmit_flag
+ *   data.a == 18: resubmit_type 2 (no Resubmit for it): no resubmit; data.d = resubmit_flag
  */
 #include <core.p4>
 #include <tna.p4>
@@ -20,13 +24,25 @@ header ethernet_h { bit<48> dst; bit<48> src; bit<16> ether_type; }
 header data_h { bit<8> a; bit<8> b; bit<16> c; bit<32> d; bit<64> e; }
 struct headers_t { ethernet_h ethernet; data_h data; }
 struct port_md_t { bit<16> f1; bit<24> f2; bit<16> f3; bit<8> f4; }
-struct metadata_t { port_md_t pm; }
+header resub_h { bit<8> kind; bit<16> v; }
+struct metadata_t { port_md_t pm; resub_h rs; }
 struct pair { bit<32> first; bit<32> second; }
 
 parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress_intrinsic_metadata_t ig_intr_md) {
     state start {
         pkt.extract(ig_intr_md);
+        transition select(ig_intr_md.resubmit_flag) { 1: parse_resubmit; default: parse_port_metadata; }
+    }
+    state parse_resubmit {
+        pkt.extract(md.rs);
+        pkt.advance(40);
+        transition parse_ethernet;
+    }
+    state parse_port_metadata {
         md.pm = port_metadata_unpack<port_md_t>(pkt);
+        transition parse_ethernet;
+    }
+    state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) { 0x88b5: parse_data; default: accept; }
     }
@@ -151,13 +167,38 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
             hdr.data.c = (bit<16>)ccitt_msb.get({hdr.data.e, hdr.data.b});
         } else if (hdr.data.a == 15) {
             hdr.data.c = (bit<16>)crc8.get({hdr.data.e, hdr.data.b});
+        } else if (hdr.data.a == 16) {
+            if (ig_intr_md.resubmit_flag == 0) {
+                hdr.data.c = 0xBAD;
+                md.rs.kind = 7;
+                md.rs.v = (bit<16>)hdr.data.b * 3;
+                ig_dprsr_md.resubmit_type = 1;
+            } else {
+                hdr.data.c = md.rs.v;
+                hdr.data.d = (bit<32>)ig_intr_md.resubmit_flag;
+                hdr.data.e = md.pm.f1 ++ md.pm.f2 ++ md.pm.f3 ++ md.pm.f4;
+            }
+        } else if (hdr.data.a == 17) {
+            ig_dprsr_md.resubmit_type = 3;
+            hdr.data.d = hdr.data.d + 1 + (bit<32>)ig_intr_md.resubmit_flag;
+        } else if (hdr.data.a == 18) {
+            ig_dprsr_md.resubmit_type = 2;
+            hdr.data.d = (bit<32>)ig_intr_md.resubmit_flag;
         }
     }
 }
 
 control IgDeparser(packet_out pkt, inout headers_t hdr, in metadata_t md,
                    in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
-    apply { pkt.emit(hdr); }
+    Resubmit() resubmit;
+    Resubmit(3) resubmit3;
+    apply {
+        if (ig_dprsr_md.resubmit_type == 1) {
+            resubmit.emit(md.rs);
+        }
+        resubmit3.emit();
+        pkt.emit(hdr);
+    }
 }
 
 parser EgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out egress_intrinsic_metadata_t eg_intr_md) {
