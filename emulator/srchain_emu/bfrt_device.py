@@ -42,7 +42,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | meter | profile | selector | mirror | pre | portmd | regparam | lpf | wred
+    kind: str  # match register counter meter profile selector mirror pre portmd regparam lpf wred pvs
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -105,6 +105,8 @@ class Program:
             return TableMap("meter", name, p.meters[name])
         if ttype == "Selector" and name in p.selectors:
             return TableMap("selector", name, p.selectors[name])
+        if ttype == "ParserValueSet" and name in p.value_sets:
+            return TableMap("pvs", name, p.value_sets[name])
         if ttype == "Lpf" and name in p.lpfs:
             return TableMap("lpf", name, p.lpfs[name])
         if ttype == "Wred" and name in p.wreds:
@@ -386,6 +388,31 @@ def set_entry_filter(entry: R.Entry, cell: R.LpfState | R.WredState | None) -> U
 
     def undo() -> None:
         entry.filt = before
+    return undo
+
+
+def write_value_set(vs: R.ValueSet, key: tuple[tuple[int, ...], tuple[int, ...]] | None, mode: str) -> Undo:
+    """INSERT / DELETE one (values, masks) entry, or (key None, DELETE) every entry."""
+    before = dict(vs.entries)
+    if key is None:
+        vs.entries.clear()
+    elif mode == "DELETE":
+        if key not in vs.entries:
+            raise R.EntryNotFound(f"{vs.name}: entry not found")
+        del vs.entries[key]
+    elif key in vs.entries:
+        if mode == "INSERT":
+            raise R.EntryExists(f"{vs.name}: the entry exists")
+    else:
+        if mode == "MODIFY":
+            raise R.EntryNotFound(f"{vs.name}: entry not found")
+        if len(vs.entries) >= vs.size:
+            raise R.TableFull(f"{vs.name}: full ({vs.size} entries)")
+        vs.entries[key] = None
+
+    def undo() -> None:
+        vs.entries.clear()
+        vs.entries.update(before)
     return undo
 
 

@@ -19,6 +19,7 @@ ID_DIGEST = 0x17
 ID_ACTION_PROFILE = 0x11
 ID_METER = 0x14
 ID_REGISTER_PARAM = 0x8D  # bf-p4c's RegisterParam ids carry this prefix (e.g. 0x8db44dd5)
+ID_VALUE_SET = 0xFE  # bf-p4c's ParserValueSet ids carry this prefix (e.g. 0xfec4f45a)
 ID_PORT_METADATA = 0x90  # bf-p4c's $PORT_METADATA ids carry this prefix (e.g. 0x909b7958)
 
 # Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
@@ -169,6 +170,16 @@ def filter_json(f: R.LpfArray | R.WredArray, ids: _Ids) -> dict:
     }
 
 
+def value_set_json(vs: R.ValueSet, ids: _Ids) -> dict:
+    return {
+        "name": vs.name, "id": ids.get(ID_VALUE_SET, vs.name), "table_type": "ParserValueSet", "size": vs.size,
+        "annotations": [], "depends_on": [],
+        "key": [{"id": i, "name": n, "repeated": False, "annotations": [], "mandatory": False, "match_type": "Ternary",
+                 "type": _bytes(w)} for i, (n, w) in enumerate(vs.fields, start=1)],
+        "data": [], "supported_operations": [], "attributes": ["EntryScope"],
+    }
+
+
 def register_param_json(rp: R.RegisterParam, ids: _Ids) -> dict:
     return {
         "name": rp.name, "id": ids.get(ID_REGISTER_PARAM, rp.name), "table_type": "RegisterParam", "size": 1,
@@ -284,6 +295,7 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
     tables += [register_param_json(rp, ids) for rp in pipeline.reg_params.values()]
+    tables += [value_set_json(vs, ids) for vs in pipeline.value_sets.values()]
     tables += [filter_json(lpf, ids) for lpf in pipeline.lpfs.values()]
     tables += [filter_json(wred, ids) for wred in pipeline.wreds.values()]
     if pipeline.port_metadata.read:  # bf-p4c lists it always; a program that only advances past has no use for it

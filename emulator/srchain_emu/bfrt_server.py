@@ -382,6 +382,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_register_param(tm, te, upd.type, undo)
         elif tm.kind in ("lpf", "wred"):
             self._apply_filter(tm, te, upd.type, undo)
+        elif tm.kind == "pvs":
+            self._apply_value_set(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -679,6 +681,40 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         undo.append(D.write_register(reg, idx, fields))
 
     @staticmethod
+    def _value_set_key(vs: R.ValueSet, key: pb.TableKey) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(masked values, masks), one per field; a field left out is a wildcard (mask 0)."""
+        given = {f.field_id: f for f in key.fields}
+        values, masks = [], []
+        for i, (name, width) in enumerate(vs.fields, start=1):
+            f = given.pop(i, None)
+            if f is None:
+                values.append(0)
+                masks.append(0)
+                continue
+            which = f.WhichOneof("match_type")
+            if which == "ternary":
+                v, m = _to_int(f.ternary.value), _to_int(f.ternary.mask)
+            elif which == "exact":
+                v, m = _to_int(f.exact.value), (1 << width) - 1
+            else:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: {name} is a ternary field")
+            if v >= 1 << width or m >= 1 << width:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: {name} does not fit in {width} bits")
+            values.append(v & m)
+            masks.append(m)
+        if given:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: no key field {min(given)}")
+        return tuple(values), tuple(masks)
+
+    def _apply_value_set(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            undo.append(D.write_value_set(vs, None, mode))
+            return
+        undo.append(D.write_value_set(vs, self._value_set_key(vs, te.key), mode))
+
+    @staticmethod
     def _filter_spec(lpf: bool, fields: dict[int, pb.DataField], what: str) -> tuple:
         """An LPF / WRED spec from its four $*_SPEC_* fields (all mandatory, as bf-rt.json says)."""
         spec_ids = LPF_SPEC if lpf else WRED_SPEC
@@ -943,6 +979,22 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return self._read_pre(prog, tm, te)
         if tm.kind == "portmd":
             return self._read_port_metadata(tm, te)
+        if tm.kind == "pvs":
+            vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+            keys = list(vs.entries)
+            if te.key.fields:
+                want = self._value_set_key(vs, te.key)
+                if want not in vs.entries:
+                    raise R.EntryNotFound(f"{vs.name}: entry not found")
+                keys = [want]
+            out = []
+            for values, masks in keys:
+                msg = pb.TableEntry(table_id=te.table_id)
+                for i, ((_, width), v, m) in enumerate(zip(vs.fields, values, masks, strict=True), start=1):
+                    k = msg.key.fields.add(field_id=i)
+                    k.ternary.value, k.ternary.mask = _to_bytes(v, width), _to_bytes(m, width)
+                out.append(msg)
+            return out
         if tm.kind in ("lpf", "wred"):
             f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, f.size, f.name)] if te.key.fields else list(range(f.size))

@@ -524,6 +524,50 @@ def test_resubmit_refusals(tmp_path, old, new, message):
     assert "t.p4:" in str(exc.value)
 
 
+# ---------------------------------------------------------------- parser value sets
+
+
+def test_parser_value_sets_are_written_through_bf_runtime(sw):
+    c, servicer = sw
+    eth_alt = ETH[:12] + bytes.fromhex("9000")
+
+    def vs(f: bytes) -> int:
+        return d_of(run(servicer, f))
+
+    assert vs(frame(19, b=1)) == 0
+    assert run(servicer, eth_alt + frame(19)[14:]).frame[14] == 19  # not parsed as data: forwarded untouched
+    c.insert("IgParser.etypes", {"f1": (0x9000, 0xFFF0)})
+    c.insert("IgParser.pairs", {"a": (19, 0xFF), "b": (0x10, 0xF0)})
+    assert vs(eth_alt + frame(19, b=1)[14:]) == 0b10  # 0x9000 in etypes; (19, 1) not in pairs
+    assert vs(eth_alt[:12] + bytes.fromhex("900f") + frame(19, b=0x1F)[14:]) == 0b11
+    assert vs(frame(19, b=0x1F)) == 0b01
+    assert sorted(e.key["b"] for e in c.entries("IgParser.pairs")) == [(0x10, 0xF0)]
+    with pytest.raises(BfrtError):  # size 2
+        c.insert("IgParser.pairs", {"a": (1, 0xFF)})
+        c.insert("IgParser.pairs", {"a": (2, 0xFF)})
+    c.delete("IgParser.pairs", {"a": (19, 0xFF), "b": (0x10, 0xF0)})
+    assert vs(frame(19, b=0x1F)) == 0
+    c.delete("IgParser.etypes")
+    assert c.entries("IgParser.etypes") == []
+
+
+def test_value_set_table_shape_matches_bf_p4c():
+    info = bfrt_info(Pipeline.from_file(P4_DIR / "tna_externs2.p4"))
+    tables = {t["name"]: t for t in info["tables"]}
+    for name, keys in (("pipe.IgParser.etypes", [(1, "f1", "Ternary", 16)]),
+                       ("pipe.IgParser.pairs", [(1, "a", "Ternary", 8), (2, "b", "Ternary", 8)])):
+        t = tables[name]
+        assert (t["table_type"], t["data"], t["attributes"]) == ("ParserValueSet", [], ["EntryScope"])
+        assert [(k["id"], k["name"], k["match_type"], k["type"]["width"]) for k in t["key"]] == keys
+
+
+def test_value_set_select_width_mismatch_is_refused(tmp_path):
+    src = (P4_DIR / "tna_externs2.p4").read_text().replace("value_set<bit<16>>(4) etypes;",
+                                                           "value_set<bit<8>>(4) etypes;")
+    with pytest.raises(P4Error, match=r"value set IgParser\.etypes has fields of"):
+        load(tmp_path, src)
+
+
 EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))
 
 

@@ -262,6 +262,14 @@ class ConstDecl(Decl):
 
 
 @dataclass(slots=True)
+class ValueSetDecl(Decl):
+    """`value_set<T>(size) name;` in a parser: a select keyset the control plane fills."""
+
+    type: TypeRef
+    size: Expr
+
+
+@dataclass(slots=True)
 class TypedefDecl(Decl):
     type: TypeRef
     is_type: bool = False  # `type` (new type) vs `typedef`

@@ -417,7 +417,18 @@ class Parser:
                 self.check_annotations(lanns, "state")
                 states.append(self.parse_state())
             elif self.at_kw("value_set"):
-                raise self.error("value_set is not supported by the emulator")
+                self.check_annotations(lanns, "declaration")
+                vloc = self.tok.loc
+                self.advance()
+                self.expect_op("<")
+                vtype = self.parse_type()
+                self.expect_op(">")
+                self.expect_op("(")
+                vsize = self.parse_expr()
+                self.expect_op(")")
+                vname = self.expect_name("value set name")
+                self.expect_op(";")
+                local_decls.append(A.ValueSetDecl(vloc, vname, vtype, vsize))
             else:
                 local_decls.append(self.parse_local_decl(lanns))
         return A.ParserDecl(loc, name, tparams, params, ctor, local_decls, states, anns)

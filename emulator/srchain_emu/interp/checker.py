@@ -354,6 +354,8 @@ class Checker:
                 self.check_table(ld, scope)
             elif isinstance(ld, A.Instantiation):
                 self.check_instantiation(ld, scope, path)
+            elif isinstance(ld, A.ValueSetDecl):
+                self.check_value_set(ld, scope)
             else:
                 raise P4Error(ld.loc, f"unsupported declaration inside {decl.name}")
         self.kind = "control"  # the block's function: variable initialisers and the apply body
@@ -398,6 +400,24 @@ class Checker:
         if state not in ("accept", "reject") and state not in names:
             raise P4Error(loc, f"unknown parser state '{state}'")
 
+    def check_value_set(self, d: A.ValueSetDecl, scope: Scope) -> ExternSym:
+        """`value_set<T>(size)`: T is bit<W> or a struct of bit<W> fields (one ternary key field each)."""
+        t = self.resolve_type(d.type, scope)
+        if isinstance(t, Bits) and not t.signed:
+            fields = [("f1", t.width)]  # as bf-p4c names the key of a value_set<bit<W>>
+        elif isinstance(t, StructT) and not t.is_header and all(
+                isinstance(f, Bits) and not f.signed for f in t.fields.values()):
+            fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        else:
+            raise P4Error(d.loc, f"value_set<{t}>: the type must be bit<W> or a struct of bit<W> fields")
+        size = self.const_u(d.size, scope, "value_set size", positive=True)
+        qual = f"{self.pipe_name}.{self.cp_prefix}.{d.name}"
+        sym = ExternSym("ValueSet", ExternT("value_set", [t]), qual, f"{self.cp_prefix}.{d.name}",
+                        {"fields": fields, "size": size})
+        self.ann[id(d)] = sym
+        scope.define(d.name, sym, d.loc)
+        return sym
+
     def check_select(self, tr: A.Transition, scope: Scope, names: set[str]) -> None:
         sel: list[P4Type] = []
         for e in tr.select or []:
@@ -407,6 +427,16 @@ class Checker:
                 raise P4Error(e.loc, f"select expression must be bit<W>, not {t}")
             sel.append(t)
         for case in tr.cases:
+            vs = scope.lookup(case.keyset[0].name) if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Name) \
+                else None
+            if isinstance(vs, ExternSym) and vs.kind == "ValueSet":  # the whole select against the value set
+                widths = [w for _, w in vs.extra["fields"]]  # type: ignore[attr-defined]
+                if [t.width if isinstance(t, Bits) else -1 for t in sel] != widths:
+                    raise P4Error(case.loc, f"value set {vs.cpq} has fields of {widths} bits; the select has "
+                                            f"{', '.join(str(t) for t in sel)}")
+                self.ann[id(case)] = vs
+                self.check_goto(case.state, names, case.loc)
+                continue
             if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Default):
                 items: list[A.Expr] = [case.keyset[0]] * len(sel)
             else:

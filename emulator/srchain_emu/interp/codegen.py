@@ -105,6 +105,7 @@ class CompiledProgram:
     reg_params: dict[str, R.RegisterParam] = field(default_factory=dict)
     lpfs: dict[str, R.LpfArray] = field(default_factory=dict)
     wreds: dict[str, R.WredArray] = field(default_factory=dict)
+    value_sets: dict[str, R.ValueSet] = field(default_factory=dict)
     resubmit: bool = False  # run_ingress takes resubmit data; the deparser appends to _RESUB
 
 
@@ -168,6 +169,7 @@ class Generator:
         self.port_metadata = R.PortMetadata(pmi.name, fields, pmi.read)
         self.reg_params: dict[str, R.RegisterParam] = {}
         self.lpfs: dict[str, R.LpfArray] = {}
+        self.value_sets: dict[str, R.ValueSet] = {}
         self.wreds: dict[str, R.WredArray] = {}
         self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
 
@@ -204,7 +206,7 @@ class Generator:
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
-            lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit,
+            lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit, value_sets=self.value_sets,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -511,6 +513,12 @@ class Generator:
                 inst = self.gen_instantiation(ld)
                 if isinstance(inst, ExternSym) and inst.kind == "Checksum":
                     checksums.append(inst.pyname)
+            elif isinstance(ld, A.ValueSetDecl):
+                vsym = self.ann[id(ld)]
+                assert isinstance(vsym, ExternSym)
+                vs = R.ValueSet(vsym.qual, vsym.extra["fields"], vsym.extra["size"])  # type: ignore[arg-type]
+                self.value_sets[vsym.qual] = vs
+                vsym.pyname = self.put_env(f"VS_{vsym.cpq}", vs)
         kind = "parser" if isinstance(decl, A.ParserDecl) else "control"
         fname = self.uniq(f"{'prs' if kind == 'parser' else 'ctl'}_{self.block_prefix}")
         block.fn = fname
@@ -584,6 +592,12 @@ class Generator:
         is_simple = len(sel) == 1
         conds: list[tuple[str, str]] = []
         for case in tr.cases:
+            vs = self.ann.get(id(case))
+            if isinstance(vs, ExternSym):  # a value set: any of its entries
+                conds.append((f"{vs.pyname}.match(({''.join(s.code + ', ' for s in sel)}))",
+                              self.goto(case.state, names)))
+                is_simple = False
+                continue
             if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Default):
                 items: list[A.Expr] = [case.keyset[0]] * len(sel)
             else:

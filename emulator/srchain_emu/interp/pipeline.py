@@ -144,6 +144,7 @@ class Pipeline:
         self.reg_params: dict[str, R.RegisterParam] = compiled.reg_params
         self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
         self.wreds: dict[str, R.WredArray] = compiled.wreds
+        self.value_sets: dict[str, R.ValueSet] = compiled.value_sets
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -217,6 +218,8 @@ class Pipeline:
             lpf.reset()
         for wred in self.wreds.values():
             wred.reset()
+        for vs in self.value_sets.values():
+            vs.entries.clear()
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()

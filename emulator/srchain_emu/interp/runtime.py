@@ -693,6 +693,23 @@ class DirectMeter:
         return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
 
 
+class ValueSet:
+    """A parser value set (`value_set<T>(size)`): entries of (value, mask) per field, written through BF Runtime;
+    a select matches it when some entry matches every field."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], size: int) -> None:
+        self.name = name
+        self.fields = fields
+        self.size = size
+        self.entries: dict[tuple[tuple[int, ...], tuple[int, ...]], None] = {}  # (masked values, masks)
+
+    def match(self, keys: tuple[int, ...]) -> bool:
+        for values, masks in self.entries:
+            if all(k & m == v for k, v, m in zip(keys, values, masks, strict=True)):
+                return True
+        return False
+
+
 # ---------------------------------------------------------------- low-pass filters and WRED
 
 LPF_UNSET = ("RATE", 0.0, 0.0, 0)  # an LPF cell nobody configured: time constants 0, i.e. no filtering

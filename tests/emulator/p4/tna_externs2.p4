@@ -16,6 +16,8 @@
  *                data.c = the resubmitted v, data.d = resubmit_flag, data.e = the phase-0 data (none: 0)
  *   data.a == 17: resubmit type 3 on every pass (Resubmit(3).emit()): only once; data.d = resubmit_flag
  *   data.a == 18: resubmit_type 2 (no Resubmit for it): no resubmit; data.d = resubmit_flag
+ *   data.a == 19: data.d = vs_ether (the ether type was in value set `etypes`) ++ vs_pair ({data.a, data.b} was in
+ *                value set `pairs`)
  */
 #include <core.p4>
 #include <tna.p4>
@@ -25,10 +27,13 @@ header data_h { bit<8> a; bit<8> b; bit<16> c; bit<32> d; bit<64> e; }
 struct headers_t { ethernet_h ethernet; data_h data; }
 struct port_md_t { bit<16> f1; bit<24> f2; bit<16> f3; bit<8> f4; }
 header resub_h { bit<8> kind; bit<16> v; }
-struct metadata_t { port_md_t pm; resub_h rs; }
+struct ab_t { bit<8> a; bit<8> b; }
+struct metadata_t { port_md_t pm; resub_h rs; bit<1> vs_ether; bit<1> vs_pair; }
 struct pair { bit<32> first; bit<32> second; }
 
 parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress_intrinsic_metadata_t ig_intr_md) {
+    value_set<bit<16>>(4) etypes;
+    value_set<ab_t>(2) pairs;
     state start {
         pkt.extract(ig_intr_md);
         transition select(ig_intr_md.resubmit_flag) { 1: parse_resubmit; default: parse_port_metadata; }
@@ -44,9 +49,14 @@ parser IgParser(packet_in pkt, out headers_t hdr, out metadata_t md, out ingress
     }
     state parse_ethernet {
         pkt.extract(hdr.ethernet);
-        transition select(hdr.ethernet.ether_type) { 0x88b5: parse_data; default: accept; }
+        transition select(hdr.ethernet.ether_type) { 0x88b5: parse_data; etypes: parse_data_vs; default: accept; }
     }
-    state parse_data { pkt.extract(hdr.data); transition accept; }
+    state parse_data_vs { md.vs_ether = 1; transition parse_data; }
+    state parse_data {
+        pkt.extract(hdr.data);
+        transition select(hdr.data.a, hdr.data.b) { pairs: mark_pair; default: accept; }
+    }
+    state mark_pair { md.vs_pair = 1; transition accept; }
 }
 
 control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metadata_t ig_intr_md,
@@ -184,6 +194,8 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
         } else if (hdr.data.a == 18) {
             ig_dprsr_md.resubmit_type = 2;
             hdr.data.d = (bit<32>)ig_intr_md.resubmit_flag;
+        } else if (hdr.data.a == 19) {
+            hdr.data.d = (bit<32>)(md.vs_ether ++ md.vs_pair);
         }
     }
 }
