@@ -568,6 +568,26 @@ def test_value_set_select_width_mismatch_is_refused(tmp_path):
         load(tmp_path, src)
 
 
+# ---------------------------------------------------------------- intrinsics the emulator does not model
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("ig_tm_md.ucast_egress_port = 1;", "ig_tm_md.ucast_egress_port = 1; ig_tm_md.copy_to_cpu = 1;",
+     "copy_to_cpu is not modelled by the emulator"),
+    ("           inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {\n    apply { }",
+     "           inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {\n"
+     "    apply { eg_oport_md.update_delay_on_tx = 1; }", "update_delay_on_tx is not modelled"),
+    ("struct headers_t { ethernet_h ethernet; data_h data; }",
+     "struct headers_t { ethernet_h ethernet; data_h data; ptp_metadata_t ptp; }", "emitting ptp_metadata_t"),
+])
+def test_unmodelled_intrinsics_are_refused(tmp_path, old, new, message):
+    src = (P4_DIR / "tna_externs2.p4").read_text()
+    assert old in src
+    with pytest.raises(P4Error, match=message) as exc:
+        load(tmp_path, src.replace(old, new))
+    assert "t.p4:" in str(exc.value)
+
+
 EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))
 
 

@@ -63,6 +63,12 @@ SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCou
                      "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
                      "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam",
                      "Lpf", "DirectLpf", "Wred", "DirectWred", "CRCPolynomial", "Resubmit"}
+# intrinsic metadata whose effect happens outside the pipeline and is not modelled: writing them is refused
+UNMODELLED_INTRINSICS = {
+    "copy_to_cpu": ("ingress_intrinsic_metadata_for_tm_t", "the PRE's copy to the CPU port"),
+    "capture_tstamp_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "tx timestamping in the egress MAC"),
+    "update_delay_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "PTP delay update in the egress MAC"),
+}
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -1107,6 +1113,11 @@ class Checker:
         elif isinstance(s, A.Assign) and isinstance(s.target, A.Slice):
             self.check_assign_slice(s.target, s.value, scope)
         elif isinstance(s, A.Assign):
+            if isinstance(s.target, A.Member) and s.target.name in UNMODELLED_INTRINSICS:
+                base = self.check_expr(s.target.base, scope).type
+                owner, what = UNMODELLED_INTRINSICS[s.target.name]
+                if isinstance(base, StructT) and base.name == owner:
+                    raise P4Error(s.loc, f"{s.target.name} is not modelled by the emulator ({what})")
             self.assign_to(self.check_expr(s.target, scope), s.value, scope, s.loc)
         elif isinstance(s, A.CallStmt):
             self.check_call(s.call, scope, as_stmt=True)
@@ -1645,6 +1656,9 @@ class Checker:
         raise P4Error(c.loc, f"{t} has no method '{method}' (or it is not supported here)")
 
     def check_emit(self, t: P4Type, loc: Loc) -> None:
+        if isinstance(t, StructT) and t.is_header and t.name == "ptp_metadata_t":
+            raise P4Error(loc, "emitting ptp_metadata_t (the egress MAC's PTP correction-field update, tx "
+                               "timestamping) is not supported by the emulator")
         if (isinstance(t, StructT) and t.is_header) or isinstance(t, StackT):
             return
         if isinstance(t, StructT):

@@ -15,6 +15,8 @@ typedef bit<3>  ResubmitType_t;
 typedef bit<3>  DigestType_t;
 typedef bit<16> ReplicationId_t;
 typedef bit<16> ParserError_t;
+typedef bit<16> L1ExclusionId_t;
+typedef bit<9>  L2ExclusionId_t;
 
 const bit<32> PORT_METADATA_SIZE = 32w64;
 
@@ -60,8 +62,8 @@ struct ingress_intrinsic_metadata_for_tm_t {
     MulticastGroupId_t mcast_grp_b;
     bit<13> level1_mcast_hash;
     bit<13> level2_mcast_hash;
-    bit<16> level1_exclusion_id;
-    bit<9> level2_exclusion_id;
+    L1ExclusionId_t level1_exclusion_id;
+    L2ExclusionId_t level2_exclusion_id;
     bit<16> rid;
 }
 
@@ -223,6 +225,14 @@ extern ActionSelector {
                    bit<32> max_group_size, bit<32> num_groups);
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode);
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
+}
+
+/* PTP correction-field update instructions for the egress MAC (tx timestamping, hardware only): the type exists so
+ * programs can declare it; the emulator refuses to emit it (it would put these bytes on the wire). */
+header ptp_metadata_t {
+    bit<8> udp_cksum_byte_offset;
+    bit<8> cf_byte_offset;
+    bit<48> updated_cf;
 }
 
 /* Resubmit from the ingress deparser: the packet as it arrived goes through ingress once more, resubmit_flag 1 and
