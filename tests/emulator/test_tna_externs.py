@@ -241,9 +241,9 @@ EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studi
 ACCEPTED = {"tna_32q_multiprogram", "tna_action_profile", "tna_action_selector", "tna_alpm", "tna_bridged_md",
             "tna_checksum", "tna_counter", "tna_custom_hash", "tna_digest", "tna_dkm", "tna_exact_match",
             "tna_field_slice", "tna_lpm_match", "tna_meter_bytecount_adjust", "tna_meter_lpf_wred",
-            "tna_operations", "tna_port_metadata", "tna_port_metadata_extern", "tna_ports", "tna_pvs",
-            "tna_random", "tna_range_match", "tna_register", "tna_resubmit", "tna_snapshot", "tna_symmetric_hash",
-            "tna_ternary_match", "tna_timestamp"}
+            "tna_operations", "tna_port_metadata", "tna_port_metadata_extern", "tna_ports", "tna_proxy_hash",
+            "tna_pvs", "tna_random", "tna_range_match", "tna_register", "tna_resubmit", "tna_snapshot",
+            "tna_symmetric_hash", "tna_ternary_match", "tna_timestamp"}
 REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one it meets)
     "tna_32q_2pipe": "the emulator supports exactly one pipeline",
     # the target model counts the whole 64-bit CRC64 get() against the 32-bit immediate pathway although the
@@ -253,7 +253,6 @@ REFUSED = {  # example -> the refusal `srchain p4 check` prints (the first one i
     "tna_mirror": "is 19 bits long, not a multiple of 8",
     "tna_multicast": "copy_to_cpu is not modelled by the emulator",
     "tna_pktgen": "unknown type 'pktgen_timer_header_t'",
-    "tna_proxy_hash": "table property 'proxy_hash' is not supported",
 }
 
 
@@ -267,7 +266,7 @@ def test_the_acceptance_list_covers_every_example():
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} not installed")
     assert {p.name for p in EXAMPLES.glob("tna_*")} == ACCEPTED | set(REFUSED)
-    assert len(ACCEPTED) == 28
+    assert len(ACCEPTED) == 29
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED | set(REFUSED)))
@@ -291,6 +290,9 @@ def test_intel_tna_example_is_accepted_or_refused_with_its_reason(name):
 
 # bf-rt.json fields as bf-p4c 1.2.5.16 writes them for the same examples (type, key and data ids/names)
 BF_P4C_SHAPES = {
+    ("tna_proxy_hash", "pipe.SwitchIngress.ipv4_match_proxy_hash"): (
+        "MatchAction_Direct", [(1, "hdr.ethernet.dst_addr"), (2, "hdr.ethernet.src_addr"), (3, "hdr.ipv4.dst_addr"),
+                               (4, "hdr.ipv4.src_addr")], []),
     ("tna_pvs", "pipe.ParserI.vs"): ("ParserValueSet", [(1, "f16"), (2, "f8")], []),
     ("tna_ternary_match", "pipe.SwitchIngress.forward_atcam"): (
         "MatchAction_Direct", [(1, "ig_md.partition.partition_index"), (2, "hdr.ipv4.dst_addr"),

@@ -17,7 +17,7 @@ from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.frontend.errors import P4Error
 from srchain_emu.interp.pipeline import Pipeline
-from srchain_emu.interp.runtime import crc_custom
+from srchain_emu.interp.runtime import crc16, crc_custom
 
 ETH = bytes.fromhex("020000000002" "020000000001" "88b5")
 PM = "IgParser.$PORT_METADATA"
@@ -586,6 +586,37 @@ def test_unmodelled_intrinsics_are_refused(tmp_path, old, new, message):
     with pytest.raises(P4Error, match=message) as exc:
         load(tmp_path, src.replace(old, new))
     assert "t.p4:" in str(exc.value)
+
+
+# ---------------------------------------------------------------- proxy_hash
+
+
+def test_proxy_hash_table_matches_by_the_hash_of_its_key(sw):
+    c, servicer = sw
+    c.insert("Ig.proxy_t", {"hdr.data.d": 1}, "Ig.set_c", {"v": 42})
+    h1 = crc16(bytes([0, 0, 0, 1])) & 0xFF
+    twin = next(d for d in range(2, 100000) if crc16(d.to_bytes(4, "big")) & 0xFF == h1)
+    other = next(d for d in range(2, 100000) if crc16(d.to_bytes(4, "big")) & 0xFF != h1)
+    assert c_of(run(servicer, frame(20, d=1))) == 42
+    assert c_of(run(servicer, frame(20, d=other))) == 0  # miss
+    assert c_of(run(servicer, frame(20, d=twin))) == 42  # another key with the same proxy hash: a false positive
+    with pytest.raises(BfrtError, match="proxy hash"):  # the table could not tell the two entries apart
+        c.insert("Ig.proxy_t", {"hdr.data.d": twin}, "Ig.set_c", {"v": 7})
+    c.delete("Ig.proxy_t", {"hdr.data.d": 1})
+    c.insert("Ig.proxy_t", {"hdr.data.d": twin}, "Ig.set_c", {"v": 7})
+    assert c_of(run(servicer, frame(20, d=1))) == 7
+    (row,) = c.entries("Ig.proxy_t")
+    assert (row.key, row.data) == ({"hdr.data.d": twin}, {"v": 7})
+
+
+def test_proxy_hash_on_a_ternary_table_is_refused(tmp_path):
+    old = "key = { hdr.data.d : exact; }\n        actions = { set_c; NoAction; }\n        size = 64;\n" \
+          "        proxy_hash"
+    src = (P4_DIR / "tna_externs2.p4").read_text()
+    assert old in src
+    src = src.replace(old, old.replace("exact", "ternary"))
+    with pytest.raises(P4Error, match="a proxy_hash table matches exact keys only"):
+        load(tmp_path, src)
 
 
 EXAMPLES = Path(os.environ.get("SRCHAIN_TNA_EXAMPLES", "/opt/bf-p4c/open-p4studio/pkgsrc/p4-examples/p4_16_programs"))

@@ -398,6 +398,7 @@ class TableDecl(Decl):
     meters: Expr | None = None  # `meters = m;` (a DirectMeter)
     implementation: Expr | None = None  # `implementation = p;` (an ActionProfile or ActionSelector)
     registers: Expr | None = None  # `registers = r;` (a DirectRegister)
+    proxy_hash: Instantiation | None = None  # `proxy_hash = Hash<bit<W>>(algo);`: lookups compare key hashes
     filters: Expr | None = None  # `filters = f;` (an Lpf/Wred, or a DirectLpf/DirectWred: a cell per entry)
     algo: Expr | None = None  # `alpm = a;` / `atcam = a;` (an Alpm or Atcam; `implementation =` also names one)
 

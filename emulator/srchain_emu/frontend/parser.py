@@ -581,6 +581,7 @@ class Parser:
         entries: list[A.ConstEntry] | None = None
         size = counters = None
         extra: dict[str, A.Expr] = {}
+        proxy: A.Instantiation | None = None
         seen: set[str] = set()
         while not self.accept_op("}"):
             self.parse_annotations("property")
@@ -645,6 +646,12 @@ class Parser:
                 self.expect_op("=")
                 counters = self.parse_expr()
                 self.expect_op(";")
+            elif prop == "proxy_hash":  # `proxy_hash = Hash<bit<W>>(algo[, poly]);`: an anonymous Hash
+                self.expect_op("=")
+                ploc = self.tok.loc
+                ptype = self.parse_type()
+                proxy = A.Instantiation(ploc, f"{name}.$proxy_hash", ptype, self.parse_args())
+                self.expect_op(";")
             elif prop in ("meters", "implementation", "registers", "alpm", "atcam", "filters"):
                 self.expect_op("=")
                 extra["algo" if prop in ("alpm", "atcam") else prop] = self.parse_expr()
@@ -653,7 +660,8 @@ class Parser:
                 raise self.error(f"table property '{prop}' is not supported by the emulator", ptok)
         return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns,
                            meters=extra.get("meters"), implementation=extra.get("implementation"),
-                           registers=extra.get("registers"), algo=extra.get("algo"), filters=extra.get("filters"))
+                           registers=extra.get("registers"), algo=extra.get("algo"), filters=extra.get("filters"),
+                           proxy_hash=proxy)
 
     def parse_action_ref(self, anns: list[A.Annotation]) -> A.ActionRef:
         loc = self.tok.loc

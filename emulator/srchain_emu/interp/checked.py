@@ -91,6 +91,7 @@ class TableSym:
     meter: ExternSym | None = None  # `meters = m` (a DirectMeter)
     dreg: ExternSym | None = None  # `registers = r` (a DirectRegister)
     dfilter: ExternSym | None = None  # `filters = f` naming a DirectLpf / DirectWred
+    proxy: ExternSym | None = None  # `proxy_hash = Hash<...>(...)`: the table compares hashes of its exact key
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 

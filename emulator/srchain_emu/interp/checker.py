@@ -674,6 +674,21 @@ class Checker:
                 raise P4Error(d.registers.loc, "a DirectRegister can be attached to one table only")
             rs.extra["table"] = qual
             dreg = rs
+        proxy: ExternSym | None = None
+        if d.proxy_hash is not None:
+            ph = d.proxy_hash
+            if not (isinstance(ph.type, A.NamedType) and ph.type.name == "Hash"):
+                raise P4Error(ph.loc, "'proxy_hash' must be a Hash<bit<W>>(...) instance")
+            if any(k.match_kind != "exact" or k.bfrt_match for k in keys):
+                raise P4Error(d.loc, f"table {d.name}: a proxy_hash table matches exact keys only")
+            et = self.resolve_type(ph.type, scope)
+            assert isinstance(et, ExternT)
+            hdecl = self.globals.lookup("Hash")
+            assert isinstance(hdecl, DeclSym) and isinstance(hdecl.decl, A.ExternDecl)
+            ph.args[:] = self.positional_args(ph.args, hdecl.decl, "Hash", ph.loc)
+            proxy = self.inst_Hash(ph, scope, et, et.args, ph.args, f"{qual}.$proxy_hash", ph.name)
+            if proxy.extra["algo"] == "IDENTITY":
+                raise P4Error(ph.loc, f"table {d.name}: an IDENTITY proxy hash is not supported by the emulator")
         dfilter: ExternSym | None = None
         if d.filters is not None:
             fs = self.lookup_ref(d.filters, scope)
@@ -740,7 +755,8 @@ class Checker:
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
-                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter)
+                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter,
+                        proxy=proxy)
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)

@@ -736,7 +736,10 @@ class Generator:
         fn = FnCtx("table")
         fn.lines.append(f"def {pyname}():")
         key = f"({', '.join(key_codes)},)" if key_codes else "()"
-        if tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
+        if sym.proxy is not None:
+            tinfo.set_proxy(sym.proxy.extra["algo"], sym.proxy.extra["width"])  # type: ignore[arg-type]
+            fn.emit(f"e = {objname}.lookup_proxy({key})")
+        elif tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")

@@ -159,6 +159,9 @@ class Table:
         self.selector: ActionSelector | None = None  # ... or selector groups
         self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
         self.dfilter: DirectFilter | None = None  # `filters =` naming a DirectLpf / DirectWred
+        # `proxy_hash =`: (algorithm, output width, key bits); entries are found by the hash of the key
+        self.proxy: tuple[str | CrcParams, int, int] | None = None
+        self._proxy: dict[int, Entry] = {}
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -365,7 +368,29 @@ class Table:
     def reset_default(self) -> None:
         self.default = self.initial_default
 
+    # -- proxy hash tables (`proxy_hash =`): the data plane stores and compares the hash of the key, not the key
+    def set_proxy(self, algo: str | CrcParams, width: int) -> None:
+        self.proxy = (algo, width, sum(k.width for k in self.keys))
+        self._rebuild()
+
+    def proxy_hash(self, key: tuple) -> int:
+        algo, width, nbits = self.proxy  # type: ignore[misc]
+        value = 0
+        for k, x in zip(self.keys, key, strict=True):
+            value = (value << k.width) | x
+        return hash_value(algo, value, nbits, width)
+
+    def lookup_proxy(self, key: tuple) -> Entry:
+        """Any entry whose key hashes like the packet's matches it (the false positive the SDE documents)."""
+        return self._proxy.get(self.proxy_hash(key), self.default)
+
     def _add(self, key: tuple, entry: Entry) -> None:
+        if self.proxy is not None:
+            h = self.proxy_hash(key)
+            if h in self._proxy:
+                raise EntryExists(f"table {self.name}: proxy hash {h:#x} of this key is the one of entry "
+                                  f"{self._proxy[h].key} (the table cannot tell them apart)")
+            self._proxy[h] = entry
         self.entries[key] = entry
         if self.all_exact:
             self._exact[key] = entry
@@ -374,6 +399,8 @@ class Table:
 
     def _rebuild(self) -> None:
         self._memo = {}
+        if self.proxy is not None:
+            self._proxy = {self.proxy_hash(k): e for k, e in self.entries.items()}
         if self.all_exact:
             self._exact = dict(self.entries)
             return

@@ -16,6 +16,7 @@
  *                data.c = the resubmitted v, data.d = resubmit_flag, data.e = the phase-0 data (none: 0)
  *   data.a == 17: resubmit type 3 on every pass (Resubmit(3).emit()): only once; data.d = resubmit_flag
  *   data.a == 18: resubmit_type 2 (no Resubmit for it): no resubmit; data.d = resubmit_flag
+ *   data.a == 20: table `proxy_t` (key data.d, an 8-bit CRC16 proxy hash) sets data.c
  *   data.a == 19: data.d = vs_ether (the ether type was in value set `etypes`) ++ vs_pair ({data.a, data.b} was in
  *                value set `pairs`)
  */
@@ -133,6 +134,13 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
     Hash<bit<8>>(HashAlgorithm_t.CUSTOM, ccitt_msb_poly) ccitt_msb;
     Hash<bit<8>>(HashAlgorithm_t.CRC8) crc8;
 
+    table proxy_t {
+        key = { hdr.data.d : exact; }
+        actions = { set_c; NoAction; }
+        size = 64;
+        proxy_hash = Hash<bit<8>>(HashAlgorithm_t.CRC16);
+    }
+
     Atcam(16) atcam;
     table atcam_t {
         key = { hdr.data.b : atcam_partition_index; hdr.data.d : ternary; }
@@ -194,6 +202,8 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
         } else if (hdr.data.a == 18) {
             ig_dprsr_md.resubmit_type = 2;
             hdr.data.d = (bit<32>)ig_intr_md.resubmit_flag;
+        } else if (hdr.data.a == 20) {
+            proxy_t.apply();
         } else if (hdr.data.a == 19) {
             hdr.data.d = (bit<32>)(md.vs_ether ++ md.vs_pair);
         }
