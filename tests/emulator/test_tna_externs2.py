@@ -17,7 +17,7 @@ from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.frontend.errors import P4Error
 from srchain_emu.interp.pipeline import Pipeline
-from srchain_emu.interp.runtime import crc16, crc_custom
+from srchain_emu.interp.runtime import MirrorSession, crc16, crc_custom
 
 ETH = bytes.fromhex("020000000002" "020000000001" "88b5")
 PM = "IgParser.$PORT_METADATA"
@@ -646,3 +646,33 @@ def test_intel_tna_resubmit_example_passes_its_data_to_the_second_pass(tmp_path)
     finally:
         c.close()
         srv.stop(grace=None)
+
+
+def test_intel_tna_mirror_example_bridges_a_flexible_header_and_mirrors_both_ways():
+    """Intel's tna_mirror: a 19-bit bridged header of @flexible fields (padded to whole bytes, it only travels inside
+    the switch) carries the egress mirror session; the egress parser tells copies apart with lookahead<mirror_h>."""
+    path = EXAMPLES / "tna_mirror" / "tna_mirror.p4"
+    if not path.exists():
+        pytest.skip(f"{path} not installed")
+    p = Pipeline.from_file(path, [path.parent, EXAMPLES])
+    p.table("SwitchIngress.mirror_fwd").insert([1], "SwitchIngress.set_md", {
+        "dest_port": 2, "ing_mir": 1, "ing_ses": 5, "egr_mir": 1, "egr_ses": 6})
+    p.mirror_sessions[5] = MirrorSession(3, direction="INGRESS")
+    p.mirror_sessions[6] = MirrorSession(4, direction="EGRESS")
+    pkt = bytes.fromhex("00aabbccddee" "001122334455" "0800") + bytes(range(40))
+    out = sorted((o.port, o.frame) for o in p.process(1, pkt, 0))
+    # the packet on port 2, its I2E copy on 3 and E2E copy on 4; every copy's mirror header and the bridged header
+    # were parsed off in egress (the egress deparser emits the Ethernet header and the rest of the packet)
+    assert out == [(2, pkt), (3, pkt), (4, pkt)]
+
+
+def test_flexible_header_refusals(tmp_path):
+    base = (P4_DIR / "tna_externs2.p4").read_text()
+    flex = base.replace("struct headers_t {", "header fx_h { bit<8> t; @flexible bit<3> f; }\nstruct headers_t {")
+    load(tmp_path, flex)  # padded to 16 bits
+    with pytest.raises(P4Error, match="fx_h is 11 bits long, not a multiple of 8"):  # not @flexible: refused
+        load(tmp_path, flex.replace("@flexible bit<3> f;", "bit<3> f;"))
+    leaving = flex.replace("struct headers_t { ethernet_h ethernet; data_h data; }",
+                           "struct headers_t { ethernet_h ethernet; data_h data; fx_h fx; }")
+    with pytest.raises(P4Error, match="would leave the switch from the egress deparser"):
+        load(tmp_path, leaving)

@@ -280,6 +280,7 @@ class FieldDecl:
     loc: Loc
     type: TypeRef
     name: str
+    flexible: bool = False  # `@flexible`: bf-p4c may place it anywhere in the header (bridged/mirrored metadata)
 
 
 @dataclass(slots=True)

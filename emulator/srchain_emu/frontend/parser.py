@@ -227,12 +227,12 @@ class Parser:
         self.expect_op("{")
         fields: list[A.FieldDecl] = []
         while not self.accept_op("}"):
-            self.parse_annotations("field")
+            fanns = self.parse_annotations("field")
             floc = self.tok.loc
             ftype = self.parse_type()
             fname = self.expect_name("field name")
             self.expect_op(";")
-            fields.append(A.FieldDecl(floc, ftype, fname))
+            fields.append(A.FieldDecl(floc, ftype, fname, any(a.name == "flexible" for a in fanns)))
         if kw.value == "header":
             return A.HeaderDecl(kw.loc, name, fields)
         return A.StructDecl(kw.loc, name, fields)

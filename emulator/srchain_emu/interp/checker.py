@@ -69,6 +69,7 @@ UNMODELLED_INTRINSICS = {
     "capture_tstamp_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "tx timestamping in the egress MAC"),
     "update_delay_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "PTP delay update in the egress MAC"),
 }
+FLEX_PAD = "_flexible_pad"  # the padding field of a header whose @flexible fields do not fill whole bytes
 PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
@@ -115,6 +116,7 @@ class Checker:
         self.port_md_sites: list[tuple[str, Loc]] = []
         self.port_md_skips: list[str] = []
         self.cur_action: ActionSym | None = None
+        self.flex_emits: list[tuple[str, str, Loc]] = []  # emits of padded @flexible headers (block path, header)
         self.resubmit_sites: list[tuple[str, Loc]] = []  # Resubmit instances (block path) and the other deparser
         self.deparser_emits: list[tuple[str, str, Loc]] = []  # externs that a resubmitted pass would have to order
         self.action_dregs: dict[int, list[tuple[ExternSym, Loc]]] = {}  # id(ActionSym) -> DirectRegisters it runs
@@ -139,6 +141,10 @@ class Checker:
         for path, loc in self.port_md_sites:
             if path.split(".")[0] != ig_parser:
                 raise P4Error(loc, "port_metadata_unpack is only available in the ingress parser (phase 0)")
+        for path, hname, loc in self.flex_emits:
+            if path.split(".")[0] == roles["egress_deparser"].path[0]:
+                raise P4Error(loc, f"header {hname} (@flexible fields, padded by the emulator) would leave the switch "
+                                   "from the egress deparser: bf-p4c's packing of it is not modelled")
         ig_deparser = roles["ingress_deparser"].path[0]
         for path, loc in self.resubmit_sites:
             if path.split(".")[0] != ig_deparser:
@@ -184,6 +190,10 @@ class Checker:
                 if isinstance(ft, (ExternT, PacketT)):
                     raise P4Error(f.loc, f"field '{f.name}' cannot have type {ft}")
                 st.fields[f.name] = ft
+            if st.is_header and st.bits % 8 and any(f.flexible for f in d.fields):
+                # bf-p4c packs a header with @flexible fields (it only travels inside the switch: bridged or mirror
+                # metadata) to whole bytes; the emulator keeps the declared order and pads at the end
+                st.fields[FLEX_PAD] = Bits(8 - st.bits % 8)
             if st.is_header and st.bits % 8:
                 raise P4Error(d.loc, f"header {d.name} is {st.bits} bits long, not a multiple of 8")
         elif isinstance(d, A.EnumDecl):
@@ -1652,8 +1662,10 @@ class Checker:
                 if len(c.type_args) != 1 or c.args:
                     raise P4Error(c.loc, "lookahead<T>() needs one type argument")
                 lt = self.resolve_type(c.type_args[0], scope)
+                if isinstance(lt, StructT) and lt.is_header:
+                    return Typed(lt)  # a copy of the next bytes as that header, valid
                 if not isinstance(lt, Bits) or lt.signed:
-                    raise P4Error(c.loc, "lookahead is supported for bit<W> only")
+                    raise P4Error(c.loc, "lookahead is supported for bit<W> and header types only")
                 return Typed(lt)
             if method == "advance":
                 n2 = self.check_expr(c.args[0], scope) if len(c.args) == 1 else None
@@ -1675,6 +1687,8 @@ class Checker:
         if isinstance(t, StructT) and t.is_header and t.name == "ptp_metadata_t":
             raise P4Error(loc, "emitting ptp_metadata_t (the egress MAC's PTP correction-field update, tx "
                                "timestamping) is not supported by the emulator")
+        if isinstance(t, StructT) and t.is_header and FLEX_PAD in t.fields:
+            self.flex_emits.append((self.cp_prefix, t.name, loc))
         if (isinstance(t, StructT) and t.is_header) or isinstance(t, StackT):
             return
         if isinstance(t, StructT):

@@ -1386,6 +1386,13 @@ class Generator:
         if method == "lookahead":
             self.gen_type(c.type_args[0])
             lt = self.typed(c).type
+            if isinstance(lt, StructT):  # a header: parse a fresh one, then put the offset back
+                tmp, off = fn.temp(), fn.temp()
+                fn.emit(f"{tmp} = {lt.pyclass}()")
+                fn.emit(f"{off} = {obj.code}.off")
+                fn.emit(f"ext_{lt.pyclass}({obj.code}, {tmp})")
+                fn.emit(f"{obj.code}.off = {off}")
+                return Value(tmp, lt)
             assert isinstance(lt, Bits)
             return Value(f"{obj.code}.lookahead({lt.width})", lt)
         if method == "advance":
