@@ -1870,7 +1870,7 @@ class Checker:
                 return False
 
         return HS.site_pairs(x.extra["symmetric"], [n for n, _ in items], widths,  # type: ignore[arg-type]
-                             str(x.extra["algo"]), c.loc, is_field)
+                             x.extra["algo"] if isinstance(x.extra["algo"], str) else "CUSTOM", c.loc, is_field)
 
 
 def check_program(program: A.Program) -> CheckedProgram:
