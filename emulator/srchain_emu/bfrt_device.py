@@ -20,6 +20,7 @@ from .device_tables import DeviceTables
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
+from .interp.types import pyattr
 from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
 
 MIRROR_CFG = "$mirror.cfg"
@@ -41,7 +42,7 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match | register | counter | meter | profile | selector | mirror | pre
+    kind: str  # match register counter meter profile selector mirror pre portmd regparam lpf wred pvs
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -83,6 +84,10 @@ class Program:
                 and name in p.tables:
             m = TableMap("match", name, p.tables[name])
             m.key_ids = {k["id"]: k["name"] for k in t["key"]}  # type: ignore[attr-defined]
+            for d in t.get("data", []):  # type: ignore[attr-defined]
+                s = d.get("singleton", {})
+                if any(a.get("value") == "register_data" for a in s.get("annotations", [])):
+                    m.reg_fields[s["id"]] = s["name"].rsplit(".", 1)[-1]
             for a in t.get("action_specs", []):  # type: ignore[attr-defined]
                 m.action_ids[a["id"]] = a["name"]
                 m.action_names[a["name"]] = a["id"]
@@ -100,6 +105,18 @@ class Program:
             return TableMap("meter", name, p.meters[name])
         if ttype == "Selector" and name in p.selectors:
             return TableMap("selector", name, p.selectors[name])
+        if ttype == "ParserValueSet" and name in p.value_sets:
+            return TableMap("pvs", name, p.value_sets[name])
+        if ttype == "Lpf" and name in p.lpfs:
+            return TableMap("lpf", name, p.lpfs[name])
+        if ttype == "Wred" and name in p.wreds:
+            return TableMap("wred", name, p.wreds[name])
+        if ttype == "RegisterParam" and name in p.reg_params:
+            return TableMap("regparam", name, p.reg_params[name])
+        if ttype == "PortMetadata" and name == p.port_metadata.name:
+            m = TableMap("portmd", name, p.port_metadata)
+            m.reg_fields = {d["singleton"]["id"]: d["singleton"]["name"] for d in t.get("data", [])}  # type: ignore[attr-defined]
+            return m
         if ttype == "Action" and name in p.profiles:
             m = TableMap("profile", name, p.profiles[name])
             for a in t.get("action_specs", []):  # type: ignore[attr-defined]
@@ -353,6 +370,90 @@ def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Un
     current.update(fields)
     reg.write(idx, tuple(current[n] for n, _ in reg.fields))
     return lambda: reg.write(idx, old)
+
+
+def write_filter_spec(cells: list[Any], idx: int, spec: tuple) -> Undo:
+    """Set one LPF / WRED cell's spec (its state restarts)."""
+    before = cells[idx]
+    cells[idx] = type(before)(spec)
+
+    def undo() -> None:
+        cells[idx] = before
+    return undo
+
+
+def set_entry_filter(entry: R.Entry, cell: R.LpfState | R.WredState | None) -> Undo:
+    before = entry.filt
+    entry.filt = cell
+
+    def undo() -> None:
+        entry.filt = before
+    return undo
+
+
+def write_value_set(vs: R.ValueSet, key: tuple[tuple[int, ...], tuple[int, ...]] | None, mode: str) -> Undo:
+    """INSERT / DELETE one (values, masks) entry, or (key None, DELETE) every entry."""
+    before = dict(vs.entries)
+    if key is None:
+        vs.entries.clear()
+    elif mode == "DELETE":
+        if key not in vs.entries:
+            raise R.EntryNotFound(f"{vs.name}: entry not found")
+        del vs.entries[key]
+    elif key in vs.entries:
+        if mode == "INSERT":
+            raise R.EntryExists(f"{vs.name}: the entry exists")
+    else:
+        if mode == "MODIFY":
+            raise R.EntryNotFound(f"{vs.name}: entry not found")
+        if len(vs.entries) >= vs.size:
+            raise R.TableFull(f"{vs.name}: full ({vs.size} entries)")
+        vs.entries[key] = None
+
+    def undo() -> None:
+        vs.entries.clear()
+        vs.entries.update(before)
+    return undo
+
+
+def write_register_param(rp: R.RegisterParam, value: int | None) -> Undo:
+    """Set the parameter, or (None) reset it to its initial value."""
+    before = rp.value
+    rp.value = rp.initial if value is None else value
+
+    def undo() -> None:
+        rp.value = before
+    return undo
+
+
+def write_direct_register(dreg: R.DirectRegister, entry: R.Entry, fields: dict[str, int]) -> Undo:
+    before = entry.reg
+    if before is not None and dreg.factory is not None:  # write into a copy: undo puts the old cell back
+        copy = dreg.fresh()
+        for fname, _ in dreg.fields:
+            setattr(copy, pyattr(fname), getattr(before, pyattr(fname)))
+        entry.reg = copy
+    dreg.write(entry, fields)
+
+    def undo() -> None:
+        entry.reg = before
+    return undo
+
+
+def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | None) -> Undo:
+    """Set (fields) or remove (None: zeros again) one port's phase-0 data."""
+    before = pm.values.get(port)
+    if fields is None:
+        pm.values.pop(port, None)
+    else:
+        pm.write(port, fields)
+
+    def undo() -> None:
+        if before is None:
+            pm.values.pop(port, None)
+        else:
+            pm.values[port] = before
+    return undo
 
 
 def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None) -> Undo:

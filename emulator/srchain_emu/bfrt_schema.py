@@ -6,6 +6,7 @@ Ids are stable: a type prefix in the top byte and 24 bits of a hash of the quali
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from .interp import runtime as R
 from .interp.pipeline import Pipeline
@@ -17,6 +18,9 @@ ID_REGISTER = 0x16
 ID_DIGEST = 0x17
 ID_ACTION_PROFILE = 0x11
 ID_METER = 0x14
+ID_REGISTER_PARAM = 0x8D  # bf-p4c's RegisterParam ids carry this prefix (e.g. 0x8db44dd5)
+ID_VALUE_SET = 0xFE  # bf-p4c's ParserValueSet ids carry this prefix (e.g. 0xfec4f45a)
+ID_PORT_METADATA = 0x90  # bf-p4c's $PORT_METADATA ids carry this prefix (e.g. 0x909b7958)
 
 # Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
 MATCH_PRIORITY_ID = 65537
@@ -32,6 +36,21 @@ METER_SPEC_NAMES = {"BYTES": ("$METER_SPEC_CIR_KBPS", "$METER_SPEC_PIR_KBPS", "$
 COUNTER_BYTES_ID = 65553
 COUNTER_PKTS_ID = 65554
 METER_INDEX_ID = 65555
+LPF_INDEX_ID = 65560
+WRED_INDEX_ID = 65561
+# (id, name, bf-rt type) of the LPF / WRED spec fields (bf-p4c bfruntime.cpp addLpfDataFields / addWredDataFields)
+SpecFields = tuple[tuple[int, str, dict[str, Any]], ...]
+LPF_SPEC: SpecFields = ((65567, "$LPF_SPEC_TYPE", {"type": "string", "choices": ["RATE", "SAMPLE"]}),
+            (65568, "$LPF_SPEC_GAIN_TIME_CONSTANT_NS", {"type": "float"}),
+            (65569, "$LPF_SPEC_DECAY_TIME_CONSTANT_NS", {"type": "float"}),
+            (65570, "$LPF_SPEC_OUT_SCALE_DOWN_FACTOR", {"type": "uint32"}))
+WRED_SPEC: SpecFields = ((65571, "$WRED_SPEC_TIME_CONSTANT_NS", {"type": "float"}),
+             (65572, "$WRED_SPEC_MIN_THRESH_CELLS", {"type": "uint32"}),
+             (65573, "$WRED_SPEC_MAX_THRESH_CELLS", {"type": "uint32"}),
+             (65574, "$WRED_SPEC_MAX_PROBABILITY", {"type": "float"}))
+PORT_METADATA_PORT_ID = 65575  # $PORT_METADATA key ig_intr_md.ingress_port
+PORT_METADATA_DEFAULT_ID = 65576  # $DEFAULT_FIELD: the whole phase-0 value
+PORT_METADATA_SIZE = 288  # bf-p4c's size for Tofino 1 (4 pipes x 72 ports)
 MATCH_TYPES = {"exact": "Exact", "ternary": "Ternary", "lpm": "LPM", "range": "Range"}
 
 
@@ -81,7 +100,7 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
     keys = []
     for i, k in enumerate(t.keys, start=1):
         keys.append({"id": i, "name": k.name, "repeated": False, "annotations": [], "mandatory": False,
-                     "match_type": MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})
+                     "match_type": k.bfrt_match or MATCH_TYPES[k.match_kind], "type": _bytes(k.width)})
     if any(k.match_kind in ("ternary", "range") for k in t.keys):
         keys.append({"id": MATCH_PRIORITY_ID, "name": "$MATCH_PRIORITY", "repeated": False, "annotations": [],
                      "mandatory": False, "match_type": "Exact",
@@ -113,12 +132,60 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
             data.append(_singleton(fid, name, {"type": "uint64", "default_value": 0}))
     if t.meter_unit is not None:
         data += meter_spec_data(t.meter_unit)
+    if t.dfilter is not None:
+        data += [_singleton(fid, n, ft, mandatory=True) for fid, n, ft in
+                 (LPF_SPEC if t.dfilter.kind == "Lpf" else WRED_SPEC)]
+    ops = ["SyncCounters"] if t.has_counter else []
+    if t.dreg is not None:  # after the action parameters' ids, as bf-p4c numbers them
+        prefix = _strip_pipe(t.dreg.name)
+        for fid, (fname, width) in direct_register_ids(t).items():
+            data.append({"mandatory": True, "read_only": False, "singleton": {
+                "id": fid, "name": f"{prefix}.{fname}", "repeated": False,
+                "annotations": [{"name": "$bfrt_field_class", "value": "register_data"}], "type": _bytes(width)}})
+        ops.append("SyncRegisters")
     return {
         "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": ttype, "size": t.size,
         "annotations": [], "depends_on": depends, "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
-        "supported_operations": ["SyncCounters"] if t.has_counter else [],
+        "supported_operations": ops,
         "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"],
+    }
+
+
+def direct_register_ids(t: R.Table) -> dict[int, tuple[str, int]]:
+    """A DirectRegister's data field ids in its table: after the largest action's parameters (bf-p4c)."""
+    assert t.dreg is not None
+    first = 1 + max((len(a.params) for a in t.actions.values()), default=0)
+    return {first + i: f for i, f in enumerate(t.dreg.fields)}
+
+
+def filter_json(f: R.LpfArray | R.WredArray, ids: _Ids) -> dict:
+    lpf = isinstance(f, R.LpfArray)
+    return {
+        "name": f.name, "id": ids.get(ID_METER, f.name), "table_type": "Lpf" if lpf else "Wred", "size": f.size,
+        "annotations": [], "depends_on": [],
+        "key": _index_key(LPF_INDEX_ID, "$LPF_INDEX") if lpf else _index_key(WRED_INDEX_ID, "$WRED_INDEX"),
+        "data": [_singleton(fid, n, ft, mandatory=True) for fid, n, ft in (LPF_SPEC if lpf else WRED_SPEC)],
+        "supported_operations": [], "attributes": [], "action_specs": [],
+    }
+
+
+def value_set_json(vs: R.ValueSet, ids: _Ids) -> dict:
+    return {
+        "name": vs.name, "id": ids.get(ID_VALUE_SET, vs.name), "table_type": "ParserValueSet", "size": vs.size,
+        "annotations": [], "depends_on": [],
+        "key": [{"id": i, "name": n, "repeated": False, "annotations": [], "mandatory": False, "match_type": "Ternary",
+                 "type": _bytes(w)} for i, (n, w) in enumerate(vs.fields, start=1)],
+        "data": [], "supported_operations": [], "attributes": ["EntryScope"],
+    }
+
+
+def register_param_json(rp: R.RegisterParam, ids: _Ids) -> dict:
+    return {
+        "name": rp.name, "id": ids.get(ID_REGISTER_PARAM, rp.name), "table_type": "RegisterParam", "size": 1,
+        "annotations": [], "depends_on": [ids.get(ID_REGISTER, r) for r in rp.registers], "key": [],
+        "data": [_singleton(1, "value", {**_bytes(rp.width), "default_value": rp.initial}, mandatory=True)],
+        "attributes": [], "supported_operations": [],
     }
 
 
@@ -196,6 +263,22 @@ def counter_json(c: R.CounterArray, ids: _Ids) -> dict:
     }
 
 
+def port_metadata_json(pm: R.PortMetadata, ids: _Ids) -> dict:
+    """bf-p4c's PortMetadata table: the port_metadata_unpack struct's fields (ids 1.., mandatory), or one
+    64-bit `$DEFAULT_FIELD` when the program does not unpack a struct."""
+    if pm.fields:
+        data = [_singleton(i, n, _bytes(w), mandatory=True) for i, (n, w) in enumerate(pm.fields, start=1)]
+    else:
+        data = [_singleton(PORT_METADATA_DEFAULT_ID, "$DEFAULT_FIELD", _bytes(R.PORT_METADATA_BYTES * 8))]
+    return {
+        "name": pm.name, "id": ids.get(ID_PORT_METADATA, pm.name), "table_type": "PortMetadata",
+        "size": PORT_METADATA_SIZE, "annotations": [], "depends_on": [],
+        "key": [{"id": PORT_METADATA_PORT_ID, "name": "ig_intr_md.ingress_port", "repeated": False,
+                 "annotations": [], "mandatory": True, "match_type": "Exact", "type": _bytes(9)}],
+        "data": data, "supported_operations": [], "attributes": [],
+    }
+
+
 def digest_json(d: R.DigestInfo, ids: _Ids) -> dict:
     fields = [{"id": i, "name": n, "repeated": False, "annotations": [], "type": _bytes(w)}
               for i, (n, w) in enumerate(d.fields, start=1)]
@@ -211,5 +294,11 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [meter_json(m, ids) for m in pipeline.meters.values()]
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
+    tables += [register_param_json(rp, ids) for rp in pipeline.reg_params.values()]
+    tables += [value_set_json(vs, ids) for vs in pipeline.value_sets.values()]
+    tables += [filter_json(lpf, ids) for lpf in pipeline.lpfs.values()]
+    tables += [filter_json(wred, ids) for wred in pipeline.wreds.values()]
+    if pipeline.port_metadata.read:  # bf-p4c lists it always; a program that only advances past has no use for it
+        tables.append(port_metadata_json(pipeline.port_metadata, ids))
     learn = [digest_json(d, ids) for d in pipeline.digest_infos.values()]
     return {"schema_version": "1.0.0", "tables": tables, "learn_filters": learn}

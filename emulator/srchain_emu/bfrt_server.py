@@ -36,10 +36,15 @@ from .bfrt_schema import (
     ACTION_MEMBER_STATUS_ID,
     COUNTER_BYTES_ID,
     COUNTER_PKTS_ID,
+    LPF_INDEX_ID,
+    LPF_SPEC,
     MATCH_PRIORITY_ID,
     MAX_GROUP_SIZE_ID,
     METER_SPEC_IDS,
+    PORT_METADATA_PORT_ID,
     SELECTOR_GROUP_ID,
+    WRED_INDEX_ID,
+    WRED_SPEC,
 )
 from .device_tables import Unsupported as DeviceUnsupported
 from .device_tables import Value as DeviceValue
@@ -371,6 +376,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_profile(tm, te, upd.type, undo)
         elif tm.kind == "selector":
             self._apply_selector(tm, te, upd.type, undo)
+        elif tm.kind == "portmd":
+            self._apply_port_metadata(tm, te, upd.type, undo)
+        elif tm.kind == "regparam":
+            self._apply_register_param(tm, te, upd.type, undo)
+        elif tm.kind in ("lpf", "wred"):
+            self._apply_filter(tm, te, upd.type, undo)
+        elif tm.kind == "pvs":
+            self._apply_value_set(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -531,6 +544,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             fids |= set(METER_SPEC_IDS[table.meter_unit])
         if table.profile is not None:
             fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
+        fids |= set(tm.reg_fields)
+        filt_fields: dict[int, pb.DataField] = {}
+        if table.dfilter is not None:  # the filter spec: floats and strings, taken out before the integer fields
+            spec_ids = {fid for fid, _, _ in (LPF_SPEC if table.dfilter.kind == "Lpf" else WRED_SPEC)}
+            filt_fields = {f.field_id: f for f in te.data.fields if f.field_id in spec_ids}
+            kept = pb.TableData(action_id=te.data.action_id)
+            kept.fields.extend(f for f in te.data.fields if f.field_id not in spec_ids)
+            te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         fixed, data = self._fixed_fields(te.data, fids)
         if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
@@ -546,6 +567,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.meter_unit is not None:
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
             undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+        if table.dfilter is not None and filt_fields:
+            lpf = table.dfilter.kind == "Lpf"
+            fspec = self._filter_spec(lpf, filt_fields, f"table {tm.name}")
+            undo.append(D.set_entry_filter(entry, R.LpfState(fspec) if lpf else R.WredState(fspec)))
+        if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
+            undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
+                                                                    if f in fixed}))
         if COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed:
             old = (entry.pkts, entry.bytes)
             entry.pkts = fixed.get(COUNTER_PKTS_ID, entry.pkts)
@@ -651,6 +679,156 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
             fields[fname] = _to_int(f.stream)
         undo.append(D.write_register(reg, idx, fields))
+
+    @staticmethod
+    def _value_set_key(vs: R.ValueSet, key: pb.TableKey) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(masked values, masks), one per field; a field left out is a wildcard (mask 0)."""
+        given = {f.field_id: f for f in key.fields}
+        values, masks = [], []
+        for i, (name, width) in enumerate(vs.fields, start=1):
+            f = given.pop(i, None)
+            if f is None:
+                values.append(0)
+                masks.append(0)
+                continue
+            which = f.WhichOneof("match_type")
+            if which == "ternary":
+                v, m = _to_int(f.ternary.value), _to_int(f.ternary.mask)
+            elif which == "exact":
+                v, m = _to_int(f.exact.value), (1 << width) - 1
+            else:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: {name} is a ternary field")
+            if v >= 1 << width or m >= 1 << width:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: {name} does not fit in {width} bits")
+            values.append(v & m)
+            masks.append(m)
+        if given:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: no key field {min(given)}")
+        return tuple(values), tuple(masks)
+
+    def _apply_value_set(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            undo.append(D.write_value_set(vs, None, mode))
+            return
+        undo.append(D.write_value_set(vs, self._value_set_key(vs, te.key), mode))
+
+    @staticmethod
+    def _filter_spec(lpf: bool, fields: dict[int, pb.DataField], what: str) -> tuple:
+        """An LPF / WRED spec from its four $*_SPEC_* fields (all mandatory, as bf-rt.json says)."""
+        spec_ids = LPF_SPEC if lpf else WRED_SPEC
+        missing = [n for fid, n, _ in spec_ids if fid not in fields]
+        if missing:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: missing {', '.join(missing)}")
+        out: list[object] = []
+        for fid, n, ft in spec_ids:
+            f = fields[fid]
+            if ft["type"] == "string":
+                if f.str_val not in ft["choices"]:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {n} must be one of {ft['choices']}")
+                out.append(f.str_val)
+            elif ft["type"] == "float":
+                if f.float_val < 0:
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {n} must not be negative")
+                out.append(f.float_val)
+            else:
+                out.append(_to_int(f.stream))
+        if not lpf and (out[1] > out[2] or not 0.0 <= out[3] <= 1.0):  # type: ignore[operator]
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"{what}: needs min threshold <= max threshold and a probability in [0, 1]")
+        return tuple(out)
+
+    @staticmethod
+    def _filter_fields(msg: pb.TableData, lpf: bool, spec: tuple) -> None:
+        for (fid, _n, ft), v in zip(LPF_SPEC if lpf else WRED_SPEC, spec, strict=True):
+            if ft["type"] == "string":
+                msg.fields.add(field_id=fid, str_val=v)
+            elif ft["type"] == "float":
+                msg.fields.add(field_id=fid, float_val=v)
+            else:
+                msg.fields.add(field_id=fid, stream=int(v).to_bytes(4, "big"))
+
+    def _apply_filter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
+        lpf = tm.kind == "lpf"
+        unset = R.LPF_UNSET if lpf else R.WRED_UNSET
+        if utype == pb.Update.DELETE:
+            idxs = [self._index(te, f.size, f.name)] if te.key.fields else range(f.size)
+            for i in idxs:
+                undo.append(D.write_filter_spec(f.cells, i, unset))
+            return
+        idx = self._index(te, f.size, f.name)
+        undo.append(D.write_filter_spec(f.cells, idx, self._filter_spec(lpf, {x.field_id: x for x in te.data.fields},
+                                                                          f"{f.name}[{idx}]")))
+
+    def _apply_register_param(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        """A RegisterParam is a keyless table: its default entry holds `value` (SDE default_entry_set/reset)."""
+        rp: R.RegisterParam = tm.obj  # type: ignore[assignment]
+        if te.key.fields:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name} has no key (write its default entry)")
+        if utype == pb.Update.DELETE:
+            undo.append(D.write_register_param(rp, None))
+            return
+        value: int | None = None
+        for f in te.data.fields:
+            if f.field_id != 1:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name}: no data field {f.field_id}")
+            value = _to_int(f.stream)
+        if value is None or value >= 1 << rp.width:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{rp.name}: `value` (bit<{rp.width}>) is mandatory")
+        undo.append(D.write_register_param(rp, value))
+
+    def _apply_port_metadata(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+        pm: R.PortMetadata = tm.obj  # type: ignore[assignment]
+        mode = pb.Update.Type.Name(utype)
+        if mode == "DELETE" and not te.key.fields:
+            for port in sorted(pm.values):
+                undo.append(D.write_port_metadata(pm, port, None))
+            return
+        if len(te.key.fields) != 1 or te.key.fields[0].field_id != PORT_METADATA_PORT_ID:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: the key is ig_intr_md.ingress_port")
+        port = _to_int(te.key.fields[0].exact.value)
+        if port >= 512:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: port {port} is not a 9-bit port")
+        exists = port in pm.values
+        if mode == "DELETE" or (mode == "MODIFY" and not exists):
+            if not exists:
+                raise R.EntryNotFound(f"{pm.name}: no entry for port {port}")
+            undo.append(D.write_port_metadata(pm, port, None))
+            return
+        if mode == "INSERT" and exists:
+            raise R.EntryExists(f"{pm.name}: port {port} already has an entry")
+        fields: dict[str, int] = {}
+        for f in te.data.fields:
+            fname = tm.reg_fields.get(f.field_id)
+            if fname is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: no data field {f.field_id}")
+            fields[fname] = _to_int(f.stream)
+        missing = [n for n, _ in pm.fields if n not in fields]
+        if missing:  # bf-rt.json marks every field of the struct mandatory
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{pm.name}: missing data field(s) {', '.join(missing)}")
+        undo.append(D.write_port_metadata(pm, port, fields))
+
+    def _read_port_metadata(self, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+        pm: R.PortMetadata = tm.obj  # type: ignore[assignment]
+        if te.key.fields:
+            port = _to_int(te.key.fields[0].exact.value)
+            if port not in pm.values:
+                raise R.EntryNotFound(f"{pm.name}: no entry for port {port}")
+            ports = [port]
+        else:
+            ports = sorted(pm.values)
+        ids = {n: fid for fid, n in tm.reg_fields.items()}
+        widths = dict(pm.fields) or {"$DEFAULT_FIELD": R.PORT_METADATA_BYTES * 8}
+        out = []
+        for port in ports:
+            msg = pb.TableEntry(table_id=te.table_id)
+            msg.key.fields.add(field_id=PORT_METADATA_PORT_ID).exact.value = port.to_bytes(2, "big")
+            for name, v in pm.get(port).items():
+                msg.data.fields.add(field_id=ids[name], stream=_to_bytes(v, widths[name]))
+            out.append(msg)
+        return out
 
     def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
@@ -775,12 +953,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if te.is_default_entry:
                 return [self._entry_msg(tm, te.table_id, table.default, None)]
             if not te.key.fields:
-                return [self._entry_msg(tm, te.table_id, e, k) for k, e in table.entries.items()]
+                pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
+                return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()]
             spec, _ = self._key_spec(tm, te.key)
             entry = table.get(spec)
             if entry is None:
                 raise R.EntryNotFound(f"table {tm.name}: entry not found")
-            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec))]
+            pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
+            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes)]
         if tm.kind == "register":
             reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)
@@ -797,6 +977,40 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return out
         if tm.kind == "pre":
             return self._read_pre(prog, tm, te)
+        if tm.kind == "portmd":
+            return self._read_port_metadata(tm, te)
+        if tm.kind == "pvs":
+            vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+            keys = list(vs.entries)
+            if te.key.fields:
+                want = self._value_set_key(vs, te.key)
+                if want not in vs.entries:
+                    raise R.EntryNotFound(f"{vs.name}: entry not found")
+                keys = [want]
+            out = []
+            for values, masks in keys:
+                msg = pb.TableEntry(table_id=te.table_id)
+                for i, ((_, width), v, m) in enumerate(zip(vs.fields, values, masks, strict=True), start=1):
+                    k = msg.key.fields.add(field_id=i)
+                    k.ternary.value, k.ternary.mask = _to_bytes(v, width), _to_bytes(m, width)
+                out.append(msg)
+            return out
+        if tm.kind in ("lpf", "wred"):
+            f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
+            idxs = [self._index(te, f.size, f.name)] if te.key.fields else list(range(f.size))
+            out = []
+            for i in idxs:
+                msg = pb.TableEntry(table_id=te.table_id)
+                msg.key.fields.add(field_id=LPF_INDEX_ID if tm.kind == "lpf" else WRED_INDEX_ID).exact.value = \
+                    i.to_bytes(4, "big")
+                self._filter_fields(msg.data, tm.kind == "lpf", f.cells[i].spec)
+                out.append(msg)
+            return out
+        if tm.kind == "regparam":
+            rp: R.RegisterParam = tm.obj  # type: ignore[assignment]
+            msg = pb.TableEntry(table_id=te.table_id, is_default_entry=True)
+            msg.data.fields.add(field_id=1, stream=_to_bytes(rp.value, rp.width))
+            return [msg]
         if tm.kind in ("meter", "profile", "selector"):
             return self._read_indexed(tm, te)
         if tm.kind == "counter":
@@ -882,7 +1096,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None) -> pb.TableEntry:
+    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None, pipes: int = 1) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
         if key is not None:
@@ -917,6 +1131,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.has_counter:
             msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
+        if table.dfilter is not None and key is not None:
+            lpf = table.dfilter.kind == "Lpf"
+            self._filter_fields(msg.data, lpf, e.filt.spec if e.filt is not None else
+                                (R.LPF_UNSET if lpf else R.WRED_UNSET))
+        if table.dreg is not None and key is not None:
+            # one value per pipe, as the SDE reports register data; the emulator's pipes share one state
+            for fid, v in zip(sorted(tm.reg_fields), table.dreg.read(e), strict=True):
+                msg.data.fields.add(field_id=fid).int_arr_val.val.extend([v] * pipes)
         return msg
 
     # ------------------------------------------------------------ digests

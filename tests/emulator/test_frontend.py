@@ -87,7 +87,7 @@ def test_line_markers_drive_locations():
         ("types", "header v_t { varbit<32> x; }", "varbit is not supported by the emulator"),
         ("types", "header odd_t { bit<7> x; }", "header odd_t is 7 bits long, not a multiple of 8"),
         ("types", "bit<8> f(in bit<8> x) { return x; }", "function declarations are not supported by the emulator"),
-        ("locals", "Lpf<bit<8>, bit<8>>(10) m;", "unknown type 'Lpf'"),
+        ("locals", "ParserCounter() m;", "unknown type 'ParserCounter'"),
         ("locals", "table t { key = { hdr.data.a : exact; } actions = { NoAction; } idle_timeout = true; }",
          "table property 'idle_timeout' is not supported by the emulator"),
         ("locals", "table t { key = { hdr.data.a : selector; } actions = { NoAction; } }",

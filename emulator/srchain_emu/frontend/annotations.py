@@ -43,7 +43,8 @@ NO_EFFECT: frozenset[str] = frozenset({
     # emulator's BF Runtime server refuses every table-attribute write (UNIMPLEMENTED)
     "dynamic_table_key_masks",
     # the wire layout of a header that only travels inside the switch (bridged/mirrored): the emulator keeps
-    # the declared order, which its own parser reads back
+    # the declared order, which its own parser reads back (and pads a header short of whole bytes because of its
+    # @flexible fields: checker.FLEX_PAD; the parser records @flexible on each field)
     "flexible", "padding",
     # p4c diagnostics and control-plane visibility
     "noWarn", "hidden",

@@ -262,6 +262,14 @@ class ConstDecl(Decl):
 
 
 @dataclass(slots=True)
+class ValueSetDecl(Decl):
+    """`value_set<T>(size) name;` in a parser: a select keyset the control plane fills."""
+
+    type: TypeRef
+    size: Expr
+
+
+@dataclass(slots=True)
 class TypedefDecl(Decl):
     type: TypeRef
     is_type: bool = False  # `type` (new type) vs `typedef`
@@ -272,6 +280,7 @@ class FieldDecl:
     loc: Loc
     type: TypeRef
     name: str
+    flexible: bool = False  # `@flexible`: bf-p4c may place it anywhere in the header (bridged/mirrored metadata)
 
 
 @dataclass(slots=True)
@@ -389,6 +398,10 @@ class TableDecl(Decl):
     annotations: list[Annotation] = field(default_factory=list)
     meters: Expr | None = None  # `meters = m;` (a DirectMeter)
     implementation: Expr | None = None  # `implementation = p;` (an ActionProfile or ActionSelector)
+    registers: Expr | None = None  # `registers = r;` (a DirectRegister)
+    proxy_hash: Instantiation | None = None  # `proxy_hash = Hash<bit<W>>(algo);`: lookups compare key hashes
+    filters: Expr | None = None  # `filters = f;` (an Lpf/Wred, or a DirectLpf/DirectWred: a cell per entry)
+    algo: Expr | None = None  # `alpm = a;` / `atcam = a;` (an Alpm or Atcam; `implementation =` also names one)
 
 
 @dataclass(slots=True)

@@ -227,12 +227,12 @@ class Parser:
         self.expect_op("{")
         fields: list[A.FieldDecl] = []
         while not self.accept_op("}"):
-            self.parse_annotations("field")
+            fanns = self.parse_annotations("field")
             floc = self.tok.loc
             ftype = self.parse_type()
             fname = self.expect_name("field name")
             self.expect_op(";")
-            fields.append(A.FieldDecl(floc, ftype, fname))
+            fields.append(A.FieldDecl(floc, ftype, fname, any(a.name == "flexible" for a in fanns)))
         if kw.value == "header":
             return A.HeaderDecl(kw.loc, name, fields)
         return A.StructDecl(kw.loc, name, fields)
@@ -417,7 +417,18 @@ class Parser:
                 self.check_annotations(lanns, "state")
                 states.append(self.parse_state())
             elif self.at_kw("value_set"):
-                raise self.error("value_set is not supported by the emulator")
+                self.check_annotations(lanns, "declaration")
+                vloc = self.tok.loc
+                self.advance()
+                self.expect_op("<")
+                vtype = self.parse_type()
+                self.expect_op(">")
+                self.expect_op("(")
+                vsize = self.parse_expr()
+                self.expect_op(")")
+                vname = self.expect_name("value set name")
+                self.expect_op(";")
+                local_decls.append(A.ValueSetDecl(vloc, vname, vtype, vsize))
             else:
                 local_decls.append(self.parse_local_decl(lanns))
         return A.ParserDecl(loc, name, tparams, params, ctor, local_decls, states, anns)
@@ -570,6 +581,7 @@ class Parser:
         entries: list[A.ConstEntry] | None = None
         size = counters = None
         extra: dict[str, A.Expr] = {}
+        proxy: A.Instantiation | None = None
         seen: set[str] = set()
         while not self.accept_op("}"):
             self.parse_annotations("property")
@@ -634,14 +646,22 @@ class Parser:
                 self.expect_op("=")
                 counters = self.parse_expr()
                 self.expect_op(";")
-            elif prop in ("meters", "implementation"):
+            elif prop == "proxy_hash":  # `proxy_hash = Hash<bit<W>>(algo[, poly]);`: an anonymous Hash
                 self.expect_op("=")
-                extra[prop] = self.parse_expr()
+                ploc = self.tok.loc
+                ptype = self.parse_type()
+                proxy = A.Instantiation(ploc, f"{name}.$proxy_hash", ptype, self.parse_args())
+                self.expect_op(";")
+            elif prop in ("meters", "implementation", "registers", "alpm", "atcam", "filters"):
+                self.expect_op("=")
+                extra["algo" if prop in ("alpm", "atcam") else prop] = self.parse_expr()
                 self.expect_op(";")
             else:
                 raise self.error(f"table property '{prop}' is not supported by the emulator", ptok)
         return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns,
-                           meters=extra.get("meters"), implementation=extra.get("implementation"))
+                           meters=extra.get("meters"), implementation=extra.get("implementation"),
+                           registers=extra.get("registers"), algo=extra.get("algo"), filters=extra.get("filters"),
+                           proxy_hash=proxy)
 
     def parse_action_ref(self, anns: list[A.Annotation]) -> A.ActionRef:
         loc = self.tok.loc

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..frontend import ast as A
 from ..frontend.errors import Loc, P4Error
 from . import runtime as R
-from .types import ExternT, P4Type
+from .types import ExternT, P4Type, StructT
 
 # Roles of the parameters of the six TNA blocks, by position (trailing ones are @optional).
 ROLES = {
@@ -89,6 +89,9 @@ class TableSym:
     pyname: str = ""  # the generated apply function
     objname: str = ""  # the runtime Table object in the module globals
     meter: ExternSym | None = None  # `meters = m` (a DirectMeter)
+    dreg: ExternSym | None = None  # `registers = r` (a DirectRegister)
+    dfilter: ExternSym | None = None  # `filters = f` naming a DirectLpf / DirectWred
+    proxy: ExternSym | None = None  # `proxy_hash = Hash<...>(...)`: the table compares hashes of its exact key
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 
@@ -173,6 +176,16 @@ class CheckedBlock:
 
 
 @dataclass
+class PortMetadataInfo:
+    """The ingress parser's `$PORT_METADATA` table: its bf-rt name, port_metadata_unpack's T (None: the one
+    `$DEFAULT_FIELD`), and whether the program reads the phase-0 bits at all (not when it only advances past)."""
+
+    name: str
+    type: StructT | None
+    read: bool
+
+
+@dataclass
 class CheckedProgram:
     program: A.Program
     top: Annotations  # top-level declarations (types, constants, actions)
@@ -181,6 +194,8 @@ class CheckedProgram:
     gress_types: dict[str, dict[str, P4Type]]  # gress -> {"hdr": ..., "md": ...}
     errors: list[str]
     pipe_name: str
+    port_metadata: PortMetadataInfo
+    resubmit: bool = False  # a Resubmit in the ingress deparser (the driver then takes resubmit data)
 
 
 def expr_text(e: A.Expr) -> str:

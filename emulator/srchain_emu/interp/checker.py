@@ -29,6 +29,7 @@ from .checked import (
     ExternSym,
     InstanceSym,
     Param,
+    PortMetadataInfo,
     RefT,
     Scope,
     TableResT,
@@ -59,7 +60,17 @@ from .types import (
 )
 
 SUPPORTED_EXTERNS = {"Register", "RegisterAction", "Hash", "Counter", "DirectCounter", "Digest", "Mirror",
-                     "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random"}
+                     "Checksum", "Meter", "DirectMeter", "ActionProfile", "ActionSelector", "Random",
+                     "RegisterParam", "DirectRegister", "DirectRegisterAction", "Alpm", "Atcam",
+                     "Lpf", "DirectLpf", "Wred", "DirectWred", "CRCPolynomial", "Resubmit"}
+# intrinsic metadata whose effect happens outside the pipeline and is not modelled: writing them is refused
+UNMODELLED_INTRINSICS = {
+    "copy_to_cpu": ("ingress_intrinsic_metadata_for_tm_t", "the PRE's copy to the CPU port"),
+    "capture_tstamp_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "tx timestamping in the egress MAC"),
+    "update_delay_on_tx": ("egress_intrinsic_metadata_for_output_port_t", "PTP delay update in the egress MAC"),
+}
+FLEX_PAD = "_flexible_pad"  # the padding field of a header whose @flexible fields do not fill whole bytes
+PORT_METADATA_BITS = R.PORT_METADATA_BYTES * 8  # PORT_METADATA_SIZE, Tofino 1
 METER_COLORS = {"GREEN": 0, "YELLOW": 1, "RED": 3}  # MeterColor_t, tofino1_base.p4
 MATCH_KINDS = {"exact", "ternary", "lpm", "range"}
 
@@ -99,6 +110,17 @@ class Checker:
         self.kind = "driver"  # action | control | state | regaction | driver
         self.cp_prefix = ""  # control-plane name prefix of the current block, e.g. "SwitchIngress"
         self.pipe_name = "pipe"
+        # port_metadata_unpack<T>(pkt): T, and every call site (block path, loc); advance(PORT_METADATA_SIZE)'s
+        # block paths (a program that only skips the phase-0 bits never reads $PORT_METADATA)
+        self.port_md_type: StructT | None = None
+        self.port_md_sites: list[tuple[str, Loc]] = []
+        self.port_md_skips: list[str] = []
+        self.cur_action: ActionSym | None = None
+        self.flex_emits: list[tuple[str, str, Loc]] = []  # emits of padded @flexible headers (block path, header)
+        self.resubmit_sites: list[tuple[str, Loc]] = []  # Resubmit instances (block path) and the other deparser
+        self.deparser_emits: list[tuple[str, str, Loc]] = []  # externs that a resubmitted pass would have to order
+        self.action_dregs: dict[int, list[tuple[ExternSym, Loc]]] = {}  # id(ActionSym) -> DirectRegisters it runs
+        self.cur_register: ExternSym | None = None  # the (Direct)Register of the RegisterAction being checked
 
     # ------------------------------------------------------------ entry
     def check(self) -> CheckedProgram:
@@ -115,8 +137,27 @@ class Checker:
                     self.check_block(d, [d.name])
             raise P4Error(self.last_loc(), "program has no 'main' instantiation (Switch(pipe) main;)")
         roles, gress_types = self.check_main(main)
+        ig_parser = roles["ingress_parser"].path[0]
+        for path, loc in self.port_md_sites:
+            if path.split(".")[0] != ig_parser:
+                raise P4Error(loc, "port_metadata_unpack is only available in the ingress parser (phase 0)")
+        for path, hname, loc in self.flex_emits:
+            if path.split(".")[0] == roles["egress_deparser"].path[0]:
+                raise P4Error(loc, f"header {hname} (@flexible fields, padded by the emulator) would leave the switch "
+                                   "from the egress deparser: bf-p4c's packing of it is not modelled")
+        ig_deparser = roles["ingress_deparser"].path[0]
+        for path, loc in self.resubmit_sites:
+            if path.split(".")[0] != ig_deparser:
+                raise P4Error(loc, "Resubmit is only available in the ingress deparser")
+        if self.resubmit_sites:
+            for path, kind, loc in self.deparser_emits:
+                if path.split(".")[0] == ig_deparser:
+                    raise P4Error(loc, f"a {kind} beside a Resubmit in the ingress deparser is not supported by the "
+                                       "emulator (what a resubmitted packet's first pass emits is not modelled)")
+        reads = bool(self.port_md_sites) or not any(p.split(".")[0] == ig_parser for p in self.port_md_skips)
+        port_md = PortMetadataInfo(f"{self.pipe_name}.{ig_parser}.$PORT_METADATA", self.port_md_type, reads)
         return CheckedProgram(self.program, self.top, self.blocks, roles, gress_types, self.errors_list,
-                              self.pipe_name)
+                              self.pipe_name, port_md, bool(self.resubmit_sites))
 
     def last_loc(self) -> Loc:
         return self.program.decls[-1].loc if self.program.decls else Loc("<input>", 0)
@@ -149,6 +190,10 @@ class Checker:
                 if isinstance(ft, (ExternT, PacketT)):
                     raise P4Error(f.loc, f"field '{f.name}' cannot have type {ft}")
                 st.fields[f.name] = ft
+            if st.is_header and st.bits % 8 and any(f.flexible for f in d.fields):
+                # bf-p4c packs a header with @flexible fields (it only travels inside the switch: bridged or mirror
+                # metadata) to whole bytes; the emulator keeps the declared order and pads at the end
+                st.fields[FLEX_PAD] = Bits(8 - st.bits % 8)
             if st.is_header and st.bits % 8:
                 raise P4Error(d.loc, f"header {d.name} is {st.bits} bits long, not a multiple of 8")
         elif isinstance(d, A.EnumDecl):
@@ -325,6 +370,8 @@ class Checker:
                 self.check_table(ld, scope)
             elif isinstance(ld, A.Instantiation):
                 self.check_instantiation(ld, scope, path)
+            elif isinstance(ld, A.ValueSetDecl):
+                self.check_value_set(ld, scope)
             else:
                 raise P4Error(ld.loc, f"unsupported declaration inside {decl.name}")
         self.kind = "control"  # the block's function: variable initialisers and the apply body
@@ -369,6 +416,24 @@ class Checker:
         if state not in ("accept", "reject") and state not in names:
             raise P4Error(loc, f"unknown parser state '{state}'")
 
+    def check_value_set(self, d: A.ValueSetDecl, scope: Scope) -> ExternSym:
+        """`value_set<T>(size)`: T is bit<W> or a struct of bit<W> fields (one ternary key field each)."""
+        t = self.resolve_type(d.type, scope)
+        if isinstance(t, Bits) and not t.signed:
+            fields = [("f1", t.width)]  # as bf-p4c names the key of a value_set<bit<W>>
+        elif isinstance(t, StructT) and not t.is_header and all(
+                isinstance(f, Bits) and not f.signed for f in t.fields.values()):
+            fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        else:
+            raise P4Error(d.loc, f"value_set<{t}>: the type must be bit<W> or a struct of bit<W> fields")
+        size = self.const_u(d.size, scope, "value_set size", positive=True)
+        qual = f"{self.pipe_name}.{self.cp_prefix}.{d.name}"
+        sym = ExternSym("ValueSet", ExternT("value_set", [t]), qual, f"{self.cp_prefix}.{d.name}",
+                        {"fields": fields, "size": size})
+        self.ann[id(d)] = sym
+        scope.define(d.name, sym, d.loc)
+        return sym
+
     def check_select(self, tr: A.Transition, scope: Scope, names: set[str]) -> None:
         sel: list[P4Type] = []
         for e in tr.select or []:
@@ -378,6 +443,16 @@ class Checker:
                 raise P4Error(e.loc, f"select expression must be bit<W>, not {t}")
             sel.append(t)
         for case in tr.cases:
+            vs = scope.lookup(case.keyset[0].name) if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Name) \
+                else None
+            if isinstance(vs, ExternSym) and vs.kind == "ValueSet":  # the whole select against the value set
+                widths = [w for _, w in vs.extra["fields"]]  # type: ignore[attr-defined]
+                if [t.width if isinstance(t, Bits) else -1 for t in sel] != widths:
+                    raise P4Error(case.loc, f"value set {vs.cpq} has fields of {widths} bits; the select has "
+                                            f"{', '.join(str(t) for t in sel)}")
+                self.ann[id(case)] = vs
+                self.check_goto(case.state, names, case.loc)
+                continue
             if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Default):
                 items: list[A.Expr] = [case.keyset[0]] * len(sel)
             else:
@@ -413,6 +488,93 @@ class Checker:
         if any(a.name == "name" for a in anns):
             raise P4Error(loc, f"@name on {what} is not supported by the emulator")
 
+    def check_algo_table(self, d: A.TableDecl, keys: list[R.KeyInfo], ref: A.Expr | None, scope: Scope) -> None:
+        """Alpm / Atcam implementations: the SDE lays the entries out in partitions, the lookup stays longest-prefix
+        (Alpm) / ternary within the entry's partition (Atcam: the atcam_partition_index key, matched exactly)."""
+        partition = [k for k in keys if k.bfrt_match == "ATCAM"]
+        kind = ""
+        if ref is not None:
+            algo = self.lookup_ref(ref, scope)
+            if not (isinstance(algo, ExternSym) and algo.kind in ("Alpm", "Atcam")):
+                raise P4Error(ref.loc, "'alpm' / 'atcam' must name an Alpm / Atcam")
+            kind = algo.kind
+        alpm_keys_ok = [k.match_kind for k in keys].count("lpm") == 1 and all(
+            k.match_kind in ("exact", "lpm") and not k.bfrt_match for k in keys)
+        if kind == "Alpm" and not alpm_keys_ok:
+            raise P4Error(d.loc, f"table {d.name}: an Alpm table needs one lpm key and exact keys besides")
+        if kind == "Atcam":
+            if len(partition) != 1:
+                raise P4Error(d.loc, f"table {d.name}: an Atcam table needs one atcam_partition_index key")
+            if any(k.match_kind == "range" for k in keys):
+                raise P4Error(d.loc, f"table {d.name}: range keys in an Atcam table are not supported")
+        elif partition:
+            raise P4Error(d.loc, f"table {d.name}: an atcam_partition_index key needs 'atcam = <Atcam>'")
+
+    def filter_type(self, d: A.Instantiation, t: P4Type) -> int:
+        if not isinstance(t, Bits) or t.signed:
+            raise P4Error(d.loc, f"{d.type.name}'s value type must be bit<W>, not {t}")  # type: ignore[attr-defined]
+        return t.width
+
+    def inst_Lpf(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                 args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 2)
+        return ExternSym("Lpf", et, qual, cpq, {"width": self.filter_type(d, targs[0]), "index_type": targs[1],
+                                                "size": self.const_u(args[0], scope, "Lpf size", positive=True)})
+
+    def inst_DirectLpf(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                       args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0,), targs, 1)
+        return ExternSym("DirectLpf", et, qual, cpq, {"width": self.filter_type(d, targs[0]), "table": ""})
+
+    def inst_Wred(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (3,), targs, 2)
+        return ExternSym("Wred", et, qual, cpq, {
+            "width": self.filter_type(d, targs[0]), "index_type": targs[1],
+            "size": self.const_u(args[0], scope, "Wred size", positive=True),
+            "drop": self.const_u(args[1], scope, "drop_value", 8), "no_drop": self.const_u(args[2], scope,
+                                                                                           "no_drop_value", 8)})
+
+    def inst_DirectWred(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                        args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (2,), targs, 1)
+        return ExternSym("DirectWred", et, qual, cpq, {
+            "width": self.filter_type(d, targs[0]), "table": "",
+            "drop": self.const_u(args[0], scope, "drop_value", 8), "no_drop": self.const_u(args[1], scope,
+                                                                                           "no_drop_value", 8)})
+
+    def inst_CRCPolynomial(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (6,), targs, 1)
+        t = targs[0]
+        if not isinstance(t, Bits) or t.signed or not 1 <= t.width <= 64:
+            raise P4Error(d.loc, f"CRCPolynomial's type must be bit<W>, W at most 64, not {t}")
+        w = t.width
+        coeff, init, xor = (self.const_of(a, t, scope) for a in (args[0], args[4], args[5]))
+        flags = []
+        for a, what in zip(args[1:4], ("reversed", "msb", "extended"), strict=True):
+            v = self.check_expr(a, scope)
+            if not isinstance(v.const, bool):
+                raise P4Error(a.loc, f"CRCPolynomial's {what} must be a compile-time bool")
+            flags.append(v.const)
+        if not coeff & 1:  # bf-utils verify_algorithm: "polynomial must be odd"
+            raise P4Error(args[0].loc, f"CRCPolynomial coefficient {coeff:#x} must be odd (as bf-p4c requires)")
+        params: R.CrcParams = (w, coeff, flags[0], flags[1], flags[2], init, xor)
+        return ExternSym("CRCPolynomial", et, qual, cpq, {"params": params})
+
+    def inst_Alpm(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1, 2, 3, 4), targs, 0)
+        what = ("number_partitions", "subtrees_per_partition", "atcam_subset_width", "shift_granularity")
+        return ExternSym("Alpm", et, qual, cpq, {w: self.const_u(a, scope, w) for w, a in zip(what, args,
+                                                                                              strict=False)})
+
+    def inst_Atcam(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1), targs, 0)
+        return ExternSym("Atcam", et, qual, cpq, {"number_partitions": self.const_u(args[0], scope, "partitions")
+                                                  if args else 1024})
+
     def check_action(self, d: A.ActionDecl, scope: Scope) -> ActionSym:
         self.reject_renames(d.annotations, f"action {d.name}", d.loc)
         ascope = Scope(scope)
@@ -431,10 +593,10 @@ class Checker:
         sym = ActionSym(d, cp_name, params)
         self.ann[id(d)] = sym
         scope.define(d.name, sym, d.loc)
-        saved = self.kind
-        self.kind = "action"
+        saved = self.kind, self.cur_action
+        self.kind, self.cur_action = "action", sym
         self.check_block_stmt(d.body, ascope)
-        self.kind = saved
+        self.kind, self.cur_action = saved
         return sym
 
     # ------------------------------------------------------------ tables
@@ -448,8 +610,9 @@ class Checker:
                 self.concat_width(k.expr, scope)
                 selector_keys.append(k.expr)
                 continue
-            if k.match_kind not in MATCH_KINDS:
-                raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range)")
+            if k.match_kind not in MATCH_KINDS and k.match_kind != "atcam_partition_index":
+                raise P4Error(k.loc, f"match kind '{k.match_kind}' is not supported (exact, ternary, lpm, range, "
+                                     "atcam_partition_index)")
             v = self.check_expr(k.expr, scope)
             if isinstance(v.type, BoolT):
                 width = 1
@@ -463,7 +626,10 @@ class Checker:
             for ann in k.annotations:
                 if ann.name == "name" and ann.args and isinstance(ann.args[0], A.StringConst):
                     kname = ann.args[0].value
-            keys.append(R.KeyInfo(kname, k.match_kind, width))
+            if k.match_kind == "atcam_partition_index":  # an ATCAM entry matches its own partition only
+                keys.append(R.KeyInfo(kname, "exact", width, "ATCAM"))
+            else:
+                keys.append(R.KeyInfo(kname, k.match_kind, width))
         if sum(k.match_kind == "lpm" for k in keys) > 1:
             raise P4Error(d.loc, f"table {d.name} has more than one lpm key")
         actions: dict[str, ActionSym] = {}
@@ -509,8 +675,54 @@ class Checker:
                 raise P4Error(d.meters.loc, "a DirectMeter can be attached to one table only")
             ms.extra["table"] = qual
             meter = ms
+        dreg: ExternSym | None = None
+        if d.registers is not None:
+            rs = self.lookup_ref(d.registers, scope)
+            if not (isinstance(rs, ExternSym) and rs.kind == "DirectRegister"):
+                raise P4Error(d.registers.loc, "'registers' must name a DirectRegister")
+            if rs.extra.get("table"):
+                raise P4Error(d.registers.loc, "a DirectRegister can be attached to one table only")
+            rs.extra["table"] = qual
+            dreg = rs
+        proxy: ExternSym | None = None
+        if d.proxy_hash is not None:
+            ph = d.proxy_hash
+            if not (isinstance(ph.type, A.NamedType) and ph.type.name == "Hash"):
+                raise P4Error(ph.loc, "'proxy_hash' must be a Hash<bit<W>>(...) instance")
+            if any(k.match_kind != "exact" or k.bfrt_match for k in keys):
+                raise P4Error(d.loc, f"table {d.name}: a proxy_hash table matches exact keys only")
+            et = self.resolve_type(ph.type, scope)
+            assert isinstance(et, ExternT)
+            hdecl = self.globals.lookup("Hash")
+            assert isinstance(hdecl, DeclSym) and isinstance(hdecl.decl, A.ExternDecl)
+            ph.args[:] = self.positional_args(ph.args, hdecl.decl, "Hash", ph.loc)
+            proxy = self.inst_Hash(ph, scope, et, et.args, ph.args, f"{qual}.$proxy_hash", ph.name)
+            if proxy.extra["algo"] == "IDENTITY":
+                raise P4Error(ph.loc, f"table {d.name}: an IDENTITY proxy hash is not supported by the emulator")
+        dfilter: ExternSym | None = None
+        if d.filters is not None:
+            fs = self.lookup_ref(d.filters, scope)
+            if not (isinstance(fs, ExternSym) and fs.kind in ("Lpf", "Wred", "DirectLpf", "DirectWred")):
+                raise P4Error(d.filters.loc, "'filters' must name an Lpf, Wred, DirectLpf or DirectWred")
+            if fs.kind.startswith("Direct"):
+                if fs.extra.get("table"):
+                    raise P4Error(d.filters.loc, f"a {fs.kind} can be attached to one table only")
+                fs.extra["table"] = qual
+                dfilter = fs
+        for act in actions.values():
+            for rs2, loc in self.action_dregs.get(id(act), []):
+                if rs2 is not dreg and rs2 is not dfilter:
+                    what = "DirectRegisterAction of" if rs2.kind == "DirectRegister" else rs2.kind
+                    prop = "registers" if rs2.kind == "DirectRegister" else "filters"
+                    raise P4Error(loc, f"action {act.cp_name} of table {d.name} executes a {what} "
+                                       f"{rs2.cpq}, which is not the table's '{prop}'")
         impl: ExternSym | None = None
-        if d.implementation is not None:
+        algo_ref = d.algo
+        named = self.lookup_ref(d.implementation, scope) if d.implementation is not None else None
+        if isinstance(named, ExternSym) and named.kind in ("Alpm", "Atcam"):
+            algo_ref = d.implementation
+        self.check_algo_table(d, keys, algo_ref, scope)
+        if d.implementation is not None and algo_ref is not d.implementation:
             impl_sym = self.lookup_ref(d.implementation, scope)
             if not (isinstance(impl_sym, ExternSym) and impl_sym.kind in ("ActionProfile", "ActionSelector")):
                 raise P4Error(d.implementation.loc, "'implementation' must name an ActionProfile or ActionSelector")
@@ -553,7 +765,8 @@ class Checker:
             args = self.action_const_args(asym, ce.action, scope)
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
-                        meter=meter, impl=impl, selector_keys=selector_keys)
+                        meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter,
+                        proxy=proxy)
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)
@@ -679,6 +892,18 @@ class Checker:
             raise P4Error(e.loc, f"expected a {enum} value")
         return next(m for m, i in v.type.values.items() if i == v.const)
 
+    def register_fields(self, t: P4Type, loc: Loc) -> list[tuple[str, int]]:
+        if isinstance(t, Bits):
+            return [("f1", t.width)]
+        if isinstance(t, StructT) and not t.is_header and all(isinstance(f, Bits) for f in t.fields.values()):
+            return [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
+        raise P4Error(loc, f"register value type must be bit<W> or a struct of bit<W>, not {t}")
+
+    def register_initial(self, arg: A.Expr, t: P4Type, scope: Scope) -> tuple[int, ...]:
+        if isinstance(arg, A.ListExpr) and isinstance(t, StructT):
+            return tuple(self.const_of(a, ft, scope) for a, ft in zip(arg.items, t.fields.values(), strict=True))
+        return (self.const_of(arg, t, scope),)
+
     def inst_Register(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                       args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (1, 2), targs, 2)
@@ -686,23 +911,32 @@ class Checker:
         size = self.check_expr(args[0], scope)
         if not isinstance(size.const, int) or size.const <= 0:
             raise P4Error(args[0].loc, "register size must be a positive compile-time integer")
-        if isinstance(t, Bits):
-            fields = [("f1", t.width)]
-        elif isinstance(t, StructT) and not t.is_header and all(isinstance(f, Bits) for f in t.fields.values()):
-            fields = [(n, f.width) for n, f in t.fields.items()]  # type: ignore[attr-defined]
-        else:
-            raise P4Error(d.loc, f"register value type must be bit<W> or a struct of bit<W>, not {t}")
+        fields = self.register_fields(t, d.loc)
         if not isinstance(it, Bits):
             raise P4Error(d.loc, "register index type must be bit<W>")
-        initial: tuple[int, ...] = ()
-        if len(args) == 2:
-            if isinstance(args[1], A.ListExpr) and isinstance(t, StructT):
-                initial = tuple(self.const_of(a, ft, scope) for a, ft in zip(args[1].items, t.fields.values(),
-                                                                           strict=True))
-            else:
-                initial = (self.const_of(args[1], t, scope),)
+        initial = self.register_initial(args[1], t, scope) if len(args) == 2 else ()
         return ExternSym("Register", et, qual, cpq, {"value_type": t, "index_type": it, "size": size.const,
                                                      "fields": fields, "initial": initial})
+
+    def inst_DirectRegister(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                            args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        """One cell per entry of the table naming it with `registers =`."""
+        self.want_args(d, (0, 1), targs, 1)
+        t = targs[0]
+        fields = self.register_fields(t, d.loc)
+        initial = self.register_initial(args[0], t, scope) if args else ()
+        return ExternSym("DirectRegister", et, qual, cpq, {"value_type": t, "fields": fields, "initial": initial,
+                                                           "table": ""})
+
+    def inst_RegisterParam(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                           args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        """A run-time parameter (BF Runtime table of one value) that RegisterActions read."""
+        self.want_args(d, (1,), targs, 1)
+        t = targs[0]
+        if not isinstance(t, Bits) or t.signed:
+            raise P4Error(d.loc, f"RegisterParam's type must be bit<W>, not {t}")
+        initial = self.const_of(args[0], t, scope)
+        return ExternSym("RegisterParam", et, qual, cpq, {"width": t.width, "initial": initial, "registers": []})
 
     def inst_RegisterAction(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                             args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
@@ -711,14 +945,31 @@ class Checker:
         rsym = self.lookup_ref(args[0], scope)
         if not (isinstance(rsym, ExternSym) and rsym.kind == "Register"):
             raise P4Error(args[0].loc, "RegisterAction argument must be a Register")
+        ap = self.check_register_apply(d, rsym, t, u, scope)
+        return ExternSym("RegisterAction", et, qual, cpq, {"rv_type": u, "index_type": rsym.extra["index_type"],
+                                                           "register": rsym, "apply": ap})
+
+    def inst_DirectRegisterAction(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                                  args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (1,), targs, 2)
+        t, u = targs
+        rsym = self.lookup_ref(args[0], scope)
+        if not (isinstance(rsym, ExternSym) and rsym.kind == "DirectRegister"):
+            raise P4Error(args[0].loc, "DirectRegisterAction argument must be a DirectRegister")
+        ap = self.check_register_apply(d, rsym, t, u, scope)
+        return ExternSym("DirectRegisterAction", et, qual, cpq, {"rv_type": u, "register": rsym, "apply": ap})
+
+    def check_register_apply(self, d: A.Instantiation, rsym: ExternSym, t: P4Type, u: P4Type,
+                             scope: Scope) -> A.FunctionDecl:
+        kind = d.type.name  # type: ignore[attr-defined]
         if not same_type(rsym.extra["value_type"], t):  # type: ignore[arg-type]
-            raise P4Error(d.loc, f"RegisterAction value type {t} differs from the register's")
+            raise P4Error(d.loc, f"{kind} value type {t} differs from the register's")
         applies = [f for f in d.initializer if f.name == "apply"]
         if len(applies) != 1 or len(d.initializer) != 1:
-            raise P4Error(d.loc, "RegisterAction needs exactly one 'apply' function")
+            raise P4Error(d.loc, f"{kind} needs exactly one 'apply' function")
         ap = applies[0]
         if not 1 <= len(ap.params) <= 2:
-            raise P4Error(ap.loc, "RegisterAction apply takes (inout T value[, out U rv])")
+            raise P4Error(ap.loc, f"{kind} apply takes (inout T value[, out U rv])")
         rscope = Scope(scope)
         value = VarSym(t)
         self.ann[id(ap.params[0])] = value
@@ -726,25 +977,33 @@ class Checker:
         if len(ap.params) == 2:
             ut = self.resolve_type(ap.params[1].type, rscope)
             if not same_type(ut, u):
-                raise P4Error(ap.params[1].loc, f"rv type {ut} differs from the RegisterAction's {u}")
+                raise P4Error(ap.params[1].loc, f"rv type {ut} differs from the {kind}'s {u}")
             rv = VarSym(u)
             self.ann[id(ap.params[1])] = rv
             rscope.define(ap.params[1].name, rv, ap.params[1].loc)
-        saved = self.kind
-        self.kind = "regaction"
+        saved = self.kind, self.cur_register
+        self.kind, self.cur_register = "regaction", rsym
         self.check_block_stmt(ap.body, rscope)
-        self.kind = saved
-        return ExternSym("RegisterAction", et, qual, cpq, {"rv_type": u, "index_type": rsym.extra["index_type"],
-                                                           "register": rsym, "apply": ap})
+        self.kind, self.cur_register = saved
+        return ap
 
     def inst_Hash(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                   args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
-        self.want_args(d, (1,), targs, 1)
+        self.want_args(d, (1, 2), targs, 1)
         if not isinstance(targs[0], Bits):
             raise P4Error(d.loc, "Hash output type must be bit<W>")
-        algo = self.enum_arg(args[0], scope, "HashAlgorithm_t")
-        if algo not in ("CRC16", "CRC32", "IDENTITY"):
-            raise P4Error(args[0].loc, f"hash algorithm {algo} is not supported (CRC16, CRC32, IDENTITY)")
+        algo_name = self.enum_arg(args[0], scope, "HashAlgorithm_t")
+        algo: str | R.CrcParams = algo_name
+        if algo_name not in ("CRC8", "CRC16", "CRC32", "CRC64", "IDENTITY", "CUSTOM"):
+            raise P4Error(args[0].loc, f"hash algorithm {algo_name} is not supported (CRC8, CRC16, CRC32, CRC64, "
+                                       "IDENTITY, CUSTOM with a CRCPolynomial)")
+        if (algo_name == "CUSTOM") != (len(args) == 2):
+            raise P4Error(d.loc, "a CRCPolynomial goes with HashAlgorithm_t.CUSTOM, and CUSTOM needs one")
+        if len(args) == 2:
+            poly = self.lookup_ref(args[1], scope)
+            if not (isinstance(poly, ExternSym) and poly.kind == "CRCPolynomial"):
+                raise P4Error(args[1].loc, "Hash's second argument must be a CRCPolynomial")
+            algo = poly.extra["params"]  # type: ignore[assignment]
         return ExternSym("Hash", et, qual, cpq, {"algo": algo, "width": targs[0].width,
                                                  "symmetric": HS.declared_pairs(d), "sym_sites": {}})
 
@@ -765,6 +1024,7 @@ class Checker:
 
     def inst_Digest(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.deparser_emits.append((self.cp_prefix, "Digest", d.loc))
         self.want_args(d, (0,), targs, 1)
         t = targs[0]
         if not (isinstance(t, StructT) and all(isinstance(f, Bits) for f in t.fields.values())):
@@ -775,7 +1035,15 @@ class Checker:
     def inst_Mirror(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
                     args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
         self.want_args(d, (0, 1), targs, 0)
+        self.deparser_emits.append((self.cp_prefix, "Mirror", d.loc))
         return ExternSym("Mirror", et, qual, cpq)
+
+    def inst_Resubmit(self, d: A.Instantiation, scope: Scope, et: ExternT, targs: list[P4Type],
+                      args: list[A.Expr], qual: str, cpq: str) -> ExternSym:
+        self.want_args(d, (0, 1), targs, 0)
+        self.resubmit_sites.append((self.cp_prefix, d.loc))
+        rtype = self.const_u(args[0], scope, "resubmit type", 3) if args else None
+        return ExternSym("Resubmit", et, qual, cpq, {"type": rtype})
 
     def const_u(self, e: A.Expr, scope: Scope, what: str, width: int = 32, positive: bool = False) -> int:
         v = self.check_expr(e, scope)
@@ -871,6 +1139,11 @@ class Checker:
         elif isinstance(s, A.Assign) and isinstance(s.target, A.Slice):
             self.check_assign_slice(s.target, s.value, scope)
         elif isinstance(s, A.Assign):
+            if isinstance(s.target, A.Member) and s.target.name in UNMODELLED_INTRINSICS:
+                base = self.check_expr(s.target.base, scope).type
+                owner, what = UNMODELLED_INTRINSICS[s.target.name]
+                if isinstance(base, StructT) and base.name == owner:
+                    raise P4Error(s.loc, f"{s.target.name} is not modelled by the emulator ({what})")
             self.assign_to(self.check_expr(s.target, scope), s.value, scope, s.loc)
         elif isinstance(s, A.CallStmt):
             self.check_call(s.call, scope, as_stmt=True)
@@ -1250,6 +1523,8 @@ class Checker:
                 return self.check_verify(c, scope)
             if target.decl.name in ("min", "max"):
                 return self.check_min_max(c, target.decl.name, scope)
+            if target.decl.name == "port_metadata_unpack":
+                return self.check_port_metadata_unpack(c, scope)
             raise P4Error(c.loc, f"extern function {target.decl.name} is not supported")
         if isinstance(target, tuple):
             obj, method = target
@@ -1298,6 +1573,35 @@ class Checker:
         if not isinstance(cond.type, BoolT) or not isinstance(err.type, ErrorT):
             raise P4Error(c.loc, "verify(bool, error) has the wrong argument types")
         return Typed(VoidT())
+
+    def check_port_metadata_unpack(self, c: A.Call, scope: Scope) -> Typed:
+        """`T port_metadata_unpack<T>(packet_in pkt)`: T (bit fields, at most PORT_METADATA_SIZE bits) from the
+        phase-0 bits of the ingress port; one T per program (its fields are the $PORT_METADATA data fields)."""
+        if self.kind != "state":
+            raise P4Error(c.loc, "port_metadata_unpack is only allowed in parser states")
+        if len(c.type_args) != 1 or len(c.args) != 1:
+            raise P4Error(c.loc, "port_metadata_unpack<T>(pkt) needs its type argument T and the packet_in")
+        pkt = self.check_expr(c.args[0], scope)
+        if not (isinstance(pkt.type, PacketT) and pkt.type.direction == "in"):
+            raise P4Error(c.args[0].loc, "port_metadata_unpack's argument must be the parser's packet_in")
+        t = self.resolve_type(c.type_args[0], scope)
+        if not isinstance(t, StructT):
+            raise P4Error(c.loc, f"port_metadata_unpack<T>: T must be a struct or header, not {t}")
+        width = 0
+        for fname, ft in t.fields.items():
+            b = serial_bits(ft)
+            if b is None or isinstance(ft, BoolT):
+                raise P4Error(c.loc, f"port_metadata_unpack<{t.name}>: field {fname} is not bit<W>")
+            width += b.width
+        if width > PORT_METADATA_BITS:
+            raise P4Error(c.loc, f"port_metadata_unpack<{t.name}>: {width} bits, more than PORT_METADATA_SIZE "
+                                 f"({PORT_METADATA_BITS})")
+        if self.port_md_type is not None and not same_type(self.port_md_type, t):
+            raise P4Error(c.loc, f"port_metadata_unpack is used with {self.port_md_type} and {t}: the emulator "
+                                 "(like bf-rt.json's one $PORT_METADATA table) takes one layout")
+        self.port_md_type = t
+        self.port_md_sites.append((self.cp_prefix, c.loc))
+        return Typed(t)
 
     def check_min_max(self, c: A.Call, name: str, scope: Scope) -> Typed:
         """TNA's `T min<T>(in T, in T)` / `max`: one ALU instruction (minu/maxu) on two unsigned values."""
@@ -1358,13 +1662,17 @@ class Checker:
                 if len(c.type_args) != 1 or c.args:
                     raise P4Error(c.loc, "lookahead<T>() needs one type argument")
                 lt = self.resolve_type(c.type_args[0], scope)
+                if isinstance(lt, StructT) and lt.is_header:
+                    return Typed(lt)  # a copy of the next bytes as that header, valid
                 if not isinstance(lt, Bits) or lt.signed:
-                    raise P4Error(c.loc, "lookahead is supported for bit<W> only")
+                    raise P4Error(c.loc, "lookahead is supported for bit<W> and header types only")
                 return Typed(lt)
             if method == "advance":
                 n2 = self.check_expr(c.args[0], scope) if len(c.args) == 1 else None
                 if n2 is None or not isinstance(n2.type, (Bits, InfInt)):
                     raise P4Error(c.loc, "advance(bits) takes one integer argument")
+                if n2.const == PORT_METADATA_BITS:
+                    self.port_md_skips.append(self.cp_prefix)
                 return Typed(VoidT())
             if method == "length":
                 return Typed(Bits(32))
@@ -1376,6 +1684,11 @@ class Checker:
         raise P4Error(c.loc, f"{t} has no method '{method}' (or it is not supported here)")
 
     def check_emit(self, t: P4Type, loc: Loc) -> None:
+        if isinstance(t, StructT) and t.is_header and t.name == "ptp_metadata_t":
+            raise P4Error(loc, "emitting ptp_metadata_t (the egress MAC's PTP correction-field update, tx "
+                               "timestamping) is not supported by the emulator")
+        if isinstance(t, StructT) and t.is_header and FLEX_PAD in t.fields:
+            self.flex_emits.append((self.cp_prefix, t.name, loc))
         if (isinstance(t, StructT) and t.is_header) or isinstance(t, StackT):
             return
         if isinstance(t, StructT):
@@ -1395,6 +1708,45 @@ class Checker:
             return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind in ("ActionProfile", "ActionSelector"):
             raise P4Error(c.loc, f"{kind} has no methods; attach it with 'implementation ='")
+        if kind == "RegisterParam" and method == "read" and not c.args:
+            if self.kind != "regaction" or self.cur_register is None:
+                raise P4Error(c.loc, "RegisterParam.read() is only available inside a RegisterAction's apply "
+                                     "(as in bf-p4c)")
+            regs: list[str] = x.extra["registers"]  # type: ignore[assignment]
+            if self.cur_register.qual not in regs:
+                regs.append(self.cur_register.qual)
+            return Typed(Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind in ("Lpf", "Wred", "DirectLpf", "DirectWred") and method == "execute":
+            direct = kind.startswith("Direct")
+            if len(c.args) != (1 if direct else 2):
+                raise P4Error(c.loc, f"{kind}.execute({'val' if direct else 'val, index'})")
+            self.coerce(self.check_expr(c.args[0], scope), Bits(x.extra["width"]), c.args[0].loc)  # type: ignore[arg-type]
+            if not direct:
+                self.coerce(self.check_expr(c.args[1], scope), x.extra["index_type"], c.args[1].loc)  # type: ignore[arg-type]
+            elif self.kind != "action" or self.cur_action is None:
+                raise P4Error(c.loc, f"a {kind} can only be executed from an action of its table")
+            else:
+                self.action_dregs.setdefault(id(self.cur_action), []).append((x, c.loc))
+            return Typed(Bits(x.extra["width"] if kind.endswith("Lpf") else 8))  # type: ignore[arg-type]
+        if kind == "DirectRegisterAction" and method == "execute" and not c.args:
+            if self.kind != "action" or self.cur_action is None:
+                raise P4Error(c.loc, "a DirectRegisterAction can only be executed from an action of its table")
+            self.action_dregs.setdefault(id(self.cur_action), []).append((x.extra["register"], c.loc))  # type: ignore[arg-type]
+            return Typed(x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "Register" and method in ("read", "write"):
+            t = x.extra["value_type"]
+            if not isinstance(t, Bits):
+                raise P4Error(c.loc, f"Register.{method} of a struct-valued register is not supported by the "
+                                     "emulator (use a RegisterAction)")
+            if self.kind not in ("action", "control"):
+                raise P4Error(c.loc, f"Register.{method} is only available in a control or action")
+            if len(c.args) != (1 if method == "read" else 2):
+                raise P4Error(c.loc, "read(index) / write(index, value)")
+            self.coerce(self.check_expr(c.args[0], scope), x.extra["index_type"], c.args[0].loc)  # type: ignore[arg-type]
+            if method == "read":
+                return Typed(t)
+            self.coerce(self.check_expr(c.args[1], scope), t, c.args[1].loc)
+            return Typed(VoidT())
         if kind == "RegisterAction" and method == "execute":
             if len(c.args) != 1:
                 raise P4Error(c.loc, "execute(index) takes one argument")
@@ -1432,6 +1784,15 @@ class Checker:
                 v = self.check_expr(arg, scope)
                 if not same_type(v.type, dt):
                     raise P4Error(c.loc, f"pack needs a {dt.name}, not {v.type}")
+            return Typed(VoidT())
+        if kind == "Resubmit" and method == "emit":
+            if len(c.args) > 1:
+                raise P4Error(c.loc, "Resubmit.emit([hdr]) takes at most one argument")
+            if c.args:
+                width = self.concat_width(c.args[0], scope)
+                if width > PORT_METADATA_BITS or width % 8:
+                    raise P4Error(c.loc, f"resubmit data is {width} bits; Tofino 1 carries whole bytes, at most "
+                                         f"{PORT_METADATA_BITS} bits")
             return Typed(VoidT())
         if kind == "Mirror" and method == "emit":
             if not 1 <= len(c.args) <= 2:
@@ -1509,7 +1870,7 @@ class Checker:
                 return False
 
         return HS.site_pairs(x.extra["symmetric"], [n for n, _ in items], widths,  # type: ignore[arg-type]
-                             str(x.extra["algo"]), c.loc, is_field)
+                             x.extra["algo"] if isinstance(x.extra["algo"], str) else "CUSTOM", c.loc, is_field)
 
 
 def check_program(program: A.Program) -> CheckedProgram:

@@ -101,6 +101,12 @@ class CompiledProgram:
     meters: dict[str, R.MeterArray] = field(default_factory=dict)
     profiles: dict[str, R.ActionProfile] = field(default_factory=dict)
     selectors: dict[str, R.ActionSelector] = field(default_factory=dict)
+    port_metadata: R.PortMetadata = field(default_factory=lambda: R.PortMetadata("", []))
+    reg_params: dict[str, R.RegisterParam] = field(default_factory=dict)
+    lpfs: dict[str, R.LpfArray] = field(default_factory=dict)
+    wreds: dict[str, R.WredArray] = field(default_factory=dict)
+    value_sets: dict[str, R.ValueSet] = field(default_factory=dict)
+    resubmit: bool = False  # run_ingress takes resubmit data; the deparser appends to _RESUB
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -158,6 +164,14 @@ class Generator:
         self.profiles: dict[str, R.ActionProfile] = {}
         self.selectors: dict[str, R.ActionSelector] = {}
         self.uses_clock = False  # a meter reads the packet's timestamp (the driver then keeps it in _tnow)
+        pmi = checked.port_metadata
+        fields = [(n, serial_bits(ft).width) for n, ft in pmi.type.fields.items()] if pmi.type else []  # type: ignore[union-attr]
+        self.port_metadata = R.PortMetadata(pmi.name, fields, pmi.read)
+        self.reg_params: dict[str, R.RegisterParam] = {}
+        self.lpfs: dict[str, R.LpfArray] = {}
+        self.value_sets: dict[str, R.ValueSet] = {}
+        self.wreds: dict[str, R.WredArray] = {}
+        self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
 
     # ------------------------------------------------------------ naming
     def uniq(self, base: str) -> str:
@@ -191,7 +205,8 @@ class Generator:
         return CompiledProgram(
             source, self.env, self.tables, self.registers, self.counters, self.digests, self.table_actions,
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
-            selectors=self.selectors,
+            selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
+            lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit, value_sets=self.value_sets,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -247,6 +262,8 @@ class Generator:
             copy.append("        self._v = o._v")
         if "ucast_egress_port" in st.fields:
             m.append("    _uset = False")  # set by any assignment to ucast_egress_port
+        if "resubmit_type" in st.fields and self.checked.resubmit:
+            m.append("    _rset = False")  # set by any assignment to resubmit_type (the deparser's valid bit)
         if nested:
             m.append("    def __init__(self):")
             m.extend(nested)
@@ -375,7 +392,8 @@ class Generator:
                 objs[role] = f"{self.struct_types[tname].pyclass}()"
         intr = f"{pre}_intr_md"
         if g == "ingress":
-            fn.lines.append("def run_ingress(frame, port, tstamp):")
+            fn.lines.append("def run_ingress(frame, port, tstamp, resub=None):" if self.checked.resubmit
+                            else "def run_ingress(frame, port, tstamp):")
         else:
             fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0):")
         if self.uses_clock:
@@ -410,7 +428,21 @@ class Generator:
             fn.emit(f"r_{intr}._v = True")
             fn.emit("r_ig_prsr_md.global_tstamp = ts48")
             packed = f"((port << {shifts['ingress_port']}) | (ts48 << {shifts['ingress_mac_tstamp']}))"
-            fn.emit(f"pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
+            if self.checked.resubmit:  # a resubmitted pass: resubmit_flag 1, the resubmit data for the phase-0 bits
+                fn.emit("if resub is not None:")
+                fn.emit(f"    r_{intr}.resubmit_flag = 1")
+                fn.emit(f"    pkt.data = data = ({packed} | {1 << shifts['resubmit_flag']}).to_bytes({nbytes}, 'big') "
+                        "+ resub + frame")
+                fn.emit("else:")
+                ind = "    "
+            else:
+                ind = ""
+            if self.checked.port_metadata.read:  # the phase-0 bits of the port ($PORT_METADATA), zeros if unset
+                self.env["_PORTMD"] = self.port_metadata.values
+                self.env["_PM0"] = bytes(R.PORT_METADATA_BYTES)
+                fn.emit(f"{ind}pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + _PORTMD.get(port, _PM0) + frame")
+            else:  # the program only advances past them
+                fn.emit(f"{ind}pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
         else:
             fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
                       "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
@@ -481,6 +513,12 @@ class Generator:
                 inst = self.gen_instantiation(ld)
                 if isinstance(inst, ExternSym) and inst.kind == "Checksum":
                     checksums.append(inst.pyname)
+            elif isinstance(ld, A.ValueSetDecl):
+                vsym = self.ann[id(ld)]
+                assert isinstance(vsym, ExternSym)
+                vs = R.ValueSet(vsym.qual, vsym.extra["fields"], vsym.extra["size"])  # type: ignore[arg-type]
+                self.value_sets[vsym.qual] = vs
+                vsym.pyname = self.put_env(f"VS_{vsym.cpq}", vs)
         kind = "parser" if isinstance(decl, A.ParserDecl) else "control"
         fname = self.uniq(f"{'prs' if kind == 'parser' else 'ctl'}_{self.block_prefix}")
         block.fn = fname
@@ -554,6 +592,12 @@ class Generator:
         is_simple = len(sel) == 1
         conds: list[tuple[str, str]] = []
         for case in tr.cases:
+            vs = self.ann.get(id(case))
+            if isinstance(vs, ExternSym):  # a value set: any of its entries
+                conds.append((f"{vs.pyname}.match(({''.join(s.code + ', ' for s in sel)}))",
+                              self.goto(case.state, names)))
+                is_simple = False
+                continue
             if len(case.keyset) == 1 and isinstance(case.keyset[0], A.Default):
                 items: list[A.Expr] = [case.keyset[0]] * len(sel)
             else:
@@ -651,6 +695,14 @@ class Generator:
             self.env[sym.counter.pyname].table = tinfo  # type: ignore[attr-defined]
         if sym.meter is not None:
             self.env[sym.meter.pyname].table = tinfo  # type: ignore[attr-defined]
+        if sym.dfilter is not None:
+            filt = self.env[sym.dfilter.pyname]
+            assert isinstance(filt, R.DirectFilter)
+            filt.table, tinfo.dfilter = tinfo, filt
+        if sym.dreg is not None:
+            dreg = self.env[sym.dreg.pyname]
+            assert isinstance(dreg, R.DirectRegister)
+            dreg.table, tinfo.dreg = tinfo, dreg
         hash_code = ""
         if sym.impl is not None:
             if sym.impl.kind == "ActionSelector":
@@ -684,11 +736,14 @@ class Generator:
         fn = FnCtx("table")
         fn.lines.append(f"def {pyname}():")
         key = f"({', '.join(key_codes)},)" if key_codes else "()"
-        if tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
+        if sym.proxy is not None:
+            tinfo.set_proxy(sym.proxy.extra["algo"], sym.proxy.extra["width"])  # type: ignore[arg-type]
+            fn.emit(f"e = {objname}.lookup_proxy({key})")
+        elif tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")
-        if sym.counter is not None or sym.meter is not None:
+        if sym.counter is not None or sym.meter is not None or sym.dreg is not None or sym.dfilter is not None:
             fn.emit(f"{objname}.cur = e")
         if hash_code:
             # An entry naming a selector group runs the member the hash of the `selector` keys picks; a group
@@ -737,15 +792,31 @@ class Generator:
             reg.reset()
 
     def inst_RegisterAction(self, x: ExternSym) -> None:
-        ap: A.FunctionDecl = x.extra["apply"]  # type: ignore[assignment]
         rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
-        u: P4Type = x.extra["rv_type"]  # type: ignore[assignment]
         x.pyname = self.uniq(f"ra_{x.cpq}")
         fn = FnCtx("regaction")
         fn.lines.append(f"def {x.pyname}(index):")
         reg = rsym.pyname
         fn.emit(f"i = index % {rsym.extra['size']}")
         fn.emit(f"value = {reg}.values[i]")
+        self.register_apply(x, fn, f"{reg}.values[i] = value")
+
+    def inst_DirectRegisterAction(self, x: ExternSym) -> None:
+        """The cell of the entry its table just matched (made from the initial value on first use)."""
+        rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
+        x.pyname = self.uniq(f"dra_{x.cpq}")
+        fn = FnCtx("regaction")
+        fn.lines.append(f"def {x.pyname}():")
+        fn.emit(f"e = {rsym.pyname}.table.cur")
+        fn.emit("value = e.reg")
+        fn.emit("if value is None:")
+        fn.emit(f"    value = e.reg = {rsym.pyname}.fresh()")
+        self.register_apply(x, fn, "e.reg = value")
+
+    def register_apply(self, x: ExternSym, fn: FnCtx, store: str) -> None:
+        ap: A.FunctionDecl = x.extra["apply"]  # type: ignore[assignment]
+        rsym: ExternSym = x.extra["register"]  # type: ignore[assignment]
+        u: P4Type = x.extra["rv_type"]  # type: ignore[assignment]
         self.var(ap.params[0]).code = "value"
         if len(ap.params) == 2:
             self.gen_type(ap.params[1].type)
@@ -755,10 +826,55 @@ class Generator:
         self.fn = fn
         self.gen_block_stmt(ap.body)
         if not isinstance(rsym.extra["value_type"], StructT):
-            fn.emit(f"{reg}.values[i] = value")
+            fn.emit(store)
         fn.emit("return rv")
         self.flush_fn(fn)
         self.fn = saved
+
+    def inst_DirectRegister(self, x: ExternSym) -> None:
+        t = x.extra["value_type"]
+        dreg = R.DirectRegister(x.qual, x.extra["fields"], x.extra["initial"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DREG_{x.cpq}", dreg)
+        if isinstance(t, StructT):
+            cls = t.pyclass
+
+            def setup(m: dict[str, object], dreg: R.DirectRegister = dreg, cls: str = cls) -> None:
+                factory = m[cls]
+                assert callable(factory)
+                dreg.factory = factory
+
+            self.setups.append(setup)
+
+    def inst_Lpf(self, x: ExternSym) -> None:
+        lpf = R.LpfArray(x.qual, x.extra["size"], x.extra["width"])  # type: ignore[arg-type]
+        self.lpfs[x.qual] = lpf
+        x.pyname = self.put_env(f"LPF_{x.cpq}", lpf)
+
+    def inst_Wred(self, x: ExternSym) -> None:
+        wred = R.WredArray(x.qual, x.extra["size"], x.extra["drop"], x.extra["no_drop"])  # type: ignore[arg-type]
+        self.wreds[x.qual] = wred
+        x.pyname = self.put_env(f"WRED_{x.cpq}", wred)
+
+    def inst_DirectLpf(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"DLPF_{x.cpq}", R.DirectFilter("Lpf", x.extra["width"]))  # type: ignore[arg-type]
+
+    def inst_DirectWred(self, x: ExternSym) -> None:
+        x.pyname = self.put_env(f"DWRED_{x.cpq}", R.DirectFilter("Wred", x.extra["width"], x.extra["drop"],  # type: ignore[arg-type]
+                                                                 x.extra["no_drop"]))  # type: ignore[arg-type]
+
+    def inst_CRCPolynomial(self, x: ExternSym) -> None:
+        pass  # its parameters are the Hash's algorithm
+
+    def inst_Alpm(self, x: ExternSym) -> None:
+        pass  # a table layout: the table's own matcher does the lookup
+
+    def inst_Atcam(self, x: ExternSym) -> None:
+        pass
+
+    def inst_RegisterParam(self, x: ExternSym) -> None:
+        param = R.RegisterParam(x.qual, x.extra["width"], x.extra["initial"], x.extra["registers"])  # type: ignore[arg-type]
+        self.reg_params[x.qual] = param
+        x.pyname = self.put_env(f"RP_{x.cpq}", param)
 
     def var(self, node: object) -> VarSym:
         sym = self.ann[id(node)]
@@ -819,6 +935,9 @@ class Generator:
 
     def inst_Mirror(self, x: ExternSym) -> None:
         pass
+
+    def inst_Resubmit(self, x: ExternSym) -> None:
+        pass  # emit() appends to _RESUB, the pipeline resubmits
 
     def inst_Checksum(self, x: ExternSym) -> None:
         x.pyname = self.put_env(f"CK_{x.cpq}", R.ChecksumUnit())
@@ -941,6 +1060,8 @@ class Generator:
         fn.emit(f"{target.code} = {v.code}")
         if target.code.endswith(".ucast_egress_port"):
             fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
+        if target.code.endswith(".resubmit_type") and self.checked.resubmit:
+            fn.emit(f"{target.code[: -len('.resubmit_type')]}._rset = True")
 
     def assign_slice(self, target: A.Slice, expr: A.Expr) -> None:
         base = self.expr(target.base)
@@ -1108,6 +1229,8 @@ class Generator:
                 t = self.typed(c).type
                 a, b = (self.coerce(self.expr(x), t) for x in c.args)
                 return Value(f"{name}({a.code}, {b.code})", t)
+            if name == "port_metadata_unpack":
+                return self.call_port_metadata_unpack(c)
             return self.call_verify(c)
         assert isinstance(sym, tuple) and isinstance(c.func, A.Member)
         obj, method = sym
@@ -1146,6 +1269,41 @@ class Generator:
         self.fn.emit(f"{target.code} = {code}")
         if target.code.endswith(".ucast_egress_port"):
             self.fn.emit(f"{target.code[: -len('.ucast_egress_port')]}._uset = True")
+        if target.code.endswith(".resubmit_type") and self.checked.resubmit:
+            self.fn.emit(f"{target.code[: -len('.resubmit_type')]}._rset = True")
+
+    def call_port_metadata_unpack(self, c: A.Call) -> Value:
+        """A fresh T from the next PORT_METADATA_SIZE bits (the port's phase-0 data), which it consumes."""
+        t = self.typed(c).type
+        assert isinstance(t, StructT)
+        fname = self.pmd_fns.get(t.pyclass)
+        if fname is None:
+            fname = self.pmd_fns[t.pyclass] = self.uniq(f"pmd_{t.pyclass}")
+            nbits = R.PORT_METADATA_BYTES * 8
+            m = self.module
+            m.append(f"def {fname}(pkt):")
+            m.append("    o = pkt.off")
+            m.append(f"    e = o + {R.PORT_METADATA_BYTES}")
+            m.append("    if e > pkt.n:")
+            m.append("        raise ParserReject('PacketTooShort')")
+            m.append("    v = int.from_bytes(pkt.data[o:e], 'big')")
+            m.append("    pkt.off = e")
+            m.append(f"    h = {t.pyclass}()")
+            pos = nbits
+            for p4name, ft in t.fields.items():
+                b = serial_bits(ft)
+                assert b is not None
+                pos -= b.width
+                val = f"((v >> {pos}) & {hex(mask(b.width))})"
+                if b.signed:
+                    half = 1 << (b.width - 1)
+                    val = f"(({val} + {half}) & {hex(mask(b.width))}) - {half}"
+                m.append(f"    h.{pyattr(p4name)} = {val}")
+            if t.is_header:
+                m.append("    h._v = True")
+            m.append("    return h")
+        pkt = self.expr(c.args[0])
+        return Value(f"{fname}({pkt.code})", t)
 
     def call_verify(self, c: A.Call) -> Value:
         cond = self.expr(c.args[0])
@@ -1228,6 +1386,13 @@ class Generator:
         if method == "lookahead":
             self.gen_type(c.type_args[0])
             lt = self.typed(c).type
+            if isinstance(lt, StructT):  # a header: parse a fresh one, then put the offset back
+                tmp, off = fn.temp(), fn.temp()
+                fn.emit(f"{tmp} = {lt.pyclass}()")
+                fn.emit(f"{off} = {obj.code}.off")
+                fn.emit(f"ext_{lt.pyclass}({obj.code}, {tmp})")
+                fn.emit(f"{obj.code}.off = {off}")
+                return Value(tmp, lt)
             assert isinstance(lt, Bits)
             return Value(f"{obj.code}.lookahead({lt.width})", lt)
         if method == "advance":
@@ -1259,6 +1424,24 @@ class Generator:
         if kind == "RegisterAction":
             idx = self.coerce(self.expr(c.args[0]), x.extra["index_type"])  # type: ignore[arg-type]
             return Value(f"{x.pyname}({idx.code})", x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind == "DirectRegisterAction":
+            return Value(f"{x.pyname}()", x.extra["rv_type"])  # type: ignore[arg-type]
+        if kind in ("Lpf", "Wred", "DirectLpf", "DirectWred"):
+            self.uses_clock = True
+            vcode = self.coerce(self.expr(c.args[0]), Bits(x.extra["width"])).code  # type: ignore[arg-type]
+            icode = "" if kind.startswith("Direct") else \
+                ", " + self.coerce(self.expr(c.args[1]), x.extra["index_type"]).code  # type: ignore[arg-type]
+            return Value(f"{x.pyname}.execute({vcode}{icode}, _tnow)", Bits(x.extra["width"] if kind.endswith("Lpf")  # type: ignore[arg-type]
+                                                                         else 8))
+        if kind == "RegisterParam":
+            return Value(f"{x.pyname}.value", Bits(x.extra["width"]))  # type: ignore[arg-type]
+        if kind == "Register":  # read(index) / write(index, value) of a bit<W> register
+            idx = self.coerce(self.expr(c.args[0]), x.extra["index_type"])  # type: ignore[arg-type]
+            cell = f"{x.pyname}.values[({idx.code}) % {x.extra['size']}]"
+            if method == "read":
+                return Value(cell, x.extra["value_type"])  # type: ignore[arg-type]
+            v = self.coerce(self.expr(c.args[1]), x.extra["value_type"])  # type: ignore[arg-type]
+            return Value(f"{cell} = {v.code}", VoidT())
         if kind == "Hash":
             # Memoised per call site on the field values (a flow hashes the same key on every packet), so a
             # hit costs a small tuple instead of building the wide concatenation.
@@ -1312,6 +1495,11 @@ class Generator:
                 v = self.expr(arg)
                 vals = [f"{v.code}.{pyattr(n)}" for n in dt.fields]
             return Value(f"_DIGESTS.append(({x.pyname}, ({', '.join(vals)},)))", VoidT())
+        if kind == "Resubmit":  # (the Resubmit's type or None, the data); the fields whether the header is valid or not
+            if not c.args:
+                return Value(f"_RESUB.append(({x.extra['type']!r}, b''))", VoidT())
+            code, width = self.concat(c.args[0])
+            return Value(f"_RESUB.append(({x.extra['type']!r}, ({code}).to_bytes({width // 8}, 'big')))", VoidT())
         if kind == "Mirror":
             sid = self.coerce(self.expr(c.args[0]), Bits(10))
             if len(c.args) == 1:

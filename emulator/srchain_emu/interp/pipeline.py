@@ -124,6 +124,9 @@ class Pipeline:
         self.mirror_buffer: list = []
         self.module["_DIGESTS"] = self.digest_buffer
         self.module["_MIRRORS"] = self.mirror_buffer
+        self.resub_buffer: list[tuple[int | None, bytes]] = []  # Resubmit.emit: (its type or None, data)
+        self.module["_RESUB"] = self.resub_buffer
+        self.has_resubmit = compiled.resubmit
         code = compile(compiled.source, f"<p4 program {name}>", "exec")
         exec(code, self.module)
         for setup in compiled.setups:
@@ -137,6 +140,11 @@ class Pipeline:
         self.meters: dict[str, R.MeterArray] = compiled.meters
         self.profiles: dict[str, R.ActionProfile] = compiled.profiles
         self.selectors: dict[str, R.ActionSelector] = compiled.selectors
+        self.port_metadata: R.PortMetadata = compiled.port_metadata
+        self.reg_params: dict[str, R.RegisterParam] = compiled.reg_params
+        self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
+        self.wreds: dict[str, R.WredArray] = compiled.wreds
+        self.value_sets: dict[str, R.ValueSet] = compiled.value_sets
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -203,6 +211,15 @@ class Pipeline:
             s.groups.clear()
         for p in self.profiles.values():
             p.members.clear()
+        self.port_metadata.values.clear()
+        for rp in self.reg_params.values():
+            rp.value = rp.initial
+        for lpf in self.lpfs.values():
+            lpf.reset()
+        for wred in self.wreds.values():
+            wred.reset()
+        for vs in self.value_sets.values():
+            vs.entries.clear()
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()
@@ -217,9 +234,18 @@ class Pipeline:
             digests.clear()
         if mirrors:
             mirrors.clear()
+        if self.has_resubmit:
+            self.resub_buffer.clear()
         try:
-            tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, time.monotonic_ns() if tstamp_ns is None
-                                               else tstamp_ns)
+            now = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
+            tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, now)
+            if self.has_resubmit and self.resub_buffer:
+                resub = self._take_resubmit(dprsr)
+                if resub is not None:  # once: the packet as it arrived, with the resubmit data
+                    stats["resubmitted"] += 1
+                    tm, dprsr, out = self._run_ingress(frame, port & 0x1FF, now, resub)
+                    if self.resub_buffer and self._take_resubmit(dprsr) is not None:
+                        stats["resubmit_again_ignored"] += 1
         except R.ParserReject as exc:
             stats[f"drop_parser_{exc.reason}"] += 1
             return []
@@ -241,6 +267,18 @@ class Pipeline:
             stats["digests"] += 1
         self._mirror(mirrors, frame, "INGRESS", result)  # I2E copies the packet as it arrived
         return result
+
+    def _take_resubmit(self, dprsr: Any) -> bytes | None:
+        """The resubmit data when the deparser resubmits: resubmit_type was written (its valid bit) and a
+        Resubmit.emit ran whose type (if it has one) is that resubmit_type; zero-padded to the phase-0 bytes."""
+        items = list(self.resub_buffer)
+        self.resub_buffer.clear()
+        if not dprsr._rset:
+            return None
+        for rtype, data in items:
+            if rtype is None or rtype == dprsr.resubmit_type:
+                return data.ljust(R.PORT_METADATA_BYTES, b"\0")
+        return None
 
     def _mirror(self, mirrors: list[tuple[int, bytes]], packet: bytes, direction: str, result: list[ToTM]) -> None:
         """One copy per Mirror.emit: the mirror header, then `packet` (I2E: the frame as received; E2E: the

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import binascii
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -87,11 +89,26 @@ class KeyInfo:
     name: str
     match_kind: str  # exact | ternary | lpm | range
     width: int
+    bfrt_match: str = ""  # bf-rt.json's match_type when it is not the match kind's (ATCAM: an exact partition index)
 
 
 class Entry:
-    __slots__ = ("action", "args", "bytes", "fn", "group", "hit", "key", "member", "meter", "pkts", "priority",
-                 "rank")
+    __slots__ = (
+        "action",
+        "args",
+        "bytes",
+        "filt",
+        "fn",
+        "group",
+        "hit",
+        "key",
+        "member",
+        "meter",
+        "pkts",
+        "priority",
+        "rank",
+        "reg",
+    )
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
         self.action = action
@@ -106,6 +123,8 @@ class Entry:
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
         self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
+        self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
+        self.filt: LpfState | WredState | None = None  # a DirectLpf's / DirectWred's cell (None: no spec written)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -138,6 +157,11 @@ class Table:
         self.meter_unit = meter_unit  # a DirectMeter's MeterType_t (its spec is entry data), or None
         self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
         self.selector: ActionSelector | None = None  # ... or selector groups
+        self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
+        self.dfilter: DirectFilter | None = None  # `filters =` naming a DirectLpf / DirectWred
+        # `proxy_hash =`: (algorithm, output width, key bits); entries are found by the hash of the key
+        self.proxy: tuple[str | CrcParams, int, int] | None = None
+        self._proxy: dict[int, Entry] = {}
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -344,7 +368,29 @@ class Table:
     def reset_default(self) -> None:
         self.default = self.initial_default
 
+    # -- proxy hash tables (`proxy_hash =`): the data plane stores and compares the hash of the key, not the key
+    def set_proxy(self, algo: str | CrcParams, width: int) -> None:
+        self.proxy = (algo, width, sum(k.width for k in self.keys))
+        self._rebuild()
+
+    def proxy_hash(self, key: tuple) -> int:
+        algo, width, nbits = self.proxy  # type: ignore[misc]
+        value = 0
+        for k, x in zip(self.keys, key, strict=True):
+            value = (value << k.width) | x
+        return hash_value(algo, value, nbits, width)
+
+    def lookup_proxy(self, key: tuple) -> Entry:
+        """Any entry whose key hashes like the packet's matches it (the false positive the SDE documents)."""
+        return self._proxy.get(self.proxy_hash(key), self.default)
+
     def _add(self, key: tuple, entry: Entry) -> None:
+        if self.proxy is not None:
+            h = self.proxy_hash(key)
+            if h in self._proxy:
+                raise EntryExists(f"table {self.name}: proxy hash {h:#x} of this key is the one of entry "
+                                  f"{self._proxy[h].key} (the table cannot tell them apart)")
+            self._proxy[h] = entry
         self.entries[key] = entry
         if self.all_exact:
             self._exact[key] = entry
@@ -353,6 +399,8 @@ class Table:
 
     def _rebuild(self) -> None:
         self._memo = {}
+        if self.proxy is not None:
+            self._proxy = {self.proxy_hash(k): e for k, e in self.entries.items()}
         if self.all_exact:
             self._exact = dict(self.entries)
             return
@@ -672,6 +720,151 @@ class DirectMeter:
         return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
 
 
+class ValueSet:
+    """A parser value set (`value_set<T>(size)`): entries of (value, mask) per field, written through BF Runtime;
+    a select matches it when some entry matches every field."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], size: int) -> None:
+        self.name = name
+        self.fields = fields
+        self.size = size
+        self.entries: dict[tuple[tuple[int, ...], tuple[int, ...]], None] = {}  # (masked values, masks)
+
+    def match(self, keys: tuple[int, ...]) -> bool:
+        for values, masks in self.entries:
+            if all(k & m == v for k, v, m in zip(keys, values, masks, strict=True)):
+                return True
+        return False
+
+
+# ---------------------------------------------------------------- low-pass filters and WRED
+
+LPF_UNSET = ("RATE", 0.0, 0.0, 0)  # an LPF cell nobody configured: time constants 0, i.e. no filtering
+WRED_UNSET = (0.0, 0, 0, 0.0)  # a WRED cell nobody configured: never drops (below)
+
+
+class LpfState:
+    """One low-pass filter cell on the packet clock (ns), after the SDE's LPF spec ($LPF_SPEC_*):
+    SAMPLE: y += (x - y) * (1 - exp(-dt / tau)), tau the gain time constant while x >= y (rising) and the decay
+    time constant while x < y; RATE: a leaky accumulator, y = y * exp(-dt / tau) + x (tau: gain, or decay when x
+    is below y), whose steady state is the input's rate times tau per unit of time. The output is y shifted right
+    by the out scale-down factor, saturated to the output width. The first sample starts from 0 with dt infinite
+    (SAMPLE: y = x). Not bit-exact with Tofino's fixed-point filter."""
+
+    __slots__ = ("decay", "gain", "last", "scale", "spec", "type", "y")
+
+    def __init__(self, spec: tuple[str, float, float, int] = LPF_UNSET) -> None:
+        self.set_spec(spec)
+
+    def set_spec(self, spec: tuple[str, float, float, int]) -> None:
+        self.spec = spec
+        self.type, self.gain, self.decay, self.scale = spec
+        self.y = 0.0
+        self.last: int | None = None
+
+    def run(self, x: int, now: int, width: int) -> int:
+        last = self.last
+        dt = math.inf if last is None else max(now - last, 0)
+        self.last = now if last is None or now > last else last
+        y = self.y
+        tau = self.gain if x >= y else self.decay
+        keep = math.exp(-dt / tau) if tau > 0 else 0.0
+        y = self.y = x + (y - x) * keep if self.type == "SAMPLE" else y * keep + x
+        out = int(y) >> self.scale
+        top = (1 << width) - 1
+        return out if out < top else top
+
+
+class WredState:
+    """One WRED cell ($WRED_SPEC_*): avg += (x - avg) * (1 - exp(-dt / tau)) on the packet clock; below the min
+    threshold nothing is dropped, at or above the max threshold everything is, in between with probability
+    max_probability * (avg - min) / (max - min) (Python's random). An unconfigured cell never drops. The
+    average's fixed-point precision and Tofino's random source are not modelled."""
+
+    __slots__ = ("avg", "last", "max_p", "max_t", "min_t", "spec", "tau")
+
+    def __init__(self, spec: tuple[float, int, int, float] = WRED_UNSET) -> None:
+        self.set_spec(spec)
+
+    def set_spec(self, spec: tuple[float, int, int, float]) -> None:
+        self.spec = spec
+        self.tau, self.min_t, self.max_t, self.max_p = spec
+        self.avg = 0.0
+        self.last: int | None = None
+
+    def drop(self, x: int, now: int, rng: random.Random) -> bool:
+        if self.spec == WRED_UNSET:
+            return False
+        last = self.last
+        dt = math.inf if last is None else max(now - last, 0)
+        self.last = now if last is None or now > last else last
+        keep = math.exp(-dt / self.tau) if self.tau > 0 else 0.0
+        avg = self.avg = x + (self.avg - x) * keep
+        if avg < self.min_t:
+            return False
+        if avg >= self.max_t:
+            return True
+        return rng.random() < self.max_p * (avg - self.min_t) / (self.max_t - self.min_t)
+
+
+class LpfArray:
+    """TNA Lpf<T, I>(size): `size` cells; execute(val, index) returns the filtered value (T's width)."""
+
+    def __init__(self, name: str, size: int, width: int) -> None:
+        self.name = name
+        self.size = size
+        self.width = width
+        self.cells: list[LpfState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.cells = [LpfState() for _ in range(self.size)]
+
+    def execute(self, x: int, index: int, now: int) -> int:
+        return self.cells[index % self.size].run(x, now, self.width)
+
+
+class WredArray:
+    """TNA Wred<T, I>(size, drop_value, no_drop_value): execute(val, index) returns drop_value or no_drop_value."""
+
+    def __init__(self, name: str, size: int, drop_value: int, no_drop_value: int) -> None:
+        self.name = name
+        self.size = size
+        self.drop_value, self.no_drop_value = drop_value, no_drop_value
+        self.rng = random.Random(0)
+        self.cells: list[WredState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.cells = [WredState() for _ in range(self.size)]
+
+    def execute(self, x: int, index: int, now: int) -> int:
+        return self.drop_value if self.cells[index % self.size].drop(x, now, self.rng) else self.no_drop_value
+
+
+class DirectFilter:
+    """DirectLpf / DirectWred: the cell of the entry its table just matched (Entry.filt, written with the entry;
+    an entry without a spec filters nothing / never drops)."""
+
+    def __init__(self, kind: str, width: int, drop_value: int = 0, no_drop_value: int = 0) -> None:
+        self.kind = kind  # Lpf | Wred
+        self.width = width
+        self.drop_value, self.no_drop_value = drop_value, no_drop_value
+        self.rng = random.Random(0)
+        self.table: Table | None = None
+
+    def execute(self, x: int, now: int) -> int:
+        e = self.table.cur  # type: ignore[union-attr]
+        cell = e.filt
+        if self.kind == "Lpf":
+            if cell is None:
+                cell = e.filt = LpfState()
+            return cell.run(x, now, self.width)  # type: ignore[union-attr]
+        if cell is None:
+            return self.no_drop_value
+        return self.drop_value if cell.drop(x, now, self.rng) else self.no_drop_value  # type: ignore[union-attr]
+
+
 # ---------------------------------------------------------------- stateful externs
 
 
@@ -718,6 +911,56 @@ class RegisterArray:
             raise ConfigError(f"register {self.name}: index {index} out of range 0..{self.size - 1}")
 
 
+class DirectRegister:
+    """`DirectRegister<T>`: a cell per entry of its table (Entry.reg, made on first use or written with the entry)."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], initial: tuple) -> None:
+        self.name = name
+        self.fields = fields
+        self.initial = initial or (0,) * len(fields)
+        self.factory: Callable[[], object] | None = None  # the struct's class (None for bit<W>)
+        self.table: Table | None = None
+
+    def fresh(self) -> object:
+        if self.factory is None:
+            return self.initial[0]
+        v = self.factory()
+        for (fname, _), init in zip(self.fields, self.initial, strict=True):
+            setattr(v, pyattr(fname), init)
+        return v
+
+    def read(self, entry: Entry) -> tuple[int, ...]:
+        v = entry.reg if entry.reg is not None else self.fresh()
+        if self.factory is None:
+            return (v,)  # type: ignore[return-value]
+        return tuple(getattr(v, pyattr(f)) for f, _ in self.fields)
+
+    def write(self, entry: Entry, data: dict[str, int]) -> None:
+        """Fields by name (missing ones keep their value, or the initial one)."""
+        for fname, width in self.fields:
+            if not 0 <= data.get(fname, 0) < (1 << width):
+                raise ConfigError(f"register {self.name}: {fname}={data[fname]} does not fit in {width} bits")
+        if self.factory is None:
+            entry.reg = data.get(self.fields[0][0], self.read(entry)[0])
+            return
+        v = entry.reg if entry.reg is not None else self.fresh()
+        for fname, _ in self.fields:
+            if fname in data:
+                setattr(v, pyattr(fname), data[fname])
+        entry.reg = v
+
+
+class RegisterParam:
+    """`RegisterParam<bit<W>>(initial)`: one run-time value RegisterActions read (BF Runtime table `value`)."""
+
+    def __init__(self, name: str, width: int, initial: int, registers: list[str]) -> None:
+        self.name = name
+        self.width = width
+        self.initial = initial
+        self.value = initial
+        self.registers = registers  # the registers whose RegisterActions read it (bf-rt.json depends_on)
+
+
 @dataclass(slots=True)
 class CounterArray:
     name: str
@@ -740,6 +983,42 @@ class CounterArray:
 class DigestInfo:
     name: str  # e.g. "pipe.SwitchIngressDeparser.digest_a"
     fields: list[tuple[str, int]]
+
+
+PORT_METADATA_BYTES = 8  # PORT_METADATA_SIZE (Tofino 1: 64 bits)
+
+
+class PortMetadata:
+    """`<ingress parser>.$PORT_METADATA`: the phase-0 bytes the ingress parser sees after the intrinsic metadata,
+    per ingress port (all zero until written). `fields` is port_metadata_unpack's struct (name, width), MSB
+    first; empty when the program does not unpack it (bf-rt.json then has the one `$DEFAULT_FIELD`)."""
+
+    def __init__(self, name: str, fields: list[tuple[str, int]], read: bool = True) -> None:
+        self.name = name
+        self.fields = fields
+        self.read = read  # False: the program only advances past the phase-0 bits (no bf-rt.json table)
+        self.values: dict[int, bytes] = {}  # port -> PORT_METADATA_BYTES bytes; the generated driver reads it
+
+    def write(self, port: int, fields: dict[str, int]) -> None:
+        """`fields`: the struct's fields by name, or {"$DEFAULT_FIELD": the whole 64-bit value}."""
+        if "$DEFAULT_FIELD" in fields:
+            value = fields["$DEFAULT_FIELD"]
+        else:
+            value, pos = 0, PORT_METADATA_BYTES * 8
+            for name, width in self.fields:
+                pos -= width
+                value |= (fields.get(name, 0) & ((1 << width) - 1)) << pos
+        self.values[port] = (value & ((1 << (PORT_METADATA_BYTES * 8)) - 1)).to_bytes(PORT_METADATA_BYTES, "big")
+
+    def get(self, port: int) -> dict[str, int]:
+        value = int.from_bytes(self.values.get(port, bytes(PORT_METADATA_BYTES)), "big")
+        if not self.fields:
+            return {"$DEFAULT_FIELD": value}
+        out, pos = {}, PORT_METADATA_BYTES * 8
+        for name, width in self.fields:
+            pos -= width
+            out[name] = (value >> pos) & ((1 << width) - 1)
+        return out
 
 
 @dataclass(slots=True)
@@ -795,10 +1074,72 @@ def crc32(data: bytes) -> int:
     return binascii.crc32(data)
 
 
-_HASH_MEMO: dict[tuple[str, int, int, int], int] = {}
+# A CRC as bf-utils' dynamic_hash models Tofino's (bfn_hash_algorithm.cpp): (width, poly without its top bit,
+# reversed, msb, extend, init, final xor); reversed CRCs keep the register reflected and load `init` as it is.
+CrcParams = tuple[int, int, bool, bool, bool, int, int]
+# The standard HashAlgorithm_t CRCs as bf-p4c names them (mau/hash_function.cpp -> bf-utils standard_crc_algs)
+STANDARD_CRCS: dict[str, CrcParams] = {
+    "CRC8": (8, 0x07, False, False, False, 0, 0),  # crc_8
+    "CRC64": (64, 0x42F0E1EBA9EA3693, False, False, False, 0, 0),  # crc_64 (CRC-64/ECMA-182)
+}
+_CRC_TABLES: dict[tuple[int, int, bool], list[int]] = {}
 
 
-def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
+def _reflect(v: int, width: int) -> int:
+    return int(f"{v:0{width}b}"[::-1], 2)
+
+
+def crc_custom(params: CrcParams, data: bytes, out_width: int) -> int:
+    """The CRC of `data` with `params`, cut or widened to `out_width` bits: the low bits (msb: the high bits) of a
+    wider CRC; a narrower one repeated (extend) or zero-extended."""
+    width, poly, rev, msb, extend, init, xorout = params
+    mask = (1 << width) - 1
+    key = (width, poly, rev)
+    table = _CRC_TABLES.get(key)
+    if table is None:
+        table = []
+        if rev:
+            rpoly = _reflect(poly, width)
+            for b in range(256):
+                c = b
+                for _ in range(8):
+                    c = (c >> 1) ^ rpoly if c & 1 else c >> 1
+                table.append(c)
+        else:
+            top = 1 << (width - 1)
+            for b in range(256):
+                c = b << (width - 8) if width >= 8 else b >> (8 - width)
+                for _ in range(8 if width >= 8 else width):
+                    c = ((c << 1) ^ poly) & mask if c & top else (c << 1) & mask
+                table.append(c)
+        _CRC_TABLES[key] = table
+    crc = init & mask
+    if rev:
+        for b in data:
+            crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+    elif width >= 8:
+        for b in data:
+            crc = ((crc << 8) & mask) ^ table[((crc >> (width - 8)) ^ b) & 0xFF]
+    else:  # narrower than a byte: bit by bit
+        for b in data:
+            for i in range(7, -1, -1):
+                fb = ((crc >> (width - 1)) ^ (b >> i)) & 1
+                crc = ((crc << 1) & mask) ^ (poly if fb else 0)
+    crc ^= xorout & mask
+    if out_width < width:
+        return crc >> (width - out_width) if msb else crc & ((1 << out_width) - 1)
+    if out_width > width and extend:
+        rep = crc
+        for _ in range(out_width // width):
+            rep = (rep << width) | crc
+        return rep & ((1 << out_width) - 1)
+    return crc
+
+
+_HASH_MEMO: dict[tuple[object, int, int, int], int] = {}
+
+
+def hash_value(algo: str | CrcParams, value: int, nbits: int, out_width: int) -> int:
     """Hash of the bit string `value` (nbits long, zero-padded on the left to whole bytes)."""
     key = (algo, value, nbits, out_width)
     h = _HASH_MEMO.get(key)  # a pure function of its arguments; packets of one flow hash the same key
@@ -809,15 +1150,20 @@ def hash_value(algo: str, value: int, nbits: int, out_width: int) -> int:
         h = value & mask
     else:
         data = value.to_bytes((nbits + 7) // 8, "big")
-        h = (crc16(data) if algo == "CRC16" else binascii.crc32(data)) & mask
+        if algo == "CRC16":
+            h = crc16(data) & mask
+        elif algo == "CRC32":
+            h = binascii.crc32(data) & mask
+        else:  # a CRCPolynomial's parameters, or CRC8 / CRC64
+            h = crc_custom(STANDARD_CRCS[algo] if isinstance(algo, str) else algo, data, out_width)
     if len(_HASH_MEMO) >= MEMO_LIMIT:
         _HASH_MEMO.clear()
     _HASH_MEMO[key] = h
     return h
 
 
-def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str, shifts: tuple[int, ...], nbits: int,
-              out_width: int, sym: tuple[tuple[int, int], ...] = ()) -> int:
+def hash_site(memo: dict[tuple, int], fields: tuple[int, ...], algo: str | CrcParams, shifts: tuple[int, ...],
+              nbits: int, out_width: int, sym: tuple[tuple[int, int], ...] = ()) -> int:
     """A Hash.get call site's miss: the fields placed at their bit positions, hashed, remembered by field values.
 
     `sym` lists the @symmetric pairs (i, j), i < j: as bf-p4c lays out the CRC input (hash_symmetric.py), entry i

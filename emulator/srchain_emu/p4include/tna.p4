@@ -15,6 +15,8 @@ typedef bit<3>  ResubmitType_t;
 typedef bit<3>  DigestType_t;
 typedef bit<16> ReplicationId_t;
 typedef bit<16> ParserError_t;
+typedef bit<16> L1ExclusionId_t;
+typedef bit<9>  L2ExclusionId_t;
 
 const bit<32> PORT_METADATA_SIZE = 32w64;
 
@@ -60,8 +62,8 @@ struct ingress_intrinsic_metadata_for_tm_t {
     MulticastGroupId_t mcast_grp_b;
     bit<13> level1_mcast_hash;
     bit<13> level2_mcast_hash;
-    bit<16> level1_exclusion_id;
-    bit<9> level2_exclusion_id;
+    L1ExclusionId_t level1_exclusion_id;
+    L2ExclusionId_t level2_exclusion_id;
     bit<16> rid;
 }
 
@@ -130,6 +132,10 @@ struct egress_intrinsic_metadata_for_output_port_t {
 extern T max<T>(in T t1, in T t2);
 extern T min<T>(in T t1, in T t2);
 
+/* The ingress parser's phase-0 data: PORT_METADATA_SIZE bits per ingress port, written through BF Runtime
+ * (`<ingress parser>.$PORT_METADATA`); T's fields are its first bits. Consumes PORT_METADATA_SIZE bits. */
+extern T port_metadata_unpack<T>(packet_in pkt);
+
 extern Checksum {
     Checksum();
     void add<T>(in T data);
@@ -139,8 +145,15 @@ extern Checksum {
     bit<16> update<T>(in T data, @optional in bool zeros_as_ones);  /* zeros_as_ones: 0 is sent as 0xFFFF */
 }
 
+/* A CRC for Hash(HashAlgorithm_t.CUSTOM, poly): coeff without its top bit, reflected in and out, the CRC's high
+ * bits when the hash is narrower (msb), repeated when it is wider (extended), initial register, final xor. */
+extern CRCPolynomial<T> {
+    CRCPolynomial(T coeff, bool reversed, bool msb, bool extended, T init, T xor);
+}
+
 extern Hash<W> {
     Hash(HashAlgorithm_t algo);
+    Hash(HashAlgorithm_t algo, CRCPolynomial<_> poly);
     W get<D>(in D data);
 }
 
@@ -157,6 +170,26 @@ extern DirectCounter<W> {
 extern Register<T, I> {
     Register(bit<32> size);
     Register(bit<32> size, T initial_value);
+    T read(in I index);  /* bit<W> registers, outside a RegisterAction */
+    void write(in I index, in T value);
+}
+
+/* One cell per entry of the table that names it with `registers =`. */
+extern DirectRegister<T> {
+    DirectRegister();
+    DirectRegister(T initial_value);
+}
+
+extern DirectRegisterAction<T, U> {
+    DirectRegisterAction(DirectRegister<T> reg);
+    U execute();
+    abstract void apply(inout T value, @optional out U rv);
+}
+
+/* A run-time value (BF Runtime table, field `value`) that RegisterActions read. */
+extern RegisterParam<T> {
+    RegisterParam(T initial_value);
+    T read();
 }
 
 extern RegisterAction<T, I, U> {
@@ -192,6 +225,55 @@ extern ActionSelector {
                    bit<32> max_group_size, bit<32> num_groups);
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode);
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
+}
+
+/* PTP correction-field update instructions for the egress MAC (tx timestamping, hardware only): the type exists so
+ * programs can declare it; the emulator refuses to emit it (it would put these bytes on the wire). */
+header ptp_metadata_t {
+    bit<8> udp_cksum_byte_offset;
+    bit<8> cf_byte_offset;
+    bit<48> updated_cf;
+}
+
+/* Resubmit from the ingress deparser: the packet as it arrived goes through ingress once more, resubmit_flag 1 and
+ * the data (at most 64 bits) in place of the port metadata. Resubmit(type) fires when resubmit_type == type. */
+extern Resubmit {
+    Resubmit();
+    Resubmit(ResubmitType_t resubmit_type);
+    void emit();
+    void emit<T>(in T hdr);
+}
+
+/* Low-pass filters and WRED: specs are BF Runtime data ($LPF_SPEC_*, $WRED_SPEC_*), on the packet clock. */
+extern Lpf<T, I> {
+    Lpf(bit<32> size);
+    T execute(in T val, in I index);
+}
+
+extern DirectLpf<T> {
+    DirectLpf();
+    T execute(in T val);
+}
+
+extern Wred<T, I> {
+    Wred(bit<32> size, bit<8> drop_value, bit<8> no_drop_value);
+    bit<8> execute(in T val, in I index);
+}
+
+extern DirectWred<T> {
+    DirectWred(bit<8> drop_value, bit<8> no_drop_value);
+    bit<8> execute(in T val);
+}
+
+/* Table implementations (`implementation =`, or `alpm =` / `atcam =`): the SDE partitions the entries; lookups
+ * stay longest-prefix (Alpm) and ternary within the entry's atcam_partition_index (Atcam). */
+extern Atcam {
+    Atcam(@optional bit<32> number_partitions);
+}
+
+extern Alpm {
+    Alpm(@optional bit<32> number_partitions, @optional bit<32> subtrees_per_partition,
+         @optional bit<32> atcam_subset_width, @optional bit<32> shift_granularity);
 }
 
 extern Random<W> {

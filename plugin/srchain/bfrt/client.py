@@ -37,7 +37,7 @@ __all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireArray", "WireDat
 SetReq = pb.SetForwardingPipelineConfigRequest
 WireKey = int | tuple[int, int]  # exact: int; ternary: (value, mask); lpm: (value, prefix_len); range: (low, high)
 WireArray = list[int] | list[bool]  # a repeated field: int_arr_val, or bool_arr_val for a bool field ($pre.*)
-WireScalar = int | bool | str  # bool/str only for fields of that type ($mirror.cfg)
+WireScalar = int | bool | str | float  # bool/str/float only for fields of that type ($mirror.cfg, $LPF_SPEC_*)
 WireData = WireScalar | WireArray
 WireRead = WireData  # a register cell reads back one value per pipe (a list[int])
 _Req = TypeVar("_Req")
@@ -300,7 +300,7 @@ class BfrtClient:
             k = t.key_field(name)
             f = out.fields.add(field_id=k.id)
             mt = k.match_type
-            if mt == "Exact":
+            if mt in ("Exact", "ATCAM"):  # an ATCAM partition index is an exact value
                 f.exact.value = _enc(value, k.type, name)
             elif mt == "Ternary":
                 v, mask = _pair(value, name, mt)
@@ -342,6 +342,8 @@ class BfrtClient:
                 f.bool_val = bool(value)
             elif d.type.name == "string":
                 f.str_val = str(value)
+            elif d.type.name == "float":
+                f.float_val = float(value)
             else:
                 f.stream = _enc(value, d.type, name)
         return out
@@ -474,6 +476,8 @@ class BfrtClient:
                 data[name] = df.bool_val
             elif value == "str_val":
                 data[name] = df.str_val
+            elif value == "float_val":
+                data[name] = df.float_val
         return Entry(key, spec.name if spec is not None else None, data, te.is_default_entry)
 
     def register_read(self, register: str, index: int) -> dict[str, list[int]]:
