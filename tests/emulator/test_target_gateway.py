@@ -118,3 +118,16 @@ def test_min_refuses_non_bit_arguments(tmp_path):
     path, _ = write(tmp_path, "    action pick() { md.flag = min(md.flag, true); }\n", "        pick();\n")
     with pytest.raises(Exception, match=r"min\(\) needs bit<W> arguments"):
         Pipeline.from_file(path)
+
+
+def test_only_the_hash_bits_an_action_keeps_count(tmp_path):
+    """Intel's tna_dyn_hashing keeps [31:0] of a CRC64 `get` (bf-p4c 9.13.4 compiles it): 32 bits travel to the
+    action; the whole 64-bit result is refused."""
+    loc = "    Hash<bit<64>>(HashAlgorithm_t.CRC64) h64;\n"
+    path, _ = write(tmp_path, loc + "    bit<32> low32;\n    action low() { low32 = h64.get({hdr.data.a})[31:0]; }\n",
+                    "        low();\n        hdr.data.d = low32;\n")
+    Pipeline.from_file(path)
+    path, text = write(tmp_path, loc + "    bit<64> wide;\n    action all() { wide = h64.get({hdr.data.a}); }\n",
+                       "        all();\n        hdr.data.d = wide[31:0];\n")
+    with pytest.raises(TargetRefusal, match="64 bits of hash data, more than the 32 bits of the immediate pathway"):
+        Pipeline.from_file(path)

@@ -199,11 +199,18 @@ def hash_bits(ann: Annotations, s: A.Stmt) -> int:
         values = [s.value]
     elif isinstance(s, A.VarDecl) and s.init is not None:
         values = [s.init]
+    def is_hash_get(x: A.Expr) -> bool:
+        target = callee(ann, x) if isinstance(x, A.Call) else None
+        return isinstance(target, tuple) and isinstance(target[0], ExternSym) and target[0].kind == "Hash"
+
     total = 0
     for v in values:
+        sliced: set[int] = set()
         for x in subexpressions(v):
-            target = callee(ann, x) if isinstance(x, A.Call) else None
-            if isinstance(target, tuple) and isinstance(target[0], ExternSym) and target[0].kind == "Hash":
+            if isinstance(x, A.Slice) and is_hash_get(x.base):
+                total += width(ann, x)  # only the bits kept travel to the action (tna_dyn_hashing's CRC64[31:0])
+                sliced.add(id(x.base))
+            elif is_hash_get(x) and id(x) not in sliced:
                 total += width(ann, x)
     return total
 
