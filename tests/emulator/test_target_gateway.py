@@ -127,7 +127,7 @@ def test_only_the_hash_bits_an_action_keeps_count(tmp_path):
     path, _ = write(tmp_path, loc + "    bit<32> low32;\n    action low() { low32 = h64.get({hdr.data.a})[31:0]; }\n",
                     "        low();\n        hdr.data.d = low32;\n")
     Pipeline.from_file(path)
-    path, text = write(tmp_path, loc + "    bit<64> wide;\n    action all() { wide = h64.get({hdr.data.a}); }\n",
+    path, _ = write(tmp_path, loc + "    bit<64> wide;\n    action all() { wide = h64.get({hdr.data.a}); }\n",
                        "        all();\n        hdr.data.d = wide[31:0];\n")
     with pytest.raises(TargetRefusal, match="64 bits of hash data, more than the 32 bits of the immediate pathway"):
         Pipeline.from_file(path)
