@@ -361,6 +361,7 @@ static PyObject *walk_result(Py_ssize_t i, Py_ssize_t done, int why, PyObject *e
 }
 
 static PyObject *drain(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer ring;
     Py_ssize_t i, nr, budget, stack_room;
     double now;
@@ -604,6 +605,7 @@ static Py_ssize_t ret_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssiz
 }
 
 static PyObject *ret_drain(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer ring;
     Py_ssize_t i, nr, budget;
     double now;
@@ -631,6 +633,7 @@ static PyObject *ret_drain(PyObject *self, PyObject *args) {
  * never woken up; the caller bounds ns (spin_us) so an idle proxy goes back to epoll. */
 #define SPIN_MAX 16
 static PyObject *spin(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *watch;
     long long ns;
     if (!PyArg_ParseTuple(args, "OL", &watch, &ns))
@@ -781,6 +784,7 @@ static int job_open(job_t *j, PyObject *item) {
 }
 
 static PyObject *cycle(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *jobs_in, *txs_in;
     Py_buffer pos, attn;
     long long spin_ns, slice_ns;
@@ -924,16 +928,564 @@ fail:
     return out;
 }
 
+/* ---- SRv6 (srv6.py's per-frame work) -------------------------------------------------------------------
+ *
+ * srv6_in(buf, s, e, now, sids, out) -> entry | None
+ *   Srv6.from_sr on the frame buf[s:e] (Ethernet, ethertype IPv6, link rules already passed, e - s >= 18):
+ *   the IPv6 header, extension headers to the SRH, SRH checks, the inner packet, then End.AS / End.AD /
+ *   End.AM in place, End.AD's learning (slot or flow cache) and the SID's rx counters. Returns the SID's
+ *   entry and out = [ostart, oend, -1, events], or None and out = [0, 0, reason, events] (reason: index
+ *   in SRV6_REASONS, which srv6.py counts in the engine's drops; events: bits of SRV6_EVENT_BITS).
+ *   sids: {16-byte SID: (kind, Srv6State, AttState | None, rx array('Q'), FlowCache | None)}; kind as
+ *   K6_*. Every read is bounds-checked against the IPv6 payload length and e.
+ * srv6_out(buf, s, e, now, entry, out) -> 1 send buf[out[0]:out[1]] | 0 dropped (out[2] reason) | 2 slow
+ *   Srv6.from_vnf for an attachment with one SRv6 SID (link rules passed, `s` with HEADROOM bytes free
+ *   before it): End.AS with one segment list, End.AD per attachment, End.AM. Slow (2) touches nothing
+ *   and counts nothing: Python's Srv6.from_vnf handles the frame (a header longer than the headroom).
+ *   entry: (kind, Srv6State, txc array('Q'), lookups array('Q') | None, tmpl4, tmpl6, SID key, head, limit)
+ */
+enum { K6_AS = 0, K6_AD_IFACE = 1, K6_AD_FLOW = 2, K6_AM = 3 };
+enum { R6_TRUNCATED, R6_UNKNOWN_SID, R6_HOP_LIMIT, R6_EXT_HEADER, R6_NO_SRH, R6_BAD_SRH, R6_FRAGMENT, R6_SL_ZERO,
+       R6_INNER_TYPE, R6_NO_ATTACHMENT, R6_NO_NEIGHBOUR, R6_RET_TRUNCATED, R6_RET_NOT_IP, R6_FLOW_MISS,
+       R6_NO_SID, R6_RET_SL_ZERO, R6_RET_UNKNOWN_SID, R6_RET_HOP_LIMIT, R6_RET_BAD_SRH, R6_RET_NO_SRH,
+       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_COUNT };
+static const char *const srv6_reasons[R6_COUNT] = {
+    "srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh", "srv6_bad_srh",
+    "srv6_fragment", "srv6_sl_zero", "srv6_inner_type", "no_attachment", "no_neighbour", "return_truncated",
+    "return_not_ip", "srv6_flow_miss", "no_sid", "srv6_return_sl_zero", "srv6_return_unknown_sid",
+    "srv6_return_hop_limit", "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment",
+    "srv6_return_ext_header"};
+enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVENTS, in that order */
+#define NH6_HBH 0
+#define NH6_IPV4 4
+#define NH6_ROUTING 43
+#define NH6_FRAGMENT 44
+#define NH6_IPV6 41
+#define NH6_DEST 60
+#define MAX_EXT6 8
+
+static PyObject *s_hdr6, *s_slot, *s_learn;
+
+/* engine.ip_end: end of the IP packet at p within [p, e), or -1 (truncated or not IP). */
+static Py_ssize_t ip_end_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
+    Py_ssize_t avail = e - p;
+    if (avail < 1)
+        return -1;
+    int ver = b[p] >> 4;
+    if (ver == 4) {
+        if (avail < 20 || (b[p] & 0x0F) < 5)
+            return -1;
+        Py_ssize_t total = b[p + 2] << 8 | b[p + 3];
+        if (total < (b[p] & 0x0F) * 4 || total > avail)
+            return -1;
+        return p + total;
+    }
+    if (ver == 6) {
+        if (avail < 40)
+            return -1;
+        Py_ssize_t total = 40 + (b[p + 4] << 8 | b[p + 5]);
+        return total > avail ? -1 : p + total;
+    }
+    return -1;
+}
+
+/* Srv6.find_srh: -1 and the SRH's offset in *pq, or an inbound reason (R6_*). end: the IPv6 packet's end. */
+static int srh_find(const uint8_t *b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t *pq, int *ev) {
+    int nh = b[p + 6];
+    Py_ssize_t q = p + 40;
+    int walked = 0;
+    while (nh != NH6_ROUTING) {
+        if (nh == NH6_FRAGMENT)
+            return R6_FRAGMENT;
+        if (nh != NH6_HBH && nh != NH6_DEST)
+            return R6_NO_SRH;
+        if ((nh == NH6_HBH && walked) || walked >= MAX_EXT6)
+            return R6_EXT_HEADER;
+        if (q + 2 > end)
+            return R6_TRUNCATED;
+        nh = b[q];
+        q += (b[q + 1] + 1) * 8;
+        if (q > end)
+            return R6_TRUNCATED;
+        walked++;
+    }
+    if (walked)
+        *ev |= EV_EXT_BEFORE;
+    if (q + 8 > end)
+        return R6_TRUNCATED;
+    if (b[q + 2] != 4)
+        return R6_NO_SRH;
+    Py_ssize_t stop = q + (b[q + 1] + 1) * 8;
+    if (stop > end)
+        return R6_TRUNCATED;
+    int last = b[q + 4], sl = b[q + 3];
+    Py_ssize_t tlv = q + 8 + 16 * (last + 1);
+    if (tlv > stop || sl > last)
+        return R6_BAD_SRH;
+    int hmac = 0;
+    while (tlv < stop) {
+        if (b[tlv] == 0) {  /* Pad1 */
+            tlv++;
+            continue;
+        }
+        if (tlv + 2 > stop || tlv + 2 + b[tlv + 1] > stop)
+            return R6_BAD_SRH;
+        hmac |= b[tlv] == 5;
+        tlv += 2 + b[tlv + 1];
+    }
+    if (hmac)
+        *ev |= EV_HMAC;
+    *pq = q;
+    return -1;
+}
+
+/* Srv6.inner: -1 with the inner packet [*pr, *piend) and the offset of the byte naming it, or a reason. */
+static int srh_inner(const uint8_t *b, Py_ssize_t q, Py_ssize_t end, Py_ssize_t *pr, Py_ssize_t *piend,
+                     Py_ssize_t *pnh_at, int *ev) {
+    Py_ssize_t nh_at = q, r = q + (b[q + 1] + 1) * 8;  /* within end: srh_find checked it */
+    int nh = b[q], walked = 0;
+    while (nh == NH6_DEST) {
+        if (walked >= MAX_EXT6)
+            return R6_EXT_HEADER;
+        if (r + 2 > end)
+            return R6_TRUNCATED;
+        nh_at = r;
+        nh = b[r];
+        r += (b[r + 1] + 1) * 8;
+        walked++;
+    }
+    if (walked)
+        *ev |= EV_DOPT_AFTER;
+    if (nh == NH6_FRAGMENT)
+        return R6_FRAGMENT;
+    if (nh != NH6_IPV4 && nh != NH6_IPV6)
+        return R6_INNER_TYPE;
+    Py_ssize_t iend = ip_end_c(b, r, end);
+    if (iend < 0 || b[r] >> 4 != (nh == NH6_IPV4 ? 4 : 6))
+        return R6_TRUNCATED;
+    *pr = r;
+    *piend = iend;
+    *pnh_at = nh_at;
+    return -1;
+}
+
+/* engine.flow_key of the validated IP packet [p, e): (protocol, addresses + ports as bytes). */
+static PyObject *flow_key_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
+    uint8_t k[36];
+    Py_ssize_t n;
+    int proto;
+    if (b[p] >> 4 == 4) {
+        proto = b[p + 9];
+        Py_ssize_t hl = (b[p] & 0x0F) * 4;
+        memcpy(k, b + p + 12, 8);
+        memset(k + 8, 0, 4);
+        if ((proto == 6 || proto == 17 || proto == 132) && !((b[p + 6] & 0x1F) || b[p + 7]) && p + hl + 4 <= e)
+            memcpy(k + 8, b + p + hl, 4);
+        n = 12;
+    } else {
+        proto = b[p + 6];
+        memcpy(k, b + p + 8, 32);
+        memset(k + 32, 0, 4);
+        if ((proto == 6 || proto == 17 || proto == 132) && p + 44 <= e)
+            memcpy(k + 32, b + p + 40, 4);
+        n = 36;
+    }
+    PyObject *addr = PyBytes_FromStringAndSize((const char *)k, n);
+    if (!addr)
+        return NULL;
+    PyObject *key = PyTuple_New(2);
+    if (!key) {
+        Py_DECREF(addr);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, PyLong_FromLong(proto));  /* small int: cached, cannot fail */
+    PyTuple_SET_ITEM(key, 1, addr);
+    return key;
+}
+
+/* The attachment's Ethernet header for `ethertype_ip` (4 or 6): 1 (new reference in *hdr), 0 none yet
+ * (no neighbour), -1 error. */
+static int att_header(PyObject *att, int ver, PyObject **hdr) {
+    PyObject *dmac = PyObject_GetAttr(att, s_dmac);
+    if (!dmac)
+        return -1;
+    int ready = dmac != Py_None;
+    Py_DECREF(dmac);
+    if (!ready)
+        return 0;
+    PyObject *h = PyObject_GetAttr(att, ver == 4 ? s_hdr4 : s_hdr6);
+    if (!h)
+        return -1;
+    if (!PyBytes_Check(h) || PyBytes_GET_SIZE(h) != 14) {
+        Py_DECREF(h);
+        PyErr_SetString(PyExc_ValueError, "srv6: attachment header is not 14 bytes");
+        return -1;
+    }
+    *hdr = h;
+    return 1;
+}
+
+static int count_pair(PyObject *arr, uint64_t bytes) {
+    Py_buffer c;
+    if (PyObject_GetBuffer(arr, &c, PyBUF_WRITABLE) < 0)
+        return -1;
+    if (c.len < 16) {
+        PyBuffer_Release(&c);
+        PyErr_SetString(PyExc_ValueError, "srv6: counter array too short");
+        return -1;
+    }
+    ((uint64_t *)c.buf)[0] += 1;
+    ((uint64_t *)c.buf)[1] += bytes;
+    PyBuffer_Release(&c);
+    return 0;
+}
+
+/* End.AD's learning: End applied to a copy of the outer headers [p, r), stored as the SID's slot or in its
+ * flow cache under the inner packet's key. 0 or -1. */
+static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, Py_ssize_t iend, Py_ssize_t nh_at,
+                    int kind, PyObject *st, PyObject *cache, double now) {
+    int sl = b[q + 3];
+    PyObject *hdr = PyBytes_FromStringAndSize(NULL, r - p);
+    if (!hdr)
+        return -1;
+    uint8_t *h = (uint8_t *)PyBytes_AS_STRING(hdr);
+    memcpy(h, b + p, r - p);
+    h[7] -= 1;  /* hop limit > 1 checked */
+    h[q - p + 3] = (uint8_t)(sl - 1);
+    memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry: inside the SRH */
+    int rc = -1;
+    PyObject *off = PyLong_FromSsize_t(nh_at - p), *val = NULL, *key = NULL, *t = NULL, *res = NULL;
+    if (!off)
+        goto out;
+    t = PyFloat_FromDouble(now);
+    if (!t)
+        goto out;
+    if (kind == K6_AD_IFACE) {
+        val = PyTuple_Pack(3, hdr, off, t);
+        if (val && PyObject_SetAttr(st, s_slot, val) == 0)
+            rc = 0;
+        goto out;
+    }
+    val = PyTuple_Pack(2, hdr, off);
+    key = val ? flow_key_c(b, r, iend) : NULL;
+    if (!key)
+        goto out;
+    res = PyObject_CallMethodObjArgs(cache, s_learn, key, val, t, NULL);
+    rc = res ? 0 : -1;
+out:
+    Py_DECREF(hdr);
+    Py_XDECREF(off);
+    Py_XDECREF(t);
+    Py_XDECREF(val);
+    Py_XDECREF(key);
+    Py_XDECREF(res);
+    return rc;
+}
+
+static int srv6_args(PyObject *args, const char *fmt, Py_buffer *buf, Py_ssize_t *s, Py_ssize_t *e, double *now,
+                     PyObject **obj, Py_buffer *out) {
+    if (!PyArg_ParseTuple(args, fmt, buf, s, e, now, obj, out))
+        return -1;
+    if (*s < 0 || *e > buf->len || *s > *e || out->len < 32) {
+        PyBuffer_Release(buf);
+        PyBuffer_Release(out);
+        PyErr_SetString(PyExc_ValueError, "srv6: frame bounds or out array out of range");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *sids, int64_t *o) {
+    int ev = 0;
+    o[0] = o[1] = 0;
+    o[3] = 0;
+#define DROP6(reason) do { o[2] = (reason); o[3] = ev; Py_RETURN_NONE; } while (0)
+    Py_ssize_t p = s + 14;
+    if (e - s < 18)
+        DROP6(R6_TRUNCATED);
+    Py_ssize_t end = ip_end_c(b, p, e);
+    if (end < 0 || b[p] >> 4 != 6)
+        DROP6(R6_TRUNCATED);
+    PyObject *k = PyBytes_FromStringAndSize((const char *)b + p + 24, 16);
+    if (!k)
+        return NULL;
+    PyObject *entry = PyDict_GetItemWithError(sids, k);
+    Py_DECREF(k);
+    if (!entry) {
+        if (PyErr_Occurred())
+            return NULL;
+        DROP6(R6_UNKNOWN_SID);
+    }
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
+        PyErr_SetString(PyExc_ValueError, "srv6: SID entry is not a 5-tuple");
+        return NULL;
+    }
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+    if (kind == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *att = PyTuple_GET_ITEM(entry, 2);
+    if (b[p + 7] <= 1)
+        DROP6(R6_HOP_LIMIT);
+    Py_ssize_t q = 0;
+    int why = srh_find(b, p, end, &q, &ev);
+    if (why >= 0)
+        DROP6(why);
+    int sl = b[q + 3];
+    if (sl == 0)
+        DROP6(R6_SL_ZERO);
+    PyObject *hdr = NULL;
+    Py_ssize_t start, stop;
+    if (kind == K6_AM) {
+        if (att == Py_None)
+            DROP6(R6_NO_ATTACHMENT);
+        int got = att_header(att, 6, &hdr);
+        if (got < 0)
+            return NULL;
+        if (!got)
+            DROP6(R6_NO_NEIGHBOUR);
+        memcpy(b + p + 24, b + q + 8, 16);  /* DA = Segment List[0]; SL and the SRH stay */
+        memcpy(b + p - 14, PyBytes_AS_STRING(hdr), 14);
+        start = p - 14;
+        stop = end;
+    } else {
+        Py_ssize_t r = 0, iend = 0, nh_at = 0;
+        why = srh_inner(b, q, end, &r, &iend, &nh_at, &ev);
+        if (why >= 0)
+            DROP6(why);
+        if (att == Py_None)
+            DROP6(R6_NO_ATTACHMENT);
+        int got = att_header(att, b[r] >> 4, &hdr);
+        if (got < 0)
+            return NULL;
+        if (!got)
+            DROP6(R6_NO_NEIGHBOUR);
+        if ((kind == K6_AD_IFACE || kind == K6_AD_FLOW)
+            && ad_learn(b, p, q, r, iend, nh_at, (int)kind, PyTuple_GET_ITEM(entry, 1), PyTuple_GET_ITEM(entry, 4),
+                        now) < 0) {
+            Py_DECREF(hdr);
+            return NULL;
+        }
+        memcpy(b + r - 14, PyBytes_AS_STRING(hdr), 14);  /* r - 14 >= p + 26: inside the outer headers */
+        start = r - 14;
+        stop = iend;
+    }
+    Py_DECREF(hdr);
+    if (count_pair(PyTuple_GET_ITEM(entry, 3), (uint64_t)(e - s)) < 0)
+        return NULL;
+    o[0] = start;
+    o[1] = stop;
+    o[2] = -1;
+    o[3] = ev;
+#undef DROP6
+    return Py_NewRef(entry);
+}
+
+static PyObject *srv6_in(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf, out;
+    Py_ssize_t s, e;
+    double now;
+    PyObject *sids;
+    if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &sids, &out) < 0)
+        return NULL;
+    if (!PyDict_Check(sids)) {
+        PyBuffer_Release(&buf);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_TypeError, "srv6_in: sids must be a dict");
+        return NULL;
+    }
+    PyObject *res = srv6_in_frame(buf.buf, s, e, now, sids, out.buf);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&out);
+    return res;
+}
+
+/* Ethernet head + a header template `hdr` (IPv6 + SRH, payload length patched) in front of the IP packet
+ * [p, end): 1 written (out set), 2 it does not fit before p or in the headroom (Python copies). */
+static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObject *hdr, Py_ssize_t limit,
+                 Py_ssize_t nh_off, int nh, int64_t *o) {
+    Py_ssize_t hl = PyBytes_GET_SIZE(head), n = hl + PyBytes_GET_SIZE(hdr);
+    if (n > limit || n > p || PyBytes_GET_SIZE(hdr) < 40 || nh_off >= PyBytes_GET_SIZE(hdr))
+        return 2;
+    Py_ssize_t plen = PyBytes_GET_SIZE(hdr) - 40 + end - p;
+    if (plen > 0xFFFF)
+        return 2;
+    Py_ssize_t h = p - n;
+    memcpy(b + h, PyBytes_AS_STRING(head), hl);
+    memcpy(b + h + hl, PyBytes_AS_STRING(hdr), PyBytes_GET_SIZE(hdr));
+    b[h + hl + 4] = (uint8_t)(plen >> 8);
+    b[h + hl + 5] = (uint8_t)plen;
+    if (nh_off >= 0)
+        b[h + hl + nh_off] = (uint8_t)nh;
+    o[0] = h;
+    o[1] = end;
+    return 1;
+}
+
+static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entry, int64_t *o) {
+    int ev = 0;
+    o[0] = o[1] = o[3] = 0;
+#define DROP6(reason) do { o[2] = (reason); o[3] = ev; return 0; } while (0)
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 9) {
+        PyErr_SetString(PyExc_ValueError, "srv6: return entry is not a 9-tuple");
+        return -1;
+    }
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+    Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 8));
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *st = PyTuple_GET_ITEM(entry, 1), *txc = PyTuple_GET_ITEM(entry, 2);
+    PyObject *head = PyTuple_GET_ITEM(entry, 7);
+    if (!PyBytes_Check(head)) {
+        PyErr_SetString(PyExc_ValueError, "srv6: return entry head is not bytes");
+        return -1;
+    }
+    if (e - s < 14)
+        DROP6(R6_RET_TRUNCATED);
+    int et = b[s + 12] << 8 | b[s + 13];
+    Py_ssize_t p = s + 14;
+    int want = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
+    if (!want || (p < e && b[p] >> 4 != want))
+        DROP6(R6_RET_NOT_IP);
+    Py_ssize_t end = ip_end_c(b, p, e);
+    if (end < 0)
+        DROP6(R6_RET_TRUNCATED);
+    if (kind == K6_AM) {
+        if (want != 6)
+            DROP6(R6_NO_SID);  /* IPv4 from an End.AM-only VNF: no End.AD, no End.AS */
+        Py_ssize_t q = 0;
+        int why = srh_find(b, p, end, &q, &ev);
+        if (why >= 0)
+            DROP6(why == R6_TRUNCATED || why == R6_BAD_SRH ? R6_RET_BAD_SRH : why == R6_NO_SRH ? R6_RET_NO_SRH
+                  : why == R6_FRAGMENT ? R6_RET_FRAGMENT : R6_RET_EXT_HEADER);
+        int sl = b[q + 3];
+        if (sl == 0)
+            DROP6(R6_RET_SL_ZERO);
+        PyObject *key = PyTuple_GET_ITEM(entry, 6);
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != 16) {
+            PyErr_SetString(PyExc_ValueError, "srv6: return entry SID key is not 16 bytes");
+            return -1;
+        }
+        if (memcmp(b + q + 8 + 16 * sl, PyBytes_AS_STRING(key), 16) != 0)  /* sl <= Last Entry: inside */
+            DROP6(R6_RET_UNKNOWN_SID);
+        if (b[p + 7] <= 1)
+            DROP6(R6_RET_HOP_LIMIT);
+        Py_ssize_t hl = PyBytes_GET_SIZE(head);
+        if (hl > p) {
+            o[3] = 0;
+            return 2;
+        }
+        b[p + 7] -= 1;
+        b[q + 3] = (uint8_t)(sl - 1);
+        memcpy(b + p + 24, b + q + 8 + 16 * (sl - 1), 16);
+        memcpy(b + p - hl, PyBytes_AS_STRING(head), hl);
+        if (count_pair(txc, (uint64_t)(end - (p - hl))) < 0)
+            return -1;
+        o[0] = p - hl;
+        o[1] = end;
+        o[3] = ev;
+        return 1;
+    }
+    PyObject *hdr;
+    Py_ssize_t nh_off = -1;
+    if (kind == K6_AS) {
+        hdr = PyTuple_GET_ITEM(entry, want == 4 ? 4 : 5);
+        if (!PyBytes_Check(hdr)) {
+            PyErr_SetString(PyExc_ValueError, "srv6: return entry template is not bytes");
+            return -1;
+        }
+    } else if (kind == K6_AD_IFACE) {
+        PyObject *slot = PyObject_GetAttr(st, s_slot);
+        if (!slot)
+            return -1;
+        int ok = slot != Py_None;
+        if (ok && (!PyTuple_Check(slot) || PyTuple_GET_SIZE(slot) != 3 || !PyBytes_Check(PyTuple_GET_ITEM(slot, 0)))) {
+            Py_DECREF(slot);
+            PyErr_SetString(PyExc_ValueError, "srv6: End.AD slot is not (header, offset, learned)");
+            return -1;
+        }
+        PyObject *lookups = PyTuple_GET_ITEM(entry, 3);
+        Py_buffer lk;
+        if (PyObject_GetBuffer(lookups, &lk, PyBUF_WRITABLE) < 0) {
+            Py_DECREF(slot);
+            return -1;
+        }
+        if (lk.len < 16) {
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            PyErr_SetString(PyExc_ValueError, "srv6: lookups array too short");
+            return -1;
+        }
+        if (!ok) {
+            ((uint64_t *)lk.buf)[1] += 1;  /* a miss: nothing learned yet */
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            DROP6(R6_FLOW_MISS);
+        }
+        hdr = PyTuple_GET_ITEM(slot, 0);
+        nh_off = PyLong_AsSsize_t(PyTuple_GET_ITEM(slot, 1));
+        Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+        if (nh_off < 0 || PyErr_Occurred() || n > limit || n > p) {  /* a copy (or a bad slot): Python */
+            PyErr_Clear();
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            o[3] = 0;
+            return 2;
+        }
+        ((uint64_t *)lk.buf)[0] += 1;
+        PyBuffer_Release(&lk);
+        int rc = push6(b, p, end, head, hdr, limit, nh_off, want == 4 ? NH6_IPV4 : NH6_IPV6, o);
+        Py_DECREF(slot);
+        if (rc != 1) {  /* cannot happen after the checks above; undo the hit to stay exact */
+            PyErr_SetString(PyExc_ValueError, "srv6: End.AD header does not fit");
+            return -1;
+        }
+        if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
+            return -1;
+        o[3] = ev;
+        return 1;
+    } else {
+        o[3] = 0;
+        return 2;
+    }
+    int rc = push6(b, p, end, head, hdr, limit, -1, 0, o);
+    if (rc != 1) {
+        o[3] = 0;
+        return rc;
+    }
+    if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
+        return -1;
+    o[3] = ev;
+#undef DROP6
+    return 1;
+}
+
+static PyObject *srv6_out(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf, out;
+    Py_ssize_t s, e;
+    double now;
+    PyObject *entry;
+    if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &entry, &out) < 0)
+        return NULL;
+    int rc = srv6_out_frame(buf.buf, s, e, entry, out.buf);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&out);
+    return rc < 0 ? NULL : PyLong_FromLong(rc);
+}
+
 static PyMethodDef methods[] = {
     {"drain", drain, METH_VARARGS,
      "drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)"},
     {"ret_drain", ret_drain, METH_VARARGS, "ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error)"},
     {"spin", spin, METH_VARARGS, "spin(watch, ns) -> index of the first ready (buffer, offset), or -1"},
     {"cycle", cycle, METH_VARARGS, "cycle(jobs, pos, txs, attn, spin_ns, slice_ns) -> (job, why, done)"},
+    {"srv6_in", srv6_in, METH_VARARGS, "srv6_in(buf, s, e, now, sids, out) -> entry | None"},
+    {"srv6_out", srv6_out, METH_VARARGS, "srv6_out(buf, s, e, now, entry, out) -> 1 sent | 0 dropped | 2 slow"},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 /* sha256 of this file, passed by setup.py: the loader refuses a build older than the source beside it */
 #ifndef FASTSR_SOURCE_SHA256
@@ -944,7 +1496,10 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
     s_move_to_end = PyUnicode_InternFromString("move_to_end");
     s_dmac = PyUnicode_InternFromString("dmac");
     s_hdr4 = PyUnicode_InternFromString("hdr4");
-    if (!s_move_to_end || !s_dmac || !s_hdr4)
+    s_hdr6 = PyUnicode_InternFromString("hdr6");
+    s_slot = PyUnicode_InternFromString("slot");
+    s_learn = PyUnicode_InternFromString("learn");
+    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "WHY_BUDGET", WHY_BUDGET) < 0
@@ -956,6 +1511,20 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
               || PyModule_AddIntConstant(m, "WHY_WAKE", WHY_WAKE) < 0
               || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0
               || PyModule_AddStringConstant(m, "SOURCE_SHA256", FASTSR_SOURCE_SHA256) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *names = m ? PyTuple_New(R6_COUNT) : NULL;
+    for (int k = 0; names && k < R6_COUNT; k++) {
+        PyObject *name = PyUnicode_FromString(srv6_reasons[k]);
+        if (!name) {
+            Py_CLEAR(names);
+            break;
+        }
+        PyTuple_SET_ITEM(names, k, name);
+    }
+    if (m && (!names || PyModule_AddObject(m, "SRV6_REASONS", names) < 0)) {
+        Py_XDECREF(names);
         Py_DECREF(m);
         return NULL;
     }

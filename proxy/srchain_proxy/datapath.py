@@ -60,6 +60,8 @@ class DataPath:
         self.io = io
         # which SR-side loop, and why: decided before anything is opened
         self.variant, self.variant_detail = choose_variant(fast_path, io)
+        # SRv6 frames: per frame in C too when the compiled loop runs (srv6.build reads it)
+        engine.srv6_c = compiled.load() if self.variant == "compiled" else None
         self.sr_iface = sr_iface
         # no headroom on the SR side: the pop rewrites inside the frame, so a slot holds 132 bytes more of it
         self.sr_rx = (RxRing(sr_iface, 0, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
