@@ -71,6 +71,8 @@ static inline void tx_commit(uint8_t *tx, Py_ssize_t n, int64_t *txst, Py_ssize_
     }
 }
 
+static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table);  /* SRv6, below */
+
 enum { WHY_BUDGET = 0, WHY_NOT_READY = 1, WHY_SLOW = 2, WHY_ERROR = 3,
        /* cycle() only */ WHY_IDLE = 4, WHY_SLICE = 5, WHY_WAKE = 6, WHY_HOLE = 7 };
 
@@ -191,7 +193,7 @@ static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room
         return 0;
     uint8_t *f = slot + mac;
     if (f[12] != 0x88 || f[13] != 0x47)
-        return 0;
+        return f[12] == 0x86 && f[13] == 0xDD ? one6(f, snap, now, table) : 0;
     uint32_t top = (uint32_t)f[14] << 24 | (uint32_t)f[15] << 16 | (uint32_t)f[16] << 8 | f[17];
     if ((top & 0xFF) <= 1)
         return 0;
@@ -1195,11 +1197,38 @@ static int srv6_args(PyObject *args, const char *fmt, Py_buffer *buf, Py_ssize_t
     return 0;
 }
 
-static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *sids, int64_t *o) {
+/* The compiled SR loop's SRv6 send side (one6): the attachment's TX ring. */
+typedef struct {
+    Py_buffer txmap, txst;
+    Py_ssize_t txnr;
+    int fd;
+    uint8_t *slot;  /* the free TX slot (set by srv6_in_frame's checks) */
+} tx6_t;
+
+#define SLOW6 (-2)  /* out[2] of a frame the ring loop leaves to Python (untouched, nothing counted) */
+
+/* A forward of n bytes in C: 1 (tx->slot is the free slot), 0 not here (an event Python counts, the TX
+ * slot still the kernel's, over the MTU). */
+static int tx6_check(tx6_t *tx, int ev, Py_ssize_t n) {
+    int64_t *txst = tx->txst.buf;
+    if (ev || txst[0] < 0 || txst[0] >= tx->txnr || (txst[0] + 1) * FRAME_SIZE > tx->txmap.len)
+        return 0;
+    uint8_t *slot = (uint8_t *)tx->txmap.buf + txst[0] * FRAME_SIZE;
+    if (__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) != 0 || n > tx_limit(txst))
+        return 0;
+    tx->slot = slot;
+    return 1;
+}
+
+/* srv6_in's work. tx NULL: the engine's call. tx set (the ring loop, one6): anything but a clean forward
+ * -- a drop, an event to count, no free TX slot, a frame over the MTU -- returns None with out[2] = SLOW6
+ * before the frame, a cache or a counter is touched; a forward also copies the frame into tx's slot. */
+static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *sids, int64_t *o,
+                               tx6_t *tx) {
     int ev = 0;
     o[0] = o[1] = 0;
     o[3] = 0;
-#define DROP6(reason) do { o[2] = (reason); o[3] = ev; Py_RETURN_NONE; } while (0)
+#define DROP6(reason) do { o[2] = tx ? SLOW6 : (reason); o[3] = tx ? 0 : ev; Py_RETURN_NONE; } while (0)
     Py_ssize_t p = s + 14;
     if (e - s < 18)
         DROP6(R6_TRUNCATED);
@@ -1216,10 +1245,12 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
             return NULL;
         DROP6(R6_UNKNOWN_SID);
     }
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 5) {
         PyErr_SetString(PyExc_ValueError, "srv6: SID entry is not a 5-tuple");
         return NULL;
     }
+    if (tx && PyTuple_GET_SIZE(entry) != 9)
+        DROP6(0);  /* no TX ring entry: Python's path */
     long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
     if (kind == -1 && PyErr_Occurred())
         return NULL;
@@ -1243,6 +1274,10 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
             return NULL;
         if (!got)
             DROP6(R6_NO_NEIGHBOUR);
+        if (tx && tx6_check(tx, ev, end - (p - 14)) <= 0) {
+            Py_DECREF(hdr);
+            DROP6(0);
+        }
         memcpy(b + p + 24, b + q + 8, 16);  /* DA = Segment List[0]; SL and the SRH stay */
         memcpy(b + p - 14, PyBytes_AS_STRING(hdr), 14);
         start = p - 14;
@@ -1259,6 +1294,10 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
             return NULL;
         if (!got)
             DROP6(R6_NO_NEIGHBOUR);
+        if (tx && tx6_check(tx, ev, iend - (r - 14)) <= 0) {
+            Py_DECREF(hdr);
+            DROP6(0);
+        }
         if ((kind == K6_AD_IFACE || kind == K6_AD_FLOW)
             && ad_learn(b, p, q, r, iend, nh_at, (int)kind, PyTuple_GET_ITEM(entry, 1), PyTuple_GET_ITEM(entry, 4),
                         now) < 0) {
@@ -1272,6 +1311,10 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
     Py_DECREF(hdr);
     if (count_pair(PyTuple_GET_ITEM(entry, 3), (uint64_t)(e - s)) < 0)
         return NULL;
+    if (tx) {
+        memcpy(tx->slot + TX_DATA_OFFSET, b + start, stop - start);
+        tx_commit(tx->slot, stop - start, tx->txst.buf, tx->txnr, tx->fd);
+    }
     o[0] = start;
     o[1] = stop;
     o[2] = -1;
@@ -1294,7 +1337,7 @@ static PyObject *srv6_in(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "srv6_in: sids must be a dict");
         return NULL;
     }
-    PyObject *res = srv6_in_frame(buf.buf, s, e, now, sids, out.buf);
+    PyObject *res = srv6_in_frame(buf.buf, s, e, now, sids, out.buf, NULL);
     PyBuffer_Release(&buf);
     PyBuffer_Release(&out);
     return res;
@@ -1472,6 +1515,45 @@ static PyObject *srv6_out(PyObject *self, PyObject *args) {
     PyBuffer_Release(&buf);
     PyBuffer_Release(&out);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
+}
+
+/* The SR ring loop's SRv6 frame (one() on ethertype IPv6): 1 forwarded in C, 0 left to Python, -1 error.
+ * table holds, besides the MPLS SIDs, {16-byte SID: (kind, st, att, rx, cache, tx_map, tx_state, tx_slots,
+ * tx_fd)} (fastpath.fast_table). */
+static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table) {
+    int64_t o[4];
+    tx6_t tx = {0};
+    Py_ssize_t p = 14;
+    if (snap < p + 40)
+        return 0;
+    PyObject *k = PyBytes_FromStringAndSize((const char *)f + p + 24, 16);
+    if (!k)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(table, k);
+    Py_DECREF(k);
+    if (!entry)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 9)
+        return 0;
+    tx.txnr = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 7));
+    tx.fd = (int)PyLong_AsLong(PyTuple_GET_ITEM(entry, 8));
+    if (PyErr_Occurred())
+        return -1;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 5), &tx.txmap, PyBUF_WRITABLE) < 0)
+        return -1;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 6), &tx.txst, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&tx.txmap);
+        return -1;
+    }
+    int rc = 0;
+    if (tx.txst.len >= 32 && tx.txnr > 0) {
+        PyObject *res = srv6_in_frame(f, 0, snap, now, table, o, &tx);
+        rc = res == NULL ? -1 : res != Py_None;
+        Py_XDECREF(res);
+    }
+    PyBuffer_Release(&tx.txmap);
+    PyBuffer_Release(&tx.txst);
+    return rc;
 }
 
 static PyMethodDef methods[] = {

@@ -23,10 +23,11 @@ _WHY_BUDGET, _WHY_NOT_READY, _WHY_SLOW, _WHY_ERROR = 0, 1, 2, 3  # as in _fastsr
 WHY_IDLE = 4  # _fastsr.c cycle(): every ring stayed empty
 
 
-def fast_table(eng: Engine) -> dict[int, tuple]:
+def fast_table(eng: Engine) -> dict[int | bytes, tuple]:
     """Per-SID entries for the compiled loop (layout in _fastsr.c). SIDs left out take the Python path:
-    no attachment, version pins (several static SIDs on one VNF), or a send side without a TX ring."""
-    table: dict[int, tuple] = {}
+    no attachment, version pins (several static SIDs on one VNF), or a send side without a TX ring.
+    SRv6 SIDs (16-byte keys) when srv6.Srv6Compiled runs them: its entry and the attachment's TX ring."""
+    table: dict[int | bytes, tuple] = {}
     for sid, st in eng.sids.items():
         att = st.att
         tx = att.tx if att is not None else None
@@ -34,6 +35,11 @@ def fast_table(eng: Engine) -> dict[int, tuple]:
             continue
         od = st.cache.od if st.cache is not None else None
         table[sid] = (att, od, st.rx, tx.map, tx.st, tx.nr, tx.sock.fileno())
+    for key, ent in getattr(eng.srv6, "table", {}).items():  # srv6.Srv6Compiled: (kind, st, att, rx, cache)
+        att = ent[2]
+        tx = att.tx if att is not None else None
+        if isinstance(tx, RingTx):
+            table[key] = (*ent, tx.map, tx.st, tx.nr, tx.sock.fileno())
     return table
 
 
