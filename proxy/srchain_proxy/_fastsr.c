@@ -388,6 +388,8 @@ static PyObject *drain(PyObject *self, PyObject *args) {
  *   (kind, od | None, match, idle_s, head bytes, head_ip4 bytes, txc array('Q') [packets, bytes],
  *    lookups array('Q') [hits, misses], tx_map, tx_state array('q'), tx_slots, tx_fd, broadcast)
  * kind 0 (one static SID, one stack): push head (Ethernet to the switch + the encoded stack).
+ * kind 2 (one SRv6 SID, srv6.Srv6Compiled.ret; od = its srv6_out entry): srv6_out's work on the slot, the
+ *   result copied into the SR side's TX ring; anything but a clean send is left to Python (ret6).
  * kind 1 (one dynamic SID): look the flow up (match: 1 same, 2 reverse, 3 either); a live hit pushes
  *   Ethernet + the learned stack (head_ip4 when it is empty), refreshes the entry and counts a hit.
  * The common case: untagged, to our MAC (or to the broadcast MAC when `broadcast`: the VNF gets broadcast
@@ -465,6 +467,8 @@ typedef struct {
     int broadcast;  /* frames to the broadcast MAC are the VNF's too */
 } ret_t;
 
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r);  /* SRv6, below */
+
 static int ret_open(ret_t *r, PyObject *entry) {
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 13) {
         PyErr_SetString(PyExc_ValueError, "return entry: expected a 13-tuple");
@@ -481,7 +485,7 @@ static int ret_open(ret_t *r, PyObject *entry) {
     r->od = PyTuple_GET_ITEM(entry, 1);
     PyObject *h = PyTuple_GET_ITEM(entry, 4), *h4 = PyTuple_GET_ITEM(entry, 5);
     if (!PyBytes_Check(h) || !PyBytes_Check(h4) || (r->kind == 1 && !PyDict_Check(r->od))
-        || (r->kind != 0 && r->kind != 1)) {
+        || (r->kind == 2 && !PyTuple_Check(r->od)) || (r->kind != 0 && r->kind != 1 && r->kind != 2)) {
         PyErr_SetString(PyExc_ValueError, "return entry: bad kind, cache or headers");
         return -1;
     }
@@ -527,6 +531,8 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     uint64_t link = slot_link(slot);
     if (link && !(link == PACKET_BROADCAST << 32 && r->broadcast))
         return 0;  /* tagged, or not to our MAC: Python counts why */
+    if (r->kind == 2)
+        return link ? 0 : ret6(slot, mac, snap, r);  /* SRv6 (the broadcast rule stays Python's) */
     const uint8_t *f = slot + mac;
     const uint8_t *ip = f + 14;
     if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45)
@@ -1220,6 +1226,14 @@ static int tx6_check(tx6_t *tx, int ev, Py_ssize_t n) {
     return 1;
 }
 
+/* After a forward in ring mode: the frame [o[0], o[1]) of b into the slot tx6_check found, to the kernel. */
+static void tx6_send(tx6_t *tx, const uint8_t *b, const int64_t *o) {
+    if (!tx)
+        return;
+    memcpy(tx->slot + TX_DATA_OFFSET, b + o[0], o[1] - o[0]);
+    tx_commit(tx->slot, o[1] - o[0], tx->txst.buf, tx->txnr, tx->fd);
+}
+
 /* srv6_in's work. tx NULL: the engine's call. tx set (the ring loop, one6): anything but a clean forward
  * -- a drop, an event to count, no free TX slot, a frame over the MTU -- returns None with out[2] = SLOW6
  * before the frame, a cache or a counter is touched; a forward also copies the frame into tx's slot. */
@@ -1311,12 +1325,9 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
     Py_DECREF(hdr);
     if (count_pair(PyTuple_GET_ITEM(entry, 3), (uint64_t)(e - s)) < 0)
         return NULL;
-    if (tx) {
-        memcpy(tx->slot + TX_DATA_OFFSET, b + start, stop - start);
-        tx_commit(tx->slot, stop - start, tx->txst.buf, tx->txnr, tx->fd);
-    }
     o[0] = start;
     o[1] = stop;
+    tx6_send(tx, b, o);
     o[2] = -1;
     o[3] = ev;
 #undef DROP6
@@ -1365,10 +1376,12 @@ static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObj
     return 1;
 }
 
-static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entry, int64_t *o) {
+/* srv6_out's work. tx set (the compiled return loop, ret6): a drop, an event, no free TX slot or a frame
+ * over the MTU returns 2 (slow) before anything is touched; a send also copies the frame into tx's slot. */
+static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entry, int64_t *o, tx6_t *tx) {
     int ev = 0;
     o[0] = o[1] = o[3] = 0;
-#define DROP6(reason) do { o[2] = (reason); o[3] = ev; return 0; } while (0)
+#define DROP6(reason) do { o[2] = (reason); o[3] = ev; if (tx) { o[3] = 0; return 2; } return 0; } while (0)
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 9) {
         PyErr_SetString(PyExc_ValueError, "srv6: return entry is not a 9-tuple");
         return -1;
@@ -1414,7 +1427,7 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
         if (b[p + 7] <= 1)
             DROP6(R6_RET_HOP_LIMIT);
         Py_ssize_t hl = PyBytes_GET_SIZE(head);
-        if (hl > p) {
+        if (hl > p || (tx && tx6_check(tx, ev, end - (p - hl)) <= 0)) {
             o[3] = 0;
             return 2;
         }
@@ -1427,6 +1440,7 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
         o[0] = p - hl;
         o[1] = end;
         o[3] = ev;
+        tx6_send(tx, b, o);
         return 1;
     }
     PyObject *hdr;
@@ -1459,6 +1473,11 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
             PyErr_SetString(PyExc_ValueError, "srv6: lookups array too short");
             return -1;
         }
+        if (!ok && tx) {  /* a miss: Python counts it */
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            return 2;
+        }
         if (!ok) {
             ((uint64_t *)lk.buf)[1] += 1;  /* a miss: nothing learned yet */
             PyBuffer_Release(&lk);
@@ -1468,7 +1487,8 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
         hdr = PyTuple_GET_ITEM(slot, 0);
         nh_off = PyLong_AsSsize_t(PyTuple_GET_ITEM(slot, 1));
         Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
-        if (nh_off < 0 || PyErr_Occurred() || n > limit || n > p) {  /* a copy (or a bad slot): Python */
+        if (nh_off < 0 || PyErr_Occurred() || n > limit || n > p
+            || (tx && tx6_check(tx, ev, n + end - p) <= 0)) {  /* a copy, a bad slot, no TX slot: Python */
             PyErr_Clear();
             PyBuffer_Release(&lk);
             Py_DECREF(slot);
@@ -1486,8 +1506,14 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
         if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
             return -1;
         o[3] = ev;
+        tx6_send(tx, b, o);
         return 1;
     } else {
+        o[3] = 0;
+        return 2;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+    if (tx && (n > limit || n > p || tx6_check(tx, ev, n + end - p) <= 0)) {
         o[3] = 0;
         return 2;
     }
@@ -1499,6 +1525,7 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
     if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
         return -1;
     o[3] = ev;
+    tx6_send(tx, b, o);
 #undef DROP6
     return 1;
 }
@@ -1511,7 +1538,7 @@ static PyObject *srv6_out(PyObject *self, PyObject *args) {
     PyObject *entry;
     if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &entry, &out) < 0)
         return NULL;
-    int rc = srv6_out_frame(buf.buf, s, e, entry, out.buf);
+    int rc = srv6_out_frame(buf.buf, s, e, entry, out.buf, NULL);
     PyBuffer_Release(&buf);
     PyBuffer_Release(&out);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
@@ -1554,6 +1581,20 @@ static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table) {
     PyBuffer_Release(&tx.txmap);
     PyBuffer_Release(&tx.txst);
     return rc;
+}
+
+/* The compiled return loop's SRv6 attachment (ret_one, kind 2; r->od holds srv6_out's entry): 1 sent to the
+ * SR side's TX ring, 0 left to Python, -1 error. */
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r) {
+    int64_t o[4];
+    tx6_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.txmap = r->txmap;  /* borrowed views: released by ret_close, not here */
+    tx.txst = r->txst;
+    tx.txnr = r->txnr;
+    tx.fd = r->fd;
+    int rc = srv6_out_frame(slot, mac, mac + snap, r->od, o, &tx);
+    return rc < 0 ? -1 : rc == 1;
 }
 
 static PyMethodDef methods[] = {

@@ -61,10 +61,16 @@ _MATCH = {"same": 1, "reverse": 2, "either": 3}
 def return_entry(eng: Engine, att: AttState, sr_tx: Any) -> tuple | None:
     """The compiled return loop's view of one attachment (layout in _fastsr.c), or None when every frame
     of it goes through Engine.from_vnf: several dynamic SIDs (the most recent hit wins), several static
-    SIDs (pins) or stacks (hash buckets), or a send side without a TX ring."""
+    SIDs (pins) or stacks (hash buckets), or a send side without a TX ring. An attachment of SRv6 SIDs:
+    its srv6.Srv6Compiled entry (one SID: End.AS with one list, End.AD per attachment, End.AM), else None."""
     if not isinstance(sr_tx, RingTx):
         return None
     tx = (sr_tx.map, sr_tx.st, sr_tx.nr, sr_tx.sock.fileno(), att.takes_broadcast)
+    if att.srv6:  # one SRv6 SID that srv6.Srv6Compiled has a srv6_out entry for (kind 2 in _fastsr.c)
+        ent = getattr(eng.srv6, "ret", {}).get(id(att))
+        if ent is None or ent[1].att is not att:
+            return None
+        return (2, ent, 0, 0.0, b"", b"", ent[2], ent[3], *tx)
     if len(att.dyn) == 1:
         d = att.dyn[0]
         assert d.cache is not None

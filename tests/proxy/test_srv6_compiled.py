@@ -32,7 +32,7 @@ from srv6lib import (
     vnf_frame,
 )
 
-from srchain_proxy import compiled, datapath, srv6
+from srchain_proxy import compiled, datapath, fastpath, srv6
 from srchain_proxy.config import Srv6SidEntry
 from srchain_proxy.engine import DROP_REASONS, HEADROOM, Engine
 from srchain_proxy.fastpath import fast_table
@@ -296,7 +296,8 @@ def ring_run(variant: str, frames: list[bytes]) -> dict:
 def test_sr_ring_loop_forwards_srv6_in_c_like_the_reference():
     rnd = random.Random(77)
     clean = [frame(srv6_packet(udp4(sport=7), [PX, TAIL], sl=1)), frame(srv6_packet(udp6(), [PX_AD, TAIL], sl=1)),
-             frame(srv6_packet(udp4(sport=8), [PX_AF, MID, TAIL], sl=2)), frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1))]
+             frame(srv6_packet(udp4(sport=8), [PX_AF, MID, TAIL], sl=2)),
+             frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1))]
     base = seeds() + clean
     frames = [bytes(mutate(rnd, bytearray(rnd.choice(base)), 14)) if rnd.random() < 0.3 else rnd.choice(base)
               for _ in range(3000)]
@@ -308,6 +309,66 @@ def test_sr_ring_loop_forwards_srv6_in_c_like_the_reference():
     # C forwarded every clean frame itself; drops and frames with events to count went to Python
     n_clean = sum(1 for f in frames if f in clean or f == base[2])
     assert n_clean > 800 and got["slow"] <= 3000 - n_clean
+
+
+def return_run(variant: str, vnf: str, frames: list[bytes]) -> dict:
+    """Frames from one attachment's ring back to the SR side: the ring walk with Srv6.from_vnf (Python), or
+    _fastsr.ret_drain with the attachment's kind-2 return entry (compiled)."""
+    eng = Engine(SR_MAC, SW_MAC)
+    eng.srv6_c = MOD if variant == "compiled" else None
+    atts = [(srv6lib.Attachment(vnf=v, iface=f"pxv{i}"), srv6lib.VNF_IF_MAC, srv6lib.VNF_MAC)
+            for i, v in enumerate(VNFS)]
+    tables = eng.build([], atts)
+    srv6.build(eng, tables, ENTRIES)
+    for att in tables.atts.values():
+        att.tx = MemoryTx()
+    eng.install(tables)
+    # End.AD learns its header from the SR side first
+    buf = bytearray(frame(srv6_packet(udp4(), [MID, PX_AD, TAIL], sl=1, hlim=9)))
+    assert eng.from_sr(buf, 0, len(buf), 0.0) is not None
+    att = eng.atts[vnf]
+    sr_tx = MemoryTx()
+    rx = memory_rx(frames, slots=4096)
+    calls = [0]
+    mv = rx.view
+
+    def handler(b, s, e):
+        calls[0] += 1
+        out = eng.srv6.from_vnf(eng, att, b, s, e, 1.0, rx.meta)
+        if out is True:
+            sr_tx.put(mv[eng.ostart:eng.oend])
+        elif out:
+            sr_tx.put(out)
+
+    entry = fastpath.return_entry(eng, att, sr_tx) if variant == "compiled" else None
+    assert (entry is not None) == (variant == "compiled")
+    rng = random.Random(5)
+    pos = 0
+    while pos < len(frames):
+        budget = rng.randrange(1, 40)
+        if entry is not None:
+            fastpath.vnf_drain_compiled(MOD, rx, entry, handler, budget, 1.0)
+        else:
+            rx.drain(handler, budget)
+        pos += budget
+    return {"sent": sr_tx.sent(), "state": state(eng), "slow": calls[0], "errors": rx.errors}
+
+
+@pytest.mark.parametrize("vnf", ["fmt", "fw", "ids"])
+def test_return_ring_loop_in_c_like_the_reference(vnf):
+    rnd = random.Random(len(vnf))
+    clean = ([vnf_frame(srv6_packet(udp6(sport=k), [PX_AM, TAIL], sl=1)) for k in range(3)] if vnf == "ids"
+             else [vnf_frame(udp4(sport=k)) for k in range(2)] + [vnf_frame(udp6())])
+    odd = [vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, tlvs=[hmac_tlv()])), vnf_frame(udp4())[:30]]
+    base = clean + odd
+    frames = [bytes(mutate(rnd, bytearray(rnd.choice(base)), 14)) if rnd.random() < 0.3 else rnd.choice(base)
+              for _ in range(2000)]
+    ref = return_run("python", vnf, frames)
+    got = return_run("compiled", vnf, frames)
+    assert got["sent"] == ref["sent"] and got["state"] == ref["state"]
+    assert ref["slow"] == 2000 and got["errors"] == ref["errors"] == 0 and len(ref["sent"]) > 800
+    n_clean = sum(1 for f in frames if f in clean)
+    assert n_clean > 800 and got["slow"] <= 2000 - n_clean  # C sent every clean frame itself
 
 
 # ---- test_srv6_engine.py again, its engines in C ------------------------------------------------------------
