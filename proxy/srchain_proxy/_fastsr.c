@@ -972,7 +972,7 @@ enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVEN
 #define NH6_DEST 60
 #define MAX_EXT6 8
 
-static PyObject *s_hdr6, *s_slot, *s_learn;
+static PyObject *s_hdr6, *s_slot, *s_learn, *s_od;
 
 /* engine.ip_end: end of the IP packet at p within [p, e), or -1 (truncated or not IP). */
 static Py_ssize_t ip_end_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
@@ -1148,45 +1148,110 @@ static int count_pair(PyObject *arr, uint64_t bytes) {
     return 0;
 }
 
+/* The learned value already stored, if it equals (header h[0:n], offset off): a new reference, else NULL
+ * (no error set; -1 in *err on a C API error). */
+static PyObject *same_learned(PyObject *held, const uint8_t *h, Py_ssize_t n, Py_ssize_t off, int *err) {
+    if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 2)
+        return NULL;
+    PyObject *hb = PyTuple_GET_ITEM(held, 0), *ho = PyTuple_GET_ITEM(held, 1);
+    if (!PyBytes_Check(hb) || PyBytes_GET_SIZE(hb) != n || memcmp(PyBytes_AS_STRING(hb), h, n) != 0
+        || !PyLong_Check(ho))
+        return NULL;
+    Py_ssize_t o = PyLong_AsSsize_t(ho);
+    if (o == -1 && PyErr_Occurred()) {
+        *err = -1;
+        return NULL;
+    }
+    return o == off ? Py_NewRef(held) : NULL;
+}
+
 /* End.AD's learning: End applied to a copy of the outer headers [p, r), stored as the SID's slot or in its
- * flow cache under the inner packet's key. 0 or -1. */
+ * flow cache under the inner packet's key, exactly as srv6.py does (FlowCache.learn's refresh of an equal
+ * value is done here; a new or changed flow goes through FlowCache.learn). The header already held is
+ * reused when it is equal (the common case: the same path frame after frame). 0 or -1. */
 static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, Py_ssize_t iend, Py_ssize_t nh_at,
                     int kind, PyObject *st, PyObject *cache, double now) {
     int sl = b[q + 3];
-    PyObject *hdr = PyBytes_FromStringAndSize(NULL, r - p);
-    if (!hdr)
+    Py_ssize_t n = r - p, off = nh_at - p;
+    uint8_t small[512];
+    uint8_t *h = n <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc(n);
+    if (!h) {
+        PyErr_NoMemory();
         return -1;
-    uint8_t *h = (uint8_t *)PyBytes_AS_STRING(hdr);
-    memcpy(h, b + p, r - p);
+    }
+    memcpy(h, b + p, n);
     h[7] -= 1;  /* hop limit > 1 checked */
     h[q - p + 3] = (uint8_t)(sl - 1);
     memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry: inside the SRH */
-    int rc = -1;
-    PyObject *off = PyLong_FromSsize_t(nh_at - p), *val = NULL, *key = NULL, *t = NULL, *res = NULL;
-    if (!off)
-        goto out;
+    int rc = -1, err = 0;
+    PyObject *t = NULL, *val = NULL, *key = NULL, *res = NULL, *held = NULL, *same = NULL, *od = NULL;
     t = PyFloat_FromDouble(now);
     if (!t)
         goto out;
     if (kind == K6_AD_IFACE) {
-        val = PyTuple_Pack(3, hdr, off, t);
+        held = PyObject_GetAttr(st, s_slot);
+        if (!held)
+            goto out;
+        same = same_learned(held, h, n, off, &err);
+        if (err)
+            goto out;
+        if (same)
+            val = PyTuple_Pack(3, PyTuple_GET_ITEM(same, 0), PyTuple_GET_ITEM(same, 1), t);
+        else {
+            PyObject *hb = PyBytes_FromStringAndSize((const char *)h, n), *ob = PyLong_FromSsize_t(off);
+            val = hb && ob ? PyTuple_Pack(3, hb, ob, t) : NULL;
+            Py_XDECREF(hb);
+            Py_XDECREF(ob);
+        }
         if (val && PyObject_SetAttr(st, s_slot, val) == 0)
             rc = 0;
         goto out;
     }
-    val = PyTuple_Pack(2, hdr, off);
-    key = val ? flow_key_c(b, r, iend) : NULL;
-    if (!key)
+    key = flow_key_c(b, r, iend);
+    od = key ? PyObject_GetAttr(cache, s_od) : NULL;
+    if (!od)
+        goto out;
+    if (!PyDict_Check(od)) {
+        PyErr_SetString(PyExc_ValueError, "srv6: flow cache od is not a dict");
+        goto out;
+    }
+    PyObject *ent = PyDict_GetItemWithError(od, key);  /* borrowed */
+    if (!ent && PyErr_Occurred())
+        goto out;
+    if (ent && PyTuple_Check(ent) && PyTuple_GET_SIZE(ent) == 2) {
+        same = same_learned(PyTuple_GET_ITEM(ent, 0), h, n, off, &err);
+        if (err)
+            goto out;
+    }
+    if (same) {  /* FlowCache.learn on an equal value: untouched when seen at this `now`, else refreshed */
+        PyObject *seen = PyTuple_GET_ITEM(ent, 1);
+        if (PyFloat_Check(seen) && PyFloat_AS_DOUBLE(seen) == now) {
+            rc = 0;
+            goto out;
+        }
+        rc = touch(od, key, same, now);
+        goto out;
+    }
+    {
+        PyObject *hb = PyBytes_FromStringAndSize((const char *)h, n), *ob = PyLong_FromSsize_t(off);
+        val = hb && ob ? PyTuple_Pack(2, hb, ob) : NULL;
+        Py_XDECREF(hb);
+        Py_XDECREF(ob);
+    }
+    if (!val)
         goto out;
     res = PyObject_CallMethodObjArgs(cache, s_learn, key, val, t, NULL);
     rc = res ? 0 : -1;
 out:
-    Py_DECREF(hdr);
-    Py_XDECREF(off);
+    if (h != small)
+        PyMem_Free(h);
     Py_XDECREF(t);
     Py_XDECREF(val);
     Py_XDECREF(key);
     Py_XDECREF(res);
+    Py_XDECREF(held);
+    Py_XDECREF(same);
+    Py_XDECREF(od);
     return rc;
 }
 
@@ -1622,7 +1687,8 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
     s_hdr6 = PyUnicode_InternFromString("hdr6");
     s_slot = PyUnicode_InternFromString("slot");
     s_learn = PyUnicode_InternFromString("learn");
-    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn)
+    s_od = PyUnicode_InternFromString("od");
+    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn || !s_od)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "WHY_BUDGET", WHY_BUDGET) < 0
