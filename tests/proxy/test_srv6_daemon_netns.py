@@ -155,3 +155,30 @@ def test_100k_malformed_srv6_frames_counted_once_no_crash_still_forwarding(lab):
         log = lab.daemon.log.read_text()
         assert code == 0, log[-2000:]
         assert "Traceback" not in log and "failed on a frame" not in log, log[-3000:]
+
+
+def test_end_ad_with_two_workers_returns_meet_the_learned_header(lab):
+    """workers: 2 -- SR-side IPv6 goes to worker 0 (the fanout rule), and an SRv6 attachment's group sends
+    its returns to worker 0 too: every End.AD flow restores its learned header, none is a miss, although
+    the returning IPv4 packets' 5-tuples would spread them over both workers."""
+    lab.write_config([], srv6_sids=SRV6_SIDS, workers=2)
+    lab.daemon.start(wait_ready=("fmt", "fw"))
+    try:
+        health = lab.api.ok("GET", "/v1/health")
+        assert [w["alive"] for w in health["workers"]] == [True]  # type: ignore[index]
+        drain(lab.sw)
+        flows = [frame(srv6_packet(udp4(sport=43000 + i), [MID, PX_AD, TAIL], sl=1, hlim=30)) for i in range(64)]
+        for f in flows:
+            lab.sw.send(f)
+        got = recv_frames(lab.sw, 64, 5.0, accept=_srv6_from_proxy)
+        assert len(got) == 64, lab.api.ok("GET", "/v1/counters")
+        for f in got:  # the learned header with End applied: hop limit - 1, SL 0, DA = TAIL
+            pkt = Ether(f)
+            assert (pkt[IPv6].dst, pkt[IPv6].hlim, pkt[IPv6ExtHdrSegmentRouting].segleft) == (TAIL, 29, 0)
+        counters = lab.api.ok("GET", "/v1/counters")
+        row = counters["srv6_sids"][PX_AD]  # type: ignore[index]
+        assert (row["rx_packets"], row["tx_packets"]) == (64, 64)
+        assert (row["cache"]["hits"], row["cache"]["misses"]) == (64, 0)
+        assert counters["drops"]["srv6_flow_miss"] == 0  # type: ignore[index]
+    finally:
+        assert lab.daemon.stop() == 0, lab.daemon.log.read_text()[-2000:]
