@@ -8,7 +8,10 @@ The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP fr
 pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
-                                 [--fast-paths compiled,python] [--sched-fifo 0]
+                                 [--fast-paths compiled,python] [--sched-fifo 0] [--srv6]
+--srv6: also SRv6 End.AS and End.AD (138-byte Eth/IPv6/SRH(2 segments)/IPv4/UDP frames, the same inner
+packet) through the same proxy and sink, per fast path, printed with the ratio to SR-MPLS of the same run
+(End.AS to static, End.AD to dynamic; issue 19: >= 300 kpps and >= 0.8x SR-MPLS).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ G_MAC, SR_MAC, VNF_MAC, V0_MAC = "02:00:00:00:0d:01", "02:00:00:00:0d:02", "02:0
 TOKEN = "bench-token-0123456789abcdef"
 STATIC_SID = {"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]}
 DYNAMIC_SID = {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}
+SRV6_HEAD, SRV6_TAIL = "fc00:1::1", "fcbb:bb00:3::d4"
+SRV6_SIDS = {"end.as": {"sid": "fcbb:bb00:2::a5", "behaviour": "end.as", "vnf": "sink", "source": SRV6_HEAD,
+                        "segments": [[SRV6_TAIL]]},
+             "end.ad": {"sid": "fcbb:bb00:2::ad", "behaviour": "end.ad", "vnf": "sink"}}
 MARK_PORT = 9999  # UDP destination port of latency probe frames
 SO_TIMESTAMPNS = 35  # Linux, not exported by the socket module
 
@@ -62,6 +69,18 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
     ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
     mpls = struct.pack("!II", label << 12 | 64, 16004 << 12 | 0x100 | 64)
     return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x88\x47" + mpls + ip + udp)
+
+
+def srv6_frame(sid: str, sport: int) -> bytearray:
+    """138 bytes: Ethernet 14 + IPv6 40 (DA = sid) + SRH [sid, TAIL] SL 1 (8 + 2 x 16) + frame()'s IPv4/UDP."""
+    import ipaddress
+
+    inner = bytes(frame(16001, sport=sport)[22:])
+    segs = ipaddress.IPv6Address(SRV6_TAIL).packed + ipaddress.IPv6Address(sid).packed  # Segment List[0] = last
+    srh = bytes((4, 4, 4, 1, 1, 0, 0, 0)) + segs
+    ip6 = struct.pack("!IHBB", 6 << 28, len(srh) + len(inner), 43, 64) + ipaddress.IPv6Address(SRV6_HEAD).packed
+    ip6 += ipaddress.IPv6Address(sid).packed
+    return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x86\xdd" + ip6 + srh + inner)
 
 
 def in_netns(ns: str, make):
@@ -429,6 +448,7 @@ def main() -> None:
     ap.add_argument("--return-direction", action="store_true",
                     help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
     ap.add_argument("--sink", choices=("l2", "vnf", "ip"), default="l2", help=SINK_HELP)
+    ap.add_argument("--srv6", action="store_true", help="also SRv6 End.AS / End.AD loss-free rates, per fast path")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
@@ -485,6 +505,18 @@ def main() -> None:
         if args.return_direction:
             for fast_path in args.fast_paths.split(","):
                 results.update(return_direction(lab, fast_path, args.duration))
+        if args.srv6:
+            for fast_path in args.fast_paths.split(","):
+                proc = lab.start_proxy(fast_path, args.sched_fifo, sids=[],
+                                       extra={"srv6_sids": list(SRV6_SIDS.values())})
+                try:
+                    for behaviour, sid in SRV6_SIDS.items():
+                        name = f"srv6 {behaviour}/{fast_path}"
+                        print(f"== srchain-proxy {name}", flush=True)
+                        frames = [srv6_frame(sid["sid"], 1000 + i) for i in range(64)]  # 64 flows
+                        results[name] = loss_free(lab, frames, 0, 600_000, args.duration)
+                finally:
+                    stop(proc)
     base = results["scapy"]["rate_pps"]
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
@@ -503,6 +535,10 @@ def main() -> None:
               f"median run p50 {lat.get('p50_us', nan):.0f} / p99 {lat.get('p99_us', nan):.0f} us, "
               f"all probes p50 {pooled.get('p50_us', nan):.0f} / p99 {pooled.get('p99_us', nan):.0f} us "
               f"({sum(x.get('probes', 0) for x in lat['runs'])} probes)")
+    for name in [k for k in results if k.startswith("srv6 ")]:  # End.AS against static, End.AD against dynamic
+        ref = f"{'static' if 'end.as' in name else 'dynamic'}/{name.split('/')[1]}"
+        if results.get(ref, {}).get("rate_pps"):
+            print(f"{name}: {results[name]['rate_pps'] / results[ref]['rate_pps']:.2f}x SR-MPLS {ref} (same run)")
     rss = results.get("rss_kib", [])
     print("RSS (MiB) after flows: " + ", ".join(f"{n}: {k / 1024:.1f}" for n, k in rss))
     print(json.dumps(results))

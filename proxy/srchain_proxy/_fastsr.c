@@ -1,6 +1,9 @@
 /* Compiled fast path (srchain_proxy._fastsr, built by setup.py): the common case of Engine.from_sr and
  * Engine.from_vnf, in C; everything else is left to them (the Python reference, fastpath.py).
  *
+ * SRv6 (srv6.py's behaviours) is further down: srv6_in / srv6_out per frame for srv6.Srv6Compiled, one6 in
+ * the SR ring's walk (ethertype IPv6) and ret6 in the return walk (entry kind 2).
+ *
  * drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)
  *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (the link
  *   facts the kernel reported -- see slot_link -- equal to `tag`: to our MAC, untagged or with the SR VLAN; MPLS, top
@@ -1195,6 +1198,11 @@ static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, 
         same = same_learned(held, h, n, off, &err);
         if (err)
             goto out;
+        if (same && PyTuple_GET_SIZE(same) == 3 && PyFloat_Check(PyTuple_GET_ITEM(same, 2))
+            && PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(same, 2)) == now) {
+            rc = 0;  /* learned at this `now` already (one `now` per batch): an equal slot stays */
+            goto out;
+        }
         if (same)
             val = PyTuple_Pack(3, PyTuple_GET_ITEM(same, 0), PyTuple_GET_ITEM(same, 1), t);
         else {
