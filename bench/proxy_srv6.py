@@ -7,6 +7,7 @@ of payload (138 bytes; the SR-MPLS frames are 82), 64 flows. Per behaviour and d
   VNF->SR   End.AS (push the configured header), End.AD per attachment (restore the learned header), End.AM
 each as the Python reference (ring walk -> srv6.Srv6) and the compiled loop (_fastsr.c one6 / ret6), and the
 SR-MPLS compiled path (static / dynamic) in the same run, with the ratio SRv6 compiled / SR-MPLS compiled.
+Every variant runs once per repeat, round robin, so that a change in the machine's load hits all alike.
 Run:  .venv/bin/python bench/proxy_srv6.py [--frames 200000] [--repeat 5]
 """
 
@@ -16,6 +17,7 @@ import argparse
 import ipaddress
 import statistics
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 from proxy_hotpath import SR_MAC, SW_MAC, VNF_IF_MAC, VNF_MAC, FakeTx, fake_rx, run, run_return, timed_laps
@@ -140,16 +142,25 @@ def main() -> None:
         print(f"{key[0]:8s} {key[1]:12s} {key[2]:7s}: median {med[key]:6.0f} ns/frame (min {min(ns):.0f}, "
               f"max {max(ns):.0f}) = {1e6 / med[key]:6.0f} kpps of CPU for the code alone", flush=True)
 
-    for variant in ("compiled", "python"):  # the SR-MPLS reference first, then SRv6
+    jobs: list[tuple[tuple[str, str, str], Callable[[], float]]] = []
+    for variant in ("compiled", "python"):
         for mode, label in (("static", 16001), ("dynamic", 16003)):
-            report((variant, f"mpls.{mode}", "SR->VNF"),
-                   [run(label, args.frames, variant)[0] for _ in range(args.repeat)])
-            report((variant, f"mpls.{mode}", "VNF->SR"),
-                   [run_return(mode, args.frames, variant)[0] for _ in range(args.repeat)])
+            jobs.append(((variant, f"mpls.{mode}", "SR->VNF"),
+                         lambda label=label, variant=variant: run(label, args.frames, variant)[0]))
+            jobs.append(((variant, f"mpls.{mode}", "VNF->SR"),
+                         lambda mode=mode, variant=variant: run_return(mode, args.frames, variant)[0]))
         for beh in ("end.as", "end.ad", "end.ad.flow", "end.am"):
-            report((variant, beh, "SR->VNF"), [run_sr(beh, args.frames, variant) for _ in range(args.repeat)])
+            jobs.append(((variant, beh, "SR->VNF"),
+                         lambda beh=beh, variant=variant: run_sr(beh, args.frames, variant)))
         for beh in ("end.as", "end.ad", "end.am"):
-            report((variant, beh, "VNF->SR"), [run_vnf(beh, args.frames, variant) for _ in range(args.repeat)])
+            jobs.append(((variant, beh, "VNF->SR"),
+                         lambda beh=beh, variant=variant: run_vnf(beh, args.frames, variant)))
+    samples: dict[tuple[str, str, str], list[float]] = {key: [] for key, _ in jobs}
+    for _ in range(args.repeat):  # round robin: a change in the machine's load hits every variant alike
+        for key, job in jobs:
+            samples[key].append(job())
+    for key, ns in samples.items():
+        report(key, ns)
     print("\nSRv6 compiled vs the Python reference, and vs SR-MPLS compiled (rate ratio, same run; >= 0.8 wanted):")
     for beh, mode in (("end.as", "static"), ("end.ad", "dynamic"), ("end.ad.flow", "dynamic"), ("end.am", "static")):
         for d in ("SR->VNF", "VNF->SR"):

@@ -1188,9 +1188,6 @@ static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, 
     memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry: inside the SRH */
     int rc = -1, err = 0;
     PyObject *t = NULL, *val = NULL, *key = NULL, *res = NULL, *held = NULL, *same = NULL, *od = NULL;
-    t = PyFloat_FromDouble(now);
-    if (!t)
-        goto out;
     if (kind == K6_AD_IFACE) {
         held = PyObject_GetAttr(st, s_slot);
         if (!held)
@@ -1203,6 +1200,9 @@ static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, 
             rc = 0;  /* learned at this `now` already (one `now` per batch): an equal slot stays */
             goto out;
         }
+        t = PyFloat_FromDouble(now);
+        if (!t)
+            goto out;
         if (same)
             val = PyTuple_Pack(3, PyTuple_GET_ITEM(same, 0), PyTuple_GET_ITEM(same, 1), t);
         else {
@@ -1246,7 +1246,8 @@ static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, 
         Py_XDECREF(hb);
         Py_XDECREF(ob);
     }
-    if (!val)
+    t = val ? PyFloat_FromDouble(now) : NULL;
+    if (!t)
         goto out;
     res = PyObject_CallMethodObjArgs(cache, s_learn, key, val, t, NULL);
     rc = res ? 0 : -1;
