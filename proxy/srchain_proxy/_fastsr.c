@@ -39,6 +39,7 @@ static inline Py_ssize_t tx_limit(const int64_t *txst) {
 #define TP_STATUS_VLAN_VALID 0x10u
 #define TP_STATUS_VLAN_TPID_VALID 0x40u
 #define SLL_PKTTYPE 42  /* sockaddr_ll.sll_pkttype: the sockaddr_ll follows the 32-byte tpacket2_hdr */
+#define SLOT_HDR 52     /* tpacket2_hdr (32) + sockaddr_ll (20): the slot's bytes before the frame area */
 #define PACKET_BROADCAST 1ull
 #define TX_BATCH 32
 
@@ -1667,7 +1668,11 @@ static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r) {
     tx.txst = r->txst;
     tx.txnr = r->txnr;
     tx.fd = r->fd;
-    int rc = srv6_out_frame(slot, mac, mac + snap, r->od, o, &tx);
+    /* the frame's buffer starts after the slot's tpacket2 header and sockaddr_ll: the headers pushed in
+     * front of the frame (srv6_out_frame keeps them at or after its buffer's start) never touch them */
+    if (mac < SLOT_HDR + 14)
+        return 0;
+    int rc = srv6_out_frame(slot + SLOT_HDR, mac - SLOT_HDR, mac - SLOT_HDR + snap, r->od, o, &tx);
     return rc < 0 ? -1 : rc == 1;
 }
 
