@@ -9,9 +9,10 @@ pops the stack and forwards the inner packet on vnf0; the sink's kernel counter 
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
                                  [--fast-paths compiled,python] [--sched-fifo 0] [--srv6]
---srv6: also SRv6 End.AS and End.AD (138-byte Eth/IPv6/SRH(2 segments)/IPv4/UDP frames, the same inner
-packet) through the same proxy and sink, per fast path, printed with the ratio to SR-MPLS of the same run
-(End.AS to static, End.AD to dynamic; issue 19: >= 300 kpps and >= 0.8x SR-MPLS).
+--srv6: also SRv6 End.AS and End.AD (loss-free, and latency unless --no-latency) with 138-byte
+Eth/IPv6/SRH(2 segments)/IPv4/UDP frames (the same inner packet) through the same proxy and sink, per fast
+path, printed with the ratio to SR-MPLS of the same run (End.AS to static, End.AD to dynamic; issue 19:
+>= 300 kpps and >= 0.8x SR-MPLS).
 """
 
 from __future__ import annotations
@@ -320,22 +321,23 @@ def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: in
     return best
 
 
-def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float = 0.5) -> dict:
+def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float = 0.5, outer: int = 8) -> dict:
     """Added latency proxy-in to VNF-side wire: kernel timestamps of probe frames on g0 (tx) and v0 (rx).
 
     A warm-up at the same rate first (caches, ring pages, CPU frequency), then every 100th frame is a probe.
+    outer: bytes between the Ethernet header and the inner IPv4 header (MPLS: 8; SRv6: 80, IPv6 + SRH).
     """
     send_paced(lab.gen, frames, rate, int(rate * warmup))
     time.sleep(0.2)
     tap = socket_in(NS_G, "g0", outgoing=True)
     sink = socket_in(NS_R, "v0")
-    attach_port_filter(tap, 14 + 8 + 20 + 2, MARK_PORT)
+    attach_port_filter(tap, 14 + outer + 20 + 2, MARK_PORT)
     attach_port_filter(sink, 14 + 20 + 2, MARK_PORT)
     for s in (tap, sink):
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     probe = frames[0][:]
-    struct.pack_into("!H", probe, 14 + 8 + 20 + 2, MARK_PORT)
-    seq_off = 14 + 8 + 28  # first payload bytes carry a sequence number
+    struct.pack_into("!H", probe, 14 + outer + 20 + 2, MARK_PORT)
+    seq_off = 14 + outer + 28  # first payload bytes carry a sequence number
 
     def mutate(f: bytearray, i: int) -> None:
         if i % 100 == 0:
@@ -353,6 +355,21 @@ def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float =
     if not deltas:
         return {"probes": 0}
     return {"probes": len(deltas), "lost": len(tx) - len(deltas), **percentiles(deltas), "deltas": deltas}
+
+
+def add_latency(lab: Lab, frames, res: dict, outer: int = 8) -> None:
+    """res["latency_at_half_rate"]: three latency runs at half of res's loss-free rate (the machine is shared:
+    each 3 seconds after a warm-up), the median run by p99 and all probes pooled."""
+    half = res["rate_pps"] / 2
+    runs, pooled = [], []
+    for _ in range(3):
+        run = latency(lab, frames, half, outer=outer)
+        pooled += run.pop("deltas", [])
+        runs.append(run)
+        print(f"    latency at {half / 1000:.1f} kpps: {run}", flush=True)
+    runs.sort(key=lambda r: r.get("p99_us", float("inf")))
+    res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
+                                   "pooled": percentiles(pooled) if pooled else {}}
 
 
 def percentiles(deltas: list[float]) -> dict:
@@ -486,16 +503,7 @@ def main() -> None:
                     results[name] = res
                     if args.no_latency:
                         continue
-                    half = res["rate_pps"] / 2
-                    runs, pooled = [], []
-                    for _ in range(3):  # the machine is shared: three 3-second runs, each after a warm-up
-                        run = latency(lab, frames, half)
-                        pooled += run.pop("deltas", [])
-                        runs.append(run)
-                        print(f"    latency at {half / 1000:.1f} kpps: {run}", flush=True)
-                    runs.sort(key=lambda r: r.get("p99_us", float("inf")))
-                    res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
-                                                   "pooled": percentiles(pooled) if pooled else {}}
+                    add_latency(lab, frames, res)
                 if fast_path == args.fast_paths.split(",")[0] and workers == 1 and args.flows:
                     print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
                     rate = min(max(results[f"dynamic/{fast_path}"]["rate_pps"] * 0.8, 10_000), 200_000)
@@ -514,7 +522,9 @@ def main() -> None:
                         name = f"srv6 {behaviour}/{fast_path}"
                         print(f"== srchain-proxy {name}", flush=True)
                         frames = [srv6_frame(sid["sid"], 1000 + i) for i in range(64)]  # 64 flows
-                        results[name] = loss_free(lab, frames, 0, 600_000, args.duration)
+                        res = results[name] = loss_free(lab, frames, 0, 600_000, args.duration)
+                        if not args.no_latency:
+                            add_latency(lab, frames, res, outer=80)
                 finally:
                     stop(proc)
     base = results["scapy"]["rate_pps"]
