@@ -4,7 +4,8 @@ As bench/proxy_hotpath.py (real ring classes over anonymous shared memory, the T
 at once), with SRv6 frames: Eth / IPv6 (DA = the proxy SID) / SRH [SID, TAIL] SL 1 / IPv4 / UDP, 32 bytes
 of payload (138 bytes; the SR-MPLS frames are 82), 64 flows. Per behaviour and direction:
   SR->VNF   End.AS (strip), End.AD per attachment (strip + learn), End.AD per flow, End.AM (DA swap)
-  VNF->SR   End.AS (push the configured header), End.AD per attachment (restore the learned header), End.AM
+  VNF->SR   End.AS (push the configured header), End.AD per attachment and per flow (restore the learned
+            header), End.AM (End)
 each as the Python reference (ring walk -> srv6.Srv6) and the compiled loop (_fastsr.c one6 / ret6), and the
 SR-MPLS compiled path (static / dynamic) in the same run, with the ratio SRv6 compiled / SR-MPLS compiled.
 Every variant runs once per repeat, round robin, so that a change in the machine's load hits all alike.
@@ -94,6 +95,10 @@ def run_vnf(behaviour: str, n_frames: int, variant: str) -> float:
     if behaviour == "end.ad":  # the header learned from the SR side first
         f = bytearray(srv6_frame(SIDS[behaviour], 999))
         assert eng.from_sr(f, 0, len(f), 0.0) is not None
+    if behaviour == "end.ad.flow":  # the 64 flows learned from the SR side first
+        for i in range(64):
+            f = bytearray(srv6_frame(SIDS[behaviour], 1000 + i))
+            assert eng.from_sr(f, 0, len(f), 0.0) is not None
     if behaviour == "end.am":  # the VNF sends back what it got: DA = the last segment, the SRH kept
         frames = [mac(VNF_IF_MAC) + mac(VNF_MAC) + srv6_frame(SIDS[behaviour], 1000 + i)[12:] for i in range(64)]
         frames = [f[:14 + 24] + ipaddress.IPv6Address(TAIL).packed + f[14 + 40:] for f in frames]
@@ -152,7 +157,7 @@ def main() -> None:
         for beh in ("end.as", "end.ad", "end.ad.flow", "end.am"):
             jobs.append(((variant, beh, "SR->VNF"),
                          lambda beh=beh, variant=variant: run_sr(beh, args.frames, variant)))
-        for beh in ("end.as", "end.ad", "end.am"):
+        for beh in ("end.as", "end.ad", "end.ad.flow", "end.am"):
             jobs.append(((variant, beh, "VNF->SR"),
                          lambda beh=beh, variant=variant: run_vnf(beh, args.frames, variant)))
     samples: dict[tuple[str, str, str], list[float]] = {key: [] for key, _ in jobs}

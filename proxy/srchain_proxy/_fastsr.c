@@ -471,7 +471,7 @@ typedef struct {
     int broadcast;  /* frames to the broadcast MAC are the VNF's too */
 } ret_t;
 
-static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r);  /* SRv6, below */
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, double now, ret_t *r);  /* SRv6, below */
 
 static int ret_open(ret_t *r, PyObject *entry) {
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 13) {
@@ -536,7 +536,7 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     if (link && !(link == PACKET_BROADCAST << 32 && r->broadcast))
         return 0;  /* tagged, or not to our MAC: Python counts why */
     if (r->kind == 2)
-        return link ? 0 : ret6(slot, mac, snap, r);  /* SRv6 (the broadcast rule stays Python's) */
+        return link ? 0 : ret6(slot, mac, snap, now, r);  /* SRv6 (the broadcast rule stays Python's) */
     const uint8_t *f = slot + mac;
     const uint8_t *ip = f + 14;
     if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45)
@@ -952,9 +952,10 @@ fail:
  *   K6_*. Every read is bounds-checked against the IPv6 payload length and e.
  * srv6_out(buf, s, e, now, entry, out) -> 1 send buf[out[0]:out[1]] | 0 dropped (out[2] reason) | 2 slow
  *   Srv6.from_vnf for an attachment with one SRv6 SID (link rules passed, `s` with HEADROOM bytes free
- *   before it): End.AS with one segment list, End.AD per attachment, End.AM. Slow (2) touches nothing
+ *   before it): End.AS with one segment list, End.AD per attachment or per flow, End.AM. Slow (2) touches nothing
  *   and counts nothing: Python's Srv6.from_vnf handles the frame (a header longer than the headroom).
- *   entry: (kind, Srv6State, txc array('Q'), lookups array('Q') | None, tmpl4, tmpl6, SID key, head, limit)
+ *   entry: (kind, Srv6State, txc array('Q'), lookups array('Q'), tmpl4, tmpl6, SID key, head, limit
+ *           [, FlowCache, return_match 1 same | 2 reverse | 3 either: End.AD per flow])
  */
 enum { K6_AS = 0, K6_AD_IFACE = 1, K6_AD_FLOW = 2, K6_AM = 3 };
 enum { R6_TRUNCATED, R6_UNKNOWN_SID, R6_HOP_LIMIT, R6_EXT_HEADER, R6_NO_SRH, R6_BAD_SRH, R6_FRAGMENT, R6_SL_ZERO,
@@ -976,7 +977,7 @@ enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVEN
 #define NH6_DEST 60
 #define MAX_EXT6 8
 
-static PyObject *s_hdr6, *s_slot, *s_learn, *s_od;
+static PyObject *s_hdr6, *s_slot, *s_learn, *s_od, *s_idle;
 
 /* engine.ip_end: end of the IP packet at p within [p, e), or -1 (truncated or not IP). */
 static Py_ssize_t ip_end_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
@@ -1451,13 +1452,158 @@ static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObj
     return 1;
 }
 
+/* engine.reverse_key of a flow_key_c key: addresses and ports swapped. */
+static PyObject *reverse_key_c(PyObject *key) {
+    PyObject *k = PyTuple_GET_ITEM(key, 1);
+    Py_ssize_t len = PyBytes_GET_SIZE(k), a = (len - 4) / 2;
+    const uint8_t *f = (const uint8_t *)PyBytes_AS_STRING(k);
+    uint8_t r[36];
+    memcpy(r, f + a, a);
+    memcpy(r + a, f, a);
+    memcpy(r + 2 * a, f + 2 * a + 2, 2);
+    memcpy(r + 2 * a + 2, f + 2 * a, 2);
+    PyObject *addr = PyBytes_FromStringAndSize((const char *)r, len);
+    if (!addr)
+        return NULL;
+    PyObject *out = PyTuple_New(2);
+    if (!out) {
+        Py_DECREF(addr);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, Py_NewRef(PyTuple_GET_ITEM(key, 0)));
+    PyTuple_SET_ITEM(out, 1, addr);
+    return out;
+}
+
+/* End.AD's flow cache entry for key: 1 live (borrowed (header, offset) value in *val), 0 absent, 2 present
+ * but expired or not the shape srv6.py writes (Python's FlowCache.lookup deals with it), -1 error. */
+static int live6(PyObject *od, PyObject *key, double now, double idle, PyObject **val) {
+    PyObject *e = PyDict_GetItemWithError(od, key);
+    if (!e)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 2 || !PyFloat_Check(PyTuple_GET_ITEM(e, 1)))
+        return 2;
+    PyObject *v = PyTuple_GET_ITEM(e, 0);
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(v, 0))
+        || !PyLong_Check(PyTuple_GET_ITEM(v, 1)))
+        return 2;
+    if (now - PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(e, 1)) > idle)
+        return 2;  /* expired: Python removes and counts it */
+    *val = v;
+    return 1;
+}
+
+static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObject *hdr, Py_ssize_t limit,
+                 Py_ssize_t nh_off, int nh, int64_t *o);
+static void tx6_send(tx6_t *tx, const uint8_t *b, const int64_t *o);
+
+/* Back from an End.AD-per-flow VNF (entry[9] the FlowCache, entry[10] return_match 1 same, 2 reverse,
+ * 3 either), as Srv6.from_vnf: the flow's learned header restored (its next header naming this packet's
+ * type), the entry refreshed, a hit counted; a miss counted and dropped (srv6_flow_miss). Ring mode (tx):
+ * a miss is left to Python. Anything Python's lookup would change otherwise (an expired entry) is slow. */
+static int ad_flow_return(uint8_t *b, Py_ssize_t p, Py_ssize_t end, double now, PyObject *entry, PyObject *head,
+                          Py_ssize_t limit, int want, int ev, int64_t *o, tx6_t *tx) {
+    if (PyTuple_GET_SIZE(entry) < 11) {
+        o[3] = 0;
+        return 2;
+    }
+    long match = PyLong_AsLong(PyTuple_GET_ITEM(entry, 10));
+    if (match == -1 && PyErr_Occurred())
+        return -1;
+    int rc = -1;
+    PyObject *cache = PyTuple_GET_ITEM(entry, 9), *od = NULL, *idle_o = NULL, *key = NULL, *rkey = NULL;
+    PyObject *val = NULL, *hit = NULL;
+    Py_buffer lk = {0};
+    od = PyObject_GetAttr(cache, s_od);
+    idle_o = od ? PyObject_GetAttr(cache, s_idle) : NULL;
+    if (!idle_o)
+        goto out;
+    double idle = PyFloat_AsDouble(idle_o);
+    if ((idle == -1.0 && PyErr_Occurred()) || !PyDict_Check(od)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "srv6: flow cache od is not a dict");
+        goto out;
+    }
+    key = flow_key_c(b, p, end);
+    if (!key)
+        goto out;
+    int got = 0;
+    if (match != 2) {
+        got = live6(od, key, now, idle, &val);
+        if (got == 1)
+            hit = key;
+    }
+    if (got == 0 && match != 1) {
+        rkey = reverse_key_c(key);
+        if (!rkey)
+            goto out;
+        got = live6(od, rkey, now, idle, &val);
+        if (got == 1)
+            hit = rkey;
+    }
+    if (got < 0)
+        goto out;
+    if (got == 2 || (got == 0 && tx)) {  /* expired (Python deletes and counts it), or a miss in the ring loop */
+        o[3] = 0;
+        rc = 2;
+        goto out;
+    }
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 3), &lk, PyBUF_WRITABLE) < 0)
+        goto out;
+    if (lk.len < 16) {
+        PyErr_SetString(PyExc_ValueError, "srv6: lookups array too short");
+        goto out;
+    }
+    if (got == 0) {  /* a miss: counted, dropped (the only SID here: no End.AS to fall back to) */
+        ((uint64_t *)lk.buf)[1] += 1;
+        o[2] = R6_FLOW_MISS;
+        o[3] = ev;
+        rc = 0;
+        goto out;
+    }
+    PyObject *hdr = PyTuple_GET_ITEM(val, 0);
+    Py_ssize_t nh_off = PyLong_AsSsize_t(PyTuple_GET_ITEM(val, 1));
+    Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+    if (nh_off < 0 || nh_off >= PyBytes_GET_SIZE(hdr) || PyErr_Occurred() || n > limit || n > p
+        || PyBytes_GET_SIZE(hdr) < 40 || (tx && tx6_check(tx, ev, n + end - p) <= 0)) {
+        PyErr_Clear();  /* a copy, a bad value, no TX slot: Python */
+        o[3] = 0;
+        rc = 2;
+        goto out;
+    }
+    Py_INCREF(val);  /* touch() replaces the entry holding it */
+    int t = touch(od, hit, val, now);
+    Py_DECREF(val);
+    if (t < 0)
+        goto out;
+    ((uint64_t *)lk.buf)[0] += 1;
+    if (push6(b, p, end, head, hdr, limit, nh_off, want == 4 ? NH6_IPV4 : NH6_IPV6, o) != 1) {
+        PyErr_SetString(PyExc_ValueError, "srv6: End.AD header does not fit");
+        goto out;
+    }
+    if (count_pair(PyTuple_GET_ITEM(entry, 2), (uint64_t)(o[1] - o[0])) < 0)
+        goto out;
+    o[3] = ev;
+    tx6_send(tx, b, o);
+    rc = 1;
+out:
+    if (lk.obj)
+        PyBuffer_Release(&lk);
+    Py_XDECREF(od);
+    Py_XDECREF(idle_o);
+    Py_XDECREF(key);
+    Py_XDECREF(rkey);
+    return rc;
+}
+
 /* srv6_out's work. tx set (the compiled return loop, ret6): a drop, an event, no free TX slot or a frame
  * over the MTU returns 2 (slow) before anything is touched; a send also copies the frame into tx's slot. */
-static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entry, int64_t *o, tx6_t *tx) {
+static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *entry, int64_t *o,
+                          tx6_t *tx) {
     int ev = 0;
     o[0] = o[1] = o[3] = 0;
 #define DROP6(reason) do { o[2] = (reason); o[3] = ev; if (tx) { o[3] = 0; return 2; } return 0; } while (0)
-    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 9) {
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 9) {
         PyErr_SetString(PyExc_ValueError, "srv6: return entry is not a 9-tuple");
         return -1;
     }
@@ -1583,6 +1729,8 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, PyObject *entr
         o[3] = ev;
         tx6_send(tx, b, o);
         return 1;
+    } else if (kind == K6_AD_FLOW) {
+        return ad_flow_return(b, p, end, now, entry, head, limit, want, ev, o, tx);
     } else {
         o[3] = 0;
         return 2;
@@ -1613,7 +1761,7 @@ static PyObject *srv6_out(PyObject *self, PyObject *args) {
     PyObject *entry;
     if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &entry, &out) < 0)
         return NULL;
-    int rc = srv6_out_frame(buf.buf, s, e, entry, out.buf, NULL);
+    int rc = srv6_out_frame(buf.buf, s, e, now, entry, out.buf, NULL);
     PyBuffer_Release(&buf);
     PyBuffer_Release(&out);
     return rc < 0 ? NULL : PyLong_FromLong(rc);
@@ -1660,7 +1808,7 @@ static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table) {
 
 /* The compiled return loop's SRv6 attachment (ret_one, kind 2; r->od holds srv6_out's entry): 1 sent to the
  * SR side's TX ring, 0 left to Python, -1 error. */
-static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r) {
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, double now, ret_t *r) {
     int64_t o[4];
     tx6_t tx;
     memset(&tx, 0, sizeof tx);
@@ -1672,7 +1820,7 @@ static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, ret_t *r) {
      * front of the frame (srv6_out_frame keeps them at or after its buffer's start) never touch them */
     if (mac < SLOT_HDR + 14)
         return 0;
-    int rc = srv6_out_frame(slot + SLOT_HDR, mac - SLOT_HDR, mac - SLOT_HDR + snap, r->od, o, &tx);
+    int rc = srv6_out_frame(slot + SLOT_HDR, mac - SLOT_HDR, mac - SLOT_HDR + snap, now, r->od, o, &tx);
     return rc < 0 ? -1 : rc == 1;
 }
 
@@ -1702,7 +1850,8 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
     s_slot = PyUnicode_InternFromString("slot");
     s_learn = PyUnicode_InternFromString("learn");
     s_od = PyUnicode_InternFromString("od");
-    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn || !s_od)
+    s_idle = PyUnicode_InternFromString("idle");
+    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn || !s_od || !s_idle)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "WHY_BUDGET", WHY_BUDGET) < 0

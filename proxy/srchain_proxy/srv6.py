@@ -21,8 +21,8 @@ IPv6 frames from the SR side, the data path hands it frames from attachments tha
 Compiled: when the engine runs the compiled fast path (`Engine.srv6_c`, set by the data path), `build` makes
 an `Srv6Compiled`: the per-frame work above is done by _fastsr.c's srv6_in / srv6_out (same bytes, same
 counters, same learned headers; tests/proxy/test_srv6_compiled.py compares them frame by frame), and this
-module stays the reference and handles what C leaves to it (several SRv6 SIDs on one attachment, End.AD per
-flow on the way back, a link-rule refusal, a learned header longer than the headroom).
+module stays the reference and handles what C leaves to it (several SRv6 SIDs on one attachment, an expired
+End.AD flow, a link-rule refusal, a learned header longer than the headroom).
 """
 
 from __future__ import annotations
@@ -389,6 +389,7 @@ class Srv6:
 
 
 _KIND = {"end.as": 0, "end.am": 3}  # _fastsr.c K6_*; end.ad: 1 per attachment, 2 per flow
+_MATCH = {"same": 1, "reverse": 2, "either": 3}  # End.AD per flow's return_match, as _fastsr.c reads it
 
 
 class Srv6Compiled(Srv6):
@@ -408,11 +409,10 @@ class Srv6Compiled(Srv6):
             att = st.att
             if att is None or len(att.srv6) != 1 or (st.behaviour == "end.as" and st.ntemplates != 1):
                 continue
-            if st.behaviour == "end.ad" and st.cache is not None:
-                continue  # End.AD per flow on the way back: Python (a flow cache lookup either way)
             t4, t6 = st.templates[0] if st.behaviour == "end.as" else (b"", b"")
-            self.ret[id(att)] = (_KIND.get(st.behaviour, 1), st, st.txc, st.lookups, t4, t6, st.key, head,
-                                 14 + HEADROOM)
+            kind = _KIND.get(st.behaviour, 2 if st.cache is not None else 1)
+            flow = (st.cache, _MATCH[st.return_match]) if st.cache is not None else ()
+            self.ret[id(att)] = (kind, st, st.txc, st.lookups, t4, t6, st.key, head, 14 + HEADROOM, *flow)
 
     def _events(self, bits: int) -> None:
         for i, name in enumerate(SRV6_EVENTS):

@@ -108,7 +108,7 @@ def test_reason_names_are_the_engines():
 def test_return_entries_cover_the_single_sid_attachments():
     _, fast = pair()
     covered = {fast.srv6.ret[id(att)][1].sid for att in fast.atts.values() if id(att) in fast.srv6.ret}
-    assert covered == {srv6lib.PX, PX_AD, PX_AM}  # End.AD per flow returns through Python
+    assert covered == {srv6lib.PX, PX_AD, PX_AM, PX_AF}
 
 
 def seeds() -> list[bytes]:
@@ -323,9 +323,13 @@ def return_run(variant: str, vnf: str, frames: list[bytes]) -> dict:
     for att in tables.atts.values():
         att.tx = MemoryTx()
     eng.install(tables)
-    # End.AD learns its header from the SR side first
-    buf = bytearray(frame(srv6_packet(udp4(), [MID, PX_AD, TAIL], sl=1, hlim=9)))
-    assert eng.from_sr(buf, 0, len(buf), 0.0) is not None
+    # End.AD learns its header from the SR side first: per attachment, and per flow for two of the flows
+    for pkt in (srv6_packet(udp4(), [MID, PX_AD, TAIL], sl=1, hlim=9),
+                srv6_packet(udp4(sport=0), [PX_AF, TAIL], sl=1, hlim=7),
+                srv6_packet(udp6(), [PX_AF, MID, TAIL], sl=2),
+                srv6_packet(udp4(sport=5), [PX_AF, MID, TAIL], sl=2, tlvs=[hmac_tlv()])):  # past the headroom
+        buf = bytearray(frame(pkt))
+        assert eng.from_sr(buf, 0, len(buf), 0.0) is not None
     att = eng.atts[vnf]
     sr_tx = MemoryTx()
     rx = memory_rx(frames, slots=4096)
@@ -354,21 +358,26 @@ def return_run(variant: str, vnf: str, frames: list[bytes]) -> dict:
     return {"sent": sr_tx.sent(), "state": state(eng), "slow": calls[0], "errors": rx.errors}
 
 
-@pytest.mark.parametrize("vnf", ["fmt", "fw", "ids"])
+@pytest.mark.parametrize("vnf", ["fmt", "fw", "ids", "flo"])
 def test_return_ring_loop_in_c_like_the_reference(vnf):
     rnd = random.Random(len(vnf))
-    clean = ([vnf_frame(srv6_packet(udp6(sport=k), [PX_AM, TAIL], sl=1)) for k in range(3)] if vnf == "ids"
-             else [vnf_frame(udp4(sport=k)) for k in range(2)] + [vnf_frame(udp6())])
-    odd = [vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, tlvs=[hmac_tlv()])), vnf_frame(udp4())[:30]]
+    if vnf == "ids":
+        clean = [vnf_frame(srv6_packet(udp6(sport=k), [PX_AM, TAIL], sl=1)) for k in range(3)]
+    elif vnf == "flo":  # the two learned flows (udp4 sport 1 is a miss: Python's in the ring loop)
+        clean = [vnf_frame(udp4(sport=0)), vnf_frame(udp6())]
+    else:
+        clean = [vnf_frame(udp4(sport=k)) for k in range(2)] + [vnf_frame(udp6())]
+    odd = [vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, tlvs=[hmac_tlv()])), vnf_frame(udp4())[:30],
+           vnf_frame(udp4(sport=5))]
     base = clean + odd
     frames = [bytes(mutate(rnd, bytearray(rnd.choice(base)), 14)) if rnd.random() < 0.3 else rnd.choice(base)
               for _ in range(2000)]
     ref = return_run("python", vnf, frames)
     got = return_run("compiled", vnf, frames)
     assert got["sent"] == ref["sent"] and got["state"] == ref["state"]
-    assert ref["slow"] == 2000 and got["errors"] == ref["errors"] == 0 and len(ref["sent"]) > 800
+    assert ref["slow"] == 2000 and got["errors"] == ref["errors"] == 0 and len(ref["sent"]) > 600
     n_clean = sum(1 for f in frames if f in clean)
-    assert n_clean > 800 and got["slow"] <= 2000 - n_clean  # C sent every clean frame itself
+    assert n_clean > 500 and got["slow"] <= 2000 - n_clean  # C sent every clean frame itself
 
 
 # ---- test_srv6_engine.py again, its engines in C ------------------------------------------------------------
