@@ -226,6 +226,21 @@ def test_truncated_and_inconsistent_srh_at_every_length():
     assert ref.drops["srv6_truncated"] > 100 and ref.drops["srv6_bad_srh"] > 0
 
 
+@pytest.mark.parametrize("match", ["same", "reverse", "either"])
+def test_end_ad_per_flow_return_match_expiry_and_miss_identical(match):
+    ref, fast = pair([ad_entry(sid=PX_AF, vnf="flo", cache_key="flow", idle_timeout_s=1, return_match=match)])
+    fwd = udp4(src="10.80.0.5", dst="10.70.0.9", sport=5555, dport=7000)
+    rev = udp4(src="10.70.0.9", dst="10.80.0.5", sport=7000, dport=5555)
+    inbound_both(ref, fast, frame(srv6_packet(fwd, [PX_AF, TAIL], sl=1, hlim=20)), 0.0)
+    outs = [back_both(ref, fast, "flo", vnf_frame(pkt), now) for pkt, now in
+            ((rev, 0.5), (fwd, 0.6), (rev, 1.0), (fwd, 5.0), (rev, 5.1), (udp6(), 5.2))]
+    hits = {"same": [False, True, False], "reverse": [True, False, True], "either": [True, True, True]}[match]
+    assert [o is not None for o in outs[:3]] == hits and outs[3:] == [None, None, None]  # expired after 1 s
+    assert state(ref) == state(fast)
+    c = fast.counters()["srv6_sids"][PX_AF]["cache"]
+    assert (c["hits"], c["expired"], c["entries"]) == (sum(hits), 1, 0)
+
+
 def bad_srh_length() -> bytes:
     data = bytearray(vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1)))
     data[14 + 40 + 1] = 200  # the SRH's length runs past the packet
