@@ -448,6 +448,68 @@ def scapy_proxy() -> None:
     sniff(iface="sr0", prn=handle, store=False)
 
 
+END_SID = "fcbb:bb00:4::e"
+K0_MAC, K1_MAC = "02:00:00:00:0d:05", "02:00:00:00:0d:06"
+
+
+class LinuxEndLab:
+    """The reference the issue asks for beside the proxy: the Linux kernel's `seg6local action End` on the
+    same kind of veth path, same generator and sink counting (namespaces spg/spk/spr<pid>):
+
+        spg g0 ── k0 spk (seg6local End on END_SID; TAIL routed out of k1) k1 ── v0 spr (sink)
+    """
+
+    def __enter__(self) -> LinuxEndLab:
+        self.ns = (NS_G, f"spk{PID}", NS_R)
+        g, k, r = self.ns
+        for ns in self.ns:
+            sh("ip", "netns", "add", ns)
+        for ns in (g, r):
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+        for a, ia, ma, b, ib, mb in ((g, "g0", G_MAC, k, "k0", K0_MAC), (k, "k1", K1_MAC, r, "v0", V0_MAC)):
+            sh("ip", "link", "add", ia, "netns", a, "address", ma, "type", "veth", "peer", "name", ib,
+               "netns", b, "address", mb)
+            nsx(a, "ip", "link", "set", ia, "up")
+            nsx(b, "ip", "link", "set", ib, "up")
+        for key in ("all", "default", "k0", "k1"):
+            nsx(k, "sysctl", "-qw", f"net.ipv6.conf.{key}.seg6_enabled=1")
+            nsx(k, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_ra=0")
+        nsx(k, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        nsx(k, "ip", "-6", "addr", "add", "fc00:9::1/64", "dev", "k1", "nodad")
+        nsx(k, "ip", "-6", "neigh", "replace", "fc00:9::2", "lladdr", V0_MAC, "dev", "k1", "nud", "permanent")
+        nsx(k, "ip", "-6", "route", "add", f"{SRV6_TAIL}/128", "via", "fc00:9::2", "dev", "k1")
+        nsx(k, "ip", "-6", "route", "add", f"{END_SID}/128", "encap", "seg6local", "action", "End", "count",
+            "dev", "k0")
+        self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))  # proxy_counters() finds no proxy here: {}
+        self.gen = socket_in(g, "g0", receive=False)
+        self.gen.setblocking(True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gen.close()
+        for ns in self.ns:
+            sh("ip", "netns", "del", ns, check=False)
+
+    def sink_rx(self) -> int:
+        return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
+
+    def end_packets(self) -> str:
+        return nsx(self.ns[1], "ip", "-s", "-6", "route", "show", f"{END_SID}/128").strip()
+
+
+def linux_end(duration: float, top: float = 600_000) -> dict:
+    """Loss-free rate of the kernel's seg6local End, 138-byte frames over 64 flows (as --srv6's)."""
+    with LinuxEndLab() as lab:
+        frames = [srv6_frame(END_SID, 1000 + i) for i in range(64)]
+        for f in frames:
+            f[:6] = mac(K0_MAC)
+        print("== linux seg6local End (reference)", flush=True)
+        res = loss_free(lab, frames, 0, top, duration)  # type: ignore[arg-type]  # duck-typed: gen, sink_rx, tmp
+        print(f"    {lab.end_packets()}", flush=True)
+        return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
@@ -466,11 +528,16 @@ def main() -> None:
                     help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
     ap.add_argument("--sink", choices=("l2", "vnf", "ip"), default="l2", help=SINK_HELP)
     ap.add_argument("--srv6", action="store_true", help="also SRv6 End.AS / End.AD loss-free rates, per fast path")
+    ap.add_argument("--max-kpps", type=float, default=600.0,
+                    help="top of the loss-free bisection (SR side; the generator's own limit is the real one)")
+    ap.add_argument("--linux-end", action="store_true",
+                    help="also the Linux kernel's seg6local End loss-free rate on the same kind of veth path")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
         scapy_proxy()
         return
+    top = args.max_kpps * 1000
     if os.geteuid() != 0:
         print("proxy_forwarding: skipped, needs root (network namespaces)")
         return
@@ -499,7 +566,7 @@ def main() -> None:
                     name = f"{mode}/{fast_path}" + (f"x{workers}" if workers > 1 else "")
                     print(f"== srchain-proxy {name}", flush=True)
                     frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
-                    res = loss_free(lab, frames, 0, 600_000, args.duration)
+                    res = loss_free(lab, frames, 0, top, args.duration)
                     results[name] = res
                     if args.no_latency:
                         continue
@@ -522,11 +589,13 @@ def main() -> None:
                         name = f"srv6 {behaviour}/{fast_path}"
                         print(f"== srchain-proxy {name}", flush=True)
                         frames = [srv6_frame(sid["sid"], 1000 + i) for i in range(64)]  # 64 flows
-                        res = results[name] = loss_free(lab, frames, 0, 600_000, args.duration)
+                        res = results[name] = loss_free(lab, frames, 0, top, args.duration)
                         if not args.no_latency:
                             add_latency(lab, frames, res, outer=80)
                 finally:
                     stop(proc)
+    if args.linux_end:
+        results["linux seg6local End"] = linux_end(args.duration, top)
     base = results["scapy"]["rate_pps"]
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
@@ -545,6 +614,9 @@ def main() -> None:
               f"median run p50 {lat.get('p50_us', nan):.0f} / p99 {lat.get('p99_us', nan):.0f} us, "
               f"all probes p50 {pooled.get('p50_us', nan):.0f} / p99 {pooled.get('p99_us', nan):.0f} us "
               f"({sum(x.get('probes', 0) for x in lat['runs'])} probes)")
+    if "linux seg6local End" in results:
+        ref = results["linux seg6local End"]["rate_pps"]
+        print(f"linux seg6local End (reference): {ref / 1000:6.1f} kpps loss-free")
     for name in [k for k in results if k.startswith("srv6 ")]:  # End.AS against static, End.AD against dynamic
         ref = f"{'static' if 'end.as' in name else 'dynamic'}/{name.split('/')[1]}"
         if results.get(ref, {}).get("rate_pps"):
