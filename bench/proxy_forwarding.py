@@ -8,7 +8,11 @@ The generator (this process, CPU 0) sends 82-byte Eth/MPLS(2 labels)/IPv4/UDP fr
 pops the stack and forwards the inner packet on vnf0; the sink's kernel counter (rx_packets of v0) says
 how many arrived. A trial at rate R lasts --duration seconds; "loss-free" = every frame arrived.
 Run as root:  .venv/bin/python bench/proxy_forwarding.py [--duration 2] [--flows 1000000]
-                                 [--fast-paths compiled,python] [--sched-fifo 0]
+                                 [--fast-paths compiled,python] [--sched-fifo 0] [--srv6]
+--srv6: also SRv6 End.AS and End.AD (loss-free, and latency unless --no-latency) with 138-byte
+Eth/IPv6/SRH(2 segments)/IPv4/UDP frames (the same inner packet) through the same proxy and sink, per fast
+path, printed with the ratio to SR-MPLS of the same run (End.AS to static, End.AD to dynamic; issue 19:
+>= 300 kpps and >= 0.8x SR-MPLS).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ G_MAC, SR_MAC, VNF_MAC, V0_MAC = "02:00:00:00:0d:01", "02:00:00:00:0d:02", "02:0
 TOKEN = "bench-token-0123456789abcdef"
 STATIC_SID = {"sid": 16001, "behaviour": "static", "vnf": "sink", "restore": [[16002]]}
 DYNAMIC_SID = {"sid": 16003, "behaviour": "dynamic", "vnf": "sink", "cache_size": 65536}
+SRV6_HEAD, SRV6_TAIL = "fc00:1::1", "fcbb:bb00:3::d4"
+SRV6_SIDS = {"end.as": {"sid": "fcbb:bb00:2::a5", "behaviour": "end.as", "vnf": "sink", "source": SRV6_HEAD,
+                        "segments": [[SRV6_TAIL]]},
+             "end.ad": {"sid": "fcbb:bb00:2::ad", "behaviour": "end.ad", "vnf": "sink"}}
 MARK_PORT = 9999  # UDP destination port of latency probe frames
 SO_TIMESTAMPNS = 35  # Linux, not exported by the socket module
 
@@ -62,6 +70,18 @@ def frame(label: int, sport: int = 5555, dport: int = 7000, src: int = 0x0A50000
     ip = ip[:10] + struct.pack("!H", ~csum & 0xFFFF) + ip[12:]
     mpls = struct.pack("!II", label << 12 | 64, 16004 << 12 | 0x100 | 64)
     return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x88\x47" + mpls + ip + udp)
+
+
+def srv6_frame(sid: str, sport: int) -> bytearray:
+    """138 bytes: Ethernet 14 + IPv6 40 (DA = sid) + SRH [sid, TAIL] SL 1 (8 + 2 x 16) + frame()'s IPv4/UDP."""
+    import ipaddress
+
+    inner = bytes(frame(16001, sport=sport)[22:])
+    segs = ipaddress.IPv6Address(SRV6_TAIL).packed + ipaddress.IPv6Address(sid).packed  # Segment List[0] = last
+    srh = bytes((4, 4, 4, 1, 1, 0, 0, 0)) + segs
+    ip6 = struct.pack("!IHBB", 6 << 28, len(srh) + len(inner), 43, 64) + ipaddress.IPv6Address(SRV6_HEAD).packed
+    ip6 += ipaddress.IPv6Address(sid).packed
+    return bytearray(mac(SR_MAC) + mac(G_MAC) + b"\x86\xdd" + ip6 + srh + inner)
 
 
 def in_netns(ns: str, make):
@@ -301,22 +321,23 @@ def loss_free(lab: Lab, frames, lo: float, hi: float, duration: float, steps: in
     return best
 
 
-def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float = 0.5) -> dict:
+def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float = 0.5, outer: int = 8) -> dict:
     """Added latency proxy-in to VNF-side wire: kernel timestamps of probe frames on g0 (tx) and v0 (rx).
 
     A warm-up at the same rate first (caches, ring pages, CPU frequency), then every 100th frame is a probe.
+    outer: bytes between the Ethernet header and the inner IPv4 header (MPLS: 8; SRv6: 80, IPv6 + SRH).
     """
     send_paced(lab.gen, frames, rate, int(rate * warmup))
     time.sleep(0.2)
     tap = socket_in(NS_G, "g0", outgoing=True)
     sink = socket_in(NS_R, "v0")
-    attach_port_filter(tap, 14 + 8 + 20 + 2, MARK_PORT)
+    attach_port_filter(tap, 14 + outer + 20 + 2, MARK_PORT)
     attach_port_filter(sink, 14 + 20 + 2, MARK_PORT)
     for s in (tap, sink):
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     probe = frames[0][:]
-    struct.pack_into("!H", probe, 14 + 8 + 20 + 2, MARK_PORT)
-    seq_off = 14 + 8 + 28  # first payload bytes carry a sequence number
+    struct.pack_into("!H", probe, 14 + outer + 20 + 2, MARK_PORT)
+    seq_off = 14 + outer + 28  # first payload bytes carry a sequence number
 
     def mutate(f: bytearray, i: int) -> None:
         if i % 100 == 0:
@@ -334,6 +355,21 @@ def latency(lab: Lab, frames, rate: float, seconds: float = 3.0, warmup: float =
     if not deltas:
         return {"probes": 0}
     return {"probes": len(deltas), "lost": len(tx) - len(deltas), **percentiles(deltas), "deltas": deltas}
+
+
+def add_latency(lab: Lab, frames, res: dict, outer: int = 8) -> None:
+    """res["latency_at_half_rate"]: three latency runs at half of res's loss-free rate (the machine is shared:
+    each 3 seconds after a warm-up), the median run by p99 and all probes pooled."""
+    half = res["rate_pps"] / 2
+    runs, pooled = [], []
+    for _ in range(3):
+        run = latency(lab, frames, half, outer=outer)
+        pooled += run.pop("deltas", [])
+        runs.append(run)
+        print(f"    latency at {half / 1000:.1f} kpps: {run}", flush=True)
+    runs.sort(key=lambda r: r.get("p99_us", float("inf")))
+    res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
+                                   "pooled": percentiles(pooled) if pooled else {}}
 
 
 def percentiles(deltas: list[float]) -> dict:
@@ -412,6 +448,68 @@ def scapy_proxy() -> None:
     sniff(iface="sr0", prn=handle, store=False)
 
 
+END_SID = "fcbb:bb00:4::e"
+K0_MAC, K1_MAC = "02:00:00:00:0d:05", "02:00:00:00:0d:06"
+
+
+class LinuxEndLab:
+    """The reference the issue asks for beside the proxy: the Linux kernel's `seg6local action End` on the
+    same kind of veth path, same generator and sink counting (namespaces spg/spk/spr<pid>):
+
+        spg g0 ── k0 spk (seg6local End on END_SID; TAIL routed out of k1) k1 ── v0 spr (sink)
+    """
+
+    def __enter__(self) -> LinuxEndLab:
+        self.ns = (NS_G, f"spk{PID}", NS_R)
+        g, k, r = self.ns
+        for ns in self.ns:
+            sh("ip", "netns", "add", ns)
+        for ns in (g, r):
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            nsx(ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+        for a, ia, ma, b, ib, mb in ((g, "g0", G_MAC, k, "k0", K0_MAC), (k, "k1", K1_MAC, r, "v0", V0_MAC)):
+            sh("ip", "link", "add", ia, "netns", a, "address", ma, "type", "veth", "peer", "name", ib,
+               "netns", b, "address", mb)
+            nsx(a, "ip", "link", "set", ia, "up")
+            nsx(b, "ip", "link", "set", ib, "up")
+        for key in ("all", "default", "k0", "k1"):
+            nsx(k, "sysctl", "-qw", f"net.ipv6.conf.{key}.seg6_enabled=1")
+            nsx(k, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_ra=0")
+        nsx(k, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        nsx(k, "ip", "-6", "addr", "add", "fc00:9::1/64", "dev", "k1", "nodad")
+        nsx(k, "ip", "-6", "neigh", "replace", "fc00:9::2", "lladdr", V0_MAC, "dev", "k1", "nud", "permanent")
+        nsx(k, "ip", "-6", "route", "add", f"{SRV6_TAIL}/128", "via", "fc00:9::2", "dev", "k1")
+        nsx(k, "ip", "-6", "route", "add", f"{END_SID}/128", "encap", "seg6local", "action", "End", "count",
+            "dev", "k0")
+        self.tmp = Path(tempfile.mkdtemp(prefix="spbench"))  # proxy_counters() finds no proxy here: {}
+        self.gen = socket_in(g, "g0", receive=False)
+        self.gen.setblocking(True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gen.close()
+        for ns in self.ns:
+            sh("ip", "netns", "del", ns, check=False)
+
+    def sink_rx(self) -> int:
+        return int(nsx(NS_R, "cat", "/sys/class/net/v0/statistics/rx_packets"))
+
+    def end_packets(self) -> str:
+        return nsx(self.ns[1], "ip", "-s", "-6", "route", "show", f"{END_SID}/128").strip()
+
+
+def linux_end(duration: float, top: float = 600_000) -> dict:
+    """Loss-free rate of the kernel's seg6local End, 138-byte frames over 64 flows (as --srv6's)."""
+    with LinuxEndLab() as lab:
+        frames = [srv6_frame(END_SID, 1000 + i) for i in range(64)]
+        for f in frames:
+            f[:6] = mac(K0_MAC)
+        print("== linux seg6local End (reference)", flush=True)
+        res = loss_free(lab, frames, 0, top, duration)  # type: ignore[arg-type]  # duck-typed: gen, sink_rx, tmp
+        print(f"    {lab.end_packets()}", flush=True)
+        return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per trial")
@@ -429,11 +527,17 @@ def main() -> None:
     ap.add_argument("--return-direction", action="store_true",
                     help="also measure VNF -> SR loss-free rates (static and dynamic, per fast path)")
     ap.add_argument("--sink", choices=("l2", "vnf", "ip"), default="l2", help=SINK_HELP)
+    ap.add_argument("--srv6", action="store_true", help="also SRv6 End.AS / End.AD loss-free rates, per fast path")
+    ap.add_argument("--max-kpps", type=float, default=600.0,
+                    help="top of the loss-free bisection (SR side; the generator's own limit is the real one)")
+    ap.add_argument("--linux-end", action="store_true",
+                    help="also the Linux kernel's seg6local End loss-free rate on the same kind of veth path")
     ap.add_argument("--scapy-proxy", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scapy_proxy:
         scapy_proxy()
         return
+    top = args.max_kpps * 1000
     if os.geteuid() != 0:
         print("proxy_forwarding: skipped, needs root (network namespaces)")
         return
@@ -462,20 +566,11 @@ def main() -> None:
                     name = f"{mode}/{fast_path}" + (f"x{workers}" if workers > 1 else "")
                     print(f"== srchain-proxy {name}", flush=True)
                     frames = [frame(label, sport=1000 + i) for i in range(64)]  # 64 flows
-                    res = loss_free(lab, frames, 0, 600_000, args.duration)
+                    res = loss_free(lab, frames, 0, top, args.duration)
                     results[name] = res
                     if args.no_latency:
                         continue
-                    half = res["rate_pps"] / 2
-                    runs, pooled = [], []
-                    for _ in range(3):  # the machine is shared: three 3-second runs, each after a warm-up
-                        run = latency(lab, frames, half)
-                        pooled += run.pop("deltas", [])
-                        runs.append(run)
-                        print(f"    latency at {half / 1000:.1f} kpps: {run}", flush=True)
-                    runs.sort(key=lambda r: r.get("p99_us", float("inf")))
-                    res["latency_at_half_rate"] = {**runs[1], "rate_pps": half, "runs": runs,
-                                                   "pooled": percentiles(pooled) if pooled else {}}
+                    add_latency(lab, frames, res)
                 if fast_path == args.fast_paths.split(",")[0] and workers == 1 and args.flows:
                     print(f"== memory: {args.flows} distinct flows through the dynamic SID (cache 65536)", flush=True)
                     rate = min(max(results[f"dynamic/{fast_path}"]["rate_pps"] * 0.8, 10_000), 200_000)
@@ -485,6 +580,22 @@ def main() -> None:
         if args.return_direction:
             for fast_path in args.fast_paths.split(","):
                 results.update(return_direction(lab, fast_path, args.duration))
+        if args.srv6:
+            for fast_path in args.fast_paths.split(","):
+                proc = lab.start_proxy(fast_path, args.sched_fifo, sids=[],
+                                       extra={"srv6_sids": list(SRV6_SIDS.values())})
+                try:
+                    for behaviour, sid in SRV6_SIDS.items():
+                        name = f"srv6 {behaviour}/{fast_path}"
+                        print(f"== srchain-proxy {name}", flush=True)
+                        frames = [srv6_frame(sid["sid"], 1000 + i) for i in range(64)]  # 64 flows
+                        res = results[name] = loss_free(lab, frames, 0, top, args.duration)
+                        if not args.no_latency:
+                            add_latency(lab, frames, res, outer=80)
+                finally:
+                    stop(proc)
+    if args.linux_end:
+        results["linux seg6local End"] = linux_end(args.duration, top)
     base = results["scapy"]["rate_pps"]
     results["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
     print("\n== summary")
@@ -503,6 +614,13 @@ def main() -> None:
               f"median run p50 {lat.get('p50_us', nan):.0f} / p99 {lat.get('p99_us', nan):.0f} us, "
               f"all probes p50 {pooled.get('p50_us', nan):.0f} / p99 {pooled.get('p99_us', nan):.0f} us "
               f"({sum(x.get('probes', 0) for x in lat['runs'])} probes)")
+    if "linux seg6local End" in results:
+        ref = results["linux seg6local End"]["rate_pps"]
+        print(f"linux seg6local End (reference): {ref / 1000:6.1f} kpps loss-free")
+    for name in [k for k in results if k.startswith("srv6 ")]:  # End.AS against static, End.AD against dynamic
+        ref = f"{'static' if 'end.as' in name else 'dynamic'}/{name.split('/')[1]}"
+        if results.get(ref, {}).get("rate_pps"):
+            print(f"{name}: {results[name]['rate_pps'] / results[ref]['rate_pps']:.2f}x SR-MPLS {ref} (same run)")
     rss = results.get("rss_kib", [])
     print("RSS (MiB) after flows: " + ", ".join(f"{n}: {k / 1024:.1f}" for n, k in rss))
     print(json.dumps(results))

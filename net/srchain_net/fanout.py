@@ -94,9 +94,21 @@ def _fprog(prog: list[Insn]) -> tuple[bytes, ctypes.Array[ctypes.c_char]]:
     return struct.pack("HL", len(prog), ctypes.addressof(buf)), buf  # keep buf alive until setsockopt
 
 
-def join(sock: socket.socket, group: int, msd: int) -> None:
-    """Join fanout group `group` (0..65535) of the socket's interface with the proxy's steering program.
-    The socket must be bound. Raises ValueError with the kernel's reason."""
+# every frame to the group's first member, worker 0: for the attachments of SRv6 SIDs, whose SR-side frames
+# (IPv6) all reach worker 0 by the rule above, so that End.AD's returns meet the worker that learned them
+FIRST_WORKER_PROGRAM: list[Insn] = [(_RET | _K, 0, 0, 0)]
+
+
+def set_program(sock: socket.socket, prog: list[Insn]) -> None:
+    """Replace the steering program of the group the socket is a member of (the group's, not the socket's:
+    one member sets it for all). Raises OSError."""
+    fprog, _keep = _fprog(prog)
+    sock.setsockopt(SOL_PACKET, PACKET_FANOUT_DATA, fprog)
+
+
+def join(sock: socket.socket, group: int, msd: int, first: bool = False) -> None:
+    """Join fanout group `group` (0..65535) of the socket's interface with the proxy's steering program
+    (first: FIRST_WORKER_PROGRAM). The socket must be bound. Raises ValueError with the kernel's reason."""
     try:
         try:
             sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF)
@@ -105,8 +117,7 @@ def join(sock: socket.socket, group: int, msd: int) -> None:
             if exc.errno != errno.EINVAL:
                 raise
             sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (group & 0xFFFF) | PACKET_FANOUT_CBPF << 16)
-        fprog, _keep = _fprog(steering_program(msd))
-        sock.setsockopt(SOL_PACKET, PACKET_FANOUT_DATA, fprog)
+        set_program(sock, FIRST_WORKER_PROGRAM if first else steering_program(msd))
     except OSError as exc:
         raise ValueError(f"workers: cannot join fanout group {group}: {exc.strerror or exc}") from exc
 

@@ -1,6 +1,9 @@
 /* Compiled fast path (srchain_proxy._fastsr, built by setup.py): the common case of Engine.from_sr and
  * Engine.from_vnf, in C; everything else is left to them (the Python reference, fastpath.py).
  *
+ * SRv6 (srv6.py's behaviours) is further down: srv6_in / srv6_out per frame for srv6.Srv6Compiled, one6 in
+ * the SR ring's walk (ethertype IPv6) and ret6 in the return walk (entry kind 2).
+ *
  * drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)
  *   Walks ready TPACKET_V2 slots of the SR receive ring from slot i. A frame in the common case (the link
  *   facts the kernel reported -- see slot_link -- equal to `tag`: to our MAC, untagged or with the SR VLAN; MPLS, top
@@ -36,6 +39,7 @@ static inline Py_ssize_t tx_limit(const int64_t *txst) {
 #define TP_STATUS_VLAN_VALID 0x10u
 #define TP_STATUS_VLAN_TPID_VALID 0x40u
 #define SLL_PKTTYPE 42  /* sockaddr_ll.sll_pkttype: the sockaddr_ll follows the 32-byte tpacket2_hdr */
+#define SLOT_HDR 52     /* tpacket2_hdr (32) + sockaddr_ll (20): the slot's bytes before the frame area */
 #define PACKET_BROADCAST 1ull
 #define TX_BATCH 32
 
@@ -70,6 +74,8 @@ static inline void tx_commit(uint8_t *tx, Py_ssize_t n, int64_t *txst, Py_ssize_
             txst[2] += 1;
     }
 }
+
+static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table);  /* SRv6, below */
 
 enum { WHY_BUDGET = 0, WHY_NOT_READY = 1, WHY_SLOW = 2, WHY_ERROR = 3,
        /* cycle() only */ WHY_IDLE = 4, WHY_SLICE = 5, WHY_WAKE = 6, WHY_HOLE = 7 };
@@ -191,7 +197,7 @@ static int one(uint8_t *slot, double now, PyObject *table, Py_ssize_t stack_room
         return 0;
     uint8_t *f = slot + mac;
     if (f[12] != 0x88 || f[13] != 0x47)
-        return 0;
+        return f[12] == 0x86 && f[13] == 0xDD ? one6(f, snap, now, table) : 0;
     uint32_t top = (uint32_t)f[14] << 24 | (uint32_t)f[15] << 16 | (uint32_t)f[16] << 8 | f[17];
     if ((top & 0xFF) <= 1)
         return 0;
@@ -361,6 +367,7 @@ static PyObject *walk_result(Py_ssize_t i, Py_ssize_t done, int why, PyObject *e
 }
 
 static PyObject *drain(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer ring;
     Py_ssize_t i, nr, budget, stack_room;
     double now;
@@ -385,6 +392,8 @@ static PyObject *drain(PyObject *self, PyObject *args) {
  *   (kind, od | None, match, idle_s, head bytes, head_ip4 bytes, txc array('Q') [packets, bytes],
  *    lookups array('Q') [hits, misses], tx_map, tx_state array('q'), tx_slots, tx_fd, broadcast)
  * kind 0 (one static SID, one stack): push head (Ethernet to the switch + the encoded stack).
+ * kind 2 (one SRv6 SID, srv6.Srv6Compiled.ret; od = its srv6_out entry): srv6_out's work on the slot, the
+ *   result copied into the SR side's TX ring; anything but a clean send is left to Python (ret6).
  * kind 1 (one dynamic SID): look the flow up (match: 1 same, 2 reverse, 3 either); a live hit pushes
  *   Ethernet + the learned stack (head_ip4 when it is empty), refreshes the entry and counts a hit.
  * The common case: untagged, to our MAC (or to the broadcast MAC when `broadcast`: the VNF gets broadcast
@@ -462,6 +471,8 @@ typedef struct {
     int broadcast;  /* frames to the broadcast MAC are the VNF's too */
 } ret_t;
 
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, double now, ret_t *r);  /* SRv6, below */
+
 static int ret_open(ret_t *r, PyObject *entry) {
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 13) {
         PyErr_SetString(PyExc_ValueError, "return entry: expected a 13-tuple");
@@ -478,7 +489,7 @@ static int ret_open(ret_t *r, PyObject *entry) {
     r->od = PyTuple_GET_ITEM(entry, 1);
     PyObject *h = PyTuple_GET_ITEM(entry, 4), *h4 = PyTuple_GET_ITEM(entry, 5);
     if (!PyBytes_Check(h) || !PyBytes_Check(h4) || (r->kind == 1 && !PyDict_Check(r->od))
-        || (r->kind != 0 && r->kind != 1)) {
+        || (r->kind == 2 && !PyTuple_Check(r->od)) || (r->kind != 0 && r->kind != 1 && r->kind != 2)) {
         PyErr_SetString(PyExc_ValueError, "return entry: bad kind, cache or headers");
         return -1;
     }
@@ -524,6 +535,8 @@ static int ret_one(uint8_t *slot, double now, ret_t *r) {
     uint64_t link = slot_link(slot);
     if (link && !(link == PACKET_BROADCAST << 32 && r->broadcast))
         return 0;  /* tagged, or not to our MAC: Python counts why */
+    if (r->kind == 2)
+        return link ? 0 : ret6(slot, mac, snap, now, r);  /* SRv6 (the broadcast rule stays Python's) */
     const uint8_t *f = slot + mac;
     const uint8_t *ip = f + 14;
     if (f[12] != 0x08 || f[13] != 0x00 || ip[0] != 0x45)
@@ -604,6 +617,7 @@ static Py_ssize_t ret_walk(uint8_t *ring, Py_ssize_t nr, Py_ssize_t *pi, Py_ssiz
 }
 
 static PyObject *ret_drain(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer ring;
     Py_ssize_t i, nr, budget;
     double now;
@@ -631,6 +645,7 @@ static PyObject *ret_drain(PyObject *self, PyObject *args) {
  * never woken up; the caller bounds ns (spin_us) so an idle proxy goes back to epoll. */
 #define SPIN_MAX 16
 static PyObject *spin(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *watch;
     long long ns;
     if (!PyArg_ParseTuple(args, "OL", &watch, &ns))
@@ -781,6 +796,7 @@ static int job_open(job_t *j, PyObject *item) {
 }
 
 static PyObject *cycle(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *jobs_in, *txs_in;
     Py_buffer pos, attn;
     long long spin_ns, slice_ns;
@@ -924,16 +940,902 @@ fail:
     return out;
 }
 
+/* ---- SRv6 (srv6.py's per-frame work) -------------------------------------------------------------------
+ *
+ * srv6_in(buf, s, e, now, sids, out) -> entry | None
+ *   Srv6.from_sr on the frame buf[s:e] (Ethernet, ethertype IPv6, link rules already passed, e - s >= 18):
+ *   the IPv6 header, extension headers to the SRH, SRH checks, the inner packet, then End.AS / End.AD /
+ *   End.AM in place, End.AD's learning (slot or flow cache) and the SID's rx counters. Returns the SID's
+ *   entry and out = [ostart, oend, -1, events], or None and out = [0, 0, reason, events] (reason: index
+ *   in SRV6_REASONS, which srv6.py counts in the engine's drops; events: bits of SRV6_EVENT_BITS).
+ *   sids: {16-byte SID: (kind, Srv6State, AttState | None, rx array('Q'), FlowCache | None)}; kind as
+ *   K6_*. Every read is bounds-checked against the IPv6 payload length and e.
+ * srv6_out(buf, s, e, now, entry, out) -> 1 send buf[out[0]:out[1]] | 0 dropped (out[2] reason) | 2 slow
+ *   Srv6.from_vnf for an attachment with one SRv6 SID (link rules passed, `s` with HEADROOM bytes free
+ *   before it): End.AS with one segment list, End.AD per attachment or per flow, End.AM. Slow (2) touches nothing
+ *   and counts nothing: Python's Srv6.from_vnf handles the frame (a header longer than the headroom).
+ *   entry: (kind, Srv6State, txc array('Q'), lookups array('Q'), tmpl4, tmpl6, SID key, head, limit
+ *           [, FlowCache, return_match 1 same | 2 reverse | 3 either: End.AD per flow])
+ */
+enum { K6_AS = 0, K6_AD_IFACE = 1, K6_AD_FLOW = 2, K6_AM = 3 };
+enum { R6_TRUNCATED, R6_UNKNOWN_SID, R6_HOP_LIMIT, R6_EXT_HEADER, R6_NO_SRH, R6_BAD_SRH, R6_FRAGMENT, R6_SL_ZERO,
+       R6_INNER_TYPE, R6_NO_ATTACHMENT, R6_NO_NEIGHBOUR, R6_RET_TRUNCATED, R6_RET_NOT_IP, R6_FLOW_MISS,
+       R6_NO_SID, R6_RET_SL_ZERO, R6_RET_UNKNOWN_SID, R6_RET_HOP_LIMIT, R6_RET_BAD_SRH, R6_RET_NO_SRH,
+       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_COUNT };
+static const char *const srv6_reasons[R6_COUNT] = {
+    "srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh", "srv6_bad_srh",
+    "srv6_fragment", "srv6_sl_zero", "srv6_inner_type", "no_attachment", "no_neighbour", "return_truncated",
+    "return_not_ip", "srv6_flow_miss", "no_sid", "srv6_return_sl_zero", "srv6_return_unknown_sid",
+    "srv6_return_hop_limit", "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment",
+    "srv6_return_ext_header"};
+enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVENTS, in that order */
+#define NH6_HBH 0
+#define NH6_IPV4 4
+#define NH6_ROUTING 43
+#define NH6_FRAGMENT 44
+#define NH6_IPV6 41
+#define NH6_DEST 60
+#define MAX_EXT6 8
+
+static PyObject *s_hdr6, *s_slot, *s_learn, *s_od, *s_idle;
+
+/* engine.ip_end: end of the IP packet at p within [p, e), or -1 (truncated or not IP). */
+static Py_ssize_t ip_end_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
+    Py_ssize_t avail = e - p;
+    if (avail < 1)
+        return -1;
+    int ver = b[p] >> 4;
+    if (ver == 4) {
+        if (avail < 20 || (b[p] & 0x0F) < 5)
+            return -1;
+        Py_ssize_t total = b[p + 2] << 8 | b[p + 3];
+        if (total < (b[p] & 0x0F) * 4 || total > avail)
+            return -1;
+        return p + total;
+    }
+    if (ver == 6) {
+        if (avail < 40)
+            return -1;
+        Py_ssize_t total = 40 + (b[p + 4] << 8 | b[p + 5]);
+        return total > avail ? -1 : p + total;
+    }
+    return -1;
+}
+
+/* Srv6.find_srh: -1 and the SRH's offset in *pq, or an inbound reason (R6_*). end: the IPv6 packet's end. */
+static int srh_find(const uint8_t *b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t *pq, int *ev) {
+    int nh = b[p + 6];
+    Py_ssize_t q = p + 40;
+    int walked = 0;
+    while (nh != NH6_ROUTING) {
+        if (nh == NH6_FRAGMENT)
+            return R6_FRAGMENT;
+        if (nh != NH6_HBH && nh != NH6_DEST)
+            return R6_NO_SRH;
+        if ((nh == NH6_HBH && walked) || walked >= MAX_EXT6)
+            return R6_EXT_HEADER;
+        if (q + 2 > end)
+            return R6_TRUNCATED;
+        nh = b[q];
+        q += (b[q + 1] + 1) * 8;
+        if (q > end)
+            return R6_TRUNCATED;
+        walked++;
+    }
+    if (walked)
+        *ev |= EV_EXT_BEFORE;
+    if (q + 8 > end)
+        return R6_TRUNCATED;
+    if (b[q + 2] != 4)
+        return R6_NO_SRH;
+    Py_ssize_t stop = q + (b[q + 1] + 1) * 8;
+    if (stop > end)
+        return R6_TRUNCATED;
+    int last = b[q + 4], sl = b[q + 3];
+    Py_ssize_t tlv = q + 8 + 16 * (last + 1);
+    if (tlv > stop || sl > last)
+        return R6_BAD_SRH;
+    int hmac = 0;
+    while (tlv < stop) {
+        if (b[tlv] == 0) {  /* Pad1 */
+            tlv++;
+            continue;
+        }
+        if (tlv + 2 > stop || tlv + 2 + b[tlv + 1] > stop)
+            return R6_BAD_SRH;
+        hmac |= b[tlv] == 5;
+        tlv += 2 + b[tlv + 1];
+    }
+    if (hmac)
+        *ev |= EV_HMAC;
+    *pq = q;
+    return -1;
+}
+
+/* Srv6.inner: -1 with the inner packet [*pr, *piend) and the offset of the byte naming it, or a reason. */
+static int srh_inner(const uint8_t *b, Py_ssize_t q, Py_ssize_t end, Py_ssize_t *pr, Py_ssize_t *piend,
+                     Py_ssize_t *pnh_at, int *ev) {
+    Py_ssize_t nh_at = q, r = q + (b[q + 1] + 1) * 8;  /* within end: srh_find checked it */
+    int nh = b[q], walked = 0;
+    while (nh == NH6_DEST) {
+        if (walked >= MAX_EXT6)
+            return R6_EXT_HEADER;
+        if (r + 2 > end)
+            return R6_TRUNCATED;
+        nh_at = r;
+        nh = b[r];
+        r += (b[r + 1] + 1) * 8;
+        walked++;
+    }
+    if (walked)
+        *ev |= EV_DOPT_AFTER;
+    if (nh == NH6_FRAGMENT)
+        return R6_FRAGMENT;
+    if (nh != NH6_IPV4 && nh != NH6_IPV6)
+        return R6_INNER_TYPE;
+    Py_ssize_t iend = ip_end_c(b, r, end);
+    if (iend < 0 || b[r] >> 4 != (nh == NH6_IPV4 ? 4 : 6))
+        return R6_TRUNCATED;
+    *pr = r;
+    *piend = iend;
+    *pnh_at = nh_at;
+    return -1;
+}
+
+/* engine.flow_key of the validated IP packet [p, e): (protocol, addresses + ports as bytes). */
+static PyObject *flow_key_c(const uint8_t *b, Py_ssize_t p, Py_ssize_t e) {
+    uint8_t k[36];
+    Py_ssize_t n;
+    int proto;
+    if (b[p] >> 4 == 4) {
+        proto = b[p + 9];
+        Py_ssize_t hl = (b[p] & 0x0F) * 4;
+        memcpy(k, b + p + 12, 8);
+        memset(k + 8, 0, 4);
+        if ((proto == 6 || proto == 17 || proto == 132) && !((b[p + 6] & 0x1F) || b[p + 7]) && p + hl + 4 <= e)
+            memcpy(k + 8, b + p + hl, 4);
+        n = 12;
+    } else {
+        proto = b[p + 6];
+        memcpy(k, b + p + 8, 32);
+        memset(k + 32, 0, 4);
+        if ((proto == 6 || proto == 17 || proto == 132) && p + 44 <= e)
+            memcpy(k + 32, b + p + 40, 4);
+        n = 36;
+    }
+    PyObject *addr = PyBytes_FromStringAndSize((const char *)k, n);
+    if (!addr)
+        return NULL;
+    PyObject *key = PyTuple_New(2);
+    if (!key) {
+        Py_DECREF(addr);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 0, PyLong_FromLong(proto));  /* small int: cached, cannot fail */
+    PyTuple_SET_ITEM(key, 1, addr);
+    return key;
+}
+
+/* The attachment's Ethernet header for `ethertype_ip` (4 or 6): 1 (new reference in *hdr), 0 none yet
+ * (no neighbour), -1 error. */
+static int att_header(PyObject *att, int ver, PyObject **hdr) {
+    PyObject *dmac = PyObject_GetAttr(att, s_dmac);
+    if (!dmac)
+        return -1;
+    int ready = dmac != Py_None;
+    Py_DECREF(dmac);
+    if (!ready)
+        return 0;
+    PyObject *h = PyObject_GetAttr(att, ver == 4 ? s_hdr4 : s_hdr6);
+    if (!h)
+        return -1;
+    if (!PyBytes_Check(h) || PyBytes_GET_SIZE(h) != 14) {
+        Py_DECREF(h);
+        PyErr_SetString(PyExc_ValueError, "srv6: attachment header is not 14 bytes");
+        return -1;
+    }
+    *hdr = h;
+    return 1;
+}
+
+static int count_pair(PyObject *arr, uint64_t bytes) {
+    Py_buffer c;
+    if (PyObject_GetBuffer(arr, &c, PyBUF_WRITABLE) < 0)
+        return -1;
+    if (c.len < 16) {
+        PyBuffer_Release(&c);
+        PyErr_SetString(PyExc_ValueError, "srv6: counter array too short");
+        return -1;
+    }
+    ((uint64_t *)c.buf)[0] += 1;
+    ((uint64_t *)c.buf)[1] += bytes;
+    PyBuffer_Release(&c);
+    return 0;
+}
+
+/* The learned value already stored, if it equals (header h[0:n], offset off): a new reference, else NULL
+ * (no error set; -1 in *err on a C API error). */
+static PyObject *same_learned(PyObject *held, const uint8_t *h, Py_ssize_t n, Py_ssize_t off, int *err) {
+    if (!PyTuple_Check(held) || PyTuple_GET_SIZE(held) < 2)
+        return NULL;
+    PyObject *hb = PyTuple_GET_ITEM(held, 0), *ho = PyTuple_GET_ITEM(held, 1);
+    if (!PyBytes_Check(hb) || PyBytes_GET_SIZE(hb) != n || memcmp(PyBytes_AS_STRING(hb), h, n) != 0
+        || !PyLong_Check(ho))
+        return NULL;
+    Py_ssize_t o = PyLong_AsSsize_t(ho);
+    if (o == -1 && PyErr_Occurred()) {
+        *err = -1;
+        return NULL;
+    }
+    return o == off ? Py_NewRef(held) : NULL;
+}
+
+/* End.AD's learning: End applied to a copy of the outer headers [p, r), stored as the SID's slot or in its
+ * flow cache under the inner packet's key, exactly as srv6.py does (FlowCache.learn's refresh of an equal
+ * value is done here; a new or changed flow goes through FlowCache.learn). The header already held is
+ * reused when it is equal (the common case: the same path frame after frame). 0 or -1. */
+static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, Py_ssize_t iend, Py_ssize_t nh_at,
+                    int kind, PyObject *st, PyObject *cache, double now) {
+    int sl = b[q + 3];
+    Py_ssize_t n = r - p, off = nh_at - p;
+    uint8_t small[512];
+    uint8_t *h = n <= (Py_ssize_t)sizeof small ? small : PyMem_Malloc(n);
+    if (!h) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(h, b + p, n);
+    h[7] -= 1;  /* hop limit > 1 checked */
+    h[q - p + 3] = (uint8_t)(sl - 1);
+    memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry: inside the SRH */
+    int rc = -1, err = 0;
+    PyObject *t = NULL, *val = NULL, *key = NULL, *res = NULL, *held = NULL, *same = NULL, *od = NULL;
+    if (kind == K6_AD_IFACE) {
+        held = PyObject_GetAttr(st, s_slot);
+        if (!held)
+            goto out;
+        same = same_learned(held, h, n, off, &err);
+        if (err)
+            goto out;
+        if (same && PyTuple_GET_SIZE(same) == 3 && PyFloat_Check(PyTuple_GET_ITEM(same, 2))
+            && PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(same, 2)) == now) {
+            rc = 0;  /* learned at this `now` already (one `now` per batch): an equal slot stays */
+            goto out;
+        }
+        t = PyFloat_FromDouble(now);
+        if (!t)
+            goto out;
+        if (same)
+            val = PyTuple_Pack(3, PyTuple_GET_ITEM(same, 0), PyTuple_GET_ITEM(same, 1), t);
+        else {
+            PyObject *hb = PyBytes_FromStringAndSize((const char *)h, n), *ob = PyLong_FromSsize_t(off);
+            val = hb && ob ? PyTuple_Pack(3, hb, ob, t) : NULL;
+            Py_XDECREF(hb);
+            Py_XDECREF(ob);
+        }
+        if (val && PyObject_SetAttr(st, s_slot, val) == 0)
+            rc = 0;
+        goto out;
+    }
+    key = flow_key_c(b, r, iend);
+    od = key ? PyObject_GetAttr(cache, s_od) : NULL;
+    if (!od)
+        goto out;
+    if (!PyDict_Check(od)) {
+        PyErr_SetString(PyExc_ValueError, "srv6: flow cache od is not a dict");
+        goto out;
+    }
+    PyObject *ent = PyDict_GetItemWithError(od, key);  /* borrowed */
+    if (!ent && PyErr_Occurred())
+        goto out;
+    if (ent && PyTuple_Check(ent) && PyTuple_GET_SIZE(ent) == 2) {
+        same = same_learned(PyTuple_GET_ITEM(ent, 0), h, n, off, &err);
+        if (err)
+            goto out;
+    }
+    if (same) {  /* FlowCache.learn on an equal value: untouched when seen at this `now`, else refreshed */
+        PyObject *seen = PyTuple_GET_ITEM(ent, 1);
+        if (PyFloat_Check(seen) && PyFloat_AS_DOUBLE(seen) == now) {
+            rc = 0;
+            goto out;
+        }
+        rc = touch(od, key, same, now);
+        goto out;
+    }
+    {
+        PyObject *hb = PyBytes_FromStringAndSize((const char *)h, n), *ob = PyLong_FromSsize_t(off);
+        val = hb && ob ? PyTuple_Pack(2, hb, ob) : NULL;
+        Py_XDECREF(hb);
+        Py_XDECREF(ob);
+    }
+    t = val ? PyFloat_FromDouble(now) : NULL;
+    if (!t)
+        goto out;
+    res = PyObject_CallMethodObjArgs(cache, s_learn, key, val, t, NULL);
+    rc = res ? 0 : -1;
+out:
+    if (h != small)
+        PyMem_Free(h);
+    Py_XDECREF(t);
+    Py_XDECREF(val);
+    Py_XDECREF(key);
+    Py_XDECREF(res);
+    Py_XDECREF(held);
+    Py_XDECREF(same);
+    Py_XDECREF(od);
+    return rc;
+}
+
+static int srv6_args(PyObject *args, const char *fmt, Py_buffer *buf, Py_ssize_t *s, Py_ssize_t *e, double *now,
+                     PyObject **obj, Py_buffer *out) {
+    if (!PyArg_ParseTuple(args, fmt, buf, s, e, now, obj, out))
+        return -1;
+    if (*s < 0 || *e > buf->len || *s > *e || out->len < 32) {
+        PyBuffer_Release(buf);
+        PyBuffer_Release(out);
+        PyErr_SetString(PyExc_ValueError, "srv6: frame bounds or out array out of range");
+        return -1;
+    }
+    return 0;
+}
+
+/* The compiled SR loop's SRv6 send side (one6): the attachment's TX ring. */
+typedef struct {
+    Py_buffer txmap, txst;
+    Py_ssize_t txnr;
+    int fd;
+    uint8_t *slot;  /* the free TX slot (set by srv6_in_frame's checks) */
+} tx6_t;
+
+#define SLOW6 (-2)  /* out[2] of a frame the ring loop leaves to Python (untouched, nothing counted) */
+
+/* A forward of n bytes in C: 1 (tx->slot is the free slot), 0 not here (an event Python counts, the TX
+ * slot still the kernel's, over the MTU). */
+static int tx6_check(tx6_t *tx, int ev, Py_ssize_t n) {
+    int64_t *txst = tx->txst.buf;
+    if (ev || txst[0] < 0 || txst[0] >= tx->txnr || (txst[0] + 1) * FRAME_SIZE > tx->txmap.len)
+        return 0;
+    uint8_t *slot = (uint8_t *)tx->txmap.buf + txst[0] * FRAME_SIZE;
+    if (__atomic_load_n((uint32_t *)slot, __ATOMIC_ACQUIRE) != 0 || n > tx_limit(txst))
+        return 0;
+    tx->slot = slot;
+    return 1;
+}
+
+/* After a forward in ring mode: the frame [o[0], o[1]) of b into the slot tx6_check found, to the kernel. */
+static void tx6_send(tx6_t *tx, const uint8_t *b, const int64_t *o) {
+    if (!tx)
+        return;
+    memcpy(tx->slot + TX_DATA_OFFSET, b + o[0], o[1] - o[0]);
+    tx_commit(tx->slot, o[1] - o[0], tx->txst.buf, tx->txnr, tx->fd);
+}
+
+/* srv6_in's work. tx NULL: the engine's call. tx set (the ring loop, one6): anything but a clean forward
+ * -- a drop, an event to count, no free TX slot, a frame over the MTU -- returns None with out[2] = SLOW6
+ * before the frame, a cache or a counter is touched; a forward also copies the frame into tx's slot. */
+static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *sids, int64_t *o,
+                               tx6_t *tx) {
+    int ev = 0;
+    o[0] = o[1] = 0;
+    o[3] = 0;
+#define DROP6(reason) do { o[2] = tx ? SLOW6 : (reason); o[3] = tx ? 0 : ev; Py_RETURN_NONE; } while (0)
+    Py_ssize_t p = s + 14;
+    if (e - s < 18)
+        DROP6(R6_TRUNCATED);
+    Py_ssize_t end = ip_end_c(b, p, e);
+    if (end < 0 || b[p] >> 4 != 6)
+        DROP6(R6_TRUNCATED);
+    PyObject *k = PyBytes_FromStringAndSize((const char *)b + p + 24, 16);
+    if (!k)
+        return NULL;
+    PyObject *entry = PyDict_GetItemWithError(sids, k);
+    Py_DECREF(k);
+    if (!entry) {
+        if (PyErr_Occurred())
+            return NULL;
+        DROP6(R6_UNKNOWN_SID);
+    }
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 5) {
+        PyErr_SetString(PyExc_ValueError, "srv6: SID entry is not a 5-tuple");
+        return NULL;
+    }
+    if (tx && PyTuple_GET_SIZE(entry) != 9)
+        DROP6(0);  /* no TX ring entry: Python's path */
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+    if (kind == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *att = PyTuple_GET_ITEM(entry, 2);
+    if (b[p + 7] <= 1)
+        DROP6(R6_HOP_LIMIT);
+    Py_ssize_t q = 0;
+    int why = srh_find(b, p, end, &q, &ev);
+    if (why >= 0)
+        DROP6(why);
+    int sl = b[q + 3];
+    if (sl == 0)
+        DROP6(R6_SL_ZERO);
+    PyObject *hdr = NULL;
+    Py_ssize_t start, stop;
+    if (kind == K6_AM) {
+        if (att == Py_None)
+            DROP6(R6_NO_ATTACHMENT);
+        int got = att_header(att, 6, &hdr);
+        if (got < 0)
+            return NULL;
+        if (!got)
+            DROP6(R6_NO_NEIGHBOUR);
+        if (tx && tx6_check(tx, ev, end - (p - 14)) <= 0) {
+            Py_DECREF(hdr);
+            DROP6(0);
+        }
+        memcpy(b + p + 24, b + q + 8, 16);  /* DA = Segment List[0]; SL and the SRH stay */
+        memcpy(b + p - 14, PyBytes_AS_STRING(hdr), 14);
+        start = p - 14;
+        stop = end;
+    } else {
+        Py_ssize_t r = 0, iend = 0, nh_at = 0;
+        why = srh_inner(b, q, end, &r, &iend, &nh_at, &ev);
+        if (why >= 0)
+            DROP6(why);
+        if (att == Py_None)
+            DROP6(R6_NO_ATTACHMENT);
+        int got = att_header(att, b[r] >> 4, &hdr);
+        if (got < 0)
+            return NULL;
+        if (!got)
+            DROP6(R6_NO_NEIGHBOUR);
+        if (tx && tx6_check(tx, ev, iend - (r - 14)) <= 0) {
+            Py_DECREF(hdr);
+            DROP6(0);
+        }
+        if ((kind == K6_AD_IFACE || kind == K6_AD_FLOW)
+            && ad_learn(b, p, q, r, iend, nh_at, (int)kind, PyTuple_GET_ITEM(entry, 1), PyTuple_GET_ITEM(entry, 4),
+                        now) < 0) {
+            Py_DECREF(hdr);
+            return NULL;
+        }
+        memcpy(b + r - 14, PyBytes_AS_STRING(hdr), 14);  /* r - 14 >= p + 26: inside the outer headers */
+        start = r - 14;
+        stop = iend;
+    }
+    Py_DECREF(hdr);
+    if (count_pair(PyTuple_GET_ITEM(entry, 3), (uint64_t)(e - s)) < 0)
+        return NULL;
+    o[0] = start;
+    o[1] = stop;
+    tx6_send(tx, b, o);
+    o[2] = -1;
+    o[3] = ev;
+#undef DROP6
+    return Py_NewRef(entry);
+}
+
+static PyObject *srv6_in(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf, out;
+    Py_ssize_t s, e;
+    double now;
+    PyObject *sids;
+    if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &sids, &out) < 0)
+        return NULL;
+    if (!PyDict_Check(sids)) {
+        PyBuffer_Release(&buf);
+        PyBuffer_Release(&out);
+        PyErr_SetString(PyExc_TypeError, "srv6_in: sids must be a dict");
+        return NULL;
+    }
+    PyObject *res = srv6_in_frame(buf.buf, s, e, now, sids, out.buf, NULL);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&out);
+    return res;
+}
+
+/* Ethernet head + a header template `hdr` (IPv6 + SRH, payload length patched) in front of the IP packet
+ * [p, end): 1 written (out set), 2 it does not fit before p or in the headroom (Python copies). */
+static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObject *hdr, Py_ssize_t limit,
+                 Py_ssize_t nh_off, int nh, int64_t *o) {
+    Py_ssize_t hl = PyBytes_GET_SIZE(head), n = hl + PyBytes_GET_SIZE(hdr);
+    if (n > limit || n > p || PyBytes_GET_SIZE(hdr) < 40 || nh_off >= PyBytes_GET_SIZE(hdr))
+        return 2;
+    Py_ssize_t plen = PyBytes_GET_SIZE(hdr) - 40 + end - p;
+    if (plen > 0xFFFF)
+        return 2;
+    Py_ssize_t h = p - n;
+    memcpy(b + h, PyBytes_AS_STRING(head), hl);
+    memcpy(b + h + hl, PyBytes_AS_STRING(hdr), PyBytes_GET_SIZE(hdr));
+    b[h + hl + 4] = (uint8_t)(plen >> 8);
+    b[h + hl + 5] = (uint8_t)plen;
+    if (nh_off >= 0)
+        b[h + hl + nh_off] = (uint8_t)nh;
+    o[0] = h;
+    o[1] = end;
+    return 1;
+}
+
+/* engine.reverse_key of a flow_key_c key: addresses and ports swapped. */
+static PyObject *reverse_key_c(PyObject *key) {
+    PyObject *k = PyTuple_GET_ITEM(key, 1);
+    Py_ssize_t len = PyBytes_GET_SIZE(k), a = (len - 4) / 2;
+    const uint8_t *f = (const uint8_t *)PyBytes_AS_STRING(k);
+    uint8_t r[36];
+    memcpy(r, f + a, a);
+    memcpy(r + a, f, a);
+    memcpy(r + 2 * a, f + 2 * a + 2, 2);
+    memcpy(r + 2 * a + 2, f + 2 * a, 2);
+    PyObject *addr = PyBytes_FromStringAndSize((const char *)r, len);
+    if (!addr)
+        return NULL;
+    PyObject *out = PyTuple_New(2);
+    if (!out) {
+        Py_DECREF(addr);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, Py_NewRef(PyTuple_GET_ITEM(key, 0)));
+    PyTuple_SET_ITEM(out, 1, addr);
+    return out;
+}
+
+/* End.AD's flow cache entry for key: 1 live (borrowed (header, offset) value in *val), 0 absent, 2 present
+ * but expired or not the shape srv6.py writes (Python's FlowCache.lookup deals with it), -1 error. */
+static int live6(PyObject *od, PyObject *key, double now, double idle, PyObject **val) {
+    PyObject *e = PyDict_GetItemWithError(od, key);
+    if (!e)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 2 || !PyFloat_Check(PyTuple_GET_ITEM(e, 1)))
+        return 2;
+    PyObject *v = PyTuple_GET_ITEM(e, 0);
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(v, 0))
+        || !PyLong_Check(PyTuple_GET_ITEM(v, 1)))
+        return 2;
+    if (now - PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(e, 1)) > idle)
+        return 2;  /* expired: Python removes and counts it */
+    *val = v;
+    return 1;
+}
+
+static int push6(uint8_t *b, Py_ssize_t p, Py_ssize_t end, PyObject *head, PyObject *hdr, Py_ssize_t limit,
+                 Py_ssize_t nh_off, int nh, int64_t *o);
+static void tx6_send(tx6_t *tx, const uint8_t *b, const int64_t *o);
+
+/* Back from an End.AD-per-flow VNF (entry[9] the FlowCache, entry[10] return_match 1 same, 2 reverse,
+ * 3 either), as Srv6.from_vnf: the flow's learned header restored (its next header naming this packet's
+ * type), the entry refreshed, a hit counted; a miss counted and dropped (srv6_flow_miss). Ring mode (tx):
+ * a miss is left to Python. Anything Python's lookup would change otherwise (an expired entry) is slow. */
+static int ad_flow_return(uint8_t *b, Py_ssize_t p, Py_ssize_t end, double now, PyObject *entry, PyObject *head,
+                          Py_ssize_t limit, int want, int ev, int64_t *o, tx6_t *tx) {
+    if (PyTuple_GET_SIZE(entry) < 11) {
+        o[3] = 0;
+        return 2;
+    }
+    long match = PyLong_AsLong(PyTuple_GET_ITEM(entry, 10));
+    if (match == -1 && PyErr_Occurred())
+        return -1;
+    int rc = -1;
+    PyObject *cache = PyTuple_GET_ITEM(entry, 9), *od = NULL, *idle_o = NULL, *key = NULL, *rkey = NULL;
+    PyObject *val = NULL, *hit = NULL;
+    Py_buffer lk = {0};
+    od = PyObject_GetAttr(cache, s_od);
+    idle_o = od ? PyObject_GetAttr(cache, s_idle) : NULL;
+    if (!idle_o)
+        goto out;
+    double idle = PyFloat_AsDouble(idle_o);
+    if ((idle == -1.0 && PyErr_Occurred()) || !PyDict_Check(od)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "srv6: flow cache od is not a dict");
+        goto out;
+    }
+    key = flow_key_c(b, p, end);
+    if (!key)
+        goto out;
+    int got = 0;
+    if (match != 2) {
+        got = live6(od, key, now, idle, &val);
+        if (got == 1)
+            hit = key;
+    }
+    if (got == 0 && match != 1) {
+        rkey = reverse_key_c(key);
+        if (!rkey)
+            goto out;
+        got = live6(od, rkey, now, idle, &val);
+        if (got == 1)
+            hit = rkey;
+    }
+    if (got < 0)
+        goto out;
+    if (got == 2 || (got == 0 && tx)) {  /* expired (Python deletes and counts it), or a miss in the ring loop */
+        o[3] = 0;
+        rc = 2;
+        goto out;
+    }
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 3), &lk, PyBUF_WRITABLE) < 0)
+        goto out;
+    if (lk.len < 16) {
+        PyErr_SetString(PyExc_ValueError, "srv6: lookups array too short");
+        goto out;
+    }
+    if (got == 0) {  /* a miss: counted, dropped (the only SID here: no End.AS to fall back to) */
+        ((uint64_t *)lk.buf)[1] += 1;
+        o[2] = R6_FLOW_MISS;
+        o[3] = ev;
+        rc = 0;
+        goto out;
+    }
+    PyObject *hdr = PyTuple_GET_ITEM(val, 0);
+    Py_ssize_t nh_off = PyLong_AsSsize_t(PyTuple_GET_ITEM(val, 1));
+    Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+    if (nh_off < 0 || nh_off >= PyBytes_GET_SIZE(hdr) || PyErr_Occurred() || n > limit || n > p
+        || PyBytes_GET_SIZE(hdr) < 40 || (tx && tx6_check(tx, ev, n + end - p) <= 0)) {
+        PyErr_Clear();  /* a copy, a bad value, no TX slot: Python */
+        o[3] = 0;
+        rc = 2;
+        goto out;
+    }
+    Py_INCREF(val);  /* touch() replaces the entry holding it */
+    int t = touch(od, hit, val, now);
+    Py_DECREF(val);
+    if (t < 0)
+        goto out;
+    ((uint64_t *)lk.buf)[0] += 1;
+    if (push6(b, p, end, head, hdr, limit, nh_off, want == 4 ? NH6_IPV4 : NH6_IPV6, o) != 1) {
+        PyErr_SetString(PyExc_ValueError, "srv6: End.AD header does not fit");
+        goto out;
+    }
+    if (count_pair(PyTuple_GET_ITEM(entry, 2), (uint64_t)(o[1] - o[0])) < 0)
+        goto out;
+    o[3] = ev;
+    tx6_send(tx, b, o);
+    rc = 1;
+out:
+    if (lk.obj)
+        PyBuffer_Release(&lk);
+    Py_XDECREF(od);
+    Py_XDECREF(idle_o);
+    Py_XDECREF(key);
+    Py_XDECREF(rkey);
+    return rc;
+}
+
+/* srv6_out's work. tx set (the compiled return loop, ret6): a drop, an event, no free TX slot or a frame
+ * over the MTU returns 2 (slow) before anything is touched; a send also copies the frame into tx's slot. */
+static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, PyObject *entry, int64_t *o,
+                          tx6_t *tx) {
+    int ev = 0;
+    o[0] = o[1] = o[3] = 0;
+#define DROP6(reason) do { o[2] = (reason); o[3] = ev; if (tx) { o[3] = 0; return 2; } return 0; } while (0)
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 9) {
+        PyErr_SetString(PyExc_ValueError, "srv6: return entry is not a 9-tuple");
+        return -1;
+    }
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
+    Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 8));
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *st = PyTuple_GET_ITEM(entry, 1), *txc = PyTuple_GET_ITEM(entry, 2);
+    PyObject *head = PyTuple_GET_ITEM(entry, 7);
+    if (!PyBytes_Check(head)) {
+        PyErr_SetString(PyExc_ValueError, "srv6: return entry head is not bytes");
+        return -1;
+    }
+    if (e - s < 14)
+        DROP6(R6_RET_TRUNCATED);
+    int et = b[s + 12] << 8 | b[s + 13];
+    Py_ssize_t p = s + 14;
+    int want = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
+    if (!want || (p < e && b[p] >> 4 != want))
+        DROP6(R6_RET_NOT_IP);
+    Py_ssize_t end = ip_end_c(b, p, e);
+    if (end < 0)
+        DROP6(R6_RET_TRUNCATED);
+    if (kind == K6_AM) {
+        if (want != 6)
+            DROP6(R6_NO_SID);  /* IPv4 from an End.AM-only VNF: no End.AD, no End.AS */
+        Py_ssize_t q = 0;
+        int why = srh_find(b, p, end, &q, &ev);
+        if (why >= 0)
+            DROP6(why == R6_TRUNCATED || why == R6_BAD_SRH ? R6_RET_BAD_SRH : why == R6_NO_SRH ? R6_RET_NO_SRH
+                  : why == R6_FRAGMENT ? R6_RET_FRAGMENT : R6_RET_EXT_HEADER);
+        int sl = b[q + 3];
+        if (sl == 0)
+            DROP6(R6_RET_SL_ZERO);
+        PyObject *key = PyTuple_GET_ITEM(entry, 6);
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != 16) {
+            PyErr_SetString(PyExc_ValueError, "srv6: return entry SID key is not 16 bytes");
+            return -1;
+        }
+        if (memcmp(b + q + 8 + 16 * sl, PyBytes_AS_STRING(key), 16) != 0)  /* sl <= Last Entry: inside */
+            DROP6(R6_RET_UNKNOWN_SID);
+        if (b[p + 7] <= 1)
+            DROP6(R6_RET_HOP_LIMIT);
+        Py_ssize_t hl = PyBytes_GET_SIZE(head);
+        if (hl > p || (tx && tx6_check(tx, ev, end - (p - hl)) <= 0)) {
+            o[3] = 0;
+            return 2;
+        }
+        b[p + 7] -= 1;
+        b[q + 3] = (uint8_t)(sl - 1);
+        memcpy(b + p + 24, b + q + 8 + 16 * (sl - 1), 16);
+        memcpy(b + p - hl, PyBytes_AS_STRING(head), hl);
+        if (count_pair(txc, (uint64_t)(end - (p - hl))) < 0)
+            return -1;
+        o[0] = p - hl;
+        o[1] = end;
+        o[3] = ev;
+        tx6_send(tx, b, o);
+        return 1;
+    }
+    PyObject *hdr;
+    Py_ssize_t nh_off = -1;
+    if (kind == K6_AS) {
+        hdr = PyTuple_GET_ITEM(entry, want == 4 ? 4 : 5);
+        if (!PyBytes_Check(hdr)) {
+            PyErr_SetString(PyExc_ValueError, "srv6: return entry template is not bytes");
+            return -1;
+        }
+    } else if (kind == K6_AD_IFACE) {
+        PyObject *slot = PyObject_GetAttr(st, s_slot);
+        if (!slot)
+            return -1;
+        int ok = slot != Py_None;
+        if (ok && (!PyTuple_Check(slot) || PyTuple_GET_SIZE(slot) != 3 || !PyBytes_Check(PyTuple_GET_ITEM(slot, 0)))) {
+            Py_DECREF(slot);
+            PyErr_SetString(PyExc_ValueError, "srv6: End.AD slot is not (header, offset, learned)");
+            return -1;
+        }
+        PyObject *lookups = PyTuple_GET_ITEM(entry, 3);
+        Py_buffer lk;
+        if (PyObject_GetBuffer(lookups, &lk, PyBUF_WRITABLE) < 0) {
+            Py_DECREF(slot);
+            return -1;
+        }
+        if (lk.len < 16) {
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            PyErr_SetString(PyExc_ValueError, "srv6: lookups array too short");
+            return -1;
+        }
+        if (!ok && tx) {  /* a miss: Python counts it */
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            return 2;
+        }
+        if (!ok) {
+            ((uint64_t *)lk.buf)[1] += 1;  /* a miss: nothing learned yet */
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            DROP6(R6_FLOW_MISS);
+        }
+        hdr = PyTuple_GET_ITEM(slot, 0);
+        nh_off = PyLong_AsSsize_t(PyTuple_GET_ITEM(slot, 1));
+        Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+        if (nh_off < 0 || PyErr_Occurred() || n > limit || n > p
+            || (tx && tx6_check(tx, ev, n + end - p) <= 0)) {  /* a copy, a bad slot, no TX slot: Python */
+            PyErr_Clear();
+            PyBuffer_Release(&lk);
+            Py_DECREF(slot);
+            o[3] = 0;
+            return 2;
+        }
+        ((uint64_t *)lk.buf)[0] += 1;
+        PyBuffer_Release(&lk);
+        int rc = push6(b, p, end, head, hdr, limit, nh_off, want == 4 ? NH6_IPV4 : NH6_IPV6, o);
+        Py_DECREF(slot);
+        if (rc != 1) {  /* cannot happen after the checks above; undo the hit to stay exact */
+            PyErr_SetString(PyExc_ValueError, "srv6: End.AD header does not fit");
+            return -1;
+        }
+        if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
+            return -1;
+        o[3] = ev;
+        tx6_send(tx, b, o);
+        return 1;
+    } else if (kind == K6_AD_FLOW) {
+        return ad_flow_return(b, p, end, now, entry, head, limit, want, ev, o, tx);
+    } else {
+        o[3] = 0;
+        return 2;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(head) + PyBytes_GET_SIZE(hdr);
+    if (tx && (n > limit || n > p || tx6_check(tx, ev, n + end - p) <= 0)) {
+        o[3] = 0;
+        return 2;
+    }
+    int rc = push6(b, p, end, head, hdr, limit, -1, 0, o);
+    if (rc != 1) {
+        o[3] = 0;
+        return rc;
+    }
+    if (count_pair(txc, (uint64_t)(o[1] - o[0])) < 0)
+        return -1;
+    o[3] = ev;
+    tx6_send(tx, b, o);
+#undef DROP6
+    return 1;
+}
+
+static PyObject *srv6_out(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf, out;
+    Py_ssize_t s, e;
+    double now;
+    PyObject *entry;
+    if (srv6_args(args, "w*nndOw*", &buf, &s, &e, &now, &entry, &out) < 0)
+        return NULL;
+    int rc = srv6_out_frame(buf.buf, s, e, now, entry, out.buf, NULL);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&out);
+    return rc < 0 ? NULL : PyLong_FromLong(rc);
+}
+
+/* The SR ring loop's SRv6 frame (one() on ethertype IPv6): 1 forwarded in C, 0 left to Python, -1 error.
+ * table holds, besides the MPLS SIDs, {16-byte SID: (kind, st, att, rx, cache, tx_map, tx_state, tx_slots,
+ * tx_fd)} (fastpath.fast_table). */
+static int one6(uint8_t *f, Py_ssize_t snap, double now, PyObject *table) {
+    int64_t o[4];
+    tx6_t tx = {0};
+    Py_ssize_t p = 14;
+    if (snap < p + 40)
+        return 0;
+    PyObject *k = PyBytes_FromStringAndSize((const char *)f + p + 24, 16);
+    if (!k)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(table, k);
+    Py_DECREF(k);
+    if (!entry)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 9)
+        return 0;
+    tx.txnr = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 7));
+    tx.fd = (int)PyLong_AsLong(PyTuple_GET_ITEM(entry, 8));
+    if (PyErr_Occurred())
+        return -1;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 5), &tx.txmap, PyBUF_WRITABLE) < 0)
+        return -1;
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(entry, 6), &tx.txst, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&tx.txmap);
+        return -1;
+    }
+    int rc = 0;
+    if (tx.txst.len >= 32 && tx.txnr > 0) {
+        PyObject *res = srv6_in_frame(f, 0, snap, now, table, o, &tx);
+        rc = res == NULL ? -1 : res != Py_None;
+        Py_XDECREF(res);
+    }
+    PyBuffer_Release(&tx.txmap);
+    PyBuffer_Release(&tx.txst);
+    return rc;
+}
+
+/* The compiled return loop's SRv6 attachment (ret_one, kind 2; r->od holds srv6_out's entry): 1 sent to the
+ * SR side's TX ring, 0 left to Python, -1 error. */
+static int ret6(uint8_t *slot, Py_ssize_t mac, Py_ssize_t snap, double now, ret_t *r) {
+    int64_t o[4];
+    tx6_t tx;
+    memset(&tx, 0, sizeof tx);
+    tx.txmap = r->txmap;  /* borrowed views: released by ret_close, not here */
+    tx.txst = r->txst;
+    tx.txnr = r->txnr;
+    tx.fd = r->fd;
+    /* the frame's buffer starts after the slot's tpacket2 header and sockaddr_ll: the headers pushed in
+     * front of the frame (srv6_out_frame keeps them at or after its buffer's start) never touch them */
+    if (mac < SLOT_HDR + 14)
+        return 0;
+    int rc = srv6_out_frame(slot + SLOT_HDR, mac - SLOT_HDR, mac - SLOT_HDR + snap, now, r->od, o, &tx);
+    return rc < 0 ? -1 : rc == 1;
+}
+
 static PyMethodDef methods[] = {
     {"drain", drain, METH_VARARGS,
      "drain(ring, i, nr, budget, now, table, stack_room, tag) -> (i, done, why, error)"},
     {"ret_drain", ret_drain, METH_VARARGS, "ret_drain(ring, i, nr, budget, now, entry) -> (i, done, why, error)"},
     {"spin", spin, METH_VARARGS, "spin(watch, ns) -> index of the first ready (buffer, offset), or -1"},
     {"cycle", cycle, METH_VARARGS, "cycle(jobs, pos, txs, attn, spin_ns, slice_ns) -> (job, why, done)"},
+    {"srv6_in", srv6_in, METH_VARARGS, "srv6_in(buf, s, e, now, sids, out) -> entry | None"},
+    {"srv6_out", srv6_out, METH_VARARGS, "srv6_out(buf, s, e, now, entry, out) -> 1 sent | 0 dropped | 2 slow"},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "srchain_proxy._fastsr", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 /* sha256 of this file, passed by setup.py: the loader refuses a build older than the source beside it */
 #ifndef FASTSR_SOURCE_SHA256
@@ -944,7 +1846,12 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
     s_move_to_end = PyUnicode_InternFromString("move_to_end");
     s_dmac = PyUnicode_InternFromString("dmac");
     s_hdr4 = PyUnicode_InternFromString("hdr4");
-    if (!s_move_to_end || !s_dmac || !s_hdr4)
+    s_hdr6 = PyUnicode_InternFromString("hdr6");
+    s_slot = PyUnicode_InternFromString("slot");
+    s_learn = PyUnicode_InternFromString("learn");
+    s_od = PyUnicode_InternFromString("od");
+    s_idle = PyUnicode_InternFromString("idle");
+    if (!s_move_to_end || !s_dmac || !s_hdr4 || !s_hdr6 || !s_slot || !s_learn || !s_od || !s_idle)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "WHY_BUDGET", WHY_BUDGET) < 0
@@ -956,6 +1863,20 @@ PyMODINIT_FUNC PyInit__fastsr(void) {
               || PyModule_AddIntConstant(m, "WHY_WAKE", WHY_WAKE) < 0
               || PyModule_AddIntConstant(m, "WHY_HOLE", WHY_HOLE) < 0
               || PyModule_AddStringConstant(m, "SOURCE_SHA256", FASTSR_SOURCE_SHA256) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *names = m ? PyTuple_New(R6_COUNT) : NULL;
+    for (int k = 0; names && k < R6_COUNT; k++) {
+        PyObject *name = PyUnicode_FromString(srv6_reasons[k]);
+        if (!name) {
+            Py_CLEAR(names);
+            break;
+        }
+        PyTuple_SET_ITEM(names, k, name);
+    }
+    if (m && (!names || PyModule_AddObject(m, "SRV6_REASONS", names) < 0)) {
+        Py_XDECREF(names);
         Py_DECREF(m);
         return NULL;
     }

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from srchain_net.fanout import join
+from srchain_net.fanout import FIRST_WORKER_PROGRAM, join, set_program, steering_program
 from srchain_net.packetsock import kernel_drops
 from srchain_net.rings import FRAME_SIZE, TP_STATUS_USER, RingTx, RxRing, SocketRx, SocketTx
 
@@ -60,6 +60,8 @@ class DataPath:
         self.io = io
         # which SR-side loop, and why: decided before anything is opened
         self.variant, self.variant_detail = choose_variant(fast_path, io)
+        # SRv6 frames: per frame in C too when the compiled loop runs (srv6.build reads it)
+        engine.srv6_c = compiled.load() if self.variant == "compiled" else None
         self.sr_iface = sr_iface
         # no headroom on the SR side: the pop rewrites inside the frame, so a slot holds 132 bytes more of it
         self.sr_rx = (RxRing(sr_iface, 0, sr_ring_slots, self._fanout(sr_iface)) if io == "ring"
@@ -72,6 +74,7 @@ class DataPath:
             raise
         self.rx: dict[str, Any] = {}
         self.tx: dict[str, Any] = {}
+        self._first: dict[str, bool] = {}  # ifname -> its fanout group sends everything to worker 0
         self.handlers: dict[int, tuple[Any, Callable[[int], bool], tuple | None]] = {}  # fd -> rx, drain, entry
         self.kernel_drops = 0
         self.retired_errors = 0  # send errors and oversize frames of interfaces already closed
@@ -98,19 +101,27 @@ class DataPath:
         self._txs: list[tuple] = []
         self._build_jobs()
 
-    def _fanout(self, ifname: str) -> Callable[[socket.socket], None] | None:
-        """How a ring on `ifname` joins this worker's PACKET_FANOUT group (None: a single data path)."""
+    def _fanout(self, ifname: str, first: bool = False) -> Callable[[socket.socket], None] | None:
+        """How a ring on `ifname` joins this worker's PACKET_FANOUT group (None: a single data path);
+        first: the group sends every frame to worker 0 (fanout.FIRST_WORKER_PROGRAM)."""
         if self.fanout_base is None:
             return None
         try:
             group, msd = fanout_group(self.fanout_base, ifname), self.engine.msd
         except OSError as exc:
             raise ValueError(f"cannot open a packet socket on {ifname!r}: {exc.strerror or exc}") from exc
-        return lambda sock: join(sock, group, msd)
+        return lambda sock: join(sock, group, msd, first)
 
-    def _open_rx(self, ifname: str) -> Any:
+    def _steer(self, ring: Any, first: bool) -> None:
+        """An open ring's group changes steering (its attachment went from SR-MPLS to SRv6 SIDs or back)."""
+        try:
+            set_program(ring.sock, FIRST_WORKER_PROGRAM if first else steering_program(self.engine.msd))
+        except OSError as exc:
+            raise ValueError(f"workers: cannot change the fanout program: {exc.strerror or exc}") from exc
+
+    def _open_rx(self, ifname: str, first: bool = False) -> Any:
         if self.io == "ring":
-            return RxRing(ifname, HEADROOM, join=self._fanout(ifname))
+            return RxRing(ifname, HEADROOM, join=self._fanout(ifname, first))
         return SocketRx(ifname, HEADROOM)
 
     def _open_tx(self, ifname: str) -> Any:
@@ -126,8 +137,13 @@ class DataPath:
             for att in tables.atts.values():
                 a = att.att
                 rx_if, tx_if = a.in_ifname(), a.out_ifname()
+                first = bool(att.srv6)  # with workers: an SRv6 attachment's returns all go to worker 0
                 if rx_if not in prep.rx:
-                    prep.rx[rx_if] = self.rx.get(rx_if) or self._track(opened, self._open_rx(rx_if))
+                    ring = self.rx.get(rx_if)
+                    if ring is not None and self.fanout_base is not None and self._first.get(rx_if) != first:
+                        self._steer(ring, first)
+                    prep.rx[rx_if] = ring or self._track(opened, self._open_rx(rx_if, first))
+                    self._first[rx_if] = first
                 if tx_if not in prep.tx:
                     prep.tx[tx_if] = self.tx.get(tx_if) or self._track(opened, self._open_tx(tx_if))
                 att.tx = prep.tx[tx_if]

@@ -288,9 +288,11 @@ class Engine:
         self.atts: dict[str, AttState] = {}
         self.ostart = 0
         self.oend = 0
-        self.fast: dict[int, tuple] = {}  # per-SID entries of the compiled loop (fastpath.fast_table)
+        self.fast: dict[int | bytes, tuple] = {}  # per-SID entries of the compiled loop (fastpath.fast_table)
         self.srv6: Any = None  # srv6.Srv6: the SRv6 SIDs (this module does not import srv6.py)
         self.srv6_events: dict[str, int] = dict.fromkeys(SRV6_EVENTS, 0)
+        # the compiled module (_fastsr) when the data path runs it: srv6.build then does SRv6 frames in C
+        self.srv6_c: Any = None
 
     # ---- configuration -------------------------------------------------------------------------------
 

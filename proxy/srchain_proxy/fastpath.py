@@ -23,10 +23,11 @@ _WHY_BUDGET, _WHY_NOT_READY, _WHY_SLOW, _WHY_ERROR = 0, 1, 2, 3  # as in _fastsr
 WHY_IDLE = 4  # _fastsr.c cycle(): every ring stayed empty
 
 
-def fast_table(eng: Engine) -> dict[int, tuple]:
+def fast_table(eng: Engine) -> dict[int | bytes, tuple]:
     """Per-SID entries for the compiled loop (layout in _fastsr.c). SIDs left out take the Python path:
-    no attachment, version pins (several static SIDs on one VNF), or a send side without a TX ring."""
-    table: dict[int, tuple] = {}
+    no attachment, version pins (several static SIDs on one VNF), or a send side without a TX ring.
+    SRv6 SIDs (16-byte keys) when srv6.Srv6Compiled runs them: its entry and the attachment's TX ring."""
+    table: dict[int | bytes, tuple] = {}
     for sid, st in eng.sids.items():
         att = st.att
         tx = att.tx if att is not None else None
@@ -34,6 +35,11 @@ def fast_table(eng: Engine) -> dict[int, tuple]:
             continue
         od = st.cache.od if st.cache is not None else None
         table[sid] = (att, od, st.rx, tx.map, tx.st, tx.nr, tx.sock.fileno())
+    for key, ent in getattr(eng.srv6, "table", {}).items():  # srv6.Srv6Compiled: (kind, st, att, rx, cache)
+        att = ent[2]
+        tx = att.tx if att is not None else None
+        if isinstance(tx, RingTx):
+            table[key] = (*ent, tx.map, tx.st, tx.nr, tx.sock.fileno())
     return table
 
 
@@ -55,10 +61,16 @@ _MATCH = {"same": 1, "reverse": 2, "either": 3}
 def return_entry(eng: Engine, att: AttState, sr_tx: Any) -> tuple | None:
     """The compiled return loop's view of one attachment (layout in _fastsr.c), or None when every frame
     of it goes through Engine.from_vnf: several dynamic SIDs (the most recent hit wins), several static
-    SIDs (pins) or stacks (hash buckets), or a send side without a TX ring."""
+    SIDs (pins) or stacks (hash buckets), or a send side without a TX ring. An attachment of SRv6 SIDs:
+    its srv6.Srv6Compiled entry (one SID: End.AS with one list, End.AD per attachment, End.AM), else None."""
     if not isinstance(sr_tx, RingTx):
         return None
     tx = (sr_tx.map, sr_tx.st, sr_tx.nr, sr_tx.sock.fileno(), att.takes_broadcast)
+    if att.srv6:  # one SRv6 SID that srv6.Srv6Compiled has a srv6_out entry for (kind 2 in _fastsr.c)
+        ent = getattr(eng.srv6, "ret", {}).get(id(att))
+        if ent is None or ent[1].att is not att:
+            return None
+        return (2, ent, 0, 0.0, b"", b"", ent[2], ent[3], *tx)
     if len(att.dyn) == 1:
         d = att.dyn[0]
         assert d.cache is not None

@@ -17,6 +17,12 @@ carried untouched (End.AD, End.AM) or left with the outer header (End.AS), and c
 
 engine.py never imports this module: `build` hangs an `Srv6` object on the tables, Engine.from_sr hands it
 IPv6 frames from the SR side, the data path hands it frames from attachments that serve SRv6 SIDs.
+
+Compiled: when the engine runs the compiled fast path (`Engine.srv6_c`, set by the data path), `build` makes
+an `Srv6Compiled`: the per-frame work above is done by _fastsr.c's srv6_in / srv6_out (same bytes, same
+counters, same learned headers; tests/proxy/test_srv6_compiled.py compares them frame by frame), and this
+module stays the reference and handles what C leaves to it (several SRv6 SIDs on one attachment, an expired
+End.AD flow, a link-rule refusal, a learned header longer than the headroom).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from srchain_contracts.proxy_api import Srv6SidEntry
 from .engine import (
     BROADCAST_META,
     HEADROOM,
+    SRV6_EVENTS,
     AttState,
     Engine,
     Tables,
@@ -381,6 +388,67 @@ class Srv6:
                 st.cache.expire(now)
 
 
+_KIND = {"end.as": 0, "end.am": 3}  # _fastsr.c K6_*; end.ad: 1 per attachment, 2 per flow
+_MATCH = {"same": 1, "reverse": 2, "either": 3}  # End.AD per flow's return_match, as _fastsr.c reads it
+
+
+class Srv6Compiled(Srv6):
+    """Srv6 with the per-frame work in C (_fastsr.c srv6_in / srv6_out); Srv6's methods are the reference
+    and take the frames C leaves (srv6_out's 2: nothing touched, nothing counted)."""
+
+    def __init__(self, sids: dict[bytes, Srv6State], events: dict[str, int], mod: Any, head: bytes) -> None:
+        super().__init__(sids, events)
+        self._in = mod.srv6_in
+        self._out_c = mod.srv6_out
+        self._reasons: tuple[str, ...] = tuple(mod.SRV6_REASONS)
+        self._o = array("q", bytes(32))  # [ostart, oend, reason, event bits]
+        self.table = {st.key: (_KIND.get(st.behaviour, 2 if st.cache is not None else 1), st, st.att, st.rx,
+                               st.cache) for st in sids.values()}
+        self.ret: dict[int, tuple] = {}  # id(AttState) -> srv6_out entry, for attachments with one SRv6 SID
+        for st in sids.values():
+            att = st.att
+            if att is None or len(att.srv6) != 1 or (st.behaviour == "end.as" and st.ntemplates != 1):
+                continue
+            t4, t6 = st.templates[0] if st.behaviour == "end.as" else (b"", b"")
+            kind = _KIND.get(st.behaviour, 2 if st.cache is not None else 1)
+            flow = (st.cache, _MATCH[st.return_match]) if st.cache is not None else ()
+            self.ret[id(att)] = (kind, st, st.txc, st.lookups, t4, t6, st.key, head, 14 + HEADROOM, *flow)
+
+    def _events(self, bits: int) -> None:
+        for i, name in enumerate(SRV6_EVENTS):
+            if bits >> i & 1:
+                self.events[name] += 1
+
+    def from_sr(self, eng: Engine, buf: bytearray, s: int, e: int, now: float) -> AttState | None:
+        o = self._o
+        ent = self._in(buf, s, e, now, self.table, o)
+        if o[3]:
+            self._events(o[3])
+        if ent is None:
+            eng.drops[self._reasons[o[2]]] += 1
+            return None
+        eng.ostart, eng.oend = o[0], o[1]
+        att: AttState = ent[2]
+        return att
+
+    def from_vnf(self, eng: Engine, att: AttState, buf: bytearray, s: int, e: int, now: float,
+                 meta: int = 0) -> bool | bytes:
+        ent = self.ret.get(id(att)) if not meta else None
+        if ent is None or ent[1].att is not att:
+            return super().from_vnf(eng, att, buf, s, e, now, meta)
+        o = self._o
+        rc = self._out_c(buf, s, e, now, ent, o)
+        if o[3]:
+            self._events(o[3])
+        if rc == 1:
+            eng.ostart, eng.oend = o[0], o[1]
+            return True
+        if rc == 0:
+            eng.drops[self._reasons[o[2]]] += 1
+            return False
+        return super().from_vnf(eng, att, buf, s, e, now, meta)
+
+
 def build(eng: Engine, tables: Tables, entries: Iterable[Srv6SidEntry]) -> None:
     """Compile SRv6 entries into `tables` (after Engine.build made its attachments); flow caches, learned
     headers and counters of unchanged SIDs carry over. Raises ValueError naming the SID and field."""
@@ -409,4 +477,10 @@ def build(eng: Engine, tables: Tables, entries: Iterable[Srv6SidEntry]) -> None:
                                  "SIDs (an attachment serves one data plane)")
             st.att.srv6.append(st)
         sids[key] = st
-    tables.srv6 = Srv6(sids, eng.srv6_events) if sids else None
+    mod = eng.srv6_c
+    if not sids:
+        tables.srv6 = None
+    elif mod is not None and hasattr(mod, "srv6_in"):
+        tables.srv6 = Srv6Compiled(sids, eng.srv6_events, mod, eng.sr_ip6)
+    else:
+        tables.srv6 = Srv6(sids, eng.srv6_events)

@@ -68,8 +68,15 @@ def make_engine(entries: list[Srv6SidEntry], vnfs=("fmt", "fw", "ids"), mpls: li
     return eng
 
 
+# the compiled module (_fastsr) the engines of make_engine/build use for SRv6 frames, None: Python (the
+# reference); test_srv6_compiled.py sets it to run test_srv6_engine.py's tests through C as well
+COMPILED = None
+
+
 def build(eng: Engine, entries: list[Srv6SidEntry], vnfs=("fmt", "fw", "ids"),
           mpls: list[SidEntry] | None = None) -> None:
+    if COMPILED is not None:
+        eng.srv6_c = COMPILED
     atts = [(Attachment(vnf=v, iface=f"pxv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(vnfs)]
     tables = eng.build(mpls or [], atts)
     srv6.build(eng, tables, entries)
