@@ -152,3 +152,37 @@ def test_a_bool_set_by_an_if_is_accepted(tmp_path):
     p = Pipeline.from_file(path)
     assert data_fields(p.process(0, data_frame(1))[0].frame)[3] == 1
     assert data_fields(p.process(0, data_frame(2))[0].frame)[3] == 0
+
+
+COUNTER = "    Counter<bit<32>, bit<2>>(4, CounterType_t.PACKETS) c;\n"
+COUNT_TWICE = """
+        if (hdr.data.a == 1) { c.count(0); }
+        if (hdr.data.b == 1) { c.count(1); }
+"""
+COUNT_EXCLUSIVE = """
+        if (hdr.data.a == 1) { c.count(0); } else if (hdr.data.b == 1) { c.count(1); }
+"""
+COUNT_ONCE = """
+        bit<2> idx = 3;
+        if (hdr.data.a == 1) { idx = 0; }
+        if (hdr.data.b == 1) { idx = 1; }
+        c.count(idx);
+"""
+
+
+def test_tofino1_refuses_a_counter_used_by_two_tables_not_mutually_exclusive(tmp_path):
+    """bf-p4c 9.13.4 on the same program: `table tbl_…45 and table tbl_…44 cannot share Counter Ig.c because use
+    of the Counter Ig.c is not mutually exclusive`; the `else if` and the single count compile."""
+    text = program_text(locals=COUNTER, apply=COUNT_TWICE)
+    path = tmp_path / "cnt.p4"
+    path.write_text(text)
+    second = text.splitlines().index("        if (hdr.data.b == 1) { c.count(1); }") + 1
+    with pytest.raises(P4Error) as info:
+        Pipeline.from_file(path)
+    assert str(info.value).startswith(f"{path}:{second}: line {second - 1} and line {second} cannot share Counter "
+                                      "Ig.c because use of the Counter Ig.c is not mutually exclusive"), str(info.value)
+    for apply, index in ((COUNT_EXCLUSIVE, 0), (COUNT_ONCE, 0)):
+        path.write_text(program_text(locals=COUNTER, apply=apply))
+        p = Pipeline.from_file(path)
+        p.process(0, data_frame(1))  # hdr.data.a == 1
+        assert p.counter("Ig.c").pkts == [1 if i == index else 0 for i in range(4)]

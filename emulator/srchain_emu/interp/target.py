@@ -8,11 +8,12 @@ limits, parser assignment rules, stages and PHV); a rule yields Diagnostics and 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
-from .checked import Annotations, CheckedProgram, TableResT, Typed
+from .checked import Annotations, CheckedProgram, ExternSym, TableResT, Typed
 from .target_fieldlist import FIELD_LIST_RULES
 from .target_gateway import GATEWAY_RULES
 from .target_parser import PARSER_RULES
@@ -21,6 +22,7 @@ from .target_walk import (
     Diagnostic,
     TargetRefusal,
     action_call,
+    callee,
     control_bodies,
     expressions,
     field_path,
@@ -158,10 +160,88 @@ def bool_from_a_comparison(checked: CheckedProgram) -> Iterator[Diagnostic]:
                                             "instead (bf-p4c mau/instruction_selection.cpp)")
 
 
+_SHARED_KINDS = ("Counter", "Meter")  # indirect attached tables a stage serves from one table's address
+
+
+def _uses(ann: Annotations, body: A.Stmt) -> list[tuple[ExternSym, A.Expr]]:
+    """The Counter.count / Meter.execute calls in `body` (its nested statements included)."""
+    out = []
+    for s in statements(body):
+        for e in expressions(s):
+            for x in subexpressions(e):
+                t = callee(ann, x) if isinstance(x, A.Call) else None
+                if isinstance(t, tuple) and isinstance(t[0], ExternSym) and t[0].kind in _SHARED_KINDS:
+                    out.append((t[0], x))
+    return out
+
+
+Site = tuple[ExternSym, object, str, A.Expr, tuple[tuple[int, int], ...]]  # (extern, table, name, call, path)
+
+
+def _counting_sites(ann: Annotations, apply: A.Stmt) -> list[Site]:
+    """Where an apply block uses its Counters/Meters: per bf-p4c table (a table's actions are one; a statement
+    is a synthesized table of its own), with the branch choices that lead there."""
+    sites: list[Site] = []
+    branch = itertools.count()
+
+    def walk(stmt: A.Stmt, path: tuple[tuple[int, int], ...]) -> None:
+        if isinstance(stmt, A.Block):
+            for inner in stmt.stmts:
+                walk(inner, path)
+            return
+        for e in expressions(stmt):
+            for x in subexpressions(e):
+                if (t := table_apply_call(ann, x)) is not None:
+                    for act in t.actions.values():
+                        for ext, call in _uses(ann, act.decl.body):
+                            sites.append((ext, ("table", t.qual), t.decl.name, call, path))
+                elif (a := action_call(ann, x)) is not None:
+                    for ext, call in _uses(ann, a.decl.body):
+                        sites.append((ext, ("stmt", id(stmt)), a.decl.name, call, path))
+                else:
+                    t2 = callee(ann, x) if isinstance(x, A.Call) else None
+                    if isinstance(t2, tuple) and isinstance(t2[0], ExternSym) and t2[0].kind in _SHARED_KINDS:
+                        sites.append((t2[0], ("stmt", id(stmt)), f"line {x.loc.line}", x, path))
+        if isinstance(stmt, A.If):
+            b = next(branch)
+            walk(stmt.then, (*path, (b, 0)))
+            if stmt.other is not None:
+                walk(stmt.other, (*path, (b, 1)))
+        elif isinstance(stmt, A.Switch):
+            b = next(branch)
+            for i, case in enumerate(stmt.cases):
+                if case.body is not None:
+                    walk(case.body, (*path, (b, i)))
+
+    walk(apply, ())
+    return sites
+
+
+def shared_counters_mutually_exclusive(checked: CheckedProgram) -> Iterator[Diagnostic]:
+    """bf-p4c mau/table_mutex.cpp (SharedIndirectAttachedAnalysis): an indirect Counter or Meter used by two
+    tables (a table's actions are one; an apply-block statement is a table of its own) must be used on
+    mutually exclusive paths: "t1 and t2 cannot share Counter c because use of the Counter c is not mutually
+    exclusive". Checked with bf-p4c 9.13.4: two `if`s each counting are refused; `if … else if …`, or one
+    count with a computed index, compile."""
+    for block in checked.blocks:
+        if not isinstance(block.decl, A.ControlDecl):
+            continue
+        sites = _counting_sites(block.ann, block.decl.apply)
+        for i, (ext, site, name, call, path) in enumerate(sites):
+            for ext0, site0, name0, _, path0 in sites[:i]:
+                arms = dict(path0)
+                exclusive = any(arms.get(b, arm) != arm for b, arm in path)
+                if ext0 is ext and site0 != site and not exclusive:
+                    yield Diagnostic(call.loc, f"{name0} and {name} cannot share {ext.kind} {ext.cpq} because use "
+                                               f"of the {ext.kind} {ext.cpq} is not mutually exclusive (bf-p4c "
+                                               "mau/table_mutex.cpp; count once, or on exclusive branches)")
+                    break
+
+
 __all__ = ["DEFAULT_TARGET", "RULES", "TARGET_MODELS", "Diagnostic", "TargetRefusal", "check_target"]
 
 RULES: dict[str, list[Rule]] = {
-    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, bool_from_a_comparison, *SALU_RULES,
-                *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
+    "tofino1": [one_table_apply_per_expression, table_apply_alone_in_its_if, bool_from_a_comparison,
+                shared_counters_mutually_exclusive, *SALU_RULES, *PARSER_RULES, *GATEWAY_RULES, *FIELD_LIST_RULES],
     "none": [],
 }
