@@ -62,7 +62,7 @@ def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    with serving(tmp_path, Limits(timeout_s=1.0, max_connections=3)) as s:
+    with serving(tmp_path, Limits(timeout_s=2.0, max_connections=3)) as s:
         yield s
 
 
