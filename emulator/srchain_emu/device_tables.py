@@ -42,10 +42,12 @@ INSERT of an existing port is ALREADY_EXISTS and of an unknown port NOT_FOUND.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .interp import runtime as R
+from .pktgen import PacketGenerator
 
 Value = int | bool | str | list[int]
 SPEEDS = ("BF_SPEED_1G", "BF_SPEED_10G", "BF_SPEED_25G", "BF_SPEED_40G", "BF_SPEED_50G", "BF_SPEED_100G",
@@ -252,9 +254,10 @@ class DeviceTables:
         self.set_enabled: Callable[[int, bool], None] = lambda port, enabled: None
         self.set_queue: Callable[[int, int, QueueSched], None] = lambda port, qid, sched: None
         self.ports: set[int] = set()
+        self.pktgen = PacketGenerator(time.monotonic_ns)  # tf1.pktgen.*: served by the server through it
 
     def schemas(self) -> list[dict]:
-        return [t.schema() for t in self.tables.values()]
+        return [t.schema() for t in self.tables.values()] + self.pktgen.schemas()
 
     def attach(self, ports: list[int], set_rate: Callable[[int, int, int], None],
                set_enabled: Callable[[int, bool], None],
