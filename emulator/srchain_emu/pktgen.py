@@ -4,15 +4,20 @@ Tables, ids and fields are those of the SDE's `bf_rt_pktgen_tf1.json` (open-p4st
 `pkgsrc/bf-drivers/src/bf_rt/bf_rt_pktgen/`); the rules are `bf_rt_pktgen_table_impl.cpp` (MODIFY only: the
 tables have no add/delete) and `pipe_mgr_pktgen.c`:
 
-* `tf1.pktgen.port_cfg` (key `dev_port`): `pktgen_enable` turns a pipe's generator port on (Tofino 1: local port
-  68 of each pipe, dev ports 68, 196, 324, 452). Packets of an app are made in every pipe whose generator port is
-  on. `recirculation_enable`, `pattern_matching_enable` and `clear_port_down_enable` read back false; setting
-  one true is refused (recirculation-pattern and port-down apps are not modelled).
+* `tf1.pktgen.port_cfg` (key `dev_port`, any port of the device): `pktgen_enable` turns a pipe's generator port
+  on (only Tofino 1's local port 68 of each pipe, dev ports 68, 196, 324, 452, has one). Packets of an app are
+  made in every pipe whose generator port is on. `clear_port_down_enable` true re-arms the port-down trigger of
+  that port (the generator fires for a port once, the first time it goes down after being cleared, as the SDE's
+  `tna_pktgen` test describes; every port starts not armed); it reads back true while the port is armed.
+  `recirculation_enable` and `pattern_matching_enable` read back false; setting one true is refused
+  (recirculation-pattern apps are not modelled).
 * `tf1.pktgen.pkt_buffer` (keys `pkt_buffer_offset`, `pkt_buffer_size`): `buffer`, the bytes of a 16 KiB packet
   buffer; the offset must be 16-byte aligned and offset + size within the buffer (`pktgen_pkt_buffer_size_
   offset_valid`), the data exactly `size` bytes.
 * `tf1.pktgen.app_cfg` (key `app_id` 0..7): action `trigger_timer_one_shot` or `trigger_timer_periodic`
-  (`timer_nanosec`); the other triggers (`trigger_port_down`, `trigger_recirc_pattern`) are refused. An enabled
+  (`timer_nanosec`), or `trigger_port_down` (an armed port going down, `$PORT_ENABLE` false or the port deleted,
+  triggers every enabled port-down app once, in the port's pipe, each packet carrying
+  `pktgen_port_down_header_t` with the port and no batch number); `trigger_recirc_pattern` is refused. An enabled
   timer app counts down `timer_nanosec` from the moment it was enabled, then makes `batch_count_cfg + 1`
   batches of `packets_per_batch_cfg + 1` packets (the counts are zero-based), one-shot once, periodic every
   `timer_nanosec`. Packet p of batch b leaves b * ibg + p * ipg after the trigger (Tofino 1: gaps are start to
@@ -68,6 +73,11 @@ def timer_header(pipe: int, app: int, batch: int, packet: int) -> bytes:
     return bytes([(pipe & 3) << 3 | (app & 7), 0]) + batch.to_bytes(2, "big") + packet.to_bytes(2, "big")
 
 
+def port_down_header(pipe: int, app: int, port: int, packet: int) -> bytes:
+    """pktgen_port_down_header_t: _pad1 3, pipe_id 2, app_id 3, _pad2 15, port_num 9, packet_id 16."""
+    return bytes([(pipe & 3) << 3 | (app & 7)]) + (port & 0x1FF).to_bytes(3, "big") + packet.to_bytes(2, "big")
+
+
 @dataclass
 class App:
     action: int = 1  # the SDE's default trigger (bf_pktgen_app_cfg_t zeroed: timer one-shot)
@@ -91,6 +101,7 @@ class PacketGenerator:
         self.clock = clock
         self.pipes = pipes
         self.ports = {p: {name: False for name in PORT_FIELDS.values()} for p in pktgen_ports(pipes)}
+        self.armed_ports: set[int] = set()  # port-down trigger re-armed (clear_port_down_enable), not yet fired
         self.buffer = bytearray(BUFFER_SIZE)
         self.apps = [App() for _ in range(APPS)]
         self.pending: list[Scheduled] = []
@@ -163,26 +174,39 @@ class PacketGenerator:
                 PKT_BUFFER_ID: "tf1.pktgen.pkt_buffer"}[table_id]
 
     def _port_row(self, key: tuple[int, ...]) -> dict[str, bool]:
-        if len(key) != 1 or key[0] not in self.ports:
-            raise PktgenError(f"tf1.pktgen.port_cfg: dev_port {key[0] if key else '?'} is not a packet generator "
-                              f"port (Tofino 1: {', '.join(map(str, self.ports))})")
-        return self.ports[key[0]]
+        if len(key) != 1 or not (0 <= key[0] >> 7 < self.pipes and key[0] & 0x7F < 72):
+            raise PktgenError(f"tf1.pktgen.port_cfg: dev_port {key[0] if key else '?'} is not a port of the device "
+                              f"(pipe 0..{self.pipes - 1}, local port 0..71)")
+        row = dict(self.ports.get(key[0]) or {name: False for name in PORT_FIELDS.values()})
+        row["clear_port_down_enable"] = key[0] in self.armed_ports
+        return row
 
     def _write_port(self, key: tuple[int, ...], values: dict[int, Value]) -> Callable[[], None]:
         row = self._port_row(key)
-        old = dict(row)
+        port = key[0]
         new = dict(row)
         for fid, v in values.items():
             name = PORT_FIELDS.get(fid)
             if name is None or not isinstance(v, bool):
                 raise PktgenError(f"tf1.pktgen.port_cfg: field id {fid} must be one of the bool fields "
                                   f"{', '.join(PORT_FIELDS.values())}")
-            if v and name != "pktgen_enable":
-                raise PktgenUnsupported(f"tf1.pktgen.port_cfg: {name}: the emulator models timer apps only "
-                                        "(no recirculation or pattern matching on the generator port)")
+            if v and name in ("recirculation_enable", "pattern_matching_enable"):
+                raise PktgenUnsupported(f"tf1.pktgen.port_cfg: {name}: the emulator does not model recirculation "
+                                        "or pattern matching on a generator port")
+            if v and name == "pktgen_enable" and port & 0x7F != PKTGEN_LOCAL_PORT:
+                raise PktgenError(f"tf1.pktgen.port_cfg: dev_port {port} has no packet generator (Tofino 1: local "
+                                  f"port {PKTGEN_LOCAL_PORT} of each pipe: {', '.join(map(str, pktgen_ports()))})")
             new[name] = v
-        row.update(new)
-        return lambda: row.update(old)
+        old_ports = {p: dict(r) for p, r in self.ports.items()}
+        old_armed = set(self.armed_ports)
+        if port in self.ports:
+            self.ports[port]["pktgen_enable"] = new["pktgen_enable"]
+        if values.get(4) is True:
+            self.armed_ports.add(port)
+
+        def undo() -> None:
+            self.ports, self.armed_ports = old_ports, old_armed
+        return undo
 
     def _write_buffer(self, key: tuple[int, ...], values: dict[int, Value]) -> Callable[[], None]:
         if len(key) != 2:
@@ -216,9 +240,9 @@ class PacketGenerator:
         action = action_id or app.action
         if action not in ACTIONS:
             raise PktgenError(f"tf1.pktgen.app_cfg: no action id {action_id}")
-        if action not in (1, 2):
-            raise PktgenUnsupported(f"tf1.pktgen.app_cfg: {ACTIONS[action]}: the emulator models the timer apps "
-                                    "only (trigger_timer_one_shot, trigger_timer_periodic)")
+        if action == 4:
+            raise PktgenUnsupported(f"tf1.pktgen.app_cfg: {ACTIONS[action]}: the emulator models the timer and "
+                                    "port-down apps only (no recirculation pattern matching)")
         new = dict(app.values)
         for fid, v in values.items():
             spec = APP_FIELDS.get(fid) or (ACTION_FIELDS.get(fid) if fid in ACTION_DATA[action] else None)
@@ -240,8 +264,10 @@ class PacketGenerator:
         if not new["app_enable"]:
             app.armed_at = None
             self.pending = [s for s in self.pending if (s.frame[0] & 7) != key[0]]
-        elif not was_enabled or values.keys() - {23, 24, 25}:  # enabled, or reconfigured: the countdown restarts
-            app.armed_at, app.fired = self.clock(), 0
+        elif action in (1, 2) and (not was_enabled or values.keys() - {23, 24, 25}):
+            app.armed_at, app.fired = self.clock(), 0  # enabled, or reconfigured: the countdown restarts
+        else:
+            app.armed_at = None if action == 3 else app.armed_at
 
         def undo() -> None:
             app.action, app.values, app.armed_at, app.fired = saved
@@ -251,7 +277,7 @@ class PacketGenerator:
     def read(self, table_id: int, key: tuple[int, ...] | None) -> list[tuple[tuple[int, ...], dict[int, Value], int]]:
         """Rows as (key, {field id: value}, action id or 0)."""
         if table_id == PORT_CFG_ID:
-            keys = [(p,) for p in self.ports] if key is None else [key]
+            keys = [(p,) for p in sorted(set(self.ports) | self.armed_ports)] if key is None else [key]
             return [(k, {fid: self._port_row(k)[name] for fid, name in PORT_FIELDS.items()}, 0) for k in keys]
         if table_id == PKT_BUFFER_ID:
             if key is None or len(key) != 2:
@@ -278,7 +304,7 @@ class PacketGenerator:
         """Make the triggers that are due by `now` (their packets go to `pending`, each at its own time)."""
         for app_id, app in enumerate(self.apps):
             v = app.values
-            if app.armed_at is None or not v["app_enable"]:
+            if app.armed_at is None or not v["app_enable"] or app.action not in (1, 2):
                 continue
             period = max(1, int(v["timer_nanosec"]))
             while True:
@@ -289,21 +315,41 @@ class PacketGenerator:
                 self._trigger(app_id, app, due)
 
     def _trigger(self, app_id: int, app: App, at: int) -> None:
+        for pipe in self._enabled_pipes():
+            self._make(app_id, app, at, pipe)
+
+    def port_down(self, port: int) -> None:
+        """`port` went down: an armed port fires every enabled port-down app once, in its own pipe."""
+        if port not in self.armed_ports:
+            return
+        self.armed_ports.discard(port)
+        pipe = port >> 7
+        if pipe not in self._enabled_pipes():
+            return
+        now = self.clock()
+        for app_id, app in enumerate(self.apps):
+            if app.action == 3 and app.values["app_enable"]:
+                self._make(app_id, app, now, pipe, down_port=port)
+
+    def _make(self, app_id: int, app: App, at: int, pipe: int, down_port: int | None = None) -> None:
+        """One trigger's batches in one pipe, each packet its header (timer, or port-down for `down_port`) and
+        the buffer's bytes."""
         v = app.values
         batches, per_batch = int(v["batch_count_cfg"]) + 1, int(v["packets_per_batch_cfg"]) + 1
         offset, length = int(v["pkt_buffer_offset"]), int(v["pkt_len"])
         payload = bytes(self.buffer[offset:offset + length])
-        for pipe in self._enabled_pipes():
-            v["trigger_counter"] = int(v["trigger_counter"]) + 1
-            for b in range(batches):
-                v["batch_counter"] = int(v["batch_counter"]) + 1
-                local = int(v["pipe_local_source_port"]) + (b if v["increment_source_port"] else 0)
-                port = (pipe << 7) | (local & 0x7F)
-                for p in range(per_batch):
-                    v["pkt_counter"] = int(v["pkt_counter"]) + 1
-                    self._seq += 1
-                    due = at + b * int(v["ibg"]) + p * int(v["ipg"])
-                    self.pending.append(Scheduled(due, self._seq, port, timer_header(pipe, app_id, b, p) + payload))
+        v["trigger_counter"] = int(v["trigger_counter"]) + 1
+        for b in range(batches):
+            v["batch_counter"] = int(v["batch_counter"]) + 1
+            local = int(v["pipe_local_source_port"]) + (b if v["increment_source_port"] else 0)
+            port = (pipe << 7) | (local & 0x7F)
+            for p in range(per_batch):
+                v["pkt_counter"] = int(v["pkt_counter"]) + 1
+                self._seq += 1
+                due = at + b * int(v["ibg"]) + p * int(v["ipg"])
+                head = (timer_header(pipe, app_id, b, p) if down_port is None
+                        else port_down_header(pipe, app_id, down_port, p))
+                self.pending.append(Scheduled(due, self._seq, port, head + payload))
         self.pending.sort()
 
     def due(self, now: int) -> list[tuple[int, bytes]]:
@@ -320,6 +366,7 @@ class PacketGenerator:
         """ns until the next packet or trigger, None when nothing is armed."""
         times = [s.due_ns for s in self.pending[:1]]
         for app in self.apps:
-            if app.armed_at is not None and app.values["app_enable"] and not (app.action == 1 and app.fired >= 1):
+            if (app.armed_at is not None and app.values["app_enable"] and app.action in (1, 2)
+                    and not (app.action == 1 and app.fired >= 1)):
                 times.append(app.armed_at + (app.fired + 1) * max(1, int(app.values["timer_nanosec"])))
         return max(0, min(times) - now) if times else None

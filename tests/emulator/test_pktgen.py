@@ -4,6 +4,7 @@ timer apps on an injected clock, and generated packets through a program's ingre
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from emu_helpers import P4_DIR
@@ -19,6 +20,7 @@ from srchain_emu.pktgen import (
     PacketGenerator,
     PktgenError,
     PktgenUnsupported,
+    port_down_header,
     timer_header,
 )
 
@@ -92,14 +94,45 @@ def test_packets_are_made_only_where_the_generator_port_is_on():
     assert counters(gen) == (2, 6, 24)
 
 
+def test_port_down_fires_once_per_armed_port_in_its_pipe():
+    """tna_pktgen's PortDownAppTF1 rules: a port fires the first time it goes down after clear_port_down_enable,
+    never again until cleared; the packets carry the port, in the port's pipe."""
+    clock = Clock()
+    gen = PacketGenerator(clock)
+    gen.write(PORT_CFG_ID, "MODIFY", (68,), {2: True})
+    gen.write(PKT_BUFFER_ID, "MODIFY", (0, len(PAYLOAD)), {1: PAYLOAD})
+    gen.write(APP_CFG_ID, "MODIFY", (1,), {13: len(PAYLOAD), 17: 0, 18: 1, 12: True}, 3)
+    gen.port_down(5)
+    assert gen.due(clock.ns) == []  # not armed: every port starts so
+    for port in (5, 6, 130):
+        gen.write(PORT_CFG_ID, "MODIFY", (port,), {4: True})
+    (_, row, _), = gen.read(PORT_CFG_ID, (5,))
+    assert row[4] is True  # armed reads back as clear_port_down_enable
+    gen.port_down(5)
+    out = gen.due(clock.ns)
+    assert [f[:6] for _, f in out] == [port_down_header(0, 1, 5, p) for p in range(2)]
+    assert out[1][1][:6] == bytes.fromhex("01 000005 0001") and all(f[6:] == PAYLOAD for _, f in out)
+    gen.port_down(5)  # down again without a clear: nothing
+    gen.port_down(130)  # pipe 1: its generator port is off, and the port's arming is used up
+    assert gen.due(clock.ns + 10**9) == [] and 130 not in gen.armed_ports
+    assert counters_of(gen, 1) == (1, 1, 2)
+    (_, row, _), = gen.read(PORT_CFG_ID, (5,))
+    assert row[4] is False
+
+
+def counters_of(gen: PacketGenerator, app: int) -> tuple:
+    (_, row, _), = gen.read(APP_CFG_ID, (app,))
+    return row[25], row[23], row[24]
+
+
 @pytest.mark.parametrize("table,key,values,action,error,message", [
     (PKT_BUFFER_ID, (8, 100), {1: PAYLOAD}, 0, PktgenError, "offset 8 must be 16-byte aligned"),
     (PKT_BUFFER_ID, (16368, 32), {1: bytes(32)}, 0, PktgenError, "exceed the 16384-byte buffer"),
     (PKT_BUFFER_ID, (0, 100), {1: bytes(99)}, 0, PktgenError, "buffer must be 100 bytes"),
-    (PORT_CFG_ID, (1,), {2: True}, 0, PktgenError, "dev_port 1 is not a packet generator port"),
-    (PORT_CFG_ID, (68,), {3: True}, 0, PktgenUnsupported, "pattern_matching_enable: the emulator models timer"),
+    (PORT_CFG_ID, (1,), {2: True}, 0, PktgenError, "dev_port 1 has no packet generator"),
+    (PORT_CFG_ID, (72,), {4: True}, 0, PktgenError, "dev_port 72 is not a port of the device"),
+    (PORT_CFG_ID, (68,), {3: True}, 0, PktgenUnsupported, "pattern_matching_enable: the emulator does not model"),
     (APP_CFG_ID, (3,), {4: 1, 5: 1}, 4, PktgenUnsupported, "trigger_recirc_pattern: the emulator models the timer"),
-    (APP_CFG_ID, (3,), {}, 3, PktgenUnsupported, "trigger_port_down"),
     (APP_CFG_ID, (3,), {20: 5}, 1, PktgenUnsupported, "ibg_jitter 5: jitter is not modelled"),
     (APP_CFG_ID, (8,), {12: True}, 1, PktgenError, "app_id 8 out of range 0..7"),
     (APP_CFG_ID, (3,), {13: 1 << 16}, 1, PktgenError, "pkt_len must be a uint16"),
@@ -152,9 +185,30 @@ def test_the_sde_pktgen_tables_over_grpc(client):
     (row,) = c.entries(APP, {"app_id": 5})
     assert row.action == "trigger_timer_periodic" and row.data["timer_nanosec"] == 10**9
     assert (row.data["pkt_len"], row.data["packets_per_batch_cfg"], row.data["app_enable"]) == (100, 1, False)
-    with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*trigger_port_down"):
-        c.modify(APP, {"app_id": 5}, "trigger_port_down", {})
+    with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*trigger_recirc_pattern"):
+        c.modify(APP, {"app_id": 5}, "trigger_recirc_pattern", {"pattern_value": 1, "pattern_mask": 1})
     with pytest.raises(BfrtError, match=r"INVALID_ARGUMENT: .*offset 8 must be 16-byte aligned"):
         c.modify(BUF, {"pkt_buffer_offset": 8, "pkt_buffer_size": 4}, None, {"buffer": b"abcd"})
     (row,) = c.entries(APP, {"app_id": 5})
     assert row.action == "trigger_timer_periodic"  # the refused write changed nothing
+
+
+def test_a_port_disabled_through_the_port_table_fires_the_port_down_app():
+    """$PORT_ENABLE false (and a $PORT delete) is the port going down, as flap_port does in the SDE's test."""
+    from srchain_emu.device_tables import PORT as PORT_TABLE
+    from srchain_emu.device_tables import DeviceTables
+
+    dev = DeviceTables()
+    dev.attach([1, 2], lambda *a: None, lambda *a: None)
+    gen = dev.pktgen
+    gen.write(PORT_CFG_ID, "MODIFY", (68,), {2: True})
+    gen.write(PKT_BUFFER_ID, "MODIFY", (0, 64), {1: bytes(64)})
+    gen.write(APP_CFG_ID, "MODIFY", (2,), {13: 64, 12: True}, 3)
+    for port in (1, 2):
+        gen.write(PORT_CFG_ID, "MODIFY", (port,), {4: True})
+    dev.write(PORT_TABLE.id, "MODIFY", (2,), {3: False})
+    dev.write(PORT_TABLE.id, "MODIFY", (2,), {3: True})
+    dev.write(PORT_TABLE.id, "MODIFY", (2,), {3: False})  # down again: no longer armed
+    dev.write(PORT_TABLE.id, "DELETE", (1,), {})
+    out = gen.due(time.monotonic_ns())
+    assert [f[:6] for _, f in out] == [port_down_header(0, 2, 2, 0), port_down_header(0, 2, 1, 0)]
