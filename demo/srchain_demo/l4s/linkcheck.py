@@ -14,7 +14,7 @@ from srchain_net.linkpath import LinkParams
 
 from .probe import UDP_IP_ETH_OVERHEAD, Arrival, Receiver, send
 from .procs import NsProcess
-from .topo import RCV_IP, ns_line
+from .topo import RCV_IP, ns_line, sh
 
 PORT = 5201
 
@@ -56,6 +56,22 @@ class Trial:
 
 def _pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q / 100))]
+
+
+def bridge_trial(prefix: str, count: int, payload: int, gap_s: float) -> list[Arrival]:
+    """The same probes through a kernel bridge instead of the emulator: the path's own delay floor."""
+    with ns_line(prefix, 1) as line:
+        mid = line.middle[0]
+        sh("ip", "-n", mid, "link", "add", "br0", "type", "bridge")
+        for dev in ("in0", "out0"):
+            sh("ip", "-n", mid, "link", "set", dev, "master", "br0")
+        sh("ip", "-n", mid, "link", "set", "br0", "up")
+        rx = Receiver(line.rcv, PORT)
+        try:
+            send(line.snd, (RCV_IP, PORT), count, payload, gap_s)
+            return rx.collect(count, quiet_s=1.0)
+        finally:
+            rx.close()
 
 
 def trial(prefix: str, params: LinkParams, count: int, payload: int, gap_s: float) -> Trial:
