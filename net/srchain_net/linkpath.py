@@ -57,7 +57,9 @@ class LinkPath:
         self.loss_rng = random.Random(params.seed)
         self.jitter_rng = random.Random(params.seed ^ 0x5EED)
         self.busy_until = 0.0  # the serialiser holds the line until then
-        self.pending_since: float | None = None  # earliest time the queue had a frame the line has not taken
+        # arrivals not yet offered to the discipline: it sees each frame only at the moment (in the line's
+        # time) it would have arrived, so a dequeue at time t never picks a frame that came after t
+        self.inbox: deque[tuple[float, bytes]] = deque()
         self.line: deque[tuple[float, bytes]] = deque()  # (release time, frame), release times ascending
         self.last_release = 0.0
         self.arrived = 0
@@ -66,30 +68,41 @@ class LinkPath:
         self.sent_bytes = 0
 
     def arrive(self, frame: bytes, now: float) -> None:
+        """Call in arrival order (non-decreasing `now`)."""
         self.arrived += 1
         if self.p.loss and self.loss_rng.random() < self.p.loss:
             self.lost += 1
             return
-        if self.qdisc.enqueue(frame, now) and self.pending_since is None:
-            self.pending_since = now
+        self.inbox.append((now, frame))
+
+    def _backlog(self) -> int:
+        return sum(self.qdisc.backlog_packets().values())
 
     def _serialise(self, now: float) -> None:
-        """Move frames from the discipline to the delay line while the line has been free before `now`.
-        A frame starts when both the line was free and the frame was waiting, not when we got round to it,
-        so a late loop does not stretch the line's timing."""
+        """Replay arrivals and departures in time order up to `now`. A frame starts when the line is free
+        and the frame is waiting, not when the loop got round to it, so a late loop does not stretch the
+        line's timing; the discipline is offered each arrival before any departure that follows it."""
         rate = self.p.rate_bps
-        while self.pending_since is not None:
-            start = max(self.busy_until, self.pending_since)
-            if start > now:
+        inbox = self.inbox
+        while True:
+            free = self.busy_until
+            while inbox and inbox[0][0] <= free:
+                t, f = inbox.popleft()
+                self.qdisc.enqueue(f, t)
+            if not self._backlog():
+                if not inbox:
+                    return
+                t, f = inbox.popleft()  # the line was idle: this arrival starts it
+                self.qdisc.enqueue(f, t)
+                self.busy_until = t
+                continue
+            if free > now:
                 return
-            frame = self.qdisc.dequeue(start)
-            if frame is None:  # empty (or the AQM dropped what was left)
-                self.pending_since = None
-                return
-            done = start + len(frame) * 8 / rate if rate else start
+            frame = self.qdisc.dequeue(free)
+            if frame is None:  # the AQM dropped what was left
+                continue
+            done = free + len(frame) * 8 / rate if rate else free
             self.busy_until = done
-            # the next frame, if any, was already waiting when this one finished
-            self.pending_since = done if sum(self.qdisc.backlog_packets().values()) else None
             delay = self.p.delay_s
             if self.p.jitter_s:
                 delay += self.jitter_rng.uniform(-self.p.jitter_s, self.p.jitter_s)
@@ -113,6 +126,6 @@ class LinkPath:
         times = []
         if self.line:
             times.append(self.line[0][0])
-        if self.pending_since is not None:
-            times.append(max(self.busy_until, self.pending_since))
+        if self.inbox or self._backlog():
+            times.append(self.busy_until)
         return min(times) if times else None

@@ -7,8 +7,8 @@ import math
 import statistics
 
 import pytest
-from l4sframes import frame
 
+from l4sframes import frame
 from srchain_demo.l4s.dualpi2 import DualPI2, DualPI2Params
 from srchain_net.ecn import CE, ECT0, ECT1, NOT_ECT, ecn_field, ipv4_checksum
 from srchain_net.linkpath import LinkParams, LinkPath

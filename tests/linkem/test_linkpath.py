@@ -7,6 +7,9 @@ import random
 
 import pytest
 
+from l4sframes import frame
+from srchain_demo.l4s.dualpi2 import DualPI2
+from srchain_net.ecn import ECT0, ECT1
 from srchain_net.linkpath import LinkParams, LinkPath
 from srchain_net.qdisc import FifoTailDrop
 
@@ -56,9 +59,22 @@ def test_fifo_tail_drop_at_the_byte_limit() -> None:
     link = LinkPath(LinkParams(rate_bps=1e6, limit_bytes=2500))
     for _ in range(4):
         link.arrive(bytes(1000), 0.0)
+    assert len(link.service(1.0)) == 2
     assert isinstance(link.qdisc, FifoTailDrop)
     assert link.qdisc.stats.dropped_full == {"fifo": 2}
-    assert len(link.service(1.0)) == 2
+
+
+def test_a_dequeue_never_sees_a_frame_from_its_future() -> None:
+    """The loop hands arrivals over late; the discipline must still see them in time order, or a priority
+    queue would pick a frame that had not arrived yet (a negative sojourn time)."""
+    aqm = DualPI2()
+    link = LinkPath(LinkParams(rate_bps=12e6), aqm)
+    for i in range(20):
+        link.arrive(frame(ECT0, 1500, i), i * 1e-4)  # a C burst (ECT(0): marked, never dropped)
+    for i in range(20):
+        link.arrive(frame(ECT1, 1000, i), 0.005 + i * 1e-3)  # L packets arriving meanwhile
+    assert len(link.service(1.0)) == 40  # serviced once, long after everything arrived
+    assert min(s.sojourn for s in aqm.sojourns) >= 0.0
 
 
 def test_bad_settings_are_named() -> None:
