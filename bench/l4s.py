@@ -29,7 +29,8 @@ ROWS = [("L-queue delay p50 (ms)", "L_p50_ms"), ("L-queue delay p99 (ms)", "L_p9
         ("C-queue delay p50 (ms)", "C_p50_ms"), ("C-queue delay p99 (ms)", "C_p99_ms"),
         ("UDP one-way queue p99 (ms)", "udp_owd_queue_p99_ms"), ("classic TCP (Mbit/s)", "classic_mbit"),
         ("scalable UDP (Mbit/s)", "scalable_mbit"), ("ratio classic/scalable", "ratio"),
-        ("worst 1 s of a flow (Mbit/s)", "min_1s_mbit"), ("UDP packets CE-marked", "udp_ce_fraction")]
+        ("worst 1 s of a flow (Mbit/s)", "min_1s_mbit"), ("UDP packets CE-marked", "udp_ce_fraction"),
+        ("web objects p99 completion (s)", "web_completion_p99_s")]
 
 
 def _cell(v: Any) -> str:

@@ -118,6 +118,11 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
                 "sender_lost": run["udp_send"].get("lost"), "sender_marked": run["udp_send"].get("marked")},
         "bottleneck_marked": series[-1].get("marked", {}), "bottleneck_dropped": series[-1].get("dropped", {}),
     }
+    objects = [o for o in run["tcp_client"].get("objects", []) if o["t"] >= WARMUP_S]
+    if objects:
+        done = [o["seconds"] for o in objects if o["ok"]]
+        summary["web"] = {"objects": len(objects), "completed": len(done),
+                          "completion_p50_s": pct(done, 50), "completion_p99_s": pct(done, 99)}
     summary["targets"] = {
         "L_p99_le_2ms": summary["L_delay_ms"]["p99"] <= 2.0,
         "C_median_within_2x_target": 0.5 <= summary["C_delay_ms"]["p50"] / 1e3 / CLASSIC_TARGET_S <= 2.0,
@@ -148,5 +153,6 @@ def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "ratio": classic / scalable if scalable else float("inf"),
             "min_1s_mbit": min(min(s["min_1s_mbit"].values()) for s in sums),
             "udp_ce_fraction": sum(s["udp"]["ce"] for s in sums) / max(1, sum(s["udp"]["received"] for s in sums)),
+            "web_completion_p99_s": max((s["web"]["completion_p99_s"] for s in sums if "web" in s), default=None),
             "targets_met_in_runs": {k: sum(s["targets"][k] for s in sums) for k in sums[0]["targets"]},
             "per_run": sums}

@@ -69,7 +69,8 @@ def plot_all(raw: dict[str, list[dict[str, Any]]], out: Path) -> list[Path]:
                     ax.plot([t for t, _ in rows], [v for _, v in rows], label=flow)
             ax.set_title(f"{name}: {title}", fontsize=9)
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="upper right")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, loc="upper right")
         axes[-1, 0].set_xlabel("time since the senders started (s)")
         fig.tight_layout()
         paths.append(out / fname)
