@@ -9,7 +9,10 @@ asked. What it cannot promise (a busy machine delays the loop) it measures: ever
 
 Run it inside a namespace that holds both interfaces:
 
-    python -m srchain_net.linkem A B --delay-ms 5 --rate-mbit 12 --seconds 30 --report link.json
+    python -m srchain_net.linkem A B --delay-ms 5 --rate-mbit 12 --reverse-delay-ms 5 --seconds 30 --report link.json
+
+Every a→b setting has a --reverse-… twin for b→a (delay, jitter, loss, rate); --limit-bytes sizes the FIFO of
+each direction (a discipline given to run() has its own limit).
 """
 
 from __future__ import annotations
@@ -160,8 +163,11 @@ def add_link_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="± uniform jitter a→b (ms), no reordering")
     parser.add_argument("--loss", type=float, default=0.0, help="loss probability per frame a→b")
     parser.add_argument("--rate-mbit", type=float, default=0.0, help="line rate a→b (Mbit/s, 0: unlimited)")
-    parser.add_argument("--limit-bytes", type=int, default=1 << 20, help="FIFO buffer a→b (bytes)")
+    parser.add_argument("--limit-bytes", type=int, default=1 << 20, help="FIFO buffer of each direction (bytes)")
     parser.add_argument("--reverse-delay-ms", type=float, default=0.0, help="one-way delay b→a (ms)")
+    parser.add_argument("--reverse-jitter-ms", type=float, default=0.0, help="± uniform jitter b→a (ms)")
+    parser.add_argument("--reverse-loss", type=float, default=0.0, help="loss probability per frame b→a")
+    parser.add_argument("--reverse-rate-mbit", type=float, default=0.0, help="line rate b→a (Mbit/s, 0: unlimited)")
     parser.add_argument("--seed", type=int, default=1, help="loss and jitter RNG seed (b→a uses seed+1)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: SIGTERM)")
     parser.add_argument("--report", type=Path, default=None, help="write the JSON report here")
@@ -170,7 +176,9 @@ def add_link_args(parser: argparse.ArgumentParser) -> None:
 def params_from_args(args: argparse.Namespace) -> tuple[LinkParams, LinkParams]:
     forward = LinkParams(delay_s=args.delay_ms / 1e3, jitter_s=args.jitter_ms / 1e3, loss=args.loss,
                          rate_bps=args.rate_mbit * 1e6, limit_bytes=args.limit_bytes, seed=args.seed)
-    reverse = LinkParams(delay_s=args.reverse_delay_ms / 1e3, seed=args.seed + 1)
+    reverse = LinkParams(delay_s=args.reverse_delay_ms / 1e3, jitter_s=args.reverse_jitter_ms / 1e3,
+                         loss=args.reverse_loss, rate_bps=args.reverse_rate_mbit * 1e6,
+                         limit_bytes=args.limit_bytes, seed=args.seed + 1)
     return forward, reverse
 
 

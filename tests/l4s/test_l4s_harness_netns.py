@@ -23,4 +23,4 @@ def test_dualpi2_reference_separates_and_shares() -> None:
     assert min(s["min_1s_mbit"].values()) > 1.2
     # latency separation: the L queue's delays sit below the C queue's typical delay
     assert s["L_delay_ms"]["p99"] < s["C_delay_ms"]["p50"]
-    assert s["L_delay_ms"]["p50"] < 1.0 < 5.0 < s["C_delay_ms"]["p50"]
+    assert s["L_delay_ms"]["p50"] < 2.0 and s["C_delay_ms"]["p50"] > 5.0

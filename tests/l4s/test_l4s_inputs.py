@@ -20,6 +20,12 @@ def test_linkem_cli_names_the_bad_field() -> None:
     assert "forward.loss: 2.0 is not a probability" in proc.stderr
 
 
+def test_linkem_cli_checks_the_reverse_direction_too() -> None:
+    proc = subprocess.run([sys.executable, "-m", "srchain_net.linkem", "x0", "x1", "--reverse-loss", "-0.1",
+                           "--seconds", "1"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "reverse.loss: -0.1 is not a probability" in proc.stderr
+
+
 def test_linkem_cli_names_a_missing_interface() -> None:
     proc = subprocess.run([sys.executable, "-m", "srchain_net.linkem", "no-such-if0", "no-such-if1",
                            "--seconds", "1"], capture_output=True, text=True, timeout=60)
