@@ -3,9 +3,11 @@ feedback: no sockets, no clock."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from srchain_demo.l4s.scalable import CE, ECT1, Controller, G
+from srchain_demo.l4s.scalable import CE, ECT1, Controller, G, next_departure
 
 
 def one_round(cc: Controller, marked_every: int = 0, rtt: float = 0.01) -> None:
@@ -71,3 +73,15 @@ def test_silence_counts_as_loss() -> None:
     assert cc.lost == 0
     cc.on_timer(0.3)  # nothing back for longer than max(4·srtt, 200 ms)
     assert cc.lost == 1 and cc.cwnd == 5.0
+
+
+def test_pacing_earns_no_credit_while_late() -> None:
+    """After a stall the sender resumes at one packet per gap, not with a burst of what it missed."""
+    t = 0.0
+    sent = []
+    now = 0.050  # the loop wakes 50 ms late, then sends whenever allowed
+    for _ in range(5):
+        now = max(now, t)
+        sent.append(now)
+        t = next_departure(t, now, 0.002)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.002] * 4

@@ -115,6 +115,12 @@ class Controller:
         return (self.srtt or 0.01) / (PACING_GAIN * self.cwnd)
 
 
+def next_departure(scheduled: float, now: float, gap: float) -> float:
+    """When the packet after one sent at `now` may leave: one gap after the later of its schedule and now.
+    A late loop never earns credit, so a stall is not followed by a burst (a burst would queue in L)."""
+    return max(scheduled, now) + gap
+
+
 def send(dst: str, port: int, seconds: float, payload: int, stop: threading.Event) -> dict[str, Any]:
     cc = Controller()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -141,7 +147,7 @@ def send(dst: str, port: int, seconds: float, payload: int, stop: threading.Even
                 cc.on_send(cc.next_seq, now)
             except BlockingIOError:
                 pass
-            next_send = max(next_send + cc.gap(), now - cc.gap())  # no catch-up bursts after a stall
+            next_send = next_departure(next_send, now, cc.gap())
         wake = min(next_send if cc.may_send() else next_sample, next_sample)
         ready, _, _ = select.select([sock], [], [], max(0.0, min(wake - time.monotonic(), 0.01)))
         if ready:
