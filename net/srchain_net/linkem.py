@@ -2,7 +2,8 @@
 pluggable queue discipline per direction (the kernels here have no netem and no AQM qdisc).
 
 Frames are read from a TPACKET_V2 ring on each side and written with a plain packet socket at their
-release time (linkpath.LinkPath decides when). One thread serves both directions; it sleeps in select()
+release time (linkpath.LinkPath decides when), each taken to have arrived at the kernel's receive timestamp
+from the ring. One thread serves both directions; it sleeps in select()
 until the next release, arrival or sample, with the thread's timer slack set to 1 µs so sleeps end when
 asked. What it cannot promise (a busy machine delays the loop) it measures: every frame's lateness
 (actual send − planned release) is in the report.
@@ -23,6 +24,7 @@ import ctypes
 import json
 import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -33,10 +35,12 @@ from typing import Any
 
 from .linkpath import LinkParams, LinkPath
 from .qdisc import QueueDiscipline
-from .rings import RxRing, SocketTx
+from .rings import FRAME_SIZE, RxRing, SocketTx
 
 PR_SET_TIMERSLACK = 29
 MAX_SLEEP_S = 0.05
+_RX_TSTAMP = struct.Struct("II")  # tpacket2_hdr.tp_sec, tp_nsec
+_RX_TSTAMP_AT = 16  # after tp_status, tp_len, tp_snaplen, tp_mac, tp_net
 LATENESS_KEEP = 1_000_000  # samples kept per direction (a 30 s run at 100 Mbit/s stays below this)
 
 
@@ -61,20 +65,27 @@ class Direction:
         self.lateness: list[float] = []
         self.sojourns: dict[str, list[tuple[float, float]]] = {}
         self.series: list[dict[str, Any]] = []
-        self._batch: list[bytes] = []
+        self._batch: list[tuple[float, bytes]] = []
+        self.realtime_offset = time.time() - time.monotonic()  # ring stamps are CLOCK_REALTIME
+        self.last_arrival = 0.0
 
     def _take(self, ring: Any, start: int, end: int) -> None:
-        self._batch.append(bytes(ring[start:end]))
+        slot = start - start % FRAME_SIZE  # slots are FRAME_SIZE apart from the start of the map
+        sec, nsec = _RX_TSTAMP.unpack_from(ring, slot + _RX_TSTAMP_AT)
+        self._batch.append((sec + nsec * 1e-9 - self.realtime_offset, bytes(ring[start:end])))
 
     def receive(self, clock: Callable[[], float]) -> bool:
+        """Hand the ring's frames to the path, each at the kernel's receive time (tpacket2_hdr tp_sec and
+        tp_nsec): a loop that was descheduled does not compress what arrived meanwhile into one instant
+        (a burst the queue would then see); its lateness shows in the departures instead. Taken no later
+        than now and in ring order, so time never runs backwards for the path."""
         more = self.rx.drain(self._take, 256)
         if not self._batch:
             return more
-        # stamped after the drain: a frame is never taken to have arrived before it did (so never leaves
-        # early); the time the loop took to get to it counts as lateness instead
         now = clock()
-        for frame in self._batch:
-            self.path.arrive(frame, now)
+        for t, frame in self._batch:
+            self.last_arrival = min(max(t, self.last_arrival), now)
+            self.path.arrive(frame, self.last_arrival)
         self._batch.clear()
         return more
 
