@@ -148,7 +148,8 @@ def run(a: str, b: str, forward: LinkParams, reverse: LinkParams, *,
             more = False
             for d in dirs:
                 more = d.receive(clock) or more
-            now = clock()
+            # the line runs up to the time before the drain, not after: a frame that arrived by then is in
+            # the path now, so no departure is decided without it (it would queue behind one it preceded)
             for d in dirs:
                 d.send_due(now, clock)
             if now >= next_sample:

@@ -117,6 +117,8 @@ def summarise(run: dict[str, Any]) -> dict[str, Any]:
         "udp": {"received": len(udp), "ce": sum(1 for p in udp if p[3] == 3),
                 "sender_lost": run["udp_send"].get("lost"), "sender_marked": run["udp_send"].get("marked")},
         "bottleneck_marked": series[-1].get("marked", {}), "bottleneck_dropped": series[-1].get("dropped", {}),
+        # how late the emulated bottleneck sent (host load): its L tail grows with this (docs/l4s.md)
+        "bottleneck_lateness_p99_ms": pct(run["bottleneck_data"].get("lateness_s", []), 99) * 1e3,
     }
     objects = [o for o in run["tcp_client"].get("objects", []) if o["t"] >= WARMUP_S]
     if objects:
@@ -153,6 +155,7 @@ def pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "ratio": classic / scalable if scalable else float("inf"),
             "min_1s_mbit": min(min(s["min_1s_mbit"].values()) for s in sums),
             "udp_ce_fraction": sum(s["udp"]["ce"] for s in sums) / max(1, sum(s["udp"]["received"] for s in sums)),
+            "bottleneck_lateness_p99_ms": max(s["bottleneck_lateness_p99_ms"] for s in sums),
             "web_completion_p99_s": max((s["web"]["completion_p99_s"] for s in sums if "web" in s), default=None),
             "targets_met_in_runs": {k: sum(s["targets"][k] for s in sums) for k in sums[0]["targets"]},
             "per_run": sums}
