@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from srchain.charms.controller import _host_keys
 from srchain.osm import ns_hostkeys
 from srchain.osm.render import VM_HOST_KEY, VNF_DEFAULTS, render_files
 from srchain.remote import fingerprint
+from waiting import wait_until
 
 VMS = ["sr-proxy", "formatter", "classifier", "aggregator", "mitigation"]
 JUJU_29 = "2.9.43"  # OSM's VCA (docs/osm.md, Supported OSM, Juju and Ubuntu): no secrets
@@ -167,10 +169,21 @@ def _osm_day1(f: dict[str, Any], lab: SshLab, params: dict[str, Any]) -> tuple[t
     return state, results
 
 
+def _service_up(f: dict[str, Any]) -> None:
+    """The restarted formatter answers on its health port (a loaded machine takes seconds to start Python)."""
+    port = yaml.safe_load(f["cfg"].read_text())["http"]["port"]
+
+    def answers() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    wait_until(answers, 30, what="the formatter's health port")
+
+
 def test_day1_completes_unattended_against_a_real_sshd(formatter: dict[str, Any], vm: SshLab,
                                                        instantiation: dict[str, Any]) -> None:
     f = formatter
     subprocess.run([f["restart"]], check=True)  # the VM's systemd started the service at boot
+    _service_up(f)  # ... long before OSM's day 1 reaches it
     params = instantiation["vnf"]["formatter"]
     state, results = _osm_day1(f, vm, params)
     where = f"ssh srchain@127.0.0.1:{vm.port}"
