@@ -44,8 +44,9 @@ def test_l4s_entries_mean_what_the_module_reads(tmp_path: Path) -> None:
     shaping = {e.key["dev_port"]: e.params for e in by_table[TM.PORT_SHAPING]}
     assert shaping and all(p["max_rate"] == 12000 and p["unit"] == "BPS" for p in shaping.values())
     assert {e.key["dev_port"] for e in by_table[TM.PORT_SCHED]} == set(shaping)
+    # the classic queue's weight; the L4S queue keeps the default 1023 (no row)
     weights = {(e.key["pg_queue"] % 8): e.params["dwrr_weight"] for e in by_table[TM.QUEUE_SCHED]}
-    assert weights == {1: TM.L4S_WEIGHT, 0: TM.CLASSIC_WEIGHT}
+    assert weights == {0: TM.CLASSIC_WEIGHT} and TM.QUEUE_SCHED_DEFAULTS["dwrr_weight"] == TM.L4S_WEIGHT
 
 
 def _signed(v: int) -> int:

@@ -477,13 +477,13 @@ class _Builder:
 
     def l4s_tm_entries(self, seg: ResolvedSegment) -> None:
         """The l4s module's bottleneck (srchain.plan.tm): on every port its switch sends the chain's packets by,
-        the two queues' DWRR weights and, with `port_rate_kbps`, the port's shaper."""
+        the classic queue's DWRR weight and, with `port_rate_kbps`, the port's shaper."""
         assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, L4sParams)
         sw, p = seg.spec.switch, seg.params
         for port in self._sending_ports(sw):
-            for qid, weight in ((p.l4s_queue, TM.L4S_WEIGHT), (p.classic_queue, TM.CLASSIC_WEIGHT)):
-                self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, qid), "",
-                               {**TM.QUEUE_SCHED_DEFAULTS, "dwrr_weight": weight}, "tm_queue"))
+            # the L4S queue keeps the SDE's default weight (1023): a row equal to the defaults is no row
+            self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, p.classic_queue), "",
+                           {**TM.QUEUE_SCHED_DEFAULTS, "dwrr_weight": TM.CLASSIC_WEIGHT}, "tm_queue"))
             if p.port_rate_kbps is not None:
                 self.add(Entry("switch", sw, TM.PORT_SHAPING, TM.port_key(port), "",
                                {**TM.PORT_SHAPING_DEFAULTS, "max_rate": p.port_rate_kbps,

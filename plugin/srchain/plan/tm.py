@@ -18,8 +18,8 @@ target pipe_id (the switch driver sends it so).
 The l4s module's bottleneck is the switch's own egress port: its segment's `port_rate_kbps` becomes the port
 shaper (`tf1.tm.port.sched_shaping` `max_rate` + `tf1.tm.port.sched_cfg` `max_rate_enable`, keyed by `dev_port`,
 not per pipe: the plan key still carries the port's pipe, which the write targets), and its two queues share the
-port by DWRR with the classic queue guaranteed a tenth (weights 1023 and 114; RFC 9332 s4.2.2's conditional
-priority, Linux dualpi2's `classic_protection` 10 %).
+port by DWRR with the classic queue guaranteed a tenth (weights 1023, the default, and 114: the plan writes the
+classic queue's row only; RFC 9332 s4.2.2's conditional priority, Linux dualpi2's `classic_protection` 10 %).
 
 These are fixed tables: every row always exists. The plan writes whole rows (every writable field, the
 SDE's defaults where the plan wants nothing else), so reading one back compares field for field; removing
