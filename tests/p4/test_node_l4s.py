@@ -196,3 +196,29 @@ def test_unconfigured_sid_passes_untouched(compiled: Pipeline) -> None:
     e = through(p, ECT1, T0, 5 * MS)
     assert e is not None and ecn_of(e) == ECT1 and e.qid == 1
     assert decisions(p) == [0, 0, 0, 0]
+
+
+def test_coupling_factor_comes_from_the_configuration(compiled: Pipeline) -> None:
+    p = configure(compiled, L4sParams(coupling=4))
+    hold_p(p, 0.1, T0)
+    n = 2000
+    marked = sum(ecn_of(e) == CE for i in range(n) if (e := through(p, ECT1, T0, 100_000, sport=i)))
+    p_l = 4 * (round(0.1 * L4S.P_ONE) >> 16) / 65536  # k = 4: a shift by 2
+    assert abs(marked - n * p_l) <= sigma_bound(n, p_l), (marked, n * p_l)
+
+
+@pytest.mark.parametrize("ahead", [10, 1 << 20])
+def test_a_deadline_further_ahead_than_one_interval_is_taken_as_due(node: Pipeline, ahead: int) -> None:
+    """A stored deadline beyond now + Tupdate (a register never written, or a clock that wrapped) does not stall
+    the PI: the next classic packet updates and sets a proper deadline."""
+    interval = L4S.config_data(L4sParams())["interval_1024ns"]
+    assert isinstance(interval, int)
+    stored = ((T0 >> 10) + ahead * interval) & 0xFFFFFFFF
+    node.register("l4s.next_update").write(OUT_PORT, (stored,))
+    through(node, NOT_ECT, T0, 30 * MS)
+    assert node.register("l4s.prob").read(OUT_PORT)[0] > 0
+    assert node.register("l4s.next_update").read(OUT_PORT)[0] == ((T0 >> 10) + interval) & 0xFFFFFFFF
+    # within the new interval, no second update
+    before = node.register("l4s.prob").read(OUT_PORT)[0]
+    through(node, NOT_ECT, T0 + interval * 1024 // 2, 30 * MS)
+    assert node.register("l4s.prob").read(OUT_PORT)[0] == before
