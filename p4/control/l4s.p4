@@ -72,7 +72,7 @@ control L4sAqm(
     bit<32> qdelay;
     bit<32> now_us;
     bit<32> step_ns;
-    bit<32> interval_us;
+    bit<32> interval_ticks;  /* Tupdate in ticks of the deadline clock (1.024 us) */
     bit<8> k_log2;
     bool configured;
     bit<1> ect1;        /* ECT(1) or CE: the L4S treatment */
@@ -97,7 +97,7 @@ control L4sAqm(
     action set_config(bit<32> step_threshold_ns, bit<32> interval_1024ns, bit<8> coupling_log2) {
         configured = true;
         step_ns = step_threshold_ns;
-        interval_us = interval_1024ns;
+        interval_ticks = interval_1024ns;
         k_log2 = coupling_log2;
     }
 
@@ -193,7 +193,7 @@ control L4sAqm(
         step_over = step_ns - qdelay;
     }
     action next_deadline() {
-        deadline = now_us + interval_us;
+        deadline = now_us + interval_ticks;
     }
     action delta() {
         up = now_term - old_prev_term;
