@@ -48,6 +48,7 @@ control SegmentRouting(
         ig_md.ls1.sid = sid;
     }
 
+#if SRCHAIN_L4S
     action pop_l4s(sid_t sid) {
         ig_md.ls0.module = LOCAL_L4S;
         ig_md.ls0.sid = sid;
@@ -57,6 +58,7 @@ control SegmentRouting(
         ig_md.ls1.module = LOCAL_L4S;
         ig_md.ls1.sid = sid;
     }
+#endif
 
     action not_local() {}
 
@@ -114,6 +116,7 @@ control SegmentRouting(
         ig_md.run_priority = true;
         ig_md.prio_sid = ig_md.ls1.sid;
     }
+#if SRCHAIN_L4S
     action l4s_first() {
         ig_md.run_l4s = true;
         ig_md.l4s_sid = ig_md.ls0.sid;
@@ -122,6 +125,7 @@ control SegmentRouting(
         ig_md.run_l4s = true;
         ig_md.l4s_sid = ig_md.ls1.sid;
     }
+#endif
 #endif
 
     action forward(PortId_t port, mac_addr_t dst_mac) {

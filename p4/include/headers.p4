@@ -171,8 +171,10 @@ struct ingress_metadata_t {
     bit<16> report_every;
     bool run_priority;
     sid_t prio_sid;
+#if SRCHAIN_L4S
     bool run_l4s;
     sid_t l4s_sid;
+#endif
 }
 
 struct egress_metadata_t {

@@ -30,7 +30,9 @@ parser SwitchIngressParser(
         ig_md.ls1.module = LOCAL_NONE;
         ig_md.run_flow_features = false;
         ig_md.run_priority = false;
+#if SRCHAIN_L4S
         ig_md.run_l4s = false;
+#endif
         transition parse_ethernet;
     }
 
