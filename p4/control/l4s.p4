@@ -179,11 +179,10 @@ control L4sAqm(
         now_us = now_us_hash.get({eg_prsr_md.global_tstamp[41:10]});
         ect1 = hdr.ipv4.diffserv[0:0];
     }
-    action draw() {
-        r1 = (bit<32>)rnd_c1.get();
-        r2 = (bit<32>)rnd_c2.get();
-        r3 = (bit<32>)rnd_l.get();
-    }
+    /* one Random per action, as the SDE's tna_random does */
+    action draw_c1() { r1 = (bit<32>)rnd_c1.get(); }
+    action draw_c2() { r2 = (bit<32>)rnd_c2.get(); }
+    action draw_l() { r3 = (bit<32>)rnd_l.get(); }
     action bucket_of_delay() {
         bucket = qdelay[25:18];
         step_over = step_ns - qdelay;
@@ -229,7 +228,9 @@ control L4sAqm(
     apply {
         due = 0;
         measure();
-        draw();
+        draw_c1();
+        draw_c2();
+        draw_l();
         configured = false;
         if (hdr.ipv4.isValid()) {  /* parsed in egress only for packets an l4s SID classified */
             config.apply();
