@@ -20,6 +20,7 @@ from .device_tables import DeviceTables
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
+from .interp.trace import Tracer
 from .interp.types import pyattr
 from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
 
@@ -140,12 +141,13 @@ class Device:
         self.tables = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
         # Called under the lock with each batch of digests a packet path produced (the servicer sends them).
         self.on_digests: Callable[[Program, list[DigestMessage]], None] = lambda prog, msgs: None
+        self.tracer: Tracer | None = None  # `srchain switch run --trace`: programs pushed later are traced too
 
     # ------------------------------------------------------------ programs
     def load(self, name: str, binary: bytes, bfrt_json: bytes | None, profiles: list[Any]) -> Program:
         """A program from its binary, checked but not installed."""
         try:
-            pipeline = load_binary(binary, name)
+            pipeline = load_binary(binary, name, self.tracer)
         except P4Error as exc:
             raise DeviceError("INVALID_ARGUMENT", f"program {name}: {exc}") from None
         except UnicodeDecodeError:

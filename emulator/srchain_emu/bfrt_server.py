@@ -51,6 +51,8 @@ from .device_tables import Value as DeviceValue
 from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import DigestMessage, Pipeline
+from .pktgen import APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID, PktgenError, PktgenUnsupported
+from .pktgen import WIDTH as PKTGEN_WIDTH
 from .pre import BOOL_ARRAYS, FIELDS
 from .pre import SCHEMAS as PRE_SCHEMAS
 from .pre import Unsupported as PreUnsupported
@@ -110,6 +112,7 @@ def _code_for(exc: Exception) -> grpc.StatusCode:
 
 
 _BYTES = {"uint8": 1, "uint16": 2, "uint32": 4}
+PKTGEN_IDS = (PORT_CFG_ID, APP_CFG_ID, PKT_BUFFER_ID)
 
 
 def _to_int(b: bytes) -> int:
@@ -359,6 +362,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if te.table_id in self.device.tables:
             undo.append(self._apply_device(te, T.Type.Name(upd.type), pipe))
             return
+        if te.table_id in PKTGEN_IDS:
+            undo.append(self._apply_pktgen(te, T.Type.Name(upd.type)))
+            return
         tm = prog.tables.get(te.table_id)
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
@@ -415,6 +421,48 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             else:
                 values[f.field_id] = _to_int(f.stream)
         return self.device.write(te.table_id, utype, key, values, pipe)
+
+    def _apply_pktgen(self, te: pb.TableEntry, utype: str) -> Callable[[], None]:
+        """A tf1.pktgen.* update (pktgen.py): every pipe's generator, whatever the target pipe."""
+        gen = self.device.pktgen
+        if te.is_default_entry:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the pktgen tables have no default entry")
+        key = tuple(_to_int(kf.exact.value) for kf in sorted(te.key.fields, key=lambda kf: kf.field_id))
+        values: dict[int, bool | int | bytes] = {}
+        try:
+            for f in te.data.fields:
+                kind = gen.field_kind(te.table_id, f.field_id)
+                values[f.field_id] = (f.bool_val if kind == "bool" else bytes(f.stream) if kind == "bytes"
+                                      else _to_int(f.stream))
+            return gen.write(te.table_id, utype, key, values, te.data.action_id)
+        except PktgenUnsupported as exc:
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, str(exc)) from None
+        except PktgenError as exc:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+
+    def _read_pktgen(self, te: pb.TableEntry) -> list[pb.TableEntry]:
+        gen = self.device.pktgen
+        want = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id)) or None
+        try:
+            rows = gen.read(te.table_id, want)
+        except PktgenError as exc:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        out = []
+        for key, values, action_id in rows:
+            msg = pb.TableEntry(table_id=te.table_id)
+            for kid, kv in enumerate(key, start=1):
+                msg.key.fields.add(field_id=kid).exact.value = kv.to_bytes(4, "big")
+            msg.data.action_id = action_id
+            for fid, v in values.items():
+                if isinstance(v, bool):
+                    msg.data.fields.add(field_id=fid, bool_val=v)
+                elif isinstance(v, bytes):
+                    msg.data.fields.add(field_id=fid, stream=v)
+                else:
+                    width = PKTGEN_WIDTH[gen.field_kind(te.table_id, fid)] // 8
+                    msg.data.fields.add(field_id=fid, stream=v.to_bytes(width, "big"))
+            out.append(msg)
+        return out
 
     def _read_device(self, te: pb.TableEntry, pipe: int) -> list[pb.TableEntry]:
         table = self.device.tables[te.table_id]
@@ -938,6 +986,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 te = ent.table_entry
                 if te.table_id in self.device.tables:
                     for out in self._read_device(te, req.target.pipe_id):
+                        resp.entities.add().table_entry.CopyFrom(out)
+                    continue
+                if te.table_id in PKTGEN_IDS:
+                    for out in self._read_pktgen(te):
                         resp.entities.add().table_entry.CopyFrom(out)
                     continue
                 tm = prog.tables.get(te.table_id)

@@ -18,6 +18,7 @@ from pathlib import Path
 from .bfrt_schema import bfrt_info
 from .interp.pipeline import Pipeline, load_source
 from .interp.target import DEFAULT_TARGET
+from .interp.trace import Tracer
 
 BUNDLE_FORMAT = "srchain-emu-p4-source/1"
 
@@ -59,12 +60,12 @@ def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[
     return bfrt_path
 
 
-def load_binary(binary: bytes | str, name: str) -> Pipeline:
+def load_binary(binary: bytes | str, name: str, tracer: Tracer | None = None) -> Pipeline:
     """Load a program from its binary (tofino.bin content). Raises P4Error for a bad program.
 
     No target model: like a Tofino, the device runs what the compiler (`srchain p4 compile`) accepted."""
     text = binary.decode() if isinstance(binary, bytes) else binary
-    return Pipeline.from_source(text, name, target_model="none")
+    return Pipeline.from_source(text, name, target_model="none", tracer=tracer)
 
 
 def load_dir(out_dir: str | Path) -> Pipeline:

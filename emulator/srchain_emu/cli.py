@@ -12,6 +12,7 @@ import click
 from .frontend.errors import P4Error
 from .interp.target import DEFAULT_TARGET, TARGET_MODELS, TargetRefusal
 from .interp.target_resources import TARGETS
+from .interp.trace import TraceFilter, Tracer
 
 # bf-p4c's refusals that the emulator could run anyway: `none` checks the emulator's subset only.
 target_model_option = click.option(
@@ -128,9 +129,13 @@ def switch_cli() -> None:
 @click.option("--device-id", default=0, show_default=True)
 @click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
               envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
+@click.option("--trace", "trace_filter", is_flag=False, flag_value="", default=None, metavar="[FILTER]",
+              help="trace packets on stderr (docs/emulator.md 'Packet traces'); FILTER: port=N, gress=ingress|"
+                   "egress, max=N, match=OFFSET:HEX, comma-separated; slows the data plane")
+@click.option("--trace-file", type=click.Path(dir_okay=False), help="write traces here instead of stderr")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
             defines: tuple[str, ...], target_model: str, token_file: str | None, device_id: int,
-            io: str) -> None:
+            io: str, trace_filter: str | None, trace_file: str | None) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
@@ -142,10 +147,12 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
 
     try:
         specs = load_ports(ports_file)
-        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model)
+        tracer = _tracer(trace_filter, trace_file) if trace_filter is not None or trace_file else None
+        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model, tracer)
                     if program else None)
         token = Path(token_file).read_text().strip() if token_file else None
         server, servicer, port = serve(grpc_addr, device_id, token)
+        servicer.dev.tracer = tracer
     except (PortsError, P4Error, ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -168,3 +175,69 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     dataplane.stop()
     click.echo(f"data plane counters: {json.dumps(dataplane.final_counters, sort_keys=True)}")
     server.stop(grace=1)
+
+
+def _tracer(trace_filter: str | None, trace_file: str | None) -> Tracer:
+    """A Tracer writing one block per packet to `trace_file` (appended, line-buffered) or stderr."""
+    filt = TraceFilter.parse(trace_filter or "")
+    if trace_file is None:
+        return Tracer(None, filt)
+    out = open(trace_file, "a", buffering=1)  # noqa: SIM115  # open for the life of the process
+
+    def write(text: str) -> None:
+        out.write(text + "\n")
+    return Tracer(write, filt)
+
+
+@switch_cli.command("trace")
+@click.option("--p4", "program", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="P4 program (source)")
+@click.option("-I", "include_dirs", multiple=True, type=click.Path(file_okay=False), help="include directory")
+@click.option("-D", "defines", multiple=True, help="preprocessor define NAME[=VALUE]")
+@target_model_option
+@click.option("--packet", required=True, help="the frame: hex bytes, or a pcap file (every packet in it)")
+@click.option("--port", "ingress_port", default=0, show_default=True, help="ingress port")
+@click.option("--entries", "entries_file", type=click.Path(exists=True, dir_okay=False),
+              help='table entries first: JSON list of {"table", "key": [values; ternary/lpm/range as '
+                   '[value, mask|len|high]], "action", "data": {param: value}, "priority"}')
+def trace_cmd(program: str, include_dirs: tuple[str, ...], defines: tuple[str, ...], target_model: str,
+              packet: str, ingress_port: int, entries_file: str | None) -> None:
+    """Trace packets through a program's ingress and egress (no traffic manager: each packet ingress sends
+    to a port goes straight to egress), as `switch run --trace` prints them."""
+    from .interp import runtime as R
+    from .interp.pipeline import Pipeline
+
+    blocks: list[str] = []
+    try:
+        frames = _frames(packet)
+        pipeline = Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model,
+                                      Tracer(blocks.append))
+        for i, e in enumerate(json.loads(Path(entries_file).read_text()) if entries_file else []):
+            try:
+                key = [tuple(k) if isinstance(k, list) else k for k in e.get("key", [])]
+                pipeline.table(e["table"]).insert(key, e["action"], e.get("data", {}), e.get("priority", 0))
+            except (KeyError, TypeError, R.ConfigError) as exc:
+                raise ValueError(f"{entries_file}: entry {i}: {exc}") from None
+    except (P4Error, ValueError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for frame in frames:
+        for item in pipeline.ingress(ingress_port, frame):
+            pipeline.egress(item)
+    click.echo("\n".join(blocks))
+
+
+def _frames(packet: str) -> list[bytes]:
+    """Hex text, or a pcap file's packets."""
+    path = Path(packet)
+    if path.is_file():
+        from scapy.utils import rdpcap
+
+        try:
+            return [bytes(p) for p in rdpcap(str(path))]
+        except Exception as exc:  # scapy raises Scapy_Exception or struct errors on a bad file
+            raise ValueError(f"{packet}: not a pcap file ({exc})") from None
+    try:
+        return [bytes.fromhex(packet.replace(":", "").replace(" ", ""))]
+    except ValueError:
+        raise ValueError(f"--packet: neither a file nor hex bytes: {packet[:40]!r}") from None

@@ -42,10 +42,12 @@ INSERT of an existing port is ALREADY_EXISTS and of an unknown port NOT_FOUND.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .interp import runtime as R
+from .pktgen import PacketGenerator
 
 Value = int | bool | str | list[int]
 SPEEDS = ("BF_SPEED_1G", "BF_SPEED_10G", "BF_SPEED_25G", "BF_SPEED_40G", "BF_SPEED_50G", "BF_SPEED_100G",
@@ -252,9 +254,11 @@ class DeviceTables:
         self.set_enabled: Callable[[int, bool], None] = lambda port, enabled: None
         self.set_queue: Callable[[int, int, QueueSched], None] = lambda port, qid, sched: None
         self.ports: set[int] = set()
+        self.pktgen = PacketGenerator(time.monotonic_ns)  # tf1.pktgen.*: served by the server through it
+        self.up: dict[int, bool] = {}  # port -> up, to tell the packet generator when one goes down
 
     def schemas(self) -> list[dict]:
-        return [t.schema() for t in self.tables.values()]
+        return [t.schema() for t in self.tables.values()] + self.pktgen.schemas()
 
     def attach(self, ports: list[int], set_rate: Callable[[int, int, int], None],
                set_enabled: Callable[[int, bool], None],
@@ -423,7 +427,11 @@ class DeviceTables:
 
     def _effect(self, port: int) -> None:
         port_row = self.by_name["$PORT"].rows.get((port,))
-        self.set_enabled(port, bool(port_row and port_row["$PORT_ENABLE"]))
+        up = bool(port_row and port_row["$PORT_ENABLE"])
+        if not up and self.up.get(port, True):  # a port going down: the packet generator's port-down apps
+            self.pktgen.port_down(port)
+        self.up[port] = up
+        self.set_enabled(port, up)
         cfg = self.by_name[SCHED_CFG.name].rows.get((port,))
         shaping = self.by_name[SCHED_SHAPING.name].rows.get((port,))
         if cfg and shaping and cfg["max_rate_enable"] and _int(shaping["max_rate"]) > 0:

@@ -10,6 +10,7 @@ import threading
 import time
 
 from .bfrt_server import BfRuntimeServer
+from .pktgen import PacketGenerator
 from .portio import Port, SocketPort, open_port
 from .ports import PortSpec
 from .tm import TrafficManager
@@ -94,11 +95,26 @@ class DataPlane:
     def _loop(self) -> None:
         fds = list(self.by_fd)
         wait = 0.05
+        pktgen = self.server.device.pktgen
         while not self.stop_event.is_set():
             ready, _, _ = select.select(fds, [], [], wait)
             for fd in ready:
                 self._receive(fd)
+            self._generate(pktgen)
             wait = self._transmit()
+            gap = pktgen.next_due_ns(time.monotonic_ns())
+            if gap is not None:
+                wait = min(wait, gap / 1e9)
+
+    def _generate(self, pktgen: PacketGenerator) -> None:
+        """The packet generator's packets that are due enter ingress on their pipe's source port."""
+        made = pktgen.due(time.monotonic_ns())
+        if not made:
+            return
+        enqueue, now = self.tm.enqueue, time.monotonic_ns
+        for port, frame in made:
+            for item in self.server.ingress_many(port, [frame]):
+                enqueue(item, now())
 
     def _receive(self, fd: int) -> None:
         port = self.by_fd[fd]

@@ -240,8 +240,8 @@ class VersionRuns:
 class AttState:
     """A VNF attachment: headers toward the VNF, the SIDs that return through it, the socket slot."""
 
-    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "smac", "srv6", "static", "takes_broadcast", "tx",
-                 "vnf")
+    __slots__ = ("att", "dmac", "dyn", "hdr4", "hdr6", "pins", "prepin", "prepin_end", "smac", "srv6", "static",
+                 "takes_broadcast", "tx", "vnf")
 
     def __init__(self, att: Attachment, smac: str, dmac: str | None) -> None:
         self.att = att
@@ -250,6 +250,11 @@ class AttState:
         self.dyn: list[SidState] = []
         self.static: list[SidState] = []
         self.pins: FlowCache | None = None  # flow -> static SID, used when several static SIDs share the VNF
+        # The attachment's only static SID before pins began: frames already inside the VNF then went in under
+        # it, uncounted. Until prepin_end (RUN_RESIDENCE_S after the first frame seen with pins; 0: not yet)
+        # a returning frame of a flow nobody pinned is one of them, not a frame of the newest version.
+        self.prepin: SidState | None = None
+        self.prepin_end = 0.0
         self.srv6: list[Any] = []  # SRv6 SIDs returning through it (srv6.Srv6State; never mixed with dyn/static)
         self.tx = None  # send socket, filled in by the data path
         # without next_hop or mac the proxy sends the VNF broadcast frames (L2 VNFs): a VNF that passes them
@@ -336,7 +341,13 @@ class Engine:
             att.static.sort(key=lambda s: (s.entry.version, s.sid), reverse=True)
             if len(att.static) > 1:
                 old = self.atts.get(att.vnf)
-                att.pins = old.pins if old is not None and old.pins is not None else FlowCache(65536, 300.0)
+                if old is not None and old.pins is not None:
+                    att.pins, att.prepin_end = old.pins, old.prepin_end
+                    before = old.prepin.sid if old.prepin is not None else None
+                else:
+                    att.pins = FlowCache(65536, 300.0)
+                    before = old.static[0].sid if old is not None and len(old.static) == 1 else None
+                att.prepin = next((st for st in att.static if st.sid == before), None)
         return tables
 
     def install(self, tables: Tables) -> None:
@@ -416,6 +427,8 @@ class Engine:
         elif att.pins is not None:
             key = flow_key(buf, p, end)
             pinned = att.pins.lookup(key, now)
+            if att.prepin is not None and not att.prepin_end:
+                att.prepin_end = now + RUN_RESIDENCE_S
             if pinned is None:
                 att.pins.learn(key, VersionRuns(st, now), now)
             else:
@@ -489,6 +502,11 @@ class Engine:
                     ent = att.pins.lookup(reverse_key(key), now)
                     if ent is not None:  # its reverse direction, made by the VNF: the flow's newest version
                         st = ent[0].latest
+                    elif att.prepin is not None:  # went in before pins began, under the SID there was then
+                        if not att.prepin_end:
+                            att.prepin_end = now + RUN_RESIDENCE_S
+                        if now < att.prepin_end:
+                            st = att.prepin
             if st.nstacks == 1:
                 stack = st.stacks[0]
             else:

@@ -155,3 +155,27 @@ def test_strict_priority_shaping_and_queue_depth(switch_factory, tmp_path):
     depths = [data_fields(f)[3] for f in got if data_fields(f)[0] == 0]
     assert max(depths) > 10  # egress saw the queue depth (80-byte cells) build up
     assert {data_fields(f)[2] for f in got} == {0, 7}  # egress_qid
+
+
+def test_packet_generator_timer_packets_go_through_ingress_to_a_port(switch_factory):
+    """A one-shot timer app (tf1.pktgen.*, pktgen.py) on the running data plane: its 2 x 3 packets enter ingress
+    on the generator source port with the timer header, the program matches each (app, batch, packet), strips the
+    header and sends the buffer's frame out port 2; nothing else leaves."""
+    from srchain_emu.pktgen import APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID
+
+    pipe = Pipeline.from_file(P4_DIR / "pktgen_timer.p4")
+    for b in range(2):
+        for p in range(3):
+            pipe.table("forward").insert([0, 5, b, p], "SwitchIngress.hit", {"port": 2})
+    dp, host = switch_factory(pipe, 3)
+    gen = dp.server.device.pktgen
+    frame = data_frame(7, 8, 9, 10, tail=b"g" * 50)
+    gen.write(PORT_CFG_ID, "MODIFY", (68,), {2: True})
+    gen.write(PKT_BUFFER_ID, "MODIFY", (256, len(frame)), {1: frame})
+    # timer 20 ms, 2 batches of 3, source port 68 (the program's parser keys on it), enabled
+    gen.write(APP_CFG_ID, "MODIFY", (5,), {1: 20_000_000, 13: len(frame), 14: 256, 15: 68, 17: 1, 18: 2, 12: True}, 1)
+    got = recv_all(host[2], 7, timeout=2.0)
+    assert got == [frame] * 6, [g.hex() for g in got]
+    assert recv_all(host[0], 1, timeout=0.1) == [] and recv_all(host[1], 1, timeout=0.1) == []
+    (_, row, _), = gen.read(APP_CFG_ID, (5,))
+    assert (row[25], row[23], row[24]) == (1, 2, 6)

@@ -364,6 +364,30 @@ def test_static_versions_label_returns_in_the_order_the_flow_went_in():
     assert labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=1.02))[0][0] == 16003
 
 
+def test_frames_inside_the_vnf_when_a_second_version_arrives_return_with_the_version_they_went_in_under():
+    """One static SID, no pins (nothing to tell apart); then the next chain version's SID is installed (before
+    any switch sends it: make-before-break). Frames that went in before it and come back before the flow sends
+    again return with their own version's stack, not the newest; a frame nobody pinned takes the newest version
+    once those frames have had RUN_RESIDENCE_S to come back."""
+    from srchain_proxy.engine import RUN_RESIDENCE_S
+
+    v1 = static(sid=16001, version=1, restore=[[16002, 16003]])
+    eng = make_engine([v1])
+    for _ in range(3):
+        inbound(eng, mpls_frame([16001, 16002], udp4(sport=1)), now=1.0)  # three v1 frames inside the VNF
+    atts = [(Attachment(vnf=v, iface=f"pxv{i}"), VNF_IF_MAC, VNF_MAC) for i, v in enumerate(("fmt", "fw"))]
+    eng.install(eng.build([v1, static(sid=16011, version=2, restore=[[16003, 16002]])], atts))
+    tops = [labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=1.001))[0][0] for _ in range(3)]
+    assert tops == [16002] * 3, tops  # before: the newest version's stack, v2 traffic before any flip
+    inbound(eng, mpls_frame([16001, 16002], udp4(sport=1)), now=1.002)  # the flow goes on under v1, pinned
+    inbound(eng, mpls_frame([16011, 16003], udp4(sport=1)), now=1.003)  # the flip
+    tops = [labels_of(back(eng, "fmt", ip_frame(udp4(sport=1)), now=1.004))[0][0] for _ in range(2)]
+    assert tops == [16002, 16003], tops
+    # a flow the VNF makes itself, after the bound: the newest version, as before
+    late = 1.001 + RUN_RESIDENCE_S + 0.01
+    assert labels_of(back(eng, "fmt", ip_frame(udp4(sport=9)), now=late))[0][0] == 16003
+
+
 def test_static_versions_a_run_the_vnf_dropped_gives_way_after_the_residence_bound():
     from srchain_proxy.engine import RUN_RESIDENCE_S
 

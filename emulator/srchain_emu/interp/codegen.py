@@ -35,6 +35,7 @@ from .checked import (
     TableSym,
     Typed,
     VarSym,
+    expr_text,
     py_ident,
 )
 from .checker import wrap_const
@@ -108,6 +109,8 @@ class CompiledProgram:
     value_sets: dict[str, R.ValueSet] = field(default_factory=dict)
     resubmit: bool = False  # run_ingress takes resubmit data; the deparser appends to _RESUB
     randoms: dict[str, random.Random] = field(default_factory=dict)  # Random externs by name
+    traced: bool = False  # the source calls `_TR` (trace.py); stages: table (bf-rt name) -> the model's stage
+    stages: dict[str, int] = field(default_factory=dict)
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -143,8 +146,9 @@ class _Direct:  # a DirectCounter: counts into the entry its table's last lookup
 
 
 class Generator:
-    def __init__(self, checked: CheckedProgram) -> None:
+    def __init__(self, checked: CheckedProgram, trace: bool = False) -> None:
         self.checked = checked
+        self.trace = trace  # emit calls to the module's `_TR` (interp/trace.py) at states, tables and writes
         self.ann: Annotations = checked.top  # annotations of the block instance being generated
         self.module: list[str] = []  # generated module source, top to bottom
         self.post: list[str] = []  # appended after all functions (dicts referring to functions)
@@ -563,6 +567,8 @@ class Generator:
         for st in decl.states:
             fn = FnCtx("state")
             fn.lines.append(f"def {names[st.name]}():")
+            if self.trace:
+                fn.emit(f"if _TR.on: _TR.state({decl.name + '.' + st.name!r})")
             self.fn = fn
             for s in st.stmts:
                 self.gen_stmt(s)
@@ -750,6 +756,9 @@ class Generator:
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")
+        if self.trace:
+            names = tuple(k.name for k in tinfo.keys)
+            fn.emit(f"if _TR.on: _TR.table({sym.qual!r}, {names!r}, {key}, e)")
         if sym.counter is not None or sym.meter is not None or sym.dreg is not None or sym.dfilter is not None:
             fn.emit(f"{objname}.cur = e")
         if hash_code:
@@ -967,8 +976,10 @@ class Generator:
             pass
         elif isinstance(s, A.Assign) and isinstance(s.target, A.Slice):
             self.assign_slice(s.target, s.value)
+            self.trace_write(s.target)
         elif isinstance(s, A.Assign):
             self.assign_to(self.expr(s.target), s.value)
+            self.trace_write(s.target)
         elif isinstance(s, A.CallStmt):
             v = self.gen_call(s.call, as_stmt=True)
             if v.code:
@@ -1048,6 +1059,17 @@ class Generator:
             pending = []
         if first:
             fn.emit("pass")
+
+    def trace_write(self, target: A.Expr) -> None:
+        """With tracing: the value an assignment in an action or a control left in a scalar field (the whole
+        field for a slice)."""
+        if not self.trace or self.fn.kind not in ("action", "control"):
+            return
+        while isinstance(target, A.Slice):
+            target = target.base
+        a = self.ann.get(id(target))
+        if isinstance(a, Typed) and isinstance(a.type, (Bits, BoolT)):
+            self.fn.emit(f"if _TR.on: _TR.write({expr_text(target)!r}, {self.expr(target).code})")
 
     def assign_to(self, target: Value, expr: A.Expr) -> None:
         fn = self.fn
@@ -1530,6 +1552,6 @@ class Generator:
         return Value(code, Bits(16))
 
 
-def generate(checked: CheckedProgram) -> CompiledProgram:
-    """The Python module (source and runtime objects) for a checked program."""
-    return Generator(checked).generate()
+def generate(checked: CheckedProgram, trace: bool = False) -> CompiledProgram:
+    """The Python module (source and runtime objects) for a checked program (with trace calls: trace.py)."""
+    return Generator(checked, trace).generate()

@@ -21,6 +21,7 @@ from ..frontend.preprocess import preprocess
 from . import runtime as R
 from .compiler import CompiledProgram, compile_program
 from .target import DEFAULT_TARGET
+from .trace import Tracer, hexdump
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +113,22 @@ def load_source(path: str | Path, include_dirs: list[str | Path] | None = None,
     return preprocess(path, include_dirs, defines)
 
 
-def compile_source(text: str, filename: str = "<program>", target_model: str = DEFAULT_TARGET) -> CompiledProgram:
-    return compile_program(parse_text(text, filename), target_model)
+def compile_source(text: str, filename: str = "<program>", target_model: str = DEFAULT_TARGET,
+                   trace: bool = False) -> CompiledProgram:
+    return compile_program(parse_text(text, filename), target_model, trace)
 
 
 class Pipeline:
-    def __init__(self, compiled: CompiledProgram, name: str = "program") -> None:
+    def __init__(self, compiled: CompiledProgram, name: str = "program", tracer: Tracer | None = None) -> None:
         self.name = name
         self.compiled = compiled
         self.module: dict[str, object] = {**HELPERS, **compiled.env}
+        if compiled.traced and tracer is None:
+            raise ValueError("a program compiled with trace calls needs a Tracer")
+        self.tracer = tracer
+        if tracer is not None:
+            tracer.stages = dict(compiled.stages)
+            self.module["_TR"] = tracer
         self.digest_buffer: list = []
         self.mirror_buffer: list = []
         self.module["_DIGESTS"] = self.digest_buffer
@@ -154,18 +162,23 @@ class Pipeline:
         self.mcast_groups: dict[int, tuple[tuple[int, int, int], ...]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
         self.digests: collections.deque[DigestMessage] = collections.deque(maxlen=65536)
+        if tracer is not None:  # the traced entry points shadow the plain ones (no cost without a tracer)
+            self.ingress = self._traced_ingress  # type: ignore[method-assign]  # per instance, by design
+            self.egress = self._traced_egress  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ loading
     @classmethod
     def from_file(cls, path: str | Path, include_dirs: list[str | Path] | None = None,
-                  defines: dict[str, str] | None = None, target_model: str = DEFAULT_TARGET) -> Pipeline:
+                  defines: dict[str, str] | None = None, target_model: str = DEFAULT_TARGET,
+                  tracer: Tracer | None = None) -> Pipeline:
         text = load_source(path, include_dirs, defines)
-        return cls(compile_source(text, str(path), target_model), Path(path).stem)
+        return cls(compile_source(text, str(path), target_model, tracer is not None), Path(path).stem, tracer)
 
     @classmethod
-    def from_source(cls, text: str, name: str = "program", target_model: str = DEFAULT_TARGET) -> Pipeline:
+    def from_source(cls, text: str, name: str = "program", target_model: str = DEFAULT_TARGET,
+                    tracer: Tracer | None = None) -> Pipeline:
         """Load an already preprocessed program (e.g. the bundle pushed through BF Runtime)."""
-        return cls(compile_source(text, f"{name}.p4", target_model), name)
+        return cls(compile_source(text, f"{name}.p4", target_model, tracer is not None), name, tracer)
 
     # ------------------------------------------------------------ lookups
     def table(self, name: str) -> R.Table:
@@ -275,6 +288,40 @@ class Pipeline:
             stats["digests"] += 1
         self._mirror(mirrors, frame, "INGRESS", result)  # I2E copies the packet as it arrived
         return result
+
+    def _drops_since(self, before: collections.Counter[str]) -> str:
+        grew = sorted(k for k, v in self.stats.items() if k.startswith("drop") and v > before.get(k, 0))
+        return ", ".join(grew) or "no output"
+
+    def _traced_ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+        tracer = self.tracer
+        assert tracer is not None
+        tracer.begin("ingress", port & 0x1FF, frame)
+        before = collections.Counter(self.stats)
+        result = Pipeline.ingress(self, port, frame, tstamp_ns)
+        if not result:
+            tracer.finish(f"dropped: {self._drops_since(before)}")
+        for item in result:
+            kind = "mirror copy" if item.mirrored else f"rid {item.rid:#x} copy" if item.rid else "to"
+            tracer.lines.append(f"  {kind} port {item.port} qid {item.qid}, {len(item.frame)} bytes: "
+                                f"{hexdump(item.frame)}")
+        if result:
+            tracer.finish(f"ingress done: {len(result)} packet(s) to the traffic manager")
+        return result
+
+    def _traced_egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
+                       tstamp_ns: int | None = None, deq_qdepth: int | None = None,
+                       enq_tstamp: int | None = None) -> Emitted | None:
+        tracer = self.tracer
+        assert tracer is not None
+        tracer.begin("egress", item.port, item.frame)
+        before = collections.Counter(self.stats)
+        out = Pipeline.egress(self, item, enq_qdepth, deq_timedelta, tstamp_ns, deq_qdepth, enq_tstamp)
+        if out is None:
+            tracer.finish(f"dropped: {self._drops_since(before)}")
+        else:
+            tracer.finish(f"out port {out.port}, {len(out.frame)} bytes: {hexdump(out.frame)}")
+        return out
 
     def _take_resubmit(self, dprsr: Any) -> bytes | None:
         """The resubmit data when the deparser resubmits: resubmit_type was written (its valid bit) and a

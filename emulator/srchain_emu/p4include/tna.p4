@@ -227,6 +227,35 @@ extern ActionSelector {
     ActionSelector(bit<32> size, Hash<_> hash, SelectorMode_t mode, Register<bit<1>, _> reg);
 }
 
+/* The 6-byte header the packet generator puts in front of each packet it makes (Tofino 1): a timer app's packets
+ * carry the batch and packet numbers, a port-down app's the port that went down, a recirculation app's 24 bits of the
+ * packet that triggered it. pipe_id is the generating pipe; ingress_port is the pipe's generator port (68 + 128*pipe). */
+header pktgen_timer_header_t {
+    @padding bit<3> _pad1;
+    bit<2> pipe_id;
+    bit<3> app_id;
+    @padding bit<8> _pad2;
+    bit<16> batch_id;
+    bit<16> packet_id;
+}
+
+header pktgen_port_down_header_t {
+    @padding bit<3> _pad1;
+    bit<2> pipe_id;
+    bit<3> app_id;
+    @padding bit<15> _pad2;
+    PortId_t port_num;
+    bit<16> packet_id;
+}
+
+header pktgen_recirc_header_t {
+    @padding bit<3> _pad1;
+    bit<2> pipe_id;
+    bit<3> app_id;
+    bit<24> key;
+    bit<16> packet_id;
+}
+
 /* PTP correction-field update instructions for the egress MAC (tx timestamping, hardware only): the type exists so
  * programs can declare it; the emulator refuses to emit it (it would put these bytes on the wire). */
 header ptp_metadata_t {

@@ -37,7 +37,8 @@ __all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireArray", "WireDat
 SetReq = pb.SetForwardingPipelineConfigRequest
 WireKey = int | tuple[int, int]  # exact: int; ternary: (value, mask); lpm: (value, prefix_len); range: (low, high)
 WireArray = list[int] | list[bool]  # a repeated field: int_arr_val, or bool_arr_val for a bool field ($pre.*)
-WireScalar = int | bool | str | float  # bool/str/float only for fields of that type ($mirror.cfg, $LPF_SPEC_*)
+# bool/str/float/bytes only for fields of that type ($mirror.cfg, $LPF_SPEC_*, the pktgen packet buffer)
+WireScalar = int | bool | str | float | bytes
 WireData = WireScalar | WireArray
 WireRead = WireData  # a register cell reads back one value per pipe (a list[int])
 _Req = TypeVar("_Req")
@@ -344,6 +345,8 @@ class BfrtClient:
                 f.str_val = str(value)
             elif d.type.name == "float":
                 f.float_val = float(value)
+            elif d.type.name == "bytes" and isinstance(value, bytes | bytearray):
+                f.stream = bytes(value)  # a byte string (the pktgen packet buffer): sent as it is
             else:
                 f.stream = _enc(value, d.type, name)
         return out

@@ -17,6 +17,7 @@ import yaml
 from srchain.model.errors import SpecError
 from srchain.model.load import load_inventory
 from srchain.osm import nbi, ns_hostkeys
+from srchain.osm.charmcloud import CHARM_CLOUDS, DEFAULT_CHARM_CLOUD
 from srchain.osm.checkout import require_checkout
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
@@ -103,8 +104,12 @@ def validate_cmd(paths: tuple[Path, ...], im_yang: Path | None, params_path: Pat
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A compiled P4 bundle to ship in the P4 switch charm (DIR named after the program: bf-rt.json, "
                    "pipe/context.json, pipe/tofino.bin; e.g. p4/build/srchain_node). Repeatable.")
+@click.option("--charm-cloud", type=click.Choice(CHARM_CLOUDS), default=DEFAULT_CHARM_CLOUD, show_default=True,
+              help="Where OSM runs the proxy charms (juju.cloud in the descriptors): k8s = the VCA's Kubernetes "
+                   "cloud (runs on a stock OSM 14-16 with the VCA's default-series jammy); lxd = an LXD machine, "
+                   "bionic with OSM's N2VC, where these charms cannot run (docs/osm.md).")
 def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path | None, skip_validation: bool,
-              no_venv: bool, im_yang: Path | None, p4_bundles: tuple[Path, ...]) -> None:
+              no_venv: bool, im_yang: Path | None, p4_bundles: tuple[Path, ...], charm_cloud: str) -> None:
     """Build OSM tar.gz packages from package folders (default: every folder in vnfd/ and nsd/ of the
     checkout it runs in). Outside a checkout, pass the folders, --charms and --out."""
     im = None if skip_validation else _im(im_yang)
@@ -117,7 +122,8 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
         out = out_dir or _checkout_dirs("packages", instead="pass --out DIR (where the packages go)")[0]
         for folder in chosen:
             built.append(build_package(folder, out, im, [charm_dir] if charm_dir else None,
-                                       validate=not skip_validation, venv=not no_venv, p4_bundles=p4_bundles))
+                                       validate=not skip_validation, venv=not no_venv, p4_bundles=p4_bundles,
+                                       charm_cloud=charm_cloud))
             click.echo(f"built {built[-1]}")
         findings = [] if skip_validation else check_packages(built, im)
     except OsmToolError as e:
@@ -381,13 +387,16 @@ def ns_status_cmd(ns_name: str, via: str, credentials: Path | None, dry_run: boo
 @click.option("--osm-release", type=click.IntRange(OSM_RELEASES.start, OSM_RELEASES.stop - 1),
               default=DEFAULT_OSM_RELEASE, show_default=True,
               help="Behave as this release's NBI (16+: the vnffgd needs nfp-position-element ids).")
+@click.option("--vca-default-series", default="jammy", show_default=True,
+              help="The VCA model-config default-series the K8s proxy charms are checked against ('' = unset).")
 def nbi_standin_cmd(port: int, user: str, password_file: Path, vim_accounts: tuple[str, ...],
-                    im_yang: Path | None, duration: float, osm_release: int) -> None:
+                    im_yang: Path | None, duration: float, osm_release: int, vca_default_series: str) -> None:
     """Run the local NBI stand-in on 127.0.0.1 (NOT OSM: it checks requests, deploys nothing)."""
     from srchain.osm.nbi_standin import StandinNbi
 
     password = password_file.read_text().strip()
-    standin = StandinNbi({user: password}, list(vim_accounts), im=_im(im_yang), osm_release=osm_release)
+    standin = StandinNbi({user: password}, list(vim_accounts), im=_im(im_yang), osm_release=osm_release,
+                         vca_default_series=vca_default_series or None)
     with standin.serve(port) as server:
         click.echo(json.dumps({"url": server.url, "user": user, "vim_accounts": list(vim_accounts)}))
         deadline = time.monotonic() + duration

@@ -16,7 +16,10 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     of the right type and interface names for every PNF whose `vim_accounts` hold the VIM account's id, as
     stored (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
-    instantiation, as LCM does), listed by `ns_lcm_op_occs?nsInstanceId=` (the NS record lists none);
+    instantiation, as LCM does; so does a proxy charm N2VC + libjuju 2.9.44 would deploy where it cannot run,
+    or not deploy at all: `srchain.osm.n2vc_deploy`, with the VCA model's `default-series` given as
+    `vca_default_series`; the charms are checked, not run), listed by `ns_lcm_op_occs?nsInstanceId=` (the
+    NS record lists none);
     ns-action as NBI `NsLcmOpTopic._check_action_ns_operation` checks it (the config-primitive in the NSD's
     ns-configuration, or in the member VNFD's day1-2 entry with the VNFD's id; every parameter without a
     non-empty default-value given, whatever `mandatory` says; none undeclared; 400 with the NBI's texts),
@@ -50,10 +53,12 @@ from typing import Any
 import yaml
 
 from srchain.errors import SrchainError
+from srchain.osm.charmcloud import is_proxy, juju_blocks
 from srchain.osm.day12 import Primitive, as_list, primitives
 from srchain.osm.descriptors import Descriptor, collect
 from srchain.osm.findings import Finding
 from srchain.osm.im import ImValidator
+from srchain.osm.n2vc_deploy import DeployError, plan, runs_there
 from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
 from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE
@@ -67,6 +72,10 @@ class NbiFault(SrchainError):
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+
+
+# What docs/osm.md tells the operator to set on the VCA (`osm vca-add … --model-config`); the stand-in's default.
+VCA_DEFAULT_SERIES = "jammy"
 
 
 def _bad(detail: str) -> NbiFault:
@@ -161,8 +170,9 @@ class StandinNbi:
 
     def __init__(self, users: dict[str, str], vim_accounts: list[str], im: ImValidator | None = None,
                  op_delay_s: float = 0.05, on_action: ActionHandler | None = None,
-                 osm_release: int = DEFAULT_OSM_RELEASE) -> None:
+                 osm_release: int = DEFAULT_OSM_RELEASE, vca_default_series: str | None = VCA_DEFAULT_SERIES) -> None:
         self.osm_release = osm_release  # which NBI it behaves as: the vnffgd check (render.NFP_POSITIONS_SINCE)
+        self.vca_default_series = vca_default_series  # the VCA's model-config default-series (None: unset)
         self.users = dict(users)
         self.vims = {str(uuid.uuid4()): name for name in vim_accounts}
         self.im = im
@@ -347,8 +357,32 @@ class StandinNbi:
         if findings:
             ns.state = "BROKEN"
             return "FAILED", "; ".join(f.message for f in findings)
+        problems = self._charm_problems(ns)
+        if problems:
+            ns.state = "BROKEN"
+            return "FAILED", "; ".join(problems)
         ns.state = "READY"
         return "COMPLETED", "Done (stand-in: day-1 primitives are not executed)"
+
+    def _charm_problems(self, ns: NsInstance) -> list[str]:
+        """Each proxy charm of the NS and its VNFs as N2VC would deploy it: the artifact must exist
+        (N2VC's message), libjuju must find a series or base, and the charm must be built for that base."""
+        problems = []
+        for desc in [ns.nsd, *{d.ident: d for d in ns.vnfds.values()}.values()]:
+            for block in juju_blocks(desc):
+                if not is_proxy(block):
+                    continue
+                charm_dir = desc.root / "charms" / str(block["charm"])
+                if not charm_dir.is_dir():
+                    problems.append(f"artifact path does not exist: {desc.ident}/charms/{block['charm']}")
+                    continue
+                try:
+                    why = runs_there(plan(charm_dir, block, ns.id, self.vca_default_series), charm_dir)
+                except DeployError as e:
+                    why = f"Error deploying charm: {e}"
+                if why:
+                    problems.append(why)
+        return problems
 
     def _operation(self, ns: NsInstance, kind: str, params: dict[str, Any],
                    outcome: Callable[[], tuple[str, str]]) -> Operation:

@@ -28,8 +28,8 @@ from typing import Any
 
 from srchain.charms.p4_switch import DIGEST_FILE, SHIPPED_DIR
 from srchain.osm.charmbuild import make_deployable
+from srchain.osm.charmcloud import DEFAULT_CHARM_CLOUD, juju_blocks, set_charm_cloud
 from srchain.osm.charmmeta import find_charm
-from srchain.osm.day12 import as_list
 from srchain.osm.descriptors import DESCRIPTOR_SUFFIXES, Descriptor, collect, top_level_yaml
 from srchain.osm.findings import Finding, OsmToolError
 from srchain.osm.im import ImValidator
@@ -60,20 +60,7 @@ def package_name(desc: Descriptor) -> str:
 
 
 def charm_names(desc: Descriptor) -> list[str]:
-    body = desc.body
-    blocks = []
-    if desc.kind == "vnfd":
-        for df in as_list(body.get("df")):
-            op = (df.get("lcm-operations-configuration") or {}).get("operate-vnf-op-config") or {}
-            blocks += as_list(op.get("day1-2"))
-    elif isinstance(body.get("ns-configuration"), dict):
-        blocks.append(body["ns-configuration"])
-    names = []
-    for b in blocks:
-        envs = [e.get("juju") or {} for e in as_list(b.get("execution-environment-list"))]
-        envs.append(b.get("juju") or {})
-        names += [str(e["charm"]) for e in envs if isinstance(e, dict) and e.get("charm")]
-    return sorted(set(names))
+    return sorted({str(b["charm"]) for b in juju_blocks(desc) if b.get("charm")})
 
 
 def source_descriptor(folder: Path) -> Descriptor:
@@ -125,14 +112,16 @@ def ship_p4_bundles(bundles: Iterable[Path], p4_dir: Path) -> dict[str, str]:
 
 def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
                   charm_roots: list[Path] | None = None, validate: bool = True, charm_python: str | None = None,
-                  venv_cache: Path | None = None, venv: bool = True, p4_bundles: Iterable[Path] = ()) -> Path:
+                  venv_cache: Path | None = None, venv: bool = True, p4_bundles: Iterable[Path] = (),
+                  charm_cloud: str = DEFAULT_CHARM_CLOUD) -> Path:
     """Stage `folder` + its charms as `<name>/`, write checksums.txt, tar it into `out_dir/<name>.tar.gz`.
 
     A charm given as a source directory becomes the deployable directory charmcraft would pack
     (`srchain.osm.charmbuild`): metadata/actions/config/manifest YAML, dispatch, lib/ and a venv/ built for
     the charm base's Python (or `charm_python`; `venv=False`: without venv/, not deployable, for checks that
     need no dependencies). `p4_bundles` go into the P4 switch charm's p4/ (a package without that charm
-    ignores them). With `validate`, the staged package is validated first
+    ignores them). Every proxy charm of the staged descriptor gets `juju.cloud: charm_cloud`
+    (`srchain.osm.charmcloud`; the source folder is not changed). With `validate`, the staged package is validated first
     (every descriptor this folder references must be valid on its own; NSD checks against VNFDs happen in
     `check_packages`)."""
     desc = source_descriptor(folder)
@@ -141,6 +130,7 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
     with tempfile.TemporaryDirectory(prefix="srchain-pkg-") as tmp:
         stage = Path(tmp) / name
         _copy_tree(folder, stage)
+        staged = set_charm_cloud(Descriptor(stage / desc.file.name, stage, desc.data), charm_cloud)
         for charm in charm_names(desc):
             if (stage / "charms" / charm).exists() or (stage / "charms" / f"{charm}.charm").exists():
                 continue
@@ -158,7 +148,6 @@ def build_package(folder: Path, out_dir: Path, im: ImValidator | None,
             ship_p4_bundles(p4_bundles, stage / "charms" / P4_CHARM / SHIPPED_DIR)
         (stage / CHECKSUMS).unlink(missing_ok=True)
         if validate:
-            staged = Descriptor(stage / desc.file.name, stage, desc.data)
             findings = validate_descriptors([staged], im, charm_roots=[])
             # An NSD alone cannot see its VNFDs; that cross-check runs over the built set.
             findings = [f for f in findings if f.rule not in ("nsd.vnfd-id",)]
