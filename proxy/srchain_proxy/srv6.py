@@ -45,6 +45,7 @@ from .engine import (
     flow_key,
     ip_end,
     link_drop,
+    return_ip_version,
     reverse_key,
     stable_hash,
 )
@@ -260,11 +261,9 @@ class Srv6:
         if e - s < 14:
             drops["return_truncated"] += 1
             return False
-        et = buf[s + 12] << 8 | buf[s + 13]
         p = s + 14
-        want = 4 if et == 0x0800 else 6 if et == 0x86DD else 0
-        if not want or (p < e and buf[p] >> 4 != want):
-            drops["return_not_ip"] += 1
+        want = return_ip_version(drops, buf, s, e)
+        if not want:
             return False
         end = ip_end(buf, p, e)
         if end < 0:
