@@ -100,8 +100,18 @@ class Rule(Strict):
 
 
 class Classifier(Strict):
-    switch: Name
+    """Where traffic enters the chain: a switch (sr-mpls), or an inventory SRv6 node, the head end that
+    pushes the segment list (srv6). Which one a chain needs is checked with the inventory (load.py)."""
+
+    switch: Name | None = None
+    node: Name | None = None
     rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Classifier:
+        if (self.switch is None) == (self.node is None):
+            raise ValueError("give exactly one of 'switch' (an SR-MPLS switch) or 'node' (an SRv6 head end)")
+        return self
 
 
 class P4Segment(Strict):
@@ -114,6 +124,12 @@ class P4Segment(Strict):
     traffic: Traffic | None = None  # default: the module's own (see srchain.model.modules)
 
 
+# Per segment, the proxy behaviour: SR-MPLS static/dynamic; SRv6 static (End.AS), dynamic (End.AD, per flow)
+# and masquerading (End.AM, for SRv6-aware VNFs that ignore the SRH).
+SegmentBehaviour = px.Behaviour | Literal["masquerading"]
+SRV6_BEHAVIOURS: dict[str, px.Srv6Behaviour] = {"static": "end.as", "dynamic": "end.ad", "masquerading": "end.am"}
+
+
 class VnfSegment(Strict):
     """A VNF (one or more instances, per-flow load balanced) behind a named SR proxy.
 
@@ -123,7 +139,7 @@ class VnfSegment(Strict):
     name: Name
     vnf: Name | list[Name]
     proxy: Name
-    behaviour: px.Behaviour
+    behaviour: SegmentBehaviour
     traffic: Literal["data", "reports"] = "data"
     # dynamic behaviour only
     return_match: px.ReturnMatch = "same"
@@ -169,12 +185,26 @@ Segment = Annotated[
 ]
 
 
+Dataplane = Literal["sr-mpls", "srv6"]
+
+
+class Srv6Options(Strict):
+    """An SRv6 chain's ends (inventory `srv6_nodes`): the head end classifies and pushes the segment list
+    (H.Encaps); the tail's decapsulating SID is the list's last segment."""
+
+    tail: Name
+    decap: Literal["end.dt4", "end.dt6"] = "end.dt4"  # the tail's behaviour: decapsulate, route the inner
+
+
 class ChainSpec(Strict):
     chain: Name
     description: str = ""
+    dataplane: Dataplane = "sr-mpls"
+    srv6: Srv6Options | None = None  # srv6 chains only
     sr_block: SrBlock = SrBlock()
-    msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse")
-    # pushed by the switches (classifier, reports) and restored by static proxy SIDs: the proxy's TTL type
-    ttl: px.Ttl = Field(px.TTL_DEFAULT, description="MPLS TTL of pushed labels")
+    msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse; srv6: segments")
+    # pushed by the switches (classifier, reports) and restored by static proxy SIDs: the proxy's TTL type;
+    # srv6: the hop limit of the outer IPv6 header End.AS rebuilds (its type is the same range)
+    ttl: px.Ttl = Field(px.TTL_DEFAULT, description="MPLS TTL of pushed labels; srv6: outer hop limit")
     classifier: Classifier
     segments: list[Segment] = Field(min_length=1)

@@ -40,6 +40,8 @@ class PlanError(SrchainError):
 
 def spec_digest(model: ChainModel) -> str:
     body = model.spec.model_dump(mode="json", exclude={"description"})
+    if model.spec.dataplane == "sr-mpls":  # fields SRv6 added: an SR-MPLS spec keeps its digest (and version)
+        del body["dataplane"], body["srv6"], body["classifier"]["node"]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -115,6 +117,9 @@ class _Builder:
     def __init__(self, model: ChainModel, tx: Allocation, version: int) -> None:
         self.m = model
         self.spec = model.spec
+        if model.spec.classifier.switch is None:  # load.check_dataplane: an sr-mpls chain has one
+            raise PlanError(f"chain '{model.spec.chain}': an sr-mpls chain needs classifier.switch")
+        self.classifier_switch = model.spec.classifier.switch
         self.tx = tx
         self.version = version
         self.topo = Topology(model.inventory)
@@ -289,7 +294,7 @@ class _Builder:
                 loc = hop.peer_switch
 
     def classifier_entries(self, stacks: dict[int, list[int]]) -> None:
-        sw = self.spec.classifier.switch
+        sw = self.classifier_switch
         for rule in self.spec.classifier.rules:
             for buckets, labels in _group(stacks, self.buckets):
                 self.add(
@@ -541,7 +546,7 @@ class _Builder:
         for buckets, labels in _group(data, self.buckets):
             self.walk(
                 "data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""),
-                self.spec.classifier.switch,
+                self.classifier_switch,
                 labels,
             )
         self.classifier_entries(data)
