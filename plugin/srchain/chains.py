@@ -51,7 +51,7 @@ class Outcome:
 
     chain: str
     result: Result
-    released: list[int] = field(default_factory=list)  # labels freed (apply: of the old version; delete: all)
+    released: list[int | str] = field(default_factory=list)  # labels, SRv6 addresses freed (apply: old version)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -273,9 +273,12 @@ def sid_list(state_dir: str | None, chain_name: str | None) -> None:
 
     with SidStore(state_dir) as store:
         rows = store.sids(chain_name)
+        rows6 = store.srv6_sids(chain_name)
     t = Table("label", "chain", "segment", "instance", "since", "context")
     for s in rows:
         t.add_row(str(s.label), s.chain, s.segment, s.instance, f"v{s.since}", s.context)
+    for s6 in rows6:  # SRv6 SIDs: the address in the label's column
+        t.add_row(s6.sid, s6.chain, s6.segment, s6.instance, f"v{s6.since}", s6.context)
     make_console().print(t)
 
 
