@@ -73,6 +73,7 @@ CREATE TABLE srv6_sids (
 """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_S = 30.0  # how long a writer waits for another's write lock
 FUNCTION_FIRST = 0x0100  # functions 0x0000-0x00FF: the node's own (its End SID is often locator::)
 FUNCTION_LAST = (1 << FUNCTION_BITS) - 1
 
@@ -129,10 +130,25 @@ class SidStore:
         self.dir = Path(state_dir) if state_dir else default_state_dir()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "sids.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        self._wal()
         self._migrate()
+
+    def _wal(self) -> None:
+        """Write-ahead log mode. Two processes opening a new store at once race for the switch, and SQLite
+        answers the loser "database is locked" at once, without its busy handler: retry for as long as
+        the busy timeout would have waited."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    self._db.close()
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         """Bring the store to SCHEMA_VERSION under the write lock (a concurrent opener waits, then finds

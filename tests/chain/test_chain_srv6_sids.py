@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import sqlite3
+import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -118,6 +119,20 @@ def test_concurrent_processes_never_share_an_srv6_sid(tmp_path: Path) -> None:
     assert len(sids) == 160 and len(set(sids)) == 160
     functions = sorted(int(ipaddress.IPv6Address(s)) >> 64 & 0xFFFF for s in sids)
     assert functions == list(range(FUNCTION_FIRST, FUNCTION_FIRST + 160)), "the lowest free functions, no gaps"
+
+
+def _open_and_allocate(state_dir: str) -> str:
+    with SidStore(state_dir) as store, store.transaction() as tx:
+        return tx.srv6_sid("c", "s", "i", f"ctx-{id(store)}-{time.monotonic_ns()}", 1, LOC).sid
+
+
+def test_processes_opening_a_new_store_at_once_all_get_in(tmp_path: Path) -> None:
+    """The first opens of a store race to switch it to WAL and to migrate it; SQLite refuses the journal
+    mode switch's loser at once ("database is locked"), which the store retries (it failed ~3% of opens)."""
+    with ProcessPoolExecutor(6, mp_context=get_context("spawn")) as pool:
+        for n in range(10):
+            sids = list(pool.map(_open_and_allocate, [str(tmp_path / f"round{n}")] * 6))
+            assert len(set(sids)) == 6
 
 
 # ---- migration -------------------------------------------------------------------------------------------
