@@ -35,8 +35,9 @@ from srchain.apply.state import AppliedStore, StateError
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.load import ChainModel, load_chain_on, load_inventory
-from srchain.plan.builder import PlanError, plan_in
+from srchain.plan.builder import plan_in
 from srchain.plan.diff import diff
+from srchain.plan.errors import PlanError
 from srchain.plan.model import Entry, Plan, entries_from_state
 from srchain.sidstore import BlockExhausted, SidStore, default_state_dir
 from srchain.targets.base import Driver

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """Wide output when piped (CI logs, files); the terminal's width otherwise."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+    """Wide output when piped (CI logs, files); the terminal's width otherwise. No emoji codes: an IPv6
+    address such as fcbb:bb00:2:100:: holds one (":100:")."""
+    probe = Console(stderr=stderr, emoji=False)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160, emoji=False)
 
 
 err = make_console(stderr=True)

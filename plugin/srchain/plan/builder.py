@@ -21,21 +21,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
+from srchain.plan.errors import PlanError
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.model import Ternary as TernaryKey
+from srchain.plan.srv6 import Srv6Builder
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
 from srchain_contracts import proxy_api as px
-
-
-class PlanError(SrchainError):
-    """The chain is valid YAML but cannot be realised on this inventory (depth, reachability, ...)."""
 
 
 def spec_digest(model: ChainModel) -> str:
@@ -572,5 +569,8 @@ def build_plan(model: ChainModel, store: SidStore) -> Plan:
 
 def plan_in(model: ChainModel, tx: Allocation) -> Plan:
     """The plan, allocating inside the caller's transaction (which then knows what it added)."""
-    version = tx.version_for(model.spec.chain, spec_digest(model))
+    digest = spec_digest(model)
+    version = tx.version_for(model.spec.chain, digest)
+    if model.spec.dataplane == "srv6":
+        return Srv6Builder(model, tx, version, digest, lb_buckets(model.segments)).build()
     return _Builder(model, tx, version).build()
