@@ -55,7 +55,7 @@ def test_sids_are_functions_of_their_nodes_locators(tmp_path: Path) -> None:
     assert [sid(plan, "nat"), sid(plan, "firewall", "fw-a"), sid(plan, "firewall", "fw-b")] == [
         "fcbb:bb00:2:100::", "fcbb:bb00:2:101::", "fcbb:bb00:2:102::"], "fresh chain: functions in chain order"
     assert sid(plan, TAIL_SEGMENT, "tail") == "fcbb:bb00:9:100::"
-    assert {s.behaviour for s in plan.sids} == {"proxy:end.as", "proxy:end.ad", "proxy:end.am", "node:end.dt4"}
+    assert {s.behaviour for s in plan.sids} == {"proxy:end.as", "proxy:end.ad", "proxy:end.am", "node:end.dx4"}
 
 
 def test_segment_lists_per_bucket_end_at_the_tail(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_segment_lists_per_bucket_end_at_the_tail(tmp_path: Path) -> None:
                             "source": "fcbb:bb00:1::1", "segments": [nat, fw[b], ids, tail]}
     (decap,) = table(plan, NODE_LOCAL)
     assert (decap.target, decap.key, decap.action, decap.params) == (
-        "tail", {"sid": tail}, "end.dt4", {"table": 254, "dev": "tail-sr"})
+        "tail", {"sid": tail}, "end.dx4", {"nh4": "10.0.2.1", "dev": "tail-sr"})
 
 
 def test_proxy_entries_are_what_the_proxy_takes(tmp_path: Path) -> None:

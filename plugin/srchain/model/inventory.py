@@ -240,7 +240,7 @@ class Vnf(Strict):
 
 
 class Srv6Node(Strict):
-    """A Linux SRv6 node at a chain's end: the head end (H.Encaps) or the tail (End.DT4/DT6); the plan lists
+    """A Linux SRv6 node at a chain's end: the head end (H.Encaps) or the tail (End.DX4/DT6); the plan lists
     what to configure there (`ip -6 route ... encap seg6` / `encap seg6local`)."""
 
     name: Name

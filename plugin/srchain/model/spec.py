@@ -190,10 +190,32 @@ Dataplane = Literal["sr-mpls", "srv6"]
 
 class Srv6Options(Strict):
     """An SRv6 chain's ends (inventory `srv6_nodes`): the head end classifies and pushes the segment list
-    (H.Encaps); the tail's decapsulating SID is the list's last segment."""
+    (H.Encaps); the tail's decapsulating SID is the list's last segment. The tail's behaviour: End.DX4
+    (decapsulate, send the inner IPv4 packet to `next_hop`) or End.DT6 (decapsulate, look the inner IPv6
+    packet up in the main table). Linux's End.DT4 needs a VRF device (and the vrf module), so it is not
+    offered."""
 
     tail: Name
-    decap: Literal["end.dt4", "end.dt6"] = "end.dt4"  # the tail's behaviour: decapsulate, route the inner
+    decap: Literal["end.dx4", "end.dt6"] = "end.dx4"
+    next_hop: str | None = None  # end.dx4: the inner packets' IPv4 next hop behind the tail
+
+    @field_validator("next_hop")
+    @classmethod
+    def _nh4(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return str(ipaddress.IPv4Address(v))
+        except ValueError:
+            raise ValueError(f"'{v}' is not an IPv4 address") from None
+
+    @model_validator(mode="after")
+    def _decap(self) -> Srv6Options:
+        if self.decap == "end.dx4" and self.next_hop is None:
+            raise ValueError("decap end.dx4 needs 'next_hop' (the IPv4 next hop the tail sends inner packets to)")
+        if self.decap == "end.dt6" and self.next_hop is not None:
+            raise ValueError("'next_hop' is for end.dx4; end.dt6 routes by the main table")
+        return self
 
 
 class ChainSpec(Strict):

@@ -131,7 +131,7 @@ class SidInfo:
     sid: int | str  # a label; srv6: an IPv6 address
     target_kind: TargetKind
     target: str
-    behaviour: str  # "p4:<module>", "proxy:static|dynamic"; srv6: "proxy:end.as|end.ad|end.am", "node:end.dt4|6"
+    behaviour: str  # "p4:<module>", "proxy:static|dynamic"; srv6: "proxy:end.as|end.ad|end.am", "node:end.dx4|dt6"
     since: int
 
 

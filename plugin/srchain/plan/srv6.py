@@ -11,7 +11,8 @@ the old one serves until cleanup) and their SIDs from the head; the segment list
   through the proxy's own `Srv6SidEntry`, so what plans, the proxy accepts; `attachment` as for SR-MPLS;
 - node `seg6.encap` on the head end (role `classifier`: it flips): per rule and bucket, H.Encaps with the
   node's address as outer source and the segment list;
-- node `seg6local` on the tail: its SID decapsulates (End.DT4/DT6) into the main table.
+- node `seg6local` on the tail: its SID decapsulates (End.DX4 to the spec's next hop, or End.DT6 into the
+  main table).
 
 No P4 SRv6 variant exists yet: a P4 segment or a switch head end in an SRv6 chain is refused.
 """
@@ -34,9 +35,9 @@ from srchain_contracts import proxy_api as px
 
 PROXY_SRV6_SID = "srv6_sid"  # the proxy's /v1/srv6/sids: key sid (address); action end.as | end.ad | end.am
 NODE_ENCAP = "seg6.encap"  # head end: key rule + lb_bucket; action h.encaps (ip route ... encap seg6 mode encap)
-NODE_LOCAL = "seg6local"  # tail: key sid; action end.dt4 | end.dt6 (ip -6 route SID encap seg6local action ...)
+NODE_LOCAL = "seg6local"  # tail: key sid; action end.dx4 | end.dt6 (ip -6 route SID encap seg6local action ...)
 TAIL_SEGMENT = "@tail"  # the tail SID's segment name in the SID store (no spec segment can be named so)
-MAIN_TABLE = 254  # the tail decapsulates into the main routing table (vrftable 254)
+MAIN_TABLE = 254  # End.DT6 looks the inner packet up in the main routing table
 
 
 def _match(m: Match) -> Params:
@@ -105,7 +106,7 @@ class Srv6Builder:
         assert self.spec.srv6 is not None and self.spec.classifier.node is not None  # load.check_dataplane
         tail = self.inv.srv6_node(self.spec.srv6.tail)
         assert tail is not None
-        tail_ctx = f"srv6/node/{tail.name}/{tail.locator}/{self.spec.srv6.decap}"
+        tail_ctx = f"srv6/node/{tail.name}/{tail.locator}/{self.spec.srv6.decap}/{self.spec.srv6.next_hop}"
         t = self.tx.srv6_sid(self.spec.chain, TAIL_SEGMENT, tail.name, tail_ctx, self.version, tail.locator)
         self.tail_sid = t.sid
         self.since[t.sid] = t.since
@@ -209,7 +210,7 @@ class Srv6Builder:
                 self.add(Entry("node", head.name, NODE_ENCAP, key, "h.encaps",
                                {"match": _match(rule.match), "priority": rule.priority, "source": head.address,
                                 "segments": segments}, "classifier", self.version))
-        local: Params = {"table": MAIN_TABLE}
+        local: Params = {"nh4": self.spec.srv6.next_hop} if self.spec.srv6.decap == "end.dx4" else {"table": MAIN_TABLE}
         if tail.interface is not None:
             local["dev"] = tail.interface
         self.add(Entry("node", tail.name, NODE_LOCAL, {"sid": self.tail_sid}, self.spec.srv6.decap, local,
