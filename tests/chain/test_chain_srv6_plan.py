@@ -71,7 +71,7 @@ def test_segment_lists_per_bucket_end_at_the_tail(tmp_path: Path) -> None:
         b = e.key["lb_bucket"]["value"]
         assert e.action == "h.encaps" and e.role == "classifier" and e.flips
         assert e.params == {"match": {"dst": "10.0.2.0/24", "protocol": 6, "dst_port": 443}, "priority": 200,
-                            "source": "fcbb:bb00:1::1", "segments": [nat, fw[b], ids, tail]}
+                            "source": "fcbb:bb00:1::1", "segments": [nat, fw[b], ids, tail], "dev": "head-sr"}
     (decap,) = table(plan, NODE_LOCAL)
     assert (decap.target, decap.key, decap.action, decap.params) == (
         "tail", {"sid": tail}, "end.dx4", {"nh4": "10.0.2.1", "dev": "tail-sr"})
@@ -194,3 +194,32 @@ def test_apply_refuses_an_srv6_chain_and_allocates_nothing(tmp_path: Path) -> No
         service.apply(service.load(SPEC))
     with SidStore(tmp_path) as store:
         assert store.srv6_sids() == []
+
+
+def test_node_entries_as_iproute2_commands(tmp_path: Path) -> None:
+    """What a Linux head end and tail run (the netns test runs them: tests/proxy/test_srv6_plan_netns.py);
+    what has no iproute2 form yet is refused by name."""
+    from srchain.plan.iproute2 import NotRendered, ip_args
+
+    plan = plan_of(SPEC, tmp_path)
+    (decap,) = table(plan, NODE_LOCAL)
+    assert ip_args(decap) == [["-6", "route", "replace", f"{decap.key['sid']}/128", "encap", "seg6local", "action",
+                               "End.DX4", "nh4", "10.0.2.1", "count", "dev", "tail-sr"]]
+    encap = table(plan, NODE_ENCAP)[0]
+    with pytest.raises(NotRendered, match=r"node head: .* a match on dst_port, protocol needs policy routing"):
+        ip_args(encap)
+    whole = {"rule": "web", "lb_bucket": {"value": 0, "mask": 0}}  # one bucket: a plain route
+    dst_params = {**encap.params, "match": {"dst": "10.0.2.0/24"}}
+    dst_only = Entry(encap.target_kind, encap.target, encap.table, whole, encap.action, dst_params, encap.role,
+                     encap.version)
+    assert ip_args(dst_only) == [["sr", "tunsrc", "set", "fcbb:bb00:1::1"],
+                                 ["route", "replace", "10.0.2.0/24", "encap", "seg6", "mode", "encap", "segs",
+                                  ",".join(encap.params["segments"]), "dev", "head-sr"]]
+    bucketed = Entry(encap.target_kind, encap.target, encap.table, encap.key, encap.action, dst_only.params,
+                     encap.role, encap.version)
+    with pytest.raises(NotRendered, match="load-balancing buckets"):
+        ip_args(bucketed)
+    no_dev = Entry(decap.target_kind, decap.target, decap.table, decap.key, decap.action, {"nh4": "10.0.2.1"},
+                   decap.role, decap.version)
+    with pytest.raises(NotRendered, match=r"no device \(inventory srv6_nodes\[\].interface\)"):
+        ip_args(no_dev)

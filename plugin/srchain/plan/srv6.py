@@ -207,9 +207,11 @@ class Srv6Builder:
         for rule in self.spec.classifier.rules:
             for buckets, segments in self.groups(lists):
                 key: Key = {"rule": rule.name, "lb_bucket": self.bucket_key(buckets)}
-                self.add(Entry("node", head.name, NODE_ENCAP, key, "h.encaps",
-                               {"match": _match(rule.match), "priority": rule.priority, "source": head.address,
-                                "segments": segments}, "classifier", self.version))
+                encap: Params = {"match": _match(rule.match), "priority": rule.priority, "source": head.address,
+                                 "segments": segments}
+                if head.interface is not None:
+                    encap["dev"] = head.interface
+                self.add(Entry("node", head.name, NODE_ENCAP, key, "h.encaps", encap, "classifier", self.version))
         local: Params = {"nh4": self.spec.srv6.next_hop} if self.spec.srv6.decap == "end.dx4" else {"table": MAIN_TABLE}
         if tail.interface is not None:
             local["dev"] = tail.interface
