@@ -105,9 +105,6 @@ class ChainService:
     def apply(self, model: ChainModel) -> Applied:
         """Plan and install the chain make-before-break; see the module's docstring for the SIDs."""
         chain = model.spec.chain
-        if model.spec.dataplane == "srv6":  # before any allocation: nothing to give back
-            raise SrchainError(f"chain '{chain}': apply of an srv6 chain is not built yet (issue 19: the proxy "
-                               "driver and the head/tail nodes); 'srchain chain plan' shows what it would install")
         with self._chain_lock(chain), self._sids() as sids:
             with _planning(model), sids.transaction() as tx:
                 plan = plan_in(model, tx)

@@ -1,6 +1,6 @@
 """The plan of an SRv6 chain: SIDs on the locators, the head end's segment lists, the proxies' Srv6SidEntry
 (accepted by the proxy's engine, and consistent with the head end's lists on real frames), hitless day-2
-changes in make-before-break order, the CLI; and what is refused (apply, switch segments)."""
+changes in make-before-break order, the CLI, the node entries as iproute2 commands."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 
-from srchain.chains import ChainService
-from srchain.errors import SrchainError
 from srchain.model import load_chain
 from srchain.plan import Plan, build_plan
 from srchain.plan.model import Entry
@@ -186,14 +184,6 @@ def test_cli_plans_an_srv6_chain(tmp_path: Path) -> None:
     human = run()
     assert human.returncode == 0 and "Segment lists (travel order" in human.stdout
     assert "fcbb:bb00:2:100::" in human.stdout, "addresses print as they are (no emoji codes)"
-
-
-def test_apply_refuses_an_srv6_chain_and_allocates_nothing(tmp_path: Path) -> None:
-    service = ChainService(INV, tmp_path)
-    with pytest.raises(SrchainError, match="apply of an srv6 chain is not built yet"):
-        service.apply(service.load(SPEC))
-    with SidStore(tmp_path) as store:
-        assert store.srv6_sids() == []
 
 
 def test_node_entries_as_iproute2_commands(tmp_path: Path) -> None:

@@ -13,11 +13,13 @@ this module creates; every send loop is bounded (N datagrams) and every wait has
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,8 @@ from netlab import (
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 
+from srchain.apply.engine import Options
+from srchain.chains import ChainService
 from srchain.model import load_chain
 from srchain.plan import Plan, build_plan, diff
 from srchain.plan.iproute2 import ip_args
@@ -57,10 +61,15 @@ MAC = {"h1": "02:00:00:1a:01:01", "r1h1": "02:00:00:1a:01:02", "r1px": "02:00:00
        "th2": "02:00:00:1a:05:01", "h2": "02:00:00:1a:05:02"}
 
 
-def write_chain(tmp: Path, behaviour: str) -> tuple[Path, Path]:
+def write_chain(tmp: Path, behaviour: str, netns: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """The chain's spec and an inventory of the lab; with `netns`, where apply finds the Linux nodes."""
+    nodes = [{"name": "r1", "locator": "fc00:1::/48", "address": HEAD, "interface": "r1-px"},
+             {"name": "t", "locator": "fcbb:bb00:3::/48", "address": "fc00:13::2", "interface": "t-r1"}]
+    for node in nodes:
+        if netns:
+            node["netns"] = netns[node["name"]]
     inv = {
-        "srv6_nodes": [{"name": "r1", "locator": "fc00:1::/48", "address": HEAD, "interface": "r1-px"},
-                       {"name": "t", "locator": "fcbb:bb00:3::/48", "address": "fc00:13::2", "interface": "t-r1"}],
+        "srv6_nodes": nodes,
         "proxies": [{"name": "px", "control": f"unix:{tmp / 'ctl.sock'}", "sr_interface": "sr0", "mac": MAC["sr0"],
                      "locator": "fcbb:bb00:2::/48", "token_file": str(tmp / "token"),
                      "attachments": [{"vnf": "fw", "iface": "vnf0", "mac": MAC["vnf"]}]}],
@@ -81,9 +90,9 @@ def plan_chain(tmp: Path, behaviour: str) -> Plan:
 
 
 class Lab:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, prefix: str = "s6p") -> None:
         pid = os.getpid()
-        self.ns = {name: f"s6p{name}{pid}" for name in ("h1", "r1", "px", "vnf", "t", "h2")}
+        self.ns = {name: f"{prefix}{name}{pid}" for name in ("h1", "r1", "px", "vnf", "t", "h2")}
         self.tmp = tmp
         self.api = Api(str(tmp / "ctl.sock"), TOKEN)
         self.config = tmp / "proxy.yaml"
@@ -141,8 +150,9 @@ class Lab:
                 for args in ip_args(op.entry):
                     self.x(node_ns[op.entry.target], "ip", *args)
 
-    def proxy_config(self, plan: Plan) -> None:
-        px = plan.entries_of("proxy", "px")
+    def proxy_config(self, plan: Plan | None) -> None:
+        """The daemon's config: the plan's proxy entries, or none (an apply installs them)."""
+        px = plan.entries_of("proxy", "px") if plan is not None else []
         cfg = {"sr_iface": "sr0", "sr_next_hop_mac": MAC["r1px"], "listen": f"unix:{self.api.path}",
                "token_file": str(self.tmp / "token"), "fast_path": "auto",
                "attachments": [{"vnf": e.key["vnf"], **e.params} for e in px if e.table == "attachment"],
@@ -167,16 +177,19 @@ def _srv6(frame: bytes) -> bool:
     return frame[12:14] == b"\x86\xdd" and frame[14 + 6] == 43
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    lab = Lab(tmp_path_factory.mktemp("srv6plan"))
+@contextlib.contextmanager
+def running_lab(tmp: Path, prefix: str, planned: bool) -> Iterator[Lab]:
+    """The namespaces, the reflector and the proxy daemon; with `planned`, the static chain set up from its
+    plan by hand (iproute2 commands, the daemon's config); without, nothing of the chain (apply's job)."""
+    lab = Lab(tmp, prefix)
     try:
         lab.build()
         with spawn_in(lab.ns["vnf"], sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"):
-            lab.plan = plan_chain(lab.tmp, "static")
+            lab.plan = plan_chain(lab.tmp, "static") if planned else None
             lab.proxy_config(lab.plan)
-            lab.install_nodes(diff(lab.plan.entries, []))
-            lab.daemon.start(wait_ready=("fw",))
+            if lab.plan is not None:
+                lab.install_nodes(diff(lab.plan.entries, []))
+            lab.daemon.start(wait_ready=("fw",) if planned else ())
             lab.to_px = packet_socket_in(lab.ns["px"], "sr0")
             lab.from_px = packet_socket_in(lab.ns["r1"], "r1-px")
             lab.rx = call_in_netns(lab.ns["h2"], lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
@@ -187,6 +200,12 @@ def lab(tmp_path_factory):
                 sock.close()
     finally:
         lab.teardown()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("srv6plan"), "s6p", planned=True) as lab:
+        yield lab
 
 
 def run_traffic(lab: Lab, tag: bytes) -> tuple[list[bytes], list[bytes]]:
@@ -276,3 +295,29 @@ def test_day2_static_to_dynamic_through_the_driver(lab):
     assert set(rows) == {sid_of(new, "fw")}
     assert (rows[sid_of(new, "fw")]["rx_packets"], rows[sid_of(new, "fw")]["tx_packets"]) == (N, N)
     assert NODE_LOCAL not in {o.entry.table for o in ops}, "the tail's SID did not change"
+
+
+def test_chain_service_applies_changes_and_deletes_an_srv6_chain(tmp_path_factory):
+    """`srchain chain apply|delete` on SRv6: the proxy through its driver, r1 and t through the Linux node
+    driver (ip in their namespaces); a day-2 change drains the old SID before cleanup; delete leaves
+    nothing of the chain on any target."""
+    with running_lab(tmp_path_factory.mktemp("srv6apply"), "s6a", planned=False) as lab:
+        netns = {"r1": lab.ns["r1"], "t": lab.ns["t"]}
+        static, inv = write_chain(lab.tmp, "static", netns)
+        dynamic, _ = write_chain(lab.tmp, "dynamic", netns)
+        service = ChainService(inv, lab.tmp / "state", options=Options(drain_timeout=10, drain_interval=0.5))
+        first = service.apply(service.load(static))
+        assert len(first.result.ops) == len(first.plan.entries) and {o.op for o in first.result.ops} == {"add"}
+        into, out = run_traffic(lab, b"apply-as")
+        check_frames(first.plan, into, out)
+        status = service.status("lab")
+        assert all(row["ok"] == row["intended"] and not row.get("error") for row in status.values()), status
+        second = service.apply(service.load(dynamic))
+        assert second.result.drained is True
+        assert second.released == [sid_of(first.plan, "fw")], "the old SID freed after cleanup"
+        into, out = run_traffic(lab, b"apply-ad")
+        check_frames(second.plan, into, out)
+        assert {s["sid"] for s in lab.api.ok("GET", "/v1/srv6/sids")["srv6_sids"]} == {sid_of(second.plan, "fw")}
+        service.delete("lab")
+        assert lab.api.ok("GET", "/v1/srv6/sids")["srv6_sids"] == []
+        assert "seg6" not in lab.x("r1", "ip", "route", "show") and "seg6local" not in lab.x("t", "ip", "-6", "route")

@@ -246,7 +246,8 @@ class Srv6Node(Strict):
     name: Name
     locator: Locator
     address: str = Field(description="the node's IPv6 address: the outer source of the headers it pushes")
-    interface: str | None = None  # the device its seg6local route hangs on (`dev`), if known
+    interface: str | None = None  # the device its SRv6 routes hang on (`dev`); apply needs it
+    netns: str | None = None  # apply: the network namespace of this machine the node is (labs, the demo)
 
     @field_validator("address")
     @classmethod

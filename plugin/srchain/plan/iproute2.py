@@ -1,6 +1,5 @@
 """What an SRv6 plan's node entries (Linux head end and tail, srchain.plan.srv6) are in iproute2 terms:
-the `ip` arguments that install one. Used by the netns test that runs a planned chain on real kernels,
-and the basis of a node driver (not built yet)."""
+the `ip` arguments that install one (srchain.targets.linuxnode runs them)."""
 
 from __future__ import annotations
 

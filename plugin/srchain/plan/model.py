@@ -10,7 +10,7 @@ from typing import Literal, TypeAlias, TypedDict, cast, final
 from srchain.plan.tables import FLIP_ROLES
 
 PLAN_FORMAT = "srchain.plan/v1"
-TargetKind = Literal["switch", "proxy", "node"]  # node: a Linux SRv6 head end or tail (plan only)
+TargetKind = Literal["switch", "proxy", "node"]  # node: a Linux SRv6 head end or tail
 TARGET_KINDS: tuple[TargetKind, ...] = ("switch", "proxy", "node")
 Phase = Literal["install", "flip", "cleanup"]
 
