@@ -193,7 +193,7 @@ def test_node_entries_as_iproute2_commands(tmp_path: Path) -> None:
 
     plan = plan_of(SPEC, tmp_path)
     (decap,) = table(plan, NODE_LOCAL)
-    assert ip_args(decap) == [["-6", "route", "replace", f"{decap.key['sid']}/128", "encap", "seg6local", "action",
+    assert ip_args(decap) == [["-6", "route", "add", f"{decap.key['sid']}/128", "encap", "seg6local", "action",
                                "End.DX4", "nh4", "10.0.2.1", "count", "dev", "tail-sr"]]
     encap = table(plan, NODE_ENCAP)[0]
     with pytest.raises(NotRendered, match=r"node head: .* a match on dst_port, protocol needs policy routing"):
@@ -203,8 +203,9 @@ def test_node_entries_as_iproute2_commands(tmp_path: Path) -> None:
     dst_only = Entry(encap.target_kind, encap.target, encap.table, whole, encap.action, dst_params, encap.role,
                      encap.version)
     assert ip_args(dst_only) == [["sr", "tunsrc", "set", "fcbb:bb00:1::1"],
-                                 ["route", "replace", "10.0.2.0/24", "encap", "seg6", "mode", "encap", "segs",
+                                 ["route", "add", "10.0.2.0/24", "encap", "seg6", "mode", "encap", "segs",
                                   ",".join(encap.params["segments"]), "dev", "head-sr"]]
+    assert ip_args(dst_only, replace=True)[1][:2] == ["route", "replace"]  # a modify of the chain's own route
     bucketed = Entry(encap.target_kind, encap.target, encap.table, encap.key, encap.action, dst_only.params,
                      encap.role, encap.version)
     with pytest.raises(NotRendered, match="load-balancing buckets"):

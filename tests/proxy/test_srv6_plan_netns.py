@@ -40,7 +40,7 @@ from netlab import (
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 
-from srchain.apply.engine import Options
+from srchain.apply.engine import ApplyError, Options
 from srchain.chains import ChainService
 from srchain.model import load_chain
 from srchain.plan import Plan, build_plan, diff
@@ -147,7 +147,7 @@ class Lab:
         for op in ops:
             if op.entry.target_kind == "node":
                 assert op.op != "delete", op  # this test's changes never remove a node entry
-                for args in ip_args(op.entry):
+                for args in ip_args(op.entry, replace=op.op == "modify"):
                     self.x(node_ns[op.entry.target], "ip", *args)
 
     def proxy_config(self, plan: Plan | None) -> None:
@@ -306,6 +306,16 @@ def test_chain_service_applies_changes_and_deletes_an_srv6_chain(tmp_path_factor
         static, inv = write_chain(lab.tmp, "static", netns)
         dynamic, _ = write_chain(lab.tmp, "dynamic", netns)
         service = ChainService(inv, lab.tmp / "state", options=Options(drain_timeout=10, drain_interval=0.5))
+        # a route to the chain's destination that the chain does not own: apply refuses to clobber it, names
+        # the node and the kernel's reason, and rolls back what it had installed (the proxy's entries)
+        lab.x("r1", "ip", "route", "add", "10.2.0.0/24", "dev", "r1-t")
+        with pytest.raises(ApplyError, match=r"node r1: .*File exists") as refused:
+            service.apply(service.load(static))
+        assert refused.value.unchanged
+        assert lab.api.ok("GET", "/v1/srv6/sids")["srv6_sids"] == []
+        with SidStore(lab.tmp / "state") as store:
+            assert store.srv6_sids() == [], "an apply that changed nothing gives its SIDs back"
+        lab.x("r1", "ip", "route", "del", "10.2.0.0/24", "dev", "r1-t")
         first = service.apply(service.load(static))
         assert len(first.result.ops) == len(first.plan.entries) and {o.op for o in first.result.ops} == {"add"}
         into, out = run_traffic(lab, b"apply-as")

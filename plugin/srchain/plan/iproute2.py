@@ -20,8 +20,11 @@ def _text(entry: Entry, name: str) -> str:
     return value
 
 
-def ip_args(entry: Entry) -> list[list[str]]:
-    """The `ip` argument lists (without `ip`) that install `entry` on its node, in order."""
+def ip_args(entry: Entry, replace: bool = False) -> list[list[str]]:
+    """The `ip` argument lists (without `ip`) that install `entry` on its node, in order: `route add`, which
+    Linux refuses when a route to that destination exists (never clobber a route the chain does not own),
+    or with `replace` (a modify of the chain's own entry) `route replace`."""
+    verb = "replace" if replace else "add"
     where = f"node {entry.target}: {entry.table} {entry.key}"
     if "dev" not in entry.params:
         raise NotRendered(f"{where}: no device (inventory srv6_nodes[].interface)")
@@ -37,11 +40,11 @@ def ip_args(entry: Entry) -> list[list[str]]:
             raise NotRendered(f"{where}: load-balancing buckets (a multipath route), not rendered yet")
         dst = str(match.get("dst", "0.0.0.0/0"))
         return [["sr", "tunsrc", "set", _text(entry, "source")],
-                ["route", "replace", dst, "encap", "seg6", "mode", "encap", "segs", ",".join(map(str, segments)),
+                ["route", verb, dst, "encap", "seg6", "mode", "encap", "segs", ",".join(map(str, segments)),
                  "dev", dev]]
     if entry.table == NODE_LOCAL and entry.action in _DECAP:
         sid = entry.key.get("sid")
         how = ["nh4", _text(entry, "nh4")] if entry.action == "end.dx4" else ["table", str(entry.params.get("table"))]
-        return [["-6", "route", "replace", f"{sid}/128", "encap", "seg6local", "action", _DECAP[entry.action], *how,
+        return [["-6", "route", verb, f"{sid}/128", "encap", "seg6local", "action", _DECAP[entry.action], *how,
                  "count", "dev", dev]]
     raise NotRendered(f"{where}: action {entry.action} is not a node entry")

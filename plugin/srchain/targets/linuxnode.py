@@ -107,7 +107,7 @@ class LinuxNodeDriver:
                     else:
                         self._ip("-6", "route", "del", f"{key}/128")
                     continue
-                for args in ip_args(op.entry):
+                for args in ip_args(op.entry, replace=op.op == "modify"):
                     self._ip(*args)
             except NotRendered as exc:
                 raise TargetError(f"node {self.name}", str(exc), index=i) from None
