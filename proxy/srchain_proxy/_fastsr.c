@@ -1621,7 +1621,7 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, Py
         DROP6(R6_RET_TRUNCATED);
     int et = b[s + 12] << 8 | b[s + 13];
     Py_ssize_t p = s + 14;
-    /* engine.return_ip_version: a tag still in the frame is return_vlan, as on the SR-MPLS path */
+    /* engine.return_refusal: a tag still in the frame is return_vlan, as on the SR-MPLS path */
     int want = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
     if (!want)
         DROP6(et == 0x8100 || et == 0x88A8 || et == 0x9100 ? R6_RET_VLAN : R6_RET_NOT_IP);

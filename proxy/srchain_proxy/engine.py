@@ -65,19 +65,12 @@ def vlan_tag(vlan: int | None) -> int:
     return ETHERTYPE_VLAN << 16 | vlan if vlan else 0
 
 
-def return_ip_version(drops: dict[str, int], buf: bytearray, s: int, e: int) -> int:
-    """The IP version (4 or 6) of the frame back from a VNF in buf[s:e] (e - s >= 14), or 0 after counting
-    why not: `return_vlan` for a tag still in the frame, `return_not_ip` for anything else. One check for
-    the SR-MPLS and the SRv6 return paths (_fastsr.c's srv6_out_frame mirrors it)."""
-    et = buf[s + 12] << 8 | buf[s + 13]
-    want = 4 if et == ETHERTYPE_IPV4 else 6 if et == ETHERTYPE_IPV6 else 0
-    if not want:
-        drops["return_vlan" if et in _VLAN_TPIDS else "return_not_ip"] += 1
-        return 0
-    if s + 14 < e and buf[s + 14] >> 4 != want:
-        drops["return_not_ip"] += 1
-        return 0
-    return want
+def return_refusal(et: int) -> str:
+    """Why a frame back from a VNF is not taken when its ethertype `et` (or the IP version nibble behind
+    it) is not IPv4/IPv6: `return_vlan` for a tag still in the frame, `return_not_ip` for anything else.
+    One rule for the SR-MPLS and the SRv6 return paths (_fastsr.c's srv6_out_frame mirrors it); called on
+    refusals only, so the per-frame path stays inline."""
+    return "return_vlan" if et in _VLAN_TPIDS else "return_not_ip"
 
 
 def link_drop(meta: int, tag: int) -> str:
@@ -456,9 +449,11 @@ class Engine:
         if e - s < 14:
             drops["return_truncated"] += 1
             return False
+        et = buf[s + 12] << 8 | buf[s + 13]
         p = s + 14
-        want = return_ip_version(drops, buf, s, e)
-        if not want:
+        want = 4 if et == ETHERTYPE_IPV4 else 6 if et == ETHERTYPE_IPV6 else 0
+        if not want or (p < e and buf[p] >> 4 != want):
+            drops[return_refusal(et)] += 1
             return False
         end = ip_end(buf, p, e)
         if end < 0:

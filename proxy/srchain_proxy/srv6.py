@@ -45,7 +45,7 @@ from .engine import (
     flow_key,
     ip_end,
     link_drop,
-    return_ip_version,
+    return_refusal,
     reverse_key,
     stable_hash,
 )
@@ -261,9 +261,11 @@ class Srv6:
         if e - s < 14:
             drops["return_truncated"] += 1
             return False
+        et = buf[s + 12] << 8 | buf[s + 13]
         p = s + 14
-        want = return_ip_version(drops, buf, s, e)
-        if not want:
+        want = 4 if et == 0x0800 else 6 if et == 0x86DD else 0
+        if not want or (p < e and buf[p] >> 4 != want):
+            drops[return_refusal(et)] += 1
             return False
         end = ip_end(buf, p, e)
         if end < 0:

@@ -273,7 +273,7 @@ def test_return_path_refusals_and_copies_identical():
 
 
 def test_tagged_returns_are_return_vlan_in_c_too():
-    """The compiled return path (srv6_out) refuses a tagged frame itself, under engine.return_ip_version's
+    """The compiled return path (srv6_out) refuses a tagged frame itself, under engine.return_refusal's
     name, for each single-SID attachment kind; nothing else moves."""
     from test_srv6_engine import tagged_returns
 
