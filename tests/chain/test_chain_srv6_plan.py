@@ -214,3 +214,17 @@ def test_node_entries_as_iproute2_commands(tmp_path: Path) -> None:
                    decap.role, decap.version)
     with pytest.raises(NotRendered, match=r"no device \(inventory srv6_nodes\[\].interface\)"):
         ip_args(no_dev)
+
+
+def test_apply_refuses_what_a_linux_head_end_cannot_do_before_anything_happens(tmp_path: Path) -> None:
+    """The example's head end matches on protocol and port and load-balances over two buckets: no plain
+    route does that. Apply says so before it allocates or writes anything (no target is contacted)."""
+    from srchain.chains import ChainService
+    from srchain.plan import PlanError
+
+    service = ChainService(INV, tmp_path)
+    with pytest.raises(PlanError, match=r"srv6-services.yaml: chain 'srv6-services': cannot apply: node head: .*"
+                                        r"a match on dst_port, protocol needs policy routing"):
+        service.apply(service.load(SPEC))
+    with SidStore(tmp_path) as store:
+        assert store.srv6_sids() == [] and store.sids() == []
