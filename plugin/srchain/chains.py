@@ -35,8 +35,10 @@ from srchain.apply.state import AppliedStore, StateError
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.model.load import ChainModel, load_chain_on, load_inventory
-from srchain.plan.builder import PlanError, plan_in
+from srchain.plan.builder import plan_in
 from srchain.plan.diff import diff
+from srchain.plan.errors import PlanError
+from srchain.plan.iproute2 import NotRendered, ip_args
 from srchain.plan.model import Entry, Plan, entries_from_state
 from srchain.sidstore import BlockExhausted, SidStore, default_state_dir
 from srchain.targets.base import Driver
@@ -51,7 +53,7 @@ class Outcome:
 
     chain: str
     result: Result
-    released: list[int] = field(default_factory=list)  # labels freed (apply: of the old version; delete: all)
+    released: list[int | str] = field(default_factory=list)  # labels, SRv6 addresses freed (apply: old version)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +109,7 @@ class ChainService:
         with self._chain_lock(chain), self._sids() as sids:
             with _planning(model), sids.transaction() as tx:
                 plan = plan_in(model, tx)
+                _node_entries_renderable(plan)  # refused here, nothing is allocated or written
             try:
                 with self._controller() as ctl:
                     result = ctl.apply(plan)
@@ -177,6 +180,17 @@ class ChainService:
             yield
         finally:
             f.close()  # releases the lock
+
+
+def _node_entries_renderable(plan: Plan) -> None:
+    """Every Linux node entry has an iproute2 form (srchain.plan.iproute2), else the apply is refused before
+    it starts rather than rolled back half-way."""
+    for e in plan.entries:
+        if e.target_kind == "node":
+            try:
+                ip_args(e)
+            except NotRendered as exc:
+                raise PlanError(f"chain '{plan.chain}': cannot apply: {exc}") from None
 
 
 @contextmanager

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """Wide output when piped (CI logs, files); the terminal's width otherwise."""
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=160)
+    """Wide output when piped (CI logs, files); the terminal's width otherwise. No emoji codes: an IPv6
+    address such as fcbb:bb00:2:100:: holds one (":100:")."""
+    probe = Console(stderr=stderr, emoji=False)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=160, emoji=False)
 
 
 err = make_console(stderr=True)
@@ -273,9 +274,12 @@ def sid_list(state_dir: str | None, chain_name: str | None) -> None:
 
     with SidStore(state_dir) as store:
         rows = store.sids(chain_name)
+        rows6 = store.srv6_sids(chain_name)
     t = Table("label", "chain", "segment", "instance", "since", "context")
     for s in rows:
         t.add_row(str(s.label), s.chain, s.segment, s.instance, f"v{s.since}", s.context)
+    for s6 in rows6:  # SRv6 SIDs: the address in the label's column
+        t.add_row(s6.sid, s6.chain, s6.segment, s6.instance, f"v{s6.since}", s6.context)
     make_console().print(t)
 
 

@@ -961,13 +961,13 @@ enum { K6_AS = 0, K6_AD_IFACE = 1, K6_AD_FLOW = 2, K6_AM = 3 };
 enum { R6_TRUNCATED, R6_UNKNOWN_SID, R6_HOP_LIMIT, R6_EXT_HEADER, R6_NO_SRH, R6_BAD_SRH, R6_FRAGMENT, R6_SL_ZERO,
        R6_INNER_TYPE, R6_NO_ATTACHMENT, R6_NO_NEIGHBOUR, R6_RET_TRUNCATED, R6_RET_NOT_IP, R6_FLOW_MISS,
        R6_NO_SID, R6_RET_SL_ZERO, R6_RET_UNKNOWN_SID, R6_RET_HOP_LIMIT, R6_RET_BAD_SRH, R6_RET_NO_SRH,
-       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_COUNT };
+       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_RET_VLAN, R6_COUNT };
 static const char *const srv6_reasons[R6_COUNT] = {
     "srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh", "srv6_bad_srh",
     "srv6_fragment", "srv6_sl_zero", "srv6_inner_type", "no_attachment", "no_neighbour", "return_truncated",
     "return_not_ip", "srv6_flow_miss", "no_sid", "srv6_return_sl_zero", "srv6_return_unknown_sid",
     "srv6_return_hop_limit", "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment",
-    "srv6_return_ext_header"};
+    "srv6_return_ext_header", "return_vlan"};
 enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVENTS, in that order */
 #define NH6_HBH 0
 #define NH6_IPV4 4
@@ -1621,8 +1621,11 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, Py
         DROP6(R6_RET_TRUNCATED);
     int et = b[s + 12] << 8 | b[s + 13];
     Py_ssize_t p = s + 14;
+    /* engine.return_refusal: a tag still in the frame is return_vlan, as on the SR-MPLS path */
     int want = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
-    if (!want || (p < e && b[p] >> 4 != want))
+    if (!want)
+        DROP6(et == 0x8100 || et == 0x88A8 || et == 0x9100 ? R6_RET_VLAN : R6_RET_NOT_IP);
+    if (p < e && b[p] >> 4 != want)
         DROP6(R6_RET_NOT_IP);
     Py_ssize_t end = ip_end_c(b, p, e);
     if (end < 0)

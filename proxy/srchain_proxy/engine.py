@@ -36,8 +36,8 @@ RETURN_DROPS = ("return_truncated", "return_not_ip", "flow_miss", "no_sid", "ret
                 "return_multicast")
 # send failures; frames larger than a ring slot (2048 bytes); frames a bug made us drop (logged)
 OTHER_DROPS = ("tx_error", "oversize", "internal_error")
-# SRv6 SIDs (srv6.py): inbound IPv6 frames, and frames back from attachments that serve SRv6 SIDs (these
-# also use return_truncated, return_not_ip, no_sid, no_attachment, no_neighbour and the link rules' reasons)
+# SRv6 SIDs (srv6.py): inbound IPv6 frames, and frames back from attachments that serve SRv6 SIDs (these also
+# use return_truncated, return_not_ip, return_vlan, no_sid, no_attachment, no_neighbour and the link rules' reasons)
 SRV6_INBOUND_DROPS = ("srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh",
                       "srv6_bad_srh", "srv6_fragment", "srv6_sl_zero", "srv6_inner_type")
 SRV6_RETURN_DROPS = ("srv6_flow_miss", "srv6_return_sl_zero", "srv6_return_unknown_sid", "srv6_return_hop_limit",
@@ -63,6 +63,14 @@ BROADCAST_META = PACKET_BROADCAST << 32  # untagged, to the broadcast MAC
 def vlan_tag(vlan: int | None) -> int:
     """The masked meta of an accepted frame: 0 (untagged) or an 802.1Q tag with VLAN ID `vlan`."""
     return ETHERTYPE_VLAN << 16 | vlan if vlan else 0
+
+
+def return_refusal(et: int) -> str:
+    """Why a frame back from a VNF is not taken when its ethertype `et` (or the IP version nibble behind
+    it) is not IPv4/IPv6: `return_vlan` for a tag still in the frame, `return_not_ip` for anything else.
+    One rule for the SR-MPLS and the SRv6 return paths (_fastsr.c's srv6_out_frame mirrors it); called on
+    refusals only, so the per-frame path stays inline."""
+    return "return_vlan" if et in _VLAN_TPIDS else "return_not_ip"
 
 
 def link_drop(meta: int, tag: int) -> str:
@@ -456,15 +464,9 @@ class Engine:
             return False
         et = buf[s + 12] << 8 | buf[s + 13]
         p = s + 14
-        if et == ETHERTYPE_IPV4:
-            want = 4
-        elif et == ETHERTYPE_IPV6:
-            want = 6
-        else:
-            drops["return_vlan" if et in _VLAN_TPIDS else "return_not_ip"] += 1
-            return False
-        if p < e and buf[p] >> 4 != want:
-            drops["return_not_ip"] += 1
+        want = 4 if et == ETHERTYPE_IPV4 else 6 if et == ETHERTYPE_IPV6 else 0
+        if not want or (p < e and buf[p] >> 4 != want):
+            drops[return_refusal(et)] += 1
             return False
         end = ip_end(buf, p, e)
         if end < 0:

@@ -45,6 +45,7 @@ from .engine import (
     flow_key,
     ip_end,
     link_drop,
+    return_refusal,
     reverse_key,
     stable_hash,
 )
@@ -264,7 +265,7 @@ class Srv6:
         p = s + 14
         want = 4 if et == 0x0800 else 6 if et == 0x86DD else 0
         if not want or (p < e and buf[p] >> 4 != want):
-            drops["return_not_ip"] += 1
+            drops[return_refusal(et)] += 1
             return False
         end = ip_end(buf, p, e)
         if end < 0:

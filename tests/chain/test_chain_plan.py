@@ -17,12 +17,19 @@ from srchain.plan.model import DiffOp, Entry, entries_from_state
 from srchain.sidstore import SidStore
 
 GOLDEN = Path(__file__).parent / "golden" / "cloud-gaming.plan.json"
+GOLDEN_SRV6 = Path(__file__).parent / "golden" / "srv6-services.plan.json"
 MITIGATION = EXAMPLES / "cloud-gaming-mitigation.yaml"
 FORMATTER = "  - name: formatter\n    vnf: formatter\n    proxy: px1\n    behaviour: static\n    traffic: reports\n"
 
 
 def test_reference_plan_is_exactly_the_reviewed_one(tmp_path: Path) -> None:
     assert plan_file(REFERENCE, tmp_path).to_json() == json.loads(GOLDEN.read_text())
+
+
+def test_srv6_plan_is_exactly_the_reviewed_one(tmp_path: Path) -> None:
+    """The SRv6 example chain (VNFs behind proxies, Linux head and tail): semantics in test_chain_srv6_plan.py."""
+    plan = plan_file(EXAMPLES / "srv6-services.yaml", tmp_path, EXAMPLES / "inventory-srv6.yaml")
+    assert plan.to_json() == json.loads(GOLDEN_SRV6.read_text())
 
 
 def test_reference_plan_semantics(tmp_path: Path) -> None:

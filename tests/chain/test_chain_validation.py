@@ -98,6 +98,7 @@ def test_valid_examples_load() -> None:
         (EXAMPLES / "cloud-gaming-mitigation.yaml", INVENTORY),
         (EXAMPLES / "cloud-gaming-mitigation-first.yaml", INVENTORY),
         (EXAMPLES / "two-switch.yaml", EXAMPLES / "inventory-two-switch.yaml"),
+        (EXAMPLES / "srv6-services.yaml", EXAMPLES / "inventory-srv6.yaml"),
     ]:
         assert load_chain(spec, inv).segments
 
@@ -139,3 +140,13 @@ def test_switch_grpc_addresses(tmp_path: Path, address: str, error: str | None) 
     with pytest.raises(SpecError) as info:
         load_chain(REFERENCE, inv)
     assert f"switches[0].grpc: {error}" in str(info.value)
+
+
+def test_srv6_fields_leave_sr_mpls_specs_as_they_were() -> None:
+    """`dataplane` defaults to sr-mpls; the reference chain's digest (its version key) is the one main
+    computed before SRv6 (23d9607)."""
+    from srchain.plan.builder import spec_digest
+
+    model = load_chain(REFERENCE, INVENTORY)
+    assert model.spec.dataplane == "sr-mpls" and model.spec.srv6 is None
+    assert spec_digest(model) == "f576899974cb4f21"

@@ -253,3 +253,12 @@ def test_pnf_data_ports_name_their_vim_networks_on_both_sides(tmp_path: Path) ->
                           *map(str, VNF_VNFDS)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert " 0 invalid" in run.stdout
+
+
+def test_an_srv6_chain_is_refused_by_name_not_drawn_as_sr_mpls() -> None:
+    from srchain.model import load_chain
+    from srchain.osm.render import render
+
+    model = load_chain(REPO / "examples" / "srv6-services.yaml", REPO / "examples" / "inventory-srv6.yaml")
+    with pytest.raises(RenderError, match=r"chain 'srv6-services': the NS of an srv6 chain is not rendered yet"):
+        render(model)

@@ -272,6 +272,34 @@ def test_return_path_refusals_and_copies_identical():
         "return_truncated", "no_sid", "srv6_flow_miss", "return_multicast"}
 
 
+def test_tagged_returns_are_return_vlan_in_c_too():
+    """The compiled return path (srv6_out) refuses a tagged frame itself, under engine.return_refusal's
+    name, for each single-SID attachment kind; nothing else moves."""
+    from test_srv6_engine import tagged_returns
+
+    ref, fast = pair()
+    inbound_both(ref, fast, frame(srv6_packet(udp4(), [PX_AD, TAIL], sl=1)), 1.0)
+    reasons = []
+    out_c = fast.srv6._out_c
+
+    def spy(buf, s, e, now, ent, o):
+        rc = out_c(buf, s, e, now, ent, o)
+        reasons.append(MOD.SRV6_REASONS[o[2]] if rc == 0 else rc)
+        return rc
+
+    fast.srv6._out_c = spy
+    for vnf in VNFS:
+        for data in tagged_returns():
+            before = state(fast)
+            assert back_both(ref, fast, vnf, data, 2.0) is None
+            after = state(fast)
+            after["drops"]["return_vlan"] -= 1
+            after["drops_total"] -= 1
+            assert after == before, vnf
+    assert state(ref) == state(fast)
+    assert reasons == ["return_vlan"] * (len(VNFS) * len(tagged_returns()))  # C counted every one
+
+
 # ---- the compiled SR ring loop (_fastsr.c one() -> one6) ------------------------------------------------------
 
 def ring_run(variant: str, frames: list[bytes]) -> dict:

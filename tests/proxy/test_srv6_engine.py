@@ -259,6 +259,31 @@ def test_refusals_with_their_counter(entry):
     assert one_drop([entry], bytes(data)) == {"srv6_bad_srh": 1}
 
 
+def tagged_returns() -> list[bytes]:
+    """Frames back from a VNF with a tag still in them (the kernel took the outer one, if any): 802.1Q,
+    802.1ad and 0x9100 before an IPv4 packet, and a tag before an SRv6 packet (End.AM's return)."""
+    out = []
+    for tpid, inner in ((0x8100, udp4()), (0x88A8, udp6()), (0x9100, udp4()),
+                        (0x8100, srv6_packet(udp6(), [PX_AM, TAIL], sl=1))):
+        plain = vnf_frame(inner)
+        out.append(plain[:12] + tpid.to_bytes(2, "big") + (7).to_bytes(2, "big") + plain[12:])
+    return out
+
+
+def test_tagged_return_frames_count_as_return_vlan_as_on_the_sr_mpls_path():
+    eng = make_engine([as_entry(), ad_entry(), am_entry()])
+    inbound(eng, frame(srv6_packet(udp4(), [PX_AD, TAIL], sl=1)))  # End.AD has learned: a miss is not why
+    for vnf in ("fmt", "fw", "ids"):
+        for data in tagged_returns():
+            before = eng.counters()
+            assert back(eng, vnf, data) is None
+            after = eng.counters()
+            assert after["drops"]["return_vlan"] == before["drops"]["return_vlan"] + 1, vnf
+            after["drops"]["return_vlan"] -= 1
+            after["drops_total"] -= 1
+            assert after == before, vnf  # nothing else moved: no other drop, no SID or event counter
+
+
 def test_a_routing_header_of_another_type_is_not_an_srh():
     data = bytearray(frame(srv6_packet(udp4(), [PX, TAIL], sl=1)))
     data[14 + 40 + 2] = 3  # routing type 3 (RPL)

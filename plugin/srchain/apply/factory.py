@@ -18,6 +18,7 @@ from srchain.bfrt.sde import is_sde, load_gc
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
 from srchain.targets.base import Driver, TargetError
+from srchain.targets.linuxnode import LinuxNodeDriver
 from srchain.targets.loader import Bundle
 from srchain.targets.proxy import proxy_driver
 from srchain.targets.sde_switch import SdeSwitchDriver
@@ -66,6 +67,11 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
                     raise TargetError(f"switch {name}", f"bfrt_grpc: {exc}") from None
                 return SdeSwitchDriver(name, client, sw.program, bundle, gc, iface)
             return SwitchDriver(name, client, sw.program, bundle)
+        if kind == "node":
+            node = inv.srv6_node(name)
+            if node is None:
+                raise TargetError(f"node {name}", "not in the inventory")
+            return LinuxNodeDriver(name, node.netns, timeout)
         px = inv.proxy(name)
         if px is None:
             raise TargetError(f"proxy {name}", "not in the inventory")

@@ -26,6 +26,33 @@ def _mac(v: str) -> str:
 
 Mac = Annotated[str, AfterValidator(_mac)]
 
+# An SRv6 locator: the prefix a node's SIDs live in (RFC 8986 LOC:FUNCT:ARG). The SID store puts a 16-bit
+# function right after it (srchain.sidstore), so the locator leaves at least those 16 bits.
+LOCATOR_LEN_MIN = 16
+FUNCTION_BITS = 16
+LOCATOR_LEN_MAX = 128 - FUNCTION_BITS
+
+
+def _locator(v: str) -> str:
+    if "/" not in v:
+        raise ValueError(f"'{v}' has no prefix length (a locator is a prefix, like fcbb:bb00:1::/48)")
+    try:
+        net = ipaddress.IPv6Network(v, strict=False)
+    except ValueError:
+        raise ValueError(f"'{v}' is not an IPv6 prefix (like fcbb:bb00:1::/48)") from None
+    if not LOCATOR_LEN_MIN <= net.prefixlen <= LOCATOR_LEN_MAX:
+        raise ValueError(f"prefix length /{net.prefixlen} is outside /{LOCATOR_LEN_MIN}../{LOCATOR_LEN_MAX} "
+                         f"(the SIDs' {FUNCTION_BITS}-bit function follows the locator)")
+    if ipaddress.IPv6Address(v.split("/")[0]) != net.network_address:
+        raise ValueError(f"'{v}' has bits set after /{net.prefixlen} (the locator would be {net})")
+    a = net.network_address
+    if a.is_multicast or a.is_link_local or a.is_loopback or a.is_unspecified or a.ipv4_mapped is not None:
+        raise ValueError(f"'{v}' is not a unicast prefix SIDs can be routed to")
+    return str(net)
+
+
+Locator = Annotated[str, AfterValidator(_locator)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,6 +118,7 @@ class Switch(Strict):
     artifacts: str | None = None  # compiled program dir (bf-rt.json, pipe/context.json, pipe/tofino.bin)
     token_file: str | None = None  # x-srchain-token for the emulator's BF Runtime server
     tls: Tls | None = None
+    locator: Locator | None = None  # SRv6: reserved for the P4 SRv6 variant (issue 19), checked for overlaps
 
     @field_validator("grpc")
     @classmethod
@@ -185,6 +213,7 @@ class Proxy(Strict):
     attachments: list[Attachment] = Field(default_factory=list)
     token_file: str | None = None  # bearer token of the control API (relative to the inventory file)
     ssh: ProxySsh | None = None  # reach `control` on the proxy's machine over SSH
+    locator: Locator | None = None  # SRv6: its End.AS/AD/AM SIDs are functions of this prefix
 
     @model_validator(mode="after")
     def _control(self) -> Proxy:
@@ -210,11 +239,37 @@ class Vnf(Strict):
     kind: str = Field(description="what the VNF does: formatter, classifier, aggregator, mitigation, ...")
 
 
+class Srv6Node(Strict):
+    """A Linux SRv6 node at a chain's end: the head end (H.Encaps) or the tail (End.DX4/DT6); the plan lists
+    what to configure there (`ip -6 route ... encap seg6` / `encap seg6local`)."""
+
+    name: Name
+    locator: Locator
+    address: str = Field(description="the node's IPv6 address: the outer source of the headers it pushes")
+    interface: str | None = None  # the device its SRv6 routes hang on (`dev`); apply needs it
+    netns: str | None = None  # apply: the network namespace of this machine the node is (labs, the demo)
+
+    @field_validator("address")
+    @classmethod
+    def _ip6(cls, v: str) -> str:
+        return px.check_srv6_address(v)
+
+
 class Inventory(Strict):
-    switches: list[Switch] = Field(min_length=1)
+    switches: list[Switch] = Field(default_factory=list)
     hosts: list[Host] = Field(default_factory=list)
     proxies: list[Proxy] = Field(default_factory=list)
     vnfs: list[Vnf] = Field(default_factory=list)
+    srv6_nodes: list[Srv6Node] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _nodes(self) -> Inventory:
+        if not self.switches and not self.srv6_nodes:
+            raise ValueError("an inventory needs at least one switch (SR-MPLS) or SRv6 node (srv6_nodes)")
+        return self
+
+    def srv6_node(self, name: str) -> Srv6Node | None:
+        return next((n for n in self.srv6_nodes if n.name == name), None)
 
     def switch(self, name: str) -> Switch | None:
         return next((s for s in self.switches if s.name == name), None)

@@ -6,6 +6,7 @@ together in one `SpecError`, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from srchain.model.errors import Issue, SpecError
-from srchain.model.inventory import Inventory
+from srchain.model.inventory import Inventory, Proxy
 from srchain.model.modules import MODULES, Traffic
 from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
 from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
@@ -102,8 +103,13 @@ def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
                     issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{peer.proxy}'"))
             elif peer.host is not None and inv.host(peer.host) is None:
                 issues.append(doc.issue((*loc, "host"), f"unknown host '{peer.host}'"))
+    issues += _duplicates(doc, ((("srv6_nodes", i, "name"), n.name) for i, n in enumerate(inv.srv6_nodes)),
+                          "SRv6 node")
+    issues += _locator_overlaps(inv, doc)
     for pi, px in enumerate(inv.proxies):
-        if proxy_links[px.name] != 1:
+        # an SRv6 proxy may be reached by IPv6 routing alone (an sr-mpls chain checks for its link)
+        srv6_only = px.locator is not None and not proxy_links[px.name]
+        if proxy_links[px.name] != 1 and not srv6_only:
             how = (
                 "not connected to any switch port"
                 if not proxy_links[px.name]
@@ -118,6 +124,24 @@ def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
         for ai, att in enumerate(px.attachments):
             if inv.vnf(att.vnf) is None:
                 issues.append(doc.issue(("proxies", pi, "attachments", ai, "vnf"), f"unknown VNF '{att.vnf}'"))
+    return issues
+
+
+def _locator_overlaps(inv: Inventory, doc: YamlDoc) -> list[Issue]:
+    """SRv6 locators are disjoint: a SID must name one node. Each clash is reported at the later locator."""
+    seen: list[tuple[ipaddress.IPv6Network, str]] = []
+    issues = []
+    located = [(("switches", i), f"switch '{s.name}'", s.locator) for i, s in enumerate(inv.switches)]
+    located += [(("proxies", i), f"proxy '{p.name}'", p.locator) for i, p in enumerate(inv.proxies)]
+    located += [(("srv6_nodes", i), f"SRv6 node '{n.name}'", n.locator) for i, n in enumerate(inv.srv6_nodes)]
+    for loc, who, locator in located:
+        if locator is None:
+            continue
+        net = ipaddress.IPv6Network(locator)
+        for other, other_who in seen:
+            if net.overlaps(other):
+                issues.append(doc.issue((*loc, "locator"), f"locator {net} overlaps {other} of {other_who}"))
+        seen.append((net, who))
     return issues
 
 
@@ -158,9 +182,10 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
     issues: list[Issue] = []
     switches = ", ".join(s.name for s in inv.switches)
     cls = spec.classifier
-    cls_switch = inv.switch(cls.switch)
-    if cls_switch is None:
+    cls_switch = inv.switch(cls.switch) if cls.switch is not None else None
+    if cls.switch is not None and cls_switch is None:
         issues.append(doc.issue(("classifier", "switch"), f"unknown switch '{cls.switch}' (inventory has: {switches})"))
+    issues += check_dataplane(spec, inv, doc)
     issues += _duplicates(doc, ((("classifier", "rules", i, "name"), r.name) for i, r in enumerate(cls.rules)), "rule")
     for i, rule in enumerate(cls.rules):
         port = rule.match.ingress_port
@@ -195,6 +220,8 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
             if proxy is None:
                 known = ", ".join(p.name for p in inv.proxies) or "none"
                 issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{seg.proxy}' (inventory has: {known})"))
+            else:
+                issues += _vnf_dataplane(spec, seg, proxy, inv, doc, loc)
             for j, inst in enumerate(seg.instances):
                 iloc = (*loc, "vnf", j) if isinstance(seg.vnf, list) else (*loc, "vnf")
                 if inv.vnf(inst) is None:
@@ -224,6 +251,48 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
                     )
                 )
     return resolved, issues
+
+
+def check_dataplane(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> list[Issue]:
+    """The chain-level fields of its data plane: where it is classified, and SRv6's ends."""
+    issues = []
+    if spec.dataplane == "sr-mpls":
+        if spec.classifier.node is not None:
+            issues.append(doc.issue(("classifier", "node"), "an sr-mpls chain is classified on a switch: "
+                                    "give 'switch' ('node' is an SRv6 head end)"))
+        if spec.srv6 is not None:
+            issues.append(doc.issue(("srv6",), "only for 'dataplane: srv6' (this chain is sr-mpls)"))
+        return issues
+    nodes = ", ".join(n.name for n in inv.srv6_nodes) or "none"
+    if spec.classifier.node is not None and inv.srv6_node(spec.classifier.node) is None:
+        issues.append(doc.issue(("classifier", "node"),
+                                f"unknown SRv6 node '{spec.classifier.node}' (inventory has: {nodes})"))
+    if spec.srv6 is None:
+        issues.append(doc.issue(("dataplane",), "an srv6 chain needs 'srv6: {tail: NODE}' (where it decapsulates)"))
+    elif inv.srv6_node(spec.srv6.tail) is None:
+        issues.append(doc.issue(("srv6", "tail"), f"unknown SRv6 node '{spec.srv6.tail}' (inventory has: {nodes})"))
+    return issues
+
+
+def _vnf_dataplane(spec: ChainSpec, seg: VnfSegment, proxy: Proxy, inv: Inventory, doc: YamlDoc,
+                   loc: Loc) -> list[Issue]:
+    """What a VNF segment's proxy and behaviour need on the chain's data plane."""
+    issues = []
+    if spec.dataplane == "sr-mpls":
+        if seg.behaviour == "masquerading":
+            issues.append(doc.issue((*loc, "behaviour"), "masquerading (End.AM) is an SRv6 behaviour; "
+                                    "an sr-mpls chain takes static or dynamic"))
+        if not any(p.peer.proxy == proxy.name for s in inv.switches for p in s.ports):
+            issues.append(doc.issue((*loc, "proxy"), f"proxy '{proxy.name}' has no switch link: an sr-mpls "
+                                    "chain reaches its proxies through a switch"))
+        return issues
+    if proxy.locator is None:
+        issues.append(doc.issue((*loc, "proxy"), f"proxy '{proxy.name}' has no SRv6 locator "
+                                "(inventory proxies[].locator): an srv6 chain's proxy SIDs are functions of it"))
+    if seg.behaviour == "dynamic" and seg.miss_policy == "fallback":
+        issues.append(doc.issue((*loc, "miss_policy"), "fallback is SR-MPLS only: End.AD has no fallback "
+                                "segment list (a miss is dropped and counted)"))
+    return issues
 
 
 def load_chain(spec_path: str | Path, inventory_path: str | Path) -> ChainModel:

@@ -100,8 +100,18 @@ class Rule(Strict):
 
 
 class Classifier(Strict):
-    switch: Name
+    """Where traffic enters the chain: a switch (sr-mpls), or an inventory SRv6 node, the head end that
+    pushes the segment list (srv6). Which one a chain needs is checked with the inventory (load.py)."""
+
+    switch: Name | None = None
+    node: Name | None = None
     rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Classifier:
+        if (self.switch is None) == (self.node is None):
+            raise ValueError("give exactly one of 'switch' (an SR-MPLS switch) or 'node' (an SRv6 head end)")
+        return self
 
 
 class P4Segment(Strict):
@@ -114,6 +124,12 @@ class P4Segment(Strict):
     traffic: Traffic | None = None  # default: the module's own (see srchain.model.modules)
 
 
+# Per segment, the proxy behaviour: SR-MPLS static/dynamic; SRv6 static (End.AS), dynamic (End.AD, per flow)
+# and masquerading (End.AM, for SRv6-aware VNFs that ignore the SRH).
+SegmentBehaviour = px.Behaviour | Literal["masquerading"]
+SRV6_BEHAVIOURS: dict[str, px.Srv6Behaviour] = {"static": "end.as", "dynamic": "end.ad", "masquerading": "end.am"}
+
+
 class VnfSegment(Strict):
     """A VNF (one or more instances, per-flow load balanced) behind a named SR proxy.
 
@@ -123,7 +139,7 @@ class VnfSegment(Strict):
     name: Name
     vnf: Name | list[Name]
     proxy: Name
-    behaviour: px.Behaviour
+    behaviour: SegmentBehaviour
     traffic: Literal["data", "reports"] = "data"
     # dynamic behaviour only
     return_match: px.ReturnMatch = "same"
@@ -169,12 +185,48 @@ Segment = Annotated[
 ]
 
 
+Dataplane = Literal["sr-mpls", "srv6"]
+
+
+class Srv6Options(Strict):
+    """An SRv6 chain's ends (inventory `srv6_nodes`): the head end classifies and pushes the segment list
+    (H.Encaps); the tail's decapsulating SID is the list's last segment. The tail's behaviour: End.DX4
+    (decapsulate, send the inner IPv4 packet to `next_hop`) or End.DT6 (decapsulate, look the inner IPv6
+    packet up in the main table). Linux's End.DT4 needs a VRF device (and the vrf module), so it is not
+    offered."""
+
+    tail: Name
+    decap: Literal["end.dx4", "end.dt6"] = "end.dx4"
+    next_hop: str | None = None  # end.dx4: the inner packets' IPv4 next hop behind the tail
+
+    @field_validator("next_hop")
+    @classmethod
+    def _nh4(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return str(ipaddress.IPv4Address(v))
+        except ValueError:
+            raise ValueError(f"'{v}' is not an IPv4 address") from None
+
+    @model_validator(mode="after")
+    def _decap(self) -> Srv6Options:
+        if self.decap == "end.dx4" and self.next_hop is None:
+            raise ValueError("decap end.dx4 needs 'next_hop' (the IPv4 next hop the tail sends inner packets to)")
+        if self.decap == "end.dt6" and self.next_hop is not None:
+            raise ValueError("'next_hop' is for end.dx4; end.dt6 routes by the main table")
+        return self
+
+
 class ChainSpec(Strict):
     chain: Name
     description: str = ""
+    dataplane: Dataplane = "sr-mpls"
+    srv6: Srv6Options | None = None  # srv6 chains only
     sr_block: SrBlock = SrBlock()
-    msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse")
-    # pushed by the switches (classifier, reports) and restored by static proxy SIDs: the proxy's TTL type
-    ttl: px.Ttl = Field(px.TTL_DEFAULT, description="MPLS TTL of pushed labels")
+    msd: int = Field(8, ge=1, le=16, description="maximum label stack depth the switches parse; srv6: segments")
+    # pushed by the switches (classifier, reports) and restored by static proxy SIDs: the proxy's TTL type;
+    # srv6: the hop limit of the outer IPv6 header End.AS rebuilds (its type is the same range)
+    ttl: px.Ttl = Field(px.TTL_DEFAULT, description="MPLS TTL of pushed labels; srv6: outer hop limit")
     classifier: Classifier
     segments: list[Segment] = Field(min_length=1)

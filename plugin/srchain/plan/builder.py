@@ -21,26 +21,25 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, L4sParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
 from srchain.plan import l4s as L4S
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
+from srchain.plan.errors import PlanError
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.model import Ternary as TernaryKey
+from srchain.plan.srv6 import Srv6Builder
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
 from srchain_contracts import proxy_api as px
 
 
-class PlanError(SrchainError):
-    """The chain is valid YAML but cannot be realised on this inventory (depth, reachability, ...)."""
-
-
 def spec_digest(model: ChainModel) -> str:
     body = model.spec.model_dump(mode="json", exclude={"description"})
+    if model.spec.dataplane == "sr-mpls":  # fields SRv6 added: an SR-MPLS spec keeps its digest (and version)
+        del body["dataplane"], body["srv6"], body["classifier"]["node"]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -116,6 +115,9 @@ class _Builder:
     def __init__(self, model: ChainModel, tx: Allocation, version: int) -> None:
         self.m = model
         self.spec = model.spec
+        if model.spec.classifier.switch is None:  # load.check_dataplane: an sr-mpls chain has one
+            raise PlanError(f"chain '{model.spec.chain}': an sr-mpls chain needs classifier.switch")
+        self.classifier_switch = model.spec.classifier.switch
         self.tx = tx
         self.version = version
         self.topo = Topology(model.inventory)
@@ -290,7 +292,7 @@ class _Builder:
                 loc = hop.peer_switch
 
     def classifier_entries(self, stacks: dict[int, list[int]]) -> None:
-        sw = self.spec.classifier.switch
+        sw = self.classifier_switch
         for rule in self.spec.classifier.rules:
             for buckets, labels in _group(stacks, self.buckets):
                 self.add(
@@ -578,7 +580,7 @@ class _Builder:
         for buckets, labels in _group(data, self.buckets):
             self.walk(
                 "data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""),
-                self.spec.classifier.switch,
+                self.classifier_switch,
                 labels,
             )
         self.classifier_entries(data)
@@ -608,5 +610,8 @@ def build_plan(model: ChainModel, store: SidStore) -> Plan:
 
 def plan_in(model: ChainModel, tx: Allocation) -> Plan:
     """The plan, allocating inside the caller's transaction (which then knows what it added)."""
-    version = tx.version_for(model.spec.chain, spec_digest(model))
+    digest = spec_digest(model)
+    version = tx.version_for(model.spec.chain, digest)
+    if model.spec.dataplane == "srv6":
+        return Srv6Builder(model, tx, version, digest, lb_buckets(model.segments)).build()
     return _Builder(model, tx, version).build()

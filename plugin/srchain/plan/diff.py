@@ -16,7 +16,8 @@ from srchain.plan.model import DiffOp, Entry, Phase
 from srchain.plan.tables import write_rank
 
 _PHASE_ORDER: dict[Phase, int] = {"install": 0, "flip": 1, "cleanup": 2}
-_KIND_ORDER = {"proxy": 0, "switch": 1}
+# install: proxies, switches, then SRv6 nodes (their flip entries, the head end's encap, come last anyway)
+_KIND_ORDER = {"proxy": 0, "switch": 1, "node": 2}
 _OP_ORDER = {"delete": 0, "modify": 1, "add": 2}
 
 
@@ -37,8 +38,8 @@ def diff(wanted: list[Entry], installed: list[Entry]) -> list[DiffOp]:
 
     def order(op: DiffOp) -> tuple[int, int, int, int, tuple[str, str, str, str]]:
         kind = _KIND_ORDER[op.entry.target_kind]
-        if op.phase == "cleanup":  # switches stop sending before proxies forget
-            kind = 1 - kind
+        if op.phase == "cleanup":  # switches (and nodes) stop sending before proxies forget
+            kind = len(_KIND_ORDER) - 1 - kind
         return (_PHASE_ORDER[op.phase], kind, _OP_ORDER[op.op], write_rank(op.entry.table, op.op),
                 op.entry.identity)
 

@@ -10,7 +10,8 @@ from typing import Literal, TypeAlias, TypedDict, cast, final
 from srchain.plan.tables import FLIP_ROLES
 
 PLAN_FORMAT = "srchain.plan/v1"
-TargetKind = Literal["switch", "proxy"]
+TargetKind = Literal["switch", "proxy", "node"]  # node: a Linux SRv6 head end or tail
+TARGET_KINDS: tuple[TargetKind, ...] = ("switch", "proxy", "node")
 Phase = Literal["install", "flip", "cleanup"]
 
 # A JSON value, as the plan's params carry them (a static proxy SID's `restore` is a list of label stacks).
@@ -127,10 +128,10 @@ class Entry:
 class SidInfo:
     segment: str
     instance: str
-    sid: int
+    sid: int | str  # a label; srv6: an IPv6 address
     target_kind: TargetKind
     target: str
-    behaviour: str  # "p4:<module>" or "proxy:static|dynamic"
+    behaviour: str  # "p4:<module>", "proxy:static|dynamic"; srv6: "proxy:end.as|end.ad|end.am", "node:end.dx4|dt6"
     since: int
 
 
@@ -138,7 +139,7 @@ class SidInfo:
 class Stack:
     path: str  # "data" or "reports:<emitter segment>"
     buckets: list[int]  # load-balancing buckets that carry this stack
-    labels: list[int]  # top first
+    labels: list[int] | list[str]  # top first; srv6: the segment list, addresses in travel order
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,8 @@ def entries_from_state(state: Mapping[str, object]) -> list[Entry]:
         if not isinstance(t, dict):
             raise ValueError(f"targets[{i}]: not a mapping")
         kind, name = t.get("kind"), t.get("name")
-        if kind not in ("switch", "proxy"):
-            raise ValueError(f"targets[{i}].kind: '{kind}' is not switch or proxy")
+        if kind not in TARGET_KINDS:
+            raise ValueError(f"targets[{i}].kind: '{kind}' is not switch, proxy or node")
         if not isinstance(name, str) or not name:
             raise ValueError(f"targets[{i}].name: missing")
         for j, e in enumerate(t.get("entries", [])):

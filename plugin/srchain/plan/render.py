@@ -70,7 +70,9 @@ def sids_table(plan: Plan) -> Table:
 
 
 def stacks_table(plan: Plan) -> Table:
-    t = Table(title=f"Label stacks (top first; {plan.lb_buckets} load-balancing bucket(s))", title_justify="left")
+    srv6 = any(isinstance(x, str) for s in plan.stacks for x in s.labels)  # addresses: an SRv6 chain
+    what = "Segment lists (travel order" if srv6 else "Label stacks (top first"
+    t = Table(title=f"{what}; {plan.lb_buckets} load-balancing bucket(s))", title_justify="left")
     t.add_column("path")
     t.add_column("buckets")
     t.add_column("stack")

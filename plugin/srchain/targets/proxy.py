@@ -7,6 +7,7 @@ stdlib helper against the same unix socket/loopback address; the token travels o
 or is read on the VM (`ssh.token_file`), never in argv or a log.
 
 Plan tables: `sid` (key sid; action static|dynamic) → `PUT/DELETE` through `POST /v1/batch` (atomic);
+`srv6_sid` (key sid, an address; action end.as|end.ad|end.am) → `srv6_put`/`srv6_delete` in the same batch;
 `attachment` (key vnf; action attach) → `PUT/DELETE /v1/attachments/{vnf}`, one request each.
 """
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from srchain.localhttp import request_json
 from srchain.model.inventory import LOOPBACK, Proxy
 from srchain.plan.model import DiffOp, Entry, canonical
+from srchain.plan.srv6 import PROXY_SRV6_SID as SRV6_SID
 from srchain.targets.base import NKey, TargetError
 from srchain_contracts import proxy_api as px
 
@@ -99,6 +101,16 @@ def sid_content(behaviour: str, fields: dict[str, Any]) -> str:
     return canonical([behaviour, {k: v for k, v in out.items() if v is not None}])
 
 
+def srv6_content(sid: str, behaviour: str, fields: dict[str, Any]) -> str:
+    """What an SRv6 SID entry does, defaults filled in by the proxy's own model (as sid_content)."""
+    own = {k: fields[k] for k in px.SRV6_BEHAVIOUR_FIELDS.get(behaviour, ()) if k in fields}
+    try:
+        entry = px.Srv6SidEntry.model_validate({"sid": sid, "behaviour": behaviour, **own})
+    except ValueError as exc:  # pydantic's ValidationError is one; never on a plan's entry (built by it)
+        return canonical([behaviour, {"invalid": str(exc)}])
+    return canonical([behaviour, _plain(entry.params())])
+
+
 def attachment_content(fields: dict[str, Any]) -> str:
     return canonical(["attach", {k: fields[k] for k in px.ATTACHMENT_FIELDS if fields.get(k) is not None}])
 
@@ -144,7 +156,10 @@ class ProxyDriver:
             return ("sid", entry.key_int("sid")), sid_content(entry.action, entry.params)
         if entry.table == "attachment":
             return ("attachment", entry.key_str("vnf")), attachment_content(entry.params)
-        raise TargetError(f"proxy {self.name}", f"table {entry.table}: not a proxy table (sid, attachment)")
+        if entry.table == SRV6_SID:
+            sid = entry.key_str("sid")
+            return (SRV6_SID, sid), srv6_content(sid, entry.action, entry.params)
+        raise TargetError(f"proxy {self.name}", f"table {entry.table}: not a proxy table (sid, srv6_sid, attachment)")
 
     def snapshot(self, tables: set[str]) -> dict[NKey, tuple[str, int | None]]:
         out: dict[NKey, tuple[str, int | None]] = {}
@@ -153,6 +168,11 @@ class ProxyDriver:
             for s in self.api.call("GET", "/v1/sids")["sids"]:
                 rx = counters.get(str(s["sid"]), {}).get("rx_packets")
                 out[("sid", int(s["sid"]))] = (sid_content(s["behaviour"], s), rx)
+        if SRV6_SID in tables:
+            counters6 = self.counters().get("srv6_sids", {})
+            for s in self.api.call("GET", "/v1/srv6/sids")["srv6_sids"]:
+                rx = counters6.get(s["sid"], {}).get("rx_packets")
+                out[(SRV6_SID, s["sid"])] = (srv6_content(s["sid"], s["behaviour"], s), rx)
         if "attachment" in tables:
             for a in self.api.call("GET", "/v1/attachments")["attachments"]:
                 out[("attachment", a["vnf"])] = (attachment_content(a), None)
@@ -163,8 +183,8 @@ class ProxyDriver:
         removed. A failure names the operation's index in `ops`."""
         att_put = [(i, op) for i, op in enumerate(ops) if op.entry.table == "attachment" and op.op != "delete"]
         att_del = [(i, op) for i, op in enumerate(ops) if op.entry.table == "attachment" and op.op == "delete"]
-        sids = [(i, op) for i, op in enumerate(ops) if op.entry.table == "sid"]
-        other = [i for i, op in enumerate(ops) if op.entry.table not in ("sid", "attachment")]
+        sids = [(i, op) for i, op in enumerate(ops) if op.entry.table in ("sid", SRV6_SID)]
+        other = [i for i, op in enumerate(ops) if op.entry.table not in ("sid", SRV6_SID, "attachment")]
         if other:
             raise TargetError(f"proxy {self.name}", f"table {ops[other[0]].entry.table}: not a proxy table",
                               index=other[0])
@@ -175,19 +195,24 @@ class ProxyDriver:
             body: dict[str, list[Any]] = {"put": [], "delete": []}
             where: dict[str, int] = {}
             for i, op in sids:
-                sid = op.entry.key_int("sid")
+                # labels under put/delete, SRv6 SIDs (addresses) under srv6_put/srv6_delete: one atomic batch
+                prefix = "srv6_" if op.entry.table == SRV6_SID else ""
+                sid: int | str = op.entry.key_str("sid") if prefix else op.entry.key_int("sid")
                 if op.op == "delete":
-                    where[f"delete[{len(body['delete'])}]"] = i
-                    body["delete"].append(sid)
+                    field = body.setdefault(prefix + "delete", [])
+                    where[f"{prefix}delete[{len(field)}]"] = i
+                    field.append(sid)
                 else:
-                    where[f"put[{len(body['put'])}]"] = i
+                    field = body.setdefault(prefix + "put", [])
+                    where[f"{prefix}put[{len(field)}]"] = i
                     version = op.entry.version if op.entry.version is not None else 1
-                    body["put"].append({"sid": sid, "behaviour": op.entry.action, "version": version,
-                                        **op.entry.params})
+                    field.append({"sid": sid, "behaviour": op.entry.action, "version": version, **op.entry.params})
             try:
                 self.api.call("POST", "/v1/batch", body)
             except TargetError as exc:
-                index = next((i for w, i in where.items() if w in exc.message), sids[0][0] if len(sids) == 1 else None)
+                # the longest name first: put[0] is inside srv6_put[0]
+                named = sorted(where.items(), key=lambda wi: -len(wi[0]))
+                index = next((i for w, i in named if w in exc.message), sids[0][0] if len(sids) == 1 else None)
                 raise TargetError(f"proxy {self.name}", exc.message, index, exc.code, exc.landed_unknown) from None
         for i, op in att_del:
             self._one(i, "DELETE", f"/v1/attachments/{op.entry.key['vnf']}", None)
