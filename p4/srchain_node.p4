@@ -26,6 +26,9 @@
 #if SRCHAIN_PRIORITY
 #include "control/priority.p4"
 #endif
+#if SRCHAIN_L4S
+#include "control/l4s.p4"
+#endif
 #include "control/queue_stats.p4"
 
 control SwitchIngress(
@@ -48,6 +51,9 @@ control SwitchIngress(
 #endif
 #if SRCHAIN_PRIORITY
     Priority() priority;
+#endif
+#if SRCHAIN_L4S
+    L4sClassify() l4s;
 #endif
     Ipv4Routing() ipv4;
 
@@ -95,6 +101,9 @@ control SwitchIngress(
         hdr.bridged.setValid();
         hdr.bridged.kind = PKT_BRIDGED;
         hdr.bridged.ingress_tstamp = ig_intr_md.ingress_mac_tstamp;
+#if SRCHAIN_L4S
+        hdr.bridged.l4s_sid = 0;
+#endif
 
         /* stage 0: what the parser found; the load-balancing bucket */
         if (ig_md.stack_too_deep) {
@@ -142,6 +151,9 @@ control SwitchIngress(
 #if SRCHAIN_PRIORITY
         priority.apply(hdr, ig_md, ig_tm_md);
 #endif
+#if SRCHAIN_L4S
+        l4s.apply(hdr, ig_md, ig_tm_md);
+#endif
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
@@ -170,9 +182,17 @@ control SwitchEgress(
 #if SRCHAIN_FLOW_FEATURES
     Report() report;
 #endif
+#if SRCHAIN_L4S
+    L4sAqm() l4s;
+#endif
     QueueStats() queue_stats;
 
     apply {
+#if SRCHAIN_L4S
+        /* flat gated steps (no enclosing block: it would hold the steps after it); they act only on packets an
+           l4s SID classified, whose IPv4 header the egress parser read */
+        l4s.apply(hdr, eg_intr_md, eg_prsr_md, eg_dprsr_md);
+#endif
         if (eg_md.trunc.isValid()) {
             /* a finished report, truncated: out as it is */
 #if SRCHAIN_FLOW_FEATURES
@@ -185,6 +205,7 @@ control SwitchEgress(
             queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);
             hdr.report.setInvalid();  /* the data copy of a packet that carried a report */
         }
+
     }
 }
 

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .bfrt_schema import bfrt_info
 from .bundle import load_binary
@@ -23,6 +23,9 @@ from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
 from .interp.trace import Tracer
 from .interp.types import pyattr
 from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
+
+if TYPE_CHECKING:
+    from .tm import Dequeued
 
 MIRROR_CFG = "$mirror.cfg"
 MIRROR_CFG_ID = 0x7F000001
@@ -199,16 +202,16 @@ class Device:
                 self._digests(prog)
         return out
 
-    def egress_many(self, items: list[tuple[ToTM, int, int]]) -> list[Emitted]:
-        """egress() for the packets the traffic manager released, (item, enq_qdepth, deq_timedelta) each."""
+    def egress_many(self, items: list[Dequeued]) -> list[Emitted]:
+        """egress() for the packets the traffic manager released, with the queue metadata of each."""
         out: list[Emitted] = []
         with self.lock:
             if not self.programs:
                 return out
             pipeline = next(iter(self.programs.values())).pipeline
             run = pipeline.egress
-            for item, depth, delta in items:
-                e = run(item, depth, delta)
+            for d in items:
+                e = run(d.item, d.enq_qdepth, d.deq_timedelta, d.deq_tstamp, d.deq_qdepth, d.enq_tstamp)
                 if e is not None:
                     out.append(e)
             if pipeline.egress_mirrors:

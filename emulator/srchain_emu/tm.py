@@ -12,8 +12,12 @@ credits a queue `max(64, dwrr_weight)` bytes (the emulator's quantum: weights ar
 quantum is not in the SDE), and a queue sends while its head fits in its credit; an emptied queue loses
 its credit. Not modelled: the guaranteed (min) rate and its priority (refused by device_tables.py).
 
-Queue depth is kept in 80-byte cells (Tofino's accounting unit) and handed to egress as enq_qdepth;
-the time a packet waited is handed over as deq_timedelta (ns).
+Egress gets what a Tofino 1 gives it per queue (TNA tofino1arch.p4 `egress_intrinsic_metadata_t`), in
+`Dequeued`: `enq_qdepth` (the queue's depth in 80-byte cells when the packet was enqueued, the packet itself
+not counted), `deq_qdepth` (the depth when it was dequeued, the packet itself no longer counted),
+`enq_tstamp` (the enqueue time in ns; egress sees its low 18 bits, as the hardware's field is 18 bits wide)
+and `deq_timedelta` (ns the packet waited; 18 bits in egress, so it wraps past 262 us: a program that needs
+millisecond delays takes them from timestamps, docs/p4.md "L4S module").
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .device_tables import QueueSched
 from .interp.pipeline import ToTM
@@ -29,6 +34,17 @@ CELL = 80
 NUM_QUEUES = 8
 MIN_QUANTUM = 64
 DEFAULT_SCHED = QueueSched()
+
+
+class Dequeued(NamedTuple):
+    """A packet the TM released and the queue metadata egress reads (module docstring)."""
+
+    item: ToTM
+    enq_qdepth: int  # cells
+    deq_timedelta: int  # ns
+    deq_qdepth: int  # cells
+    enq_tstamp: int  # ns (monotonic clock)
+    deq_tstamp: int  # ns: the dequeue time, which egress sees as its global timestamp
 
 
 def cells(nbytes: int) -> int:
@@ -158,12 +174,12 @@ class TrafficManager:
                         return q, wait
         return None, wait
 
-    def dequeue(self, now: float | None = None) -> tuple[list[tuple[ToTM, int, int]], float]:
-        """Packets allowed out now as (item, enq_qdepth cells, deq_timedelta ns), and the seconds until
-        the next shaped packet may leave (0 when nothing is waiting)."""
+    def dequeue(self, now: float | None = None, now_ns: int | None = None) -> tuple[list[Dequeued], float]:
+        """Packets allowed out now, and the seconds until the next shaped packet may leave (0 when nothing
+        is waiting). `now_ns` (default: the monotonic clock) is the dequeue time the packets get."""
         now = time.monotonic() if now is None else now
-        now_ns = time.monotonic_ns()
-        out: list[tuple[ToTM, int, int]] = []
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        out: list[Dequeued] = []
         next_wait = 0.0
         for port, queues in self.queues.items():
             shaper = self.shapers.get(port)
@@ -192,7 +208,8 @@ class TrafficManager:
                 q.popleft()
                 if not q:
                     ps.credit[qid] = 0
-                self.depth[(port, qid)] -= cells(n)
+                depth = self.depth[(port, qid)] - cells(n)
+                self.depth[(port, qid)] = depth
                 self.pending -= 1
-                out.append((head_item, enq_depth, max(0, now_ns - enq_ns)))
+                out.append(Dequeued(head_item, enq_depth, max(0, now_ns - enq_ns), depth, enq_ns, now_ns))
         return out, next_wait

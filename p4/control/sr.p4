@@ -48,6 +48,16 @@ control SegmentRouting(
         ig_md.ls1.sid = sid;
     }
 
+    action pop_l4s(sid_t sid) {
+        ig_md.ls0.module = LOCAL_L4S;
+        ig_md.ls0.sid = sid;
+    }
+
+    action second_l4s(sid_t sid) {
+        ig_md.ls1.module = LOCAL_L4S;
+        ig_md.ls1.sid = sid;
+    }
+
     action not_local() {}
 
     table local_sid_0 {
@@ -58,6 +68,9 @@ control SegmentRouting(
 #endif
 #if SRCHAIN_PRIORITY
             pop_priority;
+#endif
+#if SRCHAIN_L4S
+            pop_l4s;
 #endif
             @defaultonly not_local;
         }
@@ -73,6 +86,9 @@ control SegmentRouting(
 #endif
 #if SRCHAIN_PRIORITY
             second_priority;
+#endif
+#if SRCHAIN_L4S
+            second_l4s;
 #endif
             @defaultonly not_local;
         }
@@ -97,6 +113,14 @@ control SegmentRouting(
     action priority_second() {
         ig_md.run_priority = true;
         ig_md.prio_sid = ig_md.ls1.sid;
+    }
+    action l4s_first() {
+        ig_md.run_l4s = true;
+        ig_md.l4s_sid = ig_md.ls0.sid;
+    }
+    action l4s_second() {
+        ig_md.run_l4s = true;
+        ig_md.l4s_sid = ig_md.ls1.sid;
     }
 #endif
 
@@ -169,6 +193,13 @@ control SegmentRouting(
         } else if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module == LOCAL_PRIORITY &&
                    hdr.mpls[0].ttl != 2) {
             priority_second();
+        }
+#endif
+#if SRCHAIN_L4S
+        if (ig_md.ls0.module == LOCAL_L4S && (ig_md.ls1.module == LOCAL_NONE || hdr.mpls[0].ttl != 2)) {
+            l4s_first();
+        } else if (ig_md.ls0.module != LOCAL_NONE && ig_md.ls1.module == LOCAL_L4S && hdr.mpls[0].ttl != 2) {
+            l4s_second();
         }
 #endif
         /* and the pops (the label below counts only under a local top) */

@@ -11,7 +11,12 @@
 #ifndef SRCHAIN_PRIORITY
 #define SRCHAIN_PRIORITY 1
 #endif
-#define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY)
+/* The L4S dual-queue coupled AQM (control/l4s.p4): off in `full` (docs/p4.md "L4S module": profile `l4s` is the
+ * SR core + L4S). */
+#ifndef SRCHAIN_L4S
+#define SRCHAIN_L4S 0
+#endif
+#define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY || SRCHAIN_L4S)
 
 /* Maximum stack depth: labels the parser accepts. A deeper stack is dropped and counted. */
 #ifndef MSD
@@ -28,6 +33,10 @@
 #define SESSION_SLOTS     65536   /* priority: one slot per session (both directions) */
 #define N_QUEUES          32      /* QueueId_t is 5 bits */
 #define QUEUE_STATS_SIZE  16384   /* egress_port (9 bits) ++ qid (5 bits) */
+#define L4S_CONFIG_SIZE   64      /* l4s: SIDs (one per l4s segment and switch) */
+#define L4S_QUEUE_MAP_SIZE 256    /* l4s: (SID, ECN codepoint) -> queue, 4 per SID */
+#define L4S_PI_SIZE       4096    /* l4s: (SID, queue-delay bucket) -> PI terms, 256 per SID */
+#define L4S_PORTS         512     /* l4s: PI state per egress port (9 bits) */
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
@@ -58,6 +67,7 @@ const bit<8>  FLAG_COLLISION = 2;
 const bit<8> LOCAL_NONE = 0;
 const bit<8> LOCAL_FLOW_FEATURES = 1;
 const bit<8> LOCAL_PRIORITY = 2;
+const bit<8> LOCAL_L4S = 3;
 
 /* The bridged header's kind: what follows it. A packet with a feature report due carries the report's key and
  * record after the bridged header; the packet replication engine copies it (mcast_grp_a, RID REPORT_RID) to the

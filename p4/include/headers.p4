@@ -96,6 +96,10 @@ header feature_report_h {
 header bridged_h {
     bit<8> kind;
     bit<48> ingress_tstamp;
+#if SRCHAIN_L4S
+    bit<4> _pad;
+    sid_t l4s_sid;          /* the l4s module's SID that classified the packet; 0: none (SIDs are >= 16) */
+#endif
 }
 
 /* Ingress -> egress with a report: the key of SwitchEgress.report.* (the flow-features SID and LB bucket). */
@@ -167,6 +171,8 @@ struct ingress_metadata_t {
     bit<16> report_every;
     bool run_priority;
     sid_t prio_sid;
+    bool run_l4s;
+    sid_t l4s_sid;
 }
 
 struct egress_metadata_t {

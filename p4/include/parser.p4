@@ -30,6 +30,7 @@ parser SwitchIngressParser(
         ig_md.ls1.module = LOCAL_NONE;
         ig_md.run_flow_features = false;
         ig_md.run_priority = false;
+        ig_md.run_l4s = false;
         transition parse_ethernet;
     }
 
@@ -200,12 +201,100 @@ parser SwitchEgressParser(
 
     state parse_bridged {
         pkt.extract(hdr.bridged);
+#if SRCHAIN_L4S
+        transition select(hdr.bridged.kind, hdr.bridged.l4s_sid) {
+            (PKT_REPORT, _) : parse_report;
+            (PKT_REPORT_DATA_DROPPED, _) : parse_report;
+            (PKT_BRIDGED, 0) : accept;
+            (PKT_BRIDGED, _) : eg_ethernet;  /* the l4s module may mark ECN: IPv4 below the labels left */
+            default : accept;
+        }
+#else
         transition select(hdr.bridged.kind) {
             PKT_REPORT : parse_report;
             PKT_REPORT_DATA_DROPPED : parse_report;
             default : accept;
         }
+#endif
     }
+
+#if SRCHAIN_L4S
+    /* Ingress let at most MSD labels through, so eight states reach any IPv4 header below them. */
+    state eg_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_MPLS : eg_mpls_0;
+            ETHERTYPE_IPV4 : eg_ipv4;
+            default : accept;
+        }
+    }
+    state eg_mpls_0 {
+        pkt.extract(hdr.mpls[0]);
+        transition select(hdr.mpls[0].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_1;
+        }
+    }
+    state eg_mpls_1 {
+        pkt.extract(hdr.mpls[1]);
+        transition select(hdr.mpls[1].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_2;
+        }
+    }
+    state eg_mpls_2 {
+        pkt.extract(hdr.mpls[2]);
+        transition select(hdr.mpls[2].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_3;
+        }
+    }
+    state eg_mpls_3 {
+        pkt.extract(hdr.mpls[3]);
+        transition select(hdr.mpls[3].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_4;
+        }
+    }
+    state eg_mpls_4 {
+        pkt.extract(hdr.mpls[4]);
+        transition select(hdr.mpls[4].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_5;
+        }
+    }
+    state eg_mpls_5 {
+        pkt.extract(hdr.mpls[5]);
+        transition select(hdr.mpls[5].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_6;
+        }
+    }
+    state eg_mpls_6 {
+        pkt.extract(hdr.mpls[6]);
+        transition select(hdr.mpls[6].bos) {
+            1 : eg_bottom;
+            default : eg_mpls_7;
+        }
+    }
+    state eg_mpls_7 {
+        pkt.extract(hdr.mpls[7]);
+        transition select(hdr.mpls[7].bos) {
+            1 : eg_bottom;
+            default : accept;
+        }
+    }
+    state eg_bottom {
+        transition select(pkt.lookahead<bit<4>>()) {
+            4 : eg_ipv4;
+            default : accept;
+        }
+    }
+    state eg_ipv4 {
+        pkt.extract(hdr.ipv4);
+        transition accept;
+    }
+#endif
 
     state parse_report {
         pkt.extract(hdr.report_key);

@@ -29,6 +29,7 @@ from srchain.targets.proxy import ProxyApi, ProxyDriver
 from srchain.targets.sde_switch import SdeSwitchDriver
 from srchain.targets.switch import SwitchDriver
 from srchain_emu.bundle import compile_to_dir
+from srchain_emu.tm import TrafficManager
 
 pytestmark = pytest.mark.netns
 
@@ -264,5 +265,53 @@ def test_tm_queue_rows_applied_read_back_and_drift_reported(lab, env):
         assert cli(env, "delete", "cloud-gaming").exit_code == 0
         rows = c.entries("tf1.tm.queue.sched_cfg", pipe=0)
         assert {r.data["max_priority"] for r in rows} == {"LOW"}
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def l4s_artifacts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("l4s") / "node"
+    compile_to_dir(REPO / "p4" / "srchain_node.p4", out,
+                   defines={"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_L4S": "1"})
+    return out
+
+
+def test_l4s_chain_applies_its_tables_and_port_shaper_and_delete_restores_the_port(lab, env, l4s_artifacts):
+    """examples/l4s.yaml on a switch running the l4s profile: every planned entry (the module's tables, the queues'
+    DWRR weights, the port shaper from port_rate_kbps) reads back as planned, the emulator's TM shapes those ports
+    at 12 Mbit/s, a port whose shaper was switched off shows in status and reconcile turns it back on, and delete
+    puts the SDE's defaults back."""
+    inv = yaml.safe_load(env["inv"].read_text())
+    inv["switches"][0]["artifacts"] = str(l4s_artifacts)
+    env["inv"].write_text(yaml.safe_dump(inv))
+    tm = TrafficManager()  # what the switch's data plane attaches: the TM tables drive it
+    env["sw"].servicer.device.attach([1, 2, 3, 4], tm.set_rate, {}.__setitem__, tm.set_queue)
+    spec = str(EX / "l4s.yaml")
+    r = cli(env, "apply", spec=spec)
+    assert r.exit_code == 0, r.output
+    plan = plan_for(env, spec)
+    rows = plan.entries_of("switch", "s1")
+    shaped = {e.key["dev_port"] for e in rows if e.table == "tf1.tm.port.sched_cfg"}
+    assert shaped and all(e.params["max_rate"] == 12000 for e in rows if e.table == "tf1.tm.port.sched_shaping")
+    assert_live_is(env, plan)
+    assert {p: tm.shapers[p].rate_bps for p in shaped} == {p: 12_000_000 for p in shaped}
+    c = BfrtClient.connect(env["sw"].address, client_id=6, timeout=5)
+    try:
+        c.bind("srchain_node")
+        port = min(shaped)
+        c.modify("tf1.tm.port.sched_cfg", {"dev_port": port}, None, {"max_rate_enable": False})
+        r = cli(env, "status", "l4s", "--json")
+        assert r.exit_code == 2, r.output
+        row = yaml.safe_load(r.output)["switch s1"]
+        assert len(row["missing"]) == 1 and "tf1.tm.port.sched_cfg" in row["missing"][0], row
+        assert cli(env, "reconcile", "l4s").exit_code == 0
+        assert cli(env, "status", "l4s").exit_code == 0
+        assert tm.shapers[port].rate_bps == 12_000_000
+        assert cli(env, "delete", "l4s").exit_code == 0
+        for p in shaped:
+            (cfg,) = c.entries("tf1.tm.port.sched_cfg", {"dev_port": p})
+            assert cfg.data["max_rate_enable"] is False
+        assert all(r.data["dwrr_weight"] == 1023 for r in c.entries("tf1.tm.queue.sched_cfg", pipe=0))
     finally:
         c.close()

@@ -159,7 +159,7 @@ def test_queue_priority_and_weight_reach_the_traffic_manager(device):
     for qid in (0, 7):  # queue 0 first in time; queue 7 must still leave first
         tm.enqueue(ToTM(2, bytes([qid]) * 64, qid))
     out, _ = tm.dequeue()
-    assert [item.qid for item, _, _ in out] == [7, 0]
+    assert [d.item.qid for d in out] == [7, 0]
     c.modify(QUEUE, {"pg_id": 0, "pg_queue": 16}, None, {"dwrr_weight": 100, "scheduling_enable": False}, pipe=0)
     assert tm.sched[2].conf[0].weight == 100 and tm.sched[2].levels == [(7, [7]), (0, [1, 2, 3, 4, 5, 6])]
     c.modify(QSHAPING, {"pg_id": 0, "pg_queue": 23}, None, {"max_rate": 800, "max_burst_size": 2000}, pipe=0)

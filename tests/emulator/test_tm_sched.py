@@ -22,7 +22,7 @@ def served(tm: TrafficManager, first: int) -> dict[int, int]:
     """Bytes per queue among the first `first` packets the scheduler releases."""
     out, _ = tm.dequeue()
     got: dict[int, int] = {}
-    for item, _, _ in out[:first]:
+    for item, *_ in out[:first]:
         got[item.qid] = got.get(item.qid, 0) + len(item.frame)
     return got
 
@@ -42,7 +42,7 @@ def test_configured_strict_priority_serves_queue_7_first():
     tm.set_queue(PORT, 7, QueueSched(priority=7))
     backlog(tm, {0: 1000, 7: 200})
     out, _ = tm.dequeue()
-    assert [item.qid for item, _, _ in out] == [7] * 200 + [0] * 200
+    assert [d.item.qid for d in out] == [7] * 200 + [0] * 200
 
 
 def test_weights_share_in_proportion():
@@ -60,7 +60,88 @@ def test_disabled_queue_waits_and_a_rate_limited_one_yields():
     tm.set_queue(PORT, 7, QueueSched(priority=7, max_rate_bps=8_000, max_burst_bytes=1000))
     backlog(tm, {0: 500, 5: 500, 7: 500}, n=10)
     out, wait = tm.dequeue()
-    qids = [item.qid for item, _, _ in out]
+    qids = [d.item.qid for d in out]
     # queue 7's bucket holds 1000 bytes: two packets, then queue 0 (work conserving); queue 5 never
     assert qids == [7, 7] + [0] * 10, qids
     assert 0 < wait <= 0.5 and tm.pending == 18
+
+
+def test_egress_gets_enqueue_and_dequeue_depths_enqueue_time_and_wait():
+    """TNA tofino1arch.p4: enq_qdepth at enqueue, deq_qdepth at dequeue (cells, the packet itself not counted),
+    enq_tstamp the enqueue time, deq_timedelta the wait: four different values for a queue that moves."""
+    tm = TrafficManager()
+    for i, t in enumerate((1_000, 2_000, 3_000)):  # 160, 240 and 80 bytes: 2, 3 and 1 cells
+        assert tm.enqueue(ToTM(PORT, bytes((160, 240, 80)[i]), 0), now_ns=t)
+    out, _ = tm.dequeue(now_ns=10_000)
+    assert [(d.enq_qdepth, d.deq_qdepth) for d in out] == [(0, 4), (2, 1), (5, 0)]
+    assert [d.enq_tstamp for d in out] == [1_000, 2_000, 3_000]
+    assert [d.deq_timedelta for d in out] == [9_000, 8_000, 7_000]
+    assert {d.deq_tstamp for d in out} == {10_000}
+    assert tm.depth[(PORT, 0)] == 0
+
+
+def test_depths_are_per_queue():
+    tm = TrafficManager()
+    tm.enqueue(ToTM(PORT, bytes(800), 0), now_ns=0)  # 10 cells in queue 0
+    tm.enqueue(ToTM(PORT, bytes(80), 1), now_ns=0)   # queue 1 empty before it
+    out, _ = tm.dequeue(now_ns=5)
+    by_q = {d.item.qid: (d.enq_qdepth, d.deq_qdepth) for d in out}
+    assert by_q == {0: (0, 0), 1: (0, 0)}
+
+
+def test_pipeline_hands_the_queue_fields_to_egress(tmp_path):
+    """The four fields reach the program with the hardware's widths (18-bit times, 19-bit depths)."""
+    from srchain_emu.interp.pipeline import Pipeline
+
+    src = tmp_path / "q.p4"
+    src.write_text(QFIELDS_P4)
+    p = Pipeline.from_file(src)
+    (item,) = p.ingress(0, bytes(14) + bytes(16))
+    e = p.egress(item, enq_qdepth=7, deq_timedelta=300_000, tstamp_ns=1_000_000, deq_qdepth=3,
+                 enq_tstamp=700_000)
+    assert e is not None
+    f = e.frame
+    assert int.from_bytes(f[14:18], "big") == 7 and int.from_bytes(f[18:22], "big") == 3
+    assert int.from_bytes(f[22:26], "big") == 700_000 & 0x3FFFF
+    assert int.from_bytes(f[26:30], "big") == 300_000 & 0x3FFFF
+    # defaults: deq_qdepth = enq_qdepth, enq_tstamp = dequeue time - wait
+    (item,) = p.ingress(0, bytes(14) + bytes(16))
+    f = p.egress(item, enq_qdepth=9, deq_timedelta=1_000, tstamp_ns=51_000).frame  # type: ignore[union-attr]
+    assert int.from_bytes(f[18:22], "big") == 9 and int.from_bytes(f[22:26], "big") == 50_000
+
+
+QFIELDS_P4 = r"""
+#include <core.p4>
+#include <tna.p4>
+header eth_h { bit<112> b; }
+header q_h { bit<32> enq_qdepth; bit<32> deq_qdepth; bit<32> enq_tstamp; bit<32> deq_timedelta; }
+struct h_t { eth_h eth; q_h q; }
+struct m_t { }
+parser IP(packet_in pkt, out h_t h, out m_t m, out ingress_intrinsic_metadata_t ig) {
+    state start { pkt.extract(ig); pkt.advance(PORT_METADATA_SIZE); pkt.extract(h.eth); transition accept; }
+}
+control I(inout h_t h, inout m_t m, in ingress_intrinsic_metadata_t ig, in ingress_intrinsic_metadata_from_parser_t p,
+          inout ingress_intrinsic_metadata_for_deparser_t d, inout ingress_intrinsic_metadata_for_tm_t tm) {
+    apply { tm.ucast_egress_port = 1; }
+}
+control ID(packet_out pkt, inout h_t h, in m_t m, in ingress_intrinsic_metadata_for_deparser_t d) {
+    apply { pkt.emit(h.eth); }
+}
+parser EP(packet_in pkt, out h_t h, out m_t m, out egress_intrinsic_metadata_t eg) {
+    state start { pkt.extract(eg); pkt.extract(h.eth); pkt.extract(h.q); transition accept; }
+}
+control E(inout h_t h, inout m_t m, in egress_intrinsic_metadata_t eg, in egress_intrinsic_metadata_from_parser_t p,
+          inout egress_intrinsic_metadata_for_deparser_t d, inout egress_intrinsic_metadata_for_output_port_t o) {
+    apply {
+        h.q.enq_qdepth = (bit<32>)eg.enq_qdepth;
+        h.q.deq_qdepth = (bit<32>)eg.deq_qdepth;
+        h.q.enq_tstamp = (bit<32>)eg.enq_tstamp;
+        h.q.deq_timedelta = (bit<32>)eg.deq_timedelta;
+    }
+}
+control ED(packet_out pkt, inout h_t h, in m_t m, in egress_intrinsic_metadata_for_deparser_t d) {
+    apply { pkt.emit(h.eth); pkt.emit(h.q); }
+}
+Pipeline(IP(), I(), ID(), EP(), E(), ED()) pipe;
+Switch(pipe) main;
+"""

@@ -79,5 +79,17 @@ def test_sde_command_line_of_a_profile(tmp_path: Path) -> None:
 
 def test_unknown_profile_is_refused(tmp_path: Path) -> None:
     res = run("--emulator", "--profile", "tofino9", "-o", str(tmp_path / "x"))
-    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core)" in res.stderr
+    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core, l4s)" in res.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_l4s_profile_is_the_sr_core_with_the_l4s_module(tmp_path: Path) -> None:
+    res = run("--emulator", "--profile", "l4s", "-o", str(tmp_path / "l4s"))
+    assert res.returncode == 0, res.stderr
+    names = tables_of(tmp_path / "l4s")
+    for name in ("sr.local_sid_0", "sr.sid_forward", "l4s.queue_map", "l4s.config", "l4s.pi_terms", "l4s.prob",
+                 "l4s.decisions"):
+        assert any(t.endswith(name) for t in names), name
+    assert not any("flow_features" in t or "priority" in t for t in names), names
+    full = run("--emulator", "-o", str(tmp_path / "full"))
+    assert full.returncode == 0 and not any("l4s" in t for t in tables_of(tmp_path / "full"))

@@ -17,7 +17,7 @@ from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
-from srchain.plan.gen_p4names import render, schema
+from srchain.plan.gen_p4names import merge, render, schema
 from srchain.sidstore import SidStore
 from srchain.targets.switch import scalar
 from srchain_contracts import proxy_api as px
@@ -25,15 +25,16 @@ from srchain_contracts import proxy_api as px
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "plugin" / "srchain" / "plan" / "p4names.py"
 EXAMPLES = ROOT / "examples"
-# The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): its only define is MSD, and the
-# parser unrolls exactly 8 labels (another MSD is a compile error, tests/p4/test_p4_build.py). A new profile
-# goes here; p4names.py is generated from the first.
-PROFILES = {"msd8": ["MSD=8"]}
-SPECS = [  # (spec, inventory): every example chain
-    ("cloud-gaming.yaml", "inventory.yaml"),
-    ("cloud-gaming-mitigation.yaml", "inventory.yaml"),
-    ("cloud-gaming-mitigation-first.yaml", "inventory.yaml"),
-    ("two-switch.yaml", "inventory-two-switch.yaml"),
+# The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): `full` (MSD 8: the parser unrolls
+# exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py) and `l4s` (the SR core + the l4s
+# module). A new profile goes here; p4names.py is generated from their union (p4/gen-constants).
+PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"]}
+SPECS = [  # (spec, inventory, the profile its switches run): every example chain
+    ("cloud-gaming.yaml", "inventory.yaml", "msd8"),
+    ("cloud-gaming-mitigation.yaml", "inventory.yaml", "msd8"),
+    ("cloud-gaming-mitigation-first.yaml", "inventory.yaml", "msd8"),
+    ("two-switch.yaml", "inventory-two-switch.yaml", "msd8"),
+    ("l4s.yaml", "inventory.yaml", "l4s"),
 ]
 
 
@@ -52,25 +53,32 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_committed_names_are_generated_from_the_program(out: Path) -> None:
-    first = next(iter(PROFILES))
-    assert render(compiled(first, out)) == GENERATED.read_text(), "P4 names changed: run p4/gen-constants"
+    merged = merge([compiled(profile, out) for profile in PROFILES])
+    assert render(merged) == GENERATED.read_text(), "P4 names changed: run p4/gen-constants"
+
+
+MODULE_TABLES = {
+    "msd8": (T.REPORT_SESSION, T.REPORT_ENCAP, T.REPORT_ADDRESSES, T.QUEUE_MAP),
+    "l4s": (T.L4S_QUEUE_MAP, T.L4S_CONFIG, T.L4S_PI),
+}
+MODULES = {"msd8": ("flow-features", "priority"), "l4s": ("l4s",)}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_name_the_planner_uses_is_in_the_program(profile: str, out: Path) -> None:
     keys, actions = schema(compiled(profile, out))
-    for table in (T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, T.REPORT_SESSION, T.REPORT_ENCAP,
-                  T.REPORT_ADDRESSES, T.QUEUE_MAP):
+    for table in (T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, *MODULE_TABLES[profile]):
         assert table in actions, table
     for table in T.LOCAL_SID_TABLES:
-        assert set(T.LOCAL_SID_ACTIONS[table].values()) <= set(actions[table])
+        assert {T.LOCAL_SID_ACTIONS[table][m] for m in MODULES[profile]} <= set(actions[table])
     # one push action per depth up to the parser's MSD, labels as wide as an MPLS label
     assert T.MAX_PUSH == 8
     for n in range(1, T.MAX_PUSH + 1):
         labels = {f"label_{i}": 20 for i in range(n)}
         assert actions[T.CLASSIFIER][T.CLASSIFIER_PUSH.format(n=n)] == {"ttl": 8, **labels}
-        assert actions[T.REPORT_ENCAP][T.REPORT_PUSH.format(n=n)] == {"ttl": 8, "src_mac": 48, "dst_mac": 48,
-                                                                      **labels}
+        if T.REPORT_ENCAP in actions:  # the report path: profiles with flow-features
+            assert actions[T.REPORT_ENCAP][T.REPORT_PUSH.format(n=n)] == {"ttl": 8, "src_mac": 48, "dst_mac": 48,
+                                                                          **labels}
     assert T.CLASSIFIER_PUSH.format(n=T.MAX_PUSH + 1) not in actions[T.CLASSIFIER]
     assert (1 << keys[T.SID_FORWARD]["label"][1]) - 1 == px.MAX_LABEL
     assert 1 << keys[T.CLASSIFIER]["lb_bucket"][1] == 1 << T.LB_BUCKET_BITS == 16
@@ -85,8 +93,7 @@ def _fits(value: Any, width: int) -> bool:
     return isinstance(wire, int) and not isinstance(wire, bool) and wire >= 0 and (width == 0 or wire >> width == 0)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize(("spec", "inventory"), SPECS, ids=[s for s, _ in SPECS])
+@pytest.mark.parametrize(("spec", "inventory", "profile"), SPECS, ids=[s for s, _, _ in SPECS])
 def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str, out: Path, tmp_path: Path) -> None:
     keys, actions = schema(compiled(profile, out))
     with SidStore(tmp_path) as store:
@@ -115,21 +122,26 @@ def test_names_that_collide_as_constants_are_refused() -> None:
         render({"tables": [{"name": "pipe.A.b.c", **table}]})
 
 
-@pytest.mark.parametrize(("spec", "inventory"), SPECS, ids=[s for s, _ in SPECS])
-def test_planned_tm_rows_fit_the_sdes_tm_table(spec: str, inventory: str, tmp_path: Path) -> None:
-    """TM rows: every writable field of tf1.tm.queue.sched_cfg (ids and types of the SDE's bf_rt_tm_tf1.json, as
-    the emulator serves them), values within their choices and widths, keys within a Tofino 1 pipe."""
-    from srchain_emu.device_tables import QUEUE_SCHED
+@pytest.mark.parametrize(("spec", "inventory", "profile"), SPECS, ids=[s for s, _, _ in SPECS])
+def test_planned_tm_rows_fit_the_sdes_tm_table(spec: str, inventory: str, profile: str, tmp_path: Path) -> None:
+    """TM rows: every writable field of tf1.tm.queue.sched_cfg and tf1.tm.port.sched_shaping, and the rate
+    enable of tf1.tm.port.sched_cfg (ids and types of the SDE's bf_rt_tm_tf1.json, as the emulator serves
+    them), values within their choices and widths, keys within a Tofino 1 pipe."""
+    from srchain_emu.device_tables import QUEUE_SCHED, SCHED_CFG, SCHED_SHAPING
 
     with SidStore(tmp_path) as store:
         plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
     rows = [e for e in plan.entries if e.table in TM.TABLES]
-    assert rows, "a priority segment plans its TM rows"
-    fields = {f.name: f for f in QUEUE_SCHED.fields}
+    assert rows, "a priority or l4s segment plans its TM rows"
+    tables = {t.name: t for t in (QUEUE_SCHED, SCHED_CFG, SCHED_SHAPING)}
     for e in rows:
-        assert e.table == QUEUE_SCHED.name and e.action == ""
-        assert set(e.params) == set(fields), e.params
+        t = tables[e.table]
+        fields = {f.name: f for f in t.fields}
+        assert e.action == ""
+        assert set(e.params) == (set(fields) if t is not SCHED_CFG else {"max_rate_enable"}), e.params
         for name, v in e.params.items():
             assert fields[name].check(e.table, v) == v  # type, width and choices
-        assert set(e.key) == {"pipe", *QUEUE_SCHED.key_names} and 0 <= e.key_int("pipe") < 4
-        assert all(0 <= e.key_int(k.name) < k.limit for k in QUEUE_SCHED.keys), e.key
+        assert set(e.key) == {"pipe", *t.key_names} and 0 <= e.key_int("pipe") < 4
+        assert all(0 <= e.key_int(k.name) < k.limit for k in t.keys), e.key
+        if t is not QUEUE_SCHED:
+            assert e.key_int("pipe") == e.key_int("dev_port") >> 7

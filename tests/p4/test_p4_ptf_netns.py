@@ -32,6 +32,14 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def l4s_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle-l4s") / "srchain_node"
+    compile_to_dir(ROOT / "p4" / "srchain_node.p4", out,
+                   defines={"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_L4S": "1"})
+    return out
+
+
 def run_ptf(tmp_path: Path, bundle: Path, tests: list[str], tag: str) -> subprocess.CompletedProcess:
     sock_path = tmp_path / "bfrt.sock"
     with Netns(len(DEVICE_PORTS), tag=tag) as ns:
@@ -68,3 +76,7 @@ def test_sr_core_under_ptf(tmp_path: Path, bundle: Path) -> None:
 
 def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:
     assert_ran(run_ptf(tmp_path, bundle, ["sr_node_modules"], "m"), 5)
+
+
+def test_l4s_module_under_ptf(tmp_path: Path, l4s_bundle: Path) -> None:
+    assert_ran(run_ptf(tmp_path, l4s_bundle, ["sr_node_l4s"], "l"), 3)

@@ -28,9 +28,10 @@ PROFILES = {
     "tofino1-core": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0"},
     "flow-features-only": {"SRCHAIN_PRIORITY": "0"},
     "priority-only": {"SRCHAIN_FLOW_FEATURES": "0"},
+    "l4s": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_L4S": "1"},
 }
 # the model's count today (bf-p4c's beside it in the module doc): a change that moves it is worth a look
-MODEL_STAGES = {"full": 11, "tofino1-core": 6, "flow-features-only": 11, "priority-only": 9}
+MODEL_STAGES = {"full": 11, "tofino1-core": 6, "flow-features-only": 11, "priority-only": 9, "l4s": 10}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

@@ -110,6 +110,7 @@ class CompiledProgram:
     resubmit: bool = False  # run_ingress takes resubmit data; the deparser appends to _RESUB
     traced: bool = False  # the source calls `_TR` (trace.py); stages: table (bf-rt name) -> the model's stage
     stages: dict[str, int] = field(default_factory=dict)
+    randoms: dict[str, random.Random] = field(default_factory=dict)  # Random externs by name
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -167,6 +168,7 @@ class Generator:
         self.meters: dict[str, R.MeterArray] = {}
         self.profiles: dict[str, R.ActionProfile] = {}
         self.selectors: dict[str, R.ActionSelector] = {}
+        self.randoms: dict[str, random.Random] = {}  # each Random extern's generator (Pipeline.seed_random)
         self.uses_clock = False  # a meter reads the packet's timestamp (the driver then keeps it in _tnow)
         pmi = checked.port_metadata
         fields = [(n, serial_bits(ft).width) for n, ft in pmi.type.fields.items()] if pmi.type else []  # type: ignore[union-attr]
@@ -211,6 +213,7 @@ class Generator:
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
             lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit, value_sets=self.value_sets,
+            randoms=self.randoms,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -399,7 +402,8 @@ class Generator:
             fn.lines.append("def run_ingress(frame, port, tstamp, resub=None):" if self.checked.resubmit
                             else "def run_ingress(frame, port, tstamp):")
         else:
-            fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0):")
+            fn.lines.append("def run_egress(frame, port, qid, enq_qdepth, deq_timedelta, tstamp, rid=0, "
+                            "deq_qdepth=None, enq_tstamp=None):")
         if self.uses_clock:
             fn.emit("global _plen, _tnow")
             fn.emit("_plen = len(frame)")
@@ -448,10 +452,13 @@ class Generator:
             else:  # the program only advances past them
                 fn.emit(f"{ind}pkt.data = data = {packed}.to_bytes({nbytes}, 'big') + bytes(8) + frame")
         else:
-            fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "qd", "deq_qdepth": "qd",
-                      "deq_timedelta": "deq_timedelta & 0x3ffff", "enq_tstamp": "tstamp & 0x3ffff",
+            # tofino1arch.p4: depths in cells (19 bits), enq_tstamp the enqueue time and deq_timedelta the time
+            # waited, both ns in 18 bits (low bits: the hardware's fields are that wide)
+            fields = {"egress_port": "port & 0x1ff", "egress_qid": "qid & 0x1f", "enq_qdepth": "enq_qdepth & 0x7ffff",
+                      "deq_qdepth": "(enq_qdepth if deq_qdepth is None else deq_qdepth) & 0x7ffff",
+                      "deq_timedelta": "deq_timedelta & 0x3ffff",
+                      "enq_tstamp": "(tstamp - deq_timedelta if enq_tstamp is None else enq_tstamp) & 0x3ffff",
                       "pkt_length": "len(frame) & 0xffff", "egress_rid": "rid & 0xffff"}
-            fn.emit("qd = enq_qdepth & 0x7ffff")
             terms = []
             for name, val in fields.items():
                 fn.emit(f"r_{intr}.{name} = f_{name} = {val}")
@@ -935,7 +942,9 @@ class Generator:
         x.pyname = self.put_env(f"AS_{x.cpq}", sel)
 
     def inst_Random(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"RND_{x.cpq}", random.Random())
+        rng = random.Random()
+        self.randoms[x.qual] = rng
+        x.pyname = self.put_env(f"RND_{x.cpq}", rng)
 
     def inst_Digest(self, x: ExternSym) -> None:
         info = R.DigestInfo(x.qual, x.extra["fields"])  # type: ignore[arg-type]

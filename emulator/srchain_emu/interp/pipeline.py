@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ class Pipeline:
         self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
         self.wreds: dict[str, R.WredArray] = compiled.wreds
         self.value_sets: dict[str, R.ValueSet] = compiled.value_sets
+        self.randoms: dict[str, random.Random] = compiled.randoms
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
         self.egress_mirrors: list[ToTM] = []  # E2E copies waiting for the traffic manager
@@ -208,6 +210,12 @@ class Pipeline:
         if not hits:
             raise KeyError(f"no object named {name}")
         raise KeyError(f"name {name} is ambiguous: {', '.join(sorted(hits))}")
+
+    def seed_random(self, seed: int) -> None:
+        """Make every Random extern repeatable (tests of probabilistic decisions): each gets its own
+        generator seeded from `seed` and its name, so adding a Random elsewhere changes no other's draws."""
+        for name, rng in self.randoms.items():
+            rng.seed(f"{seed}:{name}")
 
     def reset_state(self) -> None:
         """Forget all control-plane and data-plane state (what a program push does)."""
@@ -362,8 +370,11 @@ class Pipeline:
                 n += 1
             stats["mcast_copies"] += n
 
-    def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
-               tstamp_ns: int | None = None) -> Emitted | None:
+    def egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0, tstamp_ns: int | None = None,
+               deq_qdepth: int | None = None, enq_tstamp: int | None = None) -> Emitted | None:
+        """One packet through egress. The queue metadata as a Tofino 1 gives it (srchain_emu.tm): depths in
+        cells, `deq_timedelta` ns waited, `tstamp_ns` the dequeue time (the egress global timestamp);
+        `deq_qdepth` defaults to `enq_qdepth` and `enq_tstamp` to `tstamp_ns - deq_timedelta`."""
         stats = self.stats
         if item.bypass_egress:
             stats["tx"] += 1
@@ -373,8 +384,11 @@ class Pipeline:
         if self.mirror_buffer:
             self.mirror_buffer.clear()
         try:
-            _oport, dprsr, out = self._run_egress(item.frame, item.port, item.qid, enq_qdepth, deq_timedelta,
-                                                  time.monotonic_ns() if tstamp_ns is None else tstamp_ns, item.rid)
+            now = time.monotonic_ns() if tstamp_ns is None else tstamp_ns
+            _oport, dprsr, out = self._run_egress(
+                item.frame, item.port, item.qid, enq_qdepth, deq_timedelta, now, item.rid,
+                enq_qdepth if deq_qdepth is None else deq_qdepth,
+                now - deq_timedelta if enq_tstamp is None else enq_tstamp)
         except R.ParserReject as exc:
             stats[f"drop_egress_parser_{exc.reason}"] += 1
             return None

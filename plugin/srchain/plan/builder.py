@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
-from srchain.model.modules import FlowFeaturesParams, PriorityParams
+from srchain.model.modules import FlowFeaturesParams, L4sParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
+from srchain.plan import l4s as L4S
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
@@ -444,6 +445,21 @@ class _Builder:
                 )
             )
 
+    def l4s_entries(self, seg: ResolvedSegment) -> None:
+        """The l4s module's tables (srchain.plan.l4s): the queue of each ECN codepoint, the AQM's parameters and
+        the PI2 terms of every queue-delay bucket, all keyed by the segment's SID."""
+        assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, L4sParams)
+        sw, label, p = seg.spec.switch, self.sid[(seg.name, seg.name)], seg.params
+        since = self.since[label]
+        for ecn in range(4):
+            self.add(Entry("switch", sw, T.L4S_QUEUE_MAP, {"sid": label, "ecn": ecn}, T.L4S_QUEUE_MAP_ACTION,
+                           {"qid": L4S.queue_of(p, ecn)}, "l4s_queue_map", since))
+        self.add(Entry("switch", sw, T.L4S_CONFIG, {"sid": label}, T.L4S_CONFIG_ACTION, L4S.config_data(p),
+                       "l4s_config", since))
+        for row in L4S.pi_rows(p):
+            self.add(Entry("switch", sw, T.L4S_PI, {"sid": label, "bucket": row.bucket}, T.L4S_PI_ACTION,
+                           {"now": row.now_term, "prev": row.prev_term}, "l4s_pi", since))
+
     def tm_entries(self, seg: ResolvedSegment) -> None:
         """The TM scheduling the priority module relies on (srchain.plan.tm): on every port its switch sends
         the chain's packets by (SID forwarding and routes, planned before this), each queue its `queues:`
@@ -458,6 +474,27 @@ class _Builder:
             for qid in qids:
                 self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, qid), "",
                                {**TM.QUEUE_SCHED_DEFAULTS, "max_priority": TM.priority_name(qid)}, "tm_queue"))
+
+    def l4s_tm_entries(self, seg: ResolvedSegment) -> None:
+        """The l4s module's bottleneck (srchain.plan.tm): on every port its switch sends the chain's packets by,
+        the classic queue's DWRR weight and, with `port_rate_kbps`, the port's shaper."""
+        assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, L4sParams)
+        sw, p = seg.spec.switch, seg.params
+        for port in self._sending_ports(sw):
+            # the L4S queue keeps the SDE's default weight (1023): a row equal to the defaults is no row
+            self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, p.classic_queue), "",
+                           {**TM.QUEUE_SCHED_DEFAULTS, "dwrr_weight": TM.CLASSIC_WEIGHT}, "tm_queue"))
+            if p.port_rate_kbps is not None:
+                self.add(Entry("switch", sw, TM.PORT_SHAPING, TM.port_key(port), "",
+                               {**TM.PORT_SHAPING_DEFAULTS, "max_rate": p.port_rate_kbps,
+                                "max_burst_size": TM.shaping_burst(p.port_rate_kbps)}, "tm_port"))
+                self.add(Entry("switch", sw, TM.PORT_SCHED, TM.port_key(port), "", {"max_rate_enable": True},
+                               "tm_port"))
+
+    def _sending_ports(self, sw: str) -> list[int]:
+        """The ports switch `sw` sends by in this plan (SID forwarding and routes, planned before this)."""
+        return sorted({p for e in self.entries.values() if e.target == sw and e.target_kind == "switch"
+                       and e.table in (T.SID_FORWARD, T.ROUTES) and isinstance(p := e.params.get("port"), int)})
 
     def route_entries(self) -> None:
         """Plain IPv4 forwarding after the bottom label: a /32 route to every host on every switch."""
@@ -550,10 +587,14 @@ class _Builder:
         for seg in self.segments:
             if isinstance(seg.params, PriorityParams):
                 self.queue_entries(seg)
+            elif isinstance(seg.params, L4sParams):
+                self.l4s_entries(seg)
         self.route_entries()
         for seg in self.segments:
             if isinstance(seg.params, PriorityParams):
                 self.tm_entries(seg)
+            elif isinstance(seg.params, L4sParams):
+                self.l4s_tm_entries(seg)
         self.proxy_entries()
         entries = sorted(self.entries.values(), key=lambda e: e.identity)
         return Plan(self.spec.chain, self.version, spec_digest(self.m), self.buckets, self.sids, stacks, entries)

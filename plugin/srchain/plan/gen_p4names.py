@@ -2,8 +2,11 @@
 and widths as the controller's constants, so a renamed table or a resized field breaks at import and in the
 tests, not at apply (the fabric-tna `gen-p4-constants.py` model).
 
-    p4/gen-constants                                   # compile p4/srchain_node.p4 and rewrite p4names.py
-    python -m srchain.plan.gen_p4names OUT/bf-rt.json  # the module's text for one compiled bundle
+    p4/gen-constants                                   # compile p4/srchain_node.p4's profiles, rewrite p4names.py
+    python -m srchain.plan.gen_p4names A/bf-rt.json [B/bf-rt.json ...]  # the module's text for these bundles
+
+Several bundles (the profiles `full` and `l4s`: a module compiled into one only) give the union of their names:
+a table in more than one has the union of its actions, and its keys must agree.
 """
 
 from __future__ import annotations
@@ -49,6 +52,22 @@ def schema(bfrt: dict[str, Any]) -> tuple[dict[str, dict[str, tuple[str, int]]],
     return keys, actions
 
 
+def merge(bfrts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One bf-rt.json-shaped document with every table of `bfrts` (module docstring)."""
+    tables: dict[str, dict[str, Any]] = {}
+    for bfrt in bfrts:
+        for table in bfrt["tables"]:
+            have = tables.get(table["name"])
+            if have is None:
+                tables[table["name"]] = {**table, "action_specs": list(table.get("action_specs", []))}
+                continue
+            if have.get("key", []) != table.get("key", []):
+                raise ValueError(f"table {table['name']}: its keys differ between profiles")
+            names = {a["name"] for a in have["action_specs"]}
+            have["action_specs"] += [a for a in table.get("action_specs", []) if a["name"] not in names]
+    return {"tables": list(tables.values())}
+
+
 def render(bfrt: dict[str, Any]) -> str:
     keys, actions = schema(bfrt)
     names = sorted(set(keys) | {a for per_table in actions.values() for a in per_table})
@@ -83,15 +102,21 @@ def render(bfrt: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m srchain.plan.gen_p4names OUT/bf-rt.json", file=sys.stderr)
+    if not argv:
+        print("usage: python -m srchain.plan.gen_p4names OUT/bf-rt.json [OUT2/bf-rt.json ...]", file=sys.stderr)
         return 2
+    bfrts = []
+    for path in argv:
+        try:
+            bfrts.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"gen_p4names: {path}: {exc}", file=sys.stderr)
+            return 1
     try:
-        bfrt = json.loads(Path(argv[0]).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        print(f"gen_p4names: {argv[0]}: {exc}", file=sys.stderr)
+        sys.stdout.write(render(merge(bfrts)))
+    except ValueError as exc:
+        print(f"gen_p4names: {exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(bfrt))
     return 0
 
 

@@ -9,6 +9,16 @@ from __future__ import annotations
 from typing import Final
 
 # Tables (match-action, registers, counters) and actions: the exact BF Runtime names.
+SWITCH_EGRESS_L4S_CONFIG: Final = "SwitchEgress.l4s.config"
+SWITCH_EGRESS_L4S_DECISIONS: Final = "SwitchEgress.l4s.decisions"
+SWITCH_EGRESS_L4S_LAST_PREV_TERM: Final = "SwitchEgress.l4s.last_prev_term"
+SWITCH_EGRESS_L4S_NEXT_UPDATE: Final = "SwitchEgress.l4s.next_update"
+SWITCH_EGRESS_L4S_NO_TERMS: Final = "SwitchEgress.l4s.no_terms"
+SWITCH_EGRESS_L4S_PI_TERMS: Final = "SwitchEgress.l4s.pi_terms"
+SWITCH_EGRESS_L4S_PROB: Final = "SwitchEgress.l4s.prob"
+SWITCH_EGRESS_L4S_SET_CONFIG: Final = "SwitchEgress.l4s.set_config"
+SWITCH_EGRESS_L4S_SET_TERMS: Final = "SwitchEgress.l4s.set_terms"
+SWITCH_EGRESS_L4S_UNCONFIGURED: Final = "SwitchEgress.l4s.unconfigured"
 SWITCH_EGRESS_QUEUE_STATS_DELAY_MAX: Final = "SwitchEgress.queue_stats.delay_max"
 SWITCH_EGRESS_QUEUE_STATS_DELAY_SUM_US: Final = "SwitchEgress.queue_stats.delay_sum_us"
 SWITCH_EGRESS_QUEUE_STATS_PACKETS: Final = "SwitchEgress.queue_stats.packets"
@@ -62,6 +72,9 @@ SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS_DUE: Final = "SwitchIngress.flow_features.
 SWITCH_INGRESS_IPV4_NO_ROUTE: Final = "SwitchIngress.ipv4.no_route"
 SWITCH_INGRESS_IPV4_ROUTE: Final = "SwitchIngress.ipv4.route"
 SWITCH_INGRESS_IPV4_ROUTES: Final = "SwitchIngress.ipv4.routes"
+SWITCH_INGRESS_L4S_QUEUE_MAP: Final = "SwitchIngress.l4s.queue_map"
+SWITCH_INGRESS_L4S_SET_QUEUE: Final = "SwitchIngress.l4s.set_queue"
+SWITCH_INGRESS_L4S_UNCLASSIFIED: Final = "SwitchIngress.l4s.unclassified"
 SWITCH_INGRESS_PRIORITY_DEFAULT_QUEUE: Final = "SwitchIngress.priority.default_queue"
 SWITCH_INGRESS_PRIORITY_EVENTS: Final = "SwitchIngress.priority.events"
 SWITCH_INGRESS_PRIORITY_QUEUE_MAP: Final = "SwitchIngress.priority.queue_map"
@@ -73,14 +86,35 @@ SWITCH_INGRESS_SR_LOCAL_SID_0: Final = "SwitchIngress.sr.local_sid_0"
 SWITCH_INGRESS_SR_LOCAL_SID_1: Final = "SwitchIngress.sr.local_sid_1"
 SWITCH_INGRESS_SR_NOT_LOCAL: Final = "SwitchIngress.sr.not_local"
 SWITCH_INGRESS_SR_POP_FLOW_FEATURES: Final = "SwitchIngress.sr.pop_flow_features"
+SWITCH_INGRESS_SR_POP_L4S: Final = "SwitchIngress.sr.pop_l4s"
 SWITCH_INGRESS_SR_POP_PRIORITY: Final = "SwitchIngress.sr.pop_priority"
 SWITCH_INGRESS_SR_SECOND_FLOW_FEATURES: Final = "SwitchIngress.sr.second_flow_features"
+SWITCH_INGRESS_SR_SECOND_L4S: Final = "SwitchIngress.sr.second_l4s"
 SWITCH_INGRESS_SR_SECOND_PRIORITY: Final = "SwitchIngress.sr.second_priority"
 SWITCH_INGRESS_SR_SID_FORWARD: Final = "SwitchIngress.sr.sid_forward"
 SWITCH_INGRESS_SR_UNKNOWN_LABEL: Final = "SwitchIngress.sr.unknown_label"
 
 # table -> key field -> (match type, bits; 0 = no fixed width, e.g. $MATCH_PRIORITY)
 KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
+    "SwitchEgress.l4s.config": {
+        "sid": ("Exact", 20),
+    },
+    "SwitchEgress.l4s.decisions": {
+        "$COUNTER_INDEX": ("Exact", 0),
+    },
+    "SwitchEgress.l4s.last_prev_term": {
+        "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchEgress.l4s.next_update": {
+        "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchEgress.l4s.pi_terms": {
+        "sid": ("Exact", 20),
+        "bucket": ("Exact", 8),
+    },
+    "SwitchEgress.l4s.prob": {
+        "$REGISTER_INDEX": ("Exact", 0),
+    },
     "SwitchEgress.queue_stats.delay_max": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
@@ -179,6 +213,10 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.ipv4.routes": {
         "dst_addr": ("LPM", 32),
     },
+    "SwitchIngress.l4s.queue_map": {
+        "sid": ("Exact", 20),
+        "ecn": ("Exact", 2),
+    },
     "SwitchIngress.priority.events": {
         "$COUNTER_INDEX": ("Exact", 0),
     },
@@ -205,6 +243,14 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
 
 # match-action table -> action -> data field -> bits
 ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
+    "SwitchEgress.l4s.config": {
+        "SwitchEgress.l4s.set_config": {"step_threshold_ns": 32, "interval_1024ns": 32, "coupling_log2": 8},
+        "SwitchEgress.l4s.unconfigured": {},
+    },
+    "SwitchEgress.l4s.pi_terms": {
+        "SwitchEgress.l4s.set_terms": {"now": 32, "prev": 32},
+        "SwitchEgress.l4s.no_terms": {},
+    },
     "SwitchEgress.report.addresses": {
         "SwitchEgress.report.set_addresses": {"switch_id": 16, "src_addr": 32, "dst_addr": 32},
         "SwitchEgress.report.no_addresses": {},
@@ -330,6 +376,10 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.ipv4.route": {"port": 9, "dst_mac": 48},
         "SwitchIngress.ipv4.no_route": {},
     },
+    "SwitchIngress.l4s.queue_map": {
+        "SwitchIngress.l4s.set_queue": {"qid": 5},
+        "SwitchIngress.l4s.unclassified": {},
+    },
     "SwitchIngress.priority.queue_map": {
         "SwitchIngress.priority.set_qid": {"qid": 5},
         "SwitchIngress.priority.default_queue": {},
@@ -338,11 +388,13 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.sr.pop_flow_features": {"sid": 20, "report_every": 16},
         "SwitchIngress.sr.pop_priority": {"sid": 20},
         "SwitchIngress.sr.not_local": {},
+        "SwitchIngress.sr.pop_l4s": {"sid": 20},
     },
     "SwitchIngress.sr.local_sid_1": {
         "SwitchIngress.sr.second_flow_features": {"sid": 20, "report_every": 16},
         "SwitchIngress.sr.second_priority": {"sid": 20},
         "SwitchIngress.sr.not_local": {},
+        "SwitchIngress.sr.second_l4s": {"sid": 20},
     },
     "SwitchIngress.sr.sid_forward": {
         "SwitchIngress.sr.forward": {"port": 9, "dst_mac": 48},

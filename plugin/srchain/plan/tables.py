@@ -20,10 +20,12 @@ LOCAL_SID_ACTIONS = {
     P.SWITCH_INGRESS_SR_LOCAL_SID_0: {
         "flow-features": P.SWITCH_INGRESS_SR_POP_FLOW_FEATURES,  # data: sid, report_every
         "priority": P.SWITCH_INGRESS_SR_POP_PRIORITY,  # data: sid
+        "l4s": P.SWITCH_INGRESS_SR_POP_L4S,  # data: sid
     },
     P.SWITCH_INGRESS_SR_LOCAL_SID_1: {
         "flow-features": P.SWITCH_INGRESS_SR_SECOND_FLOW_FEATURES,
         "priority": P.SWITCH_INGRESS_SR_SECOND_PRIORITY,
+        "l4s": P.SWITCH_INGRESS_SR_SECOND_L4S,
     },
 }
 SID_FORWARD = P.SWITCH_INGRESS_SR_SID_FORWARD  # exact label -> egress port + next-hop MAC
@@ -38,6 +40,13 @@ REPORT_ADDRESSES = P.SWITCH_EGRESS_REPORT_ADDRESSES  # flow-features SID -> the 
 REPORT_ADDRESSES_ACTION = P.SWITCH_EGRESS_REPORT_SET_ADDRESSES  # data: switch_id, src_addr, dst_addr
 QUEUE_MAP = P.SWITCH_INGRESS_PRIORITY_QUEUE_MAP  # (priority SID, class id) -> qid
 QUEUE_MAP_ACTION = P.SWITCH_INGRESS_PRIORITY_SET_QID  # data: qid
+# The l4s module (profile l4s; srchain.plan.l4s computes the data)
+L4S_QUEUE_MAP = P.SWITCH_INGRESS_L4S_QUEUE_MAP  # (l4s SID, ECN codepoint) -> qid
+L4S_QUEUE_MAP_ACTION = P.SWITCH_INGRESS_L4S_SET_QUEUE  # data: qid
+L4S_CONFIG = P.SWITCH_EGRESS_L4S_CONFIG  # l4s SID -> the AQM's parameters
+L4S_CONFIG_ACTION = P.SWITCH_EGRESS_L4S_SET_CONFIG  # data: step_threshold_ns, interval_1024ns, coupling_log2
+L4S_PI = P.SWITCH_EGRESS_L4S_PI_TERMS  # (l4s SID, queue-delay bucket) -> the PI2 terms
+L4S_PI_ACTION = P.SWITCH_EGRESS_L4S_SET_TERMS  # data: now, prev
 # Fixed (non-P4) tables of the SDE's packet replication engine (bf_rt_pre_tf1.json): the report copy of a
 # packet goes to the multicast group of its report port, whose one node has RID REPORT_RID.
 PRE_NODE = "$pre.node"  # key $MULTICAST_NODE_ID; data $MULTICAST_RID, $MULTICAST_LAG_ID[], $DEV_PORT[]
@@ -61,7 +70,8 @@ MATCH_PRIORITY_MAX = 65535  # BF Runtime: a lower $MATCH_PRIORITY wins; spec pri
 REPORT_GROUP_BASE = 1  # report multicast group id (and its node id) = base + the report port
 # Tables whose entries other entries of the same phase name (an MGID names its nodes): written first,
 # deleted last (the SDE refuses an MGID whose node does not exist yet).
-WRITE_RANK = {PRE_NODE: 0, PRE_MGID: 1}  # $mirror.cfg sessions stand alone (default rank)
+# A port's shaper before its enable ($mirror.cfg sessions stand alone: default rank).
+WRITE_RANK = {PRE_NODE: 0, PRE_MGID: 1, "tf1.tm.port.sched_shaping": 0}
 WRITE_RANK_DEFAULT = 2
 
 

@@ -15,6 +15,12 @@ queues a port, `tm_tofino_default.c` `bf_tm_port_q_mapping_set(..., BF_TM_TOFINO
 (`egress_qid_queues`). The plan's key carries the pipe as `pipe`: not a BF Runtime key field but the write's
 target pipe_id (the switch driver sends it so).
 
+The l4s module's bottleneck is the switch's own egress port: its segment's `port_rate_kbps` becomes the port
+shaper (`tf1.tm.port.sched_shaping` `max_rate` + `tf1.tm.port.sched_cfg` `max_rate_enable`, keyed by `dev_port`,
+not per pipe: the plan key still carries the port's pipe, which the write targets), and its two queues share the
+port by DWRR with the classic queue guaranteed a tenth (weights 1023, the default, and 114: the plan writes the
+classic queue's row only; RFC 9332 s4.2.2's conditional priority, Linux dualpi2's `classic_protection` 10 %).
+
 These are fixed tables: every row always exists. The plan writes whole rows (every writable field, the
 SDE's defaults where the plan wants nothing else), so reading one back compares field for field; removing
 an entry puts the SDE's defaults back.
@@ -41,8 +47,25 @@ QUEUE_SCHED_DEFAULTS: dict[str, JsonValue] = {
     "dwrr_weight": 1023,
     "scheduling_enable": True,
 }
-DEFAULTS: dict[str, dict[str, JsonValue]] = {QUEUE_SCHED: QUEUE_SCHED_DEFAULTS}
+PORT_SCHED = "tf1.tm.port.sched_cfg"
+PORT_SHAPING = "tf1.tm.port.sched_shaping"
+# Only the field the plan needs: `scheduling_speed` follows the port's speed and is left alone.
+PORT_SCHED_DEFAULTS: dict[str, JsonValue] = {"max_rate_enable": False}
+# A 10G port's defaults (BF_TM_RATE_10G, BF_TM_PORT_SCH_BURST_SIZE); unused while max_rate_enable is false.
+PORT_SHAPING_DEFAULTS: dict[str, JsonValue] = {
+    "unit": "BPS",
+    "provisioning": "UPPER",
+    "max_rate": 10_000_000,
+    "max_burst_size": 9216,
+}
+DEFAULTS: dict[str, dict[str, JsonValue]] = {
+    QUEUE_SCHED: QUEUE_SCHED_DEFAULTS,
+    PORT_SCHED: PORT_SCHED_DEFAULTS,
+    PORT_SHAPING: PORT_SHAPING_DEFAULTS,
+}
 TABLES = frozenset(DEFAULTS)
+PER_PIPE = frozenset({QUEUE_SCHED})  # keys within one pipe; the port tables are keyed by the device port
+L4S_WEIGHT, CLASSIC_WEIGHT = 1023, 114  # DWRR: the classic queue keeps 114 / 1137 = 10 % under L4S load
 
 
 def queue_key(dev_port: int, qid: int) -> Key:
@@ -55,3 +78,14 @@ def queue_key(dev_port: int, qid: int) -> Key:
 def priority_name(level: int) -> str:
     """A scheduling priority level 0..7 as the SDE reads it back ("LOW" for 0)."""
     return "LOW" if level == 0 else str(level)
+
+
+def port_key(dev_port: int) -> Key:
+    """The plan key of a port-level TM row: the port, and its pipe for the write's target."""
+    return {PIPE: dev_port >> 7, "dev_port": dev_port}
+
+
+def shaping_burst(rate_kbps: int) -> int:
+    """The port shaper's bucket: a millisecond at the rate, at least one full frame (a bigger burst would hold a
+    queue for longer than the L4S step threshold's default)."""
+    return max(1600, rate_kbps // 8)

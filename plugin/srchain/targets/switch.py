@@ -182,6 +182,17 @@ class SwitchDriver:
         INVALID_ARGUMENT, as the SDE's singlePipe_validate does)."""
         defaults = TM.DEFAULTS[table]
         out: dict[NKey, tuple[str, int | None]] = {}
+        if table not in TM.PER_PIPE:  # keyed by the device port: one read has every pipe's ports
+            try:
+                rows = self.client.entries(table)
+            except BfrtError as exc:
+                raise TargetError(f"switch {self.name}", f"table {table}: read failed: {exc}", code=exc.code) from None
+            for e in rows:
+                row = {k: e.data.get(k) for k in defaults}
+                port = e.key.get("dev_port")
+                if row != defaults and isinstance(port, int):
+                    out[(table, canonical(sorted(TM.port_key(port).items())))] = (canonical(["", row]), None)
+            return out
         for pipe in range(TM.PIPES):
             try:
                 rows = self.client.entries(table, pipe=pipe)

@@ -1,0 +1,129 @@
+"""PTF tests of the l4s module (p4/control/l4s.p4; needs a bundle of the `l4s` profile: p4/build --profile l4s):
+real frames in and out of the switch's ports. UDP from 10.0.1.0/24 gets [SID_L4S] and leaves by PTF port 1,
+with the tables the controller writes for an l4s segment (srchain.plan.l4s, RFC 9332's defaults)."""
+
+from __future__ import annotations
+
+import time
+
+from ptf import testutils
+from scapy.layers.inet import IP
+from scapy.layers.l2 import Ether
+from sr_node_base import HOST_MAC, SrNodeTest, udp_packet
+
+from srchain.model.modules import L4sParams
+from srchain.plan import l4s as L4S
+
+SID_L4S = 16010
+NOT_ECT, ECT1, ECT0, CE = 0, 1, 2, 3
+MARKED_L4S, MARKED_CLASSIC, DROPPED_CLASSIC, FORWARDED = range(4)
+DECISIONS = "SwitchEgress.l4s.decisions"
+
+
+def ecn_packet(ecn: int, sport: int = 5000, size: int = 100, ttl: int = 64, eth_dst: str | None = None) -> Ether:
+    pkt = udp_packet(sport=sport, size=size, ttl=ttl, **({"eth_dst": eth_dst} if eth_dst else {}))
+    pkt[IP].tos = ecn
+    return pkt
+
+
+class L4sTest(SrNodeTest):
+    params = L4sParams()
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.local_sid(SID_L4S, "pop_l4s")
+        self.classify([SID_L4S], src="10.0.1.0", src_mask="255.255.255.0", protocol=17, protocol_mask=0xFF)
+        self.route("10.0.2.0", 24, 1)
+        for ecn in range(4):
+            self.add("SwitchIngress.l4s.queue_map", {"sid": SID_L4S, "ecn": ecn}, "SwitchIngress.l4s.set_queue",
+                     {"qid": L4S.queue_of(self.params, ecn)})
+        self.add("SwitchEgress.l4s.config", {"sid": SID_L4S}, "SwitchEgress.l4s.set_config",
+                 L4S.config_data(self.params))
+        for row in L4S.pi_rows(self.params):
+            self.add("SwitchEgress.l4s.pi_terms", {"sid": SID_L4S, "bucket": row.bucket},
+                     "SwitchEgress.l4s.set_terms", {"now": row.now_term, "prev": row.prev_term})
+
+    def decisions(self) -> list[int]:
+        return [self.counter(DECISIONS, i) for i in range(4)]
+
+    def queued(self, ptf_port: int, qid: int) -> int:
+        return self.register("SwitchEgress.queue_stats.packets", (self.dev(ptf_port) << 5) | qid)
+
+    def receive(self, n: int, ptf_port: int = 1, timeout: float = 5.0) -> list[Ether]:
+        """The next `n` frames out of `ptf_port` (fewer when the time runs out)."""
+        got: list[Ether] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < n and time.monotonic() < deadline:
+            res = testutils.dp_poll(self, port_number=ptf_port, timeout=max(0.05, deadline - time.monotonic()))
+            if isinstance(res, self.dataplane.PollSuccess):
+                got.append(Ether(res.packet))
+        return got
+
+    def shape(self, kbps: int | None) -> None:
+        """PTF port 1 through the SDE's TM tables, as the plan's `port_rate_kbps` writes them."""
+        port = {"dev_port": self.dev(1)}
+        if kbps is not None:
+            rate = {"unit": "BPS", "provisioning": "UPPER", "max_rate": kbps, "max_burst_size": 1600}
+            self.c.modify("tf1.tm.port.sched_shaping", port, None, rate)
+        self.c.modify("tf1.tm.port.sched_cfg", port, None, {"max_rate_enable": kbps is not None})
+
+
+class EcnCodepointsPickTheQueue(L4sTest):
+    """All four codepoints: ECT(1) and CE to the L4S queue (1), Not-ECT and ECT(0) to the classic queue (0); an
+    idle queue marks nothing and the frames leave unchanged but for the hop (TTL, MAC)."""
+
+    def runTest(self) -> None:
+        before = self.decisions()
+        q = {qid: self.queued(1, qid) for qid in (0, 1)}
+        for ecn in (NOT_ECT, ECT1, ECT0, CE):
+            self.send(0, ecn_packet(ecn, sport=5000 + ecn))
+            self.expect(ecn_packet(ecn, sport=5000 + ecn, ttl=63, eth_dst=HOST_MAC[1]), 1)
+        assert {qid: self.queued(1, qid) - q[qid] for qid in (0, 1)} == {0: 2, 1: 2}
+        after = self.decisions()
+        assert [a - b for a, b in zip(after, before, strict=True)] == [0, 0, 0, 4], (before, after)
+
+
+class L4sStepMarksAStandingQueue(L4sTest):
+    """PTF port 1 shaped to 2 Mbit/s: a burst of 1000-byte ECT(1) frames queues 4 ms per frame, so beyond the
+    first frames every one waits more than the 1 ms step threshold and leaves CE-marked; the counter agrees
+    with what arrived."""
+
+    def tearDown(self) -> None:
+        self.shape(None)
+        super().tearDown()
+
+    def runTest(self) -> None:
+        self.shape(2000)
+        before = self.decisions()
+        n = 30
+        for i in range(n):
+            self.send(0, ecn_packet(ECT1, sport=6000 + i, size=1000))
+        got = self.receive(n, timeout=10.0)
+        assert len(got) == n, len(got)
+        ecn = [int(p[IP].tos) & 3 for p in got]
+        assert ecn[0] == ECT1, ecn  # the first frame found the queue empty
+        assert ecn.count(CE) >= n - 3, ecn
+        after = self.decisions()
+        assert after[MARKED_L4S] - before[MARKED_L4S] == ecn.count(CE)
+        assert after[FORWARDED] - before[FORWARDED] == ecn.count(ECT1)
+
+
+class ClassicAtFullProbability(L4sTest):
+    """p' held at 1 (a register write; an update by these packets lowers it by ~3e-5 only): p_C = p'^2 drops
+    Not-ECT frames and CE-marks ECT(0) ones (RFC 9332 s2.5.1.1), each counted."""
+
+    def runTest(self) -> None:
+        self.c.register_write("SwitchEgress.l4s.prob", self.dev(1), {"f1": 0xFFFFFFFF})
+        before = self.decisions()
+        n = 20
+        for i in range(n):
+            self.send(0, ecn_packet(NOT_ECT, sport=7000 + i))
+        dropped = n - len(self.receive(n, timeout=1.0))
+        for i in range(n):
+            self.send(0, ecn_packet(ECT0, sport=7100 + i))
+        got = self.receive(n)
+        marked = sum(int(p[IP].tos) & 3 == CE for p in got)
+        assert len(got) == n and dropped >= n - 1 and marked >= n - 1, (dropped, marked)
+        after = self.decisions()
+        assert after[DROPPED_CLASSIC] - before[DROPPED_CLASSIC] == dropped
+        assert after[MARKED_CLASSIC] - before[MARKED_CLASSIC] == marked
