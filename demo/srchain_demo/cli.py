@@ -21,15 +21,30 @@ from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE
 @click.option("--port-rate", "port_rate_mbps", type=click.FloatRange(1, 100), default=12.0, show_default=True,
               help="shaped egress rate toward the gaming client (Mbit/s)")
 @click.option("--plan-only", is_flag=True, help="no testbed: validate and plan the chain and a day-2 insert")
+@click.option("--scenario", type=click.Choice(["chain", "l4s"]), default="chain", show_default=True,
+              help="chain: the reference chain (below); l4s: classic and scalable flows through the FIFO and "
+                   "reference DualPI2 bottlenecks for --session-s, one run each (docs/l4s.md)")
 @click.option("--reconfigure", is_flag=True,
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
 @click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
               help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
                    f"{INVENTORY.name} (default: the copies shipped with srchain)")
-def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, reconfigure: bool,
-         examples: str) -> None:
+def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, scenario: str,
+         reconfigure: bool, examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
+    if scenario == "l4s" and not plan_only:
+        from srchain_demo.l4s.compare import DEFAULT_BOTTLENECKS, compare
+        from srchain_demo.l4s.harness import Setup
+
+        rate = port_rate_mbps * 1e6
+        setup = Setup(rate_bps=rate, seconds=max(session_s, 3.0), buffer_bytes=int(rate / 8 * 0.25))  # 250 ms
+        try:
+            compare(list(DEFAULT_BOTTLENECKS), setup, 1, results_root / "l4s", echo=click.echo)
+        except (RuntimeError, OSError) as exc:
+            click.echo(f"error: l4s scenario: {exc}", err=True)
+            sys.exit(1)
+        return
     if not plan_only:
         from srchain_demo.run import run_demo
         from srchain_demo.scenario import Settings
