@@ -309,13 +309,13 @@ class Pipeline:
             tracer.finish(f"ingress done: {len(result)} packet(s) to the traffic manager")
         return result
 
-    def _traced_egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0,
-                       tstamp_ns: int | None = None) -> Emitted | None:
+    def _traced_egress(self, item: ToTM, enq_qdepth: int = 0, deq_timedelta: int = 0, tstamp_ns: int | None = None,
+                       deq_qdepth: int | None = None, enq_tstamp: int | None = None) -> Emitted | None:
         tracer = self.tracer
         assert tracer is not None
         tracer.begin("egress", item.port, item.frame)
         before = collections.Counter(self.stats)
-        out = Pipeline.egress(self, item, enq_qdepth, deq_timedelta, tstamp_ns)
+        out = Pipeline.egress(self, item, enq_qdepth, deq_timedelta, tstamp_ns, deq_qdepth, enq_tstamp)
         if out is None:
             tracer.finish(f"dropped: {self._drops_since(before)}")
         else:
