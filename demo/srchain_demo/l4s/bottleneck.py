@@ -142,3 +142,18 @@ register("fifo", lambda shape: KernelQdisc(shape, ["bfifo", "limit", str(shape.b
 register("dualpi2-ref", lambda shape: EmulatedLink(shape, "dualpi2"))
 register("kernel-dualpi2", lambda shape: KernelQdisc(shape, ["dualpi2"], "dualpi2"))
 register("fifo-emu", lambda shape: EmulatedLink(shape, "fifo"))  # cross-check of the emulator vs tbf+bfifo
+
+
+class P4Switch(EmulatedLink):
+    """srchain_demo.l4s.p4link in the namespace: the emulated Tofino with the SR node's l4s module, the chain
+    applied by the controller, out0 shaped by the TM; its report has aqmlink's shape."""
+
+    def __init__(self, shape: Shape) -> None:  # the same life cycle as EmulatedLink's
+        self.tmp = tempfile.TemporaryDirectory(prefix="l4s-p4-")
+        self.report = Path(self.tmp.name) / "link.json"
+        self.proc = NsProcess(shape.ns, "srchain_demo.l4s.p4link", "in0", "out0",
+                              "--rate-mbit", str(shape.rate_bps / 1e6), "--report", str(self.report))
+        self.proc.wait_ready(60.0)  # compiles the node program and applies the chain first
+
+
+register("p4", P4Switch)
