@@ -15,8 +15,8 @@
  *   Registers per egress port: deadline (1.024 us units), last prev_term, p' (32 bits: 2^32 = 1); each touched by
  *     one RegisterAction per packet, chosen by a gateway (raise / lower / read p').
  *   Classic: drop (Not-ECT) or CE-mark (ECT(0), RFC 9332 s2.5.1.1) when two 16-bit random draws are both below
- *     p' (p_C = p'^2). L4S: CE-mark when qdelay > the step threshold, or a draw is below k p' (k = 2^k_log2,
- *     p_L = max(k p', step)).
+ *     p' (p_C = p'^2). L4S: CE-mark when qdelay > the step threshold and the L queue holds another packet
+ *     (deq_qdepth > 0: A.2's Th_len of one packet), or a draw is below k p' (k = 2^k_log2, p_L = max(k p', step)).
  *   SwitchEgress.l4s.decisions[0..3]: marked L4S, marked classic, dropped classic, forwarded unmarked.
  * Every step is gated on its own (control/sr.p4 on Tofino 1's next-table chains). */
 #ifndef _SRCHAIN_L4S_P4_
@@ -187,6 +187,11 @@ control L4sAqm(
         bucket = qdelay[25:18];
         step_over = step_ns - qdelay;
     }
+    /* RFC 9332 A.2, Th_len = 1 packet: no step marking while the L queue holds this packet alone. At a low link
+       rate one packet ahead of it in the port (an MTU at 12 Mbit/s: 1 ms) already exceeds the step threshold. */
+    action no_step() {
+        step_over = 0;
+    }
     action bucket_saturated() {
         bucket = 255;
         step_over = step_ns - qdelay;
@@ -239,6 +244,9 @@ control L4sAqm(
             bucket_saturated();
         } else {
             bucket_of_delay();
+        }
+        if (eg_intr_md.deq_qdepth == 0) {
+            no_step();
         }
         if (configured) {
             next_deadline();

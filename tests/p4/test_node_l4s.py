@@ -62,11 +62,12 @@ def frame(ecn: int, sport: int = 4000) -> bytes:
                  UDP(sport=sport, dport=5001) / bytes(100))
 
 
-def through(p: Pipeline, ecn: int, t_out: int, delay_ns: int, sport: int = 4000) -> Emitted | None:
+def through(p: Pipeline, ecn: int, t_out: int, delay_ns: int, sport: int = 4000,
+            behind_cells: int = 20) -> Emitted | None:
     """One packet out of the queue at `t_out` (the egress clock, which the update's deadline follows) after
-    waiting `delay_ns`: what egress emits (None: dropped)."""
+    waiting `delay_ns`, leaving `behind_cells` in its queue (deq_qdepth): what egress emits (None: dropped)."""
     (item,) = p.ingress(1, frame(ecn, sport), tstamp_ns=t_out - delay_ns)
-    return p.egress(item, tstamp_ns=t_out)
+    return p.egress(item, tstamp_ns=t_out, deq_qdepth=behind_cells)
 
 
 def ecn_of(e: Emitted) -> int:
@@ -116,7 +117,11 @@ def test_l4s_step_marks_above_the_threshold_only(node: Pipeline) -> None:
     assert all(e is not None and ecn_of(e) == CE for e in above)
     # a classic packet is not step-marked, whatever its delay (its AQM is PI2)
     assert all(ecn_of(e) == ECT0 for e in [through(node, ECT0, T0, 10 * MS)] if e is not None)
-    assert decisions(node)[MARKED_L4S] == 50 and decisions(node)[FORWARDED] == 51
+    # RFC 9332 A.2 Th_len: the L queue holding this packet alone is not step-marked, however long it waited
+    # (at 12 Mbit/s one MTU ahead of it in the port is 1 ms): the first packet of a burst passes
+    alone = [through(node, ECT1, T0, 1_500_000, sport=4100 + i, behind_cells=0) for i in range(20)]
+    assert all(e is not None and ecn_of(e) == ECT1 for e in alone)
+    assert decisions(node)[MARKED_L4S] == 50 and decisions(node)[FORWARDED] == 71
 
 
 @pytest.mark.parametrize("prob", [0.1, 0.3])
