@@ -182,12 +182,18 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         return None
 
     def _bound_program(self, client_id: int, p4_name: str) -> Program:
+        """The program a Read/Write acts on. As bf_rt_server_impl.cpp's Read and Write: a request naming a
+        program gets that program of the device, bound or not (getBfRtInfoIndependent; the SDE's PTF set-up
+        reads tf1.dev.device_configuration this way before it binds); one without a name gets the client's."""
+        if p4_name:
+            named = self.programs.get(p4_name)
+            if named is None:
+                raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"Unable to obtain BF_RT info for ({p4_name}): the "
+                                 "device has no such program")
+            return named
         client = self.clients.get(client_id)
         if client is None or client.bound is None:
             raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION, f"client {client_id} is not bound to a program")
-        if p4_name and p4_name != client.bound:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"client {client_id} is bound to {client.bound}, not {p4_name}")
         prog = self.programs.get(client.bound)
         if prog is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"program {client.bound} is not loaded")
@@ -396,7 +402,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def _apply_device(self, te: pb.TableEntry, utype: str, pipe: int) -> Callable[[], None]:
         """A fixed table's update; `pipe` is the request's target pipe_id (the TM queue tables need one)."""
         table = self.device.tables[te.table_id]
-        if te.is_default_entry:
+        if te.is_default_entry and table.keys:  # a keyless table (device_configuration) is its default entry
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{table.name} has no default entry")
         ids = {k.id for k in table.keys}
         for kf in te.key.fields:
@@ -473,7 +479,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         except ValueError as exc:  # a bad pipe or key (R.EntryNotFound is a ConfigError: NOT_FOUND)
             raise RpcFailure(_code_for(exc), str(exc)) from None
         for key, values in rows:
-            msg = pb.TableEntry(table_id=te.table_id)
+            # the SDE client keeps only the entries whose is_default_entry matches what it asked for
+            msg = pb.TableEntry(table_id=te.table_id, is_default_entry=te.is_default_entry and not table.keys)
             for k, kv in zip(table.keys, key, strict=True):
                 msg.key.fields.add(field_id=k.id).exact.value = kv.to_bytes(_BYTES[k.type], "big")
             for fid, v in values.items():

@@ -127,6 +127,8 @@ def switch_cli() -> None:
 @target_model_option
 @click.option("--token-file", type=click.Path(dir_okay=False), help="require this token (x-srchain-token)")
 @click.option("--device-id", default=0, show_default=True)
+@click.option("--num-pipes", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
+              help="pipes the device reports in tf1.dev.device_configuration (run_p4_tests.sh --num-pipes)")
 @click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
               envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
 @click.option("--trace", "trace_filter", is_flag=False, flag_value="", default=None, metavar="[FILTER]",
@@ -135,7 +137,7 @@ def switch_cli() -> None:
 @click.option("--trace-file", type=click.Path(dir_okay=False), help="write traces here instead of stderr")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
             defines: tuple[str, ...], target_model: str, token_file: str | None, device_id: int,
-            io: str, trace_filter: str | None, trace_file: str | None) -> None:
+            num_pipes: str, io: str, trace_filter: str | None, trace_file: str | None) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
@@ -153,6 +155,7 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
         token = Path(token_file).read_text().strip() if token_file else None
         server, servicer, port = serve(grpc_addr, device_id, token)
         servicer.dev.tracer = tracer
+        servicer.dev.tables.set_num_pipes(int(num_pipes))
     except (PortsError, P4Error, ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

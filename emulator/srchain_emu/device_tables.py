@@ -35,6 +35,10 @@ INVALID_ARGUMENT (`singlePipe_validate`), as is a pg_id >= 18 or pg_queue >= 32 
 an unknown data field or a value outside a string field's choices is INVALID_ARGUMENT (the table data's
 setValue). All ports' queues exist, as on a Tofino (the SDE carves them at init, port_add or not).
 
+* `tf1.dev.device_configuration` (the SDE's `bf_rt_dev_tf1.json`): one keyless row read as the default entry,
+  the device's SKU, pipe count (`srchain switch run --num-pipes`), ports and learn settings; every Tofino PTF
+  test's set-up reads it (`p4testutils.bfrt_utils.DevConfiguration`). Writes are refused (UNIMPLEMENTED).
+
 They belong to the device, not to a program: a program push leaves them as they are. For the port
 tables every ports.json port has a row from the start (as after `port_add`), so clients MODIFY them;
 INSERT of an existing port is ALREADY_EXISTS and of an unknown port NOT_FOUND.
@@ -106,6 +110,7 @@ class Field:
     choices: tuple[str, ...] = ()
     read_only: bool = False
     repeated: bool = False
+    show_default: bool = True  # bf_rt_dev_tf1.json gives no default_value for the device's read-only numbers
 
     @property
     def bits(self) -> int:
@@ -113,7 +118,7 @@ class Field:
 
     def json(self) -> dict:
         t: dict[str, object] = {"type": self.type}
-        if not self.repeated:
+        if not self.repeated and self.show_default:
             t["default_value"] = self.default
         if self.choices:
             t["choices"] = list(self.choices)
@@ -228,7 +233,45 @@ QUEUE_SHAPING = FixedTable("tf1.tm.queue.sched_shaping", 0xFF050026, "TmQueueSch
     Field(5, "max_rate", "uint32", RATE_10G_KBPS),
     Field(6, "max_burst_size", "uint32", Q_BURST),
 ), size=2304, per_pipe=True)
-TEMPLATES = (PORT, PORT_CFG, SCHED_CFG, SCHED_SHAPING, QUEUE_SCHED, QUEUE_SHAPING)
+SKUS = ("UNKNOWN", "BFN-T10-064Q", "BFN-T10-032Q", "BFN-T10-032D", "BFN-T10-032D-020", "BFN-T10-032D-018",
+        "BFN-T10-032D-012")
+# bf_rt_dev_tf1.json: one keyless row, read as the default entry (bf_rt_dev_table_impl.cpp tableDefaultEntryGet).
+DEV_CONFIG = FixedTable("tf1.dev.device_configuration", 0xFF060001, "DevConfigure", (), (
+    Field(1, "sku", "string", "UNKNOWN", SKUS, read_only=True),
+    *(Field(i, n, "uint32", 0, read_only=True, show_default=False) for i, n in (
+        (2, "num_pipes"), (3, "num_stages"), (4, "num_max_ports"), (5, "num_front_ports"), (6, "pcie_cpu_port"))),
+    *(Field(i, n, "uint32", [], read_only=True, repeated=True) for i, n in (
+        (7, "eth_cpu_port_list"), (8, "internal_port_list"), (9, "external_port_list"), (10, "recirc_port_list"))),
+    Field(11, "intr_based_link_monitoring", "bool", False, read_only=True, show_default=False),
+    Field(12, "flow_learn_intr_mode", "bool", False),
+    Field(13, "lrt_dr_timeout_usec", "uint32", 0),
+    Field(14, "flow_learn_timeout_usec", "uint32", 500),
+    Field(15, "inactive_node_delete", "bool", False),
+    Field(16, "selector_member_order", "bool", False),
+), size=1)
+TEMPLATES = (PORT, PORT_CFG, SCHED_CFG, SCHED_SHAPING, QUEUE_SCHED, QUEUE_SHAPING, DEV_CONFIG)
+
+
+def device_configuration(num_pipes: int) -> dict[str, Value]:
+    """The row a Tofino 1 of `num_pipes` pipes reports. The port numbers are the SDE's: Ethernet CPU ports
+    64..67, the PCIe CPU port on local port 64 of pipe 2 (4 pipes) or 1 (2 pipes) (bf_pcie_cpu_port_get), the
+    recirculation ports of bf_pm_recirc_devports_get; front-panel ports are local 0..63 of every pipe
+    (16 QSFP cages a pipe, the 064Q/032Q SKUs). The emulator has no internal ports."""
+    if num_pipes not in (1, 2, 4):
+        raise ValueError(f"num_pipes {num_pipes}: a Tofino 1 has 1, 2 or 4 pipes")
+    if num_pipes == 4:
+        recirc = [*range(68, 72), *range(192, 200), *range(324, 328), *range(448, 456)]
+    else:
+        recirc = [(p << 7) | (68 + i) for p in range(num_pipes) for i in range(4)]
+    return {
+        "sku": "BFN-T10-064Q" if num_pipes == 4 else "BFN-T10-032Q", "num_pipes": num_pipes, "num_stages": 12,
+        "num_max_ports": num_pipes * 72, "num_front_ports": num_pipes * 16,
+        "pcie_cpu_port": (min(2, num_pipes - 1) << 7) | 64, "eth_cpu_port_list": [64, 65, 66, 67],
+        "internal_port_list": [], "external_port_list": [(p << 7) | i for p in range(num_pipes) for i in range(64)],
+        "recirc_port_list": recirc, "intr_based_link_monitoring": False, "flow_learn_intr_mode": False,
+        "lrt_dr_timeout_usec": 0, "flow_learn_timeout_usec": 500, "inactive_node_delete": False,
+        "selector_member_order": False,
+    }
 QUEUE_SCHED_NAME = QUEUE_SCHED.name
 
 
@@ -256,6 +299,11 @@ class DeviceTables:
         self.ports: set[int] = set()
         self.pktgen = PacketGenerator(time.monotonic_ns)  # tf1.pktgen.*: served by the server through it
         self.up: dict[int, bool] = {}  # port -> up, to tell the packet generator when one goes down
+        self.set_num_pipes(N_PIPES)
+
+    def set_num_pipes(self, num_pipes: int) -> None:
+        """What `tf1.dev.device_configuration` reports (`srchain switch run --num-pipes`)."""
+        self.by_name[DEV_CONFIG.name].rows[()] = device_configuration(num_pipes)
 
     def schemas(self) -> list[dict]:
         return [t.schema() for t in self.tables.values()] + self.pktgen.schemas()
@@ -269,7 +317,7 @@ class DeviceTables:
             self.set_queue = set_queue
         self.ports = set(ports)
         for t in self.tables.values():
-            if not t.per_pipe:
+            if not t.per_pipe and t.keys:
                 for p in ports:
                     t.rows.setdefault((p,), t.defaults((p,)))
         for p in ports:
@@ -306,6 +354,9 @@ class DeviceTables:
         t = self.tables[table_id]
         if t.per_pipe:
             return self._write_queue(t, utype, key, values, pipe)
+        if t.name == DEV_CONFIG.name:  # its writable fields tune the SDE's learn/LRT/selector machinery
+            raise Unsupported(f"{t.name}: writes are not modelled (the emulator has no flow-learn timers, LRT "
+                              "descriptor ring or selector member-order option); read the default entry")
         if len(key) != len(t.keys):
             raise ValueError(f"{t.name} key is {', '.join(t.key_names)}")
         if key[0] not in self.ports:

@@ -46,7 +46,8 @@ def test_non_p4_info_lists_the_device_tables(device):
     c, *_ = device
     resp = c.stub.GetForwardingPipelineConfig(pb.GetForwardingPipelineConfigRequest(device_id=0, client_id=1))
     names = [t["name"] for t in json.loads(resp.non_p4_config.bfruntime_info)["tables"]]
-    assert names == ["$mirror.cfg", "$PORT", PORT_CFG, CFG, SHAPING, QUEUE, QSHAPING, "tf1.pktgen.port_cfg",
+    assert names == ["$mirror.cfg", "$PORT", PORT_CFG, CFG, SHAPING, QUEUE, QSHAPING, "tf1.dev.device_configuration",
+                     "tf1.pktgen.port_cfg",
                      "tf1.pktgen.app_cfg", "tf1.pktgen.pkt_buffer", "$pre.mgid", "$pre.node"]
     tables = {t["name"]: t for t in json.loads(resp.non_p4_config.bfruntime_info)["tables"]}
     # ids, key and field names/types of the SDE's bf_rt_tm_tf1.json (open-p4studio bf_rt_tm)
