@@ -559,7 +559,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                              f"{what}: peak rate {pir} is below the committed rate {cir} (RFC 2698 needs PIR >= CIR)")
         return spec  # type: ignore[return-value]
 
-    def _action_data(self, tm: TableMap, data: pb.TableData) -> tuple[str, dict[str, int]]:
+    def _action_data(self, tm: TableMap, data: pb.TableData, zero_missing: bool = False) -> tuple[str, dict[str, int]]:
+        """`zero_missing`: parameters not given are 0, as in the SDE's MODIFY (tableEntryModInternal sets the action
+        from the request's data object, whose action spec starts zeroed): a MODIFY that carries only direct
+        resource fields ($COUNTER_SPEC_*, $METER_SPEC_*) with the action clears its parameters on a Tofino too."""
         aname = tm.action_ids.get(data.action_id)
         if aname is None:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no action id {data.action_id}")
@@ -571,6 +574,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
                                  f"table {tm.name}: action {aname} has no data field id {f.field_id}")
             values[fname] = _to_int(f.stream)
+        if zero_missing:
+            for fname in ids.values():
+                values.setdefault(fname, 0)
         return aname, values
 
     def _apply_match(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
@@ -583,9 +589,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED,
                                  f"table {tm.name}: setting the default entry of an indirect table is not supported "
                                  "by the emulator (the program's default action stays)")
+            fixed: dict[int, int] = {}
             if utype != T.DELETE:
-                action, values = self._action_data(tm, te.data)
+                # the default entry has the table's direct resources too (a miss counts and meters)
+                fixed, data = self._fixed_fields(te.data, self._direct_ids(tm, table))
+                action, values = self._action_data(tm, data)
             undo.append(D.set_default(table, action, values))
+            if fixed:
+                self._apply_direct(tm, table, table.default, fixed, {}, undo)
             return
         if utype == T.DELETE and not te.key.fields:
             undo.append(D.clear(table))
@@ -594,12 +605,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if utype == T.DELETE:
             undo.append(D.delete(table, spec))
             return
-        fids = {COUNTER_BYTES_ID, COUNTER_PKTS_ID}
-        if table.meter_unit is not None:
-            fids |= set(METER_SPEC_IDS[table.meter_unit])
+        fids = self._direct_ids(tm, table)
         if table.profile is not None:
             fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
-        fids |= set(tm.reg_fields)
         filt_fields: dict[int, pb.DataField] = {}
         if table.dfilter is not None:  # the filter spec: floats and strings, taken out before the integer fields
             spec_ids = {fid for fid, _, _ in (LPF_SPEC if table.dfilter.kind == "Lpf" else WRED_SPEC)}
@@ -608,18 +616,31 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             kept.fields.extend(f for f in te.data.fields if f.field_id not in spec_ids)
             te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         fixed, data = self._fixed_fields(te.data, fids)
-        if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
         mode = T.Type.Name(utype)
         if table.profile is not None:
             undo.append(D.write_indirect(table, spec, priority, self._indirect_entry(tm, table, fixed, data), mode))
         else:
-            done = D.write_entry(table, spec, priority, *self._action_data(tm, data), mode)
+            done = D.write_entry(table, spec, priority, *self._action_data(tm, data, mode == "MODIFY"), mode)
             if done is not None:
                 undo.append(done)
         entry = table.get(spec)
         assert entry is not None
+        self._apply_direct(tm, table, entry, fixed, filt_fields, undo, meter_always=True)
+
+    @staticmethod
+    def _direct_ids(tm: TableMap, table: R.Table) -> set[int]:
+        """The data field ids of a match table's direct resources ($COUNTER_SPEC_*, $METER_SPEC_*, register)."""
+        fids = {COUNTER_BYTES_ID, COUNTER_PKTS_ID} | set(tm.reg_fields)
         if table.meter_unit is not None:
+            fids |= set(METER_SPEC_IDS[table.meter_unit])
+        return fids
+
+    def _apply_direct(self, tm: TableMap, table: R.Table, entry: R.Entry, fixed: dict[int, int],
+                      filt_fields: dict[int, pb.DataField], undo: list[D.Undo], meter_always: bool = False) -> None:
+        """Direct counter, meter, filter and register values of one entry (a match entry or the default)."""
+        if (COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed) and not table.has_counter:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
+        if table.meter_unit is not None and (meter_always or set(METER_SPEC_IDS[table.meter_unit]) & set(fixed)):
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
             undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
         if table.dfilter is not None and filt_fields:
@@ -988,8 +1009,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
             for ent in req.entities:
+                if ent.WhichOneof("entity") == "table_usage":
+                    resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage))
+                    continue
                 if ent.WhichOneof("entity") != "table_entry":
-                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry reads are supported")
+                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_usage reads are "
+                                     "supported")
                 te = ent.table_entry
                 if te.table_id in self.device.tables:
                     for out in self._read_device(te, req.target.pipe_id):
@@ -1005,6 +1030,24 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 for out in self._read_table(prog, tm, te):
                     resp.entities.add().table_entry.CopyFrom(out)
         return resp
+
+    def _read_usage(self, prog: Program, req: pb.TableUsage) -> pb.TableUsage:
+        """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table holds (the default entry not
+        counted), an action profile's members, a selector's groups. The emulator keeps one copy of a table for all
+        pipes, so any pipe's usage is that count, as for a symmetric table on the SDE."""
+        tm = prog.tables.get(req.table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {req.table_id}")
+        if tm.kind == "match":
+            count = len(tm.obj.entries)  # type: ignore[attr-defined]
+        elif tm.kind == "profile":
+            count = len(tm.obj.members)  # type: ignore[attr-defined]
+        elif tm.kind == "selector":
+            count = len(tm.obj.groups)  # type: ignore[attr-defined]
+        else:
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: usage of a {tm.kind} table is not "
+                             "modelled (match, action profile and selector tables have it)")
+        return pb.TableUsage(table_id=req.table_id, usage=count)
 
     def _read_table(self, prog: Program, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
         if tm.kind == "match":
@@ -1183,7 +1226,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             names = {v: k for k, v in tm.data_ids[aid].items()}
             for (pname, width), val in zip(e.action.params, e.args, strict=True):
                 msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
-        if table.meter_unit is not None and key is not None:
+        if table.meter_unit is not None:  # the default entry has the direct meter too (SDE reads show it)
             spec = e.meter.spec if e.meter is not None else (R.METER_UNSET,) * 4
             for fid, v in zip(METER_SPEC_IDS[table.meter_unit], spec, strict=True):
                 msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))

@@ -1,0 +1,103 @@
+"""Match-table requests as the SDE's BF Runtime server answers them, which the SDE's own PTF tests rely on:
+table usage reads, direct resources on the default entry, and a MODIFY whose data omits action parameters."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from emu_helpers import P4_DIR
+
+from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
+from srchain_emu.bfrt_server import serve
+from srchain_emu.bundle import compile_to_dir
+
+TABLE = "SwitchIngress.forward"
+
+
+def program(tmp_path) -> str:
+    """exact_forward.p4 with a DirectMeter beside its DirectCounter, a two-parameter action and a default
+    action the control plane may change."""
+    src = (P4_DIR / "exact_forward.p4").read_text()
+    for old, new in (
+        ("action hit(PortId_t port) {", "DirectMeter(MeterType_t.BYTES) dm;\n"
+         "    action hit(PortId_t port, bit<16> tag) {\n"
+         "        hdr.ethernet.ether_type = tag;\n        hdr.ipv4.diffserv = dm.execute();"),
+        ("@defaultonly miss;", "miss;"),
+        ("const default_action = miss(0x1);", "default_action = miss(0x1);"),
+        ("counters = fwd_counter;", "counters = fwd_counter;\n        meters = dm;"),
+    ):
+        assert old in src
+        src = src.replace(old, new)
+    path = tmp_path / "direct_res.p4"
+    path.write_text(src.replace('"common_headers.p4"', f'"{P4_DIR / "common_headers.p4"}"'))
+    return str(path)
+
+
+@pytest.fixture()
+def client(tmp_path):
+    server, _, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
+    compile_to_dir(program(tmp_path), tmp_path / "b")
+    c = BfrtClient(f"unix:{tmp_path / 'bfrt.sock'}", client_id=1)
+    c.subscribe(learn=False)
+    c.push_program("direct_res", tmp_path / "b")
+    c.bind("direct_res")
+    try:
+        yield c
+    finally:
+        c.close()
+        server.stop(grace=None)
+
+
+def usage(c: BfrtClient, table: str) -> int:
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+    req.entities.add().table_usage.table_id = c.table(table).id
+    (ent,) = [e for resp in c.stub.Read(req) for e in resp.entities]
+    return ent.table_usage.usage
+
+
+def test_usage_counts_entries(client):
+    c = client
+    assert usage(c, TABLE) == 0
+    for mac in (0x111111111111, 0x222222222222):
+        c.insert(TABLE, {"hdr.ethernet.dst_addr": mac}, "SwitchIngress.hit", {"port": 1, "tag": 2})
+    c.set_default(TABLE, "SwitchIngress.miss", {"drop": 0})
+    assert usage(c, TABLE) == 2, "the default entry is not counted"
+    c.delete(TABLE)
+    assert usage(c, TABLE) == 0
+    req = pb.ReadRequest(client_id=1)
+    req.entities.add().table_usage.table_id = 12345
+    with pytest.raises(grpc.RpcError) as info:
+        list(c.stub.Read(req))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_default_entry_takes_direct_counter_and_meter(client):
+    c = client
+    c.set_default(TABLE, "SwitchIngress.miss", {"drop": 0, "$COUNTER_SPEC_PKTS": 7, "$COUNTER_SPEC_BYTES": 700,
+                                                 "$METER_SPEC_CIR_KBPS": 1000, "$METER_SPEC_PIR_KBPS": 2000,
+                                                 "$METER_SPEC_CBS_KBITS": 10, "$METER_SPEC_PBS_KBITS": 20})
+    (d,) = c.entries(TABLE, default=True)
+    assert (d.action, d.data["drop"], d.data["$COUNTER_SPEC_PKTS"], d.data["$COUNTER_SPEC_BYTES"]) == \
+        ("SwitchIngress.miss", 0, 7, 700)
+    assert (d.data["$METER_SPEC_CIR_KBPS"], d.data["$METER_SPEC_PBS_KBITS"]) == (1000, 20)
+    with pytest.raises(BfrtError) as info:  # PIR below CIR: refused, and the default stays as it was
+        c.set_default(TABLE, "SwitchIngress.miss", {"drop": 1, "$METER_SPEC_CIR_KBPS": 5000,
+                                                     "$METER_SPEC_PIR_KBPS": 10})
+    assert "peak rate" in str(info.value)
+
+
+def test_modify_without_action_parameters_zeroes_them(client):
+    c = client
+    key = {"hdr.ethernet.dst_addr": 0x222222222222}
+    c.insert(TABLE, key, "SwitchIngress.hit", {"port": 5, "tag": 0x800})
+    c.modify(TABLE, key, "SwitchIngress.hit", {"$COUNTER_SPEC_PKTS": 3, "$METER_SPEC_CIR_KBPS": 100,
+                                               "$METER_SPEC_PIR_KBPS": 100})
+    (e,) = c.entries(TABLE, key)
+    assert (e.data["port"], e.data["tag"], e.data["$COUNTER_SPEC_PKTS"]) == (0, 0, 3)
+    assert e.data["$METER_SPEC_CIR_KBPS"] == 100
+    c.modify(TABLE, key, "SwitchIngress.hit", {"tag": 9})
+    (e,) = c.entries(TABLE, key)
+    assert (e.data["port"], e.data["tag"]) == (0, 9)
+    with pytest.raises(BfrtError, match="needs parameter tag"):  # an INSERT still names every parameter
+        c.insert(TABLE, {"hdr.ethernet.dst_addr": 0x333333333333}, "SwitchIngress.hit", {"port": 1})
