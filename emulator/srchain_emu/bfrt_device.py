@@ -377,6 +377,17 @@ def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Un
     return lambda: reg.write(idx, old)
 
 
+def clear_register(reg: R.RegisterArray) -> Undo:
+    """Every cell back to the register's initial value (the SDE's tableClear of a Register table)."""
+    old = [reg.read(i) for i in range(reg.size)]
+    reg.reset()
+
+    def undo() -> None:
+        for i, cell in enumerate(old):
+            reg.write(i, cell)
+    return undo
+
+
 def write_filter_spec(cells: list[Any], idx: int, spec: tuple) -> Undo:
     """Set one LPF / WRED cell's spec (its state restarts)."""
     before = cells[idx]

@@ -232,8 +232,11 @@ def register_json(r: R.RegisterArray, ids: _Ids) -> dict:
     prefix = _strip_pipe(r.name)
     data = []
     for i, (fname, width) in enumerate(r.fields, start=1):
+        # written as one value (stream), read as one per pipe (int_arr_val): bf-p4c marks them by this annotation,
+        # not as repeated (the SDE client sends a repeated field's int as an array and refuses a scalar)
         data.append({"mandatory": False, "read_only": False,
-                     "singleton": {"id": i, "name": f"{prefix}.{fname}", "repeated": True, "annotations": [],
+                     "singleton": {"id": i, "name": f"{prefix}.{fname}", "repeated": False,
+                                   "annotations": [{"name": "$bfrt_field_class", "value": "register_data"}],
                                    "type": _bytes(width)}})
     return {
         "name": r.name, "id": ids.get(ID_REGISTER, r.name), "table_type": "Register", "size": r.size,

@@ -745,8 +745,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
+        if utype == pb.Update.DELETE and not te.key.fields:  # tableClear: every cell back to its initial value
+            undo.append(D.clear_register(reg))
+            return
         if utype == pb.Update.DELETE:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted")
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted (DELETE without "
+                             "a key resets every cell)")
         idx = self._index(te, reg.size, f"register {reg.name}")
         fields: dict[str, int] = {}
         for f in te.data.fields:

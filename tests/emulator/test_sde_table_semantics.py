@@ -3,6 +3,8 @@ table usage reads, direct resources on the default entry, and a MODIFY whose dat
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 from emu_helpers import P4_DIR
@@ -101,3 +103,30 @@ def test_modify_without_action_parameters_zeroes_them(client):
     assert (e.data["port"], e.data["tag"]) == (0, 9)
     with pytest.raises(BfrtError, match="needs parameter tag"):  # an INSERT still names every parameter
         c.insert(TABLE, {"hdr.ethernet.dst_addr": 0x333333333333}, "SwitchIngress.hit", {"port": 1})
+
+
+def test_register_fields_and_clear(tmp_path):
+    """Register data fields as bf-p4c marks them (one value written, one per pipe read back), and DELETE without
+    a key (the SDE client's entry_del(target)) resets every cell."""
+    server, _, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
+    compile_to_dir(P4_DIR / "flow_counter.p4", tmp_path / "b")
+    c = BfrtClient(f"unix:{tmp_path / 'bfrt.sock'}", client_id=1)
+    try:
+        c.subscribe(learn=False)
+        c.push_program("flow_counter", tmp_path / "b")
+        c.bind("flow_counter")
+        reg = "SwitchIngress.flow_packets"
+        info = [t for t in json.loads(c.pipeline().config[0].bfruntime_info)["tables"] if t["name"].endswith(reg)]
+        (field,) = [d["singleton"] for d in info[0]["data"]]
+        assert (field["repeated"], field["annotations"]) == (False, [{"name": "$bfrt_field_class",
+                                                                     "value": "register_data"}])
+        c.register_write(reg, 3, {"f1": 42})
+        c.register_write(reg, 7, {"f1": 9})
+        assert c.register_read(reg, 3)["f1"][0] == 42
+        c.delete(reg)
+        assert c.register_read(reg, 3)["f1"][0] == 0 and c.register_read(reg, 7)["f1"][0] == 0
+        with pytest.raises(BfrtError, match="cannot be deleted"):
+            c.delete(reg, {"$REGISTER_INDEX": 3})
+    finally:
+        c.close()
+        server.stop(grace=None)
