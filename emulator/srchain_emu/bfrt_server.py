@@ -93,6 +93,35 @@ class RpcFailure(Exception):
         self.message = message
 
 
+class BatchFailure(RpcFailure):
+    """Failed updates of a Write (entities of a Read), answered as the SDE's BfRtServerErrorReporter does
+    (bf_rt_server_impl.hpp): status UNKNOWN, and in its binary details (a google.rpc.Status, trailer
+    `grpc-status-details-bin`) one bfrt_proto.Error per update up to the last failed one — OK for those that
+    succeeded — each failed one with its own canonical code. The SDE client's BfruntimeReadWriteRpcException
+    reads nothing else (sub_errors_get)."""
+
+    def __init__(self, what: str, errors: list[tuple[int, Exception]], suffix: str = "") -> None:
+        self.errors = [(i, _code_for(e), str(e)) for i, e in errors]
+        text = "; ".join(f"{'entity' if what == 'Read' else 'update'} {i}: {m}" for i, _, m in self.errors)
+        super().__init__(grpc.StatusCode.UNKNOWN, f"{what} Error Status: {text}{suffix}")
+
+    def details(self) -> bytes:
+        st = status_pb2.Status(code=code_pb2.UNKNOWN, message=self.message)
+        done = 0
+        for idx, code, msg in self.errors:
+            for _ in range(done, idx):
+                st.details.add().Pack(pb.Error(canonical_code=code_pb2.OK))
+            st.details.add().Pack(pb.Error(canonical_code=code.value[0], message=msg))
+            done = idx + 1
+        return st.SerializeToString()
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, exc: Exception | None = None) -> None:
+    if isinstance(exc, BatchFailure):
+        context.set_trailing_metadata((("grpc-status-details-bin", exc.details()),))
+    context.abort(code, message)
+
+
 def _code_for(exc: Exception) -> grpc.StatusCode:
     if isinstance(exc, RpcFailure):
         return exc.code
@@ -176,7 +205,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         try:
             return fn()
         except (RpcFailure, DeviceError) as exc:
-            context.abort(_code_for(exc), exc.message)
+            _abort(context, _code_for(exc), exc.message, exc)
         except (R.ConfigError, P4Error) as exc:
             context.abort(_code_for(exc), str(exc))
         return None
@@ -352,10 +381,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if atomic:
                 for fn in reversed(undo):
                     fn()
-            msg = "; ".join(f"update {j}: {e}" for j, e in errors)
-            if atomic:
-                msg += " (batch rolled back)"
-            raise RpcFailure(_code_for(errors[0][1]), msg)
+            raise BatchFailure("Write", errors, " (batch rolled back)" if atomic else "")
         return pb.WriteResponse()
 
     def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]], pipe: int = 0xFFFF) -> None:
@@ -1004,36 +1030,45 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     # ------------------------------------------------------------ read
     def Read(self, request, context):
-        resp = self._guard(context, lambda: self._read(request))
+        errors: list[tuple[int, Exception]] = []
+        resp = self._guard(context, lambda: self._read(request, errors))
         if resp is not None:
-            yield resp
+            yield resp  # what the entities that succeeded read, then the failed ones' errors (as the SDE's Read)
+        if errors:
+            failure = BatchFailure("Read", errors)
+            _abort(context, failure.code, failure.message, failure)
 
-    def _read(self, req: pb.ReadRequest) -> pb.ReadResponse:
+    def _read(self, req: pb.ReadRequest, errors: list[tuple[int, Exception]]) -> pb.ReadResponse:
         resp = pb.ReadResponse()
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
-            for ent in req.entities:
-                if ent.WhichOneof("entity") == "table_usage":
-                    resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage))
-                    continue
-                if ent.WhichOneof("entity") != "table_entry":
-                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_usage reads are "
-                                     "supported")
-                te = ent.table_entry
-                if te.table_id in self.device.tables:
-                    for out in self._read_device(te, req.target.pipe_id):
-                        resp.entities.add().table_entry.CopyFrom(out)
-                    continue
-                if te.table_id in PKTGEN_IDS:
-                    for out in self._read_pktgen(te):
-                        resp.entities.add().table_entry.CopyFrom(out)
-                    continue
-                tm = prog.tables.get(te.table_id)
-                if tm is None:
-                    raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
-                for out in self._read_table(prog, tm, te):
-                    resp.entities.add().table_entry.CopyFrom(out)
+            for i, ent in enumerate(req.entities):
+                try:
+                    self._read_entity(prog, ent, req.target.pipe_id, resp)
+                except (RpcFailure, DeviceError, R.ConfigError, ValueError, KeyError) as exc:
+                    errors.append((i, exc))
         return resp
+
+    def _read_entity(self, prog: Program, ent: pb.Entity, pipe: int, resp: pb.ReadResponse) -> None:
+        """One entity's entries into `resp`, all or (on an error) none."""
+        kind = ent.WhichOneof("entity")
+        if kind == "table_usage":
+            resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage))
+            return
+        if kind != "table_entry":
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_usage reads are supported")
+        te = ent.table_entry
+        if te.table_id in self.device.tables:
+            entries = self._read_device(te, pipe)
+        elif te.table_id in PKTGEN_IDS:
+            entries = self._read_pktgen(te)
+        else:
+            tm = prog.tables.get(te.table_id)
+            if tm is None:
+                raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
+            entries = self._read_table(prog, tm, te)
+        for out in entries:
+            resp.entities.add().table_entry.CopyFrom(out)
 
     def _read_usage(self, prog: Program, req: pb.TableUsage) -> pb.TableUsage:
         """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table holds (the default entry not

@@ -142,3 +142,22 @@ def snippet_path(tmp_path):
         return path
 
     return _write
+
+
+def batch_codes(exc) -> list[str]:
+    """The per-update codes of a Write/Read that failed as the SDE's server answers (status UNKNOWN, one
+    bfrt_proto.Error per update up to the last failed one in the binary details), by name."""
+    import grpc
+    from google.rpc import status_pb2
+
+    from srchain_contracts.bfrt import bfruntime_pb2 as pb
+
+    assert exc.code() == grpc.StatusCode.UNKNOWN, exc
+    (raw,) = [md.value for md in exc.trailing_metadata() if md.key == "grpc-status-details-bin"]
+    names = {c.value[0]: c.name for c in grpc.StatusCode}
+    out = []
+    for detail in status_pb2.Status.FromString(raw).details:
+        err = pb.Error()
+        assert detail.Unpack(err)
+        out.append(names[err.canonical_code])
+    return out

@@ -7,7 +7,7 @@ import json
 
 import grpc
 import pytest
-from emu_helpers import P4_DIR
+from emu_helpers import P4_DIR, batch_codes
 
 from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
@@ -68,10 +68,14 @@ def test_usage_counts_entries(client):
     c.delete(TABLE)
     assert usage(c, TABLE) == 0
     req = pb.ReadRequest(client_id=1)
+    req.entities.add().table_usage.table_id = c.table(TABLE).id
     req.entities.add().table_usage.table_id = 12345
+    call = c.stub.Read(req)
+    (resp,) = [next(call)]  # the entity that could be read, then the other's error
+    assert resp.entities[0].table_usage.usage == 0
     with pytest.raises(grpc.RpcError) as info:
-        list(c.stub.Read(req))
-    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        next(call)
+    assert batch_codes(info.value) == ["OK", "NOT_FOUND"] and "12345" in info.value.details()
 
 
 def test_default_entry_takes_direct_counter_and_meter(client):
@@ -130,3 +134,26 @@ def test_register_fields_and_clear(tmp_path):
     finally:
         c.close()
         server.stop(grace=None)
+
+
+def test_failed_updates_are_reported_per_update(client):
+    """A Write that fails answers as the SDE's server: UNKNOWN, with one error per update up to the last failed
+    one (OK for those that took effect under CONTINUE_ON_ERROR); the project's client names the first failed
+    update's code."""
+    c = client
+    good = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x1}, "SwitchIngress.hit",
+                         {"port": 1, "tag": 2})
+    dup = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x1}, "SwitchIngress.hit",
+                        {"port": 1, "tag": 2})
+    missing = c.make_update(pb.Update.DELETE, TABLE, {"hdr.ethernet.dst_addr": 0x9})
+    other = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x2}, "SwitchIngress.hit",
+                          {"port": 3, "tag": 4})
+    req = pb.WriteRequest(client_id=1, atomicity=pb.WriteRequest.CONTINUE_ON_ERROR)
+    req.updates.extend([good, dup, other, missing])
+    with pytest.raises(grpc.RpcError) as info:
+        c.stub.Write(req)
+    assert batch_codes(info.value) == ["OK", "ALREADY_EXISTS", "OK", "NOT_FOUND"]
+    assert usage(c, TABLE) == 2, "the updates that succeeded stay"
+    with pytest.raises(BfrtError) as err:
+        c.write([dup])
+    assert err.value.code == "ALREADY_EXISTS"

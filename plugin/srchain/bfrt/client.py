@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import SupportsIndex, TypeVar
 
 import grpc
+from google.rpc import status_pb2
 
 from srchain.bfrt.errors import BfrtError
 from srchain.bfrt.schema import DataField, FieldType, Schema, TableInfo
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
-__all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireArray", "WireData", "WireKey", "WireRead", "WireScalar"]
+__all__ = ["BfrtClient", "BfrtError", "Entry", "TlsFiles", "WireArray", "WireData", "WireKey", "WireRead", "WireScalar",
+           "rpc_error_code"]
 
 SetReq = pb.SetForwardingPipelineConfigRequest
 WireKey = int | tuple[int, int]  # exact: int; ternary: (value, mask); lpm: (value, prefix_len); range: (low, high)
@@ -105,6 +107,25 @@ def _enc_array(f: pb.DataField, values: list[int] | list[bool], d: DataField, fi
             raise BfrtError(f"field {field}: value {n} does not fit {width} bits", "INVALID_ARGUMENT")
     f.int_arr_val.SetInParent()
     f.int_arr_val.val.extend(numbers)
+
+
+def rpc_error_code(exc: grpc.RpcError) -> str:
+    """The status code's name; for a Write/Read that failed per update (UNKNOWN, as the SDE's server answers)
+    the code of the first failed update, from the google.rpc.Status in the binary details."""
+    code: str = exc.code().name
+    if code != "UNKNOWN":
+        return code
+    for md in exc.trailing_metadata() or ():
+        if md.key == "grpc-status-details-bin" and isinstance(md.value, bytes):
+            st = status_pb2.Status.FromString(md.value)
+            for detail in st.details:
+                err = pb.Error()
+                if detail.Unpack(err) and err.canonical_code:
+                    return _CODE_NAMES.get(err.canonical_code, code)
+    return code
+
+
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 def _pair(value: object, field: str, match_type: str) -> tuple[object, object]:
@@ -287,7 +308,7 @@ class BfrtClient:
             try:
                 return method(request, metadata=self.md, timeout=self.timeout)
             except grpc.RpcError as exc:
-                code = exc.code().name
+                code = rpc_error_code(exc)
                 if not retry or code not in RETRYABLE or attempt == self.retries:
                     raise BfrtError(f"{code}: {exc.details()}", code) from None
             time.sleep(delay)
@@ -442,7 +463,7 @@ class BfrtClient:
                 return [e.table_entry for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout)
                         for e in resp.entities]
             except grpc.RpcError as exc:
-                code = exc.code().name
+                code = rpc_error_code(exc)
                 if code not in RETRYABLE or attempt == self.retries:
                     raise BfrtError(f"{code}: {exc.details()}", code) from None
             time.sleep(delay)

@@ -18,7 +18,7 @@ import re
 
 import grpc
 
-from srchain.bfrt.client import PIPE_ALL, BfrtClient, BfrtError, WireData, WireKey, WireScalar
+from srchain.bfrt.client import PIPE_ALL, BfrtClient, BfrtError, WireData, WireKey, WireScalar, rpc_error_code
 from srchain.bfrt.schema import TableInfo
 from srchain.plan import tm as TM
 from srchain.plan.model import DiffOp, Entry, JsonValue, canonical
@@ -288,7 +288,7 @@ class SwitchDriver:
             future.result()
             return None
         except grpc.RpcError as exc:
-            code, details = exc.code().name, exc.details() or ""
+            code, details = rpc_error_code(exc), exc.details() or ""
             m = UPDATE_RE.search(details)
             index = start + int(m.group(1)) if m else None
             return TargetError(f"switch {self.name}", f"{code}: {details}", index, code, code in UNSURE)
