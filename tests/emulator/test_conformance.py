@@ -31,7 +31,7 @@ def test_exact_forward_hits_misses_and_counts():
     assert [(o.port, o.frame) for o in p.process(1, frame)] == [(5, frame)]
     assert p.process(1, udp(eth_dst="22:22:22:22:22:23")) == []  # default miss(1) drops
     assert p.stats["drop_ctl_ingress"] == 1
-    assert (entry.pkts, entry.bytes) == (1, len(frame))
+    assert (entry.pkts, entry.bytes) == (1, len(frame) + 4), "bytes with the FCS, as a Tofino counts them"
     assert t.default.pkts == 1
     # Control-plane errors are explicit and leave the table unchanged.
     for bad, msg in [

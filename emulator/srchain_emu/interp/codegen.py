@@ -55,6 +55,10 @@ from .types import (
     serial_bits,
 )
 
+# Byte counters count what a Tofino's do: the frame with its 4-byte Ethernet FCS, which a Linux interface hands
+# over stripped (the SDE's tna_counter expects 208 bytes for two 100-byte frames). Meters keep the frame length.
+FCS_BYTES = 4
+
 
 @dataclass
 class Value:
@@ -1493,9 +1497,9 @@ class Generator:
                     + (f", {sym!r})" if sym else ")"))
             return Value(f"(_h if (_h := {memo}.get(_k := {key})) is not None else {call})", Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Counter":
-            return Value(f"{x.pyname}.count({self.expr(c.args[0]).code}, _plen)", VoidT())
+            return Value(f"{x.pyname}.count({self.expr(c.args[0]).code}, _plen + {FCS_BYTES})", VoidT())
         if kind == "DirectCounter":
-            return Value(f"{x.pyname}.table.cur.count(_plen)", VoidT())
+            return Value(f"{x.pyname}.table.cur.count(_plen + {FCS_BYTES})", VoidT())
         if kind in ("Meter", "DirectMeter"):
             self.uses_clock = True
             args = list(c.args)
