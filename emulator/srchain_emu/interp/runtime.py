@@ -1204,7 +1204,9 @@ def ones_fold(total: int) -> int:
 
 class ChecksumUnit:
     """TNA `Checksum`: add/subtract fields, then verify() (the error bit: the sum is not all ones, as on a
-    Tofino, SDE `tna_checksum.p4`) or get() (the sum's complement)."""
+    Tofino, SDE `tna_checksum.p4`) or get() (the running sum itself: the residual that a deparser's update()
+    takes as one more term, as in the SDE's tna_checksum: subtracting the old address, port and checksum
+    leaves the sum of the rest, and update({new address, port, residual}) is the new checksum)."""
 
     __slots__ = ("total",)
 
@@ -1231,7 +1233,7 @@ class ChecksumUnit:
         return self.total != 0xFFFF
 
     def get(self) -> int:
-        return ~self.total & 0xFFFF
+        return self.total
 
     @staticmethod
     def update(value: int, nbits: int) -> int:
