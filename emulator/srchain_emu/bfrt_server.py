@@ -385,8 +385,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         return pb.WriteResponse()
 
     def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]], pipe: int = 0xFFFF) -> None:
+        if upd.entity.WhichOneof("entity") == "table_attribute":
+            undo.append(self._apply_attribute(prog, upd.entity.table_attribute))
+            return
         if upd.entity.WhichOneof("entity") != "table_entry":
-            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry updates are supported")
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_attribute updates are "
+                             "supported")
         te = upd.entity.table_entry
         T = pb.Update
         if upd.type not in (T.INSERT, T.MODIFY, T.DELETE, T.INSERT_OR_MODIFY):
@@ -424,6 +428,51 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_value_set(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
+
+    def _attribute_target(self, prog: Program, ta: pb.TableAttribute) -> tuple[TableMap, str]:
+        tm = prog.tables.get(ta.table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {ta.table_id}")
+        which = ta.WhichOneof("attribute")
+        if which is None:
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: table attributes other than "
+                             "EntryScope and MeterByteCountAdjust are not modelled")
+        if which == "byte_count_adj" and not (tm.kind == "meter" or (
+                tm.kind == "match" and tm.obj.meter_unit is not None)):  # type: ignore[attr-defined]
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no meter: no "
+                             "MeterByteCountAdjust")
+        return tm, which
+
+    def _apply_attribute(self, prog: Program, ta: pb.TableAttribute) -> D.Undo:
+        """A table attribute write (the SDE client's attribute_*_set). EntryScope: every table of the emulator
+        is symmetric (one copy for all pipes, gresses and parsers), so only that scope is accepted; a single-pipe
+        or user-defined scope needs per-pipe tables and is refused (UNIMPLEMENTED), not ignored.
+        MeterByteCountAdjust: bytes added to each packet's length before a byte meter of the table runs."""
+        tm, which = self._attribute_target(prog, ta)
+        if which == "entry_scope":
+            es = ta.entry_scope
+            for name in ("gress_scope", "pipe_scope", "prsr_scope"):
+                mode = getattr(es, name)
+                if es.HasField(name) and (mode.WhichOneof("scope") == "user_defined" or mode.predef != pb.Mode.ALL):
+                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: {name} other than ALL (an "
+                                     "asymmetric table) needs per-pipe tables, which the emulator does not model")
+            return lambda: None
+        obj = tm.obj
+        attr = "bytecount_adjust" if tm.kind == "meter" else "meter_adjust"
+        old = getattr(obj, attr)
+        setattr(obj, attr, ta.byte_count_adj.byte_count_adjust)
+        return lambda: setattr(obj, attr, old)
+
+    def _read_attribute(self, prog: Program, ta: pb.TableAttribute) -> pb.TableAttribute:
+        tm, which = self._attribute_target(prog, ta)
+        out = pb.TableAttribute(table_id=ta.table_id)
+        if which == "entry_scope":
+            for name in ("gress_scope", "pipe_scope", "prsr_scope"):
+                getattr(out.entry_scope, name).predef = pb.Mode.ALL
+        else:
+            out.byte_count_adj.byte_count_adjust = getattr(
+                tm.obj, "bytecount_adjust" if tm.kind == "meter" else "meter_adjust")
+        return out
 
     def _apply_device(self, te: pb.TableEntry, utype: str, pipe: int) -> Callable[[], None]:
         """A fixed table's update; `pipe` is the request's target pipe_id (the TM queue tables need one)."""
@@ -1055,8 +1104,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if kind == "table_usage":
             resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage))
             return
+        if kind == "table_attribute":
+            resp.entities.add().table_attribute.CopyFrom(self._read_attribute(prog, ent.table_attribute))
+            return
         if kind != "table_entry":
-            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_usage reads are supported")
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry, table_usage and table_attribute reads "
+                             "are supported")
         te = ent.table_entry
         if te.table_id in self.device.tables:
             entries = self._read_device(te, pipe)

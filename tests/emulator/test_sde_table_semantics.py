@@ -13,6 +13,7 @@ from srchain.bfrt.client import BfrtClient, BfrtError
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
+from srchain_emu.interp import runtime as R
 
 TABLE = "SwitchIngress.forward"
 
@@ -157,3 +158,53 @@ def test_failed_updates_are_reported_per_update(client):
     with pytest.raises(BfrtError) as err:
         c.write([dup])
     assert err.value.code == "ALREADY_EXISTS"
+
+
+def attribute_write(c: BfrtClient, table: str, fill) -> None:
+    req = pb.WriteRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+    upd = req.updates.add(type=pb.Update.INSERT)
+    upd.entity.table_attribute.table_id = c.table(table).id
+    fill(upd.entity.table_attribute)
+    c.stub.Write(req)
+
+
+def attribute_read(c: BfrtClient, table: str, which: str) -> pb.TableAttribute:
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+    ta = req.entities.add().table_attribute
+    ta.table_id = c.table(table).id
+    getattr(ta, which).SetInParent()
+    (ent,) = [e for resp in c.stub.Read(req) for e in resp.entities]
+    return ent.table_attribute
+
+
+def test_entry_scope_symmetric_only(client):
+    c = client
+    attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "predef", pb.Mode.ALL))
+    got = attribute_read(c, TABLE, "entry_scope")
+    assert (got.entry_scope.pipe_scope.predef, got.entry_scope.gress_scope.predef) == (pb.Mode.ALL, pb.Mode.ALL)
+    assert got.entry_scope.HasField("pipe_scope")
+    with pytest.raises(grpc.RpcError) as info:  # one pipe: an asymmetric table, which needs per-pipe state
+        attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "predef", pb.Mode.SINGLE))
+    assert batch_codes(info.value) == ["UNIMPLEMENTED"] and "per-pipe" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "user_defined", 0x3))
+    assert batch_codes(info.value) == ["UNIMPLEMENTED"]
+    with pytest.raises(grpc.RpcError) as info:  # an attribute the emulator does not know: refused
+        attribute_write(c, TABLE, lambda ta: None)
+    assert batch_codes(info.value) == ["UNIMPLEMENTED"]
+
+
+def test_meter_byte_count_adjust(client):
+    c = client
+    assert attribute_read(c, TABLE, "byte_count_adj").byte_count_adj.byte_count_adjust == 0
+    attribute_write(c, TABLE, lambda ta: setattr(ta.byte_count_adj, "byte_count_adjust", -12))
+    assert attribute_read(c, TABLE, "byte_count_adj").byte_count_adj.byte_count_adjust == -12
+
+
+def test_byte_count_adjust_changes_what_a_meter_sees():
+    # CIR = PIR 8 kbit/s, bursts 1 kbit = 125 bytes: a 100-byte packet fits, 100 + 30 adjusted bytes do not
+    for adjust, colour in ((0, R.GREEN), (30, R.RED)):
+        m = R.MeterArray("m", 1, "BYTES", {R.GREEN: R.GREEN, R.YELLOW: R.YELLOW, R.RED: R.RED})
+        m.cells[0].set_spec((8, 8, 1, 1), False)
+        m.bytecount_adjust = adjust
+        assert m.execute(0, 100, 1) == colour

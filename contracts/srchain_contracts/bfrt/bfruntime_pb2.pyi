@@ -386,19 +386,116 @@ class TableAttribute(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TABLE_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_SCOPE_FIELD_NUMBER: _builtins.int
+    BYTE_COUNT_ADJ_FIELD_NUMBER: _builtins.int
     table_id: _builtins.int
+    @_builtins.property
+    def entry_scope(self) -> Global___EntryScope: ...
+    @_builtins.property
+    def byte_count_adj(self) -> Global___ByteCountAdj: ...
     def __init__(
         self,
         *,
         table_id: _builtins.int = ...,
+        entry_scope: Global___EntryScope | None = ...,
+        byte_count_adj: Global___ByteCountAdj | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["table_id", b"table_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "table_id", b"table_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_attribute: _TypeAlias = _typing.Literal["entry_scope", "byte_count_adj"]  # noqa: Y015
+    _WhichOneofArgType_attribute: _TypeAlias = _typing.Literal["attribute", b"attribute"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_attribute) -> _WhichOneofReturnType_attribute | None: ...
+
+Global___TableAttribute: _TypeAlias = TableAttribute  # noqa: Y015
+
+@_typing.final
+class Mode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _PredefinedMode:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _PredefinedModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Mode._PredefinedMode.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        ALL: Mode._PredefinedMode.ValueType  # 0
+        SINGLE: Mode._PredefinedMode.ValueType  # 1
+
+    class PredefinedMode(_PredefinedMode, metaclass=_PredefinedModeEnumTypeWrapper): ...
+    ALL: Mode.PredefinedMode.ValueType  # 0
+    SINGLE: Mode.PredefinedMode.ValueType  # 1
+
+    PREDEF_FIELD_NUMBER: _builtins.int
+    USER_DEFINED_FIELD_NUMBER: _builtins.int
+    ARGS_FIELD_NUMBER: _builtins.int
+    predef: Global___Mode.PredefinedMode.ValueType
+    user_defined: _builtins.int
+    args: _builtins.int
+    def __init__(
+        self,
+        *,
+        predef: Global___Mode.PredefinedMode.ValueType = ...,
+        user_defined: _builtins.int = ...,
+        args: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["predef", b"predef", "scope", b"scope", "user_defined", b"user_defined"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "predef", b"predef", "scope", b"scope", "user_defined", b"user_defined"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_scope: _TypeAlias = _typing.Literal["predef", "user_defined"]  # noqa: Y015
+    _WhichOneofArgType_scope: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_scope) -> _WhichOneofReturnType_scope | None: ...
+
+Global___Mode: _TypeAlias = Mode  # noqa: Y015
+
+@_typing.final
+class EntryScope(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRESS_SCOPE_FIELD_NUMBER: _builtins.int
+    PIPE_SCOPE_FIELD_NUMBER: _builtins.int
+    PRSR_SCOPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def gress_scope(self) -> Global___Mode: ...
+    @_builtins.property
+    def pipe_scope(self) -> Global___Mode: ...
+    @_builtins.property
+    def prsr_scope(self) -> Global___Mode: ...
+    def __init__(
+        self,
+        *,
+        gress_scope: Global___Mode | None = ...,
+        pipe_scope: Global___Mode | None = ...,
+        prsr_scope: Global___Mode | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["gress_scope", b"gress_scope", "pipe_scope", b"pipe_scope", "prsr_scope", b"prsr_scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gress_scope", b"gress_scope", "pipe_scope", b"pipe_scope", "prsr_scope", b"prsr_scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___TableAttribute: _TypeAlias = TableAttribute  # noqa: Y015
+Global___EntryScope: _TypeAlias = EntryScope  # noqa: Y015
+
+@_typing.final
+class ByteCountAdj(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BYTE_COUNT_ADJUST_FIELD_NUMBER: _builtins.int
+    byte_count_adjust: _builtins.int
+    def __init__(
+        self,
+        *,
+        byte_count_adjust: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["byte_count_adjust", b"byte_count_adjust"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ByteCountAdj: _TypeAlias = ByteCountAdj  # noqa: Y015
 
 @_typing.final
 class TableOperation(_message.Message):

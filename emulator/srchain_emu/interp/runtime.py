@@ -155,6 +155,7 @@ class Table:
     ) -> None:
         self.name = name
         self.meter_unit = meter_unit  # a DirectMeter's MeterType_t (its spec is entry data), or None
+        self.meter_adjust = 0  # its MeterByteCountAdjust attribute: bytes added to each packet's length
         self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
         self.selector: ActionSelector | None = None  # ... or selector groups
         self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
@@ -693,6 +694,7 @@ class MeterArray:
         self.packets = unit == "PACKETS"
         self.colors = colors
         self.cells: list[MeterState] = []
+        self.bytecount_adjust = 0  # the MeterByteCountAdjust table attribute: bytes added to each packet's length
         self.reset()
 
     def reset(self) -> None:
@@ -700,7 +702,7 @@ class MeterArray:
 
     def execute(self, index: int, nbytes: int, now: int, pre: int = GREEN) -> int:
         cell = self.cells[index % self.size]
-        return self.colors[cell.color(now, 1 if self.packets else nbytes, pre)]
+        return self.colors[cell.color(now, 1 if self.packets else max(0, nbytes + self.bytecount_adjust), pre)]
 
 
 class DirectMeter:
@@ -717,7 +719,8 @@ class DirectMeter:
         m = e.meter
         if m is None:
             return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
-        return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
+        adjust = self.table.meter_adjust  # type: ignore[union-attr]
+        return self.colors[m.color(now, 1 if self.packets else max(0, nbytes + adjust), pre)]
 
 
 class ValueSet:
