@@ -122,6 +122,12 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, e
     context.abort(code, message)
 
 
+def _flags(context: grpc.ServicerContext) -> frozenset[str]:
+    """The SDE client's per-call metadata switches set to 1 (`error_in_resp`, `ignore_not_found`)."""
+    return frozenset(k for k, v in context.invocation_metadata() if k in ("error_in_resp", "ignore_not_found")
+                     and str(v).strip() == "1")
+
+
 def _code_for(exc: Exception) -> grpc.StatusCode:
     if isinstance(exc, RpcFailure):
         return exc.code
@@ -349,13 +355,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     # ------------------------------------------------------------ write
     def Write(self, request, context):
-        return self._guard(context, lambda: self._write(request))
+        return self._guard(context, lambda: self._write(request, _flags(context)))
 
-    def _write(self, req: pb.WriteRequest) -> pb.WriteResponse:
+    def _write(self, req: pb.WriteRequest, flags: frozenset[str] = frozenset()) -> pb.WriteResponse:
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
             with D.one_rebuild_per_batch(self._match_tables(prog, req)):
-                return self._write_locked(prog, req)
+                return self._write_locked(prog, req, flags)
 
     @staticmethod
     def _match_tables(prog: Program, req: pb.WriteRequest) -> list[R.Table]:
@@ -366,17 +372,33 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 tables.append(tm.obj)  # type: ignore[arg-type]
         return tables
 
-    def _write_locked(self, prog: Program, req: pb.WriteRequest) -> pb.WriteResponse:
+    def _write_locked(self, prog: Program, req: pb.WriteRequest, flags: frozenset[str] = frozenset()) \
+            -> pb.WriteResponse:
+        """`flags`: the SDE's client metadata (bf_rt_server_impl.cpp processClientMetadata): `ignore_not_found`
+        makes a keyed DELETE of a missing entry succeed (its status carries code NOT_FOUND), `error_in_resp`
+        reports every update's status in the response instead of failing the call."""
         atomic = req.atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC)
         undo: list[Callable[[], None]] = []
         errors: list[tuple[int, Exception]] = []
+        resp = pb.WriteResponse()
         for i, upd in enumerate(req.updates):
+            status = resp.status.add(canonical_code=code_pb2.OK)
             try:
                 self._apply(prog, upd, undo, req.target.pipe_id)
             except (RpcFailure, R.ConfigError, ValueError, KeyError) as exc:
+                if ("ignore_not_found" in flags and upd.type == pb.Update.DELETE and
+                        _code_for(exc) == grpc.StatusCode.NOT_FOUND and upd.entity.table_entry.key.fields):
+                    status.code = grpc.StatusCode.NOT_FOUND.value[0]
+                    continue
+                status.canonical_code, status.message = _code_for(exc).value[0], str(exc)
                 errors.append((i, exc))
                 if atomic:
                     break
+        if "error_in_resp" in flags:
+            if errors and atomic:
+                for fn in reversed(undo):
+                    fn()
+            return resp
         if errors:
             if atomic:
                 for fn in reversed(undo):
@@ -1081,6 +1103,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def Read(self, request, context):
         errors: list[tuple[int, Exception]] = []
         resp = self._guard(context, lambda: self._read(request, errors))
+        if resp is not None and "error_in_resp" in _flags(context):  # every entity's status in the response
+            failed = dict(errors)
+            for i in range(len(request.entities)):
+                e = failed.get(i)
+                resp.status.add(canonical_code=_code_for(e).value[0] if e else code_pb2.OK,
+                                message=str(e) if e else "")
+            errors = []
         if resp is not None:
             yield resp  # what the entities that succeeded read, then the failed ones' errors (as the SDE's Read)
         if errors:

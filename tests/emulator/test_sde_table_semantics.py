@@ -208,3 +208,32 @@ def test_byte_count_adjust_changes_what_a_meter_sees():
         m.cells[0].set_spec((8, 8, 1, 1), False)
         m.bytecount_adjust = adjust
         assert m.execute(0, 100, 1) == colour
+
+
+def test_error_in_resp_and_ignore_not_found(client):
+    """The SDE client's call metadata: `error_in_resp` puts every update's (entity's) status in the response
+    and the call succeeds; `ignore_not_found` lets a keyed DELETE of a missing entry pass, its status naming
+    NOT_FOUND in `code`."""
+    c = client
+    ins = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x1}, "SwitchIngress.hit",
+                        {"port": 1, "tag": 2})
+    gone = c.make_update(pb.Update.DELETE, TABLE, {"hdr.ethernet.dst_addr": 0x7})
+    req = pb.WriteRequest(client_id=1)
+    req.updates.extend([ins, ins, gone])
+    resp = c.stub.Write(req, metadata=(("error_in_resp", "1"),))
+    assert [s.canonical_code for s in resp.status] == [0, grpc.StatusCode.ALREADY_EXISTS.value[0],
+                                                        grpc.StatusCode.NOT_FOUND.value[0]]
+    req = pb.WriteRequest(client_id=1)
+    req.updates.extend([gone])
+    resp = c.stub.Write(req, metadata=(("error_in_resp", "1"), ("ignore_not_found", "1")))
+    assert [(s.canonical_code, s.code) for s in resp.status] == [(0, grpc.StatusCode.NOT_FOUND.value[0])]
+    c.stub.Write(req, metadata=(("ignore_not_found", "1"),))  # no error raised either
+    with pytest.raises(grpc.RpcError) as info:
+        c.stub.Write(req)
+    assert batch_codes(info.value) == ["NOT_FOUND"]
+    rreq = pb.ReadRequest(client_id=1)
+    rreq.entities.add().table_usage.table_id = c.table(TABLE).id
+    rreq.entities.add().table_usage.table_id = 4242
+    (rresp,) = list(c.stub.Read(rreq, metadata=(("error_in_resp", "1"),)))
+    assert rresp.entities[0].table_usage.usage == 1
+    assert [s.canonical_code for s in rresp.status] == [0, grpc.StatusCode.NOT_FOUND.value[0]]

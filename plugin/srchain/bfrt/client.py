@@ -181,8 +181,12 @@ class BfrtClient:
         self.retries = retries
         self.backoff = backoff
         self.md: tuple[tuple[str, str], ...] = (("x-srchain-token", token),) if token else ()
+        # A failed write's per-update errors come in the status trailer (one entry per update up to the last failed
+        # one, as the SDE's server sends them): a batch failing late needs more than gRPC's 8 KB metadata default.
         opts: list[tuple[str, int | str]] = [("grpc.max_send_message_length", 1 << 30),
-                                             ("grpc.max_receive_message_length", 1 << 30)]
+                                             ("grpc.max_receive_message_length", 1 << 30),
+                                             ("grpc.max_metadata_size", 16 << 20),
+                                             ("grpc.absolute_max_metadata_size", 16 << 20)]
         if tls is not None:
             if tls.server_name:
                 opts.append(("grpc.ssl_target_name_override", tls.server_name))
