@@ -139,7 +139,9 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
     if t.dreg is not None:  # after the action parameters' ids, as bf-p4c numbers them
         prefix = _strip_pipe(t.dreg.name)
         for fid, (fname, width) in direct_register_ids(t).items():
-            data.append({"mandatory": True, "read_only": False, "singleton": {
+            # not mandatory: an entry may leave its register cell at the initial value, and the SDE client checks
+            # a read-back value against this flag (it arrives as int_arr_val, one per pipe, not as a scalar)
+            data.append({"mandatory": False, "read_only": False, "singleton": {
                 "id": fid, "name": f"{prefix}.{fname}", "repeated": False,
                 "annotations": [{"name": "$bfrt_field_class", "value": "register_data"}], "type": _bytes(width)}})
         ops.append("SyncRegisters")

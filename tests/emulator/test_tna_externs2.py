@@ -207,6 +207,8 @@ def test_register_tables_shape_matches_bf_p4c():
     assert [(x["singleton"]["id"], x["singleton"]["name"], x["singleton"]["annotations"]) for x in dtab["data"]] == [
         (3, "Ig.dreg.first", [{"name": "$bfrt_field_class", "value": "register_data"}]),
         (4, "Ig.dreg.second", [{"name": "$bfrt_field_class", "value": "register_data"}])]
+    # optional (an entry may keep the initial value), which the SDE client checks its read-back values against
+    assert [x["mandatory"] for x in dtab["data"]] == [False, False]
     assert dtab["supported_operations"] == ["SyncRegisters"]
 
 
