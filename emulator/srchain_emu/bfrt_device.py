@@ -485,6 +485,16 @@ def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | N
     return undo
 
 
+def clear_counter(c: R.CounterArray) -> Undo:
+    """Every cell to zero (the SDE's tableClear of a Counter table)."""
+    old = (list(c.pkts), list(c.bytes))
+    c.reset()
+
+    def undo() -> None:
+        c.pkts, c.bytes = old
+    return undo
+
+
 def write_mirror(sessions: dict[int, R.MirrorSession], sid: int, mode: str,
                  session: Callable[[], R.MirrorSession]) -> Undo:
     """INSERT, MODIFY, INSERT_OR_MODIFY or DELETE one mirror session; `session()` decodes the new one (after

@@ -1009,6 +1009,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
+        if utype == pb.Update.DELETE:
+            if te.key.fields:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"counter {c.name}: cells cannot be deleted "
+                                 "(DELETE without a key zeroes every cell)")
+            undo.append(D.clear_counter(c))  # the SDE client's entry_del(target): tableClear
+            return
         idx = self._index(te, c.size, f"counter {c.name}")
         pkts = nbytes = None
         for f in te.data.fields:

@@ -29,6 +29,9 @@ def program(tmp_path) -> str:
         ("@defaultonly miss;", "miss;"),
         ("const default_action = miss(0x1);", "default_action = miss(0x1);"),
         ("counters = fwd_counter;", "counters = fwd_counter;\n        meters = dm;"),
+        ("forward.apply();", "forward.apply();\n        ic.count(1);"),
+        ("DirectMeter(MeterType_t.BYTES) dm;", "DirectMeter(MeterType_t.BYTES) dm;\n"
+         "    Counter<bit<32>, bit<8>>(16, CounterType_t.PACKETS_AND_BYTES) ic;"),
     ):
         assert old in src
         src = src.replace(old, new)
@@ -237,3 +240,17 @@ def test_error_in_resp_and_ignore_not_found(client):
     (rresp,) = list(c.stub.Read(rreq, metadata=(("error_in_resp", "1"),)))
     assert rresp.entities[0].table_usage.usage == 1
     assert [s.canonical_code for s in rresp.status] == [0, grpc.StatusCode.NOT_FOUND.value[0]]
+
+
+def test_counter_table_clear(client):
+    """DELETE without a key on a Counter table (the SDE client's entry_del(target)) zeroes every cell; a keyed
+    DELETE is refused."""
+    c = client
+    name = "SwitchIngress.ic"
+    c.modify(name, {"$COUNTER_INDEX": 2}, None, {"$COUNTER_SPEC_PKTS": 5, "$COUNTER_SPEC_BYTES": 500})
+    assert c.entries(name, {"$COUNTER_INDEX": 2})[0].data["$COUNTER_SPEC_PKTS"] == 5
+    with pytest.raises(BfrtError, match="cannot be deleted"):
+        c.delete(name, {"$COUNTER_INDEX": 2})
+    c.delete(name)
+    got = c.entries(name, {"$COUNTER_INDEX": 2})[0].data
+    assert (got["$COUNTER_SPEC_PKTS"], got["$COUNTER_SPEC_BYTES"]) == (0, 0)
