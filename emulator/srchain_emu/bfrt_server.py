@@ -714,7 +714,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         fixed, data = self._fixed_fields(te.data, fids)
         mode = T.Type.Name(utype)
-        if table.profile is not None:
+        # tableEntryModInternal: a MODIFY of an indirect entry naming no member or group changes only its direct
+        # resources (counter, meter, LPF/WRED, register) and keeps what it points to
+        resources_only = (table.profile is not None and mode == "MODIFY" and not data.fields and not data.action_id
+                          and ACTION_MEMBER_ID not in fixed and SELECTOR_GROUP_ID not in fixed
+                          and table.get(spec) is not None)
+        if resources_only:
+            pass
+        elif table.profile is not None:
             undo.append(D.write_indirect(table, spec, priority, self._indirect_entry(tm, table, fixed, data), mode))
         else:
             done = D.write_entry(table, spec, priority, *self._action_data(tm, data, mode == "MODIFY"), mode)
@@ -722,7 +729,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 undo.append(done)
         entry = table.get(spec)
         assert entry is not None
-        self._apply_direct(tm, table, entry, fixed, filt_fields, undo, meter_always=True)
+        self._apply_direct(tm, table, entry, fixed, filt_fields, undo, meter_always=not resources_only)
 
     @staticmethod
     def _direct_ids(tm: TableMap, table: R.Table) -> set[int]:

@@ -254,3 +254,33 @@ def test_counter_table_clear(client):
     c.delete(name)
     got = c.entries(name, {"$COUNTER_INDEX": 2})[0].data
     assert (got["$COUNTER_SPEC_PKTS"], got["$COUNTER_SPEC_BYTES"]) == (0, 0)
+
+
+def test_modify_of_an_indirect_entry_with_only_direct_resources(tmp_path):
+    """A MODIFY of an indirect table's entry that names no member changes its direct counter and keeps the
+    member (tableEntryModInternal); naming neither on INSERT is still refused."""
+    src = (P4_DIR / "tna_externs.p4").read_text()
+    for old, new in (("action set_c(bit<16> v) { hdr.data.c = v; }",
+                      "DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) pc;\n"
+                      "    action set_c(bit<16> v) { hdr.data.c = v; pc.count(); }"),
+                     ("implementation = plain_ap;", "implementation = plain_ap;\n        counters = pc;")):
+        assert old in src
+        src = src.replace(old, new)
+    (tmp_path / "ind.p4").write_text(src)
+    server, _, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
+    compile_to_dir(tmp_path / "ind.p4", tmp_path / "b")
+    c = BfrtClient(f"unix:{tmp_path / 'bfrt.sock'}", client_id=1)
+    try:
+        c.subscribe(learn=False)
+        c.push_program("ind", tmp_path / "b")
+        c.bind("ind")
+        c.insert("Ig.plain_ap", {"$ACTION_MEMBER_ID": 1}, "Ig.set_c", {"v": 7})
+        c.insert("Ig.prof", {"hdr.data.b": 1}, None, {"$ACTION_MEMBER_ID": 1})
+        c.modify("Ig.prof", {"hdr.data.b": 1}, None, {"$COUNTER_SPEC_PKTS": 9})
+        (e,) = c.entries("Ig.prof", {"hdr.data.b": 1})
+        assert (e.data["$ACTION_MEMBER_ID"], e.data["$COUNTER_SPEC_PKTS"]) == (1, 9)
+        with pytest.raises(BfrtError, match="exactly one"):
+            c.insert("Ig.prof", {"hdr.data.b": 2}, None, {"$COUNTER_SPEC_PKTS": 1})
+    finally:
+        c.close()
+        server.stop(grace=None)
