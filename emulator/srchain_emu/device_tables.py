@@ -37,7 +37,8 @@ setValue). All ports' queues exist, as on a Tofino (the SDE carves them at init,
 
 * `tf1.dev.device_configuration` (the SDE's `bf_rt_dev_tf1.json`): one keyless row read as the default entry,
   the device's SKU, pipe count (`srchain switch run --num-pipes`), ports and learn settings; every Tofino PTF
-  test's set-up reads it (`p4testutils.bfrt_utils.DevConfiguration`). Writes are refused (UNIMPLEMENTED).
+  test's set-up reads it (`p4testutils.bfrt_utils.DevConfiguration`). `selector_member_order` may be written
+  (groups read back in the order written either way); changing the learn/LRT settings is UNIMPLEMENTED.
 
 They belong to the device, not to a program: a program push leaves them as they are. For the port
 tables every ports.json port has a row from the start (as after `port_add`), so clients MODIFY them;
@@ -354,9 +355,8 @@ class DeviceTables:
         t = self.tables[table_id]
         if t.per_pipe:
             return self._write_queue(t, utype, key, values, pipe)
-        if t.name == DEV_CONFIG.name:  # its writable fields tune the SDE's learn/LRT/selector machinery
-            raise Unsupported(f"{t.name}: writes are not modelled (the emulator has no flow-learn timers, LRT "
-                              "descriptor ring or selector member-order option); read the default entry")
+        if t.name == DEV_CONFIG.name:
+            return self._write_dev_config(t, utype, values)
         if len(key) != len(t.keys):
             raise ValueError(f"{t.name} key is {', '.join(t.key_names)}")
         if key[0] not in self.ports:
@@ -379,6 +379,27 @@ class DeviceTables:
                                   "change a port's scheduler speed (it is the port's $SPEED on a Tofino)")
         self._set(t, key, new)
         return lambda: self._set(t, key, old)
+
+    def _write_dev_config(self, t: FixedTable, utype: str, values: dict[int, Value]) -> Callable[[], None]:
+        """The default entry's writable fields (bf_rt_dev_table_impl.cpp tableDefaultEntrySet / Reset).
+        `selector_member_order` is kept: the emulator's selector groups always read back in the order written,
+        which is what true asks for and one of the orders false allows. The flow-learn, LRT and inactive-node
+        settings drive machinery the emulator does not have: a write that changes them is refused."""
+        old = t.rows[()]
+        if utype == "DELETE":  # tableDefaultEntryReset
+            new = {**old, "selector_member_order": False}
+        elif utype in ("MODIFY", "INSERT_OR_MODIFY"):
+            new = self._merged(t, dict(old), values)
+            changed = [n for n in ("flow_learn_intr_mode", "lrt_dr_timeout_usec", "flow_learn_timeout_usec",
+                                   "inactive_node_delete") if new[n] != old[n]]
+            if changed:
+                raise Unsupported(f"{t.name}: {', '.join(changed)}: not modelled (the emulator has no flow-learn "
+                                  "timer, LRT descriptor ring or inactive-node handling)")
+        else:
+            raise Unsupported(f"{t.name}: {utype}: the table has only its default entry (MODIFY, or DELETE to "
+                              "reset it)")
+        t.rows[()] = new
+        return lambda: t.rows.__setitem__((), old)
 
     @staticmethod
     def _merged(t: FixedTable, row: dict[str, Value], values: dict[int, Value]) -> dict[str, Value]:

@@ -118,3 +118,25 @@ def test_cli_num_pipes_choices(tmp_path):
     ports.write_text('{"PortToIf": []}')
     res = CliRunner().invoke(switch_cli, ["run", "--ports", str(ports), "--num-pipes", "3"])
     assert res.exit_code == 2 and "'3' is not one of '1', '2', '4'" in res.output
+
+
+def test_selector_member_order_is_kept_and_reset(client):
+    c, _ = client
+    c.bind("exact_forward")
+
+    def write(utype, fields):
+        te = pb.TableEntry(table_id=DEV_CFG_ID, is_default_entry=True)
+        for fid, value in fields:
+            te.data.fields.add(field_id=fid, bool_val=value)
+        req = pb.WriteRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+        req.updates.add(type=utype).entity.table_entry.CopyFrom(te)
+        c.stub.Write(req)
+
+    write(pb.Update.MODIFY, [(16, True)])
+    assert fields(read_dev_cfg(c, "")[0])[16] is True
+    write(pb.Update.MODIFY, [(15, False)])  # unchanged learn settings may be written
+    with pytest.raises(grpc.RpcError) as info:
+        write(pb.Update.MODIFY, [(15, True)])
+    assert batch_codes(info.value) == ["UNIMPLEMENTED"] and "inactive_node_delete" in info.value.details()
+    write(pb.Update.DELETE, [])  # the default entry's reset
+    assert fields(read_dev_cfg(c, "")[0])[16] is False

@@ -4,6 +4,7 @@ table usage reads, direct resources on the default entry, and a MODIFY whose dat
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -284,3 +285,13 @@ def test_modify_of_an_indirect_entry_with_only_direct_resources(tmp_path):
     finally:
         c.close()
         server.stop(grace=None)
+
+
+def test_selector_group_weights_by_repetition():
+    """A member listed n times in a group is picked n times as often (the SDE's weighted groups)."""
+    one, two = object(), object()
+    prof = SimpleNamespace(name="ap", members={1: one, 2: two})
+    group = R.SelectorGroup(prof, 16)  # type: ignore[arg-type]
+    group.set([1, 2, 2, 2], [True] * 4)
+    picks = [group.pick(h) for h in range(400)]
+    assert picks.count(two) == 3 * picks.count(one) == 300

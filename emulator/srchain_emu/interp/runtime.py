@@ -560,8 +560,7 @@ class SelectorGroup:
         if len(members) > self.max_size:
             raise ConfigError(f"selector group has {len(members)} members, more than its $MAX_GROUP_SIZE "
                               f"{self.max_size}")
-        if len(set(members)) != len(members):
-            raise ConfigError("a member appears twice in a selector group")
+        # a member listed n times has n times the weight (the SDE's weighted groups, tna_action_selector)
         for mid in members:
             if mid not in self.profile.members:
                 raise EntryNotFound(f"action profile {self.profile.name}: no member {mid}")
