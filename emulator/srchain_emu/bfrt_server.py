@@ -1166,13 +1166,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             resp.entities.add().table_entry.CopyFrom(out)
 
     def _read_usage(self, prog: Program, req: pb.TableUsage) -> pb.TableUsage:
-        """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table holds (the default entry not
-        counted), an action profile's members, a selector's groups. The emulator keeps one copy of a table for all
-        pipes, so any pipe's usage is that count, as for a symmetric table on the SDE."""
+        """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table (the default entry not
+        counted) or a parser value set holds, an action profile's members, a selector's groups. The emulator keeps
+        one copy of a table for all pipes, so any pipe's usage is that count, as for a symmetric table on the SDE."""
         tm = prog.tables.get(req.table_id)
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {req.table_id}")
-        if tm.kind == "match":
+        if tm.kind in ("match", "pvs"):
             count = len(tm.obj.entries)  # type: ignore[attr-defined]
         elif tm.kind == "profile":
             count = len(tm.obj.members)  # type: ignore[attr-defined]
@@ -1195,6 +1195,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             entry = table.get(spec)
             if entry is None:
                 raise R.EntryNotFound(f"table {tm.name}: entry not found")
+            asked = tm.action_ids.get(te.data.action_id) if te.data.action_id else None
+            if asked is not None and asked != entry.action.name:  # a read filtered by another action: the SDE fails
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the entry's action is "
+                                 f"{entry.action.name}, not {asked}")
             pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
             return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes)]
         if tm.kind == "register":

@@ -295,3 +295,25 @@ def test_selector_group_weights_by_repetition():
     group.set([1, 2, 2, 2], [True] * 4)
     picks = [group.pick(h) for h in range(400)]
     assert picks.count(two) == 3 * picks.count(one) == 300
+
+
+def test_read_filtered_by_another_action_fails(client):
+    """An entry read whose data names an action other than the entry's is an error, as on the SDE (tna_ternary_match's
+    negative get); naming the entry's own action reads it."""
+    c = client
+    key = {"hdr.ethernet.dst_addr": 0x5}
+    c.insert(TABLE, key, "SwitchIngress.hit", {"port": 1, "tag": 2})
+    t = c.table(TABLE)
+
+    def read(action: str) -> list[pb.TableEntry]:
+        req = pb.ReadRequest(client_id=1)
+        te = req.entities.add().table_entry
+        te.table_id = t.id
+        te.key.CopyFrom(c._key(t, key, None))
+        te.data.action_id = next(a.id for a in t.actions if a.name == action)
+        return [e.table_entry for r in c.stub.Read(req) for e in r.entities]
+
+    assert len(read("SwitchIngress.hit")) == 1
+    with pytest.raises(grpc.RpcError) as info:
+        read("SwitchIngress.miss")
+    assert batch_codes(info.value) == ["INVALID_ARGUMENT"] and "not SwitchIngress.miss" in info.value.details()

@@ -12,6 +12,7 @@ import pytest
 from emu_helpers import P4_DIR
 
 from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_emu.bfrt_schema import bfrt_info
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
@@ -540,6 +541,9 @@ def test_parser_value_sets_are_written_through_bf_runtime(sw):
     assert run(servicer, eth_alt + frame(19)[14:]).frame[14] == 19  # not parsed as data: forwarded untouched
     c.insert("IgParser.etypes", {"f1": (0x9000, 0xFFF0)})
     c.insert("IgParser.pairs", {"a": (19, 0xFF), "b": (0x10, 0xF0)})
+    req = pb.ReadRequest(client_id=c.client_id)  # table_usage: the value set's entries (the SDE's tna_pvs reads it)
+    req.entities.add().table_usage.table_id = c.table("IgParser.etypes").id
+    assert [e.table_usage.usage for r in c.stub.Read(req) for e in r.entities] == [1]
     assert vs(eth_alt + frame(19, b=1)[14:]) == 0b10  # 0x9000 in etypes; (19, 1) not in pairs
     assert vs(eth_alt[:12] + bytes.fromhex("900f") + frame(19, b=0x1F)[14:]) == 0b11
     assert vs(frame(19, b=0x1F)) == 0b01
