@@ -779,6 +779,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if has_m:
             return table.profile.entry_for(fixed[ACTION_MEMBER_ID])
         assert table.selector is not None
+        group = table.selector.groups.get(fixed[SELECTOR_GROUP_ID])
+        if group is not None and not group.members:  # getActionState: no member to point the entry at
+            raise R.EntryNotFound(f"table {tm.name}: selector group {fixed[SELECTOR_GROUP_ID]} has no members (a "
+                                  "match entry cannot refer to an empty group)")
         return table.selector.entry_for(fixed[SELECTOR_GROUP_ID])
 
     def _apply_meter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:

@@ -349,3 +349,15 @@ def test_bfrt_json_matches_bf_p4c_field_by_field(example, table):
     for d in t["data"]:
         data += [(f["id"], f["name"]) for f in d.get("oneof", [d.get("singleton")])]
     assert (t["table_type"], [(k["id"], k["name"]) for k in t["key"]], data) == BF_P4C_SHAPES[(example, table)]
+
+
+def test_match_entry_on_an_empty_group_is_refused(sw):
+    """As on the SDE (tna_action_selector): an entry cannot point at a group with no members yet."""
+    c, _ = sw
+    c.insert("Ig.sel_ap", {"$ACTION_MEMBER_ID": 1}, "Ig.to_port", {"port": 2})
+    c.insert("Ig.selector", {"$SELECTOR_GROUP_ID": 11}, None, {"$ACTION_MEMBER_ID": []})
+    with pytest.raises(BfrtError) as info:
+        c.insert("Ig.sel", {"hdr.data.b": 7}, None, {"$SELECTOR_GROUP_ID": 11})
+    assert info.value.code == "NOT_FOUND" and "no members" in str(info.value)
+    c.modify("Ig.selector", {"$SELECTOR_GROUP_ID": 11}, None, {"$ACTION_MEMBER_ID": [1]})
+    c.insert("Ig.sel", {"hdr.data.b": 7}, None, {"$SELECTOR_GROUP_ID": 11})
