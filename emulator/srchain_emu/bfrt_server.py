@@ -1194,7 +1194,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 return [self._entry_msg(tm, te.table_id, table.default, None)]
             if not te.key.fields:
                 pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
-                return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()]
+                only = tm.action_ids.get(te.data.action_id) if te.data.action_id else None  # the SDE's action filter
+                return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()
+                        if only is None or e.action.name == only]
             spec, _ = self._key_spec(tm, te.key)
             entry = table.get(spec)
             if entry is None:

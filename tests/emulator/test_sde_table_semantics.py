@@ -314,6 +314,13 @@ def test_read_filtered_by_another_action_fails(client):
         return [e.table_entry for r in c.stub.Read(req) for e in r.entities]
 
     assert len(read("SwitchIngress.hit")) == 1
+    c.insert(TABLE, {"hdr.ethernet.dst_addr": 0x6}, "SwitchIngress.miss", {"drop": 1})
+    req = pb.ReadRequest(client_id=1)  # all entries, filtered by action: only that action's entries
+    te = req.entities.add().table_entry
+    te.table_id = t.id
+    te.data.action_id = next(a.id for a in t.actions if a.name == "SwitchIngress.miss")
+    got = [e.table_entry for r in c.stub.Read(req) for e in r.entities]
+    assert [int.from_bytes(e.key.fields[0].exact.value, "big") for e in got] == [0x6]
     with pytest.raises(grpc.RpcError) as info:
         read("SwitchIngress.miss")
     assert batch_codes(info.value) == ["INVALID_ARGUMENT"] and "not SwitchIngress.miss" in info.value.details()
