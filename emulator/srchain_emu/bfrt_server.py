@@ -1239,6 +1239,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 for i, ((_, width), v, m) in enumerate(zip(vs.fields, values, masks, strict=True), start=1):
                     k = msg.key.fields.add(field_id=i)
                     k.ternary.value, k.ternary.mask = _to_bytes(v, width), _to_bytes(m, width)
+                msg.data.SetInParent()  # an empty data, present: the SDE client yields (data, key) only with one
                 out.append(msg)
             return out
         if tm.kind in ("lpf", "wred"):

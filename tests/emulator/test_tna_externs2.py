@@ -544,6 +544,9 @@ def test_parser_value_sets_are_written_through_bf_runtime(sw):
     req = pb.ReadRequest(client_id=c.client_id)  # table_usage: the value set's entries (the SDE's tna_pvs reads it)
     req.entities.add().table_usage.table_id = c.table("IgParser.etypes").id
     assert [e.table_usage.usage for r in c.stub.Read(req) for e in r.entities] == [1]
+    req = pb.ReadRequest(client_id=c.client_id)  # entries come with a (empty) data, as the SDE client expects
+    req.entities.add().table_entry.table_id = c.table("IgParser.etypes").id
+    assert [e.table_entry.HasField("data") for r in c.stub.Read(req) for e in r.entities] == [True]
     assert vs(eth_alt + frame(19, b=1)[14:]) == 0b10  # 0x9000 in etypes; (19, 1) not in pairs
     assert vs(eth_alt[:12] + bytes.fromhex("900f") + frame(19, b=0x1F)[14:]) == 0b11
     assert vs(frame(19, b=0x1F)) == 0b01
