@@ -439,7 +439,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         elif tm.kind == "profile":
             self._apply_profile(tm, te, upd.type, undo)
         elif tm.kind == "selector":
-            self._apply_selector(tm, te, upd.type, undo)
+            self._apply_selector(tm, te, upd.type, undo, prog)
         elif tm.kind == "portmd":
             self._apply_port_metadata(tm, te, upd.type, undo)
         elif tm.kind == "regparam":
@@ -814,15 +814,32 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         aname, values = self._action_data(tm, te.data)
         undo.append(D.write_member(p, mid, aname, values, mode))
 
-    def _apply_selector(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    @staticmethod
+    def _check_unreferenced(prog: Program, sel: R.ActionSelector, gid: int, what: str) -> None:
+        """The SDE refuses to empty or delete a group that match entries point at (BF_ENTRY_REFERENCES_EXIST,
+        answered ALREADY_EXISTS)."""
+        group = sel.groups.get(gid)
+        if group is None:
+            return
+        for tm in prog.tables.values():
+            if tm.kind == "match" and tm.obj.selector is sel and any(  # type: ignore[attr-defined]
+                    e.group is group for e in tm.obj.entries.values()):  # type: ignore[attr-defined]
+                raise R.EntryExists(f"selector {sel.name}: group {gid} is used by an entry of {tm.name}: cannot "
+                                    f"{what} it")
+
+    def _apply_selector(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                        prog: Program) -> None:
         sel: R.ActionSelector = tm.obj  # type: ignore[assignment]
         mode = pb.Update.Type.Name(utype)
         if mode == "DELETE" and not te.key.fields:
+            for gid in sorted(sel.groups):
+                self._check_unreferenced(prog, sel, gid, "delete")
             for gid in sorted(sel.groups):
                 undo.append(D.write_group(sel, gid, None, None, None, "DELETE"))
             return
         gid = self._index(te, 1 << 32, f"selector {sel.name}")
         if mode == "DELETE":
+            self._check_unreferenced(prog, sel, gid, "delete")
             undo.append(D.write_group(sel, gid, None, None, None, mode))
             return
         members: list[int] = []
@@ -841,6 +858,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                                  f"selector {sel.name}: no data field {f.field_id} as {which} "
                                  "($ACTION_MEMBER_ID int_arr_val, $ACTION_MEMBER_STATUS bool_arr_val, "
                                  "$MAX_GROUP_SIZE stream)")
+        if not members:
+            self._check_unreferenced(prog, sel, gid, "empty")
         undo.append(D.write_group(sel, gid, members, status, max_size, mode))
 
     def _index(self, te: pb.TableEntry, size: int, what: str) -> int:

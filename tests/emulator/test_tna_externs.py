@@ -194,8 +194,9 @@ def test_selector_spreads_flows_over_active_members_and_follows_changes(sw):
     # a member's new data shows through the group
     c.modify("Ig.sel_ap", {"$ACTION_MEMBER_ID": 3}, "Ig.to_port", {"port": 9})
     assert set(ports(range(400))) == {2, 9}
-    # a group with no active member runs the table's default action (drop)
-    c.modify("Ig.selector", {"$SELECTOR_GROUP_ID": 10}, None, {"$ACTION_MEMBER_ID": []})
+    # a group with no active member runs the table's default action (drop); one an entry uses cannot be emptied
+    c.modify("Ig.selector", {"$SELECTOR_GROUP_ID": 10}, None,
+             {"$ACTION_MEMBER_ID": [1], "$ACTION_MEMBER_STATUS": [False]})
     assert servicer.process(0, frame(3, 7, d=1)) == []
     # limits: $MAX_GROUP_SIZE, group count, group in use
     with pytest.raises(BfrtError, match="MAX_GROUP_SIZE"):
@@ -361,3 +362,19 @@ def test_match_entry_on_an_empty_group_is_refused(sw):
     assert info.value.code == "NOT_FOUND" and "no members" in str(info.value)
     c.modify("Ig.selector", {"$SELECTOR_GROUP_ID": 11}, None, {"$ACTION_MEMBER_ID": [1]})
     c.insert("Ig.sel", {"hdr.data.b": 7}, None, {"$SELECTOR_GROUP_ID": 11})
+
+
+def test_a_group_in_use_cannot_be_emptied_or_deleted(sw):
+    """As on the SDE (tna_action_selector): while match entries point at a group it keeps its members."""
+    c, _ = sw
+    c.insert("Ig.sel_ap", {"$ACTION_MEMBER_ID": 1}, "Ig.to_port", {"port": 2})
+    c.insert("Ig.selector", {"$SELECTOR_GROUP_ID": 12}, None, {"$ACTION_MEMBER_ID": [1]})
+    c.insert("Ig.sel", {"hdr.data.b": 9}, None, {"$SELECTOR_GROUP_ID": 12})
+    for attempt in (lambda: c.modify("Ig.selector", {"$SELECTOR_GROUP_ID": 12}, None, {"$ACTION_MEMBER_ID": []}),
+                    lambda: c.delete("Ig.selector", {"$SELECTOR_GROUP_ID": 12}), lambda: c.delete("Ig.selector")):
+        with pytest.raises(BfrtError) as info:
+            attempt()
+        assert info.value.code == "ALREADY_EXISTS" and "used by an entry" in str(info.value)
+    assert c.entries("Ig.selector", {"$SELECTOR_GROUP_ID": 12})[0].data["$ACTION_MEMBER_ID"] == [1]
+    c.delete("Ig.sel", {"hdr.data.b": 9})
+    c.delete("Ig.selector", {"$SELECTOR_GROUP_ID": 12})
