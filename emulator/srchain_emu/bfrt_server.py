@@ -12,6 +12,7 @@ it drives (programs, tables' state, packet path) is bfrt_device.py.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import itertools
 import json
@@ -71,7 +72,7 @@ NON_P4_INFO = {
                 "data": [
                     {"id": 1, "name": "$session_enable", "repeated": False, "mandatory": False,
                      "read_only": False, "annotations": [], "type": {"type": "bool", "default_value": True}},
-                    {"id": 2, "name": "$direction", "repeated": False, "mandatory": True, "read_only": False,
+                    {"id": 2, "name": "$direction", "repeated": False, "mandatory": False, "read_only": False,
                      "annotations": [], "type": {"type": "string", "choices": ["INGRESS", "EGRESS", "BOTH"]}},
                     {"id": 3, "name": "$ucast_egress_port", "repeated": False, "mandatory": False,
                      "read_only": False, "annotations": [], "type": {"type": "uint32", "default_value": 0}},
@@ -1059,9 +1060,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg key is $sid")
         sid = _to_int(te.key.fields[0].exact.value)
 
+        base = prog.pipeline.mirror_sessions.get(sid)
+        modify = utype in (pb.Update.MODIFY, pb.Update.INSERT_OR_MODIFY) and base is not None
+
         def session() -> R.MirrorSession:
-            s = R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True)
-            valid = False
+            # a MODIFY changes the fields it gives (the SDE's data fields are optional), an INSERT starts afresh
+            s = dataclasses.replace(base) if modify and base is not None else \
+                R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True)
+            valid = modify
             for f in te.data.fields:
                 if f.field_id == 1:
                     s.enabled = f.bool_val

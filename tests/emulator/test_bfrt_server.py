@@ -312,6 +312,12 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
         out = servicer.process(0, frame)
         assert [(o.port, len(o.frame)) for o in out] == [(1, len(frame)), (3, 30)]
         assert out[1].frame == (b"\xee\x01" + frame)[:30]
+        # A MODIFY changes only the fields it gives (as the SDE's, whose $mirror.cfg fields are all optional)
+        c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$max_pkt_len": 20})
+        (sess,) = c.entries("$mirror.cfg")
+        assert (sess.data["$direction"], sess.data["$ucast_egress_port"], sess.data["$max_pkt_len"]) == \
+            ("INGRESS", 3, 20)
+        assert [(o.port, len(o.frame)) for o in servicer.process(0, frame)] == [(1, len(frame)), (3, 20)]
         # Default entries: set, read back, reset.
         c.set_default("t", "Ig.set_c", {"v": 0x4242})
         (d,) = c.entries("t", default=True)
