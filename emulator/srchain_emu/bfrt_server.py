@@ -1300,7 +1300,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 out.append(msg)
             return out
         out = []
-        for sid, s in sorted(prog.pipeline.mirror_sessions.items()):
+        sessions = sorted(prog.pipeline.mirror_sessions.items())
+        if te.key.fields:  # one session: the one the key names
+            wanted_sid = _to_int(te.key.fields[0].exact.value)
+            sessions = [(sid, s) for sid, s in sessions if sid == wanted_sid]
+            if not sessions:
+                raise R.EntryNotFound(f"$mirror.cfg: no session {wanted_sid}")
+        for sid, s in sessions:
             msg = pb.TableEntry(table_id=te.table_id)
             msg.key.fields.add(field_id=1).exact.value = sid.to_bytes(2, "big")
             msg.data.action_id = 1

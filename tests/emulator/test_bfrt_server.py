@@ -312,6 +312,11 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
         out = servicer.process(0, frame)
         assert [(o.port, len(o.frame)) for o in out] == [(1, len(frame)), (3, 30)]
         assert out[1].frame == (b"\xee\x01" + frame)[:30]
+        c.insert("$mirror.cfg", {"$sid": 9}, "$normal", {"$ucast_egress_port": 4, "$ucast_egress_port_valid": True})
+        assert [e.data["$ucast_egress_port"] for e in c.entries("$mirror.cfg", {"$sid": 9})] == [4]  # the key's one
+        with pytest.raises(BfrtError, match="no session 5"):
+            c.entries("$mirror.cfg", {"$sid": 5})
+        c.delete("$mirror.cfg", {"$sid": 9})
         # A MODIFY changes only the fields it gives (as the SDE's, whose $mirror.cfg fields are all optional)
         c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$max_pkt_len": 20})
         (sess,) = c.entries("$mirror.cfg")
