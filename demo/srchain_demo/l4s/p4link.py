@@ -10,7 +10,8 @@ the receiver is classified, pops the l4s module's SID and leaves by out0, whose 
 back to the sender is routed plainly. Prints "ready" once the chain is applied; on SIGTERM writes the report
 aqmlink writes, from the switch itself: per-packet queue delay of out0's two queues as the traffic manager
 hands it to egress (`deq_timedelta`, the value the module's AQM works from), backlog of each queue and the
-module's decision counters (SwitchEgress.l4s.decisions) every 100 ms.
+module's decision counters (SwitchEgress.l4s.decisions) every 100 ms, and how late the switch's loop sent
+each of out0's packets behind the port's line clock (emulator/srchain_emu/tm.py).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Tap:
 
     def report(self) -> dict[str, Any]:
         return {"t0_monotonic": self.t0, "forward": {"sojourns": self.sojourns, "series": self.series,
-                                                      "lateness_s": [], "qdisc": "p4-l4s"}}
+                                                      "lateness_s": [n / 1e9 for n in self.dp.tm.lateness_ns],
+                                                      "qdisc": "p4-l4s"}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
