@@ -101,6 +101,9 @@ class DataPlane:
             ready, _, _ = select.select(fds, [], [], wait)
             for fd in ready:
                 self._receive(fd)
+            if pktgen.idle:  # the common case: no generator app armed, nothing of its pending
+                wait = self._transmit()
+                continue
             self._generate(pktgen)
             wait = self._transmit()
             gap = pktgen.next_due_ns(time.monotonic_ns())
