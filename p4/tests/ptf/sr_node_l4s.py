@@ -128,3 +128,34 @@ class ClassicAtFullProbability(L4sTest):
         after = self.decisions()
         assert after[DROPPED_CLASSIC] - before[DROPPED_CLASSIC] == dropped
         assert after[MARKED_CLASSIC] - before[MARKED_CLASSIC] == marked
+
+
+class MarksFollowTheCoupledCurve(L4sTest):
+    """p' held at 0.3 (a register write; at an idle queue an update moves it by ~4e-5 only): ECT(1) frames are
+    CE-marked with p_L = k p' = 0.6 (k 2, no step: the queue is idle), ECT(0) ones with p_C = p'^2 = 0.09 and
+    Not-ECT ones dropped with 0.09 (RFC 9332 s2.4), each within 4.5 sigma of its binomial over n frames; the
+    decision counters agree with what came out."""
+
+    P_PRIME = 0.3
+
+    def runTest(self) -> None:
+        self.c.register_write("SwitchEgress.l4s.prob", self.dev(1), {"f1": int(self.P_PRIME * 2**32)})
+        before = self.decisions()
+        k = self.params.coupling
+        seen: dict[int, tuple[int, int]] = {}
+        for ecn, n in ((ECT1, 300), (ECT0, 500), (NOT_ECT, 500)):
+            for i in range(n):
+                self.send(0, ecn_packet(ecn, sport=8000 + i))
+            got = self.receive(n, timeout=3.0 if ecn == NOT_ECT else 10.0)
+            seen[ecn] = (n - len(got), sum(int(p[IP].tos) & 3 == CE for p in got))
+        p_l, p_c = min(1.0, k * self.P_PRIME), self.P_PRIME**2
+        for what, count, n, p in (("ECT(1) marked", seen[ECT1][1], 300, p_l),
+                                  ("ECT(0) marked", seen[ECT0][1], 500, p_c),
+                                  ("Not-ECT dropped", seen[NOT_ECT][0], 500, p_c)):
+            sigma = (n * p * (1 - p)) ** 0.5
+            assert abs(count - n * p) <= 4.5 * sigma, (what, count, n * p, sigma)
+        assert seen[ECT1][0] == 0 and seen[ECT0][0] == 0, seen  # ECN-capable frames are marked, never dropped
+        after = self.decisions()
+        assert after[MARKED_L4S] - before[MARKED_L4S] == seen[ECT1][1]
+        assert after[MARKED_CLASSIC] - before[MARKED_CLASSIC] == seen[ECT0][1]
+        assert after[DROPPED_CLASSIC] - before[DROPPED_CLASSIC] == seen[NOT_ECT][0]
