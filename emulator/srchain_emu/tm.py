@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -129,6 +130,8 @@ class TrafficManager:
         # how late the loop sent each packet of a shaped port behind its line-clock time (ns), the first
         # LATENESS_KEEP of them: what the emulator could not promise on a busy host, measured
         self.lateness_ns: list[int] = []
+        # called with each non-empty batch dequeue() releases (a measurement tap, e.g. the L4S harness's)
+        self.on_dequeue: Callable[[list[Dequeued]], None] | None = None
 
     def set_queue(self, port: int, qid: int, conf: QueueSched) -> None:
         """One queue's scheduling (from `tf1.tm.queue.sched_cfg` / `sched_shaping`)."""
@@ -241,6 +244,8 @@ class TrafficManager:
                 self.depth[(port, qid)] = depth
                 self.pending -= 1
                 out.append(Dequeued(head_item, enq_depth, max(0, now_ns - enq_ns), depth, enq_ns, now_ns))
+        if out and self.on_dequeue is not None:
+            self.on_dequeue(out)
         return out, next_wait
 
     def _dequeue_on_line_clock(self, port: int, queues: list[collections.deque[tuple[ToTM, int, int]]],

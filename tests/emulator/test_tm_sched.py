@@ -195,3 +195,12 @@ def test_a_packet_that_arrived_after_the_line_clock_time_does_not_jump_ahead():
     assert [(d.item.qid, round((d.deq_tstamp - t0) / 1e3)) for d in out] == [(0, 0), (0, 1000), (7, 2000),
                                                                                (0, 3000)]
     assert [round(d.deq_timedelta / 1e3) for d in out] == [0, 1000, 500, 3000]
+
+
+def test_on_dequeue_sees_every_released_batch_once():
+    tm = TrafficManager()
+    seen: list[list[int]] = []
+    tm.on_dequeue = lambda out: seen.append([d.item.qid for d in out])
+    backlog(tm, {0: 100, 7: 100}, n=2)
+    out, _ = tm.dequeue()
+    assert tm.dequeue()[0] == [] and seen == [[d.item.qid for d in out]] and len(out) == 4

@@ -79,4 +79,4 @@ def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:
 
 
 def test_l4s_module_under_ptf(tmp_path: Path, l4s_bundle: Path) -> None:
-    assert_ran(run_ptf(tmp_path, l4s_bundle, ["sr_node_l4s"], "l"), 4)
+    assert_ran(run_ptf(tmp_path, l4s_bundle, ["sr_node_l4s"], "l"), 5)

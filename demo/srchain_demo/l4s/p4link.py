@@ -35,7 +35,7 @@ from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.ports import PortSpec
 from srchain_emu.switch import DataPlane
-from srchain_emu.tm import CELL
+from srchain_emu.tm import CELL, Dequeued
 
 from .topo import RCV_IP, RCV_MAC, SND_IP, SND_MAC
 
@@ -74,19 +74,15 @@ class Tap:
         self.sojourns: dict[str, list[tuple[float, float]]] = {"L": [], "C": []}
         self.series: list[dict[str, Any]] = []
         self.dp, self.decisions = dp, decisions
-        tm = dp.tm
-        dequeue = tm.dequeue
         names = {L_QUEUE: "L", C_QUEUE: "C"}
 
-        def tapped(*args: Any, **kw: Any) -> Any:
-            out, wait = dequeue(*args, **kw)
+        def tap(out: list[Dequeued]) -> None:
             t = time.monotonic() - self.t0
             for d in out:
                 q = names.get(d.item.qid % 8)
                 if d.item.port == OUT_PORT and q is not None:
                     self.sojourns[q].append((t, d.deq_timedelta / 1e9))
-            return out, wait
-        tm.dequeue = tapped  # type: ignore[method-assign]  # the measurement tap, this process only
+        dp.tm.on_dequeue = tap
 
     def sample(self) -> None:
         tm = self.dp.tm
