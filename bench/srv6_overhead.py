@@ -4,15 +4,19 @@ the SRv6 chain against the same flow routed plainly between the same hosts, same
 The namespaces are tests/proxy/test_srv6_interop_netns.py's lab (its `Lab`: same MACs, addresses, Linux
 H.Encaps on r1, End.DX4 on t), with the return direction added so that both directions take the chain:
 
-    h1 ── r1 ──────────────────────── t ── h2          baseline: IPv4 routing h1 → r1 → t → h2 and back
-          │  (H.Encaps / End.DX4)     (End.DX4 / H.Encaps)
-          └── px (proxy: sr0 | vnf0, vnf1) ── vnf     chain: r1 → px End.AS → vnf → px → r1 → t, and
+    h1 ── r1 ──────────────────────── t ── h2          plain (the baseline): IPv4 routing h1 → r1 → t → h2
+          │  (H.Encaps / End.DX4)     (End.DX4 / H.Encaps)                 and back
+          └── px (proxy: sr0 | vnf0, vnf1) ── vnf     detour: IPv4 routing over the chain's hops, both ways:
+                                                      r1 → px → vnf → px → r1 → t (px's kernel forwards,
+                                                      by input interface; no proxy running yet)
+                                                      chain: r1 → px End.AS → vnf → px → r1 → t, and
                                                       t → r1 → px End.AS → vnf → px → r1 End.DX4 → h1
 
 The VNF is the kernel's IPv4 forwarding in its namespace (one port per direction: vnf0 / vnf1), the proxy
 the daemon with its compiled fast path. Hops added per direction: 4 (the detour's veth crossings r1 → px,
-px → vnf, vnf → px, px → r1; the chain's packets also cross r1 twice); per round trip 8. The per-hop overhead
-is (chain − baseline) / hops added.
+px → vnf, vnf → px, px → r1; the packets also cross r1 twice); per round trip 8. The per-hop overhead is
+(mode − plain) / hops added; detour − plain is what those hops cost with the kernel forwarding, chain − detour
+what SRv6 (encapsulation, End.DX4) and the proxy (four passes per round trip) add on top.
 
     RTT        UDP echo, one probe in flight, --probes probes (p50 / p99 / mean; a lost probe is counted)
     TCP        one bulk connection for --seconds (demo's tcpflow: kernel Cubic), receiver's rate
@@ -22,13 +26,14 @@ is (chain − baseline) / hops added.
 The echo client and server run on one CPU (--rtt-cpu, default 0): the baseline's round trip then wakes no
 other CPU, and what the chain adds (the proxy's wake-ups on whichever CPU it runs, --proxy-cpu) is in the
 difference. The proxy sleeps in epoll between frames as by default; --proxy-spin-us sets its `spin_us`.
-The seg6local `count` statistics and the proxy's SID counters are printed per mode: the chain's packets
-went through Linux and the proxy, the baseline's did not.
+The seg6local `count` statistics, the proxy's SID counters and the VNF's port counters are printed per
+mode: the detour's and the chain's packets went through the VNF, the chain's through Linux SRv6 and the
+proxy, the others' did not.
 
 Root, network namespaces (run under `flock /tmp/srchain-netns.lock` beside the netns tests); every loop is
 bounded and the whole run stops after --max-seconds.
 Run:  sudo .venv/bin/python bench/srv6_overhead.py [--probes 2000] [--seconds 5] [--udp-size 1400]
-          [--rtt-cpu 0] [--proxy-cpu -1] [--proxy-spin-us 0] [--json FILE]
+          [--rtt-cpu 0] [--proxy-cpu -1] [--proxy-spin-us 0] [--no-detour] [--json FILE]
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ def udp_send(dst: str, port: int, seconds: float, size: int) -> None:
 def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
     sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "proxy")]
     import test_srv6_interop_netns as interop
-    from netlab import add_veth
+    from netlab import add_veth, nsx
 
     class OverheadLab(interop.Lab):
         def build(self) -> None:
@@ -115,6 +120,24 @@ def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
             x("r1", "ip", "neigh", "add", "10.13.0.2", "lladdr", mac["tr1"], "dev", "r1-t", "nud", "permanent")
             x("t", "ip", "addr", "add", "10.13.0.2/30", "dev", "t-r1")
             x("t", "ip", "neigh", "add", "10.13.0.1", "lladdr", mac["r1t"], "dev", "t-r1", "nud", "permanent")
+            # the detour without SRv6 (mode `detour`): IPv4 r1 - px - vnf; px routes by input interface
+            x("r1", "ip", "addr", "add", "10.12.0.1/30", "dev", "r1-px")
+            x("r1", "ip", "neigh", "add", "10.12.0.2", "lladdr", mac["sr0"], "dev", "r1-px", "nud", "permanent")
+            x("px", "ip", "addr", "add", "10.12.0.2/30", "dev", "sr0")
+            x("px", "ip", "neigh", "add", "10.12.0.1", "lladdr", mac["r1px"], "dev", "sr0", "nud", "permanent")
+            x("px", "ip", "route", "add", "default", "via", "10.12.0.1", "dev", "sr0")
+            for ifname, mine, peer, peer_mac, prefix in (
+                    ("vnf0", "192.0.2.1/30", "192.0.2.2", mac["vnf"], "10.2.0.0/24"),
+                    ("vnf1", "192.0.2.5/30", "192.0.2.6", VNF1_MAC, "10.1.0.0/24")):
+                x("px", "ip", "addr", "add", mine, "dev", ifname)
+                x("px", "ip", "neigh", "add", peer, "lladdr", peer_mac, "dev", ifname, "nud", "permanent")
+                x("px", "ip", "route", "add", prefix, "via", peer, "dev", ifname, "table", "100")
+            for node, ifnames in (("r1", ("r1-h1", "r1-px", "r1-t")), ("px", ("sr0", "vnf0", "vnf1")),
+                                  ("t", ("t-r1", "t-h2"))):
+                for key in ("all", "default", *ifnames):  # the detour is asymmetric to strict reverse-path checks
+                    x(node, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
+            x("r1", "ip", "route", "add", "10.2.0.0/24", "via", "10.13.0.2", "dev", "r1-t", "table", "100")
+            x("r1", "ip", "route", "add", "10.1.0.0/24", "via", "10.12.0.2", "dev", "r1-px", "table", "101")
             # the return direction: t encapsulates toward the proxy and r1, r1 decapsulates to h1
             x("t", "ip", "-6", "addr", "add", f"{T_SRC}/128", "dev", "lo", "nodad")
             x("t", "ip", "sr", "tunsrc", "set", T_SRC)
@@ -147,22 +170,34 @@ def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
                 cfg["spin_us"] = self.proxy_spin_us
             self.config.write_text(yaml.safe_dump(cfg))
 
-        def routing(self, chain: bool) -> None:
-            """Both directions' routes for the mode: `ip route replace`, so a switch is one command per node."""
-            if chain:
+        def routing(self, mode: str) -> None:
+            """Both directions' routes for the mode (`ip route replace`); the detour's policy rules and px's
+            IPv4 forwarding only in mode detour (in chain mode px's kernel must not forward what the VNF
+            sends back: the proxy does)."""
+            detour = mode == "detour"
+            self.x("px", "sysctl", "-qw", f"net.ipv4.ip_forward={int(detour)}")
+            # detour: r1 sends h1's traffic to px, and what px (the VNF) hands back on to t; h2's replies
+            # from t to px, and back from px to h1 (main table); px: from r1 into the VNF, from the VNF to r1
+            rules = (("r1", "iif", "r1-px", "100"), ("r1", "iif", "r1-t", "101"), ("px", "iif", "sr0", "100"))
+            for node, sel, ifname, table in rules:
+                nsx(self.ns[node], "ip", "rule", "add" if detour else "del", sel, ifname, "lookup", table,
+                    check=detour)
+            if mode == "chain":
                 self.x("r1", "ip", "route", "replace", "10.2.0.0/24", "encap", "seg6", "mode", "encap", "segs",
                        f"{interop.PX},{interop.TAIL}", "dev", "r1-px")
                 self.x("t", "ip", "route", "replace", "10.1.0.0/24", "encap", "seg6", "mode", "encap", "segs",
                        f"{PX_R},{R1_SID}", "dev", "t-r1")
             else:
-                self.x("r1", "ip", "route", "replace", "10.2.0.0/24", "via", "10.13.0.2", "dev", "r1-t")
+                first = ["via", "10.12.0.2", "dev", "r1-px"] if detour else ["via", "10.13.0.2", "dev", "r1-t"]
+                self.x("r1", "ip", "route", "replace", "10.2.0.0/24", *first)
                 self.x("t", "ip", "route", "replace", "10.1.0.0/24", "via", "10.13.0.1", "dev", "t-r1")
 
         def counters(self) -> dict:
+            proxy = self.api.ok("GET", "/v1/counters")["srv6_sids"] if self.daemon.proc is not None else {}
             return {"t End.DX4": self.seg6local_packets("t", interop.TAIL),
                     "r1 End.DX4": self.seg6local_packets("r1", R1_SID),
-                    "proxy": {sid: (row["rx_packets"], row["tx_packets"]) for sid, row in
-                              self.api.ok("GET", "/v1/counters")["srv6_sids"].items()}}
+                    "vnf eth0 rx": rx_packets(self, "vnf", "eth0"), "vnf eth1 rx": rx_packets(self, "vnf", "eth1"),
+                    "proxy": {sid: (row["rx_packets"], row["tx_packets"]) for sid, row in proxy.items()}}
 
     lab = OverheadLab(tmp)
     lab.proxy_cpu, lab.proxy_spin_us = proxy_cpu, proxy_spin_us
@@ -282,8 +317,8 @@ def udp(lab, seconds: float, size: int) -> dict:
             "mbit_s": got * size * 8 / secs / 1e6, "loss_pct": 100 * (1 - got / max(1, sent["sent"]))}
 
 
-def measure(lab, chain: bool, args: argparse.Namespace, tmp: Path) -> dict:
-    lab.routing(chain)
+def measure(lab, mode: str, args: argparse.Namespace, tmp: Path) -> dict:
+    lab.routing(mode)
     before = lab.counters()
     res = {"rtt": rtt(lab, args.probes, None if args.rtt_cpu < 0 else args.rtt_cpu)}
     print(f"  rtt: {res['rtt']}", flush=True)
@@ -293,31 +328,43 @@ def measure(lab, chain: bool, args: argparse.Namespace, tmp: Path) -> dict:
     print(f"  udp: {res['udp']}", flush=True)
     after = lab.counters()
     res["seg6local_packets"] = {k: after[k] - before[k] for k in ("t End.DX4", "r1 End.DX4")}
+    res["vnf_rx_packets"] = {k: after[k] - before[k] for k in ("vnf eth0 rx", "vnf eth1 rx")}
     res["proxy_sids"] = {sid: (rx - before["proxy"].get(sid, (0, 0))[0], tx - before["proxy"].get(sid, (0, 0))[1])
                          for sid, (rx, tx) in after["proxy"].items()}
     print(f"  seg6local packets (Linux `count`): {res['seg6local_packets']}; proxy SIDs (rx, tx): "
-          f"{res['proxy_sids']}", flush=True)
+          f"{res['proxy_sids']}; the VNF's ports received {res['vnf_rx_packets']}", flush=True)
     return res
 
 
-def report(base: dict, chain: dict) -> dict:
+def report(res: dict[str, dict]) -> dict:
+    """Per added hop: (mode - plain) / hops added per round trip; detour - plain is what the same 8 hops
+    cost with the kernel forwarding, chain - detour what SRv6 and the proxy add on top."""
     hops = 2 * HOPS_ADDED
-    out = {"hops_added_per_round_trip": hops}
-    for q in ("min_us", "p50_us", "p99_us", "mean_us"):
-        b, c = base["rtt"][q], chain["rtt"][q]
-        out[f"rtt_{q}"] = {"baseline": b, "chain": c, "ratio": c / b, "per_hop_us": (c - b) / hops}
-    for kind in ("tcp", "udp"):
-        b, c = base[kind]["mbit_s"], chain[kind]["mbit_s"]
-        out[f"{kind}_mbit_s"] = {"baseline": b, "chain": c, "ratio": c / b}
+    out: dict = {"hops_added_per_round_trip": hops}
+    base = res["plain"]
     print(f"\nRTT (UDP echo), {hops} hops added per round trip ({HOPS_ADDED} per direction):")
     for q in ("min_us", "p50_us", "p99_us", "mean_us"):
-        r = out[f"rtt_{q}"]
-        print(f"  {q[:-3]:>4}: baseline {r['baseline']:8.1f} µs   chain {r['chain']:8.1f} µs   ratio {r['ratio']:5.2f}x"
-              f"   per added hop {r['per_hop_us']:7.1f} µs")
+        b = base["rtt"][q]
+        row = {m: r["rtt"][q] for m, r in res.items()}
+        row.update({f"{m}_ratio": r["rtt"][q] / b for m, r in res.items() if m != "plain"})
+        row.update({f"{m}_per_hop_us": (r["rtt"][q] - b) / hops for m, r in res.items() if m != "plain"})
+        if "detour" in res:
+            row["chain_minus_detour_us"] = res["chain"]["rtt"][q] - res["detour"]["rtt"][q]
+        out[f"rtt_{q}"] = row
+        line = f"  {q[:-3]:>4}: plain {b:8.1f} µs"
+        for m in (m for m in ("detour", "chain") if m in res):
+            line += (f" | {m} {row[m]:8.1f} µs, {row[m + '_ratio']:5.2f}x, "
+                     f"per added hop {row[m + '_per_hop_us']:6.1f} µs")
+        if "detour" in res:
+            line += f" | chain - detour {row['chain_minus_detour_us']:6.1f} µs"
+        print(line)
     for kind in ("tcp", "udp"):
-        r = out[f"{kind}_mbit_s"]
-        print(f"  {kind.upper()} throughput: baseline {r['baseline']:8.1f} Mbit/s   chain {r['chain']:8.1f} Mbit/s   "
-              f"ratio {r['ratio']:5.2f}x")
+        b = base[kind]["mbit_s"]
+        row = {m: r[kind]["mbit_s"] for m, r in res.items()}
+        row.update({f"{m}_ratio": r[kind]["mbit_s"] / b for m, r in res.items() if m != "plain"})
+        out[f"{kind}_mbit_s"] = row
+        print(f"  {kind.upper()} throughput: plain {b:8.1f} Mbit/s" + "".join(
+            f" | {m} {row[m]:8.1f} Mbit/s ({row[m + '_ratio']:4.2f}x)" for m in ("detour", "chain") if m in res))
     return out
 
 
@@ -333,6 +380,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="TCP and UDP run length per mode")
     ap.add_argument("--udp-size", type=int, default=1400, help="UDP payload bytes (the inner packet: + 28)")
     ap.add_argument("--max-seconds", type=int, default=300, help="the whole run's bound")
+    ap.add_argument("--no-detour", action="store_true",
+                    help="skip the detour mode (plain routing over the chain's hops)")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--lifetime", type=float, default=60.0, help=argparse.SUPPRESS)
@@ -361,19 +410,25 @@ def main() -> None:
         lab = make_lab(tmp, None if args.proxy_cpu < 0 else args.proxy_cpu, args.proxy_spin_us)
         try:
             lab.build()
-            lab.daemon.start(wait_ready=("fw", "fwr"))
-            print(f"load average {os.getloadavg()[0]:.2f}; baseline: IPv4 routing h1 - r1 - t - h2", flush=True)
-            base = measure(lab, False, args, tmp)
+            res: dict[str, dict] = {}
+            print(f"load average {os.getloadavg()[0]:.2f}; plain (the baseline): IPv4 routing h1 - r1 - t - h2",
+                  flush=True)
+            res["plain"] = measure(lab, "plain", args, tmp)
+            if not args.no_detour:
+                print("detour: IPv4 routing through the chain's hops, h1 - r1 - px - vnf - px - r1 - t - h2 and "
+                      "back the same way, no SRv6, no proxy (px's kernel forwards)", flush=True)
+                res["detour"] = measure(lab, "detour", args, tmp)
+            lab.daemon.start(wait_ready=("fw", "fwr"))  # only now: in the detour px's kernel forwards
             print("chain: H.Encaps - proxy End.AS - VNF (kernel forwarding) - proxy - End.DX4, both directions",
                   flush=True)
-            chain = measure(lab, True, args, tmp)
-            summary = report(base, chain)
+            res["chain"] = measure(lab, "chain", args, tmp)
+            summary = report(res)
             print(f"load average {os.getloadavg()[0]:.2f}")
         finally:
             signal.alarm(0)
             lab.teardown()
     if args.json:
-        args.json.write_text(json.dumps({"baseline": base, "chain": chain, "summary": summary}, indent=1))
+        args.json.write_text(json.dumps({**res, "summary": summary}, indent=1))
 
 
 if __name__ == "__main__":
