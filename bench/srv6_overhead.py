@@ -33,7 +33,8 @@ proxy, the others' did not.
 Root, network namespaces (run under `flock /tmp/srchain-netns.lock` beside the netns tests); every loop is
 bounded and the whole run stops after --max-seconds.
 Run:  sudo .venv/bin/python bench/srv6_overhead.py [--probes 2000] [--seconds 5] [--udp-size 1400]
-          [--rtt-cpu 0] [--proxy-cpu -1] [--proxy-spin-us 0] [--no-detour] [--json FILE]
+          [--behaviour end.as|end.ad] [--rtt-cpu 0] [--proxy-cpu -1] [--proxy-spin-us 0] [--no-detour]
+          [--json FILE]
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def udp_send(dst: str, port: int, seconds: float, size: int) -> None:
 
 # ---- the lab --------------------------------------------------------------------------------------------
 
-def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
+def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int, behaviour: str):
     sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "proxy")]
     import test_srv6_interop_netns as interop
     from netlab import add_veth, nsx
@@ -160,10 +161,14 @@ def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
             cfg = yaml.safe_load(self.config.read_text())
             cfg["attachments"] = [{"vnf": "fw", "iface": "vnf0", "mac": mac["vnf"]},
                                   {"vnf": "fwr", "iface": "vnf1", "mac": VNF1_MAC}]
-            cfg["srv6_sids"] = [{"sid": interop.PX, "behaviour": "end.as", "vnf": "fw", "source": interop.HEAD,
-                                 "segments": [[interop.PX, interop.TAIL]], "segments_left": 0, "hop_limit": 63},
-                                {"sid": PX_R, "behaviour": "end.as", "vnf": "fwr", "source": T_SRC,
-                                 "segments": [[PX_R, R1_SID]], "segments_left": 0, "hop_limit": 63}]
+            if self.behaviour == "end.as":
+                cfg["srv6_sids"] = [{"sid": interop.PX, "behaviour": "end.as", "vnf": "fw", "source": interop.HEAD,
+                                     "segments": [[interop.PX, interop.TAIL]], "segments_left": 0, "hop_limit": 63},
+                                    {"sid": PX_R, "behaviour": "end.as", "vnf": "fwr", "source": T_SRC,
+                                     "segments": [[PX_R, R1_SID]], "segments_left": 0, "hop_limit": 63}]
+            else:  # End.AD per attachment: each direction has its own attachment, so its own learned header
+                cfg["srv6_sids"] = [{"sid": interop.PX, "behaviour": "end.ad", "vnf": "fw"},
+                                    {"sid": PX_R, "behaviour": "end.ad", "vnf": "fwr"}]
             if self.proxy_cpu is not None:
                 cfg["cpus"] = [self.proxy_cpu]
             if self.proxy_spin_us:
@@ -200,7 +205,7 @@ def make_lab(tmp: Path, proxy_cpu: int | None, proxy_spin_us: int):
                     "proxy": {sid: (row["rx_packets"], row["tx_packets"]) for sid, row in proxy.items()}}
 
     lab = OverheadLab(tmp)
-    lab.proxy_cpu, lab.proxy_spin_us = proxy_cpu, proxy_spin_us
+    lab.proxy_cpu, lab.proxy_spin_us, lab.behaviour = proxy_cpu, proxy_spin_us, behaviour
     return lab
 
 
@@ -380,6 +385,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="TCP and UDP run length per mode")
     ap.add_argument("--udp-size", type=int, default=1400, help="UDP payload bytes (the inner packet: + 28)")
     ap.add_argument("--max-seconds", type=int, default=300, help="the whole run's bound")
+    ap.add_argument("--behaviour", choices=("end.as", "end.ad"), default="end.as",
+                    help="the proxy SIDs' behaviour (end.ad: per attachment, one attachment per direction)")
     ap.add_argument("--no-detour", action="store_true",
                     help="skip the detour mode (plain routing over the chain's hops)")
     ap.add_argument("--json", type=Path, help="write the results here")
@@ -407,7 +414,7 @@ def main() -> None:
     signal.alarm(args.max_seconds)
     with tempfile.TemporaryDirectory(prefix="srv6ovh") as d:
         tmp = Path(d)
-        lab = make_lab(tmp, None if args.proxy_cpu < 0 else args.proxy_cpu, args.proxy_spin_us)
+        lab = make_lab(tmp, None if args.proxy_cpu < 0 else args.proxy_cpu, args.proxy_spin_us, args.behaviour)
         try:
             lab.build()
             res: dict[str, dict] = {}
@@ -419,8 +426,8 @@ def main() -> None:
                       "back the same way, no SRv6, no proxy (px's kernel forwards)", flush=True)
                 res["detour"] = measure(lab, "detour", args, tmp)
             lab.daemon.start(wait_ready=("fw", "fwr"))  # only now: in the detour px's kernel forwards
-            print("chain: H.Encaps - proxy End.AS - VNF (kernel forwarding) - proxy - End.DX4, both directions",
-                  flush=True)
+            print(f"chain: H.Encaps - proxy {args.behaviour} - VNF (kernel forwarding) - proxy - End.DX4, "
+                  "both directions", flush=True)
             res["chain"] = measure(lab, "chain", args, tmp)
             summary = report(res)
             print(f"load average {os.getloadavg()[0]:.2f}")
