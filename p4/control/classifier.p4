@@ -1,28 +1,14 @@
 /* Classifier: plain IPv4 traffic that matches a rule gets its chain's label stack pushed.
  * Table SwitchIngress.classifier.rules (ternary 5-tuple, ingress port, load-balancing bucket; the
  * BF Runtime $MATCH_PRIORITY orders overlapping rules) -> push_<n>(ttl, label_0 (top) .. label_<n-1>);
- * profile srv6: encaps_<n> / encaps_red_<n>(hop_limit, src_addr, sid_0 (first) .. sid_<n-1>). */
+ * profile srv6: encaps_<n> / encaps_red_<n>(hop_limit, src_addr, sid_0 (first) .. sid_<n-1>), H.Encaps(.Red)
+ * (include/srv6_encap.p4) with the traffic class copied from the inner DSCP/ECN, as Linux's seg6 encap does. */
 #ifndef _SRCHAIN_CLASSIFIER_P4_
 #define _SRCHAIN_CLASSIFIER_P4_
 
 #include "../include/label_stack.p4"
-
 #if SRCHAIN_SRV6
-/* H.Encaps (RFC 8986 5.1) of the plain IPv4 packet: outer IPv6 from the action data (source, hop limit, DA =
- * the first segment sid_0), traffic class copied from the inner DSCP/ECN as Linux's seg6 encap does, flow
- * label 0; the SRH lists sid_0 (first) .. sid_<n-1> (last) in wire order Segment List[n-1] .. [0], SL = n - 1.
- * H.Encaps.Red (5.2) leaves Segment List[n-1] (sid_0, the DA) out of the SRH, and the SRH itself out for one
- * segment. */
-#define SRV6_OUTER(srh_bytes, next) \
-    hdr.ipv6.setValid(); hdr.ipv6.version = 6; hdr.ipv6.traffic_class = hdr.ipv4.diffserv; \
-    hdr.ipv6.flow_label = 0; hdr.ipv6.payload_len = hdr.ipv4.total_len + srh_bytes; hdr.ipv6.next_hdr = next; \
-    hdr.ipv6.hop_limit = hop_limit; hdr.ipv6.src_addr = src_addr; hdr.ipv6.dst_addr = sid_0; \
-    hdr.ethernet.ether_type = ETHERTYPE_IPV6;
-#define SRV6_SRH(n, sl) \
-    hdr.srh.setValid(); hdr.srh.next_hdr = IP_PROTO_IPV4; hdr.srh.hdr_ext_len = 2 * n; \
-    hdr.srh.routing_type = ROUTING_TYPE_SRH; hdr.srh.segments_left = sl; hdr.srh.last_entry = n - 1; \
-    hdr.srh.flags = 0; hdr.srh.tag = 0;
-#define SRV6_SEGMENT(i, s) hdr.srh_segments[i].setValid(); hdr.srh_segments[i].sid = s;
+#include "../include/srv6_encap.p4"
 #endif
 
 control Classifier(
@@ -33,41 +19,41 @@ control Classifier(
 
 #if SRCHAIN_SRV6
     action encaps_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
-        SRV6_OUTER(24, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(1, 0) SRV6_SEGMENT(0, sid_0)
         rule_counter.count();
     }
     action encaps_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
-        SRV6_OUTER(40, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(2, 1) SRV6_SEGMENT(0, sid_1) SRV6_SEGMENT(1, sid_0)
         rule_counter.count();
     }
     action encaps_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
-        SRV6_OUTER(56, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(3, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1) SRV6_SEGMENT(2, sid_0)
         rule_counter.count();
     }
     action encaps_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
-        SRV6_OUTER(72, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 72, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(4, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1) SRV6_SEGMENT(3, sid_0)
         rule_counter.count();
     }
     action encaps_red_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
-        SRV6_OUTER(0, IP_PROTO_IPV4)
+        SRV6_OUTER(hdr.ipv4.total_len, IP_PROTO_IPV4, hdr.ipv4.diffserv)
         rule_counter.count();
     }
     action encaps_red_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
-        SRV6_OUTER(24, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(1, 1) SRV6_SEGMENT(0, sid_1)
         rule_counter.count();
     }
     action encaps_red_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
-        SRV6_OUTER(40, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(2, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1)
         rule_counter.count();
     }
     action encaps_red_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
-        SRV6_OUTER(56, IP_PROTO_ROUTING)
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
         SRV6_SRH(3, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1)
         rule_counter.count();
     }

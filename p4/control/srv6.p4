@@ -1,6 +1,7 @@
 /* SR core over SRv6 (profile srv6; RFC 8754 SRH, RFC 8986 behaviours), in place of control/sr.p4.
  * SwitchIngress.srv6.local_sid (exact on the IPv6 destination): end, end_x (port, dst_mac), end_dx4 (port,
- *   dst_mac), end_dt4, end_priority (sid: the module's key, as the MPLS SID). Each local SID is one segment:
+ *   dst_mac), end_dt4, end_flow_features (sid, report_every) / end_priority (sid): the module's key, as the
+ *   MPLS SID's. Each local SID is one segment:
  *   one per pass (a segment's next SID on the same switch would need a second pass).
  * SwitchIngress.srv6.sid_forward (LPM on the IPv6 destination, after End): egress port + next-hop MAC,
  *   Hop Limit - 1. Also forwards IPv6 transit traffic (a locator's prefix, or any IPv6 route).
@@ -48,6 +49,16 @@ control Srv6(
         ig_md.srv6.decap = true;
         local_counter.count();
     }
+#if SRCHAIN_FLOW_FEATURES
+    /* End, and the flow-features module with this SID as its key (as control/sr.p4's pop_flow_features). */
+    action end_flow_features(sid_t sid, bit<16> report_every) {
+        ig_md.srv6.end = true;
+        ig_md.ls0.module = LOCAL_FLOW_FEATURES;
+        ig_md.ls0.sid = sid;
+        ig_md.ls0.report_every = report_every;
+        local_counter.count();
+    }
+#endif
 #if SRCHAIN_PRIORITY
     /* End, and the priority module with this SID as its key (ig_md.ls0, as control/sr.p4's pop_priority). */
     action end_priority(sid_t sid) {
@@ -63,6 +74,9 @@ control Srv6(
         key = { hdr.ipv6.dst_addr : exact @name("dst_addr"); }
         actions = {
             end; end_x; end_dx4; end_dt4;
+#if SRCHAIN_FLOW_FEATURES
+            end_flow_features;
+#endif
 #if SRCHAIN_PRIORITY
             end_priority;
 #endif
@@ -73,6 +87,13 @@ control Srv6(
         size = LOCAL_SID_SIZE;
     }
 
+#if SRCHAIN_FLOW_FEATURES
+    action flow_features_first() {
+        ig_md.run_flow_features = true;
+        ig_md.ff_sid = ig_md.ls0.sid;
+        ig_md.report_every = ig_md.ls0.report_every;
+    }
+#endif
 #if SRCHAIN_PRIORITY
     action priority_first() {
         ig_md.run_priority = true;
@@ -156,6 +177,11 @@ control Srv6(
             local_sid.apply();
         }
         /* stage A + 1: the module of a module SID that will advance (read before the SRH changes below) */
+#if SRCHAIN_FLOW_FEATURES
+        if (ig_md.ls0.module == LOCAL_FLOW_FEATURES && hdr.srh.isValid() && hdr.srh.segments_left != 0) {
+            flow_features_first();
+        }
+#endif
 #if SRCHAIN_PRIORITY
         if (ig_md.ls0.module == LOCAL_PRIORITY && hdr.srh.isValid() && hdr.srh.segments_left != 0) {
             priority_first();

@@ -19,13 +19,13 @@
 #define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY || SRCHAIN_L4S)
 
 /* The SR core over SRv6 instead of SR-MPLS (profile srv6, docs/p4.md "SRv6 profile"): IPv6 + SRH (RFC 8754),
- * H.Encaps(.Red) at the classifier, End / End.X / End.DX4 / End.DT4 and module SIDs (RFC 8986). The
- * flow-features report path and the l4s module's egress ECN marking read an MPLS stack: not in this profile. */
+ * H.Encaps(.Red) at the classifier and on reports, End / End.X / End.DX4 / End.DT4 and module SIDs (RFC 8986).
+ * The l4s module's egress parser walks an MPLS stack to the IPv4 header it marks: not in this profile. */
 #ifndef SRCHAIN_SRV6
 #define SRCHAIN_SRV6 0
 #endif
-#if SRCHAIN_SRV6 && (SRCHAIN_FLOW_FEATURES || SRCHAIN_L4S)
-#error "SRCHAIN_SRV6 builds the SR core + priority only: flow-features' report encap and l4s' egress parser are SR-MPLS"
+#if SRCHAIN_SRV6 && SRCHAIN_L4S
+#error "SRCHAIN_SRV6 without SRCHAIN_L4S: the l4s module's egress parser and ECN marking are SR-MPLS only"
 #endif
 /* SRv6: the most segments an SRH may list (Last Entry + 1); a longer list is dropped as stack_too_deep. */
 #ifndef SRV6_MAX_SEGS

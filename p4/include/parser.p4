@@ -421,6 +421,11 @@ control SwitchEgressDeparser(
         /* the bridged header and the report's key end here; the record follows the report's UDP header */
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.mpls);
+#if SRCHAIN_SRV6
+        pkt.emit(hdr.ipv6);  /* a report's H.Encaps */
+        pkt.emit(hdr.srh);
+        pkt.emit(hdr.srh_segments);
+#endif
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.l4);
         pkt.emit(hdr.udp);

@@ -1,7 +1,8 @@
 """Profile srv6 of p4/srchain_node.p4 (the SR core over SRv6), driven in-process through the emulator: every frame
 out is compared byte for byte with the one scapy builds (IPv6ExtHdrSegmentRouting), every drop with its reason's
-counter. H.Encaps / H.Encaps.Red at the classifier, End, End.X, End.DX4, End.DT4, a priority module SID, Hop
-Limit and Segments Left rules (RFC 8986 4.1-4.6), SRHs the parser refuses (RFC 8754 fields)."""
+counter. H.Encaps / H.Encaps.Red at the classifier, End, End.X, End.DX4, End.DT4, priority and flow-features
+module SIDs (the feature report H.Encaps'd toward its SIDs), Hop Limit and Segments Left rules (RFC 8986
+4.1-4.6), SRHs the parser refuses (RFC 8754 fields)."""
 
 from __future__ import annotations
 
@@ -14,18 +15,25 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from srchain_contracts.records import DecisionRecord, FlowKey
+from srchain.plan.tables import REPORT_RID, REPORT_SESSION_BASE
+from srchain_contracts.records import DecisionRecord, FeatureReport, FlowKey
+from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Emitted, Pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILE = {"SRCHAIN_SRV6": "1", "SRCHAIN_FLOW_FEATURES": "0"}  # p4/build --profile srv6
+PROFILE = {"SRCHAIN_SRV6": "1"}  # p4/build --profile srv6
 SRC = "fcbb:bb00:1::1"  # the classifier's encapsulation source
-END, END_X, DX4, DT4, PRIO = (f"fcbb:bb00:1:{f}::" for f in ("e000", "e001", "e002", "e003", "e004"))
+END, END_X, DX4, DT4, PRIO, FF = (f"fcbb:bb00:1:{f}::" for f in ("e000", "e001", "e002", "e003", "e004", "e005"))
 NEXT = "fcbb:bb00:2:e000::"  # a SID of the next switch: forwarded by its /48 locator
 LAST = "fcbb:bb00:3:e002::"
 NH_MAC, X_MAC, DX4_MAC, ROUTE_MAC = 0x0200000000AA, 0x0200000000BB, 0x0200000000CC, 0x0200000000DD
 PORT_FWD, PORT_X, PORT_DX4, PORT_ROUTE = 2, 3, 4, 5
 PRIO_SID, PRIO_CLASS, PRIO_QID = 16005, 3, 7
+FF_SID, SWITCH_ID, REPORT_PORT, REPORT_GROUP = 16000, 3, 6, 9
+COLLECTOR = "fcbb:bb00:4:e002::"  # the report path's last SID (an End.DX4 toward the aggregator)
+# the report's E2E mirror cut: mirror header + Ethernet + IPv6 + an SRH of 4 + IPv4 + UDP + record (the SR-MPLS
+# profiles' plan/tables.py REPORT_TRUNCATE is 147, for 8 labels)
+SRV6_REPORT_TRUNCATE = 1 + 14 + 40 + 8 + 4 * 16 + 20 + 8 + 72
 DROP = {"stack_too_deep": 1, "ttl_expired": 2, "unknown_label": 3, "ip_ttl": 5, "not_ipv4": 7, "decision": 8,
         "srh_invalid": 10, "segments_left": 11}
 
@@ -59,6 +67,17 @@ def node(compiled: Pipeline) -> Pipeline:
                                        {"port": PORT_FWD, "dst_mac": NH_MAC})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": PORT_ROUTE, "dst_mac": ROUTE_MAC})
     p.table("priority.queue_map").insert([PRIO_SID, PRIO_CLASS], "SwitchIngress.priority.set_qid", {"qid": PRIO_QID})
+    local.insert([v6(FF)], "SwitchIngress.srv6.end_flow_features", {"sid": FF_SID, "report_every": 2})
+    p.table("flow_features.report_session").insert([FF_SID, (0, 0)], "SwitchIngress.flow_features.set_report_group",
+                                                   {"group": REPORT_GROUP})
+    p.table("report.encap").insert([FF_SID, (0, 0)], "SwitchEgress.report.encaps_2",
+                                   {"hop_limit": 64, "src_mac": 0x0200000000E1, "dst_mac": 0x0200000000E2,
+                                    "src_addr": v6(SRC), "sid_0": v6(NEXT), "sid_1": v6(COLLECTOR)})
+    p.table("report.addresses").insert([FF_SID], "SwitchEgress.report.set_addresses",
+                                       {"switch_id": SWITCH_ID, "src_addr": 0x0AFF0001, "dst_addr": 0x0AFF0002})
+    p.mcast_groups[REPORT_GROUP] = ((REPORT_PORT, REPORT_RID, -1),)
+    p.mirror_sessions[REPORT_SESSION_BASE + REPORT_PORT] = R.MirrorSession(
+        egress_port=REPORT_PORT, max_pkt_len=SRV6_REPORT_TRUNCATE, direction="EGRESS")
     return p
 
 
@@ -176,6 +195,26 @@ def test_encapsulated_onto_a_local_module_sid_runs_it_in_the_same_pass(node: Pip
 
 def raw_srh(head: list[int], rest: bytes) -> Packet:
     return eth() / IPv6(src=SRC, dst=END, nh=43) / Raw(bytes(head) + rest + bytes(inner()))
+
+
+def test_flow_features_sid_reports_h_encapsulated_toward_the_report_path(node: Pipeline) -> None:
+    sent = srv6(FF, [LAST, FF], sl=1)
+    assert one(node.process(1, bytes(sent))).frame == with_dst(srv6(LAST, [LAST, FF], sl=0, hlim=63), NH_MAC)
+    out = node.process(1, bytes(sent))  # report_every 2: the second packet closes the window
+    (data,) = [e for e in out if e.port == PORT_FWD]
+    (rep,) = [e for e in out if e.port == REPORT_PORT]
+    assert data.frame == with_dst(srv6(LAST, [LAST, FF], sl=0, hlim=63), NH_MAC)
+    at = 14 + 40 + 8 + 2 * 16 + 20 + 8  # the record behind Ethernet, IPv6, an SRH of 2, IPv4, UDP
+    record = FeatureReport.unpack(rep.frame[at : at + 72])
+    key, _ = FlowKey.from_packet("10.0.1.10", 4000, "10.0.2.10", 6000, 17)
+    assert (record.key, record.switch_id, record.pkt_count, record.byte_count) == (key, SWITCH_ID, 2,
+                                                                                   2 * len(inner()))
+    head = (Ether(src="02:00:00:00:00:e1", dst="02:00:00:00:00:e2") / IPv6(src=SRC, dst=NEXT, hlim=64, tc=0, nh=43)
+            / IPv6ExtHdrSegmentRouting(addresses=[COLLECTOR, NEXT], segleft=1, lastentry=1, nh=4)
+            / IP(src="10.255.0.1", dst="10.255.0.2", id=0, flags="DF", ttl=64)
+            / UDP(sport=47001, dport=47001, chksum=0) / Raw(rep.frame[at : at + 72]))
+    assert rep.frame[: at + 72] == bytes(head)  # beyond it, the data frame's first bytes up to the mirror cut
+    assert len(rep.frame) == SRV6_REPORT_TRUNCATE - 1
 
 
 @pytest.mark.parametrize(("name", "frame", "reason"), [

@@ -43,7 +43,7 @@ def l4s_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def srv6_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bundle-srv6") / "srchain_node"
-    compile_to_dir(ROOT / "p4" / "srchain_node.p4", out, defines={"SRCHAIN_SRV6": "1", "SRCHAIN_FLOW_FEATURES": "0"})
+    compile_to_dir(ROOT / "p4" / "srchain_node.p4", out, defines={"SRCHAIN_SRV6": "1"})  # --profile srv6
     return out
 
 
