@@ -2,7 +2,8 @@
  * Table SwitchIngress.classifier.rules (ternary 5-tuple, ingress port, load-balancing bucket; the
  * BF Runtime $MATCH_PRIORITY orders overlapping rules) -> push_<n>(ttl, label_0 (top) .. label_<n-1>);
  * profile srv6: encaps_<n> / encaps_red_<n>(hop_limit, src_addr, sid_0 (first) .. sid_<n-1>), H.Encaps(.Red)
- * (include/srv6_encap.p4) with the traffic class copied from the inner DSCP/ECN, as Linux's seg6 encap does. */
+ * (include/srv6_encap.p4) with traffic class and flow label 0, as Linux's seg6 encap writes them for an IPv4
+ * packet (tests/p4/test_srv6_linux_netns.py compares the two byte for byte). */
 #ifndef _SRCHAIN_CLASSIFIER_P4_
 #define _SRCHAIN_CLASSIFIER_P4_
 
@@ -19,41 +20,41 @@ control Classifier(
 
 #if SRCHAIN_SRV6
     action encaps_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
-        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, 0)
         SRV6_SRH(1, 0) SRV6_SEGMENT(0, sid_0)
         rule_counter.count();
     }
     action encaps_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
-        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, 0)
         SRV6_SRH(2, 1) SRV6_SEGMENT(0, sid_1) SRV6_SEGMENT(1, sid_0)
         rule_counter.count();
     }
     action encaps_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
-        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, 0)
         SRV6_SRH(3, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1) SRV6_SEGMENT(2, sid_0)
         rule_counter.count();
     }
     action encaps_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
-        SRV6_OUTER(hdr.ipv4.total_len + 72, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 72, IP_PROTO_ROUTING, 0)
         SRV6_SRH(4, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1) SRV6_SEGMENT(3, sid_0)
         rule_counter.count();
     }
     action encaps_red_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
-        SRV6_OUTER(hdr.ipv4.total_len, IP_PROTO_IPV4, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len, IP_PROTO_IPV4, 0)
         rule_counter.count();
     }
     action encaps_red_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
-        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, 0)
         SRV6_SRH(1, 1) SRV6_SEGMENT(0, sid_1)
         rule_counter.count();
     }
     action encaps_red_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
-        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, 0)
         SRV6_SRH(2, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1)
         rule_counter.count();
     }
     action encaps_red_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
-        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, hdr.ipv4.diffserv)
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, 0)
         SRV6_SRH(3, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1)
         rule_counter.count();
     }

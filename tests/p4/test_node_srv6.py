@@ -90,11 +90,13 @@ def eth(**fields: int) -> Ether:
     return Ether(dst="02:00:00:00:00:01", src="02:00:00:00:00:02", **fields)
 
 
-def srv6(da: str, segs: list[str], sl: int, hlim: int = 64, payload: Packet | None = None, nh: int = 4) -> Packet:
-    """An SRv6 frame: `segs` in wire order (Segment List[0] first), as a Linux H.Encaps writes it."""
+def srv6(da: str, segs: list[str], sl: int, hlim: int = 64, payload: Packet | None = None, nh: int = 4,
+         tc: int = 0) -> Packet:
+    """An SRv6 frame: `segs` in wire order (Segment List[0] first), as a Linux H.Encaps writes it (traffic class 0
+    for an IPv4 packet)."""
     pkt = payload if payload is not None else inner()
     srh = IPv6ExtHdrSegmentRouting(addresses=segs, segleft=sl, lastentry=len(segs) - 1, nh=nh)
-    return eth() / IPv6(src=SRC, dst=da, hlim=hlim, tc=0x28, nh=43) / srh / pkt
+    return eth() / IPv6(src=SRC, dst=da, hlim=hlim, tc=tc, nh=43) / srh / pkt
 
 
 def one(out: list[Emitted]) -> Emitted:
@@ -117,7 +119,7 @@ def test_h_encaps_pushes_ipv6_and_an_srh_from_the_action_data(node: Pipeline) ->
                                           {"hop_limit": 64, "src_addr": v6(SRC), "sid_0": v6(NEXT),
                                            "sid_1": v6("fcbb:bb00:3:e000::"), "sid_2": v6(LAST)}, 10)
     e = one(node.process(1, bytes(eth() / inner())))
-    # forwarded by the first SID's locator, Hop Limit 64 - 1; traffic class = the inner DSCP/ECN
+    # forwarded by the first SID's locator, Hop Limit 64 - 1; traffic class 0 whatever the inner DSCP/ECN
     want = srv6(NEXT, [LAST, "fcbb:bb00:3:e000::", NEXT], sl=2, hlim=63)
     assert e.port == PORT_FWD and e.frame == with_dst(want, NH_MAC)
     srh = Ether(e.frame)[IPv6ExtHdrSegmentRouting]
@@ -137,14 +139,14 @@ def test_h_encaps_red_leaves_the_first_segment_out_of_the_srh(node: Pipeline) ->
     rules.insert([(0, 0)] * 7, "SwitchIngress.classifier.encaps_red_1",
                  {"hop_limit": 64, "src_addr": v6(SRC), "sid_0": v6(LAST)}, 10)
     e = one(node.process(1, bytes(eth() / inner())))
-    plain = eth() / IPv6(src=SRC, dst=LAST, hlim=63, tc=0x28, nh=4) / inner()
+    plain = eth() / IPv6(src=SRC, dst=LAST, hlim=63, nh=4) / inner()
     assert e.frame == with_dst(plain, NH_MAC)
 
 
 def test_end_takes_the_next_segment_and_decrements_the_hop_limit(node: Pipeline) -> None:
     segs = [LAST, NEXT, END]
-    e = one(node.process(1, bytes(srv6(END, segs, sl=2, hlim=10))))
-    assert e.port == PORT_FWD and e.frame == with_dst(srv6(NEXT, segs, sl=1, hlim=9), NH_MAC)
+    e = one(node.process(1, bytes(srv6(END, segs, sl=2, hlim=10, tc=0x28))))  # the traffic class stays
+    assert e.port == PORT_FWD and e.frame == with_dst(srv6(NEXT, segs, sl=1, hlim=9, tc=0x28), NH_MAC)
 
 
 def test_end_x_goes_to_its_next_hop(node: Pipeline) -> None:
