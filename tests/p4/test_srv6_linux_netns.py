@@ -20,7 +20,11 @@ from scapy.packet import Raw
 from srchain_emu.interp.pipeline import Pipeline
 from srchain_emu.netns import Netns
 
-pytestmark = [pytest.mark.netns]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(not Path("/proc/sys/net/ipv6/conf/all/seg6_enabled").exists(),
+                       reason="this kernel has no SRv6 (CONFIG_IPV6_SEG6_LWTUNNEL)"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 SRC = "fcbb:bb00:1::1"
 END, DX4 = "fcbb:bb00:1:e000::", "fcbb:bb00:1:e002::"
