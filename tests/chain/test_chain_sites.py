@@ -205,3 +205,20 @@ def test_site_errors_come_together(tmp_path: Path) -> None:
         load_chain(TWO_SITE, path)
     text = str(info.value)
     assert f"{path}:" in text and "unknown switch 'zz'" in text and "switch 'a1' is already in site 'site-a'" in text
+
+
+def test_report_emitted_on_a_border_switch_leaves_by_the_wan_port(tmp_path: Path) -> None:
+    """flow-features on a2 (the border): the report copy's PRE group and mirror session are on the WAN port, its
+    Ethernet addresses those of the WAN link, and the top label's wan_encap row is on a2 (the data plane is to
+    encapsulate the report copy on egress: docs/multisite.md)."""
+    spec = write_variant(tmp_path, "ff-border", {"  - name: features\n    switch: a1": "  - name: features\n"
+                                                                                   "    switch: a2"}, base=TWO_SITE)
+    plan = plan_file(spec, tmp_path / "s", TWO_SITE_INV)
+    ff, fmt = sid_of(plan, "features"), sid_of(plan, "formatter")
+    node = rows(plan, "a2", T.PRE_NODE)[json.dumps({"$MULTICAST_NODE_ID": T.REPORT_GROUP_BASE + 9})]
+    assert node.params["$DEV_PORT"] == [9]
+    encap = rows(plan, "a2", T.REPORT_ENCAP)[json.dumps({"lb_bucket": {"mask": 1, "value": 0}, "sid": ff},
+                                                        sort_keys=True)]
+    assert (encap.params["src_mac"], encap.params["dst_mac"]) == ("02:00:00:00:02:09", "02:00:00:00:0b:09")
+    assert json.dumps({"label": fmt}) in rows(plan, "a2", W.WAN_ENCAP)
+    assert ("ab", fmt, "a2", "b1") in crossings(plan)
