@@ -222,3 +222,22 @@ def test_report_emitted_on_a_border_switch_leaves_by_the_wan_port(tmp_path: Path
     assert (encap.params["src_mac"], encap.params["dst_mac"]) == ("02:00:00:00:02:09", "02:00:00:00:0b:09")
     assert json.dumps({"label": fmt}) in rows(plan, "a2", W.WAN_ENCAP)
     assert ("ab", fmt, "a2", "b1") in crossings(plan)
+
+
+def test_cli_plan_shows_sites_and_crossings_only_for_multi_site(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def plan(spec: Path, inv: Path) -> str:
+        res = subprocess.run([sys.executable, "-m", "srchain.cli", "chain", "plan", str(spec), "-i", str(inv),
+                              "--state-dir", str(tmp_path / spec.stem)], capture_output=True, text=True,
+                             env={**os.environ, "COLUMNS": "200"})
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    multi = plan(TWO_SITE, TWO_SITE_INV)
+    assert "site (VIM account)" in multi and "site-b (vim-b)" in multi
+    assert "WAN crossings" in multi and "100 + 16 + 28 = 144 / 1600" in multi
+    single = plan(REFERENCE, INVENTORY)
+    assert "WAN crossings" not in single and "site (VIM account)" not in single
