@@ -24,8 +24,8 @@ IPV4_HEADER = 20
 UDP_HEADER = 8
 GRE_HEADER = 4  # RFC 4023 / RFC 2784: no checksum, no key
 LABEL_BYTES = 4
-# RFC 7510: destination port 6635 (MPLS-in-UDP); the source port carries the flow's entropy, from the
-# dynamic range 49152-65535 (section 3): 49152 + the low 14 bits of the switch's 5-tuple hash.
+# RFC 7510: destination port 6635 (MPLS-in-UDP); the source port carries the flow's entropy, kept in the
+# dynamic range 49152-65535: 49152 + the low 14 bits of the switch's 5-tuple hash.
 MPLS_UDP_PORT = 6635
 UDP_SRC_MIN = 49152
 UDP_SRC_HASH_BITS = 14
