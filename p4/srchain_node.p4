@@ -1,4 +1,5 @@
-/* srchain SR node for Tofino (TNA, P4_16): SR-MPLS service chaining with P4 micro-services.
+/* srchain SR node for Tofino (TNA, P4_16): SR-MPLS service chaining with P4 micro-services (profile srv6: the
+ * same over SRv6, control/srv6.p4 in place of control/sr.p4; docs/p4.md "SRv6 profile").
  *
  *   ingress: parse (Ethernet, up to MSD labels, IPv4, TCP/UDP ports, decision records)
  *            -> classifier (push a chain's stack on plain IPv4)
@@ -17,7 +18,11 @@
 #include "include/headers.p4"
 #include "include/parser.p4"
 #include "control/classifier.p4"
+#if SRCHAIN_SRV6
+#include "control/srv6.p4"
+#else
 #include "control/sr.p4"
+#endif
 #include "control/ipv4.p4"
 #if SRCHAIN_FLOW_FEATURES
 #include "control/flow_features.p4"
@@ -45,7 +50,11 @@ control SwitchIngress(
     Counter<bit<32>, drop_reason_t>(DROP_REASONS, CounterType_t.PACKETS) drops;
 
     Classifier() classifier;
+#if SRCHAIN_SRV6
+    Srv6() srv6;
+#else
     SegmentRouting() sr;
+#endif
 #if SRCHAIN_FLOW_FEATURES
     FlowFeatures() flow_features;
 #endif
@@ -106,6 +115,19 @@ control SwitchIngress(
 #endif
 
         /* stage 0: what the parser found; the load-balancing bucket */
+#if SRCHAIN_SRV6
+        if (ig_md.stack_too_deep) {
+            drop_for(DROP_STACK_TOO_DEEP);
+        } else if (ig_md.srh_invalid) {
+            drop_for(DROP_SRH_INVALID);
+        } else if (hdr.ipv4.isValid() && ig_md.checksum_err) {
+            drop_for(DROP_BAD_CHECKSUM);
+        } else if (!hdr.ipv4.isValid() && !hdr.ipv6.isValid()) {
+            drop_for(DROP_NOT_IPV4);
+        } else if (hdr.srh.isValid() && hdr.srh.segments_left != 0 && hdr.ipv6.hop_limit <= 1) {
+            drop_for(DROP_TTL_EXPIRED);  /* a segment to process with Hop Limit <= 1 (RFC 8986 4.1 S04) */
+        }
+#else
         if (ig_md.stack_too_deep) {
             drop_for(DROP_STACK_TOO_DEEP);
         } else if (hdr.ipv4.isValid() && ig_md.checksum_err) {
@@ -115,6 +137,7 @@ control SwitchIngress(
         } else if (hdr.mpls[0].isValid() && hdr.mpls[0].ttl <= 1) {
             drop_for(DROP_TTL_EXPIRED);
         }
+#endif
         if (hdr.ipv4.isValid()) {
             hash_lb();
             order_lows();
@@ -124,7 +147,11 @@ control SwitchIngress(
         if (hdr.ipv4.isValid()) {
             order_diffs();
         }
+#if SRCHAIN_SRV6
+        if (ig_md.drop_reason == 0 && hdr.ipv4.isValid() && !hdr.ipv6.isValid()) {
+#else
         if (ig_md.drop_reason == 0 && hdr.ipv4.isValid() && !hdr.mpls[0].isValid()) {
+#endif
             classifier.apply(hdr, ig_md, ig_intr_md);
         }
         /* stage 2: the canonical order; a gateway compares a field with a constant only (bf-p4c
@@ -143,7 +170,11 @@ control SwitchIngress(
             }
         }
         /* stages 2-4: local SIDs, pops, forwarding */
+#if SRCHAIN_SRV6
+        srv6.apply(hdr, ig_md, ig_tm_md);
+#else
         sr.apply(hdr, ig_md, ig_tm_md);
+#endif
         /* the modules, from stage 4 (their steps are gated inside) */
 #if SRCHAIN_FLOW_FEATURES
         flow_features.apply(hdr, ig_md, ig_intr_md, ig_tm_md);
@@ -154,12 +185,19 @@ control SwitchIngress(
 #if SRCHAIN_L4S
         l4s.apply(hdr, ig_md, ig_tm_md);
 #endif
+#if SRCHAIN_SRV6
+        /* plain IPv4, or decapsulated by End.DT4 (End.DX4 went to its next hop) */
+        if (ig_md.drop_reason == 0 && !hdr.ipv6.isValid() && hdr.ipv4.isValid() && !ig_md.srv6.fixed_nh) {
+            ipv4.apply(hdr, ig_md, ig_tm_md);
+        }
+#else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid()) {
             ipv4.apply(hdr, ig_md, ig_tm_md);
         }
+#endif
         if (ig_md.drop_reason != 0) {
             drops.count(ig_md.drop_reason);
         }

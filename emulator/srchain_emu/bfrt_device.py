@@ -202,6 +202,21 @@ class Device:
                 self._digests(prog)
         return out
 
+    def ingress_stamped(self, port: int, frames: list[bytes], stamps: list[int]) -> list[tuple[ToTM, int]]:
+        """ingress_many() with each frame's arrival time (monotonic ns): the program's ingress_mac_tstamp, and
+        handed back with every packet the frame made, for the traffic manager's enqueue time."""
+        out: list[tuple[ToTM, int]] = []
+        with self.lock:
+            if not self.programs:
+                return out
+            prog = next(iter(self.programs.values()))
+            run = prog.pipeline.ingress
+            for frame, t in zip(frames, stamps, strict=True):
+                out.extend((item, t) for item in run(port, frame, t))
+            if prog.pipeline.digests:
+                self._digests(prog)
+        return out
+
     def egress_many(self, items: list[Dequeued]) -> list[Emitted]:
         """egress() for the packets the traffic manager released, with the queue metadata of each."""
         out: list[Emitted] = []

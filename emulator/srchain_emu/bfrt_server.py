@@ -184,6 +184,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         # The packet path is the device's (bound, not wrapped: the data plane calls these per batch).
         self.ingress = self.dev.ingress
         self.ingress_many = self.dev.ingress_many
+        self.ingress_stamped = self.dev.ingress_stamped
         self.egress = self.dev.egress
         self.egress_many = self.dev.egress_many
         self.take_egress_mirrors = self.dev.take_egress_mirrors

@@ -106,6 +106,7 @@ class PacketGenerator:
         self.apps = [App() for _ in range(APPS)]
         self.pending: list[Scheduled] = []
         self._seq = 0
+        self.timers_armed = False  # some timer app counts down: kept by app writes, so the switch loop asks cheaply
 
     # ------------------------------------------------------------------ schema
     @staticmethod
@@ -268,10 +269,20 @@ class PacketGenerator:
             app.armed_at, app.fired = self.clock(), 0  # enabled, or reconfigured: the countdown restarts
         else:
             app.armed_at = None if action == 3 else app.armed_at
+        self._note_timers()
 
         def undo() -> None:
             app.action, app.values, app.armed_at, app.fired = saved
+            self._note_timers()
         return undo
+
+    def _note_timers(self) -> None:
+        self.timers_armed = any(a.armed_at is not None and a.action in (1, 2) for a in self.apps)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to make or send (no timer armed, no packet pending): the switch loop skips the generator."""
+        return not self.timers_armed and not self.pending
 
     # ------------------------------------------------------------------ reads
     def read(self, table_id: int, key: tuple[int, ...] | None) -> list[tuple[tuple[int, ...], dict[int, Value], int]]:

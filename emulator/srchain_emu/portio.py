@@ -18,7 +18,7 @@ import struct
 from typing import Protocol
 
 from srchain_net.packetsock import PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC, PACKET_OUTGOING, SOL_PACKET, kernel_drops
-from srchain_net.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx, RxRing
+from srchain_net.rings import FRAME_SIZE, TX_DATA_OFFSET, RingTx, RxRing, rx_stamp_ns
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 16384
@@ -44,6 +44,11 @@ class Port(Protocol):
     def fileno(self) -> int: ...
     def rx_drops(self) -> int: ...
     def receive(self, budget: int) -> list[bytes]: ...
+
+    # the kernel's receive time (CLOCK_REALTIME ns) of each frame the last receive() returned, in order; empty
+    # where the port cannot tell (plain sockets: the switch then stamps frames when it reads them)
+    rx_stamps: list[int]
+
     def send(self, frame: bytes) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
@@ -58,6 +63,7 @@ class SocketPort:
         self.tx_errors = 0
         self._drops = 0
         self.max_frame = max_frame(sock, sock.getsockname()[0])
+        self.rx_stamps: list[int] = []
 
     def rx_drops(self) -> int:
         """Frames the kernel dropped because we did not read them in time (socket buffer full), so far."""
@@ -119,6 +125,8 @@ class RingPort:
         self.max_frame = min(max_frame(self.tx.sock, ifname), MAX_RING_FRAME)
         self._frames: list[bytes] = []
         self._take = self._frames.append
+        self.rx_stamps: list[int] = []
+        self._stamp = self.rx_stamps.append
 
     @property
     def tx_errors(self) -> int:
@@ -138,8 +146,10 @@ class RingPort:
 
     def _handle(self, ring: mmap.mmap, start: int, end: int) -> None:
         self._take(ring[start:end])
+        self._stamp(rx_stamp_ns(ring, start))
 
     def receive(self, budget: int) -> list[bytes]:
+        self.rx_stamps.clear()
         self.rx.drain(self._handle, budget)
         out = self._frames
         self._frames = []

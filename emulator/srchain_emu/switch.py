@@ -37,6 +37,7 @@ class DataPlane:
         self.final_counters: dict[str, object] = {}
         self.no_port = 0
         self.port_down_drops = 0
+        self.last_rx: dict[int, int] = {}  # per port: the last arrival time handed to ingress (monotonic ns)
         # The fixed tables ($PORT, tf1.tm.*) act on this data plane; ports.json rates are their start.
         server.device.attach(sorted(self.ports), self.tm.set_rate, self._set_enabled, self.tm.set_queue)
         for p in ports:
@@ -100,6 +101,9 @@ class DataPlane:
             ready, _, _ = select.select(fds, [], [], wait)
             for fd in ready:
                 self._receive(fd)
+            if pktgen.idle:  # the common case: no generator app armed, nothing of its pending
+                wait = self._transmit()
+                continue
             self._generate(pktgen)
             wait = self._transmit()
             gap = pktgen.next_due_ns(time.monotonic_ns())
@@ -124,9 +128,26 @@ class DataPlane:
         if port in self.disabled:
             self.port_down_drops += len(frames)
             return
-        enqueue, now = self.tm.enqueue, time.monotonic_ns
-        for item in self.server.ingress_many(port, frames):
-            enqueue(item, now())
+        enqueue = self.tm.enqueue
+        stamps = self.ports[port].rx_stamps
+        if len(stamps) != len(frames):  # a plain socket: the time we read them
+            now = time.monotonic_ns
+            for item in self.server.ingress_many(port, frames):
+                enqueue(item, now())
+            return
+        # The kernel's receive times, as a MAC stamps arrivals (ingress_mac_tstamp) and the TM's enqueue time: a
+        # loop that was held up does not squeeze what arrived meanwhile into one burst. On the monotonic clock,
+        # never later than now and never before the port's previous frame (clock steps of CLOCK_REALTIME).
+        now_ns = time.monotonic_ns()
+        offset = time.time_ns() - now_ns
+        last = self.last_rx.get(port, 0)
+        arrivals = []
+        for s in stamps:
+            last = min(max(s - offset, last), now_ns)
+            arrivals.append(last)
+        self.last_rx[port] = last
+        for item, t in self.server.ingress_stamped(port, frames, arrivals):
+            enqueue(item, t)
 
     @property
     def tx_errors(self) -> int:

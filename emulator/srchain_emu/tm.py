@@ -18,12 +18,20 @@ not counted), `deq_qdepth` (the depth when it was dequeued, the packet itself no
 `enq_tstamp` (the enqueue time in ns; egress sees its low 18 bits, as the hardware's field is 18 bits wide)
 and `deq_timedelta` (ns the packet waited; 18 bits in egress, so it wraps past 262 us: a program that needs
 millisecond delays takes them from timestamps, docs/p4.md "L4S module").
+
+A port shaped by its own rate (`tf1.tm.port.sched_*`) runs on its line clock, as the hardware's TM does: each
+packet leaves at the time the port's token bucket and the scheduler allow it, computed from the enqueue times,
+not at the moment this Python loop comes round to it. That time is what egress sees (`deq_tstamp`, the wait
+`deq_timedelta`); a loop that comes round late sends the packet late on the wire, and by how much is
+measured (`lateness_ns`), as the link emulator (srchain_net.linkem) does. Unshaped ports have no line clock
+here (a veth has no rate): their packets leave when the loop serves them.
 """
 
 from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -33,6 +41,8 @@ from .interp.pipeline import ToTM
 CELL = 80
 NUM_QUEUES = 8
 MIN_QUANTUM = 64
+LATENESS_KEEP = 1_000_000
+LINE_CLOCK_STEPS = 8  # re-picks while the line waits for tokens (a packet may arrive meanwhile); bounds the loop
 DEFAULT_SCHED = QueueSched()
 
 
@@ -68,6 +78,17 @@ class PortShaper:
         if not self.rate_bps or self.tokens >= min(nbytes, self.burst_bytes):
             return 0.0
         return (min(nbytes, self.burst_bytes) - self.tokens) * 8 / self.rate_bps
+
+    def ready_at(self, nbytes: int, t: float) -> float:
+        """The earliest time >= t (>= the last accounted time) at which `nbytes` may leave; state unchanged."""
+        tokens = min(self.burst_bytes, self.tokens + (t - self.last) * self.rate_bps / 8)
+        need = min(nbytes, self.burst_bytes)
+        return t if tokens >= need else t + (need - tokens) * 8 / self.rate_bps
+
+    def take(self, nbytes: int, t: float) -> None:
+        """`nbytes` leave at t (t >= the last accounted time)."""
+        self.tokens = min(self.burst_bytes, self.tokens + (t - self.last) * self.rate_bps / 8) - nbytes
+        self.last = t
 
 
 class _PortSched:
@@ -106,6 +127,11 @@ class TrafficManager:
         self.drops: collections.Counter[tuple[int, int]] = collections.Counter()
         self.pending = 0
         self.sched: dict[int, _PortSched] = {}
+        # how late the loop sent each packet of a shaped port behind its line-clock time (ns), the first
+        # LATENESS_KEEP of them: what the emulator could not promise on a busy host, measured
+        self.lateness_ns: list[int] = []
+        # called with each non-empty batch dequeue() releases (a measurement tap, e.g. the L4S harness's)
+        self.on_dequeue: Callable[[list[Dequeued]], None] | None = None
 
     def set_queue(self, port: int, qid: int, conf: QueueSched) -> None:
         """One queue's scheduling (from `tf1.tm.queue.sched_cfg` / `sched_shaping`)."""
@@ -138,15 +164,16 @@ class TrafficManager:
         return True
 
     @staticmethod
-    def _pick(ps: _PortSched, queues: list[collections.deque[tuple[ToTM, int, int]]], now: float) \
-            -> tuple[int | None, float]:
+    def _pick(ps: _PortSched, queues: list[collections.deque[tuple[ToTM, int, int]]], now: float,
+              horizon_ns: int | None = None) -> tuple[int | None, float]:
         """The queue whose head goes next (None: nothing may go now) and the shortest wait of a queue
-        held back by its max rate (0: none)."""
+        held back by its max rate (0: none). With `horizon_ns`, only heads enqueued by then compete (the
+        line clock's time, which may be behind the loop's)."""
         wait = 0.0
         for level, qs in ps.levels:
             ready = []
             for q in qs:
-                if not queues[q]:
+                if not queues[q] or (horizon_ns is not None and queues[q][0][1] > horizon_ns):
                     continue
                 shaper = ps.shapers.get(q)
                 if shaper is not None:
@@ -183,9 +210,14 @@ class TrafficManager:
         next_wait = 0.0
         for port, queues in self.queues.items():
             shaper = self.shapers.get(port)
+            ps = self.sched[port]
+            if shaper is not None and shaper.rate_bps:
+                wait = self._dequeue_on_line_clock(port, queues, ps, shaper, now, out)
+                if wait > 0:
+                    next_wait = wait if next_wait == 0 else min(next_wait, wait)
+                continue
             if shaper is not None:
                 shaper.refill(now)
-            ps = self.sched[port]
             while True:
                 qid, wait = self._pick(ps, queues, now)
                 if wait > 0:
@@ -212,4 +244,50 @@ class TrafficManager:
                 self.depth[(port, qid)] = depth
                 self.pending -= 1
                 out.append(Dequeued(head_item, enq_depth, max(0, now_ns - enq_ns), depth, enq_ns, now_ns))
+        if out and self.on_dequeue is not None:
+            self.on_dequeue(out)
         return out, next_wait
+
+    def _dequeue_on_line_clock(self, port: int, queues: list[collections.deque[tuple[ToTM, int, int]]],
+                               ps: _PortSched, shaper: PortShaper, now: float, out: list[Dequeued]) -> float:
+        """A shaped port's packets whose line-clock time has come (module docstring), each stamped with that
+        time; returns the seconds until the next one (0: nothing waiting). The clock is the monotonic one the
+        enqueue times use; `now` must be on it."""
+        late = self.lateness_ns
+        while True:
+            heads = [queues[q][0][1] for _, qs in ps.levels for q in qs if queues[q]]
+            if not heads:
+                return 0.0
+            t = max(shaper.last, min(heads) / 1e9)  # the line is free and a packet is there
+            qid: int | None = None
+            for _ in range(LINE_CLOCK_STEPS):
+                if t > now:
+                    return t - now
+                qid, qwait = self._pick(ps, queues, t, int(t * 1e9) + 1)  # +1: float rounding of t
+                if qid is None:  # every packet there is held by its queue's max rate
+                    t += qwait
+                    continue
+                ready = shaper.ready_at(len(queues[qid][0][0].frame), t)
+                if ready <= t:
+                    break
+                t, qid = ready, None  # tokens by then; whoever arrived meanwhile competes again
+            if qid is None:
+                return max(t - now, 1e-6)
+            q = queues[qid]
+            head_item, enq_ns, enq_depth = q[0]
+            n = len(head_item.frame)
+            shaper.take(n, t)
+            qshaper = ps.shapers.get(qid)
+            if qshaper is not None:
+                qshaper.tokens -= n
+            ps.credit[qid] -= n
+            q.popleft()
+            if not q:
+                ps.credit[qid] = 0
+            depth = self.depth[(port, qid)] - cells(n)
+            self.depth[(port, qid)] = depth
+            self.pending -= 1
+            t_ns = max(enq_ns, int(t * 1e9))
+            out.append(Dequeued(head_item, enq_depth, t_ns - enq_ns, depth, enq_ns, t_ns))
+            if len(late) < LATENESS_KEEP:
+                late.append(max(0, int((now - t) * 1e9)))

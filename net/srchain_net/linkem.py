@@ -24,7 +24,6 @@ import ctypes
 import json
 import select
 import signal
-import struct
 import sys
 import threading
 import time
@@ -35,12 +34,10 @@ from typing import Any
 
 from .linkpath import LinkParams, LinkPath
 from .qdisc import QueueDiscipline
-from .rings import FRAME_SIZE, RxRing, SocketTx
+from .rings import RxRing, SocketTx, rx_stamp_ns
 
 PR_SET_TIMERSLACK = 29
 MAX_SLEEP_S = 0.05
-_RX_TSTAMP = struct.Struct("II")  # tpacket2_hdr.tp_sec, tp_nsec
-_RX_TSTAMP_AT = 16  # after tp_status, tp_len, tp_snaplen, tp_mac, tp_net
 LATENESS_KEEP = 1_000_000  # samples kept per direction (a 30 s run at 100 Mbit/s stays below this)
 
 
@@ -70,9 +67,7 @@ class Direction:
         self.last_arrival = 0.0
 
     def _take(self, ring: Any, start: int, end: int) -> None:
-        slot = start - start % FRAME_SIZE  # slots are FRAME_SIZE apart from the start of the map
-        sec, nsec = _RX_TSTAMP.unpack_from(ring, slot + _RX_TSTAMP_AT)
-        self._batch.append((sec + nsec * 1e-9 - self.realtime_offset, bytes(ring[start:end])))
+        self._batch.append((rx_stamp_ns(ring, start) * 1e-9 - self.realtime_offset, bytes(ring[start:end])))
 
     def receive(self, clock: Callable[[], float]) -> bool:
         """Hand the ring's frames to the path, each at the kernel's receive time (tpacket2_hdr tp_sec and

@@ -96,6 +96,17 @@ def _ring(sock: socket.socket, which: int, frames: int) -> None:
     sock.setsockopt(SOL_PACKET, which, _REQ.pack(block, frames // FRAMES_PER_BLOCK, FRAME_SIZE, frames))
 
 
+_RX_TSTAMP = struct.Struct("II")  # tpacket2_hdr.tp_sec, tp_nsec: the kernel's receive time (CLOCK_REALTIME)
+_RX_TSTAMP_AT = 16  # after tp_status, tp_len, tp_snaplen, tp_mac, tp_net
+
+
+def rx_stamp_ns(ring: mmap.mmap, start: int) -> int:
+    """The kernel's receive time (CLOCK_REALTIME ns) of the frame whose data starts at `start` in an RX ring
+    (slots are FRAME_SIZE apart from the start of the map; the header is at the slot's start)."""
+    sec, nsec = _RX_TSTAMP.unpack_from(ring, start - start % FRAME_SIZE + _RX_TSTAMP_AT)
+    return int(sec) * 1_000_000_000 + int(nsec)
+
+
 class RxRing:
     """Receive side of one interface, TPACKET_V2 ring."""
 

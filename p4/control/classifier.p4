@@ -1,10 +1,16 @@
 /* Classifier: plain IPv4 traffic that matches a rule gets its chain's label stack pushed.
  * Table SwitchIngress.classifier.rules (ternary 5-tuple, ingress port, load-balancing bucket; the
- * BF Runtime $MATCH_PRIORITY orders overlapping rules) -> push_<n>(ttl, label_0 (top) .. label_<n-1>). */
+ * BF Runtime $MATCH_PRIORITY orders overlapping rules) -> push_<n>(ttl, label_0 (top) .. label_<n-1>);
+ * profile srv6: encaps_<n> / encaps_red_<n>(hop_limit, src_addr, sid_0 (first) .. sid_<n-1>), H.Encaps(.Red)
+ * (include/srv6_encap.p4) with traffic class and flow label 0, as Linux's seg6 encap writes them for an IPv4
+ * packet (tests/p4/test_srv6_linux_netns.py compares the two byte for byte). */
 #ifndef _SRCHAIN_CLASSIFIER_P4_
 #define _SRCHAIN_CLASSIFIER_P4_
 
 #include "../include/label_stack.p4"
+#if SRCHAIN_SRV6
+#include "../include/srv6_encap.p4"
+#endif
 
 control Classifier(
         inout headers_t hdr,
@@ -12,6 +18,47 @@ control Classifier(
         in ingress_intrinsic_metadata_t ig_intr_md) {
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) rule_counter;
 
+#if SRCHAIN_SRV6
+    action encaps_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(1, 0) SRV6_SEGMENT(0, sid_0)
+        rule_counter.count();
+    }
+    action encaps_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(2, 1) SRV6_SEGMENT(0, sid_1) SRV6_SEGMENT(1, sid_0)
+        rule_counter.count();
+    }
+    action encaps_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(3, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1) SRV6_SEGMENT(2, sid_0)
+        rule_counter.count();
+    }
+    action encaps_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
+        SRV6_OUTER(hdr.ipv4.total_len + 72, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(4, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1) SRV6_SEGMENT(3, sid_0)
+        rule_counter.count();
+    }
+    action encaps_red_1(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0) {
+        SRV6_OUTER(hdr.ipv4.total_len, IP_PROTO_IPV4, 0)
+        rule_counter.count();
+    }
+    action encaps_red_2(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
+        SRV6_OUTER(hdr.ipv4.total_len + 24, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(1, 1) SRV6_SEGMENT(0, sid_1)
+        rule_counter.count();
+    }
+    action encaps_red_3(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
+        SRV6_OUTER(hdr.ipv4.total_len + 40, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(2, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1)
+        rule_counter.count();
+    }
+    action encaps_red_4(bit<8> hop_limit, ipv6_addr_t src_addr, ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
+        SRV6_OUTER(hdr.ipv4.total_len + 56, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(3, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1)
+        rule_counter.count();
+    }
+#else
     action push_1(bit<8> ttl, sid_t label_0) {
         hdr.mpls.push_front(1);
         MPLS_LABEL(0, label_0, 1)
@@ -68,6 +115,8 @@ control Classifier(
         rule_counter.count();
     }
 
+#endif
+
     action no_chain() {}
 
     table rules {
@@ -81,7 +130,11 @@ control Classifier(
             ig_md.lb_bucket : ternary @name("lb_bucket");
         }
         actions = {
+#if SRCHAIN_SRV6
+            encaps_1; encaps_2; encaps_3; encaps_4; encaps_red_1; encaps_red_2; encaps_red_3; encaps_red_4;
+#else
             push_1; push_2; push_3; push_4; push_5; push_6; push_7; push_8;
+#endif
             @defaultonly no_chain;
         }
         const default_action = no_chain;

@@ -2,13 +2,18 @@
  *   Ethernet | label stack (the rest of the chain) | IPv4 | UDP (dst 47001) | feature report v1
  * (the record itself was filled in ingress and arrives parsed in hdr.report; the original frame follows as
  * trailing bytes beyond the IPv4 total length)
- * SwitchEgress.report.encap (SID, bucket) -> push_<n>(ttl, src_mac, dst_mac, label_0 .. label_<n-1>)
+ * SwitchEgress.report.encap (SID, bucket) -> push_<n>(ttl, src_mac, dst_mac, label_0 .. label_<n-1>); profile
+ *   srv6: encaps_<n> / encaps_red_<n>(hop_limit, src_mac, dst_mac, src_addr, sid_0 .. sid_<n-1>) (H.Encaps(.Red))
  * SwitchEgress.report.addresses (SID) -> set_addresses(switch_id, src_addr, dst_addr)
  * A report copy without both entries is dropped (counted in SwitchEgress.report.unconfigured). */
 #ifndef _SRCHAIN_REPORT_P4_
 #define _SRCHAIN_REPORT_P4_
 
 #include "../include/label_stack.p4"
+#if SRCHAIN_SRV6
+#include "../include/srv6_encap.p4"
+#define REPORT_IPV4_LEN (20 + 8 + FEATURE_REPORT_LEN)
+#endif
 
 control Report(
         inout headers_t hdr,
@@ -17,6 +22,64 @@ control Report(
         inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
     Counter<bit<32>, bit<1>>(1, CounterType_t.PACKETS) unconfigured;
 
+#if SRCHAIN_SRV6
+    /* H.Encaps(.Red) of the report (profile srv6): outer IPv6 + SRH toward the report path's SIDs. */
+    action encaps_1(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 24, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(1, 0) SRV6_SEGMENT(0, sid_0)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_2(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 40, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(2, 1) SRV6_SEGMENT(0, sid_1) SRV6_SEGMENT(1, sid_0)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_3(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 56, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(3, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1) SRV6_SEGMENT(2, sid_0)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_4(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 72, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(4, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1) SRV6_SEGMENT(3, sid_0)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_red_1(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0) {
+        SRV6_OUTER(REPORT_IPV4_LEN, IP_PROTO_IPV4, 0)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_red_2(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 24, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(1, 1) SRV6_SEGMENT(0, sid_1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_red_3(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 40, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(2, 2) SRV6_SEGMENT(0, sid_2) SRV6_SEGMENT(1, sid_1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+    action encaps_red_4(bit<8> hop_limit, mac_addr_t src_mac, mac_addr_t dst_mac, ipv6_addr_t src_addr,
+            ipv6_addr_t sid_0, ipv6_addr_t sid_1, ipv6_addr_t sid_2, ipv6_addr_t sid_3) {
+        SRV6_OUTER(REPORT_IPV4_LEN + 56, IP_PROTO_ROUTING, 0)
+        SRV6_SRH(3, 3) SRV6_SEGMENT(0, sid_3) SRV6_SEGMENT(1, sid_2) SRV6_SEGMENT(2, sid_1)
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+    }
+#else
     action push_1(bit<8> ttl, mac_addr_t src_mac, mac_addr_t dst_mac, sid_t label_0) {
         hdr.mpls.push_front(1);
         MPLS_LABEL(0, label_0, 1)
@@ -73,6 +136,8 @@ control Report(
         hdr.ethernet.dst_addr = dst_mac;
     }
 
+#endif
+
     action no_encap() {}
 
     table encap {
@@ -81,7 +146,11 @@ control Report(
             hdr.report_key.lb_bucket : ternary @name("lb_bucket");
         }
         actions = {
+#if SRCHAIN_SRV6
+            encaps_1; encaps_2; encaps_3; encaps_4; encaps_red_1; encaps_red_2; encaps_red_3; encaps_red_4;
+#else
             push_1; push_2; push_3; push_4; push_5; push_6; push_7; push_8;
+#endif
             @defaultonly no_encap;
         }
         const default_action = no_encap;
@@ -131,7 +200,9 @@ control Report(
             }
         }
         if (configured) {
-            hdr.ethernet.ether_type = ETHERTYPE_MPLS;
+#if !SRCHAIN_SRV6
+            hdr.ethernet.ether_type = ETHERTYPE_MPLS;  /* (srv6: the encap action set IPv6) */
+#endif
             hdr.l4.setValid();
             hdr.l4.src_port = FEATURE_REPORT_PORT;
             hdr.l4.dst_port = FEATURE_REPORT_PORT;

@@ -18,6 +18,20 @@
 #endif
 #define SRCHAIN_LOCAL_MODULES (SRCHAIN_FLOW_FEATURES || SRCHAIN_PRIORITY || SRCHAIN_L4S)
 
+/* The SR core over SRv6 instead of SR-MPLS (profile srv6, docs/p4.md "SRv6 profile"): IPv6 + SRH (RFC 8754),
+ * H.Encaps(.Red) at the classifier and on reports, End / End.X / End.DX4 / End.DT4 and module SIDs (RFC 8986).
+ * The l4s module's egress parser walks an MPLS stack to the IPv4 header it marks: not in this profile. */
+#ifndef SRCHAIN_SRV6
+#define SRCHAIN_SRV6 0
+#endif
+#if SRCHAIN_SRV6 && SRCHAIN_L4S
+#error "SRCHAIN_SRV6 without SRCHAIN_L4S: the l4s module's egress parser and ECN marking are SR-MPLS only"
+#endif
+/* SRv6: the most segments an SRH may list (Last Entry + 1); a longer list is dropped as stack_too_deep. */
+#ifndef SRV6_MAX_SEGS
+#define SRV6_MAX_SEGS 4
+#endif
+
 /* Maximum stack depth: labels the parser accepts. A deeper stack is dropped and counted. */
 #ifndef MSD
 #define MSD 8
@@ -40,6 +54,7 @@
 
 typedef bit<48> mac_addr_t;
 typedef bit<32> ipv4_addr_t;
+typedef bit<128> ipv6_addr_t;
 typedef bit<20> sid_t;
 typedef bit<4>  lb_bucket_t;      /* 16 load-balancing buckets (plan/tables.py LB_BUCKET_BITS) */
 typedef bit<15> flow_slot_t;      /* FLOW_SLOTS = 2^15: the slot is the low 15 bits of the CRC-32 */
@@ -48,6 +63,10 @@ typedef bit<14> queue_index_t;    /* queue_stats: egress_port ++ qid */
 
 const bit<16> ETHERTYPE_IPV4 = 0x0800;
 const bit<16> ETHERTYPE_MPLS = 0x8847;
+const bit<16> ETHERTYPE_IPV6 = 0x86DD;
+const bit<8>  IP_PROTO_IPV4 = 4;           /* IPv6 next header of an encapsulated IPv4 packet */
+const bit<8>  IP_PROTO_ROUTING = 43;       /* IPv6 routing header; routing type 4 is the SRH */
+const bit<8>  ROUTING_TYPE_SRH = 4;
 const bit<8>  IP_PROTO_TCP = 6;
 const bit<8>  IP_PROTO_UDP = 17;
 
@@ -96,6 +115,13 @@ const drop_reason_t DROP_BAD_CHECKSUM   = 6;  /* IPv4 header checksum wrong */
 const drop_reason_t DROP_NOT_IPV4       = 7;  /* neither MPLS nor IPv4, or non-IPv4 below the bottom label */
 const drop_reason_t DROP_DECISION       = 8;  /* a decision record consumed by the priority module (not an error) */
 const drop_reason_t DROP_BAD_DECISION   = 9;  /* a record on a priority SID that is not a valid decision */
+/* SRv6 (profile srv6) counts into the same counter: stack_too_deep = an SRH listing more than SRV6_MAX_SEGS
+ * segments; ttl_expired = IPv6 Hop Limit <= 1 where a segment is processed or an IPv6 packet forwarded;
+ * unknown_label = a destination neither a local SID nor routable; not_ipv4 also for neither IPv4 nor IPv6. */
+const drop_reason_t DROP_SRH_INVALID    = 10; /* routing header not an SRH this node parses: type != 4,
+                                                 Segments Left > Last Entry + 1, TLVs after the list */
+const drop_reason_t DROP_SEGMENTS_LEFT  = 11; /* End/End.X/module SID with Segments Left 0, End.DX4/DT4 with
+                                                 Segments Left != 0 (RFC 8986 4.1/4.4: ICMP, discard) */
 #define DROP_REASONS 16
 
 #endif

@@ -32,6 +32,35 @@ header ipv4_h {
     ipv4_addr_t dst_addr;
 }
 
+#if SRCHAIN_SRV6
+header ipv6_h {
+    bit<4> version;
+    bit<8> traffic_class;
+    bit<20> flow_label;
+    bit<16> payload_len;
+    bit<8> next_hdr;
+    bit<8> hop_limit;
+    ipv6_addr_t src_addr;
+    ipv6_addr_t dst_addr;
+}
+
+/* Segment Routing Header (RFC 8754 2), the 8 bytes before the Segment List. */
+header srh_h {
+    bit<8> next_hdr;
+    bit<8> hdr_ext_len;     /* 8-octet units after the first 8: 2 x (Last Entry + 1) without TLVs */
+    bit<8> routing_type;    /* 4 */
+    bit<8> segments_left;
+    bit<8> last_entry;
+    bit<8> flags;
+    bit<16> tag;
+}
+
+/* Segment List[i], in wire order: [0] is the last segment of the path, [Last Entry] the first. */
+header srh_segment_h {
+    ipv6_addr_t sid;
+}
+#endif
+
 /* The first 4 bytes of TCP and UDP: all the flow key needs. */
 header l4_ports_h {
     bit<16> src_port;
@@ -119,6 +148,11 @@ struct headers_t {
     report_key_h report_key;
     ethernet_h ethernet;
     mpls_h[MSD] mpls;
+#if SRCHAIN_SRV6
+    ipv6_h ipv6;
+    srh_h srh;
+    srh_segment_h[SRV6_MAX_SEGS] srh_segments;
+#endif
     ipv4_h ipv4;
     l4_ports_h l4;
     udp_rest_h udp;
@@ -152,8 +186,23 @@ struct local_sid_t {
     bit<16> report_every;
 }
 
+#if SRCHAIN_SRV6
+/* What SwitchIngress.srv6.local_sid found for the IPv6 destination (docs/p4.md "SRv6 profile"). */
+struct srv6_local_t {
+    bool end;               /* End, End.X or a module SID: Segments Left - 1, DA = Segment List[SL] */
+    bool decap;             /* End.DX4 / End.DT4: remove the outer IPv6 + SRH, the inner IPv4 goes on */
+    bool fixed_nh;          /* End.X / End.DX4: the next hop below instead of a lookup */
+    PortId_t port;
+    mac_addr_t dst_mac;
+}
+#endif
+
 struct ingress_metadata_t {
     bool stack_too_deep;
+#if SRCHAIN_SRV6
+    bool srh_invalid;       /* the parser met a routing header it does not take (DROP_SRH_INVALID) */
+    srv6_local_t srv6;
+#endif
     bool checksum_err;
     bool has_l4;
     bit<16> src_port;       /* 0 when the packet has no TCP/UDP header */

@@ -7,6 +7,9 @@
 #if MSD != 8
 #error "the ingress parser unrolls exactly 8 label states (parse_mpls_0..7): extend it with MSD"
 #endif
+#if SRCHAIN_SRV6 && SRV6_MAX_SEGS != 4
+#error "the ingress parser unrolls exactly 4 SRH segment states (parse_srh_segment_0..3): extend it with SRV6_MAX_SEGS"
+#endif
 
 parser SwitchIngressParser(
         packet_in pkt,
@@ -19,6 +22,12 @@ parser SwitchIngressParser(
         pkt.extract(ig_intr_md);
         pkt.advance(PORT_METADATA_SIZE);
         ig_md.stack_too_deep = false;
+#if SRCHAIN_SRV6
+        ig_md.srh_invalid = false;
+        ig_md.srv6.end = false;
+        ig_md.srv6.decap = false;
+        ig_md.srv6.fixed_nh = false;
+#endif
         ig_md.checksum_err = false;
         ig_md.has_l4 = false;
         ig_md.src_port = 0;
@@ -39,11 +48,94 @@ parser SwitchIngressParser(
     state parse_ethernet {
         pkt.extract(hdr.ethernet);
         transition select(hdr.ethernet.ether_type) {
+#if SRCHAIN_SRV6
+            ETHERTYPE_IPV6 : parse_ipv6;  /* the SR core is SRv6: an MPLS frame is dropped as not_ipv4 */
+#else
             ETHERTYPE_MPLS : parse_mpls_0;
+#endif
             ETHERTYPE_IPV4 : parse_ipv4;
             default : accept;
         }
     }
+
+#if SRCHAIN_SRV6
+    state parse_ipv6 {
+        pkt.extract(hdr.ipv6);
+        transition select(hdr.ipv6.next_hdr) {
+            IP_PROTO_ROUTING : parse_srh;
+            IP_PROTO_IPV4 : parse_ipv4;  /* H.Encaps.Red of one segment, or plain IPv4-in-IPv6 */
+            default : accept;
+        }
+    }
+
+    /* An SRH is taken when it lists 1..SRV6_MAX_SEGS segments and nothing else (Hdr Ext Len = 2 x (Last Entry
+     * + 1): no TLVs) with Segments Left <= Last Entry + 1 (RFC 8986 4.1 S07); every pair is spelled out, so
+     * the control needs no field-to-field comparison (a Tofino 1 gateway compares a field with a constant). */
+    state parse_srh {
+        pkt.extract(hdr.srh);
+        transition select(hdr.srh.routing_type, hdr.srh.last_entry, hdr.srh.hdr_ext_len, hdr.srh.segments_left) {
+            (ROUTING_TYPE_SRH, 0, 2, 0) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 0, 2, 1) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 1, 4, 0) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 1, 4, 1) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 1, 4, 2) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 2, 6, 0) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 2, 6, 1) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 2, 6, 2) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 2, 6, 3) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 3, 8, 0) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 3, 8, 1) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 3, 8, 2) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 3, 8, 3) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 3, 8, 4) : parse_srh_segment_0;
+            (ROUTING_TYPE_SRH, 0, _, _) : srh_invalid;
+            (ROUTING_TYPE_SRH, 1, _, _) : srh_invalid;
+            (ROUTING_TYPE_SRH, 2, _, _) : srh_invalid;
+            (ROUTING_TYPE_SRH, 3, _, _) : srh_invalid;
+            (ROUTING_TYPE_SRH, _, _, _) : stack_too_deep;  /* Last Entry >= SRV6_MAX_SEGS */
+            default : srh_invalid;
+        }
+    }
+
+    state srh_invalid {
+        ig_md.srh_invalid = true;
+        transition accept;
+    }
+
+    /* Segment List[0 .. Last Entry], unrolled like the labels. */
+    state parse_srh_segment_0 {
+        pkt.extract(hdr.srh_segments[0]);
+        transition select(hdr.srh.last_entry) {
+            0 : parse_srh_next;
+            default : parse_srh_segment_1;
+        }
+    }
+    state parse_srh_segment_1 {
+        pkt.extract(hdr.srh_segments[1]);
+        transition select(hdr.srh.last_entry) {
+            1 : parse_srh_next;
+            default : parse_srh_segment_2;
+        }
+    }
+    state parse_srh_segment_2 {
+        pkt.extract(hdr.srh_segments[2]);
+        transition select(hdr.srh.last_entry) {
+            2 : parse_srh_next;
+            default : parse_srh_segment_3;
+        }
+    }
+    state parse_srh_segment_3 {
+        pkt.extract(hdr.srh_segments[3]);
+        transition parse_srh_next;
+    }
+
+    state parse_srh_next {
+        transition select(hdr.srh.next_hdr) {
+            IP_PROTO_IPV4 : parse_ipv4;
+            default : accept;
+        }
+    }
+#endif
 
     /* Up to MSD labels, unrolled so that a deeper stack is flagged (and dropped and counted by the
      * control) instead of being a parser error whose handling differs between targets. */
@@ -172,6 +264,11 @@ control SwitchIngressDeparser(
         pkt.emit(hdr.report);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.mpls);
+#if SRCHAIN_SRV6
+        pkt.emit(hdr.ipv6);
+        pkt.emit(hdr.srh);
+        pkt.emit(hdr.srh_segments);
+#endif
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.l4);
         pkt.emit(hdr.udp);
@@ -324,6 +421,11 @@ control SwitchEgressDeparser(
         /* the bridged header and the report's key end here; the record follows the report's UDP header */
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.mpls);
+#if SRCHAIN_SRV6
+        pkt.emit(hdr.ipv6);  /* a report's H.Encaps */
+        pkt.emit(hdr.srh);
+        pkt.emit(hdr.srh_segments);
+#endif
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.l4);
         pkt.emit(hdr.udp);

@@ -268,7 +268,16 @@ class Allocation:
 
     def _lowest_free(self, block: SrBlock) -> int | None:
         start = max(block.start, RESERVED_LABELS)
-        expected = start
+        # Labels go out lowest first, so the block is mostly dense from its start: then the lowest free label is
+        # one past the highest (one query, no rows into Python: the scan below made planning N chains quadratic).
+        top, count = self._db.execute(
+            "SELECT MAX(label), COUNT(*) FROM sids WHERE label BETWEEN ? AND ?", (start, block.end)
+        ).fetchone()
+        if top is None:
+            return start
+        if count == top - start + 1:
+            return top + 1 if top < block.end else None
+        expected = start  # a gap (released labels): the first one
         for (label,) in self._db.execute(
             "SELECT label FROM sids WHERE label BETWEEN ? AND ? ORDER BY label", (start, block.end)
         ):

@@ -118,3 +118,20 @@ def test_concurrent_processes_never_share_a_label(tmp_path: Path) -> None:
     labels = [label for r in results for label in r]
     assert len(labels) == 240 and len(set(labels)) == 240
     assert min(labels) == 16000 and max(labels) == 16239, "the lowest free labels, no gaps"
+
+
+def test_lowest_free_label_after_a_release_and_when_dense(tmp_path: Path) -> None:
+    """Dense block: the next label is one past the highest; a released label in the middle is the lowest free;
+    a full block is exhausted (the fast path and the scan of SidStore._lowest_free agree with the rule)."""
+    block = SrBlock(start=100, end=105)
+    with SidStore(tmp_path) as store:
+        with store.transaction() as tx:
+            assert [tx.sid("a", f"s{i}", "i", "ctx", 1, block).label for i in range(3)] == [100, 101, 102]
+            assert tx.sid("b", "s", "i", "ctx", 1, block).label == 103
+            assert tx.sid("a", "s3", "i", "ctx", 1, block).label == 104
+        assert store.release("a", keep={100, 102, 104}) == [101]
+        with store.transaction() as tx:
+            assert tx.sid("c", "s", "i", "ctx", 1, block).label == 101  # the gap first
+            assert tx.sid("c", "t", "i", "ctx", 1, block).label == 105  # dense again: past the highest
+            with pytest.raises(BlockExhausted):
+                tx.sid("c", "u", "i", "ctx", 1, block)

@@ -212,3 +212,22 @@ def test_a_port_disabled_through_the_port_table_fires_the_port_down_app():
     dev.write(PORT_TABLE.id, "DELETE", (1,), {})
     out = gen.due(time.monotonic_ns())
     assert [f[:6] for _, f in out] == [port_down_header(0, 2, 2, 0), port_down_header(0, 2, 1, 0)]
+
+
+def test_idle_tells_the_switch_loop_when_the_generator_has_nothing_to_do():
+    """The switch loop skips the generator while it is idle: an armed timer or pending packets make it busy, a
+    disabled app makes it idle again, and a refused write changes nothing."""
+    clock = Clock()
+    gen = PacketGenerator(clock)
+    assert gen.idle
+    armed(gen)
+    assert not gen.idle
+    gen.advance(clock.ns + 1000)
+    assert gen.pending and not gen.idle
+    gen.write(APP_CFG_ID, "MODIFY", (3,), {12: False})
+    assert gen.idle  # disabling drops its pending packets too
+    gen.write(APP_CFG_ID, "MODIFY", (3,), {12: True})
+    assert not gen.idle
+    with pytest.raises(PktgenUnsupported):
+        gen.write(APP_CFG_ID, "MODIFY", (3,), {20: 5})  # ibg_jitter: refused, nothing changed
+    assert not gen.idle

@@ -145,3 +145,62 @@ control ED(packet_out pkt, inout h_t h, in m_t m, in egress_intrinsic_metadata_f
 Pipeline(IP(), I(), ID(), EP(), E(), ED()) pipe;
 Switch(pipe) main;
 """
+
+
+def line_clock_tm(rate_bps: int, burst: int) -> tuple[TrafficManager, int]:
+    """A TM whose PORT is shaped, and a base time (ns, monotonic) just after its token bucket was filled."""
+    import time
+
+    tm = TrafficManager()
+    tm.set_rate(PORT, rate_bps, burst)
+    return tm, time.monotonic_ns() + 1_000_000
+
+
+def test_a_shaped_port_sends_on_its_line_clock_not_when_the_loop_comes_round():
+    """8 Mbit/s = 1 byte/us, bucket 1000 B: three 1000-byte packets enqueued at once leave 1 ms apart on the line
+    clock, and egress sees those times even though the loop served them 10 ms late; the lateness is measured."""
+    tm, t0 = line_clock_tm(8_000_000, 1000)
+    for _ in range(3):
+        assert tm.enqueue(ToTM(PORT, bytes(1000), 0), now_ns=t0)
+    now_ns = t0 + 10_000_000
+    out, wait = tm.dequeue(now=now_ns / 1e9, now_ns=now_ns)
+    assert wait == 0 and len(out) == 3
+    assert [round((d.deq_tstamp - t0) / 1e3) for d in out] == [0, 1000, 2000]  # us
+    assert [round(d.deq_timedelta / 1e3) for d in out] == [0, 1000, 2000]
+    assert [round(n / 1e3) for n in tm.lateness_ns] == [10000, 9000, 8000]
+
+
+def test_the_line_clock_waits_for_tokens_and_says_how_long():
+    tm, t0 = line_clock_tm(8_000_000, 1000)
+    for _ in range(2):
+        tm.enqueue(ToTM(PORT, bytes(1000), 0), now_ns=t0)
+    now_ns = t0 + 400_000  # the second packet's tokens are there at t0 + 1 ms
+    out, wait = tm.dequeue(now=now_ns / 1e9, now_ns=now_ns)
+    assert len(out) == 1 and abs(wait - 0.0006) < 1e-6 and tm.pending == 1
+
+
+def test_a_packet_that_arrived_after_the_line_clock_time_does_not_jump_ahead():
+    """Strict priority for queue 7, but at the line-clock time of the second classic packet (t0 + 1 ms) the
+    queue-7 packet had not arrived yet (t0 + 1.5 ms): the classic one goes first, as on the hardware, even though
+    the loop found both queued; the queue-7 packet goes next, when the line is free (t0 + 2 ms), before the third
+    classic one."""
+    tm, t0 = line_clock_tm(8_000_000, 1000)
+    tm.set_queue(PORT, 7, QueueSched(priority=7))
+    tm.enqueue(ToTM(PORT, bytes(1000), 0), now_ns=t0)
+    tm.enqueue(ToTM(PORT, bytes(1000), 0), now_ns=t0)
+    tm.enqueue(ToTM(PORT, bytes(1000), 0), now_ns=t0)
+    tm.enqueue(ToTM(PORT, bytes(1000), 7), now_ns=t0 + 1_500_000)
+    now_ns = t0 + 20_000_000
+    out, _ = tm.dequeue(now=now_ns / 1e9, now_ns=now_ns)
+    assert [(d.item.qid, round((d.deq_tstamp - t0) / 1e3)) for d in out] == [(0, 0), (0, 1000), (7, 2000),
+                                                                               (0, 3000)]
+    assert [round(d.deq_timedelta / 1e3) for d in out] == [0, 1000, 500, 3000]
+
+
+def test_on_dequeue_sees_every_released_batch_once():
+    tm = TrafficManager()
+    seen: list[list[int]] = []
+    tm.on_dequeue = lambda out: seen.append([d.item.qid for d in out])
+    backlog(tm, {0: 100, 7: 100}, n=2)
+    out, _ = tm.dequeue()
+    assert tm.dequeue()[0] == [] and seen == [[d.item.qid for d in out]] and len(out) == 4

@@ -255,6 +255,19 @@ def test_pnf_data_ports_name_their_vim_networks_on_both_sides(tmp_path: Path) ->
     assert " 0 invalid" in run.stdout
 
 
+def test_a_multi_site_inventory_is_refused_by_name_not_drawn_as_one_site() -> None:
+    from srchain.model import load_chain
+    from srchain.osm.pdu import port_link
+    from srchain.osm.render import render
+
+    model = load_chain(REPO / "examples" / "two-site.yaml", REPO / "examples" / "inventory-two-site.yaml")
+    with pytest.raises(RenderError, match=r"chain 'cloud-gaming-two-site': the NS over a multi-site inventory "
+                       r"\(2 sites\) is not rendered yet"):
+        render(model)
+    a2 = model.inventory.switch("a2")
+    assert a2 is not None and [port_link("a2", p) for p in a2.ports] == ["a1p8-a2p8", "wan-ab"]
+
+
 def test_an_srv6_chain_is_refused_by_name_not_drawn_as_sr_mpls() -> None:
     from srchain.model import load_chain
     from srchain.osm.render import render

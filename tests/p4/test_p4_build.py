@@ -79,7 +79,7 @@ def test_sde_command_line_of_a_profile(tmp_path: Path) -> None:
 
 def test_unknown_profile_is_refused(tmp_path: Path) -> None:
     res = run("--emulator", "--profile", "tofino9", "-o", str(tmp_path / "x"))
-    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core, l4s)" in res.stderr
+    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core, l4s, srv6)" in res.stderr
     assert not (tmp_path / "x").exists()
 
 
@@ -93,3 +93,27 @@ def test_l4s_profile_is_the_sr_core_with_the_l4s_module(tmp_path: Path) -> None:
     assert not any("flow_features" in t or "priority" in t for t in names), names
     full = run("--emulator", "-o", str(tmp_path / "full"))
     assert full.returncode == 0 and not any("l4s" in t for t in tables_of(tmp_path / "full"))
+
+
+def test_srv6_profile_replaces_the_label_tables_with_srv6_ones(tmp_path: Path) -> None:
+    res = run("--emulator", "--profile", "srv6", "-o", str(tmp_path / "srv6"))
+    assert res.returncode == 0, res.stderr
+    names = tables_of(tmp_path / "srv6")
+    for name in ("classifier.rules", "srv6.local_sid", "srv6.sid_forward", "ipv4.routes", "priority.queue_map",
+                 "flow_features.report_session", "report.encap"):
+        assert any(t.endswith(name) for t in names), name
+    assert not any(".sr." in t or "l4s" in t for t in names), names
+    schema = json.loads((tmp_path / "srv6" / "bf-rt.json").read_text())
+    (rules,) = [t for t in schema["tables"] if t["name"].endswith("classifier.rules")]
+    actions = {a["name"].rsplit(".", 1)[1]: [d["name"] for d in a["data"]] for a in rules["action_specs"]}
+    assert actions["encaps_4"] == ["hop_limit", "src_addr", "sid_0", "sid_1", "sid_2", "sid_3"]
+    assert "push_1" not in actions and "encaps_red_1" in actions
+    (encap,) = [t for t in schema["tables"] if t["name"].endswith("report.encap")]
+    assert {a["name"].rsplit(".", 1)[1] for a in encap["action_specs"]} >= {"encaps_1", "encaps_red_4"}
+
+
+def test_srv6_profile_refuses_what_it_cannot_carry(tmp_path: Path) -> None:
+    res = run("--emulator", "--profile", "srv6", "-D", "SRCHAIN_L4S=1", "-o", str(tmp_path / "a"))
+    assert res.returncode != 0 and "the l4s module's egress parser" in res.stderr + res.stdout
+    res = run("--emulator", "--profile", "srv6", "-D", "SRV6_MAX_SEGS=5", "-o", str(tmp_path / "b"))
+    assert res.returncode != 0 and "unrolls exactly 4 SRH segment states" in res.stderr + res.stdout

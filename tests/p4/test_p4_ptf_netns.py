@@ -40,6 +40,13 @@ def l4s_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def srv6_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle-srv6") / "srchain_node"
+    compile_to_dir(ROOT / "p4" / "srchain_node.p4", out, defines={"SRCHAIN_SRV6": "1"})  # --profile srv6
+    return out
+
+
 def run_ptf(tmp_path: Path, bundle: Path, tests: list[str], tag: str) -> subprocess.CompletedProcess:
     sock_path = tmp_path / "bfrt.sock"
     with Netns(len(DEVICE_PORTS), tag=tag) as ns:
@@ -79,4 +86,8 @@ def test_p4_modules_under_ptf(tmp_path: Path, bundle: Path) -> None:
 
 
 def test_l4s_module_under_ptf(tmp_path: Path, l4s_bundle: Path) -> None:
-    assert_ran(run_ptf(tmp_path, l4s_bundle, ["sr_node_l4s"], "l"), 3)
+    assert_ran(run_ptf(tmp_path, l4s_bundle, ["sr_node_l4s"], "l"), 5)
+
+
+def test_srv6_profile_under_ptf(tmp_path: Path, srv6_bundle: Path) -> None:
+    assert_ran(run_ptf(tmp_path, srv6_bundle, ["sr_node_srv6"], "6"), 4)

@@ -18,6 +18,7 @@ SID_L4S = 16010
 NOT_ECT, ECT1, ECT0, CE = 0, 1, 2, 3
 MARKED_L4S, MARKED_CLASSIC, DROPPED_CLASSIC, FORWARDED = range(4)
 DECISIONS = "SwitchEgress.l4s.decisions"
+CHUNK = 50  # frames sent before reading them back (PTF's per-port queue holds 100)
 
 
 def ecn_packet(ecn: int, sport: int = 5000, size: int = 100, ttl: int = 64, eth_dst: str | None = None) -> Ether:
@@ -128,3 +129,68 @@ class ClassicAtFullProbability(L4sTest):
         after = self.decisions()
         assert after[DROPPED_CLASSIC] - before[DROPPED_CLASSIC] == dropped
         assert after[MARKED_CLASSIC] - before[MARKED_CLASSIC] == marked
+
+
+class MarksFollowTheCoupledCurve(L4sTest):
+    """p' held at 0.3 (a register write; at an idle queue an update moves it by ~4e-5 only): ECT(1) frames are
+    CE-marked with p_L = k p' = 0.6 (k 2, no step: the queue is idle), ECT(0) ones with p_C = p'^2 = 0.09 and
+    Not-ECT ones dropped with 0.09 (RFC 9332 s2.4), each within 4.5 sigma of its binomial over n frames; the
+    decision counters agree with what came out."""
+
+    P_PRIME = 0.3
+
+    def runTest(self) -> None:
+        self.c.register_write("SwitchEgress.l4s.prob", self.dev(1), {"f1": int(self.P_PRIME * 2**32)})
+        before = self.decisions()
+        k = self.params.coupling
+        seen: dict[int, tuple[int, int]] = {}
+        for ecn, n in ((ECT1, 300), (ECT0, 500), (NOT_ECT, 500)):
+            got: list[Ether] = []
+            for start in range(0, n, CHUNK):  # PTF keeps the last 100 frames of a port: read as we go
+                for i in range(start, min(n, start + CHUNK)):
+                    self.send(0, ecn_packet(ecn, sport=8000 + i))
+                got += self.receive(min(n, start + CHUNK) - start, timeout=1.0 if ecn == NOT_ECT else 5.0)
+            seen[ecn] = (n - len(got), sum(int(p[IP].tos) & 3 == CE for p in got))
+        p_l, p_c = min(1.0, k * self.P_PRIME), self.P_PRIME**2
+        for what, count, n, p in (("ECT(1) marked", seen[ECT1][1], 300, p_l),
+                                  ("ECT(0) marked", seen[ECT0][1], 500, p_c),
+                                  ("Not-ECT dropped", seen[NOT_ECT][0], 500, p_c)):
+            sigma = (n * p * (1 - p)) ** 0.5
+            assert abs(count - n * p) <= 4.5 * sigma, (what, count, n * p, sigma)
+        assert seen[ECT1][0] == 0 and seen[ECT0][0] == 0, seen  # ECN-capable frames are marked, never dropped
+        after = self.decisions()
+        assert after[MARKED_L4S] - before[MARKED_L4S] == seen[ECT1][1]
+        assert after[MARKED_CLASSIC] - before[MARKED_CLASSIC] == seen[ECT0][1]
+        assert after[DROPPED_CLASSIC] - before[DROPPED_CLASSIC] == seen[NOT_ECT][0]
+
+
+class PiFollowsAStandingClassicQueue(L4sTest):
+    """The PI2 core over real frames (RFC 9332 A.1, Tupdate 16 ms): PTF port 1 shaped to 1 Mbit/s, 40 ECT(0)
+    frames of 1000 bytes build a classic queue of up to ~320 ms (8 ms a frame), far above the 15 ms target, and
+    p' rises from 0 while they leave; frames sent one at a time afterwards find the queue empty, and p' falls
+    (the first update's proportional term, beta (0 - prev), takes most of it back). Every frame comes out: ECN-
+    capable ones are marked, never dropped."""
+
+    def tearDown(self) -> None:
+        self.shape(None)
+        super().tearDown()
+
+    def prob(self) -> int:
+        return self.register("SwitchEgress.l4s.prob", self.dev(1))
+
+    def runTest(self) -> None:
+        self.c.register_write("SwitchEgress.l4s.prob", self.dev(1), {"f1": 0})
+        self.shape(1000)
+        n = 40
+        for i in range(n):
+            self.send(0, ecn_packet(ECT0, sport=9000 + i, size=1000))
+        got = self.receive(n, timeout=10.0)
+        assert len(got) == n, len(got)
+        risen = self.prob()
+        assert risen > 2**32 // 1000, risen / 2**32  # > 0.001: ~20 updates at 100-300 ms of delay
+        for i in range(10):  # 20 ms apart: each finds the queue empty (8 ms a frame)
+            self.send(0, ecn_packet(ECT0, sport=9100 + i, size=1000))
+            time.sleep(0.02)
+        assert len(self.receive(10, timeout=5.0)) == 10
+        fallen = self.prob()
+        assert fallen < risen, (risen / 2**32, fallen / 2**32)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import ipaddress
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -59,18 +59,20 @@ class Strict(BaseModel):
 
 
 class Peer(Strict):
-    """What a switch port connects to: exactly one of switch (+ its port), proxy, host."""
+    """What a switch port connects to: exactly one of switch (+ its port), proxy, host, or a WAN link
+    (`wan:` of the inventory, by name: the port is a site's border toward another site)."""
 
     switch: Name | None = None
     port: int | None = Field(None, ge=0, le=511)
     proxy: Name | None = None
     host: Name | None = None
+    wan: Name | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Peer:
-        kinds = [k for k in ("switch", "proxy", "host") if getattr(self, k) is not None]
+        kinds = [k for k in ("switch", "proxy", "host", "wan") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a peer is exactly one of 'switch' (with 'port'), 'proxy' or 'host'")
+            raise ValueError("a peer is exactly one of 'switch' (with 'port'), 'proxy', 'host' or 'wan'")
         if self.switch is not None and self.port is None:
             raise ValueError(f"peer switch '{self.switch}' needs the 'port' it connects to")
         if self.switch is None and self.port is not None:
@@ -79,11 +81,11 @@ class Peer(Strict):
 
     @property
     def kind(self) -> str:
-        return "switch" if self.switch else "proxy" if self.proxy else "host"
+        return "switch" if self.switch else "proxy" if self.proxy else "wan" if self.wan else "host"
 
     @property
     def name(self) -> str:
-        return self.switch or self.proxy or self.host or ""
+        return self.switch or self.proxy or self.host or self.wan or ""
 
 
 class Port(Strict):
@@ -255,18 +257,96 @@ class Srv6Node(Strict):
         return px.check_srv6_address(v)
 
 
+def _prefix(v: str) -> str:
+    try:
+        return str(ipaddress.ip_network(v, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"'{v}' is not an IPv4 or IPv6 prefix ({exc})") from None
+
+
+Prefix = Annotated[str, AfterValidator(_prefix)]
+
+
+class Site(Strict):
+    """A data centre / VIM: the nodes it holds (by inventory name; a VNF runs in its proxy's site), the OSM
+    VIM account its VNFs deploy to, its address plan, and the IP MTU its hosts send into chains."""
+
+    name: Name
+    vim_account: str = Field(min_length=1, description="OSM VIM account (name or id) of this site")
+    switches: list[Name] = Field(default_factory=list)
+    proxies: list[Name] = Field(default_factory=list)  # the site's VNF hosts, each with its SR proxy
+    hosts: list[Name] = Field(default_factory=list)
+    srv6_nodes: list[Name] = Field(default_factory=list)
+    addresses: list[Prefix] = Field(default_factory=list)  # the site's address plan (IPv4 and IPv6 prefixes)
+    mtu: int = Field(1500, ge=576, le=9216, description="largest IP packet the site's hosts send into a chain")
+
+
+Encapsulation = Literal["mpls-in-udp", "mpls-in-gre", "srv6"]
+
+
+class WanEnd(Strict):
+    """One end of a WAN link: a border switch's port (its peer `{wan: LINK}`) and its WAN address."""
+
+    switch: Name
+    port: int = Field(ge=0, le=511)
+    address: str
+
+    @field_validator("address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError(f"'{v}' is not an IPv4 or IPv6 address") from None
+
+
+class WanLink(Strict):
+    """A link between two sites' border switches over an IP WAN: SR-MPLS crosses it encapsulated
+    (RFC 7510 MPLS-in-UDP or MPLS-in-GRE, IPv4 outer), SRv6 natively over IPv6."""
+
+    name: Name
+    a: WanEnd
+    b: WanEnd
+    encapsulation: Encapsulation = "mpls-in-udp"
+    mtu: int = Field(ge=576, le=9216, description="IP MTU of the WAN path (the outer packet's limit)")
+    delay_ms: float = Field(0.0, ge=0, le=10_000, description="expected one-way delay")
+
+    @model_validator(mode="after")
+    def _family(self) -> WanLink:
+        want = 6 if self.encapsulation == "srv6" else 4
+        for end in ("a", "b"):
+            if ipaddress.ip_address(getattr(self, end).address).version != want:
+                raise ValueError(f"{self.encapsulation} needs IPv{want} addresses at both ends "
+                                 f"({end}.address is {getattr(self, end).address})")
+        return self
+
+    def end_at(self, switch: str) -> tuple[WanEnd, WanEnd]:
+        """(this end, far end) for the border switch `switch`."""
+        return (self.a, self.b) if self.a.switch == switch else (self.b, self.a)
+
+
 class Inventory(Strict):
     switches: list[Switch] = Field(default_factory=list)
     hosts: list[Host] = Field(default_factory=list)
     proxies: list[Proxy] = Field(default_factory=list)
     vnfs: list[Vnf] = Field(default_factory=list)
     srv6_nodes: list[Srv6Node] = Field(default_factory=list)
+    # Several sites (docs/multisite.md): without `sites`, the inventory is one site, as before.
+    sites: list[Site] = Field(default_factory=list)
+    wan: list[WanLink] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _nodes(self) -> Inventory:
         if not self.switches and not self.srv6_nodes:
             raise ValueError("an inventory needs at least one switch (SR-MPLS) or SRv6 node (srv6_nodes)")
         return self
+
+    def site_of(self, kind: str, name: str) -> Site | None:
+        """The site holding node `name` of `kind` (switches, proxies, hosts, srv6_nodes); None single-site."""
+        return next((s for s in self.sites if name in getattr(s, kind)), None)
+
+    def wan_link(self, name: str) -> WanLink | None:
+        return next((w for w in self.wan if w.name == name), None)
 
     def srv6_node(self, name: str) -> Srv6Node | None:
         return next((n for n in self.srv6_nodes if n.name == name), None)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from srchain.model.errors import Issue, SpecError
 from srchain.model.inventory import Inventory, Proxy
 from srchain.model.modules import MODULES, Traffic
+from srchain.model.sites import check_sites
 from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
 from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
 
@@ -124,6 +125,7 @@ def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
         for ai, att in enumerate(px.attachments):
             if inv.vnf(att.vnf) is None:
                 issues.append(doc.issue(("proxies", pi, "attachments", ai, "vnf"), f"unknown VNF '{att.vnf}'"))
+    issues += check_sites(inv, doc)
     return issues
 
 

@@ -74,13 +74,14 @@ def _generate(tree: YangTree, target: Path) -> None:
     except ImportError as e:  # pragma: no cover - pinned dependency
         raise OsmToolError(f"pyangbind is not installed ({e}); install the pinned requirements") from e
     plugin = Path(pyangbind.__file__).parent / "plugin"
+    search = os.pathsep.join(str(d) for d in (tree.sol006, *_pyang_modules()))
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         augments = [str(p) for p in sorted(tree.augments.glob("*.yang"))]
         for name in BINDINGS:
             top = tree.sol006 / (name.replace("_", "-") + ".yang")
-            cmd = [sys.executable, "-m", "pyang", "-Werror", "--path", str(tree.sol006),
+            cmd = [sys.executable, "-m", "pyang", "-Werror", "--path", search,
                    "--plugindir", str(plugin), "-f", "pybind", "-o", str(staging / f"{name}.py"),
                    *augments, str(top)]
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -94,6 +95,18 @@ def _generate(tree: YangTree, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _pyang_modules() -> list[Path]:
+    """pyang's own IETF/IANA modules (ietf-inet-types, ...), which SOL006 imports. pyang looks for them under
+    its interpreter's sys.prefix only; where pyang comes from another environment than the interpreter (a
+    venv that reaches its packages through a .pth, as the install test builds), they are beside the pyang
+    package instead: <prefix>/lib/pythonX.Y/site-packages/pyang -> <prefix>/share/yang/modules."""
+    spec = importlib.util.find_spec("pyang")
+    if spec is None or spec.origin is None:
+        return []
+    here = Path(spec.origin).resolve().parent
+    return [d for d in (here.parents[i] / "share" / "yang" / "modules" for i in range(1, 5)) if d.is_dir()]
 
 
 def _load_module(path: Path, name: str) -> ModuleType:

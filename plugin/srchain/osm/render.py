@@ -315,6 +315,10 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
     if model.spec.dataplane == "srv6":  # IPv6 virtual links, SRv6 proxy config, Linux head/tail: not drawn yet
         raise RenderError(f"chain '{model.spec.chain}': the NS of an srv6 chain is not rendered yet (issue 19); "
                           "plan and apply it with 'srchain chain'")
+    if model.inventory.sites:  # per-VNF VIM accounts and per-site networks: issue 20, not drawn yet
+        raise RenderError(f"chain '{model.spec.chain}': the NS over a multi-site inventory "
+                          f"({len(model.inventory.sites)} sites) is not rendered yet (docs/multisite.md); "
+                          "plan it with 'srchain chain plan'")
     inv = model.inventory
     vnf_profiles, proxies = _vnf_profiles(model)
     links: dict[str, Link] = {}

@@ -21,12 +21,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, L4sParams, PriorityParams
 from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
+from srchain.model.yamlsource import load_yaml
 from srchain.plan import l4s as L4S
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
+from srchain.plan import wan as W
 from srchain.plan.errors import PlanError
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.model import Ternary as TernaryKey
@@ -54,6 +57,10 @@ def lb_buckets(segments: list[ResolvedSegment]) -> int:
     if all(pow2 % c == 0 for c in counts):
         return pow2
     return 1 << T.LB_BUCKET_BITS
+
+
+# The report's IP packet under its labels: IPv4, UDP and the record (what REPORT_TRUNCATE keeps of it).
+REPORT_INNER = T.REPORT_TRUNCATE - 1 - 14 - 4 * T.MAX_PUSH
 
 
 def instance_for(seg: ResolvedSegment, bucket: int) -> str:
@@ -128,6 +135,9 @@ class _Builder:
         self.owner: dict[int, Owner] = {}
         self.since: dict[int, int] = {}  # label -> chain version that first used it
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
+        self.crossings: dict[tuple[str, str, int, str], W.Crossing] = {}  # (link, border, label, path)
+        site = model.inventory.site_of("switches", self.classifier_switch)
+        self.inner = site.mtu if site else 1500  # the IP packets the classifier's site sends into the chain
 
     # -- SIDs ---------------------------------------------------------------------------------
     def _allocate(
@@ -251,10 +261,12 @@ class _Builder:
             )
 
     def walk(
-        self, what: str, start: str, labels: list[int], first_hop: Callable[[Hop, int], None] | None = None
+        self, what: str, start: str, labels: list[int], inner: int,
+        first_hop: Callable[[Hop, int], None] | None = None,
     ) -> None:
         """Follow a stack from switch `start`: pop local labels, forward the others toward their owner.
-        With `first_hop`, the first forward out of `start` is handed to it (the report group is made there)."""
+        With `first_hop`, the first forward out of `start` is handed to it (the report group is made there).
+        `inner`: bytes of the IP packet under the labels, for the MTU of the WAN links the stack crosses."""
         loc, local_run = start, 0
         for i, label in enumerate(labels):
             owner = self.owner[label]
@@ -282,14 +294,58 @@ class _Builder:
                     raise PlanError(
                         f"chain '{self.spec.chain}': the {what} cannot reach segment '{owner.seg.name}': {exc}"
                     ) from None
+                if hop.wan is not None:
+                    self._cross(what, hop, label, len(labels) - i, inner)
                 if first_hop is not None and loc == start and i == 0:
                     first_hop(hop, label)
-                else:
+                elif hop.wan is None:
                     self._forward(hop, label)
                 local_run = 0
                 if hop.peer_switch is None:  # delivered to the proxy, which returns to this same switch
                     break
                 loc = hop.peer_switch
+
+    def _cross(self, what: str, hop: Hop, label: int, depth: int, inner: int) -> None:
+        """A label leaving its site: encapsulate at this border (instead of sid_forward), strip at the far one."""
+        inv = self.m.inventory
+        index, link = next((i, w) for i, w in enumerate(inv.wan) if w.name == hop.wan)
+        if link.encapsulation not in W.ENCAP_ACTION:
+            raise PlanError(self._inventory_issue(("wan", index, "encapsulation"), (
+                f"chain '{self.spec.chain}': the {what} cannot cross WAN link '{link.name}': encapsulation "
+                f"{link.encapsulation} carries SRv6 chains only (an sr-mpls chain needs mpls-in-udp or mpls-in-gre)")))
+        near, far = link.end_at(hop.switch)
+        c = W.Crossing(what, label, link, near, far, inner, depth)
+        if c.total > link.mtu:
+            raise PlanError(self._inventory_issue(("wan", index, "mtu"), f"chain '{self.spec.chain}': {c.describe()}"))
+        self.add(W.encap_entry(c, self.topo.port_mac(near.switch, near.port), hop.dst_mac, self.since[label]))
+        self.add(W.decap_entry(c))
+        self.crossings.setdefault((link.name, near.switch, label, what), c)
+
+    def _inventory_issue(self, loc: tuple[str | int, ...], message: str) -> str:
+        """`file:line: path: reason` of a field of the inventory (re-read for its lines, only on error)."""
+        try:
+            return str(load_yaml(self.m.inventory_file).issue(loc, message))
+        except SrchainError:  # an inventory built in memory: no lines to name
+            return f"{self.m.inventory_file}: {'.'.join(str(p) for p in loc)}: {message}"
+
+    def site_placement(self) -> dict[str, object] | None:
+        """Which site each segment instance runs in, and where the chain's stacks cross the WAN."""
+        inv = self.m.inventory
+        if not inv.sites:
+            return None
+
+        def site(kind: str, name: str) -> dict[str, str]:
+            s = inv.site_of(kind, name)
+            assert s is not None  # srchain.model.sites: with sites, every node is in one
+            return {"site": s.name, "vim_account": s.vim_account}
+
+        return {
+            "classifier": {"switch": self.classifier_switch, **site("switches", self.classifier_switch)},
+            "segments": [{"segment": i.segment, "instance": i.instance, "target_kind": i.target_kind,
+                          "target": i.target, **site("switches" if i.target_kind == "switch" else "proxies",
+                                                     i.target)} for i in self.sids],
+            "crossings": [self.crossings[k].to_json(self.topo.site) for k in sorted(self.crossings)],
+        }
 
     def classifier_entries(self, stacks: dict[int, list[int]]) -> None:
         sw = self.classifier_switch
@@ -382,7 +438,7 @@ class _Builder:
                 )
                 group_of.update({b: [group] for b in buckets})
 
-            self.walk(f"report path of '{emitter.name}'", sw, labels, first_hop=report_group)
+            self.walk(f"report path of '{emitter.name}'", sw, labels, REPORT_INNER, first_hop=report_group)
             self.add(
                 Entry(
                     "switch",
@@ -470,9 +526,7 @@ class _Builder:
         assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, PriorityParams)
         sw = seg.spec.switch
         qids = sorted({q for q in seg.params.queues.values() if q != 0})
-        ports = sorted({p for e in self.entries.values() if e.target == sw and e.target_kind == "switch"
-                        and e.table in (T.SID_FORWARD, T.ROUTES) and isinstance(p := e.params.get("port"), int)})
-        for port in ports:
+        for port in self._sending_ports(sw):
             for qid in qids:
                 self.add(Entry("switch", sw, TM.QUEUE_SCHED, TM.queue_key(port, qid), "",
                                {**TM.QUEUE_SCHED_DEFAULTS, "max_priority": TM.priority_name(qid)}, "tm_queue"))
@@ -494,16 +548,20 @@ class _Builder:
                                "tm_port"))
 
     def _sending_ports(self, sw: str) -> list[int]:
-        """The ports switch `sw` sends by in this plan (SID forwarding and routes, planned before this)."""
+        """The ports switch `sw` sends by in this plan (SID forwarding, WAN encapsulation and routes, planned
+        before this)."""
         return sorted({p for e in self.entries.values() if e.target == sw and e.target_kind == "switch"
-                       and e.table in (T.SID_FORWARD, T.ROUTES) and isinstance(p := e.params.get("port"), int)})
+                       and e.table in (T.SID_FORWARD, W.WAN_ENCAP, T.ROUTES)
+                       and isinstance(p := e.params.get("port"), int)})
 
     def route_entries(self) -> None:
-        """Plain IPv4 forwarding after the bottom label: a /32 route to every host on every switch."""
-        for sw in self.m.inventory.switches:
-            for host in self.m.inventory.hosts:
+        """Plain IPv4 forwarding after the bottom label: a /32 route to every host on every switch of its site
+        (between sites, plain IPv4 is the WAN's routing, not the chain's)."""
+        inv = self.m.inventory
+        for sw in inv.switches:
+            for host in inv.hosts:
                 at = self.topo.host_at.get(host.name)
-                if at is None:
+                if at is None or inv.site_of("switches", sw.name) != inv.site_of("hosts", host.name):
                     continue
                 try:
                     hop = at if at.switch == sw.name else self.topo.next_hop(sw.name, at.switch)
@@ -582,6 +640,7 @@ class _Builder:
                 "data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""),
                 self.classifier_switch,
                 labels,
+                self.inner,
             )
         self.classifier_entries(data)
         for seg, rs in reports:
@@ -599,7 +658,8 @@ class _Builder:
                 self.l4s_tm_entries(seg)
         self.proxy_entries()
         entries = sorted(self.entries.values(), key=lambda e: e.identity)
-        return Plan(self.spec.chain, self.version, spec_digest(self.m), self.buckets, self.sids, stacks, entries)
+        return Plan(self.spec.chain, self.version, spec_digest(self.m), self.buckets, self.sids, stacks, entries,
+                    sites=self.site_placement())
 
 
 def build_plan(model: ChainModel, store: SidStore) -> Plan:
@@ -608,10 +668,25 @@ def build_plan(model: ChainModel, store: SidStore) -> Plan:
         return plan_in(model, tx)
 
 
+def _srv6_in_one_site(model: ChainModel) -> None:
+    """An SRv6 chain over several sites is not planned yet (docs/multisite.md): refused by name."""
+    inv, spec = model.inventory, model.spec
+    if not inv.sites:
+        return
+    nodes = [("srv6_nodes", n) for n in (spec.classifier.node, spec.srv6.tail if spec.srv6 else None) if n]
+    nodes += [("proxies", s.spec.proxy) for s in model.segments if isinstance(s.spec, VnfSegment)]
+    where = {name: site.name for kind, name in nodes if (site := inv.site_of(kind, name)) is not None}
+    if len(set(where.values())) > 1:
+        spread = ", ".join(f"{n} in {s}" for n, s in sorted(where.items()))
+        raise PlanError(f"chain '{spec.chain}': an srv6 chain across sites is not planned yet ({spread}); "
+                        "SR-MPLS chains cross sites (docs/multisite.md)")
+
+
 def plan_in(model: ChainModel, tx: Allocation) -> Plan:
     """The plan, allocating inside the caller's transaction (which then knows what it added)."""
     digest = spec_digest(model)
     version = tx.version_for(model.spec.chain, digest)
     if model.spec.dataplane == "srv6":
+        _srv6_in_one_site(model)
         return Srv6Builder(model, tx, version, digest, lb_buckets(model.segments)).build()
     return _Builder(model, tx, version).build()

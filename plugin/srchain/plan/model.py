@@ -175,6 +175,8 @@ class Plan:
     stacks: list[Stack]
     entries: list[Entry]
     diff: list[DiffOp] | None = field(default=None)
+    # multi-site inventories only (docs/plan-format.md#multi-site-plans): placement and WAN crossings
+    sites: Mapping[str, object] | None = field(default=None)
 
     def targets(self) -> list[tuple[TargetKind, str]]:
         return sorted({(e.target_kind, e.target) for e in self.entries})
@@ -191,6 +193,7 @@ class Plan:
             "lb_buckets": self.lb_buckets,
             "sids": [asdict(s) for s in self.sids],
             "stacks": [asdict(s) for s in self.stacks],
+            **({"sites": self.sites} if self.sites is not None else {}),
             "targets": [
                 {"kind": k, "name": n, "entries": [e.to_json() for e in self.entries_of(k, n)]}
                 for k, n in self.targets()

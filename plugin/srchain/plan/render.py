@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -60,12 +61,38 @@ def format_params(params: Params) -> str:
     return " ".join(parts)
 
 
+def _site_rows(plan: Plan, name: str) -> list[dict[str, Any]]:
+    """A list of the plan's `sites` block (multi-site inventories), [] otherwise."""
+    rows = plan.sites.get(name) if plan.sites is not None else None
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
 def sids_table(plan: Plan) -> Table:
     t = Table(title="SIDs", title_justify="left", expand=False)
-    for col in ("segment", "instance", "SID", "on", "behaviour", "since"):
+    site = {(r["segment"], r["instance"]): f"{r['site']} ({r['vim_account']})" for r in _site_rows(plan, "segments")}
+    cols = ["segment", "instance", "SID", "on", *(["site (VIM account)"] if site else []), "behaviour", "since"]
+    for col in cols:
         t.add_column(col, justify="right" if col in ("SID", "since") else "left")
     for s in plan.sids:
-        t.add_row(s.segment, s.instance, str(s.sid), f"{s.target_kind} {s.target}", s.behaviour, f"v{s.since}")
+        where = [site[(s.segment, s.instance)]] if site else []
+        t.add_row(s.segment, s.instance, str(s.sid), f"{s.target_kind} {s.target}", *where, s.behaviour,
+                  f"v{s.since}")
+    return t
+
+
+def crossings_table(plan: Plan) -> Table | None:
+    """Where the chain's stacks cross the WAN, with the MTU account (docs/multisite.md)."""
+    rows = _site_rows(plan, "crossings")
+    if not rows:
+        return None
+    t = Table(title="WAN crossings (bytes: inner + labels + encapsulation = total / WAN MTU)", title_justify="left")
+    for col in ("path", "label", "link", "from", "to", "bytes"):
+        t.add_column(col, justify="right" if col == "label" else "left")
+    for r in rows:
+        e, i, b = r["egress"], r["ingress"], r["bytes"]
+        t.add_row(r["path"], str(r["label"]), f"{r['link']} {r['encapsulation']}",
+                  f"{e['site']} {e['switch']}:{e['port']}", f"{i['site']} {i['switch']}:{i['port']}",
+                  f"{b['inner']} + {b['labels']} + {b['overhead']} = {b['total']} / {b['wan_mtu']}")
     return t
 
 
@@ -129,6 +156,9 @@ def render_plan(plan: Plan, console: Console, show_entries: bool = True) -> None
     )
     console.print(Panel(head, title="srchain plan", expand=False))
     console.print(Group(sids_table(plan), stacks_table(plan)))
+    crossings = crossings_table(plan)
+    if crossings is not None:
+        console.print(crossings)
     if show_entries:
         for kind, name in plan.targets():
             entries = plan.entries_of(kind, name)

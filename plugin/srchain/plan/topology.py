@@ -17,6 +17,7 @@ class Hop:
     port: int
     dst_mac: str
     peer_switch: str | None  # the switch the frame arrives at, None for a proxy or host
+    wan: str | None = None  # the WAN link this hop crosses (`peer_switch` is the far border switch)
 
 
 class Unreachable(SrchainError):
@@ -44,6 +45,15 @@ class Topology:
                     self.host_at[h.name] = Hop(sw.name, p.port, h.mac, None)
         for nbrs in self.links.values():
             nbrs.sort(key=lambda n: (n[0], n[1].port))
+        # Sites (docs/multisite.md): switch links stay inside a site (srchain.model.sites); sites meet over WAN
+        # links, tried by (expected delay, name) so routes between sites are the same every time.
+        self.site: dict[str, str] = {n: s.name for s in inv.sites for n in s.switches}
+        self.site_links: dict[str, list[tuple[str, str]]] = {s.name: [] for s in inv.sites}
+        for w in sorted(inv.wan, key=lambda w: (w.delay_ms, w.name)):
+            sa, sb = self.site.get(w.a.switch), self.site.get(w.b.switch)
+            if sa is not None and sb is not None:
+                self.site_links[sa].append((sb, w.name))
+                self.site_links[sb].append((sa, w.name))
 
     def port_mac(self, switch: str, port: int) -> str:
         sw = self.inv.switch(switch)
@@ -57,9 +67,34 @@ class Topology:
         return 1 + [s.name for s in self.inv.switches].index(switch)
 
     def next_hop(self, src: str, dst: str) -> Hop:
-        """First hop of a shortest path from switch `src` to switch `dst` (BFS, ties by name then port)."""
+        """First hop of a shortest path from switch `src` to switch `dst` (BFS, ties by name then port); in
+        another site: toward the first WAN link of the fewest-links site path, then across it."""
         if src == dst:
             raise ValueError("next_hop to self")
+        if self.site.get(src, "") != self.site.get(dst, ""):
+            return self._wan_hop(src, dst)
+        return self._bfs(src, dst)
+
+    def _wan_hop(self, src: str, dst: str) -> Hop:
+        here, there = self.site[src], self.site[dst]
+        first: dict[str, str] = {}  # site -> the WAN link leaving `here` on the way to it
+        queue: deque[str] = deque([here])
+        while queue and there not in first:
+            cur = queue.popleft()
+            for nbr, link in self.site_links[cur]:
+                if nbr != here and nbr not in first:
+                    first[nbr] = first.get(cur, link)
+                    queue.append(nbr)
+        if there not in first:
+            raise Unreachable(f"switch '{dst}' (site '{there}') is not reachable from switch '{src}' "
+                              f"(site '{here}'): no WAN path between the sites")
+        w = next(w for w in self.inv.wan if w.name == first[there])
+        near, far = (w.a, w.b) if self.site[w.a.switch] == here else (w.b, w.a)
+        if near.switch != src:
+            return self._bfs(src, near.switch)
+        return Hop(src, near.port, self.port_mac(far.switch, far.port), far.switch, w.name)
+
+    def _bfs(self, src: str, dst: str) -> Hop:
         first: dict[str, Hop] = {}
         seen = {src}
         queue: deque[str] = deque([src])
