@@ -133,25 +133,28 @@ def switch_cli() -> None:
               help="trace packets on stderr (docs/emulator.md 'Packet traces'); FILTER: port=N, gress=ingress|"
                    "egress, max=N, match=OFFSET:HEX, comma-separated; slows the data plane")
 @click.option("--trace-file", type=click.Path(dir_okay=False), help="write traces here instead of stderr")
+@click.option("--num-pipes", default=4, show_default=True, type=click.IntRange(1, 4),
+              help="pipes of the device (Tofino 1: up to 4); a port's pipe is dev_port >> 7, each pipe has its "
+                   "own registers, counters and meters")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
             defines: tuple[str, ...], target_model: str, token_file: str | None, device_id: int,
-            io: str, trace_filter: str | None, trace_file: str | None) -> None:
+            io: str, trace_filter: str | None, trace_file: str | None, num_pipes: int) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
 
     from .bfrt_server import serve
     from .interp.pipeline import Pipeline
-    from .ports import PortsError, load_ports
+    from .ports import PortsError, check_pipes, load_ports
     from .switch import DataPlane
 
     try:
-        specs = load_ports(ports_file)
+        specs = check_pipes(load_ports(ports_file), num_pipes, ports_file)
         tracer = _tracer(trace_filter, trace_file) if trace_filter is not None or trace_file else None
-        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model, tracer)
-                    if program else None)
+        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model, tracer,
+                                       num_pipes) if program else None)
         token = Path(token_file).read_text().strip() if token_file else None
-        server, servicer, port = serve(grpc_addr, device_id, token)
+        server, servicer, port = serve(grpc_addr, device_id, token, num_pipes=num_pipes)
         servicer.dev.tracer = tracer
     except (PortsError, P4Error, ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -168,7 +171,7 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"emulated Tofino: {len(specs)} ports, BF Runtime on {grpc_addr}"
+    click.echo(f"emulated Tofino: {len(specs)} ports, {num_pipes} pipe(s), BF Runtime on {grpc_addr}"
                + (f" (port {port})" if not grpc_addr.startswith("unix:") else "")
                + (f", program {Path(program).stem}" if program else ""))
     stop.wait()
