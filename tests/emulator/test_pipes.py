@@ -78,6 +78,15 @@ def test_egress_uses_the_egress_ports_pipe(pipeline):
     assert [pipeline.register("Ig.seen").read(3, p)[0] for p in range(2)] == [3, 1]
 
 
+def test_a_packet_sent_to_a_pipes_recirculation_port_reenters_that_pipe(pipeline):
+    send(pipeline, P1, P1)  # pipe 1's cells: seen 1, eg_seen 1
+    o = send(pipeline, P0, 68 + 128)  # pipe 0 ingress -> pipe 1 egress -> pipe 1 ingress on 196 -> port 2
+    assert (o.port, old_ig(o), old_eg(o)) == (2, 1, 0)  # the second ingress pass read pipe 1's cell
+    assert [pipeline.register("seen").read(3, p)[0] for p in range(2)] == [1, 2]
+    assert [pipeline.register("eg_seen").read(3, p)[0] for p in range(2)] == [1, 2]
+    assert pipeline.stats["recirculated"] == 1
+
+
 def test_python_api_writes_every_pipe_or_one(pipeline):
     reg = pipeline.register("seen")
     reg.write(5, (100,))

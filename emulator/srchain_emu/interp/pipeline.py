@@ -120,6 +120,12 @@ def compile_source(text: str, filename: str = "<program>", target_model: str = D
 
 MAX_PIPES = 4  # Tofino 1: up to four pipes
 PIPE_SHIFT = 7  # a device port's pipe is dev_port bits 8:7 (Tofino 1); its local port is dev_port & 0x7F
+RECIRC_LOCAL_PORT = 68  # Tofino 1: each pipe's recirculation port is 68 + 128 * pipe
+MAX_RECIRCULATIONS = 16  # process(): passes one frame may make before its copies are dropped (a program loop)
+
+
+def is_recirculation_port(port: int) -> bool:
+    return port & 0x7F == RECIRC_LOCAL_PORT
 
 
 def pipe_of(port: int) -> int:
@@ -457,14 +463,27 @@ class Pipeline:
         return items
 
     def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
-        out = []
+        """Ingress, egress, and again for E2E copies; a packet egress sends to a pipe's recirculation port
+        (68 + 128 * pipe) enters that pipe's ingress on that port, as on a Tofino 1."""
+        out: list[Emitted] = []
         todo = self.ingress(port, frame, tstamp_ns)
+        passes = 0
         while todo:
+            recirc: list[Emitted] = []
             for item in todo:
                 e = self.egress(item, tstamp_ns=tstamp_ns)
-                if e is not None:
-                    out.append(e)
+                if e is None:
+                    continue
+                (recirc if is_recirculation_port(e.port) else out).append(e)
             todo = self.take_egress_mirrors()  # E2E copies pass egress again
+            if recirc:
+                passes += 1
+                if passes > MAX_RECIRCULATIONS:
+                    self.stats["drop_recirculation_limit"] += len(recirc)
+                    continue
+                for e in recirc:
+                    self.stats["recirculated"] += 1
+                    todo.extend(self.ingress(e.port, e.frame, tstamp_ns))
         return out
 
     def take_digests(self) -> list[DigestMessage]:

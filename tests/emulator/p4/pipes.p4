@@ -1,7 +1,8 @@
 /* srchain emulator test program: per-pipe state (tests/emulator/test_pipes.py). A packet leaves on port data.oport.
  * Ingress: `seen` cell data.idx counts the packets (the old count into data.old_ig), Counter `ig_cnt` cell
  * data.idx counts them too, Meter `ig_mtr` cell data.idx colours them (into data.color). Egress: `eg_seen` cell
- * data.idx counts the packets leaving (the old count into data.old_eg). Tofino keeps all of these once per pipe:
+ * data.idx counts the packets leaving (the old count into data.old_eg). A packet that came back through a
+ * pipe's recirculation port (68 + 128 * pipe) leaves on port 2. Tofino keeps all of these once per pipe:
  * ingress uses the ingress port's pipe, egress the egress port's. */
 #include <core.p4>
 #include <tna.p4>
@@ -39,6 +40,9 @@ control Ig(inout headers_t hdr, inout metadata_t md, in ingress_intrinsic_metada
         ig_cnt.count(hdr.data.idx);
         hdr.data.color = ig_mtr.execute(hdr.data.idx);
         ig_tm_md.ucast_egress_port = (PortId_t)hdr.data.oport;
+        if (ig_intr_md.ingress_port[6:0] == 68) {
+            ig_tm_md.ucast_egress_port = 2;  /* a recirculated packet leaves on port 2 */
+        }
     }
 }
 
