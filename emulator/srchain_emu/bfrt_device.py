@@ -319,11 +319,12 @@ def write_direct_register(dreg: R.DirectRegister, entry: R.Entry, fields: dict[s
     return undo
 
 
-def set_entry_meter(entry: R.Entry, spec: tuple[int, int, int, int] | None, packets: bool) -> Undo:
-    """A DirectMeter's spec written with a match entry (None: no $METER_SPEC_* field given: unchanged)."""
+def set_entry_meter(entry: R.Entry, spec: tuple[int, int, int, int] | None, packets: bool, num_pipes: int) -> Undo:
+    """A DirectMeter's spec written with a match entry, one bucket per pipe (None: no $METER_SPEC_* field
+    given: unchanged)."""
     old = entry.meter
     if spec is not None:
-        entry.meter = R.MeterState(spec, packets)
+        entry.meter = [R.MeterState(spec, packets) for _ in range(num_pipes)]
     return lambda: setattr(entry, "meter", old)
 
 
@@ -410,9 +411,10 @@ def write_filter_spec(cells: list[Any], idx: int, spec: tuple) -> Undo:
     return undo
 
 
-def set_entry_filter(entry: R.Entry, cell: R.LpfState | R.WredState | None) -> Undo:
+def set_entry_filter(entry: R.Entry, cells: list[R.LpfState] | list[R.WredState] | None) -> Undo:
+    """A DirectLpf's / DirectWred's spec written with a match entry: one cell per pipe."""
     before = entry.filt
-    entry.filt = cell
+    entry.filt = cells
 
     def undo() -> None:
         entry.filt = before

@@ -635,11 +635,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         assert entry is not None
         if table.meter_unit is not None:
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
-            undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+            undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS", self.dev.num_pipes))
         if table.dfilter is not None and filt_fields:
             lpf = table.dfilter.kind == "Lpf"
             fspec = self._filter_spec(lpf, filt_fields, f"table {tm.name}")
-            undo.append(D.set_entry_filter(entry, R.LpfState(fspec) if lpf else R.WredState(fspec)))
+            n = self.dev.num_pipes
+            undo.append(D.set_entry_filter(entry, [R.LpfState(fspec) for _ in range(n)] if lpf
+                                           else [R.WredState(fspec) for _ in range(n)]))
         if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
             undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
                                                                     if f in fixed}))
@@ -1208,7 +1210,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for (pname, width), val in zip(e.action.params, e.args, strict=True):
                 msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
         if table.meter_unit is not None and key is not None:
-            spec = e.meter.spec if e.meter is not None else (R.METER_UNSET,) * 4
+            spec = e.meter[0].spec if e.meter is not None else (R.METER_UNSET,) * 4  # the same in every pipe
             for fid, v in zip(METER_SPEC_IDS[table.meter_unit], spec, strict=True):
                 msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
         if table.has_counter:
@@ -1216,7 +1218,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
         if table.dfilter is not None and key is not None:
             lpf = table.dfilter.kind == "Lpf"
-            self._filter_fields(msg.data, lpf, e.filt.spec if e.filt is not None else
+            self._filter_fields(msg.data, lpf, e.filt[0].spec if e.filt is not None else
                                 (R.LPF_UNSET if lpf else R.WRED_UNSET))
         if table.dreg is not None and key is not None:
             # one value per pipe read, in pipe order, as the SDE reports register data

@@ -886,11 +886,14 @@ class Generator:
         x.pyname = self.put_env(f"WRED_{x.cpq}", wred)
 
     def inst_DirectLpf(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DLPF_{x.cpq}", R.DirectFilter("Lpf", x.extra["width"]))  # type: ignore[arg-type]
+        f = R.DirectFilter("Lpf", x.extra["width"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DLPF_{x.cpq}", f)
+        self.pipe_state[self.gress].append(f)
 
     def inst_DirectWred(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DWRED_{x.cpq}", R.DirectFilter("Wred", x.extra["width"], x.extra["drop"],  # type: ignore[arg-type]
-                                                                 x.extra["no_drop"]))  # type: ignore[arg-type]
+        f = R.DirectFilter("Wred", x.extra["width"], x.extra["drop"], x.extra["no_drop"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DWRED_{x.cpq}", f)
+        self.pipe_state[self.gress].append(f)
 
     def inst_CRCPolynomial(self, x: ExternSym) -> None:
         pass  # its parameters are the Hash's algorithm
@@ -931,7 +934,9 @@ class Generator:
         x.pyname = self.put_env(f"MTR_{x.cpq}", m)
 
     def inst_DirectMeter(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DM_{x.cpq}", R.DirectMeter(str(x.extra["unit"]), x.extra["colors"]))  # type: ignore[arg-type]
+        dm = R.DirectMeter(str(x.extra["unit"]), x.extra["colors"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DM_{x.cpq}", dm)
+        self.pipe_state[self.gress].append(dm)
 
     def profile_actions(self, x: ExternSym) -> R.ActionProfile:
         acts: dict[str, tuple[ActionSym, list[tuple[str, int]]]] = x.extra["actions"]  # type: ignore[assignment]

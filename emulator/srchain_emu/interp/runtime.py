@@ -123,9 +123,9 @@ class Entry:
         self.rank = (priority, 0)
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
-        self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
+        self.meter: list[MeterState] | None = None  # a DirectMeter's cell per pipe (None: no spec, never red)
         self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
-        self.filt: LpfState | WredState | None = None  # a DirectLpf's / DirectWred's cell (None: no spec written)
+        self.filt: list | None = None  # a DirectLpf's / DirectWred's cell per pipe (None: no spec written)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -724,13 +724,24 @@ class DirectMeter:
         self.packets = unit == "PACKETS"
         self.colors = colors
         self.table: Table | None = None
+        self.num_pipes = 1
+        self.pipe = 0  # the selected pipe: each pipe has its own bucket per entry
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+
+    def select(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def reset(self) -> None:
+        pass  # the cells live in the table's entries
 
     def execute(self, nbytes: int, now: int, pre: int = GREEN) -> int:
         e = self.table.cur  # type: ignore[union-attr]
         m = e.meter
         if m is None:
             return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
-        return self.colors[m.color(now, 1 if self.packets else nbytes, pre)]
+        return self.colors[m[self.pipe].color(now, 1 if self.packets else nbytes, pre)]
 
 
 class ValueSet:
@@ -889,17 +900,28 @@ class DirectFilter:
         self.drop_value, self.no_drop_value = drop_value, no_drop_value
         self.rng = random.Random(0)
         self.table: Table | None = None
+        self.num_pipes = 1
+        self.pipe = 0  # the selected pipe: each pipe has its own filter state per entry
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+
+    def select(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def reset(self) -> None:
+        pass  # the cells live in the table's entries
 
     def execute(self, x: int, now: int) -> int:
         e = self.table.cur  # type: ignore[union-attr]
-        cell = e.filt
+        cells = e.filt
         if self.kind == "Lpf":
-            if cell is None:
-                cell = e.filt = LpfState()
-            return cell.run(x, now, self.width)  # type: ignore[union-attr]
-        if cell is None:
+            if cells is None:
+                cells = e.filt = [LpfState() for _ in range(self.num_pipes)]
+            return cells[self.pipe].run(x, now, self.width)
+        if cells is None:
             return self.no_drop_value
-        return self.drop_value if cell.drop(x, now, self.rng) else self.no_drop_value  # type: ignore[union-attr]
+        return self.drop_value if cells[self.pipe].drop(x, now, self.rng) else self.no_drop_value
 
 
 # ---------------------------------------------------------------- stateful externs
