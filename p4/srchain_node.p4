@@ -95,6 +95,15 @@ control SwitchIngress(
         ig_md.drop_reason = reason;
     }
 
+#if SRCHAIN_PRIORITY
+    /* a decision's copy back through this pipe's recirculation port: it writes the priority registers and
+       ends here (consumed, counted as DROP_DECISION), without the classifier or forwarding */
+    action decision_copy() {
+        ig_md.decision_copy = true;
+        ig_md.drop_reason = DROP_DECISION;
+    }
+#endif
+
     /* A flat sequence of short gated steps in stage order (see control/sr.p4 on Tofino 1's next-table chains):
        each module's steps are gated by its own run flag, so the modules share stages. */
     apply {
@@ -114,6 +123,10 @@ control SwitchIngress(
             drop_for(DROP_NOT_IPV4);
         } else if (hdr.mpls[0].isValid() && hdr.mpls[0].ttl <= 1) {
             drop_for(DROP_TTL_EXPIRED);
+#if SRCHAIN_PRIORITY
+        } else if (hdr.decision.isValid() && ig_intr_md.ingress_port[6:0] == RECIRC_LOCAL_PORT) {
+            decision_copy();
+#endif
         }
         if (hdr.ipv4.isValid()) {
             hash_lb();
@@ -157,7 +170,11 @@ control SwitchIngress(
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
+#if SRCHAIN_PRIORITY
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid() && !ig_md.decision_fanout) {
+#else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid()) {
+#endif
             ipv4.apply(hdr, ig_md, ig_tm_md);
         }
         if (ig_md.drop_reason != 0) {
@@ -168,6 +185,10 @@ control SwitchIngress(
             hdr.bridged.kind = PKT_REPORT_DATA_DROPPED;
         } else if (ig_md.drop_reason != 0) {
             ig_dprsr_md.drop_ctl = 1;
+#if SRCHAIN_PRIORITY
+        } else if (ig_md.decision_fanout) {
+            hdr.bridged.kind = PKT_DECISION;  /* egress lets only the PRE's DECISION_RID copies go on */
+#endif
         }
     }
 }
@@ -201,6 +222,12 @@ control SwitchEgress(
 #endif
         } else if (hdr.bridged.kind == PKT_REPORT_DATA_DROPPED) {
             eg_dprsr_md.drop_ctl = 1;
+#if SRCHAIN_PRIORITY
+        } else if (hdr.bridged.kind == PKT_DECISION && eg_intr_md.egress_rid == DECISION_RID) {
+            /* a decision's copy to a pipe's recirculation port: out as it is */
+        } else if (hdr.bridged.kind == PKT_DECISION) {
+            eg_dprsr_md.drop_ctl = 1;  /* any unicast copy of a replicated decision (a label below its SID) */
+#endif
         } else {
             queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);
             hdr.report.setInvalid();  /* the data copy of a packet that carried a report */
