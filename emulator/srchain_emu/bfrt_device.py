@@ -138,7 +138,7 @@ class Device:
         self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
         self.egress_mirrored: list[ToTM] = []  # E2E copies from egress_many, for the switch loop to queue
         self.programs: dict[str, Program] = {}
-        self.tables = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
+        self.tables = DeviceTables(self.num_pipes)  # $PORT, tf1.tm.*, tf1.pktgen.*: outlive program pushes
         # Called under the lock with each batch of digests a packet path produced (the servicer sends them).
         self.on_digests: Callable[[Program, list[DigestMessage]], None] = lambda prog, msgs: None
         self.tracer: Tracer | None = None  # `srchain switch run --trace`: programs pushed later are traced too

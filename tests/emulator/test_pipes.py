@@ -146,6 +146,16 @@ def test_pipe_ids_beyond_the_device_and_symmetric_tables_are_refused(sw):
         c.modify("Ig.seen", {"$REGISTER_INDEX": 3}, None, {"Ig.seen.f1": 1}, pipe=2)
 
 
+def test_the_fixed_tables_know_the_devices_pipes(sw):
+    c, _servicer = sw
+    with pytest.raises(BfrtError, match=r"pipe_id 0x2 is not one pipe of 0\.\.1"):  # the TM's queues: 2 pipes
+        c.modify("tf1.tm.queue.sched_cfg", {"pg_id": 0, "pg_queue": 1}, None, {"max_priority": "7"}, pipe=2)
+    c.modify("tf1.tm.queue.sched_cfg", {"pg_id": 0, "pg_queue": 1}, None, {"max_priority": "7"}, pipe=1)
+    with pytest.raises(BfrtError, match=r"pipe 0\.\.1"):  # pipe 2's packet generator port
+        c.modify("tf1.pktgen.port_cfg", {"dev_port": 324}, None, {"pktgen_enable": True})
+    c.modify("tf1.pktgen.port_cfg", {"dev_port": 196}, None, {"pktgen_enable": True})
+
+
 def test_match_table_writes_for_one_pipe_are_refused(tmp_path):
     srv, _servicer, port = serve("127.0.0.1:0")
     compile_to_dir(P4_DIR / "exact_forward.p4", tmp_path / "out")
