@@ -223,10 +223,12 @@ control SwitchEgress(
         } else if (hdr.bridged.kind == PKT_REPORT_DATA_DROPPED) {
             eg_dprsr_md.drop_ctl = 1;
 #if SRCHAIN_PRIORITY
-        } else if (hdr.bridged.kind == PKT_DECISION && eg_intr_md.egress_rid == DECISION_RID) {
-            /* a decision's copy to a pipe's recirculation port: out as it is */
         } else if (hdr.bridged.kind == PKT_DECISION) {
-            eg_dprsr_md.drop_ctl = 1;  /* any unicast copy of a replicated decision (a label below its SID) */
+            /* a decision's copy to a pipe's recirculation port goes out as it is; any unicast copy of it (a label
+               below its SID) is dropped */
+            if (eg_intr_md.egress_rid != DECISION_RID) {
+                eg_dprsr_md.drop_ctl = 1;
+            }
 #endif
         } else {
             queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);

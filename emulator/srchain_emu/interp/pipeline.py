@@ -288,7 +288,7 @@ class Pipeline:
     def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
         stats = self.stats
         stats["rx"] += 1
-        pipe = (port & 0x1FF) >> PIPE_SHIFT
+        pipe = (port & 0x1FF) >> 7  # PIPE_SHIFT
         if pipe != self._ig_pipe:  # state chosen once per pipe change, not per access
             if not self._select(self._ig_state, pipe):
                 stats["drop_port_pipe_absent"] += 1
@@ -421,7 +421,7 @@ class Pipeline:
         cells, `deq_timedelta` ns waited, `tstamp_ns` the dequeue time (the egress global timestamp);
         `deq_qdepth` defaults to `enq_qdepth` and `enq_tstamp` to `tstamp_ns - deq_timedelta`."""
         stats = self.stats
-        pipe = (item.port & 0x1FF) >> PIPE_SHIFT
+        pipe = (item.port & 0x1FF) >> 7  # PIPE_SHIFT
         if pipe != self._eg_pipe:
             if pipe >= self.num_pipes:
                 stats["drop_egress_port_pipe_absent"] += 1
@@ -469,12 +469,15 @@ class Pipeline:
         todo = self.ingress(port, frame, tstamp_ns)
         passes = 0
         while todo:
-            recirc: list[Emitted] = []
+            recirc: list[Emitted] | None = None
             for item in todo:
                 e = self.egress(item, tstamp_ns=tstamp_ns)
                 if e is None:
                     continue
-                (recirc if is_recirculation_port(e.port) else out).append(e)
+                if e.port & 0x7F == RECIRC_LOCAL_PORT:  # (inline: this loop runs per packet)
+                    recirc = [e] if recirc is None else [*recirc, e]
+                else:
+                    out.append(e)
             todo = self.take_egress_mirrors()  # E2E copies pass egress again
             if recirc:
                 passes += 1
