@@ -104,6 +104,15 @@ control SwitchIngress(
         ig_md.drop_reason = reason;
     }
 
+#if SRCHAIN_PRIORITY
+    /* a decision's copy back through this pipe's recirculation port: it writes the priority registers and
+       ends here (consumed, counted as DROP_DECISION), without the classifier or forwarding */
+    action decision_copy() {
+        ig_md.decision_copy = true;
+        ig_md.drop_reason = DROP_DECISION;
+    }
+#endif
+
     /* A flat sequence of short gated steps in stage order (see control/sr.p4 on Tofino 1's next-table chains):
        each module's steps are gated by its own run flag, so the modules share stages. */
     apply {
@@ -126,6 +135,10 @@ control SwitchIngress(
             drop_for(DROP_NOT_IPV4);
         } else if (hdr.srh.isValid() && hdr.srh.segments_left != 0 && hdr.ipv6.hop_limit <= 1) {
             drop_for(DROP_TTL_EXPIRED);  /* a segment to process with Hop Limit <= 1 (RFC 8986 4.1 S04) */
+#if SRCHAIN_PRIORITY
+        } else if (hdr.decision.isValid() && ig_intr_md.ingress_port[6:0] == RECIRC_LOCAL_PORT) {
+            decision_copy();  /* as under SR-MPLS: the copy carries the SRH as egress left it */
+#endif
         }
 #else
         if (ig_md.stack_too_deep) {
@@ -136,6 +149,10 @@ control SwitchIngress(
             drop_for(DROP_NOT_IPV4);
         } else if (hdr.mpls[0].isValid() && hdr.mpls[0].ttl <= 1) {
             drop_for(DROP_TTL_EXPIRED);
+#if SRCHAIN_PRIORITY
+        } else if (hdr.decision.isValid() && ig_intr_md.ingress_port[6:0] == RECIRC_LOCAL_PORT) {
+            decision_copy();
+#endif
         }
 #endif
         if (hdr.ipv4.isValid()) {
@@ -194,7 +211,11 @@ control SwitchIngress(
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
+#if SRCHAIN_PRIORITY
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid() && !ig_md.decision_fanout) {
+#else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid()) {
+#endif
             ipv4.apply(hdr, ig_md, ig_tm_md);
         }
 #endif
@@ -206,6 +227,10 @@ control SwitchIngress(
             hdr.bridged.kind = PKT_REPORT_DATA_DROPPED;
         } else if (ig_md.drop_reason != 0) {
             ig_dprsr_md.drop_ctl = 1;
+#if SRCHAIN_PRIORITY
+        } else if (ig_md.decision_fanout) {
+            hdr.bridged.kind = PKT_DECISION;  /* egress lets only the PRE's DECISION_RID copies go on */
+#endif
         }
     }
 }
@@ -239,6 +264,14 @@ control SwitchEgress(
 #endif
         } else if (hdr.bridged.kind == PKT_REPORT_DATA_DROPPED) {
             eg_dprsr_md.drop_ctl = 1;
+#if SRCHAIN_PRIORITY
+        } else if (hdr.bridged.kind == PKT_DECISION) {
+            /* a decision's copy to a pipe's recirculation port goes out as it is; any unicast copy of it (a label
+               below its SID) is dropped */
+            if (eg_intr_md.egress_rid != DECISION_RID) {
+                eg_dprsr_md.drop_ctl = 1;
+            }
+#endif
         } else {
             queue_stats.apply(hdr, eg_intr_md, eg_prsr_md);
             hdr.report.setInvalid();  /* the data copy of a packet that carried a report */

@@ -19,9 +19,8 @@ from .bundle import load_binary
 from .device_tables import DeviceTables
 from .frontend.errors import P4Error
 from .interp import runtime as R
-from .interp.pipeline import DigestMessage, Emitted, Pipeline, ToTM
+from .interp.pipeline import MAX_PIPES, DigestMessage, Emitted, Pipeline, ToTM, check_num_pipes
 from .interp.trace import Tracer
-from .interp.types import pyattr
 from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
 
 if TYPE_CHECKING:
@@ -134,11 +133,12 @@ class Program:
 class Device:
     """Programs, fixed device tables and the data-plane hooks of one emulated Tofino."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_pipes: int = MAX_PIPES) -> None:
+        self.num_pipes = check_num_pipes(num_pipes)  # every program runs on all of them (pipe_scope 0..n-1)
         self.lock = threading.RLock()  # guards programs and all pipeline state (shared with the data plane)
         self.egress_mirrored: list[ToTM] = []  # E2E copies from egress_many, for the switch loop to queue
         self.programs: dict[str, Program] = {}
-        self.tables = DeviceTables()  # $PORT, tf1.tm.port.*: device state that outlives program pushes
+        self.tables = DeviceTables(self.num_pipes)  # $PORT, tf1.tm.*, tf1.pktgen.*: outlive program pushes
         # Called under the lock with each batch of digests a packet path produced (the servicer sends them).
         self.on_digests: Callable[[Program, list[DigestMessage]], None] = lambda prog, msgs: None
         self.tracer: Tracer | None = None  # `srchain switch run --trace`: programs pushed later are traced too
@@ -147,7 +147,7 @@ class Device:
     def load(self, name: str, binary: bytes, bfrt_json: bytes | None, profiles: list[Any]) -> Program:
         """A program from its binary, checked but not installed."""
         try:
-            pipeline = load_binary(binary, name, self.tracer)
+            pipeline = load_binary(binary, name, self.tracer, self.num_pipes)
         except P4Error as exc:
             raise DeviceError("INVALID_ARGUMENT", f"program {name}: {exc}") from None
         except UnicodeDecodeError:
@@ -165,6 +165,9 @@ class Device:
 
     def install(self, name: str, pipeline: Pipeline, profiles: list[Any]) -> None:
         """Load a program at start-up (what bf_switchd does with its conf file)."""
+        if pipeline.num_pipes != self.num_pipes:
+            raise ValueError(f"program {name} was loaded for {pipeline.num_pipes} pipe(s), the device has "
+                             f"{self.num_pipes}")
         prog = Program(name, pipeline, json.dumps(bfrt_info(pipeline)).encode(), profiles)
         self.replace([prog])
 
@@ -320,24 +323,39 @@ def set_counts(entry: R.Entry, pkts: int, nbytes: int) -> None:
     entry.pkts, entry.bytes = pkts, nbytes
 
 
-def set_entry_meter(entry: R.Entry, spec: tuple[int, int, int, int] | None, packets: bool) -> Undo:
-    """A DirectMeter's spec written with a match entry (None: no $METER_SPEC_* field given: unchanged)."""
+def write_direct_register(dreg: R.DirectRegister, entry: R.Entry, fields: dict[str, int],
+                          pipe: int | None = None) -> Undo:
+    """A DirectRegister's cells written with a match entry: one pipe, or (None) every pipe."""
+    before = entry.reg  # write() builds a new cell list, so the old one can go back as it was
+    dreg.write(entry, fields, pipe)
+
+    def undo() -> None:
+        entry.reg = before
+    return undo
+
+
+def set_entry_meter(entry: R.Entry, spec: tuple[int, int, int, int] | None, packets: bool, num_pipes: int) -> Undo:
+    """A DirectMeter's spec written with a match entry, one bucket per pipe (None: no $METER_SPEC_* field
+    given: unchanged)."""
     old = entry.meter
     if spec is not None:
-        entry.meter = R.MeterState(spec, packets)
+        entry.meter = [R.MeterState(spec, packets) for _ in range(num_pipes)]
     return lambda: setattr(entry, "meter", old)
 
 
-def write_meter(m: R.MeterArray, idx: int | None, spec: tuple[int, int, int, int] | None) -> Undo:
-    """One cell's spec (idx None: every cell); spec None resets to the default (unlimited) spec."""
+def write_meter(m: R.MeterArray, idx: int | None, spec: tuple[int, int, int, int] | None,
+                pipe: int | None = None) -> Undo:
+    """One cell's spec (idx None: every cell) in one pipe or (None) every pipe; spec None resets to the default
+    (unlimited) spec."""
     idxs = range(m.size) if idx is None else [idx]
-    old = {i: m.cells[i] for i in idxs}
-    for i in idxs:
-        m.cells[i] = R.MeterState(spec, m.packets) if spec is not None else R.MeterState(packets=m.packets)
+    pipes = range(m.num_pipes) if pipe is None else [pipe]
+    old = {(p, i): m.pipes[p][i] for p in pipes for i in idxs}
+    for p, i in old:
+        m.pipes[p][i] = R.MeterState(spec, m.packets) if spec is not None else R.MeterState(packets=m.packets)
 
     def undo() -> None:
-        for i, c in old.items():
-            m.cells[i] = c
+        for (p, i), c in old.items():
+            m.pipes[p][i] = c
 
     return undo
 
@@ -383,23 +401,34 @@ def write_group(sel: R.ActionSelector, gid: int, members: list[int] | None, stat
     return undo
 
 
-def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int]) -> Undo:
-    """Sets the given fields of one register cell, keeping the others."""
-    old = reg.read(idx)
-    current = dict(zip((n for n, _ in reg.fields), old, strict=True))
-    current.update(fields)
-    reg.write(idx, tuple(current[n] for n, _ in reg.fields))
-    return lambda: reg.write(idx, old)
-
-
-def clear_register(reg: R.RegisterArray) -> Undo:
-    """Every cell back to the register's initial value (the SDE's tableClear of a Register table)."""
-    old = [reg.read(i) for i in range(reg.size)]
-    reg.reset()
+def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int], pipe: int | None = None) -> Undo:
+    """Sets the given fields of one register cell, keeping the others, in one pipe or (None) every pipe."""
+    pipes = range(reg.num_pipes) if pipe is None else [pipe]
+    old = {p: reg.read(idx, p) for p in pipes}
+    for p in pipes:
+        current = dict(zip((n for n, _ in reg.fields), old[p], strict=True))
+        current.update(fields)
+        reg.write(idx, tuple(current[n] for n, _ in reg.fields), p)
 
     def undo() -> None:
-        for i, cell in enumerate(old):
-            reg.write(i, cell)
+        for p, v in old.items():
+            reg.write(idx, v, p)
+    return undo
+
+
+def clear_register(reg: R.RegisterArray, pipe: int | None = None) -> Undo:
+    """Every cell of one pipe (None: of every pipe) back to the register's initial value (the SDE's tableClear of a
+    Register table). The old cell lists are kept whole for the undo: a reset makes new ones."""
+    old, selected = list(reg.pipes), reg.pipe
+    if pipe is None:
+        reg.reset()
+    else:
+        reg.pipes[pipe] = None
+    reg.select(selected)
+
+    def undo() -> None:
+        reg.pipes = old
+        reg.select(selected)
     return undo
 
 
@@ -413,9 +442,10 @@ def write_filter_spec(cells: list[Any], idx: int, spec: tuple) -> Undo:
     return undo
 
 
-def set_entry_filter(entry: R.Entry, cell: R.LpfState | R.WredState | None) -> Undo:
+def set_entry_filter(entry: R.Entry, cells: list[R.LpfState] | list[R.WredState] | None) -> Undo:
+    """A DirectLpf's / DirectWred's spec written with a match entry: one cell per pipe."""
     before = entry.filt
-    entry.filt = cell
+    entry.filt = cells
 
     def undo() -> None:
         entry.filt = before
@@ -457,20 +487,6 @@ def write_register_param(rp: R.RegisterParam, value: int | None) -> Undo:
     return undo
 
 
-def write_direct_register(dreg: R.DirectRegister, entry: R.Entry, fields: dict[str, int]) -> Undo:
-    before = entry.reg
-    if before is not None and dreg.factory is not None:  # write into a copy: undo puts the old cell back
-        copy = dreg.fresh()
-        for fname, _ in dreg.fields:
-            setattr(copy, pyattr(fname), getattr(before, pyattr(fname)))
-        entry.reg = copy
-    dreg.write(entry, fields)
-
-    def undo() -> None:
-        entry.reg = before
-    return undo
-
-
 def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | None) -> Undo:
     """Set (fields) or remove (None: zeros again) one port's phase-0 data."""
     before = pm.values.get(port)
@@ -487,26 +503,35 @@ def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | 
     return undo
 
 
-def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None) -> Undo:
-    old = (c.pkts[idx], c.bytes[idx])
-    if pkts is not None:
-        c.pkts[idx] = pkts
-    if nbytes is not None:
-        c.bytes[idx] = nbytes
+def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None, pipe: int | None = None) -> Undo:
+    """Set one cell's counts in one pipe, or (None) in every pipe."""
+    cells = [c.cells(p) for p in (range(c.num_pipes) if pipe is None else [pipe])]
+    old = [(pk[idx], by[idx]) for pk, by in cells]
+    for pk, by in cells:
+        if pkts is not None:
+            pk[idx] = pkts
+        if nbytes is not None:
+            by[idx] = nbytes
 
     def undo() -> None:
-        c.pkts[idx], c.bytes[idx] = old
+        for (pk, by), (a, b) in zip(cells, old, strict=True):
+            pk[idx], by[idx] = a, b
 
     return undo
 
 
-def clear_counter(c: R.CounterArray) -> Undo:
-    """Every cell to zero (the SDE's tableClear of a Counter table)."""
-    old = (list(c.pkts), list(c.bytes))
-    c.reset()
+def clear_counter(c: R.CounterArray, pipe: int | None = None) -> Undo:
+    """Every cell of one pipe (None: of every pipe) to zero (the SDE's tableClear of a Counter table)."""
+    old, selected = list(c.pipes), c.pipe
+    if pipe is None:
+        c.reset()
+    else:
+        c.pipes[pipe] = None
+    c.select(selected)
 
     def undo() -> None:
-        c.pkts, c.bytes = old
+        c.pipes = old
+        c.select(selected)
     return undo
 
 

@@ -47,11 +47,12 @@ from .bfrt_schema import (
     WRED_INDEX_ID,
     WRED_SPEC,
 )
+from .device_tables import PIPE_ALL
 from .device_tables import Unsupported as DeviceUnsupported
 from .device_tables import Value as DeviceValue
 from .frontend.errors import P4Error
 from .interp import runtime as R
-from .interp.pipeline import DigestMessage, Pipeline
+from .interp.pipeline import MAX_PIPES, DigestMessage, Pipeline
 from .pktgen import APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID, PktgenError, PktgenUnsupported
 from .pktgen import WIDTH as PKTGEN_WIDTH
 from .pre import BOOL_ARRAYS, FIELDS
@@ -85,6 +86,11 @@ NON_P4_INFO = {
         }
     ]
 }
+
+
+# Table kinds whose state is per pipe, read and written for the request's pipe_id (a match table only for its
+# DirectRegister cells; its entries are the same in every pipe).
+PER_PIPE_KINDS = frozenset({"match", "register", "counter", "meter", "lpf", "wred"})
 
 
 class RpcFailure(Exception):
@@ -171,10 +177,10 @@ class _Client:
 class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     """The servicer; `serve()` below wraps it in a grpc.Server."""
 
-    def __init__(self, device_id: int = 0, token: str | None = None) -> None:
+    def __init__(self, device_id: int = 0, token: str | None = None, num_pipes: int = MAX_PIPES) -> None:
         self.device_id = device_id
         self.token = token
-        self.dev = Device()
+        self.dev = Device(num_pipes)
         self.dev.on_digests = self._push_digests
         self.lock = self.dev.lock  # guards programs, all pipeline state and the sessions below
         self.device = self.dev.tables  # $PORT, tf1.tm.port.*: device state that outlives program pushes
@@ -197,10 +203,21 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     def install(self, name: str, pipeline: Pipeline) -> None:
         """Load a program at start-up (what bf_switchd does with its conf file)."""
-        prof = pb.ForwardingPipelineConfig.Profile(profile_name=pipeline.compiled.pipe_name, pipe_scope=[0, 1, 2, 3])
+        prof = pb.ForwardingPipelineConfig.Profile(profile_name=pipeline.compiled.pipe_name,
+                                                   pipe_scope=list(range(self.dev.num_pipes)))
         self.dev.install(name, pipeline, [prof])
 
     # ------------------------------------------------------------ helpers
+    def _pipe(self, pipe: int, what: str) -> int | None:
+        """A request's target pipe_id for per-pipe state: None for all pipes (0xFFFF), else one pipe."""
+        if pipe == PIPE_ALL:
+            return None
+        if not 0 <= pipe < self.dev.num_pipes:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"{what}: pipe_id {pipe:#x} is neither a pipe of 0..{self.dev.num_pipes - 1} "
+                             "nor 0xffff (all pipes)")
+        return pipe
+
     def _check_token(self, context: grpc.ServicerContext) -> None:
         if self.token is None:
             return
@@ -429,15 +446,19 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
         if tm.kind == "match":
+            if pipe != PIPE_ALL:  # the SDE default: symmetric tables, the same entries in every pipe
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                 f"table {tm.name} is symmetric (the same entries in every pipe): write it with "
+                                 f"pipe_id 0xffff, not {pipe:#x} (per-pipe entry scope is not modelled)")
             self._apply_match(tm, te, upd.type, undo)
         elif tm.kind == "register":
-            self._apply_register(tm, te, upd.type, undo)
+            self._apply_register(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "counter":
-            self._apply_counter(tm, te, upd.type, undo)
+            self._apply_counter(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "pre":
             self._apply_pre(prog, te, upd.type, undo)
         elif tm.kind == "meter":
-            self._apply_meter(tm, te, upd.type, undo)
+            self._apply_meter(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "profile":
             self._apply_profile(tm, te, upd.type, undo)
         elif tm.kind == "selector":
@@ -447,7 +468,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         elif tm.kind == "regparam":
             self._apply_register_param(tm, te, upd.type, undo)
         elif tm.kind in ("lpf", "wred"):
-            self._apply_filter(tm, te, upd.type, undo)
+            self._apply_filter(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "pvs":
             self._apply_value_set(tm, te, upd.type, undo)
         else:
@@ -748,11 +769,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no direct counter")
         if table.meter_unit is not None and (meter_always or set(METER_SPEC_IDS[table.meter_unit]) & set(fixed)):
             mspec = self._meter_spec(table.meter_unit, fixed, f"table {tm.name}")
-            undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS"))
+            undo.append(D.set_entry_meter(entry, mspec, table.meter_unit == "PACKETS", self.dev.num_pipes))
         if table.dfilter is not None and filt_fields:
             lpf = table.dfilter.kind == "Lpf"
             fspec = self._filter_spec(lpf, filt_fields, f"table {tm.name}")
-            undo.append(D.set_entry_filter(entry, R.LpfState(fspec) if lpf else R.WredState(fspec)))
+            n = self.dev.num_pipes
+            undo.append(D.set_entry_filter(entry, [R.LpfState(fspec) for _ in range(n)] if lpf
+                                           else [R.WredState(fspec) for _ in range(n)]))
         if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
             undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
                                                                     if f in fixed}))
@@ -787,20 +810,21 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                                   "match entry cannot refer to an empty group)")
         return table.selector.entry_for(fixed[SELECTOR_GROUP_ID])
 
-    def _apply_meter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    def _apply_meter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                     pipe: int | None) -> None:
         m: R.MeterArray = tm.obj  # type: ignore[assignment]
         if utype == pb.Update.DELETE:
             if te.key.fields:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"meter {m.name}: cells cannot be deleted "
                                  "(DELETE without a key resets every cell)")
-            undo.append(D.write_meter(m, None, None))
+            undo.append(D.write_meter(m, None, None, pipe))
             return
         idx = self._index(te, m.size, f"meter {m.name}")
         fixed, rest = self._fixed_fields(te.data, set(METER_SPEC_IDS[m.unit]))
         if rest.fields:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
                              f"meter {m.name}: no data field {rest.fields[0].field_id}")
-        undo.append(D.write_meter(m, idx, self._meter_spec(m.unit, fixed, f"meter {m.name}")))
+        undo.append(D.write_meter(m, idx, self._meter_spec(m.unit, fixed, f"meter {m.name}"), pipe))
 
     def _apply_profile(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         p: R.ActionProfile = tm.obj  # type: ignore[assignment]
@@ -872,10 +896,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{what} index {idx} out of range 0..{size - 1}")
         return idx
 
-    def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    def _apply_register(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                        pipe: int | None) -> None:
         reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
         if utype == pb.Update.DELETE and not te.key.fields:  # tableClear: every cell back to its initial value
-            undo.append(D.clear_register(reg))
+            undo.append(D.clear_register(reg, pipe))
             return
         if utype == pb.Update.DELETE:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "register entries cannot be deleted (DELETE without "
@@ -887,7 +912,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if fname is None:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
             fields[fname] = _to_int(f.stream)
-        undo.append(D.write_register(reg, idx, fields))
+        undo.append(D.write_register(reg, idx, fields, pipe))
 
     @staticmethod
     def _value_set_key(vs: R.ValueSet, key: pb.TableKey) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -958,18 +983,22 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             else:
                 msg.fields.add(field_id=fid, stream=int(v).to_bytes(4, "big"))
 
-    def _apply_filter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    def _apply_filter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                      pipe: int | None) -> None:
         f: R.LpfArray | R.WredArray = tm.obj  # type: ignore[assignment]
         lpf = tm.kind == "lpf"
         unset = R.LPF_UNSET if lpf else R.WRED_UNSET
+        cells: list[list] = f.pipes if pipe is None else [f.pipes[pipe]]
         if utype == pb.Update.DELETE:
             idxs = [self._index(te, f.size, f.name)] if te.key.fields else range(f.size)
             for i in idxs:
-                undo.append(D.write_filter_spec(f.cells, i, unset))
+                for c in cells:
+                    undo.append(D.write_filter_spec(c, i, unset))
             return
         idx = self._index(te, f.size, f.name)
-        undo.append(D.write_filter_spec(f.cells, idx, self._filter_spec(lpf, {x.field_id: x for x in te.data.fields},
-                                                                          f"{f.name}[{idx}]")))
+        spec = self._filter_spec(lpf, {x.field_id: x for x in te.data.fields}, f"{f.name}[{idx}]")
+        for c in cells:
+            undo.append(D.write_filter_spec(c, idx, spec))
 
     def _apply_register_param(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         """A RegisterParam is a keyless table: its default entry holds `value` (SDE default_entry_set/reset)."""
@@ -1039,13 +1068,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    def _apply_counter(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                       pipe: int | None) -> None:
         c: R.CounterArray = tm.obj  # type: ignore[assignment]
         if utype == pb.Update.DELETE:
             if te.key.fields:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"counter {c.name}: cells cannot be deleted "
                                  "(DELETE without a key zeroes every cell)")
-            undo.append(D.clear_counter(c))  # the SDE client's entry_del(target): tableClear
+            undo.append(D.clear_counter(c, pipe))  # the SDE client's entry_del(target): tableClear
             return
         idx = self._index(te, c.size, f"counter {c.name}")
         pkts = nbytes = None
@@ -1054,7 +1084,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 pkts = _to_int(f.stream)
             elif f.field_id == COUNTER_BYTES_ID:
                 nbytes = _to_int(f.stream)
-        undo.append(D.write_counter(c, idx, pkts, nbytes))
+        undo.append(D.write_counter(c, idx, pkts, nbytes, pipe))
 
     def _apply_mirror(self, prog: Program, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
         if len(te.key.fields) != 1:
@@ -1191,7 +1221,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             tm = prog.tables.get(te.table_id)
             if tm is None:
                 raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
-            entries = self._read_table(prog, tm, te)
+            entries = self._read_table(prog, tm, te, pipe)
         for out in entries:
             resp.entities.add().table_entry.CopyFrom(out)
 
@@ -1213,13 +1243,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                              "modelled (match, action profile and selector tables have it)")
         return pb.TableUsage(table_id=req.table_id, usage=count)
 
-    def _read_table(self, prog: Program, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
+    def _read_table(self, prog: Program, tm: TableMap, te: pb.TableEntry, pipe_id: int = PIPE_ALL
+                    ) -> list[pb.TableEntry]:
+        """`pipe_id`: per-pipe state (registers, counters, meters, filters) of one pipe, or 0xFFFF all of them:
+        a register field reads one value per pipe in pipe order, a counter the sum over the pipes."""
+        pipe = self._pipe(pipe_id, tm.name) if tm.kind in PER_PIPE_KINDS else None
+        pipes = list(range(self.dev.num_pipes)) if pipe is None else [pipe]
         if tm.kind == "match":
             table: R.Table = tm.obj  # type: ignore[assignment]
             if te.is_default_entry:
                 return [self._entry_msg(tm, te.table_id, table.default, None)]
             if not te.key.fields:
-                pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
                 only = tm.action_ids.get(te.data.action_id) if te.data.action_id else None  # the SDE's action filter
                 return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()
                         if only is None or e.action.name == only]
@@ -1231,20 +1265,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if asked is not None and asked != entry.action.name:  # a read filtered by another action: the SDE fails
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the entry's action is "
                                  f"{entry.action.name}, not {asked}")
-            pipes = len(prog.profiles[0].pipe_scope) or 1 if prog.profiles else 1
             return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes)]
         if tm.kind == "register":
             reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)
             out = []
-            pipes = len(prog.profiles[0].pipe_scope) or 1
             for i in idxs:
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
-                for fid, (_, val) in zip(sorted(tm.reg_fields), zip(reg.fields, reg.read(i), strict=True),
-                                         strict=True):
-                    # One value per pipe, as the SDE reports; the emulator's pipes share one state.
-                    msg.data.fields.add(field_id=fid).int_arr_val.val.extend([val] * pipes)
+                per_pipe = [reg.read(i, p) for p in pipes]
+                for n, fid in enumerate(sorted(tm.reg_fields)):
+                    msg.data.fields.add(field_id=fid).int_arr_val.val.extend(v[n] for v in per_pipe)
                 out.append(msg)
             return out
         if tm.kind == "pre":
@@ -1276,7 +1307,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=LPF_INDEX_ID if tm.kind == "lpf" else WRED_INDEX_ID).exact.value = \
                     i.to_bytes(4, "big")
-                self._filter_fields(msg.data, tm.kind == "lpf", f.cells[i].spec)
+                self._filter_fields(msg.data, tm.kind == "lpf", f.pipes[pipes[0]][i].spec)
                 out.append(msg)
             return out
         if tm.kind == "regparam":
@@ -1285,7 +1316,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=1, stream=_to_bytes(rp.value, rp.width))
             return [msg]
         if tm.kind in ("meter", "profile", "selector"):
-            return self._read_indexed(tm, te)
+            return self._read_indexed(tm, te, pipes[0])
         if tm.kind == "counter":
             c: R.CounterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, c.size, f"counter {c.name}")] if te.key.fields else range(c.size)
@@ -1293,11 +1324,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for i in idxs:
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
+                npkts, nbytes = c.read(i, pipe)
                 # only the fields the counter's type declares in bf-rt.json
                 if c.kind in ("BYTES", "PACKETS_AND_BYTES"):
-                    msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=c.bytes[i].to_bytes(8, "big"))
+                    msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=nbytes.to_bytes(8, "big"))
                 if c.kind in ("PACKETS", "PACKETS_AND_BYTES"):
-                    msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=c.pkts[i].to_bytes(8, "big"))
+                    msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=npkts.to_bytes(8, "big"))
                 out.append(msg)
             return out
         out = []
@@ -1319,8 +1351,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _read_indexed(self, tm: TableMap, te: pb.TableEntry) -> list[pb.TableEntry]:
-        """Meter cells, action profile members and selector groups: one (by key) or all."""
+    def _read_indexed(self, tm: TableMap, te: pb.TableEntry, pipe: int = 0) -> list[pb.TableEntry]:
+        """Meter cells (of `pipe`), action profile members and selector groups: one (by key) or all."""
         out = []
         if tm.kind == "meter":
             m: R.MeterArray = tm.obj  # type: ignore[assignment]
@@ -1329,7 +1361,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=te.key.fields[0].field_id if te.key.fields else 65555).exact.value = \
                     i.to_bytes(4, "big")
-                for fid, v in zip(METER_SPEC_IDS[m.unit], m.cells[i].spec, strict=True):
+                for fid, v in zip(METER_SPEC_IDS[m.unit], m.pipes[pipe][i].spec, strict=True):
                     msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
                 out.append(msg)
             return out
@@ -1375,7 +1407,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             out.append(msg)
         return out
 
-    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None, pipes: int = 1) -> pb.TableEntry:
+    def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None,
+                   pipes: list[int] | None = None) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
         if key is not None:
@@ -1404,7 +1437,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for (pname, width), val in zip(e.action.params, e.args, strict=True):
                 msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
         if table.meter_unit is not None:  # the default entry has the direct meter too (SDE reads show it)
-            spec = e.meter.spec if e.meter is not None else (R.METER_UNSET,) * 4
+            spec = e.meter[0].spec if e.meter is not None else (R.METER_UNSET,) * 4  # the same in every pipe
             for fid, v in zip(METER_SPEC_IDS[table.meter_unit], spec, strict=True):
                 msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
         if table.has_counter:
@@ -1412,12 +1445,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
         if table.dfilter is not None and key is not None:
             lpf = table.dfilter.kind == "Lpf"
-            self._filter_fields(msg.data, lpf, e.filt.spec if e.filt is not None else
+            self._filter_fields(msg.data, lpf, e.filt[0].spec if e.filt is not None else
                                 (R.LPF_UNSET if lpf else R.WRED_UNSET))
         if table.dreg is not None and key is not None:
-            # one value per pipe, as the SDE reports register data; the emulator's pipes share one state
-            for fid, v in zip(sorted(tm.reg_fields), table.dreg.read(e), strict=True):
-                msg.data.fields.add(field_id=fid).int_arr_val.val.extend([v] * pipes)
+            # one value per pipe read, in pipe order, as the SDE reports register data
+            per_pipe = [table.dreg.read(e, p) for p in (pipes if pipes is not None else [0])]
+            for n, fid in enumerate(sorted(tm.reg_fields)):
+                msg.data.fields.add(field_id=fid).int_arr_val.val.extend(v[n] for v in per_pipe)
         return msg
 
     # ------------------------------------------------------------ digests
@@ -1449,11 +1483,11 @@ def is_loopback(address: str) -> bool:
 
 
 def serve(address: str = "127.0.0.1:50052", device_id: int = 0, token: str | None = None,
-          allow_remote: bool = False) -> tuple[grpc.Server, BfRuntimeServer, int]:
+          allow_remote: bool = False, num_pipes: int = MAX_PIPES) -> tuple[grpc.Server, BfRuntimeServer, int]:
     """Start the server; returns (grpc server, servicer, bound port). Loopback/unix only unless allowed."""
     if not allow_remote and not is_loopback(address):
         raise ValueError(f"refusing to serve BF Runtime on {address}: only loopback or unix sockets by default")
-    servicer = BfRuntimeServer(device_id, token)
+    servicer = BfRuntimeServer(device_id, token, num_pipes)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="bfrt"),
         options=[("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)],

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from .bfrt_schema import bfrt_info
-from .interp.pipeline import Pipeline, load_source
+from .interp.pipeline import MAX_PIPES, Pipeline, load_source
 from .interp.target import DEFAULT_TARGET
 from .interp.trace import Tracer
 
@@ -60,12 +60,12 @@ def compile_to_dir(program: str | Path, out_dir: str | Path, include_dirs: list[
     return bfrt_path
 
 
-def load_binary(binary: bytes | str, name: str, tracer: Tracer | None = None) -> Pipeline:
+def load_binary(binary: bytes | str, name: str, tracer: Tracer | None = None, num_pipes: int = MAX_PIPES) -> Pipeline:
     """Load a program from its binary (tofino.bin content). Raises P4Error for a bad program.
 
     No target model: like a Tofino, the device runs what the compiler (`srchain p4 compile`) accepted."""
     text = binary.decode() if isinstance(binary, bytes) else binary
-    return Pipeline.from_source(text, name, target_model="none", tracer=tracer)
+    return Pipeline.from_source(text, name, target_model="none", tracer=tracer, num_pipes=num_pipes)
 
 
 def load_dir(out_dir: str | Path) -> Pipeline:

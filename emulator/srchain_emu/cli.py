@@ -127,8 +127,9 @@ def switch_cli() -> None:
 @target_model_option
 @click.option("--token-file", type=click.Path(dir_okay=False), help="require this token (x-srchain-token)")
 @click.option("--device-id", default=0, show_default=True)
-@click.option("--num-pipes", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
-              help="pipes the device reports in tf1.dev.device_configuration (run_p4_tests.sh --num-pipes)")
+@click.option("--num-pipes", "num_pipes_choice", type=click.Choice(["1", "2", "4"]), default="4", show_default=True,
+              help="pipes of the device (a Tofino 1 has 1, 2 or 4; run_p4_tests.sh --num-pipes): a port's pipe is "
+                   "dev_port >> 7, each pipe has its own registers, counters and meters")
 @click.option("--io", type=click.Choice(["ring", "socket"]), default="ring", show_default=True,
               envvar="SRCHAIN_EMU_IO", help="port I/O: PACKET_MMAP rings, or one system call per frame")
 @click.option("--trace", "trace_filter", is_flag=False, flag_value="", default=None, metavar="[FILTER]",
@@ -137,25 +138,25 @@ def switch_cli() -> None:
 @click.option("--trace-file", type=click.Path(dir_okay=False), help="write traces here instead of stderr")
 def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: tuple[str, ...],
             defines: tuple[str, ...], target_model: str, token_file: str | None, device_id: int,
-            num_pipes: str, io: str, trace_filter: str | None, trace_file: str | None) -> None:
+            num_pipes_choice: str, io: str, trace_filter: str | None, trace_file: str | None) -> None:
     """Run the emulated Tofino: ports on Linux interfaces, BF Runtime gRPC, optional program."""
     import signal
     import threading
 
     from .bfrt_server import serve
     from .interp.pipeline import Pipeline
-    from .ports import PortsError, load_ports
+    from .ports import PortsError, check_pipes, load_ports
     from .switch import DataPlane
 
+    num_pipes = int(num_pipes_choice)
     try:
-        specs = load_ports(ports_file)
+        specs = check_pipes(load_ports(ports_file), num_pipes, ports_file)
         tracer = _tracer(trace_filter, trace_file) if trace_filter is not None or trace_file else None
-        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model, tracer)
-                    if program else None)
+        pipeline = (Pipeline.from_file(program, list(include_dirs), _defines(defines), target_model, tracer,
+                                       num_pipes) if program else None)
         token = Path(token_file).read_text().strip() if token_file else None
-        server, servicer, port = serve(grpc_addr, device_id, token)
+        server, servicer, port = serve(grpc_addr, device_id, token, num_pipes=num_pipes)
         servicer.dev.tracer = tracer
-        servicer.dev.tables.set_num_pipes(int(num_pipes))
     except (PortsError, P4Error, ValueError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -171,7 +172,7 @@ def run_cmd(ports_file: str, grpc_addr: str, program: str | None, include_dirs: 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"emulated Tofino: {len(specs)} ports, BF Runtime on {grpc_addr}"
+    click.echo(f"emulated Tofino: {len(specs)} ports, {num_pipes} pipe(s), BF Runtime on {grpc_addr}"
                + (f" (port {port})" if not grpc_addr.startswith("unix:") else "")
                + (f", program {Path(program).stem}" if program else ""))
     stop.wait()

@@ -290,7 +290,8 @@ class QueueSched:
 class DeviceTables:
     """Rows of the fixed tables, and the hooks that make them act on the data plane."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_pipes: int = N_PIPES) -> None:
+        self.num_pipes = num_pipes  # the device's pipes (srchain switch run --num-pipes)
         self.tables = {t.id: FixedTable(t.name, t.id, t.table_type, t.keys, t.fields, t.size, t.per_pipe)
                        for t in TEMPLATES}
         self.by_name = {t.name: t for t in self.tables.values()}
@@ -298,9 +299,9 @@ class DeviceTables:
         self.set_enabled: Callable[[int, bool], None] = lambda port, enabled: None
         self.set_queue: Callable[[int, int, QueueSched], None] = lambda port, qid, sched: None
         self.ports: set[int] = set()
-        self.pktgen = PacketGenerator(time.monotonic_ns)  # tf1.pktgen.*: served by the server through it
+        self.pktgen = PacketGenerator(time.monotonic_ns, num_pipes)  # tf1.pktgen.*: served by the server through it
         self.up: dict[int, bool] = {}  # port -> up, to tell the packet generator when one goes down
-        self.set_num_pipes(N_PIPES)
+        self.set_num_pipes(num_pipes)
 
     def set_num_pipes(self, num_pipes: int) -> None:
         """What `tf1.dev.device_configuration` reports (`srchain switch run --num-pipes`)."""
@@ -334,8 +335,8 @@ class DeviceTables:
 
     # ------------------------------------------------------------ keys
     def _pipe_key(self, t: FixedTable, pipe: int, key: tuple[int, ...]) -> tuple[int, ...]:
-        if pipe == PIPE_ALL or not 0 <= pipe < N_PIPES:  # bf_rt_tm_table_impl.cpp singlePipe_validate
-            raise ValueError(f"{t.name}: pipe_id {pipe:#x} is not one pipe of 0..{N_PIPES - 1} (the TM queue "
+        if pipe == PIPE_ALL or not 0 <= pipe < self.num_pipes:  # bf_rt_tm_table_impl.cpp singlePipe_validate
+            raise ValueError(f"{t.name}: pipe_id {pipe:#x} is not one pipe of 0..{self.num_pipes - 1} (the TM queue "
                              "tables take a single pipe)")
         for k, v in zip(t.keys, key, strict=True):  # bf_tm_pg_port_queue_get: BF_TM_INVALID_ARG
             if not 0 <= v < k.limit:
@@ -463,10 +464,10 @@ class DeviceTables:
             yield full, self._row(t, full)
             return
         if t.name == PORT_CFG.name:  # every TM port of every pipe, port_add or not (the SDE carves them at init)
-            every = [(p << 7) | local for p in range(N_PIPES) for local in range(PG_PER_PIPE * PORTS_PER_PG)]
+            every = [(p << 7) | local for p in range(self.num_pipes) for local in range(PG_PER_PIPE * PORTS_PER_PG)]
             for k in [(p,) for p in every] if key is None else [key]:
                 if k[0] not in every:
-                    raise ValueError(f"{t.name}: dev_port {k[0]} is not a TM port (pipe 0..{N_PIPES - 1}, local "
+                    raise ValueError(f"{t.name}: dev_port {k[0]} is not a TM port (pipe 0..{self.num_pipes - 1}, local "
                                      f"port 0..{PG_PER_PIPE * PORTS_PER_PG - 1})")
                 yield k, t.defaults(k)
             return

@@ -59,6 +59,15 @@ def load_ports(path: str | Path) -> list[PortSpec]:
     return specs
 
 
+def check_pipes(specs: list[PortSpec], num_pipes: int, path: str | Path) -> list[PortSpec]:
+    """Every port must be in one of the device's pipes (Tofino 1: pipe = dev_port >> 7)."""
+    for s in specs:
+        if s.device_port >> 7 >= num_pipes:
+            raise PortsError(f"{path}: device_port {s.device_port} ({s.ifname}) is in pipe {s.device_port >> 7}, "
+                             f"but the switch has {num_pipes} pipe(s) (0..{num_pipes - 1}; --num-pipes)")
+    return specs
+
+
 def open_port_socket(ifname: str) -> socket.socket:
     """A non-blocking promiscuous AF_PACKET socket on `ifname` (needs root / CAP_NET_RAW)."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))

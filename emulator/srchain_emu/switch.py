@@ -10,6 +10,7 @@ import threading
 import time
 
 from .bfrt_server import BfRuntimeServer
+from .interp.pipeline import ToTM, is_recirculation_port
 from .pktgen import PacketGenerator
 from .portio import Port, SocketPort, open_port
 from .ports import PortSpec
@@ -163,9 +164,13 @@ class DataPlane:
             for item in mirrored:
                 enqueue(item, now())
             next_wait = 0.0
+        recirc: list[ToTM] = []
         for out in outs:
             p = self.ports.get(out.port)
             if p is None:
+                if is_recirculation_port(out.port):  # back into that pipe's ingress (not a ports.json port)
+                    recirc.extend(self.server.ingress_many(out.port, [out.frame]))
+                    continue
                 self.no_port += 1
                 continue
             if out.port in self.disabled:
@@ -175,6 +180,11 @@ class DataPlane:
             used.add(out.port)
         for n in used:
             self.ports[n].flush()
+        if recirc:
+            enqueue, now = self.tm.enqueue, time.monotonic_ns
+            for item in recirc:
+                enqueue(item, now())
+            next_wait = 0.0
         if next_wait > 0:
             return min(next_wait, 0.05)
         return 0.05 if self.tm.pending == 0 else 0.0

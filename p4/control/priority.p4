@@ -1,7 +1,9 @@
 /* priority module: a decision record (docs/records.md) arriving on its SID writes the session's class
  * into a register (slot = low 16 bits of CRC-32 of the key bytes, srchain.records.session_slot, with a
  * tag as in flow-features) and is consumed; data packets of a session with a class get the queue that
- * SwitchIngress.priority.queue_map gives for (SID, class). No control-plane round trip. */
+ * SwitchIngress.priority.queue_map gives for (SID, class). No control-plane round trip.
+ * The registers are per pipe on a Tofino: a valid decision is replicated to every pipe's recirculation port
+ * (defines.p4 DECISION_MGID) and each copy writes the registers of the pipe it comes back into. */
 #ifndef _SRCHAIN_PRIORITY_P4_
 #define _SRCHAIN_PRIORITY_P4_
 
@@ -97,6 +99,10 @@ control Priority(
     action bad_decision() {
         ig_md.drop_reason = DROP_BAD_DECISION;
     }
+    action fan_out() {
+        ig_tm_md.mcast_grp_b = DECISION_MGID;  /* grp_a is the report copy's (flow_features): no write conflict */
+        ig_md.decision_fanout = true;
+    }
 
     bit<32> owner;
 
@@ -107,16 +113,18 @@ control Priority(
             hash_session();
             hash_session_tag();
         }
-        if (ig_md.run_priority && hdr.decision.isValid()) {
+        if (ig_md.decision_copy) {
             hash_decision();
             hash_decision_tag();
         }
-        if (ig_md.run_priority && hdr.decision.isValid() && hdr.decision.magic == RECORD_MAGIC &&
-                hdr.decision.version == RECORD_VERSION && hdr.decision.rtype == RECORD_DECISION) {
+        if (ig_md.decision_copy) {  /* replicated from a valid decision (SwitchIngress stage 0) */
             tag = h[31:16] ++ h16[15:1] ++ 1w1;
             write_tag.execute(h[15:0]);
             write_class.execute(h[15:0]);
             decision_taken();
+        } else if (ig_md.run_priority && hdr.decision.isValid() && hdr.decision.magic == RECORD_MAGIC &&
+                hdr.decision.version == RECORD_VERSION && hdr.decision.rtype == RECORD_DECISION) {
+            fan_out();
         } else if (ig_md.run_priority && hdr.decision.isValid()) {
             bad_decision();
         } else if (ig_md.run_priority && hdr.ipv4.isValid()) {

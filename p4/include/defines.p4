@@ -96,6 +96,14 @@ const bit<8> PKT_BRIDGED = 0;
 const bit<8> PKT_REPORT = 1;               /* report attached, the data copy goes on */
 const bit<8> PKT_REPORT_DATA_DROPPED = 2;  /* report attached, ingress dropped the data: egress drops it */
 const bit<16> REPORT_RID = 0xFEED;         /* the $pre.node RID of report copies (plan/tables.py REPORT_RID) */
+/* Decision fan-out (docs/p4.md "Pipes"): a Tofino keeps registers per pipe, so a decision record written only
+ * where it arrives would miss data entering in another pipe. A valid decision is replicated instead (group
+ * DECISION_MGID, one $pre.node of RID DECISION_RID with each pipe's recirculation port, plan/tables.py) and
+ * every copy, back in its pipe's ingress on 68 + 128 * pipe, writes that pipe's session registers. */
+const bit<8> PKT_DECISION = 4;             /* a decision being replicated: only the DECISION_RID copies go on */
+const MulticastGroupId_t DECISION_MGID = 0xDEC1;
+const bit<16> DECISION_RID = 0xDEC1;
+const bit<7> RECIRC_LOCAL_PORT = 68;       /* Tofino 1: a pipe's recirculation port is 68 + 128 * pipe */
 /* The finished report leaves as an E2E mirror of itself, truncated by its session ($mirror.cfg EGRESS, id
  * REPORT_SESSION_BASE + port, max_pkt_len plan/tables.py REPORT_TRUNCATE): a Tofino 1 cannot cut a packet's
  * tail otherwise, and the report copy still holds the whole data frame behind the record. The copy comes

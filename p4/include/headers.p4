@@ -220,6 +220,8 @@ struct ingress_metadata_t {
     bit<16> report_every;
     bool run_priority;
     sid_t prio_sid;
+    bool decision_copy;     /* a replicated decision back through this pipe's recirculation port */
+    bool decision_fanout;   /* a valid decision being replicated to every pipe (no unicast, no route) */
 #if SRCHAIN_L4S
     bool run_l4s;
     sid_t l4s_sid;

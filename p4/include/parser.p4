@@ -39,6 +39,8 @@ parser SwitchIngressParser(
         ig_md.ls1.module = LOCAL_NONE;
         ig_md.run_flow_features = false;
         ig_md.run_priority = false;
+        ig_md.decision_copy = false;
+        ig_md.decision_fanout = false;
 #if SRCHAIN_L4S
         ig_md.run_l4s = false;
 #endif

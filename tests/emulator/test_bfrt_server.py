@@ -69,13 +69,16 @@ class Session:
         assert json.loads(resp.non_p4_config.bfruntime_info)["tables"][0]["name"] == "$mirror.cfg"
         return json.loads(resp.config[0].bfruntime_info)
 
-    def write(self, updates: list[pb.Update], atomicity=pb.WriteRequest.CONTINUE_ON_ERROR) -> None:
+    # pipe_id 0xFFFF (all pipes), the SDE client's default target
+    def write(self, updates: list[pb.Update], atomicity=pb.WriteRequest.CONTINUE_ON_ERROR, pipe=0xFFFF) -> None:
         req = pb.WriteRequest(client_id=self.client_id, updates=updates, atomicity=atomicity)
         req.target.device_id = 0
+        req.target.pipe_id = pipe
         self.stub.Write(req, metadata=self.md)
 
-    def read(self, entry: pb.TableEntry) -> list[pb.TableEntry]:
+    def read(self, entry: pb.TableEntry, pipe=0xFFFF) -> list[pb.TableEntry]:
         req = pb.ReadRequest(client_id=self.client_id)
+        req.target.pipe_id = pipe
         req.entities.add().table_entry.CopyFrom(entry)
         return [e.table_entry for r in self.stub.Read(req, metadata=self.md) for e in r.entities]
 
@@ -233,7 +236,8 @@ def test_registers_and_digests_over_grpc(server, bundles):
         assert counts == [1, 4]
         reg = table(info, "SwitchIngress.flow_packets")
         rows = [r for r in s.read(pb.TableEntry(table_id=reg["id"])) if r.data.fields[0].int_arr_val.val[0]]
-        assert len(rows) == 1 and list(rows[0].data.fields[0].int_arr_val.val) == [4, 4, 4, 4]
+        # port 1 is in pipe 0: the other pipes' cells were never touched
+        assert len(rows) == 1 and list(rows[0].data.fields[0].int_arr_val.val) == [4, 0, 0, 0]
         idx = int.from_bytes(rows[0].key.fields[0].exact.value, "big")
         w = pb.TableEntry(table_id=reg["id"])
         w.key.fields.add(field_id=1).exact.value = idx.to_bytes(4, "big")
@@ -241,7 +245,7 @@ def test_registers_and_digests_over_grpc(server, bundles):
         s.write([update(pb.Update.MODIFY, w)])
         servicer.process(1, frame)
         (row,) = s.read(w)
-        assert list(row.data.fields[0].int_arr_val.val) == [100] * 4
+        assert list(row.data.fields[0].int_arr_val.val) == [100, 99, 99, 99]  # written in all, counted in pipe 0
     finally:
         s.close()
 

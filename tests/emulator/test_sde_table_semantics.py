@@ -17,6 +17,7 @@ from srchain_emu.bundle import compile_to_dir
 from srchain_emu.interp import runtime as R
 
 TABLE = "SwitchIngress.forward"
+ALL_PIPES = pb.TargetDevice(device_id=0, pipe_id=0xFFFF)  # symmetric tables: every pipe, as the SDE client writes
 
 
 def program(tmp_path) -> str:
@@ -153,7 +154,7 @@ def test_failed_updates_are_reported_per_update(client):
     missing = c.make_update(pb.Update.DELETE, TABLE, {"hdr.ethernet.dst_addr": 0x9})
     other = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x2}, "SwitchIngress.hit",
                           {"port": 3, "tag": 4})
-    req = pb.WriteRequest(client_id=1, atomicity=pb.WriteRequest.CONTINUE_ON_ERROR)
+    req = pb.WriteRequest(client_id=1, target=ALL_PIPES, atomicity=pb.WriteRequest.CONTINUE_ON_ERROR)
     req.updates.extend([good, dup, other, missing])
     with pytest.raises(grpc.RpcError) as info:
         c.stub.Write(req)
@@ -222,12 +223,12 @@ def test_error_in_resp_and_ignore_not_found(client):
     ins = c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": 0x1}, "SwitchIngress.hit",
                         {"port": 1, "tag": 2})
     gone = c.make_update(pb.Update.DELETE, TABLE, {"hdr.ethernet.dst_addr": 0x7})
-    req = pb.WriteRequest(client_id=1)
+    req = pb.WriteRequest(client_id=1, target=ALL_PIPES)
     req.updates.extend([ins, ins, gone])
     resp = c.stub.Write(req, metadata=(("error_in_resp", "1"),))
     assert [s.canonical_code for s in resp.status] == [0, grpc.StatusCode.ALREADY_EXISTS.value[0],
                                                         grpc.StatusCode.NOT_FOUND.value[0]]
-    req = pb.WriteRequest(client_id=1)
+    req = pb.WriteRequest(client_id=1, target=ALL_PIPES)
     req.updates.extend([gone])
     resp = c.stub.Write(req, metadata=(("error_in_resp", "1"), ("ignore_not_found", "1")))
     assert [(s.canonical_code, s.code) for s in resp.status] == [(0, grpc.StatusCode.NOT_FOUND.value[0])]
@@ -248,8 +249,8 @@ def test_counter_table_clear(client):
     DELETE is refused."""
     c = client
     name = "SwitchIngress.ic"
-    c.modify(name, {"$COUNTER_INDEX": 2}, None, {"$COUNTER_SPEC_PKTS": 5, "$COUNTER_SPEC_BYTES": 500})
-    assert c.entries(name, {"$COUNTER_INDEX": 2})[0].data["$COUNTER_SPEC_PKTS"] == 5
+    c.modify(name, {"$COUNTER_INDEX": 2}, None, {"$COUNTER_SPEC_PKTS": 5, "$COUNTER_SPEC_BYTES": 500}, pipe=1)
+    assert c.entries(name, {"$COUNTER_INDEX": 2})[0].data["$COUNTER_SPEC_PKTS"] == 5, "pipe 1's cell, summed"
     with pytest.raises(BfrtError, match="cannot be deleted"):
         c.delete(name, {"$COUNTER_INDEX": 2})
     c.delete(name)

@@ -127,6 +127,8 @@ def test_direct_meter_spec_is_match_entry_data(sw):
     (e,) = c.entries("Ig.dm", {"hdr.data.b": 9})
     assert e.action == "Ig.colour_direct" and e.data["$METER_SPEC_CIR_KBPS"] == 800
     assert colours(servicer, [(0, frame(2, 9))] * 12) == [GREEN] * 10 + [RED] * 2  # PIR = CIR: no yellow
+    (o,) = servicer.process(128, frame(2, 9), 0)
+    assert c_of(o) == GREEN  # port 128 is in pipe 1: the entry's bucket there is still full
     assert set(colours(servicer, [(0, frame(2, 10))] * 30)) == {GREEN}
     # MODIFY with a new spec starts the entry's buckets afresh
     c.modify("Ig.dm", {"hdr.data.b": 9}, "Ig.colour_direct", {"$METER_SPEC_CIR_KBPS": 1600,

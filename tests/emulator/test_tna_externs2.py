@@ -152,17 +152,18 @@ def test_register_params_are_read_by_the_register_action(sw):
     assert c.entries("Ig.add", default=True)[0].data == {"value": 1}
     olds = [d_of(run(servicer, frame(2, b=3))) for _ in range(3)]
     assert olds == [7, 107, 207]  # second += 100 per packet while below cap (1000)
-    assert c.register_read("Ig.reg", 3) == {"first": [8] * 4, "second": [307] * 4}  # first += add (1)
+    # first += add (1); only pipe 0 (the packets' ingress pipe) changes, the others keep the initial {5, 7}
+    assert c.register_read("Ig.reg", 3) == {"first": [8, 5, 5, 5], "second": [307, 7, 7, 7]}
     c.set_default("Ig.add", None, {"value": 10})  # type: ignore[arg-type]
     c.set_default("Ig.cap", None, {"value": 300})  # type: ignore[arg-type]
     assert c.entries("Ig.cap", default=True)[0].data == {"value": 300}
     assert [d_of(run(servicer, frame(2, b=3))) for _ in range(2)] == [307, 307]  # capped: second stays
-    assert c.register_read("Ig.reg", 3) == {"first": [28] * 4, "second": [307] * 4}
+    assert c.register_read("Ig.reg", 3) == {"first": [28, 5, 5, 5], "second": [307, 7, 7, 7]}
     c.reset_default("Ig.add")
     c.reset_default("Ig.cap")
     assert c.entries("Ig.add", default=True)[0].data == {"value": 1}
     run(servicer, frame(2, b=3))
-    assert c.register_read("Ig.reg", 3) == {"first": [29] * 4, "second": [407] * 4}
+    assert c.register_read("Ig.reg", 3) == {"first": [29, 5, 5, 5], "second": [407, 7, 7, 7]}
 
 
 def test_direct_register_cell_per_entry_written_and_read_with_the_entry(sw):
@@ -174,13 +175,13 @@ def test_direct_register_cell_per_entry_written_and_read_with_the_entry(sw):
     o = run(servicer, frame(3, b=2))
     assert (d_of(o), c_of(o)) == (2000, 11)
     (row,) = c.entries("Ig.dtab", {"hdr.data.b": 1})
-    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([4] * 4, [302] * 4)
+    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([4, 1, 1, 1], [302, 2, 2, 2])  # pipe 0 ran
     (row,) = c.entries("Ig.dtab", {"hdr.data.b": 2})
-    assert row.data == {"v": 5, "w": 6, "Ig.dreg.first": [1001] * 4, "Ig.dreg.second": [2100] * 4}
+    assert row.data == {"v": 5, "w": 6, "Ig.dreg.first": [1001] + [1000] * 3, "Ig.dreg.second": [2100] + [2000] * 3}
     c.modify("Ig.dtab", {"hdr.data.b": 1}, "Ig.dcount", {"Ig.dreg.second": 0})
     assert d_of(run(servicer, frame(3, b=1))) == 0
     (row,) = c.entries("Ig.dtab", {"hdr.data.b": 1})
-    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([5] * 4, [100] * 4)
+    assert (row.data["Ig.dreg.first"], row.data["Ig.dreg.second"]) == ([5, 1, 1, 1], [100, 0, 0, 0])
     c.delete("Ig.dtab", {"hdr.data.b": 1})
     c.insert("Ig.dtab", {"hdr.data.b": 1}, "Ig.dcount")
     assert d_of(run(servicer, frame(3, b=1))) == 2  # a new entry starts from the initial value
@@ -190,7 +191,7 @@ def test_register_read_write_outside_a_register_action(sw):
     c, servicer = sw
     run(servicer, frame(4, b=6, d=0xCAFE))
     assert d_of(run(servicer, frame(4, b=7))) == 0xCAFE
-    assert c.register_read("Ig.plain", 6) == {"f1": [0xCAFE] * 4}
+    assert c.register_read("Ig.plain", 6) == {"f1": [0xCAFE, 0, 0, 0]}
     c.register_write("Ig.plain", 6, {"f1": 42})
     assert d_of(run(servicer, frame(4, b=7))) == 42
 

@@ -15,7 +15,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from srchain.plan.tables import REPORT_RID, REPORT_SESSION_BASE
+from srchain.plan.tables import DECISION_GROUP, DECISION_RID, RECIRC_LOCAL_PORT, REPORT_RID, REPORT_SESSION_BASE
 from srchain_contracts.records import DecisionRecord, FeatureReport, FlowKey
 from srchain_emu.interp import runtime as R
 from srchain_emu.interp.pipeline import Emitted, Pipeline
@@ -76,6 +76,8 @@ def node(compiled: Pipeline) -> Pipeline:
     p.table("report.addresses").insert([FF_SID], "SwitchEgress.report.set_addresses",
                                        {"switch_id": SWITCH_ID, "src_addr": 0x0AFF0001, "dst_addr": 0x0AFF0002})
     p.mcast_groups[REPORT_GROUP] = ((REPORT_PORT, REPORT_RID, -1),)
+    # a valid decision is replicated to pipe 0's recirculation port, whose copy writes the session registers
+    p.mcast_groups[DECISION_GROUP] = ((RECIRC_LOCAL_PORT, DECISION_RID, -1),)
     p.mirror_sessions[REPORT_SESSION_BASE + REPORT_PORT] = R.MirrorSession(
         egress_port=REPORT_PORT, max_pkt_len=SRV6_REPORT_TRUNCATE, direction="EGRESS")
     return p

@@ -115,6 +115,8 @@ class CompiledProgram:
     randoms: dict[str, random.Random] = field(default_factory=dict)  # Random externs by name
     traced: bool = False  # the source calls `_TR` (trace.py); stages: table (bf-rt name) -> the model's stage
     stages: dict[str, int] = field(default_factory=dict)
+    # per gress: the objects with per-pipe state (registers, counters, meters, filters), see Pipeline
+    pipe_state: dict[str, list[R.PipeState]] = field(default_factory=dict)
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -182,6 +184,9 @@ class Generator:
         self.value_sets: dict[str, R.ValueSet] = {}
         self.wreds: dict[str, R.WredArray] = {}
         self.pmd_fns: dict[str, str] = {}  # struct class -> its port_metadata_unpack function
+        self.gress = "ingress"  # the gress of the block being generated
+        # Per gress, the stateful objects kept once per pipe (select(p) before a packet of pipe p runs there).
+        self.pipe_state: dict[str, list[R.PipeState]] = {"ingress": [], "egress": []}
 
     # ------------------------------------------------------------ naming
     def uniq(self, base: str) -> str:
@@ -217,7 +222,7 @@ class Generator:
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
             lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit, value_sets=self.value_sets,
-            randoms=self.randoms,
+            randoms=self.randoms, pipe_state=self.pipe_state,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -384,7 +389,8 @@ class Generator:
 
     # ------------------------------------------------------------ main / pipeline
     def gen_main(self) -> None:
-        for block in self.checked.roles.values():
+        for role, block in self.checked.roles.items():
+            self.gress = "egress" if role.startswith("egress") else "ingress"
             self.gen_block(block)
         for gress in ("ingress", "egress"):
             self.gen_driver(gress, self.checked.roles, self.checked.gress_types[gress])
@@ -798,6 +804,7 @@ class Generator:
         reg = R.RegisterArray(x.qual, x.extra["size"], x.extra["fields"], initial=x.extra["initial"])  # type: ignore[arg-type]
         x.pyname = self.put_env(f"REG_{x.cpq}", reg)
         self.registers[x.qual] = reg
+        self.pipe_state[self.gress].append(reg)
         if isinstance(t, StructT):
             cls = t.pyclass
 
@@ -827,11 +834,15 @@ class Generator:
         x.pyname = self.uniq(f"dra_{x.cpq}")
         fn = FnCtx("regaction")
         fn.lines.append(f"def {x.pyname}():")
-        fn.emit(f"e = {rsym.pyname}.table.cur")
-        fn.emit("value = e.reg")
+        d = rsym.pyname
+        fn.emit(f"cells = {d}.table.cur.reg")
+        fn.emit("if cells is None:")
+        fn.emit(f"    cells = {d}.table.cur.reg = {d}.new_cells()")
+        fn.emit(f"p = {d}.pipe")  # the pipe this gress runs in: each pipe has its own cell
+        fn.emit("value = cells[p]")
         fn.emit("if value is None:")
-        fn.emit(f"    value = e.reg = {rsym.pyname}.fresh()")
-        self.register_apply(x, fn, "e.reg = value")
+        fn.emit(f"    value = cells[p] = {d}.fresh()")
+        self.register_apply(x, fn, "cells[p] = value")
 
     def register_apply(self, x: ExternSym, fn: FnCtx, store: str) -> None:
         ap: A.FunctionDecl = x.extra["apply"]  # type: ignore[assignment]
@@ -855,6 +866,7 @@ class Generator:
         t = x.extra["value_type"]
         dreg = R.DirectRegister(x.qual, x.extra["fields"], x.extra["initial"])  # type: ignore[arg-type]
         x.pyname = self.put_env(f"DREG_{x.cpq}", dreg)
+        self.pipe_state[self.gress].append(dreg)
         if isinstance(t, StructT):
             cls = t.pyclass
 
@@ -868,19 +880,24 @@ class Generator:
     def inst_Lpf(self, x: ExternSym) -> None:
         lpf = R.LpfArray(x.qual, x.extra["size"], x.extra["width"])  # type: ignore[arg-type]
         self.lpfs[x.qual] = lpf
+        self.pipe_state[self.gress].append(lpf)
         x.pyname = self.put_env(f"LPF_{x.cpq}", lpf)
 
     def inst_Wred(self, x: ExternSym) -> None:
         wred = R.WredArray(x.qual, x.extra["size"], x.extra["drop"], x.extra["no_drop"])  # type: ignore[arg-type]
         self.wreds[x.qual] = wred
+        self.pipe_state[self.gress].append(wred)
         x.pyname = self.put_env(f"WRED_{x.cpq}", wred)
 
     def inst_DirectLpf(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DLPF_{x.cpq}", R.DirectFilter("Lpf", x.extra["width"]))  # type: ignore[arg-type]
+        f = R.DirectFilter("Lpf", x.extra["width"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DLPF_{x.cpq}", f)
+        self.pipe_state[self.gress].append(f)
 
     def inst_DirectWred(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DWRED_{x.cpq}", R.DirectFilter("Wred", x.extra["width"], x.extra["drop"],  # type: ignore[arg-type]
-                                                                 x.extra["no_drop"]))  # type: ignore[arg-type]
+        f = R.DirectFilter("Wred", x.extra["width"], x.extra["drop"], x.extra["no_drop"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DWRED_{x.cpq}", f)
+        self.pipe_state[self.gress].append(f)
 
     def inst_CRCPolynomial(self, x: ExternSym) -> None:
         pass  # its parameters are the Hash's algorithm
@@ -908,6 +925,7 @@ class Generator:
         c = R.CounterArray(x.qual, x.extra["size"], x.extra["kind"])  # type: ignore[arg-type]
         c.reset()
         self.counters[x.qual] = c
+        self.pipe_state[self.gress].append(c)
         x.pyname = self.put_env(f"CNT_{x.cpq}", c)
 
     def inst_DirectCounter(self, x: ExternSym) -> None:
@@ -916,10 +934,13 @@ class Generator:
     def inst_Meter(self, x: ExternSym) -> None:
         m = R.MeterArray(x.qual, x.extra["size"], str(x.extra["unit"]), x.extra["colors"])  # type: ignore[arg-type]
         self.meters[x.qual] = m
+        self.pipe_state[self.gress].append(m)
         x.pyname = self.put_env(f"MTR_{x.cpq}", m)
 
     def inst_DirectMeter(self, x: ExternSym) -> None:
-        x.pyname = self.put_env(f"DM_{x.cpq}", R.DirectMeter(str(x.extra["unit"]), x.extra["colors"]))  # type: ignore[arg-type]
+        dm = R.DirectMeter(str(x.extra["unit"]), x.extra["colors"])  # type: ignore[arg-type]
+        x.pyname = self.put_env(f"DM_{x.cpq}", dm)
+        self.pipe_state[self.gress].append(dm)
 
     def profile_actions(self, x: ExternSym) -> R.ActionProfile:
         acts: dict[str, tuple[ActionSym, list[tuple[str, int]]]] = x.extra["actions"]  # type: ignore[assignment]

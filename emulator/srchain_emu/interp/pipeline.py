@@ -118,9 +118,33 @@ def compile_source(text: str, filename: str = "<program>", target_model: str = D
     return compile_program(parse_text(text, filename), target_model, trace)
 
 
+MAX_PIPES = 4  # Tofino 1: up to four pipes
+PIPE_SHIFT = 7  # a device port's pipe is dev_port bits 8:7 (Tofino 1); its local port is dev_port & 0x7F
+RECIRC_LOCAL_PORT = 68  # Tofino 1: each pipe's recirculation port is 68 + 128 * pipe
+MAX_RECIRCULATIONS = 16  # process(): passes one frame may make before its copies are dropped (a program loop)
+
+
+def is_recirculation_port(port: int) -> bool:
+    return port & 0x7F == RECIRC_LOCAL_PORT
+
+
+def pipe_of(port: int) -> int:
+    return (port & 0x1FF) >> PIPE_SHIFT
+
+
+def check_num_pipes(n: int) -> int:
+    if not 1 <= n <= MAX_PIPES:
+        raise ValueError(f"num_pipes {n}: a Tofino 1 has 1..{MAX_PIPES} pipes")
+    return n
+
+
 class Pipeline:
-    def __init__(self, compiled: CompiledProgram, name: str = "program", tracer: Tracer | None = None) -> None:
+    def __init__(self, compiled: CompiledProgram, name: str = "program", tracer: Tracer | None = None,
+                 num_pipes: int = MAX_PIPES) -> None:
+        """`num_pipes`: the device's pipes (dev_port >> 7 picks one); each has its own registers, counters,
+        meters and filters, while the match tables hold the same entries in every pipe (symmetric)."""
         self.name = name
+        self.num_pipes = check_num_pipes(num_pipes)
         self.compiled = compiled
         self.module: dict[str, object] = {**HELPERS, **compiled.env}
         if compiled.traced and tracer is None:
@@ -140,6 +164,11 @@ class Pipeline:
         exec(code, self.module)
         for setup in compiled.setups:
             setup(self.module)
+        self._ig_state = compiled.pipe_state.get("ingress", [])
+        self._eg_state = compiled.pipe_state.get("egress", [])
+        for obj in (*self._ig_state, *self._eg_state):
+            obj.set_num_pipes(self.num_pipes)
+        self._ig_pipe = self._eg_pipe = 0  # the pipe whose state each gress has selected
         # Functions of the generated source: (frame, port, ...) -> (metadata, deparser metadata, frame out).
         self._run_ingress = cast(Callable[..., Any], self.module["run_ingress"])
         self._run_egress = cast(Callable[..., Any], self.module["run_egress"])
@@ -170,15 +199,16 @@ class Pipeline:
     @classmethod
     def from_file(cls, path: str | Path, include_dirs: list[str | Path] | None = None,
                   defines: dict[str, str] | None = None, target_model: str = DEFAULT_TARGET,
-                  tracer: Tracer | None = None) -> Pipeline:
+                  tracer: Tracer | None = None, num_pipes: int = MAX_PIPES) -> Pipeline:
         text = load_source(path, include_dirs, defines)
-        return cls(compile_source(text, str(path), target_model, tracer is not None), Path(path).stem, tracer)
+        return cls(compile_source(text, str(path), target_model, tracer is not None), Path(path).stem, tracer,
+                   num_pipes)
 
     @classmethod
     def from_source(cls, text: str, name: str = "program", target_model: str = DEFAULT_TARGET,
-                    tracer: Tracer | None = None) -> Pipeline:
+                    tracer: Tracer | None = None, num_pipes: int = MAX_PIPES) -> Pipeline:
         """Load an already preprocessed program (e.g. the bundle pushed through BF Runtime)."""
-        return cls(compile_source(text, f"{name}.p4", target_model, tracer is not None), name, tracer)
+        return cls(compile_source(text, f"{name}.p4", target_model, tracer is not None), name, tracer, num_pipes)
 
     # ------------------------------------------------------------ lookups
     def table(self, name: str) -> R.Table:
@@ -247,9 +277,23 @@ class Pipeline:
         self.digests.clear()
 
     # ------------------------------------------------------------ data plane
+    def _select(self, state: list[R.PipeState], pipe: int) -> bool:
+        """Point a gress's per-pipe externs at `pipe` (False: the device has no such pipe)."""
+        if pipe >= self.num_pipes:
+            return False
+        for obj in state:
+            obj.select(pipe)
+        return True
+
     def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
         stats = self.stats
         stats["rx"] += 1
+        pipe = (port & 0x1FF) >> 7  # PIPE_SHIFT
+        if pipe != self._ig_pipe:  # state chosen once per pipe change, not per access
+            if not self._select(self._ig_state, pipe):
+                stats["drop_port_pipe_absent"] += 1
+                return []
+            self._ig_pipe = pipe
         digests, mirrors = self.digest_buffer, self.mirror_buffer
         if digests:
             digests.clear()
@@ -377,6 +421,14 @@ class Pipeline:
         cells, `deq_timedelta` ns waited, `tstamp_ns` the dequeue time (the egress global timestamp);
         `deq_qdepth` defaults to `enq_qdepth` and `enq_tstamp` to `tstamp_ns - deq_timedelta`."""
         stats = self.stats
+        pipe = (item.port & 0x1FF) >> 7  # PIPE_SHIFT
+        if pipe != self._eg_pipe:
+            if pipe >= self.num_pipes:
+                stats["drop_egress_port_pipe_absent"] += 1
+                return None
+            if not item.bypass_egress:
+                self._select(self._eg_state, pipe)
+                self._eg_pipe = pipe
         if item.bypass_egress:
             stats["tx"] += 1
             return Emitted(item.port, item.frame, item.qid)
@@ -411,14 +463,30 @@ class Pipeline:
         return items
 
     def process(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[Emitted]:
-        out = []
+        """Ingress, egress, and again for E2E copies; a packet egress sends to a pipe's recirculation port
+        (68 + 128 * pipe) enters that pipe's ingress on that port, as on a Tofino 1."""
+        out: list[Emitted] = []
         todo = self.ingress(port, frame, tstamp_ns)
+        passes = 0
         while todo:
+            recirc: list[Emitted] | None = None
             for item in todo:
                 e = self.egress(item, tstamp_ns=tstamp_ns)
-                if e is not None:
+                if e is None:
+                    continue
+                if e.port & 0x7F == RECIRC_LOCAL_PORT:  # (inline: this loop runs per packet)
+                    recirc = [e] if recirc is None else [*recirc, e]
+                else:
                     out.append(e)
             todo = self.take_egress_mirrors()  # E2E copies pass egress again
+            if recirc:
+                passes += 1
+                if passes > MAX_RECIRCULATIONS:
+                    self.stats["drop_recirculation_limit"] += len(recirc)
+                    continue
+                for e in recirc:
+                    self.stats["recirculated"] += 1
+                    todo.extend(self.ingress(e.port, e.frame, tstamp_ns))
         return out
 
     def take_digests(self) -> list[DigestMessage]:

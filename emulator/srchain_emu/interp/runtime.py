@@ -7,6 +7,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .types import pyattr
 
@@ -122,9 +123,9 @@ class Entry:
         self.rank = (priority, 0)
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
-        self.meter: MeterState | None = None  # a DirectMeter's cell (None: no spec written, never red)
+        self.meter: list[MeterState] | None = None  # a DirectMeter's cell per pipe (None: no spec, never red)
         self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
-        self.filt: LpfState | WredState | None = None  # a DirectLpf's / DirectWred's cell (None: no spec written)
+        self.filt: list | None = None  # a DirectLpf's / DirectWred's cell per pipe (None: no spec written)
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
@@ -692,12 +693,24 @@ class MeterArray:
         self.unit = unit  # BYTES | PACKETS
         self.packets = unit == "PACKETS"
         self.colors = colors
+        self.num_pipes = 1
+        self.pipe = 0
+        self.pipes: list[list[MeterState]] = []  # each pipe's cells; `cells` is the selected pipe's
         self.cells: list[MeterState] = []
         self.bytecount_adjust = 0  # the MeterByteCountAdjust table attribute: bytes added to each packet's length
         self.reset()
 
     def reset(self) -> None:
-        self.cells = [MeterState(packets=self.packets) for _ in range(self.size)]
+        self.pipes = [[MeterState(packets=self.packets) for _ in range(self.size)] for _ in range(self.num_pipes)]
+        self.cells = self.pipes[self.pipe]
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        self.reset()
+
+    def select(self, pipe: int) -> None:
+        self.cells = self.pipes[pipe]
+        self.pipe = pipe
 
     def execute(self, index: int, nbytes: int, now: int, pre: int = GREEN) -> int:
         cell = self.cells[index % self.size]
@@ -712,6 +725,17 @@ class DirectMeter:
         self.packets = unit == "PACKETS"
         self.colors = colors
         self.table: Table | None = None
+        self.num_pipes = 1
+        self.pipe = 0  # the selected pipe: each pipe has its own bucket per entry
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+
+    def select(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def reset(self) -> None:
+        pass  # the cells live in the table's entries
 
     def execute(self, nbytes: int, now: int, pre: int = GREEN) -> int:
         e = self.table.cur  # type: ignore[union-attr]
@@ -719,7 +743,7 @@ class DirectMeter:
         if m is None:
             return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
         adjust = self.table.meter_adjust  # type: ignore[union-attr]
-        return self.colors[m.color(now, 1 if self.packets else max(0, nbytes + adjust), pre)]
+        return self.colors[m[self.pipe].color(now, 1 if self.packets else max(0, nbytes + adjust), pre)]
 
 
 class ValueSet:
@@ -816,11 +840,23 @@ class LpfArray:
         self.name = name
         self.size = size
         self.width = width
+        self.num_pipes = 1
+        self.pipe = 0
+        self.pipes: list[list[LpfState]] = []  # each pipe's cells; `cells` is the selected pipe's
         self.cells: list[LpfState] = []
         self.reset()
 
     def reset(self) -> None:
-        self.cells = [LpfState() for _ in range(self.size)]
+        self.pipes = [[LpfState() for _ in range(self.size)] for _ in range(self.num_pipes)]
+        self.cells = self.pipes[self.pipe]
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        self.reset()
+
+    def select(self, pipe: int) -> None:
+        self.cells = self.pipes[pipe]
+        self.pipe = pipe
 
     def execute(self, x: int, index: int, now: int) -> int:
         return self.cells[index % self.size].run(x, now, self.width)
@@ -834,11 +870,23 @@ class WredArray:
         self.size = size
         self.drop_value, self.no_drop_value = drop_value, no_drop_value
         self.rng = random.Random(0)
+        self.num_pipes = 1
+        self.pipe = 0
+        self.pipes: list[list[WredState]] = []  # each pipe's cells; `cells` is the selected pipe's
         self.cells: list[WredState] = []
         self.reset()
 
     def reset(self) -> None:
-        self.cells = [WredState() for _ in range(self.size)]
+        self.pipes = [[WredState() for _ in range(self.size)] for _ in range(self.num_pipes)]
+        self.cells = self.pipes[self.pipe]
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        self.reset()
+
+    def select(self, pipe: int) -> None:
+        self.cells = self.pipes[pipe]
+        self.pipe = pipe
 
     def execute(self, x: int, index: int, now: int) -> int:
         return self.drop_value if self.cells[index % self.size].drop(x, now, self.rng) else self.no_drop_value
@@ -854,59 +902,115 @@ class DirectFilter:
         self.drop_value, self.no_drop_value = drop_value, no_drop_value
         self.rng = random.Random(0)
         self.table: Table | None = None
+        self.num_pipes = 1
+        self.pipe = 0  # the selected pipe: each pipe has its own filter state per entry
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+
+    def select(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def reset(self) -> None:
+        pass  # the cells live in the table's entries
 
     def execute(self, x: int, now: int) -> int:
         e = self.table.cur  # type: ignore[union-attr]
-        cell = e.filt
+        cells = e.filt
         if self.kind == "Lpf":
-            if cell is None:
-                cell = e.filt = LpfState()
-            return cell.run(x, now, self.width)  # type: ignore[union-attr]
-        if cell is None:
+            if cells is None:
+                cells = e.filt = [LpfState() for _ in range(self.num_pipes)]
+            return cells[self.pipe].run(x, now, self.width)
+        if cells is None:
             return self.no_drop_value
-        return self.drop_value if cell.drop(x, now, self.rng) else self.no_drop_value  # type: ignore[union-attr]
+        return self.drop_value if cells[self.pipe].drop(x, now, self.rng) else self.no_drop_value
 
 
 # ---------------------------------------------------------------- stateful externs
 
 
+class PipeState(Protocol):
+    """An extern whose state Tofino keeps once per pipe. The pipeline selects the pipe of the port a gress
+    runs for before the packet (only when it changes); the generated code then reads that pipe's state."""
+
+    num_pipes: int
+    pipe: int
+
+    def set_num_pipes(self, n: int) -> None: ...
+    def select(self, pipe: int) -> None: ...
+    def reset(self) -> None: ...
+
+
 @dataclass(slots=True)
 class RegisterArray:
+    """A Register: one array of cells per pipe (Tofino's stateful memories are per pipe). The generated code
+    reads `values`, which `select(p)` points at pipe p's cells; a pipe's cells are made on first use, so an
+    unused pipe costs nothing."""
+
     name: str  # control-plane name, e.g. "pipe.SwitchIngress.reg"
     size: int
     fields: list[tuple[str, int]]  # (name, width); one entry for bit<W> registers
-    values: list = field(default_factory=list)  # ints (bit<W>) or generated struct objects
+    values: list = field(default_factory=list)  # the selected pipe's cells: ints (bit<W>) or struct objects
     factory: Callable[[], object] | None = None  # creates a struct value (None for bit<W>)
     initial: tuple = ()
+    num_pipes: int = 1
+    pipe: int = 0  # the selected pipe
+    pipes: list = field(default_factory=list)  # per pipe: its cells, or None until the pipe is used
+
+    def _fresh(self) -> list:
+        if self.factory is None:
+            return [self.initial[0] if self.initial else 0] * self.size
+        out = []
+        for _ in range(self.size):
+            v = self.factory()
+            for (fname, _), init in zip(self.fields, self.initial or (0,) * len(self.fields), strict=True):
+                setattr(v, pyattr(fname), init)
+            out.append(v)
+        return out
 
     def reset(self) -> None:
-        if self.factory is None:
-            self.values = [self.initial[0] if self.initial else 0] * self.size
-        else:
-            self.values = []
-            for _ in range(self.size):
-                v = self.factory()
-                for (fname, _), init in zip(self.fields, self.initial or (0,) * len(self.fields), strict=True):
-                    setattr(v, pyattr(fname), init)
-                self.values.append(v)
+        self.pipes = [None] * self.num_pipes
+        self.values = self.cells(self.pipe)
 
-    def read(self, index: int) -> tuple[int, ...]:
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        self.reset()
+
+    def cells(self, pipe: int) -> list:
+        got = self.pipes[pipe]
+        if got is None:
+            got = self.pipes[pipe] = self._fresh()
+        return got
+
+    def select(self, pipe: int) -> None:
+        self.values = self.cells(pipe)
+        self.pipe = pipe
+
+    def read(self, index: int, pipe: int = 0) -> tuple[int, ...]:
+        """One pipe's cell (pipe 0 unless told)."""
         self._check(index)
-        v = self.values[index]
+        v = self.cells(pipe)[index]
         if self.factory is None:
             return (v,)
         return tuple(getattr(v, pyattr(f)) for f, _ in self.fields)
 
-    def write(self, index: int, data: tuple[int, ...]) -> None:
+    def read_pipes(self, index: int) -> list[tuple[int, ...]]:
+        """The cell in every pipe, in pipe order (what a BF Runtime read for all pipes returns)."""
+        return [self.read(index, p) for p in range(self.num_pipes)]
+
+    def write(self, index: int, data: tuple[int, ...], pipe: int | None = None) -> None:
+        """Write one pipe's cell, or (pipe None) the cell in every pipe, as the SDE does for pipe_id 0xFFFF."""
         self._check(index)
         for (fname, width), x in zip(self.fields, data, strict=True):
             if not 0 <= x < (1 << width):
                 raise ConfigError(f"register {self.name}: {fname}={x} does not fit in {width} bits")
-        if self.factory is None:
-            self.values[index] = data[0]
-        else:
-            for (fname, _), x in zip(self.fields, data, strict=True):
-                setattr(self.values[index], pyattr(fname), x)
+        for p in range(self.num_pipes) if pipe is None else (pipe,):
+            cells = self.cells(p)
+            if self.factory is None:
+                cells[index] = data[0]
+            else:
+                for (fname, _), x in zip(self.fields, data, strict=True):
+                    setattr(cells[index], pyattr(fname), x)
 
     def _check(self, index: int) -> None:
         if not 0 <= index < self.size:
@@ -922,6 +1026,21 @@ class DirectRegister:
         self.initial = initial or (0,) * len(fields)
         self.factory: Callable[[], object] | None = None  # the struct's class (None for bit<W>)
         self.table: Table | None = None
+        self.num_pipes = 1
+        self.pipe = 0  # the selected pipe: the generated code uses Entry.reg[pipe]
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+
+    def select(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def reset(self) -> None:
+        pass  # the cells live in the table's entries
+
+    def new_cells(self) -> list:
+        """An entry's cells, one per pipe (None: the initial value, made on first use)."""
+        return [None] * self.num_pipes
 
     def fresh(self) -> object:
         if self.factory is None:
@@ -931,25 +1050,30 @@ class DirectRegister:
             setattr(v, pyattr(fname), init)
         return v
 
-    def read(self, entry: Entry) -> tuple[int, ...]:
-        v = entry.reg if entry.reg is not None else self.fresh()
+    def read(self, entry: Entry, pipe: int = 0) -> tuple[int, ...]:
+        cells = entry.reg
+        v = cells[pipe] if cells is not None and cells[pipe] is not None else self.fresh()  # type: ignore[index]
         if self.factory is None:
             return (v,)  # type: ignore[return-value]
         return tuple(getattr(v, pyattr(f)) for f, _ in self.fields)
 
-    def write(self, entry: Entry, data: dict[str, int]) -> None:
-        """Fields by name (missing ones keep their value, or the initial one)."""
+    def write(self, entry: Entry, data: dict[str, int], pipe: int | None = None) -> None:
+        """Fields by name (missing ones keep their value, or the initial one), in one pipe or (None) every pipe.
+        The entry gets a new cell list and new struct objects, so an undo can put the old list back."""
         for fname, width in self.fields:
             if not 0 <= data.get(fname, 0) < (1 << width):
                 raise ConfigError(f"register {self.name}: {fname}={data[fname]} does not fit in {width} bits")
-        if self.factory is None:
-            entry.reg = data.get(self.fields[0][0], self.read(entry)[0])
-            return
-        v = entry.reg if entry.reg is not None else self.fresh()
-        for fname, _ in self.fields:
-            if fname in data:
-                setattr(v, pyattr(fname), data[fname])
-        entry.reg = v
+        old = entry.reg
+        cells = list(old) if old is not None else self.new_cells()  # type: ignore[call-overload]
+        for p in range(self.num_pipes) if pipe is None else (pipe,):
+            if self.factory is None:
+                cells[p] = data.get(self.fields[0][0], self.read(entry, p)[0])
+                continue
+            v = self.fresh()
+            for (fname, _), x in zip(self.fields, self.read(entry, p), strict=True):
+                setattr(v, pyattr(fname), data.get(fname, x))
+            cells[p] = v
+        entry.reg = cells
 
 
 class RegisterParam:
@@ -965,15 +1089,40 @@ class RegisterParam:
 
 @dataclass(slots=True)
 class CounterArray:
+    """A Counter: packet and byte counts per pipe; `pkts`/`bytes` are the selected pipe's (see RegisterArray)."""
+
     name: str
     size: int
     kind: str  # PACKETS | BYTES | PACKETS_AND_BYTES
     pkts: list[int] = field(default_factory=list)
     bytes: list[int] = field(default_factory=list)
+    num_pipes: int = 1
+    pipe: int = 0
+    pipes: list = field(default_factory=list)  # per pipe: (pkts, bytes), or None until the pipe is used
 
     def reset(self) -> None:
-        self.pkts = [0] * self.size
-        self.bytes = [0] * self.size
+        self.pipes = [None] * self.num_pipes
+        self.select(self.pipe)
+
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        self.reset()
+
+    def cells(self, pipe: int) -> tuple[list[int], list[int]]:
+        got = self.pipes[pipe]
+        if got is None:
+            got = self.pipes[pipe] = ([0] * self.size, [0] * self.size)
+        return got
+
+    def select(self, pipe: int) -> None:
+        self.pkts, self.bytes = self.cells(pipe)
+        self.pipe = pipe
+
+    def read(self, index: int, pipe: int | None = None) -> tuple[int, int]:
+        """(packets, bytes) of one pipe, or (None) summed over the pipes, as the SDE reads pipe_id 0xFFFF
+        (pipe_mgr_stat_mgr_ent_query adds every pipe of the table's instance)."""
+        got = [self.pipes[p] for p in (range(self.num_pipes) if pipe is None else (pipe,))]
+        return (sum(c[0][index] for c in got if c is not None), sum(c[1][index] for c in got if c is not None))
 
     def count(self, index: int, nbytes: int) -> None:
         index %= self.size

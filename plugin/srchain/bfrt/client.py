@@ -446,10 +446,13 @@ class BfrtClient:
     # ------------------------------------------------------------ reads
     def entries(self, table: str, key: Mapping[str, WireKey] | None = None, default: bool = False,
                 priority: int | None = None, pipe: int | None = None) -> list[Entry]:
-        """Read entries (`pipe`: the target's pipe_id; unset, as before, reads pipe 0's view)."""
+        """Read entries (`pipe`: the target's pipe_id; unset: all pipes (0xFFFF) for the program's tables, whose
+        registers then read one value per pipe, and pipe 0 for the fixed tables, as before)."""
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
+        if pipe is None and t.name.startswith("pipe."):
+            pipe = PIPE_ALL
         if pipe is not None:
             req.target.pipe_id = pipe
         te = req.entities.add().table_entry

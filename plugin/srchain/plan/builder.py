@@ -486,9 +486,25 @@ class _Builder:
                 )
             )
 
+    def decision_fanout_entries(self, sw: str) -> None:
+        """The PRE group a valid decision is replicated by: one node whose ports are the recirculation ports of
+        every pipe that holds a port of switch `sw` (data enters there only). Infrastructure entries."""
+        inv_sw = self.topo.inv.switch(sw)
+        pipes = sorted({p.port >> T.PIPE_SHIFT for p in inv_sw.ports}) if inv_sw is not None else [0]
+        ports = [T.RECIRC_LOCAL_PORT + (pipe << T.PIPE_SHIFT) for pipe in pipes]
+        self.add(Entry("switch", sw, T.PRE_NODE, {"$MULTICAST_NODE_ID": T.DECISION_GROUP}, T.PRE_ACTION,
+                       {"$MULTICAST_RID": T.DECISION_RID, "$MULTICAST_LAG_ID": [], "$DEV_PORT": ports},
+                       "decision_node"))
+        self.add(Entry("switch", sw, T.PRE_MGID, {"$MGID": T.DECISION_GROUP}, T.PRE_ACTION,
+                       {"$MULTICAST_NODE_ID": [T.DECISION_GROUP], "$MULTICAST_NODE_L1_XID_VALID": [False],
+                        "$MULTICAST_NODE_L1_XID": [0], "$MULTICAST_ECMP_ID": [], "$MULTICAST_ECMP_L1_XID_VALID": [],
+                        "$MULTICAST_ECMP_L1_XID": []},
+                       "decision_group"))
+
     def queue_entries(self, seg: ResolvedSegment) -> None:
         assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, PriorityParams)
         label = self.sid[(seg.name, seg.name)]
+        self.decision_fanout_entries(seg.spec.switch)
         for cls, qid in sorted(seg.params.queues.items()):
             self.add(
                 Entry(

@@ -68,6 +68,13 @@ MAX_PUSH = min(sum(a.startswith(push.format(n="")) for a in P.ACTIONS[table])
 REPORT_TRUNCATE = 1 + 14 + 4 * MAX_PUSH + 20 + 8 + 72
 MATCH_PRIORITY_MAX = 65535  # BF Runtime: a lower $MATCH_PRIORITY wins; spec priority: higher wins
 REPORT_GROUP_BASE = 1  # report multicast group id (and its node id) = base + the report port
+# The priority module's decision fan-out (p4/include/defines.p4 DECISION_MGID, DECISION_RID): registers are per
+# pipe on a Tofino, so a valid decision goes, one copy per pipe of the switch's ports, to that pipe's
+# recirculation port and writes the registers there (docs/p4.md "Pipes").
+DECISION_GROUP = 0xDEC1  # the MGID and its one node's id
+DECISION_RID = 0xDEC1
+RECIRC_LOCAL_PORT = 68  # Tofino 1: a pipe's recirculation port is RECIRC_LOCAL_PORT + 128 * pipe
+PIPE_SHIFT = 7  # a device port's pipe: dev_port >> PIPE_SHIFT
 # Tables whose entries other entries of the same phase name (an MGID names its nodes): written first,
 # deleted last (the SDE refuses an MGID whose node does not exist yet).
 # A port's shaper before its enable ($mirror.cfg sessions stand alone: default rank).
