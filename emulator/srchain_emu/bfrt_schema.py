@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .idletime import ENTRY_HIT_STATE_ID, ENTRY_TTL_ID, HIT_STATES
 from .interp import runtime as R
 from .interp.pipeline import Pipeline
 
@@ -145,12 +146,17 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
                 "id": fid, "name": f"{prefix}.{fname}", "repeated": False,
                 "annotations": [{"name": "$bfrt_field_class", "value": "register_data"}], "type": _bytes(width)}})
         ops.append("SyncRegisters")
+    if t.idle is not None:  # bf-p4c bfruntime.cpp: the hit state, then the TTL, both optional
+        data.append(_singleton(ENTRY_HIT_STATE_ID, "$ENTRY_HIT_STATE", {"type": "string", "choices": list(HIT_STATES)}))
+        data.append(_singleton(ENTRY_TTL_ID, "$ENTRY_TTL", {"type": "uint32", "default_value": 0}))
+        ops.append("UpdateHitState")
     return {
         "name": t.name, "id": ids.get(ID_TABLE, t.name), "table_type": ttype, "size": t.size,
         "annotations": [], "depends_on": depends, "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
         "supported_operations": ops,
-        "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"],
+        "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"]
+        + (["IdleTimeout"] if t.idle is not None else []),
     }
 
 

@@ -19,6 +19,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from . import bfrt_device as D
+from . import idletime as I
 from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
 from .bfrt_schema import (
     ACTION_MEMBER_ID,
@@ -172,6 +174,8 @@ class _Client:
     out: queue.Queue[pb.StreamMessageResponse]
     learn: bool
     bound: str | None = None
+    idle: bool = False  # enable_idletimeout_notifications
+    entry_active: bool = False  # enable_entry_active_notifications (ENTRY_ACTIVE as well as ENTRY_IDLE)
 
 
 class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
@@ -187,6 +191,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         self.clients: dict[int, _Client] = {}
         self.list_ids = itertools.count(1)
         self.unacked: dict[tuple[int, int], int] = {}  # (digest_id, list_id) -> client id
+        self._idle_thread: threading.Thread | None = None  # notify-mode idle-time sweeps, while a table needs them
         # The packet path is the device's (bound, not wrapped: the data plane calls these per batch).
         self.ingress = self.dev.ingress
         self.ingress_many = self.dev.ingress_many
@@ -279,9 +284,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                         else:
                             with self.lock:
                                 old = self.clients.get(req.client_id)
+                                note = sub.notifications
                                 self.clients[req.client_id] = _Client(
-                                    req.client_id, sub.device_id, out, sub.notifications.enable_learn_notifications,
-                                    old.bound if old else None)
+                                    req.client_id, sub.device_id, out, note.enable_learn_notifications,
+                                    old.bound if old else None, note.enable_idletimeout_notifications,
+                                    note.enable_entry_active_notifications)
                             state["client"] = req.client_id
                             resp.subscribe.status.CopyFrom(status_pb2.Status(code=code_pb2.OK))
                         out.put(resp)
@@ -429,9 +436,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if upd.entity.WhichOneof("entity") == "table_attribute":
             undo.append(self._apply_attribute(prog, upd.entity.table_attribute))
             return
+        if upd.entity.WhichOneof("entity") == "table_operation":
+            undo.append(self._apply_operation(prog, upd.entity.table_operation))
+            return
         if upd.entity.WhichOneof("entity") != "table_entry":
-            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry and table_attribute updates are "
-                             "supported")
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry, table_attribute and table_operation "
+                             "updates are supported")
         te = upd.entity.table_entry
         T = pb.Update
         if upd.type not in (T.INSERT, T.MODIFY, T.DELETE, T.INSERT_OR_MODIFY):
@@ -481,7 +491,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         which = ta.WhichOneof("attribute")
         if which is None:
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: table attributes other than "
-                             "EntryScope and MeterByteCountAdjust are not modelled")
+                             "EntryScope, IdleTimeout and MeterByteCountAdjust are not modelled")
+        if which == "idle_table" and not (tm.kind == "match" and tm.obj.idle is not None):  # type: ignore[attr-defined]
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} is not declared with "
+                             "`idle_timeout = true`: no IdleTimeout attribute")
         if which == "byte_count_adj" and not (tm.kind == "meter" or (
                 tm.kind == "match" and tm.obj.meter_unit is not None)):  # type: ignore[attr-defined]
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} has no meter: no "
@@ -502,11 +515,105 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: {name} other than ALL (an "
                                      "asymmetric table) needs per-pipe tables, which the emulator does not model")
             return lambda: None
+        if which == "idle_table":
+            return self._apply_idle_table(tm, ta.idle_table)
         obj = tm.obj
         attr = "bytecount_adjust" if tm.kind == "meter" else "meter_adjust"
         old = getattr(obj, attr)
         setattr(obj, attr, ta.byte_count_adj.byte_count_adjust)
         return lambda: setattr(obj, attr, old)
+
+    def _apply_idle_table(self, tm: TableMap, it: pb.IdleTable) -> D.Undo:
+        """The IdleTimeout attribute (the SDE client's attribute_idle_time_set). As the SDE's server, the query
+        interval and TTL bounds are kept in notify mode only (poll mode reports 0); enabling notify mode starts
+        the sweeps ([idletime.py](idletime.py))."""
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        idle = table.idle
+        assert idle is not None
+        notify = it.idle_table_mode == pb.IdleTable.IDLE_TABLE_NOTIFY_MODE
+        if notify and it.enable and it.ttl_query_interval == 0:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: a notify-mode idle table needs a "
+                             "ttl_query_interval above 0 ms")
+        old = dataclasses.replace(idle)
+        idle.enabled, idle.mode = it.enable, int(it.idle_table_mode)
+        idle.query_ms, idle.max_ttl_ms, idle.min_ttl_ms = ((it.ttl_query_interval, it.max_ttl, it.min_ttl) if notify
+                                                           else (0, 0, 0))
+        idle.next_ns = 0
+        if notify and it.enable:
+            self._start_idle_sweeps()
+
+        def undo() -> None:
+            table.idle = old
+        return undo
+
+    def _apply_operation(self, prog: Program, op: pb.TableOperation) -> D.Undo:
+        """Table operations. UpdateHitState: the hit bits of a poll-mode idle table into its entries' hit state.
+        Sync, SyncCounters, SyncRegisters: the emulator's counters and registers are the state the data plane
+        writes, so there is nothing to copy and the operation succeeds. Only operations bf-rt.json lists for the
+        table are accepted."""
+        tm = prog.tables.get(op.table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {op.table_id}")
+        kind = op.table_operations_type
+        listed = {"match": ["SyncCounters", "SyncRegisters", "UpdateHitState"], "register": ["Sync"],
+                  "counter": ["Sync"]}.get(tm.kind, [])
+        if kind not in listed:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no operation {kind!r}")
+        if tm.kind == "match":
+            table: R.Table = tm.obj  # type: ignore[assignment]
+            have = {"SyncCounters": table.has_counter, "SyncRegisters": table.dreg is not None,
+                    "UpdateHitState": table.idle is not None}
+            if not have[kind]:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no operation {kind!r}")
+            if kind == "UpdateHitState":
+                idle = table.idle
+                assert idle is not None
+                if not (idle.enabled and idle.mode == R.IDLE_POLL):
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: UpdateHitState needs "
+                                     "the idle table enabled in poll mode")
+                return I.update_hit_state(table)
+        return lambda: None
+
+    def _start_idle_sweeps(self) -> None:
+        if self._idle_thread is None or not self._idle_thread.is_alive():
+            self._idle_thread = threading.Thread(target=self._idle_sweeps, name="bfrt-idle-time", daemon=True)
+            self._idle_thread.start()
+
+    def _idle_sweeps(self) -> None:
+        """Runs while some table is in notify mode: each due table swept, its changes sent on the stream."""
+        while True:
+            time.sleep(I.SWEEP_TICK_S)
+            with self.lock:
+                active = False
+                now = time.monotonic_ns()
+                for pname, prog in self.programs.items():
+                    for tid, tm in prog.tables.items():
+                        idle = tm.obj.idle if tm.kind == "match" else None  # type: ignore[attr-defined]
+                        if idle is None or not idle.enabled or idle.mode != R.IDLE_NOTIFY:
+                            continue
+                        active = True
+                        if now < idle.next_ns:
+                            continue
+                        elapsed = idle.query_ms if idle.next_ns else 0  # the first sweep only clears hit bits
+                        idle.next_ns = now + idle.query_ms * 1_000_000
+                        for key, entry, to_idle in I.sweep(tm.obj, elapsed):  # type: ignore[arg-type]
+                            self._notify_idle(pname, tm, tid, key, entry, to_idle)
+                if not active:
+                    self._idle_thread = None
+                    return
+
+    def _notify_idle(self, pname: str, tm: TableMap, table_id: int, key: tuple, entry: R.Entry,
+                     to_idle: bool) -> None:
+        msg = pb.StreamMessageResponse()
+        n = msg.idle_timeout_notification
+        n.target.device_id, n.target.pipe_id = self.device_id, PIPE_ALL
+        te = self._entry_msg(tm, table_id, entry, key)
+        te.ClearField("data")
+        n.table_entry.CopyFrom(te)
+        n.type = pb.IdleTimeoutNotification.ENTRY_IDLE if to_idle else pb.IdleTimeoutNotification.ENTRY_ACTIVE
+        for client in self.clients.values():
+            if client.bound == pname and client.idle and (to_idle or client.entry_active):
+                client.out.put(msg)
 
     def _read_attribute(self, prog: Program, ta: pb.TableAttribute) -> pb.TableAttribute:
         tm, which = self._attribute_target(prog, ta)
@@ -514,6 +621,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if which == "entry_scope":
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 getattr(out.entry_scope, name).predef = pb.Mode.ALL
+        elif which == "idle_table":
+            idle: R.IdleTime = tm.obj.idle  # type: ignore[attr-defined]
+            out.idle_table.CopyFrom(pb.IdleTable(ttl_query_interval=idle.query_ms, max_ttl=idle.max_ttl_ms,
+                                                 min_ttl=idle.min_ttl_ms, idle_table_mode=idle.mode,  # type: ignore[arg-type]
+                                                 enable=idle.enabled))
         else:
             out.byte_count_adj.byte_count_adjust = getattr(
                 tm.obj, "bytecount_adjust" if tm.kind == "meter" else "meter_adjust")
@@ -728,6 +840,13 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         fids = self._direct_ids(tm, table)
         if table.profile is not None:
             fids |= {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
+        idle_fields = {f.field_id: f for f in te.data.fields if f.field_id in (I.ENTRY_TTL_ID, I.ENTRY_HIT_STATE_ID)}
+        idle_values: tuple[int | None, bool | None] = (None, None)
+        if table.idle is not None and idle_fields:  # taken out before the integer fields (the hit state is a string)
+            idle_values = self._idle_fields(tm, table.idle, idle_fields)  # checked before anything is written
+            kept = pb.TableData(action_id=te.data.action_id)
+            kept.fields.extend(f for f in te.data.fields if f.field_id not in idle_fields)
+            te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         filt_fields: dict[int, pb.DataField] = {}
         if table.dfilter is not None:  # the filter spec: floats and strings, taken out before the integer fields
             spec_ids = {fid for fid, _, _ in (LPF_SPEC if table.dfilter.kind == "Lpf" else WRED_SPEC)}
@@ -737,9 +856,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             te = pb.TableEntry(table_id=te.table_id, key=te.key, data=kept, is_default_entry=te.is_default_entry)
         fixed, data = self._fixed_fields(te.data, fids)
         mode = T.Type.Name(utype)
-        # tableEntryModInternal: a MODIFY of an indirect entry naming no member or group changes only its direct
-        # resources (counter, meter, LPF/WRED, register) and keeps what it points to
-        resources_only = (table.profile is not None and mode == "MODIFY" and not data.fields and not data.action_id
+        # tableEntryModInternal: a MODIFY naming no action (an indirect entry: no member or group) changes only the
+        # entry's direct resources (counter, meter, LPF/WRED, register, TTL / hit state) and keeps its action
+        resources_only = (mode == "MODIFY" and not data.fields and not data.action_id
                           and ACTION_MEMBER_ID not in fixed and SELECTOR_GROUP_ID not in fixed
                           and table.get(spec) is not None)
         if resources_only:
@@ -753,6 +872,38 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         entry = table.get(spec)
         assert entry is not None
         self._apply_direct(tm, table, entry, fixed, filt_fields, undo, meter_always=not resources_only)
+        ttl, active = idle_values
+        if ttl is not None:
+            undo.append(I.set_ttl(entry, ttl))
+        if active is not None:
+            undo.append(I.set_hit_state(entry, active))
+
+    @staticmethod
+    def _idle_fields(tm: TableMap, idle: R.IdleTime, fields: dict[int, pb.DataField]) -> tuple[int | None,
+                                                                                                bool | None]:
+        """$ENTRY_TTL (notify mode, or idle time not enabled yet) and $ENTRY_HIT_STATE (poll mode; True: ACTIVE)
+        of an entry write, checked."""
+        ttl: int | None = None
+        active: bool | None = None
+        poll = idle.enabled and idle.mode == R.IDLE_POLL
+        if I.ENTRY_TTL_ID in fields:
+            if poll:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the idle table is in poll mode; "
+                                 "$ENTRY_TTL does not apply (use $ENTRY_HIT_STATE)")
+            ttl = _to_int(fields[I.ENTRY_TTL_ID].stream)
+            if ttl >= 1 << 32:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: $ENTRY_TTL {ttl} does not fit "
+                                 "32 bits")
+        if I.ENTRY_HIT_STATE_ID in fields:
+            state = fields[I.ENTRY_HIT_STATE_ID].str_val
+            if not poll:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: $ENTRY_HIT_STATE is written in "
+                                 "poll mode only (notify mode ages entries by $ENTRY_TTL)")
+            if state not in I.HIT_STATES:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: $ENTRY_HIT_STATE {state!r} is "
+                                 f"none of {', '.join(I.HIT_STATES)}")
+            active = state == "ENTRY_ACTIVE"
+        return ttl, active
 
     @staticmethod
     def _direct_ids(tm: TableMap, table: R.Table) -> set[int]:
@@ -1255,7 +1406,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 return [self._entry_msg(tm, te.table_id, table.default, None)]
             if not te.key.fields:
                 only = tm.action_ids.get(te.data.action_id) if te.data.action_id else None  # the SDE's action filter
-                return [self._entry_msg(tm, te.table_id, e, k, pipes) for k, e in table.entries.items()
+                return [self._entry_msg(tm, te.table_id, e, k, pipes, te.table_flags.from_hw)
+                        for k, e in table.entries.items()
                         if only is None or e.action.name == only]
             spec, _ = self._key_spec(tm, te.key)
             entry = table.get(spec)
@@ -1265,7 +1417,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if asked is not None and asked != entry.action.name:  # a read filtered by another action: the SDE fails
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the entry's action is "
                                  f"{entry.action.name}, not {asked}")
-            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes)]
+            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes, te.table_flags.from_hw)]
         if tm.kind == "register":
             reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)
@@ -1408,7 +1560,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         return out
 
     def _entry_msg(self, tm: TableMap, table_id: int, e: R.Entry, key: tuple | None,
-                   pipes: list[int] | None = None) -> pb.TableEntry:
+                   pipes: list[int] | None = None, from_hw: bool = False) -> pb.TableEntry:
         table: R.Table = tm.obj  # type: ignore[assignment]
         msg = pb.TableEntry(table_id=table_id, is_default_entry=key is None)
         if key is not None:
@@ -1452,6 +1604,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             per_pipe = [table.dreg.read(e, p) for p in (pipes if pipes is not None else [0])]
             for n, fid in enumerate(sorted(tm.reg_fields)):
                 msg.data.fields.add(field_id=fid).int_arr_val.val.extend(v[n] for v in per_pipe)
+        if table.idle is not None and key is not None:  # the SDE reads the TTL in notify mode, the hit state in poll
+            if table.idle.mode == R.IDLE_POLL:
+                msg.data.fields.add(field_id=I.ENTRY_HIT_STATE_ID, str_val=I.read_hit_state(e, from_hw))
+            else:
+                msg.data.fields.add(field_id=I.ENTRY_TTL_ID, stream=I.read_ttl(e).to_bytes(4, "big"))
         return msg
 
     # ------------------------------------------------------------ digests

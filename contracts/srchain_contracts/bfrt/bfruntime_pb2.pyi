@@ -386,9 +386,12 @@ class TableAttribute(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TABLE_ID_FIELD_NUMBER: _builtins.int
+    IDLE_TABLE_FIELD_NUMBER: _builtins.int
     ENTRY_SCOPE_FIELD_NUMBER: _builtins.int
     BYTE_COUNT_ADJ_FIELD_NUMBER: _builtins.int
     table_id: _builtins.int
+    @_builtins.property
+    def idle_table(self) -> Global___IdleTable: ...
     @_builtins.property
     def entry_scope(self) -> Global___EntryScope: ...
     @_builtins.property
@@ -397,14 +400,15 @@ class TableAttribute(_message.Message):
         self,
         *,
         table_id: _builtins.int = ...,
+        idle_table: Global___IdleTable | None = ...,
         entry_scope: Global___EntryScope | None = ...,
         byte_count_adj: Global___ByteCountAdj | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "idle_table", b"idle_table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "table_id", b"table_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "idle_table", b"idle_table", "table_id", b"table_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_attribute: _TypeAlias = _typing.Literal["entry_scope", "byte_count_adj"]  # noqa: Y015
+    _WhichOneofReturnType_attribute: _TypeAlias = _typing.Literal["idle_table", "entry_scope", "byte_count_adj"]  # noqa: Y015
     _WhichOneofArgType_attribute: _TypeAlias = _typing.Literal["attribute", b"attribute"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_attribute) -> _WhichOneofReturnType_attribute | None: ...
 
@@ -496,6 +500,50 @@ class ByteCountAdj(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ByteCountAdj: _TypeAlias = ByteCountAdj  # noqa: Y015
+
+@_typing.final
+class IdleTable(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _IdleTableMode:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _IdleTableModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[IdleTable._IdleTableMode.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        IDLE_TABLE_POLL_MODE: IdleTable._IdleTableMode.ValueType  # 0
+        IDLE_TABLE_NOTIFY_MODE: IdleTable._IdleTableMode.ValueType  # 1
+
+    class IdleTableMode(_IdleTableMode, metaclass=_IdleTableModeEnumTypeWrapper): ...
+    IDLE_TABLE_POLL_MODE: IdleTable.IdleTableMode.ValueType  # 0
+    IDLE_TABLE_NOTIFY_MODE: IdleTable.IdleTableMode.ValueType  # 1
+
+    TTL_QUERY_INTERVAL_FIELD_NUMBER: _builtins.int
+    MAX_TTL_FIELD_NUMBER: _builtins.int
+    MIN_TTL_FIELD_NUMBER: _builtins.int
+    IDLE_TABLE_MODE_FIELD_NUMBER: _builtins.int
+    ENABLE_FIELD_NUMBER: _builtins.int
+    ttl_query_interval: _builtins.int
+    max_ttl: _builtins.int
+    min_ttl: _builtins.int
+    idle_table_mode: Global___IdleTable.IdleTableMode.ValueType
+    enable: _builtins.bool
+    def __init__(
+        self,
+        *,
+        ttl_query_interval: _builtins.int = ...,
+        max_ttl: _builtins.int = ...,
+        min_ttl: _builtins.int = ...,
+        idle_table_mode: Global___IdleTable.IdleTableMode.ValueType = ...,
+        enable: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enable", b"enable", "idle_table_mode", b"idle_table_mode", "max_ttl", b"max_ttl", "min_ttl", b"min_ttl", "ttl_query_interval", b"ttl_query_interval"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdleTable: _TypeAlias = IdleTable  # noqa: Y015
 
 @_typing.final
 class TableOperation(_message.Message):

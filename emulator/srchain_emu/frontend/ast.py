@@ -402,6 +402,7 @@ class TableDecl(Decl):
     proxy_hash: Instantiation | None = None  # `proxy_hash = Hash<bit<W>>(algo);`: lookups compare key hashes
     filters: Expr | None = None  # `filters = f;` (an Lpf/Wred, or a DirectLpf/DirectWred: a cell per entry)
     algo: Expr | None = None  # `alpm = a;` / `atcam = a;` (an Alpm or Atcam; `implementation =` also names one)
+    idle_timeout: bool = False  # `idle_timeout = true;`: the entries age (notify or poll mode, set at run time)
 
 
 @dataclass(slots=True)

@@ -581,6 +581,7 @@ class Parser:
         entries: list[A.ConstEntry] | None = None
         size = counters = None
         extra: dict[str, A.Expr] = {}
+        idle = False
         proxy: A.Instantiation | None = None
         seen: set[str] = set()
         while not self.accept_op("}"):
@@ -646,6 +647,14 @@ class Parser:
                 self.expect_op("=")
                 counters = self.parse_expr()
                 self.expect_op(";")
+            elif prop == "idle_timeout":  # `idle_timeout = true;`: entries age (BF Runtime $ENTRY_TTL / hit state)
+                self.expect_op("=")
+                itok = self.tok
+                value = self.parse_expr()
+                if not isinstance(value, A.BoolConst):
+                    raise self.error("'idle_timeout' must be true or false", itok)
+                idle = value.value
+                self.expect_op(";")
             elif prop == "proxy_hash":  # `proxy_hash = Hash<bit<W>>(algo[, poly]);`: an anonymous Hash
                 self.expect_op("=")
                 ploc = self.tok.loc
@@ -661,7 +670,7 @@ class Parser:
         return A.TableDecl(loc, name, keys, actions, default, default_const, entries, size, counters, anns,
                            meters=extra.get("meters"), implementation=extra.get("implementation"),
                            registers=extra.get("registers"), algo=extra.get("algo"), filters=extra.get("filters"),
-                           proxy_hash=proxy)
+                           proxy_hash=proxy, idle_timeout=idle)
 
     def parse_action_ref(self, anns: list[A.Annotation]) -> A.ActionRef:
         loc = self.tok.loc

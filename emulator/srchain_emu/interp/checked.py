@@ -93,6 +93,7 @@ class TableSym:
     dfilter: ExternSym | None = None  # `filters = f` naming a DirectLpf / DirectWred
     proxy: ExternSym | None = None  # `proxy_hash = Hash<...>(...)`: the table compares hashes of its exact key
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
+    idle_timeout: bool = False  # `idle_timeout = true`: lookups set the hit entry's hit bit
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 
 

@@ -766,7 +766,7 @@ class Checker:
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
                         meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter,
-                        proxy=proxy)
+                        proxy=proxy, idle_timeout=d.idle_timeout)
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)

@@ -711,6 +711,8 @@ class Generator:
         tinfo = R.Table(sym.qual, sym.keys, sym.infos, None, sym.size, const_default=d.default_is_const,  # type: ignore[arg-type]
                         has_counter=sym.counter is not None,
                         meter_unit=str(sym.meter.extra["unit"]) if sym.meter is not None else None)
+        if sym.idle_timeout:
+            tinfo.idle = R.IdleTime()
         self.env[objname] = tinfo
         self.tables[sym.qual] = tinfo
         self.table_actions[sym.qual] = sym.infos
@@ -771,6 +773,8 @@ class Generator:
             fn.emit(f"if _TR.on: _TR.table({sym.qual!r}, {names!r}, {key}, e)")
         if sym.counter is not None or sym.meter is not None or sym.dreg is not None or sym.dfilter is not None:
             fn.emit(f"{objname}.cur = e")
+        if sym.idle_timeout:  # the entry's hit bit, which the idle-time sweep and UpdateHitState read and clear
+            fn.emit("e.idle_hit = True")
         if hash_code:
             # An entry naming a selector group runs the member the hash of the `selector` keys picks; a group
             # without an active member runs the table's default action.

@@ -102,6 +102,8 @@ class Entry:
         "fn",
         "group",
         "hit",
+        "idle",
+        "idle_hit",
         "key",
         "member",
         "meter",
@@ -126,10 +128,41 @@ class Entry:
         self.meter: list[MeterState] | None = None  # a DirectMeter's cell per pipe (None: no spec, never red)
         self.reg: object = None  # a DirectRegister's cell: int or struct object (None: the initial value)
         self.filt: list | None = None  # a DirectLpf's / DirectWred's cell per pipe (None: no spec written)
+        self.idle_hit = False  # `idle_timeout` tables: set by a lookup that hit, cleared by a sweep / UpdateHitState
+        self.idle: EntryIdle | None = None  # `idle_timeout` tables: the entry's TTL and aging state
 
     def count(self, nbytes: int) -> None:
         self.pkts += 1
         self.bytes += nbytes
+
+
+IDLE_POLL, IDLE_NOTIFY = 0, 1  # bfruntime.proto IdleTable.IdleTableMode
+IDLE_DEFAULT_QUERY_MS = 5000  # what a disabled notify-mode table reports (tna_idletimeout's IdleTimeoutTest)
+
+
+@dataclass(slots=True)
+class IdleTime:
+    """A table's idle-time configuration (the SDE's IdleTimeout table attribute). Notify mode: entries with a TTL
+    age at each sweep (every `query_ms`) and raise ENTRY_IDLE / ENTRY_ACTIVE notifications. Poll mode: the
+    control plane syncs the hit bits with the UpdateHitState operation and reads $ENTRY_HIT_STATE."""
+
+    enabled: bool = False
+    mode: int = IDLE_NOTIFY
+    query_ms: int = IDLE_DEFAULT_QUERY_MS
+    max_ttl_ms: int = 0
+    min_ttl_ms: int = 0
+    next_ns: int = 0  # when the next notify-mode sweep is due (monotonic clock)
+
+
+@dataclass(slots=True)
+class EntryIdle:
+    """One entry's aging state: its TTL and what is left of it (notify mode), whether it was reported idle, and
+    the hit state the last UpdateHitState copied from the hit bit (poll mode)."""
+
+    ttl_ms: int = 0  # $ENTRY_TTL; 0: the entry does not age
+    left_ms: int = 0
+    reported_idle: bool = False
+    hit_state: bool = False  # $ENTRY_HIT_STATE as the software holds it (True: ENTRY_ACTIVE)
 
 
 MEMO_LIMIT = 65536  # distinct keys remembered per LPM/ternary/range table before the memo starts over
@@ -164,6 +197,7 @@ class Table:
         # `proxy_hash =`: (algorithm, output width, key bits); entries are found by the hash of the key
         self.proxy: tuple[str | CrcParams, int, int] | None = None
         self._proxy: dict[int, Entry] = {}
+        self.idle: IdleTime | None = None  # `idle_timeout = true`: the table's idle-time configuration
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size

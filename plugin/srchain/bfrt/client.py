@@ -200,6 +200,7 @@ class BfrtClient:
         self._requests: queue.Queue[pb.StreamMessageRequest | None] = queue.Queue()
         self._stream_msgs: queue.Queue[pb.StreamMessageResponse | grpc.RpcError] = queue.Queue()
         self._digests: queue.Queue[pb.DigestList] = queue.Queue()
+        self._idle: queue.Queue[pb.IdleTimeoutNotification] = queue.Queue()
         self._stream = self.stub.StreamChannel(iter(self._requests.get, None), metadata=self.md)
         self._reader = threading.Thread(target=self._read_stream, name="bfrt-client-stream", daemon=True)
         self._reader.start()
@@ -210,6 +211,8 @@ class BfrtClient:
             for msg in self._stream:
                 if msg.WhichOneof("update") == "digest":
                     self._digests.put(msg.digest)
+                elif msg.WhichOneof("update") == "idle_timeout_notification":
+                    self._idle.put(msg.idle_timeout_notification)
                 else:
                     self._stream_msgs.put(msg)
         except grpc.RpcError as exc:
@@ -246,10 +249,13 @@ class BfrtClient:
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
-    def subscribe(self, learn: bool = True) -> None:
+    def subscribe(self, learn: bool = True, idle_timeouts: bool = False, entry_active: bool = False) -> None:
+        """`idle_timeouts`: ENTRY_IDLE notifications of notify-mode idle tables; `entry_active`: ENTRY_ACTIVE too."""
         req = pb.StreamMessageRequest(client_id=self.client_id)
         req.subscribe.device_id = self.device_id
         req.subscribe.notifications.enable_learn_notifications = learn
+        req.subscribe.notifications.enable_idletimeout_notifications = idle_timeouts
+        req.subscribe.notifications.enable_entry_active_notifications = entry_active
         self._requests.put(req)
         msg = self._next_stream("the subscribe answer")
         if msg.subscribe.status.code != 0:
@@ -522,6 +528,33 @@ class BfrtClient:
         return out
 
     # ------------------------------------------------------------ digests
+    def idle_notification(self, timeout: float = 5.0) -> tuple[str, Entry, bool]:
+        """Next idle-time notification as (table name, its entry's key, idle?): idle False = ENTRY_ACTIVE."""
+        try:
+            n = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise BfrtError("no idle-time notification received", "DEADLINE_EXCEEDED") from None
+        t = self.schema().table_by_id(n.table_entry.table_id)
+        return t.name, self._decode(t, n.table_entry), n.type == pb.IdleTimeoutNotification.ENTRY_IDLE
+
+    def set_idle_time(self, table: str, enable: bool, poll: bool = False, query_ms: int = 5000,
+                      max_ttl_ms: int = 3_600_000, min_ttl_ms: int = 1000) -> None:
+        """The table's IdleTimeout attribute (the SDE client's attribute_idle_time_set, same defaults)."""
+        u = pb.Update(type=pb.Update.INSERT)
+        ta = u.entity.table_attribute
+        ta.table_id = self.table(table).id
+        ta.idle_table.CopyFrom(pb.IdleTable(
+            enable=enable, ttl_query_interval=query_ms, max_ttl=max_ttl_ms, min_ttl=min_ttl_ms,
+            idle_table_mode=pb.IdleTable.IDLE_TABLE_POLL_MODE if poll else pb.IdleTable.IDLE_TABLE_NOTIFY_MODE))
+        self.write([u])
+
+    def table_operation(self, table: str, operation: str) -> None:
+        """A table operation (UpdateHitState, SyncCounters, SyncRegisters, Sync)."""
+        u = pb.Update(type=pb.Update.INSERT)
+        u.entity.table_operation.table_id = self.table(table).id
+        u.entity.table_operation.table_operations_type = operation
+        self.write([u])
+
     def digest(self, timeout: float = 5.0, ack: bool = True) -> tuple[str, list[dict[str, int]]]:
         """Next digest list as (learn filter name, [field dict per digest]); acked unless ack=False."""
         try:

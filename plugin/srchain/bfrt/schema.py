@@ -152,6 +152,12 @@ class Schema:
     def table(self, name: str) -> TableInfo:
         return resolve(name, self.tables, "tables")
 
+    def table_by_id(self, table_id: int) -> TableInfo:
+        for t in self.tables.values():
+            if t.id == table_id:
+                return t
+        raise SchemaError(f"no table with id {table_id}")
+
     def learn_filter_by_id(self, filter_id: int) -> LearnFilter:
         for lf in self.learn_filters.values():
             if lf.id == filter_id:
