@@ -587,4 +587,4 @@ def one_rebuild_per_batch(tables: list[R.Table]) -> Iterator[None]:
     finally:
         for t in tables:
             del t._rebuild
-            t._rebuild()
+            t.rebuild_all()  # every copy of an asymmetric table: the batch may have written several

@@ -456,11 +456,28 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
         if tm.kind == "match":
-            if pipe != PIPE_ALL:  # the SDE default: symmetric tables, the same entries in every pipe
+            table: R.Table = tm.obj  # type: ignore[assignment]
+            if te.HasField("entry_tgt"):  # the entry's own target wins over the request's (bf_rt_server_impl.cpp)
+                pipe = te.entry_tgt.pipe_id
+            if not table.asymmetric:
+                if pipe != PIPE_ALL:  # the SDE default: symmetric tables, the same entries in every pipe
+                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                                     f"table {tm.name} is symmetric (the same entries in every pipe): write it with "
+                                     f"pipe_id 0xffff, not {pipe:#x} (or set a per-pipe EntryScope first)")
+                self._apply_match(tm, te, upd.type, undo)
+                return
+            if pipe == PIPE_ALL:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                                 f"table {tm.name} is symmetric (the same entries in every pipe): write it with "
-                                 f"pipe_id 0xffff, not {pipe:#x} (per-pipe entry scope is not modelled)")
-            self._apply_match(tm, te, upd.type, undo)
+                                 f"table {tm.name} is asymmetric (EntryScope per pipe): write one scope's entries "
+                                 "with the pipe_id of a pipe in it, not 0xffff")
+            copy = table.copy_of(self._pipe(pipe, tm.name))  # type: ignore[arg-type]
+            mine: list[D.Undo] = []
+            before = table.select_copy(copy)
+            try:
+                self._apply_match(tm, te, upd.type, mine)
+            finally:
+                table.select_copy(before)
+            undo.extend(self._in_copy(table, copy, u) for u in mine)
         elif tm.kind == "register":
             self._apply_register(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "counter":
@@ -483,6 +500,42 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_value_set(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
+
+    @staticmethod
+    def _in_copy(table: R.Table, copy: int, fn: D.Undo) -> D.Undo:
+        """`fn` (an undo) run with copy `copy` of an asymmetric table's entries selected."""
+        def run() -> None:
+            before = table.select_copy(copy)
+            try:
+                fn()
+            finally:
+                table.select_copy(before)
+        return run
+
+    def _scope(self, tm: TableMap, mode: pb.Mode) -> tuple[tuple[int, ...], tuple[str, int]]:
+        """An EntryScope pipe scope as `scope[pipe] = copy`: ALL one copy, SINGLE one per pipe, user-defined one
+        per byte of the value (byte i: the pipes of scope i, as the SDE's user_defined_pipe_scope_val)."""
+        n = self.dev.num_pipes
+        if mode.WhichOneof("scope") == "user_defined":
+            value, scope, c = mode.user_defined, [-1] * n, 0
+            for i in range(8):
+                pipes = [p for p in range(8) if value >> (8 * i + p) & 1]
+                if not pipes:
+                    continue
+                for p in pipes:
+                    if p >= n or scope[p] != -1:
+                        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: user-defined pipe scope "
+                                         f"{value:#x}: pipe {p} is " + ("not a pipe of the device" if p >= n else
+                                                                       "in two scopes"))
+                    scope[p] = c
+                c += 1
+            if -1 in scope:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: user-defined pipe scope "
+                                 f"{value:#x} leaves pipe {scope.index(-1)} out")
+            return tuple(scope), ("USER", value)
+        if mode.predef == pb.Mode.SINGLE:
+            return tuple(range(n)), ("SINGLE", 0)
+        return (0,) * n, ("ALL", 0)
 
     def _attribute_target(self, prog: Program, ta: pb.TableAttribute) -> tuple[TableMap, str]:
         tm = prog.tables.get(ta.table_id)
@@ -511,10 +564,26 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             es = ta.entry_scope
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 mode = getattr(es, name)
+                if name == "pipe_scope" and tm.kind == "match":
+                    continue  # match tables keep a copy of their entries per scope (below)
                 if es.HasField(name) and (mode.WhichOneof("scope") == "user_defined" or mode.predef != pb.Mode.ALL):
-                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: {name} other than ALL (an "
-                                     "asymmetric table) needs per-pipe tables, which the emulator does not model")
-            return lambda: None
+                    raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: {name} other than ALL is "
+                                     "modelled for the pipe scope of match tables only")
+            if tm.kind != "match" or not es.HasField("pipe_scope"):
+                return lambda: None
+            table: R.Table = tm.obj  # type: ignore[assignment]
+            scope, mode_rec = self._scope(tm, es.pipe_scope)
+            old_scope, old_mode = table.scope, table.scope_mode
+            try:
+                table.set_scope(scope)
+            except R.ConfigError as exc:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+            table.scope_mode = mode_rec
+
+            def undo_scope() -> None:
+                table.set_scope(old_scope)
+                table.scope_mode = old_mode
+            return undo_scope
         if which == "idle_table":
             return self._apply_idle_table(tm, ta.idle_table)
         obj = tm.obj
@@ -596,17 +665,19 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                             continue
                         elapsed = idle.query_ms if idle.next_ns else 0  # the first sweep only clears hit bits
                         idle.next_ns = now + idle.query_ms * 1_000_000
-                        for key, entry, to_idle in I.sweep(tm.obj, elapsed):  # type: ignore[arg-type]
-                            self._notify_idle(pname, tm, tid, key, entry, to_idle)
+                        for copy, key, entry, to_idle in I.sweep(tm.obj, elapsed):  # type: ignore[arg-type]
+                            pipe = tm.obj.scope.index(copy) if tm.obj.asymmetric else PIPE_ALL  # type: ignore[attr-defined]
+                            self._notify_idle(pname, tm, tid, key, entry, to_idle, pipe)
                 if not active:
                     self._idle_thread = None
                     return
 
     def _notify_idle(self, pname: str, tm: TableMap, table_id: int, key: tuple, entry: R.Entry,
-                     to_idle: bool) -> None:
+                     to_idle: bool, pipe: int) -> None:
+        """`pipe`: the first pipe of the entry's scope of an asymmetric table, else 0xFFFF."""
         msg = pb.StreamMessageResponse()
         n = msg.idle_timeout_notification
-        n.target.device_id, n.target.pipe_id = self.device_id, PIPE_ALL
+        n.target.device_id, n.target.pipe_id = self.device_id, pipe
         te = self._entry_msg(tm, table_id, entry, key)
         te.ClearField("data")
         n.table_entry.CopyFrom(te)
@@ -621,6 +692,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if which == "entry_scope":
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 getattr(out.entry_scope, name).predef = pb.Mode.ALL
+            kind, value = tm.obj.scope_mode if tm.kind == "match" else ("ALL", 0)  # type: ignore[attr-defined]
+            if kind == "SINGLE":
+                out.entry_scope.pipe_scope.predef = pb.Mode.SINGLE
+            elif kind == "USER":
+                out.entry_scope.pipe_scope.user_defined = value
         elif which == "idle_table":
             idle: R.IdleTime = tm.obj.idle  # type: ignore[attr-defined]
             out.idle_table.CopyFrom(pb.IdleTable(ttl_query_interval=idle.query_ms, max_ttl=idle.max_ttl_ms,
@@ -1355,7 +1431,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         """One entity's entries into `resp`, all or (on an error) none."""
         kind = ent.WhichOneof("entity")
         if kind == "table_usage":
-            resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage))
+            resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage, pipe))
             return
         if kind == "table_attribute":
             resp.entities.add().table_attribute.CopyFrom(self._read_attribute(prog, ent.table_attribute))
@@ -1372,18 +1448,23 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             tm = prog.tables.get(te.table_id)
             if tm is None:
                 raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
-            entries = self._read_table(prog, tm, te, pipe)
+            entries = self._read_table(prog, tm, te, te.entry_tgt.pipe_id if te.HasField("entry_tgt") else pipe)
         for out in entries:
             resp.entities.add().table_entry.CopyFrom(out)
 
-    def _read_usage(self, prog: Program, req: pb.TableUsage) -> pb.TableUsage:
+    def _read_usage(self, prog: Program, req: pb.TableUsage, pipe: int = PIPE_ALL) -> pb.TableUsage:
         """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table (the default entry not
-        counted) or a parser value set holds, an action profile's members, a selector's groups. The emulator keeps
-        one copy of a table for all pipes, so any pipe's usage is that count, as for a symmetric table on the SDE."""
+        counted) or a parser value set holds, an action profile's members, a selector's groups. A symmetric table
+        has one copy for all pipes, so any pipe's usage is its count; an asymmetric one counts the pipe's scope
+        (0xFFFF: every scope)."""
         tm = prog.tables.get(req.table_id)
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {req.table_id}")
-        if tm.kind in ("match", "pvs"):
+        if tm.kind == "match" and tm.obj.asymmetric:  # type: ignore[attr-defined]
+            copies = tm.obj.copies()  # type: ignore[attr-defined]
+            p = self._pipe(pipe, tm.name)
+            count = sum(map(len, copies)) if p is None else len(copies[tm.obj.copy_of(p)])  # type: ignore[attr-defined]
+        elif tm.kind in ("match", "pvs"):
             count = len(tm.obj.entries)  # type: ignore[attr-defined]
         elif tm.kind == "profile":
             count = len(tm.obj.members)  # type: ignore[attr-defined]
@@ -1402,22 +1483,54 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         pipes = list(range(self.dev.num_pipes)) if pipe is None else [pipe]
         if tm.kind == "match":
             table: R.Table = tm.obj  # type: ignore[assignment]
-            if te.is_default_entry:
-                return [self._entry_msg(tm, te.table_id, table.default, None)]
-            if not te.key.fields:
-                only = tm.action_ids.get(te.data.action_id) if te.data.action_id else None  # the SDE's action filter
-                return [self._entry_msg(tm, te.table_id, e, k, pipes, te.table_flags.from_hw)
-                        for k, e in table.entries.items()
-                        if only is None or e.action.name == only]
-            spec, _ = self._key_spec(tm, te.key)
-            entry = table.get(spec)
-            if entry is None:
-                raise R.EntryNotFound(f"table {tm.name}: entry not found")
-            asked = tm.action_ids.get(te.data.action_id) if te.data.action_id else None
-            if asked is not None and asked != entry.action.name:  # a read filtered by another action: the SDE fails
-                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the entry's action is "
-                                 f"{entry.action.name}, not {asked}")
-            return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes, te.table_flags.from_hw)]
+            if not table.asymmetric:
+                return self._read_match(tm, te, pipes)
+            # asymmetric: the scope of the pipe asked for, or (0xFFFF) every scope's entries in turn
+            copies = (sorted(set(table.scope)) if pipe_id == PIPE_ALL
+                      else [table.copy_of(self._pipe(pipe_id, tm.name))])  # type: ignore[arg-type]
+            out: list[pb.TableEntry] = []
+            missing = 0
+            for c in copies:
+                before = table.select_copy(c)
+                try:
+                    got = self._read_match(tm, te, pipes)
+                except R.EntryNotFound:
+                    missing += 1
+                    if missing == len(copies):
+                        raise
+                else:  # each entry names its scope's first pipe, as the SDE's reads of asymmetric tables do
+                    for msg in got:
+                        msg.entry_tgt.CopyFrom(pb.TargetDevice(device_id=self.device_id, pipe_id=table.scope.index(c),
+                                                               direction=0xFF, prsr_id=0xFF))
+                    out += got
+                finally:
+                    table.select_copy(before)
+            return out
+        return self._read_other(prog, tm, te, pipes)
+
+    def _read_match(self, tm: TableMap, te: pb.TableEntry, pipes: list[int]) -> list[pb.TableEntry]:
+        """A match table's entries as read (the selected copy of an asymmetric table)."""
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        if te.is_default_entry:
+            return [self._entry_msg(tm, te.table_id, table.default, None)]
+        if not te.key.fields:
+            only = tm.action_ids.get(te.data.action_id) if te.data.action_id else None  # the SDE's action filter
+            return [self._entry_msg(tm, te.table_id, e, k, pipes, te.table_flags.from_hw)
+                    for k, e in table.entries.items()
+                    if only is None or e.action.name == only]
+        spec, _ = self._key_spec(tm, te.key)
+        entry = table.get(spec)
+        if entry is None:
+            raise R.EntryNotFound(f"table {tm.name}: entry not found")
+        asked = tm.action_ids.get(te.data.action_id) if te.data.action_id else None
+        if asked is not None and asked != entry.action.name:  # a read filtered by another action: the SDE fails
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: the entry's action is "
+                             f"{entry.action.name}, not {asked}")
+        return [self._entry_msg(tm, te.table_id, entry, table._normalise(spec), pipes, te.table_flags.from_hw)]
+
+    def _read_other(self, prog: Program, tm: TableMap, te: pb.TableEntry, pipes: list[int]) -> list[pb.TableEntry]:
+        """Entries of the tables other than match tables; `pipes`: the pipes whose per-pipe state is read."""
+        pipe = pipes[0] if len(pipes) == 1 else None
         if tm.kind == "register":
             reg: R.RegisterArray = tm.obj  # type: ignore[assignment]
             idxs = [self._index(te, reg.size, f"register {reg.name}")] if te.key.fields else range(reg.size)

@@ -38,10 +38,11 @@ def state_of(entry: R.Entry) -> R.EntryIdle:
     return entry.idle
 
 
-def sweep(table: R.Table, elapsed_ms: int) -> list[tuple[tuple, R.Entry, bool]]:
-    """One notify-mode sweep of `table`: (key, entry, now idle?) for every entry whose reported state changes."""
-    changes: list[tuple[tuple, R.Entry, bool]] = []
-    for key, e in table.entries.items():
+def sweep(table: R.Table, elapsed_ms: int) -> list[tuple[int, tuple, R.Entry, bool]]:
+    """One notify-mode sweep of `table` (every copy of an asymmetric one): (copy, key, entry, now idle?) for every
+    entry whose reported state changes."""
+    changes: list[tuple[int, tuple, R.Entry, bool]] = []
+    for copy, key, e in ((c, k, e) for c, entries in enumerate(table.copies()) for k, e in entries.items()):
         hit, e.idle_hit = e.idle_hit, False
         st = e.idle
         if st is None or st.ttl_ms == 0:
@@ -50,12 +51,12 @@ def sweep(table: R.Table, elapsed_ms: int) -> list[tuple[tuple, R.Entry, bool]]:
             st.left_ms = st.ttl_ms
             if st.reported_idle:
                 st.reported_idle = False
-                changes.append((key, e, False))
+                changes.append((copy, key, e, False))
             continue
         st.left_ms = max(0, st.left_ms - elapsed_ms)
         if st.left_ms == 0 and not st.reported_idle:
             st.reported_idle = True
-            changes.append((key, e, True))
+            changes.append((copy, key, e, True))
     return changes
 
 
@@ -83,8 +84,9 @@ def set_hit_state(entry: R.Entry, active: bool) -> Callable[[], None]:
 
 def update_hit_state(table: R.Table) -> Callable[[], None]:
     """The UpdateHitState operation (poll mode): every hit bit into the software state, then cleared."""
-    before = [(e, e.idle_hit, None if e.idle is None else e.idle.hit_state) for e in table.entries.values()]
-    for e in table.entries.values():
+    every = [e for entries in table.copies() for e in entries.values()]
+    before = [(e, e.idle_hit, None if e.idle is None else e.idle.hit_state) for e in every]
+    for e in every:
         state_of(e).hit_state, e.idle_hit = e.idle_hit, False
 
     def undo() -> None:

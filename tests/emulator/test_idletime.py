@@ -60,11 +60,11 @@ def test_a_hit_sets_the_bit_and_a_sweep_ages_what_was_not_hit(tmp_path):
     assert I.sweep(t, 100) == [] and not hot.idle_hit
     assert (hot.idle.left_ms, cold.idle.left_ms) == (300, 200)
     assert I.sweep(t, 100) == []
-    assert I.sweep(t, 100) == [((0x020000000003,), cold, True)]  # 300 ms without a hit: idle, reported once
-    assert I.sweep(t, 100) == [((DST,), hot, True)]
+    assert I.sweep(t, 100) == [(0, (0x020000000003,), cold, True)]  # 300 ms without a hit: idle, reported once
+    assert I.sweep(t, 100) == [(0, (DST,), hot, True)]
     assert I.sweep(t, 100) == []
     p.process(1, frame(), 0)
-    assert I.sweep(t, 100) == [((DST,), hot, False)] and hot.idle.left_ms == 300  # active again, TTL restored
+    assert I.sweep(t, 100) == [(0, (DST,), hot, False)] and hot.idle.left_ms == 300  # active again, TTL restored
 
 
 def test_an_entry_without_ttl_never_ages(tmp_path):

@@ -182,18 +182,22 @@ def attribute_read(c: BfrtClient, table: str, which: str) -> pb.TableAttribute:
     return ent.table_attribute
 
 
-def test_entry_scope_symmetric_only(client):
+def test_entry_scope_attribute(client):
+    """Pipe scopes of match tables are modelled (tests/emulator/test_entry_scope.py); gress and parser scopes
+    other than ALL are refused, not ignored."""
     c = client
     attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "predef", pb.Mode.ALL))
     got = attribute_read(c, TABLE, "entry_scope")
     assert (got.entry_scope.pipe_scope.predef, got.entry_scope.gress_scope.predef) == (pb.Mode.ALL, pb.Mode.ALL)
     assert got.entry_scope.HasField("pipe_scope")
-    with pytest.raises(grpc.RpcError) as info:  # one pipe: an asymmetric table, which needs per-pipe state
-        attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "predef", pb.Mode.SINGLE))
-    assert batch_codes(info.value) == ["UNIMPLEMENTED"] and "per-pipe" in info.value.details()
+    attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "predef", pb.Mode.SINGLE))
+    assert attribute_read(c, TABLE, "entry_scope").entry_scope.pipe_scope.predef == pb.Mode.SINGLE
     with pytest.raises(grpc.RpcError) as info:
+        attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.gress_scope, "predef", pb.Mode.SINGLE))
+    assert batch_codes(info.value) == ["UNIMPLEMENTED"] and "gress_scope" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:  # pipes 0 and 1 in scope 0; pipes 2 and 3 in none
         attribute_write(c, TABLE, lambda ta: setattr(ta.entry_scope.pipe_scope, "user_defined", 0x3))
-    assert batch_codes(info.value) == ["UNIMPLEMENTED"]
+    assert batch_codes(info.value) == ["INVALID_ARGUMENT"] and "leaves pipe 2 out" in info.value.details()
     with pytest.raises(grpc.RpcError) as info:  # an attribute the emulator does not know: refused
         attribute_write(c, TABLE, lambda ta: None)
     assert batch_codes(info.value) == ["UNIMPLEMENTED"]

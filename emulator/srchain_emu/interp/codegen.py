@@ -713,6 +713,7 @@ class Generator:
                         meter_unit=str(sym.meter.extra["unit"]) if sym.meter is not None else None)
         if sym.idle_timeout:
             tinfo.idle = R.IdleTime()
+        self.pipe_state[self.gress].append(tinfo)  # its EntryScope: one copy of the entries, or one per scope
         self.env[objname] = tinfo
         self.tables[sym.qual] = tinfo
         self.table_actions[sym.qual] = sym.infos

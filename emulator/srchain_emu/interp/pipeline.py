@@ -250,6 +250,7 @@ class Pipeline:
     def reset_state(self) -> None:
         """Forget all control-plane and data-plane state (what a program push does)."""
         for t in self.tables.values():
+            t.reset()  # one copy of the entries again (EntryScope back to symmetric)
             t.clear()
             t.reset_default()
         for r in self.registers.values():

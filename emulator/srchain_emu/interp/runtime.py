@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .types import pyattr
 
@@ -165,6 +165,9 @@ class EntryIdle:
     hit_state: bool = False  # $ENTRY_HIT_STATE as the software holds it (True: ENTRY_ACTIVE)
 
 
+# What one copy of a match table's entries is made of (the attributes an EntryScope copy swaps in and out)
+_COPY_STATE = ("entries", "_exact", "_ordered", "_prefix_tables", "_groups", "_memo", "_proxy", "default", "cur")
+
 MEMO_LIMIT = 65536  # distinct keys remembered per LPM/ternary/range table before the memo starts over
 
 
@@ -198,6 +201,14 @@ class Table:
         self.proxy: tuple[str | CrcParams, int, int] | None = None
         self._proxy: dict[int, Entry] = {}
         self.idle: IdleTime | None = None  # `idle_timeout = true`: the table's idle-time configuration
+        # EntryScope: which copy of the entries each pipe uses. One copy (symmetric, the default) or one per
+        # scope (asymmetric); the attributes hold the selected copy, `_copies` the others while asymmetric.
+        self.num_pipes = 1
+        self.pipe = 0
+        self.scope: tuple[int, ...] = (0,)
+        self._copy = 0
+        self._copies: list[dict[str, Any] | None] | None = None
+        self.scope_mode: tuple[str, int] = ("ALL", 0)  # the EntryScope pipe scope as written: ALL, SINGLE, USER
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -403,6 +414,93 @@ class Table:
 
     def reset_default(self) -> None:
         self.default = self.initial_default
+
+    # -- entry scope (per-pipe copies of the entries; the pipeline selects the pipe, as for registers)
+    def set_num_pipes(self, n: int) -> None:
+        self.num_pipes, self.pipe = n, 0
+        if self._copies is not None:
+            self.set_scope((0,) * n)
+        self.scope = (0,) * n
+
+    def reset(self) -> None:
+        """Back to one copy for all pipes (a program push); the entries are cleared by the pipeline."""
+        if self._copies is not None:
+            self._use_copy(0)
+            self._copies = None
+        self.scope, self._copy, self.scope_mode = (0,) * self.num_pipes, 0, ("ALL", 0)
+
+    @property
+    def asymmetric(self) -> bool:
+        return self._copies is not None
+
+    def select(self, pipe: int) -> None:
+        c = self.scope[pipe]
+        if c != self._copy:
+            self._use_copy(c)
+        self.pipe = pipe
+
+    def _use_copy(self, c: int) -> None:
+        copies = self._copies
+        assert copies is not None
+        copies[self._copy] = {a: getattr(self, a) for a in _COPY_STATE}
+        for a, v in copies[c].items():  # type: ignore[union-attr]
+            setattr(self, a, v)
+        copies[c] = None
+        self._copy = c
+
+    def copy_of(self, pipe: int) -> int:
+        return self.scope[pipe]
+
+    def select_copy(self, c: int) -> int:
+        """Make copy `c` the attributes' (control-plane access); returns the copy they held before."""
+        before = self._copy
+        if c != before:
+            self._use_copy(c)
+        return before
+
+    def copies(self) -> list[dict[tuple, Entry]]:
+        """The entries of every copy, in copy order (one dict when symmetric)."""
+        if self._copies is None:
+            return [self.entries]
+        return [self.entries if i == self._copy else c["entries"]  # type: ignore[index]
+                for i, c in enumerate(self._copies)]
+
+    def rebuild_all(self) -> None:
+        """The lookup structures of every copy of the entries rebuilt (after a batch that deferred them)."""
+        if self._copies is None:
+            self._rebuild()
+            return
+        for c in range(len(self._copies)):
+            before = self.select_copy(c)
+            self._rebuild()
+            self.select_copy(before)
+
+    def set_scope(self, scope: tuple[int, ...]) -> None:
+        """EntryScope: `scope[pipe]` is the copy of the entries that pipe uses (copies numbered from 0 in order of
+        first use). Only an empty table changes scope; each new copy starts with the table's default action."""
+        if any(self.copies()):
+            raise ConfigError(f"table {self.name}: the entry scope changes only while the table has no entries")
+        if len(scope) != self.num_pipes or sorted(set(scope)) != list(range(max(scope) + 1)):
+            raise ConfigError(f"table {self.name}: scope {scope} does not give each of {self.num_pipes} pipes a copy")
+        if self._copies is not None:
+            self._use_copy(0)
+        n = max(scope) + 1
+        self._copies = None
+        if n > 1:
+            copies: list[dict[str, Any] | None] = [None]
+            keep = {a: getattr(self, a) for a in _COPY_STATE}
+            for _ in range(1, n):
+                d = self.default
+                fresh = Entry(d.action, d.args, False)
+                self.entries, self._exact, self._ordered, self._prefix_tables = {}, {}, [], []
+                self._groups, self._proxy, self.default, self.cur = [], {}, fresh, fresh
+                self._rebuild()
+                copies.append({a: getattr(self, a) for a in _COPY_STATE})
+            for a, v in keep.items():
+                setattr(self, a, v)
+            self._copies = copies
+        self.scope, self._copy = scope, 0
+        self.select(self.pipe)
 
     # -- proxy hash tables (`proxy_hash =`): the data plane stores and compares the hash of the key, not the key
     def set_proxy(self, algo: str | CrcParams, width: int) -> None:
