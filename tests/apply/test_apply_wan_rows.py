@@ -9,7 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from apply_helpers import REPO, Switch, bundle, fwd, live_forward, plan_of, switch_factory
+from apply_helpers import (
+    BORDERS,
+    WAN_PROFILE,
+    Switch,
+    bundle,
+    drivers_for,
+    fwd,
+    live_forward,
+    node_bundle,
+    only,
+    plan_of,
+    switch_factory,
+    two_site_plan,
+)
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
@@ -17,47 +30,15 @@ from scapy.packet import Raw
 
 from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.bfrt.client import BfrtClient
-from srchain.model import load_chain
-from srchain.plan import build_plan
 from srchain.plan import tables as T
 from srchain.plan import wan as W
-from srchain.plan.model import Entry, Plan
-from srchain.sidstore import SidStore
+from srchain.plan.model import Entry
 from srchain.targets.loader import Bundle
-from srchain.targets.switch import SwitchDriver
-from srchain_emu.bundle import compile_to_dir
-
-EXAMPLES = REPO / "examples"
-BORDERS = ("a2", "b1")
-WAN_PROFILE = {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"}  # p4/build --profile wan
-
-
-def two_site_plan(state: Path) -> Plan:
-    with SidStore(state) as store:
-        return build_plan(load_chain(EXAMPLES / "two-site.yaml", EXAMPLES / "inventory-two-site.yaml"), store)
-
-
-def only(plan: Plan, targets: tuple[str, ...]) -> Plan:
-    return Plan(plan.chain, plan.version, plan.spec_digest, plan.lb_buckets, [], [],
-                [e for e in plan.entries if e.target_kind == "switch" and e.target in targets])
-
-
-def node_bundle(out: Path, defines: dict[str, str]) -> Bundle:
-    compile_to_dir(REPO / "p4" / "srchain_node.p4", out, defines=defines)
-    return Bundle("srchain_node", out)
 
 
 @pytest.fixture(scope="module")
 def wan_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     return node_bundle(tmp_path_factory.mktemp("wan") / "node", WAN_PROFILE)
-
-
-def drivers_for(switches: dict[str, Switch], b: Bundle) -> Drivers:
-    def make(kind: str, target: str) -> SwitchDriver:
-        assert kind == "switch" and target in switches
-        return SwitchDriver(target, BfrtClient.connect(switches[target].address, client_id=1, timeout=5), b.name, b)
-
-    return Drivers(make)
 
 
 def live(address: str, table: str) -> dict[str, tuple[str, dict[str, object]]]:
