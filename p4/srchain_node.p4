@@ -183,7 +183,7 @@ control SwitchIngress(
         if (ig_md.wan.checksum_err) {
             drop_for(DROP_BAD_CHECKSUM);
         } else if (ig_md.wan.transit) {
-        } else if (ig_md.wan.decapped && (ig_md.wan.fragment || ig_md.wan.len_diff != 20)) {
+        } else if (ig_md.wan.decapped && (ig_md.wan.fragment || ig_md.wan.len_diff != 20 || ig_md.wan.gre_options)) {
             drop_for(DROP_WAN_MALFORMED);
         } else if (ig_md.stack_too_deep) {
             drop_for(DROP_STACK_TOO_DEEP);
@@ -266,7 +266,12 @@ control SwitchIngress(
             ipv4.apply(hdr, ig_md, ig_tm_md);
         }
 #else
+#if SRCHAIN_WAN
+        /* (a WAN transit packet is routed by its outer header, whatever it carries) */
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid() && !ig_md.wan.transit) {
+#else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
+#endif
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
 #if SRCHAIN_WAN

@@ -88,6 +88,8 @@ const bit<8>  IP_PROTO_UDP = 17;
  * dynamic range, RFC 7510 3). */
 const bit<16> MPLS_UDP_PORT = 6635;
 const bit<16> WAN_IPV4_UDP_BYTES = 28;     /* outer IPv4 20 + UDP 8 */
+const bit<16> WAN_IPV4_GRE_BYTES = 24;     /* outer IPv4 20 + GRE 4 (RFC 4023, no checksum or key) */
+const bit<8>  IP_PROTO_GRE = 47;
 const bit<16> UDP_HEADER_BYTES = 8;
 const bit<3>  IPV4_FLAG_DF = 2;            /* outer header: DF, identification 0 (an atomic datagram, RFC 6864) */
 typedef bit<14> wan_entropy_t;
@@ -152,9 +154,9 @@ const drop_reason_t DROP_SRH_INVALID    = 10; /* routing header not an SRH this 
                                                  Segments Left > Last Entry + 1, TLVs after the list */
 const drop_reason_t DROP_SEGMENTS_LEFT  = 11; /* End/End.X/module SID with Segments Left 0, End.DX4/DT4 with
                                                  Segments Left != 0 (RFC 8986 4.1/4.4: ICMP, discard) */
-/* profile wan: MPLS-in-UDP addressed to this border (a wan.decap hit) that cannot be decapsulated: a fragment
- * of the outer IPv4 packet (MF or an offset: nothing here reassembles), or a UDP length that is not the outer
- * IPv4 total length - 20 */
+/* profile wan: MPLS-in-UDP/GRE addressed to this border (a wan.decap hit) that cannot be decapsulated: a
+ * fragment of the outer IPv4 packet (MF or an offset: nothing here reassembles), a UDP length that is not the
+ * outer IPv4 total length - 20, or a GRE header with checksum, key, sequence number or a version */
 const drop_reason_t DROP_WAN_MALFORMED  = 12;
 #define DROP_REASONS 16
 
