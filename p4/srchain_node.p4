@@ -149,7 +149,7 @@ control SwitchIngress(
 #endif
 
 #if SRCHAIN_WAN
-        /* stage 0: MPLS-in-UDP addressed to this border loses its outer headers; any other is routed by them */
+        /* stage 0: MPLS-in-UDP/GRE addressed to this border loses its outer headers; any other is routed by them */
         if (hdr.wan_ipv4.isValid()) {
             wan.apply(hdr, ig_md);
         } else if (hdr.ipv4.isValid()) {
@@ -179,7 +179,8 @@ control SwitchIngress(
         }
 #elif SRCHAIN_WAN
         /* as below, and: a bad outer checksum is dropped like any; a transit packet's labels and inner header are
-           its payload (not checked); a decapsulated fragment or UDP length mismatch is wan_malformed */
+           its payload (not checked); a decapsulated fragment, UDP length mismatch or GRE with options is
+           wan_malformed */
         if (ig_md.wan.checksum_err) {
             drop_for(DROP_BAD_CHECKSUM);
         } else if (ig_md.wan.transit) {
