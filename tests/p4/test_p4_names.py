@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from srchain.model import load_chain
+from srchain.model.inventory import WanEnd, WanLink
 from srchain.plan import build_plan
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
+from srchain.plan import wan as W
 from srchain.plan.gen_p4names import merge, render, schema
 from srchain.sidstore import SidStore
 from srchain.targets.switch import scalar
@@ -26,16 +28,21 @@ ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "plugin" / "srchain" / "plan" / "p4names.py"
 EXAMPLES = ROOT / "examples"
 # The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): `full` (MSD 8: the parser unrolls
-# exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py) and `l4s` (the SR core + the l4s
-# module). A new profile goes here; p4names.py is generated from their union (p4/gen-constants).
-PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"]}
+# exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py), `l4s` (the SR core + the l4s
+# module) and `wan` (the SR core + MPLS-in-UDP at a border). A new profile goes here; p4names.py is generated from
+# their union (p4/gen-constants).
+PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"],
+            "wan": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_WAN=1"]}
 SPECS = [  # (spec, inventory, the profile its switches run): every example chain
     ("cloud-gaming.yaml", "inventory.yaml", "msd8"),
     ("cloud-gaming-mitigation.yaml", "inventory.yaml", "msd8"),
     ("cloud-gaming-mitigation-first.yaml", "inventory.yaml", "msd8"),
     ("two-switch.yaml", "inventory-two-switch.yaml", "msd8"),
     ("l4s.yaml", "inventory.yaml", "l4s"),
+    ("two-site.yaml", "inventory-two-site.yaml", "msd8"),  # its border switches run `wan` (BORDERS)
 ]
+# switches of a spec's inventory that run another profile than the spec's (the border switches of a WAN link)
+BORDERS = {("two-site.yaml", "a2"): "wan", ("two-site.yaml", "b1"): "wan"}
 
 
 @cache
@@ -60,16 +67,18 @@ def test_committed_names_are_generated_from_the_program(out: Path) -> None:
 MODULE_TABLES = {
     "msd8": (T.REPORT_SESSION, T.REPORT_ENCAP, T.REPORT_ADDRESSES, T.QUEUE_MAP),
     "l4s": (T.L4S_QUEUE_MAP, T.L4S_CONFIG, T.L4S_PI),
+    "wan": (W.WAN_DECAP,),
 }
-MODULES = {"msd8": ("flow-features", "priority"), "l4s": ("l4s",)}
+MODULES = {"msd8": ("flow-features", "priority"), "l4s": ("l4s",), "wan": ()}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_name_the_planner_uses_is_in_the_program(profile: str, out: Path) -> None:
     keys, actions = schema(compiled(profile, out))
-    for table in (T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, *MODULE_TABLES[profile]):
+    local_sid = T.LOCAL_SID_TABLES if MODULES[profile] else ()  # a profile without modules has no local SIDs
+    for table in (T.CLASSIFIER, *local_sid, T.SID_FORWARD, T.ROUTES, *MODULE_TABLES[profile]):
         assert table in actions, table
-    for table in T.LOCAL_SID_TABLES:
+    for table in local_sid:
         assert {T.LOCAL_SID_ACTIONS[table][m] for m in MODULES[profile]} <= set(actions[table])
     # one push action per depth up to the parser's MSD, labels as wide as an MPLS label
     assert T.MAX_PUSH == 8
@@ -95,7 +104,6 @@ def _fits(value: Any, width: int) -> bool:
 
 @pytest.mark.parametrize(("spec", "inventory", "profile"), SPECS, ids=[s for s, _, _ in SPECS])
 def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str, out: Path, tmp_path: Path) -> None:
-    keys, actions = schema(compiled(profile, out))
     with SidStore(tmp_path) as store:
         plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
     checked = 0
@@ -103,6 +111,7 @@ def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str
         fixed = (T.PRE_NODE, T.PRE_MGID, T.MIRROR_CFG, *TM.TABLES)  # the SDE's fixed tables
         if e.target_kind != "switch" or e.table in fixed:
             continue
+        keys, actions = schema(compiled(BORDERS.get((spec, e.target), profile), out))
         where = f"{e.table} {e.key}"
         assert e.table in actions, f"{where}: no such table"
         # the switch driver writes $MATCH_PRIORITY 0 when a ternary entry has none
@@ -145,3 +154,17 @@ def test_planned_tm_rows_fit_the_sdes_tm_table(spec: str, inventory: str, profil
         assert all(0 <= e.key_int(k.name) < k.limit for k in t.keys), e.key
         if t is not QUEUE_SCHED:
             assert e.key_int("pipe") == e.key_int("dev_port") >> 7
+
+
+@pytest.mark.parametrize("encapsulation", sorted(W.ENCAP_ACTION))
+def test_wan_rows_of_either_encapsulation_fit_profile_wan(encapsulation: str, out: Path) -> None:
+    """The rows plan/wan.py writes for a crossing of an MPLS-in-UDP and an MPLS-in-GRE link: their actions and
+    data fields are the program's (the two-site example above covers UDP through a whole plan)."""
+    keys, actions = schema(compiled("wan", out))
+    near, far = WanEnd(switch="a2", port=9, address="198.51.100.1"), WanEnd(switch="b1", port=9, address="198.51.100.2")
+    link = WanLink(name="ab", a=near, b=far, encapsulation=encapsulation, mtu=1600)  # type: ignore[arg-type]
+    c = W.Crossing("data path", 16001, link, near, far, 1500, 2)
+    for e in (W.encap_entry(c, "02:00:00:00:02:09", "02:00:00:00:0b:09", 1), W.decap_entry(c)):
+        assert set(e.key) == set(keys[e.table]) and all(_fits(v, keys[e.table][k][1]) for k, v in e.key.items())
+        data = actions[e.table][e.action]
+        assert set(e.params) == set(data) and all(_fits(v, data[k]) for k, v in e.params.items()), (e, data)
