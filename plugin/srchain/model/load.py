@@ -104,6 +104,15 @@ def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
                     issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{peer.proxy}'"))
             elif peer.host is not None and inv.host(peer.host) is None:
                 issues.append(doc.issue((*loc, "host"), f"unknown host '{peer.host}'"))
+            elif peer.srv6_node is not None:
+                node = inv.srv6_node(peer.srv6_node)
+                if node is None:
+                    known = ", ".join(n.name for n in inv.srv6_nodes) or "none"
+                    issues.append(doc.issue((*loc, "srv6_node"),
+                                            f"unknown SRv6 node '{peer.srv6_node}' (inventory has: {known})"))
+                elif node.mac is None:
+                    issues.append(doc.issue((*loc, "srv6_node"), f"SRv6 node '{node.name}' has no 'mac': a switch "
+                                            "port that peers with it needs the MAC to send it frames"))
     issues += _duplicates(doc, ((("srv6_nodes", i, "name"), n.name) for i, n in enumerate(inv.srv6_nodes)),
                           "SRv6 node")
     issues += _locator_overlaps(inv, doc)
@@ -211,6 +220,7 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
                     doc.issue((*loc, "module"), f"unknown P4 module '{seg.module}' (known: {', '.join(MODULES)})")
                 )
                 continue
+            issues += _p4_dataplane(spec, seg, inv, doc, loc)
             try:
                 params = info.params.model_validate(seg.params)
             except ValidationError as exc:
@@ -273,6 +283,31 @@ def check_dataplane(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> list[Issue
         issues.append(doc.issue(("dataplane",), "an srv6 chain needs 'srv6: {tail: NODE}' (where it decapsulates)"))
     elif inv.srv6_node(spec.srv6.tail) is None:
         issues.append(doc.issue(("srv6", "tail"), f"unknown SRv6 node '{spec.srv6.tail}' (inventory has: {nodes})"))
+    if spec.classifier.switch is not None:
+        issues += _switch_locator(inv, spec.classifier.switch, doc, ("classifier", "switch"),
+                                  "a switch head end encapsulates from its locator's first address")
+    return issues
+
+
+SRV6_MODULES = ("flow-features", "priority")  # the P4 srv6 profile's modules (docs/p4.md "SRv6 profile")
+
+
+def _switch_locator(inv: Inventory, name: str, doc: YamlDoc, loc: Loc, what: str) -> list[Issue]:
+    sw = inv.switch(name)
+    if sw is None or sw.locator is not None:
+        return []
+    return [doc.issue(loc, f"switch '{name}' has no SRv6 locator (inventory switches[].locator): {what}")]
+
+
+def _p4_dataplane(spec: ChainSpec, seg: P4Segment, inv: Inventory, doc: YamlDoc, loc: Loc) -> list[Issue]:
+    """What a P4 segment needs on an srv6 chain: a switch with a locator, a module of the srv6 profile."""
+    if spec.dataplane != "srv6":
+        return []
+    issues = _switch_locator(inv, seg.switch, doc, (*loc, "switch"),
+                             "an srv6 chain's module SIDs are functions of it")
+    if seg.module in MODULES and seg.module not in SRV6_MODULES:
+        issues.append(doc.issue((*loc, "module"), f"the P4 srv6 profile has no '{seg.module}' module (it runs "
+                                f"{' and '.join(SRV6_MODULES)}); use an sr-mpls chain for it"))
     return issues
 
 
