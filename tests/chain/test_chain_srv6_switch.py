@@ -102,7 +102,9 @@ def test_reports_leave_h_encapsulated_toward_the_report_path(tmp_path: Path) -> 
 
 
 def test_a_switch_head_end_encapsulates_from_its_locator(tmp_path: Path) -> None:
-    spec = write_variant(tmp_path, "switch-head", {"  node: head": "  switch: s1"}, base=SPEC)
+    udp = "match: {dst: 10.0.2.0/24, protocol: udp}"  # a switch head end matches the 5-tuple
+    spec = write_variant(tmp_path, "switch-head", {"  node: head": "  switch: s1", "match: {dst: 10.0.2.0/24}": udp},
+                         base=SPEC)
     plan = plan_of(spec, tmp_path / "state")
     features, nat, prio = (sid(plan, n) for n in ("features", "nat", "priority"))
     tail = sid(plan, TAIL_SEGMENT, "tail")
@@ -133,3 +135,34 @@ def test_changed_queues_modify_in_place_and_a_new_vnf_is_make_before_break(tmp_p
     assert [(o.phase, o.op, o.entry.target, o.entry.table) for o in diff(dyn.entries, old.entries)] == [
         ("install", "add", "px1", PROXY_SRV6_SID), ("flip", "modify", "head", NODE_ENCAP),
         ("cleanup", "delete", "px1", PROXY_SRV6_SID)]
+
+
+def test_a_linux_end_in_the_middle_is_a_node_segment(tmp_path: Path) -> None:
+    """`{name, node}`: an End on a Linux SRv6 node wired to s1 (issue 19's scenario 3): its SID on the node's
+    locator, a seg6local End entry on the node, s1 routes its locator; it needs no switch row of its own."""
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(INV.read_text().replace(
+        "srv6_nodes:\n",
+        'srv6_nodes:\n  - {name: mid, locator: "fcbb:bb00:5::/48", address: "fcbb:bb00:5::1", interface: mid-s1, '
+        'mac: "02:00:00:00:70:05"}\n').replace(
+        "      - {port: 4, mac: \"02:00:00:00:01:04\", peer: {srv6_node: tail}}\n",
+        "      - {port: 4, mac: \"02:00:00:00:01:04\", peer: {srv6_node: tail}}\n"
+        "      - {port: 5, mac: \"02:00:00:00:01:05\", peer: {srv6_node: mid}}\n"))
+    spec = tmp_path / "mid.yaml"
+    spec.write_text("chain: mid\ndataplane: srv6\nsrv6: {tail: tail, next_hop: 10.0.2.1}\nmsd: 4\n"
+                    "classifier: {node: head, rules: [{name: web, match: {dst: 10.0.2.0/24}}]}\n"
+                    "segments:\n  - {name: prio, switch: s1, module: priority}\n  - {name: mid, node: mid}\n"
+                    "  - {name: nat, vnf: nat, proxy: px1, behaviour: static}\n")
+    plan = plan_file(spec, tmp_path / "state", inv)
+    prio, mid, nat = (sid(plan, n) for n in ("prio", "mid", "nat"))
+    tail = sid(plan, TAIL_SEGMENT, "tail")
+    assert mid == "fcbb:bb00:5:100::"
+    assert next(s for s in plan.sids if s.segment == "mid").behaviour == "node:end"
+    assert {s.path: s.labels for s in plan.stacks} == {"data": [prio, mid, nat, tail]}
+    (end,) = [e for e in plan.entries if e.target == "mid"]
+    assert (end.table, end.key, end.action, end.params, end.role) == (
+        "seg6local", {"sid": mid}, "end", {"dev": "mid-s1"}, "end_sid")
+    routes = {e.key["dst_addr"]["value"]: e.params["port"] for e in rows(plan, S6.SID_FORWARD)}  # type: ignore[index]
+    assert routes == {"fcbb:bb00:5::": 5, "fcbb:bb00:2::": 2, "fcbb:bb00:9::": 4}
+    (nat_entry,) = [e for e in plan.entries if e.table == PROXY_SRV6_SID]
+    assert nat_entry.params["segments"] == [[tail]]

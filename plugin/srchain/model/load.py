@@ -19,10 +19,10 @@ from srchain.model.errors import Issue, SpecError
 from srchain.model.inventory import Inventory, Proxy
 from srchain.model.modules import MODULES, Traffic
 from srchain.model.sites import check_sites
-from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
+from srchain.model.spec import ChainSpec, NodeSegment, P4Segment, VnfSegment
 from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
 
-_UNION_TAGS = {"P4Segment", "VnfSegment"}  # discriminator tags pydantic inserts into error locations
+_UNION_TAGS = {"P4Segment", "VnfSegment", "NodeSegment"}  # discriminator tags pydantic inserts into error locations
 
 
 def _pydantic_issues(doc: YamlDoc, exc: ValidationError, prefix: Loc = ()) -> list[Issue]:
@@ -162,9 +162,9 @@ class ResolvedSegment:
 
     index: int
     name: str
-    kind: str  # "p4" | "vnf"
+    kind: str  # "p4" | "vnf" | "node"
     traffic: Traffic
-    spec: P4Segment | VnfSegment
+    spec: P4Segment | VnfSegment | NodeSegment
     params: BaseModel | None = None  # P4 module parameters
 
     @property
@@ -227,6 +227,9 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
                 issues += _pydantic_issues(doc, exc, (*loc, "params"))
                 continue
             resolved.append(ResolvedSegment(i, seg.name, "p4", seg.traffic or info.default_traffic, seg, params))
+        elif isinstance(seg, NodeSegment):
+            issues += _node_segment(spec, seg, inv, doc, loc)
+            resolved.append(ResolvedSegment(i, seg.name, "node", seg.traffic, seg))
         else:
             proxy = inv.proxy(seg.proxy)
             if proxy is None:
@@ -309,6 +312,17 @@ def _p4_dataplane(spec: ChainSpec, seg: P4Segment, inv: Inventory, doc: YamlDoc,
         issues.append(doc.issue((*loc, "module"), f"the P4 srv6 profile has no '{seg.module}' module (it runs "
                                 f"{' and '.join(SRV6_MODULES)}); use an sr-mpls chain for it"))
     return issues
+
+
+def _node_segment(spec: ChainSpec, seg: NodeSegment, inv: Inventory, doc: YamlDoc, loc: Loc) -> list[Issue]:
+    """An End on a Linux SRv6 node: srv6 chains only, a node of the inventory."""
+    if spec.dataplane != "srv6":
+        return [doc.issue((*loc, "node"), "a Linux SRv6 node's End is an srv6 segment; an sr-mpls chain takes "
+                          "P4 modules and VNFs")]
+    if inv.srv6_node(seg.node) is None:
+        known = ", ".join(n.name for n in inv.srv6_nodes) or "none"
+        return [doc.issue((*loc, "node"), f"unknown SRv6 node '{seg.node}' (inventory has: {known})")]
+    return []
 
 
 def _vnf_dataplane(spec: ChainSpec, seg: VnfSegment, proxy: Proxy, inv: Inventory, doc: YamlDoc,

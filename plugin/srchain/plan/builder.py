@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, L4sParams, PriorityParams
-from srchain.model.spec import Match, P4Segment, VnfSegment
+from srchain.model.spec import Match, NodeSegment, P4Segment, VnfSegment
 from srchain.model.yamlsource import load_yaml
 from srchain.plan import l4s as L4S
 from srchain.plan import tables as T
@@ -159,11 +159,13 @@ class _Builder:
                 if isinstance(spec, P4Segment):
                     context[(seg.name, inst)] = f"p4/{spec.switch}/{spec.module}"
                     continue
+                assert isinstance(spec, VnfSegment)  # load._node_segment: a node segment is srv6 only
                 behind = [[[*o, context[o]] for o in path] for path in self._restore_paths(seg, inst)]
                 digest = hashlib.sha256(json.dumps(behind).encode()).hexdigest()[:16]
                 context[(seg.name, inst)] = f"proxy/{spec.proxy}/{spec.behaviour}/{seg.traffic}/restore={digest}"
         for seg in self.segments:
             spec = seg.spec
+            assert not isinstance(spec, NodeSegment)  # load._node_segment: srv6 only
             where: tuple[TargetKind, str] = (
                 ("switch", spec.switch) if isinstance(spec, P4Segment) else ("proxy", spec.proxy)
             )
@@ -655,6 +657,7 @@ def _srv6_in_one_site(model: ChainModel) -> None:
     nodes = [("srv6_nodes", n) for n in (spec.classifier.node, spec.srv6.tail if spec.srv6 else None) if n]
     nodes += [("proxies", s.spec.proxy) for s in model.segments if isinstance(s.spec, VnfSegment)]
     nodes += [("switches", s.spec.switch) for s in model.segments if isinstance(s.spec, P4Segment)]
+    nodes += [("srv6_nodes", s.spec.node) for s in model.segments if isinstance(s.spec, NodeSegment)]
     nodes += [("switches", spec.classifier.switch)] if spec.classifier.switch else []
     where = {name: site.name for kind, name in nodes if (site := inv.site_of(kind, name)) is not None}
     if len(set(where.values())) > 1:

@@ -1,4 +1,4 @@
-"""What an SRv6 plan's node entries (Linux head end and tail, srchain.plan.srv6) are in iproute2 terms:
+"""What an SRv6 plan's node entries (Linux head end, tail and End, srchain.plan.srv6) are in iproute2 terms:
 the `ip` arguments that install one (srchain.targets.linuxnode runs them)."""
 
 from __future__ import annotations
@@ -47,4 +47,7 @@ def ip_args(entry: Entry, replace: bool = False) -> list[list[str]]:
         how = ["nh4", _text(entry, "nh4")] if entry.action == "end.dx4" else ["table", str(entry.params.get("table"))]
         return [["-6", "route", verb, f"{sid}/128", "encap", "seg6local", "action", _DECAP[entry.action], *how,
                  "count", "dev", dev]]
+    if entry.table == NODE_LOCAL and entry.action == "end":  # a Linux End in the middle of the chain
+        return [["-6", "route", verb, f"{entry.key.get('sid')}/128", "encap", "seg6local", "action", "End", "count",
+                 "dev", dev]]
     raise NotRendered(f"{where}: action {entry.action} is not a node entry")

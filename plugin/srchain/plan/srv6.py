@@ -30,15 +30,16 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from srchain.model.inventory import Srv6Node
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, PriorityParams
-from srchain.model.spec import SRV6_BEHAVIOURS, Match, P4Segment, Ternary, VnfSegment
+from srchain.model.spec import SRV6_BEHAVIOURS, Match, NodeSegment, P4Segment, Ternary, VnfSegment
 from srchain.plan import srv6switch as S6
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
 from srchain.plan.errors import PlanError
 from srchain.plan.match import match_key
-from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack
+from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
 from srchain.plan.model import Ternary as TernaryKey
 from srchain.plan.p4rows import decision_group, report_group
 from srchain.plan.topology import Hop, Topology, Unreachable
@@ -88,6 +89,11 @@ class Srv6Builder:
         return PlanError(f"chain '{self.spec.chain}': {reason}")
 
     # -- SIDs -------------------------------------------------------------------------------------
+    def _node(self, name: str) -> Srv6Node:
+        node = self.inv.srv6_node(name)
+        assert node is not None  # load._node_segment
+        return node
+
     def _switch_locator(self, name: str) -> str:
         sw = self.inv.switch(name)
         assert sw is not None and sw.locator is not None  # load._p4_dataplane / check_dataplane
@@ -124,6 +130,9 @@ class Srv6Builder:
                 context[(seg.name, seg.name)] = (f"srv6/p4/{spec.switch}/{self._switch_locator(spec.switch)}/"
                                                  f"{spec.module}")
                 continue
+            if isinstance(spec, NodeSegment):  # an End does the same whatever follows it
+                context[(seg.name, seg.name)] = f"srv6/node/{spec.node}/{self._node(spec.node).locator}/end"
+                continue
             proxy = self.inv.proxy(spec.proxy)
             assert proxy is not None and proxy.locator is not None  # load._vnf_dataplane
             for inst in seg.instances:
@@ -134,9 +143,12 @@ class Srv6Builder:
                                              f"{SRV6_BEHAVIOURS[spec.behaviour]}/{seg.traffic}/behind={digest}")
         for seg in self.m.segments:
             spec = seg.spec
+            where: TargetKind
             if isinstance(spec, P4Segment):
                 where, name, locator = "switch", spec.switch, self._switch_locator(spec.switch)
                 kind = f"p4:{spec.module}"
+            elif isinstance(spec, NodeSegment):
+                where, name, locator, kind = "node", spec.node, self._node(spec.node).locator, "node:end"
             else:
                 proxy = self.inv.proxy(spec.proxy)
                 assert proxy is not None and proxy.locator is not None
@@ -149,8 +161,7 @@ class Srv6Builder:
                 self.since[s.sid] = s.since
                 self.owner[s.sid] = (where, name)
                 self.locator[s.sid] = locator
-                self.sids.append(SidInfo(seg.name, inst, s.sid, "switch" if where == "switch" else "proxy", name,
-                                         kind, s.since))
+                self.sids.append(SidInfo(seg.name, inst, s.sid, where, name, kind, s.since))
         self.sids.append(SidInfo(TAIL_SEGMENT, tail.name, t.sid, "node", tail.name, f"node:{self.spec.srv6.decap}",
                                  t.since))
 
@@ -240,6 +251,11 @@ class Srv6Builder:
                 if head.interface is not None:
                     encap["dev"] = head.interface
                 self.add(Entry("node", head.name, NODE_ENCAP, key, "h.encaps", encap, "classifier", self.version))
+        for seg in self.m.segments:  # a Linux End in the middle of the chain
+            if isinstance(seg.spec, NodeSegment):
+                node, sid = self._node(seg.spec.node), self.sid[(seg.name, seg.name)]
+                end: Params = {"dev": node.interface} if node.interface is not None else {}
+                self.add(Entry("node", node.name, NODE_LOCAL, {"sid": sid}, "end", end, "end_sid", self.since[sid]))
         local: Params = {"nh4": self.spec.srv6.next_hop} if self.spec.srv6.decap == "end.dx4" else {"table": MAIN_TABLE}
         if tail.interface is not None:
             local["dev"] = tail.interface
@@ -309,7 +325,7 @@ class Srv6Builder:
                     self._route(what, sid, at)
             elif at is not None:  # from outside the switches to a node behind one: its last switch routes it
                 self._route(what, sid, at)
-            loc = at.switch if at is not None and kind == "proxy" else None  # a proxy returns to its switch
+            loc = at.switch if at is not None else None  # a proxy (a Linux End) sends back through its switch
             ran_here = False
 
     def _toward(self, what: str, sid: str, loc: str, target: str, start: str | None, i: int,

@@ -21,7 +21,7 @@ from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.plan.srv6 import MAIN_TABLE, NODE_ENCAP, NODE_LOCAL
 from srchain.targets.base import NKey, TargetError
 
-_DECAP = {"End.DX4": "end.dx4", "End.DT6": "end.dt6"}
+_DECAP = {"End.DX4": "end.dx4", "End.DT6": "end.dt6", "End": "end"}  # seg6local actions the plans write
 
 
 def _prefix(text: str) -> str:
@@ -90,8 +90,12 @@ class LinuxNodeDriver:
                 action = _DECAP.get(str(r.get("action")))
                 if r.get("encap") != "seg6local" or action is None:
                     continue
-                fields: dict[str, Any] = {"nh4": r.get("nh4")} if action == "end.dx4" else {
-                    "table": MAIN_TABLE if r.get("table") in ("main", MAIN_TABLE, str(MAIN_TABLE)) else r.get("table")}
+                fields: dict[str, Any] = {}
+                if action == "end.dx4":
+                    fields["nh4"] = r.get("nh4")
+                elif action == "end.dt6":
+                    fields["table"] = MAIN_TABLE if r.get("table") in ("main", MAIN_TABLE, str(MAIN_TABLE)) else r.get(
+                        "table")
                 fields["dev"] = r.get("dev")
                 rx = r.get("stats64", {}).get("packets")
                 out[(NODE_LOCAL, _sid(r["dst"]))] = (canonical([action, fields]), rx if isinstance(rx, int) else None)
