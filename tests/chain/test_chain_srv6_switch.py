@@ -14,6 +14,7 @@ from chainlib import EXAMPLES, plan_file, write_variant
 from srchain.plan import Plan, diff
 from srchain.plan import srv6switch as S6
 from srchain.plan import tables as T
+from srchain.plan.iproute2 import ip_args
 from srchain.plan.model import Entry
 from srchain.plan.srv6 import NODE_ENCAP, PROXY_SRV6_SID, TAIL_SEGMENT
 
@@ -166,3 +167,24 @@ def test_a_linux_end_in_the_middle_is_a_node_segment(tmp_path: Path) -> None:
     assert routes == {"fcbb:bb00:5::": 5, "fcbb:bb00:2::": 2, "fcbb:bb00:9::": 4}
     (nat_entry,) = [e for e in plan.entries if e.table == PROXY_SRV6_SID]
     assert nat_entry.params["segments"] == [[tail]]
+
+
+def test_h_encaps_red_on_a_switch_and_on_a_linux_head_end(tmp_path: Path) -> None:
+    """`srv6.encap: encap.red` (RFC 8986 H.Encaps.Red): the switch head end's classifier takes encaps_red_<n> with
+    the same data, a Linux head end's route `mode encap.red`; the default keeps the spec's digest."""
+    red = {"srv6: {tail: tail, decap: end.dx4, next_hop: 10.0.2.1}":
+           "srv6: {tail: tail, decap: end.dx4, next_hop: 10.0.2.1, encap: encap.red}"}
+    plain = plan_of(SPEC, tmp_path / "plain")
+    linux = plan_of(write_variant(tmp_path, "red", red, base=SPEC), tmp_path / "linux")
+    assert linux.spec_digest != plain.spec_digest
+    (encap,) = [e for e in linux.entries if e.table == NODE_ENCAP]
+    assert encap.params["mode"] == "encap.red" and "mode" not in next(
+        e for e in plain.entries if e.table == NODE_ENCAP).params
+    assert ip_args(encap)[1][:8] == ["route", "add", "10.0.2.0/24", "encap", "seg6", "mode", "encap.red", "segs"]
+    udp = "match: {dst: 10.0.2.0/24, protocol: udp}"
+    switch = plan_of(write_variant(tmp_path, "red-switch", {**red, "  node: head": "  switch: s1",
+                                                            "match: {dst: 10.0.2.0/24}": udp}, base=SPEC),
+                     tmp_path / "switch")
+    (cls,) = rows(switch, S6.CLASSIFIER)
+    assert cls.action == "SwitchIngress.classifier.encaps_red_4" and set(cls.params) == {
+        "hop_limit", "src_addr", "sid_0", "sid_1", "sid_2", "sid_3"}

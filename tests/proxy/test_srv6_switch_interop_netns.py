@@ -181,9 +181,11 @@ class Lab:
                              {"name": "fw", "vnf": "fw", "proxy": "px", "behaviour": "static"}]}
         (self.tmp / "inventory.yaml").write_text(yaml.safe_dump(inv))
         (self.tmp / "chain.yaml").write_text(yaml.safe_dump(spec))
-        # scenario 3: the same chain with m's Linux End between s1's priority SID and the proxy
+        # scenario 3: the same chain with m's Linux End between s1's priority SID and the proxy, the head end's
+        # encapsulation reduced (H.Encaps.Red: s1's End takes an SRH with Segments Left = Last Entry + 1)
         spec["chain"] = "lab6mid"
         spec["segments"].insert(1, {"name": "mid", "node": "m"})  # type: ignore[attr-defined]
+        spec["srv6"]["encap"] = "encap.red"  # type: ignore[index]
         (self.tmp / "mid.yaml").write_text(yaml.safe_dump(spec))
         return self.tmp / "chain.yaml", self.tmp / "inventory.yaml"
 
@@ -352,9 +354,10 @@ def test_linux_encap_switch_end_priority_proxy_end_as_vnf_linux_end_dx4(lab: Lab
 
 
 def test_scenario_3_a_linux_end_in_the_middle_of_our_chain(lab: Lab) -> None:
-    """Issue 19's scenario 3, planned and applied: [s1 priority, m's Linux End, px End.AS, t End.DX4]. m's
-    `seg6local End` (a node segment of the spec) takes the packet s1 sent it, applies End and sends it back through
-    s1 to the proxy; its output equals RFC 8986 End applied to its input, byte for byte from the IPv6 header on."""
+    """Issue 19's scenario 3, planned and applied: [s1 priority, m's Linux End, px End.AS, t End.DX4], r1's
+    H.Encaps.Red (`mode encap.red`: the first SID only in the DA). m's `seg6local End` (a node segment of the spec)
+    takes the packet s1 sent it, applies End and sends it back through s1 to the proxy; its output equals RFC 8986
+    End applied to its input, byte for byte from the IPv6 header on."""
     service = ChainService(lab.inv, lab.tmp / "state", options=Options(drain_timeout=10, drain_interval=0.5))
     plan = service.apply(service.load(lab.tmp / "mid.yaml")).plan
     prio, mid, fw, tail = sid_of(plan, "prio"), sid_of(plan, "mid"), sid_of(plan, "fw"), sid_of(plan, TAIL_SEGMENT)
@@ -365,12 +368,12 @@ def test_scenario_3_a_linux_end_in_the_middle_of_our_chain(lab: Lab) -> None:
     frames = run_traffic(lab, b"s6m")
     assert {k: len(v) for k, v in frames.items()} == {"into_s1": N, "to_px": N, "from_px": N, "to_t": N,
                                                        "to_m": N, "from_m": N}
-    wire = [tail, fw, mid, prio]
+    wire = [tail, fw, mid]  # reduced: the first SID (s1's priority) is in the DA only
     hlim = Ether(frames["into_s1"][0])[IPv6].hlim
     for f in frames["into_s1"]:
         p = Ether(f)
-        assert (p[IPv6].dst, p[IPv6ExtHdrSegmentRouting].addresses, p[IPv6ExtHdrSegmentRouting].segleft) == (
-            prio, wire, 3)
+        srh = p[IPv6ExtHdrSegmentRouting]
+        assert (p[IPv6].dst, srh.addresses, srh.segleft, srh.lastentry) == (prio, wire, 3, 2)
     for f_in, f_out in zip(frames["to_m"], frames["from_m"], strict=True):
         got_in, got_out = Ether(f_in), Ether(f_out)
         srh = got_in[IPv6ExtHdrSegmentRouting]
@@ -397,8 +400,9 @@ def test_scenario_3_a_linux_end_in_the_middle_of_our_chain(lab: Lab) -> None:
 
 def test_scenario_2_switch_encaps_linux_end_proxy_end_ad_linux_decap(lab: Lab) -> None:
     """Issue 19's scenario 2 with End.DX4 for End.DT4 (Linux's End.DT4 needs a VRF device; not offered): s1 is the
-    head end (its classifier's H.Encaps, from its locator's first address) → m's Linux End → px End.AD (per flow)
-    → VNF → px → s1 → t End.DX4 → h2. r1 is a plain IPv4 router here (its route to h2 via s1, the lab's)."""
+    head end (its classifier's H.Encaps.Red, from its locator's first address) → m's Linux End (on an SRH with
+    Segments Left = Last Entry + 1) → px End.AD (per flow) → VNF → px → s1 → t End.DX4 → h2. r1 is a plain IPv4
+    router here (its route to h2 via s1, the lab's)."""
     spec = yaml.safe_load((lab.tmp / "mid.yaml").read_text())
     spec["chain"] = "lab6head"
     spec["classifier"] = {"switch": "s1", "rules": [{"name": "to-h2", "priority": 10,
@@ -418,12 +422,14 @@ def test_scenario_2_switch_encaps_linux_end_proxy_end_ad_linux_decap(lab: Lab) -
         # into s1: plain IPv4 (not SRv6); s1's H.Encaps is what m receives
         assert {k: len(v) for k, v in frames.items()} == {"into_s1": 0, "to_px": N, "from_px": N, "to_t": N,
                                                            "to_m": N, "from_m": N}
-        wire = [tail, fw, mid]
+        (cls,) = [e for e in plan.entries if e.table == S6.CLASSIFIER]
+        assert cls.action == "SwitchIngress.classifier.encaps_red_3"
+        wire = [tail, fw]  # H.Encaps.Red: the first SID (m's End) in the DA only
         for f in frames["to_m"]:
             p = Ether(f)
             srh = p[IPv6ExtHdrSegmentRouting]
             assert (p[IPv6].src, p[IPv6].dst, p[IPv6].hlim, p[IPv6].tc, srh.addresses, srh.segleft, srh.lastentry) == (
-                S1_SRC, mid, 63, 0, wire, 2, 2)  # H.Encaps: Hop Limit 64, minus s1's own forwarding hop
+                S1_SRC, mid, 63, 0, wire, 2, 1)  # Hop Limit 64, minus s1's own forwarding hop
             assert p[IP].dst == "10.2.0.2" and p[IP].ttl == 63  # r1 routed it (TTL 64 - 1); s1 leaves it alone
         for f in frames["from_px"]:  # End.AD: the learned header with End applied, back to s1
             p = Ether(f)

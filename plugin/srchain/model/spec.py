@@ -213,6 +213,9 @@ class Srv6Options(Strict):
     tail: Name
     decap: Literal["end.dx4", "end.dt6"] = "end.dx4"
     next_hop: str | None = None  # end.dx4: the inner packets' IPv4 next hop behind the tail
+    # the head end's encapsulation: H.Encaps (RFC 8986 5.1) or H.Encaps.Red (5.2: the first segment only in the DA,
+    # not in the SRH); iproute2's `encap seg6 mode encap|encap.red`, the P4 classifier's encaps_<n>|encaps_red_<n>
+    encap: Literal["encap", "encap.red"] = "encap"
 
     @field_validator("next_hop")
     @classmethod

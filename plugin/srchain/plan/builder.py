@@ -43,6 +43,8 @@ def spec_digest(model: ChainModel) -> str:
     body = model.spec.model_dump(mode="json", exclude={"description"})
     if model.spec.dataplane == "sr-mpls":  # fields SRv6 added: an SR-MPLS spec keeps its digest (and version)
         del body["dataplane"], body["srv6"], body["classifier"]["node"]
+    elif body["srv6"] is not None and body["srv6"]["encap"] == "encap":  # added later: the default keeps digests
+        del body["srv6"]["encap"]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

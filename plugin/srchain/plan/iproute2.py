@@ -39,8 +39,9 @@ def ip_args(entry: Entry, replace: bool = False) -> list[list[str]]:
         if isinstance(bucket, dict) and bucket.get("mask"):
             raise NotRendered(f"{where}: load-balancing buckets (a multipath route), not rendered yet")
         dst = str(match.get("dst", "0.0.0.0/0"))
+        mode = str(entry.params.get("mode", "encap"))  # encap | encap.red (H.Encaps.Red)
         return [["sr", "tunsrc", "set", _text(entry, "source")],
-                ["route", verb, dst, "encap", "seg6", "mode", "encap", "segs", ",".join(map(str, segments)),
+                ["route", verb, dst, "encap", "seg6", "mode", mode, "segs", ",".join(map(str, segments)),
                  "dev", dev]]
     if entry.table == NODE_LOCAL and entry.action in _DECAP:
         sid = entry.key.get("sid")

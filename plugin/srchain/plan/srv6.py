@@ -248,6 +248,8 @@ class Srv6Builder:
                 key: Key = {"rule": rule.name, "lb_bucket": self.bucket_key(buckets)}
                 encap: Params = {"match": _match(rule.match), "priority": rule.priority, "source": head.address,
                                  "segments": segments}
+                if self.spec.srv6.encap != "encap":
+                    encap["mode"] = self.spec.srv6.encap
                 if head.interface is not None:
                     encap["dev"] = head.interface
                 self.add(Entry("node", head.name, NODE_ENCAP, key, "h.encaps", encap, "classifier", self.version))
@@ -361,7 +363,7 @@ class Srv6Builder:
                 self.add(Entry("switch", sw, S6.CLASSIFIER,
                                {**match_key(rule.match), "lb_bucket": self.bucket_key(buckets),
                                 "$MATCH_PRIORITY": T.MATCH_PRIORITY_MAX - rule.priority},
-                               S6.CLASSIFIER_ENCAPS.format(n=len(segs)),
+                               (S6.CLASSIFIER_ENCAPS_RED if self.reduced else S6.CLASSIFIER_ENCAPS).format(n=len(segs)),
                                {"hop_limit": self.spec.ttl, "src_addr": source,
                                 **{f"sid_{i}": s for i, s in enumerate(segs)}},
                                "classifier", self.version))
@@ -415,9 +417,26 @@ class Srv6Builder:
                        {"switch_id": self.topo.switch_id(sw), "src_addr": str(emitter.params.report_src),
                         "dst_addr": str(emitter.params.report_dst)}, "report_addresses", self.version))
 
+    @property
+    def reduced(self) -> bool:
+        return self.spec.srv6 is not None and self.spec.srv6.encap == "encap.red"
+
+    def check_reduced(self, lists: dict[int, list[str]]) -> None:
+        """H.Encaps.Red leaves the first segment out of the SRH: it arrives with Segments Left = Last Entry + 1
+        (RFC 8754 allows it), which the SR proxy refuses as srv6_bad_srh; and with one segment there is no SRH."""
+        for segs in lists.values():
+            kind, name = self.owner[segs[0]]
+            if kind == "proxy":
+                seg = next(s.segment for s in self.sids if s.sid == segs[0])
+                raise self.refuse(f"srv6.encap encap.red: the first segment '{seg}' is a SID of proxy '{name}', "
+                                  "which refuses a reduced SRH (Segments Left = Last Entry + 1 on arrival: "
+                                  "srv6_bad_srh); put a switch module or a node segment first, or use encap")
+
     def build(self) -> Plan:
         self.allocate()
         lists = self.segment_lists()
+        if self.reduced:
+            self.check_reduced(lists)
         stacks = [Stack("data", b, segs) for b, segs in self.groups(lists)]
         reports = [(seg, self.report_lists(seg)) for seg in self.m.segments if seg.emits_reports]
         for seg, rl in reports:

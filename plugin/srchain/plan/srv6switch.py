@@ -14,6 +14,7 @@ from srchain.plan.model import Lpm
 
 CLASSIFIER = P6.SWITCH_INGRESS_CLASSIFIER_RULES  # the SR-MPLS profiles' key; actions encaps_<n>, encaps_red_<n>
 CLASSIFIER_ENCAPS = "SwitchIngress.classifier.encaps_{n}"  # data: hop_limit, src_addr, sid_0 (first) .. sid_<n-1>
+CLASSIFIER_ENCAPS_RED = "SwitchIngress.classifier.encaps_red_{n}"  # the same data; sid_0 only in the DA (5.2)
 LOCAL_SID = P6.SWITCH_INGRESS_SRV6_LOCAL_SID  # exact IPv6 DA -> End-type behaviour
 LOCAL_SID_ACTIONS = {
     "flow-features": P6.SWITCH_INGRESS_SRV6_END_FLOW_FEATURES,  # data: sid (the module's key), report_every

@@ -70,6 +70,8 @@ class LinuxNodeDriver:
             match = p.get("match")
             dst = match.get("dst", "0.0.0.0/0") if isinstance(match, dict) else "0.0.0.0/0"
             content = {"source": p.get("source"), "segments": p.get("segments"), "dev": p.get("dev")}
+            if "mode" in p:  # H.Encaps.Red
+                content["mode"] = p["mode"]
             return (NODE_ENCAP, _prefix(str(dst))), canonical([entry.action, content])
         if entry.table == NODE_LOCAL:
             fields = {k: p.get(k) for k in ("nh4", "table", "dev") if k in p}
@@ -81,9 +83,11 @@ class LinuxNodeDriver:
         if NODE_ENCAP in tables:
             source = next((t.get("tunsrc") for t in self._json("sr", "tunsrc", "show")), None)
             for r in self._json("route", "show"):
-                if r.get("encap") == "seg6" and r.get("mode") == "encap":
+                if r.get("encap") == "seg6" and r.get("mode") in ("encap", "encap.red"):
                     dst = "0.0.0.0/0" if r["dst"] == "default" else r["dst"]
                     content = {"source": source, "segments": r.get("segs"), "dev": r.get("dev")}
+                    if r.get("mode") == "encap.red":
+                        content["mode"] = "encap.red"
                     out[(NODE_ENCAP, _prefix(dst))] = (canonical(["h.encaps", content]), None)
         if NODE_LOCAL in tables:
             for r in self._json("-s", "-6", "route", "show"):
