@@ -54,6 +54,7 @@ from srchain.plan import Plan
 from srchain.plan import srv6switch as S6
 from srchain.plan.srv6 import PROXY_SRV6_SID, TAIL_SEGMENT
 from srchain.targets.switch import SwitchDriver
+from srchain_contracts.records import FeatureReport, FlowKey
 from srchain_emu.bundle import compile_to_dir
 from waiting import wait_until
 
@@ -72,7 +73,8 @@ HEAD, S1_SRC = "fcbb:bb00:1::1", "fcbb:bb00:10::1"
 MAC = {"h1": "02:00:00:2a:01:01", "r1h1": "02:00:00:2a:01:02", "r1s1": "02:00:00:2a:02:01", "s1p1": "02:00:00:2a:02:02",
        "s1p2": "02:00:00:2a:03:01", "sr0": "02:00:00:2a:03:02", "vnf0": "02:00:00:2a:04:01", "vnf": "02:00:00:2a:04:02",
        "s1p4": "02:00:00:2a:05:01", "ts1": "02:00:00:2a:05:02", "th2": "02:00:00:2a:06:01", "h2": "02:00:00:2a:06:02",
-       "s1p3": "02:00:00:2a:07:01", "ms1": "02:00:00:2a:07:02"}
+       "s1p3": "02:00:00:2a:07:01", "ms1": "02:00:00:2a:07:02",
+       "vnf1": "02:00:00:2a:08:01", "vnfr": "02:00:00:2a:08:02"}
 MID = "fcbb:bb00:5::1"  # m, the Linux End of scenario 3
 
 
@@ -107,6 +109,7 @@ class Lab:
         add_veth(ns["r1"], "r1-s1", MAC["r1s1"], ns["sw"], "s1p1", MAC["s1p1"])
         add_veth(ns["sw"], "s1p2", MAC["s1p2"], ns["px"], "sr0", MAC["sr0"])
         add_veth(ns["px"], "vnf0", MAC["vnf0"], ns["vnf"], "eth0", MAC["vnf"])
+        add_veth(ns["px"], "vnf1", MAC["vnf1"], ns["vnf"], "eth1", MAC["vnfr"])  # the report path's VNF
         add_veth(ns["sw"], "s1p4", MAC["s1p4"], ns["t"], "t-s1", MAC["ts1"])
         add_veth(ns["t"], "t-h2", MAC["th2"], ns["h2"], "eth0", MAC["h2"])
         add_veth(ns["sw"], "s1p3", MAC["s1p3"], ns["m"], "m-s1", MAC["ms1"])
@@ -172,8 +175,9 @@ class Lab:
                               {"port": 4, "mac": MAC["s1p4"], "peer": {"srv6_node": "t"}}]}],
             "proxies": [{"name": "px", "control": f"unix:{self.api.path}", "sr_interface": "sr0", "mac": MAC["sr0"],
                          "locator": "fcbb:bb00:2::/48", "token_file": str(self.tmp / "token"),
-                         "attachments": [{"vnf": "fw", "iface": "vnf0", "mac": MAC["vnf"]}]}],
-            "vnfs": [{"name": "fw", "kind": "reflector"}],
+                         "attachments": [{"vnf": "fw", "iface": "vnf0", "mac": MAC["vnf"]},
+                                         {"vnf": "fmt", "iface": "vnf1", "mac": MAC["vnfr"]}]}],
+            "vnfs": [{"name": "fw", "kind": "reflector"}, {"name": "fmt", "kind": "reflector"}],
         }
         spec = {"chain": "lab6", "dataplane": "srv6", "srv6": {"tail": "t", "next_hop": "10.2.0.2"}, "msd": 4,
                 "classifier": {"node": "r1", "rules": [{"name": "to-h2", "match": {"dst": "10.2.0.0/24"}}]},
@@ -245,7 +249,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = Lab(tmp)
     try:
         lab.build()
-        with spawn_in(lab.ns["vnf"], sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"):
+        with spawn_in(lab.ns["vnf"], sys.executable, str(HERE / "vnf_reflect.py"), "eth0", "240"), \
+                spawn_in(lab.ns["vnf"], sys.executable, str(HERE / "vnf_reflect.py"), "eth1", "240"):
             lab.daemon.start()
             lab.start_switch()
             lab.spec, lab.inv = lab.write_chain(artifacts)
@@ -256,11 +261,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             lab.to_t = packet_socket_in(lab.ns["t"], "t-s1")
             lab.to_m = packet_socket_in(lab.ns["m"], "m-s1")
             lab.from_m = packet_socket_in(lab.ns["sw"], "s1p3")
+            lab.at_h2 = packet_socket_in(lab.ns["h2"], "eth0")
             lab.rx = call_in_netns(lab.ns["h2"], lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             lab.rx.bind(("10.2.0.2", 7000))
             lab.tx = call_in_netns(lab.ns["h1"], lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             yield lab
-            for sock in (lab.into_s1, lab.to_px, lab.from_px, lab.to_t, lab.to_m, lab.from_m, lab.rx, lab.tx):
+            for sock in (lab.into_s1, lab.to_px, lab.from_px, lab.to_t, lab.to_m, lab.from_m, lab.at_h2, lab.rx,
+                         lab.tx):
                 sock.close()
     finally:
         lab.teardown()
@@ -442,3 +449,56 @@ def test_scenario_2_switch_encaps_linux_end_proxy_end_ad_linux_decap(lab: Lab) -
         service.delete("lab6head")
     finally:
         lab.x("r1", "ip", "route", "del", "10.2.0.0/24", "via", "10.9.0.2", "dev", "r1-s1")
+
+
+def test_flow_features_reports_leave_s1_through_the_proxy_and_linux(lab: Lab) -> None:
+    """The report path over SRv6 on real wires: s1's flow-features SID (report_every 5) mirrors every 5th packet of
+    the flow as a feature report, H.Encaps'd in egress toward [fmt, t]; px's End.AS hands it to the report VNF and
+    rebuilds [t]; t's End.DX4 delivers the report's IPv4/UDP to h2's segment, where its record is read."""
+    spec = yaml.safe_load((lab.tmp / "chain.yaml").read_text())
+    spec["chain"] = "lab6rep"
+    # the report's IPv4 destination is h2: Linux's End.DX4 looks nh4 up, but on a connected route its neighbour is
+    # the inner packet's own destination (a report to 10.255.0.2 would wait for an ARP answer nobody gives)
+    features_params = {"report_every": 5, "report_dst": "10.2.0.2"}
+    spec["segments"] = [{"name": "features", "switch": "s1", "module": "flow-features", "params": features_params},
+                        {"name": "fw", "vnf": "fw", "proxy": "px", "behaviour": "static"},
+                        {"name": "fmt", "vnf": "fmt", "proxy": "px", "behaviour": "static", "traffic": "reports"}]
+    (lab.tmp / "rep.yaml").write_text(yaml.safe_dump(spec))
+    service = ChainService(lab.inv, lab.tmp / "state", options=Options(drain_timeout=10, drain_interval=0.5))
+    plan = service.apply(service.load(lab.tmp / "rep.yaml")).plan
+    features, fw, fmt, tail = (sid_of(plan, n) for n in ("features", "fw", "fmt", TAIL_SEGMENT))
+    assert {s.path: s.labels for s in plan.stacks} == {"data": [features, fw, tail], "reports:features": [fmt, tail]}
+    before = lab.seg6local_packets("t", tail)
+    for sock in (lab.to_px, lab.at_h2):
+        drain(sock)
+    reports = N // 5
+    frames = run_traffic(lab, b"s6r")
+    assert len(frames["into_s1"]) == N and len(frames["to_t"]) == N  # the first N of each (data, then reports)
+    sport = lab.tx.getsockname()[1]
+    key, _ = FlowKey.from_packet("10.1.0.1", sport, "10.2.0.2", 7000, 17)
+
+    def report_frame(f: bytes) -> bool:
+        ip = 14
+        return f[12:14] == b"\x08\x00" and f[ip + 9] == 17 and f[ip + 22 : ip + 24] == (47001).to_bytes(2, "big")
+
+    at_h2 = recv_frames(lab.at_h2, reports, timeout=5.0, accept=report_frame)
+    assert len(at_h2) == reports, f"{len(at_h2)} of {reports} reports reached h2's segment"
+    counts = []
+    for f in at_h2:
+        p = Ether(f)
+        assert (p[IP].src, p[IP].dst, p[UDP].sport, p[UDP].dport) == ("10.255.0.1", "10.2.0.2", 47001, 47001)
+        assert p[IP].ttl == 63  # End.DX4 routed it on (64 - 1)
+        record = FeatureReport.unpack(bytes(p[UDP].payload)[:72])
+        assert (record.key, record.switch_id) == (key, 1)
+        counts.append(record.pkt_count)
+    assert counts == sorted(counts) and counts[-1] == N, counts
+    # the reports on the wire into px: s1's H.Encaps from its locator's first address toward [fmt, tail]
+    into_px = recv_frames(lab.to_px, N + reports, timeout=2.0, accept=_srv6)
+    seen = [Ether(f) for f in frames["to_px"] + into_px]
+    rep = [p for p in seen if p[IPv6].dst == fmt]
+    assert rep and all((p[IPv6].src, p[IPv6ExtHdrSegmentRouting].addresses, p[IPv6ExtHdrSegmentRouting].segleft)
+                       == (S1_SRC, [tail, fmt], 1) for p in rep)
+    assert lab.seg6local_packets("t", tail) - before == N + reports  # the data and the reports decapsulated
+    row = lab.api.ok("GET", "/v1/counters")["srv6_sids"][fmt]  # type: ignore[index]
+    assert (row["rx_packets"], row["tx_packets"]) == (reports, reports)
+    service.delete("lab6rep")
