@@ -26,6 +26,7 @@ from srchain_contracts import proxy_api as px
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "plugin" / "srchain" / "plan" / "p4names.py"
+GENERATED_SRV6 = ROOT / "plugin" / "srchain" / "plan" / "p4names_srv6.py"
 EXAMPLES = ROOT / "examples"
 # The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): `full` (MSD 8: the parser unrolls
 # exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py), `l4s` (the SR core + the l4s
@@ -33,6 +34,8 @@ EXAMPLES = ROOT / "examples"
 # their union (p4/gen-constants).
 PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"],
             "wan": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_WAN=1"]}
+# The srv6 profile has names of its own (srchain.plan.p4names_srv6, the SRv6 planner's: srchain.plan.srv6switch).
+SRV6_PROFILE = {"srv6": ["SRCHAIN_SRV6=1"]}
 SPECS = [  # (spec, inventory, the profile its switches run): every example chain
     ("cloud-gaming.yaml", "inventory.yaml", "msd8"),
     ("cloud-gaming-mitigation.yaml", "inventory.yaml", "msd8"),
@@ -40,6 +43,8 @@ SPECS = [  # (spec, inventory, the profile its switches run): every example chai
     ("two-switch.yaml", "inventory-two-switch.yaml", "msd8"),
     ("l4s.yaml", "inventory.yaml", "l4s"),
     ("two-site.yaml", "inventory-two-site.yaml", "msd8"),  # its border switches run `wan` (BORDERS)
+    ("srv6-switch.yaml", "inventory-srv6-switch.yaml", "srv6"),
+    ("srv6-switch-head.yaml", "inventory-srv6-switch.yaml", "srv6"),
 ]
 # switches of a spec's inventory that run another profile than the spec's (the border switches of a WAN link)
 BORDERS = {("two-site.yaml", "a2"): "wan", ("two-site.yaml", "b1"): "wan"}
@@ -47,7 +52,7 @@ BORDERS = {("two-site.yaml", "a2"): "wan", ("two-site.yaml", "b1"): "wan"}
 
 @cache
 def compiled(profile: str, out: Path) -> dict[str, Any]:
-    defines = [arg for d in PROFILES[profile] for arg in ("-D", d)]
+    defines = [arg for d in {**PROFILES, **SRV6_PROFILE}[profile] for arg in ("-D", d)]
     res = subprocess.run([str(ROOT / "p4" / "build"), "--emulator", "-o", str(out / profile), *defines],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -62,6 +67,28 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_committed_names_are_generated_from_the_program(out: Path) -> None:
     merged = merge([compiled(profile, out) for profile in PROFILES])
     assert render(merged) == GENERATED.read_text(), "P4 names changed: run p4/gen-constants"
+
+
+def test_committed_srv6_names_are_generated_from_the_srv6_profile(out: Path) -> None:
+    want = render(merge([compiled("srv6", out)]))
+    assert want == GENERATED_SRV6.read_text(), "P4 names changed: run p4/gen-constants"
+
+
+def test_every_name_the_srv6_planner_uses_is_in_the_srv6_profile(out: Path) -> None:
+    from srchain.plan import srv6switch as S6
+
+    keys, actions = schema(compiled("srv6", out))
+    assert set(S6.LOCAL_SID_ACTIONS.values()) <= set(actions[S6.LOCAL_SID])
+    assert actions[S6.SID_FORWARD][S6.SID_FORWARD_ACTION] == {"port": 9, "dst_mac": 48}
+    assert keys[S6.LOCAL_SID] == {"dst_addr": ("Exact", 128)} and keys[S6.SID_FORWARD] == {"dst_addr": ("LPM", 128)}
+    assert S6.MAX_SEGMENTS == 4
+    for n in range(1, S6.MAX_SEGMENTS + 1):
+        sids = {f"sid_{i}": 128 for i in range(n)}
+        assert actions[S6.CLASSIFIER][S6.CLASSIFIER_ENCAPS.format(n=n)] == {"hop_limit": 8, "src_addr": 128, **sids}
+        assert actions[S6.REPORT_ENCAP][S6.REPORT_ENCAPS.format(n=n)] == {"hop_limit": 8, "src_mac": 48,
+                                                                         "dst_mac": 48, "src_addr": 128, **sids}
+    for table in (T.QUEUE_MAP, T.REPORT_SESSION, T.REPORT_ADDRESSES):  # shared with the SR-MPLS profiles
+        assert table in actions, table
 
 
 MODULE_TABLES = {
@@ -122,7 +149,7 @@ def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str
         assert set(e.params) == set(data), f"{where}: {e.action} takes {sorted(data)}"
         assert all(_fits(v, data[k]) for k, v in e.params.items()), f"{where}: {e.params} does not fit {data}"
         checked += 1
-    assert checked > 10
+    assert checked > (4 if profile == "srv6" else 10)  # srv6: fewer tables (no routes; head end on Linux or s1)
 
 
 def test_names_that_collide_as_constants_are_refused() -> None:

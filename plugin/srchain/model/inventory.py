@@ -59,20 +59,22 @@ class Strict(BaseModel):
 
 
 class Peer(Strict):
-    """What a switch port connects to: exactly one of switch (+ its port), proxy, host, or a WAN link
-    (`wan:` of the inventory, by name: the port is a site's border toward another site)."""
+    """What a switch port connects to: exactly one of switch (+ its port), proxy, host, a WAN link
+    (`wan:` of the inventory, by name: the port is a site's border toward another site) or a Linux SRv6 node
+    (`srv6_node:`, an srv6 chain's head end or tail behind the switch)."""
 
     switch: Name | None = None
     port: int | None = Field(None, ge=0, le=511)
     proxy: Name | None = None
     host: Name | None = None
     wan: Name | None = None
+    srv6_node: Name | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Peer:
-        kinds = [k for k in ("switch", "proxy", "host", "wan") if getattr(self, k) is not None]
+        kinds = [k for k in ("switch", "proxy", "host", "wan", "srv6_node") if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a peer is exactly one of 'switch' (with 'port'), 'proxy', 'host' or 'wan'")
+            raise ValueError("a peer is exactly one of 'switch' (with 'port'), 'proxy', 'host', 'wan' or 'srv6_node'")
         if self.switch is not None and self.port is None:
             raise ValueError(f"peer switch '{self.switch}' needs the 'port' it connects to")
         if self.switch is None and self.port is not None:
@@ -81,11 +83,12 @@ class Peer(Strict):
 
     @property
     def kind(self) -> str:
-        return "switch" if self.switch else "proxy" if self.proxy else "wan" if self.wan else "host"
+        return ("switch" if self.switch else "proxy" if self.proxy else "wan" if self.wan
+                else "srv6_node" if self.srv6_node else "host")
 
     @property
     def name(self) -> str:
-        return self.switch or self.proxy or self.host or self.wan or ""
+        return self.switch or self.proxy or self.host or self.wan or self.srv6_node or ""
 
 
 class Port(Strict):
@@ -120,7 +123,9 @@ class Switch(Strict):
     artifacts: str | None = None  # compiled program dir (bf-rt.json, pipe/context.json, pipe/tofino.bin)
     token_file: str | None = None  # x-srchain-token for the emulator's BF Runtime server
     tls: Tls | None = None
-    locator: Locator | None = None  # SRv6: reserved for the P4 SRv6 variant (issue 19), checked for overlaps
+    # SRv6 (profile srv6, docs/srv6.md): its module SIDs are functions of this prefix; the first address after
+    # the prefix (locator::1) is the outer source of what it encapsulates (classifier, reports)
+    locator: Locator | None = None
 
     @field_validator("grpc")
     @classmethod
@@ -250,6 +255,7 @@ class Srv6Node(Strict):
     address: str = Field(description="the node's IPv6 address: the outer source of the headers it pushes")
     interface: str | None = None  # the device its SRv6 routes hang on (`dev`); apply needs it
     netns: str | None = None  # apply: the network namespace of this machine the node is (labs, the demo)
+    mac: Mac | None = None  # of its interface toward a switch port that peers with it (`peer: {srv6_node}`)
 
     @field_validator("address")
     @classmethod

@@ -19,10 +19,10 @@ from srchain.model.errors import Issue, SpecError
 from srchain.model.inventory import Inventory, Proxy
 from srchain.model.modules import MODULES, Traffic
 from srchain.model.sites import check_sites
-from srchain.model.spec import ChainSpec, P4Segment, VnfSegment
+from srchain.model.spec import ChainSpec, NodeSegment, P4Segment, VnfSegment
 from srchain.model.yamlsource import Loc, YamlDoc, load_yaml
 
-_UNION_TAGS = {"P4Segment", "VnfSegment"}  # discriminator tags pydantic inserts into error locations
+_UNION_TAGS = {"P4Segment", "VnfSegment", "NodeSegment"}  # discriminator tags pydantic inserts into error locations
 
 
 def _pydantic_issues(doc: YamlDoc, exc: ValidationError, prefix: Loc = ()) -> list[Issue]:
@@ -104,6 +104,15 @@ def check_inventory(inv: Inventory, doc: YamlDoc) -> list[Issue]:
                     issues.append(doc.issue((*loc, "proxy"), f"unknown proxy '{peer.proxy}'"))
             elif peer.host is not None and inv.host(peer.host) is None:
                 issues.append(doc.issue((*loc, "host"), f"unknown host '{peer.host}'"))
+            elif peer.srv6_node is not None:
+                node = inv.srv6_node(peer.srv6_node)
+                if node is None:
+                    known = ", ".join(n.name for n in inv.srv6_nodes) or "none"
+                    issues.append(doc.issue((*loc, "srv6_node"),
+                                            f"unknown SRv6 node '{peer.srv6_node}' (inventory has: {known})"))
+                elif node.mac is None:
+                    issues.append(doc.issue((*loc, "srv6_node"), f"SRv6 node '{node.name}' has no 'mac': a switch "
+                                            "port that peers with it needs the MAC to send it frames"))
     issues += _duplicates(doc, ((("srv6_nodes", i, "name"), n.name) for i, n in enumerate(inv.srv6_nodes)),
                           "SRv6 node")
     issues += _locator_overlaps(inv, doc)
@@ -153,9 +162,9 @@ class ResolvedSegment:
 
     index: int
     name: str
-    kind: str  # "p4" | "vnf"
+    kind: str  # "p4" | "vnf" | "node"
     traffic: Traffic
-    spec: P4Segment | VnfSegment
+    spec: P4Segment | VnfSegment | NodeSegment
     params: BaseModel | None = None  # P4 module parameters
 
     @property
@@ -211,12 +220,16 @@ def check_chain(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> tuple[list[Res
                     doc.issue((*loc, "module"), f"unknown P4 module '{seg.module}' (known: {', '.join(MODULES)})")
                 )
                 continue
+            issues += _p4_dataplane(spec, seg, inv, doc, loc)
             try:
                 params = info.params.model_validate(seg.params)
             except ValidationError as exc:
                 issues += _pydantic_issues(doc, exc, (*loc, "params"))
                 continue
             resolved.append(ResolvedSegment(i, seg.name, "p4", seg.traffic or info.default_traffic, seg, params))
+        elif isinstance(seg, NodeSegment):
+            issues += _node_segment(spec, seg, inv, doc, loc)
+            resolved.append(ResolvedSegment(i, seg.name, "node", seg.traffic, seg))
         else:
             proxy = inv.proxy(seg.proxy)
             if proxy is None:
@@ -273,7 +286,43 @@ def check_dataplane(spec: ChainSpec, inv: Inventory, doc: YamlDoc) -> list[Issue
         issues.append(doc.issue(("dataplane",), "an srv6 chain needs 'srv6: {tail: NODE}' (where it decapsulates)"))
     elif inv.srv6_node(spec.srv6.tail) is None:
         issues.append(doc.issue(("srv6", "tail"), f"unknown SRv6 node '{spec.srv6.tail}' (inventory has: {nodes})"))
+    if spec.classifier.switch is not None:
+        issues += _switch_locator(inv, spec.classifier.switch, doc, ("classifier", "switch"),
+                                  "a switch head end encapsulates from its locator's first address")
     return issues
+
+
+SRV6_MODULES = ("flow-features", "priority")  # the P4 srv6 profile's modules (docs/p4.md "SRv6 profile")
+
+
+def _switch_locator(inv: Inventory, name: str, doc: YamlDoc, loc: Loc, what: str) -> list[Issue]:
+    sw = inv.switch(name)
+    if sw is None or sw.locator is not None:
+        return []
+    return [doc.issue(loc, f"switch '{name}' has no SRv6 locator (inventory switches[].locator): {what}")]
+
+
+def _p4_dataplane(spec: ChainSpec, seg: P4Segment, inv: Inventory, doc: YamlDoc, loc: Loc) -> list[Issue]:
+    """What a P4 segment needs on an srv6 chain: a switch with a locator, a module of the srv6 profile."""
+    if spec.dataplane != "srv6":
+        return []
+    issues = _switch_locator(inv, seg.switch, doc, (*loc, "switch"),
+                             "an srv6 chain's module SIDs are functions of it")
+    if seg.module in MODULES and seg.module not in SRV6_MODULES:
+        issues.append(doc.issue((*loc, "module"), f"the P4 srv6 profile has no '{seg.module}' module (it runs "
+                                f"{' and '.join(SRV6_MODULES)}); use an sr-mpls chain for it"))
+    return issues
+
+
+def _node_segment(spec: ChainSpec, seg: NodeSegment, inv: Inventory, doc: YamlDoc, loc: Loc) -> list[Issue]:
+    """An End on a Linux SRv6 node: srv6 chains only, a node of the inventory."""
+    if spec.dataplane != "srv6":
+        return [doc.issue((*loc, "node"), "a Linux SRv6 node's End is an srv6 segment; an sr-mpls chain takes "
+                          "P4 modules and VNFs")]
+    if inv.srv6_node(seg.node) is None:
+        known = ", ".join(n.name for n in inv.srv6_nodes) or "none"
+        return [doc.issue((*loc, "node"), f"unknown SRv6 node '{seg.node}' (inventory has: {known})")]
+    return []
 
 
 def _vnf_dataplane(spec: ChainSpec, seg: VnfSegment, proxy: Proxy, inv: Inventory, doc: YamlDoc,

@@ -164,23 +164,38 @@ class VnfSegment(Strict):
         return v
 
 
+class NodeSegment(Strict):
+    """srv6 only: a waypoint on a Linux SRv6 node of the inventory (`srv6_nodes`), its SID a `seg6local End`
+    (SL - 1, DA = the next segment): the node takes part in the chain as RFC 8986's End, doing nothing else."""
+
+    name: Name
+    node: Name
+    traffic: Literal["data", "reports"] = "data"
+
+
 def _segment_kind(v: Any) -> str | None:
     if isinstance(v, dict):
         if "module" in v:
             return "P4Segment"
         if "vnf" in v:
             return "VnfSegment"
+        if "node" in v:
+            return "NodeSegment"
         return None
-    return "P4Segment" if isinstance(v, P4Segment) else "VnfSegment" if isinstance(v, VnfSegment) else None
+    for cls in (P4Segment, VnfSegment, NodeSegment):
+        if isinstance(v, cls):
+            return cls.__name__
+    return None
 
 
 Segment = Annotated[
-    Annotated[P4Segment, Tag("P4Segment")] | Annotated[VnfSegment, Tag("VnfSegment")],
+    Annotated[P4Segment, Tag("P4Segment")] | Annotated[VnfSegment, Tag("VnfSegment")]
+    | Annotated[NodeSegment, Tag("NodeSegment")],
     Discriminator(
         _segment_kind,
         custom_error_type="segment_kind",
-        custom_error_message="a segment needs either 'module' (a P4 module on a switch) "
-        "or 'vnf' (a VNF behind a proxy)",
+        custom_error_message="a segment needs either 'module' (a P4 module on a switch), "
+        "'vnf' (a VNF behind a proxy) or 'node' (srv6: an End on a Linux SRv6 node)",
     ),
 ]
 
@@ -198,6 +213,9 @@ class Srv6Options(Strict):
     tail: Name
     decap: Literal["end.dx4", "end.dt6"] = "end.dx4"
     next_hop: str | None = None  # end.dx4: the inner packets' IPv4 next hop behind the tail
+    # the head end's encapsulation: H.Encaps (RFC 8986 5.1) or H.Encaps.Red (5.2: the first segment only in the DA,
+    # not in the SRH); iproute2's `encap seg6 mode encap|encap.red`, the P4 classifier's encaps_<n>|encaps_red_<n>
+    encap: Literal["encap", "encap.red"] = "encap"
 
     @field_validator("next_hop")
     @classmethod

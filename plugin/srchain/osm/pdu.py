@@ -65,6 +65,8 @@ def port_link(switch: str, port: InventoryPort) -> str:
         return f"host-{peer.host}"
     if peer.kind == "proxy":
         return f"{peer.proxy}-sr"
+    if peer.kind == "srv6_node":  # a Linux SRv6 node (srv6 chains: OSM renders none yet)
+        return f"node-{peer.srv6_node}"
     if peer.kind == "wan":  # a border port (docs/multisite.md): its network is the WAN link's
         return f"wan-{peer.wan}"
     return link_id(switch, port.port, str(peer.switch), int(peer.port or 0))

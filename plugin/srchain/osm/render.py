@@ -335,7 +335,7 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
     members: list[str] = []
     for seg in model.segments:
         names = [str(seg.spec.switch)] if isinstance(seg.spec, P4Segment) else [*seg.instances]
-        if not isinstance(seg.spec, P4Segment):
+        if isinstance(seg.spec, VnfSegment):  # (a node segment is srv6: refused above)
             names.insert(0, str(seg.spec.proxy))
         members += [n for n in names if n not in members]
     spec = model.spec

@@ -16,7 +16,6 @@ Order of work:
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,15 +23,16 @@ from dataclasses import dataclass
 from srchain.errors import SrchainError
 from srchain.model.load import ChainModel, ResolvedSegment
 from srchain.model.modules import FlowFeaturesParams, L4sParams, PriorityParams
-from srchain.model.spec import Match, P4Segment, Ternary, VnfSegment
+from srchain.model.spec import Match, NodeSegment, P4Segment, VnfSegment
 from srchain.model.yamlsource import load_yaml
 from srchain.plan import l4s as L4S
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
 from srchain.plan import wan as W
 from srchain.plan.errors import PlanError
+from srchain.plan.match import bucket_key, match_key, ternary_int, ternary_ip
 from srchain.plan.model import Entry, Key, Params, Plan, SidInfo, Stack, TargetKind
-from srchain.plan.model import Ternary as TernaryKey
+from srchain.plan.p4rows import decision_group
 from srchain.plan.srv6 import Srv6Builder
 from srchain.plan.topology import Hop, Topology, Unreachable
 from srchain.sidstore import Allocation, SidStore
@@ -43,6 +43,8 @@ def spec_digest(model: ChainModel) -> str:
     body = model.spec.model_dump(mode="json", exclude={"description"})
     if model.spec.dataplane == "sr-mpls":  # fields SRv6 added: an SR-MPLS spec keeps its digest (and version)
         del body["dataplane"], body["srv6"], body["classifier"]["node"]
+    elif body["srv6"] is not None and body["srv6"]["encap"] == "encap":  # added later: the default keeps digests
+        del body["srv6"]["encap"]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -83,27 +85,7 @@ class Owner:
         return self.seg.spec.proxy if isinstance(self.seg.spec, VnfSegment) else None
 
 
-def _ternary_ip(prefix: str | None) -> TernaryKey:
-    if prefix is None:
-        return {"value": "0.0.0.0", "mask": "0.0.0.0"}
-    net = ipaddress.IPv4Network(prefix)
-    return {"value": str(net.network_address), "mask": str(net.netmask)}
-
-
-def _ternary_int(v: int | Ternary | None, width: int) -> TernaryKey:
-    if v is None:
-        return {"value": 0, "mask": 0}
-    if isinstance(v, Ternary):
-        return {"value": v.value, "mask": v.mask}
-    return {"value": v, "mask": (1 << width) - 1}
-
-
-def _bucket_key(buckets: list[int], total: int) -> TernaryKey:
-    """Ternary match on the lb bucket: one entry per bucket, or a wildcard when all buckets agree."""
-    if len(buckets) == total:
-        return {"value": 0, "mask": 0}
-    assert len(buckets) == 1
-    return {"value": buckets[0], "mask": total - 1}
+_ternary_ip, _ternary_int, _bucket_key = ternary_ip, ternary_int, bucket_key  # srchain.plan.match
 
 
 def _push_params(ttl: int, labels: list[int]) -> Params:
@@ -179,11 +161,13 @@ class _Builder:
                 if isinstance(spec, P4Segment):
                     context[(seg.name, inst)] = f"p4/{spec.switch}/{spec.module}"
                     continue
+                assert isinstance(spec, VnfSegment)  # load._node_segment: a node segment is srv6 only
                 behind = [[[*o, context[o]] for o in path] for path in self._restore_paths(seg, inst)]
                 digest = hashlib.sha256(json.dumps(behind).encode()).hexdigest()[:16]
                 context[(seg.name, inst)] = f"proxy/{spec.proxy}/{spec.behaviour}/{seg.traffic}/restore={digest}"
         for seg in self.segments:
             spec = seg.spec
+            assert not isinstance(spec, NodeSegment)  # load._node_segment: srv6 only
             where: tuple[TargetKind, str] = (
                 ("switch", spec.switch) if isinstance(spec, P4Segment) else ("proxy", spec.proxy)
             )
@@ -370,14 +354,7 @@ class _Builder:
 
     @staticmethod
     def _match_key(m: Match) -> Key:
-        return {
-            "ig_port": _ternary_int(m.ingress_port, 9),
-            "src_addr": _ternary_ip(m.src),
-            "dst_addr": _ternary_ip(m.dst),
-            "protocol": _ternary_int(m.protocol if isinstance(m.protocol, int) else None, 8),
-            "src_port": _ternary_int(m.src_port, 16),
-            "dst_port": _ternary_int(m.dst_port, 16),
-        }
+        return match_key(m)
 
     def report_entries(self, emitter: ResolvedSegment, stacks: dict[int, list[int]]) -> None:
         assert isinstance(emitter.spec, P4Segment) and isinstance(emitter.params, FlowFeaturesParams)
@@ -487,19 +464,9 @@ class _Builder:
             )
 
     def decision_fanout_entries(self, sw: str) -> None:
-        """The PRE group a valid decision is replicated by: one node whose ports are the recirculation ports of
-        every pipe that holds a port of switch `sw` (data enters there only). Infrastructure entries."""
-        inv_sw = self.topo.inv.switch(sw)
-        pipes = sorted({p.port >> T.PIPE_SHIFT for p in inv_sw.ports}) if inv_sw is not None else [0]
-        ports = [T.RECIRC_LOCAL_PORT + (pipe << T.PIPE_SHIFT) for pipe in pipes]
-        self.add(Entry("switch", sw, T.PRE_NODE, {"$MULTICAST_NODE_ID": T.DECISION_GROUP}, T.PRE_ACTION,
-                       {"$MULTICAST_RID": T.DECISION_RID, "$MULTICAST_LAG_ID": [], "$DEV_PORT": ports},
-                       "decision_node"))
-        self.add(Entry("switch", sw, T.PRE_MGID, {"$MGID": T.DECISION_GROUP}, T.PRE_ACTION,
-                       {"$MULTICAST_NODE_ID": [T.DECISION_GROUP], "$MULTICAST_NODE_L1_XID_VALID": [False],
-                        "$MULTICAST_NODE_L1_XID": [0], "$MULTICAST_ECMP_ID": [], "$MULTICAST_ECMP_L1_XID_VALID": [],
-                        "$MULTICAST_ECMP_L1_XID": []},
-                       "decision_group"))
+        """The priority module's decision group on switch `sw` (srchain.plan.p4rows.decision_group)."""
+        for e in decision_group(self.topo, sw):
+            self.add(e)
 
     def queue_entries(self, seg: ResolvedSegment) -> None:
         assert isinstance(seg.spec, P4Segment) and isinstance(seg.params, PriorityParams)
@@ -691,6 +658,9 @@ def _srv6_in_one_site(model: ChainModel) -> None:
         return
     nodes = [("srv6_nodes", n) for n in (spec.classifier.node, spec.srv6.tail if spec.srv6 else None) if n]
     nodes += [("proxies", s.spec.proxy) for s in model.segments if isinstance(s.spec, VnfSegment)]
+    nodes += [("switches", s.spec.switch) for s in model.segments if isinstance(s.spec, P4Segment)]
+    nodes += [("srv6_nodes", s.spec.node) for s in model.segments if isinstance(s.spec, NodeSegment)]
+    nodes += [("switches", spec.classifier.switch)] if spec.classifier.switch else []
     where = {name: site.name for kind, name in nodes if (site := inv.site_of(kind, name)) is not None}
     if len(set(where.values())) > 1:
         spread = ", ".join(f"{n} in {s}" for n, s in sorted(where.items()))

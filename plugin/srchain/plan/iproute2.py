@@ -1,4 +1,4 @@
-"""What an SRv6 plan's node entries (Linux head end and tail, srchain.plan.srv6) are in iproute2 terms:
+"""What an SRv6 plan's node entries (Linux head end, tail and End, srchain.plan.srv6) are in iproute2 terms:
 the `ip` arguments that install one (srchain.targets.linuxnode runs them)."""
 
 from __future__ import annotations
@@ -39,12 +39,16 @@ def ip_args(entry: Entry, replace: bool = False) -> list[list[str]]:
         if isinstance(bucket, dict) and bucket.get("mask"):
             raise NotRendered(f"{where}: load-balancing buckets (a multipath route), not rendered yet")
         dst = str(match.get("dst", "0.0.0.0/0"))
+        mode = str(entry.params.get("mode", "encap"))  # encap | encap.red (H.Encaps.Red)
         return [["sr", "tunsrc", "set", _text(entry, "source")],
-                ["route", verb, dst, "encap", "seg6", "mode", "encap", "segs", ",".join(map(str, segments)),
+                ["route", verb, dst, "encap", "seg6", "mode", mode, "segs", ",".join(map(str, segments)),
                  "dev", dev]]
     if entry.table == NODE_LOCAL and entry.action in _DECAP:
         sid = entry.key.get("sid")
         how = ["nh4", _text(entry, "nh4")] if entry.action == "end.dx4" else ["table", str(entry.params.get("table"))]
         return [["-6", "route", verb, f"{sid}/128", "encap", "seg6local", "action", _DECAP[entry.action], *how,
                  "count", "dev", dev]]
+    if entry.table == NODE_LOCAL and entry.action == "end":  # a Linux End in the middle of the chain
+        return [["-6", "route", verb, f"{entry.key.get('sid')}/128", "encap", "seg6local", "action", "End", "count",
+                 "dev", dev]]
     raise NotRendered(f"{where}: action {entry.action} is not a node entry")

@@ -31,6 +31,7 @@ class Topology:
         self.links: dict[str, list[tuple[str, Hop]]] = {s.name: [] for s in inv.switches}
         self.proxy_at: dict[str, Hop] = {}
         self.host_at: dict[str, Hop] = {}
+        self.node_at: dict[str, Hop] = {}  # Linux SRv6 nodes behind a switch port (first port by switch order)
         for sw in inv.switches:
             for p in sw.ports:
                 peer = p.peer
@@ -43,6 +44,9 @@ class Topology:
                     self.proxy_at[px.name] = Hop(sw.name, p.port, px.mac, None)
                 elif peer.host is not None and (h := inv.host(peer.host)) is not None:
                     self.host_at[h.name] = Hop(sw.name, p.port, h.mac, None)
+                elif (peer.srv6_node is not None and (n := inv.srv6_node(peer.srv6_node)) is not None
+                      and n.mac is not None):
+                    self.node_at.setdefault(n.name, Hop(sw.name, p.port, n.mac, None))
         for nbrs in self.links.values():
             nbrs.sort(key=lambda n: (n[0], n[1].port))
         # Sites (docs/multisite.md): switch links stay inside a site (srchain.model.sites); sites meet over WAN

@@ -21,7 +21,7 @@ from srchain.plan.model import DiffOp, Entry, canonical
 from srchain.plan.srv6 import MAIN_TABLE, NODE_ENCAP, NODE_LOCAL
 from srchain.targets.base import NKey, TargetError
 
-_DECAP = {"End.DX4": "end.dx4", "End.DT6": "end.dt6"}
+_DECAP = {"End.DX4": "end.dx4", "End.DT6": "end.dt6", "End": "end"}  # seg6local actions the plans write
 
 
 def _prefix(text: str) -> str:
@@ -70,6 +70,8 @@ class LinuxNodeDriver:
             match = p.get("match")
             dst = match.get("dst", "0.0.0.0/0") if isinstance(match, dict) else "0.0.0.0/0"
             content = {"source": p.get("source"), "segments": p.get("segments"), "dev": p.get("dev")}
+            if "mode" in p:  # H.Encaps.Red
+                content["mode"] = p["mode"]
             return (NODE_ENCAP, _prefix(str(dst))), canonical([entry.action, content])
         if entry.table == NODE_LOCAL:
             fields = {k: p.get(k) for k in ("nh4", "table", "dev") if k in p}
@@ -81,17 +83,23 @@ class LinuxNodeDriver:
         if NODE_ENCAP in tables:
             source = next((t.get("tunsrc") for t in self._json("sr", "tunsrc", "show")), None)
             for r in self._json("route", "show"):
-                if r.get("encap") == "seg6" and r.get("mode") == "encap":
+                if r.get("encap") == "seg6" and r.get("mode") in ("encap", "encap.red"):
                     dst = "0.0.0.0/0" if r["dst"] == "default" else r["dst"]
                     content = {"source": source, "segments": r.get("segs"), "dev": r.get("dev")}
+                    if r.get("mode") == "encap.red":
+                        content["mode"] = "encap.red"
                     out[(NODE_ENCAP, _prefix(dst))] = (canonical(["h.encaps", content]), None)
         if NODE_LOCAL in tables:
             for r in self._json("-s", "-6", "route", "show"):
                 action = _DECAP.get(str(r.get("action")))
                 if r.get("encap") != "seg6local" or action is None:
                     continue
-                fields: dict[str, Any] = {"nh4": r.get("nh4")} if action == "end.dx4" else {
-                    "table": MAIN_TABLE if r.get("table") in ("main", MAIN_TABLE, str(MAIN_TABLE)) else r.get("table")}
+                fields: dict[str, Any] = {}
+                if action == "end.dx4":
+                    fields["nh4"] = r.get("nh4")
+                elif action == "end.dt6":
+                    fields["table"] = MAIN_TABLE if r.get("table") in ("main", MAIN_TABLE, str(MAIN_TABLE)) else r.get(
+                        "table")
                 fields["dev"] = r.get("dev")
                 rx = r.get("stats64", {}).get("packets")
                 out[(NODE_LOCAL, _sid(r["dst"]))] = (canonical([action, fields]), rx if isinstance(rx, int) else None)

@@ -1,6 +1,6 @@
 """A P4 switch as an apply target: plan entries ⇄ BF Runtime table entries.
 
-Plan values are IPv4/MAC strings, ints, ternary `{"value","mask"}` and LPM `{"value","prefix_len"}`;
+Plan values are IPv4/IPv6/MAC strings, ints, ternary `{"value","mask"}` and LPM `{"value","prefix_len"}`;
 on the wire every value is an int (big-endian bytes). Ternary tables get `$MATCH_PRIORITY` 0 when the
 plan gives none (report_session, report encap: their entries never overlap). A batch is one
 WriteRequest with ROLLBACK_ON_ERROR: the switch applies all of it or nothing.
@@ -43,7 +43,8 @@ def _dotted_quad(v: str) -> int | None:
 
 
 def scalar(v: JsonValue) -> WireScalar:
-    """A plan value as written on the wire: IPv4 and MAC strings become ints; bools/other strings stay."""
+    """A plan value as written on the wire: IPv4, IPv6 (an SRv6 SID, a locator) and MAC strings become ints;
+    bools/other strings stay."""
     if isinstance(v, (bool, int)):
         return v
     if isinstance(v, str):
@@ -53,7 +54,7 @@ def scalar(v: JsonValue) -> WireScalar:
         if quad is not None:
             return quad
         try:
-            return int(ipaddress.IPv4Address(v))
+            return int(ipaddress.ip_address(v))
         except ValueError:
             return v
     raise ValueError(f"unsupported value {v!r}")
@@ -111,7 +112,7 @@ class SwitchDriver:
         n = scalar(v)
         if isinstance(n, str):
             raise TargetError(f"switch {self.name}", f"table {entry.table}: key field {field}: {v!r} is not a number, "
-                              "an IPv4 or a MAC address", code="INVALID_ARGUMENT")
+                              "an IPv4, an IPv6 or a MAC address", code="INVALID_ARGUMENT")
         return int(n)
 
     def wire_key(self, entry: Entry) -> dict[str, WireKey]:
