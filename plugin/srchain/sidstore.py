@@ -228,16 +228,23 @@ class SidStore:
     def release(self, chain: str, keep: set[int | str]) -> list[int | str]:
         """Free the chain's SIDs (labels and SRv6 addresses) not in `keep` (called once an apply has
         drained the old version)."""
+        return self.release_many({chain: keep})[chain]
+
+    def release_many(self, keep: dict[str, set[int | str]]) -> dict[str, list[int | str]]:
+        """`release` for several chains (chain -> SIDs to keep), in one transaction."""
+        out: dict[str, list[int | str]] = {}
         with self.transaction() as tx:
-            tx.floors.clear()
-            gone: list[int | str] = [
-                r[0] for r in self._db.execute("SELECT label FROM sids WHERE chain = ?", (chain,)) if r[0] not in keep
-            ]
-            self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in gone])
-            gone6 = [r[0] for r in self._db.execute("SELECT sid FROM srv6_sids WHERE chain = ?", (chain,))
-                     if r[0] not in keep]
-            self._db.executemany("DELETE FROM srv6_sids WHERE sid = ?", [(sid,) for sid in gone6])
-        return gone + gone6
+            for chain, kept in keep.items():
+                gone: list[int | str] = [r[0] for r in self._db.execute("SELECT label FROM sids WHERE chain = ?",
+                                                                        (chain,)) if r[0] not in kept]
+                self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in gone])
+                gone6 = [r[0] for r in self._db.execute("SELECT sid FROM srv6_sids WHERE chain = ?", (chain,))
+                         if r[0] not in kept]
+                self._db.executemany("DELETE FROM srv6_sids WHERE sid = ?", [(sid,) for sid in gone6])
+                out[chain] = gone + gone6
+                if gone:
+                    tx.floors.clear()  # a label below a floor may be free now
+        return out
 
 
 class Allocation:
