@@ -24,6 +24,9 @@
 #include "control/sr.p4"
 #endif
 #include "control/ipv4.p4"
+#if SRCHAIN_WAN
+#include "control/wan.p4"
+#endif
 #if SRCHAIN_FLOW_FEATURES
 #include "control/flow_features.p4"
 #include "control/report.p4"
@@ -48,6 +51,11 @@ control SwitchIngress(
     @symmetric("ig_md.src_port", "ig_md.dst_port")
     Hash<lb_bucket_t>(HashAlgorithm_t.CRC32) lb_hash;
     Counter<bit<32>, drop_reason_t>(DROP_REASONS, CounterType_t.PACKETS) drops;
+#if SRCHAIN_WAN
+    /* MPLS-in-UDP's source port: 14 bits of the inner 5-tuple's CRC-32, one port per flow (RFC 7510 3) */
+    Hash<wan_entropy_t>(HashAlgorithm_t.CRC32) wan_hash;
+    Wan() wan;
+#endif
 
     Classifier() classifier;
 #if SRCHAIN_SRV6
@@ -104,6 +112,23 @@ control SwitchIngress(
         ig_md.drop_reason = reason;
     }
 
+#if SRCHAIN_WAN
+    action wan_entropy() {
+        ig_md.wan.entropy = (bit<16>)wan_hash.get({hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4.protocol,
+                                                   ig_md.src_port, ig_md.dst_port});
+    }
+
+    /* the bytes an encapsulation would carry: the labels the parser took + the inner IPv4 packet */
+    action wan_inner_len() {
+        ig_md.wan.inner_len = hdr.ipv4.total_len + ig_md.wan.label_bytes;
+    }
+
+    action route_by_ipv4() {
+        ig_md.wan.route_dst = hdr.ipv4.dst_addr;
+        ig_md.wan.route_ttl = hdr.ipv4.ttl;
+    }
+#endif
+
 #if SRCHAIN_PRIORITY
     /* a decision's copy back through this pipe's recirculation port: it writes the priority registers and
        ends here (consumed, counted as DROP_DECISION), without the classifier or forwarding */
@@ -123,6 +148,18 @@ control SwitchIngress(
         hdr.bridged.l4s_sid = 0;
 #endif
 
+#if SRCHAIN_WAN
+        /* stage 0: MPLS-in-UDP addressed to this border loses its outer headers; any other is routed by them */
+        if (hdr.wan_ipv4.isValid()) {
+            wan.apply(hdr, ig_md);
+        } else if (hdr.ipv4.isValid()) {
+            route_by_ipv4();
+        }
+        if (hdr.ipv4.isValid()) {
+            wan_entropy();
+            wan_inner_len();
+        }
+#endif
         /* stage 0: what the parser found; the load-balancing bucket */
 #if SRCHAIN_SRV6
         if (ig_md.stack_too_deep) {
@@ -138,6 +175,27 @@ control SwitchIngress(
 #if SRCHAIN_PRIORITY
         } else if (hdr.decision.isValid() && ig_intr_md.ingress_port[6:0] == RECIRC_LOCAL_PORT) {
             decision_copy();  /* as under SR-MPLS: the copy carries the SRH as egress left it */
+#endif
+        }
+#elif SRCHAIN_WAN
+        /* as below, and: a bad outer checksum is dropped like any; a transit packet's labels and inner header are
+           its payload (not checked); a decapsulated fragment or UDP length mismatch is wan_malformed */
+        if (ig_md.wan.checksum_err) {
+            drop_for(DROP_BAD_CHECKSUM);
+        } else if (ig_md.wan.transit) {
+        } else if (ig_md.wan.decapped && (ig_md.wan.fragment || ig_md.wan.len_diff != 20)) {
+            drop_for(DROP_WAN_MALFORMED);
+        } else if (ig_md.stack_too_deep) {
+            drop_for(DROP_STACK_TOO_DEEP);
+        } else if (hdr.ipv4.isValid() && ig_md.checksum_err) {
+            drop_for(DROP_BAD_CHECKSUM);
+        } else if (!hdr.ipv4.isValid() && !hdr.mpls[0].isValid()) {
+            drop_for(DROP_NOT_IPV4);
+        } else if (hdr.mpls[0].isValid() && hdr.mpls[0].ttl <= 1) {
+            drop_for(DROP_TTL_EXPIRED);
+#if SRCHAIN_PRIORITY
+        } else if (hdr.decision.isValid() && ig_intr_md.ingress_port[6:0] == RECIRC_LOCAL_PORT) {
+            decision_copy();
 #endif
         }
 #else
@@ -211,8 +269,19 @@ control SwitchIngress(
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
-#if SRCHAIN_PRIORITY
+#if SRCHAIN_WAN
+        /* an encapsulation needs the inner IPv4 packet's length */
+        if (ig_md.drop_reason == 0 && ig_md.wan.encapped && !hdr.ipv4.isValid()) {
+            drop_for(DROP_NOT_IPV4);
+        }
+#endif
+#if SRCHAIN_PRIORITY && SRCHAIN_WAN
+        if (ig_md.drop_reason == 0 && ((!hdr.mpls[0].isValid() && hdr.ipv4.isValid()) || ig_md.wan.transit) &&
+                !ig_md.decision_fanout) {
+#elif SRCHAIN_PRIORITY
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid() && !ig_md.decision_fanout) {
+#elif SRCHAIN_WAN
+        if (ig_md.drop_reason == 0 && ((!hdr.mpls[0].isValid() && hdr.ipv4.isValid()) || ig_md.wan.transit)) {
 #else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ipv4.isValid()) {
 #endif

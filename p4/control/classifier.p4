@@ -8,13 +8,19 @@
 #define _SRCHAIN_CLASSIFIER_P4_
 
 #include "../include/label_stack.p4"
+#if SRCHAIN_WAN
+/* profile wan: the bytes an MPLS-in-UDP encapsulation will carry grow by the labels pushed (control/wan.p4) */
+#define WAN_PUSHED(n) ig_md.wan.inner_len = ig_md.wan.inner_len + 4 * n;
+#else
+#define WAN_PUSHED(n)
+#endif
 #if SRCHAIN_SRV6
 #include "../include/srv6_encap.p4"
 #endif
 
 control Classifier(
         inout headers_t hdr,
-        in ingress_metadata_t ig_md,
+        inout ingress_metadata_t ig_md,
         in ingress_intrinsic_metadata_t ig_intr_md) {
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) rule_counter;
 
@@ -60,46 +66,46 @@ control Classifier(
     }
 #else
     action push_1(bit<8> ttl, sid_t label_0) {
-        hdr.mpls.push_front(1);
+        hdr.mpls.push_front(1); WAN_PUSHED(1)
         MPLS_LABEL(0, label_0, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_2(bit<8> ttl, sid_t label_0, sid_t label_1) {
-        hdr.mpls.push_front(2);
+        hdr.mpls.push_front(2); WAN_PUSHED(2)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_3(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2) {
-        hdr.mpls.push_front(3);
+        hdr.mpls.push_front(3); WAN_PUSHED(3)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_4(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3) {
-        hdr.mpls.push_front(4);
+        hdr.mpls.push_front(4); WAN_PUSHED(4)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_5(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4) {
-        hdr.mpls.push_front(5);
+        hdr.mpls.push_front(5); WAN_PUSHED(5)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_6(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5) {
-        hdr.mpls.push_front(6);
+        hdr.mpls.push_front(6); WAN_PUSHED(6)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 1)
         hdr.ethernet.ether_type = ETHERTYPE_MPLS;
         rule_counter.count();
     }
     action push_7(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6) {
-        hdr.mpls.push_front(7);
+        hdr.mpls.push_front(7); WAN_PUSHED(7)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
         MPLS_LABEL(6, label_6, 1)
@@ -107,7 +113,7 @@ control Classifier(
         rule_counter.count();
     }
     action push_8(bit<8> ttl, sid_t label_0, sid_t label_1, sid_t label_2, sid_t label_3, sid_t label_4, sid_t label_5, sid_t label_6, sid_t label_7) {
-        hdr.mpls.push_front(8);
+        hdr.mpls.push_front(8); WAN_PUSHED(8)
         MPLS_LABEL(0, label_0, 0) MPLS_LABEL(1, label_1, 0) MPLS_LABEL(2, label_2, 0)
         MPLS_LABEL(3, label_3, 0) MPLS_LABEL(4, label_4, 0) MPLS_LABEL(5, label_5, 0)
         MPLS_LABEL(6, label_6, 0) MPLS_LABEL(7, label_7, 1)

@@ -12,7 +12,14 @@ control Ipv4Routing(
     action route(PortId_t port, mac_addr_t dst_mac) {
         ig_tm_md.ucast_egress_port = port;
         hdr.ethernet.dst_addr = dst_mac;
+#if SRCHAIN_WAN
+        /* a WAN transit packet (MPLS-in-UDP not for this border) is routed by its outer header: the outer TTL
+           loses 1, the inner packet none (on any other packet wan_ipv4 is invalid and the write goes nowhere) */
+        hdr.ipv4.ttl = hdr.ipv4.ttl - ig_md.wan.inner_ttl_dec;
+        hdr.wan_ipv4.ttl = hdr.wan_ipv4.ttl - 1;
+#else
         hdr.ipv4.ttl = hdr.ipv4.ttl - 1;
+#endif
         route_counter.count();
     }
 
@@ -21,7 +28,11 @@ control Ipv4Routing(
     }
 
     table routes {
+#if SRCHAIN_WAN
+        key = { ig_md.wan.route_dst : lpm @name("dst_addr"); }  /* the inner destination, or the outer in transit */
+#else
         key = { hdr.ipv4.dst_addr : lpm @name("dst_addr"); }
+#endif
         actions = { route; @defaultonly no_route; }
         const default_action = no_route;
         counters = route_counter;
@@ -29,7 +40,11 @@ control Ipv4Routing(
     }
 
     apply {
+#if SRCHAIN_WAN
+        if (ig_md.wan.route_ttl <= 1) {
+#else
         if (hdr.ipv4.ttl <= 1) {
+#endif
             ig_md.drop_reason = DROP_IP_TTL;
         } else {
             routes.apply();

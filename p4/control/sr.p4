@@ -135,13 +135,50 @@ control SegmentRouting(
         forward_counter.count();
     }
 
+#if SRCHAIN_WAN
+    /* The label's next hop is across the WAN: MPLS-in-UDP toward the far border (control/wan.p4 says why this is
+       an action of sid_forward and how the lengths are counted). The label is processed here as by forward. */
+    action encap_mpls_in_udp(PortId_t port, mac_addr_t src_mac, mac_addr_t dst_mac, ipv4_addr_t src_addr,
+                             ipv4_addr_t dst_addr, bit<8> ttl, bit<16> udp_dst_port, bit<16> udp_src_min) {
+        ig_tm_md.ucast_egress_port = port;
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+        hdr.ethernet.ether_type = ETHERTYPE_IPV4;
+        hdr.mpls[0].ttl = hdr.mpls[0].ttl - ig_md.ttl_dec;
+        hdr.wan_ipv4.setValid();
+        hdr.wan_ipv4.version = 4;
+        hdr.wan_ipv4.ihl = 5;
+        hdr.wan_ipv4.diffserv = 0;
+        hdr.wan_ipv4.total_len = ig_md.wan.inner_len + WAN_IPV4_UDP_BYTES;
+        hdr.wan_ipv4.identification = 0;
+        hdr.wan_ipv4.flags = IPV4_FLAG_DF;
+        hdr.wan_ipv4.frag_offset = 0;
+        hdr.wan_ipv4.ttl = ttl;
+        hdr.wan_ipv4.protocol = IP_PROTO_UDP;
+        hdr.wan_ipv4.hdr_checksum = 0;  /* the ingress deparser computes it */
+        hdr.wan_ipv4.src_addr = src_addr;
+        hdr.wan_ipv4.dst_addr = dst_addr;
+        hdr.wan_udp.setValid();
+        hdr.wan_udp.src_port = ig_md.wan.entropy + udp_src_min;
+        hdr.wan_udp.dst_port = udp_dst_port;
+        hdr.wan_udp.length = ig_md.wan.inner_len + UDP_HEADER_BYTES;
+        hdr.wan_udp.checksum = 0;
+        ig_md.wan.encapped = true;
+        forward_counter.count();
+    }
+#endif
+
     action unknown_label() {
         ig_md.drop_reason = DROP_UNKNOWN_LABEL;
     }
 
     table sid_forward {
         key = { hdr.mpls[0].label : exact @name("label"); }
+#if SRCHAIN_WAN
+        actions = { forward; encap_mpls_in_udp; @defaultonly unknown_label; }
+#else
         actions = { forward; @defaultonly unknown_label; }
+#endif
         const default_action = unknown_label;
         counters = forward_counter;
         size = SID_FORWARD_SIZE;
@@ -154,12 +191,18 @@ control SegmentRouting(
         hdr.mpls[1].ttl = hdr.mpls[0].ttl - 1;
         hdr.mpls.pop_front(1);
         ig_md.ttl_dec = 0;
+#if SRCHAIN_WAN
+        ig_md.wan.inner_len = ig_md.wan.inner_len - 4;
+#endif
     }
 
     action pop_two() {
         hdr.mpls[2].ttl = hdr.mpls[0].ttl - 2;
         hdr.mpls.pop_front(2);
         ig_md.ttl_dec = 0;
+#if SRCHAIN_WAN
+        ig_md.wan.inner_len = ig_md.wan.inner_len - 8;
+#endif
     }
 
     action second_ttl_expired() {
@@ -171,14 +214,21 @@ control SegmentRouting(
         hdr.ethernet.ether_type = ETHERTYPE_IPV4;
     }
 
+#if SRCHAIN_WAN
+/* a WAN transit packet's labels are its payload: not looked up */
+#define SR_LABELS(i) (hdr.mpls[i].isValid() && !ig_md.wan.transit)
+#else
+#define SR_LABELS(i) hdr.mpls[i].isValid()
+#endif
+
     /* Called with drop_reason 0 after the arrival checks (TTL <= 1 on the top label among them). */
     apply {
 #if SRCHAIN_LOCAL_MODULES
         /* stage A: both lookups, side by side */
-        if (ig_md.drop_reason == 0 && hdr.mpls[0].isValid()) {
+        if (ig_md.drop_reason == 0 && SR_LABELS(0)) {
             local_sid_0.apply();
         }
-        if (ig_md.drop_reason == 0 && hdr.mpls[1].isValid()) {
+        if (ig_md.drop_reason == 0 && SR_LABELS(1)) {
             local_sid_1.apply();
         }
         /* stage A + 1: the modules to run, each from the first table that names it (before the pops in program
@@ -216,7 +266,7 @@ control SegmentRouting(
         }
 #endif
         /* stage A + 2: forward by the top label left, or hand the packet to IPv4 */
-        if (ig_md.drop_reason == 0 && hdr.mpls[0].isValid()) {
+        if (ig_md.drop_reason == 0 && SR_LABELS(0)) {
             sid_forward.apply();
         }
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && hdr.ethernet.ether_type == ETHERTYPE_MPLS) {

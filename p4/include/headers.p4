@@ -61,6 +61,28 @@ header srh_segment_h {
 }
 #endif
 
+#if SRCHAIN_WAN
+/* MPLS-in-UDP's outer UDP header (RFC 7510; the outer IPv4 header is an ipv4_h). */
+header udp_h {
+    bit<16> src_port;
+    bit<16> dst_port;
+    bit<16> length;
+    bit<16> checksum;
+}
+
+/* What the parser looks at before it decides that an IPv4 packet is MPLS-in-UDP: its IPv4 header (no options)
+ * and the UDP ports behind it (lookahead, nothing extracted). */
+header wan_probe_h {
+    bit<4> version;
+    bit<4> ihl;
+    bit<64> _ip_middle;
+    bit<8> protocol;
+    bit<80> _ip_tail;
+    bit<16> src_port;
+    bit<16> dst_port;
+}
+#endif
+
 /* The first 4 bytes of TCP and UDP: all the flow key needs. */
 header l4_ports_h {
     bit<16> src_port;
@@ -147,6 +169,10 @@ struct headers_t {
     bridged_h bridged;
     report_key_h report_key;
     ethernet_h ethernet;
+#if SRCHAIN_WAN
+    ipv4_h wan_ipv4;        /* MPLS-in-UDP's outer headers: between Ethernet and the labels */
+    udp_h wan_udp;
+#endif
     mpls_h[MSD] mpls;
 #if SRCHAIN_SRV6
     ipv6_h ipv6;
@@ -197,6 +223,24 @@ struct srv6_local_t {
 }
 #endif
 
+#if SRCHAIN_WAN
+/* profile wan (control/wan.p4): an arriving MPLS-in-UDP packet and an outgoing encapsulation. */
+struct wan_metadata_t {
+    bool checksum_err;      /* the outer IPv4 header's checksum is wrong (the parser's verify) */
+    bool fragment;          /* the outer IPv4 packet is a fragment (MF or an offset) */
+    bool decapped;          /* wan.decap hit: the outer headers are gone, the labels go on */
+    bool transit;           /* wan.decap missed: not for this border, routed by its outer header */
+    bool encapped;          /* sr.sid_forward's encap_mpls_in_udp ran */
+    bit<16> len_diff;       /* outer total length - UDP length: 20 when the two agree */
+    bit<16> label_bytes;    /* 4 x the labels the parser took */
+    bit<16> inner_len;      /* the bytes the outer UDP header will carry: labels on the packet + inner IPv4 */
+    bit<16> entropy;        /* wan_entropy_t (14 bits) of the inner 5-tuple's CRC-32 (RFC 7510 3) */
+    bit<8> inner_ttl_dec;   /* what a route takes off the inner IPv4 TTL: 1, or 0 for a WAN transit packet */
+    ipv4_addr_t route_dst;  /* ipv4.routes' key: the inner IPv4 destination, or the outer one in transit */
+    bit<8> route_ttl;       /* and the TTL it checks */
+}
+#endif
+
 struct ingress_metadata_t {
     bool stack_too_deep;
 #if SRCHAIN_SRV6
@@ -225,6 +269,9 @@ struct ingress_metadata_t {
 #if SRCHAIN_L4S
     bool run_l4s;
     sid_t l4s_sid;
+#endif
+#if SRCHAIN_WAN
+    wan_metadata_t wan;
 #endif
 }
 

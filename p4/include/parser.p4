@@ -17,6 +17,9 @@ parser SwitchIngressParser(
         out ingress_metadata_t ig_md,
         out ingress_intrinsic_metadata_t ig_intr_md) {
     Checksum() ipv4_checksum;
+#if SRCHAIN_WAN
+    Checksum() wan_checksum;
+#endif
 
     state start {
         pkt.extract(ig_intr_md);
@@ -44,6 +47,15 @@ parser SwitchIngressParser(
 #if SRCHAIN_L4S
         ig_md.run_l4s = false;
 #endif
+#if SRCHAIN_WAN
+        ig_md.wan.checksum_err = false;
+        ig_md.wan.fragment = false;
+        ig_md.wan.decapped = false;
+        ig_md.wan.transit = false;
+        ig_md.wan.encapped = false;
+        ig_md.wan.label_bytes = 0;
+        ig_md.wan.inner_ttl_dec = 1;
+#endif
         transition parse_ethernet;
     }
 
@@ -55,7 +67,11 @@ parser SwitchIngressParser(
 #else
             ETHERTYPE_MPLS : parse_mpls_0;
 #endif
+#if SRCHAIN_WAN
+            ETHERTYPE_IPV4 : probe_wan;
+#else
             ETHERTYPE_IPV4 : parse_ipv4;
+#endif
             default : accept;
         }
     }
@@ -139,10 +155,47 @@ parser SwitchIngressParser(
     }
 #endif
 
+#if SRCHAIN_WAN
+    /* MPLS-in-UDP (RFC 7510): IPv4 without options, UDP, destination port 6635 (nothing extracted yet: 4 bytes
+     * matched in the lookahead window). Anything else is plain IPv4. Whether it is addressed to this border is
+     * wan.decap's to say: a miss routes it by its outer header, labels untouched. */
+    state probe_wan {
+        transition select(pkt.lookahead<wan_probe_h>().ihl, pkt.lookahead<wan_probe_h>().protocol,
+                          pkt.lookahead<wan_probe_h>().dst_port) {
+            (5, IP_PROTO_UDP, MPLS_UDP_PORT) : parse_wan_ipv4;
+            default : parse_ipv4;
+        }
+    }
+
+    state parse_wan_ipv4 {
+        pkt.extract(hdr.wan_ipv4);
+        wan_checksum.add(hdr.wan_ipv4);
+        ig_md.wan.checksum_err = wan_checksum.verify();  /* a Tofino's verify() is the error bit */
+        transition select(hdr.wan_ipv4.flags, hdr.wan_ipv4.frag_offset) {
+            (3w0 &&& 3w1, 0) : parse_wan_udp;  /* MF clear, offset 0: not a fragment */
+            default : wan_fragment;
+        }
+    }
+
+    state wan_fragment {
+        ig_md.wan.fragment = true;  /* dropped as wan_malformed if it is ours, routed as it is if not */
+        transition parse_wan_udp;
+    }
+
+    state parse_wan_udp {
+        pkt.extract(hdr.wan_udp);
+        transition parse_mpls_0;  /* RFC 7510: the label stack follows the UDP header */
+    }
+#define WAN_LABELS(n) ig_md.wan.label_bytes = 4 * n;
+#else
+#define WAN_LABELS(n)
+#endif
+
     /* Up to MSD labels, unrolled so that a deeper stack is flagged (and dropped and counted by the
      * control) instead of being a parser error whose handling differs between targets. */
     state parse_mpls_0 {
         pkt.extract(hdr.mpls[0]);
+        WAN_LABELS(1)
         transition select(hdr.mpls[0].bos) {
             1 : parse_bottom;
             default : parse_mpls_1;
@@ -150,6 +203,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_1 {
         pkt.extract(hdr.mpls[1]);
+        WAN_LABELS(2)
         transition select(hdr.mpls[1].bos) {
             1 : parse_bottom;
             default : parse_mpls_2;
@@ -157,6 +211,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_2 {
         pkt.extract(hdr.mpls[2]);
+        WAN_LABELS(3)
         transition select(hdr.mpls[2].bos) {
             1 : parse_bottom;
             default : parse_mpls_3;
@@ -164,6 +219,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_3 {
         pkt.extract(hdr.mpls[3]);
+        WAN_LABELS(4)
         transition select(hdr.mpls[3].bos) {
             1 : parse_bottom;
             default : parse_mpls_4;
@@ -171,6 +227,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_4 {
         pkt.extract(hdr.mpls[4]);
+        WAN_LABELS(5)
         transition select(hdr.mpls[4].bos) {
             1 : parse_bottom;
             default : parse_mpls_5;
@@ -178,6 +235,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_5 {
         pkt.extract(hdr.mpls[5]);
+        WAN_LABELS(6)
         transition select(hdr.mpls[5].bos) {
             1 : parse_bottom;
             default : parse_mpls_6;
@@ -185,6 +243,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_6 {
         pkt.extract(hdr.mpls[6]);
+        WAN_LABELS(7)
         transition select(hdr.mpls[6].bos) {
             1 : parse_bottom;
             default : parse_mpls_7;
@@ -192,6 +251,7 @@ parser SwitchIngressParser(
     }
     state parse_mpls_7 {
         pkt.extract(hdr.mpls[7]);
+        WAN_LABELS(8)
         transition select(hdr.mpls[7].bos) {
             1 : parse_bottom;
             default : stack_too_deep;
@@ -253,6 +313,9 @@ control SwitchIngressDeparser(
         in ingress_metadata_t ig_md,
         in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Checksum() ipv4_checksum;
+#if SRCHAIN_WAN
+    Checksum() wan_checksum;
+#endif
 
     apply {
         /* The TTL decrement of a routed packet changed the header: recompute its checksum. */
@@ -260,11 +323,22 @@ control SwitchIngressDeparser(
             hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
             hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
             hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+#if SRCHAIN_WAN
+        /* an encapsulation's outer header (its UDP checksum stays 0, RFC 7510 3: allowed for IPv4) */
+        hdr.wan_ipv4.hdr_checksum = wan_checksum.update({
+            hdr.wan_ipv4.version, hdr.wan_ipv4.ihl, hdr.wan_ipv4.diffserv, hdr.wan_ipv4.total_len,
+            hdr.wan_ipv4.identification, hdr.wan_ipv4.flags, hdr.wan_ipv4.frag_offset, hdr.wan_ipv4.ttl,
+            hdr.wan_ipv4.protocol, hdr.wan_ipv4.src_addr, hdr.wan_ipv4.dst_addr});
+#endif
         /* the report (when one is due) rides in front of the packet, after the bridged header */
         pkt.emit(hdr.bridged);
         pkt.emit(hdr.report_key);
         pkt.emit(hdr.report);
         pkt.emit(hdr.ethernet);
+#if SRCHAIN_WAN
+        pkt.emit(hdr.wan_ipv4);
+        pkt.emit(hdr.wan_udp);
+#endif
         pkt.emit(hdr.mpls);
 #if SRCHAIN_SRV6
         pkt.emit(hdr.ipv6);

@@ -12,8 +12,12 @@ from pathlib import Path
 import grpc
 
 from labs import GrpcSwitch
+from srchain.apply import Drivers
 from srchain.bfrt.client import BfrtClient
+from srchain.model import load_chain
+from srchain.plan import build_plan
 from srchain.plan.model import Entry, Plan
+from srchain.sidstore import SidStore
 from srchain.targets.loader import Bundle
 from srchain.targets.switch import SwitchDriver
 from srchain_contracts.bfrt import bfruntime_pb2 as pb
@@ -102,3 +106,32 @@ def live_forward(address: str) -> dict[int, int]:
 
 def as_live(entries: list[Entry]) -> dict[int, int]:
     return {int(e.key["hdr.ethernet.dst_addr"].replace(":", ""), 16): e.params["port"] for e in entries}
+
+
+# Multi-site (test_apply_wan_rows.py, test_apply_wan_netns.py): the two-site example and the P4 profile `wan`.
+EXAMPLES = REPO / "examples"
+BORDERS = ("a2", "b1")
+WAN_PROFILE = {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"}  # p4/build --profile wan
+
+
+def two_site_plan(state: Path) -> Plan:
+    with SidStore(state) as store:
+        return build_plan(load_chain(EXAMPLES / "two-site.yaml", EXAMPLES / "inventory-two-site.yaml"), store)
+
+
+def only(plan: Plan, targets: tuple[str, ...]) -> Plan:
+    return Plan(plan.chain, plan.version, plan.spec_digest, plan.lb_buckets, [], [],
+                [e for e in plan.entries if e.target_kind == "switch" and e.target in targets])
+
+
+def node_bundle(out: Path, defines: dict[str, str]) -> Bundle:
+    compile_to_dir(REPO / "p4" / "srchain_node.p4", out, defines=defines)
+    return Bundle("srchain_node", out)
+
+
+def drivers_for(switches: dict[str, Switch], b: Bundle) -> Drivers:
+    def make(kind: str, target: str) -> SwitchDriver:
+        assert kind == "switch" and target in switches
+        return SwitchDriver(target, BfrtClient.connect(switches[target].address, client_id=1, timeout=5), b.name, b)
+
+    return Drivers(make)

@@ -20,8 +20,10 @@ TWO_SITE, TWO_SITE_INV = EXAMPLES / "two-site.yaml", EXAMPLES / "inventory-two-s
 THREE_SITE_INV = EXAMPLES / "inventory-three-site.yaml"
 
 
-def rows(plan: Plan, switch: str, table: str) -> dict[str, Entry]:
-    return {json.dumps(e.key, sort_keys=True): e for e in plan.entries_of("switch", switch) if e.table == table}
+def rows(plan: Plan, switch: str, table: str, role: str | None = None) -> dict[str, Entry]:
+    """`role` tells a wan_encap row from a sid_forward row: both are in SwitchIngress.sr.sid_forward (plan/wan.py)."""
+    return {json.dumps(e.key, sort_keys=True): e for e in plan.entries_of("switch", switch)
+            if e.table == table and role in (None, e.role)}
 
 
 def crossings(plan: Plan) -> list[tuple[str, int, str, str]]:
@@ -39,7 +41,8 @@ def test_single_site_plans_have_no_sites_block(tmp_path: Path) -> None:
     """An inventory without `sites` plans as before (the golden plans in test_chain_plan.py, byte for byte)."""
     doc = plan_file(REFERENCE, tmp_path, INVENTORY).to_json()
     assert "sites" not in doc
-    assert not any(e["table"] in (W.WAN_ENCAP, W.WAN_DECAP) for t in doc["targets"] for e in t["entries"])
+    assert not any(e["table"] == W.WAN_DECAP or e["role"] in ("wan_encap", "wan_decap")
+                   for t in doc["targets"] for e in t["entries"])
 
 
 def test_two_sites_placement_and_border_rows(tmp_path: Path) -> None:
@@ -51,19 +54,19 @@ def test_two_sites_placement_and_border_rows(tmp_path: Path) -> None:
     assert {where[k] for k in where if k[0] in ("formatter", "classifier", "aggregator")} == {("site-b", "vim-b")}
     # the report path leaves site-a at a2 with the formatter's SID on top, comes back at b1 with priority's
     assert crossings(plan) == [("ab", fmt, "a2", "b1"), ("ab", prio, "b1", "a2")]
-    enc = rows(plan, "a2", W.WAN_ENCAP)[json.dumps({"label": fmt})]
-    assert enc.action == "encap_mpls_in_udp" and enc.role == "wan_encap" and enc.version == 1
+    enc = rows(plan, "a2", W.WAN_ENCAP, "wan_encap")[json.dumps({"label": fmt})]
+    assert enc.action == "SwitchIngress.sr.encap_mpls_in_udp" and enc.role == "wan_encap" and enc.version == 1
     assert enc.params == {"port": 9, "src_mac": "02:00:00:00:02:09", "dst_mac": "02:00:00:00:0b:09",
                           "src_addr": "198.51.100.1", "dst_addr": "198.51.100.2", "ttl": 64,
-                          "udp_dst_port": 6635, "udp_src_min": 49152, "udp_src_hash_bits": 14}
+                          "udp_dst_port": 6635, "udp_src_min": 49152}
     # encapsulated instead of forwarded: no sid_forward for a crossing label at its border
-    assert json.dumps({"label": fmt}) not in rows(plan, "a2", T.SID_FORWARD)
-    assert json.dumps({"label": prio}) not in rows(plan, "b1", T.SID_FORWARD)
+    assert json.dumps({"label": fmt}) not in rows(plan, "a2", T.SID_FORWARD, "sid_forward")
+    assert json.dumps({"label": prio}) not in rows(plan, "b1", T.SID_FORWARD, "sid_forward")
     dec = rows(plan, "b1", W.WAN_DECAP)
     assert list(dec) == [json.dumps({"dst_addr": "198.51.100.2", "src_addr": "198.51.100.1"})]
     assert next(iter(dec.values())).version is None  # infrastructure: shared by every chain over the link
     # inside site-b the VNF SIDs go to the proxy; back in site-a, a2 forwards priority's SID to a1, which pops it
-    assert {e.params["port"] for e in rows(plan, "b1", T.SID_FORWARD).values()} == {4}
+    assert {e.params["port"] for e in rows(plan, "b1", T.SID_FORWARD, "sid_forward").values()} == {4}
     assert rows(plan, "b1", T.SID_FORWARD)[json.dumps({"label": agg})].params == {"port": 4,
                                                                                  "dst_mac": "02:00:00:00:4b:01"}
     assert rows(plan, "a2", T.SID_FORWARD)[json.dumps({"label": prio})].params["port"] == 8
@@ -100,8 +103,8 @@ def test_three_sites_transit_and_gre(tmp_path: Path) -> None:
                            sid_of(plan, "aggregator"), sid_of(plan, "priority"))
     assert crossings(plan) == [("ab", fmt, "a2", "b1"), ("ab", prio, "b1", "a2"), ("bc", clb, "b1", "c1"),
                                ("bc", agg, "c1", "b1")]
-    gre = rows(plan, "b1", W.WAN_ENCAP)[json.dumps({"label": clb})]
-    assert gre.action == "encap_mpls_in_gre" and gre.params["gre_protocol"] == 0x8847
+    gre = rows(plan, "b1", W.WAN_ENCAP, "wan_encap")[json.dumps({"label": clb})]
+    assert gre.action == "SwitchIngress.sr.encap_mpls_in_gre" and gre.params["gre_protocol"] == 0x8847
     assert gre.params["src_addr"] == "198.51.100.5" and gre.params["dst_addr"] == "198.51.100.6"
     assert plan.sites is not None
     gre_bytes = next(c["bytes"] for c in plan.sites["crossings"] if c["link"] == "bc")
@@ -194,7 +197,7 @@ def test_moving_a_segment_to_another_site_is_make_before_break(tmp_path: Path) -
     old_agg = json.dumps({"label": sid_of(v1, "aggregator")})
     assert ("cleanup", "delete", "pxb", T.PROXY_SID) in steps and ("install", "add", "pxc", T.PROXY_SID) in steps
     assert ("install", "add", "c1", W.WAN_ENCAP) in steps  # the moved SID's way back, before the flip
-    assert any(e.table == W.WAN_ENCAP and json.dumps(e.key) == old_agg for e in v1.entries)
+    assert any(e.table == W.WAN_ENCAP and e.role == "wan_encap" and json.dumps(e.key) == old_agg for e in v1.entries)
 
 
 def test_site_errors_come_together(tmp_path: Path) -> None:
@@ -220,7 +223,7 @@ def test_report_emitted_on_a_border_switch_leaves_by_the_wan_port(tmp_path: Path
     encap = rows(plan, "a2", T.REPORT_ENCAP)[json.dumps({"lb_bucket": {"mask": 1, "value": 0}, "sid": ff},
                                                         sort_keys=True)]
     assert (encap.params["src_mac"], encap.params["dst_mac"]) == ("02:00:00:00:02:09", "02:00:00:00:0b:09")
-    assert json.dumps({"label": fmt}) in rows(plan, "a2", W.WAN_ENCAP)
+    assert json.dumps({"label": fmt}) in rows(plan, "a2", W.WAN_ENCAP, "wan_encap")
     assert ("ab", fmt, "a2", "b1") in crossings(plan)
 
 

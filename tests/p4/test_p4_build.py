@@ -79,7 +79,7 @@ def test_sde_command_line_of_a_profile(tmp_path: Path) -> None:
 
 def test_unknown_profile_is_refused(tmp_path: Path) -> None:
     res = run("--emulator", "--profile", "tofino9", "-o", str(tmp_path / "x"))
-    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core, l4s, srv6)" in res.stderr
+    assert res.returncode == 2 and "unknown profile 'tofino9' (full, tofino1-core, l4s, srv6, wan)" in res.stderr
     assert not (tmp_path / "x").exists()
 
 

@@ -17,6 +17,7 @@ from srchain.model import load_chain
 from srchain.plan import build_plan
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
+from srchain.plan import wan as W
 from srchain.plan.gen_p4names import merge, render, schema
 from srchain.sidstore import SidStore
 from srchain.targets.switch import scalar
@@ -26,16 +27,21 @@ ROOT = Path(__file__).resolve().parents[2]
 GENERATED = ROOT / "plugin" / "srchain" / "plan" / "p4names.py"
 EXAMPLES = ROOT / "examples"
 # The builds of p4/srchain_node.p4 the project makes (p4/build, docs/p4.md): `full` (MSD 8: the parser unrolls
-# exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py) and `l4s` (the SR core + the l4s
-# module). A new profile goes here; p4names.py is generated from their union (p4/gen-constants).
-PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"]}
+# exactly 8 labels, another MSD is a compile error, tests/p4/test_p4_build.py), `l4s` (the SR core + the l4s
+# module) and `wan` (the SR core + MPLS-in-UDP at a border). A new profile goes here; p4names.py is generated from
+# their union (p4/gen-constants).
+PROFILES = {"msd8": ["MSD=8"], "l4s": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_L4S=1"],
+            "wan": ["SRCHAIN_FLOW_FEATURES=0", "SRCHAIN_PRIORITY=0", "SRCHAIN_WAN=1"]}
 SPECS = [  # (spec, inventory, the profile its switches run): every example chain
     ("cloud-gaming.yaml", "inventory.yaml", "msd8"),
     ("cloud-gaming-mitigation.yaml", "inventory.yaml", "msd8"),
     ("cloud-gaming-mitigation-first.yaml", "inventory.yaml", "msd8"),
     ("two-switch.yaml", "inventory-two-switch.yaml", "msd8"),
     ("l4s.yaml", "inventory.yaml", "l4s"),
+    ("two-site.yaml", "inventory-two-site.yaml", "msd8"),  # its border switches run `wan` (BORDERS)
 ]
+# switches of a spec's inventory that run another profile than the spec's (the border switches of a WAN link)
+BORDERS = {("two-site.yaml", "a2"): "wan", ("two-site.yaml", "b1"): "wan"}
 
 
 @cache
@@ -60,16 +66,18 @@ def test_committed_names_are_generated_from_the_program(out: Path) -> None:
 MODULE_TABLES = {
     "msd8": (T.REPORT_SESSION, T.REPORT_ENCAP, T.REPORT_ADDRESSES, T.QUEUE_MAP),
     "l4s": (T.L4S_QUEUE_MAP, T.L4S_CONFIG, T.L4S_PI),
+    "wan": (W.WAN_DECAP,),
 }
-MODULES = {"msd8": ("flow-features", "priority"), "l4s": ("l4s",)}
+MODULES = {"msd8": ("flow-features", "priority"), "l4s": ("l4s",), "wan": ()}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_name_the_planner_uses_is_in_the_program(profile: str, out: Path) -> None:
     keys, actions = schema(compiled(profile, out))
-    for table in (T.CLASSIFIER, *T.LOCAL_SID_TABLES, T.SID_FORWARD, T.ROUTES, *MODULE_TABLES[profile]):
+    local_sid = T.LOCAL_SID_TABLES if MODULES[profile] else ()  # a profile without modules has no local SIDs
+    for table in (T.CLASSIFIER, *local_sid, T.SID_FORWARD, T.ROUTES, *MODULE_TABLES[profile]):
         assert table in actions, table
-    for table in T.LOCAL_SID_TABLES:
+    for table in local_sid:
         assert {T.LOCAL_SID_ACTIONS[table][m] for m in MODULES[profile]} <= set(actions[table])
     # one push action per depth up to the parser's MSD, labels as wide as an MPLS label
     assert T.MAX_PUSH == 8
@@ -95,7 +103,6 @@ def _fits(value: Any, width: int) -> bool:
 
 @pytest.mark.parametrize(("spec", "inventory", "profile"), SPECS, ids=[s for s, _, _ in SPECS])
 def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str, out: Path, tmp_path: Path) -> None:
-    keys, actions = schema(compiled(profile, out))
     with SidStore(tmp_path) as store:
         plan = build_plan(load_chain(EXAMPLES / spec, EXAMPLES / inventory), store)
     checked = 0
@@ -103,6 +110,7 @@ def test_planned_entries_fit_the_program(profile: str, spec: str, inventory: str
         fixed = (T.PRE_NODE, T.PRE_MGID, T.MIRROR_CFG, *TM.TABLES)  # the SDE's fixed tables
         if e.target_kind != "switch" or e.table in fixed:
             continue
+        keys, actions = schema(compiled(BORDERS.get((spec, e.target), profile), out))
         where = f"{e.table} {e.key}"
         assert e.table in actions, f"{where}: no such table"
         # the switch driver writes $MATCH_PRIORITY 0 when a ternary entry has none

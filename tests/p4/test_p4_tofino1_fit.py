@@ -4,7 +4,8 @@ bf-p4c itself: compiled and assembled (tofino.bin) within 12 stages.
 
 bf-p4c 9.13.4 (p4c 1.2.5.16) on 2026-12-02, ingress stages: full 12, tofino1-core 6, flow-features only 11,
 priority only 12 (docs/p4.md "Stages on a Tofino 1"); srv6 was not compiled with bf-p4c (none on the machine
-that day): model-checked only. The bf-p4c run takes 30-90 s per profile, so it only runs
+that day), nor were wan and priority-wan (the SR core, resp. priority, + MPLS-in-UDP; 2026-12-03): model-checked
+only. The bf-p4c run takes 30-90 s per profile, so it only runs
 when asked for.
 """
 
@@ -32,10 +33,12 @@ PROFILES = {
     "l4s": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_L4S": "1"},
     "srv6": {"SRCHAIN_SRV6": "1"},  # full's modules over SRv6
     "srv6-priority-only": {"SRCHAIN_SRV6": "1", "SRCHAIN_FLOW_FEATURES": "0"},
+    "wan": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"},  # the SR core + MPLS-in-UDP
+    "priority-wan": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_WAN": "1"},
 }
 # the model's count today (bf-p4c's beside it in the module doc): a change that moves it is worth a look
 MODEL_STAGES = {"full": 11, "tofino1-core": 6, "flow-features-only": 11, "priority-only": 9, "l4s": 10, "srv6": 11,
-                "srv6-priority-only": 9}
+                "srv6-priority-only": 9, "wan": 8, "priority-wan": 11}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))

@@ -81,6 +81,7 @@ SWITCH_INGRESS_PRIORITY_QUEUE_MAP: Final = "SwitchIngress.priority.queue_map"
 SWITCH_INGRESS_PRIORITY_SESSION_CLASS: Final = "SwitchIngress.priority.session_class"
 SWITCH_INGRESS_PRIORITY_SESSION_TAG: Final = "SwitchIngress.priority.session_tag"
 SWITCH_INGRESS_PRIORITY_SET_QID: Final = "SwitchIngress.priority.set_qid"
+SWITCH_INGRESS_SR_ENCAP_MPLS_IN_UDP: Final = "SwitchIngress.sr.encap_mpls_in_udp"
 SWITCH_INGRESS_SR_FORWARD: Final = "SwitchIngress.sr.forward"
 SWITCH_INGRESS_SR_LOCAL_SID_0: Final = "SwitchIngress.sr.local_sid_0"
 SWITCH_INGRESS_SR_LOCAL_SID_1: Final = "SwitchIngress.sr.local_sid_1"
@@ -93,6 +94,9 @@ SWITCH_INGRESS_SR_SECOND_L4S: Final = "SwitchIngress.sr.second_l4s"
 SWITCH_INGRESS_SR_SECOND_PRIORITY: Final = "SwitchIngress.sr.second_priority"
 SWITCH_INGRESS_SR_SID_FORWARD: Final = "SwitchIngress.sr.sid_forward"
 SWITCH_INGRESS_SR_UNKNOWN_LABEL: Final = "SwitchIngress.sr.unknown_label"
+SWITCH_INGRESS_WAN_DECAP: Final = "SwitchIngress.wan.decap"
+SWITCH_INGRESS_WAN_DECAP_MPLS_IN_UDP: Final = "SwitchIngress.wan.decap_mpls_in_udp"
+SWITCH_INGRESS_WAN_NOT_OURS: Final = "SwitchIngress.wan.not_ours"
 
 # table -> key field -> (match type, bits; 0 = no fixed width, e.g. $MATCH_PRIORITY)
 KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
@@ -238,6 +242,10 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     },
     "SwitchIngress.sr.sid_forward": {
         "label": ("Exact", 20),
+    },
+    "SwitchIngress.wan.decap": {
+        "src_addr": ("Exact", 32),
+        "dst_addr": ("Exact", 32),
     },
 }
 
@@ -399,5 +407,19 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
     "SwitchIngress.sr.sid_forward": {
         "SwitchIngress.sr.forward": {"port": 9, "dst_mac": 48},
         "SwitchIngress.sr.unknown_label": {},
+        "SwitchIngress.sr.encap_mpls_in_udp": {
+            "port": 9,
+            "src_mac": 48,
+            "dst_mac": 48,
+            "src_addr": 32,
+            "dst_addr": 32,
+            "ttl": 8,
+            "udp_dst_port": 16,
+            "udp_src_min": 16,
+        },
+    },
+    "SwitchIngress.wan.decap": {
+        "SwitchIngress.wan.decap_mpls_in_udp": {},
+        "SwitchIngress.wan.not_ours": {},
     },
 }

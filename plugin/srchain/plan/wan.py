@@ -1,11 +1,23 @@
 """Inter-site rows of an SR-MPLS plan (docs/multisite.md, docs/plan-format.md#multi-site-plans).
 
 Where a label's next hop is a WAN link, the border switch encapsulates the packet, stack and all, in an outer
-IPv4 header toward the far border (`wan_encap`, instead of `sid_forward`); the far border strips it and goes on
-with the label lookup (`wan_decap`). The label is the same on both sides: the SR block is global.
+IPv4 header toward the far border (a `wan_encap` row, in place of the label's `sid_forward` row); the far border
+strips it and goes on with the label lookup (`wan_decap`). The label is the same on both sides: the SR block is
+global.
 
-These tables are the contract for the data plane to come: the SR node program (p4/) has none of them yet, so
-their names are not in `srchain.plan.p4names`, and an apply refuses them by name (the switch has no such table).
+The data plane is the SR node program's profile `wan` (p4/control/wan.p4, docs/multisite.md "Data plane
+encapsulation"). Its shape, and why it differs from a table per direction with every knob as a parameter:
+* the encapsulation is an action of `SwitchIngress.sr.sid_forward` (`encap_mpls_in_udp`), not a table of its own:
+  one lookup on the label decides "next hop in the site" or "across the WAN"; a second exact table on the same
+  label, applied on sid_forward's miss, would cost a Tofino 1 one more stage on the SR path (and the
+  decapsulation, which must run before the label lookup, and the encapsulation, after the pops, cannot be one
+  control). Its rows keep their role (`wan_encap`) and are counted by sid_forward's direct counter like any.
+* the UDP source port is `udp_src_min` + 14 bits of the flow hash: the hash's width is a property of the
+  compiled program (a Tofino cannot mask or shift by an amount from action data), so it is no parameter.
+* `decap` takes no parameter: the parser decides that a UDP payload is MPLS before any table runs, by the
+  constant destination port 6635 (RFC 7510); a packet to another port is plain IPv4.
+MPLS-in-GRE is planned (`encap_mpls_in_gre`) but not in the program: an apply refuses its rows by the action's
+name.
 """
 
 from __future__ import annotations
@@ -13,19 +25,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from srchain.model.inventory import WanEnd, WanLink
+from srchain.plan import p4names as P
 from srchain.plan.model import Entry, JsonValue, Params
 
-WAN_ENCAP = "SwitchIngress.wan.encap"  # exact label -> push the outer header, send to the WAN port
-WAN_DECAP = "SwitchIngress.wan.decap"  # exact (outer src, outer dst) -> strip the outer header
-ENCAP_ACTION = {"mpls-in-udp": "encap_mpls_in_udp", "mpls-in-gre": "encap_mpls_in_gre"}
-DECAP_ACTION = {"mpls-in-udp": "decap_mpls_in_udp", "mpls-in-gre": "decap_mpls_in_gre"}
+WAN_ENCAP = P.SWITCH_INGRESS_SR_SID_FORWARD  # exact label -> push the outer header, send to the WAN port
+WAN_DECAP = P.SWITCH_INGRESS_WAN_DECAP  # exact (outer src, outer dst) -> strip the outer header
+# GRE: planned, not in the program (no P4 action: its rows are refused by name at apply)
+ENCAP_ACTION = {"mpls-in-udp": P.SWITCH_INGRESS_SR_ENCAP_MPLS_IN_UDP,
+                "mpls-in-gre": "SwitchIngress.sr.encap_mpls_in_gre"}
+DECAP_ACTION = {"mpls-in-udp": P.SWITCH_INGRESS_WAN_DECAP_MPLS_IN_UDP,
+                "mpls-in-gre": "SwitchIngress.wan.decap_mpls_in_gre"}
 
 IPV4_HEADER = 20
 UDP_HEADER = 8
 GRE_HEADER = 4  # RFC 4023 / RFC 2784: no checksum, no key
 LABEL_BYTES = 4
 # RFC 7510: destination port 6635 (MPLS-in-UDP); the source port carries the flow's entropy, kept in the
-# dynamic range 49152-65535: 49152 + the low 14 bits of the switch's 5-tuple hash.
+# dynamic range 49152-65535: 49152 + the low 14 bits of the switch's CRC-32 of the inner 5-tuple (the P4 program's
+# wan_entropy_t: UDP_SRC_HASH_BITS documents it, it is not written).
 MPLS_UDP_PORT = 6635
 UDP_SRC_MIN = 49152
 UDP_SRC_HASH_BITS = 14
@@ -82,7 +99,7 @@ def encap_entry(c: Crossing, port_mac: str, far_mac: str, since: int) -> Entry:
     params: Params = {"port": c.near.port, "src_mac": port_mac, "dst_mac": far_mac,
                       "src_addr": c.near.address, "dst_addr": c.far.address, "ttl": OUTER_TTL}
     if c.link.encapsulation == "mpls-in-udp":
-        params |= {"udp_dst_port": MPLS_UDP_PORT, "udp_src_min": UDP_SRC_MIN, "udp_src_hash_bits": UDP_SRC_HASH_BITS}
+        params |= {"udp_dst_port": MPLS_UDP_PORT, "udp_src_min": UDP_SRC_MIN}
     else:
         params |= {"gre_protocol": GRE_MPLS_PROTOCOL}
     return Entry("switch", c.near.switch, WAN_ENCAP, {"label": c.label}, ENCAP_ACTION[c.link.encapsulation],
@@ -90,7 +107,7 @@ def encap_entry(c: Crossing, port_mac: str, far_mac: str, since: int) -> Entry:
 
 
 def decap_entry(c: Crossing) -> Entry:
-    """Infrastructure (no version): every chain crossing this link in this direction shares it."""
-    params: Params = {"udp_dst_port": MPLS_UDP_PORT} if c.link.encapsulation == "mpls-in-udp" else {}
+    """Infrastructure (no version): every chain crossing this link in this direction shares it. No parameter: the
+    UDP port is the parser's constant (module docstring)."""
     return Entry("switch", c.far.switch, WAN_DECAP, {"src_addr": c.near.address, "dst_addr": c.far.address},
-                 DECAP_ACTION[c.link.encapsulation], params, "wan_decap")
+                 DECAP_ACTION[c.link.encapsulation], {}, "wan_decap")
