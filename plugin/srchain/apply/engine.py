@@ -466,8 +466,10 @@ class Controller:
         ops = [op for op in diff(want, installed) if not (op.op == "delete" and op.entry.identity in shared)]
         result.ops = ops
         self._run(ops, result, drain_before_cleanup=True)
-        for plan in plans:
-            self.store.save(plan)
+        t = self.clock.now()
+        self.store.save_many(plans)
+        if len(plans) > 1:
+            result.timings["save_s"] = self.clock.now() - t
         result.notes = self.drivers.notes
         if result.drained is False:
             result.notes.append(f"the old version was still counting packets after {self.options.drain_timeout}s; "
