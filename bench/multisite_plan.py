@@ -11,8 +11,9 @@ such as routes, TM queues, attachments and WAN decapsulation are shared by the c
 
 Baseline, same run: the same plans with every file read by the line-keeping YAML reader (the only reader before
 the fast path, srchain.model.yamlsource). Each measurement runs in a process of its own (its max RSS is its own).
-Then what the readers alone cost on the same files: libyaml as PyYAML's CSafeLoader builds data, the fast path
-(libyaml + the duplicate-key check), the line-keeping reader.
+"fast, 1 tx": the fast path with every chain planned in one SID transaction (one commit, one fsync), as
+`ChainService.apply_many` plans a batch. Then what the readers alone cost on the same files: libyaml as PyYAML's
+CSafeLoader builds data, the fast path (libyaml + the duplicate-key check), the line-keeping reader.
 
 Usage: .venv/bin/python bench/multisite_plan.py [--chains 10 100 1000] [--rules 12] [--tracemalloc] [--no-baseline]
 """
@@ -36,6 +37,7 @@ import yaml
 from srchain.model.load import load_chain_on, load_inventory
 from srchain.model.yamlsource import line_keeping, load_yaml
 from srchain.plan import build_plan
+from srchain.plan.builder import plan_in
 from srchain.sidstore import SidStore
 
 SITES = ("a", "b", "c")
@@ -103,7 +105,7 @@ segments:
 """
 
 
-def run(n: int, rules: int, trace: bool, line_keeping_only: bool) -> dict[str, float]:
+def run(n: int, rules: int, trace: bool, line_keeping_only: bool, one_tx: bool = False) -> dict[str, float]:
     """One measurement, in a process of its own (so max RSS is this run's)."""
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -121,8 +123,12 @@ def run(n: int, rules: int, trace: bool, line_keeping_only: bool) -> dict[str, f
             inv, _ = load_inventory(inv_path)
             plans = []
             with SidStore(d / "state") as store:
-                for p in specs:
-                    plans.append(build_plan(load_chain_on(p, inv, inv_path), store))
+                if one_tx:  # as ChainService.apply_many plans a batch: one SID transaction (one commit)
+                    with store.transaction() as tx:
+                        plans = [plan_in(load_chain_on(p, inv, inv_path), tx) for p in specs]
+                else:
+                    for p in specs:
+                        plans.append(build_plan(load_chain_on(p, inv, inv_path), store))
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = tracemalloc.get_traced_memory()[1] if trace else None
         if trace:
@@ -158,8 +164,9 @@ def _line_keeping(p: Path) -> object:
         return load_yaml(p).data
 
 
-def _measure(n: int, rules: int, trace: bool, line_keeping_only: bool) -> dict[str, float]:
+def _measure(n: int, rules: int, trace: bool, line_keeping_only: bool, one_tx: bool = False) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--one", str(n), "--rules", str(rules)]
+    cmd += ["--one-transaction"] if one_tx else []
     cmd += ["--tracemalloc"] if trace else []
     cmd += ["--line-keeping"] if line_keeping_only else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -182,18 +189,21 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true", help="skip the line-keeping YAML reader's run")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one measurement in this process, as JSON
     ap.add_argument("--line-keeping", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--one-transaction", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:
-        print(json.dumps(run(args.one, args.rules, args.tracemalloc, args.line_keeping)))
+        print(json.dumps(run(args.one, args.rules, args.tracemalloc, args.line_keeping, args.one_transaction)))
         return
     print(f"3 sites, 6 switches, 3 proxies, 3 WAN links (MPLS-in-UDP); {args.rules} rules per chain; "
           f"load average {os.getloadavg()[0]:.2f}; each run in a process of its own")
     for n in args.chains:
         base = None if args.no_baseline else _measure(n, args.rules, args.tracemalloc, True)
         new = _measure(n, args.rules, args.tracemalloc, False)
+        batch = _measure(n, args.rules, args.tracemalloc, False, one_tx=True)
         if base is not None:
             print(_line("line-keeping", base))
         print(_line("fast", new))
+        print(_line("fast, 1 tx", batch))
         if base is not None:
             ratio = f"{base['wall'] / new['wall']:.2f}x wall, {base['cpu'] / new['cpu']:.2f}x CPU"
             print(f"{'':20s} baseline/fast: {ratio}")
