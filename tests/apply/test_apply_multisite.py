@@ -12,12 +12,12 @@ import yaml
 from apply_helpers import REPO
 from fake_target import FakeDriver, FakeNetwork, as_live
 
-from srchain.apply import ApplyError, Options
+from srchain.apply import AppliedStore, ApplyError, Controller, Drivers, Options
 from srchain.apply.sites import path_delays, site_timings, target_sites, target_timeout, wan_options
 from srchain.chains import ChainService
 from srchain.model.load import load_inventory
 from srchain.plan.diff import diff
-from srchain.plan.model import DiffOp, Entry
+from srchain.plan.model import DiffOp, Entry, Plan
 from srchain.sidstore import SidStore
 
 EX = REPO / "examples"
@@ -183,3 +183,65 @@ def test_many_chains_apply_as_one_change_and_share_rows(service, net, tmp_path) 
     assert net.live() == before
     with SidStore(service.state_dir) as store:
         assert not store.sids("c5")
+
+
+def _entry(target: str, label: int, port: int, version: int = 1) -> Entry:
+    return Entry("switch", target, "SwitchIngress.sr.sid_forward", {"label": label}, "SwitchIngress.sr.forward",
+                 {"port": port, "dst_mac": "02:00:00:00:00:01"}, "sid_forward", version)
+
+
+def _plan(chain: str, entries: list[Entry]) -> Plan:
+    return Plan(chain, 1, f"digest-{chain}", 1, [], [], entries)
+
+
+@pytest.fixture
+def engine(net: FakeNetwork, tmp_path: Path):
+    def make(batch_size: int = 10_000) -> Controller:
+        return Controller(Drivers(net.factory), AppliedStore(tmp_path / "applied"),
+                          Options(drain_timeout=1, drain_interval=0.5, batch_size=batch_size), net.clock,
+                          sites={("switch", "a1"): "site-a", ("switch", "b1"): "site-b"})
+
+    return make
+
+
+def test_apply_many_refuses_two_plans_that_disagree_before_writing(engine, net) -> None:
+    with pytest.raises(ApplyError, match=r"chains 'x' and 'y' plan different content .*nothing was changed"):
+        engine().apply_many([_plan("x", [_entry("a1", 100, 1)]), _plan("y", [_entry("a1", 100, 2)])])
+    with pytest.raises(ApplyError, match=r"chains planned twice in one apply: \['x'\]"):
+        engine().apply_many([_plan("x", [_entry("a1", 100, 1)]), _plan("x", [_entry("a1", 101, 1)])])
+    assert net.writes() == []
+    shared = _entry("b1", 300, 9)
+    done = engine().apply_many([_plan("x", [_entry("a1", 100, 1), shared]), _plan("y", [_entry("a1", 101, 1), shared])])
+    assert len(done.ops) == 3 and net.live() == as_live([_entry("a1", 100, 1), _entry("a1", 101, 1), shared])
+    assert engine().apply_many([]).ops == []
+
+
+def test_the_other_site_stops_after_its_batch_in_flight(engine, net) -> None:
+    """Site B fails while site A is writing its first batch: A writes no further batch, and all of A is undone."""
+    a_busy, b_failed = threading.Event(), threading.Event()
+    real_write = FakeDriver.write
+
+    def write(self: FakeDriver, ops: list[DiffOp]) -> None:
+        if self.name == "a1" and ops[0].op == "add":
+            a_busy.set()
+            assert b_failed.wait(5)  # site B fails while this batch is in flight
+        real_write(self, ops)
+
+    def refuse(op: DiffOp) -> str | None:
+        assert a_busy.wait(5)
+        b_failed.set()
+        return "no room"
+
+    net.target("switch", "b1").refuse = refuse
+    FakeDriver.write = write  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ApplyError) as err:
+            engine(batch_size=2).apply(_plan("x", [_entry("a1", 100 + i, 1) for i in range(6)]
+                                             + [_entry("b1", 200, 9)]))
+    finally:
+        FakeDriver.write = real_write  # type: ignore[method-assign]
+    adds = [w for w in net.writes() if w[1] == "switch a1" and w[3] == "add"]
+    assert len(adds) == 2, "site A wrote its batch in flight (2 of 6 entries), then stopped"
+    assert str(err.value).startswith("site site-b: switch b1: table SwitchIngress.sr.sid_forward")
+    assert "rolled back 2 operation(s) in site site-a: the previous version is in place" in str(err.value)
+    assert net.live() == {} and err.value.unchanged

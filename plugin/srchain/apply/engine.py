@@ -391,7 +391,8 @@ class Controller:
         if failed:
             return (f"; ROLLBACK INCOMPLETE ({len(failed)} batch(es) failed: {'; '.join(failed)}): "
                     "run `srchain chain reconcile`"), False
-        where = f" in sites {', '.join(s or '-' for s in sorted(applied) if applied[s])}" if len(applied) > 1 else ""
+        touched = [s or "-" for s in sorted(applied) if applied[s]]
+        where = f" in site{'s' if len(touched) > 1 else ''} {', '.join(touched)}" if len(applied) > 1 else ""
         return f"; rolled back {count} operation(s){where}: the previous version is in place", True
 
     def _groups_in_order(self, ops: list[DiffOp]) -> list[list[DiffOp]]:

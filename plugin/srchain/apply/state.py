@@ -75,6 +75,8 @@ class AppliedStore:
             tmp = path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
             moves.append((tmp, path))
+        if not moves:
+            return []
         if len(moves) == 1:
             _fsync(moves[0][0])
         else:
