@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from apply_rates import EmulatorProcess
 from multisite_plan import SITES, chain_yaml, inventory_yaml
 
 import srchain.chains
@@ -66,6 +65,48 @@ SIZES = {  # defines.p4 name -> the tables it sizes
     "QUEUE_MAP_SIZE": ["SwitchIngress.priority.queue_map"],
 }
 ATTACH = ("fmt", "cla", "clb", "agg")
+
+# The emulator's BF Runtime server in a child process; with an RTT, every RPC waits that long before it is served
+# (the round trip of a switch in a site across the WAN: what the per-site threads are for).
+SERVER = """
+import sys, time
+import grpc
+from concurrent import futures
+from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
+from srchain_emu.bfrt_server import BfRuntimeServer
+rtt = float(sys.argv[1]) / 1000
+
+class Rtt(grpc.ServerInterceptor):
+    def intercept_service(self, continuation, details):
+        time.sleep(rtt)
+        return continuation(details)
+
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[Rtt()] if rtt else [],
+                     options=[("grpc.max_send_message_length", 1 << 30), ("grpc.max_receive_message_length", 1 << 30)])
+pb_grpc.add_BfRuntimeServicer_to_server(BfRuntimeServer(0), server)
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+sys.stdin.read()  # until the bench closes our stdin
+server.stop(None).wait(5)
+"""
+
+
+class EmulatorProcess:
+    def __init__(self, rtt_ms: float) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, str(rtt_ms)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
 def sh(*args: str) -> None:
@@ -187,15 +228,15 @@ class Proxies:
 
 
 def run(tmp: Path, specs: list[Path], bundles: dict[str, Path], expect: list[Entry], total: int, proxies: bool,
-        threads: bool, profile: bool = False) -> dict[str, Any]:
+        threads: bool, profile: bool = False, rtt_ms: float = 0.0) -> dict[str, Any]:
     """One apply of every chain into fresh switches (and proxies); what it took and what it left live."""
     tag = "threads" if threads else "sequential"
-    out: dict[str, Any] = {"mode": tag}
+    out: dict[str, Any] = {"mode": tag + (f", RTT {rtt_ms:g} ms" if rtt_ms else "")}
     with ExitStack() as stack:
         emus = {}
         for s in SITES:
             for role in ("edge", "border"):
-                emu = EmulatorProcess()
+                emu = EmulatorProcess(rtt_ms)
                 stack.callback(emu.stop)
                 emus[f"{s}-{role}"] = emu
         px = None
@@ -343,6 +384,8 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true", help="skip the one-site-after-the-other run")
     ap.add_argument("--no-proxies", action="store_true", help="switches only (no root needed)")
     ap.add_argument("--profile", action="store_true", help="cProfile the (per-site threads) apply_many, top 30")
+    ap.add_argument("--rtt-ms", type=float, default=0.0,
+                    help="every switch RPC waits this long first (a WAN round trip; the proxies stay local)")
     args = ap.parse_args()
     proxies = not args.no_proxies and os.geteuid() == 0
     with tempfile.TemporaryDirectory(prefix="srchain-multisite-apply-") as d:
@@ -360,10 +403,10 @@ def main() -> None:
               f"{total} entries planned, {len(expect)} distinct; load average {os.getloadavg()[0]:.2f}")
         print(f"  table sizes compiled: {', '.join(f'{k} {v}' for k, v in sizes.items())} "
               f"(profiles full, wan: {time.perf_counter() - t:.1f} s)")
-        new = run(tmp, specs, bundles, expect, total, proxies, threads=True, profile=args.profile)
+        new = run(tmp, specs, bundles, expect, total, proxies, threads=True, profile=args.profile, rtt_ms=args.rtt_ms)
         report(new, args.chains)
         if not args.no_baseline:
-            base = run(tmp, specs, bundles, expect, total, proxies, threads=False)
+            base = run(tmp, specs, bundles, expect, total, proxies, threads=False, rtt_ms=args.rtt_ms)
             report(base, args.chains)
             print(f"  sequential / per-site threads: apply {base['apply_s'] / new['apply_s']:.2f}x, writes "
                   f"{base['timings']['total_s'] / new['timings']['total_s']:.2f}x")

@@ -17,6 +17,7 @@ and every site has flipped before the drain and the cleanup. (Across sites, the 
 an install is not reached before the flips, a cleanup not after the drain.) A failed batch in one site stops
 the others after their batch in flight, and everything written in every site is undone: the flips of every
 site first, then the installs (a cleanup's undo before both), each site in parallel, each in reverse order.
+Reads go per site in parallel too: the live state an apply starts from, the drain's counter samples.
 `apply_many` applies several chains' plans as one change (one read of each target, one diff, one drain).
 """
 
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from srchain.apply.state import AppliedStore
 from srchain.errors import SrchainError
@@ -39,6 +40,8 @@ from srchain.targets.base import Driver, NKey, TargetError, describe
 TargetId = tuple[str, str]  # (kind, name)
 _PHASE = {"install": 0, "flip": 1, "cleanup": 2}
 PHASES: tuple[Phase, ...] = ("install", "flip", "cleanup")
+W = TypeVar("W")
+R = TypeVar("R")
 
 
 class ApplyError(SrchainError):
@@ -114,18 +117,21 @@ class Drivers:
         self.factory = factory
         self.open: dict[TargetId, Driver] = {}
         self.notes: list[str] = []
+        self._lock = threading.Lock()
 
     def get(self, kind: str, name: str, load: bool = True) -> Driver:
         """The target's driver, prepared; `load=False` never pushes a program (read-only use)."""
         tid = (kind, name)
-        if tid not in self.open:
+        if tid not in self.open:  # (the sites' threads each get their own targets)
             d = self.factory(kind, name)
             try:
-                self.notes += d.prepare(load)
+                notes = d.prepare(load)
             except TargetError:
                 d.close()
                 raise
-            self.open[tid] = d
+            with self._lock:
+                self.notes += notes
+                self.open[tid] = d
         return self.open[tid]
 
     def close(self) -> None:
@@ -139,6 +145,32 @@ def _by_target(entries: Iterable[Entry]) -> dict[TargetId, list[Entry]]:
     for e in entries:
         out.setdefault((e.target_kind, e.target), []).append(e)
     return out
+
+
+def _per_site(work: Mapping[str, W], fn: Callable[[str, W], R]) -> list[R]:
+    """`fn(site, work[site])` for every site: inline for one site, else one thread per site (all started, then
+    all joined); results in `work`'s order. An exception raised in a site's thread is raised here (the first
+    site's in `work`'s order)."""
+    if len(work) <= 1:
+        return [fn(site, w) for site, w in work.items()]
+    results: dict[str, R] = {}
+    errors: dict[str, BaseException] = {}
+
+    def run(site: str, w: W) -> None:
+        try:
+            results[site] = fn(site, w)
+        except BaseException as exc:  # handed to the caller's thread below
+            errors[site] = exc
+
+    threads = [threading.Thread(target=run, args=(site, w), name=f"srchain-site-{site}") for site, w in work.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for site in work:
+        if site in errors:
+            raise errors[site]  # the first site's, in `work`'s order
+    return [results[site] for site in work]
 
 
 def _inverse(op: DiffOp) -> DiffOp:
@@ -167,10 +199,21 @@ class Controller:
 
     # ------------------------------------------------------------ live state
     def _live(self, entries: list[Entry]) -> dict[TargetId, dict[NKey, tuple[str, int | None]]]:
-        out = {}
-        for tid, es in _by_target(entries).items():
-            out[tid] = self.drivers.get(*tid).snapshot({e.table for e in es})
+        """Each target's live entries of the tables `entries` use; the sites read in parallel."""
+        out: dict[TargetId, dict[NKey, tuple[str, int | None]]] = {}
+        for part in _per_site(self._targets_by_site(_by_target(entries)), self._read_site):
+            out.update(part)
         return out
+
+    def _targets_by_site(self, by_target: dict[TargetId, list[Entry]]) -> dict[str, dict[TargetId, list[Entry]]]:
+        out: dict[str, dict[TargetId, list[Entry]]] = {}
+        for tid, es in by_target.items():
+            out.setdefault(self.sites.get(tid, ""), {})[tid] = es
+        return out
+
+    def _read_site(self, site: str, by_target: dict[TargetId, list[Entry]]
+                   ) -> dict[TargetId, dict[NKey, tuple[str, int | None]]]:
+        return {tid: self.drivers.get(*tid).snapshot({e.table for e in es}) for tid, es in by_target.items()}
 
     def _shared(self, chains: set[str]) -> set[tuple[str, str, str, str]]:
         """Identities other applied chains record: never deleted on these chains' behalf."""
@@ -261,7 +304,7 @@ class Controller:
                 by_site.setdefault(self.site(op.entry), []).append(op)
             for site in by_site:
                 applied.setdefault(site, [])
-            failures = [f for f in self._per_site(by_site, partial(self._write_site, applied=applied, result=result,
+            failures = [f for f in _per_site(by_site, partial(self._write_site, applied=applied, result=result,
                                                                    stop=threading.Event())) if f]
             if failures:
                 first = failures[0]
@@ -274,31 +317,6 @@ class Controller:
                                   first.group) from None
         result.timings.setdefault("install+flip_s", self.clock.now() - t0)
         result.timings["total_s"] = self.clock.now() - t0
-
-    def _per_site(self, work: Mapping[str, list[DiffOp]],
-                  fn: Callable[[str, list[DiffOp]], _Failure | None]) -> list[_Failure | None]:
-        """`fn(site, ops)` for every site: inline for one site, else one thread per site (all started, then all
-        joined); results in `work`'s order. An exception in a thread (a bug, not a TargetError) is re-raised."""
-        if len(work) <= 1:
-            return [fn(site, site_ops) for site, site_ops in work.items()]
-        results: dict[str, _Failure | None] = {}
-        errors: list[BaseException] = []
-
-        def run(site: str, site_ops: list[DiffOp]) -> None:
-            try:
-                results[site] = fn(site, site_ops)
-            except BaseException as exc:  # handed to the caller's thread below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(site, site_ops), name=f"srchain-site-{site}")
-                   for site, site_ops in work.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
-        return [results.get(site) for site in work]
 
     def _write_site(self, site: str, ops: list[DiffOp], *, applied: dict[str, list[DiffOp]], result: Result,
                     stop: threading.Event) -> _Failure | None:
@@ -387,7 +405,7 @@ class Controller:
             return None
 
         for step in steps:
-            self._per_site({site: ops for site, ops in step.items() if ops}, undo)
+            _per_site({site: ops for site, ops in step.items() if ops}, undo)
         if failed:
             return (f"; ROLLBACK INCOMPLETE ({len(failed)} batch(es) failed: {'; '.join(failed)}): "
                     "run `srchain chain reconcile`"), False
@@ -413,8 +431,7 @@ class Controller:
 
         def sample() -> dict[Any, int | None]:
             out: dict[Any, int | None] = {}
-            for tid, es in by_target.items():
-                live = self.drivers.get(*tid).snapshot({e.table for e in es})
+            for tid, live in self._live(entries).items():
                 out.update({(tid, k): live.get(k, (None, None))[1] for k in keys[tid]})
             return out
 
@@ -478,10 +495,14 @@ class Controller:
         return result
 
     def _prepare(self, targets: set[TargetId]) -> None:
-        # Proxies first, then switches: a program push wipes a switch; do it only once every target answers.
-        for tid in sorted(targets, key=lambda t: (t[0] != "proxy", t)):
+        # Proxies first, then switches: a program push wipes a switch; do it only once every proxy answers.
+        # Each stage per site in parallel (in a site, in name order).
+        for stage in ([t for t in targets if t[0] == "proxy"], [t for t in targets if t[0] != "proxy"]):
+            by_site: dict[str, list[TargetId]] = {}
+            for tid in sorted(stage):
+                by_site.setdefault(self.sites.get(tid, ""), []).append(tid)
             try:
-                self.drivers.get(*tid)
+                _per_site(by_site, lambda site, tids: [self.drivers.get(*tid) for tid in tids])
             except TargetError as exc:
                 raise ApplyError.before_any_write(exc) from None
 
