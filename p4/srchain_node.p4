@@ -149,7 +149,7 @@ control SwitchIngress(
 #endif
 
 #if SRCHAIN_WAN
-        /* stage 0: MPLS-in-UDP addressed to this border loses its outer headers; any other is routed by them */
+        /* stage 0: MPLS-in-UDP/GRE addressed to this border loses its outer headers; any other is routed by them */
         if (hdr.wan_ipv4.isValid()) {
             wan.apply(hdr, ig_md);
         } else if (hdr.ipv4.isValid()) {
@@ -179,11 +179,12 @@ control SwitchIngress(
         }
 #elif SRCHAIN_WAN
         /* as below, and: a bad outer checksum is dropped like any; a transit packet's labels and inner header are
-           its payload (not checked); a decapsulated fragment or UDP length mismatch is wan_malformed */
+           its payload (not checked); a decapsulated fragment, UDP length mismatch or GRE with options is
+           wan_malformed */
         if (ig_md.wan.checksum_err) {
             drop_for(DROP_BAD_CHECKSUM);
         } else if (ig_md.wan.transit) {
-        } else if (ig_md.wan.decapped && (ig_md.wan.fragment || ig_md.wan.len_diff != 20)) {
+        } else if (ig_md.wan.decapped && (ig_md.wan.fragment || ig_md.wan.len_diff != 20 || ig_md.wan.gre_options)) {
             drop_for(DROP_WAN_MALFORMED);
         } else if (ig_md.stack_too_deep) {
             drop_for(DROP_STACK_TOO_DEEP);
@@ -266,7 +267,12 @@ control SwitchIngress(
             ipv4.apply(hdr, ig_md, ig_tm_md);
         }
 #else
+#if SRCHAIN_WAN
+        /* (a WAN transit packet is routed by its outer header, whatever it carries) */
+        if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid() && !ig_md.wan.transit) {
+#else
         if (ig_md.drop_reason == 0 && !hdr.mpls[0].isValid() && !hdr.ipv4.isValid()) {
+#endif
             drop_for(DROP_NOT_IPV4);  /* the bottom label carried no IPv4 packet */
         }
 #if SRCHAIN_WAN

@@ -166,6 +166,34 @@ control SegmentRouting(
         ig_md.wan.encapped = true;
         forward_counter.count();
     }
+
+    /* The same over GRE (RFC 4023 / RFC 2784: no checksum, key or sequence number), IPv4 protocol 47. */
+    action encap_mpls_in_gre(PortId_t port, mac_addr_t src_mac, mac_addr_t dst_mac, ipv4_addr_t src_addr,
+                             ipv4_addr_t dst_addr, bit<8> ttl, bit<16> gre_protocol) {
+        ig_tm_md.ucast_egress_port = port;
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+        hdr.ethernet.ether_type = ETHERTYPE_IPV4;
+        hdr.mpls[0].ttl = hdr.mpls[0].ttl - ig_md.ttl_dec;
+        hdr.wan_ipv4.setValid();
+        hdr.wan_ipv4.version = 4;
+        hdr.wan_ipv4.ihl = 5;
+        hdr.wan_ipv4.diffserv = 0;
+        hdr.wan_ipv4.total_len = ig_md.wan.inner_len + WAN_IPV4_GRE_BYTES;
+        hdr.wan_ipv4.identification = 0;
+        hdr.wan_ipv4.flags = IPV4_FLAG_DF;
+        hdr.wan_ipv4.frag_offset = 0;
+        hdr.wan_ipv4.ttl = ttl;
+        hdr.wan_ipv4.protocol = IP_PROTO_GRE;
+        hdr.wan_ipv4.hdr_checksum = 0;
+        hdr.wan_ipv4.src_addr = src_addr;
+        hdr.wan_ipv4.dst_addr = dst_addr;
+        hdr.wan_gre.setValid();
+        hdr.wan_gre.flags_version = 0;
+        hdr.wan_gre.protocol = gre_protocol;
+        ig_md.wan.encapped = true;
+        forward_counter.count();
+    }
 #endif
 
     action unknown_label() {
@@ -175,7 +203,7 @@ control SegmentRouting(
     table sid_forward {
         key = { hdr.mpls[0].label : exact @name("label"); }
 #if SRCHAIN_WAN
-        actions = { forward; encap_mpls_in_udp; @defaultonly unknown_label; }
+        actions = { forward; encap_mpls_in_udp; encap_mpls_in_gre; @defaultonly unknown_label; }
 #else
         actions = { forward; @defaultonly unknown_label; }
 #endif

@@ -25,8 +25,11 @@
  *   inner bytes are counted, not measured (a Tofino ingress has no packet length): 4 per label left on the
  *   packet (the parser counts the labels it took, a push adds, a pop takes off) + the inner IPv4 total length;
  *   a stack with no IPv4 below it cannot be sized and is dropped (not_ipv4).
- * Not built: MPLS-in-GRE (RFC 4023; the planner can plan it, an apply of its rows is refused by the action's
- * name), the feature report copy's encapsulation on a border switch (egress). */
+ * MPLS-in-GRE (RFC 4023) the same way: IPv4 protocol 47 with GRE protocol 0x8847 is parsed as outer IPv4 + GRE
+ *   (no checksum, key or sequence number: a GRE header with any is not taken further, wan_malformed if ours);
+ *   decap_mpls_in_gre strips it; sid_forward's encap_mpls_in_gre pushes IPv4 (total length = inner bytes + 24)
+ *   + GRE (flags 0, the entry's gre_protocol).
+ * Not built: the feature report copy's encapsulation on a border switch (egress). */
 #ifndef _SRCHAIN_WAN_P4_
 #define _SRCHAIN_WAN_P4_
 
@@ -35,14 +38,24 @@ control Wan(
         inout ingress_metadata_t ig_md) {
     DirectCounter<bit<32>>(CounterType_t.PACKETS_AND_BYTES) decap_counter;
 
-    action decap_mpls_in_udp() {
-        hdr.wan_ipv4.setInvalid();
-        hdr.wan_udp.setInvalid();
-        hdr.ethernet.ether_type = ETHERTYPE_MPLS;
-        ig_md.wan.decapped = true;
-        ig_md.wan.route_dst = hdr.ipv4.dst_addr;
-        ig_md.wan.route_ttl = hdr.ipv4.ttl;
+    /* The outer IPv4 header and whichever of UDP / GRE the parser found: the row's action names the link's
+       encapsulation as planned; from a configured far border either is taken. */
+#define WAN_DECAP() \
+        hdr.wan_ipv4.setInvalid(); \
+        hdr.wan_udp.setInvalid(); \
+        hdr.wan_gre.setInvalid(); \
+        hdr.ethernet.ether_type = ETHERTYPE_MPLS; \
+        ig_md.wan.decapped = true; \
+        ig_md.wan.route_dst = hdr.ipv4.dst_addr; \
+        ig_md.wan.route_ttl = hdr.ipv4.ttl; \
         decap_counter.count();
+
+    action decap_mpls_in_udp() {
+        WAN_DECAP()
+    }
+
+    action decap_mpls_in_gre() {
+        WAN_DECAP()
     }
 
     action not_ours() {
@@ -57,7 +70,7 @@ control Wan(
             hdr.wan_ipv4.src_addr : exact @name("src_addr");
             hdr.wan_ipv4.dst_addr : exact @name("dst_addr");
         }
-        actions = { decap_mpls_in_udp; @defaultonly not_ours; }
+        actions = { decap_mpls_in_udp; decap_mpls_in_gre; @defaultonly not_ours; }
         const default_action = not_ours;
         counters = decap_counter;
         size = WAN_DECAP_SIZE;
@@ -69,7 +82,9 @@ control Wan(
 
     /* Called for a packet the parser took as MPLS-in-UDP (hdr.wan_ipv4 valid). */
     apply {
-        lengths();
+        if (hdr.wan_udp.isValid()) {
+            lengths();
+        }
         decap.apply();
     }
 }

@@ -28,8 +28,8 @@
 #error "SRCHAIN_SRV6 without SRCHAIN_L4S: the l4s module's egress parser and ECN marking are SR-MPLS only"
 #endif
 /* Inter-site transport (issue 20, docs/multisite.md "Data plane"; control/wan.p4): a border switch encapsulates a
- * labelled packet whose next segment crosses a WAN link in MPLS-in-UDP (RFC 7510) and decapsulates MPLS-in-UDP
- * addressed to it. Off in `full` (no stage to spare there, docs/p4.md "Profiles"): profile `wan` is the SR core +
+ * labelled packet whose next segment crosses a WAN link in MPLS-in-UDP (RFC 7510) or MPLS-in-GRE (RFC 4023)
+ * and decapsulates either when addressed to it. Off in `full` (no stage to spare there, docs/p4.md "Profiles"): profile `wan` is the SR core +
  * WAN. SR-MPLS only (an SRv6 WAN is native IPv6), and not beside the l4s module (its egress parser walks
  * Ethernet -> labels, not the outer IPv4/UDP). */
 #ifndef SRCHAIN_WAN
@@ -84,10 +84,12 @@ const bit<8>  IP_PROTO_UDP = 17;
 
 /* MPLS-in-UDP (RFC 7510): the destination port the parser takes as MPLS (a parser constant: the parser decides
  * what follows the UDP header before any table runs), the outer header's fixed fields, and the UDP source
- * port's entropy: wan_entropy_t (14 bits) of the inner 5-tuple's CRC-32, added to the entry's udp_src_min (49152: the
- * dynamic range, RFC 7510 3). */
+ * port's entropy: wan_entropy_t (14 bits) of the inner 5-tuple's CRC-32, added to the entry's udp_src_min
+ * (49152: the dynamic range, RFC 7510 3). MPLS-in-GRE (RFC 4023): IPv4 protocol 47, GRE protocol 0x8847. */
 const bit<16> MPLS_UDP_PORT = 6635;
 const bit<16> WAN_IPV4_UDP_BYTES = 28;     /* outer IPv4 20 + UDP 8 */
+const bit<16> WAN_IPV4_GRE_BYTES = 24;     /* outer IPv4 20 + GRE 4 (RFC 4023, no checksum or key) */
+const bit<8>  IP_PROTO_GRE = 47;
 const bit<16> UDP_HEADER_BYTES = 8;
 const bit<3>  IPV4_FLAG_DF = 2;            /* outer header: DF, identification 0 (an atomic datagram, RFC 6864) */
 typedef bit<14> wan_entropy_t;
@@ -152,9 +154,9 @@ const drop_reason_t DROP_SRH_INVALID    = 10; /* routing header not an SRH this 
                                                  Segments Left > Last Entry + 1, TLVs after the list */
 const drop_reason_t DROP_SEGMENTS_LEFT  = 11; /* End/End.X/module SID with Segments Left 0, End.DX4/DT4 with
                                                  Segments Left != 0 (RFC 8986 4.1/4.4: ICMP, discard) */
-/* profile wan: MPLS-in-UDP addressed to this border (a wan.decap hit) that cannot be decapsulated: a fragment
- * of the outer IPv4 packet (MF or an offset: nothing here reassembles), or a UDP length that is not the outer
- * IPv4 total length - 20 */
+/* profile wan: MPLS-in-UDP/GRE addressed to this border (a wan.decap hit) that cannot be decapsulated: a
+ * fragment of the outer IPv4 packet (MF or an offset: nothing here reassembles), a UDP length that is not the
+ * outer IPv4 total length - 20, or a GRE header with checksum, key, sequence number or a version */
 const drop_reason_t DROP_WAN_MALFORMED  = 12;
 #define DROP_REASONS 16
 

@@ -70,7 +70,14 @@ header udp_h {
     bit<16> checksum;
 }
 
-/* What the parser looks at before it decides that an IPv4 packet is MPLS-in-UDP: its IPv4 header (no options)
+/* MPLS-in-GRE's GRE header (RFC 4023 over RFC 2784): no checksum, key or sequence number (C, K, S and version 0),
+ * protocol 0x8847. */
+header gre_h {
+    bit<16> flags_version;
+    bit<16> protocol;
+}
+
+/* What the parser looks at before it decides that an IPv4 packet is MPLS-in-UDP or MPLS-in-GRE: its IPv4 header (no options)
  * and the UDP ports behind it (lookahead, nothing extracted). */
 header wan_probe_h {
     bit<4> version;
@@ -78,8 +85,8 @@ header wan_probe_h {
     bit<64> _ip_middle;
     bit<8> protocol;
     bit<80> _ip_tail;
-    bit<16> src_port;
-    bit<16> dst_port;
+    bit<16> src_port;       /* GRE: flags and version */
+    bit<16> dst_port;       /* GRE: protocol */
 }
 #endif
 
@@ -170,8 +177,9 @@ struct headers_t {
     report_key_h report_key;
     ethernet_h ethernet;
 #if SRCHAIN_WAN
-    ipv4_h wan_ipv4;        /* MPLS-in-UDP's outer headers: between Ethernet and the labels */
+    ipv4_h wan_ipv4;        /* MPLS-in-UDP's / MPLS-in-GRE's outer headers: between Ethernet and the labels */
     udp_h wan_udp;
+    gre_h wan_gre;
 #endif
     mpls_h[MSD] mpls;
 #if SRCHAIN_SRV6
@@ -228,10 +236,11 @@ struct srv6_local_t {
 struct wan_metadata_t {
     bool checksum_err;      /* the outer IPv4 header's checksum is wrong (the parser's verify) */
     bool fragment;          /* the outer IPv4 packet is a fragment (MF or an offset) */
+    bool gre_options;       /* a GRE header with checksum, key, sequence number or another version */
     bool decapped;          /* wan.decap hit: the outer headers are gone, the labels go on */
     bool transit;           /* wan.decap missed: not for this border, routed by its outer header */
     bool encapped;          /* sr.sid_forward's encap_mpls_in_udp ran */
-    bit<16> len_diff;       /* outer total length - UDP length: 20 when the two agree */
+    bit<16> len_diff;       /* outer total length - UDP length: 20 when the two agree (and for GRE) */
     bit<16> label_bytes;    /* 4 x the labels the parser took */
     bit<16> inner_len;      /* the bytes the outer UDP header will carry: labels on the packet + inner IPv4 */
     bit<16> entropy;        /* wan_entropy_t (14 bits) of the inner 5-tuple's CRC-32 (RFC 7510 3) */

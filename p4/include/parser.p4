@@ -50,6 +50,8 @@ parser SwitchIngressParser(
 #if SRCHAIN_WAN
         ig_md.wan.checksum_err = false;
         ig_md.wan.fragment = false;
+        ig_md.wan.gre_options = false;
+        ig_md.wan.len_diff = 20;
         ig_md.wan.decapped = false;
         ig_md.wan.transit = false;
         ig_md.wan.encapped = false;
@@ -163,6 +165,7 @@ parser SwitchIngressParser(
         transition select(pkt.lookahead<wan_probe_h>().ihl, pkt.lookahead<wan_probe_h>().protocol,
                           pkt.lookahead<wan_probe_h>().dst_port) {
             (5, IP_PROTO_UDP, MPLS_UDP_PORT) : parse_wan_ipv4;
+            (5, IP_PROTO_GRE, ETHERTYPE_MPLS) : parse_wan_ipv4;  /* GRE protocol 0x8847 (RFC 4023) */
             default : parse_ipv4;
         }
     }
@@ -171,20 +174,41 @@ parser SwitchIngressParser(
         pkt.extract(hdr.wan_ipv4);
         wan_checksum.add(hdr.wan_ipv4);
         ig_md.wan.checksum_err = wan_checksum.verify();  /* a Tofino's verify() is the error bit */
-        transition select(hdr.wan_ipv4.flags, hdr.wan_ipv4.frag_offset) {
-            (3w0 &&& 3w1, 0) : parse_wan_udp;  /* MF clear, offset 0: not a fragment */
-            default : wan_fragment;
+        transition select(hdr.wan_ipv4.protocol, hdr.wan_ipv4.flags, hdr.wan_ipv4.frag_offset) {
+            (IP_PROTO_UDP, 3w0 &&& 3w1, 0) : parse_wan_udp;  /* MF clear, offset 0: not a fragment */
+            (IP_PROTO_UDP, _, _) : wan_fragment_udp;
+            (IP_PROTO_GRE, 3w0 &&& 3w1, 0) : parse_wan_gre;
+            default : wan_fragment_gre;
         }
     }
 
-    state wan_fragment {
-        ig_md.wan.fragment = true;  /* dropped as wan_malformed if it is ours, routed as it is if not */
+    /* a fragment: dropped as wan_malformed if it is ours, routed as it is if not */
+    state wan_fragment_udp {
+        ig_md.wan.fragment = true;
         transition parse_wan_udp;
+    }
+
+    state wan_fragment_gre {
+        ig_md.wan.fragment = true;
+        transition parse_wan_gre;
     }
 
     state parse_wan_udp {
         pkt.extract(hdr.wan_udp);
         transition parse_mpls_0;  /* RFC 7510: the label stack follows the UDP header */
+    }
+
+    state parse_wan_gre {
+        pkt.extract(hdr.wan_gre);
+        transition select(hdr.wan_gre.flags_version) {
+            0 : parse_mpls_0;  /* RFC 4023: the label stack follows the GRE header */
+            default : wan_gre_options;
+        }
+    }
+
+    state wan_gre_options {
+        ig_md.wan.gre_options = true;  /* not taken further: wan_malformed if it is ours, routed if not */
+        transition accept;
     }
 #define WAN_LABELS(n) ig_md.wan.label_bytes = 4 * n;
 #else
@@ -338,6 +362,7 @@ control SwitchIngressDeparser(
 #if SRCHAIN_WAN
         pkt.emit(hdr.wan_ipv4);
         pkt.emit(hdr.wan_udp);
+        pkt.emit(hdr.wan_gre);
 #endif
         pkt.emit(hdr.mpls);
 #if SRCHAIN_SRV6

@@ -4,7 +4,7 @@ checksum included), every drop with its reason's counter. Encapsulation by sid_f
 a classifier push, a transit label, a local pop), the UDP source port from the inner flow's hash, decapsulation
 by wan.decap and the label lookup after it, and what is not decapsulated: another UDP port or options (plain
 IPv4), another border's address (routed by the outer header), a fragment or a bad UDP length (wan_malformed),
-a bad outer checksum, a truncated payload."""
+a bad outer checksum, a truncated payload. MPLS-in-GRE (RFC 4023) likewise, and a GRE header with options."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import GRE, Ether
 from scapy.packet import Packet, Raw
 
 from srchain.plan import wan as W
@@ -28,9 +28,11 @@ WAN = {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"
 PRIORITY_WAN = {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_WAN": "1"}  # a module SID on the border: pops
 
 HERE, THERE, OTHER = "198.51.100.1", "198.51.100.2", "198.51.100.9"  # this border, the far one, neither
+GRE_PEER = "198.51.100.6"  # the far border of an MPLS-in-GRE link
 WAN_PORT, SITE_PORT, ROUTE_PORT = 9, 3, 5
 WAN_MAC, FAR_MAC, SITE_MAC, ROUTE_MAC = 0x020000000209, 0x020000000B09, 0x0200000000AA, 0x0200000000DD
 CROSS, LOCAL_NEXT, PRIO_SID = 16001, 16002, 16005  # crosses the WAN; forwarded in the site; a priority SID
+CROSS_GRE = 16003  # crosses the GRE link
 DROP = {"ttl_expired": 2, "unknown_label": 3, "no_route": 4, "ip_ttl": 5, "bad_checksum": 6, "not_ipv4": 7,
         "wan_malformed": 12}
 
@@ -50,7 +52,11 @@ def setup(p: Pipeline) -> Pipeline:
               {"port": WAN_PORT, "src_mac": WAN_MAC, "dst_mac": FAR_MAC, "src_addr": ip(HERE), "dst_addr": ip(THERE),
                "ttl": W.OUTER_TTL, "udp_dst_port": W.MPLS_UDP_PORT, "udp_src_min": W.UDP_SRC_MIN})
     sf.insert([LOCAL_NEXT], "SwitchIngress.sr.forward", {"port": SITE_PORT, "dst_mac": SITE_MAC})
+    sf.insert([CROSS_GRE], W.ENCAP_ACTION["mpls-in-gre"],
+              {"port": WAN_PORT, "src_mac": WAN_MAC, "dst_mac": FAR_MAC, "src_addr": ip(HERE),
+               "dst_addr": ip(GRE_PEER), "ttl": W.OUTER_TTL, "gre_protocol": W.GRE_MPLS_PROTOCOL})
     p.table("wan.decap").insert([ip(THERE), ip(HERE)], W.DECAP_ACTION["mpls-in-udp"], {})
+    p.table("wan.decap").insert([ip(GRE_PEER), ip(HERE)], W.DECAP_ACTION["mpls-in-gre"], {})
     p.table("ipv4.routes").insert([(0, 0)], "SwitchIngress.ipv4.route", {"port": ROUTE_PORT, "dst_mac": ROUTE_MAC})
     return p
 
@@ -274,3 +280,38 @@ def test_a_truncated_payload_is_a_parser_error(node: Pipeline) -> None:
     in its stats, docs/emulator.md)."""
     assert node.process(WAN_PORT, bytes(from_wan(Raw(b"\x03\xe8")))) == []
     assert node.stats["drop_parser_PacketTooShort"] == 1
+
+
+# ---------------------------------------------------------------------------------------------- MPLS-in-GRE
+
+def from_gre_peer(payload: Packet, dst: str = HERE, **gre_fields: object) -> Ether:
+    return (Ether(dst=mac(WAN_MAC), src=mac(FAR_MAC)) / IP(src=GRE_PEER, dst=dst, ttl=60)
+            / GRE(proto=W.GRE_MPLS_PROTOCOL, **gre_fields) / payload)
+
+
+def test_a_label_across_a_gre_link_is_encapsulated_in_mpls_in_gre(node: Pipeline) -> None:
+    pkt = inner()
+    e = one(node.process(1, bytes(eth() / stack((CROSS_GRE, 10), (PRIO_SID, 64)) / pkt)))
+    want = (Ether(dst=mac(FAR_MAC), src=mac(WAN_MAC)) / IP(src=HERE, dst=GRE_PEER, ttl=64, id=0, flags="DF")
+            / GRE(proto=W.GRE_MPLS_PROTOCOL) / stack((CROSS_GRE, 9), (PRIO_SID, 64)) / pkt)
+    assert (e.port, e.frame) == (WAN_PORT, bytes(want))
+    assert Ether(e.frame)[IP].len == 20 + 4 + 8 + len(pkt)
+
+
+def test_mpls_in_gre_for_this_border_is_decapsulated(node: Pipeline) -> None:
+    pkt = inner()
+    e = one(node.process(WAN_PORT, bytes(from_gre_peer(stack((LOCAL_NEXT, 10)) / pkt))))
+    assert (e.port, e.frame) == (SITE_PORT, bytes(Ether(dst=mac(SITE_MAC), src=mac(FAR_MAC))
+                                                  / stack((LOCAL_NEXT, 9)) / pkt))
+
+
+def test_gre_with_a_key_or_another_protocol_is_not_decapsulated(node: Pipeline) -> None:
+    payload = stack((LOCAL_NEXT, 10)) / inner()
+    assert node.process(WAN_PORT, bytes(from_gre_peer(payload, key_present=1, key=5))) == []
+    assert drops(node) == {DROP["wan_malformed"]: 1}
+    keyed = from_gre_peer(payload, dst=OTHER, key_present=1, key=5)  # not ours: routed as it is
+    assert one(node.process(WAN_PORT, bytes(keyed))).frame == routed(keyed)
+    ipv4_in_gre = from_gre_peer(inner())
+    ipv4_in_gre[GRE].proto = 0x0800  # GRE, but not MPLS: plain IPv4
+    assert one(node.process(WAN_PORT, bytes(ipv4_in_gre))).frame == routed(ipv4_in_gre)
+    assert drops(node) == {DROP["wan_malformed"]: 1}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from srchain.model import load_chain
+from srchain.model.inventory import WanEnd, WanLink
 from srchain.plan import build_plan
 from srchain.plan import tables as T
 from srchain.plan import tm as TM
@@ -153,3 +154,17 @@ def test_planned_tm_rows_fit_the_sdes_tm_table(spec: str, inventory: str, profil
         assert all(0 <= e.key_int(k.name) < k.limit for k in t.keys), e.key
         if t is not QUEUE_SCHED:
             assert e.key_int("pipe") == e.key_int("dev_port") >> 7
+
+
+@pytest.mark.parametrize("encapsulation", sorted(W.ENCAP_ACTION))
+def test_wan_rows_of_either_encapsulation_fit_profile_wan(encapsulation: str, out: Path) -> None:
+    """The rows plan/wan.py writes for a crossing of an MPLS-in-UDP and an MPLS-in-GRE link: their actions and
+    data fields are the program's (the two-site example above covers UDP through a whole plan)."""
+    keys, actions = schema(compiled("wan", out))
+    near, far = WanEnd(switch="a2", port=9, address="198.51.100.1"), WanEnd(switch="b1", port=9, address="198.51.100.2")
+    link = WanLink(name="ab", a=near, b=far, encapsulation=encapsulation, mtu=1600)  # type: ignore[arg-type]
+    c = W.Crossing("data path", 16001, link, near, far, 1500, 2)
+    for e in (W.encap_entry(c, "02:00:00:00:02:09", "02:00:00:00:0b:09", 1), W.decap_entry(c)):
+        assert set(e.key) == set(keys[e.table]) and all(_fits(v, keys[e.table][k][1]) for k, v in e.key.items())
+        data = actions[e.table][e.action]
+        assert set(e.params) == set(data) and all(_fits(v, data[k]) for k, v in e.params.items()), (e, data)

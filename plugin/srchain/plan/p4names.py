@@ -81,6 +81,7 @@ SWITCH_INGRESS_PRIORITY_QUEUE_MAP: Final = "SwitchIngress.priority.queue_map"
 SWITCH_INGRESS_PRIORITY_SESSION_CLASS: Final = "SwitchIngress.priority.session_class"
 SWITCH_INGRESS_PRIORITY_SESSION_TAG: Final = "SwitchIngress.priority.session_tag"
 SWITCH_INGRESS_PRIORITY_SET_QID: Final = "SwitchIngress.priority.set_qid"
+SWITCH_INGRESS_SR_ENCAP_MPLS_IN_GRE: Final = "SwitchIngress.sr.encap_mpls_in_gre"
 SWITCH_INGRESS_SR_ENCAP_MPLS_IN_UDP: Final = "SwitchIngress.sr.encap_mpls_in_udp"
 SWITCH_INGRESS_SR_FORWARD: Final = "SwitchIngress.sr.forward"
 SWITCH_INGRESS_SR_LOCAL_SID_0: Final = "SwitchIngress.sr.local_sid_0"
@@ -95,6 +96,7 @@ SWITCH_INGRESS_SR_SECOND_PRIORITY: Final = "SwitchIngress.sr.second_priority"
 SWITCH_INGRESS_SR_SID_FORWARD: Final = "SwitchIngress.sr.sid_forward"
 SWITCH_INGRESS_SR_UNKNOWN_LABEL: Final = "SwitchIngress.sr.unknown_label"
 SWITCH_INGRESS_WAN_DECAP: Final = "SwitchIngress.wan.decap"
+SWITCH_INGRESS_WAN_DECAP_MPLS_IN_GRE: Final = "SwitchIngress.wan.decap_mpls_in_gre"
 SWITCH_INGRESS_WAN_DECAP_MPLS_IN_UDP: Final = "SwitchIngress.wan.decap_mpls_in_udp"
 SWITCH_INGRESS_WAN_NOT_OURS: Final = "SwitchIngress.wan.not_ours"
 
@@ -417,9 +419,19 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
             "udp_dst_port": 16,
             "udp_src_min": 16,
         },
+        "SwitchIngress.sr.encap_mpls_in_gre": {
+            "port": 9,
+            "src_mac": 48,
+            "dst_mac": 48,
+            "src_addr": 32,
+            "dst_addr": 32,
+            "ttl": 8,
+            "gre_protocol": 16,
+        },
     },
     "SwitchIngress.wan.decap": {
         "SwitchIngress.wan.decap_mpls_in_udp": {},
+        "SwitchIngress.wan.decap_mpls_in_gre": {},
         "SwitchIngress.wan.not_ours": {},
     },
 }

@@ -15,9 +15,8 @@ encapsulation"). Its shape, and why it differs from a table per direction with e
 * the UDP source port is `udp_src_min` + 14 bits of the flow hash: the hash's width is a property of the
   compiled program (a Tofino cannot mask or shift by an amount from action data), so it is no parameter.
 * `decap` takes no parameter: the parser decides that a UDP payload is MPLS before any table runs, by the
-  constant destination port 6635 (RFC 7510); a packet to another port is plain IPv4.
-MPLS-in-GRE is planned (`encap_mpls_in_gre`) but not in the program: an apply refuses its rows by the action's
-name.
+  constant destination port 6635 (RFC 7510; GRE: protocol 0x8847); a packet to another port is plain IPv4.
+MPLS-in-GRE the same way: `encap_mpls_in_gre` (with `gre_protocol`) and `decap_mpls_in_gre`.
 """
 
 from __future__ import annotations
@@ -30,11 +29,10 @@ from srchain.plan.model import Entry, JsonValue, Params
 
 WAN_ENCAP = P.SWITCH_INGRESS_SR_SID_FORWARD  # exact label -> push the outer header, send to the WAN port
 WAN_DECAP = P.SWITCH_INGRESS_WAN_DECAP  # exact (outer src, outer dst) -> strip the outer header
-# GRE: planned, not in the program (no P4 action: its rows are refused by name at apply)
 ENCAP_ACTION = {"mpls-in-udp": P.SWITCH_INGRESS_SR_ENCAP_MPLS_IN_UDP,
-                "mpls-in-gre": "SwitchIngress.sr.encap_mpls_in_gre"}
+                "mpls-in-gre": P.SWITCH_INGRESS_SR_ENCAP_MPLS_IN_GRE}
 DECAP_ACTION = {"mpls-in-udp": P.SWITCH_INGRESS_WAN_DECAP_MPLS_IN_UDP,
-                "mpls-in-gre": "SwitchIngress.wan.decap_mpls_in_gre"}
+                "mpls-in-gre": P.SWITCH_INGRESS_WAN_DECAP_MPLS_IN_GRE}
 
 IPV4_HEADER = 20
 UDP_HEADER = 8
