@@ -1,5 +1,5 @@
 """Plan time and memory of N chains over 3 sites and 6 switches (issue 20's scale target: 1,000 chains,
->= 50,000 entries, plan <= 10 s; the apply half is not measured here).
+>= 50,000 entries, plan <= 10 s; the apply half: bench/multisite_apply.py).
 
 Each site has an edge switch (its hosts, the chains' classifiers and P4 modules) and a border switch (its SR
 proxy, WAN links to both other sites: MPLS-in-UDP). Chain i lives at site i % 3: flow-features and priority on
@@ -9,22 +9,35 @@ Every chain is validated from its YAML file and planned into one SID store (one 
 `srchain chain plan` does). "entries" sums the plans; "distinct" counts each (target, table, key) once (rows
 such as routes, TM queues, attachments and WAN decapsulation are shared by the chains).
 
-Usage: .venv/bin/python bench/multisite_plan.py [--chains 10 100 1000] [--rules 12] [--tracemalloc]
+Baseline, same run: the same plans with every file read by the line-keeping YAML reader (the only reader before
+the fast path, srchain.model.yamlsource). Each measurement runs in a process of its own (its max RSS is its own).
+"fast, 1 tx": the fast path with every chain planned in one SID transaction (one commit, one fsync), as
+`ChainService.apply_many` plans a batch. Then what the readers alone cost on the same files: libyaml as PyYAML's
+CSafeLoader builds data, the fast path (libyaml + the duplicate-key check), the line-keeping reader.
+
+Usage: .venv/bin/python bench/multisite_plan.py [--chains 10 100 1000] [--rules 12] [--tracemalloc] [--no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
 
 from srchain.model.load import load_chain_on, load_inventory
+from srchain.model.yamlsource import line_keeping, load_yaml
 from srchain.plan import build_plan
+from srchain.plan.builder import plan_in
 from srchain.sidstore import SidStore
 
 SITES = ("a", "b", "c")
@@ -92,7 +105,8 @@ segments:
 """
 
 
-def run(n: int, rules: int, trace: bool) -> None:
+def run(n: int, rules: int, trace: bool, line_keeping_only: bool, one_tx: bool = False) -> dict[str, float]:
+    """One measurement, in a process of its own (so max RSS is this run's)."""
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         inv_path = d / "inventory.yaml"
@@ -104,39 +118,98 @@ def run(n: int, rules: int, trace: bool) -> None:
             specs.append(p)
         if trace:
             tracemalloc.start()
-        t0, c0 = time.perf_counter(), time.process_time()
-        inv, _ = load_inventory(inv_path)
-        plans = []
-        with SidStore(d / "state") as store:
-            for p in specs:
-                plans.append(build_plan(load_chain_on(p, inv, inv_path), store))
-        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        with line_keeping() if line_keeping_only else nullcontext():
+            t0, c0 = time.perf_counter(), time.process_time()
+            inv, _ = load_inventory(inv_path)
+            plans = []
+            with SidStore(d / "state") as store:
+                if one_tx:  # as ChainService.apply_many plans a batch: one SID transaction (one commit)
+                    with store.transaction() as tx:
+                        plans = [plan_in(load_chain_on(p, inv, inv_path), tx) for p in specs]
+                else:
+                    for p in specs:
+                        plans.append(build_plan(load_chain_on(p, inv, inv_path), store))
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = tracemalloc.get_traced_memory()[1] if trace else None
         if trace:
             tracemalloc.stop()
-        c1 = time.process_time()  # baseline: only reading the same YAML files (the fast C loader)
-        for p in [inv_path, *specs]:
-            yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
-        parse = time.process_time() - c1
-    total = sum(len(p.entries) for p in plans)
-    distinct = len({e.identity for p in plans for e in p.entries})
-    crossings = sum(len(p.sites["crossings"]) for p in plans if p.sites)  # type: ignore[arg-type]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    mem = f"{peak / 2**20:7.1f} MiB traced" if peak is not None else f"{rss:7.1f} MiB max RSS"
-    print(f"{n:6d} chains  {total:7d} entries ({distinct:6d} distinct)  {crossings:5d} WAN crossings  "
-          f"plan {elapsed:6.2f} s wall, {cpu:6.2f} s CPU ({cpu / n * 1e3:5.2f} ms/chain)  {mem}; "
-          f"baseline YAML read {parse:5.2f} s CPU (plan/read {cpu / parse:4.0f}x)")
+        files = [inv_path, *specs]
+        read: dict[str, float] = {}
+        if not line_keeping_only:  # what the YAML readers alone cost on the same files (CPU)
+            for name, how in (("libyaml", _libyaml), ("fast", load_yaml), ("line_keeping", _line_keeping)):
+                c1 = time.process_time()
+                for p in files:
+                    how(p)
+                read[name] = time.process_time() - c1
+    return {
+        "chains": n,
+        "entries": sum(len(p.entries) for p in plans),
+        "distinct": len({e.identity for p in plans for e in p.entries}),
+        "crossings": sum(len(p.sites["crossings"]) for p in plans if p.sites),  # type: ignore[arg-type]
+        "wall": elapsed,
+        "cpu": cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "traced_mib": peak / 2**20 if peak is not None else -1.0,
+        **{f"read_{k}": v for k, v in read.items()},
+    }
+
+
+def _libyaml(p: Path) -> object:
+    """libyaml alone, as PyYAML's CSafeLoader builds the data (no duplicate-key check, no lines)."""
+    return yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
+
+
+def _line_keeping(p: Path) -> object:
+    with line_keeping():
+        return load_yaml(p).data
+
+
+def _measure(n: int, rules: int, trace: bool, line_keeping_only: bool, one_tx: bool = False) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--one", str(n), "--rules", str(rules)]
+    cmd += ["--one-transaction"] if one_tx else []
+    cmd += ["--tracemalloc"] if trace else []
+    cmd += ["--line-keeping"] if line_keeping_only else []
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out.splitlines()[-1])
+    return result
+
+
+def _line(what: str, r: dict[str, float]) -> str:
+    mem = f"{r['traced_mib']:6.1f} MiB traced" if r["traced_mib"] >= 0 else f"{r['rss_mib']:6.1f} MiB max RSS"
+    return (f"{r['chains']:6.0f} chains {what:13s} {r['entries']:7.0f} entries ({r['distinct']:6.0f} distinct) "
+            f"{r['crossings']:5.0f} WAN crossings  plan {r['wall']:6.2f} s wall, {r['cpu']:6.2f} s CPU "
+            f"({r['cpu'] / r['chains'] * 1e3:5.2f} ms/chain)  {mem}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chains", type=int, nargs="+", default=[10, 100, 1000])
-    ap.add_argument("--rules", type=int, default=12, help="classifier rules per chain (12: 50 entries a chain)")
+    ap.add_argument("--rules", type=int, default=12, help="classifier rules per chain (12: 52 entries a chain)")
     ap.add_argument("--tracemalloc", action="store_true", help="peak Python heap (slower) instead of max RSS")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the line-keeping YAML reader's run")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one measurement in this process, as JSON
+    ap.add_argument("--line-keeping", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--one-transaction", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"3 sites, 6 switches, 3 proxies, 3 WAN links (MPLS-in-UDP); {args.rules} rules per chain")
+    if args.one is not None:
+        print(json.dumps(run(args.one, args.rules, args.tracemalloc, args.line_keeping, args.one_transaction)))
+        return
+    print(f"3 sites, 6 switches, 3 proxies, 3 WAN links (MPLS-in-UDP); {args.rules} rules per chain; "
+          f"load average {os.getloadavg()[0]:.2f}; each run in a process of its own")
     for n in args.chains:
-        run(n, args.rules, args.tracemalloc)
+        base = None if args.no_baseline else _measure(n, args.rules, args.tracemalloc, True)
+        new = _measure(n, args.rules, args.tracemalloc, False)
+        batch = _measure(n, args.rules, args.tracemalloc, False, one_tx=True)
+        if base is not None:
+            print(_line("line-keeping", base))
+        print(_line("fast", new))
+        print(_line("fast, 1 tx", batch))
+        if base is not None:
+            ratio = f"{base['wall'] / new['wall']:.2f}x wall, {base['cpu'] / new['cpu']:.2f}x CPU"
+            print(f"{'':20s} baseline/fast: {ratio}")
+        print(f"{'':20s} YAML reads alone ({n + 1} files, CPU): libyaml {new['read_libyaml']:.2f} s, fast path "
+              f"(+ duplicate keys) {new['read_fast']:.2f} s, line-keeping {new['read_line_keeping']:.2f} s; "
+              f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ the demo testbed all go through it, so the order of work and the SID guarantees 
   incomplete rollback they stay reserved (entries using them may still be live) until the chain's next
   successful apply releases them: a label is never free while a target may still hold it.
 - delete: the engine removes the chain, then every SID of it is released.
+- apply_many: several chains planned in one SID transaction and applied as one change (the engine's
+  `apply_many`); their SIDs follow the batch's outcome as one chain's follow its apply.
+
+With sites (docs/multisite.md), the engine writes each site's targets in a thread of its own and undoes every
+site when one fails; timeouts, retries and the drain interval follow the WAN's delays (`srchain.apply.sites`).
 
 Writers of one chain (plan, apply, reconcile, delete) hold `<state-dir>/locks/<chain>.lock` from the
 plan's allocation to the release (or undo), so no other srchain process plans or changes that chain
@@ -24,13 +29,14 @@ import fcntl
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from srchain.apply.engine import ApplyError, Clock, Controller, Drivers, Options, Result, SystemClock
 from srchain.apply.factory import driver_factory
+from srchain.apply.sites import target_sites, wan_options
 from srchain.apply.state import AppliedStore, StateError
 from srchain.errors import SrchainError
 from srchain.model.inventory import Inventory
@@ -84,7 +90,7 @@ class ChainService:
         self.inventory, _ = load_inventory(self.inventory_file)
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.applied = AppliedStore(self.state_dir)
-        self.options = options or Options()
+        self.options = wan_options(self.inventory, options or Options())
         self.connect = connect or driver_factory
         self.clock = clock or SystemClock()
         self.lock_wait = lock_wait
@@ -121,6 +127,33 @@ class ChainService:
             released = sids.release(chain, {s.sid for s in plan.sids})
         return Applied(chain=chain, result=result, released=released, plan=plan)
 
+    def apply_many(self, models: list[ChainModel]) -> list[Applied]:
+        """Plan every chain (one SID transaction) and apply them as one make-before-break change; every
+        chain's `Applied` carries the one `Result`. On failure, as `apply`: the batch's SIDs are given back
+        when the targets are unchanged."""
+        chains = [m.spec.chain for m in models]
+        with ExitStack() as held:
+            for chain in sorted(set(chains)):
+                held.enter_context(self._chain_lock(chain))
+            sids = held.enter_context(self._sids())
+            with sids.transaction() as tx:
+                plans = []
+                for model in models:
+                    with _planning(model):
+                        plans.append(plan_in(model, tx))
+                        _node_entries_renderable(plans[-1])
+            try:
+                with self._controller() as ctl:
+                    result = ctl.apply_many(plans)
+            except ApplyError as exc:
+                if exc.unchanged:
+                    sids.undo(tx.added)
+                raise ApplyError(f"apply of {len(plans)} chain(s) ({', '.join(chains[:3])}"
+                                 f"{', ...' if len(chains) > 3 else ''}) failed: {exc}", unchanged=exc.unchanged,
+                                 **exc.details()) from None
+            released = sids.release_many({p.chain: {s.sid for s in p.sids} for p in plans})
+        return [Applied(chain=p.chain, result=result, released=released[p.chain], plan=p) for p in plans]
+
     def status(self, chain: str) -> dict[str, Any]:
         """Per target: entries intended, live as intended, missing, differing (or why it cannot be read)."""
         with self._controller() as ctl:
@@ -145,7 +178,7 @@ class ChainService:
         """The engine over the inventory's targets; drivers are opened on first use and closed after."""
         drivers = Drivers(self.connect(self.inventory, self.inventory_file.resolve().parent))
         try:
-            yield Controller(drivers, self.applied, self.options, self.clock)
+            yield Controller(drivers, self.applied, self.options, self.clock, sites=target_sites(self.inventory))
         finally:
             drivers.close()
 

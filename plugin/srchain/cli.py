@@ -191,6 +191,9 @@ def _report(result: Result, what: str) -> None:
     out.print(f"[green]ok[/] {what}: {counts['add']} added, {counts['modify']} modified, {counts['delete']} deleted "
               f"in {result.batches} batch(es){drained}" + (f" ({timing})" if result.ops else ""),
               highlight=False, soft_wrap=True)
+    for site, run in sorted(result.sites.items()):  # several sites: each one's share
+        out.print(f"  site {site or '-'}: {run.ops} operation(s) in {run.batches} batch(es), "
+                  f"{run.seconds * 1000:.0f} ms writing", highlight=False)
 
 
 @chain.command()
@@ -222,12 +225,13 @@ def status(chain_name: str, inventory: str, state_dir: str | None, as_json: bool
         click.echo(json.dumps(report, indent=2))
     else:
         out = make_console()
-        for target, row in report.items():
+        for target, row in sorted(report.items(), key=lambda item: (item[1].get("site", ""), item[0])):
+            where = f"site {row['site'] or '-'}: " if "site" in row else ""  # several sites: grouped by site
             if "error" in row:
-                out.print(f"[red]{target}[/]: {row['error']}", highlight=False, soft_wrap=True)
+                out.print(f"{where}[red]{target}[/]: {row['error']}", highlight=False, soft_wrap=True)
                 continue
             mark = "[green]in sync[/]" if row["ok"] == row["intended"] else "[yellow]drift[/]"
-            out.print(f"{target}: {mark} {row['ok']}/{row['intended']} entries", highlight=False)
+            out.print(f"{where}{target}: {mark} {row['ok']}/{row['intended']} entries", highlight=False)
             for e in row["missing"]:
                 out.print(f"  missing  {e}", highlight=False, soft_wrap=True)
             for e in row["differs"]:

@@ -134,6 +134,11 @@ class SidStore:
         self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self._wal()
         self._migrate()
+        # Per block (start, end): every label in [start, floor) is allocated. Only allocations happen between
+        # two deletions, so a floor holds until this store deletes (undo, release), a transaction rolls back,
+        # or another connection commits (PRAGMA data_version changes): then the floors are forgotten.
+        self._floors: dict[tuple[int, int], int] = {}
+        self._data_version = -1
 
     def _wal(self) -> None:
         """Write-ahead log mode. Two processes opening a new store at once race for the switch, and SQLite
@@ -185,11 +190,17 @@ class SidStore:
         """All allocations of one plan happen in one transaction: all of them or none."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield Allocation(self._db)
+            data_version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+            if data_version != self._data_version:  # another connection committed: its deletions are unknown
+                self._floors.clear()
+                self._data_version = data_version
+            tx = Allocation(self._db, dict(self._floors))
+            yield tx
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._floors = tx.floors
 
     def sids(self, chain: str | None = None) -> list[Sid]:
         q = "SELECT label, chain, segment, instance, context, since FROM sids"
@@ -208,7 +219,8 @@ class SidStore:
 
     def undo(self, added: Added) -> None:
         """Give back what one transaction allocated (its apply failed and changed nothing)."""
-        with self.transaction():
+        with self.transaction() as tx:
+            tx.floors.clear()
             self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in added.labels])
             self._db.executemany("DELETE FROM srv6_sids WHERE sid = ?", [(sid,) for sid in added.srv6])
             self._db.executemany("DELETE FROM versions WHERE chain = ? AND version = ?", added.versions)
@@ -216,23 +228,32 @@ class SidStore:
     def release(self, chain: str, keep: set[int | str]) -> list[int | str]:
         """Free the chain's SIDs (labels and SRv6 addresses) not in `keep` (called once an apply has
         drained the old version)."""
-        with self.transaction():
-            gone: list[int | str] = [
-                r[0] for r in self._db.execute("SELECT label FROM sids WHERE chain = ?", (chain,)) if r[0] not in keep
-            ]
-            self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in gone])
-            gone6 = [r[0] for r in self._db.execute("SELECT sid FROM srv6_sids WHERE chain = ?", (chain,))
-                     if r[0] not in keep]
-            self._db.executemany("DELETE FROM srv6_sids WHERE sid = ?", [(sid,) for sid in gone6])
-        return gone + gone6
+        return self.release_many({chain: keep})[chain]
+
+    def release_many(self, keep: dict[str, set[int | str]]) -> dict[str, list[int | str]]:
+        """`release` for several chains (chain -> SIDs to keep), in one transaction."""
+        out: dict[str, list[int | str]] = {}
+        with self.transaction() as tx:
+            for chain, kept in keep.items():
+                gone: list[int | str] = [r[0] for r in self._db.execute("SELECT label FROM sids WHERE chain = ?",
+                                                                        (chain,)) if r[0] not in kept]
+                self._db.executemany("DELETE FROM sids WHERE label = ?", [(label,) for label in gone])
+                gone6 = [r[0] for r in self._db.execute("SELECT sid FROM srv6_sids WHERE chain = ?", (chain,))
+                         if r[0] not in kept]
+                self._db.executemany("DELETE FROM srv6_sids WHERE sid = ?", [(sid,) for sid in gone6])
+                out[chain] = gone + gone6
+                if gone:
+                    tx.floors.clear()  # a label below a floor may be free now
+        return out
 
 
 class Allocation:
     """Operations valid inside one write transaction."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, floors: dict[tuple[int, int], int] | None = None) -> None:
         self._db = db
         self.added = Added()
+        self.floors = floors if floors is not None else {}  # SidStore._floors as this transaction leaves them
 
     def version_for(self, chain: str, digest: str) -> int:
         """The chain's version for this content: the latest one if unchanged, else a new one."""
@@ -268,23 +289,31 @@ class Allocation:
 
     def _lowest_free(self, block: SrBlock) -> int | None:
         start = max(block.start, RESERVED_LABELS)
-        # Labels go out lowest first, so the block is mostly dense from its start: then the lowest free label is
-        # one past the highest (one query, no rows into Python: the scan below made planning N chains quadratic).
+        # Labels below the block's floor are all allocated (SidStore._floors): search from there. Labels go out
+        # lowest first, so the rest is mostly dense: then the lowest free label is one past the highest (one
+        # query, no rows into Python: the scan below made planning N chains quadratic, and counting from the
+        # block's start every time grew with the store).
+        lo = max(start, self.floors.get((start, block.end), start))
+        free = self._lowest_free_from(lo, block.end)
+        if free is not None:
+            self.floors[(start, block.end)] = free
+        return free
+
+    def _lowest_free_from(self, lo: int, end: int) -> int | None:
         top, count = self._db.execute(
-            "SELECT MAX(label), COUNT(*) FROM sids WHERE label BETWEEN ? AND ?", (start, block.end)
+            "SELECT MAX(label), COUNT(*) FROM sids WHERE label BETWEEN ? AND ?", (lo, end)
         ).fetchone()
         if top is None:
-            return start
-        if count == top - start + 1:
-            return top + 1 if top < block.end else None
-        expected = start  # a gap (released labels): the first one
-        for (label,) in self._db.execute(
-            "SELECT label FROM sids WHERE label BETWEEN ? AND ? ORDER BY label", (start, block.end)
-        ):
+            return lo if lo <= end else None
+        if count == top - lo + 1:
+            return top + 1 if top < end else None
+        expected = lo  # a gap (released labels): the first one
+        rows = self._db.execute("SELECT label FROM sids WHERE label BETWEEN ? AND ? ORDER BY label", (lo, end))
+        for (label,) in rows:
             if label != expected:
                 return expected
             expected += 1
-        return expected if expected <= block.end else None
+        return expected if expected <= end else None
 
     def srv6_sid(self, chain: str, segment: str, instance: str, context: str, version: int, locator: str) -> Srv6Sid:
         """The SRv6 SID for this key: the stored one, else the lowest free function of `locator`. The

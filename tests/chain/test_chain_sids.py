@@ -135,3 +135,30 @@ def test_lowest_free_label_after_a_release_and_when_dense(tmp_path: Path) -> Non
             assert tx.sid("c", "t", "i", "ctx", 1, block).label == 105  # dense again: past the highest
             with pytest.raises(BlockExhausted):
                 tx.sid("c", "u", "i", "ctx", 1, block)
+
+
+def test_lowest_free_label_when_another_store_or_a_rollback_frees_one(tmp_path: Path) -> None:
+    """SidStore keeps, per block, the floor below which every label is taken: a label freed by another
+    connection (another srchain process), by this store's undo or by a rolled-back plan is still the next."""
+    block = SrBlock(start=100, end=120)
+    with SidStore(tmp_path) as a, SidStore(tmp_path) as b:
+        with a.transaction() as tx:
+            assert [tx.sid("a", f"s{i}", "i", "ctx", 1, block).label for i in range(5)] == [100, 101, 102, 103, 104]
+        assert b.release("a", keep={100, 101, 103, 104}) == [102]  # another connection frees 102
+        with a.transaction() as tx:
+            assert tx.sid("c", "s", "i", "ctx", 1, block).label == 102
+            assert tx.sid("c", "t", "i", "ctx", 1, block).label == 105
+        with pytest.raises(BlockExhausted), a.transaction() as tx:  # a refused plan: nothing it took stays taken
+            assert tx.sid("d", "s", "i", "ctx", 1, block).label == 106
+            tx.sid("d", "t", "i", "ctx", 1, SrBlock(start=200, end=200))
+            tx.sid("d", "u", "i", "ctx", 1, SrBlock(start=200, end=200))  # the one-label block is full
+        with a.transaction() as tx:
+            assert tx.sid("e", "s", "i", "ctx", 1, block).label == 106
+            added = tx.added
+        a.undo(added)  # this store gives 106 back
+        with a.transaction() as tx:
+            assert tx.sid("f", "s", "i", "ctx", 1, block).label == 106
+        with b.transaction() as tx:  # b's view: everything a committed
+            assert tx.sid("g", "s", "i", "ctx", 1, block).label == 107
+        with a.transaction() as tx:
+            assert tx.sid("h", "s", "i", "ctx", 1, block).label == 108

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from srchain.apply.sites import site_timings, target_sites
 from srchain.bfrt.client import BfrtClient, BfrtError, TlsFiles
 from srchain.bfrt.sde import is_sde, load_gc
 from srchain.errors import SrchainError
@@ -29,8 +30,15 @@ BACKENDS = ("auto", "sde", "native")
 
 def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, attempts: int = 3,
                    client_id: int = 1, bfrt_backend: str | None = None) -> Callable[[str, str], Driver]:
-    """`factory(kind, name)`; relative paths in the inventory are relative to `base_dir` (its folder)."""
+    """`factory(kind, name)`; relative paths in the inventory are relative to `base_dir` (its folder). With
+    sites, a target's timeout and retry spacing grow with its site's WAN distance (`srchain.apply.sites`)."""
     base = Path(base_dir)
+    where, timings = target_sites(inv), site_timings(inv, timeout, attempts)
+
+    def timing(kind: str, name: str) -> tuple[float, float]:
+        """(RPC timeout, connect retry backoff) for this target."""
+        site = where.get((kind, name))
+        return (timings[site].timeout_s, timings[site].retry_backoff_s) if site is not None else (timeout, 0.2)
     backend = bfrt_backend or os.environ.get("SRCHAIN_BFRT_BACKEND", "auto")
     if backend not in BACKENDS:
         raise SrchainError(f"bfrt backend (SRCHAIN_BFRT_BACKEND) must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -51,9 +59,10 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
             if sw.tls is not None:
                 tls = TlsFiles(path(sw.tls.ca), path(sw.tls.cert) if sw.tls.cert else None,
                                path(sw.tls.key) if sw.tls.key else None, sw.tls.server_name)
+            rpc_timeout, backoff = timing(kind, name)
             try:
-                client = BfrtClient.connect(sw.grpc, attempts=attempts, client_id=client_id, device_id=sw.device_id,
-                                            token=token, timeout=timeout, tls=tls)
+                client = BfrtClient.connect(sw.grpc, attempts=attempts, backoff=backoff, client_id=client_id,
+                                            device_id=sw.device_id, token=token, timeout=rpc_timeout, tls=tls)
             except BfrtError as exc:
                 raise TargetError(f"switch {name}", str(exc), code=exc.code) from None
             bundle = Bundle(sw.program, path(sw.artifacts)) if sw.artifacts else None
@@ -71,10 +80,10 @@ def driver_factory(inv: Inventory, base_dir: str | Path, timeout: float = 10.0, 
             node = inv.srv6_node(name)
             if node is None:
                 raise TargetError(f"node {name}", "not in the inventory")
-            return LinuxNodeDriver(name, node.netns, timeout)
+            return LinuxNodeDriver(name, node.netns, timing(kind, name)[0])
         px = inv.proxy(name)
         if px is None:
             raise TargetError(f"proxy {name}", "not in the inventory")
-        return proxy_driver(name, px, base, timeout)  # local control address, or over SSH (`ssh:`)
+        return proxy_driver(name, px, base, timing(kind, name)[0])  # local control address, or over SSH (`ssh:`)
 
     return make

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +59,41 @@ class AppliedStore:
         return sorted(p.stem for p in self.dir.glob("*.json")) if self.dir.exists() else []
 
     def save(self, plan: Plan) -> Path:
-        doc = plan.to_json()
-        doc.pop("diff", None)
-        doc["format"] = FORMAT
-        return self._write(self.path(plan.chain), doc)
+        return self.save_many([plan])[0]
+
+    def save_many(self, plans: list[Plan]) -> list[Path]:
+        """Each plan's state, written as `save` would: every file synced before it replaces the old one,
+        the folder synced after. The syncs run side by side (the file system commits them together: a
+        thousand chains' files sync in a few journal commits instead of a thousand)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        moves = []
+        for plan in plans:
+            doc = plan.to_json()
+            doc.pop("diff", None)
+            doc["format"] = FORMAT
+            path = self.path(plan.chain)
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+            moves.append((tmp, path))
+        if not moves:
+            return []
+        if len(moves) == 1:
+            _fsync(moves[0][0])
+        else:
+            with ThreadPoolExecutor(max_workers=min(16, len(moves))) as pool:
+                list(pool.map(_fsync, [tmp for tmp, _ in moves]))
+        for tmp, path in moves:
+            os.replace(tmp, path)
+        _fsync(self.dir)
+        return [path for _, path in moves]
 
     def remove(self, chain: str) -> None:
         self.path(chain).unlink(missing_ok=True)
 
-    def _write(self, path: Path, doc: dict[str, Any]) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return path
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,7 +1,20 @@
-"""YAML loading that remembers where every value came from, so errors can name the line."""
+"""YAML loading that remembers where every value came from, so errors can name the line.
+
+Two readers, one result. The fast one (libyaml, `yaml.CSafeLoader`) builds the data without positions;
+the line-keeping one (PyYAML's pure-Python loader, ~20x slower) records the line of every node. A document
+is read fast, and its lines are read only when something asks for one (`YamlDoc.line_of`: a validation
+issue is being reported), by the line-keeping reader over the same text, so every message is the one that
+reader alone would give. Anything the fast reader does not take exactly as the line-keeping one would — a
+syntax error, a duplicate key, an empty file, a merge key (`<<`), an unknown tag — sends the whole document
+to the line-keeping reader, whose error is reported. `line_keeping()` turns the fast reader off (tests and
+`bench/multisite_plan.py` compare the two).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,15 +25,31 @@ from srchain.model.errors import Issue, SpecError
 
 Loc = tuple[str | int, ...]
 
+_FAST: ContextVar[bool] = ContextVar("srchain_yaml_fast", default=yaml.__with_libyaml__)
+
+
+@contextmanager
+def line_keeping() -> Iterator[None]:
+    """Read every document with the line-keeping reader only (the behaviour before the fast path)."""
+    token = _FAST.set(False)
+    try:
+        yield
+    finally:
+        _FAST.reset(token)
+
 
 @dataclass
 class YamlDoc:
     file: str
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    text: str | None = None  # read fast: the lines are still to be read from this text
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of the closest enclosing node that has a recorded position."""
+        if self.text is not None:
+            self.lines = _read(self.file, self.text).lines  # raises the line-keeping reader's error, if any
+            self.text = None
         loc = tuple(loc)
         while loc:
             if loc in self.lines:
@@ -49,13 +78,39 @@ def _construct(node: yaml.Node, loc: Loc, doc: YamlDoc, loader: yaml.SafeLoader)
     return loader.construct_object(node, deep=True)
 
 
-def load_yaml(path: str | Path) -> YamlDoc:
-    """Parse one YAML document; syntax errors and duplicate keys become a SpecError with the line."""
-    name = str(path)
+class _NotFast(Exception):
+    """The fast reader does not take this document as the line-keeping one would: read it that way."""
+
+
+def _plain(node: yaml.Node, loader: yaml.CSafeLoader) -> Any:
+    """`_construct` without the lines: the same data from the same node tree."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in out:
+                raise _NotFast  # the line-keeping reader names the duplicate's line
+            out[key] = _plain(value_node, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, loader) for item in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+def _read_fast(name: str, text: str) -> YamlDoc | None:
+    loader = yaml.CSafeLoader(text)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise SpecError([Issue(name, "", f"cannot read file: {exc.strerror}")]) from exc
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return YamlDoc(name, _plain(node, loader), text=text)
+    except Exception:  # whatever it is, the line-keeping reader decides (and words it)
+        return None
+    finally:
+        loader.dispose()
+
+
+def _read(name: str, text: str) -> YamlDoc:
     doc = YamlDoc(name, None)
     loader = yaml.SafeLoader(text)
     try:
@@ -71,3 +126,17 @@ def load_yaml(path: str | Path) -> YamlDoc:
     finally:
         loader.dispose()
     return doc
+
+
+def load_yaml(path: str | Path) -> YamlDoc:
+    """Parse one YAML document; syntax errors and duplicate keys become a SpecError with the line."""
+    name = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SpecError([Issue(name, "", f"cannot read file: {exc.strerror}")]) from exc
+    if _FAST.get():
+        doc = _read_fast(name, text)
+        if doc is not None:
+            return doc
+    return _read(name, text)

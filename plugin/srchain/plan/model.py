@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Literal, TypeAlias, TypedDict, cast, final
 
 from srchain.plan.tables import FLIP_ROLES
@@ -75,7 +76,7 @@ class Entry:
     role: str
     version: int | None = None  # chain version that introduced it; None for infrastructure entries
 
-    @property
+    @cached_property  # planning 1,000 chains asked for it ~190,000 times (a JSON dump each); keys are not mutated
     def identity(self) -> tuple[str, str, str, str]:
         return (self.target_kind, self.target, self.table, canonical(self.key))
 
