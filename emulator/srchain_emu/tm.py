@@ -233,20 +233,26 @@ class TrafficManager:
                         next_wait = w if next_wait == 0 else min(next_wait, w)
                         break
                     shaper.tokens -= n
-                qshaper = ps.shapers.get(qid)
-                if qshaper is not None:
-                    qshaper.tokens -= n
-                ps.credit[qid] -= n
-                q.popleft()
-                if not q:
-                    ps.credit[qid] = 0
-                depth = self.depth[(port, qid)] - cells(n)
-                self.depth[(port, qid)] = depth
-                self.pending -= 1
+                depth = self._pop(port, ps, q, qid, n)
                 out.append(Dequeued(head_item, enq_depth, max(0, now_ns - enq_ns), depth, enq_ns, now_ns))
         if out and self.on_dequeue is not None:
             self.on_dequeue(out)
         return out, next_wait
+
+    def _pop(self, port: int, ps: _PortSched, q: collections.deque[tuple[ToTM, int, int]], qid: int, n: int) -> int:
+        """Take the head packet (`n` bytes) off queue `qid` of `port`: its queue max-rate tokens, DWRR credit and
+        depth; returns the queue's depth in cells after it."""
+        qshaper = ps.shapers.get(qid)
+        if qshaper is not None:
+            qshaper.tokens -= n
+        ps.credit[qid] -= n
+        q.popleft()
+        if not q:
+            ps.credit[qid] = 0
+        depth = self.depth[(port, qid)] - cells(n)
+        self.depth[(port, qid)] = depth
+        self.pending -= 1
+        return depth
 
     def _dequeue_on_line_clock(self, port: int, queues: list[collections.deque[tuple[ToTM, int, int]]],
                                ps: _PortSched, shaper: PortShaper, now: float, out: list[Dequeued]) -> float:
@@ -277,16 +283,7 @@ class TrafficManager:
             head_item, enq_ns, enq_depth = q[0]
             n = len(head_item.frame)
             shaper.take(n, t)
-            qshaper = ps.shapers.get(qid)
-            if qshaper is not None:
-                qshaper.tokens -= n
-            ps.credit[qid] -= n
-            q.popleft()
-            if not q:
-                ps.credit[qid] = 0
-            depth = self.depth[(port, qid)] - cells(n)
-            self.depth[(port, qid)] = depth
-            self.pending -= 1
+            depth = self._pop(port, ps, q, qid, n)
             t_ns = max(enq_ns, int(t * 1e9))
             out.append(Dequeued(head_item, enq_depth, t_ns - enq_ns, depth, enq_ns, t_ns))
             if len(late) < LATENESS_KEEP:
