@@ -245,5 +245,8 @@ def _detours(applies: list[ApplyRecord], to_proxy: dict[str, list[int]],
         out.append({"version": a.version, "stack": stack, "seqs": seqs, "count": len(seqs),
                     "first": seqs[0] if seqs else None, "last": seqs[-1] if seqs else None,
                     "contiguous": bool(seqs) and seqs[-1] - seqs[0] + 1 == len(seqs),
-                    "returned_same": back == seqs})
+                    "returned_same": back == seqs,
+                    # probes that went out with this version's stack and came back without its remainder, and
+                    # the other way round (docs/proxy.md "Known limit": the tail of a run at a flip)
+                    "not_returned": sorted(set(seqs) - set(back)), "returned_extra": sorted(set(back) - set(seqs))})
     return out

@@ -25,6 +25,7 @@ pytestmark = [
     pytest.mark.timeout(180),
 ]
 RATE = 10_000
+KNOWN_LIMIT_FRAMES = 64  # docs/proxy.md "Known limit": v2 probes that may return relabelled at v3's flip (seen: 10-64)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,14 @@ def test_every_packet_carried_one_versions_stack(day2):
     assert d2["count"] > RATE // 2 and d3["count"] > RATE // 2, o.detours
     # Toward the proxy only those two stacks, back from it only their remainders, for the same probes.
     assert o.stacks_to_proxy == {f"{mit},{prio}": d2["count"], f"{mit3},{features},{prio}": d3["count"]}
-    assert o.stacks_from_proxy == {f"{prio}": d2["count"], f"{features},{prio}": d3["count"]}
-    assert d2["returned_same"] and d3["returned_same"], o.detours
+    # Back from the proxy each probe carries its own version's remainder, except the proxy's documented limit
+    # (docs/proxy.md "Known limit"): probes of v2 still inside the VNF when v3's pins began may come back with
+    # v3's remainder. Only the tail of v2's run, at most KNOWN_LIMIT_FRAMES (one switch RX batch) of them.
+    late = d2["not_returned"]
+    tail = list(range(d2["last"] - len(late) + 1, d2["last"] + 1))
+    assert len(late) <= KNOWN_LIMIT_FRAMES and late == tail, o.detours
+    assert d3["returned_extra"] == late and d2["returned_extra"] == [] and d3["not_returned"] == [], o.detours
+    assert o.stacks_from_proxy == {f"{prio}": d2["count"] - len(late), f"{features},{prio}": d3["count"] + len(late)}
     # One contiguous run of sequence numbers per version, in apply order, with no interleaving: v1 before,
     # then v2, then v3, then v4 (direct again).
     assert d2["contiguous"] and d3["contiguous"] and d2["last"] + 1 == d3["first"], o.detours
