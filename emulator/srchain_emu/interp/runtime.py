@@ -816,24 +816,23 @@ class MeterState:
         return GREEN
 
 
-class MeterArray:
-    """TNA Meter: `size` cells, each a MeterState; execute() returns the colour as the program declared it."""
+class PipeCells:
+    """`size` cells kept once per pipe (a PipeState); `cells` is the selected pipe's, which execute() uses."""
 
-    def __init__(self, name: str, size: int, unit: str, colors: dict[int, int]) -> None:
-        self.name = name
-        self.size = size
-        self.unit = unit  # BYTES | PACKETS
-        self.packets = unit == "PACKETS"
-        self.colors = colors
+    size: int
+
+    def _init_cells(self) -> None:
         self.num_pipes = 1
         self.pipe = 0
-        self.pipes: list[list[MeterState]] = []  # each pipe's cells; `cells` is the selected pipe's
-        self.cells: list[MeterState] = []
-        self.bytecount_adjust = 0  # the MeterByteCountAdjust table attribute: bytes added to each packet's length
+        self.pipes: list[list[Any]] = []  # each pipe's cells
+        self.cells: list[Any] = []
         self.reset()
 
+    def new_cell(self) -> Any:
+        raise NotImplementedError
+
     def reset(self) -> None:
-        self.pipes = [[MeterState(packets=self.packets) for _ in range(self.size)] for _ in range(self.num_pipes)]
+        self.pipes = [[self.new_cell() for _ in range(self.size)] for _ in range(self.num_pipes)]
         self.cells = self.pipes[self.pipe]
 
     def set_num_pipes(self, n: int) -> None:
@@ -843,6 +842,22 @@ class MeterArray:
     def select(self, pipe: int) -> None:
         self.cells = self.pipes[pipe]
         self.pipe = pipe
+
+
+class MeterArray(PipeCells):
+    """TNA Meter: `size` cells, each a MeterState; execute() returns the colour as the program declared it."""
+
+    def __init__(self, name: str, size: int, unit: str, colors: dict[int, int]) -> None:
+        self.name = name
+        self.size = size
+        self.unit = unit  # BYTES | PACKETS
+        self.packets = unit == "PACKETS"
+        self.colors = colors
+        self.bytecount_adjust = 0  # the MeterByteCountAdjust table attribute: bytes added to each packet's length
+        self._init_cells()
+
+    def new_cell(self) -> MeterState:
+        return MeterState(packets=self.packets)
 
     def execute(self, index: int, nbytes: int, now: int, pre: int = GREEN) -> int:
         cell = self.cells[index % self.size]
@@ -965,36 +980,23 @@ class WredState:
         return rng.random() < self.max_p * (avg - self.min_t) / (self.max_t - self.min_t)
 
 
-class LpfArray:
+class LpfArray(PipeCells):
     """TNA Lpf<T, I>(size): `size` cells; execute(val, index) returns the filtered value (T's width)."""
 
     def __init__(self, name: str, size: int, width: int) -> None:
         self.name = name
         self.size = size
         self.width = width
-        self.num_pipes = 1
-        self.pipe = 0
-        self.pipes: list[list[LpfState]] = []  # each pipe's cells; `cells` is the selected pipe's
-        self.cells: list[LpfState] = []
-        self.reset()
+        self._init_cells()
 
-    def reset(self) -> None:
-        self.pipes = [[LpfState() for _ in range(self.size)] for _ in range(self.num_pipes)]
-        self.cells = self.pipes[self.pipe]
-
-    def set_num_pipes(self, n: int) -> None:
-        self.num_pipes, self.pipe = n, 0
-        self.reset()
-
-    def select(self, pipe: int) -> None:
-        self.cells = self.pipes[pipe]
-        self.pipe = pipe
+    def new_cell(self) -> LpfState:
+        return LpfState()
 
     def execute(self, x: int, index: int, now: int) -> int:
         return self.cells[index % self.size].run(x, now, self.width)
 
 
-class WredArray:
+class WredArray(PipeCells):
     """TNA Wred<T, I>(size, drop_value, no_drop_value): execute(val, index) returns drop_value or no_drop_value."""
 
     def __init__(self, name: str, size: int, drop_value: int, no_drop_value: int) -> None:
@@ -1002,23 +1004,10 @@ class WredArray:
         self.size = size
         self.drop_value, self.no_drop_value = drop_value, no_drop_value
         self.rng = random.Random(0)
-        self.num_pipes = 1
-        self.pipe = 0
-        self.pipes: list[list[WredState]] = []  # each pipe's cells; `cells` is the selected pipe's
-        self.cells: list[WredState] = []
-        self.reset()
+        self._init_cells()
 
-    def reset(self) -> None:
-        self.pipes = [[WredState() for _ in range(self.size)] for _ in range(self.num_pipes)]
-        self.cells = self.pipes[self.pipe]
-
-    def set_num_pipes(self, n: int) -> None:
-        self.num_pipes, self.pipe = n, 0
-        self.reset()
-
-    def select(self, pipe: int) -> None:
-        self.cells = self.pipes[pipe]
-        self.pipe = pipe
+    def new_cell(self) -> WredState:
+        return WredState()
 
     def execute(self, x: int, index: int, now: int) -> int:
         return self.drop_value if self.cells[index % self.size].drop(x, now, self.rng) else self.no_drop_value
