@@ -86,9 +86,10 @@ class EcnCodepointsPickTheQueue(L4sTest):
 
 class L4sStepMarksAStandingQueue(L4sTest):
     """PTF port 1 shaped to 2 Mbit/s: a burst of 1000-byte ECT(1) frames queues 4 ms per frame, so beyond the
-    first frames (the shaper's burst lets them through) every one waits more than the 1 ms step threshold and
-    leaves CE-marked, except the last: it leaves the L queue empty behind it, and RFC 9332 A.2's Th_len (one
-    packet) keeps a packet alone in the queue unmarked; the counter agrees with what arrived."""
+    first frames (the shaper's burst lets them through; the queue builds only as fast as PTF sends) every one
+    waits more than the 1 ms step threshold and leaves CE-marked, except the last: it leaves the L queue empty
+    behind it, and RFC 9332 A.2's Th_len (one packet) keeps a packet alone in the queue unmarked; the counter
+    agrees with what arrived."""
 
     def tearDown(self) -> None:
         self.shape(None)
@@ -104,7 +105,10 @@ class L4sStepMarksAStandingQueue(L4sTest):
         assert len(got) == n, len(got)
         ecn = [int(p[IP].tos) & 3 for p in got]
         assert ecn[0] == ECT1 and ecn[-1] == ECT1, ecn  # the first found the queue empty, the last left it so
-        assert ecn.count(CE) >= n - 4 and ecn[n // 2:-1].count(CE) == len(ecn[n // 2:-1]), ecn
+        # Unmarked frames only while the queue builds (how many depends on how fast PTF sends: 4 under CI load),
+        # then CE until the last: a standing queue never lets an ECT(1) frame through unmarked.
+        first_ce = ecn.index(CE)
+        assert first_ce <= n // 2 and ecn[first_ce:-1] == [CE] * (n - 1 - first_ce), ecn
         after = self.decisions()
         assert after[MARKED_L4S] - before[MARKED_L4S] == ecn.count(CE)
         assert after[FORWARDED] - before[FORWARDED] == ecn.count(ECT1)
