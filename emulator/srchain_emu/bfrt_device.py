@@ -53,6 +53,7 @@ class TableMap:
     action_names: dict[str, int] = field(default_factory=dict)
     data_ids: dict[int, dict[int, str]] = field(default_factory=dict)  # action id -> field id -> name
     reg_fields: dict[int, str] = field(default_factory=dict)
+    operations: frozenset[str] = frozenset()  # bf-rt.json's supported_operations: what a TableOperation may ask
 
 
 class Program:
@@ -68,6 +69,7 @@ class Program:
         info = json.loads(bfrt_json)
         for t in info.get("tables", []):
             self.tables[t["id"]] = self._resolve(t)
+            self.tables[t["id"]].operations = frozenset(t.get("supported_operations", []))
         for lf in info.get("learn_filters", []):
             if lf["name"] not in pipeline.digest_infos:
                 raise DeviceError("INVALID_ARGUMENT", f"learn filter {lf['name']} is not in the program")

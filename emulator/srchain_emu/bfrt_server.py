@@ -616,31 +616,26 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         return undo
 
     def _apply_operation(self, prog: Program, op: pb.TableOperation) -> D.Undo:
-        """Table operations. UpdateHitState: the hit bits of a poll-mode idle table into its entries' hit state.
-        Sync, SyncCounters, SyncRegisters: the emulator's counters and registers are the state the data plane
-        writes, so there is nothing to copy and the operation succeeds. Only operations bf-rt.json lists for the
-        table are accepted."""
+        """Table operations, as the program's bf-rt.json lists them for the table (`supported_operations`; the
+        SDE's BfRtTable::tableOperationsSupported reads the same list). UpdateHitState: the hit bits of a
+        poll-mode idle table into its entries' hit state. Sync, SyncCounters, SyncRegisters: the emulator's
+        counters and registers are the state the data plane writes, so there is nothing to copy and the
+        operation succeeds."""
         tm = prog.tables.get(op.table_id)
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {op.table_id}")
         kind = op.table_operations_type
-        listed = {"match": ["SyncCounters", "SyncRegisters", "UpdateHitState"], "register": ["Sync"],
-                  "counter": ["Sync"]}.get(tm.kind, [])
-        if kind not in listed:
-            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no operation {kind!r}")
-        if tm.kind == "match":
+        if kind not in tm.operations:
+            listed = ", ".join(sorted(tm.operations)) or "none"
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
+                             f"table {tm.name}: no operation {kind!r} (bf-rt.json lists: {listed})")
+        if kind == "UpdateHitState" and tm.kind == "match":
             table: R.Table = tm.obj  # type: ignore[assignment]
-            have = {"SyncCounters": table.has_counter, "SyncRegisters": table.dreg is not None,
-                    "UpdateHitState": table.idle is not None}
-            if not have[kind]:
-                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no operation {kind!r}")
-            if kind == "UpdateHitState":
-                idle = table.idle
-                assert idle is not None
-                if not (idle.enabled and idle.mode == R.IDLE_POLL):
-                    raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: UpdateHitState needs "
-                                     "the idle table enabled in poll mode")
-                return I.update_hit_state(table)
+            idle = table.idle
+            if idle is None or not (idle.enabled and idle.mode == R.IDLE_POLL):
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: UpdateHitState needs "
+                                 "the idle table enabled in poll mode")
+            return I.update_hit_state(table)
         return lambda: None
 
     def _start_idle_sweeps(self) -> None:

@@ -4,6 +4,7 @@ the bf-rt.json fields bf-p4c writes, and the refusals. Program: exact_forward.p4
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -191,6 +192,31 @@ def test_the_attribute_needs_an_idle_table(tmp_path):
         with pytest.raises(BfrtError, match="not declared with `idle_timeout = true`"):
             c.set_idle_time(TABLE, True)
         with pytest.raises(BfrtError, match="no operation 'UpdateHitState'"):
+            c.table_operation(TABLE, "UpdateHitState")
+    finally:
+        c.close()
+        server.stop(grace=None)
+
+
+def test_table_operations_are_the_ones_bf_rt_json_lists(tmp_path):
+    """The pushed bf-rt.json decides (as the SDE's tableOperationsSupported): the same table with SyncCounters
+    struck from its list refuses it, naming what is listed; an operation listed for a table that cannot do it
+    (UpdateHitState with no idle table) is still refused for the reason."""
+    server, _, _ = serve(f"unix:{tmp_path / 'b.sock'}")
+    bfrt = compile_to_dir(P4_DIR / "exact_forward.p4", tmp_path / "b")
+    info = json.loads(bfrt.read_text())
+    (forward,) = [t for t in info["tables"] if t["name"] == f"pipe.{TABLE}"]
+    assert forward["supported_operations"] == ["SyncCounters"], "the generator lists the direct counter's sync"
+    forward["supported_operations"] = ["UpdateHitState"]
+    bfrt.write_text(json.dumps(info))
+    c = BfrtClient(f"unix:{tmp_path / 'b.sock'}", client_id=1, timeout=5.0)
+    try:
+        c.subscribe(learn=False)
+        c.push_program("exact_forward", tmp_path / "b")
+        c.bind("exact_forward")
+        with pytest.raises(BfrtError, match=r"no operation 'SyncCounters' \(bf-rt.json lists: UpdateHitState\)"):
+            c.table_operation(TABLE, "SyncCounters")
+        with pytest.raises(BfrtError, match="UpdateHitState needs the idle table enabled in poll mode"):
             c.table_operation(TABLE, "UpdateHitState")
     finally:
         c.close()
