@@ -1431,10 +1431,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if kind == "table_attribute":
             resp.entities.add().table_attribute.CopyFrom(self._read_attribute(prog, ent.table_attribute))
             return
+        if kind == "handle":
+            resp.entities.add().handle.CopyFrom(self._read_handle(prog, ent.handle, pipe))
+            return
         if kind != "table_entry":
-            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry, table_usage and table_attribute reads "
-                             "are supported")
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, "only table_entry, table_usage, table_attribute and "
+                             "handle reads are supported")
         te = ent.table_entry
+        if te.WhichOneof("value") == "handle_id":
+            resp.entities.add().table_entry.CopyFrom(
+                self._read_by_handle(prog, te, te.entry_tgt.pipe_id if te.HasField("entry_tgt") else pipe))
+            return
         if te.table_id in self.device.tables:
             entries = self._read_device(te, pipe)
         elif te.table_id in PKTGEN_IDS:
@@ -1444,8 +1451,61 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if tm is None:
                 raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {te.table_id}")
             entries = self._read_table(prog, tm, te, te.entry_tgt.pipe_id if te.HasField("entry_tgt") else pipe)
+            if tm.kind == "match" and te.table_flags.key_only:  # keys only (table_read_all with key_only)
+                for out in entries:
+                    out.ClearField("data")
         for out in entries:
             resp.entities.add().table_entry.CopyFrom(out)
+
+    def _handle_table(self, prog: Program, table_id: int) -> tuple[TableMap, R.Table]:
+        tm = prog.tables.get(table_id)
+        if tm is None:
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {table_id}")
+        if tm.kind != "match":
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: entry handles of a {tm.kind} table "
+                             "are not modelled (match tables have them)")
+        return tm, tm.obj  # type: ignore[return-value]
+
+    def _read_handle(self, prog: Program, req: pb.HandleId, pipe: int) -> pb.HandleId:
+        """bf_rt_server_impl.cpp read_handle (tableEntryHandleGet): the handle of the entry with the key, looked
+        up in the target pipe's copy of an asymmetric table (0xFFFF: every copy)."""
+        if req.WhichOneof("value") != "key":
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "Invalid key is mandatory for get handle operation.")
+        tm, table = self._handle_table(prog, req.table_id)
+        spec, _ = self._key_spec(tm, req.key)
+        p = self._pipe(pipe, tm.name)
+        for c in (range(len(table.copies())) if p is None else [table.copy_of(p)]):
+            before = table.select_copy(c)
+            try:
+                entry = table.get(spec)
+            finally:
+                table.select_copy(before)
+            if entry is not None:
+                return pb.HandleId(table_id=req.table_id, handle_id=entry.handle)
+        raise R.EntryNotFound(f"Entry not found in table:{tm.name}")
+
+    def _read_by_handle(self, prog: Program, te: pb.TableEntry, pipe: int) -> pb.TableEntry:
+        """bf_rt_server_impl.cpp table_read with a handle_id (tableEntryGet / tableEntryKeyGet by handle): the
+        entry, its key and (unless key_only) its data; the entry's target is answered when the request named one
+        or asked for the key only, as the SDE does (an asymmetric table's entry names its scope's first pipe)."""
+        tm, table = self._handle_table(prog, te.table_id)
+        found = table.find_handle(te.handle_id)
+        p = self._pipe(pipe, tm.name)
+        if found is None or (p is not None and table.copy_of(p) != found[0]):
+            raise R.EntryNotFound(f"Entry not found in table:{tm.name}")
+        c, key, entry = found
+        before = table.select_copy(c)
+        try:
+            pipes = list(range(self.dev.num_pipes)) if p is None else [p]
+            msg = self._entry_msg(tm, te.table_id, entry, key, pipes, te.table_flags.from_hw)
+        finally:
+            table.select_copy(before)
+        if te.table_flags.key_only:
+            msg.ClearField("data")
+        if te.HasField("entry_tgt") or te.table_flags.key_only:
+            msg.entry_tgt.CopyFrom(pb.TargetDevice(device_id=self.device_id, direction=0xFF, prsr_id=0xFF,
+                                                   pipe_id=table.scope.index(c) if table.asymmetric else PIPE_ALL))
+        return msg
 
     def _read_usage(self, prog: Program, req: pb.TableUsage, pipe: int = PIPE_ALL) -> pb.TableUsage:
         """bf_rt_server_impl.cpp read_usage (tableUsageGet): the entries a match table (the default entry not

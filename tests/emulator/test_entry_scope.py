@@ -155,3 +155,37 @@ def test_entry_targets_name_the_scope(sw):
     rreq.entities.add().table_entry.table_id = c.table(TABLE).id
     got = sorted((e.entry_tgt.pipe_id, e.entry_tgt.prsr_id) for e in c.read(rreq))
     assert got == [(0, 0xFF), (1, 0xFF)]
+
+
+def test_entry_handles_as_tna_exact_match_reads_them(sw):
+    """Entry handles (tna_exact_match's ExactMatchEntryTgtTest): handle_get in an entry's pipe, then entry_get by
+    handle with and without key_only; a modify keeps the handle, a delete ends it and a re-insert gets another;
+    the key of another pipe's copy has no handle there."""
+    c, _ = sw
+    set_scope(c, single=True)
+    keys = [{"hdr.ethernet.dst_addr": DST + i} for i in range(4)]
+    for i, key in enumerate(keys):
+        c.write([c.make_update(pb.Update.INSERT, TABLE, key, "SwitchIngress.hit", {"port": 10 + i})], pipe=i % 2)
+    handles = [c.handle(TABLE, key, pipe=i % 2) for i, key in enumerate(keys)]
+    assert len(set(handles)) == 4 and 0 not in handles
+    for i, h in enumerate(handles):
+        full = c.entry_by_handle(TABLE, h, pipe=i % 2)
+        assert (full.key, full.action, full.data["port"], full.pipe) == (keys[i], "SwitchIngress.hit", 10 + i, i % 2)
+        only = c.entry_by_handle(TABLE, h, key_only=True)
+        assert (only.key, only.action, only.data, only.pipe) == (keys[i], None, {}, i % 2)
+    with pytest.raises(BfrtError, match=r"NOT_FOUND: .*entity 0: Entry not found in table:pipe\.SwitchIngress\.fo"):
+        c.handle(TABLE, keys[0], pipe=1)  # in pipe 0's copy only
+    with pytest.raises(BfrtError, match=r"NOT_FOUND: .*Entry not found"):
+        c.entry_by_handle(TABLE, handles[0], pipe=1)
+    c.write([c.make_update(pb.Update.MODIFY, TABLE, keys[0], "SwitchIngress.hit", {"port": 20})], pipe=0)
+    assert c.handle(TABLE, keys[0], pipe=0) == handles[0]
+    assert c.entry_by_handle(TABLE, handles[0]).data["port"] == 20
+    c.write([c.make_update(pb.Update.DELETE, TABLE, keys[0])], pipe=0)
+    with pytest.raises(BfrtError, match="NOT_FOUND"):
+        c.entry_by_handle(TABLE, handles[0])
+    c.write([c.make_update(pb.Update.INSERT, TABLE, keys[0], "SwitchIngress.hit", {"port": 10})], pipe=0)
+    assert c.handle(TABLE, keys[0], pipe=0) not in handles
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+    req.entities.add().handle.table_id = c.table(TABLE).id
+    with pytest.raises(BfrtError, match="Invalid key is mandatory for get handle operation"):
+        c.read_entities(req)

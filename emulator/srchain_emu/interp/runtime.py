@@ -101,6 +101,7 @@ class Entry:
         "filt",
         "fn",
         "group",
+        "handle",
         "hit",
         "idle",
         "idle_hit",
@@ -123,6 +124,7 @@ class Entry:
         self.pkts = 0
         self.bytes = 0
         self.rank = (priority, 0)
+        self.handle = 0  # the entry handle the control plane reads it by (0: not inserted, e.g. a default)
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
         self.group: SelectorGroup | None = None  # ... or the selector group it picks a member from
         self.meter: list[MeterState] | None = None  # a DirectMeter's cell per pipe (None: no spec, never red)
@@ -218,6 +220,7 @@ class Table:
         self.initial_default = default
         self.default = default
         self.cur: Entry = default
+        self._last_handle = 0  # entry handles count up per table, across every copy of an asymmetric one
         kinds = {k.match_kind for k in keys}
         self.all_exact = kinds <= {"exact"}
         self.lpm_index = next((i for i, k in enumerate(keys) if k.match_kind == "lpm"), -1)
@@ -361,6 +364,7 @@ class Table:
         entry = self.make_entry(action_name, data)
         entry.key = key
         entry.priority = priority
+        entry.handle = self._new_handle()
         self._add(key, entry)
         return entry
 
@@ -375,8 +379,25 @@ class Table:
             raise TableFull(f"table {self.name} is full ({self.size} entries)")
         entry.key = key
         entry.priority = priority
+        entry.handle = self._new_handle()
         self._add(key, entry)
         return entry
+
+    def _new_handle(self) -> int:
+        """A fresh entry handle: unique in the table for its life (a modify keeps it, a re-insert gets another),
+        as pipe_mgr's match entry handles are."""
+        self._last_handle += 1
+        return self._last_handle
+
+    def find_handle(self, handle: int) -> tuple[int, tuple, Entry] | None:
+        """The entry with `handle`: (its copy, its normalised key, the entry), or None."""
+        if handle <= 0:
+            return None
+        for c, entries in enumerate(self.copies()):
+            for key, e in entries.items():
+                if e.handle == handle:
+                    return c, key, e
+        return None
 
     def modify(self, spec: list, action_name: str, data: dict[str, int] | tuple) -> Entry:
         if self.is_const:

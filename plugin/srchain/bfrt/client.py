@@ -140,6 +140,7 @@ class Entry:
     action: str | None
     data: dict[str, WireRead]
     is_default: bool = False
+    pipe: int | None = None  # the entry's target pipe where the server names one (entries of asymmetric tables)
 
     def key_int(self, name: str) -> int:
         """An exact key field's value (`$COUNTER_INDEX`, a label, ...)."""
@@ -468,12 +469,47 @@ class BfrtClient:
             te.key.CopyFrom(self._key(t, key, priority))
         return [self._decode(t, te) for te in self.read(req)]
 
+    def handle(self, table: str, key: Mapping[str, WireKey], priority: int | None = None,
+               pipe: int | None = None) -> int:
+        """The entry handle of the entry with `key` (the SDE client's handle_get); `pipe`: the target pipe (an
+        asymmetric table's scope), unset: all pipes."""
+        t = self.table(table)
+        req = pb.ReadRequest(client_id=self.client_id)
+        req.target.device_id = self.device_id
+        req.target.pipe_id = PIPE_ALL if pipe is None else pipe
+        h = req.entities.add().handle
+        h.table_id = t.id
+        h.key.CopyFrom(self._key(t, key, priority))
+        (ent,) = self.read_entities(req)
+        return ent.handle.handle_id
+
+    def entry_by_handle(self, table: str, handle: int, key_only: bool = False, pipe: int | None = None) -> Entry:
+        """The entry a handle names (the SDE client's entry_get(handle=...)); `key_only`: its key (and pipe) only;
+        `pipe`: the entry's target pipe, which it must be in (unset: any)."""
+        t = self.table(table)
+        req = pb.ReadRequest(client_id=self.client_id)
+        req.target.device_id = self.device_id
+        req.target.pipe_id = PIPE_ALL
+        te = req.entities.add().table_entry
+        te.table_id = t.id
+        te.handle_id = handle
+        te.table_flags.key_only = key_only
+        if pipe is not None:
+            te.entry_tgt.CopyFrom(pb.TargetDevice(device_id=self.device_id, pipe_id=pipe, direction=0xFF,
+                                                  prsr_id=0xFF))
+        (got,) = self.read(req)
+        return self._decode(t, got)
+
     def read(self, req: pb.ReadRequest) -> list[pb.TableEntry]:
         """Run a ReadRequest (retried while UNAVAILABLE); the table entries of every response."""
+        return [e.table_entry for e in self.read_entities(req)]
+
+    def read_entities(self, req: pb.ReadRequest) -> list[pb.Entity]:
+        """Run a ReadRequest (retried while UNAVAILABLE); the entities of every response."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return [e.table_entry for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout)
+                return [e for resp in self.stub.Read(req, metadata=self.md, timeout=self.timeout)
                         for e in resp.entities]
             except grpc.RpcError as exc:
                 code = rpc_error_code(exc)
@@ -515,7 +551,8 @@ class BfrtClient:
                 data[name] = df.str_val
             elif value == "float_val":
                 data[name] = df.float_val
-        return Entry(key, spec.name if spec is not None else None, data, te.is_default_entry)
+        return Entry(key, spec.name if spec is not None else None, data, te.is_default_entry,
+                     te.entry_tgt.pipe_id if te.HasField("entry_tgt") else None)
 
     def register_read(self, register: str, index: int) -> dict[str, list[int]]:
         """Values of one register cell, one per pipe, keyed by the short field name (e.g. f1)."""
