@@ -1490,10 +1490,18 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         or asked for the key only, as the SDE does (an asymmetric table's entry names its scope's first pipe)."""
         tm, table = self._handle_table(prog, te.table_id)
         found = table.find_handle(te.handle_id)
-        p = self._pipe(pipe, tm.name)
-        if found is None or (p is not None and table.copy_of(p) != found[0]):
+        if found is None:
             raise R.EntryNotFound(f"Entry not found in table:{tm.name}")
         c, key, entry = found
+        p = self._pipe(pipe, tm.name)
+        # pipe_mgr: the software state finds a handle through the target the entry was written with (NOT_FOUND
+        # otherwise); the hardware read of a pipe outside the entry's scope is an invalid argument
+        if p is not None and not te.table_flags.from_hw and (not table.asymmetric or table.scope.index(c) != p):
+            raise R.EntryNotFound(f"table {tm.name}: entry handle {te.handle_id} is read from the software state "
+                                  f"with pipe {table.scope.index(c) if table.asymmetric else '0xffff'}, not {p}")
+        if p is not None and table.copy_of(p) != c:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: entry handle {te.handle_id} is "
+                             f"not in pipe {p}'s scope")
         before = table.select_copy(c)
         try:
             pipes = list(range(self.dev.num_pipes)) if p is None else [p]
@@ -1538,6 +1546,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         pipes = list(range(self.dev.num_pipes)) if pipe is None else [pipe]
         if tm.kind == "match":
             table: R.Table = tm.obj  # type: ignore[assignment]
+            self._check_read_target(tm, table, te, pipe)
             if not table.asymmetric:
                 return self._read_match(tm, te, pipes)
             # asymmetric: the scope of the pipe asked for, or (0xFFFF) every scope's entries in turn
@@ -1562,6 +1571,29 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     table.select_copy(before)
             return out
         return self._read_other(prog, tm, te, pipes)
+
+    @staticmethod
+    def _check_read_target(tm: TableMap, table: R.Table, te: pb.TableEntry, pipe: int | None) -> None:
+        """Which target reads what, as pipe_mgr answers (tna_exact_match ExactGetFromHwAnyPipeTest): an entry by
+        key from the software state only through the target its copy was written with (a symmetric table's:
+        0xFFFF; an asymmetric one's: the first pipe of the scope), from the hardware (from_hw) through any pipe
+        using that copy; an asymmetric table's entry or default entry by key through 0xFFFF: none (each scope
+        has its own); reads of every entry are not restricted."""
+        by_key = len(te.key.fields) > 0
+        if pipe is None:
+            if table.asymmetric and te.is_default_entry:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} is asymmetric: its default "
+                                 "entries are read per pipe, not with pipe 0xffff")
+            if table.asymmetric and by_key:
+                raise R.EntryNotFound(f"table {tm.name} is asymmetric: an entry is read in a pipe of its scope, "
+                                      "not with pipe 0xffff")
+            return
+        if by_key and not te.table_flags.from_hw:
+            first = table.scope.index(table.copy_of(pipe)) if table.asymmetric else None
+            if first != pipe:
+                raise R.EntryNotFound(f"table {tm.name}: pipe {pipe} reads the entry from the hardware only "
+                                      f"(from_hw); the software state is read with pipe "
+                                      f"{'0xffff' if first is None else first}")
 
     def _read_match(self, tm: TableMap, te: pb.TableEntry, pipes: list[int]) -> list[pb.TableEntry]:
         """A match table's entries as read (the selected copy of an asymmetric table)."""

@@ -160,7 +160,8 @@ def test_entry_targets_name_the_scope(sw):
 def test_entry_handles_as_tna_exact_match_reads_them(sw):
     """Entry handles (tna_exact_match's ExactMatchEntryTgtTest): handle_get in an entry's pipe, then entry_get by
     handle with and without key_only; a modify keeps the handle, a delete ends it and a re-insert gets another;
-    the key of another pipe's copy has no handle there."""
+    the key of another pipe's copy has no handle there; a read through another pipe is refused as pipe_mgr does
+    (from the software state: not found; from the hardware: an invalid argument)."""
     c, _ = sw
     set_scope(c, single=True)
     keys = [{"hdr.ethernet.dst_addr": DST + i} for i in range(4)]
@@ -175,7 +176,9 @@ def test_entry_handles_as_tna_exact_match_reads_them(sw):
         assert (only.key, only.action, only.data, only.pipe) == (keys[i], None, {}, i % 2)
     with pytest.raises(BfrtError, match=r"NOT_FOUND: .*entity 0: Entry not found in table:pipe\.SwitchIngress\.fo"):
         c.handle(TABLE, keys[0], pipe=1)  # in pipe 0's copy only
-    with pytest.raises(BfrtError, match=r"NOT_FOUND: .*Entry not found"):
+    with pytest.raises(BfrtError, match=r"INVALID_ARGUMENT: .*entry handle \d+ is not in pipe 1's scope"):
+        c.entry_by_handle(TABLE, handles[0], pipe=1, from_hw=True)
+    with pytest.raises(BfrtError, match=r"NOT_FOUND: .*is read from the software state with pipe 0, not 1"):
         c.entry_by_handle(TABLE, handles[0], pipe=1)
     c.write([c.make_update(pb.Update.MODIFY, TABLE, keys[0], "SwitchIngress.hit", {"port": 20})], pipe=0)
     assert c.handle(TABLE, keys[0], pipe=0) == handles[0]

@@ -73,7 +73,7 @@ def test_usage_counts_entries(client):
     assert usage(c, TABLE) == 2, "the default entry is not counted"
     c.delete(TABLE)
     assert usage(c, TABLE) == 0
-    req = pb.ReadRequest(client_id=1)
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))
     req.entities.add().table_usage.table_id = c.table(TABLE).id
     req.entities.add().table_usage.table_id = 12345
     call = c.stub.Read(req)
@@ -240,7 +240,7 @@ def test_error_in_resp_and_ignore_not_found(client):
     with pytest.raises(grpc.RpcError) as info:
         c.stub.Write(req)
     assert batch_codes(info.value) == ["NOT_FOUND"]
-    rreq = pb.ReadRequest(client_id=1)
+    rreq = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))
     rreq.entities.add().table_usage.table_id = c.table(TABLE).id
     rreq.entities.add().table_usage.table_id = 4242
     (rresp,) = list(c.stub.Read(rreq, metadata=(("error_in_resp", "1"),)))
@@ -311,7 +311,7 @@ def test_read_filtered_by_another_action_fails(client):
     t = c.table(TABLE)
 
     def read(action: str) -> list[pb.TableEntry]:
-        req = pb.ReadRequest(client_id=1)
+        req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))
         te = req.entities.add().table_entry
         te.table_id = t.id
         te.key.CopyFrom(c._key(t, key, None))
@@ -320,7 +320,7 @@ def test_read_filtered_by_another_action_fails(client):
 
     assert len(read("SwitchIngress.hit")) == 1
     c.insert(TABLE, {"hdr.ethernet.dst_addr": 0x6}, "SwitchIngress.miss", {"drop": 1})
-    req = pb.ReadRequest(client_id=1)  # all entries, filtered by action: only that action's entries
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))  # all entries, filtered by action: only that action's entries
     te = req.entities.add().table_entry
     te.table_id = t.id
     te.data.action_id = next(a.id for a in t.actions if a.name == "SwitchIngress.miss")

@@ -483,9 +483,11 @@ class BfrtClient:
         (ent,) = self.read_entities(req)
         return ent.handle.handle_id
 
-    def entry_by_handle(self, table: str, handle: int, key_only: bool = False, pipe: int | None = None) -> Entry:
+    def entry_by_handle(self, table: str, handle: int, key_only: bool = False, pipe: int | None = None,
+                        from_hw: bool = False) -> Entry:
         """The entry a handle names (the SDE client's entry_get(handle=...)); `key_only`: its key (and pipe) only;
-        `pipe`: the entry's target pipe, which it must be in (unset: any)."""
+        `pipe`: the target it is read through (unset: any; from the software state, the one it was written
+        with; `from_hw`: any pipe of its scope)."""
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
@@ -494,6 +496,7 @@ class BfrtClient:
         te.table_id = t.id
         te.handle_id = handle
         te.table_flags.key_only = key_only
+        te.table_flags.from_hw = from_hw
         if pipe is not None:
             te.entry_tgt.CopyFrom(pb.TargetDevice(device_id=self.device_id, pipe_id=pipe, direction=0xFF,
                                                   prsr_id=0xFF))
