@@ -320,7 +320,8 @@ def test_read_filtered_by_another_action_fails(client):
 
     assert len(read("SwitchIngress.hit")) == 1
     c.insert(TABLE, {"hdr.ethernet.dst_addr": 0x6}, "SwitchIngress.miss", {"drop": 1})
-    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))  # all entries, filtered by action: only that action's entries
+    # all entries, filtered by action: only that action's entries
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(pipe_id=0xFFFF))
     te = req.entities.add().table_entry
     te.table_id = t.id
     te.data.action_id = next(a.id for a in t.actions if a.name == "SwitchIngress.miss")
