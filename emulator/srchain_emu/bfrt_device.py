@@ -275,6 +275,16 @@ def set_default(table: R.Table, action: str | None, values: dict[str, int]) -> U
     return lambda: setattr(table, "default", old)
 
 
+def set_default_entry(table: R.Table, entry: R.Entry) -> Undo:
+    """An indirect table's default entry: `entry` runs a member or a selector group on a miss."""
+    if table.const_default:
+        raise R.ConstTable(f"table {table.name} has a const default action")
+    old = table.default
+    entry.hit = False
+    table.default = entry
+    return lambda: setattr(table, "default", old)
+
+
 def clear(table: R.Table) -> Undo:
     saved = dict(table.entries)
     table.clear()

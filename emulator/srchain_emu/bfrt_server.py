@@ -888,10 +888,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if te.is_default_entry:
             action: str | None = None
             values: dict[str, int] = {}
-            if utype != T.DELETE and table.profile is not None:
-                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED,
-                                 f"table {tm.name}: setting the default entry of an indirect table is not supported "
-                                 "by the emulator (the program's default action stays)")
+            if utype != T.DELETE and table.profile is not None:  # a member or group, as for its entries
+                ids = self._direct_ids(tm, table) | {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
+                fixed, data = self._fixed_fields(te.data, ids)
+                undo.append(D.set_default_entry(table, self._indirect_entry(tm, table, fixed, data)))
+                direct = {k: v for k, v in fixed.items() if k not in (ACTION_MEMBER_ID, SELECTOR_GROUP_ID)}
+                if direct:
+                    self._apply_direct(tm, table, table.default, direct, {}, undo)
+                return
             fixed: dict[int, int] = {}
             if utype != T.DELETE:
                 # the default entry has the table's direct resources too (a miss counts and meters)

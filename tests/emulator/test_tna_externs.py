@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from emu_helpers import P4_DIR
 
 from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_emu.bfrt_schema import bfrt_info
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
@@ -160,6 +161,35 @@ def test_action_profile_members_are_shared_by_entries(sw):
     c.delete("Ig.prof")
     c.delete("Ig.plain_ap", {"$ACTION_MEMBER_ID": 1})
     assert c.entries("Ig.plain_ap") == []
+
+
+def test_indirect_default_entry_runs_a_member(sw):
+    """An indirect table's default entry names a member (tna_action_profile ActionProfileEntryIteratorTest): a miss
+    runs it and follows its changes, the member cannot be deleted while the default uses it, a reset restores the
+    P4 default action, and a default naming no member is refused."""
+    c, servicer = sw
+    c.insert("Ig.plain_ap", {"$ACTION_MEMBER_ID": 7}, "Ig.set_c", {"v": 0x77})
+
+    def set_default(data: dict) -> None:
+        c.write([c.make_update(pb.Update.MODIFY, "Ig.prof", None, None, data, default=True)])
+
+    assert c_of(servicer.process(0, frame(4, 3))[0]) == 0, "the P4 default action first"
+    set_default({"$ACTION_MEMBER_ID": 7})
+    assert c_of(servicer.process(0, frame(4, 3))[0]) == 0x77
+    (d,) = c.entries("Ig.prof", default=True)
+    assert d.is_default and d.data == {"$ACTION_MEMBER_ID": 7}
+    c.modify("Ig.plain_ap", {"$ACTION_MEMBER_ID": 7}, "Ig.set_c", {"v": 0x78})
+    assert c_of(servicer.process(0, frame(4, 3))[0]) == 0x78
+    with pytest.raises(BfrtError, match=r"member 7 is used by an entry of pipe\.Ig\.prof"):
+        c.delete("Ig.plain_ap", {"$ACTION_MEMBER_ID": 7})
+    with pytest.raises(BfrtError, match=r"give exactly one of \$ACTION_MEMBER_ID"):
+        c.write([c.make_update(pb.Update.MODIFY, "Ig.prof", None, None, None, default=True)])
+    with pytest.raises(BfrtError, match="NOT_FOUND"):
+        set_default({"$ACTION_MEMBER_ID": 99})
+    assert c.entries("Ig.prof", default=True)[0].data == {"$ACTION_MEMBER_ID": 7}, "refusals changed nothing"
+    c.reset_default("Ig.prof")
+    assert c_of(servicer.process(0, frame(4, 3))[0]) == 0
+    c.delete("Ig.plain_ap", {"$ACTION_MEMBER_ID": 7})
 
 
 def test_selector_spreads_flows_over_active_members_and_follows_changes(sw):
