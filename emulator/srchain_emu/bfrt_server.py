@@ -434,7 +434,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     def _apply(self, prog: Program, upd: pb.Update, undo: list[Callable[[], None]], pipe: int = 0xFFFF) -> None:
         if upd.entity.WhichOneof("entity") == "table_attribute":
-            undo.append(self._apply_attribute(prog, upd.entity.table_attribute))
+            undo.append(self._apply_attribute(prog, upd.entity.table_attribute, pipe))
             return
         if upd.entity.WhichOneof("entity") == "table_operation":
             undo.append(self._apply_operation(prog, upd.entity.table_operation))
@@ -554,11 +554,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                              "MeterByteCountAdjust")
         return tm, which
 
-    def _apply_attribute(self, prog: Program, ta: pb.TableAttribute) -> D.Undo:
+    def _apply_attribute(self, prog: Program, ta: pb.TableAttribute, pipe: int = PIPE_ALL) -> D.Undo:
         """A table attribute write (the SDE client's attribute_*_set). EntryScope: every table of the emulator
         is symmetric (one copy for all pipes, gresses and parsers), so only that scope is accepted; a single-pipe
         or user-defined scope needs per-pipe tables and is refused (UNIMPLEMENTED), not ignored.
-        MeterByteCountAdjust: bytes added to each packet's length before a byte meter of the table runs."""
+        MeterByteCountAdjust: bytes added to each packet's length before a byte meter of the table runs, per pipe
+        (the request's pipe, or 0xFFFF: every pipe; tna_meter_bytecount_adjust's PerPipe tests)."""
         tm, which = self._attribute_target(prog, ta)
         if which == "entry_scope":
             es = ta.entry_scope
@@ -586,11 +587,15 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return undo_scope
         if which == "idle_table":
             return self._apply_idle_table(tm, ta.idle_table)
-        obj = tm.obj
-        attr = "bytecount_adjust" if tm.kind == "meter" else "meter_adjust"
-        old = getattr(obj, attr)
-        setattr(obj, attr, ta.byte_count_adj.byte_count_adjust)
-        return lambda: setattr(obj, attr, old)
+        adjusts: list[int] = tm.obj.adjusts if tm.kind == "meter" else tm.obj.meter_adjusts  # type: ignore[attr-defined]
+        old = list(adjusts)
+        p = self._pipe(pipe, tm.name)
+        for i in range(len(adjusts)) if p is None else [p]:
+            adjusts[i] = ta.byte_count_adj.byte_count_adjust
+
+        def undo_adjust() -> None:
+            adjusts[:] = old
+        return undo_adjust
 
     def _apply_idle_table(self, tm: TableMap, it: pb.IdleTable) -> D.Undo:
         """The IdleTimeout attribute (the SDE client's attribute_idle_time_set). As the SDE's server, the query
@@ -681,7 +686,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if client.bound == pname and client.idle and (to_idle or client.entry_active):
                 client.out.put(msg)
 
-    def _read_attribute(self, prog: Program, ta: pb.TableAttribute) -> pb.TableAttribute:
+    def _read_attribute(self, prog: Program, ta: pb.TableAttribute, pipe: int = PIPE_ALL) -> pb.TableAttribute:
         tm, which = self._attribute_target(prog, ta)
         out = pb.TableAttribute(table_id=ta.table_id)
         if which == "entry_scope":
@@ -698,8 +703,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                                                  min_ttl=idle.min_ttl_ms, idle_table_mode=idle.mode,  # type: ignore[arg-type]
                                                  enable=idle.enabled))
         else:
-            out.byte_count_adj.byte_count_adjust = getattr(
-                tm.obj, "bytecount_adjust" if tm.kind == "meter" else "meter_adjust")
+            adjusts = tm.obj.adjusts if tm.kind == "meter" else tm.obj.meter_adjusts  # type: ignore[attr-defined]
+            p = self._pipe(pipe, tm.name)
+            out.byte_count_adj.byte_count_adjust = adjusts[0 if p is None else p]  # 0xFFFF: pipe 0's
         return out
 
     def _apply_device(self, te: pb.TableEntry, utype: str, pipe: int) -> Callable[[], None]:
@@ -890,9 +896,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             values: dict[str, int] = {}
             if utype != T.DELETE and table.profile is not None:  # a member or group, as for its entries
                 ids = self._direct_ids(tm, table) | {ACTION_MEMBER_ID, SELECTOR_GROUP_ID}
-                fixed, data = self._fixed_fields(te.data, ids)
-                undo.append(D.set_default_entry(table, self._indirect_entry(tm, table, fixed, data)))
-                direct = {k: v for k, v in fixed.items() if k not in (ACTION_MEMBER_ID, SELECTOR_GROUP_ID)}
+                named, rest = self._fixed_fields(te.data, ids)
+                undo.append(D.set_default_entry(table, self._indirect_entry(tm, table, named, rest)))
+                direct = {k: v for k, v in named.items() if k not in (ACTION_MEMBER_ID, SELECTOR_GROUP_ID)}
                 if direct:
                     self._apply_direct(tm, table, table.default, direct, {}, undo)
                 return
@@ -1433,7 +1439,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             resp.entities.add().table_usage.CopyFrom(self._read_usage(prog, ent.table_usage, pipe))
             return
         if kind == "table_attribute":
-            resp.entities.add().table_attribute.CopyFrom(self._read_attribute(prog, ent.table_attribute))
+            resp.entities.add().table_attribute.CopyFrom(self._read_attribute(prog, ent.table_attribute, pipe))
             return
         if kind == "handle":
             resp.entities.add().handle.CopyFrom(self._read_handle(prog, ent.handle, pipe))

@@ -165,16 +165,16 @@ def test_failed_updates_are_reported_per_update(client):
     assert err.value.code == "ALREADY_EXISTS"
 
 
-def attribute_write(c: BfrtClient, table: str, fill) -> None:
-    req = pb.WriteRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+def attribute_write(c: BfrtClient, table: str, fill, pipe: int = 0xFFFF) -> None:
+    req = pb.WriteRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=pipe))
     upd = req.updates.add(type=pb.Update.INSERT)
     upd.entity.table_attribute.table_id = c.table(table).id
     fill(upd.entity.table_attribute)
     c.stub.Write(req)
 
 
-def attribute_read(c: BfrtClient, table: str, which: str) -> pb.TableAttribute:
-    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+def attribute_read(c: BfrtClient, table: str, which: str, pipe: int = 0xFFFF) -> pb.TableAttribute:
+    req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=pipe))
     ta = req.entities.add().table_attribute
     ta.table_id = c.table(table).id
     getattr(ta, which).SetInParent()
@@ -208,14 +208,23 @@ def test_meter_byte_count_adjust(client):
     assert attribute_read(c, TABLE, "byte_count_adj").byte_count_adj.byte_count_adjust == 0
     attribute_write(c, TABLE, lambda ta: setattr(ta.byte_count_adj, "byte_count_adjust", -12))
     assert attribute_read(c, TABLE, "byte_count_adj").byte_count_adj.byte_count_adjust == -12
+    # per pipe (tna_meter_bytecount_adjust's PerPipe tests): a pipe's write leaves the others; 0xFFFF reads pipe 0
+    attribute_write(c, TABLE, lambda ta: setattr(ta.byte_count_adj, "byte_count_adjust", -16), pipe=1)
+
+    def adjust(pipe: int) -> int:
+        return attribute_read(c, TABLE, "byte_count_adj", pipe).byte_count_adj.byte_count_adjust
+    assert [adjust(p) for p in (0, 1, 2, 0xFFFF)] == [-12, -16, -12, -12]
 
 
 def test_byte_count_adjust_changes_what_a_meter_sees():
-    # CIR = PIR 8 kbit/s, bursts 1 kbit = 125 bytes: a 100-byte packet fits, 100 + 30 adjusted bytes do not
-    for adjust, colour in ((0, R.GREEN), (30, R.RED)):
-        m = R.MeterArray("m", 1, "BYTES", {R.GREEN: R.GREEN, R.YELLOW: R.YELLOW, R.RED: R.RED})
+    # CIR = PIR 8 kbit/s, bursts 1 kbit = 125 bytes: a 100-byte packet fits, 100 + 30 adjusted bytes do not; the
+    # adjustment is the packet's pipe's
+    m = R.MeterArray("m", 1, "BYTES", {R.GREEN: R.GREEN, R.YELLOW: R.YELLOW, R.RED: R.RED})
+    m.set_num_pipes(2)
+    m.adjusts[1] = 30
+    for pipe, colour in ((0, R.GREEN), (1, R.RED)):
+        m.select(pipe)
         m.cells[0].set_spec((8, 8, 1, 1), False)
-        m.bytecount_adjust = adjust
         assert m.execute(0, 100, 1) == colour
 
 

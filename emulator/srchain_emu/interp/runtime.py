@@ -194,7 +194,7 @@ class Table:
     ) -> None:
         self.name = name
         self.meter_unit = meter_unit  # a DirectMeter's MeterType_t (its spec is entry data), or None
-        self.meter_adjust = 0  # its MeterByteCountAdjust attribute: bytes added to each packet's length
+        self.meter_adjusts = [0]  # its MeterByteCountAdjust attribute per pipe: bytes added to each packet's length
         self.profile: ActionProfile | None = None  # `implementation =`: entries name members ...
         self.selector: ActionSelector | None = None  # ... or selector groups
         self.dreg: DirectRegister | None = None  # `registers =`: one register cell per entry
@@ -442,6 +442,7 @@ class Table:
         if self._copies is not None:
             self.set_scope((0,) * n)
         self.scope = (0,) * n
+        self.meter_adjusts = [0] * n
 
     def reset(self) -> None:
         """Back to one copy for all pipes (a program push); the entries are cleared by the pipeline."""
@@ -874,15 +875,19 @@ class MeterArray(PipeCells):
         self.unit = unit  # BYTES | PACKETS
         self.packets = unit == "PACKETS"
         self.colors = colors
-        self.bytecount_adjust = 0  # the MeterByteCountAdjust table attribute: bytes added to each packet's length
         self._init_cells()
+        self.adjusts = [0]  # the MeterByteCountAdjust table attribute per pipe: bytes added to each packet's length
+
+    def set_num_pipes(self, n: int) -> None:
+        super().set_num_pipes(n)
+        self.adjusts = [0] * n
 
     def new_cell(self) -> MeterState:
         return MeterState(packets=self.packets)
 
     def execute(self, index: int, nbytes: int, now: int, pre: int = GREEN) -> int:
         cell = self.cells[index % self.size]
-        return self.colors[cell.color(now, 1 if self.packets else max(0, nbytes + self.bytecount_adjust), pre)]
+        return self.colors[cell.color(now, 1 if self.packets else max(0, nbytes + self.adjusts[self.pipe]), pre)]
 
 
 class DirectMeter:
@@ -910,7 +915,7 @@ class DirectMeter:
         m = e.meter
         if m is None:
             return self.colors[GREEN if pre == GREEN else pre]  # no spec written: unlimited rates
-        adjust = self.table.meter_adjust  # type: ignore[union-attr]
+        adjust = self.table.meter_adjusts[self.pipe]  # type: ignore[union-attr]
         return self.colors[m[self.pipe].color(now, 1 if self.packets else max(0, nbytes + adjust), pre)]
 
 
