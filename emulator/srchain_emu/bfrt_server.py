@@ -1499,6 +1499,16 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         entry, its key and (unless key_only) its data; the entry's target is answered when the request named one
         or asked for the key only, as the SDE does (an asymmetric table's entry names its scope's first pipe)."""
         tm, table = self._handle_table(prog, te.table_id)
+        if te.handle_id == R.DEFAULT_HANDLE:  # the default entry (of the target pipe's copy)
+            p = self._pipe(pipe, tm.name)
+            if p is None and table.asymmetric:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} is asymmetric: its default "
+                                 "entries are read per pipe, not with pipe 0xffff")
+            before = table.select_copy(0 if p is None else table.copy_of(p))
+            try:
+                return self._entry_msg(tm, te.table_id, table.default, None)
+            finally:
+                table.select_copy(before)
         found = table.find_handle(te.handle_id)
         if found is None:
             raise R.EntryNotFound(f"Entry not found in table:{tm.name}")

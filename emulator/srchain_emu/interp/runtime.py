@@ -167,6 +167,9 @@ class EntryIdle:
     hit_state: bool = False  # $ENTRY_HIT_STATE as the software holds it (True: ENTRY_ACTIVE)
 
 
+# pipe_mgr installs a table's default entry first: handle 1 reads it (tna_ternary_match reads the default so)
+DEFAULT_HANDLE = 1
+
 # What one copy of a match table's entries is made of (the attributes an EntryScope copy swaps in and out)
 _COPY_STATE = ("entries", "_exact", "_ordered", "_prefix_tables", "_groups", "_memo", "_proxy", "default", "cur")
 
@@ -220,7 +223,8 @@ class Table:
         self.initial_default = default
         self.default = default
         self.cur: Entry = default
-        self._last_handle = 0  # entry handles count up per table, across every copy of an asymmetric one
+        # entry handles count up per table, across every copy of an asymmetric one; DEFAULT_HANDLE is the default
+        self._last_handle = DEFAULT_HANDLE
         kinds = {k.match_kind for k in keys}
         self.all_exact = kinds <= {"exact"}
         self.lpm_index = next((i for i, k in enumerate(keys) if k.match_kind == "lpm"), -1)
