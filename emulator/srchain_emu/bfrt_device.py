@@ -54,6 +54,9 @@ class TableMap:
     data_ids: dict[int, dict[int, str]] = field(default_factory=dict)  # action id -> field id -> name
     reg_fields: dict[int, str] = field(default_factory=dict)
     operations: frozenset[str] = frozenset()  # bf-rt.json's supported_operations: what a TableOperation may ask
+    # EntryScope pipe scope of a register table (`pipe_scope[pipe]` = its scope; None: ALL, one for every pipe)
+    pipe_scope: tuple[int, ...] | None = None
+    scope_mode: tuple[str, int] = ("ALL", 0)
 
 
 class Program:
@@ -413,9 +416,9 @@ def write_group(sel: R.ActionSelector, gid: int, members: list[int] | None, stat
     return undo
 
 
-def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int], pipe: int | None = None) -> Undo:
-    """Sets the given fields of one register cell, keeping the others, in one pipe or (None) every pipe."""
-    pipes = range(reg.num_pipes) if pipe is None else [pipe]
+def write_register(reg: R.RegisterArray, idx: int, fields: dict[str, int], pipes: list[int] | None = None) -> Undo:
+    """Sets the given fields of one register cell, keeping the others, in the given pipes or (None) every pipe."""
+    pipes = list(range(reg.num_pipes)) if pipes is None else pipes
     old = {p: reg.read(idx, p) for p in pipes}
     for p in pipes:
         current = dict(zip((n for n, _ in reg.fields), old[p], strict=True))

@@ -565,11 +565,20 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             es = ta.entry_scope
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 mode = getattr(es, name)
-                if name == "pipe_scope" and tm.kind == "match":
-                    continue  # match tables keep a copy of their entries per scope (below)
+                if name == "pipe_scope" and tm.kind in ("match", "register"):
+                    continue  # match tables keep a copy of their entries per scope, registers write per scope
                 if es.HasField(name) and (mode.WhichOneof("scope") == "user_defined" or mode.predef != pb.Mode.ALL):
                     raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: {name} other than ALL is "
-                                     "modelled for the pipe scope of match tables only")
+                                     "modelled for the pipe scope of match and register tables only")
+            if tm.kind == "register" and es.HasField("pipe_scope"):
+                reg_scope, reg_mode = self._scope(tm, es.pipe_scope)
+                before = (tm.pipe_scope, tm.scope_mode)
+                tm.pipe_scope = None if reg_mode[0] == "ALL" else reg_scope
+                tm.scope_mode = reg_mode
+
+                def undo_register_scope() -> None:
+                    tm.pipe_scope, tm.scope_mode = before
+                return undo_register_scope
             if tm.kind != "match" or not es.HasField("pipe_scope"):
                 return lambda: None
             table: R.Table = tm.obj  # type: ignore[assignment]
@@ -692,7 +701,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if which == "entry_scope":
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 getattr(out.entry_scope, name).predef = pb.Mode.ALL
-            kind, value = tm.obj.scope_mode if tm.kind == "match" else ("ALL", 0)  # type: ignore[attr-defined]
+            kind, value = (tm.obj.scope_mode if tm.kind == "match"  # type: ignore[attr-defined]
+                           else tm.scope_mode)
             if kind == "SINGLE":
                 out.entry_scope.pipe_scope.predef = pb.Mode.SINGLE
             elif kind == "USER":
@@ -1144,7 +1154,14 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             if fname is None:
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name}: no data field {f.field_id}")
             fields[fname] = _to_int(f.stream)
-        undo.append(D.write_register(reg, idx, fields, pipe))
+        if tm.pipe_scope is None:
+            pipes = None if pipe is None else [pipe]
+        elif pipe is None:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"register {reg.name} is asymmetric (EntryScope): "
+                             "written through a pipe of the scope, not 0xffff")
+        else:  # every pipe of the target pipe's scope (tna_register RegisterAttributesTest)
+            pipes = [q for q, sc in enumerate(tm.pipe_scope) if sc == tm.pipe_scope[pipe]]
+        undo.append(D.write_register(reg, idx, fields, pipes))
 
     @staticmethod
     def _value_set_key(vs: R.ValueSet, key: pb.TableKey) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from emu_helpers import P4_DIR
 
 from srchain.bfrt.client import BfrtClient, BfrtError
+from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_emu.bfrt_server import serve
 from srchain_emu.bundle import compile_to_dir
 from srchain_emu.cli import switch_cli
@@ -109,6 +110,43 @@ def test_bfrt_register_reads_one_value_per_pipe_and_writes_one_pipe(sw):
     assert old_ig(send(servicer, P0, P0)) == 3
     c.register_write("Ig.seen", 3, {"f1": 9})  # all pipes
     assert c.register_read("Ig.seen", 3) == {"f1": [9, 9]}
+
+
+def test_bfrt_register_scope_writes_every_pipe_of_the_target_scope(sw):
+    """EntryScope on a register table (tna_register RegisterAttributesTest): a write through one pipe sets that
+    pipe's scope (SINGLE: the pipe; user-defined: the scope's pipes); 0xFFFF writes are refused while asymmetric;
+    reads give every pipe; ALL again writes as before."""
+    c, _servicer = sw
+
+    def scope(single: bool = False, user: int | None = None) -> None:
+        u = pb.Update(type=pb.Update.INSERT)
+        ta = u.entity.table_attribute
+        ta.table_id = c.table("Ig.seen").id
+        if user is not None:
+            ta.entry_scope.pipe_scope.user_defined = user
+        else:
+            ta.entry_scope.pipe_scope.predef = pb.Mode.SINGLE if single else pb.Mode.ALL
+        c.write([u])
+
+    c.register_write("Ig.seen", 3, {"f1": 1})
+    scope(single=True)
+    c.modify("Ig.seen", {"$REGISTER_INDEX": 3}, None, {"Ig.seen.f1": 5}, pipe=1)
+    assert c.register_read("Ig.seen", 3) == {"f1": [1, 5]}
+    with pytest.raises(BfrtError, match=r"register pipe\.Ig\.seen is asymmetric \(EntryScope\): written through a"):
+        c.register_write("Ig.seen", 3, {"f1": 9})
+    assert c.register_read("Ig.seen", 3) == {"f1": [1, 5]}, "the refused write changed nothing"
+    scope(user=0x03)  # pipes 0 and 1 in one scope
+    req = pb.ReadRequest(client_id=c.client_id, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
+    ta = req.entities.add().table_attribute
+    ta.table_id = c.table("Ig.seen").id
+    ta.entry_scope.SetInParent()
+    (ent,) = c.read_entities(req)
+    assert ent.table_attribute.entry_scope.pipe_scope.user_defined == 0x03
+    c.modify("Ig.seen", {"$REGISTER_INDEX": 3}, None, {"Ig.seen.f1": 7}, pipe=0)
+    assert c.register_read("Ig.seen", 3) == {"f1": [7, 7]}
+    scope()
+    c.register_write("Ig.seen", 3, {"f1": 2})
+    assert c.register_read("Ig.seen", 3) == {"f1": [2, 2]}
 
 
 def test_bfrt_counters_are_per_pipe_and_summed_for_all_pipes(sw):
