@@ -1345,9 +1345,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
         def session() -> R.MirrorSession:
             # a MODIFY changes the fields it gives (the SDE's data fields are optional), an INSERT starts afresh
+            # the SDE's fields are all optional: an INSERT without $ucast_egress_port_valid has no unicast port
             s = dataclasses.replace(base) if modify and base is not None else \
-                R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True)
-            valid = modify
+                R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True, ucast_valid=False)
             for f in te.data.fields:
                 if f.field_id == 1:
                     s.enabled = f.bool_val
@@ -1359,11 +1359,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 elif f.field_id == 3:
                     s.egress_port = _to_int(f.stream)
                 elif f.field_id == 4:
-                    valid = f.bool_val
+                    s.ucast_valid = f.bool_val
                 elif f.field_id == 5:
                     s.max_pkt_len = _to_int(f.stream)
-            if not valid:
-                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg needs $ucast_egress_port_valid")
             return s
 
         undo.append(D.write_mirror(prog.pipeline.mirror_sessions, sid, pb.Update.Type.Name(utype), session))
@@ -1735,7 +1733,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             msg.data.fields.add(field_id=1, bool_val=s.enabled)
             msg.data.fields.add(field_id=2, str_val=s.direction)
             msg.data.fields.add(field_id=3, stream=s.egress_port.to_bytes(4, "big"))
-            msg.data.fields.add(field_id=4, bool_val=True)
+            msg.data.fields.add(field_id=4, bool_val=s.ucast_valid)
             msg.data.fields.add(field_id=5, stream=s.max_pkt_len.to_bytes(2, "big"))
             out.append(msg)
         return out

@@ -321,6 +321,15 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
         with pytest.raises(BfrtError, match="no session 5"):
             c.entries("$mirror.cfg", {"$sid": 5})
         c.delete("$mirror.cfg", {"$sid": 9})
+        # $ucast_egress_port_valid is optional (tna_mirror TestMirInfoGet): without it, or false, a session
+        # sends no unicast copy, and a read says so
+        c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$ucast_egress_port_valid": False})
+        assert [o.port for o in servicer.process(0, frame)] == [1]
+        assert servicer.programs["snippet"].pipeline.stats["mirror_no_port"] == 1
+        c.insert("$mirror.cfg", {"$sid": 9}, "$normal", {"$ucast_egress_port": 4})
+        assert c.entries("$mirror.cfg", {"$sid": 9})[0].data["$ucast_egress_port_valid"] is False
+        c.delete("$mirror.cfg", {"$sid": 9})
+        c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$ucast_egress_port_valid": True})
         # A MODIFY changes only the fields it gives (as the SDE's, whose $mirror.cfg fields are all optional)
         c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$max_pkt_len": 20})
         (sess,) = c.entries("$mirror.cfg")

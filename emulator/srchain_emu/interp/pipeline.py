@@ -389,6 +389,9 @@ class Pipeline:
             if session is None or not session.enabled or session.direction not in (direction, "BOTH"):
                 stats["mirror_no_session"] += 1
                 continue
+            if not session.ucast_valid:  # a session without a unicast port: the copy has nowhere to go
+                stats["mirror_no_port"] += 1
+                continue
             copy = header + packet
             if session.max_pkt_len:
                 copy = copy[: session.max_pkt_len]

@@ -1329,6 +1329,7 @@ class MirrorSession:
     max_pkt_len: int = 0  # 0: no truncation
     enabled: bool = True
     direction: str = "BOTH"  # $mirror.cfg $direction: INGRESS (I2E), EGRESS (E2E) or BOTH
+    ucast_valid: bool = True  # $ucast_egress_port_valid: False sends no unicast copy (no port to send it to)
 
 
 # ---------------------------------------------------------------- hashes and checksums
