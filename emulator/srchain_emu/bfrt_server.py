@@ -1521,9 +1521,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                                  "entries are read per pipe, not with pipe 0xffff")
             before = table.select_copy(0 if p is None else table.copy_of(p))
             try:
-                return self._entry_msg(tm, te.table_id, table.default, None)
+                msg = self._entry_msg(tm, te.table_id, table.default, None)
             finally:
                 table.select_copy(before)
+            msg.is_default_entry = False  # the SDE's table_read answers by handle without the flag (its clients
+            return msg  # skip the data of an entry flagged default unless they asked for the default entry)
         found = table.find_handle(te.handle_id)
         if found is None:
             raise R.EntryNotFound(f"Entry not found in table:{tm.name}")

@@ -189,7 +189,7 @@ def test_entry_handles_as_tna_exact_match_reads_them(sw):
     c.write([c.make_update(pb.Update.INSERT, TABLE, keys[0], "SwitchIngress.hit", {"port": 10})], pipe=0)
     assert c.handle(TABLE, keys[0], pipe=0) not in handles
     d = c.entry_by_handle(TABLE, 1, pipe=1, from_hw=True)  # handle 1: the default entry (pipe_mgr's first)
-    assert d.is_default and d.action == "SwitchIngress.miss"
+    assert (d.key, d.action, d.is_default) == ({}, "SwitchIngress.miss", False)  # unflagged, as the SDE answers
     req = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
     req.entities.add().handle.table_id = c.table(TABLE).id
     with pytest.raises(BfrtError, match="Invalid key is mandatory for get handle operation"):
