@@ -21,13 +21,11 @@ from .frontend.errors import P4Error
 from .interp import runtime as R
 from .interp.pipeline import MAX_PIPES, DigestMessage, Emitted, Pipeline, ToTM, check_num_pipes
 from .interp.trace import Tracer
+from .mirror_cfg import MIRROR_CFG, MIRROR_CFG_ID
 from .pre import PRE_MGID, PRE_MGID_ID, PRE_NODE, PRE_NODE_ID, Pre
 
 if TYPE_CHECKING:
     from .tm import Dequeued
-
-MIRROR_CFG = "$mirror.cfg"
-MIRROR_CFG_ID = 0x7F000001
 
 Undo = Callable[[], None]
 

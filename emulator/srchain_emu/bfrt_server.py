@@ -33,7 +33,8 @@ from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from . import bfrt_device as D
 from . import idletime as I
-from .bfrt_device import MIRROR_CFG, MIRROR_CFG_ID, Device, DeviceError, Program, TableMap
+from . import mirror_cfg
+from .bfrt_device import Device, DeviceError, Program, TableMap
 from .bfrt_schema import (
     ACTION_MEMBER_ID,
     ACTION_MEMBER_STATUS_ID,
@@ -64,30 +65,7 @@ from .pre import Unsupported as PreUnsupported
 log = logging.getLogger(__name__)
 UpdateType: TypeAlias = pb.Update.Type.ValueType  # int at run time; mypy-protobuf's enum type for the checker
 
-NON_P4_INFO = {
-    "tables": [
-        {
-            "name": MIRROR_CFG, "id": MIRROR_CFG_ID, "table_type": "MirrorCfg", "size": 1024,
-            "annotations": [], "depends_on": [], "has_const_default_action": False,
-            "key": [{"id": 1, "name": "$sid", "repeated": False, "annotations": [], "mandatory": True,
-                     "match_type": "Exact", "type": {"type": "uint16"}}],
-            "action_specs": [{"id": 1, "name": "$normal", "action_scope": "TableAndDefault", "annotations": [],
-                "data": [
-                    {"id": 1, "name": "$session_enable", "repeated": False, "mandatory": False,
-                     "read_only": False, "annotations": [], "type": {"type": "bool", "default_value": True}},
-                    {"id": 2, "name": "$direction", "repeated": False, "mandatory": False, "read_only": False,
-                     "annotations": [], "type": {"type": "string", "choices": ["INGRESS", "EGRESS", "BOTH"]}},
-                    {"id": 3, "name": "$ucast_egress_port", "repeated": False, "mandatory": False,
-                     "read_only": False, "annotations": [], "type": {"type": "uint32", "default_value": 0}},
-                    {"id": 4, "name": "$ucast_egress_port_valid", "repeated": False, "mandatory": False,
-                     "read_only": False, "annotations": [], "type": {"type": "bool", "default_value": False}},
-                    {"id": 5, "name": "$max_pkt_len", "repeated": False, "mandatory": False,
-                     "read_only": False, "annotations": [], "type": {"type": "uint16", "default_value": 16384}},
-                ]}],
-            "data": [], "supported_operations": [], "attributes": [],
-        }
-    ]
-}
+NON_P4_INFO = {"tables": [mirror_cfg.schema()]}
 
 
 # Table kinds whose state is per pipe, read and written for the request's pipe_id (a match table only for its
@@ -1339,30 +1317,15 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if len(te.key.fields) != 1:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "$mirror.cfg key is $sid")
         sid = _to_int(te.key.fields[0].exact.value)
-
         base = prog.pipeline.mirror_sessions.get(sid)
         modify = utype in (pb.Update.MODIFY, pb.Update.INSERT_OR_MODIFY) and base is not None
 
         def session() -> R.MirrorSession:
-            # a MODIFY changes the fields it gives (the SDE's data fields are optional), an INSERT starts afresh
-            # the SDE's fields are all optional: an INSERT without $ucast_egress_port_valid has no unicast port
-            s = dataclasses.replace(base) if modify and base is not None else \
-                R.MirrorSession(egress_port=0, max_pkt_len=0, enabled=True, ucast_valid=False)
-            for f in te.data.fields:
-                if f.field_id == 1:
-                    s.enabled = f.bool_val
-                elif f.field_id == 2:
-                    if f.str_val not in ("INGRESS", "EGRESS", "BOTH"):
-                        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT,
-                                         f"$direction {f.str_val!r}: INGRESS, EGRESS or BOTH")
-                    s.direction = f.str_val
-                elif f.field_id == 3:
-                    s.egress_port = _to_int(f.stream)
-                elif f.field_id == 4:
-                    s.ucast_valid = f.bool_val
-                elif f.field_id == 5:
-                    s.max_pkt_len = _to_int(f.stream)
-            return s
+            try:  # a MODIFY changes the fields it gives (the SDE's data fields are optional), an INSERT starts afresh
+                return mirror_cfg.decode(te.data, base if modify else None)
+            except mirror_cfg.MirrorCfgError as exc:
+                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED if exc.unsupported else
+                                 grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
         undo.append(D.write_mirror(prog.pipeline.mirror_sessions, sid, pb.Update.Type.Name(utype), session))
 
@@ -1728,16 +1691,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             sessions = [(sid, s) for sid, s in sessions if sid == wanted_sid]
             if not sessions:
                 raise R.EntryNotFound(f"$mirror.cfg: no session {wanted_sid}")
-        for sid, s in sessions:
-            msg = pb.TableEntry(table_id=te.table_id)
-            msg.key.fields.add(field_id=1).exact.value = sid.to_bytes(2, "big")
-            msg.data.action_id = 1
-            msg.data.fields.add(field_id=1, bool_val=s.enabled)
-            msg.data.fields.add(field_id=2, str_val=s.direction)
-            msg.data.fields.add(field_id=3, stream=s.egress_port.to_bytes(4, "big"))
-            msg.data.fields.add(field_id=4, bool_val=s.ucast_valid)
-            msg.data.fields.add(field_id=5, stream=s.max_pkt_len.to_bytes(2, "big"))
-            out.append(msg)
+        out.extend(mirror_cfg.encode(sid, s) for sid, s in sessions)
         return out
 
     def _read_indexed(self, tm: TableMap, te: pb.TableEntry, pipe: int = 0) -> list[pb.TableEntry]:

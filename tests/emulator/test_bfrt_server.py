@@ -336,6 +336,31 @@ def test_client_mirror_sessions_defaults_and_errors(server, snippet_path, tmp_pa
         assert (sess.data["$direction"], sess.data["$ucast_egress_port"], sess.data["$max_pkt_len"]) == \
             ("INGRESS", 3, 20)
         assert [(o.port, len(o.frame)) for o in servicer.process(0, frame)] == [(1, len(frame)), (3, 20)]
+        # To multicast groups (tna_mirror TestMCast): the copy replicated to each node port but the excluded
+        # node's, with the session's RID; unicast too when valid
+        c.insert("$pre.node", {"$MULTICAST_NODE_ID": 1}, None, {"$MULTICAST_RID": 9, "$DEV_PORT": [5, 6]})
+        c.insert("$pre.node", {"$MULTICAST_NODE_ID": 2}, None, {"$MULTICAST_RID": 9, "$DEV_PORT": [8]})
+        c.insert("$pre.mgid", {"$MGID": 0xAAA}, None, {"$MULTICAST_NODE_ID": [1, 2],
+                                                     "$MULTICAST_NODE_L1_XID_VALID": [False, True],
+                                                     "$MULTICAST_NODE_L1_XID": [0, 4]})
+        c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$ucast_egress_port_valid": False, "$mcast_grp_a": 0xAAA,
+                                                          "$mcast_grp_a_valid": True, "$mcast_rid": 3,
+                                                          "$mcast_l1_xid": 4, "$max_pkt_len": 0})
+        out = servicer.process(0, frame)
+        assert [(o.port, o.frame) for o in out[1:]] == [(5, b"\xee\x01" + frame), (6, b"\xee\x01" + frame)]
+        (sess,) = c.entries("$mirror.cfg")
+        assert (sess.data["$mcast_grp_a"], sess.data["$mcast_grp_a_valid"], sess.data["$mcast_rid"],
+                sess.data["$mcast_grp_b_valid"]) == (0xAAA, True, 3, False)
+        with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*\$copy_to_cpu"):
+            c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$copy_to_cpu": True})
+        with pytest.raises(BfrtError, match=r"\$packet_color 'BLUE' is none of GREEN, YELLOW, RED"):
+            c.modify("$mirror.cfg", {"$sid": 7}, "$normal", {"$packet_color": "BLUE"})
+        with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*\$coalescing"):
+            c.insert("$mirror.cfg", {"$sid": 11}, "$coalescing", {"$extract_len": 64})
+        assert c.entries("$mirror.cfg")[0].data["$copy_to_cpu"] is False, "the refused writes changed nothing"
+        schema = c.table("$mirror.cfg")  # the SDE's bf_rt_mirror_tf1.json ids
+        assert (schema.id, [(d.id, d.name) for d in schema.data][:3]) == (
+            0xFF040001, [(5, "$session_enable"), (6, "$direction"), (7, "$ucast_egress_port")])
         # Default entries: set, read back, reset.
         c.set_default("t", "Ig.set_c", {"v": 0x4242})
         (d,) = c.entries("t", default=True)

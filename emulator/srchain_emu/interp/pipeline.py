@@ -389,13 +389,25 @@ class Pipeline:
             if session is None or not session.enabled or session.direction not in (direction, "BOTH"):
                 stats["mirror_no_session"] += 1
                 continue
-            if not session.ucast_valid:  # a session without a unicast port: the copy has nowhere to go
+            groups = [g for g, valid in ((session.mcast_grp_a, session.mcast_grp_a_valid),
+                                         (session.mcast_grp_b, session.mcast_grp_b_valid)) if valid]
+            if not session.ucast_valid and not groups:  # no unicast port, no group: the copy has nowhere to go
                 stats["mirror_no_port"] += 1
                 continue
             copy = header + packet
             if session.max_pkt_len:
                 copy = copy[: session.max_pkt_len]
-            result.append(ToTM(session.egress_port, copy, 0, mirrored=True))
+            if session.ucast_valid:
+                result.append(ToTM(session.egress_port, copy, 0, mirrored=True))
+            for mgid in groups:  # the PRE replicates the copy: one per port of each node but the excluded
+                copies = self.mcast_groups.get(mgid)
+                if copies is None:
+                    stats["mcast_unknown_mgid"] += 1
+                    continue
+                for port, _rid, l1_xid in copies:
+                    if l1_xid != session.mcast_l1_xid:
+                        result.append(ToTM(port, copy, 0, mirrored=True, rid=session.mcast_rid))
+                        stats["mcast_copies"] += 1
             stats["mirrored" if direction == "INGRESS" else "mirrored_e2e"] += 1
 
     def _replicate(self, tm: Any, out: bytes, result: list[ToTM]) -> None:

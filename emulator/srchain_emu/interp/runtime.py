@@ -1325,11 +1325,27 @@ class PortMetadata:
 
 @dataclass(slots=True)
 class MirrorSession:
+    """One `$mirror.cfg` session (srchain_emu/mirror_cfg.py: which fields act on the copies, which are kept)."""
+
     egress_port: int
     max_pkt_len: int = 0  # 0: no truncation
     enabled: bool = True
     direction: str = "BOTH"  # $mirror.cfg $direction: INGRESS (I2E), EGRESS (E2E) or BOTH
     ucast_valid: bool = True  # $ucast_egress_port_valid: False sends no unicast copy (no port to send it to)
+    mcast_grp_a: int = 0  # the PRE groups the copy is replicated to (when valid), with this RID and L1 exclusion
+    mcast_grp_a_valid: bool = False
+    mcast_grp_b: int = 0
+    mcast_grp_b_valid: bool = False
+    mcast_rid: int = 0
+    mcast_l1_xid: int = 0
+    mcast_l2_xid: int = 0  # kept: level-2 pruning needs $pre.prune, which is not served
+    egress_port_queue: int = 0  # kept, no effect (no per-copy queue choice)
+    ingress_cos: int = 0
+    packet_color: str = "GREEN"
+    level1_mcast_hash: int = 0
+    level2_mcast_hash: int = 0
+    icos_for_copy_to_cpu: int = 0
+    copy_to_cpu: bool = False  # refused when true (no CPU copy path)
 
 
 # ---------------------------------------------------------------- hashes and checksums

@@ -230,6 +230,13 @@ def _data_field(doc: JsonObject) -> DataField:
     return DataField(_str(doc, "name"), _int(doc, "id"), _field_type(doc), bool(doc.get("repeated", False)))
 
 
+def _unwrap(field: JsonObject, action: JsonObject) -> JsonObject:
+    """An action parameter as bf-p4c writes it, or wrapped in a `singleton` as the SDE's fixed tables write
+    theirs (bf_rt_mirror_tf1.json's $coalescing)."""
+    inner = field.get("singleton")
+    return _mapping(inner, f"action {action.get('name')}: parameter") if inner is not None else field
+
+
 def _table(doc: JsonObject) -> TableInfo:
     name = _str(doc, "name")
     keys = []
@@ -239,7 +246,8 @@ def _table(doc: JsonObject) -> TableInfo:
     actions = []
     for a in _list(doc, "action_specs"):
         a = _mapping(a, f"table {name}: action")
-        params = tuple(_data_field(_mapping(d, f"action {a.get('name')}: parameter")) for d in _list(a, "data"))
+        params = tuple(_data_field(_unwrap(_mapping(d, f"action {a.get('name')}: parameter"), a))
+                       for d in _list(a, "data"))
         actions.append(ActionInfo(_str(a, "name"), _int(a, "id"), params))
     data = []
     for d in _list(doc, "data"):

@@ -22,7 +22,7 @@ from srchain.plan import tm as TM
 from srchain.plan.model import DiffOp, canonical
 from srchain.targets.base import NKey, TargetError
 from srchain.targets.loader import Bundle
-from srchain.targets.switch import COUNTER_FIELDS, COUNTER_PKTS, SwitchDriver
+from srchain.targets.switch import COUNTER_FIELDS, COUNTER_PKTS, SwitchDriver, planned_fields
 
 DATA_META = frozenset({"action_name", "is_default_entry"})
 
@@ -109,7 +109,8 @@ class SdeSwitchDriver(SwitchDriver):
                 d = data.to_dict()
                 if d.get("is_default_entry"):
                     continue
-                fields = {k: v for k, v in d.items() if k not in DATA_META and k not in COUNTER_FIELDS}
+                fields = planned_fields(table, {k: v for k, v in d.items()
+                                                if k not in DATA_META and k not in COUNTER_FIELDS})
                 pkts = d.get(COUNTER_PKTS)
                 out[(table, self._norm_key(key.to_dict()))] = (
                     canonical([d.get("action_name"), fields]),
