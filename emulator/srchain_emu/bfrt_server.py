@@ -73,6 +73,20 @@ NON_P4_INFO = {"tables": [mirror_cfg.schema()]}
 PER_PIPE_KINDS = frozenset({"match", "register", "counter", "meter", "lpf", "wred"})
 
 
+# A byte meter's largest rate and burst as a Tofino 1 reads them back (1.27 GHz clock, the mantissa/exponent
+# encoding): what an unset spec (bf-rt.json's 2^64-1) or anything above reads as (tna_meter_lpf_wred's
+# DirectMeterDefaultSpecTest / IndirectMeterIteratorTest). Packet meters read back as written (not verified).
+TOFINO1_MAX_KBPS, TOFINO1_MAX_KBITS = 5195848221, 4380866642
+
+
+def _meter_as_read(unit: str, spec: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    if unit != "BYTES":
+        return spec
+    cir, pir, cbs, pbs = spec
+    return (min(cir, TOFINO1_MAX_KBPS), min(pir, TOFINO1_MAX_KBPS), min(cbs, TOFINO1_MAX_KBITS),
+            min(pbs, TOFINO1_MAX_KBITS))
+
+
 class RpcFailure(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
@@ -1704,7 +1718,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=te.key.fields[0].field_id if te.key.fields else 65555).exact.value = \
                     i.to_bytes(4, "big")
-                for fid, v in zip(METER_SPEC_IDS[m.unit], m.pipes[pipe][i].spec, strict=True):
+                for fid, v in zip(METER_SPEC_IDS[m.unit], _meter_as_read(m.unit, m.pipes[pipe][i].spec), strict=True):
                     msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
                 out.append(msg)
             return out
@@ -1781,7 +1795,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 msg.data.fields.add(field_id=names[pname], stream=_to_bytes(val, width))
         if table.meter_unit is not None:  # the default entry has the direct meter too (SDE reads show it)
             spec = e.meter[0].spec if e.meter is not None else (R.METER_UNSET,) * 4  # the same in every pipe
-            for fid, v in zip(METER_SPEC_IDS[table.meter_unit], spec, strict=True):
+            for fid, v in zip(METER_SPEC_IDS[table.meter_unit], _meter_as_read(table.meter_unit, spec), strict=True):
                 msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
         if table.has_counter:
             msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))

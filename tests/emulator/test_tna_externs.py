@@ -131,6 +131,10 @@ def test_direct_meter_spec_is_match_entry_data(sw):
     (o,) = servicer.process(128, frame(2, 9), 0)
     assert c_of(o) == GREEN  # port 128 is in pipe 1: the entry's bucket there is still full
     assert set(colours(servicer, [(0, frame(2, 10))] * 30)) == {GREEN}
+    # an unset byte meter reads back as a Tofino 1's largest rate and burst (tna_meter_lpf_wred's default spec)
+    (u,) = c.entries("Ig.dm", {"hdr.data.b": 10})
+    assert [u.data[f"$METER_SPEC_{f}"] for f in ("CIR_KBPS", "PIR_KBPS", "CBS_KBITS", "PBS_KBITS")] == \
+        [5195848221, 5195848221, 4380866642, 4380866642]
     # MODIFY with a new spec starts the entry's buckets afresh
     c.modify("Ig.dm", {"hdr.data.b": 9}, "Ig.colour_direct", {"$METER_SPEC_CIR_KBPS": 1600,
              "$METER_SPEC_PIR_KBPS": 1600, "$METER_SPEC_CBS_KBITS": 16, "$METER_SPEC_PBS_KBITS": 16})
