@@ -347,7 +347,7 @@ def test_direct_lpf_spec_is_entry_data(sw):
     (row,) = c.entries("Ig.dlpf_t", {"hdr.data.b": 1})
     assert row.data == lpf_spec("SAMPLE", 1000.0, 1000.0)
     (row,) = c.entries("Ig.dlpf_t", {"hdr.data.b": 2})
-    assert row.data == lpf_spec("RATE", 0.0, 0.0)
+    assert row.data == lpf_spec("SAMPLE", 0.0, 0.0)  # the reset spec, as the SDE reads it back
     with pytest.raises(BfrtError, match="LPF_SPEC_TYPE"):
         c.insert("Ig.dlpf_t", {"hdr.data.b": 3}, "Ig.dl", {**lpf_spec("SAMPLE", 1.0, 1.0), "$LPF_SPEC_TYPE": "X"})
 

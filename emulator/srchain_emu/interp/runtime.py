@@ -942,8 +942,8 @@ class ValueSet:
 
 # ---------------------------------------------------------------- low-pass filters and WRED
 
-LPF_UNSET = ("RATE", 0.0, 0.0, 0)  # an LPF cell nobody configured: time constants 0, i.e. no filtering
-WRED_UNSET = (0.0, 0, 0, 0.0)  # a WRED cell nobody configured: never drops (below)
+LPF_UNSET = ("SAMPLE", 0.0, 0.0, 0)  # an LPF cell nobody configured (the SDE reads it so): no filtering
+WRED_UNSET = (0.0, 0xFF000000, 0xFF000000, 0.0)  # a WRED cell nobody configured, as the SDE reads it: never drops
 
 
 class LpfState:
