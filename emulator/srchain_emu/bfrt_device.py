@@ -336,6 +336,29 @@ def set_counts(entry: R.Entry, pkts: int, nbytes: int) -> None:
     entry.pkts, entry.bytes = pkts, nbytes
 
 
+def sync_direct_counters(table: R.Table) -> Undo:
+    """SyncCounters: every entry's (and the default's) counts, in every copy, become its software state."""
+    entries = [e for copy in table.copies() for e in copy.values()] + [table.default]
+    before = [e.synced for e in entries]
+    for e in entries:
+        e.synced = (e.pkts, e.bytes)
+
+    def undo() -> None:
+        for e, old in zip(entries, before, strict=True):
+            e.synced = old
+    return undo
+
+
+def sync_counter(c: R.CounterArray) -> Undo:
+    """Sync of a Counter table: its hardware counts become the software state."""
+    before = c.shadow
+    c.sync()
+
+    def undo() -> None:
+        c.shadow = before
+    return undo
+
+
 def write_direct_register(dreg: R.DirectRegister, entry: R.Entry, fields: dict[str, int],
                           pipe: int | None = None) -> Undo:
     """A DirectRegister's cells written with a match entry: one pipe, or (None) every pipe."""
@@ -518,7 +541,8 @@ def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | 
 
 def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None, pipe: int | None = None) -> Undo:
     """Set one cell's counts in one pipe, or (None) in every pipe."""
-    cells = [c.cells(p) for p in (range(c.num_pipes) if pipe is None else [pipe])]
+    pipes = range(c.num_pipes) if pipe is None else [pipe]
+    cells = [c.cells(p) for p in pipes] + [c.shadow_cells(p) for p in pipes]  # hardware and software state
     old = [(pk[idx], by[idx]) for pk, by in cells]
     for pk, by in cells:
         if pkts is not None:

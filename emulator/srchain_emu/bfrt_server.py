@@ -624,9 +624,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def _apply_operation(self, prog: Program, op: pb.TableOperation) -> D.Undo:
         """Table operations, as the program's bf-rt.json lists them for the table (`supported_operations`; the
         SDE's BfRtTable::tableOperationsSupported reads the same list). UpdateHitState: the hit bits of a
-        poll-mode idle table into its entries' hit state. Sync, SyncCounters, SyncRegisters: the emulator's
-        counters and registers are the state the data plane writes, so there is nothing to copy and the
-        operation succeeds."""
+        poll-mode idle table into its entries' hit state. SyncCounters (a match table's direct counter) and Sync
+        of a Counter table: the hardware counts become the software state that from_hw=False reads return.
+        SyncRegisters, Sync of a Register table: registers read the data plane's state either way (nothing to
+        copy)."""
         tm = prog.tables.get(op.table_id)
         if tm is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no table with id {op.table_id}")
@@ -642,6 +643,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: UpdateHitState needs "
                                  "the idle table enabled in poll mode")
             return I.update_hit_state(table)
+        if kind == "SyncCounters" and tm.kind == "match":
+            return D.sync_direct_counters(tm.obj)  # type: ignore[arg-type]
+        if kind == "Sync" and tm.kind == "counter":
+            return D.sync_counter(tm.obj)  # type: ignore[arg-type]
         return lambda: None
 
     def _start_idle_sweeps(self) -> None:
@@ -1013,11 +1018,16 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if table.dreg is not None and any(f in fixed for f in tm.reg_fields):
             undo.append(D.write_direct_register(table.dreg, entry, {n: fixed[f] for f, n in tm.reg_fields.items()
                                                                     if f in fixed}))
-        if COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed:
-            old = (entry.pkts, entry.bytes)
+        if COUNTER_BYTES_ID in fixed or COUNTER_PKTS_ID in fixed:  # hardware and software state alike
+            old, old_synced = (entry.pkts, entry.bytes), entry.synced
             entry.pkts = fixed.get(COUNTER_PKTS_ID, entry.pkts)
             entry.bytes = fixed.get(COUNTER_BYTES_ID, entry.bytes)
-            undo.append(lambda: D.set_counts(entry, *old))
+            entry.synced = (entry.pkts, entry.bytes)
+
+            def undo_counts() -> None:
+                D.set_counts(entry, *old)
+                entry.synced = old_synced
+            undo.append(undo_counts)
 
     @staticmethod
     def _indirect_entry(tm: TableMap, table: R.Table, fixed: dict[int, int], data: pb.TableData) -> R.Entry:
@@ -1690,7 +1700,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for i in idxs:
                 msg = pb.TableEntry(table_id=te.table_id)
                 msg.key.fields.add(field_id=1).exact.value = i.to_bytes(4, "big")
-                npkts, nbytes = c.read(i, pipe)
+                npkts, nbytes = c.read(i, pipe, te.table_flags.from_hw)
                 # only the fields the counter's type declares in bf-rt.json
                 if c.kind in ("BYTES", "PACKETS_AND_BYTES"):
                     msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=nbytes.to_bytes(8, "big"))
@@ -1797,9 +1807,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             spec = e.meter[0].spec if e.meter is not None else (R.METER_UNSET,) * 4  # the same in every pipe
             for fid, v in zip(METER_SPEC_IDS[table.meter_unit], _meter_as_read(table.meter_unit, spec), strict=True):
                 msg.data.fields.add(field_id=fid, stream=v.to_bytes(8, "big"))
-        if table.has_counter:
-            msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=e.bytes.to_bytes(8, "big"))
-            msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=e.pkts.to_bytes(8, "big"))
+        if table.has_counter:  # from the hardware, or the software state (last written or synced)
+            pkts, nbytes = (e.pkts, e.bytes) if from_hw else e.synced
+            msg.data.fields.add(field_id=COUNTER_BYTES_ID, stream=nbytes.to_bytes(8, "big"))
+            msg.data.fields.add(field_id=COUNTER_PKTS_ID, stream=pkts.to_bytes(8, "big"))
         if table.dfilter is not None and key is not None:
             lpf = table.dfilter.kind == "Lpf"
             self._filter_fields(msg.data, lpf, e.filt[0].spec if e.filt is not None else

@@ -152,11 +152,23 @@ def test_session_push_bind_write_read_and_forward(server, bundles):
         s.write([update(pb.Update.INSERT, fwd_entry(t, 0x222222222222, 5))])
         frame = (Ether(dst="22:22:22:22:22:22") / IP() / UDP()).build()
         assert [(o.port, o.frame) for o in servicer.process(1, frame)] == [(5, frame)]
-        # Read one entry (with its direct counter) and all entries.
-        (got,) = s.read(fwd_entry(t, 0x222222222222))
-        assert got.data.action_id == action_id(t, "SwitchIngress.hit")
-        fields = {f.field_id: f.stream for f in got.data.fields}
-        assert fields[1] == b"\x00\x05" and int.from_bytes(fields[65554], "big") == 1
+        # Read one entry (with its direct counter) and all entries: the hardware's count (from_hw), and the
+        # software state, which has the count as written (0) until a SyncCounters operation (tna_operations)
+        def pkts(from_hw: bool) -> int:
+            entry = fwd_entry(t, 0x222222222222)
+            entry.table_flags.from_hw = from_hw
+            (got,) = s.read(entry)
+            assert got.data.action_id == action_id(t, "SwitchIngress.hit")
+            fields = {f.field_id: f.stream for f in got.data.fields}
+            assert fields[1] == b"\x00\x05"
+            return int.from_bytes(fields[65554], "big")
+
+        assert (pkts(True), pkts(False)) == (1, 0)
+        sync = pb.Update(type=pb.Update.INSERT)
+        sync.entity.table_operation.table_id = t["id"]
+        sync.entity.table_operation.table_operations_type = "SyncCounters"
+        s.write([sync])
+        assert (pkts(True), pkts(False)) == (1, 1)
         # Errors carry the right status codes and change nothing.
         with pytest.raises(grpc.RpcError) as info:
             s.write([update(pb.Update.INSERT, fwd_entry(t, 0x222222222222, 6))])

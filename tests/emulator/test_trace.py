@@ -160,10 +160,15 @@ def test_switch_run_trace_writes_the_packets_it_forwards(tmp_path):
         try:
             wait_until(lambda: proc.poll() is None and sock.exists(), 30, what="`srchain switch run` serves")
             host = ns.run_inside(lambda: [open_port_socket(h) for h in ns.host_ifs])
-            for port in (1, 0, 0):
-                host[port].send(data_frame(port, tail=b"t" * 40))
+            host[1].send(data_frame(1, tail=b"t" * 40))  # not traced (the filter's port is 0)
+
+            def traced() -> bool:  # port 0's frames until one is traced (the switch may still be opening ports)
+                if trace.exists() and "dropped" in trace.read_text():
+                    return True
+                host[0].send(data_frame(0, tail=b"t" * 40))
+                return False
+            wait_until(traced, 10, interval=0.2, what="the trace is written")
             recv_all(host[2], 1, timeout=0.5)  # nothing forwards (no entries): the trace is the evidence
-            wait_until(lambda: trace.exists() and "dropped" in trace.read_text(), 10, what="the trace is written")
         finally:
             for s in host:
                 s.close()

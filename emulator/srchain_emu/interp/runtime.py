@@ -112,6 +112,7 @@ class Entry:
         "priority",
         "rank",
         "reg",
+        "synced",
     )
 
     def __init__(self, action: ActionInfo, args: tuple, hit: bool, key: tuple = (), priority: int = 0) -> None:
@@ -123,6 +124,7 @@ class Entry:
         self.priority = priority
         self.pkts = 0
         self.bytes = 0
+        self.synced = (0, 0)  # its direct counter's software state (from_hw=False reads): last written or synced
         self.rank = (priority, 0)
         self.handle = 0  # the entry handle the control plane reads it by (0: not inserted, e.g. a default)
         self.member: int | None = None  # an indirect table's entry: the action profile member it runs
@@ -1250,10 +1252,23 @@ class CounterArray:
     num_pipes: int = 1
     pipe: int = 0
     pipes: list = field(default_factory=list)  # per pipe: (pkts, bytes), or None until the pipe is used
+    # the software state (from_hw=False reads): the counts last written or synced (the Sync operation), per pipe
+    shadow: list = field(default_factory=list)
 
     def reset(self) -> None:
         self.pipes = [None] * self.num_pipes
+        self.shadow = [None] * self.num_pipes
         self.select(self.pipe)
+
+    def shadow_cells(self, pipe: int) -> tuple[list[int], list[int]]:
+        got = self.shadow[pipe]
+        if got is None:
+            got = self.shadow[pipe] = ([0] * self.size, [0] * self.size)
+        return got
+
+    def sync(self) -> None:
+        """The Sync operation: the hardware counts become the software state."""
+        self.shadow = [None if c is None else (list(c[0]), list(c[1])) for c in self.pipes]
 
     def set_num_pipes(self, n: int) -> None:
         self.num_pipes, self.pipe = n, 0
@@ -1269,10 +1284,12 @@ class CounterArray:
         self.pkts, self.bytes = self.cells(pipe)
         self.pipe = pipe
 
-    def read(self, index: int, pipe: int | None = None) -> tuple[int, int]:
+    def read(self, index: int, pipe: int | None = None, from_hw: bool = True) -> tuple[int, int]:
         """(packets, bytes) of one pipe, or (None) summed over the pipes, as the SDE reads pipe_id 0xFFFF
-        (pipe_mgr_stat_mgr_ent_query adds every pipe of the table's instance)."""
-        got = [self.pipes[p] for p in (range(self.num_pipes) if pipe is None else (pipe,))]
+        (pipe_mgr_stat_mgr_ent_query adds every pipe of the table's instance); from the hardware, or (from_hw
+        false) the software state."""
+        src = self.pipes if from_hw else self.shadow
+        got = [src[p] for p in (range(self.num_pipes) if pipe is None else (pipe,))]
         return (sum(c[0][index] for c in got if c is not None), sum(c[1][index] for c in got if c is not None))
 
     def count(self, index: int, nbytes: int) -> None:

@@ -452,9 +452,11 @@ class BfrtClient:
 
     # ------------------------------------------------------------ reads
     def entries(self, table: str, key: Mapping[str, WireKey] | None = None, default: bool = False,
-                priority: int | None = None, pipe: int | None = None) -> list[Entry]:
+                priority: int | None = None, pipe: int | None = None, from_hw: bool = True) -> list[Entry]:
         """Read entries (`pipe`: the target's pipe_id; unset: all pipes (0xFFFF) for the program's tables, whose
-        registers then read one value per pipe, and pipe 0 for the fixed tables, as before)."""
+        registers then read one value per pipe, and pipe 0 for the fixed tables, as before). `from_hw`: the
+        hardware's counters and hit state, as the SDE client reads by default; false reads the software state
+        (counts as last written or synced by the Sync operations)."""
         t = self.table(table)
         req = pb.ReadRequest(client_id=self.client_id)
         req.target.device_id = self.device_id
@@ -465,6 +467,7 @@ class BfrtClient:
         te = req.entities.add().table_entry
         te.table_id = t.id
         te.is_default_entry = default
+        te.table_flags.from_hw = from_hw
         if key:
             te.key.CopyFrom(self._key(t, key, priority))
         return [self._decode(t, te) for te in self.read(req)]

@@ -215,8 +215,10 @@ class _Table:
                   flags: dict[str, object] | None = None) -> Iterator[tuple[_Data, _Key]]:
         name = self.info.name_get()
         keys: list[_Key | None] = list(key_list) if key_list else [None]
+        from_hw = bool((flags or {}).get("from_hw", True))  # the SDE client's default: the hardware's state
+        pipe = None if target.pipe_id == 0xFFFF else target.pipe_id
         for k in keys:
-            for e in self._client.entries(name, k.fields if k is not None else None):
+            for e in self._client.entries(name, k.fields if k is not None else None, pipe=pipe, from_hw=from_hw):
                 yield _Data(e.action, e.data, e.is_default), _Key(dict(e.key), self._kinds)
 
     def default_entry_set(self, target: Target, data: _Data) -> None:
