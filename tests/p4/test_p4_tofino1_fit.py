@@ -1,12 +1,15 @@
-"""p4/srchain_node.p4 fits a Tofino 1 in every build profile: the target model (no refusal, ≤ 12 stages) in CI,
-and, where the real compiler is installed (SRCHAIN_BF_P4C = a bf-p4c driver such as /opt/bf-p4c/bin/bf-p4c-run),
-bf-p4c itself: compiled and assembled (tofino.bin) within 12 stages.
+"""p4/srchain_node.p4 on a Tofino 1 in every build profile: the target model (no refusal, ≤ 12 stages, the PHV
+estimate within what bf-p4c allocates) in CI, and, where the real compiler is installed (SRCHAIN_BF_P4C = a bf-p4c
+driver such as /opt/bf-p4c/bin/bf-p4c-run), bf-p4c itself: compiled and assembled (tofino.bin) within 12 stages,
+or refused where the model refuses.
 
-bf-p4c 9.13.4 (p4c 1.2.5.16) on 2026-12-02, ingress stages: full 12, tofino1-core 6, flow-features only 11,
-priority only 12 (docs/p4.md "Stages on a Tofino 1"); srv6 was not compiled with bf-p4c (none on the machine
-that day), nor were wan and priority-wan (the SR core, resp. priority, + MPLS-in-UDP; 2026-12-03): model-checked
-only. The bf-p4c run takes 30-90 s per profile, so it only runs
-when asked for.
+bf-p4c 9.13.4 (p4c 1.2.5.16, built from p4lang/p4c 34b86e9b) on 2026-12-03, the tree at 8228eac, ingress stages
+(model in brackets): full 12 (11), tofino1-core 6 (6), flow-features only 11 (11), priority only 12 (9), l4s 9
+(10), srv6-priority-only 11 (9), wan 8 (8), priority-wan 12 (11); srv6 (flow-features + priority over SRv6)
+refused: "PHV allocation was not successful" (14 field slices of priority's 32/16-bit locals left), which the
+model now refuses by its calibrated PHV limit (docs/p4.md "Stages on a Tofino 1"). Intel's tna_exact_match /
+tna_register / tna_mirror compile to 4 / 1 / 2 stages there, as the SDE documents. A bf-p4c run takes 15-150 s
+per profile, so it only runs when asked for.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ PROFILES = {
 # the model's count today (bf-p4c's beside it in the module doc): a change that moves it is worth a look
 MODEL_STAGES = {"full": 11, "tofino1-core": 6, "flow-features-only": 11, "priority-only": 9, "l4s": 10, "srv6": 11,
                 "srv6-priority-only": 9, "wan": 8, "priority-wan": 11}
+# profiles bf-p4c refuses for a Tofino 1, with the model's reason
+REFUSED = {"srv6": "bf-p4c's PHV allocation fails on tofino1"}
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -46,8 +51,12 @@ def test_every_profile_passes_the_tofino1_model_within_12_stages(profile: str) -
     checked = check_program(parse_text(load_source(PROGRAM, [], PROFILES[profile]), str(PROGRAM)))
     assert check_target(checked, "tofino1") == []
     est = estimate(checked, "tofino1")
-    assert est.refusal() is None and est.fits, est.report()
     assert est.total_stages == MODEL_STAGES[profile], est.report()
+    if profile in REFUSED:
+        refusal = est.refusal()
+        assert not est.fits and refusal is not None and REFUSED[profile] in refusal, est.report()
+    else:
+        assert est.refusal() is None and est.fits, est.report()
 
 
 @pytest.mark.skipif(not os.environ.get("SRCHAIN_BF_P4C"), reason="SRCHAIN_BF_P4C (a bf-p4c driver) not set")
@@ -56,6 +65,9 @@ def test_bf_p4c_compiles_and_assembles_every_profile_for_tofino1(profile: str, t
     defines = [f"-D{k}={v}" for k, v in PROFILES[profile].items()]
     run = subprocess.run([os.environ["SRCHAIN_BF_P4C"], "-g", "--verbose", "2", *defines, "-o", str(tmp_path),
                           str(PROGRAM)], capture_output=True, text=True, timeout=600)
+    if profile in REFUSED:  # bf-p4c refuses it too
+        assert run.returncode != 0 and "PHV allocation was not successful" in run.stderr, run.stderr[-4000:]
+        return
     assert run.returncode == 0, run.stderr[-4000:]
     assert (tmp_path / "pipe" / "tofino.bin").is_file()
     summary = (tmp_path / "pipe" / "logs" / "table_summary.log").read_text()

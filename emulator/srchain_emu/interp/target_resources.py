@@ -68,6 +68,9 @@ class TargetSpec:
     # specs/phv_spec.cpp: containers per size (MAU groups x containers per group) and tagalong bits
     phv_containers: tuple[tuple[int, int], ...] = ((8, 64), (16, 96), (32, 64))
     tagalong_bits: int = 0
+    # the estimate's PHV bits above which bf-p4c's allocation fails in practice (calibrated, not derived: the
+    # estimate counts every field used and packs nothing); None: containers + tagalong only
+    phv_fit_bits: int | None = None
     long_branches: bool = False  # mau/jbay (Tofino 2) has long branches; Tofino 1 chains next tables forward
 
     @property
@@ -79,7 +82,10 @@ class TargetSpec:
 # JBayPhvSpec: 4/6/4 groups of 20 (12 normal + 4 mocha + 4 dark); no tagalong. mau/tofino/memories.h is
 # shared by Tofino 1 and 2 ("this code is shared for Tofino and JBay").
 TARGETS: dict[str, TargetSpec] = {
-    "tofino1": TargetSpec("tofino1", stages=12, tagalong_bits=2048),
+    # phv_fit_bits: bf-p4c 9.13.4 (p4c 1.2.5.16, 2026-12-03) allocated srchain_node.p4's profiles up to 5303
+    # estimated bits (srv6-priority-only) and refused `srv6` at 5374 ("PHV allocation was not successful",
+    # 14 field slices of priority's locals left): the model refuses above the midpoint (docs/p4.md)
+    "tofino1": TargetSpec("tofino1", stages=12, tagalong_bits=2048, phv_fit_bits=5340),
     "tofino2": TargetSpec("tofino2", stages=20, phv_containers=((8, 80), (16, 120), (32, 80)), long_branches=True),
 }
 SRAM_WORD = 128  # bits of one SRAM row (memories.h: 1024 x 128)
@@ -687,9 +693,13 @@ class ResourceEstimate:
         return len(self.stages)
 
     @property
+    def phv_limit(self) -> int:
+        s = self.spec
+        return s.phv_fit_bits if s.phv_fit_bits is not None else s.phv_bits + s.tagalong_bits
+
+    @property
     def fits(self) -> bool:
-        return self.total_stages <= self.spec.stages and sum(self.phv.values()) <= (self.spec.phv_bits
-                                                                                     + self.spec.tagalong_bits)
+        return self.total_stages <= self.spec.stages and sum(self.phv.values()) <= self.phv_limit
 
     def refusal(self) -> str | None:
         """Why the program does not fit (naming the longest chain), or None."""
@@ -707,6 +717,10 @@ class ResourceEstimate:
         if total > self.spec.phv_bits + self.spec.tagalong_bits:
             return (f"needs {total} PHV bits, {self.spec.name} has {self.spec.phv_bits} "
                     f"(+{self.spec.tagalong_bits} tagalong; bf-p4c specs/phv_spec.cpp)")
+        if total > self.phv_limit:
+            return (f"needs {total} PHV bits by the model's estimate; above {self.phv_limit} bf-p4c's PHV "
+                    f"allocation fails on {self.spec.name} (calibrated on bf-p4c 9.13.4: 'PHV allocation was not "
+                    "successful'; phv/allocate_phv.cpp)")
         return None
 
     def report(self) -> str:
