@@ -423,14 +423,15 @@ class Srv6Builder:
 
     def check_reduced(self, lists: dict[int, list[str]]) -> None:
         """H.Encaps.Red leaves the first segment out of the SRH: it arrives with Segments Left = Last Entry + 1
-        (RFC 8754 allows it), which the SR proxy refuses as srv6_bad_srh; and with one segment there is no SRH."""
+        (RFC 8754 §4.3.1.1 allows it). The proxy's End.AS and End.AD take it (End: DA = Segment List[Last
+        Entry]); End.AM refuses it (srv6_am_reduced_srh): masquerading overwrites the DA, the only place the
+        SID is, so the packet back from the VNF would name no SID."""
         for segs in lists.values():
-            kind, name = self.owner[segs[0]]
-            if kind == "proxy":
-                seg = next(s.segment for s in self.sids if s.sid == segs[0])
-                raise self.refuse(f"srv6.encap encap.red: the first segment '{seg}' is a SID of proxy '{name}', "
-                                  "which refuses a reduced SRH (Segments Left = Last Entry + 1 on arrival: "
-                                  "srv6_bad_srh); put a switch module or a node segment first, or use encap")
+            info = next((s for s in self.sids if s.sid == segs[0]), None)
+            if info is not None and info.behaviour == "proxy:end.am":
+                raise self.refuse(f"srv6.encap encap.red: the first segment '{info.segment}' is an End.AM SID of "
+                                  f"proxy '{info.target}', which refuses a reduced SRH (Segments Left = Last Entry + 1 "
+                                  "on arrival: srv6_am_reduced_srh); put another segment first, or use encap")
 
     def build(self) -> Plan:
         self.allocate()
