@@ -65,6 +65,13 @@ def test_reports_are_pushed_up_to_the_formatters_end_as_which_writes_the_rest(tm
     assert proxy[agg]["segments"] == [[prio, tail]]
 
 
+def test_plain_ipv4_is_routed_to_the_hosts_on_s1s_ports(tmp_path: Path) -> None:
+    """The client's upstream (no rule classifies it) is plain IPv4 through s1: /32 routes, as on SR-MPLS."""
+    routes = {(e.key["dst_addr"]["value"], e.params["port"], e.params["dst_mac"], e.role)  # type: ignore[index]
+              for e in rows(plan_of(SPEC, tmp_path), "SwitchIngress.ipv4.routes")}
+    assert routes == {("10.0.1.10", 1, "02:00:00:00:10:01", "route"), ("10.0.3.10", 3, "02:00:00:00:30:01", "route")}
+
+
 def test_without_the_linux_end_two_module_sids_in_a_row_are_refused(tmp_path: Path) -> None:
     spec = write_variant(tmp_path, "no-mid", {"  - {name: mid, node: mid}\n": ""}, base=SPEC)
     with pytest.raises(PlanError, match=r"chain 'cloud-gaming-srv6': the data path runs two SIDs in a row on switch "

@@ -366,6 +366,23 @@ class Srv6Builder:
             assert hop.peer_switch is not None
             loc = hop.peer_switch
 
+    def route_entries(self) -> None:
+        """Plain IPv4 forwarding on the srv6 switches (those with a locator), as on SR-MPLS: a /32 route to every
+        inventory host of the switch's site, toward its port (traffic no rule classifies, and replies)."""
+        for sw in self.inv.switches:
+            if sw.locator is None:
+                continue
+            for host in self.inv.hosts:
+                at = self.topo.host_at.get(host.name)
+                if at is None or self.inv.site_of("switches", sw.name) != self.inv.site_of("hosts", host.name):
+                    continue
+                try:
+                    hop = at if at.switch == sw.name else self.topo.next_hop(sw.name, at.switch)
+                except Unreachable:
+                    continue
+                self.add(Entry("switch", sw.name, T.ROUTES, {"dst_addr": {"value": host.ipv4, "prefix_len": 32}},
+                               T.ROUTE_ACTION, {"port": hop.port, "dst_mac": hop.dst_mac}, "route"))
+
     def module_key(self, seg: ResolvedSegment) -> int:
         sid = self.sid[(seg.name, seg.name)]
         return S6.function_of(sid, self.locator[sid])
@@ -468,6 +485,7 @@ class Srv6Builder:
             self.walk("data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""), start, segs,
                       wire=wire)
         self.switch_head_entries(lists)
+        self.route_entries()
         for seg, rl in reports:
             self.report_entries(seg, rl)
         for seg in self.m.segments:
