@@ -126,6 +126,9 @@ SESSIONS = {
 
 def run(tb: Testbed, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick) -> Outcome:
     """Run the scenario on a testbed whose chain is applied; blocks for about warmup + session + 5 s."""
+    if s.reconfigure_at_s is not None and tb.srv6:
+        raise TestbedError("the day-2 change (the mitigation inserted live) is planned for SR-MPLS only: "
+                           "there is no SRv6 version of cloud-gaming-mitigation.yaml yet")
     out_dir.mkdir(parents=True, exist_ok=True)
     sw = SwitchReader(f"unix:{tb.switch_sock}")
     try:
@@ -229,7 +232,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
     time.sleep(0.5)  # the last reports reach the aggregator
     vnfs, switch = settled_counters(tb, sw)
     return Outcome(
-        settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps},
+        settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps, "dataplane": tb.dataplane},
         timeline=timeline, delays=delays, gaming_before_ms=before, gaming_after_ms=after,
         queue_series=series, hops=hops(tb, sw), switch=switch, proxy=proxy_counters(tb),
         vnfs=vnfs, classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
