@@ -15,7 +15,7 @@ from typing import Any
 from . import topology as topo
 from .netns import TestbedError
 from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, vnf_counters
-from .shipped import MITIGATION_SPEC
+from .shipped import MITIGATION_SPEC, SRV6_MITIGATION_SPEC
 from .testbed import Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
@@ -126,9 +126,6 @@ SESSIONS = {
 
 def run(tb: Testbed, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick) -> Outcome:
     """Run the scenario on a testbed whose chain is applied; blocks for about warmup + session + 5 s."""
-    if s.reconfigure_at_s is not None and tb.srv6:
-        raise TestbedError("the day-2 change (the mitigation inserted live) is planned for SR-MPLS only: "
-                           "there is no SRv6 version of cloud-gaming-mitigation.yaml yet")
     out_dir.mkdir(parents=True, exist_ok=True)
     sw = SwitchReader(f"unix:{tb.switch_sock}")
     try:
@@ -260,8 +257,9 @@ CHANGE_MARGIN_S = 1.0  # packets sent this long before the change started or aft
 def _reconfigure(tb: Testbed) -> dict[str, Any]:
     """Apply the day-2 insert (make-before-break) while the traffic runs."""
     started = time.time()
-    plan, res = tb.apply(MITIGATION_SPEC)
-    return {"spec": MITIGATION_SPEC.name, "version": plan.version, "start": started, "end": time.time(),
+    spec = SRV6_MITIGATION_SPEC if tb.srv6 else MITIGATION_SPEC
+    plan, res = tb.apply(spec)
+    return {"spec": spec.name, "version": plan.version, "start": started, "end": time.time(),
             "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}
 
 
