@@ -2,7 +2,8 @@
 processes, a generated inventory, and the chain applied through `srchain.apply` (the charms' code).
 
 Everything it creates is named `sd<pid>…` and removed by `close()` (also on errors and signals: use it
-as a context manager).
+as a context manager). `dataplane="srv6"` builds the SRv6 variant (`srv6bed.py`: the srv6 P4 profile, the
+client behind a Linux tail, a Linux End beside s1).
 """
 
 from __future__ import annotations
