@@ -10,7 +10,15 @@ import click
 
 from srchain.cli import chain_service, make_console, reported
 from srchain.plan.render import render_plan
-from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE_SPEC
+from srchain_demo.shipped import (
+    EXAMPLES,
+    INVENTORY,
+    MITIGATION_SPEC,
+    REFERENCE_SPEC,
+    SRV6_INVENTORY,
+    SRV6_MITIGATION_SPEC,
+    SRV6_SPEC,
+)
 
 
 @click.command()
@@ -24,15 +32,27 @@ from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE
 @click.option("--scenario", type=click.Choice(["chain", "l4s"]), default="chain", show_default=True,
               help="chain: the reference chain (below); l4s: classic and scalable flows through the FIFO and "
                    "reference DualPI2 bottlenecks for --session-s, one run each (docs/l4s.md)")
+@click.option("--dataplane", type=click.Choice(["sr-mpls", "srv6"]), default="sr-mpls", show_default=True,
+              help="srv6: the reference chain over SRv6 (examples/cloud-gaming-srv6.yaml: s1 on the P4 srv6 profile, "
+                   "a Linux tail and End; results in demo-srv6-<time>/ beside the SR-MPLS runs)")
+@click.option("--switch-nice", type=click.IntRange(-20, 19), default=None,
+              help="run the emulated switch at this nice value (e.g. -10 on a busy 2-core machine: its CPU share "
+                   "decides how long frames wait in it); default: inherited")
 @click.option("--reconfigure", is_flag=True,
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
 @click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
               help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
-                   f"{INVENTORY.name} (default: the copies shipped with srchain)")
+                   f"{INVENTORY.name} (--dataplane srv6: {SRV6_SPEC.name}, {SRV6_MITIGATION_SPEC.name} and "
+                   f"{SRV6_INVENTORY.name}; default: the copies shipped with srchain)")
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, scenario: str,
-         reconfigure: bool, examples: str) -> None:
+         dataplane: str, switch_nice: int | None, reconfigure: bool, examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
+    srv6 = dataplane == "srv6"
+    if srv6 and scenario == "l4s":
+        click.echo("error: --dataplane srv6 runs the chain scenario: the l4s scenario is SR-MPLS only (L4S is not "
+                   "in the P4 srv6 profile)", err=True)
+        sys.exit(2)
     if scenario == "l4s" and not plan_only:
         from srchain_demo.l4s.compare import DEFAULT_BOTTLENECKS, compare
         from srchain_demo.l4s.harness import Setup
@@ -50,15 +70,17 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
         from srchain_demo.scenario import Settings
 
         settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
-        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6)))
+        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6),
+                          dataplane="srv6" if srv6 else "sr-mpls", switch_nice=switch_nice))
     ex = Path(examples)
-    inventory = ex / INVENTORY.name
+    inventory = ex / (SRV6_INVENTORY if srv6 else INVENTORY).name
+    reference, mitigation = (SRV6_SPEC, SRV6_MITIGATION_SPEC) if srv6 else (REFERENCE_SPEC, MITIGATION_SPEC)
     out = make_console()
     with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state, reported():
-        out.rule("1. the reference chain: validate and plan")
+        out.rule("1. the reference chain" + (" over SRv6" if srv6 else "") + ": validate and plan")
         service = chain_service(str(inventory), state)
-        first = service.plan(service.load(ex / REFERENCE_SPEC.name))
+        first = service.plan(service.load(ex / reference.name))
         render_plan(first, out)
         out.rule("2. day 2: insert attack mitigation on the data path, planned against step 1")
-        second = service.plan(service.load(ex / MITIGATION_SPEC.name), current=first.entries)
+        second = service.plan(service.load(ex / mitigation.name), current=first.entries)
         render_plan(second, out, show_entries=False)

@@ -13,7 +13,8 @@ from . import topology as topo
 from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
-                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
+                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision",
+                10: "srh_invalid", 11: "segments_left"}  # 10, 11: the srv6 profile's
 DELAY_UNIT_US = 1.024  # queue_stats.delay_sum_us counts 1.024 us units (docs/p4.md)
 
 
@@ -77,15 +78,19 @@ def udp_key(src: str, sport: int, dst: str, dport: int) -> tuple[FlowKey, int]:
 
 
 def proxy_counters(tb: Testbed) -> dict[str, Any]:
-    """Per SID rx/tx (with the VNF it serves) and drops by reason."""
+    """Per SID rx/tx (with the VNF it serves) and drops by reason: labels (SR-MPLS) by number, SRv6 SIDs by
+    address."""
     api = tb.proxy_api()
     sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
     raw = api.call("GET", "/v1/counters")
-    per_sid = {}
+    per_sid: dict[int | str, dict[str, Any]] = {}
     for sid, c in raw.get("sids", {}).items():
         entry = sids.get(int(sid), {})
         per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
                              "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
+    for address, c in raw.get("srv6_sids", {}).items():
+        per_sid[address] = {"vnf": c.get("vnf"), "version": c.get("version"), "rx": c.get("rx_packets", 0),
+                            "tx": c.get("tx_packets", 0)}
     drops = {k: v for k, v in raw.get("drops", {}).items() if v}
     return {"sids": per_sid, "drops": drops, "kernel_drops": raw.get("kernel_drops", 0)}
 

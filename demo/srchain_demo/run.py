@@ -16,8 +16,8 @@ from rich.table import Table
 from . import results
 from .netns import TestbedError
 from .scenario import Outcome, Settings, run
-from .shipped import REFERENCE_SPEC
-from .testbed import Testbed
+from .shipped import REFERENCE_SPEC, SRV6_SPEC
+from .testbed import Dataplane, Testbed
 
 
 def _ms(v: float | None) -> str:
@@ -61,12 +61,14 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     out.print(f"results: {result_dir}", highlight=False)
 
 
-def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000) -> int:
+def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000,
+             dataplane: Dataplane = "sr-mpls", switch_nice: int | None = None) -> int:
     if os.geteuid() != 0:
         out.print("[red]error[/]: srchain demo needs root (network namespaces, veth, raw sockets)")
         return 1
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    result_dir = results_root / f"demo-{stamp}"
+    # beside each other under results_root: demo-<time>/ (SR-MPLS) and demo-srv6-<time>/
+    result_dir = results_root / (f"demo-{stamp}" if dataplane == "sr-mpls" else f"demo-srv6-{stamp}")
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM tears down like Ctrl-C
     t_start = time.monotonic()
     try:
@@ -76,11 +78,13 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
             def note(msg: str) -> None:
                 prog.console.print(f"[dim]{time.monotonic() - t_start:6.1f}s[/] {msg}", highlight=False)
 
-            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps) as tb:
+            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps, dataplane=dataplane,
+                         switch_nice=switch_nice) as tb:
                 prog.update(task, description="applying the chain")
-                plan, res = tb.apply(REFERENCE_SPEC)
+                plan, res = tb.apply(SRV6_SPEC if tb.srv6 else REFERENCE_SPEC)
+                where = "switch s1 + proxy px1" + (" + Linux SRv6 nodes tail, mid" if tb.srv6 else "")
                 note(f"[green]chain up[/]: '{plan.chain}' v{plan.version}, {len(res.ops)} entries "
-                     f"(switch s1 + proxy px1) via srchain.apply")
+                     f"({where}) via srchain.apply")
                 prog.update(task, description="scenario", total=1.0, completed=0)
 
                 def event(name: str, t: float) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from . import topology as topo
 from .netns import TestbedError
 from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, vnf_counters
-from .shipped import MITIGATION_SPEC
+from .shipped import MITIGATION_SPEC, SRV6_MITIGATION_SPEC
 from .testbed import Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
@@ -229,7 +229,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
     time.sleep(0.5)  # the last reports reach the aggregator
     vnfs, switch = settled_counters(tb, sw)
     return Outcome(
-        settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps},
+        settings=s.__dict__ | {"port_rate_bps": tb.port_rate_bps, "dataplane": tb.dataplane},
         timeline=timeline, delays=delays, gaming_before_ms=before, gaming_after_ms=after,
         queue_series=series, hops=hops(tb, sw), switch=switch, proxy=proxy_counters(tb),
         vnfs=vnfs, classes={name: sw.session_class(key) for name, key in SESSIONS.items()},
@@ -257,8 +257,9 @@ CHANGE_MARGIN_S = 1.0  # packets sent this long before the change started or aft
 def _reconfigure(tb: Testbed) -> dict[str, Any]:
     """Apply the day-2 insert (make-before-break) while the traffic runs."""
     started = time.time()
-    plan, res = tb.apply(MITIGATION_SPEC)
-    return {"spec": MITIGATION_SPEC.name, "version": plan.version, "start": started, "end": time.time(),
+    spec = SRV6_MITIGATION_SPEC if tb.srv6 else MITIGATION_SPEC
+    plan, res = tb.apply(spec)
+    return {"spec": spec.name, "version": plan.version, "start": started, "end": time.time(),
             "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}
 
 

@@ -18,3 +18,6 @@ REFERENCE_SPEC = EXAMPLES / "cloud-gaming.yaml"
 MITIGATION_SPEC = EXAMPLES / "cloud-gaming-mitigation.yaml"  # day 2: attack mitigation inserted
 MITIGATION_FIRST_SPEC = EXAMPLES / "cloud-gaming-mitigation-first.yaml"  # ... then moved before flow-features
 INVENTORY = EXAMPLES / "inventory.yaml"
+SRV6_SPEC = EXAMPLES / "cloud-gaming-srv6.yaml"  # the reference chain over SRv6 (`srchain demo --dataplane srv6`)
+SRV6_MITIGATION_SPEC = EXAMPLES / "cloud-gaming-srv6-mitigation.yaml"  # its day 2 (--dataplane srv6 --reconfigure)
+SRV6_INVENTORY = EXAMPLES / "inventory-demo-srv6.yaml"  # its testbed's shape (--plan-only)

@@ -2,7 +2,8 @@
 processes, a generated inventory, and the chain applied through `srchain.apply` (the charms' code).
 
 Everything it creates is named `sd<pid>…` and removed by `close()` (also on errors and signals: use it
-as a context manager).
+as a context manager). `dataplane="srv6"` builds the SRv6 variant (`srv6bed.py`: the srv6 P4 profile, the
+client behind a Linux tail, a Linux End beside s1).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
+from srchain_demo import srv6bed
 from srchain_demo import topology as topo
 from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
 from srchain_demo.shipped import P4_PROGRAM
@@ -34,6 +36,7 @@ VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fit
 FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports), fixed
 FORMATTER_SOURCE_PORT_BASE = 47100  # ports: the same split of sessions over the classifiers on every run
 Log = Callable[[str], None]
+Dataplane = Literal["sr-mpls", "srv6"]
 
 
 def _quiet(_: str) -> None:
@@ -43,8 +46,12 @@ def _quiet(_: str) -> None:
 class Testbed:
     __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
-                 prefix: str | None = None) -> None:
+                 prefix: str | None = None, dataplane: Dataplane = "sr-mpls", switch_nice: int | None = None) -> None:
         self.workdir = workdir.resolve()  # absolute: socket paths go into the inventory (unix:/abs/path)
+        self.dataplane: Dataplane = dataplane  # srv6: srv6bed.py (the P4 srv6 profile, Linux tail and End)
+        # the emulated switch's nice value (every thread), None: inherited. On a shared 2-core box its CPU share
+        # decides how long frames wait in its RX rings (docs/demo.md "Over SRv6")
+        self.switch_nice = switch_nice
         self.port_rate_bps = port_rate_bps
         self.log = log
         self.prefix = prefix or f"sd{os.getpid()}"
@@ -59,6 +66,14 @@ class Testbed:
         self.closed = False
 
     # ------------------------------------------------------------------ names
+    @property
+    def srv6(self) -> bool:
+        return self.dataplane == "srv6"
+
+    @property
+    def switch_ports(self) -> dict[int, tuple[str, str, str]]:
+        return topo.SRV6_SWITCH_PORTS if self.srv6 else topo.SWITCH_PORTS
+
     def ns(self, role: str) -> str:
         return f"{self.prefix}{role}"
 
@@ -81,7 +96,7 @@ class Testbed:
         self.log("network namespaces and links up")
         from srchain_emu.bundle import compile_to_dir
 
-        compile_to_dir(P4_PROGRAM, self.bundle)
+        compile_to_dir(P4_PROGRAM, self.bundle, defines={"SRCHAIN_SRV6": "1"} if self.srv6 else None)
         self.start_switch()
         self.start_proxy()
         for vnf in topo.VNFS:
@@ -111,7 +126,7 @@ class Testbed:
             sock.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ network
-    def _add_ns(self, role: str) -> str:
+    def add_ns(self, role: str) -> str:
         name = self.ns(role)
         if netns_exists(name):  # left over by a killed run of the same pid: ours by name
             delete_netns(name)
@@ -122,9 +137,9 @@ class Testbed:
         sh("ip", "-n", name, "link", "set", "lo", "up")
         return name
 
-    def _veth(self, ns_a: str, if_a: str, mac_a: str, ns_b: str, if_b: str, mac_b: str) -> None:
-        sh("ip", "-n", ns_a, "link", "add", if_a, "address", mac_a, "type", "veth",
-           "peer", "name", if_b, "address", mac_b, "netns", ns_b)
+    def veth(self, ns_a: str, if_a: str, mac_a: str, ns_b: str, if_b: str, mac_b: str, mtu: int | None = None) -> None:
+        sh("ip", "-n", ns_a, "link", "add", if_a, "address", mac_a, *(("mtu", str(mtu)) if mtu else ()), "type", "veth",
+           "peer", "name", if_b, "address", mac_b, *(("mtu", str(mtu)) if mtu else ()), "netns", ns_b)
         sh("ip", "-n", ns_a, "link", "set", if_a, "up")
         sh("ip", "-n", ns_b, "link", "set", if_b, "up")
         # veth hands locally sent UDP over with the checksum still to be filled in (TX offload); the switch
@@ -134,34 +149,38 @@ class Testbed:
             sh("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
 
     def _network(self) -> None:
-        sw = self._add_ns("sw")
-        px = self._add_ns("px")
+        sw = self.add_ns("sw")
+        px = self.add_ns("px")
         for host in topo.HOSTS:
-            ns = self._add_ns(host.role)
+            ns = self.add_ns(host.role)
+            if self.srv6 and host is srv6bed.CLIENT:
+                continue  # behind the Linux tail: srv6bed.wire
             ifname, port_mac, _ = topo.SWITCH_PORTS[host.port]
-            self._veth(sw, ifname, port_mac, ns, "eth0", host.mac)
+            self.veth(sw, ifname, port_mac, ns, "eth0", host.mac)
             for addr in (host.ipv4, *host.extra):
                 sh("ip", "-n", ns, "addr", "add", f"{addr}/32", "dev", "eth0")
-            self._gateway(ns, topo.HOST_GATEWAY, port_mac)
+            self.gateway(ns, topo.HOST_GATEWAY, port_mac)
         ifname, port_mac, _ = topo.SWITCH_PORTS[4]
-        self._veth(sw, ifname, port_mac, px, topo.PROXY_SR_IF, topo.PROXY_MAC)
+        self.veth(sw, ifname, port_mac, px, topo.PROXY_SR_IF, topo.PROXY_MAC)
         for vnf in topo.VNFS:
-            ns = self._add_ns(vnf.role)
-            self._veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
+            ns = self.add_ns(vnf.role)
+            self.veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
             sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
-            self._gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
+            self.gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
             # The proxy resolves its next hop from the kernel table of its own namespace.
             sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
                "nud", "permanent")
-        mi = self._add_ns(topo.MITIGATION_ROLE)
+        mi = self.add_ns(topo.MITIGATION_ROLE)
         for px_if, px_mac, mi_if, mi_mac in ((topo.MITIGATION_IFS[0], topo.MITIGATION_PROXY_MACS[0],
                                               topo.MITIGATION_VNF_IFS[0], topo.MITIGATION_VNF_MACS[0]),
                                              (topo.MITIGATION_IFS[1], topo.MITIGATION_PROXY_MACS[1],
                                               topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):
-            self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
+            self.veth(px, px_if, px_mac, mi, mi_if, mi_mac)
+        if self.srv6:
+            srv6bed.wire(self)
 
     @staticmethod
-    def _gateway(ns: str, gw: str, mac: str) -> None:
+    def gateway(ns: str, gw: str, mac: str) -> None:
         sh("ip", "-n", ns, "route", "add", gw, "dev", "eth0")
         sh("ip", "-n", ns, "route", "add", "default", "via", gw, "dev", "eth0")
         sh("ip", "-n", ns, "neigh", "replace", gw, "lladdr", mac, "dev", "eth0", "nud", "permanent")
@@ -207,7 +226,7 @@ class Testbed:
 
     def start_switch(self) -> None:
         ports = []
-        for dev, (ifname, _mac, _peer) in topo.SWITCH_PORTS.items():
+        for dev, (ifname, _mac, _peer) in self.switch_ports.items():
             entry: dict[str, Any] = {"device_port": dev, "if": ifname}
             if dev == topo.SHAPED_PORT:
                 entry |= {"rate_bps": self.port_rate_bps, "burst_bytes": 16384}
@@ -218,6 +237,18 @@ class Testbed:
         self.spawn("switch", "sw", [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
                                     "--grpc", f"unix:{self.switch_sock}"])
         self._wait("switch s1", "switch", self._switch_answers)
+        self.renice_switch()
+
+    def renice_switch(self) -> None:
+        """Every thread of the switch process to `switch_nice` (threads started later inherit it from theirs)."""
+        proc = self.procs.get("switch")
+        if self.switch_nice is None or proc is None:
+            return
+        for task in Path(f"/proc/{proc.pid}/task").iterdir():
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(task.name), self.switch_nice)
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
 
     def _switch_answers(self) -> bool:
         from srchain.bfrt.client import BfrtClient
@@ -342,6 +373,9 @@ class Testbed:
         ]
         attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": topo.MITIGATION_IFS[0],
                             "iface_in": topo.MITIGATION_IFS[1]})
+        if self.srv6:
+            self.inventory.write_text(yaml.safe_dump(srv6bed.inventory(self, attachments), sort_keys=False))
+            return
         inv = {
             "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,
                           "program": "srchain_node", "artifacts": str(self.bundle), "ports": ports}],
@@ -362,6 +396,9 @@ class Testbed:
 
         service = self._service(Options(drain_timeout, drain_interval))
         done = service.apply(service.load(spec))
+        if self.srv6:
+            srv6bed.client_route(self)  # after apply: its first run pushes the program
+        self.renice_switch()  # the program's threads too
         return done.plan, done.result
 
     def _service(self, options: Options | None = None) -> ChainService:

@@ -91,3 +91,23 @@ GAMING_PORT = 5000
 VOIP_PORT = 5001
 WEB_PORT = 5002
 BLAST_PORT = 5003
+
+
+# ---- `--dataplane srv6` (srv6bed.py): the same boxes, with the gaming client behind the Linux tail t -----------
+#   gs ─ s1 port 1, bg ─ port 3, px ─ port 4 (as above); port 2 (shaped) ─ t (End.DX4) ─ gc; port 5 ─ m (a Linux End
+#   between s1's flow-features and priority SIDs: the srv6 profile runs one local SID per pass)
+SRV6_TAIL_ROLE, SRV6_MID_ROLE = "t", "m"
+SRV6_SWITCH_PORTS = {
+    1: ("s1p1", "02:00:00:00:01:01", "gs"),
+    2: ("s1p2", "02:00:00:00:01:02", SRV6_TAIL_ROLE),
+    3: ("s1p3", "02:00:00:00:01:03", "bg"),
+    4: ("s1p4", "02:00:00:00:01:04", "px"),
+    5: ("s1p5", "02:00:00:00:01:05", SRV6_MID_ROLE),
+}
+SRV6_SWITCH_LOCATOR = "fcbb:bb00:10::/48"
+SRV6_PROXY_LOCATOR = "fcbb:bb00:2::/48"
+# Linux SRv6 nodes: inventory name, role, locator, address, interface toward s1 and its MAC
+SRV6_TAIL = ("tail", SRV6_TAIL_ROLE, "fcbb:bb00:9::/48", "fcbb:bb00:9::1", "t-s1", "02:00:00:00:70:09")
+SRV6_MID = ("mid", SRV6_MID_ROLE, "fcbb:bb00:4::/48", "fcbb:bb00:4::1", "m-s1", "02:00:00:00:70:04")
+SRV6_TAIL_CLIENT_IF, SRV6_TAIL_CLIENT_MAC = "t-gc", "02:00:00:00:70:0a"  # t's side of the client's link
+SRV6_MTU = 9000  # s1 <-> t and s1 <-> m carry the 1400-byte packets with 40 + 8 + 64 bytes of IPv6 + SRH

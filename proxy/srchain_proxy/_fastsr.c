@@ -961,13 +961,13 @@ enum { K6_AS = 0, K6_AD_IFACE = 1, K6_AD_FLOW = 2, K6_AM = 3 };
 enum { R6_TRUNCATED, R6_UNKNOWN_SID, R6_HOP_LIMIT, R6_EXT_HEADER, R6_NO_SRH, R6_BAD_SRH, R6_FRAGMENT, R6_SL_ZERO,
        R6_INNER_TYPE, R6_NO_ATTACHMENT, R6_NO_NEIGHBOUR, R6_RET_TRUNCATED, R6_RET_NOT_IP, R6_FLOW_MISS,
        R6_NO_SID, R6_RET_SL_ZERO, R6_RET_UNKNOWN_SID, R6_RET_HOP_LIMIT, R6_RET_BAD_SRH, R6_RET_NO_SRH,
-       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_RET_VLAN, R6_COUNT };
+       R6_RET_FRAGMENT, R6_RET_EXT_HEADER, R6_RET_VLAN, R6_AM_REDUCED, R6_COUNT };
 static const char *const srv6_reasons[R6_COUNT] = {
     "srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh", "srv6_bad_srh",
     "srv6_fragment", "srv6_sl_zero", "srv6_inner_type", "no_attachment", "no_neighbour", "return_truncated",
     "return_not_ip", "srv6_flow_miss", "no_sid", "srv6_return_sl_zero", "srv6_return_unknown_sid",
     "srv6_return_hop_limit", "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment",
-    "srv6_return_ext_header", "return_vlan"};
+    "srv6_return_ext_header", "return_vlan", "srv6_am_reduced_srh"};
 enum { EV_HMAC = 1, EV_EXT_BEFORE = 2, EV_DOPT_AFTER = 4 };  /* engine.SRV6_EVENTS, in that order */
 #define NH6_HBH 0
 #define NH6_IPV4 4
@@ -1033,7 +1033,9 @@ static int srh_find(const uint8_t *b, Py_ssize_t p, Py_ssize_t end, Py_ssize_t *
         return R6_TRUNCATED;
     int last = b[q + 4], sl = b[q + 3];
     Py_ssize_t tlv = q + 8 + 16 * (last + 1);
-    if (tlv > stop || sl > last)
+    /* RFC 8754 4.3.1.1 S10-S11: SL <= Last Entry + 1; SL = Last Entry + 1 is a reduced SRH (RFC 8986 5.2
+     * H.Encaps.Red, the first segment only in the DA): End takes Segment List[Last Entry], inside the list */
+    if (tlv > stop || sl > last + 1)
         return R6_BAD_SRH;
     int hmac = 0;
     while (tlv < stop) {
@@ -1187,7 +1189,7 @@ static int ad_learn(const uint8_t *b, Py_ssize_t p, Py_ssize_t q, Py_ssize_t r, 
     memcpy(h, b + p, n);
     h[7] -= 1;  /* hop limit > 1 checked */
     h[q - p + 3] = (uint8_t)(sl - 1);
-    memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry: inside the SRH */
+    memcpy(h + 24, h + (q - p) + 8 + 16 * (sl - 1), 16);  /* 1 <= SL <= Last Entry + 1: inside the SRH */
     int rc = -1, err = 0;
     PyObject *t = NULL, *val = NULL, *key = NULL, *res = NULL, *held = NULL, *same = NULL, *od = NULL;
     if (kind == K6_AD_IFACE) {
@@ -1357,6 +1359,8 @@ static PyObject *srv6_in_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double no
     PyObject *hdr = NULL;
     Py_ssize_t start, stop;
     if (kind == K6_AM) {
+        if (sl > b[q + 4])  /* reduced SRH: the SID only in the DA, which masquerading overwrites */
+            DROP6(R6_AM_REDUCED);
         if (att == Py_None)
             DROP6(R6_NO_ATTACHMENT);
         int got = att_header(att, 6, &hdr);
@@ -1646,7 +1650,8 @@ static int srv6_out_frame(uint8_t *b, Py_ssize_t s, Py_ssize_t e, double now, Py
             PyErr_SetString(PyExc_ValueError, "srv6: return entry SID key is not 16 bytes");
             return -1;
         }
-        if (memcmp(b + q + 8 + 16 * sl, PyBytes_AS_STRING(key), 16) != 0)  /* sl <= Last Entry: inside */
+        /* Segment List[SL] names the SID; a reduced SRH (SL = Last Entry + 1) names none */
+        if (sl > b[q + 4] || memcmp(b + q + 8 + 16 * sl, PyBytes_AS_STRING(key), 16) != 0)
             DROP6(R6_RET_UNKNOWN_SID);
         if (b[p + 7] <= 1)
             DROP6(R6_RET_HOP_LIMIT);

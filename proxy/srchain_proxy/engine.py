@@ -39,7 +39,7 @@ OTHER_DROPS = ("tx_error", "oversize", "internal_error")
 # SRv6 SIDs (srv6.py): inbound IPv6 frames, and frames back from attachments that serve SRv6 SIDs (these also
 # use return_truncated, return_not_ip, return_vlan, no_sid, no_attachment, no_neighbour and the link rules' reasons)
 SRV6_INBOUND_DROPS = ("srv6_truncated", "srv6_unknown_sid", "srv6_hop_limit", "srv6_ext_header", "srv6_no_srh",
-                      "srv6_bad_srh", "srv6_fragment", "srv6_sl_zero", "srv6_inner_type")
+                      "srv6_bad_srh", "srv6_fragment", "srv6_sl_zero", "srv6_inner_type", "srv6_am_reduced_srh")
 SRV6_RETURN_DROPS = ("srv6_flow_miss", "srv6_return_sl_zero", "srv6_return_unknown_sid", "srv6_return_hop_limit",
                      "srv6_return_bad_srh", "srv6_return_no_srh", "srv6_return_fragment", "srv6_return_ext_header")
 SRV6_DROPS = SRV6_INBOUND_DROPS + SRV6_RETURN_DROPS

@@ -145,7 +145,10 @@ class Srv6:
             return "truncated"
         last_entry, sl = buf[q + 4], buf[q + 3]
         tlv = q + 8 + 16 * (last_entry + 1)
-        if tlv > q + length or sl > last_entry:  # RFC 8754 §4.3.1.1: lengths must agree, SL <= Last Entry
+        # RFC 8754 §4.3.1.1 S10-S11: the segment list within the header, SL <= Last Entry + 1. SL = Last Entry + 1
+        # is a reduced SRH (RFC 8986 §5.2 H.Encaps.Red: the first segment only in the DA); End then takes
+        # Segment List[SL - 1] = Segment List[Last Entry], inside the list (Linux: seg6_validate_srh reduced)
+        if tlv > q + length or sl > last_entry + 1:
             return "bad_srh"
         hmac = False
         while tlv < q + length:  # RFC 8754 §2.1: TLVs after the segment list, Pad1 is one byte
@@ -214,6 +217,9 @@ class Srv6:
             return None
         att = st.att
         if st.behaviour == "end.am":
+            if sl > buf[q + 4]:  # reduced SRH: our SID only in the DA, which masquerading overwrites with
+                drops["srv6_am_reduced_srh"] += 1  # Segment List[0]; the packet back could not name its SID
+                return None
             if att is None or att.dmac is None:
                 drops["no_attachment" if att is None else "no_neighbour"] += 1
                 return None
@@ -330,7 +336,8 @@ class Srv6:
         if sl == 0:
             drops["srv6_return_sl_zero"] += 1
             return False
-        mine = bytes(buf[q + 8 + 16 * sl:q + 24 + 16 * sl])  # Segment List[SL]: the SID that masqueraded it
+        # Segment List[SL]: the SID that masqueraded it; a reduced SRH (SL = Last Entry + 1) names none
+        mine = bytes(buf[q + 8 + 16 * sl:q + 24 + 16 * sl]) if sl <= buf[q + 4] else b""
         st = next((st for st in am if st.key == mine), None)
         if st is None:
             drops["srv6_return_unknown_sid"] += 1

@@ -17,7 +17,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 
 from srchain.model import load_chain
-from srchain.plan import Plan, build_plan
+from srchain.plan import Plan, PlanError, build_plan
 from srchain.plan.model import Entry
 from srchain.plan.srv6 import NODE_ENCAP, NODE_LOCAL, PROXY_SRV6_SID, TAIL_SEGMENT
 from srchain.sidstore import SidStore
@@ -130,6 +130,43 @@ def test_the_head_ends_packet_through_the_planned_proxy(tmp_path: Path) -> None:
     fw = eng.from_sr(again, 0, len(again), 0.1)
     assert fw is not None and fw.vnf in ("fw-a", "fw-b") and travel[0] == sid(plan, "firewall", fw.vnf)
     assert not any(eng.drops.values()), {k: v for k, v in eng.drops.items() if v}
+
+
+RED = {"srv6: {tail: tail, decap: end.dx4, next_hop: 10.0.2.1}":
+       "srv6: {tail: tail, decap: end.dx4, next_hop: 10.0.2.1, encap: encap.red}"}
+
+
+def test_encap_red_onto_a_proxy_end_as_is_planned_and_the_proxy_takes_the_reduced_srh(tmp_path: Path) -> None:
+    """srv6.encap: encap.red with End.AS (nat) first: planned (the head end's route `mode encap.red`); the
+    reduced SRH Linux writes (the first SID only in the DA, Segments Left = Last Entry + 1) goes through px1's
+    engine built from the plan: the NAT gets the inner packet, nothing is dropped."""
+    plan = plan_of(write_variant(tmp_path, "red", RED, base=SPEC), tmp_path / "state")
+    encaps = table(plan, NODE_ENCAP)
+    assert {e.params["mode"] for e in encaps} == {"encap.red"}
+    segments = next(e.params["segments"] for e in encaps if e.key["lb_bucket"]["value"] == 0)
+    assert isinstance(segments, list) and segments[0] == sid(plan, "nat")
+    inner = IP(src="10.0.1.5", dst="10.0.2.7") / UDP(sport=4000, dport=443) / b"hello"
+    pkt = IPv6(src="fcbb:bb00:1::1", dst=segments[0], hlim=64) / IPv6ExtHdrSegmentRouting(
+        addresses=list(reversed(segments[1:])), segleft=len(segments) - 1, nh=4) / inner
+    eng = _px1_engine(plan)
+    buf = bytearray(bytes(Ether(dst=SR_MAC, src=SW_MAC) / pkt))
+    assert buf[14 + 40 + 3] == buf[14 + 40 + 4] + 1  # SL = Last Entry + 1
+    att = eng.from_sr(buf, 0, len(buf), 0.0)
+    assert att is not None and att.vnf == "nat"
+    assert bytes(Ether(bytes(buf[eng.ostart:eng.oend])).payload) == bytes(inner)
+    assert not any(eng.drops.values()), {k: v for k, v in eng.drops.items() if v}
+
+
+def test_encap_red_onto_a_proxy_end_am_is_refused_by_name(tmp_path: Path) -> None:
+    spec = write_variant(tmp_path, "red-am", {**RED, "behaviour: static}": "behaviour: masquerading}"}, base=SPEC)
+    with pytest.raises(PlanError, match=r"chain 'srv6-services': srv6.encap encap.red: the first segment 'nat' is "
+                                        r"an End.AM SID of proxy 'px1', which refuses a reduced SRH \(Segments Left = "
+                                        r"Last Entry \+ 1 on arrival: srv6_am_reduced_srh\); put another segment "
+                                        r"first, or use encap$"):
+        plan_of(spec, tmp_path / "state")
+    # the same chain with H.Encaps is planned
+    plan_of(write_variant(tmp_path, "am", {"behaviour: static}": "behaviour: masquerading}"}, base=SPEC),
+            tmp_path / "state2")
 
 
 def test_replanning_keeps_sids_and_version(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ SPECS = [  # (spec, inventory, the profile its switches run): every example chai
     ("two-site.yaml", "inventory-two-site.yaml", "msd8"),  # its border switches run `wan` (BORDERS)
     ("srv6-switch.yaml", "inventory-srv6-switch.yaml", "srv6"),
     ("srv6-switch-head.yaml", "inventory-srv6-switch.yaml", "srv6"),
+    ("cloud-gaming-srv6.yaml", "inventory-demo-srv6.yaml", "srv6"),
+    ("cloud-gaming-srv6-mitigation.yaml", "inventory-demo-srv6.yaml", "srv6"),
 ]
 # switches of a spec's inventory that run another profile than the spec's (the border switches of a WAN link)
 BORDERS = {("two-site.yaml", "a2"): "wan", ("two-site.yaml", "b1"): "wan"}

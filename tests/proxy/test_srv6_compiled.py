@@ -120,6 +120,7 @@ def seeds() -> list[bytes]:
         frame(srv6_packet(udp6(sport=9), [PX_AF, MID, TAIL], sl=2, before=[IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt()])),
         frame(srv6_packet(None, [PX, TAIL], sl=1, nh=60) / IPv6ExtHdrDestOpt(nh=4) / udp4()),
         frame(srv6_packet(udp4(), [PX_AD, TAIL], sl=1, tlvs=[hmac_tlv()])),
+        frame(srv6_packet(udp4(), [MID, TAIL], sl=2, da=PX_AD)),  # reduced SRH (H.Encaps.Red)
     ]
 
 
@@ -192,6 +193,12 @@ EDGES = {
     "no SRH": (IPv6(src=srv6lib.HEAD, dst=PX) / udp4(), "srv6_no_srh"),
     "unknown SID": (srv6_packet(udp4(), [MID, TAIL], sl=1), "srv6_unknown_sid"),
     "inner not IP": (srv6_packet(None, [PX_AD, TAIL], sl=1, nh=59), "srv6_inner_type"),
+    # reduced SRHs (H.Encaps.Red: the first segment only in the DA, SL = Last Entry + 1)
+    "reduced SRH (End.AS)": (srv6_packet(udp4(), [TAIL], sl=1, da=PX), None),
+    "reduced SRH (End.AD)": (srv6_packet(udp4(), [MID, TAIL], sl=2, da=PX_AD), None),
+    "reduced SRH (End.AD per flow)": (srv6_packet(udp4(), [TAIL], sl=1, da=PX_AF), None),
+    "reduced SRH (End.AM)": (srv6_packet(udp6(), [TAIL], sl=1, da=PX_AM), "srv6_am_reduced_srh"),
+    "SL = Last Entry + 2": (srv6_packet(udp4(), [TAIL], sl=2, da=PX_AD), "srv6_bad_srh"),
 }
 
 
@@ -257,7 +264,8 @@ def test_return_path_refusals_and_copies_identical():
                 vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, hlim=1)), vnf_frame(udp6()), vnf_frame(udp4()),
                 vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, before=[IPv6ExtHdrFragment()])),
                 vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1, before=[IPv6ExtHdrDestOpt(), IPv6ExtHdrHopByHop()])),
-                vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1))[:14 + 40 + 10], bad_srh_length()],
+                vnf_frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1))[:14 + 40 + 10], bad_srh_length(),
+                vnf_frame(srv6_packet(udp6(), [TAIL], sl=1, da=TAIL))],  # reduced: names no SID
         "fmt": [vnf_frame(udp4()), vnf_frame(udp6()), bytes(Ether(type=0x88CC) / (b"lldp" * 20))],
         "flo": [vnf_frame(udp4())],
     }
@@ -340,7 +348,8 @@ def test_sr_ring_loop_forwards_srv6_in_c_like_the_reference():
     rnd = random.Random(77)
     clean = [frame(srv6_packet(udp4(sport=7), [PX, TAIL], sl=1)), frame(srv6_packet(udp6(), [PX_AD, TAIL], sl=1)),
              frame(srv6_packet(udp4(sport=8), [PX_AF, MID, TAIL], sl=2)),
-             frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1))]
+             frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1)),
+             frame(srv6_packet(udp4(sport=9), [TAIL], sl=1, da=PX_AD))]  # reduced SRH: C forwards it too
     base = seeds() + clean
     frames = [bytes(mutate(rnd, bytearray(rnd.choice(base)), 14)) if rnd.random() < 0.3 else rnd.choice(base)
               for _ in range(3000)]

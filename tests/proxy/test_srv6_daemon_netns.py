@@ -69,7 +69,7 @@ def _srv6_from_proxy(f: bytes) -> bool:
 def fixed_frames() -> dict[str, bytes]:
     inner = udp4()
     bad = bytearray(frame(srv6_packet(inner, [PX, TAIL], sl=1)))
-    bad[14 + 40 + 3] = 2  # SL > Last Entry
+    bad[14 + 40 + 3] = 3  # SL > Last Entry + 1 (SL = Last Entry + 1 is a reduced SRH: legal)
     return {
         "srv6_sl_zero": frame(srv6_packet(inner, [TAIL, PX], sl=0)),
         "srv6_hop_limit": frame(srv6_packet(inner, [PX_AD, TAIL], sl=1, hlim=1)),
@@ -80,6 +80,8 @@ def fixed_frames() -> dict[str, bytes]:
         "srv6_inner_type": frame(srv6_packet(None, [PX_AD, TAIL], sl=1, nh=59)),
         "srv6_ext_header": frame(srv6_packet(inner, [PX, TAIL], sl=1,
                                              before=[IPv6ExtHdrDestOpt(), IPv6ExtHdrHopByHop()])),
+        # H.Encaps.Red onto End.AM: a legal reduced SRH (SL = Last Entry + 1) End.AM cannot take
+        "srv6_am_reduced_srh": frame(srv6_packet(udp6(), [TAIL], sl=1, da=PX_AM)),
     }
 
 
@@ -95,17 +97,18 @@ def test_100k_malformed_srv6_frames_counted_once_no_crash_still_forwarding(lab):
         seeds = [frame(srv6_packet(SERVICE, [PX, TAIL], sl=1, tlvs=[hmac_tlv()])),
                  frame(srv6_packet(udp6(), [MID, PX_AD, TAIL], sl=1, before=[IPv6ExtHdrHopByHop()])),
                  frame(srv6_packet(udp6(), [PX_AM, TAIL], sl=1)),
-                 frame(srv6_packet(udp4(), [PX_AD, TAIL], sl=1, before=[IPv6ExtHdrDestOpt()]))]
+                 frame(srv6_packet(udp4(), [PX_AD, TAIL], sl=1, before=[IPv6ExtHdrDestOpt()])),
+                 frame(srv6_packet(udp4(), [MID, TAIL], sl=2, da=PX_AD))]  # reduced SRH (H.Encaps.Red)
         expected = dict.fromkeys(fixed, 0)
         expected["srv6_truncated"] = 0
         frames = []
         names = list(fixed)
         for i in range(N):
-            k = i % 10
+            k = i % (len(names) + 2)
             if k < len(names):
                 frames.append(fixed[names[k]])
                 expected[names[k]] += 1
-            elif k == 8:
+            elif k == len(names):
                 good = rng.choice(seeds)
                 frames.append(good[:rng.randrange(18, len(good))])  # cut anywhere after the ethertype
                 expected["srv6_truncated"] += 1

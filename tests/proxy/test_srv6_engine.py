@@ -242,7 +242,7 @@ def test_refusals_with_their_counter(entry):
     srh_at = 14 + 40
     bad = {
         "last entry past the header": (srh_at + 4, 5),
-        "SL > last entry": (srh_at + 3, 2),
+        "SL > last entry + 1": (srh_at + 3, 3),  # 2 (= Last Entry + 1) is a reduced SRH, legal
     }
     for what, (off, value) in bad.items():
         data = bytearray(raw)
@@ -345,6 +345,51 @@ def test_contract_messages():
     assert as_entry(sid="FCBB:BB00:0002:0000::A5").sid == PX  # one spelling per address
 
 
+# ---- reduced SRH (H.Encaps.Red) -------------------------------------------------------------------------
+
+def reduced_packet(inner, travel: list[str], hlim: int = 64, **kw):
+    """RFC 8986 §5.2 H.Encaps.Red of travel: the first segment only in the DA, the SRH holds the rest
+    (reversed), SL = Last Entry + 1 — what Linux's `encap seg6 mode encap.red` writes."""
+    return srv6_packet(inner, travel[1:], sl=len(travel) - 1, hlim=hlim, da=travel[0], **kw)
+
+
+def test_reduced_srh_end_ad_learns_end_applied_da_from_segment_list_last_entry():
+    """SL = Last Entry + 1 (RFC 8754 §4.3.1.1 allows it): End.AD's End takes SL - 1 = Last Entry and the DA
+    from Segment List[Last Entry], the second segment, as Linux's seg6local End does."""
+    eng = make_engine([ad_entry()])
+    pkt = IPv6(bytes(reduced_packet(udp4(), [PX_AD, MID, TAIL], hlim=30)))
+    s = pkt[IPv6ExtHdrSegmentRouting]
+    assert (s.lastentry, s.segleft, pkt.dst) == (1, 2, PX_AD)
+    att, out = inbound(eng, frame(pkt))
+    assert att is not None and bytes(Ether(out).payload) == bytes(udp4())
+    ret = back(eng, "fw", vnf_frame(udp4()))
+    got = Ether(ret)[IPv6]
+    assert (got.dst, got.hlim, got[IPv6ExtHdrSegmentRouting].segleft, got[IPv6ExtHdrSegmentRouting].lastentry) == (
+        MID, 29, 1, 1)
+    assert bytes(got) == expected_after_end(pkt)
+    assert nonzero_drops(eng) == {}
+
+
+def test_reduced_srh_end_as_decapsulates():
+    eng = make_engine([as_entry(segments=[[TAIL]])])
+    att, out = inbound(eng, frame(reduced_packet(udp4(), [PX, TAIL])))
+    assert att is not None and bytes(Ether(out).payload) == bytes(udp4())
+    assert eng.counters()["srv6_sids"][PX]["rx_packets"] == 1 and nonzero_drops(eng) == {}
+
+
+def test_reduced_srh_refusals_say_which():
+    """End.AM cannot take a reduced SRH (masquerading overwrites the DA, the only place our SID is: the
+    packet back would name no SID); SL = Last Entry + 2 is still a bad SRH; an End.AM return whose SRH
+    is reduced names no SID of ours."""
+    assert one_drop([am_entry()], reduced_packet(udp6(), [PX_AM, TAIL])) == {"srv6_am_reduced_srh": 1}
+    bad = bytearray(frame(reduced_packet(udp4(), [PX, TAIL])))
+    bad[14 + 40 + 3] = 2  # Last Entry 0: SL 2 = Last Entry + 2
+    assert one_drop([as_entry()], bytes(bad)) == {"srv6_bad_srh": 1}
+    eng = make_engine([am_entry()])
+    assert back(eng, "ids", vnf_frame(srv6_packet(udp6(), [TAIL], sl=1, da=TAIL))) is None
+    assert nonzero_drops(eng) == {"srv6_return_unknown_sid": 1}
+
+
 # ---- fuzz -------------------------------------------------------------------------------------------------
 
 def test_fuzz_every_frame_counted_once_never_raises():
@@ -353,7 +398,8 @@ def test_fuzz_every_frame_counted_once_never_raises():
     seeds = [frame(srv6_packet(udp4(), [PX, TAIL], sl=1, tlvs=[hmac_tlv()])),
              frame(srv6_packet(udp6(), [MID, PX_AD, TAIL], sl=1, before=[IPv6ExtHdrHopByHop()])),
              frame(srv6_packet(udp4(), [PX_AM, TAIL], sl=1)),
-             frame(srv6_packet(udp4(), ["fcbb:bb00:2::af", TAIL], sl=1, before=[IPv6ExtHdrDestOpt()]))]
+             frame(srv6_packet(udp4(), ["fcbb:bb00:2::af", TAIL], sl=1, before=[IPv6ExtHdrDestOpt()])),
+             frame(reduced_packet(udp4(), [PX_AD, MID, TAIL]))]
     n = 20_000
     returned = 0
     for i in range(n):

@@ -40,6 +40,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
 from scapy.layers.l2 import Ether
 
 from srchain_net.rings import RxRing
+from srchain_proxy import compiled
 
 pytestmark = pytest.mark.netns
 
@@ -231,7 +232,8 @@ def run_traffic(lab: Lab, tag: bytes) -> dict[str, list[bytes]]:
         lab.e_ring.drain(lambda m, s, e: ring.append(bytes(m[s:e])) if _srv6(bytes(m[s:e])) else None, 256)
         time.sleep(0.01)
     caps["to_e"] = ring
-    assert sorted(got) == payloads, (f"h2 got {len(got)} of {N}", {k: len(v) for k, v in caps.items()})
+    assert sorted(got) == payloads, (f"h2 got {len(got)} of {N}", {k: len(v) for k, v in caps.items()},
+                                     {k: v for k, v in lab.api.ok("GET", "/v1/counters")["drops"].items() if v})
     return caps
 
 
@@ -342,3 +344,67 @@ def test_linux_end_in_the_middle_then_proxy_then_end_dx4(lab):
         assert row["rx_packets"] == row["tx_packets"] == N
     finally:
         lab.api.ok("DELETE", f"/v1/srv6/sids/{PX_AD}")
+
+
+@pytest.mark.parametrize("loop", ["compiled", "python"])
+def test_linux_encap_red_reduced_srh_through_end_as_and_end_ad(lab, loop):
+    """r1 `encap seg6 mode encap.red` (RFC 8986 §5.2 H.Encaps.Red): the first SID only in the DA, the SRH
+    holds the rest, Segments Left = Last Entry + 1 (legal: RFC 8754 §4.3.1.1 refuses SL > Last Entry + 1).
+    The proxy's End.AS and End.AD take it on either data path (the daemon restarted with `fast_path`
+    compiled or python): End.AD's header back is End applied (SL = Last Entry, DA = Segment List[Last
+    Entry]), End.AS's the configured one; End.DX4 at t decapsulates every datagram."""
+    if loop == "compiled" and compiled.load() is None:
+        pytest.skip(f"compiled fast path not built: {compiled.unavailable()}")
+    cfg = yaml.safe_load(lab.config.read_text())
+    lab.daemon.stop()
+    lab.config.write_text(yaml.safe_dump({**cfg, "fast_path": loop}))
+    try:
+        lab.daemon.start(wait_ready=("fw",))
+        assert lab.api.ok("GET", "/v1/health")["sr_loop"] == loop  # type: ignore[index]
+        for sid in (PX, PX_AD):  # End.AS as in the config file, then End.AD in its place through the API
+            lab.api.ok("POST", "/v1/batch", {"srv6_put": [cfg["srv6_sids"][0]] if sid == PX else
+                                             [{"sid": PX_AD, "behaviour": "end.ad", "vnf": "fw"}],
+                                             "srv6_delete": [PX] if sid == PX_AD else []})
+            lab.x("r1", "ip", "route", "replace", "10.2.0.0/24", "encap", "seg6", "mode", "encap.red", "segs",
+                  f"{sid},{TAIL}", "dev", "r1-px")
+            before_t = lab.seg6local_packets("t", TAIL)
+            before = lab.api.ok("GET", "/v1/counters")
+            caps = run_traffic(lab, b"red-" + sid[-2:].encode())
+            assert len(caps["to_px"]) == len(caps["from_px"]) == len(caps["to_vnf"]) == len(caps["to_t"]) == N
+            for i in range(N):
+                outer = Ether(caps["to_px"][i])[IPv6]
+                s = outer[IPv6ExtHdrSegmentRouting]
+                inner = bytes(s.payload)
+                # Linux's reduced SRH: Segment List = [TAIL] only, Last Entry 0, SL 1; the proxy SID in the DA
+                assert (outer.src, outer.dst, outer.hlim) == (HEAD, sid, 63)
+                assert (s.addresses, s.lastentry, s.segleft, s.nh) == ([TAIL], 0, 1, 4)
+                assert bytes(Ether(caps["to_vnf"][i]).payload) == inner == bytes(Ether(caps["from_vnf"][i]).payload)
+                back = Ether(caps["from_px"][i])
+                if sid == PX_AD:  # End applied to the reduced header: SL 0, DA = Segment List[0], hop limit 62
+                    want = after_end(outer)
+                    assert (want.dst, want[IPv6ExtHdrSegmentRouting].segleft, want.hlim) == (TAIL, 0, 62)
+                else:  # End.AS: the configured header (source HEAD, [PX, TAIL], SL 0, hop limit 63)
+                    want = IPv6(bytes(IPv6(src=HEAD, dst=TAIL, hlim=63) / IPv6ExtHdrSegmentRouting(
+                        addresses=[TAIL, PX], segleft=0, nh=4) / IP(inner)))
+                assert bytes(back.payload) == bytes(want)
+                at_t = IPv6(bytes(want))
+                at_t.hlim -= 1
+                assert bytes(Ether(caps["to_t"][i])[IPv6]) == bytes(at_t)
+                at_h2 = IP(inner)
+                at_h2.ttl -= 1
+                del at_h2.chksum
+                assert bytes(Ether(caps["to_h2"][i])[IP]) == bytes(IP(bytes(at_h2)))
+            assert lab.seg6local_packets("t", TAIL) - before_t == N
+            after = lab.api.ok("GET", "/v1/counters")
+            row, was = after["srv6_sids"][sid], before["srv6_sids"].get(sid, {})  # type: ignore[index,union-attr]
+            assert (row["rx_packets"] - was.get("rx_packets", 0), row["tx_packets"] - was.get("tx_packets", 0)) == (
+                N, N)
+            moved = {k: v - before["drops"][k] for k, v in after["drops"].items()  # type: ignore[index]
+                     if v != before["drops"][k]}  # type: ignore[index]
+            assert moved == {}, moved  # no srv6_bad_srh (or anything else) any more
+    finally:  # the daemon keeps its SIDs in its state file across restarts: put the config's back
+        lab.api.call("POST", "/v1/batch", {"srv6_put": cfg["srv6_sids"]})
+        lab.api.call("DELETE", f"/v1/srv6/sids/{PX_AD}")
+        lab.daemon.stop()
+        lab.config.write_text(yaml.safe_dump(cfg))
+        lab.daemon.start(wait_ready=("fw",))

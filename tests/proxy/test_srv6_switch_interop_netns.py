@@ -406,7 +406,9 @@ def test_scenario_3_a_linux_end_in_the_middle_of_our_chain(lab: Lab) -> None:
 
 
 def test_scenario_2_switch_encaps_linux_end_proxy_end_ad_linux_decap(lab: Lab) -> None:
-    """Issue 19's scenario 2 with End.DX4 for End.DT4 (Linux's End.DT4 needs a VRF device; not offered): s1 is the
+    """Issue 19's scenario 2 with End.DX4 for End.DT4: Linux's End.DT4 takes `vrftable N` and needs a VRF device on
+    table N, and this machine's kernel (6.18.44, CONFIG_NET_VRF not set, no modules) has none: `ip link add vrf-x
+    type vrf table 100` is "Unknown device type", the End.DT4 route is EINVAL (docs/srv6.md). s1 is the
     head end (its classifier's H.Encaps.Red, from its locator's first address) → m's Linux End (on an SRH with
     Segments Left = Last Entry + 1) → px End.AD (per flow) → VNF → px → s1 → t End.DX4 → h2. r1 is a plain IPv4
     router here (its route to h2 via s1, the lab's)."""

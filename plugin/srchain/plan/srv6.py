@@ -284,18 +284,34 @@ class Srv6Builder:
         who = f"the tail '{name}'" if seg == TAIL_SEGMENT else f"segment '{seg}' ({kind} '{name}')"
         return self.refuse(f"the {what} cannot reach {who}: {reason}")
 
+    def is_end_as(self, sid: str) -> bool:
+        return any(s.sid == sid and s.behaviour == "proxy:end.as" for s in self.sids)
+
+    def pushed(self, segs: list[str]) -> list[str]:
+        """What a switch head end (classifier or report encap) pushes for the segment list `segs`: all of it when a
+        P4 switch parses that many, else only up to the first End.AS SID and the segment after it (End.AS needs
+        Segments Left ≥ 1). End.AS removes the outer header with its SRH and writes the lists behind its instance
+        itself, so the segments after it in the pushed SRH are never read; the walk checks each leg's own list."""
+        if len(segs) <= S6.MAX_SEGMENTS:
+            return segs
+        cut = next((i for i, sid in enumerate(segs[:-1]) if self.is_end_as(sid)), None)
+        return segs if cut is None else segs[:cut + 2]
+
     def walk(self, what: str, start: str | None, segs: list[str],
-             first_hop: Callable[[Hop], None] | None = None) -> None:
+             first_hop: Callable[[Hop], None] | None = None, wire: int | None = None) -> None:
         """Follow a segment list from where its packets first meet a switch (`start`; None: outside any
         switch, IPv6 routing beyond the inventory's switches): a switch's own module SID runs there (one per
         pass: the next SID is looked up in sid_forward); any other SID is forwarded hop by hop toward its
         node's locator. A proxy returns the packet to the switch it is wired to (if any); the tail is the end.
-        With `first_hop`, the first hop out of `start` is handed to it (the report leaves by its report port)."""
+        With `first_hop`, the first hop out of `start` is handed to it (the report leaves by its report port).
+        `wire`: the segments the head end pushes (`pushed`; default all); after an End.AS SID the SRH on the wire is
+        the one the proxy rebuilds, the segments after it."""
         loc, ran_here = start, False
+        wire = len(segs) if wire is None else wire
         for i, sid in enumerate(segs):
             kind, name = self.owner[sid]
-            if loc is not None and len(segs) > S6.MAX_SEGMENTS:
-                raise self.refuse(f"the {what} has a segment list of {len(segs)} segments and crosses switch "
+            if loc is not None and wire > S6.MAX_SEGMENTS:
+                raise self.refuse(f"the {what} has a segment list of {wire} segments and crosses switch "
                                   f"'{loc}', whose P4 srv6 profile parses at most {S6.MAX_SEGMENTS} "
                                   f"(SRV6_MAX_SEGS); shorten the chain")
             if kind == "switch":
@@ -329,6 +345,8 @@ class Srv6Builder:
                 self._route(what, sid, at)
             loc = at.switch if at is not None else None  # a proxy (a Linux End) sends back through its switch
             ran_here = False
+            if self.is_end_as(sid):  # the proxy sends the VNF's packet on with the rest of the list, rebuilt
+                wire = len(segs) - i - 1
 
     def _toward(self, what: str, sid: str, loc: str, target: str, start: str | None, i: int,
                 first_hop: Callable[[Hop], None] | None) -> None:
@@ -348,6 +366,23 @@ class Srv6Builder:
             assert hop.peer_switch is not None
             loc = hop.peer_switch
 
+    def route_entries(self) -> None:
+        """Plain IPv4 forwarding on the srv6 switches (those with a locator), as on SR-MPLS: a /32 route to every
+        inventory host of the switch's site, toward its port (traffic no rule classifies, and replies)."""
+        for sw in self.inv.switches:
+            if sw.locator is None:
+                continue
+            for host in self.inv.hosts:
+                at = self.topo.host_at.get(host.name)
+                if at is None or self.inv.site_of("switches", sw.name) != self.inv.site_of("hosts", host.name):
+                    continue
+                try:
+                    hop = at if at.switch == sw.name else self.topo.next_hop(sw.name, at.switch)
+                except Unreachable:
+                    continue
+                self.add(Entry("switch", sw.name, T.ROUTES, {"dst_addr": {"value": host.ipv4, "prefix_len": 32}},
+                               T.ROUTE_ACTION, {"port": hop.port, "dst_mac": hop.dst_mac}, "route"))
+
     def module_key(self, seg: ResolvedSegment) -> int:
         sid = self.sid[(seg.name, seg.name)]
         return S6.function_of(sid, self.locator[sid])
@@ -359,7 +394,8 @@ class Srv6Builder:
             return
         source = S6.source_address(self._switch_locator(sw))
         for rule in self.spec.classifier.rules:
-            for buckets, segs in self.groups(lists):
+            for buckets, full in self.groups(lists):
+                segs = self.pushed(full)
                 self.add(Entry("switch", sw, S6.CLASSIFIER,
                                {**match_key(rule.match), "lb_bucket": self.bucket_key(buckets),
                                 "$MATCH_PRIORITY": T.MATCH_PRIORITY_MAX - rule.priority},
@@ -399,9 +435,10 @@ class Srv6Builder:
         assert isinstance(emitter.spec, P4Segment) and isinstance(emitter.params, FlowFeaturesParams)
         sw, key = emitter.spec.switch, self.module_key(emitter)
         source = S6.source_address(self._switch_locator(sw))
-        for buckets, segs in self.groups(lists):
+        for buckets, full in self.groups(lists):
             first: list[Hop] = []
-            self.walk(f"report path of '{emitter.name}'", sw, segs, first_hop=first.append)
+            segs = self.pushed(full)
+            self.walk(f"report path of '{emitter.name}'", sw, full, first_hop=first.append, wire=len(segs))
             hop = first[0]  # the walk starts on the emitter's switch and its first SID is elsewhere
             group, rows = report_group(sw, hop.port, S6.REPORT_TRUNCATE)
             for e in rows:
@@ -423,14 +460,15 @@ class Srv6Builder:
 
     def check_reduced(self, lists: dict[int, list[str]]) -> None:
         """H.Encaps.Red leaves the first segment out of the SRH: it arrives with Segments Left = Last Entry + 1
-        (RFC 8754 allows it), which the SR proxy refuses as srv6_bad_srh; and with one segment there is no SRH."""
+        (RFC 8754 §4.3.1.1 allows it). The proxy's End.AS and End.AD take it (End: DA = Segment List[Last
+        Entry]); End.AM refuses it (srv6_am_reduced_srh): masquerading overwrites the DA, the only place the
+        SID is, so the packet back from the VNF would name no SID."""
         for segs in lists.values():
-            kind, name = self.owner[segs[0]]
-            if kind == "proxy":
-                seg = next(s.segment for s in self.sids if s.sid == segs[0])
-                raise self.refuse(f"srv6.encap encap.red: the first segment '{seg}' is a SID of proxy '{name}', "
-                                  "which refuses a reduced SRH (Segments Left = Last Entry + 1 on arrival: "
-                                  "srv6_bad_srh); put a switch module or a node segment first, or use encap")
+            info = next((s for s in self.sids if s.sid == segs[0]), None)
+            if info is not None and info.behaviour == "proxy:end.am":
+                raise self.refuse(f"srv6.encap encap.red: the first segment '{info.segment}' is an End.AM SID of "
+                                  f"proxy '{info.target}', which refuses a reduced SRH (Segments Left = Last Entry + 1 "
+                                  "on arrival: srv6_am_reduced_srh); put another segment first, or use encap")
 
     def build(self) -> Plan:
         self.allocate()
@@ -443,8 +481,11 @@ class Srv6Builder:
             stacks += [Stack(f"reports:{seg.name}", b, segs) for b, segs in self.groups(rl)]
         start = self.head_switch()
         for buckets, segs in self.groups(lists):
-            self.walk("data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""), start, segs)
+            wire = len(self.pushed(segs)) if self.spec.classifier.switch is not None else None
+            self.walk("data path" + (f" (bucket {buckets[0]})" if len(buckets) < self.buckets else ""), start, segs,
+                      wire=wire)
         self.switch_head_entries(lists)
+        self.route_entries()
         for seg, rl in reports:
             self.report_entries(seg, rl)
         for seg in self.m.segments:
