@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,7 +90,8 @@ class Unit:
 
     def __init__(self, charm: Path, root: Path, *, python: str | None = None, juju_version: str = JUJU_29,
                  application: str | None = None, model: str = "osm", leader: bool = True,
-                 timeout_s: float = 300.0, env: Mapping[str, str] | None = None) -> None:
+                 timeout_s: float = 300.0, env: Mapping[str, str] | None = None,
+                 config: Mapping[str, str] | None = None) -> None:
         meta = yaml.safe_load((charm / "metadata.yaml").read_text()) or {}
         self.application = application or str(meta["name"])
         self.name = f"{self.application}/0"
@@ -118,10 +120,14 @@ class Unit:
             (self.bin / "python3").symlink_to(python)
         self.state_file = root / "state.json"
         self.settings: dict[str, Any] = {}  # what was set; config-get adds the defaults
+        # `juju deploy --config` (N2VC deploys a proxy charm with none: tests use it for what the VM's defaults
+        # would be, e.g. the test sshd's port)
+        self.settings.update({k: v for k, v in self.parse_settings(config or {}).items() if v is not None})
         self._write({"juju_version": juju_version, "unit": self.name, "leader": leader, "config": self.config,
                      "action": None, "status": {"unit": ["maintenance", ""], "app": ["unknown", ""]},
                      "status_history": [], "log": [], "calls": [], "state": {}, "secrets": {}})
         self.hooks_run: list[str] = []
+        self.timings: list[tuple[str, float]] = []  # (dispatch path, seconds) of every dispatch run
 
     # --- state ------------------------------------------------------------------------------------
     def _write(self, state: dict[str, Any]) -> None:
@@ -176,8 +182,12 @@ class Unit:
         return env
 
     def _dispatch(self, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["./dispatch"], cwd=self.charm_dir, env=env, capture_output=True, text=True,
-                              timeout=self.timeout_s, check=False)
+        started = time.monotonic()
+        try:
+            return subprocess.run(["./dispatch"], cwd=self.charm_dir, env=env, capture_output=True, text=True,
+                                  timeout=self.timeout_s, check=False)
+        finally:
+            self.timings.append((env["JUJU_DISPATCH_PATH"], time.monotonic() - started))
 
     def hook(self, name: str) -> None:
         """Run hook `name` (install, leader-elected, config-changed, start, ...); HookFailed when it fails."""
