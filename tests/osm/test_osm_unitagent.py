@@ -12,6 +12,7 @@ test_osm_unitagent_netns.py: the SR proxy and the NS charm against the real prox
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -21,18 +22,20 @@ from typing import Any
 import pytest
 import yaml
 from osm_sshd import SshLab
-from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
-from osmlib import REPO
-from test_osm_charm_deployable import _charm_python
+from osm_switchlab import PROGRAM, EmulatedSwitch
+from osmlib import NS_CONFIG, REPO
 from test_osm_day1 import _lcm_cloud_init, _service_up, _vm_key
 
 from srchain.charms import sshkeys
 from srchain.charms.p4_switch import bundle_digest
 from srchain.model import load_chain
+from srchain.model.load import load_inventory
 from srchain.osm import ns_hostkeys
-from srchain.osm.package import ship_p4_bundles, stage_charm
+from srchain.osm.im import ImValidator
+from srchain.osm.nbi_standin import StandinNbi
+from srchain.osm.pdu import pdu_descriptors
 from srchain.osm.render import render_files
-from srchain.osm.unitagent.lcm import VERIFY, ExecutionEnvironment, Lcm, application_name
+from srchain.osm.unitagent.lcm import VERIFY, ExecutionEnvironment, Lcm, NbiActions, application_name
 from srchain.osm.unitagent.unit import JujuRefusal, Unit
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore
@@ -40,22 +43,6 @@ from srchain.targets.loader import Bundle
 
 NSR = "5f1c0e2a-0000-4000-8000-000000000017"  # an NS record id: the K8s model is `<nsr-id>-k8s`
 VNF_CHARMS = ("srchain-formatter", "srchain-classifier", "srchain-aggregator", "srchain-mitigation")
-
-
-@pytest.fixture(scope="session")
-def charm_python() -> tuple[str, str]:
-    return _charm_python()
-
-
-@pytest.fixture(scope="session")
-def staged(charm_python: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every charm as its package ships it, venv/ for the base's Python (from the cache: hard links)."""
-    root = tmp_path_factory.mktemp("staged")
-    names = [p.name for p in sorted((REPO / "charms").iterdir()) if (p / "charmcraft.yaml").is_file()]
-    charms = {n: stage_charm(REPO / "charms" / n, root / n, charm_python[1]) for n in names}
-    built = compile_artifacts(tmp_path_factory.mktemp("p4"))  # --p4-bundle: the PNF package's charm carries it
-    ship_p4_bundles([built / PROGRAM], charms["srchain-p4-switch"] / "p4")
-    return charms
 
 
 @pytest.fixture(scope="module")
@@ -306,3 +293,58 @@ def test_juju_3_keeps_the_units_ssh_key_in_a_secret(staged: dict[str, Path], cha
     assert outcome.status == "failed" and outcome.message.endswith(
         "ssh private key: not an unencrypted OpenSSH/PEM Ed25519, ECDSA or RSA key"), outcome
     assert not any("not a key" in msg for _, msg in unit.logs)
+
+
+# --- ns-action through the NBI stand-in runs the charm through dispatch ------------------------------------------
+
+def test_nbi_standin_ns_action_runs_the_charm_through_dispatch(
+        staged: dict[str, Path], charm_python: tuple[str, str], formatter: dict[str, Any], built_packages: list[Path],
+        im: ImValidator, tmp_path: Path) -> None:
+    f = formatter
+    subprocess.run([f["restart"]], check=True)
+    _service_up(f)
+    # the charm acts where it runs here (no ssh-hostname): the service it restarts must not inherit dispatch's
+    # PYTHONPATH (lib:venv, built for the charm's Python), as systemd's service would not on a VM
+    restart = tmp_path / "restart-clean.sh"
+    restart.write_text(f"#!/bin/sh\nexec env -u PYTHONPATH {f['restart']}\n")
+    restart.chmod(0o755)
+    unit = unit_of(staged, charm_python, "srchain-formatter", "formatter", tmp_path / "unit",
+                   config={"service-config": str(f["cfg"]), "restart-command": str(restart)})
+    ee = ExecutionEnvironment(unit, "formatter", day12("formatter"), {})
+    lcm = Lcm()
+    lcm.deploy(ee)
+    nbi = StandinNbi({"admin": "pw-0123456789"}, ["vim-1"], im=im, op_delay_s=0.0,
+                     on_action=NbiActions(lcm, {("cg", "formatter"): ee}))
+    for pkg in sorted(built_packages, key=lambda p: p.name.endswith("_ns.tar.gz")):  # the VNFDs first, then the NSD
+        nbi.upload("nsd" if pkg.name.endswith("_ns.tar.gz") else "vnfd", pkg.read_bytes(), _upload_headers(pkg))
+    inv, _ = load_inventory(REPO / "examples/inventory.yaml")
+    vim_id = next(k for k, name in nbi.vims.items() if name == "vim-1")  # a PDU names the VIM account's id
+    nbi.new_pdu(pdu_descriptors(inv, [vim_id])["s1"])
+    params, _ = ns_hostkeys.with_host_keys(yaml.safe_load(NS_CONFIG.read_text()))  # as ns-create adds them
+    created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": "vim-1", **params})
+    assert nbi.op_view(created["nslcmop_id"])["operationState"] == "COMPLETED"
+
+    op = nbi.ns_action("cg", {"member_vnf_index": "formatter", "primitive": "set-window",
+                              "primitive_params": {"window-reports": 8}})
+    view = nbi.op_view(op["id"])
+    assert view["operationState"] == "COMPLETED", view["detailed-status"]
+    assert json.loads(json.loads(view["detailed-status"])["output"])["set"] == {"depth": 8}
+    assert yaml.safe_load(f["cfg"].read_text())["depth"] == 8
+    assert unit.timings[-1][0] == "actions/set-window"  # it ran through dispatch
+    op = nbi.ns_action("cg", {"member_vnf_index": "formatter", "primitive": "set-window",
+                              "primitive_params": {"window-reports": 500}})
+    view = nbi.op_view(op["id"])
+    assert view["operationState"] == "FAILED"
+    assert view["detailed-status"] == (
+        f"set-window: Error executing primitive set-window in ee={ee.ee_id}: failed: {f['cfg']}: depth: Input should "
+        "be less than or equal to 64; nothing was changed")
+    assert yaml.safe_load(f["cfg"].read_text())["depth"] == 8
+    op = nbi.ns_action("cg", {"member_vnf_index": "aggregator", "primitive": "show-counters", "primitive_params": {}})
+    assert nbi.op_view(op["id"])["detailed-status"] == (
+        "show-counters: charm for member_vnf_index=aggregator is not deployed")
+    nbi.close()
+
+
+def _upload_headers(pkg: Path) -> dict[str, str]:
+    return {"content-file-md5": hashlib.md5(pkg.read_bytes(), usedforsecurity=False).hexdigest(),
+            "content-type": "application/gzip", "content-filename": pkg.name}

@@ -229,3 +229,21 @@ class Lcm:
                     continue
                 return "FAILED", str(e)
             return "COMPLETED", out if isinstance(out, str) else json.dumps(out, sort_keys=True)
+
+
+class NbiActions:
+    """An `on_action` for the NBI stand-in (`StandinNbi(on_action=...)`): ns-action runs the primitive on the unit
+    of an execution environment through dispatch, as N2VC `exec_primitive` would (the stand-in has already mapped
+    the parameters as `_map_primitive_params` does). `envs[(ns_name, member)]`, member None = the NS charm. A
+    failure raises with N2VC's text, which the stand-in makes the operation's FAILED detail."""
+
+    def __init__(self, lcm: Lcm, envs: Mapping[tuple[str, str | None], ExecutionEnvironment]) -> None:
+        self.lcm = lcm
+        self.envs = dict(envs)
+
+    def __call__(self, ns_name: str, member: str | None, primitive: str, params: dict[str, Any]) -> dict[str, Any]:
+        ee = self.envs.get((ns_name, member))
+        if ee is None:
+            raise LcmError(f"charm for member_vnf_index={member} is not deployed")  # LCM _look_for_deployed_vca
+        out = self.lcm.exec_primitive(ee, primitive, params)
+        return out if isinstance(out, dict) else {"output": out}
