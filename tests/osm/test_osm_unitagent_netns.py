@@ -19,7 +19,9 @@ from test_osm_unitagent import day12, primitive, unit_of
 from labs import running_proxy
 from nslib import add_veths, namespace
 from srchain.apply import AppliedStore
+from srchain.charms.p4_switch import bundle_digest
 from srchain.osm.unitagent.lcm import ExecutionEnvironment, Lcm
+from srchain.targets.loader import Bundle
 from srchain.targets.proxy import ProxyApi
 
 pytestmark = pytest.mark.netns
@@ -137,13 +139,21 @@ def test_ns_charm_day1_with_ns_config_info_and_day2(staged: dict[str, Path], cha
     config = _nsd_configuration()
     params = {"inventory": yaml.safe_dump(inv), "chain_spec": (EX / "cloud-gaming.yaml").read_text()}
     ee = ExecutionEnvironment(unit, None, config, params)
+    # the PNF's charm too, so the NS charm's day 1 comes after a VNF's and ns_config_info names a real application
+    host, port = sw.address.rsplit(":", 1)
+    switch = unit_of(staged, charm_python, "srchain-p4-switch", "s1", tmp_path / "s1",
+                     config={"state-dir": str(tmp_path / "s1-state")})
+    digest = bundle_digest(Bundle(PROGRAM, staged["srchain-p4-switch"] / "p4" / PROGRAM))
+    s1 = ExecutionEnvironment(switch, "s1", day12("tofino-s1"), {
+        "rw_mgmt_ip": host, "bfrt_port": port, "device_id": "0", "p4_program": PROGRAM, "p4_program_digest": digest})
     lcm = Lcm()
-    lcm.deploy(ee)
-    assert unit.status == ("blocked", "inventory not set")
-    mapping = {"osm-config-mapping": {"s1": "tofino-s1-z0-s1-vnf", "px1": "srchain-sr-p-z0-px1-vnf"}}
-    lcm.instantiate(ee, ns_config_info=lambda: mapping)
+    lcm.instantiate_ns([s1], ee)
+    assert [s.primitive for s in s1.steps] == ["config", "load-p4-program"]
     assert [s.primitive for s in ee.steps] == ["config"]
+    assert unit.hooks_run[:4] == ["install", "leader-elected", "config-changed", "start"]
     assert set(ee.steps[0].params) == {"inventory", "chain-spec", "ns_config_info"}  # LCM added ns_config_info
+    mapping = {"osm-config-mapping": {"s1": "srchain-p4-s-z0-s1-vnf"}}
+    assert json.loads(ee.steps[0].params["ns_config_info"]) == mapping
     applied = AppliedStore(state_dir).load("cloud-gaming")
     assert applied is not None
     assert unit.status == ("active", f"chain cloud-gaming v1 applied ({len(applied['sids'])} SIDs)")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,17 @@ def application_name(charm: str, member: str | None, ee_descriptor_id: str | Non
     if member is None:
         return f"{charm[:40]}-ns"
     return f"{(ee_descriptor_id or charm)[:12]}-z0-{member[:12]}-vnf"
+
+
+def _for_member(inject_key: Callable[[str, str], None], member: str) -> Callable[[str], None]:
+    def inject(key: str) -> None:
+        inject_key(member, key)
+    return inject
+
+
+def ns_config_info(vnfs: Sequence[ExecutionEnvironment]) -> dict[str, Any]:
+    """LCM `_get_ns_config_info`: `{"osm-config-mapping": {member-vnf-index: application}}` (VNF-level charms)."""
+    return {"osm-config-mapping": {str(ee.member): ee.unit.application for ee in vnfs if ee.member is not None}}
 
 
 def sorted_initial_primitives(config_descriptor: Mapping[str, Any], is_ns: bool,
@@ -211,6 +222,19 @@ class Lcm:
                 ee.steps.append(Step(prim["name"], params, False, str(e)))
                 raise
             ee.steps.append(Step(prim["name"], params, True, out if isinstance(out, str) else json.dumps(out)))
+
+    def instantiate_ns(self, vnfs: Sequence[ExecutionEnvironment], ns: ExecutionEnvironment | None,
+                       inject_key: Callable[[str, str], None] | None = None) -> None:
+        """NsLcm.instantiate's part for the charms: every execution environment deployed, each VNF's day 1, then the
+        NS charm's (`_wait_dependent_n2vc`: NS after its VNFs), with `ns_config_info` from the VNFs' applications
+        (`_get_ns_config_info`). LCM runs the VNFs' day 1 concurrently; here one after the other. The first failure
+        stops it (LCM fails the instantiation)."""
+        for ee in [*vnfs, *([ns] if ns is not None else [])]:
+            self.deploy(ee)
+        for ee in vnfs:
+            self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None)
+        if ns is not None:
+            self.instantiate(ns, ns_config_info=lambda: ns_config_info(vnfs))
 
     def action(self, ee: ExecutionEnvironment, primitive: Mapping[str, Any], params: Mapping[str, Any],
                retries: int = 0, retries_interval_s: float = 30.0) -> tuple[str, str]:
