@@ -4,6 +4,7 @@ real srchain-proxy daemon in a network namespace of its own and the emulated Tof
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -13,14 +14,20 @@ from typing import Any
 import pytest
 import yaml
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
-from osmlib import REPO
+from osmlib import NS_CONFIG, REPO
 from test_osm_unitagent import day12, primitive, unit_of
 
 from labs import running_proxy
 from nslib import add_veths, namespace
 from srchain.apply import AppliedStore
 from srchain.charms.p4_switch import bundle_digest
-from srchain.osm.unitagent.lcm import ExecutionEnvironment, Lcm
+from srchain.model.load import load_inventory
+from srchain.osm import ns_hostkeys
+from srchain.osm.im import ImValidator
+from srchain.osm.nbi_standin import StandinNbi
+from srchain.osm.pdu import pdu_descriptors
+from srchain.osm.unitagent.lcm import ExecutionEnvironment, Lcm, NbiLcm
+from srchain.osm.unitagent.unit import Unit
 from srchain.targets.loader import Bundle
 from srchain.targets.proxy import ProxyApi
 
@@ -180,3 +187,66 @@ def test_ns_charm_day1_with_ns_config_info_and_day2(staged: dict[str, Path], cha
     doc = AppliedStore(state_dir).load("cloud-gaming")
     assert doc is not None and doc["version"] == 4
     assert _sids(api) == sorted(s["sid"] for s in doc["sids"] if s["target_kind"] == "proxy")
+
+
+def test_nbi_standin_ns_create_runs_day1_and_ns_action_day2_through_the_charms(
+        staged: dict[str, Path], charm_python: tuple[str, str], proxy: dict[str, Any], clean: ProxyApi,
+        sw: EmulatedSwitch, built_packages: list[Path], im: ImValidator, tmp_path: Path) -> None:
+    """ns-create on the NBI stand-in → the LCM stand-in → dispatch: the PNF's charm loads the program on the emulated
+    Tofino, then the NS charm applies the chain to it and to the real proxy; ns-action runs show-chain and a refused
+    add-segment through the NS charm. The VNF VMs are not stood up here: their members are not deployed."""
+    api = clean
+    host, port = sw.address.rsplit(":", 1)
+    inv = yaml.safe_load((EX / "inventory.yaml").read_text())
+    inv["switches"][0].update(grpc=sw.address, artifacts=str(compile_artifacts(tmp_path / "p4") / PROGRAM))
+    inv["proxies"][0].update(control=f"unix:{proxy['sock']}")
+    state_dir = tmp_path / "state"
+
+    def make_unit(ns_name: str, member: str | None, charm: str) -> tuple[Unit, dict[str, Any]] | None:
+        if member == "s1":  # the PDU's address (the stand-in's PDU names the inventory's, not this emulator's)
+            return (unit_of(staged, charm_python, charm, member, tmp_path / "s1",
+                            config={"state-dir": str(tmp_path / "s1-state")}), {"rw_mgmt_ip": host, "bfrt_port": port})
+        if member is None:
+            return (unit_of(staged, charm_python, charm, None, tmp_path / "ns",
+                            config={"state-dir": str(state_dir), "target-tokens": f"proxy-px1: {TOKEN}",
+                                    "drain-timeout": "0.2"}), {})
+        return None
+
+    agent = NbiLcm(Lcm(), make_unit)
+    nbi = StandinNbi({"admin": "pw-0123456789"}, ["vim-1"], im=im, op_delay_s=0.0, on_action=agent.action,
+                     on_instantiate=agent.instantiate)
+    try:
+        for pkg in sorted(built_packages, key=lambda p: p.name.endswith("_ns.tar.gz")):
+            md5 = hashlib.md5(pkg.read_bytes(), usedforsecurity=False).hexdigest()
+            nbi.upload("nsd" if pkg.name.endswith("_ns.tar.gz") else "vnfd", pkg.read_bytes(),
+                       {"content-file-md5": md5, "content-type": "application/gzip", "content-filename": pkg.name})
+        pdu_inv, _ = load_inventory(EX / "inventory.yaml")
+        nbi.new_pdu(pdu_descriptors(pdu_inv, [next(k for k, n in nbi.vims.items() if n == "vim-1")])["s1"])
+        params, _ = ns_hostkeys.with_host_keys(yaml.safe_load(NS_CONFIG.read_text()))
+        params["additionalParamsForNs"].update(inventory=yaml.safe_dump(inv),
+                                               chain_spec=(EX / "cloud-gaming.yaml").read_text())
+        created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": "vim-1", **params})
+        view = nbi.op_view(created["nslcmop_id"])
+        assert (view["operationState"], view["detailed-status"]) == ("COMPLETED", "Done"), view["detailed-status"]
+        assert nbi.ns_view("cg")["nsState"] == "READY"
+        s1, ns = agent.envs[("cg", "s1")], agent.envs[("cg", None)]
+        assert [s.primitive for s in s1.steps] == ["config", "load-p4-program"]
+        assert json.loads(ns.steps[0].params["ns_config_info"]) == {"osm-config-mapping": {
+            "s1": "srchain-p4-s-z0-s1-vnf"}}
+        applied = AppliedStore(state_dir).load("cloud-gaming")
+        assert applied is not None and applied["version"] == 1
+        assert _sids(api) == sorted(s["sid"] for s in applied["sids"] if s["target_kind"] == "proxy")
+
+        op = nbi.ns_action("cg", {"primitive": "show-chain", "primitive_params": {}})
+        view = nbi.op_view(op["id"])
+        assert view["operationState"] == "COMPLETED", view["detailed-status"]
+        assert json.loads(json.loads(view["detailed-status"])["output"])["targets"] == {
+            "switch s1": "in sync", "proxy px1": "in sync"}
+        op = nbi.ns_action("cg", {"primitive": "add-segment", "primitive_params": {"segment": "{vnf: x}"}})
+        view = nbi.op_view(op["id"])
+        assert (view["operationState"], view["detailed-status"]) == (
+            "FAILED", f"add-segment: Error executing primitive add-segment in ee={ns.ee_id}: failed: segment: must be "
+                      "a YAML mapping with a 'name' (a chain spec segment); nothing was changed")
+        assert AppliedStore(state_dir).load("cloud-gaming")["version"] == 1  # type: ignore[index]
+    finally:
+        nbi.close()

@@ -35,12 +35,17 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from srchain.errors import SrchainError
+from srchain.osm.day12 import as_list
+from srchain.osm.descriptors import Descriptor
 from srchain.osm.unitagent.unit import JujuRefusal, Unit
+
+if TYPE_CHECKING:
+    from srchain.osm.nbi_standin import NsInstance
 
 VERIFY = "verify-ssh-credentials"
 
@@ -271,3 +276,63 @@ class NbiActions:
             raise LcmError(f"charm for member_vnf_index={member} is not deployed")  # LCM _look_for_deployed_vca
         out = self.lcm.exec_primitive(ee, primitive, params)
         return out if isinstance(out, dict) else {"output": out}
+
+
+UnitFactory = Callable[[str, str | None, str], tuple[Unit, dict[str, Any]] | None]
+
+
+def _configuration(desc: Descriptor) -> dict[str, Any] | None:
+    """The block that configures the descriptor's charm: a VNFD's day1-2 entry whose id is the VNFD's (LCM
+    `get_configuration(vnfd, vnfd_id)`), or the NSD's ns-configuration."""
+    if desc.kind == "nsd":
+        config = desc.body.get("ns-configuration")
+        return config if isinstance(config, dict) else None
+    for df in as_list(desc.body.get("df"))[:1]:
+        op = (df.get("lcm-operations-configuration") or {}).get("operate-vnf-op-config") or {}
+        for block in as_list(op.get("day1-2")):
+            if isinstance(block, dict) and block.get("id") == desc.ident:
+                return block
+    return None
+
+
+def _charm(config: Mapping[str, Any]) -> str | None:
+    blocks = [e.get("juju") for e in as_list(config.get("execution-environment-list")) if isinstance(e, dict)]
+    blocks.append(config.get("juju"))
+    return next((str(b["charm"]) for b in blocks if isinstance(b, dict) and b.get("charm")), None)
+
+
+class NbiLcm:
+    """Day 1 and day 2 of the NBI stand-in run for real: `StandinNbi(on_instantiate=x.instantiate,
+    on_action=x.action)`. `make_unit(ns_name, member or None, charm)` gives the unit of a charm and the deploy
+    parameters that stand for what OSM learns elsewhere (RO's `rw_mgmt_ip`, a PDU's address), or None for a member
+    this stand-in does not deploy (its VM is not stood up); the instantiation parameters (`additionalParamsForVnf`
+    / `additionalParamsForNs`) are added under them, as LCM's deploy parameters."""
+
+    def __init__(self, lcm: Lcm, make_unit: UnitFactory,
+                 inject_key: Callable[[str, str], None] | None = None) -> None:
+        self.lcm = lcm
+        self.make_unit = make_unit
+        self.inject_key = inject_key
+        self.envs: dict[tuple[str, str | None], ExecutionEnvironment] = {}
+        self.action = NbiActions(lcm, {})
+        self.action.envs = self.envs  # one registry: what instantiate deployed, ns-action reaches
+
+    def _env(self, ns_name: str, member: str | None, desc: Descriptor,
+             params: Mapping[str, Any]) -> ExecutionEnvironment | None:
+        config = _configuration(desc)
+        charm = _charm(config) if config else None
+        made = self.make_unit(ns_name, member, charm) if charm and config else None
+        if made is None or config is None:
+            return None
+        unit, deploy_params = made
+        ee = ExecutionEnvironment(unit, member, config, {**params, **deploy_params})
+        self.envs[(ns_name, member)] = ee
+        return ee
+
+    def instantiate(self, ns: NsInstance) -> None:
+        additional = {str(v.get("member-vnf-index")): v.get("additionalParams") or {}
+                      for v in as_list(ns.params.get("additionalParamsForVnf")) if isinstance(v, dict)}
+        vnfs = [ee for member, vnfd in ns.vnfds.items()
+                if (ee := self._env(ns.name, member, vnfd, additional.get(member, {}))) is not None]
+        ns_ee = self._env(ns.name, None, ns.nsd, ns.params.get("additionalParamsForNs") or {})
+        self.lcm.instantiate_ns(vnfs, ns_ee, self.inject_key)
