@@ -54,6 +54,30 @@ def built_packages(tmp_path_factory: pytest.TempPathFactory, im: ImValidator) ->
     return [build_package(folder, out, im, venv=False) for folder in folders]
 
 
+@pytest.fixture(scope="session")
+def charm_python() -> tuple[str, str]:
+    """(interpreter, X.Y) the charms' dispatch runs with: the base's Python 3.10 when this machine has one."""
+    from test_osm_charm_deployable import _charm_python
+
+    return _charm_python()
+
+
+@pytest.fixture(scope="session")
+def staged(charm_python: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every charm as its package ships it, venv/ for the charms' Python (from the cache: hard links), the P4
+    switch charm with the SR node program's bundle (`--p4-bundle`); for the unit-agent stand-in's tests."""
+    from osm_switchlab import PROGRAM, compile_artifacts
+
+    from srchain.osm.package import ship_p4_bundles, stage_charm
+
+    root = tmp_path_factory.mktemp("staged")
+    names = [p.name for p in sorted((REPO / "charms").iterdir()) if (p / "charmcraft.yaml").is_file()]
+    charms = {n: stage_charm(REPO / "charms" / n, root / n, charm_python[1]) for n in names}
+    built = compile_artifacts(tmp_path_factory.mktemp("p4"))
+    ship_p4_bundles([built / PROGRAM], charms["srchain-p4-switch"] / "p4")
+    return charms
+
+
 def _free_port(kind: int) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))

@@ -2,7 +2,8 @@
 
 Every action function takes the action's parameters as OSM passes them (strings and integers) and
 returns a JSON-serialisable result; it raises `ActionError` with a message naming the parameter and the
-reason, which the charm turns into `event.fail(...)` (OSM marks the operation FAILED)."""
+reason, which the charm turns into `ops_glue.fail_action` (the message as the results' `output`, which N2VC shows,
+and `event.fail`: OSM marks the operation FAILED with it)."""
 
 from srchain.remote import RemoteError
 

@@ -78,12 +78,20 @@ def action_name(event: ops.ActionEvent) -> str:
     return event.handle.kind.removesuffix("_action").replace("_", "-")
 
 
+def fail_action(event: ops.ActionEvent, message: str) -> None:
+    """Fail the action with `message`, also as the results' `output`: OSM's N2VC shows a failed action's results
+    (`N2VCJujuConnector.exec_primitive`: `failed: <output>`), not action-fail's message, which it never reads;
+    without `output` the operation would say only "No further information received from action"."""
+    event.set_results({"output": message})
+    event.fail(message)
+
+
 def run_action(event: ops.ActionEvent, fn: Callable[[], Any]) -> None:
-    """`fn()`'s JSON result as the action's `output`, or `event.fail(message)` on ActionError."""
+    """`fn()`'s JSON result as the action's `output`, or `fail_action(message)` on ActionError."""
     try:
         result = fn()
     except ActionError as e:
-        event.fail(str(e))
+        fail_action(event, str(e))
         return
     event.set_results({"output": json.dumps(result, sort_keys=True)})
 
@@ -156,10 +164,10 @@ def get_ssh_public_key(charm: ops.CharmBase, event: ops.ActionEvent) -> None:
     try:
         pair = _unit_key(charm)
     except ActionError as e:
-        event.fail(str(e))
+        fail_action(event, str(e))
         return
     if pair is None or "public-key" not in pair:
-        event.fail("no SSH key yet: run generate-ssh-key first")
+        fail_action(event, "no SSH key yet: run generate-ssh-key first")
         return
     event.set_results({"pubkey": pair["public-key"]})
 
@@ -182,7 +190,7 @@ def verify_ssh_credentials(charm: ops.CharmBase, event: ops.ActionEvent) -> None
     try:
         event.set_results({"output": check()})
     except ActionError as e:
-        event.fail(str(e))
+        fail_action(event, str(e))
 
 
 class SshCharm(ops.CharmBase):

@@ -27,7 +27,9 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     NOT_INSTANTIATED (`_admin.nsState`, before LCM starts the instantiation), as the NBI does: a BROKEN NS
     still takes actions.
 An optional `on_action(ns_name, member, primitive, params) -> dict` runs the primitive for real (the demo
-uses it to call the charm library); without it an action completes with a "not executed" status.
+uses it to call the charm library); without it an action completes with a "not executed" status. An optional
+`on_instantiate(ns)` runs day 1 for real once the instantiation's checks pass (an exception fails the operation
+with its text and leaves the NS BROKEN); `srchain.osm.unitagent.lcm.NbiLcm` gives both, through the charms' dispatch.
 """
 
 from __future__ import annotations
@@ -170,6 +172,7 @@ class StandinNbi:
 
     def __init__(self, users: dict[str, str], vim_accounts: list[str], im: ImValidator | None = None,
                  op_delay_s: float = 0.05, on_action: ActionHandler | None = None,
+                 on_instantiate: Callable[[NsInstance], None] | None = None,
                  osm_release: int = DEFAULT_OSM_RELEASE, vca_default_series: str | None = VCA_DEFAULT_SERIES) -> None:
         self.osm_release = osm_release  # which NBI it behaves as: the vnffgd check (render.NFP_POSITIONS_SINCE)
         self.vca_default_series = vca_default_series  # the VCA's model-config default-series (None: unset)
@@ -178,6 +181,7 @@ class StandinNbi:
         self.im = im
         self.op_delay_s = op_delay_s
         self.on_action = on_action
+        self.on_instantiate = on_instantiate  # runs once the checks pass, inside the operation (blocking the NBI)
         self.lock = threading.Lock()
         self.tokens: dict[str, tuple[str, float]] = {}
         self.vnfds: dict[str, Descriptor] = {}  # _id -> descriptor
@@ -361,6 +365,14 @@ class StandinNbi:
         if problems:
             ns.state = "BROKEN"
             return "FAILED", "; ".join(problems)
+        if self.on_instantiate is not None:  # day 1 for real (e.g. srchain.osm.unitagent.lcm.NbiLcm)
+            try:
+                self.on_instantiate(ns)
+            except Exception as e:  # LCM fails the instantiation with the primitive's error
+                ns.state = "BROKEN"
+                return "FAILED", str(e)
+            ns.state = "READY"
+            return "COMPLETED", "Done"
         ns.state = "READY"
         return "COMPLETED", "Done (stand-in: day-1 primitives are not executed)"
 
