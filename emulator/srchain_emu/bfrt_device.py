@@ -55,6 +55,9 @@ class TableMap:
     # EntryScope pipe scope of a register table (`pipe_scope[pipe]` = its scope; None: ALL, one for every pipe)
     pipe_scope: tuple[int, ...] | None = None
     scope_mode: tuple[str, int] = ("ALL", 0)
+    # a value set's EntryScope as written: scope -> (ALL | SINGLE | USER, user-defined value, args)
+    vs_scope: dict[str, tuple[str, int, int]] = field(default_factory=lambda: {
+        "gress_scope": ("ALL", 0, 0), "pipe_scope": ("ALL", 0, 0), "prsr_scope": ("ALL", 0, 0)})
 
 
 class Program:
@@ -490,7 +493,8 @@ def set_entry_filter(entry: R.Entry, cells: list[R.LpfState] | list[R.WredState]
 
 def write_value_set(vs: R.ValueSet, key: tuple[tuple[int, ...], tuple[int, ...]] | None, mode: str) -> Undo:
     """INSERT / DELETE one (values, masks) entry, or (key None, DELETE) every entry."""
-    before = dict(vs.entries)
+    entries = vs.entries  # the selected copy (the write's target), restored into the same dict by the undo
+    before = dict(entries)
     if key is None:
         vs.entries.clear()
     elif mode == "DELETE":
@@ -508,8 +512,8 @@ def write_value_set(vs: R.ValueSet, key: tuple[tuple[int, ...], tuple[int, ...]]
         vs.entries[key] = None
 
     def undo() -> None:
-        vs.entries.clear()
-        vs.entries.update(before)
+        entries.clear()
+        entries.update(before)
     return undo
 
 

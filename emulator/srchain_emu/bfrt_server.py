@@ -179,6 +179,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         self.dev = Device(num_pipes)
         self.dev.on_digests = self._push_digests
         self.lock = self.dev.lock  # guards programs, all pipeline state and the sessions below
+        self._target = pb.TargetDevice(pipe_id=PIPE_ALL)  # the request being served's target (under the lock)
         self.device = self.dev.tables  # $PORT, tf1.tm.port.*: device state that outlives program pushes
         self.clients: dict[int, _Client] = {}
         self.list_ids = itertools.count(1)
@@ -399,6 +400,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         undo: list[Callable[[], None]] = []
         errors: list[tuple[int, Exception]] = []
         resp = pb.WriteResponse()
+        self._target = req.target  # the whole target, for the tables whose writes name a gress or parser too
         for i, upd in enumerate(req.updates):
             status = resp.status.add(canonical_code=code_pb2.OK)
             try:
@@ -489,7 +491,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         elif tm.kind in ("lpf", "wred"):
             self._apply_filter(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "pvs":
-            self._apply_value_set(tm, te, upd.type, undo)
+            self._apply_value_set(tm, te, upd.type, undo, self._target)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -555,6 +557,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         tm, which = self._attribute_target(prog, ta)
         if which == "entry_scope":
             es = ta.entry_scope
+            if tm.kind == "pvs":
+                return self._apply_value_set_scope(prog, tm, es)
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 mode = getattr(es, name)
                 if name == "pipe_scope" and tm.kind in ("match", "register"):
@@ -695,7 +699,15 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def _read_attribute(self, prog: Program, ta: pb.TableAttribute, pipe: int = PIPE_ALL) -> pb.TableAttribute:
         tm, which = self._attribute_target(prog, ta)
         out = pb.TableAttribute(table_id=ta.table_id)
-        if which == "entry_scope":
+        if which == "entry_scope" and tm.kind == "pvs":  # the three scopes as written, with their args
+            for name, (kind, value, args) in tm.vs_scope.items():
+                m = getattr(out.entry_scope, name)
+                if kind == "USER":
+                    m.user_defined = value
+                else:
+                    m.predef = pb.Mode.SINGLE if kind == "SINGLE" else pb.Mode.ALL
+                m.args = args
+        elif which == "entry_scope":
             for name in ("gress_scope", "pipe_scope", "prsr_scope"):
                 getattr(out.entry_scope, name).predef = pb.Mode.ALL
             kind, value = (tm.obj.scope_mode if tm.kind == "match"  # type: ignore[attr-defined]
@@ -1191,13 +1203,83 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: no key field {min(given)}")
         return tuple(values), tuple(masks)
 
-    def _apply_value_set(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo]) -> None:
+    def _value_set_copy(self, tm: TableMap, vs: R.ValueSet, target: pb.TargetDevice) -> tuple[int, int]:
+        """The copy of a value set a request's target names, checked against its EntryScope as the SDE checks
+        it (tna_pvs AttributeTest): a single gress needs the direction, a pipe scope a pipe (the first of its
+        scope), a single parser scope the parser id."""
+        if tm.vs_scope["gress_scope"][0] == "SINGLE" and target.direction == 0xFF:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name} has a single-gress scope: the target "
+                             "names the direction, not 0xff (all gresses)")
+        pipe = prsr = 0
+        if vs.pipe_scope is not None:
+            p = self._pipe(target.pipe_id, vs.name)
+            if p is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name} has a pipe scope: the target names "
+                                 "a pipe, not 0xffff")
+            first = vs.pipe_scope.index(vs.pipe_scope[p])
+            if p != first:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name}: pipe {p} shares the scope of pipe "
+                                 f"{first}, which its entries are written and read through")
+            pipe = p
+        if vs.prsr_scope is not None:
+            if target.prsr_id >= R.PARSERS_PER_PIPE:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"{vs.name} has a single-parser scope: the "
+                                 f"target names a parser of 0..{R.PARSERS_PER_PIPE - 1}, not {target.prsr_id:#x}")
+            prsr = target.prsr_id
+        return vs.copy_key(pipe, prsr)
+
+    def _apply_value_set(self, tm: TableMap, te: pb.TableEntry, utype: UpdateType, undo: list[D.Undo],
+                         target: pb.TargetDevice) -> None:
         vs: R.ValueSet = tm.obj  # type: ignore[assignment]
         mode = pb.Update.Type.Name(utype)
-        if mode == "DELETE" and not te.key.fields:
-            undo.append(D.write_value_set(vs, None, mode))
-            return
-        undo.append(D.write_value_set(vs, self._value_set_key(vs, te.key), mode))
+        key = None if mode == "DELETE" and not te.key.fields else self._value_set_key(vs, te.key)
+        selected = vs.entries
+        vs.select(self._value_set_copy(tm, vs, target))
+        try:
+            undo.append(D.write_value_set(vs, key, mode))
+        finally:
+            vs.entries = selected
+
+    def _apply_value_set_scope(self, prog: Program, tm: TableMap, es: pb.EntryScope) -> D.Undo:
+        """EntryScope of an ingress value set: gress ALL or SINGLE (the set is in one gress either way: a single
+        gress only makes writes name it), pipe ALL / SINGLE / user-defined (a copy per scope), parser ALL or
+        SINGLE (a copy per parser of the pipe, the parser of a port being its group of 4, as on a Tofino 1)."""
+        vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+        modes = dict(tm.vs_scope)
+        pipe_scope, prsr_scope = vs.pipe_scope, vs.prsr_scope
+        for name in ("gress_scope", "pipe_scope", "prsr_scope"):
+            if not es.HasField(name):
+                continue
+            mode: pb.Mode = getattr(es, name)
+            user = mode.WhichOneof("scope") == "user_defined"
+            if user and name != "pipe_scope":
+                raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"{vs.name}: a user-defined {name} is not modelled")
+            if name == "pipe_scope":
+                scope, (kind, value) = self._scope(tm, mode)
+                pipe_scope = None if kind == "ALL" else scope
+                modes[name] = (kind, value, mode.args)
+            else:
+                single = not user and mode.predef == pb.Mode.SINGLE
+                modes[name] = ("SINGLE" if single else "ALL", 0, mode.args)
+                if name == "prsr_scope":
+                    prsr_scope = tuple(range(R.PARSERS_PER_PIPE)) if single else None
+        if vs.gress != "ingress" and (pipe_scope is not None or prsr_scope is not None):
+            raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"{vs.name}: pipe and parser scopes of an egress value "
+                             "set are not modelled")
+        before = (vs.pipe_scope, vs.prsr_scope, tm.vs_scope)
+        try:
+            vs.set_scope(pipe_scope, prsr_scope)
+        except R.ConfigError as exc:
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        tm.vs_scope = modes
+        pipeline = prog.pipeline
+        pipeline.scoped_value_sets = [v for v in pipeline.value_sets.values() if v.scoped]
+
+        def undo() -> None:
+            vs.set_scope(before[0], before[1])
+            tm.vs_scope = before[2]
+            pipeline.scoped_value_sets = [v for v in pipeline.value_sets.values() if v.scoped]
+        return undo
 
     @staticmethod
     def _filter_spec(lpf: bool, fields: dict[int, pb.DataField], what: str) -> tuple:
@@ -1427,6 +1509,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         resp = pb.ReadResponse()
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
+            self._target = req.target
             for i, ent in enumerate(req.entities):
                 try:
                     self._read_entity(prog, ent, req.target.pipe_id, resp)
@@ -1551,6 +1634,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             copies = tm.obj.copies()  # type: ignore[attr-defined]
             p = self._pipe(pipe, tm.name)
             count = sum(map(len, copies)) if p is None else len(copies[tm.obj.copy_of(p)])  # type: ignore[attr-defined]
+        elif tm.kind == "pvs" and tm.obj.scoped:  # type: ignore[attr-defined]
+            vs: R.ValueSet = tm.obj  # type: ignore[assignment]
+            count = (len(vs.all_entries()) if pipe == PIPE_ALL
+                     else len(vs.copies.get(self._value_set_copy(tm, vs, self._target), {})))
         elif tm.kind in ("match", "pvs"):
             count = len(tm.obj.entries)  # type: ignore[attr-defined]
         elif tm.kind == "profile":
@@ -1660,10 +1747,11 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return self._read_port_metadata(tm, te)
         if tm.kind == "pvs":
             vs: R.ValueSet = tm.obj  # type: ignore[assignment]
-            keys = list(vs.entries)
+            entries = vs.copies.get(self._value_set_copy(tm, vs, self._target), {}) if vs.scoped else vs.entries
+            keys = list(entries)
             if te.key.fields:
                 want = self._value_set_key(vs, te.key)
-                if want not in vs.entries:
+                if want not in entries:
                     raise R.EntryNotFound(f"{vs.name}: entry not found")
                 keys = [want]
             out = []

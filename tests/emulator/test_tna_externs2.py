@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+import grpc
 import pytest
 from emu_helpers import P4_DIR
 
@@ -559,6 +560,54 @@ def test_parser_value_sets_are_written_through_bf_runtime(sw):
     assert vs(frame(19, b=0x1F)) == 0
     c.delete("IgParser.etypes")
     assert c.entries("IgParser.etypes") == []
+
+
+def test_value_set_entry_scope_per_pipe_and_parser(sw):
+    """EntryScope of a parser value set (the SDE's tna_pvs AttributeTest, tna_pktgen's pgen_* sets): gress, pipe
+    and parser SINGLE; a write names the direction, a pipe and a parser, each refused when missing; the entry
+    acts in that pipe's parser only (a port's parser: its group of 4 ports); the scope changes only while empty."""
+    c, servicer = sw
+    etypes = c.table("IgParser.etypes")
+    eth_alt = ETH[:12] + bytes.fromhex("9000")
+
+    def scope(single: bool) -> None:
+        u = pb.Update(type=pb.Update.INSERT)
+        es = u.entity.table_attribute.entry_scope
+        u.entity.table_attribute.table_id = etypes.id
+        mode, args = (pb.Mode.SINGLE, 0) if single else (pb.Mode.ALL, 0xFF)
+        for m in (es.gress_scope, es.pipe_scope, es.prsr_scope):
+            m.predef, m.args = mode, args
+        c.write([u])
+
+    def write(kind, pipe: int, direction: int, prsr: int) -> None:
+        req = c._write_request([c.make_update(kind, "IgParser.etypes", {"f1": (0x9000, 0xFFF0)})],
+                               pb.WriteRequest.CONTINUE_ON_ERROR, pipe)
+        req.target.direction, req.target.prsr_id = direction, prsr
+        c.stub.Write(req)
+
+    def matched(port: int) -> bool:
+        return bool(d_of(run(servicer, eth_alt + frame(19, b=1)[14:], port=port)) & 0b10)
+
+    scope(single=True)
+    req = pb.ReadRequest(client_id=c.client_id, target=pb.TargetDevice(pipe_id=0xFFFF, direction=0))
+    ta = req.entities.add().table_attribute
+    ta.table_id = etypes.id
+    ta.entry_scope.SetInParent()
+    (got,) = c.read_entities(req)
+    es = got.table_attribute.entry_scope
+    assert [(m.predef, m.args) for m in (es.gress_scope, es.pipe_scope, es.prsr_scope)] == [(pb.Mode.SINGLE, 0)] * 3
+    for target, why in (((0, 0xFF, 0), "single-gress scope"), ((0xFFFF, 0, 0), "a pipe scope"),
+                        ((0, 0, 0xFF), "single-parser scope")):
+        with pytest.raises(grpc.RpcError, match=why):
+            write(pb.Update.INSERT, *target)
+    write(pb.Update.INSERT, 1, 0, 1)  # pipe 1, ingress, parser 1 (ports 132-135 of pipe 1)
+    assert [matched(p) for p in (128 + 4, 128 + 7, 128, 4, 0)] == [True, True, False, False, False]
+    with pytest.raises(BfrtError, match="changes only while it has no entries"):
+        scope(single=False)
+    write(pb.Update.DELETE, 1, 0, 1)
+    scope(single=False)
+    c.insert("IgParser.etypes", {"f1": (0x9000, 0xFFF0)})
+    assert [matched(p) for p in (128 + 4, 0)] == [True, True]  # one copy for every pipe and parser again
 
 
 def test_value_set_table_shape_matches_bf_p4c():

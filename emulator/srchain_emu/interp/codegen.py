@@ -538,6 +538,7 @@ class Generator:
                 vsym = self.ann[id(ld)]
                 assert isinstance(vsym, ExternSym)
                 vs = R.ValueSet(vsym.qual, vsym.extra["fields"], vsym.extra["size"])  # type: ignore[arg-type]
+                vs.gress = self.gress
                 self.value_sets[vsym.qual] = vs
                 vsym.pyname = self.put_env(f"VS_{vsym.cpq}", vs)
         kind = "parser" if isinstance(decl, A.ParserDecl) else "control"

@@ -183,6 +183,7 @@ class Pipeline:
         self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
         self.wreds: dict[str, R.WredArray] = compiled.wreds
         self.value_sets: dict[str, R.ValueSet] = compiled.value_sets
+        self.scoped_value_sets: list[R.ValueSet] = []  # ingress value sets with a pipe/parser scope: select_port
         self.randoms: dict[str, random.Random] = compiled.randoms
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests
         self.mirror_sessions: dict[int, R.MirrorSession] = {}
@@ -271,7 +272,9 @@ class Pipeline:
         for wred in self.wreds.values():
             wred.reset()
         for vs in self.value_sets.values():
-            vs.entries.clear()
+            vs.clear()
+            vs.set_scope(None, None)
+        self.scoped_value_sets = []
         self.mirror_sessions.clear()
         self.egress_mirrors.clear()
         self.mcast_groups.clear()
@@ -295,6 +298,8 @@ class Pipeline:
                 stats["drop_port_pipe_absent"] += 1
                 return []
             self._ig_pipe = pipe
+        for vs in self.scoped_value_sets:  # the copy of this port's pipe and parser (rare: an EntryScope was set)
+            vs.select_port(port)
         digests, mirrors = self.digest_buffer, self.mirror_buffer
         if digests:
             digests.clear()

@@ -925,15 +925,56 @@ class DirectMeter:
         return self.colors[m[self.pipe].color(now, 1 if self.packets else max(0, nbytes + adjust), pre)]
 
 
+PARSERS_PER_PIPE = 18  # Tofino 1: one parser per group of 4 ports (tna_pktgen: port 68 is parser 17's)
+
+VsKey = tuple[tuple[int, ...], tuple[int, ...]]  # (masked values, masks)
+
+
 class ValueSet:
     """A parser value set (`value_set<T>(size)`): entries of (value, mask) per field, written through BF Runtime;
-    a select matches it when some entry matches every field."""
+    a select matches it when some entry matches every field.
+
+    EntryScope (ingress value sets): a pipe scope and a parser scope, as `scope[pipe]` / `scope[parser]` = the
+    copy of the entries it uses; `entries` is the copy of the packet's (pipe, parser), chosen by `select_port`
+    before the parser runs (Pipeline.ingress), and of the write's target on the control plane."""
 
     def __init__(self, name: str, fields: list[tuple[str, int]], size: int) -> None:
         self.name = name
         self.fields = fields
         self.size = size
-        self.entries: dict[tuple[tuple[int, ...], tuple[int, ...]], None] = {}  # (masked values, masks)
+        self.gress = "ingress"
+        self.entries: dict[VsKey, None] = {}
+        self.pipe_scope: tuple[int, ...] | None = None  # None: one copy for every pipe (ALL)
+        self.prsr_scope: tuple[int, ...] | None = None  # None: one copy for every parser (ALL)
+        self.copies: dict[tuple[int, int], dict[VsKey, None]] = {(0, 0): self.entries}
+
+    @property
+    def scoped(self) -> bool:
+        return self.pipe_scope is not None or self.prsr_scope is not None
+
+    def copy_key(self, pipe: int, parser: int) -> tuple[int, int]:
+        return (0 if self.pipe_scope is None else self.pipe_scope[pipe],
+                0 if self.prsr_scope is None else self.prsr_scope[parser])
+
+    def select(self, key: tuple[int, int]) -> None:
+        self.entries = self.copies.setdefault(key, {})
+
+    def select_port(self, port: int) -> None:
+        self.select(self.copy_key((port & 0x1FF) >> 7, (port & 0x7F) >> 2))
+
+    def all_entries(self) -> list[VsKey]:
+        return [k for c in self.copies.values() for k in c]
+
+    def set_scope(self, pipe_scope: tuple[int, ...] | None, prsr_scope: tuple[int, ...] | None) -> None:
+        if self.all_entries():
+            raise ConfigError(f"value set {self.name}: the entry scope changes only while it has no entries")
+        self.pipe_scope, self.prsr_scope = pipe_scope, prsr_scope
+        self.copies = {}
+        self.select((0, 0))
+
+    def clear(self) -> None:
+        for c in self.copies.values():
+            c.clear()
 
     def match(self, keys: tuple[int, ...]) -> bool:
         for values, masks in self.entries:
