@@ -123,7 +123,9 @@ class PacketGenerator:
                 t["default_value"] = False
             else:
                 t["default_value"] = 0
-            return {"id": fid, "name": name, "repeated": False, "annotations": [], "mandatory": False,
+            # the packet buffer's bytes are a repeated 8-bit field in the SDE's bf_rt_pktgen_tf1.json (its client
+            # then sends the whole buffer as one stream instead of sizing it to one byte)
+            return {"id": fid, "name": name, "repeated": kind == "bytes", "annotations": [], "mandatory": False,
                     "read_only": False, "type": t}
 
         def table(tid: int, name: str, ttype: str, size: int, keys: list[dict], fields: list[dict],
@@ -159,15 +161,34 @@ class PacketGenerator:
     # ------------------------------------------------------------------ writes
     def write(self, table_id: int, utype: str, key: tuple[int, ...], values: dict[int, Value],
               action_id: int = 0) -> Callable[[], None]:
-        """One MODIFY; returns the undo."""
+        """One MODIFY, or a DELETE without a key (the SDE's tableClear: writable fields back to their defaults);
+        returns the undo."""
+        if utype == "DELETE" and not key:
+            return self._clear(table_id)
         if utype != "MODIFY":
             raise PktgenUnsupported(f"{self._name(table_id)}: {utype} is not implemented (the SDE's pktgen tables "
-                                    "have MODIFY only)")
+                                    "have tableEntryMod and tableClear only)")
         if table_id == PORT_CFG_ID:
             return self._write_port(key, values)
         if table_id == PKT_BUFFER_ID:
             return self._write_buffer(key, values)
         return self._write_app(key, values, action_id)
+
+    def _clear(self, table_id: int) -> Callable[[], None]:
+        ports, armed, buffer, apps = self.ports, self.armed_ports, self.buffer, self.apps
+        if table_id == PORT_CFG_ID:
+            self.ports = {p: {name: False for name in PORT_FIELDS.values()} for p in pktgen_ports(self.pipes)}
+            self.armed_ports = set()
+        elif table_id == PKT_BUFFER_ID:
+            self.buffer = bytearray(BUFFER_SIZE)
+        else:
+            self.apps = [App() for _ in range(APPS)]
+            self.timers_armed = False
+
+        def undo() -> None:
+            self.ports, self.armed_ports, self.buffer, self.apps = ports, armed, buffer, apps
+            self.timers_armed = any(a.armed_at is not None and a.action in (1, 2) for a in self.apps)
+        return undo
 
     @staticmethod
     def _name(table_id: int) -> str:

@@ -145,8 +145,26 @@ def test_refusals_name_the_field_and_change_nothing(table, key, values, action, 
     with pytest.raises(error, match=message):
         gen.write(table, "MODIFY", key, values, action)
     assert (bytes(gen.buffer), {p: dict(r) for p, r in gen.ports.items()}, gen.read(APP_CFG_ID, None)) == before
-    with pytest.raises(PktgenUnsupported, match="MODIFY only"):
+    with pytest.raises(PktgenUnsupported, match="tableEntryMod and tableClear only"):
         gen.write(PORT_CFG_ID, "INSERT", (68,), {2: True})
+    with pytest.raises(PktgenUnsupported, match="tableEntryMod and tableClear only"):
+        gen.write(PORT_CFG_ID, "DELETE", (68,), {})
+
+
+def test_table_clear_resets_each_table_and_undoes():
+    """A DELETE without a key is the SDE's tableClear (bf_rt_pktgen_tf1.json lists it for the three tables):
+    writable fields back to their defaults; its undo puts them back."""
+    gen = PacketGenerator(Clock())
+    armed(gen)
+    before = (bytes(gen.buffer), {p: dict(r) for p, r in gen.ports.items()}, gen.read(APP_CFG_ID, None))
+    fresh = PacketGenerator(Clock())
+    undos = [gen.write(t, "DELETE", (), {}) for t in (APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID)]
+    assert (bytes(gen.buffer), gen.ports, gen.read(APP_CFG_ID, None)) == \
+        (bytes(fresh.buffer), fresh.ports, fresh.read(APP_CFG_ID, None))
+    assert not gen.timers_armed
+    for undo in reversed(undos):
+        undo()
+    assert (bytes(gen.buffer), {p: dict(r) for p, r in gen.ports.items()}, gen.read(APP_CFG_ID, None)) == before
 
 
 @pytest.fixture()
