@@ -790,8 +790,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             for fid, v in values.items():
                 if isinstance(v, bool):
                     msg.data.fields.add(field_id=fid, bool_val=v)
-                elif isinstance(v, bytes):
-                    msg.data.fields.add(field_id=fid, stream=v)
+                elif isinstance(v, bytes):  # the repeated 8-bit buffer: one int per byte, as the SDE reads it back
+                    msg.data.fields.add(field_id=fid).int_arr_val.val.extend(v)
                 else:
                     width = PKTGEN_WIDTH[gen.field_kind(te.table_id, fid)] // 8
                     msg.data.fields.add(field_id=fid, stream=v.to_bytes(width, "big"))

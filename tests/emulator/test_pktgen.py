@@ -196,7 +196,7 @@ def test_the_sde_pktgen_tables_over_grpc(client):
     assert row.data["pktgen_enable"] is True and row.data["recirculation_enable"] is False
     c.modify(BUF, {"pkt_buffer_offset": 64, "pkt_buffer_size": 100}, None, {"buffer": PAYLOAD})
     (row,) = c.entries(BUF, {"pkt_buffer_offset": 64, "pkt_buffer_size": 100})
-    assert row.data["buffer"] == int.from_bytes(PAYLOAD, "big")
+    assert row.data["buffer"] == list(PAYLOAD)  # one int per byte (a repeated 8-bit field), as the SDE reads it
     c.modify(APP, {"app_id": 5}, "trigger_timer_periodic", {
         "timer_nanosec": 10**9, "pkt_len": 100, "pkt_buffer_offset": 64, "batch_count_cfg": 0,
         "packets_per_batch_cfg": 1, "app_enable": False})
