@@ -1673,8 +1673,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                     missing += 1
                     if missing == len(copies):
                         raise
-                else:  # each entry names its scope's first pipe, as the SDE's reads of asymmetric tables do
-                    for msg in got:
+                else:  # each entry names its scope's first pipe when the request named an entry target (the
+                    # SDE's table_read / table_read_all: "only if the request has entry_tgt")
+                    for msg in got if te.HasField("entry_tgt") else ():
                         msg.entry_tgt.CopyFrom(pb.TargetDevice(device_id=self.device_id, pipe_id=table.scope.index(c),
                                                                direction=0xFF, prsr_id=0xFF))
                     out += got

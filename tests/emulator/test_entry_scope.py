@@ -140,7 +140,8 @@ def test_user_defined_scopes(sw):
 
 def test_entry_targets_name_the_scope(sw):
     """tna_exact_match's ExactMatchEntryTgtTest: each entry's own target (entry_tgt) overrides the request's, and
-    reads of an asymmetric table name each entry's scope by its first pipe."""
+    reads of an asymmetric table that name an entry target get each entry's scope by its first pipe (only then,
+    as the SDE's table_read_all)."""
     c, pipeline = sw
     set_scope(c, single=True)
     req = pb.WriteRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
@@ -152,7 +153,10 @@ def test_entry_targets_name_the_scope(sw):
     c.stub.Write(req)
     assert (out_port(pipeline, P0), out_port(pipeline, P1)) == (3, 4)
     rreq = pb.ReadRequest(client_id=1, target=pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
-    rreq.entities.add().table_entry.table_id = c.table(TABLE).id
+    te = rreq.entities.add().table_entry
+    te.table_id = c.table(TABLE).id
+    assert [e.HasField("entry_tgt") for e in c.read(rreq)] == [False, False], "no entry target asked, none given"
+    te.entry_tgt.CopyFrom(pb.TargetDevice(device_id=0, pipe_id=0xFFFF))
     got = sorted((e.entry_tgt.pipe_id, e.entry_tgt.prsr_id) for e in c.read(rreq))
     assert got == [(0, 0xFF), (1, 0xFF)]
 
