@@ -25,7 +25,6 @@ from srchain.bfrt.client import BfrtClient
 
 from . import topology as topo
 from .netns import TestbedError, sh
-from .shipped import MITIGATION_FIRST_SPEC, MITIGATION_SPEC, REFERENCE_SPEC
 from .testbed import Testbed
 
 GS, GC = "10.0.1.10", "10.0.2.10"
@@ -80,25 +79,41 @@ class Day2Outcome:
         return asdict(self)
 
 
-def live_state(tb: Testbed) -> dict[str, Any]:
-    """What the switch and the proxy hold now: SIDs in the switch's SR tables, the stacks its classifier
-    pushes, the proxy's SIDs (with version) and attachments."""
-    client = BfrtClient.connect(f"unix:{tb.switch_sock}", client_id=13, timeout=5, attempts=3)
+# The label-keyed SR tables of each P4 profile (a `wan` border has no module, so no local SIDs).
+LABEL_TABLES = {
+    "full": ("SwitchIngress.sr.sid_forward", "SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"),
+    "wan": ("SwitchIngress.sr.sid_forward",),
+}
+
+
+def _switch_state(sock: Path, profile: str) -> tuple[dict[str, list[int]], list[list[int]]]:
+    """The SIDs in a switch's SR tables (by table) and the stacks its classifier pushes."""
+    client = BfrtClient.connect(f"unix:{sock}", client_id=13, timeout=5, attempts=3)
     try:
         client.bind("srchain_node")
         labels: dict[str, list[int]] = {}
-        for table in ("SwitchIngress.sr.sid_forward", "SwitchIngress.sr.local_sid_0", "SwitchIngress.sr.local_sid_1"):
+        for table in LABEL_TABLES[profile]:
             labels[table.rsplit(".", 1)[1]] = sorted(e.key_int("label") for e in client.entries(table))
         stacks = []
         for e in client.entries("SwitchIngress.classifier.rules"):
             stacks.append([e.data_int(k) for k in sorted(e.data) if k.startswith("label_")])
     finally:
         client.close()
+    return labels, sorted(stacks)
+
+
+def live_state(tb: Testbed) -> dict[str, Any]:
+    """What the switches and the proxy hold now: SIDs in the edge switch's SR tables (`switch`) and in every
+    switch's (`switches`, by name), the stacks the edge switch's classifier pushes, the proxy's SIDs (with
+    version) and attachments."""
+    switches = {sw.name: _switch_state(tb.switch_socks[sw.name], sw.profile)[0] for sw in tb.layout.switches[1:]}
+    labels, stacks = _switch_state(tb.switch_sock, tb.layout.edge.profile)
     api = tb.proxy_api()
     sids = {int(s["sid"]): {"vnf": s.get("vnf"), "version": s.get("version")}
             for s in api.call("GET", "/v1/sids")["sids"]}
     atts = sorted(a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"])
-    return {"switch": labels, "classifier_stacks": sorted(stacks), "proxy_sids": sids, "proxy_attachments": atts}
+    return {"switch": labels, "switches": {tb.layout.edge.name: labels} | switches, "classifier_stacks": stacks,
+            "proxy_sids": sids, "proxy_attachments": atts}
 
 
 def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
@@ -165,20 +180,21 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
         f.unlink(missing_ok=True)
     _agent(tb, "d2-rx", "gc", "peer", "--bind", f"{GC}:{PROBE_PORT}", "--duration", f"{listen:.1f}",
            "--out", str(files["rx"]))
-    # Switch -> proxy frames arrive on px1-sr; proxy -> switch frames on the switch's port 4 (the proxy sends
-    # bypassing the qdisc, so a tap on its own side would not see them).
-    _agent(tb, "d2-cap-to", "px", "stacks", "--iface", topo.PROXY_SR_IF, "--port", str(PROBE_PORT),
+    # Switch -> proxy frames arrive on the proxy's SR interface; proxy -> switch frames on the switch's port
+    # toward the proxy (the proxy sends bypassing the qdisc, so a tap on its own side would not see them).
+    proxy = tb.layout.proxy
+    wire_role, wire_if = tb.layout.proxy_wire()
+    _agent(tb, "d2-cap-to", proxy.role, "stacks", "--iface", proxy.sr_if, "--port", str(PROBE_PORT),
            "--duration", f"{listen:.1f}", "--out", str(files["to_proxy"]))
-    _agent(tb, "d2-cap-from", "sw", "stacks", "--iface", topo.SWITCH_PORTS[4][0], "--port", str(PROBE_PORT),
+    _agent(tb, "d2-cap-from", wire_role, "stacks", "--iface", wire_if, "--port", str(PROBE_PORT),
            "--duration", f"{listen:.1f}", "--out", str(files["from_proxy"]))
     t0 = time.time() + 2.5  # agents need a moment (Python imports)
     _agent(tb, "d2-blast", "gs", "blast", "--to", f"{GC}:{PROBE_PORT}", "--src", f"{GS}:{PROBE_PORT}",
            "--stream", str(PROBE_STREAM), "--rate-pps", f"{s.rate_pps:.1f}", "--size", str(s.payload),
            "--start-at", f"{t0:.3f}", "--duration", f"{s.duration_s:.2f}")
     applies: list[ApplyRecord] = []
-    changes = ((s.insert_at_s, MITIGATION_SPEC), (s.reorder_at_s, MITIGATION_FIRST_SPEC),
-               (s.remove_at_s, REFERENCE_SPEC))
-    steps = [(at, spec) for at, spec in changes if at is not None]
+    changes = ((s.insert_at_s, "mitigation"), (s.reorder_at_s, "mitigation_first"), (s.remove_at_s, "reference"))
+    steps = [(at, tb.spec(which)) for at, which in changes if at is not None]
     for at, spec in steps:
         time.sleep(max(0.0, t0 + at - time.time()))
         tb.check_running()

@@ -9,7 +9,6 @@ from typing import Any
 from srchain.bfrt.client import BfrtClient
 from srchain_contracts.records import FLOW_SLOTS, SESSION_SLOTS, FlowKey, flow_slot, session_slot
 
-from . import topology as topo
 from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
@@ -91,7 +90,7 @@ def proxy_counters(tb: Testbed) -> dict[str, Any]:
 
 
 def vnf_counters(tb: Testbed) -> dict[str, dict[str, int]]:
-    return {v.name: tb.vnf_health(v.role)["counters"] for v in topo.VNFS}
+    return {v.name: tb.vnf_health(v.role)["counters"] for v in tb.layout.proxy.vnfs}
 
 
 def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
@@ -105,21 +104,23 @@ def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
         agg["rx"] += c["rx"]
         agg["tx"] += c["tx"]
 
+    px_name, edge = tb.layout.proxy.name, tb.layout.edge.name
+
     def vnf_row(name: str) -> list[dict[str, Any]]:
         proxy = by_vnf.get(name, {"rx": 0, "tx": 0})
         counts = vc.get(name, {})
         drops = sum(v for k, v in counts.items() if k.startswith("dropped:"))
         return [
-            {"hop": f"proxy px1 → {name}", "in": proxy["rx"], "out": proxy["rx"]},
+            {"hop": f"proxy {px_name} → {name}", "in": proxy["rx"], "out": proxy["rx"]},
             {"hop": name, "in": counts.get("received", 0), "out": counts.get("sent", 0), "dropped": drops},
-            {"hop": f"proxy px1 ← {name}", "in": proxy["tx"], "out": proxy["tx"]},
+            {"hop": f"proxy {px_name} ← {name}", "in": proxy["tx"], "out": proxy["tx"]},
         ]
 
     rows: list[dict[str, Any]] = [
-        {"hop": "s1 flow-features (reports)", "in": s["reports_sent"], "out": s["reports_sent"]},
+        {"hop": f"{edge} flow-features (reports)", "in": s["reports_sent"], "out": s["reports_sent"]},
     ]
     rows += vnf_row("formatter")
     rows += vnf_row("classifier-a") + vnf_row("classifier-b")
     rows += vnf_row("aggregator")
-    rows.append({"hop": "s1 priority (decisions)", "in": s["decisions_accepted"], "out": s["decisions_accepted"]})
+    rows.append({"hop": f"{edge} priority (decisions)", "in": s["decisions_accepted"], "out": s["decisions_accepted"]})
     return rows

@@ -18,3 +18,10 @@ REFERENCE_SPEC = EXAMPLES / "cloud-gaming.yaml"
 MITIGATION_SPEC = EXAMPLES / "cloud-gaming-mitigation.yaml"  # day 2: attack mitigation inserted
 MITIGATION_FIRST_SPEC = EXAMPLES / "cloud-gaming-mitigation-first.yaml"  # ... then moved before flow-features
 INVENTORY = EXAMPLES / "inventory.yaml"
+
+# The SR node program's profiles the testbed compiles (p4/build --profile, docs/p4.md "Profiles"): the modules'
+# switches run `full`, the WAN borders `wan`.
+P4_PROFILES: dict[str, dict[str, str]] = {
+    "full": {},
+    "wan": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"},
+}

@@ -1,5 +1,7 @@
-"""The demo testbed: namespaces and veths, the emulated switch, the SR proxy and the VNFs as real
-processes, a generated inventory, and the chain applied through `srchain.apply` (the charms' code).
+"""The demo testbed: namespaces and veths, the emulated switches, the SR proxies and the VNFs as real
+processes, the link emulator on each WAN link, a generated inventory, and the chain applied through
+`srchain.apply` (the charms' code). What it builds is a `topology.Layout`: one site (`SINGLE_SITE`, the
+default) or several joined over WAN links (`topology.two_site()`).
 
 Everything it creates is named `sd<pid>…` and removed by `close()` (also on errors and signals: use it
 as a context manager).
@@ -23,7 +25,7 @@ import yaml
 
 from srchain_demo import topology as topo
 from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
-from srchain_demo.shipped import P4_PROGRAM
+from srchain_demo.shipped import EXAMPLES, P4_PROFILES, P4_PROGRAM
 
 if TYPE_CHECKING:
     from srchain.apply import Options, Result
@@ -43,8 +45,9 @@ def _quiet(_: str) -> None:
 class Testbed:
     __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
-                 prefix: str | None = None) -> None:
+                 prefix: str | None = None, layout: topo.Layout = topo.SINGLE_SITE) -> None:
         self.workdir = workdir.resolve()  # absolute: socket paths go into the inventory (unix:/abs/path)
+        self.layout = layout
         self.port_rate_bps = port_rate_bps
         self.log = log
         self.prefix = prefix or f"sd{os.getpid()}"
@@ -53,10 +56,37 @@ class Testbed:
         self.token = secrets.token_hex(16)
         self.inventory = self.workdir / "inventory.yaml"
         self.state_dir = self.workdir / "state"
-        self.switch_sock = self.workdir / "s1.sock"
-        self.proxy_sock = self.workdir / "px1.sock"
-        self.bundle = self.workdir / "srchain_node"
+        self.switch_socks = {s.name: self.workdir / f"{s.name}.sock" for s in layout.switches}
+        self.proxy_socks = {p.name: self.workdir / f"{p.name}.sock" for p in layout.proxies}
+        self.bundles = {s.profile: self.workdir / ("srchain_node" + ("" if s.profile == "full" else f"-{s.profile}"))
+                        for s in layout.switches}
         self.closed = False
+
+    @property
+    def switch_sock(self) -> Path:
+        """The classifying (edge) switch's BF Runtime socket."""
+        return self.switch_socks[self.layout.edge.name]
+
+    @property
+    def proxy_sock(self) -> Path:
+        return self.proxy_socks[self.layout.proxy.name]
+
+    @property
+    def bundle(self) -> Path:
+        return self.bundles[self.layout.edge.profile]
+
+    def spec(self, which: str = "reference") -> Path:
+        """The layout's chain spec: "reference", "mitigation" or "mitigation_first"."""
+        name = getattr(self.layout.specs, which)
+        if name is None:
+            raise TestbedError(f"layout has no {which} spec")
+        return EXAMPLES / name
+
+    def _switch_key(self, name: str) -> str:
+        return "switch" if len(self.layout.switches) == 1 else f"switch-{name}"
+
+    def _proxy_key(self, name: str) -> str:
+        return "proxy" if len(self.layout.proxies) == 1 else f"proxy-{name}"
 
     # ------------------------------------------------------------------ names
     def ns(self, role: str) -> str:
@@ -81,15 +111,20 @@ class Testbed:
         self.log("network namespaces and links up")
         from srchain_emu.bundle import compile_to_dir
 
-        compile_to_dir(P4_PROGRAM, self.bundle)
-        self.start_switch()
-        self.start_proxy()
-        for vnf in topo.VNFS:
+        for profile, out in self.bundles.items():
+            compile_to_dir(P4_PROGRAM, out, defines=P4_PROFILES[profile])
+        for sw in self.layout.switches:
+            self.start_switch(sw.name)
+        for link in self.layout.wan:
+            self.start_wan(link)
+        for px in self.layout.proxies:
+            self.start_proxy(px.name)
+        for vnf in self.layout.proxy.vnfs:
             self.start_vnf(vnf)
         self.start_mitigation()
         self.wait_vnfs()
         self._write_inventory()
-        self.log("switch, proxy and VNFs running")
+        self.log("switches, proxies and VNFs running" + (", WAN links up" if self.layout.wan else ""))
 
     def close(self) -> None:
         """Stop every process this testbed started (by handle) and delete its namespaces. Idempotent."""
@@ -107,7 +142,7 @@ class Testbed:
                 proc.wait(timeout=5)
         for name in reversed(self.namespaces):
             delete_netns(name)
-        for sock in (self.switch_sock, self.proxy_sock):
+        for sock in (*self.switch_socks.values(), *self.proxy_socks.values()):
             sock.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ network
@@ -134,18 +169,18 @@ class Testbed:
             sh("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
 
     def _network(self) -> None:
-        sw = self._add_ns("sw")
-        px = self._add_ns("px")
-        for host in topo.HOSTS:
-            ns = self._add_ns(host.role)
-            ifname, port_mac, _ = topo.SWITCH_PORTS[host.port]
-            self._veth(sw, ifname, port_mac, ns, "eth0", host.mac)
-            for addr in (host.ipv4, *host.extra):
-                sh("ip", "-n", ns, "addr", "add", f"{addr}/32", "dev", "eth0")
-            self._gateway(ns, topo.HOST_GATEWAY, port_mac)
-        ifname, port_mac, _ = topo.SWITCH_PORTS[4]
-        self._veth(sw, ifname, port_mac, px, topo.PROXY_SR_IF, topo.PROXY_MAC)
-        for vnf in topo.VNFS:
+        lay = self.layout
+        for sw in lay.switches:
+            self._add_ns(sw.role)
+        for proxy in lay.proxies:
+            self._add_ns(proxy.role)
+        for link in lay.wan:
+            self._add_ns(link.role)
+        for sw in lay.switches:
+            for port in sw.ports:
+                self._wire(sw, port)
+        px = self.ns(lay.proxy.role)
+        for vnf in lay.proxy.vnfs:
             ns = self._add_ns(vnf.role)
             self._veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
             sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
@@ -154,11 +189,32 @@ class Testbed:
             sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
                "nud", "permanent")
         mi = self._add_ns(topo.MITIGATION_ROLE)
-        for px_if, px_mac, mi_if, mi_mac in ((topo.MITIGATION_IFS[0], topo.MITIGATION_PROXY_MACS[0],
-                                              topo.MITIGATION_VNF_IFS[0], topo.MITIGATION_VNF_MACS[0]),
-                                             (topo.MITIGATION_IFS[1], topo.MITIGATION_PROXY_MACS[1],
-                                              topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):
+        for px_if, px_mac, mi_if, mi_mac in zip(lay.proxy.mitigation_ifs, topo.MITIGATION_PROXY_MACS,
+                                                topo.MITIGATION_VNF_IFS, topo.MITIGATION_VNF_MACS, strict=True):
             self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
+
+    def _wire(self, sw: topo.SwitchBox, port: topo.Port) -> None:
+        """The veth of one switch port to its peer (a switch-to-switch link once, from its lower-named end)."""
+        ns, peer = self.ns(sw.role), port.peer
+        if peer.kind == "host":
+            host = next(h for h in self.layout.hosts if h.role == peer.name)
+            hns = self._add_ns(host.role)
+            self._veth(ns, port.ifname, port.mac, hns, "eth0", host.mac)
+            for addr in (host.ipv4, *host.extra):
+                sh("ip", "-n", hns, "addr", "add", f"{addr}/32", "dev", "eth0")
+            self._gateway(hns, topo.HOST_GATEWAY, port.mac)
+        elif peer.kind == "proxy":
+            proxy = next(p for p in self.layout.proxies if p.name == peer.name)
+            self._veth(ns, port.ifname, port.mac, self.ns(proxy.role), proxy.sr_if, proxy.mac)
+        elif peer.kind == "switch" and sw.name < peer.name:
+            other = self.layout.switch(peer.name)
+            far = other.port(peer.port)
+            self._veth(ns, port.ifname, port.mac, self.ns(other.role), far.ifname, far.mac)
+        elif peer.kind == "wan":
+            link = next(w for w in self.layout.wan if w.name == peer.name)
+            end = link.a if link.a.switch == sw.name else link.b
+            # the emulator's side carries no address: it forwards frames between its two interfaces as they are
+            self._veth(ns, port.ifname, port.mac, self.ns(link.role), end.wan_if, _wan_if_mac(port.mac))
 
     @staticmethod
     def _gateway(ns: str, gw: str, mac: str) -> None:
@@ -205,65 +261,72 @@ class Testbed:
                 raise TestbedError(f"{what} not ready after {timeout:.0f} s: {self.log_tail(key)}")
             time.sleep(0.1)
 
-    def start_switch(self) -> None:
+    def start_switch(self, name: str | None = None) -> None:
+        sw = self.layout.switch(name) if name else self.layout.edge
         ports = []
-        for dev, (ifname, _mac, _peer) in topo.SWITCH_PORTS.items():
-            entry: dict[str, Any] = {"device_port": dev, "if": ifname}
-            if dev == topo.SHAPED_PORT:
+        for port in sw.ports:
+            entry: dict[str, Any] = {"device_port": port.dev, "if": port.ifname}
+            if port.dev == sw.shaped_port:
                 entry |= {"rate_bps": self.port_rate_bps, "burst_bytes": 16384}
             ports.append(entry)
-        ports_file = self.workdir / "ports.json"
+        ports_file = self.workdir / ("ports.json" if len(self.layout.switches) == 1 else f"ports-{sw.name}.json")
         ports_file.write_text(json.dumps({"PortToIf": ports}, indent=1))
-        self.switch_sock.unlink(missing_ok=True)
-        self.spawn("switch", "sw", [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
-                                    "--grpc", f"unix:{self.switch_sock}"])
-        self._wait("switch s1", "switch", self._switch_answers)
+        sock, key = self.switch_socks[sw.name], self._switch_key(sw.name)
+        sock.unlink(missing_ok=True)
+        self.spawn(key, sw.role, [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
+                                  "--grpc", f"unix:{sock}"])
+        self._wait(f"switch {sw.name}", key, lambda: _switch_answers(sock))
 
-    def _switch_answers(self) -> bool:
-        from srchain.bfrt.client import BfrtClient
-
-        if not self.switch_sock.exists():
-            return False
-        BfrtClient.connect(f"unix:{self.switch_sock}", attempts=1, client_id=9, timeout=2).close()
-        return True
-
-    def restart_switch(self) -> None:
-        """Stop the switch process and start a fresh one (empty: no program, no entries)."""
-        proc = self.procs.pop("switch")
+    def restart_switch(self, name: str | None = None) -> None:
+        """Stop a switch process (default: the edge switch) and start a fresh one (empty: no program, no entries)."""
+        sw = self.layout.switch(name) if name else self.layout.edge
+        proc = self.procs.pop(self._switch_key(sw.name))
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        self.start_switch()
+        self.start_switch(sw.name)
 
-    def start_proxy(self) -> None:
-        token = self.workdir / "px1.token"
+    def start_wan(self, link: topo.WanLink) -> None:
+        """The link emulator between the two borders' WAN ports, `delay_ms` each way (srchain_net.linkem)."""
+        key = f"linkem-{link.name}"
+        delay = f"{link.delay_ms:g}"
+        self.spawn(key, link.role, [sys.executable, "-m", "srchain_net.linkem", link.a.wan_if, link.b.wan_if,
+                                    "--delay-ms", delay, "--reverse-delay-ms", delay])
+        self._wait(f"WAN link {link.name} (linkem)", key, lambda: "ready" in self.log_tail(key, 200))
+
+    def start_proxy(self, name: str | None = None) -> None:
+        px = next(p for p in self.layout.proxies if p.name == name) if name else self.layout.proxy
+        token = self.workdir / f"{px.name}.token"
         token.write_text(self.token)
         token.chmod(0o600)
-        cfg = self.workdir / "px1.yaml"
+        cfg = self.workdir / f"{px.name}.yaml"
+        sock, key = self.proxy_socks[px.name], self._proxy_key(px.name)
         cfg.write_text(yaml.safe_dump({
-            "sr_iface": topo.PROXY_SR_IF, "sr_next_hop_mac": topo.SWITCH_PORTS[4][1],
-            "listen": f"unix:{self.proxy_sock}", "token_file": str(token),
-            "state_file": str(self.workdir / "px1.state.json"), "attachments": [], "sids": [],
+            "sr_iface": px.sr_if, "sr_next_hop_mac": self.layout.switch(px.switch).toward("proxy", px.name).mac,
+            "listen": f"unix:{sock}", "token_file": str(token),
+            "state_file": str(self.workdir / f"{px.name}.state.json"), "attachments": [], "sids": [],
         }))
-        self.proxy_sock.unlink(missing_ok=True)
-        self.spawn("proxy", "px", [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
-        self._wait("proxy px1", "proxy", lambda: self.proxy_api().call("GET", "/v1/health")["status"] == "ok")
+        sock.unlink(missing_ok=True)
+        self.spawn(key, px.role, [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
+        self._wait(f"proxy {px.name}", key, lambda: self.proxy_api(px.name).call("GET", "/v1/health")["status"] == "ok")
 
-    def restart_proxy(self) -> None:
-        """SIGKILL the proxy (a crash: nothing flushed) and start it again from the same config; it reloads
+    def restart_proxy(self, name: str | None = None) -> None:
+        """SIGKILL a proxy (a crash: nothing flushed) and start it again from the same config; it reloads
         what the controller applied from its state file (persisted atomically on every change)."""
-        proc = self.procs.pop("proxy")
+        name = name or self.layout.proxy.name
+        proc = self.procs.pop(self._proxy_key(name))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
-        self.start_proxy()
+        self.start_proxy(name)
 
-    def proxy_api(self) -> Any:
+    def proxy_api(self, name: str | None = None) -> Any:
         from srchain.targets.proxy import ProxyApi
 
-        return ProxyApi(topo.PROXY_NAME, f"unix:{self.proxy_sock}", self.token)
+        name = name or self.layout.proxy.name
+        return ProxyApi(name, f"unix:{self.proxy_socks[name]}", self.token)
 
     def start_vnf(self, vnf: topo.Vnf) -> None:
         cfg = self.workdir / f"{vnf.name}.yaml"
@@ -294,7 +357,7 @@ class Testbed:
                                                                "mitigation", "--config", str(cfg)])
 
     def _vnf_roles(self) -> dict[str, str]:
-        return {v.name: v.role for v in topo.VNFS} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
+        return {v.name: v.role for v in self.layout.proxy.vnfs} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
 
     def wait_vnf(self, name: str, timeout: float = 30) -> None:
         role = self._vnf_roles()[name]
@@ -314,7 +377,7 @@ class Testbed:
         if name == topo.MITIGATION_NAME:
             self.start_mitigation()
         else:
-            self.start_vnf(next(v for v in topo.VNFS if v.name == name))
+            self.start_vnf(next(v for v in self.layout.proxy.vnfs if v.name == name))
         self.wait_vnf(name)
 
     def restart_vnf(self, name: str) -> None:
@@ -330,29 +393,10 @@ class Testbed:
 
     # ------------------------------------------------------------------ control plane
     def _write_inventory(self) -> None:
-        ports = []
-        for dev, (ifname, mac, peer) in topo.SWITCH_PORTS.items():
-            if peer == "px":
-                ref: dict[str, str] = {"proxy": topo.PROXY_NAME}
-            else:
-                ref = {"host": next(h.name for h in topo.HOSTS if h.role == peer)}
-            ports.append({"port": dev, "mac": mac, "interface": ifname, "peer": ref})
-        attachments: list[dict[str, Any]] = [
-            {"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in topo.VNFS
-        ]
-        attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": topo.MITIGATION_IFS[0],
-                            "iface_in": topo.MITIGATION_IFS[1]})
-        inv = {
-            "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,
-                          "program": "srchain_node", "artifacts": str(self.bundle), "ports": ports}],
-            "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in topo.HOSTS],
-            "proxies": [{"name": topo.PROXY_NAME, "control": f"unix:{self.proxy_sock}",
-                         "token_file": str(self.workdir / "px1.token"), "sr_interface": topo.PROXY_SR_IF,
-                         "mac": topo.PROXY_MAC, "attachments": attachments}],
-            "vnfs": [{"name": v.name, "kind": v.kind} for v in topo.VNFS]
-                    + [{"name": "mitigation", "kind": "attack-mitigation"}],
-        }
-        self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
+        from srchain_demo.inventory import inventory
+
+        doc = inventory(self.layout, self.switch_socks, self.proxy_socks, self.bundles, self.workdir)
+        self.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def apply(self, spec: str | Path, drain_timeout: float = 10.0,
               drain_interval: float = 0.3) -> tuple[Plan, Result]:
@@ -370,9 +414,24 @@ class Testbed:
 
         return ChainService(self.inventory, self.state_dir, options=options)
 
-    def status(self, chain: str = "cloud-gaming") -> dict[str, Any]:
+    def status(self, chain: str | None = None) -> dict[str, Any]:
         """The controller's status report: per target, recorded entries live as intended, missing, differing."""
-        return self._service().status(chain)
+        return self._service().status(chain or self.layout.specs.chain)
 
-    def reconcile(self, chain: str = "cloud-gaming") -> Result:
-        return self._service().reconcile(chain).result
+    def reconcile(self, chain: str | None = None) -> Result:
+        return self._service().reconcile(chain or self.layout.specs.chain).result
+
+
+def _switch_answers(sock: Path) -> bool:
+    from srchain.bfrt.client import BfrtClient
+
+    if not sock.exists():
+        return False
+    BfrtClient.connect(f"unix:{sock}", attempts=1, client_id=9, timeout=2).close()
+    return True
+
+
+def _wan_if_mac(port_mac: str) -> str:
+    """The link emulator's interface facing a border port: the port's MAC with the locally administered 0x06 prefix
+    (it never appears in a frame: the emulator forwards frames unchanged)."""
+    return "06" + port_mac[2:]

@@ -1,6 +1,7 @@
-"""The demo testbed's fixed layout: namespaces, interfaces, addresses and MACs.
+"""The demo testbed's layouts: namespaces, interfaces, addresses and MACs, as data the testbed builds from.
 
-One namespace per box (prefix `sd<pid>` + role, all torn down by the testbed):
+One namespace per box (prefix `sd<pid>` + role, all torn down by the testbed). The single-site layout
+(`SINGLE_SITE`, what `srchain demo` runs):
 
     gs  gaming server 10.0.1.10 ─┐                      ┌─ px: srchain-proxy px1 ─┬─ fm: formatter  10.255.0.2
     gc  gaming client 10.0.2.10 ─┼─ sw: emulated s1 ────┘   (px1-sr on port 4)   ├─ ca: classifier-a 10.255.0.3
@@ -9,13 +10,17 @@ One namespace per box (prefix `sd<pid>` + role, all torn down by the testbed):
 
 Interface names inside the switch and proxy namespaces are the ones `examples/inventory.yaml` uses, so
 the generated inventory differs from the example only in addresses of control endpoints and next hops.
+The two-site layout (`two_site()`, `srchain demo --sites 2`) is `examples/inventory-two-site.yaml`'s:
+site A the hosts, edge a1 and border a2; site B border b1 and proxy pxb with the VNFs; a2 and b1 joined
+over the `wan` namespace by the link emulator (multisite.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-# Switch ports: device port -> (interface in the switch namespace, its MAC, the peer namespace role)
+# Switch ports of the single-site switch s1: device port -> (interface in the switch namespace, its MAC, the peer
+# namespace role)
 SWITCH_PORTS = {
     1: ("s1p1", "02:00:00:00:01:01", "gs"),
     2: ("s1p2", "02:00:00:00:01:02", "gc"),
@@ -63,26 +68,32 @@ class Vnf:
 
 VNF_GATEWAY = "10.255.0.254"  # the VNFs' default route: the proxy attachment (static neighbour)
 REPORT_DST = "10.255.0.2"  # flow-features reports are addressed to the formatter (module default)
-VNFS = (
-    Vnf("formatter", "formatter", "fm", REPORT_DST, "02:00:00:00:50:01", "px1-fmt", "02:00:00:00:41:01",
-        47001, ("10.255.0.3", 47003)),
-    # Both classifier instances answer at the same address: the proxy picks one per flow (lb bucket).
-    Vnf("classifier-a", "classifier", "ca", "10.255.0.3", "02:00:00:00:50:02", "px1-cla", "02:00:00:00:41:02",
-        47003, ("10.255.0.4", 47004)),
-    Vnf("classifier-b", "classifier", "cb", "10.255.0.3", "02:00:00:00:50:03", "px1-clb", "02:00:00:00:41:03",
-        47003, ("10.255.0.4", 47004)),
-    # Decision records: any destination works, the priority SID below them is what matters.
-    Vnf("aggregator", "aggregator", "ag", "10.255.0.4", "02:00:00:00:50:04", "px1-agg", "02:00:00:00:41:04",
-        47004, ("10.255.0.1", 47002)),
-)
+
+
+def vnfs_for(proxy: str) -> tuple[Vnf, ...]:
+    """The report path's VNFs behind proxy `proxy` (its attachment interfaces are named after it)."""
+    return (
+        Vnf("formatter", "formatter", "fm", REPORT_DST, "02:00:00:00:50:01", f"{proxy}-fmt", "02:00:00:00:41:01",
+            47001, ("10.255.0.3", 47003)),
+        # Both classifier instances answer at the same address: the proxy picks one per flow (lb bucket).
+        Vnf("classifier-a", "classifier", "ca", "10.255.0.3", "02:00:00:00:50:02", f"{proxy}-cla",
+            "02:00:00:00:41:02", 47003, ("10.255.0.4", 47004)),
+        Vnf("classifier-b", "classifier", "cb", "10.255.0.3", "02:00:00:00:50:03", f"{proxy}-clb",
+            "02:00:00:00:41:03", 47003, ("10.255.0.4", 47004)),
+        # Decision records: any destination works, the priority SID below them is what matters.
+        Vnf("aggregator", "aggregator", "ag", "10.255.0.4", "02:00:00:00:50:04", f"{proxy}-agg", "02:00:00:00:41:04",
+            47004, ("10.255.0.1", 47002)),
+    )
+
+
+VNFS = vnfs_for(PROXY_NAME)
 
 # The attack-mitigation VNF (day 2): a bump in the wire with one interface per direction. The proxy sends
-# to it on px1-mit-o (broadcast MAC: no next hop, the VNF reads promiscuously) and takes frames back on
-# px1-mit-i; the VNF filters mit-in -> mit-out and forwards frames byte for byte.
+# to it on <proxy>-mit-o (broadcast MAC: no next hop, the VNF reads promiscuously) and takes frames back on
+# <proxy>-mit-i (ProxyBox.mitigation_ifs); the VNF filters mit-in -> mit-out and forwards frames byte for byte.
 MITIGATION_NAME = "mitigation"
 MITIGATION_ROLE = "mi"
-MITIGATION_IFS = ("px1-mit-o", "px1-mit-i")  # proxy side: toward the VNF, back from the VNF
-MITIGATION_PROXY_MACS = ("02:00:00:00:41:05", "02:00:00:00:41:06")
+MITIGATION_PROXY_MACS = ("02:00:00:00:41:05", "02:00:00:00:41:06")  # proxy side: toward the VNF, back
 MITIGATION_VNF_IFS = ("mit-in", "mit-out")  # VNF side
 MITIGATION_VNF_MACS = ("02:00:00:00:50:05", "02:00:00:00:50:06")
 
@@ -91,3 +102,154 @@ GAMING_PORT = 5000
 VOIP_PORT = 5001
 WEB_PORT = 5002
 BLAST_PORT = 5003
+
+
+# ---------------------------------------------------------------------------------------------- layouts
+@dataclass(frozen=True)
+class Peer:
+    """What a switch port is wired to: a host or proxy (by namespace role), another switch's port, or a WAN link."""
+
+    kind: str  # "host" | "proxy" | "switch" | "wan"
+    name: str  # host role, proxy name, switch name or WAN link name
+    port: int = 0  # the other switch's device port (kind "switch")
+
+
+@dataclass(frozen=True)
+class Port:
+    dev: int  # device port
+    ifname: str  # interface in the switch namespace
+    mac: str
+    peer: Peer
+
+
+@dataclass(frozen=True)
+class SwitchBox:
+    name: str  # inventory name
+    role: str  # namespace suffix
+    profile: str  # P4 profile it runs (shipped.P4_PROFILES): "full" for the modules, "wan" at a border
+    ports: tuple[Port, ...]
+    shaped_port: int | None = None  # a port shaped to the testbed's port rate
+
+    def port(self, dev: int) -> Port:
+        return next(p for p in self.ports if p.dev == dev)
+
+    def toward(self, kind: str, name: str) -> Port:
+        return next(p for p in self.ports if p.peer.kind == kind and p.peer.name == name)
+
+
+@dataclass(frozen=True)
+class ProxyBox:
+    name: str
+    role: str
+    sr_if: str
+    mac: str
+    switch: str  # the switch its SR interface is wired to
+    vnfs: tuple[Vnf, ...]
+
+    @property
+    def mitigation_ifs(self) -> tuple[str, str]:
+        return f"{self.name}-mit-o", f"{self.name}-mit-i"
+
+
+@dataclass(frozen=True)
+class WanEnd:
+    switch: str
+    port: int
+    address: str  # the border's outer IPv4 address
+    wan_if: str  # its peer interface in the WAN namespace (the link emulator's side)
+
+
+@dataclass(frozen=True)
+class WanLink:
+    """Two border ports joined through the link emulator (`srchain_net.linkem`) in namespace `role`."""
+
+    name: str
+    a: WanEnd
+    b: WanEnd
+    delay_ms: float
+    role: str = "wan"
+    mtu: int = 1600
+    encapsulation: str = "mpls-in-udp"
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    vim_account: str
+    switches: tuple[str, ...]
+    hosts: tuple[str, ...] = ()  # inventory names
+    proxies: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Specs:
+    """The chain specs a layout runs (shipped data): the reference chain and its day-2 variants."""
+
+    chain: str  # the chain's name in them
+    reference: str  # file names under shipped.EXAMPLES
+    mitigation: str
+    mitigation_first: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    switches: tuple[SwitchBox, ...]  # the first one classifies (hosts attach to it)
+    proxies: tuple[ProxyBox, ...]  # the first one serves the report path and the mitigation
+    specs: Specs
+    hosts: tuple[Host, ...] = HOSTS
+    wan: tuple[WanLink, ...] = ()
+    sites: tuple[Site, ...] = ()
+
+    @property
+    def edge(self) -> SwitchBox:
+        return self.switches[0]
+
+    @property
+    def proxy(self) -> ProxyBox:
+        return self.proxies[0]
+
+    def switch(self, name: str) -> SwitchBox:
+        return next(s for s in self.switches if s.name == name)
+
+    def proxy_wire(self) -> tuple[str, str]:
+        """(switch role, its interface) of the port wired to the first proxy: where frames the proxy sends
+        to the switch can be captured (the proxy sends bypassing its qdisc, so not on its own side)."""
+        sw = self.switch(self.proxy.switch)
+        return sw.role, sw.toward("proxy", self.proxy.name).ifname
+
+    def with_wan_delay(self, delay_ms: float) -> Layout:
+        return replace(self, wan=tuple(replace(w, delay_ms=delay_ms) for w in self.wan))
+
+
+SINGLE_SITE = Layout(
+    switches=(SwitchBox("s1", "sw", "full", tuple(
+        Port(dev, ifname, mac, Peer("proxy", PROXY_NAME) if peer == "px" else Peer("host", peer))
+        for dev, (ifname, mac, peer) in SWITCH_PORTS.items()), shaped_port=SHAPED_PORT),),
+    proxies=(ProxyBox(PROXY_NAME, "px", PROXY_SR_IF, PROXY_MAC, "s1", VNFS),),
+    specs=Specs("cloud-gaming", "cloud-gaming.yaml", "cloud-gaming-mitigation.yaml",
+                "cloud-gaming-mitigation-first.yaml"),
+)
+
+WAN_DELAY_MS = 10.0  # the two-site testbed's default one-way WAN delay
+
+
+def two_site(delay_ms: float = WAN_DELAY_MS) -> Layout:
+    """`examples/inventory-two-site.yaml` as a testbed: the hosts on a1 (site A, with border a2), the VNFs behind
+    pxb on b1 (site B), a2 port 9 <-> b1 port 9 over the link emulator, `delay_ms` each way."""
+    host_ports = tuple(Port(h.port, f"a1p{h.port}", f"02:00:00:00:01:0{h.port}", Peer("host", h.role))
+                       for h in HOSTS)
+    a1 = SwitchBox("a1", "a1", "full", (*host_ports, Port(8, "a1p8", "02:00:00:00:01:08", Peer("switch", "a2", 8))),
+                   shaped_port=SHAPED_PORT)
+    a2 = SwitchBox("a2", "a2", "wan", (Port(8, "a2p8", "02:00:00:00:02:08", Peer("switch", "a1", 8)),
+                                       Port(9, "a2p9", "02:00:00:00:02:09", Peer("wan", "ab"))))
+    b1 = SwitchBox("b1", "b1", "wan", (Port(9, "b1p9", "02:00:00:00:0b:09", Peer("wan", "ab")),
+                                       Port(4, "b1p4", "02:00:00:00:0b:04", Peer("proxy", "pxb"))))
+    pxb = ProxyBox("pxb", "px", "pxb-sr", "02:00:00:00:4b:01", "b1", vnfs_for("pxb"))
+    ab = WanLink("ab", WanEnd("a2", 9, "198.51.100.1", "wan-a"), WanEnd("b1", 9, "198.51.100.2", "wan-b"), delay_ms)
+    return Layout(
+        switches=(a1, a2, b1), proxies=(pxb,), wan=(ab,),
+        sites=(Site("site-a", "vim-a", ("a1", "a2"), tuple(h.name for h in HOSTS), (), ("10.0.0.0/16",)),
+               Site("site-b", "vim-b", ("b1",), (), ("pxb",), ("10.1.0.0/16",))),
+        specs=Specs("cloud-gaming-two-site", "two-site.yaml", "two-site-mitigation.yaml"),
+    )

@@ -1,0 +1,65 @@
+"""The testbed's inventory, generated from its layout with the real endpoints (sockets, bundles): the shape of
+`examples/inventory.yaml` for one site, of `examples/inventory-two-site.yaml` (`sites:`, `wan:`) for several."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import topology as topo
+
+
+def _peer(layout: topo.Layout, peer: topo.Peer) -> dict[str, Any]:
+    if peer.kind == "host":
+        return {"host": next(h.name for h in layout.hosts if h.role == peer.name)}
+    if peer.kind == "switch":
+        return {"switch": peer.name, "port": peer.port}
+    return {peer.kind: peer.name}  # proxy, wan
+
+
+def _switch(layout: topo.Layout, sw: topo.SwitchBox, sock: Path, bundle: Path) -> dict[str, Any]:
+    ports = [{"port": p.dev, "mac": p.mac, "interface": p.ifname, "peer": _peer(layout, p.peer)} for p in sw.ports]
+    return {"name": sw.name, "grpc": f"unix:{sock}", "device_id": 0, "program": "srchain_node",
+            "artifacts": str(bundle), "ports": ports}
+
+
+def _proxy(px: topo.ProxyBox, sock: Path, workdir: Path, mitigation: bool) -> dict[str, Any]:
+    attachments: list[dict[str, Any]] = [{"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in px.vnfs]
+    if mitigation:
+        out, back = px.mitigation_ifs
+        attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": out, "iface_in": back})
+    return {"name": px.name, "control": f"unix:{sock}", "token_file": str(workdir / f"{px.name}.token"),
+            "sr_interface": px.sr_if, "mac": px.mac, "attachments": attachments}
+
+
+def _sites(layout: topo.Layout) -> dict[str, Any]:
+    if not layout.sites:
+        return {}
+    sites = []
+    for site in layout.sites:
+        doc: dict[str, Any] = {"name": site.name, "vim_account": site.vim_account, "switches": list(site.switches)}
+        if site.hosts:
+            doc["hosts"] = list(site.hosts)
+        if site.proxies:
+            doc["proxies"] = list(site.proxies)
+        if site.addresses:
+            doc["addresses"] = list(site.addresses)
+        sites.append(doc)
+    wan = [{"name": w.name, "a": {"switch": w.a.switch, "port": w.a.port, "address": w.a.address},
+            "b": {"switch": w.b.switch, "port": w.b.port, "address": w.b.address},
+            "encapsulation": w.encapsulation, "mtu": w.mtu, "delay_ms": w.delay_ms} for w in layout.wan]
+    return {"sites": sites, "wan": wan}
+
+
+def inventory(layout: topo.Layout, switch_socks: dict[str, Path], proxy_socks: dict[str, Path],
+              bundles: dict[str, Path], workdir: Path) -> dict[str, Any]:
+    """The inventory document: every switch with its socket and its profile's bundle, the hosts, the proxies with
+    their attachments (the first proxy also the mitigation's), the VNFs, and the sites and WAN links if any."""
+    first = layout.proxy.name
+    return _sites(layout) | {
+        "switches": [_switch(layout, sw, switch_socks[sw.name], bundles[sw.profile]) for sw in layout.switches],
+        "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in layout.hosts],
+        "proxies": [_proxy(px, proxy_socks[px.name], workdir, px.name == first) for px in layout.proxies],
+        "vnfs": [{"name": v.name, "kind": v.kind} for v in layout.proxy.vnfs]
+                + [{"name": topo.MITIGATION_NAME, "kind": "attack-mitigation"}],
+    }
