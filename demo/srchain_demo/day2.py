@@ -74,6 +74,7 @@ class Day2Outcome:
     proxy: dict[str, Any] = field(default_factory=dict)
     mitigation: dict[str, int] = field(default_factory=dict)
     receiver_kernel_drops: int = 0  # probes the receiving host's kernel dropped (its socket buffer was full)
+    delays_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # one-way, "detour" / "direct": min, p50, max
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +223,8 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     # Per version, the flow must stay in order; across the flip a shorter new path may overtake the old one.
     late_detour, _ = order_stats([q for q in seqs if q in in_detour])
     late_direct, _ = order_stats([q for q in seqs if q not in in_detour])
+    delays = {"detour": [d for q, d in zip(seqs, st["delay_ns"], strict=True) if q in in_detour],
+              "direct": [d for q, d in zip(seqs, st["delay_ns"], strict=True) if q not in in_detour]}
     from .observe import proxy_counters
 
     return Day2Outcome(
@@ -239,7 +242,14 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
                  for k, d in docs.items() if k != "rx"},
         proxy=proxy_counters(tb), mitigation=tb.vnf_health(topo.MITIGATION_ROLE)["counters"],
         receiver_kernel_drops=int(docs["rx"].get("kernel_drops", 0)),
+        delays_ms={path: _spread_ms(ns) for path, ns in delays.items() if ns},
     )
+
+
+def _spread_ms(delays_ns: list[int]) -> dict[str, float]:
+    """min, median and max of one-way delays, in ms."""
+    ordered = sorted(delays_ns)
+    return {"min": ordered[0] / 1e6, "p50": ordered[len(ordered) // 2] / 1e6, "max": ordered[-1] / 1e6}
 
 
 def _detours(applies: list[ApplyRecord], to_proxy: dict[str, list[int]],
