@@ -10,6 +10,7 @@ import click
 
 from srchain.cli import chain_service, make_console, reported
 from srchain.plan.render import render_plan
+from srchain_demo import topology
 from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE_SPEC
 
 
@@ -26,11 +27,17 @@ from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE
                    "reference DualPI2 bottlenecks for --session-s, one run each (docs/l4s.md)")
 @click.option("--reconfigure", is_flag=True,
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
+@click.option("--sites", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="1: one site; 2: the reference chain split over two sites joined by an emulated WAN link "
+                   "(examples/inventory-two-site.yaml's layout: borders on P4 profile wan, docs/multisite.md)")
+@click.option("--wan-delay-ms", type=click.FloatRange(0, 500), default=10.0, show_default=True,
+              help="--sites 2: one-way delay of the WAN link (each direction; the inventory's delay_ms)")
 @click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
               help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
-                   f"{INVENTORY.name} (default: the copies shipped with srchain)")
+                   f"{INVENTORY.name} (--sites 2: two-site.yaml, two-site-mitigation.yaml and inventory-two-site.yaml; "
+                   "default: the copies shipped with srchain)")
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, scenario: str,
-         reconfigure: bool, examples: str) -> None:
+         reconfigure: bool, sites: int, wan_delay_ms: float, examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
     if scenario == "l4s" and not plan_only:
@@ -45,20 +52,23 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
             click.echo(f"error: l4s scenario: {exc}", err=True)
             sys.exit(1)
         return
+    layout = topology.two_site(wan_delay_ms) if sites == 2 else topology.SINGLE_SITE
     if not plan_only:
         from srchain_demo.run import run_demo
         from srchain_demo.scenario import Settings
 
         settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
-        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6)))
+        sys.exit(run_demo(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6),
+                          layout=layout))
     ex = Path(examples)
-    inventory = ex / INVENTORY.name
+    specs = layout.specs
+    inventory = ex / specs.inventory
     out = make_console()
     with tempfile.TemporaryDirectory(prefix="srchain-demo-") as state, reported():
         out.rule("1. the reference chain: validate and plan")
         service = chain_service(str(inventory), state)
-        first = service.plan(service.load(ex / REFERENCE_SPEC.name))
+        first = service.plan(service.load(ex / specs.reference))
         render_plan(first, out)
         out.rule("2. day 2: insert attack mitigation on the data path, planned against step 1")
-        second = service.plan(service.load(ex / MITIGATION_SPEC.name), current=first.entries)
+        second = service.plan(service.load(ex / specs.mitigation), current=first.entries)
         render_plan(second, out, show_entries=False)

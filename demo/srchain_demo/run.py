@@ -14,14 +14,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import results
+from . import topology as topo
 from .netns import TestbedError
 from .scenario import Outcome, Settings, run
-from .shipped import REFERENCE_SPEC
 from .testbed import Testbed
 
 
 def _ms(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}"
+
+
+def _targets(layout: topo.Layout) -> str:
+    """What the chain was applied to, site by site: "switch s1 + proxy px1" or "site-a: a1, a2 | site-b: b1, pxb"."""
+    if not layout.sites:
+        return " + ".join([f"switch {s.name}" for s in layout.switches] + [f"proxy {p.name}" for p in layout.proxies])
+    return " | ".join(f"{s.name}: {', '.join((*s.switches, *s.proxies))}" for s in layout.sites)
 
 
 def _raise_interrupt(*_: Any) -> None:
@@ -61,7 +68,8 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     out.print(f"results: {result_dir}", highlight=False)
 
 
-def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000) -> int:
+def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000,
+             layout: topo.Layout = topo.SINGLE_SITE) -> int:
     if os.geteuid() != 0:
         out.print("[red]error[/]: srchain demo needs root (network namespaces, veth, raw sockets)")
         return 1
@@ -76,11 +84,11 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
             def note(msg: str) -> None:
                 prog.console.print(f"[dim]{time.monotonic() - t_start:6.1f}s[/] {msg}", highlight=False)
 
-            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps) as tb:
+            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps, layout=layout) as tb:
                 prog.update(task, description="applying the chain")
-                plan, res = tb.apply(REFERENCE_SPEC)
+                plan, res = tb.apply(tb.spec())
                 note(f"[green]chain up[/]: '{plan.chain}' v{plan.version}, {len(res.ops)} entries "
-                     f"(switch s1 + proxy px1) via srchain.apply")
+                     f"({_targets(layout)}) via srchain.apply")
                 prog.update(task, description="scenario", total=1.0, completed=0)
 
                 def event(name: str, t: float) -> None:

@@ -187,7 +187,8 @@ class Specs:
     """The chain specs a layout runs (shipped data): the reference chain and its day-2 variants."""
 
     chain: str  # the chain's name in them
-    reference: str  # file names under shipped.EXAMPLES
+    inventory: str  # file names under shipped.EXAMPLES: the example inventory of this shape (`--plan-only`),
+    reference: str  # the reference chain, the mitigation inserted on the data path, and moved in front of features
     mitigation: str
     mitigation_first: str | None = None
 
@@ -227,7 +228,7 @@ SINGLE_SITE = Layout(
         Port(dev, ifname, mac, Peer("proxy", PROXY_NAME) if peer == "px" else Peer("host", peer))
         for dev, (ifname, mac, peer) in SWITCH_PORTS.items()), shaped_port=SHAPED_PORT),),
     proxies=(ProxyBox(PROXY_NAME, "px", PROXY_SR_IF, PROXY_MAC, "s1", VNFS),),
-    specs=Specs("cloud-gaming", "cloud-gaming.yaml", "cloud-gaming-mitigation.yaml",
+    specs=Specs("cloud-gaming", "inventory.yaml", "cloud-gaming.yaml", "cloud-gaming-mitigation.yaml",
                 "cloud-gaming-mitigation-first.yaml"),
 )
 
@@ -251,5 +252,5 @@ def two_site(delay_ms: float = WAN_DELAY_MS) -> Layout:
         switches=(a1, a2, b1), proxies=(pxb,), wan=(ab,),
         sites=(Site("site-a", "vim-a", ("a1", "a2"), tuple(h.name for h in HOSTS), (), ("10.0.0.0/16",)),
                Site("site-b", "vim-b", ("b1",), (), ("pxb",), ("10.1.0.0/16",))),
-        specs=Specs("cloud-gaming-two-site", "two-site.yaml", "two-site-mitigation.yaml"),
+        specs=Specs("cloud-gaming-two-site", "inventory-two-site.yaml", "two-site.yaml", "two-site-mitigation.yaml"),
     )
