@@ -27,17 +27,19 @@ from srchain_demo.shipped import EXAMPLES, INVENTORY, MITIGATION_SPEC, REFERENCE
                    "reference DualPI2 bottlenecks for --session-s, one run each (docs/l4s.md)")
 @click.option("--reconfigure", is_flag=True,
               help="mid-scenario, insert the attack-mitigation VNF live and report loss and ordering across it")
-@click.option("--sites", type=click.IntRange(1, 2), default=1, show_default=True,
+@click.option("--sites", type=click.IntRange(1, 3), default=1, show_default=True,
               help="1: one site; 2: the reference chain split over two sites joined by an emulated WAN link "
-                   "(examples/inventory-two-site.yaml's layout: borders on P4 profile wan, docs/multisite.md)")
-@click.option("--wan-delay-ms", type=click.FloatRange(0, 500), default=10.0, show_default=True,
-              help="--sites 2: one-way delay of the WAN link (each direction; the inventory's delay_ms)")
+                   "(examples/inventory-two-site.yaml's layout: borders on P4 profile wan, docs/multisite.md); "
+                   "3: examples/inventory-three-site.yaml's (site B in transit to site C over MPLS-in-GRE)")
+@click.option("--wan-delay-ms", type=click.FloatRange(0, 500), default=None,
+              help="--sites 2|3: one-way delay of every WAN link, each direction (default: the example inventory's, "
+                   "10 ms; with 3 sites 10 and 40 ms)")
 @click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
               help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
-                   f"{INVENTORY.name} (--sites 2: two-site.yaml, two-site-mitigation.yaml and inventory-two-site.yaml; "
-                   "default: the copies shipped with srchain)")
+                   f"{INVENTORY.name} (--sites 2|3: two-site.yaml, two-site-mitigation.yaml, inventory-two-site.yaml, "
+                   "the same for three-site; default: the copies shipped with srchain)")
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, scenario: str,
-         reconfigure: bool, sites: int, wan_delay_ms: float, examples: str) -> None:
+         reconfigure: bool, sites: int, wan_delay_ms: float | None, examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
     if scenario == "l4s" and not plan_only:
@@ -52,7 +54,9 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
             click.echo(f"error: l4s scenario: {exc}", err=True)
             sys.exit(1)
         return
-    layout = topology.two_site(wan_delay_ms) if sites == 2 else topology.SINGLE_SITE
+    layout = topology.LAYOUTS[sites]
+    if wan_delay_ms is not None:
+        layout = layout.with_wan_delay(wan_delay_ms)
     if not plan_only:
         from srchain_demo.run import run_demo
         from srchain_demo.scenario import Settings

@@ -51,15 +51,19 @@ def _sites(layout: topo.Layout) -> dict[str, Any]:
     return {"sites": sites, "wan": wan}
 
 
+def _vnf_order(vnf: topo.Vnf) -> int:
+    """The example inventories list the VNFs in report-path order."""
+    return [v.name for v in topo.VNFS].index(vnf.name)
+
+
 def inventory(layout: topo.Layout, switch_socks: dict[str, Path], proxy_socks: dict[str, Path],
               bundles: dict[str, Path], workdir: Path) -> dict[str, Any]:
     """The inventory document: every switch with its socket and its profile's bundle, the hosts, the proxies with
-    their attachments (the first proxy also the mitigation's), the VNFs, and the sites and WAN links if any."""
-    first = layout.proxy.name
+    their attachments (one of them also the mitigation's), the VNFs, and the sites and WAN links if any."""
     return _sites(layout) | {
         "switches": [_switch(layout, sw, switch_socks[sw.name], bundles[sw.profile]) for sw in layout.switches],
         "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in layout.hosts],
-        "proxies": [_proxy(px, proxy_socks[px.name], workdir, px.name == first) for px in layout.proxies],
-        "vnfs": [{"name": v.name, "kind": v.kind} for v in layout.proxy.vnfs]
+        "proxies": [_proxy(px, proxy_socks[px.name], workdir, px.mitigation) for px in layout.proxies],
+        "vnfs": [{"name": v.name, "kind": v.kind} for v in sorted(layout.vnfs, key=_vnf_order)]
                 + [{"name": topo.MITIGATION_NAME, "kind": "attack-mitigation"}],
     }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,21 +77,26 @@ def udp_key(src: str, sport: int, dst: str, dport: int) -> tuple[FlowKey, int]:
 
 
 def proxy_counters(tb: Testbed) -> dict[str, Any]:
-    """Per SID rx/tx (with the VNF it serves) and drops by reason."""
-    api = tb.proxy_api()
-    sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
-    raw = api.call("GET", "/v1/counters")
-    per_sid = {}
-    for sid, c in raw.get("sids", {}).items():
-        entry = sids.get(int(sid), {})
-        per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
-                             "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
-    drops = {k: v for k, v in raw.get("drops", {}).items() if v}
-    return {"sids": per_sid, "drops": drops, "kernel_drops": raw.get("kernel_drops", 0)}
+    """Per SID rx/tx (with the VNF it serves; SIDs are unique across proxies) and drops by reason, over every
+    proxy of the testbed."""
+    per_sid: dict[int, dict[str, Any]] = {}
+    drops: Counter[str] = Counter()
+    kernel_drops = 0
+    for px in tb.layout.proxies:
+        api = tb.proxy_api(px.name)
+        sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
+        raw = api.call("GET", "/v1/counters")
+        for sid, c in raw.get("sids", {}).items():
+            entry = sids.get(int(sid), {})
+            per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
+                                 "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
+        drops.update({k: v for k, v in raw.get("drops", {}).items() if v})
+        kernel_drops += raw.get("kernel_drops", 0)
+    return {"sids": per_sid, "drops": dict(drops), "kernel_drops": kernel_drops}
 
 
 def vnf_counters(tb: Testbed) -> dict[str, dict[str, int]]:
-    return {v.name: tb.vnf_health(v.role)["counters"] for v in tb.layout.proxy.vnfs}
+    return {v.name: tb.vnf_health(v.role)["counters"] for v in tb.layout.vnfs}
 
 
 def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
@@ -104,9 +110,10 @@ def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
         agg["rx"] += c["rx"]
         agg["tx"] += c["tx"]
 
-    px_name, edge = tb.layout.proxy.name, tb.layout.edge.name
+    edge = tb.layout.edge.name
 
     def vnf_row(name: str) -> list[dict[str, Any]]:
+        px_name = tb.layout.proxy_of(name).name
         proxy = by_vnf.get(name, {"rx": 0, "tx": 0})
         counts = vc.get(name, {})
         drops = sum(v for k, v in counts.items() if k.startswith("dropped:"))

@@ -119,7 +119,7 @@ class Testbed:
             self.start_wan(link)
         for px in self.layout.proxies:
             self.start_proxy(px.name)
-        for vnf in self.layout.proxy.vnfs:
+        for vnf in self.layout.vnfs:
             self.start_vnf(vnf)
         self.start_mitigation()
         self.wait_vnfs()
@@ -179,15 +179,17 @@ class Testbed:
         for sw in lay.switches:
             for port in sw.ports:
                 self._wire(sw, port)
+        for proxy in lay.proxies:
+            px = self.ns(proxy.role)
+            for vnf in proxy.vnfs:
+                ns = self._add_ns(vnf.role)
+                self._veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
+                sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
+                self._gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
+                # The proxy resolves its next hop from the kernel table of its own namespace.
+                sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
+                   "nud", "permanent")
         px = self.ns(lay.proxy.role)
-        for vnf in lay.proxy.vnfs:
-            ns = self._add_ns(vnf.role)
-            self._veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
-            sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
-            self._gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
-            # The proxy resolves its next hop from the kernel table of its own namespace.
-            sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
-               "nud", "permanent")
         mi = self._add_ns(topo.MITIGATION_ROLE)
         for px_if, px_mac, mi_if, mi_mac in zip(lay.proxy.mitigation_ifs, topo.MITIGATION_PROXY_MACS,
                                                 topo.MITIGATION_VNF_IFS, topo.MITIGATION_VNF_MACS, strict=True):
@@ -357,7 +359,7 @@ class Testbed:
                                                                "mitigation", "--config", str(cfg)])
 
     def _vnf_roles(self) -> dict[str, str]:
-        return {v.name: v.role for v in self.layout.proxy.vnfs} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
+        return {v.name: v.role for v in self.layout.vnfs} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
 
     def wait_vnf(self, name: str, timeout: float = 30) -> None:
         role = self._vnf_roles()[name]
@@ -377,7 +379,7 @@ class Testbed:
         if name == topo.MITIGATION_NAME:
             self.start_mitigation()
         else:
-            self.start_vnf(next(v for v in self.layout.proxy.vnfs if v.name == name))
+            self.start_vnf(next(v for v in self.layout.vnfs if v.name == name))
         self.wait_vnf(name)
 
     def restart_vnf(self, name: str) -> None:

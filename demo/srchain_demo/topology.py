@@ -12,7 +12,9 @@ Interface names inside the switch and proxy namespaces are the ones `examples/in
 the generated inventory differs from the example only in addresses of control endpoints and next hops.
 The two-site layout (`two_site()`, `srchain demo --sites 2`) is `examples/inventory-two-site.yaml`'s:
 site A the hosts, edge a1 and border a2; site B border b1 and proxy pxb with the VNFs; a2 and b1 joined
-over the `wan` namespace by the link emulator (multisite.md).
+over the `wan` namespace by the link emulator (multisite.md). The three-site layout (`three_site()`) is
+`examples/inventory-three-site.yaml`'s: site C (c1, proxy pxc with classifier-b and the mitigation) behind
+site B, which it reaches over a second, MPLS-in-GRE link; site B is transit between A and C.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class ProxyBox:
     mac: str
     switch: str  # the switch its SR interface is wired to
     vnfs: tuple[Vnf, ...]
+    mitigation: bool = True  # the day-2 mitigation VNF is attached here (exactly one proxy of a layout)
 
     @property
     def mitigation_ifs(self) -> tuple[str, str]:
@@ -196,7 +199,7 @@ class Specs:
 @dataclass(frozen=True)
 class Layout:
     switches: tuple[SwitchBox, ...]  # the first one classifies (hosts attach to it)
-    proxies: tuple[ProxyBox, ...]  # the first one serves the report path and the mitigation
+    proxies: tuple[ProxyBox, ...]  # together they serve the report path; one of them the mitigation
     specs: Specs
     hosts: tuple[Host, ...] = HOSTS
     wan: tuple[WanLink, ...] = ()
@@ -208,13 +211,22 @@ class Layout:
 
     @property
     def proxy(self) -> ProxyBox:
-        return self.proxies[0]
+        """The proxy the mitigation VNF is attached to (day 2)."""
+        return next(p for p in self.proxies if p.mitigation)
+
+    @property
+    def vnfs(self) -> tuple[Vnf, ...]:
+        """The report path's VNFs behind every proxy."""
+        return tuple(v for p in self.proxies for v in p.vnfs)
+
+    def proxy_of(self, vnf: str) -> ProxyBox:
+        return next(p for p in self.proxies if any(v.name == vnf for v in p.vnfs))
 
     def switch(self, name: str) -> SwitchBox:
         return next(s for s in self.switches if s.name == name)
 
     def proxy_wire(self) -> tuple[str, str]:
-        """(switch role, its interface) of the port wired to the first proxy: where frames the proxy sends
+        """(switch role, its interface) of the port wired to the mitigation's proxy: where frames the proxy sends
         to the switch can be captured (the proxy sends bypassing its qdisc, so not on its own side)."""
         sw = self.switch(self.proxy.switch)
         return sw.role, sw.toward("proxy", self.proxy.name).ifname
@@ -254,3 +266,28 @@ def two_site(delay_ms: float = WAN_DELAY_MS) -> Layout:
                Site("site-b", "vim-b", ("b1",), (), ("pxb",), ("10.1.0.0/16",))),
         specs=Specs("cloud-gaming-two-site", "inventory-two-site.yaml", "two-site.yaml", "two-site-mitigation.yaml"),
     )
+
+
+def three_site(delays_ms: tuple[float, float] = (WAN_DELAY_MS, 40.0)) -> Layout:
+    """`examples/inventory-three-site.yaml` as a testbed: two_site()'s sites A and B, and site C (c1, proxy pxc with
+    classifier-b and the mitigation) joined to b1 by MPLS-in-GRE; `delays_ms` = one-way delays of links ab and bc."""
+    two = two_site(delays_ms[0])
+    a1, a2, b1 = two.switches
+    b1 = replace(b1, ports=(*b1.ports, Port(10, "b1p10", "02:00:00:00:0b:0a", Peer("wan", "bc"))))
+    c1 = SwitchBox("c1", "c1", "wan", (Port(10, "c1p10", "02:00:00:00:0c:0a", Peer("wan", "bc")),
+                                       Port(4, "c1p4", "02:00:00:00:0c:04", Peer("proxy", "pxc"))))
+    pxb = replace(two.proxy, vnfs=tuple(v for v in vnfs_for("pxb") if v.name != "classifier-b"), mitigation=False)
+    pxc = ProxyBox("pxc", "pxc", "pxc-sr", "02:00:00:00:4c:01", "c1",
+                   tuple(v for v in vnfs_for("pxc") if v.name == "classifier-b"))
+    ab = replace(two.wan[0], role="wab")
+    bc = WanLink("bc", WanEnd("b1", 10, "198.51.100.5", "wan-b"), WanEnd("c1", 10, "198.51.100.6", "wan-c"),
+                 delays_ms[1], role="wbc", encapsulation="mpls-in-gre")
+    return Layout(
+        switches=(a1, a2, b1, c1), proxies=(pxb, pxc), wan=(ab, bc),
+        sites=(*two.sites, Site("site-c", "vim-c", ("c1",), (), ("pxc",), ("10.2.0.0/16",))),
+        specs=Specs("cloud-gaming-three-site", "inventory-three-site.yaml", "three-site.yaml",
+                    "three-site-mitigation.yaml"),
+    )
+
+
+LAYOUTS = {1: SINGLE_SITE, 2: two_site(), 3: three_site()}  # `srchain demo --sites N`

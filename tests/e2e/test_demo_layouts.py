@@ -27,7 +27,8 @@ def _without_endpoints(doc: Any) -> Any:
     return doc
 
 
-@pytest.mark.parametrize("layout", [topology.SINGLE_SITE, topology.two_site()], ids=["one-site", "two-site"])
+@pytest.mark.parametrize("layout", [topology.SINGLE_SITE, topology.two_site(), topology.three_site()],
+                         ids=["one-site", "two-site", "three-site"])
 def test_generated_inventory_is_the_example_inventory(tmp_path: Path, layout: topology.Layout) -> None:
     tb = Testbed(tmp_path / "tb", layout=layout)
     tb.workdir.mkdir(parents=True)
