@@ -121,7 +121,7 @@ def _agent(tb: Testbed, key: str, role: str, *args: str) -> None:
     tb.spawn(f"agent-{key}", role, [sys.executable, "-m", "srchain_demo.agent", *args])
 
 
-def _wait_files(tb: Testbed, files: dict[str, Path], timeout: float) -> dict[str, dict[str, Any]]:
+def wait_files(tb: Testbed, files: dict[str, Path], timeout: float) -> dict[str, dict[str, Any]]:
     deadline = time.time() + timeout
     while not all(f.exists() for f in files.values()):
         if time.time() > deadline:
@@ -131,7 +131,7 @@ def _wait_files(tb: Testbed, files: dict[str, Path], timeout: float) -> dict[str
     return {k: json.loads(f.read_text()) for k, f in files.items()}
 
 
-def _sender_stats(tb: Testbed, key: str, timeout: float) -> dict[str, int]:
+def sender_stats(tb: Testbed, key: str, timeout: float) -> dict[str, int]:
     proc = tb.procs[f"agent-{key}"]
     proc.wait(timeout=timeout)
     lines = [ln for ln in tb.log_tail(f"agent-{key}", 4000).splitlines() if ln.startswith("{")]
@@ -145,7 +145,7 @@ def _rx_packets(tb: Testbed, role: str) -> int:
     return int(doc[0]["stats64"]["rx"]["packets"])
 
 
-def _wait_quiet(tb: Testbed, role: str, quiet_s: float = 0.5, max_s: float = 8.0) -> None:
+def wait_quiet(tb: Testbed, role: str, quiet_s: float = 0.5, max_s: float = 8.0) -> None:
     """Until the host's interface received nothing for `quiet_s` (bounded by `max_s`): a packet that
     arrives late is delayed, not lost, and the receiver must still be listening when it does."""
     deadline = time.monotonic() + max_s
@@ -174,7 +174,7 @@ def order_stats(seqs: list[int]) -> tuple[int, list[int]]:
 def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: None) -> Day2Outcome:
     """Run the probe flow and the two applies; the testbed must have the reference chain applied."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    listen = s.duration_s + 12  # agents start ~2.5 s early; then up to 8 s for the last probes (_wait_quiet)
+    listen = s.duration_s + 12  # agents start ~2.5 s early; then up to 8 s for the last probes (wait_quiet)
     files = {"rx": out_dir / "day2-rx.json", "to_proxy": out_dir / "day2-to-proxy.json",
              "from_proxy": out_dir / "day2-from-proxy.json"}
     for f in files.values():  # a result left by an earlier run in the same directory must not be read as ours
@@ -205,11 +205,11 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
         applies.append(ApplyRecord(spec.name, plan.version, started - t0, took, res.drained,
                                    len(res.ops), live_state(tb)))
         log(f"applied {spec.name} v{plan.version} at +{started - t0:.2f} s in {took:.2f} s")
-    sender = _sender_stats(tb, "d2-blast", timeout=max(5.0, t0 + s.duration_s + 5 - time.time()))
-    _wait_quiet(tb, "gc")  # the last probes cross the chain (a switch that fell behind drains its rings)
+    sender = sender_stats(tb, "d2-blast", timeout=max(5.0, t0 + s.duration_s + 5 - time.time()))
+    wait_quiet(tb, "gc")  # the last probes cross the chain (a switch that fell behind drains its rings)
     for key in ("d2-rx", "d2-cap-to", "d2-cap-from"):
         tb.procs[f"agent-{key}"].terminate()
-    docs = _wait_files(tb, files, timeout=15)
+    docs = wait_files(tb, files, timeout=15)
     st = docs["rx"]["streams"].get(str(PROBE_STREAM), {"seq": []})
     seqs: list[int] = st["seq"]
     counts = Counter(seqs)
