@@ -20,6 +20,8 @@ planner writes routes inside a site only: docs/multisite.md). Per delay:
   per direction, the link emulator 2).
 - **UDP throughput**: --offered-pps of 1372-byte payloads for --burst-s one way, chain then plain; delivered rate
   = datagrams received / (last arrival - first send), in packets/s and Mbit/s of UDP payload; lost = not received.
+- **The link emulator's own lateness** (its report: each departure - its planned release), p50 / p99: how much of
+  a round trip beyond the configured delays the emulator itself added on this host.
   Not measured: TCP (none of the testbed's agents speaks it).
 """
 
@@ -153,10 +155,14 @@ def one_delay(tmp: Path, delay_ms: float, args: argparse.Namespace) -> dict[str,
         thr = {}
         for flow in (CHAIN_FWD, PLAIN_FWD):
             thr |= run_flows(tb, [flow], args.offered_pps, 1372, args.burst_s, tb.workdir, "thr")
+    wan = json.loads(tb.wan_report(tb.layout.wan[0]).read_text())  # written when the testbed stopped it
+    late = sorted(x * 1e3 for d in ("forward", "reverse") for x in wan[d]["lateness_s"])
     chain_rtt = lat["chain-fwd"]["p50_ms"] + lat["chain-back"]["p50_ms"]
     plain_rtt = lat["plain-fwd"]["p50_ms"] + lat["plain-back"]["p50_ms"]
     return {
         "delay_ms": delay_ms, "load_avg": os.getloadavg()[0], "latency": lat, "throughput": thr,
+        "wan_frames": wan["forward"]["sent"] + wan["reverse"]["sent"],
+        "wan_lateness_ms": {"p50": late[len(late) // 2], "p99": late[int(len(late) * 0.99)]} if late else {},
         "chain_rtt_ms": chain_rtt, "plain_rtt_ms": plain_rtt, "rtt_ratio": chain_rtt / plain_rtt,
         "chain_per_pass_ms": (chain_rtt - CHAIN_CROSSINGS * delay_ms) / CHAIN_PASSES,
         "plain_per_pass_ms": (plain_rtt - PLAIN_CROSSINGS * delay_ms) / PLAIN_PASSES,
@@ -190,7 +196,9 @@ def main() -> int:
                   f"{sum(v['lost'] for v in lat.values())} | UDP chain {thr['chain-fwd']['delivered_pps']:7.0f} pps "
                   f"{thr['chain-fwd']['delivered_mbps']:6.1f} Mbit/s lost {thr['chain-fwd']['lost']}, plain "
                   f"{thr['plain-fwd']['delivered_pps']:7.0f} pps {thr['plain-fwd']['delivered_mbps']:6.1f} Mbit/s "
-                  f"lost {thr['plain-fwd']['lost']}, ratio {r['throughput_ratio']:.2f} | load {r['load_avg']:.1f}",
+                  f"lost {thr['plain-fwd']['lost']}, ratio {r['throughput_ratio']:.2f} | linkem late p50 "
+                  f"{r['wan_lateness_ms'].get('p50', 0):.2f} p99 {r['wan_lateness_ms'].get('p99', 0):.2f} ms | load "
+                  f"{r['load_avg']:.1f}",
                   flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -292,12 +292,17 @@ class Testbed:
         self.start_switch(sw.name)
 
     def start_wan(self, link: topo.WanLink) -> None:
-        """The link emulator between the two borders' WAN ports, `delay_ms` each way (srchain_net.linkem)."""
+        """The link emulator between the two borders' WAN ports, `delay_ms` each way (srchain_net.linkem); its report
+        (per direction: frames, lateness of each departure) is written to `wan_report(link)` when it stops."""
         key = f"linkem-{link.name}"
         delay = f"{link.delay_ms:g}"
         self.spawn(key, link.role, [sys.executable, "-m", "srchain_net.linkem", link.a.wan_if, link.b.wan_if,
-                                    "--delay-ms", delay, "--reverse-delay-ms", delay])
+                                    "--delay-ms", delay, "--reverse-delay-ms", delay,
+                                    "--report", str(self.wan_report(link))])
         self._wait(f"WAN link {link.name} (linkem)", key, lambda: "ready" in self.log_tail(key, 200))
+
+    def wan_report(self, link: topo.WanLink) -> Path:
+        return self.workdir / f"linkem-{link.name}.json"
 
     def start_proxy(self, name: str | None = None) -> None:
         px = next(p for p in self.layout.proxies if p.name == name) if name else self.layout.proxy
