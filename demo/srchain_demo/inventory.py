@@ -23,11 +23,11 @@ def _switch(layout: topo.Layout, sw: topo.SwitchBox, sock: Path, bundle: Path) -
             "artifacts": str(bundle), "ports": ports}
 
 
-def _proxy(px: topo.ProxyBox, sock: Path, workdir: Path, mitigation: bool) -> dict[str, Any]:
+def _proxy(px: topo.ProxyBox, sock: Path, workdir: Path) -> dict[str, Any]:
     attachments: list[dict[str, Any]] = [{"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in px.vnfs]
-    if mitigation:
+    if px.mitigation:
         out, back = px.mitigation_ifs
-        attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": out, "iface_in": back})
+        attachments.append({"vnf": px.mitigation, "iface_out": out, "iface_in": back})
     return {"name": px.name, "control": f"unix:{sock}", "token_file": str(workdir / f"{px.name}.token"),
             "sr_interface": px.sr_if, "mac": px.mac, "attachments": attachments}
 
@@ -63,7 +63,7 @@ def inventory(layout: topo.Layout, switch_socks: dict[str, Path], proxy_socks: d
     return _sites(layout) | {
         "switches": [_switch(layout, sw, switch_socks[sw.name], bundles[sw.profile]) for sw in layout.switches],
         "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in layout.hosts],
-        "proxies": [_proxy(px, proxy_socks[px.name], workdir, px.mitigation) for px in layout.proxies],
+        "proxies": [_proxy(px, proxy_socks[px.name], workdir) for px in layout.proxies],
         "vnfs": [{"name": v.name, "kind": v.kind} for v in sorted(layout.vnfs, key=_vnf_order)]
-                + [{"name": topo.MITIGATION_NAME, "kind": "attack-mitigation"}],
+                + [{"name": name, "kind": "attack-mitigation"} for name in layout.mitigations],
     }

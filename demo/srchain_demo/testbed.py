@@ -121,7 +121,8 @@ class Testbed:
             self.start_proxy(px.name)
         for vnf in self.layout.vnfs:
             self.start_vnf(vnf)
-        self.start_mitigation()
+        for name in self.layout.mitigations:
+            self.start_mitigation(name)
         self.wait_vnfs()
         self._write_inventory()
         self.log("switches, proxies and VNFs running" + (", WAN links up" if self.layout.wan else ""))
@@ -189,11 +190,11 @@ class Testbed:
                 # The proxy resolves its next hop from the kernel table of its own namespace.
                 sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
                    "nud", "permanent")
-        px = self.ns(lay.proxy.role)
-        mi = self._add_ns(topo.MITIGATION_ROLE)
-        for px_if, px_mac, mi_if, mi_mac in zip(lay.proxy.mitigation_ifs, topo.MITIGATION_PROXY_MACS,
-                                                topo.MITIGATION_VNF_IFS, topo.MITIGATION_VNF_MACS, strict=True):
-            self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
+        for proxy in lay.mitigations.values():
+            px, mi = self.ns(proxy.role), self._add_ns(proxy.mitigation_role)
+            for px_if, px_mac, mi_if, mi_mac in zip(proxy.mitigation_ifs, topo.MITIGATION_PROXY_MACS,
+                                                    topo.MITIGATION_VNF_IFS, topo.MITIGATION_VNF_MACS, strict=True):
+                self._veth(px, px_if, px_mac, mi, mi_if, mi_mac)
 
     def _wire(self, sw: topo.SwitchBox, port: topo.Port) -> None:
         """The veth of one switch port to its peer (a switch-to-switch link once, from its lower-named end)."""
@@ -350,21 +351,22 @@ class Testbed:
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
                                         "--config", str(cfg)])
 
-    def start_mitigation(self) -> None:
+    def start_mitigation(self, name: str = topo.MITIGATION_NAME) -> None:
         """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from
         one source is legitimate here); its detection is tested in the VNF's own tests."""
-        cfg = self.workdir / "mitigation.yaml"
+        cfg = self.workdir / f"{name}.yaml"
         cfg.write_text(yaml.safe_dump({
-            "name": topo.MITIGATION_NAME, "in_iface": topo.MITIGATION_VNF_IFS[0],
+            "name": name, "in_iface": topo.MITIGATION_VNF_IFS[0],
             "out_iface": topo.MITIGATION_VNF_IFS[1], "max_pps": 1_000_000, "max_fan_in": 10_000,
             "fan_in_source_pps": 1_000_000, "batch": 256,
             "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
         }))
-        self.spawn(topo.MITIGATION_NAME, topo.MITIGATION_ROLE, [sys.executable, "-m", "srchain_vnfs.cli", "run",
-                                                               "mitigation", "--config", str(cfg)])
+        role = self.layout.mitigations[name].mitigation_role
+        self.spawn(name, role, [sys.executable, "-m", "srchain_vnfs.cli", "run", "mitigation", "--config", str(cfg)])
 
     def _vnf_roles(self) -> dict[str, str]:
-        return {v.name: v.role for v in self.layout.vnfs} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
+        return {v.name: v.role for v in self.layout.vnfs} | {
+            name: px.mitigation_role for name, px in self.layout.mitigations.items()}
 
     def wait_vnf(self, name: str, timeout: float = 30) -> None:
         role = self._vnf_roles()[name]
@@ -381,8 +383,8 @@ class Testbed:
         proc.wait(timeout=5)
 
     def start_vnf_by_name(self, name: str) -> None:
-        if name == topo.MITIGATION_NAME:
-            self.start_mitigation()
+        if name in self.layout.mitigations:
+            self.start_mitigation(name)
         else:
             self.start_vnf(next(v for v in self.layout.vnfs if v.name == name))
         self.wait_vnf(name)

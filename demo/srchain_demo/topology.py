@@ -98,6 +98,7 @@ MITIGATION_ROLE = "mi"
 MITIGATION_PROXY_MACS = ("02:00:00:00:41:05", "02:00:00:00:41:06")  # proxy side: toward the VNF, back
 MITIGATION_VNF_IFS = ("mit-in", "mit-out")  # VNF side
 MITIGATION_VNF_MACS = ("02:00:00:00:50:05", "02:00:00:00:50:06")
+MITIGATION_A = "mitigation-a"  # the two-site layout's second one, in site A (day 2 moves the segment there)
 
 # Traffic ports on the hosts (UDP).
 GAMING_PORT = 5000
@@ -147,7 +148,8 @@ class ProxyBox:
     mac: str
     switch: str  # the switch its SR interface is wired to
     vnfs: tuple[Vnf, ...]
-    mitigation: bool = True  # the day-2 mitigation VNF is attached here (exactly one proxy of a layout)
+    mitigation: str | None = MITIGATION_NAME  # the attack-mitigation VNF attached here (day 2), if any
+    mitigation_role: str = MITIGATION_ROLE  # its namespace
 
     @property
     def mitigation_ifs(self) -> tuple[str, str]:
@@ -194,6 +196,7 @@ class Specs:
     reference: str  # the reference chain, the mitigation inserted on the data path, and moved in front of features
     mitigation: str
     mitigation_first: str | None = None
+    mitigation_moved: str | None = None  # the mitigation moved to another site (its second instance)
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,13 @@ class Layout:
 
     @property
     def proxy(self) -> ProxyBox:
-        """The proxy the mitigation VNF is attached to (day 2)."""
-        return next(p for p in self.proxies if p.mitigation)
+        """The proxy the mitigation VNF `mitigation` is attached to (day 2's insert)."""
+        return next(p for p in self.proxies if p.mitigation == MITIGATION_NAME)
+
+    @property
+    def mitigations(self) -> dict[str, ProxyBox]:
+        """Every attack-mitigation VNF (a second one in another site is where day 2 moves it) -> its proxy."""
+        return {p.mitigation: p for p in self.proxies if p.mitigation}
 
     @property
     def vnfs(self) -> tuple[Vnf, ...]:
@@ -225,11 +233,11 @@ class Layout:
     def switch(self, name: str) -> SwitchBox:
         return next(s for s in self.switches if s.name == name)
 
-    def proxy_wire(self) -> tuple[str, str]:
-        """(switch role, its interface) of the port wired to the mitigation's proxy: where frames the proxy sends
-        to the switch can be captured (the proxy sends bypassing its qdisc, so not on its own side)."""
-        sw = self.switch(self.proxy.switch)
-        return sw.role, sw.toward("proxy", self.proxy.name).ifname
+    def proxy_wire(self, proxy: ProxyBox) -> tuple[str, str]:
+        """(switch role, its interface) of the port wired to `proxy`: where frames the proxy sends to the switch
+        can be captured (the proxy sends bypassing its qdisc, so not on its own side)."""
+        sw = self.switch(proxy.switch)
+        return sw.role, sw.toward("proxy", proxy.name).ifname
 
     def with_wan_delay(self, delay_ms: float) -> Layout:
         return replace(self, wan=tuple(replace(w, delay_ms=delay_ms) for w in self.wan))
@@ -252,19 +260,23 @@ def two_site(delay_ms: float = WAN_DELAY_MS) -> Layout:
     pxb on b1 (site B), a2 port 9 <-> b1 port 9 over the link emulator, `delay_ms` each way."""
     host_ports = tuple(Port(h.port, f"a1p{h.port}", f"02:00:00:00:01:0{h.port}", Peer("host", h.role))
                        for h in HOSTS)
-    a1 = SwitchBox("a1", "a1", "full", (*host_ports, Port(8, "a1p8", "02:00:00:00:01:08", Peer("switch", "a2", 8))),
+    a1 = SwitchBox("a1", "a1", "full", (*host_ports, Port(4, "a1p4", "02:00:00:00:01:04", Peer("proxy", "pxa")),
+                                        Port(8, "a1p8", "02:00:00:00:01:08", Peer("switch", "a2", 8))),
                    shaped_port=SHAPED_PORT)
     a2 = SwitchBox("a2", "a2", "wan", (Port(8, "a2p8", "02:00:00:00:02:08", Peer("switch", "a1", 8)),
                                        Port(9, "a2p9", "02:00:00:00:02:09", Peer("wan", "ab"))))
     b1 = SwitchBox("b1", "b1", "wan", (Port(9, "b1p9", "02:00:00:00:0b:09", Peer("wan", "ab")),
                                        Port(4, "b1p4", "02:00:00:00:0b:04", Peer("proxy", "pxb"))))
     pxb = ProxyBox("pxb", "px", "pxb-sr", "02:00:00:00:4b:01", "b1", vnfs_for("pxb"))
+    # site A's VNF host: a second attack mitigation, where day 2 moves the segment (make-before-break across sites)
+    pxa = ProxyBox("pxa", "pxa", "pxa-sr", "02:00:00:00:4a:01", "a1", (), MITIGATION_A, "mia")
     ab = WanLink("ab", WanEnd("a2", 9, "198.51.100.1", "wan-a"), WanEnd("b1", 9, "198.51.100.2", "wan-b"), delay_ms)
     return Layout(
-        switches=(a1, a2, b1), proxies=(pxb,), wan=(ab,),
-        sites=(Site("site-a", "vim-a", ("a1", "a2"), tuple(h.name for h in HOSTS), (), ("10.0.0.0/16",)),
+        switches=(a1, a2, b1), proxies=(pxb, pxa), wan=(ab,),
+        sites=(Site("site-a", "vim-a", ("a1", "a2"), tuple(h.name for h in HOSTS), ("pxa",), ("10.0.0.0/16",)),
                Site("site-b", "vim-b", ("b1",), (), ("pxb",), ("10.1.0.0/16",))),
-        specs=Specs("cloud-gaming-two-site", "inventory-two-site.yaml", "two-site.yaml", "two-site-mitigation.yaml"),
+        specs=Specs("cloud-gaming-two-site", "inventory-two-site.yaml", "two-site.yaml", "two-site-mitigation.yaml",
+                    mitigation_moved="two-site-mitigation-moved.yaml"),
     )
 
 
@@ -273,10 +285,11 @@ def three_site(delays_ms: tuple[float, float] = (WAN_DELAY_MS, 40.0)) -> Layout:
     classifier-b and the mitigation) joined to b1 by MPLS-in-GRE; `delays_ms` = one-way delays of links ab and bc."""
     two = two_site(delays_ms[0])
     a1, a2, b1 = two.switches
+    a1 = replace(a1, ports=tuple(p for p in a1.ports if p.peer.kind != "proxy"))  # no VNF host in site A here
     b1 = replace(b1, ports=(*b1.ports, Port(10, "b1p10", "02:00:00:00:0b:0a", Peer("wan", "bc"))))
     c1 = SwitchBox("c1", "c1", "wan", (Port(10, "c1p10", "02:00:00:00:0c:0a", Peer("wan", "bc")),
                                        Port(4, "c1p4", "02:00:00:00:0c:04", Peer("proxy", "pxc"))))
-    pxb = replace(two.proxy, vnfs=tuple(v for v in vnfs_for("pxb") if v.name != "classifier-b"), mitigation=False)
+    pxb = replace(two.proxy, vnfs=tuple(v for v in vnfs_for("pxb") if v.name != "classifier-b"), mitigation=None)
     pxc = ProxyBox("pxc", "pxc", "pxc-sr", "02:00:00:00:4c:01", "c1",
                    tuple(v for v in vnfs_for("pxc") if v.name == "classifier-b"))
     ab = replace(two.wan[0], role="wab")
@@ -284,7 +297,8 @@ def three_site(delays_ms: tuple[float, float] = (WAN_DELAY_MS, 40.0)) -> Layout:
                  delays_ms[1], role="wbc", encapsulation="mpls-in-gre")
     return Layout(
         switches=(a1, a2, b1, c1), proxies=(pxb, pxc), wan=(ab, bc),
-        sites=(*two.sites, Site("site-c", "vim-c", ("c1",), (), ("pxc",), ("10.2.0.0/16",))),
+        sites=(replace(two.sites[0], proxies=()), two.sites[1], Site("site-c", "vim-c", ("c1",), (), ("pxc",),
+                                                                       ("10.2.0.0/16",))),
         specs=Specs("cloud-gaming-three-site", "inventory-three-site.yaml", "three-site.yaml",
                     "three-site-mitigation.yaml"),
     )
