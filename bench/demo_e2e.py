@@ -27,12 +27,12 @@ from pathlib import Path
 
 from srchain_demo.day2 import Day2Settings, run_day2
 from srchain_demo.scenario import Settings, run
-from srchain_demo.testbed import REPO, Testbed
+from srchain_demo.testbed import Testbed
 
 
 def scenario_run(tmp: Path, i: int, session_s: float, port_rate_bps: int) -> dict:
     with Testbed(tmp / f"tb{i}", port_rate_bps=port_rate_bps) as tb:
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        tb.apply(tb.spec())
         s = Settings(session_s=session_s, twin=True, reconfigure_at_s=session_s / 2)
         o = run(tb, s, tmp / f"run{i}", lambda *_: None, lambda *_: None)
     d = o.delays
@@ -72,7 +72,7 @@ def day2_run(tmp: Path, rate: float, mode: str) -> dict:
     insert_at, remove_at = MODES[mode]
     name = f"d2-{int(rate)}-{list(MODES).index(mode)}-{time.monotonic_ns()}"  # unique: a rate may be repeated
     with Testbed(tmp / name, port_rate_bps=400_000_000) as tb:
-        tb.apply(REPO / "examples" / "cloud-gaming.yaml")
+        tb.apply(tb.spec())
         cpu0, t0 = cpu_seconds(tb), time.monotonic()
         o = run_day2(tb, Day2Settings(rate_pps=rate, duration_s=7.0, insert_at_s=insert_at, remove_at_s=remove_at),
                      tmp / name)

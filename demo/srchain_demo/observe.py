@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from srchain.bfrt.client import BfrtClient
 from srchain_contracts.records import FLOW_SLOTS, SESSION_SLOTS, FlowKey, flow_slot, session_slot
 
-from . import topology as topo
 from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
@@ -78,25 +78,29 @@ def udp_key(src: str, sport: int, dst: str, dport: int) -> tuple[FlowKey, int]:
 
 
 def proxy_counters(tb: Testbed) -> dict[str, Any]:
-    """Per SID rx/tx (with the VNF it serves) and drops by reason: labels (SR-MPLS) by number, SRv6 SIDs by
-    address."""
-    api = tb.proxy_api()
-    sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
-    raw = api.call("GET", "/v1/counters")
+    """Per SID rx/tx (with the VNF it serves; SIDs are unique across proxies) and drops by reason, over every
+    proxy of the testbed: labels (SR-MPLS) by number, SRv6 SIDs by address."""
     per_sid: dict[int | str, dict[str, Any]] = {}
-    for sid, c in raw.get("sids", {}).items():
-        entry = sids.get(int(sid), {})
-        per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
-                             "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
-    for address, c in raw.get("srv6_sids", {}).items():
-        per_sid[address] = {"vnf": c.get("vnf"), "version": c.get("version"), "rx": c.get("rx_packets", 0),
-                            "tx": c.get("tx_packets", 0)}
-    drops = {k: v for k, v in raw.get("drops", {}).items() if v}
-    return {"sids": per_sid, "drops": drops, "kernel_drops": raw.get("kernel_drops", 0)}
+    drops: Counter[str] = Counter()
+    kernel_drops = 0
+    for px in tb.layout.proxies:
+        api = tb.proxy_api(px.name)
+        sids = {s["sid"]: s for s in api.call("GET", "/v1/sids")["sids"]}
+        raw = api.call("GET", "/v1/counters")
+        for sid, c in raw.get("sids", {}).items():
+            entry = sids.get(int(sid), {})
+            per_sid[int(sid)] = {"vnf": entry.get("vnf"), "version": entry.get("version"),
+                                 "rx": c.get("rx_packets", 0), "tx": c.get("tx_packets", 0)}
+        for address, c in raw.get("srv6_sids", {}).items():
+            per_sid[address] = {"vnf": c.get("vnf"), "version": c.get("version"), "rx": c.get("rx_packets", 0),
+                                "tx": c.get("tx_packets", 0)}
+        drops.update({k: v for k, v in raw.get("drops", {}).items() if v})
+        kernel_drops += raw.get("kernel_drops", 0)
+    return {"sids": per_sid, "drops": dict(drops), "kernel_drops": kernel_drops}
 
 
 def vnf_counters(tb: Testbed) -> dict[str, dict[str, int]]:
-    return {v.name: tb.vnf_health(v.role)["counters"] for v in topo.VNFS}
+    return {v.name: tb.vnf_health(v.role)["counters"] for v in tb.layout.vnfs}
 
 
 def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
@@ -110,21 +114,24 @@ def hops(tb: Testbed, sw: SwitchReader) -> list[dict[str, Any]]:
         agg["rx"] += c["rx"]
         agg["tx"] += c["tx"]
 
+    edge = tb.layout.edge.name
+
     def vnf_row(name: str) -> list[dict[str, Any]]:
+        px_name = tb.layout.proxy_of(name).name
         proxy = by_vnf.get(name, {"rx": 0, "tx": 0})
         counts = vc.get(name, {})
         drops = sum(v for k, v in counts.items() if k.startswith("dropped:"))
         return [
-            {"hop": f"proxy px1 → {name}", "in": proxy["rx"], "out": proxy["rx"]},
+            {"hop": f"proxy {px_name} → {name}", "in": proxy["rx"], "out": proxy["rx"]},
             {"hop": name, "in": counts.get("received", 0), "out": counts.get("sent", 0), "dropped": drops},
-            {"hop": f"proxy px1 ← {name}", "in": proxy["tx"], "out": proxy["tx"]},
+            {"hop": f"proxy {px_name} ← {name}", "in": proxy["tx"], "out": proxy["tx"]},
         ]
 
     rows: list[dict[str, Any]] = [
-        {"hop": "s1 flow-features (reports)", "in": s["reports_sent"], "out": s["reports_sent"]},
+        {"hop": f"{edge} flow-features (reports)", "in": s["reports_sent"], "out": s["reports_sent"]},
     ]
     rows += vnf_row("formatter")
     rows += vnf_row("classifier-a") + vnf_row("classifier-b")
     rows += vnf_row("aggregator")
-    rows.append({"hop": "s1 priority (decisions)", "in": s["decisions_accepted"], "out": s["decisions_accepted"]})
+    rows.append({"hop": f"{edge} priority (decisions)", "in": s["decisions_accepted"], "out": s["decisions_accepted"]})
     return rows

@@ -14,14 +14,24 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import results
+from . import topology as topo
 from .netns import TestbedError
 from .scenario import Outcome, Settings, run
-from .shipped import REFERENCE_SPEC, SRV6_SPEC
-from .testbed import Dataplane, Testbed
+from .testbed import Testbed
 
 
 def _ms(v: float | None) -> str:
     return "–" if v is None else f"{v:.1f}"
+
+
+def _targets(layout: topo.Layout) -> str:
+    """What the chain was applied to, site by site: "switch s1 + proxy px1" (over SRv6 "... + Linux SRv6 nodes tail,
+    mid") or "site-a: a1, a2 | site-b: b1, pxb"."""
+    if not layout.sites:
+        nodes = [f"Linux SRv6 nodes {', '.join(n.name for n in layout.srv6_nodes)}"] if layout.srv6_nodes else []
+        return " + ".join([f"switch {s.name}" for s in layout.switches] + [f"proxy {p.name}" for p in layout.proxies]
+                          + nodes)
+    return " | ".join(f"{s.name}: {', '.join((*s.switches, *s.proxies))}" for s in layout.sites)
 
 
 def _raise_interrupt(*_: Any) -> None:
@@ -62,13 +72,13 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
 
 
 def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000,
-             dataplane: Dataplane = "sr-mpls", switch_nice: int | None = None) -> int:
+             layout: topo.Layout = topo.SINGLE_SITE, switch_nice: int | None = None) -> int:
     if os.geteuid() != 0:
         out.print("[red]error[/]: srchain demo needs root (network namespaces, veth, raw sockets)")
         return 1
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # beside each other under results_root: demo-<time>/ (SR-MPLS) and demo-srv6-<time>/
-    result_dir = results_root / (f"demo-{stamp}" if dataplane == "sr-mpls" else f"demo-srv6-{stamp}")
+    result_dir = results_root / (f"demo-{stamp}" if layout.dataplane == "sr-mpls" else f"demo-srv6-{stamp}")
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM tears down like Ctrl-C
     t_start = time.monotonic()
     try:
@@ -78,13 +88,12 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
             def note(msg: str) -> None:
                 prog.console.print(f"[dim]{time.monotonic() - t_start:6.1f}s[/] {msg}", highlight=False)
 
-            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps, dataplane=dataplane,
+            with Testbed(result_dir / "testbed", log=note, port_rate_bps=port_rate_bps, layout=layout,
                          switch_nice=switch_nice) as tb:
                 prog.update(task, description="applying the chain")
-                plan, res = tb.apply(SRV6_SPEC if tb.srv6 else REFERENCE_SPEC)
-                where = "switch s1 + proxy px1" + (" + Linux SRv6 nodes tail, mid" if tb.srv6 else "")
+                plan, res = tb.apply(tb.spec())
                 note(f"[green]chain up[/]: '{plan.chain}' v{plan.version}, {len(res.ops)} entries "
-                     f"({where}) via srchain.apply")
+                     f"({_targets(layout)}) via srchain.apply")
                 prog.update(task, description="scenario", total=1.0, completed=0)
 
                 def event(name: str, t: float) -> None:

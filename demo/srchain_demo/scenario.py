@@ -15,7 +15,6 @@ from typing import Any
 from . import topology as topo
 from .netns import TestbedError
 from .observe import QueueSample, SwitchReader, hops, proxy_counters, udp_key, vnf_counters
-from .shipped import MITIGATION_SPEC, SRV6_MITIGATION_SPEC
 from .testbed import Testbed
 
 GC, GS, BG = "10.0.2.10", "10.0.1.10", "10.0.3.10"
@@ -257,7 +256,7 @@ CHANGE_MARGIN_S = 1.0  # packets sent this long before the change started or aft
 def _reconfigure(tb: Testbed) -> dict[str, Any]:
     """Apply the day-2 insert (make-before-break) while the traffic runs."""
     started = time.time()
-    spec = SRV6_MITIGATION_SPEC if tb.srv6 else MITIGATION_SPEC
+    spec = tb.spec("mitigation")
     plan, res = tb.apply(spec)
     return {"spec": spec.name, "version": plan.version, "start": started, "end": time.time(),
             "seconds": time.time() - started, "ops": len(res.ops), "drained": res.drained}

@@ -21,3 +21,11 @@ INVENTORY = EXAMPLES / "inventory.yaml"
 SRV6_SPEC = EXAMPLES / "cloud-gaming-srv6.yaml"  # the reference chain over SRv6 (`srchain demo --dataplane srv6`)
 SRV6_MITIGATION_SPEC = EXAMPLES / "cloud-gaming-srv6-mitigation.yaml"  # its day 2 (--dataplane srv6 --reconfigure)
 SRV6_INVENTORY = EXAMPLES / "inventory-demo-srv6.yaml"  # its testbed's shape (--plan-only)
+
+# The SR node program's profiles the testbed compiles (p4/build --profile, docs/p4.md "Profiles"): the modules'
+# switches run `full`, the WAN borders `wan`, s1 over SRv6 (`--dataplane srv6`) `srv6`.
+P4_PROFILES: dict[str, dict[str, str]] = {
+    "full": {},
+    "wan": {"SRCHAIN_FLOW_FEATURES": "0", "SRCHAIN_PRIORITY": "0", "SRCHAIN_WAN": "1"},
+    "srv6": {"SRCHAIN_SRV6": "1"},
+}

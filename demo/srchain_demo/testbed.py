@@ -1,9 +1,11 @@
-"""The demo testbed: namespaces and veths, the emulated switch, the SR proxy and the VNFs as real
-processes, a generated inventory, and the chain applied through `srchain.apply` (the charms' code).
+"""The demo testbed: namespaces and veths, the emulated switches, the SR proxies and the VNFs as real
+processes, the link emulator on each WAN link, a generated inventory, and the chain applied through
+`srchain.apply` (the charms' code). What it builds is a `topology.Layout`: one site (`SINGLE_SITE`, the
+default) or several joined over WAN links (`topology.two_site()`). `topology.SINGLE_SITE_SRV6` is the SRv6
+variant (`srv6bed.py`: s1 on the srv6 P4 profile, the client behind a Linux tail, a Linux End beside s1).
 
 Everything it creates is named `sd<pid>…` and removed by `close()` (also on errors and signals: use it
-as a context manager). `dataplane="srv6"` builds the SRv6 variant (`srv6bed.py`: the srv6 P4 profile, the
-client behind a Linux tail, a Linux End beside s1).
+as a context manager).
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from srchain_demo import srv6bed
 from srchain_demo import topology as topo
 from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
-from srchain_demo.shipped import P4_PROGRAM
+from srchain_demo.shipped import EXAMPLES, P4_PROFILES, P4_PROGRAM
 
 if TYPE_CHECKING:
     from srchain.apply import Options, Result
@@ -36,7 +38,6 @@ VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fit
 FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports), fixed
 FORMATTER_SOURCE_PORT_BASE = 47100  # ports: the same split of sessions over the classifiers on every run
 Log = Callable[[str], None]
-Dataplane = Literal["sr-mpls", "srv6"]
 
 
 def _quiet(_: str) -> None:
@@ -46,11 +47,12 @@ def _quiet(_: str) -> None:
 class Testbed:
     __test__ = False  # not a pytest class
     def __init__(self, workdir: Path, *, port_rate_bps: int = 12_000_000, log: Log = _quiet,
-                 prefix: str | None = None, dataplane: Dataplane = "sr-mpls", switch_nice: int | None = None) -> None:
+                 prefix: str | None = None, layout: topo.Layout = topo.SINGLE_SITE,
+                 switch_nice: int | None = None) -> None:
         self.workdir = workdir.resolve()  # absolute: socket paths go into the inventory (unix:/abs/path)
-        self.dataplane: Dataplane = dataplane  # srv6: srv6bed.py (the P4 srv6 profile, Linux tail and End)
-        # the emulated switch's nice value (every thread), None: inherited. On a shared 2-core box its CPU share
-        # decides how long frames wait in its RX rings (docs/demo.md "Over SRv6")
+        self.layout = layout
+        # the emulated switches' nice value (every thread), None: inherited. On a shared 2-core box their CPU share
+        # decides how long frames wait in their RX rings (docs/demo.md "Over SRv6")
         self.switch_nice = switch_nice
         self.port_rate_bps = port_rate_bps
         self.log = log
@@ -60,20 +62,48 @@ class Testbed:
         self.token = secrets.token_hex(16)
         self.inventory = self.workdir / "inventory.yaml"
         self.state_dir = self.workdir / "state"
-        self.switch_sock = self.workdir / "s1.sock"
-        self.proxy_sock = self.workdir / "px1.sock"
-        self.bundle = self.workdir / "srchain_node"
+        self.switch_socks = {s.name: self.workdir / f"{s.name}.sock" for s in layout.switches}
+        self.proxy_socks = {p.name: self.workdir / f"{p.name}.sock" for p in layout.proxies}
+        self.bundles = {s.profile: self.workdir / ("srchain_node" + ("" if s.profile == "full" else f"-{s.profile}"))
+                        for s in layout.switches}
         self.closed = False
 
-    # ------------------------------------------------------------------ names
+    @property
+    def dataplane(self) -> str:
+        return self.layout.dataplane
+
     @property
     def srv6(self) -> bool:
-        return self.dataplane == "srv6"
+        """The SRv6 layout (`topology.SINGLE_SITE_SRV6`, srv6bed.py: the P4 srv6 profile, Linux tail and End)."""
+        return self.layout.dataplane == "srv6"
 
     @property
-    def switch_ports(self) -> dict[int, tuple[str, str, str]]:
-        return topo.SRV6_SWITCH_PORTS if self.srv6 else topo.SWITCH_PORTS
+    def switch_sock(self) -> Path:
+        """The classifying (edge) switch's BF Runtime socket."""
+        return self.switch_socks[self.layout.edge.name]
 
+    @property
+    def proxy_sock(self) -> Path:
+        return self.proxy_socks[self.layout.proxy.name]
+
+    @property
+    def bundle(self) -> Path:
+        return self.bundles[self.layout.edge.profile]
+
+    def spec(self, which: str = "reference") -> Path:
+        """The layout's chain spec: "reference", "mitigation" or "mitigation_first"."""
+        name = getattr(self.layout.specs, which)
+        if name is None:
+            raise TestbedError(f"layout has no {which} spec")
+        return EXAMPLES / name
+
+    def _switch_key(self, name: str) -> str:
+        return "switch" if len(self.layout.switches) == 1 else f"switch-{name}"
+
+    def _proxy_key(self, name: str) -> str:
+        return "proxy" if len(self.layout.proxies) == 1 else f"proxy-{name}"
+
+    # ------------------------------------------------------------------ names
     def ns(self, role: str) -> str:
         return f"{self.prefix}{role}"
 
@@ -96,15 +126,21 @@ class Testbed:
         self.log("network namespaces and links up")
         from srchain_emu.bundle import compile_to_dir
 
-        compile_to_dir(P4_PROGRAM, self.bundle, defines={"SRCHAIN_SRV6": "1"} if self.srv6 else None)
-        self.start_switch()
-        self.start_proxy()
-        for vnf in topo.VNFS:
+        for profile, out in self.bundles.items():
+            compile_to_dir(P4_PROGRAM, out, defines=P4_PROFILES[profile])
+        for sw in self.layout.switches:
+            self.start_switch(sw.name)
+        for link in self.layout.wan:
+            self.start_wan(link)
+        for px in self.layout.proxies:
+            self.start_proxy(px.name)
+        for vnf in self.layout.vnfs:
             self.start_vnf(vnf)
-        self.start_mitigation()
+        for name in self.layout.mitigations:
+            self.start_mitigation(name)
         self.wait_vnfs()
         self._write_inventory()
-        self.log("switch, proxy and VNFs running")
+        self.log("switches, proxies and VNFs running" + (", WAN links up" if self.layout.wan else ""))
 
     def close(self) -> None:
         """Stop every process this testbed started (by handle) and delete its namespaces. Idempotent."""
@@ -122,7 +158,7 @@ class Testbed:
                 proc.wait(timeout=5)
         for name in reversed(self.namespaces):
             delete_netns(name)
-        for sock in (self.switch_sock, self.proxy_sock):
+        for sock in (*self.switch_socks.values(), *self.proxy_socks.values()):
             sock.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ network
@@ -149,35 +185,57 @@ class Testbed:
             sh("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
 
     def _network(self) -> None:
-        sw = self.add_ns("sw")
-        px = self.add_ns("px")
-        for host in topo.HOSTS:
-            ns = self.add_ns(host.role)
-            if self.srv6 and host is srv6bed.CLIENT:
-                continue  # behind the Linux tail: srv6bed.wire
-            ifname, port_mac, _ = topo.SWITCH_PORTS[host.port]
-            self.veth(sw, ifname, port_mac, ns, "eth0", host.mac)
-            for addr in (host.ipv4, *host.extra):
-                sh("ip", "-n", ns, "addr", "add", f"{addr}/32", "dev", "eth0")
-            self.gateway(ns, topo.HOST_GATEWAY, port_mac)
-        ifname, port_mac, _ = topo.SWITCH_PORTS[4]
-        self.veth(sw, ifname, port_mac, px, topo.PROXY_SR_IF, topo.PROXY_MAC)
-        for vnf in topo.VNFS:
-            ns = self.add_ns(vnf.role)
-            self.veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
-            sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
-            self.gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
-            # The proxy resolves its next hop from the kernel table of its own namespace.
-            sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
-               "nud", "permanent")
-        mi = self.add_ns(topo.MITIGATION_ROLE)
-        for px_if, px_mac, mi_if, mi_mac in ((topo.MITIGATION_IFS[0], topo.MITIGATION_PROXY_MACS[0],
-                                              topo.MITIGATION_VNF_IFS[0], topo.MITIGATION_VNF_MACS[0]),
-                                             (topo.MITIGATION_IFS[1], topo.MITIGATION_PROXY_MACS[1],
-                                              topo.MITIGATION_VNF_IFS[1], topo.MITIGATION_VNF_MACS[1])):
-            self.veth(px, px_if, px_mac, mi, mi_if, mi_mac)
-        if self.srv6:
+        lay = self.layout
+        for sw in lay.switches:
+            self.add_ns(sw.role)
+        for proxy in lay.proxies:
+            self.add_ns(proxy.role)
+        for link in lay.wan:
+            self.add_ns(link.role)
+        for sw in lay.switches:
+            for port in sw.ports:
+                self._wire(sw, port)
+        for proxy in lay.proxies:
+            px = self.ns(proxy.role)
+            for vnf in proxy.vnfs:
+                ns = self.add_ns(vnf.role)
+                self.veth(px, vnf.proxy_if, vnf.proxy_mac, ns, "eth0", vnf.mac)
+                sh("ip", "-n", ns, "addr", "add", f"{vnf.ipv4}/32", "dev", "eth0")
+                self.gateway(ns, topo.VNF_GATEWAY, vnf.proxy_mac)
+                # The proxy resolves its next hop from the kernel table of its own namespace.
+                sh("ip", "-n", px, "neigh", "replace", vnf.ipv4, "lladdr", vnf.mac, "dev", vnf.proxy_if,
+                   "nud", "permanent")
+        for proxy in lay.mitigations.values():
+            px, mi = self.ns(proxy.role), self.add_ns(proxy.mitigation_role)
+            for px_if, px_mac, mi_if, mi_mac in zip(proxy.mitigation_ifs, topo.MITIGATION_PROXY_MACS,
+                                                    topo.MITIGATION_VNF_IFS, topo.MITIGATION_VNF_MACS, strict=True):
+                self.veth(px, px_if, px_mac, mi, mi_if, mi_mac)
+        if lay.srv6_nodes:
             srv6bed.wire(self)
+
+    def _wire(self, sw: topo.SwitchBox, port: topo.Port) -> None:
+        """The veth of one switch port to its peer (a switch-to-switch link once, from its lower-named end; a Linux
+        SRv6 node's in srv6bed.wire)."""
+        ns, peer = self.ns(sw.role), port.peer
+        if peer.kind == "host":
+            host = next(h for h in self.layout.hosts if h.role == peer.name)
+            hns = self.add_ns(host.role)
+            self.veth(ns, port.ifname, port.mac, hns, "eth0", host.mac)
+            for addr in (host.ipv4, *host.extra):
+                sh("ip", "-n", hns, "addr", "add", f"{addr}/32", "dev", "eth0")
+            self.gateway(hns, topo.HOST_GATEWAY, port.mac)
+        elif peer.kind == "proxy":
+            proxy = next(p for p in self.layout.proxies if p.name == peer.name)
+            self.veth(ns, port.ifname, port.mac, self.ns(proxy.role), proxy.sr_if, proxy.mac)
+        elif peer.kind == "switch" and sw.name < peer.name:
+            other = self.layout.switch(peer.name)
+            far = other.port(peer.port)
+            self.veth(ns, port.ifname, port.mac, self.ns(other.role), far.ifname, far.mac)
+        elif peer.kind == "wan":
+            link = next(w for w in self.layout.wan if w.name == peer.name)
+            end = link.a if link.a.switch == sw.name else link.b
+            # the emulator's side carries no address: it forwards frames between its two interfaces as they are
+            self.veth(ns, port.ifname, port.mac, self.ns(link.role), end.wan_if, _wan_if_mac(port.mac))
 
     @staticmethod
     def gateway(ns: str, gw: str, mac: str) -> None:
@@ -224,77 +282,93 @@ class Testbed:
                 raise TestbedError(f"{what} not ready after {timeout:.0f} s: {self.log_tail(key)}")
             time.sleep(0.1)
 
-    def start_switch(self) -> None:
+    def start_switch(self, name: str | None = None) -> None:
+        sw = self.layout.switch(name) if name else self.layout.edge
         ports = []
-        for dev, (ifname, _mac, _peer) in self.switch_ports.items():
-            entry: dict[str, Any] = {"device_port": dev, "if": ifname}
-            if dev == topo.SHAPED_PORT:
+        for port in sw.ports:
+            entry: dict[str, Any] = {"device_port": port.dev, "if": port.ifname}
+            if port.dev == sw.shaped_port:
                 entry |= {"rate_bps": self.port_rate_bps, "burst_bytes": 16384}
             ports.append(entry)
-        ports_file = self.workdir / "ports.json"
+        ports_file = self.workdir / ("ports.json" if len(self.layout.switches) == 1 else f"ports-{sw.name}.json")
         ports_file.write_text(json.dumps({"PortToIf": ports}, indent=1))
-        self.switch_sock.unlink(missing_ok=True)
-        self.spawn("switch", "sw", [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
-                                    "--grpc", f"unix:{self.switch_sock}"])
-        self._wait("switch s1", "switch", self._switch_answers)
-        self.renice_switch()
+        sock, key = self.switch_socks[sw.name], self._switch_key(sw.name)
+        sock.unlink(missing_ok=True)
+        self.spawn(key, sw.role, [sys.executable, "-m", "srchain.cli", "switch", "run", "--ports", str(ports_file),
+                                  "--grpc", f"unix:{sock}"])
+        self._wait(f"switch {sw.name}", key, lambda: _switch_answers(sock))
+        self.renice_switches(sw.name)
 
-    def renice_switch(self) -> None:
-        """Every thread of the switch process to `switch_nice` (threads started later inherit it from theirs)."""
-        proc = self.procs.get("switch")
-        if self.switch_nice is None or proc is None:
+    def renice_switches(self, name: str | None = None) -> None:
+        """Every thread of a switch process (default: of every switch) to `switch_nice` (threads started later
+        inherit it from theirs)."""
+        if self.switch_nice is None:
             return
-        for task in Path(f"/proc/{proc.pid}/task").iterdir():
-            try:
-                os.setpriority(os.PRIO_PROCESS, int(task.name), self.switch_nice)
-            except ProcessLookupError:  # a thread that ended meanwhile
+        for sw in (self.layout.switch(name),) if name else self.layout.switches:
+            proc = self.procs.get(self._switch_key(sw.name))
+            if proc is None:
                 continue
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                try:
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), self.switch_nice)
+                except ProcessLookupError:  # a thread that ended meanwhile
+                    continue
 
-    def _switch_answers(self) -> bool:
-        from srchain.bfrt.client import BfrtClient
-
-        if not self.switch_sock.exists():
-            return False
-        BfrtClient.connect(f"unix:{self.switch_sock}", attempts=1, client_id=9, timeout=2).close()
-        return True
-
-    def restart_switch(self) -> None:
-        """Stop the switch process and start a fresh one (empty: no program, no entries)."""
-        proc = self.procs.pop("switch")
+    def restart_switch(self, name: str | None = None) -> None:
+        """Stop a switch process (default: the edge switch) and start a fresh one (empty: no program, no entries)."""
+        sw = self.layout.switch(name) if name else self.layout.edge
+        proc = self.procs.pop(self._switch_key(sw.name))
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        self.start_switch()
+        self.start_switch(sw.name)
 
-    def start_proxy(self) -> None:
-        token = self.workdir / "px1.token"
+    def start_wan(self, link: topo.WanLink) -> None:
+        """The link emulator between the two borders' WAN ports, `delay_ms` each way (srchain_net.linkem); its report
+        (per direction: frames, lateness of each departure) is written to `wan_report(link)` when it stops."""
+        key = f"linkem-{link.name}"
+        delay = f"{link.delay_ms:g}"
+        self.spawn(key, link.role, [sys.executable, "-m", "srchain_net.linkem", link.a.wan_if, link.b.wan_if,
+                                    "--delay-ms", delay, "--reverse-delay-ms", delay,
+                                    "--report", str(self.wan_report(link))])
+        self._wait(f"WAN link {link.name} (linkem)", key, lambda: "ready" in self.log_tail(key, 200))
+
+    def wan_report(self, link: topo.WanLink) -> Path:
+        return self.workdir / f"linkem-{link.name}.json"
+
+    def start_proxy(self, name: str | None = None) -> None:
+        px = next(p for p in self.layout.proxies if p.name == name) if name else self.layout.proxy
+        token = self.workdir / f"{px.name}.token"
         token.write_text(self.token)
         token.chmod(0o600)
-        cfg = self.workdir / "px1.yaml"
+        cfg = self.workdir / f"{px.name}.yaml"
+        sock, key = self.proxy_socks[px.name], self._proxy_key(px.name)
         cfg.write_text(yaml.safe_dump({
-            "sr_iface": topo.PROXY_SR_IF, "sr_next_hop_mac": topo.SWITCH_PORTS[4][1],
-            "listen": f"unix:{self.proxy_sock}", "token_file": str(token),
-            "state_file": str(self.workdir / "px1.state.json"), "attachments": [], "sids": [],
+            "sr_iface": px.sr_if, "sr_next_hop_mac": self.layout.switch(px.switch).toward("proxy", px.name).mac,
+            "listen": f"unix:{sock}", "token_file": str(token),
+            "state_file": str(self.workdir / f"{px.name}.state.json"), "attachments": [], "sids": [],
         }))
-        self.proxy_sock.unlink(missing_ok=True)
-        self.spawn("proxy", "px", [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
-        self._wait("proxy px1", "proxy", lambda: self.proxy_api().call("GET", "/v1/health")["status"] == "ok")
+        sock.unlink(missing_ok=True)
+        self.spawn(key, px.role, [sys.executable, "-m", "srchain_proxy", "run", "--config", str(cfg)])
+        self._wait(f"proxy {px.name}", key, lambda: self.proxy_api(px.name).call("GET", "/v1/health")["status"] == "ok")
 
-    def restart_proxy(self) -> None:
-        """SIGKILL the proxy (a crash: nothing flushed) and start it again from the same config; it reloads
+    def restart_proxy(self, name: str | None = None) -> None:
+        """SIGKILL a proxy (a crash: nothing flushed) and start it again from the same config; it reloads
         what the controller applied from its state file (persisted atomically on every change)."""
-        proc = self.procs.pop("proxy")
+        name = name or self.layout.proxy.name
+        proc = self.procs.pop(self._proxy_key(name))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=5)
-        self.start_proxy()
+        self.start_proxy(name)
 
-    def proxy_api(self) -> Any:
+    def proxy_api(self, name: str | None = None) -> Any:
         from srchain.targets.proxy import ProxyApi
 
-        return ProxyApi(topo.PROXY_NAME, f"unix:{self.proxy_sock}", self.token)
+        name = name or self.layout.proxy.name
+        return ProxyApi(name, f"unix:{self.proxy_socks[name]}", self.token)
 
     def start_vnf(self, vnf: topo.Vnf) -> None:
         cfg = self.workdir / f"{vnf.name}.yaml"
@@ -311,21 +385,22 @@ class Testbed:
         self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
                                         "--config", str(cfg)])
 
-    def start_mitigation(self) -> None:
+    def start_mitigation(self, name: str = topo.MITIGATION_NAME) -> None:
         """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from
         one source is legitimate here); its detection is tested in the VNF's own tests."""
-        cfg = self.workdir / "mitigation.yaml"
+        cfg = self.workdir / f"{name}.yaml"
         cfg.write_text(yaml.safe_dump({
-            "name": topo.MITIGATION_NAME, "in_iface": topo.MITIGATION_VNF_IFS[0],
+            "name": name, "in_iface": topo.MITIGATION_VNF_IFS[0],
             "out_iface": topo.MITIGATION_VNF_IFS[1], "max_pps": 1_000_000, "max_fan_in": 10_000,
             "fan_in_source_pps": 1_000_000, "batch": 256,
             "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
         }))
-        self.spawn(topo.MITIGATION_NAME, topo.MITIGATION_ROLE, [sys.executable, "-m", "srchain_vnfs.cli", "run",
-                                                               "mitigation", "--config", str(cfg)])
+        role = self.layout.mitigations[name].mitigation_role
+        self.spawn(name, role, [sys.executable, "-m", "srchain_vnfs.cli", "run", "mitigation", "--config", str(cfg)])
 
     def _vnf_roles(self) -> dict[str, str]:
-        return {v.name: v.role for v in topo.VNFS} | {topo.MITIGATION_NAME: topo.MITIGATION_ROLE}
+        return {v.name: v.role for v in self.layout.vnfs} | {
+            name: px.mitigation_role for name, px in self.layout.mitigations.items()}
 
     def wait_vnf(self, name: str, timeout: float = 30) -> None:
         role = self._vnf_roles()[name]
@@ -342,10 +417,10 @@ class Testbed:
         proc.wait(timeout=5)
 
     def start_vnf_by_name(self, name: str) -> None:
-        if name == topo.MITIGATION_NAME:
-            self.start_mitigation()
+        if name in self.layout.mitigations:
+            self.start_mitigation(name)
         else:
-            self.start_vnf(next(v for v in topo.VNFS if v.name == name))
+            self.start_vnf(next(v for v in self.layout.vnfs if v.name == name))
         self.wait_vnf(name)
 
     def restart_vnf(self, name: str) -> None:
@@ -361,32 +436,10 @@ class Testbed:
 
     # ------------------------------------------------------------------ control plane
     def _write_inventory(self) -> None:
-        ports = []
-        for dev, (ifname, mac, peer) in topo.SWITCH_PORTS.items():
-            if peer == "px":
-                ref: dict[str, str] = {"proxy": topo.PROXY_NAME}
-            else:
-                ref = {"host": next(h.name for h in topo.HOSTS if h.role == peer)}
-            ports.append({"port": dev, "mac": mac, "interface": ifname, "peer": ref})
-        attachments: list[dict[str, Any]] = [
-            {"vnf": v.name, "iface": v.proxy_if, "next_hop": v.ipv4} for v in topo.VNFS
-        ]
-        attachments.append({"vnf": topo.MITIGATION_NAME, "iface_out": topo.MITIGATION_IFS[0],
-                            "iface_in": topo.MITIGATION_IFS[1]})
-        if self.srv6:
-            self.inventory.write_text(yaml.safe_dump(srv6bed.inventory(self, attachments), sort_keys=False))
-            return
-        inv = {
-            "switches": [{"name": "s1", "grpc": f"unix:{self.switch_sock}", "device_id": 0,
-                          "program": "srchain_node", "artifacts": str(self.bundle), "ports": ports}],
-            "hosts": [{"name": h.name, "mac": h.mac, "ipv4": h.ipv4} for h in topo.HOSTS],
-            "proxies": [{"name": topo.PROXY_NAME, "control": f"unix:{self.proxy_sock}",
-                         "token_file": str(self.workdir / "px1.token"), "sr_interface": topo.PROXY_SR_IF,
-                         "mac": topo.PROXY_MAC, "attachments": attachments}],
-            "vnfs": [{"name": v.name, "kind": v.kind} for v in topo.VNFS]
-                    + [{"name": "mitigation", "kind": "attack-mitigation"}],
-        }
-        self.inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
+        from srchain_demo.inventory import inventory
+
+        doc = inventory(self.layout, self.switch_socks, self.proxy_socks, self.bundles, self.workdir, self.ns)
+        self.inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def apply(self, spec: str | Path, drain_timeout: float = 10.0,
               drain_interval: float = 0.3) -> tuple[Plan, Result]:
@@ -398,7 +451,7 @@ class Testbed:
         done = service.apply(service.load(spec))
         if self.srv6:
             srv6bed.client_route(self)  # after apply: its first run pushes the program
-        self.renice_switch()  # the program's threads too
+        self.renice_switches()  # the program's threads too
         return done.plan, done.result
 
     def _service(self, options: Options | None = None) -> ChainService:
@@ -407,9 +460,24 @@ class Testbed:
 
         return ChainService(self.inventory, self.state_dir, options=options)
 
-    def status(self, chain: str = "cloud-gaming") -> dict[str, Any]:
+    def status(self, chain: str | None = None) -> dict[str, Any]:
         """The controller's status report: per target, recorded entries live as intended, missing, differing."""
-        return self._service().status(chain)
+        return self._service().status(chain or self.layout.specs.chain)
 
-    def reconcile(self, chain: str = "cloud-gaming") -> Result:
-        return self._service().reconcile(chain).result
+    def reconcile(self, chain: str | None = None) -> Result:
+        return self._service().reconcile(chain or self.layout.specs.chain).result
+
+
+def _switch_answers(sock: Path) -> bool:
+    from srchain.bfrt.client import BfrtClient
+
+    if not sock.exists():
+        return False
+    BfrtClient.connect(f"unix:{sock}", attempts=1, client_id=9, timeout=2).close()
+    return True
+
+
+def _wan_if_mac(port_mac: str) -> str:
+    """The link emulator's interface facing a border port: the port's MAC with the locally administered 0x06 prefix
+    (it never appears in a frame: the emulator forwards frames unchanged)."""
+    return "06" + port_mac[2:]

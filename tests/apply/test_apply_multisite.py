@@ -22,7 +22,7 @@ from srchain.sidstore import SidStore
 
 EX = REPO / "examples"
 INV, SPEC = EX / "inventory-two-site.yaml", EX / "two-site.yaml"
-SITE_A = {("switch", "a1"), ("switch", "a2")}
+SITE_A = {("switch", "a1"), ("switch", "a2"), ("proxy", "pxa")}  # pxa: the VNF host day 2 moves the mitigation to
 SITE_B = {("switch", "b1"), ("proxy", "pxb")}
 
 

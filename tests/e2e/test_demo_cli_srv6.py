@@ -21,3 +21,10 @@ def test_srv6_with_the_l4s_scenario_is_refused_by_name() -> None:
     assert result.exit_code == 2
     assert result.output == ("error: --dataplane srv6 runs the chain scenario: the l4s scenario is SR-MPLS only "
                              "(L4S is not in the P4 srv6 profile)\n")
+
+
+def test_srv6_across_sites_is_refused() -> None:
+    result = CliRunner().invoke(demo, ["--plan-only", "--dataplane", "srv6", "--sites", "2"])
+    assert result.exit_code == 2
+    assert result.output == ("error: --dataplane srv6 runs on one site: SRv6 across sites is not in the testbed "
+                             "(--sites 2|3 are SR-MPLS)\n")

@@ -46,7 +46,7 @@ def seg6local(tb: Testbed, role: str, sid: str) -> tuple[int, int]:
 def outcome(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("sd-srv6-e2e")
     events: list[tuple[str, float]] = []
-    tb = Testbed(work / "testbed", dataplane="srv6", switch_nice=-10, prefix=f"sd{os.getpid()}v")
+    tb = Testbed(work / "testbed", layout=topo.SINGLE_SITE_SRV6, switch_nice=-10, prefix=f"sd{os.getpid()}v")
     try:
         tb.start()
         plan, result = tb.apply(SRV6_SPEC)

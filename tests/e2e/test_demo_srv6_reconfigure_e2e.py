@@ -35,7 +35,7 @@ pytestmark = [
 def outcome(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("sd-srv6-reconf")
     events: list[tuple[str, float]] = []
-    tb = Testbed(work / "testbed", dataplane="srv6", switch_nice=-10, prefix=f"sd{os.getpid()}w")
+    tb = Testbed(work / "testbed", layout=topo.SINGLE_SITE_SRV6, switch_nice=-10, prefix=f"sd{os.getpid()}w")
     try:
         tb.start()
         plan, _ = tb.apply(SRV6_SPEC)
