@@ -25,34 +25,28 @@ MIRROR_CFG = "$mirror.cfg"
 MIRROR_CFG_ID = 0xFF040001  # bf_rt_mirror_tf1.json
 COALESCING_ID, NORMAL_ID = 1, 2
 
-# id -> (name, type, width or choices): the common data of bf_rt_mirror_tf1.json
-FIELDS: dict[int, tuple[str, str, Any]] = {
-    5: ("$session_enable", "bool", None),
-    6: ("$direction", "string", ["INGRESS", "EGRESS", "BOTH"]),
-    7: ("$ucast_egress_port", "uint32", 32),
-    8: ("$ucast_egress_port_valid", "bool", None),
-    9: ("$egress_port_queue", "uint32", 32),
-    10: ("$ingress_cos", "uint32", 32),
-    11: ("$packet_color", "string", ["GREEN", "YELLOW", "RED"]),
-    12: ("$level1_mcast_hash", "uint32", 32),
-    13: ("$level2_mcast_hash", "uint32", 32),
-    14: ("$mcast_grp_a", "uint16", 16),
-    15: ("$mcast_grp_a_valid", "bool", None),
-    16: ("$mcast_grp_b", "uint16", 16),
-    17: ("$mcast_grp_b_valid", "bool", None),
-    18: ("$mcast_l1_xid", "uint16", 16),
-    19: ("$mcast_l2_xid", "uint16", 16),
-    20: ("$mcast_rid", "uint16", 16),
-    21: ("$icos_for_copy_to_cpu", "uint32", 32),
-    22: ("$copy_to_cpu", "bool", None),
-    23: ("$max_pkt_len", "uint16", 16),
+# id -> (name, type, width or choices, the MirrorSession attribute): the common data of bf_rt_mirror_tf1.json
+FIELDS: dict[int, tuple[str, str, Any, str]] = {
+    5: ("$session_enable", "bool", None, "enabled"),
+    6: ("$direction", "string", ["INGRESS", "EGRESS", "BOTH"], "direction"),
+    7: ("$ucast_egress_port", "uint32", 32, "egress_port"),
+    8: ("$ucast_egress_port_valid", "bool", None, "ucast_valid"),
+    9: ("$egress_port_queue", "uint32", 32, "egress_port_queue"),
+    10: ("$ingress_cos", "uint32", 32, "ingress_cos"),
+    11: ("$packet_color", "string", ["GREEN", "YELLOW", "RED"], "packet_color"),
+    12: ("$level1_mcast_hash", "uint32", 32, "level1_mcast_hash"),
+    13: ("$level2_mcast_hash", "uint32", 32, "level2_mcast_hash"),
+    14: ("$mcast_grp_a", "uint16", 16, "mcast_grp_a"),
+    15: ("$mcast_grp_a_valid", "bool", None, "mcast_grp_a_valid"),
+    16: ("$mcast_grp_b", "uint16", 16, "mcast_grp_b"),
+    17: ("$mcast_grp_b_valid", "bool", None, "mcast_grp_b_valid"),
+    18: ("$mcast_l1_xid", "uint16", 16, "mcast_l1_xid"),
+    19: ("$mcast_l2_xid", "uint16", 16, "mcast_l2_xid"),
+    20: ("$mcast_rid", "uint16", 16, "mcast_rid"),
+    21: ("$icos_for_copy_to_cpu", "uint32", 32, "icos_for_copy_to_cpu"),
+    22: ("$copy_to_cpu", "bool", None, "copy_to_cpu"),
+    23: ("$max_pkt_len", "uint16", 16, "max_pkt_len"),
 }
-# MirrorSession attribute of each field
-ATTRS = {5: "enabled", 6: "direction", 7: "egress_port", 8: "ucast_valid", 9: "egress_port_queue",
-         10: "ingress_cos", 11: "packet_color", 12: "level1_mcast_hash", 13: "level2_mcast_hash",
-         14: "mcast_grp_a", 15: "mcast_grp_a_valid", 16: "mcast_grp_b", 17: "mcast_grp_b_valid",
-         18: "mcast_l1_xid", 19: "mcast_l2_xid", 20: "mcast_rid", 21: "icos_for_copy_to_cpu", 22: "copy_to_cpu",
-         23: "max_pkt_len"}
 
 
 class MirrorCfgError(ValueError):
@@ -63,19 +57,19 @@ class MirrorCfgError(ValueError):
         self.unsupported = unsupported
 
 
-def _singleton(fid: int, name: str, ftype: str, extra: Any) -> dict[str, object]:
+def _singleton(fid: int, name: str, ftype: str, extra: Any = None) -> dict[str, object]:
     t: dict[str, object] = {"type": ftype}
     if ftype == "string":
         t["choices"] = extra
+    elif ftype == "bytes":
+        t["width"] = extra
     return {"mandatory": False, "read_only": False,
             "singleton": {"id": fid, "name": name, "repeated": False, "annotations": [], "type": t}}
 
 
 def schema() -> dict[str, object]:
-    coalescing = [_singleton(1, "$internal_header", "bytes", None), _singleton(2, "$internal_header_length",
-                                                                               "uint32", None),
-                  _singleton(3, "$timeout_usec", "uint32", None), _singleton(4, "$extract_len", "uint32", None)]
-    coalescing[0]["singleton"]["type"]["width"] = 128  # type: ignore[index]
+    coalescing = [_singleton(1, "$internal_header", "bytes", 128), _singleton(2, "$internal_header_length", "uint32"),
+                  _singleton(3, "$timeout_usec", "uint32"), _singleton(4, "$extract_len", "uint32")]
     return {
         "name": MIRROR_CFG, "id": MIRROR_CFG_ID, "table_type": "MirrorCfg", "size": 1024,
         "annotations": [], "depends_on": [], "has_const_default_action": False,
@@ -85,7 +79,7 @@ def schema() -> dict[str, object]:
                           "annotations": [], "data": coalescing},
                          {"id": NORMAL_ID, "name": "$normal", "action_scope": "TableAndDefault", "annotations": [],
                           "data": []}],
-        "data": [_singleton(fid, name, ftype, extra) for fid, (name, ftype, extra) in FIELDS.items()],
+        "data": [_singleton(fid, name, ftype, extra) for fid, (name, ftype, extra, _attr) in FIELDS.items()],
         "supported_operations": [], "attributes": [],
     }
 
@@ -103,7 +97,7 @@ def decode(data: pb.TableData, base: R.MirrorSession | None) -> R.MirrorSession:
         spec = FIELDS.get(f.field_id)
         if spec is None:
             raise MirrorCfgError(f"$mirror.cfg: no data field id {f.field_id}")
-        name, ftype, extra = spec
+        name, ftype, extra, attr = spec
         value: object
         if ftype == "bool":
             value = f.bool_val
@@ -115,7 +109,7 @@ def decode(data: pb.TableData, base: R.MirrorSession | None) -> R.MirrorSession:
             value = int.from_bytes(f.stream, "big")
             if value >= 1 << extra:
                 raise MirrorCfgError(f"$mirror.cfg: {name} {value} does not fit {extra} bits")
-        setattr(s, ATTRS[f.field_id], value)
+        setattr(s, attr, value)
     if s.copy_to_cpu:
         raise MirrorCfgError("$mirror.cfg: $copy_to_cpu (a copy to the CPU port) is not modelled by the emulator",
                              unsupported=True)
@@ -126,8 +120,8 @@ def encode(sid: int, s: R.MirrorSession) -> pb.TableEntry:
     msg = pb.TableEntry(table_id=MIRROR_CFG_ID)
     msg.key.fields.add(field_id=1).exact.value = sid.to_bytes(2, "big")
     msg.data.action_id = NORMAL_ID
-    for fid, (_name, ftype, extra) in FIELDS.items():
-        value = getattr(s, ATTRS[fid])
+    for fid, (_name, ftype, extra, attr) in FIELDS.items():
+        value = getattr(s, attr)
         if ftype == "bool":
             msg.data.fields.add(field_id=fid, bool_val=value)
         elif ftype == "string":
