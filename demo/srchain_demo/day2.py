@@ -233,7 +233,8 @@ def run_day2(tb: Testbed, s: Day2Settings, out_dir: Path, log: Any = lambda _m: 
     delay_of = dict(zip(seqs, st.get("delay_ns", []), strict=False))
     for d in detours:  # per version, in arrival order: its probes must stay in order; its fastest one-way delay
         mine = set(d["seqs"])
-        d["late_within"] = order_stats([q for q in seqs if q in mine])[0]
+        d["late_within"], late_mine = order_stats([q for q in seqs if q in mine])
+        d["late_within_seqs"] = late_mine[:20]  # which ones, for the diagnosis of a failure
         d["delay_min_ms"] = min((delay_of[q] for q in mine if q in delay_of), default=0) / 1e6
     detour = sorted(q for d in detours for q in d.pop("seqs"))
     contiguous = bool(detour) and detour[-1] - detour[0] + 1 == len(detour) == len(set(detour))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,6 +25,28 @@ def sh(*args: str, timeout: float = 20) -> str:
     if res.returncode != 0:
         raise TestbedError(f"{' '.join(args)}: {res.stderr.strip() or res.stdout.strip()}")
     return res.stdout
+
+
+def cpu_mask(cpus: set[int]) -> str:
+    """A sysfs CPU bitmap (hex, a comma between 32-bit groups), e.g. {0, 1} -> "3"."""
+    bits = sum(1 << c for c in cpus)
+    groups = []
+    while True:
+        groups.append(f"{bits & 0xFFFFFFFF:08x}")
+        bits >>= 32
+        if not bits:
+            break
+    return ",".join(reversed(groups)).lstrip("0") or "0"
+
+
+def keep_flows_on_one_cpu(ns: str, ifname: str) -> None:
+    """Receive packet steering (RPS) over every CPU on a veth end, so the kernel queues each flow's frames on
+    one CPU chosen by the flow hash. Without it a frame is queued on the backlog of whichever CPU the sender
+    ran on: when one CPU's backlog waits for ksoftirqd (a loaded host) and the sending process moves to the
+    other CPU, the later frames overtake the earlier ones, and a chain of Python forwarders can reorder a
+    flow that none of them reorders."""
+    mask = cpu_mask(os.sched_getaffinity(0))
+    sh("ip", "netns", "exec", ns, "sh", "-c", f"echo {mask} > /sys/class/net/{ifname}/queues/rx-0/rps_cpus")
 
 
 def delete_netns(name: str) -> None:

@@ -26,7 +26,7 @@ import yaml
 
 from srchain_demo import srv6bed
 from srchain_demo import topology as topo
-from srchain_demo.netns import TestbedError, delete_netns, netns_exists, run_in_netns, sh
+from srchain_demo.netns import TestbedError, delete_netns, keep_flows_on_one_cpu, netns_exists, run_in_netns, sh
 from srchain_demo.shipped import EXAMPLES, P4_PROFILES, P4_PROGRAM
 
 if TYPE_CHECKING:
@@ -183,6 +183,7 @@ class Testbed:
         # finish the checksum itself or every receiver drops the datagram (UdpInCsumErrors).
         for ns, ifname in ((ns_a, if_a), (ns_b, if_b)):
             sh("ip", "netns", "exec", ns, "ethtool", "-K", ifname, "tx", "off")
+            keep_flows_on_one_cpu(ns, ifname)
 
     def _network(self) -> None:
         lay = self.layout
