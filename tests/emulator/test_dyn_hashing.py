@@ -141,7 +141,8 @@ def test_tables_match_bf_p4c_schema():
     p = Pipeline.from_file(P4_DIR / "dyn_hash.p4")
     tables = {t["name"]: t for t in bfrt_info(p)["tables"]}
     # bf-p4c lists the three tables for a Hash read through get() (not for the selector's hash) and a
-    # _get_member per selector, with these types, ids' prefixes and fields (bf-p4c 9.x bfrt.json of dyn_hash.p4)
+    # _get_member per selector, with these types, ids' prefixes and fields (bf-p4c 1.2.5.16's bfrt.json of dyn_hash.p4:
+    # the same keys, data and actions)
     assert {n: t["table_type"] for n, t in tables.items() if "Dyn" in t["table_type"] or "Get" in t["table_type"]} \
         == {f"{HASH}.configure": "DynHashConfigure", f"{HASH}.algorithm": "DynHashAlgorithm",
             f"{HASH}.compute": "DynHashCompute", "pipe.Ig.spread_get_member": "SelectorGetMember"}
