@@ -43,7 +43,9 @@ class DeviceError(Exception):
 class TableMap:
     """One bf-rt table resolved against the loaded pipeline: ids to names and back."""
 
-    kind: str  # match register counter meter profile selector mirror pre portmd regparam lpf wred pvs
+    # match register counter meter profile selector mirror pre portmd regparam lpf wred pvs, dynhash_cfg
+    # dynhash_algo dynhash_compute sel_member (dynhash_tables.py)
+    kind: str
     name: str
     obj: object
     key_ids: dict[int, str] = field(default_factory=dict)
@@ -126,6 +128,12 @@ class Program:
             m = TableMap("portmd", name, p.port_metadata)
             m.reg_fields = {d["singleton"]["id"]: d["singleton"]["name"] for d in t.get("data", [])}  # type: ignore[attr-defined]
             return m
+        dyn = {"DynHashConfigure": ("dynhash_cfg", ".configure"), "DynHashAlgorithm": ("dynhash_algo", ".algorithm"),
+               "DynHashCompute": ("dynhash_compute", ".compute")}.get(str(ttype))
+        if dyn is not None and name.endswith(dyn[1]) and name[:-len(dyn[1])] in p.dyn_hashes:
+            return TableMap(dyn[0], name, p.dyn_hashes[name[:-len(dyn[1])]])
+        if ttype == "SelectorGetMember" and name.endswith("_get_member") and name[:-11] in p.selectors:
+            return TableMap("sel_member", name, p.selectors[name[:-11]])
         if ttype == "Action" and name in p.profiles:
             m = TableMap("profile", name, p.profiles[name])
             for a in t.get("action_specs", []):  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from typing import Any
 
 from .idletime import ENTRY_HIT_STATE_ID, ENTRY_TTL_ID, HIT_STATES
 from .interp import runtime as R
+from .interp.dynhash import ALGORITHM_NAMES, DynHash
 from .interp.pipeline import Pipeline
 
 ID_TABLE = 0x02
@@ -22,6 +23,10 @@ ID_METER = 0x14
 ID_REGISTER_PARAM = 0x8D  # bf-p4c's RegisterParam ids carry this prefix (e.g. 0x8db44dd5)
 ID_VALUE_SET = 0xFE  # bf-p4c's ParserValueSet ids carry this prefix (e.g. 0xfec4f45a)
 ID_PORT_METADATA = 0x90  # bf-p4c's $PORT_METADATA ids carry this prefix (e.g. 0x909b7958)
+ID_DYN_CONFIGURE = 0x95  # bf-p4c's DynHashConfigure / DynHashCompute / DynHashAlgorithm / SelectorGetMember ids
+ID_DYN_COMPUTE = 0x96
+ID_DYN_ALGORITHM = 0x97
+ID_SEL_GET_MEMBER = 0x9A
 
 # Fixed ($-named) field ids as bf-p4c numbers them (control-plane/bfruntime.h TDDataFieldIds, bfruntime_ext.h)
 MATCH_PRIORITY_ID = 65537
@@ -52,6 +57,17 @@ WRED_SPEC: SpecFields = ((65571, "$WRED_SPEC_TIME_CONSTANT_NS", {"type": "float"
 PORT_METADATA_PORT_ID = 65575  # $PORT_METADATA key ig_intr_md.ingress_port
 PORT_METADATA_DEFAULT_ID = 65576  # $DEFAULT_FIELD: the whole phase-0 value
 PORT_METADATA_SIZE = 288  # bf-p4c's size for Tofino 1 (4 pipes x 72 ports)
+# dynamic hashing and SelectorGetMember field ids (bf-p4c bfruntime_ext.cpp)
+DYN_ROTATE_ID, DYN_SEED_ID, DYN_MSB_ID, DYN_EXTEND_ID = 65577, 65578, 65579, 65580
+DYN_PREDEFINED_ID, DYN_USER_DEFINED_ID = 65581, 65582
+DYN_HASH_VALUE_ID = 65583
+DYN_START_BIT_ID, DYN_LENGTH_ID, DYN_ORDER_ID = 65584, 65585, 65586
+GET_MEMBER_GROUP_ID, GET_MEMBER_MEMBER_ID = 65563, 65562
+# user_defined's data: name -> (id, bf-rt type)
+DYN_USER_FIELDS: dict[str, tuple[int, dict[str, Any]]] = {
+    "reverse": (1, {"type": "bool", "default_value": False}), "polynomial": (2, {"type": "uint64"}),
+    "init": (3, {"type": "uint64", "default_value": 0}), "final_xor": (4, {"type": "uint64", "default_value": 0}),
+    "hash_bit_width": (5, {"type": "uint64"})}
 MATCH_TYPES = {"exact": "Exact", "ternary": "Ternary", "lpm": "LPM", "range": "Range"}
 
 
@@ -290,6 +306,63 @@ def port_metadata_json(pm: R.PortMetadata, ids: _Ids) -> dict:
     }
 
 
+def dynhash_json(dh: DynHash, ids: _Ids) -> list[dict]:
+    """bf-p4c's three tables of a Hash used through get(): `.configure` (one repeated container of
+    start_bit/length/order per get() field), `.algorithm` (keyless; pre_defined / user_defined actions) and the
+    read-only `.compute` (the fields as keys, `hash_value` as data)."""
+    cfg_id = ids.get(ID_DYN_CONFIGURE, f"{dh.name}.configure")
+
+    def inner(fid: int, name: str, ftype: dict, mandatory: bool = False) -> dict:
+        return {"mandatory": mandatory, "read_only": False,
+                "singleton": {"id": fid, "name": name, "repeated": False, "annotations": [], "type": ftype}}
+
+    cfg_data = [{"mandatory": False, "read_only": False, "singleton": {
+        "id": i, "name": n, "repeated": True, "annotations": [], "container": [
+            inner(DYN_START_BIT_ID, "start_bit", {"type": "uint64", "default_value": 0}),
+            inner(DYN_LENGTH_ID, "length", {"type": "uint64", "default_value": w}),
+            inner(DYN_ORDER_ID, "order", {"type": "uint64"}, mandatory=True)]}}
+        for i, (n, w) in enumerate(dh.fields, start=1)]
+    configure = {"name": f"{dh.name}.configure", "id": cfg_id, "table_type": "DynHashConfigure", "size": 1,
+                 "annotations": [], "depends_on": [], "key": [], "data": cfg_data, "supported_operations": [],
+                 "attributes": []}
+    algo_data = [inner(DYN_ROTATE_ID, "rotate", {"type": "uint32", "default_value": 0}),
+                 inner(DYN_SEED_ID, "seed", {"type": "uint32", "default_value": 0}),
+                 inner(DYN_MSB_ID, "msb", {"type": "bool", "default_value": False}),
+                 inner(DYN_EXTEND_ID, "extend", {"type": "bool", "default_value": False})]
+    specs = [{"id": DYN_PREDEFINED_ID, "name": "pre_defined", "action_scope": "TableAndDefault", "annotations": [],
+              "data": [_field(1, "algorithm_name", {"type": "string", "choices": ALGORITHM_NAMES,
+                                                    "default_value": "RANDOM"}, mandatory=False)]},
+             {"id": DYN_USER_DEFINED_ID, "name": "user_defined", "action_scope": "TableAndDefault",
+              "annotations": [], "data": [_field(fid, n, ft, mandatory=n == "polynomial")
+                                          for n, (fid, ft) in DYN_USER_FIELDS.items()]}]
+    algorithm = {"name": f"{dh.name}.algorithm", "id": ids.get(ID_DYN_ALGORITHM, f"{dh.name}.algorithm"),
+                 "table_type": "DynHashAlgorithm", "size": 1, "annotations": [], "depends_on": [cfg_id], "key": [],
+                 "data": algo_data, "action_specs": specs, "supported_operations": [], "attributes": []}
+    compute = {"name": f"{dh.name}.compute", "id": ids.get(ID_DYN_COMPUTE, f"{dh.name}.compute"),
+               "table_type": "DynHashCompute", "size": 1, "annotations": [], "depends_on": [cfg_id],
+               "key": [{"id": i, "name": n, "repeated": False, "annotations": [], "mandatory": False,
+                        "match_type": "Exact", "type": _bytes(w)} for i, (n, w) in enumerate(dh.fields, start=1)],
+               "data": [{"mandatory": False, "read_only": True, "singleton": {
+                   "id": DYN_HASH_VALUE_ID, "name": "hash_value", "repeated": False, "annotations": [],
+                   "type": _bytes(dh.width)}}],
+               "supported_operations": [], "attributes": [], "read_only": True}
+    return [algorithm, configure, compute]
+
+
+def selector_get_member_json(s: R.ActionSelector, ids: _Ids) -> dict:
+    """bf-p4c's `<selector>_get_member`: which member a group's selection picks for a hash value."""
+    def key(fid: int, name: str) -> dict:
+        return {"id": fid, "name": name, "repeated": False, "annotations": [], "mandatory": True,
+                "match_type": "Exact", "type": {"type": "uint64"}}
+
+    return {"name": f"{s.name}_get_member", "id": ids.get(ID_SEL_GET_MEMBER, f"{s.name}_get_member"),
+            "table_type": "SelectorGetMember", "size": 1, "annotations": [],
+            "depends_on": [ids.get(ID_ACTION_PROFILE, s.name)],
+            "key": [key(GET_MEMBER_GROUP_ID, "$SELECTOR_GROUP_ID"), key(DYN_HASH_VALUE_ID, "hash_value")],
+            "data": [_singleton(GET_MEMBER_MEMBER_ID, "$ACTION_MEMBER_ID", {"type": "uint64"})],
+            "supported_operations": [], "attributes": []}
+
+
 def digest_json(d: R.DigestInfo, ids: _Ids) -> dict:
     fields = [{"id": i, "name": n, "repeated": False, "annotations": [], "type": _bytes(w)}
               for i, (n, w) in enumerate(d.fields, start=1)]
@@ -305,6 +378,9 @@ def bfrt_info(pipeline: Pipeline) -> dict:
     tables += [meter_json(m, ids) for m in pipeline.meters.values()]
     tables += [profile_json(p, ids) for p in pipeline.profiles.values()]
     tables += [selector_json(s, ids) for s in pipeline.selectors.values()]
+    tables += [selector_get_member_json(s, ids) for s in pipeline.selectors.values()]
+    for dh in pipeline.dyn_hashes.values():
+        tables += dynhash_json(dh, ids)
     tables += [register_param_json(rp, ids) for rp in pipeline.reg_params.values()]
     tables += [value_set_json(vs, ids) for vs in pipeline.value_sets.values()]
     tables += [filter_json(lpf, ids) for lpf in pipeline.lpfs.values()]

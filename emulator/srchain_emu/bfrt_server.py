@@ -32,8 +32,8 @@ from srchain_contracts.bfrt import bfruntime_pb2 as pb
 from srchain_contracts.bfrt import bfruntime_pb2_grpc as pb_grpc
 
 from . import bfrt_device as D
+from . import dynhash_tables, mirror_cfg
 from . import idletime as I
-from . import mirror_cfg
 from .bfrt_device import Device, DeviceError, Program, TableMap
 from .bfrt_schema import (
     ACTION_MEMBER_ID,
@@ -492,6 +492,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             self._apply_filter(tm, te, upd.type, undo, self._pipe(pipe, tm.name))
         elif tm.kind == "pvs":
             self._apply_value_set(tm, te, upd.type, undo, self._target)
+        elif tm.kind in dynhash_tables.KINDS:
+            dynhash_tables.apply(tm, te, upd.type, undo)
         else:
             self._apply_mirror(prog, te, upd.type, undo)
 
@@ -1746,6 +1748,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return self._read_pre(prog, tm, te)
         if tm.kind == "portmd":
             return self._read_port_metadata(tm, te)
+        if tm.kind in dynhash_tables.KINDS:
+            return dynhash_tables.read(tm, te)
         if tm.kind == "pvs":
             vs: R.ValueSet = tm.obj  # type: ignore[assignment]
             entries = vs.copies.get(self._value_set_copy(tm, vs, self._target), {}) if vs.scoped else vs.entries

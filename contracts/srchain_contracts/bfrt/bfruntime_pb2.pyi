@@ -825,12 +825,51 @@ class DataField(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ContainerArray(_message.Message):
+        """a repeated container field (dynamic hashing's `<hash>.configure`): each container, its inner fields"""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        @_typing.final
+        class Container(_message.Message):
+            DESCRIPTOR: _descriptor.Descriptor
+
+            VAL_FIELD_NUMBER: _builtins.int
+            @_builtins.property
+            def val(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataField]: ...
+            def __init__(
+                self,
+                *,
+                val: _abc.Iterable[Global___DataField] | None = ...,
+            ) -> None: ...
+            _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+            def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+            _ClearFieldArgType: _TypeAlias = _typing.Literal["val", b"val"]  # noqa: Y015
+            def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+            def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+        CONTAINER_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def container(self) -> _containers.RepeatedCompositeFieldContainer[Global___DataField.ContainerArray.Container]: ...
+        def __init__(
+            self,
+            *,
+            container: _abc.Iterable[Global___DataField.ContainerArray.Container] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["container", b"container"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     FIELD_ID_FIELD_NUMBER: _builtins.int
     STREAM_FIELD_NUMBER: _builtins.int
     FLOAT_VAL_FIELD_NUMBER: _builtins.int
     STR_VAL_FIELD_NUMBER: _builtins.int
     INT_ARR_VAL_FIELD_NUMBER: _builtins.int
     BOOL_ARR_VAL_FIELD_NUMBER: _builtins.int
+    CONTAINER_ARR_VAL_FIELD_NUMBER: _builtins.int
     BOOL_VAL_FIELD_NUMBER: _builtins.int
     STR_ARR_VAL_FIELD_NUMBER: _builtins.int
     field_id: _builtins.int
@@ -843,6 +882,8 @@ class DataField(_message.Message):
     @_builtins.property
     def bool_arr_val(self) -> Global___DataField.BoolArray: ...
     @_builtins.property
+    def container_arr_val(self) -> Global___DataField.ContainerArray: ...
+    @_builtins.property
     def str_arr_val(self) -> Global___DataField.StrArray: ...
     def __init__(
         self,
@@ -853,14 +894,15 @@ class DataField(_message.Message):
         str_val: _builtins.str = ...,
         int_arr_val: Global___DataField.IntArray | None = ...,
         bool_arr_val: Global___DataField.BoolArray | None = ...,
+        container_arr_val: Global___DataField.ContainerArray | None = ...,
         bool_val: _builtins.bool = ...,
         str_arr_val: Global___DataField.StrArray | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["bool_arr_val", b"bool_arr_val", "bool_val", b"bool_val", "float_val", b"float_val", "int_arr_val", b"int_arr_val", "str_arr_val", b"str_arr_val", "str_val", b"str_val", "stream", b"stream", "value", b"value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bool_arr_val", b"bool_arr_val", "bool_val", b"bool_val", "container_arr_val", b"container_arr_val", "float_val", b"float_val", "int_arr_val", b"int_arr_val", "str_arr_val", b"str_arr_val", "str_val", b"str_val", "stream", b"stream", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_arr_val", b"bool_arr_val", "bool_val", b"bool_val", "field_id", b"field_id", "float_val", b"float_val", "int_arr_val", b"int_arr_val", "str_arr_val", b"str_arr_val", "str_val", b"str_val", "stream", b"stream", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bool_arr_val", b"bool_arr_val", "bool_val", b"bool_val", "container_arr_val", b"container_arr_val", "field_id", b"field_id", "float_val", b"float_val", "int_arr_val", b"int_arr_val", "str_arr_val", b"str_arr_val", "str_val", b"str_val", "stream", b"stream", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["stream", "float_val", "str_val", "int_arr_val", "bool_arr_val", "bool_val", "str_arr_val"]  # noqa: Y015
+    _WhichOneofReturnType_value: _TypeAlias = _typing.Literal["stream", "float_val", "str_val", "int_arr_val", "bool_arr_val", "container_arr_val", "bool_val", "str_arr_val"]  # noqa: Y015
     _WhichOneofArgType_value: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_value) -> _WhichOneofReturnType_value | None: ...
 

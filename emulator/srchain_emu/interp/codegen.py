@@ -17,6 +17,7 @@ from typing import cast
 
 from ..frontend import ast as A
 from ..frontend.errors import Loc
+from . import dynhash as DH
 from . import runtime as R
 from .checked import (
     INTRINSIC_HEADERS,
@@ -117,6 +118,7 @@ class CompiledProgram:
     stages: dict[str, int] = field(default_factory=dict)
     # per gress: the objects with per-pipe state (registers, counters, meters, filters), see Pipeline
     pipe_state: dict[str, list[R.PipeState]] = field(default_factory=dict)
+    dyn_hashes: dict[str, DH.DynHash] = field(default_factory=dict)  # dynamic hashing (dynhash.py) by Hash name
 
 
 def header_shifts(st: StructT) -> dict[str, int]:
@@ -187,6 +189,8 @@ class Generator:
         self.gress = "ingress"  # the gress of the block being generated
         # Per gress, the stateful objects kept once per pipe (select(p) before a packet of pipe p runs there).
         self.pipe_state: dict[str, list[R.PipeState]] = {"ingress": [], "egress": []}
+        self.dyn_sites: dict[int, DH.Site] | None = None  # Hash externs' get() sites (dynhash.survey), on first use
+        self.dyn_hashes: dict[str, DH.DynHash] = {}  # by the Hash's name: those the control plane may reconfigure
 
     # ------------------------------------------------------------ naming
     def uniq(self, base: str) -> str:
@@ -222,7 +226,7 @@ class Generator:
             self.setups, self.checked.pipe_name, meters=self.meters, profiles=self.profiles,
             selectors=self.selectors, port_metadata=self.port_metadata, reg_params=self.reg_params,
             lpfs=self.lpfs, wreds=self.wreds, resubmit=self.checked.resubmit, value_sets=self.value_sets,
-            randoms=self.randoms, pipe_state=self.pipe_state,
+            randoms=self.randoms, pipe_state=self.pipe_state, dyn_hashes=self.dyn_hashes,
         )
 
     def gen_top(self, d: A.Decl) -> None:
@@ -927,6 +931,21 @@ class Generator:
     def inst_Hash(self, x: ExternSym) -> None:
         pass  # memo tables are per call site (call_extern)
 
+    def dyn_hash(self, x: ExternSym, c: A.Call, shifts: tuple[int, ...], nbits: int,
+                 sym: tuple[tuple[int, int], ...]) -> str | None:
+        """The env name of the DynHash of a Hash's only get() site over named fields (dynhash.py), else None."""
+        if self.dyn_sites is None:
+            self.dyn_sites = DH.survey(self.checked)
+        site = self.dyn_sites.get(id(x))
+        if site is None or site.calls != {id(c)} or site.fields is None:
+            return None
+        if x.qual not in self.dyn_hashes:  # (the one site's code may be generated more than once)
+            self.dyn_hashes[x.qual] = DH.DynHash(x.qual, site.fields, x.extra["width"], tuple(sorted(site.used)),  # type: ignore[arg-type]
+                                                 x.extra["algo"], shifts, nbits, sym)  # type: ignore[arg-type]
+            self.names.add(f"DH_{py_ident(x.qual)}")
+            self.env[f"DH_{py_ident(x.qual)}"] = self.dyn_hashes[x.qual]
+        return f"DH_{py_ident(x.qual)}"
+
     def inst_Counter(self, x: ExternSym) -> None:
         c = R.CounterArray(x.qual, x.extra["size"], x.extra["kind"])  # type: ignore[arg-type]
         c.reset()
@@ -1512,16 +1531,20 @@ class Generator:
             for _code, w in reversed(terms):
                 shifts.append(pos)
                 pos += w
+            key = f"({', '.join(code for code, _ in terms)},)" if terms else "()"
+            sym = x.extra["sym_sites"].get(id(c), ())  # type: ignore[attr-defined]
+            dyn = self.dyn_hash(x, c, tuple(reversed(shifts)), pos, sym)
             if x.extra["algo"] == "IDENTITY":
                 # the bits themselves (a timestamp slice changes on every packet: a memo would only miss)
                 bits = " | ".join(f"(({code}) << {sh})" for (code, _w), sh in zip(terms, reversed(shifts),
                                                                                  strict=True)) or "0"
-                return Value(f"(({bits}) & {(1 << x.extra['width']) - 1})", Bits(x.extra["width"]))  # type: ignore[arg-type, operator]
-            memo = self.put_env("_HM", {})
-            key = f"({', '.join(code for code, _ in terms)},)" if terms else "()"
-            sym = x.extra["sym_sites"].get(id(c), ())  # type: ignore[attr-defined]
+                ident = f"(({bits}) & {(1 << x.extra['width']) - 1})"  # type: ignore[operator]
+                if dyn is not None:  # reconfigured by the control plane: the configured hash
+                    ident = f"({dyn}.miss({key}) if {dyn}.active else {ident})"
+                return Value(ident, Bits(x.extra["width"]))  # type: ignore[arg-type]
+            memo = self.put_env("_HM", {}) if dyn is None else self.put_env("_HM", self.env[dyn].memo)  # type: ignore[attr-defined]
             call = (f"hash_site({memo}, _k, {x.extra['algo']!r}, {tuple(reversed(shifts))!r}, {pos}, {x.extra['width']}"
-                    + (f", {sym!r})" if sym else ")"))
+                    + (f", {sym!r})" if sym else ")")) if dyn is None else f"{dyn}.miss(_k)"
             return Value(f"(_h if (_h := {memo}.get(_k := {key})) is not None else {call})", Bits(x.extra["width"]))  # type: ignore[arg-type]
         if kind == "Counter":
             return Value(f"{x.pyname}.count({self.expr(c.args[0]).code}, _plen + {FCS_BYTES})", VoidT())

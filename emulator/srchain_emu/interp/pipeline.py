@@ -20,6 +20,7 @@ from ..frontend.parser import parse_text
 from ..frontend.preprocess import preprocess
 from . import runtime as R
 from .compiler import CompiledProgram, compile_program
+from .dynhash import DynHash
 from .target import DEFAULT_TARGET
 from .trace import Tracer, hexdump
 
@@ -183,6 +184,7 @@ class Pipeline:
         self.lpfs: dict[str, R.LpfArray] = compiled.lpfs
         self.wreds: dict[str, R.WredArray] = compiled.wreds
         self.value_sets: dict[str, R.ValueSet] = compiled.value_sets
+        self.dyn_hashes: dict[str, DynHash] = compiled.dyn_hashes  # Hash name -> its dynamic hashing state
         self.scoped_value_sets: list[R.ValueSet] = []  # ingress value sets with a pipe/parser scope: select_port
         self.randoms: dict[str, random.Random] = compiled.randoms
         self.digest_infos: dict[str, R.DigestInfo] = compiled.digests

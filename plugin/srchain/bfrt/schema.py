@@ -253,7 +253,9 @@ def _table(doc: JsonObject) -> TableInfo:
     for d in _list(doc, "data"):
         entry = _mapping(d, f"table {name}: data field")
         singleton = entry.get("singleton")
-        if singleton is not None:  # containers (SDE-only fixed tables) are not used by this client
+        # containers (SDE-only fixed tables; a singleton holding a `container` list, as a dynamic hashing
+        # `<hash>.configure` field) are not used by this client
+        if singleton is not None and "container" not in _mapping(singleton, f"table {name}: data field"):
             data.append(_data_field(_mapping(singleton, f"table {name}: data field")))
         # a oneof: e.g. $ACTION_MEMBER_ID | $SELECTOR_GROUP_ID of a selector table's entries
         for choice in _list(entry, "oneof") if "oneof" in entry else ():
