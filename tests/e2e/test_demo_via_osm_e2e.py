@@ -86,7 +86,10 @@ def test_reconfigure_chain_as_ns_action_under_load_loses_nothing(osm: dict[str, 
     assert change["via"] == "ns-action reconfigure-chain" and change["version"] == 2 and change["ops"] > 0, change
     for name, c in change["streams"].items():
         assert c["received"] > 100 and c["lost"] == 0 and c["late"] == 0, (name, c)
-    assert change["mitigation"].get("passed", 0) > 1000, change["mitigation"]
+    # the ns-action runs the NS charm's dispatch (seconds), so the mitigation carries less of the 6-s session than
+    # after srchain.apply in test_demo_reconfigure_e2e.py (a run here: 701 packets)
+    m = change["mitigation"]
+    assert m.get("passed", 0) > 300 and m["passed"] == m["received"] == m["sent"], m
     op = osm["s"].client.operation(change["operation"])
     assert op["operationState"] == "COMPLETED" and op["lcmOperationType"] == "action", op
 
