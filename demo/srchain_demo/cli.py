@@ -48,6 +48,11 @@ from srchain_demo.shipped import (
 @click.option("--wan-delay-ms", type=click.FloatRange(0, 500), default=None,
               help="--sites 2|3: one-way delay of every WAN link, each direction (default: the example inventory's, "
                    "10 ms; with 3 sites 10 and 40 ms)")
+@click.option("--via-osm", is_flag=True,
+              help="deploy the reference chain through OSM's stand-ins instead of applying it: packages built, "
+                   "onboarded into the NBI stand-in, ns-create runs every charm's day 1 under the LCM and unit-agent "
+                   "stand-ins against the testbed; with --reconfigure the day-2 change is `ns-action "
+                   "reconfigure-chain` (one site, SR-MPLS; needs the checkout and the OSM IM, docs/demo.md)")
 @click.option("--examples", type=click.Path(exists=True, file_okay=False), default=str(EXAMPLES), show_default=True,
               help=f"--plan-only: the directory with {REFERENCE_SPEC.name}, {MITIGATION_SPEC.name} and "
                    f"{INVENTORY.name} (--dataplane srv6: {SRV6_SPEC.name}, {SRV6_MITIGATION_SPEC.name} and "
@@ -55,7 +60,7 @@ from srchain_demo.shipped import (
                    "inventory-two-site.yaml, the same for three-site; default: the copies shipped with srchain)")
 def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only: bool, scenario: str,
          dataplane: str, switch_nice: int | None, reconfigure: bool, sites: int, wan_delay_ms: float | None,
-         examples: str) -> None:
+         via_osm: bool, examples: str) -> None:
     """The local demo (docs/demo.md): the reference chain in network namespaces (emulated Tofino, SR proxy,
     VNFs) detects and prioritises a cloud-gaming session on a congested port. Needs root."""
     srv6 = dataplane == "srv6"
@@ -82,6 +87,17 @@ def demo(results_root: Path, session_s: float, port_rate_mbps: float, plan_only:
     layout = topology.SINGLE_SITE_SRV6 if srv6 else topology.LAYOUTS[sites]
     if wan_delay_ms is not None:
         layout = layout.with_wan_delay(wan_delay_ms)
+    if via_osm and (srv6 or sites > 1 or scenario != "chain" or plan_only):
+        click.echo("error: --via-osm runs the chain scenario on one site over SR-MPLS (the NS the project renders "
+                   "for examples/cloud-gaming.yaml)", err=True)
+        sys.exit(2)
+    if via_osm:
+        from srchain_demo.osm.run import run_demo_via_osm
+        from srchain_demo.scenario import Settings
+
+        settings = Settings(session_s=session_s, reconfigure_at_s=session_s / 2 if reconfigure else None)
+        sys.exit(run_demo_via_osm(make_console(), results_root, settings, port_rate_bps=int(port_rate_mbps * 1e6),
+                                  switch_nice=switch_nice))
     if not plan_only:
         from srchain_demo.run import run_demo
         from srchain_demo.scenario import Settings

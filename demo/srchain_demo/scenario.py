@@ -123,17 +123,24 @@ SESSIONS = {
 }
 
 
-def run(tb: Testbed, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick) -> Outcome:
-    """Run the scenario on a testbed whose chain is applied; blocks for about warmup + session + 5 s."""
+Reconfigure = Callable[[Testbed], dict[str, Any]]
+
+
+def run(tb: Testbed, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick,
+        reconfigure: Reconfigure | None = None) -> Outcome:
+    """Run the scenario on a testbed whose chain is applied; blocks for about warmup + session + 5 s. `reconfigure`
+    makes the day-2 change at `s.reconfigure_at_s` (default: the mitigation spec applied through srchain.apply) and
+    returns what `_reconfigure` returns (spec, version, start, end, seconds, ops, drained)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sw = SwitchReader(f"unix:{tb.switch_sock}")
     try:
-        return _run(tb, sw, s, out_dir, on_event, on_tick)
+        return _run(tb, sw, s, out_dir, on_event, on_tick, reconfigure or _reconfigure)
     finally:
         sw.close()
 
 
-def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick) -> Outcome:
+def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick,
+         reconfigure: Reconfigure) -> Outcome:
     t0 = time.time() + 2.5  # agents need a moment to start (Python imports)
     start = start_traffic(tb, s, t0, out_dir)
     game_key, game_dir = udp_key(GS, topo.GAMING_PORT, GC, topo.GAMING_PORT)
@@ -172,7 +179,7 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
             q_prev[q] = cur
         series.append(row)
         if s.reconfigure_at_s is not None and not change and now >= start + s.reconfigure_at_s:
-            change = _reconfigure(tb)
+            change = reconfigure(tb)
             on_event(f"day 2: mitigation inserted (v{change['version']}, {change['seconds']:.2f} s)",
                      change["start"] - start)
         time.sleep(max(0.0, s.poll_s - (time.time() - now)))

@@ -373,6 +373,12 @@ class Testbed:
 
     def start_vnf(self, vnf: topo.Vnf) -> None:
         cfg = self.workdir / f"{vnf.name}.yaml"
+        cfg.write_text(yaml.safe_dump(self.vnf_config(vnf)))
+        self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
+                                        "--config", str(cfg)])
+
+    def vnf_config(self, vnf: topo.Vnf) -> dict[str, Any]:
+        """The VNF service's config (docs/vnfs.md)."""
         conf: dict[str, Any] = {
             "name": vnf.name, "listen": {"host": "0.0.0.0", "port": vnf.listen_port},
             "next_hop": {"host": vnf.next_hop[0], "port": vnf.next_hop[1]},
@@ -382,9 +388,7 @@ class Testbed:
             # one source port per session: the proxy's per-flow choice between the classifier instances then
             # splits sessions (a single port would send every session to one instance)
             conf["source_ports"], conf["source_port_base"] = FORMATTER_SOURCE_PORTS, FORMATTER_SOURCE_PORT_BASE
-        cfg.write_text(yaml.safe_dump(conf))
-        self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind,
-                                        "--config", str(cfg)])
+        return conf
 
     def start_mitigation(self, name: str = topo.MITIGATION_NAME) -> None:
         """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from

@@ -167,7 +167,8 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "set-window": lambda s, p: change(s, {"depth": int(p["window-reports"])}),
     },
     "classifier": {
-        "load-model": lambda s, p: change(s, {"model": str(p["model"])}),
+        # "default" (the VNFD's day-1 value): the model shipped with the service (config `model: null`)
+        "load-model": lambda s, p: change(s, {"model": None if str(p["model"]) == "default" else str(p["model"])}),
     },
     "aggregator": {
         "set-hysteresis": lambda s, p: change(s, {"agree": int(p["agree-windows"]),

@@ -34,6 +34,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -156,7 +157,8 @@ class Lcm:
     """Runs primitives on execution environments as LCM + N2VC do."""
 
     def __init__(self, verify_retries: int = 20, verify_retry_interval_s: float = 15.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, concurrent: bool = False) -> None:
+        self.concurrent = concurrent  # instantiate_ns: each execution environment in a task of its own, as LCM
         self.verify_retries = verify_retries
         self.verify_retry_interval_s = verify_retry_interval_s
         self.sleep = sleep
@@ -232,12 +234,28 @@ class Lcm:
                        inject_key: Callable[[str, str], None] | None = None) -> None:
         """NsLcm.instantiate's part for the charms: every execution environment deployed, each VNF's day 1, then the
         NS charm's (`_wait_dependent_n2vc`: NS after its VNFs), with `ns_config_info` from the VNFs' applications
-        (`_get_ns_config_info`). LCM runs the VNFs' day 1 concurrently; here one after the other. The first failure
-        stops it (LCM fails the instantiation)."""
-        for ee in [*vnfs, *([ns] if ns is not None else [])]:
+        (`_get_ns_config_info`). LCM runs each execution environment's deploy and day 1 as a task of its own
+        (`instantiate_N2VC` per VCA, asyncio): with `concurrent`, one thread each, the NS charm's day 1 after every
+        VNF's task ended, the first failure in member order raised then; without, one after the other, the first
+        failure stopping it. Either way a failure fails LCM's instantiation."""
+        def vnf_task(ee: ExecutionEnvironment) -> None:
             self.deploy(ee)
-        for ee in vnfs:
             self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None)
+
+        if self.concurrent:
+            with ThreadPoolExecutor(max_workers=len(vnfs) + 1) as pool:
+                futures = [pool.submit(vnf_task, ee) for ee in vnfs]
+                if ns is not None:
+                    futures.append(pool.submit(self.deploy, ns))
+                for f in futures:
+                    f.exception()  # every task ends before the first failure is raised, as LCM waits for its tasks
+            for f in futures:
+                f.result()
+        else:
+            for ee in [*vnfs, *([ns] if ns is not None else [])]:
+                self.deploy(ee)
+            for ee in vnfs:
+                self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None)
         if ns is not None:
             self.instantiate(ns, ns_config_info=lambda: ns_config_info(vnfs))
 
