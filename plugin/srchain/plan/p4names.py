@@ -14,6 +14,9 @@ SWITCH_EGRESS_L4S_DECISIONS: Final = "SwitchEgress.l4s.decisions"
 SWITCH_EGRESS_L4S_LAST_PREV_TERM: Final = "SwitchEgress.l4s.last_prev_term"
 SWITCH_EGRESS_L4S_NEXT_UPDATE: Final = "SwitchEgress.l4s.next_update"
 SWITCH_EGRESS_L4S_NO_TERMS: Final = "SwitchEgress.l4s.no_terms"
+SWITCH_EGRESS_L4S_NOW_US_HASH_ALGORITHM: Final = "SwitchEgress.l4s.now_us_hash.algorithm"
+SWITCH_EGRESS_L4S_NOW_US_HASH_COMPUTE: Final = "SwitchEgress.l4s.now_us_hash.compute"
+SWITCH_EGRESS_L4S_NOW_US_HASH_CONFIGURE: Final = "SwitchEgress.l4s.now_us_hash.configure"
 SWITCH_EGRESS_L4S_PI_TERMS: Final = "SwitchEgress.l4s.pi_terms"
 SWITCH_EGRESS_L4S_PROB: Final = "SwitchEgress.l4s.prob"
 SWITCH_EGRESS_L4S_SET_CONFIG: Final = "SwitchEgress.l4s.set_config"
@@ -21,6 +24,12 @@ SWITCH_EGRESS_L4S_SET_TERMS: Final = "SwitchEgress.l4s.set_terms"
 SWITCH_EGRESS_L4S_UNCONFIGURED: Final = "SwitchEgress.l4s.unconfigured"
 SWITCH_EGRESS_QUEUE_STATS_DELAY_MAX: Final = "SwitchEgress.queue_stats.delay_max"
 SWITCH_EGRESS_QUEUE_STATS_DELAY_SUM_US: Final = "SwitchEgress.queue_stats.delay_sum_us"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_ALGORITHM: Final = "SwitchEgress.queue_stats.ingress_us.algorithm"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_COMPUTE: Final = "SwitchEgress.queue_stats.ingress_us.compute"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_CONFIGURE: Final = "SwitchEgress.queue_stats.ingress_us.configure"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_ALGORITHM: Final = "SwitchEgress.queue_stats.now_us.algorithm"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_COMPUTE: Final = "SwitchEgress.queue_stats.now_us.compute"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_CONFIGURE: Final = "SwitchEgress.queue_stats.now_us.configure"
 SWITCH_EGRESS_QUEUE_STATS_PACKETS: Final = "SwitchEgress.queue_stats.packets"
 SWITCH_EGRESS_REPORT_ADDRESSES: Final = "SwitchEgress.report.addresses"
 SWITCH_EGRESS_REPORT_ENCAP: Final = "SwitchEgress.report.encap"
@@ -67,6 +76,12 @@ SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_GROUP: Final = "SwitchIngress.flow_featu
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MAX: Final = "SwitchIngress.flow_features.size_max"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MIN: Final = "SwitchIngress.flow_features.size_min"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_SUM: Final = "SwitchIngress.flow_features.size_sum"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_ALGORITHM: Final = "SwitchIngress.flow_features.slot_hash.algorithm"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_COMPUTE: Final = "SwitchIngress.flow_features.slot_hash.compute"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_CONFIGURE: Final = "SwitchIngress.flow_features.slot_hash.configure"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_ALGORITHM: Final = "SwitchIngress.flow_features.tag_hash.algorithm"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_COMPUTE: Final = "SwitchIngress.flow_features.tag_hash.compute"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_CONFIGURE: Final = "SwitchIngress.flow_features.tag_hash.configure"
 SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS: Final = "SwitchIngress.flow_features.win_pkts"
 SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS_DUE: Final = "SwitchIngress.flow_features.win_pkts_due"
 SWITCH_INGRESS_IPV4_NO_ROUTE: Final = "SwitchIngress.ipv4.no_route"
@@ -75,11 +90,26 @@ SWITCH_INGRESS_IPV4_ROUTES: Final = "SwitchIngress.ipv4.routes"
 SWITCH_INGRESS_L4S_QUEUE_MAP: Final = "SwitchIngress.l4s.queue_map"
 SWITCH_INGRESS_L4S_SET_QUEUE: Final = "SwitchIngress.l4s.set_queue"
 SWITCH_INGRESS_L4S_UNCLASSIFIED: Final = "SwitchIngress.l4s.unclassified"
+SWITCH_INGRESS_LB_HASH_ALGORITHM: Final = "SwitchIngress.lb_hash.algorithm"
+SWITCH_INGRESS_LB_HASH_COMPUTE: Final = "SwitchIngress.lb_hash.compute"
+SWITCH_INGRESS_LB_HASH_CONFIGURE: Final = "SwitchIngress.lb_hash.configure"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_ALGORITHM: Final = "SwitchIngress.priority.decision_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_COMPUTE: Final = "SwitchIngress.priority.decision_hash.compute"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_CONFIGURE: Final = "SwitchIngress.priority.decision_hash.configure"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_ALGORITHM: Final = "SwitchIngress.priority.decision_tag_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_COMPUTE: Final = "SwitchIngress.priority.decision_tag_hash.compute"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_CONFIGURE: Final = "SwitchIngress.priority.decision_tag_hash.configure"
 SWITCH_INGRESS_PRIORITY_DEFAULT_QUEUE: Final = "SwitchIngress.priority.default_queue"
 SWITCH_INGRESS_PRIORITY_EVENTS: Final = "SwitchIngress.priority.events"
 SWITCH_INGRESS_PRIORITY_QUEUE_MAP: Final = "SwitchIngress.priority.queue_map"
 SWITCH_INGRESS_PRIORITY_SESSION_CLASS: Final = "SwitchIngress.priority.session_class"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_ALGORITHM: Final = "SwitchIngress.priority.session_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_COMPUTE: Final = "SwitchIngress.priority.session_hash.compute"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_CONFIGURE: Final = "SwitchIngress.priority.session_hash.configure"
 SWITCH_INGRESS_PRIORITY_SESSION_TAG: Final = "SwitchIngress.priority.session_tag"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_ALGORITHM: Final = "SwitchIngress.priority.session_tag_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_COMPUTE: Final = "SwitchIngress.priority.session_tag_hash.compute"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_CONFIGURE: Final = "SwitchIngress.priority.session_tag_hash.configure"
 SWITCH_INGRESS_PRIORITY_SET_QID: Final = "SwitchIngress.priority.set_qid"
 SWITCH_INGRESS_SR_ENCAP_MPLS_IN_GRE: Final = "SwitchIngress.sr.encap_mpls_in_gre"
 SWITCH_INGRESS_SR_ENCAP_MPLS_IN_UDP: Final = "SwitchIngress.sr.encap_mpls_in_udp"
@@ -99,6 +129,11 @@ SWITCH_INGRESS_WAN_DECAP: Final = "SwitchIngress.wan.decap"
 SWITCH_INGRESS_WAN_DECAP_MPLS_IN_GRE: Final = "SwitchIngress.wan.decap_mpls_in_gre"
 SWITCH_INGRESS_WAN_DECAP_MPLS_IN_UDP: Final = "SwitchIngress.wan.decap_mpls_in_udp"
 SWITCH_INGRESS_WAN_NOT_OURS: Final = "SwitchIngress.wan.not_ours"
+SWITCH_INGRESS_WAN_HASH_ALGORITHM: Final = "SwitchIngress.wan_hash.algorithm"
+SWITCH_INGRESS_WAN_HASH_COMPUTE: Final = "SwitchIngress.wan_hash.compute"
+SWITCH_INGRESS_WAN_HASH_CONFIGURE: Final = "SwitchIngress.wan_hash.configure"
+PRE_DEFINED: Final = "pre_defined"
+USER_DEFINED: Final = "user_defined"
 
 # table -> key field -> (match type, bits; 0 = no fixed width, e.g. $MATCH_PRIORITY)
 KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
@@ -114,6 +149,13 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchEgress.l4s.next_update": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchEgress.l4s.now_us_hash.algorithm": {
+    },
+    "SwitchEgress.l4s.now_us_hash.compute": {
+        "eg_prsr_md.global_tstamp[41:10]": ("Exact", 32),
+    },
+    "SwitchEgress.l4s.now_us_hash.configure": {
+    },
     "SwitchEgress.l4s.pi_terms": {
         "sid": ("Exact", 20),
         "bucket": ("Exact", 8),
@@ -126,6 +168,20 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     },
     "SwitchEgress.queue_stats.delay_sum_us": {
         "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchEgress.queue_stats.ingress_us.algorithm": {
+    },
+    "SwitchEgress.queue_stats.ingress_us.compute": {
+        "hdr.bridged.ingress_tstamp[41:10]": ("Exact", 32),
+    },
+    "SwitchEgress.queue_stats.ingress_us.configure": {
+    },
+    "SwitchEgress.queue_stats.now_us.algorithm": {
+    },
+    "SwitchEgress.queue_stats.now_us.compute": {
+        "eg_prsr_md.global_tstamp[41:10]": ("Exact", 32),
+    },
+    "SwitchEgress.queue_stats.now_us.configure": {
     },
     "SwitchEgress.queue_stats.packets": {
         "$REGISTER_INDEX": ("Exact", 0),
@@ -210,6 +266,30 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.flow_features.size_sum": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchIngress.flow_features.slot_hash.algorithm": {
+    },
+    "SwitchIngress.flow_features.slot_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+        "ig_md.key.direction": ("Exact", 8),
+    },
+    "SwitchIngress.flow_features.slot_hash.configure": {
+    },
+    "SwitchIngress.flow_features.tag_hash.algorithm": {
+    },
+    "SwitchIngress.flow_features.tag_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+        "ig_md.key.direction": ("Exact", 8),
+    },
+    "SwitchIngress.flow_features.tag_hash.configure": {
+    },
     "SwitchIngress.flow_features.win_pkts": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
@@ -223,6 +303,39 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
         "sid": ("Exact", 20),
         "ecn": ("Exact", 2),
     },
+    "SwitchIngress.lb_hash.algorithm": {
+    },
+    "SwitchIngress.lb_hash.compute": {
+        "hdr.ipv4.src_addr": ("Exact", 32),
+        "hdr.ipv4.dst_addr": ("Exact", 32),
+        "ig_md.src_port": ("Exact", 16),
+        "ig_md.dst_port": ("Exact", 16),
+        "hdr.ipv4.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.lb_hash.configure": {
+    },
+    "SwitchIngress.priority.decision_hash.algorithm": {
+    },
+    "SwitchIngress.priority.decision_hash.compute": {
+        "hdr.decision.ip_a": ("Exact", 32),
+        "hdr.decision.ip_b": ("Exact", 32),
+        "hdr.decision.port_a": ("Exact", 16),
+        "hdr.decision.port_b": ("Exact", 16),
+        "hdr.decision.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.decision_hash.configure": {
+    },
+    "SwitchIngress.priority.decision_tag_hash.algorithm": {
+    },
+    "SwitchIngress.priority.decision_tag_hash.compute": {
+        "hdr.decision.ip_a": ("Exact", 32),
+        "hdr.decision.ip_b": ("Exact", 32),
+        "hdr.decision.port_a": ("Exact", 16),
+        "hdr.decision.port_b": ("Exact", 16),
+        "hdr.decision.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.decision_tag_hash.configure": {
+    },
     "SwitchIngress.priority.events": {
         "$COUNTER_INDEX": ("Exact", 0),
     },
@@ -233,8 +346,30 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.priority.session_class": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchIngress.priority.session_hash.algorithm": {
+    },
+    "SwitchIngress.priority.session_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.session_hash.configure": {
+    },
     "SwitchIngress.priority.session_tag": {
         "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchIngress.priority.session_tag_hash.algorithm": {
+    },
+    "SwitchIngress.priority.session_tag_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.session_tag_hash.configure": {
     },
     "SwitchIngress.sr.local_sid_0": {
         "label": ("Exact", 20),
@@ -249,6 +384,17 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
         "src_addr": ("Exact", 32),
         "dst_addr": ("Exact", 32),
     },
+    "SwitchIngress.wan_hash.algorithm": {
+    },
+    "SwitchIngress.wan_hash.compute": {
+        "hdr.ipv4.src_addr": ("Exact", 32),
+        "hdr.ipv4.dst_addr": ("Exact", 32),
+        "hdr.ipv4.protocol": ("Exact", 8),
+        "ig_md.src_port": ("Exact", 16),
+        "ig_md.dst_port": ("Exact", 16),
+    },
+    "SwitchIngress.wan_hash.configure": {
+    },
 }
 
 # match-action table -> action -> data field -> bits
@@ -257,9 +403,21 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchEgress.l4s.set_config": {"step_threshold_ns": 32, "interval_1024ns": 32, "coupling_log2": 8},
         "SwitchEgress.l4s.unconfigured": {},
     },
+    "SwitchEgress.l4s.now_us_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchEgress.l4s.pi_terms": {
         "SwitchEgress.l4s.set_terms": {"now": 32, "prev": 32},
         "SwitchEgress.l4s.no_terms": {},
+    },
+    "SwitchEgress.queue_stats.ingress_us.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchEgress.queue_stats.now_us.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
     },
     "SwitchEgress.report.addresses": {
         "SwitchEgress.report.set_addresses": {"switch_id": 16, "src_addr": 32, "dst_addr": 32},
@@ -382,6 +540,14 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.flow_features.set_report_group": {"group": 16},
         "SwitchIngress.flow_features.no_report_group": {},
     },
+    "SwitchIngress.flow_features.slot_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.flow_features.tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchIngress.ipv4.routes": {
         "SwitchIngress.ipv4.route": {"port": 9, "dst_mac": 48},
         "SwitchIngress.ipv4.no_route": {},
@@ -390,9 +556,29 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.l4s.set_queue": {"qid": 5},
         "SwitchIngress.l4s.unclassified": {},
     },
+    "SwitchIngress.lb_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.decision_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.decision_tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchIngress.priority.queue_map": {
         "SwitchIngress.priority.set_qid": {"qid": 5},
         "SwitchIngress.priority.default_queue": {},
+    },
+    "SwitchIngress.priority.session_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.session_tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
     },
     "SwitchIngress.sr.local_sid_0": {
         "SwitchIngress.sr.pop_flow_features": {"sid": 20, "report_every": 16},
@@ -433,5 +619,9 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.wan.decap_mpls_in_udp": {},
         "SwitchIngress.wan.decap_mpls_in_gre": {},
         "SwitchIngress.wan.not_ours": {},
+    },
+    "SwitchIngress.wan_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
     },
 }

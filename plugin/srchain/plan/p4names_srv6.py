@@ -11,6 +11,12 @@ from typing import Final
 # Tables (match-action, registers, counters) and actions: the exact BF Runtime names.
 SWITCH_EGRESS_QUEUE_STATS_DELAY_MAX: Final = "SwitchEgress.queue_stats.delay_max"
 SWITCH_EGRESS_QUEUE_STATS_DELAY_SUM_US: Final = "SwitchEgress.queue_stats.delay_sum_us"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_ALGORITHM: Final = "SwitchEgress.queue_stats.ingress_us.algorithm"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_COMPUTE: Final = "SwitchEgress.queue_stats.ingress_us.compute"
+SWITCH_EGRESS_QUEUE_STATS_INGRESS_US_CONFIGURE: Final = "SwitchEgress.queue_stats.ingress_us.configure"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_ALGORITHM: Final = "SwitchEgress.queue_stats.now_us.algorithm"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_COMPUTE: Final = "SwitchEgress.queue_stats.now_us.compute"
+SWITCH_EGRESS_QUEUE_STATS_NOW_US_CONFIGURE: Final = "SwitchEgress.queue_stats.now_us.configure"
 SWITCH_EGRESS_QUEUE_STATS_PACKETS: Final = "SwitchEgress.queue_stats.packets"
 SWITCH_EGRESS_REPORT_ADDRESSES: Final = "SwitchEgress.report.addresses"
 SWITCH_EGRESS_REPORT_ENCAP: Final = "SwitchEgress.report.encap"
@@ -57,16 +63,37 @@ SWITCH_INGRESS_FLOW_FEATURES_SET_REPORT_GROUP: Final = "SwitchIngress.flow_featu
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MAX: Final = "SwitchIngress.flow_features.size_max"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_MIN: Final = "SwitchIngress.flow_features.size_min"
 SWITCH_INGRESS_FLOW_FEATURES_SIZE_SUM: Final = "SwitchIngress.flow_features.size_sum"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_ALGORITHM: Final = "SwitchIngress.flow_features.slot_hash.algorithm"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_COMPUTE: Final = "SwitchIngress.flow_features.slot_hash.compute"
+SWITCH_INGRESS_FLOW_FEATURES_SLOT_HASH_CONFIGURE: Final = "SwitchIngress.flow_features.slot_hash.configure"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_ALGORITHM: Final = "SwitchIngress.flow_features.tag_hash.algorithm"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_COMPUTE: Final = "SwitchIngress.flow_features.tag_hash.compute"
+SWITCH_INGRESS_FLOW_FEATURES_TAG_HASH_CONFIGURE: Final = "SwitchIngress.flow_features.tag_hash.configure"
 SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS: Final = "SwitchIngress.flow_features.win_pkts"
 SWITCH_INGRESS_FLOW_FEATURES_WIN_PKTS_DUE: Final = "SwitchIngress.flow_features.win_pkts_due"
 SWITCH_INGRESS_IPV4_NO_ROUTE: Final = "SwitchIngress.ipv4.no_route"
 SWITCH_INGRESS_IPV4_ROUTE: Final = "SwitchIngress.ipv4.route"
 SWITCH_INGRESS_IPV4_ROUTES: Final = "SwitchIngress.ipv4.routes"
+SWITCH_INGRESS_LB_HASH_ALGORITHM: Final = "SwitchIngress.lb_hash.algorithm"
+SWITCH_INGRESS_LB_HASH_COMPUTE: Final = "SwitchIngress.lb_hash.compute"
+SWITCH_INGRESS_LB_HASH_CONFIGURE: Final = "SwitchIngress.lb_hash.configure"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_ALGORITHM: Final = "SwitchIngress.priority.decision_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_COMPUTE: Final = "SwitchIngress.priority.decision_hash.compute"
+SWITCH_INGRESS_PRIORITY_DECISION_HASH_CONFIGURE: Final = "SwitchIngress.priority.decision_hash.configure"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_ALGORITHM: Final = "SwitchIngress.priority.decision_tag_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_COMPUTE: Final = "SwitchIngress.priority.decision_tag_hash.compute"
+SWITCH_INGRESS_PRIORITY_DECISION_TAG_HASH_CONFIGURE: Final = "SwitchIngress.priority.decision_tag_hash.configure"
 SWITCH_INGRESS_PRIORITY_DEFAULT_QUEUE: Final = "SwitchIngress.priority.default_queue"
 SWITCH_INGRESS_PRIORITY_EVENTS: Final = "SwitchIngress.priority.events"
 SWITCH_INGRESS_PRIORITY_QUEUE_MAP: Final = "SwitchIngress.priority.queue_map"
 SWITCH_INGRESS_PRIORITY_SESSION_CLASS: Final = "SwitchIngress.priority.session_class"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_ALGORITHM: Final = "SwitchIngress.priority.session_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_COMPUTE: Final = "SwitchIngress.priority.session_hash.compute"
+SWITCH_INGRESS_PRIORITY_SESSION_HASH_CONFIGURE: Final = "SwitchIngress.priority.session_hash.configure"
 SWITCH_INGRESS_PRIORITY_SESSION_TAG: Final = "SwitchIngress.priority.session_tag"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_ALGORITHM: Final = "SwitchIngress.priority.session_tag_hash.algorithm"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_COMPUTE: Final = "SwitchIngress.priority.session_tag_hash.compute"
+SWITCH_INGRESS_PRIORITY_SESSION_TAG_HASH_CONFIGURE: Final = "SwitchIngress.priority.session_tag_hash.configure"
 SWITCH_INGRESS_PRIORITY_SET_QID: Final = "SwitchIngress.priority.set_qid"
 SWITCH_INGRESS_SRV6_END: Final = "SwitchIngress.srv6.end"
 SWITCH_INGRESS_SRV6_END_DT4: Final = "SwitchIngress.srv6.end_dt4"
@@ -79,6 +106,8 @@ SWITCH_INGRESS_SRV6_LOCAL_SID: Final = "SwitchIngress.srv6.local_sid"
 SWITCH_INGRESS_SRV6_NOT_LOCAL: Final = "SwitchIngress.srv6.not_local"
 SWITCH_INGRESS_SRV6_SID_FORWARD: Final = "SwitchIngress.srv6.sid_forward"
 SWITCH_INGRESS_SRV6_UNKNOWN_SID: Final = "SwitchIngress.srv6.unknown_sid"
+PRE_DEFINED: Final = "pre_defined"
+USER_DEFINED: Final = "user_defined"
 
 # table -> key field -> (match type, bits; 0 = no fixed width, e.g. $MATCH_PRIORITY)
 KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
@@ -87,6 +116,20 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     },
     "SwitchEgress.queue_stats.delay_sum_us": {
         "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchEgress.queue_stats.ingress_us.algorithm": {
+    },
+    "SwitchEgress.queue_stats.ingress_us.compute": {
+        "hdr.bridged.ingress_tstamp[41:10]": ("Exact", 32),
+    },
+    "SwitchEgress.queue_stats.ingress_us.configure": {
+    },
+    "SwitchEgress.queue_stats.now_us.algorithm": {
+    },
+    "SwitchEgress.queue_stats.now_us.compute": {
+        "eg_prsr_md.global_tstamp[41:10]": ("Exact", 32),
+    },
+    "SwitchEgress.queue_stats.now_us.configure": {
     },
     "SwitchEgress.queue_stats.packets": {
         "$REGISTER_INDEX": ("Exact", 0),
@@ -171,6 +214,30 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.flow_features.size_sum": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchIngress.flow_features.slot_hash.algorithm": {
+    },
+    "SwitchIngress.flow_features.slot_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+        "ig_md.key.direction": ("Exact", 8),
+    },
+    "SwitchIngress.flow_features.slot_hash.configure": {
+    },
+    "SwitchIngress.flow_features.tag_hash.algorithm": {
+    },
+    "SwitchIngress.flow_features.tag_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+        "ig_md.key.direction": ("Exact", 8),
+    },
+    "SwitchIngress.flow_features.tag_hash.configure": {
+    },
     "SwitchIngress.flow_features.win_pkts": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
@@ -179,6 +246,39 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     },
     "SwitchIngress.ipv4.routes": {
         "dst_addr": ("LPM", 32),
+    },
+    "SwitchIngress.lb_hash.algorithm": {
+    },
+    "SwitchIngress.lb_hash.compute": {
+        "hdr.ipv4.src_addr": ("Exact", 32),
+        "hdr.ipv4.dst_addr": ("Exact", 32),
+        "ig_md.src_port": ("Exact", 16),
+        "ig_md.dst_port": ("Exact", 16),
+        "hdr.ipv4.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.lb_hash.configure": {
+    },
+    "SwitchIngress.priority.decision_hash.algorithm": {
+    },
+    "SwitchIngress.priority.decision_hash.compute": {
+        "hdr.decision.ip_a": ("Exact", 32),
+        "hdr.decision.ip_b": ("Exact", 32),
+        "hdr.decision.port_a": ("Exact", 16),
+        "hdr.decision.port_b": ("Exact", 16),
+        "hdr.decision.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.decision_hash.configure": {
+    },
+    "SwitchIngress.priority.decision_tag_hash.algorithm": {
+    },
+    "SwitchIngress.priority.decision_tag_hash.compute": {
+        "hdr.decision.ip_a": ("Exact", 32),
+        "hdr.decision.ip_b": ("Exact", 32),
+        "hdr.decision.port_a": ("Exact", 16),
+        "hdr.decision.port_b": ("Exact", 16),
+        "hdr.decision.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.decision_tag_hash.configure": {
     },
     "SwitchIngress.priority.events": {
         "$COUNTER_INDEX": ("Exact", 0),
@@ -190,8 +290,30 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
     "SwitchIngress.priority.session_class": {
         "$REGISTER_INDEX": ("Exact", 0),
     },
+    "SwitchIngress.priority.session_hash.algorithm": {
+    },
+    "SwitchIngress.priority.session_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.session_hash.configure": {
+    },
     "SwitchIngress.priority.session_tag": {
         "$REGISTER_INDEX": ("Exact", 0),
+    },
+    "SwitchIngress.priority.session_tag_hash.algorithm": {
+    },
+    "SwitchIngress.priority.session_tag_hash.compute": {
+        "ig_md.key.ip_a": ("Exact", 32),
+        "ig_md.key.ip_b": ("Exact", 32),
+        "ig_md.key.port_a": ("Exact", 16),
+        "ig_md.key.port_b": ("Exact", 16),
+        "ig_md.key.protocol": ("Exact", 8),
+    },
+    "SwitchIngress.priority.session_tag_hash.configure": {
     },
     "SwitchIngress.srv6.local_sid": {
         "dst_addr": ("Exact", 128),
@@ -203,6 +325,14 @@ KEYS: Final[dict[str, dict[str, tuple[str, int]]]] = {
 
 # match-action table -> action -> data field -> bits
 ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
+    "SwitchEgress.queue_stats.ingress_us.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchEgress.queue_stats.now_us.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchEgress.report.addresses": {
         "SwitchEgress.report.set_addresses": {"switch_id": 16, "src_addr": 32, "dst_addr": 32},
         "SwitchEgress.report.no_addresses": {},
@@ -313,13 +443,41 @@ ACTIONS: Final[dict[str, dict[str, dict[str, int]]]] = {
         "SwitchIngress.flow_features.set_report_group": {"group": 16},
         "SwitchIngress.flow_features.no_report_group": {},
     },
+    "SwitchIngress.flow_features.slot_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.flow_features.tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchIngress.ipv4.routes": {
         "SwitchIngress.ipv4.route": {"port": 9, "dst_mac": 48},
         "SwitchIngress.ipv4.no_route": {},
     },
+    "SwitchIngress.lb_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.decision_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.decision_tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
     "SwitchIngress.priority.queue_map": {
         "SwitchIngress.priority.set_qid": {"qid": 5},
         "SwitchIngress.priority.default_queue": {},
+    },
+    "SwitchIngress.priority.session_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
+    },
+    "SwitchIngress.priority.session_tag_hash.algorithm": {
+        "pre_defined": {"algorithm_name": 0},
+        "user_defined": {"reverse": 0, "polynomial": 0, "init": 0, "final_xor": 0, "hash_bit_width": 0},
     },
     "SwitchIngress.srv6.local_sid": {
         "SwitchIngress.srv6.end": {},
