@@ -257,7 +257,8 @@ class Generator:
 
     def gen_struct_class(self, st: StructT) -> None:
         # Scalar fields default to class attributes, so creating an instance per packet costs only the
-        # nested headers/structs it owns (no __slots__: instance dicts are as fast and start empty).
+        # nested headers/structs it owns; the nested objects live in slots, the scalars in the instance dict,
+        # so that clearing the dict (the per-packet reset) keeps the nested objects.
         cls = self.uniq(("H_" if st.is_header else "S_") + st.name)
         st.pyclass = cls
         self.struct_types[st.name] = st
@@ -265,6 +266,10 @@ class Generator:
         m.append(f"class {cls}:")
         copy: list[str] = []
         nested: list[str] = []
+        nested_t = {pyattr(n): t for n, t in st.fields.items() if isinstance(t, (StructT, StackT))}
+        if nested_t:
+            m.append(f"    __slots__ = ({', '.join(repr(n) for n in nested_t)}, '__dict__')")
+        m.append(f"    _nested = ({''.join(f'{n!r}, ' for n in nested_t)})")  # runtime.reset_plan walks these
         for p4name, t in st.fields.items():
             name = pyattr(p4name)
             if isinstance(t, (StructT, StackT)):
@@ -286,29 +291,12 @@ class Generator:
         m.append("    def _copy(self, o):")
         m.extend(copy or ["        pass"])
         # Back to a fresh instance's state without allocating: scalars fall back to the class defaults when
-        # the instance dict forgets them; nested objects are kept and reset themselves.
+        # the instance dict forgets them; nested objects are kept and reset themselves. (The drivers do the
+        # same in one flat loop: runtime.reset_plan.)
         m.append("    def _reset(self):")
-        nested_t = {pyattr(n): t for n, t in st.fields.items() if isinstance(t, (StructT, StackT))}
-        if not nested_t:
-            m.append("        self.__dict__.clear()")
-        else:
-            m.append("        d = self.__dict__")
-            names = list(nested_t)
-            if len(names) < len(st.fields):  # scalars too: forget them, keep the nested objects
-                m.append(f"        keep = ({', '.join(f'd[{n!r}]' for n in names)},)")
-                m.append("        d.clear()")
-                for i, n in enumerate(names):
-                    m.append(f"        d[{n!r}] = keep[{i}]")
-            for n, t in nested_t.items():  # leaves inline: a method call per header costs more than the clear
-                if isinstance(t, StackT):
-                    m.append(f"        k = d[{n!r}]")
-                    m.append("        for x in k.h:")
-                    m.append("            x.__dict__.clear()")
-                    m.append("        k.ni = 0")
-                elif isinstance(t, StructT) and any(isinstance(ft, (StructT, StackT)) for ft in t.fields.values()):
-                    m.append(f"        d[{n!r}]._reset()")
-                else:
-                    m.append(f"        d[{n!r}].__dict__.clear()")
+        m.append("        self.__dict__.clear()")
+        for n in nested_t:
+            m.append(f"        self.{n}._reset()")
         if st.is_header:
             self.gen_header_io(st)
 
@@ -326,6 +314,7 @@ class Generator:
         m = self.module
         m.append(f"class {cls}:")
         m.append("    __slots__ = ('h', 'ni')")
+        m.append("    _stack = True")  # runtime.reset_plan
         m.append("    def __init__(self):")
         m.append(f"        self.h = [{st.elem.pyclass}() for _ in range({st.size})]")
         m.append("        self.ni = 0")
@@ -434,9 +423,14 @@ class Generator:
             for (_, sym, _), r in zip(blocks[role].params, ROLES[role], strict=False):
                 src = ("out" if role.endswith("deparser") else "pkt") if r == "pkt" else r
                 self.module.append(f"{sym.code} = {keep[src]}")
+        # The reset of all of them (what each `_reset` method does) as one flat loop (runtime.reset_plan).
+        self.module.append(f"_CLR_{pre}, _STK_{pre} = reset_plan({', '.join(keep[role] for role in objs)})")
+        fn.emit(f"for c in _CLR_{pre}:")
+        fn.emit("    c()")
+        fn.emit(f"for k in _STK_{pre}:")
+        fn.emit("    k.ni = 0")
         for role in objs:
             fn.emit(f"r_{role} = {keep[role]}")
-            fn.emit(f"r_{role}._reset()")
         shifts = header_shifts(self.struct_types[ROLE_TYPES[intr]])
         nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
         fn.emit(f"pkt = {keep['pkt']}")
