@@ -267,8 +267,10 @@ class Generator:
         copy: list[str] = []
         nested: list[str] = []
         nested_t = {pyattr(n): t for n, t in st.fields.items() if isinstance(t, (StructT, StackT))}
-        if nested_t:
-            m.append(f"    __slots__ = ({', '.join(repr(n) for n in nested_t)}, '__dict__')")
+        scalars = st.is_header or len(nested_t) < len(st.fields)
+        if nested_t:  # no instance dict at all when there are no scalars (nothing for the reset to clear)
+            slots = [*nested_t, "__dict__"] if scalars else list(nested_t)
+            m.append(f"    __slots__ = {tuple(slots)!r}")
         m.append(f"    _nested = ({''.join(f'{n!r}, ' for n in nested_t)})")  # runtime.reset_plan walks these
         for p4name, t in st.fields.items():
             name = pyattr(p4name)
@@ -294,7 +296,8 @@ class Generator:
         # the instance dict forgets them; nested objects are kept and reset themselves. (The drivers do the
         # same in one flat loop: runtime.reset_plan.)
         m.append("    def _reset(self):")
-        m.append("        self.__dict__.clear()")
+        if scalars or not nested_t:
+            m.append("        self.__dict__.clear()")
         for n in nested_t:
             m.append(f"        self.{n}._reset()")
         if st.is_header:

@@ -68,7 +68,8 @@ def reset_plan(*objs: Any) -> tuple[tuple[Callable[[], None], ...], tuple[Any, .
             for x in o.h:  # the element objects rotate within the list (push/pop) but stay the same set
                 walk(x)
             return
-        clears.append(o.__dict__.clear)  # an instance's dict stays the same object for its lifetime
+        if hasattr(o, "__dict__"):  # (a struct of only headers/structs has none: all in slots)
+            clears.append(o.__dict__.clear)  # an instance's dict stays the same object for its lifetime
         for name in o._nested:
             walk(getattr(o, name))
 
