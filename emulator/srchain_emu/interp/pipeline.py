@@ -98,7 +98,6 @@ HELPERS = {
     "hash_value": R.hash_value,
     "ones_fold": R.ones_fold,
     "hash_site": R.hash_site,
-    "reset_plan": R.reset_plan,
     "_last": _last,
     "_next": _next,
     "_push_front": _push_front,

@@ -54,30 +54,6 @@ class StackOutOfBounds(ParserReject):
         super().__init__("StackOutOfBounds")
 
 
-def reset_plan(*objs: Any) -> tuple[tuple[Callable[[], None], ...], tuple[Any, ...]]:
-    """What a packet's reset of the generated per-packet objects `objs` (codegen's struct, header and stack
-    classes) does, flattened at load time: the `clear` of every header's and struct's instance dict (the
-    scalars fall back to their class defaults; nested objects live in slots and stay) and the header stacks
-    (their `ni` back to 0). The drivers run these in one loop instead of a `_reset` method call per object."""
-    clears: list[Callable[[], None]] = []
-    stacks: list[Any] = []
-
-    def walk(o: Any) -> None:
-        if getattr(o, "_stack", False):
-            stacks.append(o)
-            for x in o.h:  # the element objects rotate within the list (push/pop) but stay the same set
-                walk(x)
-            return
-        if hasattr(o, "__dict__"):  # (a struct of only headers/structs has none: all in slots)
-            clears.append(o.__dict__.clear)  # an instance's dict stays the same object for its lifetime
-        for name in o._nested:
-            walk(getattr(o, name))
-
-    for o in objs:
-        walk(o)
-    return tuple(clears), tuple(stacks)
-
-
 # ---------------------------------------------------------------- tables
 
 
