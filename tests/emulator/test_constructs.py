@@ -433,3 +433,23 @@ def test_egress_port_set_through_an_out_parameter(tmp_path):
     path = tmp_path / "outport.p4"
     path.write_text(text)
     assert [o.port for o in Pipeline.from_file(path).process(0, data_frame())] == [6]
+
+
+def test_each_packet_starts_from_fresh_headers_and_metadata(build):
+    # The drivers reset the per-packet objects field by field: nothing the first packet wrote (metadata,
+    # a stack element, a header made valid) may show in the second.
+    p = build(apply="""
+        if (hdr.data.a == 1) {
+            md.x = 0xdeadbeef; md.flag = true; md.c = 0x1234;
+            hdr.mpls[2].setValid(); hdr.mpls[2].ttl = 77;
+            hdr.ipv4.setValid(); hdr.ipv4.ttl = 9;
+        } else {
+            hdr.data.d = md.x;
+            hdr.data.c = md.c;
+            hdr.data.b = hdr.mpls[2].ttl + hdr.ipv4.ttl + (md.flag ? 8w1 : 8w0)
+                         + (hdr.mpls[2].isValid() ? 8w2 : 8w0) + (hdr.ipv4.isValid() ? 8w4 : 8w0);
+        }
+    """)
+    first = p.process(0, data_frame(1))
+    assert len(first) == 1 and len(first[0].frame) == len(data_frame(1)) + 4 + 20  # mpls[2] and ipv4 emitted
+    assert run_data(p, 2, 0xFF, 0xFFFF, 0xFFFFFFFF) == (2, 0, 0, 0)

@@ -260,8 +260,8 @@ class Generator:
                 self.gen_type(a)
 
     def gen_struct_class(self, st: StructT) -> None:
-        # Scalar fields default to class attributes, so creating an instance per packet costs only the
-        # nested headers/structs it owns (no __slots__: instance dicts are as fast and start empty).
+        # Scalar fields default to class attributes, so creating an instance costs only the nested
+        # headers/structs it owns (the drivers' per-packet objects are reset field by field: reset_stores).
         cls = self.uniq(("H_" if st.is_header else "S_") + st.name)
         st.pyclass = cls
         self.struct_types[st.name] = st
@@ -289,32 +289,35 @@ class Generator:
             m.extend(nested)
         m.append("    def _copy(self, o):")
         m.extend(copy or ["        pass"])
-        # Back to a fresh instance's state without allocating: scalars fall back to the class defaults when
-        # the instance dict forgets them; nested objects are kept and reset themselves.
-        m.append("    def _reset(self):")
-        nested_t = {pyattr(n): t for n, t in st.fields.items() if isinstance(t, (StructT, StackT))}
-        if not nested_t:
-            m.append("        self.__dict__.clear()")
-        else:
-            m.append("        d = self.__dict__")
-            names = list(nested_t)
-            if len(names) < len(st.fields):  # scalars too: forget them, keep the nested objects
-                m.append(f"        keep = ({', '.join(f'd[{n!r}]' for n in names)},)")
-                m.append("        d.clear()")
-                for i, n in enumerate(names):
-                    m.append(f"        d[{n!r}] = keep[{i}]")
-            for n, t in nested_t.items():  # leaves inline: a method call per header costs more than the clear
-                if isinstance(t, StackT):
-                    m.append(f"        k = d[{n!r}]")
-                    m.append("        for x in k.h:")
-                    m.append("            x.__dict__.clear()")
-                    m.append("        k.ni = 0")
-                elif isinstance(t, StructT) and any(isinstance(ft, (StructT, StackT)) for ft in t.fields.values()):
-                    m.append(f"        d[{n!r}]._reset()")
-                else:
-                    m.append(f"        d[{n!r}].__dict__.clear()")
         if st.is_header:
             self.gen_header_io(st)
+
+    def reset_stores(self, obj: str, st: P4Type, out: list[str]) -> None:
+        """Lines that put `obj`, a per-packet object of struct type `st`, back to a fresh instance's values:
+        every scalar (and `_v`, `_uset`, `_rset`) stored, nested headers/structs/stacks recursively. The
+        instance dicts keep their keys, so the packet's reads and writes hit them in place (clearing the
+        dicts instead made every packet regrow them, and its reads of unset fields fall back to the class)."""
+        assert isinstance(st, StructT), st
+        var = f"o{len(out)}"
+        out.append(f"{var} = {obj}")
+        stores: list[str] = []
+        for p4name, t in st.fields.items():
+            name = pyattr(p4name)
+            if isinstance(t, StructT):
+                self.reset_stores(f"{var}.{name}", t, out)
+            elif isinstance(t, StackT):
+                out.append(f"{var}.{name}.ni = 0")
+                for i in range(t.size):
+                    self.reset_stores(f"{var}.{name}.h[{i}]", t.elem, out)
+            else:
+                stores.append(f"{var}.{name} = {self.zero(t)}")
+        if st.is_header:
+            stores.append(f"{var}._v = False")
+        if "ucast_egress_port" in st.fields:
+            stores.append(f"{var}._uset = False")
+        if "resubmit_type" in st.fields and self.checked.resubmit:
+            stores.append(f"{var}._rset = False")
+        out.extend(stores)
 
     @staticmethod
     def zero(t: P4Type) -> str:
@@ -337,10 +340,6 @@ class Generator:
         m.append("        for a, b in zip(self.h, o.h):")
         m.append("            a._copy(b)")
         m.append("        self.ni = o.ni")
-        m.append("    def _reset(self):")
-        m.append("        for x in self.h:")
-        m.append("            x._reset()")
-        m.append("        self.ni = 0")
         return cls
 
     def gen_header_io(self, st: StructT) -> None:
@@ -404,13 +403,11 @@ class Generator:
         g = gress
         pre = "ig" if g == "ingress" else "eg"
         fn = FnCtx("driver")
-        objs = {
-            "hdr": f"{types['hdr'].pyclass}()",  # type: ignore[attr-defined]
-            "md": f"{types['md'].pyclass}()",  # type: ignore[attr-defined]
-        }
+        otypes = {"hdr": types["hdr"], "md": types["md"]}
         for role, tname in ROLE_TYPES.items():
             if role.startswith(pre):
-                objs[role] = f"{self.struct_types[tname].pyclass}()"
+                otypes[role] = self.struct_types[tname]
+        objs = {role: f"{t.pyclass}()" for role, t in otypes.items()}  # type: ignore[attr-defined]
         intr = f"{pre}_intr_md"
         if g == "ingress":
             fn.lines.append("def run_ingress(frame, port, tstamp, resub=None):" if self.checked.resubmit
@@ -438,9 +435,17 @@ class Generator:
             for (_, sym, _), r in zip(blocks[role].params, ROLES[role], strict=False):
                 src = ("out" if role.endswith("deparser") else "pkt") if r == "pkt" else r
                 self.module.append(f"{sym.code} = {keep[src]}")
+        # Their reset, one straight-line function storing every field's default (reset_stores); run once here
+        # too, so that the instance dicts hold all their keys from the first packet on.
+        rst: list[str] = []
+        for role, t in otypes.items():
+            self.reset_stores(keep[role], t, rst)
+        self.module.append(f"def _RST_{pre}():")
+        self.module.extend(f"    {line}" for line in rst)
+        self.module.append(f"_RST_{pre}()")
+        fn.emit(f"_RST_{pre}()")
         for role in objs:
             fn.emit(f"r_{role} = {keep[role]}")
-            fn.emit(f"r_{role}._reset()")
         shifts = header_shifts(self.struct_types[ROLE_TYPES[intr]])
         nbytes = self.struct_types[ROLE_TYPES[intr]].bits // 8
         fn.emit(f"pkt = {keep['pkt']}")

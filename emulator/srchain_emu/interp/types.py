@@ -5,7 +5,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-_RESERVED_ATTRS = frozenset({"_v", "_copy", "_uset"})
+_RESERVED_ATTRS = frozenset({"_v", "_copy", "_uset", "_rset"})
 
 
 def pyattr(name: str) -> str:
