@@ -19,7 +19,8 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     of the right type and interface names for every PNF whose `vim_accounts` hold the VIM account's id, as
     stored (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
   * operations: PROCESSING, then COMPLETED or FAILED (a cloud-init `{{ variable }}` without a value fails
-    instantiation, as LCM does; so does a proxy charm N2VC + libjuju 2.9.44 would deploy where it cannot run,
+    instantiation, as LCM does; so does a vnffgd from Release 15 on, which RO would deploy; so does a proxy
+    charm N2VC + libjuju 2.9.44 would deploy where it cannot run,
     or not deploy at all: `srchain.osm.n2vc_deploy`, with the VCA model's `default-series` given as
     `vca_default_series`; the charms are checked, not run), listed by `ns_lcm_op_occs?nsInstanceId=` (the
     NS record lists none);
@@ -66,7 +67,7 @@ from srchain.osm.im import ImValidator
 from srchain.osm.n2vc_deploy import DeployError, plan, runs_there
 from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
-from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE
+from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE, RO_SFC_SINCE
 
 ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
 TOKEN_TTL_S = 3600
@@ -410,6 +411,12 @@ class StandinNbi:
         if findings:
             ns.state = "BROKEN"
             return "FAILED", "; ".join(f.message for f in findings)
+        if self.osm_release >= RO_SFC_SINCE and as_list(ns.nsd.body.get("vnffgd")):
+            ns.state = "BROKEN"  # RO's deploy (NG-RO ns.py process_vnffgd_descriptor) runs before any charm
+            return "FAILED", (f"NSD '{ns.nsd.ident}' has a vnffgd: RO of Release {RO_SFC_SINCE} and later deploys it "
+                              "as service function chaining at the VIM (NG-RO process_vnffgd_descriptor), which "
+                              "needs match-attributes and order/ingress-/egress-constituent-cpd-id on every position "
+                              "(the stand-in's text, not RO's); render the NSD for this release")
         problems = self._charm_problems(ns)
         if problems:
             ns.state = "BROKEN"
