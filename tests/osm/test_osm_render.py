@@ -63,32 +63,22 @@ def _vnffgd(rendered_nsd: str) -> dict:
 
 
 def test_vnffgd_is_rendered_per_osm_release(tmp_path: Path, im: ImValidator) -> None:
-    """14/15: no nfp-position-element (their IM, ../shared/osm-im, refuses it); 16+: every position-desc-id names
-    one (NBI NsdTopic.validate_vnffgd_data reads nfp-position-element-id[0]). Otherwise the same NSD."""
+    """14: the vnffgd documents the chain; 15 and later: no vnffgd, since RO from Release 15 on deploys one as SFC at
+    the VIM (NG-RO process_vnffgd_descriptor) and fails on a documentation-only one, and LCM refuses to scale an NS
+    with one. Otherwise the same NSD, valid for the shared (Release 14/15) IM and for the 2025 NBI's vnffgd check."""
     old = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml")
-    new = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=16)
-    release15 = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=15)
-    assert yaml.safe_load(release15.nsd_text) == yaml.safe_load(old.nsd_text)
-    fg_old, fg_new = _vnffgd(old.nsd_text), _vnffgd(new.nsd_text)
-    assert "nfp-position-element" not in fg_old
-    assert all("nfp-position-element-id" not in pos for nfpd in fg_old["nfpd"] for pos in nfpd["position-desc-id"])
-    elements = [e["id"] for e in fg_new["nfp-position-element"]]
-    refs = [(nfpd["id"], pos["id"], pos["nfp-position-element-id"]) for nfpd in fg_new["nfpd"]
-            for pos in nfpd["position-desc-id"]]
-    assert refs == [("data", "1", ["data-1"]), ("data", "2", ["data-2"]), ("reports", "1", ["reports-1"]),
-                    ("reports", "2", ["reports-2"]), ("reports", "3", ["reports-3"]), ("reports", "4", ["reports-4"])]
-    assert elements == [r[2][0] for r in refs]
-    stripped = {**fg_new, "nfpd": [{**nfpd, "position-desc-id": [
-        {k: v for k, v in pos.items() if k != "nfp-position-element-id"} for pos in nfpd["position-desc-id"]]}
-        for nfpd in fg_new["nfpd"]]}
-    del stripped["nfp-position-element"]
-    assert stripped == fg_old
-    # the Release 14/15 IM: the old rendering passes, the new one is refused for exactly those keys
+    fg_old = _vnffgd(old.nsd_text)
+    assert [n["id"] for n in fg_old["nfpd"]] == ["data", "reports"]
+    assert "nfp-position-element" not in fg_old  # the Release 14 IM has no such key
+    nsd_old = yaml.safe_load(old.nsd_text)["nsd"]["nsd"][0]
     assert im.errors(yaml.safe_load(old.nsd_text)) == []
-    assert im.errors(yaml.safe_load(new.nsd_text)) == ["OSM IM (pyangbind) rejects it: List specified that did not "
-                                                       "exist"]  # pyangbind's words for nfp-position-element
-    nsd_old, nsd_new = (yaml.safe_load(r.nsd_text)["nsd"]["nsd"][0] for r in (old, new))
-    assert {**nsd_new, "vnffgd": None} == {**nsd_old, "vnffgd": None}  # nothing else differs
+    for release in (15, 16, 18):
+        new = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=release)
+        nsd_new = yaml.safe_load(new.nsd_text)["nsd"]["nsd"][0]
+        assert "vnffgd" not in nsd_new
+        assert nsd_new == {k: v for k, v in nsd_old.items() if k != "vnffgd"}  # nothing else differs
+        assert im.errors(yaml.safe_load(new.nsd_text)) == []
+        assert new.params == old.params and new.pnf_texts == old.pnf_texts
 
 
 def test_render_nsd_osm_release_option(tmp_path: Path) -> None:
@@ -96,7 +86,8 @@ def test_render_nsd_osm_release_option(tmp_path: Path) -> None:
     result = CliRunner().invoke(package_cli, [*args, "-o", str(tmp_path), "--osm-release", "16"])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "nsd/cloud-gaming/cloud-gaming_nsd.yaml").read_text()
-    assert "# For OSM Release 16 and later (render-nsd --osm-release 16)" in text and "nfp-position-element:" in text
+    assert "# For OSM Release 15 and later (render-nsd --osm-release 16): no vnffgd" in text
+    assert "vnffgd:" not in text
     stale = CliRunner().invoke(package_cli, [*args, "-o", str(tmp_path), "--check"])  # default: 14
     assert stale.exit_code == 1 and "cloud-gaming_nsd.yaml: differs from the rendering" in stale.output
     assert CliRunner().invoke(package_cli, [*args, "--osm-release", "13"]).exit_code == 2

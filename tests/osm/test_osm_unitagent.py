@@ -321,7 +321,7 @@ def test_nbi_standin_ns_action_runs_the_charm_through_dispatch(
     vim_id = next(k for k, name in nbi.vims.items() if name == "vim-1")  # a PDU names the VIM account's id
     nbi.new_pdu(pdu_descriptors(inv, [vim_id])["s1"])
     params, _ = ns_hostkeys.with_host_keys(yaml.safe_load(NS_CONFIG.read_text()))  # as ns-create adds them
-    created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": "vim-1", **params})
+    created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": vim_id, **params})
     assert nbi.op_view(created["nslcmop_id"])["operationState"] == "COMPLETED"
 
     op = nbi.ns_action("cg", {"member_vnf_index": "formatter", "primitive": "set-window",

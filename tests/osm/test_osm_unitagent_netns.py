@@ -225,7 +225,8 @@ def test_nbi_standin_ns_create_runs_day1_and_ns_action_day2_through_the_charms(
         params, _ = ns_hostkeys.with_host_keys(yaml.safe_load(NS_CONFIG.read_text()))
         params["additionalParamsForNs"].update(inventory=yaml.safe_dump(inv),
                                                chain_spec=(EX / "cloud-gaming.yaml").read_text())
-        created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": "vim-1", **params})
+        vim_id = next(k for k, n in nbi.vims.items() if n == "vim-1")  # the NBI takes the account's id
+        created = nbi.ns_create({"nsName": "cg", "nsdId": "srchain-cloud-gaming", "vimAccountId": vim_id, **params})
         view = nbi.op_view(created["nslcmop_id"])
         assert (view["operationState"], view["detailed-status"]) == ("COMPLETED", "Done"), view["detailed-status"]
         assert nbi.ns_view("cg")["nsState"] == "READY"

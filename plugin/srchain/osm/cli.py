@@ -140,8 +140,8 @@ def build_cmd(folders: tuple[Path, ...], out_dir: Path | None, charm_dir: Path |
               help="Write nothing; exit 1 if the files under --out differ from the rendering.")
 @click.option("--osm-release", type=click.IntRange(OSM_RELEASES.start, OSM_RELEASES.stop - 1),
               default=DEFAULT_OSM_RELEASE, show_default=True,
-              help="Target OSM release: 14/15 (vnffgd without nfp-position-element, which their IM refuses) or "
-                   "16+ (with it, which their NBI requires).")
+              help="Target OSM release: 14 (the NSD documents the chain in a vnffgd) or 15+ (no vnffgd: their RO "
+                   "would deploy it as SFC at the VIM, and fails on it).")
 @click.option("--p4-bundle", "p4_bundles", multiple=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The compiled P4 bundle the switches' charms ship (as given to package build --p4-bundle): its "
@@ -386,7 +386,8 @@ def ns_status_cmd(ns_name: str, via: str, credentials: Path | None, dry_run: boo
               help="Stop after this many seconds.")
 @click.option("--osm-release", type=click.IntRange(OSM_RELEASES.start, OSM_RELEASES.stop - 1),
               default=DEFAULT_OSM_RELEASE, show_default=True,
-              help="Behave as this release's NBI (16+: the vnffgd needs nfp-position-element ids).")
+              help="Behave as this release's NBI (16+: a vnffgd needs nfp-position-element ids; 15+: an NS whose NSD "
+                   "has a vnffgd fails instantiation, as RO would deploy it).")
 @click.option("--vca-default-series", default="jammy", show_default=True,
               help="The VCA model-config default-series the K8s proxy charms are checked against ('' = unset).")
 def nbi_standin_cmd(port: int, user: str, password_file: Path, vim_accounts: tuple[str, ...],

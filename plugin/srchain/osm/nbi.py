@@ -223,9 +223,17 @@ class NbiClient:
         raise NbiError(f"NSD '{name}' is not onboarded (srchain osm onboard packages/<id>_ns.tar.gz)")
 
     def ns_id(self, name: str) -> str:
-        for ns in self._request("GET", "/osm/nslcm/v1/ns_instances"):
-            if name in (ns.get("_id"), ns.get("name")):
+        """The NS's id from its id or name. OSM's NBI does not keep NS names unique, so a name two NS instances
+        carry is refused rather than guessed."""
+        instances = list(self._request("GET", "/osm/nslcm/v1/ns_instances"))
+        for ns in instances:
+            if ns.get("_id") == name:
                 return str(ns["_id"])
+        named = [str(ns["_id"]) for ns in instances if ns.get("name") == name]
+        if len(named) > 1:
+            raise NbiError(f"{len(named)} NS instances are named '{name}' ({', '.join(named)}): give the id")
+        if named:
+            return named[0]
         raise NbiError(f"NS instance '{name}' not found")
 
     def ns_create(self, ns_name: str, nsd_name: str, vim_account: str,

@@ -10,13 +10,17 @@ What it enforces (each answered with the NBI's error shape `{"code", "status", "
     the descriptor kind must fit the endpoint; an NSD's VNFDs must be onboarded; duplicate ids (409); as the
     NBI of `osm_release` 16+, the vnffgd's nfp-position-element ids (NsdTopic.validate_vnffgd_data);
   * PDU registration: `pdu_new_schema` (name, type, interfaces[name, mgmt, ip-address]) (422);
-  * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId and
-    vimAccountId, member-vnf-index = a vnf-profile; `vld[].name` = a virtual link of the NSD and each
+  * ns-create (ns_instances_content): the `ns_instantiate` schema (unknown keys, types), a known nsdId,
+    member-vnf-index = a vnf-profile, every whole-value `<name>` of an initial-config-primitive given in the NS's
+    or the member's additionalParams and parameter names that are identifiers (400, the NBI's texts), the VIM
+    account by id (400 for a name, as the NBI); names of NSs and PDUs need not be unique (as the NBI);
+    `vld[].name` = a virtual link of the NSD and each
     `vnfd-connection-point-ref` a (member, ext-cpd) the NSD connects to it, `ip-address` an IP; a free PDU
     of the right type and interface names for every PNF whose `vim_accounts` hold the VIM account's id, as
     stored (IN_USE afterwards; released on delete). Nothing is reserved when a request is refused;
-  * operations: PROCESSING, then COMPLETED or FAILED (a `<placeholder>` without a value fails
-    instantiation, as LCM does; so does a proxy charm N2VC + libjuju 2.9.44 would deploy where it cannot run,
+  * operations: PROCESSING, then COMPLETED or FAILED (a cloud-init `{{ variable }}` without a value fails
+    instantiation, as LCM does; so does a vnffgd from Release 15 on, which RO would deploy; so does a proxy
+    charm N2VC + libjuju 2.9.44 would deploy where it cannot run,
     or not deploy at all: `srchain.osm.n2vc_deploy`, with the VCA model's `default-series` given as
     `vca_default_series`; the charms are checked, not run), listed by `ns_lcm_op_occs?nsInstanceId=` (the
     NS record lists none);
@@ -63,7 +67,7 @@ from srchain.osm.im import ImValidator
 from srchain.osm.n2vc_deploy import DeployError, plan, runs_there
 from srchain.osm.nsd_checks import check_placeholders
 from srchain.osm.package import check_layout
-from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE
+from srchain.osm.render import DEFAULT_OSM_RELEASE, NFP_POSITIONS_SINCE, RO_SFC_SINCE
 
 ActionHandler = Callable[[str, str | None, str, dict[str, Any]], dict[str, Any]]
 TOKEN_TTL_S = 3600
@@ -113,6 +117,51 @@ def _check_vlds(nsd: Descriptor, vlds: list[Any]) -> None:
                     ipaddress.ip_address(ref["ip-address"])
                 except ValueError:
                     raise _bad(f"{at}.ip-address: '{ref['ip-address']}' is not an IP address") from None
+
+
+# LCM resolves these itself (NBI instance_topics.py NsrTopic._format_additional_params does not ask for them)
+_LCM_PLACEHOLDERS = ("<rw_mgmt_ip>", "<VDU_SCALE_INFO>", "<ns_config_info>", "<OSM>")
+_PARAM_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def _check_initial_params(nsd: Descriptor, vnfds: dict[str, Descriptor], body: dict[str, Any]) -> None:
+    """ns-create as the NBI refuses it, before it creates anything (NsrTopic.new → _format_additional_params, NS
+    first, then each vnf-profile): a parameter name that is no identifier, and an initial-config-primitive whose
+    value is a whole `<name>` that the NS's / the member's additionalParams lack (400, the NBI's text; the step
+    it names is the last one set, the NSD lookup)."""
+    step = f" while 'getting nsd id='{body['nsdId']}' from database'"
+    targets: list[tuple[str, str | None, dict[str, Any]]] = [("additionalParamsForNs", None, nsd.body)]
+    for df in as_list(nsd.body.get("df")):
+        for vp in as_list(df.get("vnf-profile")):
+            vnfd = vnfds.get(str(vp.get("vnfd-id")))
+            if vnfd is not None:
+                targets.append((f"additionalParamsForVnf[member-vnf-index={vp.get('id')}]", str(vp.get("id")),
+                                vnfd.body))
+    for where, member, desc in targets:
+        if member is None:
+            params = body.get("additionalParamsForNs")
+            initial = as_list((desc.get("ns-configuration") or {}).get("initial-config-primitive"))
+        else:
+            item = next((x for x in as_list(body.get("additionalParamsForVnf"))
+                         if isinstance(x, dict) and x.get("member-vnf-index") == member), None)
+            params = (item.get("additionalParams") or {}) if item else None
+            initial = [p for df in as_list(desc.get("df"))
+                       for c in as_list(((df.get("lcm-operations-configuration") or {})
+                                         .get("operate-vnf-op-config") or {}).get("day1-2"))
+                       if isinstance(c, dict) and c.get("id") == desc.get("id")
+                       for p in as_list(c.get("initial-config-primitive"))]
+        for k in (params or {}):
+            if not _PARAM_NAME.match(str(k)):
+                raise NbiFault(400, "BAD_REQUEST", f"Invalid param name at {where}:{k}. Must contain only alphanumeric "
+                                                   "characters and underscores, and cannot start with a digit" + step)
+        for prim in initial:
+            for param in as_list(prim.get("parameter") if isinstance(prim, dict) else None):
+                value = str(param.get("value", "")) if isinstance(param, dict) else ""
+                if (value.startswith("<") and value.endswith(">") and value not in _LCM_PLACEHOLDERS
+                        and (not params or value[1:-1] not in params)):
+                    raise NbiFault(400, "BAD_REQUEST",
+                                   f"Parameter '{value}' needed for vnfd[id={desc.get('id')}]:day1-2 configuration:"
+                                   f"initial-config-primitive[name={prim.get('name')}] not supplied" + step)
 
 
 def _type_name(v: Any) -> str:
@@ -196,7 +245,7 @@ class StandinNbi:
         _check_fields(body, "token", {"username": str, "password": str}, {"project_id": str})
         expected = self.users.get(body["username"])
         if expected is None or not hmac.compare_digest(expected.encode(), body["password"].encode()):
-            raise NbiFault(401, "UNAUTHORIZED", "Invalid username or password")
+            raise NbiFault(401, "UNAUTHORIZED", "Invalid username/password")
         token = secrets.token_urlsafe(24)
         expires = time.time() + TOKEN_TTL_S
         self.tokens[token] = (body["username"], expires)
@@ -209,7 +258,7 @@ class StandinNbi:
             raise NbiFault(401, "UNAUTHORIZED", "Not possible to get authorization token")
         known = next((v for t, v in self.tokens.items() if hmac.compare_digest(t.encode(), token.encode())), None)
         if known is None or known[1] < time.time():
-            raise NbiFault(401, "UNAUTHORIZED", "Invalid or expired token")
+            raise NbiFault(401, "UNAUTHORIZED", "Invalid Token or Authorization HTTP header")
 
     # --- packages ---------------------------------------------------------------------------------
     def upload(self, kind: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -249,7 +298,7 @@ class StandinNbi:
         with self.lock:
             store = self.vnfds if kind == "vnfd" else self.nsds
             if any(d.ident == desc.ident for d in store.values()):
-                raise NbiFault(409, "CONFLICT", f"{kind} with id '{desc.ident}' already exists")
+                raise NbiFault(409, "CONFLICT", f"{kind} with id '{desc.ident}' already exists for this project")
             if kind == "nsd":
                 onboarded = {d.ident for d in self.vnfds.values()}
                 missing = sorted({str(v) for v in as_list(desc.body.get("vnfd-id"))} - onboarded)
@@ -284,20 +333,20 @@ class StandinNbi:
             if not isinstance(v, str):  # account's id at ns-create (NsrTopic._look_for_pdu)
                 raise _bad(f"pdu.vim_accounts[{i}]: {v!r} is not of type string")
         with self.lock:
-            if any(p["name"] == body["name"] for p in self.pdus.values()):
-                raise NbiFault(409, "CONFLICT", f"pdu with name '{body['name']}' already exists")
+            # no uniqueness check: the NBI's PduTopic has none (checked against OSM's NBI: a second PDU named
+            # alike is 201 Created)
             new_id = str(uuid.uuid4())
             self.pdus[new_id] = {**body, "_id": new_id, "vim_accounts": vims,
                                  "_admin": {"operationalState": "ENABLED", "usageState": "NOT_IN_USE"}}
         return {"id": new_id}
 
     def _vim_id(self, ref: Any, where: str) -> str:
+        """ns-create's vimAccountId: the account's id, as the NBI looks it up (`_id`; a name is not found)."""
         if not isinstance(ref, str):
             raise _bad(f"{where}: {ref!r} is not of type string")
-        for vid, name in self.vims.items():
-            if ref in (vid, name):
-                return vid
-        raise _bad(f"{where}: VIM account '{ref}' not found")
+        if ref in self.vims:
+            return ref
+        raise NbiFault(400, "BAD_REQUEST", f"Invalid vimAccountId='{ref}' not present for the project")
 
     # --- NS lifecycle -----------------------------------------------------------------------------
     def ns_create(self, body: Any) -> dict[str, Any]:
@@ -306,14 +355,13 @@ class StandinNbi:
                        "additionalParamsForVnf": list, "vld": list, "vnf": list, "ssh_keys": list,
                        "timeout_ns_deploy": int, "wimAccountId": (str, bool, type(None)), "lcmOperationType": str,
                        "nsInstanceId": str})
-        vim = self._vim_id(body["vimAccountId"], "ns.vimAccountId")
-        with self.lock:
+        with self.lock:  # in the NBI's order: the NSD, the parameters LCM will need, the VIM account, links, PDUs
             nsd = self.nsds.get(body["nsdId"]) or next(
                 (d for d in self.nsds.values() if d.ident == body["nsdId"]), None)
             if nsd is None:
                 raise _bad(f"ns.nsdId: NSD '{body['nsdId']}' not found")
-            if any(n.name == body["nsName"] for n in self.nss.values()):
-                raise NbiFault(409, "CONFLICT", f"NS with name '{body['nsName']}' already exists")
+            # no uniqueness check on nsName: NsrTopic.new has none (checked against OSM's NBI); NbiClient refuses
+            # to act on an ambiguous name
             members: dict[str, Descriptor] = {}
             by_ident = {d.ident: d for d in self.vnfds.values()}
             for df in as_list(nsd.body.get("df")):
@@ -326,6 +374,8 @@ class StandinNbi:
                 if v["member-vnf-index"] not in members:
                     raise _bad(f"ns.additionalParamsForVnf[{i}].member-vnf-index: '{v['member-vnf-index']}' is "
                                f"not a vnf-profile of NSD '{nsd.ident}' (known: {', '.join(members)})")
+            _check_initial_params(nsd, by_ident, body)
+            vim = self._vim_id(body["vimAccountId"], "ns.vimAccountId")
             _check_vlds(nsd, body.get("vld", []))
             pdus = self._reserve_pdus(members, vim)
             ns = NsInstance(str(uuid.uuid4()), body["nsName"], nsd, members, body, pdus)
@@ -347,8 +397,8 @@ class StandinNbi:
                              and vim in p["vim_accounts"] and p["_admin"]["usageState"] == "NOT_IN_USE"
                              and names <= {i["name"] for i in p["interfaces"]}), None)
                 if pick is None:
-                    raise _bad(f"No PDU of type '{ptype}' with interfaces {', '.join(sorted(names))} is free for "
-                               f"VIM account '{self.vims[vim]}' (vnf-profile '{member}', vdu '{vdu.get('id')}')")
+                    raise NbiFault(400, "BAD_REQUEST", f"No PDU of type={ptype} at vim_account={vim} found for "
+                                   f"member_vnf_index={member}, vdu={vdu.get('id')} matching interface names")
                 taken.append(pick)
         for pid in taken:
             self.pdus[pid]["_admin"]["usageState"] = "IN_USE"
@@ -361,6 +411,12 @@ class StandinNbi:
         if findings:
             ns.state = "BROKEN"
             return "FAILED", "; ".join(f.message for f in findings)
+        if self.osm_release >= RO_SFC_SINCE and as_list(ns.nsd.body.get("vnffgd")):
+            ns.state = "BROKEN"  # RO's deploy (NG-RO ns.py process_vnffgd_descriptor) runs before any charm
+            return "FAILED", (f"NSD '{ns.nsd.ident}' has a vnffgd: RO of Release {RO_SFC_SINCE} and later deploys it "
+                              "as service function chaining at the VIM (NG-RO process_vnffgd_descriptor), which "
+                              "needs match-attributes and order/ingress-/egress-constituent-cpd-id on every position "
+                              "(the stand-in's text, not RO's); render the NSD for this release")
         problems = self._charm_problems(ns)
         if problems:
             ns.state = "BROKEN"

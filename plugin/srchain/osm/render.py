@@ -45,13 +45,18 @@ VNFD_BY_KIND = {
 VNF_DATA_CPD = "data-ext"
 SAFE_IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,13}$")
 FROM_PACKAGE = "from-package"  # load-p4-program digest: the one the package build recorded (p4_switch)
-# The vnffgd differs per OSM release: the 2025 NBI (descriptor_topics.py NsdTopic.validate_vnffgd_data, called from
-# _validate_input_new) reads `nfp-position-element-id[0]` of every nfpd position-desc-id and looks it up in the
-# vnffgd's `nfp-position-element` list ('NoneType' object is not subscriptable without it), while the IM of
-# Releases 14/15 (../shared/osm-im, IM ef549b0) refuses both keys. So the NSD is rendered for one release.
+# The vnffgd depends on the OSM release. From Release 15 on, RO realises an NSD's vnffgd as service function
+# chaining at the VIM (NG-RO ns.py `calculate_all_differences_to_deploy` → `process_vnffgd_descriptor`, Feature 10980,
+# tag release-v15.0-start; port pairs, port chains and flow classifiers): it would steer traffic that the controller
+# charm steers with SR, it fails on a documentation-only vnffgd ('NoneType' object is not iterable: no
+# match-attributes; then `order`, `ingress-constituent-cpd-id`, …), and LCM refuses to scale an NS with one
+# (`Scaling is not allowed for NS with SFC`, which the classifier's scaling aspect needs). The 2025 NBI also
+# refuses a vnffgd without `nfp-position-element` (NsdTopic.validate_vnffgd_data), which the IM of
+# ../shared/osm-im (ef549b0) rejects. So: 14 → the vnffgd as documentation; 15 and later → none.
 OSM_RELEASES = range(14, 19)
-DEFAULT_OSM_RELEASE = 14  # 14 and 15: no nfp-position-element; 16 and later: with it
-NFP_POSITIONS_SINCE = 16
+DEFAULT_OSM_RELEASE = 14
+RO_SFC_SINCE = 15  # the first release whose RO deploys a vnffgd (the rendering leaves it out from there on)
+NFP_POSITIONS_SINCE = 16  # the NBI's vnffgd check (nfp-position-element-id), as the stand-in applies it
 # VNFDs with two data legs: (in: on the proxy's `<proxy>-vnfs` link, out: on its `<proxy>-vnfs-ret` link).
 VNF_DATA_LEGS = {"srchain-mitigation": ("data-in-ext", "data-out-ext")}
 # Day-1 values of the VNF primitives that the chain spec does not carry (the services' own defaults).
@@ -306,7 +311,7 @@ def _paths(model: ChainModel) -> list[dict[str, Any]]:
 
 def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
            p4_digests: dict[str, str] | None = None) -> Rendered:
-    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; the vnffgd's form depends on it).
+    """The NS of `model` for OSM Release `osm_release` (OSM_RELEASES; a vnffgd only before RO_SFC_SINCE).
     `p4_digests` ({program: sha256:<hex>}): the digest each switch's load-p4-program requires of the bundle
     shipped in its charm; a program without one gets `from-package` (the digest the package build recorded)."""
     if osm_release not in OSM_RELEASES:
@@ -346,7 +351,7 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
         spec_file=model.spec_file, inventory_file=model.inventory_file,
         vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
         profiles=profiles, fg_members=members, paths=_paths(model), osm_release=osm_release,
-        nfp_positions=osm_release >= NFP_POSITIONS_SINCE,
+        vnffgd=osm_release < RO_SFC_SINCE,
         proxy_host_keys=any(px.ssh is not None and px.name in proxies for px in inv.proxies))
     pnf = env.get_template("pnf_vnfd.yaml.j2")
     pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
