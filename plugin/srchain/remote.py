@@ -22,6 +22,7 @@ import json
 import os
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +39,16 @@ class RemoteError(SrchainError):
     same class as `srchain.charms.ActionError`, which OSM shows as the action's failure)."""
 
 
+class _TransientSsh(Exception):
+    """The server closed the connection during the SSH handshake: worth another attempt."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+CONNECT_ATTEMPTS = 3
+CONNECT_RETRY_S = 0.5  # times the attempt number
 MISSING = 44  # exit code of the remote read when the file does not exist
 
 # Runs on the VM (python3 of the image, stdlib only): one HTTP request read from stdin as JSON
@@ -213,6 +224,23 @@ class SshTransport:
                               "prints on the VM console); nothing was done")
         pinned = parse_host_keys(self.host_key, self.host_key_source)
         pkey = _load_private_key(self.private_key)
+        # A connection the server drops during the handshake (sshd's MaxStartups under concurrent logins, a
+        # busy VM) is tried again; a host key mismatch, a refused key or an unreachable address is not.
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                client = self._connect_once(pinned, pkey)
+            except _TransientSsh as exc:
+                if attempt == CONNECT_ATTEMPTS:
+                    raise RemoteError(f"{self.where}: {exc.reason} (host key checked against {self.host_key_source}: "
+                                      f"{', '.join(fingerprint(k) for k in pinned)}; {attempt} attempts); nothing "
+                                      "was done") from None
+                time.sleep(CONNECT_RETRY_S * attempt)
+                continue
+            self._client = client
+            return client
+        raise AssertionError("unreachable")
+
+    def _connect_once(self, pinned: list[paramiko.PKey], pkey: paramiko.PKey) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
         name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
         for key in pinned:
@@ -230,14 +258,12 @@ class SshTransport:
             client.close()
             raise RemoteError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
                               "nothing was done") from None
-        except paramiko.SSHException as exc:
+        except (paramiko.SSHException, EOFError, ConnectionResetError) as exc:
             client.close()
-            raise RemoteError(f"{self.where}: {exc} (host key checked against {self.host_key_source}: "
-                              f"{', '.join(fingerprint(k) for k in pinned)}); nothing was done") from None
+            raise _TransientSsh(str(exc) or type(exc).__name__) from None
         except OSError as exc:
             client.close()
             raise RemoteError(f"{self.where}: cannot connect: {exc}; nothing was done") from None
-        self._client = client
         return client
 
     def _priv(self, argv: list[str]) -> str:

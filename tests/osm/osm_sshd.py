@@ -52,6 +52,7 @@ class SshLab:
     authorized: list[paramiko.PKey] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     port: int = 0
+    drop_first: int = 0  # connections closed right after the key exchange (a server shedding logins)
     _sock: socket.socket | None = None
     _transports: list[paramiko.Transport] = field(default_factory=list)
 
@@ -110,6 +111,9 @@ class SshLab:
                 t.start_server(server=_Server(self))
             except (paramiko.SSHException, OSError, EOFError):
                 continue  # the client refused our host key and hung up: what the refusal tests expect
+            if self.drop_first > 0:
+                self.drop_first -= 1
+                t.close()
 
     def stop(self) -> None:
         if self._sock is not None:

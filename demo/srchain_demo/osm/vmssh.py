@@ -93,7 +93,7 @@ class VmServer:
             try:
                 t.start_server(server=_Server(self))
             except (paramiko.SSHException, OSError, EOFError) as exc:
-                self.log.write(f"refused a connection: {exc}\n")
+                self.log.write(f"refused a connection: {type(exc).__name__}: {exc}\n")
 
 
 def main() -> None:
