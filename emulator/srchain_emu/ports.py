@@ -50,12 +50,16 @@ def load_ports(path: str | Path) -> list[PortSpec]:
     except (KeyError, TypeError, ValueError) as exc:
         raise PortsError(f"{path}: bad port entry: {exc}") from None
     seen: set[int] = set()
+    by_if: dict[str, int] = {}
     for s in specs:
         if not 0 <= s.device_port < 512:
             raise PortsError(f"{path}: device_port {s.device_port} out of range 0..511")
         if s.device_port in seen:
             raise PortsError(f"{path}: device_port {s.device_port} listed twice")
         seen.add(s.device_port)
+        if s.ifname in by_if:  # each port's socket would take every frame: it would enter once per port
+            raise PortsError(f"{path}: {s.ifname} is given to device_port {by_if[s.ifname]} and {s.device_port}")
+        by_if[s.ifname] = s.device_port
     return specs
 
 

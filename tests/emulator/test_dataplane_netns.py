@@ -75,6 +75,12 @@ def test_ports_json_layouts(tmp_path):
     p.write_text('{"PortToIf": [{"device_port": 1, "if": "a"}, {"device_port": 1, "if": "b"}]}')
     with pytest.raises(PortsError, match="device_port 1 listed twice"):
         load_ports(p)
+    # a second port on the same interface (tna_port_metadata's port 50 on veth250 plus the CPU port 64 there):
+    # both ports' sockets would take every frame arriving on it, so each would enter the pipeline twice
+    p.write_text('{"PortToVeth": [{"device_port": 50, "veth1": 250, "veth2": 251},'
+                 ' {"device_port": 64, "veth1": 250, "veth2": 251}]}')
+    with pytest.raises(PortsError, match="veth250 is given to device_port 50 and 64"):
+        load_ports(p)
     p.write_text('{"Ports": []}')
     with pytest.raises(PortsError, match="expected a PortToIf or PortToVeth list"):
         load_ports(p)

@@ -227,7 +227,7 @@ def test_ports_beyond_the_configured_pipes_are_refused():
 
 def test_switch_run_refuses_a_port_beyond_num_pipes(tmp_path):
     ports = tmp_path / "ports.json"
-    ports.write_text('{"PortToIf": [{"device_port": 0, "if": "lo"}, {"device_port": 384, "if": "lo"}]}')
+    ports.write_text('{"PortToIf": [{"device_port": 0, "if": "eth0"}, {"device_port": 384, "if": "lo"}]}')
     res = CliRunner().invoke(switch_cli, ["run", "--ports", str(ports), "--num-pipes", "2"])
     assert res.exit_code == 1
     assert "device_port 384 (lo) is in pipe 3, but the switch has 2 pipe(s)" in res.output
