@@ -53,11 +53,21 @@ def osm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             assert not any(netns_exists(tb.ns(r)) for r in ("sw", "px", "fm", "ca")), "namespaces left behind"
 
 
+def _after_first_verified_login(steps: list[str]) -> list[str]:
+    first = 0
+    while first < len(steps) and steps[first] == "verify-ssh-credentials:failed":
+        first += 1
+    return steps[first:]
+
+
 def test_one_ns_create_brings_every_charm_through_day1(osm: dict[str, Any]) -> None:
     ns, s = osm["ns"], osm["s"]
     assert ns["nsState"] == "READY" and s.status()["nsState"] == "READY"
     vm = ["verify-ssh-credentials:ok", "config:ok", "verify-ssh-credentials:ok"]
-    assert ns["day1"] == {"s1": ["config:ok", "load-p4-program:ok"], "px1": [*vm, "attach-vnf:ok"],
+    # N2VC retries verify-ssh-credentials until the VM answers (booting, key not yet injected): failed attempts
+    # before the first success are OSM's normal path, not an error; after it every step must succeed
+    day1 = {member: _after_first_verified_login(steps) for member, steps in ns["day1"].items()}
+    assert day1 == {"s1": ["config:ok", "load-p4-program:ok"], "px1": [*vm, "attach-vnf:ok"],
                           "formatter": [*vm, "set-window:ok"], "classifier-a": [*vm, "load-model:ok"],
                           "classifier-b": [*vm, "load-model:ok"], "aggregator": vm, "ns": ["config:ok"]}
     units = s.units()
