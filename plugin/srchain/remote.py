@@ -254,8 +254,10 @@ class SshTransport:
             raise RemoteError(f"{self.where}: host key mismatch: the VM presented {fingerprint(exc.key)}, "
                               f"{self.host_key_source} pins {', '.join(fingerprint(k) for k in pinned)}; refused, "
                               "nothing was done") from None
-        except paramiko.AuthenticationException:
+        except paramiko.AuthenticationException as exc:
             client.close()
+            if "saw EOF" in str(exc):  # paramiko's text when the connection closed during authentication
+                raise _TransientSsh(str(exc)) from None
             raise RemoteError(f"{self.where}: the VM refused this unit's SSH key ({self.key_refused_hint}); "
                               "nothing was done") from None
         except (paramiko.SSHException, EOFError, ConnectionResetError) as exc:
