@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import sys
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from osm_sshd import SshLab
+from osm_switchlab import EmulatedSwitch
+from osm_unitlab import service, udp_endpoints
 from osmlib import REPO, SHARED
 
 from srchain.osm.im import YANG_ENV, ImValidator
@@ -78,31 +76,39 @@ def staged(charm_python: tuple[str, str], tmp_path_factory: pytest.TempPathFacto
     return charms
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def formatter(tmp_path: Path) -> Iterator[dict]:
     """A formatter config on free loopback ports and a restart script that (re)starts the real service."""
-    cfg = tmp_path / "formatter.yaml"
-    http = _free_port(socket.SOCK_STREAM)
-    cfg.write_text(yaml.safe_dump({"name": "formatter", "http": {"host": "127.0.0.1", "port": http},
-                                   "listen": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)},
-                                   "next_hop": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_DGRAM)}}))
-    pid = tmp_path / "pid"
-    script = tmp_path / "restart.sh"
-    script.write_text(f"""#!/bin/sh
-[ -f {pid} ] && kill $(cat {pid}) 2>/dev/null && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done
-{sys.executable} -m srchain_vnfs.cli run formatter --config {cfg} >>{tmp_path}/log 2>&1 &
-echo $! > {pid}
-""")
-    script.chmod(0o755)
+    with service(tmp_path, "formatter", udp_endpoints()) as svc:
+        yield svc
+
+
+@pytest.fixture
+def sw() -> Iterator[EmulatedSwitch]:
+    """The emulated Tofino (BF Runtime gRPC on loopback) running the SR node program's P4Info."""
+    s = EmulatedSwitch()
     try:
-        yield {"cfg": cfg, "restart": str(script), "pid": pid}
+        yield s
     finally:
-        if pid.exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
+        s.stop()
+
+
+def _sh(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def veths() -> Iterator[tuple[str, str, str]]:
+    """Two veth pairs for the mitigation's legs (in: i0, out: o0) and the sender's end i1."""
+    names = [(f"so{os.getpid()}i0", f"so{os.getpid()}i1"), (f"so{os.getpid()}o0", f"so{os.getpid()}o1")]
+    try:
+        for a, b in names:
+            subprocess.run(["ip", "link", "del", a], capture_output=True, timeout=30)
+            _sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
+            for n in (a, b):
+                subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{n}.disable_ipv6=1"], capture_output=True, timeout=30)
+                _sh("ip", "link", "set", n, "up")
+        yield names[0][0], names[1][0], names[0][1]
+    finally:
+        for a, _ in names:
+            subprocess.run(["ip", "link", "del", a], capture_output=True, timeout=30)

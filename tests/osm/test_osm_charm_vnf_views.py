@@ -5,55 +5,21 @@ flood from one source through a raw socket."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import socket
 import struct
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from ops import testing
-from osmlib import REPO, charm_class
+from osm_unitlab import free_port, service
+from osmlib import charm_class
 
 from srchain_contracts.records import FlowKey, TrafficClass, WindowLabel, ip_to_int
 from waiting import wait_until
 
 KEY = FlowKey(ip_to_int("10.0.1.10"), ip_to_int("10.0.2.10"), 5000, 5000, 17)
-PFX = f"so{os.getpid()}"
-
-
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def service(tmp_path: Path, name: str, cfg: dict) -> Iterator[dict]:
-    """The service's YAML config (a fixed loopback health port) and a restart script that (re)starts it."""
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "http": {"host": "127.0.0.1", "port": _free_port(socket.SOCK_STREAM)},
-                                    **cfg}))
-    pid = tmp_path / "pid"
-    script = tmp_path / "restart.sh"
-    script.write_text(f"""#!/bin/sh
-[ -f {pid} ] && kill $(cat {pid}) 2>/dev/null && while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.05; done
-{sys.executable} -m srchain_vnfs.cli run {name} --config {path} >>{tmp_path}/log 2>&1 &
-echo $! > {pid}
-""")
-    script.chmod(0o755)
-    try:
-        yield {"cfg": path, "restart": str(script), "charm": REPO / f"charms/srchain-{name}"}
-    finally:
-        if pid.exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid.read_text()), signal.SIGTERM)
 
 
 def _act(svc: dict, name: str) -> dict:
@@ -65,8 +31,8 @@ def _act(svc: dict, name: str) -> dict:
 
 
 def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: Path) -> None:
-    listen = _free_port(socket.SOCK_DGRAM)
-    cfg = {"listen": {"port": listen}, "next_hop": {"port": _free_port(socket.SOCK_DGRAM)}, "agree": 2,
+    listen = free_port(socket.SOCK_DGRAM)
+    cfg = {"listen": {"port": listen}, "next_hop": {"port": free_port(socket.SOCK_DGRAM)}, "agree": 2,
            "refresh_s": 0.5}
     with service(tmp_path, "aggregator", cfg) as agg:
         assert _act(agg, "restart-service") == {"service": "aggregator", "status": "ok"}
@@ -81,27 +47,6 @@ def test_show_decisions_lists_the_sessions_of_the_running_aggregator(tmp_path: P
     (row,) = shown["decisions"]
     assert row["flow"] == {"ip_a": "10.0.1.10", "port_a": 5000, "ip_b": "10.0.2.10", "port_b": 5000, "proto": 17}
     assert row["class_name"] == "cloud_gaming" and row["age_s"] >= 0 and row["confidence"] == 1.0
-
-
-def _sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
-@pytest.fixture
-def veths() -> Iterator[tuple[str, str, str]]:
-    """Two veth pairs for the mitigation's legs (in: i0, out: o0) and the sender's end i1."""
-    names = [(f"{PFX}i0", f"{PFX}i1"), (f"{PFX}o0", f"{PFX}o1")]
-    try:
-        for a, b in names:
-            subprocess.run(["ip", "link", "del", a], capture_output=True, timeout=30)
-            _sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-            for n in (a, b):
-                subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{n}.disable_ipv6=1"], capture_output=True, timeout=30)
-                _sh("ip", "link", "set", n, "up")
-        yield names[0][0], names[1][0], names[0][1]
-    finally:
-        for a, _ in names:
-            subprocess.run(["ip", "link", "del", a], capture_output=True, timeout=30)
 
 
 @pytest.mark.netns

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from osm_sshd import SshLab
 from osm_switchlab import PROGRAM, EmulatedSwitch
+from osm_unitlab import NSR, day12, output, primitive, unit_of
 from osmlib import NS_CONFIG, REPO
 from test_osm_day1 import _lcm_cloud_init, _service_up, _vm_key
 
@@ -35,13 +36,12 @@ from srchain.osm.im import ImValidator
 from srchain.osm.nbi_standin import StandinNbi
 from srchain.osm.pdu import pdu_descriptors
 from srchain.osm.render import render_files
-from srchain.osm.unitagent.lcm import VERIFY, ExecutionEnvironment, Lcm, NbiActions, application_name
-from srchain.osm.unitagent.unit import JujuRefusal, Unit
+from srchain.osm.unitagent.lcm import VERIFY, ExecutionEnvironment, Lcm, NbiActions
+from srchain.osm.unitagent.unit import JujuRefusal
 from srchain.plan import build_plan
 from srchain.sidstore import SidStore
 from srchain.targets.loader import Bundle
 
-NSR = "5f1c0e2a-0000-4000-8000-000000000017"  # an NS record id: the K8s model is `<nsr-id>-k8s`
 VNF_CHARMS = ("srchain-formatter", "srchain-classifier", "srchain-aggregator", "srchain-mitigation")
 
 
@@ -64,23 +64,6 @@ def vm(instantiation: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
         yield lab
     finally:
         lab.stop()
-
-
-def day12(vnfd: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / f"vnfd/{vnfd}/{vnfd}_vnfd.yaml").read_text())
-    block: dict[str, Any] = doc["vnfd"]["df"][0]["lcm-operations-configuration"]["operate-vnf-op-config"][
-        "day1-2"][0]
-    return block
-
-
-def primitive(block: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(p for p in block["config-primitive"] if p["name"] == name)
-
-
-def unit_of(staged: dict[str, Path], charm_python: tuple[str, str], charm: str, member: str | None, root: Path,
-            **kw: Any) -> Unit:
-    return Unit(staged[charm], root, python=charm_python[0], application=application_name(charm, member),
-                model=f"{NSR}-k8s", **kw)
 
 
 # --- the formatter VNF: real service, real SSH ------------------------------------------------------------------
@@ -217,15 +200,6 @@ def test_every_vnf_charm_deploys_and_fails_a_primitive_with_its_reason(
 
 # --- the P4 switch (PNF): the emulated Tofino ------------------------------------------------------------------
 
-@pytest.fixture
-def sw() -> Iterator[EmulatedSwitch]:
-    s = EmulatedSwitch()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
 def test_p4_switch_day1_and_day2_against_the_emulated_tofino(staged: dict[str, Path],
                                                              charm_python: tuple[str, str], sw: EmulatedSwitch,
                                                              tmp_path: Path) -> None:
@@ -257,9 +231,20 @@ def test_p4_switch_day1_and_day2_against_the_emulated_tofino(staged: dict[str, P
     live = sw.table("SwitchIngress.sr.sid_forward")
     assert {int(e.key["label"]) for e in live} == {e["key"]["label"] for e in s1["entries"]
                                                    if e["table"] == "SwitchIngress.sr.sid_forward"}
-    for name, given in (("show-tables", {}), ("counters", {})):
-        state, out = lcm.action(ee, primitive(block, name), given)
-        assert state == "COMPLETED", (name, out)
+    # show-tables (the VNFD's default `*`) and counters read back what apply-chain put on the switch
+    state, out = lcm.action(ee, primitive(block, "show-tables"), {})
+    assert state == "COMPLETED", out
+    tables = output(out)["tables"]
+    assert {int(e["key"]["label"]) for e in tables["SwitchIngress.sr.sid_forward"]} == {
+        int(e.key["label"]) for e in live}
+    state, out = lcm.action(ee, primitive(block, "counters"), {})
+    assert state == "COMPLETED", out
+    shown = output(out)
+    assert shown["program"] == PROGRAM and shown["tables"]["SwitchIngress.sr.sid_forward"]["entries"] == len(live)
+    # day 2: loading the running program again (its digest) is a no-op that keeps the tables
+    loaded = output(lcm.action(ee, primitive(block, "load-p4-program"), {"program": PROGRAM, "digest": digest})[1])
+    assert (loaded["result"], loaded["digest"]) == ("already loaded", digest), loaded
+    assert len(sw.table("SwitchIngress.sr.sid_forward")) == len(live)
     state, out = lcm.action(ee, primitive(block, "load-p4-program"), {"program": PROGRAM,
                                                                        "digest": "sha256:" + "0" * 64})
     assert state == "FAILED" and "refused, nothing was loaded" in out, out
@@ -303,13 +288,9 @@ def test_nbi_standin_ns_action_runs_the_charm_through_dispatch(
     f = formatter
     subprocess.run([f["restart"]], check=True)
     _service_up(f)
-    # the charm acts where it runs here (no ssh-hostname): the service it restarts must not inherit dispatch's
-    # PYTHONPATH (lib:venv, built for the charm's Python), as systemd's service would not on a VM
-    restart = tmp_path / "restart-clean.sh"
-    restart.write_text(f"#!/bin/sh\nexec env -u PYTHONPATH {f['restart']}\n")
-    restart.chmod(0o755)
+    # the charm acts where it runs here (no ssh-hostname); the restart script clears dispatch's PYTHONPATH (osm_unitlab)
     unit = unit_of(staged, charm_python, "srchain-formatter", "formatter", tmp_path / "unit",
-                   config={"service-config": str(f["cfg"]), "restart-command": str(restart)})
+                   config={"service-config": str(f["cfg"]), "restart-command": f["restart"]})
     ee = ExecutionEnvironment(unit, "formatter", day12("formatter"), {})
     lcm = Lcm()
     lcm.deploy(ee)

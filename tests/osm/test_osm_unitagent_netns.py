@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
+from osm_unitlab import day12, nsd_configuration, primitive, unit_of
 from osmlib import NS_CONFIG, REPO
-from test_osm_unitagent import day12, primitive, unit_of
 
 from labs import running_proxy
 from nslib import add_veths, namespace
@@ -92,6 +92,13 @@ def test_sr_proxy_charm_day1_and_day2_against_the_real_proxy(staged: dict[str, P
     attach = [{"vnf": "formatter", "iface": "px1-fmt", "mac": "02:00:00:00:0b:02"}]
     state, out = lcm.action(ee, primitive(block, "attach-vnf"), {"attachments": json.dumps(attach)})
     assert state == "COMPLETED" and json.loads(json.loads(out)["output"]) == {"attached": ["formatter"]}, out
+    # all or nothing: the second attachment is refused, the first one (new) is taken out again
+    two = [{"vnf": "aggregator", "iface": "px1-agg", "mac": "02:00:00:00:0b:05"},
+           {"vnf": "classifier-a", "iface": "no-such-if", "mac": "02:00:00:00:0b:03"}]
+    state, out = lcm.action(ee, primitive(block, "attach-vnf"), {"attachments": json.dumps(two)})
+    assert state == "FAILED" and "failed: attachments[1] (classifier-a): " in out, out
+    assert out.endswith("; nothing changed"), out
+    assert [a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"]] == ["formatter"]
     state, out = lcm.action(ee, primitive(block, "add-sid"), {"entry": json.dumps(STATIC)})
     assert state == "COMPLETED", out
     assert _sids(api) == [16901]
@@ -115,21 +122,6 @@ def test_sr_proxy_charm_day1_and_day2_against_the_real_proxy(staged: dict[str, P
     assert _sids(api) == [] and api.call("GET", "/v1/attachments")["attachments"] == []
 
 
-@pytest.fixture
-def sw() -> Iterator[EmulatedSwitch]:
-    s = EmulatedSwitch()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-def _nsd_configuration() -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / "nsd/cloud-gaming/cloud-gaming_nsd.yaml").read_text())
-    config: dict[str, Any] = doc["nsd"]["nsd"][0]["ns-configuration"]
-    return config
-
-
 def test_ns_charm_day1_with_ns_config_info_and_day2(staged: dict[str, Path], charm_python: tuple[str, str],
                                                     proxy: dict[str, Any], clean: ProxyApi, sw: EmulatedSwitch,
                                                     tmp_path: Path) -> None:
@@ -143,7 +135,7 @@ def test_ns_charm_day1_with_ns_config_info_and_day2(staged: dict[str, Path], cha
                    config={"state-dir": str(state_dir), "target-tokens": f"proxy-px1: {TOKEN}",
                            "drain-timeout": "0.2"})
     assert unit.application == "srchain-controller-ns"
-    config = _nsd_configuration()
+    config = nsd_configuration()
     params = {"inventory": yaml.safe_dump(inv), "chain_spec": (EX / "cloud-gaming.yaml").read_text()}
     ee = ExecutionEnvironment(unit, None, config, params)
     # the PNF's charm too, so the NS charm's day 1 comes after a VNF's and ns_config_info names a real application
