@@ -71,6 +71,17 @@ def print_outcome(out: Console, o: Outcome, result_dir: Path) -> None:
     out.print(f"results: {result_dir}", highlight=False)
 
 
+def report(out: Console, outcome: Outcome, result_dir: Path) -> int:
+    """Write the results, print them; the exit code: 0 when the gaming session was detected once and a live
+    change (if any) lost nothing."""
+    files = results.write(outcome, result_dir)
+    print_outcome(out, outcome, result_dir)
+    out.print(f"wrote {', '.join(f.name for f in files)}", highlight=False)
+    change = outcome.extra.get("reconfigure")
+    lossless = change is None or change["lost"] == 0
+    return 0 if outcome.classes.get("cloud_gaming") == 1 and lossless else 1
+
+
 def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps: int = 12_000_000,
              layout: topo.Layout = topo.SINGLE_SITE, switch_nice: int | None = None) -> int:
     if os.geteuid() != 0:
@@ -104,12 +115,7 @@ def run_demo(out: Console, results_root: Path, settings: Settings, port_rate_bps
 
                 outcome = run(tb, settings, result_dir, event, tick)
                 prog.update(task, description="tearing down")
-        files = results.write(outcome, result_dir)
-        print_outcome(out, outcome, result_dir)
-        out.print(f"wrote {', '.join(f.name for f in files)}", highlight=False)
-        change = outcome.extra.get("reconfigure")
-        lossless = change is None or change["lost"] == 0
-        return 0 if outcome.classes.get("cloud_gaming") == 1 and lossless else 1
+        return report(out, outcome, result_dir)
     except KeyboardInterrupt:
         out.print("[yellow]interrupted[/]: testbed torn down")
         return 130

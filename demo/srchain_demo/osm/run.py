@@ -13,11 +13,10 @@ from typing import Any
 from rich.console import Console
 
 from srchain.errors import SrchainError
-from srchain_demo import results
 from srchain_demo.netns import TestbedError
 from srchain_demo.osm import deploy
 from srchain_demo.osm.bed import OsmTestbed, needs_root
-from srchain_demo.run import _raise_interrupt, print_outcome
+from srchain_demo.run import _raise_interrupt, report
 from srchain_demo.scenario import Outcome, Settings, run
 from srchain_demo.testbed import Testbed
 
@@ -85,12 +84,7 @@ def run_demo_via_osm(out: Console, results_root: Path, settings: Settings, port_
                 outcome: Outcome = run(tb, settings, result_dir, event, lambda *_: None,
                                        reconfigure=reconfigure_via_ns_action(s))
                 outcome.extra["osm"] = ns | {"status": s.status().get("nsState")}
-        files = results.write(outcome, result_dir)
-        print_outcome(out, outcome, result_dir)
-        out.print(f"wrote {', '.join(f.name for f in files)}", highlight=False)
-        change = outcome.extra.get("reconfigure")
-        lossless = change is None or change["lost"] == 0
-        return 0 if outcome.classes.get("cloud_gaming") == 1 and lossless else 1
+        return report(out, outcome, result_dir)
     except KeyboardInterrupt:
         out.print("[yellow]interrupted[/]: testbed torn down")
         return 130
