@@ -139,6 +139,10 @@ def run(tb: Testbed, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick,
         sw.close()
 
 
+def _aggregator_decided(tb: Testbed) -> bool:
+    return bool(tb.vnf_health("ag")["counters"].get("decision:1", 0) > 0)
+
+
 def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Event, on_tick: Tick,
          reconfigure: Reconfigure) -> Outcome:
     t0 = time.time() + 2.5  # agents need a moment to start (Python imports)
@@ -161,10 +165,15 @@ def _run(tb: Testbed, sw: SwitchReader, s: Settings, out_dir: Path, on_event: Ev
         if marks["session seen"] is None and sw.flow_packets(game_key, game_dir) > 0:
             marks["session seen"] = now
             on_event("session seen", now - start)
-        if marks["detected"] is None and tb.vnf_health("ag")["counters"].get("decision:1", 0) > 0:
+        if marks["detected"] is None and _aggregator_decided(tb):
             marks["detected"] = now
             on_event("detected", now - start)
         if marks["prioritised"] is None and sw.session_class(SESSIONS["cloud_gaming"]) == 1:
+            # The decision may have reached the switch between the two reads above: look at the aggregator
+            # again so the events keep their causal order (detected, then prioritised) within one tick.
+            if marks["detected"] is None and _aggregator_decided(tb):
+                marks["detected"] = now
+                on_event("detected", now - start)
             marks["prioritised"] = now
             on_event("prioritised", now - start)
         row: dict[str, float] = {"t": now - start}

@@ -3,6 +3,7 @@ requests run locally; the emulator's compiler stands in for bf-p4c. Host keys ar
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -75,13 +76,20 @@ def sshd(tmp_path):
             except (paramiko.SSHException, OSError, EOFError):
                 continue  # the client refused our host key and hung up: what the refusal test expects
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     try:
         yield {"port": port, "host_key": host_key, "key": tmp_path / "id_builder", "tmp": tmp_path}
     finally:
-        lsock.close()
+        # shut down, join, then close: no thread may outlive its socket's file descriptor number
+        for s in (lsock, *(t.sock for t in transports)):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        server.join(5)
         for t in transports:
+            t.join(5)
             t.close()
+        lsock.close()
 
 
 def _known_hosts(path: Path, port: int, key: paramiko.PKey) -> Path:

@@ -7,6 +7,7 @@ it put in argv (never a secret)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import subprocess
@@ -25,10 +26,14 @@ exec "$@"
 
 
 class _Server(paramiko.ServerInterface):
-    def __init__(self, lab: SshLab) -> None:
-        self.lab = lab
+    def __init__(self, lab: SshLab, conn: socket.socket, drop: bool) -> None:
+        self.lab, self.conn, self.drop = lab, conn, drop
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if self.drop:  # hang up before answering: the client sees EOF during authentication, nothing runs
+            with contextlib.suppress(OSError):
+                self.conn.shutdown(socket.SHUT_RDWR)
+            return paramiko.AUTH_FAILED
         ok = username == self.lab.user and any(key == k for k in self.lab.authorized)
         return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
 
@@ -39,6 +44,8 @@ class _Server(paramiko.ServerInterface):
         return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        if self.drop:
+            return False
         self.lab.commands.append(command.decode())
         threading.Thread(target=self.lab.execute, args=(channel, command.decode()), daemon=True).start()
         return True
@@ -55,6 +62,7 @@ class SshLab:
     drop_first: int = 0  # connections closed right after the key exchange (a server shedding logins)
     _sock: socket.socket | None = None
     _transports: list[paramiko.Transport] = field(default_factory=list)
+    _thread: threading.Thread | None = None
 
     def authorize(self, public_line: str) -> None:
         """Add a `TYPE BASE64 [comment]` public key, as OSM injects get-ssh-public-key into the VM."""
@@ -94,7 +102,8 @@ class SshLab:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(8)
         self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"sshlab-{self.port}")
+        self._thread.start()
         return self
 
     def _serve(self) -> None:
@@ -104,19 +113,33 @@ class SshLab:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            # Decided here, enforced in the auth callback (the transport's own thread): closing after
+            # start_server returns would race a fast client's login and exec.
+            drop = self.drop_first > 0
+            if drop:
+                self.drop_first -= 1
             t = paramiko.Transport(conn)
             t.add_server_key(self.host_key)
             self._transports.append(t)
             try:
-                t.start_server(server=_Server(self))
+                t.start_server(server=_Server(self, conn, drop))
             except (paramiko.SSHException, OSError, EOFError):
                 continue  # the client refused our host key and hung up: what the refusal tests expect
-            if self.drop_first > 0:
-                self.drop_first -= 1
-                t.close()
 
     def stop(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
+        """Stop serving, then close. Sockets are shut down first (waking the threads blocked on them) and their
+        threads joined before the sockets are closed: a thread still inside accept() or recv() on a closed socket
+        would act on whatever socket reuses its file descriptor number next."""
+        if self._sock is None:
+            return
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in _serve with an error
         for t in self._transports:
+            with contextlib.suppress(OSError):
+                t.sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(5)
+        for t in list(self._transports):
+            t.join(5)
             t.close()
+        self._sock.close()
