@@ -107,13 +107,17 @@ class DataPlane:
                 continue
             self._generate(pktgen)
             wait = self._transmit()
-            gap = pktgen.next_due_ns(time.monotonic_ns())
+            with self.server.lock:
+                gap = pktgen.next_due_ns(time.monotonic_ns())
             if gap is not None:
                 wait = min(wait, gap / 1e9)
 
     def _generate(self, pktgen: PacketGenerator) -> None:
         """The packet generator's packets that are due enter ingress on their pipe's source port."""
-        made = pktgen.due(time.monotonic_ns())
+        # Under the device lock, as every table write: a write to app_cfg (disable, reconfigure) between the checks
+        # and the arithmetic of `due` would otherwise see an app half-changed (it killed this thread once).
+        with self.server.lock:
+            made = pktgen.due(time.monotonic_ns())
         if not made:
             return
         enqueue, now = self.tm.enqueue, time.monotonic_ns

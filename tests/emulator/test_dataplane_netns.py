@@ -188,6 +188,31 @@ def test_packet_generator_timer_packets_go_through_ingress_to_a_port(switch_fact
     assert (row[25], row[23], row[24]) == (1, 2, 6)
 
 
+def test_the_generator_waits_for_a_writer_holding_the_device_lock(switch_factory):
+    """The data plane makes generator packets under the device lock, as every table write holds it: a write that
+    disables or reconfigures an app mid-way can never be seen half-done by the generator (before, an app disabled
+    between `advance`'s check and its arithmetic killed the data plane thread: tna_pktgen's PeriodicTimer)."""
+    from srchain_emu.pktgen import APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID
+
+    pipe = Pipeline.from_file(P4_DIR / "pktgen_timer.p4")
+    for p in range(3):
+        pipe.table("forward").insert([0, 5, 0, p], "SwitchIngress.hit", {"port": 2})
+    dp, host = switch_factory(pipe, 3)
+    gen = dp.server.device.pktgen
+    frame = data_frame(7, 8, 9, 10, tail=b"g" * 50)
+    with dp.server.lock:  # a writer: port, buffer, then a 10 ms one-shot timer app, all in one "write"
+        gen.write(PORT_CFG_ID, "MODIFY", (68,), {2: True})
+        gen.write(PKT_BUFFER_ID, "MODIFY", (256, len(frame)), {1: frame})
+        gen.write(APP_CFG_ID, "MODIFY", (5,), {1: 10_000_000, 13: len(frame), 14: 256, 15: 68, 17: 0, 18: 2,
+                                                12: True}, 1)
+        time.sleep(0.2)  # long past the timer: the data plane loop is due to trigger it, but must wait
+        # nothing made under the lock (looked at directly: a table read would itself make what is due)
+        assert gen.apps[5].fired == 0 and not gen.pending, (gen.apps[5], gen.pending)
+    got = recv_all(host[2], 4, timeout=2.0)
+    assert got == [frame] * 3, [g.hex() for g in got]
+    assert dp.thread is not None and dp.thread.is_alive()
+
+
 def test_ingress_stamps_are_the_kernels_receive_times_on_ring_ports(switch_factory, tmp_path):
     """ingress_mac_tstamp (and the TM's enqueue time) is when the frame arrived, as a MAC stamps it, not when the
     loop got round to it: frames sent 20 ms apart while the loop was held up keep their 20 ms spacing."""
