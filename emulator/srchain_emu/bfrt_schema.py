@@ -171,8 +171,9 @@ def table_json(t: R.Table, ids: _Ids) -> dict:
         "annotations": [], "depends_on": depends, "has_const_default_action": t.const_default,
         "is_const_table": t.is_const, "key": keys, "action_specs": specs, "data": data,
         "supported_operations": ops,
+        # bf-p4c bfruntime.cpp's order: direct resources', EntryScope, DynamicKeyMask, IdleTimeout
         "attributes": (["MeterByteCountAdjust"] if t.meter_unit is not None else []) + ["EntryScope"]
-        + (["IdleTimeout"] if t.idle is not None else []),
+        + (["DynamicKeyMask"] if t.key_mask is not None else []) + (["IdleTimeout"] if t.idle is not None else []),
     }
 
 

@@ -540,7 +540,10 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         which = ta.WhichOneof("attribute")
         if which is None:
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, f"table {tm.name}: table attributes other than "
-                             "EntryScope, IdleTimeout and MeterByteCountAdjust are not modelled")
+                             "EntryScope, IdleTimeout, MeterByteCountAdjust and DynamicKeyMask are not modelled")
+        if which == "dyn_key_mask" and not (tm.kind == "match" and tm.obj.key_mask is not None):  # type: ignore[attr-defined]
+            raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} is not declared with "
+                             "@dynamic_table_key_masks(1): no DynamicKeyMask attribute")
         if which == "idle_table" and not (tm.kind == "match" and tm.obj.idle is not None):  # type: ignore[attr-defined]
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name} is not declared with "
                              "`idle_timeout = true`: no IdleTimeout attribute")
@@ -594,6 +597,8 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             return undo_scope
         if which == "idle_table":
             return self._apply_idle_table(tm, ta.idle_table)
+        if which == "dyn_key_mask":
+            return self._apply_key_mask(tm, ta.dyn_key_mask)
         adjusts: list[int] = tm.obj.adjusts if tm.kind == "meter" else tm.obj.meter_adjusts  # type: ignore[attr-defined]
         old = list(adjusts)
         p = self._pipe(pipe, tm.name)
@@ -603,6 +608,31 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         def undo_adjust() -> None:
             adjusts[:] = old
         return undo_adjust
+
+    @staticmethod
+    def _apply_key_mask(tm: TableMap, dkm: pb.DynKeyMask) -> D.Undo:
+        """The DynamicKeyMask attribute (the SDE client's attribute_dyn_key_mask_set): a mask per key field id, as
+        many bytes as the field's width needs. As the SDE, a key field the request leaves out gets mask 0 (ignored
+        by lookups), and the mask changes only while the table has no entries."""
+        table: R.Table = tm.obj  # type: ignore[assignment]
+        masks: dict[str, int] = {}
+        for f in dkm.fields:
+            name = tm.key_ids.get(f.field_id)
+            if name is None:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: no key field id {f.field_id}")
+            if name in masks:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: key field {name} masked twice")
+            width = next(k.width for k in table.keys if k.name == name)
+            if len(f.mask) != (width + 7) // 8:
+                raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, f"table {tm.name}: key field {name} is {width} "
+                                 f"bits: its mask takes {(width + 7) // 8} bytes, not {len(f.mask)}")
+            masks[name] = _to_int(f.mask)
+        old = table.key_mask
+        table.set_key_mask(tuple(masks.get(k.name, 0) for k in table.keys))  # ConfigError: INVALID_ARGUMENT
+
+        def undo() -> None:
+            table.key_mask = old
+        return undo
 
     def _apply_idle_table(self, tm: TableMap, it: pb.IdleTable) -> D.Undo:
         """The IdleTimeout attribute (the SDE client's attribute_idle_time_set). As the SDE's server, the query
@@ -718,6 +748,12 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 out.entry_scope.pipe_scope.predef = pb.Mode.SINGLE
             elif kind == "USER":
                 out.entry_scope.pipe_scope.user_defined = value
+        elif which == "dyn_key_mask":  # every key field's mask, in key order
+            table: R.Table = tm.obj  # type: ignore[assignment]
+            ids = {name: fid for fid, name in tm.key_ids.items()}
+            assert table.key_mask is not None  # _attribute_target: a dynamic-key-mask table
+            for k, m in zip(table.keys, table.key_mask, strict=True):
+                out.dyn_key_mask.fields.add(field_id=ids[k.name], mask=_to_bytes(m, k.width))
         elif which == "idle_table":
             idle: R.IdleTime = tm.obj.idle  # type: ignore[attr-defined]
             out.idle_table.CopyFrom(pb.IdleTable(ttl_query_interval=idle.query_ms, max_ttl=idle.max_ttl_ms,

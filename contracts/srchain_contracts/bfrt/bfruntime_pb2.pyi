@@ -388,12 +388,15 @@ class TableAttribute(_message.Message):
     TABLE_ID_FIELD_NUMBER: _builtins.int
     IDLE_TABLE_FIELD_NUMBER: _builtins.int
     ENTRY_SCOPE_FIELD_NUMBER: _builtins.int
+    DYN_KEY_MASK_FIELD_NUMBER: _builtins.int
     BYTE_COUNT_ADJ_FIELD_NUMBER: _builtins.int
     table_id: _builtins.int
     @_builtins.property
     def idle_table(self) -> Global___IdleTable: ...
     @_builtins.property
     def entry_scope(self) -> Global___EntryScope: ...
+    @_builtins.property
+    def dyn_key_mask(self) -> Global___DynKeyMask: ...
     @_builtins.property
     def byte_count_adj(self) -> Global___ByteCountAdj: ...
     def __init__(
@@ -402,13 +405,14 @@ class TableAttribute(_message.Message):
         table_id: _builtins.int = ...,
         idle_table: Global___IdleTable | None = ...,
         entry_scope: Global___EntryScope | None = ...,
+        dyn_key_mask: Global___DynKeyMask | None = ...,
         byte_count_adj: Global___ByteCountAdj | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "idle_table", b"idle_table"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "dyn_key_mask", b"dyn_key_mask", "entry_scope", b"entry_scope", "idle_table", b"idle_table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "entry_scope", b"entry_scope", "idle_table", b"idle_table", "table_id", b"table_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "byte_count_adj", b"byte_count_adj", "dyn_key_mask", b"dyn_key_mask", "entry_scope", b"entry_scope", "idle_table", b"idle_table", "table_id", b"table_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_attribute: _TypeAlias = _typing.Literal["idle_table", "entry_scope", "byte_count_adj"]  # noqa: Y015
+    _WhichOneofReturnType_attribute: _TypeAlias = _typing.Literal["idle_table", "entry_scope", "dyn_key_mask", "byte_count_adj"]  # noqa: Y015
     _WhichOneofArgType_attribute: _TypeAlias = _typing.Literal["attribute", b"attribute"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_attribute) -> _WhichOneofReturnType_attribute | None: ...
 
@@ -481,6 +485,50 @@ class EntryScope(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EntryScope: _TypeAlias = EntryScope  # noqa: Y015
+
+@_typing.final
+class KeyFieldMask(_message.Message):
+    """DynamicKeyMask: one mask per key field of an exact table declared @dynamic_table_key_masks(1)"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    MASK_FIELD_NUMBER: _builtins.int
+    field_id: _builtins.int
+    mask: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        field_id: _builtins.int = ...,
+        mask: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_id", b"field_id", "mask", b"mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyFieldMask: _TypeAlias = KeyFieldMask  # noqa: Y015
+
+@_typing.final
+class DynKeyMask(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyFieldMask]: ...
+    def __init__(
+        self,
+        *,
+        fields: _abc.Iterable[Global___KeyFieldMask] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DynKeyMask: _TypeAlias = DynKeyMask  # noqa: Y015
 
 @_typing.final
 class ByteCountAdj(_message.Message):

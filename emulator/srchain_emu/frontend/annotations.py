@@ -39,8 +39,8 @@ NO_EFFECT: frozenset[str] = frozenset({
     # ALPM/ATCAM sizing: the lookup stays longest-prefix / ternary
     "alpm", "alpm_partitions", "alpm_subtrees_per_partition", "alpm_atcam_exclude_field_msbs",
     "atcam_number_partitions", "atcam_partition_index",
-    # lets the control plane set a DynamicKeyMask table attribute: lookups are exact until one is set, and the
-    # emulator's BF Runtime server refuses every table-attribute write (UNIMPLEMENTED)
+    # lets the control plane set a DynamicKeyMask table attribute (exact tables only; checker.dynamic_key_masks):
+    # entry keys and the packet's key are masked before the exact lookup
     "dynamic_table_key_masks",
     # the wire layout of a header that only travels inside the switch (bridged/mirrored): the emulator keeps
     # the declared order, which its own parser reads back (and pads a header short of whole bytes because of its

@@ -94,6 +94,7 @@ class TableSym:
     proxy: ExternSym | None = None  # `proxy_hash = Hash<...>(...)`: the table compares hashes of its exact key
     impl: ExternSym | None = None  # `implementation = p` (an ActionProfile or ActionSelector)
     idle_timeout: bool = False  # `idle_timeout = true`: lookups set the hit entry's hit bit
+    key_masks: bool = False  # `@dynamic_table_key_masks(1)`: the control plane may mask the (exact) key
     selector_keys: list[A.Expr] = field(default_factory=list)  # `selector` keys: the selector's hash input
 
 

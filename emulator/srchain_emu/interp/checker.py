@@ -510,6 +510,23 @@ class Checker:
         elif partition:
             raise P4Error(d.loc, f"table {d.name}: an atcam_partition_index key needs 'atcam = <Atcam>'")
 
+    @staticmethod
+    def dynamic_key_masks(d: A.TableDecl, keys: list[R.KeyInfo], hashed_or_algo: bool) -> bool:
+        """`@dynamic_table_key_masks(v)`, as bf-p4c reads it: a constant value; 1 gives the table the DynamicKeyMask
+        attribute (bf-rt.json), any other value leaves it out (bf-p4c warns); only an exact-match table may carry
+        it (not ternary, lpm, range, ALPM/ATCAM or proxy hash: bf-p4c's table_layout error)."""
+        ann = next((a for a in d.annotations if a.name == "dynamic_table_key_masks"), None)
+        if ann is None:
+            return False
+        if len(ann.args) != 1 or not isinstance(ann.args[0], A.IntConst):
+            raise P4Error(ann.loc, f"table {d.name}: @dynamic_table_key_masks needs one constant value (1 enables "
+                                   "the masks)")
+        exact = all(k.match_kind == "exact" and not k.bfrt_match for k in keys) and not hashed_or_algo
+        if not exact:
+            raise P4Error(ann.loc, f"table {d.name}: @dynamic_table_key_masks is only permitted on exact-match "
+                                   "tables")
+        return ann.args[0].value == 1
+
     def filter_type(self, d: A.Instantiation, t: P4Type) -> int:
         if not isinstance(t, Bits) or t.signed:
             raise P4Error(d.loc, f"{d.type.name}'s value type must be bit<W>, not {t}")  # type: ignore[attr-defined]
@@ -766,7 +783,8 @@ class Checker:
             const_entries.append((spec, asym.cp_name, args, ce.priority if ce.priority is not None else i))
         tsym = TableSym(d, qual, keys, infos, actions, size, counter, default_name, default_args, const_entries,
                         meter=meter, impl=impl, selector_keys=selector_keys, dreg=dreg, dfilter=dfilter,
-                        proxy=proxy, idle_timeout=d.idle_timeout)
+                        proxy=proxy, idle_timeout=d.idle_timeout,
+                        key_masks=self.dynamic_key_masks(d, keys, proxy is not None or algo_ref is not None))
         if impl is not None:
             profile = impl.extra["profile"] if impl.kind == "ActionSelector" else impl
             assert isinstance(profile, ExternSym)

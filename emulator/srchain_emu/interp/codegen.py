@@ -723,6 +723,8 @@ class Generator:
                         meter_unit=str(sym.meter.extra["unit"]) if sym.meter is not None else None)
         if sym.idle_timeout:
             tinfo.idle = R.IdleTime()
+        if sym.key_masks:
+            tinfo.enable_key_masks()
         self.pipe_state[self.gress].append(tinfo)  # its EntryScope: one copy of the entries, or one per scope
         self.env[objname] = tinfo
         self.tables[sym.qual] = tinfo
@@ -775,7 +777,9 @@ class Generator:
         if sym.proxy is not None:
             tinfo.set_proxy(sym.proxy.extra["algo"], sym.proxy.extra["width"])  # type: ignore[arg-type]
             fn.emit(f"e = {objname}.lookup_proxy({key})")
-        elif tinfo.all_exact:  # the dict lookup inline (a method call per lookup is a visible share of a packet)
+        elif tinfo.all_exact and tinfo.key_mask is None:
+            # the dict lookup inline (a method call per lookup is a visible share of a packet); a dynamic-key-mask
+            # table goes through _lookup, which masks the packet's key first
             fn.emit(f"e = {objname}._exact.get({key}, {objname}.default)")
         else:
             fn.emit(f"e = {objname}._lookup({key})")

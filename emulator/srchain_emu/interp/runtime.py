@@ -216,6 +216,10 @@ class Table:
         self._copy = 0
         self._copies: list[dict[str, Any] | None] | None = None
         self.scope_mode: tuple[str, int] = ("ALL", 0)  # the EntryScope pipe scope as written: ALL, SINGLE, USER
+        # `@dynamic_table_key_masks(1)` (exact tables only): the DynamicKeyMask attribute, one mask per key field
+        # (all ones until the control plane sets one), ANDed onto each entry's key as it is written (pipe_mgr
+        # stores the masked key) and onto the packet's key at lookup. None: not a dynamic-key-mask table.
+        self.key_mask: tuple[int, ...] | None = None
         self.keys = keys
         self.actions = {a.name: a for a in actions}
         self.size = size
@@ -255,6 +259,11 @@ class Table:
 
     def _lookup_exact(self, key: tuple) -> Entry:
         return self._exact.get(key, self.default)
+
+    def _lookup_key_masked(self, key: tuple) -> Entry:
+        mask = self.key_mask
+        assert mask is not None
+        return self._exact.get(tuple([k & m for k, m in zip(key, mask, strict=True)]), self.default)
 
     def _lookup_memo(self, key: tuple) -> Entry:
         # LPM/ternary results per key, until the entries change (_rebuild clears it). Misses are kept as
@@ -309,13 +318,14 @@ class Table:
         if len(spec) != len(self.keys):
             raise ConfigError(f"table {self.name}: expected {len(self.keys)} key fields, got {len(spec)}")
         out: list[int | tuple[int, int]] = []
+        key_mask = self.key_mask
         for k, v in zip(self.keys, spec, strict=True):
             limit = 1 << k.width
             if k.match_kind == "exact":
                 v = int(v)
                 if not 0 <= v < limit:
                     raise ConfigError(f"table {self.name}: key {k.name} value {v} does not fit in {k.width} bits")
-                out.append(v)
+                out.append(v if key_mask is None else v & key_mask[len(out)])  # DynamicKeyMask: the masked key
             elif k.match_kind == "ternary":
                 val, mask = (int(x) for x in v)
                 if not (0 <= val < limit and 0 <= mask < limit):
@@ -451,11 +461,42 @@ class Table:
         self.meter_adjusts = [0] * n
 
     def reset(self) -> None:
-        """Back to one copy for all pipes (a program push); the entries are cleared by the pipeline."""
+        """Back to one copy for all pipes and the full key mask (a program push); the entries are cleared by the
+        pipeline."""
         if self._copies is not None:
             self._use_copy(0)
             self._copies = None
         self.scope, self._copy, self.scope_mode = (0,) * self.num_pipes, 0, ("ALL", 0)
+        if self.key_mask is not None:
+            self.key_mask = self.full_key_mask()
+
+    # -- dynamic key masks (`@dynamic_table_key_masks(1)`, the DynamicKeyMask attribute)
+    def full_key_mask(self) -> tuple[int, ...]:
+        """Every bit of every key field: the mask a dynamic-key-mask table starts with."""
+        return tuple((1 << k.width) - 1 for k in self.keys)
+
+    def enable_key_masks(self) -> None:
+        """Make this an exact table whose key the control plane may mask (all ones until it does)."""
+        if not self.all_exact or self.proxy is not None:
+            raise ConfigError(f"table {self.name}: dynamic key masks need an exact-match table")
+        self.key_mask = self.full_key_mask()
+        self._lookup = self._lookup_key_masked
+
+    def set_key_mask(self, mask: tuple[int, ...]) -> None:
+        """The DynamicKeyMask attribute: one mask per key field, in key order. As pipe_mgr, only while no copy of
+        the entries holds any (the table's default entry does not count): the stored keys were masked with the old
+        mask."""
+        if self.key_mask is None:
+            raise ConfigError(f"table {self.name} is not declared with @dynamic_table_key_masks(1)")
+        if len(mask) != len(self.keys):
+            raise ConfigError(f"table {self.name}: a key mask needs {len(self.keys)} fields, not {len(mask)}")
+        for k, m in zip(self.keys, mask, strict=True):
+            if not 0 <= m < 1 << k.width:
+                raise ConfigError(f"table {self.name}: key {k.name} mask {m:#x} does not fit in {k.width} bits")
+        if any(self.copies()):
+            raise ConfigError(f"table {self.name}: the key mask changes only while the table has no entries (delete "
+                              "them first)")
+        self.key_mask = mask
 
     @property
     def asymmetric(self) -> bool:
