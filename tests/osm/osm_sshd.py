@@ -89,9 +89,12 @@ class SshLab:
             out, err, code = p.stdout, p.stderr, p.returncode
         except subprocess.TimeoutExpired:
             out, err, code = b"", b"timed out in the test sshd", 124
-        channel.sendall(out)
-        channel.sendall_stderr(err)
-        channel.send_exit_status(code)
+        try:
+            channel.sendall(out)
+            channel.sendall_stderr(err)
+            channel.send_exit_status(code)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # the client hung up (or the lab stopped) before the command ended: nobody left to answer
         channel.close()
 
     def start(self) -> SshLab:
