@@ -204,9 +204,9 @@ class Device:
         with self.lock:
             return dict(next(iter(self.programs.values())).pipeline.stats) if self.programs else {}
 
-    def ingress_many(self, port: int, frames: list[bytes]) -> list[ToTM]:
+    def ingress_many(self, port: int, frames: list[bytes], parser_port: int | None = None) -> list[ToTM]:
         """ingress() for a batch of frames from one port, under one lock acquisition (a write waits for
-        the batch, never sees half of a packet)."""
+        the batch, never sees half of a packet). `parser_port`: see Pipeline.ingress."""
         out: list[ToTM] = []
         with self.lock:
             if not self.programs:
@@ -214,7 +214,7 @@ class Device:
             prog = next(iter(self.programs.values()))
             run = prog.pipeline.ingress
             for frame in frames:
-                out.extend(run(port, frame))
+                out.extend(run(port, frame) if parser_port is None else run(port, frame, None, parser_port))
             if prog.pipeline.digests:
                 self._digests(prog)
         return out

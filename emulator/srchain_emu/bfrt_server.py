@@ -444,7 +444,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
             undo.append(self._apply_device(te, T.Type.Name(upd.type), pipe))
             return
         if te.table_id in PKTGEN_IDS:
-            undo.append(self._apply_pktgen(te, T.Type.Name(upd.type)))
+            undo.append(self._apply_pktgen(te, T.Type.Name(upd.type), pipe))
             return
         tm = prog.tables.get(te.table_id)
         if tm is None:
@@ -794,8 +794,9 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 values[f.field_id] = _to_int(f.stream)
         return self.device.write(te.table_id, utype, key, values, pipe)
 
-    def _apply_pktgen(self, te: pb.TableEntry, utype: str) -> Callable[[], None]:
-        """A tf1.pktgen.* update (pktgen.py): every pipe's generator, whatever the target pipe."""
+    def _apply_pktgen(self, te: pb.TableEntry, utype: str, pipe: int = PIPE_ALL) -> Callable[[], None]:
+        """A tf1.pktgen.* update (pktgen.py): every pipe's generator, whatever the target pipe, but for the app
+        counters (one register per pipe: the target pipe's, or every pipe's)."""
         gen = self.device.pktgen
         if te.is_default_entry:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "the pktgen tables have no default entry")
@@ -806,17 +807,17 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 kind = gen.field_kind(te.table_id, f.field_id)
                 values[f.field_id] = (f.bool_val if kind == "bool" else bytes(f.stream) if kind == "bytes"
                                       else _to_int(f.stream))
-            return gen.write(te.table_id, utype, key, values, te.data.action_id)
+            return gen.write(te.table_id, utype, key, values, te.data.action_id, self._pipe(pipe, "tf1.pktgen.app_cfg"))
         except PktgenUnsupported as exc:
             raise RpcFailure(grpc.StatusCode.UNIMPLEMENTED, str(exc)) from None
         except PktgenError as exc:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
-    def _read_pktgen(self, te: pb.TableEntry) -> list[pb.TableEntry]:
+    def _read_pktgen(self, te: pb.TableEntry, pipe: int = PIPE_ALL) -> list[pb.TableEntry]:
         gen = self.device.pktgen
         want = tuple(_to_int(f.exact.value) for f in sorted(te.key.fields, key=lambda f: f.field_id)) or None
         try:
-            rows = gen.read(te.table_id, want)
+            rows = gen.read(te.table_id, want, self._pipe(pipe, "tf1.pktgen.app_cfg"))
         except PktgenError as exc:
             raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         out = []
@@ -1578,7 +1579,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
         if te.table_id in self.device.tables:
             entries = self._read_device(te, pipe)
         elif te.table_id in PKTGEN_IDS:
-            entries = self._read_pktgen(te)
+            entries = self._read_pktgen(te, pipe)
         else:
             tm = prog.tables.get(te.table_id)
             if tm is None:

@@ -23,8 +23,9 @@ tables have no add/delete) and `pipe_mgr_pktgen.c`:
   `timer_nanosec`. Packet p of batch b leaves b * ibg + p * ipg after the trigger (Tofino 1: gaps are start to
   start). Each packet is the 6-byte `pktgen_timer_header_t` (pipe, app, batch, packet) followed by `pkt_len`
   bytes of the buffer at `pkt_buffer_offset`; it enters ingress on the pipe's `pipe_local_source_port` (+ b with
-  `increment_source_port`). `trigger_counter` counts triggers (one per pipe), `batch_counter` and `pkt_counter`
-  what was made; a write may set them. An app that finished stays enabled: disable and enable it to trigger
+  `increment_source_port`) through the generator port's parser (`generator_port`). `trigger_counter` counts
+  triggers, `batch_counter` and `pkt_counter` what was made, per pipe (a read of all pipes sums them); a write may
+  set them, for its target pipe or every pipe. An app that finished stays enabled: disable and enable it to trigger
   again. Jitter fields must stay 0 (refused otherwise: not modelled).
 """
 
@@ -46,6 +47,7 @@ ACTIONS = {1: "trigger_timer_one_shot", 2: "trigger_timer_periodic", 3: "trigger
            4: "trigger_recirc_pattern"}
 ACTION_FIELDS = {1: ("timer_nanosec", "uint32"), 4: ("pattern_value", "uint32"), 5: ("pattern_mask", "uint32")}
 ACTION_DATA = {1: (1,), 2: (1,), 3: (), 4: (4, 5)}
+COUNTER_IDS = {23, 24, 25}  # batch_counter, pkt_counter, trigger_counter: per pipe (App.counts)
 APP_FIELDS = {12: ("app_enable", "bool"), 13: ("pkt_len", "uint16"), 14: ("pkt_buffer_offset", "uint16"),
               15: ("pipe_local_source_port", "uint32"), 16: ("increment_source_port", "bool"),
               17: ("batch_count_cfg", "uint16"), 18: ("packets_per_batch_cfg", "uint16"), 19: ("ibg", "uint32"),
@@ -62,6 +64,12 @@ class PktgenError(ValueError):
 
 class PktgenUnsupported(PktgenError):
     """A setting the emulator does not model (UNIMPLEMENTED), never ignored."""
+
+
+def generator_port(port: int) -> int:
+    """The generator port of `port`'s pipe: its channel (and parser, Tofino 1's parser 17) takes every generated
+    packet of the pipe, whatever source port (the packet's ingress_port) the app gives."""
+    return (port & ~0x7F) | PKTGEN_LOCAL_PORT
 
 
 def pktgen_ports(pipes: int = PIPES) -> list[int]:
@@ -83,9 +91,22 @@ class App:
     action: int = 1  # the SDE's default trigger (bf_pktgen_app_cfg_t zeroed: timer one-shot)
     values: dict[str, Value] = field(default_factory=lambda: {
         "timer_nanosec": 0, "pattern_value": 0, "pattern_mask": 0,
-        **{name: (False if kind == "bool" else 0) for name, kind in APP_FIELDS.values()}})
+        **{name: (False if kind == "bool" else 0) for fid, (name, kind) in APP_FIELDS.items()
+           if fid not in COUNTER_IDS}})
     armed_at: int | None = None  # ns the countdown started (enabled), None while disabled
     fired: int = 0  # triggers made since armed
+    # trigger_counter, batch_counter, pkt_counter of each pipe's generator (registers per pipe, as pipe_mgr's
+    # bf_pktgen_get_*_counter: a read of all pipes sums them, a write of all pipes sets each); `values` keeps none
+    counts: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, pipe: int | None, name: str) -> int:
+        if pipe is None:
+            return sum(c.get(name, 0) for c in self.counts.values())
+        return self.counts.get(pipe, {}).get(name, 0)
+
+    def bump(self, pipe: int, name: str) -> None:
+        c = self.counts.setdefault(pipe, {})
+        c[name] = c.get(name, 0) + 1
 
 
 @dataclass(order=True)
@@ -160,9 +181,9 @@ class PacketGenerator:
 
     # ------------------------------------------------------------------ writes
     def write(self, table_id: int, utype: str, key: tuple[int, ...], values: dict[int, Value],
-              action_id: int = 0) -> Callable[[], None]:
+              action_id: int = 0, pipe: int | None = None) -> Callable[[], None]:
         """One MODIFY, or a DELETE without a key (the SDE's tableClear: writable fields back to their defaults);
-        returns the undo."""
+        returns the undo. `pipe`: the target pipe (None: all), which only the app counters depend on."""
         if utype == "DELETE" and not key:
             return self._clear(table_id)
         if utype != "MODIFY":
@@ -172,7 +193,7 @@ class PacketGenerator:
             return self._write_port(key, values)
         if table_id == PKT_BUFFER_ID:
             return self._write_buffer(key, values)
-        return self._write_app(key, values, action_id)
+        return self._write_app(key, values, action_id, pipe)
 
     def _clear(self, table_id: int) -> Callable[[], None]:
         ports, armed, buffer, apps = self.ports, self.armed_ports, self.buffer, self.apps
@@ -254,11 +275,12 @@ class PacketGenerator:
             raise PktgenError(f"tf1.pktgen.pkt_buffer: offset {offset} + size {size} exceed the {BUFFER_SIZE}-byte "
                               "buffer")
 
-    def _write_app(self, key: tuple[int, ...], values: dict[int, Value], action_id: int) -> Callable[[], None]:
+    def _write_app(self, key: tuple[int, ...], values: dict[int, Value], action_id: int,
+                   pipe: int | None = None) -> Callable[[], None]:
         if len(key) != 1 or not 0 <= key[0] < APPS:
             raise PktgenError(f"tf1.pktgen.app_cfg: app_id {key[0] if key else '?'} out of range 0..{APPS - 1}")
         app = self.apps[key[0]]
-        saved = (app.action, dict(app.values), app.armed_at, app.fired)
+        saved = (app.action, dict(app.values), app.armed_at, app.fired, {k: dict(c) for k, c in app.counts.items()})
         action = action_id or app.action
         if action not in ACTIONS:
             raise PktgenError(f"tf1.pktgen.app_cfg: no action id {action_id}")
@@ -266,6 +288,7 @@ class PacketGenerator:
             raise PktgenUnsupported(f"tf1.pktgen.app_cfg: {ACTIONS[action]}: the emulator models the timer and "
                                     "port-down apps only (no recirculation pattern matching)")
         new = dict(app.values)
+        counts: dict[str, int] = {}
         for fid, v in values.items():
             spec = APP_FIELDS.get(fid) or (ACTION_FIELDS.get(fid) if fid in ACTION_DATA[action] else None)
             if spec is None:
@@ -275,7 +298,10 @@ class PacketGenerator:
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << WIDTH[kind])
             if not ok:
                 raise PktgenError(f"tf1.pktgen.app_cfg: {name} must be a {kind}, not {v!r}")
-            new[name] = v
+            if fid in COUNTER_IDS:
+                counts[name] = int(v)
+            else:
+                new[name] = v
         for name in ("ibg_jitter", "ipg_jitter"):
             if new[name]:
                 raise PktgenUnsupported(f"tf1.pktgen.app_cfg: {name} {new[name]!r}: jitter is not modelled; leave it 0")
@@ -283,17 +309,19 @@ class PacketGenerator:
             self._check_range(int(new["pkt_buffer_offset"]), int(new["pkt_len"]))
         was_enabled = bool(app.values["app_enable"])
         app.action, app.values = action, new
+        for p_ in range(self.pipes) if pipe is None else (pipe,):
+            app.counts.setdefault(p_, {}).update(counts)
         if not new["app_enable"]:
             app.armed_at = None
             self.pending = [s for s in self.pending if (s.frame[0] & 7) != key[0]]
-        elif action in (1, 2) and (not was_enabled or values.keys() - {23, 24, 25}):
+        elif action in (1, 2) and (not was_enabled or values.keys() - COUNTER_IDS):
             app.armed_at, app.fired = self.clock(), 0  # enabled, or reconfigured: the countdown restarts
         else:
             app.armed_at = None if action == 3 else app.armed_at
         self._note_timers()
 
         def undo() -> None:
-            app.action, app.values, app.armed_at, app.fired = saved
+            app.action, app.values, app.armed_at, app.fired, app.counts = saved
             self._note_timers()
         return undo
 
@@ -306,8 +334,9 @@ class PacketGenerator:
         return not self.timers_armed and not self.pending
 
     # ------------------------------------------------------------------ reads
-    def read(self, table_id: int, key: tuple[int, ...] | None) -> list[tuple[tuple[int, ...], dict[int, Value], int]]:
-        """Rows as (key, {field id: value}, action id or 0)."""
+    def read(self, table_id: int, key: tuple[int, ...] | None, pipe: int | None = None) \
+            -> list[tuple[tuple[int, ...], dict[int, Value], int]]:
+        """Rows as (key, {field id: value}, action id or 0); the app counters of `pipe`, or their sum (None: all)."""
         if table_id == PORT_CFG_ID:
             keys = [(p,) for p in sorted(set(self.ports) | self.armed_ports)] if key is None else [key]
             return [(k, {fid: self._port_row(k)[name] for fid, name in PORT_FIELDS.items()}, 0) for k in keys]
@@ -323,7 +352,8 @@ class PacketGenerator:
             if not 0 <= k[0] < APPS:
                 raise PktgenError(f"tf1.pktgen.app_cfg: app_id {k[0]} out of range 0..{APPS - 1}")
             app = self.apps[k[0]]
-            row: dict[int, Value] = {fid: app.values[name] for fid, (name, _) in APP_FIELDS.items()}
+            row: dict[int, Value] = {fid: app.count(pipe, name) if fid in COUNTER_IDS else app.values[name]
+                                     for fid, (name, _) in APP_FIELDS.items()}
             row.update({fid: app.values[ACTION_FIELDS[fid][0]] for fid in ACTION_DATA[app.action]})
             out.append((k, row, app.action))
         return out
@@ -370,13 +400,13 @@ class PacketGenerator:
         batches, per_batch = int(v["batch_count_cfg"]) + 1, int(v["packets_per_batch_cfg"]) + 1
         offset, length = int(v["pkt_buffer_offset"]), int(v["pkt_len"])
         payload = bytes(self.buffer[offset:offset + length])
-        v["trigger_counter"] = int(v["trigger_counter"]) + 1
+        app.bump(pipe, "trigger_counter")
         for b in range(batches):
-            v["batch_counter"] = int(v["batch_counter"]) + 1
+            app.bump(pipe, "batch_counter")
             local = int(v["pipe_local_source_port"]) + (b if v["increment_source_port"] else 0)
             port = (pipe << 7) | (local & 0x7F)
             for p in range(per_batch):
-                v["pkt_counter"] = int(v["pkt_counter"]) + 1
+                app.bump(pipe, "pkt_counter")
                 self._seq += 1
                 due = at + b * int(v["ibg"]) + p * int(v["ipg"])
                 head = (timer_header(pipe, app_id, b, p) if down_port is None

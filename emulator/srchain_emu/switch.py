@@ -11,7 +11,7 @@ import time
 
 from .bfrt_server import BfRuntimeServer
 from .interp.pipeline import ToTM, is_recirculation_port
-from .pktgen import PacketGenerator
+from .pktgen import PacketGenerator, generator_port
 from .portio import Port, SocketPort, open_port
 from .ports import PortSpec
 from .tm import TrafficManager
@@ -122,7 +122,8 @@ class DataPlane:
             return
         enqueue, now = self.tm.enqueue, time.monotonic_ns
         for port, frame in made:
-            for item in self.server.ingress_many(port, [frame]):
+            # the generator port's parser (Tofino 1: port 68 of the pipe), whatever source port the app gives
+            for item in self.server.ingress_many(port, [frame], generator_port(port)):
                 enqueue(item, now())
 
     def _receive(self, fd: int) -> None:

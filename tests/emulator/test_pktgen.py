@@ -94,6 +94,29 @@ def test_packets_are_made_only_where_the_generator_port_is_on():
     assert counters(gen) == (2, 6, 24)
 
 
+def test_app_counters_are_each_pipes_own_and_all_pipes_read_their_sum():
+    """pipe_mgr's bf_pktgen_get_*_counter: a read for one pipe is that pipe's generator's registers, a read for all
+    pipes their sum (tna_pktgen's PeriodicTimer checks each pipe against its verify table, OneShotTimer the sum); a
+    counter write for one pipe sets that pipe's, for all pipes every pipe's."""
+    clock = Clock()
+    gen = PacketGenerator(clock)
+    armed(gen)
+    gen.write(PORT_CFG_ID, "MODIFY", (196,), {2: True})
+    assert len(gen.due(clock.ns + 1000)) == 24
+
+    def of(pipe: int | None) -> tuple:
+        (_, row, _), = gen.read(APP_CFG_ID, (3,), pipe)
+        return row[25], row[23], row[24]
+
+    assert (of(0), of(1), of(2), of(None)) == ((1, 3, 12), (1, 3, 12), (0, 0, 0), (2, 6, 24))
+    undo = gen.write(APP_CFG_ID, "MODIFY", (3,), {25: 7}, 0, pipe=1)
+    assert (of(0)[0], of(1)[0], of(None)[0]) == (1, 7, 8)
+    undo()
+    assert of(1) == (1, 3, 12)
+    gen.write(APP_CFG_ID, "MODIFY", (3,), {23: 0, 24: 0, 25: 0})  # all pipes: each pipe's set
+    assert (of(0), of(1), of(None)) == ((0, 0, 0), (0, 0, 0), (0, 0, 0))
+
+
 def test_port_down_fires_once_per_armed_port_in_its_pipe():
     """tna_pktgen's PortDownAppTF1 rules: a port fires the first time it goes down after clear_port_down_enable,
     never again until cleared; the packets carry the port, in the port's pipe."""

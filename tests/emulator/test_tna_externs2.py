@@ -610,6 +610,31 @@ def test_value_set_entry_scope_per_pipe_and_parser(sw):
     assert [matched(p) for p in (128 + 4, 0)] == [True, True]  # one copy for every pipe and parser again
 
 
+def test_a_generated_packet_takes_the_generator_ports_parser_not_its_ingress_ports(sw):
+    """Packet-generator packets carry the app's source port as ingress_port but come in on the generator port's
+    channel: its parser's value-set copy decides (tna_pktgen: pgen_timer entries on parser 17, Tofino 1's port 68,
+    with the apps' source port left 0)."""
+    c, servicer = sw
+    etypes = c.table("IgParser.etypes")
+    u = pb.Update(type=pb.Update.INSERT)
+    u.entity.table_attribute.table_id = etypes.id
+    es = u.entity.table_attribute.entry_scope
+    for m in (es.gress_scope, es.pipe_scope, es.prsr_scope):
+        m.predef, m.args = pb.Mode.SINGLE, 0
+    c.write([u])
+    req = c._write_request([c.make_update(pb.Update.INSERT, "IgParser.etypes", {"f1": (0x9000, 0xFFF0)})],
+                           pb.WriteRequest.CONTINUE_ON_ERROR, 1)
+    req.target.direction, req.target.prsr_id = 0, 1  # pipe 1, parser 1 (ports 132-135)
+    c.stub.Write(req)
+    f = ETH[:12] + bytes.fromhex("9000") + frame(19, b=1)[14:]
+
+    def matched(port: int, parser_port: int | None) -> bool:
+        (o,) = servicer.ingress_many(port, [f], parser_port)
+        return bool(d_of(o) & 0b10)
+
+    assert [matched(128, None), matched(128, 132), matched(132, None), matched(132, 128)] == [False, True, True, False]
+
+
 def test_value_set_table_shape_matches_bf_p4c():
     info = bfrt_info(Pipeline.from_file(P4_DIR / "tna_externs2.p4"))
     tables = {t["name"]: t for t in info["tables"]}

@@ -291,7 +291,11 @@ class Pipeline:
             obj.select(pipe)
         return True
 
-    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+    def ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None, parser_port: int | None = None) \
+            -> list[ToTM]:
+        """One frame through ingress. `parser_port`: the port whose parser takes the frame when it is not the
+        ingress port's own (the packet generator's: its packets carry the app's source port as ingress_port but
+        come in on the generator port's channel, Tofino 1's port 68 of the pipe, parser 17)."""
         stats = self.stats
         stats["rx"] += 1
         pipe = (port & 0x1FF) >> 7  # PIPE_SHIFT
@@ -301,7 +305,7 @@ class Pipeline:
                 return []
             self._ig_pipe = pipe
         for vs in self.scoped_value_sets:  # the copy of this port's pipe and parser (rare: an EntryScope was set)
-            vs.select_port(port)
+            vs.select_port(port if parser_port is None else parser_port)
         digests, mirrors = self.digest_buffer, self.mirror_buffer
         if digests:
             digests.clear()
@@ -346,12 +350,13 @@ class Pipeline:
         grew = sorted(k for k, v in self.stats.items() if k.startswith("drop") and v > before.get(k, 0))
         return ", ".join(grew) or "no output"
 
-    def _traced_ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None) -> list[ToTM]:
+    def _traced_ingress(self, port: int, frame: bytes, tstamp_ns: int | None = None,
+                        parser_port: int | None = None) -> list[ToTM]:
         tracer = self.tracer
         assert tracer is not None
         tracer.begin("ingress", port & 0x1FF, frame)
         before = collections.Counter(self.stats)
-        result = Pipeline.ingress(self, port, frame, tstamp_ns)
+        result = Pipeline.ingress(self, port, frame, tstamp_ns, parser_port)
         if not result:
             tracer.finish(f"dropped: {self._drops_since(before)}")
         for item in result:
