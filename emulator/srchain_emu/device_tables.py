@@ -498,6 +498,12 @@ class DeviceTables:
         self.set_queue(port, qid, QueueSched(PRIO_LEVEL[str(cfg["max_priority"])], _int(cfg["dwrr_weight"]),
                                              bool(cfg["scheduling_enable"]), rate, _int(shaping["max_burst_size"])))
 
+    def link_changed(self, port: int, up: bool) -> None:
+        """The port's interface lost (or got back) its link, as tofino-model sees a veth going down: a port going
+        down, for the packet generator's port-down apps, as a `$PORT_ENABLE` false is."""
+        if not up and port in self.ports:
+            self.pktgen.port_down(port)
+
     def _effect(self, port: int) -> None:
         port_row = self.by_name["$PORT"].rows.get((port,))
         up = bool(port_row and port_row["$PORT_ENABLE"])

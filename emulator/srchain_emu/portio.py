@@ -35,6 +35,21 @@ def max_frame(sock: socket.socket, ifname: str) -> int:
     return struct.unpack("16si", fcntl.ioctl(sock.fileno(), SIOCGIFMTU, req))[1] + ETH_HLEN
 
 
+SIOCGIFFLAGS = 0x8913
+IFF_UP, IFF_RUNNING = 0x1, 0x40
+
+
+def link_up(fd: int, ifname: str) -> bool:
+    """The interface is up and has its carrier (IFF_UP and IFF_RUNNING), asked through the socket `fd` (so in the
+    socket's network namespace); an interface that is gone is down."""
+    try:
+        req = struct.pack("16sh", ifname.encode()[:15], 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(fd, SIOCGIFFLAGS, req))[1]
+    except OSError:
+        return False
+    return bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+
+
 class Port(Protocol):
     oversize: int  # frames longer than the egress MTU (or a ring slot): dropped and counted, as a switch does
 

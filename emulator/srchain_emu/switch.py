@@ -12,12 +12,13 @@ import time
 from .bfrt_server import BfRuntimeServer
 from .interp.pipeline import ToTM, is_recirculation_port
 from .pktgen import PacketGenerator, generator_port
-from .portio import Port, SocketPort, open_port
+from .portio import Port, SocketPort, link_up, open_port
 from .ports import PortSpec
 from .tm import TrafficManager
 
 log = logging.getLogger(__name__)
 BATCH = 64  # frames per port per wake-up: bounds how long one port holds the loop
+LINK_POLL_S = 0.1  # how often the ports' interfaces are looked at for link changes (tofino-model polls its veths)
 
 
 class DataPlane:
@@ -32,6 +33,8 @@ class DataPlane:
         else:
             self.ports = {n: SocketPort(s) if isinstance(s, socket.socket) else s for n, s in sockets.items()}
         self.disabled: set[int] = set()  # ports whose $PORT_ENABLE is false
+        self.ifnames = {p.device_port: p.ifname for p in ports if p.device_port in self.ports}
+        self.link: dict[int, bool] = {}  # the link state last seen per port (absent: not looked at yet)
         self.by_fd = {s.fileno(): port for port, s in self.ports.items()}
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
@@ -94,11 +97,27 @@ class DataPlane:
             prof.disable()
             prof.dump_stats(path)
 
+    def _poll_links(self) -> None:
+        """A port whose interface goes down (an operator's `ip link set … down`, the SDE's `port_ifdown`) is a port
+        going down for the device; the first look only records the state."""
+        for port, ifname in self.ifnames.items():
+            up = link_up(self.ports[port].fileno(), ifname)
+            was = self.link.get(port)
+            self.link[port] = up
+            if was is not None and up != was:
+                log.info("port %d (%s): link %s", port, ifname, "up" if up else "down")
+                with self.server.lock:
+                    self.server.device.link_changed(port, up)
+
     def _loop(self) -> None:
         fds = list(self.by_fd)
         wait = 0.05
         pktgen = self.server.device.pktgen
+        next_link_poll = 0.0
         while not self.stop_event.is_set():
+            if (now := time.monotonic()) >= next_link_poll:
+                self._poll_links()
+                next_link_poll = now + LINK_POLL_S
             ready, _, _ = select.select(fds, [], [], wait)
             for fd in ready:
                 self._receive(fd)

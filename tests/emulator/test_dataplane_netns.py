@@ -213,6 +213,48 @@ def test_the_generator_waits_for_a_writer_holding_the_device_lock(switch_factory
     assert dp.thread is not None and dp.thread.is_alive()
 
 
+def _set_link(fd: int, ifname: str, up: bool) -> None:
+    """`ifconfig IF down|up` (what the SDE's port_ifdown / port_ifup scripts run), through a socket of the port's
+    network namespace."""
+    import fcntl
+    import struct
+
+    req = struct.pack("16sh", ifname.encode(), 0)
+    flags = struct.unpack("16sh", fcntl.ioctl(fd, 0x8913, req))[1]  # SIOCGIFFLAGS
+    flags = flags | 1 if up else flags & ~1  # IFF_UP
+    fcntl.ioctl(fd, 0x8914, struct.pack("16sh", ifname.encode(), flags))  # SIOCSIFFLAGS
+
+
+def test_a_port_whose_interface_goes_down_fires_the_port_down_app(switch_factory):
+    """As tofino-model follows its veths (tna_pktgen's PortDownAppTF1 on the model takes a port's veth down): an
+    armed port whose interface goes down fires the port-down app once, its packets carrying the port; down again
+    after coming back up fires nothing until the port is re-armed."""
+    from srchain_emu.pktgen import APP_CFG_ID, PKT_BUFFER_ID, PORT_CFG_ID
+
+    pipe = Pipeline.from_file(P4_DIR / "pktgen_timer.p4")
+    for p in range(2):  # parsed as the timer header: batch_id is the port-down header's port number (1)
+        pipe.table("forward").insert([0, 5, 1, p], "SwitchIngress.hit", {"port": 2})
+    dp, host = switch_factory(pipe, 3)
+    gen = dp.server.device.pktgen
+    frame = data_frame(7, 8, 9, 10, tail=b"d" * 50)
+    with dp.server.lock:
+        gen.write(PORT_CFG_ID, "MODIFY", (68,), {2: True})
+        gen.write(PORT_CFG_ID, "MODIFY", (1,), {4: True})  # clear_port_down_enable: port 1 armed
+        gen.write(PKT_BUFFER_ID, "MODIFY", (256, len(frame)), {1: frame})
+        gen.write(APP_CFG_ID, "MODIFY", (5,), {13: len(frame), 14: 256, 15: 68, 18: 1, 12: True}, 3)
+    time.sleep(0.3)  # the data plane has looked at every port once (all up)
+    assert recv_all(host[2], 1, timeout=0.1) == []
+    fd, ifname = dp.ports[1].fileno(), dp.ifnames[1]
+    _set_link(fd, ifname, up=False)
+    assert recv_all(host[2], 3, timeout=2.0) == [frame] * 2
+    _set_link(fd, ifname, up=True)
+    time.sleep(0.3)
+    _set_link(fd, ifname, up=False)  # not re-armed: nothing
+    assert recv_all(host[2], 1, timeout=0.5) == []
+    (_, row, _), = gen.read(APP_CFG_ID, (5,))
+    assert (row[25], row[24]) == (1, 2)
+
+
 def test_ingress_stamps_are_the_kernels_receive_times_on_ring_ports(switch_factory, tmp_path):
     """ingress_mac_tstamp (and the TM's enqueue time) is when the frame arrived, as a MAC stamps it, not when the
     loop got round to it: frames sent 20 ms apart while the loop was held up keep their 20 ms spacing."""
