@@ -129,6 +129,22 @@ def _flags(context: grpc.ServicerContext) -> frozenset[str]:
                      and str(v).strip() == "1")
 
 
+def _write_deadline(context: grpc.ServicerContext, now: float) -> float | None:
+    """The SDE client's `deadline_sec` / `deadline_nsec` metadata (bf_rt_server_impl.cpp processClientMetadata): a
+    Write must be served by `now` + that, or it stops before its next update; None without them, or when one is
+    out of range (the SDE then sets no deadline at all)."""
+    md = {k: str(v) for k, v in context.invocation_metadata() if k in ("deadline_sec", "deadline_nsec")}
+    if not md:
+        return None
+    try:
+        sec, nsec = int(md.get("deadline_sec", 0)), int(md.get("deadline_nsec", 0))
+    except ValueError:
+        return None
+    if sec < 0 or not 0 <= nsec <= 999_999_999:
+        return None
+    return now + sec + nsec / 1e9
+
+
 def _code_for(exc: Exception) -> grpc.StatusCode:
     if isinstance(exc, RpcFailure):
         return exc.code
@@ -176,6 +192,7 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
     def __init__(self, device_id: int = 0, token: str | None = None, num_pipes: int = MAX_PIPES) -> None:
         self.device_id = device_id
         self.token = token
+        self.clock: Callable[[], float] = time.monotonic  # what Write deadlines are measured on (tests inject one)
         self.dev = Device(num_pipes)
         self.dev.on_digests = self._push_digests
         self.lock = self.dev.lock  # guards programs, all pipeline state and the sessions below
@@ -374,13 +391,15 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
 
     # ------------------------------------------------------------ write
     def Write(self, request, context):
-        return self._guard(context, lambda: self._write(request, _flags(context)))
+        deadline = _write_deadline(context, self.clock())  # from the request's arrival, as the SDE's server
+        return self._guard(context, lambda: self._write(request, _flags(context), deadline))
 
-    def _write(self, req: pb.WriteRequest, flags: frozenset[str] = frozenset()) -> pb.WriteResponse:
+    def _write(self, req: pb.WriteRequest, flags: frozenset[str] = frozenset(),
+               deadline: float | None = None) -> pb.WriteResponse:
         with self.lock:
             prog = self._bound_program(req.client_id, req.p4_name)
             with D.one_rebuild_per_batch(self._match_tables(prog, req)):
-                return self._write_locked(prog, req, flags)
+                return self._write_locked(prog, req, flags, deadline)
 
     @staticmethod
     def _match_tables(prog: Program, req: pb.WriteRequest) -> list[R.Table]:
@@ -391,17 +410,27 @@ class BfRuntimeServer(pb_grpc.BfRuntimeServicer):
                 tables.append(tm.obj)  # type: ignore[arg-type]
         return tables
 
-    def _write_locked(self, prog: Program, req: pb.WriteRequest, flags: frozenset[str] = frozenset()) \
-            -> pb.WriteResponse:
+    def _write_locked(self, prog: Program, req: pb.WriteRequest, flags: frozenset[str] = frozenset(),
+                      deadline: float | None = None) -> pb.WriteResponse:
         """`flags`: the SDE's client metadata (bf_rt_server_impl.cpp processClientMetadata): `ignore_not_found`
         makes a keyed DELETE of a missing entry succeed (its status carries code NOT_FOUND), `error_in_resp`
-        reports every update's status in the response instead of failing the call."""
+        reports every update's status in the response instead of failing the call. `deadline` (monotonic): past
+        it, the Write stops before its next update with DEADLINE_EXCEEDED, as the SDE's server does: a
+        ROLLBACK_ON_ERROR batch is undone, otherwise the updates served so far stay."""
         atomic = req.atomicity in (pb.WriteRequest.ROLLBACK_ON_ERROR, pb.WriteRequest.DATAPLANE_ATOMIC)
         undo: list[Callable[[], None]] = []
         errors: list[tuple[int, Exception]] = []
         resp = pb.WriteResponse()
         self._target = req.target  # the whole target, for the tables whose writes name a gress or parser too
         for i, upd in enumerate(req.updates):
+            if deadline is not None and self.clock() > deadline:
+                if req.atomicity == pb.WriteRequest.ROLLBACK_ON_ERROR:
+                    for fn in reversed(undo):
+                        fn()
+                raise RpcFailure(grpc.StatusCode.DEADLINE_EXCEEDED, f"Write RPC request timed out before the "
+                                 f"server could serve update {i} of {len(req.updates)}"
+                                 + ("; the batch was rolled back" if req.atomicity == pb.WriteRequest.ROLLBACK_ON_ERROR
+                                    else f"; the {i} before it stay"))
             status = resp.status.add(canonical_code=code_pb2.OK)
             try:
                 self._apply(prog, upd, undo, req.target.pipe_id)

@@ -43,18 +43,23 @@ def program(tmp_path) -> str:
 
 
 @pytest.fixture()
-def client(tmp_path):
-    server, _, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
+def served(tmp_path):
+    server, servicer, _ = serve(f"unix:{tmp_path / 'bfrt.sock'}")
     compile_to_dir(program(tmp_path), tmp_path / "b")
     c = BfrtClient(f"unix:{tmp_path / 'bfrt.sock'}", client_id=1)
     c.subscribe(learn=False)
     c.push_program("direct_res", tmp_path / "b")
     c.bind("direct_res")
     try:
-        yield c
+        yield c, servicer
     finally:
         c.close()
         server.stop(grace=None)
+
+
+@pytest.fixture()
+def client(served):
+    return served[0]
 
 
 def usage(c: BfrtClient, table: str) -> int:
@@ -339,3 +344,41 @@ def test_read_filtered_by_another_action_fails(client):
     with pytest.raises(grpc.RpcError) as info:
         read("SwitchIngress.miss")
     assert batch_codes(info.value) == ["INVALID_ARGUMENT"] and "not SwitchIngress.miss" in info.value.details()
+
+
+class TickingClock:
+    """The server's Write clock advanced by 1 ms at every look: a Write of many updates outlives a short deadline
+    at a known update."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.001
+        return self.now
+
+
+def test_a_write_past_its_deadline_stops_there(served):
+    """The SDE client's `deadline_sec`/`deadline_nsec` metadata (tna_exact_match ExactMatchTimeoutTest): the server
+    serves updates until the deadline, then answers DEADLINE_EXCEEDED; the entries written before it stay, unless
+    the batch is ROLLBACK_ON_ERROR (then none does). Out-of-range values set no deadline, as in the SDE."""
+    c, servicer = served
+    servicer.clock = TickingClock()
+    ins = [c.make_update(pb.Update.INSERT, TABLE, {"hdr.ethernet.dst_addr": i}, "SwitchIngress.hit",
+                         {"port": 1, "tag": 2}) for i in range(1, 41)]
+    deadline = (("deadline_sec", "0"), ("deadline_nsec", "9500000"))  # 9.5 ms: 9 looks of 1 ms after arrival
+    req = c._write_request(ins, pb.WriteRequest.CONTINUE_ON_ERROR)
+    with pytest.raises(grpc.RpcError) as info:
+        c.stub.Write(req, metadata=deadline)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "before the server could serve update 9 of 40; the 9 before it stay" in info.value.details()
+    assert usage(c, TABLE) == 9
+    c.delete(TABLE)
+    req = c._write_request(ins, pb.WriteRequest.ROLLBACK_ON_ERROR)
+    with pytest.raises(grpc.RpcError, match="the batch was rolled back"):
+        c.stub.Write(req, metadata=deadline)
+    assert usage(c, TABLE) == 0
+    for ignored in ((("deadline_nsec", "1000000000"),), (("deadline_sec", "-1"),)):
+        c.stub.Write(c._write_request(ins[:3], pb.WriteRequest.CONTINUE_ON_ERROR), metadata=ignored)
+        assert usage(c, TABLE) == 3
+        c.delete(TABLE)
