@@ -9,15 +9,17 @@ tables have no add/delete) and `pipe_mgr_pktgen.c`:
   made in every pipe whose generator port is on. `clear_port_down_enable` true re-arms the port-down trigger of
   that port (the generator fires for a port once, the first time it goes down after being cleared, as the SDE's
   `tna_pktgen` test describes; every port starts not armed); it reads back true while the port is armed.
-  `recirculation_enable` and `pattern_matching_enable` read back false; setting one true is refused
-  (recirculation-pattern apps are not modelled).
+  `pattern_matching_enable` (generator ports only: Tofino 1's recirculation port 68 is the generator's) turns on
+  the recirculation-pattern apps for frames recirculated on that port (`recirculated`). `recirculation_enable`
+  reads back false; setting it true is refused (the emulator's recirculation ports are fixed).
 * `tf1.pktgen.pkt_buffer` (keys `pkt_buffer_offset`, `pkt_buffer_size`): `buffer`, the bytes of a 16 KiB packet
   buffer; the offset must be 16-byte aligned and offset + size within the buffer (`pktgen_pkt_buffer_size_
   offset_valid`), the data exactly `size` bytes.
 * `tf1.pktgen.app_cfg` (key `app_id` 0..7): action `trigger_timer_one_shot` or `trigger_timer_periodic`
   (`timer_nanosec`), or `trigger_port_down` (an armed port going down, `$PORT_ENABLE` false or the port deleted,
   triggers every enabled port-down app once, in the port's pipe, each packet carrying
-  `pktgen_port_down_header_t` with the port and no batch number); `trigger_recirc_pattern` is refused. An enabled
+  `pktgen_port_down_header_t` with the port and no batch number), or `trigger_recirc_pattern` (`pattern_value`,
+  `pattern_mask`: a recirculated frame whose first 4 bytes match triggers it once, `recirculated`). An enabled
   timer app counts down `timer_nanosec` from the moment it was enabled, then makes `batch_count_cfg + 1`
   batches of `packets_per_batch_cfg + 1` packets (the counts are zero-based), one-shot once, periodic every
   `timer_nanosec`. Packet p of batch b leaves b * ibg + p * ipg after the trigger (Tofino 1: gaps are start to
@@ -79,6 +81,11 @@ def pktgen_ports(pipes: int = PIPES) -> list[int]:
 def timer_header(pipe: int, app: int, batch: int, packet: int) -> bytes:
     """pktgen_timer_header_t: _pad1 3, pipe_id 2, app_id 3, _pad2 8, batch_id 16, packet_id 16."""
     return bytes([(pipe & 3) << 3 | (app & 7), 0]) + batch.to_bytes(2, "big") + packet.to_bytes(2, "big")
+
+
+def recirc_header(pipe: int, app: int, key: int, packet: int) -> bytes:
+    """pktgen_recirc_header_t (Tofino 1): _pad1 3, pipe_id 2, app_id 3, key 24, packet_id 16."""
+    return bytes([(pipe & 3) << 3 | (app & 7)]) + (key & 0xFFFFFF).to_bytes(3, "big") + packet.to_bytes(2, "big")
 
 
 def port_down_header(pipe: int, app: int, port: int, packet: int) -> bytes:
@@ -233,10 +240,10 @@ class PacketGenerator:
             if name is None or not isinstance(v, bool):
                 raise PktgenError(f"tf1.pktgen.port_cfg: field id {fid} must be one of the bool fields "
                                   f"{', '.join(PORT_FIELDS.values())}")
-            if v and name in ("recirculation_enable", "pattern_matching_enable"):
-                raise PktgenUnsupported(f"tf1.pktgen.port_cfg: {name}: the emulator does not model recirculation "
-                                        "or pattern matching on a generator port")
-            if v and name == "pktgen_enable" and port & 0x7F != PKTGEN_LOCAL_PORT:
+            if v and name == "recirculation_enable":
+                raise PktgenUnsupported(f"tf1.pktgen.port_cfg: {name}: the emulator does not model turning a port "
+                                        "into a recirculation port (its recirculation ports are port 68 of each pipe)")
+            if v and name in ("pktgen_enable", "pattern_matching_enable") and port & 0x7F != PKTGEN_LOCAL_PORT:
                 raise PktgenError(f"tf1.pktgen.port_cfg: dev_port {port} has no packet generator (Tofino 1: local "
                                   f"port {PKTGEN_LOCAL_PORT} of each pipe: {', '.join(map(str, pktgen_ports()))})")
             new[name] = v
@@ -244,6 +251,7 @@ class PacketGenerator:
         old_armed = set(self.armed_ports)
         if port in self.ports:
             self.ports[port]["pktgen_enable"] = new["pktgen_enable"]
+            self.ports[port]["pattern_matching_enable"] = new["pattern_matching_enable"]
         if values.get(4) is True:
             self.armed_ports.add(port)
 
@@ -284,9 +292,6 @@ class PacketGenerator:
         action = action_id or app.action
         if action not in ACTIONS:
             raise PktgenError(f"tf1.pktgen.app_cfg: no action id {action_id}")
-        if action == 4:
-            raise PktgenUnsupported(f"tf1.pktgen.app_cfg: {ACTIONS[action]}: the emulator models the timer and "
-                                    "port-down apps only (no recirculation pattern matching)")
         new = dict(app.values)
         counts: dict[str, int] = {}
         for fid, v in values.items():
@@ -317,7 +322,7 @@ class PacketGenerator:
         elif action in (1, 2) and (not was_enabled or values.keys() - COUNTER_IDS):
             app.armed_at, app.fired = self.clock(), 0  # enabled, or reconfigured: the countdown restarts
         else:
-            app.armed_at = None if action == 3 else app.armed_at
+            app.armed_at = None if action in (3, 4) else app.armed_at
         self._note_timers()
 
         def undo() -> None:
@@ -393,9 +398,26 @@ class PacketGenerator:
             if app.action == 3 and app.values["app_enable"]:
                 self._make(app_id, app, now, pipe, down_port=port)
 
-    def _make(self, app_id: int, app: App, at: int, pipe: int, down_port: int | None = None) -> None:
-        """One trigger's batches in one pipe, each packet its header (timer, or port-down for `down_port`) and
-        the buffer's bytes."""
+    def recirculated(self, port: int, frame: bytes) -> None:
+        """A frame recirculated on `port` (Tofino 1: port 68 of its pipe): with pattern matching and the generator
+        on for that port, every enabled recirculation-pattern app whose pattern_value matches the frame's first 4
+        bytes under pattern_mask triggers once in the port's pipe, its packets carrying the 3 low bytes of those
+        4 as the header's `key` (tna_pktgen RecircApp, Tofino 1)."""
+        row = self.ports.get(port)
+        if not row or not row["pattern_matching_enable"] or not row["pktgen_enable"]:
+            return
+        head = int.from_bytes(frame[:4].ljust(4, b"\0"), "big")
+        now = self.clock()
+        for app_id, app in enumerate(self.apps):
+            v = app.values
+            if app.action == 4 and v["app_enable"] and head & int(v["pattern_mask"]) == \
+                    int(v["pattern_value"]) & int(v["pattern_mask"]):
+                self._make(app_id, app, now, port >> 7, recirc_key=head & 0xFFFFFF)
+
+    def _make(self, app_id: int, app: App, at: int, pipe: int, down_port: int | None = None,
+              recirc_key: int | None = None) -> None:
+        """One trigger's batches in one pipe, each packet its header (timer; port-down for `down_port`;
+        recirculation for `recirc_key`) and the buffer's bytes."""
         v = app.values
         batches, per_batch = int(v["batch_count_cfg"]) + 1, int(v["packets_per_batch_cfg"]) + 1
         offset, length = int(v["pkt_buffer_offset"]), int(v["pkt_len"])
@@ -409,8 +431,9 @@ class PacketGenerator:
                 app.bump(pipe, "pkt_counter")
                 self._seq += 1
                 due = at + b * int(v["ibg"]) + p * int(v["ipg"])
-                head = (timer_header(pipe, app_id, b, p) if down_port is None
-                        else port_down_header(pipe, app_id, down_port, p))
+                head = (port_down_header(pipe, app_id, down_port, p) if down_port is not None
+                        else recirc_header(pipe, app_id, recirc_key, p) if recirc_key is not None
+                        else timer_header(pipe, app_id, b, p))
                 self.pending.append(Scheduled(due, self._seq, port, head + payload))
         self.pending.sort()
 

@@ -117,6 +117,31 @@ def test_app_counters_are_each_pipes_own_and_all_pipes_read_their_sum():
     assert (of(0), of(1), of(None)) == ((0, 0, 0), (0, 0, 0), (0, 0, 0))
 
 
+def test_a_recirculated_frame_matching_a_pattern_triggers_the_recirculation_app():
+    """tna_pktgen RecircApp (Tofino 1): a frame recirculated on a port with pattern matching and the generator on
+    triggers each enabled trigger_recirc_pattern app whose value matches its first 4 bytes under the mask, once per
+    frame, in the port's pipe; its packets carry the 3 low bytes of those 4 as `key`."""
+    clock = Clock()
+    gen = PacketGenerator(clock)
+    gen.write(PKT_BUFFER_ID, "MODIFY", (32, len(PAYLOAD)), {1: PAYLOAD})
+    gen.write(APP_CFG_ID, "MODIFY", (6,), {4: 0xFF123456, 5: 0xFFFFFFFF, 13: len(PAYLOAD), 14: 32, 18: 1,
+                                          12: True}, 4)
+    tagged = bytes.fromhex("ff123456") + bytes(60)
+    gen.recirculated(196, tagged)
+    assert gen.due(clock.ns) == []  # pattern matching off on pipe 1's port
+    gen.write(PORT_CFG_ID, "MODIFY", (196,), {2: True, 3: True})
+    gen.recirculated(196, bytes.fromhex("ff123457") + bytes(60))  # no match
+    assert gen.due(clock.ns) == []
+    gen.recirculated(196, tagged)
+    out = gen.due(clock.ns)
+    assert [(port, f[:6].hex()) for port, f in out] == [(128, "0e1234560000"), (128, "0e1234560001")]
+    assert all(f[6:] == PAYLOAD for _, f in out)
+    for pipe, made in ((0, (0, 0, 0)), (1, (1, 1, 2))):
+        (_, row, action), = gen.read(APP_CFG_ID, (6,), pipe)
+        assert (row[25], row[23], row[24]) == made
+    assert action == 4 and (row[4], row[5]) == (0xFF123456, 0xFFFFFFFF)
+
+
 def test_port_down_fires_once_per_armed_port_in_its_pipe():
     """tna_pktgen's PortDownAppTF1 rules: a port fires the first time it goes down after clear_port_down_enable,
     never again until cleared; the packets carry the port, in the port's pipe."""
@@ -154,8 +179,8 @@ def counters_of(gen: PacketGenerator, app: int) -> tuple:
     (PKT_BUFFER_ID, (0, 100), {1: bytes(99)}, 0, PktgenError, "buffer must be 100 bytes"),
     (PORT_CFG_ID, (1,), {2: True}, 0, PktgenError, "dev_port 1 has no packet generator"),
     (PORT_CFG_ID, (72,), {4: True}, 0, PktgenError, "dev_port 72 is not a port of the device"),
-    (PORT_CFG_ID, (68,), {3: True}, 0, PktgenUnsupported, "pattern_matching_enable: the emulator does not model"),
-    (APP_CFG_ID, (3,), {4: 1, 5: 1}, 4, PktgenUnsupported, "trigger_recirc_pattern: the emulator models the timer"),
+    (PORT_CFG_ID, (68,), {1: True}, 0, PktgenUnsupported, "recirculation_enable: the emulator does not model"),
+    (PORT_CFG_ID, (5,), {3: True}, 0, PktgenError, "dev_port 5 has no packet generator"),
     (APP_CFG_ID, (3,), {20: 5}, 1, PktgenUnsupported, "ibg_jitter 5: jitter is not modelled"),
     (APP_CFG_ID, (8,), {12: True}, 1, PktgenError, "app_id 8 out of range 0..7"),
     (APP_CFG_ID, (3,), {13: 1 << 16}, 1, PktgenError, "pkt_len must be a uint16"),
@@ -226,8 +251,8 @@ def test_the_sde_pktgen_tables_over_grpc(client):
     (row,) = c.entries(APP, {"app_id": 5})
     assert row.action == "trigger_timer_periodic" and row.data["timer_nanosec"] == 10**9
     assert (row.data["pkt_len"], row.data["packets_per_batch_cfg"], row.data["app_enable"]) == (100, 1, False)
-    with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*trigger_recirc_pattern"):
-        c.modify(APP, {"app_id": 5}, "trigger_recirc_pattern", {"pattern_value": 1, "pattern_mask": 1})
+    with pytest.raises(BfrtError, match=r"UNIMPLEMENTED: .*recirculation_enable"):
+        c.modify(PORT, {"dev_port": 68}, None, {"recirculation_enable": True})
     with pytest.raises(BfrtError, match=r"INVALID_ARGUMENT: .*offset 8 must be 16-byte aligned"):
         c.modify(BUF, {"pkt_buffer_offset": 8, "pkt_buffer_size": 4}, None, {"buffer": b"abcd"})
     (row,) = c.entries(APP, {"app_id": 5})

@@ -300,8 +300,7 @@ def test_the_acceptance_list_covers_every_example():
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} not installed")
     assert {p.name for p in EXAMPLES.glob("tna_*")} == ACCEPTED | set(REFUSED)
-    # tna_dyn_hashing: accepted, its dynamic hashing tables not served yet; tna_pktgen: accepted, its timer apps
-    # served (tf1.pktgen.*), its port-down and recirculation apps refused at the table write
+    # tna_dyn_hashing and tna_pktgen: accepted, their dynamic hashing and packet generator tables served
     assert len(ACCEPTED) == 33
 
 
