@@ -552,15 +552,18 @@ def write_port_metadata(pm: R.PortMetadata, port: int, fields: dict[str, int] | 
 
 
 def write_counter(c: R.CounterArray, idx: int, pkts: int | None, nbytes: int | None, pipe: int | None = None) -> Undo:
-    """Set one cell's counts in one pipe, or (None) in every pipe."""
+    """Set one cell's counts in one pipe, or (None) in the table's instance of every pipe: as
+    pipe_mgr_stat_mgr_ent_set, every pipe's count restarts from 0 under the value the user set, so a read of all
+    pipes (their sum) gives back that value: here the first pipe holds it and the others 0."""
     pipes = range(c.num_pipes) if pipe is None else [pipe]
     cells = [c.cells(p) for p in pipes] + [c.shadow_cells(p) for p in pipes]  # hardware and software state
     old = [(pk[idx], by[idx]) for pk, by in cells]
-    for pk, by in cells:
+    for i, (pk, by) in enumerate(cells):
+        holder = i % len(pipes) == 0
         if pkts is not None:
-            pk[idx] = pkts
+            pk[idx] = pkts if holder else 0
         if nbytes is not None:
-            by[idx] = nbytes
+            by[idx] = nbytes if holder else 0
 
     def undo() -> None:
         for (pk, by), (a, b) in zip(cells, old, strict=True):

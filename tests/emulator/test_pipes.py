@@ -166,6 +166,12 @@ def test_bfrt_counters_are_per_pipe_and_summed_for_all_pipes(sw):
     assert counts(1) == (2, 2 * nbytes)
     c.modify("Ig.ig_cnt", {"$COUNTER_INDEX": 3}, None, {"$COUNTER_SPEC_PKTS": 0, "$COUNTER_SPEC_BYTES": 0}, pipe=0)
     assert counts() == (2, 2 * nbytes)
+    # written for all pipes: the value is the instance's and every pipe counts on from 0 under it
+    # (pipe_mgr_stat_mgr_ent_set), so it reads back as written (tna_counter IndirectCounterIteratorTest)
+    c.modify("Ig.ig_cnt", {"$COUNTER_INDEX": 3}, None, {"$COUNTER_SPEC_PKTS": 278, "$COUNTER_SPEC_BYTES": 64})
+    assert counts() == (278, 64)
+    send(servicer, P1, P1)
+    assert counts() == (279, 64 + nbytes) and counts(1) == (1, nbytes)
 
 
 def test_meters_keep_one_bucket_per_pipe(sw):
