@@ -87,7 +87,8 @@ def sshd(tmp_path):
                 s.shutdown(socket.SHUT_RDWR)
         server.join(5)
         for t in transports:
-            t.join(5)
+            if t.ident is not None:
+                t.join(5)
             t.close()
         lsock.close()
 

@@ -143,6 +143,7 @@ class SshLab:
         if self._thread is not None:
             self._thread.join(5)
         for t in list(self._transports):
-            t.join(5)
+            if t.ident is not None:  # started (a transport the serve loop made but never started has no thread)
+                t.join(5)
             t.close()
         self._sock.close()
