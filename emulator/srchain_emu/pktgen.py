@@ -398,13 +398,17 @@ class PacketGenerator:
             if app.action == 3 and app.values["app_enable"]:
                 self._make(app_id, app, now, pipe, down_port=port)
 
+    def matches_on(self, port: int) -> bool:
+        """Pattern matching and the generator are on for `port`: its recirculated frames go to `recirculated`."""
+        row = self.ports.get(port)
+        return bool(row and row["pattern_matching_enable"] and row["pktgen_enable"])
+
     def recirculated(self, port: int, frame: bytes) -> None:
         """A frame recirculated on `port` (Tofino 1: port 68 of its pipe): with pattern matching and the generator
         on for that port, every enabled recirculation-pattern app whose pattern_value matches the frame's first 4
         bytes under pattern_mask triggers once in the port's pipe, its packets carrying the 3 low bytes of those
         4 as the header's `key` (tna_pktgen RecircApp, Tofino 1)."""
-        row = self.ports.get(port)
-        if not row or not row["pattern_matching_enable"] or not row["pktgen_enable"]:
+        if not self.matches_on(port):
             return
         head = int.from_bytes(frame[:4].ljust(4, b"\0"), "big")
         now = self.clock()

@@ -193,8 +193,10 @@ class DataPlane:
             p = self.ports.get(out.port)
             if p is None:
                 if is_recirculation_port(out.port):  # back into that pipe's ingress (not a ports.json port)
-                    with self.server.lock:  # and to the packet generator's recirculation-pattern apps
-                        self.server.device.pktgen.recirculated(out.port, out.frame)
+                    pktgen = self.server.device.pktgen
+                    if pktgen.matches_on(out.port):  # rare: the lock only then (every SR decision recirculates)
+                        with self.server.lock:  # to the packet generator's recirculation-pattern apps
+                            pktgen.recirculated(out.port, out.frame)
                     recirc.extend(self.server.ingress_many(out.port, [out.frame]))
                     continue
                 self.no_port += 1
