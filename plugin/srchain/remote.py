@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import http.client
 import io
@@ -22,6 +23,7 @@ import json
 import os
 import shlex
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,47 +53,57 @@ CONNECT_ATTEMPTS = 3
 CONNECT_RETRY_S = 0.5  # times the attempt number
 MISSING = 44  # exit code of the remote read when the file does not exist
 
-# Runs on the VM (python3 of the image, stdlib only): one HTTP request read from stdin as JSON
-# {address: "unix:/path" | "host:port", method, path, body?, token? | token_file?}; prints
-# {status, body}. The token never appears in argv (`ps` on the VM shows only this script).
+# Runs on the VM (python3 of the image, stdlib only). Its first stdin line is the session, JSON {address:
+# "unix:/path" | "host:port", token? | token_file?, timeout}; every further line is one request {method, path,
+# body?, timeout?}, answered by one stdout line {status, reason, body} (or {error}); it ends with stdin. The token is
+# read once and never appears in argv (`ps` on the VM shows only this script). `SshTransport.http` sends one request;
+# `HttpSession` keeps the helper for a driver's whole apply (one SSH exec and one Python start, not one a request).
 HTTP_HELPER = r"""
 import http.client, json, socket, sys
-r = json.load(sys.stdin)
-a = r["address"]
+def say(d):
+    sys.stdout.write(json.dumps(d) + "\n")
+    sys.stdout.flush()
+s = json.loads(sys.stdin.readline())
+a = s["address"]
 class U(http.client.HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(a[5:])
-if a.startswith("unix:"):
-    c = U("localhost", timeout=r["timeout"])
-else:
-    h, p = a.rsplit(":", 1)
-    c = http.client.HTTPConnection(h.strip("[]"), int(p), timeout=r["timeout"])
-tok = r.get("token")
-if r.get("token_file"):
+tok = s.get("token")
+if s.get("token_file"):
     try:
-        tok = open(r["token_file"]).read().strip()
+        tok = open(s["token_file"]).read().strip()
     except OSError as e:
-        print(json.dumps({"error": "cannot read token file " + r["token_file"] + ": " + str(e.strerror)}))
+        say({"error": "cannot read token file " + s["token_file"] + ": " + str(e.strerror)})
         sys.exit(0)
-hd = {"Authorization": "Bearer " + tok} if tok else {}
-b = None
-if r.get("body") is not None:
-    b = json.dumps(r["body"]).encode()
-    hd["Content-Type"] = "application/json"
-try:
-    c.request(r["method"], r["path"], body=b, headers=hd)
-    resp = c.getresponse()
-    raw = resp.read()
-except (OSError, http.client.HTTPException) as e:
-    print(json.dumps({"error": "unreachable at " + a + ": " + str(e)}))
-    sys.exit(0)
-try:
-    doc = json.loads(raw) if raw else {}
-except ValueError:
-    doc = {"error": raw[:200].decode(errors="replace")}
-print(json.dumps({"status": resp.status, "reason": resp.reason, "body": doc}))
+for line in sys.stdin:
+    r = json.loads(line)
+    t = r.get("timeout", s["timeout"])
+    if a.startswith("unix:"):
+        c = U("localhost", timeout=t)
+    else:
+        h, p = a.rsplit(":", 1)
+        c = http.client.HTTPConnection(h.strip("[]"), int(p), timeout=t)
+    hd = {"Authorization": "Bearer " + tok} if tok else {}
+    b = None
+    if r.get("body") is not None:
+        b = json.dumps(r["body"]).encode()
+        hd["Content-Type"] = "application/json"
+    try:
+        c.request(r["method"], r["path"], body=b, headers=hd)
+        resp = c.getresponse()
+        raw = resp.read()
+    except (OSError, http.client.HTTPException) as e:
+        say({"error": "unreachable at " + a + ": " + str(e)})
+        continue
+    finally:
+        c.close()
+    try:
+        doc = json.loads(raw) if raw else {}
+    except ValueError:
+        doc = {"error": raw[:200].decode(errors="replace")}
+    say({"status": resp.status, "reason": resp.reason, "body": doc})
 """
 
 
@@ -307,23 +319,126 @@ class SshTransport:
         if done.code != 0:
             raise RemoteError(f"{self.where}: {path}: cannot write: {done.err.strip()[-300:]}")
 
+    def _helper(self, token_file: str | None) -> str:
+        argv = ["python3", "-c", HTTP_HELPER]
+        return self._priv(argv) if token_file else shlex.join(argv)  # a root-only token file needs sudo
+
     def http(self, address: str, method: str, path: str, body: Any = None, token: str | None = None,
              token_file: str | None = None, timeout: float = 5.0) -> tuple[int, str, Any]:
-        request = {"address": address, "method": method, "path": path, "body": body, "token": token,
-                   "token_file": token_file, "timeout": timeout}
-        argv = ["python3", "-c", HTTP_HELPER]
-        command = self._priv(argv) if token_file else shlex.join(argv)  # a root-only token file needs sudo
-        done = self._exec(command, json.dumps(request).encode(), timeout + self.timeout)
-        try:
-            doc = json.loads(done.out)
-        except ValueError:
-            raise RemoteError(f"{self.where}: {method} {path}: the helper failed (exit {done.code}): "
-                              f"{done.err.strip()[-300:]}") from None
-        if "error" in doc and "status" not in doc:
-            raise RemoteError(f"{method} {path} on {self.where}: {doc['error']}")
-        return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")
+        """One request: the helper run for it alone (`HttpSession` for many)."""
+        lines = (json.dumps(_session(address, token, token_file, timeout)) + "\n"
+                 + json.dumps(_request(method, path, body, timeout)) + "\n")
+        done = self._exec(self._helper(token_file), lines.encode(), timeout + self.timeout)
+        return _answer(self.where, method, path, done.out.strip(), done.code, done.err)
+
+    def http_session(self, address: str, token: str | None = None, token_file: str | None = None,
+                     timeout: float = 5.0) -> HttpSession:
+        return HttpSession(self, address, token, token_file, timeout)
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _session(address: str, token: str | None, token_file: str | None, timeout: float) -> dict[str, Any]:
+    return {"address": address, "token": token, "token_file": token_file, "timeout": timeout}
+
+
+def _request(method: str, path: str, body: Any, timeout: float) -> dict[str, Any]:
+    return {"method": method, "path": path, "body": body, "timeout": timeout}
+
+
+def _answer(where: str, method: str, path: str, line: str, code: int | None, err: str) -> tuple[int, str, Any]:
+    """The helper's answer line → (status, reason, body); RemoteError for its error or a helper that failed."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        status = "ended" if code is None else f"failed (exit {code})"
+        raise RemoteError(f"{where}: {method} {path}: the helper {status}: {err.strip()[-300:]}") from None
+    if "error" in doc and "status" not in doc:
+        raise RemoteError(f"{method} {path} on {where}: {doc['error']}")
+    return int(doc["status"]), str(doc.get("reason", "")), doc.get("body")
+
+
+class HttpSession:
+    """Many requests through one helper on the VM (`HTTP_HELPER`, one SSH exec channel kept open): what a driver
+    uses for an apply, so a request costs a line each way instead of an exec and a Python start there. A request
+    that fails on the way (channel closed, no answer in time) closes the session; the next one opens a new one."""
+
+    def __init__(self, ssh: SshTransport, address: str, token: str | None, token_file: str | None,
+                 timeout: float) -> None:
+        self.ssh, self.address, self.timeout = ssh, address, timeout
+        self._token, self._token_file = token, token_file
+        self._chan: paramiko.Channel | None = None
+        self._buf = bytearray()
+        self._lock = threading.Lock()
+
+    def _open(self) -> paramiko.Channel:
+        transport = self.ssh.connect().get_transport()
+        assert transport is not None
+        chan = transport.open_session(timeout=self.ssh.timeout)
+        chan.exec_command(self.ssh._helper(self._token_file))
+        chan.sendall((json.dumps(_session(self.address, self._token, self._token_file, self.timeout)) + "\n").encode())
+        self._buf = bytearray()
+        return chan
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[int, str, Any]:
+        wait = (self.timeout if timeout is None else timeout) + self.ssh.timeout
+        with self._lock:
+            try:
+                if self._chan is None or self._chan.closed:
+                    self._chan = self._open()
+                chan = self._chan
+                chan.sendall((json.dumps(_request(method, path, body, wait - self.ssh.timeout)) + "\n").encode())
+                line = self._readline(chan, wait)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                self._drop()
+                raise RemoteError(f"{self.ssh.where}: {method} {path}: {exc or type(exc).__name__}") from None
+            if line is None:  # the helper ended (a token file it could not read answers first, then ends)
+                chan.status_event.wait(self.ssh.timeout)  # its stderr comes before its exit status
+                err = bytearray()
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(1 << 16)
+                code = chan.recv_exit_status() if chan.exit_status_ready() else None
+                self._drop()
+                return _answer(self.ssh.where, method, path, "", code, err.decode(errors="replace"))
+            try:
+                return _answer(self.ssh.where, method, path, line, None, "")
+            except RemoteError:
+                if chan.exit_status_ready():
+                    self._drop()
+                raise
+
+    def _readline(self, chan: paramiko.Channel, wait: float) -> str | None:
+        """The next answer line; None when the helper ended first; RemoteError after `wait` s without one."""
+        deadline = time.monotonic() + wait
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._drop()
+                raise RemoteError(f"{self.ssh.where}: no answer within {wait:.0f}s")
+            chan.settimeout(left)
+            try:
+                data = chan.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not data:
+                return None
+            self._buf += data
+        line, _, rest = self._buf.partition(b"\n")
+        self._buf = bytearray(rest)
+        return line.decode(errors="replace")
+
+    def _drop(self) -> None:
+        if self._chan is not None:
+            self._chan.close()
+            self._chan = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._chan is not None and not self._chan.closed:
+                with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+                    self._chan.shutdown_write()
+            self._drop()
+

@@ -24,7 +24,7 @@ from srchain.charms import sshkeys
 from srchain.model import SpecError, load_chain
 from srchain.model.load import load_inventory
 from srchain.plan import build_plan
-from srchain.remote import fingerprint
+from srchain.remote import RemoteError, SshTransport, fingerprint
 from srchain.sidstore import SidStore
 from srchain.targets.base import TargetError
 from srchain.targets.proxy import ProxyApi, ProxyDriver
@@ -119,10 +119,15 @@ def live_proxy(env: dict[str, Any]) -> dict[Any, str]:
     return {k: v[0] for k, v in ProxyDriver("px1", env["local"]).snapshot({"sid", "attachment"}).items()}
 
 
+def sudo_runs(sshd: SshLab) -> int:
+    return sum(1 for line in sshd.sudo_log if line.startswith("-n -- "))  # the stand-in logs each sudo's argv
+
+
 def test_apply_over_ssh_lands_everything_and_the_token_stays_on_the_vm(env: dict[str, Any]) -> None:
     inv = write_inventory(env)
     plan = plan_for(env, inv)
     connections = len(env["sshd"]._transports)
+    sudo_before = sudo_runs(env["sshd"])
     ctl, drivers = controller(env, inv)
     try:
         result = ctl.apply(plan)
@@ -135,6 +140,8 @@ def test_apply_over_ssh_lands_everything_and_the_token_stays_on_the_vm(env: dict
     assert sshd.commands and all(c.startswith("sudo -n -- python3 -c ") for c in sshd.commands)
     assert not any(TOKEN in c for c in sshd.commands)  # read on the VM, never in argv
     assert len(sshd._transports) == connections + 1  # one SSH connection for the whole apply
+    # ... and one helper on the VM for all its requests (remote.HttpSession): one exec, the token read once
+    assert len(sshd.commands) == 1 and sudo_runs(sshd) == sudo_before + 1, sshd.commands
 
     ctl, drivers = controller(env, inv)  # again: idempotent, and status says in sync over SSH
     try:
@@ -245,3 +252,35 @@ def test_control_socket_missing_on_the_vm_is_named_and_changes_nothing(env: dict
     assert (f"proxy px1: GET /v1/health on ssh srchain@127.0.0.1:{env['sshd'].port}: unreachable at "
             "unix:/nonexistent/so-proxy.sock") in error, error
     assert live_proxy(env) == before and len(env["sshd"].commands) == 1  # the health check, nothing after it
+
+
+def test_a_session_whose_channel_dropped_is_opened_again_and_a_bad_token_file_is_named(env: dict[str, Any]) -> None:
+    """remote.HttpSession: requests share one helper on the VM; a channel that went away (the VM's sshd, a network
+    blip) costs only the request in flight, the next one opens a new helper; a token file the helper cannot read
+    is named, and the session after it works again once the file is right."""
+    sshd: SshLab = env["sshd"]
+    t = SshTransport("127.0.0.1", sshd.user, sshd.host_key_line(), env["key"].read_text(), sshd.port)
+    session = t.http_session(f"unix:{env['sock']}", token_file=str(env["vm_token"]), timeout=5.0)
+    try:
+        for _ in range(3):
+            assert session.call("GET", "/v1/health")[0] == 200
+        assert len(sshd.commands) == 1
+        assert session._chan is not None
+        session._chan.close()  # closed under it: seen before sending, a new helper answers
+        assert session.call("GET", "/v1/health")[0] == 200 and len(sshd.commands) == 2
+        session._chan.sendall(b"not json\n")  # the helper on the VM dies (its traceback) before the next request
+        with pytest.raises(RemoteError) as e:
+            session.call("GET", "/v1/health")
+        assert f"ssh srchain@127.0.0.1:{sshd.port}: GET /v1/health: the helper" in str(e.value), e.value
+        assert "JSONDecodeError" in str(e.value)  # its stderr, for the operator
+        assert session.call("GET", "/v1/sids")[2]["sids"] == []
+        assert len(sshd.commands) == 3
+        bad = t.http_session(f"unix:{env['sock']}", token_file="/nonexistent/token", timeout=5.0)
+        with pytest.raises(RemoteError) as e:
+            bad.call("GET", "/v1/health")
+        assert str(e.value) == (f"GET /v1/health on ssh srchain@127.0.0.1:{sshd.port}: cannot read token file "
+                                "/nonexistent/token: No such file or directory")
+        bad.close()
+    finally:
+        session.close()
+        t.close()

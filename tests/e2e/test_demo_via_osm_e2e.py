@@ -8,18 +8,21 @@ charm's reason and the running chain as it was. Needs root and the checkout (pac
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 import yaml
 
 from srchain.osm.im import YANG_ENV
 from srchain.osm.render import nsd_id
 from srchain.osm.unitagent.lcm import Lcm
+from srchain.remote import fingerprint
 from srchain_demo.netns import netns_exists
 from srchain_demo.osm import deploy
 from srchain_demo.osm.bed import OsmTestbed
@@ -54,10 +57,13 @@ def osm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def _after_first_verified_login(steps: list[str]) -> list[str]:
-    first = 0
-    while first < len(steps) and steps[first] == "verify-ssh-credentials:failed":
-        first += 1
-    return steps[first:]
+    """The steps without N2VC's failed verify-ssh-credentials attempts before the first success (after the relations
+    LCM adds first)."""
+    first = next((i for i, step in enumerate(steps) if not step.startswith("add-relation")), len(steps))
+    last = first
+    while last < len(steps) and steps[last] == "verify-ssh-credentials:failed":
+        last += 1
+    return steps[:first] + steps[last:]
 
 
 def test_one_ns_create_brings_every_charm_through_day1(osm: dict[str, Any]) -> None:
@@ -67,7 +73,8 @@ def test_one_ns_create_brings_every_charm_through_day1(osm: dict[str, Any]) -> N
     # N2VC retries verify-ssh-credentials until the VM answers (booting, key not yet injected): failed attempts
     # before the first success are OSM's normal path, not an error; after it every step must succeed
     day1 = {member: _after_first_verified_login(steps) for member, steps in ns["day1"].items()}
-    assert day1 == {"s1": ["config:ok", "load-p4-program:ok"], "px1": [*vm, "attach-vnf:ok"],
+    # LCM relates px1's charm and the NS charm (the NSD's ns-configuration relation) before px1's day 1
+    assert day1 == {"s1": ["config:ok", "load-p4-program:ok"], "px1": ["add-relation:ok", *vm, "attach-vnf:ok"],
                           "formatter": [*vm, "set-window:ok"], "classifier-a": [*vm, "load-model:ok"],
                           "classifier-b": [*vm, "load-model:ok"], "aggregator": vm, "ns": ["config:ok"]}
     units = s.units()
@@ -79,6 +86,31 @@ def test_one_ns_create_brings_every_charm_through_day1(osm: dict[str, Any]) -> N
     for member in ("px1", "formatter", "classifier-a", "aggregator"):
         assert (osm["tb"].vms[member].root / "sudo.log").read_text(), member
     assert yaml.safe_load((osm["tb"].vms["formatter"].etc / "formatter.yaml").read_text())["depth"] == 4
+
+
+def test_the_ns_charm_logs_in_to_the_proxy_vm_with_its_own_key_authorized_over_the_relation(
+        osm: dict[str, Any]) -> None:
+    """Issue 17 item 10, with nothing given by hand: the NS charm reaches px1 over SSH (the site inventory's `ssh`
+    block; no key, no token in any config), with the key pair it made in its own state; px1's charm authorized the
+    public half on the VM over the relation proxy-login and answered; the VM's SSH server saw that key log in."""
+    s, tb = osm["s"], osm["tb"]
+    ns_unit = s.units()[None]
+    config = ns_unit.config
+    assert not config.get("target-tokens") and "ssh-private-key" not in str(config.get("inventory"))
+    [proxy] = yaml.safe_load(config["inventory"])["proxies"]
+    assert proxy["ssh"]["host"] == tb.vms["px1"].address and "key_file" not in proxy["ssh"]
+    public = (Path(config["state-dir"]) / "tokens" / "proxy-login.pub").read_text().strip()
+    assert public in (tb.vms["px1"].authorized.read_text().splitlines())
+    kind, b64 = public.split()[:2]
+    mine = fingerprint(paramiko.PKey.from_type_string(kind, base64.b64decode(b64)))
+    logins = [line for line in (tb.vms["px1"].root / "ssh.log").read_text().splitlines() if line.startswith("auth ")]
+    assert f"auth srchain {mine}" in logins, logins
+    store = ns_unit.relations
+    assert store is not None and store is s.units()["px1"].relations
+    [rid] = store.ids()
+    answer = store.data(rid)[s.units()["px1"].name]
+    assert answer["authorized"] == mine and answer["host"] == tb.vms["px1"].address and "error" not in answer
+    assert ns_unit.status[0] == "active" and ns_unit.status[1].startswith("chain cloud-gaming v"), ns_unit.status
 
 
 def test_detected_and_prioritised_as_make_demo(osm: dict[str, Any]) -> None:

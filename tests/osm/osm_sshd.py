@@ -10,12 +10,13 @@ import base64
 import contextlib
 import os
 import socket
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+
+from srchain_demo.osm.vmssh import stream_exec
 
 SUDO = """#!/bin/sh
 echo "$*" >> "$(dirname "$0")/../sudo.log"
@@ -34,7 +35,7 @@ class _Server(paramiko.ServerInterface):
             with contextlib.suppress(OSError):
                 self.conn.shutdown(socket.SHUT_RDWR)
             return paramiko.AUTH_FAILED
-        ok = username == self.lab.user and any(key == k for k in self.lab.authorized)
+        ok = username == self.lab.user and any(key == k for k in [*self.lab.authorized, *self.lab.authorized_file()])
         return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
 
     def get_allowed_auths(self, username: str) -> str:
@@ -69,6 +70,21 @@ class SshLab:
         kind, b64 = public_line.split()[:2]
         self.authorized.append(paramiko.PKey.from_type_string(kind, base64.b64decode(b64)))
 
+    @property
+    def authorized_keys(self) -> Path:
+        """The login user's ~/.ssh/authorized_keys (HOME is the lab's root), read at every login as OpenSSH does."""
+        return self.root / ".ssh" / "authorized_keys"
+
+    def authorized_file(self) -> list[paramiko.PKey]:
+        keys = []
+        text = self.authorized_keys.read_text() if self.authorized_keys.exists() else ""
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) >= 2 and not words[0].startswith("#"):
+                with contextlib.suppress(ValueError, paramiko.SSHException):
+                    keys.append(paramiko.PKey.from_type_string(words[0], base64.b64decode(words[1])))
+        return keys
+
     def host_key_line(self, key: paramiko.PKey | None = None) -> str:
         k = key or self.host_key
         return f"{k.get_name()} {k.get_base64()}"
@@ -79,23 +95,9 @@ class SshLab:
         return p.read_text().splitlines() if p.exists() else []
 
     def execute(self, channel: paramiko.Channel, command: str) -> None:
-        env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}"}
-        data = bytearray()
-        while chunk := channel.recv(1 << 16):
-            data += chunk
-        try:
-            p = subprocess.run(["bash", "-c", command], input=bytes(data), capture_output=True, cwd=self.root,
-                               env=env, timeout=60)
-            out, err, code = p.stdout, p.stderr, p.returncode
-        except subprocess.TimeoutExpired:
-            out, err, code = b"", b"timed out in the test sshd", 124
-        try:
-            channel.sendall(out)
-            channel.sendall_stderr(err)
-            channel.send_exit_status(code)
-        except (OSError, EOFError, paramiko.SSHException):
-            pass  # the client hung up (or the lab stopped) before the command ended: nobody left to answer
-        channel.close()
+        """As sshd: stdin and stdout stream both ways while the command runs (srchain_demo.osm.vmssh.stream_exec)."""
+        env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ['PATH']}", "HOME": str(self.root)}
+        stream_exec(channel, ["bash", "-c", command], self.root, env, 60.0)
 
     def start(self) -> SshLab:
         (self.root / "bin").mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ the applied state."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -275,3 +276,67 @@ def test_controller_on_the_vca_reaches_the_proxy_over_ssh(ns: Ns, proxy: dict, s
             f"{fingerprint(other)}; refused, nothing was done") in msg, msg
     assert len(sshd.commands) == sent  # nothing ran on the VM
     assert assert_live_is_applied(ns, proxy)["version"] == 1
+
+
+def test_the_login_to_an_ssh_proxy_comes_from_the_relation_not_from_a_secret(ns: Ns, proxy: dict,
+                                                                              sshd: SshLab) -> None:
+    """Issue 17 item 10: no private key in any config or secret. The NS charm makes its own key pair in its state
+    directory, publishes the public half on proxy-login, and logs in to a proxy only once that proxy's sr-proxy
+    charm answered it authorized this very key for the inventory's user@host:port; until then day 1 is Blocked with
+    the proxy charm's reason and nothing is applied or sent."""
+    inv = yaml.safe_load(ns.config["inventory"])
+    inv["proxies"][0]["ssh"] = {"host": "127.0.0.1", "port": sshd.port, "token_file": str(proxy["token"])}
+    ns.secret = testing.Secret(tracked_content={"switch-s9": "unused"})  # no ssh-private-key, no proxy token
+    ns.config.update({"inventory": yaml.safe_dump(inv), "target-tokens": ns.secret.id,
+                      "proxy-host-keys": yaml.safe_dump({"px1": sshd.host_key_line()})})
+    where = f"srchain@127.0.0.1:{sshd.port}"
+
+    status = ns.config_changed()  # not related yet
+    assert status == testing.BlockedStatus(
+        f"proxy px1: no SSH login to {where} yet (the controller's key is authorized on the VM by the proxy's "
+        "sr-proxy charm over the relation proxy-login: no sr-proxy charm is related on proxy-login); nothing was "
+        "applied"), status
+    key_file = ns.state_dir / "tokens" / "proxy-login.key"
+    public = key_file.with_suffix(".pub").read_text().strip()
+    assert key_file.stat().st_mode & 0o777 == 0o600 and public.startswith("ssh-ed25519 ")
+
+    def related(data: dict[str, str], **config: object) -> tuple[testing.StatusBase, testing.State]:
+        rel = testing.Relation("proxy-login", interface="srchain-ssh-login", remote_app_name="proxy-ee-z0-px1-vnf",
+                               remote_units_data={0: data})
+        ctx = ns.ctx()
+        out = ctx.run(ctx.on.relation_changed(rel, remote_unit=0),
+                      testing.State(leader=True, secrets={ns.secret}, relations={rel}, config={**ns.config, **config}))
+        assert out.get_relation(rel.id).local_unit_data["public-key"] == public  # published, the same key each time
+        return out.unit_status, out
+
+    status, _ = related({"error": "waiting for the VM's address (ssh-hostname not set yet)"})
+    assert status.name == "blocked" and ("proxy-ee-z0-px1-vnf/0: waiting for the VM's address (ssh-hostname not set "
+                                         "yet)") in status.message, status.message
+    granted = fingerprint(paramiko.PKey.from_type_string(public.split()[0], base64.b64decode(public.split()[1])))
+    grant = {"host": "127.0.0.1", "port": str(sshd.port), "user": "srchain", "host-key": sshd.host_key_line(),
+             "authorized": granted}
+    _, other_key = sshkeys.generate("someone-else")
+    other = fingerprint(paramiko.PKey.from_type_string(other_key.split()[0], base64.b64decode(other_key.split()[1])))
+    for wrong in ({**grant, "authorized": other}, {**grant, "user": "root"}, {**grant, "port": "2222"}):
+        status, _ = related(wrong)  # authorized, but not this key / not this login: not used
+        assert status.name == "blocked" and f"no SSH login to {where} yet" in status.message, status.message
+    assert sshd.commands == [] and proxy["api"].call("GET", "/v1/sids")["sids"] == []
+    status, _ = related(grant, **{"proxy-host-keys": yaml.safe_dump({"px1": sshd.host_key_line(
+        paramiko.ECDSAKey.generate())})})
+    assert status == testing.BlockedStatus(
+        "proxy px1: proxy-host-keys and proxy-ee-z0-px1-vnf/0's ssh-host-key pin different host keys for 127.0.0.1; "
+        "refused, nothing was applied"), status
+    assert sshd.commands == []
+
+    sshd.authorize(public)  # what the sr-proxy charm did on the VM before answering
+    status, _ = related(grant)  # the answer arrives: the refused day 1 is tried again, and applies
+    v1 = assert_live_is_applied(ns, proxy)
+    assert status == testing.ActiveStatus(f"chain cloud-gaming v1 applied ({len(v1['sids'])} SIDs)")
+    assert sshd.commands and not any("PRIVATE" in c for c in sshd.commands)
+    _, out = related(grant, **{"proxy-host-keys": ""})  # the host key from the proxy charm alone is enough
+    ctx = ns.ctx()
+    sent = len(sshd.commands)
+    ctx.run(ctx.on.action("show-chain"), out)
+    assert ctx.action_results is not None
+    assert json.loads(ctx.action_results["output"])["targets"] == {"switch s1": "in sync", "proxy px1": "in sync"}
+    assert len(sshd.commands) > sent  # read over SSH, the VM's host key checked against the proxy charm's pin

@@ -3,10 +3,12 @@ srchain-proxy daemon running in a network namespace of its own (control API on a
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
 
+import paramiko
 import pytest
 import yaml
 from ops import testing
@@ -16,6 +18,7 @@ from osmlib import REPO, charm_class
 from labs import running_proxy
 from nslib import add_veths, namespace
 from srchain.charms import sshkeys
+from srchain.remote import fingerprint
 
 CHARM = REPO / "charms/srchain-sr-proxy"
 TOKEN = "so-charm-token-0123456789abcdef"
@@ -168,3 +171,58 @@ def test_over_ssh_the_token_stays_on_the_vm(proxy: str, sshd: SshLab) -> None:
     assert out.unit_status == testing.BlockedStatus(
         f"proxy sr-proxy: GET /v1/health on ssh srchain@127.0.0.1:{sshd.port}: cannot read token file "
         "/nonexistent/token: No such file or directory")
+
+
+def _login_state(proxy: str, sshd: SshLab, relation: testing.Relation, **config: object) -> testing.State:
+    """The proxy charm as OSM's `config` leaves it (the VM's address, its pinned host key, the unit's own key on
+    the VM) and related to the NS charm on controller-login."""
+    private, public = sshkeys.generate("unit")
+    sshd.authorize(public)
+    key = testing.Secret(tracked_content={"private-key": private})
+    token_file = proxy.removeprefix("unix:").rsplit("/", 1)[0] + "/token"
+    return testing.State(leader=True, secrets={key}, relations={relation}, config={
+        "control-address": proxy, "token-file": token_file, "ssh-hostname": "127.0.0.1", "ssh-port": sshd.port,
+        "ssh-host-key": sshd.host_key_line(), "ssh-private-key": key.id, **config})
+
+
+def test_the_controllers_key_is_authorized_on_the_vm_over_the_relation_and_revoked_with_it(
+        proxy: str, sshd: SshLab) -> None:
+    """Issue 17 item 10: the NS charm publishes its public key on proxy-login; this charm puts it in the login user's
+    authorized_keys over its own verified SSH session, once, answers where it logs in, and takes it off the VM when
+    the relation is removed. Before the VM's address is configured it answers why not, and does not fail."""
+    _, controller_key = sshkeys.generate("srchain-controller")
+    rel = testing.Relation("controller-login", interface="srchain-ssh-login", remote_app_name="cg-ns",
+                           remote_units_data={0: {"public-key": controller_key}})
+    ctx = _ctx()
+    early = ctx.run(ctx.on.relation_changed(rel, remote_unit=0),
+                    testing.State(relations={rel}, config={"control-address": proxy}))
+    mine = early.get_relation(rel.id).local_unit_data
+    assert mine["error"] == "waiting for the VM's address (ssh-hostname not set yet)" and "authorized" not in mine
+    assert not sshd.authorized_keys.exists()
+
+    state = _login_state(proxy, sshd, rel)
+    out = ctx.run(ctx.on.relation_changed(rel, remote_unit=0), state)
+    mine = out.get_relation(rel.id).local_unit_data
+    granted = fingerprint(paramiko.PKey.from_type_string(controller_key.split()[0],
+                                                         base64.b64decode(controller_key.split()[1])))
+    assert {k: mine.get(k) for k in ("host", "port", "user", "host-key", "authorized", "error")} == {
+        "host": "127.0.0.1", "port": str(sshd.port), "user": "srchain", "host-key": sshd.host_key_line(),
+        "authorized": granted, "error": None}
+    assert sshd.authorized_keys.read_text().splitlines() == [controller_key]
+    assert not any(controller_key.split()[1] in c for c in sshd.commands)  # the key went on stdin, not argv
+    assert not any(c.startswith("sudo ") for c in sshd.commands[-1:])  # as the login user, in its own home
+
+    sent = len(sshd.commands)
+    again = ctx.run(ctx.on.config_changed(), out)  # already done for this VM and key: no new login for it
+    assert sshd.authorized_keys.read_text().splitlines() == [controller_key]
+    assert again.get_relation(rel.id).local_unit_data["authorized"] == granted
+    assert all("authorized_keys" not in c for c in sshd.commands[sent:])
+
+    ctx.run(ctx.on.relation_broken(again.get_relation(rel.id)), again)
+    assert sshd.authorized_keys.read_text().splitlines() == []
+
+    bad = testing.Relation("controller-login", interface="srchain-ssh-login", remote_app_name="cg-ns",
+                           remote_units_data={0: {"public-key": "ssh-ed25519 not-base64!"}})
+    out = ctx.run(ctx.on.relation_changed(bad, remote_unit=0), _login_state(proxy, sshd, bad))
+    assert out.get_relation(bad.id).local_unit_data["error"].startswith("public-key: not an SSH public key line")
+    assert sshd.authorized_keys.read_text().splitlines() == []

@@ -13,16 +13,26 @@ from typing import Any
 
 import ops
 
-from srchain.charms import ActionError
+from srchain.charms import ActionError, proxy_login
 from srchain.charms import sr_proxy as lib
 from srchain.charms.ops_glue import SshCharm, action_name, make_transport, run_action, secret_content
+from srchain.remote import LocalTransport
 
 
 class SrchainSrProxyCharm(SshCharm):
+    # the controller key authorized per relation id, to revoke it when the relation goes (its data is gone then)
+    _login_store = ops.StoredState()  # type: ignore[no-untyped-call]
+
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
+        self._login_store.set_default(authorized={})
         framework.observe(self.on.install, self._on_config)
         framework.observe(self.on.config_changed, self._on_config)
+        login = self.on[proxy_login.PROVIDER_ENDPOINT]
+        for event in (login.relation_created, login.relation_joined, login.relation_changed):
+            framework.observe(event, self._on_controller_login)
+        framework.observe(login.relation_broken, self._on_controller_login_broken)
+        framework.observe(self.on.update_status, self._on_controller_login)  # Juju's periodic hook: retries a miss
         self._actions: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
             "add-sid": lambda api, p: lib.add_sid(api, p["entry"]),
             "remove-sid": lambda api, p: lib.remove_sid(api, int(p["sid"]),
@@ -46,7 +56,69 @@ class SrchainSrProxyCharm(SshCharm):
         finally:
             transport.close()
 
+    def _on_controller_login(self, event: ops.EventBase) -> None:
+        self._sync_logins()
+
+    def _sync_logins(self) -> None:
+        """Authorize each related controller's key on the VM (once) and answer in this unit's databag; a failure is
+        the answer's `error` (the controller shows it), never this hook's failure: a later config-changed retries."""
+        relations = self.model.relations[proxy_login.PROVIDER_ENDPOINT]
+        if not relations:
+            return
+        transport = None
+        try:
+            for relation in relations:
+                key = next((str(relation.data[u].get("public-key") or "") for u in relation.units
+                            if relation.data[u].get("public-key")), "")
+                if not key:
+                    continue
+                done = f"{self._where()} {key}"  # authorized for this login on this VM, not any earlier one
+                if self._login_store.authorized.get(str(relation.id)) == done:
+                    answer = self._answer(proxy_login.key_fingerprint(key))
+                else:
+                    try:
+                        transport = transport or make_transport(self)
+                        if isinstance(transport, LocalTransport):
+                            raise ActionError("waiting for the VM's address (ssh-hostname not set yet)")
+                        answer = self._answer(proxy_login.authorize(transport, key))
+                        self._login_store.authorized[str(relation.id)] = done
+                    except ActionError as exc:
+                        answer = {"error": str(exc)}
+                mine = relation.data[self.unit]
+                for k in ("host", "port", "user", "host-key", "authorized", "error"):
+                    if mine.get(k, "") != answer.get(k, ""):
+                        mine[k] = answer.get(k, "")  # ops: an empty string deletes the key
+        finally:
+            if transport is not None:
+                transport.close()
+
+    def _where(self) -> str:
+        return (f"{self.config.get('ssh-username') or 'srchain'}@{self.config.get('ssh-hostname') or ''}:"
+                f"{self.config.get('ssh-port') or 22}")
+
+    def _answer(self, authorized: str) -> dict[str, str]:
+        return {"host": str(self.config.get("ssh-hostname") or ""), "port": str(self.config.get("ssh-port") or 22),
+                "user": str(self.config.get("ssh-username") or "srchain"),
+                "host-key": str(self.config.get("ssh-host-key") or ""), "authorized": authorized}
+
+    def _on_controller_login_broken(self, event: ops.RelationBrokenEvent) -> None:
+        """The relation is gone: take the controller's key off the VM."""
+        done = str(self._login_store.authorized.get(str(event.relation.id)) or "")
+        if not done:
+            return
+        transport = None
+        try:
+            transport = make_transport(self)
+            proxy_login.revoke(transport, done.split(" ", 1)[1])
+            del self._login_store.authorized[str(event.relation.id)]
+        except ActionError as exc:
+            self.unit.status = ops.BlockedStatus(f"could not revoke the controller's key: {exc}")
+        finally:
+            if transport is not None:
+                transport.close()
+
     def _on_config(self, event: ops.EventBase) -> None:
+        self._sync_logins()
         try:
             h = self._with_api(lib.health)
         except ActionError as e:

@@ -21,6 +21,11 @@ from srchain_demo.osm.vms import Vm
 from srchain_demo.testbed import Log, Testbed, _quiet
 
 BFRT_PORT = 50052  # the BF Runtime gRPC port of a Tofino (the PDU's management address, this port)
+# The SR proxy VM as its image and cloud-init leave it (vnfd/sr-proxy, the sr-proxy charm's defaults)
+PROXY_SOCK = "/run/srchain/proxy.sock"
+PROXY_TOKEN = "/etc/srchain/proxy.token"
+VM_USER = "srchain"
+VM_SSH_PORT = 22
 
 
 def unit_name(kind: str) -> str:
@@ -74,6 +79,11 @@ class OsmTestbed(Testbed):
         for sw in doc["switches"]:  # the PDU's management address: what OSM and the NS charm reach it on
             relay = self.relays[sw["name"]]
             sw["grpc"] = f"{relay.address}:{relay.port}"
+        for px in doc["proxies"]:  # the proxy VM as the NS charm reaches it: over SSH, its control API there
+            vm = self.vms[px["name"]]
+            px.pop("token_file", None)  # the VM's own token, read there (cloud-init generated it at first boot)
+            px["control"] = f"unix:{PROXY_SOCK}"
+            px["ssh"] = {"host": vm.address, "port": VM_SSH_PORT, "user": VM_USER, "token_file": PROXY_TOKEN}
         self.site_inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def boot_vm(self, member: str, host_key_pem: str) -> None:

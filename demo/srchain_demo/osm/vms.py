@@ -49,7 +49,10 @@ class Vm:
         self.etc, self.run, self.bin = root / "etc", root / "run", root / "bin"
         for d in (self.etc, self.run, self.bin):
             d.mkdir(parents=True, exist_ok=True)
-        self.authorized = root / "authorized_keys"
+        # the login user's HOME is the VM's root (vmssh): OpenSSH's default AuthorizedKeysFile, .ssh/authorized_keys,
+        # which the sr-proxy charm extends over SSH with the controller's key (relation controller-login)
+        self.authorized = root / ".ssh" / "authorized_keys"
+        self.authorized.parent.mkdir(mode=0o700, exist_ok=True)
         self.authorized.touch(mode=0o600)
         for tool, text in (("sudo", SUDO), ("systemctl", f'#!/bin/sh\nexec {sys.executable} -m '
                                                         f'srchain_demo.osm.supervise systemctl "$@"\n')):

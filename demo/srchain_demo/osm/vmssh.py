@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import paramiko
@@ -24,6 +26,62 @@ from paramiko.common import (
     OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
     OPEN_SUCCEEDED,
 )
+
+from srchain.remote import fingerprint
+
+EXEC_LIMIT_S = 120.0  # a command still running then is killed (exit 124)
+
+
+def stream_exec(channel: paramiko.Channel, argv: list[str], cwd: Path, env: dict[str, str], limit_s: float) -> int:
+    """Run `argv` for an exec request as OpenSSH's sshd does: the channel's data streams to its stdin as it arrives
+    (EOF when the client shuts its side) and its stdout/stderr stream back as they are written, so a client can hold
+    a conversation with it (srchain.remote.HttpSession); then its exit status, and the channel closed. Returns the
+    exit code (124 when killed after `limit_s`)."""
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                         env=env)
+    assert p.stdin is not None and p.stdout is not None and p.stderr is not None
+    stdin, stdout, stderr = p.stdin, p.stdout, p.stderr
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        p.kill()
+
+    def feed() -> None:
+        try:
+            while chunk := channel.recv(1 << 16):
+                stdin.write(chunk)
+                stdin.flush()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def errors() -> None:
+        for chunk in iter(lambda: os.read(stderr.fileno(), 1 << 16), b""):
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                channel.sendall_stderr(chunk)
+
+    watchdog = threading.Timer(limit_s, kill)
+    watchdog.start()
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=errors, daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        for chunk in iter(lambda: os.read(stdout.fileno(), 1 << 16), b""):
+            channel.sendall(chunk)
+    except (OSError, EOFError, paramiko.SSHException):
+        p.kill()  # the client hung up: nobody left to answer
+    code = p.wait()
+    watchdog.cancel()
+    threads[1].join(timeout=5)
+    if killed.is_set():
+        code = 124
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+        channel.send_exit_status(code)
+    channel.close()
+    return code
 
 
 def _authorized(path: Path) -> list[paramiko.PKey]:
@@ -48,6 +106,8 @@ class _Server(paramiko.ServerInterface):
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         ok = username == self.vm.user and any(key == k for k in _authorized(self.vm.authorized))
+        if ok:  # which key logged in (paramiko asks twice per login: the query, then the signed request)
+            self.vm.log.write(f"auth {username} {fingerprint(key)}\n")
         return AUTH_SUCCESSFUL if ok else AUTH_FAILED
 
     def get_allowed_auths(self, username: str) -> str:
@@ -68,22 +128,12 @@ class VmServer:
         self.log = (root / "ssh.log").open("a", buffering=1)
 
     def execute(self, channel: paramiko.Channel, command: str) -> None:
+        started = time.monotonic()
         self.log.write(f"exec {command[:200]!r}\n")
         env = {**os.environ, "PATH": f"{self.root / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.root)}
         env.pop("PYTHONPATH", None)
-        data = bytearray()
-        while chunk := channel.recv(1 << 16):
-            data += chunk
-        try:
-            p = subprocess.run(["bash", "-c", command], input=bytes(data), capture_output=True, cwd=self.root,
-                               env=env, timeout=120)
-            out, err, code = p.stdout, p.stderr, p.returncode
-        except subprocess.TimeoutExpired:
-            out, err, code = b"", b"timed out on the VM (120 s)", 124
-        channel.sendall(out)
-        channel.sendall_stderr(err)
-        channel.send_exit_status(code)
-        channel.close()
+        code = stream_exec(channel, ["bash", "-c", command], self.root, env, EXEC_LIMIT_S)
+        self.log.write(f"done {code} in {time.monotonic() - started:.3f} s at {time.time():.3f}\n")
 
     def serve(self) -> None:
         while True:

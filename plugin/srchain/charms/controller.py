@@ -34,7 +34,9 @@ from srchain.apply import AppliedStore, ApplyError, Options
 from srchain.apply.factory import driver_factory
 from srchain.chains import ChainService
 from srchain.charms import ActionError
+from srchain.charms.proxy_login import Logins
 from srchain.errors import SrchainError
+from srchain.hostkeys import host_key_fields
 from srchain.remote import LocalTransport
 
 SSH_KEY = "ssh-private-key"  # key of the target-tokens secret: logs in to proxies reached over SSH
@@ -48,6 +50,7 @@ class ControllerSettings:
     tokens: dict[str, str] = field(default_factory=dict, repr=False)
     drain_timeout: float = 30.0
     proxy_host_keys: str = ""  # YAML {proxy name: pinned host key}: the NS config, from srchain osm ns-create
+    logins: Logins | None = None  # the controller's own proxy login key and the proxy charms' grants (relation)
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -100,9 +103,43 @@ def write_inventory(s: ControllerSettings) -> Path:
     for target in doc.get("proxies") or []:
         if isinstance(target, dict) and isinstance(target.get("ssh"), dict) and target.get("name") in pins:
             target["ssh"]["host_key"] = pins[target["name"]]
+    if s.logins is not None:
+        for target in doc.get("proxies") or []:
+            if isinstance(target, dict) and isinstance(target.get("ssh"), dict) and not target["ssh"].get("key_file"):
+                _use_grant(str(target.get("name")), target["ssh"], s.logins)
     path = s.state_dir / "inventory.yaml"
     _write(path, yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def _use_grant(name: str, ssh: dict[str, Any], logins: Logins) -> None:
+    """Log in to proxy `name` with the controller's own key, which its sr-proxy charm authorized on the VM (relation
+    proxy-login); the VM's host key from that charm when the NS config pins none. Refused (ActionError) when no
+    related proxy charm has authorized it for this proxy's `user@host:port`, or when the two host keys differ."""
+    host, user = str(ssh.get("host")), str(ssh.get("user") or "srchain")
+    try:
+        port = int(ssh.get("port") or 22)
+    except (TypeError, ValueError):
+        return  # the inventory's own validation names this field
+    grant = logins.for_proxy(host, port, user)
+    if grant is None:
+        why = "; ".join(logins.pending) or "no sr-proxy charm is related on proxy-login"
+        raise ActionError(f"proxy {name}: no SSH login to {user}@{host}:{port} yet (the controller's key is "
+                          f"authorized on the VM by the proxy's sr-proxy charm over the relation proxy-login: {why}); "
+                          "nothing was applied")
+    pinned = str(ssh.get("host_key") or "").strip()
+    if pinned and _key_set(pinned) != _key_set(grant.host_key):
+        raise ActionError(f"proxy {name}: proxy-host-keys and {grant.application}'s ssh-host-key pin different host "
+                          f"keys for {host}; refused, nothing was applied")
+    ssh["host_key"] = pinned or grant.host_key
+    ssh["key_file"] = str(logins.key_file)
+
+
+def _key_set(text: str) -> set[tuple[str, str]]:
+    try:
+        return {(kind, b64) for _, kind, b64 in host_key_fields(text)}
+    except ValueError as exc:
+        raise ActionError(f"host key: {exc}") from None
 
 
 def _host_keys(text: str, doc: dict[str, Any]) -> dict[str, str]:

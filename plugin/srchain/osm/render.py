@@ -352,7 +352,8 @@ def render(model: ChainModel, osm_release: int = DEFAULT_OSM_RELEASE,
         vnfd_ids=sorted({p.vnfd_id for p in profiles}), links=sorted(links.values(), key=lambda v: v.id),
         profiles=profiles, fg_members=members, paths=_paths(model), osm_release=osm_release,
         vnffgd=osm_release < RO_SFC_SINCE,
-        proxy_host_keys=any(px.ssh is not None and px.name in proxies for px in inv.proxies))
+        proxy_host_keys=any(px.ssh is not None and px.name in proxies for px in inv.proxies),
+        login_proxies=[px.name for px in inv.proxies if px.ssh is not None and px.name in proxies])
     pnf = env.get_template("pnf_vnfd.yaml.j2")
     pnf_texts = {sw.name: pnf.render(vnfd_id=pnf_vnfd_id(sw.name), pdu_type=pdu_type_for(sw.name), switch=sw,
                                      inventory_file=model.inventory_file,

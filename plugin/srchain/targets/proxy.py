@@ -26,7 +26,7 @@ from srchain.targets.base import NKey, TargetError
 from srchain_contracts import proxy_api as px
 
 if TYPE_CHECKING:  # paramiko loads only when a proxy is reached over SSH
-    from srchain.remote import SshTransport
+    from srchain.remote import HttpSession, SshTransport
 
 
 @dataclass
@@ -53,6 +53,7 @@ class ProxyApi:
         self.token = token
         self.timeout = timeout
         self.ssh = ssh
+        self._session: HttpSession | None = None
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         status, reason, doc = self._over_ssh(method, path, body) if self.ssh else self._local(method, path, body)
@@ -70,9 +71,11 @@ class ProxyApi:
             t.connect()  # refusals (host key, login key) happen here, before any request left
         except RemoteError as exc:
             raise TargetError(f"proxy {self.name}", str(exc), code="UNAVAILABLE") from None
+        if self._session is None:  # one helper on the VM for this driver's requests (remote.HttpSession)
+            self._session = t.http_session(self.address, token=self.token,
+                                           token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)
         try:
-            return t.http(self.address, method, path, body, token=self.token,
-                          token_file=None if self.token else self.ssh.token_file, timeout=self.timeout)
+            return self._session.call(method, path, body, self.timeout)
         except RemoteError as exc:
             msg = str(exc) if str(exc).startswith(f"{method} {path}") else f"{method} {path}: {exc}"
             raise TargetError(f"proxy {self.name}", msg, code="UNAVAILABLE", landed_unknown=method != "GET") from None
@@ -85,6 +88,9 @@ class ProxyApi:
                               code="UNAVAILABLE", landed_unknown=method != "GET") from None
 
     def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         if self.ssh is not None:
             self.ssh.transport.close()
 
@@ -249,7 +255,8 @@ def proxy_driver(name: str, px: Proxy, base_dir: str | Path, timeout: float = 10
                           "'ssh.token_file' (on the proxy's machine)")
     if ssh.key_file is None:
         raise TargetError(f"proxy {name}", f"ssh.key_file not set: the private key that logs in to "
-                          f"{ssh.user}@{ssh.host} (controller charm: key 'ssh-private-key' of target-tokens)")
+                          f"{ssh.user}@{ssh.host} (controller charm: its own key, once the proxy's sr-proxy charm "
+                          "authorized it over the relation proxy-login, or key 'ssh-private-key' of target-tokens)")
     try:
         key = path(ssh.key_file).read_text()
     except OSError as exc:

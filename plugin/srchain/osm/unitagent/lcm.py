@@ -23,6 +23,15 @@ OSM's LCM and N2VC drive proxy charms and the NS charm. Read in OSM's code (LCM 
     `completed` returns its results; otherwise `Error executing primitive <p> in ee=<ee_id>: <status>: <the
     results' output>` or `...: <status>: No further information received from action` (N2VC reads the action's
     results, not action-fail's message: a charm that wants its reason shown puts it in the results' `output`);
+  * `ns.py` `instantiate_N2VC` → `_add_vca_relations` (after the charm is installed, before its SSH key and initial
+    primitives): the NSD's `ns-configuration.relation` entries this execution environment is part of
+    (`_get_ns_relations`: provider/requirer, or the deprecated `entities` pair; "provider/requirer or entities must
+    be included in the relation."), each added once both sides' charms are installed (`_add_relation`, polled every
+    5 s up to 3600 s), through N2VC `add_relation` → libjuju `Model.add_relation("<app>:<endpoint>", ...)`, an
+    existing relation tolerated ("already exists"); any failure or the timeout fails the instantiation with
+    "Relations could not be added to VCA.". Only NS- and VNF-level endpoints (no VDU or KDU charms here); a member
+    this stand-in does not stand up has no execution environment, so its relations are left out (LCM would wait
+    for it until the timeout);
   * `ns.py` `_ns_execute_primitive` (day 2, `NsLcm.action`): retries (0 for an ns-action) and the outcome
     `("COMPLETED", output)` or `("FAILED", message)`, the operation's detailed-status.
 Timings (20 × 15 s) are parameters so tests can shorten them; the order and texts are OSM's.
@@ -32,10 +41,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -43,12 +54,16 @@ import yaml
 from srchain.errors import SrchainError
 from srchain.osm.day12 import as_list
 from srchain.osm.descriptors import Descriptor
-from srchain.osm.unitagent.unit import JujuRefusal, Unit
+from srchain.osm.unitagent.relations import Relations, RelationsUnsettled
+from srchain.osm.unitagent.unit import HookFailed, JujuRefusal, Unit
 
 if TYPE_CHECKING:
     from srchain.osm.nbi_standin import NsInstance
 
 VERIFY = "verify-ssh-credentials"
+RELATIONS_FAILED = "Relations could not be added to VCA."  # ns.py instantiate_N2VC
+RELATION_TIMEOUT_S = 3600.0  # ns.py _add_vca_relations(timeout=3600)
+RELATION_POLL_S = 5.0
 
 
 class LcmError(SrchainError):
@@ -81,10 +96,53 @@ class ExecutionEnvironment:
     deploy_params: dict[str, Any] = field(default_factory=dict)
     ssh_public_key: str | None = None
     steps: list[Step] = field(default_factory=list)
+    installed: threading.Event = field(default_factory=threading.Event)  # LCM's `config_sw_installed`
 
     @property
     def ee_id(self) -> str:  # N2VC install_k8s_proxy_charm: <model>.<application>.k8s
         return f"{self.unit.model}.{self.unit.application}.k8s"
+
+
+@dataclass(frozen=True)
+class RelationSpec:
+    """One relation of the NSD resolved to deployed execution environments (LCM's `Relation` of two EERelation)."""
+
+    name: str
+    provider: ExecutionEnvironment
+    provider_endpoint: str
+    requirer: ExecutionEnvironment
+    requirer_endpoint: str
+
+    def involves(self, ee: ExecutionEnvironment) -> bool:
+        return ee is self.provider or ee is self.requirer
+
+
+def ns_relations(nsd: Mapping[str, Any], envs: Mapping[str | None, ExecutionEnvironment]) -> list[RelationSpec]:
+    """LCM `_get_ns_relations` over `ns-configuration.relation`; `envs` by member-vnf-index (None: the NS charm).
+    A relation with an end this stand-in did not deploy is left out."""
+    out: list[RelationSpec] = []
+    for r in as_list((nsd.get("ns-configuration") or {}).get("relation")):
+        if not isinstance(r, dict):
+            continue
+        if "provider" in r and "requirer" in r:
+            ends = [dict(r["provider"] or {}), dict(r["requirer"] or {})]
+        elif "entities" in r:
+            entities = as_list(r["entities"])
+            ends = [{"endpoint": e.get("endpoint"),
+                     **({"vnf-profile-id": e["id"]} if e.get("id") != nsd.get("id") else {})} for e in entities[:2]]
+        else:
+            raise LcmError("provider/requirer or entities must be included in the relation.")
+        if len(ends) != 2 or not all(e.get("endpoint") for e in ends):
+            raise LcmError(f"relation {r.get('name')}: two ends, each with an endpoint, expected")
+        if any(e.get("vdu-profile-id") or e.get("kdu-resource-profile-id") for e in ends):
+            raise LcmError(f"relation {r.get('name')}: VDU- and KDU-level execution environments are not modelled "
+                           "by this stand-in")
+        provider, requirer = (envs.get(e.get("vnf-profile-id")) for e in ends)
+        if provider is None or requirer is None:
+            continue
+        out.append(RelationSpec(str(r.get("name")), provider, str(ends[0]["endpoint"]), requirer,
+                                str(ends[1]["endpoint"])))
+    return out
 
 
 def application_name(charm: str, member: str | None, ee_descriptor_id: str | None = None) -> str:
@@ -157,11 +215,16 @@ class Lcm:
     """Runs primitives on execution environments as LCM + N2VC do."""
 
     def __init__(self, verify_retries: int = 20, verify_retry_interval_s: float = 15.0,
-                 sleep: Callable[[float], None] = time.sleep, concurrent: bool = False) -> None:
+                 sleep: Callable[[float], None] = time.sleep, concurrent: bool = False,
+                 relation_timeout_s: float = RELATION_TIMEOUT_S) -> None:
         self.concurrent = concurrent  # instantiate_ns: each execution environment in a task of its own, as LCM
         self.verify_retries = verify_retries
         self.verify_retry_interval_s = verify_retry_interval_s
         self.sleep = sleep
+        self.relation_timeout_s = relation_timeout_s
+        self._relations_added: set[int] = set()  # id() of the RelationSpecs Juju has (a second add: "already exists")
+        self._relations_lock = threading.Lock()
+        self._stores: dict[Path, Relations] = {}
 
     # --- N2VC ----------------------------------------------------------------------------------------
     def _action(self, ee: ExecutionEnvironment, name: str, params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
@@ -208,11 +271,51 @@ class Lcm:
     def deploy(self, ee: ExecutionEnvironment) -> None:
         """N2VC install_k8s_proxy_charm: the application with one unit and no config; Juju runs its first hooks."""
         ee.unit.deploy()
+        ee.installed.set()
+
+    def _model_store(self, *units: Unit) -> None:
+        """The units of one NS share a Juju model (N2VC: `<nsr-id>-k8s` for K8s proxy charms), so one relation
+        store: the one a unit already has, else the model's, beside the units' directories."""
+        store = next((u.relations for u in units if u.relations is not None), None)
+        if store is None:
+            path = units[0].root.parent / f"{units[0].model}.relations.json"
+            store = self._stores.setdefault(path, Relations(path))
+        for unit in units:
+            if unit.relations is None:
+                store.register(unit)
+
+    def add_relations(self, ee: ExecutionEnvironment, relations: Sequence[RelationSpec]) -> None:
+        """NsLcm._add_vca_relations for `ee`: each relation it is part of, once both charms are installed; LcmError
+        (LCM's text) on a failure or after `relation_timeout_s`."""
+        deadline = time.monotonic() + self.relation_timeout_s
+        for rel in (r for r in relations if r.involves(ee)):
+            for side in (rel.provider, rel.requirer):
+                if not side.installed.wait(max(0.0, deadline - time.monotonic())):
+                    ee.steps.append(Step("add-relation", {"relation": rel.name}, False,
+                                         f"timeout adding relations: {side.unit.application} not installed"))
+                    raise LcmError(RELATIONS_FAILED)
+            with self._relations_lock:
+                if id(rel) in self._relations_added:
+                    continue  # libjuju add_relation: "already exists" is only logged
+                try:
+                    self._model_store(rel.provider.unit, rel.requirer.unit)
+                    rel.provider.unit.relate(rel.provider_endpoint, rel.requirer.unit, rel.requirer_endpoint)
+                except (JujuRefusal, HookFailed, RelationsUnsettled) as e:
+                    ee.steps.append(Step("add-relation", {"relation": rel.name}, False,
+                                         f"Error adding relation between {rel.provider.ee_id} and "
+                                         f"{rel.requirer.ee_id}: {e}"))
+                    raise LcmError(RELATIONS_FAILED) from None
+                self._relations_added.add(id(rel))
+            ee.steps.append(Step("add-relation", {"relation": rel.name}, True,
+                                 f"{rel.provider.unit.application}:{rel.provider_endpoint} "
+                                 f"{rel.requirer.unit.application}:{rel.requirer_endpoint}"))
 
     def instantiate(self, ee: ExecutionEnvironment, inject_key: Callable[[str], None] | None = None,
-                    ns_config_info: Callable[[], dict[str, Any]] | None = None) -> None:
-        """NsLcm.instantiate_N2VC after the deploy: the SSH key, then the initial primitives in LCM's order.
-        LcmError / PrimitiveFailed stop it, as they fail LCM's instantiation."""
+                    ns_config_info: Callable[[], dict[str, Any]] | None = None,
+                    relations: Sequence[RelationSpec] = ()) -> None:
+        """NsLcm.instantiate_N2VC after the deploy: its relations, the SSH key, then the initial primitives in
+        LCM's order. LcmError / PrimitiveFailed stop it, as they fail LCM's instantiation."""
+        self.add_relations(ee, relations)
         is_ns = ee.member is None
         ssh = bool(((ee.config_descriptor.get("config-access") or {}).get("ssh-access") or {}).get("required"))
         if not is_ns and ssh:
@@ -231,16 +334,19 @@ class Lcm:
             ee.steps.append(Step(prim["name"], params, True, out if isinstance(out, str) else json.dumps(out)))
 
     def instantiate_ns(self, vnfs: Sequence[ExecutionEnvironment], ns: ExecutionEnvironment | None,
-                       inject_key: Callable[[str, str], None] | None = None) -> None:
+                       inject_key: Callable[[str, str], None] | None = None,
+                       relations: Sequence[RelationSpec] = ()) -> None:
         """NsLcm.instantiate's part for the charms: every execution environment deployed, each VNF's day 1, then the
         NS charm's (`_wait_dependent_n2vc`: NS after its VNFs), with `ns_config_info` from the VNFs' applications
         (`_get_ns_config_info`). LCM runs each execution environment's deploy and day 1 as a task of its own
         (`instantiate_N2VC` per VCA, asyncio): with `concurrent`, one thread each, the NS charm's day 1 after every
         VNF's task ended, the first failure in member order raised then; without, one after the other, the first
-        failure stopping it. Either way a failure fails LCM's instantiation."""
+        failure stopping it. Either way a failure fails LCM's instantiation. `relations` (ns_relations) are added by
+        each side's task after its install, before its day 1."""
         def vnf_task(ee: ExecutionEnvironment) -> None:
             self.deploy(ee)
-            self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None)
+            self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None,
+                             relations=relations)
 
         if self.concurrent:
             with ThreadPoolExecutor(max_workers=len(vnfs) + 1) as pool:
@@ -255,9 +361,10 @@ class Lcm:
             for ee in [*vnfs, *([ns] if ns is not None else [])]:
                 self.deploy(ee)
             for ee in vnfs:
-                self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None)
+                self.instantiate(ee, inject_key=_for_member(inject_key, str(ee.member)) if inject_key else None,
+                                 relations=relations)
         if ns is not None:
-            self.instantiate(ns, ns_config_info=lambda: ns_config_info(vnfs))
+            self.instantiate(ns, ns_config_info=lambda: ns_config_info(vnfs), relations=relations)
 
     def action(self, ee: ExecutionEnvironment, primitive: Mapping[str, Any], params: Mapping[str, Any],
                retries: int = 0, retries_interval_s: float = 30.0) -> tuple[str, str]:
@@ -353,4 +460,7 @@ class NbiLcm:
         vnfs = [ee for member, vnfd in ns.vnfds.items()
                 if (ee := self._env(ns.name, member, vnfd, additional.get(member, {}))) is not None]
         ns_ee = self._env(ns.name, None, ns.nsd, ns.params.get("additionalParamsForNs") or {})
-        self.lcm.instantiate_ns(vnfs, ns_ee, self.inject_key)
+        envs: dict[str | None, ExecutionEnvironment] = {ee.member: ee for ee in vnfs}
+        if ns_ee is not None:
+            envs[None] = ns_ee
+        self.lcm.instantiate_ns(vnfs, ns_ee, self.inject_key, ns_relations(ns.nsd.body, envs))

@@ -1,12 +1,13 @@
 """One unit of a built charm directory, run the way a Juju unit agent runs it (a stand-in, NOT Juju).
 
 The unit gets its own copy of the charm (Juju unpacks the charm archive into the unit's `charm/` directory; ops
-writes its stored state, `.unit-state.db`, there), a `bin/` with the hook tools (`hooktools.py` under every tool's
-name, plus `python3` when the charm's interpreter is given) and a JSON state file the tools read and write. Each hook
-or action is one run of the charm's `dispatch` with the environment Juju sets for it (`JUJU_DISPATCH_PATH`
-`hooks/<hook>` or `actions/<action>`, `JUJU_HOOK_NAME` or `JUJU_ACTION_NAME` + `JUJU_ACTION_UUID`, `JUJU_UNIT_NAME`,
-`JUJU_CHARM_DIR`, `JUJU_MODEL_NAME`, `JUJU_MODEL_UUID`, `JUJU_VERSION`, `JUJU_CONTEXT_ID`; ops reads them in
-`ops/jujucontext.py` `JujuContext.from_dict`), the tools first on PATH, the charm directory as working directory.
+writes its stored state, `.unit-state.db`, there), a `bin/` with the hook tools (a launcher of the unit's copy of
+`hooktools.py` under every tool's name, plus `python3` when the charm's interpreter is given) and a JSON state
+file the tools read and write. Each hook or action is one run of the charm's `dispatch` with the environment Juju
+sets for it (`JUJU_DISPATCH_PATH` `hooks/<hook>` or `actions/<action>`, `JUJU_HOOK_NAME` or `JUJU_ACTION_NAME` +
+`JUJU_ACTION_UUID`, `JUJU_UNIT_NAME`, `JUJU_CHARM_DIR`, `JUJU_MODEL_NAME`, `JUJU_MODEL_UUID`, `JUJU_VERSION`,
+`JUJU_CONTEXT_ID`; ops reads them in `ops/jujucontext.py` `JujuContext.from_dict`), the tools first on PATH, the
+charm directory as working directory, no stdin.
 
 What the controller would refuse is refused before anything runs, with nothing applied:
   * application config (`set_config`, what `juju config` and libjuju's `Application.set_config` send): every value
@@ -19,6 +20,16 @@ What the controller would refuse is refused before anything runs, with nothing a
     `required`, `additionalProperties: false` when declared; defaults filled in, as Juju does before the charm runs).
     The texts of these parameter refusals are the stand-in's, not Juju's.
 A hook whose dispatch exits non-zero leaves the unit in `error` (Juju's hook error): `HookFailed`.
+
+Relations (`relations.py`, which imports this module; here only the `RelationStore` / `RelationHook` protocols):
+a unit given its model's `Relations` store (`relations=`, or `Relations.relate`/`register`) takes part in
+relations: its hook tools answer relation-ids/-list/-get/-set from the store (`SRCHAIN_RELATIONS_STATE`), the
+store's resolver runs its `<endpoint>-relation-*` hooks (`run_relation_hook`, with `JUJU_RELATION`,
+`JUJU_RELATION_ID`, `JUJU_REMOTE_UNIT`, `JUJU_REMOTE_APP`, `JUJU_DEPARTING_UNIT`), and what a hook or action wrote
+with relation-set reaches the store only when its dispatch exits 0 (Juju's relation-set doc: "All values are set in
+a transaction at the point when the hook terminates successfully"); then the other side gets its -changed hooks.
+Juju runs one hook at a time per unit: every dispatch (hook, action, relation hook) holds the unit's lock, and what
+it committed is delivered to the other units after that lock is released.
 """
 
 from __future__ import annotations
@@ -29,23 +40,27 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from srchain.errors import SrchainError
 from srchain.osm.unitagent import hooktools
 
+TOOLS_MODULE = "srchain_unit_hooktools"  # the name the unit's copy of hooktools.py is imported under
 JUJU_29 = "2.9.43"  # OSM's VCA (devops installer JUJU_AGENT_VERSION); docs/osm.md "Supported OSM, Juju and Ubuntu"
 TOOLS = ("config-get", "is-leader", "status-set", "status-get", "juju-log", "action-get", "action-set",
          "action-fail", "action-log", "application-version-set", "opened-ports", "open-port", "close-port",
-         "state-get", "state-set", "state-delete", "relation-ids", "relation-list", "goal-state", "leader-get",
-         "leader-set", "storage-list")
+         "state-get", "state-set", "state-delete", "relation-ids", "relation-list", "relation-get", "relation-set",
+         "goal-state", "leader-get", "leader-set", "storage-list")
+RELATION_MODEL_TOOLS = ("relation-model-get",)  # Juju >= 3.6.2 (ops Relation.remote_model: "jujuadded 3.6.2")
+RELATION_MODEL_SINCE = (3, 6, 2)
 SECRET_TOOLS = ("secret-add", "secret-get", "secret-set", "secret-info-get", "secret-remove", "secret-ids",
                 "secret-grant", "secret-revoke")
 SECRETS_SINCE = (3, 0, 3)  # ops JujuVersion.has_secrets
@@ -59,6 +74,31 @@ class JujuRefusal(SrchainError):
 
 class HookFailed(SrchainError):
     """A hook's dispatch exited non-zero: the unit is in error, as Juju puts it."""
+
+
+class RelationStore(Protocol):
+    """What a unit needs of its model's relation store (`relations.py` `Relations`, which imports this module)."""
+
+    path: Path
+
+    def register(self, unit: Unit) -> None: ...
+
+    def relate(self, provider: Unit, provider_endpoint: str, requirer: Unit, requirer_endpoint: str) -> int: ...
+
+    def commit(self, unit: Unit, pending: dict[str, dict[str, dict[str, str]]]) -> bool: ...
+
+    def deliver(self) -> None: ...
+
+
+class RelationHook(Protocol):
+    """One relation hook to run (`relations.py` `RelationEvent`)."""
+
+    @property
+    def hook(self) -> str: ...
+
+    def env(self) -> dict[str, str]: ...
+
+    def context(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +131,7 @@ class Unit:
     def __init__(self, charm: Path, root: Path, *, python: str | None = None, juju_version: str = JUJU_29,
                  application: str | None = None, model: str = "osm", leader: bool = True,
                  timeout_s: float = 300.0, env: Mapping[str, str] | None = None,
-                 config: Mapping[str, str] | None = None) -> None:
+                 config: Mapping[str, str] | None = None, relations: RelationStore | None = None) -> None:
         meta = yaml.safe_load((charm / "metadata.yaml").read_text()) or {}
         self.application = application or str(meta["name"])
         self.name = f"{self.application}/0"
@@ -110,11 +150,19 @@ class Unit:
             yaml.safe_load((charm / "actions.yaml").read_text()) or {} if (charm / "actions.yaml").is_file() else {})
         self.bin = root / "bin"
         self.bin.mkdir()
+        # The tools: `.hooktool`, a launcher of the unit's copy of hooktools.py (imported, so byte-compiled once, not
+        # at each of the ~10 calls a hook makes); -I -S: stdlib only, no site-packages, no PYTHONPATH (dispatch's
+        # lib:venv), a faster start.
+        tools = root / ".hooktools"
+        tools.mkdir()
+        shutil.copyfile(hooktools.__file__, tools / f"{TOOLS_MODULE}.py")
         tool = self.bin / ".hooktool"
-        tool.write_text(f"#!{sys.executable}\n" + Path(hooktools.__file__).read_text())
+        tool.write_text(f"#!{sys.executable} -IS\nimport sys\nsys.path.insert(0, {str(tools)!r})\n"
+                        f"from {TOOLS_MODULE} import main\nsys.exit(main())\n")
         tool.chmod(0o755)
         has_secrets = version_tuple(juju_version) >= SECRETS_SINCE
-        for name in TOOLS + (SECRET_TOOLS if has_secrets else ()):
+        has_model_get = version_tuple(juju_version) >= RELATION_MODEL_SINCE
+        for name in TOOLS + (SECRET_TOOLS if has_secrets else ()) + (RELATION_MODEL_TOOLS if has_model_get else ()):
             (self.bin / name).symlink_to(".hooktool")
         if python:
             (self.bin / "python3").symlink_to(python)
@@ -125,9 +173,14 @@ class Unit:
         self.settings.update({k: v for k, v in self.parse_settings(config or {}).items() if v is not None})
         self._write({"juju_version": juju_version, "unit": self.name, "leader": leader, "config": self.config,
                      "action": None, "status": {"unit": ["maintenance", ""], "app": ["unknown", ""]},
-                     "status_history": [], "log": [], "calls": [], "state": {}, "secrets": {}})
+                     "status_history": [], "log": [], "calls": [], "state": {}, "secrets": {},
+                     "relation_hook": None, "relation_pending": {}})
         self.hooks_run: list[str] = []
         self.timings: list[tuple[str, float]] = []  # (dispatch path, seconds) of every dispatch run
+        self._lock = threading.Lock()  # Juju runs one hook (or action) at a time per unit
+        self.relations: RelationStore | None = None
+        if relations is not None:
+            relations.register(self)
 
     # --- state ------------------------------------------------------------------------------------
     def _write(self, state: dict[str, Any]) -> None:
@@ -179,28 +232,71 @@ class Unit:
                "JUJU_MODEL_UUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, self.model)), "JUJU_MACHINE_ID": "0",
                "JUJU_CONTEXT_ID": f"{self.name}-{dispatch_path.replace('/', '-')}-{uuid.uuid4().hex[:8]}",
                hooktools.STATE_ENV: str(self.state_file), **self.extra_env}
+        if self.relations is not None:
+            env[hooktools.RELATIONS_ENV] = str(self.relations.path)
         return env
 
     def _dispatch(self, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         try:
             return subprocess.run(["./dispatch"], cwd=self.charm_dir, env=env, capture_output=True, text=True,
-                                  timeout=self.timeout_s, check=False)
+                                  stdin=subprocess.DEVNULL, timeout=self.timeout_s, check=False)
         finally:
             self.timings.append((env["JUJU_DISPATCH_PATH"], time.monotonic() - started))
 
     def hook(self, name: str) -> None:
-        """Run hook `name` (install, leader-elected, config-changed, start, ...); HookFailed when it fails."""
-        self._update(config=self.config, action=None)
-        env = {**self._env(f"hooks/{name}"), "JUJU_HOOK_NAME": name}
+        """Run hook `name` (install, leader-elected, config-changed, start, ...); HookFailed when it fails. What it
+        set on relations is committed, and delivered to the other side, when it succeeded."""
+        with self._lock:
+            changed = self._run_hook(name, {})
+        if changed and self.relations is not None:
+            self.relations.deliver()
+
+    def run_relation_hook(self, event: RelationHook) -> None:
+        """Run the relation hook `event` (`Relations` calls this; it chose the hook and tracks what the unit was
+        told) with Juju's relation environment; HookFailed when it fails, and then its relation-set writes are
+        dropped. Its committed changes are delivered by the caller's `Relations.settle`."""
+        with self._lock:
+            self._run_hook(event.hook, event.env(), event.context())
+
+    def _run_hook(self, name: str, extra: Mapping[str, str], relation: Mapping[str, Any] | None = None) -> bool:
+        """One hook's dispatch (the caller holds the unit's lock): whether it changed a relation databag."""
+        self._update(config=self.config, action=None, relation_hook=dict(relation) if relation else None,
+                     relation_pending={})
+        env = {**self._env(f"hooks/{name}"), "JUJU_HOOK_NAME": name, **extra}
         done = self._dispatch(env)
         self.hooks_run.append(name)
+        pending = self._take_pending()
         if done.returncode != 0:
             state = self.state()
             state["status"]["unit"] = ["error", f'hook failed: "{name}"']
             self._write(state)
             raise HookFailed(f"{self.name}: hook failed: \"{name}\" (dispatch exited {done.returncode}): "
                              f"{done.stderr.strip()[-1500:]}")
+        return self._commit(pending)
+
+    def _take_pending(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The finished dispatch's relation-set writes, cleared from the unit's state with its hook context."""
+        state = self.state()
+        pending: dict[str, dict[str, dict[str, str]]] = state.get("relation_pending") or {}
+        state["relation_pending"], state["relation_hook"] = {}, None
+        self._write(state)
+        return pending
+
+    def _commit(self, pending: dict[str, dict[str, dict[str, str]]]) -> bool:
+        if not pending or self.relations is None:
+            return False
+        return self.relations.commit(self, pending)
+
+    def relate(self, endpoint: str, requirer: Unit, requirer_endpoint: str) -> int:
+        """`juju integrate <this app>:<endpoint> <requirer app>:<requirer_endpoint>`, this unit the provider:
+        `Relations.relate` on the units' store (the model's: given to either unit); JujuRefusal when neither has
+        one (the stand-in's text)."""
+        store = self.relations or requirer.relations
+        if store is None:
+            raise JujuRefusal(f"{self.name} and {requirer.name} have no relation store: give their model's "
+                              "(Unit(..., relations=Relations(path))) to either")
+        return store.relate(self, endpoint, requirer, requirer_endpoint)
 
     def deploy(self) -> None:
         """A new unit's first hooks, in Juju's order: install, leader-elected (the only unit leads),
@@ -239,6 +335,23 @@ class Unit:
         self.hook("config-changed")
         return True
 
+    def _run_action(self, name: str, checked: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str],
+                                                                        dict[str, Any], bool]:
+        """The action's dispatch (the caller holds the unit's lock): (process, action record, relations changed).
+        Its relation-set writes are committed when the dispatch exited 0, action-fail or not (Juju flushes the
+        context unless the hook process failed)."""
+        action_id = str(uuid.uuid4())
+        self._update(config=self.config, action={"name": name, "params": checked, "results": {}, "failed": None,
+                                                 "log": []}, relation_hook=None, relation_pending={})
+        env = {**self._env(f"actions/{name}"), "JUJU_ACTION_NAME": name, "JUJU_ACTION_UUID": action_id}
+        done = self._dispatch(env)
+        pending = self._take_pending()
+        state = self.state()
+        record: dict[str, Any] = state["action"] or {}
+        state["action"] = None
+        self._write(state)
+        return done, record, self._commit(pending) if done.returncode == 0 else False
+
     def check_params(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters Juju hands the charm: validated against the action's schema, defaults filled in."""
         if action not in self.actions:
@@ -266,15 +379,10 @@ class Unit:
     def run_action(self, name: str, params: Mapping[str, Any] | None = None) -> ActionOutcome:
         """`juju run <unit> <action> k=v` (2.9: `run-action --wait`): the outcome; JujuRefusal before it runs."""
         checked = self.check_params(name, dict(params or {}))
-        action_id = str(uuid.uuid4())
-        self._update(config=self.config, action={"name": name, "params": checked, "results": {}, "failed": None,
-                                                 "log": []})
-        env = {**self._env(f"actions/{name}"), "JUJU_ACTION_NAME": name, "JUJU_ACTION_UUID": action_id}
-        done = self._dispatch(env)
-        state = self.state()
-        record = state["action"] or {}
-        state["action"] = None
-        self._write(state)
+        with self._lock:
+            done, record, changed = self._run_action(name, checked)
+        if changed and self.relations is not None:
+            self.relations.deliver()
         results = dict(record.get("results") or {})
         if done.returncode != 0:  # Juju: the action fails with the hook's exit; results so far are kept
             return ActionOutcome(name, "failed", results, f"exit status {done.returncode}", record.get("log", []),
