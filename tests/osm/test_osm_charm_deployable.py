@@ -81,7 +81,8 @@ def test_every_charm_ships_the_files_charmcraft_packs(charm_dirs: dict[str, Path
         # Juju 2.9 (OSM's VCA) refuses a charm with another option type, e.g. `secret` (Juju 3)
         assert {o["type"] for o in config["options"].values()} <= set(CONFIG_TYPES), name
         meta = yaml.safe_load((d / "metadata.yaml").read_text())
-        assert meta == {k: craft[k] for k in ("name", "summary", "description")}  # no `series`: bases only
+        # no `series`: bases only; relation endpoints as declared (the relation proxy-login / controller-login)
+        assert meta == {k: craft[k] for k in ("name", "summary", "description", "provides", "requires") if k in craft}
         manifest = yaml.safe_load((d / "manifest.yaml").read_text())
         assert manifest["bases"] == [{"name": "ubuntu", "channel": "22.04", "architectures": ["amd64"]}]
         pins = (d / "requirements.txt").read_text().split()
@@ -92,6 +93,9 @@ def test_every_charm_ships_the_files_charmcraft_packs(charm_dirs: dict[str, Path
             craft["config"]["options"])
         ops_meta = ops.CharmMeta.from_charm_root(d)
         assert ops_meta.name == name and set(ops_meta.actions) == set(craft["actions"])
+        endpoints = {**craft.get("provides", {}), **craft.get("requires", {})}
+        assert {n: r.interface_name for n, r in {**ops_meta.provides, **ops_meta.requires}.items()} == {
+            n: r["interface"] for n, r in endpoints.items()}
 
 
 def test_a_config_option_juju_29_refuses_stops_the_build() -> None:
@@ -176,7 +180,7 @@ elif tool == "action-get":
 elif tool in ("secret-get", "secret-info-get"):
     sys.stderr.write("ERROR secret not found\\n")
     sys.exit(1)
-elif tool == "opened-ports":
+elif tool in ("opened-ports", "relation-ids"):  # no ports, no relations yet (the sr-proxy charm asks at install)
     print("[]")
 '''
 TOOLS = ("config-get", "is-leader", "status-set", "status-get", "juju-log", "action-get", "action-set",
