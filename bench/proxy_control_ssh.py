@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import socket
 import statistics
 import sys
@@ -61,6 +62,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=30, help="requests per measurement (bounded: at most 500)")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # the server side's "connection reset" at close
     n = max(1, min(a.requests, 500))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
