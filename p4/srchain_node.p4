@@ -170,6 +170,10 @@ control SwitchIngress(
             drop_for(DROP_BAD_CHECKSUM);
         } else if (!hdr.ipv4.isValid() && !hdr.ipv6.isValid()) {
             drop_for(DROP_NOT_IPV4);
+        } else if (hdr.ipv6.isValid() && hdr.ipv6.dst_addr[127:120] == 0xff) {
+            drop_for(DROP_LINK_LOCAL);  /* multicast: a neighbour's MLD report or ND solicitation */
+        } else if (hdr.ipv6.isValid() && hdr.ipv6.dst_addr[127:118] == 0x3fa) {
+            drop_for(DROP_LINK_LOCAL);  /* fe80::/10 */
         } else if (hdr.srh.isValid() && hdr.srh.segments_left != 0 && hdr.ipv6.hop_limit <= 1) {
             drop_for(DROP_TTL_EXPIRED);  /* a segment to process with Hop Limit <= 1 (RFC 8986 4.1 S04) */
 #if SRCHAIN_PRIORITY

@@ -14,7 +14,8 @@ from .testbed import Testbed
 
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
                 6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision",
-                10: "srh_invalid", 11: "segments_left"}  # 10, 11: the srv6 profile's
+                10: "srh_invalid", 11: "segments_left", 12: "wan_malformed", 13: "link_local"}
+# p4/include/defines.p4 DROP_*: 10, 11 and 13 are the srv6 profile's, 12 the wan profile's
 DELAY_UNIT_US = 1.024  # queue_stats.delay_sum_us counts 1.024 us units (docs/p4.md)
 
 

@@ -158,6 +158,11 @@ const drop_reason_t DROP_SEGMENTS_LEFT  = 11; /* End/End.X/module SID with Segme
  * fragment of the outer IPv4 packet (MF or an offset: nothing here reassembles), a UDP length that is not the
  * outer IPv4 total length - 20, or a GRE header with checksum, key, sequence number or a version */
 const drop_reason_t DROP_WAN_MALFORMED  = 12;
+/* profile srv6: an IPv6 packet to a multicast (ff00::/8) or link-local unicast (fe80::/10) destination: a
+ * neighbour's Neighbor Discovery or MLD (Linux SRv6 nodes send MLD reports with Hop Limit 1 for seconds after
+ * their link comes up), for a control plane this data plane does not have; never forwarded (and not counted as
+ * ttl_expired, which would read as a routing loop) */
+const drop_reason_t DROP_LINK_LOCAL     = 13;
 #define DROP_REASONS 16
 
 #endif

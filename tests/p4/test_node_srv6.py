@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrSegmentRouting
+from scapy.layers.inet6 import (
+    ICMPv6MLReport2,
+    ICMPv6ND_NS,
+    IPv6,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrSegmentRouting,
+    RouterAlert,
+)
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
@@ -35,7 +42,7 @@ COLLECTOR = "fcbb:bb00:4:e002::"  # the report path's last SID (an End.DX4 towar
 # profiles' plan/tables.py REPORT_TRUNCATE is 147, for 8 labels)
 SRV6_REPORT_TRUNCATE = 1 + 14 + 40 + 8 + 4 * 16 + 20 + 8 + 72
 DROP = {"stack_too_deep": 1, "ttl_expired": 2, "unknown_label": 3, "ip_ttl": 5, "not_ipv4": 7, "decision": 8,
-        "srh_invalid": 10, "segments_left": 11}
+        "srh_invalid": 10, "segments_left": 11, "link_local": 13}
 
 
 def v6(a: str) -> int:
@@ -237,6 +244,14 @@ def test_flow_features_sid_reports_h_encapsulated_toward_the_report_path(node: P
      "srh_invalid"),
     ("unknown SID", lambda: srv6("fcbb:bb00:9:e000::", [LAST, "fcbb:bb00:9:e000::"], sl=1), "unknown_label"),
     ("MPLS", lambda: eth(type=0x8847) / bytes([0x03, 0xE8, 0x01, 0x40]) / inner(), "not_ipv4"),
+    # a Linux neighbour's MLDv2 report (Hop Limit 1, hop-by-hop router alert) and DAD solicitation: not a
+    # ttl_expired (nothing loops) and not an unknown SID
+    ("MLDv2 report", lambda: eth() / IPv6(src="fe80::1", dst="ff02::16", hlim=1, nh=0)
+     / IPv6ExtHdrHopByHop(options=[RouterAlert()]) / ICMPv6MLReport2(), "link_local"),
+    ("DAD solicitation", lambda: eth() / IPv6(src="::", dst="ff02::1:ff00:1", hlim=255)
+     / ICMPv6ND_NS(tgt="fe80::1"), "link_local"),
+    ("to a link-local address", lambda: eth() / IPv6(src="fe80::2", dst="fe80::1", hlim=64, nh=4) / inner(),
+     "link_local"),
 ])
 def test_refused_packets_are_dropped_and_counted_by_reason(node: Pipeline, name: str, frame: object,
                                                            reason: str) -> None:

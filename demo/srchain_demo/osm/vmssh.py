@@ -78,9 +78,9 @@ def stream_exec(channel: paramiko.Channel, argv: list[str], cwd: Path, env: dict
     threads[1].join(timeout=5)
     if killed.is_set():
         code = 124
-    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):  # the client may be gone already
         channel.send_exit_status(code)
-    channel.close()
+        channel.close()
     return code
 
 

@@ -22,7 +22,7 @@ from sr_node_base import (
     udp_packet,
 )
 
-DROP_SRH_INVALID, DROP_SEGMENTS_LEFT = 10, 11  # p4/include/defines.p4
+DROP_SRH_INVALID, DROP_SEGMENTS_LEFT, DROP_LINK_LOCAL = 10, 11, 13  # p4/include/defines.p4
 SRC = "fcbb:bb00:1::1"
 END, END_X, DX4 = "fcbb:bb00:1:e000::", "fcbb:bb00:1:e001::", "fcbb:bb00:1:e002::"
 REMOTE = "fcbb:bb00:2:e000::"  # the next switch's SID, reached by its /48 locator on PTF port 1
@@ -103,6 +103,9 @@ class RefusalsCounted(Srv6Test):
             (Ether(dst=SWITCH_MAC) / IPv6(src=SRC, dst=END, nh=43) / tlv, DROP_SRH_INVALID),
             (srv6(pkt, "fcbb:bb00:9::", [END, "fcbb:bb00:9::"], sl=1), DROP_UNKNOWN_LABEL),
             (Ether(dst=SWITCH_MAC, type=0x8847) / Raw(bytes([0x03, 0xE8, 0x11, 0x40])) / pkt.payload, DROP_NOT_IPV4),
+            # a neighbour's MLD report (Hop Limit 1, to ff02::16): link-scoped, not an expired hop limit
+            (Ether(dst="33:33:00:00:00:16") / IPv6(src="fe80::1", dst="ff02::16", hlim=1) / Raw(b"\x8f" + b"\x00" * 7),
+             DROP_LINK_LOCAL),
         ]
         for frame, reason in cases:
             before = self.drops(reason)

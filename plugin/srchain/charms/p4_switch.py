@@ -39,7 +39,8 @@ FROM_PACKAGE = "from-package"  # load-p4-program digest: the DIGEST the package 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # Index of SwitchIngress.drops = drop reason (p4/include/defines.p4).
 DROP_REASONS = {1: "stack_too_deep", 2: "ttl_expired", 3: "unknown_label", 4: "no_route", 5: "ip_ttl",
-                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision"}
+                6: "bad_checksum", 7: "not_ipv4", 8: "decision", 9: "bad_decision", 10: "srh_invalid",
+                11: "segments_left", 12: "wan_malformed", 13: "link_local"}  # p4/include/defines.p4 DROP_*
 PKTS, BYTES = "$COUNTER_SPEC_PKTS", "$COUNTER_SPEC_BYTES"
 
 
