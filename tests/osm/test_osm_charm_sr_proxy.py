@@ -218,6 +218,15 @@ def test_the_controllers_key_is_authorized_on_the_vm_over_the_relation_and_revok
     assert again.get_relation(rel.id).local_unit_data["authorized"] == granted
     assert all("authorized_keys" not in c for c in sshd.commands[sent:])
 
+    # the VM rebuilt at the same address (its authorized_keys gone): the stored record cannot tell, so Juju's
+    # periodic update-status logs in again and puts the key back, idempotently (no duplicate line)
+    sshd.authorized_keys.write_text("")
+    again = ctx.run(ctx.on.update_status(), again)
+    assert sshd.authorized_keys.read_text().splitlines() == [controller_key]
+    again = ctx.run(ctx.on.update_status(), again)
+    assert sshd.authorized_keys.read_text().splitlines() == [controller_key]
+    assert again.get_relation(rel.id).local_unit_data["authorized"] == granted
+
     ctx.run(ctx.on.relation_broken(again.get_relation(rel.id)), again)
     assert sshd.authorized_keys.read_text().splitlines() == []
 

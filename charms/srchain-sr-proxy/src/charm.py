@@ -57,11 +57,14 @@ class SrchainSrProxyCharm(SshCharm):
             transport.close()
 
     def _on_controller_login(self, event: ops.EventBase) -> None:
-        self._sync_logins()
+        # update-status (Juju's timer, 5 min by default) checks the VM again even where this unit already
+        # authorized the key: a VM rebuilt at the same address has lost it, and the stored record cannot tell
+        self._sync_logins(recheck=isinstance(event, ops.UpdateStatusEvent))
 
-    def _sync_logins(self) -> None:
-        """Authorize each related controller's key on the VM (once) and answer in this unit's databag; a failure is
-        the answer's `error` (the controller shows it), never this hook's failure: a later config-changed retries."""
+    def _sync_logins(self, recheck: bool = False) -> None:
+        """Authorize each related controller's key on the VM (once, or again on `recheck`: idempotent there) and
+        answer in this unit's databag; a failure is the answer's `error` (the controller shows it), never this hook's
+        failure: a later config-changed or update-status retries."""
         relations = self.model.relations[proxy_login.PROVIDER_ENDPOINT]
         if not relations:
             return
@@ -73,7 +76,7 @@ class SrchainSrProxyCharm(SshCharm):
                 if not key:
                     continue
                 done = f"{self._where()} {key}"  # authorized for this login on this VM, not any earlier one
-                if self._login_store.authorized.get(str(relation.id)) == done:
+                if self._login_store.authorized.get(str(relation.id)) == done and not recheck:
                     answer = self._answer(proxy_login.key_fingerprint(key))
                 else:
                     try:
