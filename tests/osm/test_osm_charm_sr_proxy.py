@@ -162,8 +162,10 @@ def test_over_ssh_the_token_stays_on_the_vm(proxy: str, sshd: SshLab) -> None:
     with pytest.raises(testing.ActionFailed) as e:
         ctx.run(ctx.on.action("remove-sid", params={"sid": 16011, "version": 1}), state)
     assert e.value.message == "sid 16011 has version 2, not 1; nothing removed"
-    ctx.run(ctx.on.action("remove-sid", params={"sid": 16011}), state)
+    execs = len(sshd.commands)
+    ctx.run(ctx.on.action("remove-sid", params={"sid": 16011, "version": 2}), state)  # GET, then DELETE
     assert 16011 not in _sids(proxy)
+    assert len(sshd.commands) == execs + 1  # an action's requests share one helper on the VM (one exec)
     assert sshd.commands and all(c.startswith("sudo -n -- python3 -c ") for c in sshd.commands)
     assert not any(TOKEN in c for c in sshd.commands)
     wrong = testing.State(leader=True, secrets={key}, config={**state.config, "token-file": "/nonexistent/token"})

@@ -3,8 +3,9 @@
 
 The proxy serves the API on a unix socket or loopback of its VM only. A charm on the VM (local
 transport) uses the same client as the controller (`srchain.targets.proxy.ProxyApi`) with the token from
-a Juju secret. A proxy charm (OSM's VCA) reaches it over SSH: each request runs a small stdlib helper on
-the VM (`transport.HTTP_HELPER`) whose request, token included, travels on stdin; without a token
+a Juju secret. A proxy charm (OSM's VCA) reaches it over SSH: an action's requests go through one small
+stdlib helper on the VM (`remote.HTTP_HELPER`, an `HttpSession`: one exec for the action, not one per
+request) whose requests, token included, travel on stdin; without a token
 secret the helper reads the token file the VM generated at first boot (under sudo), so the token never
 leaves the VM. The token is never part of a result, a status, an argv or a log line.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from srchain.charms import ActionError
-from srchain.remote import LocalTransport, Transport
+from srchain.remote import LocalTransport, SshTransport, Transport
 from srchain.targets.base import TargetError
 from srchain.targets.proxy import ProxyApi
 
@@ -28,17 +29,23 @@ class ControlApi(Protocol):
 
 
 class TransportApi:
-    """The control API through a transport (the VM over SSH); errors as the local client's TargetError."""
+    """The control API through a transport (the VM over SSH); errors as the local client's TargetError. Over SSH
+    the requests share one helper (`HttpSession`), opened at the first request and gone with the transport."""
 
     def __init__(self, transport: Transport, address: str, token: str | None, token_file: str | None,
                  timeout: float = 5.0) -> None:
         self.transport, self.address, self.timeout = transport, address, timeout
         self._token, self._token_file = token, token_file
+        self._session = (transport.http_session(address, token, None if token else token_file, timeout)
+                         if isinstance(transport, SshTransport) else None)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         try:
-            status, reason, doc = self.transport.http(self.address, method, path, body, self._token,
-                                                      None if self._token else self._token_file, self.timeout)
+            if self._session is not None:
+                status, reason, doc = self._session.call(method, path, body)
+            else:
+                status, reason, doc = self.transport.http(self.address, method, path, body, self._token,
+                                                          None if self._token else self._token_file, self.timeout)
         except ActionError as exc:
             raise TargetError(f"proxy {NAME}", str(exc), code="UNAVAILABLE", landed_unknown=method != "GET") from None
         if status >= 300:
