@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from osm_sshd import SshLab
 from osmlib import REPO
+from test_osm_day1 import _lcm_cloud_init, _vm_key
 
+from srchain.osm import ns_hostkeys
+from srchain.osm.render import VM_HOST_KEY, VNF_DEFAULTS
 from srchain.osm.unitagent.lcm import application_name
 from srchain.osm.unitagent.unit import Unit
 
@@ -109,3 +113,20 @@ def unit_of(staged: dict[str, Path], charm_python: tuple[str, str], charm: str, 
 def output(detail: str) -> Any:
     """An action's result as ns-action reports it: the results' JSON, whose `output` is the charm's JSON."""
     return json.loads(json.loads(detail)["output"])
+
+
+@contextlib.contextmanager
+def vm_of(vnfd: str, member: str, root: Path) -> Iterator[tuple[SshLab, dict[str, Any]]]:
+    """The member's VM as cloud-init left it (its sshd presents the host key `srchain osm ns-create` generated for
+    the member) and the member's instantiation parameters (render-nsd's values, the generated keys)."""
+    params, _ = ns_hostkeys.with_host_keys({"additionalParamsForVnf": [{"member-vnf-index": member, "additionalParams":
+                                            {**VNF_DEFAULTS.get(f"srchain-{vnfd}", {}), **VM_HOST_KEY,
+                                             "vlan_netplan": "{version: 2}"}}]})
+    mine: dict[str, Any] = params["additionalParamsForVnf"][0]["additionalParams"]
+    text = (REPO / f"vnfd/{vnfd}/cloud_init/{vnfd}-cloud-init.cfg").read_text()
+    host_key, _ = _vm_key(_lcm_cloud_init(text, mine))
+    lab = SshLab(root, host_key=host_key).start()
+    try:
+        yield lab, mine
+    finally:
+        lab.stop()

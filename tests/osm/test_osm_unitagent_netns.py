@@ -1,6 +1,7 @@
 """The SR proxy charm and the NS charm (srchain-controller) run through dispatch by the unit-agent stand-in and
 driven by the LCM stand-in (srchain.osm.unitagent; docs/osm.md "The unit-agent and LCM stand-ins"), against a
-real srchain-proxy daemon in a network namespace of its own and the emulated Tofino. Needs root (netns)."""
+real srchain-proxy daemon in a network namespace of its own and the emulated Tofino; the SR proxy charm both acting
+where it runs and, as OSM runs it, over SSH to its "VM" (tests/osm/osm_sshd.py). Needs root (netns)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from osm_switchlab import PROGRAM, EmulatedSwitch, compile_artifacts
-from osm_unitlab import day12, nsd_configuration, primitive, unit_of
+from osm_unitlab import day12, nsd_configuration, primitive, unit_of, vm_of
 from osmlib import NS_CONFIG, REPO
 
 from labs import running_proxy
@@ -26,7 +27,7 @@ from srchain.osm import ns_hostkeys
 from srchain.osm.im import ImValidator
 from srchain.osm.nbi_standin import StandinNbi
 from srchain.osm.pdu import pdu_descriptors
-from srchain.osm.unitagent.lcm import ExecutionEnvironment, Lcm, NbiLcm
+from srchain.osm.unitagent.lcm import VERIFY, ExecutionEnvironment, Lcm, NbiLcm
 from srchain.osm.unitagent.unit import Unit
 from srchain.targets.loader import Bundle
 from srchain.targets.proxy import ProxyApi
@@ -55,7 +56,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with namespace(NS):
         add_veths(NS, ((n, f"q-{n}") for n in IFACES))
         with running_proxy(NS, tmp / "px1.yaml", tmp / "px1.log", ready=lambda: api.call("GET", "/v1/health")):
-            yield {"api": api, "sock": sock}
+            yield {"api": api, "sock": sock, "token": token}
 
 
 @pytest.fixture
@@ -120,6 +121,56 @@ def test_sr_proxy_charm_day1_and_day2_against_the_real_proxy(staged: dict[str, P
     state, out = lcm.action(ee, primitive(block, "detach-vnf"), {"vnf": "formatter"})
     assert state == "COMPLETED", out
     assert _sids(api) == [] and api.call("GET", "/v1/attachments")["attachments"] == []
+
+
+def test_sr_proxy_charm_day1_and_day2_over_ssh_with_the_vms_own_token(
+        staged: dict[str, Path], charm_python: tuple[str, str], proxy: dict[str, Any], clean: ProxyApi,
+        tmp_path: Path) -> None:
+    """As OSM runs px1's proxy charm: the VM reached over SSH (the host key ns-create generated, N2VC's key steps),
+    day 1's attach-vnf and every day-2 primitive against the real proxy's control socket on the VM, with the token
+    the VM generated at first boot read there (sudo), never sent; each action one helper on the VM for all of its
+    requests (remove-sid: a GET and a DELETE)."""
+    api = clean
+    with vm_of("sr-proxy", "px1", tmp_path / "vm") as (vm, params):
+        unit = unit_of(staged, charm_python, "srchain-sr-proxy", "px1", tmp_path / "unit",
+                       config={"control-address": f"unix:{proxy['sock']}", "token-file": str(proxy["token"]),
+                               "ssh-port": str(vm.port)})
+        block = day12("sr-proxy")
+        attach = [{"vnf": "formatter", "iface": "px1-fmt", "mac": "02:00:00:00:0b:02"}]
+        ee = ExecutionEnvironment(unit, "px1", block, {**params, "rw_mgmt_ip": "127.0.0.1", "sr_iface": "px1-sr",
+                                                       "sr_next_hop_mac": "02:00:00:00:01:04",
+                                                       "vnf_attachments": json.dumps(attach)})
+        lcm = Lcm(verify_retries=3, verify_retry_interval_s=0.05)
+        lcm.deploy(ee)
+        lcm.instantiate(ee, inject_key=vm.authorize)
+        assert [(s.primitive, s.ok) for s in ee.steps] == [(VERIFY, True), ("config", True), (VERIFY, True),
+                                                           ("attach-vnf", True)], ee.steps
+        assert [a["vnf"] for a in api.call("GET", "/v1/attachments")["attachments"]] == ["formatter"]
+        status = unit.status
+        assert status[0] == "active" and status[1].startswith("proxy ok: 0 SIDs, SR loop "), status
+
+        def act(name: str, given: dict[str, str]) -> tuple[str, Any]:
+            helpers = [c for c in vm.commands if "python3 -c" in c]
+            state, out = lcm.action(ee, primitive(block, name), given)
+            assert len([c for c in vm.commands if "python3 -c" in c]) == len(helpers) + 1, name  # one helper
+            return state, json.loads(json.loads(out)["output"]) if state == "COMPLETED" else out
+
+        assert act("add-sid", {"entry": json.dumps(STATIC)})[0] == "COMPLETED"
+        assert _sids(api) == [16901]
+        state, shown = act("show-sids", {})
+        assert state == "COMPLETED" and [s["sid"] for s in shown["sids"]] == [16901]
+        state, shown = act("show-counters", {})
+        assert state == "COMPLETED" and "drops" in shown, shown
+        assert act("remove-sid", {"sid": "16901", "version": "1"}) == (
+            "FAILED", f"Error executing primitive remove-sid in ee={ee.ee_id}: failed: sid 16901 has version 2, not 1; "
+                      "nothing removed")
+        assert _sids(api) == [16901]
+        assert act("remove-sid", {"sid": "16901", "version": "2"}) == ("COMPLETED", {"deleted": 16901})
+        assert act("detach-vnf", {"vnf": "formatter"})[0] == "COMPLETED"
+        assert _sids(api) == [] and api.call("GET", "/v1/attachments")["attachments"] == []
+        # the token stayed on the VM: read there under sudo, in no command line and not in Juju's log
+        assert all(c.startswith("sudo -n -- python3 -c ") for c in vm.commands if "python3 -c" in c)
+        assert not any(TOKEN in c for c in vm.commands) and TOKEN not in json.dumps(unit.state()["log"])
 
 
 def test_ns_charm_day1_with_ns_config_info_and_day2(staged: dict[str, Path], charm_python: tuple[str, str],
