@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from srchain.plan import Plan
 
 VNF_HTTP_PORT = 9100  # each VNF namespace has its own loopback, so one port fits all
+# the mitigation's thresholds: far above the demo's traffic (the scenario's 20 kpps flow from one source and its
+# fan-in are legitimate here)
+MITIGATION_MAX_PPS, MITIGATION_MAX_FAN_IN = 1_000_000, 10_000
 FORMATTER_SOURCE_PORTS = 16  # the formatter's output sockets (srchain_vnfs.service source_ports), fixed
 FORMATTER_SOURCE_PORT_BASE = 47100  # ports: the same split of sessions over the classifiers on every run
 Log = Callable[[str], None]
@@ -390,16 +393,16 @@ class Testbed:
             conf["source_ports"], conf["source_port_base"] = FORMATTER_SOURCE_PORTS, FORMATTER_SOURCE_PORT_BASE
         return conf
 
+    def mitigation_config(self, name: str) -> dict[str, Any]:
+        """The day-2 bump in the wire's config. Thresholds sit far above the demo's traffic (a 20 kpps test flow
+        from one source is legitimate here); its detection is tested in the VNF's own tests."""
+        return {"name": name, "in_iface": topo.MITIGATION_VNF_IFS[0], "out_iface": topo.MITIGATION_VNF_IFS[1],
+                "max_pps": MITIGATION_MAX_PPS, "max_fan_in": MITIGATION_MAX_FAN_IN, "fan_in_source_pps": 1_000_000,
+                "batch": 256, "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT}}
+
     def start_mitigation(self, name: str = topo.MITIGATION_NAME) -> None:
-        """The day-2 bump in the wire. Thresholds sit far above the demo's traffic (a 20 kpps test flow from
-        one source is legitimate here); its detection is tested in the VNF's own tests."""
         cfg = self.workdir / f"{name}.yaml"
-        cfg.write_text(yaml.safe_dump({
-            "name": name, "in_iface": topo.MITIGATION_VNF_IFS[0],
-            "out_iface": topo.MITIGATION_VNF_IFS[1], "max_pps": 1_000_000, "max_fan_in": 10_000,
-            "fan_in_source_pps": 1_000_000, "batch": 256,
-            "http": {"host": "127.0.0.1", "port": VNF_HTTP_PORT},
-        }))
+        cfg.write_text(yaml.safe_dump(self.mitigation_config(name)))
         role = self.layout.mitigations[name].mitigation_role
         self.spawn(name, role, [sys.executable, "-m", "srchain_vnfs.cli", "run", "mitigation", "--config", str(cfg)])
 

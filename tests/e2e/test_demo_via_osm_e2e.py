@@ -1,8 +1,9 @@
 """`srchain demo --via-osm` end to end (issue 17): the demo testbed with no chain applied; the packages built, onboarded
 into the NBI stand-in with the PDU; one `ns-create` runs every charm's day 1 (the PNF's p4-switch charm against the
-emulated Tofino, the SR proxy's and the four VNF VMs' charms over SSH with the host keys ns-create generated, the NS
+emulated Tofino, the SR proxy's and the five VNF VMs' charms over SSH with the host keys ns-create generated, the NS
 charm applying the chain) through the LCM stand-in and the unit agents (dispatch); the demo scenario then detects and
-prioritises the gaming session, and `ns-action reconfigure-chain` inserts the mitigation under load with nothing lost.
+prioritises the gaming session, and `ns-action reconfigure-chain` inserts the mitigation (an NS member from day 1,
+standing by at px1) under load with nothing lost.
 Failure paths: a refused charm primitive and a refused reconfigure-chain each leave the operation FAILED with the
 charm's reason and the running chain as it was. Needs root and the checkout (packages are built from it)."""
 
@@ -76,16 +77,20 @@ def test_one_ns_create_brings_every_charm_through_day1(osm: dict[str, Any]) -> N
     # LCM relates px1's charm and the NS charm (the NSD's ns-configuration relation) before px1's day 1
     assert day1 == {"s1": ["config:ok", "load-p4-program:ok"], "px1": ["add-relation:ok", *vm, "attach-vnf:ok"],
                           "formatter": [*vm, "set-window:ok"], "classifier-a": [*vm, "load-model:ok"],
-                          "classifier-b": [*vm, "load-model:ok"], "aggregator": vm, "ns": ["config:ok"]}
+                          "classifier-b": [*vm, "load-model:ok"], "aggregator": vm,
+                          "mitigation": [*vm, "set-thresholds:ok"], "ns": ["config:ok"]}
     units = s.units()
     for member, unit in units.items():
         assert unit.hooks_run[:4] == ["install", "leader-elected", "config-changed", "start"], (member, unit.hooks_run)
         assert unit.status[0] == "active", (member, unit.status)
     assert units[None].application == "srchain-controller-ns"
     # the VM charms really went over SSH to their VM (the image's sudo logged their privileged steps)
-    for member in ("px1", "formatter", "classifier-a", "aggregator"):
+    for member in ("px1", "formatter", "classifier-a", "aggregator", "mitigation"):
         assert (osm["tb"].vms[member].root / "sudo.log").read_text(), member
     assert yaml.safe_load((osm["tb"].vms["formatter"].etc / "formatter.yaml").read_text())["depth"] == 4
+    # the mitigation stands by: attached at px1 by its day-1 attach-vnf, thresholds from ns-create on its VM
+    mitigation = yaml.safe_load((osm["tb"].vms["mitigation"].etc / "mitigation.yaml").read_text())
+    assert (mitigation["max_pps"], mitigation["max_fan_in"]) == (1_000_000, 10_000), mitigation
 
 
 def test_the_ns_charm_logs_in_to_the_proxy_vm_with_its_own_key_authorized_over_the_relation(
@@ -178,7 +183,7 @@ def test_day2_primitives_of_every_vm_charm_run_over_ssh_on_its_vm(osm: dict[str,
         return out
 
     for member, kind in (("formatter", "formatter"), ("classifier-a", "classifier"), ("classifier-b", "classifier"),
-                         ("aggregator", "aggregator")):
+                         ("aggregator", "aggregator"), ("mitigation", "mitigation")):
         counters = over_ssh(member, "show-counters", {})
         assert counters["service"] == kind and counters["status"] == "ok" and counters["counters"], counters
     assert over_ssh("formatter", "set-window", {"window-reports": 8})["set"] == {"depth": 8}

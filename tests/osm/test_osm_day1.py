@@ -99,7 +99,8 @@ def test_cloud_init_installs_exactly_the_generated_key(vnfd: str, instantiation:
 
 def test_every_instantiation_gets_its_own_keys_and_none_is_reused(instantiation: dict[str, Any]) -> None:
     again, public = ns_hostkeys.with_host_keys(instantiation["rendered"].params)
-    assert set(public) == {"px1", "formatter", "classifier-a", "classifier-b", "aggregator"}
+    # every VM member, the mitigation standing by at px1 included
+    assert set(public) == {"px1", "formatter", "classifier-a", "classifier-b", "aggregator", "mitigation"}
     assert not set(public.values()) & set(instantiation["public"].values())
     assert "PRIVATE KEY" not in json.dumps(instantiation["rendered"].params)  # the rendering holds no key
     assert "ssh_host_key_pub" not in json.dumps(instantiation["rendered"].params)

@@ -587,7 +587,7 @@ def test_ns_create_sends_a_host_key_per_vm_member_and_prints_only_fingerprints(
     assert created.exit_code == 0, created.output
     (ns,) = server.nbi.nss.values()
     sent = {m["member-vnf-index"]: m["additionalParams"] for m in ns.params["additionalParamsForVnf"]}
-    vms = {"px1", "formatter", "classifier-a", "classifier-b", "aggregator"}
+    vms = {"px1", "formatter", "classifier-a", "classifier-b", "aggregator", "mitigation"}
     assert {m for m, p in sent.items() if "ssh_host_key" in p} == vms  # the switch (a PDU) gets none
     for member in sorted(vms):
         assert f"host key of {member}: {ns_hostkeys.fingerprint(sent[member]['ssh_host_key_pub'])}" in created.output

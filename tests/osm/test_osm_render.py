@@ -4,6 +4,7 @@ IM validation and every referential rule; the committed reference NS is exactly 
 from __future__ import annotations
 
 import ipaddress
+import json
 import shutil
 import subprocess
 import sys
@@ -156,6 +157,36 @@ def test_vnf_kind_without_vnfd_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RenderError) as e:
         render_files(spec, inv)
     assert str(e.value).startswith(f"{inv}: VNF 'aggregator' has kind 'dpi', which no srchain VNFD runs")
+
+
+def test_a_vnf_attached_to_a_chain_proxy_stands_by_in_the_ns_for_day_2() -> None:
+    """OSM adds no VNF to a running NS, so the day-2 `add-segment` of the mitigation needs its VM from ns-create: a
+    VNF the inventory attaches to one of the chain's proxies is a member (VM, legs on the proxy's links, px1's day-1
+    attach-vnf), in no path of the vnffgd."""
+    rendered = render_files(EXAMPLES / "cloud-gaming.yaml", EXAMPLES / "inventory.yaml", osm_release=14)
+    nsd = yaml.safe_load(rendered.nsd_text)["nsd"]["nsd"][0]
+    profiles = {p["id"]: p for p in nsd["df"][0]["vnf-profile"]}
+    assert profiles["mitigation"]["vnfd-id"] == "srchain-mitigation"
+    legs = {c["virtual-link-profile-id"]: c["constituent-cpd-id"][0]["constituent-cpd-id"]
+            for c in profiles["mitigation"]["virtual-link-connectivity"]}
+    assert legs == {"mgmtnet": "mgmt-ext", "px1-vnfs": "data-in-ext", "px1-vnfs-ret": "data-out-ext"}
+    positioned = {e["id"] for fg in nsd["vnffgd"] for path in fg["nfpd"] for pos in path["position-desc-id"]
+                  for e in pos["cp-profile-id"][0]["constituent-profile-elements"]}
+    assert "mitigation" not in positioned and "formatter" in positioned, positioned
+    assert "mitigation" not in nsd["vnffgd"][0]["vnf-profile-id"]
+    px1 = next(m["additionalParams"] for m in rendered.params["additionalParamsForVnf"]
+               if m["member-vnf-index"] == "px1")
+    assert json.loads(px1["vnf_attachments"])[-1] == {"vnf": "mitigation", "iface_out": "px1-mit-o",
+                                                      "iface_in": "px1-mit-i"}
+
+
+def test_a_standing_by_vnf_of_a_kind_without_vnfd_is_refused(tmp_path: Path) -> None:
+    spec, inv = _copy_examples(tmp_path, ("{name: mitigation, kind: attack-mitigation}",
+                                          "{name: mitigation, kind: dpi}"))
+    with pytest.raises(RenderError) as e:
+        render_files(spec, inv)
+    assert str(e.value).startswith(f"{inv}: VNF 'mitigation' (attached to SR proxy px1: in the NS, standing by) has "
+                                   "kind 'dpi', which no srchain VNFD runs")
 
 
 def test_name_clash_between_switch_and_proxy_is_refused(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 and VNF processes as `Testbed`, but no chain applied; the SR proxy and each VNF of the reference chain in a stand-in
 VM (`vms.Vm`: its own /etc/srchain and /run/srchain, a management address with an SSH server once booted, its
 service under `supervise`), the switch's BF Runtime reachable on its PDU's management address (`mgmt.Relay`).
-The mitigation VNF (not in the NS: the day-2 `reconfigure-chain` inserts it) runs as in `Testbed`."""
+The mitigation VNF has a VM too: it is in the NS from ns-create (render-nsd: attached to px1, standing by), in no
+path until the day-2 `reconfigure-chain` inserts it."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class OsmTestbed(Testbed):
         vms = self.workdir / "vms"
         self.vms: dict[str, Vm] = {p.name: Vm(p.name, vms / p.name) for p in self.layout.proxies}
         self.vms |= {v.name: Vm(v.name, vms / v.name) for v in self.layout.vnfs}
-        self.vm_roles = {p.name: p.role for p in self.layout.proxies} | {v.name: v.role for v in self.layout.vnfs}
+        self.vms |= {name: Vm(name, vms / name) for name in self.layout.mitigations}
+        self.vm_roles = {p.name: p.role for p in self.layout.proxies} | {v.name: v.role for v in self.layout.vnfs} | {
+            name: px.mitigation_role for name, px in self.layout.mitigations.items()}
         self.proxy_socks = {p.name: self.vms[p.name].run / "proxy.sock" for p in self.layout.proxies}
         self.relays: dict[str, Relay] = {}
         self.site_inventory = self.workdir / "site-inventory.yaml"
@@ -66,12 +69,20 @@ class OsmTestbed(Testbed):
         token.chmod(0o600)
 
     def start_vnf(self, vnf: topo.Vnf) -> None:
-        vm = self.vms[vnf.name]
-        cfg = vm.etc / f"{vnf.kind}.yaml"
-        cfg.write_text(yaml.safe_dump(self.vnf_config(vnf)))
-        service = [sys.executable, "-m", "srchain_vnfs.cli", "run", vnf.kind, "--config", str(cfg)]
-        self.spawn(vnf.name, vnf.role, [sys.executable, "-m", "srchain_demo.osm.supervise", "run", "--state",
-                                        str(vm.run), "--unit", unit_name(vnf.kind), "--", *service])
+        self._start_service(vnf.name, vnf.kind, vnf.role, self.vnf_config(vnf))
+
+    def start_mitigation(self, name: str = topo.MITIGATION_NAME) -> None:
+        self._start_service(name, "mitigation", self.layout.mitigations[name].mitigation_role,
+                            self.mitigation_config(name))
+
+    def _start_service(self, name: str, kind: str, role: str, config: dict[str, Any]) -> None:
+        """The VM image's service `kind` under its systemd unit, its config in the VM's /etc/srchain."""
+        vm = self.vms[name]
+        cfg = vm.etc / f"{kind}.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        service = [sys.executable, "-m", "srchain_vnfs.cli", "run", kind, "--config", str(cfg)]
+        self.spawn(name, role, [sys.executable, "-m", "srchain_demo.osm.supervise", "run", "--state",
+                                str(vm.run), "--unit", unit_name(kind), "--", *service])
 
     def start(self) -> None:
         super().start()

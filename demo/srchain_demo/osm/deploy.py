@@ -34,12 +34,13 @@ from srchain.osm.unitagent.lcm import Lcm, NbiLcm, application_name
 from srchain.osm.unitagent.unit import Unit
 from srchain_demo.osm.bed import OsmTestbed
 from srchain_demo.osm.vms import cloud_init_host_key
+from srchain_demo.testbed import MITIGATION_MAX_FAN_IN, MITIGATION_MAX_PPS
 
 NS_NAME = "cg"
 VIM = "demo-vim"
 USER = "admin"
 BASE_PYTHON = "3.10"  # the charms' base, ubuntu@22.04
-VM_CHARMS = ("sr-proxy", "formatter", "classifier", "aggregator")
+VM_CHARMS = ("sr-proxy", "formatter", "classifier", "aggregator", "mitigation")
 
 
 def charm_python() -> tuple[str, str]:
@@ -62,6 +63,12 @@ def build(tb: OsmTestbed, spec: Path, out: Path, python_version: str) -> tuple[l
     the NS, the PNF and the VM VNFs the NS uses: (packages, the rendering: its NSD id and ns-create parameters)."""
     checkout = require_checkout("srchain demo --via-osm builds the packages from the checkout's vnfd/ and charms/")
     rendered = render_files(spec, tb.site_inventory, p4_bundles=[tb.bundle])
+    # the site's values in the ns-config, as an operator edits them: the mitigation's thresholds above the demo's
+    # legitimate traffic (render-nsd's defaults would block its 20 kpps flow from one source)
+    for member in as_list(rendered.params.get("additionalParamsForVnf")):
+        if member.get("member-vnf-index") in tb.layout.mitigations:
+            member["additionalParams"].update(mitigation_rate_pps=str(MITIGATION_MAX_PPS),
+                                              mitigation_fan_in=str(MITIGATION_MAX_FAN_IN))
     site = out / "site"
     rendered.write(site)
     folders = [site / "nsd" / rendered.chain, *sorted((site / "vnfd").iterdir()),

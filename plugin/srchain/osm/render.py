@@ -198,6 +198,9 @@ def _vnf_vlan(inv: Inventory, inst: str) -> list[tuple[str, int]]:
 
 
 def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
+    """The chain's VNF instances, then every other VNF the inventory attaches to one of the chain's SR proxies:
+    standing by (a VM, attached at the proxy, its charm's day 1 done; in no path) for a day-2 `add-segment` or
+    `reconfigure-chain`, since OSM adds no VNF to a running NS. Returns (profiles, the chain's proxies)."""
     inv = model.inventory
     vnf_profiles: list[Profile] = []
     proxies: list[str] = []
@@ -208,24 +211,35 @@ def _vnf_profiles(model: ChainModel) -> tuple[list[Profile], list[str]]:
         if proxy not in proxies:
             proxies.append(proxy)
         for inst in seg.instances:
-            vnf = inv.vnf(inst)
-            assert vnf is not None  # load_chain checked it
-            vnfd = VNFD_BY_KIND.get(vnf.kind)
-            if vnfd is None:
-                raise RenderError(f"{model.inventory_file}: VNF '{inst}' has kind '{vnf.kind}', which no srchain "
-                                  f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
-            if any(p.id == inst for p in vnf_profiles):
-                continue
-            p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY,
-                                            "vlan_netplan": vlan_netplan(_vnf_vlan(inv, inst))})
-            p.connect("mgmtnet", "mgmt-ext")
-            if vnfd in VNF_DATA_LEGS:
-                p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
-                p.connect(f"{proxy}-vnfs-ret", VNF_DATA_LEGS[vnfd][1])
-            else:
-                p.connect(f"{proxy}-vnfs", VNF_DATA_CPD)
-            vnf_profiles.append(p)
+            if not any(p.id == inst for p in vnf_profiles):
+                vnf_profiles.append(_vnf_profile(model, inst, proxy, ""))
+    for proxy in proxies:
+        px = inv.proxy(proxy)
+        assert px is not None  # load_chain checked it
+        for att in px.attachments:
+            if inv.vnf(att.vnf) is not None and not any(p.id == att.vnf for p in vnf_profiles):
+                vnf_profiles.append(_vnf_profile(model, att.vnf, proxy, f" (attached to SR proxy {proxy}: in the NS, "
+                                                                        "standing by)"))
     return vnf_profiles, proxies
+
+
+def _vnf_profile(model: ChainModel, inst: str, proxy: str, standby: str) -> Profile:
+    inv = model.inventory
+    vnf = inv.vnf(inst)
+    assert vnf is not None
+    vnfd = VNFD_BY_KIND.get(vnf.kind)
+    if vnfd is None:
+        raise RenderError(f"{model.inventory_file}: VNF '{inst}'{standby} has kind '{vnf.kind}', which no srchain "
+                          f"VNFD runs (known kinds: {', '.join(sorted(VNFD_BY_KIND))})")
+    p = Profile(inst, vnfd, params={**VNF_DEFAULTS.get(vnfd, {}), **VM_HOST_KEY,
+                                    "vlan_netplan": vlan_netplan(_vnf_vlan(inv, inst))})
+    p.connect("mgmtnet", "mgmt-ext")
+    if vnfd in VNF_DATA_LEGS:
+        p.connect(f"{proxy}-vnfs", VNF_DATA_LEGS[vnfd][0])
+        p.connect(f"{proxy}-vnfs-ret", VNF_DATA_LEGS[vnfd][1])
+    else:
+        p.connect(f"{proxy}-vnfs", VNF_DATA_CPD)
+    return p
 
 
 def _switch_profiles(inv: Inventory, links: dict[str, Link], p4_digests: dict[str, str]) -> list[Profile]:
