@@ -627,7 +627,8 @@ def test_ns_create_via_osmclient_hands_the_keys_over_in_a_private_file_it_remove
 def test_names_the_nbi_does_not_keep_unique(server: StandinServer, packages: dict[str, Path], tmp_path: Path) -> None:
     """Checked against OSM's own NBI: a second PDU with the same name is created (201; PduTopic has no name
     check), so is a second NS with the same name (NsrTopic.new has none), and ns-create's vimAccountId is the
-    account's id (a name: 400). srchain's client refuses to act on an NS name two instances carry."""
+    account's id (a name: 422 from the input schema; an id of no account: 400). srchain's client refuses to act on an
+    NS name two instances carry."""
     _onboard_all(server, packages, tmp_path)
     headers = {"Authorization": f"Bearer {_client(server).token()}", "Content-Type": "application/json"}
     pdu = _client(server).vim_ids(yaml.safe_load(_pdu_file(tmp_path).read_text()))
@@ -636,7 +637,14 @@ def test_names_the_nbi_does_not_keep_unique(server: StandinServer, packages: dic
     body = {"nsName": "cg", "nsdId": next(iter(server.nbi.nsds)), "vimAccountId": "vim-1",
             **ns_hostkeys.with_host_keys(load_params(NS_CONFIG))[0]}
     status, answer = _raw(server, "POST", "/osm/nslcm/v1/ns_instances_content", json.dumps(body).encode(), headers)
-    assert (status, answer["detail"]) == (400, "Invalid vimAccountId='vim-1' not present for the project")
+    assert (status, answer["detail"]) == (422, "Format error at 'vimAccountId' ''vim-1' does not match "
+                                               "'^[a-fA-F0-9]{8}(-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$'' while "
+                                               "'validating input parameters'")
+    unknown = "0f3c0000-0000-4000-8000-00000000dead"
+    status, answer = _raw(server, "POST", "/osm/nslcm/v1/ns_instances_content",
+                          json.dumps({**body, "vimAccountId": unknown}).encode(), headers)
+    assert (status, answer["detail"]) == (400, f"Invalid vimAccountId='{unknown}' not present for the project")
+    assert server.nbi.nss == {}  # neither refusal created anything
     assert _ns_create(server).exit_code == 0
     assert _ns_create(server).exit_code == 0  # the second PDU serves the second NS of the same name
     assert [n.name for n in server.nbi.nss.values()] == ["cg", "cg"]

@@ -122,6 +122,7 @@ def _check_vlds(nsd: Descriptor, vlds: list[Any]) -> None:
 # LCM resolves these itself (NBI instance_topics.py NsrTopic._format_additional_params does not ask for them)
 _LCM_PLACEHOLDERS = ("<rw_mgmt_ip>", "<VDU_SCALE_INFO>", "<ns_config_info>", "<OSM>")
 _PARAM_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+VIM_ID = re.compile(r"^[a-fA-F0-9]{8}(-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$")  # the NBI's id_schema (validation.py)
 
 
 def _check_initial_params(nsd: Descriptor, vnfds: dict[str, Descriptor], body: dict[str, Any]) -> None:
@@ -341,9 +342,13 @@ class StandinNbi:
         return {"id": new_id}
 
     def _vim_id(self, ref: Any, where: str) -> str:
-        """ns-create's vimAccountId: the account's id, as the NBI looks it up (`_id`; a name is not found)."""
+        """ns-create's vimAccountId: the account's id, as the NBI looks it up (`_id`). Not shaped like an id (a
+        name): the NBI's input schema refuses it (validation.py `id_schema`, 422); an id of no account: 400."""
         if not isinstance(ref, str):
             raise _bad(f"{where}: {ref!r} is not of type string")
+        if not VIM_ID.fullmatch(ref):
+            raise _bad(f"Format error at 'vimAccountId' ''{ref}' does not match '{VIM_ID.pattern}'' while "
+                       "'validating input parameters'")
         if ref in self.vims:
             return ref
         raise NbiFault(400, "BAD_REQUEST", f"Invalid vimAccountId='{ref}' not present for the project")
