@@ -113,8 +113,7 @@ def test_classifier_day1_and_every_day2_primitive_through_dispatch(staged: dict[
         assert sum(n for k, n in counters["counters"].items() if k.startswith("dropped:")) == 1, counters
 
         before = _pid(svc)
-        assert _ok(_ssh(vm, lcm, ee, block, "restart-service", {})) == {"service": "classifier",
-                                                                                 "status": "ok"}
+        assert _ok(_ssh(vm, lcm, ee, block, "restart-service", {})) == {"service": "classifier", "status": "ok"}
         assert _pid(svc) != before
 
 
@@ -156,8 +155,7 @@ def test_aggregator_day1_and_every_day2_primitive_through_dispatch(staged: dict[
         assert counters["service"] == "aggregator" and counters["counters"]["received"] == 2, counters
 
         before = _pid(svc)
-        assert _ok(_ssh(vm, lcm, ee, block, "restart-service", {})) == {"service": "aggregator",
-                                                                                 "status": "ok"}
+        assert _ok(_ssh(vm, lcm, ee, block, "restart-service", {})) == {"service": "aggregator", "status": "ok"}
         assert _pid(svc) != before
 
 
